@@ -1,0 +1,278 @@
+//! `vitrine-authz`: who may do what, above `vitrine-storage` and below the engine and API.
+//!
+//! casbin holds the model (schema/casbin/model.conf) and the policy lines, persisted in
+//! SurrealDB through [`adapter::SurrealAdapter`]. Every request is answered from an
+//! [`Index`] rebuilt from those same lines whenever they change, so a check costs a few
+//! hash lookups however many policies exist. Rules enforced here and nowhere else:
+//! roles grow down the folder tree (the folder floor) and may be raised below, never
+//! lowered; admins may do everything; the instance default role applies to everyone.
+
+mod adapter;
+mod error;
+mod explain;
+mod import;
+mod index;
+mod model;
+mod settings;
+
+use std::sync::Arc;
+
+use casbin::{CoreApi, Enforcer, MgmtApi};
+use parking_lot::RwLock;
+use vitrine_core::{Role, ServerPermission, floor_violation};
+use vitrine_storage::{PolicyLine, Store};
+
+pub use error::{AuthzError, AuthzResult};
+pub use explain::Explanation;
+pub use import::{ImportSummary, KnownIds, MAX_IMPORT_LINES};
+pub use index::{Contribution, Index, MAX_DEPTH};
+pub use model::{Action, Grant, MODEL_CONF, Object, Subject};
+pub use settings::InstanceSettings;
+
+/// The authorization service. One per process; cheap to share behind an `Arc`.
+pub struct Authz {
+    store: Store,
+    /// Mutations go through casbin (which writes through the adapter) one at a time.
+    enforcer: tokio::sync::Mutex<Enforcer>,
+    /// Readers clone the `Arc` and never wait for a writer for longer than that clone.
+    index: RwLock<Arc<Index>>,
+    settings: RwLock<InstanceSettings>,
+}
+
+impl Authz {
+    pub async fn load(store: Store) -> AuthzResult<Arc<Authz>> {
+        let model = casbin::DefaultModel::from_str(MODEL_CONF).await?;
+        let mut enforcer = Enforcer::new(model, adapter::SurrealAdapter::new(store.clone())).await?;
+        enforcer.enable_auto_save(true);
+        let present = enforcer.get_named_grouping_policy("g3");
+        let missing: Vec<Vec<String>> = import::default_lines().iter().map(PolicyLine::values).filter(|v| !present.contains(v)).collect();
+        if !missing.is_empty() {
+            enforcer.add_named_grouping_policies("g3", missing).await?;
+        }
+        let settings = settings::load(&store).await?;
+        let authz = Authz {
+            store,
+            index: RwLock::new(Arc::new(Index::build(&lines_of(&enforcer)))),
+            enforcer: tokio::sync::Mutex::new(enforcer),
+            settings: RwLock::new(settings),
+        };
+        Ok(Arc::new(authz))
+    }
+
+    /// The current index; a consistent view for a whole request.
+    pub fn snapshot(&self) -> Arc<Index> {
+        self.index.read().clone()
+    }
+
+    pub fn settings(&self) -> InstanceSettings {
+        self.settings.read().clone()
+    }
+
+    pub fn is_admin(&self, user_uid: &str) -> bool {
+        self.snapshot().has_permission(&Subject::User(user_uid.to_owned()).to_string(), ServerPermission::Admin)
+    }
+
+    pub fn has_permission(&self, user_uid: &str, permission: ServerPermission) -> bool {
+        self.snapshot().has_permission(&Subject::User(user_uid.to_owned()).to_string(), permission)
+    }
+
+    /// The caller's role on a folder or project: owner for admins, otherwise the highest of
+    /// the instance default role and every grant on the object or a folder above it.
+    pub fn effective_role(&self, user_uid: &str, object: &Object) -> Role {
+        let index = self.snapshot();
+        let user = Subject::User(user_uid.to_owned()).to_string();
+        if index.has_permission(&user, ServerPermission::Admin) {
+            return Role::Owner;
+        }
+        let default = self.settings.read().default_role;
+        index.effective_role(&user, &object.to_string()).max(default)
+    }
+
+    /// Refuses with `Forbidden` unless the caller's role suffices for the action.
+    pub fn check(&self, user_uid: &str, action: Action, object: &Object) -> AuthzResult<Role> {
+        let role = self.effective_role(user_uid, object);
+        if role >= action.required_role() {
+            Ok(role)
+        } else {
+            Err(AuthzError::Forbidden(format!(
+                "{} on {object} needs role {}; you have {role}",
+                action.as_str(),
+                action.required_role()
+            )))
+        }
+    }
+
+    pub fn require_permission(&self, user_uid: &str, permission: ServerPermission) -> AuthzResult<()> {
+        if self.has_permission(user_uid, permission) {
+            Ok(())
+        } else {
+            Err(AuthzError::Forbidden(format!("needs the server permission {permission}")))
+        }
+    }
+
+    /// Does the instance have an administrator yet? (Setup is open until it does.)
+    pub fn any_admin(&self) -> bool {
+        self.snapshot().any_admin()
+    }
+
+    // ---- changing policies --------------------------------------------------------
+
+    /// Grants `role` on a folder or project, replacing the subject's previous direct role
+    /// there. Refused when it would sit below a role the subject inherits from a folder
+    /// above, or when it would leave lower grants of the subject below it.
+    pub async fn grant_role(&self, subject: &Subject, object: &Object, role: Role) -> AuthzResult<()> {
+        if matches!(object, Object::Instance) {
+            return Err(AuthzError::Invalid("roles are granted on folders and projects; use server permissions for the instance".into()));
+        }
+        if role == Role::NoAccess {
+            return Err(AuthzError::Invalid("no_access is the absence of a grant: revoke the role instead".into()));
+        }
+        let (sub, obj) = (subject.to_string(), object.to_string());
+        let mut enforcer = self.enforcer.lock().await;
+        let index = self.snapshot();
+        let inherited = index.inherited_role_of_subject(&sub, &obj);
+        if let Some(floor) = floor_violation(inherited, role) {
+            return Err(AuthzError::Violation(format!(
+                "{sub} already has {floor} on a folder above {obj}; a folder's role is the floor for everything inside it, so {obj} may be granted more than {floor}, never less"
+            )));
+        }
+        let below = index.grants_below(&sub, &obj, role);
+        if !below.is_empty() {
+            let list: Vec<String> = below.iter().map(|(o, r)| format!("{r} on {o}")).collect();
+            return Err(AuthzError::Violation(format!(
+                "granting {role} on {obj} would put {sub}'s lower grants below it under that floor ({}); raise or revoke them first",
+                list.join(", ")
+            )));
+        }
+        if let Some(old) = index.direct_role(&sub, &obj) {
+            enforcer.remove_policy(vec![sub.clone(), obj.clone(), old.to_string()]).await?;
+        }
+        enforcer.add_policy(vec![sub, obj, role.to_string()]).await?;
+        self.rebuild(&enforcer);
+        Ok(())
+    }
+
+    /// Removes the subject's direct role on the object. Returns whether one existed.
+    pub async fn revoke_role(&self, subject: &Subject, object: &Object) -> AuthzResult<bool> {
+        let (sub, obj) = (subject.to_string(), object.to_string());
+        let mut enforcer = self.enforcer.lock().await;
+        let Some(old) = self.snapshot().direct_role(&sub, &obj) else { return Ok(false) };
+        enforcer.remove_policy(vec![sub, obj, old.to_string()]).await?;
+        self.rebuild(&enforcer);
+        Ok(true)
+    }
+
+    pub async fn grant_permission(&self, subject: &Subject, permission: ServerPermission) -> AuthzResult<()> {
+        let mut enforcer = self.enforcer.lock().await;
+        let rule = vec![subject.to_string(), "instance".to_owned(), permission.to_string()];
+        if !enforcer.has_policy(rule.clone()) {
+            enforcer.add_policy(rule).await?;
+        }
+        self.rebuild(&enforcer);
+        Ok(())
+    }
+
+    /// Refuses to remove the last administrator: an instance nobody can administer would
+    /// need a database edit to recover.
+    pub async fn revoke_permission(&self, subject: &Subject, permission: ServerPermission) -> AuthzResult<bool> {
+        let mut enforcer = self.enforcer.lock().await;
+        let rule = vec![subject.to_string(), "instance".to_owned(), permission.to_string()];
+        if !enforcer.has_policy(rule.clone()) {
+            return Ok(false);
+        }
+        if permission == ServerPermission::Admin {
+            let admins = enforcer.get_filtered_policy(1, vec!["instance".into(), "admin".into()]);
+            if admins.len() <= 1 {
+                return Err(AuthzError::Violation("this is the last administrator; grant admin to someone else first".into()));
+            }
+        }
+        enforcer.remove_policy(rule).await?;
+        self.rebuild(&enforcer);
+        Ok(true)
+    }
+
+    pub async fn add_member(&self, user_uid: &str, group_uid: &str) -> AuthzResult<()> {
+        let mut enforcer = self.enforcer.lock().await;
+        let rule = vec![format!("user:{user_uid}"), format!("group:{group_uid}")];
+        if !enforcer.has_grouping_policy(rule.clone()) {
+            enforcer.add_grouping_policy(rule).await?;
+        }
+        self.rebuild(&enforcer);
+        Ok(())
+    }
+
+    pub async fn remove_member(&self, user_uid: &str, group_uid: &str) -> AuthzResult<bool> {
+        let mut enforcer = self.enforcer.lock().await;
+        let removed = enforcer.remove_grouping_policy(vec![format!("user:{user_uid}"), format!("group:{group_uid}")]).await?;
+        self.rebuild(&enforcer);
+        Ok(removed)
+    }
+
+    /// Members of a group (user uids), from the `g` lines.
+    pub async fn members(&self, group_uid: &str) -> Vec<String> {
+        let enforcer = self.enforcer.lock().await;
+        let group = format!("group:{group_uid}");
+        enforcer
+            .get_named_grouping_policy("g")
+            .into_iter()
+            .filter(|r| r.get(1) == Some(&group))
+            .filter_map(|r| r.first().and_then(|s| s.strip_prefix("user:")).map(str::to_owned))
+            .collect()
+    }
+
+    /// Places an object in the folder tree (`None`: at the top). Keeps the `g2` lines, which
+    /// carry the folder floor, in step with folders and projects.
+    pub async fn set_parent(&self, child: &Object, parent: Option<&Object>) -> AuthzResult<()> {
+        let mut enforcer = self.enforcer.lock().await;
+        let c = child.to_string();
+        let old = enforcer.get_named_grouping_policy("g2").into_iter().filter(|r| r.first() == Some(&c)).collect::<Vec<_>>();
+        for r in old {
+            enforcer.remove_named_grouping_policy("g2", r).await?;
+        }
+        if let Some(p) = parent {
+            enforcer.add_named_grouping_policy("g2", vec![c, p.to_string()]).await?;
+        }
+        self.rebuild(&enforcer);
+        Ok(())
+    }
+
+    /// Re-reads every line from the database; used after deletes that removed policy lines
+    /// in the same transaction as the objects they named.
+    pub async fn reload(&self) -> AuthzResult<()> {
+        let mut enforcer = self.enforcer.lock().await;
+        enforcer.load_policy().await?;
+        self.rebuild(&enforcer);
+        Ok(())
+    }
+
+    /// Grants and memberships (`p` and `g` lines), sorted.
+    pub fn policy_lines(&self) -> Vec<PolicyLine> {
+        let mut lines: Vec<PolicyLine> = self.snapshot().lines().iter().filter(|l| l.ptype == "p" || l.ptype == "g").cloned().collect();
+        lines.sort();
+        lines
+    }
+
+    fn rebuild(&self, enforcer: &Enforcer) {
+        *self.index.write() = Arc::new(Index::build(&lines_of(enforcer)));
+    }
+
+    /// Asks casbin itself (a full scan of the policy lines). Used by `explain` and the
+    /// consistency tests; too slow for the request path.
+    pub async fn casbin_decision(&self, user_uid: &str, object: &Object, needed: &str) -> AuthzResult<bool> {
+        let enforcer = self.enforcer.lock().await;
+        Ok(enforcer.enforce((format!("user:{user_uid}"), object.to_string(), needed.to_owned()))?)
+    }
+}
+
+pub(crate) fn lines_of(enforcer: &Enforcer) -> Vec<PolicyLine> {
+    let mut lines: Vec<PolicyLine> = enforcer.get_policy().into_iter().map(|r| rule_line("p", &r)).collect();
+    for ptype in ["g", "g2", "g3"] {
+        lines.extend(enforcer.get_named_grouping_policy(ptype).into_iter().map(|r| rule_line(ptype, &r)));
+    }
+    lines
+}
+
+fn rule_line(ptype: &str, rule: &[String]) -> PolicyLine {
+    let get = |i: usize| rule.get(i).map(String::as_str).unwrap_or("");
+    PolicyLine::new(ptype, get(0), get(1), get(2))
+}

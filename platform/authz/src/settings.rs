@@ -1,0 +1,80 @@
+//! Instance-wide settings that shape every check: the default role and the abilities.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use vitrine_core::{Ability, Role};
+use vitrine_storage::Store;
+
+use crate::{AuthzResult, Authz};
+
+const KEY: &str = "authz";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstanceSettings {
+    /// The role everyone signed in has on everything, before any grant.
+    pub default_role: Role,
+    /// Ability values for projects that set none.
+    pub ability_defaults: BTreeMap<Ability, bool>,
+    /// Abilities an admin switched off everywhere, whatever projects say.
+    pub disabled_abilities: BTreeSet<Ability>,
+}
+
+impl Default for InstanceSettings {
+    fn default() -> Self {
+        InstanceSettings {
+            default_role: Role::NoAccess,
+            ability_defaults: [(Ability::Schedule, true), (Ability::Download, true), (Ability::Drill, true), (Ability::ViewersSeeWorkflow, false)]
+                .into_iter()
+                .collect(),
+            disabled_abilities: BTreeSet::new(),
+        }
+    }
+}
+
+impl InstanceSettings {
+    /// Is `ability` on for a project that sets `overrides`? A disabled ability is off
+    /// everywhere; otherwise the project's own value wins over the default.
+    pub fn ability(&self, overrides: &BTreeMap<String, bool>, ability: Ability) -> bool {
+        if self.disabled_abilities.contains(&ability) {
+            return false;
+        }
+        overrides
+            .get(ability.as_str())
+            .copied()
+            .unwrap_or_else(|| self.ability_defaults.get(&ability).copied().unwrap_or(false))
+    }
+}
+
+pub(crate) async fn load(store: &Store) -> AuthzResult<InstanceSettings> {
+    Ok(store.setting(KEY).await?.unwrap_or_default())
+}
+
+impl Authz {
+    /// Applies a change to the settings and stores it before publishing it.
+    pub async fn update_settings(&self, change: impl FnOnce(&mut InstanceSettings)) -> AuthzResult<InstanceSettings> {
+        let _serialize = self.enforcer.lock().await;
+        let mut next = self.settings();
+        change(&mut next);
+        self.store.put_setting(KEY, &next).await?;
+        *self.settings.write() = next.clone();
+        Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disabled_beats_project_override() {
+        let mut s = InstanceSettings::default();
+        let on: BTreeMap<String, bool> = [("drill".to_owned(), true)].into_iter().collect();
+        assert!(s.ability(&on, Ability::Drill));
+        s.disabled_abilities.insert(Ability::Drill);
+        assert!(!s.ability(&on, Ability::Drill));
+        assert!(!s.ability(&BTreeMap::new(), Ability::ViewersSeeWorkflow));
+        let off: BTreeMap<String, bool> = [("download".to_owned(), false)].into_iter().collect();
+        assert!(!s.ability(&off, Ability::Download));
+    }
+}

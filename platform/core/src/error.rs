@@ -1,0 +1,142 @@
+use std::fmt;
+
+/// The one catalogue of stable error codes. Clients match on these strings (GraphQL
+/// `extensions.code`, JSON `code` of HTTP routes); renaming one is a breaking change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// The request carries no valid credentials.
+    Unauthenticated,
+    /// The caller is known but may not do this.
+    Forbidden,
+    /// The object does not exist, or the caller may not know that it exists.
+    NotFound,
+    /// A field failed validation; the message names the field.
+    InvalidInput,
+    /// The object exists already (a slug, a username, a group name).
+    Conflict,
+    /// The change would break a rule of the permission model (the folder floor).
+    PolicyViolation,
+    /// An imported policy file is malformed or contradicts itself.
+    InvalidPolicy,
+    /// A folder still holds something and the caller did not ask to recurse.
+    NotEmpty,
+    /// Username or password is wrong (deliberately not saying which).
+    InvalidCredentials,
+    /// Too many attempts; retry later.
+    RateLimited,
+    /// A cookie-authenticated mutation without a matching CSRF token.
+    CsrfRejected,
+    /// The account is disabled.
+    AccountDisabled,
+    /// The API token was revoked or expired, or is read-only and the request writes.
+    TokenRejected,
+    /// The instance has no administrator yet, or has one already (setup flow).
+    SetupState,
+    /// A GraphQL request exceeds depth, complexity, alias, batch or size limits.
+    QueryTooLarge,
+    /// Something failed inside Vitrine; details are in the server log only.
+    Internal,
+    /// A dependency (database, artifact store) is not reachable.
+    Unavailable,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 17] = [
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::InvalidInput,
+        ErrorCode::Conflict,
+        ErrorCode::PolicyViolation,
+        ErrorCode::InvalidPolicy,
+        ErrorCode::NotEmpty,
+        ErrorCode::InvalidCredentials,
+        ErrorCode::RateLimited,
+        ErrorCode::CsrfRejected,
+        ErrorCode::AccountDisabled,
+        ErrorCode::TokenRejected,
+        ErrorCode::SetupState,
+        ErrorCode::QueryTooLarge,
+        ErrorCode::Internal,
+        ErrorCode::Unavailable,
+    ];
+
+    /// The stable wire form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::InvalidInput => "INVALID_INPUT",
+            ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::PolicyViolation => "POLICY_VIOLATION",
+            ErrorCode::InvalidPolicy => "INVALID_POLICY",
+            ErrorCode::NotEmpty => "NOT_EMPTY",
+            ErrorCode::InvalidCredentials => "INVALID_CREDENTIALS",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::CsrfRejected => "CSRF_REJECTED",
+            ErrorCode::AccountDisabled => "ACCOUNT_DISABLED",
+            ErrorCode::TokenRejected => "TOKEN_REJECTED",
+            ErrorCode::SetupState => "SETUP_STATE",
+            ErrorCode::QueryTooLarge => "QUERY_TOO_LARGE",
+            ErrorCode::Internal => "INTERNAL",
+            ErrorCode::Unavailable => "UNAVAILABLE",
+        }
+    }
+
+    /// The HTTP status used when this code is the whole answer of a non-GraphQL route.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials => 401,
+            ErrorCode::TokenRejected | ErrorCode::AccountDisabled => 401,
+            ErrorCode::Forbidden | ErrorCode::CsrfRejected => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Conflict | ErrorCode::NotEmpty | ErrorCode::SetupState => 409,
+            ErrorCode::InvalidInput | ErrorCode::InvalidPolicy => 400,
+            ErrorCode::PolicyViolation => 422,
+            ErrorCode::QueryTooLarge => 413,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Internal => 500,
+            ErrorCode::Unavailable => 503,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Validation failures of core newtypes; each names the offending field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct CoreError {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl CoreError {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        CoreError { field, reason: reason.into() }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        ErrorCode::InvalidInput
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_upper_snake() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let s = code.as_str();
+            assert!(seen.insert(s), "duplicate code {s}");
+            assert!(s.chars().all(|c| c.is_ascii_uppercase() || c == '_'), "{s}");
+        }
+    }
+}

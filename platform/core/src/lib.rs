@@ -1,0 +1,18 @@
+//! `vitrine-core`: the bottom of Vitrine's dependency graph.
+//!
+//! Domain words from the glossary as validated newtypes ([`Slug`], [`Role`], …), the one
+//! [`ErrorCode`] catalogue every other crate maps its errors onto, and the pure rules that
+//! need no I/O (role arithmetic and the folder-floor rule). Nothing here knows about HTTP,
+//! GraphQL, SurrealDB or casbin; every other crate may depend on this one.
+
+mod error;
+mod names;
+mod roles;
+
+pub use error::{CoreError, ErrorCode};
+pub use names::{Ability, AttributeKey, Name, Password, ServerPermission, Slug, Username};
+pub use roles::{Role, floor_violation};
+
+/// Upper bound on user-supplied free text (names, messages) in characters. Longer input is
+/// refused rather than truncated so nothing stored differs from what was sent.
+pub const MAX_TEXT_LEN: usize = 200;

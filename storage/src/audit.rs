@@ -1,0 +1,79 @@
+//! The audit trail: append-only, queried by admins.
+
+use serde_json::json;
+
+use crate::{AuditRecord, PageRequest, Store, StorageResult, new_uid, now_ms};
+
+/// What a caller knows when recording an event; time and id are added here.
+#[derive(Debug, Clone, Default)]
+pub struct NewAuditEvent {
+    pub actor_uid: Option<String>,
+    pub actor_name: String,
+    pub action: String,
+    pub object: String,
+    pub outcome: String,
+    pub address: Option<String>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor_uid: Option<String>,
+    pub action_prefix: Option<String>,
+    pub object: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+}
+
+impl Store {
+    pub async fn append_audit(&self, event: NewAuditEvent) -> StorageResult<AuditRecord> {
+        let record = AuditRecord {
+            uid: new_uid(),
+            at_ms: now_ms(),
+            actor_uid: event.actor_uid,
+            actor_name: event.actor_name,
+            action: event.action,
+            object: event.object,
+            outcome: event.outcome,
+            address: event.address,
+            detail: event.detail,
+        };
+        self.exec("CREATE audit_event CONTENT $e", json!({ "e": record })).await?;
+        Ok(record)
+    }
+
+    /// Newest first: the cursor is the last uid seen, and uids are time-ordered.
+    pub async fn audit_page(&self, filter: &AuditFilter, page: &PageRequest) -> StorageResult<Vec<AuditRecord>> {
+        let mut clauses = vec!["uid < $before"];
+        if filter.actor_uid.is_some() {
+            clauses.push("actor_uid = $actor");
+        }
+        if filter.action_prefix.is_some() {
+            clauses.push("string::starts_with(action, $action)");
+        }
+        if filter.object.is_some() {
+            clauses.push("object = $object");
+        }
+        if filter.since_ms.is_some() {
+            clauses.push("at_ms >= $since");
+        }
+        if filter.until_ms.is_some() {
+            clauses.push("at_ms < $until");
+        }
+        let sql = format!("SELECT * FROM audit_event WHERE {} ORDER BY uid DESC LIMIT $limit", clauses.join(" AND "));
+        self.rows(
+            &sql,
+            json!({
+                // "~" sorts after every hex digit and dash of a uuid: "before everything".
+                "before": page.after.clone().unwrap_or_else(|| "~".into()),
+                "actor": filter.actor_uid,
+                "action": filter.action_prefix,
+                "object": filter.object,
+                "since": filter.since_ms,
+                "until": filter.until_ms,
+                "limit": page.first,
+            }),
+        )
+        .await
+    }
+}

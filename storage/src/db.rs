@@ -1,0 +1,104 @@
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use surrealdb::Surreal;
+use surrealdb::engine::any::{self, Any};
+
+use crate::{ArtifactStore, StorageError, StorageResult, now_ms};
+
+/// Ordered migrations, embedded at build time from schema/surql.
+const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../schema/surql/0001_init.surql"))];
+
+/// The handle every repository method hangs off: one SurrealDB connection and the
+/// artifact store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) db: Surreal<Any>,
+    artifacts: ArtifactStore,
+}
+
+impl Store {
+    /// Opens the database named by `url` and the artifact store under `artifacts_root`,
+    /// then applies pending migrations. `url` is `surrealkv://PATH` (embedded, synced to
+    /// disk on every commit) or `ws://HOST:PORT` / `wss://…` (a remote server).
+    pub async fn open(url: &str, artifacts_root: &Path) -> StorageResult<Store> {
+        let endpoint = durable_endpoint(url);
+        let open_err = |e: surrealdb::Error| StorageError::Open { url: url.to_owned(), reason: e.to_string() };
+        let db = any::connect(endpoint).await.map_err(open_err)?;
+        db.use_ns("vitrine").use_db("main").await.map_err(open_err)?;
+        let store = Store { db, artifacts: ArtifactStore::local(artifacts_root)? };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn artifacts(&self) -> &ArtifactStore {
+        &self.artifacts
+    }
+
+    async fn migrate(&self) -> StorageResult<()> {
+        for (version, script) in MIGRATIONS {
+            let applied: Vec<Value> = self.rows("SELECT version FROM migration WHERE version = $v", serde_json::json!({"v": version})).await.unwrap_or_default();
+            if !applied.is_empty() {
+                continue;
+            }
+            self.db.query(*script).await?.check()?;
+            self.exec("CREATE migration CONTENT { version: $v, applied_ms: $at }", serde_json::json!({"v": version, "at": now_ms()})).await?;
+            tracing::info!(version, "applied migration");
+        }
+        Ok(())
+    }
+
+    /// A cheap round trip used by `/readyz`.
+    pub async fn ping(&self) -> StorageResult<()> {
+        self.db.query("RETURN 1").await?.check()?;
+        self.artifacts.ping().await
+    }
+
+    /// Runs one statement and decodes its rows.
+    pub(crate) async fn rows<T: DeserializeOwned>(&self, sql: &str, vars: Value) -> StorageResult<Vec<T>> {
+        let mut response = self.db.query(sql).bind(vars).await?.check()?;
+        let raw: Vec<Value> = response.take(0)?;
+        raw.into_iter().map(|v| serde_json::from_value(v).map_err(StorageError::from)).collect()
+    }
+
+    pub(crate) async fn first<T: DeserializeOwned>(&self, sql: &str, vars: Value) -> StorageResult<Option<T>> {
+        Ok(self.rows(sql, vars).await?.into_iter().next())
+    }
+
+    /// Runs statements for their effect; a multi-statement script wrapped in
+    /// BEGIN/COMMIT is applied all-or-nothing.
+    pub(crate) async fn exec(&self, sql: &str, vars: Value) -> StorageResult<()> {
+        self.db.query(sql).bind(vars).await?.check()?;
+        Ok(())
+    }
+
+    /// Runs a statement and returns how many rows it produced (e.g. changed rows).
+    pub(crate) async fn count(&self, sql: &str, vars: Value) -> StorageResult<usize> {
+        let rows: Vec<Value> = self.rows(sql, vars).await?;
+        Ok(rows.len())
+    }
+}
+
+/// Embedded SurrealKV commits are synced on every transaction: a write is on disk before
+/// it is acknowledged. Remote URLs are left as given.
+fn durable_endpoint(url: &str) -> String {
+    if url.starts_with("surrealkv://") && !url.contains("sync=") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}sync=every")
+    } else {
+        url.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_urls_are_synced() {
+        assert_eq!(durable_endpoint("surrealkv:///d/db"), "surrealkv:///d/db?sync=every");
+        assert_eq!(durable_endpoint("surrealkv:///d/db?sync=never"), "surrealkv:///d/db?sync=never");
+        assert_eq!(durable_endpoint("ws://127.0.0.1:8000"), "ws://127.0.0.1:8000");
+    }
+}

@@ -1,0 +1,42 @@
+//! `vitrine-storage`: where Vitrine's state lives.
+//!
+//! SurrealDB holds every record (embedded SurrealKV by default, a remote cluster over
+//! `ws://` when scaled out); opendal holds artifacts (local files by default). This crate
+//! sits just above `vitrine-core`: repositories speak domain types and know nothing about
+//! permissions, HTTP or GraphQL — callers check authorization first.
+
+mod artifacts;
+mod audit;
+mod db;
+mod error;
+mod folders;
+mod identity;
+mod policies;
+mod records;
+mod settings;
+
+pub use artifacts::ArtifactStore;
+pub use audit::{AuditFilter, NewAuditEvent};
+pub use db::Store;
+pub use error::{StorageError, StorageResult};
+pub use policies::PolicyLine;
+pub use records::{ApiTokenRecord, AuditRecord, FolderRecord, GroupRecord, ProjectRecord, SessionRecord, UserKind, UserRecord, VirtualRootRecord};
+
+/// A page request over a uid-ordered table: up to `first` rows after the `after` uid.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub after: Option<String>,
+    pub first: usize,
+}
+
+/// A new time-ordered id. Time order makes uid order equal creation order, which is what
+/// cursor pagination sorts on.
+pub fn new_uid() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Milliseconds since the Unix epoch; every timestamp is stored this way so comparisons in
+/// SurrealQL are numeric.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

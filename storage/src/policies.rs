@@ -1,0 +1,64 @@
+//! casbin policy lines as rows. The casbin adapter in `vitrine-authz` is the only caller.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::{Store, StorageResult};
+
+/// One casbin line: `ptype, v0, v1, v2` (`p, user:U, folder:F, editor`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PolicyLine {
+    pub ptype: String,
+    pub v0: String,
+    pub v1: String,
+    #[serde(default)]
+    pub v2: String,
+}
+
+impl PolicyLine {
+    pub fn new(ptype: &str, v0: &str, v1: &str, v2: &str) -> Self {
+        PolicyLine { ptype: ptype.into(), v0: v0.into(), v1: v1.into(), v2: v2.into() }
+    }
+
+    /// The rule's values without the type, as casbin wants them.
+    pub fn values(&self) -> Vec<String> {
+        let mut v = vec![self.v0.clone(), self.v1.clone()];
+        if !self.v2.is_empty() {
+            v.push(self.v2.clone());
+        }
+        v
+    }
+}
+
+impl Store {
+    pub async fn policy_lines(&self) -> StorageResult<Vec<PolicyLine>> {
+        self.rows("SELECT ptype, v0, v1, v2 FROM policy", json!({})).await
+    }
+
+    /// Adds lines; lines already present are left as they are (idempotent).
+    pub async fn add_policy_lines(&self, lines: &[PolicyLine]) -> StorageResult<()> {
+        self.exec(
+            "BEGIN; FOR $l IN $lines { IF array::len(SELECT ptype FROM policy WHERE ptype = $l.ptype AND v0 = $l.v0 AND v1 = $l.v1 AND v2 = $l.v2) == 0 { CREATE policy CONTENT $l; }; }; COMMIT;",
+            json!({ "lines": lines }),
+        )
+        .await
+    }
+
+    pub async fn remove_policy_lines(&self, lines: &[PolicyLine]) -> StorageResult<()> {
+        self.exec(
+            "BEGIN; FOR $l IN $lines { DELETE policy WHERE ptype = $l.ptype AND v0 = $l.v0 AND v1 = $l.v1 AND v2 = $l.v2; }; COMMIT;",
+            json!({ "lines": lines }),
+        )
+        .await
+    }
+
+    /// Replaces every line of the given types in one transaction: the stored set is the old
+    /// one or the new one, never a mix.
+    pub async fn replace_policy_lines(&self, ptypes: &[&str], lines: &[PolicyLine]) -> StorageResult<()> {
+        self.exec(
+            "BEGIN; DELETE policy WHERE ptype IN $ptypes; FOR $l IN $lines { CREATE policy CONTENT $l; }; COMMIT;",
+            json!({ "ptypes": ptypes, "lines": lines }),
+        )
+        .await
+    }
+}

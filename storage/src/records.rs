@@ -1,0 +1,114 @@
+//! Rows as stored. Field names are the stored names; `uid` is the public id.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserKind {
+    Person,
+    /// A non-human identity that only authenticates with API tokens.
+    Service,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub uid: String,
+    pub username: String,
+    pub display_name: String,
+    pub kind: UserKind,
+    /// `local` for local accounts, the issuer URL for OpenID Connect accounts.
+    pub issuer: String,
+    pub subject: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Argon2id PHC string; absent for service accounts and OpenID Connect users.
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    pub disabled: bool,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, Vec<String>>,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupRecord {
+    pub uid: String,
+    pub name: String,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub uid: String,
+    pub token_hash: String,
+    pub user_uid: String,
+    pub csrf_token: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiTokenRecord {
+    pub uid: String,
+    pub token_hash: String,
+    pub user_uid: String,
+    pub name: String,
+    pub read_only: bool,
+    pub created_ms: i64,
+    #[serde(default)]
+    pub expires_ms: Option<i64>,
+    #[serde(default)]
+    pub revoked_ms: Option<i64>,
+    #[serde(default)]
+    pub last_used_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FolderRecord {
+    pub uid: String,
+    pub name: String,
+    #[serde(default)]
+    pub parent_uid: Option<String>,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProjectRecord {
+    pub uid: String,
+    pub name: String,
+    pub slug: String,
+    pub folder_uid: String,
+    #[serde(default)]
+    pub description: String,
+    /// Abilities this project sets explicitly; the rest follow the instance defaults.
+    #[serde(default)]
+    pub abilities: BTreeMap<String, bool>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VirtualRootRecord {
+    pub uid: String,
+    pub name: String,
+    pub folder_uid: String,
+    pub position: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub uid: String,
+    pub at_ms: i64,
+    #[serde(default)]
+    pub actor_uid: Option<String>,
+    pub actor_name: String,
+    pub action: String,
+    pub object: String,
+    pub outcome: String,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub detail: String,
+}

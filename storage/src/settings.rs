@@ -1,0 +1,25 @@
+//! Instance settings: small named JSON values (default role, ability defaults).
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::{Store, StorageResult};
+
+impl Store {
+    pub async fn setting<T: DeserializeOwned>(&self, key: &str) -> StorageResult<Option<T>> {
+        let row: Option<serde_json::Value> = self.first("SELECT value FROM setting WHERE key = $k", json!({ "k": key })).await?;
+        match row {
+            Some(mut r) => Ok(Some(serde_json::from_value(r["value"].take())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn put_setting<T: Serialize>(&self, key: &str, value: &T) -> StorageResult<()> {
+        self.exec(
+            "BEGIN; DELETE setting WHERE key = $k; CREATE setting CONTENT { key: $k, value: $v }; COMMIT;",
+            json!({ "k": key, "v": value }),
+        )
+        .await
+    }
+}
