@@ -59,7 +59,7 @@ impl Authz {
     /// Replaces every grant and membership with the file's. Refused whole, with every
     /// problem listed by line, when any line is malformed, names something unknown,
     /// contradicts another line or the folder floor, or leaves no administrator.
-    pub async fn import_csv(&self, csv: &str, known: &dyn KnownIds) -> AuthzResult<ImportSummary> {
+    pub async fn import_csv(&self, csv: &str, known: &(dyn KnownIds + Sync)) -> AuthzResult<ImportSummary> {
         let mut enforcer = self.enforcer.lock().await;
         let parsed: Vec<(usize, PolicyLine)> = parse_lines(csv).collect();
         if parsed.len() > MAX_IMPORT_LINES {
@@ -121,7 +121,7 @@ impl Authz {
     }
 }
 
-fn check_line(l: &PolicyLine, known: &dyn KnownIds) -> Result<(), String> {
+fn check_line(l: &PolicyLine, known: &(dyn KnownIds + Sync)) -> Result<(), String> {
     match l.ptype.as_str() {
         "p" => {
             let subject = Subject::parse(&l.v0).ok_or_else(|| format!("`{}` is not a subject (user:ID or group:ID)", l.v0))?;
@@ -154,7 +154,7 @@ fn check_line(l: &PolicyLine, known: &dyn KnownIds) -> Result<(), String> {
     }
 }
 
-fn check_subject(s: &Subject, known: &dyn KnownIds) -> Result<(), String> {
+fn check_subject(s: &Subject, known: &(dyn KnownIds + Sync)) -> Result<(), String> {
     match s {
         Subject::User(u) if !known.user(u) => Err(format!("user {u} does not exist")),
         Subject::Group(g) if !known.group(g) => Err(format!("group {g} does not exist")),

@@ -26,6 +26,8 @@ pub struct Index {
     parent: HashMap<String, String>,
     /// user subject → the groups it belongs to
     groups_of: HashMap<String, Vec<String>>,
+    /// subject → objects it holds a role on (for "is anything below shared with me")
+    granted: HashMap<String, Vec<String>>,
     /// The lines this index was built from, for listing and export.
     lines: Vec<PolicyLine>,
 }
@@ -48,6 +50,7 @@ impl Index {
             match l.ptype.as_str() {
                 "p" => match parse_grant(&l.v1, &l.v2) {
                     Some(Grant::Role(role)) => {
+                        idx.granted.entry(l.v0.clone()).or_default().push(l.v1.clone());
                         let slot = idx.roles.entry(l.v1.clone()).or_default().entry(l.v0.clone()).or_insert(role);
                         *slot = (*slot).max(role);
                     }
@@ -121,6 +124,15 @@ impl Index {
             }
         }
         out
+    }
+
+    /// Does `user` (or one of its groups) hold a role on something strictly below `object`?
+    pub fn has_grant_below(&self, user: &str, object: &str) -> bool {
+        std::iter::once(user)
+            .chain(self.groups_of(user).iter().map(String::as_str))
+            .filter_map(|s| self.granted.get(s))
+            .flatten()
+            .any(|o| o != object && self.chain(o).skip(1).any(|a| a == object))
     }
 
     /// The role one subject (not its groups) inherits on `object` from the folders above.

@@ -88,6 +88,12 @@ impl Authz {
         index.effective_role(&user, &object.to_string()).max(default)
     }
 
+    /// Is something below `object` shared with the user? Such folders are listed (with no
+    /// role) so the path to what is shared stays navigable.
+    pub fn has_grant_below(&self, user_uid: &str, object: &Object) -> bool {
+        self.snapshot().has_grant_below(&Subject::User(user_uid.to_owned()).to_string(), &object.to_string())
+    }
+
     /// Refuses with `Forbidden` unless the caller's role suffices for the action.
     pub fn check(&self, user_uid: &str, action: Action, object: &Object) -> AuthzResult<Role> {
         let role = self.effective_role(user_uid, object);

@@ -1,0 +1,47 @@
+//! Who is calling, and how they proved it.
+
+use vitrine_core::ErrorCode;
+use vitrine_storage::UserRecord;
+
+use crate::{ApiError, ApiResult};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A browser session. `csrf_ok` says whether the request carried the session's CSRF
+    /// token; without it the session may read but not write.
+    Session { session_hash: String, csrf_ok: bool },
+    ApiToken { token_uid: String, read_only: bool },
+}
+
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: UserRecord,
+    pub credential: Credential,
+    pub address: Option<String>,
+}
+
+impl Caller {
+    pub fn uid(&self) -> &str {
+        &self.user.uid
+    }
+
+    /// May this request change anything? Refuses read-only tokens and cookie requests
+    /// without the CSRF token.
+    pub fn require_write(&self) -> ApiResult<()> {
+        match &self.credential {
+            Credential::Session { csrf_ok: false, .. } => Err(ApiError::new(
+                ErrorCode::CsrfRejected,
+                "cookie-authenticated mutations need the X-CSRF-Token header from sign-in",
+            )),
+            Credential::ApiToken { read_only: true, .. } => Err(ApiError::new(ErrorCode::TokenRejected, "this API token is read-only")),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What the HTTP layer knows about a request before authentication.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+}

@@ -1,0 +1,97 @@
+//! The GraphQL schema: thin resolvers over [`crate::services`].
+//!
+//! Type names are the glossary's words. Lists are Relay connections (`first`/`after`).
+//! Every error carries `extensions.code` from the core catalogue; errors produced by
+//! async-graphql itself (parse, validation, limits) get theirs in [`finish_response`].
+
+mod limits;
+mod mutation;
+mod pagination;
+mod query;
+mod types;
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, Schema};
+use vitrine_core::ErrorCode;
+
+pub use limits::Limits;
+pub use mutation::MutationRoot;
+pub use query::QueryRoot;
+
+use crate::caller::{Caller, RequestMeta};
+use crate::services::Services;
+use crate::{ApiError, ApiResult};
+
+pub type VitrineSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// What the HTTP layer found out about the caller, put into each request's data.
+#[derive(Debug, Clone)]
+pub enum AuthState {
+    Anonymous,
+    Caller(Box<Caller>),
+    /// Credentials were sent but refused (revoked token, ended session, disabled user):
+    /// the request fails with that reason rather than running as anonymous.
+    Rejected(ApiError),
+}
+
+pub fn build_schema(services: Arc<Services>, limits: &Limits) -> VitrineSchema {
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .data(services)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(limits.max_depth * 2)
+        .extension(limits::AliasLimit(limits.max_aliases))
+        .finish()
+}
+
+/// The SDL committed at schema/graphql/vitrine.graphql.
+pub fn sdl() -> String {
+    build_schema_for_sdl().sdl()
+}
+
+fn build_schema_for_sdl() -> VitrineSchema {
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription).finish()
+}
+
+/// Gives every error without a code one: limit errors are `QUERY_TOO_LARGE`, other
+/// parse and validation errors `INVALID_INPUT`.
+pub fn finish_response(mut response: async_graphql::Response) -> async_graphql::Response {
+    for e in &mut response.errors {
+        let has_code = e.extensions.as_ref().is_some_and(|x| x.get("code").is_some());
+        if !has_code {
+            let m = e.message.to_lowercase();
+            let code = if m.contains("too deep") || m.contains("too complex") || m.contains("too many") || m.contains("too large") {
+                ErrorCode::QueryTooLarge
+            } else {
+                ErrorCode::InvalidInput
+            };
+            e.extensions.get_or_insert_with(Default::default).set("code", code.as_str());
+        }
+    }
+    response
+}
+
+pub(crate) fn services<'a>(ctx: &async_graphql::Context<'a>) -> &'a Services {
+    ctx.data_unchecked::<Arc<Services>>()
+}
+
+pub(crate) fn meta(ctx: &async_graphql::Context<'_>) -> RequestMeta {
+    ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default()
+}
+
+pub(crate) fn caller<'a>(ctx: &async_graphql::Context<'a>) -> ApiResult<&'a Caller> {
+    match ctx.data_opt::<AuthState>() {
+        Some(AuthState::Caller(c)) => Ok(c),
+        Some(AuthState::Rejected(e)) => Err(e.clone()),
+        _ => Err(ApiError::unauthenticated()),
+    }
+}
+
+pub(crate) fn optional_caller<'a>(ctx: &async_graphql::Context<'a>) -> ApiResult<Option<&'a Caller>> {
+    match ctx.data_opt::<AuthState>() {
+        Some(AuthState::Caller(c)) => Ok(Some(c)),
+        Some(AuthState::Rejected(e)) => Err(e.clone()),
+        _ => Ok(None),
+    }
+}

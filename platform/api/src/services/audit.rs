@@ -1,0 +1,86 @@
+//! Writing audit events. An audit write that fails is logged and does not fail the action
+//! it describes: the action already happened.
+
+use vitrine_core::ServerPermission;
+use vitrine_storage::{AuditFilter, AuditRecord, NewAuditEvent, PageRequest, Store, UserRecord};
+
+use super::Services;
+use crate::caller::{Caller, RequestMeta};
+use crate::ApiResult;
+
+#[derive(Clone)]
+pub struct Audit {
+    store: Store,
+}
+
+impl Audit {
+    pub fn new(store: Store) -> Self {
+        Audit { store }
+    }
+
+    async fn write(&self, event: NewAuditEvent) {
+        let action = event.action.clone();
+        if let Err(e) = self.store.append_audit(event).await {
+            tracing::error!(action, error = %e, "audit event not written");
+        }
+    }
+
+    pub async fn record(&self, caller: &Caller, action: &str, object: &str, outcome: &str, detail: &str) {
+        self.write(NewAuditEvent {
+            actor_uid: Some(caller.user.uid.clone()),
+            actor_name: caller.user.username.clone(),
+            action: action.into(),
+            object: object.into(),
+            outcome: outcome.into(),
+            address: caller.address.clone(),
+            detail: detail.into(),
+        })
+        .await
+    }
+
+    pub async fn record_as(&self, user: &UserRecord, action: &str, object: &str, outcome: &str, meta: &RequestMeta, detail: &str) {
+        self.write(NewAuditEvent {
+            actor_uid: Some(user.uid.clone()),
+            actor_name: user.username.clone(),
+            action: action.into(),
+            object: object.into(),
+            outcome: outcome.into(),
+            address: meta.address.clone(),
+            detail: detail.into(),
+        })
+        .await
+    }
+
+    pub async fn login(&self, user: Option<&UserRecord>, attempted: &str, outcome: &str, meta: &RequestMeta) {
+        self.write(NewAuditEvent {
+            actor_uid: user.map(|u| u.uid.clone()),
+            actor_name: attempted.into(),
+            action: "auth.login".into(),
+            object: user.map(|u| format!("user:{}", u.uid)).unwrap_or_else(|| "user:unknown".into()),
+            outcome: outcome.into(),
+            address: meta.address.clone(),
+            detail: meta.user_agent.clone().unwrap_or_default(),
+        })
+        .await
+    }
+
+    pub async fn system(&self, action: &str, object: &str, outcome: &str, meta: &RequestMeta, detail: &str) {
+        self.write(NewAuditEvent {
+            actor_uid: None,
+            actor_name: "anonymous".into(),
+            action: action.into(),
+            object: object.into(),
+            outcome: outcome.into(),
+            address: meta.address.clone(),
+            detail: detail.into(),
+        })
+        .await
+    }
+}
+
+impl Services {
+    pub async fn audit_events(&self, caller: &Caller, filter: &AuditFilter, page: &PageRequest) -> ApiResult<Vec<AuditRecord>> {
+        self.authz.require_permission(caller.uid(), ServerPermission::Admin)?;
+        Ok(self.store.audit_page(filter, page).await?)
+    }
+}

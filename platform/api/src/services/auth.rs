@@ -1,0 +1,264 @@
+//! Setup, sign-in, sessions and API tokens.
+
+use vitrine_core::{ErrorCode, Name, Password, ServerPermission, Username};
+use vitrine_storage::{ApiTokenRecord, SessionRecord, UserKind, UserRecord, new_uid, now_ms};
+
+use super::Services;
+use crate::caller::{Caller, Credential, RequestMeta};
+use crate::secrets::{new_token, token_hash};
+use crate::{ApiError, ApiResult};
+
+/// How long a browser session lives without signing in again.
+pub const SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+
+#[derive(Debug, Clone)]
+pub struct LoginOutcome {
+    pub user: UserRecord,
+    /// Goes into the HttpOnly cookie; never shown again.
+    pub session_token: String,
+    /// Must accompany cookie-authenticated mutations as `X-CSRF-Token`.
+    pub csrf_token: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApiToken {
+    pub record: ApiTokenRecord,
+    /// The secret, shown once.
+    pub token: String,
+}
+
+impl Services {
+    /// On a fresh instance (no administrator), returns the one-time setup token, minting it
+    /// on first call. `None` once an administrator exists.
+    pub fn setup_token(&self) -> Option<String> {
+        if self.authz.any_admin() {
+            *self.setup_token.lock() = None;
+            return None;
+        }
+        Some(self.setup_token.lock().get_or_insert_with(|| new_token("vsu")).clone())
+    }
+
+    pub fn setup_required(&self) -> bool {
+        !self.authz.any_admin()
+    }
+
+    /// Creates the first administrator with the setup token. Afterwards the token is gone
+    /// and the call is refused.
+    pub async fn complete_setup(&self, token: &str, username: &str, password: &str, meta: &RequestMeta) -> ApiResult<UserRecord> {
+        let expected = self.setup_token.lock().clone();
+        let valid = expected.as_deref().is_some_and(|e| subtle::ConstantTimeEq::ct_eq(e.as_bytes(), token.as_bytes()).into());
+        if self.authz.any_admin() {
+            return Err(ApiError::new(ErrorCode::SetupState, "this instance has an administrator already; setup is closed"));
+        }
+        if !valid {
+            self.audit.system("setup.complete", "instance", "denied", meta, "wrong setup token").await;
+            return Err(ApiError::new(ErrorCode::Forbidden, "the setup token is not valid; use the URL the server printed"));
+        }
+        let user = self.create_local_user(username, username, password, None).await?;
+        self.authz.grant_permission(&vitrine_authz::Subject::User(user.uid.clone()), ServerPermission::Admin).await?;
+        *self.setup_token.lock() = None;
+        self.audit.system("setup.complete", &format!("user:{}", user.uid), "ok", meta, "first administrator created").await;
+        Ok(user)
+    }
+
+    /// Creates a local user with a validated username and password; no permission check
+    /// (callers check). Used by setup, the admin API and `vitrine admin create-user`.
+    pub async fn create_local_user(&self, username: &str, display_name: &str, password: &str, email: Option<String>) -> ApiResult<UserRecord> {
+        let username = Username::parse(username)?;
+        let display = Name::parse("displayName", display_name)?;
+        let password = Password::parse("password", password)?;
+        let hash = self.hasher.hash(password.expose()).await?;
+        let uid = new_uid();
+        let user = UserRecord {
+            subject: uid.clone(),
+            uid,
+            username: username.into_inner(),
+            display_name: display.into_inner(),
+            kind: UserKind::Person,
+            issuer: "local".into(),
+            email,
+            password_hash: Some(hash),
+            disabled: false,
+            attributes: Default::default(),
+            created_ms: now_ms(),
+        };
+        self.store.insert_user(&user).await?;
+        Ok(user)
+    }
+
+    /// Signs in with a local password. Failures say the same thing whether the user exists
+    /// or not; repeated failures per address and per username are refused before hashing.
+    pub async fn login(&self, username: &str, password: &str, meta: &RequestMeta) -> ApiResult<LoginOutcome> {
+        let name_key = username.trim().to_lowercase();
+        let addr_key = meta.address.clone().unwrap_or_default();
+        if let Some(wait) = self.login_by_address.blocked_for(&addr_key).or_else(|| self.login_by_user.blocked_for(&name_key)) {
+            self.audit.login(None, &name_key, "rate_limited", meta).await;
+            return Err(ApiError::new(ErrorCode::RateLimited, format!("too many failed sign-ins; retry in {wait} s")));
+        }
+        let user = self.store.user_by_username(&name_key).await?;
+        let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        let ok = self.hasher.verify(password, stored).await?;
+        let user = match (ok, user) {
+            (true, Some(u)) => u,
+            (_, u) => {
+                self.login_by_address.record_failure(&addr_key);
+                self.login_by_user.record_failure(&name_key);
+                self.audit.login(u.as_ref(), &name_key, "failed", meta).await;
+                return Err(ApiError::new(ErrorCode::InvalidCredentials, "wrong username or password"));
+            }
+        };
+        if user.disabled {
+            self.audit.login(Some(&user), &name_key, "disabled", meta).await;
+            return Err(ApiError::new(ErrorCode::AccountDisabled, "this account is disabled"));
+        }
+        self.login_by_user.clear(&name_key);
+        let session_token = new_token("vss");
+        let csrf_token = new_token("csrf");
+        let now = now_ms();
+        self.store
+            .insert_session(&SessionRecord {
+                uid: new_uid(),
+                token_hash: token_hash(&session_token),
+                user_uid: user.uid.clone(),
+                csrf_token: csrf_token.clone(),
+                created_ms: now,
+                expires_ms: now + SESSION_TTL.as_millis() as i64,
+            })
+            .await?;
+        self.audit.login(Some(&user), &name_key, "ok", meta).await;
+        Ok(LoginOutcome { user, session_token, csrf_token })
+    }
+
+    pub async fn logout(&self, session_token: &str, meta: &RequestMeta) -> ApiResult<()> {
+        let hash = token_hash(session_token);
+        if let Some(s) = self.store.session_by_hash(&hash).await? {
+            self.store.delete_session(&hash).await?;
+            if let Some(u) = self.store.user(&s.user_uid).await? {
+                self.audit.record_as(&u, "auth.logout", &format!("user:{}", u.uid), "ok", meta, "").await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves a session cookie. `csrf_header` is the request's X-CSRF-Token, if any.
+    pub async fn authenticate_session(&self, session_token: &str, csrf_header: Option<&str>, meta: &RequestMeta) -> ApiResult<Caller> {
+        let hash = token_hash(session_token);
+        let session = self
+            .store
+            .session_by_hash(&hash)
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "the session has ended; sign in again"))?;
+        let user = self.active_user(&session.user_uid).await?;
+        let csrf_ok = csrf_header.is_some_and(|h| subtle::ConstantTimeEq::ct_eq(h.as_bytes(), session.csrf_token.as_bytes()).into());
+        Ok(Caller { user, credential: Credential::Session { session_hash: hash, csrf_ok }, address: meta.address.clone() })
+    }
+
+    /// Resolves `Authorization: Bearer …`.
+    pub async fn authenticate_token(&self, token: &str, meta: &RequestMeta) -> ApiResult<Caller> {
+        let record = self
+            .store
+            .api_token_by_hash(&token_hash(token))
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorCode::TokenRejected, "unknown API token"))?;
+        if record.revoked_ms.is_some() {
+            return Err(ApiError::new(ErrorCode::TokenRejected, "this API token was revoked"));
+        }
+        if record.expires_ms.is_some_and(|e| e <= now_ms()) {
+            return Err(ApiError::new(ErrorCode::TokenRejected, "this API token has expired"));
+        }
+        let user = self.active_user(&record.user_uid).await?;
+        Ok(Caller { user, credential: Credential::ApiToken { token_uid: record.uid, read_only: record.read_only }, address: meta.address.clone() })
+    }
+
+    async fn active_user(&self, uid: &str) -> ApiResult<UserRecord> {
+        let user = self.store.user(uid).await?.ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "the account no longer exists"))?;
+        if user.disabled {
+            return Err(ApiError::new(ErrorCode::AccountDisabled, "this account is disabled"));
+        }
+        Ok(user)
+    }
+
+    /// Changes the caller's own password; other sessions of the caller end.
+    pub async fn change_password(&self, caller: &Caller, current: &str, new: &str) -> ApiResult<()> {
+        caller.require_write()?;
+        let key = format!("pw:{}", caller.uid());
+        if let Some(wait) = self.login_by_user.blocked_for(&key) {
+            return Err(ApiError::new(ErrorCode::RateLimited, format!("too many wrong passwords; retry in {wait} s")));
+        }
+        let new = Password::parse("newPassword", new)?;
+        if !self.hasher.verify(current, caller.user.password_hash.as_deref()).await? {
+            self.login_by_user.record_failure(&key);
+            self.audit.record(caller, "user.change_password", &format!("user:{}", caller.uid()), "denied", "wrong current password").await;
+            return Err(ApiError::new(ErrorCode::InvalidCredentials, "the current password is wrong"));
+        }
+        let hash = self.hasher.hash(new.expose()).await?;
+        self.store.set_password_hash(caller.uid(), &hash).await?;
+        let keep = match &caller.credential {
+            Credential::Session { session_hash, .. } => Some(session_hash.as_str()),
+            Credential::ApiToken { .. } => None,
+        };
+        self.store.delete_sessions_of(caller.uid(), keep).await?;
+        self.audit.record(caller, "user.change_password", &format!("user:{}", caller.uid()), "ok", "").await;
+        Ok(())
+    }
+
+    /// Issues an API token for the caller, or for a service account (admins only).
+    pub async fn create_api_token(&self, caller: &Caller, owner_uid: Option<&str>, name: &str, read_only: bool, expires_ms: Option<i64>) -> ApiResult<NewApiToken> {
+        caller.require_write()?;
+        if matches!(caller.credential, Credential::ApiToken { .. }) {
+            return Err(ApiError::forbidden("API tokens cannot mint further tokens; sign in to create one"));
+        }
+        let name = Name::parse("name", name)?;
+        let owner = match owner_uid {
+            None => caller.user.clone(),
+            Some(uid) if uid == caller.uid() => caller.user.clone(),
+            Some(uid) => {
+                self.authz.require_permission(caller.uid(), ServerPermission::Admin)?;
+                let u = self.store.user(uid).await?.ok_or_else(|| ApiError::not_found("user"))?;
+                if u.kind != UserKind::Service {
+                    return Err(ApiError::forbidden("tokens for other people cannot be issued; only for service accounts"));
+                }
+                u
+            }
+        };
+        if let Some(e) = expires_ms
+            && e <= now_ms()
+        {
+            return Err(ApiError::invalid("expiresAt: must be in the future"));
+        }
+        let token = new_token("vit");
+        let record = ApiTokenRecord {
+            uid: new_uid(),
+            token_hash: token_hash(&token),
+            user_uid: owner.uid.clone(),
+            name: name.into_inner(),
+            read_only,
+            created_ms: now_ms(),
+            expires_ms,
+            revoked_ms: None,
+            last_used_ms: None,
+        };
+        self.store.insert_api_token(&record).await?;
+        self.audit.record(caller, "token.create", &format!("token:{}", record.uid), "ok", &format!("owner user:{}", owner.uid)).await;
+        Ok(NewApiToken { record, token })
+    }
+
+    pub async fn api_tokens(&self, caller: &Caller, owner_uid: Option<&str>) -> ApiResult<Vec<ApiTokenRecord>> {
+        let owner = owner_uid.unwrap_or(caller.uid());
+        if owner != caller.uid() {
+            self.authz.require_permission(caller.uid(), ServerPermission::Admin)?;
+        }
+        Ok(self.store.api_tokens_of(owner).await?)
+    }
+
+    pub async fn revoke_api_token(&self, caller: &Caller, token_uid: &str) -> ApiResult<ApiTokenRecord> {
+        caller.require_write()?;
+        let record = self.store.api_token(token_uid).await?.ok_or_else(|| ApiError::not_found("API token"))?;
+        if record.user_uid != caller.uid() && !self.authz.is_admin(caller.uid()) {
+            return Err(ApiError::not_found("API token"));
+        }
+        self.store.revoke_api_token(token_uid).await?;
+        self.audit.record(caller, "token.revoke", &format!("token:{token_uid}"), "ok", "").await;
+        Ok(self.store.api_token(token_uid).await?.unwrap_or(record))
+    }
+}

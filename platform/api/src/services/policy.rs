@@ -1,0 +1,219 @@
+//! Grants, server permissions, policy import/export, explain and instance settings.
+
+use std::collections::HashSet;
+
+use vitrine_authz::{Action, Explanation, ImportSummary, InstanceSettings, KnownIds, Object, Subject};
+use vitrine_core::{Ability, Role, ServerPermission};
+use vitrine_storage::PolicyLine;
+
+use super::Services;
+use crate::caller::Caller;
+use crate::{ApiError, ApiResult};
+
+/// Import input larger than this is refused before parsing.
+pub const MAX_IMPORT_BYTES: usize = 8 * 1024 * 1024;
+
+/// Snapshot of every id an import may reference.
+pub struct PolicyKnown {
+    users: HashSet<String>,
+    groups: HashSet<String>,
+    folders: HashSet<String>,
+    projects: HashSet<String>,
+}
+
+impl KnownIds for PolicyKnown {
+    fn user(&self, uid: &str) -> bool {
+        self.users.contains(uid)
+    }
+    fn group(&self, uid: &str) -> bool {
+        self.groups.contains(uid)
+    }
+    fn folder(&self, uid: &str) -> bool {
+        self.folders.contains(uid)
+    }
+    fn project(&self, uid: &str) -> bool {
+        self.projects.contains(uid)
+    }
+}
+
+impl Services {
+    pub fn parse_subject(&self, raw: &str) -> ApiResult<Subject> {
+        Subject::parse(raw).ok_or_else(|| ApiError::invalid(format!("subject: `{raw}` is not user:ID or group:ID")))
+    }
+
+    pub fn parse_object(&self, raw: &str) -> ApiResult<Object> {
+        Object::parse(raw).ok_or_else(|| ApiError::invalid(format!("object: `{raw}` is not folder:ID, project:ID or instance")))
+    }
+
+    async fn subject_exists(&self, subject: &Subject) -> ApiResult<()> {
+        let found = match subject {
+            Subject::User(u) => self.store.user(u).await?.is_some(),
+            Subject::Group(g) => self.store.group(g).await?.is_some(),
+        };
+        if found { Ok(()) } else { Err(ApiError::not_found(&subject.to_string())) }
+    }
+
+    async fn object_exists(&self, object: &Object) -> ApiResult<()> {
+        let found = match object {
+            Object::Instance => true,
+            Object::Folder(f) => self.store.folder(f).await?.is_some(),
+            Object::Project(p) => self.store.project(p).await?.is_some(),
+        };
+        if found { Ok(()) } else { Err(ApiError::not_found(&object.to_string())) }
+    }
+
+    /// Managers of an object grant roles on it, up to their own role; admins grant any.
+    pub async fn grant_role(&self, caller: &Caller, subject: &str, object: &str, role: Role) -> ApiResult<()> {
+        caller.require_write()?;
+        let (subject, object) = (self.parse_subject(subject)?, self.parse_object(object)?);
+        self.object_exists(&object).await?;
+        let mine = self.authz.check(caller.uid(), Action::Manage, &object)?;
+        if role > mine {
+            return Err(ApiError::forbidden(format!("you have {mine} on {object} and cannot grant more ({role})")));
+        }
+        self.subject_exists(&subject).await?;
+        self.authz.grant_role(&subject, &object, role).await?;
+        self.audit.record(caller, "policy.grant_role", &object.to_string(), "ok", &format!("{subject} {role}")).await;
+        Ok(())
+    }
+
+    pub async fn revoke_role(&self, caller: &Caller, subject: &str, object: &str) -> ApiResult<bool> {
+        caller.require_write()?;
+        let (subject, object) = (self.parse_subject(subject)?, self.parse_object(object)?);
+        self.authz.check(caller.uid(), Action::Manage, &object)?;
+        let removed = self.authz.revoke_role(&subject, &object).await?;
+        self.audit.record(caller, "policy.revoke_role", &object.to_string(), "ok", &subject.to_string()).await;
+        Ok(removed)
+    }
+
+    pub async fn set_server_permission(&self, caller: &Caller, subject: &str, permission: ServerPermission, granted: bool) -> ApiResult<bool> {
+        caller.require_write()?;
+        self.authz.require_permission(caller.uid(), ServerPermission::Admin)?;
+        let subject = self.parse_subject(subject)?;
+        self.subject_exists(&subject).await?;
+        let changed = if granted {
+            self.authz.grant_permission(&subject, permission).await?;
+            true
+        } else {
+            self.authz.revoke_permission(&subject, permission).await?
+        };
+        let action = if granted { "policy.grant_permission" } else { "policy.revoke_permission" };
+        self.audit.record(caller, action, "instance", "ok", &format!("{subject} {permission}")).await;
+        Ok(changed)
+    }
+
+    pub fn policy_lines(&self, caller: &Caller) -> ApiResult<Vec<PolicyLine>> {
+        self.authz.require_permission(caller.uid(), ServerPermission::Admin)?;
+        Ok(self.authz.policy_lines())
+    }
+
+    pub fn export_policies(&self, caller: &Caller) -> ApiResult<String> {
+        self.authz.require_permission(caller.uid(), ServerPermission::Admin)?;
+        Ok(self.authz.export_csv())
+    }
+
+    pub async fn import_policies(&self, caller: &Caller, csv: &str) -> ApiResult<ImportSummary> {
+        caller.require_write()?;
+        self.authz.require_permission(caller.uid(), ServerPermission::Admin)?;
+        if csv.len() > MAX_IMPORT_BYTES {
+            return Err(ApiError::new(vitrine_core::ErrorCode::InvalidPolicy, format!("the file is {} bytes; the limit is {MAX_IMPORT_BYTES}", csv.len())));
+        }
+        let known = self.known_ids().await?;
+        match self.authz.import_csv(csv, &known).await {
+            Ok(summary) => {
+                self.audit.record(caller, "policy.import", "instance", "ok", &format!("{} grants, {} memberships", summary.grants, summary.memberships)).await;
+                Ok(summary)
+            }
+            Err(e) => {
+                self.audit.record(caller, "policy.import", "instance", "refused", &e.to_string()).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn known_ids(&self) -> ApiResult<PolicyKnown> {
+        use vitrine_storage::PageRequest;
+        let mut known = PolicyKnown { users: HashSet::new(), groups: HashSet::new(), folders: HashSet::new(), projects: HashSet::new() };
+        let mut after = None;
+        loop {
+            let page = self.store.users_page(&PageRequest { after: after.clone(), first: 1000 }).await?;
+            after = page.last().map(|u| u.uid.clone());
+            known.users.extend(page.iter().map(|u| u.uid.clone()));
+            if page.len() < 1000 {
+                break;
+            }
+        }
+        let mut after = None;
+        loop {
+            let page = self.store.groups_page(&PageRequest { after: after.clone(), first: 1000 }).await?;
+            after = page.last().map(|g| g.uid.clone());
+            known.groups.extend(page.iter().map(|g| g.uid.clone()));
+            if page.len() < 1000 {
+                break;
+            }
+        }
+        known.folders.extend(self.store.all_folders().await?.into_iter().map(|f| f.uid));
+        let mut after = None;
+        loop {
+            let page = self.store.projects_page(None, &PageRequest { after: after.clone(), first: 1000 }).await?;
+            after = page.last().map(|p| p.uid.clone());
+            known.projects.extend(page.iter().map(|p| p.uid.clone()));
+            if page.len() < 1000 {
+                break;
+            }
+        }
+        Ok(known)
+    }
+
+    /// Admins explain anyone's access; everyone else only their own.
+    pub async fn explain(&self, caller: &Caller, user_uid: Option<&str>, action: &str, object: &str) -> ApiResult<Explanation> {
+        let user = user_uid.unwrap_or(caller.uid());
+        if user != caller.uid() {
+            self.authz.require_permission(caller.uid(), ServerPermission::Admin)?;
+        }
+        self.store.user(user).await?.ok_or_else(|| ApiError::not_found("user"))?;
+        let action = Action::parse(action).ok_or_else(|| ApiError::invalid(format!("action: `{action}` is not one of view, edit, manage, delete")))?;
+        let object = self.parse_object(object)?;
+        if matches!(object, Object::Instance) {
+            return Err(ApiError::invalid("object: explain answers for folders and projects"));
+        }
+        self.object_exists(&object).await?;
+        Ok(self.authz.explain(user, action, &object).await?)
+    }
+
+    pub fn instance_settings(&self) -> InstanceSettings {
+        self.authz.settings()
+    }
+
+    pub async fn set_default_role(&self, caller: &Caller, role: Role) -> ApiResult<InstanceSettings> {
+        caller.require_write()?;
+        self.authz.require_permission(caller.uid(), ServerPermission::Admin)?;
+        let s = self.authz.update_settings(|s| s.default_role = role).await?;
+        self.audit.record(caller, "settings.default_role", "instance", "ok", role.as_str()).await;
+        Ok(s)
+    }
+
+    pub async fn set_ability_setting(&self, caller: &Caller, ability: Ability, default: Option<bool>, disabled: Option<bool>) -> ApiResult<InstanceSettings> {
+        caller.require_write()?;
+        self.authz.require_permission(caller.uid(), ServerPermission::Admin)?;
+        let s = self
+            .authz
+            .update_settings(|s| {
+                if let Some(d) = default {
+                    s.ability_defaults.insert(ability, d);
+                }
+                match disabled {
+                    Some(true) => {
+                        s.disabled_abilities.insert(ability);
+                    }
+                    Some(false) => {
+                        s.disabled_abilities.remove(&ability);
+                    }
+                    None => {}
+                }
+            })
+            .await?;
+        self.audit.record(caller, "settings.ability", "instance", "ok", &format!("{ability} default={default:?} disabled={disabled:?}")).await;
+        Ok(s)
+    }
+}
