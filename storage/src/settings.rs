@@ -8,16 +8,16 @@ use crate::{Store, StorageResult};
 
 impl Store {
     pub async fn setting<T: DeserializeOwned>(&self, key: &str) -> StorageResult<Option<T>> {
-        let row: Option<serde_json::Value> = self.first("SELECT value FROM setting WHERE key = $k", json!({ "k": key })).await?;
+        let row: Option<serde_json::Value> = self.first("SELECT data FROM setting WHERE name = $k", json!({ "k": key })).await?;
         match row {
-            Some(mut r) => Ok(Some(serde_json::from_value(r["value"].take())?)),
+            Some(mut r) => Ok(Some(serde_json::from_value(r["data"].take())?)),
             None => Ok(None),
         }
     }
 
     pub async fn put_setting<T: Serialize>(&self, key: &str, value: &T) -> StorageResult<()> {
         self.exec(
-            "BEGIN; DELETE setting WHERE key = $k; CREATE setting CONTENT { key: $k, value: $v }; COMMIT;",
+            "BEGIN; DELETE setting WHERE name = $k; CREATE setting CONTENT { name: $k, data: $v }; COMMIT;",
             json!({ "k": key, "v": value }),
         )
         .await

@@ -1,1 +1,121 @@
-fn main() {}
+//! `vitrine`: the command at the top of the dependency graph.
+//!
+//! `vitrine serve` runs the server; `vitrine admin create-user` creates users from the
+//! shell (the server must be stopped when the database is embedded); `vitrine schema`
+//! prints the GraphQL SDL that schema/graphql/vitrine.graphql holds.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use vitrine_authz::Subject;
+use vitrine_core::ServerPermission;
+use vitrine_server::Config;
+
+/// Vitrine's own events at info; the embedded database only when something is wrong.
+const DEFAULT_LOG: &str = "info,surrealdb=warn,surrealkv=warn,surrealdb_core=warn";
+
+#[derive(Parser)]
+#[command(name = "vitrine", version, about = "Self-hosted platform for sharing and deploying analytics")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Configuration file (see deploy/vitrine.toml).
+    #[arg(long, env = "VITRINE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory holding the embedded database and artifacts.
+    #[arg(long, env = "VITRINE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on (port 0 picks one; the log says which).
+        #[arg(long, env = "VITRINE_LISTEN")]
+        listen: Option<SocketAddr>,
+    },
+    /// Administration from the shell.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a local user; the password is read from the first line of standard input.
+    CreateUser {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+fn load_config(common: &Common) -> anyhow::Result<Config> {
+    let mut config = Config::load(common.config.as_deref())?;
+    if let Some(d) = &common.data_dir {
+        config.storage.data_dir = d.clone();
+    }
+    Ok(config)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VITRINE_LOG").unwrap_or_else(|_| DEFAULT_LOG.into()))
+        .init();
+    match Cli::parse().command {
+        Command::Serve { common, listen } => {
+            let mut config = load_config(&common)?;
+            if let Some(l) = listen {
+                config.server.listen = l;
+            }
+            let services = vitrine_server::open_services(&config)
+                .await
+                .with_context(|| format!("cannot open the data directory {}", config.storage.data_dir.display()))?;
+            let listener = tokio::net::TcpListener::bind(config.server.listen).await.with_context(|| format!("cannot listen on {}", config.server.listen))?;
+            vitrine_server::run(listener, services, config, vitrine_server::shutdown_signal()).await?;
+        }
+        Command::Admin { command: AdminCommand::CreateUser { common, username, display_name, admin } } => {
+            let config = load_config(&common)?;
+            let services = vitrine_server::open_services(&config)
+                .await
+                .context("cannot open the database (an embedded database cannot be opened while `vitrine serve` runs on it; stop the server or use the setup URL)")?;
+            let mut password = String::new();
+            std::io::stdin().lock().read_line(&mut password).context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let user = services
+                .create_local_user(&username, display_name.as_deref().unwrap_or(&username), password, None)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            if admin {
+                services.authz.grant_permission(&Subject::User(user.uid.clone()), ServerPermission::Admin).await?;
+            }
+            services
+                .audit
+                .system("user.create", &format!("user:{}", user.uid), "ok", &Default::default(), if admin { "created from the shell as administrator" } else { "created from the shell" })
+                .await;
+            println!("created user {} (id {}){}", user.username, user.uid, if admin { " with admin" } else { "" });
+        }
+        Command::Schema => print!("{}", vitrine_api::graphql::sdl()),
+    }
+    Ok(())
+}

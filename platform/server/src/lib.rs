@@ -1,1 +1,112 @@
-//! placeholder
+//! `vitrine-server`: the HTTP face of Vitrine, above `vitrine-api`.
+//!
+//! poem routes: `POST /graphql` (the one API route; GraphiQL on GET), `/auth/login` and
+//! `/auth/logout` (session cookies), `/setup` (first administrator), `/healthz` and
+//! `/readyz`. Authorization is not decided here: routes authenticate the caller and hand
+//! it to the service layer, which checks every read and write.
+
+pub mod config;
+mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::listener::TcpAcceptor;
+use poem::{EndpointExt, Route, Server, get, post};
+use vitrine_api::{Services, VitrineSchema, build_schema};
+use vitrine_authz::Authz;
+use vitrine_storage::Store;
+
+pub use config::{Config, ConfigError};
+
+/// Name of the HttpOnly session cookie.
+pub const SESSION_COOKIE: &str = "vitrine_session";
+
+/// Everything the routes share.
+pub struct AppState {
+    pub services: Arc<Services>,
+    pub schema: VitrineSchema,
+    pub config: Config,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Storage(#[from] vitrine_storage::StorageError),
+    #[error(transparent)]
+    Authz(#[from] vitrine_authz::AuthzError),
+    #[error("server i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens storage and authorization for a configuration: what `serve` and the admin
+/// commands share.
+pub async fn open_services(config: &Config) -> Result<Arc<Services>, ServerError> {
+    let dir = &config.storage.data_dir;
+    std::fs::create_dir_all(dir.join("artifacts")).map_err(|source| ServerError::DataDir { path: dir.display().to_string(), source })?;
+    let store = Store::open(&config.database_url(), &dir.join("artifacts")).await?;
+    let authz = Authz::load(store.clone()).await?;
+    Ok(Services::new(store, authz).await)
+}
+
+pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
+    Route::new()
+        .at("/", get(routes::pages::index))
+        .at("/graphql", get(routes::graphql::graphiql).post(routes::graphql::execute))
+        .at("/auth/login", post(routes::auth::login))
+        .at("/auth/logout", post(routes::auth::logout))
+        .at("/setup", get(routes::pages::setup))
+        .at("/healthz", get(routes::health::healthz))
+        .at("/readyz", get(routes::health::readyz))
+        .data(state)
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish for the
+/// configured grace period. Logs `listening on http://HOST:PORT` once bound.
+pub async fn run(listener: tokio::net::TcpListener, services: Arc<Services>, config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+    let addr = listener.local_addr()?;
+    let public = config.server.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let schema = build_schema(services.clone(), &config.limits());
+    if let Some(token) = services.setup_token() {
+        // The token rides in the fragment so it never reaches access logs or referrers.
+        let url = format!("{public}/setup#token={token}");
+        tracing::warn!(%url, "no administrator yet: open the setup url to create one");
+        println!("setup: open {url} to create the first administrator (valid until one exists)");
+    }
+    let state = Arc::new(AppState { services, schema, config });
+    tracing::info!("listening on http://{addr}");
+    Server::new_with_acceptor(TcpAcceptor::from_tokio(listener)?).run_with_graceful_shutdown(app(state), shutdown, Some(grace)).await?;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("ctrl-c received, shutting down"),
+        _ = term => tracing::info!("sigterm received, shutting down"),
+    }
+}

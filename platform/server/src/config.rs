@@ -1,0 +1,194 @@
+//! Configuration: defaults < the TOML file < `VITRINE_…` variables < command-line flags.
+//! The commented reference file is deploy/vitrine.toml.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use vitrine_api::Limits;
+
+/// The config file format this build reads.
+pub const CONFIG_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub version: u32,
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub limits: LimitsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// The URL people reach this instance at (for printed links); defaults to the bound
+    /// address.
+    pub public_url: Option<String>,
+    /// Mark cookies `Secure`. Turn on whenever the instance is served over HTTPS.
+    pub secure_cookies: bool,
+    /// Seconds in-flight requests get to finish on shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    pub data_dir: PathBuf,
+    /// `surrealkv://PATH` (embedded) or `ws://HOST:PORT` (remote). Empty: embedded under
+    /// `data_dir/db`.
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub graphql_max_depth: usize,
+    pub graphql_max_complexity: usize,
+    pub graphql_max_aliases: usize,
+    pub graphql_max_batch: usize,
+    pub request_max_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { version: CONFIG_VERSION, server: ServerConfig::default(), storage: StorageConfig::default(), limits: LimitsConfig::default() }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), public_url: None, secure_cookies: false, shutdown_grace_secs: 10 }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig { data_dir: PathBuf::from("./vitrine-data"), database_url: None }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let l = Limits::default();
+        LimitsConfig {
+            graphql_max_depth: l.max_depth,
+            graphql_max_complexity: l.max_complexity,
+            graphql_max_aliases: l.max_aliases,
+            graphql_max_batch: l.max_batch,
+            request_max_bytes: l.max_body_bytes,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path} is invalid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config file {path} has version {found}; this build reads version {CONFIG_VERSION}")]
+    Version { path: PathBuf, found: u32 },
+    #[error("{var}: {message}")]
+    Env { var: &'static str, message: String },
+}
+
+impl Config {
+    /// Reads `path` if given (a missing explicit file is an error), then applies the
+    /// environment.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut config = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.to_owned(), source })?;
+                let c: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse { path: p.to_owned(), message: e.to_string() })?;
+                if c.version != CONFIG_VERSION {
+                    return Err(ConfigError::Version { path: p.to_owned(), found: c.version });
+                }
+                c
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok())?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = var("VITRINE_LISTEN") {
+            self.server.listen = v.parse().map_err(|e| ConfigError::Env { var: "VITRINE_LISTEN", message: format!("`{v}` is not HOST:PORT ({e})") })?;
+        }
+        if let Some(v) = var("VITRINE_PUBLIC_URL") {
+            self.server.public_url = Some(v);
+        }
+        if let Some(v) = var("VITRINE_SECURE_COOKIES") {
+            self.server.secure_cookies = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = var("VITRINE_DATA_DIR") {
+            self.storage.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = var("VITRINE_DATABASE_URL") {
+            self.storage.database_url = Some(v);
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        match &self.storage.database_url {
+            Some(u) if !u.is_empty() => u.clone(),
+            _ => {
+                let dir = std::path::absolute(self.storage.data_dir.join("db")).unwrap_or_else(|_| self.storage.data_dir.join("db"));
+                format!("surrealkv://{}", dir.display())
+            }
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_depth: self.limits.graphql_max_depth,
+            max_complexity: self.limits.graphql_max_complexity,
+            max_aliases: self.limits.graphql_max_aliases,
+            max_batch: self.limits.graphql_max_batch,
+            max_body_bytes: self.limits.request_max_bytes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_file_parses_and_matches_defaults() {
+        let text = include_str!("../../../deploy/vitrine.toml");
+        let c: Config = toml::from_str(text).unwrap();
+        let d = Config::default();
+        assert_eq!(c.server.listen, d.server.listen);
+        assert_eq!(c.storage.data_dir, d.storage.data_dir);
+        assert_eq!(c.limits.graphql_max_aliases, d.limits.graphql_max_aliases);
+    }
+
+    #[test]
+    fn env_overrides_and_errors_name_the_variable() {
+        let mut c = Config::default();
+        c.apply_env(|k| match k {
+            "VITRINE_LISTEN" => Some("127.0.0.1:0".into()),
+            "VITRINE_DATA_DIR" => Some("/tmp/x".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.server.listen.port(), 0);
+        assert!(c.database_url().starts_with("surrealkv:///tmp/x/db"));
+        let err = c.apply_env(|k| (k == "VITRINE_LISTEN").then(|| "nope".into())).unwrap_err();
+        assert!(err.to_string().starts_with("VITRINE_LISTEN"));
+    }
+
+    #[test]
+    fn unknown_keys_and_versions_are_refused() {
+        assert!(toml::from_str::<Config>("[server]\nlisten_on = \"x\"").is_err());
+        let dir = std::env::temp_dir().join(format!("vitrine-cfg-{}", std::process::id()));
+        std::fs::write(&dir, "version = 2\n").unwrap();
+        assert!(matches!(Config::load(Some(&dir)), Err(ConfigError::Version { found: 2, .. })));
+        let _ = std::fs::remove_file(dir);
+    }
+}

@@ -1,0 +1,66 @@
+//! Sign-in and sign-out with a session cookie. Sessions are for browsers; API clients
+//! use tokens (`Authorization: Bearer`).
+
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::web::{Data, Json};
+use poem::{Request, Response, handler};
+use serde::Deserialize;
+use vitrine_api::ApiError;
+use vitrine_api::services::SESSION_TTL;
+
+use super::{error_response, json_response, request_meta, session_cookie};
+use crate::{AppState, SESSION_COOKIE};
+
+#[derive(Deserialize)]
+pub struct LoginBody {
+    username: String,
+    password: String,
+}
+
+fn cookie(value: &str, max_age: u64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+}
+
+/// `POST /auth/login {"username", "password"}` → session cookie, and the CSRF token that
+/// cookie-authenticated mutations must send as `X-CSRF-Token`.
+#[handler]
+pub async fn login(req: &Request, body: Result<Json<LoginBody>, poem::Error>, state: Data<&Arc<AppState>>) -> Response {
+    let Ok(Json(body)) = body else {
+        return error_response(&ApiError::invalid("the body must be JSON {\"username\": …, \"password\": …}"));
+    };
+    let meta = request_meta(req);
+    match state.services.login(&body.username, &body.password, &meta).await {
+        Ok(out) => {
+            let mut resp = json_response(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "user": { "id": out.user.uid, "username": out.user.username },
+                    "csrfToken": out.csrf_token,
+                }),
+            );
+            if let Ok(v) = cookie(&out.session_token, SESSION_TTL.as_secs(), state.config.server.secure_cookies).parse() {
+                resp.headers_mut().insert("set-cookie", v);
+            }
+            resp
+        }
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `POST /auth/logout` ends the session and clears the cookie.
+#[handler]
+pub async fn logout(req: &Request, state: Data<&Arc<AppState>>) -> Response {
+    if let Some(token) = session_cookie(req)
+        && let Err(e) = state.services.logout(&token, &request_meta(req)).await
+    {
+        return error_response(&e);
+    }
+    let mut resp = json_response(StatusCode::OK, &serde_json::json!({ "ok": true }));
+    if let Ok(v) = cookie("", 0, state.config.server.secure_cookies).parse() {
+        resp.headers_mut().insert("set-cookie", v);
+    }
+    resp
+}

@@ -1,0 +1,40 @@
+pub mod auth;
+pub mod graphql;
+pub mod health;
+pub mod pages;
+
+use poem::http::StatusCode;
+use poem::{Request, Response};
+use vitrine_api::{ApiError, RequestMeta};
+
+use crate::SESSION_COOKIE;
+
+pub fn request_meta(req: &Request) -> RequestMeta {
+    RequestMeta {
+        address: req.remote_addr().as_socket_addr().map(|a| a.ip().to_string()),
+        user_agent: req.header("user-agent").map(|s| s.chars().take(256).collect()),
+    }
+}
+
+/// The session cookie's value, read from the `Cookie` header.
+pub fn session_cookie(req: &Request) -> Option<String> {
+    req.headers()
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// The one place non-GraphQL routes turn an error into an HTTP answer:
+/// `{"error": {"code": …, "message": …}}` with the code's status.
+pub fn error_response(e: &ApiError) -> Response {
+    let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(status, &serde_json::json!({ "error": { "code": e.code.as_str(), "message": e.message } }))
+}
+
+pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+    Response::builder().status(status).content_type("application/json").body(body.to_string())
+}

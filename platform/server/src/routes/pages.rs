@@ -1,0 +1,56 @@
+//! Minimal HTML pages: the landing page and the first-administrator setup form.
+
+use std::sync::Arc;
+
+use poem::handler;
+use poem::web::{Data, Html};
+
+use crate::AppState;
+
+#[handler]
+pub async fn index(state: Data<&Arc<AppState>>) -> Html<String> {
+    let notice = if state.services.setup_required() {
+        "<p>This instance has no administrator yet: open the setup URL printed in the server log.</p>"
+    } else {
+        ""
+    };
+    Html(format!(
+        "<!doctype html><html><head><meta charset=utf-8><title>Vitrine</title></head><body>\
+         <h1>Vitrine</h1>{notice}<p>The API is at <a href=\"/graphql\">/graphql</a> (GraphiQL in a browser).</p></body></html>"
+    ))
+}
+
+/// The setup form. The token arrives in the URL fragment (never sent to the server by
+/// the browser); the script posts it with the new administrator's name and password.
+#[handler]
+pub async fn setup(state: Data<&Arc<AppState>>) -> Html<String> {
+    if !state.services.setup_required() {
+        return Html("<!doctype html><html><body><h1>Setup is closed</h1><p>This instance has an administrator.</p></body></html>".into());
+    }
+    Html(SETUP_PAGE.to_owned())
+}
+
+const SETUP_PAGE: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>Vitrine setup</title></head>
+<body>
+<h1>Create the first administrator</h1>
+<form id="f">
+  <label>Username <input name="username" required minlength="3"></label><br>
+  <label>Password (12 characters or more) <input name="password" type="password" required minlength="12"></label><br>
+  <button>Create</button>
+</form>
+<p id="out"></p>
+<script>
+const token = new URLSearchParams(location.hash.slice(1)).get("token") || "";
+document.getElementById("f").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const d = new FormData(ev.target);
+  const res = await fetch("/graphql", {method: "POST", headers: {"content-type": "application/json"},
+    body: JSON.stringify({query: "mutation($t:String!,$u:String!,$p:String!){completeSetup(token:$t,username:$u,password:$p){username}}",
+      variables: {t: token, u: d.get("username"), p: d.get("password")}})});
+  const body = await res.json();
+  document.getElementById("out").textContent = body.errors ? body.errors[0].message
+    : "Administrator " + body.data.completeSetup.username + " created. Sign in with POST /auth/login or an API client.";
+});
+</script>
+</body></html>"#;
