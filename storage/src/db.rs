@@ -55,9 +55,27 @@ impl Store {
         self.artifacts.ping().await
     }
 
+    /// Runs a query; when any statement failed, reports the most telling error. In a
+    /// failed transaction every statement errs, most with a generic "not executed" note,
+    /// so a uniqueness conflict is looked for among all of them.
+    async fn run(&self, sql: &str, vars: Value) -> StorageResult<surrealdb::IndexedResults> {
+        let mut response = self.db.query(sql).bind(vars).await?;
+        let errors = response.take_errors();
+        if errors.is_empty() {
+            return Ok(response);
+        }
+        let mut errors: Vec<(usize, surrealdb::Error)> = errors.into_iter().collect();
+        errors.sort_by_key(|(i, _)| *i);
+        let mapped: Vec<StorageError> = errors.into_iter().map(|(_, e)| StorageError::from(e)).collect();
+        let conflict = mapped.iter().position(|e| matches!(e, StorageError::Conflict(_)));
+        let telling = mapped.iter().position(|e| !e.to_string().contains("failed transaction"));
+        let pick = conflict.or(telling).unwrap_or(0);
+        Err(mapped.into_iter().nth(pick).expect("at least one error"))
+    }
+
     /// Runs one statement and decodes its rows.
     pub(crate) async fn rows<T: DeserializeOwned>(&self, sql: &str, vars: Value) -> StorageResult<Vec<T>> {
-        let mut response = self.db.query(sql).bind(vars).await?.check()?;
+        let mut response = self.run(sql, vars).await?;
         let raw: Vec<Value> = response.take(0)?;
         raw.into_iter().map(|v| serde_json::from_value(v).map_err(StorageError::from)).collect()
     }
@@ -69,8 +87,7 @@ impl Store {
     /// Runs statements for their effect; a multi-statement script wrapped in
     /// BEGIN/COMMIT is applied all-or-nothing.
     pub(crate) async fn exec(&self, sql: &str, vars: Value) -> StorageResult<()> {
-        self.db.query(sql).bind(vars).await?.check()?;
-        Ok(())
+        self.run(sql, vars).await.map(drop)
     }
 
     /// Runs a statement and returns how many rows it produced (e.g. changed rows).

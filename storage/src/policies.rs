@@ -53,11 +53,18 @@ impl Store {
     }
 
     /// Replaces every line of the given types in one transaction: the stored set is the old
-    /// one or the new one, never a mix.
+    /// one or the new one, never a mix. Only the difference is written: a unique index does
+    /// not see rows deleted earlier in the same transaction, so delete-then-recreate of an
+    /// unchanged line would conflict with itself.
     pub async fn replace_policy_lines(&self, ptypes: &[&str], lines: &[PolicyLine]) -> StorageResult<()> {
+        use std::collections::BTreeSet;
+        let old: BTreeSet<PolicyLine> = self.policy_lines().await?.into_iter().filter(|l| ptypes.contains(&l.ptype.as_str())).collect();
+        let new: BTreeSet<PolicyLine> = lines.iter().cloned().collect();
+        let remove: Vec<&PolicyLine> = old.difference(&new).collect();
+        let add: Vec<&PolicyLine> = new.difference(&old).collect();
         self.exec(
-            "BEGIN; DELETE policy WHERE ptype IN $ptypes; FOR $l IN $lines { CREATE policy CONTENT $l; }; COMMIT;",
-            json!({ "ptypes": ptypes, "lines": lines }),
+            "BEGIN; FOR $l IN $remove { DELETE policy WHERE ptype = $l.ptype AND v0 = $l.v0 AND v1 = $l.v1 AND v2 = $l.v2; }; FOR $l IN $add { CREATE policy CONTENT $l; }; COMMIT;",
+            json!({ "remove": remove, "add": add }),
         )
         .await
     }

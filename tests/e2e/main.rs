@@ -1,1 +1,13 @@
-fn main(){}
+//! Vitrine end-to-end tests: the real `vitrine` binary on 127.0.0.1 port 0, a fresh data
+//! directory per test, real HTTP.
+
+mod architecture;
+mod audit;
+mod auth;
+mod directory;
+mod limits;
+mod permissions;
+mod policies;
+mod schema;
+mod setup;
+mod support;

@@ -1,0 +1,202 @@
+//! The harness: starts the real `vitrine` binary on 127.0.0.1 port 0 with a fresh data
+//! directory, and talks to it over real HTTP.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+pub const PASSWORD: &str = "staple paper clip tower";
+
+pub struct TestServer {
+    child: Child,
+    pub url: String,
+    pub setup_token: Option<String>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// How a request authenticates.
+#[derive(Clone)]
+pub enum Auth {
+    None,
+    Bearer(String),
+    /// A browser-like client holding the session cookie, and the CSRF token if it sends one.
+    Cookie(reqwest::Client, Option<String>),
+}
+
+/// A user with an API token, ready to call the API.
+#[derive(Clone)]
+pub struct Actor {
+    pub id: String,
+    pub username: String,
+    pub auth: Auth,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().join("data");
+        let mut s = TestServer::start_in(&dir).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    pub async fn start_in(dir: &Path) -> TestServer {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vitrine"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .env("VITRINE_LOG", "info,surrealdb=warn,surrealkv=warn,surrealdb_core=warn")
+            .env("NO_COLOR", "1")
+            .env_remove("VITRINE_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start vitrine");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut url = None;
+        let mut setup_token = None;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while url.is_none() {
+            let line = tokio::time::timeout_at(deadline, lines.next_line()).await.expect("server start timed out").expect("read").expect("server exited before listening");
+            if let Some(i) = line.find("#token=") {
+                setup_token = Some(line[i + 7..].split_whitespace().next().unwrap().to_owned());
+            }
+            if let Some(i) = line.find("listening on http://") {
+                url = Some(line[i + 13..].trim().to_owned());
+            }
+        }
+        // Keep draining the server's output so its pipe never fills and blocks it.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        TestServer { child, url: url.unwrap(), setup_token, _tmp: None }
+    }
+
+    /// SIGTERM, then wait for a clean exit. Returns the exit status's success.
+    pub async fn stop(mut self) -> (bool, Option<tempfile::TempDir>) {
+        let pid = self.child.id().expect("pid");
+        let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await.expect("server did not stop").expect("wait");
+        (status.success(), self._tmp.take())
+    }
+
+    pub fn client() -> reqwest::Client {
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    }
+
+    /// Runs a GraphQL operation and returns the whole JSON response.
+    pub async fn gql(&self, auth: &Auth, query: &str, variables: Value) -> Value {
+        let body = json!({ "query": query, "variables": variables });
+        self.post_json("/graphql", auth, &body).await.1
+    }
+
+    pub async fn post_json(&self, path: &str, auth: &Auth, body: &Value) -> (u16, Value) {
+        let (client, req) = match auth {
+            Auth::None => {
+                let c = reqwest::Client::new();
+                let r = c.post(format!("{}{path}", self.url));
+                (c, r)
+            }
+            Auth::Bearer(t) => {
+                let c = reqwest::Client::new();
+                let r = c.post(format!("{}{path}", self.url)).bearer_auth(t);
+                (c, r)
+            }
+            Auth::Cookie(c, csrf) => {
+                let mut r = c.post(format!("{}{path}", self.url));
+                if let Some(t) = csrf {
+                    r = r.header("x-csrf-token", t);
+                }
+                (c.clone(), r)
+            }
+        };
+        let _ = client;
+        let resp = req.json(body).send().await.expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Completes setup and returns the administrator, authenticated with an API token.
+    pub async fn admin(&self) -> Actor {
+        let token = self.setup_token.clone().expect("fresh server prints a setup token");
+        let r = self
+            .gql(
+                &Auth::None,
+                "mutation($t:String!,$p:String!){completeSetup(token:$t,username:\"admin\",password:$p){id}}",
+                json!({"t": token, "p": ADMIN_PASSWORD}),
+            )
+            .await;
+        let id = data(&r)["completeSetup"]["id"].as_str().unwrap().to_owned();
+        let auth = self.token_for("admin", ADMIN_PASSWORD).await;
+        Actor { id, username: "admin".into(), auth }
+    }
+
+    /// Signs in with a browser-like client and returns it with its CSRF token.
+    pub async fn login(&self, username: &str, password: &str) -> (u16, Value, reqwest::Client) {
+        let client = Self::client();
+        let resp = client.post(format!("{}/auth/login", self.url)).json(&json!({"username": username, "password": password})).send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null), client)
+    }
+
+    pub async fn session(&self, username: &str, password: &str) -> Auth {
+        let (status, body, client) = self.login(username, password).await;
+        assert_eq!(status, 200, "login failed: {body}");
+        Auth::Cookie(client, Some(body["csrfToken"].as_str().unwrap().to_owned()))
+    }
+
+    /// Signs in and mints a full API token.
+    pub async fn token_for(&self, username: &str, password: &str) -> Auth {
+        let session = self.session(username, password).await;
+        let r = self.gql(&session, "mutation{createApiToken(name:\"test\"){token}}", json!({})).await;
+        Auth::Bearer(data(&r)["createApiToken"]["token"].as_str().unwrap().to_owned())
+    }
+
+    /// Admin creates a user; returns it signed in with a token.
+    pub async fn user(&self, admin: &Actor, username: &str) -> Actor {
+        let r = self
+            .gql(&admin.auth, "mutation($u:String!,$p:String!){createUser(username:$u,password:$p){id}}", json!({"u": username, "p": PASSWORD}))
+            .await;
+        let id = data(&r)["createUser"]["id"].as_str().unwrap_or_else(|| panic!("createUser: {r}")).to_owned();
+        let auth = self.token_for(username, PASSWORD).await;
+        Actor { id, username: username.into(), auth }
+    }
+
+    pub async fn folder(&self, actor: &Actor, parent: Option<&str>, name: &str) -> String {
+        let r = self.gql(&actor.auth, "mutation($p:ID,$n:String!){createFolder(parentId:$p,name:$n){id}}", json!({"p": parent, "n": name})).await;
+        data(&r)["createFolder"]["id"].as_str().unwrap_or_else(|| panic!("createFolder: {r}")).to_owned()
+    }
+
+    pub async fn project(&self, actor: &Actor, folder: &str, name: &str) -> (String, String) {
+        let r = self.gql(&actor.auth, "mutation($f:ID!,$n:String!){createProject(folderId:$f,name:$n){id slug}}", json!({"f": folder, "n": name})).await;
+        let p = &data(&r)["createProject"];
+        (p["id"].as_str().unwrap_or_else(|| panic!("createProject: {r}")).to_owned(), p["slug"].as_str().unwrap().to_owned())
+    }
+
+    pub async fn grant(&self, actor: &Actor, subject: &str, object: &str, role: &str) -> Value {
+        self.gql(
+            &actor.auth,
+            "mutation($s:String!,$o:String!,$r:Role!){grantRole(subject:$s,object:$o,role:$r)}",
+            json!({"s": subject, "o": object, "r": role}),
+        )
+        .await
+    }
+}
+
+/// The `data` of a response that must have no errors.
+pub fn data(r: &Value) -> &Value {
+    assert!(r.get("errors").is_none_or(|e| e.is_null()), "unexpected errors: {r}");
+    &r["data"]
+}
+
+/// The code of the first error of a response that must have failed.
+pub fn code(r: &Value) -> String {
+    r["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("expected an error with a code: {r}")).to_owned()
+}
+
+pub fn message(r: &Value) -> String {
+    r["errors"][0]["message"].as_str().unwrap_or_default().to_owned()
+}
