@@ -70,3 +70,46 @@ async fn restart_keeps_everything_and_sigterm_stops_cleanly() {
     let r = s.gql(&alice, "query($i:ID!){project(id:$i){role}}", json!({"i": project})).await;
     assert_eq!(data(&r)["project"]["role"], "VIEWER");
 }
+
+async fn create_user_cli(dir: &std::path::Path, args: &[&str], password: &str) -> std::process::Output {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args(["admin", "create-user", "--data-dir"])
+        .arg(dir)
+        .args(args)
+        .env("VITRINE_LOG", "error")
+        .env("RUST_BACKTRACE", "0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).await.unwrap();
+    child.wait_with_output().await.unwrap()
+}
+
+#[tokio::test]
+async fn admin_create_user_from_the_shell() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let s = TestServer::start_in(&dir).await;
+    assert!(s.setup_token.is_some());
+    // The embedded database is locked by the running server: refused, nothing written.
+    let busy = create_user_cli(&dir, &["--username", "root", "--admin"], "a long shell passphrase").await;
+    assert!(!busy.status.success());
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("stop the server"), "{}", String::from_utf8_lossy(&busy.stderr));
+    s.stop().await;
+
+    let weak = create_user_cli(&dir, &["--username", "root", "--admin"], "short").await;
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("INVALID_INPUT"), "{}", String::from_utf8_lossy(&weak.stderr));
+    let ok = create_user_cli(&dir, &["--username", "root", "--admin"], "a long shell passphrase").await;
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("created user root"));
+
+    let s = TestServer::start_in(&dir).await;
+    assert!(s.setup_token.is_none(), "setup closes once an administrator exists");
+    let root = s.token_for("root", "a long shell passphrase").await;
+    let r = s.gql(&root, "{viewer{permissions}}", json!({})).await;
+    assert_eq!(data(&r)["viewer"]["permissions"], json!(["ADMIN"]));
+}

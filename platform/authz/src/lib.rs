@@ -14,6 +14,8 @@ mod import;
 mod index;
 mod model;
 mod settings;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
