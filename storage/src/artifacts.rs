@@ -15,7 +15,9 @@ pub struct ArtifactStore {
 impl ArtifactStore {
     pub fn local(root: &Path) -> StorageResult<ArtifactStore> {
         let builder = Fs::default().root(&root.to_string_lossy());
-        Ok(ArtifactStore { op: Operator::new(builder)? })
+        Ok(ArtifactStore {
+            op: Operator::new(builder)?,
+        })
     }
 
     pub async fn put(&self, path: &str, bytes: Vec<u8>) -> StorageResult<()> {
@@ -39,7 +41,9 @@ impl ArtifactStore {
         let back = self.get(&probe).await?;
         self.delete(&probe).await?;
         if back != b"ok" {
-            return Err(crate::StorageError::Corrupt("artifact probe read back different bytes".into()));
+            return Err(crate::StorageError::Corrupt(
+                "artifact probe read back different bytes".into(),
+            ));
         }
         Ok(())
     }

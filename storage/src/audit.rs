@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::{AuditRecord, PageRequest, Store, StorageResult, new_uid, now_ms};
+use crate::{AuditRecord, PageRequest, StorageResult, Store, new_uid, now_ms};
 
 /// What a caller knows when recording an event; time and id are added here.
 #[derive(Debug, Clone, Default)]
@@ -38,12 +38,17 @@ impl Store {
             address: event.address,
             detail: event.detail,
         };
-        self.exec("CREATE audit_event CONTENT $e", json!({ "e": record })).await?;
+        self.exec("CREATE audit_event CONTENT $e", json!({ "e": record }))
+            .await?;
         Ok(record)
     }
 
     /// Newest first: the cursor is the last uid seen, and uids are time-ordered.
-    pub async fn audit_page(&self, filter: &AuditFilter, page: &PageRequest) -> StorageResult<Vec<AuditRecord>> {
+    pub async fn audit_page(
+        &self,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> StorageResult<Vec<AuditRecord>> {
         let mut clauses = vec!["uid < $before"];
         if filter.actor_uid.is_some() {
             clauses.push("actor_uid = $actor");
@@ -60,7 +65,10 @@ impl Store {
         if filter.until_ms.is_some() {
             clauses.push("at_ms < $until");
         }
-        let sql = format!("SELECT * FROM audit_event WHERE {} ORDER BY uid DESC LIMIT $limit", clauses.join(" AND "));
+        let sql = format!(
+            "SELECT * FROM audit_event WHERE {} ORDER BY uid DESC LIMIT $limit",
+            clauses.join(" AND ")
+        );
         self.rows(
             &sql,
             json!({

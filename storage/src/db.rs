@@ -24,10 +24,19 @@ impl Store {
     /// disk on every commit) or `ws://HOST:PORT` / `wss://…` (a remote server).
     pub async fn open(url: &str, artifacts_root: &Path) -> StorageResult<Store> {
         let endpoint = durable_endpoint(url);
-        let open_err = |e: surrealdb::Error| StorageError::Open { url: url.to_owned(), reason: e.to_string() };
+        let open_err = |e: surrealdb::Error| StorageError::Open {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        };
         let db = any::connect(endpoint).await.map_err(open_err)?;
-        db.use_ns("vitrine").use_db("main").await.map_err(open_err)?;
-        let store = Store { db, artifacts: ArtifactStore::local(artifacts_root)? };
+        db.use_ns("vitrine")
+            .use_db("main")
+            .await
+            .map_err(open_err)?;
+        let store = Store {
+            db,
+            artifacts: ArtifactStore::local(artifacts_root)?,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -38,12 +47,22 @@ impl Store {
 
     async fn migrate(&self) -> StorageResult<()> {
         for (version, script) in MIGRATIONS {
-            let applied: Vec<Value> = self.rows("SELECT version FROM migration WHERE version = $v", serde_json::json!({"v": version})).await.unwrap_or_default();
+            let applied: Vec<Value> = self
+                .rows(
+                    "SELECT version FROM migration WHERE version = $v",
+                    serde_json::json!({"v": version}),
+                )
+                .await
+                .unwrap_or_default();
             if !applied.is_empty() {
                 continue;
             }
             self.db.query(*script).await?.check()?;
-            self.exec("CREATE migration CONTENT { version: $v, applied_ms: $at }", serde_json::json!({"v": version, "at": now_ms()})).await?;
+            self.exec(
+                "CREATE migration CONTENT { version: $v, applied_ms: $at }",
+                serde_json::json!({"v": version, "at": now_ms()}),
+            )
+            .await?;
             tracing::info!(version, "applied migration");
         }
         Ok(())
@@ -59,6 +78,20 @@ impl Store {
     /// failed transaction every statement errs, most with a generic "not executed" note,
     /// so a uniqueness conflict is looked for among all of them.
     async fn run(&self, sql: &str, vars: Value) -> StorageResult<surrealdb::IndexedResults> {
+        let mut attempt = 0;
+        loop {
+            match self.run_once(sql, vars.clone()).await {
+                Err(e) if e.is_retryable() && attempt < 5 => {
+                    attempt += 1;
+                    tracing::debug!(attempt, error = %e, "retrying after a transaction conflict");
+                    tokio::time::sleep(std::time::Duration::from_millis(2 << attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn run_once(&self, sql: &str, vars: Value) -> StorageResult<surrealdb::IndexedResults> {
         let mut response = self.db.query(sql).bind(vars).await?;
         let errors = response.take_errors();
         if errors.is_empty() {
@@ -66,21 +99,38 @@ impl Store {
         }
         let mut errors: Vec<(usize, surrealdb::Error)> = errors.into_iter().collect();
         errors.sort_by_key(|(i, _)| *i);
-        let mapped: Vec<StorageError> = errors.into_iter().map(|(_, e)| StorageError::from(e)).collect();
-        let conflict = mapped.iter().position(|e| matches!(e, StorageError::Conflict(_)));
-        let telling = mapped.iter().position(|e| !e.to_string().contains("failed transaction"));
+        let mapped: Vec<StorageError> = errors
+            .into_iter()
+            .map(|(_, e)| StorageError::from(e))
+            .collect();
+        let conflict = mapped
+            .iter()
+            .position(|e| matches!(e, StorageError::Conflict(_)) || e.is_retryable());
+        let telling = mapped
+            .iter()
+            .position(|e| !e.to_string().contains("failed transaction"));
         let pick = conflict.or(telling).unwrap_or(0);
         Err(mapped.into_iter().nth(pick).expect("at least one error"))
     }
 
     /// Runs one statement and decodes its rows.
-    pub(crate) async fn rows<T: DeserializeOwned>(&self, sql: &str, vars: Value) -> StorageResult<Vec<T>> {
+    pub(crate) async fn rows<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        vars: Value,
+    ) -> StorageResult<Vec<T>> {
         let mut response = self.run(sql, vars).await?;
         let raw: Vec<Value> = response.take(0)?;
-        raw.into_iter().map(|v| serde_json::from_value(v).map_err(StorageError::from)).collect()
+        raw.into_iter()
+            .map(|v| serde_json::from_value(v).map_err(StorageError::from))
+            .collect()
     }
 
-    pub(crate) async fn first<T: DeserializeOwned>(&self, sql: &str, vars: Value) -> StorageResult<Option<T>> {
+    pub(crate) async fn first<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        vars: Value,
+    ) -> StorageResult<Option<T>> {
         Ok(self.rows(sql, vars).await?.into_iter().next())
     }
 
@@ -114,8 +164,17 @@ mod tests {
 
     #[test]
     fn embedded_urls_are_synced() {
-        assert_eq!(durable_endpoint("surrealkv:///d/db"), "surrealkv:///d/db?sync=every");
-        assert_eq!(durable_endpoint("surrealkv:///d/db?sync=never"), "surrealkv:///d/db?sync=never");
-        assert_eq!(durable_endpoint("ws://127.0.0.1:8000"), "ws://127.0.0.1:8000");
+        assert_eq!(
+            durable_endpoint("surrealkv:///d/db"),
+            "surrealkv:///d/db?sync=every"
+        );
+        assert_eq!(
+            durable_endpoint("surrealkv:///d/db?sync=never"),
+            "surrealkv:///d/db?sync=never"
+        );
+        assert_eq!(
+            durable_endpoint("ws://127.0.0.1:8000"),
+            "ws://127.0.0.1:8000"
+        );
     }
 }

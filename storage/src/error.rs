@@ -20,11 +20,17 @@ pub enum StorageError {
 
 /// Prefix of messages that SurrealQL scripts `THROW` when a uniqueness rule spanning
 /// several tables fails; mapped to [`StorageError::Conflict`].
-pub(crate) const CONFLICT_MARK: &str = "conflict: ";
+pub(crate) const CONFLICT_MARK: &str = "vitrine-conflict: ";
 
 pub type StorageResult<T> = Result<T, StorageError>;
 
 impl StorageError {
+    /// An optimistic transaction lost a race with another writer; running it again is safe
+    /// because nothing of it was committed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StorageError::Database(t) if t.contains("can be retried"))
+    }
+
     pub fn code(&self) -> ErrorCode {
         match self {
             StorageError::Conflict(_) => ErrorCode::Conflict,
@@ -40,7 +46,13 @@ impl From<surrealdb::Error> for StorageError {
         let text = e.to_string();
         // SurrealDB reports unique-index violations only as text; they are the one
         // database error a caller can act on, so they get their own variant.
-        if text.contains("already contains") || text.contains(CONFLICT_MARK) {
+        if let Some(i) = text.find(CONFLICT_MARK) {
+            StorageError::Conflict(
+                text[i + CONFLICT_MARK.len()..]
+                    .trim_end_matches(['"', '\''])
+                    .to_owned(),
+            )
+        } else if text.contains("already contains") {
             StorageError::Conflict(text)
         } else {
             StorageError::Database(text)

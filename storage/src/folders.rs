@@ -2,35 +2,50 @@
 
 use serde_json::json;
 
-use crate::{FolderRecord, PageRequest, ProjectRecord, Store, StorageError, StorageResult, VirtualRootRecord, now_ms};
+use crate::{
+    FolderRecord, PageRequest, ProjectRecord, StorageError, StorageResult, Store,
+    VirtualRootRecord, now_ms,
+};
 
 /// A slug is free for `project_uid` when no other project uses it and no other project
 /// keeps it as an old, redirecting slug. Checked inside the writing transaction.
 const SLUG_FREE_CHECK: &str = r#"
     LET $taken = (SELECT uid FROM project WHERE slug = $slug AND uid != $uid);
     LET $aliased = (SELECT project_uid FROM slug_alias WHERE slug = $slug AND project_uid != $uid);
-    IF array::len($taken) > 0 { THROW "conflict: slug `" + $slug + "` is used by another project" };
-    IF array::len($aliased) > 0 { THROW "conflict: slug `" + $slug + "` still redirects to another project" };
+    IF array::len($taken) > 0 { THROW "vitrine-conflict: slug `" + $slug + "` is used by another project" };
+    IF array::len($aliased) > 0 { THROW "vitrine-conflict: slug `" + $slug + "` still redirects to another project" };
 "#;
 
 impl Store {
     pub async fn insert_folder(&self, folder: &FolderRecord) -> StorageResult<()> {
         let parent_key = folder.parent_uid.clone().unwrap_or_default();
-        self.exec("CREATE folder CONTENT object::extend($f, { parent_key: $pk })", json!({ "f": folder, "pk": parent_key }))
-            .await
-            .map_err(|e| sibling_conflict(e, &folder.name))
+        self.exec(
+            "CREATE folder CONTENT object::extend($f, { parent_key: $pk })",
+            json!({ "f": folder, "pk": parent_key }),
+        )
+        .await
+        .map_err(|e| sibling_conflict(e, &folder.name))
     }
 
     pub async fn folder(&self, uid: &str) -> StorageResult<Option<FolderRecord>> {
-        self.first("SELECT * FROM folder WHERE uid = $uid", json!({ "uid": uid })).await
+        self.first(
+            "SELECT * FROM folder WHERE uid = $uid",
+            json!({ "uid": uid }),
+        )
+        .await
     }
 
     pub async fn all_folders(&self) -> StorageResult<Vec<FolderRecord>> {
-        self.rows("SELECT * FROM folder ORDER BY uid", json!({})).await
+        self.rows("SELECT * FROM folder ORDER BY uid", json!({}))
+            .await
     }
 
     /// Children of `parent` (top-level folders when `None`), uid-ordered.
-    pub async fn folders_page(&self, parent: Option<&str>, page: &PageRequest) -> StorageResult<Vec<FolderRecord>> {
+    pub async fn folders_page(
+        &self,
+        parent: Option<&str>,
+        page: &PageRequest,
+    ) -> StorageResult<Vec<FolderRecord>> {
         self.rows(
             "SELECT * FROM folder WHERE parent_key = $pk AND uid > $after ORDER BY uid LIMIT $limit",
             json!({ "pk": parent.unwrap_or(""), "after": page.after.clone().unwrap_or_default(), "limit": page.first }),
@@ -39,18 +54,40 @@ impl Store {
     }
 
     pub async fn rename_folder(&self, uid: &str, name: &str) -> StorageResult<()> {
-        self.update_one("folder", uid, "name = $name", json!({ "name": name })).await.map_err(|e| sibling_conflict(e, name))
-    }
-
-    pub async fn move_folder(&self, uid: &str, parent: Option<&str>, name: &str) -> StorageResult<()> {
-        self.update_one("folder", uid, "parent_uid = $p, parent_key = $pk", json!({ "p": parent, "pk": parent.unwrap_or("") }))
+        self.update_one("folder", uid, "name = $name", json!({ "name": name }))
             .await
             .map_err(|e| sibling_conflict(e, name))
     }
 
+    pub async fn move_folder(
+        &self,
+        uid: &str,
+        parent: Option<&str>,
+        name: &str,
+    ) -> StorageResult<()> {
+        self.update_one(
+            "folder",
+            uid,
+            "parent_uid = $p, parent_key = $pk",
+            json!({ "p": parent, "pk": parent.unwrap_or("") }),
+        )
+        .await
+        .map_err(|e| sibling_conflict(e, name))
+    }
+
     pub async fn child_count(&self, folder_uid: &str) -> StorageResult<usize> {
-        let folders = self.count("SELECT uid FROM folder WHERE parent_key = $f LIMIT 1", json!({ "f": folder_uid })).await?;
-        let projects = self.count("SELECT uid FROM project WHERE folder_uid = $f LIMIT 1", json!({ "f": folder_uid })).await?;
+        let folders = self
+            .count(
+                "SELECT uid FROM folder WHERE parent_key = $f LIMIT 1",
+                json!({ "f": folder_uid }),
+            )
+            .await?;
+        let projects = self
+            .count(
+                "SELECT uid FROM project WHERE folder_uid = $f LIMIT 1",
+                json!({ "f": folder_uid }),
+            )
+            .await?;
         Ok(folders + projects)
     }
 
@@ -77,28 +114,58 @@ impl Store {
 
     pub async fn insert_project(&self, project: &ProjectRecord) -> StorageResult<()> {
         let script = format!("BEGIN; {SLUG_FREE_CHECK} CREATE project CONTENT $p; COMMIT;");
-        self.exec(&script, json!({ "p": project, "slug": project.slug, "uid": project.uid })).await
+        self.exec(
+            &script,
+            json!({ "p": project, "slug": project.slug, "uid": project.uid }),
+        )
+        .await
     }
 
     pub async fn project(&self, uid: &str) -> StorageResult<Option<ProjectRecord>> {
-        self.first("SELECT * FROM project WHERE uid = $uid", json!({ "uid": uid })).await
+        self.first(
+            "SELECT * FROM project WHERE uid = $uid",
+            json!({ "uid": uid }),
+        )
+        .await
     }
 
     /// Looks a project up by its current slug, then by an old one. The flag says whether
     /// the slug was an old one (the caller answers with a redirect to the current slug).
-    pub async fn project_by_slug(&self, slug: &str) -> StorageResult<Option<(ProjectRecord, bool)>> {
-        if let Some(p) = self.first("SELECT * FROM project WHERE slug = $s", json!({ "s": slug })).await? {
+    pub async fn project_by_slug(
+        &self,
+        slug: &str,
+    ) -> StorageResult<Option<(ProjectRecord, bool)>> {
+        if let Some(p) = self
+            .first(
+                "SELECT * FROM project WHERE slug = $s",
+                json!({ "s": slug }),
+            )
+            .await?
+        {
             return Ok(Some((p, false)));
         }
-        let alias: Option<serde_json::Value> = self.first("SELECT project_uid FROM slug_alias WHERE slug = $s", json!({ "s": slug })).await?;
+        let alias: Option<serde_json::Value> = self
+            .first(
+                "SELECT project_uid FROM slug_alias WHERE slug = $s",
+                json!({ "s": slug }),
+            )
+            .await?;
         match alias.and_then(|a| a["project_uid"].as_str().map(str::to_owned)) {
             Some(uid) => Ok(self.project(&uid).await?.map(|p| (p, true))),
             None => Ok(None),
         }
     }
 
-    pub async fn projects_page(&self, folder: Option<&str>, page: &PageRequest) -> StorageResult<Vec<ProjectRecord>> {
-        let filter = if folder.is_some() { "folder_uid = $f AND" } else { "" };
+    pub async fn projects_page(
+        &self,
+        folder: Option<&str>,
+        page: &PageRequest,
+    ) -> StorageResult<Vec<ProjectRecord>> {
+        let filter = if folder.is_some() {
+            "folder_uid = $f AND"
+        } else {
+            ""
+        };
         self.rows(
             &format!("SELECT * FROM project WHERE {filter} uid > $after ORDER BY uid LIMIT $limit"),
             json!({ "f": folder, "after": page.after.clone().unwrap_or_default(), "limit": page.first }),
@@ -107,21 +174,58 @@ impl Store {
     }
 
     pub async fn slug_aliases(&self, project_uid: &str) -> StorageResult<Vec<String>> {
-        self.rows("SELECT VALUE slug FROM slug_alias WHERE project_uid = $p ORDER BY created_ms", json!({ "p": project_uid })).await
+        self.rows(
+            "SELECT VALUE slug FROM slug_alias WHERE project_uid = $p ORDER BY created_ms",
+            json!({ "p": project_uid }),
+        )
+        .await
     }
 
     pub async fn rename_project(&self, uid: &str, name: &str) -> StorageResult<()> {
-        self.update_one("project", uid, "name = $n, updated_ms = $now", json!({ "n": name, "now": now_ms() })).await
+        self.update_one(
+            "project",
+            uid,
+            "name = $n, updated_ms = $now",
+            json!({ "n": name, "now": now_ms() }),
+        )
+        .await
     }
 
     pub async fn move_project(&self, uid: &str, folder_uid: &str) -> StorageResult<()> {
-        self.update_one("project", uid, "folder_uid = $f, updated_ms = $now", json!({ "f": folder_uid, "now": now_ms() })).await
+        self.update_one(
+            "project",
+            uid,
+            "folder_uid = $f, updated_ms = $now",
+            json!({ "f": folder_uid, "now": now_ms() }),
+        )
+        .await
     }
 
-    pub async fn set_project_ability(&self, uid: &str, ability: &str, enabled: Option<bool>) -> StorageResult<()> {
+    pub async fn set_project_ability(
+        &self,
+        uid: &str,
+        ability: &str,
+        enabled: Option<bool>,
+    ) -> StorageResult<()> {
         match enabled {
-            Some(on) => self.update_one("project", uid, &format!("abilities.{ability} = $on"), json!({ "on": on })).await,
-            None => self.update_one("project", uid, &format!("abilities.{ability} = NONE"), json!({})).await,
+            Some(on) => {
+                self.update_one(
+                    "project",
+                    uid,
+                    &format!("abilities.{ability} = $on"),
+                    json!({ "on": on }),
+                )
+                .await
+            }
+            None => {
+                self.update_one(
+                    "project",
+                    uid,
+                    &format!("abilities.{ability} = NONE"),
+                    json!({}),
+                )
+                .await
+            }
         }
     }
 
@@ -135,7 +239,11 @@ impl Store {
             UPDATE project SET slug = $slug, updated_ms = $now WHERE uid = $uid;
             COMMIT;"
         );
-        self.exec(&script, json!({ "uid": uid, "slug": new, "old": old, "now": now_ms() })).await
+        self.exec(
+            &script,
+            json!({ "uid": uid, "slug": new, "old": old, "now": now_ms() }),
+        )
+        .await
     }
 
     pub async fn delete_project(&self, uid: &str) -> StorageResult<()> {
@@ -153,18 +261,31 @@ impl Store {
     // ---- virtual roots ------------------------------------------------------------
 
     pub async fn insert_virtual_root(&self, root: &VirtualRootRecord) -> StorageResult<()> {
-        self.exec("CREATE virtual_root CONTENT $r", json!({ "r": root })).await.map_err(|e| match e {
-            StorageError::Conflict(_) => StorageError::Conflict(format!("a virtual root named `{}` exists", root.name)),
-            other => other,
-        })
+        self.exec("CREATE virtual_root CONTENT $r", json!({ "r": root }))
+            .await
+            .map_err(|e| match e {
+                StorageError::Conflict(_) => {
+                    StorageError::Conflict(format!("a virtual root named `{}` exists", root.name))
+                }
+                other => other,
+            })
     }
 
     pub async fn virtual_roots(&self) -> StorageResult<Vec<VirtualRootRecord>> {
-        self.rows("SELECT * FROM virtual_root ORDER BY position, name", json!({})).await
+        self.rows(
+            "SELECT * FROM virtual_root ORDER BY position, name",
+            json!({}),
+        )
+        .await
     }
 
     pub async fn delete_virtual_root(&self, uid: &str) -> StorageResult<()> {
-        let gone = self.count("DELETE virtual_root WHERE uid = $uid RETURN BEFORE", json!({ "uid": uid })).await?;
+        let gone = self
+            .count(
+                "DELETE virtual_root WHERE uid = $uid RETURN BEFORE",
+                json!({ "uid": uid }),
+            )
+            .await?;
         if gone == 0 {
             return Err(StorageError::NotFound("virtual root"));
         }
@@ -174,7 +295,9 @@ impl Store {
 
 fn sibling_conflict(e: StorageError, name: &str) -> StorageError {
     match e {
-        StorageError::Conflict(_) => StorageError::Conflict(format!("a folder named `{name}` exists here already")),
+        StorageError::Conflict(_) => {
+            StorageError::Conflict(format!("a folder named `{name}` exists here already"))
+        }
         other => other,
     }
 }

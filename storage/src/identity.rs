@@ -4,22 +4,34 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use crate::{ApiTokenRecord, GroupRecord, PageRequest, SessionRecord, Store, StorageError, StorageResult, UserRecord, now_ms};
+use crate::{
+    ApiTokenRecord, GroupRecord, PageRequest, SessionRecord, StorageError, StorageResult, Store,
+    UserRecord, now_ms,
+};
 
 impl Store {
     pub async fn insert_user(&self, user: &UserRecord) -> StorageResult<()> {
-        self.exec("CREATE user CONTENT $u", json!({ "u": user })).await.map_err(|e| match e {
-            StorageError::Conflict(_) => StorageError::Conflict(format!("username `{}` is taken", user.username)),
-            other => other,
-        })
+        self.exec("CREATE user CONTENT $u", json!({ "u": user }))
+            .await
+            .map_err(|e| match e {
+                StorageError::Conflict(_) => {
+                    StorageError::Conflict(format!("username `{}` is taken", user.username))
+                }
+                other => other,
+            })
     }
 
     pub async fn user(&self, uid: &str) -> StorageResult<Option<UserRecord>> {
-        self.first("SELECT * FROM user WHERE uid = $uid", json!({ "uid": uid })).await
+        self.first("SELECT * FROM user WHERE uid = $uid", json!({ "uid": uid }))
+            .await
     }
 
     pub async fn user_by_username(&self, username: &str) -> StorageResult<Option<UserRecord>> {
-        self.first("SELECT * FROM user WHERE username = $n", json!({ "n": username })).await
+        self.first(
+            "SELECT * FROM user WHERE username = $n",
+            json!({ "n": username }),
+        )
+        .await
     }
 
     pub async fn users_page(&self, page: &PageRequest) -> StorageResult<Vec<UserRecord>> {
@@ -31,26 +43,48 @@ impl Store {
     }
 
     pub async fn set_user_disabled(&self, uid: &str, disabled: bool) -> StorageResult<()> {
-        self.update_one("user", uid, "disabled = $v", json!({ "v": disabled })).await?;
+        self.update_one("user", uid, "disabled = $v", json!({ "v": disabled }))
+            .await?;
         if disabled {
             // Sessions die with the account; tokens are checked against the user on use.
-            self.exec("DELETE session WHERE user_uid = $uid", json!({ "uid": uid })).await?;
+            self.exec(
+                "DELETE session WHERE user_uid = $uid",
+                json!({ "uid": uid }),
+            )
+            .await?;
         }
         Ok(())
     }
 
     pub async fn set_password_hash(&self, uid: &str, hash: &str) -> StorageResult<()> {
-        self.update_one("user", uid, "password_hash = $v", json!({ "v": hash })).await
+        self.update_one("user", uid, "password_hash = $v", json!({ "v": hash }))
+            .await
     }
 
-    pub async fn set_user_attributes(&self, uid: &str, attributes: &BTreeMap<String, Vec<String>>) -> StorageResult<()> {
-        self.update_one("user", uid, "attributes = $v", json!({ "v": attributes })).await
+    pub async fn set_user_attributes(
+        &self,
+        uid: &str,
+        attributes: &BTreeMap<String, Vec<String>>,
+    ) -> StorageResult<()> {
+        self.update_one("user", uid, "attributes = $v", json!({ "v": attributes }))
+            .await
     }
 
     /// Updates exactly one row by uid, or reports it missing.
-    pub(crate) async fn update_one(&self, table: &'static str, uid: &str, set: &str, mut vars: serde_json::Value) -> StorageResult<()> {
+    pub(crate) async fn update_one(
+        &self,
+        table: &'static str,
+        uid: &str,
+        set: &str,
+        mut vars: serde_json::Value,
+    ) -> StorageResult<()> {
         vars["uid"] = json!(uid);
-        let changed = self.count(&format!("UPDATE {table} SET {set} WHERE uid = $uid RETURN uid"), vars).await?;
+        let changed = self
+            .count(
+                &format!("UPDATE {table} SET {set} WHERE uid = $uid RETURN uid"),
+                vars,
+            )
+            .await?;
         if changed == 0 {
             return Err(StorageError::NotFound(table));
         }
@@ -60,14 +94,22 @@ impl Store {
     // ---- groups -------------------------------------------------------------------
 
     pub async fn insert_group(&self, group: &GroupRecord) -> StorageResult<()> {
-        self.exec("CREATE group CONTENT $g", json!({ "g": group })).await.map_err(|e| match e {
-            StorageError::Conflict(_) => StorageError::Conflict(format!("a group named `{}` exists", group.name)),
-            other => other,
-        })
+        self.exec("CREATE group CONTENT $g", json!({ "g": group }))
+            .await
+            .map_err(|e| match e {
+                StorageError::Conflict(_) => {
+                    StorageError::Conflict(format!("a group named `{}` exists", group.name))
+                }
+                other => other,
+            })
     }
 
     pub async fn group(&self, uid: &str) -> StorageResult<Option<GroupRecord>> {
-        self.first("SELECT * FROM group WHERE uid = $uid", json!({ "uid": uid })).await
+        self.first(
+            "SELECT * FROM group WHERE uid = $uid",
+            json!({ "uid": uid }),
+        )
+        .await
     }
 
     pub async fn groups_page(&self, page: &PageRequest) -> StorageResult<Vec<GroupRecord>> {
@@ -79,7 +121,12 @@ impl Store {
     }
 
     pub async fn delete_group(&self, uid: &str) -> StorageResult<()> {
-        let gone = self.count("DELETE group WHERE uid = $uid RETURN BEFORE", json!({ "uid": uid })).await?;
+        let gone = self
+            .count(
+                "DELETE group WHERE uid = $uid RETURN BEFORE",
+                json!({ "uid": uid }),
+            )
+            .await?;
         if gone == 0 {
             return Err(StorageError::NotFound("group"));
         }
@@ -89,19 +136,29 @@ impl Store {
     // ---- sessions -----------------------------------------------------------------
 
     pub async fn insert_session(&self, session: &SessionRecord) -> StorageResult<()> {
-        self.exec("CREATE session CONTENT $s", json!({ "s": session })).await
+        self.exec("CREATE session CONTENT $s", json!({ "s": session }))
+            .await
     }
 
     /// The live session with this token hash (expired ones are not returned).
     pub async fn session_by_hash(&self, hash: &str) -> StorageResult<Option<SessionRecord>> {
-        self.first("SELECT * FROM session WHERE token_hash = $h AND expires_ms > $now", json!({ "h": hash, "now": now_ms() })).await
+        self.first(
+            "SELECT * FROM session WHERE token_hash = $h AND expires_ms > $now",
+            json!({ "h": hash, "now": now_ms() }),
+        )
+        .await
     }
 
     pub async fn delete_session(&self, hash: &str) -> StorageResult<()> {
-        self.exec("DELETE session WHERE token_hash = $h", json!({ "h": hash })).await
+        self.exec("DELETE session WHERE token_hash = $h", json!({ "h": hash }))
+            .await
     }
 
-    pub async fn delete_sessions_of(&self, user_uid: &str, except_hash: Option<&str>) -> StorageResult<()> {
+    pub async fn delete_sessions_of(
+        &self,
+        user_uid: &str,
+        except_hash: Option<&str>,
+    ) -> StorageResult<()> {
         self.exec(
             "DELETE session WHERE user_uid = $uid AND token_hash != $keep",
             json!({ "uid": user_uid, "keep": except_hash.unwrap_or("") }),
@@ -112,26 +169,51 @@ impl Store {
     // ---- API tokens ---------------------------------------------------------------
 
     pub async fn insert_api_token(&self, token: &ApiTokenRecord) -> StorageResult<()> {
-        self.exec("CREATE api_token CONTENT $t", json!({ "t": token })).await
+        self.exec("CREATE api_token CONTENT $t", json!({ "t": token }))
+            .await
     }
 
     pub async fn api_token_by_hash(&self, hash: &str) -> StorageResult<Option<ApiTokenRecord>> {
-        self.first("SELECT * FROM api_token WHERE token_hash = $h", json!({ "h": hash })).await
+        self.first(
+            "SELECT * FROM api_token WHERE token_hash = $h",
+            json!({ "h": hash }),
+        )
+        .await
     }
 
     pub async fn api_token(&self, uid: &str) -> StorageResult<Option<ApiTokenRecord>> {
-        self.first("SELECT * FROM api_token WHERE uid = $uid", json!({ "uid": uid })).await
+        self.first(
+            "SELECT * FROM api_token WHERE uid = $uid",
+            json!({ "uid": uid }),
+        )
+        .await
     }
 
     pub async fn api_tokens_of(&self, user_uid: &str) -> StorageResult<Vec<ApiTokenRecord>> {
-        self.rows("SELECT * FROM api_token WHERE user_uid = $uid ORDER BY uid", json!({ "uid": user_uid })).await
+        self.rows(
+            "SELECT * FROM api_token WHERE user_uid = $uid ORDER BY uid",
+            json!({ "uid": user_uid }),
+        )
+        .await
     }
 
     pub async fn revoke_api_token(&self, uid: &str) -> StorageResult<()> {
-        self.update_one("api_token", uid, "revoked_ms = $now", json!({ "now": now_ms() })).await
+        self.update_one(
+            "api_token",
+            uid,
+            "revoked_ms = $now",
+            json!({ "now": now_ms() }),
+        )
+        .await
     }
 
     pub async fn touch_api_token(&self, uid: &str) -> StorageResult<()> {
-        self.update_one("api_token", uid, "last_used_ms = $now", json!({ "now": now_ms() })).await
+        self.update_one(
+            "api_token",
+            uid,
+            "last_used_ms = $now",
+            json!({ "now": now_ms() }),
+        )
+        .await
     }
 }

@@ -20,7 +20,10 @@ pub use audit::{AuditFilter, NewAuditEvent};
 pub use db::Store;
 pub use error::{StorageError, StorageResult};
 pub use policies::PolicyLine;
-pub use records::{ApiTokenRecord, AuditRecord, FolderRecord, GroupRecord, ProjectRecord, SessionRecord, UserKind, UserRecord, VirtualRootRecord};
+pub use records::{
+    ApiTokenRecord, AuditRecord, FolderRecord, GroupRecord, ProjectRecord, SessionRecord, UserKind,
+    UserRecord, VirtualRootRecord,
+};
 
 /// A page request over a uid-ordered table: up to `first` rows after the `after` uid.
 #[derive(Debug, Clone, Default)]

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::{Store, StorageResult};
+use crate::{StorageResult, Store};
 
 /// One casbin line: `ptype, v0, v1, v2` (`p, user:U, folder:F, editor`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -17,7 +17,12 @@ pub struct PolicyLine {
 
 impl PolicyLine {
     pub fn new(ptype: &str, v0: &str, v1: &str, v2: &str) -> Self {
-        PolicyLine { ptype: ptype.into(), v0: v0.into(), v1: v1.into(), v2: v2.into() }
+        PolicyLine {
+            ptype: ptype.into(),
+            v0: v0.into(),
+            v1: v1.into(),
+            v2: v2.into(),
+        }
     }
 
     /// The rule's values without the type, as casbin wants them.
@@ -32,7 +37,8 @@ impl PolicyLine {
 
 impl Store {
     pub async fn policy_lines(&self) -> StorageResult<Vec<PolicyLine>> {
-        self.rows("SELECT ptype, v0, v1, v2 FROM policy", json!({})).await
+        self.rows("SELECT ptype, v0, v1, v2 FROM policy", json!({}))
+            .await
     }
 
     /// Adds lines; lines already present are left as they are (idempotent).
@@ -56,9 +62,18 @@ impl Store {
     /// one or the new one, never a mix. Only the difference is written: a unique index does
     /// not see rows deleted earlier in the same transaction, so delete-then-recreate of an
     /// unchanged line would conflict with itself.
-    pub async fn replace_policy_lines(&self, ptypes: &[&str], lines: &[PolicyLine]) -> StorageResult<()> {
+    pub async fn replace_policy_lines(
+        &self,
+        ptypes: &[&str],
+        lines: &[PolicyLine],
+    ) -> StorageResult<()> {
         use std::collections::BTreeSet;
-        let old: BTreeSet<PolicyLine> = self.policy_lines().await?.into_iter().filter(|l| ptypes.contains(&l.ptype.as_str())).collect();
+        let old: BTreeSet<PolicyLine> = self
+            .policy_lines()
+            .await?
+            .into_iter()
+            .filter(|l| ptypes.contains(&l.ptype.as_str()))
+            .collect();
         let new: BTreeSet<PolicyLine> = lines.iter().cloned().collect();
         let remove: Vec<&PolicyLine> = old.difference(&new).collect();
         let add: Vec<&PolicyLine> = new.difference(&old).collect();

@@ -4,11 +4,16 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::{Store, StorageResult};
+use crate::{StorageResult, Store};
 
 impl Store {
     pub async fn setting<T: DeserializeOwned>(&self, key: &str) -> StorageResult<Option<T>> {
-        let row: Option<serde_json::Value> = self.first("SELECT data FROM setting WHERE name = $k", json!({ "k": key })).await?;
+        let row: Option<serde_json::Value> = self
+            .first(
+                "SELECT data FROM setting WHERE name = $k",
+                json!({ "k": key }),
+            )
+            .await?;
         match row {
             Some(mut r) => Ok(Some(serde_json::from_value(r["data"].take())?)),
             None => Ok(None),

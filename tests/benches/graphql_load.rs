@@ -24,7 +24,9 @@ struct Stats {
 impl Stats {
     fn report(&mut self, name: &str) {
         self.latencies.sort();
-        let p = |q: f64| self.latencies[((self.latencies.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1e3;
+        let p = |q: f64| {
+            self.latencies[((self.latencies.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1e3
+        };
         println!(
             "{name:<34} {:>8.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} requests, {} errors, {CLIENTS} clients)",
             self.requests as f64 / self.elapsed.as_secs_f64(),
@@ -37,8 +39,17 @@ impl Stats {
 }
 
 /// Runs `CLIENTS` loops of one request each against `url` for `secs`.
-async fn load(url: String, body: Option<Value>, token: Option<String>, check: &'static str, secs: u64) -> Stats {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(CLIENTS).build().unwrap();
+async fn load(
+    url: String,
+    body: Option<Value>,
+    token: Option<String>,
+    check: &'static str,
+    secs: u64,
+) -> Stats {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CLIENTS)
+        .build()
+        .unwrap();
     let until = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
     let body = Arc::new(body.map(|b| b.to_string()));
@@ -51,7 +62,10 @@ async fn load(url: String, body: Option<Value>, token: Option<String>, check: &'
             while Instant::now() < until {
                 let t = Instant::now();
                 let req = match body.as_ref() {
-                    Some(b) => client.post(&url).header("content-type", "application/json").body(b.clone()),
+                    Some(b) => client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(b.clone()),
                     None => client.get(&url),
                 };
                 let req = match &token {
@@ -69,7 +83,12 @@ async fn load(url: String, body: Option<Value>, token: Option<String>, check: &'
             (lat, errors)
         }));
     }
-    let mut stats = Stats { requests: 0, errors: 0, elapsed: Duration::ZERO, latencies: Vec::new() };
+    let mut stats = Stats {
+        requests: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+    };
     for t in tasks {
         let (lat, errors) = t.await.unwrap();
         stats.requests += lat.len();
@@ -80,8 +99,16 @@ async fn load(url: String, body: Option<Value>, token: Option<String>, check: &'
     stats
 }
 
-async fn gql(client: &reqwest::Client, url: &str, token: Option<&str>, query: &str, vars: Value) -> Value {
-    let mut req = client.post(format!("{url}/graphql")).json(&json!({"query": query, "variables": vars}));
+async fn gql(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    query: &str,
+    vars: Value,
+) -> Value {
+    let mut req = client
+        .post(format!("{url}/graphql"))
+        .json(&json!({"query": query, "variables": vars}));
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -92,7 +119,10 @@ async fn gql(client: &reqwest::Client, url: &str, token: Option<&str>, query: &s
 
 #[tokio::main]
 async fn main() {
-    let secs: u64 = std::env::var("VITRINE_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let secs: u64 = std::env::var("VITRINE_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let dir = tempfile::tempdir().unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -119,16 +149,36 @@ async fn main() {
 
     // Setup: admin → session → API token; a folder and a project; a non-admin reader so the
     // check runs the full role walk rather than the admin shortcut.
-    let c = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
     let setup = "mutation($t:String!){completeSetup(token:$t,username:\"admin\",password:\"correct horse battery\"){id}}";
     gql(&c, &url, None, setup, json!({"t": token})).await;
-    let login: Value = c.post(format!("{url}/auth/login")).json(&json!({"username":"admin","password":"correct horse battery"})).send().await.unwrap().json().await.unwrap();
+    let login: Value = c
+        .post(format!("{url}/auth/login"))
+        .json(&json!({"username":"admin","password":"correct horse battery"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let csrf = login["csrfToken"].as_str().unwrap().to_owned();
     let with_csrf = |q: &str, v: Value| {
         let c = c.clone();
         let (url, csrf, q) = (url.clone(), csrf.clone(), q.to_owned());
         async move {
-            let r: Value = c.post(format!("{url}/graphql")).header("x-csrf-token", csrf).json(&json!({"query": q, "variables": v})).send().await.unwrap().json().await.unwrap();
+            let r: Value = c
+                .post(format!("{url}/graphql"))
+                .header("x-csrf-token", csrf)
+                .json(&json!({"query": q, "variables": v}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             assert!(r.get("errors").is_none(), "{r}");
             r["data"].clone()
         }
@@ -136,14 +186,47 @@ async fn main() {
     let top = with_csrf("mutation{createFolder(name:\"Bench\"){id}}", json!({})).await["createFolder"]["id"].as_str().unwrap().to_owned();
     let mut parent = top.clone();
     for i in 0..5 {
-        parent = with_csrf("mutation($p:ID,$n:String!){createFolder(parentId:$p,name:$n){id}}", json!({"p": parent, "n": format!("L{i}")})).await["createFolder"]["id"].as_str().unwrap().to_owned();
+        parent = with_csrf(
+            "mutation($p:ID,$n:String!){createFolder(parentId:$p,name:$n){id}}",
+            json!({"p": parent, "n": format!("L{i}")}),
+        )
+        .await["createFolder"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
     }
-    let p = with_csrf("mutation($f:ID!){createProject(folderId:$f,name:\"Load Test\"){slug}}", json!({"f": parent})).await;
+    let p = with_csrf(
+        "mutation($f:ID!){createProject(folderId:$f,name:\"Load Test\"){slug}}",
+        json!({"f": parent}),
+    )
+    .await;
     let slug = p["createProject"]["slug"].as_str().unwrap().to_owned();
-    let reader = with_csrf("mutation{createUser(username:\"reader\",password:\"staple paper clip tower\"){id}}", json!({})).await["createUser"]["id"].as_str().unwrap().to_owned();
-    with_csrf("mutation($s:String!,$o:String!){grantRole(subject:$s,object:$o,role:VIEWER)}", json!({"s": format!("user:{reader}"), "o": format!("folder:{top}")})).await;
-    let rc = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let rl: Value = rc.post(format!("{url}/auth/login")).json(&json!({"username":"reader","password":"staple paper clip tower"})).send().await.unwrap().json().await.unwrap();
+    let reader = with_csrf(
+        "mutation{createUser(username:\"reader\",password:\"staple paper clip tower\"){id}}",
+        json!({}),
+    )
+    .await["createUser"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    with_csrf(
+        "mutation($s:String!,$o:String!){grantRole(subject:$s,object:$o,role:VIEWER)}",
+        json!({"s": format!("user:{reader}"), "o": format!("folder:{top}")}),
+    )
+    .await;
+    let rc = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let rl: Value = rc
+        .post(format!("{url}/auth/login"))
+        .json(&json!({"username":"reader","password":"staple paper clip tower"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let rt: Value = rc
         .post(format!("{url}/graphql"))
         .header("x-csrf-token", rl["csrfToken"].as_str().unwrap())
@@ -154,7 +237,10 @@ async fn main() {
         .json()
         .await
         .unwrap();
-    let api_token = rt["data"]["createApiToken"]["token"].as_str().unwrap().to_owned();
+    let api_token = rt["data"]["createApiToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // Ceiling: a trivial poem handler in this process.
     let ceiling = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -165,14 +251,33 @@ async fn main() {
     }
     tokio::spawn(async move {
         let acceptor = poem::listener::TcpAcceptor::from_tokio(ceiling).unwrap();
-        poem::Server::new_with_acceptor(acceptor).run(poem::Route::new().at("/", poem::get(hello))).await
+        poem::Server::new_with_acceptor(acceptor)
+            .run(poem::Route::new().at("/", poem::get(hello)))
+            .await
     });
 
     let query = json!({"query": "query($s:String!){project(slug:$s){id name slug role}}", "variables": {"s": slug}});
     println!("warming up…");
-    load(format!("{url}/graphql"), Some(query.clone()), Some(api_token.clone()), "\"role\":\"VIEWER\"", 2).await;
+    load(
+        format!("{url}/graphql"),
+        Some(query.clone()),
+        Some(api_token.clone()),
+        "\"role\":\"VIEWER\"",
+        2,
+    )
+    .await;
     load(ceiling_url.clone(), None, None, "hello", 1).await;
-    load(ceiling_url, None, None, "hello", secs).await.report("ceiling: trivial poem handler");
-    load(format!("{url}/graphql"), Some(query), Some(api_token), "\"role\":\"VIEWER\"", secs).await.report("vitrine: project by slug (token)");
+    load(ceiling_url, None, None, "hello", secs)
+        .await
+        .report("ceiling: trivial poem handler");
+    load(
+        format!("{url}/graphql"),
+        Some(query),
+        Some(api_token),
+        "\"role\":\"VIEWER\"",
+        secs,
+    )
+    .await
+    .report("vitrine: project by slug (token)");
     let _ = child.kill().await;
 }

@@ -10,36 +10,94 @@ async fn slugs_are_unique_changeable_and_old_ones_redirect() {
     let (a, slug_a) = s.project(&admin, &f, "EMEA Revenue / Q3").await;
     assert_eq!(slug_a, "emea-revenue-q3");
     let (_, slug_b) = s.project(&admin, &f, "EMEA Revenue Q3").await;
-    assert_eq!(slug_b, "emea-revenue-q3-2", "a derived slug takes the next free suffix");
+    assert_eq!(
+        slug_b, "emea-revenue-q3-2",
+        "a derived slug takes the next free suffix"
+    );
 
     let create = "mutation($f:ID!,$n:String!,$s:String){createProject(folderId:$f,name:$n,slug:$s){id slug}}";
-    let taken = s.gql(&admin.auth, create, json!({"f": f, "n": "Other", "s": "emea-revenue-q3"})).await;
+    let taken = s
+        .gql(
+            &admin.auth,
+            create,
+            json!({"f": f, "n": "Other", "s": "emea-revenue-q3"}),
+        )
+        .await;
     assert_eq!(code(&taken), "CONFLICT");
-    for bad in ["Has Caps", "semi;colon", "-lead", "a--b", "ünïcode", &"x".repeat(65)] {
-        let r = s.gql(&admin.auth, create, json!({"f": f, "n": "Other", "s": bad})).await;
+    for bad in [
+        "Has Caps",
+        "semi;colon",
+        "-lead",
+        "a--b",
+        "ünïcode",
+        &"x".repeat(65),
+    ] {
+        let r = s
+            .gql(&admin.auth, create, json!({"f": f, "n": "Other", "s": bad}))
+            .await;
         assert_eq!(code(&r), "INVALID_INPUT", "{bad}");
         assert!(message(&r).starts_with("slug"), "{r}");
     }
 
     let change = "mutation($i:ID!,$s:String!){changeProjectSlug(id:$i,slug:$s){slug oldSlugs}}";
-    let r = s.gql(&admin.auth, change, json!({"i": a, "s": "emea-q3"})).await;
-    assert_eq!(data(&r)["changeProjectSlug"], json!({"slug": "emea-q3", "oldSlugs": ["emea-revenue-q3"]}));
+    let r = s
+        .gql(&admin.auth, change, json!({"i": a, "s": "emea-q3"}))
+        .await;
+    assert_eq!(
+        data(&r)["changeProjectSlug"],
+        json!({"slug": "emea-q3", "oldSlugs": ["emea-revenue-q3"]})
+    );
     // The old slug still finds the project (and answers with the current slug)…
-    let r = s.gql(&admin.auth, "query($s:String!){project(slug:$s){id slug}}", json!({"s": "emea-revenue-q3"})).await;
+    let r = s
+        .gql(
+            &admin.auth,
+            "query($s:String!){project(slug:$s){id slug}}",
+            json!({"s": "emea-revenue-q3"}),
+        )
+        .await;
     assert_eq!(data(&r)["project"], json!({"id": a, "slug": "emea-q3"}));
     // …and stays reserved for it while it redirects.
-    let r = s.gql(&admin.auth, create, json!({"f": f, "n": "Squatter", "s": "emea-revenue-q3"})).await;
+    let r = s
+        .gql(
+            &admin.auth,
+            create,
+            json!({"f": f, "n": "Squatter", "s": "emea-revenue-q3"}),
+        )
+        .await;
     assert_eq!(code(&r), "CONFLICT");
     assert!(message(&r).contains("redirects"), "{r}");
     // The project itself may take its old slug back.
-    let r = s.gql(&admin.auth, change, json!({"i": a, "s": "emea-revenue-q3"})).await;
-    assert_eq!(data(&r)["changeProjectSlug"], json!({"slug": "emea-revenue-q3", "oldSlugs": ["emea-q3"]}));
+    let r = s
+        .gql(&admin.auth, change, json!({"i": a, "s": "emea-revenue-q3"}))
+        .await;
+    assert_eq!(
+        data(&r)["changeProjectSlug"],
+        json!({"slug": "emea-revenue-q3", "oldSlugs": ["emea-q3"]})
+    );
 
-    let missing = s.gql(&admin.auth, "query($s:String!){project(slug:$s){id}}", json!({"s": "does-not-exist"})).await;
+    let missing = s
+        .gql(
+            &admin.auth,
+            "query($s:String!){project(slug:$s){id}}",
+            json!({"s": "does-not-exist"}),
+        )
+        .await;
     assert_eq!(code(&missing), "NOT_FOUND");
-    let both = s.gql(&admin.auth, "query{project(id:\"x\", slug:\"y\"){id}}", json!({})).await;
+    let both = s
+        .gql(
+            &admin.auth,
+            "query{project(id:\"x\", slug:\"y\"){id}}",
+            json!({}),
+        )
+        .await;
     assert_eq!(code(&both), "INVALID_INPUT");
-    let garbage = s.gql(&admin.auth, "query{project(id:\"' OR 1=1 --\"){id}}", json!({})).await;
+    let garbage = s
+        .gql(
+            &admin.auth,
+            "query{project(id:\"' OR 1=1 --\"){id}}",
+            json!({}),
+        )
+        .await;
     assert_eq!(code(&garbage), "NOT_FOUND");
 }
 
@@ -52,28 +110,82 @@ async fn folders_rename_move_and_delete_with_clear_refusals() {
     let grandchild = s.folder(&admin, Some(&child), "Grandchild").await;
     s.project(&admin, &grandchild, "Deep Project").await;
 
-    let dup = s.gql(&admin.auth, "mutation($p:ID){createFolder(parentId:$p,name:\"Child\"){id}}", json!({"p": root})).await;
+    let dup = s
+        .gql(
+            &admin.auth,
+            "mutation($p:ID){createFolder(parentId:$p,name:\"Child\"){id}}",
+            json!({"p": root}),
+        )
+        .await;
     assert_eq!(code(&dup), "CONFLICT");
-    let long = s.gql(&admin.auth, "mutation($n:String!){createFolder(name:$n){id}}", json!({"n": "x".repeat(201)})).await;
+    let long = s
+        .gql(
+            &admin.auth,
+            "mutation($n:String!){createFolder(name:$n){id}}",
+            json!({"n": "x".repeat(201)}),
+        )
+        .await;
     assert_eq!(code(&long), "INVALID_INPUT");
-    let blank = s.gql(&admin.auth, "mutation{createFolder(name:\"   \"){id}}", json!({})).await;
+    let blank = s
+        .gql(
+            &admin.auth,
+            "mutation{createFolder(name:\"   \"){id}}",
+            json!({}),
+        )
+        .await;
     assert_eq!(code(&blank), "INVALID_INPUT");
 
-    let r = s.gql(&admin.auth, "mutation($i:ID!){renameFolder(id:$i,name:\"Kid\"){name}}", json!({"i": child})).await;
+    let r = s
+        .gql(
+            &admin.auth,
+            "mutation($i:ID!){renameFolder(id:$i,name:\"Kid\"){name}}",
+            json!({"i": child}),
+        )
+        .await;
     assert_eq!(data(&r)["renameFolder"]["name"], "Kid");
-    let cycle = s.gql(&admin.auth, "mutation($i:ID!,$p:ID){moveFolder(id:$i,parentId:$p){id}}", json!({"i": root, "p": grandchild})).await;
+    let cycle = s
+        .gql(
+            &admin.auth,
+            "mutation($i:ID!,$p:ID){moveFolder(id:$i,parentId:$p){id}}",
+            json!({"i": root, "p": grandchild}),
+        )
+        .await;
     assert_eq!(code(&cycle), "INVALID_INPUT");
 
     let del = "mutation($i:ID!,$r:Boolean){deleteFolder(id:$i,recursive:$r)}";
-    let refused = s.gql(&admin.auth, del, json!({"i": root, "r": false})).await;
+    let refused = s
+        .gql(&admin.auth, del, json!({"i": root, "r": false}))
+        .await;
     assert_eq!(code(&refused), "NOT_EMPTY");
-    let r = s.gql(&admin.auth, "{projects{edges{node{name}}}}", json!({})).await;
-    assert_eq!(data(&r)["projects"]["edges"].as_array().unwrap().len(), 1, "a refused delete changes nothing");
+    let r = s
+        .gql(&admin.auth, "{projects{edges{node{name}}}}", json!({}))
+        .await;
+    assert_eq!(
+        data(&r)["projects"]["edges"].as_array().unwrap().len(),
+        1,
+        "a refused delete changes nothing"
+    );
     data(&s.gql(&admin.auth, del, json!({"i": root, "r": true})).await);
-    let r = s.gql(&admin.auth, "{projects{edges{node{name}}} folders{edges{node{name}}}}", json!({})).await;
+    let r = s
+        .gql(
+            &admin.auth,
+            "{projects{edges{node{name}}} folders{edges{node{name}}}}",
+            json!({}),
+        )
+        .await;
     assert_eq!(data(&r)["projects"]["edges"], json!([]));
     assert_eq!(data(&r)["folders"]["edges"], json!([]));
-    assert_eq!(code(&s.gql(&admin.auth, "query($i:ID!){folder(id:$i){id}}", json!({"i": grandchild})).await), "NOT_FOUND");
+    assert_eq!(
+        code(
+            &s.gql(
+                &admin.auth,
+                "query($i:ID!){folder(id:$i){id}}",
+                json!({"i": grandchild})
+            )
+            .await
+        ),
+        "NOT_FOUND"
+    );
 }
 
 #[tokio::test]
@@ -90,15 +202,44 @@ async fn lists_are_relay_connections() {
     loop {
         let r = s.gql(&admin.auth, q, json!({"a": after})).await;
         let p = &data(&r)["projects"];
-        names.extend(p["edges"].as_array().unwrap().iter().map(|e| e["node"]["name"].as_str().unwrap().to_owned()));
+        names.extend(
+            p["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["name"].as_str().unwrap().to_owned()),
+        );
         if !p["pageInfo"]["hasNextPage"].as_bool().unwrap() {
             break;
         }
         after = Some(p["pageInfo"]["endCursor"].as_str().unwrap().to_owned());
     }
-    assert_eq!(names, (0..5).map(|i| format!("Project {i}")).collect::<Vec<_>>());
-    assert_eq!(code(&s.gql(&admin.auth, "{projects(first:1000){edges{cursor}}}", json!({})).await), "INVALID_INPUT");
-    assert_eq!(code(&s.gql(&admin.auth, "{projects(after:\"garbage\"){edges{cursor}}}", json!({})).await), "INVALID_INPUT");
+    assert_eq!(
+        names,
+        (0..5).map(|i| format!("Project {i}")).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        code(
+            &s.gql(
+                &admin.auth,
+                "{projects(first:1000){edges{cursor}}}",
+                json!({})
+            )
+            .await
+        ),
+        "INVALID_INPUT"
+    );
+    assert_eq!(
+        code(
+            &s.gql(
+                &admin.auth,
+                "{projects(after:\"garbage\"){edges{cursor}}}",
+                json!({})
+            )
+            .await
+        ),
+        "INVALID_INPUT"
+    );
 }
 
 #[tokio::test]
@@ -109,12 +250,37 @@ async fn virtual_roots_are_admin_shortcuts_shown_to_who_can_see_them() {
     let shared = s.folder(&admin, None, "Shared").await;
     let secret = s.folder(&admin, None, "Secret").await;
     let m = "mutation($n:String!,$f:ID!){createVirtualRoot(name:$n,folderId:$f){id}}";
-    data(&s.gql(&admin.auth, m, json!({"n": "Published", "f": shared})).await);
-    data(&s.gql(&admin.auth, m, json!({"n": "Board", "f": secret})).await);
-    assert_eq!(code(&s.gql(&dana.auth, m, json!({"n": "Mine", "f": shared})).await), "FORBIDDEN");
-    data(&s.grant(&admin, &format!("user:{}", dana.id), &format!("folder:{shared}"), "VIEWER").await);
-    let r = s.gql(&dana.auth, "{virtualRoots{name folder{name}}}", json!({})).await;
-    assert_eq!(data(&r)["virtualRoots"], json!([{"name": "Published", "folder": {"name": "Shared"}}]));
+    data(
+        &s.gql(&admin.auth, m, json!({"n": "Published", "f": shared}))
+            .await,
+    );
+    data(
+        &s.gql(&admin.auth, m, json!({"n": "Board", "f": secret}))
+            .await,
+    );
+    assert_eq!(
+        code(
+            &s.gql(&dana.auth, m, json!({"n": "Mine", "f": shared}))
+                .await
+        ),
+        "FORBIDDEN"
+    );
+    data(
+        &s.grant(
+            &admin,
+            &format!("user:{}", dana.id),
+            &format!("folder:{shared}"),
+            "VIEWER",
+        )
+        .await,
+    );
+    let r = s
+        .gql(&dana.auth, "{virtualRoots{name folder{name}}}", json!({}))
+        .await;
+    assert_eq!(
+        data(&r)["virtualRoots"],
+        json!([{"name": "Published", "folder": {"name": "Shared"}}])
+    );
     let r = s.gql(&admin.auth, "{virtualRoots{name}}", json!({})).await;
     assert_eq!(data(&r)["virtualRoots"].as_array().unwrap().len(), 2);
 }

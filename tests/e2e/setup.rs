@@ -6,12 +6,19 @@ use crate::support::*;
 async fn first_start_prints_a_one_time_setup_url_and_no_default_password_exists() {
     let s = TestServer::start().await;
     let token = s.setup_token.clone().expect("setup url printed");
-    assert!(token.len() >= 40, "setup token carries enough entropy: {token}");
+    assert!(
+        token.len() >= 40,
+        "setup token carries enough entropy: {token}"
+    );
 
     let r = s.gql(&Auth::None, "{setupRequired}", json!({})).await;
     assert_eq!(data(&r)["setupRequired"], true);
     // No account can sign in before setup: there is no default password.
-    for (u, p) in [("admin", "admin"), ("admin", ADMIN_PASSWORD), ("root", "root")] {
+    for (u, p) in [
+        ("admin", "admin"),
+        ("admin", ADMIN_PASSWORD),
+        ("root", "root"),
+    ] {
         let (status, body, _) = s.login(u, p).await;
         assert_eq!(status, 401, "{u}/{p}: {body}");
     }
@@ -31,7 +38,12 @@ async fn first_start_prints_a_one_time_setup_url_and_no_default_password_exists(
     assert_eq!(code(&again), "SETUP_STATE");
     let r = s.gql(&Auth::None, "{setupRequired}", json!({})).await;
     assert_eq!(data(&r)["setupRequired"], false);
-    let page = reqwest::get(format!("{}/setup", s.url)).await.unwrap().text().await.unwrap();
+    let page = reqwest::get(format!("{}/setup", s.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Setup is closed"), "{page}");
 }
 
@@ -42,8 +54,16 @@ async fn health_and_readiness() {
     assert_eq!(h.status(), 200);
     let r = reqwest::get(format!("{}/readyz", s.url)).await.unwrap();
     assert_eq!(r.status(), 200);
-    let g = reqwest::get(format!("{}/graphql", s.url)).await.unwrap().text().await.unwrap();
-    assert!(g.to_lowercase().contains("graphiql"), "GET /graphql serves GraphiQL");
+    let g = reqwest::get(format!("{}/graphql", s.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        g.to_lowercase().contains("graphiql"),
+        "GET /graphql serves GraphiQL"
+    );
 }
 
 #[tokio::test]
@@ -55,23 +75,51 @@ async fn restart_keeps_everything_and_sigterm_stops_cleanly() {
     let folder = s.folder(&admin, None, "Finance").await;
     let (project, slug) = s.project(&admin, &folder, "Quarterly Revenue").await;
     let alice = s.user(&admin, "alice").await;
-    s.grant(&admin, &format!("user:{}", alice.id), &format!("folder:{folder}"), "VIEWER").await;
+    s.grant(
+        &admin,
+        &format!("user:{}", alice.id),
+        &format!("folder:{folder}"),
+        "VIEWER",
+    )
+    .await;
     let (clean, _) = s.stop().await;
     assert!(clean, "SIGTERM ends the server with success");
 
     let s = TestServer::start_in(&dir).await;
-    assert!(s.setup_token.is_none(), "no setup url once an administrator exists");
-    let admin = Actor { auth: s.token_for("admin", ADMIN_PASSWORD).await, ..admin };
-    let r = s.gql(&admin.auth, "query($s:String!){project(slug:$s){id name folder{name}}}", json!({"s": slug})).await;
+    assert!(
+        s.setup_token.is_none(),
+        "no setup url once an administrator exists"
+    );
+    let admin = Actor {
+        auth: s.token_for("admin", ADMIN_PASSWORD).await,
+        ..admin
+    };
+    let r = s
+        .gql(
+            &admin.auth,
+            "query($s:String!){project(slug:$s){id name folder{name}}}",
+            json!({"s": slug}),
+        )
+        .await;
     assert_eq!(data(&r)["project"]["id"], project.as_str());
     assert_eq!(data(&r)["project"]["folder"]["name"], "Finance");
     // Grants survived too: alice still sees the project through the folder.
     let alice = s.token_for("alice", PASSWORD).await;
-    let r = s.gql(&alice, "query($i:ID!){project(id:$i){role}}", json!({"i": project})).await;
+    let r = s
+        .gql(
+            &alice,
+            "query($i:ID!){project(id:$i){role}}",
+            json!({"i": project}),
+        )
+        .await;
     assert_eq!(data(&r)["project"]["role"], "VIEWER");
 }
 
-async fn create_user_cli(dir: &std::path::Path, args: &[&str], password: &str) -> std::process::Output {
+async fn create_user_cli(
+    dir: &std::path::Path,
+    args: &[&str],
+    password: &str,
+) -> std::process::Output {
     use tokio::io::AsyncWriteExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
         .args(["admin", "create-user", "--data-dir"])
@@ -84,7 +132,13 @@ async fn create_user_cli(dir: &std::path::Path, args: &[&str], password: &str) -
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).await.unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .await
+        .unwrap();
     child.wait_with_output().await.unwrap()
 }
 
@@ -95,20 +149,45 @@ async fn admin_create_user_from_the_shell() {
     let s = TestServer::start_in(&dir).await;
     assert!(s.setup_token.is_some());
     // The embedded database is locked by the running server: refused, nothing written.
-    let busy = create_user_cli(&dir, &["--username", "root", "--admin"], "a long shell passphrase").await;
+    let busy = create_user_cli(
+        &dir,
+        &["--username", "root", "--admin"],
+        "a long shell passphrase",
+    )
+    .await;
     assert!(!busy.status.success());
-    assert!(String::from_utf8_lossy(&busy.stderr).contains("stop the server"), "{}", String::from_utf8_lossy(&busy.stderr));
+    assert!(
+        String::from_utf8_lossy(&busy.stderr).contains("stop the server"),
+        "{}",
+        String::from_utf8_lossy(&busy.stderr)
+    );
     s.stop().await;
 
     let weak = create_user_cli(&dir, &["--username", "root", "--admin"], "short").await;
     assert!(!weak.status.success());
-    assert!(String::from_utf8_lossy(&weak.stderr).contains("INVALID_INPUT"), "{}", String::from_utf8_lossy(&weak.stderr));
-    let ok = create_user_cli(&dir, &["--username", "root", "--admin"], "a long shell passphrase").await;
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        String::from_utf8_lossy(&weak.stderr).contains("INVALID_INPUT"),
+        "{}",
+        String::from_utf8_lossy(&weak.stderr)
+    );
+    let ok = create_user_cli(
+        &dir,
+        &["--username", "root", "--admin"],
+        "a long shell passphrase",
+    )
+    .await;
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert!(String::from_utf8_lossy(&ok.stdout).contains("created user root"));
 
     let s = TestServer::start_in(&dir).await;
-    assert!(s.setup_token.is_none(), "setup closes once an administrator exists");
+    assert!(
+        s.setup_token.is_none(),
+        "setup closes once an administrator exists"
+    );
     let root = s.token_for("root", "a long shell passphrase").await;
     let r = s.gql(&root, "{viewer{permissions}}", json!({})).await;
     assert_eq!(data(&r)["viewer"]["permissions"], json!(["ADMIN"]));

@@ -49,7 +49,10 @@ impl TestServer {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vitrine"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
-            .env("VITRINE_LOG", "info,surrealdb=warn,surrealkv=warn,surrealdb_core=warn")
+            .env(
+                "VITRINE_LOG",
+                "info,surrealdb=warn,surrealkv=warn,surrealdb_core=warn",
+            )
             .env("NO_COLOR", "1")
             .env_remove("VITRINE_CONFIG")
             .stdout(Stdio::piped())
@@ -62,7 +65,11 @@ impl TestServer {
         let mut setup_token = None;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while url.is_none() {
-            let line = tokio::time::timeout_at(deadline, lines.next_line()).await.expect("server start timed out").expect("read").expect("server exited before listening");
+            let line = tokio::time::timeout_at(deadline, lines.next_line())
+                .await
+                .expect("server start timed out")
+                .expect("read")
+                .expect("server exited before listening");
             if let Some(i) = line.find("#token=") {
                 setup_token = Some(line[i + 7..].split_whitespace().next().unwrap().to_owned());
             }
@@ -72,19 +79,33 @@ impl TestServer {
         }
         // Keep draining the server's output so its pipe never fills and blocks it.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        TestServer { child, url: url.unwrap(), setup_token, _tmp: None }
+        TestServer {
+            child,
+            url: url.unwrap(),
+            setup_token,
+            _tmp: None,
+        }
     }
 
     /// SIGTERM, then wait for a clean exit. Returns the exit status's success.
     pub async fn stop(mut self) -> (bool, Option<tempfile::TempDir>) {
         let pid = self.child.id().expect("pid");
-        let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await.expect("server did not stop").expect("wait");
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("server did not stop")
+            .expect("wait");
         (status.success(), self._tmp.take())
     }
 
     pub fn client() -> reqwest::Client {
-        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
     }
 
     /// Runs a GraphQL operation and returns the whole JSON response.
@@ -121,7 +142,10 @@ impl TestServer {
 
     /// Completes setup and returns the administrator, authenticated with an API token.
     pub async fn admin(&self) -> Actor {
-        let token = self.setup_token.clone().expect("fresh server prints a setup token");
+        let token = self
+            .setup_token
+            .clone()
+            .expect("fresh server prints a setup token");
         let r = self
             .gql(
                 &Auth::None,
@@ -131,13 +155,22 @@ impl TestServer {
             .await;
         let id = data(&r)["completeSetup"]["id"].as_str().unwrap().to_owned();
         let auth = self.token_for("admin", ADMIN_PASSWORD).await;
-        Actor { id, username: "admin".into(), auth }
+        Actor {
+            id,
+            username: "admin".into(),
+            auth,
+        }
     }
 
     /// Signs in with a browser-like client and returns it with its CSRF token.
     pub async fn login(&self, username: &str, password: &str) -> (u16, Value, reqwest::Client) {
         let client = Self::client();
-        let resp = client.post(format!("{}/auth/login", self.url)).json(&json!({"username": username, "password": password})).send().await.unwrap();
+        let resp = client
+            .post(format!("{}/auth/login", self.url))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap();
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null), client)
     }
@@ -151,29 +184,72 @@ impl TestServer {
     /// Signs in and mints a full API token.
     pub async fn token_for(&self, username: &str, password: &str) -> Auth {
         let session = self.session(username, password).await;
-        let r = self.gql(&session, "mutation{createApiToken(name:\"test\"){token}}", json!({})).await;
-        Auth::Bearer(data(&r)["createApiToken"]["token"].as_str().unwrap().to_owned())
+        let r = self
+            .gql(
+                &session,
+                "mutation{createApiToken(name:\"test\"){token}}",
+                json!({}),
+            )
+            .await;
+        Auth::Bearer(
+            data(&r)["createApiToken"]["token"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        )
     }
 
     /// Admin creates a user; returns it signed in with a token.
     pub async fn user(&self, admin: &Actor, username: &str) -> Actor {
         let r = self
-            .gql(&admin.auth, "mutation($u:String!,$p:String!){createUser(username:$u,password:$p){id}}", json!({"u": username, "p": PASSWORD}))
+            .gql(
+                &admin.auth,
+                "mutation($u:String!,$p:String!){createUser(username:$u,password:$p){id}}",
+                json!({"u": username, "p": PASSWORD}),
+            )
             .await;
-        let id = data(&r)["createUser"]["id"].as_str().unwrap_or_else(|| panic!("createUser: {r}")).to_owned();
+        let id = data(&r)["createUser"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("createUser: {r}"))
+            .to_owned();
         let auth = self.token_for(username, PASSWORD).await;
-        Actor { id, username: username.into(), auth }
+        Actor {
+            id,
+            username: username.into(),
+            auth,
+        }
     }
 
     pub async fn folder(&self, actor: &Actor, parent: Option<&str>, name: &str) -> String {
-        let r = self.gql(&actor.auth, "mutation($p:ID,$n:String!){createFolder(parentId:$p,name:$n){id}}", json!({"p": parent, "n": name})).await;
-        data(&r)["createFolder"]["id"].as_str().unwrap_or_else(|| panic!("createFolder: {r}")).to_owned()
+        let r = self
+            .gql(
+                &actor.auth,
+                "mutation($p:ID,$n:String!){createFolder(parentId:$p,name:$n){id}}",
+                json!({"p": parent, "n": name}),
+            )
+            .await;
+        data(&r)["createFolder"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("createFolder: {r}"))
+            .to_owned()
     }
 
     pub async fn project(&self, actor: &Actor, folder: &str, name: &str) -> (String, String) {
-        let r = self.gql(&actor.auth, "mutation($f:ID!,$n:String!){createProject(folderId:$f,name:$n){id slug}}", json!({"f": folder, "n": name})).await;
+        let r = self
+            .gql(
+                &actor.auth,
+                "mutation($f:ID!,$n:String!){createProject(folderId:$f,name:$n){id slug}}",
+                json!({"f": folder, "n": name}),
+            )
+            .await;
         let p = &data(&r)["createProject"];
-        (p["id"].as_str().unwrap_or_else(|| panic!("createProject: {r}")).to_owned(), p["slug"].as_str().unwrap().to_owned())
+        (
+            p["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("createProject: {r}"))
+                .to_owned(),
+            p["slug"].as_str().unwrap().to_owned(),
+        )
     }
 
     pub async fn grant(&self, actor: &Actor, subject: &str, object: &str, role: &str) -> Value {
@@ -188,15 +264,24 @@ impl TestServer {
 
 /// The `data` of a response that must have no errors.
 pub fn data(r: &Value) -> &Value {
-    assert!(r.get("errors").is_none_or(|e| e.is_null()), "unexpected errors: {r}");
+    assert!(
+        r.get("errors").is_none_or(|e| e.is_null()),
+        "unexpected errors: {r}"
+    );
     &r["data"]
 }
 
 /// The code of the first error of a response that must have failed.
 pub fn code(r: &Value) -> String {
-    r["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("expected an error with a code: {r}")).to_owned()
+    r["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error with a code: {r}"))
+        .to_owned()
 }
 
 pub fn message(r: &Value) -> String {
-    r["errors"][0]["message"].as_str().unwrap_or_default().to_owned()
+    r["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }

@@ -9,8 +9,14 @@ use crate::{ApiError, ApiResult};
 pub enum Credential {
     /// A browser session. `csrf_ok` says whether the request carried the session's CSRF
     /// token; without it the session may read but not write.
-    Session { session_hash: String, csrf_ok: bool },
-    ApiToken { token_uid: String, read_only: bool },
+    Session {
+        session_hash: String,
+        csrf_ok: bool,
+    },
+    ApiToken {
+        token_uid: String,
+        read_only: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -33,7 +39,12 @@ impl Caller {
                 ErrorCode::CsrfRejected,
                 "cookie-authenticated mutations need the X-CSRF-Token header from sign-in",
             )),
-            Credential::ApiToken { read_only: true, .. } => Err(ApiError::new(ErrorCode::TokenRejected, "this API token is read-only")),
+            Credential::ApiToken {
+                read_only: true, ..
+            } => Err(ApiError::new(
+                ErrorCode::TokenRejected,
+                "this API token is read-only",
+            )),
             _ => Ok(()),
         }
     }

@@ -18,7 +18,10 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into() }
+        ApiError {
+            code,
+            message: message.into(),
+        }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         ApiError::new(ErrorCode::InvalidInput, message)
@@ -42,7 +45,7 @@ impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         match e.code() {
             ErrorCode::Internal => ApiError::internal("storage", &e),
-            code => ApiError::new(code, e.to_string().trim_start_matches("conflict: ").to_owned()),
+            code => ApiError::new(code, e.to_string()),
         }
     }
 }

@@ -14,7 +14,11 @@ pub struct FailureLimiter {
 
 impl FailureLimiter {
     pub fn new(max_failures: usize, window: Duration) -> Self {
-        FailureLimiter { window, max_failures, failures: Mutex::new(HashMap::new()) }
+        FailureLimiter {
+            window,
+            max_failures,
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Seconds to wait when `key` has failed too often within the window.
@@ -22,12 +26,20 @@ impl FailureLimiter {
         let mut map = self.failures.lock();
         let q = map.get_mut(key)?;
         let now = Instant::now();
-        while q.front().is_some_and(|t| now.duration_since(*t) > self.window) {
+        while q
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.window)
+        {
             q.pop_front();
         }
         if q.len() >= self.max_failures {
             let oldest = *q.front()?;
-            Some(self.window.saturating_sub(now.duration_since(oldest)).as_secs().max(1))
+            Some(
+                self.window
+                    .saturating_sub(now.duration_since(oldest))
+                    .as_secs()
+                    .max(1),
+            )
         } else {
             None
         }
@@ -39,7 +51,9 @@ impl FailureLimiter {
         if map.len() > 100_000 {
             map.clear();
         }
-        map.entry(key.to_owned()).or_default().push_back(Instant::now());
+        map.entry(key.to_owned())
+            .or_default()
+            .push_back(Instant::now());
     }
 
     pub fn clear(&self, key: &str) {

@@ -21,7 +21,9 @@ use crate::{ApiError, ApiResult};
 /// A new random token with a readable prefix (`vit_…`, `vts_…`).
 pub fn new_token(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.try_fill_bytes(&mut bytes).expect("operating system random source failed");
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .expect("operating system random source failed");
     format!("{prefix}_{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
@@ -41,16 +43,26 @@ pub struct PasswordHasherPool {
 
 impl PasswordHasherPool {
     pub fn new() -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        PasswordHasherPool { permits: Arc::new(Semaphore::new(cores)) }
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        PasswordHasherPool {
+            permits: Arc::new(Semaphore::new(cores)),
+        }
     }
 
     pub async fn hash(&self, password: &str) -> ApiResult<String> {
-        let _permit = self.permits.acquire().await.map_err(|e| ApiError::internal("hash", e))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal("hash", e))?;
         let password = password.to_owned();
         tokio::task::spawn_blocking(move || {
             let salt = SaltString::generate(&mut OsRng);
-            argon2().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+            argon2()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
         })
         .await
         .map_err(|e| ApiError::internal("hash", e))?
@@ -60,7 +72,11 @@ impl PasswordHasherPool {
     /// Verifies against a stored PHC string. When there is no stored hash (unknown user),
     /// a dummy verification still runs so timing does not reveal whether the user exists.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> ApiResult<bool> {
-        let _permit = self.permits.acquire().await.map_err(|e| ApiError::internal("verify", e))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal("verify", e))?;
         let password = password.to_owned();
         let stored = stored.map(str::to_owned);
         tokio::task::spawn_blocking(move || {
@@ -68,11 +84,16 @@ impl PasswordHasherPool {
             let phc = match &stored {
                 Some(s) => s.as_str(),
                 None => {
-                    dummy = argon2().hash_password(b"timing-equaliser", &SaltString::generate(&mut OsRng)).map(|h| h.to_string()).unwrap_or_default();
+                    dummy = argon2()
+                        .hash_password(b"timing-equaliser", &SaltString::generate(&mut OsRng))
+                        .map(|h| h.to_string())
+                        .unwrap_or_default();
                     dummy.as_str()
                 }
             };
-            let ok = PasswordHash::new(phc).map(|h| argon2().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false);
+            let ok = PasswordHash::new(phc)
+                .map(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
+                .unwrap_or(false);
             ok && stored.is_some()
         })
         .await
@@ -103,7 +124,11 @@ mod tests {
         let pool = PasswordHasherPool::new();
         let h = pool.hash("correct horse battery").await.unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(pool.verify("correct horse battery", Some(&h)).await.unwrap());
+        assert!(
+            pool.verify("correct horse battery", Some(&h))
+                .await
+                .unwrap()
+        );
         assert!(!pool.verify("wrong horse battery", Some(&h)).await.unwrap());
         assert!(!pool.verify("anything", None).await.unwrap());
     }

@@ -23,7 +23,12 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("surrealkv://{}", dir.path().join("db").display()), &dir.path().join("artifacts")).await.unwrap();
+    let store = Store::open(
+        &format!("surrealkv://{}", dir.path().join("db").display()),
+        &dir.path().join("artifacts"),
+    )
+    .await
+    .unwrap();
     let mut rng = StdRng::seed_from_u64(7);
 
     // A tree: 4 top folders, each level 4 children, 6 levels → 5,460 folders; a project
@@ -43,7 +48,10 @@ async fn main() {
         all_folders.extend(next.iter().cloned());
         level = next;
     }
-    let projects: Vec<String> = level.iter().map(|f| format!("project:{}", f.trim_start_matches("folder:"))).collect();
+    let projects: Vec<String> = level
+        .iter()
+        .map(|f| format!("project:{}", f.trim_start_matches("folder:")))
+        .collect();
     for (p, f) in projects.iter().zip(&level) {
         lines.push(PolicyLine::new("g2", p, f, ""));
     }
@@ -51,27 +59,58 @@ async fn main() {
     let groups: Vec<String> = (0..100).map(|i| format!("group:g{i}")).collect();
     for u in &users {
         for _ in 0..2 {
-            lines.push(PolicyLine::new("g", u, &groups[rng.random_range(0..groups.len())], ""));
+            lines.push(PolicyLine::new(
+                "g",
+                u,
+                &groups[rng.random_range(0..groups.len())],
+                "",
+            ));
         }
     }
     let roles = ["viewer", "editor", "manager"];
     let mut grants = 0;
     while grants < POLICIES {
-        let s = if rng.random_bool(0.8) { &users[rng.random_range(0..users.len())] } else { &groups[rng.random_range(0..groups.len())] };
-        let o = if rng.random_bool(0.5) { &all_folders[rng.random_range(0..all_folders.len())] } else { &projects[rng.random_range(0..projects.len())] };
-        lines.push(PolicyLine::new("p", s, o, roles[rng.random_range(0..roles.len())]));
+        let s = if rng.random_bool(0.8) {
+            &users[rng.random_range(0..users.len())]
+        } else {
+            &groups[rng.random_range(0..groups.len())]
+        };
+        let o = if rng.random_bool(0.5) {
+            &all_folders[rng.random_range(0..all_folders.len())]
+        } else {
+            &projects[rng.random_range(0..projects.len())]
+        };
+        lines.push(PolicyLine::new(
+            "p",
+            s,
+            o,
+            roles[rng.random_range(0..roles.len())],
+        ));
         grants += 1;
     }
-    println!("policy lines: {} grants, {} total (tree {} folders, {} projects, depth {DEPTH})", POLICIES, lines.len(), all_folders.len(), projects.len());
+    println!(
+        "policy lines: {} grants, {} total (tree {} folders, {} projects, depth {DEPTH})",
+        POLICIES,
+        lines.len(),
+        all_folders.len(),
+        projects.len()
+    );
     store.add_policy_lines(&lines).await.unwrap();
     let t = Instant::now();
     let authz = Authz::load(store).await.unwrap();
-    println!("load + index build: {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "load + index build: {:.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
 
     let queries: Vec<(String, Object)> = (0..100_000)
         .map(|_| {
-            let u = users[rng.random_range(0..users.len())].trim_start_matches("user:").to_owned();
-            let p = projects[rng.random_range(0..projects.len())].trim_start_matches("project:").to_owned();
+            let u = users[rng.random_range(0..users.len())]
+                .trim_start_matches("user:")
+                .to_owned();
+            let p = projects[rng.random_range(0..projects.len())]
+                .trim_start_matches("project:")
+                .to_owned();
             (u, Object::Project(p))
         })
         .collect();
@@ -103,6 +142,10 @@ async fn main() {
         casbin.push(t.elapsed());
     }
     casbin.sort();
-    println!("casbin enforce (full scan, for comparison): p50 {:.2} ms over {} checks", percentile(&casbin, 0.5).as_secs_f64() * 1e3, casbin.len());
+    println!(
+        "casbin enforce (full scan, for comparison): p50 {:.2} ms over {} checks",
+        percentile(&casbin, 0.5).as_secs_f64() * 1e3,
+        casbin.len()
+    );
     std::hint::black_box(sink);
 }

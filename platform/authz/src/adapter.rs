@@ -35,7 +35,11 @@ impl Adapter for SurrealAdapter {
         Ok(())
     }
 
-    async fn load_filtered_policy<'a>(&mut self, m: &mut dyn Model, _f: Filter<'a>) -> casbin::Result<()> {
+    async fn load_filtered_policy<'a>(
+        &mut self,
+        m: &mut dyn Model,
+        _f: Filter<'a>,
+    ) -> casbin::Result<()> {
         self.load_policy(m).await
     }
 
@@ -46,40 +50,84 @@ impl Adapter for SurrealAdapter {
                 lines.push(line(ptype, &rule));
             }
         }
-        self.store.replace_policy_lines(&["p", "g", "g2", "g3"], &lines).await.map_err(adapter_err)
+        self.store
+            .replace_policy_lines(&["p", "g", "g2", "g3"], &lines)
+            .await
+            .map_err(adapter_err)
     }
 
     async fn clear_policy(&mut self) -> casbin::Result<()> {
-        self.store.replace_policy_lines(&["p", "g", "g2", "g3"], &[]).await.map_err(adapter_err)
+        self.store
+            .replace_policy_lines(&["p", "g", "g2", "g3"], &[])
+            .await
+            .map_err(adapter_err)
     }
 
     fn is_filtered(&self) -> bool {
         false
     }
 
-    async fn add_policy(&mut self, _sec: &str, ptype: &str, rule: Vec<String>) -> casbin::Result<bool> {
-        self.store.add_policy_lines(&[line(ptype, &rule)]).await.map_err(adapter_err)?;
+    async fn add_policy(
+        &mut self,
+        _sec: &str,
+        ptype: &str,
+        rule: Vec<String>,
+    ) -> casbin::Result<bool> {
+        self.store
+            .add_policy_lines(&[line(ptype, &rule)])
+            .await
+            .map_err(adapter_err)?;
         Ok(true)
     }
 
-    async fn add_policies(&mut self, _sec: &str, ptype: &str, rules: Vec<Vec<String>>) -> casbin::Result<bool> {
+    async fn add_policies(
+        &mut self,
+        _sec: &str,
+        ptype: &str,
+        rules: Vec<Vec<String>>,
+    ) -> casbin::Result<bool> {
         let lines: Vec<PolicyLine> = rules.iter().map(|r| line(ptype, r)).collect();
-        self.store.add_policy_lines(&lines).await.map_err(adapter_err)?;
+        self.store
+            .add_policy_lines(&lines)
+            .await
+            .map_err(adapter_err)?;
         Ok(true)
     }
 
-    async fn remove_policy(&mut self, _sec: &str, ptype: &str, rule: Vec<String>) -> casbin::Result<bool> {
-        self.store.remove_policy_lines(&[line(ptype, &rule)]).await.map_err(adapter_err)?;
+    async fn remove_policy(
+        &mut self,
+        _sec: &str,
+        ptype: &str,
+        rule: Vec<String>,
+    ) -> casbin::Result<bool> {
+        self.store
+            .remove_policy_lines(&[line(ptype, &rule)])
+            .await
+            .map_err(adapter_err)?;
         Ok(true)
     }
 
-    async fn remove_policies(&mut self, _sec: &str, ptype: &str, rules: Vec<Vec<String>>) -> casbin::Result<bool> {
+    async fn remove_policies(
+        &mut self,
+        _sec: &str,
+        ptype: &str,
+        rules: Vec<Vec<String>>,
+    ) -> casbin::Result<bool> {
         let lines: Vec<PolicyLine> = rules.iter().map(|r| line(ptype, r)).collect();
-        self.store.remove_policy_lines(&lines).await.map_err(adapter_err)?;
+        self.store
+            .remove_policy_lines(&lines)
+            .await
+            .map_err(adapter_err)?;
         Ok(true)
     }
 
-    async fn remove_filtered_policy(&mut self, _sec: &str, ptype: &str, field_index: usize, field_values: Vec<String>) -> casbin::Result<bool> {
+    async fn remove_filtered_policy(
+        &mut self,
+        _sec: &str,
+        ptype: &str,
+        field_index: usize,
+        field_values: Vec<String>,
+    ) -> casbin::Result<bool> {
         // Resolve the filter against stored lines, then delete exactly those.
         let doomed: Vec<PolicyLine> = self
             .store
@@ -90,10 +138,15 @@ impl Adapter for SurrealAdapter {
             .filter(|l| l.ptype == ptype)
             .filter(|l| {
                 let vals = [&l.v0, &l.v1, &l.v2];
-                field_values.iter().enumerate().all(|(i, want)| want.is_empty() || vals.get(field_index + i).is_some_and(|v| *v == want))
+                field_values.iter().enumerate().all(|(i, want)| {
+                    want.is_empty() || vals.get(field_index + i).is_some_and(|v| *v == want)
+                })
             })
             .collect();
-        self.store.remove_policy_lines(&doomed).await.map_err(adapter_err)?;
+        self.store
+            .remove_policy_lines(&doomed)
+            .await
+            .map_err(adapter_err)?;
         Ok(!doomed.is_empty())
     }
 }

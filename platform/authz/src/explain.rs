@@ -20,7 +20,12 @@ pub struct Explanation {
 }
 
 impl Authz {
-    pub async fn explain(&self, user_uid: &str, action: Action, object: &Object) -> AuthzResult<Explanation> {
+    pub async fn explain(
+        &self,
+        user_uid: &str,
+        action: Action,
+        object: &Object,
+    ) -> AuthzResult<Explanation> {
         let index = self.snapshot();
         let user = Subject::User(user_uid.to_owned()).to_string();
         let is_admin = index.has_permission(&user, ServerPermission::Admin);
@@ -29,13 +34,23 @@ impl Authz {
         let effective_role = self.effective_role(user_uid, object);
         let required_role = action.required_role();
         let allowed = effective_role >= required_role;
-        let casbin_allows = self.casbin_decision(user_uid, object, required_role.as_str()).await?;
+        let casbin_allows = self
+            .casbin_decision(user_uid, object, required_role.as_str())
+            .await?;
         let best = grants.iter().max_by_key(|c| c.role);
         let reason = if is_admin {
             "allowed: the user is an administrator".to_owned()
         } else if let Some(c) = best.filter(|c| c.role >= default_role) {
-            let via = if c.subject == user { String::new() } else { format!(" through {}", c.subject) };
-            let place = if c.inherited { format!("inherited from {}", c.object) } else { format!("granted on {}", c.object) };
+            let via = if c.subject == user {
+                String::new()
+            } else {
+                format!(" through {}", c.subject)
+            };
+            let place = if c.inherited {
+                format!("inherited from {}", c.object)
+            } else {
+                format!("granted on {}", c.object)
+            };
             format!(
                 "{}: the strongest grant is {}{via}, {place}; {} needs {required_role}",
                 if allowed { "allowed" } else { "refused" },
@@ -43,10 +58,26 @@ impl Authz {
                 action.as_str()
             )
         } else if default_role > Role::NoAccess {
-            format!("{}: no grant above the instance default role {default_role}; {} needs {required_role}", if allowed { "allowed" } else { "refused" }, action.as_str())
+            format!(
+                "{}: no grant above the instance default role {default_role}; {} needs {required_role}",
+                if allowed { "allowed" } else { "refused" },
+                action.as_str()
+            )
         } else {
-            format!("refused: no grant reaches {object} for this user; {} needs {required_role}", action.as_str())
+            format!(
+                "refused: no grant reaches {object} for this user; {} needs {required_role}",
+                action.as_str()
+            )
         };
-        Ok(Explanation { allowed, required_role, effective_role, default_role, is_admin, grants, casbin_allows, reason })
+        Ok(Explanation {
+            allowed,
+            required_role,
+            effective_role,
+            default_role,
+            is_admin,
+            grants,
+            casbin_allows,
+            reason,
+        })
     }
 }

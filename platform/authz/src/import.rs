@@ -48,7 +48,9 @@ pub trait KnownIds {
 impl Authz {
     /// Grants and memberships as casbin CSV, with a header saying what the file is.
     pub fn export_csv(&self) -> String {
-        let mut out = String::from("# vitrine policy export: p = grant (subject, object, role or permission), g = membership (user, group)\n");
+        let mut out = String::from(
+            "# vitrine policy export: p = grant (subject, object, role or permission), g = membership (user, group)\n",
+        );
         for l in self.policy_lines() {
             let vals = l.values().join(", ");
             out.push_str(&format!("{}, {vals}\n", l.ptype));
@@ -59,11 +61,18 @@ impl Authz {
     /// Replaces every grant and membership with the file's. Refused whole, with every
     /// problem listed by line, when any line is malformed, names something unknown,
     /// contradicts another line or the folder floor, or leaves no administrator.
-    pub async fn import_csv(&self, csv: &str, known: &(dyn KnownIds + Sync)) -> AuthzResult<ImportSummary> {
+    pub async fn import_csv(
+        &self,
+        csv: &str,
+        known: &(dyn KnownIds + Sync),
+    ) -> AuthzResult<ImportSummary> {
         let mut enforcer = self.enforcer.lock().await;
         let parsed: Vec<(usize, PolicyLine)> = parse_lines(csv).collect();
         if parsed.len() > MAX_IMPORT_LINES {
-            return Err(AuthzError::InvalidPolicy(format!("{} lines; the limit is {MAX_IMPORT_LINES}", parsed.len())));
+            return Err(AuthzError::InvalidPolicy(format!(
+                "{} lines; the limit is {MAX_IMPORT_LINES}",
+                parsed.len()
+            )));
         }
         let mut problems = Vec::new();
         let mut seen: HashMap<(String, String), (usize, String)> = HashMap::new();
@@ -74,7 +83,8 @@ impl Authz {
                 continue;
             }
             if l.ptype == "p" && !matches!(Object::parse(&l.v1), Some(Object::Instance)) {
-                if let Some((first, other)) = seen.insert((l.v0.clone(), l.v1.clone()), (*n, l.v2.clone()))
+                if let Some((first, other)) =
+                    seen.insert((l.v0.clone(), l.v1.clone()), (*n, l.v2.clone()))
                     && other != l.v2
                 {
                     problems.push(format!("line {n}: {} gets {} on {} but line {first} gives {other}; one role per subject and object", l.v0, l.v2, l.v1));
@@ -86,7 +96,10 @@ impl Authz {
         let new_lines: Vec<PolicyLine> = parsed.iter().map(|(_, l)| l.clone()).collect();
         if problems.is_empty() {
             // The tree (g2) and ladder (g3) stay; the floor is checked against the tree.
-            let mut all: Vec<PolicyLine> = lines_of(&enforcer).into_iter().filter(|l| l.ptype == "g2" || l.ptype == "g3").collect();
+            let mut all: Vec<PolicyLine> = lines_of(&enforcer)
+                .into_iter()
+                .filter(|l| l.ptype == "g2" || l.ptype == "g3")
+                .collect();
             all.extend(new_lines.iter().cloned());
             let candidate = Index::build(&all);
             for (n, l) in &parsed {
@@ -101,7 +114,10 @@ impl Authz {
                 problems.push("no line grants admin on instance; the import would lock every administrator out".into());
             }
             if problems.is_empty() {
-                let text: String = all.iter().map(|l| format!("{}, {}\n", l.ptype, l.values().join(", "))).collect();
+                let text: String = all
+                    .iter()
+                    .map(|l| format!("{}, {}\n", l.ptype, l.values().join(", ")))
+                    .collect();
                 let model = casbin::DefaultModel::from_str(MODEL_CONF).await?;
                 if let Err(e) = Enforcer::new(model, StringAdapter::new(text)).await {
                     problems.push(format!("casbin cannot load the result: {e}"));
@@ -111,7 +127,9 @@ impl Authz {
         if !problems.is_empty() {
             return Err(AuthzError::InvalidPolicy(problems.join("; ")));
         }
-        self.store.replace_policy_lines(&["p", "g"], &new_lines).await?;
+        self.store
+            .replace_policy_lines(&["p", "g"], &new_lines)
+            .await?;
         enforcer.load_policy().await?;
         self.rebuild(&enforcer);
         Ok(ImportSummary {

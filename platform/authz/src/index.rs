@@ -45,21 +45,38 @@ pub struct Contribution {
 
 impl Index {
     pub fn build(lines: &[PolicyLine]) -> Index {
-        let mut idx = Index { lines: lines.to_vec(), ..Index::default() };
+        let mut idx = Index {
+            lines: lines.to_vec(),
+            ..Index::default()
+        };
         for l in lines {
             match l.ptype.as_str() {
                 "p" => match parse_grant(&l.v1, &l.v2) {
                     Some(Grant::Role(role)) => {
-                        idx.granted.entry(l.v0.clone()).or_default().push(l.v1.clone());
-                        let slot = idx.roles.entry(l.v1.clone()).or_default().entry(l.v0.clone()).or_insert(role);
+                        idx.granted
+                            .entry(l.v0.clone())
+                            .or_default()
+                            .push(l.v1.clone());
+                        let slot = idx
+                            .roles
+                            .entry(l.v1.clone())
+                            .or_default()
+                            .entry(l.v0.clone())
+                            .or_insert(role);
                         *slot = (*slot).max(role);
                     }
                     Some(Grant::Permission(p)) => {
                         idx.permissions.entry(l.v0.clone()).or_default().insert(p);
                     }
-                    None => tracing::warn!(subject = %l.v0, object = %l.v1, grant = %l.v2, "ignoring unreadable policy line"),
+                    None => {
+                        tracing::warn!(subject = %l.v0, object = %l.v1, grant = %l.v2, "ignoring unreadable policy line")
+                    }
                 },
-                "g" => idx.groups_of.entry(l.v0.clone()).or_default().push(l.v1.clone()),
+                "g" => idx
+                    .groups_of
+                    .entry(l.v0.clone())
+                    .or_default()
+                    .push(l.v1.clone()),
                 "g2" => {
                     idx.parent.insert(l.v0.clone(), l.v1.clone());
                 }
@@ -118,7 +135,12 @@ impl Index {
             if let Some(grants) = self.roles.get(node) {
                 for s in &subjects {
                     if let Some(r) = grants.get(s) {
-                        out.push(Contribution { subject: s.clone(), object: node.to_owned(), role: *r, inherited: depth > 0 });
+                        out.push(Contribution {
+                            subject: s.clone(),
+                            object: node.to_owned(),
+                            role: *r,
+                            inherited: depth > 0,
+                        });
                     }
                 }
             }
@@ -150,7 +172,11 @@ impl Index {
     }
 
     pub fn has_permission(&self, user: &str, permission: ServerPermission) -> bool {
-        let has = |s: &str| self.permissions.get(s).is_some_and(|p| p.contains(&permission) || p.contains(&ServerPermission::Admin));
+        let has = |s: &str| {
+            self.permissions
+                .get(s)
+                .is_some_and(|p| p.contains(&permission) || p.contains(&ServerPermission::Admin))
+        };
         has(user) || self.groups_of(user).iter().any(|g| has(g))
     }
 
@@ -165,7 +191,9 @@ impl Index {
     }
 
     pub fn any_admin(&self) -> bool {
-        self.permissions.values().any(|p| p.contains(&ServerPermission::Admin))
+        self.permissions
+            .values()
+            .any(|p| p.contains(&ServerPermission::Admin))
     }
 
     /// Direct grants below `object` (its descendants) that `subject` holds with a role
@@ -190,7 +218,14 @@ impl Index {
 
 pub fn parse_grant(object: &str, value: &str) -> Option<Grant> {
     match Object::parse(object)? {
-        Object::Instance => value.parse::<ServerPermission>().ok().map(Grant::Permission),
-        Object::Folder(_) | Object::Project(_) => value.parse::<Role>().ok().filter(|r| *r != Role::NoAccess).map(Grant::Role),
+        Object::Instance => value
+            .parse::<ServerPermission>()
+            .ok()
+            .map(Grant::Permission),
+        Object::Folder(_) | Object::Project(_) => value
+            .parse::<Role>()
+            .ok()
+            .filter(|r| *r != Role::NoAccess)
+            .map(Grant::Role),
     }
 }

@@ -44,10 +44,15 @@ pub struct Authz {
 impl Authz {
     pub async fn load(store: Store) -> AuthzResult<Arc<Authz>> {
         let model = casbin::DefaultModel::from_str(MODEL_CONF).await?;
-        let mut enforcer = Enforcer::new(model, adapter::SurrealAdapter::new(store.clone())).await?;
+        let mut enforcer =
+            Enforcer::new(model, adapter::SurrealAdapter::new(store.clone())).await?;
         enforcer.enable_auto_save(true);
         let present = enforcer.get_named_grouping_policy("g3");
-        let missing: Vec<Vec<String>> = import::default_lines().iter().map(PolicyLine::values).filter(|v| !present.contains(v)).collect();
+        let missing: Vec<Vec<String>> = import::default_lines()
+            .iter()
+            .map(PolicyLine::values)
+            .filter(|v| !present.contains(v))
+            .collect();
         if !missing.is_empty() {
             enforcer.add_named_grouping_policies("g3", missing).await?;
         }
@@ -71,11 +76,15 @@ impl Authz {
     }
 
     pub fn is_admin(&self, user_uid: &str) -> bool {
-        self.snapshot().has_permission(&Subject::User(user_uid.to_owned()).to_string(), ServerPermission::Admin)
+        self.snapshot().has_permission(
+            &Subject::User(user_uid.to_owned()).to_string(),
+            ServerPermission::Admin,
+        )
     }
 
     pub fn has_permission(&self, user_uid: &str, permission: ServerPermission) -> bool {
-        self.snapshot().has_permission(&Subject::User(user_uid.to_owned()).to_string(), permission)
+        self.snapshot()
+            .has_permission(&Subject::User(user_uid.to_owned()).to_string(), permission)
     }
 
     /// The caller's role on a folder or project: owner for admins, otherwise the highest of
@@ -87,13 +96,18 @@ impl Authz {
             return Role::Owner;
         }
         let default = self.settings.read().default_role;
-        index.effective_role(&user, &object.to_string()).max(default)
+        index
+            .effective_role(&user, &object.to_string())
+            .max(default)
     }
 
     /// Is something below `object` shared with the user? Such folders are listed (with no
     /// role) so the path to what is shared stays navigable.
     pub fn has_grant_below(&self, user_uid: &str, object: &Object) -> bool {
-        self.snapshot().has_grant_below(&Subject::User(user_uid.to_owned()).to_string(), &object.to_string())
+        self.snapshot().has_grant_below(
+            &Subject::User(user_uid.to_owned()).to_string(),
+            &object.to_string(),
+        )
     }
 
     /// Refuses with `Forbidden` unless the caller's role suffices for the action.
@@ -110,11 +124,17 @@ impl Authz {
         }
     }
 
-    pub fn require_permission(&self, user_uid: &str, permission: ServerPermission) -> AuthzResult<()> {
+    pub fn require_permission(
+        &self,
+        user_uid: &str,
+        permission: ServerPermission,
+    ) -> AuthzResult<()> {
         if self.has_permission(user_uid, permission) {
             Ok(())
         } else {
-            Err(AuthzError::Forbidden(format!("needs the server permission {permission}")))
+            Err(AuthzError::Forbidden(format!(
+                "needs the server permission {permission}"
+            )))
         }
     }
 
@@ -128,12 +148,19 @@ impl Authz {
     /// Grants `role` on a folder or project, replacing the subject's previous direct role
     /// there. Refused when it would sit below a role the subject inherits from a folder
     /// above, or when it would leave lower grants of the subject below it.
-    pub async fn grant_role(&self, subject: &Subject, object: &Object, role: Role) -> AuthzResult<()> {
+    pub async fn grant_role(
+        &self,
+        subject: &Subject,
+        object: &Object,
+        role: Role,
+    ) -> AuthzResult<()> {
         if matches!(object, Object::Instance) {
             return Err(AuthzError::Invalid("roles are granted on folders and projects; use server permissions for the instance".into()));
         }
         if role == Role::NoAccess {
-            return Err(AuthzError::Invalid("no_access is the absence of a grant: revoke the role instead".into()));
+            return Err(AuthzError::Invalid(
+                "no_access is the absence of a grant: revoke the role instead".into(),
+            ));
         }
         let (sub, obj) = (subject.to_string(), object.to_string());
         let mut enforcer = self.enforcer.lock().await;
@@ -153,9 +180,13 @@ impl Authz {
             )));
         }
         if let Some(old) = index.direct_role(&sub, &obj) {
-            enforcer.remove_policy(vec![sub.clone(), obj.clone(), old.to_string()]).await?;
+            enforcer
+                .remove_policy(vec![sub.clone(), obj.clone(), old.to_string()])
+                .await?;
         }
-        enforcer.add_policy(vec![sub, obj, role.to_string()]).await?;
+        enforcer
+            .add_policy(vec![sub, obj, role.to_string()])
+            .await?;
         self.rebuild(&enforcer);
         Ok(())
     }
@@ -164,15 +195,27 @@ impl Authz {
     pub async fn revoke_role(&self, subject: &Subject, object: &Object) -> AuthzResult<bool> {
         let (sub, obj) = (subject.to_string(), object.to_string());
         let mut enforcer = self.enforcer.lock().await;
-        let Some(old) = self.snapshot().direct_role(&sub, &obj) else { return Ok(false) };
-        enforcer.remove_policy(vec![sub, obj, old.to_string()]).await?;
+        let Some(old) = self.snapshot().direct_role(&sub, &obj) else {
+            return Ok(false);
+        };
+        enforcer
+            .remove_policy(vec![sub, obj, old.to_string()])
+            .await?;
         self.rebuild(&enforcer);
         Ok(true)
     }
 
-    pub async fn grant_permission(&self, subject: &Subject, permission: ServerPermission) -> AuthzResult<()> {
+    pub async fn grant_permission(
+        &self,
+        subject: &Subject,
+        permission: ServerPermission,
+    ) -> AuthzResult<()> {
         let mut enforcer = self.enforcer.lock().await;
-        let rule = vec![subject.to_string(), "instance".to_owned(), permission.to_string()];
+        let rule = vec![
+            subject.to_string(),
+            "instance".to_owned(),
+            permission.to_string(),
+        ];
         if !enforcer.has_policy(rule.clone()) {
             enforcer.add_policy(rule).await?;
         }
@@ -182,16 +225,26 @@ impl Authz {
 
     /// Refuses to remove the last administrator: an instance nobody can administer would
     /// need a database edit to recover.
-    pub async fn revoke_permission(&self, subject: &Subject, permission: ServerPermission) -> AuthzResult<bool> {
+    pub async fn revoke_permission(
+        &self,
+        subject: &Subject,
+        permission: ServerPermission,
+    ) -> AuthzResult<bool> {
         let mut enforcer = self.enforcer.lock().await;
-        let rule = vec![subject.to_string(), "instance".to_owned(), permission.to_string()];
+        let rule = vec![
+            subject.to_string(),
+            "instance".to_owned(),
+            permission.to_string(),
+        ];
         if !enforcer.has_policy(rule.clone()) {
             return Ok(false);
         }
         if permission == ServerPermission::Admin {
             let admins = enforcer.get_filtered_policy(1, vec!["instance".into(), "admin".into()]);
             if admins.len() <= 1 {
-                return Err(AuthzError::Violation("this is the last administrator; grant admin to someone else first".into()));
+                return Err(AuthzError::Violation(
+                    "this is the last administrator; grant admin to someone else first".into(),
+                ));
             }
         }
         enforcer.remove_policy(rule).await?;
@@ -211,7 +264,12 @@ impl Authz {
 
     pub async fn remove_member(&self, user_uid: &str, group_uid: &str) -> AuthzResult<bool> {
         let mut enforcer = self.enforcer.lock().await;
-        let removed = enforcer.remove_grouping_policy(vec![format!("user:{user_uid}"), format!("group:{group_uid}")]).await?;
+        let removed = enforcer
+            .remove_grouping_policy(vec![
+                format!("user:{user_uid}"),
+                format!("group:{group_uid}"),
+            ])
+            .await?;
         self.rebuild(&enforcer);
         Ok(removed)
     }
@@ -224,7 +282,11 @@ impl Authz {
             .get_named_grouping_policy("g")
             .into_iter()
             .filter(|r| r.get(1) == Some(&group))
-            .filter_map(|r| r.first().and_then(|s| s.strip_prefix("user:")).map(str::to_owned))
+            .filter_map(|r| {
+                r.first()
+                    .and_then(|s| s.strip_prefix("user:"))
+                    .map(str::to_owned)
+            })
             .collect()
     }
 
@@ -233,12 +295,18 @@ impl Authz {
     pub async fn set_parent(&self, child: &Object, parent: Option<&Object>) -> AuthzResult<()> {
         let mut enforcer = self.enforcer.lock().await;
         let c = child.to_string();
-        let old = enforcer.get_named_grouping_policy("g2").into_iter().filter(|r| r.first() == Some(&c)).collect::<Vec<_>>();
+        let old = enforcer
+            .get_named_grouping_policy("g2")
+            .into_iter()
+            .filter(|r| r.first() == Some(&c))
+            .collect::<Vec<_>>();
         for r in old {
             enforcer.remove_named_grouping_policy("g2", r).await?;
         }
         if let Some(p) = parent {
-            enforcer.add_named_grouping_policy("g2", vec![c, p.to_string()]).await?;
+            enforcer
+                .add_named_grouping_policy("g2", vec![c, p.to_string()])
+                .await?;
         }
         self.rebuild(&enforcer);
         Ok(())
@@ -255,7 +323,13 @@ impl Authz {
 
     /// Grants and memberships (`p` and `g` lines), sorted.
     pub fn policy_lines(&self) -> Vec<PolicyLine> {
-        let mut lines: Vec<PolicyLine> = self.snapshot().lines().iter().filter(|l| l.ptype == "p" || l.ptype == "g").cloned().collect();
+        let mut lines: Vec<PolicyLine> = self
+            .snapshot()
+            .lines()
+            .iter()
+            .filter(|l| l.ptype == "p" || l.ptype == "g")
+            .cloned()
+            .collect();
         lines.sort();
         lines
     }
@@ -266,16 +340,34 @@ impl Authz {
 
     /// Asks casbin itself (a full scan of the policy lines). Used by `explain` and the
     /// consistency tests; too slow for the request path.
-    pub async fn casbin_decision(&self, user_uid: &str, object: &Object, needed: &str) -> AuthzResult<bool> {
+    pub async fn casbin_decision(
+        &self,
+        user_uid: &str,
+        object: &Object,
+        needed: &str,
+    ) -> AuthzResult<bool> {
         let enforcer = self.enforcer.lock().await;
-        Ok(enforcer.enforce((format!("user:{user_uid}"), object.to_string(), needed.to_owned()))?)
+        Ok(enforcer.enforce((
+            format!("user:{user_uid}"),
+            object.to_string(),
+            needed.to_owned(),
+        ))?)
     }
 }
 
 pub(crate) fn lines_of(enforcer: &Enforcer) -> Vec<PolicyLine> {
-    let mut lines: Vec<PolicyLine> = enforcer.get_policy().into_iter().map(|r| rule_line("p", &r)).collect();
+    let mut lines: Vec<PolicyLine> = enforcer
+        .get_policy()
+        .into_iter()
+        .map(|r| rule_line("p", &r))
+        .collect();
     for ptype in ["g", "g2", "g3"] {
-        lines.extend(enforcer.get_named_grouping_policy(ptype).into_iter().map(|r| rule_line(ptype, &r)));
+        lines.extend(
+            enforcer
+                .get_named_grouping_policy(ptype)
+                .into_iter()
+                .map(|r| rule_line(ptype, &r)),
+        );
     }
     lines
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use vitrine_core::{Ability, Role};
 use vitrine_storage::Store;
 
-use crate::{AuthzResult, Authz};
+use crate::{Authz, AuthzResult};
 
 const KEY: &str = "authz";
 
@@ -24,9 +24,14 @@ impl Default for InstanceSettings {
     fn default() -> Self {
         InstanceSettings {
             default_role: Role::NoAccess,
-            ability_defaults: [(Ability::Schedule, true), (Ability::Download, true), (Ability::Drill, true), (Ability::ViewersSeeWorkflow, false)]
-                .into_iter()
-                .collect(),
+            ability_defaults: [
+                (Ability::Schedule, true),
+                (Ability::Download, true),
+                (Ability::Drill, true),
+                (Ability::ViewersSeeWorkflow, false),
+            ]
+            .into_iter()
+            .collect(),
             disabled_abilities: BTreeSet::new(),
         }
     }
@@ -39,10 +44,12 @@ impl InstanceSettings {
         if self.disabled_abilities.contains(&ability) {
             return false;
         }
-        overrides
-            .get(ability.as_str())
-            .copied()
-            .unwrap_or_else(|| self.ability_defaults.get(&ability).copied().unwrap_or(false))
+        overrides.get(ability.as_str()).copied().unwrap_or_else(|| {
+            self.ability_defaults
+                .get(&ability)
+                .copied()
+                .unwrap_or(false)
+        })
     }
 }
 
@@ -52,7 +59,10 @@ pub(crate) async fn load(store: &Store) -> AuthzResult<InstanceSettings> {
 
 impl Authz {
     /// Applies a change to the settings and stores it before publishing it.
-    pub async fn update_settings(&self, change: impl FnOnce(&mut InstanceSettings)) -> AuthzResult<InstanceSettings> {
+    pub async fn update_settings(
+        &self,
+        change: impl FnOnce(&mut InstanceSettings),
+    ) -> AuthzResult<InstanceSettings> {
         let _serialize = self.enforcer.lock().await;
         let mut next = self.settings();
         change(&mut next);

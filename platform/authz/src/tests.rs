@@ -10,7 +10,12 @@ use crate::{Authz, Object, Subject};
 async fn store() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("surrealkv://{}", dir.path().join("db").display());
-    (Store::open(&url, &dir.path().join("artifacts")).await.unwrap(), dir)
+    (
+        Store::open(&url, &dir.path().join("artifacts"))
+            .await
+            .unwrap(),
+        dir,
+    )
 }
 
 /// A random forest of folders with projects, users in random groups, random grants.
@@ -19,12 +24,22 @@ fn random_lines(rng: &mut StdRng) -> (Vec<PolicyLine>, Vec<String>, Vec<String>)
     let folders: Vec<String> = (0..12).map(|i| format!("folder:f{i}")).collect();
     for (i, f) in folders.iter().enumerate().skip(1) {
         if rng.random_bool(0.8) {
-            lines.push(PolicyLine::new("g2", f, &folders[rng.random_range(0..i)], ""));
+            lines.push(PolicyLine::new(
+                "g2",
+                f,
+                &folders[rng.random_range(0..i)],
+                "",
+            ));
         }
     }
     let projects: Vec<String> = (0..10).map(|i| format!("project:p{i}")).collect();
     for p in &projects {
-        lines.push(PolicyLine::new("g2", p, &folders[rng.random_range(0..folders.len())], ""));
+        lines.push(PolicyLine::new(
+            "g2",
+            p,
+            &folders[rng.random_range(0..folders.len())],
+            "",
+        ));
     }
     let users: Vec<String> = (0..6).map(|i| format!("user:u{i}")).collect();
     let groups: Vec<String> = (0..3).map(|i| format!("group:g{i}")).collect();
@@ -41,7 +56,12 @@ fn random_lines(rng: &mut StdRng) -> (Vec<PolicyLine>, Vec<String>, Vec<String>)
     for _ in 0..25 {
         let s = subjects[rng.random_range(0..subjects.len())];
         let o = objects[rng.random_range(0..objects.len())];
-        lines.push(PolicyLine::new("p", s, o, roles[rng.random_range(0..roles.len())].as_str()));
+        lines.push(PolicyLine::new(
+            "p",
+            s,
+            o,
+            roles[rng.random_range(0..roles.len())].as_str(),
+        ));
     }
     let all_objects = objects.into_iter().cloned().collect();
     (lines, users, all_objects)
@@ -62,8 +82,15 @@ async fn index_agrees_with_casbin_on_random_policies() {
                 let object = Object::parse(o).unwrap();
                 let role = authz.effective_role(uid, &object);
                 for needed in [Role::Viewer, Role::Editor, Role::Manager, Role::Owner] {
-                    let casbin = authz.casbin_decision(uid, &object, needed.as_str()).await.unwrap();
-                    assert_eq!(role >= needed, casbin, "seed {seed}: {u} needs {needed} on {o}; index says {role}");
+                    let casbin = authz
+                        .casbin_decision(uid, &object, needed.as_str())
+                        .await
+                        .unwrap();
+                    assert_eq!(
+                        role >= needed,
+                        casbin,
+                        "seed {seed}: {u} needs {needed} on {o}; index says {role}"
+                    );
                     checked += 1;
                 }
             }
@@ -77,12 +104,33 @@ async fn grants_survive_a_reload_and_the_last_admin_stays() {
     let (store, _dir) = store().await;
     let authz = Authz::load(store.clone()).await.unwrap();
     let alice = Subject::User("alice".into());
-    authz.set_parent(&Object::Project("p".into()), Some(&Object::Folder("f".into()))).await.unwrap();
-    authz.grant_role(&alice, &Object::Folder("f".into()), Role::Editor).await.unwrap();
-    authz.grant_permission(&alice, vitrine_core::ServerPermission::Admin).await.unwrap();
-    assert!(authz.revoke_permission(&alice, vitrine_core::ServerPermission::Admin).await.is_err(), "last admin kept");
+    authz
+        .set_parent(
+            &Object::Project("p".into()),
+            Some(&Object::Folder("f".into())),
+        )
+        .await
+        .unwrap();
+    authz
+        .grant_role(&alice, &Object::Folder("f".into()), Role::Editor)
+        .await
+        .unwrap();
+    authz
+        .grant_permission(&alice, vitrine_core::ServerPermission::Admin)
+        .await
+        .unwrap();
+    assert!(
+        authz
+            .revoke_permission(&alice, vitrine_core::ServerPermission::Admin)
+            .await
+            .is_err(),
+        "last admin kept"
+    );
     let again = Authz::load(store).await.unwrap();
     // Admins are owners everywhere; check the grant itself through the index.
-    assert_eq!(again.snapshot().effective_role("user:alice", "project:p"), Role::Editor);
+    assert_eq!(
+        again.snapshot().effective_role("user:alice", "project:p"),
+        Role::Editor
+    );
     assert!(again.is_admin("alice"));
 }

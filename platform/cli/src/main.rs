@@ -18,7 +18,11 @@ use vitrine_server::Config;
 const DEFAULT_LOG: &str = "info,surrealdb=warn,surrealkv=warn,surrealdb_core=warn";
 
 #[derive(Parser)]
-#[command(name = "vitrine", version, about = "Self-hosted platform for sharing and deploying analytics")]
+#[command(
+    name = "vitrine",
+    version,
+    about = "Self-hosted platform for sharing and deploying analytics"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -80,7 +84,10 @@ fn load_config(common: &Common) -> anyhow::Result<Config> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VITRINE_LOG").unwrap_or_else(|_| DEFAULT_LOG.into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VITRINE_LOG")
+                .unwrap_or_else(|_| DEFAULT_LOG.into()),
+        )
         .init();
     match Cli::parse().command {
         Command::Serve { common, listen } => {
@@ -90,30 +97,77 @@ async fn main() -> anyhow::Result<()> {
             }
             let services = vitrine_server::open_services(&config)
                 .await
-                .with_context(|| format!("cannot open the data directory {}", config.storage.data_dir.display()))?;
-            let listener = tokio::net::TcpListener::bind(config.server.listen).await.with_context(|| format!("cannot listen on {}", config.server.listen))?;
-            vitrine_server::run(listener, services, config, vitrine_server::shutdown_signal()).await?;
+                .with_context(|| {
+                    format!(
+                        "cannot open the data directory {}",
+                        config.storage.data_dir.display()
+                    )
+                })?;
+            let listener = tokio::net::TcpListener::bind(config.server.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+            vitrine_server::run(
+                listener,
+                services,
+                config,
+                vitrine_server::shutdown_signal(),
+            )
+            .await?;
         }
-        Command::Admin { command: AdminCommand::CreateUser { common, username, display_name, admin } } => {
+        Command::Admin {
+            command:
+                AdminCommand::CreateUser {
+                    common,
+                    username,
+                    display_name,
+                    admin,
+                },
+        } => {
             let config = load_config(&common)?;
             let services = vitrine_server::open_services(&config)
                 .await
                 .context("cannot open the database (an embedded database cannot be opened while `vitrine serve` runs on it; stop the server or use the setup URL)")?;
             let mut password = String::new();
-            std::io::stdin().lock().read_line(&mut password).context("cannot read the password from standard input")?;
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .context("cannot read the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']);
             let user = services
-                .create_local_user(&username, display_name.as_deref().unwrap_or(&username), password, None)
+                .create_local_user(
+                    &username,
+                    display_name.as_deref().unwrap_or(&username),
+                    password,
+                    None,
+                )
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
             if admin {
-                services.authz.grant_permission(&Subject::User(user.uid.clone()), ServerPermission::Admin).await?;
+                services
+                    .authz
+                    .grant_permission(&Subject::User(user.uid.clone()), ServerPermission::Admin)
+                    .await?;
             }
             services
                 .audit
-                .system("user.create", &format!("user:{}", user.uid), "ok", &Default::default(), if admin { "created from the shell as administrator" } else { "created from the shell" })
+                .system(
+                    "user.create",
+                    &format!("user:{}", user.uid),
+                    "ok",
+                    &Default::default(),
+                    if admin {
+                        "created from the shell as administrator"
+                    } else {
+                        "created from the shell"
+                    },
+                )
                 .await;
-            println!("created user {} (id {}){}", user.username, user.uid, if admin { " with admin" } else { "" });
+            println!(
+                "created user {} (id {}){}",
+                user.username,
+                user.uid,
+                if admin { " with admin" } else { "" }
+            );
         }
         Command::Schema => print!("{}", vitrine_api::graphql::sdl()),
     }

@@ -118,7 +118,10 @@ pub struct CoreError {
 
 impl CoreError {
     pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
-        CoreError { field, reason: reason.into() }
+        CoreError {
+            field,
+            reason: reason.into(),
+        }
     }
 
     pub fn code(&self) -> ErrorCode {

@@ -45,7 +45,10 @@ impl Name {
         }
         let len = trimmed.chars().count();
         if len > MAX_TEXT_LEN {
-            return Err(CoreError::new(field, format!("is {len} characters long; the limit is {MAX_TEXT_LEN}")));
+            return Err(CoreError::new(
+                field,
+                format!("is {len} characters long; the limit is {MAX_TEXT_LEN}"),
+            ));
         }
         if trimmed.chars().any(char::is_control) {
             return Err(CoreError::new(field, "must not contain control characters"));
@@ -69,13 +72,29 @@ impl Slug {
             return Err(CoreError::new("slug", "must not be empty"));
         }
         if s.len() > Self::MAX_LEN {
-            return Err(CoreError::new("slug", format!("is {} characters long; the limit is {}", s.len(), Self::MAX_LEN)));
+            return Err(CoreError::new(
+                "slug",
+                format!(
+                    "is {} characters long; the limit is {}",
+                    s.len(),
+                    Self::MAX_LEN
+                ),
+            ));
         }
-        if let Some(bad) = s.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
-            return Err(CoreError::new("slug", format!("contains `{bad}`; only a-z, 0-9 and - are allowed")));
+        if let Some(bad) = s
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+        {
+            return Err(CoreError::new(
+                "slug",
+                format!("contains `{bad}`; only a-z, 0-9 and - are allowed"),
+            ));
         }
         if s.starts_with('-') || s.ends_with('-') || s.contains("--") {
-            return Err(CoreError::new("slug", "must not start or end with `-` or contain `--`"));
+            return Err(CoreError::new(
+                "slug",
+                "must not start or end with `-` or contain `--`",
+            ));
         }
         Ok(Slug(s.to_owned()))
     }
@@ -95,7 +114,11 @@ impl Slug {
             }
         }
         let trimmed = out.trim_end_matches('-');
-        Slug(if trimmed.is_empty() { "project".to_owned() } else { trimmed.to_owned() })
+        Slug(if trimmed.is_empty() {
+            "project".to_owned()
+        } else {
+            trimmed.to_owned()
+        })
     }
 
     /// `base-2`, `base-3`, … for finding a free slug.
@@ -113,10 +136,19 @@ impl Username {
     pub fn parse(raw: &str) -> Result<Self, CoreError> {
         let s = raw.trim().to_lowercase();
         if !(3..=64).contains(&s.len()) {
-            return Err(CoreError::new("username", "must be 3 to 64 characters long"));
+            return Err(CoreError::new(
+                "username",
+                "must be 3 to 64 characters long",
+            ));
         }
-        if let Some(bad) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
-            return Err(CoreError::new("username", format!("contains `{bad}`; only a-z, 0-9, `.`, `_` and `-` are allowed")));
+        if let Some(bad) = s
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        {
+            return Err(CoreError::new(
+                "username",
+                format!("contains `{bad}`; only a-z, 0-9, `.`, `_` and `-` are allowed"),
+            ));
         }
         Ok(Username(s))
     }
@@ -140,10 +172,16 @@ impl Password {
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, CoreError> {
         let len = raw.chars().count();
         if len < Self::MIN_LEN {
-            return Err(CoreError::new(field, format!("must be at least {} characters long", Self::MIN_LEN)));
+            return Err(CoreError::new(
+                field,
+                format!("must be at least {} characters long", Self::MIN_LEN),
+            ));
         }
         if len > Self::MAX_LEN {
-            return Err(CoreError::new(field, format!("must be at most {} characters long", Self::MAX_LEN)));
+            return Err(CoreError::new(
+                field,
+                format!("must be at most {} characters long", Self::MAX_LEN),
+            ));
         }
         if raw.chars().all(|c| c == raw.chars().next().unwrap_or(' ')) {
             return Err(CoreError::new(field, "must not repeat a single character"));
@@ -164,8 +202,16 @@ string_newtype!(AttributeKey);
 impl AttributeKey {
     pub fn parse(raw: &str) -> Result<Self, CoreError> {
         let ok_start = raw.chars().next().is_some_and(|c| c.is_ascii_lowercase());
-        if !ok_start || raw.len() > 64 || !raw.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-            return Err(CoreError::new("attributes.key", format!("`{raw}` must be 1–64 characters of a-z, 0-9, `_`, starting with a letter")));
+        if !ok_start
+            || raw.len() > 64
+            || !raw
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(CoreError::new(
+                "attributes.key",
+                format!("`{raw}` must be 1–64 characters of a-z, 0-9, `_`, starting with a letter"),
+            ));
         }
         Ok(AttributeKey(raw.to_owned()))
     }
@@ -228,7 +274,17 @@ mod tests {
     #[test]
     fn slugs() {
         assert!(Slug::parse("sales-2026").is_ok());
-        for bad in ["", "Sales", "a b", "-a", "a-", "a--b", "ä", "a/b", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "Sales",
+            "a b",
+            "-a",
+            "a-",
+            "a--b",
+            "ä",
+            "a/b",
+            &"x".repeat(65),
+        ] {
             assert!(Slug::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert_eq!(Slug::derive("Sales Q3 / EMEA").as_str(), "sales-q3-emea");
@@ -252,13 +308,28 @@ mod tests {
         assert!(Password::parse("password", "short").is_err());
         assert!(Password::parse("password", "aaaaaaaaaaaaaaa").is_err());
         assert!(Password::parse("password", "correct horse battery").is_ok());
-        assert_eq!(format!("{:?}", Password::parse("p", "correct horse battery").unwrap()), "Password(***)");
+        assert_eq!(
+            format!(
+                "{:?}",
+                Password::parse("p", "correct horse battery").unwrap()
+            ),
+            "Password(***)"
+        );
     }
 
     #[test]
     fn keywords() {
-        assert_eq!("admin".parse::<ServerPermission>().unwrap(), ServerPermission::Admin);
-        assert!("root".parse::<ServerPermission>().unwrap_err().reason.contains("project_publisher"));
+        assert_eq!(
+            "admin".parse::<ServerPermission>().unwrap(),
+            ServerPermission::Admin
+        );
+        assert!(
+            "root"
+                .parse::<ServerPermission>()
+                .unwrap_err()
+                .reason
+                .contains("project_publisher")
+        );
         assert_eq!("drill".parse::<Ability>().unwrap(), Ability::Drill);
         assert!(AttributeKey::parse("region").is_ok());
         assert!(AttributeKey::parse("Region").is_err());

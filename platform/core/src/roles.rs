@@ -17,7 +17,13 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::NoAccess, Role::Viewer, Role::Editor, Role::Manager, Role::Owner];
+    pub const ALL: [Role; 5] = [
+        Role::NoAccess,
+        Role::Viewer,
+        Role::Editor,
+        Role::Manager,
+        Role::Owner,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -76,12 +82,21 @@ mod tests {
         for r in Role::ALL {
             assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
         }
-        assert!("admin".parse::<Role>().unwrap_err().reason.contains("unknown role"));
+        assert!(
+            "admin"
+                .parse::<Role>()
+                .unwrap_err()
+                .reason
+                .contains("unknown role")
+        );
     }
 
     #[test]
     fn floor_allows_more_refuses_less() {
-        assert_eq!(floor_violation(Role::Editor, Role::Viewer), Some(Role::Editor));
+        assert_eq!(
+            floor_violation(Role::Editor, Role::Viewer),
+            Some(Role::Editor)
+        );
         assert_eq!(floor_violation(Role::Editor, Role::Editor), None);
         assert_eq!(floor_violation(Role::Editor, Role::Manager), None);
         assert_eq!(floor_violation(Role::NoAccess, Role::Viewer), None);

@@ -53,19 +53,32 @@ pub struct LimitsConfig {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { version: CONFIG_VERSION, server: ServerConfig::default(), storage: StorageConfig::default(), limits: LimitsConfig::default() }
+        Config {
+            version: CONFIG_VERSION,
+            server: ServerConfig::default(),
+            storage: StorageConfig::default(),
+            limits: LimitsConfig::default(),
+        }
     }
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), public_url: None, secure_cookies: false, shutdown_grace_secs: 10 }
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            secure_cookies: false,
+            shutdown_grace_secs: 10,
+        }
     }
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { data_dir: PathBuf::from("./vitrine-data"), database_url: None }
+        StorageConfig {
+            data_dir: PathBuf::from("./vitrine-data"),
+            database_url: None,
+        }
     }
 }
 
@@ -85,7 +98,10 @@ impl Default for LimitsConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path} is invalid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("config file {path} has version {found}; this build reads version {CONFIG_VERSION}")]
@@ -100,10 +116,19 @@ impl Config {
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let mut config = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.to_owned(), source })?;
-                let c: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse { path: p.to_owned(), message: e.to_string() })?;
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_owned(),
+                    source,
+                })?;
+                let c: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: p.to_owned(),
+                    message: e.to_string(),
+                })?;
                 if c.version != CONFIG_VERSION {
-                    return Err(ConfigError::Version { path: p.to_owned(), found: c.version });
+                    return Err(ConfigError::Version {
+                        path: p.to_owned(),
+                        found: c.version,
+                    });
                 }
                 c
             }
@@ -115,7 +140,10 @@ impl Config {
 
     fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         if let Some(v) = var("VITRINE_LISTEN") {
-            self.server.listen = v.parse().map_err(|e| ConfigError::Env { var: "VITRINE_LISTEN", message: format!("`{v}` is not HOST:PORT ({e})") })?;
+            self.server.listen = v.parse().map_err(|e| ConfigError::Env {
+                var: "VITRINE_LISTEN",
+                message: format!("`{v}` is not HOST:PORT ({e})"),
+            })?;
         }
         if let Some(v) = var("VITRINE_PUBLIC_URL") {
             self.server.public_url = Some(v);
@@ -137,7 +165,8 @@ impl Config {
         match &self.storage.database_url {
             Some(u) if !u.is_empty() => u.clone(),
             _ => {
-                let dir = std::path::absolute(self.storage.data_dir.join("db")).unwrap_or_else(|_| self.storage.data_dir.join("db"));
+                let dir = std::path::absolute(self.storage.data_dir.join("db"))
+                    .unwrap_or_else(|_| self.storage.data_dir.join("db"));
                 format!("surrealkv://{}", dir.display())
             }
         }
@@ -179,7 +208,9 @@ mod tests {
         .unwrap();
         assert_eq!(c.server.listen.port(), 0);
         assert!(c.database_url().starts_with("surrealkv:///tmp/x/db"));
-        let err = c.apply_env(|k| (k == "VITRINE_LISTEN").then(|| "nope".into())).unwrap_err();
+        let err = c
+            .apply_env(|k| (k == "VITRINE_LISTEN").then(|| "nope".into()))
+            .unwrap_err();
         assert!(err.to_string().starts_with("VITRINE_LISTEN"));
     }
 
@@ -188,7 +219,10 @@ mod tests {
         assert!(toml::from_str::<Config>("[server]\nlisten_on = \"x\"").is_err());
         let dir = std::env::temp_dir().join(format!("vitrine-cfg-{}", std::process::id()));
         std::fs::write(&dir, "version = 2\n").unwrap();
-        assert!(matches!(Config::load(Some(&dir)), Err(ConfigError::Version { found: 2, .. })));
+        assert!(matches!(
+            Config::load(Some(&dir)),
+            Err(ConfigError::Version { found: 2, .. })
+        ));
         let _ = std::fs::remove_file(dir);
     }
 }

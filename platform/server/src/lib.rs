@@ -35,7 +35,10 @@ pub enum ServerError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("cannot create data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Storage(#[from] vitrine_storage::StorageError),
     #[error(transparent)]
@@ -48,7 +51,10 @@ pub enum ServerError {
 /// commands share.
 pub async fn open_services(config: &Config) -> Result<Arc<Services>, ServerError> {
     let dir = &config.storage.data_dir;
-    std::fs::create_dir_all(dir.join("artifacts")).map_err(|source| ServerError::DataDir { path: dir.display().to_string(), source })?;
+    std::fs::create_dir_all(dir.join("artifacts")).map_err(|source| ServerError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    })?;
     let store = Store::open(&config.database_url(), &dir.join("artifacts")).await?;
     let authz = Authz::load(store.clone()).await?;
     Ok(Services::new(store, authz).await)
@@ -57,7 +63,10 @@ pub async fn open_services(config: &Config) -> Result<Arc<Services>, ServerError
 pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
     Route::new()
         .at("/", get(routes::pages::index))
-        .at("/graphql", get(routes::graphql::graphiql).post(routes::graphql::execute))
+        .at(
+            "/graphql",
+            get(routes::graphql::graphiql).post(routes::graphql::execute),
+        )
         .at("/auth/login", post(routes::auth::login))
         .at("/auth/logout", post(routes::auth::logout))
         .at("/setup", get(routes::pages::setup))
@@ -68,9 +77,18 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish for the
 /// configured grace period. Logs `listening on http://HOST:PORT` once bound.
-pub async fn run(listener: tokio::net::TcpListener, services: Arc<Services>, config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    services: Arc<Services>,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
     let addr = listener.local_addr()?;
-    let public = config.server.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let public = config
+        .server
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let schema = build_schema(services.clone(), &config.limits());
     if let Some(token) = services.setup_token() {
@@ -79,9 +97,15 @@ pub async fn run(listener: tokio::net::TcpListener, services: Arc<Services>, con
         tracing::warn!(%url, "no administrator yet: open the setup url to create one");
         println!("setup: open {url} to create the first administrator (valid until one exists)");
     }
-    let state = Arc::new(AppState { services, schema, config });
+    let state = Arc::new(AppState {
+        services,
+        schema,
+        config,
+    });
     tracing::info!("listening on http://{addr}");
-    Server::new_with_acceptor(TcpAcceptor::from_tokio(listener)?).run_with_graceful_shutdown(app(state), shutdown, Some(grace)).await?;
+    Server::new_with_acceptor(TcpAcceptor::from_tokio(listener)?)
+        .run_with_graceful_shutdown(app(state), shutdown, Some(grace))
+        .await?;
     tracing::info!("server stopped");
     Ok(())
 }

@@ -23,7 +23,13 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_depth: 16, max_complexity: 2_000, max_aliases: 30, max_batch: 10, max_body_bytes: 1024 * 1024 }
+        Limits {
+            max_depth: 16,
+            max_complexity: 2_000,
+            max_aliases: 30,
+            max_batch: 10,
+            max_body_bytes: 1024 * 1024,
+        }
     }
 }
 
@@ -41,7 +47,9 @@ fn count(set: &SelectionSet) -> usize {
     set.items
         .iter()
         .map(|s| match &s.node {
-            Selection::Field(f) => usize::from(f.node.alias.is_some()) + count(&f.node.selection_set.node),
+            Selection::Field(f) => {
+                usize::from(f.node.alias.is_some()) + count(&f.node.selection_set.node)
+            }
             Selection::InlineFragment(f) => count(&f.node.selection_set.node),
             Selection::FragmentSpread(_) => 0,
         })
@@ -50,13 +58,36 @@ fn count(set: &SelectionSet) -> usize {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for AliasLimitExt {
-    async fn parse_query(&self, ctx: &ExtensionContext<'_>, query: &str, variables: &Variables, next: NextParseQuery<'_>) -> ServerResult<ExecutableDocument> {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
-        let ops: usize = doc.operations.iter().map(|(_, op)| count(&op.node.selection_set.node)).sum();
-        let frags: usize = doc.fragments.values().map(|f| count(&f.node.selection_set.node)).sum();
+        let ops: usize = doc
+            .operations
+            .iter()
+            .map(|(_, op)| count(&op.node.selection_set.node))
+            .sum();
+        let frags: usize = doc
+            .fragments
+            .values()
+            .map(|f| count(&f.node.selection_set.node))
+            .sum();
         if ops + frags > self.0 {
-            let mut e = ServerError::new(format!("the query uses {} aliases; the limit is {}", ops + frags, self.0), None);
-            e.extensions.get_or_insert_with(Default::default).set("code", ErrorCode::QueryTooLarge.as_str());
+            let mut e = ServerError::new(
+                format!(
+                    "the query uses {} aliases; the limit is {}",
+                    ops + frags,
+                    self.0
+                ),
+                None,
+            );
+            e.extensions
+                .get_or_insert_with(Default::default)
+                .set("code", ErrorCode::QueryTooLarge.as_str());
             return Err(e);
         }
         Ok(doc)

@@ -8,6 +8,7 @@ mod limits;
 mod mutation;
 mod pagination;
 mod query;
+mod refusals;
 mod types;
 
 use std::sync::Arc;
@@ -42,6 +43,7 @@ pub fn build_schema(services: Arc<Services>, limits: &Limits) -> VitrineSchema {
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(limits.max_depth * 2)
         .extension(limits::AliasLimit(limits.max_aliases))
+        .extension(refusals::AuditRefusals)
         .finish()
 }
 
@@ -58,15 +60,24 @@ fn build_schema_for_sdl() -> VitrineSchema {
 /// parse and validation errors `INVALID_INPUT`.
 pub fn finish_response(mut response: async_graphql::Response) -> async_graphql::Response {
     for e in &mut response.errors {
-        let has_code = e.extensions.as_ref().is_some_and(|x| x.get("code").is_some());
+        let has_code = e
+            .extensions
+            .as_ref()
+            .is_some_and(|x| x.get("code").is_some());
         if !has_code {
             let m = e.message.to_lowercase();
-            let code = if m.contains("too deep") || m.contains("too complex") || m.contains("too many") || m.contains("too large") {
+            let code = if m.contains("too deep")
+                || m.contains("too complex")
+                || m.contains("too many")
+                || m.contains("too large")
+            {
                 ErrorCode::QueryTooLarge
             } else {
                 ErrorCode::InvalidInput
             };
-            e.extensions.get_or_insert_with(Default::default).set("code", code.as_str());
+            e.extensions
+                .get_or_insert_with(Default::default)
+                .set("code", code.as_str());
         }
     }
     response
@@ -88,7 +99,9 @@ pub(crate) fn caller<'a>(ctx: &async_graphql::Context<'a>) -> ApiResult<&'a Call
     }
 }
 
-pub(crate) fn optional_caller<'a>(ctx: &async_graphql::Context<'a>) -> ApiResult<Option<&'a Caller>> {
+pub(crate) fn optional_caller<'a>(
+    ctx: &async_graphql::Context<'a>,
+) -> ApiResult<Option<&'a Caller>> {
     match ctx.data_opt::<AuthState>() {
         Some(AuthState::Caller(c)) => Ok(Some(c)),
         Some(AuthState::Rejected(e)) => Err(e.clone()),

@@ -7,132 +7,359 @@ use crate::GqlResult;
 
 pub struct MutationRoot;
 
-#[Object]
+#[Object(name = "Mutation")]
 impl MutationRoot {
     /// Creates the first administrator with the one-time token from the setup URL.
-    async fn complete_setup(&self, ctx: &Context<'_>, token: String, username: String, password: String) -> async_graphql::Result<User> {
-        Ok(User(services(ctx).complete_setup(&token, &username, &password, &meta(ctx)).await.gql()?))
+    async fn complete_setup(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        username: String,
+        password: String,
+    ) -> async_graphql::Result<User> {
+        Ok(User(
+            services(ctx)
+                .complete_setup(&token, &username, &password, &meta(ctx))
+                .await
+                .gql()?,
+        ))
     }
 
     /// Changes your own password; your other sessions end.
-    async fn change_password(&self, ctx: &Context<'_>, current_password: String, new_password: String) -> async_graphql::Result<bool> {
-        services(ctx).change_password(caller(ctx).gql()?, &current_password, &new_password).await.gql()?;
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> async_graphql::Result<bool> {
+        services(ctx)
+            .change_password(caller(ctx).gql()?, &current_password, &new_password)
+            .await
+            .gql()?;
         Ok(true)
     }
 
     // ---- users and groups (admins) ------------------------------------------------
 
-    async fn create_user(&self, ctx: &Context<'_>, username: String, display_name: Option<String>, password: String, email: Option<String>) -> async_graphql::Result<User> {
-        let u = services(ctx).create_user(caller(ctx).gql()?, &username, display_name.as_deref(), &password, email).await.gql()?;
+    async fn create_user(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+        display_name: Option<String>,
+        password: String,
+        email: Option<String>,
+    ) -> async_graphql::Result<User> {
+        let u = services(ctx)
+            .create_user(
+                caller(ctx).gql()?,
+                &username,
+                display_name.as_deref(),
+                &password,
+                email,
+            )
+            .await
+            .gql()?;
         Ok(User(u))
     }
 
     /// A non-human identity that authenticates only with API tokens (for scheduled work).
-    async fn create_service_account(&self, ctx: &Context<'_>, username: String, display_name: Option<String>) -> async_graphql::Result<User> {
-        Ok(User(services(ctx).create_service_account(caller(ctx).gql()?, &username, display_name.as_deref()).await.gql()?))
+    async fn create_service_account(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+        display_name: Option<String>,
+    ) -> async_graphql::Result<User> {
+        Ok(User(
+            services(ctx)
+                .create_service_account(caller(ctx).gql()?, &username, display_name.as_deref())
+                .await
+                .gql()?,
+        ))
     }
 
     /// Disabling ends the user's sessions and tokens on their next request.
-    async fn set_user_disabled(&self, ctx: &Context<'_>, id: ID, disabled: bool) -> async_graphql::Result<User> {
-        Ok(User(services(ctx).set_user_disabled(caller(ctx).gql()?, &id, disabled).await.gql()?))
+    async fn set_user_disabled(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        disabled: bool,
+    ) -> async_graphql::Result<User> {
+        Ok(User(
+            services(ctx)
+                .set_user_disabled(caller(ctx).gql()?, &id, disabled)
+                .await
+                .gql()?,
+        ))
     }
 
     /// Replaces the user's attributes (used by access filters).
-    async fn set_user_attributes(&self, ctx: &Context<'_>, id: ID, attributes: Vec<UserAttributeInput>) -> async_graphql::Result<User> {
+    async fn set_user_attributes(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        attributes: Vec<UserAttributeInput>,
+    ) -> async_graphql::Result<User> {
         let attrs = attributes.into_iter().map(|a| (a.key, a.values)).collect();
-        Ok(User(services(ctx).set_user_attributes(caller(ctx).gql()?, &id, attrs).await.gql()?))
+        Ok(User(
+            services(ctx)
+                .set_user_attributes(caller(ctx).gql()?, &id, attrs)
+                .await
+                .gql()?,
+        ))
     }
 
     async fn create_group(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<Group> {
-        Ok(Group(services(ctx).create_group(caller(ctx).gql()?, &name).await.gql()?))
+        Ok(Group(
+            services(ctx)
+                .create_group(caller(ctx).gql()?, &name)
+                .await
+                .gql()?,
+        ))
     }
 
     /// Deletes a group with its grants and memberships.
     async fn delete_group(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        services(ctx).delete_group(caller(ctx).gql()?, &id).await.gql()?;
+        services(ctx)
+            .delete_group(caller(ctx).gql()?, &id)
+            .await
+            .gql()?;
         Ok(true)
     }
 
-    async fn add_group_member(&self, ctx: &Context<'_>, group_id: ID, user_id: ID) -> async_graphql::Result<Group> {
-        Ok(Group(services(ctx).set_group_member(caller(ctx).gql()?, &group_id, &user_id, true).await.gql()?))
+    async fn add_group_member(
+        &self,
+        ctx: &Context<'_>,
+        group_id: ID,
+        user_id: ID,
+    ) -> async_graphql::Result<Group> {
+        Ok(Group(
+            services(ctx)
+                .set_group_member(caller(ctx).gql()?, &group_id, &user_id, true)
+                .await
+                .gql()?,
+        ))
     }
 
-    async fn remove_group_member(&self, ctx: &Context<'_>, group_id: ID, user_id: ID) -> async_graphql::Result<Group> {
-        Ok(Group(services(ctx).set_group_member(caller(ctx).gql()?, &group_id, &user_id, false).await.gql()?))
+    async fn remove_group_member(
+        &self,
+        ctx: &Context<'_>,
+        group_id: ID,
+        user_id: ID,
+    ) -> async_graphql::Result<Group> {
+        Ok(Group(
+            services(ctx)
+                .set_group_member(caller(ctx).gql()?, &group_id, &user_id, false)
+                .await
+                .gql()?,
+        ))
     }
 
     // ---- API tokens ---------------------------------------------------------------
 
     /// Issues an API token for yourself, or for a service account (admins). The secret is
     /// in the answer only.
-    async fn create_api_token(&self, ctx: &Context<'_>, name: String, read_only: Option<bool>, expires_at: Option<DateTime<Utc>>, user_id: Option<ID>) -> async_graphql::Result<CreatedApiToken> {
+    async fn create_api_token(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        read_only: Option<bool>,
+        expires_at: Option<DateTime<Utc>>,
+        user_id: Option<ID>,
+    ) -> async_graphql::Result<CreatedApiToken> {
         let t = services(ctx)
-            .create_api_token(caller(ctx).gql()?, user_id.as_ref().map(|i| i.as_str()), &name, read_only.unwrap_or(false), expires_at.map(|t| t.timestamp_millis()))
+            .create_api_token(
+                caller(ctx).gql()?,
+                user_id.as_ref().map(|i| i.as_str()),
+                &name,
+                read_only.unwrap_or(false),
+                expires_at.map(|t| t.timestamp_millis()),
+            )
             .await
             .gql()?;
-        Ok(CreatedApiToken { token: t.token, api_token: t.record.into() })
+        Ok(CreatedApiToken {
+            token: t.token,
+            api_token: t.record.into(),
+        })
     }
 
     async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ApiToken> {
-        Ok(services(ctx).revoke_api_token(caller(ctx).gql()?, &id).await.gql()?.into())
+        Ok(services(ctx)
+            .revoke_api_token(caller(ctx).gql()?, &id)
+            .await
+            .gql()?
+            .into())
     }
 
     // ---- folders and projects -----------------------------------------------------
 
     /// Creates a folder inside `parentId` (managers of it) or at the top (admins).
-    async fn create_folder(&self, ctx: &Context<'_>, parent_id: Option<ID>, name: String) -> async_graphql::Result<Folder> {
-        Ok(Folder(services(ctx).create_folder(caller(ctx).gql()?, parent_id.as_ref().map(|i| i.as_str()), &name).await.gql()?))
+    async fn create_folder(
+        &self,
+        ctx: &Context<'_>,
+        parent_id: Option<ID>,
+        name: String,
+    ) -> async_graphql::Result<Folder> {
+        Ok(Folder(
+            services(ctx)
+                .create_folder(
+                    caller(ctx).gql()?,
+                    parent_id.as_ref().map(|i| i.as_str()),
+                    &name,
+                )
+                .await
+                .gql()?,
+        ))
     }
 
-    async fn rename_folder(&self, ctx: &Context<'_>, id: ID, name: String) -> async_graphql::Result<Folder> {
-        Ok(Folder(services(ctx).rename_folder(caller(ctx).gql()?, &id, &name).await.gql()?))
+    async fn rename_folder(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: String,
+    ) -> async_graphql::Result<Folder> {
+        Ok(Folder(
+            services(ctx)
+                .rename_folder(caller(ctx).gql()?, &id, &name)
+                .await
+                .gql()?,
+        ))
     }
 
     /// Moves a folder into `parentId`, or to the top when omitted (admins).
-    async fn move_folder(&self, ctx: &Context<'_>, id: ID, parent_id: Option<ID>) -> async_graphql::Result<Folder> {
-        Ok(Folder(services(ctx).move_folder(caller(ctx).gql()?, &id, parent_id.as_ref().map(|i| i.as_str())).await.gql()?))
+    async fn move_folder(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        parent_id: Option<ID>,
+    ) -> async_graphql::Result<Folder> {
+        Ok(Folder(
+            services(ctx)
+                .move_folder(
+                    caller(ctx).gql()?,
+                    &id,
+                    parent_id.as_ref().map(|i| i.as_str()),
+                )
+                .await
+                .gql()?,
+        ))
     }
 
     /// Refused while the folder holds anything, unless `recursive` is true.
-    async fn delete_folder(&self, ctx: &Context<'_>, id: ID, recursive: Option<bool>) -> async_graphql::Result<bool> {
-        services(ctx).delete_folder(caller(ctx).gql()?, &id, recursive.unwrap_or(false)).await.gql()?;
+    async fn delete_folder(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        recursive: Option<bool>,
+    ) -> async_graphql::Result<bool> {
+        services(ctx)
+            .delete_folder(caller(ctx).gql()?, &id, recursive.unwrap_or(false))
+            .await
+            .gql()?;
         Ok(true)
     }
 
     /// Creates a project; its slug is derived from the name unless given. You become owner.
-    async fn create_project(&self, ctx: &Context<'_>, folder_id: ID, name: String, slug: Option<String>) -> async_graphql::Result<Project> {
-        Ok(Project(services(ctx).create_project(caller(ctx).gql()?, &folder_id, &name, slug.as_deref()).await.gql()?))
+    async fn create_project(
+        &self,
+        ctx: &Context<'_>,
+        folder_id: ID,
+        name: String,
+        slug: Option<String>,
+    ) -> async_graphql::Result<Project> {
+        Ok(Project(
+            services(ctx)
+                .create_project(caller(ctx).gql()?, &folder_id, &name, slug.as_deref())
+                .await
+                .gql()?,
+        ))
     }
 
-    async fn rename_project(&self, ctx: &Context<'_>, id: ID, name: String) -> async_graphql::Result<Project> {
-        Ok(Project(services(ctx).rename_project(caller(ctx).gql()?, &id, &name).await.gql()?))
+    async fn rename_project(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: String,
+    ) -> async_graphql::Result<Project> {
+        Ok(Project(
+            services(ctx)
+                .rename_project(caller(ctx).gql()?, &id, &name)
+                .await
+                .gql()?,
+        ))
     }
 
     /// Changes the slug. The old slug keeps redirecting and stays reserved for this project.
-    async fn change_project_slug(&self, ctx: &Context<'_>, id: ID, slug: String) -> async_graphql::Result<Project> {
-        Ok(Project(services(ctx).change_project_slug(caller(ctx).gql()?, &id, &slug).await.gql()?))
+    async fn change_project_slug(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        slug: String,
+    ) -> async_graphql::Result<Project> {
+        Ok(Project(
+            services(ctx)
+                .change_project_slug(caller(ctx).gql()?, &id, &slug)
+                .await
+                .gql()?,
+        ))
     }
 
-    async fn move_project(&self, ctx: &Context<'_>, id: ID, folder_id: ID) -> async_graphql::Result<Project> {
-        Ok(Project(services(ctx).move_project(caller(ctx).gql()?, &id, &folder_id).await.gql()?))
+    async fn move_project(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        folder_id: ID,
+    ) -> async_graphql::Result<Project> {
+        Ok(Project(
+            services(ctx)
+                .move_project(caller(ctx).gql()?, &id, &folder_id)
+                .await
+                .gql()?,
+        ))
     }
 
     async fn delete_project(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        services(ctx).delete_project(caller(ctx).gql()?, &id).await.gql()?;
+        services(ctx)
+            .delete_project(caller(ctx).gql()?, &id)
+            .await
+            .gql()?;
         Ok(true)
     }
 
     /// Sets the project's own value of an ability; null returns it to the instance default.
-    async fn set_project_ability(&self, ctx: &Context<'_>, id: ID, ability: Ability, enabled: Option<bool>) -> async_graphql::Result<Project> {
-        Ok(Project(services(ctx).set_project_ability(caller(ctx).gql()?, &id, ability.into(), enabled).await.gql()?))
+    async fn set_project_ability(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        ability: Ability,
+        enabled: Option<bool>,
+    ) -> async_graphql::Result<Project> {
+        Ok(Project(
+            services(ctx)
+                .set_project_ability(caller(ctx).gql()?, &id, ability.into(), enabled)
+                .await
+                .gql()?,
+        ))
     }
 
-    async fn create_virtual_root(&self, ctx: &Context<'_>, name: String, folder_id: ID, position: Option<i64>) -> async_graphql::Result<VirtualRoot> {
-        Ok(services(ctx).create_virtual_root(caller(ctx).gql()?, &name, &folder_id, position.unwrap_or(0)).await.gql()?.into())
+    async fn create_virtual_root(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        folder_id: ID,
+        position: Option<i64>,
+    ) -> async_graphql::Result<VirtualRoot> {
+        Ok(services(ctx)
+            .create_virtual_root(caller(ctx).gql()?, &name, &folder_id, position.unwrap_or(0))
+            .await
+            .gql()?
+            .into())
     }
 
     async fn delete_virtual_root(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        services(ctx).delete_virtual_root(caller(ctx).gql()?, &id).await.gql()?;
+        services(ctx)
+            .delete_virtual_root(caller(ctx).gql()?, &id)
+            .await
+            .gql()?;
         Ok(true)
     }
 
@@ -140,37 +367,103 @@ impl MutationRoot {
 
     /// Grants `role` to `subject` (`user:ID`/`group:ID`) on `object` (`folder:ID`/`project:ID`).
     /// Managers grant up to their own role. Refused below the folder floor.
-    async fn grant_role(&self, ctx: &Context<'_>, subject: String, object: String, role: Role) -> async_graphql::Result<bool> {
-        services(ctx).grant_role(caller(ctx).gql()?, &subject, &object, role.into()).await.gql()?;
+    async fn grant_role(
+        &self,
+        ctx: &Context<'_>,
+        subject: String,
+        object: String,
+        role: Role,
+    ) -> async_graphql::Result<bool> {
+        services(ctx)
+            .grant_role(caller(ctx).gql()?, &subject, &object, role.into())
+            .await
+            .gql()?;
         Ok(true)
     }
 
     /// Removes the subject's direct role on the object; returns whether there was one.
-    async fn revoke_role(&self, ctx: &Context<'_>, subject: String, object: String) -> async_graphql::Result<bool> {
-        services(ctx).revoke_role(caller(ctx).gql()?, &subject, &object).await.gql()
+    async fn revoke_role(
+        &self,
+        ctx: &Context<'_>,
+        subject: String,
+        object: String,
+    ) -> async_graphql::Result<bool> {
+        services(ctx)
+            .revoke_role(caller(ctx).gql()?, &subject, &object)
+            .await
+            .gql()
     }
 
-    async fn grant_server_permission(&self, ctx: &Context<'_>, subject: String, permission: ServerPermission) -> async_graphql::Result<bool> {
-        services(ctx).set_server_permission(caller(ctx).gql()?, &subject, permission.into(), true).await.gql()
+    async fn grant_server_permission(
+        &self,
+        ctx: &Context<'_>,
+        subject: String,
+        permission: ServerPermission,
+    ) -> async_graphql::Result<bool> {
+        services(ctx)
+            .set_server_permission(caller(ctx).gql()?, &subject, permission.into(), true)
+            .await
+            .gql()
     }
 
-    async fn revoke_server_permission(&self, ctx: &Context<'_>, subject: String, permission: ServerPermission) -> async_graphql::Result<bool> {
-        services(ctx).set_server_permission(caller(ctx).gql()?, &subject, permission.into(), false).await.gql()
+    async fn revoke_server_permission(
+        &self,
+        ctx: &Context<'_>,
+        subject: String,
+        permission: ServerPermission,
+    ) -> async_graphql::Result<bool> {
+        services(ctx)
+            .set_server_permission(caller(ctx).gql()?, &subject, permission.into(), false)
+            .await
+            .gql()
     }
 
     /// Replaces every grant and membership with a casbin CSV file. Refused whole, changing
     /// nothing, when any line is wrong; the error lists each problem by line.
-    async fn import_policies(&self, ctx: &Context<'_>, csv: String) -> async_graphql::Result<PolicyImportResult> {
-        let s = services(ctx).import_policies(caller(ctx).gql()?, &csv).await.gql()?;
-        Ok(PolicyImportResult { grants: s.grants as i32, memberships: s.memberships as i32 })
+    async fn import_policies(
+        &self,
+        ctx: &Context<'_>,
+        csv: String,
+    ) -> async_graphql::Result<PolicyImportResult> {
+        let s = services(ctx)
+            .import_policies(caller(ctx).gql()?, &csv)
+            .await
+            .gql()?;
+        Ok(PolicyImportResult {
+            grants: s.grants as i32,
+            memberships: s.memberships as i32,
+        })
     }
 
-    async fn set_default_role(&self, ctx: &Context<'_>, role: Role) -> async_graphql::Result<InstanceSettings> {
-        Ok(services(ctx).set_default_role(caller(ctx).gql()?, role.into()).await.gql()?.into())
+    async fn set_default_role(
+        &self,
+        ctx: &Context<'_>,
+        role: Role,
+    ) -> async_graphql::Result<InstanceSettings> {
+        Ok(services(ctx)
+            .set_default_role(caller(ctx).gql()?, role.into())
+            .await
+            .gql()?
+            .into())
     }
 
     /// Sets an ability's instance default and/or disables it everywhere.
-    async fn set_ability_setting(&self, ctx: &Context<'_>, ability: Ability, default_enabled: Option<bool>, disabled: Option<bool>) -> async_graphql::Result<InstanceSettings> {
-        Ok(services(ctx).set_ability_setting(caller(ctx).gql()?, ability.into(), default_enabled, disabled).await.gql()?.into())
+    async fn set_ability_setting(
+        &self,
+        ctx: &Context<'_>,
+        ability: Ability,
+        default_enabled: Option<bool>,
+        disabled: Option<bool>,
+    ) -> async_graphql::Result<InstanceSettings> {
+        Ok(services(ctx)
+            .set_ability_setting(
+                caller(ctx).gql()?,
+                ability.into(),
+                default_enabled,
+                disabled,
+            )
+            .await
+            .gql()?
+            .into())
     }
 }

@@ -1,7 +1,7 @@
 //! Relay cursors: opaque to clients, a uid inside.
 
-use async_graphql::connection::{Connection, Edge};
 use async_graphql::OutputType;
+use async_graphql::connection::{Connection, Edge};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use vitrine_storage::PageRequest;
@@ -19,7 +19,10 @@ fn decode(cursor: &str) -> ApiResult<String> {
     let bad = || ApiError::invalid("after: not a cursor issued by this API");
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    text.strip_prefix("c1:").filter(|u| !u.is_empty() && u.len() <= 64).map(str::to_owned).ok_or_else(bad)
+    text.strip_prefix("c1:")
+        .filter(|u| !u.is_empty() && u.len() <= 64)
+        .map(str::to_owned)
+        .ok_or_else(bad)
 }
 
 /// Validates `first`/`after` into a storage page request.
@@ -27,18 +30,34 @@ pub fn page(first: Option<i32>, after: Option<String>) -> ApiResult<PageRequest>
     let first = match first {
         None => DEFAULT_PAGE,
         Some(n) if n < 0 => return Err(ApiError::invalid("first: must not be negative")),
-        Some(n) if n as usize > MAX_PAGE => return Err(ApiError::invalid(format!("first: at most {MAX_PAGE}"))),
+        Some(n) if n as usize > MAX_PAGE => {
+            return Err(ApiError::invalid(format!("first: at most {MAX_PAGE}")));
+        }
         Some(n) => n as usize,
     };
-    Ok(PageRequest { after: after.as_deref().map(decode).transpose()?, first })
+    Ok(PageRequest {
+        after: after.as_deref().map(decode).transpose()?,
+        first,
+    })
 }
 
 /// Builds a connection from rows fetched one past the page (`first + 1`) or with an
 /// explicit "more follow" flag.
-pub fn connection<T, N: OutputType>(rows: Vec<T>, first: usize, more: Option<bool>, has_previous: bool, uid: impl Fn(&T) -> String, node: impl Fn(T) -> N) -> Connection<String, N> {
+pub fn connection<T, N: OutputType>(
+    rows: Vec<T>,
+    first: usize,
+    more: Option<bool>,
+    has_previous: bool,
+    uid: impl Fn(&T) -> String,
+    node: impl Fn(T) -> N,
+) -> Connection<String, N> {
     let has_next = more.unwrap_or(rows.len() > first);
     let mut c = Connection::new(has_previous, has_next);
-    c.edges.extend(rows.into_iter().take(first).map(|r| Edge::new(encode(&uid(&r)), node(r))));
+    c.edges.extend(
+        rows.into_iter()
+            .take(first)
+            .map(|r| Edge::new(encode(&uid(&r)), node(r))),
+    );
     c
 }
 

@@ -9,7 +9,7 @@ use crate::{ApiError, GqlResult};
 
 pub struct QueryRoot;
 
-#[Object]
+#[Object(name = "Query")]
 impl QueryRoot {
     /// True until the first administrator exists (see the setup URL in the server log).
     async fn setup_required(&self, ctx: &Context<'_>) -> bool {
@@ -23,45 +23,96 @@ impl QueryRoot {
 
     /// A user: yourself, or anyone for admins and holders of `LIST_DIRECTORY`.
     async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<User> {
-        Ok(User(services(ctx).user(caller(ctx).gql()?, &id).await.gql()?))
+        Ok(User(
+            services(ctx).user(caller(ctx).gql()?, &id).await.gql()?,
+        ))
     }
 
-    async fn users(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Connection<String, User>> {
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, User>> {
         let c = caller(ctx).gql()?;
         let mut p = page(first, after.clone()).gql()?;
         let n = p.first;
         p.first += 1;
         let rows = services(ctx).users(c, &p).await.gql()?;
-        Ok(connection(rows, n, None, after.is_some(), |u| u.uid.clone(), User))
+        Ok(connection(
+            rows,
+            n,
+            None,
+            after.is_some(),
+            |u| u.uid.clone(),
+            User,
+        ))
     }
 
     async fn group(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Group> {
-        Ok(Group(services(ctx).group(caller(ctx).gql()?, &id).await.gql()?))
+        Ok(Group(
+            services(ctx).group(caller(ctx).gql()?, &id).await.gql()?,
+        ))
     }
 
-    async fn groups(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Connection<String, Group>> {
+    async fn groups(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Group>> {
         let c = caller(ctx).gql()?;
         let mut p = page(first, after.clone()).gql()?;
         let n = p.first;
         p.first += 1;
         let rows = services(ctx).groups(c, &p).await.gql()?;
-        Ok(connection(rows, n, None, after.is_some(), |g| g.uid.clone(), Group))
+        Ok(connection(
+            rows,
+            n,
+            None,
+            after.is_some(),
+            |g| g.uid.clone(),
+            Group,
+        ))
     }
 
     async fn folder(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Folder> {
-        Ok(Folder(services(ctx).folder(caller(ctx).gql()?, &id).await.gql()?))
+        Ok(Folder(
+            services(ctx).folder(caller(ctx).gql()?, &id).await.gql()?,
+        ))
     }
 
     /// Folders inside `parentId` (top-level folders when omitted) that you can see.
-    async fn folders(&self, ctx: &Context<'_>, parent_id: Option<ID>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Connection<String, Folder>> {
+    async fn folders(
+        &self,
+        ctx: &Context<'_>,
+        parent_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Folder>> {
         let c = caller(ctx).gql()?;
         let p = page(first, after.clone()).gql()?;
-        let (rows, more) = services(ctx).folders(c, parent_id.as_ref().map(|i| i.as_str()), &p).await.gql()?;
-        Ok(connection(rows, p.first, Some(more), after.is_some(), |f| f.record.uid.clone(), Folder))
+        let (rows, more) = services(ctx)
+            .folders(c, parent_id.as_ref().map(|i| i.as_str()), &p)
+            .await
+            .gql()?;
+        Ok(connection(
+            rows,
+            p.first,
+            Some(more),
+            after.is_some(),
+            |f| f.record.uid.clone(),
+            Folder,
+        ))
     }
 
     /// A project by id or by slug (current or old). Exactly one of the two.
-    async fn project(&self, ctx: &Context<'_>, id: Option<ID>, slug: Option<String>) -> async_graphql::Result<Project> {
+    async fn project(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        slug: Option<String>,
+    ) -> async_graphql::Result<Project> {
         let c = caller(ctx).gql()?;
         let s = services(ctx);
         let view = match (id, slug) {
@@ -73,32 +124,86 @@ impl QueryRoot {
     }
 
     /// Projects you can see, in one folder or everywhere.
-    async fn projects(&self, ctx: &Context<'_>, folder_id: Option<ID>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Connection<String, Project>> {
+    async fn projects(
+        &self,
+        ctx: &Context<'_>,
+        folder_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Project>> {
         let c = caller(ctx).gql()?;
         let p = page(first, after.clone()).gql()?;
-        let (rows, more) = services(ctx).projects(c, folder_id.as_ref().map(|i| i.as_str()), &p).await.gql()?;
-        Ok(connection(rows, p.first, Some(more), after.is_some(), |v| v.record.uid.clone(), Project))
+        let (rows, more) = services(ctx)
+            .projects(c, folder_id.as_ref().map(|i| i.as_str()), &p)
+            .await
+            .gql()?;
+        Ok(connection(
+            rows,
+            p.first,
+            Some(more),
+            after.is_some(),
+            |v| v.record.uid.clone(),
+            Project,
+        ))
     }
 
     /// Admin-defined shortcuts to folders, shown at the top of the project list.
     async fn virtual_roots(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<VirtualRoot>> {
-        Ok(services(ctx).virtual_roots(caller(ctx).gql()?).await.gql()?.into_iter().map(Into::into).collect())
+        Ok(services(ctx)
+            .virtual_roots(caller(ctx).gql()?)
+            .await
+            .gql()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     /// Your API tokens, or a service account's (admins).
-    async fn api_tokens(&self, ctx: &Context<'_>, user_id: Option<ID>) -> async_graphql::Result<Vec<ApiToken>> {
-        Ok(services(ctx).api_tokens(caller(ctx).gql()?, user_id.as_ref().map(|i| i.as_str())).await.gql()?.into_iter().map(Into::into).collect())
+    async fn api_tokens(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Option<ID>,
+    ) -> async_graphql::Result<Vec<ApiToken>> {
+        Ok(services(ctx)
+            .api_tokens(caller(ctx).gql()?, user_id.as_ref().map(|i| i.as_str()))
+            .await
+            .gql()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     /// Every grant and membership (admins).
-    async fn policies(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Connection<String, PolicyRule>> {
+    async fn policies(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, PolicyRule>> {
         let c = caller(ctx).gql()?;
         let p = page(first, after.clone()).gql()?;
         let lines = services(ctx).policy_lines(c).gql()?;
         // Lines are sorted; the cursor carries the position.
-        let start = p.after.as_deref().and_then(|a| a.parse::<usize>().ok()).map(|i| i + 1).unwrap_or(0);
-        let rows: Vec<(usize, vitrine_storage::PolicyLine)> = lines.into_iter().enumerate().skip(start).take(p.first + 1).collect();
-        Ok(connection(rows, p.first, None, start > 0, |(i, _)| i.to_string(), |(_, l)| PolicyRule::from(l)))
+        let start = p
+            .after
+            .as_deref()
+            .and_then(|a| a.parse::<usize>().ok())
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let rows: Vec<(usize, vitrine_storage::PolicyLine)> = lines
+            .into_iter()
+            .enumerate()
+            .skip(start)
+            .take(p.first + 1)
+            .collect();
+        Ok(connection(
+            rows,
+            p.first,
+            None,
+            start > 0,
+            |(i, _)| i.to_string(),
+            |(_, l)| PolicyRule::from(l),
+        ))
     }
 
     /// Grants and memberships as casbin CSV (admins).
@@ -108,18 +213,41 @@ impl QueryRoot {
 
     /// May `userId` (default: you) do `action` on `object` (`folder:ID` or `project:ID`),
     /// and because of which grants? Admins may ask about anyone.
-    async fn explain(&self, ctx: &Context<'_>, user_id: Option<ID>, action: AccessAction, object: String) -> async_graphql::Result<Explanation> {
-        let e = services(ctx).explain(caller(ctx).gql()?, user_id.as_ref().map(|i| i.as_str()), action.as_str(), &object).await.gql()?;
+    async fn explain(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Option<ID>,
+        action: AccessAction,
+        object: String,
+    ) -> async_graphql::Result<Explanation> {
+        let e = services(ctx)
+            .explain(
+                caller(ctx).gql()?,
+                user_id.as_ref().map(|i| i.as_str()),
+                action.as_str(),
+                &object,
+            )
+            .await
+            .gql()?;
         Ok(e.into())
     }
 
-    async fn instance_settings(&self, ctx: &Context<'_>) -> async_graphql::Result<InstanceSettings> {
+    async fn instance_settings(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<InstanceSettings> {
         caller(ctx).gql()?;
         Ok(services(ctx).instance_settings().into())
     }
 
     /// The audit trail, newest first (admins).
-    async fn audit_events(&self, ctx: &Context<'_>, filter: Option<AuditEventFilter>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Connection<String, AuditEvent>> {
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AuditEventFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, AuditEvent>> {
         let c = caller(ctx).gql()?;
         let mut p = page(first, after.clone()).gql()?;
         let n = p.first;
@@ -133,6 +261,13 @@ impl QueryRoot {
             until_ms: f.until.map(|t| t.timestamp_millis()),
         };
         let rows = services(ctx).audit_events(c, &filter, &p).await.gql()?;
-        Ok(connection(rows, n, None, after.is_some(), |e| e.uid.clone(), AuditEvent::from))
+        Ok(connection(
+            rows,
+            n,
+            None,
+            after.is_some(),
+            |e| e.uid.clone(),
+            AuditEvent::from,
+        ))
     }
 }

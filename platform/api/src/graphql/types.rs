@@ -2,7 +2,9 @@
 
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, TimeZone, Utc};
-use vitrine_storage::{ApiTokenRecord, AuditRecord, GroupRecord, PolicyLine, UserRecord, VirtualRootRecord};
+use vitrine_storage::{
+    ApiTokenRecord, AuditRecord, GroupRecord, PolicyLine, UserRecord, VirtualRootRecord,
+};
 
 use super::{caller, services};
 use crate::GqlResult;
@@ -114,19 +116,38 @@ impl User {
         self.0.disabled
     }
     async fn attributes(&self) -> Vec<UserAttribute> {
-        self.0.attributes.iter().map(|(k, v)| UserAttribute { key: k.clone(), values: v.clone() }).collect()
+        self.0
+            .attributes
+            .iter()
+            .map(|(k, v)| UserAttribute {
+                key: k.clone(),
+                values: v.clone(),
+            })
+            .collect()
     }
     async fn created_at(&self) -> DateTime<Utc> {
         time(self.0.created_ms)
     }
     async fn permissions(&self, ctx: &Context<'_>) -> Vec<ServerPermission> {
-        services(ctx).authz.snapshot().permissions_of(&format!("user:{}", self.0.uid)).into_iter().map(Into::into).collect()
+        services(ctx)
+            .authz
+            .snapshot()
+            .permissions_of(&format!("user:{}", self.0.uid))
+            .into_iter()
+            .map(Into::into)
+            .collect()
     }
     async fn groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Group>> {
         let s = services(ctx);
         let mut out = Vec::new();
         for g in s.groups_of(&self.0.uid) {
-            if let Some(r) = s.store.group(&g).await.map_err(crate::ApiError::from).gql()? {
+            if let Some(r) = s
+                .store
+                .group(&g)
+                .await
+                .map_err(crate::ApiError::from)
+                .gql()?
+            {
                 out.push(Group(r));
             }
         }
@@ -152,7 +173,13 @@ impl Group {
         time(self.0.created_ms)
     }
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
-        Ok(services(ctx).group_members(&self.0.uid).await.gql()?.into_iter().map(User).collect())
+        Ok(services(ctx)
+            .group_members(&self.0.uid)
+            .await
+            .gql()?
+            .into_iter()
+            .map(User)
+            .collect())
     }
 }
 
@@ -183,7 +210,11 @@ impl Folder {
     }
     async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Folder>> {
         match &self.0.record.parent_uid {
-            Some(p) => Ok(services(ctx).folder(caller(ctx).gql()?, p).await.ok().map(Folder)),
+            Some(p) => Ok(services(ctx)
+                .folder(caller(ctx).gql()?, p)
+                .await
+                .ok()
+                .map(Folder)),
             None => Ok(None),
         }
     }
@@ -215,7 +246,11 @@ impl Project {
         ID(self.0.record.folder_uid.clone())
     }
     async fn folder(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Folder>> {
-        Ok(services(ctx).folder(caller(ctx).gql()?, &self.0.record.folder_uid).await.ok().map(Folder))
+        Ok(services(ctx)
+            .folder(caller(ctx).gql()?, &self.0.record.folder_uid)
+            .await
+            .ok()
+            .map(Folder))
     }
     /// The caller's effective role on this project.
     async fn role(&self) -> Role {
@@ -263,13 +298,22 @@ pub struct VirtualRoot {
 #[ComplexObject]
 impl VirtualRoot {
     async fn folder(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Folder>> {
-        Ok(services(ctx).folder(caller(ctx).gql()?, &self.folder_id).await.ok().map(Folder))
+        Ok(services(ctx)
+            .folder(caller(ctx).gql()?, &self.folder_id)
+            .await
+            .ok()
+            .map(Folder))
     }
 }
 
 impl From<VirtualRootRecord> for VirtualRoot {
     fn from(r: VirtualRootRecord) -> Self {
-        VirtualRoot { id: ID(r.uid), name: r.name, folder_id: ID(r.folder_uid), position: r.position }
+        VirtualRoot {
+            id: ID(r.uid),
+            name: r.name,
+            folder_id: ID(r.folder_uid),
+            position: r.position,
+        }
     }
 }
 
@@ -321,7 +365,12 @@ pub struct PolicyRule {
 
 impl From<PolicyLine> for PolicyRule {
     fn from(l: PolicyLine) -> Self {
-        PolicyRule { ptype: l.ptype, subject: l.v0, object: l.v1, grant: l.v2 }
+        PolicyRule {
+            ptype: l.ptype,
+            subject: l.v0,
+            object: l.v1,
+            grant: l.v2,
+        }
     }
 }
 
@@ -365,7 +414,12 @@ impl From<vitrine_authz::Explanation> for Explanation {
             grants: e
                 .grants
                 .into_iter()
-                .map(|c| GrantContribution { subject: c.subject, object: c.object, role: c.role.into(), inherited: c.inherited })
+                .map(|c| GrantContribution {
+                    subject: c.subject,
+                    object: c.object,
+                    role: c.role.into(),
+                    inherited: c.inherited,
+                })
                 .collect(),
             casbin_allows: e.casbin_allows,
             reason: e.reason,

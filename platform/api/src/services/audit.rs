@@ -5,8 +5,8 @@ use vitrine_core::ServerPermission;
 use vitrine_storage::{AuditFilter, AuditRecord, NewAuditEvent, PageRequest, Store, UserRecord};
 
 use super::Services;
-use crate::caller::{Caller, RequestMeta};
 use crate::ApiResult;
+use crate::caller::{Caller, RequestMeta};
 
 #[derive(Clone)]
 pub struct Audit {
@@ -25,7 +25,14 @@ impl Audit {
         }
     }
 
-    pub async fn record(&self, caller: &Caller, action: &str, object: &str, outcome: &str, detail: &str) {
+    pub async fn record(
+        &self,
+        caller: &Caller,
+        action: &str,
+        object: &str,
+        outcome: &str,
+        detail: &str,
+    ) {
         self.write(NewAuditEvent {
             actor_uid: Some(caller.user.uid.clone()),
             actor_name: caller.user.username.clone(),
@@ -38,7 +45,15 @@ impl Audit {
         .await
     }
 
-    pub async fn record_as(&self, user: &UserRecord, action: &str, object: &str, outcome: &str, meta: &RequestMeta, detail: &str) {
+    pub async fn record_as(
+        &self,
+        user: &UserRecord,
+        action: &str,
+        object: &str,
+        outcome: &str,
+        meta: &RequestMeta,
+        detail: &str,
+    ) {
         self.write(NewAuditEvent {
             actor_uid: Some(user.uid.clone()),
             actor_name: user.username.clone(),
@@ -51,12 +66,20 @@ impl Audit {
         .await
     }
 
-    pub async fn login(&self, user: Option<&UserRecord>, attempted: &str, outcome: &str, meta: &RequestMeta) {
+    pub async fn login(
+        &self,
+        user: Option<&UserRecord>,
+        attempted: &str,
+        outcome: &str,
+        meta: &RequestMeta,
+    ) {
         self.write(NewAuditEvent {
             actor_uid: user.map(|u| u.uid.clone()),
             actor_name: attempted.into(),
             action: "auth.login".into(),
-            object: user.map(|u| format!("user:{}", u.uid)).unwrap_or_else(|| "user:unknown".into()),
+            object: user
+                .map(|u| format!("user:{}", u.uid))
+                .unwrap_or_else(|| "user:unknown".into()),
             outcome: outcome.into(),
             address: meta.address.clone(),
             detail: meta.user_agent.clone().unwrap_or_default(),
@@ -64,7 +87,14 @@ impl Audit {
         .await
     }
 
-    pub async fn system(&self, action: &str, object: &str, outcome: &str, meta: &RequestMeta, detail: &str) {
+    pub async fn system(
+        &self,
+        action: &str,
+        object: &str,
+        outcome: &str,
+        meta: &RequestMeta,
+        detail: &str,
+    ) {
         self.write(NewAuditEvent {
             actor_uid: None,
             actor_name: "anonymous".into(),
@@ -79,8 +109,14 @@ impl Audit {
 }
 
 impl Services {
-    pub async fn audit_events(&self, caller: &Caller, filter: &AuditFilter, page: &PageRequest) -> ApiResult<Vec<AuditRecord>> {
-        self.authz.require_permission(caller.uid(), ServerPermission::Admin)?;
+    pub async fn audit_events(
+        &self,
+        caller: &Caller,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> ApiResult<Vec<AuditRecord>> {
+        self.authz
+            .require_permission(caller.uid(), ServerPermission::Admin)?;
         Ok(self.store.audit_page(filter, page).await?)
     }
 }

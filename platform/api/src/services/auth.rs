@@ -35,7 +35,12 @@ impl Services {
             *self.setup_token.lock() = None;
             return None;
         }
-        Some(self.setup_token.lock().get_or_insert_with(|| new_token("vsu")).clone())
+        Some(
+            self.setup_token
+                .lock()
+                .get_or_insert_with(|| new_token("vsu"))
+                .clone(),
+        )
     }
 
     pub fn setup_required(&self) -> bool {
@@ -44,26 +49,69 @@ impl Services {
 
     /// Creates the first administrator with the setup token. Afterwards the token is gone
     /// and the call is refused.
-    pub async fn complete_setup(&self, token: &str, username: &str, password: &str, meta: &RequestMeta) -> ApiResult<UserRecord> {
+    pub async fn complete_setup(
+        &self,
+        token: &str,
+        username: &str,
+        password: &str,
+        meta: &RequestMeta,
+    ) -> ApiResult<UserRecord> {
         let expected = self.setup_token.lock().clone();
-        let valid = expected.as_deref().is_some_and(|e| subtle::ConstantTimeEq::ct_eq(e.as_bytes(), token.as_bytes()).into());
+        let valid = expected
+            .as_deref()
+            .is_some_and(|e| subtle::ConstantTimeEq::ct_eq(e.as_bytes(), token.as_bytes()).into());
         if self.authz.any_admin() {
-            return Err(ApiError::new(ErrorCode::SetupState, "this instance has an administrator already; setup is closed"));
+            return Err(ApiError::new(
+                ErrorCode::SetupState,
+                "this instance has an administrator already; setup is closed",
+            ));
         }
         if !valid {
-            self.audit.system("setup.complete", "instance", "denied", meta, "wrong setup token").await;
-            return Err(ApiError::new(ErrorCode::Forbidden, "the setup token is not valid; use the URL the server printed"));
+            self.audit
+                .system(
+                    "setup.complete",
+                    "instance",
+                    "denied",
+                    meta,
+                    "wrong setup token",
+                )
+                .await;
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "the setup token is not valid; use the URL the server printed",
+            ));
         }
-        let user = self.create_local_user(username, username, password, None).await?;
-        self.authz.grant_permission(&vitrine_authz::Subject::User(user.uid.clone()), ServerPermission::Admin).await?;
+        let user = self
+            .create_local_user(username, username, password, None)
+            .await?;
+        self.authz
+            .grant_permission(
+                &vitrine_authz::Subject::User(user.uid.clone()),
+                ServerPermission::Admin,
+            )
+            .await?;
         *self.setup_token.lock() = None;
-        self.audit.system("setup.complete", &format!("user:{}", user.uid), "ok", meta, "first administrator created").await;
+        self.audit
+            .system(
+                "setup.complete",
+                &format!("user:{}", user.uid),
+                "ok",
+                meta,
+                "first administrator created",
+            )
+            .await;
         Ok(user)
     }
 
     /// Creates a local user with a validated username and password; no permission check
     /// (callers check). Used by setup, the admin API and `vitrine admin create-user`.
-    pub async fn create_local_user(&self, username: &str, display_name: &str, password: &str, email: Option<String>) -> ApiResult<UserRecord> {
+    pub async fn create_local_user(
+        &self,
+        username: &str,
+        display_name: &str,
+        password: &str,
+        email: Option<String>,
+    ) -> ApiResult<UserRecord> {
         let username = Username::parse(username)?;
         let display = Name::parse("displayName", display_name)?;
         let password = Password::parse("password", password)?;
@@ -88,12 +136,26 @@ impl Services {
 
     /// Signs in with a local password. Failures say the same thing whether the user exists
     /// or not; repeated failures per address and per username are refused before hashing.
-    pub async fn login(&self, username: &str, password: &str, meta: &RequestMeta) -> ApiResult<LoginOutcome> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        meta: &RequestMeta,
+    ) -> ApiResult<LoginOutcome> {
         let name_key = username.trim().to_lowercase();
         let addr_key = meta.address.clone().unwrap_or_default();
-        if let Some(wait) = self.login_by_address.blocked_for(&addr_key).or_else(|| self.login_by_user.blocked_for(&name_key)) {
-            self.audit.login(None, &name_key, "rate_limited", meta).await;
-            return Err(ApiError::new(ErrorCode::RateLimited, format!("too many failed sign-ins; retry in {wait} s")));
+        if let Some(wait) = self
+            .login_by_address
+            .blocked_for(&addr_key)
+            .or_else(|| self.login_by_user.blocked_for(&name_key))
+        {
+            self.audit
+                .login(None, &name_key, "rate_limited", meta)
+                .await;
+            return Err(ApiError::new(
+                ErrorCode::RateLimited,
+                format!("too many failed sign-ins; retry in {wait} s"),
+            ));
         }
         let user = self.store.user_by_username(&name_key).await?;
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
@@ -103,13 +165,23 @@ impl Services {
             (_, u) => {
                 self.login_by_address.record_failure(&addr_key);
                 self.login_by_user.record_failure(&name_key);
-                self.audit.login(u.as_ref(), &name_key, "failed", meta).await;
-                return Err(ApiError::new(ErrorCode::InvalidCredentials, "wrong username or password"));
+                self.audit
+                    .login(u.as_ref(), &name_key, "failed", meta)
+                    .await;
+                return Err(ApiError::new(
+                    ErrorCode::InvalidCredentials,
+                    "wrong username or password",
+                ));
             }
         };
         if user.disabled {
-            self.audit.login(Some(&user), &name_key, "disabled", meta).await;
-            return Err(ApiError::new(ErrorCode::AccountDisabled, "this account is disabled"));
+            self.audit
+                .login(Some(&user), &name_key, "disabled", meta)
+                .await;
+            return Err(ApiError::new(
+                ErrorCode::AccountDisabled,
+                "this account is disabled",
+            ));
         }
         self.login_by_user.clear(&name_key);
         let session_token = new_token("vss");
@@ -126,7 +198,11 @@ impl Services {
             })
             .await?;
         self.audit.login(Some(&user), &name_key, "ok", meta).await;
-        Ok(LoginOutcome { user, session_token, csrf_token })
+        Ok(LoginOutcome {
+            user,
+            session_token,
+            csrf_token,
+        })
     }
 
     pub async fn logout(&self, session_token: &str, meta: &RequestMeta) -> ApiResult<()> {
@@ -134,23 +210,47 @@ impl Services {
         if let Some(s) = self.store.session_by_hash(&hash).await? {
             self.store.delete_session(&hash).await?;
             if let Some(u) = self.store.user(&s.user_uid).await? {
-                self.audit.record_as(&u, "auth.logout", &format!("user:{}", u.uid), "ok", meta, "").await;
+                self.audit
+                    .record_as(
+                        &u,
+                        "auth.logout",
+                        &format!("user:{}", u.uid),
+                        "ok",
+                        meta,
+                        "",
+                    )
+                    .await;
             }
         }
         Ok(())
     }
 
     /// Resolves a session cookie. `csrf_header` is the request's X-CSRF-Token, if any.
-    pub async fn authenticate_session(&self, session_token: &str, csrf_header: Option<&str>, meta: &RequestMeta) -> ApiResult<Caller> {
+    pub async fn authenticate_session(
+        &self,
+        session_token: &str,
+        csrf_header: Option<&str>,
+        meta: &RequestMeta,
+    ) -> ApiResult<Caller> {
         let hash = token_hash(session_token);
-        let session = self
-            .store
-            .session_by_hash(&hash)
-            .await?
-            .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "the session has ended; sign in again"))?;
+        let session = self.store.session_by_hash(&hash).await?.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthenticated,
+                "the session has ended; sign in again",
+            )
+        })?;
         let user = self.active_user(&session.user_uid).await?;
-        let csrf_ok = csrf_header.is_some_and(|h| subtle::ConstantTimeEq::ct_eq(h.as_bytes(), session.csrf_token.as_bytes()).into());
-        Ok(Caller { user, credential: Credential::Session { session_hash: hash, csrf_ok }, address: meta.address.clone() })
+        let csrf_ok = csrf_header.is_some_and(|h| {
+            subtle::ConstantTimeEq::ct_eq(h.as_bytes(), session.csrf_token.as_bytes()).into()
+        });
+        Ok(Caller {
+            user,
+            credential: Credential::Session {
+                session_hash: hash,
+                csrf_ok,
+            },
+            address: meta.address.clone(),
+        })
     }
 
     /// Resolves `Authorization: Bearer …`.
@@ -161,35 +261,97 @@ impl Services {
             .await?
             .ok_or_else(|| ApiError::new(ErrorCode::TokenRejected, "unknown API token"))?;
         if record.revoked_ms.is_some() {
-            return Err(ApiError::new(ErrorCode::TokenRejected, "this API token was revoked"));
+            return Err(ApiError::new(
+                ErrorCode::TokenRejected,
+                "this API token was revoked",
+            ));
         }
         if record.expires_ms.is_some_and(|e| e <= now_ms()) {
-            return Err(ApiError::new(ErrorCode::TokenRejected, "this API token has expired"));
+            return Err(ApiError::new(
+                ErrorCode::TokenRejected,
+                "this API token has expired",
+            ));
         }
         let user = self.active_user(&record.user_uid).await?;
-        Ok(Caller { user, credential: Credential::ApiToken { token_uid: record.uid, read_only: record.read_only }, address: meta.address.clone() })
+        self.touch_token(&record.uid);
+        Ok(Caller {
+            user,
+            credential: Credential::ApiToken {
+                token_uid: record.uid,
+                read_only: record.read_only,
+            },
+            address: meta.address.clone(),
+        })
+    }
+
+    fn touch_token(&self, token_uid: &str) {
+        const EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+        {
+            let mut touched = self.token_touched.lock();
+            if touched.get(token_uid).is_some_and(|t| t.elapsed() < EVERY) {
+                return;
+            }
+            if touched.len() > 100_000 {
+                touched.clear();
+            }
+            touched.insert(token_uid.to_owned(), std::time::Instant::now());
+        }
+        let (store, uid) = (self.store.clone(), token_uid.to_owned());
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_api_token(&uid).await {
+                tracing::warn!(token = %uid, error = %e, "cannot record token use");
+            }
+        });
     }
 
     async fn active_user(&self, uid: &str) -> ApiResult<UserRecord> {
-        let user = self.store.user(uid).await?.ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "the account no longer exists"))?;
+        let user = self.store.user(uid).await?.ok_or_else(|| {
+            ApiError::new(ErrorCode::Unauthenticated, "the account no longer exists")
+        })?;
         if user.disabled {
-            return Err(ApiError::new(ErrorCode::AccountDisabled, "this account is disabled"));
+            return Err(ApiError::new(
+                ErrorCode::AccountDisabled,
+                "this account is disabled",
+            ));
         }
         Ok(user)
     }
 
     /// Changes the caller's own password; other sessions of the caller end.
-    pub async fn change_password(&self, caller: &Caller, current: &str, new: &str) -> ApiResult<()> {
+    pub async fn change_password(
+        &self,
+        caller: &Caller,
+        current: &str,
+        new: &str,
+    ) -> ApiResult<()> {
         caller.require_write()?;
         let key = format!("pw:{}", caller.uid());
         if let Some(wait) = self.login_by_user.blocked_for(&key) {
-            return Err(ApiError::new(ErrorCode::RateLimited, format!("too many wrong passwords; retry in {wait} s")));
+            return Err(ApiError::new(
+                ErrorCode::RateLimited,
+                format!("too many wrong passwords; retry in {wait} s"),
+            ));
         }
         let new = Password::parse("newPassword", new)?;
-        if !self.hasher.verify(current, caller.user.password_hash.as_deref()).await? {
+        if !self
+            .hasher
+            .verify(current, caller.user.password_hash.as_deref())
+            .await?
+        {
             self.login_by_user.record_failure(&key);
-            self.audit.record(caller, "user.change_password", &format!("user:{}", caller.uid()), "denied", "wrong current password").await;
-            return Err(ApiError::new(ErrorCode::InvalidCredentials, "the current password is wrong"));
+            self.audit
+                .record(
+                    caller,
+                    "user.change_password",
+                    &format!("user:{}", caller.uid()),
+                    "denied",
+                    "wrong current password",
+                )
+                .await;
+            return Err(ApiError::new(
+                ErrorCode::InvalidCredentials,
+                "the current password is wrong",
+            ));
         }
         let hash = self.hasher.hash(new.expose()).await?;
         self.store.set_password_hash(caller.uid(), &hash).await?;
@@ -198,25 +360,49 @@ impl Services {
             Credential::ApiToken { .. } => None,
         };
         self.store.delete_sessions_of(caller.uid(), keep).await?;
-        self.audit.record(caller, "user.change_password", &format!("user:{}", caller.uid()), "ok", "").await;
+        self.audit
+            .record(
+                caller,
+                "user.change_password",
+                &format!("user:{}", caller.uid()),
+                "ok",
+                "",
+            )
+            .await;
         Ok(())
     }
 
     /// Issues an API token for the caller, or for a service account (admins only).
-    pub async fn create_api_token(&self, caller: &Caller, owner_uid: Option<&str>, name: &str, read_only: bool, expires_ms: Option<i64>) -> ApiResult<NewApiToken> {
+    pub async fn create_api_token(
+        &self,
+        caller: &Caller,
+        owner_uid: Option<&str>,
+        name: &str,
+        read_only: bool,
+        expires_ms: Option<i64>,
+    ) -> ApiResult<NewApiToken> {
         caller.require_write()?;
         if matches!(caller.credential, Credential::ApiToken { .. }) {
-            return Err(ApiError::forbidden("API tokens cannot mint further tokens; sign in to create one"));
+            return Err(ApiError::forbidden(
+                "API tokens cannot mint further tokens; sign in to create one",
+            ));
         }
         let name = Name::parse("name", name)?;
         let owner = match owner_uid {
             None => caller.user.clone(),
             Some(uid) if uid == caller.uid() => caller.user.clone(),
             Some(uid) => {
-                self.authz.require_permission(caller.uid(), ServerPermission::Admin)?;
-                let u = self.store.user(uid).await?.ok_or_else(|| ApiError::not_found("user"))?;
+                self.authz
+                    .require_permission(caller.uid(), ServerPermission::Admin)?;
+                let u = self
+                    .store
+                    .user(uid)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("user"))?;
                 if u.kind != UserKind::Service {
-                    return Err(ApiError::forbidden("tokens for other people cannot be issued; only for service accounts"));
+                    return Err(ApiError::forbidden(
+                        "tokens for other people cannot be issued; only for service accounts",
+                    ));
                 }
                 u
             }
@@ -239,26 +425,55 @@ impl Services {
             last_used_ms: None,
         };
         self.store.insert_api_token(&record).await?;
-        self.audit.record(caller, "token.create", &format!("token:{}", record.uid), "ok", &format!("owner user:{}", owner.uid)).await;
+        self.audit
+            .record(
+                caller,
+                "token.create",
+                &format!("token:{}", record.uid),
+                "ok",
+                &format!("owner user:{}", owner.uid),
+            )
+            .await;
         Ok(NewApiToken { record, token })
     }
 
-    pub async fn api_tokens(&self, caller: &Caller, owner_uid: Option<&str>) -> ApiResult<Vec<ApiTokenRecord>> {
+    pub async fn api_tokens(
+        &self,
+        caller: &Caller,
+        owner_uid: Option<&str>,
+    ) -> ApiResult<Vec<ApiTokenRecord>> {
         let owner = owner_uid.unwrap_or(caller.uid());
         if owner != caller.uid() {
-            self.authz.require_permission(caller.uid(), ServerPermission::Admin)?;
+            self.authz
+                .require_permission(caller.uid(), ServerPermission::Admin)?;
         }
         Ok(self.store.api_tokens_of(owner).await?)
     }
 
-    pub async fn revoke_api_token(&self, caller: &Caller, token_uid: &str) -> ApiResult<ApiTokenRecord> {
+    pub async fn revoke_api_token(
+        &self,
+        caller: &Caller,
+        token_uid: &str,
+    ) -> ApiResult<ApiTokenRecord> {
         caller.require_write()?;
-        let record = self.store.api_token(token_uid).await?.ok_or_else(|| ApiError::not_found("API token"))?;
+        let record = self
+            .store
+            .api_token(token_uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("API token"))?;
         if record.user_uid != caller.uid() && !self.authz.is_admin(caller.uid()) {
             return Err(ApiError::not_found("API token"));
         }
         self.store.revoke_api_token(token_uid).await?;
-        self.audit.record(caller, "token.revoke", &format!("token:{token_uid}"), "ok", "").await;
+        self.audit
+            .record(
+                caller,
+                "token.revoke",
+                &format!("token:{token_uid}"),
+                "ok",
+                "",
+            )
+            .await;
         Ok(self.store.api_token(token_uid).await?.unwrap_or(record))
     }
 }

@@ -16,23 +16,49 @@ const MAX_ATTRIBUTE_VALUES: usize = 256;
 
 impl Services {
     fn require_admin(&self, caller: &Caller) -> ApiResult<()> {
-        Ok(self.authz.require_permission(caller.uid(), ServerPermission::Admin)?)
+        Ok(self
+            .authz
+            .require_permission(caller.uid(), ServerPermission::Admin)?)
     }
 
     /// Users and groups are listed for admins and holders of `list_directory`.
     fn require_directory(&self, caller: &Caller) -> ApiResult<()> {
-        Ok(self.authz.require_permission(caller.uid(), ServerPermission::ListDirectory)?)
+        Ok(self
+            .authz
+            .require_permission(caller.uid(), ServerPermission::ListDirectory)?)
     }
 
-    pub async fn create_user(&self, caller: &Caller, username: &str, display_name: Option<&str>, password: &str, email: Option<String>) -> ApiResult<UserRecord> {
+    pub async fn create_user(
+        &self,
+        caller: &Caller,
+        username: &str,
+        display_name: Option<&str>,
+        password: &str,
+        email: Option<String>,
+    ) -> ApiResult<UserRecord> {
         caller.require_write()?;
         self.require_admin(caller)?;
-        let user = self.create_local_user(username, display_name.unwrap_or(username), password, email).await?;
-        self.audit.record(caller, "user.create", &format!("user:{}", user.uid), "ok", &user.username).await;
+        let user = self
+            .create_local_user(username, display_name.unwrap_or(username), password, email)
+            .await?;
+        self.audit
+            .record(
+                caller,
+                "user.create",
+                &format!("user:{}", user.uid),
+                "ok",
+                &user.username,
+            )
+            .await;
         Ok(user)
     }
 
-    pub async fn create_service_account(&self, caller: &Caller, username: &str, display_name: Option<&str>) -> ApiResult<UserRecord> {
+    pub async fn create_service_account(
+        &self,
+        caller: &Caller,
+        username: &str,
+        display_name: Option<&str>,
+    ) -> ApiResult<UserRecord> {
         caller.require_write()?;
         self.require_admin(caller)?;
         let username = Username::parse(username)?;
@@ -52,7 +78,15 @@ impl Services {
             created_ms: now_ms(),
         };
         self.store.insert_user(&user).await?;
-        self.audit.record(caller, "user.create_service_account", &format!("user:{}", user.uid), "ok", &user.username).await;
+        self.audit
+            .record(
+                caller,
+                "user.create_service_account",
+                &format!("user:{}", user.uid),
+                "ok",
+                &user.username,
+            )
+            .await;
         Ok(user)
     }
 
@@ -60,7 +94,10 @@ impl Services {
         if uid != caller.uid() {
             self.require_directory(caller)?;
         }
-        self.store.user(uid).await?.ok_or_else(|| ApiError::not_found("user"))
+        self.store
+            .user(uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("user"))
     }
 
     pub async fn users(&self, caller: &Caller, page: &PageRequest) -> ApiResult<Vec<UserRecord>> {
@@ -69,39 +106,78 @@ impl Services {
     }
 
     /// Disabling ends the user's sessions at once; tokens are refused on their next use.
-    pub async fn set_user_disabled(&self, caller: &Caller, uid: &str, disabled: bool) -> ApiResult<UserRecord> {
+    pub async fn set_user_disabled(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        disabled: bool,
+    ) -> ApiResult<UserRecord> {
         caller.require_write()?;
         self.require_admin(caller)?;
         if disabled && uid == caller.uid() {
             return Err(ApiError::invalid("id: you cannot disable your own account"));
         }
         self.store.set_user_disabled(uid, disabled).await?;
-        let action = if disabled { "user.disable" } else { "user.enable" };
-        self.audit.record(caller, action, &format!("user:{uid}"), "ok", "").await;
-        self.store.user(uid).await?.ok_or_else(|| ApiError::not_found("user"))
+        let action = if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        };
+        self.audit
+            .record(caller, action, &format!("user:{uid}"), "ok", "")
+            .await;
+        self.store
+            .user(uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("user"))
     }
 
     /// Replaces a user's attributes (the keys access filters match on).
-    pub async fn set_user_attributes(&self, caller: &Caller, uid: &str, attributes: Vec<(String, Vec<String>)>) -> ApiResult<UserRecord> {
+    pub async fn set_user_attributes(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        attributes: Vec<(String, Vec<String>)>,
+    ) -> ApiResult<UserRecord> {
         caller.require_write()?;
         self.require_admin(caller)?;
         if attributes.len() > MAX_ATTRIBUTE_KEYS {
-            return Err(ApiError::invalid(format!("attributes: at most {MAX_ATTRIBUTE_KEYS} keys")));
+            return Err(ApiError::invalid(format!(
+                "attributes: at most {MAX_ATTRIBUTE_KEYS} keys"
+            )));
         }
         let mut map = BTreeMap::new();
         for (k, values) in attributes {
             let key = AttributeKey::parse(&k)?;
             if values.len() > MAX_ATTRIBUTE_VALUES {
-                return Err(ApiError::invalid(format!("attributes.{key}: at most {MAX_ATTRIBUTE_VALUES} values")));
+                return Err(ApiError::invalid(format!(
+                    "attributes.{key}: at most {MAX_ATTRIBUTE_VALUES} values"
+                )));
             }
-            let values: Vec<String> = values.iter().map(|v| Name::parse("attributes.value", v).map(Name::into_inner)).collect::<Result<_, _>>()?;
+            let values: Vec<String> = values
+                .iter()
+                .map(|v| Name::parse("attributes.value", v).map(Name::into_inner))
+                .collect::<Result<_, _>>()?;
             if map.insert(key.as_str().to_owned(), values).is_some() {
-                return Err(ApiError::invalid(format!("attributes: key `{key}` is given twice")));
+                return Err(ApiError::invalid(format!(
+                    "attributes: key `{key}` is given twice"
+                )));
             }
         }
         self.store.set_user_attributes(uid, &map).await?;
-        self.audit.record(caller, "user.set_attributes", &format!("user:{uid}"), "ok", "").await;
-        self.store.user(uid).await?.ok_or_else(|| ApiError::not_found("user"))
+        self.audit
+            .record(
+                caller,
+                "user.set_attributes",
+                &format!("user:{uid}"),
+                "ok",
+                "",
+            )
+            .await;
+        self.store
+            .user(uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("user"))
     }
 
     // ---- groups -------------------------------------------------------------------
@@ -109,9 +185,21 @@ impl Services {
     pub async fn create_group(&self, caller: &Caller, name: &str) -> ApiResult<GroupRecord> {
         caller.require_write()?;
         self.require_admin(caller)?;
-        let group = GroupRecord { uid: new_uid(), name: Name::parse("name", name)?.into_inner(), created_ms: now_ms() };
+        let group = GroupRecord {
+            uid: new_uid(),
+            name: Name::parse("name", name)?.into_inner(),
+            created_ms: now_ms(),
+        };
         self.store.insert_group(&group).await?;
-        self.audit.record(caller, "group.create", &format!("group:{}", group.uid), "ok", &group.name).await;
+        self.audit
+            .record(
+                caller,
+                "group.create",
+                &format!("group:{}", group.uid),
+                "ok",
+                &group.name,
+            )
+            .await;
         Ok(group)
     }
 
@@ -122,7 +210,10 @@ impl Services {
 
     pub async fn group(&self, caller: &Caller, uid: &str) -> ApiResult<GroupRecord> {
         self.require_directory(caller)?;
-        self.store.group(uid).await?.ok_or_else(|| ApiError::not_found("group"))
+        self.store
+            .group(uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("group"))
     }
 
     pub async fn delete_group(&self, caller: &Caller, uid: &str) -> ApiResult<()> {
@@ -131,44 +222,82 @@ impl Services {
         self.store.delete_group(uid).await?;
         // Its grants and memberships go with it.
         let obj = format!("group:{uid}");
-        let lines: Vec<_> = self.authz.policy_lines().into_iter().filter(|l| l.v0 == obj || l.v1 == obj).collect();
+        let lines: Vec<_> = self
+            .authz
+            .policy_lines()
+            .into_iter()
+            .filter(|l| l.v0 == obj || l.v1 == obj)
+            .collect();
         for l in lines {
             match l.ptype.as_str() {
                 "g" => {
-                    self.authz.remove_member(l.v0.trim_start_matches("user:"), uid).await?;
+                    self.authz
+                        .remove_member(l.v0.trim_start_matches("user:"), uid)
+                        .await?;
                 }
                 _ => {
                     if let Some(o) = vitrine_authz::Object::parse(&l.v1) {
                         match o {
                             vitrine_authz::Object::Instance => {
                                 if let Ok(p) = l.v2.parse::<ServerPermission>() {
-                                    self.authz.revoke_permission(&Subject::Group(uid.to_owned()), p).await?;
+                                    self.authz
+                                        .revoke_permission(&Subject::Group(uid.to_owned()), p)
+                                        .await?;
                                 }
                             }
                             other => {
-                                self.authz.revoke_role(&Subject::Group(uid.to_owned()), &other).await?;
+                                self.authz
+                                    .revoke_role(&Subject::Group(uid.to_owned()), &other)
+                                    .await?;
                             }
                         }
                     }
                 }
             }
         }
-        self.audit.record(caller, "group.delete", &obj, "ok", "").await;
+        self.audit
+            .record(caller, "group.delete", &obj, "ok", "")
+            .await;
         Ok(())
     }
 
-    pub async fn set_group_member(&self, caller: &Caller, group_uid: &str, user_uid: &str, member: bool) -> ApiResult<GroupRecord> {
+    pub async fn set_group_member(
+        &self,
+        caller: &Caller,
+        group_uid: &str,
+        user_uid: &str,
+        member: bool,
+    ) -> ApiResult<GroupRecord> {
         caller.require_write()?;
         self.require_admin(caller)?;
-        let group = self.store.group(group_uid).await?.ok_or_else(|| ApiError::not_found("group"))?;
-        self.store.user(user_uid).await?.ok_or_else(|| ApiError::not_found("user"))?;
+        let group = self
+            .store
+            .group(group_uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("group"))?;
+        self.store
+            .user(user_uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("user"))?;
         if member {
             self.authz.add_member(user_uid, group_uid).await?;
         } else {
             self.authz.remove_member(user_uid, group_uid).await?;
         }
-        let action = if member { "group.add_member" } else { "group.remove_member" };
-        self.audit.record(caller, action, &format!("group:{group_uid}"), "ok", &format!("user:{user_uid}")).await;
+        let action = if member {
+            "group.add_member"
+        } else {
+            "group.remove_member"
+        };
+        self.audit
+            .record(
+                caller,
+                action,
+                &format!("group:{group_uid}"),
+                "ok",
+                &format!("user:{user_uid}"),
+            )
+            .await;
         Ok(group)
     }
 
@@ -183,6 +312,11 @@ impl Services {
     }
 
     pub fn groups_of(&self, user_uid: &str) -> Vec<String> {
-        self.authz.snapshot().groups_of(&format!("user:{user_uid}")).iter().filter_map(|g| g.strip_prefix("group:").map(str::to_owned)).collect()
+        self.authz
+            .snapshot()
+            .groups_of(&format!("user:{user_uid}"))
+            .iter()
+            .filter_map(|g| g.strip_prefix("group:").map(str::to_owned))
+            .collect()
     }
 }

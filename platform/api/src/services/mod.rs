@@ -8,8 +8,9 @@ mod directory;
 mod identity;
 mod policy;
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use vitrine_authz::Authz;
@@ -34,6 +35,9 @@ pub struct Services {
     login_by_user: FailureLimiter,
     /// The one-time setup token, present until the first administrator exists.
     setup_token: Mutex<Option<String>>,
+    /// When each API token's `last_used` was last written: at most once a minute, off the
+    /// request path, so reads never wait for a synced write.
+    token_touched: Mutex<HashMap<String, Instant>>,
 }
 
 impl Services {
@@ -46,6 +50,7 @@ impl Services {
             login_by_address: FailureLimiter::new(20, Duration::from_secs(300)),
             login_by_user: FailureLimiter::new(5, Duration::from_secs(300)),
             setup_token: Mutex::new(None),
+            token_touched: Mutex::new(HashMap::new()),
         };
         Arc::new(services)
     }

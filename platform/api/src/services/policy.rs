@@ -2,7 +2,9 @@
 
 use std::collections::HashSet;
 
-use vitrine_authz::{Action, Explanation, ImportSummary, InstanceSettings, KnownIds, Object, Subject};
+use vitrine_authz::{
+    Action, Explanation, ImportSummary, InstanceSettings, KnownIds, Object, Subject,
+};
 use vitrine_core::{Ability, Role, ServerPermission};
 use vitrine_storage::PolicyLine;
 
@@ -38,11 +40,17 @@ impl KnownIds for PolicyKnown {
 
 impl Services {
     pub fn parse_subject(&self, raw: &str) -> ApiResult<Subject> {
-        Subject::parse(raw).ok_or_else(|| ApiError::invalid(format!("subject: `{raw}` is not user:ID or group:ID")))
+        Subject::parse(raw).ok_or_else(|| {
+            ApiError::invalid(format!("subject: `{raw}` is not user:ID or group:ID"))
+        })
     }
 
     pub fn parse_object(&self, raw: &str) -> ApiResult<Object> {
-        Object::parse(raw).ok_or_else(|| ApiError::invalid(format!("object: `{raw}` is not folder:ID, project:ID or instance")))
+        Object::parse(raw).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "object: `{raw}` is not folder:ID, project:ID or instance"
+            ))
+        })
     }
 
     async fn subject_exists(&self, subject: &Subject) -> ApiResult<()> {
@@ -50,7 +58,11 @@ impl Services {
             Subject::User(u) => self.store.user(u).await?.is_some(),
             Subject::Group(g) => self.store.group(g).await?.is_some(),
         };
-        if found { Ok(()) } else { Err(ApiError::not_found(&subject.to_string())) }
+        if found {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(&subject.to_string()))
+        }
     }
 
     async fn object_exists(&self, object: &Object) -> ApiResult<()> {
@@ -59,36 +71,76 @@ impl Services {
             Object::Folder(f) => self.store.folder(f).await?.is_some(),
             Object::Project(p) => self.store.project(p).await?.is_some(),
         };
-        if found { Ok(()) } else { Err(ApiError::not_found(&object.to_string())) }
+        if found {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(&object.to_string()))
+        }
     }
 
     /// Managers of an object grant roles on it, up to their own role; admins grant any.
-    pub async fn grant_role(&self, caller: &Caller, subject: &str, object: &str, role: Role) -> ApiResult<()> {
+    pub async fn grant_role(
+        &self,
+        caller: &Caller,
+        subject: &str,
+        object: &str,
+        role: Role,
+    ) -> ApiResult<()> {
         caller.require_write()?;
         let (subject, object) = (self.parse_subject(subject)?, self.parse_object(object)?);
         self.object_exists(&object).await?;
         let mine = self.authz.check(caller.uid(), Action::Manage, &object)?;
         if role > mine {
-            return Err(ApiError::forbidden(format!("you have {mine} on {object} and cannot grant more ({role})")));
+            return Err(ApiError::forbidden(format!(
+                "you have {mine} on {object} and cannot grant more ({role})"
+            )));
         }
         self.subject_exists(&subject).await?;
         self.authz.grant_role(&subject, &object, role).await?;
-        self.audit.record(caller, "policy.grant_role", &object.to_string(), "ok", &format!("{subject} {role}")).await;
+        self.audit
+            .record(
+                caller,
+                "policy.grant_role",
+                &object.to_string(),
+                "ok",
+                &format!("{subject} {role}"),
+            )
+            .await;
         Ok(())
     }
 
-    pub async fn revoke_role(&self, caller: &Caller, subject: &str, object: &str) -> ApiResult<bool> {
+    pub async fn revoke_role(
+        &self,
+        caller: &Caller,
+        subject: &str,
+        object: &str,
+    ) -> ApiResult<bool> {
         caller.require_write()?;
         let (subject, object) = (self.parse_subject(subject)?, self.parse_object(object)?);
         self.authz.check(caller.uid(), Action::Manage, &object)?;
         let removed = self.authz.revoke_role(&subject, &object).await?;
-        self.audit.record(caller, "policy.revoke_role", &object.to_string(), "ok", &subject.to_string()).await;
+        self.audit
+            .record(
+                caller,
+                "policy.revoke_role",
+                &object.to_string(),
+                "ok",
+                &subject.to_string(),
+            )
+            .await;
         Ok(removed)
     }
 
-    pub async fn set_server_permission(&self, caller: &Caller, subject: &str, permission: ServerPermission, granted: bool) -> ApiResult<bool> {
+    pub async fn set_server_permission(
+        &self,
+        caller: &Caller,
+        subject: &str,
+        permission: ServerPermission,
+        granted: bool,
+    ) -> ApiResult<bool> {
         caller.require_write()?;
-        self.authz.require_permission(caller.uid(), ServerPermission::Admin)?;
+        self.authz
+            .require_permission(caller.uid(), ServerPermission::Admin)?;
         let subject = self.parse_subject(subject)?;
         self.subject_exists(&subject).await?;
         let changed = if granted {
@@ -97,46 +149,83 @@ impl Services {
         } else {
             self.authz.revoke_permission(&subject, permission).await?
         };
-        let action = if granted { "policy.grant_permission" } else { "policy.revoke_permission" };
-        self.audit.record(caller, action, "instance", "ok", &format!("{subject} {permission}")).await;
+        let action = if granted {
+            "policy.grant_permission"
+        } else {
+            "policy.revoke_permission"
+        };
+        self.audit
+            .record(
+                caller,
+                action,
+                "instance",
+                "ok",
+                &format!("{subject} {permission}"),
+            )
+            .await;
         Ok(changed)
     }
 
     pub fn policy_lines(&self, caller: &Caller) -> ApiResult<Vec<PolicyLine>> {
-        self.authz.require_permission(caller.uid(), ServerPermission::Admin)?;
+        self.authz
+            .require_permission(caller.uid(), ServerPermission::Admin)?;
         Ok(self.authz.policy_lines())
     }
 
     pub fn export_policies(&self, caller: &Caller) -> ApiResult<String> {
-        self.authz.require_permission(caller.uid(), ServerPermission::Admin)?;
+        self.authz
+            .require_permission(caller.uid(), ServerPermission::Admin)?;
         Ok(self.authz.export_csv())
     }
 
     pub async fn import_policies(&self, caller: &Caller, csv: &str) -> ApiResult<ImportSummary> {
         caller.require_write()?;
-        self.authz.require_permission(caller.uid(), ServerPermission::Admin)?;
+        self.authz
+            .require_permission(caller.uid(), ServerPermission::Admin)?;
         if csv.len() > MAX_IMPORT_BYTES {
-            return Err(ApiError::new(vitrine_core::ErrorCode::InvalidPolicy, format!("the file is {} bytes; the limit is {MAX_IMPORT_BYTES}", csv.len())));
+            return Err(ApiError::new(
+                vitrine_core::ErrorCode::InvalidPolicy,
+                format!(
+                    "the file is {} bytes; the limit is {MAX_IMPORT_BYTES}",
+                    csv.len()
+                ),
+            ));
         }
         let known = self.known_ids().await?;
-        match self.authz.import_csv(csv, &known).await {
-            Ok(summary) => {
-                self.audit.record(caller, "policy.import", "instance", "ok", &format!("{} grants, {} memberships", summary.grants, summary.memberships)).await;
-                Ok(summary)
-            }
-            Err(e) => {
-                self.audit.record(caller, "policy.import", "instance", "refused", &e.to_string()).await;
-                Err(e.into())
-            }
-        }
+        // A refused import is audited with the error by the GraphQL layer's refusal record.
+        let summary = self.authz.import_csv(csv, &known).await?;
+        self.audit
+            .record(
+                caller,
+                "policy.import",
+                "instance",
+                "ok",
+                &format!(
+                    "{} grants, {} memberships",
+                    summary.grants, summary.memberships
+                ),
+            )
+            .await;
+        Ok(summary)
     }
 
     async fn known_ids(&self) -> ApiResult<PolicyKnown> {
         use vitrine_storage::PageRequest;
-        let mut known = PolicyKnown { users: HashSet::new(), groups: HashSet::new(), folders: HashSet::new(), projects: HashSet::new() };
+        let mut known = PolicyKnown {
+            users: HashSet::new(),
+            groups: HashSet::new(),
+            folders: HashSet::new(),
+            projects: HashSet::new(),
+        };
         let mut after = None;
         loop {
-            let page = self.store.users_page(&PageRequest { after: after.clone(), first: 1000 }).await?;
+            let page = self
+                .store
+                .users_page(&PageRequest {
+                    after: after.clone(),
+                    first: 1000,
+                })
+                .await?;
             after = page.last().map(|u| u.uid.clone());
             known.users.extend(page.iter().map(|u| u.uid.clone()));
             if page.len() < 1000 {
@@ -145,17 +234,34 @@ impl Services {
         }
         let mut after = None;
         loop {
-            let page = self.store.groups_page(&PageRequest { after: after.clone(), first: 1000 }).await?;
+            let page = self
+                .store
+                .groups_page(&PageRequest {
+                    after: after.clone(),
+                    first: 1000,
+                })
+                .await?;
             after = page.last().map(|g| g.uid.clone());
             known.groups.extend(page.iter().map(|g| g.uid.clone()));
             if page.len() < 1000 {
                 break;
             }
         }
-        known.folders.extend(self.store.all_folders().await?.into_iter().map(|f| f.uid));
+        known
+            .folders
+            .extend(self.store.all_folders().await?.into_iter().map(|f| f.uid));
         let mut after = None;
         loop {
-            let page = self.store.projects_page(None, &PageRequest { after: after.clone(), first: 1000 }).await?;
+            let page = self
+                .store
+                .projects_page(
+                    None,
+                    &PageRequest {
+                        after: after.clone(),
+                        first: 1000,
+                    },
+                )
+                .await?;
             after = page.last().map(|p| p.uid.clone());
             known.projects.extend(page.iter().map(|p| p.uid.clone()));
             if page.len() < 1000 {
@@ -166,16 +272,32 @@ impl Services {
     }
 
     /// Admins explain anyone's access; everyone else only their own.
-    pub async fn explain(&self, caller: &Caller, user_uid: Option<&str>, action: &str, object: &str) -> ApiResult<Explanation> {
+    pub async fn explain(
+        &self,
+        caller: &Caller,
+        user_uid: Option<&str>,
+        action: &str,
+        object: &str,
+    ) -> ApiResult<Explanation> {
         let user = user_uid.unwrap_or(caller.uid());
         if user != caller.uid() {
-            self.authz.require_permission(caller.uid(), ServerPermission::Admin)?;
+            self.authz
+                .require_permission(caller.uid(), ServerPermission::Admin)?;
         }
-        self.store.user(user).await?.ok_or_else(|| ApiError::not_found("user"))?;
-        let action = Action::parse(action).ok_or_else(|| ApiError::invalid(format!("action: `{action}` is not one of view, edit, manage, delete")))?;
+        self.store
+            .user(user)
+            .await?
+            .ok_or_else(|| ApiError::not_found("user"))?;
+        let action = Action::parse(action).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "action: `{action}` is not one of view, edit, manage, delete"
+            ))
+        })?;
         let object = self.parse_object(object)?;
         if matches!(object, Object::Instance) {
-            return Err(ApiError::invalid("object: explain answers for folders and projects"));
+            return Err(ApiError::invalid(
+                "object: explain answers for folders and projects",
+            ));
         }
         self.object_exists(&object).await?;
         Ok(self.authz.explain(user, action, &object).await?)
@@ -185,17 +307,40 @@ impl Services {
         self.authz.settings()
     }
 
-    pub async fn set_default_role(&self, caller: &Caller, role: Role) -> ApiResult<InstanceSettings> {
+    pub async fn set_default_role(
+        &self,
+        caller: &Caller,
+        role: Role,
+    ) -> ApiResult<InstanceSettings> {
         caller.require_write()?;
-        self.authz.require_permission(caller.uid(), ServerPermission::Admin)?;
-        let s = self.authz.update_settings(|s| s.default_role = role).await?;
-        self.audit.record(caller, "settings.default_role", "instance", "ok", role.as_str()).await;
+        self.authz
+            .require_permission(caller.uid(), ServerPermission::Admin)?;
+        let s = self
+            .authz
+            .update_settings(|s| s.default_role = role)
+            .await?;
+        self.audit
+            .record(
+                caller,
+                "settings.default_role",
+                "instance",
+                "ok",
+                role.as_str(),
+            )
+            .await;
         Ok(s)
     }
 
-    pub async fn set_ability_setting(&self, caller: &Caller, ability: Ability, default: Option<bool>, disabled: Option<bool>) -> ApiResult<InstanceSettings> {
+    pub async fn set_ability_setting(
+        &self,
+        caller: &Caller,
+        ability: Ability,
+        default: Option<bool>,
+        disabled: Option<bool>,
+    ) -> ApiResult<InstanceSettings> {
         caller.require_write()?;
-        self.authz.require_permission(caller.uid(), ServerPermission::Admin)?;
+        self.authz
+            .require_permission(caller.uid(), ServerPermission::Admin)?;
         let s = self
             .authz
             .update_settings(|s| {
@@ -213,7 +358,15 @@ impl Services {
                 }
             })
             .await?;
-        self.audit.record(caller, "settings.ability", "instance", "ok", &format!("{ability} default={default:?} disabled={disabled:?}")).await;
+        self.audit
+            .record(
+                caller,
+                "settings.ability",
+                "instance",
+                "ok",
+                &format!("{ability} default={default:?} disabled={disabled:?}"),
+            )
+            .await;
         Ok(s)
     }
 }

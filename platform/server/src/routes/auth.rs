@@ -21,18 +21,30 @@ pub struct LoginBody {
 
 fn cookie(value: &str, max_age: u64, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
-    format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+    format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    )
 }
 
 /// `POST /auth/login {"username", "password"}` → session cookie, and the CSRF token that
 /// cookie-authenticated mutations must send as `X-CSRF-Token`.
 #[handler]
-pub async fn login(req: &Request, body: Result<Json<LoginBody>, poem::Error>, state: Data<&Arc<AppState>>) -> Response {
+pub async fn login(
+    req: &Request,
+    body: Result<Json<LoginBody>, poem::Error>,
+    state: Data<&Arc<AppState>>,
+) -> Response {
     let Ok(Json(body)) = body else {
-        return error_response(&ApiError::invalid("the body must be JSON {\"username\": …, \"password\": …}"));
+        return error_response(&ApiError::invalid(
+            "the body must be JSON {\"username\": …, \"password\": …}",
+        ));
     };
     let meta = request_meta(req);
-    match state.services.login(&body.username, &body.password, &meta).await {
+    match state
+        .services
+        .login(&body.username, &body.password, &meta)
+        .await
+    {
         Ok(out) => {
             let mut resp = json_response(
                 StatusCode::OK,
@@ -41,7 +53,13 @@ pub async fn login(req: &Request, body: Result<Json<LoginBody>, poem::Error>, st
                     "csrfToken": out.csrf_token,
                 }),
             );
-            if let Ok(v) = cookie(&out.session_token, SESSION_TTL.as_secs(), state.config.server.secure_cookies).parse() {
+            if let Ok(v) = cookie(
+                &out.session_token,
+                SESSION_TTL.as_secs(),
+                state.config.server.secure_cookies,
+            )
+            .parse()
+            {
                 resp.headers_mut().insert("set-cookie", v);
             }
             resp

@@ -16,27 +16,43 @@ use crate::AppState;
 
 #[handler]
 pub async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").title("Vitrine GraphQL").finish())
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("Vitrine GraphQL")
+            .finish(),
+    )
 }
 
 fn body_error(code: ErrorCode, message: impl Into<String>) -> Response {
     let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-    json_response(status, &serde_json::json!({ "errors": [{ "message": message.into(), "extensions": { "code": code.as_str() } }] }))
+    json_response(
+        status,
+        &serde_json::json!({ "errors": [{ "message": message.into(), "extensions": { "code": code.as_str() } }] }),
+    )
 }
 
 /// Resolves the request's credentials: a bearer token wins over a session cookie.
 pub async fn authenticate(services: &Services, req: &Request, meta: &RequestMeta) -> AuthState {
     if let Some(h) = req.header("authorization") {
         return match h.strip_prefix("Bearer ").map(str::trim) {
-            Some(token) if !token.is_empty() => match services.authenticate_token(token, meta).await {
-                Ok(c) => AuthState::Caller(Box::new(c)),
-                Err(e) => AuthState::Rejected(e),
-            },
-            _ => AuthState::Rejected(ApiError::new(ErrorCode::Unauthenticated, "the Authorization header must be `Bearer TOKEN`")),
+            Some(token) if !token.is_empty() => {
+                match services.authenticate_token(token, meta).await {
+                    Ok(c) => AuthState::Caller(Box::new(c)),
+                    Err(e) => AuthState::Rejected(e),
+                }
+            }
+            _ => AuthState::Rejected(ApiError::new(
+                ErrorCode::Unauthenticated,
+                "the Authorization header must be `Bearer TOKEN`",
+            )),
         };
     }
     if let Some(session) = session_cookie(req) {
-        return match services.authenticate_session(&session, req.header("x-csrf-token"), meta).await {
+        return match services
+            .authenticate_session(&session, req.header("x-csrf-token"), meta)
+            .await
+        {
             Ok(c) => AuthState::Caller(Box::new(c)),
             Err(e) => AuthState::Rejected(e),
         };
@@ -50,13 +66,26 @@ pub async fn execute(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> 
     let bytes = match body.into_bytes_limit(limits.max_body_bytes).await {
         Ok(b) => b,
         Err(poem::error::ReadBodyError::PayloadTooLarge) => {
-            return body_error(ErrorCode::QueryTooLarge, format!("the request body exceeds {} bytes", limits.max_body_bytes));
+            return body_error(
+                ErrorCode::QueryTooLarge,
+                format!("the request body exceeds {} bytes", limits.max_body_bytes),
+            );
         }
-        Err(e) => return body_error(ErrorCode::InvalidInput, format!("cannot read the request body: {e}")),
+        Err(e) => {
+            return body_error(
+                ErrorCode::InvalidInput,
+                format!("cannot read the request body: {e}"),
+            );
+        }
     };
     let value: serde_json::Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
-        Err(e) => return body_error(ErrorCode::InvalidInput, format!("the body is not JSON: {e}")),
+        Err(e) => {
+            return body_error(
+                ErrorCode::InvalidInput,
+                format!("the body is not JSON: {e}"),
+            );
+        }
     };
     let (batch, items) = match value {
         serde_json::Value::Array(items) => (true, items),
@@ -66,13 +95,25 @@ pub async fn execute(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> 
         return body_error(ErrorCode::InvalidInput, "an empty batch");
     }
     if items.len() > limits.max_batch {
-        return body_error(ErrorCode::QueryTooLarge, format!("the batch has {} operations; the limit is {}", items.len(), limits.max_batch));
+        return body_error(
+            ErrorCode::QueryTooLarge,
+            format!(
+                "the batch has {} operations; the limit is {}",
+                items.len(),
+                limits.max_batch
+            ),
+        );
     }
     let mut requests = Vec::with_capacity(items.len());
     for item in items {
         match serde_json::from_value::<async_graphql::Request>(item) {
             Ok(r) => requests.push(r),
-            Err(e) => return body_error(ErrorCode::InvalidInput, format!("not a GraphQL request: {e}")),
+            Err(e) => {
+                return body_error(
+                    ErrorCode::InvalidInput,
+                    format!("not a GraphQL request: {e}"),
+                );
+            }
         }
     }
     let meta = request_meta(req);
@@ -82,9 +123,16 @@ pub async fn execute(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> 
         let r = r.data(auth.clone()).data(meta.clone());
         responses.push(finish_response(state.schema.execute(r).await));
     }
-    let body = if batch { serde_json::to_value(&responses) } else { serde_json::to_value(&responses[0]) };
+    let body = if batch {
+        serde_json::to_value(&responses)
+    } else {
+        serde_json::to_value(&responses[0])
+    };
     match body {
         Ok(v) => json_response(StatusCode::OK, &v),
-        Err(e) => body_error(ErrorCode::Internal, format!("cannot encode the response: {e}")),
+        Err(e) => body_error(
+            ErrorCode::Internal,
+            format!("cannot encode the response: {e}"),
+        ),
     }
 }

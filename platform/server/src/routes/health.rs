@@ -19,7 +19,9 @@ pub async fn readyz(state: Data<&Arc<AppState>>) -> Response {
         Ok(()) => Response::builder().status(StatusCode::OK).body("ready"),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
-            Response::builder().status(StatusCode::SERVICE_UNAVAILABLE).body("not ready")
+            Response::builder()
+                .status(StatusCode::SERVICE_UNAVAILABLE)
+                .body("not ready")
         }
     }
 }

@@ -11,8 +11,13 @@ use crate::SESSION_COOKIE;
 
 pub fn request_meta(req: &Request) -> RequestMeta {
     RequestMeta {
-        address: req.remote_addr().as_socket_addr().map(|a| a.ip().to_string()),
-        user_agent: req.header("user-agent").map(|s| s.chars().take(256).collect()),
+        address: req
+            .remote_addr()
+            .as_socket_addr()
+            .map(|a| a.ip().to_string()),
+        user_agent: req
+            .header("user-agent")
+            .map(|s| s.chars().take(256).collect()),
     }
 }
 
@@ -31,10 +36,17 @@ pub fn session_cookie(req: &Request) -> Option<String> {
 /// The one place non-GraphQL routes turn an error into an HTTP answer:
 /// `{"error": {"code": …, "message": …}}` with the code's status.
 pub fn error_response(e: &ApiError) -> Response {
-    let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json_response(status, &serde_json::json!({ "error": { "code": e.code.as_str(), "message": e.message } }))
+    let status =
+        StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(
+        status,
+        &serde_json::json!({ "error": { "code": e.code.as_str(), "message": e.message } }),
+    )
 }
 
 pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
-    Response::builder().status(status).content_type("application/json").body(body.to_string())
+    Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .body(body.to_string())
 }

@@ -1,0 +1,66 @@
+//! Every mutation is audited. Services record what they did; this extension records what
+//! was refused — by a permission check, validation or a limit — with the error code, in
+//! one place, so no refused write goes unrecorded.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+};
+use async_graphql::{ServerResult, Value};
+
+use super::AuthState;
+use crate::caller::RequestMeta;
+use crate::services::Services;
+
+pub(crate) struct AuditRefusals;
+
+impl ExtensionFactory for AuditRefusals {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AuditRefusalsExt)
+    }
+}
+
+struct AuditRefusalsExt;
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for AuditRefusalsExt {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        let is_mutation = info.parent_type == "Mutation";
+        let field = info.name.to_owned();
+        let result = next.run(ctx, info).await;
+        if is_mutation
+            && let Err(e) = &result
+            && let Some(services) = ctx.data_opt::<Arc<Services>>()
+        {
+            let code = e
+                .extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .map(|v| v.to_string().trim_matches('"').to_owned())
+                .unwrap_or_else(|| "ERROR".into());
+            let meta = ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default();
+            let action = format!("mutation.{field}");
+            match ctx.data_opt::<AuthState>() {
+                Some(AuthState::Caller(c)) => {
+                    services
+                        .audit
+                        .record(c, &action, "graphql", &code, &e.message)
+                        .await
+                }
+                _ => {
+                    services
+                        .audit
+                        .system(&action, "graphql", &code, &meta, &e.message)
+                        .await
+                }
+            }
+        }
+        result
+    }
+}
