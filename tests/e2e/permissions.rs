@@ -62,19 +62,46 @@ async fn every_role_against_every_project_action() {
     let delete = "mutation($i:ID!){deleteProject(id:$i)}";
     let v = json!({"i": w.project});
 
-    // (actor, read, rename, slug, ability) expected outcome: None = allowed, Some(code)
-    let cases: [(&Actor, Option<&str>, Option<&str>, Option<&str>); 4] = [
-        (
-            &w.outsider,
-            Some("NOT_FOUND"),
-            Some("NOT_FOUND"),
-            Some("NOT_FOUND"),
-        ),
-        (&w.viewer, None, Some("FORBIDDEN"), Some("FORBIDDEN")),
-        (&w.editor, None, None, Some("FORBIDDEN")),
-        (&w.manager, None, None, None),
+    /// What each role may do: `None` = allowed, `Some(code)` = refused with that code.
+    struct Expect<'a> {
+        actor: &'a Actor,
+        read: Option<&'static str>,
+        rename: Option<&'static str>,
+        manage: Option<&'static str>,
+    }
+    let cases = [
+        Expect {
+            actor: &w.outsider,
+            read: Some("NOT_FOUND"),
+            rename: Some("NOT_FOUND"),
+            manage: Some("NOT_FOUND"),
+        },
+        Expect {
+            actor: &w.viewer,
+            read: None,
+            rename: Some("FORBIDDEN"),
+            manage: Some("FORBIDDEN"),
+        },
+        Expect {
+            actor: &w.editor,
+            read: None,
+            rename: None,
+            manage: Some("FORBIDDEN"),
+        },
+        Expect {
+            actor: &w.manager,
+            read: None,
+            rename: None,
+            manage: None,
+        },
     ];
-    for (actor, r_read, r_rename, r_manage) in cases {
+    for Expect {
+        actor,
+        read: r_read,
+        rename: r_rename,
+        manage: r_manage,
+    } in cases
+    {
         let r = s.gql(&actor.auth, read, v.clone()).await;
         match r_read {
             None => assert!(
