@@ -7,6 +7,7 @@ mod auth;
 mod directory;
 mod identity;
 mod policy;
+mod projects;
 
 use std::collections::HashMap;
 use std::sync::Arc;

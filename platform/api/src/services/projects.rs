@@ -1,0 +1,333 @@
+//! Projects (slugs, moves, abilities) and virtual roots, each read and write checked
+//! against the caller's effective role.
+
+use vitrine_authz::{Action, Subject};
+use vitrine_core::{Ability, Name, Role, ServerPermission, Slug};
+use vitrine_storage::{PageRequest, ProjectRecord, VirtualRootRecord, new_uid, now_ms};
+
+use super::Services;
+use super::directory::{ProjectView, SCAN_BATCH};
+use crate::caller::Caller;
+use crate::{ApiError, ApiResult};
+
+impl Services {
+    // ---- projects -----------------------------------------------------------------
+
+    pub async fn project(&self, caller: &Caller, uid: &str) -> ApiResult<ProjectView> {
+        let record = self.store.project(uid).await?;
+        self.load_project(caller, record, Action::View).await
+    }
+
+    /// Looks a project up by current or old slug (old slugs keep redirecting).
+    pub async fn project_by_slug(&self, caller: &Caller, slug: &str) -> ApiResult<ProjectView> {
+        let slug = Slug::parse(slug)?;
+        let record = self
+            .store
+            .project_by_slug(slug.as_str())
+            .await?
+            .map(|(p, _)| p);
+        self.load_project(caller, record, Action::View).await
+    }
+
+    pub async fn projects(
+        &self,
+        caller: &Caller,
+        folder: Option<&str>,
+        page: &PageRequest,
+    ) -> ApiResult<(Vec<ProjectView>, bool)> {
+        if let Some(f) = folder {
+            self.load_folder(caller, f, Action::View).await?;
+        }
+        let mut out = Vec::new();
+        let mut after = page.after.clone();
+        loop {
+            let batch = self
+                .store
+                .projects_page(
+                    folder,
+                    &PageRequest {
+                        after: after.clone(),
+                        first: SCAN_BATCH,
+                    },
+                )
+                .await?;
+            let exhausted = batch.len() < SCAN_BATCH;
+            for p in batch {
+                after = Some(p.uid.clone());
+                let role = self
+                    .authz
+                    .effective_role(caller.uid(), &Self::project_obj(&p.uid));
+                if role >= Role::Viewer {
+                    if out.len() == page.first {
+                        return Ok((out, true));
+                    }
+                    out.push(ProjectView { record: p, role });
+                }
+            }
+            if exhausted {
+                return Ok((out, false));
+            }
+        }
+    }
+
+    /// Creates a project in a folder; the creator becomes its owner. Needs editor on the
+    /// folder and the `project_editor` server permission.
+    pub async fn create_project(
+        &self,
+        caller: &Caller,
+        folder: &str,
+        name: &str,
+        slug: Option<&str>,
+    ) -> ApiResult<ProjectView> {
+        caller.require_write()?;
+        let name = Name::parse("name", name)?;
+        self.load_folder(caller, folder, Action::Edit).await?;
+        self.authz
+            .require_permission(caller.uid(), ServerPermission::ProjectEditor)?;
+        let explicit = slug.map(Slug::parse).transpose()?;
+        let base = explicit
+            .clone()
+            .unwrap_or_else(|| Slug::derive(name.as_str()));
+        let now = now_ms();
+        let mut record = ProjectRecord {
+            uid: new_uid(),
+            name: name.into_inner(),
+            slug: base.as_str().to_owned(),
+            folder_uid: folder.to_owned(),
+            description: String::new(),
+            abilities: Default::default(),
+            created_ms: now,
+            updated_ms: now,
+        };
+        // An explicit slug must be free; a derived one takes the first free suffix.
+        let mut n = 1;
+        loop {
+            match self.store.insert_project(&record).await {
+                Ok(()) => break,
+                Err(vitrine_storage::StorageError::Conflict(msg))
+                    if explicit.is_none() && n < 100 =>
+                {
+                    tracing::debug!(slug = %record.slug, %msg, "slug taken, trying the next suffix");
+                    n += 1;
+                    record.slug = base.with_suffix(n).into_inner();
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let obj = Self::project_obj(&record.uid);
+        self.authz
+            .set_parent(&obj, Some(&Self::folder_obj(folder)))
+            .await?;
+        if !self.authz.is_admin(caller.uid()) {
+            self.authz
+                .grant_role(&Subject::User(caller.uid().to_owned()), &obj, Role::Owner)
+                .await?;
+        }
+        self.audit
+            .record(
+                caller,
+                "project.create",
+                &obj.to_string(),
+                "ok",
+                &record.slug,
+            )
+            .await;
+        let role = self.authz.effective_role(caller.uid(), &obj);
+        Ok(ProjectView { record, role })
+    }
+
+    pub async fn rename_project(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        name: &str,
+    ) -> ApiResult<ProjectView> {
+        caller.require_write()?;
+        let name = Name::parse("name", name)?;
+        self.project_for(caller, uid, Action::Edit).await?;
+        self.store.rename_project(uid, name.as_str()).await?;
+        self.audit
+            .record(
+                caller,
+                "project.rename",
+                &format!("project:{uid}"),
+                "ok",
+                name.as_str(),
+            )
+            .await;
+        self.project(caller, uid).await
+    }
+
+    pub async fn change_project_slug(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        slug: &str,
+    ) -> ApiResult<ProjectView> {
+        caller.require_write()?;
+        let slug = Slug::parse(slug)?;
+        let view = self.project_for(caller, uid, Action::Manage).await?;
+        if view.record.slug == slug.as_str() {
+            return Ok(view);
+        }
+        self.store
+            .change_slug(uid, &view.record.slug, slug.as_str())
+            .await?;
+        self.audit
+            .record(
+                caller,
+                "project.change_slug",
+                &format!("project:{uid}"),
+                "ok",
+                &format!("{} -> {slug}", view.record.slug),
+            )
+            .await;
+        self.project(caller, uid).await
+    }
+
+    pub async fn move_project(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        folder: &str,
+    ) -> ApiResult<ProjectView> {
+        caller.require_write()?;
+        self.project_for(caller, uid, Action::Manage).await?;
+        self.load_folder(caller, folder, Action::Edit).await?;
+        self.store.move_project(uid, folder).await?;
+        self.authz
+            .set_parent(&Self::project_obj(uid), Some(&Self::folder_obj(folder)))
+            .await?;
+        self.audit
+            .record(
+                caller,
+                "project.move",
+                &format!("project:{uid}"),
+                "ok",
+                &format!("folder:{folder}"),
+            )
+            .await;
+        self.project(caller, uid).await
+    }
+
+    pub async fn delete_project(&self, caller: &Caller, uid: &str) -> ApiResult<()> {
+        caller.require_write()?;
+        self.project_for(caller, uid, Action::Delete).await?;
+        self.store.delete_project(uid).await?;
+        self.authz.reload().await?;
+        self.audit
+            .record(
+                caller,
+                "project.delete",
+                &format!("project:{uid}"),
+                "ok",
+                "",
+            )
+            .await;
+        Ok(())
+    }
+
+    /// Sets (or with `None` clears) a project's own value for an ability.
+    pub async fn set_project_ability(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        ability: Ability,
+        enabled: Option<bool>,
+    ) -> ApiResult<ProjectView> {
+        caller.require_write()?;
+        self.project_for(caller, uid, Action::Manage).await?;
+        self.store
+            .set_project_ability(uid, ability.as_str(), enabled)
+            .await?;
+        self.audit
+            .record(
+                caller,
+                "project.set_ability",
+                &format!("project:{uid}"),
+                "ok",
+                &format!("{ability}={enabled:?}"),
+            )
+            .await;
+        self.project(caller, uid).await
+    }
+
+    async fn project_for(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        action: Action,
+    ) -> ApiResult<ProjectView> {
+        let record = self.store.project(uid).await?;
+        self.load_project(caller, record, action).await
+    }
+
+    pub async fn old_slugs(&self, project_uid: &str) -> ApiResult<Vec<String>> {
+        Ok(self.store.slug_aliases(project_uid).await?)
+    }
+
+    // ---- virtual roots ------------------------------------------------------------
+
+    pub async fn create_virtual_root(
+        &self,
+        caller: &Caller,
+        name: &str,
+        folder: &str,
+        position: i64,
+    ) -> ApiResult<VirtualRootRecord> {
+        caller.require_write()?;
+        self.authz
+            .require_permission(caller.uid(), ServerPermission::Admin)?;
+        let name = Name::parse("name", name)?;
+        self.store
+            .folder(folder)
+            .await?
+            .ok_or_else(|| ApiError::not_found("folder"))?;
+        let root = VirtualRootRecord {
+            uid: new_uid(),
+            name: name.into_inner(),
+            folder_uid: folder.to_owned(),
+            position,
+        };
+        self.store.insert_virtual_root(&root).await?;
+        self.audit
+            .record(
+                caller,
+                "virtual_root.create",
+                &format!("folder:{folder}"),
+                "ok",
+                &root.name,
+            )
+            .await;
+        Ok(root)
+    }
+
+    pub async fn delete_virtual_root(&self, caller: &Caller, uid: &str) -> ApiResult<()> {
+        caller.require_write()?;
+        self.authz
+            .require_permission(caller.uid(), ServerPermission::Admin)?;
+        self.store.delete_virtual_root(uid).await?;
+        self.audit
+            .record(
+                caller,
+                "virtual_root.delete",
+                &format!("virtual_root:{uid}"),
+                "ok",
+                "",
+            )
+            .await;
+        Ok(())
+    }
+
+    /// The shortcuts the caller can follow (those whose folder is visible to them).
+    pub async fn virtual_roots(&self, caller: &Caller) -> ApiResult<Vec<VirtualRootRecord>> {
+        let all = self.store.virtual_roots().await?;
+        Ok(all
+            .into_iter()
+            .filter(|r| {
+                self.visible(caller, &Self::folder_obj(&r.folder_uid))
+                    .is_some()
+            })
+            .collect())
+    }
+}
