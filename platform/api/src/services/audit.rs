@@ -33,16 +33,12 @@ impl Audit {
         outcome: &str,
         detail: &str,
     ) {
-        self.write(NewAuditEvent {
-            actor_uid: Some(caller.user.uid.clone()),
-            actor_name: caller.user.username.clone(),
-            action: action.into(),
-            object: object.into(),
-            outcome: outcome.into(),
+        let meta = RequestMeta {
             address: caller.address.clone(),
-            detail: detail.into(),
-        })
-        .await
+            user_agent: None,
+        };
+        self.record_as(&caller.user, action, object, outcome, &meta, detail)
+            .await
     }
 
     pub async fn record_as(

@@ -5,7 +5,7 @@ use vitrine_authz::{Action, MAX_DEPTH, Object};
 use vitrine_core::{Name, Role, ServerPermission};
 use vitrine_storage::{FolderRecord, PageRequest, ProjectRecord, new_uid, now_ms};
 
-use super::Services;
+use super::{Services, scan_visible};
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
 
@@ -22,9 +22,6 @@ pub struct ProjectView {
     pub record: ProjectRecord,
     pub role: Role,
 }
-
-/// How far a filtered listing reads ahead per round trip.
-pub(super) const SCAN_BATCH: usize = 200;
 
 impl Services {
     pub(super) fn folder_obj(uid: &str) -> Object {
@@ -104,33 +101,16 @@ impl Services {
         if let Some(p) = parent {
             self.load_folder(caller, p, Action::View).await?;
         }
-        let mut out = Vec::new();
-        let mut after = page.after.clone();
-        loop {
-            let batch = self
-                .store
-                .folders_page(
-                    parent,
-                    &PageRequest {
-                        after: after.clone(),
-                        first: SCAN_BATCH,
-                    },
-                )
-                .await?;
-            let exhausted = batch.len() < SCAN_BATCH;
-            for f in batch {
-                after = Some(f.uid.clone());
-                if let Some(role) = self.visible(caller, &Self::folder_obj(&f.uid)) {
-                    if out.len() == page.first {
-                        return Ok((out, true));
-                    }
-                    out.push(FolderView { record: f, role });
-                }
-            }
-            if exhausted {
-                return Ok((out, false));
-            }
-        }
+        scan_visible(
+            page,
+            |p| async move { Ok(self.store.folders_page(parent, &p).await?) },
+            |f| &f.uid,
+            |f| {
+                let role = self.visible(caller, &Self::folder_obj(&f.uid))?;
+                Some(FolderView { record: f, role })
+            },
+        )
+        .await
     }
 
     pub async fn create_folder(

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use vitrine_authz::Authz;
-use vitrine_storage::Store;
+use vitrine_storage::{PageRequest, Store};
+
+use crate::ApiResult;
 
 pub use audit::Audit;
 pub use auth::{LoginOutcome, NewApiToken, SESSION_TTL};
@@ -40,6 +42,69 @@ pub struct Services {
     /// request path, so reads never wait for a synced write.
     token_touched: Mutex<HashMap<String, Instant>>,
 }
+
+/// Reads uid-ordered rows `SCAN_BATCH` at a time from `after`, keeping those `keep` turns
+/// into views, until `first` are kept. Returns them and whether more visible rows follow.
+/// Filtering by permission happens here, so a page is full even when most rows are hidden.
+pub(crate) async fn scan_visible<T, V, Fut>(
+    page: &PageRequest,
+    mut fetch: impl FnMut(PageRequest) -> Fut,
+    uid: impl Fn(&T) -> &str,
+    mut keep: impl FnMut(T) -> Option<V>,
+) -> ApiResult<(Vec<V>, bool)>
+where
+    Fut: std::future::Future<Output = ApiResult<Vec<T>>>,
+{
+    let mut out = Vec::new();
+    let mut after = page.after.clone();
+    loop {
+        let batch = fetch(PageRequest {
+            after: after.clone(),
+            first: SCAN_BATCH,
+        })
+        .await?;
+        let exhausted = batch.len() < SCAN_BATCH;
+        for row in batch {
+            after = Some(uid(&row).to_owned());
+            if let Some(view) = keep(row) {
+                if out.len() == page.first {
+                    return Ok((out, true));
+                }
+                out.push(view);
+            }
+        }
+        if exhausted {
+            return Ok((out, false));
+        }
+    }
+}
+
+/// Every uid of a table, read page by page.
+pub(crate) async fn all_uids<T, Fut>(
+    mut fetch: impl FnMut(PageRequest) -> Fut,
+    uid: impl Fn(&T) -> &str,
+) -> ApiResult<std::collections::HashSet<String>>
+where
+    Fut: std::future::Future<Output = ApiResult<Vec<T>>>,
+{
+    let mut out = std::collections::HashSet::new();
+    let mut after = None;
+    loop {
+        let page = fetch(PageRequest {
+            after: after.clone(),
+            first: SCAN_BATCH,
+        })
+        .await?;
+        after = page.last().map(|r| uid(r).to_owned());
+        out.extend(page.iter().map(|r| uid(r).to_owned()));
+        if page.len() < SCAN_BATCH {
+            return Ok(out);
+        }
+    }
+}
+
+/// How far a filtered listing reads ahead per round trip.
+pub(crate) const SCAN_BATCH: usize = 200;
 
 impl Services {
     pub async fn new(store: Store, authz: Arc<Authz>) -> Arc<Services> {

@@ -8,7 +8,7 @@ use vitrine_authz::{
 use vitrine_core::{Ability, Role, ServerPermission};
 use vitrine_storage::PolicyLine;
 
-use super::Services;
+use super::{Services, all_uids};
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
 
@@ -210,65 +210,30 @@ impl Services {
     }
 
     async fn known_ids(&self) -> ApiResult<PolicyKnown> {
-        use vitrine_storage::PageRequest;
-        let mut known = PolicyKnown {
-            users: HashSet::new(),
-            groups: HashSet::new(),
-            folders: HashSet::new(),
-            projects: HashSet::new(),
-        };
-        let mut after = None;
-        loop {
-            let page = self
-                .store
-                .users_page(&PageRequest {
-                    after: after.clone(),
-                    first: 1000,
-                })
-                .await?;
-            after = page.last().map(|u| u.uid.clone());
-            known.users.extend(page.iter().map(|u| u.uid.clone()));
-            if page.len() < 1000 {
-                break;
-            }
-        }
-        let mut after = None;
-        loop {
-            let page = self
-                .store
-                .groups_page(&PageRequest {
-                    after: after.clone(),
-                    first: 1000,
-                })
-                .await?;
-            after = page.last().map(|g| g.uid.clone());
-            known.groups.extend(page.iter().map(|g| g.uid.clone()));
-            if page.len() < 1000 {
-                break;
-            }
-        }
-        known
-            .folders
-            .extend(self.store.all_folders().await?.into_iter().map(|f| f.uid));
-        let mut after = None;
-        loop {
-            let page = self
-                .store
-                .projects_page(
-                    None,
-                    &PageRequest {
-                        after: after.clone(),
-                        first: 1000,
-                    },
-                )
-                .await?;
-            after = page.last().map(|p| p.uid.clone());
-            known.projects.extend(page.iter().map(|p| p.uid.clone()));
-            if page.len() < 1000 {
-                break;
-            }
-        }
-        Ok(known)
+        let store = &self.store;
+        Ok(PolicyKnown {
+            users: all_uids(
+                |p| async move { Ok(store.users_page(&p).await?) },
+                |u| &u.uid,
+            )
+            .await?,
+            groups: all_uids(
+                |p| async move { Ok(store.groups_page(&p).await?) },
+                |g| &g.uid,
+            )
+            .await?,
+            folders: store
+                .all_folders()
+                .await?
+                .into_iter()
+                .map(|f| f.uid)
+                .collect(),
+            projects: all_uids(
+                |p| async move { Ok(store.projects_page(None, &p).await?) },
+                |p| &p.uid,
+            )
+            .await?,
+        })
     }
 
     /// Admins explain anyone's access; everyone else only their own.

@@ -6,7 +6,8 @@ use vitrine_core::{Ability, Name, Role, ServerPermission, Slug};
 use vitrine_storage::{PageRequest, ProjectRecord, VirtualRootRecord, new_uid, now_ms};
 
 use super::Services;
-use super::directory::{ProjectView, SCAN_BATCH};
+use super::directory::ProjectView;
+use super::scan_visible;
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
 
@@ -38,36 +39,18 @@ impl Services {
         if let Some(f) = folder {
             self.load_folder(caller, f, Action::View).await?;
         }
-        let mut out = Vec::new();
-        let mut after = page.after.clone();
-        loop {
-            let batch = self
-                .store
-                .projects_page(
-                    folder,
-                    &PageRequest {
-                        after: after.clone(),
-                        first: SCAN_BATCH,
-                    },
-                )
-                .await?;
-            let exhausted = batch.len() < SCAN_BATCH;
-            for p in batch {
-                after = Some(p.uid.clone());
+        scan_visible(
+            page,
+            |pr| async move { Ok(self.store.projects_page(folder, &pr).await?) },
+            |p| &p.uid,
+            |p| {
                 let role = self
                     .authz
                     .effective_role(caller.uid(), &Self::project_obj(&p.uid));
-                if role >= Role::Viewer {
-                    if out.len() == page.first {
-                        return Ok((out, true));
-                    }
-                    out.push(ProjectView { record: p, role });
-                }
-            }
-            if exhausted {
-                return Ok((out, false));
-            }
-        }
+                (role >= Role::Viewer).then_some(ProjectView { record: p, role })
+            },
+        )
+        .await
     }
 
     /// Creates a project in a folder; the creator becomes its owner. Needs editor on the
