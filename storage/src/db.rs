@@ -16,6 +16,7 @@ const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../schema/surql/0001_i
 pub struct Store {
     pub(crate) db: Surreal<Any>,
     artifacts: ArtifactStore,
+    embedded: bool,
 }
 
 impl Store {
@@ -34,11 +35,18 @@ impl Store {
             .await
             .map_err(open_err)?;
         let store = Store {
+            embedded: url.starts_with("surrealkv://"),
             db,
             artifacts: ArtifactStore::local(artifacts_root)?,
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// True for the embedded database, which one process holds locked: in-process caches
+    /// of its rows are then never stale, because every write goes through this process.
+    pub fn is_exclusive(&self) -> bool {
+        self.embedded
     }
 
     pub fn artifacts(&self) -> &ArtifactStore {

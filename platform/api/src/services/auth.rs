@@ -8,6 +8,13 @@ use crate::caller::{Caller, Credential, RequestMeta};
 use crate::secrets::{new_token, token_hash};
 use crate::{ApiError, ApiResult};
 
+fn ended() -> ApiError {
+    ApiError::new(
+        ErrorCode::Unauthenticated,
+        "the session has ended; sign in again",
+    )
+}
+
 /// How long a browser session lives without signing in again.
 pub const SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
 
@@ -209,6 +216,7 @@ impl Services {
         let hash = token_hash(session_token);
         if let Some(s) = self.store.session_by_hash(&hash).await? {
             self.store.delete_session(&hash).await?;
+            self.auth_cache.forget_session(&hash);
             if let Some(u) = self.store.user(&s.user_uid).await? {
                 self.audit
                     .record_as(
@@ -233,13 +241,26 @@ impl Services {
         meta: &RequestMeta,
     ) -> ApiResult<Caller> {
         let hash = token_hash(session_token);
-        let session = self.store.session_by_hash(&hash).await?.ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Unauthenticated,
-                "the session has ended; sign in again",
-            )
-        })?;
-        let user = self.active_user(&session.user_uid).await?;
+        let (session, user) = match self.auth_cache.session(&hash) {
+            Some(hit) => hit,
+            None => {
+                let session = self.store.session_by_hash(&hash).await?.ok_or_else(ended)?;
+                let user = self.active_user(&session.user_uid).await?;
+                self.auth_cache
+                    .put_session(hash.clone(), (session.clone(), user.clone()));
+                (session, user)
+            }
+        };
+        if session.expires_ms <= now_ms() {
+            self.auth_cache.forget_session(&hash);
+            return Err(ended());
+        }
+        if user.disabled {
+            return Err(ApiError::new(
+                ErrorCode::AccountDisabled,
+                "this account is disabled",
+            ));
+        }
         let csrf_ok = csrf_header.is_some_and(|h| {
             subtle::ConstantTimeEq::ct_eq(h.as_bytes(), session.csrf_token.as_bytes()).into()
         });
@@ -255,11 +276,20 @@ impl Services {
 
     /// Resolves `Authorization: Bearer …`.
     pub async fn authenticate_token(&self, token: &str, meta: &RequestMeta) -> ApiResult<Caller> {
-        let record = self
-            .store
-            .api_token_by_hash(&token_hash(token))
-            .await?
-            .ok_or_else(|| ApiError::new(ErrorCode::TokenRejected, "unknown API token"))?;
+        let hash = token_hash(token);
+        let (record, user) = match self.auth_cache.token(&hash) {
+            Some(hit) => hit,
+            None => {
+                let record =
+                    self.store.api_token_by_hash(&hash).await?.ok_or_else(|| {
+                        ApiError::new(ErrorCode::TokenRejected, "unknown API token")
+                    })?;
+                let user = self.active_user(&record.user_uid).await?;
+                self.auth_cache
+                    .put_token(hash, (record.clone(), user.clone()));
+                (record, user)
+            }
+        };
         if record.revoked_ms.is_some() {
             return Err(ApiError::new(
                 ErrorCode::TokenRejected,
@@ -272,7 +302,12 @@ impl Services {
                 "this API token has expired",
             ));
         }
-        let user = self.active_user(&record.user_uid).await?;
+        if user.disabled {
+            return Err(ApiError::new(
+                ErrorCode::AccountDisabled,
+                "this account is disabled",
+            ));
+        }
         self.touch_token(&record.uid);
         Ok(Caller {
             user,
@@ -360,6 +395,7 @@ impl Services {
             Credential::ApiToken { .. } => None,
         };
         self.store.delete_sessions_of(caller.uid(), keep).await?;
+        self.auth_cache.forget_user(caller.uid());
         self.audit
             .record(
                 caller,
@@ -465,6 +501,7 @@ impl Services {
             return Err(ApiError::not_found("API token"));
         }
         self.store.revoke_api_token(token_uid).await?;
+        self.auth_cache.forget_token(token_uid);
         self.audit
             .record(
                 caller,

@@ -118,6 +118,7 @@ impl Services {
             return Err(ApiError::invalid("id: you cannot disable your own account"));
         }
         self.store.set_user_disabled(uid, disabled).await?;
+        self.auth_cache.forget_user(uid);
         let action = if disabled {
             "user.disable"
         } else {
@@ -165,6 +166,7 @@ impl Services {
             }
         }
         self.store.set_user_attributes(uid, &map).await?;
+        self.auth_cache.forget_user(uid);
         self.audit
             .record(
                 caller,

@@ -4,6 +4,7 @@
 
 mod audit;
 mod auth;
+mod auth_cache;
 mod directory;
 mod identity;
 mod policy;
@@ -41,6 +42,7 @@ pub struct Services {
     /// When each API token's `last_used` was last written: at most once a minute, off the
     /// request path, so reads never wait for a synced write.
     token_touched: Mutex<HashMap<String, Instant>>,
+    auth_cache: auth_cache::AuthCache,
 }
 
 /// Reads uid-ordered rows `SCAN_BATCH` at a time from `after`, keeping those `keep` turns
@@ -108,6 +110,7 @@ pub(crate) const SCAN_BATCH: usize = 200;
 
 impl Services {
     pub async fn new(store: Store, authz: Arc<Authz>) -> Arc<Services> {
+        let exclusive = store.is_exclusive();
         let services = Services {
             audit: Audit::new(store.clone()),
             store,
@@ -117,6 +120,7 @@ impl Services {
             login_by_user: FailureLimiter::new(5, Duration::from_secs(300)),
             setup_token: Mutex::new(None),
             token_touched: Mutex::new(HashMap::new()),
+            auth_cache: auth_cache::AuthCache::new(exclusive),
         };
         Arc::new(services)
     }
