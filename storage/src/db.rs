@@ -17,6 +17,8 @@ pub struct Store {
     pub(crate) db: Surreal<Any>,
     artifacts: ArtifactStore,
     embedded: bool,
+    /// Present only when the database is exclusive to this process.
+    pub(crate) projects: Option<std::sync::Arc<crate::cache::ProjectCache>>,
 }
 
 impl Store {
@@ -36,6 +38,7 @@ impl Store {
             .map_err(open_err)?;
         let store = Store {
             embedded: url.starts_with("surrealkv://"),
+            projects: url.starts_with("surrealkv://").then(Default::default),
             db,
             artifacts: ArtifactStore::local(artifacts_root)?,
         };

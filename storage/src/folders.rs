@@ -94,39 +94,62 @@ impl Store {
     /// Deletes the folders, the projects in them, their slug aliases, virtual roots and
     /// policy lines naming any of them, in one transaction.
     pub async fn delete_folders(&self, folder_uids: &[String]) -> StorageResult<()> {
-        let objects: Vec<String> = folder_uids.iter().map(|f| format!("folder:{f}")).collect();
-        self.exec(
-            r#"BEGIN;
-            LET $pids = (SELECT VALUE uid FROM project WHERE folder_uid IN $fids);
-            LET $objs = array::concat($objs, $pids.map(|$p| "project:" + $p));
-            DELETE slug_alias WHERE project_uid IN $pids;
-            DELETE project WHERE folder_uid IN $fids;
-            DELETE virtual_root WHERE folder_uid IN $fids;
-            DELETE folder WHERE uid IN $fids;
-            DELETE policy WHERE v1 IN $objs OR v0 IN $objs;
-            COMMIT;"#,
-            json!({ "fids": folder_uids, "objs": objects }),
-        )
-        .await
+        let result = async {
+            let objects: Vec<String> = folder_uids.iter().map(|f| format!("folder:{f}")).collect();
+            self.exec(
+                r#"BEGIN;
+                LET $pids = (SELECT VALUE uid FROM project WHERE folder_uid IN $fids);
+                LET $objs = array::concat($objs, $pids.map(|$p| "project:" + $p));
+                DELETE slug_alias WHERE project_uid IN $pids;
+                DELETE project WHERE folder_uid IN $fids;
+                DELETE virtual_root WHERE folder_uid IN $fids;
+                DELETE folder WHERE uid IN $fids;
+                DELETE policy WHERE v1 IN $objs OR v0 IN $objs;
+                COMMIT;"#,
+                json!({ "fids": folder_uids, "objs": objects }),
+            )
+            .await
+        }
+        .await;
+        if let Some(c) = &self.projects {
+            c.invalidate();
+        }
+        result
     }
 
     // ---- projects -----------------------------------------------------------------
 
     pub async fn insert_project(&self, project: &ProjectRecord) -> StorageResult<()> {
-        let script = format!("BEGIN; {SLUG_FREE_CHECK} CREATE project CONTENT $p; COMMIT;");
-        self.exec(
-            &script,
-            json!({ "p": project, "slug": project.slug, "uid": project.uid }),
-        )
-        .await
+        let result = async {
+            let script = format!("BEGIN; {SLUG_FREE_CHECK} CREATE project CONTENT $p; COMMIT;");
+            self.exec(
+                &script,
+                json!({ "p": project, "slug": project.slug, "uid": project.uid }),
+            )
+            .await
+        }
+        .await;
+        if let Some(c) = &self.projects {
+            c.invalidate();
+        }
+        result
     }
 
     pub async fn project(&self, uid: &str) -> StorageResult<Option<ProjectRecord>> {
-        self.first(
-            "SELECT * FROM project WHERE uid = $uid",
-            json!({ "uid": uid }),
-        )
-        .await
+        if let Some(hit) = self.projects.as_ref().and_then(|c| c.by_uid(uid)) {
+            return Ok(Some(hit));
+        }
+        let seen = self.projects.as_ref().map(|c| c.generation());
+        let row: Option<ProjectRecord> = self
+            .first(
+                "SELECT * FROM project WHERE uid = $uid",
+                json!({ "uid": uid }),
+            )
+            .await?;
+        if let (Some(c), Some(seen), Some(p)) = (&self.projects, seen, &row) {
+            c.put(seen, p);
+        }
+        Ok(row)
     }
 
     /// Looks a project up by its current slug, then by an old one. The flag says whether
@@ -135,13 +158,20 @@ impl Store {
         &self,
         slug: &str,
     ) -> StorageResult<Option<(ProjectRecord, bool)>> {
+        if let Some(hit) = self.projects.as_ref().and_then(|c| c.by_slug(slug)) {
+            return Ok(Some((hit, false)));
+        }
+        let seen = self.projects.as_ref().map(|c| c.generation());
         if let Some(p) = self
-            .first(
+            .first::<ProjectRecord>(
                 "SELECT * FROM project WHERE slug = $s",
                 json!({ "s": slug }),
             )
             .await?
         {
+            if let (Some(c), Some(seen)) = (&self.projects, seen) {
+                c.put(seen, &p);
+            }
             return Ok(Some((p, false)));
         }
         let alias: Option<serde_json::Value> = self
@@ -182,23 +212,37 @@ impl Store {
     }
 
     pub async fn rename_project(&self, uid: &str, name: &str) -> StorageResult<()> {
-        self.update_one(
-            "project",
-            uid,
-            "name = $n, updated_ms = $now",
-            json!({ "n": name, "now": now_ms() }),
-        )
-        .await
+        let result = async {
+            self.update_one(
+                "project",
+                uid,
+                "name = $n, updated_ms = $now",
+                json!({ "n": name, "now": now_ms() }),
+            )
+            .await
+        }
+        .await;
+        if let Some(c) = &self.projects {
+            c.invalidate();
+        }
+        result
     }
 
     pub async fn move_project(&self, uid: &str, folder_uid: &str) -> StorageResult<()> {
-        self.update_one(
-            "project",
-            uid,
-            "folder_uid = $f, updated_ms = $now",
-            json!({ "f": folder_uid, "now": now_ms() }),
-        )
-        .await
+        let result = async {
+            self.update_one(
+                "project",
+                uid,
+                "folder_uid = $f, updated_ms = $now",
+                json!({ "f": folder_uid, "now": now_ms() }),
+            )
+            .await
+        }
+        .await;
+        if let Some(c) = &self.projects {
+            c.invalidate();
+        }
+        result
     }
 
     pub async fn set_project_ability(
@@ -207,55 +251,76 @@ impl Store {
         ability: &str,
         enabled: Option<bool>,
     ) -> StorageResult<()> {
-        match enabled {
-            Some(on) => {
-                self.update_one(
-                    "project",
-                    uid,
-                    &format!("abilities.{ability} = $on"),
-                    json!({ "on": on }),
-                )
-                .await
-            }
-            None => {
-                self.update_one(
-                    "project",
-                    uid,
-                    &format!("abilities.{ability} = NONE"),
-                    json!({}),
-                )
-                .await
+        let result = async {
+            match enabled {
+                Some(on) => {
+                    self.update_one(
+                        "project",
+                        uid,
+                        &format!("abilities.{ability} = $on"),
+                        json!({ "on": on }),
+                    )
+                    .await
+                }
+                None => {
+                    self.update_one(
+                        "project",
+                        uid,
+                        &format!("abilities.{ability} = NONE"),
+                        json!({}),
+                    )
+                    .await
+                }
             }
         }
+        .await;
+        if let Some(c) = &self.projects {
+            c.invalidate();
+        }
+        result
     }
 
     /// Changes the slug; the old one becomes an alias that keeps redirecting and stays
     /// reserved for this project. Taking back one of its own old slugs removes that alias.
     pub async fn change_slug(&self, uid: &str, old: &str, new: &str) -> StorageResult<()> {
-        let script = format!(
-            "BEGIN; {SLUG_FREE_CHECK}
-            DELETE slug_alias WHERE slug = $slug;
-            CREATE slug_alias CONTENT {{ slug: $old, project_uid: $uid, created_ms: $now }};
-            UPDATE project SET slug = $slug, updated_ms = $now WHERE uid = $uid;
-            COMMIT;"
-        );
-        self.exec(
-            &script,
-            json!({ "uid": uid, "slug": new, "old": old, "now": now_ms() }),
-        )
-        .await
+        let result = async {
+            let script = format!(
+                "BEGIN; {SLUG_FREE_CHECK}
+                DELETE slug_alias WHERE slug = $slug;
+                CREATE slug_alias CONTENT {{ slug: $old, project_uid: $uid, created_ms: $now }};
+                UPDATE project SET slug = $slug, updated_ms = $now WHERE uid = $uid;
+                COMMIT;"
+            );
+            self.exec(
+                &script,
+                json!({ "uid": uid, "slug": new, "old": old, "now": now_ms() }),
+            )
+            .await
+        }
+        .await;
+        if let Some(c) = &self.projects {
+            c.invalidate();
+        }
+        result
     }
 
     pub async fn delete_project(&self, uid: &str) -> StorageResult<()> {
-        self.exec(
-            r#"BEGIN;
-            DELETE slug_alias WHERE project_uid = $uid;
-            DELETE project WHERE uid = $uid;
-            DELETE policy WHERE v1 = $obj OR v0 = $obj;
-            COMMIT;"#,
-            json!({ "uid": uid, "obj": format!("project:{uid}") }),
-        )
-        .await
+        let result = async {
+            self.exec(
+                r#"BEGIN;
+                DELETE slug_alias WHERE project_uid = $uid;
+                DELETE project WHERE uid = $uid;
+                DELETE policy WHERE v1 = $obj OR v0 = $obj;
+                COMMIT;"#,
+                json!({ "uid": uid, "obj": format!("project:{uid}") }),
+            )
+            .await
+        }
+        .await;
+        if let Some(c) = &self.projects {
+            c.invalidate();
+        }
+        result
     }
 
     // ---- virtual roots ------------------------------------------------------------

@@ -7,6 +7,7 @@
 
 mod artifacts;
 mod audit;
+mod cache;
 mod db;
 mod error;
 mod folders;
