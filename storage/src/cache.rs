@@ -53,3 +53,75 @@ impl ProjectCache {
         guard.1.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(uid: &str, slug: &str, name: &str) -> ProjectRecord {
+        ProjectRecord {
+            uid: uid.into(),
+            name: name.into(),
+            slug: slug.into(),
+            folder_uid: "f".into(),
+            description: String::new(),
+            abilities: Default::default(),
+            created_ms: 0,
+            updated_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_row_read_before_a_write_is_not_cached_after_it() {
+        let c = ProjectCache::default();
+        let seen = c.generation();
+        // A write commits and invalidates while the reader still holds the old row.
+        c.invalidate();
+        c.put(seen, &project("p", "old", "Old"));
+        assert!(c.by_uid("p").is_none(), "stale row refused");
+        let seen = c.generation();
+        c.put(seen, &project("p", "new", "New"));
+        assert_eq!(c.by_slug("new").unwrap().name, "New");
+        assert_eq!(c.by_uid("p").unwrap().slug, "new");
+    }
+}
+
+#[cfg(test)]
+mod store_tests {
+    use crate::{ProjectRecord, Store};
+
+    #[tokio::test]
+    async fn reads_after_writes_see_the_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("surrealkv://{}", dir.path().join("db").display());
+        let store = Store::open(&url, &dir.path().join("a")).await.unwrap();
+        assert!(store.is_exclusive());
+        let p = ProjectRecord {
+            uid: "p1".into(),
+            name: "One".into(),
+            slug: "one".into(),
+            folder_uid: "f".into(),
+            description: String::new(),
+            abilities: Default::default(),
+            created_ms: 0,
+            updated_ms: 0,
+        };
+        store.insert_project(&p).await.unwrap();
+        assert_eq!(
+            store.project_by_slug("one").await.unwrap().unwrap().0.name,
+            "One"
+        );
+        store.rename_project("p1", "Uno").await.unwrap();
+        assert_eq!(store.project("p1").await.unwrap().unwrap().name, "Uno");
+        assert_eq!(
+            store.project_by_slug("one").await.unwrap().unwrap().0.name,
+            "Uno"
+        );
+        store.change_slug("p1", "one", "uno").await.unwrap();
+        let (found, redirected) = store.project_by_slug("one").await.unwrap().unwrap();
+        assert_eq!((found.slug.as_str(), redirected), ("uno", true));
+        store.delete_project("p1").await.unwrap();
+        assert!(store.project("p1").await.unwrap().is_none());
+        assert!(store.project_by_slug("uno").await.unwrap().is_none());
+    }
+}
