@@ -5,6 +5,7 @@ mod architecture;
 mod audit;
 mod auth;
 mod directory;
+mod identity;
 mod limits;
 mod permissions;
 mod policies;
