@@ -120,6 +120,17 @@ impl Store {
         .await
     }
 
+    pub async fn rename_group(&self, uid: &str, name: &str) -> StorageResult<()> {
+        self.update_one("group", uid, "name = $n", json!({ "n": name }))
+            .await
+            .map_err(|e| match e {
+                StorageError::Conflict(_) => {
+                    StorageError::Conflict(format!("a group named `{name}` exists"))
+                }
+                other => other,
+            })
+    }
+
     pub async fn delete_group(&self, uid: &str) -> StorageResult<()> {
         let gone = self
             .count(

@@ -333,6 +333,19 @@ async fn groups_carry_grants_to_their_members() {
         ),
         "CONFLICT"
     );
+    let rename = "mutation($g:ID!,$n:String!){renameGroup(id:$g,name:$n){name}}";
+    let r = s
+        .gql(&w.manager.auth, rename, json!({"g": group, "n": "Data"}))
+        .await;
+    assert_eq!(code(&r), "FORBIDDEN");
+    let r = s
+        .gql(&w.admin.auth, rename, json!({"g": group, "n": "Data"}))
+        .await;
+    assert_eq!(data(&r)["renameGroup"]["name"], "Data");
+    let r = s
+        .gql(&w.admin.auth, rename, json!({"g": group, "n": " "}))
+        .await;
+    assert_eq!(code(&r), "INVALID_INPUT");
     data(
         &s.grant(
             &w.admin,

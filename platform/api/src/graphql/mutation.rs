@@ -117,6 +117,20 @@ impl MutationRoot {
         ))
     }
 
+    async fn rename_group(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: String,
+    ) -> async_graphql::Result<Group> {
+        Ok(Group(
+            services(ctx)
+                .rename_group(caller(ctx).gql()?, &id, &name)
+                .await
+                .gql()?,
+        ))
+    }
+
     /// Deletes a group with its grants and memberships.
     async fn delete_group(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         services(ctx)

@@ -205,6 +205,31 @@ impl Services {
         Ok(group)
     }
 
+    pub async fn rename_group(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        name: &str,
+    ) -> ApiResult<GroupRecord> {
+        caller.require_write()?;
+        self.require_admin(caller)?;
+        let name = Name::parse("name", name)?;
+        self.store.rename_group(uid, name.as_str()).await?;
+        self.audit
+            .record(
+                caller,
+                "group.rename",
+                &format!("group:{uid}"),
+                "ok",
+                name.as_str(),
+            )
+            .await;
+        self.store
+            .group(uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("group"))
+    }
+
     pub async fn groups(&self, caller: &Caller, page: &PageRequest) -> ApiResult<Vec<GroupRecord>> {
         self.require_directory(caller)?;
         Ok(self.store.groups_page(page).await?)
