@@ -17,6 +17,14 @@ const SLUG_FREE_CHECK: &str = r#"
 "#;
 
 impl Store {
+    /// After every write touching projects, succeeded or not: the project cache (present
+    /// only on an exclusive store) must not outlive it.
+    fn projects_written(&self) {
+        if let Some(c) = &self.projects {
+            c.invalidate();
+        }
+    }
+
     pub async fn insert_folder(&self, folder: &FolderRecord) -> StorageResult<()> {
         let parent_key = folder.parent_uid.clone().unwrap_or_default();
         self.exec(
@@ -111,9 +119,7 @@ impl Store {
             .await
         }
         .await;
-        if let Some(c) = &self.projects {
-            c.invalidate();
-        }
+        self.projects_written();
         result
     }
 
@@ -129,9 +135,7 @@ impl Store {
             .await
         }
         .await;
-        if let Some(c) = &self.projects {
-            c.invalidate();
-        }
+        self.projects_written();
         result
     }
 
@@ -222,9 +226,7 @@ impl Store {
             .await
         }
         .await;
-        if let Some(c) = &self.projects {
-            c.invalidate();
-        }
+        self.projects_written();
         result
     }
 
@@ -239,9 +241,7 @@ impl Store {
             .await
         }
         .await;
-        if let Some(c) = &self.projects {
-            c.invalidate();
-        }
+        self.projects_written();
         result
     }
 
@@ -274,9 +274,7 @@ impl Store {
             }
         }
         .await;
-        if let Some(c) = &self.projects {
-            c.invalidate();
-        }
+        self.projects_written();
         result
     }
 
@@ -298,9 +296,7 @@ impl Store {
             .await
         }
         .await;
-        if let Some(c) = &self.projects {
-            c.invalidate();
-        }
+        self.projects_written();
         result
     }
 
@@ -317,9 +313,7 @@ impl Store {
             .await
         }
         .await;
-        if let Some(c) = &self.projects {
-            c.invalidate();
-        }
+        self.projects_written();
         result
     }
 

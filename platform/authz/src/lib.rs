@@ -274,6 +274,32 @@ impl Authz {
         Ok(removed)
     }
 
+    /// Removes every grant, server permission and membership naming `subject`, in one
+    /// change. Refused, changing nothing, when it would leave the instance without an
+    /// administrator.
+    pub async fn remove_subject(&self, subject: &Subject) -> AuthzResult<()> {
+        let s = subject.to_string();
+        let mut enforcer = self.enforcer.lock().await;
+        let remaining: Vec<PolicyLine> = lines_of(&enforcer)
+            .into_iter()
+            .filter(|l| {
+                !(l.ptype == "p" && l.v0 == s) && !(l.ptype == "g" && (l.v0 == s || l.v1 == s))
+            })
+            .collect();
+        if !Index::build(&remaining).any_admin() {
+            return Err(AuthzError::Violation(format!(
+                "{s} holds the last administrator permission; grant admin to someone else first"
+            )));
+        }
+        enforcer.remove_filtered_policy(0, vec![s.clone()]).await?;
+        enforcer
+            .remove_filtered_grouping_policy(0, vec![s.clone()])
+            .await?;
+        enforcer.remove_filtered_grouping_policy(1, vec![s]).await?;
+        self.rebuild(&enforcer);
+        Ok(())
+    }
+
     /// Members of a group (user uids), from the `g` lines.
     pub async fn members(&self, group_uid: &str) -> Vec<String> {
         let enforcer = self.enforcer.lock().await;

@@ -41,6 +41,15 @@ pub fn page(first: Option<i32>, after: Option<String>) -> ApiResult<PageRequest>
     })
 }
 
+/// Like [`page`], but asks storage for one row past the page so the connection can tell
+/// whether more follow. Returns the request and the page size the client asked for.
+pub fn page_ahead(first: Option<i32>, after: Option<String>) -> ApiResult<(PageRequest, usize)> {
+    let mut p = page(first, after)?;
+    let n = p.first;
+    p.first += 1;
+    Ok((p, n))
+}
+
 /// Builds a connection from rows fetched one past the page (`first + 1`) or with an
 /// explicit "more follow" flag.
 pub fn connection<T, N: OutputType>(

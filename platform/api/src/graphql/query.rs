@@ -2,7 +2,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object};
 use vitrine_storage::AuditFilter;
 
-use super::pagination::{connection, page};
+use super::pagination::{connection, page, page_ahead};
 use super::types::*;
 use super::{caller, optional_caller, services};
 use crate::{ApiError, GqlResult};
@@ -35,9 +35,7 @@ impl QueryRoot {
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, User>> {
         let c = caller(ctx).gql()?;
-        let mut p = page(first, after.clone()).gql()?;
-        let n = p.first;
-        p.first += 1;
+        let (p, n) = page_ahead(first, after.clone()).gql()?;
         let rows = services(ctx).users(c, &p).await.gql()?;
         Ok(connection(
             rows,
@@ -62,9 +60,7 @@ impl QueryRoot {
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Group>> {
         let c = caller(ctx).gql()?;
-        let mut p = page(first, after.clone()).gql()?;
-        let n = p.first;
-        p.first += 1;
+        let (p, n) = page_ahead(first, after.clone()).gql()?;
         let rows = services(ctx).groups(c, &p).await.gql()?;
         Ok(connection(
             rows,
@@ -249,9 +245,7 @@ impl QueryRoot {
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, AuditEvent>> {
         let c = caller(ctx).gql()?;
-        let mut p = page(first, after.clone()).gql()?;
-        let n = p.first;
-        p.first += 1;
+        let (p, n) = page_ahead(first, after.clone()).gql()?;
         let f = filter.unwrap_or_default();
         let filter = AuditFilter {
             actor_uid: f.actor_id.map(|i| i.0),

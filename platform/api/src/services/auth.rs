@@ -4,6 +4,7 @@ use vitrine_core::{ErrorCode, Name, Password, ServerPermission, Username};
 use vitrine_storage::{ApiTokenRecord, SessionRecord, UserKind, UserRecord, new_uid, now_ms};
 
 use super::Services;
+use super::identity::local_user;
 use crate::caller::{Caller, Credential, RequestMeta};
 use crate::secrets::{new_token, token_hash};
 use crate::{ApiError, ApiResult};
@@ -123,20 +124,7 @@ impl Services {
         let display = Name::parse("displayName", display_name)?;
         let password = Password::parse("password", password)?;
         let hash = self.hasher.hash(password.expose()).await?;
-        let uid = new_uid();
-        let user = UserRecord {
-            subject: uid.clone(),
-            uid,
-            username: username.into_inner(),
-            display_name: display.into_inner(),
-            kind: UserKind::Person,
-            issuer: "local".into(),
-            email,
-            password_hash: Some(hash),
-            disabled: false,
-            attributes: Default::default(),
-            created_ms: now_ms(),
-        };
+        let user = local_user(username, display, UserKind::Person, Some(hash), email);
         self.store.insert_user(&user).await?;
         Ok(user)
     }

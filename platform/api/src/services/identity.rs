@@ -14,6 +14,30 @@ use crate::{ApiError, ApiResult};
 const MAX_ATTRIBUTE_KEYS: usize = 64;
 const MAX_ATTRIBUTE_VALUES: usize = 256;
 
+/// A new local account (issuer `local`, subject = its own uid).
+pub(super) fn local_user(
+    username: Username,
+    display: Name,
+    kind: UserKind,
+    password_hash: Option<String>,
+    email: Option<String>,
+) -> UserRecord {
+    let uid = new_uid();
+    UserRecord {
+        subject: uid.clone(),
+        uid,
+        username: username.into_inner(),
+        display_name: display.into_inner(),
+        kind,
+        issuer: "local".into(),
+        email,
+        password_hash,
+        disabled: false,
+        attributes: BTreeMap::new(),
+        created_ms: now_ms(),
+    }
+}
+
 impl Services {
     fn require_admin(&self, caller: &Caller) -> ApiResult<()> {
         Ok(self
@@ -63,20 +87,7 @@ impl Services {
         self.require_admin(caller)?;
         let username = Username::parse(username)?;
         let display = Name::parse("displayName", display_name.unwrap_or(username.as_str()))?;
-        let uid = new_uid();
-        let user = UserRecord {
-            subject: uid.clone(),
-            uid,
-            username: username.into_inner(),
-            display_name: display.into_inner(),
-            kind: UserKind::Service,
-            issuer: "local".into(),
-            email: None,
-            password_hash: None,
-            disabled: false,
-            attributes: BTreeMap::new(),
-            created_ms: now_ms(),
-        };
+        let user = local_user(username, display, UserKind::Service, None, None);
         self.store.insert_user(&user).await?;
         self.audit
             .record(
@@ -246,42 +257,17 @@ impl Services {
     pub async fn delete_group(&self, caller: &Caller, uid: &str) -> ApiResult<()> {
         caller.require_write()?;
         self.require_admin(caller)?;
+        self.store
+            .group(uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("group"))?;
+        // Grants and memberships go first: if that is refused (the group holds the last
+        // admin permission), the group is left whole.
+        self.authz
+            .remove_subject(&Subject::Group(uid.to_owned()))
+            .await?;
         self.store.delete_group(uid).await?;
-        // Its grants and memberships go with it.
         let obj = format!("group:{uid}");
-        let lines: Vec<_> = self
-            .authz
-            .policy_lines()
-            .into_iter()
-            .filter(|l| l.v0 == obj || l.v1 == obj)
-            .collect();
-        for l in lines {
-            match l.ptype.as_str() {
-                "g" => {
-                    self.authz
-                        .remove_member(l.v0.trim_start_matches("user:"), uid)
-                        .await?;
-                }
-                _ => {
-                    if let Some(o) = vitrine_authz::Object::parse(&l.v1) {
-                        match o {
-                            vitrine_authz::Object::Instance => {
-                                if let Ok(p) = l.v2.parse::<ServerPermission>() {
-                                    self.authz
-                                        .revoke_permission(&Subject::Group(uid.to_owned()), p)
-                                        .await?;
-                                }
-                            }
-                            other => {
-                                self.authz
-                                    .revoke_role(&Subject::Group(uid.to_owned()), &other)
-                                    .await?;
-                            }
-                        }
-                    }
-                }
-            }
-        }
         self.audit
             .record(caller, "group.delete", &obj, "ok", "")
             .await;
