@@ -29,6 +29,31 @@ impl ArtifactStore {
         Ok(self.op.read(path).await?.to_vec())
     }
 
+    /// The artifact's bytes without a copy into a fresh vector.
+    pub async fn get_bytes(&self, path: &str) -> StorageResult<bytes::Bytes> {
+        Ok(self.op.read(path).await?.to_bytes())
+    }
+
+    pub async fn exists(&self, path: &str) -> StorageResult<bool> {
+        Ok(self.op.exists(path).await?)
+    }
+
+    /// Paths of the files under `prefix`, recursively.
+    pub async fn list(&self, prefix: &str) -> StorageResult<Vec<String>> {
+        let entries = self.op.list_with(prefix).recursive(true).await?;
+        Ok(entries
+            .into_iter()
+            .filter(|e| !e.path().ends_with('/'))
+            .map(|e| e.path().to_owned())
+            .collect())
+    }
+
+    /// When the artifact was last written, in ms since the epoch.
+    pub async fn modified_ms(&self, path: &str) -> StorageResult<Option<i64>> {
+        let m = self.op.stat(path).await?;
+        Ok(m.last_modified().map(|t| t.into_inner().as_millisecond()))
+    }
+
     pub async fn delete(&self, path: &str) -> StorageResult<()> {
         self.op.delete(path).await?;
         Ok(())

@@ -8,7 +8,10 @@ use surrealdb::engine::any::{self, Any};
 use crate::{ArtifactStore, StorageError, StorageResult, now_ms};
 
 /// Ordered migrations, embedded at build time from schema/surql.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../schema/surql/0001_init.surql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../../schema/surql/0001_init.surql")),
+    (2, include_str!("../../schema/surql/0002_data.surql")),
+];
 
 /// The handle every repository method hangs off: one SurrealDB connection and the
 /// artifact store. Cheap to clone.

@@ -113,6 +113,13 @@ impl Store {
                 DELETE virtual_root WHERE folder_uid IN $fids;
                 DELETE folder WHERE uid IN $fids;
                 DELETE policy WHERE v1 IN $objs OR v0 IN $objs;
+                DELETE workflow WHERE project_uid IN $pids;
+                DELETE block_state WHERE project_uid IN $pids;
+                DELETE dataset WHERE project_uid IN $pids;
+                DELETE workflow_run WHERE project_uid IN $pids;
+                DELETE report WHERE project_uid IN $pids;
+                DELETE access_filter WHERE project_uid IN $pids;
+                DELETE upload WHERE project_uid IN $pids;
                 COMMIT;"#,
                 json!({ "fids": folder_uids, "objs": objects }),
             )
@@ -302,15 +309,17 @@ impl Store {
 
     pub async fn delete_project(&self, uid: &str) -> StorageResult<()> {
         let result = async {
-            self.exec(
+            let sql = format!(
                 r#"BEGIN;
                 DELETE slug_alias WHERE project_uid = $uid;
                 DELETE project WHERE uid = $uid;
                 DELETE policy WHERE v1 = $obj OR v0 = $obj;
+                {}
                 COMMIT;"#,
-                json!({ "uid": uid, "obj": format!("project:{uid}") }),
-            )
-            .await
+                Store::delete_project_data_sql()
+            );
+            self.exec(&sql, json!({ "uid": uid, "obj": format!("project:{uid}") }))
+                .await
         }
         .await;
         self.projects_written();

@@ -8,6 +8,7 @@
 mod artifacts;
 mod audit;
 mod cache;
+mod data;
 mod db;
 mod error;
 mod folders;
@@ -18,6 +19,10 @@ mod settings;
 
 pub use artifacts::ArtifactStore;
 pub use audit::{AuditFilter, NewAuditEvent};
+pub use data::{
+    AccessFilterRecord, BlockStateRecord, DatasetRecord, LocationGrant, LocationRecord, ReportRecord,
+    RunRecord, UploadRecord, WorkflowRecord,
+};
 pub use db::Store;
 pub use error::{StorageError, StorageResult};
 pub use policies::PolicyLine;

@@ -38,10 +38,21 @@ pub enum ErrorCode {
     Internal,
     /// A dependency (database, artifact store) is not reachable.
     Unavailable,
+    /// A workflow does not hold together: a cycle, a dangling input, an unknown block kind
+    /// or bad block configuration. The message names the block and the field.
+    InvalidWorkflow,
+    /// Input data cannot be read as declared (a malformed CSV line, a type mismatch).
+    InvalidData,
+    /// A query (SQL, a tile query, a filter expression) was refused by the query engine.
+    QueryFailed,
+    /// A path escapes its resource location, or names a location that was not granted.
+    PathRefused,
+    /// The work was cancelled before it finished.
+    Cancelled,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -59,6 +70,11 @@ impl ErrorCode {
         ErrorCode::QueryTooLarge,
         ErrorCode::Internal,
         ErrorCode::Unavailable,
+        ErrorCode::InvalidWorkflow,
+        ErrorCode::InvalidData,
+        ErrorCode::QueryFailed,
+        ErrorCode::PathRefused,
+        ErrorCode::Cancelled,
     ];
 
     /// The stable wire form.
@@ -81,6 +97,11 @@ impl ErrorCode {
             ErrorCode::QueryTooLarge => "QUERY_TOO_LARGE",
             ErrorCode::Internal => "INTERNAL",
             ErrorCode::Unavailable => "UNAVAILABLE",
+            ErrorCode::InvalidWorkflow => "INVALID_WORKFLOW",
+            ErrorCode::InvalidData => "INVALID_DATA",
+            ErrorCode::QueryFailed => "QUERY_FAILED",
+            ErrorCode::PathRefused => "PATH_REFUSED",
+            ErrorCode::Cancelled => "CANCELLED",
         }
     }
 
@@ -93,6 +114,10 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict | ErrorCode::NotEmpty | ErrorCode::SetupState => 409,
             ErrorCode::InvalidInput | ErrorCode::InvalidPolicy => 400,
+            ErrorCode::InvalidWorkflow | ErrorCode::InvalidData => 400,
+            ErrorCode::QueryFailed => 400,
+            ErrorCode::PathRefused => 403,
+            ErrorCode::Cancelled => 409,
             ErrorCode::PolicyViolation => 422,
             ErrorCode::QueryTooLarge => 413,
             ErrorCode::RateLimited => 429,

@@ -1,0 +1,456 @@
+//! Built-in block kinds: their configuration (parsed strictly, so a misspelt field is an
+//! error naming it) and their execution over DataFusion.
+
+pub(crate) mod exec;
+pub(crate) mod files;
+
+pub use exec::{BlockInput, BlockOutput, execute, fn_label};
+pub use files::{FileFormat, decode_file, encode_file};
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::types::ColumnType;
+
+/// The input ports a kind declares.
+#[derive(Debug, Clone, Copy)]
+pub enum Ports {
+    None,
+    Fixed(&'static [&'static str]),
+    /// Any number (at least `min`) of author-named ports; SQL sees each as a table.
+    Named { min: usize },
+}
+
+#[derive(Debug, Clone)]
+pub enum BlockConfig {
+    CsvSource(CsvSource),
+    JsonlSource(FileSource),
+    ParquetSource(FileSource),
+    ArrowSource(FileSource),
+    UploadSource(UploadSource),
+    InlineRows(InlineRows),
+    Sql(Sql),
+    Filter(Filter),
+    Select(Select),
+    Join(Join),
+    Aggregate(Aggregate),
+    Sort(Sort),
+    Union(Union),
+    Formula(Formula),
+    Publish(Publish),
+    WriteFile(WriteFile),
+}
+
+/// Every built-in kind, in the order the API lists them.
+pub const KINDS: &[&str] = &[
+    "csv_source",
+    "jsonl_source",
+    "parquet_source",
+    "arrow_source",
+    "upload_source",
+    "inline_rows",
+    "sql",
+    "filter",
+    "select",
+    "join",
+    "aggregate",
+    "sort",
+    "union",
+    "formula",
+    "publish",
+    "write_file",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Stop at the first bad line and say which.
+    #[default]
+    Fail,
+    /// Leave bad lines out and report how many (and the first few) in the block's notes.
+    Skip,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnDecl {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvOptions {
+    #[serde(default = "yes")]
+    pub header: bool,
+    #[serde(default = "comma")]
+    pub delimiter: String,
+    #[serde(default)]
+    pub on_error: OnError,
+    /// Declared column types; without them types are inferred from the first rows.
+    #[serde(default)]
+    pub columns: Option<Vec<ColumnDecl>>,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            header: true,
+            delimiter: ",".into(),
+            on_error: OnError::Fail,
+            columns: None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn comma() -> String {
+    ",".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvSource {
+    pub location: String,
+    pub path: String,
+    #[serde(default = "yes")]
+    pub header: bool,
+    #[serde(default = "comma")]
+    pub delimiter: String,
+    #[serde(default)]
+    pub on_error: OnError,
+    #[serde(default)]
+    pub columns: Option<Vec<ColumnDecl>>,
+}
+
+impl CsvSource {
+    pub fn options(&self) -> CsvOptions {
+        CsvOptions {
+            header: self.header,
+            delimiter: self.delimiter.clone(),
+            on_error: self.on_error,
+            columns: self.columns.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSource {
+    pub location: String,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadSource {
+    /// The id `uploadFile` returned.
+    pub upload: String,
+    pub format: FileFormat,
+    #[serde(default)]
+    pub csv: Option<CsvOptions>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InlineRows {
+    pub columns: Vec<ColumnDecl>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sql {
+    pub query: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    /// A SQL boolean expression over the input's columns.
+    pub condition: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelectColumn {
+    pub column: String,
+    #[serde(default)]
+    pub rename: Option<String>,
+    #[serde(default)]
+    pub cast: Option<ColumnType>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Select {
+    pub columns: Vec<SelectColumn>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinHow {
+    Inner,
+    Left,
+    Right,
+    Full,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinKey {
+    pub left: String,
+    pub right: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Join {
+    #[serde(default = "inner")]
+    pub how: JoinHow,
+    pub on: Vec<JoinKey>,
+}
+
+fn inner() -> JoinHow {
+    JoinHow::Inner
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggFunction {
+    Sum,
+    Avg,
+    Min,
+    Max,
+    Count,
+    CountDistinct,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggMeasure {
+    /// Absent only for `count` (count of rows).
+    #[serde(default)]
+    pub column: Option<String>,
+    pub function: AggFunction,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Aggregate {
+    #[serde(default)]
+    pub group_by: Vec<String>,
+    pub measures: Vec<AggMeasure>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SortKey {
+    pub column: String,
+    #[serde(default)]
+    pub descending: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sort {
+    pub by: Vec<SortKey>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Union {
+    #[serde(default)]
+    pub distinct: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Formula {
+    pub name: String,
+    pub expression: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Publish {
+    pub dataset: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WriteFile {
+    pub location: String,
+    pub path: String,
+    pub format: FileFormat,
+}
+
+type FieldError = (String, String);
+
+fn parse<T: DeserializeOwned>(v: &Value) -> Result<T, FieldError> {
+    let v = if v.is_null() {
+        Value::Object(Default::default())
+    } else {
+        v.clone()
+    };
+    serde_json::from_value(v).map_err(|e| ("config".to_owned(), e.to_string()))
+}
+
+fn nonempty(field: &str, s: &str) -> Result<(), FieldError> {
+    if s.trim().is_empty() {
+        Err((format!("config.{field}"), "must not be empty".into()))
+    } else {
+        Ok(())
+    }
+}
+
+impl BlockConfig {
+    /// Parses a block's configuration for its kind; errors carry the field's path.
+    pub fn parse(kind: &str, v: &Value) -> Result<BlockConfig, FieldError> {
+        let c = match kind {
+            "csv_source" => {
+                let c: CsvSource = parse(v)?;
+                check_delimiter(&c.delimiter)?;
+                BlockConfig::CsvSource(c)
+            }
+            "jsonl_source" => BlockConfig::JsonlSource(parse(v)?),
+            "parquet_source" => BlockConfig::ParquetSource(parse(v)?),
+            "arrow_source" => BlockConfig::ArrowSource(parse(v)?),
+            "upload_source" => {
+                let c: UploadSource = parse(v)?;
+                if let Some(o) = &c.csv {
+                    check_delimiter(&o.delimiter)?;
+                }
+                BlockConfig::UploadSource(c)
+            }
+            "inline_rows" => {
+                let c: InlineRows = parse(v)?;
+                if c.columns.is_empty() {
+                    return Err(("config.columns".into(), "declare at least one column".into()));
+                }
+                for (i, r) in c.rows.iter().enumerate() {
+                    if r.len() != c.columns.len() {
+                        return Err((
+                            format!("config.rows[{i}]"),
+                            format!("has {} values for {} columns", r.len(), c.columns.len()),
+                        ));
+                    }
+                }
+                BlockConfig::InlineRows(c)
+            }
+            "sql" => {
+                let c: Sql = parse(v)?;
+                nonempty("query", &c.query)?;
+                BlockConfig::Sql(c)
+            }
+            "filter" => {
+                let c: Filter = parse(v)?;
+                nonempty("condition", &c.condition)?;
+                BlockConfig::Filter(c)
+            }
+            "select" => {
+                let c: Select = parse(v)?;
+                if c.columns.is_empty() {
+                    return Err(("config.columns".into(), "select at least one column".into()));
+                }
+                BlockConfig::Select(c)
+            }
+            "join" => {
+                let c: Join = parse(v)?;
+                if c.on.is_empty() {
+                    return Err(("config.on".into(), "name at least one key pair".into()));
+                }
+                BlockConfig::Join(c)
+            }
+            "aggregate" => {
+                let c: Aggregate = parse(v)?;
+                for (i, m) in c.measures.iter().enumerate() {
+                    if m.column.is_none() && m.function != AggFunction::Count {
+                        return Err((
+                            format!("config.measures[{i}].column"),
+                            "only `count` may omit the column".into(),
+                        ));
+                    }
+                }
+                if c.measures.is_empty() && c.group_by.is_empty() {
+                    return Err(("config.measures".into(), "give a measure or a group".into()));
+                }
+                BlockConfig::Aggregate(c)
+            }
+            "sort" => {
+                let c: Sort = parse(v)?;
+                if c.by.is_empty() {
+                    return Err(("config.by".into(), "sort by at least one column".into()));
+                }
+                BlockConfig::Sort(c)
+            }
+            "union" => BlockConfig::Union(parse(v)?),
+            "formula" => {
+                let c: Formula = parse(v)?;
+                nonempty("name", &c.name)?;
+                nonempty("expression", &c.expression)?;
+                BlockConfig::Formula(c)
+            }
+            "publish" => {
+                let c: Publish = parse(v)?;
+                crate::workflow::check_ident(&c.dataset).map_err(|r| ("config.dataset".to_owned(), r))?;
+                BlockConfig::Publish(c)
+            }
+            "write_file" => BlockConfig::WriteFile(parse(v)?),
+            other => {
+                return Err((
+                    "kind".into(),
+                    format!("unknown block kind `{other}`; built-in kinds are {}", KINDS.join(", ")),
+                ));
+            }
+        };
+        Ok(c)
+    }
+
+    pub fn input_ports(&self) -> Ports {
+        match self {
+            BlockConfig::CsvSource(_)
+            | BlockConfig::JsonlSource(_)
+            | BlockConfig::ParquetSource(_)
+            | BlockConfig::ArrowSource(_)
+            | BlockConfig::UploadSource(_)
+            | BlockConfig::InlineRows(_) => Ports::None,
+            BlockConfig::Sql(_) => Ports::Named { min: 1 },
+            BlockConfig::Union(_) => Ports::Named { min: 2 },
+            BlockConfig::Join(_) => Ports::Fixed(&["left", "right"]),
+            _ => Ports::Fixed(&["in"]),
+        }
+    }
+
+    /// Output ports of a kind; output blocks still pass their input on, so a workflow
+    /// can keep transforming after a publish.
+    pub fn output_ports(_kind: &str) -> &'static [&'static str] {
+        &["out"]
+    }
+
+    /// A source's file, when it reads one from a resource location.
+    pub fn location_file(&self) -> Option<(&str, &str, FileFormat)> {
+        match self {
+            BlockConfig::CsvSource(c) => Some((&c.location, &c.path, FileFormat::Csv)),
+            BlockConfig::JsonlSource(c) => Some((&c.location, &c.path, FileFormat::Jsonl)),
+            BlockConfig::ParquetSource(c) => Some((&c.location, &c.path, FileFormat::Parquet)),
+            BlockConfig::ArrowSource(c) => Some((&c.location, &c.path, FileFormat::Arrow)),
+            _ => None,
+        }
+    }
+}
+
+fn check_delimiter(d: &str) -> Result<(), FieldError> {
+    if d.len() == 1 && d.is_ascii() {
+        Ok(())
+    } else {
+        Err(("config.delimiter".into(), "must be one ASCII character".into()))
+    }
+}

@@ -1,0 +1,193 @@
+//! Block outputs and datasets as content-addressed Arrow IPC artifacts, an in-memory
+//! cache of decoded tables, and garbage collection of artifacts nothing references.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::buffer::Buffer;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::ipc::convert::fb_to_schema;
+use datafusion::arrow::ipc::reader::{FileDecoder, read_footer_length};
+use datafusion::arrow::ipc::root_as_footer;
+use parking_lot::Mutex;
+use sha2::{Digest, Sha256};
+use vitrine_storage::Store;
+
+use crate::blocks::files::encode_ipc;
+use crate::cache::Lru;
+use crate::{EngineError, EngineResult};
+
+/// A decoded dataset, shared by every query that reads it.
+#[derive(Debug)]
+pub struct Table {
+    pub schema: SchemaRef,
+    pub batches: Arc<Vec<RecordBatch>>,
+    pub bytes: usize,
+}
+
+impl Table {
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+}
+
+pub fn artifact_path(hash: &str) -> String {
+    format!("datasets/{}/{hash}.arrow", &hash[..2])
+}
+
+fn hash_of(path: &str) -> Option<&str> {
+    path.rsplit('/').next()?.strip_suffix(".arrow")
+}
+
+/// Stored artifacts and the cache of decoded ones.
+pub struct Datasets {
+    store: Store,
+    cache: Mutex<Lru<Table>>,
+    /// Artifacts written by runs still in flight, which GC must not touch even though no
+    /// record points at them yet.
+    pinned: Mutex<HashMap<String, usize>>,
+}
+
+impl Datasets {
+    pub fn new(store: Store, cache_bytes: usize) -> Datasets {
+        Datasets {
+            store,
+            cache: Mutex::new(Lru::new(cache_bytes)),
+            pinned: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Writes a table as an artifact; returns its content hash and size. Identical
+    /// content lands on the same path, so a re-run that changes nothing stores nothing new.
+    pub async fn put(&self, schema: &SchemaRef, batches: &[RecordBatch]) -> EngineResult<(String, usize)> {
+        let schema = schema.clone();
+        let batches = batches.to_vec();
+        let (hash, bytes) = tokio::task::spawn_blocking(move || {
+            let bytes = encode_ipc(&schema, &batches)?;
+            let hash = hex::encode(Sha256::digest(&bytes));
+            Ok::<_, EngineError>((hash, bytes))
+        })
+        .await
+        .map_err(|e| EngineError::Internal(format!("encoder task: {e}")))??;
+        self.pin(&hash);
+        let size = bytes.len();
+        let path = artifact_path(&hash);
+        if !self.store.artifacts().exists(&path).await? {
+            self.store.artifacts().put(&path, bytes).await?;
+        }
+        Ok((hash, size))
+    }
+
+    pub async fn exists(&self, hash: &str) -> EngineResult<bool> {
+        Ok(self.store.artifacts().exists(&artifact_path(hash)).await?)
+    }
+
+    /// The decoded table behind `hash`, from the cache or the artifact store.
+    pub async fn get(&self, hash: &str) -> EngineResult<Arc<Table>> {
+        if let Some(t) = self.cache.lock().get(hash) {
+            return Ok(t);
+        }
+        let bytes = self
+            .store
+            .artifacts()
+            .get_bytes(&artifact_path(hash))
+            .await
+            .map_err(|e| match e.code() {
+                vitrine_core::ErrorCode::Internal => {
+                    EngineError::NotFound(format!("dataset artifact {hash}"))
+                }
+                _ => e.into(),
+            })?;
+        let size = bytes.len();
+        let (schema, batches) = tokio::task::spawn_blocking(move || decode_zero_copy(bytes))
+            .await
+            .map_err(|e| EngineError::Internal(format!("decoder task: {e}")))??;
+        let table = Arc::new(Table {
+            schema,
+            batches: Arc::new(batches),
+            bytes: size,
+        });
+        self.cache.lock().insert(hash.to_owned(), table.clone(), size);
+        Ok(table)
+    }
+
+    pub fn pin(&self, hash: &str) {
+        *self.pinned.lock().entry(hash.to_owned()).or_default() += 1;
+    }
+
+    pub fn unpin(&self, hashes: &[String]) {
+        let mut p = self.pinned.lock();
+        for h in hashes {
+            if let Some(n) = p.get_mut(h) {
+                *n -= 1;
+                if *n == 0 {
+                    p.remove(h);
+                }
+            }
+        }
+    }
+
+    /// Deletes artifacts no block result or dataset references. With a shared database
+    /// another process may be mid-run, so only artifacts older than `grace_ms` go.
+    pub async fn collect_garbage(&self, grace_ms: i64) -> EngineResult<usize> {
+        let referenced = self.store.referenced_hashes().await?;
+        let pinned: HashSet<String> = self.pinned.lock().keys().cloned().collect();
+        let now = vitrine_storage::now_ms();
+        let mut deleted = 0;
+        for path in self.store.artifacts().list("datasets/").await? {
+            let Some(hash) = hash_of(&path) else { continue };
+            if referenced.contains(hash) || pinned.contains(hash) {
+                continue;
+            }
+            if grace_ms > 0 {
+                let modified = self.store.artifacts().modified_ms(&path).await?.unwrap_or(now);
+                if now - modified < grace_ms {
+                    continue;
+                }
+            }
+            self.store.artifacts().delete(&path).await?;
+            self.cache.lock().remove(hash);
+            deleted += 1;
+        }
+        if deleted > 0 {
+            tracing::info!(deleted, "collected unreferenced dataset artifacts");
+        }
+        Ok(deleted)
+    }
+}
+
+/// Decodes an IPC file whose arrays point into `bytes` instead of copies of it: reading
+/// a dataset back costs little more than reading the file.
+fn decode_zero_copy(bytes: Bytes) -> EngineResult<(SchemaRef, Vec<RecordBatch>)> {
+    let corrupt = |why: String| EngineError::Internal(format!("dataset artifact is unreadable: {why}"));
+    let buffer = Buffer::from(bytes);
+    if buffer.len() < 10 {
+        return Err(corrupt("too short".into()));
+    }
+    let trailer_start = buffer.len() - 10;
+    let footer_len = read_footer_length(buffer[trailer_start..].try_into().expect("10 bytes"))
+        .map_err(|e| corrupt(e.to_string()))?;
+    let footer = root_as_footer(&buffer[trailer_start - footer_len..trailer_start])
+        .map_err(|e| corrupt(e.to_string()))?;
+    let schema = Arc::new(fb_to_schema(footer.schema().ok_or_else(|| corrupt("no schema".into()))?));
+    let mut decoder = FileDecoder::new(schema.clone(), footer.version());
+    for block in footer.dictionaries().iter().flatten() {
+        let len = block.bodyLength() as usize + block.metaDataLength() as usize;
+        let data = buffer.slice_with_length(block.offset() as usize, len);
+        decoder.read_dictionary(block, &data).map_err(|e| corrupt(e.to_string()))?;
+    }
+    let mut batches = Vec::new();
+    for block in footer.recordBatches().iter().flatten() {
+        let len = block.bodyLength() as usize + block.metaDataLength() as usize;
+        let data = buffer.slice_with_length(block.offset() as usize, len);
+        if let Some(b) = decoder
+            .read_record_batch(block, &data)
+            .map_err(|e| corrupt(e.to_string()))?
+        {
+            batches.push(b);
+        }
+    }
+    Ok((schema, batches))
+}

@@ -1,0 +1,123 @@
+use vitrine_core::ErrorCode;
+use vitrine_storage::StorageError;
+
+/// Everything the engine can fail with. Each variant maps to one stable code.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    /// The workflow does not hold together; names the block and the field.
+    #[error("block `{block}`, {field}: {reason}")]
+    Workflow {
+        block: String,
+        field: String,
+        reason: String,
+    },
+    /// A field of a report, tile or query is wrong; `field` is a path such as
+    /// `tabs[0].tiles[2].query.measures[1].column`.
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+    /// Input data does not read as declared.
+    #[error("{0}")]
+    Data(String),
+    /// DataFusion refused or failed a query; the message is DataFusion's own.
+    #[error("{0}")]
+    Query(String),
+    /// A path escapes its location, or a location is not granted to the project.
+    #[error("{0}")]
+    Path(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Storage(String, ErrorCode),
+    /// A bug or an environment failure; details are for the log.
+    #[error("{0}")]
+    Internal(String),
+}
+
+pub type EngineResult<T> = Result<T, EngineError>;
+
+impl EngineError {
+    pub fn workflow(block: &str, field: &str, reason: impl Into<String>) -> Self {
+        EngineError::Workflow {
+            block: block.to_owned(),
+            field: field.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        EngineError::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            EngineError::Workflow { .. } => ErrorCode::InvalidWorkflow,
+            EngineError::Invalid { .. } => ErrorCode::InvalidInput,
+            EngineError::Data(_) => ErrorCode::InvalidData,
+            EngineError::Query(_) => ErrorCode::QueryFailed,
+            EngineError::Path(_) => ErrorCode::PathRefused,
+            EngineError::NotFound(_) => ErrorCode::NotFound,
+            EngineError::Conflict(_) => ErrorCode::Conflict,
+            EngineError::Cancelled => ErrorCode::Cancelled,
+            EngineError::Storage(_, code) => *code,
+            EngineError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<StorageError> for EngineError {
+    fn from(e: StorageError) -> Self {
+        EngineError::Storage(e.to_string(), e.code())
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for EngineError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        use datafusion::error::DataFusionError as D;
+        // Arrow decode failures inside a query are data problems; the rest is the query's.
+        match e.find_root() {
+            D::ArrowError(a, _) => EngineError::Data(a.to_string()),
+            D::ResourcesExhausted(m) => EngineError::Query(format!("resources exhausted: {m}")),
+            root => EngineError::Query(strip_df_prefix(&root.to_string())),
+        }
+    }
+}
+
+impl From<datafusion::arrow::error::ArrowError> for EngineError {
+    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
+        EngineError::Data(e.to_string())
+    }
+}
+
+impl From<opendal::Error> for EngineError {
+    fn from(e: opendal::Error) -> Self {
+        if e.kind() == opendal::ErrorKind::NotFound {
+            EngineError::NotFound(format!("file `{}`", e.message()))
+        } else {
+            EngineError::Storage(e.to_string(), ErrorCode::Unavailable)
+        }
+    }
+}
+
+/// DataFusion prefixes messages with the error class ("Error during planning: "); users
+/// want the sentence, the class is already in the code.
+fn strip_df_prefix(s: &str) -> String {
+    for p in [
+        "Error during planning: ",
+        "Schema error: ",
+        "SQL error: ",
+        "Execution error: ",
+        "This feature is not implemented: ",
+    ] {
+        if let Some(rest) = s.strip_prefix(p) {
+            return rest.to_owned();
+        }
+    }
+    s.to_owned()
+}

@@ -1,0 +1,95 @@
+//! `vitrine-engine`: a project's data work. Workflows of blocks run here (built-in blocks
+//! over Arrow and DataFusion; plugin blocks through `vitrine-plugins` later), their
+//! results become content-addressed Arrow IPC datasets, and report tiles query them.
+//!
+//! Sits above `vitrine-storage` and `vitrine-core`; knows nothing of HTTP or GraphQL and
+//! nothing of who is asking: callers in `vitrine-api` check permissions, work out the
+//! viewer's access-filter [`Scope`] and hand it in.
+
+pub mod blocks;
+mod cache;
+mod datasets;
+mod error;
+pub mod locations;
+pub mod query;
+pub mod report;
+mod run;
+mod types;
+pub mod workflow;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use vitrine_storage::Store;
+
+pub use blocks::{FileFormat, KINDS};
+pub use datasets::{Datasets, Table, artifact_path};
+pub use error::{EngineError, EngineResult};
+pub use query::{QueryResult, QuerySpec, Scope};
+pub use run::{BlockError, BlockResult, BlockStatus, INSTANCE_PARAMETERS, RunEvent, RunRequest, upload_path};
+pub use types::{ColumnInfo, ColumnType, describe};
+
+/// Sizes and limits of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineLimits {
+    /// Largest file a source block reads.
+    pub max_source_bytes: u64,
+    /// Memory for decoded datasets kept between queries.
+    pub table_cache_bytes: usize,
+    /// Memory for query results kept for repeat queries and warm-ups.
+    pub result_cache_bytes: usize,
+}
+
+impl Default for EngineLimits {
+    fn default() -> Self {
+        EngineLimits {
+            max_source_bytes: 4 << 30,
+            table_cache_bytes: 2 << 30,
+            result_cache_bytes: 256 << 20,
+        }
+    }
+}
+
+/// The engine: shared by every request and run.
+pub struct Engine {
+    store: Store,
+    pub datasets: Datasets,
+    results: Mutex<cache::Lru<QueryResult>>,
+    active: Mutex<HashMap<String, run::ActiveRun>>,
+    limits: EngineLimits,
+}
+
+impl Engine {
+    pub fn new(store: Store, limits: EngineLimits) -> Arc<Engine> {
+        Arc::new(Engine {
+            datasets: Datasets::new(store.clone(), limits.table_cache_bytes),
+            results: Mutex::new(cache::Lru::new(limits.result_cache_bytes)),
+            active: Mutex::new(HashMap::new()),
+            store,
+            limits,
+        })
+    }
+
+    /// Marks runs a previous process left unfinished; call once at start-up.
+    pub async fn recover(&self) -> EngineResult<usize> {
+        let n = self.store.interrupt_stale_runs(vitrine_storage::now_ms()).await?;
+        if n > 0 {
+            tracing::warn!(runs = n, "marked runs of a previous process as interrupted");
+        }
+        Ok(n)
+    }
+
+    /// With a database shared between processes, another one may be mid-run: leave fresh
+    /// unreferenced artifacts alone for a while.
+    fn gc_grace_ms(&self) -> i64 {
+        if self.store.is_exclusive() { 0 } else { 15 * 60 * 1000 }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}

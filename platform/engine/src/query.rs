@@ -1,0 +1,332 @@
+//! Tile queries over datasets: access filters first, then report and tile filters, then
+//! dimensions and measures, sort and limit. Results are cached under a key made of the
+//! dataset's content hash, the query and the viewer's access-filter scope, so a change to
+//! any of them is a different entry.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::datasource::MemTable;
+use datafusion::logical_expr::{Expr, cast, ident, lit};
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use vitrine_storage::DatasetRecord;
+
+use crate::blocks::exec::{has_column, measure_expr};
+use crate::blocks::{AggMeasure, encode_file};
+use crate::datasets::Table;
+use crate::report::{Condition, DEFAULT_TABLE_ROWS, FilterOp, MAX_TILE_ROWS, TileQuery};
+use crate::types::{ColumnInfo, describe};
+use crate::{Engine, EngineError, EngineResult};
+
+/// The rows a viewer may see of one dataset: for each rule, the column's value must be
+/// one of the viewer's values of the attribute. `None` means unrestricted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Scope {
+    pub rules: Option<Vec<(String, Vec<String>)>>,
+}
+
+impl Scope {
+    pub fn unrestricted() -> Scope {
+        Scope { rules: None }
+    }
+}
+
+#[derive(Debug)]
+pub struct QueryResult {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    /// More rows matched than the limit let through.
+    pub truncated: bool,
+}
+
+impl QueryResult {
+    pub fn columns(&self) -> Vec<ColumnInfo> {
+        describe(&self.schema)
+    }
+
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+
+    /// Rows as JSON arrays in column order.
+    pub fn json_rows(&self) -> EngineResult<Vec<Vec<Value>>> {
+        let mut w = datafusion::arrow::json::WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .build::<_, datafusion::arrow::json::writer::JsonArray>(Vec::new());
+        let refs: Vec<&RecordBatch> = self.batches.iter().collect();
+        w.write_batches(&refs)?;
+        w.finish()?;
+        let buf = w.into_inner();
+        if buf.is_empty() {
+            return Ok(vec![]);
+        }
+        let objects: Vec<serde_json::Map<String, Value>> =
+            serde_json::from_slice(&buf).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let names: Vec<&String> = self.schema.fields().iter().map(|f| f.name()).collect();
+        Ok(objects
+            .into_iter()
+            .map(|mut o| names.iter().map(|n| o.remove(*n).unwrap_or(Value::Null)).collect())
+            .collect())
+    }
+
+    pub fn csv(&self) -> EngineResult<Vec<u8>> {
+        encode_file(crate::FileFormat::Csv, &self.schema, &self.batches)
+    }
+
+    pub fn arrow_ipc(&self) -> EngineResult<Vec<u8>> {
+        encode_file(crate::FileFormat::Arrow, &self.schema, &self.batches)
+    }
+
+    fn size(&self) -> usize {
+        self.batches.iter().map(|b| b.get_array_memory_size()).sum::<usize>() + 256
+    }
+}
+
+/// A DataFusion session sized for this machine.
+pub(crate) fn session() -> SessionContext {
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    SessionContext::new_with_config(SessionConfig::new().with_target_partitions(cpus))
+}
+
+/// Registers a decoded table as `t`, spread over as many partitions as there are cores
+/// so scans and aggregations run in parallel.
+fn frame(ctx: &SessionContext, table: &Table) -> EngineResult<()> {
+    let n = ctx.copied_config().target_partitions().max(1);
+    let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
+    for (i, b) in table.batches.iter().enumerate() {
+        parts[i % n].push(b.clone());
+    }
+    parts.retain(|p| !p.is_empty());
+    if parts.is_empty() {
+        parts.push(Vec::new());
+    }
+    ctx.register_table("t", Arc::new(MemTable::try_new(table.schema.clone(), parts)?))?;
+    Ok(())
+}
+
+/// A JSON filter value as a literal.
+fn literal(v: &Value) -> Expr {
+    match v {
+        Value::Bool(b) => lit(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => lit(i),
+            None => lit(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => lit(s.clone()),
+        _ => lit(datafusion::scalar::ScalarValue::Null),
+    }
+}
+
+/// A column compared with string values (attributes, filter values typed as text):
+/// compare as text unless the column is text already.
+fn as_text(schema: &datafusion::arrow::datatypes::Schema, column: &str) -> Expr {
+    match schema.field_with_name(column).map(|f| f.data_type().clone()) {
+        Ok(DataType::Utf8) => ident(column),
+        _ => cast(ident(column), DataType::Utf8),
+    }
+}
+
+pub(crate) fn condition_expr(schema: &datafusion::arrow::datatypes::Schema, c: &Condition, field: &str) -> EngineResult<Expr> {
+    has_column(schema, &c.column, &format!("{field}.column"), "dataset")?;
+    let col = ident(&c.column);
+    let v = |i: usize| literal(&c.values[i]);
+    Ok(match c.op {
+        FilterOp::Eq => col.eq(v(0)),
+        FilterOp::Ne => col.not_eq(v(0)),
+        FilterOp::Lt => col.lt(v(0)),
+        FilterOp::Le => col.lt_eq(v(0)),
+        FilterOp::Gt => col.gt(v(0)),
+        FilterOp::Ge => col.gt_eq(v(0)),
+        FilterOp::In => col.in_list(c.values.iter().map(literal).collect(), false),
+        FilterOp::NotIn => col.in_list(c.values.iter().map(literal).collect(), true),
+        FilterOp::Between => col.between(v(0), v(1)),
+        FilterOp::Contains => {
+            let needle = c.values[0].as_str().map(str::to_owned).unwrap_or_else(|| c.values[0].to_string());
+            let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            as_text(schema, &c.column).ilike(lit(format!("%{escaped}%")))
+        }
+        FilterOp::IsNull => col.is_null(),
+        FilterOp::NotNull => col.is_not_null(),
+    })
+}
+
+/// The access-filter predicate: every rule must hold. A rule on a column the dataset
+/// lacks hides every row rather than showing them all.
+fn scope_expr(schema: &datafusion::arrow::datatypes::Schema, scope: &Scope) -> Option<Expr> {
+    let rules = scope.rules.as_ref()?;
+    let mut all = lit(true);
+    for (column, values) in rules {
+        let e = if schema.field_with_name(column).is_err() || values.is_empty() {
+            lit(false)
+        } else {
+            as_text(schema, column).in_list(values.iter().map(|v| lit(v.clone())).collect(), false)
+        };
+        all = all.and(e);
+    }
+    Some(all)
+}
+
+/// What a tile asks of one dataset, with everything that changes its answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuerySpec<'a> {
+    pub query: &'a TileQuery,
+    /// Report filters that apply, already resolved to conditions.
+    pub report_filters: &'a [Condition],
+    /// For drill-down: dimension values whose rows to show.
+    pub drill: Option<&'a [(String, Value)]>,
+    pub scope: &'a Scope,
+}
+
+impl QuerySpec<'_> {
+    fn cache_key(&self, dataset_hash: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(dataset_hash);
+        h.update([0]);
+        h.update(serde_json::to_vec(self).expect("query spec serializes"));
+        hex::encode(h.finalize())
+    }
+}
+
+impl Engine {
+    /// Runs a tile query (or a drill-down) over a dataset, through the result cache.
+    pub async fn query(&self, dataset: &DatasetRecord, spec: &QuerySpec<'_>) -> EngineResult<Arc<QueryResult>> {
+        let key = spec.cache_key(&dataset.content_hash);
+        if let Some(hit) = self.results.lock().get(&key) {
+            return Ok(hit);
+        }
+        let table = self.datasets.get(&dataset.content_hash).await?;
+        let result = Arc::new(run_query(&table, spec).await?);
+        let size = result.size();
+        self.results.lock().insert(key, result.clone(), size);
+        Ok(result)
+    }
+
+    /// Distinct values of a column (a filter control's list), under the viewer's scope.
+    pub async fn column_values(
+        &self,
+        dataset: &DatasetRecord,
+        column: &str,
+        scope: &Scope,
+        limit: usize,
+    ) -> EngineResult<Arc<QueryResult>> {
+        let q = TileQuery {
+            dataset: dataset.name.clone(),
+            dimensions: vec![column.to_owned()],
+            measures: vec![crate::report::Measure {
+                column: None,
+                function: crate::blocks::AggFunction::Count,
+                name: Some("rows".into()),
+            }],
+            filters: vec![],
+            sort: vec![crate::report::OrderBy {
+                column: column.to_owned(),
+                descending: false,
+            }],
+            limit: Some(limit.min(MAX_TILE_ROWS)),
+        };
+        self.query(
+            dataset,
+            &QuerySpec {
+                query: &q,
+                report_filters: &[],
+                drill: None,
+                scope,
+            },
+        )
+        .await
+    }
+
+    /// How many results the cache holds, and its hit and miss counts.
+    pub fn result_cache_stats(&self) -> (usize, u64, u64) {
+        let c = self.results.lock();
+        (c.len(), c.hits, c.misses)
+    }
+}
+
+async fn run_query(table: &Table, spec: &QuerySpec<'_>) -> EngineResult<QueryResult> {
+    let q = spec.query;
+    let ctx = session();
+    frame(&ctx, table)?;
+    let schema = table.schema.as_ref();
+    let mut df: DataFrame = ctx.table("t").await?;
+    if let Some(e) = scope_expr(schema, spec.scope) {
+        df = df.filter(e)?;
+    }
+    for (i, c) in q.filters.iter().enumerate() {
+        df = df.filter(condition_expr(schema, c, &format!("query.filters[{i}]"))?)?;
+    }
+    for (i, c) in spec.report_filters.iter().enumerate() {
+        df = df.filter(condition_expr(schema, c, &format!("filters[{i}]"))?)?;
+    }
+    for (i, d) in q.dimensions.iter().enumerate() {
+        has_column(schema, d, &format!("query.dimensions[{i}]"), "dataset")?;
+    }
+    let limit;
+    if let Some(values) = spec.drill {
+        for (column, v) in values {
+            if !q.dimensions.contains(column) {
+                return Err(EngineError::invalid("values", format!("`{column}` is not a dimension of this tile")));
+            }
+            df = df.filter(if v.is_null() { ident(column).is_null() } else { ident(column).eq(literal(v)) })?;
+        }
+        limit = q.limit.unwrap_or(DEFAULT_TABLE_ROWS).min(MAX_TILE_ROWS);
+    } else if q.is_aggregate() {
+        let measures = q
+            .measures
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                measure_expr(
+                    schema,
+                    &AggMeasure {
+                        column: m.column.clone(),
+                        function: m.function,
+                        name: m.output_name(),
+                    },
+                    &format!("query.measures[{i}]"),
+                )
+            })
+            .collect::<EngineResult<Vec<_>>>()?;
+        df = df.aggregate(q.dimensions.iter().map(|d| ident(d)).collect(), measures)?;
+        limit = q.limit.unwrap_or(MAX_TILE_ROWS);
+    } else {
+        if !q.dimensions.is_empty() {
+            df = df.select(q.dimensions.iter().map(|d| ident(d)).collect::<Vec<Expr>>())?;
+        }
+        limit = q.limit.unwrap_or(DEFAULT_TABLE_ROWS).min(MAX_TILE_ROWS);
+    }
+    let out_schema = df.schema().as_arrow().clone();
+    let sort: Vec<_> = if q.sort.is_empty() && spec.drill.is_none() {
+        // A stable default so equal queries give equal pages: by the dimensions.
+        q.dimensions.iter().map(|d| ident(d).sort(true, false)).collect()
+    } else {
+        let mut keys = Vec::new();
+        for (i, s) in q.sort.iter().enumerate() {
+            has_column(&out_schema, &s.column, &format!("query.sort[{i}].column"), "result")?;
+            keys.push(ident(&s.column).sort(!s.descending, s.descending));
+        }
+        keys
+    };
+    if !sort.is_empty() {
+        df = df.sort(sort)?;
+    }
+    df = df.limit(0, Some(limit + 1))?;
+    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    let mut batches = df.collect().await?;
+    let total: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let truncated = total > limit;
+    if truncated {
+        let mut keep = limit;
+        for b in batches.iter_mut() {
+            let n = b.num_rows().min(keep);
+            *b = b.slice(0, n);
+            keep -= n;
+        }
+        batches.retain(|b| b.num_rows() > 0);
+    }
+    Ok(QueryResult { schema, batches, truncated })
+}

@@ -1,0 +1,265 @@
+//! Reports: tabs of tiles, each tile a query over one dataset, plus report filters that
+//! apply to every tile whose dataset has the filtered column.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::blocks::AggFunction;
+use crate::workflow::check_ident;
+use crate::{EngineError, EngineResult};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportDefinition {
+    #[serde(default)]
+    pub tabs: Vec<Tab>,
+    #[serde(default)]
+    pub filters: Vec<ReportFilter>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tab {
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub tiles: Vec<Tile>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TileKind {
+    Table,
+    Bar,
+    Line,
+    Area,
+    Pie,
+    Kpi,
+    Pivot,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tile {
+    pub id: String,
+    pub title: String,
+    pub kind: TileKind,
+    pub query: TileQuery,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Measure {
+    #[serde(default)]
+    pub column: Option<String>,
+    pub function: AggFunction,
+    /// Output column name; defaults to `function_column`.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl Measure {
+    pub fn output_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| match &self.column {
+            Some(c) => format!("{}_{c}", crate::blocks::fn_label(self.function)),
+            None => "count".into(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FilterOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    In,
+    NotIn,
+    Between,
+    Contains,
+    IsNull,
+    NotNull,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub column: String,
+    pub op: FilterOp,
+    #[serde(default)]
+    pub values: Vec<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderBy {
+    pub column: String,
+    #[serde(default)]
+    pub descending: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TileQuery {
+    pub dataset: String,
+    #[serde(default)]
+    pub dimensions: Vec<String>,
+    #[serde(default)]
+    pub measures: Vec<Measure>,
+    #[serde(default)]
+    pub filters: Vec<Condition>,
+    #[serde(default)]
+    pub sort: Vec<OrderBy>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+impl TileQuery {
+    /// A query with measures shows aggregates; one without shows rows.
+    pub fn is_aggregate(&self) -> bool {
+        !self.measures.is_empty()
+    }
+}
+
+/// A filter control on the report: a column, an operator (`in` or `between`) and its
+/// default values. Viewers change the values; the URL carries them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportFilter {
+    pub id: String,
+    pub label: String,
+    pub column: String,
+    /// Limit the filter to tiles over this dataset; by default every tile whose dataset
+    /// has the column.
+    #[serde(default)]
+    pub dataset: Option<String>,
+    #[serde(default = "in_op")]
+    pub op: FilterOp,
+    #[serde(default)]
+    pub default: Vec<Value>,
+}
+
+fn in_op() -> FilterOp {
+    FilterOp::In
+}
+
+/// The most rows a tile query returns as JSON.
+pub const MAX_TILE_ROWS: usize = 100_000;
+pub const DEFAULT_TABLE_ROWS: usize = 1_000;
+
+impl ReportDefinition {
+    pub fn parse(v: &Value) -> EngineResult<ReportDefinition> {
+        let d: ReportDefinition = serde_json::from_value(v.clone())
+            .map_err(|e| EngineError::invalid("definition", e.to_string()))?;
+        d.validate()?;
+        Ok(d)
+    }
+
+    pub fn tile(&self, id: &str) -> Option<&Tile> {
+        self.tabs.iter().flat_map(|t| &t.tiles).find(|t| t.id == id)
+    }
+
+    pub fn tiles(&self) -> impl Iterator<Item = &Tile> {
+        self.tabs.iter().flat_map(|t| &t.tiles)
+    }
+
+    /// Shape rules (which need no data): unique ids, each tile kind's dimensions and
+    /// measures, operators with the right number of values.
+    pub fn validate(&self) -> EngineResult<()> {
+        let mut ids = HashSet::new();
+        for (ti, tab) in self.tabs.iter().enumerate() {
+            let f = format!("tabs[{ti}]");
+            check_ident(&tab.id).map_err(|r| EngineError::invalid(format!("{f}.id"), r))?;
+            if !ids.insert(tab.id.clone()) {
+                return Err(EngineError::invalid(format!("{f}.id"), format!("id `{}` is used twice", tab.id)));
+            }
+            for (i, tile) in tab.tiles.iter().enumerate() {
+                let f = format!("{f}.tiles[{i}]");
+                check_ident(&tile.id).map_err(|r| EngineError::invalid(format!("{f}.id"), r))?;
+                if !ids.insert(tile.id.clone()) {
+                    return Err(EngineError::invalid(format!("{f}.id"), format!("id `{}` is used twice", tile.id)));
+                }
+                validate_tile(tile, &f)?;
+            }
+        }
+        for (i, rf) in self.filters.iter().enumerate() {
+            let f = format!("filters[{i}]");
+            check_ident(&rf.id).map_err(|r| EngineError::invalid(format!("{f}.id"), r))?;
+            if !ids.insert(rf.id.clone()) {
+                return Err(EngineError::invalid(format!("{f}.id"), format!("id `{}` is used twice", rf.id)));
+            }
+            if !matches!(rf.op, FilterOp::In | FilterOp::Between) {
+                return Err(EngineError::invalid(format!("{f}.op"), "report filters use `in` or `between`"));
+            }
+            if rf.op == FilterOp::Between && !rf.default.is_empty() && rf.default.len() != 2 {
+                return Err(EngineError::invalid(format!("{f}.default"), "`between` takes two values"));
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn validate_tile(tile: &Tile, f: &str) -> EngineResult<()> {
+    let q = &tile.query;
+    check_ident(&q.dataset).map_err(|r| EngineError::invalid(format!("{f}.query.dataset"), r))?;
+    let (dims, meas) = (q.dimensions.len(), q.measures.len());
+    let need = |ok: bool, what: &str| {
+        if ok {
+            Ok(())
+        } else {
+            Err(EngineError::invalid(format!("{f}.query"), format!("a {:?} tile needs {what}", tile.kind).to_lowercase()))
+        }
+    };
+    match tile.kind {
+        TileKind::Table => Ok(()),
+        TileKind::Kpi => need(dims == 0 && meas >= 1, "no dimensions and at least one measure"),
+        TileKind::Pie => need(dims == 1 && meas == 1, "one dimension and one measure"),
+        TileKind::Bar | TileKind::Line | TileKind::Area => need(dims >= 1 && meas >= 1, "a dimension and a measure"),
+        TileKind::Pivot => need(dims >= 2 && meas >= 1, "two dimensions and a measure"),
+    }?;
+    for (i, m) in q.measures.iter().enumerate() {
+        if m.column.is_none() && m.function != AggFunction::Count {
+            return Err(EngineError::invalid(format!("{f}.query.measures[{i}].column"), "only `count` may omit the column"));
+        }
+    }
+    for (i, c) in q.filters.iter().enumerate() {
+        check_condition(c, &format!("{f}.query.filters[{i}]"))?;
+    }
+    if let Some(l) = q.limit
+        && (l == 0 || l > MAX_TILE_ROWS)
+    {
+        return Err(EngineError::invalid(format!("{f}.query.limit"), format!("must be between 1 and {MAX_TILE_ROWS}")));
+    }
+    Ok(())
+}
+
+pub fn check_condition(c: &Condition, f: &str) -> EngineResult<()> {
+    let n = c.values.len();
+    let ok = match c.op {
+        FilterOp::IsNull | FilterOp::NotNull => n == 0,
+        FilterOp::Between => n == 2,
+        FilterOp::In | FilterOp::NotIn => n >= 1,
+        _ => n == 1,
+    };
+    if !ok {
+        return Err(EngineError::invalid(
+            format!("{f}.values"),
+            format!("`{:?}` takes {}", c.op, match c.op {
+                FilterOp::IsNull | FilterOp::NotNull => "no values",
+                FilterOp::Between => "two values",
+                FilterOp::In | FilterOp::NotIn => "one or more values",
+                _ => "one value",
+            })
+            .to_lowercase(),
+        ));
+    }
+    if c.values.iter().any(|v| v.is_object() || v.is_array()) {
+        return Err(EngineError::invalid(format!("{f}.values"), "values are strings, numbers, booleans or null"));
+    }
+    Ok(())
+}

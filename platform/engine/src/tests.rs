@@ -1,0 +1,221 @@
+//! Engine tests against a real embedded store: runs, incremental re-runs, failures that
+//! stop only their dependants, locations, tile queries and access-filter scopes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use vitrine_storage::{LocationGrant, LocationRecord, ReportRecord, RunRecord, Store, WorkflowRecord, new_uid, now_ms};
+
+use crate::report::{FilterState, ReportDefinition, tile_conditions};
+use crate::{Engine, EngineLimits, QuerySpec, RunRequest, Scope};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    files: tempfile::TempDir,
+    store: Store,
+    engine: Arc<Engine>,
+    project: String,
+    folder: String,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("surrealkv://{}", dir.path().join("db").display());
+    let store = Store::open(&url, &dir.path().join("artifacts")).await.unwrap();
+    let engine = Engine::new(store.clone(), EngineLimits::default());
+    let files = tempfile::tempdir().unwrap();
+    std::fs::write(
+        files.path().join("sales.csv"),
+        "region,product,amount\nWest,apples,10\nEast,apples,5\nWest,pears,2.5\nNorth,pears,7\n",
+    )
+    .unwrap();
+    let folder = new_uid();
+    store
+        .insert_location(&LocationRecord {
+            uid: new_uid(),
+            name: "files".into(),
+            definition: json!({"kind": "fs", "root": files.path().to_string_lossy()}),
+            grants: vec![LocationGrant {
+                folder_uid: folder.clone(),
+                access: "write".into(),
+            }],
+            created_ms: now_ms(),
+        })
+        .await
+        .unwrap();
+    Fixture {
+        _dir: dir,
+        files,
+        store,
+        engine,
+        project: new_uid(),
+        folder,
+    }
+}
+
+impl Fixture {
+    async fn save(&self, blocks: Value) {
+        let current = self.store.workflow(&self.project).await.unwrap().map(|w| w.version).unwrap_or(0);
+        self.store
+            .save_workflow(
+                &WorkflowRecord {
+                    project_uid: self.project.clone(),
+                    definition: json!({ "blocks": blocks }),
+                    parameters: BTreeMap::from([("dir".to_owned(), "sales".to_owned())]),
+                    version: current + 1,
+                    updated_ms: now_ms(),
+                    updated_by: None,
+                },
+                current,
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn run(&self, from: Option<&str>) -> RunRecord {
+        let r = self
+            .engine
+            .start_run(RunRequest {
+                project_uid: self.project.clone(),
+                folders: vec![self.folder.clone()],
+                requested_by: None,
+                from_block: from.map(str::to_owned),
+                force: false,
+            })
+            .await
+            .unwrap();
+        for _ in 0..500 {
+            if !self.engine.is_running(&r.uid) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.store.workflow_run(&r.uid).await.unwrap().unwrap()
+    }
+}
+
+fn status(run: &RunRecord, block: &str) -> String {
+    run.blocks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["block"] == block)
+        .map(|b| b["status"].as_str().unwrap().to_owned())
+        .unwrap_or_else(|| "absent".into())
+}
+
+fn pipeline(condition: &str) -> Value {
+    json!([
+        {"id": "sales", "kind": "csv_source", "config": {"location": "files", "path": "${dir}.csv"}},
+        {"id": "big", "kind": "filter", "config": {"condition": condition}, "inputs": {"in": "sales"}},
+        {"id": "by_region", "kind": "aggregate", "config": {"group_by": ["region"], "measures": [{"column": "amount", "function": "sum", "name": "total"}]}, "inputs": {"in": "big"}},
+        {"id": "publish", "kind": "publish", "config": {"dataset": "regions"}, "inputs": {"in": "by_region"}},
+        {"id": "raw", "kind": "publish", "config": {"dataset": "sales"}, "inputs": {"in": "sales"}},
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_incrementally_and_publishes() {
+    let f = fixture().await;
+    f.save(pipeline("amount > 3")).await;
+    let run = f.run(None).await;
+    assert_eq!(run.status, "succeeded", "{:?}", run.blocks);
+    for b in ["sales", "big", "by_region", "publish", "raw"] {
+        assert_eq!(status(&run, b), "succeeded");
+    }
+    let regions = f.store.dataset(&f.project, "regions").await.unwrap().unwrap();
+    assert_eq!(regions.rows, 3);
+
+    // Nothing changed: everything is up to date.
+    let again = f.run(None).await;
+    for b in ["sales", "big", "by_region", "publish", "raw"] {
+        assert_eq!(status(&again, b), "up_to_date", "{b}");
+    }
+
+    // Changing the filter re-runs it and what depends on it, not the source.
+    f.save(pipeline("amount > 6")).await;
+    let changed = f.run(None).await;
+    assert_eq!(status(&changed, "sales"), "up_to_date");
+    assert_eq!(status(&changed, "raw"), "up_to_date");
+    assert_eq!(status(&changed, "big"), "succeeded");
+    assert_eq!(status(&changed, "publish"), "succeeded");
+    let after = f.store.dataset(&f.project, "regions").await.unwrap().unwrap();
+    assert_eq!(after.rows, 2);
+    assert_ne!(after.content_hash, regions.content_hash);
+    // The old result is no longer referenced: collected.
+    assert!(!f.engine.datasets.exists(&regions.content_hash).await.unwrap());
+
+    // Editing the source file re-runs the source.
+    std::fs::write(f.files.path().join("sales.csv"), "region,product,amount\nWest,apples,100\n").unwrap();
+    let edited = f.run(Some("sales")).await;
+    assert_eq!(status(&edited, "sales"), "succeeded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_block_stops_only_its_dependants() {
+    let f = fixture().await;
+    f.save(json!([
+        {"id": "sales", "kind": "csv_source", "config": {"location": "files", "path": "sales.csv"}},
+        {"id": "bad", "kind": "sql", "config": {"query": "SELECT nope FROM t"}, "inputs": {"t": "sales"}},
+        {"id": "after_bad", "kind": "publish", "config": {"dataset": "x"}, "inputs": {"in": "bad"}},
+        {"id": "fine", "kind": "publish", "config": {"dataset": "y"}, "inputs": {"in": "sales"}},
+        {"id": "escape", "kind": "csv_source", "config": {"location": "files", "path": "../etc/passwd"}},
+    ]))
+    .await;
+    let run = f.run(None).await;
+    assert_eq!(run.status, "failed");
+    assert_eq!(status(&run, "bad"), "failed");
+    assert_eq!(status(&run, "after_bad"), "blocked");
+    assert_eq!(status(&run, "fine"), "succeeded");
+    let blocks = run.blocks.as_array().unwrap();
+    let bad = blocks.iter().find(|b| b["block"] == "bad").unwrap();
+    assert_eq!(bad["error"]["code"], "INVALID_WORKFLOW");
+    assert!(bad["error"]["message"].as_str().unwrap().contains("nope"), "{bad}");
+    let escape = blocks.iter().find(|b| b["block"] == "escape").unwrap();
+    assert_eq!(escape["error"]["code"], "PATH_REFUSED", "{escape}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tile_queries_respect_scope_and_cache() {
+    let f = fixture().await;
+    f.save(pipeline("amount > 0")).await;
+    assert_eq!(f.run(None).await.status, "succeeded");
+    let def = ReportDefinition::parse(&json!({
+        "tabs": [{"id": "main", "title": "Main", "tiles": [
+            {"id": "by_region", "title": "By region", "kind": "bar",
+             "query": {"dataset": "sales", "dimensions": ["region"], "measures": [{"column": "amount", "function": "sum", "name": "total"}]}}
+        ]}],
+        "filters": [{"id": "product", "label": "Product", "column": "product", "default": ["apples"]}]
+    }))
+    .unwrap();
+    let ds = f.store.dataset(&f.project, "sales").await.unwrap().unwrap();
+    let tile = def.tile("by_region").unwrap();
+    let conditions = tile_conditions(&def, &ds, &FilterState::new());
+    let all = Scope::unrestricted();
+    let west = Scope {
+        rules: Some(vec![("region".into(), vec!["West".into()])]),
+    };
+    let q = |scope| QuerySpec {
+        query: &tile.query,
+        report_filters: &conditions,
+        drill: None,
+        scope,
+    };
+    let r = f.engine.query(&ds, &q(&all)).await.unwrap();
+    assert_eq!(r.json_rows().unwrap(), vec![vec![json!("East"), json!(5.0)], vec![json!("West"), json!(10.0)]]);
+    let r = f.engine.query(&ds, &q(&west)).await.unwrap();
+    assert_eq!(r.json_rows().unwrap(), vec![vec![json!("West"), json!(10.0)]]);
+    let (_, hits_before, _) = f.engine.result_cache_stats();
+    f.engine.query(&ds, &q(&west)).await.unwrap();
+    assert_eq!(f.engine.result_cache_stats().1, hits_before + 1);
+    let _ = ReportRecord {
+        uid: String::new(),
+        project_uid: String::new(),
+        name: String::new(),
+        definition: Value::Null,
+        created_ms: 0,
+        updated_ms: 0,
+    };
+}

@@ -1,0 +1,404 @@
+//! The workflow: a graph of blocks joined by named ports, its validation, and the
+//! `${name}` parameters its configuration may use.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::blocks::{BlockConfig, Ports};
+use crate::{EngineError, EngineResult};
+
+/// Blocks as saved, in the order the author listed them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Workflow {
+    #[serde(default)]
+    pub blocks: Vec<Block>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Block {
+    /// Unique within the workflow; other blocks name it in their inputs.
+    pub id: String,
+    pub kind: String,
+    #[serde(default)]
+    pub config: Value,
+    /// Input port → `block` or `block.port` (a block's default output port is `out`).
+    #[serde(default)]
+    pub inputs: BTreeMap<String, String>,
+}
+
+/// Where an input port reads from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PortRef {
+    pub block: String,
+    pub port: String,
+}
+
+impl PortRef {
+    pub fn parse(s: &str) -> PortRef {
+        match s.split_once('.') {
+            Some((b, p)) => PortRef {
+                block: b.to_owned(),
+                port: p.to_owned(),
+            },
+            None => PortRef {
+                block: s.to_owned(),
+                port: "out".to_owned(),
+            },
+        }
+    }
+}
+
+/// A block whose configuration has been parsed (after parameter substitution).
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub block: Block,
+    pub config: BlockConfig,
+    /// The configuration after `${…}` substitution: what the incremental key hashes.
+    pub resolved: Value,
+    pub inputs: BTreeMap<String, PortRef>,
+}
+
+/// A validated workflow: blocks in a topological order.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub blocks: Vec<Planned>,
+    index: HashMap<String, usize>,
+}
+
+impl Plan {
+    pub fn get(&self, id: &str) -> Option<&Planned> {
+        self.index.get(id).map(|&i| &self.blocks[i])
+    }
+
+    /// `id` and every block that reads from it, directly or not.
+    pub fn descendants(&self, id: &str) -> HashSet<String> {
+        let mut out = HashSet::from([id.to_owned()]);
+        // Topological order means one forward pass sees every parent before its children.
+        for p in &self.blocks {
+            if p.inputs.values().any(|r| out.contains(&r.block)) {
+                out.insert(p.block.id.clone());
+            }
+        }
+        out
+    }
+
+    /// `id` and every block it reads from, directly or not.
+    pub fn ancestors(&self, id: &str) -> HashSet<String> {
+        let mut out = HashSet::from([id.to_owned()]);
+        for p in self.blocks.iter().rev() {
+            if out.contains(&p.block.id) {
+                out.extend(p.inputs.values().map(|r| r.block.clone()));
+            }
+        }
+        out
+    }
+
+    /// Dataset names the workflow publishes, with the block that publishes each.
+    pub fn published(&self) -> BTreeMap<String, String> {
+        self.blocks
+            .iter()
+            .filter_map(|p| match &p.config {
+                BlockConfig::Publish(c) => Some((c.dataset.clone(), p.block.id.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+pub const MAX_BLOCKS: usize = 500;
+
+/// Checks everything that can be checked without data: ids, kinds, configuration,
+/// ports, references and cycles. Errors name the block and the field.
+pub fn validate(wf: &Workflow, params: &BTreeMap<String, String>) -> EngineResult<Plan> {
+    if wf.blocks.len() > MAX_BLOCKS {
+        return Err(EngineError::invalid(
+            "blocks",
+            format!("a workflow holds at most {MAX_BLOCKS} blocks"),
+        ));
+    }
+    let mut by_id: HashMap<&str, &Block> = HashMap::new();
+    for b in &wf.blocks {
+        check_ident(&b.id).map_err(|r| EngineError::workflow(&b.id, "id", r))?;
+        if by_id.insert(&b.id, b).is_some() {
+            return Err(EngineError::workflow(&b.id, "id", "two blocks have this id"));
+        }
+    }
+    let mut planned: HashMap<&str, Planned> = HashMap::new();
+    let mut datasets: HashMap<String, String> = HashMap::new();
+    for b in &wf.blocks {
+        let resolved = substitute(&b.config, params, "config")
+            .map_err(|(field, r)| EngineError::workflow(&b.id, &field, r))?;
+        let config = BlockConfig::parse(&b.kind, &resolved)
+            .map_err(|(field, r)| EngineError::workflow(&b.id, &field, r))?;
+        let mut inputs = BTreeMap::new();
+        for (port, target) in &b.inputs {
+            let r = PortRef::parse(target);
+            let Some(up) = by_id.get(r.block.as_str()) else {
+                return Err(EngineError::workflow(
+                    &b.id,
+                    &format!("inputs.{port}"),
+                    format!("no block `{}` to read from", r.block),
+                ));
+            };
+            let up_ports = BlockConfig::output_ports(&up.kind);
+            if !up_ports.contains(&r.port.as_str()) {
+                return Err(EngineError::workflow(
+                    &b.id,
+                    &format!("inputs.{port}"),
+                    format!("block `{}` has no output port `{}`", r.block, r.port),
+                ));
+            }
+            inputs.insert(port.clone(), r);
+        }
+        match config.input_ports() {
+            Ports::None if !inputs.is_empty() => {
+                return Err(EngineError::workflow(
+                    &b.id,
+                    "inputs",
+                    format!("a `{}` block takes no inputs", b.kind),
+                ));
+            }
+            Ports::None => {}
+            Ports::Fixed(names) => {
+                for n in names {
+                    if !inputs.contains_key(*n) {
+                        return Err(EngineError::workflow(
+                            &b.id,
+                            &format!("inputs.{n}"),
+                            "this input is not connected",
+                        ));
+                    }
+                }
+                if let Some(extra) = inputs.keys().find(|k| !names.contains(&k.as_str())) {
+                    return Err(EngineError::workflow(
+                        &b.id,
+                        &format!("inputs.{extra}"),
+                        format!("a `{}` block has no input port `{extra}`; its ports are {}", b.kind, names.join(", ")),
+                    ));
+                }
+            }
+            Ports::Named { min } => {
+                if inputs.len() < min {
+                    return Err(EngineError::workflow(
+                        &b.id,
+                        "inputs",
+                        format!("a `{}` block needs at least {min} connected inputs", b.kind),
+                    ));
+                }
+                for k in inputs.keys() {
+                    check_ident(k).map_err(|r| {
+                        EngineError::workflow(&b.id, &format!("inputs.{k}"), r)
+                    })?;
+                }
+            }
+        }
+        if let BlockConfig::Publish(c) = &config
+            && let Some(other) = datasets.insert(c.dataset.clone(), b.id.clone())
+        {
+            return Err(EngineError::workflow(
+                &b.id,
+                "config.dataset",
+                format!("block `{other}` already publishes dataset `{}`", c.dataset),
+            ));
+        }
+        planned.insert(
+            &b.id,
+            Planned {
+                block: b.clone(),
+                config,
+                resolved,
+                inputs,
+            },
+        );
+    }
+    let order = topological(wf, &planned)?;
+    let blocks: Vec<Planned> = order
+        .into_iter()
+        .map(|id| planned.remove(id.as_str()).expect("planned block"))
+        .collect();
+    let index = blocks
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.block.id.clone(), i))
+        .collect();
+    Ok(Plan { blocks, index })
+}
+
+/// Kahn's algorithm in saved order, so independent blocks keep the author's order. What
+/// is left when no block is ready forms (or hangs off) a cycle.
+fn topological(wf: &Workflow, planned: &HashMap<&str, Planned>) -> EngineResult<Vec<String>> {
+    let mut indegree: HashMap<&str, usize> = HashMap::new();
+    let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
+    for b in &wf.blocks {
+        let ups: HashSet<&str> = planned[b.id.as_str()]
+            .inputs
+            .values()
+            .map(|r| r.block.as_str())
+            .collect();
+        indegree.insert(&b.id, ups.len());
+        for u in ups {
+            children.entry(u).or_default().push(&b.id);
+        }
+    }
+    let mut ready: VecDeque<&str> = wf
+        .blocks
+        .iter()
+        .map(|b| b.id.as_str())
+        .filter(|id| indegree[id] == 0)
+        .collect();
+    let mut order = Vec::with_capacity(wf.blocks.len());
+    while let Some(id) = ready.pop_front() {
+        order.push(id.to_owned());
+        for c in children.get(id).into_iter().flatten() {
+            let d = indegree.get_mut(c).expect("indegree");
+            *d -= 1;
+            if *d == 0 {
+                ready.push_back(c);
+            }
+        }
+    }
+    if order.len() < wf.blocks.len() {
+        let stuck: Vec<&str> = wf
+            .blocks
+            .iter()
+            .map(|b| b.id.as_str())
+            .filter(|id| !order.iter().any(|o| o == id))
+            .collect();
+        return Err(EngineError::workflow(
+            stuck[0],
+            "inputs",
+            format!("the workflow has a cycle through blocks {}", stuck.join(", ")),
+        ));
+    }
+    Ok(order)
+}
+
+/// Block ids and port names become SQL table names: keep them plain identifiers.
+pub fn check_ident(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.len() <= 63
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{s}` must be 1-63 characters of a-z, 0-9 and _, starting with a letter"
+        ))
+    }
+}
+
+/// Replaces `${name}` in every string of `v` with the parameter's value; `$${` stands for
+/// a literal `${`. An unknown name is an error naming the field that uses it.
+pub fn substitute(
+    v: &Value,
+    params: &BTreeMap<String, String>,
+    path: &str,
+) -> Result<Value, (String, String)> {
+    Ok(match v {
+        Value::String(s) => Value::String(substitute_str(s, params).map_err(|r| (path.to_owned(), r))?),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, x)| substitute(x, params, &format!("{path}[{i}]")))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, x)| Ok((k.clone(), substitute(x, params, &format!("{path}.{k}"))?)))
+                .collect::<Result<_, (String, String)>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+fn substitute_str(s: &str, params: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if let Some(t) = tail.strip_prefix("$${") {
+            out.push_str("${");
+            rest = t;
+        } else if let Some(t) = tail.strip_prefix("${") {
+            let Some(end) = t.find('}') else {
+                return Err("a `${` without its closing `}`".into());
+            };
+            let name = &t[..end];
+            match params.get(name) {
+                Some(v) => out.push_str(v),
+                None => return Err(format!("unknown parameter `{name}`")),
+            }
+            rest = &t[end + 1..];
+        } else {
+            out.push('$');
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn wf(v: Value) -> Workflow {
+        serde_json::from_value(json!({ "blocks": v })).unwrap()
+    }
+
+    fn err(w: &Workflow) -> String {
+        validate(w, &BTreeMap::new()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn orders_blocks_and_finds_descendants() {
+        let w = wf(json!([
+            {"id": "pub", "kind": "publish", "config": {"dataset": "d"}, "inputs": {"in": "f"}},
+            {"id": "f", "kind": "filter", "config": {"condition": "x > 1"}, "inputs": {"in": "src"}},
+            {"id": "src", "kind": "inline_rows", "config": {"columns": [{"name": "x", "type": "int64"}], "rows": [[1], [2]]}},
+        ]));
+        let plan = validate(&w, &BTreeMap::new()).unwrap();
+        let ids: Vec<_> = plan.blocks.iter().map(|p| p.block.id.as_str()).collect();
+        assert_eq!(ids, ["src", "f", "pub"]);
+        assert_eq!(plan.descendants("f"), HashSet::from(["f".into(), "pub".into()]));
+        assert_eq!(plan.ancestors("f"), HashSet::from(["f".into(), "src".into()]));
+    }
+
+    #[test]
+    fn refuses_cycles_dangling_inputs_and_unknown_kinds() {
+        let cycle = wf(json!([
+            {"id": "a", "kind": "filter", "config": {"condition": "true"}, "inputs": {"in": "b"}},
+            {"id": "b", "kind": "filter", "config": {"condition": "true"}, "inputs": {"in": "a"}},
+        ]));
+        assert!(err(&cycle).contains("cycle through blocks a, b"), "{}", err(&cycle));
+        let dangling = wf(json!([
+            {"id": "a", "kind": "filter", "config": {"condition": "true"}, "inputs": {"in": "nope"}},
+        ]));
+        assert_eq!(err(&dangling), "block `a`, inputs.in: no block `nope` to read from");
+        let unconnected = wf(json!([{"id": "a", "kind": "filter", "config": {"condition": "true"}}]));
+        assert_eq!(err(&unconnected), "block `a`, inputs.in: this input is not connected");
+        let unknown = wf(json!([{"id": "a", "kind": "teleport"}]));
+        assert!(err(&unknown).starts_with("block `a`, kind: unknown block kind `teleport`"));
+        let bad = wf(json!([{"id": "a", "kind": "sql", "config": {"qeury": "select 1"}}]));
+        assert!(err(&bad).starts_with("block `a`, config"), "{}", err(&bad));
+    }
+
+    #[test]
+    fn parameters_substitute_and_unknown_ones_are_named() {
+        let params = BTreeMap::from([("env".to_owned(), "prod".to_owned())]);
+        let v = json!({"path": "data/${env}/x.csv", "lit": "$${env}", "n": 3});
+        assert_eq!(
+            substitute(&v, &params, "config").unwrap(),
+            json!({"path": "data/prod/x.csv", "lit": "${env}", "n": 3})
+        );
+        let e = substitute(&json!({"a": ["${nope}"]}), &params, "config").unwrap_err();
+        assert_eq!(e, ("config.a[0]".to_owned(), "unknown parameter `nope`".to_owned()));
+    }
+}

@@ -1,0 +1,377 @@
+//! Records of the data engine: resource locations, workflows, block results, datasets,
+//! runs, reports, access filters and uploads. Definitions the engine owns (workflow
+//! graphs, report layouts, run details) are stored as JSON documents and parsed there.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::{StorageError, StorageResult, Store};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LocationGrant {
+    pub folder_uid: String,
+    /// `read` or `write` (write includes read).
+    pub access: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LocationRecord {
+    pub uid: String,
+    pub name: String,
+    /// Kind and settings (`{"kind": "fs", "root": …}`), secrets included: never returned
+    /// to clients as is.
+    pub definition: Value,
+    #[serde(default)]
+    pub grants: Vec<LocationGrant>,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkflowRecord {
+    pub project_uid: String,
+    /// The workflow graph (`{"blocks": […]}`).
+    pub definition: Value,
+    /// Project parameters, `${name}` in block configuration.
+    #[serde(default)]
+    pub parameters: std::collections::BTreeMap<String, String>,
+    /// Bumped by every save; a save naming an older version is refused.
+    pub version: i64,
+    pub updated_ms: i64,
+    #[serde(default)]
+    pub updated_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlockStateRecord {
+    pub project_uid: String,
+    pub block_id: String,
+    /// Hash of the block's kind, resolved configuration and input contents.
+    pub key: String,
+    /// Content hash of the Arrow IPC artifact the block produced.
+    pub content_hash: String,
+    pub rows: i64,
+    pub bytes: i64,
+    pub schema: Value,
+    #[serde(default)]
+    pub notes: Vec<String>,
+    pub ran_ms: i64,
+    pub duration_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DatasetRecord {
+    pub uid: String,
+    pub project_uid: String,
+    pub name: String,
+    pub block_id: String,
+    pub content_hash: String,
+    pub schema: Value,
+    pub rows: i64,
+    pub bytes: i64,
+    pub published_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub uid: String,
+    pub project_uid: String,
+    /// `running`, `succeeded`, `failed`, `cancelled` or `interrupted`.
+    pub status: String,
+    #[serde(default)]
+    pub requested_by: Option<String>,
+    #[serde(default)]
+    pub from_block: Option<String>,
+    pub started_ms: i64,
+    #[serde(default)]
+    pub finished_ms: Option<i64>,
+    /// Per-block results, in execution order.
+    #[serde(default)]
+    pub blocks: Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportRecord {
+    pub uid: String,
+    pub project_uid: String,
+    pub name: String,
+    /// Tabs, tiles and report filters.
+    pub definition: Value,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessFilterRecord {
+    pub project_uid: String,
+    pub dataset: String,
+    /// Rules (`[{"column": …, "attribute": …}]`), all of which a row must pass.
+    pub rules: Value,
+    pub updated_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadRecord {
+    pub uid: String,
+    pub project_uid: String,
+    pub filename: String,
+    pub content_hash: String,
+    pub bytes: i64,
+    pub uploaded_by: String,
+    pub created_ms: i64,
+}
+
+impl Store {
+    // ---- resource locations -------------------------------------------------------
+
+    pub async fn insert_location(&self, l: &LocationRecord) -> StorageResult<()> {
+        self.exec("CREATE resource_location CONTENT $l", json!({ "l": l }))
+            .await
+            .map_err(|e| match e {
+                StorageError::Conflict(_) => {
+                    StorageError::Conflict(format!("a resource location is already named `{}`", l.name))
+                }
+                other => other,
+            })
+    }
+
+    pub async fn update_location(&self, l: &LocationRecord) -> StorageResult<()> {
+        self.exec(
+            "UPDATE resource_location SET definition = $l.definition, grants = $l.grants WHERE uid = $l.uid",
+            json!({ "l": l }),
+        )
+        .await
+    }
+
+    pub async fn location(&self, uid: &str) -> StorageResult<Option<LocationRecord>> {
+        self.first("SELECT * FROM resource_location WHERE uid = $u", json!({ "u": uid }))
+            .await
+    }
+
+    pub async fn location_by_name(&self, name: &str) -> StorageResult<Option<LocationRecord>> {
+        self.first("SELECT * FROM resource_location WHERE name = $n", json!({ "n": name }))
+            .await
+    }
+
+    pub async fn locations(&self) -> StorageResult<Vec<LocationRecord>> {
+        self.rows("SELECT * FROM resource_location ORDER BY name", json!({})).await
+    }
+
+    pub async fn delete_location(&self, uid: &str) -> StorageResult<()> {
+        self.exec("DELETE resource_location WHERE uid = $u", json!({ "u": uid }))
+            .await
+    }
+
+    // ---- workflows ----------------------------------------------------------------
+
+    pub async fn workflow(&self, project_uid: &str) -> StorageResult<Option<WorkflowRecord>> {
+        self.first("SELECT * FROM workflow WHERE project_uid = $p", json!({ "p": project_uid }))
+            .await
+    }
+
+    /// Saves a workflow if the stored version is still `expected` (0 when none is stored):
+    /// two editors saving at once cannot silently overwrite each other.
+    pub async fn save_workflow(&self, w: &WorkflowRecord, expected: i64) -> StorageResult<()> {
+        self.exec(
+            r#"BEGIN;
+            LET $cur = (SELECT VALUE version FROM workflow WHERE project_uid = $w.project_uid)[0] ?? 0;
+            IF $cur != $expected { THROW "vitrine-conflict: the workflow changed since version " + <string>$expected + "; it is now at version " + <string>$cur };
+            DELETE workflow WHERE project_uid = $w.project_uid;
+            CREATE workflow CONTENT $w;
+            COMMIT;"#,
+            json!({ "w": w, "expected": expected }),
+        )
+        .await
+    }
+
+    // ---- block results ------------------------------------------------------------
+
+    pub async fn block_states(&self, project_uid: &str) -> StorageResult<Vec<BlockStateRecord>> {
+        self.rows("SELECT * FROM block_state WHERE project_uid = $p", json!({ "p": project_uid }))
+            .await
+    }
+
+    pub async fn put_block_state(&self, s: &BlockStateRecord) -> StorageResult<()> {
+        self.exec(
+            r#"BEGIN;
+            DELETE block_state WHERE project_uid = $s.project_uid AND block_id = $s.block_id;
+            CREATE block_state CONTENT $s;
+            COMMIT;"#,
+            json!({ "s": s }),
+        )
+        .await
+    }
+
+    /// Forgets results of blocks no longer in the workflow.
+    pub async fn retain_block_states(&self, project_uid: &str, keep: &[String]) -> StorageResult<()> {
+        self.exec(
+            "DELETE block_state WHERE project_uid = $p AND block_id NOTINSIDE $keep",
+            json!({ "p": project_uid, "keep": keep }),
+        )
+        .await
+    }
+
+    // ---- datasets -----------------------------------------------------------------
+
+    pub async fn datasets(&self, project_uid: &str) -> StorageResult<Vec<DatasetRecord>> {
+        self.rows(
+            "SELECT * FROM dataset WHERE project_uid = $p ORDER BY name",
+            json!({ "p": project_uid }),
+        )
+        .await
+    }
+
+    pub async fn dataset(&self, project_uid: &str, name: &str) -> StorageResult<Option<DatasetRecord>> {
+        self.first(
+            "SELECT * FROM dataset WHERE project_uid = $p AND name = $n",
+            json!({ "p": project_uid, "n": name }),
+        )
+        .await
+    }
+
+    pub async fn put_dataset(&self, d: &DatasetRecord) -> StorageResult<()> {
+        self.exec(
+            r#"BEGIN;
+            DELETE dataset WHERE project_uid = $d.project_uid AND name = $d.name;
+            CREATE dataset CONTENT $d;
+            COMMIT;"#,
+            json!({ "d": d }),
+        )
+        .await
+    }
+
+    /// Drops datasets no publish block produces any more.
+    pub async fn retain_datasets(&self, project_uid: &str, keep: &[String]) -> StorageResult<()> {
+        self.exec(
+            "DELETE dataset WHERE project_uid = $p AND name NOTINSIDE $keep",
+            json!({ "p": project_uid, "keep": keep }),
+        )
+        .await
+    }
+
+    /// Every artifact hash some record still points at, across all projects.
+    pub async fn referenced_hashes(&self) -> StorageResult<std::collections::HashSet<String>> {
+        let mut out = std::collections::HashSet::new();
+        for sql in [
+            "SELECT VALUE content_hash FROM block_state",
+            "SELECT VALUE content_hash FROM dataset",
+        ] {
+            let rows: Vec<String> = self.rows(sql, json!({})).await?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    // ---- runs ---------------------------------------------------------------------
+
+    pub async fn insert_run(&self, r: &RunRecord) -> StorageResult<()> {
+        self.exec("CREATE workflow_run CONTENT $r", json!({ "r": r })).await
+    }
+
+    pub async fn update_run(&self, r: &RunRecord) -> StorageResult<()> {
+        self.exec(
+            "UPDATE workflow_run SET status = $r.status, finished_ms = $r.finished_ms, blocks = $r.blocks WHERE uid = $r.uid",
+            json!({ "r": r }),
+        )
+        .await
+    }
+
+    pub async fn workflow_run(&self, uid: &str) -> StorageResult<Option<RunRecord>> {
+        self.first("SELECT * FROM workflow_run WHERE uid = $u", json!({ "u": uid }))
+            .await
+    }
+
+    /// A project's runs, newest first.
+    pub async fn workflow_runs(&self, project_uid: &str, limit: usize) -> StorageResult<Vec<RunRecord>> {
+        self.rows(
+            "SELECT * FROM workflow_run WHERE project_uid = $p ORDER BY uid DESC LIMIT $l",
+            json!({ "p": project_uid, "l": limit }),
+        )
+        .await
+    }
+
+    /// Marks runs a previous process left `running` as `interrupted`; returns how many.
+    pub async fn interrupt_stale_runs(&self, now: i64) -> StorageResult<usize> {
+        self.count(
+            "UPDATE workflow_run SET status = 'interrupted', finished_ms = $now WHERE status = 'running' RETURN uid",
+            json!({ "now": now }),
+        )
+        .await
+    }
+
+    // ---- reports ------------------------------------------------------------------
+
+    pub async fn insert_report(&self, r: &ReportRecord) -> StorageResult<()> {
+        self.exec("CREATE report CONTENT $r", json!({ "r": r })).await
+    }
+
+    pub async fn update_report(&self, r: &ReportRecord) -> StorageResult<()> {
+        self.exec(
+            "UPDATE report SET name = $r.name, definition = $r.definition, updated_ms = $r.updated_ms WHERE uid = $r.uid",
+            json!({ "r": r }),
+        )
+        .await
+    }
+
+    pub async fn report(&self, uid: &str) -> StorageResult<Option<ReportRecord>> {
+        self.first("SELECT * FROM report WHERE uid = $u", json!({ "u": uid })).await
+    }
+
+    pub async fn reports(&self, project_uid: &str) -> StorageResult<Vec<ReportRecord>> {
+        self.rows(
+            "SELECT * FROM report WHERE project_uid = $p ORDER BY uid",
+            json!({ "p": project_uid }),
+        )
+        .await
+    }
+
+    pub async fn delete_report(&self, uid: &str) -> StorageResult<()> {
+        self.exec("DELETE report WHERE uid = $u", json!({ "u": uid })).await
+    }
+
+    // ---- access filters -----------------------------------------------------------
+
+    pub async fn access_filters(&self, project_uid: &str) -> StorageResult<Vec<AccessFilterRecord>> {
+        self.rows(
+            "SELECT * FROM access_filter WHERE project_uid = $p ORDER BY dataset",
+            json!({ "p": project_uid }),
+        )
+        .await
+    }
+
+    pub async fn put_access_filter(&self, f: &AccessFilterRecord) -> StorageResult<()> {
+        self.exec(
+            r#"BEGIN;
+            DELETE access_filter WHERE project_uid = $f.project_uid AND dataset = $f.dataset;
+            IF array::len($f.rules) > 0 { CREATE access_filter CONTENT $f };
+            COMMIT;"#,
+            json!({ "f": f }),
+        )
+        .await
+    }
+
+    // ---- uploads ------------------------------------------------------------------
+
+    pub async fn insert_upload(&self, u: &UploadRecord) -> StorageResult<()> {
+        self.exec("CREATE upload CONTENT $u", json!({ "u": u })).await
+    }
+
+    pub async fn upload(&self, uid: &str) -> StorageResult<Option<UploadRecord>> {
+        self.first("SELECT * FROM upload WHERE uid = $u", json!({ "u": uid })).await
+    }
+
+    pub async fn upload_hashes(&self) -> StorageResult<std::collections::HashSet<String>> {
+        let rows: Vec<String> = self.rows("SELECT VALUE content_hash FROM upload", json!({})).await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Removes a project's engine records (called with the project itself).
+    pub(crate) fn delete_project_data_sql() -> &'static str {
+        r#"DELETE workflow WHERE project_uid = $uid;
+        DELETE block_state WHERE project_uid = $uid;
+        DELETE dataset WHERE project_uid = $uid;
+        DELETE workflow_run WHERE project_uid = $uid;
+        DELETE report WHERE project_uid = $uid;
+        DELETE access_filter WHERE project_uid = $uid;
+        DELETE upload WHERE project_uid = $uid;"#
+    }
+}
