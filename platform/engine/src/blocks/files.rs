@@ -356,16 +356,26 @@ mod tests {
     #[test]
     fn csv_bad_lines_are_named_or_skipped() {
         let typed = b"id,amount\n1,2.5\n2,oops\n3,4\n";
-        let err = decode_csv(typed, csv_opts(false)).err().unwrap().to_string();
+        let declared = CsvOptions {
+            columns: Some(vec![
+                super::super::ColumnDecl { name: "id".into(), ty: crate::ColumnType::Int64 },
+                super::super::ColumnDecl { name: "amount".into(), ty: crate::ColumnType::Float64 },
+            ]),
+            ..Default::default()
+        };
+        let err = decode_csv(typed, declared.clone()).err().unwrap().to_string();
         assert!(err.starts_with("line 3, column `amount`: `oops` is not a float"), "{err}");
         let data = b"id,amount\n1,2.5\n2,oops\n3,4\n4,1,9\n";
         let err = decode_csv(data, csv_opts(false)).err().unwrap().to_string();
         assert!(err.starts_with("line 5: expected 2 fields, found 3"), "{err}");
         let ok = decode_csv(data, csv_opts(true)).unwrap();
         let rows: usize = ok.batches.iter().map(|b| b.num_rows()).sum();
-        assert_eq!(rows, 2);
-        assert_eq!(ok.notes[0], "skipped 2 malformed lines");
+        // Inference sees `oops`, so `amount` is text and only the short line goes.
+        assert_eq!(rows, 3);
+        assert_eq!(ok.notes[0], "skipped 1 malformed lines");
         assert!(ok.notes.contains(&"line 5: expected 2 fields, found 3".to_owned()), "{:?}", ok.notes);
+        let ok = decode_csv(typed, CsvOptions { on_error: OnError::Skip, ..declared }).unwrap();
+        assert_eq!(ok.batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
         assert!(ok.notes.iter().any(|n| n.starts_with("line 3, column `amount`")), "{:?}", ok.notes);
     }
 
