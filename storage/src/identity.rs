@@ -70,6 +70,15 @@ impl Store {
             .await
     }
 
+    pub async fn set_connection_role(
+        &self,
+        uid: &str,
+        role: Option<vitrine_core::ConnectionRole>,
+    ) -> StorageResult<()> {
+        self.update_one("user", uid, "connection_role = $v", json!({ "v": role }))
+            .await
+    }
+
     /// Updates exactly one row by uid, or reports it missing.
     pub(crate) async fn update_one(
         &self,

@@ -29,6 +29,9 @@ pub struct UserRecord {
     pub disabled: bool,
     #[serde(default)]
     pub attributes: BTreeMap<String, Vec<String>>,
+    /// What the user may query from data; the instance default when unset.
+    #[serde(default)]
+    pub connection_role: Option<vitrine_core::ConnectionRole>,
     pub created_ms: i64,
 }
 

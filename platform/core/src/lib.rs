@@ -10,8 +10,10 @@ mod names;
 mod roles;
 
 pub use error::{CoreError, ErrorCode};
-pub use names::{Ability, AttributeKey, Name, Password, ServerPermission, Slug, Username};
-pub use roles::{Role, floor_violation};
+pub use names::{
+    Ability, AttributeKey, ConnectionRole, Name, Password, ServerPermission, Slug, Username,
+};
+pub use roles::{Role, floor_violation, may_query};
 
 /// Upper bound on user-supplied free text (names, messages) in characters. Longer input is
 /// refused rather than truncated so nothing stored differs from what was sent.

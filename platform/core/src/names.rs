@@ -267,6 +267,17 @@ keyword_enum!(
     }
 );
 
+keyword_enum!(
+    /// What a user may query from data, lowest first: viewers see aggregated tiles,
+    /// restricted queriers also row-level tables and drill-downs, queriers everything.
+    ConnectionRole, "connection role" {
+        NoAccess => "no_access",
+        Viewer => "viewer",
+        RestrictedQuerier => "restricted_querier",
+        Querier => "querier",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,9 +71,38 @@ pub fn floor_violation(inherited: Role, granted: Role) -> Option<Role> {
     (granted < inherited).then_some(inherited)
 }
 
+/// May someone with `role` on a project run a query that needs `needed`? Editors and
+/// above build the workflow and see its data anyway. Viewers need the connection role,
+/// unless access boost is on for the project, which lets them see the report's own
+/// tiles whatever their connection role. Boost never touches access filters: those apply
+/// to the rows after this decision.
+pub fn may_query(
+    role: Role,
+    connection: crate::ConnectionRole,
+    needed: crate::ConnectionRole,
+    boosted: bool,
+) -> bool {
+    match role {
+        Role::NoAccess => false,
+        Role::Viewer => connection >= needed || boosted,
+        _ => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ConnectionRole as C;
+
+    #[test]
+    fn connection_roles_and_boost() {
+        assert!(may_query(Role::Viewer, C::Viewer, C::Viewer, false));
+        assert!(!may_query(Role::Viewer, C::Viewer, C::RestrictedQuerier, false));
+        assert!(!may_query(Role::Viewer, C::NoAccess, C::Viewer, false));
+        assert!(may_query(Role::Viewer, C::NoAccess, C::RestrictedQuerier, true));
+        assert!(may_query(Role::Editor, C::NoAccess, C::Querier, false));
+        assert!(!may_query(Role::NoAccess, C::Querier, C::Viewer, true));
+    }
 
     #[test]
     fn roles_are_ordered_and_round_trip() {

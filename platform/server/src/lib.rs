@@ -57,7 +57,11 @@ pub async fn open_services(config: &Config) -> Result<Arc<Services>, ServerError
     })?;
     let store = Store::open(&config.database_url(), &dir.join("artifacts")).await?;
     let authz = Authz::load(store.clone()).await?;
-    Ok(Services::new(store, authz).await)
+    let services = Services::new(store, authz).await;
+    if let Err(e) = services.engine.recover().await {
+        tracing::warn!(error = %e, "cannot mark interrupted runs");
+    }
+    Ok(services)
 }
 
 pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
@@ -67,6 +71,8 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
             "/graphql",
             get(routes::graphql::graphiql).post(routes::graphql::execute),
         )
+        .at("/graphql/ws", get(routes::data::subscriptions))
+        .at("/download/tile", get(routes::data::tile_download))
         .at("/auth/login", post(routes::auth::login))
         .at("/auth/logout", post(routes::auth::logout))
         .at("/setup", get(routes::pages::setup))

@@ -4,6 +4,8 @@
 //! Every error carries `extensions.code` from the core catalogue; errors produced by
 //! async-graphql itself (parse, validation, limits) get theirs in [`finish_response`].
 
+mod data;
+mod data_types;
 mod limits;
 mod mutation;
 mod pagination;
@@ -13,18 +15,26 @@ mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::{MergedObject, Schema};
 use vitrine_core::ErrorCode;
 
 pub use limits::Limits;
-pub use mutation::MutationRoot;
-pub use query::QueryRoot;
+pub use data::SubscriptionRoot;
 
 use crate::caller::{Caller, RequestMeta};
 use crate::services::Services;
 use crate::{ApiError, ApiResult};
 
-pub type VitrineSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+/// The query root: identity and directory fields, then the data engine's.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(query::QueryRoot, data::DataQuery);
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(mutation::MutationRoot, data::DataMutation);
+
+pub type VitrineSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// What the HTTP layer found out about the caller, put into each request's data.
 #[derive(Debug, Clone)]
@@ -37,7 +47,7 @@ pub enum AuthState {
 }
 
 pub fn build_schema(services: Arc<Services>, limits: &Limits) -> VitrineSchema {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+    Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot)
         .data(services)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
@@ -53,7 +63,7 @@ pub fn sdl() -> String {
 }
 
 fn build_schema_for_sdl() -> VitrineSchema {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription).finish()
+    Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot).finish()
 }
 
 /// Gives every error without a code one: limit errors are `QUERY_TOO_LARGE`, other

@@ -5,9 +5,10 @@ use super::types::*;
 use super::{caller, meta, services};
 use crate::GqlResult;
 
+#[derive(Default)]
 pub struct MutationRoot;
 
-#[Object(name = "Mutation")]
+#[Object(name = "DirectoryMutation")]
 impl MutationRoot {
     /// Creates the first administrator with the one-time token from the setup URL.
     async fn complete_setup(

@@ -7,9 +7,10 @@ use super::types::*;
 use super::{caller, optional_caller, services};
 use crate::{ApiError, GqlResult};
 
+#[derive(Default)]
 pub struct QueryRoot;
 
-#[Object(name = "Query")]
+#[Object(name = "DirectoryQuery")]
 impl QueryRoot {
     /// True until the first administrator exists (see the setup URL in the server log).
     async fn setup_required(&self, ctx: &Context<'_>) -> bool {

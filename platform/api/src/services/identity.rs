@@ -34,6 +34,7 @@ pub(super) fn local_user(
         password_hash,
         disabled: false,
         attributes: BTreeMap::new(),
+        connection_role: None,
         created_ms: now_ms(),
     }
 }

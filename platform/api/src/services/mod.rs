@@ -9,6 +9,8 @@ mod directory;
 mod identity;
 mod policy;
 mod projects;
+mod reports;
+mod workflows;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +26,8 @@ pub use audit::Audit;
 pub use auth::{LoginOutcome, NewApiToken, SESSION_TTL};
 pub use directory::{FolderView, ProjectView};
 pub use policy::PolicyKnown;
+pub use reports::{AccessRule, BoostTarget, DataSecurity, TileDownload};
+pub use workflows::{MAX_UPLOAD_BYTES, WorkflowView};
 
 use crate::ratelimit::FailureLimiter;
 use crate::secrets::PasswordHasherPool;
@@ -32,6 +36,7 @@ use crate::secrets::PasswordHasherPool;
 pub struct Services {
     pub store: Store,
     pub authz: Arc<Authz>,
+    pub engine: Arc<vitrine_engine::Engine>,
     pub audit: Audit,
     hasher: PasswordHasherPool,
     /// Failed sign-ins per client address and per username.
@@ -113,6 +118,7 @@ impl Services {
         let exclusive = store.is_exclusive();
         let services = Services {
             audit: Audit::new(store.clone()),
+            engine: vitrine_engine::Engine::new(store.clone(), vitrine_engine::EngineLimits::default()),
             store,
             authz,
             hasher: PasswordHasherPool::new(),

@@ -235,7 +235,7 @@ impl Services {
         self.project(caller, uid).await
     }
 
-    async fn project_for(
+    pub(super) async fn project_for(
         &self,
         caller: &Caller,
         uid: &str,

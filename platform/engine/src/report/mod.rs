@@ -78,7 +78,7 @@ impl Engine {
     pub async fn warm_up(
         &self,
         project_uid: &str,
-        scopes: &dyn Fn(&str) -> Vec<Scope>,
+        scopes: &(dyn Fn(&str) -> Vec<Scope> + Send + Sync),
     ) -> EngineResult<WarmUpSummary> {
         let started = Instant::now();
         let mut summary = WarmUpSummary::default();

@@ -63,6 +63,10 @@ pub async fn authenticate(services: &Services, req: &Request, meta: &RequestMeta
 #[handler]
 pub async fn execute(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Response {
     let limits = state.config.limits();
+    let content_type = req.content_type().unwrap_or_default().to_owned();
+    if content_type.starts_with("multipart/form-data") {
+        return execute_multipart(req, body, &content_type, &state).await;
+    }
     let bytes = match body.into_bytes_limit(limits.max_body_bytes).await {
         Ok(b) => b,
         Err(poem::error::ReadBodyError::PayloadTooLarge) => {
@@ -116,6 +120,15 @@ pub async fn execute(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> 
             }
         }
     }
+    run_requests(req, requests, batch, &state).await
+}
+
+async fn run_requests(
+    req: &Request,
+    requests: Vec<async_graphql::Request>,
+    batch: bool,
+    state: &AppState,
+) -> Response {
     let meta = request_meta(req);
     let auth = authenticate(&state.services, req, &meta).await;
     let mut responses = Vec::with_capacity(requests.len());
@@ -133,6 +146,41 @@ pub async fn execute(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> 
         Err(e) => body_error(
             ErrorCode::Internal,
             format!("cannot encode the response: {e}"),
+        ),
+    }
+}
+
+/// A GraphQL multipart request (file uploads): the operations plus files, bounded by the
+/// upload size limit rather than the plain body limit.
+async fn execute_multipart(req: &Request, body: Body, content_type: &str, state: &AppState) -> Response {
+    let limits = state.config.limits();
+    let max = vitrine_api::services::MAX_UPLOAD_BYTES + limits.max_body_bytes;
+    let bytes = match body.into_bytes_limit(max).await {
+        Ok(b) => b,
+        Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+            return body_error(ErrorCode::QueryTooLarge, format!("the upload exceeds {max} bytes"));
+        }
+        Err(e) => return body_error(ErrorCode::InvalidInput, format!("cannot read the request body: {e}")),
+    };
+    let options = async_graphql::http::MultipartOptions::default()
+        .max_file_size(vitrine_api::services::MAX_UPLOAD_BYTES)
+        .max_num_files(4);
+    let batch = match async_graphql::http::receive_batch_body(
+        Some(content_type),
+        futures::io::Cursor::new(bytes.to_vec()),
+        options,
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err(e) => return body_error(ErrorCode::InvalidInput, format!("not a GraphQL multipart request: {e}")),
+    };
+    match batch {
+        async_graphql::BatchRequest::Single(r) => run_requests(req, vec![r], false, state).await,
+        async_graphql::BatchRequest::Batch(rs) if rs.len() <= limits.max_batch => run_requests(req, rs, true, state).await,
+        async_graphql::BatchRequest::Batch(rs) => body_error(
+            ErrorCode::QueryTooLarge,
+            format!("the batch has {} operations; the limit is {}", rs.len(), limits.max_batch),
         ),
     }
 }

@@ -1,0 +1,371 @@
+//! Resolvers of the data engine: resource locations, workflows and runs, datasets,
+//! reports and tile queries, data security and warm-up.
+
+use std::collections::BTreeMap;
+
+use async_graphql::{Context, ID, Json, Object, Subscription, Upload as UploadScalar};
+use futures::Stream;
+use serde_json::Value;
+use vitrine_engine::locations::Access;
+use vitrine_engine::report::FilterState;
+
+use super::data_types::*;
+use super::{caller, services};
+use crate::services::{BoostTarget, MAX_UPLOAD_BYTES};
+use crate::{ApiError, GqlResult};
+
+fn state(filters: Option<Vec<FilterValueInput>>) -> FilterState {
+    filters
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| (f.filter, f.values.0))
+        .collect()
+}
+
+fn params(list: Vec<ParameterInput>) -> async_graphql::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for p in list {
+        if out.insert(p.name.clone(), p.value).is_some() {
+            return Err(ApiError::invalid(format!("parameters: `{}` is given twice", p.name))).gql();
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+pub struct DataQuery;
+
+#[Object]
+impl DataQuery {
+    /// Storage places blocks read and write (admins).
+    async fn resource_locations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ResourceLocation>> {
+        let list = services(ctx).locations(caller(ctx).gql()?).await.gql()?;
+        Ok(list.into_iter().map(ResourceLocation).collect())
+    }
+
+    /// Instance values overriding project parameters of the same name (admins).
+    async fn instance_parameters(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Parameter>> {
+        let p = services(ctx).instance_parameters(caller(ctx).gql()?).await.gql()?;
+        Ok(p.into_iter().map(|(name, value)| Parameter { name, value }).collect())
+    }
+
+    /// The block kinds a workflow may use.
+    async fn block_kinds(&self) -> Vec<&'static str> {
+        vitrine_engine::KINDS.to_vec()
+    }
+
+    /// A project's workflow (editors; viewers when the project lets them).
+    async fn workflow(&self, ctx: &Context<'_>, project_id: ID) -> async_graphql::Result<Workflow> {
+        Ok(Workflow(services(ctx).workflow(caller(ctx).gql()?, &project_id).await.gql()?))
+    }
+
+    async fn workflow_run(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<WorkflowRun> {
+        Ok(WorkflowRun(services(ctx).run(caller(ctx).gql()?, &id).await.gql()?))
+    }
+
+    /// A project's most recent runs, newest first.
+    async fn workflow_runs(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        #[graphql(default = 20, validator(minimum = 1, maximum = 200))] last: usize,
+    ) -> async_graphql::Result<Vec<WorkflowRun>> {
+        let runs = services(ctx).runs(caller(ctx).gql()?, &project_id, last).await.gql()?;
+        Ok(runs.into_iter().map(WorkflowRun).collect())
+    }
+
+    async fn datasets(&self, ctx: &Context<'_>, project_id: ID) -> async_graphql::Result<Vec<Dataset>> {
+        let list = services(ctx).datasets(caller(ctx).gql()?, &project_id).await.gql()?;
+        Ok(list.into_iter().map(Dataset).collect())
+    }
+
+    async fn reports(&self, ctx: &Context<'_>, project_id: ID) -> async_graphql::Result<Vec<Report>> {
+        let list = services(ctx).reports(caller(ctx).gql()?, &project_id).await.gql()?;
+        Ok(list.into_iter().map(Report).collect())
+    }
+
+    async fn report(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Report> {
+        Ok(Report(services(ctx).report(caller(ctx).gql()?, &id).await.gql()?.0))
+    }
+
+    /// A tile's data under the given report filter values (defaults for filters left
+    /// out), cut to the rows your access filters allow.
+    async fn tile_result(
+        &self,
+        ctx: &Context<'_>,
+        report_id: ID,
+        tile_id: String,
+        filters: Option<Vec<FilterValueInput>>,
+    ) -> async_graphql::Result<TileResult> {
+        let r = services(ctx)
+            .tile_result(caller(ctx).gql()?, &report_id, &tile_id, &state(filters))
+            .await
+            .gql()?;
+        Ok(TileResult(r))
+    }
+
+    /// The rows behind one value of a tile (needs the drill ability).
+    async fn drill_down(
+        &self,
+        ctx: &Context<'_>,
+        report_id: ID,
+        tile_id: String,
+        values: Vec<DrillValueInput>,
+        filters: Option<Vec<FilterValueInput>>,
+    ) -> async_graphql::Result<TileResult> {
+        let values = values.into_iter().map(|v| (v.column, v.value.0)).collect();
+        let r = services(ctx)
+            .drill(caller(ctx).gql()?, &report_id, &tile_id, values, &state(filters))
+            .await
+            .gql()?;
+        Ok(TileResult(r))
+    }
+
+    /// The values a report filter control offers, within your access filters.
+    async fn filter_values(&self, ctx: &Context<'_>, report_id: ID, filter_id: String) -> async_graphql::Result<Json<Vec<Value>>> {
+        Ok(Json(
+            services(ctx)
+                .filter_values(caller(ctx).gql()?, &report_id, &filter_id)
+                .await
+                .gql()?,
+        ))
+    }
+
+    async fn access_filters(&self, ctx: &Context<'_>, project_id: ID) -> async_graphql::Result<Vec<AccessFilter>> {
+        let map = services(ctx).access_filters(caller(ctx).gql()?, &project_id).await.gql()?;
+        Ok(map
+            .into_iter()
+            .map(|(dataset, rules)| AccessFilter {
+                dataset,
+                rules: rules
+                    .into_iter()
+                    .map(|r| AccessRule { column: r.column, attribute: r.attribute })
+                    .collect(),
+            })
+            .collect())
+    }
+
+    /// Connection-role default and access-boost switches (admins).
+    async fn data_security(&self, ctx: &Context<'_>) -> async_graphql::Result<DataSecuritySettings> {
+        services(ctx).require_admin_caller(caller(ctx).gql()?).gql()?;
+        Ok(services(ctx).data_security().await.gql()?.into())
+    }
+}
+
+#[derive(Default)]
+pub struct DataMutation;
+
+#[Object]
+impl DataMutation {
+    /// Defines a storage place: `{"kind": "fs", "root": "/abs/dir"}` or
+    /// `{"kind": "s3", "bucket": …, "endpoint": …, "region": …, "access_key_id": …,
+    /// "secret_access_key": …}` (admins).
+    async fn create_resource_location(&self, ctx: &Context<'_>, name: String, definition: Json<Value>) -> async_graphql::Result<ResourceLocation> {
+        let l = services(ctx).create_location(caller(ctx).gql()?, &name, definition.0).await.gql()?;
+        Ok(ResourceLocation(l))
+    }
+
+    /// Lets the projects of a folder (and its subfolders) read or write a location.
+    async fn grant_resource_location(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        folder_id: ID,
+        access: LocationAccess,
+    ) -> async_graphql::Result<ResourceLocation> {
+        let access = match access {
+            LocationAccess::Read => Some(Access::Read),
+            LocationAccess::Write => Some(Access::Write),
+            LocationAccess::None => None,
+        };
+        let l = services(ctx).grant_location(caller(ctx).gql()?, &id, &folder_id, access).await.gql()?;
+        Ok(ResourceLocation(l))
+    }
+
+    async fn delete_resource_location(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        services(ctx).delete_location(caller(ctx).gql()?, &id).await.gql()
+    }
+
+    async fn set_instance_parameters(&self, ctx: &Context<'_>, parameters: Vec<ParameterInput>) -> async_graphql::Result<Vec<Parameter>> {
+        let saved = services(ctx).set_instance_parameters(caller(ctx).gql()?, params(parameters)?).await.gql()?;
+        Ok(saved.into_iter().map(|(name, value)| Parameter { name, value }).collect())
+    }
+
+    /// Saves the whole workflow graph (`{"blocks": [{"id", "kind", "config", "inputs"}]}`)
+    /// after validating it; `parameters` replaces the project's parameters when given.
+    async fn save_workflow(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        workflow: Json<Value>,
+        parameters: Option<Vec<ParameterInput>>,
+        expected_version: Option<i64>,
+    ) -> async_graphql::Result<Workflow> {
+        let parameters = parameters.map(params).transpose()?;
+        let w = services(ctx)
+            .save_workflow(caller(ctx).gql()?, &project_id, workflow.0, parameters, expected_version)
+            .await
+            .gql()?;
+        Ok(Workflow(w))
+    }
+
+    /// Runs the workflow, or `fromBlock` and what depends on it. Unchanged blocks are
+    /// reused unless `force`. With `wait`, answers when the run has finished.
+    async fn run_workflow(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        from_block: Option<String>,
+        #[graphql(default = false)] force: bool,
+        #[graphql(default = false)] wait: bool,
+    ) -> async_graphql::Result<WorkflowRun> {
+        let r = services(ctx)
+            .run_workflow(caller(ctx).gql()?, &project_id, from_block, force, wait)
+            .await
+            .gql()?;
+        Ok(WorkflowRun(r))
+    }
+
+    async fn cancel_workflow_run(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        services(ctx).cancel_run(caller(ctx).gql()?, &id).await.gql()
+    }
+
+    /// Uploads a file (GraphQL multipart request) for `upload_source` blocks.
+    async fn upload_file(&self, ctx: &Context<'_>, project_id: ID, file: UploadScalar) -> async_graphql::Result<Upload> {
+        let caller = caller(ctx).gql()?;
+        let value = file.value(ctx)?;
+        let filename = value.filename.clone();
+        let mut bytes = Vec::new();
+        use std::io::Read;
+        value
+            .into_read()
+            .take(MAX_UPLOAD_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| ApiError::internal("upload", e))
+            .gql()?;
+        let u = services(ctx).upload_file(caller, &project_id, &filename, bytes).await.gql()?;
+        Ok(Upload(u))
+    }
+
+    async fn create_report(&self, ctx: &Context<'_>, project_id: ID, name: String, definition: Json<Value>) -> async_graphql::Result<Report> {
+        let r = services(ctx).create_report(caller(ctx).gql()?, &project_id, &name, definition.0).await.gql()?;
+        Ok(Report(r))
+    }
+
+    async fn update_report(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: Option<String>,
+        definition: Option<Json<Value>>,
+    ) -> async_graphql::Result<Report> {
+        let r = services(ctx)
+            .update_report(caller(ctx).gql()?, &id, name.as_deref(), definition.map(|d| d.0))
+            .await
+            .gql()?;
+        Ok(Report(r))
+    }
+
+    async fn delete_report(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        services(ctx).delete_report(caller(ctx).gql()?, &id).await.gql()
+    }
+
+    /// Row-level rules for a dataset (managers); an empty list removes the filter.
+    async fn set_access_filter(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        dataset: String,
+        rules: Vec<AccessRule>,
+    ) -> async_graphql::Result<AccessFilter> {
+        let rules = rules
+            .into_iter()
+            .map(|r| crate::services::AccessRule { column: r.column, attribute: r.attribute })
+            .collect();
+        let saved = services(ctx)
+            .set_access_filter(caller(ctx).gql()?, &project_id, &dataset, rules)
+            .await
+            .gql()?;
+        Ok(AccessFilter {
+            dataset,
+            rules: saved.into_iter().map(|r| AccessRule { column: r.column, attribute: r.attribute }).collect(),
+        })
+    }
+
+    /// Sets a user's connection role; null returns them to the instance default (admins).
+    async fn set_connection_role(&self, ctx: &Context<'_>, user_id: ID, role: Option<ConnectionRole>) -> async_graphql::Result<bool> {
+        services(ctx)
+            .set_connection_role(caller(ctx).gql()?, &user_id, role.map(Into::into))
+            .await
+            .gql()?;
+        Ok(true)
+    }
+
+    async fn set_default_connection_role(&self, ctx: &Context<'_>, role: ConnectionRole) -> async_graphql::Result<DataSecuritySettings> {
+        Ok(services(ctx)
+            .set_default_connection_role(caller(ctx).gql()?, role.into())
+            .await
+            .gql()?
+            .into())
+    }
+
+    /// Lets viewers see reports above their connection role, on the instance (admins), a
+    /// folder or a project (their managers). Access filters still apply.
+    async fn set_access_boost(
+        &self,
+        ctx: &Context<'_>,
+        scope: BoostScope,
+        id: Option<ID>,
+        enabled: bool,
+    ) -> async_graphql::Result<DataSecuritySettings> {
+        let target = match (scope, id) {
+            (BoostScope::Instance, _) => BoostTarget::Instance,
+            (BoostScope::Folder, Some(id)) => BoostTarget::Folder(id.0),
+            (BoostScope::Project, Some(id)) => BoostTarget::Project(id.0),
+            _ => return Err(ApiError::invalid("id: a folder or project boost needs its id")).gql(),
+        };
+        Ok(services(ctx).set_access_boost(caller(ctx).gql()?, target, enabled).await.gql()?.into())
+    }
+
+    /// Computes and caches every tile of every report for the default filters and for
+    /// each access scope of the project's viewers.
+    async fn warm_up_reports(&self, ctx: &Context<'_>, project_id: ID) -> async_graphql::Result<WarmUp> {
+        Ok(services(ctx).warm_up(caller(ctx).gql()?, &project_id).await.gql()?.into())
+    }
+}
+
+pub struct SubscriptionRoot;
+
+#[Subscription(name = "Subscription")]
+impl SubscriptionRoot {
+    /// Progress of a run: one event per block status change, then a final one. A run
+    /// that has already finished yields its final state at once.
+    async fn workflow_run_progress(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<impl Stream<Item = RunProgress> + use<>> {
+        let services = services(ctx);
+        let caller = caller(ctx).gql()?;
+        let rx = services.run_events(caller, &id).await.gql()?;
+        let finished = services.run(caller, &id).await.gql()?;
+        Ok(futures::stream::unfold((rx, Some(finished)), |(rx, finished)| async move {
+            match rx {
+                None => {
+                    let f = finished?;
+                    Some((
+                        RunProgress { run_id: ID(f.uid.clone()), block: None, run_status: f.status.clone() },
+                        (None, None),
+                    ))
+                }
+                Some(mut rx) => loop {
+                    match rx.recv().await {
+                        Ok(e) => {
+                            let last = e.block.is_none();
+                            let next = if last { (None, None) } else { (Some(rx), None) };
+                            return Some((RunProgress::from(e), next));
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    }
+                },
+            }
+        }))
+    }
+}

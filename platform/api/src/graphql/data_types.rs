@@ -1,0 +1,429 @@
+//! GraphQL types of the data engine: locations, workflows, runs, datasets, reports.
+
+use async_graphql::{Enum, ID, InputObject, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use vitrine_engine::locations::LocationKind;
+use vitrine_engine::report::WarmUpSummary;
+use vitrine_engine::{BlockResult, ColumnInfo, QueryResult, RunEvent};
+use vitrine_storage::{DatasetRecord, LocationRecord, ReportRecord, RunRecord, UploadRecord};
+
+use super::types::time;
+use crate::services::{DataSecurity, WorkflowView};
+
+/// What a user may query from data.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "vitrine_core::ConnectionRole")]
+pub enum ConnectionRole {
+    NoAccess,
+    Viewer,
+    RestrictedQuerier,
+    Querier,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum LocationAccess {
+    Read,
+    Write,
+    /// Revokes the folder's grant.
+    None,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum BoostScope {
+    Instance,
+    Folder,
+    Project,
+}
+
+#[derive(SimpleObject)]
+pub struct LocationGrant {
+    pub folder_id: ID,
+    pub access: String,
+}
+
+pub struct ResourceLocation(pub LocationRecord);
+
+#[Object]
+impl ResourceLocation {
+    async fn id(&self) -> ID {
+        ID(self.0.uid.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The definition with secrets masked.
+    async fn definition(&self) -> Json<Value> {
+        Json(
+            LocationKind::parse(&self.0.definition)
+                .map(|k| k.public())
+                .unwrap_or(Value::Null),
+        )
+    }
+    async fn grants(&self) -> Vec<LocationGrant> {
+        self.0
+            .grants
+            .iter()
+            .map(|g| LocationGrant {
+                folder_id: ID(g.folder_uid.clone()),
+                access: g.access.clone(),
+            })
+            .collect()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        time(self.0.created_ms)
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct Parameter {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(InputObject)]
+pub struct ParameterInput {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(SimpleObject)]
+pub struct BlockInputPort {
+    pub port: String,
+    /// `block` or `block.port`.
+    pub source: String,
+}
+
+#[derive(SimpleObject)]
+pub struct Block {
+    pub id: String,
+    pub kind: String,
+    pub config: Json<Value>,
+    pub inputs: Vec<BlockInputPort>,
+}
+
+pub struct Workflow(pub WorkflowView);
+
+#[Object]
+impl Workflow {
+    async fn project_id(&self) -> ID {
+        ID(self.0.project_uid.clone())
+    }
+    /// Bumped by every save; pass it back as `expectedVersion` to detect concurrent edits.
+    async fn version(&self) -> i64 {
+        self.0.version
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        time(self.0.updated_ms)
+    }
+    async fn blocks(&self) -> Vec<Block> {
+        self.0
+            .workflow
+            .blocks
+            .iter()
+            .map(|b| Block {
+                id: b.id.clone(),
+                kind: b.kind.clone(),
+                config: Json(b.config.clone()),
+                inputs: b
+                    .inputs
+                    .iter()
+                    .map(|(p, s)| BlockInputPort {
+                        port: p.clone(),
+                        source: s.clone(),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+    /// The whole graph as saved, in the shape `saveWorkflow` takes.
+    async fn definition(&self) -> Json<Value> {
+        Json(serde_json::to_value(&self.0.workflow).unwrap_or(Value::Null))
+    }
+    async fn parameters(&self) -> Vec<Parameter> {
+        self.0
+            .parameters
+            .iter()
+            .map(|(k, v)| Parameter {
+                name: k.clone(),
+                value: v.clone(),
+            })
+            .collect()
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct BlockRunError {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct BlockRun {
+    pub block: String,
+    /// pending, running, succeeded, up_to_date, failed, blocked or cancelled.
+    pub status: String,
+    pub rows: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub error: Option<BlockRunError>,
+    pub notes: Vec<String>,
+}
+
+impl From<&BlockResult> for BlockRun {
+    fn from(r: &BlockResult) -> Self {
+        BlockRun {
+            block: r.block.clone(),
+            status: serde_json::to_value(r.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            rows: r.rows,
+            duration_ms: r.duration_ms,
+            error: r.error.as_ref().map(|e| BlockRunError {
+                code: e.code.clone(),
+                message: e.message.clone(),
+            }),
+            notes: r.notes.clone(),
+        }
+    }
+}
+
+pub struct WorkflowRun(pub RunRecord);
+
+#[Object]
+impl WorkflowRun {
+    async fn id(&self) -> ID {
+        ID(self.0.uid.clone())
+    }
+    async fn project_id(&self) -> ID {
+        ID(self.0.project_uid.clone())
+    }
+    /// running, succeeded, failed, cancelled or interrupted (the server stopped mid-run).
+    async fn status(&self) -> &str {
+        &self.0.status
+    }
+    async fn from_block(&self) -> Option<&str> {
+        self.0.from_block.as_deref()
+    }
+    async fn started_at(&self) -> DateTime<Utc> {
+        time(self.0.started_ms)
+    }
+    async fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.0.finished_ms.map(time)
+    }
+    async fn blocks(&self) -> Vec<BlockRun> {
+        let results: Vec<BlockResult> = serde_json::from_value(self.0.blocks.clone()).unwrap_or_default();
+        results.iter().map(BlockRun::from).collect()
+    }
+}
+
+/// One progress event of a run.
+#[derive(SimpleObject)]
+pub struct RunProgress {
+    pub run_id: ID,
+    /// The block whose status changed; absent on the final event.
+    pub block: Option<BlockRun>,
+    pub run_status: String,
+}
+
+impl From<RunEvent> for RunProgress {
+    fn from(e: RunEvent) -> Self {
+        RunProgress {
+            run_id: ID(e.run),
+            block: e.block.as_ref().map(BlockRun::from),
+            run_status: e.run_status,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct DatasetColumn {
+    pub name: String,
+    #[graphql(name = "type")]
+    pub ty: String,
+    pub nullable: bool,
+}
+
+impl From<ColumnInfo> for DatasetColumn {
+    fn from(c: ColumnInfo) -> Self {
+        DatasetColumn {
+            name: c.name,
+            ty: c.ty,
+            nullable: c.nullable,
+        }
+    }
+}
+
+pub struct Dataset(pub DatasetRecord);
+
+#[Object]
+impl Dataset {
+    async fn id(&self) -> ID {
+        ID(self.0.uid.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The publish block that produces it.
+    async fn block(&self) -> &str {
+        &self.0.block_id
+    }
+    async fn rows(&self) -> i64 {
+        self.0.rows
+    }
+    async fn bytes(&self) -> i64 {
+        self.0.bytes
+    }
+    /// SHA-256 of the Arrow IPC artifact: equal content, equal hash.
+    async fn content_hash(&self) -> &str {
+        &self.0.content_hash
+    }
+    async fn published_at(&self) -> DateTime<Utc> {
+        time(self.0.published_ms)
+    }
+    async fn columns(&self) -> Vec<DatasetColumn> {
+        let cols: Vec<ColumnInfo> = serde_json::from_value(self.0.schema.clone()).unwrap_or_default();
+        cols.into_iter().map(Into::into).collect()
+    }
+}
+
+pub struct Report(pub ReportRecord);
+
+#[Object]
+impl Report {
+    async fn id(&self) -> ID {
+        ID(self.0.uid.clone())
+    }
+    async fn project_id(&self) -> ID {
+        ID(self.0.project_uid.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Tabs, tiles and report filters, in the shape `createReport` takes.
+    async fn definition(&self) -> Json<Value> {
+        Json(self.0.definition.clone())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        time(self.0.created_ms)
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        time(self.0.updated_ms)
+    }
+}
+
+pub struct TileResult(pub std::sync::Arc<QueryResult>);
+
+#[Object]
+impl TileResult {
+    async fn columns(&self) -> Vec<DatasetColumn> {
+        self.0.columns().into_iter().map(Into::into).collect()
+    }
+    /// Rows as arrays in column order.
+    async fn rows(&self) -> async_graphql::Result<Json<Value>> {
+        let rows = self
+            .0
+            .json_rows()
+            .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+        Ok(Json(serde_json::to_value(rows).unwrap_or(Value::Null)))
+    }
+    async fn row_count(&self) -> usize {
+        self.0.rows()
+    }
+    /// More rows matched than the tile's limit returned.
+    async fn truncated(&self) -> bool {
+        self.0.truncated
+    }
+}
+
+/// A report filter's chosen values; an empty list switches the filter off.
+#[derive(InputObject)]
+pub struct FilterValueInput {
+    pub filter: String,
+    pub values: Json<Vec<Value>>,
+}
+
+#[derive(InputObject)]
+pub struct DrillValueInput {
+    pub column: String,
+    pub value: Json<Value>,
+}
+
+#[derive(SimpleObject, InputObject, Clone)]
+#[graphql(input_name = "AccessRuleInput")]
+pub struct AccessRule {
+    /// The dataset column…
+    pub column: String,
+    /// …must equal one of the viewer's values of this user attribute.
+    pub attribute: String,
+}
+
+#[derive(SimpleObject)]
+pub struct AccessFilter {
+    pub dataset: String,
+    pub rules: Vec<AccessRule>,
+}
+
+#[derive(SimpleObject)]
+pub struct WarmUp {
+    pub reports: usize,
+    pub tiles: usize,
+    pub filter_lists: usize,
+    pub scopes: usize,
+    /// Cache entries computed.
+    pub entries: usize,
+    pub failures: Vec<String>,
+    pub duration_ms: u64,
+}
+
+impl From<WarmUpSummary> for WarmUp {
+    fn from(s: WarmUpSummary) -> Self {
+        WarmUp {
+            reports: s.reports,
+            tiles: s.tiles,
+            filter_lists: s.filter_lists,
+            scopes: s.scopes,
+            entries: s.entries,
+            failures: s.failures,
+            duration_ms: s.duration_ms,
+        }
+    }
+}
+
+pub struct Upload(pub UploadRecord);
+
+#[Object(name = "UploadedFile")]
+impl Upload {
+    /// Name it in an `upload_source` block's `upload` field.
+    async fn id(&self) -> ID {
+        ID(self.0.uid.clone())
+    }
+    async fn filename(&self) -> &str {
+        &self.0.filename
+    }
+    async fn bytes(&self) -> i64 {
+        self.0.bytes
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        time(self.0.created_ms)
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct DataSecuritySettings {
+    pub default_connection_role: ConnectionRole,
+    pub instance_boost: bool,
+    pub boosted_folders: Vec<ID>,
+    pub boosted_projects: Vec<ID>,
+}
+
+impl From<DataSecurity> for DataSecuritySettings {
+    fn from(s: DataSecurity) -> Self {
+        DataSecuritySettings {
+            default_connection_role: s.default_connection_role.into(),
+            instance_boost: s.instance_boost,
+            boosted_folders: s.boosted_folders.into_iter().map(ID).collect(),
+            boosted_projects: s.boosted_projects.into_iter().map(ID).collect(),
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! Resource locations (admins), workflows, runs, uploads and datasets (project roles).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use vitrine_authz::{Action, Object};
+use vitrine_core::{Ability, ErrorCode, Role, ServerPermission};
+use vitrine_engine::locations::{Access, LocationKind};
+use vitrine_engine::workflow::{Workflow, validate};
+use vitrine_engine::{EngineError, INSTANCE_PARAMETERS, RunRequest, upload_path};
+use vitrine_storage::{
+    DatasetRecord, LocationGrant, LocationRecord, RunRecord, UploadRecord, WorkflowRecord, new_uid,
+    now_ms,
+};
+
+use super::Services;
+use super::directory::ProjectView;
+use crate::caller::Caller;
+use crate::{ApiError, ApiResult};
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e.code() {
+            ErrorCode::Internal => ApiError::internal("engine", &e),
+            code => ApiError::new(code, e.to_string()),
+        }
+    }
+}
+
+/// A saved workflow as the API shows it.
+#[derive(Debug, Clone)]
+pub struct WorkflowView {
+    pub project_uid: String,
+    pub workflow: Workflow,
+    pub parameters: BTreeMap<String, String>,
+    pub version: i64,
+    pub updated_ms: i64,
+}
+
+/// The most bytes one uploaded file may have.
+pub const MAX_UPLOAD_BYTES: usize = 256 << 20;
+const MAX_PARAMETERS: usize = 100;
+
+impl Services {
+    pub(crate) fn require_admin_caller(&self, caller: &Caller) -> ApiResult<()> {
+        self.authz
+            .require_permission(caller.uid(), ServerPermission::Admin)
+            .map_err(Into::into)
+    }
+
+    /// The project's folder first, then its ancestors.
+    pub(super) fn folder_chain(&self, project_uid: &str) -> Vec<String> {
+        let obj = Object::Project(project_uid.to_owned()).to_string();
+        self.authz
+            .snapshot()
+            .chain(&obj)
+            .filter_map(|o| o.strip_prefix("folder:").map(str::to_owned))
+            .collect()
+    }
+
+    // ---- resource locations ---------------------------------------------------------
+
+    pub async fn locations(&self, caller: &Caller) -> ApiResult<Vec<LocationRecord>> {
+        self.require_admin_caller(caller)?;
+        Ok(self.store.locations().await?)
+    }
+
+    pub async fn create_location(&self, caller: &Caller, name: &str, definition: Value) -> ApiResult<LocationRecord> {
+        caller.require_write()?;
+        self.require_admin_caller(caller)?;
+        let name = vitrine_core::Name::parse("name", name)?.into_inner();
+        LocationKind::parse(&definition)?;
+        let record = LocationRecord {
+            uid: new_uid(),
+            name,
+            definition,
+            grants: vec![],
+            created_ms: now_ms(),
+        };
+        self.store.insert_location(&record).await?;
+        self.audit
+            .record(caller, "location.create", &format!("location:{}", record.uid), "ok", &record.name)
+            .await;
+        Ok(record)
+    }
+
+    /// Grants (or with `None` revokes) a folder's projects access to a location.
+    pub async fn grant_location(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        folder_uid: &str,
+        access: Option<Access>,
+    ) -> ApiResult<LocationRecord> {
+        caller.require_write()?;
+        self.require_admin_caller(caller)?;
+        let mut record = self.store.location(uid).await?.ok_or_else(|| ApiError::not_found("resource location"))?;
+        if self.store.folder(folder_uid).await?.is_none() {
+            return Err(ApiError::not_found("folder"));
+        }
+        record.grants.retain(|g| g.folder_uid != folder_uid);
+        if let Some(a) = access {
+            record.grants.push(LocationGrant {
+                folder_uid: folder_uid.to_owned(),
+                access: a.as_str().to_owned(),
+            });
+        }
+        self.store.update_location(&record).await?;
+        self.audit
+            .record(
+                caller,
+                "location.grant",
+                &format!("location:{uid}"),
+                "ok",
+                &format!("folder:{folder_uid} {}", access.map(Access::as_str).unwrap_or("none")),
+            )
+            .await;
+        Ok(record)
+    }
+
+    pub async fn delete_location(&self, caller: &Caller, uid: &str) -> ApiResult<bool> {
+        caller.require_write()?;
+        self.require_admin_caller(caller)?;
+        self.store.location(uid).await?.ok_or_else(|| ApiError::not_found("resource location"))?;
+        self.store.delete_location(uid).await?;
+        self.audit.record(caller, "location.delete", &format!("location:{uid}"), "ok", "").await;
+        Ok(true)
+    }
+
+    // ---- parameters -----------------------------------------------------------------
+
+    pub async fn instance_parameters(&self, caller: &Caller) -> ApiResult<BTreeMap<String, String>> {
+        self.require_admin_caller(caller)?;
+        Ok(self.store.setting(INSTANCE_PARAMETERS).await?.unwrap_or_default())
+    }
+
+    /// Instance values that override project parameters of the same name.
+    pub async fn set_instance_parameters(
+        &self,
+        caller: &Caller,
+        values: BTreeMap<String, String>,
+    ) -> ApiResult<BTreeMap<String, String>> {
+        caller.require_write()?;
+        self.require_admin_caller(caller)?;
+        check_parameters(&values)?;
+        self.store.put_setting(INSTANCE_PARAMETERS, &values).await?;
+        self.audit.record(caller, "parameters.instance", "instance", "ok", "").await;
+        Ok(values)
+    }
+
+    // ---- workflows ------------------------------------------------------------------
+
+    /// Editors see the workflow; viewers too when the project lets them.
+    pub async fn workflow(&self, caller: &Caller, project_uid: &str) -> ApiResult<WorkflowView> {
+        let p = self.project_for(caller, project_uid, Action::View).await?;
+        if p.role < Role::Editor && !self.ability_on(&p, Ability::ViewersSeeWorkflow) {
+            return Err(ApiError::forbidden("viewers of this project do not see its workflow"));
+        }
+        let record = self.store.workflow(project_uid).await?;
+        Ok(match record {
+            Some(r) => WorkflowView {
+                project_uid: r.project_uid,
+                workflow: serde_json::from_value(r.definition).map_err(|e| ApiError::internal("workflow", e))?,
+                parameters: r.parameters,
+                version: r.version,
+                updated_ms: r.updated_ms,
+            },
+            None => WorkflowView {
+                project_uid: project_uid.to_owned(),
+                workflow: Workflow::default(),
+                parameters: BTreeMap::new(),
+                version: 0,
+                updated_ms: p.record.created_ms,
+            },
+        })
+    }
+
+    pub(super) fn ability_on(&self, p: &ProjectView, ability: Ability) -> bool {
+        self.authz.settings().ability(&p.record.abilities, ability)
+    }
+
+    /// Validates and saves a workflow. `expected_version` guards against overwriting a
+    /// save made in between; nothing is stored unless the whole workflow is valid.
+    pub async fn save_workflow(
+        &self,
+        caller: &Caller,
+        project_uid: &str,
+        workflow: Value,
+        parameters: Option<BTreeMap<String, String>>,
+        expected_version: Option<i64>,
+    ) -> ApiResult<WorkflowView> {
+        caller.require_write()?;
+        self.project_for(caller, project_uid, Action::Edit).await?;
+        let wf: Workflow = serde_json::from_value(workflow)
+            .map_err(|e| ApiError::new(ErrorCode::InvalidWorkflow, format!("workflow: {e}")))?;
+        let current = self.store.workflow(project_uid).await?;
+        let parameters = match parameters {
+            Some(p) => p,
+            None => current.as_ref().map(|c| c.parameters.clone()).unwrap_or_default(),
+        };
+        check_parameters(&parameters)?;
+        let resolved = self.engine.parameters(parameters.clone()).await?;
+        validate(&wf, &resolved)?;
+        let stored = current.as_ref().map(|c| c.version).unwrap_or(0);
+        let expected = expected_version.unwrap_or(stored);
+        let record = WorkflowRecord {
+            project_uid: project_uid.to_owned(),
+            definition: serde_json::to_value(&wf).map_err(|e| ApiError::internal("workflow", e))?,
+            parameters: parameters.clone(),
+            version: expected + 1,
+            updated_ms: now_ms(),
+            updated_by: Some(caller.uid().to_owned()),
+        };
+        self.store.save_workflow(&record, expected).await?;
+        self.audit
+            .record(caller, "workflow.save", &format!("project:{project_uid}"), "ok", &format!("version {}", record.version))
+            .await;
+        Ok(WorkflowView {
+            project_uid: project_uid.to_owned(),
+            workflow: wf,
+            parameters,
+            version: record.version,
+            updated_ms: record.updated_ms,
+        })
+    }
+
+    // ---- runs -----------------------------------------------------------------------
+
+    /// Starts a run (editors). With `wait`, returns once it has finished.
+    pub async fn run_workflow(
+        &self,
+        caller: &Caller,
+        project_uid: &str,
+        from_block: Option<String>,
+        force: bool,
+        wait: bool,
+    ) -> ApiResult<RunRecord> {
+        caller.require_write()?;
+        self.project_for(caller, project_uid, Action::Edit).await?;
+        let run = self
+            .engine
+            .start_run(RunRequest {
+                project_uid: project_uid.to_owned(),
+                folders: self.folder_chain(project_uid),
+                requested_by: Some(caller.uid().to_owned()),
+                from_block,
+                force,
+            })
+            .await?;
+        self.audit
+            .record(caller, "workflow.run", &format!("project:{project_uid}"), "ok", &run.uid)
+            .await;
+        if !wait {
+            return Ok(run);
+        }
+        self.wait_for_run(&run.uid).await
+    }
+
+    pub async fn wait_for_run(&self, run_uid: &str) -> ApiResult<RunRecord> {
+        if let Some(mut rx) = self.engine.subscribe(run_uid) {
+            loop {
+                match rx.recv().await {
+                    Ok(e) if e.block.is_none() => break,
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        }
+        // The final record is written just before the last event; wait for the run to
+        // leave the active set so the record is complete.
+        while self.engine.is_running(run_uid) {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        self.store.workflow_run(run_uid).await?.ok_or_else(|| ApiError::not_found("run"))
+    }
+
+    pub async fn cancel_run(&self, caller: &Caller, run_uid: &str) -> ApiResult<bool> {
+        caller.require_write()?;
+        let run = self.store.workflow_run(run_uid).await?.ok_or_else(|| ApiError::not_found("run"))?;
+        self.project_for(caller, &run.project_uid, Action::Edit).await?;
+        let stopped = self.engine.cancel(run_uid);
+        self.audit
+            .record(caller, "workflow.cancel", &format!("project:{}", run.project_uid), if stopped { "ok" } else { "finished" }, run_uid)
+            .await;
+        Ok(stopped)
+    }
+
+    pub async fn run(&self, caller: &Caller, run_uid: &str) -> ApiResult<RunRecord> {
+        let run = self.store.workflow_run(run_uid).await?.ok_or_else(|| ApiError::not_found("run"))?;
+        self.project_for(caller, &run.project_uid, Action::Edit)
+            .await
+            .map_err(|_| ApiError::not_found("run"))?;
+        Ok(run)
+    }
+
+    pub async fn runs(&self, caller: &Caller, project_uid: &str, limit: usize) -> ApiResult<Vec<RunRecord>> {
+        self.project_for(caller, project_uid, Action::Edit).await?;
+        Ok(self.store.workflow_runs(project_uid, limit.min(200)).await?)
+    }
+
+    /// Progress events of a run, for the subscription; `None` when it already finished.
+    pub async fn run_events(
+        &self,
+        caller: &Caller,
+        run_uid: &str,
+    ) -> ApiResult<Option<tokio::sync::broadcast::Receiver<vitrine_engine::RunEvent>>> {
+        self.run(caller, run_uid).await?;
+        Ok(self.engine.subscribe(run_uid))
+    }
+
+    // ---- uploads and datasets -------------------------------------------------------
+
+    /// Stores an uploaded file for `upload_source` blocks (editors).
+    pub async fn upload_file(&self, caller: &Caller, project_uid: &str, filename: &str, bytes: Vec<u8>) -> ApiResult<UploadRecord> {
+        caller.require_write()?;
+        self.project_for(caller, project_uid, Action::Edit).await?;
+        if bytes.len() > MAX_UPLOAD_BYTES {
+            return Err(ApiError::new(ErrorCode::QueryTooLarge, format!("uploads are at most {MAX_UPLOAD_BYTES} bytes")));
+        }
+        let filename = vitrine_core::Name::parse("filename", filename)?.into_inner();
+        let hash = hex::encode(Sha256::digest(&bytes));
+        let size = bytes.len() as i64;
+        self.store.artifacts().put(&upload_path(&hash), bytes).await?;
+        let record = UploadRecord {
+            uid: new_uid(),
+            project_uid: project_uid.to_owned(),
+            filename,
+            content_hash: hash,
+            bytes: size,
+            uploaded_by: caller.uid().to_owned(),
+            created_ms: now_ms(),
+        };
+        self.store.insert_upload(&record).await?;
+        self.audit
+            .record(caller, "upload.create", &format!("project:{project_uid}"), "ok", &record.filename)
+            .await;
+        Ok(record)
+    }
+
+    pub async fn datasets(&self, caller: &Caller, project_uid: &str) -> ApiResult<Vec<DatasetRecord>> {
+        self.project_for(caller, project_uid, Action::View).await?;
+        Ok(self.store.datasets(project_uid).await?)
+    }
+}
+
+fn check_parameters(values: &BTreeMap<String, String>) -> ApiResult<()> {
+    if values.len() > MAX_PARAMETERS {
+        return Err(ApiError::invalid(format!("parameters: at most {MAX_PARAMETERS}")));
+    }
+    for (k, v) in values {
+        vitrine_engine::workflow::check_ident(k).map_err(|r| ApiError::invalid(format!("parameters.{k}: {r}")))?;
+        if v.len() > 4096 {
+            return Err(ApiError::invalid(format!("parameters.{k}: at most 4096 bytes")));
+        }
+    }
+    Ok(())
+}
