@@ -127,9 +127,10 @@ impl Store {
         self.exec("CREATE resource_location CONTENT $l", json!({ "l": l }))
             .await
             .map_err(|e| match e {
-                StorageError::Conflict(_) => {
-                    StorageError::Conflict(format!("a resource location is already named `{}`", l.name))
-                }
+                StorageError::Conflict(_) => StorageError::Conflict(format!(
+                    "a resource location is already named `{}`",
+                    l.name
+                )),
                 other => other,
             })
     }
@@ -143,29 +144,42 @@ impl Store {
     }
 
     pub async fn location(&self, uid: &str) -> StorageResult<Option<LocationRecord>> {
-        self.first("SELECT * FROM resource_location WHERE uid = $u", json!({ "u": uid }))
-            .await
+        self.first(
+            "SELECT * FROM resource_location WHERE uid = $u",
+            json!({ "u": uid }),
+        )
+        .await
     }
 
     pub async fn location_by_name(&self, name: &str) -> StorageResult<Option<LocationRecord>> {
-        self.first("SELECT * FROM resource_location WHERE name = $n", json!({ "n": name }))
-            .await
+        self.first(
+            "SELECT * FROM resource_location WHERE name = $n",
+            json!({ "n": name }),
+        )
+        .await
     }
 
     pub async fn locations(&self) -> StorageResult<Vec<LocationRecord>> {
-        self.rows("SELECT * FROM resource_location ORDER BY name", json!({})).await
+        self.rows("SELECT * FROM resource_location ORDER BY name", json!({}))
+            .await
     }
 
     pub async fn delete_location(&self, uid: &str) -> StorageResult<()> {
-        self.exec("DELETE resource_location WHERE uid = $u", json!({ "u": uid }))
-            .await
+        self.exec(
+            "DELETE resource_location WHERE uid = $u",
+            json!({ "u": uid }),
+        )
+        .await
     }
 
     // ---- workflows ----------------------------------------------------------------
 
     pub async fn workflow(&self, project_uid: &str) -> StorageResult<Option<WorkflowRecord>> {
-        self.first("SELECT * FROM workflow WHERE project_uid = $p", json!({ "p": project_uid }))
-            .await
+        self.first(
+            "SELECT * FROM workflow WHERE project_uid = $p",
+            json!({ "p": project_uid }),
+        )
+        .await
     }
 
     /// Saves a workflow if the stored version is still `expected` (0 when none is stored):
@@ -186,8 +200,11 @@ impl Store {
     // ---- block results ------------------------------------------------------------
 
     pub async fn block_states(&self, project_uid: &str) -> StorageResult<Vec<BlockStateRecord>> {
-        self.rows("SELECT * FROM block_state WHERE project_uid = $p", json!({ "p": project_uid }))
-            .await
+        self.rows(
+            "SELECT * FROM block_state WHERE project_uid = $p",
+            json!({ "p": project_uid }),
+        )
+        .await
     }
 
     pub async fn put_block_state(&self, s: &BlockStateRecord) -> StorageResult<()> {
@@ -202,7 +219,11 @@ impl Store {
     }
 
     /// Forgets results of blocks no longer in the workflow.
-    pub async fn retain_block_states(&self, project_uid: &str, keep: &[String]) -> StorageResult<()> {
+    pub async fn retain_block_states(
+        &self,
+        project_uid: &str,
+        keep: &[String],
+    ) -> StorageResult<()> {
         self.exec(
             "DELETE block_state WHERE project_uid = $p AND block_id NOTINSIDE $keep",
             json!({ "p": project_uid, "keep": keep }),
@@ -220,7 +241,11 @@ impl Store {
         .await
     }
 
-    pub async fn dataset(&self, project_uid: &str, name: &str) -> StorageResult<Option<DatasetRecord>> {
+    pub async fn dataset(
+        &self,
+        project_uid: &str,
+        name: &str,
+    ) -> StorageResult<Option<DatasetRecord>> {
         self.first(
             "SELECT * FROM dataset WHERE project_uid = $p AND name = $n",
             json!({ "p": project_uid, "n": name }),
@@ -264,7 +289,8 @@ impl Store {
     // ---- runs ---------------------------------------------------------------------
 
     pub async fn insert_run(&self, r: &RunRecord) -> StorageResult<()> {
-        self.exec("CREATE workflow_run CONTENT $r", json!({ "r": r })).await
+        self.exec("CREATE workflow_run CONTENT $r", json!({ "r": r }))
+            .await
     }
 
     pub async fn update_run(&self, r: &RunRecord) -> StorageResult<()> {
@@ -276,12 +302,19 @@ impl Store {
     }
 
     pub async fn workflow_run(&self, uid: &str) -> StorageResult<Option<RunRecord>> {
-        self.first("SELECT * FROM workflow_run WHERE uid = $u", json!({ "u": uid }))
-            .await
+        self.first(
+            "SELECT * FROM workflow_run WHERE uid = $u",
+            json!({ "u": uid }),
+        )
+        .await
     }
 
     /// A project's runs, newest first.
-    pub async fn workflow_runs(&self, project_uid: &str, limit: usize) -> StorageResult<Vec<RunRecord>> {
+    pub async fn workflow_runs(
+        &self,
+        project_uid: &str,
+        limit: usize,
+    ) -> StorageResult<Vec<RunRecord>> {
         self.rows(
             "SELECT * FROM workflow_run WHERE project_uid = $p ORDER BY uid DESC LIMIT $l",
             json!({ "p": project_uid, "l": limit }),
@@ -301,7 +334,8 @@ impl Store {
     // ---- reports ------------------------------------------------------------------
 
     pub async fn insert_report(&self, r: &ReportRecord) -> StorageResult<()> {
-        self.exec("CREATE report CONTENT $r", json!({ "r": r })).await
+        self.exec("CREATE report CONTENT $r", json!({ "r": r }))
+            .await
     }
 
     pub async fn update_report(&self, r: &ReportRecord) -> StorageResult<()> {
@@ -313,7 +347,8 @@ impl Store {
     }
 
     pub async fn report(&self, uid: &str) -> StorageResult<Option<ReportRecord>> {
-        self.first("SELECT * FROM report WHERE uid = $u", json!({ "u": uid })).await
+        self.first("SELECT * FROM report WHERE uid = $u", json!({ "u": uid }))
+            .await
     }
 
     pub async fn reports(&self, project_uid: &str) -> StorageResult<Vec<ReportRecord>> {
@@ -325,12 +360,16 @@ impl Store {
     }
 
     pub async fn delete_report(&self, uid: &str) -> StorageResult<()> {
-        self.exec("DELETE report WHERE uid = $u", json!({ "u": uid })).await
+        self.exec("DELETE report WHERE uid = $u", json!({ "u": uid }))
+            .await
     }
 
     // ---- access filters -----------------------------------------------------------
 
-    pub async fn access_filters(&self, project_uid: &str) -> StorageResult<Vec<AccessFilterRecord>> {
+    pub async fn access_filters(
+        &self,
+        project_uid: &str,
+    ) -> StorageResult<Vec<AccessFilterRecord>> {
         self.rows(
             "SELECT * FROM access_filter WHERE project_uid = $p ORDER BY dataset",
             json!({ "p": project_uid }),
@@ -352,15 +391,19 @@ impl Store {
     // ---- uploads ------------------------------------------------------------------
 
     pub async fn insert_upload(&self, u: &UploadRecord) -> StorageResult<()> {
-        self.exec("CREATE upload CONTENT $u", json!({ "u": u })).await
+        self.exec("CREATE upload CONTENT $u", json!({ "u": u }))
+            .await
     }
 
     pub async fn upload(&self, uid: &str) -> StorageResult<Option<UploadRecord>> {
-        self.first("SELECT * FROM upload WHERE uid = $u", json!({ "u": uid })).await
+        self.first("SELECT * FROM upload WHERE uid = $u", json!({ "u": uid }))
+            .await
     }
 
     pub async fn upload_hashes(&self) -> StorageResult<std::collections::HashSet<String>> {
-        let rows: Vec<String> = self.rows("SELECT VALUE content_hash FROM upload", json!({})).await?;
+        let rows: Vec<String> = self
+            .rows("SELECT VALUE content_hash FROM upload", json!({}))
+            .await?;
         Ok(rows.into_iter().collect())
     }
 

@@ -20,8 +20,8 @@ mod settings;
 pub use artifacts::ArtifactStore;
 pub use audit::{AuditFilter, NewAuditEvent};
 pub use data::{
-    AccessFilterRecord, BlockStateRecord, DatasetRecord, LocationGrant, LocationRecord, ReportRecord,
-    RunRecord, UploadRecord, WorkflowRecord,
+    AccessFilterRecord, BlockStateRecord, DatasetRecord, LocationGrant, LocationRecord,
+    ReportRecord, RunRecord, UploadRecord, WorkflowRecord,
 };
 pub use db::Store;
 pub use error::{StorageError, StorageResult};

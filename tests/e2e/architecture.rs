@@ -25,6 +25,11 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
         &["vitrine-api", "vitrine-server", "vitrine"],
         &["poem", "async-graphql"],
     ),
+    (
+        "vitrine-engine",
+        &["vitrine-api", "vitrine-server", "vitrine"],
+        &["poem", "async-graphql", "casbin"],
+    ),
     ("vitrine-api", &["vitrine-server", "vitrine"], &["poem"]),
     ("vitrine-server", &["vitrine"], &[]),
 ];

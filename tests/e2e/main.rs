@@ -4,6 +4,7 @@
 mod architecture;
 mod audit;
 mod auth;
+mod data;
 mod directory;
 mod identity;
 mod limits;

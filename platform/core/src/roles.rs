@@ -97,9 +97,19 @@ mod tests {
     #[test]
     fn connection_roles_and_boost() {
         assert!(may_query(Role::Viewer, C::Viewer, C::Viewer, false));
-        assert!(!may_query(Role::Viewer, C::Viewer, C::RestrictedQuerier, false));
+        assert!(!may_query(
+            Role::Viewer,
+            C::Viewer,
+            C::RestrictedQuerier,
+            false
+        ));
         assert!(!may_query(Role::Viewer, C::NoAccess, C::Viewer, false));
-        assert!(may_query(Role::Viewer, C::NoAccess, C::RestrictedQuerier, true));
+        assert!(may_query(
+            Role::Viewer,
+            C::NoAccess,
+            C::RestrictedQuerier,
+            true
+        ));
         assert!(may_query(Role::Editor, C::NoAccess, C::Querier, false));
         assert!(!may_query(Role::NoAccess, C::Querier, C::Viewer, true));
     }

@@ -48,7 +48,9 @@ impl<V> Lru<V> {
             return;
         }
         while self.used + size > self.capacity {
-            let Some(old) = self.order.pop_front() else { break };
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
             if let Some((_, s)) = self.entries.remove(&old) {
                 self.used -= s;
             }

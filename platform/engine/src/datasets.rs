@@ -61,7 +61,11 @@ impl Datasets {
 
     /// Writes a table as an artifact; returns its content hash and size. Identical
     /// content lands on the same path, so a re-run that changes nothing stores nothing new.
-    pub async fn put(&self, schema: &SchemaRef, batches: &[RecordBatch]) -> EngineResult<(String, usize)> {
+    pub async fn put(
+        &self,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+    ) -> EngineResult<(String, usize)> {
         let schema = schema.clone();
         let batches = batches.to_vec();
         let (hash, bytes) = tokio::task::spawn_blocking(move || {
@@ -109,7 +113,9 @@ impl Datasets {
             batches: Arc::new(batches),
             bytes: size,
         });
-        self.cache.lock().insert(hash.to_owned(), table.clone(), size);
+        self.cache
+            .lock()
+            .insert(hash.to_owned(), table.clone(), size);
         Ok(table)
     }
 
@@ -142,7 +148,12 @@ impl Datasets {
                 continue;
             }
             if grace_ms > 0 {
-                let modified = self.store.artifacts().modified_ms(&path).await?.unwrap_or(now);
+                let modified = self
+                    .store
+                    .artifacts()
+                    .modified_ms(&path)
+                    .await?
+                    .unwrap_or(now);
                 if now - modified < grace_ms {
                     continue;
                 }
@@ -161,7 +172,8 @@ impl Datasets {
 /// Decodes an IPC file whose arrays point into `bytes` instead of copies of it: reading
 /// a dataset back costs little more than reading the file.
 fn decode_zero_copy(bytes: Bytes) -> EngineResult<(SchemaRef, Vec<RecordBatch>)> {
-    let corrupt = |why: String| EngineError::Internal(format!("dataset artifact is unreadable: {why}"));
+    let corrupt =
+        |why: String| EngineError::Internal(format!("dataset artifact is unreadable: {why}"));
     let buffer = Buffer::from(bytes);
     if buffer.len() < 10 {
         return Err(corrupt("too short".into()));
@@ -171,12 +183,16 @@ fn decode_zero_copy(bytes: Bytes) -> EngineResult<(SchemaRef, Vec<RecordBatch>)>
         .map_err(|e| corrupt(e.to_string()))?;
     let footer = root_as_footer(&buffer[trailer_start - footer_len..trailer_start])
         .map_err(|e| corrupt(e.to_string()))?;
-    let schema = Arc::new(fb_to_schema(footer.schema().ok_or_else(|| corrupt("no schema".into()))?));
+    let schema = Arc::new(fb_to_schema(
+        footer.schema().ok_or_else(|| corrupt("no schema".into()))?,
+    ));
     let mut decoder = FileDecoder::new(schema.clone(), footer.version());
     for block in footer.dictionaries().iter().flatten() {
         let len = block.bodyLength() as usize + block.metaDataLength() as usize;
         let data = buffer.slice_with_length(block.offset() as usize, len);
-        decoder.read_dictionary(block, &data).map_err(|e| corrupt(e.to_string()))?;
+        decoder
+            .read_dictionary(block, &data)
+            .map_err(|e| corrupt(e.to_string()))?;
     }
     let mut batches = Vec::new();
     for block in footer.recordBatches().iter().flatten() {

@@ -30,7 +30,9 @@ pub use blocks::{FileFormat, KINDS};
 pub use datasets::{Datasets, Table, artifact_path};
 pub use error::{EngineError, EngineResult};
 pub use query::{QueryResult, QuerySpec, Scope};
-pub use run::{BlockError, BlockResult, BlockStatus, INSTANCE_PARAMETERS, RunEvent, RunRequest, upload_path};
+pub use run::{
+    BlockError, BlockResult, BlockStatus, INSTANCE_PARAMETERS, RunEvent, RunRequest, upload_path,
+};
 pub use types::{ColumnInfo, ColumnType, describe};
 
 /// Sizes and limits of the engine.
@@ -76,7 +78,10 @@ impl Engine {
 
     /// Marks runs a previous process left unfinished; call once at start-up.
     pub async fn recover(&self) -> EngineResult<usize> {
-        let n = self.store.interrupt_stale_runs(vitrine_storage::now_ms()).await?;
+        let n = self
+            .store
+            .interrupt_stale_runs(vitrine_storage::now_ms())
+            .await?;
         if n > 0 {
             tracing::warn!(runs = n, "marked runs of a previous process as interrupted");
         }
@@ -86,7 +91,11 @@ impl Engine {
     /// With a database shared between processes, another one may be mid-run: leave fresh
     /// unreferenced artifacts alone for a while.
     fn gc_grace_ms(&self) -> i64 {
-        if self.store.is_exclusive() { 0 } else { 15 * 60 * 1000 }
+        if self.store.is_exclusive() {
+            0
+        } else {
+            15 * 60 * 1000
+        }
     }
 
     pub fn store(&self) -> &Store {

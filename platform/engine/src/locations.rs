@@ -45,7 +45,10 @@ impl LocationKind {
             LocationKind::Fs { root } => {
                 let p = Path::new(root);
                 if !p.is_absolute() {
-                    return Err(EngineError::invalid("definition.root", "must be an absolute path"));
+                    return Err(EngineError::invalid(
+                        "definition.root",
+                        "must be an absolute path",
+                    ));
                 }
                 if !p.is_dir() {
                     return Err(EngineError::invalid(
@@ -56,7 +59,10 @@ impl LocationKind {
             }
             LocationKind::S3 { bucket, .. } => {
                 if bucket.is_empty() {
-                    return Err(EngineError::invalid("definition.bucket", "must not be empty"));
+                    return Err(EngineError::invalid(
+                        "definition.bucket",
+                        "must not be empty",
+                    ));
                 }
             }
         }
@@ -111,7 +117,9 @@ impl Location {
     pub fn open(record: LocationRecord) -> EngineResult<Location> {
         let kind = LocationKind::parse(&record.definition)?;
         let op = match &kind {
-            LocationKind::Fs { root } => Operator::new(opendal::services::Fs::default().root(root))?,
+            LocationKind::Fs { root } => {
+                Operator::new(opendal::services::Fs::default().root(root))?
+            }
             LocationKind::S3 {
                 bucket,
                 endpoint,
@@ -120,7 +128,9 @@ impl Location {
                 access_key_id,
                 secret_access_key,
             } => {
-                let mut b = opendal::services::S3::default().bucket(bucket).region(region);
+                let mut b = opendal::services::S3::default()
+                    .bucket(bucket)
+                    .region(region);
                 if let Some(e) = endpoint {
                     b = b.endpoint(e);
                 }
@@ -146,7 +156,11 @@ impl Location {
 
     pub async fn stat(&self, path: &str) -> EngineResult<Fingerprint> {
         let path = self.checked(path)?;
-        let m = self.op.stat(&path).await.map_err(|e| self.file_error(&path, e))?;
+        let m = self
+            .op
+            .stat(&path)
+            .await
+            .map_err(|e| self.file_error(&path, e))?;
         Ok(Fingerprint {
             size: m.content_length(),
             modified: m.last_modified().map(|t| t.to_string()),
@@ -156,19 +170,31 @@ impl Location {
 
     pub async fn read(&self, path: &str, max_bytes: u64) -> EngineResult<Bytes> {
         let path = self.checked(path)?;
-        let m = self.op.stat(&path).await.map_err(|e| self.file_error(&path, e))?;
+        let m = self
+            .op
+            .stat(&path)
+            .await
+            .map_err(|e| self.file_error(&path, e))?;
         if m.content_length() > max_bytes {
             return Err(EngineError::Data(format!(
                 "`{path}` is {} bytes; sources read at most {max_bytes}",
                 m.content_length()
             )));
         }
-        Ok(self.op.read(&path).await.map_err(|e| self.file_error(&path, e))?.to_bytes())
+        Ok(self
+            .op
+            .read(&path)
+            .await
+            .map_err(|e| self.file_error(&path, e))?
+            .to_bytes())
     }
 
     pub async fn write(&self, path: &str, bytes: Vec<u8>) -> EngineResult<()> {
         let path = self.checked(path)?;
-        self.op.write(&path, bytes).await.map_err(|e| self.file_error(&path, e))?;
+        self.op
+            .write(&path, bytes)
+            .await
+            .map_err(|e| self.file_error(&path, e))?;
         Ok(())
     }
 
@@ -187,11 +213,17 @@ impl Location {
     /// a file system no link that leads outside the root.
     fn checked(&self, path: &str) -> EngineResult<String> {
         let clean = check_relative(path).map_err(|why| {
-            EngineError::Path(format!("path `{path}` in location `{}` refused: {why}", self.record.name))
+            EngineError::Path(format!(
+                "path `{path}` in location `{}` refused: {why}",
+                self.record.name
+            ))
         })?;
         if let LocationKind::Fs { root } = &self.kind {
             check_no_escape(Path::new(root), &clean).map_err(|why| {
-                EngineError::Path(format!("path `{path}` in location `{}` refused: {why}", self.record.name))
+                EngineError::Path(format!(
+                    "path `{path}` in location `{}` refused: {why}",
+                    self.record.name
+                ))
             })?;
         }
         Ok(clean)
@@ -263,7 +295,17 @@ mod tests {
     #[test]
     fn lexical_rules() {
         assert!(check_relative("sales/2024.csv").is_ok());
-        for bad in ["", "/etc/passwd", "../x", "a/../../b", "a//b", "./a", "C:/x", "a\\b", "a\0b"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../b",
+            "a//b",
+            "./a",
+            "C:/x",
+            "a\\b",
+            "a\0b",
+        ] {
             assert!(check_relative(bad).is_err(), "{bad:?} should be refused");
         }
     }

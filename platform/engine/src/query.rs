@@ -69,7 +69,12 @@ impl QueryResult {
         let names: Vec<&String> = self.schema.fields().iter().map(|f| f.name()).collect();
         Ok(objects
             .into_iter()
-            .map(|mut o| names.iter().map(|n| o.remove(*n).unwrap_or(Value::Null)).collect())
+            .map(|mut o| {
+                names
+                    .iter()
+                    .map(|n| o.remove(*n).unwrap_or(Value::Null))
+                    .collect()
+            })
             .collect())
     }
 
@@ -82,13 +87,19 @@ impl QueryResult {
     }
 
     fn size(&self) -> usize {
-        self.batches.iter().map(|b| b.get_array_memory_size()).sum::<usize>() + 256
+        self.batches
+            .iter()
+            .map(|b| b.get_array_memory_size())
+            .sum::<usize>()
+            + 256
     }
 }
 
 /// A DataFusion session sized for this machine.
 pub(crate) fn session() -> SessionContext {
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     SessionContext::new_with_config(SessionConfig::new().with_target_partitions(cpus))
 }
 
@@ -104,7 +115,10 @@ fn frame(ctx: &SessionContext, table: &Table) -> EngineResult<()> {
     if parts.is_empty() {
         parts.push(Vec::new());
     }
-    ctx.register_table("t", Arc::new(MemTable::try_new(table.schema.clone(), parts)?))?;
+    ctx.register_table(
+        "t",
+        Arc::new(MemTable::try_new(table.schema.clone(), parts)?),
+    )?;
     Ok(())
 }
 
@@ -124,13 +138,20 @@ fn literal(v: &Value) -> Expr {
 /// A column compared with string values (attributes, filter values typed as text):
 /// compare as text unless the column is text already.
 fn as_text(schema: &datafusion::arrow::datatypes::Schema, column: &str) -> Expr {
-    match schema.field_with_name(column).map(|f| f.data_type().clone()) {
+    match schema
+        .field_with_name(column)
+        .map(|f| f.data_type().clone())
+    {
         Ok(DataType::Utf8) => ident(column),
         _ => cast(ident(column), DataType::Utf8),
     }
 }
 
-pub(crate) fn condition_expr(schema: &datafusion::arrow::datatypes::Schema, c: &Condition, field: &str) -> EngineResult<Expr> {
+pub(crate) fn condition_expr(
+    schema: &datafusion::arrow::datatypes::Schema,
+    c: &Condition,
+    field: &str,
+) -> EngineResult<Expr> {
     has_column(schema, &c.column, &format!("{field}.column"), "dataset")?;
     let col = ident(&c.column);
     let v = |i: usize| literal(&c.values[i]);
@@ -145,8 +166,14 @@ pub(crate) fn condition_expr(schema: &datafusion::arrow::datatypes::Schema, c: &
         FilterOp::NotIn => col.in_list(c.values.iter().map(literal).collect(), true),
         FilterOp::Between => col.between(v(0), v(1)),
         FilterOp::Contains => {
-            let needle = c.values[0].as_str().map(str::to_owned).unwrap_or_else(|| c.values[0].to_string());
-            let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let needle = c.values[0]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| c.values[0].to_string());
+            let escaped = needle
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             as_text(schema, &c.column).ilike(lit(format!("%{escaped}%")))
         }
         FilterOp::IsNull => col.is_null(),
@@ -193,7 +220,11 @@ impl QuerySpec<'_> {
 
 impl Engine {
     /// Runs a tile query (or a drill-down) over a dataset, through the result cache.
-    pub async fn query(&self, dataset: &DatasetRecord, spec: &QuerySpec<'_>) -> EngineResult<Arc<QueryResult>> {
+    pub async fn query(
+        &self,
+        dataset: &DatasetRecord,
+        spec: &QuerySpec<'_>,
+    ) -> EngineResult<Arc<QueryResult>> {
         let key = spec.cache_key(&dataset.content_hash);
         if let Some(hit) = self.results.lock().get(&key) {
             return Ok(hit);
@@ -269,9 +300,16 @@ async fn run_query(table: &Table, spec: &QuerySpec<'_>) -> EngineResult<QueryRes
     if let Some(values) = spec.drill {
         for (column, v) in values {
             if !q.dimensions.contains(column) {
-                return Err(EngineError::invalid("values", format!("`{column}` is not a dimension of this tile")));
+                return Err(EngineError::invalid(
+                    "values",
+                    format!("`{column}` is not a dimension of this tile"),
+                ));
             }
-            df = df.filter(if v.is_null() { ident(column).is_null() } else { ident(column).eq(literal(v)) })?;
+            df = df.filter(if v.is_null() {
+                ident(column).is_null()
+            } else {
+                ident(column).eq(literal(v))
+            })?;
         }
         limit = q.limit.unwrap_or(DEFAULT_TABLE_ROWS).min(MAX_TILE_ROWS);
     } else if q.is_aggregate() {
@@ -302,11 +340,19 @@ async fn run_query(table: &Table, spec: &QuerySpec<'_>) -> EngineResult<QueryRes
     let out_schema = df.schema().as_arrow().clone();
     let sort: Vec<_> = if q.sort.is_empty() && spec.drill.is_none() {
         // A stable default so equal queries give equal pages: by the dimensions.
-        q.dimensions.iter().map(|d| ident(d).sort(true, false)).collect()
+        q.dimensions
+            .iter()
+            .map(|d| ident(d).sort(true, false))
+            .collect()
     } else {
         let mut keys = Vec::new();
         for (i, s) in q.sort.iter().enumerate() {
-            has_column(&out_schema, &s.column, &format!("query.sort[{i}].column"), "result")?;
+            has_column(
+                &out_schema,
+                &s.column,
+                &format!("query.sort[{i}].column"),
+                "result",
+            )?;
             keys.push(ident(&s.column).sort(!s.descending, s.descending));
         }
         keys
@@ -328,5 +374,9 @@ async fn run_query(table: &Table, spec: &QuerySpec<'_>) -> EngineResult<QueryRes
         }
         batches.retain(|b| b.num_rows() > 0);
     }
-    Ok(QueryResult { schema, batches, truncated })
+    Ok(QueryResult {
+        schema,
+        batches,
+        truncated,
+    })
 }

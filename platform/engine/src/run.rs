@@ -89,7 +89,10 @@ impl Engine {
         if let Some(b) = &req.from_block
             && plan.get(b).is_none()
         {
-            return Err(EngineError::invalid("fromBlock", format!("the workflow has no block `{b}`")));
+            return Err(EngineError::invalid(
+                "fromBlock",
+                format!("the workflow has no block `{b}`"),
+            ));
         }
         let (cancel, cancel_rx) = watch::channel(false);
         let (events, _) = broadcast::channel(1024);
@@ -128,7 +131,9 @@ impl Engine {
         let started = record.clone();
         tokio::spawn(async move {
             let project = req.project_uid.clone();
-            let outcome = engine.execute_run(started, plan, req, cancel_rx, events).await;
+            let outcome = engine
+                .execute_run(started, plan, req, cancel_rx, events)
+                .await;
             engine.active.lock().remove(&project);
             if let Err(e) = outcome {
                 tracing::error!(project = %project, error = %e, "run bookkeeping failed");
@@ -165,8 +170,9 @@ impl Engine {
         let record = self.store.workflow(project_uid).await?;
         let (wf, params) = match record {
             Some(r) => (
-                serde_json::from_value::<Workflow>(r.definition)
-                    .map_err(|e| EngineError::Internal(format!("stored workflow unreadable: {e}")))?,
+                serde_json::from_value::<Workflow>(r.definition).map_err(|e| {
+                    EngineError::Internal(format!("stored workflow unreadable: {e}"))
+                })?,
                 r.parameters,
             ),
             None => (Workflow::default(), BTreeMap::new()),
@@ -177,9 +183,15 @@ impl Engine {
 
     /// Project parameters overlaid with the instance's own values for the same names, so
     /// one project reads test data on staging and production data on production.
-    pub async fn parameters(&self, mut project: BTreeMap<String, String>) -> EngineResult<BTreeMap<String, String>> {
-        let instance: BTreeMap<String, String> =
-            self.store.setting(INSTANCE_PARAMETERS).await?.unwrap_or_default();
+    pub async fn parameters(
+        &self,
+        mut project: BTreeMap<String, String>,
+    ) -> EngineResult<BTreeMap<String, String>> {
+        let instance: BTreeMap<String, String> = self
+            .store
+            .setting(INSTANCE_PARAMETERS)
+            .await?
+            .unwrap_or_default();
         for (k, v) in instance {
             if let Some(slot) = project.get_mut(&k) {
                 *slot = v;
@@ -217,14 +229,22 @@ impl Engine {
             }
             None => {
                 let all: HashSet<String> = plan.blocks.iter().map(|p| p.block.id.clone()).collect();
-                let forced = if req.force { all.clone() } else { HashSet::new() };
+                let forced = if req.force {
+                    all.clone()
+                } else {
+                    HashSet::new()
+                };
                 (all, forced)
             }
         };
         let mut results: BTreeMap<String, BlockResult> = BTreeMap::new();
         let mut outputs: HashMap<String, String> = HashMap::new();
         let mut written: Vec<String> = Vec::new();
-        let order: Vec<&Planned> = plan.blocks.iter().filter(|p| selected.contains(&p.block.id)).collect();
+        let order: Vec<&Planned> = plan
+            .blocks
+            .iter()
+            .filter(|p| selected.contains(&p.block.id))
+            .collect();
         for p in &order {
             results.insert(p.block.id.clone(), pending(&p.block.id));
         }
@@ -232,11 +252,15 @@ impl Engine {
         let mut remaining: Vec<&Planned> = order.clone();
         while !remaining.is_empty() {
             // Every block whose inputs are all settled runs in this wave.
-            let (ready, wait): (Vec<&Planned>, Vec<&Planned>) = remaining.into_iter().partition(|p| {
-                p.inputs.values().all(|r| {
-                    !matches!(results.get(&r.block).map(|x| x.status), Some(BlockStatus::Pending))
-                })
-            });
+            let (ready, wait): (Vec<&Planned>, Vec<&Planned>) =
+                remaining.into_iter().partition(|p| {
+                    p.inputs.values().all(|r| {
+                        !matches!(
+                            results.get(&r.block).map(|x| x.status),
+                            Some(BlockStatus::Pending)
+                        )
+                    })
+                });
             remaining = wait;
             if ready.is_empty() {
                 return Err(EngineError::Internal("run made no progress".into()));
@@ -290,7 +314,12 @@ impl Engine {
                 cancelled = true;
                 let unsettled: Vec<&&Planned> = order
                     .iter()
-                    .filter(|p| matches!(results[&p.block.id].status, BlockStatus::Pending | BlockStatus::Running))
+                    .filter(|p| {
+                        matches!(
+                            results[&p.block.id].status,
+                            BlockStatus::Pending | BlockStatus::Running
+                        )
+                    })
                     .collect();
                 for p in unsettled {
                     let r = settle(&p.block.id, BlockStatus::Cancelled, None, None);
@@ -309,7 +338,11 @@ impl Engine {
                         }
                         let mut r = settle(
                             &p.block.id,
-                            if done.fresh { BlockStatus::Succeeded } else { BlockStatus::UpToDate },
+                            if done.fresh {
+                                BlockStatus::Succeeded
+                            } else {
+                                BlockStatus::UpToDate
+                            },
                             Some(done.rows),
                             ms,
                         );
@@ -329,14 +362,19 @@ impl Engine {
                 self.emit(&events, &record, r.clone(), "running");
                 results.insert(p.block.id.clone(), r);
             }
-            record.blocks = serde_json::to_value(ordered(&order, &results)).expect("results serialize");
+            record.blocks =
+                serde_json::to_value(ordered(&order, &results)).expect("results serialize");
             self.store.update_run(&record).await?;
         }
         // Forget what no longer exists in the workflow; then sweep unreferenced artifacts.
         let ids: Vec<String> = plan.blocks.iter().map(|p| p.block.id.clone()).collect();
-        self.store.retain_block_states(&req.project_uid, &ids).await?;
+        self.store
+            .retain_block_states(&req.project_uid, &ids)
+            .await?;
         let published: Vec<String> = plan.published().into_keys().collect();
-        self.store.retain_datasets(&req.project_uid, &published).await?;
+        self.store
+            .retain_datasets(&req.project_uid, &published)
+            .await?;
         self.datasets.unpin(&written);
         let status = if cancelled {
             "cancelled"
@@ -361,7 +399,13 @@ impl Engine {
         Ok(())
     }
 
-    fn emit(&self, events: &broadcast::Sender<RunEvent>, record: &RunRecord, r: BlockResult, status: &str) {
+    fn emit(
+        &self,
+        events: &broadcast::Sender<RunEvent>,
+        record: &RunRecord,
+        r: BlockResult,
+        status: &str,
+    ) {
         // No subscriber is normal; the run record holds the same facts.
         let _ = events.send(RunEvent {
             run: record.uid.clone(),
@@ -398,7 +442,9 @@ impl Engine {
                 .upload(&u.upload)
                 .await?
                 .filter(|x| x.project_uid == req.project_uid)
-                .ok_or_else(|| EngineError::workflow(id, "config.upload", "no such upload in this project"))?;
+                .ok_or_else(|| {
+                    EngineError::workflow(id, "config.upload", "no such upload in this project")
+                })?;
             extra = up.content_hash;
         }
         let key = block_key(p, &inputs, &extra);
@@ -418,8 +464,17 @@ impl Engine {
         let bytes: Option<Bytes> = match (&source, &p.config) {
             (Some((l, path)), _) => Some(l.read(path, self.limits.max_source_bytes).await?),
             (None, BlockConfig::UploadSource(_)) => {
-                let up = self.store.upload(&extra_upload(&p.config)).await?.expect("checked above");
-                Some(self.store.artifacts().get_bytes(&upload_path(&up.content_hash)).await?)
+                let up = self
+                    .store
+                    .upload(&extra_upload(&p.config))
+                    .await?
+                    .expect("checked above");
+                Some(
+                    self.store
+                        .artifacts()
+                        .get_bytes(&upload_path(&up.content_hash))
+                        .await?,
+                )
             }
             _ => None,
         };
@@ -436,11 +491,14 @@ impl Engine {
         }
         let out: BlockOutput = execute(&p.config, tables, bytes).await.map_err(in_block)?;
         if let BlockConfig::WriteFile(w) = &p.config {
-            let l = self.location_for(&w.location, &req.folders, Access::Write).await?;
+            let l = self
+                .location_for(&w.location, &req.folders, Access::Write)
+                .await?;
             let (format, schema, batches) = (w.format, out.schema.clone(), out.batches.clone());
-            let encoded = tokio::task::spawn_blocking(move || encode_file(format, &schema, &batches))
-                .await
-                .map_err(|e| EngineError::Internal(format!("encoder task: {e}")))??;
+            let encoded =
+                tokio::task::spawn_blocking(move || encode_file(format, &schema, &batches))
+                    .await
+                    .map_err(|e| EngineError::Internal(format!("encoder task: {e}")))??;
             l.write(&w.path, encoded).await?;
         }
         let (hash, size) = self.datasets.put(&out.schema, &out.batches).await?;
@@ -467,10 +525,18 @@ impl Engine {
     }
 
     /// A publish block's result becomes (or stays) the project's dataset of that name.
-    async fn record_outputs(&self, req: &RunRequest, p: &Planned, s: &BlockStateRecord) -> EngineResult<()> {
+    async fn record_outputs(
+        &self,
+        req: &RunRequest,
+        p: &Planned,
+        s: &BlockStateRecord,
+    ) -> EngineResult<()> {
         if let BlockConfig::Publish(c) = &p.config {
             let current = self.store.dataset(&req.project_uid, &c.dataset).await?;
-            if current.as_ref().is_some_and(|d| d.content_hash == s.content_hash) {
+            if current
+                .as_ref()
+                .is_some_and(|d| d.content_hash == s.content_hash)
+            {
                 return Ok(());
             }
             self.store
@@ -491,14 +557,23 @@ impl Engine {
     }
 
     /// A location by name, if it is granted to the project for `access`.
-    pub async fn location_for(&self, name: &str, folders: &[String], access: Access) -> EngineResult<Location> {
+    pub async fn location_for(
+        &self,
+        name: &str,
+        folders: &[String],
+        access: Access,
+    ) -> EngineResult<Location> {
         let refused = || {
             EngineError::Path(format!(
                 "resource location `{name}` is not granted for {} to this project's folder",
                 access.as_str()
             ))
         };
-        let record = self.store.location_by_name(name).await?.ok_or_else(refused)?;
+        let record = self
+            .store
+            .location_by_name(name)
+            .await?
+            .ok_or_else(refused)?;
         let l = Location::open(record)?;
         if !l.granted(folders, access) {
             return Err(refused());
@@ -532,7 +607,12 @@ fn pending(id: &str) -> BlockResult {
     settle(id, BlockStatus::Pending, None, None)
 }
 
-fn settle(id: &str, status: BlockStatus, rows: Option<i64>, duration_ms: Option<i64>) -> BlockResult {
+fn settle(
+    id: &str,
+    status: BlockStatus,
+    rows: Option<i64>,
+    duration_ms: Option<i64>,
+) -> BlockResult {
     BlockResult {
         block: id.to_owned(),
         status,

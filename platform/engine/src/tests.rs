@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use vitrine_storage::{LocationGrant, LocationRecord, ReportRecord, RunRecord, Store, WorkflowRecord, new_uid, now_ms};
+use vitrine_storage::{
+    LocationGrant, LocationRecord, ReportRecord, RunRecord, Store, WorkflowRecord, new_uid, now_ms,
+};
 
 use crate::report::{FilterState, ReportDefinition, tile_conditions};
 use crate::{Engine, EngineLimits, QuerySpec, RunRequest, Scope};
@@ -23,7 +25,9 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("surrealkv://{}", dir.path().join("db").display());
-    let store = Store::open(&url, &dir.path().join("artifacts")).await.unwrap();
+    let store = Store::open(&url, &dir.path().join("artifacts"))
+        .await
+        .unwrap();
     let engine = Engine::new(store.clone(), EngineLimits::default());
     let files = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -57,7 +61,13 @@ async fn fixture() -> Fixture {
 
 impl Fixture {
     async fn save(&self, blocks: Value) {
-        let current = self.store.workflow(&self.project).await.unwrap().map(|w| w.version).unwrap_or(0);
+        let current = self
+            .store
+            .workflow(&self.project)
+            .await
+            .unwrap()
+            .map(|w| w.version)
+            .unwrap_or(0);
         self.store
             .save_workflow(
                 &WorkflowRecord {
@@ -125,7 +135,12 @@ async fn runs_incrementally_and_publishes() {
     for b in ["sales", "big", "by_region", "publish", "raw"] {
         assert_eq!(status(&run, b), "succeeded");
     }
-    let regions = f.store.dataset(&f.project, "regions").await.unwrap().unwrap();
+    let regions = f
+        .store
+        .dataset(&f.project, "regions")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(regions.rows, 3);
 
     // Nothing changed: everything is up to date.
@@ -141,14 +156,29 @@ async fn runs_incrementally_and_publishes() {
     assert_eq!(status(&changed, "raw"), "up_to_date");
     assert_eq!(status(&changed, "big"), "succeeded");
     assert_eq!(status(&changed, "publish"), "succeeded");
-    let after = f.store.dataset(&f.project, "regions").await.unwrap().unwrap();
+    let after = f
+        .store
+        .dataset(&f.project, "regions")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(after.rows, 2);
     assert_ne!(after.content_hash, regions.content_hash);
     // The old result is no longer referenced: collected.
-    assert!(!f.engine.datasets.exists(&regions.content_hash).await.unwrap());
+    assert!(
+        !f.engine
+            .datasets
+            .exists(&regions.content_hash)
+            .await
+            .unwrap()
+    );
 
     // Editing the source file re-runs the source.
-    std::fs::write(f.files.path().join("sales.csv"), "region,product,amount\nWest,apples,100\n").unwrap();
+    std::fs::write(
+        f.files.path().join("sales.csv"),
+        "region,product,amount\nWest,apples,100\n",
+    )
+    .unwrap();
     let edited = f.run(Some("sales")).await;
     assert_eq!(status(&edited, "sales"), "succeeded");
 }
@@ -172,7 +202,10 @@ async fn a_failing_block_stops_only_its_dependants() {
     let blocks = run.blocks.as_array().unwrap();
     let bad = blocks.iter().find(|b| b["block"] == "bad").unwrap();
     assert_eq!(bad["error"]["code"], "INVALID_WORKFLOW");
-    assert!(bad["error"]["message"].as_str().unwrap().contains("nope"), "{bad}");
+    assert!(
+        bad["error"]["message"].as_str().unwrap().contains("nope"),
+        "{bad}"
+    );
     let escape = blocks.iter().find(|b| b["block"] == "escape").unwrap();
     assert_eq!(escape["error"]["code"], "PATH_REFUSED", "{escape}");
 }
@@ -204,9 +237,18 @@ async fn tile_queries_respect_scope_and_cache() {
         scope,
     };
     let r = f.engine.query(&ds, &q(&all)).await.unwrap();
-    assert_eq!(r.json_rows().unwrap(), vec![vec![json!("East"), json!(5.0)], vec![json!("West"), json!(10.0)]]);
+    assert_eq!(
+        r.json_rows().unwrap(),
+        vec![
+            vec![json!("East"), json!(5.0)],
+            vec![json!("West"), json!(10.0)]
+        ]
+    );
     let r = f.engine.query(&ds, &q(&west)).await.unwrap();
-    assert_eq!(r.json_rows().unwrap(), vec![vec![json!("West"), json!(10.0)]]);
+    assert_eq!(
+        r.json_rows().unwrap(),
+        vec![vec![json!("West"), json!(10.0)]]
+    );
     let (_, hits_before, _) = f.engine.result_cache_stats();
     f.engine.query(&ds, &q(&west)).await.unwrap();
     assert_eq!(f.engine.result_cache_stats().1, hits_before + 1);

@@ -122,7 +122,11 @@ pub fn validate(wf: &Workflow, params: &BTreeMap<String, String>) -> EngineResul
     for b in &wf.blocks {
         check_ident(&b.id).map_err(|r| EngineError::workflow(&b.id, "id", r))?;
         if by_id.insert(&b.id, b).is_some() {
-            return Err(EngineError::workflow(&b.id, "id", "two blocks have this id"));
+            return Err(EngineError::workflow(
+                &b.id,
+                "id",
+                "two blocks have this id",
+            ));
         }
     }
     let mut planned: HashMap<&str, Planned> = HashMap::new();
@@ -175,7 +179,11 @@ pub fn validate(wf: &Workflow, params: &BTreeMap<String, String>) -> EngineResul
                     return Err(EngineError::workflow(
                         &b.id,
                         &format!("inputs.{extra}"),
-                        format!("a `{}` block has no input port `{extra}`; its ports are {}", b.kind, names.join(", ")),
+                        format!(
+                            "a `{}` block has no input port `{extra}`; its ports are {}",
+                            b.kind,
+                            names.join(", ")
+                        ),
                     ));
                 }
             }
@@ -188,9 +196,8 @@ pub fn validate(wf: &Workflow, params: &BTreeMap<String, String>) -> EngineResul
                     ));
                 }
                 for k in inputs.keys() {
-                    check_ident(k).map_err(|r| {
-                        EngineError::workflow(&b.id, &format!("inputs.{k}"), r)
-                    })?;
+                    check_ident(k)
+                        .map_err(|r| EngineError::workflow(&b.id, &format!("inputs.{k}"), r))?;
                 }
             }
         }
@@ -269,7 +276,10 @@ fn topological(wf: &Workflow, planned: &HashMap<&str, Planned>) -> EngineResult<
         return Err(EngineError::workflow(
             stuck[0],
             "inputs",
-            format!("the workflow has a cycle through blocks {}", stuck.join(", ")),
+            format!(
+                "the workflow has a cycle through blocks {}",
+                stuck.join(", ")
+            ),
         ));
     }
     Ok(order)
@@ -299,7 +309,9 @@ pub fn substitute(
     path: &str,
 ) -> Result<Value, (String, String)> {
     Ok(match v {
-        Value::String(s) => Value::String(substitute_str(s, params).map_err(|r| (path.to_owned(), r))?),
+        Value::String(s) => {
+            Value::String(substitute_str(s, params).map_err(|r| (path.to_owned(), r))?)
+        }
         Value::Array(items) => Value::Array(
             items
                 .iter()
@@ -367,8 +379,14 @@ mod tests {
         let plan = validate(&w, &BTreeMap::new()).unwrap();
         let ids: Vec<_> = plan.blocks.iter().map(|p| p.block.id.as_str()).collect();
         assert_eq!(ids, ["src", "f", "pub"]);
-        assert_eq!(plan.descendants("f"), HashSet::from(["f".into(), "pub".into()]));
-        assert_eq!(plan.ancestors("f"), HashSet::from(["f".into(), "src".into()]));
+        assert_eq!(
+            plan.descendants("f"),
+            HashSet::from(["f".into(), "pub".into()])
+        );
+        assert_eq!(
+            plan.ancestors("f"),
+            HashSet::from(["f".into(), "src".into()])
+        );
     }
 
     #[test]
@@ -377,13 +395,24 @@ mod tests {
             {"id": "a", "kind": "filter", "config": {"condition": "true"}, "inputs": {"in": "b"}},
             {"id": "b", "kind": "filter", "config": {"condition": "true"}, "inputs": {"in": "a"}},
         ]));
-        assert!(err(&cycle).contains("cycle through blocks a, b"), "{}", err(&cycle));
+        assert!(
+            err(&cycle).contains("cycle through blocks a, b"),
+            "{}",
+            err(&cycle)
+        );
         let dangling = wf(json!([
             {"id": "a", "kind": "filter", "config": {"condition": "true"}, "inputs": {"in": "nope"}},
         ]));
-        assert_eq!(err(&dangling), "block `a`, inputs.in: no block `nope` to read from");
-        let unconnected = wf(json!([{"id": "a", "kind": "filter", "config": {"condition": "true"}}]));
-        assert_eq!(err(&unconnected), "block `a`, inputs.in: this input is not connected");
+        assert_eq!(
+            err(&dangling),
+            "block `a`, inputs.in: no block `nope` to read from"
+        );
+        let unconnected =
+            wf(json!([{"id": "a", "kind": "filter", "config": {"condition": "true"}}]));
+        assert_eq!(
+            err(&unconnected),
+            "block `a`, inputs.in: this input is not connected"
+        );
         let unknown = wf(json!([{"id": "a", "kind": "teleport"}]));
         assert!(err(&unknown).starts_with("block `a`, kind: unknown block kind `teleport`"));
         let bad = wf(json!([{"id": "a", "kind": "sql", "config": {"qeury": "select 1"}}]));
@@ -399,6 +428,12 @@ mod tests {
             json!({"path": "data/prod/x.csv", "lit": "${env}", "n": 3})
         );
         let e = substitute(&json!({"a": ["${nope}"]}), &params, "config").unwrap_err();
-        assert_eq!(e, ("config.a[0]".to_owned(), "unknown parameter `nope`".to_owned()));
+        assert_eq!(
+            e,
+            (
+                "config.a[0]".to_owned(),
+                "unknown parameter `nope`".to_owned()
+            )
+        );
     }
 }

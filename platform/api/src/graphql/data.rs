@@ -26,7 +26,11 @@ fn params(list: Vec<ParameterInput>) -> async_graphql::Result<BTreeMap<String, S
     let mut out = BTreeMap::new();
     for p in list {
         if out.insert(p.name.clone(), p.value).is_some() {
-            return Err(ApiError::invalid(format!("parameters: `{}` is given twice", p.name))).gql();
+            return Err(ApiError::invalid(format!(
+                "parameters: `{}` is given twice",
+                p.name
+            )))
+            .gql();
         }
     }
     Ok(out)
@@ -38,15 +42,26 @@ pub struct DataQuery;
 #[Object]
 impl DataQuery {
     /// Storage places blocks read and write (admins).
-    async fn resource_locations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ResourceLocation>> {
+    async fn resource_locations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<ResourceLocation>> {
         let list = services(ctx).locations(caller(ctx).gql()?).await.gql()?;
         Ok(list.into_iter().map(ResourceLocation).collect())
     }
 
     /// Instance values overriding project parameters of the same name (admins).
-    async fn instance_parameters(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Parameter>> {
-        let p = services(ctx).instance_parameters(caller(ctx).gql()?).await.gql()?;
-        Ok(p.into_iter().map(|(name, value)| Parameter { name, value }).collect())
+    async fn instance_parameters(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<Parameter>> {
+        let p = services(ctx)
+            .instance_parameters(caller(ctx).gql()?)
+            .await
+            .gql()?;
+        Ok(p.into_iter()
+            .map(|(name, value)| Parameter { name, value })
+            .collect())
     }
 
     /// The block kinds a workflow may use.
@@ -56,11 +71,18 @@ impl DataQuery {
 
     /// A project's workflow (editors; viewers when the project lets them).
     async fn workflow(&self, ctx: &Context<'_>, project_id: ID) -> async_graphql::Result<Workflow> {
-        Ok(Workflow(services(ctx).workflow(caller(ctx).gql()?, &project_id).await.gql()?))
+        Ok(Workflow(
+            services(ctx)
+                .workflow(caller(ctx).gql()?, &project_id)
+                .await
+                .gql()?,
+        ))
     }
 
     async fn workflow_run(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<WorkflowRun> {
-        Ok(WorkflowRun(services(ctx).run(caller(ctx).gql()?, &id).await.gql()?))
+        Ok(WorkflowRun(
+            services(ctx).run(caller(ctx).gql()?, &id).await.gql()?,
+        ))
     }
 
     /// A project's most recent runs, newest first.
@@ -70,22 +92,41 @@ impl DataQuery {
         project_id: ID,
         #[graphql(default = 20, validator(minimum = 1, maximum = 200))] last: usize,
     ) -> async_graphql::Result<Vec<WorkflowRun>> {
-        let runs = services(ctx).runs(caller(ctx).gql()?, &project_id, last).await.gql()?;
+        let runs = services(ctx)
+            .runs(caller(ctx).gql()?, &project_id, last)
+            .await
+            .gql()?;
         Ok(runs.into_iter().map(WorkflowRun).collect())
     }
 
-    async fn datasets(&self, ctx: &Context<'_>, project_id: ID) -> async_graphql::Result<Vec<Dataset>> {
-        let list = services(ctx).datasets(caller(ctx).gql()?, &project_id).await.gql()?;
+    async fn datasets(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+    ) -> async_graphql::Result<Vec<Dataset>> {
+        let list = services(ctx)
+            .datasets(caller(ctx).gql()?, &project_id)
+            .await
+            .gql()?;
         Ok(list.into_iter().map(Dataset).collect())
     }
 
-    async fn reports(&self, ctx: &Context<'_>, project_id: ID) -> async_graphql::Result<Vec<Report>> {
-        let list = services(ctx).reports(caller(ctx).gql()?, &project_id).await.gql()?;
+    async fn reports(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+    ) -> async_graphql::Result<Vec<Report>> {
+        let list = services(ctx)
+            .reports(caller(ctx).gql()?, &project_id)
+            .await
+            .gql()?;
         Ok(list.into_iter().map(Report).collect())
     }
 
     async fn report(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Report> {
-        Ok(Report(services(ctx).report(caller(ctx).gql()?, &id).await.gql()?.0))
+        Ok(Report(
+            services(ctx).report(caller(ctx).gql()?, &id).await.gql()?.0,
+        ))
     }
 
     /// A tile's data under the given report filter values (defaults for filters left
@@ -115,14 +156,25 @@ impl DataQuery {
     ) -> async_graphql::Result<TileResult> {
         let values = values.into_iter().map(|v| (v.column, v.value.0)).collect();
         let r = services(ctx)
-            .drill(caller(ctx).gql()?, &report_id, &tile_id, values, &state(filters))
+            .drill(
+                caller(ctx).gql()?,
+                &report_id,
+                &tile_id,
+                values,
+                &state(filters),
+            )
             .await
             .gql()?;
         Ok(TileResult(r))
     }
 
     /// The values a report filter control offers, within your access filters.
-    async fn filter_values(&self, ctx: &Context<'_>, report_id: ID, filter_id: String) -> async_graphql::Result<Json<Vec<Value>>> {
+    async fn filter_values(
+        &self,
+        ctx: &Context<'_>,
+        report_id: ID,
+        filter_id: String,
+    ) -> async_graphql::Result<Json<Vec<Value>>> {
         Ok(Json(
             services(ctx)
                 .filter_values(caller(ctx).gql()?, &report_id, &filter_id)
@@ -131,23 +183,38 @@ impl DataQuery {
         ))
     }
 
-    async fn access_filters(&self, ctx: &Context<'_>, project_id: ID) -> async_graphql::Result<Vec<AccessFilter>> {
-        let map = services(ctx).access_filters(caller(ctx).gql()?, &project_id).await.gql()?;
+    async fn access_filters(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+    ) -> async_graphql::Result<Vec<AccessFilter>> {
+        let map = services(ctx)
+            .access_filters(caller(ctx).gql()?, &project_id)
+            .await
+            .gql()?;
         Ok(map
             .into_iter()
             .map(|(dataset, rules)| AccessFilter {
                 dataset,
                 rules: rules
                     .into_iter()
-                    .map(|r| AccessRule { column: r.column, attribute: r.attribute })
+                    .map(|r| AccessRule {
+                        column: r.column,
+                        attribute: r.attribute,
+                    })
                     .collect(),
             })
             .collect())
     }
 
     /// Connection-role default and access-boost switches (admins).
-    async fn data_security(&self, ctx: &Context<'_>) -> async_graphql::Result<DataSecuritySettings> {
-        services(ctx).require_admin_caller(caller(ctx).gql()?).gql()?;
+    async fn data_security(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<DataSecuritySettings> {
+        services(ctx)
+            .require_admin_caller(caller(ctx).gql()?)
+            .gql()?;
         Ok(services(ctx).data_security().await.gql()?.into())
     }
 }
@@ -160,8 +227,16 @@ impl DataMutation {
     /// Defines a storage place: `{"kind": "fs", "root": "/abs/dir"}` or
     /// `{"kind": "s3", "bucket": …, "endpoint": …, "region": …, "access_key_id": …,
     /// "secret_access_key": …}` (admins).
-    async fn create_resource_location(&self, ctx: &Context<'_>, name: String, definition: Json<Value>) -> async_graphql::Result<ResourceLocation> {
-        let l = services(ctx).create_location(caller(ctx).gql()?, &name, definition.0).await.gql()?;
+    async fn create_resource_location(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        definition: Json<Value>,
+    ) -> async_graphql::Result<ResourceLocation> {
+        let l = services(ctx)
+            .create_location(caller(ctx).gql()?, &name, definition.0)
+            .await
+            .gql()?;
         Ok(ResourceLocation(l))
     }
 
@@ -178,17 +253,37 @@ impl DataMutation {
             LocationAccess::Write => Some(Access::Write),
             LocationAccess::None => None,
         };
-        let l = services(ctx).grant_location(caller(ctx).gql()?, &id, &folder_id, access).await.gql()?;
+        let l = services(ctx)
+            .grant_location(caller(ctx).gql()?, &id, &folder_id, access)
+            .await
+            .gql()?;
         Ok(ResourceLocation(l))
     }
 
-    async fn delete_resource_location(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        services(ctx).delete_location(caller(ctx).gql()?, &id).await.gql()
+    async fn delete_resource_location(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<bool> {
+        services(ctx)
+            .delete_location(caller(ctx).gql()?, &id)
+            .await
+            .gql()
     }
 
-    async fn set_instance_parameters(&self, ctx: &Context<'_>, parameters: Vec<ParameterInput>) -> async_graphql::Result<Vec<Parameter>> {
-        let saved = services(ctx).set_instance_parameters(caller(ctx).gql()?, params(parameters)?).await.gql()?;
-        Ok(saved.into_iter().map(|(name, value)| Parameter { name, value }).collect())
+    async fn set_instance_parameters(
+        &self,
+        ctx: &Context<'_>,
+        parameters: Vec<ParameterInput>,
+    ) -> async_graphql::Result<Vec<Parameter>> {
+        let saved = services(ctx)
+            .set_instance_parameters(caller(ctx).gql()?, params(parameters)?)
+            .await
+            .gql()?;
+        Ok(saved
+            .into_iter()
+            .map(|(name, value)| Parameter { name, value })
+            .collect())
     }
 
     /// Saves the whole workflow graph (`{"blocks": [{"id", "kind", "config", "inputs"}]}`)
@@ -203,7 +298,13 @@ impl DataMutation {
     ) -> async_graphql::Result<Workflow> {
         let parameters = parameters.map(params).transpose()?;
         let w = services(ctx)
-            .save_workflow(caller(ctx).gql()?, &project_id, workflow.0, parameters, expected_version)
+            .save_workflow(
+                caller(ctx).gql()?,
+                &project_id,
+                workflow.0,
+                parameters,
+                expected_version,
+            )
             .await
             .gql()?;
         Ok(Workflow(w))
@@ -227,11 +328,19 @@ impl DataMutation {
     }
 
     async fn cancel_workflow_run(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        services(ctx).cancel_run(caller(ctx).gql()?, &id).await.gql()
+        services(ctx)
+            .cancel_run(caller(ctx).gql()?, &id)
+            .await
+            .gql()
     }
 
     /// Uploads a file (GraphQL multipart request) for `upload_source` blocks.
-    async fn upload_file(&self, ctx: &Context<'_>, project_id: ID, file: UploadScalar) -> async_graphql::Result<Upload> {
+    async fn upload_file(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        file: UploadScalar,
+    ) -> async_graphql::Result<Upload> {
         let caller = caller(ctx).gql()?;
         let value = file.value(ctx)?;
         let filename = value.filename.clone();
@@ -243,12 +352,24 @@ impl DataMutation {
             .read_to_end(&mut bytes)
             .map_err(|e| ApiError::internal("upload", e))
             .gql()?;
-        let u = services(ctx).upload_file(caller, &project_id, &filename, bytes).await.gql()?;
+        let u = services(ctx)
+            .upload_file(caller, &project_id, &filename, bytes)
+            .await
+            .gql()?;
         Ok(Upload(u))
     }
 
-    async fn create_report(&self, ctx: &Context<'_>, project_id: ID, name: String, definition: Json<Value>) -> async_graphql::Result<Report> {
-        let r = services(ctx).create_report(caller(ctx).gql()?, &project_id, &name, definition.0).await.gql()?;
+    async fn create_report(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        name: String,
+        definition: Json<Value>,
+    ) -> async_graphql::Result<Report> {
+        let r = services(ctx)
+            .create_report(caller(ctx).gql()?, &project_id, &name, definition.0)
+            .await
+            .gql()?;
         Ok(Report(r))
     }
 
@@ -260,14 +381,22 @@ impl DataMutation {
         definition: Option<Json<Value>>,
     ) -> async_graphql::Result<Report> {
         let r = services(ctx)
-            .update_report(caller(ctx).gql()?, &id, name.as_deref(), definition.map(|d| d.0))
+            .update_report(
+                caller(ctx).gql()?,
+                &id,
+                name.as_deref(),
+                definition.map(|d| d.0),
+            )
             .await
             .gql()?;
         Ok(Report(r))
     }
 
     async fn delete_report(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        services(ctx).delete_report(caller(ctx).gql()?, &id).await.gql()
+        services(ctx)
+            .delete_report(caller(ctx).gql()?, &id)
+            .await
+            .gql()
     }
 
     /// Row-level rules for a dataset (managers); an empty list removes the filter.
@@ -280,7 +409,10 @@ impl DataMutation {
     ) -> async_graphql::Result<AccessFilter> {
         let rules = rules
             .into_iter()
-            .map(|r| crate::services::AccessRule { column: r.column, attribute: r.attribute })
+            .map(|r| crate::services::AccessRule {
+                column: r.column,
+                attribute: r.attribute,
+            })
             .collect();
         let saved = services(ctx)
             .set_access_filter(caller(ctx).gql()?, &project_id, &dataset, rules)
@@ -288,12 +420,23 @@ impl DataMutation {
             .gql()?;
         Ok(AccessFilter {
             dataset,
-            rules: saved.into_iter().map(|r| AccessRule { column: r.column, attribute: r.attribute }).collect(),
+            rules: saved
+                .into_iter()
+                .map(|r| AccessRule {
+                    column: r.column,
+                    attribute: r.attribute,
+                })
+                .collect(),
         })
     }
 
     /// Sets a user's connection role; null returns them to the instance default (admins).
-    async fn set_connection_role(&self, ctx: &Context<'_>, user_id: ID, role: Option<ConnectionRole>) -> async_graphql::Result<bool> {
+    async fn set_connection_role(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        role: Option<ConnectionRole>,
+    ) -> async_graphql::Result<bool> {
         services(ctx)
             .set_connection_role(caller(ctx).gql()?, &user_id, role.map(Into::into))
             .await
@@ -301,7 +444,11 @@ impl DataMutation {
         Ok(true)
     }
 
-    async fn set_default_connection_role(&self, ctx: &Context<'_>, role: ConnectionRole) -> async_graphql::Result<DataSecuritySettings> {
+    async fn set_default_connection_role(
+        &self,
+        ctx: &Context<'_>,
+        role: ConnectionRole,
+    ) -> async_graphql::Result<DataSecuritySettings> {
         Ok(services(ctx)
             .set_default_connection_role(caller(ctx).gql()?, role.into())
             .await
@@ -322,15 +469,32 @@ impl DataMutation {
             (BoostScope::Instance, _) => BoostTarget::Instance,
             (BoostScope::Folder, Some(id)) => BoostTarget::Folder(id.0),
             (BoostScope::Project, Some(id)) => BoostTarget::Project(id.0),
-            _ => return Err(ApiError::invalid("id: a folder or project boost needs its id")).gql(),
+            _ => {
+                return Err(ApiError::invalid(
+                    "id: a folder or project boost needs its id",
+                ))
+                .gql();
+            }
         };
-        Ok(services(ctx).set_access_boost(caller(ctx).gql()?, target, enabled).await.gql()?.into())
+        Ok(services(ctx)
+            .set_access_boost(caller(ctx).gql()?, target, enabled)
+            .await
+            .gql()?
+            .into())
     }
 
     /// Computes and caches every tile of every report for the default filters and for
     /// each access scope of the project's viewers.
-    async fn warm_up_reports(&self, ctx: &Context<'_>, project_id: ID) -> async_graphql::Result<WarmUp> {
-        Ok(services(ctx).warm_up(caller(ctx).gql()?, &project_id).await.gql()?.into())
+    async fn warm_up_reports(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+    ) -> async_graphql::Result<WarmUp> {
+        Ok(services(ctx)
+            .warm_up(caller(ctx).gql()?, &project_id)
+            .await
+            .gql()?
+            .into())
     }
 }
 
@@ -340,32 +504,43 @@ pub struct SubscriptionRoot;
 impl SubscriptionRoot {
     /// Progress of a run: one event per block status change, then a final one. A run
     /// that has already finished yields its final state at once.
-    async fn workflow_run_progress(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<impl Stream<Item = RunProgress> + use<>> {
+    async fn workflow_run_progress(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = RunProgress> + use<>> {
         let services = services(ctx);
         let caller = caller(ctx).gql()?;
         let rx = services.run_events(caller, &id).await.gql()?;
         let finished = services.run(caller, &id).await.gql()?;
-        Ok(futures::stream::unfold((rx, Some(finished)), |(rx, finished)| async move {
-            match rx {
-                None => {
-                    let f = finished?;
-                    Some((
-                        RunProgress { run_id: ID(f.uid.clone()), block: None, run_status: f.status.clone() },
-                        (None, None),
-                    ))
-                }
-                Some(mut rx) => loop {
-                    match rx.recv().await {
-                        Ok(e) => {
-                            let last = e.block.is_none();
-                            let next = if last { (None, None) } else { (Some(rx), None) };
-                            return Some((RunProgress::from(e), next));
-                        }
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        Ok(futures::stream::unfold(
+            (rx, Some(finished)),
+            |(rx, finished)| async move {
+                match rx {
+                    None => {
+                        let f = finished?;
+                        Some((
+                            RunProgress {
+                                run_id: ID(f.uid.clone()),
+                                block: None,
+                                run_status: f.status.clone(),
+                            },
+                            (None, None),
+                        ))
                     }
-                },
-            }
-        }))
+                    Some(mut rx) => loop {
+                        match rx.recv().await {
+                            Ok(e) => {
+                                let last = e.block.is_none();
+                                let next = if last { (None, None) } else { (Some(rx), None) };
+                                return Some((RunProgress::from(e), next));
+                            }
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                        }
+                    },
+                }
+            },
+        ))
     }
 }

@@ -212,7 +212,8 @@ impl WorkflowRun {
         self.0.finished_ms.map(time)
     }
     async fn blocks(&self) -> Vec<BlockRun> {
-        let results: Vec<BlockResult> = serde_json::from_value(self.0.blocks.clone()).unwrap_or_default();
+        let results: Vec<BlockResult> =
+            serde_json::from_value(self.0.blocks.clone()).unwrap_or_default();
         results.iter().map(BlockRun::from).collect()
     }
 }
@@ -282,7 +283,8 @@ impl Dataset {
         time(self.0.published_ms)
     }
     async fn columns(&self) -> Vec<DatasetColumn> {
-        let cols: Vec<ColumnInfo> = serde_json::from_value(self.0.schema.clone()).unwrap_or_default();
+        let cols: Vec<ColumnInfo> =
+            serde_json::from_value(self.0.schema.clone()).unwrap_or_default();
         cols.into_iter().map(Into::into).collect()
     }
 }

@@ -18,8 +18,8 @@ use std::sync::Arc;
 use async_graphql::{MergedObject, Schema};
 use vitrine_core::ErrorCode;
 
-pub use limits::Limits;
 pub use data::SubscriptionRoot;
+pub use limits::Limits;
 
 use crate::caller::{Caller, RequestMeta};
 use crate::services::Services;
@@ -47,14 +47,18 @@ pub enum AuthState {
 }
 
 pub fn build_schema(services: Arc<Services>, limits: &Limits) -> VitrineSchema {
-    Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot)
-        .data(services)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .limit_recursive_depth(limits.max_depth * 2)
-        .extension(limits::AliasLimit(limits.max_aliases))
-        .extension(refusals::AuditRefusals)
-        .finish()
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    )
+    .data(services)
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .limit_recursive_depth(limits.max_depth * 2)
+    .extension(limits::AliasLimit(limits.max_aliases))
+    .extension(refusals::AuditRefusals)
+    .finish()
 }
 
 /// The SDL committed at schema/graphql/vitrine.graphql.
@@ -63,7 +67,12 @@ pub fn sdl() -> String {
 }
 
 fn build_schema_for_sdl() -> VitrineSchema {
-    Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot).finish()
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    )
+    .finish()
 }
 
 /// Gives every error without a code one: limit errors are `QUERY_TOO_LARGE`, other

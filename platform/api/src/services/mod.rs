@@ -118,7 +118,10 @@ impl Services {
         let exclusive = store.is_exclusive();
         let services = Services {
             audit: Audit::new(store.clone()),
-            engine: vitrine_engine::Engine::new(store.clone(), vitrine_engine::EngineLimits::default()),
+            engine: vitrine_engine::Engine::new(
+                store.clone(),
+                vitrine_engine::EngineLimits::default(),
+            ),
             store,
             authz,
             hasher: PasswordHasherPool::new(),

@@ -10,9 +10,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use vitrine_authz::{Action, Object};
 use vitrine_core::{Ability, ConnectionRole, Role, may_query};
-use vitrine_engine::report::{FilterState, ReportDefinition, Tile, WarmUpSummary, check_state, tile_conditions};
+use vitrine_engine::report::{
+    FilterState, ReportDefinition, Tile, WarmUpSummary, check_state, tile_conditions,
+};
 use vitrine_engine::{QueryResult, QuerySpec, Scope};
-use vitrine_storage::{AccessFilterRecord, DatasetRecord, PageRequest, ReportRecord, UserRecord, new_uid, now_ms};
+use vitrine_storage::{
+    AccessFilterRecord, DatasetRecord, PageRequest, ReportRecord, UserRecord, new_uid, now_ms,
+};
 
 use super::Services;
 use super::directory::ProjectView;
@@ -77,32 +81,66 @@ impl Services {
     fn boosted(&self, project_uid: &str, sec: &DataSecurity) -> bool {
         sec.instance_boost
             || sec.boosted_projects.contains(project_uid)
-            || self.folder_chain(project_uid).iter().any(|f| sec.boosted_folders.contains(f))
+            || self
+                .folder_chain(project_uid)
+                .iter()
+                .any(|f| sec.boosted_folders.contains(f))
     }
 
-    pub async fn set_connection_role(&self, caller: &Caller, user_uid: &str, role: Option<ConnectionRole>) -> ApiResult<UserRecord> {
+    pub async fn set_connection_role(
+        &self,
+        caller: &Caller,
+        user_uid: &str,
+        role: Option<ConnectionRole>,
+    ) -> ApiResult<UserRecord> {
         caller.require_write()?;
         self.require_admin_caller(caller)?;
         self.store.set_connection_role(user_uid, role).await?;
         self.auth_cache.forget_user(user_uid);
         self.audit
-            .record(caller, "user.connection_role", &format!("user:{user_uid}"), "ok", role.map(|r| r.as_str()).unwrap_or("default"))
+            .record(
+                caller,
+                "user.connection_role",
+                &format!("user:{user_uid}"),
+                "ok",
+                role.map(|r| r.as_str()).unwrap_or("default"),
+            )
             .await;
-        self.store.user(user_uid).await?.ok_or_else(|| ApiError::not_found("user"))
+        self.store
+            .user(user_uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("user"))
     }
 
-    pub async fn set_default_connection_role(&self, caller: &Caller, role: ConnectionRole) -> ApiResult<DataSecurity> {
+    pub async fn set_default_connection_role(
+        &self,
+        caller: &Caller,
+        role: ConnectionRole,
+    ) -> ApiResult<DataSecurity> {
         caller.require_write()?;
         self.require_admin_caller(caller)?;
         let mut sec = self.data_security().await?;
         sec.default_connection_role = role;
         self.store.put_setting(DATA_SECURITY, &sec).await?;
-        self.audit.record(caller, "instance.connection_role", "instance", "ok", role.as_str()).await;
+        self.audit
+            .record(
+                caller,
+                "instance.connection_role",
+                "instance",
+                "ok",
+                role.as_str(),
+            )
+            .await;
         Ok(sec)
     }
 
     /// Switches access boost: the instance needs an admin, a folder or project its manager.
-    pub async fn set_access_boost(&self, caller: &Caller, target: BoostTarget, on: bool) -> ApiResult<DataSecurity> {
+    pub async fn set_access_boost(
+        &self,
+        caller: &Caller,
+        target: BoostTarget,
+        on: bool,
+    ) -> ApiResult<DataSecurity> {
         caller.require_write()?;
         let mut sec = self.data_security().await?;
         let object = match &target {
@@ -113,23 +151,43 @@ impl Services {
             }
             BoostTarget::Folder(f) => {
                 self.load_folder(caller, f, Action::Manage).await?;
-                if on { sec.boosted_folders.insert(f.clone()) } else { sec.boosted_folders.remove(f) };
+                if on {
+                    sec.boosted_folders.insert(f.clone())
+                } else {
+                    sec.boosted_folders.remove(f)
+                };
                 format!("folder:{f}")
             }
             BoostTarget::Project(p) => {
                 self.project_for(caller, p, Action::Manage).await?;
-                if on { sec.boosted_projects.insert(p.clone()) } else { sec.boosted_projects.remove(p) };
+                if on {
+                    sec.boosted_projects.insert(p.clone())
+                } else {
+                    sec.boosted_projects.remove(p)
+                };
                 format!("project:{p}")
             }
         };
         self.store.put_setting(DATA_SECURITY, &sec).await?;
-        self.audit.record(caller, "access_boost.set", &object, "ok", if on { "on" } else { "off" }).await;
+        self.audit
+            .record(
+                caller,
+                "access_boost.set",
+                &object,
+                "ok",
+                if on { "on" } else { "off" },
+            )
+            .await;
         Ok(sec)
     }
 
     // ---- access filters -------------------------------------------------------------
 
-    pub async fn access_filters(&self, caller: &Caller, project_uid: &str) -> ApiResult<BTreeMap<String, Vec<AccessRule>>> {
+    pub async fn access_filters(
+        &self,
+        caller: &Caller,
+        project_uid: &str,
+    ) -> ApiResult<BTreeMap<String, Vec<AccessRule>>> {
         self.project_for(caller, project_uid, Action::Edit).await?;
         self.rules_of(project_uid).await
     }
@@ -137,27 +195,42 @@ impl Services {
     async fn rules_of(&self, project_uid: &str) -> ApiResult<BTreeMap<String, Vec<AccessRule>>> {
         let mut out = BTreeMap::new();
         for f in self.store.access_filters(project_uid).await? {
-            let rules: Vec<AccessRule> = serde_json::from_value(f.rules).map_err(|e| ApiError::internal("access filter", e))?;
+            let rules: Vec<AccessRule> = serde_json::from_value(f.rules)
+                .map_err(|e| ApiError::internal("access filter", e))?;
             out.insert(f.dataset, rules);
         }
         Ok(out)
     }
 
     /// Sets a dataset's access filter (managers); an empty rule list removes it.
-    pub async fn set_access_filter(&self, caller: &Caller, project_uid: &str, dataset: &str, rules: Vec<AccessRule>) -> ApiResult<Vec<AccessRule>> {
+    pub async fn set_access_filter(
+        &self,
+        caller: &Caller,
+        project_uid: &str,
+        dataset: &str,
+        rules: Vec<AccessRule>,
+    ) -> ApiResult<Vec<AccessRule>> {
         caller.require_write()?;
-        self.project_for(caller, project_uid, Action::Manage).await?;
-        vitrine_engine::workflow::check_ident(dataset).map_err(|r| ApiError::invalid(format!("dataset: {r}")))?;
+        self.project_for(caller, project_uid, Action::Manage)
+            .await?;
+        vitrine_engine::workflow::check_ident(dataset)
+            .map_err(|r| ApiError::invalid(format!("dataset: {r}")))?;
         for (i, r) in rules.iter().enumerate() {
-            vitrine_core::AttributeKey::parse(&r.attribute).map_err(|e| ApiError::invalid(format!("rules[{i}].attribute: {}", e.reason)))?;
+            vitrine_core::AttributeKey::parse(&r.attribute)
+                .map_err(|e| ApiError::invalid(format!("rules[{i}].attribute: {}", e.reason)))?;
             if r.column.is_empty() {
-                return Err(ApiError::invalid(format!("rules[{i}].column: must not be empty")));
+                return Err(ApiError::invalid(format!(
+                    "rules[{i}].column: must not be empty"
+                )));
             }
         }
         if let Some(ds) = self.store.dataset(project_uid, dataset).await? {
             for (i, r) in rules.iter().enumerate() {
                 if !has_column(&ds, &r.column) {
-                    return Err(ApiError::invalid(format!("rules[{i}].column: dataset `{dataset}` has no column `{}`", r.column)));
+                    return Err(ApiError::invalid(format!(
+                        "rules[{i}].column: dataset `{dataset}` has no column `{}`",
+                        r.column
+                    )));
                 }
             }
         }
@@ -165,19 +238,32 @@ impl Services {
             .put_access_filter(&AccessFilterRecord {
                 project_uid: project_uid.to_owned(),
                 dataset: dataset.to_owned(),
-                rules: serde_json::to_value(&rules).map_err(|e| ApiError::internal("access filter", e))?,
+                rules: serde_json::to_value(&rules)
+                    .map_err(|e| ApiError::internal("access filter", e))?,
                 updated_ms: now_ms(),
             })
             .await?;
         self.audit
-            .record(caller, "access_filter.set", &format!("project:{project_uid}"), "ok", dataset)
+            .record(
+                caller,
+                "access_filter.set",
+                &format!("project:{project_uid}"),
+                "ok",
+                dataset,
+            )
             .await;
         Ok(rules)
     }
 
     /// The rows of `dataset` the user may see: everything for editors and above, else
     /// the access filter resolved with the user's attributes.
-    async fn scope_for(&self, user: &UserRecord, role: Role, project_uid: &str, dataset: &str) -> ApiResult<Scope> {
+    async fn scope_for(
+        &self,
+        user: &UserRecord,
+        role: Role,
+        project_uid: &str,
+        dataset: &str,
+    ) -> ApiResult<Scope> {
         if role >= Role::Editor {
             return Ok(Scope::unrestricted());
         }
@@ -187,13 +273,25 @@ impl Services {
 
     // ---- reports --------------------------------------------------------------------
 
-    pub async fn reports(&self, caller: &Caller, project_uid: &str) -> ApiResult<Vec<ReportRecord>> {
+    pub async fn reports(
+        &self,
+        caller: &Caller,
+        project_uid: &str,
+    ) -> ApiResult<Vec<ReportRecord>> {
         self.project_for(caller, project_uid, Action::View).await?;
         Ok(self.store.reports(project_uid).await?)
     }
 
-    pub async fn report(&self, caller: &Caller, uid: &str) -> ApiResult<(ReportRecord, ProjectView)> {
-        let r = self.store.report(uid).await?.ok_or_else(|| ApiError::not_found("report"))?;
+    pub async fn report(
+        &self,
+        caller: &Caller,
+        uid: &str,
+    ) -> ApiResult<(ReportRecord, ProjectView)> {
+        let r = self
+            .store
+            .report(uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("report"))?;
         let p = self
             .project_for(caller, &r.project_uid, Action::View)
             .await
@@ -201,7 +299,13 @@ impl Services {
         Ok((r, p))
     }
 
-    pub async fn create_report(&self, caller: &Caller, project_uid: &str, name: &str, definition: Value) -> ApiResult<ReportRecord> {
+    pub async fn create_report(
+        &self,
+        caller: &Caller,
+        project_uid: &str,
+        name: &str,
+        definition: Value,
+    ) -> ApiResult<ReportRecord> {
         caller.require_write()?;
         self.project_for(caller, project_uid, Action::Edit).await?;
         let name = vitrine_core::Name::parse("name", name)?.into_inner();
@@ -216,33 +320,66 @@ impl Services {
             updated_ms: now,
         };
         self.store.insert_report(&r).await?;
-        self.audit.record(caller, "report.create", &format!("report:{}", r.uid), "ok", &r.name).await;
+        self.audit
+            .record(
+                caller,
+                "report.create",
+                &format!("report:{}", r.uid),
+                "ok",
+                &r.name,
+            )
+            .await;
         Ok(r)
     }
 
-    pub async fn update_report(&self, caller: &Caller, uid: &str, name: Option<&str>, definition: Option<Value>) -> ApiResult<ReportRecord> {
+    pub async fn update_report(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        name: Option<&str>,
+        definition: Option<Value>,
+    ) -> ApiResult<ReportRecord> {
         caller.require_write()?;
         let (mut r, _) = self.report(caller, uid).await?;
-        self.project_for(caller, &r.project_uid, Action::Edit).await?;
+        self.project_for(caller, &r.project_uid, Action::Edit)
+            .await?;
         if let Some(n) = name {
             r.name = vitrine_core::Name::parse("name", n)?.into_inner();
         }
         if let Some(d) = definition {
             let def = ReportDefinition::parse(&d)?;
-            r.definition = serde_json::to_value(&def).map_err(|e| ApiError::internal("report", e))?;
+            r.definition =
+                serde_json::to_value(&def).map_err(|e| ApiError::internal("report", e))?;
         }
         r.updated_ms = now_ms();
         self.store.update_report(&r).await?;
-        self.audit.record(caller, "report.update", &format!("report:{uid}"), "ok", &r.name).await;
+        self.audit
+            .record(
+                caller,
+                "report.update",
+                &format!("report:{uid}"),
+                "ok",
+                &r.name,
+            )
+            .await;
         Ok(r)
     }
 
     pub async fn delete_report(&self, caller: &Caller, uid: &str) -> ApiResult<bool> {
         caller.require_write()?;
         let (r, _) = self.report(caller, uid).await?;
-        self.project_for(caller, &r.project_uid, Action::Edit).await?;
+        self.project_for(caller, &r.project_uid, Action::Edit)
+            .await?;
         self.store.delete_report(uid).await?;
-        self.audit.record(caller, "report.delete", &format!("report:{uid}"), "ok", &r.name).await;
+        self.audit
+            .record(
+                caller,
+                "report.delete",
+                &format!("report:{uid}"),
+                "ok",
+                &r.name,
+            )
+            .await;
         Ok(true)
     }
 
@@ -257,11 +394,21 @@ impl Services {
         tile_id: &str,
         state: &FilterState,
         needed: Option<ConnectionRole>,
-    ) -> ApiResult<(ReportRecord, Tile, DatasetRecord, Vec<vitrine_engine::report::Condition>, Scope, ProjectView)> {
+    ) -> ApiResult<(
+        ReportRecord,
+        Tile,
+        DatasetRecord,
+        Vec<vitrine_engine::report::Condition>,
+        Scope,
+        ProjectView,
+    )> {
         let (r, p) = self.report(caller, report_uid).await?;
         let def = ReportDefinition::parse(&r.definition)?;
         check_state(&def, state)?;
-        let tile = def.tile(tile_id).cloned().ok_or_else(|| ApiError::not_found("tile"))?;
+        let tile = def
+            .tile(tile_id)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found("tile"))?;
         let needed = needed.unwrap_or(if tile.query.is_aggregate() {
             ConnectionRole::Viewer
         } else {
@@ -269,9 +416,20 @@ impl Services {
         });
         let sec = self.data_security().await?;
         let connection = self.connection_role(&caller.user, &sec);
-        if !may_query(p.role, connection, needed, self.boosted(&r.project_uid, &sec)) {
+        if !may_query(
+            p.role,
+            connection,
+            needed,
+            self.boosted(&r.project_uid, &sec),
+        ) {
             self.audit
-                .record(caller, "tile.query", &format!("report:{report_uid}"), "refused", tile_id)
+                .record(
+                    caller,
+                    "tile.query",
+                    &format!("report:{report_uid}"),
+                    "refused",
+                    tile_id,
+                )
                 .await;
             return Err(ApiError::forbidden(format!(
                 "your connection role ({}) does not allow this query; it needs {}",
@@ -283,21 +441,52 @@ impl Services {
             .store
             .dataset(&r.project_uid, &tile.query.dataset)
             .await?
-            .ok_or_else(|| ApiError::not_found(&format!("dataset `{}` (run the workflow first)", tile.query.dataset)))?;
+            .ok_or_else(|| {
+                ApiError::not_found(&format!(
+                    "dataset `{}` (run the workflow first)",
+                    tile.query.dataset
+                ))
+            })?;
         let conditions = tile_conditions(&def, &ds, state);
-        let scope = self.scope_for(&caller.user, p.role, &r.project_uid, &ds.name).await?;
+        let scope = self
+            .scope_for(&caller.user, p.role, &r.project_uid, &ds.name)
+            .await?;
         Ok((r, tile, ds, conditions, scope, p))
     }
 
     /// A tile's result under the caller's filters and access scope. Every view is
     /// audited: who saw which tile.
-    pub async fn tile_result(&self, caller: &Caller, report_uid: &str, tile_id: &str, state: &FilterState) -> ApiResult<Arc<QueryResult>> {
-        let (_, tile, ds, conditions, scope, _) = self.prepare(caller, report_uid, tile_id, state, None).await?;
+    pub async fn tile_result(
+        &self,
+        caller: &Caller,
+        report_uid: &str,
+        tile_id: &str,
+        state: &FilterState,
+    ) -> ApiResult<Arc<QueryResult>> {
+        let (_, tile, ds, conditions, scope, _) = self
+            .prepare(caller, report_uid, tile_id, state, None)
+            .await?;
         let result = self
             .engine
-            .query(&ds, &QuerySpec { query: &tile.query, report_filters: &conditions, drill: None, scope: &scope })
+            .query(
+                &ds,
+                &QuerySpec {
+                    query: &tile.query,
+                    report_filters: &conditions,
+                    drill: None,
+                    scope: &scope,
+                },
+            )
             .await?;
-        self.audit.record(caller, "tile.view", &format!("report:{report_uid}"), "ok", tile_id).await;
+        self.audit
+            .record(
+                caller,
+                "tile.view",
+                &format!("report:{report_uid}"),
+                "ok",
+                tile_id,
+            )
+            .await;
         Ok(result)
     }
 
@@ -313,7 +502,9 @@ impl Services {
     ) -> ApiResult<Arc<QueryResult>> {
         let (r, p) = self.report(caller, report_uid).await?;
         if !self.ability_on(&p, Ability::Drill) {
-            return Err(ApiError::forbidden("drill-down is switched off for this project"));
+            return Err(ApiError::forbidden(
+                "drill-down is switched off for this project",
+            ));
         }
         let sec = self.data_security().await?;
         let connection = self.connection_role(&caller.user, &sec);
@@ -324,40 +515,103 @@ impl Services {
             )));
         }
         let (_, tile, ds, conditions, scope, _) = self
-            .prepare(caller, &r.uid, tile_id, state, Some(ConnectionRole::RestrictedQuerier))
+            .prepare(
+                caller,
+                &r.uid,
+                tile_id,
+                state,
+                Some(ConnectionRole::RestrictedQuerier),
+            )
             .await?;
         let result = self
             .engine
-            .query(&ds, &QuerySpec { query: &tile.query, report_filters: &conditions, drill: Some(&values), scope: &scope })
+            .query(
+                &ds,
+                &QuerySpec {
+                    query: &tile.query,
+                    report_filters: &conditions,
+                    drill: Some(&values),
+                    scope: &scope,
+                },
+            )
             .await?;
-        self.audit.record(caller, "tile.drill", &format!("report:{report_uid}"), "ok", tile_id).await;
+        self.audit
+            .record(
+                caller,
+                "tile.drill",
+                &format!("report:{report_uid}"),
+                "ok",
+                tile_id,
+            )
+            .await;
         Ok(result)
     }
 
     /// A tile's result for download (CSV or Arrow): needs the download ability.
-    pub async fn tile_download(&self, caller: &Caller, report_uid: &str, tile_id: &str, state: &FilterState) -> ApiResult<TileDownload> {
+    pub async fn tile_download(
+        &self,
+        caller: &Caller,
+        report_uid: &str,
+        tile_id: &str,
+        state: &FilterState,
+    ) -> ApiResult<TileDownload> {
         let (r, p) = self.report(caller, report_uid).await?;
         if !self.ability_on(&p, Ability::Download) {
-            return Err(ApiError::forbidden("downloads are switched off for this project"));
+            return Err(ApiError::forbidden(
+                "downloads are switched off for this project",
+            ));
         }
         let result = self.tile_result(caller, report_uid, tile_id, state).await?;
-        self.audit.record(caller, "tile.download", &format!("report:{report_uid}"), "ok", tile_id).await;
-        Ok(TileDownload { result, filename: format!("{}-{tile_id}", r.name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")) })
+        self.audit
+            .record(
+                caller,
+                "tile.download",
+                &format!("report:{report_uid}"),
+                "ok",
+                tile_id,
+            )
+            .await;
+        Ok(TileDownload {
+            result,
+            filename: format!(
+                "{}-{tile_id}",
+                r.name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+            ),
+        })
     }
 
     /// The values a report filter control lists, under the caller's scope.
-    pub async fn filter_values(&self, caller: &Caller, report_uid: &str, filter_id: &str) -> ApiResult<Vec<Value>> {
+    pub async fn filter_values(
+        &self,
+        caller: &Caller,
+        report_uid: &str,
+        filter_id: &str,
+    ) -> ApiResult<Vec<Value>> {
         let (r, p) = self.report(caller, report_uid).await?;
         let def = ReportDefinition::parse(&r.definition)?;
-        let f = def.filters.iter().find(|f| f.id == filter_id).ok_or_else(|| ApiError::not_found("report filter"))?;
+        let f = def
+            .filters
+            .iter()
+            .find(|f| f.id == filter_id)
+            .ok_or_else(|| ApiError::not_found("report filter"))?;
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         for ds in self.store.datasets(&r.project_uid).await? {
             if f.dataset.as_deref().is_some_and(|d| d != ds.name) || !has_column(&ds, &f.column) {
                 continue;
             }
-            let scope = self.scope_for(&caller.user, p.role, &r.project_uid, &ds.name).await?;
-            let res = self.engine.column_values(&ds, &f.column, &scope, vitrine_engine::report::FILTER_VALUES).await?;
+            let scope = self
+                .scope_for(&caller.user, p.role, &r.project_uid, &ds.name)
+                .await?;
+            let res = self
+                .engine
+                .column_values(
+                    &ds,
+                    &f.column,
+                    &scope,
+                    vitrine_engine::report::FILTER_VALUES,
+                )
+                .await?;
             for row in res.json_rows()? {
                 let v = row.into_iter().next().unwrap_or(Value::Null);
                 if seen.insert(v.to_string()) {
@@ -375,7 +629,13 @@ impl Services {
         self.project_for(caller, project_uid, Action::Edit).await?;
         let summary = self.warm_up_project(project_uid).await?;
         self.audit
-            .record(caller, "reports.warm_up", &format!("project:{project_uid}"), "ok", &format!("{} entries", summary.entries))
+            .record(
+                caller,
+                "reports.warm_up",
+                &format!("project:{project_uid}"),
+                "ok",
+                &format!("{} entries", summary.entries),
+            )
             .await;
         Ok(summary)
     }
@@ -390,10 +650,18 @@ impl Services {
         let mut viewers = Vec::new();
         let mut after = None;
         loop {
-            let page = self.store.users_page(&PageRequest { after: after.clone(), first: 500 }).await?;
+            let page = self
+                .store
+                .users_page(&PageRequest {
+                    after: after.clone(),
+                    first: 500,
+                })
+                .await?;
             after = page.last().map(|u| u.uid.clone());
             let done = page.len() < 500;
-            viewers.extend(page.into_iter().filter(|u| !u.disabled && self.authz.effective_role(&u.uid, &obj) == Role::Viewer));
+            viewers.extend(page.into_iter().filter(|u| {
+                !u.disabled && self.authz.effective_role(&u.uid, &obj) == Role::Viewer
+            }));
             if done {
                 break;
             }
@@ -415,7 +683,9 @@ impl Services {
 }
 
 fn has_column(ds: &DatasetRecord, column: &str) -> bool {
-    ds.schema.as_array().is_some_and(|c| c.iter().any(|x| x["name"] == column))
+    ds.schema
+        .as_array()
+        .is_some_and(|c| c.iter().any(|x| x["name"] == column))
 }
 
 fn scope_of(user: &UserRecord, rules: Option<&Vec<AccessRule>>) -> Scope {
@@ -426,7 +696,11 @@ fn scope_of(user: &UserRecord, rules: Option<&Vec<AccessRule>>) -> Scope {
                 rules
                     .iter()
                     .map(|r| {
-                        let mut values = user.attributes.get(&r.attribute).cloned().unwrap_or_default();
+                        let mut values = user
+                            .attributes
+                            .get(&r.attribute)
+                            .cloned()
+                            .unwrap_or_default();
                         values.sort();
                         (r.column.clone(), values)
                     })

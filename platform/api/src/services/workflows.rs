@@ -66,7 +66,12 @@ impl Services {
         Ok(self.store.locations().await?)
     }
 
-    pub async fn create_location(&self, caller: &Caller, name: &str, definition: Value) -> ApiResult<LocationRecord> {
+    pub async fn create_location(
+        &self,
+        caller: &Caller,
+        name: &str,
+        definition: Value,
+    ) -> ApiResult<LocationRecord> {
         caller.require_write()?;
         self.require_admin_caller(caller)?;
         let name = vitrine_core::Name::parse("name", name)?.into_inner();
@@ -80,7 +85,13 @@ impl Services {
         };
         self.store.insert_location(&record).await?;
         self.audit
-            .record(caller, "location.create", &format!("location:{}", record.uid), "ok", &record.name)
+            .record(
+                caller,
+                "location.create",
+                &format!("location:{}", record.uid),
+                "ok",
+                &record.name,
+            )
             .await;
         Ok(record)
     }
@@ -95,7 +106,11 @@ impl Services {
     ) -> ApiResult<LocationRecord> {
         caller.require_write()?;
         self.require_admin_caller(caller)?;
-        let mut record = self.store.location(uid).await?.ok_or_else(|| ApiError::not_found("resource location"))?;
+        let mut record = self
+            .store
+            .location(uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("resource location"))?;
         if self.store.folder(folder_uid).await?.is_none() {
             return Err(ApiError::not_found("folder"));
         }
@@ -113,7 +128,10 @@ impl Services {
                 "location.grant",
                 &format!("location:{uid}"),
                 "ok",
-                &format!("folder:{folder_uid} {}", access.map(Access::as_str).unwrap_or("none")),
+                &format!(
+                    "folder:{folder_uid} {}",
+                    access.map(Access::as_str).unwrap_or("none")
+                ),
             )
             .await;
         Ok(record)
@@ -122,17 +140,35 @@ impl Services {
     pub async fn delete_location(&self, caller: &Caller, uid: &str) -> ApiResult<bool> {
         caller.require_write()?;
         self.require_admin_caller(caller)?;
-        self.store.location(uid).await?.ok_or_else(|| ApiError::not_found("resource location"))?;
+        self.store
+            .location(uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("resource location"))?;
         self.store.delete_location(uid).await?;
-        self.audit.record(caller, "location.delete", &format!("location:{uid}"), "ok", "").await;
+        self.audit
+            .record(
+                caller,
+                "location.delete",
+                &format!("location:{uid}"),
+                "ok",
+                "",
+            )
+            .await;
         Ok(true)
     }
 
     // ---- parameters -----------------------------------------------------------------
 
-    pub async fn instance_parameters(&self, caller: &Caller) -> ApiResult<BTreeMap<String, String>> {
+    pub async fn instance_parameters(
+        &self,
+        caller: &Caller,
+    ) -> ApiResult<BTreeMap<String, String>> {
         self.require_admin_caller(caller)?;
-        Ok(self.store.setting(INSTANCE_PARAMETERS).await?.unwrap_or_default())
+        Ok(self
+            .store
+            .setting(INSTANCE_PARAMETERS)
+            .await?
+            .unwrap_or_default())
     }
 
     /// Instance values that override project parameters of the same name.
@@ -145,7 +181,9 @@ impl Services {
         self.require_admin_caller(caller)?;
         check_parameters(&values)?;
         self.store.put_setting(INSTANCE_PARAMETERS, &values).await?;
-        self.audit.record(caller, "parameters.instance", "instance", "ok", "").await;
+        self.audit
+            .record(caller, "parameters.instance", "instance", "ok", "")
+            .await;
         Ok(values)
     }
 
@@ -155,13 +193,16 @@ impl Services {
     pub async fn workflow(&self, caller: &Caller, project_uid: &str) -> ApiResult<WorkflowView> {
         let p = self.project_for(caller, project_uid, Action::View).await?;
         if p.role < Role::Editor && !self.ability_on(&p, Ability::ViewersSeeWorkflow) {
-            return Err(ApiError::forbidden("viewers of this project do not see its workflow"));
+            return Err(ApiError::forbidden(
+                "viewers of this project do not see its workflow",
+            ));
         }
         let record = self.store.workflow(project_uid).await?;
         Ok(match record {
             Some(r) => WorkflowView {
                 project_uid: r.project_uid,
-                workflow: serde_json::from_value(r.definition).map_err(|e| ApiError::internal("workflow", e))?,
+                workflow: serde_json::from_value(r.definition)
+                    .map_err(|e| ApiError::internal("workflow", e))?,
                 parameters: r.parameters,
                 version: r.version,
                 updated_ms: r.updated_ms,
@@ -197,7 +238,10 @@ impl Services {
         let current = self.store.workflow(project_uid).await?;
         let parameters = match parameters {
             Some(p) => p,
-            None => current.as_ref().map(|c| c.parameters.clone()).unwrap_or_default(),
+            None => current
+                .as_ref()
+                .map(|c| c.parameters.clone())
+                .unwrap_or_default(),
         };
         check_parameters(&parameters)?;
         let resolved = self.engine.parameters(parameters.clone()).await?;
@@ -214,7 +258,13 @@ impl Services {
         };
         self.store.save_workflow(&record, expected).await?;
         self.audit
-            .record(caller, "workflow.save", &format!("project:{project_uid}"), "ok", &format!("version {}", record.version))
+            .record(
+                caller,
+                "workflow.save",
+                &format!("project:{project_uid}"),
+                "ok",
+                &format!("version {}", record.version),
+            )
             .await;
         Ok(WorkflowView {
             project_uid: project_uid.to_owned(),
@@ -249,7 +299,13 @@ impl Services {
             })
             .await?;
         self.audit
-            .record(caller, "workflow.run", &format!("project:{project_uid}"), "ok", &run.uid)
+            .record(
+                caller,
+                "workflow.run",
+                &format!("project:{project_uid}"),
+                "ok",
+                &run.uid,
+            )
             .await;
         if !wait {
             return Ok(run);
@@ -272,31 +328,57 @@ impl Services {
         while self.engine.is_running(run_uid) {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
-        self.store.workflow_run(run_uid).await?.ok_or_else(|| ApiError::not_found("run"))
+        self.store
+            .workflow_run(run_uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("run"))
     }
 
     pub async fn cancel_run(&self, caller: &Caller, run_uid: &str) -> ApiResult<bool> {
         caller.require_write()?;
-        let run = self.store.workflow_run(run_uid).await?.ok_or_else(|| ApiError::not_found("run"))?;
-        self.project_for(caller, &run.project_uid, Action::Edit).await?;
+        let run = self
+            .store
+            .workflow_run(run_uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("run"))?;
+        self.project_for(caller, &run.project_uid, Action::Edit)
+            .await?;
         let stopped = self.engine.cancel(run_uid);
         self.audit
-            .record(caller, "workflow.cancel", &format!("project:{}", run.project_uid), if stopped { "ok" } else { "finished" }, run_uid)
+            .record(
+                caller,
+                "workflow.cancel",
+                &format!("project:{}", run.project_uid),
+                if stopped { "ok" } else { "finished" },
+                run_uid,
+            )
             .await;
         Ok(stopped)
     }
 
     pub async fn run(&self, caller: &Caller, run_uid: &str) -> ApiResult<RunRecord> {
-        let run = self.store.workflow_run(run_uid).await?.ok_or_else(|| ApiError::not_found("run"))?;
+        let run = self
+            .store
+            .workflow_run(run_uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("run"))?;
         self.project_for(caller, &run.project_uid, Action::Edit)
             .await
             .map_err(|_| ApiError::not_found("run"))?;
         Ok(run)
     }
 
-    pub async fn runs(&self, caller: &Caller, project_uid: &str, limit: usize) -> ApiResult<Vec<RunRecord>> {
+    pub async fn runs(
+        &self,
+        caller: &Caller,
+        project_uid: &str,
+        limit: usize,
+    ) -> ApiResult<Vec<RunRecord>> {
         self.project_for(caller, project_uid, Action::Edit).await?;
-        Ok(self.store.workflow_runs(project_uid, limit.min(200)).await?)
+        Ok(self
+            .store
+            .workflow_runs(project_uid, limit.min(200))
+            .await?)
     }
 
     /// Progress events of a run, for the subscription; `None` when it already finished.
@@ -312,16 +394,28 @@ impl Services {
     // ---- uploads and datasets -------------------------------------------------------
 
     /// Stores an uploaded file for `upload_source` blocks (editors).
-    pub async fn upload_file(&self, caller: &Caller, project_uid: &str, filename: &str, bytes: Vec<u8>) -> ApiResult<UploadRecord> {
+    pub async fn upload_file(
+        &self,
+        caller: &Caller,
+        project_uid: &str,
+        filename: &str,
+        bytes: Vec<u8>,
+    ) -> ApiResult<UploadRecord> {
         caller.require_write()?;
         self.project_for(caller, project_uid, Action::Edit).await?;
         if bytes.len() > MAX_UPLOAD_BYTES {
-            return Err(ApiError::new(ErrorCode::QueryTooLarge, format!("uploads are at most {MAX_UPLOAD_BYTES} bytes")));
+            return Err(ApiError::new(
+                ErrorCode::QueryTooLarge,
+                format!("uploads are at most {MAX_UPLOAD_BYTES} bytes"),
+            ));
         }
         let filename = vitrine_core::Name::parse("filename", filename)?.into_inner();
         let hash = hex::encode(Sha256::digest(&bytes));
         let size = bytes.len() as i64;
-        self.store.artifacts().put(&upload_path(&hash), bytes).await?;
+        self.store
+            .artifacts()
+            .put(&upload_path(&hash), bytes)
+            .await?;
         let record = UploadRecord {
             uid: new_uid(),
             project_uid: project_uid.to_owned(),
@@ -333,12 +427,22 @@ impl Services {
         };
         self.store.insert_upload(&record).await?;
         self.audit
-            .record(caller, "upload.create", &format!("project:{project_uid}"), "ok", &record.filename)
+            .record(
+                caller,
+                "upload.create",
+                &format!("project:{project_uid}"),
+                "ok",
+                &record.filename,
+            )
             .await;
         Ok(record)
     }
 
-    pub async fn datasets(&self, caller: &Caller, project_uid: &str) -> ApiResult<Vec<DatasetRecord>> {
+    pub async fn datasets(
+        &self,
+        caller: &Caller,
+        project_uid: &str,
+    ) -> ApiResult<Vec<DatasetRecord>> {
         self.project_for(caller, project_uid, Action::View).await?;
         Ok(self.store.datasets(project_uid).await?)
     }
@@ -346,12 +450,17 @@ impl Services {
 
 fn check_parameters(values: &BTreeMap<String, String>) -> ApiResult<()> {
     if values.len() > MAX_PARAMETERS {
-        return Err(ApiError::invalid(format!("parameters: at most {MAX_PARAMETERS}")));
+        return Err(ApiError::invalid(format!(
+            "parameters: at most {MAX_PARAMETERS}"
+        )));
     }
     for (k, v) in values {
-        vitrine_engine::workflow::check_ident(k).map_err(|r| ApiError::invalid(format!("parameters.{k}: {r}")))?;
+        vitrine_engine::workflow::check_ident(k)
+            .map_err(|r| ApiError::invalid(format!("parameters.{k}: {r}")))?;
         if v.len() > 4096 {
-            return Err(ApiError::invalid(format!("parameters.{k}: at most 4096 bytes")));
+            return Err(ApiError::invalid(format!(
+                "parameters.{k}: at most 4096 bytes"
+            )));
         }
     }
     Ok(())

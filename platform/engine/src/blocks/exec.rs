@@ -61,9 +61,10 @@ pub async fn execute(
                 (f, None)
             }
         };
-        let decoded = tokio::task::spawn_blocking(move || files::decode_file(format, bytes, csv.as_ref()))
-            .await
-            .map_err(|e| EngineError::Internal(format!("decoder task: {e}")))??;
+        let decoded =
+            tokio::task::spawn_blocking(move || files::decode_file(format, bytes, csv.as_ref()))
+                .await
+                .map_err(|e| EngineError::Internal(format!("decoder task: {e}")))??;
         return Ok(BlockOutput {
             schema: decoded.schema,
             batches: decoded.batches,
@@ -98,13 +99,22 @@ pub async fn execute(
             let cond = df
                 .parse_sql_expr(&c.condition)
                 .map_err(|e| err("config.condition", EngineError::from(e).to_string()))?;
-            plain(df.filter(cond).map_err(|e| err("config.condition", EngineError::from(e).to_string()))?).await
+            plain(
+                df.filter(cond)
+                    .map_err(|e| err("config.condition", EngineError::from(e).to_string()))?,
+            )
+            .await
         }
         BlockConfig::Select(c) => {
             let df = input("in").await?;
             let mut exprs = Vec::new();
             for (i, s) in c.columns.iter().enumerate() {
-                has_column(df.schema().as_arrow(), &s.column, &format!("config.columns[{i}].column"), "in")?;
+                has_column(
+                    df.schema().as_arrow(),
+                    &s.column,
+                    &format!("config.columns[{i}].column"),
+                    "in",
+                )?;
                 let mut e = ident(&s.column);
                 if let Some(t) = s.cast {
                     e = cast(e, t.arrow());
@@ -137,7 +147,12 @@ pub async fn execute(
             let df = input("in").await?;
             let mut keys = Vec::new();
             for (i, k) in c.by.iter().enumerate() {
-                has_column(df.schema().as_arrow(), &k.column, &format!("config.by[{i}].column"), "in")?;
+                has_column(
+                    df.schema().as_arrow(),
+                    &k.column,
+                    &format!("config.by[{i}].column"),
+                    "in",
+                )?;
                 keys.push(ident(&k.column).sort(!k.descending, k.descending));
             }
             let df = df.sort(keys)?;
@@ -166,7 +181,11 @@ pub async fn execute(
             let e = df
                 .parse_sql_expr(&c.expression)
                 .map_err(|e| err("config.expression", EngineError::from(e).to_string()))?;
-            plain(df.with_column(&c.name, e).map_err(|e| err("config.expression", EngineError::from(e).to_string()))?).await
+            plain(
+                df.with_column(&c.name, e)
+                    .map_err(|e| err("config.expression", EngineError::from(e).to_string()))?,
+            )
+            .await
         }
         BlockConfig::Publish(_) | BlockConfig::WriteFile(_) => {
             let i = &inputs["in"];
@@ -180,14 +199,20 @@ pub async fn execute(
         | BlockConfig::JsonlSource(_)
         | BlockConfig::ParquetSource(_)
         | BlockConfig::ArrowSource(_)
-        | BlockConfig::UploadSource(_) => Err(EngineError::Internal("a source ran without its file".into())),
+        | BlockConfig::UploadSource(_) => Err(EngineError::Internal(
+            "a source ran without its file".into(),
+        )),
     }
 }
 
 async fn collect(df: DataFrame, notes: Vec<String>) -> EngineResult<BlockOutput> {
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await?;
-    Ok(BlockOutput { schema, batches, notes })
+    Ok(BlockOutput {
+        schema,
+        batches,
+        notes,
+    })
 }
 
 pub(crate) fn has_column(schema: &Schema, name: &str, field: &str, port: &str) -> EngineResult<()> {
@@ -197,7 +222,10 @@ pub(crate) fn has_column(schema: &Schema, name: &str, field: &str, port: &str) -
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     Err(err(
         field,
-        format!("input `{port}` has no column `{name}`; its columns are {}", names.join(", ")),
+        format!(
+            "input `{port}` has no column `{name}`; its columns are {}",
+            names.join(", ")
+        ),
     ))
 }
 
@@ -205,7 +233,12 @@ pub(crate) fn has_column(schema: &Schema, name: &str, field: &str, port: &str) -
 pub(crate) fn measure_expr(schema: &Schema, m: &AggMeasure, field: &str) -> EngineResult<Expr> {
     let e = match (&m.column, m.function) {
         (None, AggFunction::Count) => count(datafusion::logical_expr::lit(1i64)),
-        (None, _) => return Err(err(format!("{field}.column"), "only `count` may omit the column")),
+        (None, _) => {
+            return Err(err(
+                format!("{field}.column"),
+                "only `count` may omit the column",
+            ));
+        }
         (Some(c), f) => {
             has_column(schema, c, &format!("{field}.column"), "in")?;
             let t = schema.field_with_name(c).expect("checked").data_type();
@@ -263,10 +296,17 @@ fn union_compatible(a_port: &str, a: &Schema, b_port: &str, b: &Schema) -> Engin
             Ok(_) => {}
         }
     }
-    if let Some(extra) = b.fields().iter().find(|g| a.field_with_name(g.name()).is_err()) {
+    if let Some(extra) = b
+        .fields()
+        .iter()
+        .find(|g| a.field_with_name(g.name()).is_err())
+    {
         return Err(err(
             format!("inputs.{b_port}"),
-            format!("has column `{}`, which input `{a_port}` lacks", extra.name()),
+            format!(
+                "has column `{}`, which input `{a_port}` lacks",
+                extra.name()
+            ),
         ));
     }
     Ok(())
@@ -316,18 +356,26 @@ async fn join(left: DataFrame, right: DataFrame, c: &super::Join) -> EngineResul
     let joined = left.join(right, how, &lk, &rk_ref, None)?;
     let mut out = Vec::new();
     for f in ls.fields() {
-        let same_key = c.on.iter().find(|k| &k.left == f.name() && k.left == k.right);
+        let same_key =
+            c.on.iter()
+                .find(|k| &k.left == f.name() && k.left == k.right);
         match (same_key, c.how) {
             // A shared key of a right or full join may be null on the left: take either.
             (Some(_), JoinHow::Right | JoinHow::Full) => out.push(
-                datafusion::functions::expr_fn::coalesce(vec![ident(f.name()), ident(renamed(f.name()))])
-                    .alias(f.name()),
+                datafusion::functions::expr_fn::coalesce(vec![
+                    ident(f.name()),
+                    ident(renamed(f.name())),
+                ])
+                .alias(f.name()),
             ),
             _ => out.push(ident(f.name())),
         }
     }
     for f in rs.fields() {
-        if c.on.iter().any(|k| &k.right == f.name() && k.left == k.right) {
+        if c.on
+            .iter()
+            .any(|k| &k.right == f.name() && k.left == k.right)
+        {
             continue;
         }
         let name = if ls.field_with_name(f.name()).is_ok() {

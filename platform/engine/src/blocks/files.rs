@@ -41,7 +41,11 @@ pub struct Decoded {
     pub notes: Vec<String>,
 }
 
-pub fn decode_file(format: FileFormat, bytes: Bytes, csv: Option<&CsvOptions>) -> EngineResult<Decoded> {
+pub fn decode_file(
+    format: FileFormat,
+    bytes: Bytes,
+    csv: Option<&CsvOptions>,
+) -> EngineResult<Decoded> {
     match format {
         FileFormat::Csv => decode_csv(&bytes, csv.cloned().unwrap_or_default()),
         FileFormat::Jsonl => decode_jsonl(&bytes, csv.map(|c| c.on_error).unwrap_or_default()),
@@ -56,11 +60,19 @@ pub fn decode_file(format: FileFormat, bytes: Bytes, csv: Option<&CsvOptions>) -
             let batches = reader
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| EngineError::Data(format!("Parquet: {e}")))?;
-            Ok(Decoded { schema, batches, notes: vec![] })
+            Ok(Decoded {
+                schema,
+                batches,
+                notes: vec![],
+            })
         }
         FileFormat::Arrow => {
             let (schema, batches) = decode_ipc(bytes)?;
-            Ok(Decoded { schema, batches, notes: vec![] })
+            Ok(Decoded {
+                schema,
+                batches,
+                notes: vec![],
+            })
         }
     }
 }
@@ -83,7 +95,11 @@ pub fn decode_ipc(bytes: Bytes) -> EngineResult<(SchemaRef, Vec<RecordBatch>)> {
     }
 }
 
-pub fn encode_file(format: FileFormat, schema: &SchemaRef, batches: &[RecordBatch]) -> EngineResult<Vec<u8>> {
+pub fn encode_file(
+    format: FileFormat,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> EngineResult<Vec<u8>> {
     let mut out = Vec::new();
     match format {
         FileFormat::Csv => {
@@ -162,7 +178,8 @@ fn decode_csv(bytes: &[u8], opts: CsvOptions) -> EngineResult<Decoded> {
                     )));
                 }
                 early = problems;
-                let s = infer(&clean).map_err(|e| EngineError::Data(format!("cannot read the CSV: {e}")))?;
+                let s = infer(&clean)
+                    .map_err(|e| EngineError::Data(format!("cannot read the CSV: {e}")))?;
                 owned = Some(clean);
                 s
             }
@@ -179,7 +196,11 @@ fn decode_csv(bytes: &[u8], opts: CsvOptions) -> EngineResult<Decoded> {
         notes
     };
     match parse_csv(bytes, &schema, opts.header, delimiter) {
-        Ok(batches) => Ok(Decoded { schema, batches, notes: skipped(vec![]) }),
+        Ok(batches) => Ok(Decoded {
+            schema,
+            batches,
+            notes: skipped(vec![]),
+        }),
         // Arrow stops at the first problem with a batch-relative position; a second,
         // record-by-record pass finds every bad line by its line number in the file.
         Err(arrow_err) => {
@@ -188,7 +209,9 @@ fn decode_csv(bytes: &[u8], opts: CsvOptions) -> EngineResult<Decoded> {
                 return Err(EngineError::Data(format!("CSV: {arrow_err}")));
             }
             let inferred = if opts.columns.is_none() {
-                format!(" (column types were inferred from the first {INFER_ROWS} rows; declare `columns` to set them)")
+                format!(
+                    " (column types were inferred from the first {INFER_ROWS} rows; declare `columns` to set them)"
+                )
             } else {
                 String::new()
             };
@@ -200,7 +223,11 @@ fn decode_csv(bytes: &[u8], opts: CsvOptions) -> EngineResult<Decoded> {
             }
             let batches = parse_csv(&clean, &schema, opts.header, delimiter)
                 .map_err(|e| EngineError::Data(format!("CSV: {e}")))?;
-            Ok(Decoded { schema, batches, notes: skipped(problems) })
+            Ok(Decoded {
+                schema,
+                batches,
+                notes: skipped(problems),
+            })
         }
     }
 }
@@ -258,7 +285,13 @@ fn check_csv(
             continue;
         }
         if record.len() != width {
-            problems.push((line, format!("line {line}: expected {width} fields, found {}", record.len())));
+            problems.push((
+                line,
+                format!(
+                    "line {line}: expected {width} fields, found {}",
+                    record.len()
+                ),
+            ));
             continue;
         }
         if schema.is_some() {
@@ -275,10 +308,21 @@ fn check_csv(
             continue;
         }
         let raw: ArrayRef = Arc::new(StringArray::from(std::mem::take(&mut columns[i])));
-        let cast = cast_with_options(&raw, field.data_type(), &CastOptions { safe: true, ..Default::default() })?;
+        let cast = cast_with_options(
+            &raw,
+            field.data_type(),
+            &CastOptions {
+                safe: true,
+                ..Default::default()
+            },
+        )?;
         for row in 0..raw.len() {
             if raw.is_valid(row) && cast.is_null(row) && bad_rows[row].is_none() {
-                let value = raw.as_any().downcast_ref::<StringArray>().expect("strings").value(row);
+                let value = raw
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .expect("strings")
+                    .value(row);
                 bad_rows[row] = Some(format!(
                     "column `{}`: `{}` is not a {}",
                     field.name(),
@@ -339,7 +383,11 @@ fn decode_jsonl(bytes: &[u8], on_error: OnError) -> EngineResult<Decoded> {
         notes.push(format!("skipped {} malformed lines", problems.len()));
         notes.extend(problems.into_iter().take(NOTE_LINES));
     }
-    Ok(Decoded { schema, batches, notes })
+    Ok(Decoded {
+        schema,
+        batches,
+        notes,
+    })
 }
 
 #[cfg(test)]
@@ -358,31 +406,69 @@ mod tests {
         let typed = b"id,amount\n1,2.5\n2,oops\n3,4\n";
         let declared = CsvOptions {
             columns: Some(vec![
-                super::super::ColumnDecl { name: "id".into(), ty: crate::ColumnType::Int64 },
-                super::super::ColumnDecl { name: "amount".into(), ty: crate::ColumnType::Float64 },
+                super::super::ColumnDecl {
+                    name: "id".into(),
+                    ty: crate::ColumnType::Int64,
+                },
+                super::super::ColumnDecl {
+                    name: "amount".into(),
+                    ty: crate::ColumnType::Float64,
+                },
             ]),
             ..Default::default()
         };
-        let err = decode_csv(typed, declared.clone()).err().unwrap().to_string();
-        assert!(err.starts_with("line 3, column `amount`: `oops` is not a float"), "{err}");
+        let err = decode_csv(typed, declared.clone())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.starts_with("line 3, column `amount`: `oops` is not a float"),
+            "{err}"
+        );
         let data = b"id,amount\n1,2.5\n2,oops\n3,4\n4,1,9\n";
         let err = decode_csv(data, csv_opts(false)).err().unwrap().to_string();
-        assert!(err.starts_with("line 5: expected 2 fields, found 3"), "{err}");
+        assert!(
+            err.starts_with("line 5: expected 2 fields, found 3"),
+            "{err}"
+        );
         let ok = decode_csv(data, csv_opts(true)).unwrap();
         let rows: usize = ok.batches.iter().map(|b| b.num_rows()).sum();
         // Inference sees `oops`, so `amount` is text and only the short line goes.
         assert_eq!(rows, 3);
         assert_eq!(ok.notes[0], "skipped 1 malformed lines");
-        assert!(ok.notes.contains(&"line 5: expected 2 fields, found 3".to_owned()), "{:?}", ok.notes);
-        let ok = decode_csv(typed, CsvOptions { on_error: OnError::Skip, ..declared }).unwrap();
+        assert!(
+            ok.notes
+                .contains(&"line 5: expected 2 fields, found 3".to_owned()),
+            "{:?}",
+            ok.notes
+        );
+        let ok = decode_csv(
+            typed,
+            CsvOptions {
+                on_error: OnError::Skip,
+                ..declared
+            },
+        )
+        .unwrap();
         assert_eq!(ok.batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
-        assert!(ok.notes.iter().any(|n| n.starts_with("line 3, column `amount`")), "{:?}", ok.notes);
+        assert!(
+            ok.notes
+                .iter()
+                .any(|n| n.starts_with("line 3, column `amount`")),
+            "{:?}",
+            ok.notes
+        );
     }
 
     #[test]
     fn formats_round_trip() {
         let d = decode_csv(b"a,b\n1,x\n2,y\n", CsvOptions::default()).unwrap();
-        for f in [FileFormat::Csv, FileFormat::Parquet, FileFormat::Arrow, FileFormat::Jsonl] {
+        for f in [
+            FileFormat::Csv,
+            FileFormat::Parquet,
+            FileFormat::Arrow,
+            FileFormat::Jsonl,
+        ] {
             let bytes = encode_file(f, &d.schema, &d.batches).unwrap();
             let back = decode_file(f, Bytes::from(bytes), None).unwrap();
             let rows: usize = back.batches.iter().map(|b| b.num_rows()).sum();
@@ -392,7 +478,10 @@ mod tests {
 
     #[test]
     fn jsonl_reports_line_numbers() {
-        let err = decode_jsonl(b"{\"a\":1}\n{\"a\":\n", OnError::Fail).err().unwrap().to_string();
+        let err = decode_jsonl(b"{\"a\":1}\n{\"a\":\n", OnError::Fail)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.starts_with("line 2:"), "{err}");
     }
 }

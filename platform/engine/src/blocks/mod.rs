@@ -19,7 +19,9 @@ pub enum Ports {
     None,
     Fixed(&'static [&'static str]),
     /// Any number (at least `min`) of author-named ports; SQL sees each as a table.
-    Named { min: usize },
+    Named {
+        min: usize,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -333,7 +335,10 @@ impl BlockConfig {
             "inline_rows" => {
                 let c: InlineRows = parse(v)?;
                 if c.columns.is_empty() {
-                    return Err(("config.columns".into(), "declare at least one column".into()));
+                    return Err((
+                        "config.columns".into(),
+                        "declare at least one column".into(),
+                    ));
                 }
                 for (i, r) in c.rows.iter().enumerate() {
                     if r.len() != c.columns.len() {
@@ -400,14 +405,18 @@ impl BlockConfig {
             }
             "publish" => {
                 let c: Publish = parse(v)?;
-                crate::workflow::check_ident(&c.dataset).map_err(|r| ("config.dataset".to_owned(), r))?;
+                crate::workflow::check_ident(&c.dataset)
+                    .map_err(|r| ("config.dataset".to_owned(), r))?;
                 BlockConfig::Publish(c)
             }
             "write_file" => BlockConfig::WriteFile(parse(v)?),
             other => {
                 return Err((
                     "kind".into(),
-                    format!("unknown block kind `{other}`; built-in kinds are {}", KINDS.join(", ")),
+                    format!(
+                        "unknown block kind `{other}`; built-in kinds are {}",
+                        KINDS.join(", ")
+                    ),
                 ));
             }
         };
@@ -451,6 +460,9 @@ fn check_delimiter(d: &str) -> Result<(), FieldError> {
     if d.len() == 1 && d.is_ascii() {
         Ok(())
     } else {
-        Err(("config.delimiter".into(), "must be one ASCII character".into()))
+        Err((
+            "config.delimiter".into(),
+            "must be one ASCII character".into(),
+        ))
     }
 }

@@ -19,7 +19,11 @@ use crate::{Engine, EngineError, EngineResult};
 pub type FilterState = BTreeMap<String, Vec<Value>>;
 
 /// The report filters that apply to a tile over `dataset`, as conditions.
-pub fn tile_conditions(def: &ReportDefinition, dataset: &DatasetRecord, state: &FilterState) -> Vec<Condition> {
+pub fn tile_conditions(
+    def: &ReportDefinition,
+    dataset: &DatasetRecord,
+    state: &FilterState,
+) -> Vec<Condition> {
     let has_column = |c: &str| {
         dataset
             .schema
@@ -31,7 +35,10 @@ pub fn tile_conditions(def: &ReportDefinition, dataset: &DatasetRecord, state: &
         .filter(|f| f.dataset.as_deref().is_none_or(|d| d == dataset.name))
         .filter(|f| has_column(&f.column))
         .filter_map(|f| {
-            let values = state.get(&f.id).cloned().unwrap_or_else(|| f.default.clone());
+            let values = state
+                .get(&f.id)
+                .cloned()
+                .unwrap_or_else(|| f.default.clone());
             (!values.is_empty()).then(|| Condition {
                 column: f.column.clone(),
                 op: f.op,
@@ -45,13 +52,22 @@ pub fn tile_conditions(def: &ReportDefinition, dataset: &DatasetRecord, state: &
 pub fn check_state(def: &ReportDefinition, state: &FilterState) -> EngineResult<()> {
     for (id, values) in state {
         let Some(f) = def.filters.iter().find(|f| &f.id == id) else {
-            return Err(EngineError::invalid("filters", format!("the report has no filter `{id}`")));
+            return Err(EngineError::invalid(
+                "filters",
+                format!("the report has no filter `{id}`"),
+            ));
         };
         if f.op == FilterOp::Between && !values.is_empty() && values.len() != 2 {
-            return Err(EngineError::invalid(format!("filters.{id}"), "`between` takes two values"));
+            return Err(EngineError::invalid(
+                format!("filters.{id}"),
+                "`between` takes two values",
+            ));
         }
         if values.iter().any(|v| v.is_object() || v.is_array()) {
-            return Err(EngineError::invalid(format!("filters.{id}"), "values are strings, numbers, booleans or null"));
+            return Err(EngineError::invalid(
+                format!("filters.{id}"),
+                "values are strings, numbers, booleans or null",
+            ));
         }
     }
     Ok(())
@@ -98,7 +114,10 @@ impl Engine {
             for tile in def.tiles() {
                 summary.tiles += 1;
                 let Some(ds) = datasets.get(&tile.query.dataset) else {
-                    summary.failures.push(format!("{}/{}: no dataset `{}`", r.name, tile.id, tile.query.dataset));
+                    summary.failures.push(format!(
+                        "{}/{}: no dataset `{}`",
+                        r.name, tile.id, tile.query.dataset
+                    ));
                     continue;
                 };
                 let conditions = tile_conditions(&def, ds, &state);
@@ -112,18 +131,30 @@ impl Engine {
                     };
                     match self.query(ds, &spec).await {
                         Ok(_) => summary.entries += 1,
-                        Err(e) => summary.failures.push(format!("{}/{}: {e}", r.name, tile.id)),
+                        Err(e) => summary
+                            .failures
+                            .push(format!("{}/{}: {e}", r.name, tile.id)),
                     }
                 }
             }
             for f in &def.filters {
                 summary.filter_lists += 1;
-                for ds in datasets.values().filter(|d| f.dataset.as_deref().is_none_or(|n| n == d.name)) {
-                    if !ds.schema.as_array().is_some_and(|c| c.iter().any(|x| x["name"] == f.column.as_str())) {
+                for ds in datasets
+                    .values()
+                    .filter(|d| f.dataset.as_deref().is_none_or(|n| n == d.name))
+                {
+                    if !ds
+                        .schema
+                        .as_array()
+                        .is_some_and(|c| c.iter().any(|x| x["name"] == f.column.as_str()))
+                    {
                         continue;
                     }
                     for scope in scopes(&ds.name) {
-                        match self.column_values(ds, &f.column, &scope, FILTER_VALUES).await {
+                        match self
+                            .column_values(ds, &f.column, &scope, FILTER_VALUES)
+                            .await
+                        {
                             Ok(_) => summary.entries += 1,
                             Err(e) => summary.failures.push(format!("{}/{}: {e}", r.name, f.id)),
                         }

@@ -176,13 +176,19 @@ impl ReportDefinition {
             let f = format!("tabs[{ti}]");
             check_ident(&tab.id).map_err(|r| EngineError::invalid(format!("{f}.id"), r))?;
             if !ids.insert(tab.id.clone()) {
-                return Err(EngineError::invalid(format!("{f}.id"), format!("id `{}` is used twice", tab.id)));
+                return Err(EngineError::invalid(
+                    format!("{f}.id"),
+                    format!("id `{}` is used twice", tab.id),
+                ));
             }
             for (i, tile) in tab.tiles.iter().enumerate() {
                 let f = format!("{f}.tiles[{i}]");
                 check_ident(&tile.id).map_err(|r| EngineError::invalid(format!("{f}.id"), r))?;
                 if !ids.insert(tile.id.clone()) {
-                    return Err(EngineError::invalid(format!("{f}.id"), format!("id `{}` is used twice", tile.id)));
+                    return Err(EngineError::invalid(
+                        format!("{f}.id"),
+                        format!("id `{}` is used twice", tile.id),
+                    ));
                 }
                 validate_tile(tile, &f)?;
             }
@@ -191,13 +197,22 @@ impl ReportDefinition {
             let f = format!("filters[{i}]");
             check_ident(&rf.id).map_err(|r| EngineError::invalid(format!("{f}.id"), r))?;
             if !ids.insert(rf.id.clone()) {
-                return Err(EngineError::invalid(format!("{f}.id"), format!("id `{}` is used twice", rf.id)));
+                return Err(EngineError::invalid(
+                    format!("{f}.id"),
+                    format!("id `{}` is used twice", rf.id),
+                ));
             }
             if !matches!(rf.op, FilterOp::In | FilterOp::Between) {
-                return Err(EngineError::invalid(format!("{f}.op"), "report filters use `in` or `between`"));
+                return Err(EngineError::invalid(
+                    format!("{f}.op"),
+                    "report filters use `in` or `between`",
+                ));
             }
             if rf.op == FilterOp::Between && !rf.default.is_empty() && rf.default.len() != 2 {
-                return Err(EngineError::invalid(format!("{f}.default"), "`between` takes two values"));
+                return Err(EngineError::invalid(
+                    format!("{f}.default"),
+                    "`between` takes two values",
+                ));
             }
         }
         Ok(())
@@ -212,19 +227,30 @@ pub fn validate_tile(tile: &Tile, f: &str) -> EngineResult<()> {
         if ok {
             Ok(())
         } else {
-            Err(EngineError::invalid(format!("{f}.query"), format!("a {:?} tile needs {what}", tile.kind).to_lowercase()))
+            Err(EngineError::invalid(
+                format!("{f}.query"),
+                format!("a {:?} tile needs {what}", tile.kind).to_lowercase(),
+            ))
         }
     };
     match tile.kind {
         TileKind::Table => Ok(()),
-        TileKind::Kpi => need(dims == 0 && meas >= 1, "no dimensions and at least one measure"),
+        TileKind::Kpi => need(
+            dims == 0 && meas >= 1,
+            "no dimensions and at least one measure",
+        ),
         TileKind::Pie => need(dims == 1 && meas == 1, "one dimension and one measure"),
-        TileKind::Bar | TileKind::Line | TileKind::Area => need(dims >= 1 && meas >= 1, "a dimension and a measure"),
+        TileKind::Bar | TileKind::Line | TileKind::Area => {
+            need(dims >= 1 && meas >= 1, "a dimension and a measure")
+        }
         TileKind::Pivot => need(dims >= 2 && meas >= 1, "two dimensions and a measure"),
     }?;
     for (i, m) in q.measures.iter().enumerate() {
         if m.column.is_none() && m.function != AggFunction::Count {
-            return Err(EngineError::invalid(format!("{f}.query.measures[{i}].column"), "only `count` may omit the column"));
+            return Err(EngineError::invalid(
+                format!("{f}.query.measures[{i}].column"),
+                "only `count` may omit the column",
+            ));
         }
     }
     for (i, c) in q.filters.iter().enumerate() {
@@ -233,7 +259,10 @@ pub fn validate_tile(tile: &Tile, f: &str) -> EngineResult<()> {
     if let Some(l) = q.limit
         && (l == 0 || l > MAX_TILE_ROWS)
     {
-        return Err(EngineError::invalid(format!("{f}.query.limit"), format!("must be between 1 and {MAX_TILE_ROWS}")));
+        return Err(EngineError::invalid(
+            format!("{f}.query.limit"),
+            format!("must be between 1 and {MAX_TILE_ROWS}"),
+        ));
     }
     Ok(())
 }
@@ -249,17 +278,24 @@ pub fn check_condition(c: &Condition, f: &str) -> EngineResult<()> {
     if !ok {
         return Err(EngineError::invalid(
             format!("{f}.values"),
-            format!("`{:?}` takes {}", c.op, match c.op {
-                FilterOp::IsNull | FilterOp::NotNull => "no values",
-                FilterOp::Between => "two values",
-                FilterOp::In | FilterOp::NotIn => "one or more values",
-                _ => "one value",
-            })
+            format!(
+                "`{:?}` takes {}",
+                c.op,
+                match c.op {
+                    FilterOp::IsNull | FilterOp::NotNull => "no values",
+                    FilterOp::Between => "two values",
+                    FilterOp::In | FilterOp::NotIn => "one or more values",
+                    _ => "one value",
+                }
+            )
             .to_lowercase(),
         ));
     }
     if c.values.iter().any(|v| v.is_object() || v.is_array()) {
-        return Err(EngineError::invalid(format!("{f}.values"), "values are strings, numbers, booleans or null"));
+        return Err(EngineError::invalid(
+            format!("{f}.values"),
+            "values are strings, numbers, booleans or null",
+        ));
     }
     Ok(())
 }

@@ -43,22 +43,38 @@ async fn caller_of(state: &AppState, req: &Request) -> Result<Caller, ApiError> 
 /// `GET /download/tile?report=ID&tile=ID&format=csv|arrow&filters=JSON`: a tile's data
 /// as a file, when the project's download ability allows it.
 #[handler]
-pub async fn tile_download(req: &Request, Query(p): Query<TileDownloadParams>, state: Data<&Arc<AppState>>) -> Response {
+pub async fn tile_download(
+    req: &Request,
+    Query(p): Query<TileDownloadParams>,
+    state: Data<&Arc<AppState>>,
+) -> Response {
     let result = async {
         let caller = caller_of(&state, req).await?;
         let filters: FilterState = match &p.filters {
-            Some(f) => serde_json::from_str(f)
-                .map_err(|e| ApiError::invalid(format!("filters: not a JSON object of value lists: {e}")))?,
+            Some(f) => serde_json::from_str(f).map_err(|e| {
+                ApiError::invalid(format!("filters: not a JSON object of value lists: {e}"))
+            })?,
             None => FilterState::new(),
         };
         let arrow = match p.format.as_deref() {
             None | Some("csv") => false,
             Some("arrow") => true,
-            Some(other) => return Err(ApiError::invalid(format!("format: `{other}` is not csv or arrow"))),
+            Some(other) => {
+                return Err(ApiError::invalid(format!(
+                    "format: `{other}` is not csv or arrow"
+                )));
+            }
         };
-        let d = state.services.tile_download(&caller, &p.report, &p.tile, &filters).await?;
+        let d = state
+            .services
+            .tile_download(&caller, &p.report, &p.tile, &filters)
+            .await?;
         let (bytes, mime, ext) = if arrow {
-            (d.result.arrow_ipc(), "application/vnd.apache.arrow.file", "arrow")
+            (
+                d.result.arrow_ipc(),
+                "application/vnd.apache.arrow.file",
+                "arrow",
+            )
         } else {
             (d.result.csv(), "text/csv; charset=utf-8", "csv")
         };
@@ -67,7 +83,10 @@ pub async fn tile_download(req: &Request, Query(p): Query<TileDownloadParams>, s
             Response::builder()
                 .status(StatusCode::OK)
                 .content_type(mime)
-                .header("content-disposition", format!("attachment; filename=\"{}.{ext}\"", d.filename))
+                .header(
+                    "content-disposition",
+                    format!("attachment; filename=\"{}.{ext}\"", d.filename),
+                )
                 .header("cache-control", "no-store")
                 .body(bytes),
         )
@@ -93,7 +112,10 @@ pub async fn subscriptions(
         && let (Some(origin), Some(host)) = (req.header("origin"), req.header("host"))
         && !origin.ends_with(&format!("//{host}"))
     {
-        return error_response(&ApiError::new(vitrine_core::ErrorCode::CsrfRejected, "cross-origin WebSocket refused"));
+        return error_response(&ApiError::new(
+            vitrine_core::ErrorCode::CsrfRejected,
+            "cross-origin WebSocket refused",
+        ));
     }
     let auth = authenticate(&state.services, req, &meta).await;
     let schema = state.schema.clone();

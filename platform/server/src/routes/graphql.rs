@@ -152,15 +152,28 @@ async fn run_requests(
 
 /// A GraphQL multipart request (file uploads): the operations plus files, bounded by the
 /// upload size limit rather than the plain body limit.
-async fn execute_multipart(req: &Request, body: Body, content_type: &str, state: &AppState) -> Response {
+async fn execute_multipart(
+    req: &Request,
+    body: Body,
+    content_type: &str,
+    state: &AppState,
+) -> Response {
     let limits = state.config.limits();
     let max = vitrine_api::services::MAX_UPLOAD_BYTES + limits.max_body_bytes;
     let bytes = match body.into_bytes_limit(max).await {
         Ok(b) => b,
         Err(poem::error::ReadBodyError::PayloadTooLarge) => {
-            return body_error(ErrorCode::QueryTooLarge, format!("the upload exceeds {max} bytes"));
+            return body_error(
+                ErrorCode::QueryTooLarge,
+                format!("the upload exceeds {max} bytes"),
+            );
         }
-        Err(e) => return body_error(ErrorCode::InvalidInput, format!("cannot read the request body: {e}")),
+        Err(e) => {
+            return body_error(
+                ErrorCode::InvalidInput,
+                format!("cannot read the request body: {e}"),
+            );
+        }
     };
     let options = async_graphql::http::MultipartOptions::default()
         .max_file_size(vitrine_api::services::MAX_UPLOAD_BYTES)
@@ -173,14 +186,25 @@ async fn execute_multipart(req: &Request, body: Body, content_type: &str, state:
     .await
     {
         Ok(b) => b,
-        Err(e) => return body_error(ErrorCode::InvalidInput, format!("not a GraphQL multipart request: {e}")),
+        Err(e) => {
+            return body_error(
+                ErrorCode::InvalidInput,
+                format!("not a GraphQL multipart request: {e}"),
+            );
+        }
     };
     match batch {
         async_graphql::BatchRequest::Single(r) => run_requests(req, vec![r], false, state).await,
-        async_graphql::BatchRequest::Batch(rs) if rs.len() <= limits.max_batch => run_requests(req, rs, true, state).await,
+        async_graphql::BatchRequest::Batch(rs) if rs.len() <= limits.max_batch => {
+            run_requests(req, rs, true, state).await
+        }
         async_graphql::BatchRequest::Batch(rs) => body_error(
             ErrorCode::QueryTooLarge,
-            format!("the batch has {} operations; the limit is {}", rs.len(), limits.max_batch),
+            format!(
+                "the batch has {} operations; the limit is {}",
+                rs.len(),
+                limits.max_batch
+            ),
         ),
     }
 }
