@@ -329,11 +329,11 @@ async fn run_query(table: &Table, spec: &QuerySpec<'_>) -> EngineResult<QueryRes
                 )
             })
             .collect::<EngineResult<Vec<_>>>()?;
-        df = df.aggregate(q.dimensions.iter().map(|d| ident(d)).collect(), measures)?;
+        df = df.aggregate(q.dimensions.iter().map(ident).collect(), measures)?;
         limit = q.limit.unwrap_or(MAX_TILE_ROWS);
     } else {
         if !q.dimensions.is_empty() {
-            df = df.select(q.dimensions.iter().map(|d| ident(d)).collect::<Vec<Expr>>())?;
+            df = df.select(q.dimensions.iter().map(ident).collect::<Vec<Expr>>())?;
         }
         limit = q.limit.unwrap_or(DEFAULT_TABLE_ROWS).min(MAX_TILE_ROWS);
     }

@@ -299,7 +299,7 @@ impl Engine {
                 let req = &req;
                 wave.push(async move {
                     let t = Instant::now();
-                    let out = self.run_block(&req, p, inputs, state, force).await;
+                    let out = self.run_block(req, p, inputs, state, force).await;
                     (p, out, t.elapsed())
                 });
             }

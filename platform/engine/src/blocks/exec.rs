@@ -134,7 +134,7 @@ pub async fn execute(
             for (i, g) in c.group_by.iter().enumerate() {
                 has_column(&schema, g, &format!("config.group_by[{i}]"), "in")?;
             }
-            let groups = c.group_by.iter().map(|g| ident(g)).collect();
+            let groups = c.group_by.iter().map(ident).collect();
             let aggs = c
                 .measures
                 .iter()

@@ -316,17 +316,13 @@ fn check_csv(
                 ..Default::default()
             },
         )?;
-        for row in 0..raw.len() {
-            if raw.is_valid(row) && cast.is_null(row) && bad_rows[row].is_none() {
-                let value = raw
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .expect("strings")
-                    .value(row);
-                bad_rows[row] = Some(format!(
+        let strings = raw.as_any().downcast_ref::<StringArray>().expect("strings");
+        for (row, bad) in bad_rows.iter_mut().enumerate() {
+            if raw.is_valid(row) && cast.is_null(row) && bad.is_none() {
+                *bad = Some(format!(
                     "column `{}`: `{}` is not a {}",
                     field.name(),
-                    value,
+                    strings.value(row),
                     crate::types::type_name(field.data_type())
                 ));
             }
