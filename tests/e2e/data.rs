@@ -905,3 +905,42 @@ async fn uploads_and_run_progress_over_websocket() {
         .await;
     assert_eq!(code(&viewer_run), "NOT_FOUND");
 }
+
+#[tokio::test]
+async fn instance_parameters_point_a_project_at_this_instance_data() {
+    let w = data_world().await;
+    let s = &w.s;
+    // The project's own value names staging data that this instance does not have.
+    let save = "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w,parameters:[{name:\"input\",value:\"staging/superstore.csv\"}]){version parameters{name value}}}";
+    data(
+        &s.gql(
+            &w.editor.auth,
+            save,
+            json!({"p": w.project, "w": pipeline(0.0)}),
+        )
+        .await,
+    );
+    let run =
+        data(&s.gql(&w.editor.auth, RUN, json!({"p": w.project})).await)["runWorkflow"].clone();
+    assert_eq!(statuses(&run)["orders"], "failed");
+    assert_eq!(run["blocks"][0]["error"]["code"], "NOT_FOUND", "{run}");
+    // Only admins set instance values; then the same, unedited project reads this
+    // instance's file.
+    let set = "mutation{setInstanceParameters(parameters:[{name:\"input\",value:\"in/superstore.csv\"}]){name value}}";
+    assert_eq!(
+        code(&s.gql(&w.editor.auth, set, json!({})).await),
+        "FORBIDDEN"
+    );
+    data(&s.gql(&w.admin.auth, set, json!({})).await);
+    let run =
+        data(&s.gql(&w.editor.auth, RUN, json!({"p": w.project})).await)["runWorkflow"].clone();
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let bad = s
+        .gql(
+            &w.admin.auth,
+            "mutation{setInstanceParameters(parameters:[{name:\"Bad Name\",value:\"x\"}]){name}}",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&bad), "INVALID_INPUT");
+}

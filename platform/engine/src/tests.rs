@@ -261,3 +261,99 @@ async fn tile_queries_respect_scope_and_cache() {
         updated_ms: 0,
     };
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_can_be_cancelled_and_reports_progress() {
+    let f = fixture().await;
+    f.save(json!([
+        {"id": "one", "kind": "inline_rows", "config": {"columns": [{"name": "x", "type": "int64"}], "rows": [[1]]}},
+        {"id": "slow", "kind": "sql", "config": {"query": "SELECT sum(value) AS s FROM range(1, 20000000000) CROSS JOIN one"}, "inputs": {"one": "one"}},
+        {"id": "after", "kind": "publish", "config": {"dataset": "s"}, "inputs": {"in": "slow"}},
+    ]))
+    .await;
+    let run = f
+        .engine
+        .start_run(RunRequest {
+            project_uid: f.project.clone(),
+            folders: vec![],
+            requested_by: None,
+            from_block: None,
+            force: false,
+        })
+        .await
+        .unwrap();
+    let mut events = f.engine.subscribe(&run.uid).unwrap();
+    // A second run of the same project is refused while this one goes.
+    let second = f
+        .engine
+        .start_run(RunRequest {
+            project_uid: f.project.clone(),
+            folders: vec![],
+            requested_by: None,
+            from_block: None,
+            force: false,
+        })
+        .await;
+    assert!(matches!(second, Err(crate::EngineError::Conflict(_))));
+    // Wait until the slow block is running, then cancel.
+    loop {
+        let e = events.recv().await.unwrap();
+        if e.block
+            .as_ref()
+            .is_some_and(|b| b.block == "slow" && b.status == crate::BlockStatus::Running)
+        {
+            break;
+        }
+    }
+    let t = std::time::Instant::now();
+    assert!(f.engine.cancel(&run.uid));
+    let mut last = None;
+    while let Ok(e) = events.recv().await {
+        if e.block.is_none() {
+            last = Some(e.run_status);
+            break;
+        }
+    }
+    assert_eq!(last.as_deref(), Some("cancelled"));
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "cancel took {:?}",
+        t.elapsed()
+    );
+    while f.engine.is_running(&run.uid) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let done = f.store.workflow_run(&run.uid).await.unwrap().unwrap();
+    assert_eq!(done.status, "cancelled");
+    assert_eq!(status(&done, "one"), "succeeded");
+    assert_eq!(status(&done, "slow"), "cancelled");
+    assert_eq!(status(&done, "after"), "cancelled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_blocks_cannot_reach_files_or_change_state() {
+    let f = fixture().await;
+    let escapes = [
+        "SELECT * FROM '/etc/passwd'",
+        "CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '/etc/passwd'",
+        "COPY (SELECT 1) TO '/tmp/vitrine-copy.csv'",
+        "SET datafusion.execution.batch_size = 1",
+    ];
+    let blocks: Vec<Value> = std::iter::once(json!({"id": "one", "kind": "inline_rows", "config": {"columns": [{"name": "x", "type": "int64"}], "rows": [[1]]}}))
+        .chain(escapes.iter().enumerate().map(|(i, q)| {
+            json!({"id": format!("q{i}"), "kind": "sql", "config": {"query": q}, "inputs": {"one": "one"}})
+        }))
+        .collect();
+    f.save(Value::Array(blocks)).await;
+    let run = f.run(None).await;
+    for i in 0..escapes.len() {
+        assert_eq!(
+            status(&run, &format!("q{i}")),
+            "failed",
+            "{}: {:?}",
+            escapes[i],
+            run.blocks
+        );
+    }
+    assert!(!std::path::Path::new("/tmp/vitrine-copy.csv").exists());
+}
