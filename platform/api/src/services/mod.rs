@@ -10,6 +10,7 @@ mod identity;
 mod policy;
 mod projects;
 mod reports;
+mod security;
 mod workflows;
 
 use std::collections::HashMap;
@@ -26,7 +27,8 @@ pub use audit::Audit;
 pub use auth::{LoginOutcome, NewApiToken, SESSION_TTL};
 pub use directory::{FolderView, ProjectView};
 pub use policy::PolicyKnown;
-pub use reports::{AccessRule, BoostTarget, DataSecurity, TileDownload};
+pub use reports::TileDownload;
+pub use security::{AccessRule, BoostTarget, DataSecurity};
 pub use workflows::{MAX_UPLOAD_BYTES, WorkflowView};
 
 use crate::ratelimit::FailureLimiter;

@@ -1,0 +1,289 @@
+//! Data security around tile queries: access filters (which rows), connection roles
+//! (whether a viewer may run a query at all) and access boost (which lets viewers see a
+//! report's tiles above their connection role, and never touches access filters).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use vitrine_authz::Action;
+use vitrine_core::{ConnectionRole, Role};
+use vitrine_engine::Scope;
+use vitrine_storage::{AccessFilterRecord, DatasetRecord, UserRecord, now_ms};
+
+use super::Services;
+use crate::caller::Caller;
+use crate::{ApiError, ApiResult};
+
+/// Instance-wide data-security settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DataSecurity {
+    pub default_connection_role: ConnectionRole,
+    pub instance_boost: bool,
+    #[serde(default)]
+    pub boosted_folders: BTreeSet<String>,
+    #[serde(default)]
+    pub boosted_projects: BTreeSet<String>,
+}
+
+impl Default for DataSecurity {
+    fn default() -> Self {
+        DataSecurity {
+            default_connection_role: ConnectionRole::Querier,
+            instance_boost: false,
+            boosted_folders: BTreeSet::new(),
+            boosted_projects: BTreeSet::new(),
+        }
+    }
+}
+
+const DATA_SECURITY: &str = "data_security";
+
+/// One access-filter rule: the dataset's `column` must equal one of the viewer's values
+/// of `attribute`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRule {
+    pub column: String,
+    pub attribute: String,
+}
+
+/// Where access boost is switched.
+#[derive(Debug, Clone)]
+pub enum BoostTarget {
+    Instance,
+    Folder(String),
+    Project(String),
+}
+
+impl Services {
+    pub async fn data_security(&self) -> ApiResult<DataSecurity> {
+        Ok(self.store.setting(DATA_SECURITY).await?.unwrap_or_default())
+    }
+
+    pub(super) fn connection_role(&self, user: &UserRecord, sec: &DataSecurity) -> ConnectionRole {
+        user.connection_role.unwrap_or(sec.default_connection_role)
+    }
+
+    pub(super) fn boosted(&self, project_uid: &str, sec: &DataSecurity) -> bool {
+        sec.instance_boost
+            || sec.boosted_projects.contains(project_uid)
+            || self
+                .folder_chain(project_uid)
+                .iter()
+                .any(|f| sec.boosted_folders.contains(f))
+    }
+
+    pub async fn set_connection_role(
+        &self,
+        caller: &Caller,
+        user_uid: &str,
+        role: Option<ConnectionRole>,
+    ) -> ApiResult<UserRecord> {
+        caller.require_write()?;
+        self.require_admin_caller(caller)?;
+        self.store.set_connection_role(user_uid, role).await?;
+        self.auth_cache.forget_user(user_uid);
+        self.audit
+            .record(
+                caller,
+                "user.connection_role",
+                &format!("user:{user_uid}"),
+                "ok",
+                role.map(|r| r.as_str()).unwrap_or("default"),
+            )
+            .await;
+        self.store
+            .user(user_uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("user"))
+    }
+
+    pub async fn set_default_connection_role(
+        &self,
+        caller: &Caller,
+        role: ConnectionRole,
+    ) -> ApiResult<DataSecurity> {
+        caller.require_write()?;
+        self.require_admin_caller(caller)?;
+        let mut sec = self.data_security().await?;
+        sec.default_connection_role = role;
+        self.store.put_setting(DATA_SECURITY, &sec).await?;
+        self.audit
+            .record(
+                caller,
+                "instance.connection_role",
+                "instance",
+                "ok",
+                role.as_str(),
+            )
+            .await;
+        Ok(sec)
+    }
+
+    /// Switches access boost: the instance needs an admin, a folder or project its manager.
+    pub async fn set_access_boost(
+        &self,
+        caller: &Caller,
+        target: BoostTarget,
+        on: bool,
+    ) -> ApiResult<DataSecurity> {
+        caller.require_write()?;
+        let mut sec = self.data_security().await?;
+        let object = match &target {
+            BoostTarget::Instance => {
+                self.require_admin_caller(caller)?;
+                sec.instance_boost = on;
+                "instance".to_owned()
+            }
+            BoostTarget::Folder(f) => {
+                self.load_folder(caller, f, Action::Manage).await?;
+                if on {
+                    sec.boosted_folders.insert(f.clone())
+                } else {
+                    sec.boosted_folders.remove(f)
+                };
+                format!("folder:{f}")
+            }
+            BoostTarget::Project(p) => {
+                self.project_for(caller, p, Action::Manage).await?;
+                if on {
+                    sec.boosted_projects.insert(p.clone())
+                } else {
+                    sec.boosted_projects.remove(p)
+                };
+                format!("project:{p}")
+            }
+        };
+        self.store.put_setting(DATA_SECURITY, &sec).await?;
+        self.audit
+            .record(
+                caller,
+                "access_boost.set",
+                &object,
+                "ok",
+                if on { "on" } else { "off" },
+            )
+            .await;
+        Ok(sec)
+    }
+
+    // ---- access filters -------------------------------------------------------------
+
+    pub async fn access_filters(
+        &self,
+        caller: &Caller,
+        project_uid: &str,
+    ) -> ApiResult<BTreeMap<String, Vec<AccessRule>>> {
+        self.project_for(caller, project_uid, Action::Edit).await?;
+        self.rules_of(project_uid).await
+    }
+
+    pub(super) async fn rules_of(
+        &self,
+        project_uid: &str,
+    ) -> ApiResult<BTreeMap<String, Vec<AccessRule>>> {
+        let mut out = BTreeMap::new();
+        for f in self.store.access_filters(project_uid).await? {
+            let rules: Vec<AccessRule> = serde_json::from_value(f.rules)
+                .map_err(|e| ApiError::internal("access filter", e))?;
+            out.insert(f.dataset, rules);
+        }
+        Ok(out)
+    }
+
+    /// Sets a dataset's access filter (managers); an empty rule list removes it.
+    pub async fn set_access_filter(
+        &self,
+        caller: &Caller,
+        project_uid: &str,
+        dataset: &str,
+        rules: Vec<AccessRule>,
+    ) -> ApiResult<Vec<AccessRule>> {
+        caller.require_write()?;
+        self.project_for(caller, project_uid, Action::Manage)
+            .await?;
+        vitrine_engine::workflow::check_ident(dataset)
+            .map_err(|r| ApiError::invalid(format!("dataset: {r}")))?;
+        for (i, r) in rules.iter().enumerate() {
+            vitrine_core::AttributeKey::parse(&r.attribute)
+                .map_err(|e| ApiError::invalid(format!("rules[{i}].attribute: {}", e.reason)))?;
+            if r.column.is_empty() {
+                return Err(ApiError::invalid(format!(
+                    "rules[{i}].column: must not be empty"
+                )));
+            }
+        }
+        if let Some(ds) = self.store.dataset(project_uid, dataset).await? {
+            for (i, r) in rules.iter().enumerate() {
+                if !has_column(&ds, &r.column) {
+                    return Err(ApiError::invalid(format!(
+                        "rules[{i}].column: dataset `{dataset}` has no column `{}`",
+                        r.column
+                    )));
+                }
+            }
+        }
+        self.store
+            .put_access_filter(&AccessFilterRecord {
+                project_uid: project_uid.to_owned(),
+                dataset: dataset.to_owned(),
+                rules: serde_json::to_value(&rules)
+                    .map_err(|e| ApiError::internal("access filter", e))?,
+                updated_ms: now_ms(),
+            })
+            .await?;
+        self.audit
+            .record(
+                caller,
+                "access_filter.set",
+                &format!("project:{project_uid}"),
+                "ok",
+                dataset,
+            )
+            .await;
+        Ok(rules)
+    }
+
+    /// The rows of `dataset` the user may see: everything for editors and above, else
+    /// the access filter resolved with the user's attributes.
+    pub(super) async fn scope_for(
+        &self,
+        user: &UserRecord,
+        role: Role,
+        project_uid: &str,
+        dataset: &str,
+    ) -> ApiResult<Scope> {
+        if role >= Role::Editor {
+            return Ok(Scope::unrestricted());
+        }
+        let rules = self.rules_of(project_uid).await?;
+        Ok(scope_of(user, rules.get(dataset)))
+    }
+}
+
+pub(super) fn has_column(ds: &DatasetRecord, column: &str) -> bool {
+    ds.schema
+        .as_array()
+        .is_some_and(|c| c.iter().any(|x| x["name"] == column))
+}
+
+pub(super) fn scope_of(user: &UserRecord, rules: Option<&Vec<AccessRule>>) -> Scope {
+    match rules {
+        None => Scope::unrestricted(),
+        Some(rules) => Scope {
+            rules: Some(
+                rules
+                    .iter()
+                    .map(|r| {
+                        let mut values = user
+                            .attributes
+                            .get(&r.attribute)
+                            .cloned()
+                            .unwrap_or_default();
+                        values.sort();
+                        (r.column.clone(), values)
+                    })
+                    .collect(),
+            ),
+        },
+    }
+}

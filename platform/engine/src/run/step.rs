@@ -1,0 +1,222 @@
+//! One step of a run: decide whether a block must run (its incremental key), read its
+//! source file or upload, execute it, store its result and publish datasets.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use vitrine_storage::{BlockStateRecord, DatasetRecord, new_uid, now_ms};
+
+use super::{ENGINE_KEY_VERSION, RunRequest};
+use crate::blocks::{BlockConfig, BlockInput, BlockOutput, encode_file, execute};
+use crate::locations::{Access, Location};
+use crate::types::describe;
+use crate::workflow::Planned;
+use crate::{Engine, EngineError, EngineResult};
+
+impl Engine {
+    pub(super) async fn run_block(
+        &self,
+        req: &RunRequest,
+        p: &Planned,
+        inputs: BTreeMap<String, String>,
+        state: Option<BlockStateRecord>,
+        force: bool,
+    ) -> EngineResult<Done> {
+        let id = &p.block.id;
+        let in_block = |e: EngineError| match e {
+            EngineError::Invalid { field, reason } => EngineError::workflow(id, &field, reason),
+            other => other,
+        };
+        // What the result depends on besides configuration and inputs: the file read.
+        let mut source: Option<(Location, String)> = None;
+        let mut extra = String::new();
+        if let Some((loc, path, _)) = p.config.location_file() {
+            let l = self.location_for(loc, &req.folders, Access::Read).await?;
+            let fp = l.stat(path).await?;
+            extra = serde_json::to_string(&fp).expect("fingerprint serializes");
+            source = Some((l, path.to_owned()));
+        }
+        if let BlockConfig::UploadSource(u) = &p.config {
+            let up = self
+                .store
+                .upload(&u.upload)
+                .await?
+                .filter(|x| x.project_uid == req.project_uid)
+                .ok_or_else(|| {
+                    EngineError::workflow(id, "config.upload", "no such upload in this project")
+                })?;
+            extra = up.content_hash;
+        }
+        let key = block_key(p, &inputs, &extra);
+        if !force
+            && let Some(s) = &state
+            && s.key == key
+            && self.datasets.exists(&s.content_hash).await?
+        {
+            self.record_outputs(req, p, s).await?;
+            return Ok(Done {
+                hash: s.content_hash.clone(),
+                rows: s.rows,
+                fresh: false,
+                notes: s.notes.clone(),
+            });
+        }
+        let bytes: Option<Bytes> = match (&source, &p.config) {
+            (Some((l, path)), _) => Some(l.read(path, self.limits.max_source_bytes).await?),
+            (None, BlockConfig::UploadSource(_)) => {
+                let up = self
+                    .store
+                    .upload(&extra_upload(&p.config))
+                    .await?
+                    .expect("checked above");
+                Some(
+                    self.store
+                        .artifacts()
+                        .get_bytes(&upload_path(&up.content_hash))
+                        .await?,
+                )
+            }
+            _ => None,
+        };
+        let mut tables = BTreeMap::new();
+        for (port, hash) in &inputs {
+            let t = self.datasets.get(hash).await?;
+            tables.insert(
+                port.clone(),
+                BlockInput {
+                    schema: t.schema.clone(),
+                    batches: t.batches.clone(),
+                },
+            );
+        }
+        let out: BlockOutput = execute(&p.config, tables, bytes).await.map_err(in_block)?;
+        if let BlockConfig::WriteFile(w) = &p.config {
+            let l = self
+                .location_for(&w.location, &req.folders, Access::Write)
+                .await?;
+            let (format, schema, batches) = (w.format, out.schema.clone(), out.batches.clone());
+            let encoded =
+                tokio::task::spawn_blocking(move || encode_file(format, &schema, &batches))
+                    .await
+                    .map_err(|e| EngineError::Internal(format!("encoder task: {e}")))??;
+            l.write(&w.path, encoded).await?;
+        }
+        let (hash, size) = self.datasets.put(&out.schema, &out.batches).await?;
+        let s = BlockStateRecord {
+            project_uid: req.project_uid.clone(),
+            block_id: id.clone(),
+            key,
+            content_hash: hash.clone(),
+            rows: out.rows() as i64,
+            bytes: size as i64,
+            schema: serde_json::to_value(describe(&out.schema)).expect("schema serializes"),
+            notes: out.notes.clone(),
+            ran_ms: now_ms(),
+            duration_ms: 0,
+        };
+        self.store.put_block_state(&s).await?;
+        self.record_outputs(req, p, &s).await?;
+        Ok(Done {
+            hash,
+            rows: s.rows,
+            fresh: true,
+            notes: out.notes,
+        })
+    }
+
+    /// A publish block's result becomes (or stays) the project's dataset of that name.
+    async fn record_outputs(
+        &self,
+        req: &RunRequest,
+        p: &Planned,
+        s: &BlockStateRecord,
+    ) -> EngineResult<()> {
+        if let BlockConfig::Publish(c) = &p.config {
+            let current = self.store.dataset(&req.project_uid, &c.dataset).await?;
+            if current
+                .as_ref()
+                .is_some_and(|d| d.content_hash == s.content_hash)
+            {
+                return Ok(());
+            }
+            self.store
+                .put_dataset(&DatasetRecord {
+                    uid: new_uid(),
+                    project_uid: req.project_uid.clone(),
+                    name: c.dataset.clone(),
+                    block_id: p.block.id.clone(),
+                    content_hash: s.content_hash.clone(),
+                    schema: s.schema.clone(),
+                    rows: s.rows,
+                    bytes: s.bytes,
+                    published_ms: now_ms(),
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A location by name, if it is granted to the project for `access`.
+    pub async fn location_for(
+        &self,
+        name: &str,
+        folders: &[String],
+        access: Access,
+    ) -> EngineResult<Location> {
+        let refused = || {
+            EngineError::Path(format!(
+                "resource location `{name}` is not granted for {} to this project's folder",
+                access.as_str()
+            ))
+        };
+        let record = self
+            .store
+            .location_by_name(name)
+            .await?
+            .ok_or_else(refused)?;
+        let l = Location::open(record)?;
+        if !l.granted(folders, access) {
+            return Err(refused());
+        }
+        Ok(l)
+    }
+}
+
+/// Where an uploaded file's bytes live, by content hash.
+pub fn upload_path(hash: &str) -> String {
+    format!("uploads/{}/{hash}", &hash[..2])
+}
+
+fn extra_upload(c: &BlockConfig) -> String {
+    match c {
+        BlockConfig::UploadSource(u) => u.upload.clone(),
+        _ => String::new(),
+    }
+}
+
+pub(super) struct Done {
+    pub hash: String,
+    pub rows: i64,
+    pub fresh: bool,
+    pub notes: Vec<String>,
+}
+
+/// The incremental key: everything a block's result depends on.
+fn block_key(p: &Planned, inputs: &BTreeMap<String, String>, extra: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(ENGINE_KEY_VERSION);
+    h.update([0]);
+    h.update(&p.block.kind);
+    h.update([0]);
+    h.update(serde_json::to_vec(&p.resolved).expect("json"));
+    for (port, hash) in inputs {
+        h.update([0]);
+        h.update(port);
+        h.update([1]);
+        h.update(hash);
+    }
+    h.update([0]);
+    h.update(extra);
+    hex::encode(h.finalize())
+}
