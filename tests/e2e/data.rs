@@ -517,6 +517,24 @@ async fn access_filters_connection_roles_and_boost() {
         .unwrap();
     assert_eq!(refused.status(), 403);
 
+    // Who saw what: every tile view is an audit event naming the viewer and the tile.
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        let r = s
+            .gql(&w.admin.auth, "query($a:ID){auditEvents(filter:{actionPrefix:\"tile.view\",actorId:$a},first:50){edges{node{actorName object}}}}", json!({"a": w.east.id}))
+            .await;
+        seen = data(&r)["auditEvents"]["edges"].as_array().unwrap().clone();
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter().all(|e| e["node"]["actorName"] == "earl"
+            && e["node"]["object"] == format!("report:{report}"))
+    );
+
     // Outsiders learn nothing.
     let outsider = s.user(&w.admin, "otto").await;
     assert_eq!(code(&tile(&outsider, "by_region").await), "NOT_FOUND");

@@ -233,15 +233,12 @@ impl Services {
                 },
             )
             .await?;
-        self.audit
-            .record(
-                caller,
-                "tile.view",
-                &format!("report:{report_uid}"),
-                "ok",
-                tile_id,
-            )
-            .await;
+        self.audit.record_view(
+            caller,
+            "tile.view",
+            &format!("report:{report_uid}"),
+            tile_id,
+        );
         Ok(result)
     }
 
