@@ -115,6 +115,9 @@ pub struct Location {
 
 impl Location {
     pub fn open(record: LocationRecord) -> EngineResult<Location> {
+        // opendal's HTTP transport for object stores is installed process-wide, once.
+        static HTTP: std::sync::Once = std::sync::Once::new();
+        HTTP.call_once(opendal::install_default);
         let kind = LocationKind::parse(&record.definition)?;
         let op = match &kind {
             LocationKind::Fs { root } => {
