@@ -10,6 +10,10 @@ use crate::StorageResult;
 #[derive(Clone)]
 pub struct ArtifactStore {
     op: Operator,
+    /// The directory behind `op` when it is the local file system: whole-file reads of
+    /// large artifacts go straight to it in one read instead of opendal's chunked reads
+    /// and the copy that joins them.
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl ArtifactStore {
@@ -17,6 +21,7 @@ impl ArtifactStore {
         let builder = Fs::default().root(&root.to_string_lossy());
         Ok(ArtifactStore {
             op: Operator::new(builder)?,
+            local_root: Some(root.to_path_buf()),
         })
     }
 
@@ -31,7 +36,33 @@ impl ArtifactStore {
 
     /// The artifact's bytes without a copy into a fresh vector.
     pub async fn get_bytes(&self, path: &str) -> StorageResult<bytes::Bytes> {
+        if let Some(root) = &self.local_root
+            && !path.split('/').any(|p| p == ".." || p.is_empty())
+        {
+            let full = root.join(path);
+            return match tokio::task::spawn_blocking(move || std::fs::read(full)).await {
+                Ok(Ok(v)) => Ok(bytes::Bytes::from(v)),
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(crate::StorageError::NotFound("artifact"))
+                }
+                Ok(Err(e)) => Err(crate::StorageError::Corrupt(format!(
+                    "artifact {path}: {e}"
+                ))),
+                Err(e) => Err(crate::StorageError::Corrupt(format!(
+                    "artifact reader: {e}"
+                ))),
+            };
+        }
         Ok(self.op.read(path).await?.to_bytes())
+    }
+
+    /// The artifact's path on the local file system, when the store is local.
+    pub fn local_path(&self, path: &str) -> Option<std::path::PathBuf> {
+        let root = self.local_root.as_ref()?;
+        if path.split('/').any(|p| p == ".." || p.is_empty()) {
+            return None;
+        }
+        Some(root.join(path))
     }
 
     pub async fn exists(&self, path: &str) -> StorageResult<bool> {

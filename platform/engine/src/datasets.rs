@@ -48,6 +48,8 @@ pub struct Datasets {
     /// Artifacts written by runs still in flight, which GC must not touch even though no
     /// record points at them yet.
     pinned: Mutex<HashMap<String, usize>>,
+    /// Datasets being loaded into the cache in the background.
+    loading: Mutex<HashSet<String>>,
 }
 
 impl Datasets {
@@ -56,6 +58,7 @@ impl Datasets {
             store,
             cache: Mutex::new(Lru::new(cache_bytes)),
             pinned: Mutex::new(HashMap::new()),
+            loading: Mutex::new(HashSet::new()),
         }
     }
 
@@ -99,7 +102,7 @@ impl Datasets {
             .get_bytes(&artifact_path(hash))
             .await
             .map_err(|e| match e.code() {
-                vitrine_core::ErrorCode::Internal => {
+                vitrine_core::ErrorCode::Internal | vitrine_core::ErrorCode::NotFound => {
                     EngineError::NotFound(format!("dataset artifact {hash}"))
                 }
                 _ => e.into(),
@@ -117,6 +120,35 @@ impl Datasets {
             .lock()
             .insert(hash.to_owned(), table.clone(), size);
         Ok(table)
+    }
+
+    /// The decoded table, only if it is in memory already.
+    pub fn cached(&self, hash: &str) -> Option<Arc<Table>> {
+        self.cache.lock().get(hash)
+    }
+
+    /// The artifact as a local file, when the store is local and the file is there: a
+    /// first query scans it in a stream while [`Datasets::load_later`] fills the cache.
+    pub fn local_file(&self, hash: &str) -> Option<std::path::PathBuf> {
+        self.store
+            .artifacts()
+            .local_path(&artifact_path(hash))
+            .filter(|p| p.is_file())
+    }
+
+    /// Loads a dataset into the cache in the background, once.
+    pub fn load_later(self: &Arc<Self>, hash: &str) {
+        if !self.loading.lock().insert(hash.to_owned()) {
+            return;
+        }
+        let me = self.clone();
+        let hash = hash.to_owned();
+        tokio::spawn(async move {
+            if let Err(e) = me.get(&hash).await {
+                tracing::warn!(%hash, error = %e, "dataset not loaded into the cache");
+            }
+            me.loading.lock().remove(&hash);
+        });
     }
 
     pub fn pin(&self, hash: &str) {

@@ -59,7 +59,7 @@ impl Default for EngineLimits {
 /// The engine: shared by every request and run.
 pub struct Engine {
     store: Store,
-    pub datasets: Datasets,
+    pub datasets: Arc<Datasets>,
     results: Mutex<cache::Lru<QueryResult>>,
     active: Mutex<HashMap<String, run::ActiveRun>>,
     limits: EngineLimits,
@@ -68,7 +68,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(store: Store, limits: EngineLimits) -> Arc<Engine> {
         Arc::new(Engine {
-            datasets: Datasets::new(store.clone(), limits.table_cache_bytes),
+            datasets: Arc::new(Datasets::new(store.clone(), limits.table_cache_bytes)),
             results: Mutex::new(cache::Lru::new(limits.result_cache_bytes)),
             active: Mutex::new(HashMap::new()),
             store,
