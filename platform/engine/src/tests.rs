@@ -346,12 +346,11 @@ async fn sql_blocks_cannot_reach_files_or_change_state() {
         .collect();
     f.save(Value::Array(blocks)).await;
     let run = f.run(None).await;
-    for i in 0..escapes.len() {
+    for (i, query) in escapes.iter().enumerate() {
         assert_eq!(
             status(&run, &format!("q{i}")),
             "failed",
-            "{}: {:?}",
-            escapes[i],
+            "{query}: {:?}",
             run.blocks
         );
     }
