@@ -255,16 +255,18 @@ impl Engine {
         let source = match self.datasets.cached(hash) {
             Some(t) => Source::Memory(t),
             // Cold: stream the file for this answer rather than wait for the whole
-            // dataset to be read into memory; the cache fills in the background.
+            // dataset to be read into memory; the cache fills in the background after.
             None => match self.datasets.local_file(hash) {
-                Some(path) => {
-                    self.datasets.load_later(hash);
-                    Source::File(path)
-                }
+                Some(path) => Source::File(path),
                 None => Source::Memory(self.datasets.get(hash).await?),
             },
         };
-        let result = Arc::new(run_query(&source, spec).await?);
+        let result = run_query(&source, spec).await;
+        // Load after answering, so the cold query does not share the cores with it.
+        if matches!(source, Source::File(_)) {
+            self.datasets.load_later(hash);
+        }
+        let result = Arc::new(result?);
         let size = result.size();
         self.results.lock().insert(key, result.clone(), size);
         Ok(result)

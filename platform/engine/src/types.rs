@@ -61,6 +61,7 @@ pub fn type_name(t: &DataType) -> String {
         DataType::Boolean => "boolean".into(),
         DataType::Date32 | DataType::Date64 => "date".into(),
         DataType::Timestamp(..) => "timestamp".into(),
+        DataType::Dictionary(_, values) => type_name(values),
         other => other.to_string().to_lowercase(),
     }
 }
