@@ -48,8 +48,6 @@ pub struct Datasets {
     /// Artifacts written by runs still in flight, which GC must not touch even though no
     /// record points at them yet.
     pinned: Mutex<HashMap<String, usize>>,
-    /// Datasets being loaded into the cache in the background.
-    loading: Mutex<HashSet<String>>,
 }
 
 impl Datasets {
@@ -58,7 +56,6 @@ impl Datasets {
             store,
             cache: Mutex::new(Lru::new(cache_bytes)),
             pinned: Mutex::new(HashMap::new()),
-            loading: Mutex::new(HashSet::new()),
         }
     }
 
@@ -126,30 +123,6 @@ impl Datasets {
     /// The decoded table, only if it is in memory already.
     pub fn cached(&self, hash: &str) -> Option<Arc<Table>> {
         self.cache.lock().get(hash)
-    }
-
-    /// The artifact as a local file, when the store is local and the file is there: a
-    /// first query scans it in a stream while [`Datasets::load_later`] fills the cache.
-    pub fn local_file(&self, hash: &str) -> Option<std::path::PathBuf> {
-        self.store
-            .artifacts()
-            .local_path(&artifact_path(hash))
-            .filter(|p| p.is_file())
-    }
-
-    /// Loads a dataset into the cache in the background, once.
-    pub fn load_later(self: &Arc<Self>, hash: &str) {
-        if !self.loading.lock().insert(hash.to_owned()) {
-            return;
-        }
-        let me = self.clone();
-        let hash = hash.to_owned();
-        tokio::spawn(async move {
-            if let Err(e) = me.get(&hash).await {
-                tracing::warn!(%hash, error = %e, "dataset not loaded into the cache");
-            }
-            me.loading.lock().remove(&hash);
-        });
     }
 
     pub fn pin(&self, hash: &str) {
@@ -249,8 +222,8 @@ pub(crate) fn dictionary_encode(
     schema: &SchemaRef,
     batches: &[RecordBatch],
 ) -> (SchemaRef, Vec<RecordBatch>) {
-    use datafusion::arrow::array::{ArrayRef, AsArray, DictionaryArray, Int32Array, StringArray};
-    use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema};
+    use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Int8Type, Int16Type, Int32Type, Schema};
 
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     if rows < 4096 {
@@ -288,20 +261,23 @@ pub(crate) fn dictionary_encode(
             values[*id as usize] = v;
         }
         let values: ArrayRef = Arc::new(StringArray::from(values));
+        // The narrowest key that holds every id: a thousand customers need two bytes a row.
+        let key = match ids.len() {
+            n if n <= i8::MAX as usize => DataType::Int8,
+            n if n <= i16::MAX as usize => DataType::Int16,
+            _ => DataType::Int32,
+        };
         for (bi, b) in batches.iter().enumerate() {
-            let keys: Int32Array = b
-                .column(i)
-                .as_string::<i32>()
-                .iter()
-                .map(|v| v.map(|s| ids[s]))
-                .collect();
-            let dict = DictionaryArray::<Int32Type>::try_new(keys, values.clone())
-                .expect("keys index the values");
-            columns[bi][i] = Arc::new(dict) as ArrayRef;
+            let strings = b.column(i).as_string::<i32>();
+            columns[bi][i] = match key {
+                DataType::Int8 => keyed::<Int8Type>(strings, &ids, &values),
+                DataType::Int16 => keyed::<Int16Type>(strings, &ids, &values),
+                _ => keyed::<Int32Type>(strings, &ids, &values),
+            };
         }
         fields.push(Field::new(
             f.name(),
-            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            DataType::Dictionary(Box::new(key), Box::new(DataType::Utf8)),
             f.is_nullable(),
         ));
     }
@@ -311,6 +287,30 @@ pub(crate) fn dictionary_encode(
         .map(|c| RecordBatch::try_new(schema.clone(), c).expect("same shape"))
         .collect();
     (schema, batches)
+}
+
+/// One batch's keys into the shared dictionary `values`.
+fn keyed<K>(
+    strings: &datafusion::arrow::array::StringArray,
+    ids: &HashMap<&str, i32>,
+    values: &datafusion::arrow::array::ArrayRef,
+) -> datafusion::arrow::array::ArrayRef
+where
+    K: datafusion::arrow::datatypes::ArrowDictionaryKeyType,
+    K::Native: TryFrom<i32>,
+{
+    use datafusion::arrow::array::{DictionaryArray, PrimitiveArray};
+    let keys: PrimitiveArray<K> = strings
+        .iter()
+        .map(|v| {
+            v.map(|s| {
+                K::Native::try_from(ids[s])
+                    .ok()
+                    .expect("the key type holds every id")
+            })
+        })
+        .collect();
+    Arc::new(DictionaryArray::<K>::try_new(keys, values.clone()).expect("keys index the values"))
 }
 
 #[cfg(test)]

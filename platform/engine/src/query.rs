@@ -103,31 +103,9 @@ pub(crate) fn session() -> SessionContext {
     SessionContext::new_with_config(SessionConfig::new().with_target_partitions(cpus))
 }
 
-/// Where a query reads a dataset from.
-enum Source {
-    Memory(Arc<Table>),
-    File(std::path::PathBuf),
-}
-
-async fn frame(ctx: &SessionContext, source: &Source) -> EngineResult<()> {
-    match source {
-        Source::Memory(t) => frame_memory(ctx, t),
-        Source::File(path) => {
-            let path = path.to_string_lossy().into_owned();
-            ctx.register_arrow(
-                "t",
-                &path,
-                datafusion::datasource::file_format::options::ArrowReadOptions::default(),
-            )
-            .await?;
-            Ok(())
-        }
-    }
-}
-
 /// Registers a decoded table as `t`, spread over as many partitions as there are cores
 /// so scans and aggregations run in parallel.
-fn frame_memory(ctx: &SessionContext, table: &Table) -> EngineResult<()> {
+fn frame(ctx: &SessionContext, table: &Table) -> EngineResult<()> {
     let n = ctx.copied_config().target_partitions().max(1);
     let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
     for (i, b) in table.batches.iter().enumerate() {
@@ -251,22 +229,8 @@ impl Engine {
         if let Some(hit) = self.results.lock().get(&key) {
             return Ok(hit);
         }
-        let hash = &dataset.content_hash;
-        let source = match self.datasets.cached(hash) {
-            Some(t) => Source::Memory(t),
-            // Cold: stream the file for this answer rather than wait for the whole
-            // dataset to be read into memory; the cache fills in the background after.
-            None => match self.datasets.local_file(hash) {
-                Some(path) => Source::File(path),
-                None => Source::Memory(self.datasets.get(hash).await?),
-            },
-        };
-        let result = run_query(&source, spec).await;
-        // Load after answering, so the cold query does not share the cores with it.
-        if matches!(source, Source::File(_)) {
-            self.datasets.load_later(hash);
-        }
-        let result = Arc::new(result?);
+        let table = self.datasets.get(&dataset.content_hash).await?;
+        let result = Arc::new(run_query(&table, spec).await?);
         let size = result.size();
         self.results.lock().insert(key, result.clone(), size);
         Ok(result)
@@ -314,13 +278,12 @@ impl Engine {
     }
 }
 
-async fn run_query(source: &Source, spec: &QuerySpec<'_>) -> EngineResult<QueryResult> {
+async fn run_query(table: &Table, spec: &QuerySpec<'_>) -> EngineResult<QueryResult> {
     let q = spec.query;
     let ctx = session();
-    frame(&ctx, source).await?;
+    frame(&ctx, table)?;
+    let schema = table.schema.as_ref();
     let mut df: DataFrame = ctx.table("t").await?;
-    let table_schema = df.schema().as_arrow().clone();
-    let schema = &table_schema;
     if let Some(e) = scope_expr(schema, spec.scope) {
         df = df.filter(e)?;
     }
