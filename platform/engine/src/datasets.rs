@@ -225,6 +225,36 @@ pub(crate) fn dictionary_encode(
     use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
     use datafusion::arrow::datatypes::{DataType, Field, Int8Type, Int16Type, Int32Type, Schema};
 
+    // Dictionaries that came from upstream are undone first, so each text column gets
+    // exactly one dictionary, built here.
+    let plain = |f: &Field| match f.data_type() {
+        DataType::Dictionary(_, v) => Field::new(f.name(), v.as_ref().clone(), f.is_nullable()),
+        _ => f.clone(),
+    };
+    let schema: SchemaRef = Arc::new(Schema::new_with_metadata(
+        schema.fields().iter().map(|f| plain(f)).collect::<Vec<_>>(),
+        schema.metadata().clone(),
+    ));
+    let batches: Vec<RecordBatch> = batches
+        .iter()
+        .map(|b| {
+            let cols = b
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(c, f)| {
+                    if c.data_type() == f.data_type() {
+                        c.clone()
+                    } else {
+                        datafusion::arrow::compute::cast(c, f.data_type())
+                            .expect("dictionary to its values")
+                    }
+                })
+                .collect();
+            RecordBatch::try_new(schema.clone(), cols).expect("same shape")
+        })
+        .collect();
+    let (schema, batches) = (&schema, &batches[..]);
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     if rows < 4096 {
         return (schema.clone(), batches.to_vec());

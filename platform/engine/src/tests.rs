@@ -356,3 +356,67 @@ async fn sql_blocks_cannot_reach_files_or_change_state() {
     }
     assert!(!std::path::Path::new("/tmp/vitrine-copy.csv").exists());
 }
+
+/// Results above a few thousand rows are stored with dictionary-encoded text; every block
+/// and query downstream must read them as if they were plain text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dictionary_encoded_results_flow_through_every_block() {
+    let f = fixture().await;
+    f.save(json!([
+        {"id": "one", "kind": "inline_rows", "config": {"columns": [{"name": "x", "type": "int64"}], "rows": [[1]]}},
+        {"id": "big", "kind": "sql", "config": {"query": "SELECT CASE WHEN value % 2 = 0 THEN 'West' ELSE 'East' END AS region, value AS n FROM range(0, 10000) CROSS JOIN one"}, "inputs": {"one": "one"}},
+        {"id": "names", "kind": "inline_rows", "config": {"columns": [{"name": "region", "type": "string"}, {"name": "manager", "type": "string"}], "rows": [["West", "Wendy"], ["East", "Earl"]]}},
+        {"id": "joined", "kind": "join", "config": {"on": [{"left": "region", "right": "region"}]}, "inputs": {"left": "big", "right": "names"}},
+        {"id": "extra", "kind": "inline_rows", "config": {"columns": [{"name": "region", "type": "string"}, {"name": "n", "type": "int64"}], "rows": [["North", 1]]}},
+        {"id": "all", "kind": "union", "inputs": {"a": "big", "b": "extra"}},
+        {"id": "west", "kind": "filter", "config": {"condition": "region = 'West'"}, "inputs": {"in": "all"}},
+        {"id": "by_manager", "kind": "aggregate", "config": {"group_by": ["manager"], "measures": [{"function": "count", "name": "rows"}]}, "inputs": {"in": "joined"}},
+        {"id": "csv", "kind": "write_file", "config": {"location": "files", "path": "out/joined.csv", "format": "csv"}, "inputs": {"in": "joined"}},
+        {"id": "pub_all", "kind": "publish", "config": {"dataset": "all"}, "inputs": {"in": "all"}},
+        {"id": "pub_west", "kind": "publish", "config": {"dataset": "west"}, "inputs": {"in": "west"}},
+        {"id": "pub_mgr", "kind": "publish", "config": {"dataset": "managers"}, "inputs": {"in": "by_manager"}},
+    ]))
+    .await;
+    let run = f.run(None).await;
+    assert_eq!(run.status, "succeeded", "{:?}", run.blocks);
+    let west = f.store.dataset(&f.project, "west").await.unwrap().unwrap();
+    assert_eq!(west.rows, 5000);
+    assert_eq!(west.schema[0]["type"], "string");
+    let csv = std::fs::read_to_string(f.files.path().join("out/joined.csv")).unwrap();
+    assert!(csv.starts_with("region,n,manager\n"), "{}", &csv[..40]);
+    assert!(csv.contains("West,0,Wendy\n"));
+    assert_eq!(csv.lines().count(), 10_001);
+    let all = f.store.dataset(&f.project, "all").await.unwrap().unwrap();
+    let q: crate::report::TileQuery = serde_json::from_value(json!({
+        "dataset": "all", "dimensions": ["region"], "measures": [{"function": "count", "name": "rows"}]
+    }))
+    .unwrap();
+    let scope = Scope {
+        rules: Some(vec![("region".into(), vec!["West".into(), "North".into()])]),
+    };
+    let r = f
+        .engine
+        .query(
+            &all,
+            &QuerySpec {
+                query: &q,
+                report_filters: &[],
+                drill: None,
+                scope: &scope,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json_rows().unwrap(),
+        vec![
+            vec![json!("North"), json!(1)],
+            vec![json!("West"), json!(5000)]
+        ]
+    );
+    assert!(
+        String::from_utf8(r.csv().unwrap())
+            .unwrap()
+            .starts_with("region,rows\nNorth,1\nWest,5000")
+    );
+}

@@ -136,6 +136,8 @@ pub fn encode_file(
 /// The dataset artifact format: Arrow IPC file framing, uncompressed so reading it back
 /// is a memory copy rather than a decode.
 pub fn encode_ipc(schema: &SchemaRef, batches: &[RecordBatch]) -> EngineResult<Vec<u8>> {
+    let (schema, batches) = shared_dictionaries(schema, batches)?;
+    let (schema, batches) = (&schema, &batches[..]);
     let mut out = Vec::new();
     let mut w = ipc::writer::FileWriter::try_new(&mut out, schema)?;
     for b in batches {
@@ -144,6 +146,52 @@ pub fn encode_ipc(schema: &SchemaRef, batches: &[RecordBatch]) -> EngineResult<V
     w.finish()?;
     drop(w);
     Ok(out)
+}
+
+/// The IPC file format allows one dictionary per column across all batches. Dictionary
+/// columns whose batches carry different dictionaries (as query results may) are
+/// turned back into their plain values; columns sharing one dictionary stay as they are.
+pub fn shared_dictionaries(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> EngineResult<(SchemaRef, Vec<RecordBatch>)> {
+    use datafusion::arrow::array::AsArray;
+    let mut plain: Vec<usize> = Vec::new();
+    for (i, f) in schema.fields().iter().enumerate() {
+        if let DataType::Dictionary(..) = f.data_type() {
+            let values: Vec<ArrayRef> = batches
+                .iter()
+                .map(|b| b.column(i).as_any_dictionary().values().clone())
+                .collect();
+            if values.windows(2).any(|w| !Arc::ptr_eq(&w[0], &w[1])) {
+                plain.push(i);
+            }
+        }
+    }
+    if plain.is_empty() {
+        return Ok((schema.clone(), batches.to_vec()));
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| match (plain.contains(&i), f.data_type()) {
+            (true, DataType::Dictionary(_, v)) => {
+                Field::new(f.name(), v.as_ref().clone(), f.is_nullable())
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    let out_schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    let mut out = Vec::with_capacity(batches.len());
+    for b in batches {
+        let mut cols = b.columns().to_vec();
+        for &i in &plain {
+            cols[i] = datafusion::arrow::compute::cast(&cols[i], out_schema.field(i).data_type())?;
+        }
+        out.push(RecordBatch::try_new(out_schema.clone(), cols)?);
+    }
+    Ok((out_schema, out))
 }
 
 fn decode_csv(bytes: &[u8], opts: CsvOptions) -> EngineResult<Decoded> {
