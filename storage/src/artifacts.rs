@@ -56,15 +56,6 @@ impl ArtifactStore {
         Ok(self.op.read(path).await?.to_bytes())
     }
 
-    /// The artifact's path on the local file system, when the store is local.
-    pub fn local_path(&self, path: &str) -> Option<std::path::PathBuf> {
-        let root = self.local_root.as_ref()?;
-        if path.split('/').any(|p| p == ".." || p.is_empty()) {
-            return None;
-        }
-        Some(root.join(path))
-    }
-
     pub async fn exists(&self, path: &str) -> StorageResult<bool> {
         Ok(self.op.exists(path).await?)
     }

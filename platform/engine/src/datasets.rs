@@ -120,11 +120,6 @@ impl Datasets {
         Ok(table)
     }
 
-    /// The decoded table, only if it is in memory already.
-    pub fn cached(&self, hash: &str) -> Option<Arc<Table>> {
-        self.cache.lock().get(hash)
-    }
-
     pub fn pin(&self, hash: &str) {
         *self.pinned.lock().entry(hash.to_owned()).or_default() += 1;
     }

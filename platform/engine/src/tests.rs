@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use vitrine_storage::{
-    LocationGrant, LocationRecord, ReportRecord, RunRecord, Store, WorkflowRecord, new_uid, now_ms,
+    LocationGrant, LocationRecord, RunRecord, Store, WorkflowRecord, new_uid, now_ms,
 };
 
 use crate::report::{FilterState, ReportDefinition, tile_conditions};
@@ -84,18 +84,18 @@ impl Fixture {
             .unwrap();
     }
 
+    fn request(&self, from: Option<&str>) -> RunRequest {
+        RunRequest {
+            project_uid: self.project.clone(),
+            folders: vec![self.folder.clone()],
+            requested_by: None,
+            from_block: from.map(str::to_owned),
+            force: false,
+        }
+    }
+
     async fn run(&self, from: Option<&str>) -> RunRecord {
-        let r = self
-            .engine
-            .start_run(RunRequest {
-                project_uid: self.project.clone(),
-                folders: vec![self.folder.clone()],
-                requested_by: None,
-                from_block: from.map(str::to_owned),
-                force: false,
-            })
-            .await
-            .unwrap();
+        let r = self.engine.start_run(self.request(from)).await.unwrap();
         for _ in 0..500 {
             if !self.engine.is_running(&r.uid) {
                 break;
@@ -252,14 +252,6 @@ async fn tile_queries_respect_scope_and_cache() {
     let (_, hits_before, _) = f.engine.result_cache_stats();
     f.engine.query(&ds, &q(&west)).await.unwrap();
     assert_eq!(f.engine.result_cache_stats().1, hits_before + 1);
-    let _ = ReportRecord {
-        uid: String::new(),
-        project_uid: String::new(),
-        name: String::new(),
-        definition: Value::Null,
-        created_ms: 0,
-        updated_ms: 0,
-    };
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,29 +263,10 @@ async fn a_run_can_be_cancelled_and_reports_progress() {
         {"id": "after", "kind": "publish", "config": {"dataset": "s"}, "inputs": {"in": "slow"}},
     ]))
     .await;
-    let run = f
-        .engine
-        .start_run(RunRequest {
-            project_uid: f.project.clone(),
-            folders: vec![],
-            requested_by: None,
-            from_block: None,
-            force: false,
-        })
-        .await
-        .unwrap();
+    let run = f.engine.start_run(f.request(None)).await.unwrap();
     let mut events = f.engine.subscribe(&run.uid).unwrap();
     // A second run of the same project is refused while this one goes.
-    let second = f
-        .engine
-        .start_run(RunRequest {
-            project_uid: f.project.clone(),
-            folders: vec![],
-            requested_by: None,
-            from_block: None,
-            force: false,
-        })
-        .await;
+    let second = f.engine.start_run(f.request(None)).await;
     assert!(matches!(second, Err(crate::EngineError::Conflict(_))));
     // Wait until the slow block is running, then cancel.
     loop {

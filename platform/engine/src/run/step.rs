@@ -28,14 +28,15 @@ impl Engine {
             EngineError::Invalid { field, reason } => EngineError::workflow(id, &field, reason),
             other => other,
         };
-        // What the result depends on besides configuration and inputs: the file read.
-        let mut source: Option<(Location, String)> = None;
+        // What the result depends on besides configuration and inputs: the file read,
+        // known by its fingerprint, or the upload, known by its content hash.
+        let mut source: Option<Source> = None;
         let mut extra = String::new();
         if let Some((loc, path, _)) = p.config.location_file() {
             let l = self.location_for(loc, &req.folders, Access::Read).await?;
             let fp = l.stat(path).await?;
             extra = serde_json::to_string(&fp).expect("fingerprint serializes");
-            source = Some((l, path.to_owned()));
+            source = Some(Source::File(l, path.to_owned()));
         }
         if let BlockConfig::UploadSource(u) = &p.config {
             let up = self
@@ -46,7 +47,8 @@ impl Engine {
                 .ok_or_else(|| {
                     EngineError::workflow(id, "config.upload", "no such upload in this project")
                 })?;
-            extra = up.content_hash;
+            extra = up.content_hash.clone();
+            source = Some(Source::Upload(up.content_hash));
         }
         let key = block_key(p, &inputs, &extra);
         if !force
@@ -62,22 +64,12 @@ impl Engine {
                 notes: s.notes.clone(),
             });
         }
-        let bytes: Option<Bytes> = match (&source, &p.config) {
-            (Some((l, path)), _) => Some(l.read(path, self.limits.max_source_bytes).await?),
-            (None, BlockConfig::UploadSource(_)) => {
-                let up = self
-                    .store
-                    .upload(&extra_upload(&p.config))
-                    .await?
-                    .expect("checked above");
-                Some(
-                    self.store
-                        .artifacts()
-                        .get_bytes(&upload_path(&up.content_hash))
-                        .await?,
-                )
+        let bytes: Option<Bytes> = match &source {
+            Some(Source::File(l, path)) => Some(l.read(path, self.limits.max_source_bytes).await?),
+            Some(Source::Upload(hash)) => {
+                Some(self.store.artifacts().get_bytes(&upload_path(hash)).await?)
             }
-            _ => None,
+            None => None,
         };
         let mut tables = BTreeMap::new();
         for (port, hash) in &inputs {
@@ -188,11 +180,10 @@ pub fn upload_path(hash: &str) -> String {
     format!("uploads/{}/{hash}", &hash[..2])
 }
 
-fn extra_upload(c: &BlockConfig) -> String {
-    match c {
-        BlockConfig::UploadSource(u) => u.upload.clone(),
-        _ => String::new(),
-    }
+/// Where a source block's bytes come from.
+enum Source {
+    File(Location, String),
+    Upload(String),
 }
 
 pub(super) struct Done {

@@ -1,0 +1,171 @@
+//! Instance parameters, and S3 resource locations against a real S3-compatible server.
+
+use serde_json::json;
+
+use super::*;
+use crate::support::*;
+
+#[tokio::test]
+async fn instance_parameters_point_a_project_at_this_instance_data() {
+    let w = data_world().await;
+    let s = &w.s;
+    // The project's own value names staging data that this instance does not have.
+    let save = "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w,parameters:[{name:\"input\",value:\"staging/superstore.csv\"}]){version parameters{name value}}}";
+    data(
+        &s.gql(
+            &w.editor.auth,
+            save,
+            json!({"p": w.project, "w": pipeline(0.0)}),
+        )
+        .await,
+    );
+    let run =
+        data(&s.gql(&w.editor.auth, RUN, json!({"p": w.project})).await)["runWorkflow"].clone();
+    assert_eq!(statuses(&run)["orders"], "failed");
+    assert_eq!(run["blocks"][0]["error"]["code"], "NOT_FOUND", "{run}");
+    // Only admins set instance values; then the same, unedited project reads this
+    // instance's file.
+    let set = "mutation{setInstanceParameters(parameters:[{name:\"input\",value:\"in/superstore.csv\"}]){name value}}";
+    assert_eq!(
+        code(&s.gql(&w.editor.auth, set, json!({})).await),
+        "FORBIDDEN"
+    );
+    data(&s.gql(&w.admin.auth, set, json!({})).await);
+    let run =
+        data(&s.gql(&w.editor.auth, RUN, json!({"p": w.project})).await)["runWorkflow"].clone();
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let bad = s
+        .gql(
+            &w.admin.auth,
+            "mutation{setInstanceParameters(parameters:[{name:\"Bad Name\",value:\"x\"}]){name}}",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&bad), "INVALID_INPUT");
+}
+
+/// A real S3-compatible server (moto, from PyPI) on 127.0.0.1; installed when missing.
+struct Moto {
+    child: tokio::process::Child,
+    url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+async fn start_moto() -> Moto {
+    let has = std::process::Command::new("python3")
+        .args(["-c", "import moto.server"])
+        .status();
+    if !has.is_ok_and(|s| s.success()) {
+        let ok = std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "moto[server]"])
+            .status()
+            .expect("pip");
+        assert!(ok.success(), "pip install moto[server] failed");
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tokio::process::Command::new("python3")
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start moto");
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if reqwest::get(&url).await.is_ok() {
+            return Moto { child, url };
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("moto did not start on {url}");
+}
+
+#[tokio::test]
+async fn s3_locations_are_written_and_read_through_opendal() {
+    let moto = start_moto().await;
+    let resp = reqwest::Client::new()
+        .put(format!("{}/vitrine-data", moto.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.status().is_success(),
+        "create bucket: {}",
+        resp.status()
+    );
+    let w = data_world().await;
+    let s = &w.s;
+    let def = json!({"kind": "s3", "bucket": "vitrine-data", "endpoint": moto.url, "region": "us-east-1",
+                     "access_key_id": "test", "secret_access_key": "not-a-real-secret"});
+    let r = s.gql(&w.admin.auth, "mutation($d:JSON!){createResourceLocation(name:\"lake\",definition:$d){id definition}}", json!({"d": def})).await;
+    let created = &data(&r)["createResourceLocation"];
+    // The secret never comes back.
+    assert_eq!(created["definition"]["secret_access_key"], "********");
+    assert!(!r.to_string().contains("not-a-real-secret"));
+    data(
+        &s.gql(
+            &w.admin.auth,
+            "mutation($l:ID!,$f:ID!){grantResourceLocation(id:$l,folderId:$f,access:WRITE){id}}",
+            json!({"l": created["id"], "f": w.folder}),
+        )
+        .await,
+    );
+    let save = "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}";
+    let write = json!({"blocks": [
+        {"id": "orders", "kind": "csv_source", "config": {"location": "files", "path": "in/superstore.csv"}},
+        {"id": "to_lake", "kind": "write_file", "config": {"location": "lake", "path": "exports/orders.parquet", "format": "parquet"}, "inputs": {"in": "orders"}},
+    ]});
+    data(
+        &s.gql(&w.editor.auth, save, json!({"p": w.project, "w": write}))
+            .await,
+    );
+    let run =
+        data(&s.gql(&w.editor.auth, RUN, json!({"p": w.project})).await)["runWorkflow"].clone();
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let read = json!({"blocks": [
+        {"id": "lake", "kind": "parquet_source", "config": {"location": "lake", "path": "exports/orders.parquet"}},
+        {"id": "publish", "kind": "publish", "config": {"dataset": "from_lake"}, "inputs": {"in": "lake"}},
+        {"id": "escape", "kind": "parquet_source", "config": {"location": "lake", "path": "../other-bucket/x.parquet"}},
+    ]});
+    data(
+        &s.gql(&w.editor.auth, save, json!({"p": w.project, "w": read}))
+            .await,
+    );
+    let run =
+        data(&s.gql(&w.editor.auth, RUN, json!({"p": w.project})).await)["runWorkflow"].clone();
+    assert_eq!(statuses(&run)["publish"], "succeeded", "{run}");
+    assert_eq!(
+        run["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["block"] == "lake")
+            .unwrap()["rows"],
+        400
+    );
+    assert_eq!(
+        run["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["block"] == "escape")
+            .unwrap()["error"]["code"],
+        "PATH_REFUSED"
+    );
+}
