@@ -36,7 +36,7 @@ impl Engine {
             let l = self.location_for(loc, &req.folders, Access::Read).await?;
             let fp = l.stat(path).await?;
             extra = serde_json::to_string(&fp).expect("fingerprint serializes");
-            source = Some(Source::File(l, path.to_owned()));
+            source = Some(Source::File(Box::new(l), path.to_owned()));
         }
         if let BlockConfig::UploadSource(u) = &p.config {
             let up = self
@@ -182,7 +182,7 @@ pub fn upload_path(hash: &str) -> String {
 
 /// Where a source block's bytes come from.
 enum Source {
-    File(Location, String),
+    File(Box<Location>, String),
     Upload(String),
 }
 
