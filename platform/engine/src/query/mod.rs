@@ -22,6 +22,8 @@ use crate::report::{Condition, DEFAULT_TABLE_ROWS, FilterOp, MAX_TILE_ROWS, Tile
 use crate::types::{ColumnInfo, describe};
 use crate::{Engine, EngineError, EngineResult};
 
+mod grouped;
+
 /// The rows a viewer may see of one dataset: for each rule, the column's value must be
 /// one of the viewer's values of the attribute. `None` means unrestricted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
@@ -143,6 +145,8 @@ fn as_text(schema: &datafusion::arrow::datatypes::Schema, column: &str) -> Expr 
         .map(|f| f.data_type().clone())
     {
         Ok(DataType::Utf8) => ident(column),
+        // Dictionary text compares by its values without decoding every row.
+        Ok(DataType::Dictionary(_, v)) if *v == DataType::Utf8 => ident(column),
         _ => cast(ident(column), DataType::Utf8),
     }
 }
@@ -278,20 +282,60 @@ impl Engine {
     }
 }
 
+/// The aggregate `planned` stands for, computed by the grouped path.
+async fn grouped_answer(
+    ctx: &SessionContext,
+    table: &Table,
+    g: grouped::Grouped,
+    predicates: Vec<Expr>,
+    planned: &DataFrame,
+) -> EngineResult<RecordBatch> {
+    let out: SchemaRef = Arc::new(planned.schema().as_arrow().clone());
+    let predicate = match datafusion::logical_expr::utils::conjunction(predicates) {
+        Some(e) => {
+            let input = datafusion::common::DFSchema::try_from(table.schema.as_ref().clone())?;
+            Some(ctx.create_physical_expr(e, &input)?)
+        }
+        None => None,
+    };
+    let batches = Table {
+        schema: table.schema.clone(),
+        batches: table.batches.clone(),
+        bytes: table.bytes,
+    };
+    tokio::task::spawn_blocking(move || g.run(&batches, predicate, &out))
+        .await
+        .map_err(|e| EngineError::Internal(format!("aggregation task: {e}")))?
+}
+
 async fn run_query(table: &Table, spec: &QuerySpec<'_>) -> EngineResult<QueryResult> {
+    run_query_by(table, spec, true).await
+}
+
+/// `grouped: false` keeps every aggregate in DataFusion, which tests compare against.
+async fn run_query_by(
+    table: &Table,
+    spec: &QuerySpec<'_>,
+    grouped: bool,
+) -> EngineResult<QueryResult> {
     let q = spec.query;
     let ctx = session();
     frame(&ctx, table)?;
     let schema = table.schema.as_ref();
     let mut df: DataFrame = ctx.table("t").await?;
+    // Every predicate is kept too, for the grouped path, which filters rows itself.
+    let mut predicates = Vec::new();
     if let Some(e) = scope_expr(schema, spec.scope) {
-        df = df.filter(e)?;
+        predicates.push(e);
     }
     for (i, c) in q.filters.iter().enumerate() {
-        df = df.filter(condition_expr(schema, c, &format!("query.filters[{i}]"))?)?;
+        predicates.push(condition_expr(schema, c, &format!("query.filters[{i}]"))?);
     }
     for (i, c) in spec.report_filters.iter().enumerate() {
-        df = df.filter(condition_expr(schema, c, &format!("filters[{i}]"))?)?;
+        predicates.push(condition_expr(schema, c, &format!("filters[{i}]"))?);
+    }
+    for e in &predicates {
+        df = df.filter(e.clone())?;
     }
     for (i, d) in q.dimensions.iter().enumerate() {
         has_column(schema, d, &format!("query.dimensions[{i}]"), "dataset")?;
@@ -330,6 +374,12 @@ async fn run_query(table: &Table, spec: &QuerySpec<'_>) -> EngineResult<QueryRes
             })
             .collect::<EngineResult<Vec<_>>>()?;
         df = df.aggregate(q.dimensions.iter().map(ident).collect(), measures)?;
+        if let Some(g) = grouped
+            .then(|| grouped::Grouped::plan(table, &q.dimensions, &q.measures))
+            .flatten()
+        {
+            df = ctx.read_batch(grouped_answer(&ctx, table, g, predicates, &df).await?)?;
+        }
         limit = q.limit.unwrap_or(MAX_TILE_ROWS);
     } else {
         if !q.dimensions.is_empty() {
@@ -380,3 +430,6 @@ async fn run_query(table: &Table, spec: &QuerySpec<'_>) -> EngineResult<QueryRes
         truncated,
     })
 }
+
+#[cfg(test)]
+mod tests;
