@@ -49,10 +49,23 @@ pub enum ErrorCode {
     PathRefused,
     /// The work was cancelled before it finished.
     Cancelled,
+    /// An uploaded plugin is not a component implementing `vitrine:block`, asks for
+    /// something plugins are not given, or describes itself wrongly.
+    InvalidPlugin,
+    /// A plugin block ran past its time limit and was stopped.
+    PluginTimeout,
+    /// A plugin block tried to use more memory than its limit.
+    PluginMemory,
+    /// A plugin block trapped: a panic, a stack overflow, an invalid operation.
+    PluginCrashed,
+    /// A plugin block returned output that breaks the contract or its declared schema.
+    PluginBadOutput,
+    /// A plugin block declined or failed, with its own message.
+    PluginFailed,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -75,6 +88,12 @@ impl ErrorCode {
         ErrorCode::QueryFailed,
         ErrorCode::PathRefused,
         ErrorCode::Cancelled,
+        ErrorCode::InvalidPlugin,
+        ErrorCode::PluginTimeout,
+        ErrorCode::PluginMemory,
+        ErrorCode::PluginCrashed,
+        ErrorCode::PluginBadOutput,
+        ErrorCode::PluginFailed,
     ];
 
     /// The stable wire form.
@@ -102,6 +121,12 @@ impl ErrorCode {
             ErrorCode::QueryFailed => "QUERY_FAILED",
             ErrorCode::PathRefused => "PATH_REFUSED",
             ErrorCode::Cancelled => "CANCELLED",
+            ErrorCode::InvalidPlugin => "INVALID_PLUGIN",
+            ErrorCode::PluginTimeout => "PLUGIN_TIMEOUT",
+            ErrorCode::PluginMemory => "PLUGIN_MEMORY",
+            ErrorCode::PluginCrashed => "PLUGIN_CRASHED",
+            ErrorCode::PluginBadOutput => "PLUGIN_BAD_OUTPUT",
+            ErrorCode::PluginFailed => "PLUGIN_FAILED",
         }
     }
 
@@ -118,6 +143,9 @@ impl ErrorCode {
             ErrorCode::QueryFailed => 400,
             ErrorCode::PathRefused => 403,
             ErrorCode::Cancelled => 409,
+            ErrorCode::InvalidPlugin => 400,
+            ErrorCode::PluginTimeout | ErrorCode::PluginMemory | ErrorCode::PluginCrashed => 422,
+            ErrorCode::PluginBadOutput | ErrorCode::PluginFailed => 422,
             ErrorCode::PolicyViolation => 422,
             ErrorCode::QueryTooLarge => 413,
             ErrorCode::RateLimited => 429,

@@ -1,0 +1,220 @@
+//! vitrine-plugins: the wasmtime host for plugin blocks. Sits under the engine (which
+//! calls it for `plugin` blocks) and above core; knows nothing of storage or HTTP.
+//!
+//! A plugin is a WebAssembly component implementing `vitrine:block` (schema/wit). The
+//! host checks that an uploaded file is such a component and asks for nothing plugins
+//! are not given, compiles it once under a time limit, caches the compiled code by
+//! content hash and engine build, and runs every call in a fresh store taken from a
+//! pooling allocator, with a memory limit and a deadline enforced by epoch interruption.
+//! Guests see no files, sockets, environment or clock; stdout and stderr go to the
+//! block's log. A block that overruns, crashes or misbehaves fails its own run with a
+//! coded [`PluginError`]; the host carries on.
+
+mod cache;
+mod error;
+#[cfg(any(test, feature = "testing"))]
+pub mod guests;
+mod metadata;
+mod sandbox;
+mod tables;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub use error::{PluginError, PluginResult};
+pub use metadata::{ColumnSpec, InputFormat, PluginInfo, PortInfo, check_config};
+pub use sandbox::{LogLevel, LogLine};
+pub use tables::PortTable;
+
+/// The contract versions this host runs, newest last.
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// Bindings for `vitrine:block@0.1.0`, generated from its frozen copy.
+mod v0_1 {
+    wasmtime::component::bindgen!({
+        world: "plugin",
+        path: "../schema/wit/deps/vitrine-block-0.1.0",
+    });
+}
+
+/// What plugins may use. Each run may ask for less time than `time_limit`, never more.
+#[derive(Debug, Clone)]
+pub struct HostLimits {
+    /// Largest accepted component file.
+    pub max_plugin_bytes: usize,
+    /// Longest compilation of one component.
+    pub compile_timeout: Duration,
+    /// Longest run of one block call.
+    pub time_limit: Duration,
+    /// Most linear memory one block call may use.
+    pub memory_bytes: usize,
+    /// Most WebAssembly stack one call may use; deeper recursion traps.
+    pub wasm_stack_bytes: usize,
+    /// Block calls that can run at the same time (slots of the pooling allocator).
+    pub concurrent_calls: u32,
+}
+
+impl Default for HostLimits {
+    fn default() -> Self {
+        HostLimits {
+            max_plugin_bytes: 64 << 20,
+            compile_timeout: Duration::from_secs(60),
+            time_limit: Duration::from_secs(60),
+            memory_bytes: 512 << 20,
+            wasm_stack_bytes: 1 << 20,
+            concurrent_calls: 32,
+        }
+    }
+}
+
+/// A plugin ready to run: compiled, linked and described.
+pub struct Plugin {
+    /// SHA-256 of the component file.
+    pub hash: String,
+    pub info: PluginInfo,
+    pre: v0_1::PluginPre<sandbox::State>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("hash", &self.hash)
+            .field("name", &self.info.name)
+            .field("version", &self.info.version.to_string())
+            .finish()
+    }
+}
+
+/// One block call's result.
+#[derive(Debug)]
+pub struct RunOutput {
+    pub outputs: Vec<PortTable>,
+    pub log: Vec<LogLine>,
+    pub elapsed: Duration,
+}
+
+/// Receives a block's progress reports (done, total).
+pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
+
+/// Options of one block call.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Shorter than the host's limit, for this call.
+    pub time_limit: Option<Duration>,
+    pub progress: Option<Progress>,
+}
+
+/// The plugin host: one wasmtime engine, its linker, and the compiled-code cache.
+pub struct Host {
+    sandbox: sandbox::Sandbox,
+    cache: cache::Compiled,
+    limits: HostLimits,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+impl Host {
+    /// A host whose compiled components persist under `cache_dir` (when given), so a
+    /// restart does not compile them again.
+    pub fn new(limits: HostLimits, cache_dir: Option<PathBuf>) -> PluginResult<Host> {
+        let sandbox = sandbox::Sandbox::new(&limits)?;
+        let cache = cache::Compiled::new(cache_dir, &sandbox.engine)?;
+        Ok(Host {
+            sandbox,
+            cache,
+            limits,
+        })
+    }
+
+    pub fn limits(&self) -> &HostLimits {
+        &self.limits
+    }
+
+    /// Checks, compiles (or finds compiled) and describes a component. Anything that is
+    /// not a well-formed `vitrine:block` plugin is refused with [`PluginError::Invalid`].
+    pub fn load(&self, bytes: &[u8]) -> PluginResult<Arc<Plugin>> {
+        if bytes.len() > self.limits.max_plugin_bytes {
+            return Err(PluginError::Invalid(format!(
+                "the plugin is {} bytes; at most {} are accepted",
+                bytes.len(),
+                self.limits.max_plugin_bytes
+            )));
+        }
+        let hash = cache::content_hash(bytes);
+        if let Some(p) = self.cache.loaded(&hash) {
+            return Ok(p);
+        }
+        sandbox::check_is_component(bytes)?;
+        let component = self.cache.compile(
+            &self.sandbox.engine,
+            &hash,
+            bytes,
+            self.limits.compile_timeout,
+        )?;
+        let pre = self.sandbox.prepare(&component)?;
+        let metadata = self.sandbox.describe(&pre, &self.limits)?;
+        let info = metadata::check(metadata, sandbox::sdk_version(bytes))?;
+        let plugin = Arc::new(Plugin { hash, info, pre });
+        self.cache.keep(plugin.clone());
+        Ok(plugin)
+    }
+
+    /// Runs a block: checks the configuration and the inputs, calls `transform` in a
+    /// fresh sandbox, and holds the outputs to the contract. Blocking: call it from a
+    /// thread that may wait.
+    pub fn run(
+        &self,
+        plugin: &Plugin,
+        config: &Value,
+        inputs: Vec<PortTable>,
+        options: RunOptions,
+    ) -> PluginResult<RunOutput> {
+        check_config(&plugin.info, config)?;
+        for port in &plugin.info.inputs {
+            if !inputs.iter().any(|t| t.port == port.name) {
+                return Err(PluginError::InvalidConfig(format!(
+                    "input `{}` of plugin `{}` is not connected",
+                    port.name, plugin.info.name
+                )));
+            }
+        }
+        if let Some(extra) = inputs
+            .iter()
+            .find(|t| !plugin.info.inputs.iter().any(|p| p.name == t.port))
+        {
+            return Err(PluginError::InvalidConfig(format!(
+                "plugin `{}` has no input `{}`",
+                plugin.info.name, extra.port
+            )));
+        }
+        let time_limit = options
+            .time_limit
+            .unwrap_or(self.limits.time_limit)
+            .min(self.limits.time_limit);
+        let start = Instant::now();
+        let (outputs, log) = self.sandbox.transform(
+            plugin,
+            config,
+            inputs,
+            time_limit,
+            &self.limits,
+            options.progress,
+        )?;
+        Ok(RunOutput {
+            outputs,
+            log,
+            elapsed: start.elapsed(),
+        })
+    }
+}
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,507 @@
+//! The sandbox: the wasmtime engine and linker every plugin shares, and the fresh store
+//! each call gets, with its memory limit, deadline, log and nothing else.
+//!
+//! Guests built by standard toolchains import parts of WASI even when they use none of
+//! it (Rust's standard library links stdio, environment and random numbers). Those
+//! imports are satisfied with nothing behind them: an empty environment, no arguments,
+//! stdout and stderr captured into the block's log, frozen clocks. Interfaces that reach
+//! outside — file systems, sockets, name lookup, HTTP — are not linked at all, and a
+//! component importing one is refused when it is loaded, with the import named.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::tables::{self, PortTable};
+use crate::v0_1::{self, vitrine::block::host, vitrine::block::types as wit};
+use crate::{HostLimits, InputFormat, Plugin, PluginError, PluginResult};
+
+/// How often the deadline clock ticks; a block overruns its limit by at most about this.
+const TICK: Duration = Duration::from_millis(5);
+/// Log lines kept per call, and bytes per line: a chatty block cannot fill the server.
+const MAX_LOG_LINES: usize = 1000;
+const MAX_LOG_LINE: usize = 4096;
+/// Bytes of stdout and stderr kept per call.
+const MAX_STDIO: usize = 64 << 10;
+
+/// WASI interfaces a plugin may import (by name, without version). All of them are
+/// backed by nothing: see the module comment.
+const GIVEN: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+    "vitrine:block/host",
+    "vitrine:block/types",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// A line the block logged (or printed).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogLine {
+    pub level: LogLevel,
+    pub message: String,
+}
+
+/// A clock that always says the same time: blocks get no clock from the host.
+struct Frozen;
+
+impl wasmtime_wasi::HostWallClock for Frozen {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for Frozen {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+/// What one call's store holds.
+pub(crate) struct State {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory_limit: usize,
+    /// Set when the block asked for more memory than its limit.
+    over_memory: bool,
+    log: Vec<LogLine>,
+    progress: Option<crate::Progress>,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl wasmtime::ResourceLimiter for State {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            self.over_memory = true;
+            return Err(wasmtime::Error::msg("memory limit"));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+}
+
+impl State {
+    fn push_log(&mut self, level: LogLevel, message: &str) {
+        if self.log.len() >= MAX_LOG_LINES {
+            return;
+        }
+        let mut m = message.to_owned();
+        if m.len() > MAX_LOG_LINE {
+            let mut cut = MAX_LOG_LINE;
+            while !m.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            m.truncate(cut);
+        }
+        self.log.push(LogLine { level, message: m });
+    }
+
+    /// The log, with what the block printed to stdout and stderr.
+    fn finish_log(&mut self) -> Vec<LogLine> {
+        for (pipe, level) in [
+            (self.stdout.contents(), LogLevel::Info),
+            (self.stderr.contents(), LogLevel::Warn),
+        ] {
+            for line in String::from_utf8_lossy(&pipe).lines() {
+                if !line.trim().is_empty() {
+                    self.push_log(level, line);
+                }
+            }
+        }
+        std::mem::take(&mut self.log)
+    }
+}
+
+impl host::Host for State {
+    fn log(&mut self, level: host::Level, message: String) {
+        let level = match level {
+            host::Level::Debug => LogLevel::Debug,
+            host::Level::Info => LogLevel::Info,
+            host::Level::Warn => LogLevel::Warn,
+            host::Level::Error => LogLevel::Error,
+        };
+        self.push_log(level, &message);
+    }
+
+    fn progress(&mut self, done: u64, total: u64) {
+        if let Some(p) = &self.progress {
+            p(done, total);
+        }
+    }
+}
+
+impl wit::Host for State {}
+
+pub(crate) struct Sandbox {
+    pub(crate) engine: Engine,
+    linker: Linker<State>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> PluginError {
+    PluginError::Internal(e.to_string())
+}
+
+impl Sandbox {
+    pub(crate) fn new(limits: &HostLimits) -> PluginResult<Sandbox> {
+        let mut pool = PoolingAllocationConfig::new();
+        let n = limits.concurrent_calls.max(1);
+        pool.total_component_instances(n)
+            .total_core_instances(n * 16)
+            .total_memories(n * 4)
+            .total_tables(n * 16)
+            .max_memory_size(limits.memory_bytes)
+            .max_unused_warm_slots(n);
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(limits.wasm_stack_bytes)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).map_err(internal)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(internal)?;
+        v0_1::Plugin::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
+            .map_err(internal)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (e, s) = (engine.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("plugin-deadlines".into())
+            .spawn(move || {
+                while !s.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    e.increment_epoch();
+                }
+            })
+            .map_err(internal)?;
+        Ok(Sandbox {
+            engine,
+            linker,
+            stop,
+        })
+    }
+
+    /// Links a compiled component, after checking it asks only for what plugins are
+    /// given and exports the block interface.
+    pub(crate) fn prepare(&self, component: &Component) -> PluginResult<v0_1::PluginPre<State>> {
+        let ty = component.component_type();
+        let refused: Vec<String> = ty
+            .imports(&self.engine)
+            .map(|(name, _)| name)
+            .filter(|name| !GIVEN.contains(&name.split('@').next().unwrap_or(name)))
+            .map(|name| format!("`{name}`"))
+            .collect();
+        if !refused.is_empty() {
+            return Err(PluginError::Invalid(format!(
+                "the plugin imports {}, which plugins are not given: blocks get no file system, network, environment or clock, only their inputs and the `vitrine:block/host` calls",
+                refused.join(", ")
+            )));
+        }
+        let exports: Vec<String> = ty
+            .exports(&self.engine)
+            .map(|(n, _)| n.to_owned())
+            .collect();
+        if !exports
+            .iter()
+            .any(|e| e.starts_with("vitrine:block/block@"))
+        {
+            return Err(PluginError::Invalid(format!(
+                "the component does not implement `vitrine:block/block` (it exports: {})",
+                if exports.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    exports.join(", ")
+                }
+            )));
+        }
+        let pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(|e| PluginError::Invalid(format!("the plugin cannot be linked: {e}")))?;
+        v0_1::PluginPre::new(pre).map_err(|e| {
+            PluginError::Invalid(format!(
+                "the component does not implement vitrine:block@{}: {e}",
+                crate::CONTRACT_VERSION
+            ))
+        })
+    }
+
+    fn store(&self, limits: &HostLimits, deadline: Duration) -> Store<State> {
+        let stdout = MemoryOutputPipe::new(MAX_STDIO);
+        let stderr = MemoryOutputPipe::new(MAX_STDIO);
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .wall_clock(Frozen)
+            .monotonic_clock(Frozen)
+            .build();
+        let mut store = Store::new(
+            &self.engine,
+            State {
+                wasi,
+                table: ResourceTable::new(),
+                memory_limit: limits.memory_bytes,
+                over_memory: false,
+                log: Vec::new(),
+                progress: None,
+                stdout,
+                stderr,
+            },
+        );
+        store.limiter(|s| s);
+        let ticks = deadline.as_nanos().div_ceil(TICK.as_nanos()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        store
+    }
+
+    pub(crate) fn describe(
+        &self,
+        pre: &v0_1::PluginPre<State>,
+        limits: &HostLimits,
+    ) -> PluginResult<wit::Metadata> {
+        let limit = limits.time_limit.min(Duration::from_secs(10));
+        let mut store = self.store(limits, limit);
+        let result = pre
+            .instantiate(&mut store)
+            .and_then(|p| p.vitrine_block_block().call_describe(&mut store));
+        result.map_err(|e| match classify(e, &mut store, limit, limits) {
+            PluginError::Timeout(ms) => PluginError::Invalid(format!(
+                "describing itself took the plugin longer than {ms} ms"
+            )),
+            other => PluginError::Invalid(format!("the plugin failed to describe itself: {other}")),
+        })
+    }
+
+    pub(crate) fn transform(
+        &self,
+        plugin: &Plugin,
+        config: &Value,
+        inputs: Vec<PortTable>,
+        time_limit: Duration,
+        limits: &HostLimits,
+        progress: Option<crate::Progress>,
+    ) -> PluginResult<(Vec<PortTable>, Vec<crate::LogLine>)> {
+        let inputs = inputs
+            .iter()
+            .map(|t| {
+                Ok(wit::NamedTable {
+                    port: t.port.clone(),
+                    data: match plugin.info.input_format {
+                        InputFormat::Columns => wit::TableData::Columns(tables::to_columns(t)?),
+                        InputFormat::ArrowIpc => wit::TableData::ArrowIpc(tables::to_ipc(t)?),
+                    },
+                })
+            })
+            .collect::<PluginResult<Vec<_>>>()?;
+        let mut store = self.store(limits, time_limit);
+        store.data_mut().progress = progress;
+        let config = config.to_string();
+        let result = plugin.pre.instantiate(&mut store).and_then(|p| {
+            p.vitrine_block_block()
+                .call_transform(&mut store, &config, &inputs)
+        });
+        store.data_mut().progress = None;
+        let log = store.data_mut().finish_log();
+        let returned = match result {
+            Ok(Ok(out)) => out,
+            Ok(Err(e)) => {
+                return Err(PluginError::Failed(match e {
+                    wit::BlockError::InvalidConfig(m) => format!("invalid configuration: {m}"),
+                    wit::BlockError::InvalidInput(m) => format!("invalid input: {m}"),
+                    wit::BlockError::Failed(m) => m,
+                }));
+            }
+            Err(e) => {
+                let mut err = classify(e, &mut store, time_limit, limits);
+                // A Rust panic prints where and why to stderr before it aborts.
+                if let PluginError::Crashed(m) = &mut err
+                    && let Some(at) = log.iter().position(|l| l.message.contains("panicked"))
+                {
+                    let why = log.get(at + 1).map(|l| l.message.as_str()).unwrap_or("");
+                    *m = format!("{m}: {} {why}", log[at].message)
+                        .trim_end()
+                        .to_owned();
+                }
+                return Err(err);
+            }
+        };
+        check_outputs(plugin, returned).map(|o| (o, log))
+    }
+}
+
+/// Holds the returned tables to the block's declared outputs.
+fn check_outputs(plugin: &Plugin, returned: Vec<wit::NamedTable>) -> PluginResult<Vec<PortTable>> {
+    let mut out: Vec<PortTable> = Vec::with_capacity(returned.len());
+    for n in returned {
+        let Some(port) = plugin.info.output(&n.port) else {
+            return Err(PluginError::BadOutput(format!(
+                "it returned a table on `{}`, which is not one of its outputs",
+                n.port
+            )));
+        };
+        if out.iter().any(|t| t.port == n.port) {
+            return Err(PluginError::BadOutput(format!(
+                "it returned two tables on `{}`",
+                n.port
+            )));
+        }
+        let table = match n.data {
+            wit::TableData::Columns(t) => tables::from_columns(&n.port, t)?,
+            wit::TableData::ArrowIpc(b) => tables::from_ipc(&n.port, b)?,
+        };
+        if let Some(declared) = &port.columns {
+            let specs: Vec<wit::ColumnSpec> = declared
+                .iter()
+                .map(|c| wit::ColumnSpec {
+                    name: c.name.clone(),
+                    type_: tables::type_of_label(c.column_type),
+                    nullable: c.nullable,
+                })
+                .collect();
+            tables::check_declared(&table, &specs)?;
+        }
+        out.push(table);
+    }
+    if let Some(missing) = plugin
+        .info
+        .outputs
+        .iter()
+        .find(|p| !out.iter().any(|t| t.port == p.name))
+    {
+        return Err(PluginError::BadOutput(format!(
+            "it returned nothing on its output `{}`",
+            missing.name
+        )));
+    }
+    Ok(out)
+}
+
+/// Turns a trap or host error into what the workflow's author should read.
+fn classify(
+    e: wasmtime::Error,
+    store: &mut Store<State>,
+    time_limit: Duration,
+    limits: &HostLimits,
+) -> PluginError {
+    if store.data().over_memory {
+        return PluginError::Memory(limits.memory_bytes >> 20);
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => PluginError::Timeout(time_limit.as_millis() as u64),
+        Some(Trap::StackOverflow) => {
+            PluginError::Crashed("stack overflow: it recursed too deep".into())
+        }
+        // Rust and C keep their own stack in linear memory; running off its end lands
+        // here rather than on a stack-overflow trap.
+        Some(Trap::MemoryOutOfBounds) => PluginError::Crashed(
+            "out-of-bounds memory access (deep recursion overflowing the block's own stack does this)".into(),
+        ),
+        Some(Trap::UnreachableCodeReached) => {
+            PluginError::Crashed("it stopped on an unreachable instruction (a panic or an abort)".into())
+        }
+        Some(t) => PluginError::Crashed(t.to_string()),
+        None => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            Some(code) => PluginError::Crashed(format!("it exited with status {}", code.0)),
+            None => PluginError::Crashed(
+                e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": "),
+            ),
+        },
+    }
+}
+
+/// Refuses core modules and other files before compiling, with a message that says what
+/// the file is instead.
+pub(crate) fn check_is_component(bytes: &[u8]) -> PluginResult<()> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(PluginError::Invalid(
+            "not a WebAssembly component: the file does not start with the WebAssembly magic number".into(),
+        ));
+    }
+    if wasmparser::Parser::is_core_wasm(bytes) {
+        return Err(PluginError::Invalid(
+            "a core WebAssembly module, not a component: build the block for wasm32-wasip2 (which emits a component) or wrap the module with `wasm-tools component new`".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The SDK version stamped into the component's `vitrine-sdk` custom section, if any.
+pub(crate) fn sdk_version(bytes: &[u8]) -> Option<String> {
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        if let Ok(wasmparser::Payload::CustomSection(c)) = payload
+            && c.name() == "vitrine-sdk"
+        {
+            let v = String::from_utf8_lossy(c.data()).into_owned();
+            if !v.is_empty() && v.len() <= 64 {
+                return Some(v);
+            }
+        }
+    }
+    None
+}

@@ -1,0 +1,180 @@
+//! The host against real guest components: good blocks, hostile ones, bad files.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use serde_json::json;
+
+use crate::guests::fixture;
+use crate::{Host, HostLimits, PluginError, PortTable, RunOptions};
+
+fn host() -> Host {
+    Host::new(
+        HostLimits {
+            time_limit: Duration::from_secs(1),
+            memory_bytes: 64 << 20,
+            ..HostLimits::default()
+        },
+        None,
+    )
+    .unwrap()
+}
+
+fn sample() -> PortTable {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("region", DataType::Utf8, true),
+        Field::new("units", DataType::Int64, false),
+        Field::new("amount", DataType::Float64, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec![Some("West"), None, Some("East")])),
+            Arc::new(Int64Array::from(vec![1, 2, 3])),
+            Arc::new(Float64Array::from(vec![Some(1.5), Some(2.5), None])),
+        ],
+    )
+    .unwrap();
+    PortTable {
+        port: "in".into(),
+        schema,
+        batches: vec![batch],
+    }
+}
+
+fn load(host: &Host, name: &str) -> Result<Arc<crate::Plugin>, PluginError> {
+    host.load(&std::fs::read(fixture(name)).unwrap())
+}
+
+#[test]
+fn echo_round_trips_a_table_through_typed_columns() {
+    let host = host();
+    let echo = load(&host, "echo").unwrap();
+    assert_eq!(echo.info.name, "echo");
+    assert_eq!(echo.info.sdk_version.as_deref(), Some("0.1.0"));
+    let out = host
+        .run(&echo, &json!({}), vec![sample()], RunOptions::default())
+        .unwrap();
+    let t = &out.outputs[0];
+    assert_eq!(t.port, "out");
+    let b = &t.batches[0];
+    assert_eq!(b.num_rows(), 3);
+    assert_eq!(b.column(0).null_count(), 1);
+    assert_eq!(b.column(2).null_count(), 1);
+    assert_eq!(
+        b.column(1)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .value(2),
+        3
+    );
+}
+
+/// Runs a hostile block; returns its error and how long stopping it took.
+fn hostile(host: &Host, name: &str) -> (PluginError, Duration) {
+    let plugin = match load(host, name) {
+        Ok(p) => p,
+        Err(e) => return (e, Duration::ZERO),
+    };
+    let start = Instant::now();
+    let err = host
+        .run(&plugin, &json!({}), vec![sample()], RunOptions::default())
+        .expect_err(name);
+    (err, start.elapsed())
+}
+
+#[test]
+fn hostile_blocks_are_stopped_or_refused_and_the_host_carries_on() {
+    let host = host();
+    let limit = host.limits().time_limit;
+    let echo = load(&host, "echo").unwrap();
+    let good = |host: &Host| {
+        let out = host
+            .run(&echo, &json!({}), vec![sample()], RunOptions::default())
+            .unwrap();
+        assert_eq!(out.outputs[0].rows(), 3);
+    };
+    use vitrine_core::ErrorCode as C;
+    for (name, code, says) in [
+        ("hostile-spin", C::PluginTimeout, "time limit of 1000 ms"),
+        (
+            "hostile-memory-bomb",
+            C::PluginMemory,
+            "memory limit of 64 MiB",
+        ),
+        ("hostile-deep-recursion", C::PluginCrashed, "recursion"),
+        (
+            "hostile-open-file",
+            C::InvalidPlugin,
+            "`wasi:filesystem/preopens@",
+        ),
+        ("hostile-network", C::InvalidPlugin, "`wasi:sockets/tcp@"),
+        ("hostile-panic", C::PluginCrashed, "the block gave up"),
+        (
+            "hostile-bad-schema",
+            C::PluginBadOutput,
+            "`score` is text; the block declared float64",
+        ),
+    ] {
+        let (err, took) = hostile(&host, name);
+        assert_eq!(err.code(), code, "{name}: {err}");
+        assert!(err.to_string().contains(says), "{name}: {err}");
+        assert!(
+            took <= limit.mul_f64(1.1),
+            "{name} was stopped after {took:?}, limit {limit:?}"
+        );
+        good(&host);
+    }
+}
+
+#[test]
+fn files_that_are_not_block_components_are_refused() {
+    let host = host();
+    let refused = |bytes: &[u8]| match host.load(bytes) {
+        Err(e @ PluginError::Invalid(_)) => e.to_string(),
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert!(refused(b"#!/bin/sh\necho hi\n").contains("magic number"));
+    // An empty core module.
+    assert!(refused(b"\0asm\x01\0\0\0").contains("core WebAssembly module"));
+    // An empty component: well formed, but it implements nothing.
+    assert!(refused(b"\0asm\x0d\0\x01\0").contains("does not implement `vitrine:block/block`"));
+    // A truncated component.
+    let echo = std::fs::read(fixture("echo")).unwrap();
+    assert!(refused(&echo[..echo.len() / 2]).contains("not a valid WebAssembly component"));
+    let big = Host::new(
+        HostLimits {
+            max_plugin_bytes: 1000,
+            ..HostLimits::default()
+        },
+        None,
+    )
+    .unwrap();
+    assert!(matches!(big.load(&echo), Err(PluginError::Invalid(m)) if m.contains("at most 1000")));
+}
+
+#[test]
+fn compiled_components_are_cached_on_disk_across_hosts() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(fixture("echo")).unwrap();
+    let first = Host::new(HostLimits::default(), Some(dir.path().to_path_buf())).unwrap();
+    let start = Instant::now();
+    first.load(&bytes).unwrap();
+    let cold = start.elapsed();
+    let cached: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(cached.len(), 1, "one compiled file");
+    let second = Host::new(HostLimits::default(), Some(dir.path().to_path_buf())).unwrap();
+    let start = Instant::now();
+    let p = second.load(&bytes).unwrap();
+    println!("compile {cold:?}, from cache {:?}", start.elapsed());
+    assert_eq!(p.info.name, "echo");
+    // A corrupt cache file is dropped and the component compiled again.
+    let path = cached[0].as_ref().unwrap().path();
+    std::fs::write(&path, b"garbage").unwrap();
+    let third = Host::new(HostLimits::default(), Some(dir.path().to_path_buf())).unwrap();
+    third.load(&bytes).unwrap();
+    assert_ne!(std::fs::read(&path).unwrap(), b"garbage");
+}
