@@ -1,6 +1,6 @@
 //! What a plugin says about itself, checked, and the configuration check built from it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::tables::type_label;
@@ -8,22 +8,22 @@ use crate::v0_1::vitrine::block::types as wit;
 use crate::{PluginError, PluginResult};
 
 /// How a block wants its inputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InputFormat {
     Columns,
     ArrowIpc,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ColumnSpec {
     pub name: String,
     #[serde(rename = "type")]
-    pub column_type: &'static str,
+    pub column_type: String,
     pub nullable: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PortInfo {
     pub name: String,
     pub description: String,
@@ -32,7 +32,7 @@ pub struct PortInfo {
 }
 
 /// A plugin's checked self-description.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PluginInfo {
     pub name: String,
     pub version: semver::Version,
@@ -99,7 +99,7 @@ fn ports(what: &str, ports: Vec<wit::Port>) -> PluginResult<Vec<PortInfo>> {
                         }
                         out.push(ColumnSpec {
                             name: c.name,
-                            column_type: type_label(c.type_),
+                            column_type: type_label(c.type_).to_owned(),
                             nullable: c.nullable,
                         });
                     }

@@ -65,6 +65,17 @@ pub enum LogLevel {
     Error,
 }
 
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
 /// A line the block logged (or printed).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogLine {
@@ -420,7 +431,7 @@ fn check_outputs(plugin: &Plugin, returned: Vec<wit::NamedTable>) -> PluginResul
                 .iter()
                 .map(|c| wit::ColumnSpec {
                     name: c.name.clone(),
-                    type_: tables::type_of_label(c.column_type),
+                    type_: tables::type_of_label(&c.column_type),
                     nullable: c.nullable,
                 })
                 .collect();

@@ -111,7 +111,12 @@ impl Port {
     }
 
     /// Declares that the port always has this column (in the order declared).
-    pub fn column(mut self, name: impl Into<String>, column_type: ColumnType, nullable: bool) -> Port {
+    pub fn column(
+        mut self,
+        name: impl Into<String>,
+        column_type: ColumnType,
+        nullable: bool,
+    ) -> Port {
         self.columns.get_or_insert_with(Vec::new).push(ColumnSpec {
             name: name.into(),
             column_type,
@@ -305,8 +310,8 @@ mod convert;
 pub mod __private {
     pub use crate::bindings::__export_plugin;
     pub use crate::bindings::exports::vitrine::block::block::Guest;
-    pub use crate::convert::{describe, transform};
     pub use crate::bindings::exports::vitrine::block::block::{BlockError, Metadata, NamedTable};
+    pub use crate::convert::{describe, transform};
 
     pub const VERSION_LEN: usize = crate::VERSION.len();
     pub const VERSION_BYTES: [u8; VERSION_LEN] = {
@@ -350,7 +355,7 @@ macro_rules! export_block {
             static VITRINE_SDK: [u8; $crate::__private::VERSION_LEN] =
                 $crate::__private::VERSION_BYTES;
 
-            $crate::__private::__export_plugin!(VitrineExport with_types_in $crate::bindings);
+    $crate::__private::__export_plugin!(VitrineExport with_types_in $crate::bindings);
         };
     };
 }

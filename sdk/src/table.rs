@@ -85,9 +85,14 @@ impl Column {
     }
 
     /// A float column from optional values; `None` is null.
-    pub fn from_f64s(name: impl Into<String>, values: impl IntoIterator<Item = Option<f64>>) -> Column {
-        let (v, valid): (Vec<f64>, Vec<bool>) =
-            values.into_iter().map(|x| (x.unwrap_or(0.0), x.is_some())).unzip();
+    pub fn from_f64s(
+        name: impl Into<String>,
+        values: impl IntoIterator<Item = Option<f64>>,
+    ) -> Column {
+        let (v, valid): (Vec<f64>, Vec<bool>) = values
+            .into_iter()
+            .map(|x| (x.unwrap_or(0.0), x.is_some()))
+            .unzip();
         Column::with_validity(name, Values::Float64(v), valid)
     }
 
@@ -107,9 +112,14 @@ impl Column {
     }
 
     /// A boolean column from optional values; `None` is null.
-    pub fn from_bools(name: impl Into<String>, values: impl IntoIterator<Item = Option<bool>>) -> Column {
-        let (v, valid): (Vec<bool>, Vec<bool>) =
-            values.into_iter().map(|x| (x.unwrap_or(false), x.is_some())).unzip();
+    pub fn from_bools(
+        name: impl Into<String>,
+        values: impl IntoIterator<Item = Option<bool>>,
+    ) -> Column {
+        let (v, valid): (Vec<bool>, Vec<bool>) = values
+            .into_iter()
+            .map(|x| (x.unwrap_or(false), x.is_some()))
+            .unzip();
         Column::with_validity(name, Values::Boolean(v), valid)
     }
 
@@ -141,7 +151,11 @@ impl Column {
     pub fn f64s(&self) -> Result<Vec<Option<f64>>, Error> {
         let valid = |i: usize| self.is_valid(i);
         match &self.values {
-            Values::Float64(v) => Ok(v.iter().enumerate().map(|(i, x)| valid(i).then_some(*x)).collect()),
+            Values::Float64(v) => Ok(v
+                .iter()
+                .enumerate()
+                .map(|(i, x)| valid(i).then_some(*x))
+                .collect()),
             Values::Int64(v) => Ok(v
                 .iter()
                 .enumerate()
@@ -213,7 +227,12 @@ impl Table {
 
     /// Adds a column, or replaces the one of the same name.
     pub fn with_column(mut self, column: Column) -> Result<Table, Error> {
-        if column.len() != self.rows || column.validity.as_ref().is_some_and(|v| v.len() != self.rows) {
+        if column.len() != self.rows
+            || column
+                .validity
+                .as_ref()
+                .is_some_and(|v| v.len() != self.rows)
+        {
             return Err(Error::Failed(format!(
                 "column `{}` has {} values for a table of {} rows",
                 column.name,

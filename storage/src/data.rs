@@ -56,6 +56,20 @@ pub struct BlockStateRecord {
     pub notes: Vec<String>,
     pub ran_ms: i64,
     pub duration_ms: i64,
+    /// Output ports beyond the first (plugin blocks may have several); the first port's
+    /// result is `content_hash`.
+    #[serde(default)]
+    pub ports: Vec<PortStateRecord>,
+}
+
+/// The result on one further output port of a block.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PortStateRecord {
+    pub port: String,
+    pub content_hash: String,
+    pub rows: i64,
+    pub bytes: i64,
+    pub schema: Value,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -283,6 +297,16 @@ impl Store {
             let rows: Vec<String> = self.rows(sql, json!({})).await?;
             out.extend(rows);
         }
+        let ports: Vec<Option<Vec<PortStateRecord>>> = self
+            .rows("SELECT VALUE ports FROM block_state", json!({}))
+            .await?;
+        out.extend(
+            ports
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|p| p.content_hash),
+        );
         Ok(out)
     }
 

@@ -11,6 +11,7 @@ use crate::{ArtifactStore, StorageError, StorageResult, now_ms};
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../schema/surql/0001_init.surql")),
     (2, include_str!("../../schema/surql/0002_data.surql")),
+    (3, include_str!("../../schema/surql/0003_plugins.surql")),
 ];
 
 /// The handle every repository method hangs off: one SurrealDB connection and the

@@ -13,6 +13,7 @@ mod db;
 mod error;
 mod folders;
 mod identity;
+mod plugins;
 mod policies;
 mod records;
 mod settings;
@@ -21,10 +22,11 @@ pub use artifacts::ArtifactStore;
 pub use audit::{AuditFilter, NewAuditEvent};
 pub use data::{
     AccessFilterRecord, BlockStateRecord, DatasetRecord, LocationGrant, LocationRecord,
-    ReportRecord, RunRecord, UploadRecord, WorkflowRecord,
+    PortStateRecord, ReportRecord, RunRecord, UploadRecord, WorkflowRecord,
 };
 pub use db::Store;
 pub use error::{StorageError, StorageResult};
+pub use plugins::{PluginRecord, plugin_artifact_path};
 pub use policies::PolicyLine;
 pub use records::{
     ApiTokenRecord, AuditRecord, FolderRecord, GroupRecord, ProjectRecord, SessionRecord, UserKind,

@@ -253,6 +253,7 @@ keyword_enum!(
         ProjectEditor => "project_editor",
         ListDirectory => "list_directory",
         SharedReportViewer => "shared_report_viewer",
+        PluginPublisher => "plugin_publisher",
     }
 );
 

@@ -32,6 +32,9 @@ pub enum EngineError {
     Cancelled,
     #[error("{0}")]
     Storage(String, ErrorCode),
+    /// A plugin was refused, or a plugin block failed; the code says how.
+    #[error("{0}")]
+    Plugin(String, ErrorCode),
     /// A bug or an environment failure; details are for the log.
     #[error("{0}")]
     Internal(String),
@@ -65,9 +68,15 @@ impl EngineError {
             EngineError::NotFound(_) => ErrorCode::NotFound,
             EngineError::Conflict(_) => ErrorCode::Conflict,
             EngineError::Cancelled => ErrorCode::Cancelled,
-            EngineError::Storage(_, code) => *code,
+            EngineError::Storage(_, code) | EngineError::Plugin(_, code) => *code,
             EngineError::Internal(_) => ErrorCode::Internal,
         }
+    }
+}
+
+impl From<vitrine_plugins::PluginError> for EngineError {
+    fn from(e: vitrine_plugins::PluginError) -> Self {
+        EngineError::Plugin(e.to_string(), e.code())
     }
 }
 

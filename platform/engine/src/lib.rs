@@ -1,5 +1,5 @@
 //! `vitrine-engine`: a project's data work. Workflows of blocks run here (built-in blocks
-//! over Arrow and DataFusion; plugin blocks through `vitrine-plugins` later), their
+//! over Arrow and DataFusion; plugin blocks through the sandboxed `vitrine-plugins` host), their
 //! results become content-addressed Arrow IPC datasets, and report tiles query them.
 //!
 //! Sits above `vitrine-storage` and `vitrine-core`; knows nothing of HTTP or GraphQL and
@@ -11,6 +11,7 @@ mod cache;
 mod datasets;
 mod error;
 pub mod locations;
+pub mod plugins;
 pub mod query;
 pub mod report;
 mod run;
@@ -21,7 +22,8 @@ pub mod workflow;
 mod tests;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 use vitrine_storage::Store;
@@ -44,6 +46,10 @@ pub struct EngineLimits {
     pub table_cache_bytes: usize,
     /// Memory for query results kept for repeat queries and warm-ups.
     pub result_cache_bytes: usize,
+    /// Time, memory and size limits of plugin blocks.
+    pub plugins: vitrine_plugins::HostLimits,
+    /// Where compiled plugins are kept across restarts (inside the data directory).
+    pub plugin_cache: Option<PathBuf>,
 }
 
 impl Default for EngineLimits {
@@ -52,6 +58,8 @@ impl Default for EngineLimits {
             max_source_bytes: 4 << 30,
             table_cache_bytes: 2 << 30,
             result_cache_bytes: 256 << 20,
+            plugins: vitrine_plugins::HostLimits::default(),
+            plugin_cache: None,
         }
     }
 }
@@ -63,6 +71,7 @@ pub struct Engine {
     results: Mutex<cache::Lru<QueryResult>>,
     active: Mutex<HashMap<String, run::ActiveRun>>,
     limits: EngineLimits,
+    plugin_host: OnceLock<Result<Arc<vitrine_plugins::Host>, String>>,
 }
 
 impl Engine {
@@ -73,6 +82,7 @@ impl Engine {
             active: Mutex::new(HashMap::new()),
             store,
             limits,
+            plugin_host: OnceLock::new(),
         })
     }
 

@@ -393,3 +393,5 @@ async fn dictionary_encoded_results_flow_through_every_block() {
             .starts_with("region,rows\nNorth,1\nWest,5000")
     );
 }
+
+mod plugins;

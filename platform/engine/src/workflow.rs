@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::blocks::{BlockConfig, Ports};
+use crate::plugins::{PluginCatalog, PluginEntry};
 use crate::{EngineError, EngineResult};
 
 /// Blocks as saved, in the order the author listed them.
@@ -23,7 +24,8 @@ pub struct Block {
     pub kind: String,
     #[serde(default)]
     pub config: Value,
-    /// Input port → `block` or `block.port` (a block's default output port is `out`).
+    /// Input port → `block` or `block.port` (without a port: the block's first output,
+    /// which is `out` for built-in blocks).
     #[serde(default)]
     pub inputs: BTreeMap<String, String>,
 }
@@ -58,6 +60,11 @@ pub struct Planned {
     /// The configuration after `${…}` substitution: what the incremental key hashes.
     pub resolved: Value,
     pub inputs: BTreeMap<String, PortRef>,
+    /// Output ports, first one first: `out` for built-in blocks, the plugin's own for
+    /// plugin blocks.
+    pub outputs: Vec<String>,
+    /// For plugin blocks: the published version the block pins.
+    pub plugin: Option<PluginEntry>,
 }
 
 /// A validated workflow: blocks in a topological order.
@@ -111,7 +118,11 @@ pub const MAX_BLOCKS: usize = 500;
 
 /// Checks everything that can be checked without data: ids, kinds, configuration,
 /// ports, references and cycles. Errors name the block and the field.
-pub fn validate(wf: &Workflow, params: &BTreeMap<String, String>) -> EngineResult<Plan> {
+pub fn validate(
+    wf: &Workflow,
+    params: &BTreeMap<String, String>,
+    plugins: &PluginCatalog,
+) -> EngineResult<Plan> {
     if wf.blocks.len() > MAX_BLOCKS {
         return Err(EngineError::invalid(
             "blocks",
@@ -129,33 +140,64 @@ pub fn validate(wf: &Workflow, params: &BTreeMap<String, String>) -> EngineResul
             ));
         }
     }
-    let mut planned: HashMap<&str, Planned> = HashMap::new();
-    let mut datasets: HashMap<String, String> = HashMap::new();
+    // Every block parsed first: a block's inputs are checked against the output ports
+    // of the blocks it reads from, which for plugin blocks come from the plugin.
+    let mut parsed: HashMap<&str, (Value, BlockConfig, Option<PluginEntry>)> = HashMap::new();
     for b in &wf.blocks {
         let resolved = substitute(&b.config, params, "config")
             .map_err(|(field, r)| EngineError::workflow(&b.id, &field, r))?;
         let config = BlockConfig::parse(&b.kind, &resolved)
             .map_err(|(field, r)| EngineError::workflow(&b.id, &field, r))?;
+        let plugin = match &config {
+            BlockConfig::Plugin(c) => Some(plugin_for(&b.id, c, plugins)?),
+            _ => None,
+        };
+        parsed.insert(&b.id, (resolved, config, plugin));
+    }
+    let outputs_of = |id: &str| -> Vec<String> {
+        match &parsed[id].2 {
+            Some(e) => e.info.outputs.iter().map(|p| p.name.clone()).collect(),
+            None => vec!["out".to_owned()],
+        }
+    };
+    let mut planned: HashMap<&str, Planned> = HashMap::new();
+    let mut datasets: HashMap<String, String> = HashMap::new();
+    for b in &wf.blocks {
+        let (resolved, config, plugin) = parsed[b.id.as_str()].clone();
         let mut inputs = BTreeMap::new();
         for (port, target) in &b.inputs {
-            let r = PortRef::parse(target);
-            let Some(up) = by_id.get(r.block.as_str()) else {
+            let mut r = PortRef::parse(target);
+            if !by_id.contains_key(r.block.as_str()) {
                 return Err(EngineError::workflow(
                     &b.id,
                     &format!("inputs.{port}"),
                     format!("no block `{}` to read from", r.block),
                 ));
-            };
-            let up_ports = BlockConfig::output_ports(&up.kind);
-            if !up_ports.contains(&r.port.as_str()) {
+            }
+            let up_ports = outputs_of(&r.block);
+            if !target.contains('.') {
+                r.port = up_ports[0].clone();
+            }
+            if !up_ports.contains(&r.port) {
                 return Err(EngineError::workflow(
                     &b.id,
                     &format!("inputs.{port}"),
-                    format!("block `{}` has no output port `{}`", r.block, r.port),
+                    format!(
+                        "block `{}` has no output port `{}`; its ports are {}",
+                        r.block,
+                        r.port,
+                        up_ports.join(", ")
+                    ),
                 ));
             }
             inputs.insert(port.clone(), r);
         }
+        // Fixed ports: a built-in kind's, or the ones the block's plugin declares.
+        let fixed: Vec<&str> = match (config.input_ports(), &plugin) {
+            (Ports::Plugin, Some(e)) => e.info.inputs.iter().map(|p| p.name.as_str()).collect(),
+            (Ports::Fixed(names), _) => names.to_vec(),
+            _ => Vec::new(),
+        };
         match config.input_ports() {
             Ports::None if !inputs.is_empty() => {
                 return Err(EngineError::workflow(
@@ -165,8 +207,9 @@ pub fn validate(wf: &Workflow, params: &BTreeMap<String, String>) -> EngineResul
                 ));
             }
             Ports::None => {}
-            Ports::Fixed(names) => {
-                for n in names {
+            Ports::Plugin | Ports::Fixed(_) => {
+                let names = fixed;
+                for n in &names {
                     if !inputs.contains_key(*n) {
                         return Err(EngineError::workflow(
                             &b.id,
@@ -217,6 +260,8 @@ pub fn validate(wf: &Workflow, params: &BTreeMap<String, String>) -> EngineResul
                 config,
                 resolved,
                 inputs,
+                outputs: outputs_of(&b.id),
+                plugin,
             },
         );
     }
@@ -231,6 +276,38 @@ pub fn validate(wf: &Workflow, params: &BTreeMap<String, String>) -> EngineResul
         .map(|(i, p)| (p.block.id.clone(), i))
         .collect();
     Ok(Plan { blocks, index })
+}
+
+/// The published, enabled plugin version a plugin block pins, with its settings checked
+/// against the plugin's schema.
+fn plugin_for(
+    block: &str,
+    c: &crate::blocks::PluginBlock,
+    plugins: &PluginCatalog,
+) -> EngineResult<PluginEntry> {
+    let Some(e) = plugins.get(&c.plugin, &c.version) else {
+        return Err(EngineError::workflow(
+            block,
+            "config.plugin",
+            format!(
+                "no plugin `{}` version {} is published",
+                c.plugin, c.version
+            ),
+        ));
+    };
+    if !e.record.enabled {
+        return Err(EngineError::workflow(
+            block,
+            "config.plugin",
+            format!(
+                "plugin `{}` version {} is disabled by an administrator",
+                c.plugin, c.version
+            ),
+        ));
+    }
+    vitrine_plugins::check_config(&e.info, &c.settings)
+        .map_err(|err| EngineError::workflow(block, "config.settings", err.to_string()))?;
+    Ok(e.clone())
 }
 
 /// Kahn's algorithm in saved order, so independent blocks keep the author's order. What
@@ -366,7 +443,9 @@ mod tests {
     }
 
     fn err(w: &Workflow) -> String {
-        validate(w, &BTreeMap::new()).unwrap_err().to_string()
+        validate(w, &BTreeMap::new(), &PluginCatalog::default())
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -376,7 +455,7 @@ mod tests {
             {"id": "f", "kind": "filter", "config": {"condition": "x > 1"}, "inputs": {"in": "src"}},
             {"id": "src", "kind": "inline_rows", "config": {"columns": [{"name": "x", "type": "int64"}], "rows": [[1], [2]]}},
         ]));
-        let plan = validate(&w, &BTreeMap::new()).unwrap();
+        let plan = validate(&w, &BTreeMap::new(), &PluginCatalog::default()).unwrap();
         let ids: Vec<_> = plan.blocks.iter().map(|p| p.block.id.as_str()).collect();
         assert_eq!(ids, ["src", "f", "pub"]);
         assert_eq!(

@@ -34,6 +34,7 @@ pub enum ServerPermission {
     ProjectEditor,
     ListDirectory,
     SharedReportViewer,
+    PluginPublisher,
 }
 
 /// Per-project switches.

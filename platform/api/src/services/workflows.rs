@@ -245,7 +245,8 @@ impl Services {
         };
         check_parameters(&parameters)?;
         let resolved = self.engine.parameters(parameters.clone()).await?;
-        validate(&wf, &resolved)?;
+        let plugins = self.engine.plugin_catalog(&wf, &resolved).await?;
+        validate(&wf, &resolved, &plugins)?;
         let stored = current.as_ref().map(|c| c.version).unwrap_or(0);
         let expected = expected_version.unwrap_or(stored);
         let record = WorkflowRecord {

@@ -202,6 +202,9 @@ pub async fn execute(
         | BlockConfig::UploadSource(_) => Err(EngineError::Internal(
             "a source ran without its file".into(),
         )),
+        BlockConfig::Plugin(_) => Err(EngineError::Internal(
+            "plugin blocks run in the plugin host, not here".into(),
+        )),
     }
 }
 

@@ -18,6 +18,8 @@ use crate::types::ColumnType;
 pub enum Ports {
     None,
     Fixed(&'static [&'static str]),
+    /// The ports the block's plugin declares.
+    Plugin,
     /// Any number (at least `min`) of author-named ports; SQL sees each as a table.
     Named {
         min: usize,
@@ -42,6 +44,7 @@ pub enum BlockConfig {
     Formula(Formula),
     Publish(Publish),
     WriteFile(WriteFile),
+    Plugin(PluginBlock),
 }
 
 /// Every built-in kind, in the order the API lists them.
@@ -62,6 +65,7 @@ pub const KINDS: &[&str] = &[
     "formula",
     "publish",
     "write_file",
+    "plugin",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -155,6 +159,25 @@ pub struct UploadSource {
     pub format: FileFormat,
     #[serde(default)]
     pub csv: Option<CsvOptions>,
+}
+
+/// A custom block: a published plugin, pinned to one version so publishing a newer one
+/// never changes what a workflow does.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginBlock {
+    pub plugin: String,
+    pub version: String,
+    /// The plugin's own configuration, checked against the schema it declares.
+    #[serde(default = "empty_object")]
+    pub settings: Value,
+    /// A shorter time limit than the instance's, for this block.
+    #[serde(default)]
+    pub time_limit_ms: Option<u64>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -410,6 +433,20 @@ impl BlockConfig {
                 BlockConfig::Publish(c)
             }
             "write_file" => BlockConfig::WriteFile(parse(v)?),
+            "plugin" => {
+                let c: PluginBlock = parse(v)?;
+                nonempty("plugin", &c.plugin)?;
+                semver::Version::parse(&c.version).map_err(|e| {
+                    (
+                        "config.version".to_owned(),
+                        format!("`{}` is not an exact semantic version: {e}", c.version),
+                    )
+                })?;
+                if c.time_limit_ms == Some(0) {
+                    return Err(("config.time_limit_ms".into(), "must be positive".into()));
+                }
+                BlockConfig::Plugin(c)
+            }
             other => {
                 return Err((
                     "kind".into(),
@@ -434,14 +471,9 @@ impl BlockConfig {
             BlockConfig::Sql(_) => Ports::Named { min: 1 },
             BlockConfig::Union(_) => Ports::Named { min: 2 },
             BlockConfig::Join(_) => Ports::Fixed(&["left", "right"]),
+            BlockConfig::Plugin(_) => Ports::Plugin,
             _ => Ports::Fixed(&["in"]),
         }
-    }
-
-    /// Output ports of a kind; output blocks still pass their input on, so a workflow
-    /// can keep transforming after a publish.
-    pub fn output_ports(_kind: &str) -> &'static [&'static str] {
-        &["out"]
     }
 
     /// A source's file, when it reads one from a resource location.

@@ -177,7 +177,8 @@ impl Engine {
             None => (Workflow::default(), BTreeMap::new()),
         };
         let params = self.parameters(params).await?;
-        Ok((validate(&wf, &params)?, params))
+        let plugins = self.plugin_catalog(&wf, &params).await?;
+        Ok((validate(&wf, &params, &plugins)?, params))
     }
 
     /// Project parameters overlaid with the instance's own values for the same names, so
@@ -288,7 +289,12 @@ impl Engine {
                 let inputs: BTreeMap<String, String> = p
                     .inputs
                     .iter()
-                    .map(|(port, r)| (port.clone(), outputs[&r.block].clone()))
+                    .map(|(port, r)| {
+                        (
+                            port.clone(),
+                            outputs[&format!("{}.{}", r.block, r.port)].clone(),
+                        )
+                    })
                     .collect();
                 let mut running = pending(&p.block.id);
                 running.status = BlockStatus::Running;
@@ -331,9 +337,11 @@ impl Engine {
                 let ms = Some(elapsed.as_millis() as i64);
                 let r = match out {
                     Ok(done) => {
-                        outputs.insert(p.block.id.clone(), done.hash.clone());
-                        if done.fresh {
-                            written.push(done.hash.clone());
+                        for (port, hash) in &done.ports {
+                            outputs.insert(format!("{}.{port}", p.block.id), hash.clone());
+                            if done.fresh {
+                                written.push(hash.clone());
+                            }
                         }
                         let mut r = settle(
                             &p.block.id,

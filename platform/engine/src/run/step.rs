@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
-use vitrine_storage::{BlockStateRecord, DatasetRecord, new_uid, now_ms};
+use vitrine_storage::{BlockStateRecord, DatasetRecord, PortStateRecord, new_uid, now_ms};
 
 use super::{ENGINE_KEY_VERSION, RunRequest};
 use crate::blocks::{BlockConfig, BlockInput, BlockOutput, encode_file, execute};
@@ -50,15 +50,19 @@ impl Engine {
             extra = up.content_hash.clone();
             source = Some(Source::Upload(up.content_hash));
         }
+        // A plugin block's result also depends on the component that computes it.
+        if let Some(e) = &p.plugin {
+            extra = e.record.content_hash.clone();
+        }
         let key = block_key(p, &inputs, &extra);
         if !force
             && let Some(s) = &state
             && s.key == key
-            && self.datasets.exists(&s.content_hash).await?
+            && self.all_exist(s).await?
         {
             self.record_outputs(req, p, s).await?;
             return Ok(Done {
-                hash: s.content_hash.clone(),
+                ports: ports_of(p, s),
                 rows: s.rows,
                 fresh: false,
                 notes: s.notes.clone(),
@@ -82,7 +86,14 @@ impl Engine {
                 },
             );
         }
-        let out: BlockOutput = execute(&p.config, tables, bytes).await.map_err(in_block)?;
+        let mut outs: Vec<(String, BlockOutput)> = match (&p.config, &p.plugin) {
+            (BlockConfig::Plugin(c), Some(e)) => self.run_plugin(e, c, tables).await?,
+            _ => vec![(
+                "out".to_owned(),
+                execute(&p.config, tables, bytes).await.map_err(in_block)?,
+            )],
+        };
+        let (_, out) = outs.remove(0);
         if let BlockConfig::WriteFile(w) = &p.config {
             let l = self
                 .location_for(&w.location, &req.folders, Access::Write)
@@ -95,6 +106,17 @@ impl Engine {
             l.write(&w.path, encoded).await?;
         }
         let (hash, size) = self.datasets.put(&out.schema, &out.batches).await?;
+        let mut ports = Vec::with_capacity(outs.len());
+        for (port, o) in &outs {
+            let (h, n) = self.datasets.put(&o.schema, &o.batches).await?;
+            ports.push(PortStateRecord {
+                port: port.clone(),
+                content_hash: h,
+                rows: o.rows() as i64,
+                bytes: n as i64,
+                schema: serde_json::to_value(describe(&o.schema)).expect("schema serializes"),
+            });
+        }
         let s = BlockStateRecord {
             project_uid: req.project_uid.clone(),
             block_id: id.clone(),
@@ -106,15 +128,26 @@ impl Engine {
             notes: out.notes.clone(),
             ran_ms: now_ms(),
             duration_ms: 0,
+            ports,
         };
         self.store.put_block_state(&s).await?;
         self.record_outputs(req, p, &s).await?;
         Ok(Done {
-            hash,
+            ports: ports_of(p, &s),
             rows: s.rows,
             fresh: true,
             notes: out.notes,
         })
+    }
+
+    /// Whether every artifact of a stored result is still there.
+    async fn all_exist(&self, s: &BlockStateRecord) -> EngineResult<bool> {
+        for h in std::iter::once(&s.content_hash).chain(s.ports.iter().map(|p| &p.content_hash)) {
+            if !self.datasets.exists(h).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// A publish block's result becomes (or stays) the project's dataset of that name.
@@ -187,10 +220,22 @@ enum Source {
 }
 
 pub(super) struct Done {
-    pub hash: String,
+    /// Output port → artifact hash, first port first.
+    pub ports: Vec<(String, String)>,
     pub rows: i64,
     pub fresh: bool,
     pub notes: Vec<String>,
+}
+
+/// A stored result's artifacts by output port.
+fn ports_of(p: &Planned, s: &BlockStateRecord) -> Vec<(String, String)> {
+    let mut out = vec![(p.outputs[0].clone(), s.content_hash.clone())];
+    out.extend(
+        s.ports
+            .iter()
+            .map(|x| (x.port.clone(), x.content_hash.clone())),
+    );
+    out
 }
 
 /// The incremental key: everything a block's result depends on.
