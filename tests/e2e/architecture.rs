@@ -26,8 +26,21 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
         &["poem", "async-graphql"],
     ),
     (
+        "vitrine-plugins",
+        &[
+            "vitrine-storage",
+            "vitrine-authz",
+            "vitrine-engine",
+            "vitrine-api",
+            "vitrine-server",
+            "vitrine",
+            "vitrine-sdk",
+        ],
+        &["poem", "async-graphql", "casbin", "surrealdb", "datafusion"],
+    ),
+    (
         "vitrine-engine",
-        &["vitrine-api", "vitrine-server", "vitrine"],
+        &["vitrine-api", "vitrine-server", "vitrine", "vitrine-sdk"],
         &["poem", "async-graphql", "casbin"],
     ),
     ("vitrine-api", &["vitrine-server", "vitrine"], &["poem"]),

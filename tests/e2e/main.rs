@@ -9,6 +9,7 @@ mod directory;
 mod identity;
 mod limits;
 mod permissions;
+mod plugins;
 mod policies;
 mod schema;
 mod setup;

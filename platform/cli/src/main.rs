@@ -2,7 +2,8 @@
 //!
 //! `vitrine serve` runs the server; `vitrine admin create-user` creates users from the
 //! shell (the server must be stopped when the database is embedded); `vitrine schema`
-//! prints the GraphQL SDL that schema/graphql/vitrine.graphql holds.
+//! prints the GraphQL SDL that schema/graphql/vitrine.graphql holds; `vitrine plugin
+//! check|run` tries a plugin block on local files.
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -10,6 +11,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+
+mod plugin;
 use vitrine_authz::Subject;
 use vitrine_core::ServerPermission;
 use vitrine_server::Config;
@@ -55,6 +58,11 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Try a plugin block without a server.
+    Plugin {
+        #[command(subcommand)]
+        command: plugin::PluginCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -170,6 +178,7 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Command::Schema => print!("{}", vitrine_api::graphql::sdl()),
+        Command::Plugin { command } => plugin::run(command)?,
     }
     Ok(())
 }

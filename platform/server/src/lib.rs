@@ -57,7 +57,12 @@ pub async fn open_services(config: &Config) -> Result<Arc<Services>, ServerError
     })?;
     let store = Store::open(&config.database_url(), &dir.join("artifacts")).await?;
     let authz = Authz::load(store.clone()).await?;
-    let services = Services::new(store, authz).await;
+    let engine = vitrine_engine::EngineLimits {
+        // Compiled plugins survive restarts beside the data they serve.
+        plugin_cache: Some(dir.join("plugin-cache")),
+        ..Default::default()
+    };
+    let services = Services::new(store, authz, engine).await;
     if let Err(e) = services.engine.recover().await {
         tracing::warn!(error = %e, "cannot mark interrupted runs");
     }

@@ -9,6 +9,7 @@ mod data_types;
 mod limits;
 mod mutation;
 mod pagination;
+mod plugins;
 mod query;
 mod refusals;
 mod types;
@@ -28,11 +29,15 @@ use crate::{ApiError, ApiResult};
 /// The query root: identity and directory fields, then the data engine's.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(query::QueryRoot, data::DataQuery);
+pub struct QueryRoot(query::QueryRoot, data::DataQuery, plugins::PluginQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(mutation::MutationRoot, data::DataMutation);
+pub struct MutationRoot(
+    mutation::MutationRoot,
+    data::DataMutation,
+    plugins::PluginMutation,
+);
 
 pub type VitrineSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

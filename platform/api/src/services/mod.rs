@@ -7,6 +7,7 @@ mod auth;
 mod auth_cache;
 mod directory;
 mod identity;
+mod plugins;
 mod policy;
 mod projects;
 mod reports;
@@ -26,6 +27,7 @@ use crate::ApiResult;
 pub use audit::Audit;
 pub use auth::{LoginOutcome, NewApiToken, SESSION_TTL};
 pub use directory::{FolderView, ProjectView};
+pub use plugins::MAX_PLUGIN_BYTES;
 pub use policy::PolicyKnown;
 pub use reports::TileDownload;
 pub use security::{AccessRule, BoostTarget, DataSecurity};
@@ -116,14 +118,15 @@ where
 pub(crate) const SCAN_BATCH: usize = 200;
 
 impl Services {
-    pub async fn new(store: Store, authz: Arc<Authz>) -> Arc<Services> {
+    pub async fn new(
+        store: Store,
+        authz: Arc<Authz>,
+        engine_limits: vitrine_engine::EngineLimits,
+    ) -> Arc<Services> {
         let exclusive = store.is_exclusive();
         let services = Services {
             audit: Audit::new(store.clone()),
-            engine: vitrine_engine::Engine::new(
-                store.clone(),
-                vitrine_engine::EngineLimits::default(),
-            ),
+            engine: vitrine_engine::Engine::new(store.clone(), engine_limits),
             store,
             authz,
             hasher: PasswordHasherPool::new(),

@@ -6,9 +6,17 @@ struct Hostile;
 
 impl Block for Hostile {
     fn describe() -> Metadata {
-        Metadata::new("bad-schema", "1.0.0", "promises a float column and returns text")
-            .input(Port::new("in", "any table"))
-            .output(Port::new("out", "never what was promised").column("score", vitrine_sdk::ColumnType::Float64, false))
+        Metadata::new(
+            "bad-schema",
+            "1.0.0",
+            "promises a float column and returns text",
+        )
+        .input(Port::new("in", "any table"))
+        .output(Port::new("out", "never what was promised").column(
+            "score",
+            vitrine_sdk::ColumnType::Float64,
+            false,
+        ))
     }
 
     fn transform(_config: Value, inputs: Inputs) -> Result<Outputs, Error> {

@@ -1,0 +1,288 @@
+//! Plugin blocks through the real server and binary: publish a component over GraphQL
+//! multipart, use it in a workflow, run it, read its output; who may publish; hostile
+//! and broken components refused with nothing stored; `vitrine plugin check|run`.
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+use vitrine_plugins::guests;
+
+use crate::data::{DataWorld, data_world, statuses};
+use crate::support::*;
+
+fn example(name: &str) -> Vec<u8> {
+    guests::build(&format!("examples/plugins/{name}")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::read(guests::component(name)).unwrap()
+}
+
+const PUBLISH: &str = "mutation($f:Upload!){publishPlugin(file:$f){id name version enabled contract sdkVersion inputFormat configSchema outputs{name columns{name type}}}}";
+
+async fn publish(s: &TestServer, auth: &Auth, bytes: Vec<u8>) -> Value {
+    let ops = json!({"query": PUBLISH, "variables": {"f": null}});
+    let form = reqwest::multipart::Form::new()
+        .text("operations", ops.to_string())
+        .text("map", json!({"0": ["variables.f"]}).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(bytes).file_name("block.wasm"),
+        );
+    let mut req = TestServer::client().post(format!("{}/graphql", s.url));
+    if let Auth::Bearer(t) = auth {
+        req = req.bearer_auth(t);
+    }
+    req.multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn plugin_count(w: &DataWorld) -> usize {
+    let r = w.s.gql(&w.editor.auth, "{plugins{id}}", json!({})).await;
+    data(&r)["plugins"].as_array().unwrap().len()
+}
+
+async fn run_to_end(w: &DataWorld) -> Value {
+    let r = w
+        .s
+        .gql(
+            &w.editor.auth,
+            "mutation($p:ID!){runWorkflow(projectId:$p,wait:true){id status blocks{block status error{code message}}}}",
+            json!({"p": w.project}),
+        )
+        .await;
+    data(&r)["runWorkflow"].clone()
+}
+
+#[tokio::test]
+async fn plugins_are_published_used_in_workflows_and_refused_when_hostile() {
+    let w = data_world().await;
+    let s = &w.s;
+
+    // Editors may not publish; a holder of plugin_publisher may; admins may.
+    let refused = publish(s, &w.editor.auth, example("zscore")).await;
+    assert_eq!(code(&refused), "FORBIDDEN", "{refused}");
+    assert_eq!(plugin_count(&w).await, 0);
+    let publisher = s.user(&w.admin, "pia").await;
+    data(
+        &s.gql(
+            &w.admin.auth,
+            "mutation($s:String!){grantServerPermission(subject:$s,permission:PLUGIN_PUBLISHER)}",
+            json!({"s": format!("user:{}", publisher.id)}),
+        )
+        .await,
+    );
+    let z = publish(s, &publisher.auth, example("zscore")).await;
+    let z = data(&z)["publishPlugin"].clone();
+    assert_eq!(z["name"], "zscore");
+    assert_eq!(z["version"], "1.0.0");
+    assert_eq!(z["contract"], "0.1.0");
+    assert_eq!(z["sdkVersion"], "0.1.0");
+    assert_eq!(z["inputFormat"], "COLUMNS");
+    assert_eq!(z["configSchema"]["required"], json!(["column"]));
+    let r = publish(s, &w.admin.auth, example("regex-extract")).await;
+    assert_eq!(data(&r)["publishPlugin"]["outputs"][1]["name"], "unmatched");
+    // The same version again: refused, versions never change.
+    let again = publish(s, &w.admin.auth, example("zscore")).await;
+    assert_eq!(code(&again), "CONFLICT", "{again}");
+
+    // Hostile and broken components are refused before anything is stored.
+    let open_file = std::fs::read(guests::fixture("hostile-open-file")).unwrap();
+    let r = publish(s, &w.admin.auth, open_file).await;
+    assert_eq!(code(&r), "INVALID_PLUGIN");
+    assert!(message(&r).contains("wasi:filesystem"), "{r}");
+    let r = publish(s, &w.admin.auth, b"\0asm\x01\0\0\0".to_vec()).await;
+    assert_eq!(code(&r), "INVALID_PLUGIN");
+    assert!(message(&r).contains("core WebAssembly module"), "{r}");
+    assert_eq!(plugin_count(&w).await, 2);
+
+    // A workflow over the Superstore file that scores sales and splits customer names.
+    let wf = json!({"blocks": [
+        {"id": "orders", "kind": "csv_source", "config": {"location": "files", "path": "in/superstore.csv"}},
+        {"id": "score", "kind": "plugin", "inputs": {"in": "orders"},
+         "config": {"plugin": "zscore", "version": "1.0.0", "settings": {"column": "sales", "threshold": 2}}},
+        {"id": "names", "kind": "plugin", "inputs": {"in": "score"},
+         "config": {"plugin": "regex-extract", "version": "1.0.0",
+                    "settings": {"column": "state", "pattern": "^(?P<first>\\S+) (?P<rest>.+)$"}}},
+        {"id": "flagged", "kind": "sql", "inputs": {"t": "score"},
+         "config": {"query": "SELECT region, count(*) AS n FROM t WHERE anomaly GROUP BY region"}},
+        {"id": "publish", "kind": "publish", "config": {"dataset": "anomalies"}, "inputs": {"in": "flagged"}},
+        {"id": "odd", "kind": "publish", "config": {"dataset": "odd_names"}, "inputs": {"in": "names.unmatched"}},
+    ]});
+    let saved = s
+        .gql(
+            &w.editor.auth,
+            "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}",
+            json!({"p": w.project, "w": wf}),
+        )
+        .await;
+    data(&saved);
+    let run = run_to_end(&w).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let ds = s
+        .gql(
+            &w.editor.auth,
+            "query($p:ID!){datasets(projectId:$p){name rows}}",
+            json!({"p": w.project}),
+        )
+        .await;
+    let list = data(&ds)["datasets"].as_array().unwrap().clone();
+    let anomalies = list.iter().find(|d| d["name"] == "anomalies").unwrap();
+    assert!(anomalies["rows"].as_i64().unwrap() >= 1, "{anomalies}");
+    let odd = list.iter().find(|d| d["name"] == "odd_names").unwrap();
+    assert!(
+        odd["rows"].as_i64().unwrap() >= 1,
+        "one-word states do not match: {odd}"
+    );
+
+    // Settings that break the plugin's schema are refused on save, naming the field.
+    let mut bad = wf.clone();
+    bad["blocks"][1]["config"]["settings"] = json!({"column": "sales", "threshold": "high"});
+    let r = s
+        .gql(
+            &w.editor.auth,
+            "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}",
+            json!({"p": w.project, "w": bad}),
+        )
+        .await;
+    assert_eq!(code(&r), "INVALID_WORKFLOW");
+    assert!(
+        message(&r).contains("block `score`, config.settings")
+            && message(&r).contains("/threshold"),
+        "{r}"
+    );
+
+    // Disabling a version (publishers only) stops the workflows that pin it.
+    let zid = z["id"].as_str().unwrap();
+    let r = s
+        .gql(
+            &w.editor.auth,
+            "mutation($i:ID!){setPluginEnabled(id:$i,enabled:false){enabled}}",
+            json!({"i": zid}),
+        )
+        .await;
+    assert_eq!(code(&r), "FORBIDDEN");
+    let r = s
+        .gql(
+            &publisher.auth,
+            "mutation($i:ID!){setPluginEnabled(id:$i,enabled:false){enabled}}",
+            json!({"i": zid}),
+        )
+        .await;
+    assert_eq!(data(&r)["setPluginEnabled"]["enabled"], false);
+    let r = s
+        .gql(
+            &w.editor.auth,
+            "mutation($p:ID!){runWorkflow(projectId:$p,wait:true){status}}",
+            json!({"p": w.project}),
+        )
+        .await;
+    assert_eq!(code(&r), "INVALID_WORKFLOW");
+    assert!(message(&r).contains("disabled"), "{r}");
+    data(
+        &s.gql(
+            &w.admin.auth,
+            "mutation($i:ID!){setPluginEnabled(id:$i,enabled:true){enabled}}",
+            json!({"i": zid}),
+        )
+        .await,
+    );
+
+    // A block that overruns its limit fails alone; the server keeps serving.
+    let spin = std::fs::read(guests::fixture("hostile-spin")).unwrap();
+    data(&publish(s, &w.admin.auth, spin).await);
+    let mut slow = wf.clone();
+    slow["blocks"].as_array_mut().unwrap().push(json!(
+        {"id": "spin", "kind": "plugin", "inputs": {"in": "orders"},
+         "config": {"plugin": "spin", "version": "1.0.0", "time_limit_ms": 500}}));
+    data(
+        &s.gql(
+            &w.editor.auth,
+            "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}",
+            json!({"p": w.project, "w": slow}),
+        )
+        .await,
+    );
+    let run = run_to_end(&w).await;
+    assert_eq!(run["status"], "failed");
+    let st = statuses(&json!({"blocks": run["blocks"]}));
+    assert_eq!(st["spin"], "failed", "{run}");
+    assert_eq!(st["publish"], "up_to_date", "{run}");
+    let spin = run["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["block"] == "spin")
+        .unwrap();
+    assert_eq!(spin["error"]["code"], "PLUGIN_TIMEOUT");
+    let r = s.gql(&w.editor.auth, "{plugins{name}}", json!({})).await;
+    assert_eq!(data(&r)["plugins"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn plugin_check_and_run_work_without_a_server() {
+    let zscore = {
+        example("zscore");
+        guests::component("zscore")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    std::fs::write(&csv, "name,amount\na,1\nb,2\nc,3\nd,100\ne,2.5\n").unwrap();
+    let vitrine = env!("CARGO_BIN_EXE_vitrine");
+
+    let out = Command::new(vitrine)
+        .args(["plugin", "check"])
+        .arg(&zscore)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["name"], "zscore");
+    assert_eq!(info["sdk_version"], "0.1.0");
+
+    let out = Command::new(vitrine)
+        .args(["plugin", "run"])
+        .arg(&zscore)
+        .arg("--input")
+        .arg(&csv)
+        .args(["--config", r#"{"column":"amount","threshold":1.5}"#])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().next(), Some("name,amount,zscore,anomaly"));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("d,100") && l.ends_with("true")),
+        "{text}"
+    );
+
+    // Bad settings and a non-component fail with their codes.
+    let out = Command::new(vitrine)
+        .args(["plugin", "run"])
+        .arg(&zscore)
+        .arg("--input")
+        .arg(&csv)
+        .args(["--config", r#"{"colum":"amount"}"#])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("INVALID_WORKFLOW"));
+    let out = Command::new(vitrine)
+        .args(["plugin", "check"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("INVALID_PLUGIN"));
+}
