@@ -76,6 +76,8 @@ pub struct Plugin {
     pub hash: String,
     pub info: PluginInfo,
     pre: v0_1::PluginPre<sandbox::State>,
+    /// The configuration schema, compiled once.
+    validator: jsonschema::Validator,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -163,7 +165,13 @@ impl Host {
         let pre = self.sandbox.prepare(&component)?;
         let metadata = self.sandbox.describe(&pre, &self.limits)?;
         let info = metadata::check(metadata, sandbox::sdk_version(bytes))?;
-        let plugin = Arc::new(Plugin { hash, info, pre });
+        let validator = metadata::validator(&info)?;
+        let plugin = Arc::new(Plugin {
+            hash,
+            info,
+            pre,
+            validator,
+        });
         self.cache.keep(plugin.clone());
         Ok(plugin)
     }
@@ -178,7 +186,7 @@ impl Host {
         inputs: Vec<PortTable>,
         options: RunOptions,
     ) -> PluginResult<RunOutput> {
-        check_config(&plugin.info, config)?;
+        metadata::check_with(&plugin.validator, &plugin.info, config)?;
         for port in &plugin.info.inputs {
             if !inputs.iter().any(|t| t.port == port.name) {
                 return Err(PluginError::InvalidConfig(format!(

@@ -155,8 +155,20 @@ pub(crate) fn check(m: wit::Metadata, sdk_version: Option<String>) -> PluginResu
 /// Checks a block configuration against the plugin's schema; the error lists every
 /// violation with its place in the configuration.
 pub fn check_config(info: &PluginInfo, config: &Value) -> PluginResult<()> {
-    let validator = jsonschema::validator_for(&info.config_schema)
-        .map_err(|e| PluginError::Internal(format!("stored config schema: {e}")))?;
+    check_with(&validator(info)?, info, config)
+}
+
+pub(crate) fn validator(info: &PluginInfo) -> PluginResult<jsonschema::Validator> {
+    jsonschema::validator_for(&info.config_schema)
+        .map_err(|e| PluginError::Internal(format!("stored config schema: {e}")))
+}
+
+/// [`check_config`] with the schema compiled once, as a loaded plugin keeps it.
+pub(crate) fn check_with(
+    validator: &jsonschema::Validator,
+    info: &PluginInfo,
+    config: &Value,
+) -> PluginResult<()> {
     let problems: Vec<String> = validator
         .iter_errors(config)
         .take(10)

@@ -15,7 +15,7 @@ impl Block for Hostile {
         let _ = inputs;
         #[allow(unconditional_recursion)]
         fn down(n: u64, pad: [u64; 16]) -> u64 {
-            std::hint::black_box(pad);
+            std::hint::black_box((n, pad));
             down(n + 1, pad) + 1
         }
         Err(Error::Failed(format!("{}", down(0, [7; 16]))))
