@@ -114,6 +114,35 @@ pub struct Host {
     sandbox: sandbox::Sandbox,
     cache: cache::Compiled,
     limits: HostLimits,
+    slots: Slots,
+}
+
+/// Calls in flight, at most one per slot of the pooling allocator: past that, a call
+/// waits for a slot instead of failing to instantiate.
+struct Slots {
+    busy: parking_lot::Mutex<u32>,
+    freed: parking_lot::Condvar,
+    max: u32,
+}
+
+struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    fn take(&self) -> Slot<'_> {
+        let mut busy = self.busy.lock();
+        while *busy >= self.max {
+            self.freed.wait(&mut busy);
+        }
+        *busy += 1;
+        Slot(self)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.busy.lock() -= 1;
+        self.0.freed.notify_one();
+    }
 }
 
 impl std::fmt::Debug for Host {
@@ -133,6 +162,11 @@ impl Host {
         Ok(Host {
             sandbox,
             cache,
+            slots: Slots {
+                busy: parking_lot::Mutex::new(0),
+                freed: parking_lot::Condvar::new(),
+                max: limits.concurrent_calls.max(1),
+            },
             limits,
         })
     }
@@ -163,7 +197,10 @@ impl Host {
             self.limits.compile_timeout,
         )?;
         let pre = self.sandbox.prepare(&component)?;
-        let metadata = self.sandbox.describe(&pre, &self.limits)?;
+        let metadata = {
+            let _slot = self.slots.take();
+            self.sandbox.describe(&pre, &self.limits)?
+        };
         let info = metadata::check(metadata, sandbox::sdk_version(bytes))?;
         let validator = metadata::validator(&info)?;
         let plugin = Arc::new(Plugin {
@@ -208,6 +245,7 @@ impl Host {
             .time_limit
             .unwrap_or(self.limits.time_limit)
             .min(self.limits.time_limit);
+        let _slot = self.slots.take();
         let start = Instant::now();
         let (outputs, log) = self.sandbox.transform(
             plugin,

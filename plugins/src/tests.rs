@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use serde_json::json;
 
@@ -177,4 +177,67 @@ fn compiled_components_are_cached_on_disk_across_hosts() {
     let third = Host::new(HostLimits::default(), Some(dir.path().to_path_buf())).unwrap();
     third.load(&bytes).unwrap();
     assert_ne!(std::fs::read(&path).unwrap(), b"garbage");
+}
+
+#[test]
+fn a_block_with_arrow_inside_reads_and_writes_record_batches() {
+    let host = host();
+    let scale = load(&host, "arrow-scale").unwrap();
+    assert_eq!(scale.info.input_format, crate::InputFormat::ArrowIpc);
+    let out = host
+        .run(
+            &scale,
+            &json!({"column": "amount", "factor": 10}),
+            vec![sample()],
+            RunOptions::default(),
+        )
+        .unwrap();
+    let b = &out.outputs[0].batches[0];
+    let amount = b.column(2).as_any().downcast_ref::<Float64Array>().unwrap();
+    assert_eq!(amount.value(0), 15.0);
+    assert_eq!(amount.value(1), 25.0);
+    assert!(amount.is_null(2));
+    // The text column came through untouched, nulls included.
+    assert_eq!(b.column(0).null_count(), 1);
+    // The block's own refusal keeps its kind and message.
+    let err = host
+        .run(
+            &scale,
+            &json!({"column": "region", "factor": 2}),
+            vec![sample()],
+            RunOptions::default(),
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), vitrine_core::ErrorCode::PluginFailed);
+    assert!(
+        err.to_string()
+            .contains("invalid input: `region` is not a float64 column"),
+        "{err}"
+    );
+}
+
+#[test]
+fn more_calls_than_pool_slots_wait_for_a_slot_instead_of_failing() {
+    let host = Host::new(
+        HostLimits {
+            concurrent_calls: 2,
+            ..HostLimits::default()
+        },
+        None,
+    )
+    .unwrap();
+    let echo = load(&host, "echo").unwrap();
+    std::thread::scope(|s| {
+        let calls: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    host.run(&echo, &json!({}), vec![sample()], RunOptions::default())
+                        .map(|o| o.outputs[0].rows())
+                })
+            })
+            .collect();
+        for c in calls {
+            assert_eq!(c.join().unwrap().unwrap(), 3);
+        }
+    });
 }

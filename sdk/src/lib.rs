@@ -40,9 +40,15 @@
 //! two host calls: [`log`] and [`progress`]. Files, sockets, environment variables and
 //! clocks are not there; a block that needs data gets it through an input port.
 //!
+//! With the `arrow` feature, [`Input::record_batches`] and [`Outputs::record_batches`]
+//! read and write Arrow record batches; ask for [`Format::ArrowIpc`] so inputs arrive
+//! as Arrow without a conversion.
+//!
 //! The SDK stamps its version into the component (custom section `vitrine-sdk`), which
 //! `vitrine plugin check` shows.
 
+#[cfg(feature = "arrow")]
+mod arrow;
 mod table;
 
 pub use serde_json::{self, Value, json};
