@@ -240,14 +240,24 @@ pub(crate) fn from_columns(port: &str, t: wit::Table) -> PluginResult<PortTable>
     })
 }
 
-/// A block's Arrow IPC stream as record batches.
+/// A block's Arrow IPC stream as record batches whose arrays point into the returned
+/// bytes: no copy beyond the one out of the guest.
 pub(crate) fn from_ipc(port: &str, bytes: Vec<u8>) -> PluginResult<PortTable> {
-    let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)
-        .map_err(|e| bad(format!("output `{port}` is not an Arrow IPC stream: {e}")))?;
-    let schema = reader.schema();
-    let batches = reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad(format!("output `{port}`: {e}")))?;
+    let not_ipc = |e: arrow_schema::ArrowError| {
+        bad(format!("output `{port}` is not an Arrow IPC stream: {e}"))
+    };
+    let mut buffer = arrow_buffer::Buffer::from_vec(bytes);
+    let mut decoder = arrow_ipc::reader::StreamDecoder::new();
+    let mut batches = Vec::new();
+    while !buffer.is_empty() {
+        if let Some(b) = decoder.decode(&mut buffer).map_err(not_ipc)? {
+            batches.push(b);
+        }
+    }
+    decoder.finish().map_err(not_ipc)?;
+    let schema = decoder
+        .schema()
+        .ok_or_else(|| bad(format!("output `{port}` is an empty Arrow IPC stream")))?;
     let mut names = HashSet::new();
     for f in schema.fields() {
         if f.name().is_empty() || !names.insert(f.name()) {
@@ -314,5 +324,83 @@ pub(crate) fn type_of_label(label: &str) -> wit::ColumnType {
         "date" => wit::ColumnType::Date,
         "timestamp" => wit::ColumnType::Timestamp,
         _ => wit::ColumnType::Text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(name: &str, values: wit::ColumnValues, validity: Option<Vec<bool>>) -> wit::Column {
+        wit::Column {
+            name: name.into(),
+            values,
+            validity,
+        }
+    }
+
+    #[test]
+    fn malformed_outputs_are_refused_with_what_is_wrong() {
+        let refused = |r: PluginResult<PortTable>| match r {
+            Err(PluginError::BadOutput(m)) => m,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        let t = |columns| wit::Table { rows: 2, columns };
+        let m = refused(from_columns(
+            "out",
+            t(vec![column(
+                "a",
+                wit::ColumnValues::Int64(vec![1, 2, 3]),
+                None,
+            )]),
+        ));
+        assert!(m.contains("3 values for 2 rows"), "{m}");
+        let m = refused(from_columns(
+            "out",
+            t(vec![column(
+                "a",
+                wit::ColumnValues::Int64(vec![1, 2]),
+                Some(vec![true]),
+            )]),
+        ));
+        assert!(m.contains("1 validity flags for 2 rows"), "{m}");
+        let m = refused(from_columns(
+            "out",
+            t(vec![
+                column("a", wit::ColumnValues::Int64(vec![1, 2]), None),
+                column("a", wit::ColumnValues::Float64(vec![1.0, 2.0]), None),
+            ]),
+        ));
+        assert!(m.contains("repeated column name `a`"), "{m}");
+        let m = refused(from_ipc("out", b"not arrow at all".to_vec()));
+        assert!(m.contains("not an Arrow IPC stream"), "{m}");
+        let m = refused(from_ipc("out", Vec::new()));
+        assert!(m.contains("empty Arrow IPC stream"), "{m}");
+    }
+
+    #[test]
+    fn columns_and_ipc_round_trip_with_nulls() {
+        let table = from_columns(
+            "out",
+            wit::Table {
+                rows: 3,
+                columns: vec![
+                    column(
+                        "t",
+                        wit::ColumnValues::Text(vec!["x".into(), String::new(), "z".into()]),
+                        Some(vec![true, false, true]),
+                    ),
+                    column("d", wit::ColumnValues::Date(vec![0, 1, 2]), None),
+                ],
+            },
+        )
+        .unwrap();
+        assert_eq!(table.batches[0].column(0).null_count(), 1);
+        let back = from_ipc("out", to_ipc(&table).unwrap()).unwrap();
+        assert_eq!(back.schema, table.schema);
+        assert_eq!(back.batches[0], table.batches[0]);
+        let cols = to_columns(&back).unwrap();
+        assert_eq!(cols.rows, 3);
+        assert_eq!(cols.columns[0].validity, Some(vec![true, false, true]));
     }
 }
