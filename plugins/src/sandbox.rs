@@ -4,9 +4,12 @@
 //! Guests built by standard toolchains import parts of WASI even when they use none of
 //! it (Rust's standard library links stdio, environment and random numbers). Those
 //! imports are satisfied with nothing behind them: an empty environment, no arguments,
-//! stdout and stderr captured into the block's log, frozen clocks. Interfaces that reach
-//! outside — file systems, sockets, name lookup, HTTP — are not linked at all, and a
-//! component importing one is refused when it is loaded, with the import named.
+//! stdout and stderr captured into the block's log. Interfaces that reach outside — file
+//! systems, sockets, name lookup, HTTP — and the clocks are refused when a component is
+//! loaded, with the imports named. Clocks are out not only because blocks get no clock:
+//! WASI's sleep blocks the host thread in real time, where the epoch deadline cannot
+//! stop it. (The context still carries frozen clocks, in case a linked interface ever
+//! reads one.)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,8 +53,6 @@ const GIVEN: &[&str] = &[
     "wasi:random/random",
     "wasi:random/insecure",
     "wasi:random/insecure-seed",
-    "wasi:clocks/wall-clock",
-    "wasi:clocks/monotonic-clock",
     "vitrine:block/host",
     "vitrine:block/types",
 ];

@@ -112,6 +112,11 @@ fn hostile_blocks_are_stopped_or_refused_and_the_host_carries_on() {
             "`wasi:filesystem/preopens@",
         ),
         ("hostile-network", C::InvalidPlugin, "`wasi:sockets/tcp@"),
+        (
+            "hostile-sleep",
+            C::InvalidPlugin,
+            "`wasi:clocks/monotonic-clock@",
+        ),
         ("hostile-panic", C::PluginCrashed, "the block gave up"),
         (
             "hostile-bad-schema",
