@@ -17,6 +17,45 @@ pub struct Config {
     pub server: ServerConfig,
     pub storage: StorageConfig,
     pub limits: LimitsConfig,
+    pub plugins: PluginsConfig,
+}
+
+/// Limits of plugin blocks (see `vitrine_plugins::HostLimits`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginsConfig {
+    /// Longest run of one plugin block; a block may ask for less, never more.
+    pub time_limit_secs: u64,
+    /// Most memory one plugin block call may use.
+    pub memory_mib: usize,
+    /// Plugin block calls running at the same time; more wait for a free slot.
+    pub concurrent_calls: u32,
+    /// Longest compilation of a published component.
+    pub compile_timeout_secs: u64,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        let h = vitrine_plugins::HostLimits::default();
+        PluginsConfig {
+            time_limit_secs: h.time_limit.as_secs(),
+            memory_mib: h.memory_bytes >> 20,
+            concurrent_calls: h.concurrent_calls,
+            compile_timeout_secs: h.compile_timeout.as_secs(),
+        }
+    }
+}
+
+impl PluginsConfig {
+    pub fn host_limits(&self) -> vitrine_plugins::HostLimits {
+        vitrine_plugins::HostLimits {
+            time_limit: std::time::Duration::from_secs(self.time_limit_secs.max(1)),
+            memory_bytes: self.memory_mib.max(16) << 20,
+            concurrent_calls: self.concurrent_calls.max(1),
+            compile_timeout: std::time::Duration::from_secs(self.compile_timeout_secs.max(1)),
+            ..vitrine_plugins::HostLimits::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -58,6 +97,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             storage: StorageConfig::default(),
             limits: LimitsConfig::default(),
+            plugins: PluginsConfig::default(),
         }
     }
 }
@@ -195,6 +235,13 @@ mod tests {
         assert_eq!(c.server.listen, d.server.listen);
         assert_eq!(c.storage.data_dir, d.storage.data_dir);
         assert_eq!(c.limits.graphql_max_aliases, d.limits.graphql_max_aliases);
+        assert_eq!(c.plugins.time_limit_secs, d.plugins.time_limit_secs);
+        assert_eq!(c.plugins.memory_mib, d.plugins.memory_mib);
+        assert_eq!(c.plugins.concurrent_calls, d.plugins.concurrent_calls);
+        assert_eq!(
+            c.plugins.compile_timeout_secs,
+            d.plugins.compile_timeout_secs
+        );
     }
 
     #[test]

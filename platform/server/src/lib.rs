@@ -60,6 +60,7 @@ pub async fn open_services(config: &Config) -> Result<Arc<Services>, ServerError
     let engine = vitrine_engine::EngineLimits {
         // Compiled plugins survive restarts beside the data they serve.
         plugin_cache: Some(dir.join("plugin-cache")),
+        plugins: config.plugins.host_limits(),
         ..Default::default()
     };
     let services = Services::new(store, authz, engine).await;
