@@ -69,6 +69,12 @@ pub fn component(name: &str) -> PathBuf {
         .join(format!("{}.wasm", name.replace('-', "_")))
 }
 
+/// Builds example plugin `name` (under examples/plugins) and returns its component.
+pub fn example(name: &str) -> PathBuf {
+    build(&format!("examples/plugins/{name}")).unwrap_or_else(|e| panic!("{e}"));
+    component(name)
+}
+
 /// Builds the fixture workspace and returns the component of fixture `name`.
 pub fn fixture(name: &str) -> PathBuf {
     build("plugins/guests").unwrap_or_else(|e| panic!("{e}"));

@@ -175,6 +175,11 @@ impl Host {
         &self.limits
     }
 
+    /// The plugin with content hash `hash`, when this host has loaded it already.
+    pub fn loaded(&self, hash: &str) -> Option<Arc<Plugin>> {
+        self.cache.loaded(hash)
+    }
+
     /// Checks, compiles (or finds compiled) and describes a component. Anything that is
     /// not a well-formed `vitrine:block` plugin is refused with [`PluginError::Invalid`].
     pub fn load(&self, bytes: &[u8]) -> PluginResult<Arc<Plugin>> {

@@ -428,15 +428,7 @@ fn check_outputs(plugin: &Plugin, returned: Vec<wit::NamedTable>) -> PluginResul
             wit::TableData::ArrowIpc(b) => tables::from_ipc(&n.port, b)?,
         };
         if let Some(declared) = &port.columns {
-            let specs: Vec<wit::ColumnSpec> = declared
-                .iter()
-                .map(|c| wit::ColumnSpec {
-                    name: c.name.clone(),
-                    type_: tables::type_of_label(&c.column_type),
-                    nullable: c.nullable,
-                })
-                .collect();
-            tables::check_declared(&table, &specs)?;
+            tables::check_declared(&table, declared)?;
         }
         out.push(table);
     }

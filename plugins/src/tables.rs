@@ -276,7 +276,7 @@ pub(crate) fn from_ipc(port: &str, bytes: Vec<u8>) -> PluginResult<PortTable> {
 
 /// Holds an output to the columns its port declared: the same names, in order, of the
 /// declared types, and no nulls where none were promised.
-pub(crate) fn check_declared(t: &PortTable, declared: &[wit::ColumnSpec]) -> PluginResult<()> {
+pub(crate) fn check_declared(t: &PortTable, declared: &[crate::ColumnSpec]) -> PluginResult<()> {
     let port = &t.port;
     let names: Vec<&str> = t
         .schema
@@ -293,14 +293,13 @@ pub(crate) fn check_declared(t: &PortTable, declared: &[wit::ColumnSpec]) -> Plu
         )));
     }
     for (f, spec) in t.schema.fields().iter().zip(declared) {
-        let got = contract_type(f.data_type()).map(|(k, _)| k);
-        if got != Some(spec.type_) {
+        let got = contract_type(f.data_type()).map(|(k, _)| type_label(k));
+        if got != Some(spec.column_type.as_str()) {
             return Err(bad(format!(
                 "output `{port}`, column `{}` is {}; the block declared {}",
                 f.name(),
-                got.map(type_label)
-                    .unwrap_or("of a type plugins cannot return"),
-                type_label(spec.type_)
+                got.unwrap_or("of a type plugins cannot return"),
+                spec.column_type
             )));
         }
         if !spec.nullable {
@@ -314,17 +313,6 @@ pub(crate) fn check_declared(t: &PortTable, declared: &[wit::ColumnSpec]) -> Plu
         }
     }
     Ok(())
-}
-
-pub(crate) fn type_of_label(label: &str) -> wit::ColumnType {
-    match label {
-        "boolean" => wit::ColumnType::Boolean,
-        "int64" => wit::ColumnType::Int64,
-        "float64" => wit::ColumnType::Float64,
-        "date" => wit::ColumnType::Date,
-        "timestamp" => wit::ColumnType::Timestamp,
-        _ => wit::ColumnType::Text,
-    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use arrow_array::{
 };
 use arrow_schema::{Field, Schema, SchemaRef};
 
-use crate::{Error, Input, Outputs, Table, Values};
+use crate::{Column, Error, Input, Outputs, Table, Values};
 
 fn arrow_error(e: arrow_schema::ArrowError) -> Error {
     Error::Failed(format!("arrow: {e}"))
@@ -40,44 +40,21 @@ pub fn to_batch(t: &Table) -> Result<RecordBatch, Error> {
     let mut fields = Vec::new();
     let mut arrays: Vec<ArrayRef> = Vec::new();
     for c in t.columns() {
-        let valid = |i: usize| c.is_valid(i);
         let array: ArrayRef = match &c.values {
-            Values::Boolean(v) => Arc::new(
-                v.iter()
-                    .enumerate()
-                    .map(|(i, x)| valid(i).then_some(*x))
-                    .collect::<BooleanArray>(),
-            ),
-            Values::Int64(v) => Arc::new(
-                v.iter()
-                    .enumerate()
-                    .map(|(i, x)| valid(i).then_some(*x))
-                    .collect::<Int64Array>(),
-            ),
-            Values::Float64(v) => Arc::new(
-                v.iter()
-                    .enumerate()
-                    .map(|(i, x)| valid(i).then_some(*x))
-                    .collect::<Float64Array>(),
-            ),
-            Values::Text(v) => Arc::new(
-                v.iter()
-                    .enumerate()
-                    .map(|(i, x)| valid(i).then_some(x.as_str()))
-                    .collect::<StringArray>(),
-            ),
-            Values::Date(v) => Arc::new(
-                v.iter()
-                    .enumerate()
-                    .map(|(i, x)| valid(i).then_some(*x))
-                    .collect::<Date32Array>(),
-            ),
-            Values::Timestamp(v) => Arc::new(
-                v.iter()
-                    .enumerate()
-                    .map(|(i, x)| valid(i).then_some(*x))
-                    .collect::<TimestampMicrosecondArray>(),
-            ),
+            Values::Boolean(v) => {
+                Arc::new(nullable(c, v.iter().copied()).collect::<BooleanArray>())
+            }
+            Values::Int64(v) => Arc::new(nullable(c, v.iter().copied()).collect::<Int64Array>()),
+            Values::Float64(v) => {
+                Arc::new(nullable(c, v.iter().copied()).collect::<Float64Array>())
+            }
+            Values::Text(v) => {
+                Arc::new(nullable(c, v.iter().map(String::as_str)).collect::<StringArray>())
+            }
+            Values::Date(v) => Arc::new(nullable(c, v.iter().copied()).collect::<Date32Array>()),
+            Values::Timestamp(v) => {
+                Arc::new(nullable(c, v.iter().copied()).collect::<TimestampMicrosecondArray>())
+            }
         };
         fields.push(Field::new(&c.name, array.data_type().clone(), true));
         arrays.push(array);
@@ -88,6 +65,16 @@ pub fn to_batch(t: &Table) -> Result<RecordBatch, Error> {
         &RecordBatchOptions::new().with_row_count(Some(t.rows())),
     )
     .map_err(arrow_error)
+}
+
+/// A column's values with `None` where the row is null.
+fn nullable<'a, T>(
+    c: &'a Column,
+    values: impl Iterator<Item = T> + 'a,
+) -> impl Iterator<Item = Option<T>> + 'a {
+    values
+        .enumerate()
+        .map(move |(i, x)| c.is_valid(i).then_some(x))
 }
 
 impl Outputs {

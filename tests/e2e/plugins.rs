@@ -11,8 +11,7 @@ use crate::data::{DataWorld, data_world, statuses};
 use crate::support::*;
 
 fn example(name: &str) -> Vec<u8> {
-    guests::build(&format!("examples/plugins/{name}")).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::read(guests::component(name)).unwrap()
+    std::fs::read(guests::example(name)).unwrap()
 }
 
 const PUBLISH: &str = "mutation($f:Upload!){publishPlugin(file:$f){id name version enabled contract sdkVersion inputFormat configSchema outputs{name columns{name type}}}}";
@@ -42,6 +41,15 @@ async fn publish(s: &TestServer, auth: &Auth, bytes: Vec<u8>) -> Value {
 async fn plugin_count(w: &DataWorld) -> usize {
     let r = w.s.gql(&w.editor.auth, "{plugins{id}}", json!({})).await;
     data(&r)["plugins"].as_array().unwrap().len()
+}
+
+async fn save(w: &DataWorld, workflow: &Value) -> Value {
+    w.s.gql(
+        &w.editor.auth,
+        "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}",
+        json!({"p": w.project, "w": workflow}),
+    )
+    .await
 }
 
 async fn run_to_end(w: &DataWorld) -> Value {
@@ -111,13 +119,7 @@ async fn plugins_are_published_used_in_workflows_and_refused_when_hostile() {
         {"id": "publish", "kind": "publish", "config": {"dataset": "anomalies"}, "inputs": {"in": "flagged"}},
         {"id": "odd", "kind": "publish", "config": {"dataset": "odd_names"}, "inputs": {"in": "names.unmatched"}},
     ]});
-    let saved = s
-        .gql(
-            &w.editor.auth,
-            "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}",
-            json!({"p": w.project, "w": wf}),
-        )
-        .await;
+    let saved = save(&w, &wf).await;
     data(&saved);
     let run = run_to_end(&w).await;
     assert_eq!(run["status"], "succeeded", "{run}");
@@ -140,13 +142,7 @@ async fn plugins_are_published_used_in_workflows_and_refused_when_hostile() {
     // Settings that break the plugin's schema are refused on save, naming the field.
     let mut bad = wf.clone();
     bad["blocks"][1]["config"]["settings"] = json!({"column": "sales", "threshold": "high"});
-    let r = s
-        .gql(
-            &w.editor.auth,
-            "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}",
-            json!({"p": w.project, "w": bad}),
-        )
-        .await;
+    let r = save(&w, &bad).await;
     assert_eq!(code(&r), "INVALID_WORKFLOW");
     assert!(
         message(&r).contains("block `score`, config.settings")
@@ -197,14 +193,7 @@ async fn plugins_are_published_used_in_workflows_and_refused_when_hostile() {
     slow["blocks"].as_array_mut().unwrap().push(json!(
         {"id": "spin", "kind": "plugin", "inputs": {"in": "orders"},
          "config": {"plugin": "spin", "version": "1.0.0", "time_limit_ms": 500}}));
-    data(
-        &s.gql(
-            &w.editor.auth,
-            "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}",
-            json!({"p": w.project, "w": slow}),
-        )
-        .await,
-    );
+    data(&save(&w, &slow).await);
     let run = run_to_end(&w).await;
     assert_eq!(run["status"], "failed");
     let st = statuses(&json!({"blocks": run["blocks"]}));
@@ -217,16 +206,12 @@ async fn plugins_are_published_used_in_workflows_and_refused_when_hostile() {
         .find(|b| b["block"] == "spin")
         .unwrap();
     assert_eq!(spin["error"]["code"], "PLUGIN_TIMEOUT");
-    let r = s.gql(&w.editor.auth, "{plugins{name}}", json!({})).await;
-    assert_eq!(data(&r)["plugins"].as_array().unwrap().len(), 3);
+    assert_eq!(plugin_count(&w).await, 3);
 }
 
 #[test]
 fn plugin_check_and_run_work_without_a_server() {
-    let zscore = {
-        example("zscore");
-        guests::component("zscore")
-    };
+    let zscore = guests::example("zscore");
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("in.csv");
     std::fs::write(&csv, "name,amount\na,1\nb,2\nc,3\nd,100\ne,2.5\n").unwrap();

@@ -126,15 +126,18 @@ async fn main() {
     )
     .unwrap();
     let shared = Arc::new(batches);
-    let mut builtin = Vec::new();
-    for _ in 0..5 {
-        let inputs = BTreeMap::from([(
+    let select_inputs = || {
+        BTreeMap::from([(
             "in".to_owned(),
             BlockInput {
                 schema: schema.clone(),
                 batches: shared.clone(),
             },
-        )]);
+        )])
+    };
+    let mut builtin = Vec::new();
+    for _ in 0..5 {
+        let inputs = select_inputs();
         let t = Instant::now();
         let out = execute(&select, inputs, None).await.unwrap();
         builtin.push(t.elapsed());
@@ -153,13 +156,7 @@ async fn main() {
     let mut step_builtin = Vec::new();
     let mut step_ipc = Vec::new();
     for _ in 0..5 {
-        let inputs = BTreeMap::from([(
-            "in".to_owned(),
-            BlockInput {
-                schema: schema.clone(),
-                batches: shared.clone(),
-            },
-        )]);
+        let inputs = select_inputs();
         let t = Instant::now();
         let out = execute(&select, inputs, None).await.unwrap();
         engine
@@ -185,8 +182,7 @@ async fn main() {
     // (c) Compiling the example plugins, then loading them from the compiled cache.
     let mut compile = Vec::new();
     for name in ["zscore", "regex-extract"] {
-        guests::build(&format!("examples/plugins/{name}")).unwrap();
-        let bytes = std::fs::read(guests::component(name)).unwrap();
+        let bytes = std::fs::read(guests::example(name)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let cold_host = Host::new(HostLimits::default(), Some(dir.path().into())).unwrap();
         let t = Instant::now();

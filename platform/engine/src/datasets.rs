@@ -19,8 +19,8 @@ use crate::blocks::files::encode_ipc;
 use crate::cache::Lru;
 use crate::{EngineError, EngineResult};
 
-/// A decoded dataset, shared by every query that reads it.
-#[derive(Debug)]
+/// A decoded dataset, shared by every query that reads it (cloning shares the batches).
+#[derive(Debug, Clone)]
 pub struct Table {
     pub schema: SchemaRef,
     pub batches: Arc<Vec<RecordBatch>>,

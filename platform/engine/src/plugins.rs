@@ -141,11 +141,21 @@ impl Engine {
         inputs: BTreeMap<String, BlockInput>,
     ) -> EngineResult<Vec<(String, BlockOutput)>> {
         let host = self.plugin_host()?;
-        let bytes = self
-            .store
-            .artifacts()
-            .get(&entry.record.artifact_path())
-            .await?;
+        // The component is read (and hashed) only the first time this process runs it.
+        let plugin = match host.loaded(&entry.record.content_hash) {
+            Some(p) => p,
+            None => {
+                let bytes = self
+                    .store
+                    .artifacts()
+                    .get(&entry.record.artifact_path())
+                    .await?;
+                let h = host.clone();
+                tokio::task::spawn_blocking(move || h.load(&bytes))
+                    .await
+                    .map_err(|e| EngineError::Internal(format!("plugin loader task: {e}")))??
+            }
+        };
         let inputs: Vec<PortTable> = inputs
             .into_iter()
             .map(|(port, t)| PortTable {
@@ -157,7 +167,6 @@ impl Engine {
         let settings = block.settings.clone();
         let time_limit = block.time_limit_ms.map(Duration::from_millis);
         let out = tokio::task::spawn_blocking(move || {
-            let plugin = host.load(&bytes)?;
             host.run(
                 &plugin,
                 &settings,

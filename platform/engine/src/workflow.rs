@@ -208,8 +208,7 @@ pub fn validate(
             }
             Ports::None => {}
             Ports::Plugin | Ports::Fixed(_) => {
-                let names = fixed;
-                for n in &names {
+                for n in &fixed {
                     if !inputs.contains_key(*n) {
                         return Err(EngineError::workflow(
                             &b.id,
@@ -218,14 +217,14 @@ pub fn validate(
                         ));
                     }
                 }
-                if let Some(extra) = inputs.keys().find(|k| !names.contains(&k.as_str())) {
+                if let Some(extra) = inputs.keys().find(|k| !fixed.contains(&k.as_str())) {
                     return Err(EngineError::workflow(
                         &b.id,
                         &format!("inputs.{extra}"),
                         format!(
                             "a `{}` block has no input port `{extra}`; its ports are {}",
                             b.kind,
-                            names.join(", ")
+                            fixed.join(", ")
                         ),
                     ));
                 }

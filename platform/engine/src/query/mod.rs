@@ -298,12 +298,8 @@ async fn grouped_answer(
         }
         None => None,
     };
-    let batches = Table {
-        schema: table.schema.clone(),
-        batches: table.batches.clone(),
-        bytes: table.bytes,
-    };
-    tokio::task::spawn_blocking(move || g.run(&batches, predicate, &out))
+    let table = table.clone();
+    tokio::task::spawn_blocking(move || g.run(&table, predicate, &out))
         .await
         .map_err(|e| EngineError::Internal(format!("aggregation task: {e}")))?
 }

@@ -8,8 +8,14 @@ use super::{fixture, status};
 use crate::EngineError;
 
 fn example(name: &str) -> Vec<u8> {
-    guests::build(&format!("examples/plugins/{name}")).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::read(guests::component(name)).unwrap()
+    std::fs::read(guests::example(name)).unwrap()
+}
+
+async fn publish(f: &super::Fixture, name: &str) -> vitrine_storage::PluginRecord {
+    f.engine
+        .publish_plugin(example(name), "tester")
+        .await
+        .unwrap()
 }
 
 fn rows() -> serde_json::Value {
@@ -22,16 +28,9 @@ fn rows() -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugin_blocks_run_in_workflows_with_every_output_port() {
     let f = fixture().await;
-    let z = f
-        .engine
-        .publish_plugin(example("zscore"), "tester")
-        .await
-        .unwrap();
+    let z = publish(&f, "zscore").await;
     assert_eq!((z.name.as_str(), z.version.as_str()), ("zscore", "1.0.0"));
-    f.engine
-        .publish_plugin(example("regex-extract"), "tester")
-        .await
-        .unwrap();
+    publish(&f, "regex-extract").await;
     // A version is published once.
     let again = f.engine.publish_plugin(example("zscore"), "tester").await;
     assert!(matches!(again, Err(EngineError::Conflict(_))), "{again:?}");
@@ -80,11 +79,7 @@ async fn plugin_blocks_run_in_workflows_with_every_output_port() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugin_blocks_are_checked_before_they_run() {
     let f = fixture().await;
-    let z = f
-        .engine
-        .publish_plugin(example("zscore"), "tester")
-        .await
-        .unwrap();
+    let z = publish(&f, "zscore").await;
     let plan_error = |settings: serde_json::Value, version: &str| {
         let wf: crate::workflow::Workflow = serde_json::from_value(json!({"blocks": [
             rows(),
