@@ -44,6 +44,28 @@ impl Store {
     }
 
     /// Newest first: the cursor is the last uid seen, and uids are time-ordered.
+    /// Appends many events in one transaction: shared views arrive by the thousand, and
+    /// one synced commit per view would cost more than the view.
+    pub async fn append_audit_batch(&self, events: Vec<NewAuditEvent>) -> StorageResult<()> {
+        let at = now_ms();
+        let records: Vec<AuditRecord> = events
+            .into_iter()
+            .map(|event| AuditRecord {
+                uid: new_uid(),
+                at_ms: at,
+                actor_uid: event.actor_uid,
+                actor_name: event.actor_name,
+                action: event.action,
+                object: event.object,
+                outcome: event.outcome,
+                address: event.address,
+                detail: event.detail,
+            })
+            .collect();
+        self.exec("INSERT INTO audit_event $e", json!({ "e": records }))
+            .await
+    }
+
     pub async fn audit_page(
         &self,
         filter: &AuditFilter,

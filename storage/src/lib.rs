@@ -17,6 +17,7 @@ mod plugins;
 mod policies;
 mod records;
 mod settings;
+mod sharing;
 
 pub use artifacts::ArtifactStore;
 pub use audit::{AuditFilter, NewAuditEvent};
@@ -28,6 +29,9 @@ pub use db::Store;
 pub use error::{StorageError, StorageResult};
 pub use plugins::{PluginRecord, plugin_artifact_path};
 pub use policies::PolicyLine;
+pub use sharing::{
+    ShareCopyRecord, ShareLinkRecord, ShareRecipientRecord, ShareSessionRecord, ShareWarning,
+};
 pub use records::{
     ApiTokenRecord, AuditRecord, FolderRecord, GroupRecord, ProjectRecord, SessionRecord, UserKind,
     UserRecord, VirtualRootRecord,

@@ -62,10 +62,17 @@ pub enum ErrorCode {
     PluginBadOutput,
     /// A plugin block declined or failed, with its own message.
     PluginFailed,
+    /// A share link (or one recipient's access) is unknown, revoked, expired or paused.
+    LinkNotValid,
+    /// A share link is locked after repeated wrong passwords, until its manager unlocks it.
+    LinkLocked,
+    /// A report edit would show a share link's audience data it could not see before, and
+    /// the project refuses such edits.
+    ExposureRefused,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -94,6 +101,9 @@ impl ErrorCode {
         ErrorCode::PluginCrashed,
         ErrorCode::PluginBadOutput,
         ErrorCode::PluginFailed,
+        ErrorCode::LinkNotValid,
+        ErrorCode::LinkLocked,
+        ErrorCode::ExposureRefused,
     ];
 
     /// The stable wire form.
@@ -127,6 +137,9 @@ impl ErrorCode {
             ErrorCode::PluginCrashed => "PLUGIN_CRASHED",
             ErrorCode::PluginBadOutput => "PLUGIN_BAD_OUTPUT",
             ErrorCode::PluginFailed => "PLUGIN_FAILED",
+            ErrorCode::LinkNotValid => "LINK_NOT_VALID",
+            ErrorCode::LinkLocked => "LINK_LOCKED",
+            ErrorCode::ExposureRefused => "EXPOSURE_REFUSED",
         }
     }
 
@@ -147,6 +160,9 @@ impl ErrorCode {
             ErrorCode::PluginTimeout | ErrorCode::PluginMemory | ErrorCode::PluginCrashed => 422,
             ErrorCode::PluginBadOutput | ErrorCode::PluginFailed => 422,
             ErrorCode::PolicyViolation => 422,
+            ErrorCode::LinkNotValid => 410,
+            ErrorCode::LinkLocked => 423,
+            ErrorCode::ExposureRefused => 409,
             ErrorCode::QueryTooLarge => 413,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,

@@ -2,18 +2,23 @@
 //!
 //! Domain words from the glossary as validated newtypes ([`Slug`], [`Role`], …), the one
 //! [`ErrorCode`] catalogue every other crate maps its errors onto, and the pure rules that
-//! need no I/O (role arithmetic and the folder-floor rule). Nothing here knows about HTTP,
+//! need no I/O (role arithmetic, the folder-floor rule, the share-link state machine). Nothing here knows about HTTP,
 //! GraphQL, SurrealDB or casbin; every other crate may depend on this one.
 
 mod error;
 mod names;
 mod roles;
+mod sharing;
 
 pub use error::{CoreError, ErrorCode};
 pub use names::{
     Ability, AttributeKey, ConnectionRole, Name, Password, ServerPermission, Slug, Username,
 };
 pub use roles::{Role, floor_violation, may_query};
+pub use sharing::{
+    DeliveriesOnRevoke, LinkKind, LinkRights, LinkState, LinkTarget, RECIPIENT_PASSWORD_SPECIALS,
+    RecipientPassword, RecipientRole, check_email, check_kind_target,
+};
 
 /// Upper bound on user-supplied free text (names, messages) in characters. Longer input is
 /// refused rather than truncated so nothing stored differs from what was sent.

@@ -12,6 +12,7 @@ mod policy;
 mod projects;
 mod reports;
 mod security;
+mod sharing;
 mod workflows;
 
 use std::collections::HashMap;
@@ -31,6 +32,11 @@ pub use plugins::MAX_PLUGIN_BYTES;
 pub use policy::PolicyKnown;
 pub use reports::TileDownload;
 pub use security::{AccessRule, BoostTarget, DataSecurity};
+pub use sharing::{
+    CreatedShareLink, Invitation, LOCK_AFTER_FAILURES, LinkOp, NewRecipient, NewShareLink,
+    ShareAccess, ShareLinkChange, ShareOpened, SharePage, SharePolicy, ShareView, link_path,
+    link_state,
+};
 pub use workflows::{MAX_UPLOAD_BYTES, WorkflowView};
 
 use crate::ratelimit::FailureLimiter;
@@ -52,6 +58,10 @@ pub struct Services {
     /// request path, so reads never wait for a synced write.
     token_touched: Mutex<HashMap<String, Instant>>,
     auth_cache: auth_cache::AuthCache,
+    /// Shared views, counted and audited off the request path.
+    access_log: sharing::AccessLog,
+    /// Wrong recipient passwords per link and per address.
+    share_failures: FailureLimiter,
 }
 
 /// Reads uid-ordered rows `SCAN_BATCH` at a time from `after`, keeping those `keep` turns
@@ -125,6 +135,7 @@ impl Services {
     ) -> Arc<Services> {
         let exclusive = store.is_exclusive();
         let services = Services {
+            access_log: sharing::AccessLog::new(store.clone()),
             audit: Audit::new(store.clone()),
             engine: vitrine_engine::Engine::new(store.clone(), engine_limits),
             store,
@@ -135,6 +146,7 @@ impl Services {
             setup_token: Mutex::new(None),
             token_touched: Mutex::new(HashMap::new()),
             auth_cache: auth_cache::AuthCache::new(exclusive),
+            share_failures: FailureLimiter::new(10, Duration::from_secs(300)),
         };
         Arc::new(services)
     }

@@ -101,13 +101,17 @@ impl Services {
         if let Some(n) = name {
             r.name = vitrine_core::Name::parse("name", n)?.into_inner();
         }
+        let mut exposure = Vec::new();
         if let Some(d) = definition {
             let def = ReportDefinition::parse(&d)?;
+            // Refused here, before anything is written, when the project says so.
+            exposure = self.check_exposure(&r, &def).await?;
             r.definition =
                 serde_json::to_value(&def).map_err(|e| ApiError::internal("report", e))?;
         }
         r.updated_ms = now_ms();
         self.store.update_report(&r).await?;
+        self.record_exposure(uid, exposure).await?;
         self.audit
             .record(
                 caller,
@@ -414,6 +418,35 @@ impl Services {
             viewers.extend(page.into_iter().filter(|u| {
                 !u.disabled && self.authz.effective_role(&u.uid, &obj) == Role::Viewer
             }));
+            if done {
+                break;
+            }
+        }
+        // Public and recipients links show what their creator sees as a viewer.
+        let now = now_ms();
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .share_links_page(
+                    Some(project_uid),
+                    &PageRequest {
+                        after: after.clone(),
+                        first: 500,
+                    },
+                )
+                .await?;
+            after = page.last().map(|l| l.uid.clone());
+            let done = page.len() < 500;
+            for l in page {
+                if l.kind.reaches_outsiders()
+                    && !super::link_state(&l, now).is_final()
+                    && !viewers.iter().any(|v| v.uid == l.created_by)
+                    && let Some(u) = self.store.user(&l.created_by).await?
+                {
+                    viewers.push(u);
+                }
+            }
             if done {
                 break;
             }

@@ -1,0 +1,711 @@
+//! Share links as their managers see them: create, change, pause, revoke, unlock, add
+//! and revoke recipients, list them in the share ledger, and access warnings when a
+//! report edit widens what a link shows. What visitors do is in [`visit`].
+//!
+//! Only project managers (and admins) touch links. Recipients hold no account at all,
+//! so nothing here can be reached with a recipient's session: they can never reshare.
+
+mod access_log;
+mod exposure;
+mod visit;
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use vitrine_authz::Action;
+use vitrine_core::{
+    DeliveriesOnRevoke, ErrorCode, LinkKind, LinkRights, LinkState, LinkTarget, RecipientRole,
+    ServerPermission, check_email, check_kind_target,
+};
+use vitrine_engine::report::ReportDefinition;
+use vitrine_storage::{
+    PageRequest, ReportRecord, ShareLinkRecord, ShareRecipientRecord, ShareWarning, new_uid,
+    now_ms,
+};
+
+pub use access_log::AccessLog;
+pub use exposure::{Exposure, widening};
+pub use visit::{ShareAccess, ShareOpened, SharePage, ShareView};
+
+use super::Services;
+use crate::caller::Caller;
+use crate::secrets::{new_token, token_hash};
+use crate::{ApiError, ApiResult};
+
+/// Wrong passwords after which a recipients link locks until a manager unlocks it.
+pub const LOCK_AFTER_FAILURES: i64 = 10;
+
+/// A new link as a manager asks for it.
+#[derive(Debug, Clone)]
+pub struct NewShareLink {
+    pub project_uid: String,
+    pub report_uid: Option<String>,
+    pub tab: Option<String>,
+    pub kind: LinkKind,
+    pub label: Option<String>,
+    pub rights: LinkRights,
+    pub expires_ms: Option<i64>,
+    pub recipients: Vec<NewRecipient>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRecipient {
+    pub name: String,
+    pub email: String,
+    pub role: RecipientRole,
+    pub rights: Option<LinkRights>,
+}
+
+/// A change to a link; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct ShareLinkChange {
+    pub label: Option<String>,
+    pub rights: Option<LinkRights>,
+    /// `Some(None)` removes the expiry.
+    pub expires_ms: Option<Option<i64>>,
+}
+
+/// A secret URL, shown once: a public link's, or one recipient's invitation.
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub recipient: Option<ShareRecipientRecord>,
+    /// Path and token, e.g. `/s/vts_…`; the server prefixes its public URL.
+    pub path: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CreatedShareLink {
+    pub link: ShareLinkRecord,
+    /// The link's own URL: the token URL of a public link, else the sign-in page.
+    pub path: String,
+    pub invitations: Vec<Invitation>,
+}
+
+/// Per-project rule for edits that widen what outsiders' links show.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SharePolicy {
+    pub refuse_exposing_edits: bool,
+}
+
+fn share_policy_key(project_uid: &str) -> String {
+    format!("share_policy:{project_uid}")
+}
+
+/// The page of a link that needs no token: private, authenticated and recipients links.
+pub fn link_path(uid: &str) -> String {
+    format!("/s/v/{uid}")
+}
+
+pub fn link_state(l: &ShareLinkRecord, now: i64) -> LinkState {
+    LinkState::of(
+        l.revoked_ms.is_some(),
+        l.expires_ms,
+        l.locked_ms.is_some(),
+        l.paused,
+        now,
+    )
+}
+
+fn check_label(raw: Option<&str>) -> ApiResult<String> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(String::new()),
+        Some(l) => Ok(vitrine_core::Name::parse("label", l)?.into_inner()),
+    }
+}
+
+fn check_expiry(expires_ms: Option<i64>) -> ApiResult<()> {
+    if expires_ms.is_some_and(|e| e <= now_ms()) {
+        return Err(ApiError::invalid("expiresAt: must be in the future"));
+    }
+    Ok(())
+}
+
+fn new_recipient(link_uid: &str, r: &NewRecipient, i: usize) -> ApiResult<(ShareRecipientRecord, String)> {
+    let name = vitrine_core::Name::parse("name", &r.name)
+        .map_err(|e| ApiError::invalid(format!("recipients[{i}].name: {}", e.reason)))?;
+    let email = check_email(&r.email)
+        .map_err(|e| ApiError::invalid(format!("recipients[{i}].email: {}", e.reason)))?;
+    let token = new_token("vtr");
+    Ok((
+        ShareRecipientRecord {
+            uid: new_uid(),
+            link_uid: link_uid.to_owned(),
+            name: name.into_inner(),
+            email,
+            role: r.role,
+            rights: r.rights,
+            token_hash: token_hash(&token),
+            password_hash: None,
+            created_ms: now_ms(),
+            revoked_ms: None,
+            deliveries_on_revoke: None,
+            last_access_ms: None,
+            access_count: 0,
+        },
+        token,
+    ))
+}
+
+impl Services {
+    /// A link's project, checked for the manage action: managers and admins only.
+    async fn managed_link(&self, caller: &Caller, uid: &str) -> ApiResult<ShareLinkRecord> {
+        let link = self
+            .store
+            .share_link(uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("share link"))?;
+        self.project_for(caller, &link.project_uid, Action::Manage)
+            .await
+            .map_err(|e| match e.code {
+                ErrorCode::NotFound => ApiError::not_found("share link"),
+                _ => e,
+            })?;
+        Ok(link)
+    }
+
+    /// Checks that the report (and tab) belong to the project.
+    async fn check_target(&self, project_uid: &str, target: &LinkTarget) -> ApiResult<()> {
+        let Some(report_uid) = target.report() else {
+            return Ok(());
+        };
+        let report = self
+            .store
+            .report(report_uid)
+            .await?
+            .filter(|r| r.project_uid == project_uid)
+            .ok_or_else(|| ApiError::invalid("reportId: no such report in this project"))?;
+        if let Some(tab) = target.tab() {
+            let def = ReportDefinition::parse(&report.definition)?;
+            if !def.tabs.iter().any(|t| t.id == tab) {
+                return Err(ApiError::invalid(format!(
+                    "tab: report `{}` has no tab `{tab}`",
+                    report.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn create_share_link(
+        &self,
+        caller: &Caller,
+        new: NewShareLink,
+    ) -> ApiResult<CreatedShareLink> {
+        caller.require_write()?;
+        self.project_for(caller, &new.project_uid, Action::Manage)
+            .await?;
+        let target = match (&new.report_uid, &new.tab) {
+            (None, Some(_)) => return Err(ApiError::invalid("tab: needs reportId")),
+            (None, None) => LinkTarget::Project,
+            (Some(r), None) => LinkTarget::Report { report: r.clone() },
+            (Some(r), Some(t)) => LinkTarget::Tab {
+                report: r.clone(),
+                tab: t.clone(),
+            },
+        };
+        check_kind_target(new.kind, &target)?;
+        new.rights.check(new.kind, &target)?;
+        check_expiry(new.expires_ms)?;
+        self.check_target(&new.project_uid, &target).await?;
+        match (new.kind, new.recipients.is_empty()) {
+            (LinkKind::Recipients, true) => {
+                return Err(ApiError::invalid(
+                    "recipients: a recipients link needs at least one recipient",
+                ));
+            }
+            (LinkKind::Recipients, false) | (_, true) => {}
+            (_, false) => {
+                return Err(ApiError::invalid(
+                    "recipients: only a recipients link has recipients",
+                ));
+            }
+        }
+        let uid = new_uid();
+        let mut recipients = Vec::new();
+        let mut tokens = Vec::new();
+        let mut emails = BTreeSet::new();
+        for (i, r) in new.recipients.iter().enumerate() {
+            let (rec, token) = new_recipient(&uid, r, i)?;
+            if !emails.insert(rec.email.clone()) {
+                return Err(ApiError::invalid(format!(
+                    "recipients[{i}].email: {} is listed twice",
+                    rec.email
+                )));
+            }
+            recipients.push(rec);
+            tokens.push(token);
+        }
+        let public_token = (new.kind == LinkKind::Public).then(|| new_token("vts"));
+        let now = now_ms();
+        let link = ShareLinkRecord {
+            uid: uid.clone(),
+            project_uid: new.project_uid.clone(),
+            kind: new.kind,
+            report_uid: new.report_uid.clone(),
+            tab: new.tab.clone(),
+            label: check_label(new.label.as_deref())?,
+            rights: new.rights,
+            expires_ms: new.expires_ms,
+            token_hash: public_token.as_deref().map(token_hash),
+            created_by: caller.uid().to_owned(),
+            created_ms: now,
+            updated_ms: now,
+            paused: false,
+            revoked_ms: None,
+            locked_ms: None,
+            failures: 0,
+            last_access_ms: None,
+            access_count: 0,
+            warnings: Vec::new(),
+        };
+        self.store.insert_share_link(&link, &recipients).await?;
+        self.audit
+            .record(
+                caller,
+                "share_link.create",
+                &format!("share_link:{uid}"),
+                "ok",
+                &format!("{} link, {} recipient(s)", link.kind, recipients.len()),
+            )
+            .await;
+        let path = match &public_token {
+            Some(t) => format!("/s/{t}"),
+            None => link_path(&uid),
+        };
+        let invitations = recipients
+            .into_iter()
+            .zip(tokens)
+            .map(|(r, t)| Invitation {
+                recipient: Some(r),
+                path: format!("/s/{t}"),
+            })
+            .collect();
+        Ok(CreatedShareLink {
+            link,
+            path,
+            invitations,
+        })
+    }
+
+    pub async fn share_link_for(&self, caller: &Caller, uid: &str) -> ApiResult<ShareLinkRecord> {
+        self.access_log.flush().await;
+        self.managed_link(caller, uid).await
+    }
+
+    pub async fn update_share_link(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        change: ShareLinkChange,
+    ) -> ApiResult<ShareLinkRecord> {
+        caller.require_write()?;
+        let mut link = self.managed_link(caller, uid).await?;
+        if link_state(&link, now_ms()) == LinkState::Revoked {
+            return Err(ApiError::new(
+                ErrorCode::LinkNotValid,
+                "this link is revoked; create a new one",
+            ));
+        }
+        if let Some(l) = change.label {
+            link.label = check_label(Some(&l))?;
+        }
+        if let Some(r) = change.rights {
+            r.check(link.kind, &link.target())?;
+            link.rights = r;
+        }
+        if let Some(e) = change.expires_ms {
+            check_expiry(e)?;
+            link.expires_ms = e;
+        }
+        link.updated_ms = now_ms();
+        self.store.update_share_link(&link).await?;
+        self.audit
+            .record(caller, "share_link.update", &format!("share_link:{uid}"), "ok", "")
+            .await;
+        Ok(link)
+    }
+
+    /// Pause, resume, revoke or unlock. Revocation is final and ends every session of the
+    /// link at once, so the very next request fails.
+    pub async fn set_share_link_state(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        op: LinkOp,
+    ) -> ApiResult<ShareLinkRecord> {
+        caller.require_write()?;
+        let mut link = self.managed_link(caller, uid).await?;
+        let now = now_ms();
+        if link.revoked_ms.is_some() && op != LinkOp::Revoke {
+            return Err(ApiError::new(
+                ErrorCode::LinkNotValid,
+                "this link is revoked; create a new one",
+            ));
+        }
+        match op {
+            LinkOp::Pause => link.paused = true,
+            LinkOp::Resume => link.paused = false,
+            LinkOp::Unlock => {
+                link.locked_ms = None;
+                link.failures = 0;
+            }
+            LinkOp::Revoke => {
+                link.revoked_ms.get_or_insert(now);
+            }
+        }
+        link.updated_ms = now;
+        self.store.update_share_link(&link).await?;
+        if op == LinkOp::Revoke {
+            self.store.delete_share_sessions(uid, None).await?;
+        }
+        self.audit
+            .record(
+                caller,
+                op.action(),
+                &format!("share_link:{uid}"),
+                "ok",
+                "",
+            )
+            .await;
+        Ok(link)
+    }
+
+    /// Revokes many links at once (the ledger's bulk action). Each is checked on its own;
+    /// the first refusal stops before anything else changes.
+    pub async fn revoke_share_links(
+        &self,
+        caller: &Caller,
+        uids: &[String],
+    ) -> ApiResult<Vec<ShareLinkRecord>> {
+        caller.require_write()?;
+        for uid in uids {
+            self.managed_link(caller, uid).await?;
+        }
+        let mut out = Vec::new();
+        for uid in uids {
+            out.push(self.set_share_link_state(caller, uid, LinkOp::Revoke).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn add_share_recipient(
+        &self,
+        caller: &Caller,
+        link_uid: &str,
+        new: NewRecipient,
+    ) -> ApiResult<Invitation> {
+        caller.require_write()?;
+        let link = self.managed_link(caller, link_uid).await?;
+        if link.kind != LinkKind::Recipients {
+            return Err(ApiError::invalid(
+                "linkId: only a recipients link has recipients",
+            ));
+        }
+        if link_state(&link, now_ms()).is_final() {
+            return Err(ApiError::new(
+                ErrorCode::LinkNotValid,
+                "this link is no longer valid",
+            ));
+        }
+        let (rec, token) = new_recipient(link_uid, &new, 0)
+            .map_err(|e| ApiError::new(e.code, e.message.replace("recipients[0].", "")))?;
+        self.store.insert_share_recipient(&rec).await?;
+        self.audit
+            .record(
+                caller,
+                "share_recipient.add",
+                &format!("share_link:{link_uid}"),
+                "ok",
+                &rec.email,
+            )
+            .await;
+        Ok(Invitation {
+            recipient: Some(rec),
+            path: format!("/s/{token}"),
+        })
+    }
+
+    /// A fresh invitation for a recipient who lost theirs or forgot their password: the
+    /// old invitation stops working and the password is cleared, to be set again.
+    pub async fn reissue_invitation(
+        &self,
+        caller: &Caller,
+        recipient_uid: &str,
+    ) -> ApiResult<Invitation> {
+        caller.require_write()?;
+        let mut rec = self.recipient_for(caller, recipient_uid).await?;
+        if rec.revoked_ms.is_some() {
+            return Err(ApiError::new(
+                ErrorCode::LinkNotValid,
+                "this recipient is revoked; add them again",
+            ));
+        }
+        let token = new_token("vtr");
+        rec.token_hash = token_hash(&token);
+        rec.password_hash = None;
+        self.store.update_share_recipient(&rec).await?;
+        self.store
+            .delete_share_sessions(&rec.link_uid, Some(&rec.uid))
+            .await?;
+        self.audit
+            .record(
+                caller,
+                "share_recipient.reissue",
+                &format!("share_link:{}", rec.link_uid),
+                "ok",
+                &rec.email,
+            )
+            .await;
+        Ok(Invitation {
+            recipient: Some(rec),
+            path: format!("/s/{token}"),
+        })
+    }
+
+    async fn recipient_for(
+        &self,
+        caller: &Caller,
+        recipient_uid: &str,
+    ) -> ApiResult<ShareRecipientRecord> {
+        let rec = self
+            .store
+            .share_recipient(recipient_uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("recipient"))?;
+        self.managed_link(caller, &rec.link_uid)
+            .await
+            .map_err(|e| match e.code {
+                ErrorCode::NotFound => ApiError::not_found("recipient"),
+                _ => e,
+            })?;
+        Ok(rec)
+    }
+
+    /// Revokes one recipient: their sessions end now; their scheduled deliveries are
+    /// cancelled or handed to the link's owner, as the caller chooses (the scheduler reads
+    /// the stored choice).
+    pub async fn revoke_share_recipient(
+        &self,
+        caller: &Caller,
+        recipient_uid: &str,
+        deliveries: DeliveriesOnRevoke,
+    ) -> ApiResult<ShareRecipientRecord> {
+        caller.require_write()?;
+        let mut rec = self.recipient_for(caller, recipient_uid).await?;
+        rec.revoked_ms.get_or_insert(now_ms());
+        rec.deliveries_on_revoke = Some(deliveries);
+        self.store.update_share_recipient(&rec).await?;
+        self.store
+            .delete_share_sessions(&rec.link_uid, Some(&rec.uid))
+            .await?;
+        self.audit
+            .record(
+                caller,
+                "share_recipient.revoke",
+                &format!("share_link:{}", rec.link_uid),
+                "ok",
+                &rec.email,
+            )
+            .await;
+        Ok(rec)
+    }
+
+    pub async fn share_recipients_of(&self, link_uid: &str) -> ApiResult<Vec<ShareRecipientRecord>> {
+        Ok(self.store.share_recipients(link_uid).await?)
+    }
+
+    /// The share ledger: every link of `project` (its managers) or of the instance
+    /// (admins; non-admins see the links of projects they manage).
+    pub async fn share_ledger(
+        &self,
+        caller: &Caller,
+        project_uid: Option<&str>,
+        page: &PageRequest,
+    ) -> ApiResult<(Vec<ShareLinkRecord>, bool)> {
+        self.access_log.flush().await;
+        if let Some(p) = project_uid {
+            self.project_for(caller, p, Action::Manage).await?;
+        }
+        let admin = self
+            .authz
+            .has_permission(caller.uid(), ServerPermission::Admin);
+        let uid = caller.uid().to_owned();
+        super::scan_visible(
+            page,
+            |req| async move { Ok(self.store.share_links_page(project_uid, &req).await?) },
+            |l: &ShareLinkRecord| &l.uid,
+            |l| {
+                (admin
+                    || self
+                        .authz
+                        .effective_role(&uid, &Services::project_obj(&l.project_uid))
+                        >= vitrine_core::Role::Manager)
+                    .then_some(l)
+            },
+        )
+        .await
+    }
+
+    /// The datasets a link shows: those its report's (or project's reports') tiles read.
+    pub async fn exposed_datasets(&self, link: &ShareLinkRecord) -> ApiResult<Vec<String>> {
+        let reports: Vec<ReportRecord> = match &link.report_uid {
+            Some(r) => self.store.report(r).await?.into_iter().collect(),
+            None => self.store.reports(&link.project_uid).await?,
+        };
+        let mut out = BTreeSet::new();
+        for r in reports {
+            let def = ReportDefinition::parse(&r.definition)?;
+            for tab in def.tabs.iter().filter(|t| link.tab.as_ref().is_none_or(|x| *x == t.id)) {
+                out.extend(tab.tiles.iter().map(|t| t.query.dataset.clone()));
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    pub async fn share_policy(&self, project_uid: &str) -> ApiResult<SharePolicy> {
+        Ok(self
+            .store
+            .setting(&share_policy_key(project_uid))
+            .await?
+            .unwrap_or_default())
+    }
+
+    pub async fn set_share_policy(
+        &self,
+        caller: &Caller,
+        project_uid: &str,
+        policy: SharePolicy,
+    ) -> ApiResult<SharePolicy> {
+        caller.require_write()?;
+        self.project_for(caller, project_uid, Action::Manage)
+            .await?;
+        self.store
+            .put_setting(&share_policy_key(project_uid), &policy)
+            .await?;
+        self.audit
+            .record(
+                caller,
+                "share_policy.set",
+                &format!("project:{project_uid}"),
+                "ok",
+                if policy.refuse_exposing_edits {
+                    "refuse exposing edits"
+                } else {
+                    "warn on exposing edits"
+                },
+            )
+            .await;
+        Ok(policy)
+    }
+
+    pub async fn acknowledge_share_warnings(
+        &self,
+        caller: &Caller,
+        uid: &str,
+    ) -> ApiResult<ShareLinkRecord> {
+        caller.require_write()?;
+        let mut link = self.managed_link(caller, uid).await?;
+        link.warnings.clear();
+        link.updated_ms = now_ms();
+        self.store.update_share_link(&link).await?;
+        Ok(link)
+    }
+
+    /// Called before a report edit is saved: compares what the report's outsider links
+    /// show now with what they would show. Refuses when the project says so, else returns
+    /// the warnings to record once the edit is saved.
+    pub(crate) async fn check_exposure(
+        &self,
+        report: &ReportRecord,
+        new: &ReportDefinition,
+    ) -> ApiResult<Vec<(ShareLinkRecord, Vec<Exposure>)>> {
+        let now = now_ms();
+        let links: Vec<ShareLinkRecord> = self
+            .store
+            .share_links_of_report(&report.uid)
+            .await?
+            .into_iter()
+            .filter(|l| l.kind.reaches_outsiders() && !link_state(l, now).is_final())
+            .collect();
+        if links.is_empty() {
+            return Ok(Vec::new());
+        }
+        let old = ReportDefinition::parse(&report.definition)?;
+        let filtered: BTreeSet<String> = self.rules_of(&report.project_uid).await?.into_keys().collect();
+        let mut out = Vec::new();
+        for link in links {
+            let (old_view, new_view) = match &link.tab {
+                Some(t) => (only_tab(&old, t), only_tab(new, t)),
+                None => (old.clone(), new.clone()),
+            };
+            let found = widening(&old_view, &new_view, &filtered);
+            if !found.is_empty() {
+                out.push((link, found));
+            }
+        }
+        if !out.is_empty() && self.share_policy(&report.project_uid).await?.refuse_exposing_edits {
+            let first = &out[0].1[0];
+            return Err(ApiError::new(
+                ErrorCode::ExposureRefused,
+                format!(
+                    "this edit would widen what {} share link(s) show ({}); the project refuses such edits",
+                    out.len(),
+                    first.message
+                ),
+            ));
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn record_exposure(
+        &self,
+        report_uid: &str,
+        found: Vec<(ShareLinkRecord, Vec<Exposure>)>,
+    ) -> ApiResult<Vec<ShareWarning>> {
+        let now = now_ms();
+        let mut all = Vec::new();
+        for (mut link, exposures) in found {
+            let warnings: Vec<ShareWarning> = exposures
+                .into_iter()
+                .map(|e| ShareWarning {
+                    kind: e.kind.to_owned(),
+                    message: e.message,
+                    report_uid: report_uid.to_owned(),
+                    at_ms: now,
+                })
+                .collect();
+            link.warnings.extend(warnings.iter().cloned());
+            link.updated_ms = now;
+            self.store.update_share_link(&link).await?;
+            all.extend(warnings);
+        }
+        Ok(all)
+    }
+}
+
+fn only_tab(def: &ReportDefinition, tab: &str) -> ReportDefinition {
+    ReportDefinition {
+        tabs: def.tabs.iter().filter(|t| t.id == tab).cloned().collect(),
+        filters: def.filters.clone(),
+    }
+}
+
+/// The state changes a manager makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkOp {
+    Pause,
+    Resume,
+    Revoke,
+    Unlock,
+}
+
+impl LinkOp {
+    fn action(self) -> &'static str {
+        match self {
+            LinkOp::Pause => "share_link.pause",
+            LinkOp::Resume => "share_link.resume",
+            LinkOp::Revoke => "share_link.revoke",
+            LinkOp::Unlock => "share_link.unlock",
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! Share links, recipients, share sessions and viewers' own report copies. Tokens and
+//! passwords arrive here already hashed; nothing in these tables can open a link.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use vitrine_core::{DeliveriesOnRevoke, LinkKind, LinkRights, LinkTarget, RecipientRole};
+
+use crate::{PageRequest, StorageError, StorageResult, Store};
+
+/// An access warning raised when a report edit widens what a link shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareWarning {
+    /// `new_dataset`, `unfiltered_dataset`, `new_columns`, `wider_filter`.
+    pub kind: String,
+    pub message: String,
+    pub report_uid: String,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShareLinkRecord {
+    pub uid: String,
+    pub project_uid: String,
+    pub kind: LinkKind,
+    /// Null for a link to the whole project.
+    pub report_uid: Option<String>,
+    /// Set for a link to one tab.
+    pub tab: Option<String>,
+    pub label: String,
+    pub rights: LinkRights,
+    pub expires_ms: Option<i64>,
+    /// SHA-256 of the link's token; recipients links also carry one (the sign-in page).
+    pub token_hash: Option<String>,
+    pub created_by: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub paused: bool,
+    pub revoked_ms: Option<i64>,
+    pub locked_ms: Option<i64>,
+    /// Wrong passwords since the last right one; the link locks at a threshold.
+    pub failures: i64,
+    pub last_access_ms: Option<i64>,
+    pub access_count: i64,
+    #[serde(default)]
+    pub warnings: Vec<ShareWarning>,
+}
+
+impl ShareLinkRecord {
+    pub fn target(&self) -> LinkTarget {
+        match (&self.report_uid, &self.tab) {
+            (None, _) => LinkTarget::Project,
+            (Some(r), None) => LinkTarget::Report { report: r.clone() },
+            (Some(r), Some(t)) => LinkTarget::Tab {
+                report: r.clone(),
+                tab: t.clone(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShareRecipientRecord {
+    pub uid: String,
+    pub link_uid: String,
+    pub name: String,
+    pub email: String,
+    pub role: RecipientRole,
+    /// Their own rights within the link's; null means the link's.
+    pub rights: Option<LinkRights>,
+    /// SHA-256 of the personal invitation token.
+    pub token_hash: String,
+    pub password_hash: Option<String>,
+    pub created_ms: i64,
+    pub revoked_ms: Option<i64>,
+    pub deliveries_on_revoke: Option<DeliveriesOnRevoke>,
+    pub last_access_ms: Option<i64>,
+    pub access_count: i64,
+}
+
+/// A visitor's session on one link, held in an HttpOnly cookie once the token left the URL.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShareSessionRecord {
+    pub hash: String,
+    pub link_uid: String,
+    /// Known from a personal invitation, or after signing in.
+    pub recipient_uid: Option<String>,
+    /// True once the recipient proved their password (always true for public links).
+    pub signed_in: bool,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShareCopyRecord {
+    pub link_uid: String,
+    /// `recipient:UID` or `session:HASH`.
+    pub owner: String,
+    pub report_uid: String,
+    pub definition: Value,
+    pub updated_ms: i64,
+}
+
+impl Store {
+    /// Creates a link and its recipients in one transaction.
+    pub async fn insert_share_link(
+        &self,
+        link: &ShareLinkRecord,
+        recipients: &[ShareRecipientRecord],
+    ) -> StorageResult<()> {
+        self.exec(
+            "BEGIN; CREATE share_link CONTENT $l; FOR $r IN $rs { CREATE share_recipient CONTENT $r; }; COMMIT;",
+            json!({ "l": link, "rs": recipients }),
+        )
+        .await
+    }
+
+    pub async fn share_link(&self, uid: &str) -> StorageResult<Option<ShareLinkRecord>> {
+        self.first("SELECT * FROM share_link WHERE uid = $u", json!({ "u": uid }))
+            .await
+    }
+
+    pub async fn share_link_by_token(
+        &self,
+        hash: &str,
+    ) -> StorageResult<Option<ShareLinkRecord>> {
+        self.first(
+            "SELECT * FROM share_link WHERE token_hash = $h",
+            json!({ "h": hash }),
+        )
+        .await
+    }
+
+    pub async fn update_share_link(&self, link: &ShareLinkRecord) -> StorageResult<()> {
+        self.exec(
+            "UPDATE share_link CONTENT $l WHERE uid = $l.uid",
+            json!({ "l": link }),
+        )
+        .await
+    }
+
+    /// Links of one project, or of every project, uid-ordered.
+    pub async fn share_links_page(
+        &self,
+        project_uid: Option<&str>,
+        page: &PageRequest,
+    ) -> StorageResult<Vec<ShareLinkRecord>> {
+        self.rows(
+            "SELECT * FROM share_link WHERE ($p = NONE OR project_uid = $p) AND ($after = NONE OR uid > $after) ORDER BY uid LIMIT $n",
+            json!({ "p": project_uid, "after": page.after, "n": page.first }),
+        )
+        .await
+    }
+
+    pub async fn share_links_of_report(
+        &self,
+        report_uid: &str,
+    ) -> StorageResult<Vec<ShareLinkRecord>> {
+        self.rows(
+            "SELECT * FROM share_link WHERE report_uid = $r AND revoked_ms = NONE",
+            json!({ "r": report_uid }),
+        )
+        .await
+    }
+
+    /// Counts a wrong password and locks the link when it reaches `lock_at`, in one
+    /// statement so concurrent guesses cannot skip the lock. Returns the link after.
+    pub async fn share_link_failure(
+        &self,
+        uid: &str,
+        lock_at: i64,
+        now: i64,
+    ) -> StorageResult<Option<ShareLinkRecord>> {
+        self.first(
+            "UPDATE share_link SET failures += 1, locked_ms = IF failures >= $k AND locked_ms = NONE THEN $now ELSE locked_ms END WHERE uid = $u RETURN AFTER",
+            json!({ "u": uid, "k": lock_at, "now": now }),
+        )
+        .await
+    }
+
+    pub async fn share_link_success(&self, uid: &str) -> StorageResult<()> {
+        self.exec(
+            "UPDATE share_link SET failures = 0 WHERE uid = $u AND failures > 0",
+            json!({ "u": uid }),
+        )
+        .await
+    }
+
+    /// Adds accesses counted in memory since the last flush.
+    pub async fn add_share_accesses(
+        &self,
+        links: &[(String, i64, i64)],
+        recipients: &[(String, i64, i64)],
+    ) -> StorageResult<()> {
+        self.exec(
+            "BEGIN; \
+             FOR $a IN $ls { UPDATE share_link SET access_count += $a[1], last_access_ms = $a[2] WHERE uid = $a[0]; }; \
+             FOR $a IN $rs { UPDATE share_recipient SET access_count += $a[1], last_access_ms = $a[2] WHERE uid = $a[0]; }; \
+             COMMIT;",
+            json!({ "ls": links, "rs": recipients }),
+        )
+        .await
+    }
+
+    // ---- recipients -----------------------------------------------------------------
+
+    pub async fn insert_share_recipient(&self, r: &ShareRecipientRecord) -> StorageResult<()> {
+        self.exec("CREATE share_recipient CONTENT $r", json!({ "r": r }))
+            .await
+            .map_err(|e| match e {
+                StorageError::Conflict(_) => StorageError::Conflict(format!(
+                    "{} is a recipient of this link already",
+                    r.email
+                )),
+                other => other,
+            })
+    }
+
+    pub async fn share_recipient(&self, uid: &str) -> StorageResult<Option<ShareRecipientRecord>> {
+        self.first(
+            "SELECT * FROM share_recipient WHERE uid = $u",
+            json!({ "u": uid }),
+        )
+        .await
+    }
+
+    pub async fn share_recipient_by_token(
+        &self,
+        hash: &str,
+    ) -> StorageResult<Option<ShareRecipientRecord>> {
+        self.first(
+            "SELECT * FROM share_recipient WHERE token_hash = $h",
+            json!({ "h": hash }),
+        )
+        .await
+    }
+
+    pub async fn share_recipient_by_email(
+        &self,
+        link_uid: &str,
+        email: &str,
+    ) -> StorageResult<Option<ShareRecipientRecord>> {
+        self.first(
+            "SELECT * FROM share_recipient WHERE link_uid = $l AND email = $e",
+            json!({ "l": link_uid, "e": email }),
+        )
+        .await
+    }
+
+    pub async fn share_recipients(
+        &self,
+        link_uid: &str,
+    ) -> StorageResult<Vec<ShareRecipientRecord>> {
+        self.rows(
+            "SELECT * FROM share_recipient WHERE link_uid = $l ORDER BY uid",
+            json!({ "l": link_uid }),
+        )
+        .await
+    }
+
+    pub async fn update_share_recipient(&self, r: &ShareRecipientRecord) -> StorageResult<()> {
+        self.exec(
+            "UPDATE share_recipient CONTENT $r WHERE uid = $r.uid",
+            json!({ "r": r }),
+        )
+        .await
+    }
+
+    /// Sets a first password only if none is set yet: two tabs racing to set it cannot
+    /// overwrite each other. Returns whether this call set it.
+    pub async fn set_recipient_password(&self, uid: &str, hash: &str) -> StorageResult<bool> {
+        Ok(self
+            .count(
+                "UPDATE share_recipient SET password_hash = $h WHERE uid = $u AND password_hash = NONE RETURN AFTER",
+                json!({ "u": uid, "h": hash }),
+            )
+            .await?
+            == 1)
+    }
+
+    // ---- sessions -------------------------------------------------------------------
+
+    pub async fn insert_share_session(&self, s: &ShareSessionRecord) -> StorageResult<()> {
+        self.exec("CREATE share_session CONTENT $s", json!({ "s": s }))
+            .await
+    }
+
+    pub async fn share_session(&self, hash: &str) -> StorageResult<Option<ShareSessionRecord>> {
+        self.first(
+            "SELECT * FROM share_session WHERE hash = $h",
+            json!({ "h": hash }),
+        )
+        .await
+    }
+
+    pub async fn sign_in_share_session(
+        &self,
+        hash: &str,
+        recipient_uid: &str,
+    ) -> StorageResult<()> {
+        self.exec(
+            "UPDATE share_session SET signed_in = true, recipient_uid = $r WHERE hash = $h",
+            json!({ "h": hash, "r": recipient_uid }),
+        )
+        .await
+    }
+
+    pub async fn delete_share_session(&self, hash: &str) -> StorageResult<()> {
+        self.exec(
+            "DELETE share_session WHERE hash = $h",
+            json!({ "h": hash }),
+        )
+        .await
+    }
+
+    /// Ends every session of a link, or of one recipient on it.
+    pub async fn delete_share_sessions(
+        &self,
+        link_uid: &str,
+        recipient_uid: Option<&str>,
+    ) -> StorageResult<()> {
+        self.exec(
+            "DELETE share_session WHERE link_uid = $l AND ($r = NONE OR recipient_uid = $r)",
+            json!({ "l": link_uid, "r": recipient_uid }),
+        )
+        .await
+    }
+
+    // ---- viewers' own copies --------------------------------------------------------
+
+    pub async fn share_copy(
+        &self,
+        link_uid: &str,
+        owner: &str,
+    ) -> StorageResult<Option<ShareCopyRecord>> {
+        self.first(
+            "SELECT * FROM share_copy WHERE link_uid = $l AND owner = $o",
+            json!({ "l": link_uid, "o": owner }),
+        )
+        .await
+    }
+
+    pub async fn put_share_copy(&self, c: &ShareCopyRecord) -> StorageResult<()> {
+        self.exec(
+            "BEGIN; DELETE share_copy WHERE link_uid = $c.link_uid AND owner = $c.owner; CREATE share_copy CONTENT $c; COMMIT;",
+            json!({ "c": c }),
+        )
+        .await
+    }
+}
