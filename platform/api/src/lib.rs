@@ -7,6 +7,7 @@
 mod caller;
 mod error;
 pub mod graphql;
+pub mod qr;
 mod ratelimit;
 pub mod secrets;
 pub mod services;

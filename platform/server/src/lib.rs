@@ -102,7 +102,7 @@ pub async fn run(
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let schema = build_schema(services.clone(), &config.limits());
+    let schema = build_schema(services.clone(), &config.limits(), &public);
     if let Some(token) = services.setup_token() {
         // The token rides in the fragment so it never reaches access logs or referrers.
         let url = format!("{public}/setup#token={token}");

@@ -1,6 +1,6 @@
 //! GraphQL types of the data engine: locations, workflows, runs, datasets, reports.
 
-use async_graphql::{Enum, ID, InputObject, Json, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use vitrine_engine::locations::LocationKind;
@@ -9,6 +9,7 @@ use vitrine_engine::{BlockResult, ColumnInfo, QueryResult, RunEvent};
 use vitrine_storage::{DatasetRecord, LocationRecord, ReportRecord, RunRecord, UploadRecord};
 
 use super::types::time;
+use crate::GqlResult;
 use crate::services::{DataSecurity, WorkflowView};
 
 /// What a user may query from data.
@@ -311,6 +312,17 @@ impl Report {
     }
     async fn updated_at(&self) -> DateTime<Utc> {
         time(self.0.updated_ms)
+    }
+    /// Edits that widened what this report's public or recipients links show, until a
+    /// manager acknowledges them on the link (visible to those who may edit the report).
+    async fn access_warnings(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::sharing::AccessWarning>> {
+        let s = super::services(ctx);
+        let c = super::caller(ctx).gql()?;
+        let list = s.report_access_warnings(c, &self.0).await.gql()?;
+        Ok(super::sharing::warnings(&list))
     }
 }
 

@@ -12,6 +12,7 @@ mod pagination;
 mod plugins;
 mod query;
 mod refusals;
+mod sharing;
 mod types;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use vitrine_core::ErrorCode;
 
 pub use data::SubscriptionRoot;
 pub use limits::Limits;
+pub use sharing::PublicUrl;
 
 use crate::caller::{Caller, RequestMeta};
 use crate::services::Services;
@@ -29,7 +31,12 @@ use crate::{ApiError, ApiResult};
 /// The query root: identity and directory fields, then the data engine's.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(query::QueryRoot, data::DataQuery, plugins::PluginQuery);
+pub struct QueryRoot(
+    query::QueryRoot,
+    data::DataQuery,
+    plugins::PluginQuery,
+    sharing::SharingQuery,
+);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
@@ -37,6 +44,7 @@ pub struct MutationRoot(
     mutation::MutationRoot,
     data::DataMutation,
     plugins::PluginMutation,
+    sharing::SharingMutation,
 );
 
 pub type VitrineSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
@@ -51,13 +59,15 @@ pub enum AuthState {
     Rejected(ApiError),
 }
 
-pub fn build_schema(services: Arc<Services>, limits: &Limits) -> VitrineSchema {
+/// `public_url` is the server's base URL as browsers reach it; share-link URLs start with it.
+pub fn build_schema(services: Arc<Services>, limits: &Limits, public_url: &str) -> VitrineSchema {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
         SubscriptionRoot,
     )
     .data(services)
+    .data(PublicUrl(public_url.to_owned()))
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(limits.max_depth * 2)

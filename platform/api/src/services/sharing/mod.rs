@@ -570,6 +570,17 @@ impl Services {
             .unwrap_or_default())
     }
 
+    /// The project's share policy, for its managers.
+    pub async fn share_policy_for(
+        &self,
+        caller: &Caller,
+        project_uid: &str,
+    ) -> ApiResult<SharePolicy> {
+        self.project_for(caller, project_uid, Action::Manage)
+            .await?;
+        self.share_policy(project_uid).await
+    }
+
     pub async fn set_share_policy(
         &self,
         caller: &Caller,
@@ -596,6 +607,27 @@ impl Services {
             )
             .await;
         Ok(policy)
+    }
+
+    /// Unacknowledged access warnings of a report's links, for those who may edit it.
+    pub async fn report_access_warnings(
+        &self,
+        caller: &Caller,
+        report: &ReportRecord,
+    ) -> ApiResult<Vec<ShareWarning>> {
+        if self
+            .project_for(caller, &report.project_uid, Action::Edit)
+            .await
+            .is_err()
+        {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for l in self.store.share_links_of_report(&report.uid).await? {
+            out.extend(l.warnings.into_iter().filter(|w| w.report_uid == report.uid));
+        }
+        out.sort_by_key(|w| w.at_ms);
+        Ok(out)
     }
 
     pub async fn acknowledge_share_warnings(
