@@ -1,8 +1,8 @@
 //! `vitrine-server`: the HTTP face of Vitrine, above `vitrine-api`.
 //!
 //! poem routes: `POST /graphql` (the one API route; GraphiQL on GET), `/auth/login` and
-//! `/auth/logout` (session cookies), `/setup` (first administrator), `/healthz` and
-//! `/readyz`. Authorization is not decided here: routes authenticate the caller and hand
+//! `/auth/logout` (session cookies), `/setup` (first administrator), `/s/…` (share links
+//! and the report viewer, `/assets/…` its script), `/healthz` and `/readyz`. Authorization is not decided here: routes authenticate the caller and hand
 //! it to the service layer, which checks every read and write.
 
 pub mod config;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use poem::listener::TcpAcceptor;
-use poem::{EndpointExt, Route, Server, get, post};
+use poem::{EndpointExt, Route, Server, get, post, put};
 use vitrine_api::{Services, VitrineSchema, build_schema};
 use vitrine_authz::Authz;
 use vitrine_storage::Store;
@@ -82,6 +82,20 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
         .at("/auth/login", post(routes::auth::login))
         .at("/auth/logout", post(routes::auth::logout))
         .at("/setup", get(routes::pages::setup))
+        .at("/assets/:name", get(routes::viewer::asset))
+        .at("/s/:token", get(routes::share::open))
+        .at("/s/:token/:file", get(routes::share::token_qr))
+        .at("/s/v/:link", get(routes::share::page))
+        .at("/s/v/:link/:file", get(routes::share::link_qr))
+        .at("/s/v/:link/download", get(routes::share::download))
+        .at("/s/v/:link/api/view", get(routes::share::view))
+        .at("/s/v/:link/api/tiles", get(routes::share::tiles))
+        .at("/s/v/:link/api/filter-values", get(routes::share::filter_values))
+        .at("/s/v/:link/api/drill", post(routes::share::drill))
+        .at("/s/v/:link/api/sign-in", post(routes::share::sign_in))
+        .at("/s/v/:link/api/password", post(routes::share::set_password))
+        .at("/s/v/:link/api/sign-out", post(routes::share::sign_out))
+        .at("/s/v/:link/api/report", put(routes::share::edit))
         .at("/healthz", get(routes::health::healthz))
         .at("/readyz", get(routes::health::readyz))
         .data(state)

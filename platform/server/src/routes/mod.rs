@@ -3,6 +3,8 @@ pub mod data;
 pub mod graphql;
 pub mod health;
 pub mod pages;
+pub mod share;
+pub mod viewer;
 
 use poem::http::StatusCode;
 use poem::{Request, Response};
@@ -24,13 +26,18 @@ pub fn request_meta(req: &Request) -> RequestMeta {
 
 /// The session cookie's value, read from the `Cookie` header.
 pub fn session_cookie(req: &Request) -> Option<String> {
+    cookie_value(req, SESSION_COOKIE)
+}
+
+/// A cookie's value from the `Cookie` header; empty values count as absent.
+pub fn cookie_value(req: &Request, name: &str) -> Option<String> {
     req.headers()
         .get_all("cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
+        .find(|(k, v)| *k == name && !v.is_empty())
         .map(|(_, v)| v.to_owned())
 }
 

@@ -177,6 +177,19 @@ impl Services {
         })
     }
 
+    /// Whether a token (a public link's or an invitation) still opens its link.
+    pub async fn share_token_valid(&self, token: &str) -> ApiResult<bool> {
+        let hash = token_hash(token);
+        let link = match self.store.share_link_by_token(&hash).await? {
+            Some(l) => Some(l),
+            None => match self.store.share_recipient_by_token(&hash).await? {
+                Some(r) if r.revoked_ms.is_none() => self.store.share_link(&r.link_uid).await?,
+                _ => None,
+            },
+        };
+        Ok(link.is_some_and(|l| !link_state(&l, now_ms()).is_final()))
+    }
+
     async fn audit_share(
         &self,
         link: &ShareLinkRecord,

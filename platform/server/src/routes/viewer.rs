@@ -1,0 +1,69 @@
+//! The viewer's static parts: the page shell, the "no longer valid" page, and the assets
+//! compiled into the binary (the viewer script and style, Chart.js from the npm registry,
+//! see `assets/vendor/README.md`).
+
+use poem::http::StatusCode;
+use poem::web::Path;
+use poem::{Response, handler};
+
+const VIEWER_HTML: &str = include_str!("../../assets/viewer.html");
+const VIEWER_JS: &str = include_str!("../../assets/viewer.js");
+const VIEWER_CSS: &str = include_str!("../../assets/viewer.css");
+const CHART_JS: &str = include_str!("../../assets/vendor/chart.umd.min.js");
+
+/// Scripts and styles come from this server only; any site may embed a viewer page (the
+/// `#tab=` embed), which is why there is no frame-ancestors restriction.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'";
+
+fn html(status: StatusCode, body: String) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("text/html; charset=utf-8")
+        .header("content-security-policy", CSP)
+        .body(body)
+}
+
+/// The page shell; its script reads the link from the path and asks what to show.
+pub fn viewer_page(_link: &str) -> Response {
+    html(StatusCode::OK, VIEWER_HTML.to_owned())
+}
+
+/// Revoked, expired, paused or unknown links: one page that says so, and says nothing
+/// about whether the link ever existed.
+pub fn gone_page(reason: &str) -> Response {
+    let detail = match reason {
+        "paused" => "The person who shared it has paused it for now.",
+        "expired" => "It has expired.",
+        "owner" => "The person who shared it no longer has access to it.",
+        _ => "It may have been revoked, or it has expired.",
+    };
+    html(
+        StatusCode::GONE,
+        format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Link no longer valid</title>\
+             <link rel=\"stylesheet\" href=\"/assets/viewer.css\"></head><body><div id=\"gate\">\
+             <h1 id=\"gone\">This link is no longer valid</h1><p>{detail}</p>\
+             <p class=\"muted\">Ask the person who shared it for a new link.</p></div></body></html>"
+        ),
+    )
+}
+
+/// `GET /assets/NAME`: the viewer's script, style and Chart.js, cached for a day.
+#[handler]
+pub fn asset(Path(name): Path<String>) -> Response {
+    let (body, mime) = match name.as_str() {
+        "viewer.js" => (VIEWER_JS, "text/javascript; charset=utf-8"),
+        "viewer.css" => (VIEWER_CSS, "text/css; charset=utf-8"),
+        "chart.umd.min.js" => (CHART_JS, "text/javascript; charset=utf-8"),
+        _ => {
+            return Response::builder()
+                .status(StatusCode::NOT_FOUND)
+                .body("not found");
+        }
+    };
+    Response::builder()
+        .content_type(mime)
+        .header("cache-control", "public, max-age=86400")
+        .header("x-content-type-options", "nosniff")
+        .body(body)
+}
