@@ -29,12 +29,12 @@ pub use db::Store;
 pub use error::{StorageError, StorageResult};
 pub use plugins::{PluginRecord, plugin_artifact_path};
 pub use policies::PolicyLine;
-pub use sharing::{
-    ShareCopyRecord, ShareLinkRecord, ShareRecipientRecord, ShareSessionRecord, ShareWarning,
-};
 pub use records::{
     ApiTokenRecord, AuditRecord, FolderRecord, GroupRecord, ProjectRecord, SessionRecord, UserKind,
     UserRecord, VirtualRootRecord,
+};
+pub use sharing::{
+    ShareCopyRecord, ShareLinkRecord, ShareRecipientRecord, ShareSessionRecord, ShareWarning,
 };
 
 /// A page request over a uid-ordered table: up to `first` rows after the `after` uid.

@@ -115,14 +115,14 @@ impl Store {
     }
 
     pub async fn share_link(&self, uid: &str) -> StorageResult<Option<ShareLinkRecord>> {
-        self.first("SELECT * FROM share_link WHERE uid = $u", json!({ "u": uid }))
-            .await
+        self.first(
+            "SELECT * FROM share_link WHERE uid = $u",
+            json!({ "u": uid }),
+        )
+        .await
     }
 
-    pub async fn share_link_by_token(
-        &self,
-        hash: &str,
-    ) -> StorageResult<Option<ShareLinkRecord>> {
+    pub async fn share_link_by_token(&self, hash: &str) -> StorageResult<Option<ShareLinkRecord>> {
         self.first(
             "SELECT * FROM share_link WHERE token_hash = $h",
             json!({ "h": hash }),
@@ -145,8 +145,8 @@ impl Store {
         page: &PageRequest,
     ) -> StorageResult<Vec<ShareLinkRecord>> {
         self.rows(
-            "SELECT * FROM share_link WHERE ($p = NONE OR project_uid = $p) AND ($after = NONE OR uid > $after) ORDER BY uid LIMIT $n",
-            json!({ "p": project_uid, "after": page.after, "n": page.first }),
+            "SELECT * FROM share_link WHERE (!$p OR project_uid = $p) AND uid > $after ORDER BY uid LIMIT $n",
+            json!({ "p": project_uid, "after": page.after.clone().unwrap_or_default(), "n": page.first }),
         )
         .await
     }
@@ -156,7 +156,7 @@ impl Store {
         report_uid: &str,
     ) -> StorageResult<Vec<ShareLinkRecord>> {
         self.rows(
-            "SELECT * FROM share_link WHERE report_uid = $r AND revoked_ms = NONE",
+            "SELECT * FROM share_link WHERE report_uid = $r AND !revoked_ms",
             json!({ "r": report_uid }),
         )
         .await
@@ -171,7 +171,7 @@ impl Store {
         now: i64,
     ) -> StorageResult<Option<ShareLinkRecord>> {
         self.first(
-            "UPDATE share_link SET failures += 1, locked_ms = IF failures >= $k AND locked_ms = NONE THEN $now ELSE locked_ms END WHERE uid = $u RETURN AFTER",
+            "UPDATE share_link SET failures += 1, locked_ms = IF failures >= $k AND !locked_ms THEN $now ELSE locked_ms END WHERE uid = $u RETURN AFTER",
             json!({ "u": uid, "k": lock_at, "now": now }),
         )
         .await
@@ -270,7 +270,7 @@ impl Store {
     pub async fn set_recipient_password(&self, uid: &str, hash: &str) -> StorageResult<bool> {
         Ok(self
             .count(
-                "UPDATE share_recipient SET password_hash = $h WHERE uid = $u AND password_hash = NONE RETURN AFTER",
+                "UPDATE share_recipient SET password_hash = $h WHERE uid = $u AND !password_hash RETURN AFTER",
                 json!({ "u": uid, "h": hash }),
             )
             .await?
@@ -305,11 +305,8 @@ impl Store {
     }
 
     pub async fn delete_share_session(&self, hash: &str) -> StorageResult<()> {
-        self.exec(
-            "DELETE share_session WHERE hash = $h",
-            json!({ "h": hash }),
-        )
-        .await
+        self.exec("DELETE share_session WHERE hash = $h", json!({ "h": hash }))
+            .await
     }
 
     /// Ends every session of a link, or of one recipient on it.
@@ -319,7 +316,7 @@ impl Store {
         recipient_uid: Option<&str>,
     ) -> StorageResult<()> {
         self.exec(
-            "DELETE share_session WHERE link_uid = $l AND ($r = NONE OR recipient_uid = $r)",
+            "DELETE share_session WHERE link_uid = $l AND (!$r OR recipient_uid = $r)",
             json!({ "l": link_uid, "r": recipient_uid }),
         )
         .await

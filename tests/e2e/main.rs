@@ -13,4 +13,5 @@ mod plugins;
 mod policies;
 mod schema;
 mod setup;
+mod sharing;
 mod support;

@@ -254,8 +254,7 @@ impl fmt::Debug for RecipientPassword {
 impl RecipientPassword {
     pub const MIN_LEN: usize = 8;
     pub const MAX_LEN: usize = 256;
-    pub const RULE: &str =
-        "at least 8 characters, with a letter, a digit and one of ! # $ % @";
+    pub const RULE: &str = "at least 8 characters, with a letter, a digit and one of ! # $ % @";
 
     pub fn parse(raw: &str) -> Result<Self, CoreError> {
         let len = raw.chars().count();
@@ -301,7 +300,9 @@ pub fn check_email(raw: &str) -> Result<String, CoreError> {
     let ok = e.len() <= 254
         && !e.chars().any(char::is_whitespace)
         && e.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.contains('@')
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.contains('@')
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
         });
@@ -322,9 +323,18 @@ mod tests {
     #[test]
     fn state_machine_takes_the_most_final_state() {
         let now = 1_000;
-        assert_eq!(LinkState::of(false, None, false, false, now), LinkState::Active);
-        assert_eq!(LinkState::of(false, None, false, true, now), LinkState::Paused);
-        assert_eq!(LinkState::of(false, None, true, true, now), LinkState::Locked);
+        assert_eq!(
+            LinkState::of(false, None, false, false, now),
+            LinkState::Active
+        );
+        assert_eq!(
+            LinkState::of(false, None, false, true, now),
+            LinkState::Paused
+        );
+        assert_eq!(
+            LinkState::of(false, None, true, true, now),
+            LinkState::Locked
+        );
         assert_eq!(
             LinkState::of(false, Some(now), true, true, now),
             LinkState::Expired
@@ -393,7 +403,15 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(check_email(" Ann@Example.org ").unwrap(), "ann@example.org");
-        for bad in ["", "ann", "ann@", "@x.org", "ann@host", "a b@x.org", "a@x.org."] {
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@x.org",
+            "ann@host",
+            "a b@x.org",
+            "a@x.org.",
+        ] {
             assert!(check_email(bad).is_err(), "{bad}");
         }
     }

@@ -90,7 +90,10 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
         .at("/s/v/:link/download", get(routes::share::download))
         .at("/s/v/:link/api/view", get(routes::share::view))
         .at("/s/v/:link/api/tiles", get(routes::share::tiles))
-        .at("/s/v/:link/api/filter-values", get(routes::share::filter_values))
+        .at(
+            "/s/v/:link/api/filter-values",
+            get(routes::share::filter_values),
+        )
         .at("/s/v/:link/api/drill", post(routes::share::drill))
         .at("/s/v/:link/api/sign-in", post(routes::share::sign_in))
         .at("/s/v/:link/api/password", post(routes::share::set_password))

@@ -1,8 +1,6 @@
 //! Resolvers and types of share links, recipients and the share ledger.
 
-use async_graphql::{
-    ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject,
-};
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use vitrine_core::{LinkKind, LinkRights, RecipientRole as CoreRecipientRole};
 use vitrine_storage::{ShareLinkRecord, ShareRecipientRecord, ShareWarning};
@@ -472,7 +470,8 @@ impl SharingMutation {
                     recipients: input.recipients.into_iter().map(Into::into).collect(),
                 },
             )
-            .await.gql()?;
+            .await
+            .gql()?;
         Ok(created.into())
     }
 
@@ -499,7 +498,8 @@ impl SharingMutation {
                         expires_ms,
                     },
                 )
-                .await.gql()?,
+                .await
+                .gql()?,
         ))
     }
 
@@ -518,16 +518,13 @@ impl SharingMutation {
     }
 
     /// Revokes many links (the ledger's bulk action); nothing changes if one is refused.
-    async fn revoke_share_links(
-        &self,
-        ctx: &Context<'_>,
-        ids: Vec<ID>,
-    ) -> R<Vec<ShareLink>> {
+    async fn revoke_share_links(&self, ctx: &Context<'_>, ids: Vec<ID>) -> R<Vec<ShareLink>> {
         let c = caller(ctx).gql()?;
         let ids: Vec<String> = ids.into_iter().map(|i| i.0).collect();
         Ok(services(ctx)
             .revoke_share_links(c, &ids)
-            .await.gql()?
+            .await
+            .gql()?
             .into_iter()
             .map(ShareLink)
             .collect())
@@ -542,7 +539,10 @@ impl SharingMutation {
     async fn acknowledge_access_warnings(&self, ctx: &Context<'_>, id: ID) -> R<ShareLink> {
         let c = caller(ctx).gql()?;
         Ok(ShareLink(
-            services(ctx).acknowledge_share_warnings(c, &id).await.gql()?,
+            services(ctx)
+                .acknowledge_share_warnings(c, &id)
+                .await
+                .gql()?,
         ))
     }
 
@@ -554,7 +554,10 @@ impl SharingMutation {
     ) -> R<Invitation> {
         let c = caller(ctx).gql()?;
         let s = services(ctx);
-        let inner = s.add_share_recipient(c, &link_id, input.into()).await.gql()?;
+        let inner = s
+            .add_share_recipient(c, &link_id, input.into())
+            .await
+            .gql()?;
         let link = s.share_link_for(c, &link_id).await.gql()?;
         Ok(Invitation {
             inner,
@@ -592,7 +595,8 @@ impl SharingMutation {
         let s = services(ctx);
         let record = s
             .revoke_share_recipient(c, &id, deliveries.into())
-            .await.gql()?;
+            .await
+            .gql()?;
         let link = s.share_link_for(c, &record.link_uid).await.gql()?;
         Ok(Recipient {
             record,
@@ -616,7 +620,8 @@ impl SharingMutation {
                     refuse_exposing_edits,
                 },
             )
-            .await.gql()?;
+            .await
+            .gql()?;
         Ok(SharePolicy {
             refuse_exposing_edits: p.refuse_exposing_edits,
         })

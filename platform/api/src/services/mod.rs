@@ -60,7 +60,7 @@ pub struct Services {
     auth_cache: auth_cache::AuthCache,
     /// Shared views, counted and audited off the request path.
     access_log: sharing::AccessLog,
-    /// Wrong recipient passwords per link and per address.
+    /// Wrong recipient passwords per link and per address, checked before any hashing.
     share_failures: FailureLimiter,
 }
 
@@ -146,7 +146,9 @@ impl Services {
             setup_token: Mutex::new(None),
             token_touched: Mutex::new(HashMap::new()),
             auth_cache: auth_cache::AuthCache::new(exclusive),
-            share_failures: FailureLimiter::new(10, Duration::from_secs(300)),
+            // Per link the lock (at LOCK_AFTER_FAILURES) stops guessing; per address the
+            // limit is looser, since many recipients may share one office address.
+            share_failures: FailureLimiter::new(30, Duration::from_secs(300)),
         };
         Arc::new(services)
     }

@@ -52,8 +52,14 @@ fn set_share_cookie(resp: &mut Response, link_uid: &str, value: &str, secure: bo
 fn private(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert("cache-control", "no-store".parse().expect("static header"));
-    h.insert("referrer-policy", "no-referrer".parse().expect("static header"));
-    h.insert("x-content-type-options", "nosniff".parse().expect("static header"));
+    h.insert(
+        "referrer-policy",
+        "no-referrer".parse().expect("static header"),
+    );
+    h.insert(
+        "x-content-type-options",
+        "nosniff".parse().expect("static header"),
+    );
     resp
 }
 
@@ -116,7 +122,11 @@ async fn access(state: &AppState, req: &Request, link: &str) -> Result<ShareAcce
 /// `GET /s/TOKEN`: a public link or a recipient's invitation. The token moves into a
 /// cookie and the browser goes on to the link's page without it.
 #[handler]
-pub async fn open(req: &Request, Path(token): Path<String>, state: Data<&Arc<AppState>>) -> Response {
+pub async fn open(
+    req: &Request,
+    Path(token): Path<String>,
+    state: Data<&Arc<AppState>>,
+) -> Response {
     let meta = request_meta(req);
     match state.services.open_share_token(&token, &meta).await {
         Ok(opened) => {
@@ -145,7 +155,11 @@ pub async fn open(req: &Request, Path(token): Path<String>, state: Data<&Arc<App
 /// `GET /s/v/LINK`: the viewer page. Revoked, expired and paused links get the "no longer
 /// valid" page; everything else gets the page, whose script asks what to show.
 #[handler]
-pub async fn page(req: &Request, Path(link): Path<String>, state: Data<&Arc<AppState>>) -> Response {
+pub async fn page(
+    req: &Request,
+    Path(link): Path<String>,
+    state: Data<&Arc<AppState>>,
+) -> Response {
     match page_for(&state, req, &link).await {
         Ok(SharePage::Gone { reason }) => private(gone_page(reason)),
         _ => private(viewer_page(&link)),
@@ -375,7 +389,13 @@ pub async fn sign_in(
     let meta = request_meta(req);
     match state
         .services
-        .share_sign_in(&link, share_cookie(req).as_deref(), &b.email, &b.password, &meta)
+        .share_sign_in(
+            &link,
+            share_cookie(req).as_deref(),
+            &b.email,
+            &b.password,
+            &meta,
+        )
         .await
     {
         Ok(token) => {
@@ -405,7 +425,9 @@ pub async fn set_password(
         return fail(&e);
     }
     let Ok(Json(b)) = body else {
-        return fail(&ApiError::invalid("the body must be JSON {\"password\": …}"));
+        return fail(&ApiError::invalid(
+            "the body must be JSON {\"password\": …}",
+        ));
     };
     let Some(session) = share_cookie(req) else {
         return fail(&ApiError::new(
@@ -425,7 +447,11 @@ pub async fn set_password(
 
 /// `POST /s/v/LINK/api/sign-out`: ends the share session and clears its cookie.
 #[handler]
-pub async fn sign_out(req: &Request, Path(link): Path<String>, state: Data<&Arc<AppState>>) -> Response {
+pub async fn sign_out(
+    req: &Request,
+    Path(link): Path<String>,
+    state: Data<&Arc<AppState>>,
+) -> Response {
     if let Err(e) = require_write_header(req) {
         return fail(&e);
     }
@@ -479,11 +505,7 @@ pub async fn edit(
 fn qr_response(url: &str, png: bool) -> Response {
     if png {
         match vitrine_api::qr::png(url, 8) {
-            Ok(bytes) => private(
-                Response::builder()
-                    .content_type("image/png")
-                    .body(bytes),
-            ),
+            Ok(bytes) => private(Response::builder().content_type("image/png").body(bytes)),
             Err(e) => fail(&e),
         }
     } else {
@@ -496,12 +518,12 @@ fn qr_response(url: &str, png: bool) -> Response {
 }
 
 fn base(state: &AppState, req: &Request) -> String {
-    state.config.server.public_url.clone().unwrap_or_else(|| {
-        format!(
-            "http://{}",
-            req.header("host").unwrap_or("127.0.0.1")
-        )
-    })
+    state
+        .config
+        .server
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", req.header("host").unwrap_or("127.0.0.1")))
 }
 
 /// `GET /s/TOKEN/qr.svg|png`: the QR code of a token URL, for whoever holds the token.

@@ -142,7 +142,12 @@ mod tests {
             .iter()
             .map(|e| e.kind)
             .collect();
-        for k in ["new_dataset", "unfiltered_dataset", "new_columns", "wider_filter"] {
+        for k in [
+            "new_dataset",
+            "unfiltered_dataset",
+            "new_columns",
+            "wider_filter",
+        ] {
             assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
         }
 

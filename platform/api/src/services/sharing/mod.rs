@@ -19,8 +19,7 @@ use vitrine_core::{
 };
 use vitrine_engine::report::ReportDefinition;
 use vitrine_storage::{
-    PageRequest, ReportRecord, ShareLinkRecord, ShareRecipientRecord, ShareWarning, new_uid,
-    now_ms,
+    PageRequest, ReportRecord, ShareLinkRecord, ShareRecipientRecord, ShareWarning, new_uid, now_ms,
 };
 
 pub use access_log::AccessLog;
@@ -120,7 +119,11 @@ fn check_expiry(expires_ms: Option<i64>) -> ApiResult<()> {
     Ok(())
 }
 
-fn new_recipient(link_uid: &str, r: &NewRecipient, i: usize) -> ApiResult<(ShareRecipientRecord, String)> {
+fn new_recipient(
+    link_uid: &str,
+    r: &NewRecipient,
+    i: usize,
+) -> ApiResult<(ShareRecipientRecord, String)> {
     let name = vitrine_core::Name::parse("name", &r.name)
         .map_err(|e| ApiError::invalid(format!("recipients[{i}].name: {}", e.reason)))?;
     let email = check_email(&r.email)
@@ -320,7 +323,13 @@ impl Services {
         link.updated_ms = now_ms();
         self.store.update_share_link(&link).await?;
         self.audit
-            .record(caller, "share_link.update", &format!("share_link:{uid}"), "ok", "")
+            .record(
+                caller,
+                "share_link.update",
+                &format!("share_link:{uid}"),
+                "ok",
+                "",
+            )
             .await;
         Ok(link)
     }
@@ -348,6 +357,7 @@ impl Services {
             LinkOp::Unlock => {
                 link.locked_ms = None;
                 link.failures = 0;
+                self.share_failures.clear(&format!("link:{uid}"));
             }
             LinkOp::Revoke => {
                 link.revoked_ms.get_or_insert(now);
@@ -359,13 +369,7 @@ impl Services {
             self.store.delete_share_sessions(uid, None).await?;
         }
         self.audit
-            .record(
-                caller,
-                op.action(),
-                &format!("share_link:{uid}"),
-                "ok",
-                "",
-            )
+            .record(caller, op.action(), &format!("share_link:{uid}"), "ok", "")
             .await;
         Ok(link)
     }
@@ -383,7 +387,10 @@ impl Services {
         }
         let mut out = Vec::new();
         for uid in uids {
-            out.push(self.set_share_link_state(caller, uid, LinkOp::Revoke).await?);
+            out.push(
+                self.set_share_link_state(caller, uid, LinkOp::Revoke)
+                    .await?,
+            );
         }
         Ok(out)
     }
@@ -510,7 +517,10 @@ impl Services {
         Ok(rec)
     }
 
-    pub async fn share_recipients_of(&self, link_uid: &str) -> ApiResult<Vec<ShareRecipientRecord>> {
+    pub async fn share_recipients_of(
+        &self,
+        link_uid: &str,
+    ) -> ApiResult<Vec<ShareRecipientRecord>> {
         Ok(self.store.share_recipients(link_uid).await?)
     }
 
@@ -555,7 +565,11 @@ impl Services {
         let mut out = BTreeSet::new();
         for r in reports {
             let def = ReportDefinition::parse(&r.definition)?;
-            for tab in def.tabs.iter().filter(|t| link.tab.as_ref().is_none_or(|x| *x == t.id)) {
+            for tab in def
+                .tabs
+                .iter()
+                .filter(|t| link.tab.as_ref().is_none_or(|x| *x == t.id))
+            {
                 out.extend(tab.tiles.iter().map(|t| t.query.dataset.clone()));
             }
         }
@@ -624,7 +638,11 @@ impl Services {
         }
         let mut out = Vec::new();
         for l in self.store.share_links_of_report(&report.uid).await? {
-            out.extend(l.warnings.into_iter().filter(|w| w.report_uid == report.uid));
+            out.extend(
+                l.warnings
+                    .into_iter()
+                    .filter(|w| w.report_uid == report.uid),
+            );
         }
         out.sort_by_key(|w| w.at_ms);
         Ok(out)
@@ -663,7 +681,11 @@ impl Services {
             return Ok(Vec::new());
         }
         let old = ReportDefinition::parse(&report.definition)?;
-        let filtered: BTreeSet<String> = self.rules_of(&report.project_uid).await?.into_keys().collect();
+        let filtered: BTreeSet<String> = self
+            .rules_of(&report.project_uid)
+            .await?
+            .into_keys()
+            .collect();
         let mut out = Vec::new();
         for link in links {
             let (old_view, new_view) = match &link.tab {
@@ -675,7 +697,12 @@ impl Services {
                 out.push((link, found));
             }
         }
-        if !out.is_empty() && self.share_policy(&report.project_uid).await?.refuse_exposing_edits {
+        if !out.is_empty()
+            && self
+                .share_policy(&report.project_uid)
+                .await?
+                .refuse_exposing_edits
+        {
             let first = &out[0].1[0];
             return Err(ApiError::new(
                 ErrorCode::ExposureRefused,

@@ -43,13 +43,19 @@ pub struct ShareOpened {
 #[derive(Debug, Clone)]
 pub enum SharePage {
     /// Revoked, expired, paused or unknown: the "no longer valid" page.
-    Gone { reason: &'static str },
+    Gone {
+        reason: &'static str,
+    },
     /// A public link opened without its token (a copied viewer URL).
     NeedsToken,
     /// A recipients link: sign in with e-mail and password.
-    SignIn { locked: bool },
+    SignIn {
+        locked: bool,
+    },
     /// A recipient on their first visit: choose a password.
-    SetPassword { name: String },
+    SetPassword {
+        name: String,
+    },
     /// A private or authenticated link: sign in to Vitrine first.
     SignInUser,
     Ready(Box<ShareAccess>),
@@ -407,11 +413,9 @@ impl Services {
     }
 
     async fn usable_link(&self, link_uid: &str) -> ApiResult<ShareLinkRecord> {
-        let link = self
-            .store
-            .share_link(link_uid)
-            .await?
-            .ok_or_else(|| ApiError::new(ErrorCode::LinkNotValid, "this link is no longer valid"))?;
+        let link = self.store.share_link(link_uid).await?.ok_or_else(|| {
+            ApiError::new(ErrorCode::LinkNotValid, "this link is no longer valid")
+        })?;
         match link_state(&link, now_ms()) {
             LinkState::Active => Ok(link),
             LinkState::Locked => Err(locked()),
@@ -438,10 +442,7 @@ impl Services {
             return Err(ApiError::invalid("this link has no recipients to sign in"));
         }
         let by_link = format!("link:{link_uid}");
-        let by_address = format!(
-            "share:{}",
-            meta.address.as_deref().unwrap_or("unknown")
-        );
+        let by_address = format!("share:{}", meta.address.as_deref().unwrap_or("unknown"));
         for key in [&by_link, &by_address] {
             if let Some(wait) = self.share_failures.blocked_for(key) {
                 return Err(ApiError::new(
@@ -476,7 +477,10 @@ impl Services {
             };
             self.access_log.queue_event(event);
             if after.is_some_and(|l| l.locked_ms.is_some()) {
-                tracing::warn!(link = link_uid, "share link locked after repeated wrong passwords");
+                tracing::warn!(
+                    link = link_uid,
+                    "share link locked after repeated wrong passwords"
+                );
                 return Err(locked());
             }
             return Err(wrong_password());
@@ -544,7 +548,9 @@ impl Services {
             .ok_or_else(|| ApiError::not_found("report"))?;
         let mut own = false;
         let mut def = ReportDefinition::parse(&report.definition)?;
-        if let Some(owner) = a.copy_owner().filter(|_| a.rights.edit && !a.rights.sync_edits)
+        if let Some(owner) = a
+            .copy_owner()
+            .filter(|_| a.rights.edit && !a.rights.sync_edits)
             && let Some(c) = self.store.share_copy(&a.link.uid, &owner).await?
             && c.report_uid == report.uid
         {
@@ -557,7 +563,11 @@ impl Services {
         Ok((report, def, own))
     }
 
-    pub async fn share_view(&self, a: &ShareAccess, report_uid: Option<&str>) -> ApiResult<ShareView> {
+    pub async fn share_view(
+        &self,
+        a: &ShareAccess,
+        report_uid: Option<&str>,
+    ) -> ApiResult<ShareView> {
         let (report, definition, own_copy) = self.shared_report(a, report_uid).await?;
         let reports = match a.link.report_uid {
             Some(_) => Vec::new(),
@@ -583,10 +593,20 @@ impl Services {
     }
 
     /// The scope and permission check of one tile for a visitor.
-    async fn share_scope(&self, a: &ShareAccess, tile: &Tile, needed: ConnectionRole) -> ApiResult<Scope> {
+    async fn share_scope(
+        &self,
+        a: &ShareAccess,
+        tile: &Tile,
+        needed: ConnectionRole,
+    ) -> ApiResult<Scope> {
         let sec = self.data_security().await?;
         let connection = self.connection_role(&a.scope_user, &sec);
-        if !may_query(a.role, connection, needed, self.boosted(&a.project.uid, &sec)) {
+        if !may_query(
+            a.role,
+            connection,
+            needed,
+            self.boosted(&a.project.uid, &sec),
+        ) {
             return Err(ApiError::forbidden(format!(
                 "tile `{}` needs the {} connection role, which this link does not carry",
                 tile.id,
@@ -711,7 +731,12 @@ impl Services {
             };
             let res = self
                 .engine
-                .column_values(&ds, &f.column, &scope, vitrine_engine::report::FILTER_VALUES)
+                .column_values(
+                    &ds,
+                    &f.column,
+                    &scope,
+                    vitrine_engine::report::FILTER_VALUES,
+                )
                 .await?;
             for row in res.json_rows()? {
                 let v = row.into_iter().next().unwrap_or(Value::Null);
@@ -755,13 +780,21 @@ impl Services {
             address: a.address.clone(),
             user_agent: a.user_agent.clone(),
         };
-        self.audit_share(&a.link, a.recipient.as_ref(), "share.download", &meta, a.who())
-            .await;
+        self.audit_share(
+            &a.link,
+            a.recipient.as_ref(),
+            "share.download",
+            &meta,
+            a.who(),
+        )
+        .await;
         Ok(TileDownload {
             result,
             filename: format!(
                 "{}-{tile_id}",
-                report.name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+                report
+                    .name
+                    .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
             ),
         })
     }
@@ -805,7 +838,10 @@ impl Services {
         let def = ReportDefinition::parse(definition)?;
         let allowed: std::collections::BTreeSet<&str> =
             master.tiles().map(|t| t.query.dataset.as_str()).collect();
-        if let Some(t) = def.tiles().find(|t| !allowed.contains(t.query.dataset.as_str())) {
+        if let Some(t) = def
+            .tiles()
+            .find(|t| !allowed.contains(t.query.dataset.as_str()))
+        {
             return Err(ApiError::forbidden(format!(
                 "tile `{}` reads dataset `{}`, which this report does not show",
                 t.id, t.query.dataset
@@ -823,12 +859,18 @@ impl Services {
             r.updated_ms = now_ms();
             self.store.update_report(&r).await?;
             self.record_exposure(&report.uid, found).await?;
-            self.audit_share(&a.link, a.recipient.as_ref(), "share.edit_sync", &meta, a.who())
-                .await;
+            self.audit_share(
+                &a.link,
+                a.recipient.as_ref(),
+                "share.edit_sync",
+                &meta,
+                a.who(),
+            )
+            .await;
         } else {
-            let owner = a
-                .copy_owner()
-                .ok_or_else(|| ApiError::forbidden("this visit has no session to keep a copy in"))?;
+            let owner = a.copy_owner().ok_or_else(|| {
+                ApiError::forbidden("this visit has no session to keep a copy in")
+            })?;
             self.store
                 .put_share_copy(&ShareCopyRecord {
                     link_uid: a.link.uid.clone(),
@@ -839,8 +881,14 @@ impl Services {
                     updated_ms: now_ms(),
                 })
                 .await?;
-            self.audit_share(&a.link, a.recipient.as_ref(), "share.edit_copy", &meta, a.who())
-                .await;
+            self.audit_share(
+                &a.link,
+                a.recipient.as_ref(),
+                "share.edit_copy",
+                &meta,
+                a.who(),
+            )
+            .await;
         }
         Ok(def)
     }

@@ -1,0 +1,223 @@
+//! A public link from first visit to revocation: the token leaves the URL, the view shows
+//! only what the creator may see, accesses are counted and audited, CSV follows the right,
+//! QR codes are served, and revocation acts on the very next request.
+
+use serde_json::json;
+
+use super::*;
+
+#[tokio::test]
+async fn public_link_from_first_visit_to_revocation() {
+    let sw = share_world().await;
+    let s = sw.s();
+    let (id, url, created) = sw
+        .link(json!({"reportId": sw.report, "kind": "PUBLIC", "rights": {"download": true}}))
+        .await;
+    assert!(url.starts_with(&s.url) && url.contains("/s/vts_"), "{url}");
+    assert!(created["qrSvg"].as_str().unwrap().contains("<svg"));
+    // The token URL is shown once; afterwards the link lists no URL.
+    assert!(created["link"]["url"].is_null());
+    let token = url.rsplit('/').next().unwrap().to_owned();
+
+    // First visit: the token moves into a cookie; the filter state in the query survives.
+    let v = Visitor::new(s);
+    let location = v.open(&format!("{url}?tab=overview")).await;
+    assert_eq!(location, format!("{}?tab=overview", page_of(&id)));
+    let page = v.get(&location).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("/assets/viewer.js"));
+    assert!(
+        page.header("content-security-policy")
+            .contains("script-src 'self'")
+    );
+    let view = v.get(&format!("{}/api/view", page_of(&id))).await;
+    assert_eq!(view.status, 200, "{}", view.text);
+    let view = view.json();
+    assert_eq!(view["view"]["kind"], "public");
+    assert_eq!(
+        view["view"]["definition"]["tabs"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(view["view"]["rights"]["download"], true);
+    assert_eq!(view["view"]["rights"]["edit"], false);
+
+    // The access filter applies with the creator's attributes: West only, although the
+    // dataset holds four regions and the link is public.
+    let t = tiles(&v, &id, "overview").await;
+    assert_eq!(t.status, 200, "{}", t.text);
+    assert_eq!(regions(&t.json()), ["West"]);
+    let rows = t.json()["tiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == "rows")
+        .unwrap()["rows"]
+        .clone();
+    assert!(rows.as_array().unwrap().iter().all(|r| r[1] == "West"));
+    // The report's filter state travels as JSON; unknown filters are refused by name.
+    let filtered = v
+        .get(&format!(
+            "{}/api/tiles?tab=overview&filters=%7B%22segment%22%3A%5B%22Consumer%22%5D%7D",
+            page_of(&id)
+        ))
+        .await;
+    assert_eq!(filtered.status, 200, "{}", filtered.text);
+    let bad = v
+        .get(&format!(
+            "{}/api/tiles?filters=%7B%22nope%22%3A%5B1%5D%7D",
+            page_of(&id)
+        ))
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.text.contains("nope"), "{}", bad.text);
+    let values = v
+        .get(&format!(
+            "{}/api/filter-values?filter=segment",
+            page_of(&id)
+        ))
+        .await;
+    assert_eq!(values.status, 200);
+    assert!(!values.json()["values"].as_array().unwrap().is_empty());
+
+    // CSV download: granted, and scoped like the view.
+    let csv = v
+        .get(&format!("{}/download?tile=by_region", page_of(&id)))
+        .await;
+    assert_eq!(csv.status, 200, "{}", csv.text);
+    assert!(csv.header("content-type").starts_with("text/csv"));
+    assert_eq!(csv.text.lines().count(), 2, "{}", csv.text);
+    assert!(csv.text.contains("West") && !csv.text.contains("East"));
+
+    // A copied viewer URL in a fresh browser has no cookie: it must ask for the link.
+    let fresh = Visitor::new(s);
+    let r = fresh.get(&format!("{}/api/view", page_of(&id))).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["state"], "needs_token");
+    // A made-up token and a made-up link say the same as a revoked one.
+    assert_eq!(fresh.get("/s/vts_madeup").await.status, 410);
+    assert_eq!(fresh.get(&page_of("nope")).await.status, 410);
+
+    // QR codes of the token URL, for whoever holds it.
+    let svg = fresh.get(&format!("/s/{token}/qr.svg")).await;
+    assert_eq!(svg.status, 200);
+    assert!(svg.text.contains("<svg"));
+    let png = fresh
+        .http
+        .get(format!("{}/s/{token}/qr.png", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(png.status(), 200);
+    assert_eq!(&png.bytes().await.unwrap()[..4], b"\x89PNG");
+
+    // Accesses are counted and every view is audited with address and user agent.
+    let st = sw.link_state(&id).await;
+    assert!(st["accessCount"].as_i64().unwrap() >= 2, "{st}");
+    assert!(!st["lastAccessAt"].is_null());
+    assert_eq!(st["exposedDatasets"], json!(["orders"]));
+    let audit = s
+        .gql(
+            &sw.w.admin.auth,
+            "query($o:String!){auditEvents(filter:{object:$o},first:50){edges{node{action actorName address detail}}}}",
+            json!({"o": format!("share_link:{id}")}),
+        )
+        .await;
+    let events = data(&audit)["auditEvents"]["edges"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let views: Vec<_> = events
+        .iter()
+        .filter(|e| e["node"]["action"] == "share.view")
+        .collect();
+    assert!(views.len() >= 2, "{events:?}");
+    assert_eq!(views[0]["node"]["address"], "127.0.0.1");
+    assert!(views[0]["node"]["detail"].as_str().unwrap().contains("ua:"));
+    assert!(events.iter().any(|e| e["node"]["action"] == "share.open"));
+
+    // Revocation acts on the very next request, on every route.
+    data(&sw.op("revokeShareLink", &id).await);
+    let t = tiles(&v, &id, "overview").await;
+    assert_eq!(t.status, 410);
+    assert_eq!(t.json()["error"]["code"], "LINK_NOT_VALID");
+    let page = v.get(&page_of(&id)).await;
+    assert_eq!(page.status, 410);
+    assert!(page.text.contains("no longer valid"));
+    assert_eq!(v.get(&url).await.status, 410);
+    assert_eq!(fresh.get(&format!("/s/{token}/qr.svg")).await.status, 410);
+    assert_eq!(
+        v.get(&format!("{}/download?tile=by_region", page_of(&id)))
+            .await
+            .status,
+        410
+    );
+    // Revoked is final.
+    assert_eq!(code(&sw.op("resumeShareLink", &id).await), "LINK_NOT_VALID");
+}
+
+#[tokio::test]
+async fn download_right_pause_and_expiry() {
+    let sw = share_world().await;
+    let s = sw.s();
+    let (id, url, _) = sw
+        .link(json!({"reportId": sw.report, "kind": "PUBLIC"}))
+        .await;
+    let v = Visitor::new(s);
+    v.open(&url).await;
+    // No download right: the CSV route refuses.
+    let csv = v
+        .get(&format!("{}/download?tile=by_region", page_of(&id)))
+        .await;
+    assert_eq!(csv.status, 403, "{}", csv.text);
+    // Rights change on the next request.
+    data(
+        &s.gql(
+            &sw.mona.auth,
+            "mutation($id:ID!){updateShareLink(id:$id,input:{rights:{download:true}}){rights{download}}}",
+            json!({"id": id}),
+        )
+        .await,
+    );
+    assert_eq!(
+        v.get(&format!("{}/download?tile=by_region", page_of(&id)))
+            .await
+            .status,
+        200
+    );
+
+    // Paused: not valid now, valid again after resuming, sessions intact.
+    assert_eq!(
+        data(&sw.op("pauseShareLink", &id).await)["pauseShareLink"]["state"],
+        "PAUSED"
+    );
+    let t = tiles(&v, &id, "overview").await;
+    assert_eq!(t.status, 410);
+    assert!(t.text.contains("paused"), "{}", t.text);
+    assert!(v.get(&page_of(&id)).await.text.contains("paused"));
+    data(&sw.op("resumeShareLink", &id).await);
+    assert_eq!(tiles(&v, &id, "overview").await.status, 200);
+
+    // Expiry: a link that expires in a moment stops on the next request after it.
+    let soon = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+    let (eid, eurl, _) = sw
+        .link(json!({"reportId": sw.report, "kind": "PUBLIC", "expiresAt": soon.to_rfc3339()}))
+        .await;
+    let ev = Visitor::new(s);
+    ev.open(&eurl).await;
+    assert_eq!(tiles(&ev, &eid, "overview").await.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1700)).await;
+    let t = tiles(&ev, &eid, "overview").await;
+    assert_eq!(t.status, 410);
+    assert_eq!(sw.link_state(&eid).await["state"], "EXPIRED");
+    assert!(ev.get(&page_of(&eid)).await.text.contains("expired"));
+    // An expiry in the past is refused when set.
+    let r = s
+        .gql(
+            &sw.mona.auth,
+            "mutation($id:ID!,$t:DateTime!){updateShareLink(id:$id,input:{expiresAt:$t}){id}}",
+            json!({"id": id, "t": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(code(&r), "INVALID_INPUT");
+    assert!(message(&r).contains("expiresAt"));
+}
