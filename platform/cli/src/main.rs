@@ -50,6 +50,10 @@ enum Command {
         /// Address to listen on (port 0 picks one; the log says which).
         #[arg(long, env = "VITRINE_LISTEN")]
         listen: Option<SocketAddr>,
+        /// Load an example project (sample data, a report, a public link) and print the
+        /// link's URL. Safe to repeat: the project is created once, the link renewed.
+        #[arg(long)]
+        demo: bool,
     },
     /// Administration from the shell.
     Admin {
@@ -98,7 +102,11 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
-        Command::Serve { common, listen } => {
+        Command::Serve {
+            common,
+            listen,
+            demo,
+        } => {
             let mut config = load_config(&common)?;
             if let Some(l) = listen {
                 config.server.listen = l;
@@ -114,6 +122,20 @@ async fn main() -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(config.server.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+            let public = config
+                .server
+                .public_url
+                .clone()
+                .unwrap_or(format!("http://{}", listener.local_addr()?));
+            if demo {
+                let path = vitrine_server::demo::prepare(&services).await?;
+                tracing::info!(url = %format!("{public}{path}"), "demo report ready");
+                println!("demo: open {public}{path} to see the example report");
+            } else if services.setup_required() {
+                println!(
+                    "tip: `vitrine serve --demo` loads an example project and prints a link to its report"
+                );
+            }
             vitrine_server::run(
                 listener,
                 services,

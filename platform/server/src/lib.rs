@@ -6,6 +6,7 @@
 //! it to the service layer, which checks every read and write.
 
 pub mod config;
+pub mod demo;
 mod routes;
 
 use std::future::Future;
@@ -43,6 +44,8 @@ pub enum ServerError {
     Storage(#[from] vitrine_storage::StorageError),
     #[error(transparent)]
     Authz(#[from] vitrine_authz::AuthzError),
+    #[error("demo: {0}")]
+    Demo(String),
     #[error("server i/o error: {0}")]
     Io(#[from] std::io::Error),
 }
