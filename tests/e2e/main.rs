@@ -4,6 +4,7 @@
 mod architecture;
 mod audit;
 mod auth;
+mod browser;
 mod data;
 mod directory;
 mod identity;

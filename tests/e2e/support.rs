@@ -16,6 +16,8 @@ pub struct TestServer {
     child: Child,
     pub url: String,
     pub setup_token: Option<String>,
+    /// What the server printed on standard output before it listened.
+    pub printed: Vec<String>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -38,17 +40,27 @@ pub struct Actor {
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        TestServer::start_with(&[]).await
+    }
+
+    /// A fresh data directory and extra `serve` arguments (e.g. `--demo`).
+    pub async fn start_with(args: &[&str]) -> TestServer {
         let tmp = tempfile::tempdir().expect("temp dir");
         let dir = tmp.path().join("data");
-        let mut s = TestServer::start_in(&dir).await;
+        let mut s = TestServer::start_in_with(&dir, args).await;
         s._tmp = Some(tmp);
         s
     }
 
     pub async fn start_in(dir: &Path) -> TestServer {
+        TestServer::start_in_with(dir, &[]).await
+    }
+
+    pub async fn start_in_with(dir: &Path, args: &[&str]) -> TestServer {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vitrine"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
+            .args(args)
             .env(
                 "VITRINE_LOG",
                 "info,surrealdb=warn,surrealkv=warn,surrealdb_core=warn",
@@ -63,6 +75,7 @@ impl TestServer {
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut url = None;
         let mut setup_token = None;
+        let mut printed = Vec::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while url.is_none() {
             let line = tokio::time::timeout_at(deadline, lines.next_line())
@@ -76,6 +89,7 @@ impl TestServer {
             if let Some(i) = line.find("listening on http://") {
                 url = Some(line[i + 13..].trim().to_owned());
             }
+            printed.push(line);
         }
         // Keep draining the server's output so its pipe never fills and blocks it.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
@@ -83,6 +97,7 @@ impl TestServer {
             child,
             url: url.unwrap(),
             setup_token,
+            printed,
             _tmp: None,
         }
     }

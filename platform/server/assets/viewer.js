@@ -273,6 +273,8 @@
     const results = new Map(r.body.tiles.map((t) => [t.id, t]));
     content.replaceChildren(el("section", { class: "grid", "data-tab": tab.id },
       tab.tiles.map((tile) => drawTile(tile, results.get(tile.id)))));
+    // Says which state is on screen, for embedding pages and tests that wait for it.
+    content.dataset.drawn = query();
   }
 
   function drawTile(tile, result) {

@@ -1,0 +1,147 @@
+//! The report viewer in a real browser: Debian's headless Chromium, driven by
+//! playwright-core from the npm registry (`tests/browser/viewer.mjs`). Both are installed
+//! here when missing, so `cargo test --workspace` needs nothing installed by hand; the
+//! script's checks are listed in its header.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::sharing::*;
+use crate::support::*;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
+}
+
+fn run(cmd: &mut Command, what: &str) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Installs Chromium (Debian package) and playwright-core (npm, from the lock file) the
+/// first time; later runs find them.
+fn ensure_browser() {
+    if !Path::new(CHROMIUM).exists() {
+        let apt = |args: &[&str]| {
+            let mut c = Command::new("apt-get");
+            c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+            c
+        };
+        run(&mut apt(&["update", "-q"]), "apt-get update");
+        run(
+            &mut apt(&["install", "-y", "-q", "chromium"]),
+            "apt-get install chromium (the browser tests need Debian's chromium; run as root or install it)",
+        );
+    }
+    let dir = browser_dir();
+    if !dir.join("node_modules/playwright-core").exists() {
+        run(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&dir),
+            "npm ci in tests/browser",
+        );
+    }
+}
+
+/// The URL `serve --demo` printed.
+pub fn demo_url(s: &TestServer) -> String {
+    s.printed
+        .iter()
+        .find_map(|l| l.strip_prefix("demo: open "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no demo URL printed: {:?}", s.printed))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn viewer_in_headless_chromium() {
+    tokio::task::spawn_blocking(ensure_browser).await.unwrap();
+    // The demo's report: two tabs, charts, a table, region and segment filters.
+    let s = TestServer::start_with(&["--demo"]).await;
+    let public_url = demo_url(&s);
+    let admin = s.admin().await;
+    let r = s
+        .gql(
+            &admin.auth,
+            "query{shareLedger{edges{node{projectId reportId}}}}",
+            json!({}),
+        )
+        .await;
+    let node = data(&r)["shareLedger"]["edges"][0]["node"].clone();
+    let r = s
+        .gql(
+            &admin.auth,
+            CREATE,
+            json!({"i": {"projectId": node["projectId"], "reportId": node["reportId"], "kind": "RECIPIENTS",
+                "recipients": [{"name": "Ann Archer", "email": "ann@example.org", "role": "VIEWER"}]}}),
+        )
+        .await;
+    let invite = data(&r)["createShareLink"]["invitations"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let Auth::Bearer(token) = &admin.auth else {
+        unreachable!("actors carry API tokens")
+    };
+    let out = tokio::process::Command::new("node")
+        .arg(browser_dir().join("viewer.mjs"))
+        .env("BASE", &s.url)
+        .env("PUBLIC_URL", &public_url)
+        .env("INVITE_URL", &invite)
+        .env("RECIPIENT_EMAIL", "ann@example.org")
+        .env("MANAGER_TOKEN", token)
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "browser checks failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.matches("ok - ").count(), 11, "{stdout}");
+}
+
+/// `serve --demo` on an empty data directory: a public link to a warmed report, printed;
+/// repeating it renews the link and revokes the old one.
+#[tokio::test]
+async fn demo_prints_a_working_public_link_and_renews_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let s = TestServer::start_in_with(&dir, &["--demo"]).await;
+    let first = demo_url(&s);
+    let v = Visitor::new(&s);
+    let page = v.open(&first).await;
+    let t = v
+        .get(&format!("{}/api/tiles?tab=overview", page.split('?').next().unwrap()))
+        .await;
+    assert_eq!(t.status, 200, "{}", t.text);
+    let tiles = t.json()["tiles"].as_array().unwrap().clone();
+    assert_eq!(tiles.len(), 5);
+    assert_eq!(tiles[1]["rows"][0][0], 400, "orders in the sample file");
+    // A fresh instance still offers setup: the demo created no administrator.
+    assert!(s.setup_token.is_some());
+    let (ok, _) = s.stop().await;
+    assert!(ok);
+
+    let s = TestServer::start_in_with(&dir, &["--demo"]).await;
+    let second = demo_url(&s);
+    assert_ne!(first, second);
+    let old = first.replacen(first.split("/s/").next().unwrap(), &s.url, 1);
+    assert_eq!(Visitor::new(&s).get(&old).await.status, 410);
+    let v = Visitor::new(&s);
+    v.open(&second).await;
+    drop(tmp);
+}
