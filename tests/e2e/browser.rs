@@ -125,7 +125,10 @@ async fn demo_prints_a_working_public_link_and_renews_it() {
     let v = Visitor::new(&s);
     let page = v.open(&first).await;
     let t = v
-        .get(&format!("{}/api/tiles?tab=overview", page.split('?').next().unwrap()))
+        .get(&format!(
+            "{}/api/tiles?tab=overview",
+            page.split('?').next().unwrap()
+        ))
         .await;
     assert_eq!(t.status, 200, "{}", t.text);
     let tiles = t.json()["tiles"].as_array().unwrap().clone();

@@ -100,7 +100,14 @@ pub async fn prepare(services: &Arc<Services>) -> Result<String, ServerError> {
         .ok_or_else(|| ServerError::Demo("the demo project has no report".into()))?;
     // Earlier demo links are revoked: one printed URL works at a time.
     let (links, _) = services
-        .share_ledger(&caller, Some(&project), &PageRequest { after: None, first: 100 })
+        .share_ledger(
+            &caller,
+            Some(&project),
+            &PageRequest {
+                after: None,
+                first: 100,
+            },
+        )
         .await
         .map_err(|e| fail("list demo links", e))?;
     for l in links.iter().filter(|l| l.revoked_ms.is_none()) {
@@ -174,7 +181,12 @@ async fn seed(services: &Arc<Services>, caller: &Caller) -> Result<String, Serve
         .record
         .uid;
     let upload = services
-        .upload_file(caller, &project, "superstore.csv", ORDERS.as_bytes().to_vec())
+        .upload_file(
+            caller,
+            &project,
+            "superstore.csv",
+            ORDERS.as_bytes().to_vec(),
+        )
         .await
         .map_err(|e| fail("upload the sample orders", e))?;
     services
@@ -186,7 +198,10 @@ async fn seed(services: &Arc<Services>, caller: &Caller) -> Result<String, Serve
         .await
         .map_err(|e| fail("run the workflow", e))?;
     if run.status != "succeeded" {
-        return Err(ServerError::Demo(format!("the workflow run ended {}", run.status)));
+        return Err(ServerError::Demo(format!(
+            "the workflow run ended {}",
+            run.status
+        )));
     }
     services
         .create_report(caller, &project, "Superstore sales", report())
