@@ -62,6 +62,9 @@ pub struct Services {
     access_log: sharing::AccessLog,
     /// Wrong recipient passwords per link and per address, checked before any hashing.
     share_failures: FailureLimiter,
+    /// Recipient password checks in flight: at most half the cores, so a flood of
+    /// guesses can never take the CPU that views need.
+    share_checks: Arc<tokio::sync::Semaphore>,
 }
 
 /// Reads uid-ordered rows `SCAN_BATCH` at a time from `after`, keeping those `keep` turns
@@ -149,6 +152,9 @@ impl Services {
             // Per link the lock (at LOCK_AFTER_FAILURES) stops guessing; per address the
             // limit is looser, since many recipients may share one office address.
             share_failures: FailureLimiter::new(30, Duration::from_secs(300)),
+            share_checks: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+            )),
         };
         Arc::new(services)
     }

@@ -7,6 +7,7 @@
 
 mod access_log;
 mod exposure;
+mod view;
 mod visit;
 
 use std::collections::BTreeSet;
@@ -24,7 +25,8 @@ use vitrine_storage::{
 
 pub use access_log::AccessLog;
 pub use exposure::{Exposure, widening};
-pub use visit::{ShareAccess, ShareOpened, SharePage, ShareView};
+pub use view::ShareView;
+pub use visit::{ShareAccess, ShareOpened, SharePage};
 
 use super::Services;
 use crate::caller::Caller;

@@ -7,30 +7,26 @@
 //! creator would see as a viewer (access filters resolved with the creator's attributes),
 //! never more, whatever the creator's own role.
 
-use std::sync::Arc;
-
-use serde::Serialize;
-use serde_json::Value;
 use vitrine_core::{
-    ConnectionRole, ErrorCode, LinkKind, LinkRights, LinkState, RecipientPassword, Role,
-    ServerPermission, check_email, may_query,
+    ErrorCode, LinkKind, LinkRights, LinkState, RecipientPassword, Role, ServerPermission,
+    check_email,
 };
-use vitrine_engine::report::{FilterState, ReportDefinition, Tile, check_state, tile_conditions};
-use vitrine_engine::{QueryResult, QuerySpec, Scope};
 use vitrine_storage::{
-    NewAuditEvent, ProjectRecord, ReportRecord, ShareCopyRecord, ShareLinkRecord,
-    ShareRecipientRecord, ShareSessionRecord, UserRecord, now_ms,
+    NewAuditEvent, ProjectRecord, ShareLinkRecord, ShareRecipientRecord, ShareSessionRecord,
+    UserRecord, now_ms,
 };
 
 use super::{LOCK_AFTER_FAILURES, link_state};
 use crate::caller::{Caller, RequestMeta};
 use crate::secrets::{new_token, token_hash};
-use crate::services::security::{has_column, scope_of};
-use crate::services::{Services, TileDownload};
+use crate::services::Services;
 use crate::{ApiError, ApiResult};
 
 /// How long a share session lasts before the visitor opens the link again.
 pub const SHARE_SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
+
+/// How long a recipient's password check waits for a permit before being refused.
+const SHARE_CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A token turned into a session: the cookie to set and the page to go to.
 #[derive(Debug, Clone)]
@@ -71,16 +67,16 @@ pub struct ShareAccess {
     /// The signed-in user (private and authenticated links).
     pub user: Option<UserRecord>,
     /// Whose attributes select rows: the user, or the link's creator.
-    scope_user: UserRecord,
+    pub(super) scope_user: UserRecord,
     /// The role the scope is resolved with.
-    role: Role,
+    pub(super) role: Role,
     pub rights: LinkRights,
     pub address: Option<String>,
     pub user_agent: Option<String>,
 }
 
 impl ShareAccess {
-    fn copy_owner(&self) -> Option<String> {
+    pub(super) fn copy_owner(&self) -> Option<String> {
         match (&self.recipient, &self.user, &self.session_hash) {
             (Some(r), _, _) => Some(format!("recipient:{}", r.uid)),
             (None, Some(u), _) => Some(format!("user:{}", u.uid)),
@@ -89,30 +85,13 @@ impl ShareAccess {
         }
     }
 
-    fn who(&self) -> String {
+    pub(super) fn who(&self) -> String {
         match (&self.recipient, &self.user) {
             (Some(r), _) => format!("recipient:{}", r.email),
             (None, Some(u)) => u.username.clone(),
             (None, None) => "public".into(),
         }
     }
-}
-
-/// The report as the viewer page draws it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ShareView {
-    pub kind: LinkKind,
-    pub report_uid: String,
-    pub report_name: String,
-    pub project_name: String,
-    /// Only the linked tab for a tab link.
-    pub definition: ReportDefinition,
-    pub rights: LinkRights,
-    /// Set when the viewer sees their own edited copy.
-    pub own_copy: bool,
-    pub visitor: String,
-    /// Reports a project link opens.
-    pub reports: Vec<(String, String)>,
 }
 
 fn gone(reason: &'static str) -> SharePage {
@@ -196,7 +175,7 @@ impl Services {
         Ok(link.is_some_and(|l| !link_state(&l, now_ms()).is_final()))
     }
 
-    async fn audit_share(
+    pub(super) async fn audit_share(
         &self,
         link: &ShareLinkRecord,
         recipient: Option<&ShareRecipientRecord>,
@@ -393,7 +372,10 @@ impl Services {
                 "a password is set already; sign in with it",
             ));
         }
-        let hashed = self.hasher.hash(password.expose()).await?;
+        let hashed = {
+            let _permit = self.share_check_permit().await?;
+            self.hasher.hash(password.expose()).await?
+        };
         if !self.store.set_recipient_password(&rec.uid, &hashed).await? {
             return Err(ApiError::new(
                 ErrorCode::Conflict,
@@ -412,6 +394,19 @@ impl Services {
         Ok(())
     }
 
+    /// One of the few permits a recipient password check holds while it hashes; waits a
+    /// little, then asks the visitor to retry rather than queueing without bound.
+    async fn share_check_permit(&self) -> ApiResult<tokio::sync::SemaphorePermit<'_>> {
+        match tokio::time::timeout(SHARE_CHECK_WAIT, self.share_checks.acquire()).await {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err(e)) => Err(ApiError::internal("share check permits", e)),
+            Err(_) => Err(ApiError::new(
+                ErrorCode::RateLimited,
+                "too many sign-ins at once; try again in a moment",
+            )),
+        }
+    }
+
     async fn usable_link(&self, link_uid: &str) -> ApiResult<ShareLinkRecord> {
         let link = self.store.share_link(link_uid).await?.ok_or_else(|| {
             ApiError::new(ErrorCode::LinkNotValid, "this link is no longer valid")
@@ -427,8 +422,10 @@ impl Services {
     }
 
     /// Signs a recipient in with e-mail and password. Rate limits (per link, per address)
-    /// and the link's lock are checked before any hashing, and hashing itself is bounded
-    /// by the hasher's permits, so a flood of guesses costs little and locks the link.
+    /// and the link's lock are checked before any hashing; checks then wait for one of the
+    /// few share-check permits and look at the lock again, so a flood of guesses runs at
+    /// most a handful of Argon2 checks at a time, locks the link after
+    /// [`LOCK_AFTER_FAILURES`], and costs nothing more afterwards.
     pub async fn share_sign_in(
         &self,
         link_uid: &str,
@@ -437,20 +434,28 @@ impl Services {
         password: &str,
         meta: &RequestMeta,
     ) -> ApiResult<String> {
+        let by_link = format!("link:{link_uid}");
+        let by_address = format!("share:{}", meta.address.as_deref().unwrap_or("unknown"));
+        let limited = || {
+            for key in [&by_link, &by_address] {
+                if let Some(wait) = self.share_failures.blocked_for(key) {
+                    return Err(ApiError::new(
+                        ErrorCode::RateLimited,
+                        format!("too many wrong passwords; try again in {wait} s"),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        limited()?;
         let link = self.usable_link(link_uid).await?;
         if link.kind != LinkKind::Recipients {
             return Err(ApiError::invalid("this link has no recipients to sign in"));
         }
-        let by_link = format!("link:{link_uid}");
-        let by_address = format!("share:{}", meta.address.as_deref().unwrap_or("unknown"));
-        for key in [&by_link, &by_address] {
-            if let Some(wait) = self.share_failures.blocked_for(key) {
-                return Err(ApiError::new(
-                    ErrorCode::RateLimited,
-                    format!("too many wrong passwords; try again in {wait} s"),
-                ));
-            }
-        }
+        let _permit = self.share_check_permit().await?;
+        // Others may have failed (and locked the link) while this check waited.
+        limited()?;
+        let link = self.usable_link(link_uid).await?;
         let email = check_email(email).unwrap_or_default();
         let rec = self
             .store
@@ -520,378 +525,6 @@ impl Services {
             .delete_share_session(&token_hash(session_token))
             .await?)
     }
-
-    /// The report a visitor sees: their own copy when they edited one, only the linked
-    /// tab for a tab link.
-    async fn shared_report(
-        &self,
-        a: &ShareAccess,
-        report_uid: Option<&str>,
-    ) -> ApiResult<(ReportRecord, ReportDefinition, bool)> {
-        let uid = match (&a.link.report_uid, report_uid) {
-            (Some(r), _) => r.clone(),
-            (None, Some(r)) => r.to_owned(),
-            (None, None) => self
-                .store
-                .reports(&a.project.uid)
-                .await?
-                .into_iter()
-                .next()
-                .map(|r| r.uid)
-                .ok_or_else(|| ApiError::not_found("report (the project has none yet)"))?,
-        };
-        let report = self
-            .store
-            .report(&uid)
-            .await?
-            .filter(|r| r.project_uid == a.project.uid)
-            .ok_or_else(|| ApiError::not_found("report"))?;
-        let mut own = false;
-        let mut def = ReportDefinition::parse(&report.definition)?;
-        if let Some(owner) = a
-            .copy_owner()
-            .filter(|_| a.rights.edit && !a.rights.sync_edits)
-            && let Some(c) = self.store.share_copy(&a.link.uid, &owner).await?
-            && c.report_uid == report.uid
-        {
-            def = ReportDefinition::parse(&c.definition)?;
-            own = true;
-        }
-        if let Some(tab) = &a.link.tab {
-            def.tabs.retain(|t| &t.id == tab);
-        }
-        Ok((report, def, own))
-    }
-
-    pub async fn share_view(
-        &self,
-        a: &ShareAccess,
-        report_uid: Option<&str>,
-    ) -> ApiResult<ShareView> {
-        let (report, definition, own_copy) = self.shared_report(a, report_uid).await?;
-        let reports = match a.link.report_uid {
-            Some(_) => Vec::new(),
-            None => self
-                .store
-                .reports(&a.project.uid)
-                .await?
-                .into_iter()
-                .map(|r| (r.uid, r.name))
-                .collect(),
-        };
-        Ok(ShareView {
-            kind: a.link.kind,
-            report_uid: report.uid,
-            report_name: report.name,
-            project_name: a.project.name.clone(),
-            definition,
-            rights: a.rights,
-            own_copy,
-            visitor: a.who(),
-            reports,
-        })
-    }
-
-    /// The scope and permission check of one tile for a visitor.
-    async fn share_scope(
-        &self,
-        a: &ShareAccess,
-        tile: &Tile,
-        needed: ConnectionRole,
-    ) -> ApiResult<Scope> {
-        let sec = self.data_security().await?;
-        let connection = self.connection_role(&a.scope_user, &sec);
-        if !may_query(
-            a.role,
-            connection,
-            needed,
-            self.boosted(&a.project.uid, &sec),
-        ) {
-            return Err(ApiError::forbidden(format!(
-                "tile `{}` needs the {} connection role, which this link does not carry",
-                tile.id,
-                needed.as_str()
-            )));
-        }
-        if a.user.is_some() {
-            self.scope_for(&a.scope_user, a.role, &a.project.uid, &tile.query.dataset)
-                .await
-        } else {
-            let rules = self.rules_of(&a.project.uid).await?;
-            Ok(scope_of(&a.scope_user, rules.get(&tile.query.dataset)))
-        }
-    }
-
-    async fn share_tile_result(
-        &self,
-        a: &ShareAccess,
-        def: &ReportDefinition,
-        tile: &Tile,
-        state: &FilterState,
-        drill: Option<&[(String, Value)]>,
-    ) -> ApiResult<Arc<QueryResult>> {
-        let needed = if tile.query.is_aggregate() && drill.is_none() {
-            ConnectionRole::Viewer
-        } else {
-            ConnectionRole::RestrictedQuerier
-        };
-        let scope = self.share_scope(a, tile, needed).await?;
-        let ds = self
-            .store
-            .dataset(&a.project.uid, &tile.query.dataset)
-            .await?
-            .ok_or_else(|| ApiError::not_found(&format!("dataset `{}`", tile.query.dataset)))?;
-        let conditions = tile_conditions(def, &ds, state);
-        Ok(self
-            .engine
-            .query(
-                &ds,
-                &QuerySpec {
-                    query: &tile.query,
-                    report_filters: &conditions,
-                    drill,
-                    scope: &scope,
-                },
-            )
-            .await?)
-    }
-
-    /// One view: every tile of one tab under the filter state. Counted and audited.
-    pub async fn share_tiles(
-        &self,
-        a: &ShareAccess,
-        report_uid: Option<&str>,
-        tab: Option<&str>,
-        state: &FilterState,
-    ) -> ApiResult<Vec<(String, Arc<QueryResult>)>> {
-        let (report, def, _) = self.shared_report(a, report_uid).await?;
-        check_state(&def, state)?;
-        let tab = match tab {
-            Some(t) => def
-                .tabs
-                .iter()
-                .find(|x| x.id == t)
-                .ok_or_else(|| ApiError::not_found("tab"))?,
-            None => def.tabs.first().ok_or_else(|| ApiError::not_found("tab"))?,
-        };
-        let mut out = Vec::with_capacity(tab.tiles.len());
-        for tile in &tab.tiles {
-            let r = self.share_tile_result(a, &def, tile, state, None).await?;
-            out.push((tile.id.clone(), r));
-        }
-        self.access_log.record(
-            &a.link.uid,
-            a.recipient.as_ref().map(|r| r.uid.as_str()),
-            NewAuditEvent {
-                actor_uid: a.user.as_ref().map(|u| u.uid.clone()),
-                actor_name: a.who(),
-                action: "share.view".into(),
-                object: format!("share_link:{}", a.link.uid),
-                outcome: "ok".into(),
-                address: a.address.clone(),
-                detail: format!(
-                    "report:{} tab:{} {}",
-                    report.uid,
-                    tab.id,
-                    share_detail(a.recipient.as_ref(), a.user_agent.as_deref())
-                ),
-            },
-        );
-        Ok(out)
-    }
-
-    pub async fn share_filter_values(
-        &self,
-        a: &ShareAccess,
-        report_uid: Option<&str>,
-        filter_id: &str,
-    ) -> ApiResult<Vec<Value>> {
-        let (_, def, _) = self.shared_report(a, report_uid).await?;
-        let f = def
-            .filters
-            .iter()
-            .find(|f| f.id == filter_id)
-            .ok_or_else(|| ApiError::not_found("report filter"))?;
-        let rules = self.rules_of(&a.project.uid).await?;
-        let datasets: std::collections::BTreeSet<&str> =
-            def.tiles().map(|t| t.query.dataset.as_str()).collect();
-        let mut out: Vec<Value> = Vec::new();
-        for ds in self.store.datasets(&a.project.uid).await? {
-            if !datasets.contains(ds.name.as_str())
-                || f.dataset.as_deref().is_some_and(|d| d != ds.name)
-                || !has_column(&ds, &f.column)
-            {
-                continue;
-            }
-            let scope = if a.user.is_some() {
-                self.scope_for(&a.scope_user, a.role, &a.project.uid, &ds.name)
-                    .await?
-            } else {
-                scope_of(&a.scope_user, rules.get(&ds.name))
-            };
-            let res = self
-                .engine
-                .column_values(
-                    &ds,
-                    &f.column,
-                    &scope,
-                    vitrine_engine::report::FILTER_VALUES,
-                )
-                .await?;
-            for row in res.json_rows()? {
-                let v = row.into_iter().next().unwrap_or(Value::Null);
-                if !out.contains(&v) {
-                    out.push(v);
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// A tile's data as a file: needs the link's download right and the project's
-    /// download ability.
-    pub async fn share_download(
-        &self,
-        a: &ShareAccess,
-        report_uid: Option<&str>,
-        tile_id: &str,
-        state: &FilterState,
-    ) -> ApiResult<TileDownload> {
-        if !a.rights.download {
-            return Err(ApiError::forbidden("this link does not allow downloads"));
-        }
-        if !self
-            .authz
-            .settings()
-            .ability(&a.project.abilities, vitrine_core::Ability::Download)
-        {
-            return Err(ApiError::forbidden(
-                "downloads are switched off for this project",
-            ));
-        }
-        let (report, def, _) = self.shared_report(a, report_uid).await?;
-        check_state(&def, state)?;
-        let tile = def
-            .tile(tile_id)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found("tile"))?;
-        let result = self.share_tile_result(a, &def, &tile, state, None).await?;
-        let meta = RequestMeta {
-            address: a.address.clone(),
-            user_agent: a.user_agent.clone(),
-        };
-        self.audit_share(
-            &a.link,
-            a.recipient.as_ref(),
-            "share.download",
-            &meta,
-            a.who(),
-        )
-        .await;
-        Ok(TileDownload {
-            result,
-            filename: format!(
-                "{}-{tile_id}",
-                report
-                    .name
-                    .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
-            ),
-        })
-    }
-
-    /// The rows behind one value of a tile: needs the link's drill right.
-    pub async fn share_drill(
-        &self,
-        a: &ShareAccess,
-        report_uid: Option<&str>,
-        tile_id: &str,
-        values: Vec<(String, Value)>,
-        state: &FilterState,
-    ) -> ApiResult<Arc<QueryResult>> {
-        if !a.rights.drill {
-            return Err(ApiError::forbidden("this link does not allow drill-down"));
-        }
-        let (_, def, _) = self.shared_report(a, report_uid).await?;
-        check_state(&def, state)?;
-        let tile = def
-            .tile(tile_id)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found("tile"))?;
-        self.share_tile_result(a, &def, &tile, state, Some(&values))
-            .await
-    }
-
-    /// Saves a visitor's edit: into the master report with the sync right, else into
-    /// their own copy. Edits may only use datasets the report already shows, so an edit
-    /// through a link can never reach data the link did not share.
-    pub async fn share_save(
-        &self,
-        a: &ShareAccess,
-        report_uid: Option<&str>,
-        definition: &Value,
-    ) -> ApiResult<ReportDefinition> {
-        if !a.rights.edit {
-            return Err(ApiError::forbidden("this link does not allow edits"));
-        }
-        let (report, _, _) = self.shared_report(a, report_uid).await?;
-        let master = ReportDefinition::parse(&report.definition)?;
-        let def = ReportDefinition::parse(definition)?;
-        let allowed: std::collections::BTreeSet<&str> =
-            master.tiles().map(|t| t.query.dataset.as_str()).collect();
-        if let Some(t) = def
-            .tiles()
-            .find(|t| !allowed.contains(t.query.dataset.as_str()))
-        {
-            return Err(ApiError::forbidden(format!(
-                "tile `{}` reads dataset `{}`, which this report does not show",
-                t.id, t.query.dataset
-            )));
-        }
-        let meta = RequestMeta {
-            address: a.address.clone(),
-            user_agent: a.user_agent.clone(),
-        };
-        if a.rights.sync_edits {
-            let found = self.check_exposure(&report, &def).await?;
-            let mut r = report.clone();
-            r.definition =
-                serde_json::to_value(&def).map_err(|e| ApiError::internal("report", e))?;
-            r.updated_ms = now_ms();
-            self.store.update_report(&r).await?;
-            self.record_exposure(&report.uid, found).await?;
-            self.audit_share(
-                &a.link,
-                a.recipient.as_ref(),
-                "share.edit_sync",
-                &meta,
-                a.who(),
-            )
-            .await;
-        } else {
-            let owner = a.copy_owner().ok_or_else(|| {
-                ApiError::forbidden("this visit has no session to keep a copy in")
-            })?;
-            self.store
-                .put_share_copy(&ShareCopyRecord {
-                    link_uid: a.link.uid.clone(),
-                    owner,
-                    report_uid: report.uid.clone(),
-                    definition: serde_json::to_value(&def)
-                        .map_err(|e| ApiError::internal("report", e))?,
-                    updated_ms: now_ms(),
-                })
-                .await?;
-            self.audit_share(
-                &a.link,
-                a.recipient.as_ref(),
-                "share.edit_copy",
-                &meta,
-                a.who(),
-            )
-            .await;
-        }
-        Ok(def)
-    }
 }
 
 fn locked() -> ApiError {
@@ -901,7 +534,10 @@ fn locked() -> ApiError {
     )
 }
 
-fn share_detail(recipient: Option<&ShareRecipientRecord>, user_agent: Option<&str>) -> String {
+pub(super) fn share_detail(
+    recipient: Option<&ShareRecipientRecord>,
+    user_agent: Option<&str>,
+) -> String {
     let ua = user_agent.unwrap_or("");
     match recipient {
         Some(r) => format!("recipient:{} ua:{ua}", r.uid),

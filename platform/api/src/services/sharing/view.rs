@@ -1,0 +1,436 @@
+//! What a visitor of a share link sees: the report (or their own edited copy), the tiles
+//! of one tab under the filter state, filter values, CSV downloads, drill-down, and edits.
+//! [`visit`](super::visit) decides who the visitor is; this module only serves what that
+//! [`ShareAccess`] allows.
+//!
+//! One view reads the project's data-security settings, access filters and datasets once,
+//! not once per tile, and takes tile results from the warm-up cache when the report was
+//! warmed (the cache key carries the visitor's scope, so cached rows never cross scopes).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+use vitrine_core::{ConnectionRole, LinkKind, LinkRights, Role, may_query};
+use vitrine_engine::report::{FilterState, ReportDefinition, Tile, check_state, tile_conditions};
+use vitrine_engine::{QueryResult, QuerySpec, Scope};
+use vitrine_storage::{DatasetRecord, NewAuditEvent, ReportRecord, ShareCopyRecord, now_ms};
+
+use super::visit::{ShareAccess, share_detail};
+use crate::caller::RequestMeta;
+use crate::services::security::{AccessRule, DataSecurity, has_column, scope_of};
+use crate::services::{Services, TileDownload};
+use crate::{ApiError, ApiResult};
+
+/// The report as the viewer page draws it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShareView {
+    pub kind: LinkKind,
+    pub report_uid: String,
+    pub report_name: String,
+    pub project_name: String,
+    /// Only the linked tab for a tab link.
+    pub definition: ReportDefinition,
+    pub rights: LinkRights,
+    /// Set when the viewer sees their own edited copy.
+    pub own_copy: bool,
+    pub visitor: String,
+    /// Reports a project link opens.
+    pub reports: Vec<(String, String)>,
+}
+
+/// What every tile of one request needs, read once.
+struct TileContext {
+    security: DataSecurity,
+    rules: BTreeMap<String, Vec<AccessRule>>,
+    datasets: HashMap<String, DatasetRecord>,
+}
+
+impl Services {
+    async fn tile_context(&self, project_uid: &str) -> ApiResult<TileContext> {
+        let (security, rules, datasets) =
+            tokio::try_join!(self.data_security(), self.rules_of(project_uid), async {
+                Ok::<_, ApiError>(self.store.datasets(project_uid).await?)
+            },)?;
+        Ok(TileContext {
+            security,
+            rules,
+            datasets: datasets.into_iter().map(|d| (d.name.clone(), d)).collect(),
+        })
+    }
+
+    /// The report a visitor sees: their own copy when they edited one, only the linked
+    /// tab for a tab link.
+    async fn shared_report(
+        &self,
+        a: &ShareAccess,
+        report_uid: Option<&str>,
+    ) -> ApiResult<(ReportRecord, ReportDefinition, bool)> {
+        let uid = match (&a.link.report_uid, report_uid) {
+            (Some(r), _) => r.clone(),
+            (None, Some(r)) => r.to_owned(),
+            (None, None) => self
+                .store
+                .reports(&a.project.uid)
+                .await?
+                .into_iter()
+                .next()
+                .map(|r| r.uid)
+                .ok_or_else(|| ApiError::not_found("report (the project has none yet)"))?,
+        };
+        let report = self
+            .store
+            .report(&uid)
+            .await?
+            .filter(|r| r.project_uid == a.project.uid)
+            .ok_or_else(|| ApiError::not_found("report"))?;
+        let mut own = false;
+        let mut def = ReportDefinition::parse(&report.definition)?;
+        if let Some(owner) = a
+            .copy_owner()
+            .filter(|_| a.rights.edit && !a.rights.sync_edits)
+            && let Some(c) = self.store.share_copy(&a.link.uid, &owner).await?
+            && c.report_uid == report.uid
+        {
+            def = ReportDefinition::parse(&c.definition)?;
+            own = true;
+        }
+        if let Some(tab) = &a.link.tab {
+            def.tabs.retain(|t| &t.id == tab);
+        }
+        Ok((report, def, own))
+    }
+
+    pub async fn share_view(
+        &self,
+        a: &ShareAccess,
+        report_uid: Option<&str>,
+    ) -> ApiResult<ShareView> {
+        let (report, definition, own_copy) = self.shared_report(a, report_uid).await?;
+        let reports = match a.link.report_uid {
+            Some(_) => Vec::new(),
+            None => self
+                .store
+                .reports(&a.project.uid)
+                .await?
+                .into_iter()
+                .map(|r| (r.uid, r.name))
+                .collect(),
+        };
+        Ok(ShareView {
+            kind: a.link.kind,
+            report_uid: report.uid,
+            report_name: report.name,
+            project_name: a.project.name.clone(),
+            definition,
+            rights: a.rights,
+            own_copy,
+            visitor: a.who(),
+            reports,
+        })
+    }
+
+    /// The scope and permission check of one tile for a visitor. Members with an
+    /// editing role see every row; everyone else sees what the access filter of the
+    /// tile's dataset leaves for the scope user.
+    fn share_scope(
+        &self,
+        a: &ShareAccess,
+        ctx: &TileContext,
+        dataset: &str,
+        needed: ConnectionRole,
+    ) -> ApiResult<Scope> {
+        let connection = self.connection_role(&a.scope_user, &ctx.security);
+        if !may_query(
+            a.role,
+            connection,
+            needed,
+            self.boosted(&a.project.uid, &ctx.security),
+        ) {
+            return Err(ApiError::forbidden(format!(
+                "dataset `{dataset}` needs the {} connection role, which this link does not carry",
+                needed.as_str()
+            )));
+        }
+        Ok(row_scope(a, &ctx.rules, dataset))
+    }
+
+    async fn share_tile_result(
+        &self,
+        a: &ShareAccess,
+        ctx: &TileContext,
+        def: &ReportDefinition,
+        tile: &Tile,
+        state: &FilterState,
+        drill: Option<&[(String, Value)]>,
+    ) -> ApiResult<Arc<QueryResult>> {
+        let needed = if tile.query.is_aggregate() && drill.is_none() {
+            ConnectionRole::Viewer
+        } else {
+            ConnectionRole::RestrictedQuerier
+        };
+        let scope = self.share_scope(a, ctx, &tile.query.dataset, needed)?;
+        let ds = ctx
+            .datasets
+            .get(&tile.query.dataset)
+            .ok_or_else(|| ApiError::not_found(&format!("dataset `{}`", tile.query.dataset)))?;
+        let conditions = tile_conditions(def, ds, state);
+        Ok(self
+            .engine
+            .query(
+                ds,
+                &QuerySpec {
+                    query: &tile.query,
+                    report_filters: &conditions,
+                    drill,
+                    scope: &scope,
+                },
+            )
+            .await?)
+    }
+
+    /// One view: every tile of one tab under the filter state. Counted and audited.
+    pub async fn share_tiles(
+        &self,
+        a: &ShareAccess,
+        report_uid: Option<&str>,
+        tab: Option<&str>,
+        state: &FilterState,
+    ) -> ApiResult<Vec<(String, Arc<QueryResult>)>> {
+        let (report, def, _) = self.shared_report(a, report_uid).await?;
+        check_state(&def, state)?;
+        let tab = match tab {
+            Some(t) => def
+                .tabs
+                .iter()
+                .find(|x| x.id == t)
+                .ok_or_else(|| ApiError::not_found("tab"))?,
+            None => def.tabs.first().ok_or_else(|| ApiError::not_found("tab"))?,
+        };
+        let ctx = self.tile_context(&a.project.uid).await?;
+        let mut out = Vec::with_capacity(tab.tiles.len());
+        for tile in &tab.tiles {
+            let r = self
+                .share_tile_result(a, &ctx, &def, tile, state, None)
+                .await?;
+            out.push((tile.id.clone(), r));
+        }
+        self.access_log.record(
+            &a.link.uid,
+            a.recipient.as_ref().map(|r| r.uid.as_str()),
+            NewAuditEvent {
+                actor_uid: a.user.as_ref().map(|u| u.uid.clone()),
+                actor_name: a.who(),
+                action: "share.view".into(),
+                object: format!("share_link:{}", a.link.uid),
+                outcome: "ok".into(),
+                address: a.address.clone(),
+                detail: format!(
+                    "report:{} tab:{} {}",
+                    report.uid,
+                    tab.id,
+                    share_detail(a.recipient.as_ref(), a.user_agent.as_deref())
+                ),
+            },
+        );
+        Ok(out)
+    }
+
+    pub async fn share_filter_values(
+        &self,
+        a: &ShareAccess,
+        report_uid: Option<&str>,
+        filter_id: &str,
+    ) -> ApiResult<Vec<Value>> {
+        let (_, def, _) = self.shared_report(a, report_uid).await?;
+        let f = def
+            .filters
+            .iter()
+            .find(|f| f.id == filter_id)
+            .ok_or_else(|| ApiError::not_found("report filter"))?;
+        let ctx = self.tile_context(&a.project.uid).await?;
+        let datasets: BTreeSet<&str> = def.tiles().map(|t| t.query.dataset.as_str()).collect();
+        let mut out: Vec<Value> = Vec::new();
+        for ds in ctx.datasets.values() {
+            if !datasets.contains(ds.name.as_str())
+                || f.dataset.as_deref().is_some_and(|d| d != ds.name)
+                || !has_column(ds, &f.column)
+            {
+                continue;
+            }
+            let scope = row_scope(a, &ctx.rules, &ds.name);
+            let res = self
+                .engine
+                .column_values(ds, &f.column, &scope, vitrine_engine::report::FILTER_VALUES)
+                .await?;
+            for row in res.json_rows()? {
+                let v = row.into_iter().next().unwrap_or(Value::Null);
+                if !out.contains(&v) {
+                    out.push(v);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A tile's data as a file: needs the link's download right and the project's
+    /// download ability.
+    pub async fn share_download(
+        &self,
+        a: &ShareAccess,
+        report_uid: Option<&str>,
+        tile_id: &str,
+        state: &FilterState,
+    ) -> ApiResult<TileDownload> {
+        if !a.rights.download {
+            return Err(ApiError::forbidden("this link does not allow downloads"));
+        }
+        if !self
+            .authz
+            .settings()
+            .ability(&a.project.abilities, vitrine_core::Ability::Download)
+        {
+            return Err(ApiError::forbidden(
+                "downloads are switched off for this project",
+            ));
+        }
+        let (report, def, _) = self.shared_report(a, report_uid).await?;
+        check_state(&def, state)?;
+        let tile = def
+            .tile(tile_id)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found("tile"))?;
+        let ctx = self.tile_context(&a.project.uid).await?;
+        let result = self
+            .share_tile_result(a, &ctx, &def, &tile, state, None)
+            .await?;
+        let meta = RequestMeta {
+            address: a.address.clone(),
+            user_agent: a.user_agent.clone(),
+        };
+        self.audit_share(
+            &a.link,
+            a.recipient.as_ref(),
+            "share.download",
+            &meta,
+            a.who(),
+        )
+        .await;
+        Ok(TileDownload {
+            result,
+            filename: format!(
+                "{}-{tile_id}",
+                report
+                    .name
+                    .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+            ),
+        })
+    }
+
+    /// The rows behind one value of a tile: needs the link's drill right.
+    pub async fn share_drill(
+        &self,
+        a: &ShareAccess,
+        report_uid: Option<&str>,
+        tile_id: &str,
+        values: Vec<(String, Value)>,
+        state: &FilterState,
+    ) -> ApiResult<Arc<QueryResult>> {
+        if !a.rights.drill {
+            return Err(ApiError::forbidden("this link does not allow drill-down"));
+        }
+        let (_, def, _) = self.shared_report(a, report_uid).await?;
+        check_state(&def, state)?;
+        let tile = def
+            .tile(tile_id)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found("tile"))?;
+        let ctx = self.tile_context(&a.project.uid).await?;
+        self.share_tile_result(a, &ctx, &def, &tile, state, Some(&values))
+            .await
+    }
+
+    /// Saves a visitor's edit: into the master report with the sync right, else into
+    /// their own copy. Edits may only use datasets the report already shows, so an edit
+    /// through a link can never reach data the link did not share.
+    pub async fn share_save(
+        &self,
+        a: &ShareAccess,
+        report_uid: Option<&str>,
+        definition: &Value,
+    ) -> ApiResult<ReportDefinition> {
+        if !a.rights.edit {
+            return Err(ApiError::forbidden("this link does not allow edits"));
+        }
+        let (report, _, _) = self.shared_report(a, report_uid).await?;
+        let master = ReportDefinition::parse(&report.definition)?;
+        let def = ReportDefinition::parse(definition)?;
+        let allowed: std::collections::BTreeSet<&str> =
+            master.tiles().map(|t| t.query.dataset.as_str()).collect();
+        if let Some(t) = def
+            .tiles()
+            .find(|t| !allowed.contains(t.query.dataset.as_str()))
+        {
+            return Err(ApiError::forbidden(format!(
+                "tile `{}` reads dataset `{}`, which this report does not show",
+                t.id, t.query.dataset
+            )));
+        }
+        let meta = RequestMeta {
+            address: a.address.clone(),
+            user_agent: a.user_agent.clone(),
+        };
+        if a.rights.sync_edits {
+            let found = self.check_exposure(&report, &def).await?;
+            let mut r = report.clone();
+            r.definition =
+                serde_json::to_value(&def).map_err(|e| ApiError::internal("report", e))?;
+            r.updated_ms = now_ms();
+            self.store.update_report(&r).await?;
+            self.record_exposure(&report.uid, found).await?;
+            self.audit_share(
+                &a.link,
+                a.recipient.as_ref(),
+                "share.edit_sync",
+                &meta,
+                a.who(),
+            )
+            .await;
+        } else {
+            let owner = a.copy_owner().ok_or_else(|| {
+                ApiError::forbidden("this visit has no session to keep a copy in")
+            })?;
+            self.store
+                .put_share_copy(&ShareCopyRecord {
+                    link_uid: a.link.uid.clone(),
+                    owner,
+                    report_uid: report.uid.clone(),
+                    definition: serde_json::to_value(&def)
+                        .map_err(|e| ApiError::internal("report", e))?,
+                    updated_ms: now_ms(),
+                })
+                .await?;
+            self.audit_share(
+                &a.link,
+                a.recipient.as_ref(),
+                "share.edit_copy",
+                &meta,
+                a.who(),
+            )
+            .await;
+        }
+        Ok(def)
+    }
+}
+
+/// The rows a visitor may see of one dataset: members with an editing role see all of
+/// them; everyone else what the dataset's access filter leaves for the scope user (the
+/// visitor, or the creator of a public or recipients link).
+fn row_scope(a: &ShareAccess, rules: &BTreeMap<String, Vec<AccessRule>>, dataset: &str) -> Scope {
+    if a.user.is_some() && a.role >= Role::Editor {
+        Scope::unrestricted()
+    } else {
+        scope_of(&a.scope_user, rules.get(dataset))
+    }
+}

@@ -1,0 +1,230 @@
+//! Benchmark (issue 5): views of a warmed public report of 8 tiles through its share link,
+//! 64 concurrent visitors over loopback, against the real `vitrine` binary. One view is
+//! what the viewer page fetches to draw a tab: `GET /s/v/LINK/api/tiles?tab=…`, every
+//! tile's rows as JSON. Beside it, in the same run: a static file served by the same
+//! server (the ceiling), and the same views while a flood of wrong passwords hits another
+//! link, a recipients link. Targets: ≥ 3,000 views/s, p99 ≤ 25 ms; under the flood the
+//! view p99 may rise at most 2×.
+//!
+//! The report reads the demo's orders behind an access filter on `region`, and the link's
+//! creator (whose attributes scope a public link) may see two regions, so every view runs
+//! the scoped path the product runs, served from the warm-up cache.
+//!
+//! `cargo bench -p vitrine --bench share_view` (VITRINE_BENCH_SECS sets each phase's
+//! length, default 10 s). Traffic stays on 127.0.0.1; every loop is bounded in time.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{CLIENTS, MakeRequest, Server, load, phase_secs};
+use serde_json::{Value, json};
+
+/// Concurrent guessers in the flood.
+const GUESSERS: usize = 16;
+
+fn report() -> Value {
+    let sum = |c: &str| json!([{"column": c, "function": "sum", "name": c}]);
+    let by = |id: &str, dim: &str, kind: &str| {
+        json!({"id": id, "title": id, "kind": kind, "query": {"dataset": "orders",
+            "dimensions": [dim], "measures": sum("sales"), "sort": [{"column": "sales", "descending": true}]}})
+    };
+    json!({
+        "tabs": [{"id": "main", "title": "Main", "tiles": [
+            {"id": "sales", "title": "Sales", "kind": "kpi", "query": {"dataset": "orders", "measures": sum("sales")}},
+            {"id": "profit", "title": "Profit", "kind": "kpi", "query": {"dataset": "orders", "measures": sum("profit")}},
+            by("by_region", "region", "bar"),
+            by("by_segment", "segment", "pie"),
+            by("by_category", "category", "bar"),
+            by("by_sub_category", "sub_category", "bar"),
+            by("by_ship_mode", "ship_mode", "pie"),
+            {"id": "by_month", "title": "By order date", "kind": "line", "query": {"dataset": "orders",
+                "dimensions": ["order_date"], "measures": sum("sales"), "sort": [{"column": "order_date"}]}}
+        ]}],
+        "filters": [{"id": "region", "label": "Region", "column": "region", "default": []}]
+    })
+}
+
+/// Opens a share token as a browser does: the answer is a redirect and a cookie.
+async fn open(token_url: &str) -> (String, String) {
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = c.get(token_url).send().await.unwrap();
+    assert_eq!(r.status(), 303, "opening {token_url}");
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = r.headers()["location"].to_str().unwrap().to_owned();
+    (cookie, page.split('?').next().unwrap().to_owned())
+}
+
+#[tokio::main]
+async fn main() {
+    let secs = phase_secs();
+    let server = Server::start(&["--demo"]).await;
+    let url = server.url.clone();
+    let admin = server.admin().await;
+
+    let project = admin
+        .gql("query{project(slug:\"superstore-demo\"){id}}", json!({}))
+        .await["project"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    admin
+        .gql(
+            "mutation($p:ID!){setAccessFilter(projectId:$p,dataset:\"orders\",rules:[{column:\"region\",attribute:\"region\"}]){dataset}}",
+            json!({"p": project}),
+        )
+        .await;
+    admin
+        .gql(
+            "mutation($u:ID!){setUserAttributes(id:$u,attributes:[{key:\"region\",values:[\"East\",\"West\"]}]){id}}",
+            json!({"u": admin.uid}),
+        )
+        .await;
+    let report = admin
+        .gql(
+            "mutation($p:ID!,$d:JSON!){createReport(projectId:$p,name:\"Bench\",definition:$d){id}}",
+            json!({"p": project, "d": report()}),
+        )
+        .await["createReport"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let create = "mutation($i:CreateShareLinkInput!){createShareLink(input:$i){url link{id} invitations{url}}}";
+    let public = admin
+        .gql(
+            create,
+            json!({"i": {"projectId": project, "reportId": report, "kind": "PUBLIC"}}),
+        )
+        .await["createShareLink"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let guarded = admin
+        .gql(
+            create,
+            json!({"i": {"projectId": project, "reportId": report, "kind": "RECIPIENTS",
+                "recipients": [{"name": "Ann", "email": "ann@example.org", "role": "VIEWER"}]}}),
+        )
+        .await["createShareLink"]["link"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Warm after the links exist: the warm-up covers each outsider link's creator scope.
+    let warm = admin
+        .gql(
+            "mutation($p:ID!){warmUpReports(projectId:$p){reports tiles scopes entries}}",
+            json!({"p": project}),
+        )
+        .await;
+    println!("warm-up: {}", warm["warmUpReports"]);
+
+    // Every visitor opens the link once and keeps their own session cookie.
+    let mut sessions = Vec::with_capacity(CLIENTS);
+    for _ in 0..CLIENTS {
+        sessions.push(open(&public).await);
+    }
+    let tiles_url = format!("{url}{}/api/tiles?tab=main", sessions[0].1);
+    let first: Value = reqwest::Client::new()
+        .get(&tiles_url)
+        .header("cookie", &sessions[0].0)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tiles = first["tiles"].as_array().expect("tiles");
+    assert_eq!(tiles.len(), 8, "{first}");
+    let regions: Vec<&str> = tiles[2]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        regions.len(),
+        2,
+        "the access filter leaves two regions: {regions:?}"
+    );
+
+    let sessions = Arc::new(sessions);
+    let view: MakeRequest = {
+        let (sessions, url) = (sessions.clone(), url.clone());
+        Arc::new(move |c, i| {
+            let (cookie, page) = &sessions[i];
+            c.get(format!("{url}{page}/api/tiles?tab=main"))
+                .header("cookie", cookie)
+        })
+    };
+    let css_url = format!("{url}/assets/viewer.css");
+    let css: MakeRequest = Arc::new(move |c, _| c.get(&css_url));
+
+    println!("warming up…");
+    load(view.clone(), CLIENTS, "\"tiles\"", 2).await;
+    load(css.clone(), CLIENTS, "{", 1).await;
+    load(css, CLIENTS, "{", secs)
+        .await
+        .report("ceiling: static file (viewer.css)", CLIENTS);
+    let calm = load(view.clone(), CLIENTS, "\"tiles\"", secs).await;
+    calm.report("views: warmed public report, 8 tiles", CLIENTS);
+
+    // The flood: guessers post wrong passwords to the recipients link for the whole phase.
+    let statuses = Arc::new(Mutex::new(BTreeMap::<u16, usize>::new()));
+    let until = Instant::now() + Duration::from_secs(secs);
+    let sign_in = format!("{url}/s/v/{guarded}/api/sign-in");
+    let mut guessers = Vec::new();
+    for g in 0..GUESSERS {
+        let (sign_in, statuses) = (sign_in.clone(), statuses.clone());
+        guessers.push(tokio::spawn(async move {
+            let c = reqwest::Client::new();
+            let mut n = 0u64;
+            while Instant::now() < until {
+                n += 1;
+                let r = c
+                    .post(&sign_in)
+                    .header("x-vitrine-share", "1")
+                    .json(
+                        &json!({"email": "ann@example.org", "password": format!("guess-{g}-{n}!")}),
+                    )
+                    .send()
+                    .await;
+                if let Ok(r) = r {
+                    *statuses
+                        .lock()
+                        .unwrap()
+                        .entry(r.status().as_u16())
+                        .or_default() += 1;
+                }
+            }
+        }));
+    }
+    let flooded = load(view, CLIENTS, "\"tiles\"", secs).await;
+    for g in guessers {
+        g.await.unwrap();
+    }
+    flooded.report("views: same, during a wrong-password flood", CLIENTS);
+    let statuses = statuses.lock().unwrap().clone();
+    let attempts: usize = statuses.values().sum();
+    println!(
+        "flood: {attempts} sign-in attempts from {GUESSERS} guessers ({:.0}/s), answers by status: {statuses:?}",
+        attempts as f64 / secs as f64
+    );
+    println!(
+        "view p99 under the flood / calm: {:.2}×",
+        flooded.quantile_ms(0.99) / calm.quantile_ms(0.99)
+    );
+}
