@@ -34,7 +34,8 @@ pub use records::{
     UserRecord, VirtualRootRecord,
 };
 pub use sharing::{
-    ShareCopyRecord, ShareLinkRecord, ShareRecipientRecord, ShareSessionRecord, ShareWarning,
+    PinnedReport, ShareCopyRecord, ShareLinkRecord, ShareRecipientRecord, ShareSessionRecord,
+    ShareWarning,
 };
 
 /// A page request over a uid-ordered table: up to `first` rows after the `after` uid.

@@ -43,6 +43,19 @@ pub struct ShareLinkRecord {
     pub access_count: i64,
     #[serde(default)]
     pub warnings: Vec<ShareWarning>,
+    /// Set when the link shows the report as it was when pinned rather than its latest
+    /// version.
+    #[serde(default)]
+    pub pinned: Option<PinnedReport>,
+}
+
+/// The report definition a pinned link keeps showing, whatever later edits do. Until
+/// projects have a version history this is a copy of the definition; with history it
+/// names a revision instead.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PinnedReport {
+    pub definition: serde_json::Value,
+    pub at_ms: i64,
 }
 
 impl ShareLinkRecord {

@@ -230,7 +230,8 @@
         },
       }, "Sign out") : null);
     toolbar.replaceChildren(
-      el("div", { class: "title" }, el("h1", {}, v.report_name), el("span", { class: "muted" }, v.project_name + (v.own_copy ? " · your copy" : ""))),
+      el("div", { class: "title" }, el("h1", {}, v.report_name), el("span", { class: "muted" }, v.project_name + (v.own_copy ? " · your copy" : "") +
+        (v.pinned_at ? " · version of " + new Date(v.pinned_at).toLocaleString() : ""))),
       reports, tabs, filters, actions);
   }
 

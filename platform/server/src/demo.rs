@@ -132,6 +132,7 @@ pub async fn prepare(services: &Arc<Services>) -> Result<String, ServerError> {
                 },
                 expires_ms: None,
                 recipients: Vec::new(),
+                pinned: false,
             },
         )
         .await

@@ -224,6 +224,11 @@ impl ShareLink {
     async fn expires_at(&self) -> Option<DateTime<Utc>> {
         self.0.expires_ms.map(time)
     }
+    /// When the link was pinned to the report as it was then; null when it follows the
+    /// report's latest version.
+    async fn pinned_at(&self) -> Option<DateTime<Utc>> {
+        self.0.pinned.as_ref().map(|p| time(p.at_ms))
+    }
     /// The link's page for private, authenticated and recipients links. A public link's
     /// URL holds its token and is shown only once, when it is created.
     async fn url(&self, ctx: &Context<'_>) -> Option<String> {
@@ -371,6 +376,10 @@ pub struct CreateShareLinkInput {
     pub expires_at: Option<DateTime<Utc>>,
     #[graphql(default)]
     pub recipients: Vec<RecipientInput>,
+    /// Show the report as it is now, whatever later edits do (report and tab links;
+    /// not with the edit right). By default a link follows the latest version.
+    #[graphql(default)]
+    pub pinned: bool,
 }
 
 #[derive(InputObject)]
@@ -381,6 +390,9 @@ pub struct UpdateShareLinkInput {
     /// Removes the expiry.
     #[graphql(default)]
     pub clear_expiry: bool,
+    /// True pins the link to the report as it is now (re-pins a pinned one); false lets
+    /// it follow the latest version. What it would newly show is checked like an edit.
+    pub pinned: Option<bool>,
 }
 
 #[derive(SimpleObject)]
@@ -468,6 +480,7 @@ impl SharingMutation {
                     rights: input.rights.map(Into::into).unwrap_or_default(),
                     expires_ms: input.expires_at.map(|t| t.timestamp_millis()),
                     recipients: input.recipients.into_iter().map(Into::into).collect(),
+                    pinned: input.pinned,
                 },
             )
             .await
@@ -496,6 +509,7 @@ impl SharingMutation {
                         label: input.label,
                         rights: input.rights.map(Into::into),
                         expires_ms,
+                        pinned: input.pinned,
                     },
                 )
                 .await

@@ -9,24 +9,22 @@ mod access_log;
 mod exposure;
 mod view;
 mod visit;
+mod warnings;
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
 use vitrine_authz::Action;
 use vitrine_core::{
     DeliveriesOnRevoke, ErrorCode, LinkKind, LinkRights, LinkState, LinkTarget, RecipientRole,
     ServerPermission, check_email, check_kind_target,
 };
 use vitrine_engine::report::ReportDefinition;
-use vitrine_storage::{
-    PageRequest, ReportRecord, ShareLinkRecord, ShareRecipientRecord, ShareWarning, new_uid, now_ms,
-};
+use vitrine_storage::{PageRequest, ShareLinkRecord, ShareRecipientRecord, new_uid, now_ms};
 
 pub use access_log::AccessLog;
-pub use exposure::{Exposure, widening};
 pub use view::ShareView;
 pub use visit::{ShareAccess, ShareOpened, SharePage};
+pub use warnings::SharePolicy;
 
 use super::Services;
 use crate::caller::Caller;
@@ -47,6 +45,8 @@ pub struct NewShareLink {
     pub rights: LinkRights,
     pub expires_ms: Option<i64>,
     pub recipients: Vec<NewRecipient>,
+    /// Show the report as it is now, not its later versions.
+    pub pinned: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +64,9 @@ pub struct ShareLinkChange {
     pub rights: Option<LinkRights>,
     /// `Some(None)` removes the expiry.
     pub expires_ms: Option<Option<i64>>,
+    /// `Some(true)` pins the link to the report as it is now (again, if it was pinned);
+    /// `Some(false)` makes it follow the latest version.
+    pub pinned: Option<bool>,
 }
 
 /// A secret URL, shown once: a public link's, or one recipient's invitation.
@@ -80,16 +83,6 @@ pub struct CreatedShareLink {
     /// The link's own URL: the token URL of a public link, else the sign-in page.
     pub path: String,
     pub invitations: Vec<Invitation>,
-}
-
-/// Per-project rule for edits that widen what outsiders' links show.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SharePolicy {
-    pub refuse_exposing_edits: bool,
-}
-
-fn share_policy_key(project_uid: &str) -> String {
-    format!("share_policy:{project_uid}")
 }
 
 /// The page of a link that needs no token: private, authenticated and recipients links.
@@ -112,6 +105,25 @@ fn check_label(raw: Option<&str>) -> ApiResult<String> {
         None | Some("") => Ok(String::new()),
         Some(l) => Ok(vitrine_core::Name::parse("label", l)?.into_inner()),
     }
+}
+
+/// A pinned link shows a fixed version of one report, so it opens a report or a tab and
+/// carries no edit right (an edit could not be shown through it).
+fn check_pin(pinned: bool, target: &LinkTarget, rights: &LinkRights) -> ApiResult<()> {
+    if !pinned {
+        return Ok(());
+    }
+    if *target == LinkTarget::Project {
+        return Err(ApiError::invalid(
+            "pinned: only a link to a report or a tab can be pinned",
+        ));
+    }
+    if rights.edit {
+        return Err(ApiError::invalid(
+            "rights.edit: a pinned link shows a fixed version of the report and cannot carry the edit right; let it follow the latest version to allow edits",
+        ));
+    }
+    Ok(())
 }
 
 fn check_expiry(expires_ms: Option<i64>) -> ApiResult<()> {
@@ -211,6 +223,7 @@ impl Services {
         check_kind_target(new.kind, &target)?;
         new.rights.check(new.kind, &target)?;
         check_expiry(new.expires_ms)?;
+        check_pin(new.pinned, &target, &new.rights)?;
         self.check_target(&new.project_uid, &target).await?;
         match (new.kind, new.recipients.is_empty()) {
             (LinkKind::Recipients, true) => {
@@ -240,6 +253,10 @@ impl Services {
             recipients.push(rec);
             tokens.push(token);
         }
+        let pinned = match (&new.report_uid, new.pinned) {
+            (Some(r), true) => Some(self.pin_report(r).await?),
+            _ => None,
+        };
         let public_token = (new.kind == LinkKind::Public).then(|| new_token("vts"));
         let now = now_ms();
         let link = ShareLinkRecord {
@@ -262,6 +279,7 @@ impl Services {
             last_access_ms: None,
             access_count: 0,
             warnings: Vec::new(),
+            pinned,
         };
         self.store.insert_share_link(&link, &recipients).await?;
         self.audit
@@ -322,8 +340,28 @@ impl Services {
             check_expiry(e)?;
             link.expires_ms = e;
         }
+        let pinned = change.pinned.unwrap_or(link.pinned.is_some());
+        check_pin(pinned, &link.target(), &link.rights)?;
+        // A new pin or un-pinning changes what the link shows: checked like a report edit.
+        let mut exposures = Vec::new();
+        if let (Some(p), Some(report)) = (change.pinned, link.report_uid.clone()) {
+            let before = self.link_definition(&link).await?;
+            link.pinned = if p {
+                Some(self.pin_report(&report).await?)
+            } else {
+                None
+            };
+            let after = self.link_definition(&link).await?;
+            exposures = self.check_link_change(&link, &before, &after).await?;
+        }
         link.updated_ms = now_ms();
         self.store.update_share_link(&link).await?;
+        if !exposures.is_empty() {
+            let report = link.report_uid.clone().unwrap_or_default();
+            self.record_exposure(&report, vec![(link.clone(), exposures)])
+                .await?;
+            link = self.managed_link(caller, uid).await?;
+        }
         self.audit
             .record(
                 caller,
@@ -560,13 +598,18 @@ impl Services {
 
     /// The datasets a link shows: those its report's (or project's reports') tiles read.
     pub async fn exposed_datasets(&self, link: &ShareLinkRecord) -> ApiResult<Vec<String>> {
-        let reports: Vec<ReportRecord> = match &link.report_uid {
-            Some(r) => self.store.report(r).await?.into_iter().collect(),
-            None => self.store.reports(&link.project_uid).await?,
+        let definitions = match &link.report_uid {
+            Some(_) => vec![self.link_definition(link).await?],
+            None => {
+                let mut out = Vec::new();
+                for r in self.store.reports(&link.project_uid).await? {
+                    out.push(ReportDefinition::parse(&r.definition)?);
+                }
+                out
+            }
         };
         let mut out = BTreeSet::new();
-        for r in reports {
-            let def = ReportDefinition::parse(&r.definition)?;
+        for def in definitions {
             for tab in def
                 .tabs
                 .iter()
@@ -576,178 +619,6 @@ impl Services {
             }
         }
         Ok(out.into_iter().collect())
-    }
-
-    pub async fn share_policy(&self, project_uid: &str) -> ApiResult<SharePolicy> {
-        Ok(self
-            .store
-            .setting(&share_policy_key(project_uid))
-            .await?
-            .unwrap_or_default())
-    }
-
-    /// The project's share policy, for its managers.
-    pub async fn share_policy_for(
-        &self,
-        caller: &Caller,
-        project_uid: &str,
-    ) -> ApiResult<SharePolicy> {
-        self.project_for(caller, project_uid, Action::Manage)
-            .await?;
-        self.share_policy(project_uid).await
-    }
-
-    pub async fn set_share_policy(
-        &self,
-        caller: &Caller,
-        project_uid: &str,
-        policy: SharePolicy,
-    ) -> ApiResult<SharePolicy> {
-        caller.require_write()?;
-        self.project_for(caller, project_uid, Action::Manage)
-            .await?;
-        self.store
-            .put_setting(&share_policy_key(project_uid), &policy)
-            .await?;
-        self.audit
-            .record(
-                caller,
-                "share_policy.set",
-                &format!("project:{project_uid}"),
-                "ok",
-                if policy.refuse_exposing_edits {
-                    "refuse exposing edits"
-                } else {
-                    "warn on exposing edits"
-                },
-            )
-            .await;
-        Ok(policy)
-    }
-
-    /// Unacknowledged access warnings of a report's links, for those who may edit it.
-    pub async fn report_access_warnings(
-        &self,
-        caller: &Caller,
-        report: &ReportRecord,
-    ) -> ApiResult<Vec<ShareWarning>> {
-        if self
-            .project_for(caller, &report.project_uid, Action::Edit)
-            .await
-            .is_err()
-        {
-            return Ok(Vec::new());
-        }
-        let mut out = Vec::new();
-        for l in self.store.share_links_of_report(&report.uid).await? {
-            out.extend(
-                l.warnings
-                    .into_iter()
-                    .filter(|w| w.report_uid == report.uid),
-            );
-        }
-        out.sort_by_key(|w| w.at_ms);
-        Ok(out)
-    }
-
-    pub async fn acknowledge_share_warnings(
-        &self,
-        caller: &Caller,
-        uid: &str,
-    ) -> ApiResult<ShareLinkRecord> {
-        caller.require_write()?;
-        let mut link = self.managed_link(caller, uid).await?;
-        link.warnings.clear();
-        link.updated_ms = now_ms();
-        self.store.update_share_link(&link).await?;
-        Ok(link)
-    }
-
-    /// Called before a report edit is saved: compares what the report's outsider links
-    /// show now with what they would show. Refuses when the project says so, else returns
-    /// the warnings to record once the edit is saved.
-    pub(crate) async fn check_exposure(
-        &self,
-        report: &ReportRecord,
-        new: &ReportDefinition,
-    ) -> ApiResult<Vec<(ShareLinkRecord, Vec<Exposure>)>> {
-        let now = now_ms();
-        let links: Vec<ShareLinkRecord> = self
-            .store
-            .share_links_of_report(&report.uid)
-            .await?
-            .into_iter()
-            .filter(|l| l.kind.reaches_outsiders() && !link_state(l, now).is_final())
-            .collect();
-        if links.is_empty() {
-            return Ok(Vec::new());
-        }
-        let old = ReportDefinition::parse(&report.definition)?;
-        let filtered: BTreeSet<String> = self
-            .rules_of(&report.project_uid)
-            .await?
-            .into_keys()
-            .collect();
-        let mut out = Vec::new();
-        for link in links {
-            let (old_view, new_view) = match &link.tab {
-                Some(t) => (only_tab(&old, t), only_tab(new, t)),
-                None => (old.clone(), new.clone()),
-            };
-            let found = widening(&old_view, &new_view, &filtered);
-            if !found.is_empty() {
-                out.push((link, found));
-            }
-        }
-        if !out.is_empty()
-            && self
-                .share_policy(&report.project_uid)
-                .await?
-                .refuse_exposing_edits
-        {
-            let first = &out[0].1[0];
-            return Err(ApiError::new(
-                ErrorCode::ExposureRefused,
-                format!(
-                    "this edit would widen what {} share link(s) show ({}); the project refuses such edits",
-                    out.len(),
-                    first.message
-                ),
-            ));
-        }
-        Ok(out)
-    }
-
-    pub(crate) async fn record_exposure(
-        &self,
-        report_uid: &str,
-        found: Vec<(ShareLinkRecord, Vec<Exposure>)>,
-    ) -> ApiResult<Vec<ShareWarning>> {
-        let now = now_ms();
-        let mut all = Vec::new();
-        for (mut link, exposures) in found {
-            let warnings: Vec<ShareWarning> = exposures
-                .into_iter()
-                .map(|e| ShareWarning {
-                    kind: e.kind.to_owned(),
-                    message: e.message,
-                    report_uid: report_uid.to_owned(),
-                    at_ms: now,
-                })
-                .collect();
-            link.warnings.extend(warnings.iter().cloned());
-            link.updated_ms = now;
-            self.store.update_share_link(&link).await?;
-            all.extend(warnings);
-        }
-        Ok(all)
-    }
-}
-
-fn only_tab(def: &ReportDefinition, tab: &str) -> ReportDefinition {
-    ReportDefinition {
-        tabs: def.tabs.iter().filter(|t| t.id == tab).cloned().collect(),
-        filters: def.filters.clone(),
     }
 }
 

@@ -35,6 +35,8 @@ pub struct ShareView {
     pub rights: LinkRights,
     /// Set when the viewer sees their own edited copy.
     pub own_copy: bool,
+    /// When the version a pinned link shows was pinned (ms since the epoch).
+    pub pinned_at: Option<i64>,
     pub visitor: String,
     /// Reports a project link opens.
     pub reports: Vec<(String, String)>,
@@ -86,7 +88,11 @@ impl Services {
             .filter(|r| r.project_uid == a.project.uid)
             .ok_or_else(|| ApiError::not_found("report"))?;
         let mut own = false;
-        let mut def = ReportDefinition::parse(&report.definition)?;
+        // A pinned link shows its pinned version; it carries no edit right, so no copy.
+        let mut def = match &a.link.pinned {
+            Some(p) => ReportDefinition::parse(&p.definition)?,
+            None => ReportDefinition::parse(&report.definition)?,
+        };
         if let Some(owner) = a
             .copy_owner()
             .filter(|_| a.rights.edit && !a.rights.sync_edits)
@@ -126,6 +132,7 @@ impl Services {
             definition,
             rights: a.rights,
             own_copy,
+            pinned_at: a.link.pinned.as_ref().map(|p| p.at_ms),
             visitor: a.who(),
             reports,
         })
