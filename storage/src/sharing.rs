@@ -143,6 +143,32 @@ impl Store {
         .await
     }
 
+    /// Records another token of a public link (stored as its hash).
+    pub async fn insert_share_view_token(
+        &self,
+        hash: &str,
+        link_uid: &str,
+        now_ms: i64,
+    ) -> StorageResult<()> {
+        self.exec(
+            "CREATE share_view_token CONTENT { hash: $h, link_uid: $l, created_ms: $t }",
+            json!({ "h": hash, "l": link_uid, "t": now_ms }),
+        )
+        .await
+    }
+
+    /// The link a minted view token opens.
+    pub async fn share_link_by_view_token(
+        &self,
+        hash: &str,
+    ) -> StorageResult<Option<ShareLinkRecord>> {
+        self.first(
+            "SELECT * FROM share_link WHERE uid = (SELECT VALUE link_uid FROM share_view_token WHERE hash = $h)[0]",
+            json!({ "h": hash }),
+        )
+        .await
+    }
+
     pub async fn update_share_link(&self, link: &ShareLinkRecord) -> StorageResult<()> {
         self.exec(
             "UPDATE share_link CONTENT $l WHERE uid = $l.uid",

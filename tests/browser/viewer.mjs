@@ -105,6 +105,26 @@ try {
   check("#tab= embeds one tab without the toolbar");
   assert.deepEqual(errors, []);
 
+  // "Copy link" on a public link: a fresh browser opens exactly this view.
+  const publicRows = await page.$$eval(".tile[data-tile=top] tbody tr", (rs) => rs.map((r) => r.textContent));
+  await page.click("#copy-link");
+  await page.waitForSelector("#copied-url");
+  const copied = await page.inputValue("#copied-url");
+  assert.ok(copied.startsWith(BASE + "/s/") && !copied.includes(token), copied);
+  const other = await browser.newContext();
+  const op = await other.newPage();
+  await op.goto(copied);
+  await op.waitForFunction(() => (document.getElementById("content").dataset.drawn || "").includes("West"));
+  assert.equal(await op.getAttribute(".tab-button.active", "data-tab"), "products");
+  assert.ok(!op.url().includes(copied.split("/s/")[1].split("?")[0]), "copied token left in the URL: " + op.url());
+  await op.waitForFunction(() => {
+    const tds = Array.from(document.querySelectorAll(".tile[data-tile=top] tbody tr td:nth-child(2)"));
+    return tds.length > 0 && tds.every((t) => t.textContent === "West");
+  });
+  assert.deepEqual(await op.$$eval(".tile[data-tile=top] tbody tr", (rs) => rs.map((r) => r.textContent)), publicRows);
+  await other.close();
+  check("a copied public view opens in a fresh browser with the same tab, filter and rows");
+
   // ---- recipient -----------------------------------------------------------------
   const rc = await browser.newContext();
   const rp = await rc.newPage();

@@ -111,7 +111,7 @@ async fn viewer_in_headless_chromium() {
         "browser checks failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(stdout.matches("ok - ").count(), 11, "{stdout}");
+    assert_eq!(stdout.matches("ok - ").count(), 12, "{stdout}");
 }
 
 /// `serve --demo` on an empty data directory: a public link to a warmed report, printed;

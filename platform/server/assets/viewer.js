@@ -214,11 +214,21 @@
     const actions = el("div", { class: "actions" },
       el("button", {
         id: "copy-link",
+        // A public link's page opens only with a token, so the server mints one for this
+        // view; the URL is shown too, since the clipboard needs a secure context.
         onclick: async () => {
+          const button = document.getElementById("copy-link");
+          const r = await post("/api/copy-link", { query: location.search });
+          if (r.status !== 200) {
+            button.textContent = (r.body.error && r.body.error.message) || "Cannot copy the link";
+            return;
+          }
+          const shown = el("input", { id: "copied-url", readonly: true, value: r.body.url, size: 40 });
+          button.replaceWith(shown);
+          shown.select();
           try {
-            await navigator.clipboard.writeText(location.href);
+            await navigator.clipboard.writeText(r.body.url);
           } catch (_) {}
-          document.getElementById("copy-link").textContent = "Link copied";
         },
       }, "Copy link"),
       v.rights.edit ? el("button", { id: "edit-toggle", onclick: toggleEdit }, state.editing ? "Stop editing" : "Edit") : null,

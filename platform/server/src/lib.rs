@@ -101,6 +101,7 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
         .at("/s/v/:link/api/sign-in", post(routes::share::sign_in))
         .at("/s/v/:link/api/password", post(routes::share::set_password))
         .at("/s/v/:link/api/sign-out", post(routes::share::sign_out))
+        .at("/s/v/:link/api/copy-link", post(routes::share::copy_link))
         .at("/s/v/:link/api/report", put(routes::share::edit))
         .at("/healthz", get(routes::health::healthz))
         .at("/readyz", get(routes::health::readyz))

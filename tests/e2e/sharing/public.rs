@@ -221,3 +221,89 @@ async fn download_right_pause_and_expiry() {
     assert_eq!(code(&r), "INVALID_INPUT");
     assert!(message(&r).contains("expiresAt"));
 }
+
+#[tokio::test]
+async fn a_copied_view_opens_in_a_fresh_browser_until_the_link_is_revoked() {
+    let sw = share_world().await;
+    let s = sw.s();
+    let (id, url, _) = sw
+        .link(json!({"reportId": sw.report, "kind": "PUBLIC"}))
+        .await;
+    let v = Visitor::new(s);
+    v.open(&url).await;
+    let copy = format!("{}/api/copy-link", page_of(&id));
+    let state = "?tab=detail&filters=%7B%22segment%22%3A%5B%22Consumer%22%5D%7D&next=https%3A%2F%2Fevil.example";
+    // The write guard applies: a cross-site form cannot mint tokens.
+    let r = v
+        .send(reqwest::Method::POST, &copy, json!({"query": state}), false)
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = v.post(&copy, json!({"query": state})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let copied = r.json()["url"].as_str().unwrap().to_owned();
+    let token = url.rsplit('/').next().unwrap();
+    assert!(
+        copied.starts_with(&format!("{}/s/vts_", s.url)) && !copied.contains(token),
+        "{copied}"
+    );
+    // Only the viewer's own parameters travel.
+    assert!(
+        copied.contains("tab=detail") && copied.contains("filters="),
+        "{copied}"
+    );
+    assert!(!copied.contains("evil"), "{copied}");
+
+    // A fresh browser opens the same view: redirected without the token, state kept.
+    let fresh = Visitor::new(s);
+    let location = fresh.open(&copied).await;
+    assert!(
+        location.starts_with(&format!("{}?", page_of(&id))),
+        "{location}"
+    );
+    assert!(location.contains("tab=detail"), "{location}");
+    let t = tiles(&fresh, &id, "detail").await;
+    assert_eq!(t.status, 200, "{}", t.text);
+
+    // A recipients link's copy is its page, which asks for a sign-in: no new credential.
+    let (rid, _, created) = sw
+        .link(json!({"reportId": sw.report, "kind": "RECIPIENTS",
+            "recipients": [{"name": "Ann", "email": "ann@example.org", "role": "VIEWER"}]}))
+        .await;
+    let rv = Visitor::new(s);
+    rv.open(created["invitations"][0]["url"].as_str().unwrap())
+        .await;
+    rv.post(
+        &format!("{}/api/password", page_of(&rid)),
+        json!({"password": "Orchard#2026"}),
+    )
+    .await;
+    let r = rv
+        .post(
+            &format!("{}/api/copy-link", page_of(&rid)),
+            json!({"query": "?tab=overview"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json()["url"],
+        format!("{}{}?tab=overview", s.url, page_of(&rid))
+    );
+
+    // Minting is rate-limited per visitor.
+    let mut limited = None;
+    for _ in 0..40 {
+        let r = v.post(&copy, json!({"query": ""})).await;
+        if r.status != 200 {
+            limited = Some(r);
+            break;
+        }
+    }
+    let limited = limited.expect("copies are rate-limited");
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.json()["error"]["code"], "RATE_LIMITED");
+
+    // Revoking the link ends the copied tokens with it.
+    data(&sw.op("revokeShareLink", &id).await);
+    let r = Visitor::new(s).get(&copied).await;
+    assert_eq!(r.status, 410, "{}", r.text);
+}

@@ -466,6 +466,38 @@ pub async fn sign_out(
 }
 
 #[derive(Debug, Deserialize)]
+pub struct CopyLinkBody {
+    /// The viewer's query string: report, tab and filters.
+    #[serde(default)]
+    query: String,
+}
+
+/// `POST /s/v/LINK/api/copy-link {query}`: a URL to exactly this view that opens in a
+/// fresh browser: for a public link with a newly minted token, else the link's page.
+#[handler]
+pub async fn copy_link(
+    req: &Request,
+    Path(link): Path<String>,
+    body: Result<Json<CopyLinkBody>, poem::Error>,
+    state: Data<&Arc<AppState>>,
+) -> Response {
+    if let Err(e) = require_write_header(req) {
+        return fail(&e);
+    }
+    let Ok(Json(b)) = body else {
+        return fail(&ApiError::invalid("the body must be JSON {\"query\": …}"));
+    };
+    let a = match access(&state, req, &link).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match state.services.share_copy_link(&a, &b.query).await {
+        Ok(path) => ok(json!({ "url": format!("{}{path}", base(&state, req)) })),
+        Err(e) => fail(&e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
 pub struct EditBody {
     report: Option<String>,
     definition: Value,

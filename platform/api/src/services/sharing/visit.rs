@@ -115,21 +115,7 @@ impl Services {
         let hash = token_hash(token);
         let not_valid = || ApiError::new(ErrorCode::LinkNotValid, "this link is no longer valid");
         let now = now_ms();
-        let (link, recipient) = if let Some(l) = self.store.share_link_by_token(&hash).await? {
-            (l, None)
-        } else if let Some(r) = self.store.share_recipient_by_token(&hash).await? {
-            if r.revoked_ms.is_some() {
-                return Err(not_valid());
-            }
-            let l = self
-                .store
-                .share_link(&r.link_uid)
-                .await?
-                .ok_or_else(not_valid)?;
-            (l, Some(r))
-        } else {
-            return Err(not_valid());
-        };
+        let (link, recipient) = self.link_of_token(&hash).await?.ok_or_else(not_valid)?;
         match link_state(&link, now) {
             LinkState::Active | LinkState::Locked => {}
             _ => return Err(not_valid()),
@@ -162,17 +148,64 @@ impl Services {
         })
     }
 
-    /// Whether a token (a public link's or an invitation) still opens its link.
+    /// Whether a token (a public link's, a copied view's or an invitation) still opens
+    /// its link.
     pub async fn share_token_valid(&self, token: &str) -> ApiResult<bool> {
-        let hash = token_hash(token);
-        let link = match self.store.share_link_by_token(&hash).await? {
-            Some(l) => Some(l),
-            None => match self.store.share_recipient_by_token(&hash).await? {
-                Some(r) if r.revoked_ms.is_none() => self.store.share_link(&r.link_uid).await?,
-                _ => None,
-            },
+        let link = self.link_of_token(&token_hash(token)).await?;
+        Ok(link.is_some_and(|(l, _)| !link_state(&l, now_ms()).is_final()))
+    }
+
+    /// The link (and recipient, for an invitation) a token's hash opens. A revoked
+    /// recipient's invitation opens nothing.
+    async fn link_of_token(
+        &self,
+        hash: &str,
+    ) -> ApiResult<Option<(ShareLinkRecord, Option<ShareRecipientRecord>)>> {
+        if let Some(l) = self.store.share_link_by_token(hash).await? {
+            return Ok(Some((l, None)));
+        }
+        if let Some(r) = self.store.share_recipient_by_token(hash).await? {
+            if r.revoked_ms.is_some() {
+                return Ok(None);
+            }
+            let link = self.store.share_link(&r.link_uid).await?;
+            return Ok(link.map(|l| (l, Some(r))));
+        }
+        let link = self.store.share_link_by_view_token(hash).await?;
+        Ok(link
+            .filter(|l| l.kind == LinkKind::Public)
+            .map(|l| (l, None)))
+    }
+
+    /// A URL to exactly what the visitor sees (`query`: the viewer's report, tab and
+    /// filters). Public links need a token in it, so a fresh one is minted for the same
+    /// link (rate-limited per visitor like wrong passwords: 30 in five minutes); every
+    /// other kind's page needs no token, since the visitor signs in there.
+    pub async fn share_copy_link(&self, a: &ShareAccess, query: &str) -> ApiResult<String> {
+        let query = viewer_query(query);
+        if a.link.kind != LinkKind::Public {
+            return Ok(format!("{}{query}", super::link_path(&a.link.uid)));
+        }
+        let who = a.session_hash.as_deref().unwrap_or("none");
+        let key = format!("copy:{who}");
+        if let Some(wait) = self.share_failures.blocked_for(&key) {
+            return Err(ApiError::new(
+                ErrorCode::RateLimited,
+                format!("too many copied links; try again in {wait} s"),
+            ));
+        }
+        self.share_failures.record_failure(&key);
+        let token = new_token("vts");
+        self.store
+            .insert_share_view_token(&token_hash(&token), &a.link.uid, now_ms())
+            .await?;
+        let meta = RequestMeta {
+            address: a.address.clone(),
+            user_agent: a.user_agent.clone(),
         };
-        Ok(link.is_some_and(|l| !link_state(&l, now_ms()).is_final()))
+        self.audit_share(&a.link, None, "share.copy_link", &meta, a.who())
+            .await;
+        Ok(format!("/s/{token}{query}"))
     }
 
     pub(super) async fn audit_share(
@@ -543,4 +576,21 @@ pub(super) fn share_detail(
         Some(r) => format!("recipient:{} ua:{ua}", r.uid),
         None => format!("ua:{ua}"),
     }
+}
+
+/// Only the viewer's own parameters (report, tab, filters) of a query string, re-encoded,
+/// with the leading `?`; empty when none is left.
+fn viewer_query(raw: &str) -> String {
+    let kept: Vec<(String, String)> =
+        form_urlencoded::parse(raw.trim_start_matches('?').as_bytes())
+            .filter(|(k, _)| matches!(k.as_ref(), "report" | "tab" | "filters"))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+    if kept.is_empty() {
+        return String::new();
+    }
+    let encoded = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept)
+        .finish();
+    format!("?{encoded}")
 }
