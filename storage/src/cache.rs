@@ -1,12 +1,20 @@
-//! A read cache of project rows, used only when this process holds the database
-//! exclusively (embedded SurrealKV), so every write passes through here and clears it.
+//! Read caches, used only when this process holds the database exclusively (embedded
+//! SurrealKV), so every write passes through this process and clears them.
+//!
+//! - [`ProjectCache`]: project rows, cleared by writes that touch projects.
+//! - [`ReadCache`]: the rows of the reads a shared view repeats on every request (link,
+//!   session, creator, report, datasets, access filters, settings), cleared by *every*
+//!   write. Views write only once a second (their counters), so a view almost always
+//!   finds its rows here, and no write can leave a stale row behind.
 //!
 //! A generation counter closes the race between a reader and a writer: a reader notes
-//! the generation before it queries and caches its row only if no write finished since —
+//! the generation before it queries and caches its rows only if no write finished since —
 //! otherwise a row read just before a commit could be cached after the clear, and stay
 //! stale.
 
+use std::any::Any;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
@@ -54,9 +62,92 @@ impl ProjectCache {
     }
 }
 
+/// Entries of the read cache before it is emptied (a crude bound on memory).
+const MAX_READS: usize = 10_000;
+
+type Rows = Arc<dyn Any + Send + Sync>;
+
+#[derive(Default)]
+pub(crate) struct ReadCache {
+    inner: Mutex<(u64, HashMap<String, Rows>)>,
+}
+
+impl ReadCache {
+    pub fn generation(&self) -> u64 {
+        self.inner.lock().0
+    }
+
+    pub fn get<T: Clone + Send + Sync + 'static>(&self, key: &str) -> Option<Vec<T>> {
+        let rows = self.inner.lock().1.get(key).cloned()?;
+        rows.downcast_ref::<Vec<T>>().cloned()
+    }
+
+    /// Caches rows read at generation `seen`, unless a write has finished since.
+    pub fn put<T: Send + Sync + 'static>(&self, seen: u64, key: String, rows: Vec<T>) {
+        let mut guard = self.inner.lock();
+        let (generation, map) = &mut *guard;
+        if *generation != seen {
+            return;
+        }
+        if map.len() >= MAX_READS {
+            map.clear();
+        }
+        map.insert(key, Arc::new(rows));
+    }
+
+    /// Called after every statement that may write, whether it succeeded or not.
+    pub fn invalidate(&self) {
+        let mut guard = self.inner.lock();
+        guard.0 += 1;
+        guard.1.clear();
+    }
+}
+
+/// Whether a SurrealQL text may change data: it names a writing statement. Errs on the
+/// side of yes (a field or string that spells one only costs a cache clear).
+pub(crate) fn may_write(sql: &str) -> bool {
+    const WRITES: [&str; 11] = [
+        "CREATE", "UPDATE", "UPSERT", "DELETE", "INSERT", "RELATE", "DEFINE", "REMOVE", "ALTER",
+        "REBUILD", "ACCESS",
+    ];
+    sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|w| WRITES.iter().any(|k| w.eq_ignore_ascii_case(k)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writing_statements_are_recognised() {
+        assert!(may_write(
+            "UPDATE share_link SET paused = true WHERE uid = $u"
+        ));
+        assert!(may_write(
+            "BEGIN; delete share_session WHERE link_uid = $l; COMMIT"
+        ));
+        assert!(may_write("INSERT INTO audit_event $rows"));
+        assert!(!may_write("SELECT * FROM share_link WHERE uid = $u"));
+        // Field names that contain a keyword are not statements.
+        assert!(!may_write(
+            "SELECT updated_ms, created_by FROM report WHERE uid = $u"
+        ));
+    }
+
+    #[test]
+    fn reads_cached_before_a_write_are_dropped_and_never_stored_after_it() {
+        let c = ReadCache::default();
+        let seen = c.generation();
+        c.put(seen, "k".into(), vec![1u32]);
+        assert_eq!(c.get::<u32>("k"), Some(vec![1]));
+        // A wrong type is a miss, not a panic.
+        assert_eq!(c.get::<String>("k"), None);
+        c.invalidate();
+        assert_eq!(c.get::<u32>("k"), None);
+        // A read that began before the write may not be cached after it.
+        c.put(seen, "k".into(), vec![1u32]);
+        assert_eq!(c.get::<u32>("k"), None);
+    }
 
     fn project(uid: &str, slug: &str, name: &str) -> ProjectRecord {
         ProjectRecord {

@@ -248,7 +248,7 @@ impl Store {
     // ---- datasets -----------------------------------------------------------------
 
     pub async fn datasets(&self, project_uid: &str) -> StorageResult<Vec<DatasetRecord>> {
-        self.rows(
+        self.cached_rows(
             "SELECT * FROM dataset WHERE project_uid = $p ORDER BY name",
             json!({ "p": project_uid }),
         )
@@ -371,12 +371,12 @@ impl Store {
     }
 
     pub async fn report(&self, uid: &str) -> StorageResult<Option<ReportRecord>> {
-        self.first("SELECT * FROM report WHERE uid = $u", json!({ "u": uid }))
+        self.cached_first("SELECT * FROM report WHERE uid = $u", json!({ "u": uid }))
             .await
     }
 
     pub async fn reports(&self, project_uid: &str) -> StorageResult<Vec<ReportRecord>> {
-        self.rows(
+        self.cached_rows(
             "SELECT * FROM report WHERE project_uid = $p ORDER BY uid",
             json!({ "p": project_uid }),
         )
@@ -394,7 +394,7 @@ impl Store {
         &self,
         project_uid: &str,
     ) -> StorageResult<Vec<AccessFilterRecord>> {
-        self.rows(
+        self.cached_rows(
             "SELECT * FROM access_filter WHERE project_uid = $p ORDER BY dataset",
             json!({ "p": project_uid }),
         )

@@ -24,6 +24,8 @@ pub struct Store {
     embedded: bool,
     /// Present only when the database is exclusive to this process.
     pub(crate) projects: Option<std::sync::Arc<crate::cache::ProjectCache>>,
+    /// Present only when the database is exclusive to this process.
+    reads: Option<std::sync::Arc<crate::cache::ReadCache>>,
 }
 
 impl Store {
@@ -44,6 +46,7 @@ impl Store {
         let store = Store {
             embedded: url.starts_with("surrealkv://"),
             projects: url.starts_with("surrealkv://").then(Default::default),
+            reads: url.starts_with("surrealkv://").then(Default::default),
             db,
             artifacts: ArtifactStore::local(artifacts_root)?,
         };
@@ -95,16 +98,22 @@ impl Store {
     /// so a uniqueness conflict is looked for among all of them.
     async fn run(&self, sql: &str, vars: Value) -> StorageResult<surrealdb::IndexedResults> {
         let mut attempt = 0;
-        loop {
+        let result = loop {
             match self.run_once(sql, vars.clone()).await {
                 Err(e) if e.is_retryable() && attempt < 5 => {
                     attempt += 1;
                     tracing::debug!(attempt, error = %e, "retrying after a transaction conflict");
                     tokio::time::sleep(std::time::Duration::from_millis(2 << attempt)).await;
                 }
-                other => return other,
+                other => break other,
             }
+        };
+        if let Some(reads) = &self.reads
+            && crate::cache::may_write(sql)
+        {
+            reads.invalidate();
         }
+        result
     }
 
     async fn run_once(&self, sql: &str, vars: Value) -> StorageResult<surrealdb::IndexedResults> {
@@ -140,6 +149,34 @@ impl Store {
         raw.into_iter()
             .map(|v| serde_json::from_value(v).map_err(StorageError::from))
             .collect()
+    }
+
+    /// [`rows`](Self::rows) through the read cache, for reads every shared view repeats.
+    /// Without an exclusive database it is a plain read.
+    pub(crate) async fn cached_rows<T: DeserializeOwned + Clone + Send + Sync + 'static>(
+        &self,
+        sql: &str,
+        vars: Value,
+    ) -> StorageResult<Vec<T>> {
+        let Some(reads) = &self.reads else {
+            return self.rows(sql, vars).await;
+        };
+        let key = format!("{}\u{0}{sql}\u{0}{vars}", std::any::type_name::<T>());
+        if let Some(rows) = reads.get::<T>(&key) {
+            return Ok(rows);
+        }
+        let seen = reads.generation();
+        let rows: Vec<T> = self.rows(sql, vars).await?;
+        reads.put(seen, key, rows.clone());
+        Ok(rows)
+    }
+
+    pub(crate) async fn cached_first<T: DeserializeOwned + Clone + Send + Sync + 'static>(
+        &self,
+        sql: &str,
+        vars: Value,
+    ) -> StorageResult<Option<T>> {
+        Ok(self.cached_rows(sql, vars).await?.into_iter().next())
     }
 
     pub(crate) async fn first<T: DeserializeOwned>(

@@ -22,7 +22,7 @@ impl Store {
     }
 
     pub async fn user(&self, uid: &str) -> StorageResult<Option<UserRecord>> {
-        self.first("SELECT * FROM user WHERE uid = $uid", json!({ "uid": uid }))
+        self.cached_first("SELECT * FROM user WHERE uid = $uid", json!({ "uid": uid }))
             .await
     }
 

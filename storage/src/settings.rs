@@ -9,7 +9,7 @@ use crate::{StorageResult, Store};
 impl Store {
     pub async fn setting<T: DeserializeOwned>(&self, key: &str) -> StorageResult<Option<T>> {
         let row: Option<serde_json::Value> = self
-            .first(
+            .cached_first(
                 "SELECT data FROM setting WHERE name = $k",
                 json!({ "k": key }),
             )

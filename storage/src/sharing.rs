@@ -128,7 +128,7 @@ impl Store {
     }
 
     pub async fn share_link(&self, uid: &str) -> StorageResult<Option<ShareLinkRecord>> {
-        self.first(
+        self.cached_first(
             "SELECT * FROM share_link WHERE uid = $u",
             json!({ "u": uid }),
         )
@@ -255,7 +255,7 @@ impl Store {
     }
 
     pub async fn share_recipient(&self, uid: &str) -> StorageResult<Option<ShareRecipientRecord>> {
-        self.first(
+        self.cached_first(
             "SELECT * FROM share_recipient WHERE uid = $u",
             json!({ "u": uid }),
         )
@@ -324,7 +324,7 @@ impl Store {
     }
 
     pub async fn share_session(&self, hash: &str) -> StorageResult<Option<ShareSessionRecord>> {
-        self.first(
+        self.cached_first(
             "SELECT * FROM share_session WHERE hash = $h",
             json!({ "h": hash }),
         )
@@ -368,7 +368,7 @@ impl Store {
         link_uid: &str,
         owner: &str,
     ) -> StorageResult<Option<ShareCopyRecord>> {
-        self.first(
+        self.cached_first(
             "SELECT * FROM share_copy WHERE link_uid = $l AND owner = $o",
             json!({ "l": link_uid, "o": owner }),
         )

@@ -13,6 +13,12 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 mod plugin;
+
+/// mimalloc instead of the system allocator: a shared view is mostly short-lived
+/// allocations on many threads, where glibc's malloc spent a third of the CPU (and kept
+/// returning pages to the kernel only to fault them back in).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use vitrine_authz::Subject;
 use vitrine_core::ServerPermission;
 use vitrine_server::Config;

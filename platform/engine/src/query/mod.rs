@@ -43,6 +43,9 @@ pub struct QueryResult {
     pub batches: Vec<RecordBatch>,
     /// More rows matched than the limit let through.
     pub truncated: bool,
+    /// The rows as JSON text, made on first use: a cached result serves many views,
+    /// and encoding it once instead of per view is most of a warmed view's cost.
+    json_text: std::sync::OnceLock<Arc<str>>,
 }
 
 impl QueryResult {
@@ -52,6 +55,27 @@ impl QueryResult {
 
     pub fn rows(&self) -> usize {
         self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+
+    pub fn new(schema: SchemaRef, batches: Vec<RecordBatch>, truncated: bool) -> QueryResult {
+        QueryResult {
+            schema,
+            batches,
+            truncated,
+            json_text: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// [`json_rows`](Self::json_rows) as JSON text (an array of arrays), encoded once per
+    /// result.
+    pub fn json_rows_text(&self) -> EngineResult<Arc<str>> {
+        if let Some(t) = self.json_text.get() {
+            return Ok(t.clone());
+        }
+        let text: Arc<str> = serde_json::to_string(&self.json_rows()?)
+            .map_err(|e| EngineError::Internal(e.to_string()))?
+            .into();
+        Ok(self.json_text.get_or_init(|| text).clone())
     }
 
     /// Rows as JSON arrays in column order.
@@ -420,11 +444,7 @@ async fn run_query_by(
         }
         batches.retain(|b| b.num_rows() > 0);
     }
-    Ok(QueryResult {
-        schema,
-        batches,
-        truncated,
-    })
+    Ok(QueryResult::new(schema, batches, truncated))
 }
 
 #[cfg(test)]
