@@ -98,9 +98,18 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
             get(routes::share::filter_values),
         )
         .at("/s/v/:link/api/drill", post(routes::share::drill))
-        .at("/s/v/:link/api/sign-in", post(routes::share::sign_in))
-        .at("/s/v/:link/api/password", post(routes::share::set_password))
-        .at("/s/v/:link/api/sign-out", post(routes::share::sign_out))
+        .at(
+            "/s/v/:link/api/sign-in",
+            post(routes::share_session::sign_in),
+        )
+        .at(
+            "/s/v/:link/api/password",
+            post(routes::share_session::set_password),
+        )
+        .at(
+            "/s/v/:link/api/sign-out",
+            post(routes::share_session::sign_out),
+        )
         .at("/s/v/:link/api/copy-link", post(routes::share::copy_link))
         .at("/s/v/:link/api/report", put(routes::share::edit))
         .at("/healthz", get(routes::health::healthz))

@@ -4,6 +4,7 @@ pub mod graphql;
 pub mod health;
 pub mod pages;
 pub mod share;
+pub mod share_session;
 pub mod viewer;
 
 use poem::http::StatusCode;

@@ -32,11 +32,11 @@ pub const SHARE_COOKIE: &str = "vitrine_share";
 /// needs no token in the page.
 pub const SHARE_WRITE_HEADER: &str = "x-vitrine-share";
 
-fn share_cookie(req: &Request) -> Option<String> {
+pub(super) fn share_cookie(req: &Request) -> Option<String> {
     super::cookie_value(req, SHARE_COOKIE)
 }
 
-fn set_share_cookie(resp: &mut Response, link_uid: &str, value: &str, secure: bool) {
+pub(super) fn set_share_cookie(resp: &mut Response, link_uid: &str, value: &str, secure: bool) {
     let max_age = if value.is_empty() { 0 } else { 12 * 3600 };
     let secure = if secure { "; Secure" } else { "" };
     let cookie = format!(
@@ -184,11 +184,11 @@ fn filters_of(raw: Option<&str>) -> Result<FilterState, ApiError> {
     }
 }
 
-fn ok(body: Value) -> Response {
+pub(super) fn ok(body: Value) -> Response {
     private(json_response(StatusCode::OK, &body))
 }
 
-fn fail(e: &ApiError) -> Response {
+pub(super) fn fail(e: &ApiError) -> Response {
     private(error_response(e))
 }
 
@@ -319,7 +319,7 @@ pub async fn download(
     result.map(private).unwrap_or_else(|e| fail(&e))
 }
 
-fn require_write_header(req: &Request) -> Result<(), ApiError> {
+pub(super) fn require_write_header(req: &Request) -> Result<(), ApiError> {
     if req.header(SHARE_WRITE_HEADER) == Some("1") {
         Ok(())
     } else {
@@ -372,108 +372,6 @@ pub async fn drill(
     }
     .await;
     result.map(ok).unwrap_or_else(|e| fail(&e))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct SignInBody {
-    email: String,
-    password: String,
-}
-
-/// `POST /s/v/LINK/api/sign-in {email, password}`: a recipient signs in; a fresh session
-/// cookie replaces the old one.
-#[handler]
-pub async fn sign_in(
-    req: &Request,
-    Path(link): Path<String>,
-    body: Result<Json<SignInBody>, poem::Error>,
-    state: Data<&Arc<AppState>>,
-) -> Response {
-    if let Err(e) = require_write_header(req) {
-        return fail(&e);
-    }
-    let Ok(Json(b)) = body else {
-        return fail(&ApiError::invalid(
-            "the body must be JSON {\"email\": …, \"password\": …}",
-        ));
-    };
-    let meta = request_meta(req);
-    match state
-        .services
-        .share_sign_in(
-            &link,
-            share_cookie(req).as_deref(),
-            &b.email,
-            &b.password,
-            &meta,
-        )
-        .await
-    {
-        Ok(token) => {
-            let mut resp = ok(json!({"ok": true}));
-            set_share_cookie(&mut resp, &link, &token, state.config.server.secure_cookies);
-            resp
-        }
-        Err(e) => fail(&e),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct PasswordBody {
-    password: String,
-}
-
-/// `POST /s/v/LINK/api/password {password}`: a recipient's first password, from the
-/// session their invitation opened.
-#[handler]
-pub async fn set_password(
-    req: &Request,
-    Path(link): Path<String>,
-    body: Result<Json<PasswordBody>, poem::Error>,
-    state: Data<&Arc<AppState>>,
-) -> Response {
-    if let Err(e) = require_write_header(req) {
-        return fail(&e);
-    }
-    let Ok(Json(b)) = body else {
-        return fail(&ApiError::invalid(
-            "the body must be JSON {\"password\": …}",
-        ));
-    };
-    let Some(session) = share_cookie(req) else {
-        return fail(&ApiError::new(
-            ErrorCode::Unauthenticated,
-            "open your invitation link to set a password",
-        ));
-    };
-    match state
-        .services
-        .share_set_password(&link, &session, &b.password, &request_meta(req))
-        .await
-    {
-        Ok(()) => ok(json!({"ok": true})),
-        Err(e) => fail(&e),
-    }
-}
-
-/// `POST /s/v/LINK/api/sign-out`: ends the share session and clears its cookie.
-#[handler]
-pub async fn sign_out(
-    req: &Request,
-    Path(link): Path<String>,
-    state: Data<&Arc<AppState>>,
-) -> Response {
-    if let Err(e) = require_write_header(req) {
-        return fail(&e);
-    }
-    if let Some(s) = share_cookie(req)
-        && let Err(e) = state.services.share_sign_out(&s).await
-    {
-        return fail(&e);
-    }
-    let mut resp = ok(json!({"ok": true}));
-    set_share_cookie(&mut resp, &link, "", state.config.server.secure_cookies);
-    resp
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,12 +1,14 @@
-//! Share links as their managers see them: create, change, pause, revoke, unlock, add
-//! and revoke recipients, list them in the share ledger, and access warnings when a
-//! report edit widens what a link shows. What visitors do is in [`visit`].
+//! Share links as their managers see them: create, change, pin, pause, revoke, unlock,
+//! and list them in the share ledger. Beside this module: [`recipients`] (a recipients
+//! link's people), [`warnings`] (access warnings and the share policy), [`visit`] (who a
+//! visitor is: tokens, sessions, passwords) and [`view`] (what a visitor sees).
 //!
 //! Only project managers (and admins) touch links. Recipients hold no account at all,
 //! so nothing here can be reached with a recipient's session: they can never reshare.
 
 mod access_log;
 mod exposure;
+mod recipients;
 mod view;
 mod visit;
 mod warnings;
@@ -15,13 +17,14 @@ use std::collections::BTreeSet;
 
 use vitrine_authz::Action;
 use vitrine_core::{
-    DeliveriesOnRevoke, ErrorCode, LinkKind, LinkRights, LinkState, LinkTarget, RecipientRole,
-    ServerPermission, check_email, check_kind_target,
+    ErrorCode, LinkKind, LinkRights, LinkState, LinkTarget, ServerPermission, check_kind_target,
 };
 use vitrine_engine::report::ReportDefinition;
 use vitrine_storage::{PageRequest, ShareLinkRecord, ShareRecipientRecord, new_uid, now_ms};
 
 pub use access_log::AccessLog;
+pub use recipients::NewRecipient;
+use recipients::new_recipient;
 pub use view::ShareView;
 pub use visit::{ShareAccess, ShareOpened, SharePage};
 pub use warnings::SharePolicy;
@@ -47,14 +50,6 @@ pub struct NewShareLink {
     pub recipients: Vec<NewRecipient>,
     /// Show the report as it is now, not its later versions.
     pub pinned: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewRecipient {
-    pub name: String,
-    pub email: String,
-    pub role: RecipientRole,
-    pub rights: Option<LinkRights>,
 }
 
 /// A change to a link; `None` leaves a field alone.
@@ -131,36 +126,6 @@ fn check_expiry(expires_ms: Option<i64>) -> ApiResult<()> {
         return Err(ApiError::invalid("expiresAt: must be in the future"));
     }
     Ok(())
-}
-
-fn new_recipient(
-    link_uid: &str,
-    r: &NewRecipient,
-    i: usize,
-) -> ApiResult<(ShareRecipientRecord, String)> {
-    let name = vitrine_core::Name::parse("name", &r.name)
-        .map_err(|e| ApiError::invalid(format!("recipients[{i}].name: {}", e.reason)))?;
-    let email = check_email(&r.email)
-        .map_err(|e| ApiError::invalid(format!("recipients[{i}].email: {}", e.reason)))?;
-    let token = new_token("vtr");
-    Ok((
-        ShareRecipientRecord {
-            uid: new_uid(),
-            link_uid: link_uid.to_owned(),
-            name: name.into_inner(),
-            email,
-            role: r.role,
-            rights: r.rights,
-            token_hash: token_hash(&token),
-            password_hash: None,
-            created_ms: now_ms(),
-            revoked_ms: None,
-            deliveries_on_revoke: None,
-            last_access_ms: None,
-            access_count: 0,
-        },
-        token,
-    ))
 }
 
 impl Services {
@@ -433,135 +398,6 @@ impl Services {
             );
         }
         Ok(out)
-    }
-
-    pub async fn add_share_recipient(
-        &self,
-        caller: &Caller,
-        link_uid: &str,
-        new: NewRecipient,
-    ) -> ApiResult<Invitation> {
-        caller.require_write()?;
-        let link = self.managed_link(caller, link_uid).await?;
-        if link.kind != LinkKind::Recipients {
-            return Err(ApiError::invalid(
-                "linkId: only a recipients link has recipients",
-            ));
-        }
-        if link_state(&link, now_ms()).is_final() {
-            return Err(ApiError::new(
-                ErrorCode::LinkNotValid,
-                "this link is no longer valid",
-            ));
-        }
-        let (rec, token) = new_recipient(link_uid, &new, 0)
-            .map_err(|e| ApiError::new(e.code, e.message.replace("recipients[0].", "")))?;
-        self.store.insert_share_recipient(&rec).await?;
-        self.audit
-            .record(
-                caller,
-                "share_recipient.add",
-                &format!("share_link:{link_uid}"),
-                "ok",
-                &rec.email,
-            )
-            .await;
-        Ok(Invitation {
-            recipient: Some(rec),
-            path: format!("/s/{token}"),
-        })
-    }
-
-    /// A fresh invitation for a recipient who lost theirs or forgot their password: the
-    /// old invitation stops working and the password is cleared, to be set again.
-    pub async fn reissue_invitation(
-        &self,
-        caller: &Caller,
-        recipient_uid: &str,
-    ) -> ApiResult<Invitation> {
-        caller.require_write()?;
-        let mut rec = self.recipient_for(caller, recipient_uid).await?;
-        if rec.revoked_ms.is_some() {
-            return Err(ApiError::new(
-                ErrorCode::LinkNotValid,
-                "this recipient is revoked; add them again",
-            ));
-        }
-        let token = new_token("vtr");
-        rec.token_hash = token_hash(&token);
-        rec.password_hash = None;
-        self.store.update_share_recipient(&rec).await?;
-        self.store
-            .delete_share_sessions(&rec.link_uid, Some(&rec.uid))
-            .await?;
-        self.audit
-            .record(
-                caller,
-                "share_recipient.reissue",
-                &format!("share_link:{}", rec.link_uid),
-                "ok",
-                &rec.email,
-            )
-            .await;
-        Ok(Invitation {
-            recipient: Some(rec),
-            path: format!("/s/{token}"),
-        })
-    }
-
-    async fn recipient_for(
-        &self,
-        caller: &Caller,
-        recipient_uid: &str,
-    ) -> ApiResult<ShareRecipientRecord> {
-        let rec = self
-            .store
-            .share_recipient(recipient_uid)
-            .await?
-            .ok_or_else(|| ApiError::not_found("recipient"))?;
-        self.managed_link(caller, &rec.link_uid)
-            .await
-            .map_err(|e| match e.code {
-                ErrorCode::NotFound => ApiError::not_found("recipient"),
-                _ => e,
-            })?;
-        Ok(rec)
-    }
-
-    /// Revokes one recipient: their sessions end now; their scheduled deliveries are
-    /// cancelled or handed to the link's owner, as the caller chooses (the scheduler reads
-    /// the stored choice).
-    pub async fn revoke_share_recipient(
-        &self,
-        caller: &Caller,
-        recipient_uid: &str,
-        deliveries: DeliveriesOnRevoke,
-    ) -> ApiResult<ShareRecipientRecord> {
-        caller.require_write()?;
-        let mut rec = self.recipient_for(caller, recipient_uid).await?;
-        rec.revoked_ms.get_or_insert(now_ms());
-        rec.deliveries_on_revoke = Some(deliveries);
-        self.store.update_share_recipient(&rec).await?;
-        self.store
-            .delete_share_sessions(&rec.link_uid, Some(&rec.uid))
-            .await?;
-        self.audit
-            .record(
-                caller,
-                "share_recipient.revoke",
-                &format!("share_link:{}", rec.link_uid),
-                "ok",
-                &rec.email,
-            )
-            .await;
-        Ok(rec)
-    }
-
-    pub async fn share_recipients_of(
-        &self,
-        link_uid: &str,
-    ) -> ApiResult<Vec<ShareRecipientRecord>> {
-        Ok(self.store.share_recipients(link_uid).await?)
     }
 
     /// The share ledger: every link of `project` (its managers) or of the instance

@@ -1,0 +1,183 @@
+//! Recipients of a recipients link as its managers handle them: add one, reissue an
+//! invitation, revoke one (with the choice for their scheduled deliveries), list them.
+//! Each recipient holds only an invitation token until they choose a password.
+
+use vitrine_core::{
+    DeliveriesOnRevoke, ErrorCode, LinkKind, LinkRights, RecipientRole, check_email,
+};
+use vitrine_storage::{ShareRecipientRecord, new_uid, now_ms};
+
+use super::{Invitation, link_state};
+use crate::caller::Caller;
+use crate::secrets::{new_token, token_hash};
+use crate::services::Services;
+use crate::{ApiError, ApiResult};
+
+#[derive(Debug, Clone)]
+pub struct NewRecipient {
+    pub name: String,
+    pub email: String,
+    pub role: RecipientRole,
+    pub rights: Option<LinkRights>,
+}
+
+pub(super) fn new_recipient(
+    link_uid: &str,
+    r: &NewRecipient,
+    i: usize,
+) -> ApiResult<(ShareRecipientRecord, String)> {
+    let name = vitrine_core::Name::parse("name", &r.name)
+        .map_err(|e| ApiError::invalid(format!("recipients[{i}].name: {}", e.reason)))?;
+    let email = check_email(&r.email)
+        .map_err(|e| ApiError::invalid(format!("recipients[{i}].email: {}", e.reason)))?;
+    let token = new_token("vtr");
+    Ok((
+        ShareRecipientRecord {
+            uid: new_uid(),
+            link_uid: link_uid.to_owned(),
+            name: name.into_inner(),
+            email,
+            role: r.role,
+            rights: r.rights,
+            token_hash: token_hash(&token),
+            password_hash: None,
+            created_ms: now_ms(),
+            revoked_ms: None,
+            deliveries_on_revoke: None,
+            last_access_ms: None,
+            access_count: 0,
+        },
+        token,
+    ))
+}
+
+impl Services {
+    pub async fn add_share_recipient(
+        &self,
+        caller: &Caller,
+        link_uid: &str,
+        new: NewRecipient,
+    ) -> ApiResult<Invitation> {
+        caller.require_write()?;
+        let link = self.managed_link(caller, link_uid).await?;
+        if link.kind != LinkKind::Recipients {
+            return Err(ApiError::invalid(
+                "linkId: only a recipients link has recipients",
+            ));
+        }
+        if link_state(&link, now_ms()).is_final() {
+            return Err(ApiError::new(
+                ErrorCode::LinkNotValid,
+                "this link is no longer valid",
+            ));
+        }
+        let (rec, token) = new_recipient(link_uid, &new, 0)
+            .map_err(|e| ApiError::new(e.code, e.message.replace("recipients[0].", "")))?;
+        self.store.insert_share_recipient(&rec).await?;
+        self.audit
+            .record(
+                caller,
+                "share_recipient.add",
+                &format!("share_link:{link_uid}"),
+                "ok",
+                &rec.email,
+            )
+            .await;
+        Ok(Invitation {
+            recipient: Some(rec),
+            path: format!("/s/{token}"),
+        })
+    }
+
+    /// A fresh invitation for a recipient who lost theirs or forgot their password: the
+    /// old invitation stops working and the password is cleared, to be set again.
+    pub async fn reissue_invitation(
+        &self,
+        caller: &Caller,
+        recipient_uid: &str,
+    ) -> ApiResult<Invitation> {
+        caller.require_write()?;
+        let mut rec = self.recipient_for(caller, recipient_uid).await?;
+        if rec.revoked_ms.is_some() {
+            return Err(ApiError::new(
+                ErrorCode::LinkNotValid,
+                "this recipient is revoked; add them again",
+            ));
+        }
+        let token = new_token("vtr");
+        rec.token_hash = token_hash(&token);
+        rec.password_hash = None;
+        self.store.update_share_recipient(&rec).await?;
+        self.store
+            .delete_share_sessions(&rec.link_uid, Some(&rec.uid))
+            .await?;
+        self.audit
+            .record(
+                caller,
+                "share_recipient.reissue",
+                &format!("share_link:{}", rec.link_uid),
+                "ok",
+                &rec.email,
+            )
+            .await;
+        Ok(Invitation {
+            recipient: Some(rec),
+            path: format!("/s/{token}"),
+        })
+    }
+
+    async fn recipient_for(
+        &self,
+        caller: &Caller,
+        recipient_uid: &str,
+    ) -> ApiResult<ShareRecipientRecord> {
+        let rec = self
+            .store
+            .share_recipient(recipient_uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("recipient"))?;
+        self.managed_link(caller, &rec.link_uid)
+            .await
+            .map_err(|e| match e.code {
+                ErrorCode::NotFound => ApiError::not_found("recipient"),
+                _ => e,
+            })?;
+        Ok(rec)
+    }
+
+    /// Revokes one recipient: their sessions end now; their scheduled deliveries are
+    /// cancelled or handed to the link's owner, as the caller chooses (the scheduler reads
+    /// the stored choice).
+    pub async fn revoke_share_recipient(
+        &self,
+        caller: &Caller,
+        recipient_uid: &str,
+        deliveries: DeliveriesOnRevoke,
+    ) -> ApiResult<ShareRecipientRecord> {
+        caller.require_write()?;
+        let mut rec = self.recipient_for(caller, recipient_uid).await?;
+        rec.revoked_ms.get_or_insert(now_ms());
+        rec.deliveries_on_revoke = Some(deliveries);
+        self.store.update_share_recipient(&rec).await?;
+        self.store
+            .delete_share_sessions(&rec.link_uid, Some(&rec.uid))
+            .await?;
+        self.audit
+            .record(
+                caller,
+                "share_recipient.revoke",
+                &format!("share_link:{}", rec.link_uid),
+                "ok",
+                &rec.email,
+            )
+            .await;
+        Ok(rec)
+    }
+
+    pub async fn share_recipients_of(
+        &self,
+        link_uid: &str,
+    ) -> ApiResult<Vec<ShareRecipientRecord>> {
+        Ok(self.store.share_recipients(link_uid).await?)
+    }
+}
