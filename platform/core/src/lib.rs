@@ -7,6 +7,7 @@
 
 mod error;
 mod names;
+pub mod revision;
 mod roles;
 mod sharing;
 
@@ -14,6 +15,7 @@ pub use error::{CoreError, ErrorCode};
 pub use names::{
     Ability, AttributeKey, ConnectionRole, Name, Password, ServerPermission, Slug, Username,
 };
+pub use revision::{Change, ChangeKind, ChangeObject, ReportContent, RevisionContent};
 pub use roles::{Role, floor_violation, may_query};
 pub use sharing::{
     DeliveriesOnRevoke, LinkKind, LinkRights, LinkState, LinkTarget, RECIPIENT_PASSWORD_SPECIALS,
