@@ -33,8 +33,19 @@ fn run(cmd: &mut Command, what: &str) {
 /// first time; later runs find them.
 fn ensure_browser() {
     if !Path::new(CHROMIUM).exists() {
+        // As root apt-get runs directly; otherwise through passwordless sudo, if any.
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
         let apt = |args: &[&str]| {
-            let mut c = Command::new("apt-get");
+            let mut c = if root {
+                Command::new("apt-get")
+            } else {
+                let mut s = Command::new("sudo");
+                s.args(["-n", "--preserve-env=DEBIAN_FRONTEND", "apt-get"]);
+                s
+            };
             c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
             c
         };
