@@ -16,6 +16,7 @@ mod identity;
 mod plugins;
 mod policies;
 mod records;
+mod revisions;
 mod settings;
 mod sharing;
 
@@ -33,6 +34,7 @@ pub use records::{
     ApiTokenRecord, AuditRecord, FolderRecord, GroupRecord, ProjectRecord, SessionRecord, UserKind,
     UserRecord, VirtualRootRecord,
 };
+pub use revisions::RevisionRecord;
 pub use sharing::{
     PinnedReport, ShareCopyRecord, ShareLinkRecord, ShareRecipientRecord, ShareSessionRecord,
     ShareWarning,

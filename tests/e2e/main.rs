@@ -12,6 +12,7 @@ mod limits;
 mod permissions;
 mod plugins;
 mod policies;
+mod revisions;
 mod schema;
 mod setup;
 mod sharing;

@@ -191,7 +191,7 @@ async fn seed(services: &Arc<Services>, caller: &Caller) -> Result<String, Serve
         .await
         .map_err(|e| fail("upload the sample orders", e))?;
     services
-        .save_workflow(caller, &project, workflow(&upload.uid), None, Some(0))
+        .save_workflow(caller, &project, workflow(&upload.uid), None, Some(0), None)
         .await
         .map_err(|e| fail("save the workflow", e))?;
     let run = services

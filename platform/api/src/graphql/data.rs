@@ -288,6 +288,8 @@ impl DataMutation {
 
     /// Saves the whole workflow graph (`{"blocks": [{"id", "kind", "config", "inputs"}]}`)
     /// after validating it; `parameters` replaces the project's parameters when given.
+    /// The save adds a revision to the project's history, with `message` or one made
+    /// from the change.
     async fn save_workflow(
         &self,
         ctx: &Context<'_>,
@@ -295,6 +297,7 @@ impl DataMutation {
         workflow: Json<Value>,
         parameters: Option<Vec<ParameterInput>>,
         expected_version: Option<i64>,
+        message: Option<String>,
     ) -> async_graphql::Result<Workflow> {
         let parameters = parameters.map(params).transpose()?;
         let w = services(ctx)
@@ -304,6 +307,7 @@ impl DataMutation {
                 workflow.0,
                 parameters,
                 expected_version,
+                message.as_deref(),
             )
             .await
             .gql()?;

@@ -12,6 +12,7 @@ mod pagination;
 mod plugins;
 mod query;
 mod refusals;
+mod revisions;
 mod sharing;
 mod types;
 
@@ -36,6 +37,7 @@ pub struct QueryRoot(
     data::DataQuery,
     plugins::PluginQuery,
     sharing::SharingQuery,
+    revisions::RevisionQuery,
 );
 
 #[derive(MergedObject, Default)]

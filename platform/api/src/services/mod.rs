@@ -11,6 +11,7 @@ mod plugins;
 mod policy;
 mod projects;
 mod reports;
+mod revisions;
 mod security;
 mod sharing;
 mod workflows;

@@ -75,6 +75,7 @@ impl Services {
             updated_ms: now,
         };
         self.store.insert_report(&r).await?;
+        self.record_revision(caller, project_uid, None).await;
         self.audit
             .record(
                 caller,
@@ -112,6 +113,7 @@ impl Services {
         r.updated_ms = now_ms();
         self.store.update_report(&r).await?;
         self.record_exposure(uid, exposure).await?;
+        self.record_revision(caller, &r.project_uid, None).await;
         self.audit
             .record(
                 caller,
@@ -130,6 +132,7 @@ impl Services {
         self.project_for(caller, &r.project_uid, Action::Edit)
             .await?;
         self.store.delete_report(uid).await?;
+        self.record_revision(caller, &r.project_uid, None).await;
         self.audit
             .record(
                 caller,

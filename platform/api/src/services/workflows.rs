@@ -230,6 +230,7 @@ impl Services {
         workflow: Value,
         parameters: Option<BTreeMap<String, String>>,
         expected_version: Option<i64>,
+        message: Option<&str>,
     ) -> ApiResult<WorkflowView> {
         caller.require_write()?;
         self.project_for(caller, project_uid, Action::Edit).await?;
@@ -258,6 +259,7 @@ impl Services {
             updated_by: Some(caller.uid().to_owned()),
         };
         self.store.save_workflow(&record, expected).await?;
+        self.record_revision(caller, project_uid, message).await;
         self.audit
             .record(
                 caller,

@@ -396,6 +396,14 @@ impl Services {
             r.updated_ms = now_ms();
             self.store.update_report(&r).await?;
             self.record_exposure(&report.uid, found).await?;
+            let who = a.who();
+            let author = (a.user.as_ref().map(|u| u.uid.as_str()), who.as_str());
+            self.record_revision_by(
+                author,
+                &report.project_uid,
+                Some("edited through a share link"),
+            )
+            .await;
             self.audit_share(
                 &a.link,
                 a.recipient.as_ref(),

@@ -1,0 +1,152 @@
+//! Version history in GraphQL: a project's revisions, one revision with what it changed,
+//! and the structural diff between any two.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use vitrine_core::{Change, ChangeKind as CoreKind, ChangeObject as CoreObject};
+use vitrine_storage::RevisionRecord;
+
+use super::pagination::{connection, page_ahead};
+use super::types::time;
+use super::{caller, services};
+use crate::GqlResult;
+
+type R<T> = async_graphql::Result<T>;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum RevisionChangeKind {
+    Added,
+    Removed,
+    Changed,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum RevisionChangeObject {
+    Block,
+    Parameter,
+    Report,
+    Tab,
+    Tile,
+    Filter,
+}
+
+/// One difference between two revisions.
+#[derive(SimpleObject)]
+pub struct RevisionChange {
+    pub kind: RevisionChangeKind,
+    pub object: RevisionChangeObject,
+    /// A block's or parameter's name; `REPORT`, `REPORT/TAB` or `REPORT/TILE` for report
+    /// parts (REPORT is the report's name in the newer revision).
+    pub path: String,
+    /// For a change: the fields that differ.
+    pub fields: Vec<String>,
+}
+
+impl From<Change> for RevisionChange {
+    fn from(c: Change) -> Self {
+        RevisionChange {
+            kind: match c.kind {
+                CoreKind::Added => RevisionChangeKind::Added,
+                CoreKind::Removed => RevisionChangeKind::Removed,
+                CoreKind::Changed => RevisionChangeKind::Changed,
+            },
+            object: match c.object {
+                CoreObject::Block => RevisionChangeObject::Block,
+                CoreObject::Parameter => RevisionChangeObject::Parameter,
+                CoreObject::Report => RevisionChangeObject::Report,
+                CoreObject::Tab => RevisionChangeObject::Tab,
+                CoreObject::Tile => RevisionChangeObject::Tile,
+                CoreObject::Filter => RevisionChangeObject::Filter,
+            },
+            path: c.path,
+            fields: c.fields,
+        }
+    }
+}
+
+/// An immutable saved state of a project's workflow, reports and parameters.
+pub struct Revision(pub RevisionRecord);
+
+#[Object]
+impl Revision {
+    async fn id(&self) -> ID {
+        ID(self.0.uid.clone())
+    }
+    async fn project_id(&self) -> ID {
+        ID(self.0.project_uid.clone())
+    }
+    /// 1 for the project's first revision, then one more for each.
+    async fn number(&self) -> i64 {
+        self.0.number
+    }
+    async fn parent_id(&self) -> Option<ID> {
+        self.0.parent_uid.clone().map(ID)
+    }
+    async fn author_id(&self) -> Option<ID> {
+        self.0.author_uid.clone().map(ID)
+    }
+    /// The author's username, or who edited through a share link.
+    async fn author_name(&self) -> &str {
+        &self.0.author_name
+    }
+    async fn message(&self) -> &str {
+        &self.0.message
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        time(self.0.created_ms)
+    }
+    /// What this revision changed from its parent (everything, for the first).
+    async fn changes(&self, ctx: &Context<'_>) -> R<Vec<RevisionChange>> {
+        let changes = services(ctx).revision_changes(&self.0).await.gql()?;
+        Ok(changes.into_iter().map(Into::into).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct RevisionQuery;
+
+#[Object]
+impl RevisionQuery {
+    /// A project's version history, newest first (editors of the project).
+    async fn revisions(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> R<Connection<String, Revision>> {
+        let c = caller(ctx).gql()?;
+        let (p, n) = page_ahead(first, after.clone()).gql()?;
+        let rows = services(ctx).revisions(c, &project_id, &p).await.gql()?;
+        Ok(connection(
+            rows,
+            n,
+            None,
+            after.is_some(),
+            |r| r.uid.clone(),
+            Revision,
+        ))
+    }
+
+    async fn revision(&self, ctx: &Context<'_>, id: ID) -> R<Revision> {
+        let c = caller(ctx).gql()?;
+        Ok(Revision(services(ctx).revision(c, &id).await.gql()?))
+    }
+
+    /// What turns revision `fromId` into revision `toId` (of one project): blocks,
+    /// parameters, reports, tabs, tiles and filters added, removed or changed.
+    async fn revision_diff(
+        &self,
+        ctx: &Context<'_>,
+        from_id: ID,
+        to_id: ID,
+    ) -> R<Vec<RevisionChange>> {
+        let c = caller(ctx).gql()?;
+        let changes = services(ctx)
+            .revision_diff(c, &from_id, &to_id)
+            .await
+            .gql()?;
+        Ok(changes.into_iter().map(Into::into).collect())
+    }
+}

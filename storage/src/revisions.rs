@@ -1,0 +1,60 @@
+//! Revisions: the immutable version history of a project's workflow, reports and
+//! parameters. Rows are only ever created; numbers are unique per project.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::{PageRequest, StorageResult, Store};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevisionRecord {
+    pub uid: String,
+    pub project_uid: String,
+    /// 1 for a project's first revision, then one more for each.
+    pub number: i64,
+    /// The revision this one was made from; none for the first.
+    pub parent_uid: Option<String>,
+    pub author_uid: Option<String>,
+    pub author_name: String,
+    pub message: String,
+    pub created_ms: i64,
+    /// The whole content (`vitrine_core::RevisionContent` as JSON).
+    pub content: Value,
+}
+
+impl Store {
+    /// Adds a revision; a number already taken in the project is a conflict.
+    pub async fn insert_revision(&self, r: &RevisionRecord) -> StorageResult<()> {
+        self.exec("CREATE revision CONTENT $r", json!({ "r": r }))
+            .await
+    }
+
+    pub async fn revision(&self, uid: &str) -> StorageResult<Option<RevisionRecord>> {
+        self.first("SELECT * FROM revision WHERE uid = $u", json!({ "u": uid }))
+            .await
+    }
+
+    pub async fn latest_revision(
+        &self,
+        project_uid: &str,
+    ) -> StorageResult<Option<RevisionRecord>> {
+        self.first(
+            "SELECT * FROM revision WHERE project_uid = $p ORDER BY number DESC LIMIT 1",
+            json!({ "p": project_uid }),
+        )
+        .await
+    }
+
+    /// A project's revisions newest first; `page.after` is the uid of the last one seen.
+    pub async fn revisions_page(
+        &self,
+        project_uid: &str,
+        page: &PageRequest,
+    ) -> StorageResult<Vec<RevisionRecord>> {
+        self.rows(
+            "SELECT * FROM revision WHERE project_uid = $p AND (!$after OR number < (SELECT VALUE number FROM revision WHERE uid = $after)[0]) ORDER BY number DESC LIMIT $n",
+            json!({ "p": project_uid, "after": page.after, "n": page.first }),
+        )
+        .await
+    }
+}

@@ -1,0 +1,146 @@
+//! Version history (issue 6, first part): every saved change to a workflow or a report
+//! adds a revision with its author and a message, listed newest first; any two
+//! revisions compare structurally. Editors see the history; viewers do not.
+
+use serde_json::{Value, json};
+
+use crate::data::*;
+use crate::support::*;
+
+const HISTORY: &str = "query($p:ID!,$n:Int,$a:String){revisions(projectId:$p,first:$n,after:$a){pageInfo{hasNextPage endCursor} edges{node{id number parentId authorName message changes{kind object path fields}}}}}";
+const DIFF: &str = "query($a:ID!,$b:ID!){revisionDiff(fromId:$a,toId:$b){kind object path fields}}";
+
+fn nodes(r: &Value) -> Vec<Value> {
+    data(r)["revisions"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn saves_make_revisions_that_list_and_compare() {
+    let w = data_world().await;
+    let s = &w.s;
+    let save = "mutation($p:ID!,$w:JSON!,$m:String){saveWorkflow(projectId:$p,workflow:$w,parameters:[{name:\"input\",value:\"in/superstore.csv\"}],message:$m){version}}";
+    data(
+        &s.gql(
+            &w.editor.auth,
+            save,
+            json!({"p": w.project, "w": pipeline(0.0), "m": "first pipeline"}),
+        )
+        .await,
+    );
+    // Saving the same content again adds nothing.
+    data(
+        &s.gql(
+            &w.editor.auth,
+            save,
+            json!({"p": w.project, "w": pipeline(0.0)}),
+        )
+        .await,
+    );
+    let report = data(
+        &s.gql(
+            &w.editor.auth,
+            REPORT,
+            json!({"p": w.project, "d": report_definition()}),
+        )
+        .await,
+    )["createReport"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut def = report_definition();
+    def["tabs"][0]["tiles"][0]["title"] = json!("Regions");
+    def["tabs"][0]["tiles"].as_array_mut().unwrap().push(json!({
+        "id": "by_state", "title": "By state", "kind": "bar",
+        "query": {"dataset": "orders", "dimensions": ["state"], "measures": [{"column": "sales", "function": "sum", "name": "sales"}]}}));
+    data(
+        &s.gql(
+            &w.editor.auth,
+            "mutation($r:ID!,$d:JSON!){updateReport(id:$r,definition:$d){id}}",
+            json!({"r": report, "d": def}),
+        )
+        .await,
+    );
+
+    // Newest first, two to a page, with authors, parents and messages.
+    let r = s
+        .gql(&w.editor.auth, HISTORY, json!({"p": w.project, "n": 2}))
+        .await;
+    let page = nodes(&r);
+    assert_eq!(
+        page.iter()
+            .map(|n| n["number"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [3, 2]
+    );
+    assert_eq!(data(&r)["revisions"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(page[0]["authorName"], "eddy");
+    assert_eq!(page[0]["parentId"], page[1]["id"]);
+    let latest = &page[0];
+    let message = latest["message"].as_str().unwrap();
+    assert!(message.contains("tile Sales/by_region"), "{message}");
+    let changes = latest["changes"].as_array().unwrap();
+    assert!(
+        changes.contains(
+            &json!({"kind": "ADDED", "object": "TILE", "path": "Sales/by_state", "fields": []})
+        ),
+        "{changes:?}"
+    );
+    assert!(changes.contains(&json!({"kind": "CHANGED", "object": "TILE", "path": "Sales/by_region", "fields": ["title"]})), "{changes:?}");
+    assert_eq!(page[1]["message"], "added report Sales");
+    let cursor = data(&r)["revisions"]["pageInfo"]["endCursor"].clone();
+    let r = s
+        .gql(
+            &w.editor.auth,
+            HISTORY,
+            json!({"p": w.project, "n": 2, "a": cursor}),
+        )
+        .await;
+    let rest = nodes(&r);
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0]["number"], 1);
+    assert_eq!(rest[0]["message"], "first pipeline");
+    assert!(rest[0]["parentId"].is_null());
+    assert_eq!(data(&r)["revisions"]["pageInfo"]["hasNextPage"], false);
+
+    // First to latest: the report arrived whole.
+    let r = s
+        .gql(
+            &w.editor.auth,
+            DIFF,
+            json!({"a": rest[0]["id"], "b": latest["id"]}),
+        )
+        .await;
+    assert_eq!(
+        data(&r)["revisionDiff"],
+        json!([{"kind": "ADDED", "object": "REPORT", "path": "Sales", "fields": []}])
+    );
+
+    // Viewers of the project see no history; unknown revisions are not found.
+    let r = s.gql(&w.west.auth, HISTORY, json!({"p": w.project})).await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    let r = s
+        .gql(
+            &w.west.auth,
+            DIFF,
+            json!({"a": rest[0]["id"], "b": latest["id"]}),
+        )
+        .await;
+    assert_eq!(code(&r), "NOT_FOUND");
+    let r = s
+        .gql(
+            &w.editor.auth,
+            DIFF,
+            json!({"a": "nope", "b": latest["id"]}),
+        )
+        .await;
+    assert_eq!(code(&r), "NOT_FOUND");
+    let r = s
+        .gql(&w.editor.auth, HISTORY, json!({"p": w.project, "n": 1000}))
+        .await;
+    assert_eq!(code(&r), "INVALID_INPUT");
+}
