@@ -143,4 +143,66 @@ async fn saves_make_revisions_that_list_and_compare() {
         .gql(&w.editor.auth, HISTORY, json!({"p": w.project, "n": 1000}))
         .await;
     assert_eq!(code(&r), "INVALID_INPUT");
+
+    // Revert to the first revision: the report goes, as one new revision.
+    let revert =
+        "mutation($id:ID!,$m:String){revertToRevision(id:$id,message:$m){id number message}}";
+    let r = s
+        .gql(&w.west.auth, revert, json!({"id": rest[0]["id"]}))
+        .await;
+    assert_eq!(code(&r), "NOT_FOUND", "{r}");
+    let r = s
+        .gql(&w.editor.auth, revert, json!({"id": rest[0]["id"]}))
+        .await;
+    let reverted = data(&r)["revertToRevision"].clone();
+    assert_eq!(reverted["number"], 4);
+    assert_eq!(reverted["message"], "reverted to revision 1");
+    let r = s
+        .gql(
+            &w.editor.auth,
+            DIFF,
+            json!({"a": rest[0]["id"], "b": reverted["id"]}),
+        )
+        .await;
+    assert_eq!(data(&r)["revisionDiff"], json!([]));
+    let reports = s
+        .gql(
+            &w.editor.auth,
+            "query($p:ID!){reports(projectId:$p){id}}",
+            json!({"p": w.project}),
+        )
+        .await;
+    assert_eq!(data(&reports)["reports"], json!([]));
+
+    // And forward again to the latest: the report returns under its old id, edited.
+    let r = s
+        .gql(
+            &w.editor.auth,
+            revert,
+            json!({"id": latest["id"], "m": "back to the regions edit"}),
+        )
+        .await;
+    assert_eq!(data(&r)["revertToRevision"]["number"], 5);
+    assert_eq!(
+        data(&r)["revertToRevision"]["message"],
+        "back to the regions edit"
+    );
+    let r = s
+        .gql(
+            &w.editor.auth,
+            "query($r:ID!){report(id:$r){definition}}",
+            json!({"r": report}),
+        )
+        .await;
+    assert_eq!(
+        data(&r)["report"]["definition"]["tabs"][0]["tiles"][0]["title"],
+        "Regions"
+    );
+    // Reverting to the state the project is already in adds nothing.
+    let r = s
+        .gql(&w.editor.auth, revert, json!({"id": latest["id"]}))
+        .await;
+    assert_eq!(data(&r)["revertToRevision"]["number"], 5);
+    let r = s.gql(&w.editor.auth, revert, json!({"id": "nope"})).await;
+    assert_eq!(code(&r), "NOT_FOUND");
 }

@@ -47,6 +47,7 @@ pub struct MutationRoot(
     data::DataMutation,
     plugins::PluginMutation,
     sharing::SharingMutation,
+    revisions::RevisionMutation,
 );
 
 pub type VitrineSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

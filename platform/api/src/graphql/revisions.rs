@@ -150,3 +150,27 @@ impl RevisionQuery {
         Ok(changes.into_iter().map(Into::into).collect())
     }
 }
+
+#[derive(Default)]
+pub struct RevisionMutation;
+
+#[Object]
+impl RevisionMutation {
+    /// Puts the project's workflow, parameters and reports back as revision `id` had
+    /// them (editors), in one step, and records that as a new revision: nothing is lost.
+    /// Answers the project's latest revision.
+    async fn revert_to_revision(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        message: Option<String>,
+    ) -> R<Revision> {
+        let c = caller(ctx).gql()?;
+        Ok(Revision(
+            services(ctx)
+                .revert_to_revision(c, &id, message.as_deref())
+                .await
+                .gql()?,
+        ))
+    }
+}

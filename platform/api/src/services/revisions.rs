@@ -8,7 +8,11 @@ use std::collections::BTreeMap;
 use vitrine_authz::Action;
 use vitrine_core::revision::diff;
 use vitrine_core::{Change, ChangeKind, ReportContent, RevisionContent};
-use vitrine_storage::{PageRequest, RevisionRecord, StorageError, new_uid, now_ms};
+use vitrine_engine::report::ReportDefinition;
+use vitrine_engine::workflow::{Workflow, validate};
+use vitrine_storage::{
+    PageRequest, ReportRecord, RevisionRecord, StorageError, WorkflowRecord, new_uid, now_ms,
+};
 
 use super::Services;
 use crate::caller::Caller;
@@ -182,6 +186,105 @@ impl Services {
             None => RevisionContent::default(),
         };
         Ok(diff(&before, &content_of(r)?))
+    }
+}
+
+impl Services {
+    /// Puts the project back as revision `uid` had it — workflow, parameters and reports,
+    /// all in one transaction — and records that as a new revision, so nothing is lost.
+    /// The old workflow must still validate (plugins and locations may have changed), and
+    /// report edits that would widen share links are checked as any edit is.
+    pub async fn revert_to_revision(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        message: Option<&str>,
+    ) -> ApiResult<RevisionRecord> {
+        caller.require_write()?;
+        let target = self.revision(caller, uid).await?;
+        let project_uid = target.project_uid.clone();
+        let content = content_of(&target)?;
+        let parameters: BTreeMap<String, String> = content
+            .parameters
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                )
+            })
+            .collect();
+        let wf: Workflow = serde_json::from_value(content.workflow.clone()).map_err(|e| {
+            ApiError::new(
+                vitrine_core::ErrorCode::InvalidWorkflow,
+                format!("revision {}: workflow: {e}", target.number),
+            )
+        })?;
+        let resolved = self.engine.parameters(parameters.clone()).await?;
+        let plugins = self.engine.plugin_catalog(&wf, &resolved).await?;
+        validate(&wf, &resolved, &plugins).map_err(|e| {
+            ApiError::new(
+                e.code(),
+                format!(
+                    "the workflow of revision {} no longer validates: {e}",
+                    target.number
+                ),
+            )
+        })?;
+        let now = now_ms();
+        let current = self.store.reports(&project_uid).await?;
+        let mut reports = Vec::new();
+        let mut exposures = Vec::new();
+        for r in &content.reports {
+            let def = ReportDefinition::parse(&r.definition)?;
+            let existing = current.iter().find(|c| c.uid == r.uid);
+            if let Some(e) = existing {
+                // Refused here, before anything is written, when the project says so.
+                exposures.push((e.uid.clone(), self.check_exposure(e, &def).await?));
+            }
+            reports.push(ReportRecord {
+                uid: r.uid.clone(),
+                project_uid: project_uid.clone(),
+                name: r.name.clone(),
+                definition: r.definition.clone(),
+                created_ms: existing.map_or(now, |e| e.created_ms),
+                updated_ms: now,
+            });
+        }
+        let stored = self.store.workflow(&project_uid).await?;
+        let expected = stored.as_ref().map_or(0, |w| w.version);
+        let workflow = WorkflowRecord {
+            project_uid: project_uid.clone(),
+            definition: serde_json::to_value(&wf).map_err(|e| ApiError::internal("workflow", e))?,
+            parameters,
+            version: expected + 1,
+            updated_ms: now,
+            updated_by: Some(caller.uid().to_owned()),
+        };
+        self.store
+            .restore_content(&workflow, expected, &reports)
+            .await?;
+        for (report_uid, found) in exposures {
+            self.record_exposure(&report_uid, found).await?;
+        }
+        let message = message
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("reverted to revision {}", target.number));
+        self.record_revision(caller, &project_uid, Some(&message))
+            .await;
+        self.audit
+            .record(
+                caller,
+                "revision.revert",
+                &format!("project:{project_uid}"),
+                "ok",
+                &format!("to revision {}", target.number),
+            )
+            .await;
+        self.store
+            .latest_revision(&project_uid)
+            .await?
+            .ok_or_else(|| ApiError::internal("revision", "no revision after a revert"))
     }
 }
 
