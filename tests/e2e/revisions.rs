@@ -205,4 +205,63 @@ async fn saves_make_revisions_that_list_and_compare() {
     assert_eq!(data(&r)["revertToRevision"]["number"], 5);
     let r = s.gql(&w.editor.auth, revert, json!({"id": "nope"})).await;
     assert_eq!(code(&r), "NOT_FOUND");
+
+    // A new project from the third revision: its workflow and report, a fresh history.
+    let copy = "mutation($id:ID!,$f:ID!,$n:String!){createProjectFromRevision(id:$id,folderId:$f,name:$n){id name}}";
+    let r = s
+        .gql(
+            &w.west.auth,
+            copy,
+            json!({"id": latest["id"], "f": w.folder, "n": "Copy"}),
+        )
+        .await;
+    assert_eq!(code(&r), "NOT_FOUND", "{r}");
+    // The editor of the project may not create projects in its folder.
+    let r = s
+        .gql(
+            &w.editor.auth,
+            copy,
+            json!({"id": latest["id"], "f": w.folder, "n": "Sales copy"}),
+        )
+        .await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    let r = s
+        .gql(
+            &w.admin.auth,
+            copy,
+            json!({"id": latest["id"], "f": w.folder, "n": "Sales copy"}),
+        )
+        .await;
+    let copied = data(&r)["createProjectFromRevision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(copied, w.project);
+    let r = s.gql(&w.admin.auth, HISTORY, json!({"p": copied})).await;
+    let history = nodes(&r);
+    assert_eq!(history.len(), 1);
+    let message = history[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("copied from ") && message.ends_with(" revision 3"),
+        "{message}"
+    );
+    // Revisions of two projects do not compare; the editor cannot see the copy at all.
+    let pair = json!({"a": latest["id"], "b": history[0]["id"]});
+    let r = s.gql(&w.admin.auth, DIFF, pair.clone()).await;
+    assert_eq!(code(&r), "INVALID_INPUT", "{r}");
+    let r = s.gql(&w.editor.auth, DIFF, pair).await;
+    assert_eq!(code(&r), "NOT_FOUND", "{r}");
+    let r = s
+        .gql(
+            &w.admin.auth,
+            "query($p:ID!){reports(projectId:$p){name definition}}",
+            json!({"p": copied}),
+        )
+        .await;
+    let reports = data(&r)["reports"].as_array().unwrap().clone();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(
+        reports[0]["definition"]["tabs"][0]["tiles"][0]["title"],
+        "Regions"
+    );
 }

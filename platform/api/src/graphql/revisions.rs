@@ -8,7 +8,7 @@ use vitrine_core::{Change, ChangeKind as CoreKind, ChangeObject as CoreObject};
 use vitrine_storage::RevisionRecord;
 
 use super::pagination::{connection, page_ahead};
-use super::types::time;
+use super::types::{Project, time};
 use super::{caller, services};
 use crate::GqlResult;
 
@@ -169,6 +169,26 @@ impl RevisionMutation {
         Ok(Revision(
             services(ctx)
                 .revert_to_revision(c, &id, message.as_deref())
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// A new project in `folderId` holding what revision `id` held (editors of its
+    /// project who may create projects in the folder). Its datasets come from its first
+    /// run; its history starts with one revision naming where it came from.
+    async fn create_project_from_revision(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        folder_id: ID,
+        name: String,
+        slug: Option<String>,
+    ) -> R<Project> {
+        let c = caller(ctx).gql()?;
+        Ok(Project(
+            services(ctx)
+                .create_project_from_revision(c, &id, &folder_id, &name, slug.as_deref())
                 .await
                 .gql()?,
         ))

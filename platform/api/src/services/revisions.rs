@@ -204,33 +204,7 @@ impl Services {
         let target = self.revision(caller, uid).await?;
         let project_uid = target.project_uid.clone();
         let content = content_of(&target)?;
-        let parameters: BTreeMap<String, String> = content
-            .parameters
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                )
-            })
-            .collect();
-        let wf: Workflow = serde_json::from_value(content.workflow.clone()).map_err(|e| {
-            ApiError::new(
-                vitrine_core::ErrorCode::InvalidWorkflow,
-                format!("revision {}: workflow: {e}", target.number),
-            )
-        })?;
-        let resolved = self.engine.parameters(parameters.clone()).await?;
-        let plugins = self.engine.plugin_catalog(&wf, &resolved).await?;
-        validate(&wf, &resolved, &plugins).map_err(|e| {
-            ApiError::new(
-                e.code(),
-                format!(
-                    "the workflow of revision {} no longer validates: {e}",
-                    target.number
-                ),
-            )
-        })?;
+        let (wf, parameters) = self.restorable(&content, target.number).await?;
         let now = now_ms();
         let current = self.store.reports(&project_uid).await?;
         let mut reports = Vec::new();
@@ -285,6 +259,105 @@ impl Services {
             .latest_revision(&project_uid)
             .await?
             .ok_or_else(|| ApiError::internal("revision", "no revision after a revert"))
+    }
+}
+
+impl Services {
+    /// A revision's workflow and parameters, if the workflow still validates today
+    /// (plugins and locations may have changed since).
+    async fn restorable(
+        &self,
+        content: &RevisionContent,
+        number: i64,
+    ) -> ApiResult<(Workflow, BTreeMap<String, String>)> {
+        let parameters: BTreeMap<String, String> = content
+            .parameters
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                )
+            })
+            .collect();
+        let wf: Workflow = serde_json::from_value(content.workflow.clone()).map_err(|e| {
+            ApiError::new(
+                vitrine_core::ErrorCode::InvalidWorkflow,
+                format!("revision {number}: workflow: {e}"),
+            )
+        })?;
+        let resolved = self.engine.parameters(parameters.clone()).await?;
+        let plugins = self.engine.plugin_catalog(&wf, &resolved).await?;
+        validate(&wf, &resolved, &plugins).map_err(|e| {
+            ApiError::new(
+                e.code(),
+                format!("the workflow of revision {number} no longer validates: {e}"),
+            )
+        })?;
+        Ok((wf, parameters))
+    }
+
+    /// A new project in `folder` holding what revision `uid` held (its workflow,
+    /// parameters and reports; datasets come from the new project's first run). Its
+    /// history starts with one revision saying where it came from.
+    pub async fn create_project_from_revision(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        folder: &str,
+        name: &str,
+        slug: Option<&str>,
+    ) -> ApiResult<super::directory::ProjectView> {
+        caller.require_write()?;
+        let source = self.revision(caller, uid).await?;
+        let content = content_of(&source)?;
+        // Everything is checked before the project exists, so a refusal leaves nothing.
+        let (wf, parameters) = self.restorable(&content, source.number).await?;
+        for r in &content.reports {
+            ReportDefinition::parse(&r.definition)?;
+        }
+        let origin = self
+            .store
+            .project(&source.project_uid)
+            .await?
+            .map(|p| p.name)
+            .unwrap_or_default();
+        let project = self.create_project(caller, folder, name, slug).await?;
+        let now = now_ms();
+        let reports: Vec<ReportRecord> = content
+            .reports
+            .iter()
+            .map(|r| ReportRecord {
+                uid: new_uid(),
+                project_uid: project.record.uid.clone(),
+                name: r.name.clone(),
+                definition: r.definition.clone(),
+                created_ms: now,
+                updated_ms: now,
+            })
+            .collect();
+        let workflow = WorkflowRecord {
+            project_uid: project.record.uid.clone(),
+            definition: serde_json::to_value(&wf).map_err(|e| ApiError::internal("workflow", e))?,
+            parameters,
+            version: 1,
+            updated_ms: now,
+            updated_by: Some(caller.uid().to_owned()),
+        };
+        self.store.restore_content(&workflow, 0, &reports).await?;
+        let message = format!("copied from {origin} revision {}", source.number);
+        self.record_revision(caller, &project.record.uid, Some(&message))
+            .await;
+        self.audit
+            .record(
+                caller,
+                "revision.copy",
+                &format!("project:{}", project.record.uid),
+                "ok",
+                &message,
+            )
+            .await;
+        Ok(project)
     }
 }
 
