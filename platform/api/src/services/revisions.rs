@@ -187,9 +187,7 @@ impl Services {
         };
         Ok(diff(&before, &content_of(r)?))
     }
-}
 
-impl Services {
     /// Puts the project back as revision `uid` had it — workflow, parameters and reports,
     /// all in one transaction — and records that as a new revision, so nothing is lost.
     /// The old workflow must still validate (plugins and locations may have changed), and
@@ -260,9 +258,7 @@ impl Services {
             .await?
             .ok_or_else(|| ApiError::internal("revision", "no revision after a revert"))
     }
-}
 
-impl Services {
     /// A revision's workflow and parameters, if the workflow still validates today
     /// (plugins and locations may have changed since).
     async fn restorable(

@@ -330,6 +330,18 @@ pub(super) fn require_write_header(req: &Request) -> Result<(), ApiError> {
     }
 }
 
+/// A share write's JSON body, once the write header is there (no cross-site form can
+/// send it); `shape` tells the sender what the body must look like.
+pub(super) fn write_body<T>(
+    req: &Request,
+    body: Result<Json<T>, poem::Error>,
+    shape: &str,
+) -> Result<T, ApiError> {
+    require_write_header(req)?;
+    body.map(|Json(b)| b)
+        .map_err(|_| ApiError::invalid(format!("the body must be JSON {shape}")))
+}
+
 #[derive(Debug, Deserialize)]
 pub struct DrillBody {
     report: Option<String>,
@@ -347,13 +359,13 @@ pub async fn drill(
     body: Result<Json<DrillBody>, poem::Error>,
     state: Data<&Arc<AppState>>,
 ) -> Response {
-    if let Err(e) = require_write_header(req) {
-        return fail(&e);
-    }
-    let Ok(Json(b)) = body else {
-        return fail(&ApiError::invalid(
-            "the body must be JSON {\"tile\": …, \"values\": [[column, value]], \"filters\": {…}}",
-        ));
+    let b = match write_body(
+        req,
+        body,
+        "{\"tile\": …, \"values\": [[column, value]], \"filters\": {…}}",
+    ) {
+        Ok(b) => b,
+        Err(e) => return fail(&e),
     };
     let a = match access(&state, req, &link).await {
         Ok(a) => a,
@@ -390,11 +402,9 @@ pub async fn copy_link(
     body: Result<Json<CopyLinkBody>, poem::Error>,
     state: Data<&Arc<AppState>>,
 ) -> Response {
-    if let Err(e) = require_write_header(req) {
-        return fail(&e);
-    }
-    let Ok(Json(b)) = body else {
-        return fail(&ApiError::invalid("the body must be JSON {\"query\": …}"));
+    let b = match write_body(req, body, "{\"query\": …}") {
+        Ok(b) => b,
+        Err(e) => return fail(&e),
     };
     let a = match access(&state, req, &link).await {
         Ok(a) => a,
@@ -421,13 +431,9 @@ pub async fn edit(
     body: Result<Json<EditBody>, poem::Error>,
     state: Data<&Arc<AppState>>,
 ) -> Response {
-    if let Err(e) = require_write_header(req) {
-        return fail(&e);
-    }
-    let Ok(Json(b)) = body else {
-        return fail(&ApiError::invalid(
-            "the body must be JSON {\"definition\": {tabs, filters}}",
-        ));
+    let b = match write_body(req, body, "{\"definition\": {tabs, filters}}") {
+        Ok(b) => b,
+        Err(e) => return fail(&e),
     };
     let a = match access(&state, req, &link).await {
         Ok(a) => a,

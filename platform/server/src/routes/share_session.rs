@@ -12,7 +12,7 @@ use vitrine_api::ApiError;
 use vitrine_core::ErrorCode;
 
 use super::request_meta;
-use super::share::{fail, ok, require_write_header, set_share_cookie, share_cookie};
+use super::share::{fail, ok, require_write_header, set_share_cookie, share_cookie, write_body};
 use crate::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -30,13 +30,9 @@ pub async fn sign_in(
     body: Result<Json<SignInBody>, poem::Error>,
     state: Data<&Arc<AppState>>,
 ) -> Response {
-    if let Err(e) = require_write_header(req) {
-        return fail(&e);
-    }
-    let Ok(Json(b)) = body else {
-        return fail(&ApiError::invalid(
-            "the body must be JSON {\"email\": …, \"password\": …}",
-        ));
+    let b = match write_body(req, body, "{\"email\": …, \"password\": …}") {
+        Ok(b) => b,
+        Err(e) => return fail(&e),
     };
     let meta = request_meta(req);
     match state
@@ -73,13 +69,9 @@ pub async fn set_password(
     body: Result<Json<PasswordBody>, poem::Error>,
     state: Data<&Arc<AppState>>,
 ) -> Response {
-    if let Err(e) = require_write_header(req) {
-        return fail(&e);
-    }
-    let Ok(Json(b)) = body else {
-        return fail(&ApiError::invalid(
-            "the body must be JSON {\"password\": …}",
-        ));
+    let b = match write_body(req, body, "{\"password\": …}") {
+        Ok(b) => b,
+        Err(e) => return fail(&e),
     };
     let Some(session) = share_cookie(req) else {
         return fail(&ApiError::new(

@@ -107,23 +107,36 @@ impl Services {
         let token = new_token("vtr");
         rec.token_hash = token_hash(&token);
         rec.password_hash = None;
-        self.store.update_share_recipient(&rec).await?;
+        self.save_recipient_ending_sessions(caller, &rec, "share_recipient.reissue")
+            .await?;
+        Ok(Invitation {
+            recipient: Some(rec),
+            path: format!("/s/{token}"),
+        })
+    }
+
+    /// Stores a changed recipient and ends their sessions at once (a new invitation or a
+    /// revocation must not leave an old session open), then audits `action`.
+    async fn save_recipient_ending_sessions(
+        &self,
+        caller: &Caller,
+        rec: &ShareRecipientRecord,
+        action: &str,
+    ) -> ApiResult<()> {
+        self.store.update_share_recipient(rec).await?;
         self.store
             .delete_share_sessions(&rec.link_uid, Some(&rec.uid))
             .await?;
         self.audit
             .record(
                 caller,
-                "share_recipient.reissue",
+                action,
                 &format!("share_link:{}", rec.link_uid),
                 "ok",
                 &rec.email,
             )
             .await;
-        Ok(Invitation {
-            recipient: Some(rec),
-            path: format!("/s/{token}"),
-        })
+        Ok(())
     }
 
     async fn recipient_for(
@@ -158,19 +171,8 @@ impl Services {
         let mut rec = self.recipient_for(caller, recipient_uid).await?;
         rec.revoked_ms.get_or_insert(now_ms());
         rec.deliveries_on_revoke = Some(deliveries);
-        self.store.update_share_recipient(&rec).await?;
-        self.store
-            .delete_share_sessions(&rec.link_uid, Some(&rec.uid))
+        self.save_recipient_ending_sessions(caller, &rec, "share_recipient.revoke")
             .await?;
-        self.audit
-            .record(
-                caller,
-                "share_recipient.revoke",
-                &format!("share_link:{}", rec.link_uid),
-                "ok",
-                &rec.email,
-            )
-            .await;
         Ok(rec)
     }
 

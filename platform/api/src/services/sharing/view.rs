@@ -18,7 +18,6 @@ use vitrine_engine::{QueryResult, QuerySpec, Scope};
 use vitrine_storage::{DatasetRecord, NewAuditEvent, ReportRecord, ShareCopyRecord, now_ms};
 
 use super::visit::{ShareAccess, share_detail};
-use crate::caller::RequestMeta;
 use crate::services::security::{AccessRule, DataSecurity, has_column, scope_of};
 use crate::services::{Services, TileDownload};
 use crate::{ApiError, ApiResult};
@@ -232,12 +231,12 @@ impl Services {
                 action: "share.view".into(),
                 object: format!("share_link:{}", a.link.uid),
                 outcome: "ok".into(),
-                address: a.address.clone(),
+                address: a.meta.address.clone(),
                 detail: format!(
                     "report:{} tab:{} {}",
                     report.uid,
                     tab.id,
-                    share_detail(a.recipient.as_ref(), a.user_agent.as_deref())
+                    share_detail(a.recipient.as_ref(), a.meta.user_agent.as_deref())
                 ),
             },
         );
@@ -302,25 +301,14 @@ impl Services {
                 "downloads are switched off for this project",
             ));
         }
-        let (report, def, _) = self.shared_report(a, report_uid).await?;
-        check_state(&def, state)?;
-        let tile = def
-            .tile(tile_id)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found("tile"))?;
-        let ctx = self.tile_context(&a.project.uid).await?;
-        let result = self
-            .share_tile_result(a, &ctx, &def, &tile, state, None)
+        let (report, result) = self
+            .shared_tile(a, report_uid, tile_id, state, None)
             .await?;
-        let meta = RequestMeta {
-            address: a.address.clone(),
-            user_agent: a.user_agent.clone(),
-        };
         self.audit_share(
             &a.link,
             a.recipient.as_ref(),
             "share.download",
-            &meta,
+            &a.meta,
             a.who(),
         )
         .await;
@@ -347,15 +335,31 @@ impl Services {
         if !a.rights.drill {
             return Err(ApiError::forbidden("this link does not allow drill-down"));
         }
-        let (_, def, _) = self.shared_report(a, report_uid).await?;
+        let (_, result) = self
+            .shared_tile(a, report_uid, tile_id, state, Some(&values))
+            .await?;
+        Ok(result)
+    }
+
+    /// One tile of the shared report under the filter state (download and drill).
+    async fn shared_tile(
+        &self,
+        a: &ShareAccess,
+        report_uid: Option<&str>,
+        tile_id: &str,
+        state: &FilterState,
+        drill: Option<&[(String, Value)]>,
+    ) -> ApiResult<(ReportRecord, Arc<QueryResult>)> {
+        let (report, def, _) = self.shared_report(a, report_uid).await?;
         check_state(&def, state)?;
         let tile = def
             .tile(tile_id)
-            .cloned()
             .ok_or_else(|| ApiError::not_found("tile"))?;
         let ctx = self.tile_context(&a.project.uid).await?;
-        self.share_tile_result(a, &ctx, &def, &tile, state, Some(&values))
-            .await
+        let result = self
+            .share_tile_result(a, &ctx, &def, tile, state, drill)
+            .await?;
+        Ok((report, result))
     }
 
     /// Saves a visitor's edit: into the master report with the sync right, else into
@@ -384,10 +388,6 @@ impl Services {
                 t.id, t.query.dataset
             )));
         }
-        let meta = RequestMeta {
-            address: a.address.clone(),
-            user_agent: a.user_agent.clone(),
-        };
         if a.rights.sync_edits {
             let found = self.check_exposure(&report, &def).await?;
             let mut r = report.clone();
@@ -408,7 +408,7 @@ impl Services {
                 &a.link,
                 a.recipient.as_ref(),
                 "share.edit_sync",
-                &meta,
+                &a.meta,
                 a.who(),
             )
             .await;
@@ -430,7 +430,7 @@ impl Services {
                 &a.link,
                 a.recipient.as_ref(),
                 "share.edit_copy",
-                &meta,
+                &a.meta,
                 a.who(),
             )
             .await;

@@ -71,8 +71,8 @@ pub struct ShareAccess {
     /// The role the scope is resolved with.
     pub(super) role: Role,
     pub rights: LinkRights,
-    pub address: Option<String>,
-    pub user_agent: Option<String>,
+    /// Where the visit comes from, for audit events.
+    pub meta: RequestMeta,
 }
 
 impl ShareAccess {
@@ -199,11 +199,7 @@ impl Services {
         self.store
             .insert_share_view_token(&token_hash(&token), &a.link.uid, now_ms())
             .await?;
-        let meta = RequestMeta {
-            address: a.address.clone(),
-            user_agent: a.user_agent.clone(),
-        };
-        self.audit_share(&a.link, None, "share.copy_link", &meta, a.who())
+        self.audit_share(&a.link, None, "share.copy_link", &a.meta, a.who())
             .await;
         Ok(format!("/s/{token}{query}"))
     }
@@ -270,8 +266,7 @@ impl Services {
             scope_user,
             role,
             rights,
-            address: meta.address.clone(),
-            user_agent: meta.user_agent.clone(),
+            meta: meta.clone(),
         };
         match link.kind {
             LinkKind::Private | LinkKind::Authenticated => {
