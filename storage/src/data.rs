@@ -439,6 +439,10 @@ impl Store {
         DELETE workflow_run WHERE project_uid = $uid;
         DELETE report WHERE project_uid = $uid;
         DELETE access_filter WHERE project_uid = $uid;
-        DELETE upload WHERE project_uid = $uid;"#
+        DELETE upload WHERE project_uid = $uid;
+        DELETE revision WHERE project_uid = $uid;
+        DELETE working_copy WHERE copy_uid = $uid OR (origin_project_uid = $uid AND origin_url = NONE);
+        DELETE working_copy_link WHERE project_uid = $uid;
+        DELETE bundle_export WHERE project_uid = $uid;"#
     }
 }

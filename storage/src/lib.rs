@@ -8,6 +8,7 @@
 mod artifacts;
 mod audit;
 mod cache;
+mod copies;
 mod data;
 mod db;
 mod error;
@@ -22,6 +23,7 @@ mod sharing;
 
 pub use artifacts::ArtifactStore;
 pub use audit::{AuditFilter, NewAuditEvent};
+pub use copies::{ExportRecord, Replacement, WorkingCopyLinkRecord, WorkingCopyRecord};
 pub use data::{
     AccessFilterRecord, BlockStateRecord, DatasetRecord, LocationGrant, LocationRecord,
     PortStateRecord, ReportRecord, RunRecord, UploadRecord, WorkflowRecord,
@@ -34,7 +36,7 @@ pub use records::{
     ApiTokenRecord, AuditRecord, FolderRecord, GroupRecord, ProjectRecord, SessionRecord, UserKind,
     UserRecord, VirtualRootRecord,
 };
-pub use revisions::RevisionRecord;
+pub use revisions::{PushedFrom, RevisionRecord};
 pub use sharing::{
     PinnedReport, ShareCopyRecord, ShareLinkRecord, ShareRecipientRecord, ShareSessionRecord,
     ShareWarning,

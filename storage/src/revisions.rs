@@ -20,6 +20,21 @@ pub struct RevisionRecord {
     pub created_ms: i64,
     /// The whole content (`vitrine_core::RevisionContent` as JSON).
     pub content: Value,
+    /// Set on revisions a working copy pushed into this project: where they were made.
+    #[serde(default)]
+    pub pushed_from: Option<PushedFrom>,
+}
+
+/// The working copy a pushed revision came from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PushedFrom {
+    pub project_uid: String,
+    pub project_name: String,
+    /// The copy's instance, when it is another one.
+    #[serde(default)]
+    pub instance: Option<String>,
+    /// The revision's number in the copy's own history.
+    pub number: i64,
 }
 
 impl Store {
@@ -41,6 +56,19 @@ impl Store {
         self.first(
             "SELECT * FROM revision WHERE project_uid = $p ORDER BY number DESC LIMIT 1",
             json!({ "p": project_uid }),
+        )
+        .await
+    }
+
+    /// A project's revisions numbered above `after`, oldest first.
+    pub async fn revisions_after(
+        &self,
+        project_uid: &str,
+        after: i64,
+    ) -> StorageResult<Vec<RevisionRecord>> {
+        self.rows(
+            "SELECT * FROM revision WHERE project_uid = $p AND number > $n ORDER BY number",
+            json!({ "p": project_uid, "n": after }),
         )
         .await
     }

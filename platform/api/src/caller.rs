@@ -17,6 +17,9 @@ pub enum Credential {
         token_uid: String,
         read_only: bool,
     },
+    /// Another instance holding a working-copy link, acting for the link's creator on
+    /// the link's project only.
+    CopyLink { link_uid: String },
 }
 
 #[derive(Debug, Clone)]

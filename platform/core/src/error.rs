@@ -69,10 +69,20 @@ pub enum ErrorCode {
     /// A report edit would show a share link's audience data it could not see before, and
     /// the project refuses such edits.
     ExposureRefused,
+    /// A project bundle or report file is malformed, hostile, of an unknown format
+    /// version, or refers to something it does not contain.
+    InvalidBundle,
+    /// A push was refused: the origin has revisions the working copy has not pulled.
+    OriginMoved,
+    /// A pull was refused: the working copy has changes not pushed to its origin.
+    UnpushedChanges,
+    /// Another Vitrine instance (a working copy's origin) could not be reached or
+    /// answered with an error.
+    RemoteFailed,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 31] = [
+    pub const ALL: [ErrorCode; 35] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -104,6 +114,10 @@ impl ErrorCode {
         ErrorCode::LinkNotValid,
         ErrorCode::LinkLocked,
         ErrorCode::ExposureRefused,
+        ErrorCode::InvalidBundle,
+        ErrorCode::OriginMoved,
+        ErrorCode::UnpushedChanges,
+        ErrorCode::RemoteFailed,
     ];
 
     /// The stable wire form.
@@ -140,6 +154,10 @@ impl ErrorCode {
             ErrorCode::LinkNotValid => "LINK_NOT_VALID",
             ErrorCode::LinkLocked => "LINK_LOCKED",
             ErrorCode::ExposureRefused => "EXPOSURE_REFUSED",
+            ErrorCode::InvalidBundle => "INVALID_BUNDLE",
+            ErrorCode::OriginMoved => "ORIGIN_MOVED",
+            ErrorCode::UnpushedChanges => "UNPUSHED_CHANGES",
+            ErrorCode::RemoteFailed => "REMOTE_FAILED",
         }
     }
 
@@ -163,6 +181,9 @@ impl ErrorCode {
             ErrorCode::LinkNotValid => 410,
             ErrorCode::LinkLocked => 423,
             ErrorCode::ExposureRefused => 409,
+            ErrorCode::InvalidBundle => 400,
+            ErrorCode::OriginMoved | ErrorCode::UnpushedChanges => 409,
+            ErrorCode::RemoteFailed => 502,
             ErrorCode::QueryTooLarge => 413,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,

@@ -85,6 +85,26 @@ impl Datasets {
         Ok((hash, size))
     }
 
+    /// Stores an Arrow IPC file that came from outside (a bundle, a working copy's
+    /// origin) under its own hash, once it decodes; returns the hash and its row count.
+    /// The hash is computed here, never taken from the sender. The artifact is pinned
+    /// until the caller's records point at it ([`unpin`](Self::unpin)).
+    pub async fn put_ipc(&self, bytes: bytes::Bytes) -> EngineResult<(String, usize)> {
+        let (hash, rows, bytes) = tokio::task::spawn_blocking(move || {
+            let (_, batches) = crate::blocks::decode_ipc(bytes.clone())?;
+            let rows = batches.iter().map(|b| b.num_rows()).sum::<usize>();
+            Ok::<_, EngineError>((hex::encode(Sha256::digest(&bytes)), rows, bytes))
+        })
+        .await
+        .map_err(|e| EngineError::Internal(format!("decoder task: {e}")))??;
+        self.pin(&hash);
+        let path = artifact_path(&hash);
+        if !self.store.artifacts().exists(&path).await? {
+            self.store.artifacts().put(&path, bytes.to_vec()).await?;
+        }
+        Ok((hash, rows))
+    }
+
     pub async fn exists(&self, hash: &str) -> EngineResult<bool> {
         Ok(self.store.artifacts().exists(&artifact_path(hash)).await?)
     }

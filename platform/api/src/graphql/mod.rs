@@ -4,6 +4,7 @@
 //! Every error carries `extensions.code` from the core catalogue; errors produced by
 //! async-graphql itself (parse, validation, limits) get theirs in [`finish_response`].
 
+mod copies;
 mod data;
 mod data_types;
 mod limits;
@@ -38,6 +39,7 @@ pub struct QueryRoot(
     plugins::PluginQuery,
     sharing::SharingQuery,
     revisions::RevisionQuery,
+    copies::CopyQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -48,6 +50,7 @@ pub struct MutationRoot(
     plugins::PluginMutation,
     sharing::SharingMutation,
     revisions::RevisionMutation,
+    copies::CopyMutation,
 );
 
 pub type VitrineSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

@@ -65,6 +65,17 @@ impl From<Change> for RevisionChange {
     }
 }
 
+/// The working copy a pushed revision came from.
+#[derive(SimpleObject)]
+pub struct PushedFrom {
+    pub project_id: ID,
+    pub project_name: String,
+    /// The copy's instance, when it is another one.
+    pub instance: Option<String>,
+    /// The revision's number in the copy's history.
+    pub number: i64,
+}
+
 /// An immutable saved state of a project's workflow, reports and parameters.
 pub struct Revision(pub RevisionRecord);
 
@@ -95,6 +106,16 @@ impl Revision {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         time(self.0.created_ms)
+    }
+    /// Set when a working copy pushed this revision: the copy and its own revision
+    /// number.
+    async fn pushed_from(&self) -> Option<PushedFrom> {
+        self.0.pushed_from.clone().map(|p| PushedFrom {
+            project_id: ID(p.project_uid),
+            project_name: p.project_name,
+            instance: p.instance,
+            number: p.number,
+        })
     }
     /// What this revision changed from its parent (everything, for the first).
     async fn changes(&self, ctx: &Context<'_>) -> R<Vec<RevisionChange>> {

@@ -380,7 +380,7 @@ impl Services {
         self.store.set_password_hash(caller.uid(), &hash).await?;
         let keep = match &caller.credential {
             Credential::Session { session_hash, .. } => Some(session_hash.as_str()),
-            Credential::ApiToken { .. } => None,
+            Credential::ApiToken { .. } | Credential::CopyLink { .. } => None,
         };
         self.store.delete_sessions_of(caller.uid(), keep).await?;
         self.auth_cache.forget_user(caller.uid());
@@ -406,7 +406,10 @@ impl Services {
         expires_ms: Option<i64>,
     ) -> ApiResult<NewApiToken> {
         caller.require_write()?;
-        if matches!(caller.credential, Credential::ApiToken { .. }) {
+        if matches!(
+            caller.credential,
+            Credential::ApiToken { .. } | Credential::CopyLink { .. }
+        ) {
             return Err(ApiError::forbidden(
                 "API tokens cannot mint further tokens; sign in to create one",
             ));

@@ -5,16 +5,20 @@
 mod audit;
 mod auth;
 mod auth_cache;
+pub mod bundles;
 mod directory;
 mod identity;
+mod install;
 mod plugins;
 mod policy;
 mod projects;
+mod remote;
 mod reports;
 mod revisions;
 mod security;
 mod sharing;
 mod workflows;
+mod working_copies;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,7 +42,9 @@ pub use sharing::{
     ShareAccess, ShareLinkChange, ShareOpened, SharePage, SharePolicy, ShareView, link_path,
     link_state,
 };
+pub use remote::{MAX_LINK_HOURS, NewCopyLink, RemoteHead};
 pub use workflows::{MAX_UPLOAD_BYTES, WorkflowView};
+pub use working_copies::{SyncOutcome, WorkingCopyStatus};
 
 use crate::ratelimit::FailureLimiter;
 use crate::secrets::PasswordHasherPool;

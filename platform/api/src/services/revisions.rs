@@ -23,7 +23,7 @@ const MESSAGE_CHANGES: usize = 3;
 
 impl Services {
     /// The project's content as it is now.
-    async fn current_content(&self, project_uid: &str) -> ApiResult<RevisionContent> {
+    pub(crate) async fn current_content(&self, project_uid: &str) -> ApiResult<RevisionContent> {
         let workflow = self.store.workflow(project_uid).await?;
         let (workflow, parameters) = match workflow {
             Some(w) => (
@@ -123,6 +123,7 @@ impl Services {
             created_ms: now_ms(),
             content: serde_json::to_value(&content)
                 .map_err(|e| ApiError::internal("revision", e))?,
+            pushed_from: None,
         };
         match self.store.insert_revision(&record).await {
             Err(StorageError::Conflict(c)) => Err(ApiError::new(
@@ -261,7 +262,7 @@ impl Services {
 
     /// A revision's workflow and parameters, if the workflow still validates today
     /// (plugins and locations may have changed since).
-    async fn restorable(
+    pub(crate) async fn restorable(
         &self,
         content: &RevisionContent,
         number: i64,

@@ -5,7 +5,7 @@ pub(crate) mod exec;
 pub(crate) mod files;
 
 pub use exec::{BlockInput, BlockOutput, execute, fn_label};
-pub use files::{FileFormat, decode_file, encode_file};
+pub use files::{FileFormat, decode_file, decode_ipc, encode_file};
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;

@@ -31,7 +31,7 @@ pub struct TileDownloadParams {
     filters: Option<String>,
 }
 
-async fn caller_of(state: &AppState, req: &Request) -> Result<Caller, ApiError> {
+pub(crate) async fn caller_of(state: &AppState, req: &Request) -> Result<Caller, ApiError> {
     let meta = request_meta(req);
     match authenticate(&state.services, req, &meta).await {
         AuthState::Caller(c) => Ok(*c),

@@ -1,4 +1,5 @@
 pub mod auth;
+pub mod copies;
 pub mod data;
 pub mod graphql;
 pub mod health;

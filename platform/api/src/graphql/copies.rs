@@ -1,0 +1,342 @@
+//! Working copies and portable files in GraphQL: create, push, pull and detach working
+//! copies (on this instance or from another instance's working-copy link), issue and
+//! revoke such links, export a project bundle, a dataset or a report file for download,
+//! and import a bundle as a new project.
+
+use async_graphql::{Context, Enum, ID, Object, SimpleObject, Upload};
+use chrono::{DateTime, Utc};
+use vitrine_storage::{ExportRecord, WorkingCopyLinkRecord};
+
+use super::types::{Project, time};
+use super::{caller, services};
+use crate::services::{SyncOutcome, WorkingCopyStatus};
+use crate::{ApiError, GqlResult};
+
+type R<T> = async_graphql::Result<T>;
+
+/// A project's link to the origin it was copied from.
+pub struct WorkingCopy(pub WorkingCopyStatus);
+
+#[Object]
+impl WorkingCopy {
+    /// The copy.
+    async fn project_id(&self) -> ID {
+        ID(self.0.record.copy_uid.clone())
+    }
+    async fn origin_id(&self) -> ID {
+        ID(self.0.record.origin_project_uid.clone())
+    }
+    async fn origin_name(&self) -> &str {
+        &self.0.record.origin_name
+    }
+    /// The origin's instance, when it is another one.
+    async fn origin_url(&self) -> Option<&str> {
+        self.0.record.origin_url.as_deref()
+    }
+    /// The origin's revision the copy was last in step with.
+    async fn base_origin_revision(&self) -> i64 {
+        self.0.record.base_origin_number
+    }
+    /// The copy's revision at that moment.
+    async fn base_copy_revision(&self) -> i64 {
+        self.0.record.base_copy_number
+    }
+    /// Revisions of the copy not pushed yet.
+    async fn ahead(&self) -> i64 {
+        self.0.ahead
+    }
+    /// Revisions of the origin not pulled yet; null when the origin cannot be reached.
+    async fn behind(&self) -> Option<i64> {
+        self.0.behind
+    }
+    async fn synced_at(&self) -> DateTime<Utc> {
+        time(self.0.record.synced_ms)
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        time(self.0.record.created_ms)
+    }
+}
+
+/// A working copy of a project on this instance, as the origin's managers see it.
+#[derive(SimpleObject)]
+pub struct WorkingCopyOf {
+    pub project_id: ID,
+    /// The copy's name; null when it is hidden from the caller.
+    pub name: Option<String>,
+    pub base_origin_revision: i64,
+    pub synced_at: DateTime<Utc>,
+}
+
+/// A working-copy link of a project (the token is shown once, at creation).
+#[derive(SimpleObject)]
+pub struct WorkingCopyLink {
+    pub id: ID,
+    pub project_id: ID,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked: bool,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<WorkingCopyLinkRecord> for WorkingCopyLink {
+    fn from(l: WorkingCopyLinkRecord) -> Self {
+        WorkingCopyLink {
+            id: ID(l.uid),
+            project_id: ID(l.project_uid),
+            created_at: time(l.created_ms),
+            expires_at: time(l.expires_ms),
+            revoked: l.revoked,
+            last_used_at: l.last_used_ms.map(time),
+        }
+    }
+}
+
+/// A new working-copy link: give `url` to the other instance.
+#[derive(SimpleObject)]
+pub struct CreatedWorkingCopyLink {
+    pub link: WorkingCopyLink,
+    /// `BASE/wc/TOKEN`. Shown once; only its hash is kept.
+    pub url: String,
+}
+
+/// What a push or pull did.
+#[derive(SimpleObject)]
+pub struct SyncResult {
+    /// The written project's latest revision number afterwards.
+    pub head: i64,
+    /// Revisions added to its history (0: nothing to do).
+    pub revisions: i32,
+}
+
+impl From<SyncOutcome> for SyncResult {
+    fn from(o: SyncOutcome) -> Self {
+        SyncResult {
+            head: o.head,
+            revisions: o.revisions as i32,
+        }
+    }
+}
+
+/// A file ready to download from `url` with the same credentials, until `expiresAt`.
+#[derive(SimpleObject)]
+pub struct ExportFile {
+    pub id: ID,
+    pub filename: String,
+    pub bytes: i64,
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<ExportRecord> for ExportFile {
+    fn from(e: ExportRecord) -> Self {
+        ExportFile {
+            url: format!("/download/export/{}", e.uid),
+            id: ID(e.uid),
+            filename: e.filename,
+            bytes: e.bytes,
+            expires_at: time(e.expires_ms),
+        }
+    }
+}
+
+/// Formats a dataset can be exported in.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum DataFileFormat {
+    /// Arrow IPC file: exact types, readable by an `arrow_source` block.
+    Arrow,
+    Csv,
+    Parquet,
+}
+
+#[derive(Default)]
+pub struct CopyQuery;
+
+#[Object]
+impl CopyQuery {
+    /// The project's link to its origin, if it is a working copy (editors).
+    async fn working_copy(&self, ctx: &Context<'_>, project_id: ID) -> R<Option<WorkingCopy>> {
+        let c = caller(ctx).gql()?;
+        let s = services(ctx).working_copy_status(c, &project_id).await.gql()?;
+        Ok(s.map(WorkingCopy))
+    }
+
+    /// Working copies of the project on this instance (its managers).
+    async fn working_copies(&self, ctx: &Context<'_>, project_id: ID) -> R<Vec<WorkingCopyOf>> {
+        let c = caller(ctx).gql()?;
+        let list = services(ctx).working_copies_of(c, &project_id).await.gql()?;
+        Ok(list
+            .into_iter()
+            .map(|(w, p)| WorkingCopyOf {
+                project_id: ID(w.copy_uid),
+                name: p.map(|p| p.name),
+                base_origin_revision: w.base_origin_number,
+                synced_at: time(w.synced_ms),
+            })
+            .collect())
+    }
+
+    /// The project's working-copy links (its managers).
+    async fn working_copy_links(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+    ) -> R<Vec<WorkingCopyLink>> {
+        let c = caller(ctx).gql()?;
+        let list = services(ctx)
+            .working_copy_links(c, &project_id)
+            .await
+            .gql()?;
+        Ok(list.into_iter().map(Into::into).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct CopyMutation;
+
+#[Object]
+impl CopyMutation {
+    /// A working copy in `folderId` of project `projectId` on this instance (its
+    /// managers), or of the project behind `link`, another instance's working-copy
+    /// link. Give exactly one of the two.
+    async fn create_working_copy(
+        &self,
+        ctx: &Context<'_>,
+        project_id: Option<ID>,
+        link: Option<String>,
+        folder_id: ID,
+        name: String,
+        slug: Option<String>,
+    ) -> R<Project> {
+        let c = caller(ctx).gql()?;
+        let s = services(ctx);
+        let p = match (project_id, link) {
+            (Some(p), None) => {
+                s.create_working_copy(c, &p, &folder_id, &name, slug.as_deref())
+                    .await
+            }
+            (None, Some(l)) => {
+                s.create_working_copy_from_link(c, &l, &folder_id, &name, slug.as_deref())
+                    .await
+            }
+            _ => Err(ApiError::invalid(
+                "projectId, link: give exactly one (a project here, or another instance's link)",
+            )),
+        };
+        Ok(Project(p.gql()?))
+    }
+
+    /// Replaces the origin with the working copy `projectId` and appends the copy's new
+    /// revisions to the origin's history. Refused with ORIGIN_MOVED when the origin
+    /// changed since the copy last synced, unless `force`.
+    async fn push_working_copy(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        #[graphql(default = false)] force: bool,
+    ) -> R<SyncResult> {
+        let c = caller(ctx).gql()?;
+        let o = services(ctx)
+            .push_working_copy(c, &project_id, force)
+            .await
+            .gql()?;
+        Ok(o.into())
+    }
+
+    /// Brings the origin's latest into the working copy. Refused with UNPUSHED_CHANGES
+    /// when the copy has revisions not pushed, unless `discardChanges` reverts them.
+    async fn pull_working_copy(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        #[graphql(default = false)] discard_changes: bool,
+    ) -> R<SyncResult> {
+        let c = caller(ctx).gql()?;
+        let o = services(ctx)
+            .pull_working_copy(c, &project_id, discard_changes)
+            .await
+            .gql()?;
+        Ok(o.into())
+    }
+
+    /// Cuts the link between a working copy and its origin; the copy stays as an
+    /// ordinary project.
+    async fn detach_working_copy(&self, ctx: &Context<'_>, project_id: ID) -> R<bool> {
+        let c = caller(ctx).gql()?;
+        services(ctx)
+            .detach_working_copy(c, &project_id)
+            .await
+            .gql()?;
+        Ok(true)
+    }
+
+    /// A link another instance uses to make and sync a working copy of this project
+    /// (its managers), valid `expiresInHours` (1 to 2160).
+    async fn create_working_copy_link(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        #[graphql(default = 24)] expires_in_hours: i64,
+    ) -> R<CreatedWorkingCopyLink> {
+        let c = caller(ctx).gql()?;
+        let base = ctx
+            .data_opt::<super::PublicUrl>()
+            .map(|p| p.0.clone())
+            .unwrap_or_default();
+        let l = services(ctx)
+            .create_working_copy_link(c, &project_id, expires_in_hours, &base)
+            .await
+            .gql()?;
+        Ok(CreatedWorkingCopyLink {
+            link: l.record.into(),
+            url: l.url,
+        })
+    }
+
+    async fn revoke_working_copy_link(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        id: ID,
+    ) -> R<bool> {
+        let c = caller(ctx).gql()?;
+        services(ctx)
+            .revoke_working_copy_link(c, &project_id, &id)
+            .await
+            .gql()?;
+        Ok(true)
+    }
+
+    /// Packs the project — head content, whole history, datasets, parameters, never
+    /// secrets — into a bundle file to download (the project's managers).
+    async fn export_project_bundle(&self, ctx: &Context<'_>, project_id: ID) -> R<ExportFile> {
+        let c = caller(ctx).gql()?;
+        let e = services(ctx).export_bundle(c, &project_id).await.gql()?;
+        Ok(e.into())
+    }
+
+    /// A new project in `folderId` from a bundle file. The bundle is checked whole
+    /// before anything is written; a refused bundle (INVALID_BUNDLE) changes nothing.
+    async fn import_project_bundle(
+        &self,
+        ctx: &Context<'_>,
+        folder_id: ID,
+        file: Upload,
+        name: Option<String>,
+        slug: Option<String>,
+    ) -> R<Project> {
+        let c = caller(ctx).gql()?;
+        let value = file.value(ctx)?;
+        let mut bytes = Vec::new();
+        use std::io::Read;
+        value
+            .into_read()
+            .read_to_end(&mut bytes)
+            .map_err(|e| ApiError::internal("upload", e))
+            .gql()?;
+        let p = services(ctx)
+            .import_bundle(c, bytes.into(), &folder_id, name.as_deref(), slug.as_deref())
+            .await
+            .gql()?;
+        Ok(Project(p))
+    }
+}

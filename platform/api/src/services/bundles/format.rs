@@ -1,0 +1,513 @@
+//! The project bundle file: a zip archive (entries compressed with zstd) holding
+//!
+//! - `manifest.json`: format name and version, the project, the datasets;
+//! - `content.json`: the head content (workflow, reports, parameters);
+//! - `revisions.jsonl`: the history, one revision per line, oldest first;
+//! - `datasets/N.arrow`: each dataset as an Arrow IPC file.
+//!
+//! Reading trusts nothing: the archive's size, entry count, each entry's unpacked size
+//! and compression ratio are bounded while reading (not taken from headers); only the
+//! names above are accepted, so no path can escape and no link is followed; unknown or
+//! future format versions are refused; every reference (dataset entries, checksums,
+//! revision numbers and parents, the head) must hold. Nothing here writes anywhere.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Cursor, Read, Write};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use vitrine_core::{ErrorCode, RevisionContent};
+use vitrine_storage::PushedFrom;
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipArchive, ZipWriter};
+
+use crate::{ApiError, ApiResult};
+
+pub const FORMAT: &str = "vitrine-bundle";
+/// The format version this build writes and the newest it reads.
+pub const VERSION: u32 = 1;
+
+const MANIFEST: &str = "manifest.json";
+const CONTENT: &str = "content.json";
+const REVISIONS: &str = "revisions.jsonl";
+
+/// What a bundle may weigh before it is refused.
+#[derive(Debug, Clone)]
+pub struct BundleLimits {
+    /// The bundle file itself.
+    pub max_bytes: u64,
+    /// Entries in the archive.
+    pub max_entries: usize,
+    /// Everything unpacked, all entries together.
+    pub max_unpacked: u64,
+    /// Unpacked size over packed size, for entries over 1 MiB unpacked.
+    pub max_ratio: u64,
+    /// Revisions in the history.
+    pub max_revisions: usize,
+}
+
+impl Default for BundleLimits {
+    fn default() -> Self {
+        BundleLimits {
+            max_bytes: 2 << 30,
+            max_entries: 10_000,
+            max_unpacked: 8 << 30,
+            max_ratio: 1_000,
+            max_revisions: 1_000_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub format: String,
+    pub version: u32,
+    /// `vitrine X.Y.Z`: what wrote the file.
+    pub made_by: String,
+    pub created_ms: i64,
+    pub project: BundleProject,
+    /// The number of the newest revision (0 for a project without history).
+    pub head: i64,
+    /// The number of the oldest revision included (1 for a whole history).
+    pub history_from: i64,
+    pub datasets: Vec<BundleDataset>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BundleProject {
+    pub name: String,
+    pub slug: String,
+    #[serde(default)]
+    pub description: String,
+    /// The project's id where the bundle was made.
+    #[serde(default)]
+    pub uid: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BundleDataset {
+    pub name: String,
+    /// The publishing block in the workflow.
+    pub block_id: String,
+    /// The entry holding the data (`datasets/N.arrow`).
+    pub entry: String,
+    /// SHA-256 of the entry's bytes, hex.
+    pub sha256: String,
+    pub rows: i64,
+    pub bytes: i64,
+    #[serde(default)]
+    pub schema: serde_json::Value,
+}
+
+/// One revision as a bundle carries it: numbers instead of ids, authors by name (user
+/// ids mean nothing on another instance).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BundleRevision {
+    pub number: i64,
+    pub parent: Option<i64>,
+    pub author_name: String,
+    pub message: String,
+    pub created_ms: i64,
+    #[serde(default)]
+    pub pushed_from: Option<PushedFrom>,
+    pub content: RevisionContent,
+}
+
+/// A bundle in memory: what [`write`] packs and [`read`] gives back.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    pub manifest: Manifest,
+    pub head: RevisionContent,
+    pub revisions: Vec<BundleRevision>,
+    /// The bytes of each dataset, in the manifest's order.
+    pub data: Vec<bytes::Bytes>,
+}
+
+fn invalid(msg: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidBundle, msg)
+}
+
+/// Packs a bundle. JSON entries are compressed well, data entries fast (Arrow IPC of
+/// real data gains little from harder work).
+pub fn write(b: &Bundle) -> ApiResult<Vec<u8>> {
+    let json = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Zstd)
+        .compression_level(Some(9))
+        .large_file(true);
+    let data = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Zstd)
+        .compression_level(Some(1))
+        .large_file(true);
+    let fail = |e: &dyn std::fmt::Display| ApiError::internal("bundle writer", e.to_string());
+    let mut z = ZipWriter::new(Cursor::new(Vec::new()));
+    let mut put = |name: &str, opts: SimpleFileOptions, bytes: &[u8]| -> ApiResult<()> {
+        z.start_file(name, opts).map_err(|e| fail(&e))?;
+        z.write_all(bytes).map_err(|e| fail(&e))
+    };
+    put(
+        MANIFEST,
+        json,
+        &serde_json::to_vec_pretty(&b.manifest).map_err(|e| fail(&e))?,
+    )?;
+    put(
+        CONTENT,
+        json,
+        &serde_json::to_vec(&b.head).map_err(|e| fail(&e))?,
+    )?;
+    let mut lines = Vec::new();
+    for r in &b.revisions {
+        serde_json::to_writer(&mut lines, r).map_err(|e| fail(&e))?;
+        lines.push(b'\n');
+    }
+    put(REVISIONS, json, &lines)?;
+    for (d, bytes) in b.manifest.datasets.iter().zip(&b.data) {
+        put(&d.entry, data, bytes)?;
+    }
+    Ok(z.finish().map_err(|e| fail(&e))?.into_inner())
+}
+
+/// The entry name for the `i`th dataset.
+pub fn dataset_entry(i: usize) -> String {
+    format!("datasets/{i}.arrow")
+}
+
+fn allowed(name: &str) -> bool {
+    matches!(name, MANIFEST | CONTENT | REVISIONS)
+        || name
+            .strip_prefix("datasets/")
+            .and_then(|n| n.strip_suffix(".arrow"))
+            .is_some_and(|n| !n.is_empty() && n.len() <= 6 && n.bytes().all(|c| c.is_ascii_digit()))
+}
+
+/// Unpacks and checks a bundle (see the module docs). Runs in a blocking thread.
+pub fn read(bytes: &[u8], limits: &BundleLimits) -> ApiResult<Bundle> {
+    if bytes.len() as u64 > limits.max_bytes {
+        return Err(invalid(format!(
+            "the bundle is {} bytes; this instance takes bundles up to {} bytes",
+            bytes.len(),
+            limits.max_bytes
+        )));
+    }
+    let mut zip = ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| invalid(format!("not a Vitrine bundle (not a readable zip archive: {e})")))?;
+    if zip.len() > limits.max_entries {
+        return Err(invalid(format!(
+            "the bundle has {} entries; at most {} are accepted",
+            zip.len(),
+            limits.max_entries
+        )));
+    }
+    let mut entries: HashMap<String, bytes::Bytes> = HashMap::new();
+    let mut unpacked = 0u64;
+    for i in 0..zip.len() {
+        let mut f = zip
+            .by_index(i)
+            .map_err(|e| invalid(format!("entry {i}: {e}")))?;
+        let name = f
+            .name()
+            .map_err(|e| invalid(format!("entry {i}: unreadable name: {e}")))?
+            .into_owned();
+        if f.is_symlink() {
+            return Err(invalid(format!("entry `{name}` is a link; bundles hold files only")));
+        }
+        if !allowed(&name) {
+            return Err(invalid(format!(
+                "entry `{name}` is not part of a Vitrine bundle (paths that could escape, and unknown files, are refused)"
+            )));
+        }
+        if f.encrypted() {
+            return Err(invalid(format!("entry `{name}` is encrypted")));
+        }
+        if !matches!(f.compression(), CompressionMethod::Zstd | CompressionMethod::Stored) {
+            return Err(invalid(format!(
+                "entry `{name}` uses compression {:?}; bundles use zstd",
+                f.compression()
+            )));
+        }
+        if entries.contains_key(&name) {
+            return Err(invalid(format!("entry `{name}` appears twice")));
+        }
+        let packed = f.compressed_size().max(1);
+        // Never trust the header's size: read at most what the limits leave, then judge.
+        let budget = (limits.max_unpacked - unpacked).min(
+            (packed.saturating_mul(limits.max_ratio)).max(1 << 20),
+        );
+        let mut out = Vec::with_capacity(f.size().min(budget) as usize);
+        (&mut f)
+            .take(budget + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| invalid(format!("entry `{name}`: {e}")))?;
+        if out.len() as u64 > budget {
+            return Err(if unpacked + out.len() as u64 > limits.max_unpacked {
+                invalid(format!(
+                    "the bundle unpacks to more than {} bytes",
+                    limits.max_unpacked
+                ))
+            } else {
+                invalid(format!(
+                    "entry `{name}` unpacks to more than {} times its packed size (a decompression bomb?)",
+                    limits.max_ratio
+                ))
+            });
+        }
+        unpacked += out.len() as u64;
+        entries.insert(name, out.into());
+    }
+    let take = |entries: &mut HashMap<String, bytes::Bytes>, name: &str| {
+        entries
+            .remove(name)
+            .ok_or_else(|| invalid(format!("the bundle has no `{name}`")))
+    };
+    let manifest: Manifest = parse_json(MANIFEST, &take(&mut entries, MANIFEST)?)?;
+    if manifest.format != FORMAT {
+        return Err(invalid(format!(
+            "{MANIFEST}: format is `{}`, not `{FORMAT}`",
+            manifest.format
+        )));
+    }
+    if manifest.version > VERSION || manifest.version == 0 {
+        return Err(invalid(format!(
+            "{MANIFEST}: format version {} was written by a newer Vitrine ({}); this instance reads versions up to {VERSION}",
+            manifest.version, manifest.made_by
+        )));
+    }
+    let head: RevisionContent = parse_json(CONTENT, &take(&mut entries, CONTENT)?)?;
+    let lines = take(&mut entries, REVISIONS)?;
+    let mut revisions: Vec<BundleRevision> = Vec::new();
+    for (n, line) in lines.split(|c| *c == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if revisions.len() >= limits.max_revisions {
+            return Err(invalid(format!(
+                "{REVISIONS}: more than {} revisions",
+                limits.max_revisions
+            )));
+        }
+        revisions.push(parse_json(&format!("{REVISIONS} line {}", n + 1), line)?);
+    }
+    check_history(&manifest, &head, &revisions)?;
+    let mut data = Vec::with_capacity(manifest.datasets.len());
+    let mut names = BTreeMap::new();
+    for d in &manifest.datasets {
+        if names.insert(d.name.clone(), ()).is_some() {
+            return Err(invalid(format!("{MANIFEST}: dataset `{}` is listed twice", d.name)));
+        }
+        let bytes = entries.remove(&d.entry).ok_or_else(|| {
+            invalid(format!(
+                "{MANIFEST}: dataset `{}` refers to `{}`, which the bundle does not hold",
+                d.name, d.entry
+            ))
+        })?;
+        if hex::encode(Sha256::digest(&bytes)) != d.sha256 {
+            return Err(invalid(format!(
+                "dataset `{}`: `{}` does not match its checksum (the file was altered or damaged)",
+                d.name, d.entry
+            )));
+        }
+        data.push(bytes);
+    }
+    if let Some(extra) = entries.keys().next() {
+        return Err(invalid(format!("entry `{extra}` is not referred to by the manifest")));
+    }
+    Ok(Bundle {
+        manifest,
+        head,
+        revisions,
+        data,
+    })
+}
+
+/// Revisions run `history_from..=head` without gaps, each parent is the one before,
+/// and the head content is the newest revision's.
+fn check_history(m: &Manifest, head: &RevisionContent, revs: &[BundleRevision]) -> ApiResult<()> {
+    if m.head == 0 {
+        if !revs.is_empty() {
+            return Err(invalid(format!("{MANIFEST}: head is 0 but the bundle has revisions")));
+        }
+        return Ok(());
+    }
+    if m.history_from < 1 || m.history_from > m.head {
+        return Err(invalid(format!(
+            "{MANIFEST}: history_from {} is outside 1..={}",
+            m.history_from, m.head
+        )));
+    }
+    let expected = (m.head - m.history_from + 1) as usize;
+    if revs.len() != expected {
+        return Err(invalid(format!(
+            "{REVISIONS}: holds {} revisions; the manifest says {} (from {} to {})",
+            revs.len(),
+            expected,
+            m.history_from,
+            m.head
+        )));
+    }
+    for (i, r) in revs.iter().enumerate() {
+        let number = m.history_from + i as i64;
+        if r.number != number {
+            return Err(invalid(format!(
+                "{REVISIONS}: revision {} is where revision {number} belongs",
+                r.number
+            )));
+        }
+        let parent = (number > 1).then_some(number - 1);
+        if r.parent != parent {
+            return Err(invalid(format!(
+                "{REVISIONS}: revision {number} names parent {:?}; it must be {parent:?}",
+                r.parent
+            )));
+        }
+    }
+    if revs.last().is_some_and(|r| &r.content != head) {
+        return Err(invalid(format!(
+            "{CONTENT}: differs from revision {} (the head)",
+            m.head
+        )));
+    }
+    Ok(())
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        if e.to_string().contains("recursion limit") {
+            invalid(format!("{what}: nested too deeply"))
+        } else {
+            invalid(format!("{what}: {e}"))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Bundle {
+        let head = RevisionContent {
+            workflow: serde_json::json!({"blocks": []}),
+            reports: vec![],
+            parameters: Default::default(),
+        };
+        let data = bytes::Bytes::from_static(b"not really arrow");
+        Bundle {
+            manifest: Manifest {
+                format: FORMAT.into(),
+                version: VERSION,
+                made_by: "vitrine test".into(),
+                created_ms: 1,
+                project: BundleProject {
+                    name: "P".into(),
+                    slug: "p".into(),
+                    description: String::new(),
+                    uid: None,
+                },
+                head: 1,
+                history_from: 1,
+                datasets: vec![BundleDataset {
+                    name: "d".into(),
+                    block_id: "b".into(),
+                    entry: dataset_entry(0),
+                    sha256: hex::encode(Sha256::digest(&data)),
+                    rows: 0,
+                    bytes: data.len() as i64,
+                    schema: serde_json::Value::Null,
+                }],
+            },
+            revisions: vec![BundleRevision {
+                number: 1,
+                parent: None,
+                author_name: "a".into(),
+                message: "m".into(),
+                created_ms: 1,
+                pushed_from: None,
+                content: head.clone(),
+            }],
+            head,
+            data: vec![data],
+        }
+    }
+
+    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut z = ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, bytes) in entries {
+            z.start_file(*name, SimpleFileOptions::default()).unwrap();
+            z.write_all(bytes).unwrap();
+        }
+        z.finish().unwrap().into_inner()
+    }
+
+    fn refusal(bytes: &[u8], limits: &BundleLimits) -> String {
+        let e = read(bytes, limits).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidBundle, "{}", e.message);
+        e.message
+    }
+
+    #[test]
+    fn round_trip() {
+        let b = sample();
+        let back = read(&write(&b).unwrap(), &BundleLimits::default()).unwrap();
+        assert_eq!(back.manifest, b.manifest);
+        assert_eq!(back.head, b.head);
+        assert_eq!(back.revisions, b.revisions);
+        assert_eq!(back.data, b.data);
+    }
+
+    #[test]
+    fn hostile_archives_are_refused() {
+        let l = BundleLimits::default();
+        assert!(refusal(b"PK\x03\x04 nonsense", &l).contains("not a Vitrine bundle"));
+        assert!(refusal(&zip_of(&[("../../etc/passwd", b"x")]), &l).contains("could escape"));
+        assert!(refusal(&zip_of(&[("/abs", b"x")]), &l).contains("could escape"));
+        assert!(refusal(&zip_of(&[("datasets/../../x.arrow", b"x")]), &l).contains("could escape"));
+        let mut z = ZipWriter::new(Cursor::new(Vec::new()));
+        z.add_symlink("manifest.json", "/etc/passwd", SimpleFileOptions::default())
+            .unwrap();
+        let link = z.finish().unwrap().into_inner();
+        assert!(refusal(&link, &l).contains("is a link"));
+        // 64 MiB of zeros packs to a few KiB.
+        let mut z = ZipWriter::new(Cursor::new(Vec::new()));
+        z.start_file(
+            "manifest.json",
+            SimpleFileOptions::default().compression_method(CompressionMethod::Zstd),
+        )
+        .unwrap();
+        z.write_all(&vec![b' '; 64 << 20]).unwrap();
+        let bomb = z.finish().unwrap().into_inner();
+        assert!(bomb.len() < 1 << 20);
+        assert!(refusal(&bomb, &l).contains("decompression bomb"));
+        let small = BundleLimits {
+            max_entries: 2,
+            ..BundleLimits::default()
+        };
+        assert!(refusal(&write(&sample()).unwrap(), &small).contains("entries"));
+    }
+
+    #[test]
+    fn versions_references_and_depth_are_checked() {
+        let l = BundleLimits::default();
+        let mut b = sample();
+        b.manifest.version = VERSION + 1;
+        assert!(refusal(&write(&b).unwrap(), &l).contains("newer Vitrine"));
+        let mut b = sample();
+        b.manifest.datasets[0].sha256 = "00".repeat(32);
+        assert!(refusal(&write(&b).unwrap(), &l).contains("checksum"));
+        let mut b = sample();
+        b.manifest.datasets[0].entry = dataset_entry(7);
+        b.data.clear();
+        assert!(refusal(&write(&b).unwrap(), &l).contains("does not hold"));
+        let mut b = sample();
+        b.revisions[0].number = 2;
+        assert!(refusal(&write(&b).unwrap(), &l).contains("belongs"));
+        let mut b = sample();
+        b.head.parameters.insert("x".into(), serde_json::json!(1));
+        assert!(refusal(&write(&b).unwrap(), &l).contains("differs"));
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let manifest = serde_json::to_vec(&sample().manifest).unwrap();
+        let bytes = zip_of(&[
+            ("manifest.json", &manifest),
+            ("content.json", deep.as_bytes()),
+            ("revisions.jsonl", b""),
+        ]);
+        assert!(refusal(&bytes, &l).contains("nested too deeply"));
+    }
+}

@@ -1,0 +1,290 @@
+//! Project bundles: one file with a project's head content, its history and its
+//! datasets, exported by the project's managers and imported as a new project. The file
+//! format and every check on it are in [`format`]; this module moves bundles between
+//! the file and the store. Secrets never travel: resource locations (where credentials
+//! live) are referred to by name and must exist on the importing instance.
+
+pub mod format;
+
+use std::collections::HashSet;
+
+use vitrine_authz::Action;
+use vitrine_core::ErrorCode;
+use vitrine_engine::artifact_path;
+use vitrine_storage::{DatasetRecord, ExportRecord, ProjectRecord, new_uid, now_ms};
+
+use self::format::{
+    Bundle, BundleDataset, BundleLimits, BundleProject, FORMAT, Manifest, VERSION, dataset_entry,
+};
+use super::Services;
+use super::directory::ProjectView;
+use super::install::{Install, Payload};
+use crate::caller::Caller;
+use crate::{ApiError, ApiResult};
+
+/// How long an exported file waits to be downloaded.
+pub const EXPORT_TTL_MS: i64 = 60 * 60 * 1000;
+
+impl Services {
+    /// A project as a bundle: its head, its revisions numbered above `since` (0: the
+    /// whole history; the head revision is always included) and its datasets.
+    pub(crate) async fn bundle_of(&self, project: &ProjectRecord, since: i64) -> ApiResult<Bundle> {
+        let latest = self.store.latest_revision(&project.uid).await?;
+        let head = latest.as_ref().map_or(0, |l| l.number);
+        let since = since.min((head - 1).max(0));
+        let payload = self.payload_of(&project.uid, since).await?;
+        let mut datasets = Vec::new();
+        let mut data = Vec::new();
+        for (i, d) in payload.datasets.iter().enumerate() {
+            let bytes = self
+                .store
+                .artifacts()
+                .get_bytes(&artifact_path(&d.content_hash))
+                .await?;
+            datasets.push(BundleDataset {
+                name: d.name.clone(),
+                block_id: d.block_id.clone(),
+                entry: dataset_entry(i),
+                // Artifacts are stored under the SHA-256 of their bytes.
+                sha256: d.content_hash.clone(),
+                rows: d.rows,
+                bytes: d.bytes,
+                schema: d.schema.clone(),
+            });
+            data.push(bytes);
+        }
+        // A project saved before history existed has content but no revision yet.
+        let head_content = match payload.revisions.last() {
+            Some(r) => r.content.clone(),
+            None => payload.head.clone(),
+        };
+        Ok(Bundle {
+            manifest: Manifest {
+                format: FORMAT.into(),
+                version: VERSION,
+                made_by: format!("vitrine {}", env!("CARGO_PKG_VERSION")),
+                created_ms: now_ms(),
+                project: BundleProject {
+                    name: project.name.clone(),
+                    slug: project.slug.clone(),
+                    description: project.description.clone(),
+                    uid: Some(project.uid.clone()),
+                },
+                head,
+                history_from: if head == 0 { 0 } else { since + 1 },
+                datasets,
+            },
+            head: head_content,
+            revisions: payload.revisions,
+            data,
+        })
+    }
+
+    /// Packs a project into a bundle file kept for an hour for the caller to download
+    /// ([`export_file`](Self::export_file)). Managers only: a bundle holds every row of
+    /// every dataset, before any access filter.
+    pub async fn export_bundle(&self, caller: &Caller, project_uid: &str) -> ApiResult<ExportRecord> {
+        let project = self.project_for(caller, project_uid, Action::Manage).await?;
+        let bundle = self.bundle_of(&project.record, 0).await?;
+        let bytes = tokio::task::spawn_blocking(move || format::write(&bundle))
+            .await
+            .map_err(|e| ApiError::internal("bundle writer", e))??;
+        let filename = format!("{}.vitrine", project.record.slug);
+        let record = self
+            .keep_export(caller, project_uid, &filename, "application/zip", bytes)
+            .await?;
+        self.audit
+            .record(
+                caller,
+                "bundle.export",
+                &format!("project:{project_uid}"),
+                "ok",
+                &format!("{} bytes", record.bytes),
+            )
+            .await;
+        Ok(record)
+    }
+
+    /// Stores an exported file for its requester and clears out expired ones.
+    pub(crate) async fn keep_export(
+        &self,
+        caller: &Caller,
+        project_uid: &str,
+        filename: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> ApiResult<ExportRecord> {
+        let now = now_ms();
+        for old in self.store.take_expired_exports(now).await? {
+            if let Err(e) = self.store.artifacts().delete(&old.path).await {
+                tracing::warn!(path = %old.path, error = %e, "expired export not deleted");
+            }
+        }
+        let uid = new_uid();
+        let record = ExportRecord {
+            path: format!("exports/{uid}"),
+            uid,
+            project_uid: project_uid.to_owned(),
+            requested_by: caller.uid().to_owned(),
+            filename: filename.to_owned(),
+            content_type: content_type.to_owned(),
+            bytes: bytes.len() as i64,
+            created_ms: now,
+            expires_ms: now + EXPORT_TTL_MS,
+        };
+        self.store.artifacts().put(&record.path, bytes).await?;
+        self.store.insert_export(&record).await?;
+        Ok(record)
+    }
+
+    /// An exported file, for the user who asked for it, until it expires.
+    pub async fn export_file(
+        &self,
+        caller: &Caller,
+        uid: &str,
+    ) -> ApiResult<(ExportRecord, bytes::Bytes)> {
+        let record = self
+            .store
+            .export(uid)
+            .await?
+            .filter(|r| r.requested_by == caller.uid() && r.expires_ms > now_ms())
+            .ok_or_else(|| ApiError::not_found("export"))?;
+        let bytes = self.store.artifacts().get_bytes(&record.path).await?;
+        Ok((record, bytes))
+    }
+
+    /// Reads and checks a bundle file without writing anything.
+    pub(crate) async fn read_bundle(&self, bytes: bytes::Bytes) -> ApiResult<Bundle> {
+        tokio::task::spawn_blocking(move || format::read(&bytes, &BundleLimits::default()))
+            .await
+            .map_err(|e| ApiError::internal("bundle reader", e))?
+    }
+
+    /// A checked bundle's content as a payload. Its datasets are stored as artifacts
+    /// (content-addressed, so nothing existing changes) and stay pinned against garbage
+    /// collection until the returned hashes are unpinned.
+    pub(crate) async fn payload_of_bundle(
+        &self,
+        b: &Bundle,
+    ) -> ApiResult<(Payload, Vec<String>)> {
+        let blocks: HashSet<&str> = b.head.workflow["blocks"]
+            .as_array()
+            .map(|bs| bs.iter().filter_map(|x| x["id"].as_str()).collect())
+            .unwrap_or_default();
+        for d in &b.manifest.datasets {
+            if !blocks.contains(d.block_id.as_str()) {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidBundle,
+                    format!(
+                        "dataset `{}` comes from block `{}`, which the workflow does not have",
+                        d.name, d.block_id
+                    ),
+                ));
+            }
+        }
+        let now = now_ms();
+        let mut datasets = Vec::new();
+        let mut pinned = Vec::new();
+        for (d, bytes) in b.manifest.datasets.iter().zip(&b.data) {
+            let stored = self.engine.datasets.put_ipc(bytes.clone()).await;
+            let (hash, rows) = match stored {
+                Ok(x) => x,
+                Err(e) => {
+                    self.engine.datasets.unpin(&pinned);
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidBundle,
+                        format!("dataset `{}`: {e}", d.name),
+                    ));
+                }
+            };
+            pinned.push(hash.clone());
+            if rows as i64 != d.rows {
+                self.engine.datasets.unpin(&pinned);
+                return Err(ApiError::new(
+                    ErrorCode::InvalidBundle,
+                    format!(
+                        "dataset `{}` holds {rows} rows; the manifest says {}",
+                        d.name, d.rows
+                    ),
+                ));
+            }
+            datasets.push(DatasetRecord {
+                uid: new_uid(),
+                project_uid: String::new(),
+                name: d.name.clone(),
+                block_id: d.block_id.clone(),
+                content_hash: hash,
+                schema: d.schema.clone(),
+                rows: d.rows,
+                bytes: bytes.len() as i64,
+                published_ms: now,
+            });
+        }
+        Ok((
+            Payload {
+                head: b.head.clone(),
+                revisions: b.revisions.clone(),
+                datasets,
+                block_states: Vec::new(),
+            },
+            pinned,
+        ))
+    }
+
+    /// A new project in `folder` from a bundle file: head content, the whole history
+    /// (renumbered from 1, authors by name) and the datasets. Everything is checked
+    /// before the project exists; if writing fails the new project is removed again.
+    pub async fn import_bundle(
+        &self,
+        caller: &Caller,
+        bytes: bytes::Bytes,
+        folder: &str,
+        name: Option<&str>,
+        slug: Option<&str>,
+    ) -> ApiResult<ProjectView> {
+        caller.require_write()?;
+        self.load_folder(caller, folder, Action::Edit).await?;
+        let bundle = self.read_bundle(bytes).await?;
+        // The workflow must be runnable here before anything is written.
+        self.restorable(&bundle.head, bundle.manifest.head).await?;
+        let (payload, pinned) = self.payload_of_bundle(&bundle).await?;
+        let name = name.unwrap_or(&bundle.manifest.project.name);
+        let created = self.create_project(caller, folder, name, slug).await;
+        let project = match created {
+            Ok(p) => p,
+            Err(e) => {
+                self.engine.datasets.unpin(&pinned);
+                return Err(e);
+            }
+        };
+        let how = Install {
+            expect_latest: Some(0),
+            ..Install::default()
+        };
+        let installed = self
+            .install(&project.record.uid, &payload, how, (Some(caller.uid()), &caller.user.username))
+            .await;
+        self.engine.datasets.unpin(&pinned);
+        if let Err(e) = installed {
+            if let Err(cleanup) = self.store.delete_project(&project.record.uid).await {
+                tracing::error!(project = %project.record.uid, error = %cleanup, "refused import left an empty project");
+            }
+            self.authz.reload().await?;
+            return Err(e);
+        }
+        self.audit
+            .record(
+                caller,
+                "bundle.import",
+                &format!("project:{}", project.record.uid),
+                "ok",
+                &format!(
+                    "{} revisions, {} datasets",
+                    bundle.revisions.len(),
+                    bundle.manifest.datasets.len()
+                ),
+            )
+            .await;
+        Ok(project)
+    }
+}

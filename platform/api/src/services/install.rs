@@ -1,0 +1,314 @@
+//! Installing content into a project: the one path a working-copy push, a pull, a
+//! working copy's creation and a bundle import all end in. What arrives (a [`Payload`])
+//! is checked first — the workflow must validate here, report definitions must parse,
+//! share links must not widen unless the project allows it — and then written in one
+//! transaction ([`vitrine_storage::Store::replace_project`]).
+
+use std::collections::BTreeMap;
+
+use vitrine_core::{ErrorCode, RevisionContent};
+use vitrine_engine::report::ReportDefinition;
+use vitrine_storage::{
+    BlockStateRecord, DatasetRecord, PushedFrom, Replacement, ReportRecord, RevisionRecord,
+    StorageError, WorkflowRecord, WorkingCopyRecord, new_uid, now_ms,
+};
+
+use super::Services;
+use super::bundles::format::BundleRevision;
+use crate::{ApiError, ApiResult};
+
+/// A project's state as it travels between projects or instances.
+#[derive(Debug, Clone)]
+pub(crate) struct Payload {
+    pub head: RevisionContent,
+    /// Revisions to append to the target's history, oldest first (renumbered there).
+    pub revisions: Vec<BundleRevision>,
+    /// Datasets whose artifacts are already in this instance's store.
+    pub datasets: Vec<DatasetRecord>,
+    pub block_states: Vec<BlockStateRecord>,
+}
+
+/// How a payload goes in.
+#[derive(Debug, Default)]
+pub(crate) struct Install {
+    /// Refuse unless the target's latest revision is still this; `None` forces.
+    pub expect_latest: Option<i64>,
+    /// Report uids of the payload → the target's. Reports without an entry get one: a
+    /// fresh uid, or the same uid when `keep_report_uids` (another instance's copy).
+    pub report_map: BTreeMap<String, String>,
+    pub keep_report_uids: bool,
+    /// Marks appended revisions as pushed from this working copy.
+    pub pushed_from: Option<(String, String, Option<String>)>,
+    /// Instead of the payload's revisions, append one revision by this author with this
+    /// message (a pull, a copy's creation).
+    pub one_revision: Option<(Option<String>, String, String)>,
+    /// Written along in the same transaction, with the written side's new head as its
+    /// base.
+    pub working_copy: Option<WorkingCopyRecord>,
+    /// Fault injection (crash tests): sleep inside the transaction.
+    pub pause_ms: u64,
+}
+
+/// What an install did.
+#[derive(Debug, Clone)]
+pub(crate) struct Installed {
+    /// The target's newest revision number afterwards.
+    pub head: i64,
+    pub appended: usize,
+    /// The final report uid map (payload → target).
+    pub report_map: BTreeMap<String, String>,
+}
+
+impl Payload {
+    /// Report uids inside a content, rewritten through `map`.
+    fn remap(content: &RevisionContent, map: &BTreeMap<String, String>) -> RevisionContent {
+        let mut c = content.clone();
+        for r in &mut c.reports {
+            if let Some(to) = map.get(&r.uid) {
+                r.uid = to.clone();
+            }
+        }
+        c
+    }
+}
+
+impl Services {
+    /// A project's own content as a payload: its head, its revisions numbered above
+    /// `since`, its datasets and block results.
+    pub(crate) async fn payload_of(&self, project_uid: &str, since: i64) -> ApiResult<Payload> {
+        let head = self.current_content(project_uid).await?;
+        let revisions = self
+            .store
+            .revisions_after(project_uid, since)
+            .await?
+            .into_iter()
+            .map(|r| {
+                Ok(BundleRevision {
+                    number: r.number,
+                    parent: (r.number > 1).then_some(r.number - 1),
+                    author_name: r.author_name.clone(),
+                    message: r.message.clone(),
+                    created_ms: r.created_ms,
+                    pushed_from: r.pushed_from.clone(),
+                    content: super::revisions::content_of(&r)?,
+                })
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
+        Ok(Payload {
+            head,
+            revisions,
+            datasets: self.store.datasets(project_uid).await?,
+            block_states: self.store.block_states(project_uid).await?,
+        })
+    }
+
+    /// Checks `payload` against `target_uid` and writes it there in one transaction.
+    pub(crate) async fn install(
+        &self,
+        target_uid: &str,
+        payload: &Payload,
+        mut how: Install,
+        author: (Option<&str>, &str),
+    ) -> ApiResult<Installed> {
+        // Every report uid the payload mentions, in its head or its history, gets its
+        // target uid now, so history and head agree after the move.
+        let mentioned = payload
+            .revisions
+            .iter()
+            .flat_map(|r| r.content.reports.iter())
+            .chain(payload.head.reports.iter())
+            .map(|r| r.uid.clone())
+            .collect::<Vec<_>>();
+        for uid in mentioned {
+            if how.report_map.contains_key(&uid) {
+                continue;
+            }
+            // Another instance's uid is kept unless it names a report of some other
+            // project here: a hostile or unlucky sender cannot overwrite that.
+            let keep = how.keep_report_uids
+                && self
+                    .store
+                    .report(&uid)
+                    .await?
+                    .is_none_or(|r| r.project_uid == target_uid);
+            let to = if keep { uid.clone() } else { new_uid() };
+            how.report_map.insert(uid, to);
+        }
+        let head = Payload::remap(&payload.head, &how.report_map);
+        let (wf, parameters) = self.restorable(&head, 0).await.map_err(|e| {
+            ApiError::new(e.code, e.message.replace("revision 0", "the incoming content"))
+        })?;
+        let now = now_ms();
+        let current = self.store.reports(target_uid).await?;
+        let mut reports = Vec::new();
+        let mut exposures = Vec::new();
+        for r in &head.reports {
+            let def = ReportDefinition::parse(&r.definition).map_err(|e| {
+                ApiError::new(e.code(), format!("report `{}`: {e}", r.name))
+            })?;
+            let existing = current.iter().find(|c| c.uid == r.uid);
+            if let Some(e) = existing {
+                exposures.push((e.uid.clone(), self.check_exposure(e, &def).await?));
+            }
+            reports.push(ReportRecord {
+                uid: r.uid.clone(),
+                project_uid: target_uid.to_owned(),
+                name: r.name.clone(),
+                definition: r.definition.clone(),
+                created_ms: existing.map_or(now, |e| e.created_ms),
+                updated_ms: now,
+            });
+        }
+        let latest = self.store.latest_revision(target_uid).await?;
+        let latest_number = latest.as_ref().map_or(0, |l| l.number);
+        if let Some(expected) = how.expect_latest
+            && expected != latest_number
+        {
+            return Err(moved(expected, latest_number));
+        }
+        let (author_uid, author_name) = author;
+        let mut revisions = Vec::new();
+        let mut parent = latest.map(|l| l.uid);
+        let mut push = |pushed_from: Option<PushedFrom>,
+                        author_uid: Option<String>,
+                        author_name: String,
+                        message: String,
+                        created_ms: i64,
+                        content: &RevisionContent|
+         -> ApiResult<()> {
+            let uid = new_uid();
+            revisions.push(RevisionRecord {
+                uid: uid.clone(),
+                project_uid: target_uid.to_owned(),
+                number: latest_number + revisions.len() as i64 + 1,
+                parent_uid: parent.replace(uid),
+                author_uid,
+                author_name,
+                message,
+                created_ms,
+                content: serde_json::to_value(content)
+                    .map_err(|e| ApiError::internal("revision", e))?,
+                pushed_from,
+            });
+            Ok(())
+        };
+        match &how.one_revision {
+            Some((uid, name, message)) => {
+                push(None, uid.clone(), name.clone(), message.clone(), now, &head)?
+            }
+            None => {
+                for r in &payload.revisions {
+                    // Pushed revisions name the copy; imported ones keep what they had.
+                    let from = match &how.pushed_from {
+                        Some((project_uid, project_name, instance)) => Some(PushedFrom {
+                            project_uid: project_uid.clone(),
+                            project_name: project_name.clone(),
+                            instance: instance.clone(),
+                            number: r.number,
+                        }),
+                        None => r.pushed_from.clone(),
+                    };
+                    push(
+                        from,
+                        None,
+                        r.author_name.clone(),
+                        r.message.clone(),
+                        r.created_ms,
+                        &Payload::remap(&r.content, &how.report_map),
+                    )?;
+                }
+                // The last appended revision must be the head; when the sender had no
+                // new revisions (a forced push of unchanged content), one says so.
+                let last_is_head = payload
+                    .revisions
+                    .last()
+                    .is_some_and(|r| Payload::remap(&r.content, &how.report_map) == head);
+                if !last_is_head {
+                    push(
+                        None,
+                        author_uid.map(str::to_owned),
+                        author_name.to_owned(),
+                        "pushed the working copy's content".into(),
+                        now,
+                        &head,
+                    )?;
+                }
+            }
+        }
+        let stored = self.store.workflow(target_uid).await?;
+        let expect_version = stored.as_ref().map_or(0, |w| w.version);
+        let head_number = latest_number + revisions.len() as i64;
+        let replacement = Replacement {
+            project_uid: target_uid.to_owned(),
+            expect_latest: Some(latest_number),
+            expect_version,
+            workflow: WorkflowRecord {
+                project_uid: target_uid.to_owned(),
+                definition: serde_json::to_value(&wf)
+                    .map_err(|e| ApiError::internal("workflow", e))?,
+                parameters,
+                version: expect_version + 1,
+                updated_ms: now,
+                updated_by: author_uid.map(str::to_owned),
+            },
+            reports,
+            datasets: payload
+                .datasets
+                .iter()
+                .map(|d| DatasetRecord {
+                    uid: new_uid(),
+                    project_uid: target_uid.to_owned(),
+                    ..d.clone()
+                })
+                .collect(),
+            block_states: payload
+                .block_states
+                .iter()
+                .map(|s| BlockStateRecord {
+                    project_uid: target_uid.to_owned(),
+                    ..s.clone()
+                })
+                .collect(),
+            revisions,
+            // The link records the new head of whichever side this install wrote.
+            working_copy: how.working_copy.take().map(|mut w| {
+                if w.copy_uid == target_uid {
+                    w.base_copy_number = head_number;
+                } else {
+                    w.base_origin_number = head_number;
+                }
+                w.synced_ms = now;
+                w
+            }),
+            pause_ms: how.pause_ms,
+        };
+        let appended = replacement.revisions.len();
+        match self.store.replace_project(&replacement).await {
+            Err(StorageError::Conflict(msg)) => {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    format!("the project changed while this was being written; try again ({msg})"),
+                ));
+            }
+            other => other?,
+        }
+        for (report_uid, found) in exposures {
+            self.record_exposure(&report_uid, found).await?;
+        }
+        Ok(Installed {
+            head: head_number,
+            appended,
+            report_map: how.report_map,
+        })
+    }
+}
+
+/// The refusal of a push whose origin has moved on.
+pub(crate) fn moved(expected: i64, latest: i64) -> ApiError {
+    ApiError::new(
+        ErrorCode::OriginMoved,
+        format!(
+            "the origin has changed since this working copy last synced (it was at revision {expected}, it is now at revision {latest}); pull its changes first, or push with force: true to replace them"
+        ),
+    )
+}

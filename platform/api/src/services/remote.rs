@@ -1,0 +1,435 @@
+//! Working copies across instances. The origin's manager issues a working-copy link
+//! (`BASE/wc/TOKEN`: scoped to one project, expiring, stored as a hash); another
+//! instance holding it fetches the origin's head as a bundle, pushes bundles back and
+//! asks for the origin's head, over HTTPS (plain HTTP only to a loopback address).
+//! The link acts for its creator, whose manager role is checked at every use.
+
+use std::time::Duration;
+
+use vitrine_authz::Action;
+use vitrine_core::ErrorCode;
+use vitrine_storage::{WorkingCopyLinkRecord, WorkingCopyRecord, new_uid, now_ms};
+
+use super::Services;
+use super::directory::ProjectView;
+use super::install::Install;
+use super::working_copies::SyncOutcome;
+use crate::caller::{Caller, Credential};
+use crate::secrets::{new_token, token_hash};
+use crate::{ApiError, ApiResult};
+
+/// Longest a working-copy link may live.
+pub const MAX_LINK_HOURS: i64 = 24 * 90;
+
+/// The origin's head as it reports it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RemoteHead {
+    pub project_uid: String,
+    pub name: String,
+    pub head: i64,
+}
+
+/// A new working-copy link; the token is shown once.
+#[derive(Debug, Clone)]
+pub struct NewCopyLink {
+    pub url: String,
+    pub record: WorkingCopyLinkRecord,
+}
+
+impl Services {
+    /// Issues a working-copy link for `project_uid` (its managers).
+    pub async fn create_working_copy_link(
+        &self,
+        caller: &Caller,
+        project_uid: &str,
+        hours: i64,
+        public_base: &str,
+    ) -> ApiResult<NewCopyLink> {
+        caller.require_write()?;
+        if !(1..=MAX_LINK_HOURS).contains(&hours) {
+            return Err(ApiError::invalid(format!(
+                "expiresInHours: must be between 1 and {MAX_LINK_HOURS}"
+            )));
+        }
+        self.project_for(caller, project_uid, Action::Manage).await?;
+        let token = new_token("vwc");
+        let now = now_ms();
+        let record = WorkingCopyLinkRecord {
+            uid: new_uid(),
+            project_uid: project_uid.to_owned(),
+            token_hash: token_hash(&token),
+            created_by: caller.uid().to_owned(),
+            created_ms: now,
+            expires_ms: now + hours * 3_600_000,
+            revoked: false,
+            last_used_ms: None,
+        };
+        self.store.insert_working_copy_link(&record).await?;
+        self.audit
+            .record(
+                caller,
+                "working_copy.link",
+                &format!("project:{project_uid}"),
+                "ok",
+                &format!("expires in {hours} h"),
+            )
+            .await;
+        Ok(NewCopyLink {
+            url: format!("{}/wc/{token}", public_base.trim_end_matches('/')),
+            record,
+        })
+    }
+
+    pub async fn working_copy_links(
+        &self,
+        caller: &Caller,
+        project_uid: &str,
+    ) -> ApiResult<Vec<WorkingCopyLinkRecord>> {
+        self.project_for(caller, project_uid, Action::Manage).await?;
+        Ok(self.store.working_copy_links(project_uid).await?)
+    }
+
+    pub async fn revoke_working_copy_link(
+        &self,
+        caller: &Caller,
+        project_uid: &str,
+        link_uid: &str,
+    ) -> ApiResult<()> {
+        caller.require_write()?;
+        self.project_for(caller, project_uid, Action::Manage).await?;
+        let links = self.store.working_copy_links(project_uid).await?;
+        if !links.iter().any(|l| l.uid == link_uid) {
+            return Err(ApiError::not_found("working-copy link"));
+        }
+        self.store.revoke_working_copy_link(link_uid).await?;
+        self.audit
+            .record(
+                caller,
+                "working_copy.link_revoke",
+                &format!("project:{project_uid}"),
+                "ok",
+                link_uid,
+            )
+            .await;
+        Ok(())
+    }
+
+    /// The project a working-copy link opens and a caller acting for its creator.
+    /// Unknown, revoked and expired links, and creators who lost the manager role or
+    /// were disabled, all get the same answer.
+    pub async fn open_copy_link(
+        &self,
+        token: &str,
+        address: Option<String>,
+    ) -> ApiResult<(ProjectView, Caller)> {
+        let refused = || {
+            ApiError::new(
+                ErrorCode::LinkNotValid,
+                "this working-copy link is unknown, revoked or expired",
+            )
+        };
+        let link = self
+            .store
+            .working_copy_link_by_hash(&token_hash(token))
+            .await?
+            .filter(|l| !l.revoked && l.expires_ms > now_ms())
+            .ok_or_else(refused)?;
+        let user = self
+            .store
+            .user(&link.created_by)
+            .await?
+            .filter(|u| !u.disabled)
+            .ok_or_else(refused)?;
+        let caller = Caller {
+            user,
+            credential: Credential::CopyLink {
+                link_uid: link.uid.clone(),
+            },
+            address,
+        };
+        let project = self
+            .project_for(&caller, &link.project_uid, Action::Manage)
+            .await
+            .map_err(|_| refused())?;
+        self.store.touch_working_copy_link(&link.uid, now_ms()).await?;
+        Ok((project, caller))
+    }
+
+    /// Origin side: the head a link's project is at.
+    pub async fn origin_head(&self, token: &str, address: Option<String>) -> ApiResult<RemoteHead> {
+        let (project, caller) = self.open_copy_link(token, address).await?;
+        Ok(RemoteHead {
+            head: self.head_number(&caller, &project.record.uid).await?,
+            project_uid: project.record.uid,
+            name: project.record.name,
+        })
+    }
+
+    /// Origin side: the link's project as a bundle holding its head revision.
+    pub async fn origin_bundle(&self, token: &str, address: Option<String>) -> ApiResult<Vec<u8>> {
+        let (project, caller) = self.open_copy_link(token, address).await?;
+        let head = self.head_number(&caller, &project.record.uid).await?;
+        let bundle = self.bundle_of(&project.record, head).await?;
+        let bytes = tokio::task::spawn_blocking(move || super::bundles::format::write(&bundle))
+            .await
+            .map_err(|e| ApiError::internal("bundle writer", e))??;
+        self.audit
+            .record(
+                &caller,
+                "working_copy.fetch",
+                &format!("project:{}", project.record.uid),
+                "ok",
+                &format!("revision {head}"),
+            )
+            .await;
+        Ok(bytes)
+    }
+
+    /// Origin side: a copy's push, as a bundle of its revisions since it last synced.
+    /// `base` is the origin revision the copy last saw; unless `force`, the push is
+    /// refused when the origin has moved past it.
+    pub async fn origin_push(
+        &self,
+        token: &str,
+        address: Option<String>,
+        bytes: bytes::Bytes,
+        base: i64,
+        force: bool,
+        instance: Option<String>,
+    ) -> ApiResult<SyncOutcome> {
+        let (project, caller) = self.open_copy_link(token, address).await?;
+        let origin_uid = project.record.uid.clone();
+        let latest = self.head_number(&caller, &origin_uid).await?;
+        Self::check_base(latest, base, force)?;
+        let bundle = self.read_bundle(bytes).await?;
+        let (payload, pinned) = self.payload_of_bundle(&bundle).await?;
+        let copy = &bundle.manifest.project;
+        let how = Install {
+            expect_latest: (!force).then_some(base),
+            keep_report_uids: true,
+            pushed_from: Some((
+                copy.uid.clone().unwrap_or_default(),
+                copy.name.clone(),
+                instance,
+            )),
+            pause_ms: self.fault_pause_ms(),
+            ..Install::default()
+        };
+        let installed = self
+            .install(&origin_uid, &payload, how, super::working_copies::author(&caller))
+            .await;
+        self.engine.datasets.unpin(&pinned);
+        let installed = installed?;
+        self.audit
+            .record(
+                &caller,
+                "working_copy.push",
+                &format!("project:{origin_uid}"),
+                "ok",
+                &format!(
+                    "from {} on another instance: {} revisions{}",
+                    copy.name,
+                    installed.appended,
+                    if force { ", forced" } else { "" }
+                ),
+            )
+            .await;
+        Ok(installed.into())
+    }
+
+    /// Copy side: a working copy of the project behind another instance's link.
+    pub async fn create_working_copy_from_link(
+        &self,
+        caller: &Caller,
+        link: &str,
+        folder: &str,
+        name: &str,
+        slug: Option<&str>,
+    ) -> ApiResult<ProjectView> {
+        caller.require_write()?;
+        self.load_folder(caller, folder, vitrine_authz::Action::Edit)
+            .await?;
+        let (url, token) = RemoteOrigin::parse_link(link)?;
+        let origin = RemoteOrigin::new(&url, &token)?;
+        let bytes = origin.bundle().await?;
+        let bundle = self.read_bundle(bytes).await?;
+        self.restorable(&bundle.head, bundle.manifest.head).await?;
+        let (payload, pinned) = self.payload_of_bundle(&bundle).await?;
+        let created = self.create_project(caller, folder, name, slug).await;
+        let copy = match created {
+            Ok(c) => c,
+            Err(e) => {
+                self.engine.datasets.unpin(&pinned);
+                return Err(e);
+            }
+        };
+        let m = &bundle.manifest;
+        let record = WorkingCopyRecord {
+            uid: new_uid(),
+            copy_uid: copy.record.uid.clone(),
+            origin_project_uid: m.project.uid.clone().unwrap_or_default(),
+            origin_name: m.project.name.clone(),
+            origin_url: Some(url.clone()),
+            origin_token: Some(token),
+            base_origin_number: m.head,
+            base_copy_number: 0,
+            report_map: Default::default(),
+            created_by: caller.uid().to_owned(),
+            created_ms: now_ms(),
+            synced_ms: 0,
+        };
+        let message = format!(
+            "working copy of {} revision {} on {url}",
+            m.project.name, m.head
+        );
+        let started = self
+            .start_copy(caller, &copy, record, &payload, &message)
+            .await;
+        self.engine.datasets.unpin(&pinned);
+        started?;
+        Ok(copy)
+    }
+}
+
+/// The HTTP client side of a remote origin.
+pub(crate) struct RemoteOrigin {
+    base: String,
+    token: String,
+    client: reqwest::Client,
+}
+
+impl RemoteOrigin {
+    /// Splits `BASE/wc/TOKEN` and checks the base is HTTPS (or HTTP to loopback).
+    pub fn parse_link(link: &str) -> ApiResult<(String, String)> {
+        let bad = |why: &str| ApiError::invalid(format!("link: {why}"));
+        let (base, token) = link
+            .trim()
+            .rsplit_once("/wc/")
+            .ok_or_else(|| bad("not a working-copy link (expected BASE/wc/TOKEN)"))?;
+        if !token.starts_with("vwc_") || token.contains('/') {
+            return Err(bad("not a working-copy link (expected BASE/wc/TOKEN)"));
+        }
+        Self::check_base(base)?;
+        Ok((base.to_owned(), token.to_owned()))
+    }
+
+    fn check_base(base: &str) -> ApiResult<()> {
+        let bad = |why: &str| ApiError::invalid(format!("link: {why}"));
+        if base.starts_with("https://") {
+            return Ok(());
+        }
+        let rest = base
+            .strip_prefix("http://")
+            .ok_or_else(|| bad("the origin's address must start with https://"))?;
+        let host = rest.split('/').next().unwrap_or_default();
+        let host = match host.rsplit_once(':') {
+            Some((h, port)) if port.bytes().all(|c| c.is_ascii_digit()) => h,
+            _ => host,
+        };
+        if matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+            Ok(())
+        } else {
+            Err(bad("plain http:// is only allowed to this machine; use https://"))
+        }
+    }
+
+    pub fn new(base: &str, token: &str) -> ApiResult<RemoteOrigin> {
+        Self::check_base(base)?;
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(600))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ApiError::internal("http client", e))?;
+        Ok(RemoteOrigin {
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            client,
+        })
+    }
+
+    pub fn of(w: &WorkingCopyRecord) -> ApiResult<RemoteOrigin> {
+        match (&w.origin_url, &w.origin_token) {
+            (Some(u), Some(t)) => RemoteOrigin::new(u, t),
+            _ => Err(ApiError::internal("working copy", "remote origin without a link")),
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> ApiResult<reqwest::Response> {
+        let unreachable = |e: reqwest::Error| {
+            ApiError::new(
+                ErrorCode::RemoteFailed,
+                format!("the origin at {} could not be reached: {e}", self.base),
+            )
+        };
+        let resp = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        let code = body["error"]["code"].as_str().unwrap_or_default();
+        let message = body["error"]["message"].as_str().unwrap_or("no message");
+        // Refusals the caller can act on keep their code; anything else is the remote's
+        // failure.
+        let code = ErrorCode::ALL
+            .into_iter()
+            .find(|c| c.as_str() == code)
+            .filter(|c| {
+                matches!(
+                    c,
+                    ErrorCode::OriginMoved
+                        | ErrorCode::LinkNotValid
+                        | ErrorCode::InvalidBundle
+                        | ErrorCode::InvalidWorkflow
+                        | ErrorCode::ExposureRefused
+                        | ErrorCode::Conflict
+                )
+            })
+            .unwrap_or(ErrorCode::RemoteFailed);
+        Err(ApiError::new(
+            code,
+            format!("the origin answered {status}: {message}"),
+        ))
+    }
+
+    pub async fn head(&self) -> ApiResult<RemoteHead> {
+        let resp = self
+            .send(self.client.get(format!("{}/wc/api/head", self.base)))
+            .await?;
+        resp.json().await.map_err(|e| {
+            ApiError::new(ErrorCode::RemoteFailed, format!("the origin's answer: {e}"))
+        })
+    }
+
+    pub async fn bundle(&self) -> ApiResult<bytes::Bytes> {
+        let resp = self
+            .send(self.client.get(format!("{}/wc/api/bundle", self.base)))
+            .await?;
+        resp.bytes().await.map_err(|e| {
+            ApiError::new(ErrorCode::RemoteFailed, format!("reading the origin's bundle: {e}"))
+        })
+    }
+
+    pub async fn push(&self, bundle: Vec<u8>, base: i64, force: bool) -> ApiResult<SyncOutcome> {
+        let resp = self
+            .send(
+                self.client
+                    .post(format!("{}/wc/api/push?base={base}&force={force}", self.base))
+                    .header("content-type", "application/zip")
+                    .body(bundle),
+            )
+            .await?;
+        let v: serde_json::Value = resp.json().await.map_err(|e| {
+            ApiError::new(ErrorCode::RemoteFailed, format!("the origin's answer: {e}"))
+        })?;
+        Ok(SyncOutcome {
+            head: v["head"].as_i64().unwrap_or_default(),
+            revisions: v["revisions"].as_u64().unwrap_or_default() as usize,
+        })
+    }
+}

@@ -1,0 +1,454 @@
+//! Working copies: a project linked to an origin project so changes can be made and
+//! checked away from what viewers see, then pushed. The origin is on this instance, or
+//! on another one that issued a working-copy link (see [`remote`](super::remote)).
+//!
+//! - **Create**: the origin's managers (its publishers) copy it into a folder.
+//! - **Push**: the copy's content replaces the origin's and the copy's new revisions are
+//!   appended to the origin's history, marked as pushed; all in one transaction. Refused
+//!   when the origin has revisions the copy has not pulled, unless forced.
+//! - **Pull**: the origin's latest replaces the copy's content; refused when the copy has
+//!   unpushed revisions, unless the caller discards them.
+//! - **Detach**: the copy becomes an ordinary project.
+
+use std::collections::BTreeMap;
+
+use vitrine_authz::Action;
+use vitrine_core::ErrorCode;
+use vitrine_storage::{ProjectRecord, WorkingCopyRecord, new_uid, now_ms};
+
+use super::Services;
+use super::directory::ProjectView;
+use super::install::{Install, Installed, Payload, moved};
+use super::remote::RemoteOrigin;
+use crate::caller::Caller;
+use crate::{ApiError, ApiResult};
+
+/// A working copy's link to its origin, as its editors see it.
+#[derive(Debug, Clone)]
+pub struct WorkingCopyStatus {
+    pub record: WorkingCopyRecord,
+    /// Revisions of the copy not pushed yet.
+    pub ahead: i64,
+    /// Revisions of the origin not pulled yet; none when the origin cannot be asked.
+    pub behind: Option<i64>,
+}
+
+/// What a push or pull did.
+#[derive(Debug, Clone)]
+pub struct SyncOutcome {
+    /// The written project's newest revision afterwards.
+    pub head: i64,
+    /// Revisions added to the written project's history.
+    pub revisions: usize,
+}
+
+impl From<Installed> for SyncOutcome {
+    fn from(i: Installed) -> Self {
+        SyncOutcome {
+            head: i.head,
+            revisions: i.appended,
+        }
+    }
+}
+
+impl Services {
+    /// The project's latest revision number, recording one first for a project saved
+    /// before history existed, so there is always a revision to be in step with.
+    pub(crate) async fn head_number(&self, caller: &Caller, project_uid: &str) -> ApiResult<i64> {
+        if let Some(l) = self.store.latest_revision(project_uid).await? {
+            return Ok(l.number);
+        }
+        self.record_revision(caller, project_uid, Some("recorded before copying"))
+            .await;
+        Ok(self
+            .store
+            .latest_revision(project_uid)
+            .await?
+            .map_or(0, |l| l.number))
+    }
+
+    /// Copies `origin_uid` (same instance) into `folder` as a working copy.
+    pub async fn create_working_copy(
+        &self,
+        caller: &Caller,
+        origin_uid: &str,
+        folder: &str,
+        name: &str,
+        slug: Option<&str>,
+    ) -> ApiResult<ProjectView> {
+        caller.require_write()?;
+        let origin = self.project_for(caller, origin_uid, Action::Manage).await?;
+        self.load_folder(caller, folder, Action::Edit).await?;
+        let number = self.head_number(caller, origin_uid).await?;
+        let payload = self.payload_of(origin_uid, number).await?;
+        // Validated before the copy exists, so a refusal leaves nothing behind.
+        self.restorable(&payload.head, number).await?;
+        let copy = self.create_project(caller, folder, name, slug).await?;
+        let record = WorkingCopyRecord {
+            uid: new_uid(),
+            copy_uid: copy.record.uid.clone(),
+            origin_project_uid: origin_uid.to_owned(),
+            origin_name: origin.record.name.clone(),
+            origin_url: None,
+            origin_token: None,
+            base_origin_number: number,
+            base_copy_number: 0,
+            report_map: BTreeMap::new(),
+            created_by: caller.uid().to_owned(),
+            created_ms: now_ms(),
+            synced_ms: 0,
+        };
+        let message = format!("working copy of {} revision {number}", origin.record.name);
+        self.start_copy(caller, &copy, record, &payload, &message)
+            .await?;
+        Ok(copy)
+    }
+
+    /// Fills a freshly created copy and writes its link; removes the copy on failure.
+    pub(crate) async fn start_copy(
+        &self,
+        caller: &Caller,
+        copy: &ProjectView,
+        mut record: WorkingCopyRecord,
+        payload: &Payload,
+        message: &str,
+    ) -> ApiResult<()> {
+        let remote = record.origin_url.is_some();
+        let how = Install {
+            expect_latest: Some(0),
+            keep_report_uids: remote,
+            one_revision: Some((
+                Some(caller.uid().to_owned()),
+                caller.user.username.clone(),
+                message.to_owned(),
+            )),
+            ..Install::default()
+        };
+        let installed = self
+            .install(&copy.record.uid, payload, how, author(caller))
+            .await;
+        let installed = match installed {
+            Ok(i) => i,
+            Err(e) => {
+                self.remove_failed_copy(&copy.record.uid).await;
+                return Err(e);
+            }
+        };
+        // Same instance: the map turns the copy's report uids back into the origin's.
+        record.report_map = installed
+            .report_map
+            .into_iter()
+            .map(|(origin, copy)| (copy, origin))
+            .collect();
+        record.base_copy_number = installed.head;
+        record.synced_ms = now_ms();
+        if let Err(e) = self.store.put_working_copy(&record).await {
+            self.remove_failed_copy(&copy.record.uid).await;
+            return Err(e.into());
+        }
+        self.audit
+            .record(
+                caller,
+                "working_copy.create",
+                &format!("project:{}", copy.record.uid),
+                "ok",
+                message,
+            )
+            .await;
+        Ok(())
+    }
+
+    async fn remove_failed_copy(&self, uid: &str) {
+        if let Err(e) = self.store.delete_project(uid).await {
+            tracing::error!(project = uid, error = %e, "failed working copy not removed");
+        }
+        if let Err(e) = self.authz.reload().await {
+            tracing::error!(error = %e, "policies not reloaded");
+        }
+    }
+
+    /// The working-copy link of `project_uid`, for its editors (none for an ordinary
+    /// project).
+    pub async fn working_copy_status(
+        &self,
+        caller: &Caller,
+        project_uid: &str,
+    ) -> ApiResult<Option<WorkingCopyStatus>> {
+        self.project_for(caller, project_uid, Action::Edit).await?;
+        let Some(record) = self.store.working_copy_of(project_uid).await? else {
+            return Ok(None);
+        };
+        let copy_head = self
+            .store
+            .latest_revision(project_uid)
+            .await?
+            .map_or(0, |l| l.number);
+        let behind = match &record.origin_url {
+            None => self
+                .store
+                .latest_revision(&record.origin_project_uid)
+                .await?
+                .map(|l| l.number - record.base_origin_number),
+            Some(_) => match RemoteOrigin::of(&record)?.head().await {
+                Ok(h) => Some(h.head - record.base_origin_number),
+                Err(e) => {
+                    tracing::warn!(project = project_uid, error = %e.message, "origin not reachable");
+                    None
+                }
+            },
+        };
+        Ok(Some(WorkingCopyStatus {
+            ahead: copy_head - record.base_copy_number,
+            behind,
+            record,
+        }))
+    }
+
+    /// Working copies of a project on this instance (its managers).
+    pub async fn working_copies_of(
+        &self,
+        caller: &Caller,
+        origin_uid: &str,
+    ) -> ApiResult<Vec<(WorkingCopyRecord, Option<ProjectRecord>)>> {
+        self.project_for(caller, origin_uid, Action::Manage).await?;
+        let mut out = Vec::new();
+        for w in self.store.working_copies_of_origin(origin_uid).await? {
+            let p = self.store.project(&w.copy_uid).await?;
+            out.push((w, p));
+        }
+        Ok(out)
+    }
+
+    async fn link_of(&self, caller: &Caller, copy_uid: &str) -> ApiResult<WorkingCopyRecord> {
+        self.project_for(caller, copy_uid, Action::Edit).await?;
+        self.store.working_copy_of(copy_uid).await?.ok_or_else(|| {
+            ApiError::invalid("projectId: this project is not a working copy")
+        })
+    }
+
+    /// Pushes the copy's content to its origin (see the module docs).
+    pub async fn push_working_copy(
+        &self,
+        caller: &Caller,
+        copy_uid: &str,
+        force: bool,
+    ) -> ApiResult<SyncOutcome> {
+        caller.require_write()?;
+        let mut link = self.link_of(caller, copy_uid).await?;
+        let copy_head = self.head_number(caller, copy_uid).await?;
+        let copy = self.project_for(caller, copy_uid, Action::Edit).await?;
+        if copy_head == link.base_copy_number && !force {
+            return Ok(SyncOutcome {
+                head: link.base_origin_number,
+                revisions: 0,
+            });
+        }
+        let since = link.base_copy_number.min(copy_head - 1);
+        let outcome = if link.origin_url.is_some() {
+            let bundle = self.bundle_of(&copy.record, since).await?;
+            let bytes = tokio::task::spawn_blocking(move || super::bundles::format::write(&bundle))
+                .await
+                .map_err(|e| ApiError::internal("bundle writer", e))??;
+            let pushed = RemoteOrigin::of(&link)?
+                .push(bytes, link.base_origin_number, force)
+                .await?;
+            link.base_origin_number = pushed.head;
+            link.base_copy_number = copy_head;
+            link.synced_ms = now_ms();
+            self.store.put_working_copy(&link).await?;
+            pushed
+        } else {
+            let origin_uid = link.origin_project_uid.clone();
+            self.project_for(caller, &origin_uid, Action::Manage)
+                .await
+                .map_err(|e| {
+                    ApiError::new(
+                        e.code,
+                        format!("pushing needs the manager role on the origin: {}", e.message),
+                    )
+                })?;
+            let payload = self.payload_of(copy_uid, since).await?;
+            let mut next = link.clone();
+            next.base_copy_number = copy_head;
+            let how = Install {
+                expect_latest: (!force).then_some(link.base_origin_number),
+                report_map: link.report_map.clone(),
+                pushed_from: Some((copy_uid.to_owned(), copy.record.name.clone(), None)),
+                working_copy: Some(next),
+                pause_ms: self.fault_pause_ms(),
+                ..Install::default()
+            };
+            let installed = self.install(&origin_uid, &payload, how, author(caller)).await?;
+            // New reports of the copy now exist in the origin too: remember the pairs.
+            if installed.report_map != link.report_map {
+                if let Some(mut w) = self.store.working_copy_of(copy_uid).await? {
+                    w.report_map = installed.report_map.clone();
+                    self.store.put_working_copy(&w).await?;
+                }
+            }
+            installed.into()
+        };
+        self.audit
+            .record(
+                caller,
+                "working_copy.push",
+                &format!("project:{}", link.origin_project_uid),
+                "ok",
+                &format!(
+                    "from {copy_uid}: {} revisions{}",
+                    outcome.revisions,
+                    if force { ", forced" } else { "" }
+                ),
+            )
+            .await;
+        Ok(outcome)
+    }
+
+    /// Brings the origin's latest into the copy (see the module docs).
+    pub async fn pull_working_copy(
+        &self,
+        caller: &Caller,
+        copy_uid: &str,
+        discard: bool,
+    ) -> ApiResult<SyncOutcome> {
+        caller.require_write()?;
+        let link = self.link_of(caller, copy_uid).await?;
+        let copy_head = self.head_number(caller, copy_uid).await?;
+        let unpushed = copy_head - link.base_copy_number;
+        if unpushed > 0 && !discard {
+            return Err(ApiError::new(
+                ErrorCode::UnpushedChanges,
+                format!(
+                    "this working copy has {unpushed} revision(s) not pushed to its origin (revisions {} to {copy_head}); push them first, or pull with discardChanges: true to revert them",
+                    link.base_copy_number + 1
+                ),
+            ));
+        }
+        let (payload, origin_head, pinned) = match &link.origin_url {
+            None => {
+                self.project_for(caller, &link.origin_project_uid, Action::View)
+                    .await?;
+                let n = self.head_number(caller, &link.origin_project_uid).await?;
+                (self.payload_of(&link.origin_project_uid, n).await?, n, vec![])
+            }
+            Some(_) => {
+                let bytes = RemoteOrigin::of(&link)?.bundle().await?;
+                let bundle = self.read_bundle(bytes).await?;
+                let (payload, pinned) = self.payload_of_bundle(&bundle).await?;
+                (payload, bundle.manifest.head, pinned)
+            }
+        };
+        if origin_head == link.base_origin_number && unpushed == 0 {
+            self.engine.datasets.unpin(&pinned);
+            return Ok(SyncOutcome {
+                head: copy_head,
+                revisions: 0,
+            });
+        }
+        let message = if unpushed > 0 {
+            format!(
+                "pulled {} revision {origin_head}, discarding {unpushed} unpushed revision(s)",
+                link.origin_name
+            )
+        } else {
+            format!("pulled {} revision {origin_head}", link.origin_name)
+        };
+        let mut next = link.clone();
+        next.base_origin_number = origin_head;
+        let how = Install {
+            expect_latest: Some(copy_head),
+            // Origin uid → copy uid, the reverse of what the link keeps.
+            report_map: link
+                .report_map
+                .iter()
+                .map(|(c, o)| (o.clone(), c.clone()))
+                .collect(),
+            keep_report_uids: link.origin_url.is_some(),
+            one_revision: Some((
+                Some(caller.uid().to_owned()),
+                caller.user.username.clone(),
+                message.clone(),
+            )),
+            working_copy: Some(next),
+            ..Install::default()
+        };
+        let installed = self.install(copy_uid, &payload, how, author(caller)).await;
+        self.engine.datasets.unpin(&pinned);
+        let installed = installed?;
+        if link.origin_url.is_none() {
+            let map: BTreeMap<String, String> = installed
+                .report_map
+                .iter()
+                .map(|(o, c)| (c.clone(), o.clone()))
+                .collect();
+            if map != link.report_map
+                && let Some(mut w) = self.store.working_copy_of(copy_uid).await?
+            {
+                w.report_map = map;
+                self.store.put_working_copy(&w).await?;
+            }
+        }
+        self.audit
+            .record(
+                caller,
+                "working_copy.pull",
+                &format!("project:{copy_uid}"),
+                "ok",
+                &message,
+            )
+            .await;
+        Ok(installed.into())
+    }
+
+    /// Cuts a copy's link to its origin: its editors, or the origin's managers.
+    pub async fn detach_working_copy(&self, caller: &Caller, copy_uid: &str) -> ApiResult<()> {
+        caller.require_write()?;
+        let link = self
+            .store
+            .working_copy_of(copy_uid)
+            .await?
+            .ok_or_else(|| ApiError::invalid("projectId: this project is not a working copy"))?;
+        let by_copy = self.project_for(caller, copy_uid, Action::Edit).await.is_ok();
+        let by_origin = link.origin_url.is_none()
+            && self
+                .project_for(caller, &link.origin_project_uid, Action::Manage)
+                .await
+                .is_ok();
+        if !by_copy && !by_origin {
+            // Whoever sees neither side learns nothing about the link.
+            self.project_for(caller, copy_uid, Action::Edit).await?;
+        }
+        self.store.delete_working_copy(copy_uid).await?;
+        self.audit
+            .record(
+                caller,
+                "working_copy.detach",
+                &format!("project:{copy_uid}"),
+                "ok",
+                &link.origin_name,
+            )
+            .await;
+        Ok(())
+    }
+
+    /// Crash tests set `VITRINE_FAULT_PUSH_PAUSE_MS` to hold a push inside its
+    /// transaction long enough to kill the process there.
+    pub(crate) fn fault_pause_ms(&self) -> u64 {
+        std::env::var("VITRINE_FAULT_PUSH_PAUSE_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Refuses a push that names an origin revision other than the latest.
+    pub(crate) fn check_base(latest: i64, base: i64, force: bool) -> ApiResult<()> {
+        if !force && latest != base {
+            return Err(moved(base, latest));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn author(caller: &Caller) -> (Option<&str>, &str) {
+    (Some(caller.uid()), caller.user.username.as_str())
+}

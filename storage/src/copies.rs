@@ -1,0 +1,241 @@
+//! Working copies and whole-project replacement. A push, a pull and a bundle import all
+//! end the same way: one project's workflow, reports, datasets and block results are
+//! replaced and revisions appended, in a single transaction, so readers see all-old or
+//! all-new and a process that dies midway leaves the old content in place.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::{
+    BlockStateRecord, DatasetRecord, ReportRecord, RevisionRecord, StorageResult, Store,
+    WorkflowRecord,
+};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkingCopyRecord {
+    pub uid: String,
+    /// The copy: a project of this instance.
+    pub copy_uid: String,
+    /// The origin project's uid, on this instance or on `origin_url`'s.
+    pub origin_project_uid: String,
+    pub origin_name: String,
+    /// Base URL of the origin's instance; none when it is this one.
+    #[serde(default)]
+    pub origin_url: Option<String>,
+    /// The working-copy link token the origin issued (remote origins only). A secret:
+    /// never returned to clients.
+    #[serde(default)]
+    pub origin_token: Option<String>,
+    /// The origin's latest revision number when the two were last in step.
+    pub base_origin_number: i64,
+    /// The copy's latest revision number at that moment.
+    pub base_copy_number: i64,
+    /// Report uids of the copy → the origin's, so a push updates the reports share links
+    /// point at instead of replacing them.
+    #[serde(default)]
+    pub report_map: BTreeMap<String, String>,
+    pub created_by: String,
+    pub created_ms: i64,
+    pub synced_ms: i64,
+}
+
+/// A link the origin hands to another instance so that it can make and sync a working
+/// copy over HTTP. Acts for `created_by`, whose rights are checked at every use.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkingCopyLinkRecord {
+    pub uid: String,
+    pub project_uid: String,
+    pub token_hash: String,
+    pub created_by: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+    #[serde(default)]
+    pub revoked: bool,
+    #[serde(default)]
+    pub last_used_ms: Option<i64>,
+}
+
+/// A file made for download (a project bundle, a report file): the bytes are an
+/// artifact at `path`, downloadable by whoever asked for it until `expires_ms`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExportRecord {
+    pub uid: String,
+    pub project_uid: String,
+    pub requested_by: String,
+    pub path: String,
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: i64,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
+/// Everything that replaces a project's content in one transaction.
+#[derive(Debug, Clone)]
+pub struct Replacement {
+    pub project_uid: String,
+    /// Refused unless the project's latest revision number is still this (none: forced).
+    pub expect_latest: Option<i64>,
+    /// The stored workflow version the new one replaces.
+    pub expect_version: i64,
+    pub workflow: WorkflowRecord,
+    pub reports: Vec<ReportRecord>,
+    pub datasets: Vec<DatasetRecord>,
+    pub block_states: Vec<BlockStateRecord>,
+    /// Appended to the project's history (numbers already assigned).
+    pub revisions: Vec<RevisionRecord>,
+    /// The working-copy link to write along (created or updated).
+    pub working_copy: Option<WorkingCopyRecord>,
+    /// Fault injection for crash tests: sleep this long inside the transaction, after
+    /// the old content is deleted and before anything new is written.
+    pub pause_ms: u64,
+}
+
+impl Store {
+    pub async fn working_copy_of(&self, copy_uid: &str) -> StorageResult<Option<WorkingCopyRecord>> {
+        self.first(
+            "SELECT * FROM working_copy WHERE copy_uid = $c",
+            json!({ "c": copy_uid }),
+        )
+        .await
+    }
+
+    /// Working copies of `origin_uid` on this instance.
+    pub async fn working_copies_of_origin(
+        &self,
+        origin_uid: &str,
+    ) -> StorageResult<Vec<WorkingCopyRecord>> {
+        self.rows(
+            "SELECT * FROM working_copy WHERE origin_project_uid = $o AND origin_url = NONE ORDER BY uid",
+            json!({ "o": origin_uid }),
+        )
+        .await
+    }
+
+    pub async fn put_working_copy(&self, w: &WorkingCopyRecord) -> StorageResult<()> {
+        self.exec(
+            "DELETE working_copy WHERE copy_uid = $w.copy_uid; CREATE working_copy CONTENT $w",
+            json!({ "w": w }),
+        )
+        .await
+    }
+
+    pub async fn delete_working_copy(&self, copy_uid: &str) -> StorageResult<()> {
+        self.exec(
+            "DELETE working_copy WHERE copy_uid = $c",
+            json!({ "c": copy_uid }),
+        )
+        .await
+    }
+
+    pub async fn insert_working_copy_link(&self, l: &WorkingCopyLinkRecord) -> StorageResult<()> {
+        self.exec("CREATE working_copy_link CONTENT $l", json!({ "l": l }))
+            .await
+    }
+
+    pub async fn working_copy_link_by_hash(
+        &self,
+        hash: &str,
+    ) -> StorageResult<Option<WorkingCopyLinkRecord>> {
+        self.first(
+            "SELECT * FROM working_copy_link WHERE token_hash = $h",
+            json!({ "h": hash }),
+        )
+        .await
+    }
+
+    pub async fn working_copy_links(
+        &self,
+        project_uid: &str,
+    ) -> StorageResult<Vec<WorkingCopyLinkRecord>> {
+        self.rows(
+            "SELECT * FROM working_copy_link WHERE project_uid = $p ORDER BY uid",
+            json!({ "p": project_uid }),
+        )
+        .await
+    }
+
+    pub async fn revoke_working_copy_link(&self, uid: &str) -> StorageResult<()> {
+        self.exec(
+            "UPDATE working_copy_link SET revoked = true WHERE uid = $u",
+            json!({ "u": uid }),
+        )
+        .await
+    }
+
+    pub async fn touch_working_copy_link(&self, uid: &str, at: i64) -> StorageResult<()> {
+        self.exec(
+            "UPDATE working_copy_link SET last_used_ms = $at WHERE uid = $u",
+            json!({ "u": uid, "at": at }),
+        )
+        .await
+    }
+
+    pub async fn insert_export(&self, e: &ExportRecord) -> StorageResult<()> {
+        self.exec("CREATE bundle_export CONTENT $e", json!({ "e": e }))
+            .await
+    }
+
+    pub async fn export(&self, uid: &str) -> StorageResult<Option<ExportRecord>> {
+        self.first(
+            "SELECT * FROM bundle_export WHERE uid = $u",
+            json!({ "u": uid }),
+        )
+        .await
+    }
+
+    /// Removes export records past their expiry and returns them (their files go next).
+    pub async fn take_expired_exports(&self, now: i64) -> StorageResult<Vec<ExportRecord>> {
+        self.rows(
+            "DELETE bundle_export WHERE expires_ms < $now RETURN BEFORE",
+            json!({ "now": now }),
+        )
+        .await
+    }
+
+    /// Replaces a project's content as `r` says, all or nothing (see the module docs).
+    /// Access filters, share links and roles are the project's own and stay.
+    pub async fn replace_project(&self, r: &Replacement) -> StorageResult<()> {
+        let keep: Vec<&str> = r.reports.iter().map(|x| x.uid.as_str()).collect();
+        let pause = format!("{}ms", r.pause_ms);
+        self.exec(
+            r#"BEGIN;
+            LET $latest = (SELECT VALUE number FROM revision WHERE project_uid = $p ORDER BY number DESC LIMIT 1)[0] ?? 0;
+            IF $expect_latest != NONE AND $latest != $expect_latest {
+                THROW "vitrine-conflict: the project moved on since revision " + <string>$expect_latest + "; it is now at revision " + <string>$latest
+            };
+            LET $cur = (SELECT VALUE version FROM workflow WHERE project_uid = $p)[0] ?? 0;
+            IF $cur != $expect_version {
+                THROW "vitrine-conflict: the workflow changed since version " + <string>$expect_version + "; it is now at version " + <string>$cur
+            };
+            DELETE workflow WHERE project_uid = $p;
+            DELETE report WHERE project_uid = $p AND uid NOTINSIDE $keep;
+            DELETE dataset WHERE project_uid = $p;
+            DELETE block_state WHERE project_uid = $p;
+            IF $pause != "0ms" { sleep(<duration>$pause) };
+            CREATE workflow CONTENT $w;
+            FOR $x IN $reports { DELETE report WHERE uid = $x.uid AND project_uid = $p; CREATE report CONTENT $x; };
+            FOR $x IN $datasets { CREATE dataset CONTENT $x; };
+            FOR $x IN $states { CREATE block_state CONTENT $x; };
+            FOR $x IN $revisions { CREATE revision CONTENT $x; };
+            IF $wc != NONE { DELETE working_copy WHERE copy_uid = $wc.copy_uid; CREATE working_copy CONTENT $wc; };
+            COMMIT;"#,
+            json!({
+                "p": r.project_uid,
+                "expect_latest": r.expect_latest,
+                "expect_version": r.expect_version,
+                "keep": keep,
+                "pause": pause,
+                "w": r.workflow,
+                "reports": r.reports,
+                "datasets": r.datasets,
+                "states": r.block_states,
+                "revisions": r.revisions,
+                "wc": r.working_copy,
+            }),
+        )
+        .await
+    }
+}
