@@ -108,7 +108,7 @@ impl Store {
         origin_uid: &str,
     ) -> StorageResult<Vec<WorkingCopyRecord>> {
         self.rows(
-            "SELECT * FROM working_copy WHERE origin_project_uid = $o AND origin_url = NONE ORDER BY uid",
+            "SELECT * FROM working_copy WHERE origin_project_uid = $o AND !origin_url ORDER BY uid",
             json!({ "o": origin_uid }),
         )
         .await
@@ -203,7 +203,7 @@ impl Store {
         self.exec(
             r#"BEGIN;
             LET $latest = (SELECT VALUE number FROM revision WHERE project_uid = $p ORDER BY number DESC LIMIT 1)[0] ?? 0;
-            IF $expect_latest != NONE AND $latest != $expect_latest {
+            IF $expect_latest != NULL AND $expect_latest != NONE AND $latest != $expect_latest {
                 THROW "vitrine-conflict: the project moved on since revision " + <string>$expect_latest + "; it is now at revision " + <string>$latest
             };
             LET $cur = (SELECT VALUE version FROM workflow WHERE project_uid = $p)[0] ?? 0;
@@ -220,7 +220,7 @@ impl Store {
             FOR $x IN $datasets { CREATE dataset CONTENT $x; };
             FOR $x IN $states { CREATE block_state CONTENT $x; };
             FOR $x IN $revisions { CREATE revision CONTENT $x; };
-            IF $wc != NONE { DELETE working_copy WHERE copy_uid = $wc.copy_uid; CREATE working_copy CONTENT $wc; };
+            IF $wc { DELETE working_copy WHERE copy_uid = $wc.copy_uid; CREATE working_copy CONTENT $wc; };
             COMMIT;"#,
             json!({
                 "p": r.project_uid,

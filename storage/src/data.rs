@@ -441,7 +441,7 @@ impl Store {
         DELETE access_filter WHERE project_uid = $uid;
         DELETE upload WHERE project_uid = $uid;
         DELETE revision WHERE project_uid = $uid;
-        DELETE working_copy WHERE copy_uid = $uid OR (origin_project_uid = $uid AND origin_url = NONE);
+        DELETE working_copy WHERE copy_uid = $uid OR (origin_project_uid = $uid AND !origin_url);
         DELETE working_copy_link WHERE project_uid = $uid;
         DELETE bundle_export WHERE project_uid = $uid;"#
     }

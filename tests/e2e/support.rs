@@ -57,10 +57,16 @@ impl TestServer {
     }
 
     pub async fn start_in_with(dir: &Path, args: &[&str]) -> TestServer {
+        TestServer::start_full(dir, args, &[]).await
+    }
+
+    /// With extra environment variables (fault injection).
+    pub async fn start_full(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> TestServer {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vitrine"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
             .args(args)
+            .envs(envs.iter().copied())
             .env(
                 "VITRINE_LOG",
                 "info,surrealdb=warn,surrealkv=warn,surrealdb_core=warn",
@@ -92,7 +98,15 @@ impl TestServer {
             printed.push(line);
         }
         // Keep draining the server's output so its pipe never fills and blocks it.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        // `VITRINE_TEST_LOG=1` shows it, to see why a test failed.
+        let show = std::env::var_os("VITRINE_TEST_LOG").is_some();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if show {
+                    eprintln!("server: {line}");
+                }
+            }
+        });
         TestServer {
             child,
             url: url.unwrap(),
@@ -113,6 +127,12 @@ impl TestServer {
             .expect("server did not stop")
             .expect("wait");
         (status.success(), self._tmp.take())
+    }
+
+    /// SIGKILL: the process dies wherever it is, as in a crash.
+    pub async fn kill(mut self) {
+        self.child.start_kill().expect("kill");
+        let _ = self.child.wait().await;
     }
 
     pub fn client() -> reqwest::Client {

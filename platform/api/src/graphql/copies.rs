@@ -232,11 +232,11 @@ impl CopyMutation {
         &self,
         ctx: &Context<'_>,
         project_id: ID,
-        #[graphql(default = false)] force: bool,
+        force: Option<bool>,
     ) -> R<SyncResult> {
         let c = caller(ctx).gql()?;
         let o = services(ctx)
-            .push_working_copy(c, &project_id, force)
+            .push_working_copy(c, &project_id, force.unwrap_or(false))
             .await
             .gql()?;
         Ok(o.into())
@@ -248,11 +248,11 @@ impl CopyMutation {
         &self,
         ctx: &Context<'_>,
         project_id: ID,
-        #[graphql(default = false)] discard_changes: bool,
+        discard_changes: Option<bool>,
     ) -> R<SyncResult> {
         let c = caller(ctx).gql()?;
         let o = services(ctx)
-            .pull_working_copy(c, &project_id, discard_changes)
+            .pull_working_copy(c, &project_id, discard_changes.unwrap_or(false))
             .await
             .gql()?;
         Ok(o.into())
