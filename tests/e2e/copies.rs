@@ -340,3 +340,120 @@ async fn a_push_killed_midway_leaves_the_origin_intact() {
     assert_eq!(title_of(&s, &who, &w.project).await, "Never published");
     drop(files);
 }
+
+/// A second instance with the same resource location name, as staging and production
+/// would have: an admin and a folder allowed to read the test files.
+async fn second_instance(files: &std::path::Path) -> (TestServer, Actor, String) {
+    let s = TestServer::start().await;
+    let admin = s.admin().await;
+    let folder = s.folder(&admin, None, "Imported").await;
+    let r = s
+        .gql(
+            &admin.auth,
+            "mutation($d:JSON!){createResourceLocation(name:\"files\",definition:$d){id}}",
+            json!({"d": {"kind": "fs", "root": files}}),
+        )
+        .await;
+    let loc = data(&r)["createResourceLocation"]["id"].clone();
+    data(
+        &s.gql(
+            &admin.auth,
+            "mutation($l:ID!,$f:ID!){grantResourceLocation(id:$l,folderId:$f,access:WRITE){id}}",
+            json!({"l": loc, "f": folder}),
+        )
+        .await,
+    );
+    (s, admin, folder)
+}
+
+const LINK: &str = "mutation($p:ID!){createWorkingCopyLink(projectId:$p,expiresInHours:2){url link{id expiresAt}}}";
+
+#[tokio::test]
+async fn a_working_copy_on_another_instance_syncs_through_a_link() {
+    let w = published_world().await;
+    let a = &w.s;
+    let (b, b_admin, b_folder) = second_instance(w.files.path()).await;
+
+    // Only the origin's managers issue links.
+    let r = a.gql(&w.editor.auth, LINK, json!({"p": w.project})).await;
+    assert!(matches!(code(&r).as_str(), "FORBIDDEN" | "NOT_FOUND"), "{r}");
+    let r = a.gql(&w.admin.auth, LINK, json!({"p": w.project})).await;
+    let link = data(&r)["createWorkingCopyLink"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let link_id = data(&r)["createWorkingCopyLink"]["link"]["id"].clone();
+    assert!(link.starts_with(&format!("{}/wc/vwc_", a.url)), "{link}");
+
+    // Links that are not links, or not to be trusted, are refused before any request.
+    for bad in ["http://example.com/wc/vwc_abc", "ftp://x/wc/vwc_a", "https://x/nothing"] {
+        let r = b
+            .gql(&b_admin.auth, COPY, json!({"l": bad, "f": b_folder, "n": "X"}))
+            .await;
+        assert_eq!(code(&r), "INVALID_INPUT", "{bad}: {r}");
+    }
+    let forged = format!("{}/wc/vwc_forged", a.url);
+    let r = b
+        .gql(&b_admin.auth, COPY, json!({"l": forged, "f": b_folder, "n": "X"}))
+        .await;
+    assert_eq!(code(&r), "LINK_NOT_VALID", "{r}");
+
+    let r = b
+        .gql(
+            &b_admin.auth,
+            COPY,
+            json!({"l": link, "f": b_folder, "n": "Superstore (staging)"}),
+        )
+        .await;
+    let copy = data(&r)["createWorkingCopy"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        order_count(&b, &b_admin, &copy).await,
+        order_count(a, &w.admin, &w.project).await
+    );
+    let st = b.gql(&b_admin.auth, STATUS, json!({"p": copy})).await;
+    assert_eq!(data(&st)["workingCopy"]["originUrl"], a.url.as_str());
+    assert_eq!(data(&st)["workingCopy"]["originId"], w.project.as_str());
+    assert_eq!(data(&st)["workingCopy"]["behind"], 0);
+
+    // Change on B, push to A.
+    let (report, def) = first_report(&b, &b_admin, &copy).await;
+    set_title(&b, &b_admin, &report, &def, "Staged on B").await;
+    let r = b.gql(&b_admin.auth, PUSH, json!({"p": copy})).await;
+    assert_eq!(data(&r)["pushWorkingCopy"]["revisions"], 1, "{r}");
+    assert_eq!(title_of(a, &w.west, &w.project).await, "Staged on B");
+    let h = history(&a.gql(&w.admin.auth, HISTORY, json!({"p": w.project})).await);
+    assert_eq!(h[0]["pushedFrom"]["projectName"], "Superstore (staging)");
+    assert_eq!(h[0]["pushedFrom"]["number"], 2);
+    assert!(h[0]["pushedFrom"]["instance"].as_str().unwrap().contains("127.0.0.1"));
+
+    // A moves on: B's next push is refused until B pulls.
+    let (a_report, a_def) = first_report(a, &w.admin, &w.project).await;
+    set_title(a, &w.editor, &a_report, &a_def, "Fixed on A").await;
+    let st = b.gql(&b_admin.auth, STATUS, json!({"p": copy})).await;
+    assert_eq!(data(&st)["workingCopy"]["behind"], 1);
+    let (_, def) = first_report(&b, &b_admin, &copy).await;
+    set_title(&b, &b_admin, &report, &def, "Second on B").await;
+    let r = b.gql(&b_admin.auth, PUSH, json!({"p": copy})).await;
+    assert_eq!(code(&r), "ORIGIN_MOVED", "{r}");
+    let r = b.gql(&b_admin.auth, PULL, json!({"p": copy, "d": true})).await;
+    assert_eq!(data(&r)["pullWorkingCopy"]["revisions"], 1, "{r}");
+    assert_eq!(title_of(&b, &b_admin, &copy).await, "Fixed on A");
+
+    // Revoking the link on A cuts B off.
+    data(
+        &a.gql(
+            &w.admin.auth,
+            "mutation($p:ID!,$id:ID!){revokeWorkingCopyLink(projectId:$p,id:$id)}",
+            json!({"p": w.project, "id": link_id}),
+        )
+        .await,
+    );
+    let (_, def) = first_report(&b, &b_admin, &copy).await;
+    set_title(&b, &b_admin, &report, &def, "Too late").await;
+    let r = b.gql(&b_admin.auth, PUSH, json!({"p": copy})).await;
+    assert_eq!(code(&r), "LINK_NOT_VALID", "{r}");
+    assert_eq!(title_of(a, &w.admin, &w.project).await, "Fixed on A");
+}

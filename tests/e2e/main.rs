@@ -5,6 +5,7 @@ mod architecture;
 mod audit;
 mod auth;
 mod browser;
+mod bundles;
 mod copies;
 mod data;
 mod directory;

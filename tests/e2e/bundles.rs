@@ -1,0 +1,169 @@
+//! Project bundles (issue 6): export, download, import as a new project equal to the
+//! original (content, history, data); hostile bundles refused with nothing written.
+
+use std::io::{Cursor, Read, Write};
+
+use serde_json::{Value, json};
+
+use crate::copies::{history, published_world, staging};
+use crate::support::*;
+
+const EXPORT: &str =
+    "mutation($p:ID!){exportProjectBundle(projectId:$p){id filename bytes url expiresAt}}";
+const IMPORT: &str = "mutation($f:ID!,$file:Upload!,$n:String){importProjectBundle(folderId:$f,file:$file,name:$n){id name}}";
+const SNAPSHOT: &str = "query($p:ID!){workflow(projectId:$p){definition parameters{name value}} reports(projectId:$p){name definition} datasets(projectId:$p){name rows contentHash} revisions(projectId:$p,first:100){edges{node{number message authorName}}}}";
+
+pub async fn download(s: &TestServer, auth: &Auth, path: &str) -> (u16, Vec<u8>) {
+    let Auth::Bearer(t) = auth else { panic!() };
+    let resp = reqwest::Client::new()
+        .get(format!("{}{path}", s.url))
+        .bearer_auth(t)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.bytes().await.unwrap().to_vec())
+}
+
+pub async fn import(s: &TestServer, auth: &Auth, folder: &str, bytes: Vec<u8>, name: Option<&str>) -> Value {
+    let Auth::Bearer(token) = auth else { panic!() };
+    let ops = json!({"query": IMPORT, "variables": {"f": folder, "file": null, "n": name}});
+    let form = reqwest::multipart::Form::new()
+        .text("operations", ops.to_string())
+        .text("map", json!({"0": ["variables.file"]}).to_string())
+        .part("0", reqwest::multipart::Part::bytes(bytes).file_name("p.vitrine"));
+    reqwest::Client::new()
+        .post(format!("{}/graphql", s.url))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn projects_in(s: &TestServer, auth: &Auth, folder: &str) -> usize {
+    let r = s
+        .gql(
+            auth,
+            "query($f:ID!){projects(folderId:$f,first:100){edges{node{id}}}}",
+            json!({"f": folder}),
+        )
+        .await;
+    data(&r)["projects"]["edges"].as_array().unwrap().len()
+}
+
+/// A bundle's entries, rewritten by `edit` (name, bytes) → entries to write instead.
+fn rezip(bundle: &[u8], edit: impl Fn(&str, Vec<u8>) -> Vec<(String, Vec<u8>)>) -> Vec<u8> {
+    let mut z = zip::ZipArchive::new(Cursor::new(bundle)).unwrap();
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for i in 0..z.len() {
+        let mut f = z.by_index(i).unwrap();
+        let name = f.name().unwrap().into_owned();
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).unwrap();
+        for (n, b) in edit(&name, bytes) {
+            out.start_file(n, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            out.write_all(&b).unwrap();
+        }
+    }
+    out.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn a_bundle_round_trip_equals_the_original_and_hostile_bundles_change_nothing() {
+    let w = published_world().await;
+    let s = &w.s;
+    let target = staging(&w).await;
+
+    // Managers export; editors may not (a bundle holds every row, before access filters).
+    let r = s.gql(&w.editor.auth, EXPORT, json!({"p": w.project})).await;
+    assert!(matches!(code(&r).as_str(), "FORBIDDEN" | "NOT_FOUND"), "{r}");
+    let r = s.gql(&w.admin.auth, EXPORT, json!({"p": w.project})).await;
+    let file = data(&r)["exportProjectBundle"].clone();
+    assert_eq!(file["filename"], "superstore.vitrine");
+    let url = file["url"].as_str().unwrap();
+    // Only whoever asked may download it.
+    let (status, _) = download(s, &w.editor.auth, url).await;
+    assert_eq!(status, 404);
+    let (status, bundle) = download(s, &w.admin.auth, url).await;
+    assert_eq!(status, 200);
+    assert_eq!(bundle.len() as i64, file["bytes"].as_i64().unwrap());
+
+    // Import: a new project equal to the original in content, history and data.
+    let r = import(s, &w.admin.auth, &target, bundle.clone(), Some("Superstore restored")).await;
+    let imported = data(&r)["importProjectBundle"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = s.gql(&w.admin.auth, SNAPSHOT, json!({"p": w.project})).await;
+    let after = s.gql(&w.admin.auth, SNAPSHOT, json!({"p": imported})).await;
+    assert_eq!(data(&after), data(&before));
+    assert_eq!(history(&after).len(), 2);
+
+    // Hostile or broken bundles: each refused with INVALID_BUNDLE, nothing written.
+    let count = projects_in(s, &w.admin.auth, &target).await;
+    let slip = rezip(&bundle, |name, b| {
+        let mut v = vec![(name.to_owned(), b.clone())];
+        if name == "manifest.json" {
+            v.push(("../../escape.txt".into(), b"x".to_vec()));
+        }
+        v
+    });
+    let future = rezip(&bundle, |name, b| {
+        if name == "manifest.json" {
+            let mut m: Value = serde_json::from_slice(&b).unwrap();
+            m["version"] = json!(99);
+            vec![(name.to_owned(), serde_json::to_vec(&m).unwrap())]
+        } else {
+            vec![(name.to_owned(), b)]
+        }
+    });
+    let deep = rezip(&bundle, |name, b| {
+        if name == "content.json" {
+            let d = format!("{{\"workflow\":{}{}}}", "[".repeat(5000), "]".repeat(5000));
+            vec![(name.to_owned(), d.into_bytes())]
+        } else {
+            vec![(name.to_owned(), b)]
+        }
+    });
+    let tampered = rezip(&bundle, |name, mut b| {
+        if name.starts_with("datasets/") {
+            let n = b.len() / 2;
+            b[n] ^= 0xff;
+        }
+        vec![(name.to_owned(), b)]
+    });
+    let broken_ref = rezip(&bundle, |name, b| {
+        if name.starts_with("datasets/") {
+            vec![]
+        } else {
+            vec![(name.to_owned(), b)]
+        }
+    });
+    let mut bomb = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    bomb.start_file(
+        "content.json",
+        zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Zstd),
+    )
+    .unwrap();
+    bomb.write_all(&vec![b' '; 200 << 20]).unwrap();
+    let bomb = bomb.finish().unwrap().into_inner();
+    for (what, bytes, says) in [
+        ("zip slip", slip, "could escape"),
+        ("future version", future, "newer Vitrine"),
+        ("deep JSON", deep, "nested too deeply"),
+        ("tampered data", tampered, "checksum"),
+        ("missing dataset", broken_ref, "does not hold"),
+        ("decompression bomb", bomb, "bomb"),
+        ("not a zip", b"hello".to_vec(), "not a Vitrine bundle"),
+    ] {
+        let r = import(s, &w.admin.auth, &target, bytes, Some(what)).await;
+        assert_eq!(code(&r), "INVALID_BUNDLE", "{what}: {r}");
+        assert!(message(&r).contains(says), "{what}: {r}");
+    }
+    assert_eq!(projects_in(s, &w.admin.auth, &target).await, count);
+}
