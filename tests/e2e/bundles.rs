@@ -167,3 +167,51 @@ async fn a_bundle_round_trip_equals_the_original_and_hostile_bundles_change_noth
     }
     assert_eq!(projects_in(s, &w.admin.auth, &target).await, count);
 }
+
+#[tokio::test]
+async fn the_bundle_command_exports_inspects_and_imports() {
+    let w = published_world().await;
+    let s = &w.s;
+    let target = staging(&w).await;
+    let Auth::Bearer(token) = &w.admin.auth else {
+        panic!()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("superstore.vitrine");
+    let vitrine = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
+            .args(args)
+            .env("VITRINE_SERVER", &s.url)
+            .env("VITRINE_TOKEN", token)
+            .output()
+            .unwrap()
+    };
+    let out = vitrine(&["bundle", "export", "--project", &w.project, "-o", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = vitrine(&["bundle", "inspect", file.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("project: Superstore"), "{text}");
+    assert!(text.contains("revisions: 1 to 2"), "{text}");
+    assert!(text.contains("dataset orders:"), "{text}");
+    let out = vitrine(&["bundle", "import", "--folder", &target, "--name", "From the shell", file.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("From the shell"), "{text}");
+
+    // A damaged file: inspect and import both refuse it, naming the problem.
+    std::fs::write(&file, b"PK not really").unwrap();
+    let out = vitrine(&["bundle", "inspect", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("INVALID_BUNDLE"));
+    let out = vitrine(&["bundle", "import", "--folder", &target, file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("INVALID_BUNDLE"));
+    // A wrong token is told so.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args(["bundle", "export", "--project", &w.project, "-o", "/dev/null"])
+        .env("VITRINE_SERVER", &s.url)
+        .env("VITRINE_TOKEN", "vit_wrong")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TOKEN_REJECTED") || String::from_utf8_lossy(&out.stderr).contains("UNAUTHENTICATED"), "{}", String::from_utf8_lossy(&out.stderr));
+}

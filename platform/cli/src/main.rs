@@ -3,7 +3,8 @@
 //! `vitrine serve` runs the server; `vitrine admin create-user` creates users from the
 //! shell (the server must be stopped when the database is embedded); `vitrine schema`
 //! prints the GraphQL SDL that schema/graphql/vitrine.graphql holds; `vitrine plugin
-//! check|run` tries a plugin block on local files.
+//! check|run` tries a plugin block on local files; `vitrine bundle export|import|inspect`
+//! moves projects as bundle files.
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+mod bundle;
 mod plugin;
 
 /// mimalloc instead of the system allocator: a shared view is mostly short-lived
@@ -72,6 +74,11 @@ enum Command {
     Plugin {
         #[command(subcommand)]
         command: plugin::PluginCommand,
+    },
+    /// Export, import or check project bundles.
+    Bundle {
+        #[command(subcommand)]
+        command: bundle::BundleCommand,
     },
 }
 
@@ -207,6 +214,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Schema => print!("{}", vitrine_api::graphql::sdl()),
         Command::Plugin { command } => plugin::run(command)?,
+        Command::Bundle { command } => bundle::run(command).await?,
     }
     Ok(())
 }
