@@ -6,6 +6,7 @@ use std::io::{Cursor, Read, Write};
 use serde_json::{Value, json};
 
 use crate::copies::{history, published_world, staging};
+use crate::data::RUN;
 use crate::support::*;
 
 const EXPORT: &str =
@@ -214,4 +215,66 @@ async fn the_bundle_command_exports_inspects_and_imports() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("TOKEN_REJECTED") || String::from_utf8_lossy(&out.stderr).contains("UNAUTHENTICATED"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn a_dataset_exports_as_arrow_csv_and_parquet_and_reads_back_as_a_source() {
+    let w = published_world().await;
+    let s = &w.s;
+    let export = "mutation($p:ID!,$d:String!,$f:DataFileFormat!){exportDataset(projectId:$p,dataset:$d,format:$f){filename url bytes}}";
+    // Viewers download tiles under their access filters, not whole datasets.
+    let r = s
+        .gql(&w.west.auth, export, json!({"p": w.project, "d": "orders", "f": "ARROW"}))
+        .await;
+    assert!(matches!(code(&r).as_str(), "FORBIDDEN" | "NOT_FOUND"), "{r}");
+    let r = s
+        .gql(&w.editor.auth, export, json!({"p": w.project, "d": "nope", "f": "ARROW"}))
+        .await;
+    assert_eq!(code(&r), "NOT_FOUND", "{r}");
+
+    let mut blocks = Vec::new();
+    for (format, kind, ext) in [
+        ("ARROW", "arrow_source", "arrow"),
+        ("PARQUET", "parquet_source", "parquet"),
+        ("CSV", "csv_source", "csv"),
+    ] {
+        let r = s
+            .gql(&w.editor.auth, export, json!({"p": w.project, "d": "orders", "f": format}))
+            .await;
+        let file = data(&r)["exportDataset"].clone();
+        assert_eq!(file["filename"], format!("superstore-orders.{ext}"));
+        let (status, bytes) = download(s, &w.editor.auth, file["url"].as_str().unwrap()).await;
+        assert_eq!(status, 200);
+        std::fs::write(w.files.path().join(format!("in/orders.{ext}")), bytes).unwrap();
+        blocks.push(json!({"id": format!("read_{ext}"), "kind": kind, "config": {"location": "files", "path": format!("in/orders.{ext}")}}));
+        blocks.push(json!({"id": format!("publish_{ext}"), "kind": "publish", "config": {"dataset": ext}, "inputs": {"in": format!("read_{ext}")}}));
+    }
+    let (other, _) = s.project(&w.admin, &w.folder, "Reader").await;
+    data(
+        &s.gql(
+            &w.admin.auth,
+            "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}",
+            json!({"p": other, "w": {"blocks": blocks}}),
+        )
+        .await,
+    );
+    let run = s.gql(&w.admin.auth, RUN, json!({"p": other})).await;
+    assert_eq!(data(&run)["runWorkflow"]["status"], "succeeded", "{run}");
+    let ds = "query($p:ID!){datasets(projectId:$p){name rows columns{name type}}}";
+    let original = s.gql(&w.admin.auth, ds, json!({"p": w.project})).await;
+    let orders = data(&original)["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "orders")
+        .unwrap()
+        .clone();
+    let back = s.gql(&w.admin.auth, ds, json!({"p": other})).await;
+    for d in data(&back)["datasets"].as_array().unwrap() {
+        assert_eq!(d["rows"], orders["rows"], "{d}");
+        if d["name"] != "csv" {
+            // Arrow and Parquet keep the exact column types.
+            assert_eq!(d["columns"], orders["columns"], "{d}");
+        }
+    }
 }

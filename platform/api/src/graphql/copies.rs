@@ -314,6 +314,29 @@ impl CopyMutation {
         Ok(e.into())
     }
 
+    /// One dataset as a file to download (the project's editors): Arrow IPC keeps exact
+    /// types; every format reads back through a source block (`arrow_source`,
+    /// `csv_source`, `parquet_source`).
+    async fn export_dataset(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        dataset: String,
+        #[graphql(default_with = "DataFileFormat::Arrow")] format: DataFileFormat,
+    ) -> R<ExportFile> {
+        let c = caller(ctx).gql()?;
+        let format = match format {
+            DataFileFormat::Arrow => vitrine_engine::FileFormat::Arrow,
+            DataFileFormat::Csv => vitrine_engine::FileFormat::Csv,
+            DataFileFormat::Parquet => vitrine_engine::FileFormat::Parquet,
+        };
+        let e = services(ctx)
+            .export_dataset(c, &project_id, &dataset, format)
+            .await
+            .gql()?;
+        Ok(e.into())
+    }
+
     /// A new project in `folderId` from a bundle file. The bundle is checked whole
     /// before anything is written; a refused bundle (INVALID_BUNDLE) changes nothing.
     async fn import_project_bundle(

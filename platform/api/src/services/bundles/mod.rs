@@ -288,3 +288,69 @@ impl Services {
         Ok(project)
     }
 }
+
+impl Services {
+    /// One dataset as a file to download: Arrow IPC (the stored artifact as is), CSV or
+    /// Parquet; any of them reads back through a source block. For the project's editors,
+    /// who see its data unfiltered; viewers download tiles, under their access filters.
+    pub async fn export_dataset(
+        &self,
+        caller: &Caller,
+        project_uid: &str,
+        dataset: &str,
+        format: vitrine_engine::FileFormat,
+    ) -> ApiResult<ExportRecord> {
+        let project = self.project_for(caller, project_uid, Action::Edit).await?;
+        let d = self
+            .store
+            .dataset(project_uid, dataset)
+            .await?
+            .ok_or_else(|| ApiError::not_found(&format!("dataset `{dataset}`")))?;
+        let (bytes, ext, mime) = match format {
+            vitrine_engine::FileFormat::Arrow => (
+                self.store
+                    .artifacts()
+                    .get(&artifact_path(&d.content_hash))
+                    .await?,
+                "arrow",
+                "application/vnd.apache.arrow.file",
+            ),
+            other => {
+                let table = self.engine.datasets.get(&d.content_hash).await?;
+                let bytes = tokio::task::spawn_blocking(move || {
+                    vitrine_engine::blocks::encode_file(other, &table.schema, &table.batches)
+                })
+                .await
+                .map_err(|e| ApiError::internal("dataset encoder", e))??;
+                match other {
+                    vitrine_engine::FileFormat::Parquet => {
+                        (bytes, "parquet", "application/vnd.apache.parquet")
+                    }
+                    vitrine_engine::FileFormat::Jsonl => (bytes, "jsonl", "application/x-ndjson"),
+                    _ => (bytes, "csv", "text/csv; charset=utf-8"),
+                }
+            }
+        };
+        let filename = format!("{}-{}.{ext}", project.record.slug, safe_name(&d.name));
+        let record = self
+            .keep_export(caller, project_uid, &filename, mime, bytes)
+            .await?;
+        self.audit
+            .record(
+                caller,
+                "dataset.export",
+                &format!("project:{project_uid}"),
+                "ok",
+                &format!("{} as {ext}", d.name),
+            )
+            .await;
+        Ok(record)
+    }
+}
+
+/// A name safe inside a file name and a Content-Disposition header.
+pub(crate) fn safe_name(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect()
+}
