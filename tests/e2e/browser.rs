@@ -159,3 +159,78 @@ async fn demo_prints_a_working_public_link_and_renews_it() {
     v.open(&second).await;
     drop(tmp);
 }
+
+/// Report files opened from disk in headless Chromium: drawn with no server, and when
+/// protected, opened only with the right password and never when altered.
+#[tokio::test]
+async fn report_file_in_headless_chromium() {
+    tokio::task::spawn_blocking(ensure_browser).await.unwrap();
+    let s = TestServer::start_with(&["--demo"]).await;
+    let admin = s.admin().await;
+    let r = s
+        .gql(
+            &admin.auth,
+            "query{shareLedger{edges{node{reportId}}}}",
+            json!({}),
+        )
+        .await;
+    let report = data(&r)["shareLedger"]["edges"][0]["node"]["reportId"].clone();
+    let r = s
+        .gql(&admin.auth, "query($r:ID!){report(id:$r){definition}}", json!({"r": report}))
+        .await;
+    let tiles = data(&r)["report"]["definition"]["tabs"][0]["tiles"]
+        .as_array()
+        .unwrap()
+        .len();
+    let export = "mutation($r:ID!,$p:String){exportReportFile(reportId:$r,password:$p){url filename}}";
+    // Passwords follow the usual rule.
+    let r = s
+        .gql(&admin.auth, export, json!({"r": report, "p": "short"}))
+        .await;
+    assert_eq!(code(&r), "INVALID_INPUT", "{r}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for password in [None, Some("Orchard blossom 2026")] {
+        let r = s
+            .gql(&admin.auth, export, json!({"r": report, "p": password}))
+            .await;
+        let url = data(&r)["exportReportFile"]["url"].as_str().unwrap().to_owned();
+        let (status, bytes) = crate::bundles::download(&s, &admin.auth, &url).await;
+        assert_eq!(status, 200);
+        let html = String::from_utf8(bytes).unwrap();
+        if password.is_some() {
+            // Nothing of the data is readable in the file itself.
+            assert!(!html.contains("West") && !html.contains("by_region"));
+        }
+        files.push(html);
+    }
+    let sealed = &files[1];
+    let at = sealed.find("\"data\":\"").unwrap() + 20;
+    let mut tampered = sealed.clone().into_bytes();
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    let paths: Vec<_> = ["plain.html", "sealed.html", "tampered.html"]
+        .iter()
+        .map(|n| dir.path().join(n))
+        .collect();
+    std::fs::write(&paths[0], &files[0]).unwrap();
+    std::fs::write(&paths[1], sealed).unwrap();
+    std::fs::write(&paths[2], tampered).unwrap();
+    let out = tokio::process::Command::new("node")
+        .arg(browser_dir().join("report_file.mjs"))
+        .env("PLAIN", &paths[0])
+        .env("SEALED", &paths[1])
+        .env("TAMPERED", &paths[2])
+        .env("PASSWORD", "Orchard blossom 2026")
+        .env("TILES", tiles.to_string())
+        .env("KPI", "400")
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "browser checks failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.matches("ok - ").count(), 6, "{stdout}");
+}

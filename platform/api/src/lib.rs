@@ -4,6 +4,7 @@
 //! (every read and write checks the caller's rights there); [`graphql`] is a thin
 //! async-graphql face over them. Errors carry a stable code from the core catalogue.
 
+pub mod assets;
 mod caller;
 mod error;
 pub mod graphql;

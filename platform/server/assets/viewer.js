@@ -1,6 +1,5 @@
 // The shared-report viewer. Draws a report from the JSON the server sends: tabs, tiles
-// (charts by Chart.js, tables, KPIs), report filters. The same drawing code is meant for
-// report files and e-mailed deliveries, so it only needs a view and tile results.
+// (drawn by tiles.js, which report files share), report filters.
 //
 // URL state: ?report=ID&tab=ID&filters=JSON — copying the address shares exactly what is
 // on screen. `#tab=NAME` shows that tab alone without the toolbar, for embedding.
@@ -33,19 +32,7 @@
     }
   }
 
-  function el(tag, attrs, ...children) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (k === "class") e.className = v;
-      else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-      else if (v !== null && v !== undefined && v !== false) e.setAttribute(k, v === true ? "" : v);
-    }
-    for (const c of children.flat()) {
-      if (c === null || c === undefined) continue;
-      e.appendChild(typeof c === "string" || typeof c === "number" ? document.createTextNode(String(c)) : c);
-    }
-    return e;
-  }
+  const el = VitrineTiles.el;
 
   function query(extra) {
     const q = new URLSearchParams();
@@ -289,42 +276,12 @@
   }
 
   function drawTile(tile, result) {
-    const body = el("div", { class: "tile-body" });
-    const head = el("header", {}, el("h2", {}, tile.title));
+    const extra = [];
     if (state.view.rights.download) {
-      head.appendChild(el("a", { class: "download", "data-tile": tile.id, href: base + "/download?" + query({ tile: tile.id }), download: "" }, "CSV"));
+      extra.push(el("a", { class: "download", "data-tile": tile.id, href: base + "/download?" + query({ tile: tile.id }), download: "" }, "CSV"));
     }
-    if (state.editing) head.appendChild(editControls(tile));
-    const card = el("article", { class: "tile tile-" + tile.kind, "data-tile": tile.id }, head, body);
-    if (!result) return card;
-    const cols = result.columns.map((c) => c.name);
-    const rows = result.rows;
-    if (tile.kind === "kpi") {
-      const v = rows.length ? rows[0][cols.length - 1] : null;
-      body.appendChild(el("p", { class: "kpi" }, v === null ? "–" : Number(v).toLocaleString()));
-    } else if (tile.kind === "table" || tile.kind === "pivot" || cols.length < 2) {
-      body.appendChild(el("table", {},
-        el("thead", {}, el("tr", {}, cols.map((c) => el("th", {}, c)))),
-        el("tbody", {}, rows.map((row) => el("tr", {}, row.map((v) => el("td", {}, v === null ? "" : String(v))))))));
-    } else {
-      const canvas = el("canvas", { "aria-label": tile.title, role: "img" });
-      body.appendChild(canvas);
-      const dims = tile.query.dimensions.length || 1;
-      const labels = rows.map((row) => row.slice(0, dims).join(" · "));
-      const datasets = cols.slice(dims).map((name, i) => ({
-        label: name,
-        data: rows.map((row) => row[dims + i]),
-        fill: tile.kind === "area",
-      }));
-      const type = tile.kind === "area" ? "line" : tile.kind;
-      state.charts.push(new Chart(canvas, {
-        type,
-        data: { labels, datasets },
-        options: { animation: false, responsive: true, maintainAspectRatio: false },
-      }));
-    }
-    if (result.truncated) body.appendChild(el("p", { class: "muted" }, "Showing the first rows only."));
-    return card;
+    if (state.editing) extra.push(editControls(tile));
+    return VitrineTiles.drawTile(tile, result, state.charts, extra);
   }
 
   function toggleEdit() {

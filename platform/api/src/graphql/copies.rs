@@ -337,6 +337,24 @@ impl CopyMutation {
         Ok(e.into())
     }
 
+    /// One report as a single HTML file that opens in a browser with no server: its
+    /// tiles as you see them (your access filters, report filters at their defaults).
+    /// With `password` (at least 12 characters) the data is encrypted and the file asks
+    /// for it. Needs the project's download ability.
+    async fn export_report_file(
+        &self,
+        ctx: &Context<'_>,
+        report_id: ID,
+        password: Option<String>,
+    ) -> R<ExportFile> {
+        let c = caller(ctx).gql()?;
+        let e = services(ctx)
+            .export_report_file(c, &report_id, password.as_deref())
+            .await
+            .gql()?;
+        Ok(e.into())
+    }
+
     /// A new project in `folderId` from a bundle file. The bundle is checked whole
     /// before anything is written; a refused bundle (INVALID_BUNDLE) changes nothing.
     async fn import_project_bundle(

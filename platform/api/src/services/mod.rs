@@ -13,6 +13,7 @@ mod plugins;
 mod policy;
 mod projects;
 mod remote;
+mod report_file;
 mod reports;
 mod revisions;
 mod security;

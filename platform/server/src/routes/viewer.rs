@@ -8,8 +8,11 @@ use poem::{Response, handler};
 
 const VIEWER_HTML: &str = include_str!("../../assets/viewer.html");
 const VIEWER_JS: &str = include_str!("../../assets/viewer.js");
-const VIEWER_CSS: &str = include_str!("../../assets/viewer.css");
-const CHART_JS: &str = include_str!("../../assets/vendor/chart.umd.min.js");
+// Drawing code, style and Chart.js are shared with report files, which the API crate
+// builds; they live with it.
+const VIEWER_CSS: &str = vitrine_api::assets::VIEWER_CSS;
+const TILES_JS: &str = vitrine_api::assets::TILES_JS;
+const CHART_JS: &str = vitrine_api::assets::CHART_JS;
 
 /// Scripts and styles come from this server only; any site may embed a viewer page (the
 /// `#tab=` embed), which is why there is no frame-ancestors restriction.
@@ -54,6 +57,7 @@ pub fn asset(Path(name): Path<String>) -> Response {
     let (body, mime) = match name.as_str() {
         "viewer.js" => (VIEWER_JS, "text/javascript; charset=utf-8"),
         "viewer.css" => (VIEWER_CSS, "text/css; charset=utf-8"),
+        "tiles.js" => (TILES_JS, "text/javascript; charset=utf-8"),
         "chart.umd.min.js" => (CHART_JS, "text/javascript; charset=utf-8"),
         _ => {
             return Response::builder()
