@@ -261,6 +261,39 @@ async fn a_working_copy_pushes_pulls_and_detaches() {
     assert!(data(&st)["workingCopy"].is_null());
     let r = s.gql(&admin.auth, PUSH, json!({"p": copy})).await;
     assert_eq!(code(&r), "INVALID_INPUT", "{r}");
+
+    // A working copy of an old revision (the first: no report yet) starts behind.
+    let h = history(&s.gql(&admin.auth, HISTORY, json!({"p": w.project})).await);
+    let r = s
+        .gql(
+            &admin.auth,
+            "query($p:ID!){revisions(projectId:$p,first:100){edges{node{id number}}}}",
+            json!({"p": w.project}),
+        )
+        .await;
+    let first = data(&r)["revisions"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["number"] == 1)
+        .unwrap()["node"]["id"]
+        .clone();
+    let r = s
+        .gql(
+            &admin.auth,
+            "mutation($p:ID!,$f:ID!,$r:ID){createWorkingCopy(projectId:$p,folderId:$f,name:\"Old\",revisionId:$r){id}}",
+            json!({"p": w.project, "f": stage, "r": first}),
+        )
+        .await;
+    let old = data(&r)["createWorkingCopy"]["id"].as_str().unwrap().to_owned();
+    let reports = s
+        .gql(&admin.auth, "query($p:ID!){reports(projectId:$p){id}}", json!({"p": old}))
+        .await;
+    assert_eq!(data(&reports)["reports"], json!([]));
+    let st = s.gql(&admin.auth, STATUS, json!({"p": old})).await;
+    assert_eq!(data(&st)["workingCopy"]["behind"], h.len() as i64 - 1);
+    let r = s.gql(&admin.auth, PUSH, json!({"p": old, "force": false})).await;
+    assert_eq!(data(&r)["pushWorkingCopy"]["revisions"], 0, "nothing changed yet: {r}");
 }
 
 #[tokio::test]

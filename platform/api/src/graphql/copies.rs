@@ -197,7 +197,9 @@ pub struct CopyMutation;
 impl CopyMutation {
     /// A working copy in `folderId` of project `projectId` on this instance (its
     /// managers), or of the project behind `link`, another instance's working-copy
-    /// link. Give exactly one of the two.
+    /// link. Give exactly one of the two. `revisionId` (same instance only) copies what
+    /// that revision of the project held instead of its latest content.
+    #[allow(clippy::too_many_arguments)]
     async fn create_working_copy(
         &self,
         ctx: &Context<'_>,
@@ -206,14 +208,19 @@ impl CopyMutation {
         folder_id: ID,
         name: String,
         slug: Option<String>,
+        revision_id: Option<ID>,
     ) -> R<Project> {
         let c = caller(ctx).gql()?;
         let s = services(ctx);
+        let revision = revision_id.as_ref().map(|r| r.as_str());
         let p = match (project_id, link) {
             (Some(p), None) => {
-                s.create_working_copy(c, &p, &folder_id, &name, slug.as_deref())
+                s.create_working_copy(c, &p, &folder_id, &name, slug.as_deref(), revision)
                     .await
             }
+            (None, Some(_)) if revision.is_some() => Err(ApiError::invalid(
+                "revisionId: a copy from another instance starts from the origin's latest revision",
+            )),
             (None, Some(l)) => {
                 s.create_working_copy_from_link(c, &l, &folder_id, &name, slug.as_deref())
                     .await

@@ -67,7 +67,10 @@ impl Services {
             .map_or(0, |l| l.number))
     }
 
-    /// Copies `origin_uid` (same instance) into `folder` as a working copy.
+    /// Copies `origin_uid` (same instance) into `folder` as a working copy: its latest
+    /// content, or what revision `from_revision` held. A copy of an older revision starts
+    /// behind the origin, so pushing it is refused unless forced, like any stale copy.
+    /// Datasets are the origin's current ones (history keeps content, not data).
     pub async fn create_working_copy(
         &self,
         caller: &Caller,
@@ -75,12 +78,23 @@ impl Services {
         folder: &str,
         name: &str,
         slug: Option<&str>,
+        from_revision: Option<&str>,
     ) -> ApiResult<ProjectView> {
         caller.require_write()?;
         let origin = self.project_for(caller, origin_uid, Action::Manage).await?;
         self.load_folder(caller, folder, Action::Edit).await?;
-        let number = self.head_number(caller, origin_uid).await?;
-        let payload = self.payload_of(origin_uid, number).await?;
+        let mut number = self.head_number(caller, origin_uid).await?;
+        let mut payload = self.payload_of(origin_uid, number).await?;
+        if let Some(uid) = from_revision {
+            let r = self.revision(caller, uid).await?;
+            if r.project_uid != origin_uid {
+                return Err(ApiError::invalid(
+                    "revisionId: the revision belongs to another project",
+                ));
+            }
+            number = r.number;
+            payload.head = super::revisions::content_of(&r)?;
+        }
         // Validated before the copy exists, so a refusal leaves nothing behind.
         self.restorable(&payload.head, number).await?;
         let copy = self.create_project(caller, folder, name, slug).await?;
