@@ -278,3 +278,47 @@ async fn a_dataset_exports_as_arrow_csv_and_parquet_and_reads_back_as_a_source()
         }
     }
 }
+
+#[tokio::test]
+async fn a_report_file_holds_only_what_its_maker_may_see() {
+    let w = published_world().await;
+    let s = &w.s;
+    data(
+        &s.gql(
+            &w.admin.auth,
+            "mutation($p:ID!){setAccessFilter(projectId:$p,dataset:\"orders\",rules:[{column:\"region\",attribute:\"region\"}]){dataset}}",
+            json!({"p": w.project}),
+        )
+        .await,
+    );
+    let (report, _) = crate::copies::first_report(s, &w.admin, &w.project).await;
+    let export = "mutation($r:ID!){exportReportFile(reportId:$r){url filename}}";
+    let r = s.gql(&w.east.auth, export, json!({"r": report})).await;
+    let file = data(&r)["exportReportFile"].clone();
+    assert_eq!(file["filename"], "Sales.html");
+    let (status, html) = download(s, &w.east.auth, file["url"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    let html = String::from_utf8(html).unwrap();
+    // The by-region tile holds East's row only: the access filter applied.
+    let data_at = html.find("id=\"vitrine-report\"").unwrap();
+    let embedded = &html[data_at..];
+    assert!(embedded.contains("[\"East\""), "East's row is in the file");
+    assert!(!embedded.contains("[\"West\""), "West's rows are not");
+    assert!(html.contains("default-src 'none'"), "the file may not reach the network");
+
+    // The project's download ability gates report files like any download.
+    data(
+        &s.gql(
+            &w.admin.auth,
+            "mutation($p:ID!){setProjectAbility(id:$p,ability:DOWNLOAD,enabled:false){id}}",
+            json!({"p": w.project}),
+        )
+        .await,
+    );
+    let r = s.gql(&w.east.auth, export, json!({"r": report})).await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    // And someone who cannot see the report is told it does not exist.
+    let stranger = s.user(&w.admin, "stranger").await;
+    let r = s.gql(&stranger.auth, export, json!({"r": report})).await;
+    assert_eq!(code(&r), "NOT_FOUND", "{r}");
+}

@@ -148,6 +148,11 @@ impl Server {
         }
     }
 
+    /// The server's data directory (database and artifacts).
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self._dir.path().to_path_buf()
+    }
+
     /// Creates the first administrator and returns a signed-in GraphQL client.
     pub async fn admin(&self) -> Admin {
         let http = reqwest::Client::builder()
@@ -195,6 +200,11 @@ pub struct Admin {
 }
 
 impl Admin {
+    /// The session's CSRF token, for requests built by hand.
+    pub fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
     /// Runs a GraphQL operation that must succeed; returns its `data`.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
         let r: Value = self

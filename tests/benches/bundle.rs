@@ -1,0 +1,245 @@
+//! Project bundles at size: a project with a ~100 MB dataset and 1,000 revisions is
+//! exported (GraphQL + download) and imported (GraphQL upload) through the real binary,
+//! and compared with copying the raw files (the dataset's artifact, and the whole data
+//! directory). `cargo bench -p vitrine --bench bundle`; `VITRINE_BENCH_ROWS` and
+//! `VITRINE_BENCH_REVISIONS` change the size.
+
+mod common;
+
+use std::io::Write;
+use std::time::Instant;
+
+use serde_json::json;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn dir_bytes(path: &std::path::Path) -> u64 {
+    let mut total = 0;
+    for e in std::fs::read_dir(path).unwrap().flatten() {
+        let m = e.metadata().unwrap();
+        total += if m.is_dir() { dir_bytes(&e.path()) } else { m.len() };
+    }
+    total
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.metadata().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+#[tokio::main]
+async fn main() {
+    let rows = env_or("VITRINE_BENCH_ROWS", 1_400_000);
+    let revisions = env_or("VITRINE_BENCH_REVISIONS", 1_000);
+    let files = tempfile::tempdir().unwrap();
+    let t = Instant::now();
+    {
+        let mut w = std::io::BufWriter::new(
+            std::fs::File::create(files.path().join("orders.csv")).unwrap(),
+        );
+        writeln!(w, "order_id,customer,product,region,quantity,sales").unwrap();
+        let regions = ["West", "East", "Central", "South"];
+        for i in 0..rows {
+            writeln!(
+                w,
+                "{i},customer-{:08},product-{:06}-{:04},{},{},{:.2}",
+                (i * 7919) % 1_000_003,
+                (i * 31) % 100_000,
+                i % 9973,
+                regions[i % 4],
+                1 + i % 9,
+                (i % 10_000) as f64 * 1.37
+            )
+            .unwrap();
+        }
+    }
+    println!(
+        "input: {rows} rows of CSV, {:.1} MB, written in {:.1} s",
+        mb(std::fs::metadata(files.path().join("orders.csv")).unwrap().len()),
+        t.elapsed().as_secs_f64()
+    );
+
+    let server = common::Server::start(&[]).await;
+    let admin = server.admin().await;
+    let folder = admin
+        .gql("mutation{createFolder(name:\"Bench\"){id}}", json!({}))
+        .await["createFolder"]["id"]
+        .clone();
+    let target = admin
+        .gql("mutation{createFolder(name:\"Restored\"){id}}", json!({}))
+        .await["createFolder"]["id"]
+        .clone();
+    let loc = admin
+        .gql(
+            "mutation($d:JSON!){createResourceLocation(name:\"files\",definition:$d){id}}",
+            json!({"d": {"kind": "fs", "root": files.path()}}),
+        )
+        .await["createResourceLocation"]["id"]
+        .clone();
+    for f in [&folder, &target] {
+        admin
+            .gql(
+                "mutation($l:ID!,$f:ID!){grantResourceLocation(id:$l,folderId:$f,access:READ){id}}",
+                json!({"l": loc, "f": f}),
+            )
+            .await;
+    }
+    let project = admin
+        .gql(
+            "mutation($f:ID!){createProject(folderId:$f,name:\"Orders\"){id}}",
+            json!({"f": folder}),
+        )
+        .await["createProject"]["id"]
+        .clone();
+    let workflow = |n: usize| {
+        json!({"blocks": [
+            {"id": "orders", "kind": "csv_source", "config": {"location": "files", "path": "orders.csv"}},
+            {"id": "publish", "kind": "publish", "config": {"dataset": "orders"}, "inputs": {"in": "orders"}},
+            {"id": "big", "kind": "filter", "config": {"condition": format!("sales > {n}")}, "inputs": {"in": "orders"}},
+        ]})
+    };
+    let save = "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}";
+    admin.gql(save, json!({"p": project, "w": workflow(0)})).await;
+    let t = Instant::now();
+    let run = admin
+        .gql(
+            "mutation($p:ID!){runWorkflow(projectId:$p,wait:true){status}}",
+            json!({"p": project}),
+        )
+        .await;
+    assert_eq!(run["runWorkflow"]["status"], "succeeded", "{run}");
+    println!("workflow run: {:.1} s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    for n in 1..revisions {
+        admin.gql(save, json!({"p": project, "w": workflow(n)})).await;
+    }
+    println!(
+        "{} further saves (one revision each): {:.1} s",
+        revisions - 1,
+        t.elapsed().as_secs_f64()
+    );
+    let ds = admin
+        .gql(
+            "query($p:ID!){datasets(projectId:$p){name rows bytes contentHash}}",
+            json!({"p": project}),
+        )
+        .await;
+    let dataset = ds["datasets"][0].clone();
+    let artifact_bytes = dataset["bytes"].as_u64().unwrap();
+
+    // Export: pack on the server, then download.
+    let t = Instant::now();
+    let file = admin
+        .gql(
+            "mutation($p:ID!){exportProjectBundle(projectId:$p){url bytes}}",
+            json!({"p": project}),
+        )
+        .await["exportProjectBundle"]
+        .clone();
+    let packed = t.elapsed();
+    let bundle = admin
+        .http
+        .get(format!("{}{}", server.url, file["url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let exported = t.elapsed();
+
+    // Import: upload and unpack into a new project.
+    let t = Instant::now();
+    let ops = json!({"query": "mutation($f:ID!,$file:Upload!){importProjectBundle(folderId:$f,file:$file){id}}", "variables": {"f": target, "file": null}});
+    let form = reqwest::multipart::Form::new()
+        .text("operations", ops.to_string())
+        .text("map", json!({"0": ["variables.file"]}).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(bundle.to_vec()).file_name("orders.vitrine"),
+        );
+    let csrf = admin.csrf().to_owned();
+    let r: serde_json::Value = admin
+        .http
+        .post(format!("{}/graphql", server.url))
+        .header("x-csrf-token", csrf)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let imported = t.elapsed();
+    let copy = r["data"]["importProjectBundle"]["id"].clone();
+    assert!(copy.is_string(), "{r}");
+    let back = admin
+        .gql(
+            "query($p:ID!){datasets(projectId:$p){rows contentHash} revisions(projectId:$p,first:1){edges{node{number}}}}",
+            json!({"p": copy}),
+        )
+        .await;
+    assert_eq!(back["datasets"][0]["contentHash"], dataset["contentHash"]);
+    assert_eq!(
+        back["revisions"]["edges"][0]["node"]["number"],
+        revisions as i64
+    );
+
+    // The baseline: copying the raw files.
+    let hash = dataset["contentHash"].as_str().unwrap();
+    let data_dir = server.data_dir();
+    let artifact = data_dir
+        .join("artifacts/datasets")
+        .join(&hash[..2])
+        .join(format!("{hash}.arrow"));
+    let raw = tempfile::tempdir().unwrap();
+    let t = Instant::now();
+    std::fs::copy(&artifact, raw.path().join("dataset.arrow")).unwrap();
+    let copy_artifact = t.elapsed();
+    let t = Instant::now();
+    copy_dir(&data_dir, &raw.path().join("data"));
+    let copy_all = t.elapsed();
+
+    println!(
+        "dataset: {} rows, Arrow IPC artifact {:.1} MB; history: {revisions} revisions",
+        dataset["rows"],
+        mb(artifact_bytes)
+    );
+    println!(
+        "export: {:.2} s ({:.2} s packing on the server, the rest downloading); bundle {:.1} MB ({:.0}% of the artifact)",
+        exported.as_secs_f64(),
+        packed.as_secs_f64(),
+        mb(bundle.len() as u64),
+        100.0 * bundle.len() as f64 / artifact_bytes as f64
+    );
+    println!(
+        "import: {:.2} s (upload, checks, data and {revisions} revisions written)",
+        imported.as_secs_f64()
+    );
+    println!(
+        "raw copy of the dataset's artifact: {:.2} s, {:.1} MB",
+        copy_artifact.as_secs_f64(),
+        mb(artifact_bytes)
+    );
+    println!(
+        "raw copy of the whole data directory (database and artifacts, server running): {:.2} s, {:.1} MB",
+        copy_all.as_secs_f64(),
+        mb(dir_bytes(&data_dir))
+    );
+}
