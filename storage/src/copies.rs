@@ -94,7 +94,10 @@ pub struct Replacement {
 }
 
 impl Store {
-    pub async fn working_copy_of(&self, copy_uid: &str) -> StorageResult<Option<WorkingCopyRecord>> {
+    pub async fn working_copy_of(
+        &self,
+        copy_uid: &str,
+    ) -> StorageResult<Option<WorkingCopyRecord>> {
         self.first(
             "SELECT * FROM working_copy WHERE copy_uid = $c",
             json!({ "c": copy_uid }),

@@ -14,7 +14,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (3, include_str!("../../schema/surql/0003_plugins.surql")),
     (4, include_str!("../../schema/surql/0004_sharing.surql")),
     (5, include_str!("../../schema/surql/0005_revisions.surql")),
-    (6, include_str!("../../schema/surql/0006_working_copies.surql")),
+    (
+        6,
+        include_str!("../../schema/surql/0006_working_copies.surql"),
+    ),
 ];
 
 /// The handle every repository method hangs off: one SurrealDB connection and the

@@ -22,7 +22,11 @@ fn dir_bytes(path: &std::path::Path) -> u64 {
     let mut total = 0;
     for e in std::fs::read_dir(path).unwrap().flatten() {
         let m = e.metadata().unwrap();
-        total += if m.is_dir() { dir_bytes(&e.path()) } else { m.len() };
+        total += if m.is_dir() {
+            dir_bytes(&e.path())
+        } else {
+            m.len()
+        };
     }
     total
 }
@@ -71,7 +75,9 @@ async fn main() {
     }
     println!(
         "input: {rows} rows of CSV, {:.1} MB, written in {:.1} s",
-        mb(std::fs::metadata(files.path().join("orders.csv")).unwrap().len()),
+        mb(std::fs::metadata(files.path().join("orders.csv"))
+            .unwrap()
+            .len()),
         t.elapsed().as_secs_f64()
     );
 
@@ -115,7 +121,9 @@ async fn main() {
         ]})
     };
     let save = "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}";
-    admin.gql(save, json!({"p": project, "w": workflow(0)})).await;
+    admin
+        .gql(save, json!({"p": project, "w": workflow(0)}))
+        .await;
     let t = Instant::now();
     let run = admin
         .gql(
@@ -127,7 +135,9 @@ async fn main() {
     println!("workflow run: {:.1} s", t.elapsed().as_secs_f64());
     let t = Instant::now();
     for n in 1..revisions {
-        admin.gql(save, json!({"p": project, "w": workflow(n)})).await;
+        admin
+            .gql(save, json!({"p": project, "w": workflow(n)}))
+            .await;
     }
     println!(
         "{} further saves (one revision each): {:.1} s",

@@ -176,13 +176,18 @@ async fn report_file_in_headless_chromium() {
         .await;
     let report = data(&r)["shareLedger"]["edges"][0]["node"]["reportId"].clone();
     let r = s
-        .gql(&admin.auth, "query($r:ID!){report(id:$r){definition}}", json!({"r": report}))
+        .gql(
+            &admin.auth,
+            "query($r:ID!){report(id:$r){definition}}",
+            json!({"r": report}),
+        )
         .await;
     let tiles = data(&r)["report"]["definition"]["tabs"][0]["tiles"]
         .as_array()
         .unwrap()
         .len();
-    let export = "mutation($r:ID!,$p:String){exportReportFile(reportId:$r,password:$p){url filename}}";
+    let export =
+        "mutation($r:ID!,$p:String){exportReportFile(reportId:$r,password:$p){url filename}}";
     // Passwords follow the usual rule.
     let r = s
         .gql(&admin.auth, export, json!({"r": report, "p": "short"}))
@@ -194,7 +199,10 @@ async fn report_file_in_headless_chromium() {
         let r = s
             .gql(&admin.auth, export, json!({"r": report, "p": password}))
             .await;
-        let url = data(&r)["exportReportFile"]["url"].as_str().unwrap().to_owned();
+        let url = data(&r)["exportReportFile"]["url"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let (status, bytes) = crate::bundles::download(&s, &admin.auth, &url).await;
         assert_eq!(status, 200);
         let html = String::from_utf8(bytes).unwrap();

@@ -25,13 +25,22 @@ pub async fn download(s: &TestServer, auth: &Auth, path: &str) -> (u16, Vec<u8>)
     (resp.status().as_u16(), resp.bytes().await.unwrap().to_vec())
 }
 
-pub async fn import(s: &TestServer, auth: &Auth, folder: &str, bytes: Vec<u8>, name: Option<&str>) -> Value {
+pub async fn import(
+    s: &TestServer,
+    auth: &Auth,
+    folder: &str,
+    bytes: Vec<u8>,
+    name: Option<&str>,
+) -> Value {
     let Auth::Bearer(token) = auth else { panic!() };
     let ops = json!({"query": IMPORT, "variables": {"f": folder, "file": null, "n": name}});
     let form = reqwest::multipart::Form::new()
         .text("operations", ops.to_string())
         .text("map", json!({"0": ["variables.file"]}).to_string())
-        .part("0", reqwest::multipart::Part::bytes(bytes).file_name("p.vitrine"));
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(bytes).file_name("p.vitrine"),
+        );
     reqwest::Client::new()
         .post(format!("{}/graphql", s.url))
         .bearer_auth(token)
@@ -81,7 +90,10 @@ async fn a_bundle_round_trip_equals_the_original_and_hostile_bundles_change_noth
 
     // Managers export; editors may not (a bundle holds every row, before access filters).
     let r = s.gql(&w.editor.auth, EXPORT, json!({"p": w.project})).await;
-    assert!(matches!(code(&r).as_str(), "FORBIDDEN" | "NOT_FOUND"), "{r}");
+    assert!(
+        matches!(code(&r).as_str(), "FORBIDDEN" | "NOT_FOUND"),
+        "{r}"
+    );
     let r = s.gql(&w.admin.auth, EXPORT, json!({"p": w.project})).await;
     let file = data(&r)["exportProjectBundle"].clone();
     assert_eq!(file["filename"], "superstore.vitrine");
@@ -94,12 +106,21 @@ async fn a_bundle_round_trip_equals_the_original_and_hostile_bundles_change_noth
     assert_eq!(bundle.len() as i64, file["bytes"].as_i64().unwrap());
 
     // Import: a new project equal to the original in content, history and data.
-    let r = import(s, &w.admin.auth, &target, bundle.clone(), Some("Superstore restored")).await;
+    let r = import(
+        s,
+        &w.admin.auth,
+        &target,
+        bundle.clone(),
+        Some("Superstore restored"),
+    )
+    .await;
     let imported = data(&r)["importProjectBundle"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let before = s.gql(&w.admin.auth, SNAPSHOT, json!({"p": w.project})).await;
+    let before = s
+        .gql(&w.admin.auth, SNAPSHOT, json!({"p": w.project}))
+        .await;
     let after = s.gql(&w.admin.auth, SNAPSHOT, json!({"p": imported})).await;
     assert_eq!(data(&after), data(&before));
     assert_eq!(history(&after).len(), 2);
@@ -147,8 +168,7 @@ async fn a_bundle_round_trip_equals_the_original_and_hostile_bundles_change_noth
     let mut bomb = zip::ZipWriter::new(Cursor::new(Vec::new()));
     bomb.start_file(
         "content.json",
-        zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Zstd),
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Zstd),
     )
     .unwrap();
     bomb.write_all(&vec![b' '; 200 << 20]).unwrap();
@@ -187,34 +207,74 @@ async fn the_bundle_command_exports_inspects_and_imports() {
             .output()
             .unwrap()
     };
-    let out = vitrine(&["bundle", "export", "--project", &w.project, "-o", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = vitrine(&[
+        "bundle",
+        "export",
+        "--project",
+        &w.project,
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = vitrine(&["bundle", "inspect", file.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("project: Superstore"), "{text}");
     assert!(text.contains("revisions: 1 to 2"), "{text}");
     assert!(text.contains("dataset orders:"), "{text}");
-    let out = vitrine(&["bundle", "import", "--folder", &target, "--name", "From the shell", file.to_str().unwrap()]);
+    let out = vitrine(&[
+        "bundle",
+        "import",
+        "--folder",
+        &target,
+        "--name",
+        "From the shell",
+        file.to_str().unwrap(),
+    ]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains("From the shell"), "{text}");
+    assert!(
+        out.status.success() && text.contains("From the shell"),
+        "{text}"
+    );
 
     // A damaged file: inspect and import both refuse it, naming the problem.
     std::fs::write(&file, b"PK not really").unwrap();
     let out = vitrine(&["bundle", "inspect", file.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("INVALID_BUNDLE"));
-    let out = vitrine(&["bundle", "import", "--folder", &target, file.to_str().unwrap()]);
+    let out = vitrine(&[
+        "bundle",
+        "import",
+        "--folder",
+        &target,
+        file.to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("INVALID_BUNDLE"));
     // A wrong token is told so.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
-        .args(["bundle", "export", "--project", &w.project, "-o", "/dev/null"])
+        .args([
+            "bundle",
+            "export",
+            "--project",
+            &w.project,
+            "-o",
+            "/dev/null",
+        ])
         .env("VITRINE_SERVER", &s.url)
         .env("VITRINE_TOKEN", "vit_wrong")
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("TOKEN_REJECTED") || String::from_utf8_lossy(&out.stderr).contains("UNAUTHENTICATED"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("TOKEN_REJECTED")
+            || String::from_utf8_lossy(&out.stderr).contains("UNAUTHENTICATED"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test]
@@ -224,11 +284,22 @@ async fn a_dataset_exports_as_arrow_csv_and_parquet_and_reads_back_as_a_source()
     let export = "mutation($p:ID!,$d:String!,$f:DataFileFormat!){exportDataset(projectId:$p,dataset:$d,format:$f){filename url bytes}}";
     // Viewers download tiles under their access filters, not whole datasets.
     let r = s
-        .gql(&w.west.auth, export, json!({"p": w.project, "d": "orders", "f": "ARROW"}))
+        .gql(
+            &w.west.auth,
+            export,
+            json!({"p": w.project, "d": "orders", "f": "ARROW"}),
+        )
         .await;
-    assert!(matches!(code(&r).as_str(), "FORBIDDEN" | "NOT_FOUND"), "{r}");
+    assert!(
+        matches!(code(&r).as_str(), "FORBIDDEN" | "NOT_FOUND"),
+        "{r}"
+    );
     let r = s
-        .gql(&w.editor.auth, export, json!({"p": w.project, "d": "nope", "f": "ARROW"}))
+        .gql(
+            &w.editor.auth,
+            export,
+            json!({"p": w.project, "d": "nope", "f": "ARROW"}),
+        )
         .await;
     assert_eq!(code(&r), "NOT_FOUND", "{r}");
 
@@ -239,7 +310,11 @@ async fn a_dataset_exports_as_arrow_csv_and_parquet_and_reads_back_as_a_source()
         ("CSV", "csv_source", "csv"),
     ] {
         let r = s
-            .gql(&w.editor.auth, export, json!({"p": w.project, "d": "orders", "f": format}))
+            .gql(
+                &w.editor.auth,
+                export,
+                json!({"p": w.project, "d": "orders", "f": format}),
+            )
             .await;
         let file = data(&r)["exportDataset"].clone();
         assert_eq!(file["filename"], format!("superstore-orders.{ext}"));
@@ -304,7 +379,10 @@ async fn a_report_file_holds_only_what_its_maker_may_see() {
     let embedded = &html[data_at..];
     assert!(embedded.contains("[\"East\""), "East's row is in the file");
     assert!(!embedded.contains("[\"West\""), "West's rows are not");
-    assert!(html.contains("default-src 'none'"), "the file may not reach the network");
+    assert!(
+        html.contains("default-src 'none'"),
+        "the file may not reach the network"
+    );
 
     // The project's download ability gates report files like any download.
     data(

@@ -11,7 +11,8 @@ use crate::support::*;
 pub const COPY: &str = "mutation($p:ID,$l:String,$f:ID!,$n:String!){createWorkingCopy(projectId:$p,link:$l,folderId:$f,name:$n){id}}";
 pub const PUSH: &str =
     "mutation($p:ID!,$force:Boolean){pushWorkingCopy(projectId:$p,force:$force){head revisions}}";
-pub const PULL: &str = "mutation($p:ID!,$d:Boolean){pullWorkingCopy(projectId:$p,discardChanges:$d){head revisions}}";
+pub const PULL: &str =
+    "mutation($p:ID!,$d:Boolean){pullWorkingCopy(projectId:$p,discardChanges:$d){head revisions}}";
 const STATUS: &str = "query($p:ID!){workingCopy(projectId:$p){originId originName originUrl ahead behind baseOriginRevision baseCopyRevision}}";
 const HISTORY: &str = "query($p:ID!){revisions(projectId:$p,first:50){edges{node{number message authorName pushedFrom{projectId projectName number instance}}}}}";
 
@@ -34,7 +35,10 @@ pub async fn first_report(s: &TestServer, who: &Actor, project: &str) -> (String
         )
         .await;
     let rep = &data(&r)["reports"][0];
-    (rep["id"].as_str().unwrap().to_owned(), rep["definition"].clone())
+    (
+        rep["id"].as_str().unwrap().to_owned(),
+        rep["definition"].clone(),
+    )
 }
 
 pub async fn set_title(s: &TestServer, who: &Actor, report: &str, def: &Value, title: &str) {
@@ -127,7 +131,10 @@ async fn a_working_copy_pushes_pulls_and_detaches() {
             json!({"p": w.project, "f": stage, "n": "Staging copy"}),
         )
         .await;
-    assert!(matches!(code(&r).as_str(), "FORBIDDEN" | "NOT_FOUND"), "{r}");
+    assert!(
+        matches!(code(&r).as_str(), "FORBIDDEN" | "NOT_FOUND"),
+        "{r}"
+    );
     let r = s
         .gql(
             &admin.auth,
@@ -158,9 +165,7 @@ async fn a_working_copy_pushes_pulls_and_detaches() {
     let h = history(&s.gql(&admin.auth, HISTORY, json!({"p": copy})).await);
     assert_eq!(h.len(), 1);
     assert_eq!(h[0]["message"], "working copy of Superstore revision 2");
-    let r = s
-        .gql(&admin.auth, STATUS, json!({"p": w.project}))
-        .await;
+    let r = s.gql(&admin.auth, STATUS, json!({"p": w.project})).await;
     assert!(data(&r)["workingCopy"].is_null(), "{r}");
 
     // Change the copy; the origin's viewers see nothing until the push.
@@ -183,10 +188,16 @@ async fn a_working_copy_pushes_pulls_and_detaches() {
         .await,
     );
     let r = s.gql(&editor.auth, PUSH, json!({"p": copy})).await;
-    assert!(matches!(code(&r).as_str(), "FORBIDDEN" | "NOT_FOUND"), "{r}");
+    assert!(
+        matches!(code(&r).as_str(), "FORBIDDEN" | "NOT_FOUND"),
+        "{r}"
+    );
 
     let r = s.gql(&admin.auth, PUSH, json!({"p": copy})).await;
-    assert_eq!(data(&r)["pushWorkingCopy"], json!({"head": 3, "revisions": 1}));
+    assert_eq!(
+        data(&r)["pushWorkingCopy"],
+        json!({"head": 3, "revisions": 1})
+    );
     // The origin's report kept its id (share links keep working) and shows the change.
     assert_eq!(first_report(s, admin, &w.project).await.0, origin_report);
     assert_eq!(title_of(s, &w.west, &w.project).await, "Regions (staged)");
@@ -217,7 +228,9 @@ async fn a_working_copy_pushes_pulls_and_detaches() {
     let r = s.gql(&admin.auth, PULL, json!({"p": copy})).await;
     assert_eq!(code(&r), "UNPUSHED_CHANGES", "{r}");
     assert_eq!(title_of(s, admin, &copy).await, "Second staged change");
-    let r = s.gql(&admin.auth, PULL, json!({"p": copy, "d": true})).await;
+    let r = s
+        .gql(&admin.auth, PULL, json!({"p": copy, "d": true}))
+        .await;
     assert_eq!(data(&r)["pullWorkingCopy"]["revisions"], 1, "{r}");
     assert_eq!(title_of(s, admin, &copy).await, "Hotfix on production");
     let h = history(&s.gql(&admin.auth, HISTORY, json!({"p": copy})).await);
@@ -246,16 +259,21 @@ async fn a_working_copy_pushes_pulls_and_detaches() {
     assert_eq!(title_of(s, &w.west, &w.project).await, "Staged wins");
     // Nothing was lost: the overwritten hotfix is still in the origin's history.
     let h = history(&s.gql(&admin.auth, HISTORY, json!({"p": w.project})).await);
-    assert!(h.iter().any(|r| r["message"]
-        .as_str()
-        .unwrap()
-        .contains("tile Sales/by_region")
-        && r["pushedFrom"].is_null()));
+    assert!(h.iter().any(|r| {
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("tile Sales/by_region")
+            && r["pushedFrom"].is_null()
+    }));
 
     // Detach: only someone who may edit the copy or manage the origin.
     let detach = "mutation($p:ID!){detachWorkingCopy(projectId:$p)}";
     let r = s.gql(&w.west.auth, detach, json!({"p": copy})).await;
-    assert!(matches!(code(&r).as_str(), "FORBIDDEN" | "NOT_FOUND"), "{r}");
+    assert!(
+        matches!(code(&r).as_str(), "FORBIDDEN" | "NOT_FOUND"),
+        "{r}"
+    );
     data(&s.gql(&admin.auth, detach, json!({"p": copy})).await);
     let st = s.gql(&admin.auth, STATUS, json!({"p": copy})).await;
     assert!(data(&st)["workingCopy"].is_null());
@@ -285,15 +303,28 @@ async fn a_working_copy_pushes_pulls_and_detaches() {
             json!({"p": w.project, "f": stage, "r": first}),
         )
         .await;
-    let old = data(&r)["createWorkingCopy"]["id"].as_str().unwrap().to_owned();
+    let old = data(&r)["createWorkingCopy"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let reports = s
-        .gql(&admin.auth, "query($p:ID!){reports(projectId:$p){id}}", json!({"p": old}))
+        .gql(
+            &admin.auth,
+            "query($p:ID!){reports(projectId:$p){id}}",
+            json!({"p": old}),
+        )
         .await;
     assert_eq!(data(&reports)["reports"], json!([]));
     let st = s.gql(&admin.auth, STATUS, json!({"p": old})).await;
     assert_eq!(data(&st)["workingCopy"]["behind"], h.len() as i64 - 1);
-    let r = s.gql(&admin.auth, PUSH, json!({"p": old, "force": false})).await;
-    assert_eq!(data(&r)["pushWorkingCopy"]["revisions"], 0, "nothing changed yet: {r}");
+    let r = s
+        .gql(&admin.auth, PUSH, json!({"p": old, "force": false}))
+        .await;
+    assert_eq!(
+        data(&r)["pushWorkingCopy"]["revisions"],
+        0,
+        "nothing changed yet: {r}"
+    );
 }
 
 #[tokio::test]
@@ -333,7 +364,9 @@ async fn a_push_killed_midway_leaves_the_origin_intact() {
         let admin = admin.clone();
         let copy = copy.clone();
         async move {
-            let Auth::Bearer(t) = admin else { unreachable!() };
+            let Auth::Bearer(t) = admin else {
+                unreachable!()
+            };
             let body = json!({"query": PUSH, "variables": {"p": copy}});
             match reqwest::Client::new()
                 .post(format!("{url}/graphql"))
@@ -364,7 +397,10 @@ async fn a_push_killed_midway_leaves_the_origin_intact() {
         auth: admin.clone(),
     };
     assert_eq!(title_of(&s, &who, &w.project).await, "Sales by region");
-    assert!(order_count(&s, &who, &w.project).await > 0, "datasets intact");
+    assert!(
+        order_count(&s, &who, &w.project).await > 0,
+        "datasets intact"
+    );
     // The copy still knows it has one change to push, and the push now lands.
     let st = s.gql(&admin, STATUS, json!({"p": copy})).await;
     assert_eq!(data(&st)["workingCopy"]["ahead"], 1, "{st}");
@@ -409,7 +445,10 @@ async fn a_working_copy_on_another_instance_syncs_through_a_link() {
 
     // Only the origin's managers issue links.
     let r = a.gql(&w.editor.auth, LINK, json!({"p": w.project})).await;
-    assert!(matches!(code(&r).as_str(), "FORBIDDEN" | "NOT_FOUND"), "{r}");
+    assert!(
+        matches!(code(&r).as_str(), "FORBIDDEN" | "NOT_FOUND"),
+        "{r}"
+    );
     let r = a.gql(&w.admin.auth, LINK, json!({"p": w.project})).await;
     let link = data(&r)["createWorkingCopyLink"]["url"]
         .as_str()
@@ -419,15 +458,27 @@ async fn a_working_copy_on_another_instance_syncs_through_a_link() {
     assert!(link.starts_with(&format!("{}/wc/vwc_", a.url)), "{link}");
 
     // Links that are not links, or not to be trusted, are refused before any request.
-    for bad in ["http://example.com/wc/vwc_abc", "ftp://x/wc/vwc_a", "https://x/nothing"] {
+    for bad in [
+        "http://example.com/wc/vwc_abc",
+        "ftp://x/wc/vwc_a",
+        "https://x/nothing",
+    ] {
         let r = b
-            .gql(&b_admin.auth, COPY, json!({"l": bad, "f": b_folder, "n": "X"}))
+            .gql(
+                &b_admin.auth,
+                COPY,
+                json!({"l": bad, "f": b_folder, "n": "X"}),
+            )
             .await;
         assert_eq!(code(&r), "INVALID_INPUT", "{bad}: {r}");
     }
     let forged = format!("{}/wc/vwc_forged", a.url);
     let r = b
-        .gql(&b_admin.auth, COPY, json!({"l": forged, "f": b_folder, "n": "X"}))
+        .gql(
+            &b_admin.auth,
+            COPY,
+            json!({"l": forged, "f": b_folder, "n": "X"}),
+        )
         .await;
     assert_eq!(code(&r), "LINK_NOT_VALID", "{r}");
 
@@ -460,7 +511,12 @@ async fn a_working_copy_on_another_instance_syncs_through_a_link() {
     let h = history(&a.gql(&w.admin.auth, HISTORY, json!({"p": w.project})).await);
     assert_eq!(h[0]["pushedFrom"]["projectName"], "Superstore (staging)");
     assert_eq!(h[0]["pushedFrom"]["number"], 2);
-    assert!(h[0]["pushedFrom"]["instance"].as_str().unwrap().contains("127.0.0.1"));
+    assert!(
+        h[0]["pushedFrom"]["instance"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1")
+    );
 
     // A moves on: B's next push is refused until B pulls.
     let (a_report, a_def) = first_report(a, &w.admin, &w.project).await;
@@ -471,7 +527,9 @@ async fn a_working_copy_on_another_instance_syncs_through_a_link() {
     set_title(&b, &b_admin, &report, &def, "Second on B").await;
     let r = b.gql(&b_admin.auth, PUSH, json!({"p": copy})).await;
     assert_eq!(code(&r), "ORIGIN_MOVED", "{r}");
-    let r = b.gql(&b_admin.auth, PULL, json!({"p": copy, "d": true})).await;
+    let r = b
+        .gql(&b_admin.auth, PULL, json!({"p": copy, "d": true}))
+        .await;
     assert_eq!(data(&r)["pullWorkingCopy"]["revisions"], 1, "{r}");
     assert_eq!(title_of(&b, &b_admin, &copy).await, "Fixed on A");
 

@@ -19,7 +19,9 @@ pub enum Credential {
     },
     /// Another instance holding a working-copy link, acting for the link's creator on
     /// the link's project only.
-    CopyLink { link_uid: String },
+    CopyLink {
+        link_uid: String,
+    },
 }
 
 #[derive(Debug, Clone)]

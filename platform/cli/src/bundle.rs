@@ -73,7 +73,10 @@ pub async fn run(command: BundleCommand) -> anyhow::Result<()> {
                 .send()
                 .await?;
             if !resp.status().is_success() {
-                bail!("download refused: {}", resp.text().await.unwrap_or_default());
+                bail!(
+                    "download refused: {}",
+                    resp.text().await.unwrap_or_default()
+                );
             }
             let bytes = resp.bytes().await?;
             // Written beside the target and renamed, so a failed export leaves no

@@ -82,7 +82,10 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
         )
         .at("/graphql/ws", get(routes::data::subscriptions))
         .at("/download/tile", get(routes::data::tile_download))
-        .at("/download/export/:uid", get(routes::copies::export_download))
+        .at(
+            "/download/export/:uid",
+            get(routes::copies::export_download),
+        )
         .at("/wc/api/head", get(routes::copies::head))
         .at("/wc/api/bundle", get(routes::copies::bundle))
         .at("/wc/api/push", post(routes::copies::push))

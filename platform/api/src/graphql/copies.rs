@@ -156,14 +156,20 @@ impl CopyQuery {
     /// The project's link to its origin, if it is a working copy (editors).
     async fn working_copy(&self, ctx: &Context<'_>, project_id: ID) -> R<Option<WorkingCopy>> {
         let c = caller(ctx).gql()?;
-        let s = services(ctx).working_copy_status(c, &project_id).await.gql()?;
+        let s = services(ctx)
+            .working_copy_status(c, &project_id)
+            .await
+            .gql()?;
         Ok(s.map(WorkingCopy))
     }
 
     /// Working copies of the project on this instance (its managers).
     async fn working_copies(&self, ctx: &Context<'_>, project_id: ID) -> R<Vec<WorkingCopyOf>> {
         let c = caller(ctx).gql()?;
-        let list = services(ctx).working_copies_of(c, &project_id).await.gql()?;
+        let list = services(ctx)
+            .working_copies_of(c, &project_id)
+            .await
+            .gql()?;
         Ok(list
             .into_iter()
             .map(|(w, p)| WorkingCopyOf {
@@ -299,12 +305,7 @@ impl CopyMutation {
         })
     }
 
-    async fn revoke_working_copy_link(
-        &self,
-        ctx: &Context<'_>,
-        project_id: ID,
-        id: ID,
-    ) -> R<bool> {
+    async fn revoke_working_copy_link(&self, ctx: &Context<'_>, project_id: ID, id: ID) -> R<bool> {
         let c = caller(ctx).gql()?;
         services(ctx)
             .revoke_working_copy_link(c, &project_id, &id)
@@ -382,7 +383,13 @@ impl CopyMutation {
             .map_err(|e| ApiError::internal("upload", e))
             .gql()?;
         let p = services(ctx)
-            .import_bundle(c, bytes.into(), &folder_id, name.as_deref(), slug.as_deref())
+            .import_bundle(
+                c,
+                bytes.into(),
+                &folder_id,
+                name.as_deref(),
+                slug.as_deref(),
+            )
             .await
             .gql()?;
         Ok(Project(p))

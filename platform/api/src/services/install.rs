@@ -136,16 +136,18 @@ impl Services {
         }
         let head = Payload::remap(&payload.head, &how.report_map);
         let (wf, parameters) = self.restorable(&head, 0).await.map_err(|e| {
-            ApiError::new(e.code, e.message.replace("revision 0", "the incoming content"))
+            ApiError::new(
+                e.code,
+                e.message.replace("revision 0", "the incoming content"),
+            )
         })?;
         let now = now_ms();
         let current = self.store.reports(target_uid).await?;
         let mut reports = Vec::new();
         let mut exposures = Vec::new();
         for r in &head.reports {
-            let def = ReportDefinition::parse(&r.definition).map_err(|e| {
-                ApiError::new(e.code(), format!("report `{}`: {e}", r.name))
-            })?;
+            let def = ReportDefinition::parse(&r.definition)
+                .map_err(|e| ApiError::new(e.code(), format!("report `{}`: {e}", r.name)))?;
             let existing = current.iter().find(|c| c.uid == r.uid);
             if let Some(e) = existing {
                 exposures.push((e.uid.clone(), self.check_exposure(e, &def).await?));
@@ -271,11 +273,20 @@ impl Services {
                 .collect(),
             revisions,
             // The link records the new head of whichever side this install wrote.
+            // and, on this instance, the report pairs the install settled (copy → origin).
             working_copy: how.working_copy.take().map(|mut w| {
                 if w.copy_uid == target_uid {
                     w.base_copy_number = head_number;
+                    if w.origin_url.is_none() {
+                        w.report_map = how
+                            .report_map
+                            .iter()
+                            .map(|(o, c)| (c.clone(), o.clone()))
+                            .collect();
+                    }
                 } else {
                     w.base_origin_number = head_number;
+                    w.report_map = how.report_map.clone();
                 }
                 w.synced_ms = now;
                 w

@@ -36,6 +36,7 @@ pub use auth::{LoginOutcome, NewApiToken, SESSION_TTL};
 pub use directory::{FolderView, ProjectView};
 pub use plugins::MAX_PLUGIN_BYTES;
 pub use policy::PolicyKnown;
+pub use remote::{MAX_LINK_HOURS, NewCopyLink, RemoteHead};
 pub use reports::TileDownload;
 pub use security::{AccessRule, BoostTarget, DataSecurity};
 pub use sharing::{
@@ -43,7 +44,6 @@ pub use sharing::{
     ShareAccess, ShareLinkChange, ShareOpened, SharePage, SharePolicy, ShareView, link_path,
     link_state,
 };
-pub use remote::{MAX_LINK_HOURS, NewCopyLink, RemoteHead};
 pub use workflows::{MAX_UPLOAD_BYTES, WorkflowView};
 pub use working_copies::{SyncOutcome, WorkingCopyStatus};
 

@@ -51,7 +51,8 @@ impl Services {
                 "expiresInHours: must be between 1 and {MAX_LINK_HOURS}"
             )));
         }
-        self.project_for(caller, project_uid, Action::Manage).await?;
+        self.project_for(caller, project_uid, Action::Manage)
+            .await?;
         let token = new_token("vwc");
         let now = now_ms();
         let record = WorkingCopyLinkRecord {
@@ -85,7 +86,8 @@ impl Services {
         caller: &Caller,
         project_uid: &str,
     ) -> ApiResult<Vec<WorkingCopyLinkRecord>> {
-        self.project_for(caller, project_uid, Action::Manage).await?;
+        self.project_for(caller, project_uid, Action::Manage)
+            .await?;
         Ok(self.store.working_copy_links(project_uid).await?)
     }
 
@@ -96,7 +98,8 @@ impl Services {
         link_uid: &str,
     ) -> ApiResult<()> {
         caller.require_write()?;
-        self.project_for(caller, project_uid, Action::Manage).await?;
+        self.project_for(caller, project_uid, Action::Manage)
+            .await?;
         let links = self.store.working_copy_links(project_uid).await?;
         if !links.iter().any(|l| l.uid == link_uid) {
             return Err(ApiError::not_found("working-copy link"));
@@ -151,7 +154,9 @@ impl Services {
             .project_for(&caller, &link.project_uid, Action::Manage)
             .await
             .map_err(|_| refused())?;
-        self.store.touch_working_copy_link(&link.uid, now_ms()).await?;
+        self.store
+            .touch_working_copy_link(&link.uid, now_ms())
+            .await?;
         Ok((project, caller))
     }
 
@@ -216,7 +221,12 @@ impl Services {
             ..Install::default()
         };
         let installed = self
-            .install(&origin_uid, &payload, how, super::working_copies::author(&caller))
+            .install(
+                &origin_uid,
+                &payload,
+                how,
+                super::working_copies::author(&caller),
+            )
             .await;
         self.engine.datasets.unpin(&pinned);
         let installed = installed?;
@@ -329,7 +339,9 @@ impl RemoteOrigin {
         if matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
             Ok(())
         } else {
-            Err(bad("plain http:// is only allowed to this machine; use https://"))
+            Err(bad(
+                "plain http:// is only allowed to this machine; use https://",
+            ))
         }
     }
 
@@ -351,7 +363,10 @@ impl RemoteOrigin {
     pub fn of(w: &WorkingCopyRecord) -> ApiResult<RemoteOrigin> {
         match (&w.origin_url, &w.origin_token) {
             (Some(u), Some(t)) => RemoteOrigin::new(u, t),
-            _ => Err(ApiError::internal("working copy", "remote origin without a link")),
+            _ => Err(ApiError::internal(
+                "working copy",
+                "remote origin without a link",
+            )),
         }
     }
 
@@ -411,7 +426,10 @@ impl RemoteOrigin {
             .send(self.client.get(format!("{}/wc/api/bundle", self.base)))
             .await?;
         resp.bytes().await.map_err(|e| {
-            ApiError::new(ErrorCode::RemoteFailed, format!("reading the origin's bundle: {e}"))
+            ApiError::new(
+                ErrorCode::RemoteFailed,
+                format!("reading the origin's bundle: {e}"),
+            )
         })
     }
 
@@ -419,7 +437,10 @@ impl RemoteOrigin {
         let resp = self
             .send(
                 self.client
-                    .post(format!("{}/wc/api/push?base={base}&force={force}", self.base))
+                    .post(format!(
+                        "{}/wc/api/push?base={base}&force={force}",
+                        self.base
+                    ))
                     .header("content-type", "application/zip")
                     .body(bundle),
             )

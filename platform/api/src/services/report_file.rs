@@ -212,7 +212,9 @@ mod tests {
         assert!(!sealed.to_string().contains("report_name"));
         let get = |k: &str| B64.decode(sealed[k].as_str().unwrap()).unwrap();
         let salt = B64.decode(sealed["kdf"]["salt"].as_str().unwrap()).unwrap();
-        let iv = B64.decode(sealed["cipher"]["iv"].as_str().unwrap()).unwrap();
+        let iv = B64
+            .decode(sealed["cipher"]["iv"].as_str().unwrap())
+            .unwrap();
         let open = |pw: &str, data: &[u8]| {
             let params = Params::new(KDF_MEMORY_KIB, KDF_PASSES, 1, Some(32)).unwrap();
             let mut key = [0u8; 32];

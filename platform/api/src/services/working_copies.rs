@@ -235,9 +235,10 @@ impl Services {
 
     async fn link_of(&self, caller: &Caller, copy_uid: &str) -> ApiResult<WorkingCopyRecord> {
         self.project_for(caller, copy_uid, Action::Edit).await?;
-        self.store.working_copy_of(copy_uid).await?.ok_or_else(|| {
-            ApiError::invalid("projectId: this project is not a working copy")
-        })
+        self.store
+            .working_copy_of(copy_uid)
+            .await?
+            .ok_or_else(|| ApiError::invalid("projectId: this project is not a working copy"))
     }
 
     /// Pushes the copy's content to its origin (see the module docs).
@@ -278,7 +279,10 @@ impl Services {
                 .map_err(|e| {
                     ApiError::new(
                         e.code,
-                        format!("pushing needs the manager role on the origin: {}", e.message),
+                        format!(
+                            "pushing needs the manager role on the origin: {}",
+                            e.message
+                        ),
                     )
                 })?;
             let payload = self.payload_of(copy_uid, since).await?;
@@ -292,15 +296,10 @@ impl Services {
                 pause_ms: self.fault_pause_ms(),
                 ..Install::default()
             };
-            let installed = self.install(&origin_uid, &payload, how, author(caller)).await?;
-            // New reports of the copy now exist in the origin too: remember the pairs.
-            if installed.report_map != link.report_map {
-                if let Some(mut w) = self.store.working_copy_of(copy_uid).await? {
-                    w.report_map = installed.report_map.clone();
-                    self.store.put_working_copy(&w).await?;
-                }
-            }
-            installed.into()
+            // The new report pairs are written with the push, in its transaction.
+            self.install(&origin_uid, &payload, how, author(caller))
+                .await?
+                .into()
         };
         self.audit
             .record(
@@ -343,7 +342,11 @@ impl Services {
                 self.project_for(caller, &link.origin_project_uid, Action::View)
                     .await?;
                 let n = self.head_number(caller, &link.origin_project_uid).await?;
-                (self.payload_of(&link.origin_project_uid, n).await?, n, vec![])
+                (
+                    self.payload_of(&link.origin_project_uid, n).await?,
+                    n,
+                    vec![],
+                )
             }
             Some(_) => {
                 let bytes = RemoteOrigin::of(&link)?.bundle().await?;
@@ -389,19 +392,6 @@ impl Services {
         let installed = self.install(copy_uid, &payload, how, author(caller)).await;
         self.engine.datasets.unpin(&pinned);
         let installed = installed?;
-        if link.origin_url.is_none() {
-            let map: BTreeMap<String, String> = installed
-                .report_map
-                .iter()
-                .map(|(o, c)| (c.clone(), o.clone()))
-                .collect();
-            if map != link.report_map
-                && let Some(mut w) = self.store.working_copy_of(copy_uid).await?
-            {
-                w.report_map = map;
-                self.store.put_working_copy(&w).await?;
-            }
-        }
         self.audit
             .record(
                 caller,
@@ -417,12 +407,14 @@ impl Services {
     /// Cuts a copy's link to its origin: its editors, or the origin's managers.
     pub async fn detach_working_copy(&self, caller: &Caller, copy_uid: &str) -> ApiResult<()> {
         caller.require_write()?;
-        let link = self
-            .store
-            .working_copy_of(copy_uid)
-            .await?
-            .ok_or_else(|| ApiError::invalid("projectId: this project is not a working copy"))?;
-        let by_copy = self.project_for(caller, copy_uid, Action::Edit).await.is_ok();
+        let link =
+            self.store.working_copy_of(copy_uid).await?.ok_or_else(|| {
+                ApiError::invalid("projectId: this project is not a working copy")
+            })?;
+        let by_copy = self
+            .project_for(caller, copy_uid, Action::Edit)
+            .await
+            .is_ok();
         let by_origin = link.origin_url.is_none()
             && self
                 .project_for(caller, &link.origin_project_uid, Action::Manage)

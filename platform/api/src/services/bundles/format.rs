@@ -188,8 +188,11 @@ pub fn read(bytes: &[u8], limits: &BundleLimits) -> ApiResult<Bundle> {
             limits.max_bytes
         )));
     }
-    let mut zip = ZipArchive::new(Cursor::new(bytes))
-        .map_err(|e| invalid(format!("not a Vitrine bundle (not a readable zip archive: {e})")))?;
+    let mut zip = ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
+        invalid(format!(
+            "not a Vitrine bundle (not a readable zip archive: {e})"
+        ))
+    })?;
     if zip.len() > limits.max_entries {
         return Err(invalid(format!(
             "the bundle has {} entries; at most {} are accepted",
@@ -208,7 +211,9 @@ pub fn read(bytes: &[u8], limits: &BundleLimits) -> ApiResult<Bundle> {
             .map_err(|e| invalid(format!("entry {i}: unreadable name: {e}")))?
             .into_owned();
         if f.is_symlink() {
-            return Err(invalid(format!("entry `{name}` is a link; bundles hold files only")));
+            return Err(invalid(format!(
+                "entry `{name}` is a link; bundles hold files only"
+            )));
         }
         if !allowed(&name) {
             return Err(invalid(format!(
@@ -218,7 +223,10 @@ pub fn read(bytes: &[u8], limits: &BundleLimits) -> ApiResult<Bundle> {
         if f.encrypted() {
             return Err(invalid(format!("entry `{name}` is encrypted")));
         }
-        if !matches!(f.compression(), CompressionMethod::Zstd | CompressionMethod::Stored) {
+        if !matches!(
+            f.compression(),
+            CompressionMethod::Zstd | CompressionMethod::Stored
+        ) {
             return Err(invalid(format!(
                 "entry `{name}` uses compression {:?}; bundles use zstd",
                 f.compression()
@@ -229,9 +237,8 @@ pub fn read(bytes: &[u8], limits: &BundleLimits) -> ApiResult<Bundle> {
         }
         let packed = f.compressed_size().max(1);
         // Never trust the header's size: read at most what the limits leave, then judge.
-        let budget = (limits.max_unpacked - unpacked).min(
-            (packed.saturating_mul(limits.max_ratio)).max(1 << 20),
-        );
+        let budget = (limits.max_unpacked - unpacked)
+            .min((packed.saturating_mul(limits.max_ratio)).max(1 << 20));
         let mut out = Vec::with_capacity(f.size().min(budget) as usize);
         (&mut f)
             .take(budget + 1)
@@ -291,7 +298,10 @@ pub fn read(bytes: &[u8], limits: &BundleLimits) -> ApiResult<Bundle> {
     let mut names = BTreeMap::new();
     for d in &manifest.datasets {
         if names.insert(d.name.clone(), ()).is_some() {
-            return Err(invalid(format!("{MANIFEST}: dataset `{}` is listed twice", d.name)));
+            return Err(invalid(format!(
+                "{MANIFEST}: dataset `{}` is listed twice",
+                d.name
+            )));
         }
         let bytes = entries.remove(&d.entry).ok_or_else(|| {
             invalid(format!(
@@ -308,7 +318,9 @@ pub fn read(bytes: &[u8], limits: &BundleLimits) -> ApiResult<Bundle> {
         data.push(bytes);
     }
     if let Some(extra) = entries.keys().next() {
-        return Err(invalid(format!("entry `{extra}` is not referred to by the manifest")));
+        return Err(invalid(format!(
+            "entry `{extra}` is not referred to by the manifest"
+        )));
     }
     Ok(Bundle {
         manifest,
@@ -323,7 +335,9 @@ pub fn read(bytes: &[u8], limits: &BundleLimits) -> ApiResult<Bundle> {
 fn check_history(m: &Manifest, head: &RevisionContent, revs: &[BundleRevision]) -> ApiResult<()> {
     if m.head == 0 {
         if !revs.is_empty() {
-            return Err(invalid(format!("{MANIFEST}: head is 0 but the bundle has revisions")));
+            return Err(invalid(format!(
+                "{MANIFEST}: head is 0 but the bundle has revisions"
+            )));
         }
         return Ok(());
     }

@@ -83,8 +83,14 @@ impl Services {
     /// Packs a project into a bundle file kept for an hour for the caller to download
     /// ([`export_file`](Self::export_file)). Managers only: a bundle holds every row of
     /// every dataset, before any access filter.
-    pub async fn export_bundle(&self, caller: &Caller, project_uid: &str) -> ApiResult<ExportRecord> {
-        let project = self.project_for(caller, project_uid, Action::Manage).await?;
+    pub async fn export_bundle(
+        &self,
+        caller: &Caller,
+        project_uid: &str,
+    ) -> ApiResult<ExportRecord> {
+        let project = self
+            .project_for(caller, project_uid, Action::Manage)
+            .await?;
         let bundle = self.bundle_of(&project.record, 0).await?;
         let bytes = tokio::task::spawn_blocking(move || format::write(&bundle))
             .await
@@ -163,10 +169,7 @@ impl Services {
     /// A checked bundle's content as a payload. Its datasets are stored as artifacts
     /// (content-addressed, so nothing existing changes) and stay pinned against garbage
     /// collection until the returned hashes are unpinned.
-    pub(crate) async fn payload_of_bundle(
-        &self,
-        b: &Bundle,
-    ) -> ApiResult<(Payload, Vec<String>)> {
+    pub(crate) async fn payload_of_bundle(&self, b: &Bundle) -> ApiResult<(Payload, Vec<String>)> {
         let blocks: HashSet<&str> = b.head.workflow["blocks"]
             .as_array()
             .map(|bs| bs.iter().filter_map(|x| x["id"].as_str()).collect())
@@ -262,7 +265,12 @@ impl Services {
             ..Install::default()
         };
         let installed = self
-            .install(&project.record.uid, &payload, how, (Some(caller.uid()), &caller.user.username))
+            .install(
+                &project.record.uid,
+                &payload,
+                how,
+                (Some(caller.uid()), &caller.user.username),
+            )
             .await;
         self.engine.datasets.unpin(&pinned);
         if let Err(e) = installed {
@@ -351,6 +359,12 @@ impl Services {
 /// A name safe inside a file name and a Content-Disposition header.
 pub(crate) fn safe_name(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
