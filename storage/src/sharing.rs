@@ -56,6 +56,9 @@ pub struct ShareLinkRecord {
 pub struct PinnedReport {
     pub definition: serde_json::Value,
     pub at_ms: i64,
+    /// The revision the definition was taken from, when pinned to a past one.
+    #[serde(default)]
+    pub revision: Option<i64>,
 }
 
 impl ShareLinkRecord {

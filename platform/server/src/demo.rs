@@ -133,6 +133,7 @@ pub async fn prepare(services: &Arc<Services>) -> Result<String, ServerError> {
                 expires_ms: None,
                 recipients: Vec::new(),
                 pinned: false,
+                pinned_revision: None,
             },
         )
         .await

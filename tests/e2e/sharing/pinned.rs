@@ -204,3 +204,95 @@ async fn pinning_is_refused_where_it_cannot_hold() {
         .await;
     assert_eq!(code(&r), "INVALID_INPUT");
 }
+
+#[tokio::test]
+async fn a_link_pins_a_past_revision_of_the_report() {
+    let sw = share_world().await;
+    let s = sw.s();
+    let project = sw.w.project.clone();
+    let revisions =
+        "query($p:ID!){revisions(projectId:$p,first:50){edges{node{id number message}}}}";
+    let list = |r: &Value| -> Vec<Value> {
+        data(r)["revisions"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"].clone())
+            .collect()
+    };
+    // The revision that added the report, then an edit that renames its first tile.
+    let before_edit = list(&s.gql(&sw.mona.auth, revisions, json!({"p": project})).await);
+    let with_report = before_edit[0].clone();
+    let without_report = before_edit.last().unwrap().clone();
+    let mut def = data(
+        &s.gql(
+            &sw.mona.auth,
+            "query($r:ID!){report(id:$r){definition}}",
+            json!({"r": sw.report}),
+        )
+        .await,
+    )["report"]["definition"]
+        .clone();
+    def["tabs"][0]["tiles"][0]["title"] = json!("Renamed later");
+    data(
+        &s.gql(
+            &sw.w.editor.auth,
+            UPDATE_REPORT,
+            json!({"r": sw.report, "d": def}),
+        )
+        .await,
+    );
+
+    let (link, url, _) = sw
+        .link(
+            json!({"reportId": sw.report, "kind": "PUBLIC", "pinnedRevisionId": with_report["id"]}),
+        )
+        .await;
+    let v = Visitor::new(s);
+    v.open(&url).await;
+    assert_eq!(first_title(&view_of(&v, &link).await), "Sales by region");
+    let q = "query($id:ID!){shareLink(id:$id){pinnedRevision pinnedAt}}";
+    let r = s.gql(&sw.mona.auth, q, json!({"id": link})).await;
+    assert_eq!(
+        data(&r)["shareLink"]["pinnedRevision"],
+        with_report["number"]
+    );
+
+    // Re-pinned to the latest revision, it shows the rename.
+    let latest = list(&s.gql(&sw.mona.auth, revisions, json!({"p": project})).await)[0].clone();
+    data(
+        &s.gql(
+            &sw.mona.auth,
+            UPDATE_LINK,
+            json!({"id": link, "i": {"pinnedRevisionId": latest["id"]}}),
+        )
+        .await,
+    );
+    assert_eq!(first_title(&view_of(&v, &link).await), "Renamed later");
+
+    // A revision without the report, or of another project, is refused by name.
+    let r = sw
+        .create(
+            &sw.mona,
+            json!({"projectId": project, "reportId": sw.report, "kind": "PUBLIC", "pinnedRevisionId": without_report["id"]}),
+        )
+        .await;
+    assert_eq!(code(&r), "INVALID_INPUT", "{r}");
+    assert!(message(&r).contains("does not hold this report"), "{r}");
+    let r = s
+        .gql(
+            &sw.mona.auth,
+            UPDATE_LINK,
+            json!({"id": link, "i": {"pinnedRevisionId": "not-a-revision"}}),
+        )
+        .await;
+    assert_eq!(code(&r), "INVALID_INPUT", "{r}");
+    let r = s
+        .gql(
+            &sw.mona.auth,
+            UPDATE_LINK,
+            json!({"id": link, "i": {"pinned": false, "pinnedRevisionId": latest["id"]}}),
+        )
+        .await;
+    assert_eq!(code(&r), "INVALID_INPUT", "{r}");
+}

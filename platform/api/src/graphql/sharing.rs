@@ -229,6 +229,10 @@ impl ShareLink {
     async fn pinned_at(&self) -> Option<DateTime<Utc>> {
         self.0.pinned.as_ref().map(|p| time(p.at_ms))
     }
+    /// The revision a pinned link shows, when it was pinned to a past one.
+    async fn pinned_revision(&self) -> Option<i64> {
+        self.0.pinned.as_ref().and_then(|p| p.revision)
+    }
     /// The link's page for private, authenticated and recipients links. A public link's
     /// URL holds its token and is shown only once, when it is created.
     async fn url(&self, ctx: &Context<'_>) -> Option<String> {
@@ -380,6 +384,8 @@ pub struct CreateShareLinkInput {
     /// not with the edit right). By default a link follows the latest version.
     #[graphql(default)]
     pub pinned: bool,
+    /// Show the report as this revision of the project held it (implies pinned).
+    pub pinned_revision_id: Option<ID>,
 }
 
 #[derive(InputObject)]
@@ -393,6 +399,8 @@ pub struct UpdateShareLinkInput {
     /// True pins the link to the report as it is now (re-pins a pinned one); false lets
     /// it follow the latest version. What it would newly show is checked like an edit.
     pub pinned: Option<bool>,
+    /// Pins the link to the report as this revision of the project held it.
+    pub pinned_revision_id: Option<ID>,
 }
 
 #[derive(SimpleObject)]
@@ -481,6 +489,7 @@ impl SharingMutation {
                     expires_ms: input.expires_at.map(|t| t.timestamp_millis()),
                     recipients: input.recipients.into_iter().map(Into::into).collect(),
                     pinned: input.pinned,
+                    pinned_revision: input.pinned_revision_id.map(|r| r.0),
                 },
             )
             .await
@@ -510,6 +519,7 @@ impl SharingMutation {
                         rights: input.rights.map(Into::into),
                         expires_ms,
                         pinned: input.pinned,
+                        pinned_revision: input.pinned_revision_id.map(|r| r.0),
                     },
                 )
                 .await

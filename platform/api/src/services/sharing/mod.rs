@@ -50,6 +50,8 @@ pub struct NewShareLink {
     pub recipients: Vec<NewRecipient>,
     /// Show the report as it is now, not its later versions.
     pub pinned: bool,
+    /// Show the report as this revision (uid) held it; implies `pinned`.
+    pub pinned_revision: Option<String>,
 }
 
 /// A change to a link; `None` leaves a field alone.
@@ -62,6 +64,8 @@ pub struct ShareLinkChange {
     /// `Some(true)` pins the link to the report as it is now (again, if it was pinned);
     /// `Some(false)` makes it follow the latest version.
     pub pinned: Option<bool>,
+    /// Pins the link to the report as this revision (uid) held it.
+    pub pinned_revision: Option<String>,
 }
 
 /// A secret URL, shown once: a public link's, or one recipient's invitation.
@@ -188,7 +192,8 @@ impl Services {
         check_kind_target(new.kind, &target)?;
         new.rights.check(new.kind, &target)?;
         check_expiry(new.expires_ms)?;
-        check_pin(new.pinned, &target, &new.rights)?;
+        let pin = new.pinned || new.pinned_revision.is_some();
+        check_pin(pin, &target, &new.rights)?;
         self.check_target(&new.project_uid, &target).await?;
         match (new.kind, new.recipients.is_empty()) {
             (LinkKind::Recipients, true) => {
@@ -218,8 +223,8 @@ impl Services {
             recipients.push(rec);
             tokens.push(token);
         }
-        let pinned = match (&new.report_uid, new.pinned) {
-            (Some(r), true) => Some(self.pin_report(r).await?),
+        let pinned = match (&new.report_uid, pin) {
+            (Some(r), true) => Some(self.pin_report(r, new.pinned_revision.as_deref()).await?),
             _ => None,
         };
         let public_token = (new.kind == LinkKind::Public).then(|| new_token("vts"));
@@ -305,14 +310,25 @@ impl Services {
             check_expiry(e)?;
             link.expires_ms = e;
         }
-        let pinned = change.pinned.unwrap_or(link.pinned.is_some());
+        if change.pinned == Some(false) && change.pinned_revision.is_some() {
+            return Err(ApiError::invalid(
+                "pinnedRevisionId: a link pinned to a revision is pinned; drop pinned: false",
+            ));
+        }
+        let repin = change
+            .pinned
+            .or(change.pinned_revision.is_some().then_some(true));
+        let pinned = repin.unwrap_or(link.pinned.is_some());
         check_pin(pinned, &link.target(), &link.rights)?;
         // A new pin or un-pinning changes what the link shows: checked like a report edit.
         let mut exposures = Vec::new();
-        if let (Some(p), Some(report)) = (change.pinned, link.report_uid.clone()) {
+        if let (Some(p), Some(report)) = (repin, link.report_uid.clone()) {
             let before = self.link_definition(&link).await?;
             link.pinned = if p {
-                Some(self.pin_report(&report).await?)
+                Some(
+                    self.pin_report(&report, change.pinned_revision.as_deref())
+                        .await?,
+                )
             } else {
                 None
             };

@@ -212,15 +212,49 @@ impl Services {
     }
 
     /// The report's definition as it is now, to pin a link to.
-    pub(crate) async fn pin_report(&self, report_uid: &str) -> ApiResult<PinnedReport> {
+    /// The report as it is now, or as revision `revision` (a uid) of the same project
+    /// held it.
+    pub(crate) async fn pin_report(
+        &self,
+        report_uid: &str,
+        revision: Option<&str>,
+    ) -> ApiResult<PinnedReport> {
         let r = self
             .store
             .report(report_uid)
             .await?
             .ok_or_else(|| ApiError::not_found("report"))?;
+        let Some(revision) = revision else {
+            return Ok(PinnedReport {
+                definition: r.definition,
+                at_ms: now_ms(),
+                revision: None,
+            });
+        };
+        let rev = self
+            .store
+            .revision(revision)
+            .await?
+            .filter(|x| x.project_uid == r.project_uid)
+            .ok_or_else(|| {
+                ApiError::invalid("pinnedRevisionId: no such revision of the link's project")
+            })?;
+        let content = crate::services::revisions::content_of(&rev)?;
+        let old = content
+            .reports
+            .into_iter()
+            .find(|x| x.uid == report_uid)
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "pinnedRevisionId: revision {} does not hold this report",
+                    rev.number
+                ))
+            })?;
+        vitrine_engine::report::ReportDefinition::parse(&old.definition)?;
         Ok(PinnedReport {
-            definition: r.definition,
-            at_ms: now_ms(),
+            definition: old.definition,
+            at_ms: rev.created_ms,
+            revision: Some(rev.number),
         })
     }
 
