@@ -533,6 +533,38 @@ async fn a_working_copy_on_another_instance_syncs_through_a_link() {
     assert_eq!(data(&r)["pullWorkingCopy"]["revisions"], 1, "{r}");
     assert_eq!(title_of(&b, &b_admin, &copy).await, "Fixed on A");
 
+    // Staging reads test data through an instance parameter; the pushed project, unedited,
+    // reads production data on A once A runs it.
+    let csv = std::fs::read_to_string(w.files.path().join("in/superstore.csv")).unwrap();
+    let sample: Vec<&str> = csv.lines().take(11).collect();
+    std::fs::write(
+        w.files.path().join("in/staging.csv"),
+        sample.join("\n") + "\n",
+    )
+    .unwrap();
+    data(
+        &b.gql(
+            &b_admin.auth,
+            "mutation{setInstanceParameters(parameters:[{name:\"input\",value:\"in/staging.csv\"}]){name}}",
+            json!({}),
+        )
+        .await,
+    );
+    let run = b.gql(&b_admin.auth, RUN, json!({"p": copy})).await;
+    assert_eq!(data(&run)["runWorkflow"]["status"], "succeeded", "{run}");
+    assert_eq!(order_count(&b, &b_admin, &copy).await, 10);
+    let (_, def) = first_report(&b, &b_admin, &copy).await;
+    set_title(&b, &b_admin, &report, &def, "Tested on staging").await;
+    let r = b.gql(&b_admin.auth, PUSH, json!({"p": copy})).await;
+    assert_eq!(data(&r)["pushWorkingCopy"]["revisions"], 1, "{r}");
+    let run = a.gql(&w.admin.auth, RUN, json!({"p": w.project})).await;
+    assert_eq!(data(&run)["runWorkflow"]["status"], "succeeded", "{run}");
+    assert_eq!(title_of(a, &w.admin, &w.project).await, "Tested on staging");
+    assert!(
+        order_count(a, &w.admin, &w.project).await > 10,
+        "production data on A"
+    );
+
     // Revoking the link on A cuts B off.
     data(
         &a.gql(
@@ -546,5 +578,5 @@ async fn a_working_copy_on_another_instance_syncs_through_a_link() {
     set_title(&b, &b_admin, &report, &def, "Too late").await;
     let r = b.gql(&b_admin.auth, PUSH, json!({"p": copy})).await;
     assert_eq!(code(&r), "LINK_NOT_VALID", "{r}");
-    assert_eq!(title_of(a, &w.admin, &w.project).await, "Fixed on A");
+    assert_eq!(title_of(a, &w.admin, &w.project).await, "Tested on staging");
 }
