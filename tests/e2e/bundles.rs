@@ -1,5 +1,6 @@
 //! Project bundles (issue 6): export, download, import as a new project equal to the
-//! original (content, history, data); hostile bundles refused with nothing written.
+//! original (content, history, data); hostile bundles refused with nothing written;
+//! `vitrine bundle`; data files; report files' access rules.
 
 use std::io::{Cursor, Read, Write};
 
@@ -254,6 +255,14 @@ async fn the_bundle_command_exports_inspects_and_imports() {
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("INVALID_BUNDLE"));
+    // The import route is for signed-in callers only.
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/bundles/import?folder={target}", s.url))
+        .body(b"PK".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
     // A wrong token is told so.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
         .args([

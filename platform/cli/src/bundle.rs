@@ -97,25 +97,37 @@ pub async fn run(command: BundleCommand) -> anyhow::Result<()> {
         } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let ops = json!({
-                "query": "mutation($f:ID!,$file:Upload!,$n:String,$s:String){importProjectBundle(folderId:$f,file:$file,name:$n,slug:$s){id name slug}}",
-                "variables": {"f": folder, "file": null, "n": name, "s": slug},
-            });
-            let form = reqwest::multipart::Form::new()
-                .text("operations", ops.to_string())
-                .text("map", json!({"0": ["variables.file"]}).to_string())
-                .part(
-                    "0",
-                    reqwest::multipart::Part::bytes(bytes).file_name("bundle.vitrine"),
-                );
+            // The raw-body route takes bundles up to the bundle limit (GraphQL uploads
+            // stop at the general upload limit).
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.append_pair("folder", &folder);
+            if let Some(n) = &name {
+                query.append_pair("name", n);
+            }
+            if let Some(s) = &slug {
+                query.append_pair("slug", s);
+            }
             let resp = client()?
-                .post(format!("{}/graphql", remote.server.trim_end_matches('/')))
+                .post(format!(
+                    "{}/api/bundles/import?{}",
+                    remote.server.trim_end_matches('/'),
+                    query.finish()
+                ))
                 .bearer_auth(&remote.token)
-                .multipart(form)
+                .header("content-type", "application/zip")
+                .body(bytes)
                 .send()
-                .await?;
-            let r = answer(resp.json().await?)?;
-            let p = &r["importProjectBundle"];
+                .await
+                .with_context(|| format!("cannot reach {}", remote.server))?;
+            let status = resp.status();
+            let p: Value = resp.json().await.unwrap_or_default();
+            if !status.is_success() {
+                bail!(
+                    "{}: {}",
+                    p["error"]["code"].as_str().unwrap_or("ERROR"),
+                    p["error"]["message"].as_str().unwrap_or_default()
+                );
+            }
             println!(
                 "imported as project {} ({}, slug {})",
                 p["id"].as_str().unwrap_or_default(),

@@ -86,6 +86,7 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
             "/download/export/:uid",
             get(routes::copies::export_download),
         )
+        .at("/api/bundles/import", post(routes::copies::import_bundle))
         .at("/wc/api/head", get(routes::copies::head))
         .at("/wc/api/bundle", get(routes::copies::bundle))
         .at("/wc/api/push", post(routes::copies::push))

@@ -2,6 +2,8 @@
 //!
 //! - `GET /download/export/ID`: a file exported through GraphQL (bundle, dataset,
 //!   report file), for the user who asked for it;
+//! - `POST /api/bundles/import?folder=ID&name=…&slug=…`: a bundle file as the raw body,
+//!   for bundles beyond GraphQL's upload limit (up to the bundle limit, 2 GiB);
 //! - `GET /wc/api/head`, `GET /wc/api/bundle`, `POST /wc/api/push?base=N&force=B`: the
 //!   origin's side of working copies on other instances, authenticated by the
 //!   working-copy link's token as a bearer token.
@@ -40,6 +42,60 @@ pub async fn export_download(
                 .header("cache-control", "no-store")
                 .body(bytes),
         )
+    }
+    .await;
+    result.unwrap_or_else(|e| error_response(&e))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ImportParams {
+    folder: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    slug: Option<String>,
+}
+
+/// Reads a bundle body up to the bundle size limit.
+async fn bundle_body(body: Body) -> Result<bytes::Bytes, ApiError> {
+    let max = BundleLimits::default().max_bytes as usize;
+    body.into_bytes_limit(max).await.map_err(|e| match e {
+        poem::error::ReadBodyError::PayloadTooLarge => ApiError::new(
+            ErrorCode::InvalidBundle,
+            format!("the bundle exceeds {max} bytes"),
+        ),
+        other => ApiError::invalid(format!("cannot read the request body: {other}")),
+    })
+}
+
+#[handler]
+pub async fn import_bundle(
+    req: &Request,
+    body: Body,
+    Query(p): Query<ImportParams>,
+    state: Data<&Arc<AppState>>,
+) -> Response {
+    let result = async {
+        let caller = caller_of(&state, req).await?;
+        let bytes = bundle_body(body).await?;
+        let project = state
+            .services
+            .import_bundle(
+                &caller,
+                bytes,
+                &p.folder,
+                p.name.as_deref(),
+                p.slug.as_deref(),
+            )
+            .await?;
+        Ok::<_, ApiError>(json_response(
+            StatusCode::OK,
+            &serde_json::json!({
+                "id": project.record.uid,
+                "name": project.record.name,
+                "slug": project.record.slug,
+            }),
+        ))
     }
     .await;
     result.unwrap_or_else(|e| error_response(&e))
@@ -109,14 +165,7 @@ pub async fn push(
 ) -> Response {
     let result = async {
         let token = link_token(req)?;
-        let max = BundleLimits::default().max_bytes as usize;
-        let bytes = body.into_bytes_limit(max).await.map_err(|e| match e {
-            poem::error::ReadBodyError::PayloadTooLarge => ApiError::new(
-                ErrorCode::InvalidBundle,
-                format!("the bundle exceeds {max} bytes"),
-            ),
-            other => ApiError::invalid(format!("cannot read the request body: {other}")),
-        })?;
+        let bytes = bundle_body(body).await?;
         let meta = request_meta(req);
         let instance = meta.address.clone().map(|a| format!("instance at {a}"));
         let outcome = state
