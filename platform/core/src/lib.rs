@@ -2,13 +2,15 @@
 //!
 //! Domain words from the glossary as validated newtypes ([`Slug`], [`Role`], …), the one
 //! [`ErrorCode`] catalogue every other crate maps its errors onto, and the pure rules that
-//! need no I/O (role arithmetic, the folder-floor rule, the share-link state machine). Nothing here knows about HTTP,
-//! GraphQL, SurrealDB or casbin; every other crate may depend on this one.
+//! need no I/O (role arithmetic, the folder-floor rule, the share-link state machine, the
+//! revision diff, cron schedules). Nothing here knows about HTTP, GraphQL, SurrealDB or
+//! casbin; every other crate may depend on this one.
 
 mod error;
 mod names;
 pub mod revision;
 mod roles;
+pub mod schedule;
 mod sharing;
 
 pub use error::{CoreError, ErrorCode};
