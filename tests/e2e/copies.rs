@@ -167,6 +167,14 @@ async fn a_working_copy_pushes_pulls_and_detaches() {
     assert_eq!(h[0]["message"], "working copy of Superstore revision 2");
     let r = s.gql(&admin.auth, STATUS, json!({"p": w.project})).await;
     assert!(data(&r)["workingCopy"].is_null(), "{r}");
+    let list = "query($p:ID!){workingCopies(projectId:$p){projectId name baseOriginRevision}}";
+    let r = s.gql(&admin.auth, list, json!({"p": w.project})).await;
+    assert_eq!(
+        data(&r)["workingCopies"],
+        json!([{"projectId": copy, "name": "Staging copy", "baseOriginRevision": 2}])
+    );
+    let r = s.gql(&editor.auth, list, json!({"p": w.project})).await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
 
     // Change the copy; the origin's viewers see nothing until the push.
     let (copy_report, def) = first_report(s, admin, &copy).await;

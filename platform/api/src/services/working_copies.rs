@@ -218,7 +218,8 @@ impl Services {
         }))
     }
 
-    /// Working copies of a project on this instance (its managers).
+    /// Working copies of a project on this instance (its managers); a copy the caller
+    /// cannot see comes without its project.
     pub async fn working_copies_of(
         &self,
         caller: &Caller,
@@ -227,7 +228,12 @@ impl Services {
         self.project_for(caller, origin_uid, Action::Manage).await?;
         let mut out = Vec::new();
         for w in self.store.working_copies_of_origin(origin_uid).await? {
-            let p = self.store.project(&w.copy_uid).await?;
+            // The copy's name only for those who may see the copy itself.
+            let p = self
+                .project_for(caller, &w.copy_uid, Action::View)
+                .await
+                .ok()
+                .map(|v| v.record);
             out.push((w, p));
         }
         Ok(out)
