@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::{PageRequest, ReportRecord, StorageResult, Store, WorkflowRecord};
+use crate::{PageRequest, StorageResult, Store};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RevisionRecord {
@@ -82,33 +82,6 @@ impl Store {
         self.rows(
             "SELECT * FROM revision WHERE project_uid = $p AND (!$after OR number < (SELECT VALUE number FROM revision WHERE uid = $after)[0]) ORDER BY number DESC LIMIT $n",
             json!({ "p": project_uid, "after": page.after, "n": page.first }),
-        )
-        .await
-    }
-
-    /// Puts a project's workflow and reports back as `workflow` and `reports` say, in one
-    /// transaction: reports not listed are deleted, listed ones replaced or re-created
-    /// under their old uids. Refused when the workflow moved past `expected`.
-    pub async fn restore_content(
-        &self,
-        workflow: &WorkflowRecord,
-        expected: i64,
-        reports: &[ReportRecord],
-    ) -> StorageResult<()> {
-        let keep: Vec<&str> = reports.iter().map(|r| r.uid.as_str()).collect();
-        self.exec(
-            r#"BEGIN;
-            LET $cur = (SELECT VALUE version FROM workflow WHERE project_uid = $w.project_uid)[0] ?? 0;
-            IF $cur != $expected { THROW "vitrine-conflict: the workflow changed since version " + <string>$expected + "; it is now at version " + <string>$cur };
-            DELETE workflow WHERE project_uid = $w.project_uid;
-            CREATE workflow CONTENT $w;
-            DELETE report WHERE project_uid = $w.project_uid AND uid NOTINSIDE $keep;
-            FOR $r IN $reports {
-                DELETE report WHERE uid = $r.uid;
-                CREATE report CONTENT $r;
-            };
-            COMMIT;"#,
-            json!({ "w": workflow, "expected": expected, "reports": reports, "keep": keep }),
         )
         .await
     }

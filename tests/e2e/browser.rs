@@ -66,6 +66,24 @@ fn ensure_browser() {
     }
 }
 
+/// Runs a script of tests/browser with `env`; it must succeed. Answers what it printed
+/// (one `ok - ` line per check).
+async fn run_script(script: &str, env: &[(&str, &str)]) -> String {
+    let out = tokio::process::Command::new("node")
+        .arg(browser_dir().join(script))
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "browser checks failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout.into_owned()
+}
+
 /// The URL `serve --demo` printed.
 pub fn demo_url(s: &TestServer) -> String {
     s.printed
@@ -106,22 +124,17 @@ async fn viewer_in_headless_chromium() {
     let Auth::Bearer(token) = &admin.auth else {
         unreachable!("actors carry API tokens")
     };
-    let out = tokio::process::Command::new("node")
-        .arg(browser_dir().join("viewer.mjs"))
-        .env("BASE", &s.url)
-        .env("PUBLIC_URL", &public_url)
-        .env("INVITE_URL", &invite)
-        .env("RECIPIENT_EMAIL", "ann@example.org")
-        .env("MANAGER_TOKEN", token)
-        .output()
-        .await
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "browser checks failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_script(
+        "viewer.mjs",
+        &[
+            ("BASE", s.url.as_str()),
+            ("PUBLIC_URL", &public_url),
+            ("INVITE_URL", &invite),
+            ("RECIPIENT_EMAIL", "ann@example.org"),
+            ("MANAGER_TOKEN", token),
+        ],
+    )
+    .await;
     assert_eq!(stdout.matches("ok - ").count(), 12, "{stdout}");
 }
 
@@ -223,22 +236,18 @@ async fn report_file_in_headless_chromium() {
     std::fs::write(&paths[0], &files[0]).unwrap();
     std::fs::write(&paths[1], sealed).unwrap();
     std::fs::write(&paths[2], tampered).unwrap();
-    let out = tokio::process::Command::new("node")
-        .arg(browser_dir().join("report_file.mjs"))
-        .env("PLAIN", &paths[0])
-        .env("SEALED", &paths[1])
-        .env("TAMPERED", &paths[2])
-        .env("PASSWORD", "Orchard blossom 2026")
-        .env("TILES", tiles.to_string())
-        .env("KPI", "400")
-        .output()
-        .await
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "browser checks failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let [plain, sealed, tampered] = [0, 1, 2].map(|i| paths[i].to_string_lossy().into_owned());
+    let stdout = run_script(
+        "report_file.mjs",
+        &[
+            ("PLAIN", plain.as_str()),
+            ("SEALED", &sealed),
+            ("TAMPERED", &tampered),
+            ("PASSWORD", "Orchard blossom 2026"),
+            ("TILES", &tiles.to_string()),
+            ("KPI", "400"),
+        ],
+    )
+    .await;
     assert_eq!(stdout.matches("ok - ").count(), 6, "{stdout}");
 }

@@ -16,6 +16,15 @@ pub const PULL: &str =
 const STATUS: &str = "query($p:ID!){workingCopy(projectId:$p){originId originName originUrl ahead behind baseOriginRevision baseCopyRevision}}";
 const HISTORY: &str = "query($p:ID!){revisions(projectId:$p,first:50){edges{node{number message authorName pushedFrom{projectId projectName number instance}}}}}";
 
+/// Creates a working copy, which must succeed; answers its id.
+pub async fn working_copy(s: &TestServer, who: &Actor, vars: Value) -> String {
+    let r = s.gql(&who.auth, COPY, vars).await;
+    data(&r)["createWorkingCopy"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("createWorkingCopy: {r}"))
+        .to_owned()
+}
+
 pub fn history(r: &Value) -> Vec<Value> {
     data(r)["revisions"]["edges"]
         .as_array()
@@ -143,17 +152,12 @@ async fn a_working_copy_pushes_pulls_and_detaches() {
         )
         .await;
     assert_eq!(code(&r), "INVALID_INPUT", "{r}");
-    let r = s
-        .gql(
-            &admin.auth,
-            COPY,
-            json!({"p": w.project, "f": stage, "n": "Staging copy"}),
-        )
-        .await;
-    let copy = data(&r)["createWorkingCopy"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let copy = working_copy(
+        s,
+        admin,
+        json!({"p": w.project, "f": stage, "n": "Staging copy"}),
+    )
+    .await;
 
     // The copy holds the content and the data: its report answers without a run.
     assert_eq!(order_count(s, admin, &copy).await, orders);
@@ -340,17 +344,12 @@ async fn a_push_killed_midway_leaves_the_origin_intact() {
     let w = published_world().await;
     let stage = staging(&w).await;
     let s = &w.s;
-    let r = s
-        .gql(
-            &w.admin.auth,
-            COPY,
-            json!({"p": w.project, "f": stage, "n": "Staging copy"}),
-        )
-        .await;
-    let copy = data(&r)["createWorkingCopy"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let copy = working_copy(
+        s,
+        &w.admin,
+        json!({"p": w.project, "f": stage, "n": "Staging copy"}),
+    )
+    .await;
     let (copy_report, def) = first_report(s, &w.admin, &copy).await;
     set_title(s, &w.admin, &copy_report, &def, "Never published").await;
     let before = history(&s.gql(&w.admin.auth, HISTORY, json!({"p": w.project})).await);
@@ -490,17 +489,12 @@ async fn a_working_copy_on_another_instance_syncs_through_a_link() {
         .await;
     assert_eq!(code(&r), "LINK_NOT_VALID", "{r}");
 
-    let r = b
-        .gql(
-            &b_admin.auth,
-            COPY,
-            json!({"l": link, "f": b_folder, "n": "Superstore (staging)"}),
-        )
-        .await;
-    let copy = data(&r)["createWorkingCopy"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let copy = working_copy(
+        &b,
+        &b_admin,
+        json!({"l": link, "f": b_folder, "n": "Superstore (staging)"}),
+    )
+    .await;
     assert_eq!(
         order_count(&b, &b_admin, &copy).await,
         order_count(a, &w.admin, &w.project).await

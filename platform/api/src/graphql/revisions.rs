@@ -4,7 +4,7 @@
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use vitrine_core::{Change, ChangeKind as CoreKind, ChangeObject as CoreObject};
+use vitrine_core::Change;
 use vitrine_storage::RevisionRecord;
 
 use super::pagination::{connection, page_ahead};
@@ -15,6 +15,7 @@ use crate::GqlResult;
 type R<T> = async_graphql::Result<T>;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "vitrine_core::ChangeKind")]
 pub enum RevisionChangeKind {
     Added,
     Removed,
@@ -22,6 +23,7 @@ pub enum RevisionChangeKind {
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "vitrine_core::ChangeObject")]
 pub enum RevisionChangeObject {
     Block,
     Parameter,
@@ -46,19 +48,8 @@ pub struct RevisionChange {
 impl From<Change> for RevisionChange {
     fn from(c: Change) -> Self {
         RevisionChange {
-            kind: match c.kind {
-                CoreKind::Added => RevisionChangeKind::Added,
-                CoreKind::Removed => RevisionChangeKind::Removed,
-                CoreKind::Changed => RevisionChangeKind::Changed,
-            },
-            object: match c.object {
-                CoreObject::Block => RevisionChangeObject::Block,
-                CoreObject::Parameter => RevisionChangeObject::Parameter,
-                CoreObject::Report => RevisionChangeObject::Report,
-                CoreObject::Tab => RevisionChangeObject::Tab,
-                CoreObject::Tile => RevisionChangeObject::Tile,
-                CoreObject::Filter => RevisionChangeObject::Filter,
-            },
+            kind: c.kind.into(),
+            object: c.object.into(),
             path: c.path,
             fields: c.fields,
         }

@@ -47,6 +47,8 @@ pub(crate) struct Install {
     pub working_copy: Option<WorkingCopyRecord>,
     /// Fault injection (crash tests): sleep inside the transaction.
     pub pause_ms: u64,
+    /// What the content is, in errors ("revision 3"); "the incoming content" if unset.
+    pub label: Option<String>,
 }
 
 /// What an install did.
@@ -135,12 +137,8 @@ impl Services {
             how.report_map.insert(uid, to);
         }
         let head = Payload::remap(&payload.head, &how.report_map);
-        let (wf, parameters) = self.restorable(&head, 0).await.map_err(|e| {
-            ApiError::new(
-                e.code,
-                e.message.replace("revision 0", "the incoming content"),
-            )
-        })?;
+        let label = how.label.as_deref().unwrap_or("the incoming content");
+        let (wf, parameters) = self.restorable(&head, label).await?;
         let now = now_ms();
         let current = self.store.reports(target_uid).await?;
         let mut reports = Vec::new();
@@ -258,7 +256,12 @@ impl Services {
                 .datasets
                 .iter()
                 .map(|d| DatasetRecord {
-                    uid: new_uid(),
+                    // A project's own datasets put back (a revert) keep their ids.
+                    uid: if d.project_uid == target_uid {
+                        d.uid.clone()
+                    } else {
+                        new_uid()
+                    },
                     project_uid: target_uid.to_owned(),
                     ..d.clone()
                 })

@@ -263,7 +263,11 @@ impl Services {
         let origin = RemoteOrigin::new(&url, &token)?;
         let bytes = origin.bundle().await?;
         let bundle = self.read_bundle(bytes).await?;
-        self.restorable(&bundle.head, bundle.manifest.head).await?;
+        self.restorable(
+            &bundle.head,
+            &format!("the origin's revision {}", bundle.manifest.head),
+        )
+        .await?;
         let (payload, pinned) = self.payload_of_bundle(&bundle).await?;
         let created = self.create_project(caller, folder, name, slug).await;
         let copy = match created {

@@ -10,11 +10,11 @@ use vitrine_core::revision::diff;
 use vitrine_core::{Change, ChangeKind, ReportContent, RevisionContent};
 use vitrine_engine::report::ReportDefinition;
 use vitrine_engine::workflow::{Workflow, validate};
-use vitrine_storage::{
-    PageRequest, ReportRecord, RevisionRecord, StorageError, WorkflowRecord, new_uid, now_ms,
-};
+use vitrine_storage::{PageRequest, RevisionRecord, StorageError, new_uid, now_ms};
 
 use super::Services;
+use super::install::{Install, Payload};
+use super::working_copies::author;
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
 
@@ -190,9 +190,10 @@ impl Services {
     }
 
     /// Puts the project back as revision `uid` had it — workflow, parameters and reports,
-    /// all in one transaction — and records that as a new revision, so nothing is lost.
-    /// The old workflow must still validate (plugins and locations may have changed), and
-    /// report edits that would widen share links are checked as any edit is.
+    /// in one transaction with the new revision that records it, so nothing is lost. The
+    /// old workflow must still validate (plugins and locations may have changed), and
+    /// report edits that would widen share links are checked as any edit is
+    /// ([`install`](Self::install)). Datasets stay as they are until the next run.
     pub async fn revert_to_revision(
         &self,
         caller: &Caller,
@@ -202,49 +203,27 @@ impl Services {
         caller.require_write()?;
         let target = self.revision(caller, uid).await?;
         let project_uid = target.project_uid.clone();
+        let mut payload = self.payload_of(&project_uid, i64::MAX).await?;
         let content = content_of(&target)?;
-        let (wf, parameters) = self.restorable(&content, target.number).await?;
-        let now = now_ms();
-        let current = self.store.reports(&project_uid).await?;
-        let mut reports = Vec::new();
-        let mut exposures = Vec::new();
-        for r in &content.reports {
-            let def = ReportDefinition::parse(&r.definition)?;
-            let existing = current.iter().find(|c| c.uid == r.uid);
-            if let Some(e) = existing {
-                // Refused here, before anything is written, when the project says so.
-                exposures.push((e.uid.clone(), self.check_exposure(e, &def).await?));
-            }
-            reports.push(ReportRecord {
-                uid: r.uid.clone(),
-                project_uid: project_uid.clone(),
-                name: r.name.clone(),
-                definition: r.definition.clone(),
-                created_ms: existing.map_or(now, |e| e.created_ms),
-                updated_ms: now,
-            });
+        // Reverting to what the project already holds adds nothing, as a save would.
+        if payload.head != content {
+            payload.head = content;
+            let message = message
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("reverted to revision {}", target.number));
+            let how = Install {
+                keep_report_uids: true,
+                label: Some(format!("revision {}", target.number)),
+                one_revision: Some((
+                    Some(caller.uid().to_owned()),
+                    caller.user.username.clone(),
+                    message,
+                )),
+                ..Install::default()
+            };
+            self.install(&project_uid, &payload, how, author(caller))
+                .await?;
         }
-        let stored = self.store.workflow(&project_uid).await?;
-        let expected = stored.as_ref().map_or(0, |w| w.version);
-        let workflow = WorkflowRecord {
-            project_uid: project_uid.clone(),
-            definition: serde_json::to_value(&wf).map_err(|e| ApiError::internal("workflow", e))?,
-            parameters,
-            version: expected + 1,
-            updated_ms: now,
-            updated_by: Some(caller.uid().to_owned()),
-        };
-        self.store
-            .restore_content(&workflow, expected, &reports)
-            .await?;
-        for (report_uid, found) in exposures {
-            self.record_exposure(&report_uid, found).await?;
-        }
-        let message = message
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("reverted to revision {}", target.number));
-        self.record_revision(caller, &project_uid, Some(&message))
-            .await;
         self.audit
             .record(
                 caller,
@@ -260,12 +239,13 @@ impl Services {
             .ok_or_else(|| ApiError::internal("revision", "no revision after a revert"))
     }
 
-    /// A revision's workflow and parameters, if the workflow still validates today
-    /// (plugins and locations may have changed since).
+    /// A content's workflow and parameters, if the workflow still validates today
+    /// (plugins and locations may have changed since). `label` names the content in
+    /// errors: "revision 3", "the incoming content".
     pub(crate) async fn restorable(
         &self,
         content: &RevisionContent,
-        number: i64,
+        label: &str,
     ) -> ApiResult<(Workflow, BTreeMap<String, String>)> {
         let parameters: BTreeMap<String, String> = content
             .parameters
@@ -280,7 +260,7 @@ impl Services {
         let wf: Workflow = serde_json::from_value(content.workflow.clone()).map_err(|e| {
             ApiError::new(
                 vitrine_core::ErrorCode::InvalidWorkflow,
-                format!("revision {number}: workflow: {e}"),
+                format!("{label}: workflow: {e}"),
             )
         })?;
         let resolved = self.engine.parameters(parameters.clone()).await?;
@@ -288,7 +268,7 @@ impl Services {
         validate(&wf, &resolved, &plugins).map_err(|e| {
             ApiError::new(
                 e.code(),
-                format!("the workflow of revision {number} no longer validates: {e}"),
+                format!("the workflow of {label} no longer validates: {e}"),
             )
         })?;
         Ok((wf, parameters))
@@ -307,10 +287,16 @@ impl Services {
     ) -> ApiResult<super::directory::ProjectView> {
         caller.require_write()?;
         let source = self.revision(caller, uid).await?;
-        let content = content_of(&source)?;
+        let label = format!("revision {}", source.number);
+        let payload = Payload {
+            head: content_of(&source)?,
+            revisions: Vec::new(),
+            datasets: Vec::new(),
+            block_states: Vec::new(),
+        };
         // Everything is checked before the project exists, so a refusal leaves nothing.
-        let (wf, parameters) = self.restorable(&content, source.number).await?;
-        for r in &content.reports {
+        self.restorable(&payload.head, &label).await?;
+        for r in &payload.head.reports {
             ReportDefinition::parse(&r.definition)?;
         }
         let origin = self
@@ -320,31 +306,24 @@ impl Services {
             .map(|p| p.name)
             .unwrap_or_default();
         let project = self.create_project(caller, folder, name, slug).await?;
-        let now = now_ms();
-        let reports: Vec<ReportRecord> = content
-            .reports
-            .iter()
-            .map(|r| ReportRecord {
-                uid: new_uid(),
-                project_uid: project.record.uid.clone(),
-                name: r.name.clone(),
-                definition: r.definition.clone(),
-                created_ms: now,
-                updated_ms: now,
-            })
-            .collect();
-        let workflow = WorkflowRecord {
-            project_uid: project.record.uid.clone(),
-            definition: serde_json::to_value(&wf).map_err(|e| ApiError::internal("workflow", e))?,
-            parameters,
-            version: 1,
-            updated_ms: now,
-            updated_by: Some(caller.uid().to_owned()),
+        let message = format!("copied from {origin} {label}");
+        let how = Install {
+            expect_latest: Some(0),
+            label: Some(label),
+            one_revision: Some((
+                Some(caller.uid().to_owned()),
+                caller.user.username.clone(),
+                message.clone(),
+            )),
+            ..Install::default()
         };
-        self.store.restore_content(&workflow, 0, &reports).await?;
-        let message = format!("copied from {origin} revision {}", source.number);
-        self.record_revision(caller, &project.record.uid, Some(&message))
-            .await;
+        if let Err(e) = self
+            .install(&project.record.uid, &payload, how, author(caller))
+            .await
+        {
+            self.remove_failed_project(&project.record.uid).await;
+            return Err(e);
+        }
         self.audit
             .record(
                 caller,

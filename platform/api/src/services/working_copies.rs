@@ -96,7 +96,8 @@ impl Services {
             payload.head = super::revisions::content_of(&r)?;
         }
         // Validated before the copy exists, so a refusal leaves nothing behind.
-        self.restorable(&payload.head, number).await?;
+        self.restorable(&payload.head, &format!("revision {number}"))
+            .await?;
         let copy = self.create_project(caller, folder, name, slug).await?;
         let record = WorkingCopyRecord {
             uid: new_uid(),
@@ -144,7 +145,7 @@ impl Services {
         let installed = match installed {
             Ok(i) => i,
             Err(e) => {
-                self.remove_failed_copy(&copy.record.uid).await;
+                self.remove_failed_project(&copy.record.uid).await;
                 return Err(e);
             }
         };
@@ -157,7 +158,7 @@ impl Services {
         record.base_copy_number = installed.head;
         record.synced_ms = now_ms();
         if let Err(e) = self.store.put_working_copy(&record).await {
-            self.remove_failed_copy(&copy.record.uid).await;
+            self.remove_failed_project(&copy.record.uid).await;
             return Err(e.into());
         }
         self.audit
@@ -172,9 +173,11 @@ impl Services {
         Ok(())
     }
 
-    async fn remove_failed_copy(&self, uid: &str) {
+    /// Removes a project created for content that was then refused, so a refusal leaves
+    /// nothing behind.
+    pub(crate) async fn remove_failed_project(&self, uid: &str) {
         if let Err(e) = self.store.delete_project(uid).await {
-            tracing::error!(project = uid, error = %e, "failed working copy not removed");
+            tracing::error!(project = uid, error = %e, "refused project not removed");
         }
         if let Err(e) = self.authz.reload().await {
             tracing::error!(error = %e, "policies not reloaded");
@@ -239,12 +242,18 @@ impl Services {
         Ok(out)
     }
 
-    async fn link_of(&self, caller: &Caller, copy_uid: &str) -> ApiResult<WorkingCopyRecord> {
-        self.project_for(caller, copy_uid, Action::Edit).await?;
-        self.store
-            .working_copy_of(copy_uid)
-            .await?
-            .ok_or_else(|| ApiError::invalid("projectId: this project is not a working copy"))
+    /// The copy (for its editors) and its link to the origin.
+    async fn link_of(
+        &self,
+        caller: &Caller,
+        copy_uid: &str,
+    ) -> ApiResult<(ProjectView, WorkingCopyRecord)> {
+        let copy = self.project_for(caller, copy_uid, Action::Edit).await?;
+        let link =
+            self.store.working_copy_of(copy_uid).await?.ok_or_else(|| {
+                ApiError::invalid("projectId: this project is not a working copy")
+            })?;
+        Ok((copy, link))
     }
 
     /// Pushes the copy's content to its origin (see the module docs).
@@ -255,9 +264,8 @@ impl Services {
         force: bool,
     ) -> ApiResult<SyncOutcome> {
         caller.require_write()?;
-        let mut link = self.link_of(caller, copy_uid).await?;
+        let (copy, mut link) = self.link_of(caller, copy_uid).await?;
         let copy_head = self.head_number(caller, copy_uid).await?;
-        let copy = self.project_for(caller, copy_uid, Action::Edit).await?;
         if copy_head == link.base_copy_number && !force {
             return Ok(SyncOutcome {
                 head: link.base_origin_number,
@@ -331,7 +339,7 @@ impl Services {
         discard: bool,
     ) -> ApiResult<SyncOutcome> {
         caller.require_write()?;
-        let link = self.link_of(caller, copy_uid).await?;
+        let (_, link) = self.link_of(caller, copy_uid).await?;
         let copy_head = self.head_number(caller, copy_uid).await?;
         let unpushed = copy_head - link.base_copy_number;
         if unpushed > 0 && !discard {

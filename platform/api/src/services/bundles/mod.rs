@@ -249,7 +249,8 @@ impl Services {
         self.load_folder(caller, folder, Action::Edit).await?;
         let bundle = self.read_bundle(bytes).await?;
         // The workflow must be runnable here before anything is written.
-        self.restorable(&bundle.head, bundle.manifest.head).await?;
+        self.restorable(&bundle.head, "the bundle's content")
+            .await?;
         let (payload, pinned) = self.payload_of_bundle(&bundle).await?;
         let name = name.unwrap_or(&bundle.manifest.project.name);
         let created = self.create_project(caller, folder, name, slug).await;
@@ -274,10 +275,7 @@ impl Services {
             .await;
         self.engine.datasets.unpin(&pinned);
         if let Err(e) = installed {
-            if let Err(cleanup) = self.store.delete_project(&project.record.uid).await {
-                tracing::error!(project = %project.record.uid, error = %cleanup, "refused import left an empty project");
-            }
-            self.authz.reload().await?;
+            self.remove_failed_project(&project.record.uid).await;
             return Err(e);
         }
         self.audit
