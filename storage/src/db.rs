@@ -18,6 +18,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         6,
         include_str!("../../schema/surql/0006_working_copies.surql"),
     ),
+    (7, include_str!("../../schema/surql/0007_tasks.surql")),
 ];
 
 /// The handle every repository method hangs off: one SurrealDB connection and the

@@ -20,6 +20,7 @@ mod records;
 mod revisions;
 mod settings;
 mod sharing;
+mod tasks;
 
 pub use artifacts::ArtifactStore;
 pub use audit::{AuditFilter, NewAuditEvent};
@@ -37,6 +38,9 @@ pub use records::{
     UserRecord, VirtualRootRecord,
 };
 pub use revisions::{PushedFrom, RevisionRecord};
+pub use tasks::{
+    RunCounts, RunLogLine, TaskRecord, TaskRunProjectRecord, TaskRunRecord, status as run_status,
+};
 pub use sharing::{
     PinnedReport, ShareCopyRecord, ShareLinkRecord, ShareRecipientRecord, ShareSessionRecord,
     ShareWarning,

@@ -202,14 +202,15 @@ impl fmt::Display for ErrorCode {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
 pub struct CoreError {
-    pub field: &'static str,
+    /// The field's path as the caller wrote it: `name`, `trigger`, `actions[2].location`.
+    pub field: std::borrow::Cow<'static, str>,
     pub reason: String,
 }
 
 impl CoreError {
-    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+    pub fn new(field: impl Into<std::borrow::Cow<'static, str>>, reason: impl Into<String>) -> Self {
         CoreError {
-            field,
+            field: field.into(),
             reason: reason.into(),
         }
     }

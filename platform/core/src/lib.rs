@@ -12,6 +12,7 @@ pub mod revision;
 mod roles;
 pub mod schedule;
 mod sharing;
+pub mod task;
 
 pub use error::{CoreError, ErrorCode};
 pub use names::{

@@ -1,0 +1,124 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use apalis::prelude::{TaskBuilder, TaskSink};
+use apalis_redis::RedisStorage;
+use apalis_sqlite::{SqlitePool, SqliteStorage};
+
+use crate::{Job, QueueError, QueueResult};
+
+/// Where jobs wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file: one machine (several processes may share the file).
+    Sqlite { path: PathBuf },
+    /// A Redis server: any number of machines.
+    Redis { url: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    pub backend: Backend,
+    /// Jobs one process works on at once.
+    pub concurrency: usize,
+    /// How often a worker tells the backend it is alive. A worker silent for three
+    /// intervals is dead and its jobs go to the others.
+    pub heartbeat: Duration,
+    /// Queue name, so several instances can share one Redis.
+    pub name: String,
+}
+
+impl QueueConfig {
+    pub fn new(backend: Backend) -> Self {
+        QueueConfig {
+            backend,
+            concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            heartbeat: Duration::from_secs(2),
+            name: "vitrine-jobs".into(),
+        }
+    }
+}
+
+/// Missed heartbeats after which a worker's jobs are handed to others.
+pub(crate) const MISSED_HEARTBEATS: usize = 3;
+
+/// A handle to push jobs; cheap to clone.
+#[derive(Clone)]
+pub struct Queue {
+    pub(crate) inner: Inner,
+    pub(crate) config: QueueConfig,
+}
+
+#[derive(Clone)]
+pub(crate) enum Inner {
+    Sqlite(SqliteStorage<Job>),
+    Redis(RedisStorage<Job>),
+}
+
+impl Queue {
+    /// Connects to the backend, creating the SQLite file and its tables if needed.
+    pub async fn open(config: QueueConfig) -> QueueResult<Queue> {
+        let inner = match &config.backend {
+            Backend::Sqlite { path } => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(QueueError::sqlite)?;
+                }
+                let url = format!("sqlite://{}?mode=rwc", path.display());
+                let pool = SqlitePool::connect(&url).await.map_err(QueueError::sqlite)?;
+                SqliteStorage::setup(&pool).await.map_err(QueueError::sqlite)?;
+                let c = apalis_sqlite::Config::default()
+                    .queue(&config.name)
+                    .heartbeat_interval(config.heartbeat)
+                    .missed_heartbeats(MISSED_HEARTBEATS)
+                    // Fetched jobs are locked to this process: fetch no more than it
+                    // works on, so idle processes get the rest.
+                    .batch_size(config.concurrency.max(1));
+                Inner::Sqlite(SqliteStorage::new(&pool).with_config(c))
+            }
+            Backend::Redis { url } => {
+                let conn = apalis_redis::connect(url.as_str())
+                    .await
+                    .map_err(QueueError::redis)?;
+                let c = apalis_redis::Config::default()
+                    .queue(&config.name)
+                    .heartbeat_interval(config.heartbeat)
+                    .missed_heartbeats(MISSED_HEARTBEATS)
+                    .batch_size(config.concurrency.max(1));
+                Inner::Redis(RedisStorage::new(conn).with_config(c))
+            }
+        };
+        Ok(Queue { inner, config })
+    }
+
+    pub fn config(&self) -> &QueueConfig {
+        &self.config
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self.inner {
+            Inner::Sqlite(_) => "sqlite",
+            Inner::Redis(_) => "redis",
+        }
+    }
+
+    /// Pushes `job` to run after `delay`. A job whose key was pushed before is dropped
+    /// (the backend keeps keys), so pushing again after a crash is always safe.
+    pub async fn push(&self, job: Job, delay: Option<Duration>) -> QueueResult<()> {
+        let key = job.key();
+        let mut task = TaskBuilder::new(job).idempotency_key(key);
+        if let Some(d) = delay {
+            task = task.run_after(d);
+        }
+        // Retries are the handler's business (it backs off per project); the backend's
+        // own re-delivery covers dead workers and infrastructure errors.
+        let task = task.max_attempts(5).build();
+        match &self.inner {
+            Inner::Sqlite(s) => s
+                .clone()
+                .push_task(task)
+                .await
+                .map_err(QueueError::sqlite),
+            Inner::Redis(s) => s.clone().push_task(task).await.map_err(QueueError::redis),
+        }
+    }
+}

@@ -1,0 +1,77 @@
+use std::future::Future;
+use std::sync::Arc;
+
+use apalis::prelude::*;
+
+use crate::backend::Inner;
+use crate::{Job, Queue, QueueError, QueueResult};
+
+/// What a job does; implemented above the queue (the API), which knows the actions.
+#[async_trait::async_trait]
+pub trait JobHandler: Send + Sync + 'static {
+    /// Handles one job. `Err` means it could not be handled at all (the database is
+    /// unreachable): the backend delivers it again later. Failures of the work itself
+    /// (a project's workflow failed) are recorded by the handler and are `Ok`.
+    async fn handle(&self, job: Job) -> Result<(), String>;
+
+    /// Housekeeping, called by [`crate::run_clock`] at every tick: ending runs whose
+    /// projects have all ended, after a crash left one open.
+    async fn tick(&self, now_ms: i64);
+}
+
+type Handler = Arc<dyn JobHandler>;
+
+async fn handle(job: Job, handler: Data<Handler>) -> Result<(), BoxDynError> {
+    handler.handle(job).await.map_err(BoxDynError::from)
+}
+
+/// Works on jobs, `concurrency` at a time, until `shutdown` resolves. Jobs in flight at
+/// shutdown are finished first; a process killed instead has its jobs re-delivered once
+/// its heartbeats stop.
+pub async fn run_workers(
+    queue: &Queue,
+    handler: Arc<dyn JobHandler>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> QueueResult<()> {
+    // Unique per process: a restarted process must not inherit its predecessor's name,
+    // or the predecessor's unfinished jobs would look alive.
+    let name = format!(
+        "{}-{}-{}",
+        queue.config.name,
+        std::process::id(),
+        vitrine_storage::new_uid()
+    );
+    let concurrency = queue.config.concurrency.max(1);
+    tracing::info!(worker = %name, backend = queue.backend_name(), concurrency, "queue worker started");
+    let signal = async move {
+        shutdown.await;
+        Ok::<(), std::io::Error>(())
+    };
+    let result = match queue.inner.clone() {
+        Inner::Sqlite(b) => {
+            WorkerBuilder::new(name.as_str())
+                .backend(b)
+                .data(handler)
+                .concurrency(concurrency)
+                .parallelize(tokio::spawn)
+                .build(handle)
+                .run_until(signal)
+                .await
+        }
+        Inner::Redis(b) => {
+            WorkerBuilder::new(name.as_str())
+                .backend(b)
+                .data(handler)
+                .concurrency(concurrency)
+                .parallelize(tokio::spawn)
+                .build(handle)
+                .run_until(signal)
+                .await
+        }
+    };
+    tracing::info!(worker = %name, "queue worker stopped");
+    result.map_err(|e| QueueError::Backend {
+        backend: queue.backend_name(),
+        message: e.to_string(),
+    })
+}

@@ -1,0 +1,403 @@
+//! Tasks, their runs and each run's per-project records. Claims are conditional writes
+//! (`… WHERE status = 'queued'`, `… WHERE next_fire_ms = $seen`) so that several worker
+//! processes, or one job delivered twice, change a record once.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use vitrine_core::task::TaskSpec;
+
+use crate::{PageRequest, StorageError, StorageResult, Store};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskRecord {
+    pub uid: String,
+    pub name: String,
+    pub owner_uid: String,
+    /// Runs as the service account behind this API token; none: as the owner.
+    #[serde(default)]
+    pub run_as_token_uid: Option<String>,
+    pub spec: TaskSpec,
+    #[serde(default)]
+    pub paused: bool,
+    /// The next cron firing still to start (cron tasks that are not paused).
+    #[serde(default)]
+    pub next_fire_ms: Option<i64>,
+    /// Denormalised from the trigger, so events find their tasks through an index.
+    #[serde(default)]
+    pub event_kind: Option<String>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// States of a run and of each of its projects.
+pub mod status {
+    pub const QUEUED: &str = "queued";
+    pub const RUNNING: &str = "running";
+    pub const SUCCEEDED: &str = "succeeded";
+    /// Some projects succeeded, some failed (runs only).
+    pub const PARTIAL: &str = "partial";
+    pub const FAILED: &str = "failed";
+    pub const SKIPPED: &str = "skipped";
+    pub const CANCELLED: &str = "cancelled";
+
+    pub fn is_final(s: &str) -> bool {
+        !matches!(s, QUEUED | RUNNING)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskRunRecord {
+    pub uid: String,
+    pub task_uid: String,
+    pub task_name: String,
+    /// Why the run exists: `cron:TASK:MS`, `event:KIND:ID:TASK`, `manual:UID`. Unique.
+    pub fire_key: String,
+    /// The same, for people: "cron 06:00 Europe/Paris", "run now by alice".
+    pub cause: String,
+    /// The spec with app parameters resolved when the run started: changing a
+    /// parameter affects the next run, never one in flight.
+    pub spec: TaskSpec,
+    /// The user the run acts as (the owner, or the service account).
+    pub run_as_uid: String,
+    pub status: String,
+    pub total: i64,
+    #[serde(default)]
+    pub message: String,
+    pub created_ms: i64,
+    #[serde(default)]
+    pub finished_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RunLogLine {
+    pub at_ms: i64,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskRunProjectRecord {
+    /// `RUN/PROJECT`: unique, so fanning out twice creates nothing new.
+    pub uid: String,
+    pub run_uid: String,
+    pub project_uid: String,
+    pub project_name: String,
+    pub status: String,
+    #[serde(default)]
+    pub attempts: u32,
+    /// Actions finished so far: a retried job resumes after them.
+    #[serde(default)]
+    pub actions_done: u32,
+    #[serde(default)]
+    pub started_ms: Option<i64>,
+    #[serde(default)]
+    pub finished_ms: Option<i64>,
+    /// Time spent in attempts, summed.
+    #[serde(default)]
+    pub duration_ms: i64,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub log: Vec<RunLogLine>,
+}
+
+/// Counts of a run's projects by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunCounts {
+    pub queued: i64,
+    pub running: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub skipped: i64,
+    pub cancelled: i64,
+}
+
+impl RunCounts {
+    pub fn open(&self) -> i64 {
+        self.queued + self.running
+    }
+}
+
+impl Store {
+    pub async fn insert_task(&self, t: &TaskRecord) -> StorageResult<()> {
+        self.exec("CREATE task CONTENT $t", json!({ "t": t })).await
+    }
+
+    pub async fn put_task(&self, t: &TaskRecord) -> StorageResult<()> {
+        self.exec(
+            "UPDATE task CONTENT $t WHERE uid = $t.uid",
+            json!({ "t": t }),
+        )
+        .await
+    }
+
+    pub async fn delete_task(&self, uid: &str) -> StorageResult<()> {
+        self.exec(
+            "BEGIN; DELETE task_run_project WHERE run_uid IN (SELECT VALUE uid FROM task_run WHERE task_uid = $u); DELETE task_run WHERE task_uid = $u; DELETE task WHERE uid = $u; COMMIT;",
+            json!({ "u": uid }),
+        )
+        .await
+    }
+
+    pub async fn task(&self, uid: &str) -> StorageResult<Option<TaskRecord>> {
+        self.first("SELECT * FROM task WHERE uid = $u", json!({ "u": uid }))
+            .await
+    }
+
+    pub async fn task_by_name(&self, name: &str) -> StorageResult<Option<TaskRecord>> {
+        self.first("SELECT * FROM task WHERE name = $n", json!({ "n": name }))
+            .await
+    }
+
+    pub async fn tasks(&self, page: &PageRequest) -> StorageResult<Vec<TaskRecord>> {
+        self.rows(
+            "SELECT * FROM task WHERE !$after OR uid > $after ORDER BY uid LIMIT $n",
+            json!({ "after": page.after, "n": page.first }),
+        )
+        .await
+    }
+
+    /// Cron tasks due at `now_ms`.
+    pub async fn due_tasks(&self, now_ms: i64) -> StorageResult<Vec<TaskRecord>> {
+        self.rows(
+            "SELECT * FROM task WHERE next_fire_ms != NONE AND next_fire_ms <= $now AND !paused ORDER BY next_fire_ms LIMIT 100",
+            json!({ "now": now_ms }),
+        )
+        .await
+    }
+
+    /// Moves a task's next firing from `seen` to `next`; false when another process did
+    /// it first (then that process starts the run).
+    pub async fn claim_firing(
+        &self,
+        uid: &str,
+        seen: i64,
+        next: Option<i64>,
+    ) -> StorageResult<bool> {
+        Ok(self
+            .count(
+                "UPDATE task SET next_fire_ms = $next WHERE uid = $u AND next_fire_ms = $seen RETURN AFTER",
+                json!({ "u": uid, "seen": seen, "next": next }),
+            )
+            .await?
+            > 0)
+    }
+
+    pub async fn tasks_for_event(&self, kind: &str) -> StorageResult<Vec<TaskRecord>> {
+        self.rows(
+            "SELECT * FROM task WHERE event_kind = $k AND !paused ORDER BY uid",
+            json!({ "k": kind }),
+        )
+        .await
+    }
+
+    /// Creates a run unless one with its fire key exists; returns the stored one.
+    pub async fn start_run(&self, r: &TaskRunRecord) -> StorageResult<(TaskRunRecord, bool)> {
+        match self
+            .exec("CREATE task_run CONTENT $r", json!({ "r": r }))
+            .await
+        {
+            Ok(()) => Ok((r.clone(), true)),
+            Err(StorageError::Conflict(_)) => self
+                .first(
+                    "SELECT * FROM task_run WHERE fire_key = $k",
+                    json!({ "k": r.fire_key }),
+                )
+                .await?
+                .map(|r| (r, false))
+                .ok_or(StorageError::NotFound("run")),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn task_run(&self, uid: &str) -> StorageResult<Option<TaskRunRecord>> {
+        self.first("SELECT * FROM task_run WHERE uid = $u", json!({ "u": uid }))
+            .await
+    }
+
+    /// A task's runs, newest first.
+    pub async fn task_runs(
+        &self,
+        task_uid: &str,
+        page: &PageRequest,
+    ) -> StorageResult<Vec<TaskRunRecord>> {
+        self.rows(
+            "SELECT * FROM task_run WHERE task_uid = $t AND (!$after OR uid < $after) ORDER BY uid DESC LIMIT $n",
+            json!({ "t": task_uid, "after": page.after, "n": page.first }),
+        )
+        .await
+    }
+
+    pub async fn set_run_total(&self, uid: &str, total: i64) -> StorageResult<()> {
+        self.exec(
+            "UPDATE task_run SET total = $n, status = IF status = 'queued' THEN 'running' ELSE status END WHERE uid = $u",
+            json!({ "u": uid, "n": total }),
+        )
+        .await
+    }
+
+    /// Ends a run once; false when it had ended already.
+    pub async fn finish_run(
+        &self,
+        uid: &str,
+        status: &str,
+        message: &str,
+        at_ms: i64,
+    ) -> StorageResult<bool> {
+        Ok(self
+            .count(
+                "UPDATE task_run SET status = $s, message = $m, finished_ms = $at WHERE uid = $u AND status IN ['queued', 'running'] RETURN AFTER",
+                json!({ "u": uid, "s": status, "m": message, "at": at_ms }),
+            )
+            .await?
+            > 0)
+    }
+
+    /// Writes the run's per-project records that do not exist yet.
+    pub async fn add_run_projects(&self, rows: &[TaskRunProjectRecord]) -> StorageResult<()> {
+        for r in rows {
+            match self
+                .exec("CREATE task_run_project CONTENT $r", json!({ "r": r }))
+                .await
+            {
+                Ok(()) | Err(StorageError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn run_project(&self, uid: &str) -> StorageResult<Option<TaskRunProjectRecord>> {
+        self.first(
+            "SELECT * FROM task_run_project WHERE uid = $u",
+            json!({ "u": uid }),
+        )
+        .await
+    }
+
+    pub async fn run_projects(&self, run_uid: &str) -> StorageResult<Vec<TaskRunProjectRecord>> {
+        self.rows(
+            "SELECT * FROM task_run_project WHERE run_uid = $r ORDER BY project_name, uid",
+            json!({ "r": run_uid }),
+        )
+        .await
+    }
+
+    /// Takes a project's record for an attempt: from queued, or from running when the
+    /// worker that held it died (the queue redelivered the job). Returns the record as
+    /// taken, or none when it has ended already.
+    pub async fn take_run_project(
+        &self,
+        uid: &str,
+        at_ms: i64,
+    ) -> StorageResult<Option<TaskRunProjectRecord>> {
+        self.first(
+            "UPDATE task_run_project SET status = 'running', attempts += 1, started_ms = started_ms ?? $at WHERE uid = $u AND status IN ['queued', 'running'] RETURN AFTER",
+            json!({ "u": uid, "at": at_ms }),
+        )
+        .await
+    }
+
+    /// Records one finished action of an attempt.
+    pub async fn run_project_progress(
+        &self,
+        uid: &str,
+        actions_done: u32,
+        line: &RunLogLine,
+    ) -> StorageResult<()> {
+        self.exec(
+            "UPDATE task_run_project SET actions_done = $d, log += $l WHERE uid = $u",
+            json!({ "u": uid, "d": actions_done, "l": line }),
+        )
+        .await
+    }
+
+    pub async fn log_run_project(&self, uid: &str, line: &RunLogLine) -> StorageResult<()> {
+        self.exec(
+            "UPDATE task_run_project SET log += $l WHERE uid = $u",
+            json!({ "u": uid, "l": line }),
+        )
+        .await
+    }
+
+    /// Ends an attempt. A final `status` ends the project; `queued` puts it back for a
+    /// retry. Only a running record changes (a cancelled one stays cancelled).
+    pub async fn end_attempt(
+        &self,
+        uid: &str,
+        status: &str,
+        error: Option<&str>,
+        spent_ms: i64,
+        at_ms: i64,
+    ) -> StorageResult<bool> {
+        Ok(self
+            .count(
+                "UPDATE task_run_project SET status = $s, error = $e, duration_ms += $d, finished_ms = IF $s = 'queued' THEN NONE ELSE $at END WHERE uid = $u AND status = 'running' RETURN AFTER",
+                json!({ "u": uid, "s": status, "e": error, "d": spent_ms, "at": at_ms }),
+            )
+            .await?
+            > 0)
+    }
+
+    /// Ends a record that never started (skipped, or cancelled while queued).
+    pub async fn settle_run_project(
+        &self,
+        uid: &str,
+        status: &str,
+        reason: &str,
+        at_ms: i64,
+    ) -> StorageResult<bool> {
+        Ok(self
+            .count(
+                "UPDATE task_run_project SET status = $s, error = $e, finished_ms = $at WHERE uid = $u AND status = 'queued' RETURN AFTER",
+                json!({ "u": uid, "s": status, "e": reason, "at": at_ms }),
+            )
+            .await?
+            > 0)
+    }
+
+    /// Cancels every project of a run still queued; running ones stop at their next
+    /// action boundary.
+    pub async fn cancel_run_projects(&self, run_uid: &str, at_ms: i64) -> StorageResult<()> {
+        self.exec(
+            "UPDATE task_run_project SET status = 'cancelled', finished_ms = $at, error = 'cancelled' WHERE run_uid = $r AND status = 'queued'",
+            json!({ "r": run_uid, "at": at_ms }),
+        )
+        .await
+    }
+
+    pub async fn run_counts(&self, run_uid: &str) -> StorageResult<RunCounts> {
+        #[derive(Deserialize)]
+        struct Row {
+            status: String,
+            n: i64,
+        }
+        let rows: Vec<Row> = self
+            .rows(
+                "SELECT status, count() AS n FROM task_run_project WHERE run_uid = $r GROUP BY status",
+                json!({ "r": run_uid }),
+            )
+            .await?;
+        let mut c = RunCounts::default();
+        for r in rows {
+            match r.status.as_str() {
+                status::QUEUED => c.queued = r.n,
+                status::RUNNING => c.running = r.n,
+                status::SUCCEEDED => c.succeeded = r.n,
+                status::FAILED => c.failed = r.n,
+                status::SKIPPED => c.skipped = r.n,
+                status::CANCELLED => c.cancelled = r.n,
+                _ => {}
+            }
+        }
+        Ok(c)
+    }
+
+    /// Runs not ended, oldest first: what a restarted scheduler checks for completion.
+    pub async fn open_runs(&self) -> StorageResult<Vec<TaskRunRecord>> {
+        self.rows(
+            "SELECT * FROM task_run WHERE status IN ['queued', 'running'] ORDER BY created_ms LIMIT 200",
+            json!({}),
+        )
+        .await
+    }
+}
