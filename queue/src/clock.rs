@@ -76,6 +76,7 @@ async fn fire(store: &Store, queue: &Queue, task: &TaskRecord, now: i64) -> Queu
                 fire_key: format!("cron:{}:{seen}", task.uid),
                 cause: format!("cron firing of {}", fire_time(seen)),
                 event_project: None,
+                chain: Vec::new(),
             },
             None,
         )

@@ -13,6 +13,9 @@ pub enum Job {
         /// The project an event happened to (event triggers only).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         event_project: Option<String>,
+        /// Tasks whose runs led to this firing through events (loop protection).
+        #[serde(default)]
+        chain: Vec<String>,
     },
     /// One project's actions within a run (`record_uid`: its per-project record). A
     /// retry is a new job with the next `attempt`, pushed with a delay.

@@ -63,6 +63,9 @@ pub struct TaskRunRecord {
     pub total: i64,
     #[serde(default)]
     pub message: String,
+    /// Tasks whose runs led to this one through events, oldest first.
+    #[serde(default)]
+    pub chain: Vec<String>,
     pub created_ms: i64,
     #[serde(default)]
     pub finished_ms: Option<i64>,
@@ -227,6 +230,21 @@ impl Store {
         .await
     }
 
+    /// Records what the run resolved when it started: the spec with app parameters
+    /// substituted and the identity it acts as.
+    pub async fn set_run_spec(
+        &self,
+        uid: &str,
+        spec: &TaskSpec,
+        run_as_uid: &str,
+    ) -> StorageResult<()> {
+        self.exec(
+            "UPDATE task_run SET spec = $s, run_as_uid = $a WHERE uid = $u",
+            json!({ "u": uid, "s": spec, "a": run_as_uid }),
+        )
+        .await
+    }
+
     pub async fn set_run_total(&self, uid: &str, total: i64) -> StorageResult<()> {
         self.exec(
             "UPDATE task_run SET total = $n, status = IF status = 'queued' THEN 'running' ELSE status END WHERE uid = $u",
@@ -360,6 +378,15 @@ impl Store {
     pub async fn cancel_run_projects(&self, run_uid: &str, at_ms: i64) -> StorageResult<()> {
         self.exec(
             "UPDATE task_run_project SET status = 'cancelled', finished_ms = $at, error = 'cancelled' WHERE run_uid = $r AND status = 'queued'",
+            json!({ "r": run_uid, "at": at_ms }),
+        )
+        .await
+    }
+
+    /// Marks running projects of a run cancelled; their jobs stop at the next action.
+    pub async fn cancel_running_projects(&self, run_uid: &str, at_ms: i64) -> StorageResult<()> {
+        self.exec(
+            "UPDATE task_run_project SET status = 'cancelled', finished_ms = $at, error = 'cancelled while running' WHERE run_uid = $r AND status = 'running'",
             json!({ "r": run_uid, "at": at_ms }),
         )
         .await

@@ -17,7 +17,7 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "vitrine-storage",
-        &["vitrine-authz", "vitrine-api", "vitrine-server", "vitrine"],
+        &["vitrine-authz", "vitrine-api", "vitrine-server", "vitrine", "vitrine-queue"],
         &["poem", "async-graphql", "casbin"],
     ),
     (
@@ -40,7 +40,12 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "vitrine-engine",
-        &["vitrine-api", "vitrine-server", "vitrine", "vitrine-sdk"],
+        &["vitrine-api", "vitrine-server", "vitrine", "vitrine-sdk", "vitrine-queue"],
+        &["poem", "async-graphql", "casbin"],
+    ),
+    (
+        "vitrine-queue",
+        &["vitrine-authz", "vitrine-api", "vitrine-server", "vitrine"],
         &["poem", "async-graphql", "casbin"],
     ),
     ("vitrine-api", &["vitrine-server", "vitrine"], &["poem"]),

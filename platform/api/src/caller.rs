@@ -22,6 +22,14 @@ pub enum Credential {
     CopyLink {
         link_uid: String,
     },
+    /// A scheduled task acting as its identity (its owner or a service account) during
+    /// run `run_uid`. `chain`: the tasks whose runs led to this one through events, this
+    /// one last, so an event never fires a task that caused it.
+    Task {
+        task_uid: String,
+        run_uid: String,
+        chain: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone)]

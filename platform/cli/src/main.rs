@@ -1,6 +1,7 @@
 //! `vitrine`: the command at the top of the dependency graph.
 //!
-//! `vitrine serve` runs the server; `vitrine admin create-user` creates users from the
+//! `vitrine serve` runs the server (and, by default, the job workers and the cron clock);
+//! `vitrine worker` runs only the job workers and the clock; `vitrine admin create-user` creates users from the
 //! shell (the server must be stopped when the database is embedded); `vitrine schema`
 //! prints the GraphQL SDL that schema/graphql/vitrine.graphql holds; `vitrine plugin
 //! check|run` tries a plugin block on local files; `vitrine bundle export|import|inspect`
@@ -26,7 +27,8 @@ use vitrine_core::ServerPermission;
 use vitrine_server::Config;
 
 /// Vitrine's own events at info; the embedded database only when something is wrong.
-const DEFAULT_LOG: &str = "info,surrealdb=warn,surrealkv=warn,surrealdb_core=warn";
+const DEFAULT_LOG: &str =
+    "info,surrealdb=warn,surrealkv=warn,surrealdb_core=warn,apalis_core=warn,sqlx=warn";
 
 #[derive(Parser)]
 #[command(
@@ -62,6 +64,12 @@ enum Command {
         /// link's URL. Safe to repeat: the project is created once, the link renewed.
         #[arg(long)]
         demo: bool,
+    },
+    /// Work on scheduled jobs without serving HTTP. Several workers (and servers) share
+    /// one queue when it is Redis and the database is a shared SurrealDB server.
+    Worker {
+        #[command(flatten)]
+        common: Common,
     },
     /// Administration from the shell.
     Admin {
@@ -104,6 +112,26 @@ fn load_config(common: &Common) -> anyhow::Result<Config> {
         config.storage.data_dir = d.clone();
     }
     Ok(config)
+}
+
+/// Flips to true on Ctrl-C or SIGTERM (or when the sender is used); the server and the
+/// workers both watch it.
+fn stop_on_signal() -> (
+    std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+    tokio::sync::watch::Receiver<bool>,
+) {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let tx = std::sync::Arc::new(tx);
+    let on_signal = tx.clone();
+    tokio::spawn(async move {
+        vitrine_server::shutdown_signal().await;
+        let _ = on_signal.send(true);
+    });
+    (tx, rx)
+}
+
+async fn until(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 #[tokio::main]
@@ -149,13 +177,46 @@ async fn main() -> anyhow::Result<()> {
                     "tip: `vitrine serve --demo` loads an example project and prints a link to its report"
                 );
             }
-            vitrine_server::run(
-                listener,
-                services,
-                config,
-                vitrine_server::shutdown_signal(),
-            )
-            .await?;
+            let queue = vitrine_server::jobs::open_queue(&services, &config)
+                .await
+                .context("cannot open the job queue")?;
+            let (stop_tx, stop) = stop_on_signal();
+            let workers = config.queue.workers;
+            // Side by side on this task (apalis worker futures are not `Send` across
+            // every lifetime, so they are not spawned).
+            let jobs = async {
+                if workers {
+                    vitrine_server::jobs::run_jobs(services.clone(), queue, until(stop.clone()))
+                        .await
+                } else {
+                    Ok(())
+                }
+            };
+            let http = async {
+                let r =
+                    vitrine_server::run(listener, services.clone(), config, until(stop.clone()))
+                        .await;
+                // The server stopped (or failed): the workers stop too.
+                let _ = stop_tx.send(true);
+                r
+            };
+            let (http, jobs) = tokio::join!(http, jobs);
+            http?;
+            jobs?;
+        }
+        Command::Worker { common } => {
+            let config = load_config(&common)?;
+            let services = vitrine_server::open_services(&config).await.with_context(|| {
+                format!(
+                    "cannot open the database at {} (an embedded database belongs to one process: with `vitrine serve` running, give workers a shared database with storage.database_url)",
+                    config.database_url()
+                )
+            })?;
+            let queue = vitrine_server::jobs::open_queue(&services, &config)
+                .await
+                .context("cannot open the job queue")?;
+            println!("worker: working on {} jobs; ctrl-c stops", queue.backend_name());
+            vitrine_server::jobs::run_jobs(services, queue, until(stop_on_signal().1)).await?;
         }
         Command::Admin {
             command:

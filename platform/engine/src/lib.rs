@@ -33,7 +33,7 @@ pub use datasets::{Datasets, Table, artifact_path};
 pub use error::{EngineError, EngineResult};
 pub use query::{QueryResult, QuerySpec, Scope};
 pub use run::{
-    BlockError, BlockResult, BlockStatus, INSTANCE_PARAMETERS, RunEvent, RunRequest, upload_path,
+    BlockError, BlockResult, BlockStatus, FinishedRun, INSTANCE_PARAMETERS, RunEvent, RunRequest, upload_path,
 };
 pub use types::{ColumnInfo, ColumnType, describe};
 
@@ -70,6 +70,8 @@ pub struct Engine {
     pub datasets: Arc<Datasets>,
     results: Mutex<cache::Lru<QueryResult>>,
     active: Mutex<HashMap<String, run::ActiveRun>>,
+    /// Every run's end, for whoever reacts to refreshes (event-triggered tasks).
+    finished: tokio::sync::broadcast::Sender<run::FinishedRun>,
     limits: EngineLimits,
     plugin_host: OnceLock<Result<Arc<vitrine_plugins::Host>, String>>,
 }
@@ -80,6 +82,7 @@ impl Engine {
             datasets: Arc::new(Datasets::new(store.clone(), limits.table_cache_bytes)),
             results: Mutex::new(cache::Lru::new(limits.result_cache_bytes)),
             active: Mutex::new(HashMap::new()),
+            finished: tokio::sync::broadcast::channel(256).0,
             store,
             limits,
             plugin_host: OnceLock::new(),

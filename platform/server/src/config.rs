@@ -18,6 +18,57 @@ pub struct Config {
     pub storage: StorageConfig,
     pub limits: LimitsConfig,
     pub plugins: PluginsConfig,
+    pub queue: QueueSection,
+    pub mail: MailSection,
+}
+
+/// The job queue behind scheduled tasks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueSection {
+    /// `sqlite` (a file in the data directory; one machine) or `redis` (shared by any
+    /// number of `vitrine serve` and `vitrine worker` processes).
+    pub backend: String,
+    /// `redis://HOST:PORT/DB` when the backend is redis.
+    pub redis_url: Option<String>,
+    /// Jobs one process works on at once; 0: one per core.
+    pub concurrency: usize,
+    /// Whether `vitrine serve` works on jobs itself. Turn off on nodes that should only
+    /// serve requests and leave jobs to `vitrine worker` processes.
+    pub workers: bool,
+    /// Seconds between a worker's heartbeats; after three missed ones its jobs are
+    /// handed to other workers.
+    pub heartbeat_secs: u64,
+}
+
+impl Default for QueueSection {
+    fn default() -> Self {
+        QueueSection {
+            backend: "sqlite".into(),
+            redis_url: None,
+            concurrency: 0,
+            workers: true,
+            heartbeat_secs: 2,
+        }
+    }
+}
+
+/// Outgoing mail: report deliveries and failure notices.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailSection {
+    /// `smtp://HOST:PORT`, `smtp://HOST:PORT?tls=required` or `smtps://USER:PASS@HOST:PORT`.
+    pub smtp_url: Option<String>,
+    pub from: String,
+}
+
+impl Default for MailSection {
+    fn default() -> Self {
+        MailSection {
+            smtp_url: None,
+            from: vitrine_api::services::MAIL_DEFAULT_FROM.into(),
+        }
+    }
 }
 
 /// Limits of plugin blocks (see `vitrine_plugins::HostLimits`).
@@ -98,6 +149,8 @@ impl Default for Config {
             storage: StorageConfig::default(),
             limits: LimitsConfig::default(),
             plugins: PluginsConfig::default(),
+            queue: QueueSection::default(),
+            mail: MailSection::default(),
         }
     }
 }
@@ -148,6 +201,8 @@ pub enum ConfigError {
     Version { path: PathBuf, found: u32 },
     #[error("{var}: {message}")]
     Env { var: &'static str, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: &'static str, message: String },
 }
 
 impl Config {
@@ -197,6 +252,27 @@ impl Config {
         if let Some(v) = var("VITRINE_DATABASE_URL") {
             self.storage.database_url = Some(v);
         }
+        if let Some(v) = var("VITRINE_QUEUE_BACKEND") {
+            self.queue.backend = v;
+        }
+        if let Some(v) = var("VITRINE_QUEUE_REDIS_URL") {
+            self.queue.redis_url = Some(v);
+        }
+        if let Some(v) = var("VITRINE_QUEUE_CONCURRENCY") {
+            self.queue.concurrency = v.parse().map_err(|e| ConfigError::Env {
+                var: "VITRINE_QUEUE_CONCURRENCY",
+                message: format!("`{v}` is not a number ({e})"),
+            })?;
+        }
+        if let Some(v) = var("VITRINE_QUEUE_WORKERS") {
+            self.queue.workers = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = var("VITRINE_SMTP_URL") {
+            self.mail.smtp_url = Some(v);
+        }
+        if let Some(v) = var("VITRINE_MAIL_FROM") {
+            self.mail.from = v;
+        }
         Ok(())
     }
 
@@ -210,6 +286,33 @@ impl Config {
                 format!("surrealkv://{}", dir.display())
             }
         }
+    }
+
+    /// The job queue this configuration asks for, or why it is not one.
+    pub fn queue(&self) -> Result<vitrine_queue::QueueConfig, ConfigError> {
+        let backend = match self.queue.backend.as_str() {
+            "sqlite" => vitrine_queue::Backend::Sqlite {
+                path: self.storage.data_dir.join("queue.db"),
+            },
+            "redis" => vitrine_queue::Backend::Redis {
+                url: self.queue.redis_url.clone().ok_or(ConfigError::Invalid {
+                    key: "queue.redis_url",
+                    message: "the redis backend needs redis_url (redis://HOST:PORT)".into(),
+                })?,
+            },
+            other => {
+                return Err(ConfigError::Invalid {
+                    key: "queue.backend",
+                    message: format!("`{other}` is not sqlite or redis"),
+                });
+            }
+        };
+        let mut q = vitrine_queue::QueueConfig::new(backend);
+        if self.queue.concurrency > 0 {
+            q.concurrency = self.queue.concurrency;
+        }
+        q.heartbeat = std::time::Duration::from_secs(self.queue.heartbeat_secs.max(1));
+        Ok(q)
     }
 
     pub fn limits(&self) -> Limits {
@@ -242,6 +345,25 @@ mod tests {
             c.plugins.compile_timeout_secs,
             d.plugins.compile_timeout_secs
         );
+        assert_eq!(c.queue.backend, d.queue.backend);
+        assert_eq!(c.queue.concurrency, d.queue.concurrency);
+        assert_eq!(c.queue.workers, d.queue.workers);
+        assert_eq!(c.queue.heartbeat_secs, d.queue.heartbeat_secs);
+        assert_eq!(c.mail.from, d.mail.from);
+    }
+
+    #[test]
+    fn queue_backends_are_checked() {
+        let mut c = Config::default();
+        c.queue.backend = "kafka".into();
+        assert!(c.queue().unwrap_err().to_string().starts_with("queue.backend"));
+        c.queue.backend = "redis".into();
+        assert!(c.queue().unwrap_err().to_string().starts_with("queue.redis_url"));
+        c.queue.redis_url = Some("redis://127.0.0.1:1/0".into());
+        assert!(matches!(
+            c.queue().unwrap().backend,
+            vitrine_queue::Backend::Redis { .. }
+        ));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod demo;
+pub mod jobs;
 mod routes;
 
 use std::future::Future;
@@ -48,6 +49,8 @@ pub enum ServerError {
     Demo(String),
     #[error("server i/o error: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Queue(#[from] vitrine_queue::QueueError),
 }
 
 /// Opens storage and authorization for a configuration: what `serve` and the admin

@@ -502,10 +502,11 @@ impl DataMutation {
     }
 }
 
-pub struct SubscriptionRoot;
+#[derive(Default)]
+pub struct DataSubscription;
 
-#[Subscription(name = "Subscription")]
-impl SubscriptionRoot {
+#[Subscription]
+impl DataSubscription {
     /// Progress of a run: one event per block status change, then a final one. A run
     /// that has already finished yields its final state at once.
     async fn workflow_run_progress(

@@ -15,14 +15,14 @@ mod query;
 mod refusals;
 mod revisions;
 mod sharing;
+mod tasks;
 mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{MergedObject, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Schema};
 use vitrine_core::ErrorCode;
 
-pub use data::SubscriptionRoot;
 pub use limits::Limits;
 pub use sharing::PublicUrl;
 
@@ -40,6 +40,7 @@ pub struct QueryRoot(
     sharing::SharingQuery,
     revisions::RevisionQuery,
     copies::CopyQuery,
+    tasks::TaskQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -51,7 +52,12 @@ pub struct MutationRoot(
     sharing::SharingMutation,
     revisions::RevisionMutation,
     copies::CopyMutation,
+    tasks::TaskMutation,
 );
+
+#[derive(MergedSubscription, Default)]
+#[graphql(name = "Subscription")]
+pub struct SubscriptionRoot(data::DataSubscription, tasks::TaskSubscription);
 
 pub type VitrineSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
@@ -70,7 +76,7 @@ pub fn build_schema(services: Arc<Services>, limits: &Limits, public_url: &str) 
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        SubscriptionRoot,
+        SubscriptionRoot::default(),
     )
     .data(services)
     .data(PublicUrl(public_url.to_owned()))
@@ -91,7 +97,7 @@ fn build_schema_for_sdl() -> VitrineSchema {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        SubscriptionRoot,
+        SubscriptionRoot::default(),
     )
     .finish()
 }

@@ -380,7 +380,9 @@ impl Services {
         self.store.set_password_hash(caller.uid(), &hash).await?;
         let keep = match &caller.credential {
             Credential::Session { session_hash, .. } => Some(session_hash.as_str()),
-            Credential::ApiToken { .. } | Credential::CopyLink { .. } => None,
+            Credential::ApiToken { .. } | Credential::CopyLink { .. } | Credential::Task { .. } => {
+                None
+            }
         };
         self.store.delete_sessions_of(caller.uid(), keep).await?;
         self.auth_cache.forget_user(caller.uid());
@@ -408,7 +410,7 @@ impl Services {
         caller.require_write()?;
         if matches!(
             caller.credential,
-            Credential::ApiToken { .. } | Credential::CopyLink { .. }
+            Credential::ApiToken { .. } | Credential::CopyLink { .. } | Credential::Task { .. }
         ) {
             return Err(ApiError::forbidden(
                 "API tokens cannot mint further tokens; sign in to create one",

@@ -18,6 +18,7 @@ mod reports;
 mod revisions;
 mod security;
 mod sharing;
+mod tasks;
 mod workflows;
 mod working_copies;
 
@@ -44,6 +45,7 @@ pub use sharing::{
     ShareAccess, ShareLinkChange, ShareOpened, SharePage, SharePolicy, ShareView, link_path,
     link_state,
 };
+pub use tasks::{MAIL_DEFAULT_FROM, MailConfig, TaskInput, TaskJobs, TaskRunView};
 pub use workflows::{MAX_UPLOAD_BYTES, WorkflowView};
 pub use working_copies::{SyncOutcome, WorkingCopyStatus};
 
@@ -73,6 +75,8 @@ pub struct Services {
     /// Recipient password checks in flight: at most half the cores, so a flood of
     /// guesses can never take the CPU that views need.
     share_checks: Arc<tokio::sync::Semaphore>,
+    /// Scheduled tasks: the queue, mail, and what runs in this process.
+    tasks: tasks::TaskRuntime,
 }
 
 /// Reads uid-ordered rows `SCAN_BATCH` at a time from `after`, keeping those `keep` turns
@@ -163,6 +167,7 @@ impl Services {
             share_checks: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
             )),
+            tasks: tasks::TaskRuntime::default(),
         };
         Arc::new(services)
     }

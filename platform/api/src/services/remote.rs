@@ -244,6 +244,14 @@ impl Services {
                 ),
             )
             .await;
+        self.emit(
+            vitrine_core::task::EventKind::ProjectPushed,
+            Some(&origin_uid),
+            None,
+            &format!("{origin_uid}:{}", installed.head),
+            Vec::new(),
+        )
+        .await;
         Ok(installed.into())
     }
 

@@ -328,6 +328,17 @@ impl Services {
                 ),
             )
             .await;
+        // A remote origin announces its own push to its own tasks.
+        if link.origin_url.is_none() {
+            self.emit(
+                vitrine_core::task::EventKind::ProjectPushed,
+                Some(&link.origin_project_uid),
+                None,
+                &format!("{}:{}", link.origin_project_uid, outcome.head),
+                Self::event_chain(caller),
+            )
+            .await;
+        }
         Ok(outcome)
     }
 

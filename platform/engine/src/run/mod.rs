@@ -63,6 +63,14 @@ pub struct RunEvent {
     pub run_status: String,
 }
 
+/// A run's end, as announced to [`Engine::finished_runs`] subscribers.
+#[derive(Debug, Clone)]
+pub struct FinishedRun {
+    pub run_uid: String,
+    pub project_uid: String,
+    pub status: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct RunRequest {
     pub project_uid: String,
@@ -128,15 +136,29 @@ impl Engine {
         }
         let engine = self.clone();
         let started = record.clone();
+        let run_uid = record.uid.clone();
         tokio::spawn(async move {
             let project = req.project_uid.clone();
             let outcome = engine
                 .execute_run(started, plan, req, cancel_rx, events)
                 .await;
             engine.active.lock().remove(&project);
-            if let Err(e) = outcome {
-                tracing::error!(project = %project, error = %e, "run bookkeeping failed");
-            }
+            let status = match outcome {
+                Err(e) => {
+                    tracing::error!(project = %project, error = %e, "run bookkeeping failed");
+                    "failed".to_owned()
+                }
+                Ok(()) => match engine.store.workflow_run(&run_uid).await {
+                    Ok(Some(r)) => r.status,
+                    _ => "failed".to_owned(),
+                },
+            };
+            // Nobody listening is fine.
+            let _ = engine.finished.send(FinishedRun {
+                run_uid,
+                project_uid: project,
+                status,
+            });
         });
         Ok(record)
     }
@@ -148,6 +170,11 @@ impl Engine {
             .values()
             .find(|a| a.run_uid == run_uid)
             .map(|a| a.events.subscribe())
+    }
+
+    /// Every run's end from now on (the ones of this process).
+    pub fn finished_runs(&self) -> broadcast::Receiver<FinishedRun> {
+        self.finished.subscribe()
     }
 
     /// Asks a run to stop; true when it was still going.

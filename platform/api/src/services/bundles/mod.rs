@@ -291,6 +291,14 @@ impl Services {
                 ),
             )
             .await;
+        self.emit(
+            vitrine_core::task::EventKind::BundleImported,
+            Some(&project.record.uid),
+            None,
+            &project.record.uid,
+            Self::event_chain(caller),
+        )
+        .await;
         Ok(project)
     }
 }

@@ -1,0 +1,717 @@
+//! Scheduled tasks in GraphQL: save, pause, resume, run now and delete tasks; read their
+//! runs with per-project results; cancel a run; follow a run's progress.
+//!
+//! Inputs are flat (one input type per trigger, target and action, with the fields of
+//! every kind): a field that does not belong to the chosen kind is refused by name
+//! rather than ignored, so a typo never silently changes what a task does.
+
+use std::time::Duration;
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject, Subscription};
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use vitrine_core::task::{Action, EventKind, Notify, Target, TaskSpec, Trigger};
+use vitrine_storage::{TaskRecord, TaskRunProjectRecord};
+
+use super::pagination::{connection, page};
+use super::types::time;
+use super::{caller, services};
+use crate::services::{TaskInput as ServiceInput, TaskRunView};
+use crate::{ApiError, ApiResult, GqlResult};
+
+type R<T> = async_graphql::Result<T>;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum TaskEvent {
+    ProjectRefreshed,
+    ProjectPushed,
+    BundleImported,
+    TaskFinished,
+}
+
+impl From<TaskEvent> for EventKind {
+    fn from(e: TaskEvent) -> Self {
+        match e {
+            TaskEvent::ProjectRefreshed => EventKind::ProjectRefreshed,
+            TaskEvent::ProjectPushed => EventKind::ProjectPushed,
+            TaskEvent::BundleImported => EventKind::BundleImported,
+            TaskEvent::TaskFinished => EventKind::TaskFinished,
+        }
+    }
+}
+
+impl From<EventKind> for TaskEvent {
+    fn from(e: EventKind) -> Self {
+        match e {
+            EventKind::ProjectRefreshed => TaskEvent::ProjectRefreshed,
+            EventKind::ProjectPushed => TaskEvent::ProjectPushed,
+            EventKind::BundleImported => TaskEvent::BundleImported,
+            EventKind::TaskFinished => TaskEvent::TaskFinished,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum TaskActionKind {
+    Refresh,
+    WarmUp,
+    Push,
+    Pull,
+    Detach,
+    Backup,
+    Deliver,
+    RunTask,
+}
+
+/// When a task runs: `cron` (with `timeZone`), or `event`, or neither (only when run
+/// by hand or by another task).
+#[derive(InputObject)]
+pub struct TaskTriggerInput {
+    /// Five fields (`30 6 * * 1-5`), six with seconds first, or `@daily` and friends.
+    pub cron: Option<String>,
+    /// An IANA zone; daylight-saving changes keep local time.
+    #[graphql(default = "UTC")]
+    pub time_zone: String,
+    pub event: Option<TaskEvent>,
+    /// The task whose runs a `TASK_FINISHED` trigger follows.
+    pub task_id: Option<ID>,
+}
+
+/// What a task acts on: one project, or every project of a folder the task's identity
+/// may act on (read at each run). Values may be `${name}` app parameters.
+#[derive(InputObject)]
+pub struct TaskTargetInput {
+    pub project_id: Option<String>,
+    pub folder_id: Option<String>,
+    #[graphql(default)]
+    pub recursive: bool,
+}
+
+/// One action. Only the fields of its kind may be set.
+#[derive(InputObject)]
+pub struct TaskActionInput {
+    pub kind: TaskActionKind,
+    /// REFRESH: re-run unchanged blocks; PUSH: overwrite an origin that moved.
+    pub force: Option<bool>,
+    /// PULL: drop the copy's unpushed revisions.
+    pub discard: Option<bool>,
+    /// BACKUP: the resource location's name.
+    pub location: Option<String>,
+    /// BACKUP: the file's path there; `{project}` and `{date}` are filled in.
+    pub path: Option<String>,
+    /// DELIVER: the report's name (or id).
+    pub report: Option<String>,
+    /// DELIVER: e-mail addresses.
+    pub recipients: Option<Vec<String>>,
+    /// DELIVER: attach each tile's data as CSV.
+    pub csv: Option<bool>,
+    /// DELIVER: the subject line (default: report and project names).
+    pub subject: Option<String>,
+    /// RUN_TASK: the task to start when this one's projects are done.
+    pub task_id: Option<ID>,
+}
+
+#[derive(InputObject)]
+pub struct TaskNotifyInput {
+    #[graphql(default)]
+    pub emails: Vec<String>,
+    pub webhook: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct TaskInput {
+    pub name: String,
+    pub trigger: TaskTriggerInput,
+    pub target: TaskTargetInput,
+    pub actions: Vec<TaskActionInput>,
+    /// Projects worked on at once within a run; default: as many as the workers take.
+    pub concurrency: Option<i32>,
+    /// Attempts per project, retried with exponential backoff.
+    #[graphql(default = 3)]
+    pub max_attempts: i32,
+    pub notify: Option<TaskNotifyInput>,
+    /// Run as the service account owning this API token instead of as yourself (so
+    /// scheduled work keeps going whoever signs in, and however).
+    pub run_as_token: Option<String>,
+}
+
+impl TaskInput {
+    fn into_service(self) -> ApiResult<ServiceInput> {
+        let trigger = match (self.trigger.cron, self.trigger.event) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid(
+                    "trigger: give either cron or event, not both",
+                ));
+            }
+            (Some(cron), None) => {
+                if self.trigger.task_id.is_some() {
+                    return Err(ApiError::invalid(
+                        "trigger.taskId: only a TASK_FINISHED trigger names a task",
+                    ));
+                }
+                Trigger::Cron {
+                    cron,
+                    time_zone: self.trigger.time_zone,
+                }
+            }
+            (None, Some(event)) => Trigger::Event {
+                event: event.into(),
+                task_uid: self.trigger.task_id.map(|i| i.0),
+            },
+            (None, None) => Trigger::Manual,
+        };
+        let target = match (self.target.project_id, self.target.folder_id) {
+            (Some(project), None) => {
+                if self.target.recursive {
+                    return Err(ApiError::invalid(
+                        "target.recursive: only folder targets recurse",
+                    ));
+                }
+                Target::Project { project }
+            }
+            (None, Some(folder)) => Target::Folder {
+                folder,
+                recursive: self.target.recursive,
+            },
+            _ => {
+                return Err(ApiError::invalid(
+                    "target: give exactly one of projectId and folderId",
+                ));
+            }
+        };
+        let actions = self
+            .actions
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| action(i, a))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let notify = self.notify.map_or_else(Notify::default, |n| Notify {
+            emails: n.emails,
+            webhook: n.webhook,
+        });
+        let concurrency = self
+            .concurrency
+            .map(|c| {
+                u32::try_from(c).map_err(|_| ApiError::invalid("concurrency: between 1 and 64"))
+            })
+            .transpose()?;
+        let max_attempts = u32::try_from(self.max_attempts)
+            .map_err(|_| ApiError::invalid("maxAttempts: between 1 and 10"))?;
+        Ok(ServiceInput {
+            name: self.name,
+            spec: TaskSpec {
+                trigger,
+                target,
+                actions,
+                concurrency,
+                max_attempts,
+                notify,
+            },
+            run_as_token: self.run_as_token,
+        })
+    }
+}
+
+/// One action input into its spec, refusing fields of other kinds by name.
+fn action(i: usize, a: TaskActionInput) -> ApiResult<Action> {
+    let kind = a.kind;
+    let set = [
+        ("force", a.force.is_some(), matches!(kind, TaskActionKind::Refresh | TaskActionKind::Push)),
+        ("discard", a.discard.is_some(), kind == TaskActionKind::Pull),
+        ("location", a.location.is_some(), kind == TaskActionKind::Backup),
+        ("path", a.path.is_some(), kind == TaskActionKind::Backup),
+        ("report", a.report.is_some(), kind == TaskActionKind::Deliver),
+        ("recipients", a.recipients.is_some(), kind == TaskActionKind::Deliver),
+        ("csv", a.csv.is_some(), kind == TaskActionKind::Deliver),
+        ("subject", a.subject.is_some(), kind == TaskActionKind::Deliver),
+        ("taskId", a.task_id.is_some(), kind == TaskActionKind::RunTask),
+    ];
+    if let Some((field, _, _)) = set.iter().find(|(_, given, allowed)| *given && !allowed) {
+        return Err(ApiError::invalid(format!(
+            "actions[{i}].{field}: a {kind:?} action takes no {field}"
+        )));
+    }
+    let need = |v: Option<String>, field: &str| {
+        v.ok_or_else(|| ApiError::invalid(format!("actions[{i}].{field}: required for {kind:?}")))
+    };
+    Ok(match kind {
+        TaskActionKind::Refresh => Action::Refresh {
+            force: a.force.unwrap_or(false),
+        },
+        TaskActionKind::WarmUp => Action::WarmUp,
+        TaskActionKind::Push => Action::Push {
+            force: a.force.unwrap_or(false),
+        },
+        TaskActionKind::Pull => Action::Pull {
+            discard: a.discard.unwrap_or(false),
+        },
+        TaskActionKind::Detach => Action::Detach,
+        TaskActionKind::Backup => Action::Backup {
+            location: need(a.location, "location")?,
+            path: need(a.path, "path")?,
+        },
+        TaskActionKind::Deliver => Action::Deliver {
+            report: need(a.report, "report")?,
+            recipients: a.recipients.ok_or_else(|| {
+                ApiError::invalid(format!("actions[{i}].recipients: required for Deliver"))
+            })?,
+            csv: a.csv.unwrap_or(false),
+            subject: a.subject,
+        },
+        TaskActionKind::RunTask => Action::RunTask {
+            task: need(a.task_id.map(|t| t.0), "taskId")?,
+        },
+    })
+}
+
+/// A scheduled task.
+pub struct Task(pub TaskRecord);
+
+#[derive(SimpleObject)]
+pub struct TaskTrigger {
+    /// `cron`, `event` or `manual`.
+    pub kind: String,
+    pub cron: Option<String>,
+    pub time_zone: Option<String>,
+    pub event: Option<TaskEvent>,
+    pub task_id: Option<ID>,
+}
+
+#[derive(SimpleObject)]
+pub struct TaskTarget {
+    pub project_id: Option<String>,
+    pub folder_id: Option<String>,
+    pub recursive: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct TaskAction {
+    pub kind: TaskActionKind,
+    pub force: Option<bool>,
+    pub discard: Option<bool>,
+    pub location: Option<String>,
+    pub path: Option<String>,
+    pub report: Option<String>,
+    pub recipients: Option<Vec<String>>,
+    pub csv: Option<bool>,
+    pub subject: Option<String>,
+    pub task_id: Option<ID>,
+}
+
+impl From<&Action> for TaskAction {
+    fn from(a: &Action) -> Self {
+        let mut out = TaskAction {
+            kind: TaskActionKind::Refresh,
+            force: None,
+            discard: None,
+            location: None,
+            path: None,
+            report: None,
+            recipients: None,
+            csv: None,
+            subject: None,
+            task_id: None,
+        };
+        match a {
+            Action::Refresh { force } => out.force = Some(*force),
+            Action::WarmUp => out.kind = TaskActionKind::WarmUp,
+            Action::Push { force } => {
+                out.kind = TaskActionKind::Push;
+                out.force = Some(*force);
+            }
+            Action::Pull { discard } => {
+                out.kind = TaskActionKind::Pull;
+                out.discard = Some(*discard);
+            }
+            Action::Detach => out.kind = TaskActionKind::Detach,
+            Action::Backup { location, path } => {
+                out.kind = TaskActionKind::Backup;
+                out.location = Some(location.clone());
+                out.path = Some(path.clone());
+            }
+            Action::Deliver {
+                report,
+                recipients,
+                csv,
+                subject,
+            } => {
+                out.kind = TaskActionKind::Deliver;
+                out.report = Some(report.clone());
+                out.recipients = Some(recipients.clone());
+                out.csv = Some(*csv);
+                out.subject = subject.clone();
+            }
+            Action::RunTask { task } => {
+                out.kind = TaskActionKind::RunTask;
+                out.task_id = Some(ID(task.clone()));
+            }
+        }
+        out
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct TaskNotify {
+    pub emails: Vec<String>,
+    pub webhook: Option<String>,
+}
+
+#[Object]
+impl Task {
+    async fn id(&self) -> ID {
+        ID(self.0.uid.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn owner_id(&self) -> ID {
+        ID(self.0.owner_uid.clone())
+    }
+    /// True when the task runs as a service account (through an API token).
+    async fn runs_as_service_account(&self) -> bool {
+        self.0.run_as_token_uid.is_some()
+    }
+    async fn trigger(&self) -> TaskTrigger {
+        match &self.0.spec.trigger {
+            Trigger::Cron { cron, time_zone } => TaskTrigger {
+                kind: "cron".into(),
+                cron: Some(cron.clone()),
+                time_zone: Some(time_zone.clone()),
+                event: None,
+                task_id: None,
+            },
+            Trigger::Event { event, task_uid } => TaskTrigger {
+                kind: "event".into(),
+                cron: None,
+                time_zone: None,
+                event: Some((*event).into()),
+                task_id: task_uid.clone().map(ID),
+            },
+            Trigger::Manual => TaskTrigger {
+                kind: "manual".into(),
+                cron: None,
+                time_zone: None,
+                event: None,
+                task_id: None,
+            },
+        }
+    }
+    /// As written: `${name}` references stay unresolved here.
+    async fn target(&self) -> TaskTarget {
+        match &self.0.spec.target {
+            Target::Project { project } => TaskTarget {
+                project_id: Some(project.clone()),
+                folder_id: None,
+                recursive: false,
+            },
+            Target::Folder { folder, recursive } => TaskTarget {
+                project_id: None,
+                folder_id: Some(folder.clone()),
+                recursive: *recursive,
+            },
+        }
+    }
+    async fn actions(&self) -> Vec<TaskAction> {
+        self.0.spec.actions.iter().map(TaskAction::from).collect()
+    }
+    async fn concurrency(&self) -> Option<i32> {
+        self.0.spec.concurrency.map(|c| c as i32)
+    }
+    async fn max_attempts(&self) -> i32 {
+        self.0.spec.max_attempts as i32
+    }
+    async fn notify(&self) -> TaskNotify {
+        TaskNotify {
+            emails: self.0.spec.notify.emails.clone(),
+            webhook: self.0.spec.notify.webhook.clone(),
+        }
+    }
+    async fn paused(&self) -> bool {
+        self.0.paused
+    }
+    /// The next cron firing; null for paused and non-cron tasks.
+    async fn next_run_at(&self) -> Option<DateTime<Utc>> {
+        self.0.next_fire_ms.map(time)
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        time(self.0.created_ms)
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        time(self.0.updated_ms)
+    }
+    /// Runs, newest first.
+    async fn runs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> R<Connection<String, TaskRun>> {
+        let c = caller(ctx).gql()?;
+        let p = page(first, after.clone()).gql()?;
+        let mut ahead = p.clone();
+        ahead.first += 1;
+        let rows = services(ctx)
+            .task_runs(c, &self.0.uid, &ahead)
+            .await
+            .gql()?;
+        Ok(connection(
+            rows,
+            p.first,
+            None,
+            after.is_some(),
+            |r| r.run.uid.clone(),
+            TaskRun,
+        ))
+    }
+}
+
+/// One execution of a task.
+pub struct TaskRun(pub TaskRunView);
+
+#[Object]
+impl TaskRun {
+    async fn id(&self) -> ID {
+        ID(self.0.run.uid.clone())
+    }
+    async fn task_id(&self) -> ID {
+        ID(self.0.run.task_uid.clone())
+    }
+    async fn task_name(&self) -> &str {
+        &self.0.run.task_name
+    }
+    /// Why it ran: a cron firing, an event, a person.
+    async fn cause(&self) -> &str {
+        &self.0.run.cause
+    }
+    /// `queued`, `running`, `succeeded`, `partial` (some projects failed), `failed`,
+    /// `skipped` (nothing to do, or the identity may not act) or `cancelled`.
+    async fn status(&self) -> &str {
+        &self.0.run.status
+    }
+    /// The summary (or why the run could not start).
+    async fn message(&self) -> &str {
+        &self.0.run.message
+    }
+    async fn total(&self) -> i64 {
+        self.0.run.total
+    }
+    async fn queued(&self) -> i64 {
+        self.0.counts.queued
+    }
+    async fn running(&self) -> i64 {
+        self.0.counts.running
+    }
+    async fn succeeded(&self) -> i64 {
+        self.0.counts.succeeded
+    }
+    async fn failed(&self) -> i64 {
+        self.0.counts.failed
+    }
+    async fn skipped(&self) -> i64 {
+        self.0.counts.skipped
+    }
+    async fn cancelled(&self) -> i64 {
+        self.0.counts.cancelled
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        time(self.0.run.created_ms)
+    }
+    async fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.0.run.finished_ms.map(time)
+    }
+    /// Wall time from start to end (so far, while running).
+    async fn duration_ms(&self) -> i64 {
+        self.0.run.finished_ms.unwrap_or_else(vitrine_storage::now_ms) - self.0.run.created_ms
+    }
+    /// Per-project results, by project name.
+    async fn projects(&self, ctx: &Context<'_>) -> R<Vec<TaskRunProject>> {
+        Ok(services(ctx)
+            .task_run_projects(&self.0.run.uid)
+            .await
+            .gql()?
+            .into_iter()
+            .map(TaskRunProject)
+            .collect())
+    }
+}
+
+pub struct TaskRunProject(pub TaskRunProjectRecord);
+
+#[derive(SimpleObject)]
+pub struct TaskRunLogLine {
+    pub at: DateTime<Utc>,
+    pub message: String,
+}
+
+#[Object]
+impl TaskRunProject {
+    async fn project_id(&self) -> ID {
+        ID(self.0.project_uid.clone())
+    }
+    async fn project_name(&self) -> &str {
+        &self.0.project_name
+    }
+    async fn status(&self) -> &str {
+        &self.0.status
+    }
+    async fn attempts(&self) -> i32 {
+        self.0.attempts as i32
+    }
+    async fn actions_done(&self) -> i32 {
+        self.0.actions_done as i32
+    }
+    async fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.0.started_ms.map(time)
+    }
+    async fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.0.finished_ms.map(time)
+    }
+    /// Time spent in attempts, summed (waits between retries excluded).
+    async fn duration_ms(&self) -> i64 {
+        self.0.duration_ms
+    }
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
+    }
+    async fn log(&self) -> Vec<TaskRunLogLine> {
+        self.0
+            .log
+            .iter()
+            .map(|l| TaskRunLogLine {
+                at: time(l.at_ms),
+                message: l.message.clone(),
+            })
+            .collect()
+    }
+}
+
+#[derive(Default)]
+pub struct TaskQuery;
+
+#[Object]
+impl TaskQuery {
+    /// Tasks you own (every task for administrators).
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> R<Connection<String, Task>> {
+        let c = caller(ctx).gql()?;
+        let p = page(first, after.clone()).gql()?;
+        let (rows, more) = services(ctx).tasks(c, &p).await.gql()?;
+        Ok(connection(
+            rows,
+            p.first,
+            Some(more),
+            after.is_some(),
+            |t| t.uid.clone(),
+            Task,
+        ))
+    }
+
+    async fn task(&self, ctx: &Context<'_>, id: ID) -> R<Task> {
+        let c = caller(ctx).gql()?;
+        Ok(Task(services(ctx).task(c, &id).await.gql()?))
+    }
+
+    async fn task_run(&self, ctx: &Context<'_>, id: ID) -> R<TaskRun> {
+        let c = caller(ctx).gql()?;
+        Ok(TaskRun(services(ctx).task_run(c, &id).await.gql()?))
+    }
+}
+
+#[derive(Default)]
+pub struct TaskMutation;
+
+#[Object]
+impl TaskMutation {
+    /// Saves a new task. Every field is checked now: the schedule, the target (and
+    /// your and the identity's rights on it), each action's fit, `${name}` references.
+    async fn create_task(&self, ctx: &Context<'_>, input: TaskInput) -> R<Task> {
+        let c = caller(ctx).gql()?;
+        let input = input.into_service().gql()?;
+        Ok(Task(services(ctx).create_task(c, input).await.gql()?))
+    }
+
+    async fn update_task(&self, ctx: &Context<'_>, id: ID, input: TaskInput) -> R<Task> {
+        let c = caller(ctx).gql()?;
+        let input = input.into_service().gql()?;
+        Ok(Task(services(ctx).update_task(c, &id, input).await.gql()?))
+    }
+
+    /// Deletes a task and its run history.
+    async fn delete_task(&self, ctx: &Context<'_>, id: ID) -> R<bool> {
+        let c = caller(ctx).gql()?;
+        services(ctx).delete_task(c, &id).await.gql()?;
+        Ok(true)
+    }
+
+    async fn pause_task(&self, ctx: &Context<'_>, id: ID) -> R<Task> {
+        let c = caller(ctx).gql()?;
+        Ok(Task(services(ctx).set_task_paused(c, &id, true).await.gql()?))
+    }
+
+    async fn resume_task(&self, ctx: &Context<'_>, id: ID) -> R<Task> {
+        let c = caller(ctx).gql()?;
+        Ok(Task(services(ctx).set_task_paused(c, &id, false).await.gql()?))
+    }
+
+    /// Starts a run now (paused tasks too); returns it at once, queued.
+    async fn run_task_now(&self, ctx: &Context<'_>, id: ID) -> R<TaskRun> {
+        let c = caller(ctx).gql()?;
+        Ok(TaskRun(services(ctx).run_task_now(c, &id).await.gql()?))
+    }
+
+    /// Cancels a run: queued projects at once, running ones after their current action.
+    async fn cancel_task_run(&self, ctx: &Context<'_>, id: ID) -> R<TaskRun> {
+        let c = caller(ctx).gql()?;
+        Ok(TaskRun(services(ctx).cancel_task_run(c, &id).await.gql()?))
+    }
+}
+
+#[derive(Default)]
+pub struct TaskSubscription;
+
+#[Subscription]
+impl TaskSubscription {
+    /// A run's progress: its state now, then again whenever a project's state changes,
+    /// ending with the finished run. Works whichever process runs the jobs (it reads
+    /// the run records).
+    async fn task_run_progress(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = TaskRun> + use<>> {
+        let services = ctx.data_unchecked::<std::sync::Arc<crate::services::Services>>().clone();
+        let c = caller(ctx).gql()?.clone();
+        let first = services.task_run(&c, &id).await.gql()?;
+        let state = (services, c, id.0, Some(first), None::<String>);
+        Ok(futures::stream::unfold(state, |(s, c, id, mut pending, mut seen)| async move {
+            loop {
+                let view = match pending.take() {
+                    Some(v) => v,
+                    None => {
+                        if seen.as_deref().is_some_and(is_done) {
+                            return None;
+                        }
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                        s.task_run(&c, &id).await.ok()?
+                    }
+                };
+                let key = format!("{}|{:?}", view.run.status, view.counts);
+                if seen.as_deref() == Some(key.as_str()) {
+                    continue;
+                }
+                seen = Some(key);
+                return Some((TaskRun(view), (s, c, id, None, seen)));
+            }
+        }))
+    }
+}
+
+fn is_done(key: &str) -> bool {
+    let status = key.split('|').next().unwrap_or("");
+    vitrine_storage::run_status::is_final(status)
+}

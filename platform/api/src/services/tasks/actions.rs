@@ -1,0 +1,214 @@
+//! What each action does to one project. Every action goes through the same service
+//! calls a person would make, as the task's identity, so permissions, abilities, access
+//! filters and exposure checks apply to scheduled work exactly as to clicks.
+//!
+//! Repeats are harmless where they can be: a refresh of unchanged data reuses its
+//! blocks, a push or pull with nothing to move does nothing, a detach of a detached
+//! project is done, a backup overwrites its own file. A delivery interrupted between
+//! sending and recording may be sent again; it carries the same Message-ID both times
+//! so mail systems can tell.
+
+use vitrine_core::ErrorCode;
+use vitrine_core::task::Action;
+use vitrine_engine::locations::Location;
+use vitrine_engine::report::{FilterState, ReportDefinition};
+use vitrine_storage::TaskRunRecord;
+
+use super::notify::{Attachment, Mail};
+use crate::caller::Caller;
+use crate::services::bundles::format;
+use crate::services::{ProjectView, Services};
+use crate::{ApiError, ApiResult};
+
+impl Services {
+    /// Applies `action` (index `i` of the run's actions) to one project; returns a line
+    /// for the run's log.
+    pub(super) async fn apply_action(
+        &self,
+        who: &Caller,
+        p: &ProjectView,
+        run: &TaskRunRecord,
+        record_uid: &str,
+        i: usize,
+        action: &Action,
+    ) -> ApiResult<String> {
+        let uid = &p.record.uid;
+        match action {
+            Action::Refresh { force } => self.refresh(who, uid, record_uid, *force).await,
+            Action::WarmUp => {
+                let s = self.warm_up(who, uid).await?;
+                if let Some(first) = s.failures.first() {
+                    return Err(ApiError::new(
+                        ErrorCode::QueryFailed,
+                        format!("{} tile(s) failed to warm up; first: {first}", s.failures.len()),
+                    ));
+                }
+                Ok(format!(
+                    "{} tiles of {} reports warmed for {} audiences",
+                    s.tiles, s.reports, s.scopes
+                ))
+            }
+            Action::Push { force } => {
+                let status = self.working_copy_status(who, uid).await?;
+                if status.as_ref().is_some_and(|s| s.ahead == 0) && !force {
+                    return Ok("nothing to push".into());
+                }
+                let out = self.push_working_copy(who, uid, *force).await?;
+                Ok(format!("pushed {} revision(s); origin at {}", out.revisions, out.head))
+            }
+            Action::Pull { discard } => {
+                let status = self.working_copy_status(who, uid).await?;
+                if status.as_ref().is_some_and(|s| s.behind == Some(0)) {
+                    return Ok("already up to date".into());
+                }
+                let out = self.pull_working_copy(who, uid, *discard).await?;
+                Ok(format!("pulled {} revision(s); copy at {}", out.revisions, out.head))
+            }
+            Action::Detach => {
+                if self.store.working_copy_of(uid).await?.is_none() {
+                    return Ok("already detached".into());
+                }
+                self.detach_working_copy(who, uid).await?;
+                Ok("detached from its origin".into())
+            }
+            Action::Backup { location, path } => self.backup(p, run, location, path).await,
+            Action::Deliver {
+                report,
+                recipients,
+                csv,
+                subject,
+            } => {
+                self.deliver(who, p, run, record_uid, i, report, recipients, *csv, subject.as_deref())
+                    .await
+            }
+            Action::RunTask { .. } => Ok("runs when the other projects are done".into()),
+        }
+    }
+
+    async fn refresh(
+        &self,
+        who: &Caller,
+        project_uid: &str,
+        record_uid: &str,
+        force: bool,
+    ) -> ApiResult<String> {
+        self.mark_refreshing(project_uid, Self::event_chain(who));
+        let started = self
+            .run_workflow(who, project_uid, None, force, false)
+            .await?;
+        self.track_engine_run(record_uid, Some(&started.uid));
+        let run = self.wait_for_run(&started.uid).await;
+        self.track_engine_run(record_uid, None);
+        let run = run?;
+        match run.status.as_str() {
+            "succeeded" => Ok(format!("workflow run {} succeeded", run.uid)),
+            "cancelled" => Err(ApiError::new(ErrorCode::Cancelled, "the workflow run was cancelled")),
+            other => {
+                let first = run
+                    .blocks
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|b| b["status"] == "failed")
+                    .map(|b| format!("block `{}`: {}", b["block"].as_str().unwrap_or("?"), b["error"]["message"].as_str().unwrap_or("failed")))
+                    .unwrap_or_else(|| "no block result".into());
+                Err(ApiError::new(
+                    ErrorCode::InvalidData,
+                    format!("workflow run {} {other}: {first}", run.uid),
+                ))
+            }
+        }
+    }
+
+    /// Writes the project's bundle into a resource location granted for writing to
+    /// the project's folder. Managers only (checked when the run fanned out).
+    async fn backup(
+        &self,
+        p: &ProjectView,
+        run: &TaskRunRecord,
+        location: &str,
+        path: &str,
+    ) -> ApiResult<String> {
+        let record = self
+            .store
+            .location_by_name(location)
+            .await?
+            .ok_or_else(|| ApiError::invalid(format!("no resource location named `{location}`")))?;
+        let loc = Location::open(record)?;
+        if !loc.granted(&self.folder_chain(&p.record.uid), vitrine_engine::locations::Access::Write) {
+            return Err(ApiError::forbidden(format!(
+                "`{location}` is not granted for writing to this project's folder"
+            )));
+        }
+        let date = chrono::DateTime::from_timestamp_millis(run.created_ms)
+            .map(|t| t.format("%Y-%m-%d").to_string())
+            .unwrap_or_default();
+        let path = path
+            .replace("{project}", &p.record.slug)
+            .replace("{date}", &date);
+        let bundle = self.bundle_of(&p.record, 0).await?;
+        let bytes = tokio::task::spawn_blocking(move || format::write(&bundle))
+            .await
+            .map_err(|e| ApiError::internal("bundle writer", e))??;
+        let n = bytes.len();
+        loc.write(&path, bytes).await?;
+        Ok(format!("bundle of {n} bytes written to {location}:{path}"))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn deliver(
+        &self,
+        who: &Caller,
+        p: &ProjectView,
+        run: &TaskRunRecord,
+        record_uid: &str,
+        i: usize,
+        report: &str,
+        recipients: &[String],
+        csv: bool,
+        subject: Option<&str>,
+    ) -> ApiResult<String> {
+        let mail = self.mail_config()?;
+        let r = self
+            .report_named(&p.record.uid, report)
+            .await?
+            .ok_or_else(|| ApiError::invalid(format!("no report `{report}`")))?;
+        // The report file is made for the task's identity: its access filters apply.
+        let file = self.export_report_file(who, &r.uid, None).await?;
+        let html = self.store.artifacts().get_bytes(&file.path).await?;
+        let mut attachments = vec![Attachment {
+            filename: file.filename.clone(),
+            content_type: "text/html; charset=utf-8".into(),
+            bytes: html.to_vec(),
+        }];
+        if csv {
+            let def = ReportDefinition::parse(&r.definition)?;
+            let state = FilterState::new();
+            for tile in def.tabs.iter().flat_map(|t| t.tiles.iter()) {
+                let d = self.tile_download(who, &r.uid, &tile.id, &state).await?;
+                attachments.push(Attachment {
+                    filename: format!("{}.csv", d.filename.trim_end_matches(".csv")),
+                    content_type: "text/csv; charset=utf-8".into(),
+                    bytes: d.result.csv()?,
+                });
+            }
+        }
+        let subject = subject
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{} — {}", r.name, p.record.name));
+        let message = Mail {
+            to: recipients.to_vec(),
+            subject,
+            body: format!(
+                "{} from {}, delivered by the task \"{}\".\n\nOpen the attached file in a browser; it needs no connection.\n",
+                r.name, p.record.name, run.task_name
+            ),
+            attachments,
+            // Stable across repeats of this delivery, so mail systems can tell.
+            message_id: format!("<{}.{i}.{}@vitrine>", record_uid.replace('/', "."), run.uid),
+        };
+        let n = message.attachments.len();
+        mail.send(message).await?;
+        Ok(format!("report `{}` sent to {} recipient(s) with {n} attachment(s)", r.name, recipients.len()))
+    }
+}

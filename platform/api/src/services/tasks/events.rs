@@ -1,0 +1,145 @@
+//! Events that start tasks: a project refreshed, pushed into or imported, another task
+//! finished. Each fires the matching tasks once per event (the event's id is part of
+//! the fire key), and an event caused by a task's own run never fires that task again
+//! (the `chain`), so event tasks cannot loop.
+
+use std::sync::Arc;
+
+use vitrine_core::task::{EventKind, Target, Trigger};
+use vitrine_queue::Job;
+use vitrine_storage::TaskRecord;
+
+use super::MAX_EVENT_CHAIN;
+use crate::caller::{Caller, Credential};
+use crate::services::Services;
+use crate::{ApiError, ApiResult};
+
+impl Services {
+    /// Something happened that event tasks may wait for. Fires each matching task once
+    /// per event (`id` makes the fire key), never one already in `chain`.
+    pub(crate) async fn emit(
+        &self,
+        kind: EventKind,
+        project_uid: Option<&str>,
+        task_uid: Option<&str>,
+        id: &str,
+        chain: Vec<String>,
+    ) {
+        if self.tasks.queue.get().is_none() || chain.len() >= MAX_EVENT_CHAIN {
+            return;
+        }
+        let tasks = match self.store.tasks_for_event(kind.as_str()).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, event = kind.as_str(), "cannot read event tasks");
+                return;
+            }
+        };
+        for task in tasks {
+            if chain.contains(&task.uid) {
+                continue;
+            }
+            let matches = match (&task.spec.trigger, project_uid, task_uid) {
+                (Trigger::Event { task_uid: Some(t), .. }, _, Some(done)) => t == done,
+                (Trigger::Event { .. }, Some(p), None) => self.target_holds(&task, p).await,
+                _ => false,
+            };
+            if !matches {
+                continue;
+            }
+            let key = format!("event:{}:{id}:{}", kind.as_str(), task.uid);
+            let cause = match project_uid {
+                Some(p) => format!("{} ({p})", kind.as_str()),
+                None => kind.as_str().to_owned(),
+            };
+            if let Err(e) = self
+                .push_fire(&task.uid, &key, &cause, project_uid, chain.clone())
+                .await
+            {
+                tracing::warn!(task = %task.uid, error = %e.message, "cannot fire event task");
+            }
+        }
+    }
+
+    pub(super) async fn push_fire(
+        &self,
+        task_uid: &str,
+        fire_key: &str,
+        cause: &str,
+        event_project: Option<&str>,
+        chain: Vec<String>,
+    ) -> ApiResult<()> {
+        self.queue()?
+            .push(
+                Job::Fire {
+                    task_uid: task_uid.to_owned(),
+                    fire_key: fire_key.to_owned(),
+                    cause: cause.to_owned(),
+                    event_project: event_project.map(str::to_owned),
+                    chain,
+                },
+                None,
+            )
+            .await
+            .map_err(|e| ApiError::new(e.code(), e.to_string()))
+    }
+
+    /// Is `project_uid` in the task's target (with today's app parameters)?
+    async fn target_holds(&self, task: &TaskRecord, project_uid: &str) -> bool {
+        let Ok(params) = self.app_parameters().await else {
+            return false;
+        };
+        let Ok(spec) = task.spec.resolve(&params) else {
+            return false;
+        };
+        match &spec.target {
+            Target::Project { project } => project == project_uid,
+            Target::Folder { folder, recursive } => {
+                let chain = self.folder_chain(project_uid);
+                match chain.first() {
+                    Some(own) if own == folder => true,
+                    _ => *recursive && chain.contains(folder),
+                }
+            }
+        }
+    }
+
+    /// The event chain of the caller's task run, this task last (empty for people).
+    pub(crate) fn event_chain(caller: &Caller) -> Vec<String> {
+        match &caller.credential {
+            Credential::Task { chain, .. } => chain.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Starts listening for the engine's finished runs, turning successful ones into
+    /// `project_refreshed` events. Call once per process that runs workflows.
+    pub fn watch_refreshes(self: &Arc<Self>) {
+        let mut rx = self.engine.finished_runs();
+        let services = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let run = match rx.recv().await {
+                    Ok(r) => r,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "refresh events dropped");
+                        continue;
+                    }
+                    Err(_) => break,
+                };
+                let Some(s) = services.upgrade() else { break };
+                let chain = s.tasks.refreshing.lock().remove(&run.project_uid);
+                if run.status == "succeeded" {
+                    s.emit(
+                        EventKind::ProjectRefreshed,
+                        Some(&run.project_uid),
+                        None,
+                        &run.run_uid,
+                        chain.unwrap_or_default(),
+                    )
+                    .await;
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,505 @@
+//! Scheduled tasks: saving them (every check that can be made before a run), and who may
+//! see and change them. Runs — firing, fan-out over projects, the actions, retries,
+//! notices — are in [`runs`], [`actions`] and [`notify`]; the queue that carries their
+//! jobs is `vitrine-queue`.
+
+mod actions;
+mod events;
+mod notify;
+mod runs;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
+use vitrine_authz::Action as AuthzAction;
+use vitrine_core::schedule::CronSchedule;
+use vitrine_core::task::{Action, EventKind, Target, TaskSpec, Trigger};
+use vitrine_core::{Ability, Name, Role, ServerPermission};
+use vitrine_engine::INSTANCE_PARAMETERS;
+use vitrine_engine::locations::Access;
+use vitrine_queue::Queue;
+use vitrine_storage::{PageRequest, TaskRecord, UserKind, UserRecord, new_uid, now_ms};
+
+use super::{ProjectView, Services, scan_visible};
+use crate::caller::Caller;
+use crate::secrets::token_hash;
+use crate::{ApiError, ApiResult};
+
+pub use notify::{MAIL_DEFAULT_FROM, MailConfig};
+pub use runs::{TaskJobs, TaskRunView};
+
+/// Everything a task owner sends when saving a task.
+#[derive(Debug, Clone)]
+pub struct TaskInput {
+    pub name: String,
+    pub spec: TaskSpec,
+    /// The API token of a service account to run as; none: the owner.
+    pub run_as_token: Option<String>,
+}
+
+/// What runs need beyond the store: the queue, the mailer, and in-process bookkeeping.
+#[derive(Default)]
+pub(crate) struct TaskRuntime {
+    queue: OnceLock<Queue>,
+    mail: OnceLock<MailConfig>,
+    /// Per-run limits of projects worked on at once (a task's `concurrency`).
+    limits: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    /// Projects a task is refreshing, with the event chain of that task's run: a
+    /// project runs one workflow at a time, so the refresh event it ends with is
+    /// attributed to the task without a race.
+    refreshing: Mutex<HashMap<String, Vec<String>>>,
+    /// Workflow runs started by a task's project job (record uid → run uid), so
+    /// cancelling a task run also stops them.
+    engine_runs: Mutex<HashMap<String, String>>,
+    /// When queued projects of open runs were last pushed again (after a crash).
+    last_repush_ms: Mutex<i64>,
+}
+
+/// The longest chain of tasks triggering tasks through events.
+pub const MAX_EVENT_CHAIN: usize = 8;
+
+impl Services {
+    /// Lets tasks run: jobs go to `queue`; deliveries and notices use `mail`.
+    pub fn attach_queue(&self, queue: Queue, mail: MailConfig) {
+        let _ = self.tasks.queue.set(queue);
+        let _ = self.tasks.mail.set(mail);
+    }
+
+    pub(crate) fn queue(&self) -> ApiResult<&Queue> {
+        self.tasks.queue.get().ok_or_else(|| {
+            ApiError::new(
+                vitrine_core::ErrorCode::Unavailable,
+                "this process has no job queue configured",
+            )
+        })
+    }
+
+    pub(crate) async fn app_parameters(&self) -> ApiResult<BTreeMap<String, String>> {
+        Ok(self
+            .store
+            .setting(INSTANCE_PARAMETERS)
+            .await?
+            .unwrap_or_default())
+    }
+
+    pub async fn create_task(&self, caller: &Caller, input: TaskInput) -> ApiResult<TaskRecord> {
+        caller.require_write()?;
+        let name = Name::parse("name", &input.name)?.into_inner();
+        if self.store.task_by_name(&name).await?.is_some() {
+            return Err(ApiError::new(
+                vitrine_core::ErrorCode::Conflict,
+                format!("name: a task named `{name}` exists already"),
+            ));
+        }
+        let run_as = self.check_task(caller, &input, None).await?;
+        let now = now_ms();
+        let mut task = TaskRecord {
+            uid: new_uid(),
+            name,
+            owner_uid: caller.uid().to_owned(),
+            run_as_token_uid: run_as,
+            spec: input.spec,
+            paused: false,
+            next_fire_ms: None,
+            event_kind: None,
+            created_ms: now,
+            updated_ms: now,
+        };
+        schedule(&mut task, now);
+        self.store.insert_task(&task).await?;
+        self.audit
+            .record(
+                caller,
+                "task.create",
+                &format!("task:{}", task.uid),
+                "ok",
+                &task.name,
+            )
+            .await;
+        Ok(task)
+    }
+
+    pub async fn update_task(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        input: TaskInput,
+    ) -> ApiResult<TaskRecord> {
+        caller.require_write()?;
+        let mut task = self.task_for(caller, uid).await?;
+        let name = Name::parse("name", &input.name)?.into_inner();
+        if let Some(other) = self.store.task_by_name(&name).await?
+            && other.uid != uid
+        {
+            return Err(ApiError::new(
+                vitrine_core::ErrorCode::Conflict,
+                format!("name: a task named `{name}` exists already"),
+            ));
+        }
+        let run_as = self.check_task(caller, &input, Some(uid)).await?;
+        task.name = name;
+        task.spec = input.spec;
+        task.run_as_token_uid = run_as;
+        task.updated_ms = now_ms();
+        let now = task.updated_ms;
+        schedule(&mut task, now);
+        self.store.put_task(&task).await?;
+        self.audit
+            .record(caller, "task.update", &format!("task:{uid}"), "ok", "")
+            .await;
+        Ok(task)
+    }
+
+    pub async fn delete_task(&self, caller: &Caller, uid: &str) -> ApiResult<()> {
+        caller.require_write()?;
+        self.task_for(caller, uid).await?;
+        self.store.delete_task(uid).await?;
+        self.audit
+            .record(caller, "task.delete", &format!("task:{uid}"), "ok", "")
+            .await;
+        Ok(())
+    }
+
+    /// Pauses (no cron or event firing; run-now still works) or resumes a task. A
+    /// resumed cron task fires next at its next time from now, not for the ones missed.
+    pub async fn set_task_paused(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        paused: bool,
+    ) -> ApiResult<TaskRecord> {
+        caller.require_write()?;
+        let mut task = self.task_for(caller, uid).await?;
+        task.paused = paused;
+        task.updated_ms = now_ms();
+        let now = task.updated_ms;
+        schedule(&mut task, now);
+        self.store.put_task(&task).await?;
+        self.audit
+            .record(
+                caller,
+                if paused { "task.pause" } else { "task.resume" },
+                &format!("task:{uid}"),
+                "ok",
+                "",
+            )
+            .await;
+        Ok(task)
+    }
+
+    pub async fn task(&self, caller: &Caller, uid: &str) -> ApiResult<TaskRecord> {
+        self.task_for(caller, uid).await
+    }
+
+    /// Tasks the caller owns; every task for administrators.
+    pub async fn tasks(
+        &self,
+        caller: &Caller,
+        page: &PageRequest,
+    ) -> ApiResult<(Vec<TaskRecord>, bool)> {
+        let admin = self.is_admin(caller);
+        scan_visible(
+            page,
+            |pr| async move { Ok(self.store.tasks(&pr).await?) },
+            |t| &t.uid,
+            |t| (admin || t.owner_uid == caller.uid()).then_some(t),
+        )
+        .await
+    }
+
+    fn is_admin(&self, caller: &Caller) -> bool {
+        self.authz
+            .require_permission(caller.uid(), ServerPermission::Admin)
+            .is_ok()
+    }
+
+    /// A task its owner or an administrator asks for; anyone else learns nothing.
+    pub(crate) async fn task_for(&self, caller: &Caller, uid: &str) -> ApiResult<TaskRecord> {
+        let task = self
+            .store
+            .task(uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("task"))?;
+        if task.owner_uid != caller.uid() && !self.is_admin(caller) {
+            return Err(ApiError::not_found("task"));
+        }
+        Ok(task)
+    }
+
+    /// Every check a task can pass before it runs. Returns the run-as token's uid.
+    async fn check_task(
+        &self,
+        caller: &Caller,
+        input: &TaskInput,
+        updating: Option<&str>,
+    ) -> ApiResult<Option<String>> {
+        let spec = &input.spec;
+        spec.check_shape()?;
+        if let Trigger::Cron { cron, time_zone } = &spec.trigger
+            && (cron.contains("${") || time_zone.contains("${"))
+        {
+            return Err(ApiError::invalid(
+                "trigger: schedules cannot use app parameters; write the expression itself",
+            ));
+        }
+        let params = self.app_parameters().await?;
+        let resolved = spec.resolve(&params)?;
+        // The identity the task will act as must be allowed what the caller asks, and so
+        // must the caller: nobody schedules what they could not do by hand.
+        let (run_as, identity) = match input.run_as_token.as_deref() {
+            None => (None, caller.clone()),
+            Some(token) => {
+                let (uid, user) = self.service_identity(token).await?;
+                (Some(uid), task_caller(user, "", "", Vec::new()))
+            }
+        };
+        match &resolved.trigger {
+            Trigger::Event {
+                task_uid: Some(t),
+                event: EventKind::TaskFinished,
+            } => {
+                let followed = self.task_for(caller, t).await.map_err(|_| {
+                    ApiError::invalid(format!("trigger.taskId: no task `{t}` you may see"))
+                })?;
+                if Some(followed.uid.as_str()) == updating {
+                    return Err(ApiError::invalid(
+                        "trigger.taskId: a task cannot follow itself",
+                    ));
+                }
+            }
+            Trigger::Event { task_uid: Some(_), .. } => {
+                return Err(ApiError::invalid(
+                    "trigger.taskId: only a task_finished trigger names a task",
+                ));
+            }
+            _ => {}
+        }
+        for who in [caller, &identity] {
+            self.check_task_target(who, &resolved).await?;
+        }
+        for (i, a) in resolved.actions.iter().enumerate() {
+            if let Action::RunTask { task } = a {
+                let other = self.task_for(caller, task).await.map_err(|_| {
+                    ApiError::invalid(format!("actions[{i}].task: no task `{task}` you may see"))
+                })?;
+                if Some(other.uid.as_str()) == updating {
+                    return Err(ApiError::invalid(format!(
+                        "actions[{i}].task: a task cannot run itself"
+                    )));
+                }
+            }
+            if let Action::Backup { location, .. } = a
+                && self.store.location_by_name(location).await?.is_none()
+            {
+                return Err(ApiError::invalid(format!(
+                    "actions[{i}].location: no resource location named `{location}`"
+                )));
+            }
+        }
+        Ok(run_as)
+    }
+
+    /// Does the target exist, and may `who` act on it as the actions need?
+    async fn check_task_target(&self, who: &Caller, spec: &TaskSpec) -> ApiResult<()> {
+        match &spec.target {
+            Target::Folder { folder, .. } => {
+                self.load_folder(who, folder, AuthzAction::Edit)
+                    .await
+                    .map_err(|e| relabel("target.folder", e))?;
+            }
+            Target::Project { project } => {
+                let p = self
+                    .project_for(who, project, AuthzAction::View)
+                    .await
+                    .map_err(|e| relabel("target.project", e))?;
+                if !self.ability_on(&p, Ability::Schedule) {
+                    return Err(ApiError::forbidden(
+                        "target.project: the schedule ability is off for this project",
+                    ));
+                }
+                for (i, a) in spec.actions.iter().enumerate() {
+                    self.check_fit(&p, i, a).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Does one action fit one project? Used when saving a single-project task (an
+    /// error) and for each project of a run (a skip with this reason).
+    pub(crate) async fn check_fit(&self, p: &ProjectView, i: usize, a: &Action) -> ApiResult<()> {
+        let need = required_role(a);
+        if p.role < need {
+            return Err(ApiError::forbidden(format!(
+                "actions[{i}]: {} needs the {} role on `{}`",
+                a.kind(),
+                need.as_str(),
+                p.record.name
+            )));
+        }
+        match a {
+            Action::Push { .. } | Action::Pull { .. } | Action::Detach => {
+                if self.store.working_copy_of(&p.record.uid).await?.is_none() {
+                    return Err(ApiError::invalid(format!(
+                        "actions[{i}]: {} needs a working copy; `{}` is not one",
+                        a.kind(),
+                        p.record.name
+                    )));
+                }
+            }
+            Action::Deliver { report, csv, .. } => {
+                if self.report_named(&p.record.uid, report).await?.is_none() {
+                    return Err(ApiError::invalid(format!(
+                        "actions[{i}].report: `{}` has no report `{report}`",
+                        p.record.name
+                    )));
+                }
+                if *csv && !self.ability_on(p, Ability::Download) {
+                    return Err(ApiError::forbidden(format!(
+                        "actions[{i}].csv: downloads are switched off for `{}`",
+                        p.record.name
+                    )));
+                }
+            }
+            Action::Backup { location, .. } => {
+                let loc = self.store.location_by_name(location).await?.ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "actions[{i}].location: no resource location named `{location}`"
+                    ))
+                })?;
+                let chain = self.folder_chain(&p.record.uid);
+                let granted = loc.grants.iter().any(|g| {
+                    chain.contains(&g.folder_uid)
+                        && g.access.parse::<Access>().is_ok_and(|x| x >= Access::Write)
+                });
+                if !granted {
+                    return Err(ApiError::forbidden(format!(
+                        "actions[{i}].location: `{location}` is not granted for writing to `{}`",
+                        p.record.name
+                    )));
+                }
+            }
+            Action::Refresh { .. } | Action::WarmUp | Action::RunTask { .. } => {}
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn report_named(
+        &self,
+        project_uid: &str,
+        name_or_uid: &str,
+    ) -> ApiResult<Option<vitrine_storage::ReportRecord>> {
+        Ok(self
+            .store
+            .reports(project_uid)
+            .await?
+            .into_iter()
+            .find(|r| r.uid == name_or_uid || r.name == name_or_uid))
+    }
+
+    /// The service account behind an API token a task is to run as.
+    async fn service_identity(&self, token: &str) -> ApiResult<(String, UserRecord)> {
+        let refused = |why: &str| ApiError::invalid(format!("runAsToken: {why}"));
+        let record = self
+            .store
+            .api_token_by_hash(&token_hash(token))
+            .await?
+            .ok_or_else(|| refused("not a valid API token"))?;
+        let user = self
+            .store
+            .user(&record.user_uid)
+            .await?
+            .ok_or_else(|| refused("not a valid API token"))?;
+        if user.kind != UserKind::Service {
+            return Err(refused(
+                "the token belongs to a person; tasks run as their owner or as a service account",
+            ));
+        }
+        identity_usable(&user, Some(&record)).map_err(|e| refused(&e))?;
+        Ok((record.uid, user))
+    }
+
+    /// The user a task acts as right now, or why it cannot act at all.
+    pub(crate) async fn task_identity(&self, task: &TaskRecord) -> ApiResult<Result<UserRecord, String>> {
+        let (user_uid, token) = match &task.run_as_token_uid {
+            None => (task.owner_uid.clone(), None),
+            Some(t) => match self.store.api_token(t).await? {
+                Some(r) => (r.user_uid.clone(), Some(r)),
+                None => return Ok(Err("its API token no longer exists".into())),
+            },
+        };
+        let Some(user) = self.store.user(&user_uid).await? else {
+            return Ok(Err("its identity no longer exists".into()));
+        };
+        Ok(identity_usable(&user, token.as_ref()).map(|()| user))
+    }
+}
+
+fn identity_usable(
+    user: &UserRecord,
+    token: Option<&vitrine_storage::ApiTokenRecord>,
+) -> Result<(), String> {
+    if user.disabled {
+        return Err(format!("the account `{}` is disabled", user.username));
+    }
+    if let Some(t) = token {
+        if t.revoked_ms.is_some() {
+            return Err(format!("the API token `{}` was revoked", t.name));
+        }
+        if t.expires_ms.is_some_and(|e| e <= now_ms()) {
+            return Err(format!("the API token `{}` has expired", t.name));
+        }
+        if t.read_only {
+            return Err(format!("the API token `{}` is read-only", t.name));
+        }
+    }
+    Ok(())
+}
+
+/// The role an action needs on the project it acts on.
+pub(crate) fn required_role(a: &Action) -> Role {
+    match a {
+        Action::Backup { .. } => Role::Manager,
+        Action::Deliver { .. } | Action::RunTask { .. } => Role::Viewer,
+        Action::Refresh { .. }
+        | Action::WarmUp
+        | Action::Push { .. }
+        | Action::Pull { .. }
+        | Action::Detach => Role::Editor,
+    }
+}
+
+/// The caller a task's run acts as.
+pub(crate) fn task_caller(user: UserRecord, task_uid: &str, run_uid: &str, chain: Vec<String>) -> Caller {
+    Caller {
+        user,
+        credential: crate::caller::Credential::Task {
+            task_uid: task_uid.to_owned(),
+            run_uid: run_uid.to_owned(),
+            chain,
+        },
+        address: None,
+    }
+}
+
+/// Sets the next cron firing (none when paused or not a cron task) and the event index.
+fn schedule(task: &mut TaskRecord, now: i64) {
+    task.event_kind = match &task.spec.trigger {
+        Trigger::Event { event, .. } => Some(event.as_str().to_owned()),
+        _ => None,
+    };
+    task.next_fire_ms = match &task.spec.trigger {
+        Trigger::Cron { cron, time_zone } if !task.paused => {
+            CronSchedule::parse("trigger", cron, time_zone)
+                .ok()
+                .and_then(|s| s.next_after(now))
+        }
+        _ => None,
+    };
+}
+
+/// Prefixes an error about the target with the field it is about, keeping its code.
+fn relabel(field: &str, e: ApiError) -> ApiError {
+    ApiError::new(e.code, format!("{field}: {}", e.message))
+}

@@ -1,0 +1,683 @@
+//! A task's runs: a firing becomes a run, the run fans out into one job per project, each
+//! job applies the actions in order and records its progress, and the last project to
+//! end closes the run (summary, notices, `task_finished` events, `run_task` actions).
+//!
+//! Every step tolerates being done twice, because the queue delivers at least once: a
+//! run is unique per firing (`fire_key`), a project's record is unique per run, a job
+//! takes its record with a conditional write and resumes after the actions it already
+//! finished, and a run is closed by whoever flips its status first.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use vitrine_core::task::{Action, EventKind, Target, TaskSpec};
+use vitrine_core::{Ability, ErrorCode};
+use vitrine_queue::{Job, JobHandler};
+use vitrine_storage::{
+    PageRequest, RunCounts, RunLogLine, TaskRecord, TaskRunProjectRecord, TaskRunRecord,
+    now_ms, run_status as st,
+};
+
+use super::task_caller;
+use crate::caller::Caller;
+use crate::services::{ProjectView, Services};
+use crate::{ApiError, ApiResult};
+
+/// A run with its per-project records, as clients see it.
+#[derive(Debug, Clone)]
+pub struct TaskRunView {
+    pub run: TaskRunRecord,
+    pub counts: RunCounts,
+}
+
+/// The queue's [`JobHandler`]: every job goes through the services.
+pub struct TaskJobs(pub Arc<Services>);
+
+#[async_trait::async_trait]
+impl JobHandler for TaskJobs {
+    async fn handle(&self, job: Job) -> Result<(), String> {
+        let s = &self.0;
+        let out = match job {
+            Job::Fire {
+                task_uid,
+                fire_key,
+                cause,
+                event_project,
+                chain,
+            } => {
+                s.fire(&task_uid, &fire_key, &cause, event_project.as_deref(), chain)
+                    .await
+            }
+            Job::Project {
+                run_uid,
+                record_uid,
+                attempt,
+            } => s.run_project_job(&run_uid, &record_uid, attempt).await,
+            Job::Noop { .. } => Ok(()),
+        };
+        // Only infrastructure errors reach here (work failures are recorded as such):
+        // the queue delivers the job again later.
+        out.map_err(|e| format!("{}: {}", e.code, e.message))
+    }
+
+    async fn tick(&self, now_ms: i64) {
+        if let Err(e) = self.0.housekeeping(now_ms).await {
+            tracing::warn!(error = %e.message, "task housekeeping failed");
+        }
+    }
+}
+
+/// Base of the exponential backoff between attempts of one project.
+fn retry_delay(attempt: u32) -> Duration {
+    let base = std::env::var("VITRINE_TASK_RETRY_BASE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000u64);
+    Duration::from_millis((base << (attempt.saturating_sub(1)).min(10)).min(15 * 60 * 1000))
+}
+
+impl Services {
+    // ---- starting runs ----------------------------------------------------------------
+
+    /// Runs a task now (its owner or an administrator), paused or not.
+    pub async fn run_task_now(&self, caller: &Caller, uid: &str) -> ApiResult<TaskRunView> {
+        caller.require_write()?;
+        let task = self.task_for(caller, uid).await?;
+        let fire_key = format!("manual:{}", vitrine_storage::new_uid());
+        let cause = format!("run now by {}", caller.user.username);
+        // The run record exists before its job, so the caller gets its id at once.
+        let (run, _) = self.open_run(&task, &fire_key, &cause, Vec::new()).await?;
+        self.push_fire(&task.uid, &fire_key, &cause, None, Vec::new())
+            .await?;
+        self.audit
+            .record(caller, "task.run_now", &format!("task:{uid}"), "ok", &run.uid)
+            .await;
+        self.run_view(run).await
+    }
+
+    /// Creates the run record of a firing, or finds the one made before.
+    async fn open_run(
+        &self,
+        task: &TaskRecord,
+        fire_key: &str,
+        cause: &str,
+        chain: Vec<String>,
+    ) -> ApiResult<(TaskRunRecord, bool)> {
+        let record = TaskRunRecord {
+            uid: vitrine_storage::new_uid(),
+            task_uid: task.uid.clone(),
+            task_name: task.name.clone(),
+            fire_key: fire_key.to_owned(),
+            cause: cause.to_owned(),
+            spec: task.spec.clone(),
+            run_as_uid: String::new(),
+            status: st::QUEUED.into(),
+            total: 0,
+            message: String::new(),
+            chain,
+            created_ms: now_ms(),
+            finished_ms: None,
+        };
+        Ok(self.store.start_run(&record).await?)
+    }
+
+    /// A firing: make the run, decide its projects, push their jobs.
+    async fn fire(
+        &self,
+        task_uid: &str,
+        fire_key: &str,
+        cause: &str,
+        event_project: Option<&str>,
+        chain: Vec<String>,
+    ) -> ApiResult<()> {
+        let Some(task) = self.store.task(task_uid).await? else {
+            return Ok(()); // deleted since
+        };
+        let manual = fire_key.starts_with("manual:") || fire_key.starts_with("after:");
+        if task.paused && !manual {
+            return Ok(());
+        }
+        let (run, _) = self.open_run(&task, fire_key, cause, chain).await?;
+        if st::is_final(&run.status) {
+            return Ok(());
+        }
+        let now = now_ms();
+        let user = match self.task_identity(&task).await? {
+            Ok(u) => u,
+            Err(why) => {
+                let msg = format!("not run: {why}");
+                tracing::warn!(task = %task.uid, reason = %why, "task identity refused");
+                self.close_run(&run.uid, Some((st::SKIPPED, msg))).await?;
+                return Ok(());
+            }
+        };
+        let spec = match task.spec.resolve(&self.app_parameters().await?) {
+            Ok(s) => s,
+            Err(e) => {
+                self.close_run(&run.uid, Some((st::FAILED, e.to_string())))
+                    .await?;
+                return Ok(());
+            }
+        };
+        self.store
+            .set_run_spec(&run.uid, &spec, &user.uid)
+            .await?;
+        let who = task_caller(user, &task.uid, &run.uid, run.chain.clone());
+        let projects = match self.target_projects(&who, &spec, event_project).await {
+            Ok(p) => p,
+            Err(e) => {
+                self.close_run(&run.uid, Some((st::FAILED, e.message)))
+                    .await?;
+                return Ok(());
+            }
+        };
+        let mut records = Vec::new();
+        for p in &projects {
+            let skip = self.project_skip_reason(p, &spec).await?;
+            records.push((
+                TaskRunProjectRecord {
+                    uid: format!("{}/{}", run.uid, p.record.uid),
+                    run_uid: run.uid.clone(),
+                    project_uid: p.record.uid.clone(),
+                    project_name: p.record.name.clone(),
+                    status: st::QUEUED.into(),
+                    attempts: 0,
+                    actions_done: 0,
+                    started_ms: None,
+                    finished_ms: None,
+                    duration_ms: 0,
+                    error: None,
+                    log: Vec::new(),
+                },
+                skip,
+            ));
+        }
+        let rows: Vec<_> = records.iter().map(|(r, _)| r.clone()).collect();
+        self.store.add_run_projects(&rows).await?;
+        self.store.set_run_total(&run.uid, rows.len() as i64).await?;
+        for (r, skip) in &records {
+            if let Some(why) = skip {
+                self.store
+                    .settle_run_project(&r.uid, st::SKIPPED, why, now)
+                    .await?;
+            }
+        }
+        let queue = self.queue()?;
+        for (r, skip) in &records {
+            if skip.is_none() {
+                queue
+                    .push(
+                        Job::Project {
+                            run_uid: run.uid.clone(),
+                            record_uid: r.uid.clone(),
+                            attempt: 1,
+                        },
+                        None,
+                    )
+                    .await
+                    .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
+            }
+        }
+        tracing::info!(task = %task.uid, run = %run.uid, projects = rows.len(), "task run started");
+        self.maybe_close_run(&run.uid).await
+    }
+
+    /// The projects of a run: the target's projects the identity may see (a folder is
+    /// read at run time, so projects added since are included), or only the one an
+    /// event happened to.
+    async fn target_projects(
+        &self,
+        who: &Caller,
+        spec: &TaskSpec,
+        event_project: Option<&str>,
+    ) -> ApiResult<Vec<ProjectView>> {
+        let uids: Vec<String> = match (&spec.target, event_project) {
+            (_, Some(p)) => vec![p.to_owned()],
+            (Target::Project { project }, None) => vec![project.clone()],
+            (Target::Folder { folder, recursive }, None) => {
+                self.store
+                    .folder(folder)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("target folder"))?;
+                self.folder_projects(folder, *recursive).await?
+            }
+        };
+        let mut out = Vec::new();
+        for uid in uids {
+            match self
+                .project_for(who, &uid, vitrine_authz::Action::View)
+                .await
+            {
+                Ok(p) => out.push(p),
+                Err(e) if e.code == ErrorCode::NotFound && spec_is_folder(spec) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        out.sort_by(|a, b| a.record.name.cmp(&b.record.name));
+        Ok(out)
+    }
+
+    /// Uids of the projects in a folder, and in its sub-folders when `recursive`.
+    pub(crate) async fn folder_projects(
+        &self,
+        folder: &str,
+        recursive: bool,
+    ) -> ApiResult<Vec<String>> {
+        let mut folders = vec![folder.to_owned()];
+        if recursive {
+            let all = self.store.all_folders().await?;
+            let mut i = 0;
+            while i < folders.len() {
+                let parent = folders[i].clone();
+                folders.extend(
+                    all.iter()
+                        .filter(|f| f.parent_uid.as_deref() == Some(parent.as_str()))
+                        .map(|f| f.uid.clone()),
+                );
+                i += 1;
+            }
+        }
+        let mut out = Vec::new();
+        for f in &folders {
+            let mut after = None;
+            loop {
+                let page = self
+                    .store
+                    .projects_page(
+                        Some(f),
+                        &PageRequest {
+                            after: after.clone(),
+                            first: super::super::SCAN_BATCH,
+                        },
+                    )
+                    .await?;
+                after = page.last().map(|p| p.uid.clone());
+                let done = page.len() < super::super::SCAN_BATCH;
+                out.extend(page.into_iter().map(|p| p.uid));
+                if done {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Why a project of the target is skipped rather than worked on, if it is.
+    async fn project_skip_reason(
+        &self,
+        p: &ProjectView,
+        spec: &TaskSpec,
+    ) -> ApiResult<Option<String>> {
+        if !self.ability_on(p, Ability::Schedule) {
+            return Ok(Some("the schedule ability is off for this project".into()));
+        }
+        for (i, a) in spec.actions.iter().enumerate() {
+            if let Err(e) = self.check_fit(p, i, a).await {
+                return Ok(Some(e.message));
+            }
+        }
+        Ok(None)
+    }
+
+    // ---- one project's job -------------------------------------------------------------
+
+    async fn run_project_job(&self, run_uid: &str, record_uid: &str, attempt: u32) -> ApiResult<()> {
+        let Some(run) = self.store.task_run(run_uid).await? else {
+            return Ok(());
+        };
+        let limit = self.run_limit(&run);
+        let _permit = match &limit {
+            Some(sem) => Some(sem.acquire().await.map_err(|e| ApiError::internal("run limit", e))?),
+            None => None,
+        };
+        let started = Instant::now();
+        let Some(record) = self.store.take_run_project(record_uid, now_ms()).await? else {
+            // Ended already: this is a second delivery.
+            return self.maybe_close_run(run_uid).await;
+        };
+        let outcome = self.apply_actions(&run, &record).await;
+        let spent = started.elapsed().as_millis() as i64;
+        let now = now_ms();
+        match outcome {
+            Ok(true) => {
+                self.store
+                    .end_attempt(record_uid, st::SUCCEEDED, None, spent, now)
+                    .await?;
+            }
+            Ok(false) => {
+                // Cancelled between two actions: the record is cancelled already.
+            }
+            Err(e) => {
+                let retry = record.attempts < run.spec.max_attempts && retryable(&e);
+                let line = format!("attempt {}: {}", record.attempts, e.message);
+                self.store
+                    .log_run_project(record_uid, &log_line(line))
+                    .await?;
+                if retry {
+                    if self
+                        .store
+                        .end_attempt(record_uid, st::QUEUED, Some(&e.message), spent, now)
+                        .await?
+                    {
+                        let delay = retry_delay(record.attempts);
+                        self.queue()?
+                            .push(
+                                Job::Project {
+                                    run_uid: run_uid.to_owned(),
+                                    record_uid: record_uid.to_owned(),
+                                    attempt: record.attempts + 1,
+                                },
+                                Some(delay),
+                            )
+                            .await
+                            .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
+                    }
+                } else {
+                    self.store
+                        .end_attempt(record_uid, st::FAILED, Some(&e.message), spent, now)
+                        .await?;
+                }
+            }
+        }
+        let _ = attempt;
+        self.maybe_close_run(run_uid).await
+    }
+
+    /// Applies the actions the record has not finished yet. `Ok(false)`: the run was
+    /// cancelled in between.
+    async fn apply_actions(
+        &self,
+        run: &TaskRunRecord,
+        record: &TaskRunProjectRecord,
+    ) -> ApiResult<bool> {
+        let task = self
+            .store
+            .task(&run.task_uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("task"))?;
+        let user = self
+            .task_identity(&task)
+            .await?
+            .map_err(|why| ApiError::forbidden(format!("not run: {why}")))?;
+        let mut chain = run.chain.clone();
+        chain.push(task.uid.clone());
+        let who = task_caller(user, &task.uid, &run.uid, chain);
+        let p = self
+            .project_for(&who, &record.project_uid, vitrine_authz::Action::View)
+            .await?;
+        for (i, action) in run.spec.actions.iter().enumerate() {
+            if (i as u32) < record.actions_done || !action.per_project() {
+                continue;
+            }
+            let current = self
+                .store
+                .run_project(&record.uid)
+                .await?
+                .ok_or_else(|| ApiError::not_found("run record"))?;
+            if current.status != st::RUNNING {
+                return Ok(false);
+            }
+            let t = Instant::now();
+            let done = self
+                .apply_action(&who, &p, run, &record.uid, i, action)
+                .await
+                .map_err(|e| ApiError::new(e.code, format!("{}: {}", action.kind(), e.message)))?;
+            let line = format!("{} ({} ms): {done}", action.kind(), t.elapsed().as_millis());
+            self.store
+                .run_project_progress(&record.uid, i as u32 + 1, &log_line(line))
+                .await?;
+        }
+        Ok(true)
+    }
+
+    fn run_limit(&self, run: &TaskRunRecord) -> Option<Arc<tokio::sync::Semaphore>> {
+        let n = run.spec.concurrency? as usize;
+        let mut limits = self.tasks.limits.lock();
+        Some(
+            limits
+                .entry(run.uid.clone())
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(n)))
+                .clone(),
+        )
+    }
+
+    // ---- ending runs -------------------------------------------------------------------
+
+    /// Closes the run if none of its projects is still open.
+    pub(crate) async fn maybe_close_run(&self, run_uid: &str) -> ApiResult<()> {
+        let counts = self.store.run_counts(run_uid).await?;
+        if counts.open() == 0 {
+            self.close_run(run_uid, None).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends a run with its summary (or the given status and message), once.
+    async fn close_run(&self, run_uid: &str, forced: Option<(&str, String)>) -> ApiResult<()> {
+        let Some(run) = self.store.task_run(run_uid).await? else {
+            return Ok(());
+        };
+        let counts = self.store.run_counts(run_uid).await?;
+        let (status, message) = match forced {
+            Some((s, m)) => (s.to_owned(), m),
+            None => (overall(&counts), summary(&counts)),
+        };
+        if !self
+            .store
+            .finish_run(run_uid, &status, &message, now_ms())
+            .await?
+        {
+            return Ok(());
+        }
+        self.tasks.limits.lock().remove(run_uid);
+        tracing::info!(run = %run_uid, task = %run.task_uid, %status, %message, "task run finished");
+        let run = self.store.task_run(run_uid).await?.unwrap_or(run);
+        if matches!(status.as_str(), st::FAILED | st::PARTIAL) {
+            self.notify_failure(&run, &counts).await;
+        }
+        let mut chain = run.chain.clone();
+        chain.push(run.task_uid.clone());
+        // `run_task` actions start once every project is done, in their order.
+        for (i, a) in run.spec.actions.iter().enumerate() {
+            if let Action::RunTask { task } = a
+                && status != st::CANCELLED
+            {
+                self.push_fire(task, &format!("after:{run_uid}:{i}"), &format!("after {}", run.task_name), None, chain.clone())
+                    .await?;
+            }
+        }
+        self.emit(
+            EventKind::TaskFinished,
+            None,
+            Some(&run.task_uid),
+            run_uid,
+            chain,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Cancels a run: queued projects are cancelled at once, running ones stop after
+    /// their current action (a workflow run in progress is stopped).
+    pub async fn cancel_task_run(&self, caller: &Caller, run_uid: &str) -> ApiResult<TaskRunView> {
+        caller.require_write()?;
+        let run = self
+            .store
+            .task_run(run_uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("run"))?;
+        self.task_for(caller, &run.task_uid).await?;
+        let now = now_ms();
+        self.store.cancel_run_projects(run_uid, now).await?;
+        self.store.cancel_running_projects(run_uid, now).await?;
+        let stopping: Vec<String> = {
+            let runs = self.tasks.engine_runs.lock();
+            runs.iter()
+                .filter(|(record, _)| record.starts_with(&format!("{run_uid}/")))
+                .map(|(_, engine_run)| engine_run.clone())
+                .collect()
+        };
+        for r in stopping {
+            self.engine.cancel(&r);
+        }
+        self.close_run(
+            run_uid,
+            Some((st::CANCELLED, format!("cancelled by {}", caller.user.username))),
+        )
+        .await?;
+        self.audit
+            .record(caller, "task.cancel_run", &format!("task_run:{run_uid}"), "ok", "")
+            .await;
+        self.run_view(self.store.task_run(run_uid).await?.unwrap_or(run))
+            .await
+    }
+
+    /// What a restarted or idle process checks: runs whose projects all ended but that
+    /// were never closed, and queued projects whose job may have been lost (pushed again
+    /// under the same key, so a job still waiting is not doubled).
+    async fn housekeeping(&self, now: i64) -> ApiResult<()> {
+        let repush = {
+            let mut last = self.tasks.last_repush_ms.lock();
+            let due = now - *last >= 15_000;
+            if due {
+                *last = now;
+            }
+            due
+        };
+        for run in self.store.open_runs().await? {
+            let counts = self.store.run_counts(&run.uid).await?;
+            // A run whose firing job is still to come has no projects yet.
+            if counts.open() == 0 && run.total > 0 {
+                self.close_run(&run.uid, None).await?;
+            } else if repush && counts.queued > 0 {
+                for r in self.store.run_projects(&run.uid).await? {
+                    if r.status == st::QUEUED {
+                        self.queue()?
+                            .push(
+                                Job::Project {
+                                    run_uid: run.uid.clone(),
+                                    record_uid: r.uid.clone(),
+                                    attempt: r.attempts + 1,
+                                },
+                                None,
+                            )
+                            .await
+                            .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ---- reading runs ------------------------------------------------------------------
+
+    pub async fn task_runs(
+        &self,
+        caller: &Caller,
+        task_uid: &str,
+        page: &PageRequest,
+    ) -> ApiResult<Vec<TaskRunView>> {
+        self.task_for(caller, task_uid).await?;
+        let mut out = Vec::new();
+        for r in self.store.task_runs(task_uid, page).await? {
+            out.push(self.run_view(r).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn task_run(&self, caller: &Caller, run_uid: &str) -> ApiResult<TaskRunView> {
+        let run = self
+            .store
+            .task_run(run_uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("run"))?;
+        self.task_for(caller, &run.task_uid)
+            .await
+            .map_err(|_| ApiError::not_found("run"))?;
+        self.run_view(run).await
+    }
+
+    pub async fn task_run_projects(&self, run_uid: &str) -> ApiResult<Vec<TaskRunProjectRecord>> {
+        Ok(self.store.run_projects(run_uid).await?)
+    }
+
+    async fn run_view(&self, run: TaskRunRecord) -> ApiResult<TaskRunView> {
+        let counts = self.store.run_counts(&run.uid).await?;
+        Ok(TaskRunView { run, counts })
+    }
+
+    /// Remembers that a task's job is refreshing `project_uid` (see `refreshing`).
+    pub(crate) fn mark_refreshing(&self, project_uid: &str, chain: Vec<String>) {
+        self.tasks
+            .refreshing
+            .lock()
+            .insert(project_uid.to_owned(), chain);
+    }
+
+    pub(crate) fn track_engine_run(&self, record_uid: &str, engine_run: Option<&str>) {
+        let mut runs = self.tasks.engine_runs.lock();
+        match engine_run {
+            Some(r) => runs.insert(record_uid.to_owned(), r.to_owned()),
+            None => runs.remove(record_uid),
+        };
+    }
+}
+
+fn spec_is_folder(spec: &TaskSpec) -> bool {
+    matches!(spec.target, Target::Folder { .. })
+}
+
+/// Errors worth another attempt: anything but a refusal that will not change.
+fn retryable(e: &ApiError) -> bool {
+    !matches!(
+        e.code,
+        ErrorCode::Forbidden
+            | ErrorCode::NotFound
+            | ErrorCode::InvalidInput
+            | ErrorCode::PolicyViolation
+            | ErrorCode::Cancelled
+            | ErrorCode::InvalidWorkflow
+            | ErrorCode::ExposureRefused
+            | ErrorCode::OriginMoved
+            | ErrorCode::UnpushedChanges
+    )
+}
+
+fn log_line(message: String) -> RunLogLine {
+    RunLogLine {
+        at_ms: now_ms(),
+        message,
+    }
+}
+
+/// A run's status from its projects' states.
+fn overall(c: &RunCounts) -> String {
+    let s = if c.cancelled > 0 && c.succeeded + c.failed == 0 {
+        st::CANCELLED
+    } else if c.failed > 0 && c.succeeded > 0 {
+        st::PARTIAL
+    } else if c.failed > 0 {
+        st::FAILED
+    } else if c.succeeded == 0 {
+        st::SKIPPED
+    } else {
+        st::SUCCEEDED
+    };
+    s.to_owned()
+}
+
+fn summary(c: &RunCounts) -> String {
+    let total = c.succeeded + c.failed + c.skipped + c.cancelled;
+    let mut s = format!(
+        "{total} project{}: {} succeeded, {} failed, {} skipped",
+        if total == 1 { "" } else { "s" },
+        c.succeeded,
+        c.failed,
+        c.skipped
+    );
+    if c.cancelled > 0 {
+        s.push_str(&format!(", {} cancelled", c.cancelled));
+    }
+    s
+}
