@@ -17,47 +17,13 @@ fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
 }
 
-fn run(cmd: &mut Command, what: &str) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Installs Chromium (Debian package) and playwright-core (npm, from the lock file) the
 /// first time; later runs find them.
 fn ensure_browser() {
-    if !Path::new(CHROMIUM).exists() {
-        // As root apt-get runs directly; otherwise through passwordless sudo, if any.
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-        let apt = |args: &[&str]| {
-            let mut c = if root {
-                Command::new("apt-get")
-            } else {
-                let mut s = Command::new("sudo");
-                s.args(["-n", "--preserve-env=DEBIAN_FRONTEND", "apt-get"]);
-                s
-            };
-            c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-            c
-        };
-        run(&mut apt(&["update", "-q"]), "apt-get update");
-        run(
-            &mut apt(&["install", "-y", "-q", "chromium"]),
-            "apt-get install chromium (the browser tests need Debian's chromium; run as root or install it)",
-        );
-    }
+    ensure_debian_package(CHROMIUM, "chromium");
     let dir = browser_dir();
     if !dir.join("node_modules/playwright-core").exists() {
-        run(
+        run_checked(
             Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund"])
                 .current_dir(&dir),

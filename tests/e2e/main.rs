@@ -19,3 +19,4 @@ mod schema;
 mod setup;
 mod sharing;
 mod support;
+mod tasks;

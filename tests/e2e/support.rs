@@ -66,6 +66,8 @@ impl TestServer {
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
             .args(args)
+            // Retries back off from 200 ms instead of 2 s, so failing projects end fast.
+            .env("VITRINE_TASK_RETRY_BASE_MS", "200")
             .envs(envs.iter().copied())
             .env(
                 "VITRINE_LOG",
@@ -319,4 +321,48 @@ pub fn message(r: &Value) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
+}
+
+/// Runs a command that must succeed.
+pub fn run_checked(cmd: &mut std::process::Command, what: &str) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Installs a Debian package the first time `binary` is missing, so `cargo test` needs
+/// nothing installed by hand. One install at a time (dpkg takes a lock).
+pub fn ensure_debian_package(binary: &str, package: &str) {
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
+    if Path::new(binary).exists() {
+        return;
+    }
+    // As root apt-get runs directly; otherwise through passwordless sudo, if any.
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let apt = |args: &[&str]| {
+        let mut c = if root {
+            std::process::Command::new("apt-get")
+        } else {
+            let mut s = std::process::Command::new("sudo");
+            s.args(["-n", "--preserve-env=DEBIAN_FRONTEND", "apt-get"]);
+            s
+        };
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    run_checked(&mut apt(&["update", "-q"]), "apt-get update");
+    run_checked(
+        &mut apt(&["install", "-y", "-q", package]),
+        &format!("apt-get install {package} (run the tests as root, or install it)"),
+    );
 }

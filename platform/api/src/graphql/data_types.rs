@@ -206,6 +206,10 @@ impl WorkflowRun {
     async fn from_block(&self) -> Option<&str> {
         self.0.from_block.as_deref()
     }
+    /// The user who started it (for a scheduled task: the task's identity).
+    async fn requested_by_id(&self) -> Option<ID> {
+        self.0.requested_by.clone().map(ID)
+    }
     async fn started_at(&self) -> DateTime<Utc> {
         time(self.0.started_ms)
     }

@@ -275,9 +275,6 @@ impl Services {
             }
             _ => {}
         }
-        for who in [caller, &identity] {
-            self.check_task_target(who, &resolved).await?;
-        }
         for (i, a) in resolved.actions.iter().enumerate() {
             if let Action::RunTask { task } = a {
                 let other = self.task_for(caller, task).await.map_err(|_| {
@@ -296,6 +293,9 @@ impl Services {
                     "actions[{i}].location: no resource location named `{location}`"
                 )));
             }
+        }
+        for who in [caller, &identity] {
+            self.check_task_target(who, &resolved).await?;
         }
         Ok(run_as)
     }
