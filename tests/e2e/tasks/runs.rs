@@ -168,6 +168,7 @@ async fn a_cron_task_fires_on_schedule_and_pause_stops_it() {
     let f = fleet(1, 0, &[]).await;
     let s = &f.s;
     let (p, _) = &f.projects[0];
+    data(&s.gql(&f.admin.auth, crate::data::RUN, json!({"p": p})).await);
     let task = create_task(
         s,
         &f.eddy,
