@@ -39,6 +39,9 @@ impl QueueConfig {
     }
 }
 
+/// How long Redis remembers a pushed key (SQLite keeps them in the jobs table).
+const IDEMPOTENCY_TTL: Duration = Duration::from_secs(14 * 24 * 3600);
+
 /// Missed heartbeats after which a worker's jobs are handed to others.
 pub(crate) const MISSED_HEARTBEATS: usize = 3;
 
@@ -64,8 +67,12 @@ impl Queue {
                     std::fs::create_dir_all(dir).map_err(QueueError::sqlite)?;
                 }
                 let url = format!("sqlite://{}?mode=rwc", path.display());
-                let pool = SqlitePool::connect(&url).await.map_err(QueueError::sqlite)?;
-                SqliteStorage::setup(&pool).await.map_err(QueueError::sqlite)?;
+                let pool = SqlitePool::connect(&url)
+                    .await
+                    .map_err(QueueError::sqlite)?;
+                SqliteStorage::setup(&pool)
+                    .await
+                    .map_err(QueueError::sqlite)?;
                 let c = apalis_sqlite::Config::default()
                     .queue(&config.name)
                     .heartbeat_interval(config.heartbeat)
@@ -83,7 +90,9 @@ impl Queue {
                     .queue(&config.name)
                     .heartbeat_interval(config.heartbeat)
                     .missed_heartbeats(MISSED_HEARTBEATS)
-                    .batch_size(config.concurrency.max(1));
+                    .batch_size(config.concurrency.max(1))
+                    // Keys only need to outlive the runs that may push them again.
+                    .idempotency_ttl(Some(IDEMPOTENCY_TTL));
                 Inner::Redis(RedisStorage::new(conn).with_config(c))
             }
         };
@@ -113,11 +122,7 @@ impl Queue {
         // own re-delivery covers dead workers and infrastructure errors.
         let task = task.max_attempts(5).build();
         match &self.inner {
-            Inner::Sqlite(s) => s
-                .clone()
-                .push_task(task)
-                .await
-                .map_err(QueueError::sqlite),
+            Inner::Sqlite(s) => s.clone().push_task(task).await.map_err(QueueError::sqlite),
             Inner::Redis(s) => s.clone().push_task(task).await.map_err(QueueError::redis),
         }
     }

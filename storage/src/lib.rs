@@ -38,12 +38,12 @@ pub use records::{
     UserRecord, VirtualRootRecord,
 };
 pub use revisions::{PushedFrom, RevisionRecord};
-pub use tasks::{
-    RunCounts, RunLogLine, TaskRecord, TaskRunProjectRecord, TaskRunRecord, status as run_status,
-};
 pub use sharing::{
     PinnedReport, ShareCopyRecord, ShareLinkRecord, ShareRecipientRecord, ShareSessionRecord,
     ShareWarning,
+};
+pub use tasks::{
+    RunCounts, RunLogLine, TaskRecord, TaskRunProjectRecord, TaskRunRecord, status as run_status,
 };
 
 /// A page request over a uid-ordered table: up to `first` rows after the `after` uid.

@@ -17,7 +17,13 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "vitrine-storage",
-        &["vitrine-authz", "vitrine-api", "vitrine-server", "vitrine", "vitrine-queue"],
+        &[
+            "vitrine-authz",
+            "vitrine-api",
+            "vitrine-server",
+            "vitrine",
+            "vitrine-queue",
+        ],
         &["poem", "async-graphql", "casbin"],
     ),
     (
@@ -40,7 +46,13 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "vitrine-engine",
-        &["vitrine-api", "vitrine-server", "vitrine", "vitrine-sdk", "vitrine-queue"],
+        &[
+            "vitrine-api",
+            "vitrine-server",
+            "vitrine",
+            "vitrine-sdk",
+            "vitrine-queue",
+        ],
         &["poem", "async-graphql", "casbin"],
     ),
     (

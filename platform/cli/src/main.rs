@@ -215,7 +215,10 @@ async fn main() -> anyhow::Result<()> {
             let queue = vitrine_server::jobs::open_queue(&services, &config)
                 .await
                 .context("cannot open the job queue")?;
-            println!("worker: working on {} jobs; ctrl-c stops", queue.backend_name());
+            println!(
+                "worker: working on {} jobs; ctrl-c stops",
+                queue.backend_name()
+            );
             vitrine_server::jobs::run_jobs(services, queue, until(stop_on_signal().1)).await?;
         }
         Command::Admin {

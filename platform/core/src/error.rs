@@ -208,7 +208,10 @@ pub struct CoreError {
 }
 
 impl CoreError {
-    pub fn new(field: impl Into<std::borrow::Cow<'static, str>>, reason: impl Into<String>) -> Self {
+    pub fn new(
+        field: impl Into<std::borrow::Cow<'static, str>>,
+        reason: impl Into<String>,
+    ) -> Self {
         CoreError {
             field: field.into(),
             reason: reason.into(),

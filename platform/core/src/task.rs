@@ -182,7 +182,10 @@ impl TaskSpec {
             ));
         }
         if self.actions.is_empty() {
-            return Err(CoreError::new("actions", "a task needs at least one action"));
+            return Err(CoreError::new(
+                "actions",
+                "a task needs at least one action",
+            ));
         }
         if self.actions.len() > MAX_ACTIONS {
             return Err(CoreError::new(
@@ -458,7 +461,12 @@ mod tests {
             cron: "0 25 * * *".into(),
             time_zone: "UTC".into(),
         };
-        assert!(s.check_shape().unwrap_err().to_string().starts_with("trigger: cron:"));
+        assert!(
+            s.check_shape()
+                .unwrap_err()
+                .to_string()
+                .starts_with("trigger: cron:")
+        );
         let s = spec(vec![
             Action::WarmUp,
             Action::Deliver {

@@ -33,7 +33,8 @@ pub use datasets::{Datasets, Table, artifact_path};
 pub use error::{EngineError, EngineResult};
 pub use query::{QueryResult, QuerySpec, Scope};
 pub use run::{
-    BlockError, BlockResult, BlockStatus, FinishedRun, INSTANCE_PARAMETERS, RunEvent, RunRequest, upload_path,
+    BlockError, BlockResult, BlockStatus, FinishedRun, INSTANCE_PARAMETERS, RunEvent, RunRequest,
+    upload_path,
 };
 pub use types::{ColumnInfo, ColumnType, describe};
 

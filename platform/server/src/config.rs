@@ -356,9 +356,19 @@ mod tests {
     fn queue_backends_are_checked() {
         let mut c = Config::default();
         c.queue.backend = "kafka".into();
-        assert!(c.queue().unwrap_err().to_string().starts_with("queue.backend"));
+        assert!(
+            c.queue()
+                .unwrap_err()
+                .to_string()
+                .starts_with("queue.backend")
+        );
         c.queue.backend = "redis".into();
-        assert!(c.queue().unwrap_err().to_string().starts_with("queue.redis_url"));
+        assert!(
+            c.queue()
+                .unwrap_err()
+                .to_string()
+                .starts_with("queue.redis_url")
+        );
         c.queue.redis_url = Some("redis://127.0.0.1:1/0".into());
         assert!(matches!(
             c.queue().unwrap().backend,

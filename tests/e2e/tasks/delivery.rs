@@ -21,8 +21,14 @@ fn free_port() -> u16 {
 
 async fn wait_port(port: u16, what: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(tokio::time::Instant::now() < deadline, "{what} did not start");
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} did not start"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -35,13 +41,8 @@ async fn smtp_sink(maildir: &Path) -> (tokio::process::Child, u16) {
         .is_ok_and(|s| s.success());
     if !have {
         run_checked(
-            std::process::Command::new("python3").args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "aiosmtpd",
-            ]),
+            std::process::Command::new("python3")
+                .args(["-m", "pip", "install", "--quiet", "aiosmtpd"]),
             "pip install aiosmtpd",
         );
     }
@@ -84,7 +85,11 @@ print(json.dumps(out))
         .arg(maildir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -99,7 +104,10 @@ async fn wait_mail(maildir: &Path, n: usize) -> Vec<Value> {
         if mail.len() >= n {
             return mail;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{n} messages expected, got {mail:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{n} messages expected, got {mail:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -114,7 +122,10 @@ async fn a_report_is_delivered_by_smtp_with_its_file_and_csv_and_failures_are_ma
     let s = TestServer::start_full(
         &tmp.path().join("data"),
         &[],
-        &[("VITRINE_SMTP_URL", &url), ("VITRINE_MAIL_FROM", "Vitrine <reports@example.com>")],
+        &[
+            ("VITRINE_SMTP_URL", &url),
+            ("VITRINE_MAIL_FROM", "Vitrine <reports@example.com>"),
+        ],
     )
     .await;
     let f = fleet_with(s, 2, 0, &["P02"]).await;
@@ -142,7 +153,10 @@ async fn a_report_is_delivered_by_smtp_with_its_file_and_csv_and_failures_are_ma
     let m = &got[0];
     assert_eq!(m["subject"], "Daily sales");
     let to = m["to"].as_str().unwrap();
-    assert!(to.contains("ops@example.com") && to.contains("cfo@example.com"), "{to}");
+    assert!(
+        to.contains("ops@example.com") && to.contains("cfo@example.com"),
+        "{to}"
+    );
     assert!(m["message_id"].as_str().unwrap().contains(&run), "{m}");
     let atts = m["attachments"].as_array().unwrap();
     assert_eq!(atts.len(), 3, "{atts:?}");
@@ -150,7 +164,10 @@ async fn a_report_is_delivered_by_smtp_with_its_file_and_csv_and_failures_are_ma
     assert_eq!(html["type"], "text/html");
     assert!(html["filename"].as_str().unwrap().ends_with(".html"));
     let page = html["text"].as_str().unwrap();
-    assert!(page.contains("<html") && page.contains("Sales by region"), "report file");
+    assert!(
+        page.contains("<html") && page.contains("Sales by region"),
+        "report file"
+    );
     let csv: Vec<&Value> = atts.iter().filter(|a| a["type"] == "text/csv").collect();
     assert_eq!(csv.len(), 2);
     let by_region = csv
@@ -159,7 +176,10 @@ async fn a_report_is_delivered_by_smtp_with_its_file_and_csv_and_failures_are_ma
         .expect("the by-region tile as CSV");
     // Header plus one line per region of the file.
     let regions = crate::data::sales_by_region().len();
-    assert_eq!(by_region["text"].as_str().unwrap().trim().lines().count(), regions + 1);
+    assert_eq!(
+        by_region["text"].as_str().unwrap().trim().lines().count(),
+        regions + 1
+    );
 
     // A folder task with a failing project mails its notice list.
     let failing = create_task(
@@ -183,8 +203,17 @@ async fn a_report_is_delivered_by_smtp_with_its_file_and_csv_and_failures_are_ma
         .iter()
         .find(|m| m["to"] == "oncall@example.com")
         .expect("a failure notice");
-    assert!(notice["subject"].as_str().unwrap().starts_with("Task \"Fleet refresh\" partial"), "{notice}");
-    assert!(notice["body"].as_str().unwrap().contains("P02: refresh"), "{notice}");
+    assert!(
+        notice["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("Task \"Fleet refresh\" partial"),
+        "{notice}"
+    );
+    assert!(
+        notice["body"].as_str().unwrap().contains("P02: refresh"),
+        "{notice}"
+    );
 }
 
 #[tokio::test]
@@ -192,7 +221,10 @@ async fn a_delivery_without_an_smtp_server_fails_with_a_clear_error() {
     let f = fleet(1, 0, &[]).await;
     let s = &f.s;
     let (p1, _) = &f.projects[0];
-    data(&s.gql(&f.admin.auth, crate::data::RUN, json!({"p": p1})).await);
+    data(
+        &s.gql(&f.admin.auth, crate::data::RUN, json!({"p": p1}))
+            .await,
+    );
     let task = create_task(
         s,
         &f.eddy,
@@ -217,7 +249,16 @@ async fn tasks_run_on_the_redis_backend() {
     ensure_debian_package("/usr/bin/redis-server", "redis-server");
     let port = free_port();
     let _redis = tokio::process::Command::new("/usr/bin/redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -229,7 +270,10 @@ async fn tasks_run_on_the_redis_backend() {
     let s = TestServer::start_full(
         &tmp.path().join("data"),
         &[],
-        &[("VITRINE_QUEUE_BACKEND", "redis"), ("VITRINE_QUEUE_REDIS_URL", &url)],
+        &[
+            ("VITRINE_QUEUE_BACKEND", "redis"),
+            ("VITRINE_QUEUE_REDIS_URL", &url),
+        ],
     )
     .await;
     let f = fleet_with(s, 3, 1, &[]).await;
@@ -253,7 +297,13 @@ async fn tasks_run_on_the_redis_backend() {
     assert_eq!(ok["succeeded"], 3, "{ok}");
     // The jobs went through this Redis.
     let keys = std::process::Command::new("redis-cli")
-        .args(["-p", &port.to_string(), "--scan", "--pattern", "vitrine-jobs*"])
+        .args([
+            "-p",
+            &port.to_string(),
+            "--scan",
+            "--pattern",
+            "vitrine-jobs*",
+        ])
         .output()
         .unwrap();
     let keys = String::from_utf8_lossy(&keys.stdout);
@@ -263,7 +313,10 @@ async fn tasks_run_on_the_redis_backend() {
         .args(["worker", "--data-dir"])
         .arg(tmp.path().join("other"))
         .env("VITRINE_QUEUE_BACKEND", "redis")
-        .env("VITRINE_QUEUE_REDIS_URL", format!("redis://127.0.0.1:{}/0", free_port()))
+        .env(
+            "VITRINE_QUEUE_REDIS_URL",
+            format!("redis://127.0.0.1:{}/0", free_port()),
+        )
         .output()
         .await
         .unwrap();

@@ -66,12 +66,23 @@ async fn a_push_starts_its_event_task_whose_end_starts_the_next_and_nothing_loop
     })
     .await;
     assert_eq!(runs.len(), 1);
-    assert!(runs[0]["cause"].as_str().unwrap().starts_with("project_pushed"), "{runs:?}");
+    assert!(
+        runs[0]["cause"]
+            .as_str()
+            .unwrap()
+            .starts_with("project_pushed"),
+        "{runs:?}"
+    );
     let follow = wait_runs(s, &f.admin, &after, Duration::from_secs(60), |r| {
         r.first().is_some_and(|r| r["status"] == "succeeded")
     })
     .await;
-    assert!(follow[0]["cause"].as_str().unwrap().starts_with("task_finished"));
+    assert!(
+        follow[0]["cause"]
+            .as_str()
+            .unwrap()
+            .starts_with("task_finished")
+    );
     // The push task's refresh fired the refresh task once; that one's own refresh did
     // not fire it again.
     wait_runs(s, &f.admin, &on_refresh, Duration::from_secs(60), |r| {
@@ -82,7 +93,10 @@ async fn a_push_starts_its_event_task_whose_end_starts_the_next_and_nothing_loop
     assert_eq!(runs_of(s, &f.admin, &on_refresh).await.len(), 1);
     assert_eq!(runs_of(s, &f.admin, &on_push).await.len(), 1);
     // A refresh by a person fires it once more.
-    data(&s.gql(&f.admin.auth, crate::data::RUN, json!({"p": origin})).await);
+    data(
+        &s.gql(&f.admin.auth, crate::data::RUN, json!({"p": origin}))
+            .await,
+    );
     wait_runs(s, &f.admin, &on_refresh, Duration::from_secs(60), |r| {
         r.len() == 2 && r[0]["status"] == "succeeded"
     })
@@ -103,8 +117,12 @@ async fn app_parameters_are_checked_when_saved_and_read_at_each_run() {
     });
     let set = "mutation($v:[ParameterInput!]!){setInstanceParameters(parameters:$v){name}}";
     data(
-        &s.gql(&f.admin.auth, set, json!({"v": [{"name": "fleet", "value": f.folder}]}))
-            .await,
+        &s.gql(
+            &f.admin.auth,
+            set,
+            json!({"v": [{"name": "fleet", "value": f.folder}]}),
+        )
+        .await,
     );
     let r = s.gql(&f.admin.auth, CREATE, json!({"i": input})).await;
     assert_eq!(code(&r), "INVALID_INPUT");
@@ -112,9 +130,7 @@ async fn app_parameters_are_checked_when_saved_and_read_at_each_run() {
         message(&r).starts_with("actions[0].location: `${backup_store}` is not an app parameter"),
         "{r}"
     );
-    let params = |store: &str| {
-        json!({"v": [{"name": "fleet", "value": f.folder}, {"name": "backup_store", "value": store}]})
-    };
+    let params = |store: &str| json!({"v": [{"name": "fleet", "value": f.folder}, {"name": "backup_store", "value": store}]});
     data(&s.gql(&f.admin.auth, set, params("files")).await);
     let task = create_task(s, &f.admin, input).await;
     // The task keeps what was written.
@@ -126,28 +142,44 @@ async fn app_parameters_are_checked_when_saved_and_read_at_each_run() {
         )
         .await;
     assert_eq!(data(&r)["task"]["target"]["folderId"], "${fleet}");
-    assert_eq!(data(&r)["task"]["actions"][0]["location"], "${backup_store}");
+    assert_eq!(
+        data(&r)["task"]["actions"][0]["location"],
+        "${backup_store}"
+    );
     let slug = &f.projects[0].1;
     let run = run_now(s, &f.admin, &task).await;
-    assert_eq!(wait_run(s, &f.admin, &run, Duration::from_secs(60)).await["status"], "succeeded");
+    assert_eq!(
+        wait_run(s, &f.admin, &run, Duration::from_secs(60)).await["status"],
+        "succeeded"
+    );
     let in_files = f.files.path().join(format!("nightly/{slug}.vitrine"));
     let in_vault = vault.path().join(format!("nightly/{slug}.vitrine"));
     assert!(in_files.exists() && !in_vault.exists());
     // Change the parameter: the next run writes to the vault.
     data(&s.gql(&f.admin.auth, set, params("vault")).await);
     let run = run_now(s, &f.admin, &task).await;
-    assert_eq!(wait_run(s, &f.admin, &run, Duration::from_secs(60)).await["status"], "succeeded");
+    assert_eq!(
+        wait_run(s, &f.admin, &run, Duration::from_secs(60)).await["status"],
+        "succeeded"
+    );
     assert!(in_vault.exists());
     // Remove it: the run fails and says which reference is missing.
     data(
-        &s.gql(&f.admin.auth, set, json!({"v": [{"name": "fleet", "value": f.folder}]}))
-            .await,
+        &s.gql(
+            &f.admin.auth,
+            set,
+            json!({"v": [{"name": "fleet", "value": f.folder}]}),
+        )
+        .await,
     );
     let run = run_now(s, &f.admin, &task).await;
     let done = wait_run(s, &f.admin, &run, Duration::from_secs(60)).await;
     assert_eq!(done["status"], "failed");
     assert!(
-        done["message"].as_str().unwrap().contains("`${backup_store}` is not an app parameter"),
+        done["message"]
+            .as_str()
+            .unwrap()
+            .contains("`${backup_store}` is not an app parameter"),
         "{done}"
     );
 }

@@ -41,12 +41,20 @@ async fn malformed_and_misfitting_tasks_are_refused_by_field_and_nothing_is_stor
             "trigger: cron: `0 6 * *` has 4 fields",
         ),
         (
-            with(base(p), "trigger", json!({"cron": "0 6 * * *", "timeZone": "Mars/Olympus"})),
+            with(
+                base(p),
+                "trigger",
+                json!({"cron": "0 6 * * *", "timeZone": "Mars/Olympus"}),
+            ),
             "INVALID_INPUT",
             "trigger: timeZone:",
         ),
         (
-            with(base(p), "trigger", json!({"cron": "0 6 * * *", "event": "PROJECT_PUSHED"})),
+            with(
+                base(p),
+                "trigger",
+                json!({"cron": "0 6 * * *", "event": "PROJECT_PUSHED"}),
+            ),
             "INVALID_INPUT",
             "trigger: give either cron or event",
         ),
@@ -61,7 +69,11 @@ async fn malformed_and_misfitting_tasks_are_refused_by_field_and_nothing_is_stor
             "trigger.taskId:",
         ),
         (
-            with(base(p), "target", json!({"projectId": p, "folderId": f.folder})),
+            with(
+                base(p),
+                "target",
+                json!({"projectId": p, "folderId": f.folder}),
+            ),
             "INVALID_INPUT",
             "target: give exactly one",
         ),
@@ -86,37 +98,69 @@ async fn malformed_and_misfitting_tasks_are_refused_by_field_and_nothing_is_stor
             "actions[0]: push needs a working copy",
         ),
         (
-            with(base(p), "actions", json!([{"kind": "REFRESH", "location": "files"}])),
+            with(
+                base(p),
+                "actions",
+                json!([{"kind": "REFRESH", "location": "files"}]),
+            ),
             "INVALID_INPUT",
             "actions[0].location: a Refresh action takes no location",
         ),
         (
-            with(base(p), "actions", json!([{"kind": "WARM_UP"}, {"kind": "DELIVER", "report": "Sales", "recipients": ["not an address"]}])),
+            with(
+                base(p),
+                "actions",
+                json!([{"kind": "WARM_UP"}, {"kind": "DELIVER", "report": "Sales", "recipients": ["not an address"]}]),
+            ),
             "INVALID_INPUT",
             "actions[1].recipients:",
         ),
         (
-            with(base(p), "actions", json!([{"kind": "DELIVER", "report": "Nope", "recipients": ["a@example.com"]}])),
+            with(
+                base(p),
+                "actions",
+                json!([{"kind": "DELIVER", "report": "Nope", "recipients": ["a@example.com"]}]),
+            ),
             "INVALID_INPUT",
             "actions[0].report: `P01` has no report `Nope`",
         ),
         (
-            with(base(p), "actions", json!([{"kind": "BACKUP", "location": "attic", "path": "x.vitrine"}])),
+            with(
+                base(p),
+                "actions",
+                json!([{"kind": "BACKUP", "location": "attic", "path": "x.vitrine"}]),
+            ),
             "INVALID_INPUT",
             "actions[0].location: no resource location named `attic`",
         ),
         (
-            with(base(p), "actions", json!([{"kind": "BACKUP", "location": "files", "path": "../x"}])),
+            with(
+                base(p),
+                "actions",
+                json!([{"kind": "BACKUP", "location": "files", "path": "../x"}]),
+            ),
             "INVALID_INPUT",
             "actions[0].path:",
         ),
         (
-            with(base(p), "actions", json!([{"kind": "RUN_TASK", "taskId": "nope"}])),
+            with(
+                base(p),
+                "actions",
+                json!([{"kind": "RUN_TASK", "taskId": "nope"}]),
+            ),
             "INVALID_INPUT",
             "actions[0].task: no task `nope`",
         ),
-        (with(base(p), "maxAttempts", json!(0)), "INVALID_INPUT", "maxAttempts:"),
-        (with(base(p), "concurrency", json!(0)), "INVALID_INPUT", "concurrency:"),
+        (
+            with(base(p), "maxAttempts", json!(0)),
+            "INVALID_INPUT",
+            "maxAttempts:",
+        ),
+        (
+            with(base(p), "concurrency", json!(0)),
+            "INVALID_INPUT",
+            "concurrency:",
+        ),
         (
             with(base(p), "notify", json!({"webhook": "ftp://example.com/x"})),
             "INVALID_INPUT",
@@ -132,11 +176,7 @@ async fn malformed_and_misfitting_tasks_are_refused_by_field_and_nothing_is_stor
             "INVALID_INPUT",
             "runAsToken: not a valid API token",
         ),
-        (
-            with(base(p), "name", json!("")),
-            "INVALID_INPUT",
-            "name:",
-        ),
+        (with(base(p), "name", json!("")), "INVALID_INPUT", "name:"),
     ];
     for (input, want_code, want_message) in cases {
         let r = f.s.gql(&f.eddy.auth, CREATE, json!({"i": input})).await;
@@ -158,15 +198,28 @@ async fn malformed_and_misfitting_tasks_are_refused_by_field_and_nothing_is_stor
     // A person's token cannot be a task's identity.
     let eddy_session = s.session("eddy", PASSWORD).await;
     let r = s
-        .gql(&eddy_session, "mutation{createApiToken(name:\"mine\"){token}}", json!({}))
+        .gql(
+            &eddy_session,
+            "mutation{createApiToken(name:\"mine\"){token}}",
+            json!({}),
+        )
         .await;
     let mine = data(&r)["createApiToken"]["token"].clone();
     let r = s
-        .gql(&f.eddy.auth, CREATE, json!({"i": with(base(p), "runAsToken", mine)}))
+        .gql(
+            &f.eddy.auth,
+            CREATE,
+            json!({"i": with(base(p), "runAsToken", mine)}),
+        )
         .await;
-    assert!(message(&r).starts_with("runAsToken: the token belongs to a person"), "{r}");
+    assert!(
+        message(&r).starts_with("runAsToken: the token belongs to a person"),
+        "{r}"
+    );
     // Nothing was stored.
-    let r = s.gql(&f.admin.auth, "{tasks{edges{node{id}}}}", json!({})).await;
+    let r = s
+        .gql(&f.admin.auth, "{tasks{edges{node{id}}}}", json!({}))
+        .await;
     assert_eq!(data(&r)["tasks"]["edges"], json!([]));
     // The valid one is stored, once per name.
     create_task(s, &f.eddy, base(p)).await;
@@ -181,8 +234,13 @@ async fn only_editors_schedule_and_tasks_are_private_to_their_owner() {
     let (p, _) = &f.projects[0];
     let vic = s.user(&f.admin, "vic").await;
     data(
-        &s.grant(&f.admin, &format!("user:{}", vic.id), &format!("folder:{}", f.folder), "VIEWER")
-            .await,
+        &s.grant(
+            &f.admin,
+            &format!("user:{}", vic.id),
+            &format!("folder:{}", f.folder),
+            "VIEWER",
+        )
+        .await,
     );
     // A viewer may not schedule a refresh of the project, nor anything over the folder.
     let r = s.gql(&vic.auth, CREATE, json!({"i": base(p)})).await;
@@ -197,12 +255,19 @@ async fn only_editors_schedule_and_tasks_are_private_to_their_owner() {
         .await;
     assert_eq!(code(&r), "FORBIDDEN", "{r}");
     // The schedule ability switched off refuses even the editor.
-    let ability = "mutation($p:ID!,$e:Boolean){setProjectAbility(id:$p,ability:SCHEDULE,enabled:$e){id}}";
-    data(&s.gql(&f.admin.auth, ability, json!({"p": p, "e": false})).await);
+    let ability =
+        "mutation($p:ID!,$e:Boolean){setProjectAbility(id:$p,ability:SCHEDULE,enabled:$e){id}}";
+    data(
+        &s.gql(&f.admin.auth, ability, json!({"p": p, "e": false}))
+            .await,
+    );
     let r = s.gql(&f.eddy.auth, CREATE, json!({"i": base(p)})).await;
     assert_eq!(code(&r), "FORBIDDEN", "{r}");
     assert!(message(&r).contains("schedule ability"), "{r}");
-    data(&s.gql(&f.admin.auth, ability, json!({"p": p, "e": null})).await);
+    data(
+        &s.gql(&f.admin.auth, ability, json!({"p": p, "e": null}))
+            .await,
+    );
     // The editor may; the task is theirs (and the admins').
     let task = create_task(s, &f.eddy, base(p)).await;
     for q in [
@@ -214,21 +279,47 @@ async fn only_editors_schedule_and_tasks_are_private_to_their_owner() {
         let r = s.gql(&vic.auth, q, json!({"t": task})).await;
         assert_eq!(code(&r), "NOT_FOUND", "{q}: {r}");
     }
-    let r = s.gql(&vic.auth, "{tasks{edges{node{id}}}}", json!({})).await;
+    let r = s
+        .gql(&vic.auth, "{tasks{edges{node{id}}}}", json!({}))
+        .await;
     assert_eq!(data(&r)["tasks"]["edges"], json!([]));
-    let r = s.gql(&f.admin.auth, "{tasks{edges{node{id name}}}}", json!({})).await;
+    let r = s
+        .gql(&f.admin.auth, "{tasks{edges{node{id name}}}}", json!({}))
+        .await;
     assert_eq!(data(&r)["tasks"]["edges"][0]["node"]["id"], task.as_str());
     // A read-only token cannot change tasks.
     let eddy_session = s.session("eddy", PASSWORD).await;
     let r = s
-        .gql(&eddy_session, "mutation{createApiToken(name:\"ro\",readOnly:true){token}}", json!({}))
+        .gql(
+            &eddy_session,
+            "mutation{createApiToken(name:\"ro\",readOnly:true){token}}",
+            json!({}),
+        )
         .await;
     let ro = Auth::Bearer(data(&r)["createApiToken"]["token"].as_str().unwrap().into());
-    let r = s.gql(&ro, "mutation($t:ID!){runTaskNow(id:$t){id}}", json!({"t": task})).await;
+    let r = s
+        .gql(
+            &ro,
+            "mutation($t:ID!){runTaskNow(id:$t){id}}",
+            json!({"t": task}),
+        )
+        .await;
     assert_eq!(code(&r), "TOKEN_REJECTED");
-    let r = s.gql(&f.eddy.auth, "mutation($t:ID!){deleteTask(id:$t)}", json!({"t": task})).await;
+    let r = s
+        .gql(
+            &f.eddy.auth,
+            "mutation($t:ID!){deleteTask(id:$t)}",
+            json!({"t": task}),
+        )
+        .await;
     assert_eq!(data(&r)["deleteTask"], true);
-    let r = s.gql(&f.eddy.auth, "query($t:ID!){task(id:$t){id}}", json!({"t": task})).await;
+    let r = s
+        .gql(
+            &f.eddy.auth,
+            "query($t:ID!){task(id:$t){id}}",
+            json!({"t": task}),
+        )
+        .await;
     assert_eq!(code(&r), "NOT_FOUND");
 }
 
@@ -239,9 +330,16 @@ async fn a_task_runs_as_a_service_account_until_its_token_is_revoked() {
     let (p1, _) = &f.projects[0];
     let (p2, _) = &f.projects[1];
     let r = s
-        .gql(&f.admin.auth, "mutation{createServiceAccount(username:\"robot\"){id}}", json!({}))
+        .gql(
+            &f.admin.auth,
+            "mutation{createServiceAccount(username:\"robot\"){id}}",
+            json!({}),
+        )
         .await;
-    let robot = data(&r)["createServiceAccount"]["id"].as_str().unwrap().to_owned();
+    let robot = data(&r)["createServiceAccount"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let admin_session = s.session("admin", ADMIN_PASSWORD).await;
     let r = s
         .gql(
@@ -252,7 +350,15 @@ async fn a_task_runs_as_a_service_account_until_its_token_is_revoked() {
         .await;
     let token = data(&r)["createApiToken"]["token"].clone();
     let token_id = data(&r)["createApiToken"]["apiToken"]["id"].clone();
-    data(&s.grant(&f.admin, &format!("user:{robot}"), &format!("project:{p1}"), "EDITOR").await);
+    data(
+        &s.grant(
+            &f.admin,
+            &format!("user:{robot}"),
+            &format!("project:{p1}"),
+            "EDITOR",
+        )
+        .await,
+    );
     // The robot has no role on P02: a task for it there is refused when saved.
     let r = s
         .gql(
@@ -264,7 +370,11 @@ async fn a_task_runs_as_a_service_account_until_its_token_is_revoked() {
     assert_eq!(code(&r), "NOT_FOUND", "{r}");
     assert!(message(&r).starts_with("target.project:"), "{r}");
     let r = s
-        .gql(&f.eddy.auth, CREATE, json!({"i": with(base(p1), "runAsToken", token)}))
+        .gql(
+            &f.eddy.auth,
+            CREATE,
+            json!({"i": with(base(p1), "runAsToken", token)}),
+        )
         .await;
     assert_eq!(data(&r)["createTask"]["runsAsServiceAccount"], true);
     let task = data(&r)["createTask"]["id"].as_str().unwrap().to_owned();
@@ -292,7 +402,10 @@ async fn a_task_runs_as_a_service_account_until_its_token_is_revoked() {
     let run = run_now(s, &f.eddy, &task).await;
     let done = wait_run(s, &f.eddy, &run, Duration::from_secs(60)).await;
     assert_eq!(done["status"], "skipped", "{done}");
-    assert!(done["message"].as_str().unwrap().contains("was revoked"), "{done}");
+    assert!(
+        done["message"].as_str().unwrap().contains("was revoked"),
+        "{done}"
+    );
     assert_eq!(refreshes(s, &f.admin, p1).await, 1);
     // A task running as its owner stops when the owner is disabled.
     let own = create_task(s, &f.eddy, with(base(p2), "name", json!("Own"))).await;
@@ -307,5 +420,8 @@ async fn a_task_runs_as_a_service_account_until_its_token_is_revoked() {
     let run = run_now(s, &f.admin, &own).await;
     let done = wait_run(s, &f.admin, &run, Duration::from_secs(60)).await;
     assert_eq!(done["status"], "skipped", "{done}");
-    assert!(done["message"].as_str().unwrap().contains("is disabled"), "{done}");
+    assert!(
+        done["message"].as_str().unwrap().contains("is disabled"),
+        "{done}"
+    );
 }

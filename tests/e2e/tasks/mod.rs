@@ -112,7 +112,13 @@ pub async fn fleet_with(s: TestServer, n: usize, in_sub: usize, broken: &[&str])
 }
 
 /// A file-system resource location granted for writing to `folder`.
-pub async fn location(s: &TestServer, admin: &Actor, name: &str, root: &std::path::Path, folder: &str) {
+pub async fn location(
+    s: &TestServer,
+    admin: &Actor,
+    name: &str,
+    root: &std::path::Path,
+    folder: &str,
+) {
     let r = s
         .gql(
             &admin.auth,

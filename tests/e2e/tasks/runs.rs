@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::sync::Mutex;
 use serde_json::{Value, json};
+use std::sync::Mutex;
 
 use super::*;
 use crate::support::*;
@@ -74,7 +74,10 @@ async fn a_folder_task_refreshes_and_warms_twenty_projects_and_one_failure_spare
     assert_eq!(done["succeeded"], 18);
     assert_eq!(done["failed"], 1);
     assert_eq!(done["skipped"], 1);
-    assert_eq!(done["message"], "20 projects: 18 succeeded, 1 failed, 1 skipped");
+    assert_eq!(
+        done["message"],
+        "20 projects: 18 succeeded, 1 failed, 1 skipped"
+    );
     for p in done["projects"].as_array().unwrap() {
         match p["projectName"].as_str().unwrap() {
             "P07" => {
@@ -100,7 +103,10 @@ async fn a_folder_task_refreshes_and_warms_twenty_projects_and_one_failure_spare
                     .map(|l| l["message"].as_str().unwrap())
                     .collect();
                 assert!(log[0].starts_with("refresh"), "{log:?}");
-                assert!(log[1].starts_with("warm_up") && log[1].contains("tiles"), "{log:?}");
+                assert!(
+                    log[1].starts_with("warm_up") && log[1].contains("tiles"),
+                    "{log:?}"
+                );
             }
         }
     }
@@ -168,7 +174,10 @@ async fn a_cron_task_fires_on_schedule_and_pause_stops_it() {
     let f = fleet(1, 0, &[]).await;
     let s = &f.s;
     let (p, _) = &f.projects[0];
-    data(&s.gql(&f.admin.auth, crate::data::RUN, json!({"p": p})).await);
+    data(
+        &s.gql(&f.admin.auth, crate::data::RUN, json!({"p": p}))
+            .await,
+    );
     let task = create_task(
         s,
         &f.eddy,
@@ -184,7 +193,10 @@ async fn a_cron_task_fires_on_schedule_and_pause_stops_it() {
         r.iter().filter(|r| r["status"] == "succeeded").count() >= 2
     })
     .await;
-    assert!(runs.iter().all(|r| r["cause"].as_str().unwrap().starts_with("cron firing of")));
+    assert!(
+        runs.iter()
+            .all(|r| r["cause"].as_str().unwrap().starts_with("cron firing of"))
+    );
     let r = s
         .gql(
             &f.eddy.auth,
@@ -192,7 +204,10 @@ async fn a_cron_task_fires_on_schedule_and_pause_stops_it() {
             json!({"t": task}),
         )
         .await;
-    assert_eq!(data(&r)["pauseTask"], json!({"paused": true, "nextRunAt": null}));
+    assert_eq!(
+        data(&r)["pauseTask"],
+        json!({"paused": true, "nextRunAt": null})
+    );
     // Let a firing in flight land, then count: nothing more while paused.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let before = runs_of(s, &f.eddy, &task).await.len();
@@ -206,7 +221,10 @@ async fn a_cron_task_fires_on_schedule_and_pause_stops_it() {
         )
         .await;
     assert!(data(&r)["resumeTask"]["nextRunAt"].is_string(), "{r}");
-    wait_runs(s, &f.eddy, &task, Duration::from_secs(30), |r| r.len() > before).await;
+    wait_runs(s, &f.eddy, &task, Duration::from_secs(30), |r| {
+        r.len() > before
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -255,7 +273,10 @@ async fn cancelling_a_run_stops_its_queued_projects() {
     for (id, _) in &f.projects {
         refreshed += refreshes(s, &f.admin, id).await;
     }
-    assert!(refreshed <= 6 - cancelled as usize + 1, "{refreshed} {done}");
+    assert!(
+        refreshed <= 6 - cancelled as usize + 1,
+        "{refreshed} {done}"
+    );
     // Others may not cancel it.
     let r = s
         .gql(

@@ -15,6 +15,7 @@ mod query;
 mod refusals;
 mod revisions;
 mod sharing;
+mod task_inputs;
 mod tasks;
 mod types;
 

@@ -40,7 +40,10 @@ impl Services {
                 if let Some(first) = s.failures.first() {
                     return Err(ApiError::new(
                         ErrorCode::QueryFailed,
-                        format!("{} tile(s) failed to warm up; first: {first}", s.failures.len()),
+                        format!(
+                            "{} tile(s) failed to warm up; first: {first}",
+                            s.failures.len()
+                        ),
                     ));
                 }
                 Ok(format!(
@@ -54,7 +57,10 @@ impl Services {
                     return Ok("nothing to push".into());
                 }
                 let out = self.push_working_copy(who, uid, *force).await?;
-                Ok(format!("pushed {} revision(s); origin at {}", out.revisions, out.head))
+                Ok(format!(
+                    "pushed {} revision(s); origin at {}",
+                    out.revisions, out.head
+                ))
             }
             Action::Pull { discard } => {
                 let status = self.working_copy_status(who, uid).await?;
@@ -62,7 +68,10 @@ impl Services {
                     return Ok("already up to date".into());
                 }
                 let out = self.pull_working_copy(who, uid, *discard).await?;
-                Ok(format!("pulled {} revision(s); copy at {}", out.revisions, out.head))
+                Ok(format!(
+                    "pulled {} revision(s); copy at {}",
+                    out.revisions, out.head
+                ))
             }
             Action::Detach => {
                 if self.store.working_copy_of(uid).await?.is_none() {
@@ -78,8 +87,18 @@ impl Services {
                 csv,
                 subject,
             } => {
-                self.deliver(who, p, run, record_uid, i, report, recipients, *csv, subject.as_deref())
-                    .await
+                self.deliver(
+                    who,
+                    p,
+                    run,
+                    record_uid,
+                    i,
+                    report,
+                    recipients,
+                    *csv,
+                    subject.as_deref(),
+                )
+                .await
             }
             Action::RunTask { .. } => Ok("runs when the other projects are done".into()),
         }
@@ -102,7 +121,10 @@ impl Services {
         let run = run?;
         match run.status.as_str() {
             "succeeded" => Ok(format!("workflow run {} succeeded", run.uid)),
-            "cancelled" => Err(ApiError::new(ErrorCode::Cancelled, "the workflow run was cancelled")),
+            "cancelled" => Err(ApiError::new(
+                ErrorCode::Cancelled,
+                "the workflow run was cancelled",
+            )),
             other => {
                 let first = run
                     .blocks
@@ -110,7 +132,13 @@ impl Services {
                     .into_iter()
                     .flatten()
                     .find(|b| b["status"] == "failed")
-                    .map(|b| format!("block `{}`: {}", b["block"].as_str().unwrap_or("?"), b["error"]["message"].as_str().unwrap_or("failed")))
+                    .map(|b| {
+                        format!(
+                            "block `{}`: {}",
+                            b["block"].as_str().unwrap_or("?"),
+                            b["error"]["message"].as_str().unwrap_or("failed")
+                        )
+                    })
                     .unwrap_or_else(|| "no block result".into());
                 Err(ApiError::new(
                     ErrorCode::InvalidData,
@@ -135,7 +163,10 @@ impl Services {
             .await?
             .ok_or_else(|| ApiError::invalid(format!("no resource location named `{location}`")))?;
         let loc = Location::open(record)?;
-        if !loc.granted(&self.folder_chain(&p.record.uid), vitrine_engine::locations::Access::Write) {
+        if !loc.granted(
+            &self.folder_chain(&p.record.uid),
+            vitrine_engine::locations::Access::Write,
+        ) {
             return Err(ApiError::forbidden(format!(
                 "`{location}` is not granted for writing to this project's folder"
             )));
@@ -209,6 +240,10 @@ impl Services {
         };
         let n = message.attachments.len();
         mail.send(message).await?;
-        Ok(format!("report `{}` sent to {} recipient(s) with {n} attachment(s)", r.name, recipients.len()))
+        Ok(format!(
+            "report `{}` sent to {} recipient(s) with {n} attachment(s)",
+            r.name,
+            recipients.len()
+        ))
     }
 }

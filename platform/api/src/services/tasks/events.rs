@@ -10,9 +10,9 @@ use vitrine_queue::Job;
 use vitrine_storage::TaskRecord;
 
 use super::MAX_EVENT_CHAIN;
+use crate::ApiResult;
 use crate::caller::{Caller, Credential};
 use crate::services::Services;
-use crate::{ApiError, ApiResult};
 
 impl Services {
     /// Something happened that event tasks may wait for. Fires each matching task once
@@ -40,7 +40,13 @@ impl Services {
                 continue;
             }
             let matches = match (&task.spec.trigger, project_uid, task_uid) {
-                (Trigger::Event { task_uid: Some(t), .. }, _, Some(done)) => t == done,
+                (
+                    Trigger::Event {
+                        task_uid: Some(t), ..
+                    },
+                    _,
+                    Some(done),
+                ) => t == done,
                 (Trigger::Event { .. }, Some(p), None) => self.target_holds(&task, p).await,
                 _ => false,
             };
@@ -69,19 +75,17 @@ impl Services {
         event_project: Option<&str>,
         chain: Vec<String>,
     ) -> ApiResult<()> {
-        self.queue()?
-            .push(
-                Job::Fire {
-                    task_uid: task_uid.to_owned(),
-                    fire_key: fire_key.to_owned(),
-                    cause: cause.to_owned(),
-                    event_project: event_project.map(str::to_owned),
-                    chain,
-                },
-                None,
-            )
-            .await
-            .map_err(|e| ApiError::new(e.code(), e.to_string()))
+        self.push_job(
+            Job::Fire {
+                task_uid: task_uid.to_owned(),
+                fire_key: fire_key.to_owned(),
+                cause: cause.to_owned(),
+                event_project: event_project.map(str::to_owned),
+                chain,
+            },
+            None,
+        )
+        .await
     }
 
     /// Is `project_uid` in the task's target (with today's app parameters)?

@@ -4,6 +4,7 @@
 //! jobs is `vitrine-queue`.
 
 mod actions;
+mod close;
 mod events;
 mod notify;
 mod runs;
@@ -73,6 +74,18 @@ impl Services {
                 "this process has no job queue configured",
             )
         })
+    }
+
+    /// Pushes a job (see `vitrine_queue::Queue::push`: a key pushed before is dropped).
+    pub(crate) async fn push_job(
+        &self,
+        job: vitrine_queue::Job,
+        delay: Option<std::time::Duration>,
+    ) -> ApiResult<()> {
+        self.queue()?
+            .push(job, delay)
+            .await
+            .map_err(|e| ApiError::new(e.code(), e.to_string()))
     }
 
     pub(crate) async fn app_parameters(&self) -> ApiResult<BTreeMap<String, String>> {
@@ -268,7 +281,9 @@ impl Services {
                     ));
                 }
             }
-            Trigger::Event { task_uid: Some(_), .. } => {
+            Trigger::Event {
+                task_uid: Some(_), ..
+            } => {
                 return Err(ApiError::invalid(
                     "trigger.taskId: only a task_finished trigger names a task",
                 ));
@@ -363,11 +378,15 @@ impl Services {
                 }
             }
             Action::Backup { location, .. } => {
-                let loc = self.store.location_by_name(location).await?.ok_or_else(|| {
-                    ApiError::invalid(format!(
-                        "actions[{i}].location: no resource location named `{location}`"
-                    ))
-                })?;
+                let loc = self
+                    .store
+                    .location_by_name(location)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::invalid(format!(
+                            "actions[{i}].location: no resource location named `{location}`"
+                        ))
+                    })?;
                 let chain = self.folder_chain(&p.record.uid);
                 let granted = loc.grants.iter().any(|g| {
                     chain.contains(&g.folder_uid)
@@ -421,7 +440,10 @@ impl Services {
     }
 
     /// The user a task acts as right now, or why it cannot act at all.
-    pub(crate) async fn task_identity(&self, task: &TaskRecord) -> ApiResult<Result<UserRecord, String>> {
+    pub(crate) async fn task_identity(
+        &self,
+        task: &TaskRecord,
+    ) -> ApiResult<Result<UserRecord, String>> {
         let (user_uid, token) = match &task.run_as_token_uid {
             None => (task.owner_uid.clone(), None),
             Some(t) => match self.store.api_token(t).await? {
@@ -471,7 +493,12 @@ pub(crate) fn required_role(a: &Action) -> Role {
 }
 
 /// The caller a task's run acts as.
-pub(crate) fn task_caller(user: UserRecord, task_uid: &str, run_uid: &str, chain: Vec<String>) -> Caller {
+pub(crate) fn task_caller(
+    user: UserRecord,
+    task_uid: &str,
+    run_uid: &str,
+    chain: Vec<String>,
+) -> Caller {
     Caller {
         user,
         credential: crate::caller::Credential::Task {

@@ -113,7 +113,9 @@ impl Services {
                 .await;
             match sent {
                 Ok(r) if r.status().is_success() => {}
-                Ok(r) => tracing::warn!(run = %run.uid, status = %r.status(), "failure webhook refused"),
+                Ok(r) => {
+                    tracing::warn!(run = %run.uid, status = %r.status(), "failure webhook refused")
+                }
                 Err(e) => tracing::warn!(run = %run.uid, error = %e, "failure webhook unreachable"),
             }
         }
@@ -122,7 +124,10 @@ impl Services {
                 Ok(mail) => {
                     mail.send(Mail {
                         to: notify.emails.clone(),
-                        subject: format!("Task \"{}\" {}: {}", run.task_name, run.status, run.message),
+                        subject: format!(
+                            "Task \"{}\" {}: {}",
+                            run.task_name, run.status, run.message
+                        ),
                         body: format!(
                             "The run of task \"{}\" ({}) ended {}.\n{}\n\n{}\n",
                             run.task_name,

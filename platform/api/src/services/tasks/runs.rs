@@ -10,12 +10,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use vitrine_core::task::{Action, EventKind, Target, TaskSpec};
+use vitrine_core::task::{Target, TaskSpec};
 use vitrine_core::{Ability, ErrorCode};
 use vitrine_queue::{Job, JobHandler};
 use vitrine_storage::{
-    PageRequest, RunCounts, RunLogLine, TaskRecord, TaskRunProjectRecord, TaskRunRecord,
-    now_ms, run_status as st,
+    PageRequest, RunCounts, RunLogLine, TaskRecord, TaskRunProjectRecord, TaskRunRecord, now_ms,
+    run_status as st,
 };
 
 use super::task_caller;
@@ -45,14 +45,22 @@ impl JobHandler for TaskJobs {
                 event_project,
                 chain,
             } => {
-                s.fire(&task_uid, &fire_key, &cause, event_project.as_deref(), chain)
-                    .await
+                s.fire(
+                    &task_uid,
+                    &fire_key,
+                    &cause,
+                    event_project.as_deref(),
+                    chain,
+                )
+                .await
             }
+            // The attempt only makes a retry's key differ from the first push's; the
+            // record counts attempts.
             Job::Project {
                 run_uid,
                 record_uid,
-                attempt,
-            } => s.run_project_job(&run_uid, &record_uid, attempt).await,
+                ..
+            } => s.run_project_job(&run_uid, &record_uid).await,
             Job::Noop { .. } => Ok(()),
         };
         // Only infrastructure errors reach here (work failures are recorded as such):
@@ -90,7 +98,13 @@ impl Services {
         self.push_fire(&task.uid, &fire_key, &cause, None, Vec::new())
             .await?;
         self.audit
-            .record(caller, "task.run_now", &format!("task:{uid}"), "ok", &run.uid)
+            .record(
+                caller,
+                "task.run_now",
+                &format!("task:{uid}"),
+                "ok",
+                &run.uid,
+            )
             .await;
         self.run_view(run).await
     }
@@ -159,9 +173,7 @@ impl Services {
                 return Ok(());
             }
         };
-        self.store
-            .set_run_spec(&run.uid, &spec, &user.uid)
-            .await?;
+        self.store.set_run_spec(&run.uid, &spec, &user.uid).await?;
         let who = task_caller(user, &task.uid, &run.uid, run.chain.clone());
         let projects = match self.target_projects(&who, &spec, event_project).await {
             Ok(p) => p,
@@ -194,7 +206,9 @@ impl Services {
         }
         let rows: Vec<_> = records.iter().map(|(r, _)| r.clone()).collect();
         self.store.add_run_projects(&rows).await?;
-        self.store.set_run_total(&run.uid, rows.len() as i64).await?;
+        self.store
+            .set_run_total(&run.uid, rows.len() as i64)
+            .await?;
         for (r, skip) in &records {
             if let Some(why) = skip {
                 self.store
@@ -202,20 +216,17 @@ impl Services {
                     .await?;
             }
         }
-        let queue = self.queue()?;
         for (r, skip) in &records {
             if skip.is_none() {
-                queue
-                    .push(
-                        Job::Project {
-                            run_uid: run.uid.clone(),
-                            record_uid: r.uid.clone(),
-                            attempt: 1,
-                        },
-                        None,
-                    )
-                    .await
-                    .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
+                self.push_job(
+                    Job::Project {
+                        run_uid: run.uid.clone(),
+                        record_uid: r.uid.clone(),
+                        attempt: 1,
+                    },
+                    None,
+                )
+                .await?;
             }
         }
         tracing::info!(task = %task.uid, run = %run.uid, projects = rows.len(), "task run started");
@@ -321,13 +332,17 @@ impl Services {
 
     // ---- one project's job -------------------------------------------------------------
 
-    async fn run_project_job(&self, run_uid: &str, record_uid: &str, attempt: u32) -> ApiResult<()> {
+    async fn run_project_job(&self, run_uid: &str, record_uid: &str) -> ApiResult<()> {
         let Some(run) = self.store.task_run(run_uid).await? else {
             return Ok(());
         };
         let limit = self.run_limit(&run);
         let _permit = match &limit {
-            Some(sem) => Some(sem.acquire().await.map_err(|e| ApiError::internal("run limit", e))?),
+            Some(sem) => Some(
+                sem.acquire()
+                    .await
+                    .map_err(|e| ApiError::internal("run limit", e))?,
+            ),
             None => None,
         };
         let started = Instant::now();
@@ -360,17 +375,15 @@ impl Services {
                         .await?
                     {
                         let delay = retry_delay(record.attempts);
-                        self.queue()?
-                            .push(
-                                Job::Project {
-                                    run_uid: run_uid.to_owned(),
-                                    record_uid: record_uid.to_owned(),
-                                    attempt: record.attempts + 1,
-                                },
-                                Some(delay),
-                            )
-                            .await
-                            .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
+                        self.push_job(
+                            Job::Project {
+                                run_uid: run_uid.to_owned(),
+                                record_uid: record_uid.to_owned(),
+                                attempt: record.attempts + 1,
+                            },
+                            Some(delay),
+                        )
+                        .await?;
                     }
                 } else {
                     self.store
@@ -379,7 +392,6 @@ impl Services {
                 }
             }
         }
-        let _ = attempt;
         self.maybe_close_run(run_uid).await
     }
 
@@ -441,135 +453,6 @@ impl Services {
         )
     }
 
-    // ---- ending runs -------------------------------------------------------------------
-
-    /// Closes the run if none of its projects is still open.
-    pub(crate) async fn maybe_close_run(&self, run_uid: &str) -> ApiResult<()> {
-        let counts = self.store.run_counts(run_uid).await?;
-        if counts.open() == 0 {
-            self.close_run(run_uid, None).await?;
-        }
-        Ok(())
-    }
-
-    /// Ends a run with its summary (or the given status and message), once.
-    async fn close_run(&self, run_uid: &str, forced: Option<(&str, String)>) -> ApiResult<()> {
-        let Some(run) = self.store.task_run(run_uid).await? else {
-            return Ok(());
-        };
-        let counts = self.store.run_counts(run_uid).await?;
-        let (status, message) = match forced {
-            Some((s, m)) => (s.to_owned(), m),
-            None => (overall(&counts), summary(&counts)),
-        };
-        if !self
-            .store
-            .finish_run(run_uid, &status, &message, now_ms())
-            .await?
-        {
-            return Ok(());
-        }
-        self.tasks.limits.lock().remove(run_uid);
-        tracing::info!(run = %run_uid, task = %run.task_uid, %status, %message, "task run finished");
-        let run = self.store.task_run(run_uid).await?.unwrap_or(run);
-        if matches!(status.as_str(), st::FAILED | st::PARTIAL) {
-            self.notify_failure(&run, &counts).await;
-        }
-        let mut chain = run.chain.clone();
-        chain.push(run.task_uid.clone());
-        // `run_task` actions start once every project is done, in their order.
-        for (i, a) in run.spec.actions.iter().enumerate() {
-            if let Action::RunTask { task } = a
-                && status != st::CANCELLED
-            {
-                self.push_fire(task, &format!("after:{run_uid}:{i}"), &format!("after {}", run.task_name), None, chain.clone())
-                    .await?;
-            }
-        }
-        self.emit(
-            EventKind::TaskFinished,
-            None,
-            Some(&run.task_uid),
-            run_uid,
-            chain,
-        )
-        .await;
-        Ok(())
-    }
-
-    /// Cancels a run: queued projects are cancelled at once, running ones stop after
-    /// their current action (a workflow run in progress is stopped).
-    pub async fn cancel_task_run(&self, caller: &Caller, run_uid: &str) -> ApiResult<TaskRunView> {
-        caller.require_write()?;
-        let run = self
-            .store
-            .task_run(run_uid)
-            .await?
-            .ok_or_else(|| ApiError::not_found("run"))?;
-        self.task_for(caller, &run.task_uid).await?;
-        let now = now_ms();
-        self.store.cancel_run_projects(run_uid, now).await?;
-        self.store.cancel_running_projects(run_uid, now).await?;
-        let stopping: Vec<String> = {
-            let runs = self.tasks.engine_runs.lock();
-            runs.iter()
-                .filter(|(record, _)| record.starts_with(&format!("{run_uid}/")))
-                .map(|(_, engine_run)| engine_run.clone())
-                .collect()
-        };
-        for r in stopping {
-            self.engine.cancel(&r);
-        }
-        self.close_run(
-            run_uid,
-            Some((st::CANCELLED, format!("cancelled by {}", caller.user.username))),
-        )
-        .await?;
-        self.audit
-            .record(caller, "task.cancel_run", &format!("task_run:{run_uid}"), "ok", "")
-            .await;
-        self.run_view(self.store.task_run(run_uid).await?.unwrap_or(run))
-            .await
-    }
-
-    /// What a restarted or idle process checks: runs whose projects all ended but that
-    /// were never closed, and queued projects whose job may have been lost (pushed again
-    /// under the same key, so a job still waiting is not doubled).
-    async fn housekeeping(&self, now: i64) -> ApiResult<()> {
-        let repush = {
-            let mut last = self.tasks.last_repush_ms.lock();
-            let due = now - *last >= 15_000;
-            if due {
-                *last = now;
-            }
-            due
-        };
-        for run in self.store.open_runs().await? {
-            let counts = self.store.run_counts(&run.uid).await?;
-            // A run whose firing job is still to come has no projects yet.
-            if counts.open() == 0 && run.total > 0 {
-                self.close_run(&run.uid, None).await?;
-            } else if repush && counts.queued > 0 {
-                for r in self.store.run_projects(&run.uid).await? {
-                    if r.status == st::QUEUED {
-                        self.queue()?
-                            .push(
-                                Job::Project {
-                                    run_uid: run.uid.clone(),
-                                    record_uid: r.uid.clone(),
-                                    attempt: r.attempts + 1,
-                                },
-                                None,
-                            )
-                            .await
-                            .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
     // ---- reading runs ------------------------------------------------------------------
 
     pub async fn task_runs(
@@ -602,7 +485,7 @@ impl Services {
         Ok(self.store.run_projects(run_uid).await?)
     }
 
-    async fn run_view(&self, run: TaskRunRecord) -> ApiResult<TaskRunView> {
+    pub(super) async fn run_view(&self, run: TaskRunRecord) -> ApiResult<TaskRunView> {
         let counts = self.store.run_counts(&run.uid).await?;
         Ok(TaskRunView { run, counts })
     }
@@ -649,35 +532,4 @@ fn log_line(message: String) -> RunLogLine {
         at_ms: now_ms(),
         message,
     }
-}
-
-/// A run's status from its projects' states.
-fn overall(c: &RunCounts) -> String {
-    let s = if c.cancelled > 0 && c.succeeded + c.failed == 0 {
-        st::CANCELLED
-    } else if c.failed > 0 && c.succeeded > 0 {
-        st::PARTIAL
-    } else if c.failed > 0 {
-        st::FAILED
-    } else if c.succeeded == 0 {
-        st::SKIPPED
-    } else {
-        st::SUCCEEDED
-    };
-    s.to_owned()
-}
-
-fn summary(c: &RunCounts) -> String {
-    let total = c.succeeded + c.failed + c.skipped + c.cancelled;
-    let mut s = format!(
-        "{total} project{}: {} succeeded, {} failed, {} skipped",
-        if total == 1 { "" } else { "s" },
-        c.succeeded,
-        c.failed,
-        c.skipped
-    );
-    if c.cancelled > 0 {
-        s.push_str(&format!(", {} cancelled", c.cancelled));
-    }
-    s
 }

@@ -1,0 +1,190 @@
+//! Ending runs: the last project to end closes its run (status, summary, failure
+//! notice, `task_finished` events, `run_task` actions), whoever flips the status first;
+//! cancelling; and the housekeeping that closes runs a crash left open and pushes again
+//! queued projects whose job may have been lost.
+
+use vitrine_core::task::{Action, EventKind};
+use vitrine_queue::Job;
+use vitrine_storage::{RunCounts, now_ms, run_status as st};
+
+use super::TaskRunView;
+use crate::caller::Caller;
+use crate::services::Services;
+use crate::{ApiError, ApiResult};
+
+impl Services {
+    /// Closes the run if none of its projects is still open.
+    pub(crate) async fn maybe_close_run(&self, run_uid: &str) -> ApiResult<()> {
+        let counts = self.store.run_counts(run_uid).await?;
+        if counts.open() == 0 {
+            self.close_run(run_uid, None).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends a run with its summary (or the given status and message), once.
+    pub(super) async fn close_run(
+        &self,
+        run_uid: &str,
+        forced: Option<(&str, String)>,
+    ) -> ApiResult<()> {
+        let Some(run) = self.store.task_run(run_uid).await? else {
+            return Ok(());
+        };
+        let counts = self.store.run_counts(run_uid).await?;
+        let (status, message) = match forced {
+            Some((s, m)) => (s.to_owned(), m),
+            None => (overall(&counts), summary(&counts)),
+        };
+        if !self
+            .store
+            .finish_run(run_uid, &status, &message, now_ms())
+            .await?
+        {
+            return Ok(());
+        }
+        self.tasks.limits.lock().remove(run_uid);
+        tracing::info!(run = %run_uid, task = %run.task_uid, %status, %message, "task run finished");
+        let run = self.store.task_run(run_uid).await?.unwrap_or(run);
+        if matches!(status.as_str(), st::FAILED | st::PARTIAL) {
+            self.notify_failure(&run, &counts).await;
+        }
+        let mut chain = run.chain.clone();
+        chain.push(run.task_uid.clone());
+        // `run_task` actions start once every project is done, in their order.
+        for (i, a) in run.spec.actions.iter().enumerate() {
+            if let Action::RunTask { task } = a
+                && status != st::CANCELLED
+            {
+                self.push_fire(
+                    task,
+                    &format!("after:{run_uid}:{i}"),
+                    &format!("after {}", run.task_name),
+                    None,
+                    chain.clone(),
+                )
+                .await?;
+            }
+        }
+        self.emit(
+            EventKind::TaskFinished,
+            None,
+            Some(&run.task_uid),
+            run_uid,
+            chain,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Cancels a run: queued projects are cancelled at once, running ones stop after
+    /// their current action (a workflow run in progress is stopped).
+    pub async fn cancel_task_run(&self, caller: &Caller, run_uid: &str) -> ApiResult<TaskRunView> {
+        caller.require_write()?;
+        let run = self
+            .store
+            .task_run(run_uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("run"))?;
+        self.task_for(caller, &run.task_uid).await?;
+        let now = now_ms();
+        self.store.cancel_run_projects(run_uid, now).await?;
+        self.store.cancel_running_projects(run_uid, now).await?;
+        let stopping: Vec<String> = {
+            let runs = self.tasks.engine_runs.lock();
+            runs.iter()
+                .filter(|(record, _)| record.starts_with(&format!("{run_uid}/")))
+                .map(|(_, engine_run)| engine_run.clone())
+                .collect()
+        };
+        for r in stopping {
+            self.engine.cancel(&r);
+        }
+        self.close_run(
+            run_uid,
+            Some((
+                st::CANCELLED,
+                format!("cancelled by {}", caller.user.username),
+            )),
+        )
+        .await?;
+        self.audit
+            .record(
+                caller,
+                "task.cancel_run",
+                &format!("task_run:{run_uid}"),
+                "ok",
+                "",
+            )
+            .await;
+        self.run_view(self.store.task_run(run_uid).await?.unwrap_or(run))
+            .await
+    }
+
+    /// What a restarted or idle process checks: runs whose projects all ended but that
+    /// were never closed, and queued projects whose job may have been lost (pushed again
+    /// under the same key, so a job still waiting is not doubled).
+    pub(super) async fn housekeeping(&self, now: i64) -> ApiResult<()> {
+        let repush = {
+            let mut last = self.tasks.last_repush_ms.lock();
+            let due = now - *last >= 15_000;
+            if due {
+                *last = now;
+            }
+            due
+        };
+        for run in self.store.open_runs().await? {
+            let counts = self.store.run_counts(&run.uid).await?;
+            // A run whose firing job is still to come has no projects yet.
+            if counts.open() == 0 && run.total > 0 {
+                self.close_run(&run.uid, None).await?;
+            } else if repush && counts.queued > 0 {
+                for r in self.store.run_projects(&run.uid).await? {
+                    if r.status == st::QUEUED {
+                        self.push_job(
+                            Job::Project {
+                                run_uid: run.uid.clone(),
+                                record_uid: r.uid.clone(),
+                                attempt: r.attempts + 1,
+                            },
+                            None,
+                        )
+                        .await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A run's status from its projects' states.
+fn overall(c: &RunCounts) -> String {
+    let s = if c.cancelled > 0 && c.succeeded + c.failed == 0 {
+        st::CANCELLED
+    } else if c.failed > 0 && c.succeeded > 0 {
+        st::PARTIAL
+    } else if c.failed > 0 {
+        st::FAILED
+    } else if c.succeeded == 0 {
+        st::SKIPPED
+    } else {
+        st::SUCCEEDED
+    };
+    s.to_owned()
+}
+
+fn summary(c: &RunCounts) -> String {
+    let total = c.succeeded + c.failed + c.skipped + c.cancelled;
+    let mut s = format!(
+        "{total} project{}: {} succeeded, {} failed, {} skipped",
+        if total == 1 { "" } else { "s" },
+        c.succeeded,
+        c.failed,
+        c.skipped
+    );
+    if c.cancelled > 0 {
+        s.push_str(&format!(", {} cancelled", c.cancelled));
+    }
+    s
+}

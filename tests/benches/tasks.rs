@@ -1,0 +1,141 @@
+//! Scheduled work at size: one task refreshes (forced) and warms up 100 projects of a
+//! folder, through the real binary. Compares the default concurrency (one job per core)
+//! with one project at a time, and derives the queue's own cost per project: the run's
+//! wall time minus the time spent inside the projects' actions, over 100, when one
+//! project runs at a time.
+//!
+//! `cargo bench -p vitrine --bench tasks`; `VITRINE_BENCH_PROJECTS` changes the count.
+
+mod common;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const CSV: &str = include_str!("../../examples/data/superstore.csv");
+
+async fn wait(admin: &common::Admin, run: &str) -> Value {
+    loop {
+        let d = admin
+            .gql(
+                "query($r:ID!){taskRun(id:$r){status total succeeded durationMs finishedAt projects{durationMs}}}",
+                json!({"r": run}),
+            )
+            .await;
+        if d["taskRun"]["finishedAt"].is_string() {
+            return d["taskRun"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn run(admin: &common::Admin, task: &str) -> (f64, f64) {
+    let d = admin
+        .gql(
+            "mutation($t:ID!){runTaskNow(id:$t){id}}",
+            json!({"t": task}),
+        )
+        .await;
+    let r = wait(admin, d["runTaskNow"]["id"].as_str().unwrap()).await;
+    assert_eq!(r["status"], "succeeded", "{r}");
+    let inside: i64 = r["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["durationMs"].as_i64().unwrap())
+        .sum();
+    (r["durationMs"].as_f64().unwrap(), inside as f64)
+}
+
+#[tokio::main]
+async fn main() {
+    let n: usize = std::env::var("VITRINE_BENCH_PROJECTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let server = common::Server::start(&[]).await;
+    let admin = server.admin().await;
+    let files = tempfile::tempdir().unwrap();
+    std::fs::write(files.path().join("orders.csv"), CSV).unwrap();
+    let folder = admin
+        .gql("mutation{createFolder(name:\"Fleet\"){id}}", json!({}))
+        .await["createFolder"]["id"]
+        .clone();
+    let loc = admin
+        .gql(
+            "mutation($d:JSON!){createResourceLocation(name:\"files\",definition:$d){id}}",
+            json!({"d": {"kind": "fs", "root": files.path()}}),
+        )
+        .await["createResourceLocation"]["id"]
+        .clone();
+    admin
+        .gql(
+            "mutation($l:ID!,$f:ID!){grantResourceLocation(id:$l,folderId:$f,access:READ){id}}",
+            json!({"l": loc, "f": folder}),
+        )
+        .await;
+    let workflow = json!({"blocks": [
+        {"id": "orders", "kind": "csv_source", "config": {"location": "files", "path": "orders.csv"}},
+        {"id": "big", "kind": "filter", "config": {"condition": "sales > 10"}, "inputs": {"in": "orders"}},
+        {"id": "publish", "kind": "publish", "config": {"dataset": "orders"}, "inputs": {"in": "big"}},
+    ]});
+    let report = json!({"tabs": [{"id": "t", "title": "T", "tiles": [
+        {"id": "kpi", "title": "Orders", "kind": "kpi", "query": {"dataset": "orders", "measures": [{"function": "count", "name": "n"}]}},
+        {"id": "bar", "title": "By region", "kind": "bar", "query": {"dataset": "orders", "dimensions": ["region"], "measures": [{"column": "sales", "function": "sum", "name": "sales"}]}}
+    ]}]});
+    for i in 0..n {
+        let p = admin
+            .gql(
+                "mutation($f:ID!,$n:String!){createProject(folderId:$f,name:$n){id}}",
+                json!({"f": folder, "n": format!("Customer {i:03}")}),
+            )
+            .await["createProject"]["id"]
+            .clone();
+        admin
+            .gql(
+                "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}",
+                json!({"p": p, "w": workflow}),
+            )
+            .await;
+        admin
+            .gql(
+                "mutation($p:ID!,$d:JSON!){createReport(projectId:$p,name:\"Sales\",definition:$d){id}}",
+                json!({"p": p, "d": report}),
+            )
+            .await;
+    }
+    let task = |name: &str, concurrency: Option<i32>| {
+        json!({"i": {
+            "name": name,
+            "trigger": {},
+            "target": {"folderId": folder},
+            "actions": [{"kind": "REFRESH", "force": true}, {"kind": "WARM_UP"}],
+            "concurrency": concurrency,
+        }})
+    };
+    let create = "mutation($i:TaskInput!){createTask(input:$i){id}}";
+    let parallel = admin.gql(create, task("Default concurrency", None)).await["createTask"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let serial = admin.gql(create, task("One at a time", Some(1))).await["createTask"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A first pass computes every project once (first runs do more than later ones).
+    run(&admin, &parallel).await;
+    println!(
+        "{n} projects: forced refresh + warm-up of each, default concurrency (one job per core) vs one at a time"
+    );
+    for round in 1..=2 {
+        let (one_wall, one_inside) = run(&admin, &serial).await;
+        let (par_wall, _) = run(&admin, &parallel).await;
+        println!(
+            "round {round}: one at a time {:>7.0} ms | default {:>7.0} ms | speed-up {:.2}x | queue cost per project (one at a time) {:.1} ms",
+            one_wall,
+            par_wall,
+            one_wall / par_wall,
+            (one_wall - one_inside) / n as f64
+        );
+    }
+}
