@@ -4,7 +4,9 @@
 //! wall time minus the time spent inside the projects' actions, over 100, when one
 //! project runs at a time.
 //!
-//! `cargo bench -p vitrine --bench tasks`; `VITRINE_BENCH_PROJECTS` changes the count.
+//! `cargo bench -p vitrine --bench tasks`; `VITRINE_BENCH_PROJECTS` changes the count,
+//! `VITRINE_BENCH_ROWS` the rows each project reads (the example file's 400 rows,
+//! repeated; default 400).
 
 mod common;
 
@@ -13,6 +15,21 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 const CSV: &str = include_str!("../../examples/data/superstore.csv");
+
+/// The example orders, repeated until `rows` lines (header apart).
+fn orders_csv(rows: usize) -> String {
+    let mut lines = CSV.lines();
+    let header = lines.next().unwrap();
+    let body: Vec<&str> = lines.collect();
+    let mut out = String::with_capacity(rows * 100);
+    out.push_str(header);
+    out.push('\n');
+    for i in 0..rows {
+        out.push_str(body[i % body.len()]);
+        out.push('\n');
+    }
+    out
+}
 
 async fn wait(admin: &common::Admin, run: &str) -> Value {
     loop {
@@ -55,8 +72,12 @@ async fn main() {
         .unwrap_or(100);
     let server = common::Server::start(&[]).await;
     let admin = server.admin().await;
+    let rows: usize = std::env::var("VITRINE_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400);
     let files = tempfile::tempdir().unwrap();
-    std::fs::write(files.path().join("orders.csv"), CSV).unwrap();
+    std::fs::write(files.path().join("orders.csv"), orders_csv(rows)).unwrap();
     let folder = admin
         .gql("mutation{createFolder(name:\"Fleet\"){id}}", json!({}))
         .await["createFolder"]["id"]
