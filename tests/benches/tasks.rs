@@ -146,7 +146,7 @@ async fn main() {
     // A first pass computes every project once (first runs do more than later ones).
     run(&admin, &parallel).await;
     println!(
-        "{n} projects: forced refresh + warm-up of each, default concurrency (one job per core) vs one at a time"
+        "{n} projects reading {rows} rows each: forced refresh + warm-up of each, default concurrency (one job per core) vs one at a time"
     );
     for round in 1..=2 {
         let (one_wall, one_inside) = run(&admin, &serial).await;
