@@ -366,3 +366,35 @@ pub fn ensure_debian_package(binary: &str, package: &str) {
         &format!("apt-get install {package} (run the tests as root, or install it)"),
     );
 }
+
+/// A GraphQL subscription over `/graphql/ws` (graphql-transport-ws), authenticated with
+/// an API token in the connection-init payload: the socket, with `subscribe` sent as
+/// operation "1". Read `next`/`complete` messages from it.
+pub async fn subscribe(
+    url: &str,
+    token: &str,
+    query: &str,
+    variables: Value,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("{}/graphql/ws", url.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let init =
+        json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}});
+    ws.send(Message::Text(init.to_string().into()))
+        .await
+        .unwrap();
+    let sub = json!({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}});
+    ws.send(Message::Text(sub.to_string().into()))
+        .await
+        .unwrap();
+    ws
+}

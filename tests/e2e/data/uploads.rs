@@ -58,25 +58,15 @@ async fn uploads_and_run_progress_over_websocket() {
         .as_str()
         .unwrap()
         .to_owned();
-    use futures::{SinkExt, StreamExt};
+    use futures::StreamExt;
     use tokio_tungstenite::tungstenite::Message;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut req = format!("{}/graphql/ws", s.url.replace("http://", "ws://"))
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    ws.send(Message::Text(
-        json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .unwrap();
-    ws.send(Message::Text(json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription($r:ID!){workflowRunProgress(id:$r){runStatus block{block status}}}", "variables": {"r": run_id}}}).to_string().into())).await.unwrap();
+    let mut ws = subscribe(
+        &s.url,
+        token,
+        "subscription($r:ID!){workflowRunProgress(id:$r){runStatus block{block status}}}",
+        json!({"r": run_id}),
+    )
+    .await;
     let mut final_status = None;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     while final_status.is_none() {

@@ -135,25 +135,15 @@ async fn a_folder_task_refreshes_and_warms_twenty_projects_and_one_failure_spare
 
 /// Reads `taskRunProgress` until the subscription completes.
 async fn follow(url: String, token: String, run: String) -> Vec<Value> {
-    use futures::{SinkExt, StreamExt};
+    use futures::StreamExt;
     use tokio_tungstenite::tungstenite::Message;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut req = format!("{}/graphql/ws", url.replace("http://", "ws://"))
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    ws.send(Message::Text(
-        json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .unwrap();
-    ws.send(Message::Text(json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription($r:ID!){taskRunProgress(id:$r){status succeeded failed skipped total}}", "variables": {"r": run}}}).to_string().into())).await.unwrap();
+    let mut ws = subscribe(
+        &url,
+        &token,
+        "subscription($r:ID!){taskRunProgress(id:$r){status succeeded failed skipped total}}",
+        json!({"r": run}),
+    )
+    .await;
     let mut seen = Vec::new();
     while let Some(Ok(msg)) = ws.next().await {
         let Message::Text(t) = msg else { continue };
