@@ -47,27 +47,22 @@ pub async fn run_workers(
         shutdown.await;
         Ok::<(), std::io::Error>(())
     };
+    // The same worker over either backend (their types differ, so no shared binding).
+    macro_rules! work {
+        ($backend:expr) => {
+            WorkerBuilder::new(name.as_str())
+                .backend($backend)
+                .data(handler)
+                .concurrency(concurrency)
+                .parallelize(tokio::spawn)
+                .build(handle)
+                .run_until(signal)
+                .await
+        };
+    }
     let result = match queue.inner.clone() {
-        Inner::Sqlite(b) => {
-            WorkerBuilder::new(name.as_str())
-                .backend(b)
-                .data(handler)
-                .concurrency(concurrency)
-                .parallelize(tokio::spawn)
-                .build(handle)
-                .run_until(signal)
-                .await
-        }
-        Inner::Redis(b) => {
-            WorkerBuilder::new(name.as_str())
-                .backend(b)
-                .data(handler)
-                .concurrency(concurrency)
-                .parallelize(tokio::spawn)
-                .build(handle)
-                .run_until(signal)
-                .await
-        }
+        Inner::Sqlite(b) => work!(b),
+        Inner::Redis(b) => work!(b),
     };
     tracing::info!(worker = %name, "queue worker stopped");
     result.map_err(|e| QueueError::Backend {

@@ -452,7 +452,9 @@ impl TaskSubscription {
             .clone();
         let c = caller(ctx).gql()?.clone();
         let first = services.task_run(&c, &id).await.gql()?;
-        let state = (services, c, id.0, Some(first), None::<String>);
+        // `seen`: the status and counts last sent; a new event only when they change.
+        type Seen = Option<(String, vitrine_storage::RunCounts)>;
+        let state = (services, c, id.0, Some(first), None as Seen);
         Ok(futures::stream::unfold(
             state,
             |(s, c, id, mut pending, mut seen)| async move {
@@ -460,26 +462,23 @@ impl TaskSubscription {
                     let view = match pending.take() {
                         Some(v) => v,
                         None => {
-                            if seen.as_deref().is_some_and(is_done) {
+                            if seen.as_ref().is_some_and(|(status, _)| {
+                                vitrine_storage::run_status::is_final(status)
+                            }) {
                                 return None;
                             }
                             tokio::time::sleep(Duration::from_millis(250)).await;
                             s.task_run(&c, &id).await.ok()?
                         }
                     };
-                    let key = format!("{}|{:?}", view.run.status, view.counts);
-                    if seen.as_deref() == Some(key.as_str()) {
+                    let now = Some((view.run.status.clone(), view.counts));
+                    if seen == now {
                         continue;
                     }
-                    seen = Some(key);
+                    seen = now;
                     return Some((TaskRun(view), (s, c, id, None, seen)));
                 }
             },
         ))
     }
-}
-
-fn is_done(key: &str) -> bool {
-    let status = key.split('|').next().unwrap_or("");
-    vitrine_storage::run_status::is_final(status)
 }

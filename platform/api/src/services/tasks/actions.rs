@@ -52,11 +52,11 @@ impl Services {
                 ))
             }
             Action::Push { force } => {
-                let status = self.working_copy_status(who, uid).await?;
-                if status.as_ref().is_some_and(|s| s.ahead == 0) && !force {
+                // A copy with nothing new pushes nothing (the push itself checks).
+                let out = self.push_working_copy(who, uid, *force).await?;
+                if out.revisions == 0 && !force {
                     return Ok("nothing to push".into());
                 }
-                let out = self.push_working_copy(who, uid, *force).await?;
                 Ok(format!(
                     "pushed {} revision(s); origin at {}",
                     out.revisions, out.head
