@@ -21,6 +21,11 @@ pub trait JobHandler: Send + Sync + 'static {
 
 type Handler = Arc<dyn JobHandler>;
 
+/// How often an idle worker looks for new jobs. Without it, a worker that found the
+/// queue empty sleeps until its next heartbeat (seconds), so a job pushed to an idle
+/// queue (a task run now, a firing) would wait that long before anything starts.
+const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
 async fn handle(job: Job, handler: Data<Handler>) -> Result<(), BoxDynError> {
     handler.handle(job).await.map_err(BoxDynError::from)
 }
@@ -51,7 +56,7 @@ pub async fn run_workers(
     macro_rules! work {
         ($backend:expr) => {
             WorkerBuilder::new(name.as_str())
-                .backend($backend)
+                .backend($backend.poll_with_interval(IDLE_POLL))
                 .data(handler)
                 .concurrency(concurrency)
                 .parallelize(tokio::spawn)

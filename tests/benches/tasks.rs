@@ -35,7 +35,7 @@ async fn wait(admin: &common::Admin, run: &str) -> Value {
     loop {
         let d = admin
             .gql(
-                "query($r:ID!){taskRun(id:$r){status total succeeded durationMs finishedAt projects{durationMs}}}",
+                "query($r:ID!){taskRun(id:$r){status total succeeded durationMs finishedAt projects{durationMs log{message}}}}",
                 json!({"r": run}),
             )
             .await;
@@ -46,7 +46,15 @@ async fn wait(admin: &common::Admin, run: &str) -> Value {
     }
 }
 
-async fn run(admin: &common::Admin, task: &str) -> (f64, f64) {
+/// One run's figures: wall time, time inside the projects' actions (summed), and the
+/// mean time of each action ("refresh (12 ms): …" log lines).
+struct Figures {
+    wall: f64,
+    inside: f64,
+    actions: Vec<(String, f64)>,
+}
+
+async fn run(admin: &common::Admin, task: &str) -> Figures {
     let d = admin
         .gql(
             "mutation($t:ID!){runTaskNow(id:$t){id}}",
@@ -61,7 +69,31 @@ async fn run(admin: &common::Admin, task: &str) -> (f64, f64) {
         .iter()
         .map(|p| p["durationMs"].as_i64().unwrap())
         .sum();
-    (r["durationMs"].as_f64().unwrap(), inside as f64)
+    let mut actions: Vec<(String, f64, u32)> = Vec::new();
+    for p in r["projects"].as_array().unwrap() {
+        for line in p["log"].as_array().unwrap() {
+            let m = line["message"].as_str().unwrap();
+            let Some((name, rest)) = m.split_once(" (") else { continue };
+            let Some(ms) = rest.split_once(" ms)").and_then(|(v, _)| v.parse::<f64>().ok()) else { continue };
+            match actions.iter_mut().find(|a| a.0 == name) {
+                Some(a) => { a.1 += ms; a.2 += 1 }
+                None => actions.push((name.to_owned(), ms, 1)),
+            }
+        }
+    }
+    Figures {
+        wall: r["durationMs"].as_f64().unwrap(),
+        inside: inside as f64,
+        actions: actions.into_iter().map(|(n, s, c)| (n, s / c as f64)).collect(),
+    }
+}
+
+fn per_action(f: &Figures) -> String {
+    f.actions
+        .iter()
+        .map(|(n, ms)| format!("{n} {ms:.1} ms"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[tokio::main]
@@ -149,14 +181,21 @@ async fn main() {
         "{n} projects reading {rows} rows each: forced refresh + warm-up of each, default concurrency (one job per core) vs one at a time"
     );
     for round in 1..=2 {
-        let (one_wall, one_inside) = run(&admin, &serial).await;
-        let (par_wall, _) = run(&admin, &parallel).await;
+        let one = run(&admin, &serial).await;
+        let par = run(&admin, &parallel).await;
         println!(
             "round {round}: one at a time {:>7.0} ms | default {:>7.0} ms | speed-up {:.2}x | queue cost per project (one at a time) {:.1} ms",
-            one_wall,
-            par_wall,
-            one_wall / par_wall,
-            (one_wall - one_inside) / n as f64
+            one.wall,
+            par.wall,
+            one.wall / par.wall,
+            (one.wall - one.inside) / n as f64
+        );
+        println!(
+            "         mean per project: one at a time {:.1} ms ({}) | default {:.1} ms ({})",
+            one.inside / n as f64,
+            per_action(&one),
+            par.inside / n as f64,
+            per_action(&par)
         );
     }
 }

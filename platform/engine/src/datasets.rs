@@ -47,7 +47,32 @@ pub struct Datasets {
     cache: Mutex<Lru<Table>>,
     /// Artifacts written by runs still in flight, which GC must not touch even though no
     /// record points at them yet.
-    pinned: Mutex<HashMap<String, usize>>,
+    pins: Mutex<Pins>,
+    /// Writers hold it shared from "pin, is it there?" to the write; a collection holds
+    /// it exclusively from "is it pinned?" to the delete. Otherwise a writer could find
+    /// an artifact present, skip writing it, and see it deleted a moment later.
+    artifact_lock: tokio::sync::RwLock<()>,
+}
+
+/// Pin counts. While a collection pass runs, unpins wait until it ends: an artifact
+/// pinned at any moment of the pass is spared, whether or not its record was written
+/// before the pass read the references.
+#[derive(Default)]
+struct Pins {
+    counts: HashMap<String, usize>,
+    collecting: bool,
+    deferred: Vec<String>,
+}
+
+impl Pins {
+    fn release(&mut self, hash: &str) {
+        if let Some(n) = self.counts.get_mut(hash) {
+            *n -= 1;
+            if *n == 0 {
+                self.counts.remove(hash);
+            }
+        }
+    }
 }
 
 impl Datasets {
@@ -55,7 +80,8 @@ impl Datasets {
         Datasets {
             store,
             cache: Mutex::new(Lru::new(cache_bytes)),
-            pinned: Mutex::new(HashMap::new()),
+            pins: Mutex::new(Pins::default()),
+            artifact_lock: tokio::sync::RwLock::new(()),
         }
     }
 
@@ -76,9 +102,10 @@ impl Datasets {
         })
         .await
         .map_err(|e| EngineError::Internal(format!("encoder task: {e}")))??;
-        self.pin(&hash);
         let size = bytes.len();
         let path = artifact_path(&hash);
+        let _writing = self.artifact_lock.read().await;
+        self.pin(&hash);
         if !self.store.artifacts().exists(&path).await? {
             self.store.artifacts().put(&path, bytes).await?;
         }
@@ -97,8 +124,9 @@ impl Datasets {
         })
         .await
         .map_err(|e| EngineError::Internal(format!("decoder task: {e}")))??;
-        self.pin(&hash);
         let path = artifact_path(&hash);
+        let _writing = self.artifact_lock.read().await;
+        self.pin(&hash);
         if !self.store.artifacts().exists(&path).await? {
             self.store.artifacts().put(&path, bytes.to_vec()).await?;
         }
@@ -141,31 +169,41 @@ impl Datasets {
     }
 
     pub fn pin(&self, hash: &str) {
-        *self.pinned.lock().entry(hash.to_owned()).or_default() += 1;
+        *self.pins.lock().counts.entry(hash.to_owned()).or_default() += 1;
     }
 
     pub fn unpin(&self, hashes: &[String]) {
-        let mut p = self.pinned.lock();
+        let mut p = self.pins.lock();
+        if p.collecting {
+            p.deferred.extend(hashes.iter().cloned());
+            return;
+        }
         for h in hashes {
-            if let Some(n) = p.get_mut(h) {
-                *n -= 1;
-                if *n == 0 {
-                    p.remove(h);
-                }
-            }
+            p.release(h);
         }
     }
 
     /// Deletes artifacts no block result or dataset references. With a shared database
     /// another process may be mid-run, so only artifacts older than `grace_ms` go.
-    pub async fn collect_garbage(&self, grace_ms: i64) -> EngineResult<usize> {
-        let referenced = self.store.referenced_hashes().await?;
-        let pinned: HashSet<String> = self.pinned.lock().keys().cloned().collect();
+    /// One pass at a time (the engine's collector calls it).
+    pub(crate) async fn collect_garbage(&self, grace_ms: i64) -> EngineResult<usize> {
+        self.pins.lock().collecting = true;
+        let result = self.sweep(grace_ms).await;
+        let mut p = self.pins.lock();
+        p.collecting = false;
+        for h in std::mem::take(&mut p.deferred) {
+            p.release(&h);
+        }
+        result
+    }
+
+    async fn sweep(&self, grace_ms: i64) -> EngineResult<usize> {
+        let referenced: HashSet<String> = self.store.referenced_hashes().await?;
         let now = vitrine_storage::now_ms();
         let mut deleted = 0;
         for path in self.store.artifacts().list("datasets/").await? {
             let Some(hash) = hash_of(&path) else { continue };
-            if referenced.contains(hash) || pinned.contains(hash) {
+            if referenced.contains(hash) {
                 continue;
             }
             if grace_ms > 0 {
@@ -178,6 +216,10 @@ impl Datasets {
                 if now - modified < grace_ms {
                     continue;
                 }
+            }
+            let _deleting = self.artifact_lock.write().await;
+            if self.pins.lock().counts.contains_key(hash) {
+                continue;
             }
             self.store.artifacts().delete(&path).await?;
             self.cache.lock().remove(hash);

@@ -75,7 +75,14 @@ pub struct Engine {
     finished: tokio::sync::broadcast::Sender<run::FinishedRun>,
     limits: EngineLimits,
     plugin_host: OnceLock<Result<Arc<vitrine_plugins::Host>, String>>,
+    /// Wakes the background collector of unreferenced artifacts (started on first use).
+    gc: OnceLock<Arc<tokio::sync::Notify>>,
 }
+
+/// Least time between two collection passes. A pass reads every block state and lists
+/// every artifact, so it must not run once per workflow run: a task refreshing a
+/// hundred projects would pay for a hundred full scans.
+const GC_SPACING: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Engine {
     pub fn new(store: Store, limits: EngineLimits) -> Arc<Engine> {
@@ -87,6 +94,7 @@ impl Engine {
             store,
             limits,
             plugin_host: OnceLock::new(),
+            gc: OnceLock::new(),
         })
     }
 
@@ -110,6 +118,31 @@ impl Engine {
         } else {
             15 * 60 * 1000
         }
+    }
+
+    /// Asks for a collection of unreferenced artifacts. Passes run in the background, one
+    /// at a time and at most one per `GC_SPACING`; requests meanwhile make one more pass.
+    /// Nothing waits for it: a deleted-too-late artifact only takes disk space for a while.
+    pub fn request_gc(self: &Arc<Self>) {
+        self.gc
+            .get_or_init(|| {
+                let wanted = Arc::new(tokio::sync::Notify::new());
+                let engine = Arc::downgrade(self);
+                let woken = wanted.clone();
+                tokio::spawn(async move {
+                    loop {
+                        woken.notified().await;
+                        let Some(e) = engine.upgrade() else { break };
+                        if let Err(err) = e.datasets.collect_garbage(e.gc_grace_ms()).await {
+                            tracing::warn!(error = %err, "dataset garbage collection failed");
+                        }
+                        drop(e);
+                        tokio::time::sleep(GC_SPACING).await;
+                    }
+                });
+                wanted
+            })
+            .notify_one();
     }
 
     pub fn store(&self) -> &Store {

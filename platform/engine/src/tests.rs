@@ -164,14 +164,23 @@ async fn runs_incrementally_and_publishes() {
         .unwrap();
     assert_eq!(after.rows, 2);
     assert_ne!(after.content_hash, regions.content_hash);
-    // The old result is no longer referenced: collected.
-    assert!(
-        !f.engine
-            .datasets
-            .exists(&regions.content_hash)
-            .await
-            .unwrap()
-    );
+    // The old result is no longer referenced: the background collector deletes it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while f
+        .engine
+        .datasets
+        .exists(&regions.content_hash)
+        .await
+        .unwrap()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "unreferenced artifact still there"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // What the records point at stays.
+    assert!(f.engine.datasets.exists(&after.content_hash).await.unwrap());
 
     // Editing the source file re-runs the source.
     std::fs::write(

@@ -120,7 +120,15 @@ impl Server {
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path())
             .args(extra)
-            .env("VITRINE_LOG", "warn,vitrine_server=info")
+            // VITRINE_BENCH_LOG: more of the server's log (a filter), echoed to stderr. The
+            // server's own info lines stay: the address is read from them.
+            .env(
+                "VITRINE_LOG",
+                match std::env::var("VITRINE_BENCH_LOG") {
+                    Ok(more) => format!("warn,vitrine_server=info,{more}"),
+                    Err(_) => "warn,vitrine_server=info".into(),
+                },
+            )
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -138,7 +146,14 @@ impl Server {
             }
             printed.push(l);
         }
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let echo = std::env::var_os("VITRINE_BENCH_LOG").is_some();
+        tokio::spawn(async move {
+            while let Ok(Some(l)) = lines.next_line().await {
+                if echo {
+                    eprintln!("{l}");
+                }
+            }
+        });
         Server {
             url: url.unwrap(),
             setup_token: setup_token.expect("a fresh instance prints its setup token"),

@@ -316,20 +316,17 @@ impl Services {
         self.wait_for_run(&run.uid).await
     }
 
+    /// Waits until the run has ended and its record is final.
     pub async fn wait_for_run(&self, run_uid: &str) -> ApiResult<RunRecord> {
-        if let Some(mut rx) = self.engine.subscribe(run_uid) {
-            loop {
-                match rx.recv().await {
-                    Ok(e) if e.block.is_none() => break,
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                }
-            }
-        }
-        // The final record is written just before the last event; wait for the run to
-        // leave the active set so the record is complete.
+        // Listen before looking, so an end between the two is not missed. A run leaves
+        // the active set after its final record is written, then its end is announced.
+        let mut ends = self.engine.finished_runs();
         while self.engine.is_running(run_uid) {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            match ends.recv().await {
+                Ok(end) if end.run_uid == run_uid => break,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
         }
         self.store
             .workflow_run(run_uid)

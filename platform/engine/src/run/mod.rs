@@ -426,9 +426,7 @@ impl Engine {
             block: None,
             run_status: status.into(),
         });
-        if let Err(e) = self.datasets.collect_garbage(self.gc_grace_ms()).await {
-            tracing::warn!(error = %e, "dataset garbage collection failed");
-        }
+        self.request_gc();
         tracing::info!(project = %req.project_uid, run = %record.uid, status, elapsed_ms = started.elapsed().as_millis() as u64, "workflow run finished");
         Ok(())
     }

@@ -155,6 +155,7 @@ impl Services {
         if st::is_final(&run.status) {
             return Ok(());
         }
+        let fan_out = Instant::now();
         let now = now_ms();
         let user = match self.task_identity(&task).await? {
             Ok(u) => u,
@@ -229,7 +230,13 @@ impl Services {
                 .await?;
             }
         }
-        tracing::info!(task = %task.uid, run = %run.uid, projects = rows.len(), "task run started");
+        tracing::info!(
+            task = %task.uid,
+            run = %run.uid,
+            projects = rows.len(),
+            fan_out_ms = fan_out.elapsed().as_millis() as u64,
+            "task run started"
+        );
         self.maybe_close_run(&run.uid).await
     }
 
