@@ -73,10 +73,20 @@ async fn run(admin: &common::Admin, task: &str) -> Figures {
     for p in r["projects"].as_array().unwrap() {
         for line in p["log"].as_array().unwrap() {
             let m = line["message"].as_str().unwrap();
-            let Some((name, rest)) = m.split_once(" (") else { continue };
-            let Some(ms) = rest.split_once(" ms)").and_then(|(v, _)| v.parse::<f64>().ok()) else { continue };
+            let Some((name, rest)) = m.split_once(" (") else {
+                continue;
+            };
+            let Some(ms) = rest
+                .split_once(" ms)")
+                .and_then(|(v, _)| v.parse::<f64>().ok())
+            else {
+                continue;
+            };
             match actions.iter_mut().find(|a| a.0 == name) {
-                Some(a) => { a.1 += ms; a.2 += 1 }
+                Some(a) => {
+                    a.1 += ms;
+                    a.2 += 1
+                }
                 None => actions.push((name.to_owned(), ms, 1)),
             }
         }
@@ -84,7 +94,10 @@ async fn run(admin: &common::Admin, task: &str) -> Figures {
     Figures {
         wall: r["durationMs"].as_f64().unwrap(),
         inside: inside as f64,
-        actions: actions.into_iter().map(|(n, s, c)| (n, s / c as f64)).collect(),
+        actions: actions
+            .into_iter()
+            .map(|(n, s, c)| (n, s / c as f64))
+            .collect(),
     }
 }
 
