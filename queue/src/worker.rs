@@ -26,11 +26,23 @@ type Handler = Arc<dyn JobHandler>;
 /// queue (a task run now, a firing) would wait that long before anything starts.
 const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
-async fn handle(job: Job, handler: Data<Handler>) -> Result<(), BoxDynError> {
-    handler.handle(job).await.map_err(BoxDynError::from)
+/// What every job of a worker shares: the handler, and the slots that bound how many
+/// jobs run at once.
+#[derive(Clone)]
+struct Context {
+    handler: Handler,
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
-/// Works on jobs, `concurrency` at a time, until `shutdown` resolves. Jobs in flight at
+async fn handle(job: Job, ctx: Data<Context>) -> Result<(), BoxDynError> {
+    // A job fetched ahead waits here for a slot: it starts the moment one frees, instead
+    // of after the previous job's acknowledgement and the next fetch round trip.
+    let _slot = ctx.slots.acquire().await.map_err(BoxDynError::from)?;
+    ctx.handler.handle(job).await.map_err(BoxDynError::from)
+}
+
+/// Works on jobs, `concurrency` at a time, until `shutdown` resolves. As many more are
+/// fetched ahead and wait for a slot, so a slot never idles through a fetch. Jobs in flight at
 /// shutdown are finished first; a process killed instead has its jobs re-delivered once
 /// its heartbeats stop.
 pub async fn run_workers(
@@ -48,6 +60,10 @@ pub async fn run_workers(
     );
     let concurrency = queue.config.concurrency.max(1);
     tracing::info!(worker = %name, backend = queue.backend_name(), concurrency, "queue worker started");
+    let context = Context {
+        handler,
+        slots: Arc::new(tokio::sync::Semaphore::new(concurrency)),
+    };
     let signal = async move {
         shutdown.await;
         Ok::<(), std::io::Error>(())
@@ -57,8 +73,8 @@ pub async fn run_workers(
         ($backend:expr) => {
             WorkerBuilder::new(name.as_str())
                 .backend($backend.poll_with_interval(IDLE_POLL))
-                .data(handler)
-                .concurrency(concurrency)
+                .data(context)
+                .concurrency(concurrency * 2)
                 .parallelize(tokio::spawn)
                 .build(handle)
                 .run_until(signal)

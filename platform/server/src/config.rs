@@ -31,7 +31,7 @@ pub struct QueueSection {
     pub backend: String,
     /// `redis://HOST:PORT/DB` when the backend is redis.
     pub redis_url: Option<String>,
-    /// Jobs one process works on at once; 0: one per core.
+    /// Jobs one process works on at once; 0: one per core, plus one.
     pub concurrency: usize,
     /// Whether `vitrine serve` works on jobs itself. Turn off on nodes that should only
     /// serve requests and leave jobs to `vitrine worker` processes.
