@@ -42,9 +42,9 @@ async fn handle(job: Job, ctx: Data<Context>) -> Result<(), BoxDynError> {
 }
 
 /// Works on jobs, `concurrency` at a time, until `shutdown` resolves. As many more are
-/// fetched ahead and wait for a slot, so a slot never idles through a fetch. Jobs in flight at
-/// shutdown are finished first; a process killed instead has its jobs re-delivered once
-/// its heartbeats stop.
+/// fetched ahead and wait for a slot, so a slot never idles through a fetch. Jobs this
+/// process holds at shutdown (running or fetched ahead) are finished first; a process
+/// killed instead has its jobs re-delivered once its heartbeats stop.
 pub async fn run_workers(
     queue: &Queue,
     handler: Arc<dyn JobHandler>,
