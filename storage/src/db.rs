@@ -123,7 +123,16 @@ impl Store {
     }
 
     async fn run_once(&self, sql: &str, vars: Value) -> StorageResult<surrealdb::IndexedResults> {
+        let started = std::time::Instant::now();
         let mut response = self.db.query(sql).bind(vars).await?;
+        // Off unless asked for (`VITRINE_LOG=vitrine_storage::query=debug`): the cost and
+        // count of each statement is what tells where a request's time goes.
+        tracing::debug!(
+            target: "vitrine_storage::query",
+            us = started.elapsed().as_micros() as u64,
+            sql = sql.split_whitespace().collect::<Vec<_>>().join(" "),
+            "query"
+        );
         let errors = response.take_errors();
         if errors.is_empty() {
             return Ok(response);
