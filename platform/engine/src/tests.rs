@@ -403,4 +403,5 @@ async fn dictionary_encoded_results_flow_through_every_block() {
     );
 }
 
+mod determinism;
 mod plugins;

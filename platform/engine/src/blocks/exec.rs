@@ -8,12 +8,12 @@ use bytes::Bytes;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::datasource::MemTable;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::functions_aggregate::expr_fn::{avg, count, count_distinct, max, min, sum};
 use datafusion::logical_expr::{Expr, JoinType, cast, ident};
-use datafusion::prelude::{DataFrame, SQLOptions};
+use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 
 use super::{AggFunction, AggMeasure, BlockConfig, JoinHow, files};
-use crate::query::session;
 use crate::types::type_name;
 use crate::{EngineError, EngineResult};
 
@@ -71,7 +71,7 @@ pub async fn execute(
             notes: decoded.notes,
         });
     }
-    let ctx = session();
+    let ctx = block_session();
     for (port, input) in &inputs {
         let table = MemTable::try_new(input.schema.clone(), vec![input.batches.as_ref().clone()])?;
         ctx.register_table(port.as_str(), Arc::new(table))?;
@@ -208,9 +208,34 @@ pub async fn execute(
     }
 }
 
+/// The session a block runs in: one partition, and partitions read in order.
+///
+/// A block's result must be a function of its inputs. Stored results are addressed by
+/// their content, so the same inputs must give the same bytes: then a forced refresh of
+/// unchanged data stores nothing new, the blocks after it stay up to date, and report
+/// caches keyed on the dataset survive. DataFusion's parallel plans break that: they deal
+/// batches round-robin to partitions and merge partitions as batches arrive, so a filter
+/// shuffled its rows and an aggregate's group order and float sums changed from run to
+/// run. One partition keeps rows in their input order. The cores are still used: a run
+/// executes independent blocks at once, and a task runs several projects at once.
+fn block_session() -> SessionContext {
+    let state = SessionStateBuilder::new()
+        .with_config(SessionConfig::new().with_target_partitions(1))
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(super::in_order::ReadPartitionsInOrder))
+        .build();
+    SessionContext::new_with_state(state)
+}
+
 async fn collect(df: DataFrame, notes: Vec<String>) -> EngineResult<BlockOutput> {
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await?;
+    // A union's inputs stay separate partitions: first input first.
+    let batches = df
+        .collect_partitioned()
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
     Ok(BlockOutput {
         schema,
         batches,
