@@ -96,10 +96,14 @@ impl Fixture {
 
     async fn run(&self, from: Option<&str>) -> RunRecord {
         let r = self.engine.start_run(self.request(from)).await.unwrap();
-        for _ in 0..500 {
-            if !self.engine.is_running(&r.uid) {
-                break;
-            }
+        // Generous: tests share the machine's cores with each other (and with builds).
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while self.engine.is_running(&r.uid) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "run {} never ended",
+                r.uid
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         self.store.workflow_run(&r.uid).await.unwrap().unwrap()

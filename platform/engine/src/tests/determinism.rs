@@ -14,7 +14,7 @@ use serde_json::json;
 use super::{Fixture, fixture, status};
 
 /// More rows than one decoded batch holds (64 Ki), so every block sees several batches.
-const ROWS: usize = 150_000;
+const ROWS: usize = 80_000;
 
 fn orders_csv() -> String {
     let mut out = String::from("order_id,customer,region,amount\n");
@@ -35,7 +35,9 @@ async fn forced_run(f: &Fixture) -> BTreeMap<String, String> {
     let mut req = f.request(None);
     req.force = true;
     let run = f.engine.start_run(req).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while f.engine.is_running(&run.uid) {
+        assert!(std::time::Instant::now() < deadline, "run never ended");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let run = f.store.workflow_run(&run.uid).await.unwrap().unwrap();
@@ -120,7 +122,7 @@ async fn blocks_that_pass_rows_through_keep_their_order() {
     let ascending = |v: &[i64]| v.windows(2).all(|w| w[0] < w[1]);
     for block in ["big", "picked", "taxed", "small"] {
         let ids = column(&f, &hashes[block], "order_id").await;
-        assert!(ids.len() > 20_000, "{block}: {}", ids.len());
+        assert!(ids.len() > 10_000, "{block}: {}", ids.len());
         assert!(ascending(&ids), "{block} reordered its rows");
     }
     // A union lists its first input's rows, then the next one's.
