@@ -95,7 +95,12 @@ impl Fixture {
     }
 
     async fn run(&self, from: Option<&str>) -> RunRecord {
-        let r = self.engine.start_run(self.request(from)).await.unwrap();
+        self.run_to_end(self.request(from)).await
+    }
+
+    /// Starts `req` and waits for the run's end.
+    async fn run_to_end(&self, req: RunRequest) -> RunRecord {
+        let r = self.engine.start_run(req).await.unwrap();
         // Generous: tests share the machine's cores with each other (and with builds).
         let deadline = std::time::Instant::now() + Duration::from_secs(120);
         while self.engine.is_running(&r.uid) {

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::Int64Type;
@@ -31,16 +30,17 @@ fn orders_csv() -> String {
     out
 }
 
+/// A project whose `files` location holds `orders.csv`.
+async fn orders_fixture() -> Fixture {
+    let f = fixture().await;
+    std::fs::write(f.files.path().join("orders.csv"), orders_csv()).unwrap();
+    f
+}
+
 async fn forced_run(f: &Fixture) -> BTreeMap<String, String> {
     let mut req = f.request(None);
     req.force = true;
-    let run = f.engine.start_run(req).await.unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while f.engine.is_running(&run.uid) {
-        assert!(std::time::Instant::now() < deadline, "run never ended");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let run = f.store.workflow_run(&run.uid).await.unwrap().unwrap();
+    let run = f.run_to_end(req).await;
     assert_eq!(run.status, "succeeded", "{:?}", run.blocks);
     f.store
         .block_states(&f.project)
@@ -66,8 +66,7 @@ async fn column(f: &Fixture, hash: &str, name: &str) -> Vec<i64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forced_runs_over_the_same_data_store_the_same_bytes() {
-    let f = fixture().await;
-    std::fs::write(f.files.path().join("orders.csv"), orders_csv()).unwrap();
+    let f = orders_fixture().await;
     f.save(json!([
         {"id": "orders", "kind": "csv_source", "config": {"location": "files", "path": "orders.csv"}},
         {"id": "big", "kind": "filter", "config": {"condition": "amount > 20"}, "inputs": {"in": "orders"}},
@@ -107,8 +106,7 @@ async fn forced_runs_over_the_same_data_store_the_same_bytes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocks_that_pass_rows_through_keep_their_order() {
-    let f = fixture().await;
-    std::fs::write(f.files.path().join("orders.csv"), orders_csv()).unwrap();
+    let f = orders_fixture().await;
     f.save(json!([
         {"id": "orders", "kind": "csv_source", "config": {"location": "files", "path": "orders.csv"}},
         {"id": "big", "kind": "filter", "config": {"condition": "amount > 20"}, "inputs": {"in": "orders"}},
