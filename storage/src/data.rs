@@ -157,6 +157,22 @@ impl Store {
         .await
     }
 
+    /// Sets (or with `None` removes) one folder's grant in one statement, so concurrent
+    /// grants for different folders never overwrite each other. Returns the location.
+    pub async fn set_location_grant(
+        &self,
+        uid: &str,
+        folder_uid: &str,
+        grant: Option<&LocationGrant>,
+    ) -> StorageResult<Option<LocationRecord>> {
+        let add: Vec<&LocationGrant> = grant.into_iter().collect();
+        self.first(
+            "UPDATE resource_location SET grants = array::concat(grants[WHERE folder_uid != $f], $add) WHERE uid = $u RETURN AFTER",
+            json!({ "u": uid, "f": folder_uid, "add": add }),
+        )
+        .await
+    }
+
     pub async fn location(&self, uid: &str) -> StorageResult<Option<LocationRecord>> {
         self.first(
             "SELECT * FROM resource_location WHERE uid = $u",

@@ -172,10 +172,54 @@ impl Store {
         .await
     }
 
-    pub async fn update_share_link(&self, link: &ShareLinkRecord) -> StorageResult<()> {
+    /// Stores what a manager edits on a link (label, rights, expiry, pin, warnings), and
+    /// nothing else: its state (paused, locked, failures, revoked) changes only through the
+    /// conditional statements below, so an edit that read the link before a concurrent
+    /// revoke or pause can never undo it. Returns false when the link is revoked (or gone).
+    pub async fn update_share_link(&self, link: &ShareLinkRecord) -> StorageResult<bool> {
+        Ok(self
+            .count(
+                "UPDATE share_link SET label = $l.label, rights = $l.rights, expires_ms = $l.expires_ms, \
+                 warnings = $l.warnings, pinned = $l.pinned, updated_ms = $l.updated_ms \
+                 WHERE uid = $l.uid AND !revoked_ms RETURN AFTER",
+                json!({ "l": link }),
+            )
+            .await?
+            > 0)
+    }
+
+    /// Pauses or resumes a link that is not revoked; false when it is.
+    pub async fn set_share_link_paused(
+        &self,
+        uid: &str,
+        paused: bool,
+        now: i64,
+    ) -> StorageResult<bool> {
+        Ok(self
+            .count(
+                "UPDATE share_link SET paused = $p, updated_ms = $now WHERE uid = $u AND !revoked_ms RETURN AFTER",
+                json!({ "u": uid, "p": paused, "now": now }),
+            )
+            .await?
+            > 0)
+    }
+
+    /// Lifts a link's lock and its failure count; false when the link is revoked.
+    pub async fn unlock_share_link(&self, uid: &str, now: i64) -> StorageResult<bool> {
+        Ok(self
+            .count(
+                "UPDATE share_link SET locked_ms = NONE, failures = 0, updated_ms = $now WHERE uid = $u AND !revoked_ms RETURN AFTER",
+                json!({ "u": uid, "now": now }),
+            )
+            .await?
+            > 0)
+    }
+
+    /// Revokes a link (a revoked link keeps its first revocation time).
+    pub async fn revoke_share_link(&self, uid: &str, now: i64) -> StorageResult<()> {
         self.exec(
-            "UPDATE share_link CONTENT $l WHERE uid = $l.uid",
-            json!({ "l": link }),
+            "UPDATE share_link SET revoked_ms = $now, updated_ms = $now WHERE uid = $u AND !revoked_ms",
+            json!({ "u": uid, "now": now }),
         )
         .await
     }
@@ -206,25 +250,28 @@ impl Store {
 
     /// Counts a wrong password and locks the link when it reaches `lock_at`, in one
     /// statement so concurrent guesses cannot skip the lock. Returns the link after.
+    /// Counts a wrong password on a link and locks it once `lock_at` failures are counted
+    /// (the `lock_at`-th failure locks). Failures are reset only by unlocking: a
+    /// recipient's success must not clear what protects the other recipients.
     pub async fn share_link_failure(
         &self,
         uid: &str,
         lock_at: i64,
         now: i64,
     ) -> StorageResult<Option<ShareLinkRecord>> {
-        self.first(
-            "UPDATE share_link SET failures += 1, locked_ms = IF failures >= $k AND !locked_ms THEN $now ELSE locked_ms END WHERE uid = $u RETURN AFTER",
-            json!({ "u": uid, "k": lock_at, "now": now }),
-        )
-        .await
-    }
-
-    pub async fn share_link_success(&self, uid: &str) -> StorageResult<()> {
+        // Two statements, each conditional on what it reads, instead of one SET whose
+        // second clause would see the count from before the first.
         self.exec(
-            "UPDATE share_link SET failures = 0 WHERE uid = $u AND failures > 0",
+            "UPDATE share_link SET failures += 1 WHERE uid = $u",
             json!({ "u": uid }),
         )
-        .await
+        .await?;
+        self.exec(
+            "UPDATE share_link SET locked_ms = $now WHERE uid = $u AND failures >= $k AND !locked_ms",
+            json!({ "u": uid, "k": lock_at, "now": now }),
+        )
+        .await?;
+        self.share_link(uid).await
     }
 
     /// Adds accesses counted in memory since the last flush.
@@ -299,12 +346,29 @@ impl Store {
         .await
     }
 
-    pub async fn update_share_recipient(&self, r: &ShareRecipientRecord) -> StorageResult<()> {
-        self.exec(
-            "UPDATE share_recipient CONTENT $r WHERE uid = $r.uid",
-            json!({ "r": r }),
-        )
-        .await
+    /// Stores a changed recipient. A revocation is a conditional statement of its own, and
+    /// any other change applies only to a recipient not revoked, so a concurrent reissue
+    /// or edit can never bring a revoked recipient back. Returns false when the change
+    /// found the recipient revoked.
+    pub async fn update_share_recipient(&self, r: &ShareRecipientRecord) -> StorageResult<bool> {
+        if let Some(at) = r.revoked_ms {
+            self.exec(
+                "UPDATE share_recipient SET revoked_ms = $at, deliveries_on_revoke = $r.deliveries_on_revoke \
+                 WHERE uid = $r.uid AND !revoked_ms",
+                json!({ "r": r, "at": at }),
+            )
+            .await?;
+            return Ok(true);
+        }
+        Ok(self
+            .count(
+                "UPDATE share_recipient SET name = $r.name, role = $r.role, rights = $r.rights, \
+                 token_hash = $r.token_hash, password_hash = $r.password_hash \
+                 WHERE uid = $r.uid AND !revoked_ms RETURN AFTER",
+                json!({ "r": r }),
+            )
+            .await?
+            > 0)
     }
 
     /// Sets a first password only if none is set yet: two tabs racing to set it cannot

@@ -176,10 +176,12 @@ impl LinkState {
             LinkState::Revoked
         } else if expires_ms.is_some_and(|e| e <= now_ms) {
             LinkState::Expired
+        } else if paused {
+            // A manager's pause wins over a lock: pausing a locked link must keep it shut
+            // after an unlock.
+            LinkState::Paused
         } else if locked {
             LinkState::Locked
-        } else if paused {
-            LinkState::Paused
         } else {
             LinkState::Active
         }
@@ -331,8 +333,13 @@ mod tests {
             LinkState::of(false, None, false, true, now),
             LinkState::Paused
         );
+        // Pause wins over a lock (a paused link stays shut when it is unlocked).
         assert_eq!(
             LinkState::of(false, None, true, true, now),
+            LinkState::Paused
+        );
+        assert_eq!(
+            LinkState::of(false, None, true, false, now),
             LinkState::Locked
         );
         assert_eq!(

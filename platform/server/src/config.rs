@@ -116,8 +116,14 @@ pub struct ServerConfig {
     /// The URL people reach this instance at (for printed links); defaults to the bound
     /// address.
     pub public_url: Option<String>,
-    /// Mark cookies `Secure`. Turn on whenever the instance is served over HTTPS.
-    pub secure_cookies: bool,
+    /// Mark cookies `Secure`. Unset: on, unless the server listens on a loopback
+    /// address only (a local instance reached over plain http).
+    pub secure_cookies: Option<bool>,
+    /// Proxies whose `X-Forwarded-For` is believed (addresses or networks such as
+    /// `10.0.0.0/8`). Empty: the socket peer is the client.
+    pub trusted_proxies: Vec<String>,
+    /// Answer schema introspection for callers that are not signed in.
+    pub anonymous_introspection: bool,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_grace_secs: u64,
 }
@@ -160,7 +166,9 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
-            secure_cookies: false,
+            secure_cookies: None,
+            trusted_proxies: Vec::new(),
+            anonymous_introspection: false,
             shutdown_grace_secs: 10,
         }
     }
@@ -244,7 +252,22 @@ impl Config {
             self.server.public_url = Some(v);
         }
         if let Some(v) = var("VITRINE_SECURE_COOKIES") {
-            self.server.secure_cookies = matches!(v.as_str(), "1" | "true" | "yes");
+            self.server.secure_cookies = Some(matches!(v.as_str(), "1" | "true" | "yes"));
+        }
+        if let Some(v) = var("VITRINE_TRUSTED_PROXIES") {
+            self.server.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        for p in &self.server.trusted_proxies {
+            p.parse::<crate::guard::IpNet>()
+                .map_err(|message| ConfigError::Invalid {
+                    key: "server.trusted_proxies",
+                    message,
+                })?;
         }
         if let Some(v) = var("VITRINE_DATA_DIR") {
             self.storage.data_dir = PathBuf::from(v);
@@ -274,6 +297,22 @@ impl Config {
             self.mail.from = v;
         }
         Ok(())
+    }
+
+    /// Whether cookies carry `Secure` (see [`ServerConfig::secure_cookies`]).
+    pub fn secure_cookies(&self) -> bool {
+        self.server
+            .secure_cookies
+            .unwrap_or(!self.server.listen.ip().is_loopback())
+    }
+
+    /// The trusted proxies, checked when the configuration was loaded.
+    pub fn trusted_proxies(&self) -> Vec<crate::guard::IpNet> {
+        self.server
+            .trusted_proxies
+            .iter()
+            .filter_map(|p| p.parse().ok())
+            .collect()
     }
 
     /// The database URL in effect.
@@ -386,6 +425,20 @@ mod tests {
         })
         .unwrap();
         assert_eq!(c.server.listen.port(), 0);
+        // Loopback listeners default to plain cookies, anything else to Secure ones.
+        assert!(!c.secure_cookies());
+        c.server.listen = "0.0.0.0:8080".parse().unwrap();
+        assert!(c.secure_cookies());
+        c.apply_env(|k| (k == "VITRINE_SECURE_COOKIES").then(|| "false".into()))
+            .unwrap();
+        assert!(!c.secure_cookies());
+        c.apply_env(|k| (k == "VITRINE_TRUSTED_PROXIES").then(|| "10.0.0.0/8, ::1".into()))
+            .unwrap();
+        assert_eq!(c.trusted_proxies().len(), 2);
+        let err = c
+            .apply_env(|k| (k == "VITRINE_TRUSTED_PROXIES").then(|| "10.0.0.0/40".into()))
+            .unwrap_err();
+        assert!(err.to_string().starts_with("server.trusted_proxies"), "{err}");
         assert!(c.database_url().starts_with("surrealkv:///tmp/x/db"));
         let err = c
             .apply_env(|k| (k == "VITRINE_LISTEN").then(|| "nope".into()))

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod demo;
+pub mod guard;
 pub mod jobs;
 mod routes;
 
@@ -30,6 +31,10 @@ pub struct AppState {
     pub services: Arc<Services>,
     pub schema: VitrineSchema,
     pub config: Config,
+    /// The base of every URL the server hands out (share links, QR codes): the configured
+    /// public URL, else the bound address. Never the request's Host header, which the
+    /// client chooses.
+    pub public_url: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +82,11 @@ pub async fn open_services(config: &Config) -> Result<Arc<Services>, ServerError
 }
 
 pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
+    let guard = guard::Guard {
+        trusted_proxies: state.config.trusted_proxies(),
+        graphql_body: state.config.limits().max_body_bytes,
+        hsts: state.public_url.starts_with("https://"),
+    };
     Route::new()
         .at("/", get(routes::pages::index))
         .at(
@@ -126,6 +136,7 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
         .at("/healthz", get(routes::health::healthz))
         .at("/readyz", get(routes::health::readyz))
         .data(state)
+        .with(guard)
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish for the
@@ -145,15 +156,21 @@ pub async fn run(
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let schema = build_schema(services.clone(), &config.limits(), &public);
     if let Some(token) = services.setup_token() {
-        // The token rides in the fragment so it never reaches access logs or referrers.
+        // The token rides in the fragment so it never reaches access logs or referrers,
+        // and it goes to the terminal only: log sinks are read by more people than the
+        // one who started the server.
         let url = format!("{public}/setup#token={token}");
-        tracing::warn!(%url, "no administrator yet: open the setup url to create one");
-        println!("setup: open {url} to create the first administrator (valid until one exists)");
+        tracing::warn!("no administrator yet: open the setup url printed on the terminal");
+        println!(
+            "setup: open {url} to create the first administrator (valid for {} hours, until one exists)",
+            vitrine_api::services::SETUP_TOKEN_TTL.as_secs() / 3600
+        );
     }
     let state = Arc::new(AppState {
         services,
         schema,
         config,
+        public_url: public,
     });
     tracing::info!("listening on http://{addr}");
     Server::new_with_acceptor(TcpAcceptor::from_tokio(listener)?)

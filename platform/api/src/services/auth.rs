@@ -6,6 +6,7 @@ use vitrine_storage::{ApiTokenRecord, SessionRecord, UserKind, UserRecord, new_u
 use super::Services;
 use super::identity::local_user;
 use crate::caller::{Caller, Credential, RequestMeta};
+use crate::ratelimit::{give_back_all, reserve_all};
 use crate::secrets::{new_token, token_hash};
 use crate::{ApiError, ApiResult};
 
@@ -18,6 +19,9 @@ fn ended() -> ApiError {
 
 /// How long a browser session lives without signing in again.
 pub const SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+
+/// How long the one-time setup token works; a restart prints a fresh one.
+pub const SETUP_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 #[derive(Debug, Clone)]
 pub struct LoginOutcome {
@@ -43,12 +47,14 @@ impl Services {
             *self.setup_token.lock() = None;
             return None;
         }
-        Some(
-            self.setup_token
-                .lock()
-                .get_or_insert_with(|| new_token("vsu"))
-                .clone(),
-        )
+        let mut slot = self.setup_token.lock();
+        if slot
+            .as_ref()
+            .is_none_or(|(_, minted)| minted.elapsed() >= SETUP_TOKEN_TTL)
+        {
+            *slot = Some((new_token("vsu"), std::time::Instant::now()));
+        }
+        slot.as_ref().map(|(t, _)| t.clone())
     }
 
     pub fn setup_required(&self) -> bool {
@@ -64,10 +70,14 @@ impl Services {
         password: &str,
         meta: &RequestMeta,
     ) -> ApiResult<UserRecord> {
-        let expected = self.setup_token.lock().clone();
-        let valid = expected
-            .as_deref()
-            .is_some_and(|e| subtle::ConstantTimeEq::ct_eq(e.as_bytes(), token.as_bytes()).into());
+        let expected = self
+            .setup_token
+            .lock()
+            .clone()
+            .filter(|(_, minted)| minted.elapsed() < SETUP_TOKEN_TTL);
+        let valid = expected.as_ref().is_some_and(|(e, _)| {
+            subtle::ConstantTimeEq::ct_eq(e.as_bytes(), token.as_bytes()).into()
+        });
         if self.authz.any_admin() {
             return Err(ApiError::new(
                 ErrorCode::SetupState,
@@ -130,7 +140,9 @@ impl Services {
     }
 
     /// Signs in with a local password. Failures say the same thing whether the user exists
-    /// or not; repeated failures per address and per username are refused before hashing.
+    /// or not. An attempt is reserved per address and per account-and-address before any
+    /// hashing and given back only on success, so concurrent guesses cannot outrun the
+    /// limit and a guesser elsewhere never slows the account's owner.
     pub async fn login(
         &self,
         username: &str,
@@ -138,18 +150,19 @@ impl Services {
         meta: &RequestMeta,
     ) -> ApiResult<LoginOutcome> {
         let name_key = username.trim().to_lowercase();
-        let addr_key = meta.address.clone().unwrap_or_default();
-        if let Some(wait) = self
-            .login_by_address
-            .blocked_for(&addr_key)
-            .or_else(|| self.login_by_user.blocked_for(&name_key))
-        {
+        let addr = meta.address.as_deref().unwrap_or("unknown");
+        let account_key = format!("{name_key}@{addr}");
+        let keys = [
+            (&self.login_by_address, addr),
+            (&self.login_by_account, account_key.as_str()),
+        ];
+        if let Err(r) = reserve_all(&keys) {
             self.audit
                 .login(None, &name_key, "rate_limited", meta)
                 .await;
             return Err(ApiError::new(
                 ErrorCode::RateLimited,
-                format!("too many failed sign-ins; retry in {wait} s"),
+                format!("too many failed sign-ins; retry in {} s", r.seconds()),
             ));
         }
         let user = self.store.user_by_username(&name_key).await?;
@@ -158,8 +171,6 @@ impl Services {
         let user = match (ok, user) {
             (true, Some(u)) => u,
             (_, u) => {
-                self.login_by_address.record_failure(&addr_key);
-                self.login_by_user.record_failure(&name_key);
                 self.audit
                     .login(u.as_ref(), &name_key, "failed", meta)
                     .await;
@@ -169,6 +180,8 @@ impl Services {
                 ));
             }
         };
+        give_back_all(&keys);
+        self.login_by_account.clear(&account_key);
         if user.disabled {
             self.audit
                 .login(Some(&user), &name_key, "disabled", meta)
@@ -178,7 +191,6 @@ impl Services {
                 "this account is disabled",
             ));
         }
-        self.login_by_user.clear(&name_key);
         let session_token = new_token("vss");
         let csrf_token = new_token("csrf");
         let now = now_ms();
@@ -232,10 +244,11 @@ impl Services {
         let (session, user) = match self.auth_cache.session(&hash) {
             Some(hit) => hit,
             None => {
+                let seen = self.auth_cache.generation();
                 let session = self.store.session_by_hash(&hash).await?.ok_or_else(ended)?;
                 let user = self.active_user(&session.user_uid).await?;
                 self.auth_cache
-                    .put_session(hash.clone(), (session.clone(), user.clone()));
+                    .put_session(seen, hash.clone(), (session.clone(), user.clone()));
                 (session, user)
             }
         };
@@ -268,13 +281,14 @@ impl Services {
         let (record, user) = match self.auth_cache.token(&hash) {
             Some(hit) => hit,
             None => {
+                let seen = self.auth_cache.generation();
                 let record =
                     self.store.api_token_by_hash(&hash).await?.ok_or_else(|| {
                         ApiError::new(ErrorCode::TokenRejected, "unknown API token")
                     })?;
                 let user = self.active_user(&record.user_uid).await?;
                 self.auth_cache
-                    .put_token(hash, (record.clone(), user.clone()));
+                    .put_token(seen, hash, (record.clone(), user.clone()));
                 (record, user)
             }
         };
@@ -349,19 +363,18 @@ impl Services {
     ) -> ApiResult<()> {
         caller.require_write()?;
         let key = format!("pw:{}", caller.uid());
-        if let Some(wait) = self.login_by_user.blocked_for(&key) {
+        let new = Password::parse("newPassword", new)?;
+        if let Err(r) = self.login_by_account.reserve(&[&key]) {
             return Err(ApiError::new(
                 ErrorCode::RateLimited,
-                format!("too many wrong passwords; retry in {wait} s"),
+                format!("too many wrong passwords; retry in {} s", r.seconds()),
             ));
         }
-        let new = Password::parse("newPassword", new)?;
         if !self
             .hasher
             .verify(current, caller.user.password_hash.as_deref())
             .await?
         {
-            self.login_by_user.record_failure(&key);
             self.audit
                 .record(
                     caller,
@@ -376,6 +389,7 @@ impl Services {
                 "the current password is wrong",
             ));
         }
+        self.login_by_account.clear(&key);
         let hash = self.hasher.hash(new.expose()).await?;
         self.store.set_password_hash(caller.uid(), &hash).await?;
         let keep = match &caller.credential {

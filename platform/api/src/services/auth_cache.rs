@@ -7,6 +7,11 @@
 //! through this process and drops the affected entries before it returns, so revocation
 //! still acts on the very next request. Expiry and the disabled flag are checked on every
 //! hit. With a remote database, where other servers may write, the cache stays off.
+//!
+//! A generation counter closes the race between an authentication and a revocation: a
+//! request notes the generation before it reads the credential, and caches what it read
+//! only if nothing was forgotten since. Otherwise a row read just before a revoke or a
+//! sign-out could be cached after the revoke dropped its entry, and outlive it.
 
 use std::collections::HashMap;
 
@@ -20,6 +25,8 @@ const MAX_ENTRIES: usize = 50_000;
 #[derive(Default)]
 pub(crate) struct AuthCache {
     enabled: bool,
+    /// Bumped by every forget, before it drops entries.
+    generation: std::sync::atomic::AtomicU64,
     tokens: Mutex<HashMap<String, (ApiTokenRecord, UserRecord)>>,
     sessions: Mutex<HashMap<String, (SessionRecord, UserRecord)>>,
 }
@@ -32,6 +39,16 @@ impl AuthCache {
         }
     }
 
+    /// Note this before reading a credential from the database; pass it to `put_…`.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn bump(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
     pub fn token(&self, hash: &str) -> Option<(ApiTokenRecord, UserRecord)> {
         if !self.enabled {
             return None;
@@ -39,9 +56,13 @@ impl AuthCache {
         self.tokens.lock().get(hash).cloned()
     }
 
-    pub fn put_token(&self, hash: String, entry: (ApiTokenRecord, UserRecord)) {
+    pub fn put_token(&self, seen: u64, hash: String, entry: (ApiTokenRecord, UserRecord)) {
         if self.enabled {
             let mut map = self.tokens.lock();
+            // Checked under the map's lock, which every forget takes after bumping.
+            if self.generation() != seen {
+                return;
+            }
             if map.len() >= MAX_ENTRIES {
                 map.clear();
             }
@@ -56,9 +77,12 @@ impl AuthCache {
         self.sessions.lock().get(hash).cloned()
     }
 
-    pub fn put_session(&self, hash: String, entry: (SessionRecord, UserRecord)) {
+    pub fn put_session(&self, seen: u64, hash: String, entry: (SessionRecord, UserRecord)) {
         if self.enabled {
             let mut map = self.sessions.lock();
+            if self.generation() != seen {
+                return;
+            }
             if map.len() >= MAX_ENTRIES {
                 map.clear();
             }
@@ -67,16 +91,19 @@ impl AuthCache {
     }
 
     pub fn forget_session(&self, hash: &str) {
+        self.bump();
         self.sessions.lock().remove(hash);
     }
 
     /// Drops everything cached for a user (disabled, attributes or password changed).
     pub fn forget_user(&self, user_uid: &str) {
+        self.bump();
         self.tokens.lock().retain(|_, (_, u)| u.uid != user_uid);
         self.sessions.lock().retain(|_, (_, u)| u.uid != user_uid);
     }
 
     pub fn forget_token(&self, token_uid: &str) {
+        self.bump();
         self.tokens.lock().retain(|_, (t, _)| t.uid != token_uid);
     }
 }

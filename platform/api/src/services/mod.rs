@@ -33,7 +33,7 @@ use vitrine_storage::{PageRequest, Store};
 use crate::ApiResult;
 
 pub use audit::Audit;
-pub use auth::{LoginOutcome, NewApiToken, SESSION_TTL};
+pub use auth::{LoginOutcome, NewApiToken, SESSION_TTL, SETUP_TOKEN_TTL};
 pub use directory::{FolderView, ProjectView};
 pub use plugins::MAX_PLUGIN_BYTES;
 pub use policy::PolicyKnown;
@@ -49,7 +49,7 @@ pub use tasks::{MAIL_DEFAULT_FROM, MailConfig, TaskInput, TaskJobs, TaskRunView}
 pub use workflows::{MAX_UPLOAD_BYTES, WorkflowView};
 pub use working_copies::{SyncOutcome, WorkingCopyStatus};
 
-use crate::ratelimit::FailureLimiter;
+use crate::ratelimit::{AttemptLimiter, LimitPolicy};
 use crate::secrets::PasswordHasherPool;
 
 /// Everything the API needs, built once at start-up and shared.
@@ -59,19 +59,26 @@ pub struct Services {
     pub engine: Arc<vitrine_engine::Engine>,
     pub audit: Audit,
     hasher: PasswordHasherPool,
-    /// Failed sign-ins per client address and per username.
-    login_by_address: FailureLimiter,
-    login_by_user: FailureLimiter,
+    /// Password checks per client address, and per account and address (see
+    /// [`crate::ratelimit`]): reserved before hashing, given back on success.
+    login_by_address: AttemptLimiter,
+    login_by_account: AttemptLimiter,
     /// The one-time setup token, present until the first administrator exists.
-    setup_token: Mutex<Option<String>>,
+    /// With when it was minted: it expires after [`SETUP_TOKEN_TTL`].
+    setup_token: Mutex<Option<(String, Instant)>>,
     /// When each API token's `last_used` was last written: at most once a minute, off the
     /// request path, so reads never wait for a synced write.
     token_touched: Mutex<HashMap<String, Instant>>,
     auth_cache: auth_cache::AuthCache,
     /// Shared views, counted and audited off the request path.
     access_log: sharing::AccessLog,
-    /// Wrong recipient passwords per link and per address, checked before any hashing.
-    share_failures: FailureLimiter,
+    /// Recipient password checks per address, per (link, recipient) and per link,
+    /// reserved before any hashing; the link-wide lock itself is stored on the link.
+    share_by_address: AttemptLimiter,
+    share_by_recipient: AttemptLimiter,
+    share_by_link: AttemptLimiter,
+    /// Fresh public-link tokens minted by "copy link", per visitor.
+    copied_links: AttemptLimiter,
     /// Recipient password checks in flight: at most half the cores, so a flood of
     /// guesses can never take the CPU that views need.
     share_checks: Arc<tokio::sync::Semaphore>,
@@ -139,6 +146,33 @@ where
     }
 }
 
+/// How password checks are limited (see [`crate::ratelimit`]).
+mod limits {
+    use std::time::Duration;
+
+    use crate::ratelimit::LimitPolicy;
+
+    /// One account from one address: five tries, then 1 s, 2 s, 4 s … up to 15 minutes
+    /// between tries. Its owner, elsewhere, is not slowed at all.
+    pub const PER_ACCOUNT: LimitPolicy = LimitPolicy {
+        free: 5,
+        base_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(900),
+        forget_after: Duration::from_secs(3600),
+        capacity: 100_000,
+    };
+    /// One address over all accounts (credential stuffing).
+    pub const PER_ADDRESS: LimitPolicy = LimitPolicy {
+        free: 20,
+        ..PER_ACCOUNT
+    };
+    /// Looser per address on share links: many recipients may share one office address.
+    pub const SHARE_PER_ADDRESS: LimitPolicy = LimitPolicy {
+        free: 30,
+        ..PER_ACCOUNT
+    };
+}
+
 /// How far a filtered listing reads ahead per round trip.
 pub(crate) const SCAN_BATCH: usize = 200;
 
@@ -156,14 +190,18 @@ impl Services {
             store,
             authz,
             hasher: PasswordHasherPool::new(),
-            login_by_address: FailureLimiter::new(20, Duration::from_secs(300)),
-            login_by_user: FailureLimiter::new(5, Duration::from_secs(300)),
+            login_by_address: AttemptLimiter::new(limits::PER_ADDRESS),
+            login_by_account: AttemptLimiter::new(limits::PER_ACCOUNT),
             setup_token: Mutex::new(None),
             token_touched: Mutex::new(HashMap::new()),
             auth_cache: auth_cache::AuthCache::new(exclusive),
-            // Per link the lock (at LOCK_AFTER_FAILURES) stops guessing; per address the
-            // limit is looser, since many recipients may share one office address.
-            share_failures: FailureLimiter::new(30, Duration::from_secs(300)),
+            share_by_address: AttemptLimiter::new(limits::SHARE_PER_ADDRESS),
+            share_by_recipient: AttemptLimiter::new(limits::PER_ACCOUNT),
+            share_by_link: AttemptLimiter::new(LimitPolicy::fixed(
+                LOCK_AFTER_FAILURES as u32,
+                Duration::from_secs(24 * 3600),
+            )),
+            copied_links: AttemptLimiter::new(LimitPolicy::fixed(30, Duration::from_secs(300))),
             share_checks: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
             )),

@@ -192,12 +192,13 @@ impl Services {
 
     /// Origin side: a copy's push, as a bundle of its revisions since it last synced.
     /// `base` is the origin revision the copy last saw; unless `force`, the push is
-    /// refused when the origin has moved past it.
+    /// refused when the origin has moved past it. `body` is awaited only once the token
+    /// is known good and the push could apply.
     pub async fn origin_push(
         &self,
         token: &str,
         address: Option<String>,
-        bytes: bytes::Bytes,
+        body: impl Future<Output = ApiResult<bytes::Bytes>>,
         base: i64,
         force: bool,
         instance: Option<String>,
@@ -206,7 +207,7 @@ impl Services {
         let origin_uid = project.record.uid.clone();
         let latest = self.head_number(&caller, &origin_uid).await?;
         Self::check_base(latest, base, force)?;
-        let bundle = self.read_bundle(bytes).await?;
+        let bundle = self.read_bundle(body.await?).await?;
         let (payload, pinned) = self.payload_of_bundle(&bundle).await?;
         let copy = &bundle.manifest.project;
         let how = Install {

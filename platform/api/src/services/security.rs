@@ -104,9 +104,13 @@ impl Services {
     ) -> ApiResult<DataSecurity> {
         caller.require_write()?;
         self.require_admin_caller(caller)?;
-        let mut sec = self.data_security().await?;
-        sec.default_connection_role = role;
-        self.store.put_setting(DATA_SECURITY, &sec).await?;
+        let sec = self
+            .store
+            .update_setting(DATA_SECURITY, |sec: Option<DataSecurity>| DataSecurity {
+                default_connection_role: role,
+                ..sec.unwrap_or_default()
+            })
+            .await?;
         self.audit
             .record(
                 caller,
@@ -127,33 +131,41 @@ impl Services {
         on: bool,
     ) -> ApiResult<DataSecurity> {
         caller.require_write()?;
-        let mut sec = self.data_security().await?;
         let object = match &target {
             BoostTarget::Instance => {
                 self.require_admin_caller(caller)?;
-                sec.instance_boost = on;
                 "instance".to_owned()
             }
             BoostTarget::Folder(f) => {
                 self.load_folder(caller, f, Action::Manage).await?;
-                if on {
-                    sec.boosted_folders.insert(f.clone())
-                } else {
-                    sec.boosted_folders.remove(f)
-                };
                 format!("folder:{f}")
             }
             BoostTarget::Project(p) => {
                 self.project_for(caller, p, Action::Manage).await?;
-                if on {
-                    sec.boosted_projects.insert(p.clone())
-                } else {
-                    sec.boosted_projects.remove(p)
-                };
                 format!("project:{p}")
             }
         };
-        self.store.put_setting(DATA_SECURITY, &sec).await?;
+        // One conditional read-modify-write: switching boost on one project can never
+        // undo a concurrent switch on another.
+        let sec = self
+            .store
+            .update_setting(DATA_SECURITY, |sec: Option<DataSecurity>| {
+                let mut sec = sec.unwrap_or_default();
+                let set = |s: &mut BTreeSet<String>, x: &String| {
+                    if on {
+                        s.insert(x.clone());
+                    } else {
+                        s.remove(x);
+                    }
+                };
+                match &target {
+                    BoostTarget::Instance => sec.instance_boost = on,
+                    BoostTarget::Folder(f) => set(&mut sec.boosted_folders, f),
+                    BoostTarget::Project(p) => set(&mut sec.boosted_projects, p),
+                }
+                sec
+            })
+            .await?;
         self.audit
             .record(
                 caller,

@@ -106,22 +106,18 @@ impl Services {
     ) -> ApiResult<LocationRecord> {
         caller.require_write()?;
         self.require_admin_caller(caller)?;
-        let mut record = self
-            .store
-            .location(uid)
-            .await?
-            .ok_or_else(|| ApiError::not_found("resource location"))?;
         if self.store.folder(folder_uid).await?.is_none() {
             return Err(ApiError::not_found("folder"));
         }
-        record.grants.retain(|g| g.folder_uid != folder_uid);
-        if let Some(a) = access {
-            record.grants.push(LocationGrant {
-                folder_uid: folder_uid.to_owned(),
-                access: a.as_str().to_owned(),
-            });
-        }
-        self.store.update_location(&record).await?;
+        let grant = access.map(|a| LocationGrant {
+            folder_uid: folder_uid.to_owned(),
+            access: a.as_str().to_owned(),
+        });
+        let record = self
+            .store
+            .set_location_grant(uid, folder_uid, grant.as_ref())
+            .await?
+            .ok_or_else(|| ApiError::not_found("resource location"))?;
         self.audit
             .record(
                 caller,

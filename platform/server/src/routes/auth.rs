@@ -56,7 +56,7 @@ pub async fn login(
             if let Ok(v) = cookie(
                 &out.session_token,
                 SESSION_TTL.as_secs(),
-                state.config.server.secure_cookies,
+                state.config.secure_cookies(),
             )
             .parse()
             {
@@ -77,7 +77,7 @@ pub async fn logout(req: &Request, state: Data<&Arc<AppState>>) -> Response {
         return error_response(&e);
     }
     let mut resp = json_response(StatusCode::OK, &serde_json::json!({ "ok": true }));
-    if let Ok(v) = cookie("", 0, state.config.server.secure_cookies).parse() {
+    if let Ok(v) = cookie("", 0, state.config.secure_cookies()).parse() {
         resp.headers_mut().insert("set-cookie", v);
     }
     resp

@@ -64,6 +64,10 @@ async fn bundle_body(body: Body) -> Result<bytes::Bytes, ApiError> {
             ErrorCode::InvalidBundle,
             format!("the bundle exceeds {max} bytes"),
         ),
+        other if other.to_string().contains("exceeds") => ApiError::new(
+            ErrorCode::InvalidBundle,
+            format!("the bundle exceeds {max} bytes"),
+        ),
         other => ApiError::invalid(format!("cannot read the request body: {other}")),
     })
 }
@@ -77,12 +81,11 @@ pub async fn import_bundle(
 ) -> Response {
     let result = async {
         let caller = caller_of(&state, req).await?;
-        let bytes = bundle_body(body).await?;
         let project = state
             .services
             .import_bundle(
                 &caller,
-                bytes,
+                bundle_body(body),
                 &p.folder,
                 p.name.as_deref(),
                 p.slug.as_deref(),
@@ -165,12 +168,18 @@ pub async fn push(
 ) -> Response {
     let result = async {
         let token = link_token(req)?;
-        let bytes = bundle_body(body).await?;
         let meta = request_meta(req);
         let instance = meta.address.clone().map(|a| format!("instance at {a}"));
         let outcome = state
             .services
-            .origin_push(&token, meta.address, bytes, p.base, p.force, instance)
+            .origin_push(
+                &token,
+                meta.address,
+                bundle_body(body),
+                p.base,
+                p.force,
+                instance,
+            )
             .await?;
         Ok::<_, ApiError>(json_response(
             StatusCode::OK,

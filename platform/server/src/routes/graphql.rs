@@ -1,5 +1,6 @@
-//! `POST /graphql`: the API's one route. Reads the body under a size limit, accepts a
-//! single operation or a bounded batch, authenticates the caller and runs the schema.
+//! `POST /graphql`: the API's one route. Takes JSON only, reads the body under a size
+//! limit, accepts a single operation or a bounded batch, authenticates the caller and
+//! runs the schema. Uploads (multipart) are in [`super::multipart`].
 
 use std::sync::Arc;
 
@@ -24,7 +25,7 @@ pub async fn graphiql() -> Html<String> {
     )
 }
 
-fn body_error(code: ErrorCode, message: impl Into<String>) -> Response {
+pub(super) fn body_error(code: ErrorCode, message: impl Into<String>) -> Response {
     let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     json_response(
         status,
@@ -60,12 +61,30 @@ pub async fn authenticate(services: &Services, req: &Request, meta: &RequestMeta
     AuthState::Anonymous
 }
 
+/// Only JSON is taken: `text/plain` and type-less bodies are what a cross-site form or
+/// a no-cors fetch can send without a preflight.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence == "application/graphql-response+json"
+}
+
 #[handler]
 pub async fn execute(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Response {
     let limits = state.config.limits();
     let content_type = req.content_type().unwrap_or_default().to_owned();
     if content_type.starts_with("multipart/form-data") {
-        return execute_multipart(req, body, &content_type, &state).await;
+        return super::multipart::execute(req, body, &content_type, &state).await;
+    }
+    if !is_json(&content_type) {
+        return body_error(
+            ErrorCode::InvalidInput,
+            "send GraphQL requests as `content-type: application/json` (or multipart/form-data for uploads)",
+        );
     }
     let bytes = match body.into_bytes_limit(limits.max_body_bytes).await {
         Ok(b) => b,
@@ -75,12 +94,7 @@ pub async fn execute(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> 
                 format!("the request body exceeds {} bytes", limits.max_body_bytes),
             );
         }
-        Err(e) => {
-            return body_error(
-                ErrorCode::InvalidInput,
-                format!("cannot read the request body: {e}"),
-            );
-        }
+        Err(e) => return unreadable(&e.to_string(), limits.max_body_bytes),
     };
     let value: serde_json::Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
@@ -120,20 +134,44 @@ pub async fn execute(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> 
             }
         }
     }
-    run_requests(req, requests, batch, &state).await
+    let meta = request_meta(req);
+    let auth = authenticate(&state.services, req, &meta).await;
+    run_requests(req, auth, requests, batch, &state).await
 }
 
-async fn run_requests(
+/// A body that broke off: too large (the guard's limit, for bodies without a length) or
+/// cut by the client.
+pub(super) fn unreadable(error: &str, max: usize) -> Response {
+    if error.contains("exceeds") {
+        return body_error(
+            ErrorCode::QueryTooLarge,
+            format!("the request body exceeds {max} bytes"),
+        );
+    }
+    body_error(
+        ErrorCode::InvalidInput,
+        format!("cannot read the request body: {error}"),
+    )
+}
+
+pub(super) async fn run_requests(
     req: &Request,
+    auth: AuthState,
     requests: Vec<async_graphql::Request>,
     batch: bool,
     state: &AppState,
 ) -> Response {
     let meta = request_meta(req);
-    let auth = authenticate(&state.services, req, &meta).await;
+    let introspection = state.config.server.anonymous_introspection
+        || matches!(auth, AuthState::Caller(_));
     let mut responses = Vec::with_capacity(requests.len());
     for r in requests {
-        let r = r.data(auth.clone()).data(meta.clone());
+        let mut r = r.data(auth.clone()).data(meta.clone());
+        if !introspection {
+            // The schema is no secret (it is published), but answering it costs the
+            // server far more than the request costs an anonymous client.
+            r = r.disable_introspection();
+        }
         responses.push(finish_response(state.schema.execute(r).await));
     }
     let body = if batch {
@@ -146,65 +184,6 @@ async fn run_requests(
         Err(e) => body_error(
             ErrorCode::Internal,
             format!("cannot encode the response: {e}"),
-        ),
-    }
-}
-
-/// A GraphQL multipart request (file uploads): the operations plus files, bounded by the
-/// upload size limit rather than the plain body limit.
-async fn execute_multipart(
-    req: &Request,
-    body: Body,
-    content_type: &str,
-    state: &AppState,
-) -> Response {
-    let limits = state.config.limits();
-    let max = vitrine_api::services::MAX_UPLOAD_BYTES + limits.max_body_bytes;
-    let bytes = match body.into_bytes_limit(max).await {
-        Ok(b) => b,
-        Err(poem::error::ReadBodyError::PayloadTooLarge) => {
-            return body_error(
-                ErrorCode::QueryTooLarge,
-                format!("the upload exceeds {max} bytes"),
-            );
-        }
-        Err(e) => {
-            return body_error(
-                ErrorCode::InvalidInput,
-                format!("cannot read the request body: {e}"),
-            );
-        }
-    };
-    let options = async_graphql::http::MultipartOptions::default()
-        .max_file_size(vitrine_api::services::MAX_UPLOAD_BYTES)
-        .max_num_files(4);
-    let batch = match async_graphql::http::receive_batch_body(
-        Some(content_type),
-        futures::io::Cursor::new(bytes.to_vec()),
-        options,
-    )
-    .await
-    {
-        Ok(b) => b,
-        Err(e) => {
-            return body_error(
-                ErrorCode::InvalidInput,
-                format!("not a GraphQL multipart request: {e}"),
-            );
-        }
-    };
-    match batch {
-        async_graphql::BatchRequest::Single(r) => run_requests(req, vec![r], false, state).await,
-        async_graphql::BatchRequest::Batch(rs) if rs.len() <= limits.max_batch => {
-            run_requests(req, rs, true, state).await
-        }
-        async_graphql::BatchRequest::Batch(rs) => body_error(
-            ErrorCode::QueryTooLarge,
-            format!(
-                "the batch has {} operations; the limit is {}",
-                rs.len(),
-                limits.max_batch
-            ),
         ),
     }
 }

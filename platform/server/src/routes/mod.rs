@@ -3,6 +3,7 @@ pub mod copies;
 pub mod data;
 pub mod graphql;
 pub mod health;
+pub mod multipart;
 pub mod pages;
 pub mod share;
 pub mod share_session;
@@ -16,10 +17,17 @@ use crate::SESSION_COOKIE;
 
 pub fn request_meta(req: &Request) -> RequestMeta {
     RequestMeta {
+        // Set by the guard from the socket peer or, behind a trusted proxy, from
+        // X-Forwarded-For.
         address: req
-            .remote_addr()
-            .as_socket_addr()
-            .map(|a| a.ip().to_string()),
+            .extensions()
+            .get::<crate::guard::ClientIp>()
+            .map(|c| c.0.to_string())
+            .or_else(|| {
+                req.remote_addr()
+                    .as_socket_addr()
+                    .map(|a| a.ip().to_string())
+            }),
         user_agent: req
             .header("user-agent")
             .map(|s| s.chars().take(256).collect()),

@@ -143,7 +143,7 @@ pub async fn open(
                 &mut resp,
                 &opened.link_uid,
                 &opened.session_token,
-                state.config.server.secure_cookies,
+                state.config.secure_cookies(),
             );
             private(resp)
         }
@@ -411,7 +411,7 @@ pub async fn copy_link(
         Err(r) => return r,
     };
     match state.services.share_copy_link(&a, &b.query).await {
-        Ok(path) => ok(json!({ "url": format!("{}{path}", base(&state, req)) })),
+        Ok(path) => ok(json!({ "url": format!("{}{path}", base(&state)) })),
         Err(e) => fail(&e),
     }
 }
@@ -464,19 +464,13 @@ fn qr_response(url: &str, png: bool) -> Response {
     }
 }
 
-fn base(state: &AppState, req: &Request) -> String {
-    state
-        .config
-        .server
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", req.header("host").unwrap_or("127.0.0.1")))
+fn base(state: &AppState) -> &str {
+    state.public_url.trim_end_matches('/')
 }
 
 /// `GET /s/TOKEN/qr.svg|png`: the QR code of a token URL, for whoever holds the token.
 #[handler]
 pub async fn token_qr(
-    req: &Request,
     Path((token, file)): Path<(String, String)>,
     state: Data<&Arc<AppState>>,
 ) -> Response {
@@ -486,7 +480,7 @@ pub async fn token_qr(
         _ => return fail(&ApiError::not_found("file")),
     };
     match state.services.share_token_valid(&token).await {
-        Ok(true) => qr_response(&format!("{}/s/{token}", base(&state, req)), png),
+        Ok(true) => qr_response(&format!("{}/s/{token}", base(&state)), png),
         Ok(false) => private(gone_page("revoked")),
         Err(e) => fail(&e),
     }
@@ -495,7 +489,6 @@ pub async fn token_qr(
 /// `GET /s/v/LINK/qr.svg|png`: the QR code of a link's page (no secret in it).
 #[handler]
 pub async fn link_qr(
-    req: &Request,
     Path((link, file)): Path<(String, String)>,
     state: Data<&Arc<AppState>>,
 ) -> Response {
@@ -504,5 +497,5 @@ pub async fn link_qr(
         "qr.svg" => false,
         _ => return fail(&ApiError::not_found("file")),
     };
-    qr_response(&format!("{}{}", base(&state, req), link_path(&link)), png)
+    qr_response(&format!("{}{}", base(&state), link_path(&link)), png)
 }

@@ -48,7 +48,7 @@ pub async fn sign_in(
     {
         Ok(token) => {
             let mut resp = ok(json!({"ok": true}));
-            set_share_cookie(&mut resp, &link, &token, state.config.server.secure_cookies);
+            set_share_cookie(&mut resp, &link, &token, state.config.secure_cookies());
             resp
         }
         Err(e) => fail(&e),
@@ -105,6 +105,6 @@ pub async fn sign_out(
         return fail(&e);
     }
     let mut resp = ok(json!({"ok": true}));
-    set_share_cookie(&mut resp, &link, "", state.config.server.secure_cookies);
+    set_share_cookie(&mut resp, &link, "", state.config.secure_cookies());
     resp
 }

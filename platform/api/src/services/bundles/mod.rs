@@ -237,17 +237,19 @@ impl Services {
     /// A new project in `folder` from a bundle file: head content, the whole history
     /// (renumbered from 1, authors by name) and the datasets. Everything is checked
     /// before the project exists; if writing fails the new project is removed again.
+    /// `body` is awaited only once the caller may import there: nobody else gets the
+    /// server to read a large body.
     pub async fn import_bundle(
         &self,
         caller: &Caller,
-        bytes: bytes::Bytes,
+        body: impl Future<Output = ApiResult<bytes::Bytes>>,
         folder: &str,
         name: Option<&str>,
         slug: Option<&str>,
     ) -> ApiResult<ProjectView> {
         caller.require_write()?;
         self.load_folder(caller, folder, Action::Edit).await?;
-        let bundle = self.read_bundle(bytes).await?;
+        let bundle = self.read_bundle(body.await?).await?;
         // The workflow must be runnable here before anything is written.
         self.restorable(&bundle.head, "the bundle's content")
             .await?;

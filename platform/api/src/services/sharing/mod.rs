@@ -89,6 +89,13 @@ pub fn link_path(uid: &str) -> String {
     format!("/s/v/{uid}")
 }
 
+fn revoked_link() -> ApiError {
+    ApiError::new(
+        ErrorCode::LinkNotValid,
+        "this link is revoked; create a new one",
+    )
+}
+
 pub fn link_state(l: &ShareLinkRecord, now: i64) -> LinkState {
     LinkState::of(
         l.revoked_ms.is_some(),
@@ -336,7 +343,9 @@ impl Services {
             exposures = self.check_link_change(&link, &before, &after).await?;
         }
         link.updated_ms = now_ms();
-        self.store.update_share_link(&link).await?;
+        if !self.store.update_share_link(&link).await? {
+            return Err(revoked_link());
+        }
         if !exposures.is_empty() {
             let report = link.report_uid.clone().unwrap_or_default();
             self.record_exposure(&report, vec![(link.clone(), exposures)])
@@ -372,20 +381,25 @@ impl Services {
                 "this link is revoked; create a new one",
             ));
         }
-        match op {
-            LinkOp::Pause => link.paused = true,
-            LinkOp::Resume => link.paused = false,
+        // Each change is one conditional statement: a revoke always wins, and no edit
+        // read earlier can undo a pause, a revoke or a lock.
+        let applied = match op {
+            LinkOp::Pause => self.store.set_share_link_paused(uid, true, now).await?,
+            LinkOp::Resume => self.store.set_share_link_paused(uid, false, now).await?,
             LinkOp::Unlock => {
-                link.locked_ms = None;
-                link.failures = 0;
-                self.share_failures.clear(&format!("link:{uid}"));
+                let done = self.store.unlock_share_link(uid, now).await?;
+                self.share_by_link.clear(uid);
+                done
             }
             LinkOp::Revoke => {
-                link.revoked_ms.get_or_insert(now);
+                self.store.revoke_share_link(uid, now).await?;
+                true
             }
+        };
+        if !applied {
+            return Err(revoked_link());
         }
-        link.updated_ms = now;
-        self.store.update_share_link(&link).await?;
+        link = self.managed_link(caller, uid).await?;
         if op == LinkOp::Revoke {
             self.store.delete_share_sessions(uid, None).await?;
         }

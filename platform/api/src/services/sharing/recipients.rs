@@ -123,10 +123,17 @@ impl Services {
         rec: &ShareRecipientRecord,
         action: &str,
     ) -> ApiResult<()> {
-        self.store.update_share_recipient(rec).await?;
+        let stored = self.store.update_share_recipient(rec).await?;
+        // Sessions end either way: a revoke that won the race must not leave one open.
         self.store
             .delete_share_sessions(&rec.link_uid, Some(&rec.uid))
             .await?;
+        if !stored {
+            return Err(ApiError::new(
+                ErrorCode::LinkNotValid,
+                "this recipient is revoked; add them again",
+            ));
+        }
         self.audit
             .record(
                 caller,

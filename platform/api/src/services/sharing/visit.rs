@@ -18,6 +18,7 @@ use vitrine_storage::{
 
 use super::{LOCK_AFTER_FAILURES, link_state};
 use crate::caller::{Caller, RequestMeta};
+use crate::ratelimit::{give_back_all, reserve_all};
 use crate::secrets::{new_token, token_hash};
 use crate::services::Services;
 use crate::{ApiError, ApiResult};
@@ -187,14 +188,12 @@ impl Services {
             return Ok(format!("{}{query}", super::link_path(&a.link.uid)));
         }
         let who = a.session_hash.as_deref().unwrap_or("none");
-        let key = format!("copy:{who}");
-        if let Some(wait) = self.share_failures.blocked_for(&key) {
+        if let Err(r) = self.copied_links.reserve(&[who]) {
             return Err(ApiError::new(
                 ErrorCode::RateLimited,
-                format!("too many copied links; try again in {wait} s"),
+                format!("too many copied links; try again in {} s", r.seconds()),
             ));
         }
-        self.share_failures.record_failure(&key);
         let token = new_token("vts");
         self.store
             .insert_share_view_token(&token_hash(&token), &a.link.uid, now_ms())
@@ -449,11 +448,13 @@ impl Services {
         }
     }
 
-    /// Signs a recipient in with e-mail and password. Rate limits (per link, per address)
-    /// and the link's lock are checked before any hashing; checks then wait for one of the
-    /// few share-check permits and look at the lock again, so a flood of guesses runs at
-    /// most a handful of Argon2 checks at a time, locks the link after
-    /// [`LOCK_AFTER_FAILURES`], and costs nothing more afterwards.
+    /// Signs a recipient in with e-mail and password. An attempt is reserved per address,
+    /// per (link, recipient) and per link before any hashing, and given back only on
+    /// success: one recipient's success never clears what protects the others. Checks
+    /// then wait for one of the few share-check permits and look at the lock again, so a
+    /// flood of guesses runs at most a handful of Argon2 checks at a time. Every failure
+    /// counts towards the link's stored lock ([`LOCK_AFTER_FAILURES`]), which only its
+    /// manager lifts.
     pub async fn share_sign_in(
         &self,
         link_uid: &str,
@@ -462,39 +463,47 @@ impl Services {
         password: &str,
         meta: &RequestMeta,
     ) -> ApiResult<String> {
-        let by_link = format!("link:{link_uid}");
-        let by_address = format!("share:{}", meta.address.as_deref().unwrap_or("unknown"));
-        let limited = || {
-            for key in [&by_link, &by_address] {
-                if let Some(wait) = self.share_failures.blocked_for(key) {
-                    return Err(ApiError::new(
-                        ErrorCode::RateLimited,
-                        format!("too many wrong passwords; try again in {wait} s"),
-                    ));
-                }
-            }
-            Ok(())
-        };
-        limited()?;
+        let email = check_email(email).unwrap_or_default();
+        let address = meta.address.as_deref().unwrap_or("unknown");
+        let by_recipient = format!("{link_uid}:{email}");
+        let keys = [
+            (&self.share_by_address, address),
+            (&self.share_by_recipient, by_recipient.as_str()),
+            (&self.share_by_link, link_uid),
+        ];
         let link = self.usable_link(link_uid).await?;
         if link.kind != LinkKind::Recipients {
             return Err(ApiError::invalid("this link has no recipients to sign in"));
         }
-        let _permit = self.share_check_permit().await?;
-        // Others may have failed (and locked the link) while this check waited.
-        limited()?;
-        let link = self.usable_link(link_uid).await?;
-        let email = check_email(email).unwrap_or_default();
-        let rec = self
-            .store
-            .share_recipient_by_email(link_uid, &email)
-            .await?
-            .filter(|r| r.revoked_ms.is_none());
-        let stored = rec.as_ref().and_then(|r| r.password_hash.clone());
-        let ok = self.hasher.verify(password, stored.as_deref()).await?;
-        let Some(rec) = rec.filter(|_| ok) else {
-            self.share_failures.record_failure(&by_link);
-            self.share_failures.record_failure(&by_address);
+        reserve_all(&keys).map_err(|r| {
+            ApiError::new(
+                ErrorCode::RateLimited,
+                format!("too many wrong passwords; try again in {} s", r.seconds()),
+            )
+        })?;
+        let checked = async {
+            let _permit = self.share_check_permit().await?;
+            // Others may have locked the link while this check waited.
+            let link = self.usable_link(link_uid).await?;
+            let rec = self
+                .store
+                .share_recipient_by_email(link_uid, &email)
+                .await?
+                .filter(|r| r.revoked_ms.is_none());
+            let stored = rec.as_ref().and_then(|r| r.password_hash.clone());
+            let ok = self.hasher.verify(password, stored.as_deref()).await?;
+            Ok::<_, ApiError>((link, rec.filter(|_| ok)))
+        }
+        .await;
+        let (link, rec) = match checked {
+            Ok(v) => v,
+            Err(e) => {
+                // Nothing was checked (busy, locked meanwhile): the attempt is not a guess.
+                give_back_all(&keys);
+                return Err(e);
+            }
+        };
+        let Some(rec) = rec else {
             let after = self
                 .store
                 .share_link_failure(link_uid, LOCK_AFTER_FAILURES, now_ms())
@@ -518,8 +527,8 @@ impl Services {
             }
             return Err(wrong_password());
         };
-        self.share_failures.clear(&by_link);
-        self.store.share_link_success(link_uid).await?;
+        give_back_all(&keys);
+        self.share_by_recipient.clear(&by_recipient);
         // A fresh session on every sign-in: a session fixed before sign-in is never promoted.
         if let Some(t) = session_token {
             self.store.delete_share_session(&token_hash(t)).await?;
