@@ -9,6 +9,7 @@ mod bundles;
 mod copies;
 mod data;
 mod directory;
+mod hardening;
 mod identity;
 mod limits;
 mod permissions;

@@ -118,6 +118,23 @@ impl TestServer {
         }
     }
 
+    /// The server's resident memory in bytes, from /proc.
+    pub fn rss_bytes(&self) -> u64 {
+        let pid = self.child.id().expect("server running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmRSS")
+            * 1024
+    }
+
+    /// Whether the server process is still alive (a stack overflow aborts it).
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// SIGTERM, then wait for a clean exit. Returns the exit status's success.
     pub async fn stop(mut self) -> (bool, Option<tempfile::TempDir>) {
         let pid = self.child.id().expect("pid");

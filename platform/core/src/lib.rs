@@ -11,6 +11,7 @@ mod names;
 pub mod revision;
 mod roles;
 pub mod schedule;
+pub mod shape;
 mod sharing;
 pub mod task;
 

@@ -33,31 +33,198 @@ impl Default for Limits {
     }
 }
 
-pub(crate) struct AliasLimit(pub usize);
+/// Brackets (`{`, `[`, `(`) the query text may nest: selection sets and literal values
+/// together. The parser recurses once (or more) per level, before any limit of its own
+/// applies, so nesting is bounded on the raw text first.
+pub const MAX_NESTING: usize = 64;
 
-impl ExtensionFactory for AliasLimit {
+/// Fields an operation may select once every fragment spread is expanded.
+pub const MAX_EXPANDED_SELECTIONS: usize = 5_000;
+/// Fragments one document may define.
+pub const MAX_FRAGMENTS: usize = 200;
+
+/// Counts aliases and selections of each operation with every fragment spread expanded,
+/// right after parsing and before validation, which would otherwise walk each expansion
+/// (fragments that each spread the next twice double the work per fragment). Each
+/// fragment is counted once and its count reused, so the check itself is linear in the
+/// document's size.
+pub(crate) struct ShapeLimit {
+    pub max_aliases: usize,
+}
+
+impl ExtensionFactory for ShapeLimit {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimitExt(self.0))
+        Arc::new(ShapeLimitExt(self.max_aliases))
     }
 }
 
-struct AliasLimitExt(usize);
+struct ShapeLimitExt(usize);
 
-fn count(set: &SelectionSet) -> usize {
-    set.items
-        .iter()
-        .map(|s| match &s.node {
-            Selection::Field(f) => {
-                usize::from(f.node.alias.is_some()) + count(&f.node.selection_set.node)
+/// What a selection set costs expanded: (selections, aliases).
+#[derive(Clone, Copy, Default)]
+struct Cost {
+    selections: usize,
+    aliases: usize,
+}
+
+impl Cost {
+    fn add(self, o: Cost) -> Cost {
+        Cost {
+            selections: self.selections.saturating_add(o.selections),
+            aliases: self.aliases.saturating_add(o.aliases),
+        }
+    }
+}
+
+enum Seen {
+    Visiting,
+    Done(Cost),
+}
+
+struct Counter<'a> {
+    doc: &'a ExecutableDocument,
+    fragments: std::collections::HashMap<&'a str, Seen>,
+}
+
+impl<'a> Counter<'a> {
+    fn set(&mut self, set: &'a SelectionSet) -> Result<Cost, String> {
+        let mut total = Cost::default();
+        for s in &set.items {
+            let c = match &s.node {
+                Selection::Field(f) => Cost {
+                    selections: 1,
+                    aliases: usize::from(f.node.alias.is_some()),
+                }
+                .add(self.set(&f.node.selection_set.node)?),
+                Selection::InlineFragment(f) => self.set(&f.node.selection_set.node)?,
+                Selection::FragmentSpread(spread) => {
+                    self.fragment(spread.node.fragment_name.node.as_str())?
+                }
+            };
+            total = total.add(c);
+            if total.selections > MAX_EXPANDED_SELECTIONS {
+                return Err(format!(
+                    "the query selects more than {MAX_EXPANDED_SELECTIONS} fields once its fragments are expanded"
+                ));
             }
-            Selection::InlineFragment(f) => count(&f.node.selection_set.node),
-            Selection::FragmentSpread(_) => 0,
-        })
-        .sum()
+        }
+        Ok(total)
+    }
+
+    fn fragment(&mut self, name: &'a str) -> Result<Cost, String> {
+        match self.fragments.get(name) {
+            Some(Seen::Done(c)) => return Ok(*c),
+            Some(Seen::Visiting) => return Err(format!("fragment `{name}` spreads itself")),
+            None => {}
+        }
+        // Unknown fragments are validation's to report.
+        let Some((key, def)) = self.doc.fragments.get_key_value(name) else {
+            return Ok(Cost::default());
+        };
+        self.fragments.insert(key.as_str(), Seen::Visiting);
+        let c = self.set(&def.node.selection_set.node)?;
+        self.fragments.insert(key.as_str(), Seen::Done(c));
+        Ok(c)
+    }
+}
+
+fn too_large(message: String) -> ServerError {
+    let mut e = ServerError::new(message, None);
+    e.extensions
+        .get_or_insert_with(Default::default)
+        .set("code", ErrorCode::QueryTooLarge.as_str());
+    e
+}
+
+/// The document's largest expanded operation, or why it is refused.
+fn check_shape(doc: &ExecutableDocument, max_aliases: usize) -> Result<(), String> {
+    if doc.fragments.len() > MAX_FRAGMENTS {
+        return Err(format!(
+            "the query defines {} fragments; the limit is {MAX_FRAGMENTS}",
+            doc.fragments.len()
+        ));
+    }
+    let mut counter = Counter {
+        doc,
+        fragments: Default::default(),
+    };
+    for (_, op) in doc.operations.iter() {
+        let c = counter.set(&op.node.selection_set.node)?;
+        if c.aliases > max_aliases {
+            return Err(format!(
+                "the query uses {} aliases; the limit is {max_aliases}",
+                c.aliases
+            ));
+        }
+    }
+    // Fragments no operation spreads are still validated: count them too.
+    let names: Vec<&str> = doc.fragments.keys().map(|n| n.as_str()).collect();
+    for name in names {
+        counter.fragment(name)?;
+    }
+    Ok(())
+}
+
+/// The deepest bracket nesting of a query text, skipping strings and comments; stops
+/// counting once past `max`.
+fn text_nesting(query: &str, max: usize) -> usize {
+    let b = query.as_bytes();
+    let (mut i, mut depth, mut deepest) = (0, 0usize, 0usize);
+    while i < b.len() {
+        match b[i] {
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' if b[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < b.len() && !b[i..].starts_with(b"\"\"\"") {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                if deepest > max {
+                    return deepest;
+                }
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    deepest
+}
+
+/// The deepest nesting of a variable value (lists and objects), iteratively.
+fn value_nesting(v: &async_graphql::Value, max: usize) -> usize {
+    let mut stack = vec![(v, 1usize)];
+    let mut deepest = 0;
+    while let Some((v, d)) = stack.pop() {
+        deepest = deepest.max(d);
+        if deepest > max {
+            return deepest;
+        }
+        match v {
+            async_graphql::Value::List(items) => stack.extend(items.iter().map(|x| (x, d + 1))),
+            async_graphql::Value::Object(map) => stack.extend(map.values().map(|x| (x, d + 1))),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 #[async_graphql::async_trait::async_trait]
-impl Extension for AliasLimitExt {
+impl Extension for ShapeLimitExt {
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -65,31 +232,107 @@ impl Extension for AliasLimitExt {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        let ops: usize = doc
-            .operations
-            .iter()
-            .map(|(_, op)| count(&op.node.selection_set.node))
-            .sum();
-        let frags: usize = doc
-            .fragments
-            .values()
-            .map(|f| count(&f.node.selection_set.node))
-            .sum();
-        if ops + frags > self.0 {
-            let mut e = ServerError::new(
-                format!(
-                    "the query uses {} aliases; the limit is {}",
-                    ops + frags,
-                    self.0
-                ),
-                None,
-            );
-            e.extensions
-                .get_or_insert_with(Default::default)
-                .set("code", ErrorCode::QueryTooLarge.as_str());
-            return Err(e);
+        if text_nesting(query, MAX_NESTING) > MAX_NESTING {
+            return Err(too_large(format!(
+                "the query nests brackets more than {MAX_NESTING} deep"
+            )));
         }
+        for (name, value) in variables.iter() {
+            if value_nesting(value, MAX_NESTING) > MAX_NESTING {
+                return Err(too_large(format!(
+                    "variable `{name}` nests more than {MAX_NESTING} deep"
+                )));
+            }
+        }
+        let doc = next.run(ctx, query, variables).await?;
+        check_shape(&doc, self.0).map_err(too_large)?;
         Ok(doc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(q: &str) -> Result<(), String> {
+        check_shape(&async_graphql::parser::parse_query(q).unwrap(), 30)
+    }
+
+    #[test]
+    fn fragments_that_double_are_refused_before_validation() {
+        let n = 24;
+        let mut q = String::from("query { ...F0 }\n");
+        for i in 0..n {
+            q.push_str(&format!("fragment F{i} on Query {{ ...F{} ...F{} }}\n", i + 1, i + 1));
+        }
+        q.push_str(&format!("fragment F{n} on Query {{ setupRequired }}\n"));
+        let err = shape(&q).unwrap_err();
+        assert!(err.contains("more than"), "{err}");
+    }
+
+    #[test]
+    fn aliases_inside_spread_fragments_count_once_per_spread() {
+        let aliases: String = (0..10).map(|i| format!("a{i}: setupRequired ")).collect();
+        let q = format!("query {{ ...A ...A ...A ...A }} fragment A on Query {{ {aliases} }}");
+        assert!(shape(&q).unwrap_err().contains("40 aliases"));
+        let q = format!("query {{ ...A }} fragment A on Query {{ {aliases} }}");
+        assert!(shape(&q).is_ok());
+    }
+
+    #[test]
+    fn nesting_is_measured_on_the_text_outside_strings_and_comments() {
+        assert_eq!(text_nesting("{a{b(c:[1,{d:2}])}}", 100), 5);
+        assert_eq!(text_nesting("{a(s:\"{{{{[[[\")}", 100), 2);
+        assert_eq!(text_nesting("{a(s:\"\"\"{{{\n{{\"\"\")}", 100), 2);
+        assert_eq!(text_nesting("# {{{{{\n{a}", 100), 1);
+        assert_eq!(text_nesting("{a(s:\"\\\"{{\")}", 100), 2);
+        let deep = format!("{{a(v:{}1{})}}", "{x:".repeat(5000), "}".repeat(5000));
+        assert!(text_nesting(&deep, MAX_NESTING) > MAX_NESTING);
+        let mut v = async_graphql::Value::from(1);
+        for _ in 0..100 {
+            v = async_graphql::Value::List(vec![v]);
+        }
+        assert!(value_nesting(&v, MAX_NESTING) > MAX_NESTING);
+    }
+
+    #[test]
+    fn cycles_and_fragment_floods_are_refused() {
+        assert!(
+            shape("query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }")
+                .unwrap_err()
+                .contains("spreads itself")
+        );
+        let mut q = String::from("query { setupRequired }");
+        for i in 0..=MAX_FRAGMENTS {
+            q.push_str(&format!(" fragment F{i} on Query {{ setupRequired }}"));
+        }
+        assert!(shape(&q).unwrap_err().contains("fragments"));
+    }
+
+    /// graphql-js getIntrospectionQuery, as GraphiQL and client generators send it.
+    const INTROSPECTION: &str = r#"query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }
+}"#;
+
+    #[test]
+    fn the_introspection_query_passes() {
+        assert!(shape(INTROSPECTION).is_ok());
     }
 }

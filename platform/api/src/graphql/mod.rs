@@ -84,7 +84,9 @@ pub fn build_schema(services: Arc<Services>, limits: &Limits, public_url: &str) 
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(limits.max_depth * 2)
-    .extension(limits::AliasLimit(limits.max_aliases))
+    .extension(limits::ShapeLimit {
+        max_aliases: limits.max_aliases,
+    })
     .extension(refusals::AuditRefusals)
     .finish()
 }

@@ -230,6 +230,8 @@ impl Services {
     ) -> ApiResult<WorkflowView> {
         caller.require_write()?;
         self.project_for(caller, project_uid, Action::Edit).await?;
+        vitrine_core::shape::check_definition_depth("workflow", &workflow)
+            .map_err(|e| ApiError::new(ErrorCode::InvalidWorkflow, e.to_string()))?;
         let wf: Workflow = serde_json::from_value(workflow)
             .map_err(|e| ApiError::new(ErrorCode::InvalidWorkflow, format!("workflow: {e}")))?;
         let current = self.store.workflow(project_uid).await?;

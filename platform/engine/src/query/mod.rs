@@ -225,6 +225,59 @@ fn scope_expr(schema: &datafusion::arrow::datatypes::Schema, scope: &Scope) -> O
     Some(all)
 }
 
+/// All of `exprs`, as one predicate whose tree is balanced: planning and evaluation
+/// recurse over an expression's depth, and a chain of many conditions (or one filter node
+/// per condition) would be as deep as it is long.
+pub(crate) fn balanced_and(mut exprs: Vec<Expr>) -> Option<Expr> {
+    while exprs.len() > 1 {
+        let mut next = Vec::with_capacity(exprs.len().div_ceil(2));
+        let mut it = exprs.into_iter();
+        while let Some(a) = it.next() {
+            next.push(match it.next() {
+                Some(b) => a.and(b),
+                None => a,
+            });
+        }
+        exprs = next;
+    }
+    exprs.pop()
+}
+
+/// Drill values: one per dimension of the tile at most, each a dimension, each once.
+fn check_drill(q: &TileQuery, values: &[(String, Value)]) -> EngineResult<()> {
+    if values.len() > q.dimensions.len() {
+        return Err(EngineError::invalid(
+            "values",
+            format!(
+                "this tile has {} dimensions; a drill names each at most once",
+                q.dimensions.len()
+            ),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (column, v) in values {
+        if !q.dimensions.contains(column) {
+            return Err(EngineError::invalid(
+                "values",
+                format!("`{column}` is not a dimension of this tile"),
+            ));
+        }
+        if !seen.insert(column) {
+            return Err(EngineError::invalid(
+                "values",
+                format!("`{column}` is named twice"),
+            ));
+        }
+        if v.is_object() || v.is_array() {
+            return Err(EngineError::invalid(
+                "values",
+                "values are strings, numbers, booleans or null",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What a tile asks of one dataset, with everything that changes its answer.
 #[derive(Debug, Clone, Serialize)]
 pub struct QuerySpec<'a> {
@@ -315,7 +368,7 @@ async fn grouped_answer(
     planned: &DataFrame,
 ) -> EngineResult<RecordBatch> {
     let out: SchemaRef = Arc::new(planned.schema().as_arrow().clone());
-    let predicate = match datafusion::logical_expr::utils::conjunction(predicates) {
+    let predicate = match balanced_and(predicates) {
         Some(e) => {
             let input = datafusion::common::DFSchema::try_from(table.schema.as_ref().clone())?;
             Some(ctx.create_physical_expr(e, &input)?)
@@ -354,27 +407,25 @@ async fn run_query_by(
     for (i, c) in spec.report_filters.iter().enumerate() {
         predicates.push(condition_expr(schema, c, &format!("filters[{i}]"))?);
     }
-    for e in &predicates {
-        df = df.filter(e.clone())?;
+    // Drill values narrow the rows like filters do.
+    if let Some(values) = spec.drill {
+        check_drill(q, values)?;
+        for (column, v) in values {
+            predicates.push(if v.is_null() {
+                ident(column).is_null()
+            } else {
+                ident(column).eq(literal(v))
+            });
+        }
+    }
+    if let Some(all) = balanced_and(predicates.clone()) {
+        df = df.filter(all)?;
     }
     for (i, d) in q.dimensions.iter().enumerate() {
         has_column(schema, d, &format!("query.dimensions[{i}]"), "dataset")?;
     }
     let limit;
-    if let Some(values) = spec.drill {
-        for (column, v) in values {
-            if !q.dimensions.contains(column) {
-                return Err(EngineError::invalid(
-                    "values",
-                    format!("`{column}` is not a dimension of this tile"),
-                ));
-            }
-            df = df.filter(if v.is_null() {
-                ident(column).is_null()
-            } else {
-                ident(column).eq(literal(v))
-            })?;
-        }
+    if spec.drill.is_some() {
         limit = q.limit.unwrap_or(DEFAULT_TABLE_ROWS).min(MAX_TILE_ROWS);
     } else if q.is_aggregate() {
         let measures = q

@@ -63,12 +63,7 @@ pub fn check_state(def: &ReportDefinition, state: &FilterState) -> EngineResult<
                 "`between` takes two values",
             ));
         }
-        if values.iter().any(|v| v.is_object() || v.is_array()) {
-            return Err(EngineError::invalid(
-                format!("filters.{id}"),
-                "values are strings, numbers, booleans or null",
-            ));
-        }
+        check_values(values, &format!("filters.{id}"))?;
     }
     Ok(())
 }

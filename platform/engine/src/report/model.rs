@@ -148,12 +148,21 @@ fn in_op() -> FilterOp {
     FilterOp::In
 }
 
+/// Conditions one tile's query may carry.
+pub const MAX_CONDITIONS: usize = 32;
+/// Values one condition (or one report filter's selection) may list.
+pub const MAX_VALUES: usize = 1_000;
+/// Filter controls on one report.
+pub const MAX_REPORT_FILTERS: usize = 50;
+
 /// The most rows a tile query returns as JSON.
 pub const MAX_TILE_ROWS: usize = 100_000;
 pub const DEFAULT_TABLE_ROWS: usize = 1_000;
 
 impl ReportDefinition {
     pub fn parse(v: &Value) -> EngineResult<ReportDefinition> {
+        vitrine_core::shape::check_definition_depth("definition", v)
+            .map_err(|e| EngineError::invalid("definition", e.reason))?;
         let d: ReportDefinition = serde_json::from_value(v.clone())
             .map_err(|e| EngineError::invalid("definition", e.to_string()))?;
         d.validate()?;
@@ -193,8 +202,15 @@ impl ReportDefinition {
                 validate_tile(tile, &f)?;
             }
         }
+        if self.filters.len() > MAX_REPORT_FILTERS {
+            return Err(EngineError::invalid(
+                "filters",
+                format!("a report has at most {MAX_REPORT_FILTERS} filters"),
+            ));
+        }
         for (i, rf) in self.filters.iter().enumerate() {
             let f = format!("filters[{i}]");
+            check_values(&rf.default, &format!("{f}.default"))?;
             check_ident(&rf.id).map_err(|r| EngineError::invalid(format!("{f}.id"), r))?;
             if !ids.insert(rf.id.clone()) {
                 return Err(EngineError::invalid(
@@ -253,6 +269,12 @@ pub fn validate_tile(tile: &Tile, f: &str) -> EngineResult<()> {
             ));
         }
     }
+    if q.filters.len() > MAX_CONDITIONS {
+        return Err(EngineError::invalid(
+            format!("{f}.query.filters"),
+            format!("a tile has at most {MAX_CONDITIONS} conditions"),
+        ));
+    }
     for (i, c) in q.filters.iter().enumerate() {
         check_condition(c, &format!("{f}.query.filters[{i}]"))?;
     }
@@ -291,9 +313,20 @@ pub fn check_condition(c: &Condition, f: &str) -> EngineResult<()> {
             .to_lowercase(),
         ));
     }
-    if c.values.iter().any(|v| v.is_object() || v.is_array()) {
+    check_values(&c.values, &format!("{f}.values"))
+}
+
+/// Filter values: scalars only, and not too many of them.
+pub fn check_values(values: &[Value], f: &str) -> EngineResult<()> {
+    if values.len() > MAX_VALUES {
         return Err(EngineError::invalid(
-            format!("{f}.values"),
+            f,
+            format!("at most {MAX_VALUES} values"),
+        ));
+    }
+    if values.iter().any(|v| v.is_object() || v.is_array()) {
+        return Err(EngineError::invalid(
+            f,
             "values are strings, numbers, booleans or null",
         ));
     }

@@ -1,0 +1,199 @@
+//! Bodies: nobody unauthenticated gets the server to hold a large body, on any route;
+//! uploads are authorized from the headers first; multipart obeys the body limit for
+//! its operations; only JSON reaches /graphql.
+
+use serde_json::json;
+
+use super::stream_post;
+use crate::support::*;
+
+const MIB: usize = 1 << 20;
+
+#[tokio::test]
+async fn anonymous_bodies_of_any_size_cost_the_server_no_memory() {
+    let s = TestServer::start().await;
+    let admin = s.admin().await;
+    let vera = s.user(&admin, "vera").await;
+    let folder = s.folder(&admin, None, "Sales").await;
+    data(
+        &s.grant(
+            &admin,
+            &format!("user:{}", vera.id),
+            &format!("folder:{folder}"),
+            "VIEWER",
+        )
+        .await,
+    );
+    // Warm the paths first, so what follows measures the bodies only.
+    let _ = s.gql(&Auth::None, "{setupRequired}", json!({})).await;
+    let before = s.rss_bytes();
+
+    let multipart = [("content-type", "multipart/form-data; boundary=XyZ")];
+    let status = stream_post(&s.url, "/graphql", &multipart, 200 * MIB).await;
+    assert!(status == 401 || status == 0, "anonymous upload: {status}");
+
+    let json_type = [("content-type", "application/json")];
+    for path in ["/graphql", "/auth/login", "/s/v/nope/api/sign-in"] {
+        let status = stream_post(&s.url, path, &json_type, 64 * MIB).await;
+        assert!(
+            status == 413 || status == 400 || status == 0,
+            "{path}: {status}"
+        );
+    }
+
+    let bad_token = [("authorization", "Bearer vwc_not_a_token")];
+    let status = stream_post(&s.url, "/wc/api/push?base=0", &bad_token, 200 * MIB).await;
+    assert!(
+        (400..500).contains(&status) || status == 0,
+        "push: {status}"
+    );
+    let status = stream_post(
+        &s.url,
+        &format!("/api/bundles/import?folder={folder}"),
+        &[],
+        200 * MIB,
+    )
+    .await;
+    assert!(status == 401 || status == 0, "anonymous import: {status}");
+    // A viewer of the folder may not import there: refused before the body is read.
+    let Auth::Bearer(t) = &vera.auth else {
+        unreachable!()
+    };
+    let bearer = format!("Bearer {t}");
+    let status = stream_post(
+        &s.url,
+        &format!("/api/bundles/import?folder={folder}"),
+        &[("authorization", bearer.as_str())],
+        200 * MIB,
+    )
+    .await;
+    assert!(status == 403 || status == 0, "viewer import: {status}");
+
+    // A declared length past the route's limit is refused before anything is read.
+    let r = reqwest::Client::new()
+        .post(format!("{}/auth/login", s.url))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 * MIB])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "QUERY_TOO_LARGE"
+    );
+
+    let after = s.rss_bytes();
+    let grew = after.saturating_sub(before);
+    assert!(
+        grew <= 16 * MIB as u64,
+        "server RSS grew by {} MiB ({} → {} MiB)",
+        grew >> 20,
+        before >> 20,
+        after >> 20
+    );
+    // And it still serves.
+    assert_eq!(
+        data(&s.gql(&Auth::None, "{setupRequired}", json!({})).await)["setupRequired"],
+        false
+    );
+}
+
+#[tokio::test]
+async fn multipart_requests_keep_the_body_limit_for_their_operations() {
+    let s = TestServer::start().await;
+    let admin = s.admin().await;
+    let Auth::Bearer(t) = &admin.auth else {
+        unreachable!()
+    };
+    let big = "x".repeat(2 * MIB);
+    let operations = json!({"query": "mutation($n:String!){createFolder(name:$n){id}}", "variables": {"n": big}});
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", "{}");
+    let r = reqwest::Client::new()
+        .post(format!("{}/graphql", s.url))
+        .bearer_auth(t)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(code(&body), "QUERY_TOO_LARGE", "{body}");
+
+    // A small multipart request still works, and a file the map does not name is refused.
+    let form = reqwest::multipart::Form::new()
+        .text("operations", json!({"query": "{setupRequired}"}).to_string())
+        .text("map", "{}");
+    let r = reqwest::Client::new()
+        .post(format!("{}/graphql", s.url))
+        .bearer_auth(t)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let form = reqwest::multipart::Form::new()
+        .text("operations", json!({"query": "{setupRequired}"}).to_string())
+        .text("map", json!({"0": ["variables.file"]}).to_string());
+    let r = reqwest::Client::new()
+        .post(format!("{}/graphql", s.url))
+        .bearer_auth(t)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(code(&body), "INVALID_INPUT", "{body}");
+}
+
+#[tokio::test]
+async fn graphql_takes_json_only_and_introspection_needs_a_caller() {
+    let s = TestServer::start().await;
+    let admin = s.admin().await;
+    for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+        let r = reqwest::Client::new()
+            .post(format!("{}/graphql", s.url))
+            .header("content-type", content_type)
+            .body(json!({"query": "{setupRequired}"}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{content_type}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(code(&body), "INVALID_INPUT");
+    }
+    let q = "{__schema{types{name}}}";
+    let anonymous = s.gql(&Auth::None, q, json!({})).await;
+    assert!(
+        anonymous["errors"].is_array() && anonymous["data"]["__schema"].is_null(),
+        "{anonymous}"
+    );
+    // `__typename` is not introspection of the schema, and stays open.
+    let r = s.gql(&Auth::None, "{__typename}", json!({})).await;
+    assert_eq!(data(&r)["__typename"], "Query");
+    let r = s.gql(&admin.auth, q, json!({})).await;
+    assert!(data(&r)["__schema"]["types"].as_array().unwrap().len() > 50);
+}
+
+#[tokio::test]
+async fn every_page_carries_security_headers() {
+    let s = TestServer::start().await;
+    let c = reqwest::Client::new();
+    for path in ["/", "/setup", "/graphql", "/s/v/nope"] {
+        let r = c.get(format!("{}{path}", s.url)).send().await.unwrap();
+        let h = r.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        let csp = h
+            .get("content-security-policy")
+            .unwrap_or_else(|| panic!("{path}: no CSP"))
+            .to_str()
+            .unwrap();
+        assert!(csp.contains("default-src"), "{path}: {csp}");
+        if !path.starts_with("/s/") {
+            assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        }
+    }
+}

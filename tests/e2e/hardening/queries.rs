@@ -1,0 +1,120 @@
+//! Query shapes that used to cost seconds of CPU or abort the process: fragments that
+//! double, values nested hundreds deep, drills and tiles of many conditions. Each is
+//! refused with a code, and the server keeps serving.
+
+use serde_json::json;
+
+use crate::sharing::{Visitor, page_of, share_world};
+use crate::support::*;
+
+fn doubling_fragments(n: usize) -> String {
+    let mut q = String::from("query { ...F0 }\n");
+    for i in 0..n {
+        q.push_str(&format!(
+            "fragment F{i} on Query {{ ...F{} ...F{} }}\n",
+            i + 1,
+            i + 1
+        ));
+    }
+    q.push_str(&format!("fragment F{n} on Query {{ setupRequired }}\n"));
+    q
+}
+
+#[tokio::test]
+async fn anonymous_query_shapes_are_refused_with_a_code_and_the_server_keeps_serving() {
+    let mut s = TestServer::start().await;
+    s.admin().await;
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let url = format!("{}/graphql", s.url);
+    let ask = |query: String, variables: serde_json::Value| {
+        let client = client.clone();
+        let url = url.clone();
+        async move {
+            client
+                .post(url)
+                .json(&json!({"query": query, "variables": variables}))
+                .send()
+                .await
+                .expect("answered in time")
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    // Fragments that each spread the next twice: 2^24 fields if expanded.
+    let r = ask(doubling_fragments(24), json!({})).await;
+    assert_eq!(code(&r), "QUERY_TOO_LARGE", "{r}");
+    // A literal nested 2,000 deep in an argument.
+    let deep = format!(
+        "mutation {{ login(username: \"a\", password: \"b\", x: {}1{}) {{ id }} }}",
+        "{a:".repeat(2000),
+        "}".repeat(2000)
+    );
+    let r = ask(deep, json!({})).await;
+    assert_eq!(code(&r), "QUERY_TOO_LARGE", "{r}");
+    // The same in a variable (the JSON body itself allows 128 levels).
+    let mut v = json!(1);
+    for _ in 0..100 {
+        v = json!([v]);
+    }
+    let r = ask("query($v:JSON){setupRequired}".into(), json!({"v": v})).await;
+    assert_eq!(code(&r), "QUERY_TOO_LARGE", "{r}");
+    assert!(s.alive(), "the server died");
+    let r = ask("{setupRequired}".into(), json!({})).await;
+    assert_eq!(data(&r)["setupRequired"], false);
+}
+
+#[tokio::test]
+async fn public_drills_and_saved_definitions_of_many_conditions_are_bounded() {
+    let mut sw = share_world().await;
+    let admin = sw.w.admin.clone();
+    let (id, url, _) = sw
+        .link(json!({"reportId": sw.report, "kind": "PUBLIC", "rights": {"drill": true}}))
+        .await;
+    let v = Visitor::new(sw.s());
+    v.open(&url).await;
+    // A drill naming one dimension sixty times.
+    let values: Vec<_> = (0..60).map(|i| json!(["region", format!("R{i}")])).collect();
+    let r = v
+        .post(
+            &format!("{}/api/drill", page_of(&id)),
+            json!({"tile": "by_region", "values": values}),
+        )
+        .await;
+    assert!(
+        r.status == 400 || r.status == 403 || r.status == 404,
+        "{} {}",
+        r.status,
+        r.text
+    );
+    assert!(sw.w.s.alive(), "the server died");
+
+    // A tile of sixty AND-ed conditions and a filter default nested 40 deep are refused
+    // when saved, so nothing stored can crash its readers.
+    let conditions: Vec<_> = (0..60)
+        .map(|i| json!({"column": "region", "op": "ne", "values": [format!("R{i}")]}))
+        .collect();
+    let mut nested = json!("x");
+    for _ in 0..40 {
+        nested = json!({"a": nested});
+    }
+    for definition in [
+        json!({"tabs": [{"id": "t", "title": "T", "tiles": [{"id": "k", "title": "K", "kind": "table",
+            "query": {"dataset": "orders", "filters": conditions}}]}]}),
+        json!({"tabs": [], "filters": [{"id": "f", "label": "F", "column": "region", "default": [nested]}]}),
+    ] {
+        let r = sw
+            .s()
+            .gql(
+                &admin.auth,
+                crate::data::REPORT,
+                json!({"p": sw.w.project, "d": definition}),
+            )
+            .await;
+        assert_eq!(code(&r), "INVALID_INPUT", "{r}");
+    }
+    assert!(sw.w.s.alive(), "the server died");
+}
