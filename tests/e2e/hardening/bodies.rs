@@ -36,7 +36,7 @@ async fn anonymous_bodies_of_any_size_cost_the_server_no_memory() {
     for path in ["/graphql", "/auth/login", "/s/v/nope/api/sign-in"] {
         let status = stream_post(&s.url, path, &json_type, 64 * MIB).await;
         assert!(
-            status == 413 || status == 400 || status == 0,
+            (400..500).contains(&status) || status == 0,
             "{path}: {status}"
         );
     }
@@ -166,10 +166,7 @@ async fn graphql_takes_json_only_and_introspection_needs_a_caller() {
     }
     let q = "{__schema{types{name}}}";
     let anonymous = s.gql(&Auth::None, q, json!({})).await;
-    assert!(
-        anonymous["errors"].is_array() && anonymous["data"]["__schema"].is_null(),
-        "{anonymous}"
-    );
+    assert!(anonymous["data"]["__schema"].is_null(), "{anonymous}");
     // `__typename` is not introspection of the schema, and stays open.
     let r = s.gql(&Auth::None, "{__typename}", json!({})).await;
     assert_eq!(data(&r)["__typename"], "Query");
