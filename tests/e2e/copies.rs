@@ -420,7 +420,8 @@ async fn a_push_killed_midway_leaves_the_origin_intact() {
 /// A second instance with the same resource location name, as staging and production
 /// would have: an admin and a folder allowed to read the test files.
 async fn second_instance(files: &std::path::Path) -> (TestServer, Actor, String) {
-    let s = TestServer::start().await;
+    // Its origin listens on this machine: outbound requests reach it only when allowed.
+    let s = TestServer::start_env(&[("VITRINE_OUTBOUND_ALLOWED_HOSTS", "127.0.0.1")]).await;
     let admin = s.admin().await;
     let folder = s.folder(&admin, None, "Imported").await;
     let r = s

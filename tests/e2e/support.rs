@@ -52,6 +52,15 @@ impl TestServer {
         s
     }
 
+    /// A fresh data directory and extra environment variables.
+    pub async fn start_env(envs: &[(&str, &str)]) -> TestServer {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().join("data");
+        let mut s = TestServer::start_full(&dir, &[], envs).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
     pub async fn start_in(dir: &Path) -> TestServer {
         TestServer::start_in_with(dir, &[]).await
     }
@@ -68,6 +77,8 @@ impl TestServer {
             .args(args)
             // Retries back off from 200 ms instead of 2 s, so failing projects end fast.
             .env("VITRINE_TASK_RETRY_BASE_MS", "200")
+            // Cron tests fire every second or two; the one-minute floor has its own test.
+            .env("VITRINE_MIN_TASK_INTERVAL_SECS", "1")
             .envs(envs.iter().copied())
             .env(
                 "VITRINE_LOG",

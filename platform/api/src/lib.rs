@@ -9,6 +9,7 @@ mod caller;
 mod error;
 pub mod graphql;
 pub mod qr;
+pub mod outbound;
 mod ratelimit;
 pub mod secrets;
 pub mod services;

@@ -79,10 +79,13 @@ pub enum ErrorCode {
     /// Another Vitrine instance (a working copy's origin) could not be reached or
     /// answered with an error.
     RemoteFailed,
+    /// An outbound request (webhook, working-copy origin) was refused: its address is
+    /// loopback, private or link-local and no admin allowed that host.
+    OutboundRefused,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 35] = [
+    pub const ALL: [ErrorCode; 36] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -118,6 +121,7 @@ impl ErrorCode {
         ErrorCode::OriginMoved,
         ErrorCode::UnpushedChanges,
         ErrorCode::RemoteFailed,
+        ErrorCode::OutboundRefused,
     ];
 
     /// The stable wire form.
@@ -158,6 +162,7 @@ impl ErrorCode {
             ErrorCode::OriginMoved => "ORIGIN_MOVED",
             ErrorCode::UnpushedChanges => "UNPUSHED_CHANGES",
             ErrorCode::RemoteFailed => "REMOTE_FAILED",
+            ErrorCode::OutboundRefused => "OUTBOUND_REFUSED",
         }
     }
 
@@ -184,6 +189,7 @@ impl ErrorCode {
             ErrorCode::InvalidBundle => 400,
             ErrorCode::OriginMoved | ErrorCode::UnpushedChanges => 409,
             ErrorCode::RemoteFailed => 502,
+            ErrorCode::OutboundRefused => 403,
             ErrorCode::QueryTooLarge => 413,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,

@@ -76,6 +76,19 @@ impl CronSchedule {
         self.time_zone.name()
     }
 
+    /// The shortest gap between two of the next `samples` firings after `after_ms`: what
+    /// a minimum-interval rule compares (a schedule may fire unevenly, `0,1 * * * *`).
+    pub fn shortest_gap_ms(&self, after_ms: i64, samples: usize) -> Option<i64> {
+        let after = Utc.timestamp_millis_opt(after_ms).single()?;
+        let times: Vec<i64> = self
+            .schedule
+            .after(&after.with_timezone(&self.time_zone))
+            .take(samples)
+            .map(|t| t.with_timezone(&Utc).timestamp_millis())
+            .collect();
+        times.windows(2).map(|w| w[1] - w[0]).min()
+    }
+
     /// The first firing strictly after `after_ms` (ms since the epoch), if any.
     pub fn next_after(&self, after_ms: i64) -> Option<i64> {
         let after = Utc.timestamp_millis_opt(after_ms).single()?;
@@ -94,6 +107,16 @@ mod tests {
         chrono::DateTime::parse_from_rfc3339(s)
             .unwrap()
             .timestamp_millis()
+    }
+
+    #[test]
+    fn the_shortest_gap_is_measured_over_the_next_firings() {
+        let every_second = CronSchedule::parse("trigger", "* * * * * *", "UTC").unwrap();
+        assert_eq!(every_second.shortest_gap_ms(0, 10), Some(1_000));
+        let uneven = CronSchedule::parse("trigger", "0,1 * * * *", "UTC").unwrap();
+        assert_eq!(uneven.shortest_gap_ms(0, 10), Some(60_000));
+        let hourly = CronSchedule::parse("trigger", "0 * * * *", "UTC").unwrap();
+        assert_eq!(hourly.shortest_gap_ms(0, 10), Some(3_600_000));
     }
 
     #[test]

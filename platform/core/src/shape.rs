@@ -44,7 +44,7 @@ mod tests {
     #[test]
     fn depth_is_counted_without_recursion() {
         assert_eq!(json_depth(&serde_json::json!(1), 10), 1);
-        assert_eq!(json_depth(&serde_json::json!({"a": [1, {"b": 2}]}), 10), 3);
+        assert_eq!(json_depth(&serde_json::json!({"a": [1, {"b": 2}]}), 10), 4);
         let mut v = serde_json::json!(0);
         for _ in 0..100_000 {
             v = Value::Array(vec![v]);

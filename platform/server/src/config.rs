@@ -20,6 +20,17 @@ pub struct Config {
     pub plugins: PluginsConfig,
     pub queue: QueueSection,
     pub mail: MailSection,
+    pub outbound: OutboundSection,
+}
+
+/// Requests the server makes to other hosts (working-copy origins, task webhooks).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboundSection {
+    /// Hosts that may be reached although they are loopback, private or link-local
+    /// addresses (or resolve to one), e.g. `prod.internal` or `10.0.0.5`. Everything
+    /// else must be a public address.
+    pub allowed_hosts: Vec<String>,
 }
 
 /// The job queue behind scheduled tasks.
@@ -39,6 +50,9 @@ pub struct QueueSection {
     /// Seconds between a worker's heartbeats; after three missed ones its jobs are
     /// handed to other workers.
     pub heartbeat_secs: u64,
+    /// The shortest time between two firings of a cron task; schedules that fire more
+    /// often are refused when saved.
+    pub min_task_interval_secs: u64,
 }
 
 impl Default for QueueSection {
@@ -49,6 +63,7 @@ impl Default for QueueSection {
             concurrency: 0,
             workers: true,
             heartbeat_secs: 2,
+            min_task_interval_secs: vitrine_api::services::DEFAULT_MIN_TASK_INTERVAL.as_secs(),
         }
     }
 }
@@ -157,6 +172,7 @@ impl Default for Config {
             plugins: PluginsConfig::default(),
             queue: QueueSection::default(),
             mail: MailSection::default(),
+            outbound: OutboundSection::default(),
         }
     }
 }
@@ -287,16 +303,37 @@ impl Config {
                 message: format!("`{v}` is not a number ({e})"),
             })?;
         }
+        if let Some(v) = var("VITRINE_MIN_TASK_INTERVAL_SECS") {
+            self.queue.min_task_interval_secs = v.parse().map_err(|e| ConfigError::Env {
+                var: "VITRINE_MIN_TASK_INTERVAL_SECS",
+                message: format!("`{v}` is not a number of seconds ({e})"),
+            })?;
+        }
         if let Some(v) = var("VITRINE_QUEUE_WORKERS") {
             self.queue.workers = matches!(v.as_str(), "1" | "true" | "yes");
         }
         if let Some(v) = var("VITRINE_SMTP_URL") {
             self.mail.smtp_url = Some(v);
         }
+        if let Some(v) = var("VITRINE_OUTBOUND_ALLOWED_HOSTS") {
+            self.outbound.allowed_hosts = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
         if let Some(v) = var("VITRINE_MAIL_FROM") {
             self.mail.from = v;
         }
         Ok(())
+    }
+
+    /// What outbound requests may reach beyond public addresses.
+    pub fn outbound(&self) -> vitrine_api::outbound::OutboundPolicy {
+        vitrine_api::outbound::OutboundPolicy {
+            allowed_hosts: self.outbound.allowed_hosts.clone(),
+        }
     }
 
     /// Whether cookies carry `Secure` (see [`ServerConfig::secure_cookies`]).

@@ -179,6 +179,7 @@ impl<E: Endpoint> Endpoint for GuardEndpoint<E> {
             .header("content-length")
             .and_then(|v| v.parse::<u64>().ok());
         let mut resp = if declared.is_some_and(|n| n > max as u64) {
+            drain(req.take_body()).await;
             too_large(max)
         } else {
             let body = req.take_body();
@@ -212,6 +213,24 @@ impl<E: Endpoint> Endpoint for GuardEndpoint<E> {
 /// The pages of the instance itself (landing, setup, GraphiQL) are never framed.
 /// GraphiQL's page loads its script and style from its CDN, with inline boot code.
 const PAGE_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com; style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// Reads and drops what a refused body sends, up to a bound, so that a client which
+/// writes its whole body before it reads gets the answer instead of a reset connection.
+/// Nothing is kept: memory stays flat whatever the client sends.
+async fn drain(body: Body) {
+    const DRAIN_MAX: usize = 16 << 20;
+    let mut seen = 0usize;
+    let mut stream = body.into_bytes_stream();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            seen += chunk.len();
+            if seen > DRAIN_MAX {
+                break;
+            }
+        }
+    })
+    .await;
+}
 
 /// A body that ends in an error once more than `max` bytes have arrived, however the
 /// client sends them (chunked bodies carry no length to check up front).

@@ -74,7 +74,8 @@ pub async fn open_services(config: &Config) -> Result<Arc<Services>, ServerError
         plugins: config.plugins.host_limits(),
         ..Default::default()
     };
-    let services = Services::new(store, authz, engine).await;
+    let services = Services::new(store, authz, engine, config.outbound()).await;
+    services.set_min_task_interval(Duration::from_secs(config.queue.min_task_interval_secs));
     if let Err(e) = services.engine.recover().await {
         tracing::warn!(error = %e, "cannot mark interrupted runs");
     }

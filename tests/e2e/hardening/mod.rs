@@ -2,6 +2,7 @@
 //! binary: bodies and memory, password guessing, revocation races, query shapes.
 
 mod bodies;
+mod outbound;
 mod passwords;
 mod queries;
 mod races;

@@ -45,7 +45,7 @@ pub use sharing::{
     ShareAccess, ShareLinkChange, ShareOpened, SharePage, SharePolicy, ShareView, link_path,
     link_state,
 };
-pub use tasks::{MAIL_DEFAULT_FROM, MailConfig, TaskInput, TaskJobs, TaskRunView};
+pub use tasks::{DEFAULT_MIN_TASK_INTERVAL, MAIL_DEFAULT_FROM, MailConfig, TaskInput, TaskJobs, TaskRunView};
 pub use workflows::{MAX_UPLOAD_BYTES, WorkflowView};
 pub use working_copies::{SyncOutcome, WorkingCopyStatus};
 
@@ -84,6 +84,8 @@ pub struct Services {
     share_checks: Arc<tokio::sync::Semaphore>,
     /// Scheduled tasks: the queue, mail, and what runs in this process.
     tasks: tasks::TaskRuntime,
+    /// Requests to other hosts (working-copy origins, webhooks).
+    pub(crate) outbound: crate::outbound::Outbound,
 }
 
 /// Reads uid-ordered rows `SCAN_BATCH` at a time from `after`, keeping those `keep` turns
@@ -181,6 +183,7 @@ impl Services {
         store: Store,
         authz: Arc<Authz>,
         engine_limits: vitrine_engine::EngineLimits,
+        outbound: crate::outbound::OutboundPolicy,
     ) -> Arc<Services> {
         let exclusive = store.is_exclusive();
         let services = Services {
@@ -206,6 +209,7 @@ impl Services {
                 std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
             )),
             tasks: tasks::TaskRuntime::default(),
+            outbound: crate::outbound::Outbound::new(outbound),
         };
         Arc::new(services)
     }

@@ -269,7 +269,7 @@ impl Services {
         self.load_folder(caller, folder, vitrine_authz::Action::Edit)
             .await?;
         let (url, token) = RemoteOrigin::parse_link(link)?;
-        let origin = RemoteOrigin::new(&url, &token)?;
+        let origin = RemoteOrigin::new(&self.outbound, &url, &token)?;
         let bytes = origin.bundle().await?;
         let bundle = self.read_bundle(bytes).await?;
         self.restorable(
@@ -314,12 +314,22 @@ impl Services {
     }
 }
 
-/// The HTTP client side of a remote origin.
+/// The HTTP client side of a remote origin, over the server's one outbound client (see
+/// [`crate::outbound`]): the origin's address is checked after resolution and on every
+/// redirect, answers are bounded, and the origin's own words never reach the caller.
 pub(crate) struct RemoteOrigin {
     base: String,
     token: String,
-    client: reqwest::Client,
+    client: crate::outbound::Outbound,
 }
+
+/// The most a working-copy origin's answer may weigh (its bundle).
+fn max_answer() -> usize {
+    super::bundles::format::BundleLimits::default().max_bytes as usize
+}
+
+/// How long one exchange with an origin may take (a bundle can be large).
+const ORIGIN_TIMEOUT: Duration = Duration::from_secs(600);
 
 impl RemoteOrigin {
     /// Splits `BASE/wc/TOKEN` and checks the base is HTTPS (or HTTP to loopback).
@@ -358,24 +368,18 @@ impl RemoteOrigin {
         }
     }
 
-    pub fn new(base: &str, token: &str) -> ApiResult<RemoteOrigin> {
+    pub fn new(client: &crate::outbound::Outbound, base: &str, token: &str) -> ApiResult<RemoteOrigin> {
         Self::check_base(base)?;
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(600))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ApiError::internal("http client", e))?;
         Ok(RemoteOrigin {
             base: base.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
-            client,
+            client: client.clone(),
         })
     }
 
-    pub fn of(w: &WorkingCopyRecord) -> ApiResult<RemoteOrigin> {
+    pub fn of(client: &crate::outbound::Outbound, w: &WorkingCopyRecord) -> ApiResult<RemoteOrigin> {
         match (&w.origin_url, &w.origin_token) {
-            (Some(u), Some(t)) => RemoteOrigin::new(u, t),
+            (Some(u), Some(t)) => RemoteOrigin::new(client, u, t),
             _ => Err(ApiError::internal(
                 "working copy",
                 "remote origin without a link",
@@ -383,25 +387,27 @@ impl RemoteOrigin {
         }
     }
 
+    fn request(&self, method: reqwest::Method, path: &str) -> ApiResult<reqwest::RequestBuilder> {
+        Ok(self
+            .client
+            .request(method, &format!("{}{path}", self.base), ORIGIN_TIMEOUT)?
+            .bearer_auth(&self.token))
+    }
+
     async fn send(&self, req: reqwest::RequestBuilder) -> ApiResult<reqwest::Response> {
-        let unreachable = |e: reqwest::Error| {
-            ApiError::new(
-                ErrorCode::RemoteFailed,
-                format!("the origin at {} could not be reached: {e}", self.base),
-            )
-        };
-        let resp = req
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(unreachable)?;
+        let what = format!("the origin at {}", self.base);
+        let resp = self.client.send(req, &what).await?;
         if resp.status().is_success() {
             return Ok(resp);
         }
         let status = resp.status();
-        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        // Only the error code is read from the answer (bounded): the origin is a URL a
+        // user typed, and its words are not repeated to the caller.
+        let body = crate::outbound::read_limited(resp, 64 * 1024, &what)
+            .await
+            .unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         let code = body["error"]["code"].as_str().unwrap_or_default();
-        let message = body["error"]["message"].as_str().unwrap_or("no message");
         // Refusals the caller can act on keep their code; anything else is the remote's
         // failure.
         let code = ErrorCode::ALL
@@ -417,49 +423,56 @@ impl RemoteOrigin {
                         | ErrorCode::ExposureRefused
                         | ErrorCode::Conflict
                 )
-            })
-            .unwrap_or(ErrorCode::RemoteFailed);
-        Err(ApiError::new(
-            code,
-            format!("the origin answered {status}: {message}"),
-        ))
+            });
+        Err(match code {
+            Some(c) => ApiError::new(
+                c,
+                format!("the origin refused the request ({}, {})", status.as_u16(), c.as_str()),
+            ),
+            None => ApiError::new(
+                ErrorCode::RemoteFailed,
+                format!("the origin answered {}", status.as_u16()),
+            ),
+        })
     }
 
     pub async fn head(&self) -> ApiResult<RemoteHead> {
         let resp = self
-            .send(self.client.get(format!("{}/wc/api/head", self.base)))
+            .send(self.request(reqwest::Method::GET, "/wc/api/head")?)
             .await?;
-        resp.json().await.map_err(|e| {
-            ApiError::new(ErrorCode::RemoteFailed, format!("the origin's answer: {e}"))
+        let body = crate::outbound::read_limited(resp, 64 * 1024, "the origin's head").await?;
+        serde_json::from_slice(&body).map_err(|_| {
+            ApiError::new(
+                ErrorCode::RemoteFailed,
+                "the origin's answer is not a working-copy head",
+            )
         })
     }
 
     pub async fn bundle(&self) -> ApiResult<bytes::Bytes> {
         let resp = self
-            .send(self.client.get(format!("{}/wc/api/bundle", self.base)))
+            .send(self.request(reqwest::Method::GET, "/wc/api/bundle")?)
             .await?;
-        resp.bytes().await.map_err(|e| {
-            ApiError::new(
-                ErrorCode::RemoteFailed,
-                format!("reading the origin's bundle: {e}"),
-            )
-        })
+        crate::outbound::read_limited(resp, max_answer(), "the origin's bundle").await
     }
 
     pub async fn push(&self, bundle: Vec<u8>, base: i64, force: bool) -> ApiResult<SyncOutcome> {
         let resp = self
             .send(
-                self.client
-                    .post(format!(
-                        "{}/wc/api/push?base={base}&force={force}",
-                        self.base
-                    ))
-                    .header("content-type", "application/zip")
-                    .body(bundle),
+                self.request(
+                    reqwest::Method::POST,
+                    &format!("/wc/api/push?base={base}&force={force}"),
+                )?
+                .header("content-type", "application/zip")
+                .body(bundle),
             )
             .await?;
-        let v: serde_json::Value = resp.json().await.map_err(|e| {
-            ApiError::new(ErrorCode::RemoteFailed, format!("the origin's answer: {e}"))
+        let body = crate::outbound::read_limited(resp, 64 * 1024, "the origin's answer").await?;
+        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
+            ApiError::new(
+                ErrorCode::RemoteFailed,
+                "the origin's answer to a push is not JSON",
+            )
         })?;
         Ok(SyncOutcome {
             head: v["head"].as_i64().unwrap_or_default(),

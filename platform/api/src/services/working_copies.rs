@@ -206,7 +206,7 @@ impl Services {
                 .latest_revision(&record.origin_project_uid)
                 .await?
                 .map(|l| l.number - record.base_origin_number),
-            Some(_) => match RemoteOrigin::of(&record)?.head().await {
+            Some(_) => match RemoteOrigin::of(&self.outbound, &record)?.head().await {
                 Ok(h) => Some(h.head - record.base_origin_number),
                 Err(e) => {
                     tracing::warn!(project = project_uid, error = %e.message, "origin not reachable");
@@ -278,7 +278,7 @@ impl Services {
             let bytes = tokio::task::spawn_blocking(move || super::bundles::format::write(&bundle))
                 .await
                 .map_err(|e| ApiError::internal("bundle writer", e))??;
-            let pushed = RemoteOrigin::of(&link)?
+            let pushed = RemoteOrigin::of(&self.outbound, &link)?
                 .push(bytes, link.base_origin_number, force)
                 .await?;
             link.base_origin_number = pushed.head;
@@ -374,7 +374,7 @@ impl Services {
                 )
             }
             Some(_) => {
-                let bytes = RemoteOrigin::of(&link)?.bundle().await?;
+                let bytes = RemoteOrigin::of(&self.outbound, &link)?.bundle().await?;
                 let bundle = self.read_bundle(bytes).await?;
                 let (payload, pinned) = self.payload_of_bundle(&bundle).await?;
                 (payload, bundle.manifest.head, pinned)

@@ -39,9 +39,13 @@ pub struct TaskInput {
     pub run_as_token: Option<String>,
 }
 
+/// The shortest time between two firings of a cron task unless the config says otherwise.
+pub const DEFAULT_MIN_TASK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// What runs need beyond the store: the queue, the mailer, and in-process bookkeeping.
-#[derive(Default)]
 pub(crate) struct TaskRuntime {
+    /// The shortest time between two firings of a cron task, in ms.
+    min_interval_ms: std::sync::atomic::AtomicI64,
     queue: OnceLock<Queue>,
     mail: OnceLock<MailConfig>,
     /// Per-run limits of projects worked on at once (a task's `concurrency`).
@@ -55,6 +59,22 @@ pub(crate) struct TaskRuntime {
     engine_runs: Mutex<HashMap<String, String>>,
     /// When queued projects of open runs were last pushed again (after a crash).
     last_repush_ms: Mutex<i64>,
+}
+
+impl Default for TaskRuntime {
+    fn default() -> Self {
+        TaskRuntime {
+            min_interval_ms: std::sync::atomic::AtomicI64::new(
+                DEFAULT_MIN_TASK_INTERVAL.as_millis() as i64,
+            ),
+            queue: OnceLock::new(),
+            mail: OnceLock::new(),
+            limits: Mutex::default(),
+            refreshing: Mutex::default(),
+            engine_runs: Mutex::default(),
+            last_repush_ms: Mutex::default(),
+        }
+    }
 }
 
 /// The longest chain of tasks triggering tasks through events.
@@ -256,6 +276,19 @@ impl Services {
                 "trigger: schedules cannot use app parameters; write the expression itself",
             ));
         }
+        if let Trigger::Cron { cron, time_zone } = &spec.trigger {
+            let min = self.min_task_interval_ms();
+            let gap = CronSchedule::parse("trigger", cron, time_zone)?
+                .shortest_gap_ms(now_ms(), 120)
+                .unwrap_or(i64::MAX);
+            if gap < min {
+                return Err(ApiError::invalid(format!(
+                    "trigger.cron: `{cron}` fires every {} s; this instance runs tasks at most every {} s",
+                    (gap / 1000).max(0),
+                    min / 1000
+                )));
+            }
+        }
         let params = self.app_parameters().await?;
         let resolved = spec.resolve(&params)?;
         // The identity the task will act as must be allowed what the caller asks, and so
@@ -309,10 +342,86 @@ impl Services {
                 )));
             }
         }
+        if let Some(uid) = updating {
+            self.check_no_cycle(uid, &resolved).await?;
+        }
+        if let Some(hook) = &resolved.notify.webhook {
+            self.outbound
+                .check(hook)
+                .map_err(|e| ApiError::new(e.code, format!("notify.webhook: {}", e.message)))?;
+        }
         for who in [caller, &identity] {
             self.check_task_target(who, &resolved).await?;
         }
         Ok(run_as)
+    }
+
+    /// Refuses a change that would let a task start itself again, directly or through
+    /// others: `run task` actions and `task finished` triggers together must stay free of
+    /// cycles (A runs B, B runs A would run forever). Only an update can close a cycle: a
+    /// new task is named by nothing yet.
+    async fn check_no_cycle(&self, updating: &str, spec: &TaskSpec) -> ApiResult<()> {
+        let mut all: Vec<TaskRecord> = Vec::new();
+        let mut page = vitrine_storage::PageRequest {
+            after: None,
+            first: super::SCAN_BATCH,
+        };
+        loop {
+            let batch = self.store.tasks(&page).await?;
+            let done = batch.len() < super::SCAN_BATCH;
+            page.after = batch.last().map(|t| t.uid.clone());
+            all.extend(batch);
+            if done {
+                break;
+            }
+        }
+        let spec_of = |uid: &str| -> Option<&TaskSpec> {
+            if uid == updating {
+                Some(spec)
+            } else {
+                all.iter().find(|t| t.uid == uid).map(|t| &t.spec)
+            }
+        };
+        // What runs once `uid` has run: its `run task` actions, and every task whose
+        // trigger follows it.
+        let next = |uid: &str| -> Vec<String> {
+            let mut out: Vec<String> = spec_of(uid)
+                .map(|s| {
+                    s.actions
+                        .iter()
+                        .filter_map(|a| match a {
+                            Action::RunTask { task } => Some(task.clone()),
+                            _ => None,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let follows = |s: &TaskSpec| {
+                matches!(&s.trigger, Trigger::Event { task_uid: Some(t), event: EventKind::TaskFinished } if t == uid)
+            };
+            if follows(spec) {
+                out.push(updating.to_owned());
+            }
+            out.extend(
+                all.iter()
+                    .filter(|t| t.uid != updating && follows(&t.spec))
+                    .map(|t| t.uid.clone()),
+            );
+            out
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = next(updating);
+        while let Some(uid) = stack.pop() {
+            if uid == updating {
+                return Err(ApiError::invalid(
+                    "actions: this change would make the task start itself again through other tasks (run task actions and task finished triggers form a cycle)",
+                ));
+            }
+            if seen.insert(uid.clone()) {
+                stack.extend(next(&uid));
+            }
+        }
+        Ok(())
     }
 
     /// Does the target exist, and may `who` act on it as the actions need?
@@ -333,12 +442,28 @@ impl Services {
                         "target.project: the schedule ability is off for this project",
                     ));
                 }
+                if p.role < Role::Editor {
+                    own_addresses_only(who, spec)?;
+                }
                 for (i, a) in spec.actions.iter().enumerate() {
                     self.check_fit(&p, i, a).await?;
                 }
             }
         }
         Ok(())
+    }
+
+    /// The shortest time between two firings of a cron task, in ms.
+    fn min_task_interval_ms(&self) -> i64 {
+        self.tasks.min_interval_ms.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sets the shortest time between two firings of a cron task (from the config).
+    pub fn set_min_task_interval(&self, every: std::time::Duration) {
+        self.tasks.min_interval_ms.store(
+            every.as_millis().min(i64::MAX as u128) as i64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// Does one action fit one project? Used when saving a single-project task (an
@@ -527,6 +652,33 @@ fn schedule(task: &mut TaskRecord, now: i64) {
 }
 
 /// Prefixes an error about the target with the field it is about, keeping its code.
+/// Someone below the editor role schedules for themselves only: deliveries and failure
+/// notices go to their own address, never to anyone they name.
+fn own_addresses_only(who: &Caller, spec: &TaskSpec) -> ApiResult<()> {
+    let own = who.user.email.as_deref().unwrap_or_default();
+    let mine = |a: &String| !own.is_empty() && a.trim().eq_ignore_ascii_case(own);
+    for (i, a) in spec.actions.iter().enumerate() {
+        if let Action::Deliver { recipients, .. } = a
+            && !recipients.iter().all(mine)
+        {
+            return Err(ApiError::forbidden(format!(
+                "actions[{i}].recipients: a viewer's deliveries go to their own address only"
+            )));
+        }
+    }
+    if !spec.notify.emails.iter().all(mine) {
+        return Err(ApiError::forbidden(
+            "notify.emails: a viewer's notices go to their own address only",
+        ));
+    }
+    if spec.notify.webhook.is_some() {
+        return Err(ApiError::forbidden(
+            "notify.webhook: webhooks need the editor role on the project",
+        ));
+    }
+    Ok(())
+}
+
 fn relabel(field: &str, e: ApiError) -> ApiError {
     ApiError::new(e.code, format!("{field}: {}", e.message))
 }

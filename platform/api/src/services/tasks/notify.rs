@@ -105,18 +105,24 @@ impl Services {
                 "counts": counts,
                 "failed": failed,
             });
-            let sent = reqwest::Client::new()
-                .post(url)
-                .timeout(std::time::Duration::from_secs(10))
-                .json(&body)
-                .send()
-                .await;
+            // Through the one outbound client: never to loopback, private or metadata
+            // addresses unless an admin allowed the host.
+            let sent = match self.outbound.request(
+                reqwest::Method::POST,
+                url,
+                std::time::Duration::from_secs(10),
+            ) {
+                Ok(req) => self.outbound.send(req.json(&body), "the failure webhook").await,
+                Err(e) => Err(e),
+            };
             match sent {
                 Ok(r) if r.status().is_success() => {}
                 Ok(r) => {
                     tracing::warn!(run = %run.uid, status = %r.status(), "failure webhook refused")
                 }
-                Err(e) => tracing::warn!(run = %run.uid, error = %e, "failure webhook unreachable"),
+                Err(e) => {
+                    tracing::warn!(run = %run.uid, error = %e.message, "failure webhook not sent")
+                }
             }
         }
         if !notify.emails.is_empty() {
