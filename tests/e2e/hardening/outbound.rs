@@ -114,7 +114,11 @@ async fn tasks_cannot_reach_private_hosts_strangers_or_loop_forever() {
     .await;
     assert_eq!(code(&r), "INVALID_INPUT", "{r}");
     assert!(message(&r).contains("at most every 60 s"), "{r}");
-    let r = create(&f.eddy, task(p, json!({"trigger": {"cron": "*/5 * * * *"}}))).await;
+    let r = create(
+        &f.eddy,
+        task(p, json!({"name": "Five", "trigger": {"cron": "*/5 * * * *"}})),
+    )
+    .await;
     data(&r);
 
     // A viewer with the schedule ability delivers to their own address only.
@@ -143,7 +147,7 @@ async fn tasks_cannot_reach_private_hosts_strangers_or_loop_forever() {
     let deliver = |to: &str| {
         task(
             p,
-            json!({"actions": [{"kind": "DELIVER", "report": "Sales", "recipients": [to]}]}),
+            json!({"name": format!("To {to}"), "actions": [{"kind": "DELIVER", "report": "Sales", "recipients": [to]}]}),
         )
     };
     let r = create(&vic, deliver("anyone@elsewhere.example")).await;
