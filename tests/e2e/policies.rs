@@ -216,4 +216,18 @@ async fn explain_names_the_grants_and_agrees_with_casbin() {
         ),
         "INVALID_INPUT"
     );
+
+    // Someone without access learns nothing: an existing project and a missing one get
+    // the same answer.
+    let eve = s.user(&admin, "eve").await;
+    let existing = s.gql(&eve.auth, q, json!({"a": "VIEW", "o": obj})).await;
+    let missing = s
+        .gql(&eve.auth, q, json!({"a": "VIEW", "o": "project:nope"}))
+        .await;
+    assert_eq!(code(&existing), "NOT_FOUND", "{existing}");
+    assert_eq!(code(&missing), "NOT_FOUND", "{missing}");
+    assert_eq!(
+        message(&existing).replace(&project, "X"),
+        message(&missing).replace("nope", "X")
+    );
 }

@@ -44,6 +44,18 @@ impl Caller {
         &self.user.uid
     }
 
+    /// Whether the credential is a read-only API token: nothing it carries may write,
+    /// on any route.
+    pub fn read_only(&self) -> bool {
+        matches!(
+            self.credential,
+            Credential::ApiToken {
+                read_only: true,
+                ..
+            }
+        )
+    }
+
     /// May this request change anything? Refuses read-only tokens and cookie requests
     /// without the CSRF token.
     pub fn require_write(&self) -> ApiResult<()> {

@@ -6,6 +6,7 @@ mod outbound;
 mod passwords;
 mod queries;
 mod races;
+mod share_paths;
 
 use std::time::Duration;
 

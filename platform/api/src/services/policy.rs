@@ -264,6 +264,13 @@ impl Services {
                 "object: explain answers for folders and projects",
             ));
         }
+        // A caller who may not see the object hears the same "not found" as from any
+        // other read, whether it exists or not.
+        if !self.authz.is_admin(caller.uid())
+            && self.authz.effective_role(caller.uid(), &object) < Role::Viewer
+        {
+            return Err(ApiError::not_found(&object.to_string()));
+        }
         self.object_exists(&object).await?;
         Ok(self.authz.explain(user, action, &object).await?)
     }

@@ -335,6 +335,31 @@ impl Services {
         if !a.rights.drill {
             return Err(ApiError::forbidden("this link does not allow drill-down"));
         }
+        // The member path's rules, for whoever's rights the link carries: the project's
+        // drill ability, and a connection role that allows row-level queries (access
+        // boost does not widen drill on either path).
+        if !self
+            .authz
+            .settings()
+            .ability(&a.project.abilities, vitrine_core::Ability::Drill)
+        {
+            return Err(ApiError::forbidden(
+                "drill-down is switched off for this project",
+            ));
+        }
+        let sec = self.data_security().await?;
+        let connection = self.connection_role(&a.scope_user, &sec);
+        if !vitrine_core::may_query(
+            a.role,
+            connection,
+            vitrine_core::ConnectionRole::RestrictedQuerier,
+            false,
+        ) {
+            return Err(ApiError::forbidden(format!(
+                "the connection role behind this link ({}) does not allow drill-down; it needs restricted_querier",
+                connection.as_str()
+            )));
+        }
         let (_, result) = self
             .shared_tile(a, report_uid, tile_id, state, Some(&values))
             .await?;

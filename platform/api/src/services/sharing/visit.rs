@@ -289,16 +289,24 @@ impl Services {
                         "your permissions do not include what this link shares",
                     ));
                 };
+                // A read-only token writes nothing, on this path as on every other.
+                let may_write = !caller.read_only();
                 let rights = if link.kind == LinkKind::Private {
                     // Members act with their own role: editors edit the report itself.
+                    // Download and drill are then decided as on the member path
+                    // (abilities, connection role) by the share view.
                     LinkRights {
                         download: true,
-                        edit: role >= Role::Editor,
-                        sync_edits: role >= Role::Editor,
+                        edit: role >= Role::Editor && may_write,
+                        sync_edits: role >= Role::Editor && may_write,
                         drill: true,
                     }
                 } else {
-                    link.rights
+                    LinkRights {
+                        edit: link.rights.edit && may_write,
+                        sync_edits: link.rights.sync_edits && may_write,
+                        ..link.rights
+                    }
                 };
                 let mut a = base(caller.user.clone(), role, rights);
                 a.user = Some(caller.user.clone());
