@@ -194,3 +194,53 @@ async fn every_page_carries_security_headers() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_bundle_of_many_small_bombs_is_refused_without_holding_it() {
+    use std::io::Write;
+    let s = TestServer::start().await;
+    let admin = s.admin().await;
+    let folder = s.folder(&admin, None, "Imports").await;
+    // Three hundred entries, each a mebibyte of zeros packed to a few hundred bytes, plus
+    // the JSON entries a bundle needs.
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let zstd = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Zstd)
+        .compression_level(Some(19));
+    let zeros = vec![0u8; MIB];
+    for i in 0..300 {
+        z.start_file(format!("datasets/{i}.arrow"), zstd).unwrap();
+        z.write_all(&zeros).unwrap();
+    }
+    let bomb = z.finish().unwrap().into_inner();
+    assert!(bomb.len() < 200 << 10);
+    let _ = s.gql(&admin.auth, "{viewer{id}}", json!({})).await;
+    let before = s.rss_bytes();
+    let Auth::Bearer(t) = &admin.auth else {
+        unreachable!()
+    };
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/bundles/import?folder={folder}", s.url))
+        .bearer_auth(t)
+        .body(bomb)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "INVALID_BUNDLE", "{body}");
+    let grew = s.rss_bytes().saturating_sub(before);
+    assert!(grew <= 16 * MIB as u64, "server RSS grew by {} MiB", grew >> 20);
+    let r = s
+        .gql(
+            &admin.auth,
+            "query($f:ID!){projects(folderId:$f,first:5){edges{node{id}}}}",
+            json!({"f": folder}),
+        )
+        .await;
+    assert_eq!(
+        data(&r)["projects"]["edges"].as_array().map(Vec::len),
+        Some(0),
+        "nothing was imported"
+    );
+}

@@ -375,20 +375,8 @@ impl CopyMutation {
     ) -> R<Project> {
         let c = caller(ctx).gql()?;
         let value = file.value(ctx)?;
-        // The upload is a temporary file: read only once the import is allowed.
-        let body = async move {
-            tokio::task::spawn_blocking(move || {
-                let mut bytes = Vec::new();
-                use std::io::Read;
-                value
-                    .into_read()
-                    .read_to_end(&mut bytes)
-                    .map(|_| bytes::Bytes::from(bytes))
-                    .map_err(|e| ApiError::internal("upload", e))
-            })
-            .await
-            .map_err(|e| ApiError::internal("upload", e))?
-        };
+        // The upload is a temporary file, read only once the import is allowed.
+        let body = async move { Ok(crate::services::bundles::BundleSource::File(value.content)) };
         let p = services(ctx)
             .import_bundle(
                 c,

@@ -198,7 +198,7 @@ impl Services {
         &self,
         token: &str,
         address: Option<String>,
-        body: impl Future<Output = ApiResult<bytes::Bytes>>,
+        body: impl Future<Output = ApiResult<super::bundles::BundleSource>>,
         base: i64,
         force: bool,
         instance: Option<String>,
@@ -271,7 +271,9 @@ impl Services {
         let (url, token) = RemoteOrigin::parse_link(link)?;
         let origin = RemoteOrigin::new(&self.outbound, &url, &token)?;
         let bytes = origin.bundle().await?;
-        let bundle = self.read_bundle(bytes).await?;
+        let bundle = self
+            .read_bundle(super::bundles::BundleSource::Memory(bytes))
+            .await?;
         self.restorable(
             &bundle.head,
             &format!("the origin's revision {}", bundle.manifest.head),

@@ -375,7 +375,9 @@ impl Services {
             }
             Some(_) => {
                 let bytes = RemoteOrigin::of(&self.outbound, &link)?.bundle().await?;
-                let bundle = self.read_bundle(bytes).await?;
+                let bundle = self
+                    .read_bundle(super::bundles::BundleSource::Memory(bytes))
+                    .await?;
                 let (payload, pinned) = self.payload_of_bundle(&bundle).await?;
                 (payload, bundle.manifest.head, pinned)
             }

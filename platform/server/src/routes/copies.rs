@@ -15,6 +15,7 @@ use poem::web::{Data, Path, Query};
 use poem::{Body, Request, Response, handler};
 use serde::Deserialize;
 use vitrine_api::ApiError;
+use vitrine_api::services::bundles::BundleSource;
 use vitrine_api::services::bundles::format::BundleLimits;
 use vitrine_core::ErrorCode;
 
@@ -56,20 +57,39 @@ pub struct ImportParams {
     slug: Option<String>,
 }
 
-/// Reads a bundle body up to the bundle size limit.
-async fn bundle_body(body: Body) -> Result<bytes::Bytes, ApiError> {
-    let max = BundleLimits::default().max_bytes as usize;
-    body.into_bytes_limit(max).await.map_err(|e| match e {
-        poem::error::ReadBodyError::PayloadTooLarge => ApiError::new(
+/// Streams a bundle body into a temporary file, up to the bundle size limit: a bundle is
+/// never whole in memory. Called only once the caller may import or push.
+async fn bundle_body(body: Body) -> Result<BundleSource, ApiError> {
+    use futures::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let max = BundleLimits::default().max_bytes;
+    let too_large = || {
+        ApiError::new(
             ErrorCode::InvalidBundle,
             format!("the bundle exceeds {max} bytes"),
-        ),
-        other if other.to_string().contains("exceeds") => ApiError::new(
-            ErrorCode::InvalidBundle,
-            format!("the bundle exceeds {max} bytes"),
-        ),
-        other => ApiError::invalid(format!("cannot read the request body: {other}")),
-    })
+        )
+    };
+    let spool = |e: std::io::Error| ApiError::internal("bundle upload: temporary file", e);
+    let file = tempfile::tempfile().map_err(spool)?;
+    let mut out = tokio::fs::File::from_std(file);
+    let mut written = 0u64;
+    let mut stream = body.into_bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            if e.to_string().contains("exceeds") {
+                too_large()
+            } else {
+                ApiError::invalid(format!("cannot read the request body: {e}"))
+            }
+        })?;
+        written += chunk.len() as u64;
+        if written > max {
+            return Err(too_large());
+        }
+        out.write_all(&chunk).await.map_err(spool)?;
+    }
+    out.flush().await.map_err(spool)?;
+    Ok(BundleSource::File(out.into_std().await))
 }
 
 #[handler]

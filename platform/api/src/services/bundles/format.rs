@@ -5,14 +5,17 @@
 //! - `revisions.jsonl`: the history, one revision per line, oldest first;
 //! - `datasets/N.arrow`: each dataset as an Arrow IPC file.
 //!
-//! Reading trusts nothing: the archive's size, entry count, each entry's unpacked size
-//! and compression ratio are bounded while reading (not taken from headers); only the
-//! names above are accepted, so no path can escape and no link is followed; unknown or
-//! future format versions are refused; every reference (dataset entries, checksums,
-//! revision numbers and parents, the head) must hold. Nothing here writes anywhere.
+//! Reading trusts nothing: the archive's size, entry count, the bytes each entry and all
+//! of them actually produce (counted while inflating, never taken from headers) and the
+//! compression ratio are bounded; the JSON entries are read into memory under a limit of
+//! their own, dataset entries are spooled to temporary files (checksummed on the way), so
+//! memory stays bounded whatever the archive claims. Only the names above are accepted, so
+//! no path can escape and no link is followed; unknown or future format versions are
+//! refused; every reference (dataset entries, checksums, revision numbers and parents, the
+//! head) must hold. Nothing here writes anywhere but temporary files.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Read, Seek, Write};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -40,8 +43,11 @@ pub struct BundleLimits {
     pub max_entries: usize,
     /// Everything unpacked, all entries together.
     pub max_unpacked: u64,
-    /// Unpacked size over packed size, for entries over 1 MiB unpacked.
+    /// Unpacked size over packed size: per entry (for entries over 1 MiB unpacked), and
+    /// for the whole archive (beyond [`RATIO_FLOOR`]).
     pub max_ratio: u64,
+    /// One JSON entry (manifest, content, history), which is read into memory.
+    pub max_json_bytes: u64,
     /// Revisions in the history.
     pub max_revisions: usize,
 }
@@ -53,6 +59,7 @@ impl Default for BundleLimits {
             max_entries: 10_000,
             max_unpacked: 8 << 30,
             max_ratio: 1_000,
+            max_json_bytes: 256 << 20,
             max_revisions: 1_000_000,
         }
     }
@@ -113,14 +120,53 @@ pub struct BundleRevision {
     pub content: RevisionContent,
 }
 
-/// A bundle in memory: what [`write`] packs and [`read`] gives back.
-#[derive(Debug, Clone)]
+/// What a small archive may unpack to whatever its ratio: tiny bundles of small JSON
+/// compress better than any ratio a real dataset reaches.
+pub const RATIO_FLOOR: u64 = 64 << 20;
+
+/// One dataset's bytes: in memory (a bundle being written), or in a temporary file (a
+/// bundle read), loaded one at a time when it is stored.
+#[derive(Debug)]
+pub enum BundleData {
+    Memory(bytes::Bytes),
+    Spooled { file: std::fs::File, len: u64 },
+}
+
+impl BundleData {
+    pub fn len(&self) -> u64 {
+        match self {
+            BundleData::Memory(b) => b.len() as u64,
+            BundleData::Spooled { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes, read from the temporary file when spooled.
+    pub fn load(&self) -> std::io::Result<bytes::Bytes> {
+        match self {
+            BundleData::Memory(b) => Ok(b.clone()),
+            BundleData::Spooled { file, len } => {
+                let mut f = file.try_clone()?;
+                f.rewind()?;
+                let mut out = Vec::with_capacity(*len as usize);
+                f.take(*len).read_to_end(&mut out)?;
+                Ok(out.into())
+            }
+        }
+    }
+}
+
+/// A bundle: what [`write`] packs and [`read`] gives back.
+#[derive(Debug)]
 pub struct Bundle {
     pub manifest: Manifest,
     pub head: RevisionContent,
     pub revisions: Vec<BundleRevision>,
-    /// The bytes of each dataset, in the manifest's order.
-    pub data: Vec<bytes::Bytes>,
+    /// Each dataset, in the manifest's order.
+    pub data: Vec<BundleData>,
 }
 
 fn invalid(msg: impl Into<String>) -> ApiError {
@@ -161,7 +207,7 @@ pub fn write(b: &Bundle) -> ApiResult<Vec<u8>> {
     }
     put(REVISIONS, json, &lines)?;
     for (d, bytes) in b.manifest.datasets.iter().zip(&b.data) {
-        put(&d.entry, data, bytes)?;
+        put(&d.entry, data, &bytes.load().map_err(|e| fail(&e))?)?;
     }
     Ok(z.finish().map_err(|e| fail(&e))?.into_inner())
 }
@@ -179,16 +225,54 @@ fn allowed(name: &str) -> bool {
             .is_some_and(|n| !n.is_empty() && n.len() <= 6 && n.bytes().all(|c| c.is_ascii_digit()))
 }
 
-/// Unpacks and checks a bundle (see the module docs). Runs in a blocking thread.
+/// Counts what passes through, and hashes it.
+struct Counting<W> {
+    inner: W,
+    written: u64,
+    hash: Sha256,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// An entry as read: JSON in memory, a dataset in a temporary file with its SHA-256.
+enum Entry {
+    Json(Vec<u8>),
+    Data { file: std::fs::File, len: u64, sha256: String },
+}
+
+fn is_json(name: &str) -> bool {
+    matches!(name, MANIFEST | CONTENT | REVISIONS)
+}
+
+/// Unpacks and checks a bundle of `archive_len` bytes (see the module docs). Runs in a
+/// blocking thread.
 pub fn read(bytes: &[u8], limits: &BundleLimits) -> ApiResult<Bundle> {
-    if bytes.len() as u64 > limits.max_bytes {
+    read_from(Cursor::new(bytes), bytes.len() as u64, limits)
+}
+
+/// [`read`] from a file or anything else that seeks, `archive_len` bytes long.
+pub fn read_from<R: Read + Seek>(
+    src: R,
+    archive_len: u64,
+    limits: &BundleLimits,
+) -> ApiResult<Bundle> {
+    if archive_len > limits.max_bytes {
         return Err(invalid(format!(
-            "the bundle is {} bytes; this instance takes bundles up to {} bytes",
-            bytes.len(),
+            "the bundle is {archive_len} bytes; this instance takes bundles up to {} bytes",
             limits.max_bytes
         )));
     }
-    let mut zip = ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
+    let mut zip = ZipArchive::new(src).map_err(|e| {
         invalid(format!(
             "not a Vitrine bundle (not a readable zip archive: {e})"
         ))
@@ -200,7 +284,11 @@ pub fn read(bytes: &[u8], limits: &BundleLimits) -> ApiResult<Bundle> {
             limits.max_entries
         )));
     }
-    let mut entries: HashMap<String, bytes::Bytes> = HashMap::new();
+    // What the whole archive may produce: bounded absolutely and by its own size.
+    let total_budget = limits
+        .max_unpacked
+        .min(archive_len.saturating_mul(limits.max_ratio).max(RATIO_FLOOR));
+    let mut entries: HashMap<String, Entry> = HashMap::new();
     let mut unpacked = 0u64;
     for i in 0..zip.len() {
         let mut f = zip
@@ -237,33 +325,69 @@ pub fn read(bytes: &[u8], limits: &BundleLimits) -> ApiResult<Bundle> {
         }
         let packed = f.compressed_size().max(1);
         // Never trust the header's size: read at most what the limits leave, then judge.
-        let budget = (limits.max_unpacked - unpacked)
-            .min((packed.saturating_mul(limits.max_ratio)).max(1 << 20));
-        let mut out = Vec::with_capacity(f.size().min(budget) as usize);
-        (&mut f)
-            .take(budget + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| invalid(format!("entry `{name}`: {e}")))?;
-        if out.len() as u64 > budget {
-            return Err(if unpacked + out.len() as u64 > limits.max_unpacked {
+        let left = total_budget.saturating_sub(unpacked);
+        let by_ratio = packed.saturating_mul(limits.max_ratio).max(1 << 20);
+        let by_kind = if is_json(&name) {
+            limits.max_json_bytes
+        } else {
+            u64::MAX
+        };
+        let budget = left.min(by_ratio).min(by_kind);
+        let too_much = |produced: u64| {
+            if produced > left {
                 invalid(format!(
-                    "the bundle unpacks to more than {} bytes",
-                    limits.max_unpacked
+                    "the bundle unpacks to more than {total_budget} bytes (at most {} times its size, and {} bytes in all)",
+                    limits.max_ratio, limits.max_unpacked
+                ))
+            } else if produced > by_kind {
+                invalid(format!(
+                    "entry `{name}` unpacks to more than {by_kind} bytes"
                 ))
             } else {
                 invalid(format!(
                     "entry `{name}` unpacks to more than {} times its packed size (a decompression bomb?)",
                     limits.max_ratio
                 ))
-            });
-        }
-        unpacked += out.len() as u64;
-        entries.insert(name, out.into());
+            }
+        };
+        let entry = if is_json(&name) {
+            let mut out = Vec::new();
+            (&mut f)
+                .take(budget + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| invalid(format!("entry `{name}`: {e}")))?;
+            if out.len() as u64 > budget {
+                return Err(too_much(out.len() as u64));
+            }
+            unpacked += out.len() as u64;
+            Entry::Json(out)
+        } else {
+            let file = tempfile::tempfile()
+                .map_err(|e| ApiError::internal("bundle reader: temporary file", e))?;
+            let mut sink = Counting {
+                inner: std::io::BufWriter::new(file),
+                written: 0,
+                hash: Sha256::new(),
+            };
+            std::io::copy(&mut (&mut f).take(budget + 1), &mut sink)
+                .map_err(|e| invalid(format!("entry `{name}`: {e}")))?;
+            if sink.written > budget {
+                return Err(too_much(sink.written));
+            }
+            unpacked += sink.written;
+            let len = sink.written;
+            let sha256 = hex::encode(sink.hash.finalize());
+            let file = sink
+                .inner
+                .into_inner()
+                .map_err(|e| ApiError::internal("bundle reader: temporary file", e.error()))?;
+            Entry::Data { file, len, sha256 }
+        };
+        entries.insert(name, entry);
     }
-    let take = |entries: &mut HashMap<String, bytes::Bytes>, name: &str| {
-        entries
-            .remove(name)
-            .ok_or_else(|| invalid(format!("the bundle has no `{name}`")))
+    let take = |entries: &mut HashMap<String, Entry>, name: &str| match entries.remove(name) {
+        Some(Entry::Json(b)) => Ok(b),
+        _ => Err(invalid(format!("the bundle has no `{name}`"))),
     };
     let manifest: Manifest = parse_json(MANIFEST, &take(&mut entries, MANIFEST)?)?;
     if manifest.format != FORMAT {
@@ -303,19 +427,19 @@ pub fn read(bytes: &[u8], limits: &BundleLimits) -> ApiResult<Bundle> {
                 d.name
             )));
         }
-        let bytes = entries.remove(&d.entry).ok_or_else(|| {
-            invalid(format!(
+        let Some(Entry::Data { file, len, sha256 }) = entries.remove(&d.entry) else {
+            return Err(invalid(format!(
                 "{MANIFEST}: dataset `{}` refers to `{}`, which the bundle does not hold",
                 d.name, d.entry
-            ))
-        })?;
-        if hex::encode(Sha256::digest(&bytes)) != d.sha256 {
+            )));
+        };
+        if sha256 != d.sha256 {
             return Err(invalid(format!(
                 "dataset `{}`: `{}` does not match its checksum (the file was altered or damaged)",
                 d.name, d.entry
             )));
         }
-        data.push(bytes);
+        data.push(BundleData::Spooled { file, len });
     }
     if let Some(extra) = entries.keys().next() {
         return Err(invalid(format!(
@@ -437,7 +561,7 @@ mod tests {
                 content: head.clone(),
             }],
             head,
-            data: vec![data],
+            data: vec![BundleData::Memory(data.into())],
         }
     }
 
@@ -463,7 +587,10 @@ mod tests {
         assert_eq!(back.manifest, b.manifest);
         assert_eq!(back.head, b.head);
         assert_eq!(back.revisions, b.revisions);
-        assert_eq!(back.data, b.data);
+        assert_eq!(back.data.len(), b.data.len());
+        for (x, y) in back.data.iter().zip(&b.data) {
+            assert_eq!(x.load().unwrap(), y.load().unwrap());
+        }
     }
 
     #[test]
@@ -494,6 +621,36 @@ mod tests {
             ..BundleLimits::default()
         };
         assert!(refusal(&write(&sample()).unwrap(), &small).contains("entries"));
+    }
+
+    #[test]
+    fn many_small_bombs_are_bounded_by_what_they_produce_in_all() {
+        // Hundreds of entries, each a megabyte of zeros packed to a few hundred bytes:
+        // every one passes the per-entry ratio floor, the archive as a whole does not.
+        let mut z = ZipWriter::new(Cursor::new(Vec::new()));
+        let zeros = vec![0u8; 1 << 20];
+        for i in 0..300 {
+            z.start_file(
+                dataset_entry(i),
+                SimpleFileOptions::default()
+                    .compression_method(CompressionMethod::Zstd)
+                    .compression_level(Some(19)),
+            )
+            .unwrap();
+            z.write_all(&zeros).unwrap();
+        }
+        let bomb = z.finish().unwrap().into_inner();
+        assert!(bomb.len() < 200 << 10, "{}", bomb.len());
+        let e = refusal(&bomb, &BundleLimits::default());
+        assert!(e.contains("unpacks to more than"), "{e}");
+        // And a single entry claiming a small size in its header is counted as it
+        // inflates, not by the header.
+        let small = BundleLimits {
+            max_unpacked: 4 << 20,
+            ..BundleLimits::default()
+        };
+        let e = refusal(&bomb, &small);
+        assert!(e.contains("4194304"), "{e}");
     }
 
     #[test]

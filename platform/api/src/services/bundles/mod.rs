@@ -14,13 +14,22 @@ use vitrine_engine::artifact_path;
 use vitrine_storage::{DatasetRecord, ExportRecord, ProjectRecord, new_uid, now_ms};
 
 use self::format::{
-    Bundle, BundleDataset, BundleLimits, BundleProject, FORMAT, Manifest, VERSION, dataset_entry,
+    Bundle, BundleData, BundleDataset, BundleLimits, BundleProject, FORMAT, Manifest, VERSION,
+    dataset_entry,
 };
 use super::Services;
 use super::directory::ProjectView;
 use super::install::{Install, Payload};
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
+
+/// Where a bundle file is: small ones (an origin's answer) in memory, uploads and request
+/// bodies in a temporary file.
+#[derive(Debug)]
+pub enum BundleSource {
+    Memory(bytes::Bytes),
+    File(std::fs::File),
+}
 
 /// How long an exported file waits to be downloaded.
 pub const EXPORT_TTL_MS: i64 = 60 * 60 * 1000;
@@ -51,7 +60,7 @@ impl Services {
                 bytes: d.bytes,
                 schema: d.schema.clone(),
             });
-            data.push(bytes);
+            data.push(BundleData::Memory(bytes));
         }
         // A project saved before history existed has content but no revision yet.
         let head_content = match payload.revisions.last() {
@@ -159,11 +168,24 @@ impl Services {
         Ok((record, bytes))
     }
 
-    /// Reads and checks a bundle file without writing anything.
-    pub(crate) async fn read_bundle(&self, bytes: bytes::Bytes) -> ApiResult<Bundle> {
-        tokio::task::spawn_blocking(move || format::read(&bytes, &BundleLimits::default()))
-            .await
-            .map_err(|e| ApiError::internal("bundle reader", e))?
+    /// Reads and checks a bundle file without writing anything (but temporary files).
+    pub(crate) async fn read_bundle(&self, source: BundleSource) -> ApiResult<Bundle> {
+        tokio::task::spawn_blocking(move || {
+            let limits = BundleLimits::default();
+            match source {
+                BundleSource::Memory(bytes) => format::read(&bytes, &limits),
+                BundleSource::File(mut file) => {
+                    use std::io::Seek;
+                    let len = file
+                        .seek(std::io::SeekFrom::End(0))
+                        .and_then(|n| file.rewind().map(|_| n))
+                        .map_err(|e| ApiError::internal("bundle reader", e))?;
+                    format::read_from(std::io::BufReader::new(file), len, &limits)
+                }
+            }
+        })
+        .await
+        .map_err(|e| ApiError::internal("bundle reader", e))?
     }
 
     /// A checked bundle's content as a payload. Its datasets are stored as artifacts
@@ -188,8 +210,17 @@ impl Services {
         let now = now_ms();
         let mut datasets = Vec::new();
         let mut pinned = Vec::new();
-        for (d, bytes) in b.manifest.datasets.iter().zip(&b.data) {
-            let stored = self.engine.datasets.put_ipc(bytes.clone()).await;
+        for (d, entry) in b.manifest.datasets.iter().zip(&b.data) {
+            // One dataset in memory at a time, read from its temporary file.
+            let bytes = match entry.load() {
+                Ok(b) => b,
+                Err(e) => {
+                    self.engine.datasets.unpin(&pinned);
+                    return Err(ApiError::internal("bundle reader", e));
+                }
+            };
+            let size = bytes.len();
+            let stored = self.engine.datasets.put_ipc(bytes).await;
             let (hash, rows) = match stored {
                 Ok(x) => x,
                 Err(e) => {
@@ -219,7 +250,7 @@ impl Services {
                 content_hash: hash,
                 schema: d.schema.clone(),
                 rows: d.rows,
-                bytes: bytes.len() as i64,
+                bytes: size as i64,
                 published_ms: now,
             });
         }
@@ -242,7 +273,7 @@ impl Services {
     pub async fn import_bundle(
         &self,
         caller: &Caller,
-        body: impl Future<Output = ApiResult<bytes::Bytes>>,
+        body: impl Future<Output = ApiResult<BundleSource>>,
         folder: &str,
         name: Option<&str>,
         slug: Option<&str>,
