@@ -218,13 +218,19 @@ pub async fn execute(
 /// shuffled its rows and an aggregate's group order and float sums changed from run to
 /// run. One partition keeps rows in their input order. The cores are still used: a run
 /// executes independent blocks at once, and a task runs several projects at once.
+///
+/// Each block gets a memory pool of its own and bounded string builders (see
+/// [`super::bounded`]).
 fn block_session() -> SessionContext {
     let state = SessionStateBuilder::new()
         .with_config(SessionConfig::new().with_target_partitions(1))
+        .with_runtime_env(super::bounded::bounded_runtime())
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(super::in_order::ReadPartitionsInOrder))
         .build();
-    SessionContext::new_with_state(state)
+    let ctx = SessionContext::new_with_state(state);
+    super::bounded::bound_functions(&ctx);
+    ctx
 }
 
 async fn collect(df: DataFrame, notes: Vec<String>) -> EngineResult<BlockOutput> {

@@ -1,6 +1,7 @@
 //! Built-in block kinds: their configuration (parsed strictly, so a misspelt field is an
 //! error naming it) and their execution over DataFusion.
 
+pub(crate) mod bounded;
 pub(crate) mod exec;
 pub(crate) mod files;
 mod in_order;

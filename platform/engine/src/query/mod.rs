@@ -126,7 +126,12 @@ pub(crate) fn session() -> SessionContext {
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    SessionContext::new_with_config(SessionConfig::new().with_target_partitions(cpus))
+    let ctx = SessionContext::new_with_config_rt(
+        SessionConfig::new().with_target_partitions(cpus),
+        crate::blocks::bounded::bounded_runtime(),
+    );
+    crate::blocks::bounded::bound_functions(&ctx);
+    ctx
 }
 
 /// Registers a decoded table as `t`, spread over as many partitions as there are cores
