@@ -27,9 +27,11 @@ pub struct OutboundPolicy {
 impl OutboundPolicy {
     fn allows_host(&self, host: &str) -> bool {
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        self.allowed_hosts
-            .iter()
-            .any(|h| h.trim_start_matches('[').trim_end_matches(']').eq_ignore_ascii_case(host))
+        self.allowed_hosts.iter().any(|h| {
+            h.trim_start_matches('[')
+                .trim_end_matches(']')
+                .eq_ignore_ascii_case(host)
+        })
     }
 }
 
@@ -121,9 +123,8 @@ impl reqwest::dns::Resolve for CheckedResolver {
         let policy = self.policy.clone();
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let allowed = policy.allows_host(&host);
             let kept: Vec<SocketAddr> = addrs
                 .into_iter()
@@ -133,7 +134,8 @@ impl reqwest::dns::Resolve for CheckedResolver {
                 return Err(Box::new(std::io::Error::new(
                     std::io::ErrorKind::PermissionDenied,
                     format!("{host} resolves only to addresses outbound requests may not reach"),
-                )) as Box<dyn std::error::Error + Send + Sync>);
+                ))
+                    as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(kept.into_iter()) as reqwest::dns::Addrs)
         })
@@ -238,7 +240,11 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Reads an answer's body, refusing more than `max` bytes however the remote sends them.
-pub async fn read_limited(mut resp: reqwest::Response, max: usize, what: &str) -> ApiResult<bytes::Bytes> {
+pub async fn read_limited(
+    mut resp: reqwest::Response,
+    max: usize,
+    what: &str,
+) -> ApiResult<bytes::Bytes> {
     if resp.content_length().is_some_and(|n| n > max as u64) {
         return Err(ApiError::new(
             ErrorCode::RemoteFailed,
@@ -304,7 +310,13 @@ mod tests {
         ] {
             assert!(is_forbidden(ip(a)), "{a} must be forbidden");
         }
-        for a in ["8.8.8.8", "1.1.1.1", "203.0.114.1", "172.32.0.1", "2606:4700::1111"] {
+        for a in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "203.0.114.1",
+            "172.32.0.1",
+            "2606:4700::1111",
+        ] {
             assert!(!is_forbidden(ip(a)), "{a} is public");
         }
     }
@@ -326,7 +338,13 @@ mod tests {
         let allowed = OutboundPolicy {
             allowed_hosts: vec!["127.0.0.1".into(), "::1".into()],
         };
-        assert!(check_url(&allowed, &reqwest::Url::parse("http://127.0.0.1:9/").unwrap()).is_ok());
+        assert!(
+            check_url(
+                &allowed,
+                &reqwest::Url::parse("http://127.0.0.1:9/").unwrap()
+            )
+            .is_ok()
+        );
         assert!(check_url(&allowed, &reqwest::Url::parse("http://[::1]:9/").unwrap()).is_ok());
         assert!(check_url(&allowed, &reqwest::Url::parse("http://10.0.0.1/").unwrap()).is_err());
     }

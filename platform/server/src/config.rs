@@ -475,7 +475,10 @@ mod tests {
         let err = c
             .apply_env(|k| (k == "VITRINE_TRUSTED_PROXIES").then(|| "10.0.0.0/40".into()))
             .unwrap_err();
-        assert!(err.to_string().starts_with("server.trusted_proxies"), "{err}");
+        assert!(
+            err.to_string().starts_with("server.trusted_proxies"),
+            "{err}"
+        );
         assert!(c.database_url().starts_with("surrealkv:///tmp/x/db"));
         let err = c
             .apply_env(|k| (k == "VITRINE_LISTEN").then(|| "nope".into()))

@@ -52,7 +52,9 @@ impl IpNet {
         let ip = canonical(ip);
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
@@ -78,7 +80,11 @@ fn canonical(ip: IpAddr) -> IpAddr {
 /// in which case `X-Forwarded-For` is read from the right, skipping trusted proxies, and
 /// the first untrusted address is the client. A header from an untrusted peer is never
 /// believed (anyone could send one to get a fresh rate-limit key).
-pub fn client_ip(peer: Option<IpAddr>, forwarded_for: &[&str], trusted: &[IpNet]) -> Option<IpAddr> {
+pub fn client_ip(
+    peer: Option<IpAddr>,
+    forwarded_for: &[&str],
+    trusted: &[IpNet],
+) -> Option<IpAddr> {
     let peer = canonical(peer?);
     let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
     if !is_trusted(peer) {
@@ -190,7 +196,10 @@ impl<E: Endpoint> Endpoint for GuardEndpoint<E> {
             }
         };
         let h = resp.headers_mut();
-        h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+        h.insert(
+            "x-content-type-options",
+            HeaderValue::from_static("nosniff"),
+        );
         // Share tokens ride in URLs: never hand them to another site.
         h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
         if self.hsts {
@@ -204,7 +213,10 @@ impl<E: Endpoint> Endpoint for GuardEndpoint<E> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/html"));
         if html && !h.contains_key("content-security-policy") {
-            h.insert("content-security-policy", HeaderValue::from_static(PAGE_CSP));
+            h.insert(
+                "content-security-policy",
+                HeaderValue::from_static(PAGE_CSP),
+            );
         }
         Ok(resp)
     }
@@ -294,7 +306,10 @@ mod tests {
 
     #[test]
     fn bodies_are_small_except_where_files_go() {
-        assert_eq!(body_limit("/auth/login", "application/json", 1 << 20), SMALL_BODY);
+        assert_eq!(
+            body_limit("/auth/login", "application/json", 1 << 20),
+            SMALL_BODY
+        );
         assert_eq!(body_limit("/s/v/x/api/sign-in", "", 1 << 20), SMALL_BODY);
         assert_eq!(body_limit("/graphql", "application/json", 1 << 20), 1 << 20);
         assert!(body_limit("/graphql", "multipart/form-data; boundary=x", 1 << 20) > 1 << 20);

@@ -124,7 +124,10 @@ async fn multipart_requests_keep_the_body_limit_for_their_operations() {
 
     // A small multipart request still works, and a file the map does not name is refused.
     let form = reqwest::multipart::Form::new()
-        .text("operations", json!({"query": "{setupRequired}"}).to_string())
+        .text(
+            "operations",
+            json!({"query": "{setupRequired}"}).to_string(),
+        )
         .text("map", "{}");
     let r = reqwest::Client::new()
         .post(format!("{}/graphql", s.url))
@@ -135,7 +138,10 @@ async fn multipart_requests_keep_the_body_limit_for_their_operations() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let form = reqwest::multipart::Form::new()
-        .text("operations", json!({"query": "{setupRequired}"}).to_string())
+        .text(
+            "operations",
+            json!({"query": "{setupRequired}"}).to_string(),
+        )
         .text("map", json!({"0": ["variables.file"]}).to_string());
     let r = reqwest::Client::new()
         .post(format!("{}/graphql", s.url))
@@ -230,7 +236,11 @@ async fn a_bundle_of_many_small_bombs_is_refused_without_holding_it() {
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "INVALID_BUNDLE", "{body}");
     let grew = s.rss_bytes().saturating_sub(before);
-    assert!(grew <= 16 * MIB as u64, "server RSS grew by {} MiB", grew >> 20);
+    assert!(
+        grew <= 16 * MIB as u64,
+        "server RSS grew by {} MiB",
+        grew >> 20
+    );
     let r = s
         .gql(
             &admin.auth,

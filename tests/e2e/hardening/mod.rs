@@ -19,7 +19,8 @@ pub async fn stream_post(base: &str, path: &str, headers: &[(&str, &str)], total
     let addr = base.trim_start_matches("http://");
     let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let (mut rd, mut wr) = stream.into_split();
-    let mut head = format!("POST {path} HTTP/1.1\r\nhost: {addr}\r\ntransfer-encoding: chunked\r\n");
+    let mut head =
+        format!("POST {path} HTTP/1.1\r\nhost: {addr}\r\ntransfer-encoding: chunked\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }

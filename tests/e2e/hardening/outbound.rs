@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use crate::support::*;
 use crate::tasks::{CREATE, fleet_with};
 
-const COPY: &str = "mutation($l:String,$f:ID!){createWorkingCopy(link:$l,folderId:$f,name:\"X\"){id}}";
+const COPY: &str =
+    "mutation($l:String,$f:ID!){createWorkingCopy(link:$l,folderId:$f,name:\"X\"){id}}";
 
 /// A listener on 127.0.0.1 that answers every request with a redirect to `to`.
 async fn redirector(to: String) -> u16 {
@@ -116,7 +117,10 @@ async fn tasks_cannot_reach_private_hosts_strangers_or_loop_forever() {
     assert!(message(&r).contains("at most every 60 s"), "{r}");
     let r = create(
         &f.eddy,
-        task(p, json!({"name": "Five", "trigger": {"cron": "*/5 * * * *"}})),
+        task(
+            p,
+            json!({"name": "Five", "trigger": {"cron": "*/5 * * * *"}}),
+        ),
     )
     .await;
     data(&r);
@@ -163,7 +167,10 @@ async fn tasks_cannot_reach_private_hosts_strangers_or_loop_forever() {
     let b = data(
         &create(
             &f.eddy,
-            task(p, json!({"name": "B", "actions": [{"kind": "RUN_TASK", "taskId": a}]})),
+            task(
+                p,
+                json!({"name": "B", "actions": [{"kind": "RUN_TASK", "taskId": a}]}),
+            ),
         )
         .await,
     )["createTask"]["id"]

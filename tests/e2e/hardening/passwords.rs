@@ -43,7 +43,12 @@ async fn concurrent_guesses_are_counted_before_hashing_and_never_lock_out_the_ow
     assert_eq!(verified + limited, 60, "{results:?}");
     // Five free attempts per account and address; the rest were refused before Argon2.
     assert!(verified <= 5, "{verified} guesses were verified");
-    assert!(results.iter().filter(|(st, _)| *st == 429).all(|(_, b)| b["error"]["code"] == "RATE_LIMITED"));
+    assert!(
+        results
+            .iter()
+            .filter(|(st, _)| *st == 429)
+            .all(|(_, b)| b["error"]["code"] == "RATE_LIMITED")
+    );
     // Still limited for the attacker, even with the right password...
     let (st, _) = login_from(&s, attacker, "victim", PASSWORD).await;
     assert_eq!(st, 429);
@@ -75,10 +80,10 @@ async fn one_recipients_success_never_reopens_guessing_and_the_lock_comes_at_ten
     let s = sw.s();
     let (id, _, created) = sw
         .link(json!({"reportId": sw.report, "kind": "RECIPIENTS",
-            "recipients": [
-                {"name": "Ann Archer", "email": "ann@example.org", "role": "VIEWER"},
-                {"name": "Bob Baker", "email": "bob@example.org", "role": "VIEWER"}
-            ]}))
+        "recipients": [
+            {"name": "Ann Archer", "email": "ann@example.org", "role": "VIEWER"},
+            {"name": "Bob Baker", "email": "bob@example.org", "role": "VIEWER"}
+        ]}))
         .await;
     let invitation = |email: &str| {
         created["invitations"]
@@ -137,11 +142,16 @@ async fn one_recipients_success_never_reopens_guessing_and_the_lock_comes_at_ten
         );
     }
     let verified = statuses.iter().filter(|s| **s == 401).count();
-    assert!(verified <= 5, "Bob's password was tried {verified} times: {statuses:?}");
+    assert!(
+        verified <= 5,
+        "Bob's password was tried {verified} times: {statuses:?}"
+    );
     assert!(statuses.contains(&429), "{statuses:?}");
 
     // The link-wide count: guesses over fresh e-mails; the tenth failure locks.
-    let before = sw.link_state(&id).await["failedPasswords"].as_i64().unwrap();
+    let before = sw.link_state(&id).await["failedPasswords"]
+        .as_i64()
+        .unwrap();
     let mut n = before;
     while n < 9 {
         let r = sign_in_fresh(s, &id, n).await;
@@ -149,7 +159,11 @@ async fn one_recipients_success_never_reopens_guessing_and_the_lock_comes_at_ten
         n += 1;
     }
     assert_eq!(sw.link_state(&id).await["state"], "ACTIVE");
-    assert_eq!(sign_in_fresh(s, &id, 100).await, 423, "the tenth failure locks");
+    assert_eq!(
+        sign_in_fresh(s, &id, 100).await,
+        423,
+        "the tenth failure locks"
+    );
     let st = sw.link_state(&id).await;
     assert_eq!(st["state"], "LOCKED");
     assert_eq!(st["failedPasswords"], 10);
@@ -163,7 +177,9 @@ async fn one_recipients_success_never_reopens_guessing_and_the_lock_comes_at_ten
         data(&sw.op("unlockShareLink", &id).await)["unlockShareLink"]["state"],
         "PAUSED"
     );
-    let r = Visitor::new(s).get(&format!("{}/api/view", page_of(&id))).await;
+    let r = Visitor::new(s)
+        .get(&format!("{}/api/view", page_of(&id)))
+        .await;
     assert_ne!(r.status, 200, "a paused link must not open: {}", r.text);
 }
 

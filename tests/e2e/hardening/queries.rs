@@ -77,7 +77,9 @@ async fn public_drills_and_saved_definitions_of_many_conditions_are_bounded() {
     let v = Visitor::new(sw.s());
     v.open(&url).await;
     // A drill naming one dimension sixty times.
-    let values: Vec<_> = (0..60).map(|i| json!(["region", format!("R{i}")])).collect();
+    let values: Vec<_> = (0..60)
+        .map(|i| json!(["region", format!("R{i}")]))
+        .collect();
     let r = v
         .post(
             &format!("{}/api/drill", page_of(&id)),

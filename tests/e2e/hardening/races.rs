@@ -41,7 +41,10 @@ async fn a_revoked_token_fails_on_every_request_that_starts_after_the_revoke() {
             survivors += 1;
         }
     }
-    assert_eq!(survivors, 0, "{survivors} of {ROUNDS} revoked tokens still worked");
+    assert_eq!(
+        survivors, 0,
+        "{survivors} of {ROUNDS} revoked tokens still worked"
+    );
 }
 
 #[tokio::test]
@@ -83,7 +86,10 @@ async fn a_signed_out_session_ends_for_every_later_request() {
             survivors += 1;
         }
     }
-    assert_eq!(survivors, 0, "{survivors} of {ROUNDS} ended sessions still worked");
+    assert_eq!(
+        survivors, 0,
+        "{survivors} of {ROUNDS} ended sessions still worked"
+    );
 }
 
 #[tokio::test]

@@ -378,13 +378,7 @@ impl CopyMutation {
         // The upload is a temporary file, read only once the import is allowed.
         let body = async move { Ok(crate::services::bundles::BundleSource::File(value.content)) };
         let p = services(ctx)
-            .import_bundle(
-                c,
-                body,
-                &folder_id,
-                name.as_deref(),
-                slug.as_deref(),
-            )
+            .import_bundle(c, body, &folder_id, name.as_deref(), slug.as_deref())
             .await
             .gql()?;
         Ok(Project(p))

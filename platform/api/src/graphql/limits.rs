@@ -263,7 +263,11 @@ mod tests {
         let n = 24;
         let mut q = String::from("query { ...F0 }\n");
         for i in 0..n {
-            q.push_str(&format!("fragment F{i} on Query {{ ...F{} ...F{} }}\n", i + 1, i + 1));
+            q.push_str(&format!(
+                "fragment F{i} on Query {{ ...F{} ...F{} }}\n",
+                i + 1,
+                i + 1
+            ));
         }
         q.push_str(&format!("fragment F{n} on Query {{ setupRequired }}\n"));
         let err = shape(&q).unwrap_err();

@@ -45,7 +45,9 @@ pub use sharing::{
     ShareAccess, ShareLinkChange, ShareOpened, SharePage, SharePolicy, ShareView, link_path,
     link_state,
 };
-pub use tasks::{DEFAULT_MIN_TASK_INTERVAL, MAIL_DEFAULT_FROM, MailConfig, TaskInput, TaskJobs, TaskRunView};
+pub use tasks::{
+    DEFAULT_MIN_TASK_INTERVAL, MAIL_DEFAULT_FROM, MailConfig, TaskInput, TaskJobs, TaskRunView,
+};
 pub use workflows::{MAX_UPLOAD_BYTES, WorkflowView};
 pub use working_copies::{SyncOutcome, WorkingCopyStatus};
 

@@ -370,7 +370,11 @@ impl RemoteOrigin {
         }
     }
 
-    pub fn new(client: &crate::outbound::Outbound, base: &str, token: &str) -> ApiResult<RemoteOrigin> {
+    pub fn new(
+        client: &crate::outbound::Outbound,
+        base: &str,
+        token: &str,
+    ) -> ApiResult<RemoteOrigin> {
         Self::check_base(base)?;
         Ok(RemoteOrigin {
             base: base.trim_end_matches('/').to_owned(),
@@ -379,7 +383,10 @@ impl RemoteOrigin {
         })
     }
 
-    pub fn of(client: &crate::outbound::Outbound, w: &WorkingCopyRecord) -> ApiResult<RemoteOrigin> {
+    pub fn of(
+        client: &crate::outbound::Outbound,
+        w: &WorkingCopyRecord,
+    ) -> ApiResult<RemoteOrigin> {
         match (&w.origin_url, &w.origin_token) {
             (Some(u), Some(t)) => RemoteOrigin::new(client, u, t),
             _ => Err(ApiError::internal(
@@ -429,7 +436,11 @@ impl RemoteOrigin {
         Err(match code {
             Some(c) => ApiError::new(
                 c,
-                format!("the origin refused the request ({}, {})", status.as_u16(), c.as_str()),
+                format!(
+                    "the origin refused the request ({}, {})",
+                    status.as_u16(),
+                    c.as_str()
+                ),
             ),
             None => ApiError::new(
                 ErrorCode::RemoteFailed,

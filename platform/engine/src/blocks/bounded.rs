@@ -71,7 +71,9 @@ impl Hash for BoundedLength {
 
 fn too_long(name: &str, n: i64) -> Result<()> {
     if n > MAX_BUILT_LENGTH {
-        return exec_err!("{name}: {n} is longer than the {MAX_BUILT_LENGTH} characters one value may be built to");
+        return exec_err!(
+            "{name}: {n} is longer than the {MAX_BUILT_LENGTH} characters one value may be built to"
+        );
     }
     Ok(())
 }
@@ -132,7 +134,10 @@ mod tests {
     async fn strings_built_past_the_bound_are_refused_before_they_are_built() {
         let ctx = SessionContext::new_with_config_rt(Default::default(), bounded_runtime());
         bound_functions(&ctx);
-        assert_eq!(run(&ctx, "SELECT repeat('ab', 1000) AS s").await.unwrap(), 1);
+        assert_eq!(
+            run(&ctx, "SELECT repeat('ab', 1000) AS s").await.unwrap(),
+            1
+        );
         for sql in [
             "SELECT repeat('x', 1200000000) AS s",
             "SELECT lpad('x', 2000000) AS s",

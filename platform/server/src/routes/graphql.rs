@@ -162,8 +162,8 @@ pub(super) async fn run_requests(
     state: &AppState,
 ) -> Response {
     let meta = request_meta(req);
-    let introspection = state.config.server.anonymous_introspection
-        || matches!(auth, AuthState::Caller(_));
+    let introspection =
+        state.config.server.anonymous_introspection || matches!(auth, AuthState::Caller(_));
     let mut responses = Vec::with_capacity(requests.len());
     for r in requests {
         let mut r = r.data(auth.clone()).data(meta.clone());

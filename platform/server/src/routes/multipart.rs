@@ -17,12 +17,7 @@ use crate::AppState;
 /// Files in one request.
 const MAX_FILES: usize = 4;
 
-pub async fn execute(
-    req: &Request,
-    body: Body,
-    content_type: &str,
-    state: &AppState,
-) -> Response {
+pub async fn execute(req: &Request, body: Body, content_type: &str, state: &AppState) -> Response {
     let meta = request_meta(req);
     let auth = authenticate(&state.services, req, &meta).await;
     match &auth {
@@ -108,14 +103,12 @@ async fn read(
             Some("operations") => {
                 let bytes = field.bytes().await.map_err(refusal)?;
                 operations = Some(
-                    serde_json::from_slice::<async_graphql::BatchRequest>(&bytes).map_err(
-                        |e| {
-                            (
-                                ErrorCode::InvalidInput,
-                                format!("operations: not a GraphQL request: {e}"),
-                            )
-                        },
-                    )?,
+                    serde_json::from_slice::<async_graphql::BatchRequest>(&bytes).map_err(|e| {
+                        (
+                            ErrorCode::InvalidInput,
+                            format!("operations: not a GraphQL request: {e}"),
+                        )
+                    })?,
                 );
             }
             Some("map") => {

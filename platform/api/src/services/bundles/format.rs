@@ -247,7 +247,11 @@ impl<W: Write> Write for Counting<W> {
 /// An entry as read: JSON in memory, a dataset in a temporary file with its SHA-256.
 enum Entry {
     Json(Vec<u8>),
-    Data { file: std::fs::File, len: u64, sha256: String },
+    Data {
+        file: std::fs::File,
+        len: u64,
+        sha256: String,
+    },
 }
 
 fn is_json(name: &str) -> bool {
@@ -285,9 +289,11 @@ pub fn read_from<R: Read + Seek>(
         )));
     }
     // What the whole archive may produce: bounded absolutely and by its own size.
-    let total_budget = limits
-        .max_unpacked
-        .min(archive_len.saturating_mul(limits.max_ratio).max(RATIO_FLOOR));
+    let total_budget = limits.max_unpacked.min(
+        archive_len
+            .saturating_mul(limits.max_ratio)
+            .max(RATIO_FLOOR),
+    );
     let mut entries: HashMap<String, Entry> = HashMap::new();
     let mut unpacked = 0u64;
     for i in 0..zip.len() {

@@ -396,9 +396,7 @@ impl Services {
                         .collect()
                 })
                 .unwrap_or_default();
-            let follows = |s: &TaskSpec| {
-                matches!(&s.trigger, Trigger::Event { task_uid: Some(t), event: EventKind::TaskFinished } if t == uid)
-            };
+            let follows = |s: &TaskSpec| matches!(&s.trigger, Trigger::Event { task_uid: Some(t), event: EventKind::TaskFinished } if t == uid);
             if follows(spec) {
                 out.push(updating.to_owned());
             }
@@ -455,7 +453,9 @@ impl Services {
 
     /// The shortest time between two firings of a cron task, in ms.
     fn min_task_interval_ms(&self) -> i64 {
-        self.tasks.min_interval_ms.load(std::sync::atomic::Ordering::Relaxed)
+        self.tasks
+            .min_interval_ms
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Sets the shortest time between two firings of a cron task (from the config).

@@ -112,7 +112,11 @@ impl Services {
                 url,
                 std::time::Duration::from_secs(10),
             ) {
-                Ok(req) => self.outbound.send(req.json(&body), "the failure webhook").await,
+                Ok(req) => {
+                    self.outbound
+                        .send(req.json(&body), "the failure webhook")
+                        .await
+                }
                 Err(e) => Err(e),
             };
             match sent {
