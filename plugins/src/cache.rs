@@ -74,16 +74,33 @@ impl Compiled {
                 }
             }
         }
+        // Cranelift cannot be interrupted: past the deadline a compile thread finishes on
+        // its own and its result is dropped. So compiles take a slot first, held by the
+        // thread until it ends: one that overran keeps its slot, and a stream of hostile
+        // components can never have more than `COMPILE_SLOTS` threads compiling at once.
+        let started = std::time::Instant::now();
+        let slot = loop {
+            if let Some(slot) = CompileSlot::take() {
+                break slot;
+            }
+            if started.elapsed() >= timeout {
+                return Err(PluginError::Invalid(format!(
+                    "other compilations took the last {} s; try again later",
+                    timeout.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
         let (tx, rx) = std::sync::mpsc::channel();
         let (e, b) = (engine.clone(), bytes.to_vec());
-        // Compilation cannot be interrupted; past the deadline its thread finishes on its
-        // own and its result is dropped.
         std::thread::Builder::new()
             .name("plugin-compile".into())
             .spawn(move || {
+                let _slot = slot;
                 let _ = tx.send(Component::new(&e, &b));
             })
             .map_err(|e| PluginError::Internal(format!("compile thread: {e}")))?;
+        let timeout = timeout.saturating_sub(started.elapsed());
         let component = match rx.recv_timeout(timeout) {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
@@ -113,6 +130,33 @@ impl Compiled {
             }
         }
         Ok(component)
+    }
+}
+
+/// Compile threads running in this process, overrun ones included.
+static COMPILING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many plugin compilations may run at once.
+pub(crate) const COMPILE_SLOTS: usize = 2;
+
+/// One of the [`COMPILE_SLOTS`], given back when dropped (when its thread ends).
+struct CompileSlot;
+
+impl CompileSlot {
+    fn take() -> Option<CompileSlot> {
+        use std::sync::atomic::Ordering;
+        COMPILING
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < COMPILE_SLOTS).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| CompileSlot)
+    }
+}
+
+impl Drop for CompileSlot {
+    fn drop(&mut self) {
+        COMPILING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -110,6 +110,9 @@ pub(crate) struct State {
     wasi: WasiCtx,
     table: ResourceTable,
     memory_limit: usize,
+    /// Bytes of every linear memory of the instance together: the limit is the
+    /// instance's, not each memory's (a component may hold several).
+    memory_used: usize,
     /// Set when the block asked for more memory than its limit.
     over_memory: bool,
     log: Vec<LogLine>,
@@ -130,14 +133,15 @@ impl WasiView for State {
 impl wasmtime::ResourceLimiter for State {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.memory_limit {
+        let Some(total) = grow_within(self.memory_used, current, desired, self.memory_limit) else {
             self.over_memory = true;
             return Err(wasmtime::Error::msg("memory limit"));
-        }
+        };
+        self.memory_used = total;
         Ok(true)
     }
 
@@ -149,6 +153,30 @@ impl wasmtime::ResourceLimiter for State {
     ) -> wasmtime::Result<bool> {
         Ok(desired <= 1 << 20)
     }
+}
+
+/// The instance's memory once one of its memories grows from `current` to `desired`
+/// bytes, if that stays within `limit`.
+fn grow_within(used: usize, current: usize, desired: usize, limit: usize) -> Option<usize> {
+    let total = used.saturating_sub(current).saturating_add(desired);
+    (total <= limit).then_some(total)
+}
+
+#[cfg(test)]
+#[test]
+fn the_memory_limit_counts_every_memory_of_the_instance() {
+    let mib = 1 << 20;
+    // One memory grows to 40 MiB, a second to 20 MiB: together within 64 MiB.
+    let used = grow_within(0, 0, 40 * mib, 64 * mib).unwrap();
+    let used = grow_within(used, 0, 20 * mib, 64 * mib).unwrap();
+    assert_eq!(used, 60 * mib);
+    // The second growing by 10 MiB more passes its own size but not the instance's.
+    assert_eq!(grow_within(used, 20 * mib, 30 * mib, 64 * mib), None);
+    // The first growing by 4 MiB fits exactly.
+    assert_eq!(
+        grow_within(used, 40 * mib, 44 * mib, 64 * mib),
+        Some(64 * mib)
+    );
 }
 
 impl State {
@@ -318,6 +346,7 @@ impl Sandbox {
                 wasi,
                 table: ResourceTable::new(),
                 memory_limit: limits.memory_bytes,
+                memory_used: 0,
                 over_memory: false,
                 log: Vec::new(),
                 progress: None,

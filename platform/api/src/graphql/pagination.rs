@@ -26,6 +26,14 @@ fn decode(cursor: &str) -> ApiResult<String> {
 }
 
 /// Validates `first`/`after` into a storage page request.
+/// A list field's complexity: what one item costs, times how many items it may return
+/// (the page asked for, or the default page), so `first: 100` of an expensive item counts
+/// as a hundred of them.
+pub fn list_cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let n = first.map_or(DEFAULT_PAGE, |n| (n.max(0) as usize).min(MAX_PAGE));
+    n.max(1).saturating_mul(child_complexity).saturating_add(1)
+}
+
 pub fn page(first: Option<i32>, after: Option<String>) -> ApiResult<PageRequest> {
     let first = match first {
         None => DEFAULT_PAGE,
@@ -83,5 +91,9 @@ mod tests {
         assert!(page(Some(101), None).is_err());
         assert!(page(Some(-1), None).is_err());
         assert_eq!(page(None, None).unwrap().first, DEFAULT_PAGE);
+        assert_eq!(list_cost(Some(100), 5), 501);
+        assert_eq!(list_cost(None, 5), DEFAULT_PAGE * 5 + 1);
+        assert_eq!(list_cost(Some(1_000_000), 5), MAX_PAGE * 5 + 1);
+        assert_eq!(list_cost(Some(-3), 5), 6);
     }
 }

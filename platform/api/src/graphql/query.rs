@@ -29,6 +29,7 @@ impl QueryRoot {
         ))
     }
 
+    #[graphql(complexity = "crate::graphql::pagination::list_cost(first, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -54,6 +55,7 @@ impl QueryRoot {
         ))
     }
 
+    #[graphql(complexity = "crate::graphql::pagination::list_cost(first, child_complexity)")]
     async fn groups(
         &self,
         ctx: &Context<'_>,
@@ -80,6 +82,7 @@ impl QueryRoot {
     }
 
     /// Folders inside `parentId` (top-level folders when omitted) that you can see.
+    #[graphql(complexity = "crate::graphql::pagination::list_cost(first, child_complexity)")]
     async fn folders(
         &self,
         ctx: &Context<'_>,
@@ -121,6 +124,7 @@ impl QueryRoot {
     }
 
     /// Projects you can see, in one folder or everywhere.
+    #[graphql(complexity = "crate::graphql::pagination::list_cost(first, child_complexity)")]
     async fn projects(
         &self,
         ctx: &Context<'_>,
@@ -171,6 +175,7 @@ impl QueryRoot {
     }
 
     /// Every grant and membership (admins).
+    #[graphql(complexity = "crate::graphql::pagination::list_cost(first, child_complexity)")]
     async fn policies(
         &self,
         ctx: &Context<'_>,
@@ -238,6 +243,7 @@ impl QueryRoot {
     }
 
     /// The audit trail, newest first (admins).
+    #[graphql(complexity = "crate::graphql::pagination::list_cost(first, child_complexity)")]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,

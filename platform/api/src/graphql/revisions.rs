@@ -121,6 +121,7 @@ pub struct RevisionQuery;
 #[Object]
 impl RevisionQuery {
     /// A project's version history, newest first (editors of the project).
+    #[graphql(complexity = "crate::graphql::pagination::list_cost(first, child_complexity)")]
     async fn revisions(
         &self,
         ctx: &Context<'_>,

@@ -422,6 +422,7 @@ impl SharingQuery {
 
     /// The share ledger: every link and recipient, with kind, rights, expiry, last access
     /// and exposed datasets. Admins see the instance, managers their projects.
+    #[graphql(complexity = "crate::graphql::pagination::list_cost(first, child_complexity)")]
     async fn share_ledger(
         &self,
         ctx: &Context<'_>,

@@ -196,6 +196,7 @@ impl Task {
         time(self.0.updated_ms)
     }
     /// Runs, newest first.
+    #[graphql(complexity = "crate::graphql::pagination::list_cost(first, child_complexity)")]
     async fn runs(
         &self,
         ctx: &Context<'_>,
@@ -351,6 +352,7 @@ pub struct TaskQuery;
 #[Object]
 impl TaskQuery {
     /// Tasks you own (every task for administrators).
+    #[graphql(complexity = "crate::graphql::pagination::list_cost(first, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,

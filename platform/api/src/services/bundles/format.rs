@@ -567,7 +567,7 @@ mod tests {
                 content: head.clone(),
             }],
             head,
-            data: vec![BundleData::Memory(data.into())],
+            data: vec![BundleData::Memory(data)],
         }
     }
 
