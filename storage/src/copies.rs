@@ -55,6 +55,13 @@ pub struct WorkingCopyLinkRecord {
     pub revoked: bool,
     #[serde(default)]
     pub last_used_ms: Option<i64>,
+    /// What the copy may do besides reading: push its revisions, and force a push past
+    /// changes made on the origin meanwhile. Links made before these existed allow
+    /// neither.
+    #[serde(default)]
+    pub allow_push: bool,
+    #[serde(default)]
+    pub allow_force: bool,
 }
 
 /// A file made for download (a project bundle, a report file): the bytes are an

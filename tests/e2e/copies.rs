@@ -443,7 +443,90 @@ async fn second_instance(files: &std::path::Path) -> (TestServer, Actor, String)
     (s, admin, folder)
 }
 
-const LINK: &str = "mutation($p:ID!){createWorkingCopyLink(projectId:$p,expiresInHours:2){url link{id expiresAt}}}";
+const LINK: &str = "mutation($p:ID!){createWorkingCopyLink(projectId:$p,expiresInHours:2,allowPush:true){url link{id expiresAt allowPush allowForce}}}";
+const PULL_LINK: &str = "mutation($p:ID!){createWorkingCopyLink(projectId:$p,expiresInHours:2){url link{id allowPush}}}";
+
+#[tokio::test]
+async fn a_remote_origin_takes_pushes_only_as_far_as_its_link_allows() {
+    let w = published_world().await;
+    let a = &w.s;
+    let (b, b_admin, b_folder) = second_instance(w.files.path()).await;
+    let r = a
+        .gql(&w.admin.auth, PULL_LINK, json!({"p": w.project}))
+        .await;
+    assert_eq!(
+        data(&r)["createWorkingCopyLink"]["link"]["allowPush"],
+        false
+    );
+    let link = data(&r)["createWorkingCopyLink"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = a
+        .gql(
+            &w.admin.auth,
+            "mutation($p:ID!){createWorkingCopyLink(projectId:$p,allowForce:true){url}}",
+            json!({"p": w.project}),
+        )
+        .await;
+    assert_eq!(code(&r), "INVALID_INPUT", "{r}");
+    let copy = working_copy(
+        &b,
+        &b_admin,
+        json!({"l": link, "f": b_folder, "n": "Reader"}),
+    )
+    .await;
+    let (report, def) = first_report(&b, &b_admin, &copy).await;
+    set_title(&b, &b_admin, &report, &def, "Not for production").await;
+    for force in [false, true] {
+        let r = b
+            .gql(&b_admin.auth, PUSH, json!({"p": copy, "force": force}))
+            .await;
+        assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    }
+    assert_ne!(
+        title_of(a, &w.admin, &w.project).await,
+        "Not for production"
+    );
+
+    // With a link that allows pushing, only the copy's managers publish through it.
+    let r = a.gql(&w.admin.auth, LINK, json!({"p": w.project})).await;
+    let link = data(&r)["createWorkingCopyLink"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let copy = working_copy(
+        &b,
+        &b_admin,
+        json!({"l": link, "f": b_folder, "n": "Writer"}),
+    )
+    .await;
+    let ed = b.user(&b_admin, "eddie").await;
+    data(
+        &b.grant(
+            &b_admin,
+            &format!("user:{}", ed.id),
+            &format!("project:{copy}"),
+            "EDITOR",
+        )
+        .await,
+    );
+    let (report, def) = first_report(&b, &b_admin, &copy).await;
+    set_title(&b, &ed, &report, &def, "An editor's change").await;
+    let r = b.gql(&ed.auth, PUSH, json!({"p": copy})).await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    // A forced push needs a link that allows forcing.
+    let r = b
+        .gql(&b_admin.auth, PUSH, json!({"p": copy, "force": true}))
+        .await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    let r = b.gql(&b_admin.auth, PUSH, json!({"p": copy})).await;
+    assert_eq!(data(&r)["pushWorkingCopy"]["revisions"], 1, "{r}");
+    assert_eq!(
+        title_of(a, &w.admin, &w.project).await,
+        "An editor's change"
+    );
+}
 
 #[tokio::test]
 async fn a_working_copy_on_another_instance_syncs_through_a_link() {

@@ -120,3 +120,39 @@ async fn public_drills_and_saved_definitions_of_many_conditions_are_bounded() {
     }
     assert!(sw.w.s.alive(), "the server died");
 }
+
+#[tokio::test]
+async fn sql_blocks_of_long_expressions_and_wide_unions_fail_cleanly() {
+    use crate::data::{RUN, SAVE, data_world};
+    let mut w = data_world().await;
+    let sum = vec!["sales"; 300].join(" + ");
+    let or_chain: Vec<String> = (0..3000).map(|i| format!("region = 'R{i}'")).collect();
+    let mut blocks = vec![
+        json!({"id": "orders", "kind": "csv_source", "config": {"location": "files", "path": "${input}"}}),
+        json!({"id": "terms", "kind": "sql", "config": {"query": format!("SELECT {sum} AS s FROM a")}, "inputs": {"a": "orders"}}),
+        json!({"id": "ors", "kind": "sql", "config": {"query": format!("SELECT * FROM a WHERE {}", or_chain.join(" OR "))}, "inputs": {"a": "orders"}}),
+    ];
+    let inputs: serde_json::Map<String, serde_json::Value> = (0..499)
+        .map(|i| (format!("i{i}"), json!("orders")))
+        .collect();
+    blocks.push(json!({"id": "wide", "kind": "union", "config": {}, "inputs": inputs}));
+    let admin = w.admin.clone();
+    let project = w.project.clone();
+    let saved =
+        w.s.gql(
+            &admin.auth,
+            SAVE,
+            json!({"p": project, "w": {"blocks": blocks}, "v": 0}),
+        )
+        .await;
+    // Refused when saved, or run: either way with a code, and the server lives on.
+    if saved["errors"].is_null() {
+        let run = w.s.gql(&admin.auth, RUN, json!({"p": project})).await;
+        assert!(run["data"].is_object() || run["errors"].is_array(), "{run}");
+    } else {
+        assert!(!code(&saved).is_empty(), "{saved}");
+    }
+    assert!(w.s.alive(), "the server died");
+    let r = w.s.gql(&admin.auth, "{viewer{id}}", json!({})).await;
+    assert!(data(&r)["viewer"]["id"].is_string());
+}

@@ -106,3 +106,28 @@ async fn drill_on_a_link_follows_the_member_rules() {
     assert_eq!(r.status, 403, "{}", r.text);
     assert!(r.text.contains("restricted_querier"), "{}", r.text);
 }
+
+#[tokio::test]
+async fn only_links_to_one_tab_may_be_framed_by_other_sites() {
+    let sw = share_world().await;
+    let s = sw.s();
+    let (tab, _, _) = sw
+        .link(json!({"reportId": sw.report, "tab": "overview", "kind": "PUBLIC"}))
+        .await;
+    let (report, _, _) = sw
+        .link(json!({"reportId": sw.report, "kind": "PUBLIC"}))
+        .await;
+    let csp = |id: String| async move {
+        let r = reqwest::Client::new()
+            .get(format!("{}{}", s.url, page_of(&id)))
+            .send()
+            .await
+            .unwrap();
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(csp(tab).await.contains("frame-ancestors *"));
+    assert!(csp(report).await.contains("frame-ancestors 'self'"));
+}

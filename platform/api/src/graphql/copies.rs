@@ -76,6 +76,10 @@ pub struct WorkingCopyLink {
     pub expires_at: DateTime<Utc>,
     pub revoked: bool,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// The copy may push its revisions here.
+    pub allow_push: bool,
+    /// The copy may force a push past changes made here meanwhile.
+    pub allow_force: bool,
 }
 
 impl From<WorkingCopyLinkRecord> for WorkingCopyLink {
@@ -87,6 +91,8 @@ impl From<WorkingCopyLinkRecord> for WorkingCopyLink {
             expires_at: time(l.expires_ms),
             revoked: l.revoked,
             last_used_at: l.last_used_ms.map(time),
+            allow_push: l.allow_push,
+            allow_force: l.allow_force,
         }
     }
 }
@@ -283,12 +289,15 @@ impl CopyMutation {
     }
 
     /// A link another instance uses to make and sync a working copy of this project
-    /// (its managers), valid `expiresInHours` (1 to 2160).
+    /// (its managers), valid `expiresInHours` (1 to 2160). It reads only, unless
+    /// `allowPush` (and `allowForce`, for pushes past changes made here meanwhile).
     async fn create_working_copy_link(
         &self,
         ctx: &Context<'_>,
         project_id: ID,
         #[graphql(default = 24)] expires_in_hours: i64,
+        #[graphql(default = false)] allow_push: bool,
+        #[graphql(default = false)] allow_force: bool,
     ) -> R<CreatedWorkingCopyLink> {
         let c = caller(ctx).gql()?;
         let base = ctx
@@ -296,7 +305,16 @@ impl CopyMutation {
             .map(|p| p.0.clone())
             .unwrap_or_default();
         let l = services(ctx)
-            .create_working_copy_link(c, &project_id, expires_in_hours, &base)
+            .create_working_copy_link(
+                c,
+                &project_id,
+                expires_in_hours,
+                &base,
+                crate::services::CopyLinkRights {
+                    push: allow_push,
+                    force: allow_force,
+                },
+            )
             .await
             .gql()?;
         Ok(CreatedWorkingCopyLink {

@@ -37,7 +37,7 @@ pub use auth::{LoginOutcome, NewApiToken, SESSION_TTL, SETUP_TOKEN_TTL};
 pub use directory::{FolderView, ProjectView};
 pub use plugins::MAX_PLUGIN_BYTES;
 pub use policy::PolicyKnown;
-pub use remote::{MAX_LINK_HOURS, NewCopyLink, RemoteHead};
+pub use remote::{CopyLinkRights, MAX_LINK_HOURS, NewCopyLink, RemoteHead};
 pub use reports::TileDownload;
 pub use security::{AccessRule, BoostTarget, DataSecurity};
 pub use sharing::{

@@ -44,12 +44,18 @@ impl Services {
         project_uid: &str,
         hours: i64,
         public_base: &str,
+        rights: CopyLinkRights,
     ) -> ApiResult<NewCopyLink> {
         caller.require_write()?;
         if !(1..=MAX_LINK_HOURS).contains(&hours) {
             return Err(ApiError::invalid(format!(
                 "expiresInHours: must be between 1 and {MAX_LINK_HOURS}"
             )));
+        }
+        if rights.force && !rights.push {
+            return Err(ApiError::invalid(
+                "allowForce: a link that may force a push must allow pushing",
+            ));
         }
         self.project_for(caller, project_uid, Action::Manage)
             .await?;
@@ -64,6 +70,8 @@ impl Services {
             expires_ms: now + hours * 3_600_000,
             revoked: false,
             last_used_ms: None,
+            allow_push: rights.push,
+            allow_force: rights.force,
         };
         self.store.insert_working_copy_link(&record).await?;
         self.audit
@@ -72,7 +80,11 @@ impl Services {
                 "working_copy.link",
                 &format!("project:{project_uid}"),
                 "ok",
-                &format!("expires in {hours} h"),
+                &format!(
+                    "expires in {hours} h{}{}",
+                    if rights.push { ", push" } else { "" },
+                    if rights.force { ", force" } else { "" }
+                ),
             )
             .await;
         Ok(NewCopyLink {
@@ -124,7 +136,7 @@ impl Services {
         &self,
         token: &str,
         address: Option<String>,
-    ) -> ApiResult<(ProjectView, Caller)> {
+    ) -> ApiResult<(ProjectView, Caller, WorkingCopyLinkRecord)> {
         let refused = || {
             ApiError::new(
                 ErrorCode::LinkNotValid,
@@ -157,12 +169,12 @@ impl Services {
         self.store
             .touch_working_copy_link(&link.uid, now_ms())
             .await?;
-        Ok((project, caller))
+        Ok((project, caller, link))
     }
 
     /// Origin side: the head a link's project is at.
     pub async fn origin_head(&self, token: &str, address: Option<String>) -> ApiResult<RemoteHead> {
-        let (project, caller) = self.open_copy_link(token, address).await?;
+        let (project, caller, _) = self.open_copy_link(token, address).await?;
         Ok(RemoteHead {
             head: self.head_number(&caller, &project.record.uid).await?,
             project_uid: project.record.uid,
@@ -172,7 +184,7 @@ impl Services {
 
     /// Origin side: the link's project as a bundle holding its head revision.
     pub async fn origin_bundle(&self, token: &str, address: Option<String>) -> ApiResult<Vec<u8>> {
-        let (project, caller) = self.open_copy_link(token, address).await?;
+        let (project, caller, _) = self.open_copy_link(token, address).await?;
         let head = self.head_number(&caller, &project.record.uid).await?;
         let bundle = self.bundle_of(&project.record, head).await?;
         let bytes = tokio::task::spawn_blocking(move || super::bundles::format::write(&bundle))
@@ -203,7 +215,19 @@ impl Services {
         force: bool,
         instance: Option<String>,
     ) -> ApiResult<SyncOutcome> {
-        let (project, caller) = self.open_copy_link(token, address).await?;
+        let (project, caller, link) = self.open_copy_link(token, address).await?;
+        // The link is a credential scoped to what its creator allowed; the creator's
+        // own role is checked afresh by `open_copy_link` on every request.
+        if !link.allow_push {
+            return Err(ApiError::forbidden(
+                "this working-copy link allows pulling only; ask the origin's managers for a link that allows pushing",
+            ));
+        }
+        if force && !link.allow_force {
+            return Err(ApiError::forbidden(
+                "this working-copy link does not allow forced pushes",
+            ));
+        }
         let origin_uid = project.record.uid.clone();
         let latest = self.head_number(&caller, &origin_uid).await?;
         Self::check_base(latest, base, force)?;
@@ -316,6 +340,13 @@ impl Services {
     }
 }
 
+/// What a working-copy link lets the copy do besides reading.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CopyLinkRights {
+    pub push: bool,
+    pub force: bool,
+}
+
 /// The HTTP client side of a remote origin, over the server's one outbound client (see
 /// [`crate::outbound`]): the origin's address is checked after resolution and on every
 /// redirect, answers are bounded, and the origin's own words never reach the caller.
@@ -426,6 +457,7 @@ impl RemoteOrigin {
                 matches!(
                     c,
                     ErrorCode::OriginMoved
+                        | ErrorCode::Forbidden
                         | ErrorCode::LinkNotValid
                         | ErrorCode::InvalidBundle
                         | ErrorCode::InvalidWorkflow

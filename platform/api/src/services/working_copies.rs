@@ -274,6 +274,19 @@ impl Services {
         }
         let since = link.base_copy_number.min(copy_head - 1);
         let outcome = if link.origin_url.is_some() {
+            // The origin knows the link, not the person: publishing through it is for the
+            // copy's managers, as making the link was for the origin's.
+            self.project_for(caller, copy_uid, Action::Manage)
+                .await
+                .map_err(|e| {
+                    ApiError::new(
+                        e.code,
+                        format!(
+                            "pushing to a remote origin needs the manager role on the working copy: {}",
+                            e.message
+                        ),
+                    )
+                })?;
             let bundle = self.bundle_of(&copy.record, since).await?;
             let bytes = tokio::task::spawn_blocking(move || super::bundles::format::write(&bundle))
                 .await

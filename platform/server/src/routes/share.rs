@@ -162,7 +162,14 @@ pub async fn page(
 ) -> Response {
     match page_for(&state, req, &link).await {
         Ok(SharePage::Gone { reason }) => private(gone_page(reason)),
-        _ => private(viewer_page(&link)),
+        _ => {
+            let embeddable = state
+                .services
+                .share_link_embeddable(&link)
+                .await
+                .unwrap_or(false);
+            private(viewer_page(embeddable))
+        }
     }
 }
 

@@ -14,21 +14,28 @@ const VIEWER_CSS: &str = vitrine_api::assets::VIEWER_CSS;
 const TILES_JS: &str = vitrine_api::assets::TILES_JS;
 const CHART_JS: &str = vitrine_api::assets::CHART_JS;
 
-/// Scripts and styles come from this server only; any site may embed a viewer page (the
-/// `#tab=` embed), which is why there is no frame-ancestors restriction.
+/// Scripts and styles come from this server only.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'";
 
-fn html(status: StatusCode, body: String) -> Response {
+/// Who may put a viewer page in a frame: any site for a link made to embed one tab,
+/// only this instance for everything else (no clickjacking of sign-in and edit pages).
+fn csp(embeddable: bool) -> String {
+    let ancestors = if embeddable { "*" } else { "'self'" };
+    format!("{CSP}; frame-ancestors {ancestors}")
+}
+
+fn html(status: StatusCode, body: String, embeddable: bool) -> Response {
     Response::builder()
         .status(status)
         .content_type("text/html; charset=utf-8")
-        .header("content-security-policy", CSP)
+        .header("content-security-policy", csp(embeddable))
         .body(body)
 }
 
 /// The page shell; its script reads the link from the path and asks what to show.
-pub fn viewer_page(_link: &str) -> Response {
-    html(StatusCode::OK, VIEWER_HTML.to_owned())
+/// `embeddable`: the link shows one tab, the product's embed.
+pub fn viewer_page(embeddable: bool) -> Response {
+    html(StatusCode::OK, VIEWER_HTML.to_owned(), embeddable)
 }
 
 /// Revoked, expired, paused or unknown links: one page that says so, and says nothing
@@ -48,6 +55,8 @@ pub fn gone_page(reason: &str) -> Response {
              <h1 id=\"gone\">This link is no longer valid</h1><p>{detail}</p>\
              <p class=\"muted\">Ask the person who shared it for a new link.</p></div></body></html>"
         ),
+        // Says nothing of the link; an embedded tab that ends shows it in its frame.
+        true,
     )
 }
 

@@ -8,8 +8,8 @@
 //! never more, whatever the creator's own role.
 
 use vitrine_core::{
-    ErrorCode, LinkKind, LinkRights, LinkState, RecipientPassword, Role, ServerPermission,
-    check_email,
+    ErrorCode, LinkKind, LinkRights, LinkState, LinkTarget, RecipientPassword, Role,
+    ServerPermission, check_email,
 };
 use vitrine_storage::{
     NewAuditEvent, ProjectRecord, ShareLinkRecord, ShareRecipientRecord, ShareSessionRecord,
@@ -366,6 +366,16 @@ impl Services {
             .authz
             .effective_role(&u.uid, &Services::project_obj(&link.project_uid));
         Ok((!u.disabled && role >= Role::Viewer).then_some(u))
+    }
+
+    /// Whether a link's page may be framed by other sites: links made for one tab are the
+    /// product's embeds; everything else is framed by this instance only.
+    pub async fn share_link_embeddable(&self, link_uid: &str) -> ApiResult<bool> {
+        Ok(self
+            .store
+            .share_link(link_uid)
+            .await?
+            .is_some_and(|l| matches!(l.target(), LinkTarget::Tab { .. })))
     }
 
     /// Sets a recipient's first password (from their invitation session) and signs them in.
