@@ -106,6 +106,7 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
         .at("/wc/api/push", post(routes::copies::push))
         .at("/auth/login", post(routes::auth::login))
         .at("/auth/logout", post(routes::auth::logout))
+        .at("/auth/csrf", get(routes::auth::csrf))
         .at("/setup", get(routes::pages::setup))
         .at("/assets/:name", get(routes::viewer::asset))
         .at("/s/:token", get(routes::share::open))

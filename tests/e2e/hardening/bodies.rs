@@ -254,3 +254,65 @@ async fn a_bundle_of_many_small_bombs_is_refused_without_holding_it() {
         "nothing was imported"
     );
 }
+
+#[tokio::test]
+async fn graphiql_is_served_from_the_binary_and_learns_the_csrf_token_same_origin() {
+    let s = TestServer::start().await;
+    s.admin().await;
+    let page = reqwest::get(format!("{}/graphql", s.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("/assets/graphiql.min.js"), "{page}");
+    assert!(
+        !page.contains("unpkg") && !page.contains("<script>"),
+        "{page}"
+    );
+    for asset in [
+        "graphiql.min.js",
+        "react.production.min.js",
+        "graphiql-boot.js",
+        "setup.js",
+    ] {
+        let r = reqwest::get(format!("{}/assets/{asset}", s.url))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{asset}");
+    }
+    // The CSRF token, for a session cookie only.
+    let r = reqwest::get(format!("{}/auth/csrf", s.url)).await.unwrap();
+    assert_eq!(r.status(), 401);
+    let (st, body, client) = s.login("admin", ADMIN_PASSWORD).await;
+    assert_eq!(st, 200);
+    let r = client
+        .get(format!("{}/auth/csrf", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    let got: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(got["csrfToken"], body["csrfToken"]);
+}
+
+#[tokio::test]
+async fn the_setup_token_reaches_the_terminal_but_no_log_line() {
+    let s = TestServer::start().await;
+    let token = s.setup_token.clone().expect("a setup token");
+    let with_token: Vec<&String> = s.printed.iter().filter(|l| l.contains(&token)).collect();
+    assert_eq!(with_token.len(), 1, "{:?}", s.printed);
+    assert!(
+        with_token[0].starts_with("setup: open"),
+        "{}",
+        with_token[0]
+    );
+    assert!(
+        s.printed
+            .iter()
+            .any(|l| l.contains("WARN") && l.contains("no administrator yet")),
+        "{:?}",
+        s.printed
+    );
+}

@@ -233,6 +233,19 @@ impl Services {
         Ok(())
     }
 
+    /// The CSRF token of a live session, for the instance's own pages (GraphiQL) to send
+    /// with mutations. Other sites cannot read the answer (no CORS), and the cookie is
+    /// SameSite, so only this origin's pages learn it.
+    pub async fn session_csrf(&self, session_token: &str, meta: &RequestMeta) -> ApiResult<String> {
+        self.authenticate_session(session_token, None, meta).await?;
+        let session = self
+            .store
+            .session_by_hash(&token_hash(session_token))
+            .await?
+            .ok_or_else(ended)?;
+        Ok(session.csrf_token)
+    }
+
     /// Resolves a session cookie. `csrf_header` is the request's X-CSRF-Token, if any.
     pub async fn authenticate_session(
         &self,

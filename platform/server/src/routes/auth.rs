@@ -68,6 +68,30 @@ pub async fn login(
     }
 }
 
+/// `GET /auth/csrf` → `{"csrfToken"}` of the session cookie, for the instance's own
+/// pages (GraphiQL) to send with mutations.
+#[handler]
+pub async fn csrf(req: &Request, state: Data<&Arc<AppState>>) -> Response {
+    let Some(token) = session_cookie(req) else {
+        return error_response(&vitrine_api::ApiError::unauthenticated());
+    };
+    match state
+        .services
+        .session_csrf(&token, &request_meta(req))
+        .await
+    {
+        Ok(t) => {
+            let mut resp = json_response(StatusCode::OK, &serde_json::json!({ "csrfToken": t }));
+            resp.headers_mut().insert(
+                "cache-control",
+                poem::http::HeaderValue::from_static("no-store"),
+            );
+            resp
+        }
+        Err(e) => error_response(&e),
+    }
+}
+
 /// `POST /auth/logout` ends the session and clears the cookie.
 #[handler]
 pub async fn logout(req: &Request, state: Data<&Arc<AppState>>) -> Response {

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use async_graphql::http::GraphiQLSource;
 use poem::http::StatusCode;
 use poem::web::{Data, Html};
 use poem::{Body, Request, Response, handler};
@@ -15,14 +14,10 @@ use vitrine_core::ErrorCode;
 use super::{json_response, request_meta, session_cookie};
 use crate::AppState;
 
+/// GraphiQL, served from the binary: its scripts come from this server only.
 #[handler]
-pub async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("Vitrine GraphQL")
-            .finish(),
-    )
+pub async fn graphiql() -> Html<&'static str> {
+    Html(super::viewer::GRAPHIQL_HTML)
 }
 
 pub(super) fn body_error(code: ErrorCode, message: impl Into<String>) -> Response {

@@ -1,6 +1,6 @@
 //! The viewer's static parts: the page shell, the "no longer valid" page, and the assets
-//! compiled into the binary (the viewer script and style, Chart.js from the npm registry,
-//! see `assets/vendor/README.md`).
+//! compiled into the binary (the viewer script and style, Chart.js, and GraphiQL with
+//! React, all from the npm registry, see the `assets/vendor/README.md` files).
 
 use poem::http::StatusCode;
 use poem::web::Path;
@@ -13,6 +13,14 @@ const VIEWER_JS: &str = include_str!("../../assets/viewer.js");
 const VIEWER_CSS: &str = vitrine_api::assets::VIEWER_CSS;
 const TILES_JS: &str = vitrine_api::assets::TILES_JS;
 const CHART_JS: &str = vitrine_api::assets::CHART_JS;
+// GraphiQL and React, pinned and served from the binary (see `assets/vendor/README.md`).
+const GRAPHIQL_JS: &str = include_str!("../../assets/vendor/graphiql.min.js");
+const GRAPHIQL_CSS: &str = include_str!("../../assets/vendor/graphiql.min.css");
+const REACT_JS: &str = include_str!("../../assets/vendor/react.production.min.js");
+const REACT_DOM_JS: &str = include_str!("../../assets/vendor/react-dom.production.min.js");
+const SETUP_JS: &str = include_str!("../../assets/setup.js");
+const GRAPHIQL_BOOT_JS: &str = include_str!("../../assets/graphiql-boot.js");
+pub const GRAPHIQL_HTML: &str = include_str!("../../assets/graphiql.html");
 
 /// Scripts and styles come from this server only.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'";
@@ -68,6 +76,12 @@ pub fn asset(Path(name): Path<String>) -> Response {
         "viewer.css" => (VIEWER_CSS, "text/css; charset=utf-8"),
         "tiles.js" => (TILES_JS, "text/javascript; charset=utf-8"),
         "chart.umd.min.js" => (CHART_JS, "text/javascript; charset=utf-8"),
+        "graphiql.min.js" => (GRAPHIQL_JS, "text/javascript; charset=utf-8"),
+        "graphiql.min.css" => (GRAPHIQL_CSS, "text/css; charset=utf-8"),
+        "react.production.min.js" => (REACT_JS, "text/javascript; charset=utf-8"),
+        "react-dom.production.min.js" => (REACT_DOM_JS, "text/javascript; charset=utf-8"),
+        "graphiql-boot.js" => (GRAPHIQL_BOOT_JS, "text/javascript; charset=utf-8"),
+        "setup.js" => (SETUP_JS, "text/javascript; charset=utf-8"),
         _ => {
             return Response::builder()
                 .status(StatusCode::NOT_FOUND)
