@@ -156,3 +156,36 @@ async fn sql_blocks_of_long_expressions_and_wide_unions_fail_cleanly() {
     let r = w.s.gql(&admin.auth, "{viewer{id}}", json!({})).await;
     assert!(data(&r)["viewer"]["id"].is_string());
 }
+
+#[tokio::test]
+async fn a_workflow_nested_deeper_than_definitions_go_is_refused_and_the_project_stays_deletable() {
+    use crate::data::{SAVE, data_world};
+    let mut w = data_world().await;
+    let mut nested = json!("x");
+    for _ in 0..40 {
+        nested = json!({"a": nested});
+    }
+    let blocks = json!([
+        {"id": "orders", "kind": "csv_source", "config": {"location": "files", "path": "${input}", "extra": nested}},
+    ]);
+    let admin = w.admin.clone();
+    let project = w.project.clone();
+    let r =
+        w.s.gql(
+            &admin.auth,
+            SAVE,
+            json!({"p": project, "w": {"blocks": blocks}, "v": 0}),
+        )
+        .await;
+    assert_eq!(code(&r), "INVALID_WORKFLOW", "{r}");
+    assert!(message(&r).contains("nests deeper"), "{r}");
+    assert!(w.s.alive(), "the server died");
+    let r =
+        w.s.gql(
+            &admin.auth,
+            "mutation($p:ID!){deleteProject(id:$p)}",
+            json!({"p": project}),
+        )
+        .await;
+    assert!(r["errors"].is_null(), "{r}");
+}

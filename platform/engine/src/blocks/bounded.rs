@@ -3,7 +3,8 @@
 //! report query gets of its own: past it they spill to disk or fail with a clear error.
 //! Functions that build one large value out of a small expression (`repeat('x', 1e9)`,
 //! `lpad(s, 1e9)`) are not accounted for by any pool, so they are replaced by versions that
-//! refuse lengths past [`MAX_BUILT_LENGTH`].
+//! refuse lengths past [`MAX_BUILT_LENGTH`], and `generate_series`/`range` by one that
+//! refuses series longer than [`MAX_SERIES_ROWS`].
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -22,6 +23,9 @@ use datafusion::prelude::SessionContext;
 
 /// The longest string one call of `repeat`, `lpad` or `rpad` may build, in characters.
 pub const MAX_BUILT_LENGTH: i64 = 1 << 20;
+
+/// The longest series `generate_series` and `range` may make.
+pub const MAX_SERIES_ROWS: i128 = 10_000_000;
 
 /// Memory one block or one report query may hold in DataFusion's buffering operators.
 pub const QUERY_MEMORY_BYTES: usize = 2 << 30;
@@ -43,6 +47,63 @@ pub(crate) fn bound_functions(ctx: &SessionContext) {
                 arg,
             }));
         }
+    }
+    bound_series(ctx);
+}
+
+/// Replaces the series table functions of `ctx` with bounded ones.
+fn bound_series(ctx: &SessionContext) {
+    for name in ["generate_series", "range"] {
+        if let Ok(inner) = ctx.table_function(name) {
+            ctx.register_udtf(
+                name,
+                Arc::new(BoundedSeries {
+                    inner: inner.function().clone(),
+                }),
+            );
+        }
+    }
+}
+
+/// A series function refused past [`MAX_SERIES_ROWS`] before it makes anything.
+#[derive(Debug)]
+struct BoundedSeries {
+    inner: Arc<dyn datafusion::catalog::TableFunctionImpl>,
+}
+
+fn int_literal(e: &datafusion::logical_expr::Expr) -> Option<i128> {
+    match e {
+        datafusion::logical_expr::Expr::Literal(ScalarValue::Int64(Some(n)), _) => {
+            Some(i128::from(*n))
+        }
+        _ => None,
+    }
+}
+
+impl datafusion::catalog::TableFunctionImpl for BoundedSeries {
+    fn call_with_args(
+        &self,
+        args: datafusion::catalog::TableFunctionArgs,
+    ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+        let exprs = args.exprs();
+        let ints: Vec<Option<i128>> = exprs.iter().map(int_literal).collect();
+        let (start, end, step) = match ints.as_slice() {
+            [Some(end)] => (Some(0), Some(*end), Some(1)),
+            [start, end] => (*start, *end, Some(1)),
+            [start, end, step] => (*start, *end, *step),
+            _ => (None, None, None),
+        };
+        if let (Some(start), Some(end), Some(step)) = (start, end, step)
+            && step != 0
+        {
+            let rows = (end - start) / step + 1;
+            if rows > MAX_SERIES_ROWS {
+                return datafusion::common::plan_err!(
+                    "a series of {rows} rows is longer than the {MAX_SERIES_ROWS} rows one may make"
+                );
+            }
+        }
+        self.inner.call_with_args(args)
     }
 }
 
@@ -143,6 +204,21 @@ mod tests {
             "SELECT lpad('x', 2000000) AS s",
             "SELECT rpad('x', 2000000, 'y') AS s",
             "SELECT repeat('x', n) FROM (VALUES (1), (5000000)) AS t(n)",
+        ] {
+            let e = run(&ctx, sql).await.unwrap_err().to_string();
+            assert!(e.contains("longer than"), "{sql}: {e}");
+        }
+        assert_eq!(
+            run(&ctx, "SELECT * FROM generate_series(1, 1000)")
+                .await
+                .unwrap(),
+            1000
+        );
+        assert_eq!(run(&ctx, "SELECT * FROM range(10)").await.unwrap(), 10);
+        for sql in [
+            "SELECT count(*) FROM generate_series(1, 100000000000)",
+            "SELECT count(*) FROM range(0, 50000000000, 2)",
+            "SELECT count(*) FROM generate_series(100000000000)",
         ] {
             let e = run(&ctx, sql).await.unwrap_err().to_string();
             assert!(e.contains("longer than"), "{sql}: {e}");
