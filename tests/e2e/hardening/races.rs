@@ -145,3 +145,91 @@ async fn revocations_win_over_concurrent_edits() {
     }
     assert_eq!(lost, 0, "{lost} of {ROUNDS} boost switches were lost");
 }
+
+#[tokio::test]
+async fn a_recipient_revoked_during_a_reissue_and_a_grant_removed_during_another_stay_so() {
+    let sw = share_world().await;
+    let s = sw.s();
+    let mut lost = 0;
+    for round in 0..ROUNDS {
+        let email = format!("r{round}@example.org");
+        let (_, _, created) = sw
+            .link(json!({"reportId": sw.report, "kind": "RECIPIENTS",
+                "recipients": [{"name": "R", "email": email, "role": "VIEWER"}]}))
+            .await;
+        let rid = created["invitations"][0]["recipient"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let reissue = s.gql(
+            &sw.mona.auth,
+            "mutation($r:ID!){reissueInvitation(recipientId:$r){url}}",
+            json!({"r": rid}),
+        );
+        let revoke = s.gql(
+            &sw.mona.auth,
+            "mutation($r:ID!){revokeRecipient(id:$r,deliveries:CANCEL){id revokedAt}}",
+            json!({"r": rid}),
+        );
+        let (_, revoked) = tokio::join!(reissue, revoke);
+        data(&revoked);
+        let link_id = created["link"]["id"].as_str().unwrap();
+        let st = sw.link_state(link_id).await;
+        if st["recipients"][0]["revokedAt"].is_null() {
+            lost += 1;
+        }
+    }
+    assert_eq!(
+        lost, 0,
+        "{lost} of {ROUNDS} recipient revocations were undone"
+    );
+
+    // A folder's grant removed while another folder is granted: both stick.
+    let admin = &sw.w.admin;
+    let other = s.folder(admin, None, "Other").await;
+    let r = s
+        .gql(&admin.auth, "{resourceLocations{id name}}", json!({}))
+        .await;
+    let loc = data(&r)["resourceLocations"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let grant = |folder: String, access: &'static str| {
+        let loc = loc.clone();
+        s.gql(
+            &admin.auth,
+            "mutation($l:ID!,$f:ID!,$a:LocationAccess!){grantResourceLocation(id:$l,folderId:$f,access:$a){id}}",
+            json!({"l": loc, "f": folder, "a": access}),
+        )
+    };
+    let mut lost = 0;
+    for _ in 0..ROUNDS {
+        let (a, b) = tokio::join!(
+            grant(sw.w.folder.clone(), "NONE"),
+            grant(other.clone(), "READ")
+        );
+        data(&a);
+        data(&b);
+        let r = s
+            .gql(
+                &admin.auth,
+                "{resourceLocations{grants{folderId access}}}",
+                json!({}),
+            )
+            .await;
+        let grants = data(&r)["resourceLocations"][0]["grants"].clone();
+        let has = |f: &str| {
+            grants
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g["folderId"] == f)
+        };
+        if has(&sw.w.folder) || !has(&other) {
+            lost += 1;
+        }
+        data(&grant(sw.w.folder.clone(), "WRITE").await);
+        data(&grant(other.clone(), "NONE").await);
+    }
+    assert_eq!(lost, 0, "{lost} of {ROUNDS} grant changes were lost");
+}
