@@ -277,7 +277,8 @@ async fn a_run_can_be_cancelled_and_reports_progress() {
     let f = fixture().await;
     f.save(json!([
         {"id": "one", "kind": "inline_rows", "config": {"columns": [{"name": "x", "type": "int64"}], "rows": [[1]]}},
-        {"id": "slow", "kind": "sql", "config": {"query": "SELECT sum(value) AS s FROM range(1, 20000000000) CROSS JOIN one"}, "inputs": {"one": "one"}},
+        // A CPU-bound cross join of a trillion rows (each series within the series bound).
+        {"id": "slow", "kind": "sql", "config": {"query": "SELECT sum(a.value * b.value) AS s FROM range(1, 1000000) AS a CROSS JOIN range(1, 1000000) AS b CROSS JOIN one"}, "inputs": {"one": "one"}},
         {"id": "after", "kind": "publish", "config": {"dataset": "s"}, "inputs": {"in": "slow"}},
     ]))
     .await;

@@ -90,7 +90,9 @@ impl Engine {
             (BlockConfig::Plugin(c), Some(e)) => self.run_plugin(e, c, tables).await?,
             _ => vec![(
                 "out".to_owned(),
-                execute(&p.config, tables, bytes).await.map_err(in_block)?,
+                execute_apart(p.config.clone(), tables, bytes)
+                    .await
+                    .map_err(in_block)?,
             )],
         };
         let (_, out) = outs.remove(0);
@@ -255,4 +257,42 @@ fn block_key(p: &Planned, inputs: &BTreeMap<String, String>, extra: &str) -> Str
     h.update([0]);
     h.update(extra);
     hex::encode(h.finalize())
+}
+
+/// Runs a block's query on a task of its own. The run waits on the task's handle, which
+/// answers at once when the run is cancelled, however long the query computes between
+/// two yields; dropping the handle then aborts the task at the query's next yield (an
+/// [`AbortOnDrop`]), so a cancelled cross join stops holding a core.
+async fn execute_apart(
+    config: BlockConfig,
+    tables: BTreeMap<String, BlockInput>,
+    bytes: Option<Bytes>,
+) -> EngineResult<BlockOutput> {
+    let task = AbortOnDrop(tokio::spawn(async move {
+        execute(&config, tables, bytes).await
+    }));
+    match task.await {
+        Ok(out) => out,
+        Err(e) => Err(EngineError::Internal(format!("block task: {e}"))),
+    }
+}
+
+/// Aborts a spawned task when the future waiting on it is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> std::future::Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
