@@ -173,6 +173,11 @@ async fn graphql_takes_json_only_and_introspection_needs_a_caller() {
     let q = "{__schema{types{name}}}";
     let anonymous = s.gql(&Auth::None, q, json!({})).await;
     assert!(anonymous["data"]["__schema"].is_null(), "{anonymous}");
+    assert_eq!(code(&anonymous), "UNAUTHENTICATED", "{anonymous}");
+    assert!(
+        message(&anonymous).contains("vitrine.graphql"),
+        "{anonymous}"
+    );
     // `__typename` is not introspection of the schema, and stays open.
     let r = s.gql(&Auth::None, "{__typename}", json!({})).await;
     assert_eq!(data(&r)["__typename"], "Query");

@@ -165,6 +165,31 @@ fn check_shape(doc: &ExecutableDocument, max_aliases: usize) -> Result<(), Strin
     Ok(())
 }
 
+/// Request data: whether this request may introspect the schema (the HTTP layer decides:
+/// signed-in callers, or everyone when the instance allows it).
+#[derive(Debug, Clone, Copy)]
+pub struct IntrospectionAllowed(pub bool);
+
+/// Whether an operation asks for the schema itself (`__schema`, `__type`) at its top.
+fn introspects(doc: &ExecutableDocument) -> bool {
+    fn in_set(set: &SelectionSet, doc: &ExecutableDocument, depth: usize) -> bool {
+        depth < 8
+            && set.items.iter().any(|s| match &s.node {
+                Selection::Field(f) => {
+                    matches!(f.node.name.node.as_str(), "__schema" | "__type")
+                }
+                Selection::InlineFragment(f) => in_set(&f.node.selection_set.node, doc, depth + 1),
+                Selection::FragmentSpread(spread) => doc
+                    .fragments
+                    .get(&spread.node.fragment_name.node)
+                    .is_some_and(|f| in_set(&f.node.selection_set.node, doc, depth + 1)),
+            })
+    }
+    doc.operations
+        .iter()
+        .any(|(_, op)| in_set(&op.node.selection_set.node, doc, 0))
+}
+
 /// The deepest bracket nesting of a query text, skipping strings and comments; stops
 /// counting once past `max`.
 fn text_nesting(query: &str, max: usize) -> usize {
@@ -246,6 +271,16 @@ impl Extension for ShapeLimitExt {
         }
         let doc = next.run(ctx, query, variables).await?;
         check_shape(&doc, self.0).map_err(too_large)?;
+        if ctx.data_opt::<IntrospectionAllowed>().is_some_and(|a| !a.0) && introspects(&doc) {
+            let mut e = ServerError::new(
+                "schema introspection needs a signed-in caller; the schema is published as schema/graphql/vitrine.graphql",
+                None,
+            );
+            e.extensions
+                .get_or_insert_with(Default::default)
+                .set("code", ErrorCode::Unauthenticated.as_str());
+            return Err(e);
+        }
         Ok(doc)
     }
 }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use async_graphql::{MergedObject, MergedSubscription, Schema};
 use vitrine_core::ErrorCode;
 
-pub use limits::Limits;
+pub use limits::{IntrospectionAllowed, Limits};
 pub use sharing::PublicUrl;
 
 use crate::caller::{Caller, RequestMeta};

@@ -161,7 +161,10 @@ pub(super) async fn run_requests(
         state.config.server.anonymous_introspection || matches!(auth, AuthState::Caller(_));
     let mut responses = Vec::with_capacity(requests.len());
     for r in requests {
-        let mut r = r.data(auth.clone()).data(meta.clone());
+        let mut r = r
+            .data(auth.clone())
+            .data(meta.clone())
+            .data(vitrine_api::graphql::IntrospectionAllowed(introspection));
         if !introspection {
             // The schema is no secret (it is published), but answering it costs the
             // server far more than the request costs an anonymous client.
