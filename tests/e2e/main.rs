@@ -15,6 +15,7 @@ mod limits;
 mod permissions;
 mod plugins;
 mod policies;
+mod remote_copies;
 mod revisions;
 mod schema;
 mod setup;

@@ -9,6 +9,7 @@
 mod access_log;
 mod exposure;
 mod recipients;
+mod sign_in;
 mod view;
 mod visit;
 mod warnings;

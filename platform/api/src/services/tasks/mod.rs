@@ -1,9 +1,10 @@
-//! Scheduled tasks: saving them (every check that can be made before a run), and who may
-//! see and change them. Runs — firing, fan-out over projects, the actions, retries,
+//! Scheduled tasks: saving them (the checks are in [`checks`]), and who may see and
+//! change them. Runs — firing, fan-out over projects, the actions, retries,
 //! notices — are in [`runs`], [`actions`] and [`notify`]; the queue that carries their
 //! jobs is `vitrine-queue`.
 
 mod actions;
+mod checks;
 mod close;
 mod events;
 mod notify;
@@ -13,16 +14,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
-use vitrine_authz::Action as AuthzAction;
 use vitrine_core::schedule::CronSchedule;
-use vitrine_core::task::{Action, EventKind, Target, TaskSpec, Trigger};
-use vitrine_core::{Ability, Name, Role, ServerPermission};
+use vitrine_core::task::{TaskSpec, Trigger};
+use vitrine_core::{Name, ServerPermission};
 use vitrine_engine::INSTANCE_PARAMETERS;
-use vitrine_engine::locations::Access;
 use vitrine_queue::Queue;
 use vitrine_storage::{PageRequest, TaskRecord, UserKind, UserRecord, new_uid, now_ms};
 
-use super::{ProjectView, Services, scan_visible};
+use super::{Services, scan_visible};
 use crate::caller::Caller;
 use crate::secrets::token_hash;
 use crate::{ApiError, ApiResult};
@@ -260,275 +259,6 @@ impl Services {
         Ok(task)
     }
 
-    /// Every check a task can pass before it runs. Returns the run-as token's uid.
-    async fn check_task(
-        &self,
-        caller: &Caller,
-        input: &TaskInput,
-        updating: Option<&str>,
-    ) -> ApiResult<Option<String>> {
-        let spec = &input.spec;
-        spec.check_shape()?;
-        if let Trigger::Cron { cron, time_zone } = &spec.trigger
-            && (cron.contains("${") || time_zone.contains("${"))
-        {
-            return Err(ApiError::invalid(
-                "trigger: schedules cannot use app parameters; write the expression itself",
-            ));
-        }
-        if let Trigger::Cron { cron, time_zone } = &spec.trigger {
-            let min = self.min_task_interval_ms();
-            let gap = CronSchedule::parse("trigger", cron, time_zone)?
-                .shortest_gap_ms(now_ms(), 120)
-                .unwrap_or(i64::MAX);
-            if gap < min {
-                return Err(ApiError::invalid(format!(
-                    "trigger.cron: `{cron}` fires every {} s; this instance runs tasks at most every {} s",
-                    (gap / 1000).max(0),
-                    min / 1000
-                )));
-            }
-        }
-        let params = self.app_parameters().await?;
-        let resolved = spec.resolve(&params)?;
-        // The identity the task will act as must be allowed what the caller asks, and so
-        // must the caller: nobody schedules what they could not do by hand.
-        let (run_as, identity) = match input.run_as_token.as_deref() {
-            None => (None, caller.clone()),
-            Some(token) => {
-                let (uid, user) = self.service_identity(token).await?;
-                (Some(uid), task_caller(user, "", "", Vec::new()))
-            }
-        };
-        match &resolved.trigger {
-            Trigger::Event {
-                task_uid: Some(t),
-                event: EventKind::TaskFinished,
-            } => {
-                let followed = self.task_for(caller, t).await.map_err(|_| {
-                    ApiError::invalid(format!("trigger.taskId: no task `{t}` you may see"))
-                })?;
-                if Some(followed.uid.as_str()) == updating {
-                    return Err(ApiError::invalid(
-                        "trigger.taskId: a task cannot follow itself",
-                    ));
-                }
-            }
-            Trigger::Event {
-                task_uid: Some(_), ..
-            } => {
-                return Err(ApiError::invalid(
-                    "trigger.taskId: only a task_finished trigger names a task",
-                ));
-            }
-            _ => {}
-        }
-        for (i, a) in resolved.actions.iter().enumerate() {
-            if let Action::RunTask { task } = a {
-                let other = self.task_for(caller, task).await.map_err(|_| {
-                    ApiError::invalid(format!("actions[{i}].task: no task `{task}` you may see"))
-                })?;
-                if Some(other.uid.as_str()) == updating {
-                    return Err(ApiError::invalid(format!(
-                        "actions[{i}].task: a task cannot run itself"
-                    )));
-                }
-            }
-            if let Action::Backup { location, .. } = a
-                && self.store.location_by_name(location).await?.is_none()
-            {
-                return Err(ApiError::invalid(format!(
-                    "actions[{i}].location: no resource location named `{location}`"
-                )));
-            }
-        }
-        if let Some(uid) = updating {
-            self.check_no_cycle(uid, &resolved).await?;
-        }
-        if let Some(hook) = &resolved.notify.webhook {
-            self.outbound
-                .check(hook)
-                .map_err(|e| ApiError::new(e.code, format!("notify.webhook: {}", e.message)))?;
-        }
-        for who in [caller, &identity] {
-            self.check_task_target(who, &resolved).await?;
-        }
-        Ok(run_as)
-    }
-
-    /// Refuses a change that would let a task start itself again, directly or through
-    /// others: `run task` actions and `task finished` triggers together must stay free of
-    /// cycles (A runs B, B runs A would run forever). Only an update can close a cycle: a
-    /// new task is named by nothing yet.
-    async fn check_no_cycle(&self, updating: &str, spec: &TaskSpec) -> ApiResult<()> {
-        let mut all: Vec<TaskRecord> = Vec::new();
-        let mut page = vitrine_storage::PageRequest {
-            after: None,
-            first: super::SCAN_BATCH,
-        };
-        loop {
-            let batch = self.store.tasks(&page).await?;
-            let done = batch.len() < super::SCAN_BATCH;
-            page.after = batch.last().map(|t| t.uid.clone());
-            all.extend(batch);
-            if done {
-                break;
-            }
-        }
-        let spec_of = |uid: &str| -> Option<&TaskSpec> {
-            if uid == updating {
-                Some(spec)
-            } else {
-                all.iter().find(|t| t.uid == uid).map(|t| &t.spec)
-            }
-        };
-        // What runs once `uid` has run: its `run task` actions, and every task whose
-        // trigger follows it.
-        let next = |uid: &str| -> Vec<String> {
-            let mut out: Vec<String> = spec_of(uid)
-                .map(|s| {
-                    s.actions
-                        .iter()
-                        .filter_map(|a| match a {
-                            Action::RunTask { task } => Some(task.clone()),
-                            _ => None,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let follows = |s: &TaskSpec| matches!(&s.trigger, Trigger::Event { task_uid: Some(t), event: EventKind::TaskFinished } if t == uid);
-            if follows(spec) {
-                out.push(updating.to_owned());
-            }
-            out.extend(
-                all.iter()
-                    .filter(|t| t.uid != updating && follows(&t.spec))
-                    .map(|t| t.uid.clone()),
-            );
-            out
-        };
-        let mut seen = std::collections::HashSet::new();
-        let mut stack = next(updating);
-        while let Some(uid) = stack.pop() {
-            if uid == updating {
-                return Err(ApiError::invalid(
-                    "actions: this change would make the task start itself again through other tasks (run task actions and task finished triggers form a cycle)",
-                ));
-            }
-            if seen.insert(uid.clone()) {
-                stack.extend(next(&uid));
-            }
-        }
-        Ok(())
-    }
-
-    /// Does the target exist, and may `who` act on it as the actions need?
-    async fn check_task_target(&self, who: &Caller, spec: &TaskSpec) -> ApiResult<()> {
-        match &spec.target {
-            Target::Folder { folder, .. } => {
-                self.load_folder(who, folder, AuthzAction::Edit)
-                    .await
-                    .map_err(|e| relabel("target.folder", e))?;
-            }
-            Target::Project { project } => {
-                let p = self
-                    .project_for(who, project, AuthzAction::View)
-                    .await
-                    .map_err(|e| relabel("target.project", e))?;
-                if !self.ability_on(&p, Ability::Schedule) {
-                    return Err(ApiError::forbidden(
-                        "target.project: the schedule ability is off for this project",
-                    ));
-                }
-                if p.role < Role::Editor {
-                    own_addresses_only(who, spec)?;
-                }
-                for (i, a) in spec.actions.iter().enumerate() {
-                    self.check_fit(&p, i, a).await?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The shortest time between two firings of a cron task, in ms.
-    fn min_task_interval_ms(&self) -> i64 {
-        self.tasks
-            .min_interval_ms
-            .load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Sets the shortest time between two firings of a cron task (from the config).
-    pub fn set_min_task_interval(&self, every: std::time::Duration) {
-        self.tasks.min_interval_ms.store(
-            every.as_millis().min(i64::MAX as u128) as i64,
-            std::sync::atomic::Ordering::Relaxed,
-        );
-    }
-
-    /// Does one action fit one project? Used when saving a single-project task (an
-    /// error) and for each project of a run (a skip with this reason).
-    pub(crate) async fn check_fit(&self, p: &ProjectView, i: usize, a: &Action) -> ApiResult<()> {
-        let need = required_role(a);
-        if p.role < need {
-            return Err(ApiError::forbidden(format!(
-                "actions[{i}]: {} needs the {} role on `{}`",
-                a.kind(),
-                need.as_str(),
-                p.record.name
-            )));
-        }
-        match a {
-            Action::Push { .. } | Action::Pull { .. } | Action::Detach => {
-                if self.store.working_copy_of(&p.record.uid).await?.is_none() {
-                    return Err(ApiError::invalid(format!(
-                        "actions[{i}]: {} needs a working copy; `{}` is not one",
-                        a.kind(),
-                        p.record.name
-                    )));
-                }
-            }
-            Action::Deliver { report, csv, .. } => {
-                if self.report_named(&p.record.uid, report).await?.is_none() {
-                    return Err(ApiError::invalid(format!(
-                        "actions[{i}].report: `{}` has no report `{report}`",
-                        p.record.name
-                    )));
-                }
-                if *csv && !self.ability_on(p, Ability::Download) {
-                    return Err(ApiError::forbidden(format!(
-                        "actions[{i}].csv: downloads are switched off for `{}`",
-                        p.record.name
-                    )));
-                }
-            }
-            Action::Backup { location, .. } => {
-                let loc = self
-                    .store
-                    .location_by_name(location)
-                    .await?
-                    .ok_or_else(|| {
-                        ApiError::invalid(format!(
-                            "actions[{i}].location: no resource location named `{location}`"
-                        ))
-                    })?;
-                let chain = self.folder_chain(&p.record.uid);
-                let granted = loc.grants.iter().any(|g| {
-                    chain.contains(&g.folder_uid)
-                        && g.access.parse::<Access>().is_ok_and(|x| x >= Access::Write)
-                });
-                if !granted {
-                    return Err(ApiError::forbidden(format!(
-                        "actions[{i}].location: `{location}` is not granted for writing to `{}`",
-                        p.record.name
-                    )));
-                }
-            }
-            Action::Refresh { .. } | Action::WarmUp | Action::RunTask { .. } => {}
-        }
-        Ok(())
-    }
-
     pub(crate) async fn report_named(
         &self,
         project_uid: &str,
@@ -604,19 +334,6 @@ fn identity_usable(
     Ok(())
 }
 
-/// The role an action needs on the project it acts on.
-pub(crate) fn required_role(a: &Action) -> Role {
-    match a {
-        Action::Backup { .. } => Role::Manager,
-        Action::Deliver { .. } | Action::RunTask { .. } => Role::Viewer,
-        Action::Refresh { .. }
-        | Action::WarmUp
-        | Action::Push { .. }
-        | Action::Pull { .. }
-        | Action::Detach => Role::Editor,
-    }
-}
-
 /// The caller a task's run acts as.
 pub(crate) fn task_caller(
     user: UserRecord,
@@ -649,36 +366,4 @@ fn schedule(task: &mut TaskRecord, now: i64) {
         }
         _ => None,
     };
-}
-
-/// Prefixes an error about the target with the field it is about, keeping its code.
-/// Someone below the editor role schedules for themselves only: deliveries and failure
-/// notices go to their own address, never to anyone they name.
-fn own_addresses_only(who: &Caller, spec: &TaskSpec) -> ApiResult<()> {
-    let own = who.user.email.as_deref().unwrap_or_default();
-    let mine = |a: &String| !own.is_empty() && a.trim().eq_ignore_ascii_case(own);
-    for (i, a) in spec.actions.iter().enumerate() {
-        if let Action::Deliver { recipients, .. } = a
-            && !recipients.iter().all(mine)
-        {
-            return Err(ApiError::forbidden(format!(
-                "actions[{i}].recipients: a viewer's deliveries go to their own address only"
-            )));
-        }
-    }
-    if !spec.notify.emails.iter().all(mine) {
-        return Err(ApiError::forbidden(
-            "notify.emails: a viewer's notices go to their own address only",
-        ));
-    }
-    if spec.notify.webhook.is_some() {
-        return Err(ApiError::forbidden(
-            "notify.webhook: webhooks need the editor role on the project",
-        ));
-    }
-    Ok(())
-}
-
-fn relabel(field: &str, e: ApiError) -> ApiError {
-    ApiError::new(e.code, format!("{field}: {}", e.message))
 }

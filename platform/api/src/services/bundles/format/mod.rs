@@ -14,25 +14,26 @@
 //! refused; every reference (dataset entries, checksums, revision numbers and parents, the
 //! head) must hold. Nothing here writes anywhere but temporary files.
 
-use std::collections::{BTreeMap, HashMap};
 use std::io::{Cursor, Read, Seek, Write};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use vitrine_core::{ErrorCode, RevisionContent};
 use vitrine_storage::PushedFrom;
 use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, ZipArchive, ZipWriter};
+use zip::{CompressionMethod, ZipWriter};
 
 use crate::{ApiError, ApiResult};
+
+mod read;
+pub use read::{read, read_from};
 
 pub const FORMAT: &str = "vitrine-bundle";
 /// The format version this build writes and the newest it reads.
 pub const VERSION: u32 = 1;
 
-const MANIFEST: &str = "manifest.json";
-const CONTENT: &str = "content.json";
-const REVISIONS: &str = "revisions.jsonl";
+pub(super) const MANIFEST: &str = "manifest.json";
+pub(super) const CONTENT: &str = "content.json";
+pub(super) const REVISIONS: &str = "revisions.jsonl";
 
 /// What a bundle may weigh before it is refused.
 #[derive(Debug, Clone)]
@@ -169,7 +170,7 @@ pub struct Bundle {
     pub data: Vec<BundleData>,
 }
 
-fn invalid(msg: impl Into<String>) -> ApiError {
+pub(super) fn invalid(msg: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidBundle, msg)
 }
 
@@ -217,313 +218,10 @@ pub fn dataset_entry(i: usize) -> String {
     format!("datasets/{i}.arrow")
 }
 
-fn allowed(name: &str) -> bool {
-    matches!(name, MANIFEST | CONTENT | REVISIONS)
-        || name
-            .strip_prefix("datasets/")
-            .and_then(|n| n.strip_suffix(".arrow"))
-            .is_some_and(|n| !n.is_empty() && n.len() <= 6 && n.bytes().all(|c| c.is_ascii_digit()))
-}
-
-/// Counts what passes through, and hashes it.
-struct Counting<W> {
-    inner: W,
-    written: u64,
-    hash: Sha256,
-}
-
-impl<W: Write> Write for Counting<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.written += n as u64;
-        self.hash.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// An entry as read: JSON in memory, a dataset in a temporary file with its SHA-256.
-enum Entry {
-    Json(Vec<u8>),
-    Data {
-        file: std::fs::File,
-        len: u64,
-        sha256: String,
-    },
-}
-
-fn is_json(name: &str) -> bool {
-    matches!(name, MANIFEST | CONTENT | REVISIONS)
-}
-
-/// Unpacks and checks a bundle of `archive_len` bytes (see the module docs). Runs in a
-/// blocking thread.
-pub fn read(bytes: &[u8], limits: &BundleLimits) -> ApiResult<Bundle> {
-    read_from(Cursor::new(bytes), bytes.len() as u64, limits)
-}
-
-/// [`read`] from a file or anything else that seeks, `archive_len` bytes long.
-pub fn read_from<R: Read + Seek>(
-    src: R,
-    archive_len: u64,
-    limits: &BundleLimits,
-) -> ApiResult<Bundle> {
-    if archive_len > limits.max_bytes {
-        return Err(invalid(format!(
-            "the bundle is {archive_len} bytes; this instance takes bundles up to {} bytes",
-            limits.max_bytes
-        )));
-    }
-    let mut zip = ZipArchive::new(src).map_err(|e| {
-        invalid(format!(
-            "not a Vitrine bundle (not a readable zip archive: {e})"
-        ))
-    })?;
-    if zip.len() > limits.max_entries {
-        return Err(invalid(format!(
-            "the bundle has {} entries; at most {} are accepted",
-            zip.len(),
-            limits.max_entries
-        )));
-    }
-    // What the whole archive may produce: bounded absolutely and by its own size.
-    let total_budget = limits.max_unpacked.min(
-        archive_len
-            .saturating_mul(limits.max_ratio)
-            .max(RATIO_FLOOR),
-    );
-    let mut entries: HashMap<String, Entry> = HashMap::new();
-    let mut unpacked = 0u64;
-    for i in 0..zip.len() {
-        let mut f = zip
-            .by_index(i)
-            .map_err(|e| invalid(format!("entry {i}: {e}")))?;
-        let name = f
-            .name()
-            .map_err(|e| invalid(format!("entry {i}: unreadable name: {e}")))?
-            .into_owned();
-        if f.is_symlink() {
-            return Err(invalid(format!(
-                "entry `{name}` is a link; bundles hold files only"
-            )));
-        }
-        if !allowed(&name) {
-            return Err(invalid(format!(
-                "entry `{name}` is not part of a Vitrine bundle (paths that could escape, and unknown files, are refused)"
-            )));
-        }
-        if f.encrypted() {
-            return Err(invalid(format!("entry `{name}` is encrypted")));
-        }
-        if !matches!(
-            f.compression(),
-            CompressionMethod::Zstd | CompressionMethod::Stored
-        ) {
-            return Err(invalid(format!(
-                "entry `{name}` uses compression {:?}; bundles use zstd",
-                f.compression()
-            )));
-        }
-        if entries.contains_key(&name) {
-            return Err(invalid(format!("entry `{name}` appears twice")));
-        }
-        let packed = f.compressed_size().max(1);
-        // Never trust the header's size: read at most what the limits leave, then judge.
-        let left = total_budget.saturating_sub(unpacked);
-        let by_ratio = packed.saturating_mul(limits.max_ratio).max(1 << 20);
-        let by_kind = if is_json(&name) {
-            limits.max_json_bytes
-        } else {
-            u64::MAX
-        };
-        let budget = left.min(by_ratio).min(by_kind);
-        let too_much = |produced: u64| {
-            if produced > left {
-                invalid(format!(
-                    "the bundle unpacks to more than {total_budget} bytes (at most {} times its size, and {} bytes in all)",
-                    limits.max_ratio, limits.max_unpacked
-                ))
-            } else if produced > by_kind {
-                invalid(format!(
-                    "entry `{name}` unpacks to more than {by_kind} bytes"
-                ))
-            } else {
-                invalid(format!(
-                    "entry `{name}` unpacks to more than {} times its packed size (a decompression bomb?)",
-                    limits.max_ratio
-                ))
-            }
-        };
-        let entry = if is_json(&name) {
-            let mut out = Vec::new();
-            (&mut f)
-                .take(budget + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| invalid(format!("entry `{name}`: {e}")))?;
-            if out.len() as u64 > budget {
-                return Err(too_much(out.len() as u64));
-            }
-            unpacked += out.len() as u64;
-            Entry::Json(out)
-        } else {
-            let file = tempfile::tempfile()
-                .map_err(|e| ApiError::internal("bundle reader: temporary file", e))?;
-            let mut sink = Counting {
-                inner: std::io::BufWriter::new(file),
-                written: 0,
-                hash: Sha256::new(),
-            };
-            std::io::copy(&mut (&mut f).take(budget + 1), &mut sink)
-                .map_err(|e| invalid(format!("entry `{name}`: {e}")))?;
-            if sink.written > budget {
-                return Err(too_much(sink.written));
-            }
-            unpacked += sink.written;
-            let len = sink.written;
-            let sha256 = hex::encode(sink.hash.finalize());
-            let file = sink
-                .inner
-                .into_inner()
-                .map_err(|e| ApiError::internal("bundle reader: temporary file", e.error()))?;
-            Entry::Data { file, len, sha256 }
-        };
-        entries.insert(name, entry);
-    }
-    let take = |entries: &mut HashMap<String, Entry>, name: &str| match entries.remove(name) {
-        Some(Entry::Json(b)) => Ok(b),
-        _ => Err(invalid(format!("the bundle has no `{name}`"))),
-    };
-    let manifest: Manifest = parse_json(MANIFEST, &take(&mut entries, MANIFEST)?)?;
-    if manifest.format != FORMAT {
-        return Err(invalid(format!(
-            "{MANIFEST}: format is `{}`, not `{FORMAT}`",
-            manifest.format
-        )));
-    }
-    if manifest.version > VERSION || manifest.version == 0 {
-        return Err(invalid(format!(
-            "{MANIFEST}: format version {} was written by a newer Vitrine ({}); this instance reads versions up to {VERSION}",
-            manifest.version, manifest.made_by
-        )));
-    }
-    let head: RevisionContent = parse_json(CONTENT, &take(&mut entries, CONTENT)?)?;
-    let lines = take(&mut entries, REVISIONS)?;
-    let mut revisions: Vec<BundleRevision> = Vec::new();
-    for (n, line) in lines.split(|c| *c == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        if revisions.len() >= limits.max_revisions {
-            return Err(invalid(format!(
-                "{REVISIONS}: more than {} revisions",
-                limits.max_revisions
-            )));
-        }
-        revisions.push(parse_json(&format!("{REVISIONS} line {}", n + 1), line)?);
-    }
-    check_history(&manifest, &head, &revisions)?;
-    let mut data = Vec::with_capacity(manifest.datasets.len());
-    let mut names = BTreeMap::new();
-    for d in &manifest.datasets {
-        if names.insert(d.name.clone(), ()).is_some() {
-            return Err(invalid(format!(
-                "{MANIFEST}: dataset `{}` is listed twice",
-                d.name
-            )));
-        }
-        let Some(Entry::Data { file, len, sha256 }) = entries.remove(&d.entry) else {
-            return Err(invalid(format!(
-                "{MANIFEST}: dataset `{}` refers to `{}`, which the bundle does not hold",
-                d.name, d.entry
-            )));
-        };
-        if sha256 != d.sha256 {
-            return Err(invalid(format!(
-                "dataset `{}`: `{}` does not match its checksum (the file was altered or damaged)",
-                d.name, d.entry
-            )));
-        }
-        data.push(BundleData::Spooled { file, len });
-    }
-    if let Some(extra) = entries.keys().next() {
-        return Err(invalid(format!(
-            "entry `{extra}` is not referred to by the manifest"
-        )));
-    }
-    Ok(Bundle {
-        manifest,
-        head,
-        revisions,
-        data,
-    })
-}
-
-/// Revisions run `history_from..=head` without gaps, each parent is the one before,
-/// and the head content is the newest revision's.
-fn check_history(m: &Manifest, head: &RevisionContent, revs: &[BundleRevision]) -> ApiResult<()> {
-    if m.head == 0 {
-        if !revs.is_empty() {
-            return Err(invalid(format!(
-                "{MANIFEST}: head is 0 but the bundle has revisions"
-            )));
-        }
-        return Ok(());
-    }
-    if m.history_from < 1 || m.history_from > m.head {
-        return Err(invalid(format!(
-            "{MANIFEST}: history_from {} is outside 1..={}",
-            m.history_from, m.head
-        )));
-    }
-    let expected = (m.head - m.history_from + 1) as usize;
-    if revs.len() != expected {
-        return Err(invalid(format!(
-            "{REVISIONS}: holds {} revisions; the manifest says {} (from {} to {})",
-            revs.len(),
-            expected,
-            m.history_from,
-            m.head
-        )));
-    }
-    for (i, r) in revs.iter().enumerate() {
-        let number = m.history_from + i as i64;
-        if r.number != number {
-            return Err(invalid(format!(
-                "{REVISIONS}: revision {} is where revision {number} belongs",
-                r.number
-            )));
-        }
-        let parent = (number > 1).then_some(number - 1);
-        if r.parent != parent {
-            return Err(invalid(format!(
-                "{REVISIONS}: revision {number} names parent {:?}; it must be {parent:?}",
-                r.parent
-            )));
-        }
-    }
-    if revs.last().is_some_and(|r| &r.content != head) {
-        return Err(invalid(format!(
-            "{CONTENT}: differs from revision {} (the head)",
-            m.head
-        )));
-    }
-    Ok(())
-}
-
-fn parse_json<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        if e.to_string().contains("recursion limit") {
-            invalid(format!("{what}: nested too deeply"))
-        } else {
-            invalid(format!("{what}: {e}"))
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use sha2::{Digest, Sha256};
+
     use super::*;
 
     fn sample() -> Bundle {
