@@ -90,7 +90,13 @@ async fn oversized_and_malformed_requests_get_coded_errors() {
 async fn the_standard_introspection_query_passes_the_limits() {
     let s = TestServer::start().await;
     let admin = s.admin().await;
-    let r = s.gql(&admin.auth, INTROSPECTION, json!({})).await;
+    let r = s
+        .gql(
+            &admin.auth,
+            vitrine_api::graphql::STANDARD_INTROSPECTION_QUERY,
+            json!({}),
+        )
+        .await;
     let types = data(&r)["__schema"]["types"].as_array().unwrap();
     for name in [
         "User",
@@ -103,25 +109,3 @@ async fn the_standard_introspection_query_passes_the_limits() {
         assert!(types.iter().any(|t| t["name"] == name), "{name} missing");
     }
 }
-
-/// The query GraphiQL and client generators send (graphql-js getIntrospectionQuery).
-const INTROSPECTION: &str = r#"query IntrospectionQuery {
-  __schema {
-    queryType { name } mutationType { name } subscriptionType { name }
-    types { ...FullType }
-    directives { name description locations args { ...InputValue } }
-  }
-}
-fragment FullType on __Type {
-  kind name description
-  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
-  inputFields { ...InputValue }
-  interfaces { ...TypeRef }
-  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
-  possibleTypes { ...TypeRef }
-}
-fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
-fragment TypeRef on __Type {
-  kind name
-  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }
-}"#;

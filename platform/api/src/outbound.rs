@@ -146,7 +146,8 @@ impl reqwest::dns::Resolve for CheckedResolver {
 #[derive(Clone)]
 pub struct Outbound {
     policy: Arc<OutboundPolicy>,
-    client: reqwest::Client,
+    /// Never a default client in its place: that would resolve names unchecked.
+    client: Result<reqwest::Client, String>,
 }
 
 impl std::fmt::Debug for Outbound {
@@ -179,7 +180,10 @@ impl Outbound {
                 }
             }))
             .build()
-            .unwrap_or_default();
+            .map_err(|e| e.to_string());
+        if let Err(e) = &client {
+            tracing::error!(error = %e, "cannot build the outbound http client; outbound requests will fail");
+        }
         Outbound { policy, client }
     }
 
@@ -202,7 +206,11 @@ impl Outbound {
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| ApiError::invalid(format!("`{url}` is not a URL: {e}")))?;
         check_url(&self.policy, &parsed)?;
-        Ok(self.client.request(method, parsed).timeout(timeout))
+        let client = self
+            .client
+            .as_ref()
+            .map_err(|e| ApiError::internal("outbound http client", e))?;
+        Ok(client.request(method, parsed).timeout(timeout))
     }
 
     /// Sends, turning a refused address into [`ErrorCode::OutboundRefused`] and every other

@@ -245,6 +245,14 @@ async fn drain(body: Body) {
     .await;
 }
 
+/// Marks the error a body stream ends with when it passes its route's limit.
+const TOO_LARGE_MARK: &str = "the request body exceeds";
+
+/// Whether an error reading a body (as the routes see it) is the guard's limit.
+pub fn is_too_large(error: &dyn std::fmt::Display) -> bool {
+    error.to_string().contains(TOO_LARGE_MARK)
+}
+
 /// A body that ends in an error once more than `max` bytes have arrived, however the
 /// client sends them (chunked bodies carry no length to check up front).
 fn limited(body: Body, max: usize) -> Body {
@@ -255,7 +263,7 @@ fn limited(body: Body, max: usize) -> Body {
         if seen > max {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
-                format!("the request body exceeds {max} bytes"),
+                format!("{TOO_LARGE_MARK} {max} bytes"),
             ));
         }
         Ok(chunk)

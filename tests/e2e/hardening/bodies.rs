@@ -2,7 +2,7 @@
 //! uploads are authorized from the headers first; multipart obeys the body limit for
 //! its operations; only JSON reaches /graphql.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::stream_post;
 use crate::support::*;
@@ -99,6 +99,25 @@ async fn anonymous_bodies_of_any_size_cost_the_server_no_memory() {
     );
 }
 
+/// A multipart GraphQL request of `operations` and `map` only, with a bearer token.
+async fn multipart(
+    s: &TestServer,
+    token: &str,
+    operations: &Value,
+    map: &Value,
+) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", map.to_string());
+    reqwest::Client::new()
+        .post(format!("{}/graphql", s.url))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn multipart_requests_keep_the_body_limit_for_their_operations() {
     let s = TestServer::start().await;
@@ -108,49 +127,17 @@ async fn multipart_requests_keep_the_body_limit_for_their_operations() {
     };
     let big = "x".repeat(2 * MIB);
     let operations = json!({"query": "mutation($n:String!){createFolder(name:$n){id}}", "variables": {"n": big}});
-    let form = reqwest::multipart::Form::new()
-        .text("operations", operations.to_string())
-        .text("map", "{}");
-    let r = reqwest::Client::new()
-        .post(format!("{}/graphql", s.url))
-        .bearer_auth(t)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let r = multipart(&s, t, &operations, &json!({})).await;
     assert_eq!(r.status(), 413);
-    let body: serde_json::Value = r.json().await.unwrap();
+    let body: Value = r.json().await.unwrap();
     assert_eq!(code(&body), "QUERY_TOO_LARGE", "{body}");
 
     // A small multipart request still works, and a file the map does not name is refused.
-    let form = reqwest::multipart::Form::new()
-        .text(
-            "operations",
-            json!({"query": "{setupRequired}"}).to_string(),
-        )
-        .text("map", "{}");
-    let r = reqwest::Client::new()
-        .post(format!("{}/graphql", s.url))
-        .bearer_auth(t)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let small = json!({"query": "{setupRequired}"});
+    let r = multipart(&s, t, &small, &json!({})).await;
     assert_eq!(r.status(), 200);
-    let form = reqwest::multipart::Form::new()
-        .text(
-            "operations",
-            json!({"query": "{setupRequired}"}).to_string(),
-        )
-        .text("map", json!({"0": ["variables.file"]}).to_string());
-    let r = reqwest::Client::new()
-        .post(format!("{}/graphql", s.url))
-        .bearer_auth(t)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let body: serde_json::Value = r.json().await.unwrap();
+    let r = multipart(&s, t, &small, &json!({"0": ["variables.file"]})).await;
+    let body: Value = r.json().await.unwrap();
     assert_eq!(code(&body), "INVALID_INPUT", "{body}");
 }
 

@@ -7,7 +7,7 @@
 use futures::future::join_all;
 use serde_json::{Value, json};
 
-use crate::sharing::{Visitor, page_of, share_world};
+use crate::sharing::{Visitor, invitation, page_of, share_world};
 use crate::support::*;
 
 async fn login_from(s: &TestServer, address: &str, username: &str, password: &str) -> (u16, Value) {
@@ -85,20 +85,9 @@ async fn one_recipients_success_never_reopens_guessing_and_the_lock_comes_at_ten
             {"name": "Bob Baker", "email": "bob@example.org", "role": "VIEWER"}
         ]}))
         .await;
-    let invitation = |email: &str| {
-        created["invitations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["recipient"]["email"] == email)
-            .unwrap()["url"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
     // Ann sets her password through her invitation.
     let ann = Visitor::new(s);
-    ann.open(&invitation("ann@example.org")).await;
+    ann.open(&invitation(&created, "ann@example.org")).await;
     let r = ann
         .post(
             &format!("{}/api/password", page_of(&id)),
@@ -107,7 +96,7 @@ async fn one_recipients_success_never_reopens_guessing_and_the_lock_comes_at_ten
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let bob = Visitor::new(s);
-    bob.open(&invitation("bob@example.org")).await;
+    bob.open(&invitation(&created, "bob@example.org")).await;
     let r = bob
         .post(
             &format!("{}/api/password", page_of(&id)),

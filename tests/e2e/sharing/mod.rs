@@ -213,6 +213,19 @@ async fn reply(resp: reqwest::Response) -> Reply {
 }
 
 /// The link page of a link id.
+/// The invitation URL a link's creation answered for `email`.
+pub fn invitation(created: &Value, email: &str) -> String {
+    created["invitations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["recipient"]["email"] == email)
+        .unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 pub fn page_of(id: &str) -> String {
     format!("/s/v/{id}")
 }

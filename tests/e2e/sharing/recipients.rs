@@ -21,18 +21,6 @@ async fn recipients_link(sw: &ShareWorld) -> (String, Value) {
     (id, created)
 }
 
-fn invitation(created: &Value, email: &str) -> String {
-    created["invitations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["recipient"]["email"] == email)
-        .unwrap()["url"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn sign_in(v: &Visitor, id: &str, email: &str, password: &str) -> Reply {
     v.post(
         &format!("{}/api/sign-in", page_of(id)),

@@ -38,6 +38,29 @@ impl Default for Limits {
 /// applies, so nesting is bounded on the raw text first.
 pub const MAX_NESTING: usize = 64;
 
+/// The query GraphiQL and client generators send (graphql-js `getIntrospectionQuery`):
+/// every limit here must let it through.
+pub const STANDARD_INTROSPECTION_QUERY: &str = r#"query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }
+}"#;
+
 /// Fields an operation may select once every fragment spread is expanded.
 pub const MAX_EXPANDED_SELECTIONS: usize = 5_000;
 /// Fragments one document may define.
@@ -348,30 +371,8 @@ mod tests {
         assert!(shape(&q).unwrap_err().contains("fragments"));
     }
 
-    /// graphql-js getIntrospectionQuery, as GraphiQL and client generators send it.
-    const INTROSPECTION: &str = r#"query IntrospectionQuery {
-  __schema {
-    queryType { name } mutationType { name } subscriptionType { name }
-    types { ...FullType }
-    directives { name description locations args { ...InputValue } }
-  }
-}
-fragment FullType on __Type {
-  kind name description
-  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
-  inputFields { ...InputValue }
-  interfaces { ...TypeRef }
-  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
-  possibleTypes { ...TypeRef }
-}
-fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
-fragment TypeRef on __Type {
-  kind name
-  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }
-}"#;
-
     #[test]
     fn the_introspection_query_passes() {
-        assert!(shape(INTROSPECTION).is_ok());
+        assert!(shape(STANDARD_INTROSPECTION_QUERY).is_ok());
     }
 }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use async_graphql::{MergedObject, MergedSubscription, Schema};
 use vitrine_core::ErrorCode;
 
-pub use limits::{IntrospectionAllowed, Limits};
+pub use limits::{IntrospectionAllowed, Limits, STANDARD_INTROSPECTION_QUERY};
 pub use sharing::PublicUrl;
 
 use crate::caller::{Caller, RequestMeta};

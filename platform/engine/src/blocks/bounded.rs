@@ -35,7 +35,8 @@ pub(crate) fn bounded_runtime() -> Arc<RuntimeEnv> {
     RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(FairSpillPool::new(QUERY_MEMORY_BYTES)))
         .build_arc()
-        .unwrap_or_default()
+        // Building only sets fields; a default runtime here would run without the pool.
+        .expect("a runtime with a memory pool builds")
 }
 
 /// Replaces the length-building string functions of `ctx` with bounded ones.

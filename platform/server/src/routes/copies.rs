@@ -76,7 +76,7 @@ async fn bundle_body(body: Body) -> Result<BundleSource, ApiError> {
     let mut stream = body.into_bytes_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
-            if e.to_string().contains("exceeds") {
+            if crate::guard::is_too_large(&e) {
                 too_large()
             } else {
                 ApiError::invalid(format!("cannot read the request body: {e}"))

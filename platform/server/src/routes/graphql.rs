@@ -136,8 +136,8 @@ pub async fn execute(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> 
 
 /// A body that broke off: too large (the guard's limit, for bodies without a length) or
 /// cut by the client.
-pub(super) fn unreadable(error: &str, max: usize) -> Response {
-    if error.contains("exceeds") {
+fn unreadable(error: &str, max: usize) -> Response {
+    if crate::guard::is_too_large(&error) {
         return body_error(
             ErrorCode::QueryTooLarge,
             format!("the request body exceeds {max} bytes"),

@@ -67,7 +67,7 @@ fn refusal(e: multer::Error) -> Refusal {
             ErrorCode::QueryTooLarge,
             format!("the upload exceeds {limit} bytes"),
         ),
-        other if other.to_string().contains("exceeds") => (
+        other if crate::guard::is_too_large(&other) => (
             ErrorCode::QueryTooLarge,
             "the request body is too large".to_owned(),
         ),
