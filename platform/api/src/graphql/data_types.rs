@@ -322,11 +322,11 @@ impl Report {
     async fn access_warnings(
         &self,
         ctx: &Context<'_>,
-    ) -> async_graphql::Result<Vec<super::sharing::AccessWarning>> {
+    ) -> async_graphql::Result<Vec<super::sharing_types::AccessWarning>> {
         let s = super::services(ctx);
         let c = super::caller(ctx).gql()?;
         let list = s.report_access_warnings(c, &self.0).await.gql()?;
-        Ok(super::sharing::warnings(&list))
+        Ok(super::sharing_types::warnings(&list))
     }
 }
 

@@ -15,6 +15,7 @@ mod query;
 mod refusals;
 mod revisions;
 mod sharing;
+mod sharing_types;
 mod task_inputs;
 mod tasks;
 mod types;
@@ -25,7 +26,7 @@ use async_graphql::{MergedObject, MergedSubscription, Schema};
 use vitrine_core::ErrorCode;
 
 pub use limits::{IntrospectionAllowed, Limits, STANDARD_INTROSPECTION_QUERY};
-pub use sharing::PublicUrl;
+pub use sharing_types::PublicUrl;
 
 use crate::caller::{Caller, RequestMeta};
 use crate::services::Services;
