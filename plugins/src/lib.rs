@@ -11,6 +11,7 @@
 //! coded [`PluginError`]; the host carries on.
 
 mod cache;
+mod compiler;
 mod error;
 #[cfg(any(test, feature = "testing"))]
 pub mod guests;
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub use compiler::{COMPILE_ARG, child_main as compiler_main};
 pub use error::{PluginError, PluginResult};
 pub use metadata::{ColumnSpec, InputFormat, PluginInfo, PortInfo, check_config};
 pub use sandbox::{LogLevel, LogLine};
@@ -55,6 +57,10 @@ pub struct HostLimits {
     pub wasm_stack_bytes: usize,
     /// Block calls that can run at the same time (slots of the pooling allocator).
     pub concurrent_calls: u32,
+    /// The program compiles run in, as `<program> __compile-plugin` (see
+    /// [`compiler_main`]), killed at `compile_timeout`. `None` compiles on a thread,
+    /// which cannot be stopped: fine for tools and tests, not for a server.
+    pub compiler: Option<PathBuf>,
 }
 
 impl Default for HostLimits {
@@ -66,6 +72,7 @@ impl Default for HostLimits {
             memory_bytes: 512 << 20,
             wasm_stack_bytes: 1 << 20,
             concurrent_calls: 32,
+            compiler: None,
         }
     }
 }
@@ -197,6 +204,7 @@ impl Host {
         sandbox::check_is_component(bytes)?;
         let component = self.cache.compile(
             &self.sandbox.engine,
+            self.limits.compiler.as_deref(),
             &hash,
             bytes,
             self.limits.compile_timeout,

@@ -231,6 +231,15 @@ impl host::Host for State {
 
 impl wit::Host for State {}
 
+/// The settings that shape compiled code, shared by the sandbox and compiler children
+/// (whose engines must agree, or wasmtime refuses the code they hand back). Runtime
+/// settings (stack, allocator) are added by [`Sandbox::new`] alone.
+pub(crate) fn code_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true).epoch_interruption(true);
+    config
+}
+
 pub(crate) struct Sandbox {
     pub(crate) engine: Engine,
     linker: Linker<State>,
@@ -257,10 +266,8 @@ impl Sandbox {
             .total_tables(n * 16)
             .max_memory_size(limits.memory_bytes)
             .max_unused_warm_slots(n);
-        let mut config = Config::new();
+        let mut config = code_config();
         config
-            .wasm_component_model(true)
-            .epoch_interruption(true)
             .max_wasm_stack(limits.wasm_stack_bytes)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(internal)?;

@@ -271,3 +271,106 @@ fn plugin_check_and_run_work_without_a_server() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("INVALID_PLUGIN"));
 }
+
+/// A component whose one core module is slow to compile: `functions` functions, each a
+/// long chain of additions. It is never valid as a block; it only has to keep Cranelift
+/// busy.
+fn slow_component(functions: u32, adds: u32) -> Vec<u8> {
+    use wasm_encoder::{
+        CodeSection, Component, Function, FunctionSection, Module, ModuleSection, TypeSection,
+        ValType,
+    };
+    let mut types = TypeSection::new();
+    types.ty().function([ValType::I32], [ValType::I32]);
+    let mut funcs = FunctionSection::new();
+    let mut code = CodeSection::new();
+    for f in 0..functions {
+        funcs.function(0);
+        let mut body = Function::new([]);
+        let mut ins = body.instructions();
+        ins.local_get(0);
+        for k in 0..adds {
+            ins.i32_const((k ^ f) as i32)
+                .i32_add()
+                .local_get(0)
+                .i32_xor();
+        }
+        ins.end();
+        code.function(&body);
+    }
+    let mut module = Module::new();
+    module.section(&types).section(&funcs).section(&code);
+    let mut component = Component::new();
+    component.section(&ModuleSection(&module));
+    component.finish()
+}
+
+/// A compile that outlives its deadline is stopped, not left running: the publish is
+/// refused at the deadline, and from then on the server spends no CPU on it.
+#[tokio::test]
+async fn a_compile_past_its_deadline_is_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("vitrine.toml");
+    std::fs::write(&config, "[plugins]\ncompile_timeout_secs = 1\n").unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    let s = TestServer::start_full(&tmp.path().join("data"), &["--config", &config], &[]).await;
+    let admin = s.admin().await;
+
+    let slow = slow_component(600, 2_000);
+    let started = std::time::Instant::now();
+    let r = publish(&s, &admin.auth, slow.clone()).await;
+    let took = started.elapsed();
+    assert_eq!(code(&r), "INVALID_PLUGIN", "{r}");
+    assert!(message(&r).contains("took longer than 1 s"), "{r}");
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "refused after {took:?}"
+    );
+
+    // The compiler child is gone, and the server idles: no thread compiles on.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let children = compiler_children(s.pid());
+    assert!(
+        children.is_empty(),
+        "compiler children left running: {children:?}"
+    );
+    let before = s.cpu_time();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let spent = s.cpu_time() - before;
+    assert!(
+        spent < std::time::Duration::from_millis(500),
+        "the server spent {spent:?} of CPU after refusing"
+    );
+
+    // Stopped compiles give their slot back: more of them than there are slots each get
+    // one and time out themselves, rather than finding every slot still taken.
+    for _ in 0..3 {
+        let r = publish(&s, &admin.auth, slow.clone()).await;
+        assert!(message(&r).contains("took longer than 1 s"), "{r}");
+    }
+    assert!(compiler_children(s.pid()).is_empty());
+    let r = s.gql(&admin.auth, "{plugins{id}}", json!({})).await;
+    assert_eq!(data(&r)["plugins"], json!([]));
+}
+
+/// Processes whose parent is `pid` and whose command line names the compiler argument.
+fn compiler_children(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+            continue;
+        };
+        let parent = rest.split(' ').nth(1).and_then(|p| p.parse::<u32>().ok());
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if parent == Some(pid)
+            && String::from_utf8_lossy(&cmdline).contains(vitrine_plugins::COMPILE_ARG)
+        {
+            found.push(child);
+        }
+    }
+    found
+}

@@ -111,6 +111,8 @@ fn load_config(common: &Common) -> anyhow::Result<Config> {
     if let Some(d) = &common.data_dir {
         config.storage.data_dir = d.clone();
     }
+    // Plugin compiles run in a child of this very binary, so a deadline can stop them.
+    config.plugins.compiler = std::env::current_exe().ok();
     Ok(config)
 }
 
@@ -141,6 +143,13 @@ async fn until(mut stop: tokio::sync::watch::Receiver<bool>) {
 const THREAD_STACK_BYTES: usize = 16 << 20;
 
 fn main() -> anyhow::Result<()> {
+    // A plugin compiler child (see `vitrine_plugins::compiler_main`): no runtime, no log.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == vitrine_plugins::COMPILE_ARG)
+    {
+        std::process::exit(vitrine_plugins::compiler_main());
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_stack_size(THREAD_STACK_BYTES)

@@ -98,6 +98,10 @@ pub struct PluginsConfig {
     pub concurrent_calls: u32,
     /// Longest compilation of a published component.
     pub compile_timeout_secs: u64,
+    /// The program plugin compiles run in (the `vitrine` binary sets itself); not read
+    /// from the file.
+    #[serde(skip)]
+    pub compiler: Option<std::path::PathBuf>,
 }
 
 impl Default for PluginsConfig {
@@ -108,6 +112,7 @@ impl Default for PluginsConfig {
             memory_mib: h.memory_bytes >> 20,
             concurrent_calls: h.concurrent_calls,
             compile_timeout_secs: h.compile_timeout.as_secs(),
+            compiler: None,
         }
     }
 }
@@ -119,6 +124,7 @@ impl PluginsConfig {
             memory_bytes: self.memory_mib.max(16) << 20,
             concurrent_calls: self.concurrent_calls.max(1),
             compile_timeout: std::time::Duration::from_secs(self.compile_timeout_secs.max(1)),
+            compiler: self.compiler.clone(),
             ..vitrine_plugins::HostLimits::default()
         }
     }
