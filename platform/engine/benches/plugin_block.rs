@@ -139,7 +139,7 @@ async fn main() {
     for _ in 0..5 {
         let inputs = select_inputs();
         let t = Instant::now();
-        let out = execute(&select, inputs, None).await.unwrap();
+        let out = execute(&select, inputs, None, usize::MAX).await.unwrap();
         builtin.push(t.elapsed());
         assert_eq!(out.rows(), rows);
     }
@@ -158,7 +158,7 @@ async fn main() {
     for _ in 0..5 {
         let inputs = select_inputs();
         let t = Instant::now();
-        let out = execute(&select, inputs, None).await.unwrap();
+        let out = execute(&select, inputs, None, usize::MAX).await.unwrap();
         engine
             .datasets
             .put(&out.schema, &out.batches)

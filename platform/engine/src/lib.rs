@@ -51,6 +51,10 @@ pub struct EngineLimits {
     pub plugins: vitrine_plugins::HostLimits,
     /// Where compiled plugins are kept across restarts (inside the data directory).
     pub plugin_cache: Option<PathBuf>,
+    /// Most rows one built-in block may produce; past it the block fails.
+    pub block_max_rows: usize,
+    /// Longest run of one built-in block; past it the block is stopped.
+    pub block_time_limit: std::time::Duration,
 }
 
 impl Default for EngineLimits {
@@ -61,6 +65,8 @@ impl Default for EngineLimits {
             result_cache_bytes: 256 << 20,
             plugins: vitrine_plugins::HostLimits::default(),
             plugin_cache: None,
+            block_max_rows: 100_000_000,
+            block_time_limit: std::time::Duration::from_secs(3600),
         }
     }
 }

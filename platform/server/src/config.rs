@@ -166,6 +166,10 @@ pub struct LimitsConfig {
     pub graphql_max_aliases: usize,
     pub graphql_max_batch: usize,
     pub request_max_bytes: usize,
+    /// Most rows one built-in workflow block may produce.
+    pub block_max_rows: usize,
+    /// Longest run of one built-in workflow block.
+    pub block_time_limit_secs: u64,
 }
 
 impl Default for Config {
@@ -208,7 +212,10 @@ impl Default for StorageConfig {
 impl Default for LimitsConfig {
     fn default() -> Self {
         let l = Limits::default();
+        let e = vitrine_engine::EngineLimits::default();
         LimitsConfig {
+            block_max_rows: e.block_max_rows,
+            block_time_limit_secs: e.block_time_limit.as_secs(),
             graphql_max_depth: l.max_depth,
             graphql_max_complexity: l.max_complexity,
             graphql_max_aliases: l.max_aliases,
@@ -312,6 +319,18 @@ impl Config {
         if let Some(v) = var("VITRINE_MIN_TASK_INTERVAL_SECS") {
             self.queue.min_task_interval_secs = v.parse().map_err(|e| ConfigError::Env {
                 var: "VITRINE_MIN_TASK_INTERVAL_SECS",
+                message: format!("`{v}` is not a number of seconds ({e})"),
+            })?;
+        }
+        if let Some(v) = var("VITRINE_BLOCK_MAX_ROWS") {
+            self.limits.block_max_rows = v.parse().map_err(|e| ConfigError::Env {
+                var: "VITRINE_BLOCK_MAX_ROWS",
+                message: format!("`{v}` is not a number of rows ({e})"),
+            })?;
+        }
+        if let Some(v) = var("VITRINE_BLOCK_TIME_LIMIT_SECS") {
+            self.limits.block_time_limit_secs = v.parse().map_err(|e| ConfigError::Env {
+                var: "VITRINE_BLOCK_TIME_LIMIT_SECS",
                 message: format!("`{v}` is not a number of seconds ({e})"),
             })?;
         }

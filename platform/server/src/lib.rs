@@ -72,6 +72,8 @@ pub async fn open_services(config: &Config) -> Result<Arc<Services>, ServerError
         // Compiled plugins survive restarts beside the data they serve.
         plugin_cache: Some(dir.join("plugin-cache")),
         plugins: config.plugins.host_limits(),
+        block_max_rows: config.limits.block_max_rows.max(1),
+        block_time_limit: Duration::from_secs(config.limits.block_time_limit_secs.max(1)),
         ..Default::default()
     };
     let services = Services::new(store, authz, engine, config.outbound()).await;

@@ -39,7 +39,12 @@ pub struct DataWorld {
 }
 
 pub async fn data_world() -> DataWorld {
-    let s = TestServer::start().await;
+    data_world_env(&[]).await
+}
+
+/// [`data_world`] on a server started with extra environment variables.
+pub async fn data_world_env(envs: &[(&str, &str)]) -> DataWorld {
+    let s = TestServer::start_env(envs).await;
     let admin = s.admin().await;
     let folder = s.folder(&admin, None, "Sales").await;
     let (project, _) = s.project(&admin, &folder, "Superstore").await;

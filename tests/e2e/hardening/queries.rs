@@ -189,3 +189,70 @@ async fn a_workflow_nested_deeper_than_definitions_go_is_refused_and_the_project
         .await;
     assert!(r["errors"].is_null(), "{r}");
 }
+
+/// Item 19: a built-in block's result is bounded in rows, its run in time. A block past
+/// either fails alone with QUERY_FAILED, its neighbours run, and a stopped block stops
+/// using the CPU.
+#[tokio::test]
+async fn sql_blocks_stop_at_the_row_and_time_limits() {
+    use crate::data::{RUN, SAVE, data_world_env};
+    let w = data_world_env(&[
+        ("VITRINE_BLOCK_MAX_ROWS", "1000"),
+        ("VITRINE_BLOCK_TIME_LIMIT_SECS", "2"),
+    ])
+    .await;
+    let sql = |id: &str, query: &str| json!({"id": id, "kind": "sql", "config": {"query": query}, "inputs": {"a": "orders"}});
+    let blocks = json!([
+        {"id": "orders", "kind": "csv_source", "config": {"location": "files", "path": "${input}"}},
+        sql("few", "SELECT * FROM generate_series(1, 1000)"),
+        sql("many", "SELECT * FROM generate_series(1, 1001)"),
+        sql("joined", "SELECT x.value FROM generate_series(1, 40) x, generate_series(1, 40) y"),
+        sql("slow", "SELECT count(*) AS n FROM generate_series(1, 5000000) x, generate_series(1, 5000000) y"),
+    ]);
+    let saved =
+        w.s.gql(
+            &w.admin.auth,
+            SAVE,
+            json!({"p": w.project, "w": {"blocks": blocks}, "v": 0}),
+        )
+        .await;
+    data(&saved);
+    let started = std::time::Instant::now();
+    let run = w.s.gql(&w.admin.auth, RUN, json!({"p": w.project})).await;
+    let took = started.elapsed();
+    let run = &data(&run)["runWorkflow"];
+    let block = |id: &str| {
+        run["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["block"] == id)
+            .unwrap_or_else(|| panic!("no block {id}: {run}"))
+            .clone()
+    };
+    assert_eq!(block("few")["status"], "succeeded", "{run}");
+    assert_eq!(block("few")["rows"], 1000, "{run}");
+    for (id, says) in [
+        ("many", "limit of 1000 rows"),
+        ("joined", "limit of 1000 rows"),
+        ("slow", "time limit of 2 s"),
+    ] {
+        let b = block(id);
+        assert_eq!(b["error"]["code"], "QUERY_FAILED", "{b}");
+        assert!(
+            b["error"]["message"].as_str().unwrap().contains(says),
+            "{b}"
+        );
+    }
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "the run took {took:?}"
+    );
+    let before = w.s.cpu_time();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let spent = w.s.cpu_time() - before;
+    assert!(
+        spent < std::time::Duration::from_millis(500),
+        "the server spent {spent:?} of CPU after the run"
+    );
+}

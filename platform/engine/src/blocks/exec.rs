@@ -44,12 +44,14 @@ fn err(field: impl Into<String>, reason: impl Into<String>) -> EngineError {
 }
 
 /// Runs `config` over `inputs`; `source` carries the bytes of a file a source reads.
+/// A block producing more than `max_rows` rows fails.
 pub async fn execute(
     config: &BlockConfig,
     inputs: BTreeMap<String, BlockInput>,
     source: Option<Bytes>,
+    max_rows: usize,
 ) -> EngineResult<BlockOutput> {
-    let plain = |df: DataFrame| async move { collect(df, vec![]).await };
+    let plain = |df: DataFrame| async move { collect(df, vec![], max_rows).await };
     if let Some(bytes) = source {
         let (format, csv) = match config {
             BlockConfig::UploadSource(u) => (u.format, u.csv.clone()),
@@ -126,7 +128,7 @@ pub async fn execute(
         BlockConfig::Join(c) => {
             let left = input("left").await?;
             let right = input("right").await?;
-            join(left, right, c).await
+            join(left, right, c, max_rows).await
         }
         BlockConfig::Aggregate(c) => {
             let df = input("in").await?;
@@ -220,28 +222,41 @@ pub async fn execute(
 /// executes independent blocks at once, and a task runs several projects at once.
 ///
 /// Each block gets a memory pool of its own and bounded string builders (see
-/// [`super::bounded`]).
+/// [`super::bounded`]), and its plan yields often enough to be stopped (see
+/// [`super::yielding`]).
 fn block_session() -> SessionContext {
     let state = SessionStateBuilder::new()
         .with_config(SessionConfig::new().with_target_partitions(1))
         .with_runtime_env(super::bounded::bounded_runtime())
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(super::in_order::ReadPartitionsInOrder))
+        .with_physical_optimizer_rule(Arc::new(super::yielding::YieldOften))
         .build();
     let ctx = SessionContext::new_with_state(state);
     super::bounded::bound_functions(&ctx);
     ctx
 }
 
-async fn collect(df: DataFrame, notes: Vec<String>) -> EngineResult<BlockOutput> {
+/// The block's result, refused past `max_rows` rows as they stream in: a join or series
+/// that multiplies its inputs fails at the limit instead of filling memory first.
+async fn collect(df: DataFrame, notes: Vec<String>, max_rows: usize) -> EngineResult<BlockOutput> {
+    use futures::StreamExt;
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    let mut batches = Vec::new();
+    let mut rows = 0usize;
     // A union's inputs stay separate partitions: first input first.
-    let batches = df
-        .collect_partitioned()
-        .await?
-        .into_iter()
-        .flatten()
-        .collect();
+    for mut partition in df.execute_stream_partitioned().await? {
+        while let Some(batch) = partition.next().await {
+            let batch = batch?;
+            rows += batch.num_rows();
+            if rows > max_rows {
+                return Err(EngineError::Query(format!(
+                    "the block's result passes the limit of {max_rows} rows"
+                )));
+            }
+            batches.push(batch);
+        }
+    }
     Ok(BlockOutput {
         schema,
         batches,
@@ -348,7 +363,12 @@ fn union_compatible(a_port: &str, a: &Schema, b_port: &str, b: &Schema) -> Engin
 
 /// Joins on key pairs. Right-hand columns whose names clash with the left get a `_right`
 /// suffix; a key with the same name on both sides appears once.
-async fn join(left: DataFrame, right: DataFrame, c: &super::Join) -> EngineResult<BlockOutput> {
+async fn join(
+    left: DataFrame,
+    right: DataFrame,
+    c: &super::Join,
+    max_rows: usize,
+) -> EngineResult<BlockOutput> {
     let ls = left.schema().as_arrow().clone();
     let rs = right.schema().as_arrow().clone();
     for (i, k) in c.on.iter().enumerate() {
@@ -419,7 +439,7 @@ async fn join(left: DataFrame, right: DataFrame, c: &super::Join) -> EngineResul
         };
         out.push(ident(renamed(f.name())).alias(name));
     }
-    collect(joined.select(out)?, vec![]).await
+    collect(joined.select(out)?, vec![], max_rows).await
 }
 
 /// Inline rows go through Arrow's JSON decoder, which parses each value as its column's

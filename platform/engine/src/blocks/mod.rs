@@ -5,6 +5,7 @@ pub(crate) mod bounded;
 pub(crate) mod exec;
 pub(crate) mod files;
 mod in_order;
+mod yielding;
 
 pub use exec::{BlockInput, BlockOutput, execute, fn_label};
 pub use files::{FileFormat, decode_file, decode_ipc, encode_file};

@@ -90,7 +90,7 @@ impl Engine {
             (BlockConfig::Plugin(c), Some(e)) => self.run_plugin(e, c, tables).await?,
             _ => vec![(
                 "out".to_owned(),
-                execute_apart(p.config.clone(), tables, bytes)
+                execute_apart(p.config.clone(), tables, bytes, &self.limits)
                     .await
                     .map_err(in_block)?,
             )],
@@ -262,18 +262,25 @@ fn block_key(p: &Planned, inputs: &BTreeMap<String, String>, extra: &str) -> Str
 /// Runs a block's query on a task of its own. The run waits on the task's handle, which
 /// answers at once when the run is cancelled, however long the query computes between
 /// two yields; dropping the handle then aborts the task at the query's next yield (an
-/// [`AbortOnDrop`]), so a cancelled cross join stops holding a core.
+/// [`AbortOnDrop`]), so a cancelled cross join stops holding a core. A block past the
+/// engine's time limit is stopped the same way.
 async fn execute_apart(
     config: BlockConfig,
     tables: BTreeMap<String, BlockInput>,
     bytes: Option<Bytes>,
+    limits: &crate::EngineLimits,
 ) -> EngineResult<BlockOutput> {
+    let max_rows = limits.block_max_rows;
     let task = AbortOnDrop(tokio::spawn(async move {
-        execute(&config, tables, bytes).await
+        execute(&config, tables, bytes, max_rows).await
     }));
-    match task.await {
-        Ok(out) => out,
-        Err(e) => Err(EngineError::Internal(format!("block task: {e}"))),
+    match tokio::time::timeout(limits.block_time_limit, task).await {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => Err(EngineError::Internal(format!("block task: {e}"))),
+        Err(_) => Err(EngineError::Query(format!(
+            "the block ran past the time limit of {} s and was stopped",
+            limits.block_time_limit.as_secs()
+        ))),
     }
 }
 
