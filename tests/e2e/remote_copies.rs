@@ -108,6 +108,15 @@ async fn a_remote_origin_takes_pushes_only_as_far_as_its_link_allows() {
     set_title(&b, &ed, &report, &def, "An editor's change").await;
     let r = b.gql(&ed.auth, PUSH, json!({"p": copy})).await;
     assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    // Nor can the editor schedule that push, while the copy's manager can.
+    let task = json!({"name": "Publish", "trigger": {"cron": "0 6 * * 1-5"},
+        "target": {"projectId": copy}, "actions": [{"kind": "PUSH"}]});
+    let r = b
+        .gql(&ed.auth, crate::tasks::CREATE, json!({"i": task}))
+        .await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    assert!(message(&r).contains("manager role"), "{r}");
+    crate::tasks::create_task(&b, &b_admin, task).await;
     // A forced push needs a link that allows forcing.
     let r = b
         .gql(&b_admin.auth, PUSH, json!({"p": copy, "force": true}))

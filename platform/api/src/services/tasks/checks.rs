@@ -236,10 +236,21 @@ impl Services {
         }
         match a {
             Action::Push { .. } | Action::Pull { .. } | Action::Detach => {
-                if self.store.working_copy_of(&p.record.uid).await?.is_none() {
+                let Some(link) = self.store.working_copy_of(&p.record.uid).await? else {
                     return Err(ApiError::invalid(format!(
                         "actions[{i}]: {} needs a working copy; `{}` is not one",
                         a.kind(),
+                        p.record.name
+                    )));
+                };
+                // The remote origin trusts the link, not the person: pushing through it is
+                // for the copy's managers (as `push_working_copy` checks at run time).
+                if matches!(a, Action::Push { .. })
+                    && link.origin_url.is_some()
+                    && p.role < Role::Manager
+                {
+                    return Err(ApiError::forbidden(format!(
+                        "actions[{i}]: pushing `{}` to a remote origin needs the manager role on it",
                         p.record.name
                     )));
                 }
