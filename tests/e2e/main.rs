@@ -12,6 +12,7 @@ mod directory;
 mod hardening;
 mod identity;
 mod limits;
+mod module_cycles;
 mod permissions;
 mod plugins;
 mod policies;

@@ -1,20 +1,16 @@
-//! `vitrine-api`: the GraphQL API and the service layer under it.
+//! `vitrine-api`: the GraphQL API, a thin async-graphql face over `vitrine-services`.
 //!
-//! Sits above storage and authz and below the HTTP server. [`services`] holds the rules
-//! (every read and write checks the caller's rights there); [`graphql`] is a thin
-//! async-graphql face over them. Errors carry a stable code from the core catalogue.
+//! Sits above the services and below the HTTP server. Resolvers take the caller from the
+//! request, call one service method and shape its answer; every rule lives in the
+//! services. Errors keep their stable code from the core catalogue (see [`GqlResult`]).
 
-pub mod assets;
-mod caller;
 mod error;
 pub mod graphql;
-pub mod outbound;
-pub mod qr;
-mod ratelimit;
-pub mod secrets;
-pub mod services;
 
-pub use caller::{Caller, Credential, RequestMeta};
-pub use error::{ApiError, ApiResult, GqlResult};
+pub use error::GqlResult;
 pub use graphql::{Limits, VitrineSchema, build_schema};
-pub use services::Services;
+// The service layer, under the names resolvers and the server have always used.
+pub use vitrine_services::{
+    self as services, ApiError, ApiResult, Caller, Credential, RequestMeta, Services, assets,
+    outbound, qr, secrets,
+};

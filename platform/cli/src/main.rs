@@ -175,14 +175,13 @@ async fn run_cli() -> anyhow::Result<()> {
             if let Some(l) = listen {
                 config.server.listen = l;
             }
-            let services = vitrine_server::open_services(&config)
-                .await
-                .with_context(|| {
-                    format!(
-                        "cannot open the data directory {}",
-                        config.storage.data_dir.display()
-                    )
-                })?;
+            let app = vitrine_server::open_app(&config).await.with_context(|| {
+                format!(
+                    "cannot open the data directory {}",
+                    config.storage.data_dir.display()
+                )
+            })?;
+            let services = app.services.clone();
             let listener = tokio::net::TcpListener::bind(config.server.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -200,17 +199,15 @@ async fn run_cli() -> anyhow::Result<()> {
                     "tip: `vitrine serve --demo` loads an example project and prints a link to its report"
                 );
             }
-            let queue = vitrine_server::jobs::open_queue(&services, &config)
-                .await
-                .context("cannot open the job queue")?;
             let (stop_tx, stop) = stop_on_signal();
             let workers = config.queue.workers;
             // Side by side on this task (apalis worker futures are not `Send` across
             // every lifetime, so they are not spawned).
             let jobs = async {
                 if workers {
-                    vitrine_server::jobs::run_jobs(services.clone(), queue, until(stop.clone()))
+                    app.run_jobs(until(stop.clone()))
                         .await
+                        .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))
                 } else {
                     Ok(())
                 }
@@ -229,20 +226,19 @@ async fn run_cli() -> anyhow::Result<()> {
         }
         Command::Worker { common } => {
             let config = load_config(&common)?;
-            let services = vitrine_server::open_services(&config).await.with_context(|| {
+            let app = vitrine_server::open_app(&config).await.with_context(|| {
                 format!(
                     "cannot open the database at {} (an embedded database belongs to one process: with `vitrine serve` running, give workers a shared database with storage.database_url)",
                     config.database_url()
                 )
             })?;
-            let queue = vitrine_server::jobs::open_queue(&services, &config)
-                .await
-                .context("cannot open the job queue")?;
             println!(
                 "worker: working on {} jobs; ctrl-c stops",
-                queue.backend_name()
+                app.queue.backend_name()
             );
-            vitrine_server::jobs::run_jobs(services, queue, until(stop_on_signal().1)).await?;
+            app.run_jobs(until(stop_on_signal().1))
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
         }
         Command::Admin {
             command:
@@ -254,8 +250,9 @@ async fn run_cli() -> anyhow::Result<()> {
                 },
         } => {
             let config = load_config(&common)?;
-            let services = vitrine_server::open_services(&config)
+            let services = vitrine_server::open_app(&config)
                 .await
+                .map(|app| app.services)
                 .context("cannot open the database (an embedded database cannot be opened while `vitrine serve` runs on it; stop the server or use the setup URL)")?;
             let mut password = String::new();
             std::io::stdin()

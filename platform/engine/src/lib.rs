@@ -15,6 +15,7 @@ pub mod plugins;
 pub mod query;
 pub mod report;
 mod run;
+mod text;
 mod types;
 pub mod workflow;
 

@@ -9,7 +9,6 @@ use vitrine_plugins::{Host, PluginInfo, PortTable, RunOptions};
 use vitrine_storage::{PluginRecord, new_uid, now_ms, plugin_artifact_path};
 
 use crate::blocks::{BlockInput, BlockOutput, PluginBlock};
-use crate::workflow::Workflow;
 use crate::{Engine, EngineError, EngineResult};
 
 /// A published plugin version with its checked description.
@@ -102,34 +101,6 @@ impl Engine {
         self.store.insert_plugin(&record).await?;
         tracing::info!(plugin = %record.name, version = %record.version, by, "published a plugin");
         Ok(record)
-    }
-
-    /// The published versions `wf`'s plugin blocks name (unresolved names are looked up
-    /// after parameter substitution by validation, which reports what is missing).
-    pub async fn plugin_catalog(
-        &self,
-        wf: &Workflow,
-        params: &BTreeMap<String, String>,
-    ) -> EngineResult<PluginCatalog> {
-        let mut catalog = PluginCatalog::default();
-        for b in wf.blocks.iter().filter(|b| b.kind == "plugin") {
-            let Ok(config) = crate::workflow::substitute(&b.config, params, "config") else {
-                continue;
-            };
-            let (Some(name), Some(version)) = (
-                config.get("plugin").and_then(|v| v.as_str()),
-                config.get("version").and_then(|v| v.as_str()),
-            ) else {
-                continue;
-            };
-            if catalog.get(name, version).is_some() {
-                continue;
-            }
-            if let Some(r) = self.store.plugin(name, version).await? {
-                catalog.insert(entry(r)?);
-            }
-        }
-        Ok(catalog)
     }
 
     /// Runs one plugin block over its inputs; returns a table per output port, in the

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::blocks::{BlockConfig, Ports};
-use crate::plugins::{PluginCatalog, PluginEntry};
+use crate::plugins::{PluginCatalog, PluginEntry, entry};
+pub use crate::text::{check_ident, substitute};
 use crate::{EngineError, EngineResult};
 
 /// Blocks as saved, in the order the author listed them.
@@ -361,75 +362,34 @@ fn topological(wf: &Workflow, planned: &HashMap<&str, Planned>) -> EngineResult<
     Ok(order)
 }
 
-/// Block ids and port names become SQL table names: keep them plain identifiers.
-pub fn check_ident(s: &str) -> Result<(), String> {
-    let ok = !s.is_empty()
-        && s.len() <= 63
-        && s.starts_with(|c: char| c.is_ascii_lowercase())
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{s}` must be 1-63 characters of a-z, 0-9 and _, starting with a letter"
-        ))
-    }
-}
-
-/// Replaces `${name}` in every string of `v` with the parameter's value; `$${` stands for
-/// a literal `${`. An unknown name is an error naming the field that uses it.
-pub fn substitute(
-    v: &Value,
-    params: &BTreeMap<String, String>,
-    path: &str,
-) -> Result<Value, (String, String)> {
-    Ok(match v {
-        Value::String(s) => {
-            Value::String(substitute_str(s, params).map_err(|r| (path.to_owned(), r))?)
-        }
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, x)| substitute(x, params, &format!("{path}[{i}]")))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, x)| Ok((k.clone(), substitute(x, params, &format!("{path}.{k}"))?)))
-                .collect::<Result<_, (String, String)>>()?,
-        ),
-        other => other.clone(),
-    })
-}
-
-fn substitute_str(s: &str, params: &BTreeMap<String, String>) -> Result<String, String> {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        if let Some(t) = tail.strip_prefix("$${") {
-            out.push_str("${");
-            rest = t;
-        } else if let Some(t) = tail.strip_prefix("${") {
-            let Some(end) = t.find('}') else {
-                return Err("a `${` without its closing `}`".into());
+impl crate::Engine {
+    /// The published versions `wf`'s plugin blocks name (unresolved names are looked up
+    /// after parameter substitution by validation, which reports what is missing).
+    pub async fn plugin_catalog(
+        &self,
+        wf: &Workflow,
+        params: &BTreeMap<String, String>,
+    ) -> EngineResult<PluginCatalog> {
+        let mut catalog = PluginCatalog::default();
+        for b in wf.blocks.iter().filter(|b| b.kind == "plugin") {
+            let Ok(config) = substitute(&b.config, params, "config") else {
+                continue;
             };
-            let name = &t[..end];
-            match params.get(name) {
-                Some(v) => out.push_str(v),
-                None => return Err(format!("unknown parameter `{name}`")),
+            let (Some(name), Some(version)) = (
+                config.get("plugin").and_then(|v| v.as_str()),
+                config.get("version").and_then(|v| v.as_str()),
+            ) else {
+                continue;
+            };
+            if catalog.get(name, version).is_some() {
+                continue;
             }
-            rest = &t[end + 1..];
-        } else {
-            out.push('$');
-            rest = &tail[1..];
+            if let Some(r) = self.store.plugin(name, version).await? {
+                catalog.insert(entry(r)?);
+            }
         }
+        Ok(catalog)
     }
-    out.push_str(rest);
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -354,6 +354,30 @@ impl Config {
         Ok(())
     }
 
+    /// What the services need to open the instance.
+    pub fn app(&self) -> Result<vitrine_api::services::AppConfig, ConfigError> {
+        let engine = vitrine_engine::EngineLimits {
+            plugins: self.plugins.host_limits(),
+            block_max_rows: self.limits.block_max_rows.max(1),
+            block_time_limit: std::time::Duration::from_secs(
+                self.limits.block_time_limit_secs.max(1),
+            ),
+            ..Default::default()
+        };
+        Ok(vitrine_api::services::AppConfig {
+            data_dir: self.storage.data_dir.clone(),
+            database_url: self.database_url(),
+            engine,
+            outbound: self.outbound(),
+            queue: self.queue()?,
+            mail: vitrine_api::services::MailConfig {
+                smtp_url: self.mail.smtp_url.clone(),
+                from: self.mail.from.clone(),
+            },
+            min_task_interval: std::time::Duration::from_secs(self.queue.min_task_interval_secs),
+        })
+    }
+
     /// What outbound requests may reach beyond public addresses.
     pub fn outbound(&self) -> vitrine_api::outbound::OutboundPolicy {
         vitrine_api::outbound::OutboundPolicy {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use vitrine_api::services::{LinkOp, NewShareLink};
-use vitrine_api::{ApiError, Caller, Credential, Services};
+use vitrine_api::{ApiError, Caller, Services};
 use vitrine_authz::{Object, Subject};
 use vitrine_core::{LinkKind, LinkRights, Role};
 use vitrine_storage::{FolderRecord, PageRequest, new_uid, now_ms};
@@ -73,14 +73,10 @@ pub async fn prepare(services: &Arc<Services>) -> Result<String, ServerError> {
         }
         Err(e) => return Err(fail("read users", e.into())),
     };
-    let caller = Caller {
-        user: owner.clone(),
-        credential: Credential::ApiToken {
-            token_uid: "demo".into(),
-            read_only: false,
-        },
-        address: None,
-    };
+    let caller = services
+        .system_caller(&owner.uid, "seed the demo project")
+        .await
+        .map_err(|e| fail("act as the demo owner", e))?;
     let existing = services
         .store
         .project_by_slug(SLUG)
@@ -162,7 +158,7 @@ async fn seed(services: &Arc<Services>, caller: &Caller) -> Result<String, Serve
     services
         .authz
         .grant_role(
-            &Subject::User(caller.user.uid.clone()),
+            &Subject::User(caller.uid().to_owned()),
             &Object::Folder(folder.uid.clone()),
             Role::Manager,
         )
@@ -171,7 +167,7 @@ async fn seed(services: &Arc<Services>, caller: &Caller) -> Result<String, Serve
     services
         .authz
         .grant_permission(
-            &Subject::User(caller.user.uid.clone()),
+            &Subject::User(caller.uid().to_owned()),
             vitrine_core::ServerPermission::ProjectEditor,
         )
         .await

@@ -8,7 +8,6 @@
 pub mod config;
 pub mod demo;
 pub mod guard;
-pub mod jobs;
 mod routes;
 
 use std::future::Future;
@@ -17,9 +16,8 @@ use std::time::Duration;
 
 use poem::listener::TcpAcceptor;
 use poem::{EndpointExt, Route, Server, get, post, put};
+use vitrine_api::services::App;
 use vitrine_api::{Services, VitrineSchema, build_schema};
-use vitrine_authz::Authz;
-use vitrine_storage::Store;
 
 pub use config::{Config, ConfigError};
 
@@ -41,47 +39,20 @@ pub struct AppState {
 pub enum ServerError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("cannot create data directory {path}: {source}")]
-    DataDir {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error(transparent)]
-    Storage(#[from] vitrine_storage::StorageError),
-    #[error(transparent)]
-    Authz(#[from] vitrine_authz::AuthzError),
+    #[error("{0}")]
+    Open(String),
     #[error("demo: {0}")]
     Demo(String),
     #[error("server i/o error: {0}")]
     Io(#[from] std::io::Error),
-    #[error(transparent)]
-    Queue(#[from] vitrine_queue::QueueError),
 }
 
-/// Opens storage and authorization for a configuration: what `serve` and the admin
-/// commands share.
-pub async fn open_services(config: &Config) -> Result<Arc<Services>, ServerError> {
-    let dir = &config.storage.data_dir;
-    std::fs::create_dir_all(dir.join("artifacts")).map_err(|source| ServerError::DataDir {
-        path: dir.display().to_string(),
-        source,
-    })?;
-    let store = Store::open(&config.database_url(), &dir.join("artifacts")).await?;
-    let authz = Authz::load(store.clone()).await?;
-    let engine = vitrine_engine::EngineLimits {
-        // Compiled plugins survive restarts beside the data they serve.
-        plugin_cache: Some(dir.join("plugin-cache")),
-        plugins: config.plugins.host_limits(),
-        block_max_rows: config.limits.block_max_rows.max(1),
-        block_time_limit: Duration::from_secs(config.limits.block_time_limit_secs.max(1)),
-        ..Default::default()
-    };
-    let services = Services::new(store, authz, engine, config.outbound()).await;
-    services.set_min_task_interval(Duration::from_secs(config.queue.min_task_interval_secs));
-    if let Err(e) = services.engine.recover().await {
-        tracing::warn!(error = %e, "cannot mark interrupted runs");
-    }
-    Ok(services)
+/// Opens the instance a configuration describes (see `vitrine_services::App::open`): what
+/// `serve`, `worker` and the admin commands share.
+pub async fn open_app(config: &Config) -> Result<App, ServerError> {
+    App::open(config.app()?)
+        .await
+        .map_err(|e| ServerError::Open(e.message))
 }
 
 pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {

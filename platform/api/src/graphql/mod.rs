@@ -28,9 +28,9 @@ use vitrine_core::ErrorCode;
 pub use limits::{IntrospectionAllowed, Limits, STANDARD_INTROSPECTION_QUERY};
 pub use sharing_types::PublicUrl;
 
-use crate::caller::{Caller, RequestMeta};
 use crate::services::Services;
 use crate::{ApiError, ApiResult};
+use crate::{Caller, RequestMeta};
 
 /// The query root: identity and directory fields, then the data engine's.
 #[derive(MergedObject, Default)]

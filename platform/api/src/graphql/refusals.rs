@@ -10,7 +10,7 @@ use async_graphql::extensions::{
 use async_graphql::{ServerResult, Value};
 
 use super::AuthState;
-use crate::caller::RequestMeta;
+use crate::RequestMeta;
 use crate::services::Services;
 
 pub(crate) struct AuditRefusals;

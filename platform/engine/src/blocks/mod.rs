@@ -431,7 +431,7 @@ impl BlockConfig {
             }
             "publish" => {
                 let c: Publish = parse(v)?;
-                crate::workflow::check_ident(&c.dataset)
+                crate::text::check_ident(&c.dataset)
                     .map_err(|r| ("config.dataset".to_owned(), r))?;
                 BlockConfig::Publish(c)
             }

@@ -1,6 +1,6 @@
 //! Reports, tiles and their queries; warm-up of every tile's default result.
 
-mod model;
+pub(crate) mod model;
 
 pub use model::*;
 

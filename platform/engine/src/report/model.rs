@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::blocks::AggFunction;
-use crate::workflow::check_ident;
+use crate::text::check_ident;
 use crate::{EngineError, EngineResult};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -73,7 +73,7 @@ pub async fn execute(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> 
     let limits = state.config.limits();
     let content_type = req.content_type().unwrap_or_default().to_owned();
     if content_type.starts_with("multipart/form-data") {
-        return super::multipart::execute(req, body, &content_type, &state).await;
+        return execute_multipart(req, body, &content_type, &state).await;
     }
     if !is_json(&content_type) {
         return body_error(
@@ -136,6 +136,47 @@ pub async fn execute(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> 
 
 /// A body that broke off: too large (the guard's limit, for bodies without a length) or
 /// cut by the client.
+/// A multipart request: the caller first, from the headers; the body only then.
+async fn execute_multipart(
+    req: &Request,
+    body: Body,
+    content_type: &str,
+    state: &AppState,
+) -> Response {
+    let meta = request_meta(req);
+    let auth = authenticate(&state.services, req, &meta).await;
+    match &auth {
+        AuthState::Caller(_) => {}
+        AuthState::Rejected(e) => {
+            return body_error(e.code, e.message.clone());
+        }
+        AuthState::Anonymous => {
+            return body_error(
+                ErrorCode::Unauthenticated,
+                "uploads need a signed-in caller; send a bearer token or the session cookie",
+            );
+        }
+    }
+    let limits = state.config.limits();
+    match super::multipart::read(body, content_type, limits.max_body_bytes).await {
+        Ok(async_graphql::BatchRequest::Single(r)) => {
+            run_requests(req, auth, vec![r], false, state).await
+        }
+        Ok(async_graphql::BatchRequest::Batch(rs)) if rs.len() <= limits.max_batch => {
+            run_requests(req, auth, rs, true, state).await
+        }
+        Ok(async_graphql::BatchRequest::Batch(rs)) => body_error(
+            ErrorCode::QueryTooLarge,
+            format!(
+                "the batch has {} operations; the limit is {}",
+                rs.len(),
+                limits.max_batch
+            ),
+        ),
+        Err((code, message)) => body_error(code, message),
+    }
+}
+
 fn unreadable(error: &str, max: usize) -> Response {
     if crate::guard::is_too_large(&error) {
         return body_error(

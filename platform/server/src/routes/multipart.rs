@@ -1,58 +1,19 @@
 //! GraphQL multipart requests (file uploads, the graphql-multipart-request spec).
 //!
-//! The caller is authenticated from the headers before a byte of the body is read: an
-//! anonymous or refused caller gets its answer at once, so an upload costs an
-//! unauthenticated client nothing but the headers. Then the body streams through: the
+//! The GraphQL route authenticates the caller from the headers before it asks for a byte
+//! of the body (an anonymous or refused caller gets its answer at once, so an upload costs
+//! an unauthenticated client nothing but the headers). Then the body streams through: the
 //! `operations` and `map` parts under the plain GraphQL body limit, each file to a
 //! temporary file (never whole in memory) under the upload limit, at most a few files.
 
-use poem::{Body, Request, Response};
-use vitrine_api::graphql::AuthState;
+use poem::Body;
 use vitrine_core::ErrorCode;
-
-use super::graphql::{authenticate, body_error, run_requests};
-use super::request_meta;
-use crate::AppState;
 
 /// Files in one request.
 const MAX_FILES: usize = 4;
 
-pub async fn execute(req: &Request, body: Body, content_type: &str, state: &AppState) -> Response {
-    let meta = request_meta(req);
-    let auth = authenticate(&state.services, req, &meta).await;
-    match &auth {
-        AuthState::Caller(_) => {}
-        AuthState::Rejected(e) => {
-            return body_error(e.code, e.message.clone());
-        }
-        AuthState::Anonymous => {
-            return body_error(
-                ErrorCode::Unauthenticated,
-                "uploads need a signed-in caller; send a bearer token or the session cookie",
-            );
-        }
-    }
-    let limits = state.config.limits();
-    match read(body, content_type, limits.max_body_bytes).await {
-        Ok(async_graphql::BatchRequest::Single(r)) => {
-            run_requests(req, auth, vec![r], false, state).await
-        }
-        Ok(async_graphql::BatchRequest::Batch(rs)) if rs.len() <= limits.max_batch => {
-            run_requests(req, auth, rs, true, state).await
-        }
-        Ok(async_graphql::BatchRequest::Batch(rs)) => body_error(
-            ErrorCode::QueryTooLarge,
-            format!(
-                "the batch has {} operations; the limit is {}",
-                rs.len(),
-                limits.max_batch
-            ),
-        ),
-        Err((code, message)) => body_error(code, message),
-    }
-}
-
-type Refusal = (ErrorCode, String);
+/// Why a multipart body was refused: the code and the message for the client.
+pub(super) type Refusal = (ErrorCode, String);
 
 fn refusal(e: multer::Error) -> Refusal {
     match e {
@@ -78,7 +39,8 @@ fn refusal(e: multer::Error) -> Refusal {
     }
 }
 
-async fn read(
+/// The GraphQL request(s) of a multipart body, files spooled to temporary files.
+pub(super) async fn read(
     body: Body,
     content_type: &str,
     max_operations: usize,

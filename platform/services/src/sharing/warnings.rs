@@ -12,8 +12,8 @@ use vitrine_storage::{PinnedReport, ReportRecord, ShareLinkRecord, ShareWarning,
 
 use super::exposure::{Exposure, widening};
 use super::link_state;
+use crate::Services;
 use crate::caller::Caller;
-use crate::services::Services;
 use crate::{ApiError, ApiResult};
 
 /// Per-project rule for edits that widen what outsiders' links show.
@@ -239,7 +239,7 @@ impl Services {
             .ok_or_else(|| {
                 ApiError::invalid("pinnedRevisionId: no such revision of the link's project")
             })?;
-        let content = crate::services::revisions::content_of(&rev)?;
+        let content = crate::install::content_of(&rev)?;
         let old = content
             .reports
             .into_iter()

@@ -18,9 +18,9 @@ use vitrine_engine::{QueryResult, QuerySpec, Scope};
 use vitrine_storage::{DatasetRecord, NewAuditEvent, ReportRecord, ShareCopyRecord, now_ms};
 
 use super::visit::{ShareAccess, share_detail};
-use crate::services::security::{AccessRule, DataSecurity, has_column, scope_of};
-use crate::services::{Services, TileDownload};
+use crate::security::{AccessRule, DataSecurity, has_column, scope_of};
 use crate::{ApiError, ApiResult};
+use crate::{Services, TileDownload};
 
 /// The report as the viewer page draws it.
 #[derive(Debug, Clone, Serialize)]

@@ -8,8 +8,8 @@ use vitrine_queue::Job;
 use vitrine_storage::{RunCounts, now_ms, run_status as st};
 
 use super::TaskRunView;
+use crate::Services;
 use crate::caller::Caller;
-use crate::services::Services;
 use crate::{ApiError, ApiResult};
 
 impl Services {

@@ -18,7 +18,7 @@ use vitrine_storage::{ProjectRecord, WorkingCopyRecord, new_uid, now_ms};
 
 use super::Services;
 use super::directory::ProjectView;
-use super::install::{Install, Installed, Payload, moved};
+use super::install::{Install, Payload, SyncOutcome, content_of, moved};
 use super::remote::RemoteOrigin;
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
@@ -31,24 +31,6 @@ pub struct WorkingCopyStatus {
     pub ahead: i64,
     /// Revisions of the origin not pulled yet; none when the origin cannot be asked.
     pub behind: Option<i64>,
-}
-
-/// What a push or pull did.
-#[derive(Debug, Clone)]
-pub struct SyncOutcome {
-    /// The written project's newest revision afterwards.
-    pub head: i64,
-    /// Revisions added to the written project's history.
-    pub revisions: usize,
-}
-
-impl From<Installed> for SyncOutcome {
-    fn from(i: Installed) -> Self {
-        SyncOutcome {
-            head: i.head,
-            revisions: i.appended,
-        }
-    }
 }
 
 impl Services {
@@ -93,7 +75,7 @@ impl Services {
                 ));
             }
             number = r.number;
-            payload.head = super::revisions::content_of(&r)?;
+            payload.head = content_of(&r)?;
         }
         // Validated before the copy exists, so a refusal leaves nothing behind.
         self.restorable(&payload.head, &format!("revision {number}"))
@@ -140,7 +122,7 @@ impl Services {
             ..Install::default()
         };
         let installed = self
-            .install(&copy.record.uid, payload, how, author(caller))
+            .install(&copy.record.uid, payload, how, caller.as_author())
             .await;
         let installed = match installed {
             Ok(i) => i,
@@ -324,7 +306,7 @@ impl Services {
                 ..Install::default()
             };
             // The new report pairs are written with the push, in its transaction.
-            self.install(&origin_uid, &payload, how, author(caller))
+            self.install(&origin_uid, &payload, how, caller.as_author())
                 .await?
                 .into()
         };
@@ -429,7 +411,9 @@ impl Services {
             working_copy: Some(next),
             ..Install::default()
         };
-        let installed = self.install(copy_uid, &payload, how, author(caller)).await;
+        let installed = self
+            .install(copy_uid, &payload, how, caller.as_author())
+            .await;
         self.engine.datasets.unpin(&pinned);
         let installed = installed?;
         self.audit
@@ -493,8 +477,4 @@ impl Services {
         }
         Ok(())
     }
-}
-
-pub(crate) fn author(caller: &Caller) -> (Option<&str>, &str) {
-    (Some(caller.uid()), caller.user.username.as_str())
 }

@@ -7,10 +7,10 @@ use vitrine_storage::{NewAuditEvent, ShareLinkRecord, ShareSessionRecord, now_ms
 
 use super::visit::SHARE_SESSION_TTL_MS;
 use super::{LOCK_AFTER_FAILURES, link_state};
+use crate::Services;
 use crate::caller::RequestMeta;
 use crate::ratelimit::{give_back_all, reserve_all};
 use crate::secrets::{new_token, token_hash};
-use crate::services::Services;
 use crate::{ApiError, ApiResult};
 
 /// How long a recipient's password check waits for a permit before being refused.

@@ -15,10 +15,10 @@ use vitrine_engine::report::{FilterState, ReportDefinition};
 use vitrine_storage::TaskRunRecord;
 
 use super::notify::{Attachment, Mail};
+use crate::bundles::format;
 use crate::caller::Caller;
-use crate::services::bundles::format;
-use crate::services::{ProjectView, Services};
 use crate::{ApiError, ApiResult};
+use crate::{ProjectView, Services};
 
 impl Services {
     /// Applies `action` (index `i` of the run's actions) to one project; returns a line

@@ -43,7 +43,7 @@ pub const MAX_UPLOAD_BYTES: usize = 256 << 20;
 const MAX_PARAMETERS: usize = 100;
 
 impl Services {
-    pub(crate) fn require_admin_caller(&self, caller: &Caller) -> ApiResult<()> {
+    pub fn require_admin_caller(&self, caller: &Caller) -> ApiResult<()> {
         self.authz
             .require_permission(caller.uid(), ServerPermission::Admin)
             .map_err(Into::into)

@@ -20,8 +20,8 @@ use vitrine_storage::{
 
 use super::task_caller;
 use crate::caller::Caller;
-use crate::services::{ProjectView, Services};
 use crate::{ApiError, ApiResult};
+use crate::{ProjectView, Services};
 
 /// A run with its per-project records, as clients see it.
 #[derive(Debug, Clone)]

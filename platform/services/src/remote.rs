@@ -13,7 +13,7 @@ use vitrine_storage::{WorkingCopyLinkRecord, WorkingCopyRecord, new_uid, now_ms}
 use super::Services;
 use super::directory::ProjectView;
 use super::install::Install;
-use super::working_copies::SyncOutcome;
+use super::install::SyncOutcome;
 use crate::caller::{Caller, Credential};
 use crate::secrets::{new_token, token_hash};
 use crate::{ApiError, ApiResult};
@@ -246,12 +246,7 @@ impl Services {
             ..Install::default()
         };
         let installed = self
-            .install(
-                &origin_uid,
-                &payload,
-                how,
-                super::working_copies::author(&caller),
-            )
+            .install(&origin_uid, &payload, how, caller.as_author())
             .await;
         self.engine.datasets.unpin(&pinned);
         let installed = installed?;

@@ -11,8 +11,8 @@ use vitrine_storage::TaskRecord;
 
 use super::MAX_EVENT_CHAIN;
 use crate::ApiResult;
+use crate::Services;
 use crate::caller::{Caller, Credential};
-use crate::services::Services;
 
 impl Services {
     /// Something happened that event tasks may wait for. Fires each matching task once
@@ -118,7 +118,7 @@ impl Services {
 
     /// Starts listening for the engine's finished runs, turning successful ones into
     /// `project_refreshed` events. Call once per process that runs workflows.
-    pub fn watch_refreshes(self: &Arc<Self>) {
+    pub(crate) fn watch_refreshes(self: &Arc<Self>) {
         let mut rx = self.engine.finished_runs();
         let services = Arc::downgrade(self);
         tokio::spawn(async move {

@@ -1,6 +1,19 @@
-//! The service layer: every read and write of the API goes through here, and every one of
-//! them checks the caller's rights first. Framework-free: resolvers and HTTP routes are thin
-//! adapters over these functions.
+//! `vitrine-services`: the only way in. Sits above storage, authz, engine and queue and
+//! below the GraphQL API (`vitrine-api`) and the HTTP server (`vitrine-server`).
+//!
+//! Every read and write goes through here, and every one of them checks the caller's
+//! rights first. Framework-free: no poem or async-graphql type appears here; resolvers and
+//! HTTP routes are thin adapters over these functions. Errors carry a stable code from the
+//! core catalogue ([`ApiError`]).
+
+mod app;
+pub mod assets;
+mod caller;
+mod error;
+pub mod outbound;
+pub mod qr;
+mod ratelimit;
+pub mod secrets;
 
 mod audit;
 mod auth;
@@ -30,11 +43,14 @@ use parking_lot::Mutex;
 use vitrine_authz::Authz;
 use vitrine_storage::{PageRequest, Store};
 
-use crate::ApiResult;
+pub use caller::{Caller, Credential, RequestMeta};
+pub use error::{ApiError, ApiResult};
 
+pub use app::{App, AppConfig};
 pub use audit::Audit;
 pub use auth::{LoginOutcome, NewApiToken, SESSION_TTL, SETUP_TOKEN_TTL};
 pub use directory::{FolderView, ProjectView};
+pub use install::SyncOutcome;
 pub use plugins::MAX_PLUGIN_BYTES;
 pub use policy::PolicyKnown;
 pub use remote::{CopyLinkRights, MAX_LINK_HOURS, NewCopyLink, RemoteHead};
@@ -49,7 +65,7 @@ pub use tasks::{
     DEFAULT_MIN_TASK_INTERVAL, MAIL_DEFAULT_FROM, MailConfig, TaskInput, TaskJobs, TaskRunView,
 };
 pub use workflows::{MAX_UPLOAD_BYTES, WorkflowView};
-pub use working_copies::{SyncOutcome, WorkingCopyStatus};
+pub use working_copies::WorkingCopyStatus;
 
 use crate::ratelimit::{AttemptLimiter, LimitPolicy};
 use crate::secrets::PasswordHasherPool;
@@ -181,7 +197,8 @@ mod limits {
 pub(crate) const SCAN_BATCH: usize = 200;
 
 impl Services {
-    pub async fn new(
+    /// Only [`App::open`] builds the services, so every process wires them the same way.
+    pub(crate) async fn new(
         store: Store,
         authz: Arc<Authz>,
         engine_limits: vitrine_engine::EngineLimits,

@@ -13,8 +13,7 @@ use vitrine_engine::workflow::{Workflow, validate};
 use vitrine_storage::{PageRequest, RevisionRecord, StorageError, new_uid, now_ms};
 
 use super::Services;
-use super::install::{Install, Payload};
-use super::working_copies::author;
+use super::install::{Install, Payload, content_of};
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
 
@@ -221,7 +220,7 @@ impl Services {
                 )),
                 ..Install::default()
             };
-            self.install(&project_uid, &payload, how, author(caller))
+            self.install(&project_uid, &payload, how, caller.as_author())
                 .await?;
         }
         self.audit
@@ -318,7 +317,7 @@ impl Services {
             ..Install::default()
         };
         if let Err(e) = self
-            .install(&project.record.uid, &payload, how, author(caller))
+            .install(&project.record.uid, &payload, how, caller.as_author())
             .await
         {
             self.remove_failed_project(&project.record.uid).await;
@@ -335,10 +334,6 @@ impl Services {
             .await;
         Ok(project)
     }
-}
-
-pub(crate) fn content_of(r: &RevisionRecord) -> ApiResult<RevisionContent> {
-    serde_json::from_value(r.content.clone()).map_err(|e| ApiError::internal("revision", e))
 }
 
 /// A message made from the changes: "changed block orders, added tile Sales/t4".

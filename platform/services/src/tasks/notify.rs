@@ -7,7 +7,7 @@ use serde_json::json;
 use vitrine_core::ErrorCode;
 use vitrine_storage::{RunCounts, TaskRunRecord};
 
-use crate::services::Services;
+use crate::Services;
 use crate::{ApiError, ApiResult};
 
 /// The sender when none is configured.

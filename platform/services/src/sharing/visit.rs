@@ -17,9 +17,9 @@ use vitrine_storage::{
 };
 
 use super::link_state;
+use crate::Services;
 use crate::caller::{Caller, RequestMeta};
 use crate::secrets::{new_token, token_hash};
-use crate::services::Services;
 use crate::{ApiError, ApiResult};
 
 /// How long a share session lasts before the visitor opens the link again.

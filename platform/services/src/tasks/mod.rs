@@ -81,7 +81,7 @@ pub const MAX_EVENT_CHAIN: usize = 8;
 
 impl Services {
     /// Lets tasks run: jobs go to `queue`; deliveries and notices use `mail`.
-    pub fn attach_queue(&self, queue: Queue, mail: MailConfig) {
+    pub(crate) fn attach_queue(&self, queue: Queue, mail: MailConfig) {
         let _ = self.tasks.queue.set(queue);
         let _ = self.tasks.mail.set(mail);
     }

@@ -8,9 +8,9 @@ use vitrine_core::{
 use vitrine_storage::{ShareRecipientRecord, new_uid, now_ms};
 
 use super::{Invitation, link_state};
+use crate::Services;
 use crate::caller::Caller;
 use crate::secrets::{new_token, token_hash};
-use crate::services::Services;
 use crate::{ApiError, ApiResult};
 
 #[derive(Debug, Clone)]

@@ -1,4 +1,20 @@
 //! Who is calling, and how they proved it.
+//!
+//! A [`Caller`] is made only inside this crate: by sign-in and token checks (`auth`), by a
+//! working-copy link (`remote`), for a scheduled task's run (`tasks`), or, for work the
+//! instance does on its own behalf, by [`crate::Services::system_caller`], which audits
+//! the reason. Code above the services (GraphQL, HTTP routes, the CLI) gets callers from
+//! those functions and can read them, never build or change one:
+//!
+//! ```compile_fail
+//! # fn forge(user: vitrine_storage::UserRecord) -> vitrine_services::Caller {
+//! vitrine_services::Caller {
+//!     user,
+//!     credential: vitrine_services::Credential::ApiToken { token_uid: "x".into(), read_only: false },
+//!     address: None,
+//! }
+//! # }
+//! ```
 
 use vitrine_core::ErrorCode;
 use vitrine_storage::UserRecord;
@@ -30,18 +46,43 @@ pub enum Credential {
         run_uid: String,
         chain: Vec<String>,
     },
+    /// The instance acting on its own, as `user`, for `reason` (seeding the demo, say);
+    /// made only by [`crate::Services::system_caller`], which audits it.
+    System {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub user: UserRecord,
-    pub credential: Credential,
-    pub address: Option<String>,
+    pub(crate) user: UserRecord,
+    pub(crate) credential: Credential,
+    pub(crate) address: Option<String>,
 }
 
 impl Caller {
     pub fn uid(&self) -> &str {
         &self.user.uid
+    }
+
+    /// The user the caller acts as.
+    pub fn user(&self) -> &UserRecord {
+        &self.user
+    }
+
+    /// How the caller proved who they are.
+    pub fn credential(&self) -> &Credential {
+        &self.credential
+    }
+
+    /// How the caller signs revisions: their id and their username at the time.
+    pub(crate) fn as_author(&self) -> (Option<&str>, &str) {
+        (Some(self.uid()), self.user.username.as_str())
+    }
+
+    /// The client address the request came from, when there was a request.
+    pub fn address(&self) -> Option<&str> {
+        self.address.as_deref()
     }
 
     /// Whether the credential is a read-only API token: nothing it carries may write,

@@ -12,8 +12,8 @@ use vitrine_storage::{TaskRecord, now_ms};
 
 use super::{TaskInput, task_caller};
 use crate::caller::Caller;
-use crate::services::{ProjectView, Services};
 use crate::{ApiError, ApiResult};
+use crate::{ProjectView, Services};
 
 impl Services {
     /// Every check a task can pass before it runs. Returns the run-as token's uid.
@@ -120,11 +120,11 @@ impl Services {
         let mut all: Vec<TaskRecord> = Vec::new();
         let mut page = vitrine_storage::PageRequest {
             after: None,
-            first: crate::services::SCAN_BATCH,
+            first: crate::SCAN_BATCH,
         };
         loop {
             let batch = self.store.tasks(&page).await?;
-            let done = batch.len() < crate::services::SCAN_BATCH;
+            let done = batch.len() < crate::SCAN_BATCH;
             page.after = batch.last().map(|t| t.uid.clone());
             all.extend(batch);
             if done {
@@ -215,7 +215,7 @@ impl Services {
     }
 
     /// Sets the shortest time between two firings of a cron task (from the config).
-    pub fn set_min_task_interval(&self, every: std::time::Duration) {
+    pub(crate) fn set_min_task_interval(&self, every: std::time::Duration) {
         self.tasks.min_interval_ms.store(
             every.as_millis().min(i64::MAX as u128) as i64,
             std::sync::atomic::Ordering::Relaxed,

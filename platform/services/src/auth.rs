@@ -121,6 +121,35 @@ impl Services {
         Ok(user)
     }
 
+    /// A caller for work the instance does on its own behalf, acting as the user
+    /// `user_uid` (who must exist and be enabled), for `reason`. Every one is audited
+    /// (`system.act`, with the reason), so nothing acts unseen.
+    pub async fn system_caller(&self, user_uid: &str, reason: &str) -> ApiResult<Caller> {
+        let user = self
+            .store
+            .user(user_uid)
+            .await?
+            .filter(|u| !u.disabled)
+            .ok_or_else(|| ApiError::not_found("user"))?;
+        let caller = Caller {
+            user,
+            credential: Credential::System {
+                reason: reason.to_owned(),
+            },
+            address: None,
+        };
+        self.audit
+            .record(
+                &caller,
+                "system.act",
+                &format!("user:{user_uid}"),
+                "ok",
+                reason,
+            )
+            .await;
+        Ok(caller)
+    }
+
     /// Creates a local user with a validated username and password; no permission check
     /// (callers check). Used by setup, the admin API and `vitrine admin create-user`.
     pub async fn create_local_user(
@@ -407,9 +436,10 @@ impl Services {
         self.store.set_password_hash(caller.uid(), &hash).await?;
         let keep = match &caller.credential {
             Credential::Session { session_hash, .. } => Some(session_hash.as_str()),
-            Credential::ApiToken { .. } | Credential::CopyLink { .. } | Credential::Task { .. } => {
-                None
-            }
+            Credential::ApiToken { .. }
+            | Credential::CopyLink { .. }
+            | Credential::Task { .. }
+            | Credential::System { .. } => None,
         };
         self.store.delete_sessions_of(caller.uid(), keep).await?;
         self.auth_cache.forget_user(caller.uid());
@@ -437,7 +467,10 @@ impl Services {
         caller.require_write()?;
         if matches!(
             caller.credential,
-            Credential::ApiToken { .. } | Credential::CopyLink { .. } | Credential::Task { .. }
+            Credential::ApiToken { .. }
+                | Credential::CopyLink { .. }
+                | Credential::Task { .. }
+                | Credential::System { .. }
         ) {
             return Err(ApiError::forbidden(
                 "API tokens cannot mint further tokens; sign in to create one",

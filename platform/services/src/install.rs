@@ -92,7 +92,7 @@ impl Services {
                     message: r.message.clone(),
                     created_ms: r.created_ms,
                     pushed_from: r.pushed_from.clone(),
-                    content: super::revisions::content_of(&r)?,
+                    content: content_of(&r)?,
                 })
             })
             .collect::<ApiResult<Vec<_>>>()?;
@@ -325,4 +325,27 @@ pub(crate) fn moved(expected: i64, latest: i64) -> ApiError {
             "the origin has changed since this working copy last synced (it was at revision {expected}, it is now at revision {latest}); pull its changes first, or push with force: true to replace them"
         ),
     )
+}
+
+/// What a push or pull did.
+#[derive(Debug, Clone)]
+pub struct SyncOutcome {
+    /// The written project's newest revision afterwards.
+    pub head: i64,
+    /// Revisions added to the written project's history.
+    pub revisions: usize,
+}
+
+impl From<Installed> for SyncOutcome {
+    fn from(i: Installed) -> Self {
+        SyncOutcome {
+            head: i.head,
+            revisions: i.appended,
+        }
+    }
+}
+
+/// A stored revision's content.
+pub(crate) fn content_of(r: &RevisionRecord) -> ApiResult<RevisionContent> {
+    serde_json::from_value(r.content.clone()).map_err(|e| ApiError::internal("revision", e))
 }

@@ -1,0 +1,119 @@
+//! One bootstrap: [`App::open`] wires storage, authorization, the engine, the job queue
+//! and the services from one [`AppConfig`], the same way for `vitrine serve`, `vitrine
+//! worker` and every CLI command, so no process assembles the parts its own way.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use vitrine_authz::Authz;
+use vitrine_core::ErrorCode;
+use vitrine_queue::{ClockConfig, JobHandler, Queue, QueueConfig};
+use vitrine_storage::Store;
+
+use crate::outbound::OutboundPolicy;
+use crate::{ApiError, ApiResult, MailConfig, Services, TaskJobs};
+
+/// What a process needs to open the instance. The server's configuration file (and its
+/// `VITRINE_…` variables) is read into this by `vitrine-server`.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Holds the embedded database (when `database_url` points inside it), artifacts and
+    /// the compiled-plugin cache.
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// Engine limits; the compiled-plugin cache is placed in the data directory.
+    pub engine: vitrine_engine::EngineLimits,
+    pub outbound: OutboundPolicy,
+    pub queue: QueueConfig,
+    pub mail: MailConfig,
+    /// The shortest interval a task's trigger may have.
+    pub min_task_interval: Duration,
+}
+
+/// An open instance: its services and the queue their jobs go to.
+pub struct App {
+    pub services: Arc<Services>,
+    pub queue: Queue,
+}
+
+fn unavailable(what: &str, e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(ErrorCode::Unavailable, format!("{what}: {e}"))
+}
+
+impl App {
+    /// Opens the data directory, the database, the policies and the queue, and marks runs
+    /// a previous process left unfinished.
+    pub async fn open(config: AppConfig) -> ApiResult<App> {
+        let dir = &config.data_dir;
+        std::fs::create_dir_all(dir.join("artifacts")).map_err(|e| {
+            unavailable(
+                &format!("cannot create the data directory {}", dir.display()),
+                e,
+            )
+        })?;
+        let store = Store::open(&config.database_url, &dir.join("artifacts")).await?;
+        let authz = Authz::load(store.clone()).await?;
+        let queue = Queue::open(config.queue)
+            .await
+            .map_err(|e| unavailable("cannot open the job queue", e))?;
+        let engine = vitrine_engine::EngineLimits {
+            // Compiled plugins survive restarts beside the data they serve.
+            plugin_cache: Some(dir.join("plugin-cache")),
+            ..config.engine
+        };
+        let services = Services::new(store, authz, engine, config.outbound).await;
+        services.set_min_task_interval(config.min_task_interval);
+        services.attach_queue(queue.clone(), config.mail);
+        // Workflow runs of this process announce themselves to event tasks.
+        services.watch_refreshes();
+        if let Err(e) = services.engine.recover().await {
+            tracing::warn!(error = %e, "cannot mark interrupted runs");
+        }
+        tracing::info!(
+            backend = queue.backend_name(),
+            concurrency = queue.config().concurrency,
+            "job queue open"
+        );
+        Ok(App { services, queue })
+    }
+
+    /// Works on jobs and starts due cron firings until `shutdown` resolves; jobs in flight
+    /// finish first.
+    pub async fn run_jobs(
+        &self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> ApiResult<()> {
+        let handler: Arc<dyn JobHandler> = Arc::new(TaskJobs(self.services.clone()));
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let clock = {
+            let mut rx = stop_rx.clone();
+            tokio::spawn(vitrine_queue::run_clock(
+                self.services.store.clone(),
+                self.queue.clone(),
+                handler.clone(),
+                ClockConfig::default(),
+                async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                },
+            ))
+        };
+        let mut rx = stop_rx;
+        let workers = vitrine_queue::run_workers(&self.queue, handler, async move {
+            let _ = rx.wait_for(|s| *s).await;
+        });
+        tokio::pin!(workers);
+        tokio::pin!(shutdown);
+        let result = tokio::select! {
+            r = &mut workers => r,
+            _ = &mut shutdown => {
+                let _ = stop_tx.send(true);
+                workers.await
+            }
+        };
+        let _ = stop_tx.send(true);
+        let _ = clock.await;
+        result.map_err(|e| unavailable("the job workers stopped", e))
+    }
+}
