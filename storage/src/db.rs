@@ -19,6 +19,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         include_str!("../../schema/surql/0006_working_copies.surql"),
     ),
     (7, include_str!("../../schema/surql/0007_tasks.surql")),
+    (8, include_str!("../../schema/surql/0008_task_names.surql")),
 ];
 
 /// The handle every repository method hangs off: one SurrealDB connection and the
@@ -229,6 +230,50 @@ fn durable_endpoint(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Migration 8 renames tasks an earlier version let share a name (the oldest keeps
+    /// it), then makes names unique.
+    #[tokio::test]
+    async fn duplicate_task_names_are_renamed_then_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("surrealkv://{}", dir.path().join("db").display());
+        let store = Store::open(&url, &dir.path().join("artifacts"))
+            .await
+            .unwrap();
+        store
+            .exec(
+                "REMOVE INDEX task_name ON task; DELETE migration WHERE version = 8;",
+                serde_json::json!({}),
+            )
+            .await
+            .unwrap();
+        for uid in ["0002", "0001", "0003"] {
+            store
+                .exec(
+                    "CREATE task CONTENT { uid: $u, name: 'nightly' }",
+                    serde_json::json!({ "u": uid }),
+                )
+                .await
+                .unwrap();
+        }
+        store.migrate().await.unwrap();
+        let names: Vec<Value> = store
+            .rows(
+                "SELECT uid, name FROM task ORDER BY uid",
+                serde_json::json!({}),
+            )
+            .await
+            .unwrap();
+        let names: Vec<&str> = names.iter().map(|r| r["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["nightly", "nightly (0002)", "nightly (0003)"]);
+        let again = store
+            .exec(
+                "CREATE task CONTENT { uid: '0004', name: 'nightly' }",
+                serde_json::json!({}),
+            )
+            .await;
+        assert!(matches!(again, Err(StorageError::Conflict(_))), "{again:?}");
+    }
 
     #[test]
     fn embedded_urls_are_synced() {

@@ -125,12 +125,37 @@ impl Store {
         self.exec("CREATE task CONTENT $t", json!({ "t": t })).await
     }
 
-    pub async fn put_task(&self, t: &TaskRecord) -> StorageResult<()> {
+    /// Stores what editing a task changes (name, spec, identity, schedule) and nothing
+    /// else: pausing is a statement of its own, so an edit that read the task before a
+    /// concurrent pause never undoes it. A unique index on `name` refuses a rename to a
+    /// name another task took meanwhile (a `Conflict`).
+    pub async fn update_task(&self, t: &TaskRecord) -> StorageResult<()> {
         self.exec(
-            "UPDATE task CONTENT $t WHERE uid = $t.uid",
+            "UPDATE task SET name = $t.name, spec = $t.spec, run_as_token_uid = $t.run_as_token_uid, \
+             event_kind = $t.event_kind, next_fire_ms = $t.next_fire_ms, updated_ms = $t.updated_ms \
+             WHERE uid = $t.uid",
             json!({ "t": t }),
         )
         .await
+    }
+
+    /// Pauses or resumes a task; a resumed cron task fires next at `next_fire_ms`.
+    /// Answers the task after, or `None` when it is gone.
+    pub async fn set_task_paused(
+        &self,
+        uid: &str,
+        paused: bool,
+        next_fire_ms: Option<i64>,
+        now: i64,
+    ) -> StorageResult<Option<TaskRecord>> {
+        // Pausing leaves the schedule alone (a paused task is never due); resuming sets it.
+        let sql = if paused {
+            "UPDATE task SET paused = true, updated_ms = $now WHERE uid = $u RETURN AFTER"
+        } else {
+            "UPDATE task SET paused = false, next_fire_ms = $n, updated_ms = $now WHERE uid = $u RETURN AFTER"
+        };
+        self.first(sql, json!({ "u": uid, "n": next_fire_ms, "now": now }))
+            .await
     }
 
     pub async fn delete_task(&self, uid: &str) -> StorageResult<()> {

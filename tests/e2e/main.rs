@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod browser;
 mod bundles;
+mod concurrency;
 mod copies;
 mod data;
 mod directory;

@@ -187,7 +187,11 @@ impl Task {
     }
     /// The next cron firing; null for paused and non-cron tasks.
     async fn next_run_at(&self) -> Option<DateTime<Utc>> {
-        self.0.next_fire_ms.map(time)
+        // A paused task keeps its schedule (resuming recomputes it) but will not fire.
+        (!self.0.paused)
+            .then_some(self.0.next_fire_ms)
+            .flatten()
+            .map(time)
     }
     async fn created_at(&self) -> DateTime<Utc> {
         time(self.0.created_ms)

@@ -187,6 +187,14 @@ impl Engine {
             .unwrap_or(false)
     }
 
+    /// The run of `project_uid` going on in this process, if any.
+    pub fn active_run(&self, project_uid: &str) -> Option<String> {
+        self.active
+            .lock()
+            .get(project_uid)
+            .map(|a| a.run_uid.clone())
+    }
+
     pub fn is_running(&self, run_uid: &str) -> bool {
         self.active.lock().values().any(|a| a.run_uid == run_uid)
     }

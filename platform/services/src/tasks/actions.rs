@@ -20,6 +20,9 @@ use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
 use crate::{ProjectView, Services};
 
+/// How many runs of the same project a refresh waits out before giving up.
+const MAX_RUN_WAITS: usize = 64;
+
 impl Services {
     /// Applies `action` (index `i` of the run's actions) to one project; returns a line
     /// for the run's log.
@@ -112,9 +115,30 @@ impl Services {
         force: bool,
     ) -> ApiResult<String> {
         self.mark_refreshing(project_uid, Self::event_chain(who));
-        let started = self
-            .run_workflow(who, project_uid, None, force, false)
-            .await?;
+        // A project runs one workflow at a time. A refresh that finds another run going
+        // (a person's, or another task's) waits for it and then runs: overlapping
+        // refreshes queue up instead of failing, and the later one reuses what the
+        // earlier one computed.
+        let mut waits = 0;
+        let started = loop {
+            match self
+                .run_workflow(who, project_uid, None, force, false)
+                .await
+            {
+                Ok(started) => break started,
+                Err(e) if e.code == ErrorCode::Conflict && waits < MAX_RUN_WAITS => {
+                    waits += 1;
+                    match self.engine.active_run(project_uid) {
+                        Some(other) => {
+                            let _ = self.wait_for_run(&other).await;
+                        }
+                        // It ended between the refusal and the look.
+                        None => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        };
         self.track_engine_run(record_uid, Some(&started.uid));
         let run = self.wait_for_run(&started.uid).await;
         self.track_engine_run(record_uid, None);

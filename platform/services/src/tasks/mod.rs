@@ -139,7 +139,10 @@ impl Services {
             updated_ms: now,
         };
         schedule(&mut task, now);
-        self.store.insert_task(&task).await?;
+        self.store
+            .insert_task(&task)
+            .await
+            .map_err(|e| name_taken(e, &task.name))?;
         self.audit
             .record(
                 caller,
@@ -176,7 +179,12 @@ impl Services {
         task.updated_ms = now_ms();
         let now = task.updated_ms;
         schedule(&mut task, now);
-        self.store.put_task(&task).await?;
+        self.store
+            .update_task(&task)
+            .await
+            .map_err(|e| name_taken(e, &task.name))?;
+        // Read back: a concurrent pause is kept, and the answer shows it.
+        let task = self.store.task(uid).await?.unwrap_or(task);
         self.audit
             .record(caller, "task.update", &format!("task:{uid}"), "ok", "")
             .await;
@@ -203,11 +211,13 @@ impl Services {
     ) -> ApiResult<TaskRecord> {
         caller.require_write()?;
         let mut task = self.task_for(caller, uid).await?;
-        task.paused = paused;
-        task.updated_ms = now_ms();
-        let now = task.updated_ms;
+        let now = now_ms();
         schedule(&mut task, now);
-        self.store.put_task(&task).await?;
+        let task = self
+            .store
+            .set_task_paused(uid, paused, task.next_fire_ms, now)
+            .await?
+            .ok_or_else(|| ApiError::not_found("task"))?;
         self.audit
             .record(
                 caller,
@@ -352,18 +362,30 @@ pub(crate) fn task_caller(
     }
 }
 
-/// Sets the next cron firing (none when paused or not a cron task) and the event index.
+/// A write refused by the unique index on task names: another request took the name
+/// between our check and our write.
+fn name_taken(e: vitrine_storage::StorageError, name: &str) -> ApiError {
+    match e {
+        vitrine_storage::StorageError::Conflict(_) => ApiError::new(
+            vitrine_core::ErrorCode::Conflict,
+            format!("name: a task named `{name}` exists already"),
+        ),
+        other => other.into(),
+    }
+}
+
+/// The task's event kind and next cron firing, from its trigger. A paused task keeps its
+/// schedule (it is never due while paused); resuming computes it afresh from now, so the
+/// firings missed meanwhile do not all start at once.
 fn schedule(task: &mut TaskRecord, now: i64) {
     task.event_kind = match &task.spec.trigger {
         Trigger::Event { event, .. } => Some(event.as_str().to_owned()),
         _ => None,
     };
     task.next_fire_ms = match &task.spec.trigger {
-        Trigger::Cron { cron, time_zone } if !task.paused => {
-            CronSchedule::parse("trigger", cron, time_zone)
-                .ok()
-                .and_then(|s| s.next_after(now))
-        }
+        Trigger::Cron { cron, time_zone } => CronSchedule::parse("trigger", cron, time_zone)
+            .ok()
+            .and_then(|s| s.next_after(now)),
         _ => None,
     };
 }

@@ -1,0 +1,125 @@
+//! Mutations that touch one record, run at the same time for many rounds: every change
+//! that was answered with success survives, and a loser gets CONFLICT, never a silent
+//! loss (issue 20, unit of work).
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+use crate::tasks::{CREATE, RUN_NOW, fleet};
+
+const ROUNDS: usize = 20;
+
+fn task_input(project: &str, name: &str, cron: &str) -> Value {
+    json!({"name": name, "trigger": {"cron": cron}, "target": {"projectId": project},
+        "actions": [{"kind": "REFRESH"}]})
+}
+
+#[tokio::test]
+async fn a_pause_beside_an_edit_of_the_same_task_is_kept() {
+    let f = fleet(1, 0, &[]).await;
+    let (s, eddy, project) = (&f.s, &f.eddy, f.projects[0].0.clone());
+    for round in 0..ROUNDS {
+        let name = format!("refresh {round}");
+        let task =
+            crate::tasks::create_task(s, eddy, task_input(&project, &name, "0 6 * * *")).await;
+        let renamed = format!("{name} renamed");
+        let (paused, updated) = tokio::join!(
+            s.gql(
+                &eddy.auth,
+                "mutation($t:ID!){pauseTask(id:$t){paused}}",
+                json!({"t": task}),
+            ),
+            s.gql(
+                &eddy.auth,
+                "mutation($t:ID!,$i:TaskInput!){updateTask(id:$t,input:$i){name}}",
+                json!({"t": task, "i": task_input(&project, &renamed, "0 7 * * *")}),
+            ),
+        );
+        data(&paused);
+        data(&updated);
+        let r = s
+            .gql(
+                &eddy.auth,
+                "query($t:ID!){task(id:$t){name paused nextRunAt trigger{cron}}}",
+                json!({"t": task}),
+            )
+            .await;
+        let t = &data(&r)["task"];
+        assert_eq!(t["paused"], true, "round {round}: the pause was lost: {t}");
+        assert_eq!(
+            t["name"],
+            renamed.as_str(),
+            "round {round}: the edit was lost: {t}"
+        );
+        assert_eq!(t["trigger"]["cron"], "0 7 * * *", "round {round}: {t}");
+        assert!(
+            t["nextRunAt"].is_null(),
+            "round {round}: a paused task shows a next run: {t}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn two_tasks_never_share_a_name() {
+    let f = fleet(1, 0, &[]).await;
+    let (s, eddy, project) = (&f.s, &f.eddy, f.projects[0].0.clone());
+    for round in 0..ROUNDS {
+        // Two creates of one name: one wins, the other is told why.
+        let name = format!("nightly {round}");
+        let input = task_input(&project, &name, "0 6 * * *");
+        let (a, b) = tokio::join!(
+            s.gql(&eddy.auth, CREATE, json!({"i": input})),
+            s.gql(&eddy.auth, CREATE, json!({"i": input})),
+        );
+        let won = [&a, &b].iter().filter(|r| r["errors"].is_null()).count();
+        assert_eq!(won, 1, "round {round}: {a} {b}");
+        let lost = if a["errors"].is_null() { &b } else { &a };
+        assert_eq!(code(lost), "CONFLICT", "round {round}: {lost}");
+
+        // Two renames of different tasks to one new name: the same.
+        let x = crate::tasks::create_task(
+            s,
+            eddy,
+            task_input(&project, &format!("x {round}"), "0 6 * * *"),
+        )
+        .await;
+        let y = crate::tasks::create_task(
+            s,
+            eddy,
+            task_input(&project, &format!("y {round}"), "0 6 * * *"),
+        )
+        .await;
+        let target = task_input(&project, &format!("merged {round}"), "0 6 * * *");
+        let update = "mutation($t:ID!,$i:TaskInput!){updateTask(id:$t,input:$i){name}}";
+        let (a, b) = tokio::join!(
+            s.gql(&eddy.auth, update, json!({"t": x, "i": target})),
+            s.gql(&eddy.auth, update, json!({"t": y, "i": target})),
+        );
+        let won = [&a, &b].iter().filter(|r| r["errors"].is_null()).count();
+        assert_eq!(won, 1, "round {round}: {a} {b}");
+        let lost = if a["errors"].is_null() { &b } else { &a };
+        assert_eq!(code(lost), "CONFLICT", "round {round}: {lost}");
+    }
+}
+
+/// Runs of one refresh task started at once wait for each other on the project instead
+/// of failing with "still going".
+#[tokio::test]
+async fn overlapping_runs_of_one_task_wait_for_each_other() {
+    let f = fleet(1, 0, &[]).await;
+    let (s, eddy, project) = (&f.s, &f.eddy, f.projects[0].0.clone());
+    let task =
+        crate::tasks::create_task(s, eddy, task_input(&project, "refresh", "0 6 * * *")).await;
+    for round in 0..4 {
+        let starts = futures::future::join_all((0..5).map(|_| async {
+            let r = s.gql(&eddy.auth, RUN_NOW, json!({"t": task})).await;
+            data(&r)["runTaskNow"]["id"].as_str().unwrap().to_owned()
+        }))
+        .await;
+        for run in starts {
+            let done =
+                crate::tasks::wait_run(s, eddy, &run, std::time::Duration::from_secs(120)).await;
+            assert_eq!(done["status"], "succeeded", "round {round}: {done}");
+        }
+    }
+}
