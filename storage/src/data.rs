@@ -378,10 +378,31 @@ impl Store {
             .await
     }
 
-    pub async fn update_report(&self, r: &ReportRecord) -> StorageResult<()> {
-        self.exec(
-            "UPDATE report SET name = $r.name, definition = $r.definition, updated_ms = $r.updated_ms WHERE uid = $r.uid",
-            json!({ "r": r }),
+    /// Changes a report's name, its definition, or both, and nothing else: a rename
+    /// beside a definition edit (or a push) keeps both changes. Answers the report after,
+    /// or `None` when it is gone.
+    pub async fn update_report(
+        &self,
+        uid: &str,
+        name: Option<&str>,
+        definition: Option<&serde_json::Value>,
+        updated_ms: i64,
+    ) -> StorageResult<Option<ReportRecord>> {
+        let sql = match (name.is_some(), definition.is_some()) {
+            (true, true) => {
+                "UPDATE report SET name = $n, definition = $d, updated_ms = $at WHERE uid = $u RETURN AFTER"
+            }
+            (true, false) => {
+                "UPDATE report SET name = $n, updated_ms = $at WHERE uid = $u RETURN AFTER"
+            }
+            (false, true) => {
+                "UPDATE report SET definition = $d, updated_ms = $at WHERE uid = $u RETURN AFTER"
+            }
+            (false, false) => "SELECT * FROM report WHERE uid = $u",
+        };
+        self.first(
+            sql,
+            json!({ "u": uid, "n": name, "d": definition, "at": updated_ms }),
         )
         .await
     }

@@ -123,3 +123,50 @@ async fn overlapping_runs_of_one_task_wait_for_each_other() {
         }
     }
 }
+
+/// A rename beside a definition edit of one report: both changes survive.
+#[tokio::test]
+async fn a_rename_beside_a_definition_edit_keeps_both() {
+    let f = fleet(1, 0, &[]).await;
+    let (s, admin, project) = (&f.s, &f.admin, f.projects[0].0.clone());
+    let r = s
+        .gql(
+            &admin.auth,
+            "query($p:ID!){reports(projectId:$p){id definition}}",
+            json!({"p": project}),
+        )
+        .await;
+    let report = data(&r)["reports"][0]["id"].as_str().unwrap().to_owned();
+    let mut definition = data(&r)["reports"][0]["definition"].clone();
+    let update =
+        "mutation($r:ID!,$n:String,$d:JSON){updateReport(id:$r,name:$n,definition:$d){id}}";
+    for round in 0..ROUNDS {
+        let name = format!("Report {round}");
+        let title = format!("Overview {round}");
+        definition["tabs"][0]["title"] = json!(title);
+        let (a, b) = tokio::join!(
+            s.gql(&admin.auth, update, json!({"r": report, "n": name})),
+            s.gql(&admin.auth, update, json!({"r": report, "d": definition})),
+        );
+        data(&a);
+        data(&b);
+        let r = s
+            .gql(
+                &admin.auth,
+                "query($p:ID!){reports(projectId:$p){name definition}}",
+                json!({"p": project}),
+            )
+            .await;
+        let stored = &data(&r)["reports"][0];
+        assert_eq!(
+            stored["name"],
+            name.as_str(),
+            "round {round}: the rename was lost"
+        );
+        assert_eq!(
+            stored["definition"]["tabs"][0]["title"],
+            title.as_str(),
+            "round {round}: the definition edit was lost"
+        );
+    }
+}

@@ -96,22 +96,27 @@ impl Services {
         definition: Option<Value>,
     ) -> ApiResult<ReportRecord> {
         caller.require_write()?;
-        let (mut r, _) = self.report(caller, uid).await?;
+        let (r, _) = self.report(caller, uid).await?;
         self.project_for(caller, &r.project_uid, Action::Edit)
             .await?;
-        if let Some(n) = name {
-            r.name = vitrine_core::Name::parse("name", n)?.into_inner();
-        }
+        let name = name
+            .map(|n| vitrine_core::Name::parse("name", n).map(|n| n.into_inner()))
+            .transpose()?;
         let mut exposure = Vec::new();
+        let mut stored = None;
         if let Some(d) = definition {
             let def = ReportDefinition::parse(&d)?;
             // Refused here, before anything is written, when the project says so.
             exposure = self.check_exposure(&r, &def).await?;
-            r.definition =
-                serde_json::to_value(&def).map_err(|e| ApiError::internal("report", e))?;
+            stored = Some(serde_json::to_value(&def).map_err(|e| ApiError::internal("report", e))?);
         }
-        r.updated_ms = now_ms();
-        self.store.update_report(&r).await?;
+        // Only what this call changes is written, so a concurrent edit of the other field
+        // (or a push) survives; the answer is the report as stored after both.
+        let r = self
+            .store
+            .update_report(uid, name.as_deref(), stored.as_ref(), now_ms())
+            .await?
+            .ok_or_else(|| ApiError::not_found("report"))?;
         self.record_exposure(uid, exposure).await?;
         self.record_revision(caller, &r.project_uid, None).await;
         self.audit

@@ -415,11 +415,10 @@ impl Services {
         }
         if a.rights.sync_edits {
             let found = self.check_exposure(&report, &def).await?;
-            let mut r = report.clone();
-            r.definition =
-                serde_json::to_value(&def).map_err(|e| ApiError::internal("report", e))?;
-            r.updated_ms = now_ms();
-            self.store.update_report(&r).await?;
+            let stored = serde_json::to_value(&def).map_err(|e| ApiError::internal("report", e))?;
+            self.store
+                .update_report(&report.uid, None, Some(&stored), now_ms())
+                .await?;
             self.record_exposure(&report.uid, found).await?;
             let who = a.who();
             let author = (a.user.as_ref().map(|u| u.uid.as_str()), who.as_str());
