@@ -170,3 +170,43 @@ async fn a_rename_beside_a_definition_edit_keeps_both() {
         );
     }
 }
+
+/// Views of a link counted while its manager edits the link's label: every view is in
+/// the count afterwards (the edit writes only what it changes; views add to the count).
+#[tokio::test]
+async fn views_during_label_edits_are_all_counted() {
+    use crate::sharing::{Visitor, share_world, tiles};
+    let sw = share_world().await;
+    let s = sw.s();
+    let (id, url, _) = sw
+        .link(json!({"reportId": sw.report, "kind": "PUBLIC"}))
+        .await;
+    let v = Visitor::new(s);
+    v.open(&url).await;
+    let count = || async { sw.link_state(&id).await["accessCount"].as_i64().unwrap() };
+    // What one view of a tab adds, measured rather than assumed.
+    let before = count().await;
+    assert_eq!(tiles(&v, &id, "overview").await.status, 200);
+    let per_view = count().await - before;
+    assert!(per_view >= 1, "a view was not counted");
+
+    let start = count().await;
+    let views = 300;
+    let edit = "mutation($id:ID!,$l:String!){updateShareLink(id:$id,input:{label:$l}){id}}";
+    let viewing = futures::future::join_all((0..views).map(|_| async {
+        assert_eq!(tiles(&v, &id, "overview").await.status, 200);
+    }));
+    let (mona, link) = (&sw.mona, &id);
+    let editing = futures::future::join_all((0..30).map(|i| async move {
+        let r = s
+            .gql(
+                &mona.auth,
+                edit,
+                json!({"id": link, "l": format!("label {i}")}),
+            )
+            .await;
+        data(&r);
+    }));
+    tokio::join!(viewing, editing);
+    assert_eq!(count().await, start + views * per_view);
+}
