@@ -16,6 +16,13 @@ const SLUG_FREE_CHECK: &str = r#"
     IF array::len($aliased) > 0 { THROW "vitrine-conflict: slug `" + $slug + "` still redirects to another project" };
 "#;
 
+/// Touches the project's folder (`$folder`) inside a transaction, failing it when the
+/// folder is gone.
+const FOLDER_STILL_THERE: &str = r#"
+    LET $folder_row = (UPDATE folder SET projects_changed_ms = $now WHERE uid = $folder RETURN AFTER);
+    IF array::len($folder_row) = 0 { THROW "vitrine-conflict: the folder was deleted meanwhile" };
+"#;
+
 impl Store {
     /// After every write touching projects, succeeded or not: the project cache (present
     /// only on an exclusive store) must not outlive it.
@@ -134,10 +141,16 @@ impl Store {
 
     pub async fn insert_project(&self, project: &ProjectRecord) -> StorageResult<()> {
         let result = async {
-            let script = format!("BEGIN; {SLUG_FREE_CHECK} CREATE project CONTENT $p; COMMIT;");
+            // The folder is written too, not only read: a concurrent deletion of it then
+            // conflicts with this transaction (snapshot isolation catches two writes to
+            // one record, not a read beside a write), and the retry finds it gone.
+            let script = format!(
+                "BEGIN; {SLUG_FREE_CHECK} {FOLDER_STILL_THERE} CREATE project CONTENT $p; COMMIT;"
+            );
             self.exec(
                 &script,
-                json!({ "p": project, "slug": project.slug, "uid": project.uid }),
+                json!({ "p": project, "slug": project.slug, "uid": project.uid,
+                        "folder": project.folder_uid, "now": project.created_ms }),
             )
             .await
         }
@@ -237,13 +250,16 @@ impl Store {
         result
     }
 
+    /// Moves a project into `folder_uid`; a conflict when that folder is deleted meanwhile
+    /// (see [`FOLDER_STILL_THERE`]).
     pub async fn move_project(&self, uid: &str, folder_uid: &str) -> StorageResult<()> {
         let result = async {
-            self.update_one(
-                "project",
-                uid,
-                "folder_uid = $f, updated_ms = $now",
-                json!({ "f": folder_uid, "now": now_ms() }),
+            let script = format!(
+                "BEGIN; {FOLDER_STILL_THERE} UPDATE project SET folder_uid = $folder, updated_ms = $now WHERE uid = $uid; COMMIT;"
+            );
+            self.exec(
+                &script,
+                json!({ "uid": uid, "folder": folder_uid, "now": now_ms() }),
             )
             .await
         }

@@ -210,3 +210,79 @@ async fn views_during_label_edits_are_all_counted() {
     tokio::join!(viewing, editing);
     assert_eq!(count().await, start + views * per_view);
 }
+
+/// A project created into a folder being deleted: either the creation loses (CONFLICT)
+/// or the project goes with the folder; never a project left in a deleted folder.
+#[tokio::test]
+async fn no_project_survives_in_a_deleted_folder() {
+    let s = TestServer::start().await;
+    let admin = s.admin().await;
+    let home = s.folder(&admin, None, "Home").await;
+    for round in 0..ROUNDS {
+        let folder = s.folder(&admin, None, &format!("Doomed {round}")).await;
+        let (created, deleted) = tokio::join!(
+            s.gql(
+                &admin.auth,
+                "mutation($f:ID!,$n:String!){createProject(folderId:$f,name:$n){id}}",
+                json!({"f": folder, "n": format!("P{round}")}),
+            ),
+            s.gql(
+                &admin.auth,
+                "mutation($f:ID!){deleteFolder(id:$f,recursive:true)}",
+                json!({"f": folder}),
+            ),
+        );
+        if !deleted["errors"].is_null() {
+            // Deleting lost (the folder was not empty any more): both are there.
+            data(&created);
+            continue;
+        }
+        // The same for a project moved into a folder being deleted.
+        let target = s.folder(&admin, None, &format!("Target {round}")).await;
+        let (moving, _) = s.project(&admin, &home, &format!("M{round}")).await;
+        let (moved, removed) = tokio::join!(
+            s.gql(
+                &admin.auth,
+                "mutation($p:ID!,$f:ID!){moveProject(id:$p,folderId:$f){id}}",
+                json!({"p": moving, "f": target}),
+            ),
+            s.gql(
+                &admin.auth,
+                "mutation($f:ID!){deleteFolder(id:$f,recursive:true)}",
+                json!({"f": target}),
+            ),
+        );
+        if removed["errors"].is_null() && moved["errors"].is_null() {
+            let r = s
+                .gql(
+                    &admin.auth,
+                    "query($p:ID!){project(id:$p){folder{id}}}",
+                    json!({"p": moving}),
+                )
+                .await;
+            assert!(
+                r["data"]["project"].is_null(),
+                "round {round}: moved project {moving} outlived its folder: {r}"
+            );
+        }
+        match created["data"]["createProject"]["id"].as_str() {
+            Some(project) => {
+                let r = s
+                    .gql(
+                        &admin.auth,
+                        "query($p:ID!){project(id:$p){id}}",
+                        json!({"p": project}),
+                    )
+                    .await;
+                assert!(
+                    r["data"]["project"].is_null(),
+                    "round {round}: project {project} outlived its folder: {r}"
+                );
+            }
+            None => assert!(
+                matches!(code(&created).as_str(), "CONFLICT" | "NOT_FOUND"),
+                "round {round}: {created}"
+            ),
+        }
+    }
+}
