@@ -179,7 +179,7 @@ mod tests {
 
 #[cfg(test)]
 mod store_tests {
-    use crate::{ProjectRecord, Store};
+    use crate::{FolderRecord, ProjectRecord, Store};
 
     #[tokio::test]
     async fn reads_after_writes_see_the_write() {
@@ -187,6 +187,15 @@ mod store_tests {
         let url = format!("surrealkv://{}", dir.path().join("db").display());
         let store = Store::open(&url, &dir.path().join("a")).await.unwrap();
         assert!(store.is_exclusive());
+        store
+            .insert_folder(&FolderRecord {
+                uid: "f".into(),
+                name: "F".into(),
+                parent_uid: None,
+                created_ms: 0,
+            })
+            .await
+            .unwrap();
         let p = ProjectRecord {
             uid: "p1".into(),
             name: "One".into(),
