@@ -171,11 +171,6 @@ impl Store {
             .await
     }
 
-    pub async fn task_by_name(&self, name: &str) -> StorageResult<Option<TaskRecord>> {
-        self.first("SELECT * FROM task WHERE name = $n", json!({ "n": name }))
-            .await
-    }
-
     pub async fn tasks(&self, page: &PageRequest) -> StorageResult<Vec<TaskRecord>> {
         self.rows(
             "SELECT * FROM task WHERE !$after OR uid > $after ORDER BY uid LIMIT $n",

@@ -43,19 +43,21 @@ fn is_ident(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
+fn skip_space(s: &[u8], i: &mut usize) {
+    while *i < s.len() && s[*i].is_ascii_whitespace() {
+        *i += 1;
+    }
+}
+
 /// Reads a use tree at `i` (`a::b`, `a::{b, c::d}`, `{self, x}`) into full paths.
 fn read_tree(s: &[u8], i: &mut usize, mut prefix: Module, out: &mut Vec<Module>) {
     loop {
-        while *i < s.len() && s[*i].is_ascii_whitespace() {
-            *i += 1;
-        }
+        skip_space(s, i);
         if *i < s.len() && s[*i] == b'{' {
             *i += 1;
             loop {
                 read_tree(s, i, prefix.clone(), out);
-                while *i < s.len() && s[*i].is_ascii_whitespace() {
-                    *i += 1;
-                }
+                skip_space(s, i);
                 match s.get(*i) {
                     Some(b',') => *i += 1,
                     Some(b'}') => {
@@ -64,9 +66,7 @@ fn read_tree(s: &[u8], i: &mut usize, mut prefix: Module, out: &mut Vec<Module>)
                     }
                     _ => return,
                 }
-                while *i < s.len() && s[*i].is_ascii_whitespace() {
-                    *i += 1;
-                }
+                skip_space(s, i);
                 if s.get(*i) == Some(&b'}') {
                     *i += 1;
                     return;

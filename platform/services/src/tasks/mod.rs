@@ -117,13 +117,8 @@ impl Services {
 
     pub async fn create_task(&self, caller: &Caller, input: TaskInput) -> ApiResult<TaskRecord> {
         caller.require_write()?;
+        // Uniqueness is the index's: the write reports a taken name (see `name_taken`).
         let name = Name::parse("name", &input.name)?.into_inner();
-        if self.store.task_by_name(&name).await?.is_some() {
-            return Err(ApiError::new(
-                vitrine_core::ErrorCode::Conflict,
-                format!("name: a task named `{name}` exists already"),
-            ));
-        }
         let run_as = self.check_task(caller, &input, None).await?;
         let now = now_ms();
         let mut task = TaskRecord {
@@ -164,14 +159,6 @@ impl Services {
         caller.require_write()?;
         let mut task = self.task_for(caller, uid).await?;
         let name = Name::parse("name", &input.name)?.into_inner();
-        if let Some(other) = self.store.task_by_name(&name).await?
-            && other.uid != uid
-        {
-            return Err(ApiError::new(
-                vitrine_core::ErrorCode::Conflict,
-                format!("name: a task named `{name}` exists already"),
-            ));
-        }
         let run_as = self.check_task(caller, &input, Some(uid)).await?;
         task.name = name;
         task.spec = input.spec;
