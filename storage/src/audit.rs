@@ -16,6 +16,23 @@ pub struct NewAuditEvent {
     pub detail: String,
 }
 
+impl NewAuditEvent {
+    /// The stored row, stamped now: an id and a time are all the store adds.
+    pub(crate) fn into_record(self, at_ms: i64) -> AuditRecord {
+        AuditRecord {
+            uid: new_uid(),
+            at_ms,
+            actor_uid: self.actor_uid,
+            actor_name: self.actor_name,
+            action: self.action,
+            object: self.object,
+            outcome: self.outcome,
+            address: self.address,
+            detail: self.detail,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub actor_uid: Option<String>,
@@ -27,17 +44,7 @@ pub struct AuditFilter {
 
 impl Store {
     pub async fn append_audit(&self, event: NewAuditEvent) -> StorageResult<AuditRecord> {
-        let record = AuditRecord {
-            uid: new_uid(),
-            at_ms: now_ms(),
-            actor_uid: event.actor_uid,
-            actor_name: event.actor_name,
-            action: event.action,
-            object: event.object,
-            outcome: event.outcome,
-            address: event.address,
-            detail: event.detail,
-        };
+        let record = event.into_record(now_ms());
         self.exec("CREATE audit_event CONTENT $e", json!({ "e": record }))
             .await?;
         Ok(record)
@@ -48,20 +55,7 @@ impl Store {
     /// one synced commit per view would cost more than the view.
     pub async fn append_audit_batch(&self, events: Vec<NewAuditEvent>) -> StorageResult<()> {
         let at = now_ms();
-        let records: Vec<AuditRecord> = events
-            .into_iter()
-            .map(|event| AuditRecord {
-                uid: new_uid(),
-                at_ms: at,
-                actor_uid: event.actor_uid,
-                actor_name: event.actor_name,
-                action: event.action,
-                object: event.object,
-                outcome: event.outcome,
-                address: event.address,
-                detail: event.detail,
-            })
-            .collect();
+        let records: Vec<AuditRecord> = events.into_iter().map(|e| e.into_record(at)).collect();
         self.exec("INSERT INTO audit_event $e", json!({ "e": records }))
             .await
     }

@@ -10,11 +10,14 @@
 //! A generation counter closes the race between a reader and a writer: a reader notes
 //! the generation before it queries and caches its rows only if no write finished since —
 //! otherwise a row read just before a commit could be cached after the clear, and stay
-//! stale.
+//! stale. The read cache also answers nothing while a write is in flight: between a
+//! commit and the clear after it, a cached row would be older than the database, and a
+//! writer that read it (to compute a revision, say) would build on a state that is gone.
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
@@ -70,6 +73,8 @@ type Rows = Arc<dyn Any + Send + Sync>;
 #[derive(Default)]
 pub(crate) struct ReadCache {
     inner: Mutex<(u64, HashMap<String, Rows>)>,
+    /// Statements that may write, sent and not yet answered.
+    writing: AtomicUsize,
 }
 
 impl ReadCache {
@@ -77,9 +82,21 @@ impl ReadCache {
         self.inner.lock().0
     }
 
+    /// Cached rows, unless a write is in flight (see the module documentation).
     pub fn get<T: Clone + Send + Sync + 'static>(&self, key: &str) -> Option<Vec<T>> {
+        if self.writing.load(Ordering::Acquire) > 0 {
+            return None;
+        }
         let rows = self.inner.lock().1.get(key).cloned()?;
         rows.downcast_ref::<Vec<T>>().cloned()
+    }
+
+    /// Called before a statement that may write is sent; the write is in flight until
+    /// the guard drops (answered, failed or cancelled), which clears the cache again.
+    pub fn begin_write(&self) -> WriteInFlight<'_> {
+        self.writing.fetch_add(1, Ordering::AcqRel);
+        self.invalidate();
+        WriteInFlight(self)
     }
 
     /// Caches rows read at generation `seen`, unless a write has finished since.
@@ -95,11 +112,20 @@ impl ReadCache {
         map.insert(key, Arc::new(rows));
     }
 
-    /// Called after every statement that may write, whether it succeeded or not.
-    pub fn invalidate(&self) {
+    fn invalidate(&self) {
         let mut guard = self.inner.lock();
         guard.0 += 1;
         guard.1.clear();
+    }
+}
+
+/// A write in flight; see [`ReadCache::begin_write`].
+pub(crate) struct WriteInFlight<'a>(&'a ReadCache);
+
+impl Drop for WriteInFlight<'_> {
+    fn drop(&mut self) {
+        self.0.invalidate();
+        self.0.writing.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -142,11 +168,31 @@ mod tests {
         assert_eq!(c.get::<u32>("k"), Some(vec![1]));
         // A wrong type is a miss, not a panic.
         assert_eq!(c.get::<String>("k"), None);
-        c.invalidate();
+        drop(c.begin_write());
         assert_eq!(c.get::<u32>("k"), None);
         // A read that began before the write may not be cached after it.
         c.put(seen, "k".into(), vec![1u32]);
         assert_eq!(c.get::<u32>("k"), None);
+    }
+
+    #[test]
+    fn nothing_is_answered_while_a_write_is_in_flight() {
+        let c = ReadCache::default();
+        let write = c.begin_write();
+        // Cached during the write (from a read that may predate its commit)...
+        let seen = c.generation();
+        c.put(seen, "k".into(), vec![1u32]);
+        assert_eq!(
+            c.get::<u32>("k"),
+            None,
+            "no answer while the write is in flight"
+        );
+        drop(write);
+        // ...and gone once it is answered.
+        assert_eq!(c.get::<u32>("k"), None);
+        let seen = c.generation();
+        c.put(seen, "k".into(), vec![2u32]);
+        assert_eq!(c.get::<u32>("k"), Some(vec![2]));
     }
 
     fn project(uid: &str, slug: &str, name: &str) -> ProjectRecord {

@@ -378,35 +378,6 @@ impl Store {
             .await
     }
 
-    /// Changes a report's name, its definition, or both, and nothing else: a rename
-    /// beside a definition edit (or a push) keeps both changes. Answers the report after,
-    /// or `None` when it is gone.
-    pub async fn update_report(
-        &self,
-        uid: &str,
-        name: Option<&str>,
-        definition: Option<&serde_json::Value>,
-        updated_ms: i64,
-    ) -> StorageResult<Option<ReportRecord>> {
-        let sql = match (name.is_some(), definition.is_some()) {
-            (true, true) => {
-                "UPDATE report SET name = $n, definition = $d, updated_ms = $at WHERE uid = $u RETURN AFTER"
-            }
-            (true, false) => {
-                "UPDATE report SET name = $n, updated_ms = $at WHERE uid = $u RETURN AFTER"
-            }
-            (false, true) => {
-                "UPDATE report SET definition = $d, updated_ms = $at WHERE uid = $u RETURN AFTER"
-            }
-            (false, false) => "SELECT * FROM report WHERE uid = $u",
-        };
-        self.first(
-            sql,
-            json!({ "u": uid, "n": name, "d": definition, "at": updated_ms }),
-        )
-        .await
-    }
-
     pub async fn report(&self, uid: &str) -> StorageResult<Option<ReportRecord>> {
         self.cached_first("SELECT * FROM report WHERE uid = $u", json!({ "u": uid }))
             .await
@@ -418,11 +389,6 @@ impl Store {
             json!({ "p": project_uid }),
         )
         .await
-    }
-
-    pub async fn delete_report(&self, uid: &str) -> StorageResult<()> {
-        self.exec("DELETE report WHERE uid = $u", json!({ "u": uid }))
-            .await
     }
 
     // ---- access filters -----------------------------------------------------------

@@ -104,8 +104,14 @@ impl Store {
     /// failed transaction every statement errs, most with a generic "not executed" note,
     /// so a uniqueness conflict is looked for among all of them.
     async fn run(&self, sql: &str, vars: Value) -> StorageResult<surrealdb::IndexedResults> {
+        let _in_flight = self
+            .reads
+            .as_ref()
+            .filter(|_| crate::cache::may_write(sql))
+            .map(|reads| reads.begin_write());
         let mut attempt = 0;
-        let result = loop {
+        // The guard above is dropped (clearing the cache again) once this loop answers.
+        loop {
             match self.run_once(sql, vars.clone()).await {
                 Err(e) if e.is_retryable() && attempt < 5 => {
                     attempt += 1;
@@ -114,13 +120,7 @@ impl Store {
                 }
                 other => break other,
             }
-        };
-        if let Some(reads) = &self.reads
-            && crate::cache::may_write(sql)
-        {
-            reads.invalidate();
         }
-        result
     }
 
     async fn run_once(&self, sql: &str, vars: Value) -> StorageResult<surrealdb::IndexedResults> {
@@ -144,9 +144,12 @@ impl Store {
             .into_iter()
             .map(|(_, e)| StorageError::from(e))
             .collect();
-        let conflict = mapped
-            .iter()
-            .position(|e| matches!(e, StorageError::Conflict(_)) || e.is_retryable());
+        let conflict = mapped.iter().position(|e| {
+            matches!(
+                e,
+                StorageError::Conflict(_) | StorageError::Stale(_) | StorageError::NotFound(_)
+            ) || e.is_retryable()
+        });
         let telling = mapped
             .iter()
             .position(|e| !e.to_string().contains("failed transaction"));

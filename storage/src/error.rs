@@ -8,6 +8,10 @@ pub enum StorageError {
     Conflict(String),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A write was based on a read that another writer has since overtaken; nothing of it
+    /// was written, and the caller reads again and retries.
+    #[error("{0}")]
+    Stale(String),
     #[error("database error: {0}")]
     Database(String),
     #[error("artifact store error: {0}")]
@@ -22,6 +26,13 @@ pub enum StorageError {
 /// several tables fails; mapped to [`StorageError::Conflict`].
 pub(crate) const CONFLICT_MARK: &str = "vitrine-conflict: ";
 
+/// Prefix of messages a script `THROW`s when the state it was computed from moved on;
+/// mapped to [`StorageError::Stale`].
+pub(crate) const STALE_MARK: &str = "vitrine-stale: ";
+/// Prefix of messages a script `THROW`s when the record it changes is gone; the rest
+/// names the record kind, mapped to [`StorageError::NotFound`].
+pub(crate) const GONE_MARK: &str = "vitrine-gone: ";
+
 pub type StorageResult<T> = Result<T, StorageError>;
 
 impl StorageError {
@@ -33,7 +44,7 @@ impl StorageError {
 
     pub fn code(&self) -> ErrorCode {
         match self {
-            StorageError::Conflict(_) => ErrorCode::Conflict,
+            StorageError::Conflict(_) | StorageError::Stale(_) => ErrorCode::Conflict,
             StorageError::NotFound(_) => ErrorCode::NotFound,
             StorageError::Open { .. } => ErrorCode::Unavailable,
             _ => ErrorCode::Internal,
@@ -46,12 +57,26 @@ impl From<surrealdb::Error> for StorageError {
         let text = e.to_string();
         // SurrealDB reports unique-index violations only as text; they are the one
         // database error a caller can act on, so they get their own variant.
-        if let Some(i) = text.find(CONFLICT_MARK) {
-            StorageError::Conflict(
-                text[i + CONFLICT_MARK.len()..]
+        let after = |mark: &str| {
+            text.find(mark).map(|i| {
+                text[i + mark.len()..]
                     .trim_end_matches(['"', '\''])
-                    .to_owned(),
-            )
+                    .to_owned()
+            })
+        };
+        if let Some(rest) = after(CONFLICT_MARK) {
+            StorageError::Conflict(rest)
+        } else if let Some(rest) = after(STALE_MARK) {
+            StorageError::Stale(rest)
+        } else if let Some(kind) = after(GONE_MARK) {
+            StorageError::NotFound(match kind.as_str() {
+                "report" => "report",
+                "workflow" => "workflow",
+                _ => "record",
+            })
+        } else if text.contains("already contains") && text.contains("revision_number") {
+            // Two commits passed the stale check at once; the index let one through.
+            StorageError::Stale(text)
         } else if text.contains("already contains") {
             StorageError::Conflict(text)
         } else {

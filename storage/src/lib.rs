@@ -8,6 +8,7 @@
 mod artifacts;
 mod audit;
 mod cache;
+mod content;
 mod copies;
 mod data;
 mod db;
@@ -24,6 +25,7 @@ mod tasks;
 
 pub use artifacts::ArtifactStore;
 pub use audit::{AuditFilter, NewAuditEvent};
+pub use content::{ContentCommit, ContentWrite};
 pub use copies::{ExportRecord, Replacement, WorkingCopyLinkRecord, WorkingCopyRecord};
 pub use data::{
     AccessFilterRecord, BlockStateRecord, DatasetRecord, LocationGrant, LocationRecord,

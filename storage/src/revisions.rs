@@ -38,12 +38,6 @@ pub struct PushedFrom {
 }
 
 impl Store {
-    /// Adds a revision; a number already taken in the project is a conflict.
-    pub async fn insert_revision(&self, r: &RevisionRecord) -> StorageResult<()> {
-        self.exec("CREATE revision CONTENT $r", json!({ "r": r }))
-            .await
-    }
-
     pub async fn revision(&self, uid: &str) -> StorageResult<Option<RevisionRecord>> {
         self.first("SELECT * FROM revision WHERE uid = $u", json!({ "u": uid }))
             .await

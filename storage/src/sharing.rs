@@ -116,6 +116,12 @@ pub struct ShareCopyRecord {
     pub updated_ms: i64,
 }
 
+/// Appends `$warn` (pairs of link uid and warnings) to links not revoked, stamped `$at`.
+pub(crate) const APPEND_WARNINGS: &str = "FOR $w IN $warn {
+    UPDATE share_link SET warnings = array::concat(warnings ?? [], $w[1]), updated_ms = $at
+    WHERE uid = $w[0] AND !revoked_ms;
+};";
+
 impl Store {
     /// Creates a link and its recipients in one transaction.
     pub async fn insert_share_link(
@@ -186,6 +192,19 @@ impl Store {
             )
             .await?
             > 0)
+    }
+
+    /// Appends access warnings to links (link uid → warnings), leaving every other field
+    /// as it is.
+    pub async fn append_share_warnings(
+        &self,
+        warnings: &[(String, Vec<ShareWarning>)],
+    ) -> StorageResult<()> {
+        self.exec(
+            &format!("BEGIN; {APPEND_WARNINGS} COMMIT;"),
+            json!({ "warn": warnings, "at": crate::now_ms() }),
+        )
+        .await
     }
 
     /// Pauses or resumes a link that is not revoked; false when it is.

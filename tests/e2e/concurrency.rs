@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::support::*;
-use crate::tasks::{CREATE, RUN_NOW, fleet};
+use crate::tasks::{CREATE, RUN_NOW, fleet, small_pipeline};
 
 const ROUNDS: usize = 20;
 
@@ -171,6 +171,63 @@ async fn a_rename_beside_a_definition_edit_keeps_both() {
     }
 }
 
+/// A workflow save, a report rename and a report definition edit of one project at
+/// once: each success has its own revision, holding exactly its own change (none is
+/// missing, none describes content that never existed).
+#[tokio::test]
+async fn every_save_has_its_own_revision() {
+    let f = fleet(1, 0, &[]).await;
+    let (s, admin, project) = (&f.s, &f.admin, f.projects[0].0.clone());
+    let r = s
+        .gql(
+            &admin.auth,
+            "query($p:ID!){reports(projectId:$p){id definition}}",
+            json!({"p": project}),
+        )
+        .await;
+    let report = data(&r)["reports"][0]["id"].as_str().unwrap().to_owned();
+    let mut definition = data(&r)["reports"][0]["definition"].clone();
+    let save = "mutation($p:ID!,$w:JSON!,$n:String!){saveWorkflow(projectId:$p,workflow:$w,\
+        parameters:[{name:\"input\",value:\"in/superstore.csv\"},{name:\"round\",value:$n}]){version}}";
+    let update =
+        "mutation($r:ID!,$n:String,$d:JSON){updateReport(id:$r,name:$n,definition:$d){id}}";
+    let history = "query($p:ID!){revisions(projectId:$p,first:100){edges{node{number message changes{kind object path fields}}}}}";
+    let count = |r: &Value| data(r)["revisions"]["edges"].as_array().unwrap().len();
+    let mut before = count(&s.gql(&admin.auth, history, json!({"p": project})).await);
+    for round in 0..ROUNDS {
+        definition["tabs"][0]["title"] = json!(format!("Overview {round}"));
+        let (a, b, c) = tokio::join!(
+            s.gql(
+                &admin.auth,
+                save,
+                json!({"p": project, "w": small_pipeline(), "n": round.to_string()})
+            ),
+            s.gql(
+                &admin.auth,
+                update,
+                json!({"r": report, "n": format!("Report {round}")})
+            ),
+            s.gql(&admin.auth, update, json!({"r": report, "d": definition})),
+        );
+        data(&a);
+        data(&b);
+        data(&c);
+        let r = s.gql(&admin.auth, history, json!({"p": project})).await;
+        let after = count(&r);
+        assert_eq!(after, before + 3, "round {round}: a save has no revision");
+        for edge in &data(&r)["revisions"]["edges"].as_array().unwrap()[..3] {
+            let changes = edge["node"]["changes"].as_array().unwrap();
+            assert_eq!(
+                changes.len(),
+                1,
+                "round {round}: revision {} holds another save's change too: {changes:?}",
+                edge["node"]["number"]
+            );
+        }
+        before = after;
+    }
+}
+
 /// Views of a link counted while its manager edits the link's label: every view is in
 /// the count afterwards (the edit writes only what it changes; views add to the count).
 #[tokio::test]
@@ -285,4 +342,73 @@ async fn no_project_survives_in_a_deleted_folder() {
             ),
         }
     }
+}
+
+/// A working copy's push beside a rename of the origin's report: the rename lands after
+/// the push and both survive, or it lands first and the push is refused with CONFLICT
+/// (the origin moved); the push never writes the old name or the old definition back.
+#[tokio::test]
+async fn a_push_beside_a_rename_of_the_origin_keeps_both_or_is_refused() {
+    use crate::copies::{PULL, PUSH, first_report, published_world, staging, working_copy};
+    let w = published_world().await;
+    let (s, admin) = (&w.s, &w.admin);
+    let stage = staging(&w).await;
+    let copy = working_copy(
+        s,
+        admin,
+        json!({"p": w.project, "f": stage, "n": "Staging copy"}),
+    )
+    .await;
+    let (origin_report, _) = first_report(s, admin, &w.project).await;
+    let update =
+        "mutation($r:ID!,$n:String,$d:JSON){updateReport(id:$r,name:$n,definition:$d){id}}";
+    let (mut pushed, mut refused) = (0, 0);
+    for round in 0..ROUNDS {
+        let (copy_report, mut def) = first_report(s, admin, &copy).await;
+        let title = format!("Staged {round}");
+        def["tabs"][0]["tiles"][0]["title"] = json!(title);
+        data(
+            &s.gql(&admin.auth, update, json!({"r": copy_report, "d": def}))
+                .await,
+        );
+        let name = format!("Renamed {round}");
+        let (push, rename) = tokio::join!(
+            s.gql(&admin.auth, PUSH, json!({"p": copy})),
+            s.gql(&admin.auth, update, json!({"r": origin_report, "n": name})),
+        );
+        data(&rename);
+        let r = s
+            .gql(
+                &admin.auth,
+                "query($p:ID!){reports(projectId:$p){name definition}}",
+                json!({"p": w.project}),
+            )
+            .await;
+        let stored = &data(&r)["reports"][0];
+        assert_eq!(
+            stored["name"],
+            name.as_str(),
+            "round {round}: the rename was lost"
+        );
+        if push["errors"].is_null() {
+            pushed += 1;
+            assert_eq!(
+                stored["definition"]["tabs"][0]["tiles"][0]["title"],
+                title.as_str(),
+                "round {round}: the pushed definition was lost"
+            );
+        } else {
+            refused += 1;
+            assert!(
+                matches!(code(&push).as_str(), "ORIGIN_MOVED" | "CONFLICT"),
+                "round {round}: {push}"
+            );
+        }
+        // In step again for the next round.
+        data(
+            &s.gql(&admin.auth, PULL, json!({"p": copy, "d": true}))
+                .await,
+        );
+    }
+    assert_eq!(pushed + refused, ROUNDS);
 }

@@ -22,8 +22,6 @@ mod plugin;
 /// returning pages to the kernel only to fault them back in).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use vitrine_authz::Subject;
-use vitrine_core::ServerPermission;
 use vitrine_server::Config;
 
 /// Vitrine's own events at info; the embedded database only when something is wrong.
@@ -261,34 +259,14 @@ async fn run_cli() -> anyhow::Result<()> {
                 .context("cannot read the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']);
             let user = services
-                .create_local_user(
+                .create_user_from_shell(
                     &username,
                     display_name.as_deref().unwrap_or(&username),
                     password,
-                    None,
+                    admin,
                 )
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
-            if admin {
-                services
-                    .authz
-                    .grant_permission(&Subject::User(user.uid.clone()), ServerPermission::Admin)
-                    .await?;
-            }
-            services
-                .audit
-                .system(
-                    "user.create",
-                    &format!("user:{}", user.uid),
-                    "ok",
-                    &Default::default(),
-                    if admin {
-                        "created from the shell as administrator"
-                    } else {
-                        "created from the shell"
-                    },
-                )
-                .await;
             println!(
                 "created user {} (id {}){}",
                 user.username,

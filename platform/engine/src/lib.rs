@@ -38,6 +38,7 @@ pub use run::{
     upload_path,
 };
 pub use types::{ColumnInfo, ColumnType, describe};
+pub use vitrine_plugins::HostLimits;
 
 /// Sizes and limits of the engine.
 #[derive(Debug, Clone)]

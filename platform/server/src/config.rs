@@ -86,7 +86,7 @@ impl Default for MailSection {
     }
 }
 
-/// Limits of plugin blocks (see `vitrine_plugins::HostLimits`).
+/// Limits of plugin blocks (see `vitrine_api::services::config::HostLimits`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PluginsConfig {
@@ -106,7 +106,7 @@ pub struct PluginsConfig {
 
 impl Default for PluginsConfig {
     fn default() -> Self {
-        let h = vitrine_plugins::HostLimits::default();
+        let h = vitrine_api::services::config::HostLimits::default();
         PluginsConfig {
             time_limit_secs: h.time_limit.as_secs(),
             memory_mib: h.memory_bytes >> 20,
@@ -118,14 +118,14 @@ impl Default for PluginsConfig {
 }
 
 impl PluginsConfig {
-    pub fn host_limits(&self) -> vitrine_plugins::HostLimits {
-        vitrine_plugins::HostLimits {
+    pub fn host_limits(&self) -> vitrine_api::services::config::HostLimits {
+        vitrine_api::services::config::HostLimits {
             time_limit: std::time::Duration::from_secs(self.time_limit_secs.max(1)),
             memory_bytes: self.memory_mib.max(16) << 20,
             concurrent_calls: self.concurrent_calls.max(1),
             compile_timeout: std::time::Duration::from_secs(self.compile_timeout_secs.max(1)),
             compiler: self.compiler.clone(),
-            ..vitrine_plugins::HostLimits::default()
+            ..vitrine_api::services::config::HostLimits::default()
         }
     }
 }
@@ -212,7 +212,7 @@ impl Default for StorageConfig {
 impl Default for LimitsConfig {
     fn default() -> Self {
         let l = Limits::default();
-        let e = vitrine_engine::EngineLimits::default();
+        let e = vitrine_api::services::config::EngineLimits::default();
         LimitsConfig {
             block_max_rows: e.block_max_rows,
             block_time_limit_secs: e.block_time_limit.as_secs(),
@@ -356,7 +356,7 @@ impl Config {
 
     /// What the services need to open the instance.
     pub fn app(&self) -> Result<vitrine_api::services::AppConfig, ConfigError> {
-        let engine = vitrine_engine::EngineLimits {
+        let engine = vitrine_api::services::config::EngineLimits {
             plugins: self.plugins.host_limits(),
             block_max_rows: self.limits.block_max_rows.max(1),
             block_time_limit: std::time::Duration::from_secs(
@@ -414,12 +414,12 @@ impl Config {
     }
 
     /// The job queue this configuration asks for, or why it is not one.
-    pub fn queue(&self) -> Result<vitrine_queue::QueueConfig, ConfigError> {
+    pub fn queue(&self) -> Result<vitrine_api::services::config::QueueConfig, ConfigError> {
         let backend = match self.queue.backend.as_str() {
-            "sqlite" => vitrine_queue::Backend::Sqlite {
+            "sqlite" => vitrine_api::services::config::Backend::Sqlite {
                 path: self.storage.data_dir.join("queue.db"),
             },
-            "redis" => vitrine_queue::Backend::Redis {
+            "redis" => vitrine_api::services::config::Backend::Redis {
                 url: self.queue.redis_url.clone().ok_or(ConfigError::Invalid {
                     key: "queue.redis_url",
                     message: "the redis backend needs redis_url (redis://HOST:PORT)".into(),
@@ -432,7 +432,7 @@ impl Config {
                 });
             }
         };
-        let mut q = vitrine_queue::QueueConfig::new(backend);
+        let mut q = vitrine_api::services::config::QueueConfig::new(backend);
         if self.queue.concurrency > 0 {
             q.concurrency = self.queue.concurrency;
         }
@@ -497,7 +497,7 @@ mod tests {
         c.queue.redis_url = Some("redis://127.0.0.1:1/0".into());
         assert!(matches!(
             c.queue().unwrap().backend,
-            vitrine_queue::Backend::Redis { .. }
+            vitrine_api::services::config::Backend::Redis { .. }
         ));
     }
 

@@ -5,19 +5,17 @@
 //! random and never shown). Every run prints a fresh public link; earlier demo links are
 //! revoked so they do not pile up.
 //!
-//! Seeding goes through the service layer as the demo owner, like any user would; only
-//! the root folder, the owner's role on it and the project-editor permission are written
-//! directly, because creating a root folder needs an administrator and the demo must not
-//! create one (the setup URL stays the way to the first administrator).
+//! Seeding goes through the service layer as the demo owner, through an audited system
+//! caller: the instance makes the "Demo" root folder for it (creating a root folder
+//! otherwise needs an administrator, and the demo must not create one; the setup URL
+//! stays the way to the first administrator).
 
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use vitrine_api::services::{LinkOp, NewShareLink};
+use vitrine_api::services::{LinkOp, NewShareLink, PageRequest};
 use vitrine_api::{ApiError, Caller, Services};
-use vitrine_authz::{Object, Subject};
-use vitrine_core::{LinkKind, LinkRights, Role};
-use vitrine_storage::{FolderRecord, PageRequest, new_uid, now_ms};
+use vitrine_core::{LinkKind, LinkRights};
 
 use crate::ServerError;
 
@@ -62,35 +60,23 @@ fn fail(step: &str, e: ApiError) -> ServerError {
 /// Seeds the demo project when it is missing and returns the path of a fresh public link
 /// to its report (`/s/TOKEN`).
 pub async fn prepare(services: &Arc<Services>) -> Result<String, ServerError> {
-    let owner = match services.store.user_by_username(OWNER).await {
-        Ok(Some(u)) => u,
-        Ok(None) => {
-            let password = vitrine_api::secrets::new_token("demo");
-            services
-                .create_local_user(OWNER, "Demo owner", &password, None)
-                .await
-                .map_err(|e| fail("create the demo owner", e))?
-        }
-        Err(e) => return Err(fail("read users", e.into())),
-    };
+    let owner = services
+        .instance_user(OWNER, "Demo owner", "owner of the demo project")
+        .await
+        .map_err(|e| fail("create the demo owner", e))?;
     let caller = services
         .system_caller(&owner.uid, "seed the demo project")
         .await
         .map_err(|e| fail("act as the demo owner", e))?;
-    let existing = services
-        .store
-        .project_by_slug(SLUG)
-        .await
-        .map_err(|e| fail("read projects", e.into()))?;
-    let project = match existing {
-        Some((p, _)) => p.uid,
-        None => seed(services, &caller).await?,
+    let project = match services.project_by_slug(&caller, SLUG).await {
+        Ok(p) => p.record.uid,
+        Err(e) if e.code == vitrine_core::ErrorCode::NotFound => seed(services, &caller).await?,
+        Err(e) => return Err(fail("read projects", e)),
     };
     let report = services
-        .store
-        .reports(&project)
+        .reports(&caller, &project)
         .await
-        .map_err(|e| fail("read reports", e.into()))?
+        .map_err(|e| fail("read reports", e))?
         .into_iter()
         .next()
         .ok_or_else(|| ServerError::Demo("the demo project has no report".into()))?;
@@ -138,40 +124,11 @@ pub async fn prepare(services: &Arc<Services>) -> Result<String, ServerError> {
 }
 
 async fn seed(services: &Arc<Services>, caller: &Caller) -> Result<String, ServerError> {
-    let folder = FolderRecord {
-        uid: new_uid(),
-        name: "Demo".into(),
-        parent_uid: None,
-        created_ms: now_ms(),
-    };
-    services
-        .store
-        .insert_folder(&folder)
+    let folder = services
+        .create_instance_folder(caller, "Demo")
         .await
-        .map_err(|e| fail("create the demo folder", e.into()))?;
-    let authz_err = |e: vitrine_authz::AuthzError| fail("grant the demo owner", e.into());
-    services
-        .authz
-        .set_parent(&Object::Folder(folder.uid.clone()), None)
-        .await
-        .map_err(authz_err)?;
-    services
-        .authz
-        .grant_role(
-            &Subject::User(caller.uid().to_owned()),
-            &Object::Folder(folder.uid.clone()),
-            Role::Manager,
-        )
-        .await
-        .map_err(authz_err)?;
-    services
-        .authz
-        .grant_permission(
-            &Subject::User(caller.uid().to_owned()),
-            vitrine_core::ServerPermission::ProjectEditor,
-        )
-        .await
-        .map_err(authz_err)?;
+        .map_err(|e| fail("create the demo folder", e))?
+        .record;
     let project = services
         .create_project(caller, &folder.uid, "Superstore demo", Some(SLUG))
         .await

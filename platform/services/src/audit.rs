@@ -1,12 +1,14 @@
-//! Writing audit events. An audit write that fails is logged and does not fail the action
-//! it describes: the action already happened.
+//! Writing audit events. An action is not done until its audit event is written: a write
+//! that fails fails the action (changes of a project's content write their event in the
+//! same transaction, see [`crate::commits`]). Views are the exception: they are recorded
+//! off the request path, in batches ([`Audit::record_view`]).
 
 use vitrine_core::ServerPermission;
 use vitrine_storage::{AuditFilter, AuditRecord, NewAuditEvent, PageRequest, Store, UserRecord};
 
 use super::Services;
-use crate::ApiResult;
 use crate::caller::{Caller, RequestMeta};
+use crate::{ApiError, ApiResult};
 
 #[derive(Clone)]
 pub struct Audit {
@@ -18,11 +20,12 @@ impl Audit {
         Audit { store }
     }
 
-    async fn write(&self, event: NewAuditEvent) {
+    async fn write(&self, event: NewAuditEvent) -> ApiResult<()> {
         let action = event.action.clone();
-        if let Err(e) = self.store.append_audit(event).await {
+        self.store.append_audit(event).await.map(drop).map_err(|e| {
             tracing::error!(action, error = %e, "audit event not written");
-        }
+            ApiError::from(e)
+        })
     }
 
     pub async fn record(
@@ -32,13 +35,32 @@ impl Audit {
         object: &str,
         outcome: &str,
         detail: &str,
-    ) {
+    ) -> ApiResult<()> {
         let meta = RequestMeta {
             address: caller.address.clone(),
             user_agent: None,
         };
         self.record_as(&caller.user, action, object, outcome, &meta, detail)
             .await
+    }
+
+    /// The event describing a caller's successful action, for writing in the same
+    /// transaction as the action itself.
+    pub(crate) fn event(
+        caller: &Caller,
+        action: &str,
+        object: &str,
+        detail: &str,
+    ) -> NewAuditEvent {
+        NewAuditEvent {
+            actor_uid: Some(caller.user.uid.clone()),
+            actor_name: caller.user.username.clone(),
+            action: action.into(),
+            object: object.into(),
+            outcome: "ok".into(),
+            address: caller.address.clone(),
+            detail: detail.into(),
+        }
     }
 
     /// Records a read (a tile view) off the request path: views are frequent, and a
@@ -51,10 +73,11 @@ impl Audit {
             user_agent: None,
         };
         let (action, object, detail) = (action.to_owned(), object.to_owned(), detail.to_owned());
+        // Logged by `write` when it fails; the view it describes has been answered.
         tokio::spawn(async move {
-            audit
+            let _ = audit
                 .record_as(&user, &action, &object, "ok", &meta, &detail)
-                .await
+                .await;
         });
     }
 
@@ -66,7 +89,7 @@ impl Audit {
         outcome: &str,
         meta: &RequestMeta,
         detail: &str,
-    ) {
+    ) -> ApiResult<()> {
         self.write(NewAuditEvent {
             actor_uid: Some(user.uid.clone()),
             actor_name: user.username.clone(),
@@ -85,7 +108,7 @@ impl Audit {
         attempted: &str,
         outcome: &str,
         meta: &RequestMeta,
-    ) {
+    ) -> ApiResult<()> {
         self.write(NewAuditEvent {
             actor_uid: user.map(|u| u.uid.clone()),
             actor_name: attempted.into(),
@@ -107,7 +130,7 @@ impl Audit {
         outcome: &str,
         meta: &RequestMeta,
         detail: &str,
-    ) {
+    ) -> ApiResult<()> {
         self.write(NewAuditEvent {
             actor_uid: None,
             actor_name: "anonymous".into(),

@@ -93,7 +93,7 @@ impl Services {
                     meta,
                     "wrong setup token",
                 )
-                .await;
+                .await?;
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
                 "the setup token is not valid; use the URL the server printed",
@@ -117,7 +117,7 @@ impl Services {
                 meta,
                 "first administrator created",
             )
-            .await;
+            .await?;
         Ok(user)
     }
 
@@ -146,13 +146,78 @@ impl Services {
                 "ok",
                 reason,
             )
-            .await;
+            .await?;
         Ok(caller)
     }
 
+    /// Creates a local user from the machine's shell (`vitrine admin create-user`), whose
+    /// access to the data directory is the authority; optionally an administrator. Audited
+    /// as a system action.
+    pub async fn create_user_from_shell(
+        &self,
+        username: &str,
+        display_name: &str,
+        password: &str,
+        admin: bool,
+    ) -> ApiResult<UserRecord> {
+        let user = self
+            .create_local_user(username, display_name, password, None)
+            .await?;
+        if admin {
+            self.authz
+                .grant_permission(
+                    &vitrine_authz::Subject::User(user.uid.clone()),
+                    ServerPermission::Admin,
+                )
+                .await?;
+        }
+        let detail = if admin {
+            "created from the shell as administrator"
+        } else {
+            "created from the shell"
+        };
+        self.audit
+            .system(
+                "user.create",
+                &format!("user:{}", user.uid),
+                "ok",
+                &RequestMeta::default(),
+                detail,
+            )
+            .await?;
+        Ok(user)
+    }
+
+    /// The local user `username` that the instance acts as for `reason` (the demo's
+    /// owner), created with a random password nobody knows when missing.
+    pub async fn instance_user(
+        &self,
+        username: &str,
+        display_name: &str,
+        reason: &str,
+    ) -> ApiResult<UserRecord> {
+        if let Some(u) = self.store.user_by_username(username).await? {
+            return Ok(u);
+        }
+        let password = crate::secrets::new_token("instance");
+        let user = self
+            .create_local_user(username, display_name, &password, None)
+            .await?;
+        self.audit
+            .system(
+                "user.create",
+                &format!("user:{}", user.uid),
+                "ok",
+                &RequestMeta::default(),
+                reason,
+            )
+            .await?;
+        Ok(user)
+    }
+
     /// Creates a local user with a validated username and password; no permission check
-    /// (callers check). Used by setup, the admin API and `vitrine admin create-user`.
-    pub async fn create_local_user(
+    /// (callers check). Used by setup, the admin API and the shell.
+    pub(crate) async fn create_local_user(
         &self,
         username: &str,
         display_name: &str,
@@ -188,7 +253,7 @@ impl Services {
         if let Err(r) = reserve_all(&keys) {
             self.audit
                 .login(None, &name_key, "rate_limited", meta)
-                .await;
+                .await?;
             return Err(ApiError::new(
                 ErrorCode::RateLimited,
                 format!("too many failed sign-ins; retry in {} s", r.seconds()),
@@ -202,7 +267,7 @@ impl Services {
             (_, u) => {
                 self.audit
                     .login(u.as_ref(), &name_key, "failed", meta)
-                    .await;
+                    .await?;
                 return Err(ApiError::new(
                     ErrorCode::InvalidCredentials,
                     "wrong username or password",
@@ -214,7 +279,7 @@ impl Services {
         if user.disabled {
             self.audit
                 .login(Some(&user), &name_key, "disabled", meta)
-                .await;
+                .await?;
             return Err(ApiError::new(
                 ErrorCode::AccountDisabled,
                 "this account is disabled",
@@ -233,7 +298,7 @@ impl Services {
                 expires_ms: now + SESSION_TTL.as_millis() as i64,
             })
             .await?;
-        self.audit.login(Some(&user), &name_key, "ok", meta).await;
+        self.audit.login(Some(&user), &name_key, "ok", meta).await?;
         Ok(LoginOutcome {
             user,
             session_token,
@@ -256,7 +321,7 @@ impl Services {
                         meta,
                         "",
                     )
-                    .await;
+                    .await?;
             }
         }
         Ok(())
@@ -425,7 +490,7 @@ impl Services {
                     "denied",
                     "wrong current password",
                 )
-                .await;
+                .await?;
             return Err(ApiError::new(
                 ErrorCode::InvalidCredentials,
                 "the current password is wrong",
@@ -451,7 +516,7 @@ impl Services {
                 "ok",
                 "",
             )
-            .await;
+            .await?;
         Ok(())
     }
 
@@ -522,7 +587,7 @@ impl Services {
                 "ok",
                 &format!("owner user:{}", owner.uid),
             )
-            .await;
+            .await?;
         Ok(NewApiToken { record, token })
     }
 
@@ -563,7 +628,7 @@ impl Services {
                 "ok",
                 "",
             )
-            .await;
+            .await?;
         Ok(self.store.api_token(token_uid).await?.unwrap_or(record))
     }
 }

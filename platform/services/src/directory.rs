@@ -1,12 +1,12 @@
 //! Folders, and the visibility rules shared with projects: every read and write is
 //! checked against the caller's effective role.
 
-use vitrine_authz::{Action, MAX_DEPTH, Object};
+use vitrine_authz::{Action, MAX_DEPTH, Object, Subject};
 use vitrine_core::{Name, Role, ServerPermission};
 use vitrine_storage::{FolderRecord, PageRequest, ProjectRecord, new_uid, now_ms};
 
 use super::{Services, scan_visible};
-use crate::caller::Caller;
+use crate::caller::{Caller, Credential};
 use crate::{ApiError, ApiResult};
 
 #[derive(Debug, Clone)]
@@ -155,11 +155,54 @@ impl Services {
                 "ok",
                 &record.name,
             )
-            .await;
+            .await?;
         let role = self
             .authz
             .effective_role(caller.uid(), &Self::folder_obj(&record.uid));
         Ok(FolderView { record, role })
+    }
+
+    /// A top-level folder the instance makes for its own work (the demo project), managed
+    /// by the system caller's user, who may then create projects. Only a system caller
+    /// ([`Services::system_caller`]) may do this; anyone else needs [`create_folder`](Self::create_folder).
+    pub async fn create_instance_folder(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> ApiResult<FolderView> {
+        if !matches!(caller.credential(), Credential::System { .. }) {
+            return Err(ApiError::forbidden(
+                "only the instance itself makes instance folders",
+            ));
+        }
+        let name = Name::parse("name", name)?;
+        let record = FolderRecord {
+            uid: new_uid(),
+            name: name.into_inner(),
+            parent_uid: None,
+            created_ms: now_ms(),
+        };
+        self.store.insert_folder(&record).await?;
+        let folder = Self::folder_obj(&record.uid);
+        self.authz.set_parent(&folder, None).await?;
+        let user = Subject::User(caller.uid().to_owned());
+        self.authz.grant_role(&user, &folder, Role::Manager).await?;
+        self.authz
+            .grant_permission(&user, ServerPermission::ProjectEditor)
+            .await?;
+        self.audit
+            .record(
+                caller,
+                "folder.create",
+                &format!("folder:{}", record.uid),
+                "ok",
+                &record.name,
+            )
+            .await?;
+        Ok(FolderView {
+            record,
+            role: Role::Manager,
+        })
     }
 
     pub async fn rename_folder(
@@ -180,7 +223,7 @@ impl Services {
                 "ok",
                 name.as_str(),
             )
-            .await;
+            .await?;
         self.load_folder(caller, uid, Action::View).await
     }
 
@@ -229,7 +272,7 @@ impl Services {
                 "ok",
                 new_parent.unwrap_or("top level"),
             )
-            .await;
+            .await?;
         self.load_folder(caller, uid, Action::View).await
     }
 
@@ -272,7 +315,7 @@ impl Services {
                 "ok",
                 &format!("{} folders", doomed.len()),
             )
-            .await;
+            .await?;
         Ok(())
     }
 }

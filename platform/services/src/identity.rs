@@ -74,7 +74,7 @@ impl Services {
                 "ok",
                 &user.username,
             )
-            .await;
+            .await?;
         Ok(user)
     }
 
@@ -98,7 +98,7 @@ impl Services {
                 "ok",
                 &user.username,
             )
-            .await;
+            .await?;
         Ok(user)
     }
 
@@ -138,7 +138,7 @@ impl Services {
         };
         self.audit
             .record(caller, action, &format!("user:{uid}"), "ok", "")
-            .await;
+            .await?;
         self.store
             .user(uid)
             .await?
@@ -187,7 +187,7 @@ impl Services {
                 "ok",
                 "",
             )
-            .await;
+            .await?;
         self.store
             .user(uid)
             .await?
@@ -213,7 +213,7 @@ impl Services {
                 "ok",
                 &group.name,
             )
-            .await;
+            .await?;
         Ok(group)
     }
 
@@ -235,7 +235,7 @@ impl Services {
                 "ok",
                 name.as_str(),
             )
-            .await;
+            .await?;
         self.store
             .group(uid)
             .await?
@@ -271,7 +271,7 @@ impl Services {
         let obj = format!("group:{uid}");
         self.audit
             .record(caller, "group.delete", &obj, "ok", "")
-            .await;
+            .await?;
         Ok(())
     }
 
@@ -311,7 +311,7 @@ impl Services {
                 "ok",
                 &format!("user:{user_uid}"),
             )
-            .await;
+            .await?;
         Ok(group)
     }
 

@@ -19,6 +19,7 @@ mod audit;
 mod auth;
 mod auth_cache;
 pub mod bundles;
+mod commits;
 mod directory;
 mod identity;
 mod install;
@@ -41,12 +42,23 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use vitrine_authz::Authz;
-use vitrine_storage::{PageRequest, Store};
+use vitrine_storage::Store;
 
 pub use caller::{Caller, Credential, RequestMeta};
 pub use error::{ApiError, ApiResult};
+/// Cursor paging, as every list method takes it.
+pub use vitrine_storage::PageRequest;
 
 pub use app::{App, AppConfig};
+/// A report viewer's filter choices, as routes read them from a URL.
+pub use vitrine_engine::report::FilterState;
+
+/// The settings of the parts [`App::open`] wires, for reading a configuration file into
+/// an [`AppConfig`].
+pub mod config {
+    pub use vitrine_engine::{EngineLimits, HostLimits};
+    pub use vitrine_queue::{Backend, QueueConfig};
+}
 pub use audit::Audit;
 pub use auth::{LoginOutcome, NewApiToken, SESSION_TTL, SETUP_TOKEN_TTL};
 pub use directory::{FolderView, ProjectView};
@@ -197,6 +209,12 @@ mod limits {
 pub(crate) const SCAN_BATCH: usize = 200;
 
 impl Services {
+    /// Whether this process can serve: the database answers and the artifact store is
+    /// writable (`/readyz`).
+    pub async fn ready(&self) -> ApiResult<()> {
+        Ok(self.store.ping().await?)
+    }
+
     /// Only [`App::open`] builds the services, so every process wires them the same way.
     pub(crate) async fn new(
         store: Store,

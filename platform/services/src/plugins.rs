@@ -35,7 +35,7 @@ impl Services {
         };
         self.audit
             .record(caller, "plugin.publish", "instance", outcome, &detail)
-            .await;
+            .await?;
         Ok(result?)
     }
 
@@ -77,7 +77,7 @@ impl Services {
                 "ok",
                 &format!("{} {}", p.name, p.version),
             )
-            .await;
+            .await?;
         Ok(p)
     }
 }

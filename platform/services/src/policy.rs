@@ -105,7 +105,7 @@ impl Services {
                 "ok",
                 &format!("{subject} {role}"),
             )
-            .await;
+            .await?;
         Ok(())
     }
 
@@ -127,7 +127,7 @@ impl Services {
                 "ok",
                 &subject.to_string(),
             )
-            .await;
+            .await?;
         Ok(removed)
     }
 
@@ -162,7 +162,7 @@ impl Services {
                 "ok",
                 &format!("{subject} {permission}"),
             )
-            .await;
+            .await?;
         Ok(changed)
     }
 
@@ -205,7 +205,7 @@ impl Services {
                     summary.grants, summary.memberships
                 ),
             )
-            .await;
+            .await?;
         Ok(summary)
     }
 
@@ -299,7 +299,7 @@ impl Services {
                 "ok",
                 role.as_str(),
             )
-            .await;
+            .await?;
         Ok(s)
     }
 
@@ -338,7 +338,7 @@ impl Services {
                 "ok",
                 &format!("{ability} default={default:?} disabled={disabled:?}"),
             )
-            .await;
+            .await?;
         Ok(s)
     }
 }

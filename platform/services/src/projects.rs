@@ -114,7 +114,7 @@ impl Services {
                 "ok",
                 &record.slug,
             )
-            .await;
+            .await?;
         let role = self.authz.effective_role(caller.uid(), &obj);
         Ok(ProjectView { record, role })
     }
@@ -137,7 +137,7 @@ impl Services {
                 "ok",
                 name.as_str(),
             )
-            .await;
+            .await?;
         self.project(caller, uid).await
     }
 
@@ -164,7 +164,7 @@ impl Services {
                 "ok",
                 &format!("{} -> {slug}", view.record.slug),
             )
-            .await;
+            .await?;
         self.project(caller, uid).await
     }
 
@@ -189,7 +189,7 @@ impl Services {
                 "ok",
                 &format!("folder:{folder}"),
             )
-            .await;
+            .await?;
         self.project(caller, uid).await
     }
 
@@ -206,7 +206,7 @@ impl Services {
                 "ok",
                 "",
             )
-            .await;
+            .await?;
         Ok(())
     }
 
@@ -231,7 +231,7 @@ impl Services {
                 "ok",
                 &format!("{ability}={enabled:?}"),
             )
-            .await;
+            .await?;
         self.project(caller, uid).await
     }
 
@@ -281,7 +281,7 @@ impl Services {
                 "ok",
                 &root.name,
             )
-            .await;
+            .await?;
         Ok(root)
     }
 
@@ -298,7 +298,7 @@ impl Services {
                 "ok",
                 "",
             )
-            .await;
+            .await?;
         Ok(())
     }
 

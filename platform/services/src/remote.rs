@@ -86,7 +86,7 @@ impl Services {
                     if rights.force { ", force" } else { "" }
                 ),
             )
-            .await;
+            .await?;
         Ok(NewCopyLink {
             url: format!("{}/wc/{token}", public_base.trim_end_matches('/')),
             record,
@@ -125,7 +125,7 @@ impl Services {
                 "ok",
                 link_uid,
             )
-            .await;
+            .await?;
         Ok(())
     }
 
@@ -198,7 +198,7 @@ impl Services {
                 "ok",
                 &format!("revision {head}"),
             )
-            .await;
+            .await?;
         Ok(bytes)
     }
 
@@ -263,7 +263,7 @@ impl Services {
                     if force { ", forced" } else { "" }
                 ),
             )
-            .await;
+            .await?;
         self.emit(
             vitrine_core::task::EventKind::ProjectPushed,
             Some(&origin_uid),

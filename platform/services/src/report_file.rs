@@ -127,7 +127,7 @@ impl Services {
                     "plain"
                 },
             )
-            .await;
+            .await?;
         Ok(record)
     }
 }

@@ -12,11 +12,13 @@ use vitrine_engine::report::{
     FilterState, ReportDefinition, Tile, WarmUpSummary, check_state, tile_conditions,
 };
 use vitrine_engine::{QueryResult, QuerySpec, Scope};
-use vitrine_storage::{DatasetRecord, PageRequest, ReportRecord, new_uid, now_ms};
+use vitrine_storage::{ContentWrite, DatasetRecord, PageRequest, ReportRecord, new_uid, now_ms};
 
 use super::Services;
+use super::commits::Commit;
 use super::directory::ProjectView;
 use super::security::{has_column, scope_of};
+use crate::Audit;
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
 
@@ -74,17 +76,19 @@ impl Services {
             created_ms: now,
             updated_ms: now,
         };
-        self.store.insert_report(&r).await?;
-        self.record_revision(caller, project_uid, None).await;
-        self.audit
-            .record(
+        let commit = Commit {
+            author: caller.as_author(),
+            message: None,
+            write: ContentWrite::NewReport(&r),
+            warnings: Vec::new(),
+            audit: Audit::event(
                 caller,
                 "report.create",
                 &format!("report:{}", r.uid),
-                "ok",
                 &r.name,
-            )
-            .await;
+            ),
+        };
+        self.commit_content(project_uid, commit).await?;
         Ok(r)
     }
 
@@ -112,23 +116,28 @@ impl Services {
         }
         // Only what this call changes is written, so a concurrent edit of the other field
         // (or a push) survives; the answer is the report as stored after both.
-        let r = self
-            .store
-            .update_report(uid, name.as_deref(), stored.as_ref(), now_ms())
-            .await?
-            .ok_or_else(|| ApiError::not_found("report"))?;
-        self.record_exposure(uid, exposure).await?;
-        self.record_revision(caller, &r.project_uid, None).await;
-        self.audit
-            .record(
+        let commit = Commit {
+            author: caller.as_author(),
+            message: None,
+            write: ContentWrite::ReportFields {
+                uid,
+                name: name.as_deref(),
+                definition: stored.as_ref(),
+                updated_ms: now_ms(),
+            },
+            warnings: self.exposure_warnings(uid, exposure),
+            audit: Audit::event(
                 caller,
                 "report.update",
                 &format!("report:{uid}"),
-                "ok",
-                &r.name,
-            )
-            .await;
-        Ok(r)
+                name.as_deref().unwrap_or(&r.name),
+            ),
+        };
+        self.commit_content(&r.project_uid, commit).await?;
+        self.store
+            .report(uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("report"))
     }
 
     pub async fn delete_report(&self, caller: &Caller, uid: &str) -> ApiResult<bool> {
@@ -136,17 +145,14 @@ impl Services {
         let (r, _) = self.report(caller, uid).await?;
         self.project_for(caller, &r.project_uid, Action::Edit)
             .await?;
-        self.store.delete_report(uid).await?;
-        self.record_revision(caller, &r.project_uid, None).await;
-        self.audit
-            .record(
-                caller,
-                "report.delete",
-                &format!("report:{uid}"),
-                "ok",
-                &r.name,
-            )
-            .await;
+        let commit = Commit {
+            author: caller.as_author(),
+            message: None,
+            write: ContentWrite::DeleteReport { uid },
+            warnings: Vec::new(),
+            audit: Audit::event(caller, "report.delete", &format!("report:{uid}"), &r.name),
+        };
+        self.commit_content(&r.project_uid, commit).await?;
         Ok(true)
     }
 
@@ -197,7 +203,7 @@ impl Services {
                     "refused",
                     tile_id,
                 )
-                .await;
+                .await?;
             return Err(ApiError::forbidden(format!(
                 "your connection role ({}) does not allow this query; it needs {}",
                 connection.as_str(),
@@ -307,7 +313,7 @@ impl Services {
                 "ok",
                 tile_id,
             )
-            .await;
+            .await?;
         Ok(result)
     }
 
@@ -334,7 +340,7 @@ impl Services {
                 "ok",
                 tile_id,
             )
-            .await;
+            .await?;
         Ok(TileDownload {
             result,
             filename: format!(
@@ -400,7 +406,7 @@ impl Services {
                 "ok",
                 &format!("{} entries", summary.entries),
             )
-            .await;
+            .await?;
         Ok(summary)
     }
 

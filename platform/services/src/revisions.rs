@@ -10,7 +10,7 @@ use vitrine_core::revision::diff;
 use vitrine_core::{Change, ChangeKind, ReportContent, RevisionContent};
 use vitrine_engine::report::ReportDefinition;
 use vitrine_engine::workflow::{Workflow, validate};
-use vitrine_storage::{PageRequest, RevisionRecord, StorageError, new_uid, now_ms};
+use vitrine_storage::{PageRequest, RevisionRecord};
 
 use super::Services;
 use super::install::{Install, Payload, content_of};
@@ -50,87 +50,6 @@ impl Services {
             reports,
             parameters,
         })
-    }
-
-    /// Records the project's content as a new revision, unless it equals the latest one.
-    /// Called after every save; a failure is logged, not returned, because the save
-    /// itself has landed (the next revision then carries its content).
-    pub(crate) async fn record_revision(
-        &self,
-        caller: &Caller,
-        project_uid: &str,
-        message: Option<&str>,
-    ) {
-        let author = (Some(caller.uid()), caller.user.username.as_str());
-        self.record_revision_by(author, project_uid, message).await;
-    }
-
-    /// [`record_revision`](Self::record_revision) for an author who may not be a user:
-    /// a share link's visitor syncing an edit back is named by the link.
-    pub(crate) async fn record_revision_by(
-        &self,
-        author: (Option<&str>, &str),
-        project_uid: &str,
-        message: Option<&str>,
-    ) {
-        // Two saves racing for the same number: the loser reads again and takes the next.
-        for _ in 0..3 {
-            match self.try_record_revision(author, project_uid, message).await {
-                Err(e) if e.code == vitrine_core::ErrorCode::Conflict => continue,
-                Err(e) => {
-                    tracing::error!(project = project_uid, error = %e.message, "revision not recorded");
-                    return;
-                }
-                Ok(()) => return,
-            }
-        }
-        tracing::error!(
-            project = project_uid,
-            "revision not recorded after repeated conflicts"
-        );
-    }
-
-    async fn try_record_revision(
-        &self,
-        (author_uid, author_name): (Option<&str>, &str),
-        project_uid: &str,
-        message: Option<&str>,
-    ) -> ApiResult<()> {
-        let content = self.current_content(project_uid).await?;
-        let latest = self.store.latest_revision(project_uid).await?;
-        let previous = match &latest {
-            Some(l) => serde_json::from_value(l.content.clone())
-                .map_err(|e| ApiError::internal("revision", e))?,
-            None => RevisionContent::default(),
-        };
-        let changes = diff(&previous, &content);
-        if latest.is_some() && changes.is_empty() {
-            return Ok(());
-        }
-        let message = match message.map(str::trim).filter(|m| !m.is_empty()) {
-            Some(m) => m.chars().take(500).collect(),
-            None => describe(&changes),
-        };
-        let record = RevisionRecord {
-            uid: new_uid(),
-            project_uid: project_uid.to_owned(),
-            number: latest.as_ref().map_or(1, |l| l.number + 1),
-            parent_uid: latest.map(|l| l.uid),
-            author_uid: author_uid.map(str::to_owned),
-            author_name: author_name.to_owned(),
-            message,
-            created_ms: now_ms(),
-            content: serde_json::to_value(&content)
-                .map_err(|e| ApiError::internal("revision", e))?,
-            pushed_from: None,
-        };
-        match self.store.insert_revision(&record).await {
-            Err(StorageError::Conflict(c)) => Err(ApiError::new(
-                vitrine_core::ErrorCode::Conflict,
-                format!("revision number taken: {c}"),
-            )),
-            other => Ok(other?),
-        }
     }
 
     /// A project's history, newest first (editors).
@@ -231,7 +150,7 @@ impl Services {
                 "ok",
                 &format!("to revision {}", target.number),
             )
-            .await;
+            .await?;
         self.store
             .latest_revision(&project_uid)
             .await?
@@ -331,13 +250,13 @@ impl Services {
                 "ok",
                 &message,
             )
-            .await;
+            .await?;
         Ok(project)
     }
 }
 
 /// A message made from the changes: "changed block orders, added tile Sales/t4".
-fn describe(changes: &[Change]) -> String {
+pub(crate) fn describe(changes: &[Change]) -> String {
     if changes.is_empty() {
         return "created the project".into();
     }

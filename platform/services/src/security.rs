@@ -90,7 +90,7 @@ impl Services {
                 "ok",
                 role.map(|r| r.as_str()).unwrap_or("default"),
             )
-            .await;
+            .await?;
         self.store
             .user(user_uid)
             .await?
@@ -119,7 +119,7 @@ impl Services {
                 "ok",
                 role.as_str(),
             )
-            .await;
+            .await?;
         Ok(sec)
     }
 
@@ -174,7 +174,7 @@ impl Services {
                 "ok",
                 if on { "on" } else { "off" },
             )
-            .await;
+            .await?;
         Ok(sec)
     }
 
@@ -251,7 +251,7 @@ impl Services {
                 "ok",
                 dataset,
             )
-            .await;
+            .await?;
         Ok(rules)
     }
 

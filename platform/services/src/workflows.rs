@@ -10,12 +10,14 @@ use vitrine_engine::locations::{Access, LocationKind};
 use vitrine_engine::workflow::{Workflow, validate};
 use vitrine_engine::{EngineError, INSTANCE_PARAMETERS, RunRequest, upload_path};
 use vitrine_storage::{
-    DatasetRecord, LocationGrant, LocationRecord, RunRecord, UploadRecord, WorkflowRecord, new_uid,
-    now_ms,
+    ContentWrite, DatasetRecord, LocationGrant, LocationRecord, RunRecord, UploadRecord,
+    WorkflowRecord, new_uid, now_ms,
 };
 
 use super::Services;
+use super::commits::Commit;
 use super::directory::ProjectView;
+use crate::Audit;
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
 
@@ -92,7 +94,7 @@ impl Services {
                 "ok",
                 &record.name,
             )
-            .await;
+            .await?;
         Ok(record)
     }
 
@@ -129,7 +131,7 @@ impl Services {
                     access.map(Access::as_str).unwrap_or("none")
                 ),
             )
-            .await;
+            .await?;
         Ok(record)
     }
 
@@ -149,7 +151,7 @@ impl Services {
                 "ok",
                 "",
             )
-            .await;
+            .await?;
         Ok(true)
     }
 
@@ -179,7 +181,7 @@ impl Services {
         self.store.put_setting(INSTANCE_PARAMETERS, &values).await?;
         self.audit
             .record(caller, "parameters.instance", "instance", "ok", "")
-            .await;
+            .await?;
         Ok(values)
     }
 
@@ -256,17 +258,23 @@ impl Services {
             updated_ms: now_ms(),
             updated_by: Some(caller.uid().to_owned()),
         };
-        self.store.save_workflow(&record, expected).await?;
-        self.record_revision(caller, project_uid, message).await;
-        self.audit
-            .record(
-                caller,
-                "workflow.save",
-                &format!("project:{project_uid}"),
-                "ok",
-                &format!("version {}", record.version),
-            )
-            .await;
+        let audit = Audit::event(
+            caller,
+            "workflow.save",
+            &format!("project:{project_uid}"),
+            &format!("version {}", record.version),
+        );
+        let commit = Commit {
+            author: caller.as_author(),
+            message,
+            write: ContentWrite::Workflow {
+                record: &record,
+                expected,
+            },
+            warnings: Vec::new(),
+            audit,
+        };
+        self.commit_content(project_uid, commit).await?;
         Ok(WorkflowView {
             project_uid: project_uid.to_owned(),
             workflow: wf,
@@ -307,7 +315,7 @@ impl Services {
                 "ok",
                 &run.uid,
             )
-            .await;
+            .await?;
         if !wait {
             return Ok(run);
         }
@@ -350,7 +358,7 @@ impl Services {
                 if stopped { "ok" } else { "finished" },
                 run_uid,
             )
-            .await;
+            .await?;
         Ok(stopped)
     }
 
@@ -432,7 +440,7 @@ impl Services {
                 "ok",
                 &record.filename,
             )
-            .await;
+            .await?;
         Ok(record)
     }
 

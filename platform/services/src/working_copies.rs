@@ -14,12 +14,14 @@ use std::collections::BTreeMap;
 
 use vitrine_authz::Action;
 use vitrine_core::ErrorCode;
-use vitrine_storage::{ProjectRecord, WorkingCopyRecord, new_uid, now_ms};
+use vitrine_storage::{ContentWrite, ProjectRecord, WorkingCopyRecord, new_uid, now_ms};
 
 use super::Services;
+use super::commits::Commit;
 use super::directory::ProjectView;
 use super::install::{Install, Payload, SyncOutcome, content_of, moved};
 use super::remote::RemoteOrigin;
+use crate::Audit;
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
 
@@ -40,8 +42,19 @@ impl Services {
         if let Some(l) = self.store.latest_revision(project_uid).await? {
             return Ok(l.number);
         }
-        self.record_revision(caller, project_uid, Some("recorded before copying"))
-            .await;
+        let commit = Commit {
+            author: caller.as_author(),
+            message: Some("recorded before copying"),
+            write: ContentWrite::Nothing,
+            warnings: Vec::new(),
+            audit: Audit::event(
+                caller,
+                "revision.record",
+                &format!("project:{project_uid}"),
+                "recorded before copying",
+            ),
+        };
+        self.commit_content(project_uid, commit).await?;
         Ok(self
             .store
             .latest_revision(project_uid)
@@ -151,7 +164,7 @@ impl Services {
                 "ok",
                 message,
             )
-            .await;
+            .await?;
         Ok(())
     }
 
@@ -322,7 +335,7 @@ impl Services {
                     if force { ", forced" } else { "" }
                 ),
             )
-            .await;
+            .await?;
         // A remote origin announces its own push to its own tasks.
         if link.origin_url.is_none() {
             self.emit(
@@ -424,7 +437,7 @@ impl Services {
                 "ok",
                 &message,
             )
-            .await;
+            .await?;
         Ok(installed.into())
     }
 
@@ -457,7 +470,7 @@ impl Services {
                 "ok",
                 &link.origin_name,
             )
-            .await;
+            .await?;
         Ok(())
     }
 

@@ -46,7 +46,9 @@ impl Extension for AuditRefusalsExt {
                 .unwrap_or_else(|| "ERROR".into());
             let meta = ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default();
             let action = format!("mutation.{field}");
-            match ctx.data_opt::<AuthState>() {
+            // The answer is already a refusal; an event that cannot be written is
+            // logged where the write failed.
+            let _ = match ctx.data_opt::<AuthState>() {
                 Some(AuthState::Caller(c)) => {
                     services
                         .audit
@@ -59,7 +61,7 @@ impl Extension for AuditRefusalsExt {
                         .system(&action, "graphql", &code, &meta, &e.message)
                         .await
                 }
-            }
+            };
         }
         result
     }

@@ -12,8 +12,8 @@ use poem::web::{Data, Query};
 use poem::{IntoResponse, Request, Response, handler};
 use serde::Deserialize;
 use vitrine_api::graphql::AuthState;
+use vitrine_api::services::FilterState;
 use vitrine_api::{ApiError, Caller};
-use vitrine_engine::report::FilterState;
 
 use super::graphql::authenticate;
 use super::{error_response, request_meta};

@@ -15,10 +15,10 @@ pub async fn healthz() -> &'static str {
 /// The process can serve: the database answers and the artifact store is writable.
 #[handler]
 pub async fn readyz(state: Data<&Arc<AppState>>) -> Response {
-    match state.services.store.ping().await {
+    match state.services.ready().await {
         Ok(()) => Response::builder().status(StatusCode::OK).body("ready"),
         Err(e) => {
-            tracing::warn!(error = %e, "not ready");
+            tracing::warn!(code = %e.code, error = e.message, "not ready");
             Response::builder()
                 .status(StatusCode::SERVICE_UNAVAILABLE)
                 .body("not ready")

@@ -14,10 +14,10 @@ use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use vitrine_api::graphql::AuthState;
+use vitrine_api::services::FilterState;
 use vitrine_api::services::{ShareAccess, SharePage, link_path};
 use vitrine_api::{ApiError, Caller, RequestMeta};
 use vitrine_core::{ErrorCode, RecipientPassword};
-use vitrine_engine::report::FilterState;
 
 use super::graphql::authenticate;
 use super::viewer::{gone_page, viewer_page};

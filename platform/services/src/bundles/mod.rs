@@ -116,7 +116,7 @@ impl Services {
                 "ok",
                 &format!("{} bytes", record.bytes),
             )
-            .await;
+            .await?;
         Ok(record)
     }
 
@@ -323,7 +323,7 @@ impl Services {
                     bundle.manifest.datasets.len()
                 ),
             )
-            .await;
+            .await?;
         self.emit(
             vitrine_core::task::EventKind::BundleImported,
             Some(&project.record.uid),
@@ -390,7 +390,7 @@ impl Services {
                 "ok",
                 &format!("{} as {ext}", d.name),
             )
-            .await;
+            .await?;
         Ok(record)
     }
 }

@@ -268,7 +268,7 @@ impl Services {
                 "ok",
                 &format!("{} link, {} recipient(s)", link.kind, recipients.len()),
             )
-            .await;
+            .await?;
         let path = match &public_token {
             Some(t) => format!("/s/{t}"),
             None => link_path(&uid),
@@ -361,7 +361,7 @@ impl Services {
                 "ok",
                 "",
             )
-            .await;
+            .await?;
         Ok(link)
     }
 
@@ -406,7 +406,7 @@ impl Services {
         }
         self.audit
             .record(caller, op.action(), &format!("share_link:{uid}"), "ok", "")
-            .await;
+            .await?;
         Ok(link)
     }
 

@@ -82,7 +82,7 @@ impl Services {
                 "ok",
                 &rec.email,
             )
-            .await;
+            .await?;
         Ok(Invitation {
             recipient: Some(rec),
             path: format!("/s/{token}"),
@@ -142,7 +142,7 @@ impl Services {
                 "ok",
                 &rec.email,
             )
-            .await;
+            .await?;
         Ok(())
     }
 

@@ -15,9 +15,12 @@ use serde_json::Value;
 use vitrine_core::{ConnectionRole, LinkKind, LinkRights, Role, may_query};
 use vitrine_engine::report::{FilterState, ReportDefinition, Tile, check_state, tile_conditions};
 use vitrine_engine::{QueryResult, QuerySpec, Scope};
-use vitrine_storage::{DatasetRecord, NewAuditEvent, ReportRecord, ShareCopyRecord, now_ms};
+use vitrine_storage::{
+    ContentWrite, DatasetRecord, NewAuditEvent, ReportRecord, ShareCopyRecord, now_ms,
+};
 
-use super::visit::{ShareAccess, share_detail};
+use super::visit::{ShareAccess, share_detail, share_event};
+use crate::commits::Commit;
 use crate::security::{AccessRule, DataSecurity, has_column, scope_of};
 use crate::{ApiError, ApiResult};
 use crate::{Services, TileDownload};
@@ -416,26 +419,26 @@ impl Services {
         if a.rights.sync_edits {
             let found = self.check_exposure(&report, &def).await?;
             let stored = serde_json::to_value(&def).map_err(|e| ApiError::internal("report", e))?;
-            self.store
-                .update_report(&report.uid, None, Some(&stored), now_ms())
-                .await?;
-            self.record_exposure(&report.uid, found).await?;
             let who = a.who();
-            let author = (a.user.as_ref().map(|u| u.uid.as_str()), who.as_str());
-            self.record_revision_by(
-                author,
-                &report.project_uid,
-                Some("edited through a share link"),
-            )
-            .await;
-            self.audit_share(
-                &a.link,
-                a.recipient.as_ref(),
-                "share.edit_sync",
-                &a.meta,
-                a.who(),
-            )
-            .await;
+            let commit = Commit {
+                author: (a.user.as_ref().map(|u| u.uid.as_str()), who.as_str()),
+                message: Some("edited through a share link"),
+                write: ContentWrite::ReportFields {
+                    uid: &report.uid,
+                    name: None,
+                    definition: Some(&stored),
+                    updated_ms: now_ms(),
+                },
+                warnings: self.exposure_warnings(&report.uid, found),
+                audit: share_event(
+                    &a.link,
+                    a.recipient.as_ref(),
+                    "share.edit_sync",
+                    &a.meta,
+                    who.clone(),
+                ),
+            };
+            self.commit_content(&report.project_uid, commit).await?;
         } else {
             let owner = a.copy_owner().ok_or_else(|| {
                 ApiError::forbidden("this visit has no session to keep a copy in")

@@ -200,15 +200,7 @@ impl Services {
         meta: &RequestMeta,
         actor: String,
     ) {
-        let event = NewAuditEvent {
-            actor_uid: None,
-            actor_name: actor,
-            action: action.into(),
-            object: format!("share_link:{}", link.uid),
-            outcome: "ok".into(),
-            address: meta.address.clone(),
-            detail: share_detail(recipient, meta.user_agent.as_deref()),
-        };
+        let event = share_event(link, recipient, action, meta, actor);
         if let Err(e) = self.store.append_audit(event).await {
             tracing::error!(action, error = %e, "audit event not written");
         }
@@ -394,4 +386,23 @@ fn viewer_query(raw: &str) -> String {
         .extend_pairs(kept)
         .finish();
     format!("?{encoded}")
+}
+
+/// The audit event of a link visitor's action: named by the link, not by a user.
+pub(crate) fn share_event(
+    link: &ShareLinkRecord,
+    recipient: Option<&ShareRecipientRecord>,
+    action: &str,
+    meta: &RequestMeta,
+    actor: String,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        actor_uid: None,
+        actor_name: actor,
+        action: action.into(),
+        object: format!("share_link:{}", link.uid),
+        outcome: "ok".into(),
+        address: meta.address.clone(),
+        detail: share_detail(recipient, meta.user_agent.as_deref()),
+    }
 }

@@ -70,7 +70,7 @@ impl Services {
                     "warn on exposing edits"
                 },
             )
-            .await;
+            .await?;
         Ok(policy)
     }
 
@@ -258,29 +258,44 @@ impl Services {
         })
     }
 
+    /// The warnings `found` raises, per share link, for storing with the change that
+    /// raised them.
+    pub(crate) fn exposure_warnings(
+        &self,
+        report_uid: &str,
+        found: Vec<(ShareLinkRecord, Vec<Exposure>)>,
+    ) -> Vec<(String, Vec<ShareWarning>)> {
+        let now = now_ms();
+        found
+            .into_iter()
+            .filter(|(_, exposures)| !exposures.is_empty())
+            .map(|(link, exposures)| {
+                let warnings = exposures
+                    .into_iter()
+                    .map(|e| ShareWarning {
+                        kind: e.kind.to_owned(),
+                        message: e.message,
+                        report_uid: report_uid.to_owned(),
+                        at_ms: now,
+                    })
+                    .collect();
+                (link.uid, warnings)
+            })
+            .collect()
+    }
+
+    /// Appends the warnings `found` raises to their links (field-level, so a concurrent
+    /// edit of a link keeps both).
     pub(crate) async fn record_exposure(
         &self,
         report_uid: &str,
         found: Vec<(ShareLinkRecord, Vec<Exposure>)>,
-    ) -> ApiResult<Vec<ShareWarning>> {
-        let now = now_ms();
-        let mut all = Vec::new();
-        for (mut link, exposures) in found {
-            let warnings: Vec<ShareWarning> = exposures
-                .into_iter()
-                .map(|e| ShareWarning {
-                    kind: e.kind.to_owned(),
-                    message: e.message,
-                    report_uid: report_uid.to_owned(),
-                    at_ms: now,
-                })
-                .collect();
-            link.warnings.extend(warnings.iter().cloned());
-            link.updated_ms = now;
-            self.store.update_share_link(&link).await?;
-            all.extend(warnings);
+    ) -> ApiResult<()> {
+        let warnings = self.exposure_warnings(report_uid, found);
+        if !warnings.is_empty() {
+            self.store.append_share_warnings(&warnings).await?;
         }
-        Ok(all)
+        Ok(())
     }
 }
 

@@ -116,7 +116,7 @@ impl Services {
                 "ok",
                 "",
             )
-            .await;
+            .await?;
         self.run_view(self.store.task_run(run_uid).await?.unwrap_or(run))
             .await
     }

@@ -146,7 +146,7 @@ impl Services {
                 "ok",
                 &task.name,
             )
-            .await;
+            .await?;
         Ok(task)
     }
 
@@ -174,7 +174,7 @@ impl Services {
         let task = self.store.task(uid).await?.unwrap_or(task);
         self.audit
             .record(caller, "task.update", &format!("task:{uid}"), "ok", "")
-            .await;
+            .await?;
         Ok(task)
     }
 
@@ -184,7 +184,7 @@ impl Services {
         self.store.delete_task(uid).await?;
         self.audit
             .record(caller, "task.delete", &format!("task:{uid}"), "ok", "")
-            .await;
+            .await?;
         Ok(())
     }
 
@@ -213,7 +213,7 @@ impl Services {
                 "ok",
                 "",
             )
-            .await;
+            .await?;
         Ok(task)
     }
 

@@ -105,7 +105,7 @@ impl Services {
                 "ok",
                 &run.uid,
             )
-            .await;
+            .await?;
         self.run_view(run).await
     }
 

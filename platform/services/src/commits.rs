@@ -1,0 +1,153 @@
+//! Saving a project's content as one unit of work. Every change to a workflow, its
+//! parameters or a report goes through [`Services::commit_content`]: the change, the
+//! revision recording it, the share-link warnings it raised and its audit event land in
+//! one storage transaction, or none of them do.
+//!
+//! The revision is computed here (its diff and message need the engine's view of the
+//! content) from a read made just before; the transaction refuses to write when another
+//! revision was recorded since, and the commit is then computed again from a fresh read.
+//! So concurrent saves each get their own revision, in order, and none describes content
+//! that never existed.
+
+use std::time::Duration;
+
+use vitrine_core::revision::diff;
+use vitrine_core::{ErrorCode, ReportContent, RevisionContent};
+use vitrine_storage::{
+    ContentCommit, ContentWrite, NewAuditEvent, RevisionRecord, ShareWarning, StorageError,
+    new_uid, now_ms,
+};
+
+use super::Services;
+use crate::{ApiError, ApiResult};
+
+/// Fresh reads before a commit that keeps losing to other saves gives up with CONFLICT.
+/// Each loss means another save landed, so this only runs out under a flood of saves to
+/// one project.
+const STALE_RETRIES: u32 = 16;
+
+/// One change to a project's content, with what records it.
+pub(crate) struct Commit<'a> {
+    /// Who the revision names: a user's id (none for a link visitor) and a display name.
+    pub author: (Option<&'a str>, &'a str),
+    /// The revision's message; made from the change when none is given.
+    pub message: Option<&'a str>,
+    pub write: ContentWrite<'a>,
+    pub warnings: Vec<(String, Vec<ShareWarning>)>,
+    pub audit: NewAuditEvent,
+}
+
+impl Services {
+    /// Writes a content change with its revision, warnings and audit event in one
+    /// transaction (see the module documentation).
+    pub(crate) async fn commit_content(&self, project_uid: &str, c: Commit<'_>) -> ApiResult<()> {
+        for attempt in 0..STALE_RETRIES {
+            // The latest revision first: content read after it can only be newer, and a
+            // newer content comes with a newer revision, which makes the commit stale.
+            let latest = self.store.latest_revision(project_uid).await?;
+            let mut content = self.current_content(project_uid).await?;
+            apply(&mut content, &c.write);
+            let revision = revision_for(&c, project_uid, &content, latest.as_ref())?;
+            let commit = ContentCommit {
+                project_uid,
+                write: c.write,
+                seen_revision: latest.as_ref().map_or(0, |l| l.number),
+                revision: revision.as_ref(),
+                warnings: &c.warnings,
+                audit: &c.audit,
+            };
+            match self.store.commit_content(&commit).await {
+                Err(StorageError::Stale(why)) => {
+                    tracing::debug!(
+                        project = project_uid,
+                        attempt,
+                        why,
+                        "content commit is stale; reading again"
+                    );
+                    // Spread the retries of saves that collided, so they do not collide again.
+                    let jitter = u64::from(rand::random::<u8>() % 8);
+                    tokio::time::sleep(Duration::from_millis(1 + jitter)).await;
+                }
+                other => return Ok(other?),
+            }
+        }
+        Err(ApiError::new(
+            ErrorCode::Conflict,
+            "the project kept changing while this change was saved; nothing was saved, try again",
+        ))
+    }
+}
+
+/// The content after `write`, as [`Services::current_content`] would read it back.
+fn apply(content: &mut RevisionContent, write: &ContentWrite<'_>) {
+    match *write {
+        ContentWrite::Nothing => {}
+        ContentWrite::Workflow { record, .. } => {
+            content.workflow = record.definition.clone();
+            content.parameters = record
+                .parameters
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect();
+        }
+        ContentWrite::NewReport(r) => {
+            content.reports.push(ReportContent {
+                uid: r.uid.clone(),
+                name: r.name.clone(),
+                definition: r.definition.clone(),
+            });
+            content.reports.sort_by(|a, b| a.uid.cmp(&b.uid));
+        }
+        ContentWrite::ReportFields {
+            uid,
+            name,
+            definition,
+            ..
+        } => {
+            if let Some(r) = content.reports.iter_mut().find(|r| r.uid == uid) {
+                if let Some(n) = name {
+                    r.name = n.to_owned();
+                }
+                if let Some(d) = definition {
+                    r.definition = d.clone();
+                }
+            }
+        }
+        ContentWrite::DeleteReport { uid } => content.reports.retain(|r| r.uid != uid),
+    }
+}
+
+/// The revision recording `content`, or none when it equals the latest revision's.
+fn revision_for(
+    c: &Commit<'_>,
+    project_uid: &str,
+    content: &RevisionContent,
+    latest: Option<&RevisionRecord>,
+) -> ApiResult<Option<RevisionRecord>> {
+    let previous = match latest {
+        Some(l) => serde_json::from_value(l.content.clone())
+            .map_err(|e| ApiError::internal("revision", e))?,
+        None => RevisionContent::default(),
+    };
+    let changes = diff(&previous, content);
+    if latest.is_some() && changes.is_empty() {
+        return Ok(None);
+    }
+    let message = match c.message.map(str::trim).filter(|m| !m.is_empty()) {
+        Some(m) => m.chars().take(500).collect(),
+        None => super::revisions::describe(&changes),
+    };
+    let (author_uid, author_name) = c.author;
+    Ok(Some(RevisionRecord {
+        uid: new_uid(),
+        project_uid: project_uid.to_owned(),
+        number: latest.map_or(1, |l| l.number + 1),
+        parent_uid: latest.map(|l| l.uid.clone()),
+        author_uid: author_uid.map(str::to_owned),
+        author_name: author_name.to_owned(),
+        message,
+        created_ms: now_ms(),
+        content: serde_json::to_value(content).map_err(|e| ApiError::internal("revision", e))?,
+        pushed_from: None,
+    }))
+}
