@@ -145,6 +145,27 @@ impl Audit {
 }
 
 impl Services {
+    /// Records a refused request (`action` names it, `code` is the error code), by the
+    /// caller when there is one, else as anonymous. The answer is already the refusal,
+    /// so an event that cannot be written is only logged.
+    pub async fn audit_refusal(
+        &self,
+        caller: Option<&Caller>,
+        meta: &RequestMeta,
+        action: &str,
+        code: &str,
+        message: &str,
+    ) {
+        let _ = match caller {
+            Some(c) => self.audit.record(c, action, "graphql", code, message).await,
+            None => {
+                self.audit
+                    .system(action, "graphql", code, meta, message)
+                    .await
+            }
+        };
+    }
+
     pub async fn audit_events(
         &self,
         caller: &Caller,

@@ -14,11 +14,14 @@ use std::time::Duration;
 use vitrine_core::revision::diff;
 use vitrine_core::{ErrorCode, ReportContent, RevisionContent};
 use vitrine_storage::{
-    ContentCommit, ContentWrite, NewAuditEvent, RevisionRecord, ShareWarning, StorageError,
-    new_uid, now_ms,
+    ContentCommit, ContentWrite, NewAuditEvent, ProjectRecord, RevisionRecord, ShareWarning,
+    StorageError, new_uid, now_ms,
 };
 
 use super::Services;
+use crate::Audit;
+use crate::caller::Caller;
+use crate::guard::{Authorized, Edit, View};
 use crate::{ApiError, ApiResult};
 
 /// Fresh reads before a commit that keeps losing to other saves gives up with CONFLICT.
@@ -40,7 +43,39 @@ pub(crate) struct Commit<'a> {
 impl Services {
     /// Writes a content change with its revision, warnings and audit event in one
     /// transaction (see the module documentation).
-    pub(crate) async fn commit_content(&self, project_uid: &str, c: Commit<'_>) -> ApiResult<()> {
+    pub(crate) async fn commit_content(
+        &self,
+        project: &Authorized<ProjectRecord, Edit>,
+        c: Commit<'_>,
+    ) -> ApiResult<()> {
+        self.commit(&project.get().uid, c).await
+    }
+
+    /// Records a project's current content as its first revision, for a project saved
+    /// before history existed (so there is a revision to be in step with). It changes
+    /// no content, so seeing the project is enough.
+    pub(crate) async fn record_first_revision(
+        &self,
+        project: &Authorized<ProjectRecord, View>,
+        caller: &Caller,
+    ) -> ApiResult<()> {
+        let uid = &project.get().uid;
+        let commit = Commit {
+            author: caller.as_author(),
+            message: Some("recorded before copying"),
+            write: ContentWrite::Nothing,
+            warnings: Vec::new(),
+            audit: Audit::event(
+                caller,
+                "revision.record",
+                &format!("project:{uid}"),
+                "recorded before copying",
+            ),
+        };
+        self.commit(uid, commit).await
+    }
+
+    async fn commit(&self, project_uid: &str, c: Commit<'_>) -> ApiResult<()> {
         for attempt in 0..STALE_RETRIES {
             // The latest revision first: content read after it can only be newer, and a
             // newer content comes with a newer revision, which makes the commit stale.

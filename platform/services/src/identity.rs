@@ -333,4 +333,24 @@ impl Services {
             .filter_map(|g| g.strip_prefix("group:").map(str::to_owned))
             .collect()
     }
+
+    /// The groups a user is in, as records (groups deleted meanwhile are left out).
+    pub async fn group_records_of(&self, user_uid: &str) -> ApiResult<Vec<GroupRecord>> {
+        let mut out = Vec::new();
+        for g in self.groups_of(user_uid) {
+            if let Some(r) = self.store.group(&g).await? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The server permissions granted to a user.
+    pub fn permissions_of(&self, user_uid: &str) -> Vec<ServerPermission> {
+        self.authz
+            .snapshot()
+            .permissions_of(&format!("user:{user_uid}"))
+            .into_iter()
+            .collect()
+    }
 }

@@ -9,12 +9,13 @@ use std::collections::BTreeMap;
 use vitrine_core::{ErrorCode, RevisionContent};
 use vitrine_engine::report::ReportDefinition;
 use vitrine_storage::{
-    BlockStateRecord, DatasetRecord, PushedFrom, Replacement, ReportRecord, RevisionRecord,
-    StorageError, WorkflowRecord, WorkingCopyRecord, new_uid, now_ms,
+    BlockStateRecord, DatasetRecord, ProjectRecord, PushedFrom, Replacement, ReportRecord,
+    RevisionRecord, StorageError, WorkflowRecord, WorkingCopyRecord, new_uid, now_ms,
 };
 
 use super::Services;
 use super::bundles::format::BundleRevision;
+use crate::guard::{Authorized, Edit};
 use crate::{ApiError, ApiResult};
 
 /// A project's state as it travels between projects or instances.
@@ -104,14 +105,16 @@ impl Services {
         })
     }
 
-    /// Checks `payload` against `target_uid` and writes it there in one transaction.
+    /// Checks `payload` against the target project and writes it there in one
+    /// transaction.
     pub(crate) async fn install(
         &self,
-        target_uid: &str,
+        target: &Authorized<ProjectRecord, Edit>,
         payload: &Payload,
         mut how: Install,
         author: (Option<&str>, &str),
     ) -> ApiResult<Installed> {
+        let target_uid = target.get().uid.as_str();
         // Every report uid the payload mentions, in its head or its history, gets its
         // target uid now, so history and head agree after the move.
         let mentioned = payload

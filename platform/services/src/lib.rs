@@ -10,6 +10,7 @@ mod app;
 pub mod assets;
 mod caller;
 mod error;
+mod guard;
 pub mod outbound;
 pub mod qr;
 mod ratelimit;
@@ -46,6 +47,7 @@ use vitrine_storage::Store;
 
 pub use caller::{Caller, Credential, RequestMeta};
 pub use error::{ApiError, ApiResult};
+pub use guard::{Authorized, Edit, Manage, Permit, View};
 /// Cursor paging, as every list method takes it.
 pub use vitrine_storage::PageRequest;
 
@@ -84,10 +86,12 @@ use crate::secrets::PasswordHasherPool;
 
 /// Everything the API needs, built once at start-up and shared.
 pub struct Services {
-    pub store: Store,
-    pub authz: Arc<Authz>,
-    pub engine: Arc<vitrine_engine::Engine>,
-    pub audit: Audit,
+    // Private: everything outside reaches storage, policies, the engine and the audit
+    // trail only through methods that take the caller.
+    pub(crate) store: Store,
+    pub(crate) authz: Arc<Authz>,
+    pub(crate) engine: Arc<vitrine_engine::Engine>,
+    pub(crate) audit: Audit,
     hasher: PasswordHasherPool,
     /// Password checks per client address, and per account and address (see
     /// [`crate::ratelimit`]): reserved before hashing, given back on success.

@@ -15,6 +15,7 @@ use super::directory::ProjectView;
 use super::install::Install;
 use super::install::SyncOutcome;
 use crate::caller::{Caller, Credential};
+use crate::guard::Manage;
 use crate::secrets::{new_token, token_hash};
 use crate::{ApiError, ApiResult};
 
@@ -245,9 +246,14 @@ impl Services {
             pause_ms: self.fault_pause_ms(),
             ..Install::default()
         };
-        let installed = self
-            .install(&origin_uid, &payload, how, caller.as_author())
-            .await;
+        let target = self.authorize::<Manage>(&caller, &origin_uid).await;
+        let installed = match target {
+            Ok(target) => {
+                self.install(&target.into(), &payload, how, caller.as_author())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         self.engine.datasets.unpin(&pinned);
         let installed = installed?;
         self.audit

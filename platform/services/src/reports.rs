@@ -20,6 +20,7 @@ use super::directory::ProjectView;
 use super::security::{has_column, scope_of};
 use crate::Audit;
 use crate::caller::Caller;
+use crate::guard::Edit;
 use crate::{ApiError, ApiResult};
 
 /// What a download route needs: the result and a name for the file.
@@ -63,8 +64,7 @@ impl Services {
         name: &str,
         definition: Value,
     ) -> ApiResult<ReportRecord> {
-        caller.require_write()?;
-        self.project_for(caller, project_uid, Action::Edit).await?;
+        let project = self.authorize::<Edit>(caller, project_uid).await?;
         let name = vitrine_core::Name::parse("name", name)?.into_inner();
         let def = ReportDefinition::parse(&definition)?;
         let now = now_ms();
@@ -88,7 +88,7 @@ impl Services {
                 &r.name,
             ),
         };
-        self.commit_content(project_uid, commit).await?;
+        self.commit_content(&project, commit).await?;
         Ok(r)
     }
 
@@ -99,10 +99,8 @@ impl Services {
         name: Option<&str>,
         definition: Option<Value>,
     ) -> ApiResult<ReportRecord> {
-        caller.require_write()?;
         let (r, _) = self.report(caller, uid).await?;
-        self.project_for(caller, &r.project_uid, Action::Edit)
-            .await?;
+        let project = self.authorize::<Edit>(caller, &r.project_uid).await?;
         let name = name
             .map(|n| vitrine_core::Name::parse("name", n).map(|n| n.into_inner()))
             .transpose()?;
@@ -133,7 +131,7 @@ impl Services {
                 name.as_deref().unwrap_or(&r.name),
             ),
         };
-        self.commit_content(&r.project_uid, commit).await?;
+        self.commit_content(&project, commit).await?;
         self.store
             .report(uid)
             .await?
@@ -141,10 +139,8 @@ impl Services {
     }
 
     pub async fn delete_report(&self, caller: &Caller, uid: &str) -> ApiResult<bool> {
-        caller.require_write()?;
         let (r, _) = self.report(caller, uid).await?;
-        self.project_for(caller, &r.project_uid, Action::Edit)
-            .await?;
+        let project = self.authorize::<Edit>(caller, &r.project_uid).await?;
         let commit = Commit {
             author: caller.as_author(),
             message: None,
@@ -152,7 +148,7 @@ impl Services {
             warnings: Vec::new(),
             audit: Audit::event(caller, "report.delete", &format!("report:{uid}"), &r.name),
         };
-        self.commit_content(&r.project_uid, commit).await?;
+        self.commit_content(&project, commit).await?;
         Ok(true)
     }
 

@@ -15,6 +15,7 @@ use vitrine_storage::{PageRequest, RevisionRecord};
 use super::Services;
 use super::install::{Install, Payload, content_of};
 use crate::caller::Caller;
+use crate::guard::Edit;
 use crate::{ApiError, ApiResult};
 
 /// Changes named in a generated message before it says "and N more".
@@ -139,7 +140,8 @@ impl Services {
                 )),
                 ..Install::default()
             };
-            self.install(&project_uid, &payload, how, caller.as_author())
+            let target = self.authorize::<Edit>(caller, &project_uid).await?;
+            self.install(&target, &payload, how, caller.as_author())
                 .await?;
         }
         self.audit
@@ -235,10 +237,14 @@ impl Services {
             )),
             ..Install::default()
         };
-        if let Err(e) = self
-            .install(&project.record.uid, &payload, how, caller.as_author())
-            .await
-        {
+        let installed = match self.authorize::<Edit>(caller, &project.record.uid).await {
+            Ok(target) => {
+                self.install(&target, &payload, how, caller.as_author())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = installed {
             self.remove_failed_project(&project.record.uid).await;
             return Err(e);
         }

@@ -19,6 +19,7 @@ use super::commits::Commit;
 use super::directory::ProjectView;
 use crate::Audit;
 use crate::caller::Caller;
+use crate::guard::Edit;
 use crate::{ApiError, ApiResult};
 
 impl From<EngineError> for ApiError {
@@ -230,8 +231,7 @@ impl Services {
         expected_version: Option<i64>,
         message: Option<&str>,
     ) -> ApiResult<WorkflowView> {
-        caller.require_write()?;
-        self.project_for(caller, project_uid, Action::Edit).await?;
+        let project = self.authorize::<Edit>(caller, project_uid).await?;
         vitrine_core::shape::check_definition_depth("workflow", &workflow)
             .map_err(|e| ApiError::new(ErrorCode::InvalidWorkflow, e.to_string()))?;
         let wf: Workflow = serde_json::from_value(workflow)
@@ -274,7 +274,7 @@ impl Services {
             warnings: Vec::new(),
             audit,
         };
-        self.commit_content(project_uid, commit).await?;
+        self.commit_content(&project, commit).await?;
         Ok(WorkflowView {
             project_uid: project_uid.to_owned(),
             workflow: wf,

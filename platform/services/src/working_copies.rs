@@ -14,15 +14,14 @@ use std::collections::BTreeMap;
 
 use vitrine_authz::Action;
 use vitrine_core::ErrorCode;
-use vitrine_storage::{ContentWrite, ProjectRecord, WorkingCopyRecord, new_uid, now_ms};
+use vitrine_storage::{ProjectRecord, WorkingCopyRecord, new_uid, now_ms};
 
 use super::Services;
-use super::commits::Commit;
 use super::directory::ProjectView;
 use super::install::{Install, Payload, SyncOutcome, content_of, moved};
 use super::remote::RemoteOrigin;
-use crate::Audit;
 use crate::caller::Caller;
+use crate::guard::{Edit, Manage, View};
 use crate::{ApiError, ApiResult};
 
 /// A working copy's link to its origin, as its editors see it.
@@ -42,19 +41,8 @@ impl Services {
         if let Some(l) = self.store.latest_revision(project_uid).await? {
             return Ok(l.number);
         }
-        let commit = Commit {
-            author: caller.as_author(),
-            message: Some("recorded before copying"),
-            write: ContentWrite::Nothing,
-            warnings: Vec::new(),
-            audit: Audit::event(
-                caller,
-                "revision.record",
-                &format!("project:{project_uid}"),
-                "recorded before copying",
-            ),
-        };
-        self.commit_content(project_uid, commit).await?;
+        let project = self.authorize::<View>(caller, project_uid).await?;
+        self.record_first_revision(&project, caller).await?;
         Ok(self
             .store
             .latest_revision(project_uid)
@@ -134,9 +122,13 @@ impl Services {
             )),
             ..Install::default()
         };
-        let installed = self
-            .install(&copy.record.uid, payload, how, caller.as_author())
-            .await;
+        let installed = match self.authorize::<Edit>(caller, &copy.record.uid).await {
+            Ok(target) => {
+                self.install(&target, payload, how, caller.as_author())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         let installed = match installed {
             Ok(i) => i,
             Err(e) => {
@@ -296,7 +288,8 @@ impl Services {
             pushed
         } else {
             let origin_uid = link.origin_project_uid.clone();
-            self.project_for(caller, &origin_uid, Action::Manage)
+            let origin = self
+                .authorize::<Manage>(caller, &origin_uid)
                 .await
                 .map_err(|e| {
                     ApiError::new(
@@ -319,7 +312,7 @@ impl Services {
                 ..Install::default()
             };
             // The new report pairs are written with the push, in its transaction.
-            self.install(&origin_uid, &payload, how, caller.as_author())
+            self.install(&origin.into(), &payload, how, caller.as_author())
                 .await?
                 .into()
         };
@@ -424,9 +417,13 @@ impl Services {
             working_copy: Some(next),
             ..Install::default()
         };
-        let installed = self
-            .install(copy_uid, &payload, how, caller.as_author())
-            .await;
+        let installed = match self.authorize::<Edit>(caller, copy_uid).await {
+            Ok(target) => {
+                self.install(&target, &payload, how, caller.as_author())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         self.engine.datasets.unpin(&pinned);
         let installed = installed?;
         self.audit

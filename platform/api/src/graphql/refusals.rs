@@ -46,22 +46,13 @@ impl Extension for AuditRefusalsExt {
                 .unwrap_or_else(|| "ERROR".into());
             let meta = ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default();
             let action = format!("mutation.{field}");
-            // The answer is already a refusal; an event that cannot be written is
-            // logged where the write failed.
-            let _ = match ctx.data_opt::<AuthState>() {
-                Some(AuthState::Caller(c)) => {
-                    services
-                        .audit
-                        .record(c, &action, "graphql", &code, &e.message)
-                        .await
-                }
-                _ => {
-                    services
-                        .audit
-                        .system(&action, "graphql", &code, &meta, &e.message)
-                        .await
-                }
+            let caller = match ctx.data_opt::<AuthState>() {
+                Some(AuthState::Caller(c)) => Some(&**c),
+                _ => None,
             };
+            services
+                .audit_refusal(caller, &meta, &action, &code, &e.message)
+                .await;
         }
         result
     }

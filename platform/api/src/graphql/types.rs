@@ -131,28 +131,14 @@ impl User {
     }
     async fn permissions(&self, ctx: &Context<'_>) -> Vec<ServerPermission> {
         services(ctx)
-            .authz
-            .snapshot()
-            .permissions_of(&format!("user:{}", self.0.uid))
+            .permissions_of(&self.0.uid)
             .into_iter()
             .map(Into::into)
             .collect()
     }
     async fn groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Group>> {
-        let s = services(ctx);
-        let mut out = Vec::new();
-        for g in s.groups_of(&self.0.uid) {
-            if let Some(r) = s
-                .store
-                .group(&g)
-                .await
-                .map_err(crate::ApiError::from)
-                .gql()?
-            {
-                out.push(Group(r));
-            }
-        }
-        Ok(out)
+        let groups = services(ctx).group_records_of(&self.0.uid).await.gql()?;
+        Ok(groups.into_iter().map(Group).collect())
     }
 }
 

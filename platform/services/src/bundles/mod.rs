@@ -21,6 +21,7 @@ use super::Services;
 use super::directory::ProjectView;
 use super::install::{Install, Payload};
 use crate::caller::Caller;
+use crate::guard::Edit;
 use crate::{ApiError, ApiResult};
 
 /// Where a bundle file is: small ones (an origin's answer) in memory, uploads and request
@@ -298,14 +299,19 @@ impl Services {
             expect_latest: Some(0),
             ..Install::default()
         };
-        let installed = self
-            .install(
-                &project.record.uid,
-                &payload,
-                how,
-                (Some(caller.uid()), &caller.user.username),
-            )
-            .await;
+        let target = self.authorize::<Edit>(caller, &project.record.uid).await;
+        let installed = match target {
+            Ok(target) => {
+                self.install(
+                    &target,
+                    &payload,
+                    how,
+                    (Some(caller.uid()), &caller.user.username),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
         self.engine.datasets.unpin(&pinned);
         if let Err(e) = installed {
             self.remove_failed_project(&project.record.uid).await;

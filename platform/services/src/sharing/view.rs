@@ -438,7 +438,8 @@ impl Services {
                     who.clone(),
                 ),
             };
-            self.commit_content(&report.project_uid, commit).await?;
+            let project = self.authorize_link_edit(a)?;
+            self.commit_content(&project, commit).await?;
         } else {
             let owner = a.copy_owner().ok_or_else(|| {
                 ApiError::forbidden("this visit has no session to keep a copy in")

@@ -1,0 +1,132 @@
+//! Proofs of authorization. A write of a project's content or history takes an
+//! [`Authorized<ProjectRecord, A>`](Authorized): the project, together with the fact that
+//! the caller may do `A` on it. Only this module makes one, and only after the check
+//! passed — for a member by their effective role ([`Services::authorize`]), for a share
+//! link's visitor by the link's rights ([`Services::authorize_link_edit`]) — so a write
+//! path that skipped the check does not compile. The model is meilisearch's
+//! `GuardedData<ActionPolicy<…>>`.
+//!
+//! The proof cannot be built outside (its fields are private and it has no public
+//! constructor):
+//!
+//! ```compile_fail
+//! use vitrine_services::{Authorized, Edit};
+//! use vitrine_storage::ProjectRecord;
+//!
+//! fn forge(project: ProjectRecord) -> Authorized<ProjectRecord, Edit> {
+//!     Authorized { value: project, action: std::marker::PhantomData }
+//! }
+//! ```
+//!
+//! while holding one is how code outside reads it:
+//!
+//! ```
+//! use vitrine_services::{Authorized, Edit};
+//! use vitrine_storage::ProjectRecord;
+//!
+//! fn project_id(proof: &Authorized<ProjectRecord, Edit>) -> &str {
+//!     &proof.get().uid
+//! }
+//! ```
+
+use std::marker::PhantomData;
+
+use vitrine_authz::Action;
+use vitrine_storage::ProjectRecord;
+
+use crate::caller::Caller;
+use crate::sharing::ShareAccess;
+use crate::{ApiError, ApiResult, Services};
+
+/// `value`, which the caller was found allowed to act on with `A`.
+#[derive(Debug)]
+pub struct Authorized<T, A> {
+    value: T,
+    action: PhantomData<A>,
+}
+
+impl<T, A> Authorized<T, A> {
+    fn new(value: T) -> Self {
+        Authorized {
+            value,
+            action: PhantomData,
+        }
+    }
+
+    pub fn get(&self) -> &T {
+        &self.value
+    }
+
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+}
+
+/// Reading a project: its reports, tiles, history.
+#[derive(Debug)]
+pub struct View;
+/// Changing a project's content: workflow, parameters, reports.
+#[derive(Debug)]
+pub struct Edit;
+/// Managing a project: sharing, working copies, replacing its content from elsewhere.
+#[derive(Debug)]
+pub struct Manage;
+
+/// An action a proof can be for. Sealed: the three above are all there is.
+pub trait Permit: sealed::Sealed {
+    const ACTION: Action;
+}
+
+impl Permit for View {
+    const ACTION: Action = Action::View;
+}
+impl Permit for Edit {
+    const ACTION: Action = Action::Edit;
+}
+impl Permit for Manage {
+    const ACTION: Action = Action::Manage;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::View {}
+    impl Sealed for super::Edit {}
+    impl Sealed for super::Manage {}
+}
+
+/// Who may manage may edit.
+impl<T> From<Authorized<T, Manage>> for Authorized<T, Edit> {
+    fn from(p: Authorized<T, Manage>) -> Self {
+        Authorized::new(p.value)
+    }
+}
+
+impl Services {
+    /// The project `uid`, if `caller` may do `A` on it (by role, abilities and, for
+    /// writes, a credential that may write).
+    pub(crate) async fn authorize<A: Permit>(
+        &self,
+        caller: &Caller,
+        uid: &str,
+    ) -> ApiResult<Authorized<ProjectRecord, A>> {
+        if A::ACTION != Action::View {
+            caller.require_write()?;
+        }
+        let p = self.project_for(caller, uid, A::ACTION).await?;
+        Ok(Authorized::new(p.record))
+    }
+
+    /// The project a share link shows, if the link lets its visitors edit it in place
+    /// (the edit and sync-edits rights).
+    pub(crate) fn authorize_link_edit(
+        &self,
+        a: &ShareAccess,
+    ) -> ApiResult<Authorized<ProjectRecord, Edit>> {
+        if !(a.rights.edit && a.rights.sync_edits) {
+            return Err(ApiError::forbidden(
+                "this link does not let edits reach the report",
+            ));
+        }
+        Ok(Authorized::new(a.project.clone()))
+    }
+}
