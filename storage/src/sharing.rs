@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use vitrine_core::{DeliveriesOnRevoke, LinkKind, LinkRights, LinkTarget, RecipientRole};
+use vitrine_core::{
+    DeliveriesOnRevoke, LinkKind, LinkRights, LinkState, LinkTarget, RecipientRole,
+};
 
 use crate::{PageRequest, StorageError, StorageResult, Store};
 
@@ -114,6 +116,19 @@ pub struct ShareCopyRecord {
     pub report_uid: String,
     pub definition: Value,
     pub updated_ms: i64,
+}
+
+impl ShareLinkRecord {
+    /// Whether the link opens at `now` (ms since the epoch), and if not, why.
+    pub fn state(&self, now: i64) -> LinkState {
+        LinkState::of(
+            self.revoked_ms.is_some(),
+            self.expires_ms,
+            self.locked_ms.is_some(),
+            self.paused,
+            now,
+        )
+    }
 }
 
 /// Appends `$warn` (pairs of link uid and warnings) to links not revoked, stamped `$at`.

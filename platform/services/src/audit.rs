@@ -28,6 +28,11 @@ impl Audit {
         })
     }
 
+    /// Writes a prepared event.
+    pub(crate) async fn append(&self, event: NewAuditEvent) -> ApiResult<()> {
+        self.write(event).await
+    }
+
     pub async fn record(
         &self,
         caller: &Caller,

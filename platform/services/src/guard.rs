@@ -32,10 +32,10 @@
 use std::marker::PhantomData;
 
 use vitrine_authz::Action;
+use vitrine_core::LinkRights;
 use vitrine_storage::ProjectRecord;
 
 use crate::caller::Caller;
-use crate::sharing::ShareAccess;
 use crate::{ApiError, ApiResult, Services};
 
 /// `value`, which the caller was found allowed to act on with `A`.
@@ -116,17 +116,18 @@ impl Services {
         Ok(Authorized::new(p.record))
     }
 
-    /// The project a share link shows, if the link lets its visitors edit it in place
-    /// (the edit and sync-edits rights).
+    /// The project a share link shows, if the link's rights let its visitors edit it in
+    /// place (the edit and sync-edits rights).
     pub(crate) fn authorize_link_edit(
         &self,
-        a: &ShareAccess,
+        project: &ProjectRecord,
+        rights: &LinkRights,
     ) -> ApiResult<Authorized<ProjectRecord, Edit>> {
-        if !(a.rights.edit && a.rights.sync_edits) {
+        if !(rights.edit && rights.sync_edits) {
             return Err(ApiError::forbidden(
                 "this link does not let edits reach the report",
             ));
         }
-        Ok(Authorized::new(a.project.clone()))
+        Ok(Authorized::new(project.clone()))
     }
 }

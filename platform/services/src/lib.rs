@@ -34,6 +34,7 @@ mod revisions;
 mod security;
 mod sharing;
 mod tasks;
+mod viewer;
 mod workflows;
 mod working_copies;
 
@@ -78,6 +79,7 @@ pub use sharing::{
 pub use tasks::{
     DEFAULT_MIN_TASK_INTERVAL, MAIL_DEFAULT_FROM, MailConfig, TaskInput, TaskJobs, TaskRunView,
 };
+pub use viewer::{Grant, Viewer};
 pub use workflows::{MAX_UPLOAD_BYTES, WorkflowView};
 pub use working_copies::WorkingCopyStatus;
 

@@ -2,25 +2,23 @@
 //! decides first whether the caller may run it at all (role, connection role, boost),
 //! then which rows they may see (access filters, in [`super::security`]).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::Value;
 use vitrine_authz::{Action, Object};
-use vitrine_core::{Ability, ConnectionRole, Role, may_query};
-use vitrine_engine::report::{
-    FilterState, ReportDefinition, Tile, WarmUpSummary, check_state, tile_conditions,
-};
-use vitrine_engine::{QueryResult, QuerySpec, Scope};
-use vitrine_storage::{ContentWrite, DatasetRecord, PageRequest, ReportRecord, new_uid, now_ms};
+use vitrine_core::Role;
+use vitrine_engine::report::{FilterState, ReportDefinition, WarmUpSummary, check_state};
+use vitrine_engine::{QueryResult, Scope};
+use vitrine_storage::{ContentWrite, PageRequest, ReportRecord, new_uid, now_ms};
 
 use super::Services;
 use super::commits::Commit;
 use super::directory::ProjectView;
-use super::security::{has_column, scope_of};
 use crate::Audit;
 use crate::caller::Caller;
 use crate::guard::Edit;
+use crate::security::scope_of;
+use crate::viewer::{Grant, TileContext, Viewer};
 use crate::{ApiError, ApiResult};
 
 /// What a download route needs: the result and a name for the file.
@@ -152,75 +150,43 @@ impl Services {
         Ok(true)
     }
 
-    // ---- queries --------------------------------------------------------------------
+    // ---- queries (a member's side of the one viewer path, see [`crate::viewer`]) -----
 
-    /// Everything a tile query needs after the checks: the tile, its dataset, the
-    /// report filters that apply, the caller's scope.
-    async fn prepare(
+    /// A report `caller` may view, its parsed definition, what the caller may do there,
+    /// and what its tiles need, read once.
+    async fn member_view(
+        &self,
+        caller: &Caller,
+        report_uid: &str,
+        state: &FilterState,
+    ) -> ApiResult<(ReportRecord, ReportDefinition, Grant, TileContext)> {
+        let (r, _) = self.report(caller, report_uid).await?;
+        let def = ReportDefinition::parse(&r.definition)?;
+        check_state(&def, state)?;
+        let ctx = self.tile_context(&r.project_uid).await?;
+        let grant = self
+            .grant(Viewer::Member(caller), &r.project_uid, &ctx.security)
+            .await?;
+        Ok((r, def, grant, ctx))
+    }
+
+    /// A tile's result, with `drill` the rows behind one of its values.
+    async fn member_tile(
         &self,
         caller: &Caller,
         report_uid: &str,
         tile_id: &str,
         state: &FilterState,
-        needed: Option<ConnectionRole>,
-    ) -> ApiResult<(
-        ReportRecord,
-        Tile,
-        DatasetRecord,
-        Vec<vitrine_engine::report::Condition>,
-        Scope,
-        ProjectView,
-    )> {
-        let (r, p) = self.report(caller, report_uid).await?;
-        let def = ReportDefinition::parse(&r.definition)?;
-        check_state(&def, state)?;
+        drill: Option<&[(String, Value)]>,
+    ) -> ApiResult<(ReportRecord, Grant, Arc<QueryResult>)> {
+        let (r, def, grant, ctx) = self.member_view(caller, report_uid, state).await?;
         let tile = def
             .tile(tile_id)
-            .cloned()
             .ok_or_else(|| ApiError::not_found("tile"))?;
-        let needed = needed.unwrap_or(if tile.query.is_aggregate() {
-            ConnectionRole::Viewer
-        } else {
-            ConnectionRole::RestrictedQuerier
-        });
-        let sec = self.data_security().await?;
-        let connection = self.connection_role(&caller.user, &sec);
-        if !may_query(
-            p.role,
-            connection,
-            needed,
-            self.boosted(&r.project_uid, &sec),
-        ) {
-            self.audit
-                .record(
-                    caller,
-                    "tile.query",
-                    &format!("report:{report_uid}"),
-                    "refused",
-                    tile_id,
-                )
-                .await?;
-            return Err(ApiError::forbidden(format!(
-                "your connection role ({}) does not allow this query; it needs {}",
-                connection.as_str(),
-                needed.as_str()
-            )));
-        }
-        let ds = self
-            .store
-            .dataset(&r.project_uid, &tile.query.dataset)
-            .await?
-            .ok_or_else(|| {
-                ApiError::not_found(&format!(
-                    "dataset `{}` (run the workflow first)",
-                    tile.query.dataset
-                ))
-            })?;
-        let conditions = tile_conditions(&def, &ds, state);
-        let scope = self
-            .scope_for(&caller.user, p.role, &r.project_uid, &ds.name)
+        let result = self
+            .answer_tile(&grant, &ctx, &r.uid, &def, tile, state, drill)
             .await?;
-        Ok((r, tile, ds, conditions, scope, p))
+        Ok((r, grant, result))
     }
 
     /// A tile's result under the caller's filters and access scope. Every view is
@@ -232,20 +198,8 @@ impl Services {
         tile_id: &str,
         state: &FilterState,
     ) -> ApiResult<Arc<QueryResult>> {
-        let (_, tile, ds, conditions, scope, _) = self
-            .prepare(caller, report_uid, tile_id, state, None)
-            .await?;
-        let result = self
-            .engine
-            .query(
-                &ds,
-                &QuerySpec {
-                    query: &tile.query,
-                    report_filters: &conditions,
-                    drill: None,
-                    scope: &scope,
-                },
-            )
+        let (_, _, result) = self
+            .member_tile(caller, report_uid, tile_id, state, None)
             .await?;
         self.audit.record_view(
             caller,
@@ -266,40 +220,8 @@ impl Services {
         values: Vec<(String, Value)>,
         state: &FilterState,
     ) -> ApiResult<Arc<QueryResult>> {
-        let (r, p) = self.report(caller, report_uid).await?;
-        if !self.ability_on(&p, Ability::Drill) {
-            return Err(ApiError::forbidden(
-                "drill-down is switched off for this project",
-            ));
-        }
-        let sec = self.data_security().await?;
-        let connection = self.connection_role(&caller.user, &sec);
-        if !may_query(p.role, connection, ConnectionRole::RestrictedQuerier, false) {
-            return Err(ApiError::forbidden(format!(
-                "your connection role ({}) does not allow drill-down; it needs restricted_querier",
-                connection.as_str()
-            )));
-        }
-        let (_, tile, ds, conditions, scope, _) = self
-            .prepare(
-                caller,
-                &r.uid,
-                tile_id,
-                state,
-                Some(ConnectionRole::RestrictedQuerier),
-            )
-            .await?;
-        let result = self
-            .engine
-            .query(
-                &ds,
-                &QuerySpec {
-                    query: &tile.query,
-                    report_filters: &conditions,
-                    drill: Some(&values),
-                    scope: &scope,
-                },
-            )
+        let (_, _, result) = self
+            .member_tile(caller, report_uid, tile_id, state, Some(&values))
             .await?;
         self.audit
             .record(
@@ -321,13 +243,16 @@ impl Services {
         tile_id: &str,
         state: &FilterState,
     ) -> ApiResult<TileDownload> {
-        let (r, p) = self.report(caller, report_uid).await?;
-        if !self.ability_on(&p, Ability::Download) {
-            return Err(ApiError::forbidden(
-                "downloads are switched off for this project",
-            ));
+        let (r, def, grant, ctx) = self.member_view(caller, report_uid, state).await?;
+        if let Some(why) = grant.download_refused {
+            return Err(ApiError::forbidden(why));
         }
-        let result = self.tile_result(caller, report_uid, tile_id, state).await?;
+        let tile = def
+            .tile(tile_id)
+            .ok_or_else(|| ApiError::not_found("tile"))?;
+        let result = self
+            .answer_tile(&grant, &ctx, &r.uid, &def, tile, state, None)
+            .await?;
         self.audit
             .record(
                 caller,
@@ -339,10 +264,7 @@ impl Services {
             .await?;
         Ok(TileDownload {
             result,
-            filename: format!(
-                "{}-{tile_id}",
-                r.name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
-            ),
+            filename: download_name(&r.name, tile_id),
         })
     }
 
@@ -353,39 +275,11 @@ impl Services {
         report_uid: &str,
         filter_id: &str,
     ) -> ApiResult<Vec<Value>> {
-        let (r, p) = self.report(caller, report_uid).await?;
-        let def = ReportDefinition::parse(&r.definition)?;
-        let f = def
-            .filters
-            .iter()
-            .find(|f| f.id == filter_id)
-            .ok_or_else(|| ApiError::not_found("report filter"))?;
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        for ds in self.store.datasets(&r.project_uid).await? {
-            if f.dataset.as_deref().is_some_and(|d| d != ds.name) || !has_column(&ds, &f.column) {
-                continue;
-            }
-            let scope = self
-                .scope_for(&caller.user, p.role, &r.project_uid, &ds.name)
-                .await?;
-            let res = self
-                .engine
-                .column_values(
-                    &ds,
-                    &f.column,
-                    &scope,
-                    vitrine_engine::report::FILTER_VALUES,
-                )
-                .await?;
-            for row in res.json_rows()? {
-                let v = row.into_iter().next().unwrap_or(Value::Null);
-                if seen.insert(v.to_string()) {
-                    out.push(v);
-                }
-            }
-        }
-        Ok(out)
+        let (_, def, grant, ctx) = self
+            .member_view(caller, report_uid, &FilterState::new())
+            .await?;
+        self.answer_filter_values(&grant, &ctx, &def, filter_id)
+            .await
     }
 
     /// Computes every tile's default result for each access scope the project's viewers
@@ -475,4 +369,12 @@ impl Services {
         };
         Ok(self.engine.warm_up(project_uid, &scopes).await?)
     }
+}
+
+/// A download's file name: the report's name (letters and digits kept) and the tile.
+pub(crate) fn download_name(report_name: &str, tile_id: &str) -> String {
+    format!(
+        "{}-{tile_id}",
+        report_name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    )
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use vitrine_authz::Action;
-use vitrine_core::{ConnectionRole, Role};
+use vitrine_core::ConnectionRole;
 use vitrine_engine::Scope;
 use vitrine_storage::{AccessFilterRecord, DatasetRecord, UserRecord, now_ms};
 
@@ -253,22 +253,6 @@ impl Services {
             )
             .await?;
         Ok(rules)
-    }
-
-    /// The rows of `dataset` the user may see: everything for editors and above, else
-    /// the access filter resolved with the user's attributes.
-    pub(super) async fn scope_for(
-        &self,
-        user: &UserRecord,
-        role: Role,
-        project_uid: &str,
-        dataset: &str,
-    ) -> ApiResult<Scope> {
-        if role >= Role::Editor {
-            return Ok(Scope::unrestricted());
-        }
-        let rules = self.rules_of(project_uid).await?;
-        Ok(scope_of(user, rules.get(dataset)))
     }
 }
 

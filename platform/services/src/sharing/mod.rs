@@ -11,7 +11,7 @@ mod exposure;
 mod recipients;
 mod sign_in;
 mod view;
-mod visit;
+pub(crate) mod visit;
 mod warnings;
 
 use std::collections::BTreeSet;
@@ -98,13 +98,7 @@ fn revoked_link() -> ApiError {
 }
 
 pub fn link_state(l: &ShareLinkRecord, now: i64) -> LinkState {
-    LinkState::of(
-        l.revoked_ms.is_some(),
-        l.expires_ms,
-        l.locked_ms.is_some(),
-        l.paused,
-        now,
-    )
+    l.state(now)
 }
 
 fn check_label(raw: Option<&str>) -> ApiResult<String> {

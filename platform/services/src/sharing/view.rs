@@ -7,21 +7,18 @@
 //! not once per tile, and takes tile results from the warm-up cache when the report was
 //! warmed (the cache key carries the visitor's scope, so cached rows never cross scopes).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
-use vitrine_core::{ConnectionRole, LinkKind, LinkRights, Role, may_query};
-use vitrine_engine::report::{FilterState, ReportDefinition, Tile, check_state, tile_conditions};
-use vitrine_engine::{QueryResult, QuerySpec, Scope};
-use vitrine_storage::{
-    ContentWrite, DatasetRecord, NewAuditEvent, ReportRecord, ShareCopyRecord, now_ms,
-};
+use vitrine_core::{LinkKind, LinkRights};
+use vitrine_engine::QueryResult;
+use vitrine_engine::report::{FilterState, ReportDefinition, check_state};
+use vitrine_storage::{ContentWrite, NewAuditEvent, ReportRecord, ShareCopyRecord, now_ms};
 
 use super::visit::{ShareAccess, share_detail, share_event};
 use crate::commits::Commit;
-use crate::security::{AccessRule, DataSecurity, has_column, scope_of};
+use crate::viewer::{Grant, TileContext, Viewer};
 use crate::{ApiError, ApiResult};
 use crate::{Services, TileDownload};
 
@@ -44,26 +41,7 @@ pub struct ShareView {
     pub reports: Vec<(String, String)>,
 }
 
-/// What every tile of one request needs, read once.
-struct TileContext {
-    security: DataSecurity,
-    rules: BTreeMap<String, Vec<AccessRule>>,
-    datasets: HashMap<String, DatasetRecord>,
-}
-
 impl Services {
-    async fn tile_context(&self, project_uid: &str) -> ApiResult<TileContext> {
-        let (security, rules, datasets) =
-            tokio::try_join!(self.data_security(), self.rules_of(project_uid), async {
-                Ok::<_, ApiError>(self.store.datasets(project_uid).await?)
-            },)?;
-        Ok(TileContext {
-            security,
-            rules,
-            datasets: datasets.into_iter().map(|d| (d.name.clone(), d)).collect(),
-        })
-    }
-
     /// The report a visitor sees: their own copy when they edited one, only the linked
     /// tab for a tab link.
     async fn shared_report(
@@ -140,63 +118,13 @@ impl Services {
         })
     }
 
-    /// The scope and permission check of one tile for a visitor. Members with an
-    /// editing role see every row; everyone else sees what the access filter of the
-    /// tile's dataset leaves for the scope user.
-    fn share_scope(
-        &self,
-        a: &ShareAccess,
-        ctx: &TileContext,
-        dataset: &str,
-        needed: ConnectionRole,
-    ) -> ApiResult<Scope> {
-        let connection = self.connection_role(&a.scope_user, &ctx.security);
-        if !may_query(
-            a.role,
-            connection,
-            needed,
-            self.boosted(&a.project.uid, &ctx.security),
-        ) {
-            return Err(ApiError::forbidden(format!(
-                "dataset `{dataset}` needs the {} connection role, which this link does not carry",
-                needed.as_str()
-            )));
-        }
-        Ok(row_scope(a, &ctx.rules, dataset))
-    }
-
-    async fn share_tile_result(
-        &self,
-        a: &ShareAccess,
-        ctx: &TileContext,
-        def: &ReportDefinition,
-        tile: &Tile,
-        state: &FilterState,
-        drill: Option<&[(String, Value)]>,
-    ) -> ApiResult<Arc<QueryResult>> {
-        let needed = if tile.query.is_aggregate() && drill.is_none() {
-            ConnectionRole::Viewer
-        } else {
-            ConnectionRole::RestrictedQuerier
-        };
-        let scope = self.share_scope(a, ctx, &tile.query.dataset, needed)?;
-        let ds = ctx
-            .datasets
-            .get(&tile.query.dataset)
-            .ok_or_else(|| ApiError::not_found(&format!("dataset `{}`", tile.query.dataset)))?;
-        let conditions = tile_conditions(def, ds, state);
-        Ok(self
-            .engine
-            .query(
-                ds,
-                &QuerySpec {
-                    query: &tile.query,
-                    report_filters: &conditions,
-                    drill,
-                    scope: &scope,
-                },
-            )
-            .await?)
+    /// What the visitor may see and do, with what the project's tiles need.
+    async fn link_grant(&self, a: &ShareAccess) -> ApiResult<(Grant, TileContext)> {
+        let ctx = self.tile_context(&a.project.uid).await?;
+        let grant = self
+            .grant(Viewer::Link(a), &a.project.uid, &ctx.security)
+            .await?;
+        Ok((grant, ctx))
     }
 
     /// One view: every tile of one tab under the filter state. Counted and audited.
@@ -217,11 +145,11 @@ impl Services {
                 .ok_or_else(|| ApiError::not_found("tab"))?,
             None => def.tabs.first().ok_or_else(|| ApiError::not_found("tab"))?,
         };
-        let ctx = self.tile_context(&a.project.uid).await?;
+        let (grant, ctx) = self.link_grant(a).await?;
         let mut out = Vec::with_capacity(tab.tiles.len());
         for tile in &tab.tiles {
             let r = self
-                .share_tile_result(a, &ctx, &def, tile, state, None)
+                .answer_tile(&grant, &ctx, &report.uid, &def, tile, state, None)
                 .await?;
             out.push((tile.id.clone(), r));
         }
@@ -253,34 +181,9 @@ impl Services {
         filter_id: &str,
     ) -> ApiResult<Vec<Value>> {
         let (_, def, _) = self.shared_report(a, report_uid).await?;
-        let f = def
-            .filters
-            .iter()
-            .find(|f| f.id == filter_id)
-            .ok_or_else(|| ApiError::not_found("report filter"))?;
-        let ctx = self.tile_context(&a.project.uid).await?;
-        let datasets: BTreeSet<&str> = def.tiles().map(|t| t.query.dataset.as_str()).collect();
-        let mut out: Vec<Value> = Vec::new();
-        for ds in ctx.datasets.values() {
-            if !datasets.contains(ds.name.as_str())
-                || f.dataset.as_deref().is_some_and(|d| d != ds.name)
-                || !has_column(ds, &f.column)
-            {
-                continue;
-            }
-            let scope = row_scope(a, &ctx.rules, &ds.name);
-            let res = self
-                .engine
-                .column_values(ds, &f.column, &scope, vitrine_engine::report::FILTER_VALUES)
-                .await?;
-            for row in res.json_rows()? {
-                let v = row.into_iter().next().unwrap_or(Value::Null);
-                if !out.contains(&v) {
-                    out.push(v);
-                }
-            }
-        }
-        Ok(out)
+        let (grant, ctx) = self.link_grant(a).await?;
+        self.answer_filter_values(&grant, &ctx, &def, filter_id)
+            .await
     }
 
     /// A tile's data as a file: needs the link's download right and the project's
@@ -292,20 +195,8 @@ impl Services {
         tile_id: &str,
         state: &FilterState,
     ) -> ApiResult<TileDownload> {
-        if !a.rights.download {
-            return Err(ApiError::forbidden("this link does not allow downloads"));
-        }
-        if !self
-            .authz
-            .settings()
-            .ability(&a.project.abilities, vitrine_core::Ability::Download)
-        {
-            return Err(ApiError::forbidden(
-                "downloads are switched off for this project",
-            ));
-        }
         let (report, result) = self
-            .shared_tile(a, report_uid, tile_id, state, None)
+            .shared_tile(a, report_uid, tile_id, state, None, true)
             .await?;
         self.audit_share(
             &a.link,
@@ -317,12 +208,7 @@ impl Services {
         .await;
         Ok(TileDownload {
             result,
-            filename: format!(
-                "{}-{tile_id}",
-                report
-                    .name
-                    .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
-            ),
+            filename: crate::reports::download_name(&report.name, tile_id),
         })
     }
 
@@ -335,36 +221,8 @@ impl Services {
         values: Vec<(String, Value)>,
         state: &FilterState,
     ) -> ApiResult<Arc<QueryResult>> {
-        if !a.rights.drill {
-            return Err(ApiError::forbidden("this link does not allow drill-down"));
-        }
-        // The member path's rules, for whoever's rights the link carries: the project's
-        // drill ability, and a connection role that allows row-level queries (access
-        // boost does not widen drill on either path).
-        if !self
-            .authz
-            .settings()
-            .ability(&a.project.abilities, vitrine_core::Ability::Drill)
-        {
-            return Err(ApiError::forbidden(
-                "drill-down is switched off for this project",
-            ));
-        }
-        let sec = self.data_security().await?;
-        let connection = self.connection_role(&a.scope_user, &sec);
-        if !vitrine_core::may_query(
-            a.role,
-            connection,
-            vitrine_core::ConnectionRole::RestrictedQuerier,
-            false,
-        ) {
-            return Err(ApiError::forbidden(format!(
-                "the connection role behind this link ({}) does not allow drill-down; it needs restricted_querier",
-                connection.as_str()
-            )));
-        }
         let (_, result) = self
-            .shared_tile(a, report_uid, tile_id, state, Some(&values))
+            .shared_tile(a, report_uid, tile_id, state, Some(&values), false)
             .await?;
         Ok(result)
     }
@@ -377,15 +235,20 @@ impl Services {
         tile_id: &str,
         state: &FilterState,
         drill: Option<&[(String, Value)]>,
+        download: bool,
     ) -> ApiResult<(ReportRecord, Arc<QueryResult>)> {
         let (report, def, _) = self.shared_report(a, report_uid).await?;
         check_state(&def, state)?;
+        // Refused before the tile is looked up, so a refusal tells nothing about it.
+        let (grant, ctx) = self.link_grant(a).await?;
+        if download && let Some(why) = grant.download_refused {
+            return Err(ApiError::forbidden(why));
+        }
         let tile = def
             .tile(tile_id)
             .ok_or_else(|| ApiError::not_found("tile"))?;
-        let ctx = self.tile_context(&a.project.uid).await?;
         let result = self
-            .share_tile_result(a, &ctx, &def, tile, state, drill)
+            .answer_tile(&grant, &ctx, &report.uid, &def, tile, state, drill)
             .await?;
         Ok((report, result))
     }
@@ -438,7 +301,7 @@ impl Services {
                     who.clone(),
                 ),
             };
-            let project = self.authorize_link_edit(a)?;
+            let project = self.authorize_link_edit(&a.project, &a.rights)?;
             self.commit_content(&project, commit).await?;
         } else {
             let owner = a.copy_owner().ok_or_else(|| {
@@ -464,16 +327,5 @@ impl Services {
             .await;
         }
         Ok(def)
-    }
-}
-
-/// The rows a visitor may see of one dataset: members with an editing role see all of
-/// them; everyone else what the dataset's access filter leaves for the scope user (the
-/// visitor, or the creator of a public or recipients link).
-fn row_scope(a: &ShareAccess, rules: &BTreeMap<String, Vec<AccessRule>>, dataset: &str) -> Scope {
-    if a.user.is_some() && a.role >= Role::Editor {
-        Scope::unrestricted()
-    } else {
-        scope_of(&a.scope_user, rules.get(dataset))
     }
 }

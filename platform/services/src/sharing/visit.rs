@@ -16,7 +16,6 @@ use vitrine_storage::{
     UserRecord, now_ms,
 };
 
-use super::link_state;
 use crate::Services;
 use crate::caller::{Caller, RequestMeta};
 use crate::secrets::{new_token, token_hash};
@@ -64,9 +63,9 @@ pub struct ShareAccess {
     /// The signed-in user (private and authenticated links).
     pub user: Option<UserRecord>,
     /// Whose attributes select rows: the user, or the link's creator.
-    pub(super) scope_user: UserRecord,
+    pub(crate) scope_user: UserRecord,
     /// The role the scope is resolved with.
-    pub(super) role: Role,
+    pub(crate) role: Role,
     pub rights: LinkRights,
     /// Where the visit comes from, for audit events.
     pub meta: RequestMeta,
@@ -82,7 +81,7 @@ impl ShareAccess {
         }
     }
 
-    pub(super) fn who(&self) -> String {
+    pub(crate) fn who(&self) -> String {
         match (&self.recipient, &self.user) {
             (Some(r), _) => format!("recipient:{}", r.email),
             (None, Some(u)) => u.username.clone(),
@@ -106,7 +105,7 @@ impl Services {
         let not_valid = || ApiError::new(ErrorCode::LinkNotValid, "this link is no longer valid");
         let now = now_ms();
         let (link, recipient) = self.link_of_token(&hash).await?.ok_or_else(not_valid)?;
-        match link_state(&link, now) {
+        match link.state(now) {
             LinkState::Active | LinkState::Locked => {}
             _ => return Err(not_valid()),
         }
@@ -142,7 +141,7 @@ impl Services {
     /// its link.
     pub async fn share_token_valid(&self, token: &str) -> ApiResult<bool> {
         let link = self.link_of_token(&token_hash(token)).await?;
-        Ok(link.is_some_and(|(l, _)| !link_state(&l, now_ms()).is_final()))
+        Ok(link.is_some_and(|(l, _)| !l.state(now_ms()).is_final()))
     }
 
     /// The link (and recipient, for an invitation) a token's hash opens. A revoked
@@ -219,7 +218,7 @@ impl Services {
         let Some(link) = self.store.share_link(link_uid).await? else {
             return Ok(gone("unknown"));
         };
-        let state = link_state(&link, now);
+        let state = link.state(now);
         match state {
             LinkState::Revoked => return Ok(gone("revoked")),
             LinkState::Expired => return Ok(gone("expired")),
