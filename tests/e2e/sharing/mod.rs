@@ -4,6 +4,7 @@
 //! whose region is West: what her outsider links show is what West may see.
 
 mod kinds;
+mod one_path;
 mod pinned;
 mod public;
 mod recipients;
