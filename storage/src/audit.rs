@@ -1,15 +1,16 @@
 //! The audit trail: append-only, queried by admins.
 
 use serde_json::json;
+use vitrine_core::AuditAction;
 
 use crate::{AuditRecord, PageRequest, StorageResult, Store, new_uid, now_ms};
 
 /// What a caller knows when recording an event; time and id are added here.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NewAuditEvent {
     pub actor_uid: Option<String>,
     pub actor_name: String,
-    pub action: String,
+    pub action: AuditAction,
     pub object: String,
     pub outcome: String,
     pub address: Option<String>,
@@ -24,7 +25,7 @@ impl NewAuditEvent {
             at_ms,
             actor_uid: self.actor_uid,
             actor_name: self.actor_name,
-            action: self.action,
+            action: self.action.as_str().to_owned(),
             object: self.object,
             outcome: self.outcome,
             address: self.address,
@@ -37,6 +38,8 @@ impl NewAuditEvent {
 pub struct AuditFilter {
     pub actor_uid: Option<String>,
     pub action_prefix: Option<String>,
+    /// Any of these actions (empty: any action).
+    pub actions: Vec<AuditAction>,
     pub object: Option<String>,
     pub since_ms: Option<i64>,
     pub until_ms: Option<i64>,
@@ -72,6 +75,9 @@ impl Store {
         if filter.action_prefix.is_some() {
             clauses.push("string::starts_with(action, $action)");
         }
+        if !filter.actions.is_empty() {
+            clauses.push("action INSIDE $actions");
+        }
         if filter.object.is_some() {
             clauses.push("object = $object");
         }
@@ -92,6 +98,7 @@ impl Store {
                 "before": page.after.clone().unwrap_or_else(|| "~".into()),
                 "actor": filter.actor_uid,
                 "action": filter.action_prefix,
+                "actions": filter.actions.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
                 "object": filter.object,
                 "since": filter.since_ms,
                 "until": filter.until_ms,

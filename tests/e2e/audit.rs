@@ -25,13 +25,17 @@ async fn logins_failures_and_mutations_are_audited_for_admins() {
         .gql(
             &admin.auth,
             q,
-            json!({"f": {"actionPrefix": "mutation.createFolder"}}),
+            json!({"f": {"actions": ["MUTATION_REFUSED"], "object": "mutation:createFolder"}}),
         )
         .await;
     let e = &data(&r)["auditEvents"]["edges"][0]["node"];
     assert_eq!(
-        (e["actorName"].as_str(), e["outcome"].as_str()),
-        (Some("eve"), Some("FORBIDDEN")),
+        (
+            e["actorName"].as_str(),
+            e["outcome"].as_str(),
+            e["action"].as_str()
+        ),
+        (Some("eve"), Some("FORBIDDEN"), Some("MUTATION_REFUSED")),
         "{r}"
     );
 
@@ -68,7 +72,7 @@ async fn logins_failures_and_mutations_are_audited_for_admins() {
         )
         .await;
     let events = &data(&r)["auditEvents"]["edges"];
-    assert_eq!(events[0]["node"]["action"], "project.create");
+    assert_eq!(events[0]["node"]["action"], "PROJECT_CREATE");
     assert_eq!(events[0]["node"]["actorName"], "admin");
 
     // Refused imports are audited too, and pagination walks the whole trail newest first.

@@ -6,6 +6,7 @@
 //! revision diff, cron schedules). Nothing here knows about HTTP, GraphQL, SurrealDB or
 //! casbin; every other crate may depend on this one.
 
+mod audit_action;
 mod error;
 mod names;
 pub mod revision;
@@ -15,6 +16,7 @@ pub mod shape;
 mod sharing;
 pub mod task;
 
+pub use audit_action::AuditAction;
 pub use error::{CoreError, ErrorCode};
 pub use names::{
     Ability, AttributeKey, ConnectionRole, Name, Password, ServerPermission, Slug, Username,

@@ -3,6 +3,7 @@
 //! same transaction, see [`crate::commits`]). Views are the exception: they are recorded
 //! off the request path, in batches ([`Audit::record_view`]).
 
+use vitrine_core::AuditAction;
 use vitrine_core::ServerPermission;
 use vitrine_storage::{AuditFilter, AuditRecord, NewAuditEvent, PageRequest, Store, UserRecord};
 
@@ -21,9 +22,9 @@ impl Audit {
     }
 
     async fn write(&self, event: NewAuditEvent) -> ApiResult<()> {
-        let action = event.action.clone();
+        let action = event.action;
         self.store.append_audit(event).await.map(drop).map_err(|e| {
-            tracing::error!(action, error = %e, "audit event not written");
+            tracing::error!(%action, error = %e, "audit event not written");
             ApiError::from(e)
         })
     }
@@ -36,7 +37,7 @@ impl Audit {
     pub async fn record(
         &self,
         caller: &Caller,
-        action: &str,
+        action: AuditAction,
         object: &str,
         outcome: &str,
         detail: &str,
@@ -53,14 +54,14 @@ impl Audit {
     /// transaction as the action itself.
     pub(crate) fn event(
         caller: &Caller,
-        action: &str,
+        action: AuditAction,
         object: &str,
         detail: &str,
     ) -> NewAuditEvent {
         NewAuditEvent {
             actor_uid: Some(caller.user.uid.clone()),
             actor_name: caller.user.username.clone(),
-            action: action.into(),
+            action: action,
             object: object.into(),
             outcome: "ok".into(),
             address: caller.address.clone(),
@@ -70,18 +71,18 @@ impl Audit {
 
     /// Records a read (a tile view) off the request path: views are frequent, and a
     /// synced write per view would cost more than the cached answer it describes.
-    pub fn record_view(&self, caller: &Caller, action: &str, object: &str, detail: &str) {
+    pub fn record_view(&self, caller: &Caller, action: AuditAction, object: &str, detail: &str) {
         let audit = self.clone();
         let user = caller.user.clone();
         let meta = RequestMeta {
             address: caller.address.clone(),
             user_agent: None,
         };
-        let (action, object, detail) = (action.to_owned(), object.to_owned(), detail.to_owned());
+        let (object, detail) = (object.to_owned(), detail.to_owned());
         // Logged by `write` when it fails; the view it describes has been answered.
         tokio::spawn(async move {
             let _ = audit
-                .record_as(&user, &action, &object, "ok", &meta, &detail)
+                .record_as(&user, action, &object, "ok", &meta, &detail)
                 .await;
         });
     }
@@ -89,7 +90,7 @@ impl Audit {
     pub async fn record_as(
         &self,
         user: &UserRecord,
-        action: &str,
+        action: AuditAction,
         object: &str,
         outcome: &str,
         meta: &RequestMeta,
@@ -98,7 +99,7 @@ impl Audit {
         self.write(NewAuditEvent {
             actor_uid: Some(user.uid.clone()),
             actor_name: user.username.clone(),
-            action: action.into(),
+            action: action,
             object: object.into(),
             outcome: outcome.into(),
             address: meta.address.clone(),
@@ -117,7 +118,7 @@ impl Audit {
         self.write(NewAuditEvent {
             actor_uid: user.map(|u| u.uid.clone()),
             actor_name: attempted.into(),
-            action: "auth.login".into(),
+            action: AuditAction::AuthLogin,
             object: user
                 .map(|u| format!("user:{}", u.uid))
                 .unwrap_or_else(|| "user:unknown".into()),
@@ -130,7 +131,7 @@ impl Audit {
 
     pub async fn system(
         &self,
-        action: &str,
+        action: AuditAction,
         object: &str,
         outcome: &str,
         meta: &RequestMeta,
@@ -139,7 +140,7 @@ impl Audit {
         self.write(NewAuditEvent {
             actor_uid: None,
             actor_name: "anonymous".into(),
-            action: action.into(),
+            action: action,
             object: object.into(),
             outcome: outcome.into(),
             address: meta.address.clone(),
@@ -150,22 +151,24 @@ impl Audit {
 }
 
 impl Services {
-    /// Records a refused request (`action` names it, `code` is the error code), by the
+    /// Records a refused mutation (`field` names it, `code` is the error code), by the
     /// caller when there is one, else as anonymous. The answer is already the refusal,
     /// so an event that cannot be written is only logged.
     pub async fn audit_refusal(
         &self,
         caller: Option<&Caller>,
         meta: &RequestMeta,
-        action: &str,
+        field: &str,
         code: &str,
         message: &str,
     ) {
+        let object = format!("mutation:{field}");
+        let action = AuditAction::MutationRefused;
         let _ = match caller {
-            Some(c) => self.audit.record(c, action, "graphql", code, message).await,
+            Some(c) => self.audit.record(c, action, &object, code, message).await,
             None => {
                 self.audit
-                    .system(action, "graphql", code, meta, message)
+                    .system(action, &object, code, meta, message)
                     .await
             }
         };

@@ -1,5 +1,6 @@
 //! Setup, sign-in, sessions and API tokens.
 
+use vitrine_core::AuditAction;
 use vitrine_core::{ErrorCode, Name, Password, ServerPermission, Username};
 use vitrine_storage::{ApiTokenRecord, SessionRecord, UserKind, UserRecord, new_uid, now_ms};
 
@@ -87,7 +88,7 @@ impl Services {
         if !valid {
             self.audit
                 .system(
-                    "setup.complete",
+                    AuditAction::SetupComplete,
                     "instance",
                     "denied",
                     meta,
@@ -111,7 +112,7 @@ impl Services {
         *self.setup_token.lock() = None;
         self.audit
             .system(
-                "setup.complete",
+                AuditAction::SetupComplete,
                 &format!("user:{}", user.uid),
                 "ok",
                 meta,
@@ -141,7 +142,7 @@ impl Services {
         self.audit
             .record(
                 &caller,
-                "system.act",
+                AuditAction::SystemAct,
                 &format!("user:{user_uid}"),
                 "ok",
                 reason,
@@ -178,7 +179,7 @@ impl Services {
         };
         self.audit
             .system(
-                "user.create",
+                AuditAction::UserCreate,
                 &format!("user:{}", user.uid),
                 "ok",
                 &RequestMeta::default(),
@@ -205,7 +206,7 @@ impl Services {
             .await?;
         self.audit
             .system(
-                "user.create",
+                AuditAction::UserCreate,
                 &format!("user:{}", user.uid),
                 "ok",
                 &RequestMeta::default(),
@@ -315,7 +316,7 @@ impl Services {
                 self.audit
                     .record_as(
                         &u,
-                        "auth.logout",
+                        AuditAction::AuthLogout,
                         &format!("user:{}", u.uid),
                         "ok",
                         meta,
@@ -485,7 +486,7 @@ impl Services {
             self.audit
                 .record(
                     caller,
-                    "user.change_password",
+                    AuditAction::UserChangePassword,
                     &format!("user:{}", caller.uid()),
                     "denied",
                     "wrong current password",
@@ -511,7 +512,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "user.change_password",
+                AuditAction::UserChangePassword,
                 &format!("user:{}", caller.uid()),
                 "ok",
                 "",
@@ -582,7 +583,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "token.create",
+                AuditAction::TokenCreate,
                 &format!("token:{}", record.uid),
                 "ok",
                 &format!("owner user:{}", owner.uid),
@@ -623,7 +624,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "token.revoke",
+                AuditAction::TokenRevoke,
                 &format!("token:{token_uid}"),
                 "ok",
                 "",

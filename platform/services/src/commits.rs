@@ -10,6 +10,7 @@
 //! that never existed.
 
 use std::time::Duration;
+use vitrine_core::AuditAction;
 
 use vitrine_core::revision::diff;
 use vitrine_core::{ErrorCode, ReportContent, RevisionContent};
@@ -67,7 +68,7 @@ impl Services {
             warnings: Vec::new(),
             audit: Audit::event(
                 caller,
-                "revision.record",
+                AuditAction::RevisionRecord,
                 &format!("project:{uid}"),
                 "recorded before copying",
             ),

@@ -2,6 +2,7 @@
 //! checked against the caller's effective role.
 
 use vitrine_authz::{Action, MAX_DEPTH, Object, Subject};
+use vitrine_core::AuditAction;
 use vitrine_core::{Name, Role, ServerPermission};
 use vitrine_storage::{FolderRecord, PageRequest, ProjectRecord, new_uid, now_ms};
 
@@ -150,7 +151,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "folder.create",
+                AuditAction::FolderCreate,
                 &format!("folder:{}", record.uid),
                 "ok",
                 &record.name,
@@ -193,7 +194,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "folder.create",
+                AuditAction::FolderCreate,
                 &format!("folder:{}", record.uid),
                 "ok",
                 &record.name,
@@ -218,7 +219,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "folder.rename",
+                AuditAction::FolderRename,
                 &format!("folder:{uid}"),
                 "ok",
                 name.as_str(),
@@ -267,7 +268,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "folder.move",
+                AuditAction::FolderMove,
                 &format!("folder:{uid}"),
                 "ok",
                 new_parent.unwrap_or("top level"),
@@ -310,7 +311,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "folder.delete",
+                AuditAction::FolderDelete,
                 &format!("folder:{uid}"),
                 "ok",
                 &format!("{} folders", doomed.len()),

@@ -1,6 +1,7 @@
 //! Users, service accounts, groups and user attributes (admin work).
 
 use std::collections::BTreeMap;
+use vitrine_core::AuditAction;
 
 use vitrine_authz::Subject;
 use vitrine_core::{AttributeKey, Name, ServerPermission, Username};
@@ -69,7 +70,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "user.create",
+                AuditAction::UserCreate,
                 &format!("user:{}", user.uid),
                 "ok",
                 &user.username,
@@ -93,7 +94,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "user.create_service_account",
+                AuditAction::UserCreateServiceAccount,
                 &format!("user:{}", user.uid),
                 "ok",
                 &user.username,
@@ -132,9 +133,9 @@ impl Services {
         self.store.set_user_disabled(uid, disabled).await?;
         self.auth_cache.forget_user(uid);
         let action = if disabled {
-            "user.disable"
+            AuditAction::UserDisable
         } else {
-            "user.enable"
+            AuditAction::UserEnable
         };
         self.audit
             .record(caller, action, &format!("user:{uid}"), "ok", "")
@@ -182,7 +183,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "user.set_attributes",
+                AuditAction::UserSetAttributes,
                 &format!("user:{uid}"),
                 "ok",
                 "",
@@ -208,7 +209,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "group.create",
+                AuditAction::GroupCreate,
                 &format!("group:{}", group.uid),
                 "ok",
                 &group.name,
@@ -230,7 +231,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "group.rename",
+                AuditAction::GroupRename,
                 &format!("group:{uid}"),
                 "ok",
                 name.as_str(),
@@ -270,7 +271,7 @@ impl Services {
         self.store.delete_group(uid).await?;
         let obj = format!("group:{uid}");
         self.audit
-            .record(caller, "group.delete", &obj, "ok", "")
+            .record(caller, AuditAction::GroupDelete, &obj, "ok", "")
             .await?;
         Ok(())
     }
@@ -299,9 +300,9 @@ impl Services {
             self.authz.remove_member(user_uid, group_uid).await?;
         }
         let action = if member {
-            "group.add_member"
+            AuditAction::GroupAddMember
         } else {
-            "group.remove_member"
+            AuditAction::GroupRemoveMember
         };
         self.audit
             .record(

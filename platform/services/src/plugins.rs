@@ -1,6 +1,7 @@
 //! The plugin registry: publishing plugin versions (admins and plugin publishers),
 //! listing them (anyone signed in, to build workflows), enabling and disabling them.
 
+use vitrine_core::AuditAction;
 use vitrine_core::{ErrorCode, ServerPermission};
 use vitrine_storage::PluginRecord;
 
@@ -34,7 +35,13 @@ impl Services {
             Err(e) => ("refused", e.code().as_str().to_owned()),
         };
         self.audit
-            .record(caller, "plugin.publish", "instance", outcome, &detail)
+            .record(
+                caller,
+                AuditAction::PluginPublish,
+                "instance",
+                outcome,
+                &detail,
+            )
             .await?;
         Ok(result?)
     }
@@ -69,9 +76,9 @@ impl Services {
             .record(
                 caller,
                 if enabled {
-                    "plugin.enable"
+                    AuditAction::PluginEnable
                 } else {
-                    "plugin.disable"
+                    AuditAction::PluginDisable
                 },
                 "instance",
                 "ok",

@@ -1,6 +1,7 @@
 //! Grants, server permissions, policy import/export, explain and instance settings.
 
 use std::collections::HashSet;
+use vitrine_core::AuditAction;
 
 use vitrine_authz::{
     Action, Explanation, ImportSummary, InstanceSettings, KnownIds, Object, Subject,
@@ -100,7 +101,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "policy.grant_role",
+                AuditAction::PolicyGrantRole,
                 &object.to_string(),
                 "ok",
                 &format!("{subject} {role}"),
@@ -122,7 +123,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "policy.revoke_role",
+                AuditAction::PolicyRevokeRole,
                 &object.to_string(),
                 "ok",
                 &subject.to_string(),
@@ -150,9 +151,9 @@ impl Services {
             self.authz.revoke_permission(&subject, permission).await?
         };
         let action = if granted {
-            "policy.grant_permission"
+            AuditAction::PolicyGrantPermission
         } else {
-            "policy.revoke_permission"
+            AuditAction::PolicyRevokePermission
         };
         self.audit
             .record(
@@ -197,7 +198,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "policy.import",
+                AuditAction::PolicyImport,
                 "instance",
                 "ok",
                 &format!(
@@ -294,7 +295,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "settings.default_role",
+                AuditAction::SettingsDefaultRole,
                 "instance",
                 "ok",
                 role.as_str(),
@@ -333,7 +334,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "settings.ability",
+                AuditAction::SettingsAbility,
                 "instance",
                 "ok",
                 &format!("{ability} default={default:?} disabled={disabled:?}"),

@@ -2,6 +2,7 @@
 //! against the caller's effective role.
 
 use vitrine_authz::{Action, Subject};
+use vitrine_core::AuditAction;
 use vitrine_core::{Ability, Name, Role, ServerPermission, Slug};
 use vitrine_storage::{PageRequest, ProjectRecord, VirtualRootRecord, new_uid, now_ms};
 
@@ -109,7 +110,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "project.create",
+                AuditAction::ProjectCreate,
                 &obj.to_string(),
                 "ok",
                 &record.slug,
@@ -132,7 +133,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "project.rename",
+                AuditAction::ProjectRename,
                 &format!("project:{uid}"),
                 "ok",
                 name.as_str(),
@@ -159,7 +160,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "project.change_slug",
+                AuditAction::ProjectChangeSlug,
                 &format!("project:{uid}"),
                 "ok",
                 &format!("{} -> {slug}", view.record.slug),
@@ -184,7 +185,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "project.move",
+                AuditAction::ProjectMove,
                 &format!("project:{uid}"),
                 "ok",
                 &format!("folder:{folder}"),
@@ -201,7 +202,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "project.delete",
+                AuditAction::ProjectDelete,
                 &format!("project:{uid}"),
                 "ok",
                 "",
@@ -226,7 +227,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "project.set_ability",
+                AuditAction::ProjectSetAbility,
                 &format!("project:{uid}"),
                 "ok",
                 &format!("{ability}={enabled:?}"),
@@ -276,7 +277,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "virtual_root.create",
+                AuditAction::VirtualRootCreate,
                 &format!("folder:{folder}"),
                 "ok",
                 &root.name,
@@ -293,7 +294,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "virtual_root.delete",
+                AuditAction::VirtualRootDelete,
                 &format!("virtual_root:{uid}"),
                 "ok",
                 "",

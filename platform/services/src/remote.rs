@@ -5,6 +5,7 @@
 //! The link acts for its creator, whose manager role is checked at every use.
 
 use std::time::Duration;
+use vitrine_core::AuditAction;
 
 use vitrine_authz::Action;
 use vitrine_core::ErrorCode;
@@ -78,7 +79,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "working_copy.link",
+                AuditAction::WorkingCopyLink,
                 &format!("project:{project_uid}"),
                 "ok",
                 &format!(
@@ -121,7 +122,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "working_copy.link_revoke",
+                AuditAction::WorkingCopyLinkRevoke,
                 &format!("project:{project_uid}"),
                 "ok",
                 link_uid,
@@ -194,7 +195,7 @@ impl Services {
         self.audit
             .record(
                 &caller,
-                "working_copy.fetch",
+                AuditAction::WorkingCopyFetch,
                 &format!("project:{}", project.record.uid),
                 "ok",
                 &format!("revision {head}"),
@@ -259,7 +260,7 @@ impl Services {
         self.audit
             .record(
                 &caller,
-                "working_copy.push",
+                AuditAction::WorkingCopyPush,
                 &format!("project:{origin_uid}"),
                 "ok",
                 &format!(

@@ -15,6 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use rand::TryRngCore;
 use serde_json::{Value, json};
+use vitrine_core::AuditAction;
 use vitrine_core::{Ability, Password};
 use vitrine_engine::report::{FilterState, ReportDefinition};
 use vitrine_storage::{ExportRecord, now_ms};
@@ -118,7 +119,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "report.export_file",
+                AuditAction::ReportExportFile,
                 &format!("report:{report_uid}"),
                 "ok",
                 if password.is_some() {

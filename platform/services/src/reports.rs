@@ -3,6 +3,7 @@
 //! then which rows they may see (access filters, in [`super::security`]).
 
 use std::sync::Arc;
+use vitrine_core::AuditAction;
 
 use serde_json::Value;
 use vitrine_authz::{Action, Object};
@@ -81,7 +82,7 @@ impl Services {
             warnings: Vec::new(),
             audit: Audit::event(
                 caller,
-                "report.create",
+                AuditAction::ReportCreate,
                 &format!("report:{}", r.uid),
                 &r.name,
             ),
@@ -124,7 +125,7 @@ impl Services {
             warnings: self.exposure_warnings(uid, exposure),
             audit: Audit::event(
                 caller,
-                "report.update",
+                AuditAction::ReportUpdate,
                 &format!("report:{uid}"),
                 name.as_deref().unwrap_or(&r.name),
             ),
@@ -144,7 +145,12 @@ impl Services {
             message: None,
             write: ContentWrite::DeleteReport { uid },
             warnings: Vec::new(),
-            audit: Audit::event(caller, "report.delete", &format!("report:{uid}"), &r.name),
+            audit: Audit::event(
+                caller,
+                AuditAction::ReportDelete,
+                &format!("report:{uid}"),
+                &r.name,
+            ),
         };
         self.commit_content(&project, commit).await?;
         Ok(true)
@@ -203,7 +209,7 @@ impl Services {
             .await?;
         self.audit.record_view(
             caller,
-            "tile.view",
+            AuditAction::TileView,
             &format!("report:{report_uid}"),
             tile_id,
         );
@@ -226,7 +232,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "tile.drill",
+                AuditAction::TileDrill,
                 &format!("report:{report_uid}"),
                 "ok",
                 tile_id,
@@ -256,7 +262,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "tile.download",
+                AuditAction::TileDownload,
                 &format!("report:{report_uid}"),
                 "ok",
                 tile_id,
@@ -291,7 +297,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "reports.warm_up",
+                AuditAction::ReportsWarmUp,
                 &format!("project:{project_uid}"),
                 "ok",
                 &format!("{} entries", summary.entries),

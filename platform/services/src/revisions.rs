@@ -4,6 +4,7 @@
 //! compared ([`vitrine_core::revision::diff`]). Editors of a project see its history.
 
 use std::collections::BTreeMap;
+use vitrine_core::AuditAction;
 
 use vitrine_authz::Action;
 use vitrine_core::revision::diff;
@@ -147,7 +148,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "revision.revert",
+                AuditAction::RevisionRevert,
                 &format!("project:{project_uid}"),
                 "ok",
                 &format!("to revision {}", target.number),
@@ -251,7 +252,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "revision.copy",
+                AuditAction::RevisionCopy,
                 &format!("project:{}", project.record.uid),
                 "ok",
                 &message,

@@ -3,6 +3,7 @@
 //! report's tiles above their connection role, and never touches access filters).
 
 use std::collections::{BTreeMap, BTreeSet};
+use vitrine_core::AuditAction;
 
 use serde::{Deserialize, Serialize};
 use vitrine_authz::Action;
@@ -85,7 +86,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "user.connection_role",
+                AuditAction::UserConnectionRole,
                 &format!("user:{user_uid}"),
                 "ok",
                 role.map(|r| r.as_str()).unwrap_or("default"),
@@ -114,7 +115,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "instance.connection_role",
+                AuditAction::InstanceConnectionRole,
                 "instance",
                 "ok",
                 role.as_str(),
@@ -169,7 +170,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "access_boost.set",
+                AuditAction::AccessBoostSet,
                 &object,
                 "ok",
                 if on { "on" } else { "off" },
@@ -246,7 +247,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "access_filter.set",
+                AuditAction::AccessFilterSet,
                 &format!("project:{project_uid}"),
                 "ok",
                 dataset,

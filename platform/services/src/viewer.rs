@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use vitrine_core::AuditAction;
 
 use serde_json::Value;
 use vitrine_authz::Action;
@@ -65,7 +66,7 @@ impl Grant {
     /// An audit event naming this viewer.
     pub(crate) fn event(
         &self,
-        action: &str,
+        action: AuditAction,
         object: &str,
         outcome: &str,
         detail: &str,
@@ -74,7 +75,7 @@ impl Grant {
         NewAuditEvent {
             actor_uid: uid,
             actor_name: name,
-            action: action.into(),
+            action: action,
             object: object.into(),
             outcome: outcome.into(),
             address,
@@ -194,7 +195,7 @@ impl Services {
             && let Some(why) = grant.drill_refused
         {
             self.audit
-                .append(grant.event("tile.drill", &object, "refused", &tile.id))
+                .append(grant.event(AuditAction::TileDrill, &object, "refused", &tile.id))
                 .await?;
             return Err(ApiError::forbidden(why));
         }
@@ -207,7 +208,7 @@ impl Services {
         let boost = grant.boosted && drill.is_none();
         if !may_query(grant.role, grant.connection, needed, boost) {
             self.audit
-                .append(grant.event("tile.query", &object, "refused", &tile.id))
+                .append(grant.event(AuditAction::TileQuery, &object, "refused", &tile.id))
                 .await?;
             return Err(ApiError::forbidden(format!(
                 "the connection role ({}) does not allow this query of dataset `{}`; it needs {}",

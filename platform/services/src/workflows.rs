@@ -1,6 +1,7 @@
 //! Resource locations (admins), workflows, runs, uploads and datasets (project roles).
 
 use std::collections::BTreeMap;
+use vitrine_core::AuditAction;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -90,7 +91,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "location.create",
+                AuditAction::LocationCreate,
                 &format!("location:{}", record.uid),
                 "ok",
                 &record.name,
@@ -124,7 +125,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "location.grant",
+                AuditAction::LocationGrant,
                 &format!("location:{uid}"),
                 "ok",
                 &format!(
@@ -147,7 +148,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "location.delete",
+                AuditAction::LocationDelete,
                 &format!("location:{uid}"),
                 "ok",
                 "",
@@ -181,7 +182,13 @@ impl Services {
         check_parameters(&values)?;
         self.store.put_setting(INSTANCE_PARAMETERS, &values).await?;
         self.audit
-            .record(caller, "parameters.instance", "instance", "ok", "")
+            .record(
+                caller,
+                AuditAction::ParametersInstance,
+                "instance",
+                "ok",
+                "",
+            )
             .await?;
         Ok(values)
     }
@@ -260,7 +267,7 @@ impl Services {
         };
         let audit = Audit::event(
             caller,
-            "workflow.save",
+            AuditAction::WorkflowSave,
             &format!("project:{project_uid}"),
             &format!("version {}", record.version),
         );
@@ -310,7 +317,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "workflow.run",
+                AuditAction::WorkflowRun,
                 &format!("project:{project_uid}"),
                 "ok",
                 &run.uid,
@@ -353,7 +360,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "workflow.cancel",
+                AuditAction::WorkflowCancel,
                 &format!("project:{}", run.project_uid),
                 if stopped { "ok" } else { "finished" },
                 run_uid,
@@ -435,7 +442,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "upload.create",
+                AuditAction::UploadCreate,
                 &format!("project:{project_uid}"),
                 "ok",
                 &record.filename,

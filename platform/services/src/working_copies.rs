@@ -11,6 +11,7 @@
 //! - **Detach**: the copy becomes an ordinary project.
 
 use std::collections::BTreeMap;
+use vitrine_core::AuditAction;
 
 use vitrine_authz::Action;
 use vitrine_core::ErrorCode;
@@ -151,7 +152,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "working_copy.create",
+                AuditAction::WorkingCopyCreate,
                 &format!("project:{}", copy.record.uid),
                 "ok",
                 message,
@@ -319,7 +320,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "working_copy.push",
+                AuditAction::WorkingCopyPush,
                 &format!("project:{}", link.origin_project_uid),
                 "ok",
                 &format!(
@@ -429,7 +430,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "working_copy.pull",
+                AuditAction::WorkingCopyPull,
                 &format!("project:{copy_uid}"),
                 "ok",
                 &message,
@@ -462,7 +463,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "working_copy.detach",
+                AuditAction::WorkingCopyDetach,
                 &format!("project:{copy_uid}"),
                 "ok",
                 &link.origin_name,

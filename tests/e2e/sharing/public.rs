@@ -128,12 +128,12 @@ async fn public_link_from_first_visit_to_revocation() {
         .clone();
     let views: Vec<_> = events
         .iter()
-        .filter(|e| e["node"]["action"] == "share.view")
+        .filter(|e| e["node"]["action"] == "SHARE_VIEW")
         .collect();
     assert!(views.len() >= 2, "{events:?}");
     assert_eq!(views[0]["node"]["address"], "127.0.0.1");
     assert!(views[0]["node"]["detail"].as_str().unwrap().contains("ua:"));
-    assert!(events.iter().any(|e| e["node"]["action"] == "share.open"));
+    assert!(events.iter().any(|e| e["node"]["action"] == "SHARE_OPEN"));
 
     // Revocation acts on the very next request, on every route.
     data(&sw.op("revokeShareLink", &id).await);

@@ -257,6 +257,12 @@ impl QueryRoot {
         let filter = AuditFilter {
             actor_uid: f.actor_id.map(|i| i.0),
             action_prefix: f.action_prefix,
+            actions: f
+                .actions
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
             object: f.object,
             since_ms: f.since.map(|t| t.timestamp_millis()),
             until_ms: f.until.map(|t| t.timestamp_millis()),

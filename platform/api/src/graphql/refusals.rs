@@ -45,13 +45,12 @@ impl Extension for AuditRefusalsExt {
                 .map(|v| v.to_string().trim_matches('"').to_owned())
                 .unwrap_or_else(|| "ERROR".into());
             let meta = ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default();
-            let action = format!("mutation.{field}");
             let caller = match ctx.data_opt::<AuthState>() {
                 Some(AuthState::Caller(c)) => Some(&**c),
                 _ => None,
             };
             services
-                .audit_refusal(caller, &meta, &action, &code, &e.message)
+                .audit_refusal(caller, &meta, &field, &code, &e.message)
                 .await;
         }
         result

@@ -449,7 +449,10 @@ pub struct AuditEvent {
     pub at: DateTime<Utc>,
     pub actor_id: Option<ID>,
     pub actor_name: String,
-    pub action: String,
+    pub action: AuditAction,
+    /// The action's stored name (`share_link.create`), also for actions this version
+    /// does not know (`action` is then `UNKNOWN`).
+    pub action_name: String,
     pub object: String,
     /// `ok`, `failed`, `denied`, `refused`, `rate_limited`, `disabled`.
     pub outcome: String,
@@ -464,7 +467,8 @@ impl From<AuditRecord> for AuditEvent {
             at: time(r.at_ms),
             actor_id: r.actor_uid.map(ID),
             actor_name: r.actor_name,
-            action: r.action,
+            action: vitrine_core::AuditAction::parse(&r.action).into(),
+            action_name: r.action,
             object: r.object,
             outcome: r.outcome,
             address: r.address,
@@ -476,9 +480,25 @@ impl From<AuditRecord> for AuditEvent {
 #[derive(InputObject, Default)]
 pub struct AuditEventFilter {
     pub actor_id: Option<ID>,
-    /// Matches actions starting with this text (`auth.` for every sign-in event).
+    /// Matches actions whose stored name starts with this text (`auth.` for every
+    /// sign-in event).
     pub action_prefix: Option<String>,
+    /// Matches any of these actions.
+    pub actions: Option<Vec<AuditAction>>,
     pub object: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
 }
+
+macro_rules! audit_action_enum {
+    ($($variant:ident = $name:literal,)*) => {
+        /// What an audit event records; made from the same list as the stored names.
+        #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+        #[graphql(remote = "vitrine_core::AuditAction")]
+        pub enum AuditAction {
+            $($variant,)*
+        }
+    };
+}
+
+vitrine_core::for_each_audit_action!(audit_action_enum);

@@ -7,6 +7,7 @@
 pub mod format;
 
 use std::collections::HashSet;
+use vitrine_core::AuditAction;
 
 use vitrine_authz::Action;
 use vitrine_core::ErrorCode;
@@ -112,7 +113,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "bundle.export",
+                AuditAction::BundleExport,
                 &format!("project:{project_uid}"),
                 "ok",
                 &format!("{} bytes", record.bytes),
@@ -320,7 +321,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "bundle.import",
+                AuditAction::BundleImport,
                 &format!("project:{}", project.record.uid),
                 "ok",
                 &format!(
@@ -391,7 +392,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "dataset.export",
+                AuditAction::DatasetExport,
                 &format!("project:{project_uid}"),
                 "ok",
                 &format!("{} as {ext}", d.name),

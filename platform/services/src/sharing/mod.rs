@@ -15,6 +15,7 @@ pub(crate) mod visit;
 mod warnings;
 
 use std::collections::BTreeSet;
+use vitrine_core::AuditAction;
 
 use vitrine_authz::Action;
 use vitrine_core::{
@@ -257,7 +258,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "share_link.create",
+                AuditAction::ShareLinkCreate,
                 &format!("share_link:{uid}"),
                 "ok",
                 &format!("{} link, {} recipient(s)", link.kind, recipients.len()),
@@ -350,7 +351,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "share_link.update",
+                AuditAction::ShareLinkUpdate,
                 &format!("share_link:{uid}"),
                 "ok",
                 "",
@@ -493,12 +494,12 @@ pub enum LinkOp {
 }
 
 impl LinkOp {
-    fn action(self) -> &'static str {
+    fn action(self) -> AuditAction {
         match self {
-            LinkOp::Pause => "share_link.pause",
-            LinkOp::Resume => "share_link.resume",
-            LinkOp::Revoke => "share_link.revoke",
-            LinkOp::Unlock => "share_link.unlock",
+            LinkOp::Pause => AuditAction::ShareLinkPause,
+            LinkOp::Resume => AuditAction::ShareLinkResume,
+            LinkOp::Revoke => AuditAction::ShareLinkRevoke,
+            LinkOp::Unlock => AuditAction::ShareLinkUnlock,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! invitation, revoke one (with the choice for their scheduled deliveries), list them.
 //! Each recipient holds only an invitation token until they choose a password.
 
+use vitrine_core::AuditAction;
 use vitrine_core::{
     DeliveriesOnRevoke, ErrorCode, LinkKind, LinkRights, RecipientRole, check_email,
 };
@@ -77,7 +78,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "share_recipient.add",
+                AuditAction::ShareRecipientAdd,
                 &format!("share_link:{link_uid}"),
                 "ok",
                 &rec.email,
@@ -107,7 +108,7 @@ impl Services {
         let token = new_token("vtr");
         rec.token_hash = token_hash(&token);
         rec.password_hash = None;
-        self.save_recipient_ending_sessions(caller, &rec, "share_recipient.reissue")
+        self.save_recipient_ending_sessions(caller, &rec, AuditAction::ShareRecipientReissue)
             .await?;
         Ok(Invitation {
             recipient: Some(rec),
@@ -121,7 +122,7 @@ impl Services {
         &self,
         caller: &Caller,
         rec: &ShareRecipientRecord,
-        action: &str,
+        action: AuditAction,
     ) -> ApiResult<()> {
         let stored = self.store.update_share_recipient(rec).await?;
         // Sessions end either way: a revoke that won the race must not leave one open.
@@ -178,7 +179,7 @@ impl Services {
         let mut rec = self.recipient_for(caller, recipient_uid).await?;
         rec.revoked_ms.get_or_insert(now_ms());
         rec.deliveries_on_revoke = Some(deliveries);
-        self.save_recipient_ending_sessions(caller, &rec, "share_recipient.revoke")
+        self.save_recipient_ending_sessions(caller, &rec, AuditAction::ShareRecipientRevoke)
             .await?;
         Ok(rec)
     }

@@ -2,6 +2,7 @@
 //! sign-out. Every check of a password is counted before it is hashed (see
 //! [`crate::ratelimit`]), and few run at once.
 
+use vitrine_core::AuditAction;
 use vitrine_core::{ErrorCode, LinkKind, LinkState, RecipientPassword, check_email};
 use vitrine_storage::{NewAuditEvent, ShareLinkRecord, ShareSessionRecord, now_ms};
 
@@ -77,11 +78,11 @@ impl Services {
         self.audit_share(
             &link,
             Some(&rec),
-            "share.password_set",
+            AuditAction::SharePasswordSet,
             meta,
             format!("recipient:{}", rec.email),
         )
-        .await;
+        .await?;
         Ok(())
     }
 
@@ -175,7 +176,7 @@ impl Services {
             let event = NewAuditEvent {
                 actor_uid: None,
                 actor_name: format!("recipient:{email}"),
-                action: "share.sign_in".into(),
+                action: AuditAction::ShareSignIn,
                 object: format!("share_link:{link_uid}"),
                 outcome: "denied".into(),
                 address: meta.address.clone(),
@@ -212,11 +213,11 @@ impl Services {
         self.audit_share(
             &link,
             Some(&rec),
-            "share.sign_in",
+            AuditAction::ShareSignIn,
             meta,
             format!("recipient:{}", rec.email),
         )
-        .await;
+        .await?;
         Ok(token)
     }
 

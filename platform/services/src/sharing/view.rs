@@ -8,6 +8,7 @@
 //! warmed (the cache key carries the visitor's scope, so cached rows never cross scopes).
 
 use std::sync::Arc;
+use vitrine_core::AuditAction;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -159,7 +160,7 @@ impl Services {
             NewAuditEvent {
                 actor_uid: a.user.as_ref().map(|u| u.uid.clone()),
                 actor_name: a.who(),
-                action: "share.view".into(),
+                action: AuditAction::ShareView,
                 object: format!("share_link:{}", a.link.uid),
                 outcome: "ok".into(),
                 address: a.meta.address.clone(),
@@ -201,11 +202,11 @@ impl Services {
         self.audit_share(
             &a.link,
             a.recipient.as_ref(),
-            "share.download",
+            AuditAction::ShareDownload,
             &a.meta,
             a.who(),
         )
-        .await;
+        .await?;
         Ok(TileDownload {
             result,
             filename: crate::reports::download_name(&report.name, tile_id),
@@ -296,7 +297,7 @@ impl Services {
                 audit: share_event(
                     &a.link,
                     a.recipient.as_ref(),
-                    "share.edit_sync",
+                    AuditAction::ShareEditSync,
                     &a.meta,
                     who.clone(),
                 ),
@@ -320,11 +321,11 @@ impl Services {
             self.audit_share(
                 &a.link,
                 a.recipient.as_ref(),
-                "share.edit_copy",
+                AuditAction::ShareEditCopy,
                 &a.meta,
                 a.who(),
             )
-            .await;
+            .await?;
         }
         Ok(def)
     }

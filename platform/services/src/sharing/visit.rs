@@ -8,6 +8,7 @@
 //! creator would see as a viewer (access filters resolved with the creator's attributes),
 //! never more, whatever the creator's own role.
 
+use vitrine_core::AuditAction;
 use vitrine_core::{
     ErrorCode, LinkKind, LinkRights, LinkState, LinkTarget, Role, ServerPermission,
 };
@@ -123,14 +124,14 @@ impl Services {
         self.audit_share(
             &link,
             recipient.as_ref(),
-            "share.open",
+            AuditAction::ShareOpen,
             meta,
             recipient
                 .as_ref()
                 .map(|r| format!("recipient:{}", r.email))
                 .unwrap_or_else(|| "public".into()),
         )
-        .await;
+        .await?;
         Ok(ShareOpened {
             link_uid: link.uid,
             session_token,
@@ -186,8 +187,8 @@ impl Services {
         self.store
             .insert_share_view_token(&token_hash(&token), &a.link.uid, now_ms())
             .await?;
-        self.audit_share(&a.link, None, "share.copy_link", &a.meta, a.who())
-            .await;
+        self.audit_share(&a.link, None, AuditAction::ShareCopyLink, &a.meta, a.who())
+            .await?;
         Ok(format!("/s/{token}{query}"))
     }
 
@@ -195,14 +196,12 @@ impl Services {
         &self,
         link: &ShareLinkRecord,
         recipient: Option<&ShareRecipientRecord>,
-        action: &str,
+        action: AuditAction,
         meta: &RequestMeta,
         actor: String,
-    ) {
+    ) -> ApiResult<()> {
         let event = share_event(link, recipient, action, meta, actor);
-        if let Err(e) = self.store.append_audit(event).await {
-            tracing::error!(action, error = %e, "audit event not written");
-        }
+        self.audit.append(event).await
     }
 
     /// Decides what a request to `/s/v/LINK` may see. Reads the link, session, recipient
@@ -391,14 +390,14 @@ fn viewer_query(raw: &str) -> String {
 pub(crate) fn share_event(
     link: &ShareLinkRecord,
     recipient: Option<&ShareRecipientRecord>,
-    action: &str,
+    action: AuditAction,
     meta: &RequestMeta,
     actor: String,
 ) -> NewAuditEvent {
     NewAuditEvent {
         actor_uid: None,
         actor_name: actor,
-        action: action.into(),
+        action: action,
         object: format!("share_link:{}", link.uid),
         outcome: "ok".into(),
         address: meta.address.clone(),

@@ -3,6 +3,7 @@
 //! is recorded on the link, or the edit refused when the project's share policy says so.
 
 use std::collections::BTreeSet;
+use vitrine_core::AuditAction;
 
 use serde::{Deserialize, Serialize};
 use vitrine_authz::Action;
@@ -61,7 +62,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "share_policy.set",
+                AuditAction::SharePolicySet,
                 &format!("project:{project_uid}"),
                 "ok",
                 if policy.refuse_exposing_edits {

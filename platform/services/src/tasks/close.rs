@@ -3,6 +3,7 @@
 //! cancelling; and the housekeeping that closes runs a crash left open and pushes again
 //! queued projects whose job may have been lost.
 
+use vitrine_core::AuditAction;
 use vitrine_core::task::{Action, EventKind};
 use vitrine_queue::Job;
 use vitrine_storage::{RunCounts, now_ms, run_status as st};
@@ -111,7 +112,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "task.cancel_run",
+                AuditAction::TaskCancelRun,
                 &format!("task_run:{run_uid}"),
                 "ok",
                 "",

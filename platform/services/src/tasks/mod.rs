@@ -12,6 +12,7 @@ mod runs;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
+use vitrine_core::AuditAction;
 
 use parking_lot::Mutex;
 use vitrine_core::schedule::CronSchedule;
@@ -141,7 +142,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "task.create",
+                AuditAction::TaskCreate,
                 &format!("task:{}", task.uid),
                 "ok",
                 &task.name,
@@ -173,7 +174,13 @@ impl Services {
         // Read back: a concurrent pause is kept, and the answer shows it.
         let task = self.store.task(uid).await?.unwrap_or(task);
         self.audit
-            .record(caller, "task.update", &format!("task:{uid}"), "ok", "")
+            .record(
+                caller,
+                AuditAction::TaskUpdate,
+                &format!("task:{uid}"),
+                "ok",
+                "",
+            )
             .await?;
         Ok(task)
     }
@@ -183,7 +190,13 @@ impl Services {
         self.task_for(caller, uid).await?;
         self.store.delete_task(uid).await?;
         self.audit
-            .record(caller, "task.delete", &format!("task:{uid}"), "ok", "")
+            .record(
+                caller,
+                AuditAction::TaskDelete,
+                &format!("task:{uid}"),
+                "ok",
+                "",
+            )
             .await?;
         Ok(())
     }
@@ -208,7 +221,11 @@ impl Services {
         self.audit
             .record(
                 caller,
-                if paused { "task.pause" } else { "task.resume" },
+                if paused {
+                    AuditAction::TaskPause
+                } else {
+                    AuditAction::TaskResume
+                },
                 &format!("task:{uid}"),
                 "ok",
                 "",

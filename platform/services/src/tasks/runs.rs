@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use vitrine_core::AuditAction;
 
 use vitrine_core::task::{Target, TaskSpec};
 use vitrine_core::{Ability, ErrorCode};
@@ -100,7 +101,7 @@ impl Services {
         self.audit
             .record(
                 caller,
-                "task.run_now",
+                AuditAction::TaskRunNow,
                 &format!("task:{uid}"),
                 "ok",
                 &run.uid,
