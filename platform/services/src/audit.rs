@@ -61,7 +61,7 @@ impl Audit {
         NewAuditEvent {
             actor_uid: Some(caller.user.uid.clone()),
             actor_name: caller.user.username.clone(),
-            action: action,
+            action,
             object: object.into(),
             outcome: "ok".into(),
             address: caller.address.clone(),
@@ -99,7 +99,7 @@ impl Audit {
         self.write(NewAuditEvent {
             actor_uid: Some(user.uid.clone()),
             actor_name: user.username.clone(),
-            action: action,
+            action,
             object: object.into(),
             outcome: outcome.into(),
             address: meta.address.clone(),
@@ -140,7 +140,7 @@ impl Audit {
         self.write(NewAuditEvent {
             actor_uid: None,
             actor_name: "anonymous".into(),
-            action: action,
+            action,
             object: object.into(),
             outcome: outcome.into(),
             address: meta.address.clone(),

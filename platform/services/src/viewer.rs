@@ -75,7 +75,7 @@ impl Grant {
         NewAuditEvent {
             actor_uid: uid,
             actor_name: name,
-            action: action,
+            action,
             object: object.into(),
             outcome: outcome.into(),
             address,

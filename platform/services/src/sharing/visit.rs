@@ -397,7 +397,7 @@ pub(crate) fn share_event(
     NewAuditEvent {
         actor_uid: None,
         actor_name: actor,
-        action: action,
+        action,
         object: format!("share_link:{}", link.uid),
         outcome: "ok".into(),
         address: meta.address.clone(),
