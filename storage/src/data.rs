@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use vitrine_core::RunStatus;
 
 use crate::{StorageError, StorageResult, Store};
 
@@ -89,8 +90,7 @@ pub struct DatasetRecord {
 pub struct RunRecord {
     pub uid: String,
     pub project_uid: String,
-    /// `running`, `succeeded`, `failed`, `cancelled` or `interrupted`.
-    pub status: String,
+    pub status: RunStatus,
     #[serde(default)]
     pub requested_by: Option<String>,
     #[serde(default)]

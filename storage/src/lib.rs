@@ -44,9 +44,7 @@ pub use sharing::{
     PinnedReport, ShareCopyRecord, ShareLinkRecord, ShareRecipientRecord, ShareSessionRecord,
     ShareWarning,
 };
-pub use tasks::{
-    RunCounts, RunLogLine, TaskRecord, TaskRunProjectRecord, TaskRunRecord, status as run_status,
-};
+pub use tasks::{RunCounts, RunLogLine, TaskRecord, TaskRunProjectRecord, TaskRunRecord};
 
 /// A page request over a uid-ordered table: up to `first` rows after the `after` uid.
 #[derive(Debug, Clone, Default)]

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use vitrine_core::TaskRunStatus;
 use vitrine_core::task::TaskSpec;
 
 use crate::{PageRequest, StorageError, StorageResult, Store};
@@ -29,22 +30,6 @@ pub struct TaskRecord {
     pub updated_ms: i64,
 }
 
-/// States of a run and of each of its projects.
-pub mod status {
-    pub const QUEUED: &str = "queued";
-    pub const RUNNING: &str = "running";
-    pub const SUCCEEDED: &str = "succeeded";
-    /// Some projects succeeded, some failed (runs only).
-    pub const PARTIAL: &str = "partial";
-    pub const FAILED: &str = "failed";
-    pub const SKIPPED: &str = "skipped";
-    pub const CANCELLED: &str = "cancelled";
-
-    pub fn is_final(s: &str) -> bool {
-        !matches!(s, QUEUED | RUNNING)
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskRunRecord {
     pub uid: String,
@@ -59,7 +44,7 @@ pub struct TaskRunRecord {
     pub spec: TaskSpec,
     /// The user the run acts as (the owner, or the service account).
     pub run_as_uid: String,
-    pub status: String,
+    pub status: TaskRunStatus,
     pub total: i64,
     #[serde(default)]
     pub message: String,
@@ -84,7 +69,7 @@ pub struct TaskRunProjectRecord {
     pub run_uid: String,
     pub project_uid: String,
     pub project_name: String,
-    pub status: String,
+    pub status: TaskRunStatus,
     #[serde(default)]
     pub attempts: u32,
     /// Actions finished so far: a retried job resumes after them.
@@ -277,7 +262,7 @@ impl Store {
     pub async fn finish_run(
         &self,
         uid: &str,
-        status: &str,
+        status: TaskRunStatus,
         message: &str,
         at_ms: i64,
     ) -> StorageResult<bool> {
@@ -362,7 +347,7 @@ impl Store {
     pub async fn end_attempt(
         &self,
         uid: &str,
-        status: &str,
+        status: TaskRunStatus,
         error: Option<&str>,
         spent_ms: i64,
         at_ms: i64,
@@ -380,7 +365,7 @@ impl Store {
     pub async fn settle_run_project(
         &self,
         uid: &str,
-        status: &str,
+        status: TaskRunStatus,
         reason: &str,
         at_ms: i64,
     ) -> StorageResult<bool> {
@@ -415,7 +400,7 @@ impl Store {
     pub async fn run_counts(&self, run_uid: &str) -> StorageResult<RunCounts> {
         #[derive(Deserialize)]
         struct Row {
-            status: String,
+            status: TaskRunStatus,
             n: i64,
         }
         let rows: Vec<Row> = self
@@ -426,13 +411,13 @@ impl Store {
             .await?;
         let mut c = RunCounts::default();
         for r in rows {
-            match r.status.as_str() {
-                status::QUEUED => c.queued = r.n,
-                status::RUNNING => c.running = r.n,
-                status::SUCCEEDED => c.succeeded = r.n,
-                status::FAILED => c.failed = r.n,
-                status::SKIPPED => c.skipped = r.n,
-                status::CANCELLED => c.cancelled = r.n,
+            match r.status {
+                TaskRunStatus::Queued => c.queued = r.n,
+                TaskRunStatus::Running => c.running = r.n,
+                TaskRunStatus::Succeeded => c.succeeded = r.n,
+                TaskRunStatus::Failed => c.failed = r.n,
+                TaskRunStatus::Skipped => c.skipped = r.n,
+                TaskRunStatus::Cancelled => c.cancelled = r.n,
                 _ => {}
             }
         }

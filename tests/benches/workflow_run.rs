@@ -121,7 +121,7 @@ async fn main() {
         }
         let wall = started.elapsed().as_secs_f64() * 1000.0;
         let record = store.workflow_run(&run.uid).await.unwrap().unwrap();
-        assert_eq!(record.status, "succeeded", "{:?}", record.blocks);
+        assert_eq!(record.status.as_str(), "succeeded", "{:?}", record.blocks);
         let mut hashes: Vec<(String, String)> = store
             .block_states(&project)
             .await

@@ -14,6 +14,7 @@ mod roles;
 pub mod schedule;
 pub mod shape;
 mod sharing;
+mod status;
 pub mod task;
 
 pub use audit_action::AuditAction;
@@ -27,6 +28,7 @@ pub use sharing::{
     DeliveriesOnRevoke, LinkKind, LinkRights, LinkState, LinkTarget, RECIPIENT_PASSWORD_SPECIALS,
     RecipientPassword, RecipientRole, check_email, check_kind_target,
 };
+pub use status::{RunStatus, TaskRunStatus};
 
 /// Upper bound on user-supplied free text (names, messages) in characters. Longer input is
 /// refused rather than truncated so nothing stored differs from what was sent.

@@ -140,7 +140,7 @@ async fn runs_incrementally_and_publishes() {
     let f = fixture().await;
     f.save(pipeline("amount > 3")).await;
     let run = f.run(None).await;
-    assert_eq!(run.status, "succeeded", "{:?}", run.blocks);
+    assert_eq!(run.status.as_str(), "succeeded", "{:?}", run.blocks);
     for b in ["sales", "big", "by_region", "publish", "raw"] {
         assert_eq!(status(&run, b), "succeeded");
     }
@@ -213,7 +213,7 @@ async fn a_failing_block_stops_only_its_dependants() {
     ]))
     .await;
     let run = f.run(None).await;
-    assert_eq!(run.status, "failed");
+    assert_eq!(run.status.as_str(), "failed");
     assert_eq!(status(&run, "bad"), "failed");
     assert_eq!(status(&run, "after_bad"), "blocked");
     assert_eq!(status(&run, "fine"), "succeeded");
@@ -232,7 +232,7 @@ async fn a_failing_block_stops_only_its_dependants() {
 async fn tile_queries_respect_scope_and_cache() {
     let f = fixture().await;
     f.save(pipeline("amount > 0")).await;
-    assert_eq!(f.run(None).await.status, "succeeded");
+    assert_eq!(f.run(None).await.status.as_str(), "succeeded");
     let def = ReportDefinition::parse(&json!({
         "tabs": [{"id": "main", "title": "Main", "tiles": [
             {"id": "by_region", "title": "By region", "kind": "bar",
@@ -306,7 +306,7 @@ async fn a_run_can_be_cancelled_and_reports_progress() {
             break;
         }
     }
-    assert_eq!(last.as_deref(), Some("cancelled"));
+    assert_eq!(last, Some(vitrine_core::RunStatus::Cancelled));
     assert!(
         t.elapsed() < Duration::from_secs(5),
         "cancel took {:?}",
@@ -316,7 +316,7 @@ async fn a_run_can_be_cancelled_and_reports_progress() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let done = f.store.workflow_run(&run.uid).await.unwrap().unwrap();
-    assert_eq!(done.status, "cancelled");
+    assert_eq!(done.status.as_str(), "cancelled");
     assert_eq!(status(&done, "one"), "succeeded");
     assert_eq!(status(&done, "slow"), "cancelled");
     assert_eq!(status(&done, "after"), "cancelled");
@@ -370,7 +370,7 @@ async fn dictionary_encoded_results_flow_through_every_block() {
     ]))
     .await;
     let run = f.run(None).await;
-    assert_eq!(run.status, "succeeded", "{:?}", run.blocks);
+    assert_eq!(run.status.as_str(), "succeeded", "{:?}", run.blocks);
     let west = f.store.dataset(&f.project, "west").await.unwrap().unwrap();
     assert_eq!(west.rows, 5000);
     assert_eq!(west.schema[0]["type"], "string");

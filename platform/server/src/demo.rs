@@ -152,7 +152,7 @@ async fn seed(services: &Arc<Services>, caller: &Caller) -> Result<String, Serve
         .run_workflow(caller, &project, None, false, true)
         .await
         .map_err(|e| fail("run the workflow", e))?;
-    if run.status != "succeeded" {
+    if run.status != vitrine_core::RunStatus::Succeeded {
         return Err(ServerError::Demo(format!(
             "the workflow run ended {}",
             run.status

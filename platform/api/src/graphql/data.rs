@@ -528,7 +528,7 @@ impl DataSubscription {
                             RunProgress {
                                 run_id: ID(f.uid.clone()),
                                 block: None,
-                                run_status: f.status.clone(),
+                                run_status: f.status.into(),
                             },
                             (None, None),
                         ))

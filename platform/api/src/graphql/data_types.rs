@@ -159,6 +159,33 @@ pub struct BlockRunError {
     pub message: String,
 }
 
+/// Where a workflow run stands.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "vitrine_core::RunStatus", rename_items = "lowercase")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    /// The server stopped mid-run.
+    Interrupted,
+}
+
+/// Where a task run, or one project in it, stands.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "vitrine_core::TaskRunStatus", rename_items = "lowercase")]
+pub enum TaskRunStatus {
+    Queued,
+    Running,
+    Succeeded,
+    /// Some projects failed (runs only).
+    Partial,
+    Failed,
+    /// Nothing to do, or the identity may not act.
+    Skipped,
+    Cancelled,
+}
+
 #[derive(SimpleObject, Clone)]
 pub struct BlockRun {
     pub block: String,
@@ -199,9 +226,8 @@ impl WorkflowRun {
     async fn project_id(&self) -> ID {
         ID(self.0.project_uid.clone())
     }
-    /// running, succeeded, failed, cancelled or interrupted (the server stopped mid-run).
-    async fn status(&self) -> &str {
-        &self.0.status
+    async fn status(&self) -> RunStatus {
+        self.0.status.into()
     }
     async fn from_block(&self) -> Option<&str> {
         self.0.from_block.as_deref()
@@ -229,7 +255,7 @@ pub struct RunProgress {
     pub run_id: ID,
     /// The block whose status changed; absent on the final event.
     pub block: Option<BlockRun>,
-    pub run_status: String,
+    pub run_status: RunStatus,
 }
 
 impl From<RunEvent> for RunProgress {
@@ -237,7 +263,7 @@ impl From<RunEvent> for RunProgress {
         RunProgress {
             run_id: ID(e.run),
             block: e.block.as_ref().map(BlockRun::from),
-            run_status: e.run_status,
+            run_status: e.run_status.into(),
         }
     }
 }

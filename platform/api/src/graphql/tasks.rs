@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object, SimpleObject, Subscription};
+
+use super::data_types::TaskRunStatus;
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use vitrine_core::task::{Action, Target, Trigger};
@@ -244,10 +246,8 @@ impl TaskRun {
     async fn cause(&self) -> &str {
         &self.0.run.cause
     }
-    /// `queued`, `running`, `succeeded`, `partial` (some projects failed), `failed`,
-    /// `skipped` (nothing to do, or the identity may not act) or `cancelled`.
-    async fn status(&self) -> &str {
-        &self.0.run.status
+    async fn status(&self) -> TaskRunStatus {
+        self.0.run.status.into()
     }
     /// The summary (or why the run could not start).
     async fn message(&self) -> &str {
@@ -316,8 +316,8 @@ impl TaskRunProject {
     async fn project_name(&self) -> &str {
         &self.0.project_name
     }
-    async fn status(&self) -> &str {
-        &self.0.status
+    async fn status(&self) -> TaskRunStatus {
+        self.0.status.into()
     }
     async fn attempts(&self) -> i32 {
         self.0.attempts as i32
@@ -459,7 +459,7 @@ impl TaskSubscription {
         let c = caller(ctx).gql()?.clone();
         let first = services.task_run(&c, &id).await.gql()?;
         // `seen`: the status and counts last sent; a new event only when they change.
-        type Seen = Option<(String, vitrine_storage::RunCounts)>;
+        type Seen = Option<(vitrine_core::TaskRunStatus, vitrine_storage::RunCounts)>;
         let state = (services, c, id.0, Some(first), None as Seen);
         Ok(futures::stream::unfold(
             state,
@@ -468,16 +468,14 @@ impl TaskSubscription {
                     let view = match pending.take() {
                         Some(v) => v,
                         None => {
-                            if seen.as_ref().is_some_and(|(status, _)| {
-                                vitrine_storage::run_status::is_final(status)
-                            }) {
+                            if seen.as_ref().is_some_and(|(status, _)| status.is_final()) {
                                 return None;
                             }
                             tokio::time::sleep(Duration::from_millis(250)).await;
                             s.task_run(&c, &id).await.ok()?
                         }
                     };
-                    let now = Some((view.run.status.clone(), view.counts));
+                    let now = Some((view.run.status, view.counts));
                     if seen == now {
                         continue;
                     }

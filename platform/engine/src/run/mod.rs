@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
+use vitrine_core::RunStatus;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
@@ -60,7 +61,7 @@ pub struct BlockResult {
 pub struct RunEvent {
     pub run: String,
     pub block: Option<BlockResult>,
-    pub run_status: String,
+    pub run_status: RunStatus,
 }
 
 /// A run's end, as announced to [`Engine::finished_runs`] subscribers.
@@ -68,7 +69,7 @@ pub struct RunEvent {
 pub struct FinishedRun {
     pub run_uid: String,
     pub project_uid: String,
-    pub status: String,
+    pub status: RunStatus,
 }
 
 #[derive(Debug, Clone)]
@@ -106,7 +107,7 @@ impl Engine {
         let record = RunRecord {
             uid: new_uid(),
             project_uid: req.project_uid.clone(),
-            status: "running".into(),
+            status: RunStatus::Running,
             requested_by: req.requested_by.clone(),
             from_block: req.from_block.clone(),
             started_ms: now_ms(),
@@ -146,11 +147,11 @@ impl Engine {
             let status = match outcome {
                 Err(e) => {
                     tracing::error!(project = %project, error = %e, "run bookkeeping failed");
-                    "failed".to_owned()
+                    RunStatus::Failed
                 }
                 Ok(()) => match engine.store.workflow_run(&run_uid).await {
                     Ok(Some(r)) => r.status,
-                    _ => "failed".to_owned(),
+                    _ => RunStatus::Failed,
                 },
             };
             // Nobody listening is fine.
@@ -311,13 +312,13 @@ impl Engine {
                 if cancelled || *cancel.borrow() {
                     cancelled = true;
                     let r = settle(&p.block.id, BlockStatus::Cancelled, None, None);
-                    self.emit(&events, &record, r.clone(), "running");
+                    self.emit(&events, &record, r.clone(), RunStatus::Running);
                     results.insert(p.block.id.clone(), r);
                     continue;
                 }
                 if blocked {
                     let r = settle(&p.block.id, BlockStatus::Blocked, None, None);
-                    self.emit(&events, &record, r.clone(), "running");
+                    self.emit(&events, &record, r.clone(), RunStatus::Running);
                     results.insert(p.block.id.clone(), r);
                     continue;
                 }
@@ -333,7 +334,7 @@ impl Engine {
                     .collect();
                 let mut running = pending(&p.block.id);
                 running.status = BlockStatus::Running;
-                self.emit(&events, &record, running, "running");
+                self.emit(&events, &record, running, RunStatus::Running);
                 let force = forced.contains(&p.block.id);
                 let state = states.get(&p.block.id).cloned();
                 let req = &req;
@@ -363,7 +364,7 @@ impl Engine {
                     .collect();
                 for p in unsettled {
                     let r = settle(&p.block.id, BlockStatus::Cancelled, None, None);
-                    self.emit(&events, &record, r.clone(), "running");
+                    self.emit(&events, &record, r.clone(), RunStatus::Running);
                     results.insert(p.block.id.clone(), r);
                 }
                 break;
@@ -401,7 +402,7 @@ impl Engine {
                         r
                     }
                 };
-                self.emit(&events, &record, r.clone(), "running");
+                self.emit(&events, &record, r.clone(), RunStatus::Running);
                 results.insert(p.block.id.clone(), r);
             }
             record.blocks =
@@ -419,23 +420,23 @@ impl Engine {
             .await?;
         self.datasets.unpin(&written);
         let status = if cancelled {
-            "cancelled"
+            RunStatus::Cancelled
         } else if results.values().any(|r| r.status == BlockStatus::Failed) {
-            "failed"
+            RunStatus::Failed
         } else {
-            "succeeded"
+            RunStatus::Succeeded
         };
-        record.status = status.into();
+        record.status = status;
         record.finished_ms = Some(now_ms());
         record.blocks = serde_json::to_value(ordered(&order, &results)).expect("results serialize");
         self.store.update_run(&record).await?;
         let _ = events.send(RunEvent {
             run: record.uid.clone(),
             block: None,
-            run_status: status.into(),
+            run_status: status,
         });
         self.request_gc();
-        tracing::info!(project = %req.project_uid, run = %record.uid, status, elapsed_ms = started.elapsed().as_millis() as u64, "workflow run finished");
+        tracing::info!(project = %req.project_uid, run = %record.uid, %status, elapsed_ms = started.elapsed().as_millis() as u64, "workflow run finished");
         Ok(())
     }
 
@@ -444,13 +445,13 @@ impl Engine {
         events: &broadcast::Sender<RunEvent>,
         record: &RunRecord,
         r: BlockResult,
-        status: &str,
+        status: RunStatus,
     ) {
         // No subscriber is normal; the run record holds the same facts.
         let _ = events.send(RunEvent {
             run: record.uid.clone(),
             block: Some(r),
-            run_status: status.into(),
+            run_status: status,
         });
     }
 }

@@ -41,7 +41,7 @@ async fn forced_run(f: &Fixture) -> BTreeMap<String, String> {
     let mut req = f.request(None);
     req.force = true;
     let run = f.run_to_end(req).await;
-    assert_eq!(run.status, "succeeded", "{:?}", run.blocks);
+    assert_eq!(run.status.as_str(), "succeeded", "{:?}", run.blocks);
     f.store
         .block_states(&f.project)
         .await

@@ -49,7 +49,7 @@ async fn plugin_blocks_run_in_workflows_with_every_output_port() {
     ]))
     .await;
     let run = f.run(None).await;
-    assert_eq!(run.status, "succeeded", "{:?}", run.blocks);
+    assert_eq!(run.status.as_str(), "succeeded", "{:?}", run.blocks);
     let ds = |name: &'static str| {
         let (store, project) = (f.store.clone(), f.project.clone());
         async move { store.dataset(&project, name).await.unwrap().unwrap() }
@@ -143,7 +143,7 @@ async fn an_overrunning_plugin_fails_its_block_alone() {
         {"id": "other", "kind": "publish", "config": {"dataset": "rows"}, "inputs": {"in": "rows"}}]))
     .await;
     let run = f.run(None).await;
-    assert_eq!(run.status, "failed");
+    assert_eq!(run.status.as_str(), "failed");
     assert_eq!(status(&run, "spin"), "failed");
     assert_eq!(status(&run, "after"), "blocked");
     assert_eq!(status(&run, "other"), "succeeded");

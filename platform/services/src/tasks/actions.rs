@@ -9,6 +9,7 @@
 //! so mail systems can tell.
 
 use vitrine_core::ErrorCode;
+use vitrine_core::RunStatus;
 use vitrine_core::task::Action;
 use vitrine_engine::locations::Location;
 use vitrine_engine::report::{FilterState, ReportDefinition};
@@ -143,9 +144,9 @@ impl Services {
         let run = self.wait_for_run(&started.uid).await;
         self.track_engine_run(record_uid, None);
         let run = run?;
-        match run.status.as_str() {
-            "succeeded" => Ok(format!("workflow run {} succeeded", run.uid)),
-            "cancelled" => Err(ApiError::new(
+        match run.status {
+            RunStatus::Succeeded => Ok(format!("workflow run {} succeeded", run.uid)),
+            RunStatus::Cancelled => Err(ApiError::new(
                 ErrorCode::Cancelled,
                 "the workflow run was cancelled",
             )),

@@ -4,9 +4,10 @@
 //! queued projects whose job may have been lost.
 
 use vitrine_core::AuditAction;
+use vitrine_core::TaskRunStatus;
 use vitrine_core::task::{Action, EventKind};
 use vitrine_queue::Job;
-use vitrine_storage::{RunCounts, now_ms, run_status as st};
+use vitrine_storage::{RunCounts, now_ms};
 
 use super::TaskRunView;
 use crate::Services;
@@ -27,19 +28,19 @@ impl Services {
     pub(super) async fn close_run(
         &self,
         run_uid: &str,
-        forced: Option<(&str, String)>,
+        forced: Option<(TaskRunStatus, String)>,
     ) -> ApiResult<()> {
         let Some(run) = self.store.task_run(run_uid).await? else {
             return Ok(());
         };
         let counts = self.store.run_counts(run_uid).await?;
         let (status, message) = match forced {
-            Some((s, m)) => (s.to_owned(), m),
+            Some((s, m)) => (s, m),
             None => (overall(&counts), summary(&counts)),
         };
         if !self
             .store
-            .finish_run(run_uid, &status, &message, now_ms())
+            .finish_run(run_uid, status, &message, now_ms())
             .await?
         {
             return Ok(());
@@ -47,7 +48,7 @@ impl Services {
         self.tasks.limits.lock().remove(run_uid);
         tracing::info!(run = %run_uid, task = %run.task_uid, %status, %message, "task run finished");
         let run = self.store.task_run(run_uid).await?.unwrap_or(run);
-        if matches!(status.as_str(), st::FAILED | st::PARTIAL) {
+        if matches!(status, TaskRunStatus::Failed | TaskRunStatus::Partial) {
             self.notify_failure(&run, &counts).await;
         }
         let mut chain = run.chain.clone();
@@ -55,7 +56,7 @@ impl Services {
         // `run_task` actions start once every project is done, in their order.
         for (i, a) in run.spec.actions.iter().enumerate() {
             if let Action::RunTask { task } = a
-                && status != st::CANCELLED
+                && status != TaskRunStatus::Cancelled
             {
                 self.push_fire(
                     task,
@@ -104,7 +105,7 @@ impl Services {
         self.close_run(
             run_uid,
             Some((
-                st::CANCELLED,
+                TaskRunStatus::Cancelled,
                 format!("cancelled by {}", caller.user.username),
             )),
         )
@@ -141,7 +142,7 @@ impl Services {
                 self.close_run(&run.uid, None).await?;
             } else if repush && counts.queued > 0 {
                 for r in self.store.run_projects(&run.uid).await? {
-                    if r.status == st::QUEUED {
+                    if r.status == TaskRunStatus::Queued {
                         self.push_job(
                             Job::Project {
                                 run_uid: run.uid.clone(),
@@ -160,19 +161,18 @@ impl Services {
 }
 
 /// A run's status from its projects' states.
-fn overall(c: &RunCounts) -> String {
-    let s = if c.cancelled > 0 && c.succeeded + c.failed == 0 {
-        st::CANCELLED
+fn overall(c: &RunCounts) -> TaskRunStatus {
+    if c.cancelled > 0 && c.succeeded + c.failed == 0 {
+        TaskRunStatus::Cancelled
     } else if c.failed > 0 && c.succeeded > 0 {
-        st::PARTIAL
+        TaskRunStatus::Partial
     } else if c.failed > 0 {
-        st::FAILED
+        TaskRunStatus::Failed
     } else if c.succeeded == 0 {
-        st::SKIPPED
+        TaskRunStatus::Skipped
     } else {
-        st::SUCCEEDED
-    };
-    s.to_owned()
+        TaskRunStatus::Succeeded
+    }
 }
 
 fn summary(c: &RunCounts) -> String {

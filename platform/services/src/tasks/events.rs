@@ -133,7 +133,7 @@ impl Services {
                 };
                 let Some(s) = services.upgrade() else { break };
                 let chain = s.tasks.refreshing.lock().remove(&run.project_uid);
-                if run.status == "succeeded" {
+                if run.status == vitrine_core::RunStatus::Succeeded {
                     s.emit(
                         EventKind::ProjectRefreshed,
                         Some(&run.project_uid),

@@ -5,6 +5,7 @@ use lettre::message::{Attachment as MailAttachment, Mailbox, MultiPart, SinglePa
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::json;
 use vitrine_core::ErrorCode;
+use vitrine_core::TaskRunStatus;
 use vitrine_storage::{RunCounts, TaskRunRecord};
 
 use crate::Services;
@@ -92,7 +93,7 @@ impl Services {
         let failed: Vec<String> = match self.store.run_projects(&run.uid).await {
             Ok(rows) => rows
                 .into_iter()
-                .filter(|r| r.status == vitrine_storage::run_status::FAILED)
+                .filter(|r| r.status == TaskRunStatus::Failed)
                 .map(|r| format!("{}: {}", r.project_name, r.error.unwrap_or_default()))
                 .collect(),
             Err(_) => Vec::new(),

@@ -10,13 +10,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vitrine_core::AuditAction;
+use vitrine_core::TaskRunStatus;
 
 use vitrine_core::task::{Target, TaskSpec};
 use vitrine_core::{Ability, ErrorCode};
 use vitrine_queue::{Job, JobHandler};
 use vitrine_storage::{
     PageRequest, RunCounts, RunLogLine, TaskRecord, TaskRunProjectRecord, TaskRunRecord, now_ms,
-    run_status as st,
 };
 
 use super::task_caller;
@@ -126,7 +126,7 @@ impl Services {
             cause: cause.to_owned(),
             spec: task.spec.clone(),
             run_as_uid: String::new(),
-            status: st::QUEUED.into(),
+            status: TaskRunStatus::Queued,
             total: 0,
             message: String::new(),
             chain,
@@ -153,7 +153,7 @@ impl Services {
             return Ok(());
         }
         let (run, _) = self.open_run(&task, fire_key, cause, chain).await?;
-        if st::is_final(&run.status) {
+        if run.status.is_final() {
             return Ok(());
         }
         let fan_out = Instant::now();
@@ -163,14 +163,15 @@ impl Services {
             Err(why) => {
                 let msg = format!("not run: {why}");
                 tracing::warn!(task = %task.uid, reason = %why, "task identity refused");
-                self.close_run(&run.uid, Some((st::SKIPPED, msg))).await?;
+                self.close_run(&run.uid, Some((TaskRunStatus::Skipped, msg)))
+                    .await?;
                 return Ok(());
             }
         };
         let spec = match task.spec.resolve(&self.app_parameters().await?) {
             Ok(s) => s,
             Err(e) => {
-                self.close_run(&run.uid, Some((st::FAILED, e.to_string())))
+                self.close_run(&run.uid, Some((TaskRunStatus::Failed, e.to_string())))
                     .await?;
                 return Ok(());
             }
@@ -180,7 +181,7 @@ impl Services {
         let projects = match self.target_projects(&who, &spec, event_project).await {
             Ok(p) => p,
             Err(e) => {
-                self.close_run(&run.uid, Some((st::FAILED, e.message)))
+                self.close_run(&run.uid, Some((TaskRunStatus::Failed, e.message)))
                     .await?;
                 return Ok(());
             }
@@ -194,7 +195,7 @@ impl Services {
                     run_uid: run.uid.clone(),
                     project_uid: p.record.uid.clone(),
                     project_name: p.record.name.clone(),
-                    status: st::QUEUED.into(),
+                    status: TaskRunStatus::Queued,
                     attempts: 0,
                     actions_done: 0,
                     started_ms: None,
@@ -214,7 +215,7 @@ impl Services {
         for (r, skip) in &records {
             if let Some(why) = skip {
                 self.store
-                    .settle_run_project(&r.uid, st::SKIPPED, why, now)
+                    .settle_run_project(&r.uid, TaskRunStatus::Skipped, why, now)
                     .await?;
             }
         }
@@ -364,7 +365,7 @@ impl Services {
         match outcome {
             Ok(true) => {
                 self.store
-                    .end_attempt(record_uid, st::SUCCEEDED, None, spent, now)
+                    .end_attempt(record_uid, TaskRunStatus::Succeeded, None, spent, now)
                     .await?;
             }
             Ok(false) => {
@@ -379,7 +380,13 @@ impl Services {
                 if retry {
                     if self
                         .store
-                        .end_attempt(record_uid, st::QUEUED, Some(&e.message), spent, now)
+                        .end_attempt(
+                            record_uid,
+                            TaskRunStatus::Queued,
+                            Some(&e.message),
+                            spent,
+                            now,
+                        )
                         .await?
                     {
                         let delay = retry_delay(record.attempts);
@@ -395,7 +402,13 @@ impl Services {
                     }
                 } else {
                     self.store
-                        .end_attempt(record_uid, st::FAILED, Some(&e.message), spent, now)
+                        .end_attempt(
+                            record_uid,
+                            TaskRunStatus::Failed,
+                            Some(&e.message),
+                            spent,
+                            now,
+                        )
                         .await?;
                 }
             }
@@ -434,7 +447,7 @@ impl Services {
                 .run_project(&record.uid)
                 .await?
                 .ok_or_else(|| ApiError::not_found("run record"))?;
-            if current.status != st::RUNNING {
+            if current.status != TaskRunStatus::Running {
                 return Ok(false);
             }
             let t = Instant::now();
