@@ -5,8 +5,72 @@ use opendal::services::Fs;
 
 use crate::StorageResult;
 
-/// Content-addressed artifacts (datasets, bundles) behind opendal, so the same code runs on
-/// a local directory or an object store.
+/// One artifact, named by what it is. [`Artifact::path`] is the one place an artifact's
+/// path is made: nothing else in Vitrine builds one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Artifact<'a> {
+    /// A dataset's Arrow IPC file, by content hash.
+    Dataset(&'a str),
+    /// An uploaded source file, by content hash.
+    Upload(&'a str),
+    /// A plugin's component, by content hash.
+    Plugin(&'a str),
+    /// A file waiting to be downloaded or delivered (bundle, data file, report file), by
+    /// export uid.
+    Export(&'a str),
+}
+
+/// The kinds of [`Artifact`], for listing one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactKind {
+    Dataset,
+    Upload,
+    Plugin,
+    Export,
+}
+
+impl ArtifactKind {
+    fn prefix(self) -> &'static str {
+        match self {
+            ArtifactKind::Dataset => "datasets/",
+            ArtifactKind::Upload => "uploads/",
+            ArtifactKind::Plugin => "plugins/",
+            ArtifactKind::Export => "exports/",
+        }
+    }
+
+    /// The key (hash or uid) of an artifact of this kind stored at `path`.
+    fn key_of(self, path: &str) -> Option<&str> {
+        let rest = path.strip_prefix(self.prefix())?;
+        let key = match self {
+            ArtifactKind::Dataset => rest.rsplit('/').next()?.strip_suffix(".arrow")?,
+            ArtifactKind::Upload => rest.rsplit('/').next()?,
+            ArtifactKind::Plugin => rest.strip_suffix(".wasm")?,
+            ArtifactKind::Export => rest,
+        };
+        (!key.is_empty()).then_some(key)
+    }
+}
+
+impl Artifact<'_> {
+    /// Where the artifact lives in the store. Content-hashed kinds fan out by the hash's
+    /// first two characters, so no directory grows past a few thousand entries.
+    pub fn path(&self) -> String {
+        match *self {
+            Artifact::Dataset(h) => format!("datasets/{}/{h}.arrow", fan(h)),
+            Artifact::Upload(h) => format!("uploads/{}/{h}", fan(h)),
+            Artifact::Plugin(h) => format!("plugins/{h}.wasm"),
+            Artifact::Export(uid) => format!("exports/{uid}"),
+        }
+    }
+}
+
+fn fan(hash: &str) -> &str {
+    hash.get(..2).unwrap_or("__")
+}
+
+/// Artifacts behind opendal, so the same code runs on a local directory or an object
+/// store.
 #[derive(Clone)]
 pub struct ArtifactStore {
     op: Operator,
@@ -25,17 +89,26 @@ impl ArtifactStore {
         })
     }
 
-    pub async fn put(&self, path: &str, bytes: Vec<u8>) -> StorageResult<()> {
+    pub async fn put(&self, a: Artifact<'_>, bytes: Vec<u8>) -> StorageResult<()> {
+        self.put_at(&a.path(), bytes).await
+    }
+
+    async fn put_at(&self, path: &str, bytes: Vec<u8>) -> StorageResult<()> {
         self.op.write(path, bytes).await?;
         Ok(())
     }
 
-    pub async fn get(&self, path: &str) -> StorageResult<Vec<u8>> {
+    pub async fn get(&self, a: Artifact<'_>) -> StorageResult<Vec<u8>> {
+        self.get_at(&a.path()).await
+    }
+
+    async fn get_at(&self, path: &str) -> StorageResult<Vec<u8>> {
         Ok(self.op.read(path).await?.to_vec())
     }
 
     /// The artifact's bytes without a copy into a fresh vector.
-    pub async fn get_bytes(&self, path: &str) -> StorageResult<bytes::Bytes> {
+    pub async fn get_bytes(&self, a: Artifact<'_>) -> StorageResult<bytes::Bytes> {
+        let path = &a.path();
         if let Some(root) = &self.local_root
             && !path.split('/').any(|p| p == ".." || p.is_empty())
         {
@@ -56,27 +129,31 @@ impl ArtifactStore {
         Ok(self.op.read(path).await?.to_bytes())
     }
 
-    pub async fn exists(&self, path: &str) -> StorageResult<bool> {
-        Ok(self.op.exists(path).await?)
+    pub async fn exists(&self, a: Artifact<'_>) -> StorageResult<bool> {
+        Ok(self.op.exists(&a.path()).await?)
     }
 
-    /// Paths of the files under `prefix`, recursively.
-    pub async fn list(&self, prefix: &str) -> StorageResult<Vec<String>> {
-        let entries = self.op.list_with(prefix).recursive(true).await?;
+    /// The keys (hashes or uids) of every stored artifact of one kind.
+    pub async fn list(&self, kind: ArtifactKind) -> StorageResult<Vec<String>> {
+        let entries = self.op.list_with(kind.prefix()).recursive(true).await?;
         Ok(entries
-            .into_iter()
-            .filter(|e| !e.path().ends_with('/'))
-            .map(|e| e.path().to_owned())
+            .iter()
+            .filter_map(|e| kind.key_of(e.path()))
+            .map(str::to_owned)
             .collect())
     }
 
     /// When the artifact was last written, in ms since the epoch.
-    pub async fn modified_ms(&self, path: &str) -> StorageResult<Option<i64>> {
-        let m = self.op.stat(path).await?;
+    pub async fn modified_ms(&self, a: Artifact<'_>) -> StorageResult<Option<i64>> {
+        let m = self.op.stat(&a.path()).await?;
         Ok(m.last_modified().map(|t| t.into_inner().as_millisecond()))
     }
 
-    pub async fn delete(&self, path: &str) -> StorageResult<()> {
+    pub async fn delete(&self, a: Artifact<'_>) -> StorageResult<()> {
+        self.delete_at(&a.path()).await
+    }
+
+    async fn delete_at(&self, path: &str) -> StorageResult<()> {
         self.op.delete(path).await?;
         Ok(())
     }
@@ -84,9 +161,9 @@ impl ArtifactStore {
     /// Writes, reads back and deletes a probe object: proves the store is writable.
     pub async fn ping(&self) -> StorageResult<()> {
         let probe = format!(".probe/{}", crate::new_uid());
-        self.put(&probe, b"ok".to_vec()).await?;
-        let back = self.get(&probe).await?;
-        self.delete(&probe).await?;
+        self.put_at(&probe, b"ok".to_vec()).await?;
+        let back = self.get_at(&probe).await?;
+        self.delete_at(&probe).await?;
         if back != b"ok" {
             return Err(crate::StorageError::Corrupt(
                 "artifact probe read back different bytes".into(),
@@ -133,4 +210,24 @@ fn read_parallel(path: &Path) -> std::io::Result<Vec<u8>> {
     }
     #[cfg(not(unix))]
     std::fs::read(path)
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_lists_back_the_key_it_was_stored_under() {
+        let hash = "ab12cd";
+        for (a, kind) in [
+            (Artifact::Dataset(hash), ArtifactKind::Dataset),
+            (Artifact::Upload(hash), ArtifactKind::Upload),
+            (Artifact::Plugin(hash), ArtifactKind::Plugin),
+            (Artifact::Export(hash), ArtifactKind::Export),
+        ] {
+            assert_eq!(kind.key_of(&a.path()), Some(hash), "{a:?}");
+        }
+        assert_eq!(Artifact::Dataset(hash).path(), "datasets/ab/ab12cd.arrow");
+        assert_eq!(ArtifactKind::Dataset.key_of("datasets/ab/notes.txt"), None);
+    }
 }

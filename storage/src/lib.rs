@@ -23,7 +23,7 @@ mod settings;
 mod sharing;
 mod tasks;
 
-pub use artifacts::ArtifactStore;
+pub use artifacts::{Artifact, ArtifactKind, ArtifactStore};
 pub use audit::{AuditFilter, NewAuditEvent};
 pub use content::{ContentCommit, ContentWrite};
 pub use copies::{ExportRecord, Replacement, WorkingCopyLinkRecord, WorkingCopyRecord};
@@ -33,7 +33,7 @@ pub use data::{
 };
 pub use db::Store;
 pub use error::{StorageError, StorageResult};
-pub use plugins::{PluginRecord, plugin_artifact_path};
+pub use plugins::PluginRecord;
 pub use policies::PolicyLine;
 pub use records::{
     ApiTokenRecord, AuditRecord, FolderRecord, GroupRecord, ProjectRecord, SessionRecord, UserKind,

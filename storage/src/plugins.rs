@@ -14,7 +14,7 @@ pub struct PluginRecord {
     /// Semantic version, as the plugin describes itself.
     pub version: String,
     pub description: String,
-    /// SHA-256 of the component file, which is stored at [`PluginRecord::artifact_path`].
+    /// SHA-256 of the component file, which is stored as [`Artifact::Plugin`](crate::Artifact::Plugin).
     pub content_hash: String,
     pub bytes: i64,
     /// The host's checked description: ports, configuration schema, contract, SDK.
@@ -22,16 +22,6 @@ pub struct PluginRecord {
     pub enabled: bool,
     pub published_by: String,
     pub published_ms: i64,
-}
-
-impl PluginRecord {
-    pub fn artifact_path(&self) -> String {
-        plugin_artifact_path(&self.content_hash)
-    }
-}
-
-pub fn plugin_artifact_path(hash: &str) -> String {
-    format!("plugins/{hash}.wasm")
 }
 
 impl Store {

@@ -145,7 +145,7 @@ async fn main() {
     let file = dir
         .path()
         .join("artifacts")
-        .join(vitrine_engine::artifact_path(&hash));
+        .join(vitrine_storage::Artifact::Dataset(&hash).path());
     let mut raw = Vec::new();
     for _ in 0..3 {
         let t = Instant::now();

@@ -13,7 +13,7 @@ use datafusion::arrow::ipc::reader::{FileDecoder, read_footer_length};
 use datafusion::arrow::ipc::root_as_footer;
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
-use vitrine_storage::Store;
+use vitrine_storage::{Artifact, ArtifactKind, Store};
 
 use crate::blocks::files::encode_ipc;
 use crate::cache::Lru;
@@ -31,14 +31,6 @@ impl Table {
     pub fn rows(&self) -> usize {
         self.batches.iter().map(|b| b.num_rows()).sum()
     }
-}
-
-pub fn artifact_path(hash: &str) -> String {
-    format!("datasets/{}/{hash}.arrow", &hash[..2])
-}
-
-fn hash_of(path: &str) -> Option<&str> {
-    path.rsplit('/').next()?.strip_suffix(".arrow")
 }
 
 /// Stored artifacts and the cache of decoded ones.
@@ -103,11 +95,11 @@ impl Datasets {
         .await
         .map_err(|e| EngineError::Internal(format!("encoder task: {e}")))??;
         let size = bytes.len();
-        let path = artifact_path(&hash);
+        let path = Artifact::Dataset(&hash);
         let _writing = self.artifact_lock.read().await;
         self.pin(&hash);
-        if !self.store.artifacts().exists(&path).await? {
-            self.store.artifacts().put(&path, bytes).await?;
+        if !self.store.artifacts().exists(path).await? {
+            self.store.artifacts().put(path, bytes).await?;
         }
         Ok((hash, size))
     }
@@ -124,17 +116,21 @@ impl Datasets {
         })
         .await
         .map_err(|e| EngineError::Internal(format!("decoder task: {e}")))??;
-        let path = artifact_path(&hash);
+        let path = Artifact::Dataset(&hash);
         let _writing = self.artifact_lock.read().await;
         self.pin(&hash);
-        if !self.store.artifacts().exists(&path).await? {
-            self.store.artifacts().put(&path, bytes.to_vec()).await?;
+        if !self.store.artifacts().exists(path).await? {
+            self.store.artifacts().put(path, bytes.to_vec()).await?;
         }
         Ok((hash, rows))
     }
 
     pub async fn exists(&self, hash: &str) -> EngineResult<bool> {
-        Ok(self.store.artifacts().exists(&artifact_path(hash)).await?)
+        Ok(self
+            .store
+            .artifacts()
+            .exists(Artifact::Dataset(hash))
+            .await?)
     }
 
     /// The decoded table behind `hash`, from the cache or the artifact store.
@@ -145,7 +141,7 @@ impl Datasets {
         let bytes = self
             .store
             .artifacts()
-            .get_bytes(&artifact_path(hash))
+            .get_bytes(Artifact::Dataset(hash))
             .await
             .map_err(|e| match e.code() {
                 vitrine_core::ErrorCode::Internal | vitrine_core::ErrorCode::NotFound => {
@@ -201,8 +197,9 @@ impl Datasets {
         let referenced: HashSet<String> = self.store.referenced_hashes().await?;
         let now = vitrine_storage::now_ms();
         let mut deleted = 0;
-        for path in self.store.artifacts().list("datasets/").await? {
-            let Some(hash) = hash_of(&path) else { continue };
+        for hash in self.store.artifacts().list(ArtifactKind::Dataset).await? {
+            let hash = hash.as_str();
+            let path = Artifact::Dataset(hash);
             if referenced.contains(hash) {
                 continue;
             }
@@ -210,7 +207,7 @@ impl Datasets {
                 let modified = self
                     .store
                     .artifacts()
-                    .modified_ms(&path)
+                    .modified_ms(path)
                     .await?
                     .unwrap_or(now);
                 if now - modified < grace_ms {
@@ -221,7 +218,7 @@ impl Datasets {
             if self.pins.lock().counts.contains_key(hash) {
                 continue;
             }
-            self.store.artifacts().delete(&path).await?;
+            self.store.artifacts().delete(path).await?;
             self.cache.lock().remove(hash);
             deleted += 1;
         }

@@ -30,12 +30,11 @@ use parking_lot::Mutex;
 use vitrine_storage::Store;
 
 pub use blocks::{FileFormat, KINDS};
-pub use datasets::{Datasets, Table, artifact_path};
+pub use datasets::{Datasets, Table};
 pub use error::{EngineError, EngineResult};
 pub use query::{QueryResult, QuerySpec, Scope};
 pub use run::{
     BlockError, BlockResult, BlockStatus, FinishedRun, INSTANCE_PARAMETERS, RunEvent, RunRequest,
-    upload_path,
 };
 pub use types::{ColumnInfo, ColumnType, describe};
 pub use vitrine_plugins::HostLimits;

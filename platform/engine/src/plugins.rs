@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vitrine_plugins::{Host, PluginInfo, PortTable, RunOptions};
-use vitrine_storage::{PluginRecord, new_uid, now_ms, plugin_artifact_path};
+use vitrine_storage::{Artifact, PluginRecord, new_uid, now_ms};
 
 use crate::blocks::{BlockInput, BlockOutput, PluginBlock};
 use crate::{Engine, EngineError, EngineResult};
@@ -82,9 +82,9 @@ impl Engine {
                 info.name
             )));
         }
-        let path = plugin_artifact_path(&plugin.hash);
-        if !self.store.artifacts().exists(&path).await? {
-            self.store.artifacts().put(&path, bytes.clone()).await?;
+        let path = Artifact::Plugin(&plugin.hash);
+        if !self.store.artifacts().exists(path).await? {
+            self.store.artifacts().put(path, bytes.clone()).await?;
         }
         let record = PluginRecord {
             uid: new_uid(),
@@ -119,7 +119,7 @@ impl Engine {
                 let bytes = self
                     .store
                     .artifacts()
-                    .get(&entry.record.artifact_path())
+                    .get(Artifact::Plugin(&entry.record.content_hash))
                     .await?;
                 let h = host.clone();
                 tokio::task::spawn_blocking(move || h.load(&bytes))

@@ -9,7 +9,7 @@ use vitrine_authz::{Action, Object};
 use vitrine_core::{Ability, ErrorCode, Role, ServerPermission};
 use vitrine_engine::locations::{Access, LocationKind};
 use vitrine_engine::workflow::{Workflow, validate};
-use vitrine_engine::{EngineError, INSTANCE_PARAMETERS, RunRequest, upload_path};
+use vitrine_engine::{EngineError, INSTANCE_PARAMETERS, RunRequest};
 use vitrine_storage::{
     ContentWrite, DatasetRecord, LocationGrant, LocationRecord, RunRecord, UploadRecord,
     WorkflowRecord, new_uid, now_ms,
@@ -427,7 +427,7 @@ impl Services {
         let size = bytes.len() as i64;
         self.store
             .artifacts()
-            .put(&upload_path(&hash), bytes)
+            .put(vitrine_storage::Artifact::Upload(&hash), bytes)
             .await?;
         let record = UploadRecord {
             uid: new_uid(),

@@ -16,8 +16,6 @@ use crate::{Engine, EngineError, EngineResult};
 
 mod step;
 
-pub use step::upload_path;
-
 /// Bumped when built-in blocks change what they compute, so every result re-runs.
 const ENGINE_KEY_VERSION: &str = "vitrine-engine/1";
 

@@ -70,9 +70,12 @@ impl Engine {
         }
         let bytes: Option<Bytes> = match &source {
             Some(Source::File(l, path)) => Some(l.read(path, self.limits.max_source_bytes).await?),
-            Some(Source::Upload(hash)) => {
-                Some(self.store.artifacts().get_bytes(&upload_path(hash)).await?)
-            }
+            Some(Source::Upload(hash)) => Some(
+                self.store
+                    .artifacts()
+                    .get_bytes(vitrine_storage::Artifact::Upload(hash))
+                    .await?,
+            ),
             None => None,
         };
         let mut tables = BTreeMap::new();
@@ -208,11 +211,6 @@ impl Engine {
         }
         Ok(l)
     }
-}
-
-/// Where an uploaded file's bytes live, by content hash.
-pub fn upload_path(hash: &str) -> String {
-    format!("uploads/{}/{hash}", &hash[..2])
 }
 
 /// Where a source block's bytes come from.

@@ -11,8 +11,7 @@ use vitrine_core::AuditAction;
 
 use vitrine_authz::Action;
 use vitrine_core::ErrorCode;
-use vitrine_engine::artifact_path;
-use vitrine_storage::{DatasetRecord, ExportRecord, ProjectRecord, new_uid, now_ms};
+use vitrine_storage::{Artifact, DatasetRecord, ExportRecord, ProjectRecord, new_uid, now_ms};
 
 use self::format::{
     Bundle, BundleData, BundleDataset, BundleLimits, BundleProject, FORMAT, Manifest, VERSION,
@@ -50,7 +49,7 @@ impl Services {
             let bytes = self
                 .store
                 .artifacts()
-                .get_bytes(&artifact_path(&d.content_hash))
+                .get_bytes(Artifact::Dataset(&d.content_hash))
                 .await?;
             datasets.push(BundleDataset {
                 name: d.name.clone(),
@@ -133,13 +132,18 @@ impl Services {
     ) -> ApiResult<ExportRecord> {
         let now = now_ms();
         for old in self.store.take_expired_exports(now).await? {
-            if let Err(e) = self.store.artifacts().delete(&old.path).await {
+            if let Err(e) = self
+                .store
+                .artifacts()
+                .delete(Artifact::Export(&old.uid))
+                .await
+            {
                 tracing::warn!(path = %old.path, error = %e, "expired export not deleted");
             }
         }
         let uid = new_uid();
         let record = ExportRecord {
-            path: format!("exports/{uid}"),
+            path: Artifact::Export(&uid).path(),
             uid,
             project_uid: project_uid.to_owned(),
             requested_by: caller.uid().to_owned(),
@@ -149,7 +153,10 @@ impl Services {
             created_ms: now,
             expires_ms: now + EXPORT_TTL_MS,
         };
-        self.store.artifacts().put(&record.path, bytes).await?;
+        self.store
+            .artifacts()
+            .put(Artifact::Export(&record.uid), bytes)
+            .await?;
         self.store.insert_export(&record).await?;
         Ok(record)
     }
@@ -166,7 +173,11 @@ impl Services {
             .await?
             .filter(|r| r.requested_by == caller.uid() && r.expires_ms > now_ms())
             .ok_or_else(|| ApiError::not_found("export"))?;
-        let bytes = self.store.artifacts().get_bytes(&record.path).await?;
+        let bytes = self
+            .store
+            .artifacts()
+            .get_bytes(Artifact::Export(&record.uid))
+            .await?;
         Ok((record, bytes))
     }
 
@@ -364,7 +375,7 @@ impl Services {
             vitrine_engine::FileFormat::Arrow => (
                 self.store
                     .artifacts()
-                    .get(&artifact_path(&d.content_hash))
+                    .get(Artifact::Dataset(&d.content_hash))
                     .await?,
                 "arrow",
                 "application/vnd.apache.arrow.file",

@@ -231,7 +231,11 @@ impl Services {
             .ok_or_else(|| ApiError::invalid(format!("no report `{report}`")))?;
         // The report file is made for the task's identity: its access filters apply.
         let file = self.export_report_file(who, &r.uid, None).await?;
-        let html = self.store.artifacts().get_bytes(&file.path).await?;
+        let html = self
+            .store
+            .artifacts()
+            .get_bytes(vitrine_storage::Artifact::Export(&file.uid))
+            .await?;
         let mut attachments = vec![Attachment {
             filename: file.filename.clone(),
             content_type: "text/html; charset=utf-8".into(),
