@@ -193,20 +193,30 @@ impl Store {
         .await
     }
 
-    /// Stores what a manager edits on a link (label, rights, expiry, pin, warnings), and
-    /// nothing else: its state (paused, locked, failures, revoked) changes only through the
-    /// conditional statements below, so an edit that read the link before a concurrent
-    /// revoke or pause can never undo it. Returns false when the link is revoked (or gone).
+    /// Stores what a manager edits on a link (label, rights, expiry, pin), and nothing
+    /// else: its state (paused, locked, failures, revoked) and its access warnings change
+    /// only through the statements below, so an edit that read the link before a
+    /// concurrent revoke, pause or warning can never undo it. Returns false when the link is revoked (or gone).
     pub async fn update_share_link(&self, link: &ShareLinkRecord) -> StorageResult<bool> {
         Ok(self
             .count(
                 "UPDATE share_link SET label = $l.label, rights = $l.rights, expires_ms = $l.expires_ms, \
-                 warnings = $l.warnings, pinned = $l.pinned, updated_ms = $l.updated_ms \
+                 pinned = $l.pinned, updated_ms = $l.updated_ms \
                  WHERE uid = $l.uid AND !revoked_ms RETURN AFTER",
                 json!({ "l": link }),
             )
             .await?
             > 0)
+    }
+
+    /// Drops a link's access warnings raised at or before `up_to_ms` (acknowledged);
+    /// any raised since stay.
+    pub async fn clear_share_warnings(&self, uid: &str, up_to_ms: i64) -> StorageResult<()> {
+        self.exec(
+            "UPDATE share_link SET warnings = (warnings ?? [])[WHERE at_ms > $at], updated_ms = $now WHERE uid = $u",
+            json!({ "u": uid, "at": up_to_ms, "now": crate::now_ms() }),
+        )
+        .await
     }
 
     /// Appends access warnings to links (link uid → warnings), leaving every other field

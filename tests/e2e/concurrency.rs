@@ -412,3 +412,65 @@ async fn a_push_beside_a_rename_of_the_origin_keeps_both_or_is_refused() {
     }
     assert_eq!(pushed + refused, ROUNDS);
 }
+
+/// Report edits that raise access warnings on a public link, beside edits of the link's
+/// label: every warning raised is still on the link afterwards (the label edit writes
+/// only what it changes; warnings are appended).
+#[tokio::test]
+async fn warnings_raised_during_label_edits_are_all_kept() {
+    use crate::sharing::share_world;
+    let sw = share_world().await;
+    let s = sw.s();
+    let (link, _, _) = sw
+        .link(json!({"reportId": sw.report, "kind": "PUBLIC"}))
+        .await;
+    let r = s
+        .gql(
+            &sw.mona.auth,
+            "query($r:ID!){report(id:$r){definition}}",
+            json!({"r": sw.report}),
+        )
+        .await;
+    let narrow = data(&r)["report"]["definition"].clone();
+    let mut wide = narrow.clone();
+    wide["tabs"][0]["tiles"].as_array_mut().unwrap().push(json!({
+        "id": "all_regions", "title": "All regions", "kind": "table",
+        "query": {"dataset": "regions", "dimensions": ["region"], "measures": [{"column": "sales", "function": "sum"}]}}));
+    let edit = "mutation($r:ID!,$d:JSON!){updateReport(id:$r,definition:$d){id}}";
+    let label = "mutation($id:ID!,$l:String){updateShareLink(id:$id,input:{label:$l}){id}}";
+    let warnings = |r: &Value| {
+        data(r)["shareLink"]["accessWarnings"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let state = "query($id:ID!){shareLink(id:$id){accessWarnings{kind}}}";
+    let mut seen = 0;
+    for round in 0..ROUNDS {
+        // Narrow again first (no warning), so that every widening edit raises some.
+        data(
+            &s.gql(
+                &sw.w.editor.auth,
+                edit,
+                json!({"r": sw.report, "d": narrow}),
+            )
+            .await,
+        );
+        let (a, b) = tokio::join!(
+            s.gql(&sw.w.editor.auth, edit, json!({"r": sw.report, "d": wide})),
+            s.gql(
+                &sw.mona.auth,
+                label,
+                json!({"id": link, "l": format!("Label {round}")})
+            ),
+        );
+        data(&a);
+        data(&b);
+        let now = warnings(&s.gql(&sw.mona.auth, state, json!({"id": link})).await);
+        assert!(
+            now > seen,
+            "round {round}: the warnings of this edit were lost ({now} after {seen})"
+        );
+        seen = now;
+    }
+}

@@ -106,11 +106,11 @@ impl Services {
         uid: &str,
     ) -> ApiResult<ShareLinkRecord> {
         caller.require_write()?;
-        let mut link = self.managed_link(caller, uid).await?;
-        link.warnings.clear();
-        link.updated_ms = now_ms();
-        self.store.update_share_link(&link).await?;
-        Ok(link)
+        let seen = self.managed_link(caller, uid).await?;
+        // What the manager saw is acknowledged; a warning raised meanwhile stays.
+        let up_to = seen.warnings.iter().map(|w| w.at_ms).max().unwrap_or(0);
+        self.store.clear_share_warnings(uid, up_to).await?;
+        self.managed_link(caller, uid).await
     }
 
     /// Called before a report edit is saved: compares what the report's outsider links
