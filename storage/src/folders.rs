@@ -252,14 +252,33 @@ impl Store {
 
     /// Moves a project into `folder_uid`; a conflict when that folder is deleted meanwhile
     /// (see [`FOLDER_STILL_THERE`]).
-    pub async fn move_project(&self, uid: &str, folder_uid: &str) -> StorageResult<()> {
+    /// Moves a project into a folder, with the policy line that makes the folder its
+    /// parent (its floor of roles) and the move's audit event, in one transaction. The
+    /// caller mirrors the policy line into the in-memory policies afterwards.
+    pub async fn move_project(
+        &self,
+        uid: &str,
+        folder_uid: &str,
+        audit: &crate::NewAuditEvent,
+    ) -> StorageResult<()> {
         let result = async {
             let script = format!(
-                "BEGIN; {FOLDER_STILL_THERE} UPDATE project SET folder_uid = $folder, updated_ms = $now WHERE uid = $uid; COMMIT;"
+                "BEGIN; {FOLDER_STILL_THERE} UPDATE project SET folder_uid = $folder, updated_ms = $now WHERE uid = $uid;
+                DELETE policy WHERE ptype = 'g2' AND v0 = $child;
+                CREATE policy CONTENT $parent;
+                CREATE audit_event CONTENT $audit;
+                COMMIT;"
             );
             self.exec(
                 &script,
-                json!({ "uid": uid, "folder": folder_uid, "now": now_ms() }),
+                json!({
+                    "uid": uid,
+                    "folder": folder_uid,
+                    "now": now_ms(),
+                    "child": format!("project:{uid}"),
+                    "parent": crate::PolicyLine::new("g2", &format!("project:{uid}"), &format!("folder:{folder_uid}"), ""),
+                    "audit": audit.clone().into_record(now_ms()),
+                }),
             )
             .await
         }

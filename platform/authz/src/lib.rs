@@ -338,6 +338,36 @@ impl Authz {
         Ok(())
     }
 
+    /// Mirrors a parent change that storage already wrote (in the transaction of the move
+    /// it belongs to) into the in-memory policies, without writing it again.
+    pub async fn parent_written(&self, child: &Object, parent: &Object) -> AuthzResult<()> {
+        let mut enforcer = self.enforcer.lock().await;
+        enforcer.enable_auto_save(false);
+        let c = child.to_string();
+        let old = enforcer
+            .get_named_grouping_policy("g2")
+            .into_iter()
+            .filter(|r| r.first() == Some(&c))
+            .collect::<Vec<_>>();
+        let mut result = Ok(());
+        for r in old {
+            if let Err(e) = enforcer.remove_named_grouping_policy("g2", r).await {
+                result = Err(e);
+            }
+        }
+        if result.is_ok()
+            && let Err(e) = enforcer
+                .add_named_grouping_policy("g2", vec![c, parent.to_string()])
+                .await
+        {
+            result = Err(e);
+        }
+        enforcer.enable_auto_save(true);
+        result?;
+        self.rebuild(&enforcer);
+        Ok(())
+    }
+
     /// Re-reads every line from the database; used after deletes that removed policy lines
     /// in the same transaction as the objects they named.
     pub async fn reload(&self) -> AuthzResult<()> {

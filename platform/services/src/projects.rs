@@ -178,19 +178,22 @@ impl Services {
         caller.require_write()?;
         self.project_for(caller, uid, Action::Manage).await?;
         self.load_folder(caller, folder, Action::Edit).await?;
-        self.store.move_project(uid, folder).await?;
-        self.authz
-            .set_parent(&Self::project_obj(uid), Some(&Self::folder_obj(folder)))
-            .await?;
-        self.audit
-            .record(
-                caller,
-                AuditAction::ProjectMove,
-                &format!("project:{uid}"),
-                "ok",
-                &format!("folder:{folder}"),
-            )
-            .await?;
+        let audit = crate::Audit::event(
+            caller,
+            AuditAction::ProjectMove,
+            &format!("project:{uid}"),
+            &format!("folder:{folder}"),
+        );
+        self.store.move_project(uid, folder, &audit).await?;
+        if let Err(e) = self
+            .authz
+            .parent_written(&Self::project_obj(uid), &Self::folder_obj(folder))
+            .await
+        {
+            // The move is stored; the policies in memory catch up from the database.
+            tracing::warn!(project = uid, error = %e, "policies re-read after a move");
+            self.authz.reload().await?;
+        }
         self.project(caller, uid).await
     }
 
