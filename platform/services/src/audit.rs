@@ -43,10 +43,10 @@ impl Audit {
         detail: &str,
     ) -> ApiResult<()> {
         let meta = RequestMeta {
-            address: caller.address.clone(),
+            address: caller.address().map(str::to_owned),
             user_agent: None,
         };
-        self.record_as(&caller.user, action, object, outcome, &meta, detail)
+        self.record_as(caller.user(), action, object, outcome, &meta, detail)
             .await
     }
 
@@ -59,12 +59,12 @@ impl Audit {
         detail: &str,
     ) -> NewAuditEvent {
         NewAuditEvent {
-            actor_uid: Some(caller.user.uid.clone()),
-            actor_name: caller.user.username.clone(),
+            actor_uid: Some(caller.user().uid.clone()),
+            actor_name: caller.user().username.clone(),
             action,
             object: object.into(),
             outcome: "ok".into(),
-            address: caller.address.clone(),
+            address: caller.address().map(str::to_owned),
             detail: detail.into(),
         }
     }
@@ -73,9 +73,9 @@ impl Audit {
     /// synced write per view would cost more than the cached answer it describes.
     pub fn record_view(&self, caller: &Caller, action: AuditAction, object: &str, detail: &str) {
         let audit = self.clone();
-        let user = caller.user.clone();
+        let user = caller.user().clone();
         let meta = RequestMeta {
-            address: caller.address.clone(),
+            address: caller.address().map(str::to_owned),
             user_agent: None,
         };
         let (object, detail) = (object.to_owned(), detail.to_owned());

@@ -132,13 +132,13 @@ impl Services {
             .await?
             .filter(|u| !u.disabled)
             .ok_or_else(|| ApiError::not_found("user"))?;
-        let caller = Caller {
+        let caller = Caller::new(
             user,
-            credential: Credential::System {
+            Credential::System {
                 reason: reason.to_owned(),
             },
-            address: None,
-        };
+            None,
+        );
         self.audit
             .record(
                 &caller,
@@ -373,14 +373,14 @@ impl Services {
         let csrf_ok = csrf_header.is_some_and(|h| {
             subtle::ConstantTimeEq::ct_eq(h.as_bytes(), session.csrf_token.as_bytes()).into()
         });
-        Ok(Caller {
+        Ok(Caller::new(
             user,
-            credential: Credential::Session {
+            Credential::Session {
                 session_hash: hash,
                 csrf_ok,
             },
-            address: meta.address.clone(),
-        })
+            meta.address.clone(),
+        ))
     }
 
     /// Resolves `Authorization: Bearer …`.
@@ -419,14 +419,14 @@ impl Services {
             ));
         }
         self.touch_token(&record.uid);
-        Ok(Caller {
+        Ok(Caller::new(
             user,
-            credential: Credential::ApiToken {
+            Credential::ApiToken {
                 token_uid: record.uid,
                 read_only: record.read_only,
             },
-            address: meta.address.clone(),
-        })
+            meta.address.clone(),
+        ))
     }
 
     fn touch_token(&self, token_uid: &str) {
@@ -480,7 +480,7 @@ impl Services {
         }
         if !self
             .hasher
-            .verify(current, caller.user.password_hash.as_deref())
+            .verify(current, caller.user().password_hash.as_deref())
             .await?
         {
             self.audit
@@ -500,7 +500,7 @@ impl Services {
         self.login_by_account.clear(&key);
         let hash = self.hasher.hash(new.expose()).await?;
         self.store.set_password_hash(caller.uid(), &hash).await?;
-        let keep = match &caller.credential {
+        let keep = match &caller.credential() {
             Credential::Session { session_hash, .. } => Some(session_hash.as_str()),
             Credential::ApiToken { .. }
             | Credential::CopyLink { .. }
@@ -532,7 +532,7 @@ impl Services {
     ) -> ApiResult<NewApiToken> {
         caller.require_write()?;
         if matches!(
-            caller.credential,
+            caller.credential(),
             Credential::ApiToken { .. }
                 | Credential::CopyLink { .. }
                 | Credential::Task { .. }
@@ -544,8 +544,8 @@ impl Services {
         }
         let name = Name::parse("name", name)?;
         let owner = match owner_uid {
-            None => caller.user.clone(),
-            Some(uid) if uid == caller.uid() => caller.user.clone(),
+            None => caller.user().clone(),
+            Some(uid) if uid == caller.uid() => caller.user().clone(),
             Some(uid) => {
                 self.authz
                     .require_permission(caller.uid(), ServerPermission::Admin)?;

@@ -55,12 +55,22 @@ pub enum Credential {
 
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub(crate) user: UserRecord,
-    pub(crate) credential: Credential,
-    pub(crate) address: Option<String>,
+    user: UserRecord,
+    credential: Credential,
+    address: Option<String>,
 }
 
 impl Caller {
+    /// Made by the credential checks only: sign-in and token checks (`auth`), working-copy
+    /// links (`remote`), a task's run (`tasks`) and [`crate::Services::system_caller`].
+    pub(crate) fn new(user: UserRecord, credential: Credential, address: Option<String>) -> Caller {
+        Caller {
+            user,
+            credential,
+            address,
+        }
+    }
+
     pub fn uid(&self) -> &str {
         &self.user.uid
     }

@@ -157,13 +157,13 @@ impl Services {
             .await?
             .filter(|u| !u.disabled)
             .ok_or_else(refused)?;
-        let caller = Caller {
+        let caller = Caller::new(
             user,
-            credential: Credential::CopyLink {
+            Credential::CopyLink {
                 link_uid: link.uid.clone(),
             },
             address,
-        };
+        );
         let project = self
             .project_for(&caller, &link.project_uid, Action::Manage)
             .await

@@ -86,7 +86,7 @@ impl Services {
             "report_name": r.name,
             "project_name": p.record.name,
             "created_ms": now_ms(),
-            "created_by": caller.user.username,
+            "created_by": caller.user().username,
             "definition": def,
             "filters": filters,
             "tiles": tiles,

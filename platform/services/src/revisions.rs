@@ -136,7 +136,7 @@ impl Services {
                 label: Some(format!("revision {}", target.number)),
                 one_revision: Some((
                     Some(caller.uid().to_owned()),
-                    caller.user.username.clone(),
+                    caller.user().username.clone(),
                     message,
                 )),
                 ..Install::default()
@@ -233,7 +233,7 @@ impl Services {
             label: Some(label),
             one_revision: Some((
                 Some(caller.uid().to_owned()),
-                caller.user.username.clone(),
+                caller.user().username.clone(),
                 message.clone(),
             )),
             ..Install::default()

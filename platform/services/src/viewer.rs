@@ -121,18 +121,18 @@ impl Services {
                 let drill = settings.ability(&p.record.abilities, Ability::Drill);
                 Ok(Grant {
                     boosted: self.boosted(project_uid, security),
-                    connection: self.connection_role(&caller.user, security),
+                    connection: self.connection_role(caller.user(), security),
                     role: p.role,
                     all_rows: p.role >= Role::Editor,
                     download_refused: (!download)
                         .then_some("downloads are switched off for this project"),
                     drill_refused: (!drill)
                         .then_some("drill-down is switched off for this project"),
-                    scope_user: caller.user.clone(),
+                    scope_user: caller.user().clone(),
                     actor: (
-                        Some(caller.user.uid.clone()),
-                        caller.user.username.clone(),
-                        caller.address.clone(),
+                        Some(caller.user().uid.clone()),
+                        caller.user().username.clone(),
+                        caller.address().map(str::to_owned),
                     ),
                     project: p.record,
                 })

@@ -118,7 +118,7 @@ impl Services {
             keep_report_uids: remote,
             one_revision: Some((
                 Some(caller.uid().to_owned()),
-                caller.user.username.clone(),
+                caller.user().username.clone(),
                 message.to_owned(),
             )),
             ..Install::default()
@@ -412,7 +412,7 @@ impl Services {
             keep_report_uids: link.origin_url.is_some(),
             one_revision: Some((
                 Some(caller.uid().to_owned()),
-                caller.user.username.clone(),
+                caller.user().username.clone(),
                 message.clone(),
             )),
             working_copy: Some(next),

@@ -318,7 +318,7 @@ impl Services {
                     &target,
                     &payload,
                     how,
-                    (Some(caller.uid()), &caller.user.username),
+                    (Some(caller.uid()), &caller.user().username),
                 )
                 .await
             }

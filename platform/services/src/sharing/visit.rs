@@ -287,8 +287,8 @@ impl Services {
                         ..link.rights
                     }
                 };
-                let mut a = base(caller.user.clone(), role, rights);
-                a.user = Some(caller.user.clone());
+                let mut a = base(caller.user().clone(), role, rights);
+                a.user = Some(caller.user().clone());
                 Ok(SharePage::Ready(Box::new(a)))
             }
             LinkKind::Public => {

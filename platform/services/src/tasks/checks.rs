@@ -313,7 +313,7 @@ pub(crate) fn required_role(a: &Action) -> Role {
 /// Someone below the editor role schedules for themselves only: deliveries and failure
 /// notices go to their own address, never to anyone they name.
 fn own_addresses_only(who: &Caller, spec: &TaskSpec) -> ApiResult<()> {
-    let own = who.user.email.as_deref().unwrap_or_default();
+    let own = who.user().email.as_deref().unwrap_or_default();
     let mine = |a: &String| !own.is_empty() && a.trim().eq_ignore_ascii_case(own);
     for (i, a) in spec.actions.iter().enumerate() {
         if let Action::Deliver { recipients, .. } = a

@@ -106,7 +106,7 @@ impl Services {
             run_uid,
             Some((
                 TaskRunStatus::Cancelled,
-                format!("cancelled by {}", caller.user.username),
+                format!("cancelled by {}", caller.user().username),
             )),
         )
         .await?;

@@ -110,7 +110,7 @@ impl Services {
 
     /// The event chain of the caller's task run, this task last (empty for people).
     pub(crate) fn event_chain(caller: &Caller) -> Vec<String> {
-        match &caller.credential {
+        match &caller.credential() {
             Credential::Task { chain, .. } => chain.clone(),
             _ => Vec::new(),
         }

@@ -355,15 +355,15 @@ pub(crate) fn task_caller(
     run_uid: &str,
     chain: Vec<String>,
 ) -> Caller {
-    Caller {
+    Caller::new(
         user,
-        credential: crate::caller::Credential::Task {
+        crate::caller::Credential::Task {
             task_uid: task_uid.to_owned(),
             run_uid: run_uid.to_owned(),
             chain,
         },
-        address: None,
-    }
+        None,
+    )
 }
 
 /// A write refused by the unique index on task names: another request took the name

@@ -93,7 +93,7 @@ impl Services {
         caller.require_write()?;
         let task = self.task_for(caller, uid).await?;
         let fire_key = format!("manual:{}", vitrine_storage::new_uid());
-        let cause = format!("run now by {}", caller.user.username);
+        let cause = format!("run now by {}", caller.user().username);
         // The run record exists before its job, so the caller gets its id at once.
         let (run, _) = self.open_run(&task, &fire_key, &cause, Vec::new()).await?;
         self.push_fire(&task.uid, &fire_key, &cause, None, Vec::new())
