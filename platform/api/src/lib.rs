@@ -4,6 +4,11 @@
 //! request, call one service method and shape its answer; every rule lives in the
 //! services. Errors keep their stable code from the core catalogue (see [`GqlResult`]).
 
+// The merged query root's resolver futures are checked for `Send`/`Sync` through the
+// engine's types down to DataFusion's SQL syntax tree, which is deeper than the default
+// limit allows.
+#![recursion_limit = "256"]
+
 mod error;
 pub mod graphql;
 

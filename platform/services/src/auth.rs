@@ -1,11 +1,11 @@
-//! Setup, sign-in, sessions and API tokens.
+//! Sign-in, sessions and API tokens. How accounts come to exist outside the admin API
+//! (setup, the shell, the instance's own users) is in [`crate::provisioning`].
 
 use vitrine_core::AuditAction;
-use vitrine_core::{ErrorCode, Name, Password, ServerPermission, Username};
+use vitrine_core::{ErrorCode, Name, Password, ServerPermission};
 use vitrine_storage::{ApiTokenRecord, SessionRecord, UserKind, UserRecord, new_uid, now_ms};
 
 use super::Services;
-use super::identity::local_user;
 use crate::caller::{Caller, Credential, RequestMeta};
 use crate::ratelimit::{give_back_all, reserve_all};
 use crate::secrets::{new_token, token_hash};
@@ -20,9 +20,6 @@ fn ended() -> ApiError {
 
 /// How long a browser session lives without signing in again.
 pub const SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
-
-/// How long the one-time setup token works; a restart prints a fresh one.
-pub const SETUP_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 #[derive(Debug, Clone)]
 pub struct LoginOutcome {
@@ -41,199 +38,6 @@ pub struct NewApiToken {
 }
 
 impl Services {
-    /// On a fresh instance (no administrator), returns the one-time setup token, minting it
-    /// on first call. `None` once an administrator exists.
-    pub fn setup_token(&self) -> Option<String> {
-        if self.authz.any_admin() {
-            *self.setup_token.lock() = None;
-            return None;
-        }
-        let mut slot = self.setup_token.lock();
-        if slot
-            .as_ref()
-            .is_none_or(|(_, minted)| minted.elapsed() >= SETUP_TOKEN_TTL)
-        {
-            *slot = Some((new_token("vsu"), std::time::Instant::now()));
-        }
-        slot.as_ref().map(|(t, _)| t.clone())
-    }
-
-    pub fn setup_required(&self) -> bool {
-        !self.authz.any_admin()
-    }
-
-    /// Creates the first administrator with the setup token. Afterwards the token is gone
-    /// and the call is refused.
-    pub async fn complete_setup(
-        &self,
-        token: &str,
-        username: &str,
-        password: &str,
-        meta: &RequestMeta,
-    ) -> ApiResult<UserRecord> {
-        let expected = self
-            .setup_token
-            .lock()
-            .clone()
-            .filter(|(_, minted)| minted.elapsed() < SETUP_TOKEN_TTL);
-        let valid = expected.as_ref().is_some_and(|(e, _)| {
-            subtle::ConstantTimeEq::ct_eq(e.as_bytes(), token.as_bytes()).into()
-        });
-        if self.authz.any_admin() {
-            return Err(ApiError::new(
-                ErrorCode::SetupState,
-                "this instance has an administrator already; setup is closed",
-            ));
-        }
-        if !valid {
-            self.audit
-                .system(
-                    AuditAction::SetupComplete,
-                    "instance",
-                    "denied",
-                    meta,
-                    "wrong setup token",
-                )
-                .await?;
-            return Err(ApiError::new(
-                ErrorCode::Forbidden,
-                "the setup token is not valid; use the URL the server printed",
-            ));
-        }
-        let user = self
-            .create_local_user(username, username, password, None)
-            .await?;
-        self.authz
-            .grant_permission(
-                &vitrine_authz::Subject::User(user.uid.clone()),
-                ServerPermission::Admin,
-            )
-            .await?;
-        *self.setup_token.lock() = None;
-        self.audit
-            .system(
-                AuditAction::SetupComplete,
-                &format!("user:{}", user.uid),
-                "ok",
-                meta,
-                "first administrator created",
-            )
-            .await?;
-        Ok(user)
-    }
-
-    /// A caller for work the instance does on its own behalf, acting as the user
-    /// `user_uid` (who must exist and be enabled), for `reason`. Every one is audited
-    /// (`system.act`, with the reason), so nothing acts unseen.
-    pub async fn system_caller(&self, user_uid: &str, reason: &str) -> ApiResult<Caller> {
-        let user = self
-            .store
-            .user(user_uid)
-            .await?
-            .filter(|u| !u.disabled)
-            .ok_or_else(|| ApiError::not_found("user"))?;
-        let caller = Caller::new(
-            user,
-            Credential::System {
-                reason: reason.to_owned(),
-            },
-            None,
-        );
-        self.audit
-            .record(
-                &caller,
-                AuditAction::SystemAct,
-                &format!("user:{user_uid}"),
-                "ok",
-                reason,
-            )
-            .await?;
-        Ok(caller)
-    }
-
-    /// Creates a local user from the machine's shell (`vitrine admin create-user`), whose
-    /// access to the data directory is the authority; optionally an administrator. Audited
-    /// as a system action.
-    pub async fn create_user_from_shell(
-        &self,
-        username: &str,
-        display_name: &str,
-        password: &str,
-        admin: bool,
-    ) -> ApiResult<UserRecord> {
-        let user = self
-            .create_local_user(username, display_name, password, None)
-            .await?;
-        if admin {
-            self.authz
-                .grant_permission(
-                    &vitrine_authz::Subject::User(user.uid.clone()),
-                    ServerPermission::Admin,
-                )
-                .await?;
-        }
-        let detail = if admin {
-            "created from the shell as administrator"
-        } else {
-            "created from the shell"
-        };
-        self.audit
-            .system(
-                AuditAction::UserCreate,
-                &format!("user:{}", user.uid),
-                "ok",
-                &RequestMeta::default(),
-                detail,
-            )
-            .await?;
-        Ok(user)
-    }
-
-    /// The local user `username` that the instance acts as for `reason` (the demo's
-    /// owner), created with a random password nobody knows when missing.
-    pub async fn instance_user(
-        &self,
-        username: &str,
-        display_name: &str,
-        reason: &str,
-    ) -> ApiResult<UserRecord> {
-        if let Some(u) = self.store.user_by_username(username).await? {
-            return Ok(u);
-        }
-        let password = crate::secrets::new_token("instance");
-        let user = self
-            .create_local_user(username, display_name, &password, None)
-            .await?;
-        self.audit
-            .system(
-                AuditAction::UserCreate,
-                &format!("user:{}", user.uid),
-                "ok",
-                &RequestMeta::default(),
-                reason,
-            )
-            .await?;
-        Ok(user)
-    }
-
-    /// Creates a local user with a validated username and password; no permission check
-    /// (callers check). Used by setup, the admin API and the shell.
-    pub(crate) async fn create_local_user(
-        &self,
-        username: &str,
-        display_name: &str,
-        password: &str,
-        email: Option<String>,
-    ) -> ApiResult<UserRecord> {
-        let username = Username::parse(username)?;
-        let display = Name::parse("displayName", display_name)?;
-        let password = Password::parse("password", password)?;
-        let hash = self.hasher.hash(password.expose()).await?;
-        let user = local_user(username, display, UserKind::Person, Some(hash), email);
-        self.store.insert_user(&user).await?;
-        Ok(user)
-    }
-
     /// Signs in with a local password. Failures say the same thing whether the user exists
     /// or not. An attempt is reserved per address and per account-and-address before any
     /// hashing and given back only on success, so concurrent guesses cannot outrun the

@@ -27,6 +27,7 @@ mod install;
 mod plugins;
 mod policy;
 mod projects;
+mod provisioning;
 mod remote;
 mod report_file;
 mod reports;
@@ -63,11 +64,12 @@ pub mod config {
     pub use vitrine_queue::{Backend, QueueConfig};
 }
 pub use audit::Audit;
-pub use auth::{LoginOutcome, NewApiToken, SESSION_TTL, SETUP_TOKEN_TTL};
+pub use auth::{LoginOutcome, NewApiToken, SESSION_TTL};
 pub use directory::{FolderView, ProjectView};
 pub use install::SyncOutcome;
 pub use plugins::MAX_PLUGIN_BYTES;
 pub use policy::PolicyKnown;
+pub use provisioning::SETUP_TOKEN_TTL;
 pub use remote::{CopyLinkRights, MAX_LINK_HOURS, NewCopyLink, RemoteHead};
 pub use reports::TileDownload;
 pub use security::{AccessRule, BoostTarget, DataSecurity};
