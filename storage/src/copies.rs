@@ -124,9 +124,11 @@ impl Store {
         .await
     }
 
+    /// Stores a copy's link to its origin, replacing the one it had in one transaction, so
+    /// no reader ever finds the copy without its link.
     pub async fn put_working_copy(&self, w: &WorkingCopyRecord) -> StorageResult<()> {
         self.exec(
-            "DELETE working_copy WHERE copy_uid = $w.copy_uid; CREATE working_copy CONTENT $w",
+            "BEGIN; DELETE working_copy WHERE copy_uid = $w.copy_uid; CREATE working_copy CONTENT $w; COMMIT;",
             json!({ "w": w }),
         )
         .await
