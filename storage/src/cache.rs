@@ -10,14 +10,13 @@
 //! A generation counter closes the race between a reader and a writer: a reader notes
 //! the generation before it queries and caches its rows only if no write finished since —
 //! otherwise a row read just before a commit could be cached after the clear, and stay
-//! stale. The read cache also answers nothing while a write is in flight: between a
-//! commit and the clear after it, a cached row would be older than the database, and a
-//! writer that read it (to compute a revision, say) would build on a state that is gone.
+//! stale. Between a commit and the clear after it a cached row is older than the
+//! database; readers that compute a write from what they read (a revision from the
+//! project's content, say) therefore read past the cache.
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
@@ -73,8 +72,6 @@ type Rows = Arc<dyn Any + Send + Sync>;
 #[derive(Default)]
 pub(crate) struct ReadCache {
     inner: Mutex<(u64, HashMap<String, Rows>)>,
-    /// Statements that may write, sent and not yet answered.
-    writing: AtomicUsize,
 }
 
 impl ReadCache {
@@ -82,20 +79,14 @@ impl ReadCache {
         self.inner.lock().0
     }
 
-    /// Cached rows, unless a write is in flight (see the module documentation).
     pub fn get<T: Clone + Send + Sync + 'static>(&self, key: &str) -> Option<Vec<T>> {
-        if self.writing.load(Ordering::Acquire) > 0 {
-            return None;
-        }
         let rows = self.inner.lock().1.get(key).cloned()?;
         rows.downcast_ref::<Vec<T>>().cloned()
     }
 
-    /// Called before a statement that may write is sent; the write is in flight until
-    /// the guard drops (answered, failed or cancelled), which clears the cache again.
+    /// Called before a statement that may write is sent; when the guard drops (the write
+    /// answered, failed or was cancelled) the cache is cleared.
     pub fn begin_write(&self) -> WriteInFlight<'_> {
-        self.writing.fetch_add(1, Ordering::AcqRel);
-        self.invalidate();
         WriteInFlight(self)
     }
 
@@ -125,7 +116,6 @@ pub(crate) struct WriteInFlight<'a>(&'a ReadCache);
 impl Drop for WriteInFlight<'_> {
     fn drop(&mut self) {
         self.0.invalidate();
-        self.0.writing.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -176,23 +166,13 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_answered_while_a_write_is_in_flight() {
+    fn a_cancelled_write_still_clears_the_cache() {
         let c = ReadCache::default();
-        let write = c.begin_write();
-        // Cached during the write (from a read that may predate its commit)...
         let seen = c.generation();
         c.put(seen, "k".into(), vec![1u32]);
-        assert_eq!(
-            c.get::<u32>("k"),
-            None,
-            "no answer while the write is in flight"
-        );
+        let write = c.begin_write();
         drop(write);
-        // ...and gone once it is answered.
         assert_eq!(c.get::<u32>("k"), None);
-        let seen = c.generation();
-        c.put(seen, "k".into(), vec![2u32]);
-        assert_eq!(c.get::<u32>("k"), Some(vec![2]));
     }
 
     fn project(uid: &str, slug: &str, name: &str) -> ProjectRecord {

@@ -383,6 +383,16 @@ impl Store {
             .await
     }
 
+    /// A project's reports read past the cache, for computing a write from them (a
+    /// cached row may predate a commit that has not cleared the cache yet).
+    pub async fn reports_uncached(&self, project_uid: &str) -> StorageResult<Vec<ReportRecord>> {
+        self.rows(
+            "SELECT * FROM report WHERE project_uid = $p ORDER BY uid",
+            json!({ "p": project_uid }),
+        )
+        .await
+    }
+
     pub async fn reports(&self, project_uid: &str) -> StorageResult<Vec<ReportRecord>> {
         self.cached_rows(
             "SELECT * FROM report WHERE project_uid = $p ORDER BY uid",

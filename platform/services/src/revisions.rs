@@ -23,7 +23,8 @@ use crate::{ApiError, ApiResult};
 const MESSAGE_CHANGES: usize = 3;
 
 impl Services {
-    /// The project's content as it is now.
+    /// The project's content as it is now, read past the storage cache: revisions are
+    /// computed from it.
     pub(crate) async fn current_content(&self, project_uid: &str) -> ApiResult<RevisionContent> {
         let workflow = self.store.workflow(project_uid).await?;
         let (workflow, parameters) = match workflow {
@@ -38,7 +39,7 @@ impl Services {
         };
         let reports = self
             .store
-            .reports(project_uid)
+            .reports_uncached(project_uid)
             .await?
             .into_iter()
             .map(|r| ReportContent {
