@@ -217,6 +217,15 @@ async fn a_cron_task_fires_on_schedule_and_pause_stops_it() {
     .await;
 }
 
+/// Successful refreshes of all the fleet's projects so far.
+async fn refreshed_in(f: &Fleet) -> usize {
+    let mut n = 0;
+    for (id, _) in &f.projects {
+        n += refreshes(&f.s, &f.admin, id).await;
+    }
+    n
+}
+
 #[tokio::test]
 async fn cancelling_a_run_stops_its_queued_projects() {
     let f = fleet(6, 0, &[]).await;
@@ -233,25 +242,36 @@ async fn cancelling_a_run_stops_its_queued_projects() {
         }),
     )
     .await;
-    let run = run_now(s, &f.eddy, &task).await;
-    // Wait for the first project to be done, then cancel.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let r = s.gql(&f.eddy.auth, RUN, json!({"r": run})).await;
-        if data(&r)["taskRun"]["succeeded"].as_i64().unwrap() >= 1 {
-            break;
+    // On a loaded machine the whole run may end before the cancel reaches it; that
+    // attempt proves nothing, so it is made again (a few times at most).
+    let mut attempt = 0;
+    let (run, before) = loop {
+        let before = refreshed_in(&f).await;
+        let run = run_now(s, &f.eddy, &task).await;
+        // Wait for the first project to be done, then cancel.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let r = s.gql(&f.eddy.auth, RUN, json!({"r": run})).await;
+            if data(&r)["taskRun"]["succeeded"].as_i64().unwrap() >= 1 {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{r}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{r}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let r = s
-        .gql(
-            &f.eddy.auth,
-            "mutation($r:ID!){cancelTaskRun(id:$r){status}}",
-            json!({"r": run}),
-        )
-        .await;
-    assert_eq!(data(&r)["cancelTaskRun"]["status"], "cancelled", "{r}");
+        let r = s
+            .gql(
+                &f.eddy.auth,
+                "mutation($r:ID!){cancelTaskRun(id:$r){status}}",
+                json!({"r": run}),
+            )
+            .await;
+        if data(&r)["cancelTaskRun"]["status"] == "succeeded" && attempt < 3 {
+            attempt += 1;
+            continue;
+        }
+        assert_eq!(data(&r)["cancelTaskRun"]["status"], "cancelled", "{r}");
+        break (run, before);
+    };
     tokio::time::sleep(Duration::from_secs(2)).await;
     let done = wait_run(s, &f.eddy, &run, Duration::from_secs(30)).await;
     assert_eq!(done["status"], "cancelled");
@@ -259,10 +279,7 @@ async fn cancelling_a_run_stops_its_queued_projects() {
     assert!(cancelled >= 3, "{done}");
     assert_eq!(done["succeeded"].as_i64().unwrap() + cancelled, 6, "{done}");
     // Nothing ran for the cancelled projects.
-    let mut refreshed = 0;
-    for (id, _) in &f.projects {
-        refreshed += refreshes(s, &f.admin, id).await;
-    }
+    let refreshed = refreshed_in(&f).await - before;
     assert!(
         refreshed <= 6 - cancelled as usize + 1,
         "{refreshed} {done}"
