@@ -320,20 +320,7 @@ impl Authz {
     /// carry the folder floor, in step with folders and projects.
     pub async fn set_parent(&self, child: &Object, parent: Option<&Object>) -> AuthzResult<()> {
         let mut enforcer = self.enforcer.lock().await;
-        let c = child.to_string();
-        let old = enforcer
-            .get_named_grouping_policy("g2")
-            .into_iter()
-            .filter(|r| r.first() == Some(&c))
-            .collect::<Vec<_>>();
-        for r in old {
-            enforcer.remove_named_grouping_policy("g2", r).await?;
-        }
-        if let Some(p) = parent {
-            enforcer
-                .add_named_grouping_policy("g2", vec![c, p.to_string()])
-                .await?;
-        }
+        replace_parent(&mut enforcer, child, parent).await?;
         self.rebuild(&enforcer);
         Ok(())
     }
@@ -343,25 +330,7 @@ impl Authz {
     pub async fn parent_written(&self, child: &Object, parent: &Object) -> AuthzResult<()> {
         let mut enforcer = self.enforcer.lock().await;
         enforcer.enable_auto_save(false);
-        let c = child.to_string();
-        let old = enforcer
-            .get_named_grouping_policy("g2")
-            .into_iter()
-            .filter(|r| r.first() == Some(&c))
-            .collect::<Vec<_>>();
-        let mut result = Ok(());
-        for r in old {
-            if let Err(e) = enforcer.remove_named_grouping_policy("g2", r).await {
-                result = Err(e);
-            }
-        }
-        if result.is_ok()
-            && let Err(e) = enforcer
-                .add_named_grouping_policy("g2", vec![c, parent.to_string()])
-                .await
-        {
-            result = Err(e);
-        }
+        let result = replace_parent(&mut enforcer, child, Some(parent)).await;
         enforcer.enable_auto_save(true);
         result?;
         self.rebuild(&enforcer);
@@ -431,4 +400,27 @@ pub(crate) fn lines_of(enforcer: &Enforcer) -> Vec<PolicyLine> {
 fn rule_line(ptype: &str, rule: &[String]) -> PolicyLine {
     let get = |i: usize| rule.get(i).map(String::as_str).unwrap_or("");
     PolicyLine::new(ptype, get(0), get(1), get(2))
+}
+
+/// Makes `parent` the only `g2` parent of `child` (none: at the top).
+async fn replace_parent(
+    enforcer: &mut Enforcer,
+    child: &Object,
+    parent: Option<&Object>,
+) -> AuthzResult<()> {
+    let c = child.to_string();
+    let old = enforcer
+        .get_named_grouping_policy("g2")
+        .into_iter()
+        .filter(|r| r.first() == Some(&c))
+        .collect::<Vec<_>>();
+    for r in old {
+        enforcer.remove_named_grouping_policy("g2", r).await?;
+    }
+    if let Some(p) = parent {
+        enforcer
+            .add_named_grouping_policy("g2", vec![c, p.to_string()])
+            .await?;
+    }
+    Ok(())
 }

@@ -135,6 +135,50 @@ impl Services {
                 .authz
                 .require_permission(caller.uid(), ServerPermission::Admin)?,
         }
+        let record = self.insert_folder(caller, name, parent).await?;
+        let role = self
+            .authz
+            .effective_role(caller.uid(), &Self::folder_obj(&record.uid));
+        Ok(FolderView { record, role })
+    }
+
+    /// A top-level folder the instance makes for its own work (the demo project), managed
+    /// by the system caller's user, who may then create projects. Only a system caller
+    /// ([`Services::system_caller`]) may do this; anyone else needs [`create_folder`](Self::create_folder).
+    pub async fn create_instance_folder(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> ApiResult<FolderView> {
+        if !matches!(caller.credential(), Credential::System { .. }) {
+            return Err(ApiError::forbidden(
+                "only the instance itself makes instance folders",
+            ));
+        }
+        let record = self
+            .insert_folder(caller, Name::parse("name", name)?, None)
+            .await?;
+        let user = Subject::User(caller.uid().to_owned());
+        self.authz
+            .grant_role(&user, &Self::folder_obj(&record.uid), Role::Manager)
+            .await?;
+        self.authz
+            .grant_permission(&user, ServerPermission::ProjectEditor)
+            .await?;
+        Ok(FolderView {
+            record,
+            role: Role::Manager,
+        })
+    }
+
+    /// Stores a new folder under `parent`, places it in the folder tree and audits it;
+    /// the callers have checked who may.
+    async fn insert_folder(
+        &self,
+        caller: &Caller,
+        name: Name,
+        parent: Option<&str>,
+    ) -> ApiResult<FolderRecord> {
         let record = FolderRecord {
             uid: new_uid(),
             name: name.into_inner(),
@@ -157,53 +201,7 @@ impl Services {
                 &record.name,
             )
             .await?;
-        let role = self
-            .authz
-            .effective_role(caller.uid(), &Self::folder_obj(&record.uid));
-        Ok(FolderView { record, role })
-    }
-
-    /// A top-level folder the instance makes for its own work (the demo project), managed
-    /// by the system caller's user, who may then create projects. Only a system caller
-    /// ([`Services::system_caller`]) may do this; anyone else needs [`create_folder`](Self::create_folder).
-    pub async fn create_instance_folder(
-        &self,
-        caller: &Caller,
-        name: &str,
-    ) -> ApiResult<FolderView> {
-        if !matches!(caller.credential(), Credential::System { .. }) {
-            return Err(ApiError::forbidden(
-                "only the instance itself makes instance folders",
-            ));
-        }
-        let name = Name::parse("name", name)?;
-        let record = FolderRecord {
-            uid: new_uid(),
-            name: name.into_inner(),
-            parent_uid: None,
-            created_ms: now_ms(),
-        };
-        self.store.insert_folder(&record).await?;
-        let folder = Self::folder_obj(&record.uid);
-        self.authz.set_parent(&folder, None).await?;
-        let user = Subject::User(caller.uid().to_owned());
-        self.authz.grant_role(&user, &folder, Role::Manager).await?;
-        self.authz
-            .grant_permission(&user, ServerPermission::ProjectEditor)
-            .await?;
-        self.audit
-            .record(
-                caller,
-                AuditAction::FolderCreate,
-                &format!("folder:{}", record.uid),
-                "ok",
-                &record.name,
-            )
-            .await?;
-        Ok(FolderView {
-            record,
-            role: Role::Manager,
-        })
+        Ok(record)
     }
 
     pub async fn rename_folder(
