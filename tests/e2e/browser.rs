@@ -114,13 +114,9 @@ async fn demo_prints_a_working_public_link_and_renews_it() {
     let first = demo_url(&s);
     let v = Visitor::new(&s);
     let page = v.open(&first).await;
-    let t = v
-        .get(&format!(
-            "{}/api/tiles?tab=overview",
-            page.split('?').next().unwrap()
-        ))
-        .await;
-    assert_eq!(t.status, 200, "{}", t.text);
+    let id = page.trim_start_matches("/s/v/").split('?').next().unwrap();
+    let t = crate::sharing::tiles(&v, id, "overview").await;
+    assert_eq!(t.status, "OK", "{}", t.text);
     let tiles = t.json()["tiles"].as_array().unwrap().clone();
     assert_eq!(tiles.len(), 5);
     assert_eq!(tiles[1]["rows"][0][0], 400, "orders in the sample file");

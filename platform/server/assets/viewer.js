@@ -1,5 +1,7 @@
-// The shared-report viewer. Draws a report from the JSON the server sends: tabs, tiles
-// (drawn by tiles.js, which report files share), report filters.
+// The shared-report viewer. Draws a report from what the link's GraphQL endpoint
+// (`/s/v/LINK/graphql`, the viewer's API) answers: tabs, tiles (drawn by tiles.js, which
+// report files share), report filters. Signing in and out are plain POSTs: they move the
+// session cookie.
 //
 // URL state: ?report=ID&tab=ID&filters=JSON — copying the address shares exactly what is
 // on screen. `#tab=NAME` shows that tab alone without the toolbar, for embedding.
@@ -57,12 +59,41 @@
     return { status: res.status, body };
   }
 
-  function post(path, payload, method) {
+  function post(path, payload) {
     return api(path, {
-      method: method || "POST",
+      method: "POST",
       headers: { "content-type": "application/json", "x-vitrine-share": "1" },
       body: JSON.stringify(payload || {}),
     });
+  }
+
+  // One operation of the viewer's API: `{data, error}`, error being the first one with
+  // its stable code.
+  async function gql(query, variables) {
+    const r = await post("/graphql", { query, variables: variables || {} });
+    const first = r.body.errors && r.body.errors[0];
+    const error = first
+      ? { code: first.extensions && first.extensions.code, message: first.message }
+      : r.status === 200 ? null : { code: "UNAVAILABLE", message: "something went wrong" };
+    return { data: r.body.data, error };
+  }
+
+  const REPORT = `query SharedReport($report: ID) {
+    linkVisit { report(reportId: $report) {
+      kind reportId reportName projectName definition ownCopy pinnedAt
+      rights { download edit syncEdits drill } reports { id name } } } }`;
+  const VISIT = "query LinkVisit { linkVisit { state locked recipientName passwordRule } }";
+  const TILES = `query SharedTiles($report: ID, $tab: String, $filters: [FilterValueInput!]) {
+    linkVisit { tiles(reportId: $report, tabId: $tab, filters: $filters) {
+      tileId result { columns { name type } truncated rowsJson } } } }`;
+  const FILTER_VALUES = `query SharedFilterValues($report: ID, $filter: String!) {
+    linkVisit { filterValues(reportId: $report, filterId: $filter) } }`;
+  const COPY = "mutation CopyLinkView($query: String!) { copyLinkView(query: $query) }";
+  const SAVE = `mutation SaveLinkReport($report: ID, $definition: JSON!) {
+    saveLinkReport(reportId: $report, definition: $definition) { synced } }`;
+
+  function filterInput() {
+    return Object.entries(state.filters).map(([filter, values]) => ({ filter, values }));
   }
 
   const toolbar = document.getElementById("toolbar");
@@ -80,17 +111,19 @@
     return el("p", { id: id || "gate-error", class: "error", role: "alert" });
   }
 
-  function gateFor(body) {
+  // What to show instead of the report: `visit` is the link visit's state, null when the
+  // link is gone (`message` says why).
+  function gateFor(visit, message) {
     const err = errorLine();
     const fail = (b) => {
       err.textContent = (b.error && b.error.message) || "something went wrong";
     };
-    switch (body.state) {
-      case "set_password": {
+    switch (visit && visit.state) {
+      case "SET_PASSWORD": {
         const pw = el("input", { id: "password-new", type: "password", autocomplete: "new-password", required: true });
         return showGate(
-          el("h1", {}, "Welcome, " + body.name),
-          el("p", {}, "Choose a password for this shared report: " + body.rule + "."),
+          el("h1", {}, "Welcome, " + visit.recipientName),
+          el("p", {}, "Choose a password for this shared report: " + visit.passwordRule + "."),
           el("form", {
             id: "password-form",
             onsubmit: async (ev) => {
@@ -103,12 +136,12 @@
           err,
         );
       }
-      case "sign_in": {
+      case "SIGN_IN": {
         const email = el("input", { id: "signin-email", type: "email", autocomplete: "username", required: true });
         const pw = el("input", { id: "signin-password", type: "password", autocomplete: "current-password", required: true });
         return showGate(
           el("h1", {}, "Sign in to see this report"),
-          body.locked ? el("p", { class: "error" }, "This link is locked after too many wrong passwords; ask the person who shared it.") : null,
+          visit.locked ? el("p", { class: "error" }, "This link is locked after too many wrong passwords; ask the person who shared it.") : null,
           el("form", {
             id: "signin-form",
             onsubmit: async (ev) => {
@@ -121,7 +154,7 @@
           err,
         );
       }
-      case "sign_in_user": {
+      case "SIGN_IN_USER": {
         const user = el("input", { id: "user-name", autocomplete: "username", required: true });
         const pw = el("input", { id: "user-password", type: "password", autocomplete: "current-password", required: true });
         return showGate(
@@ -141,19 +174,26 @@
           err,
         );
       }
-      case "needs_token":
-        return showGate(el("h1", {}, "Open the link you were given"), el("p", {}, body.error.message));
+      case "NEEDS_TOKEN":
+        return showGate(el("h1", {}, "Open the link you were given"), el("p", {}, message || ""));
       default:
-        return showGate(el("h1", { id: "gone" }, "This link is no longer valid"), el("p", {}, (body.error && body.error.message) || ""));
+        return showGate(el("h1", { id: "gone" }, "This link is no longer valid"), el("p", {}, message || ""));
     }
   }
 
+  // Draws the gate for a refused request: the visit's state says which step is missing.
+  async function refused(error) {
+    if (error.code !== "UNAUTHENTICATED") return gateFor(null, error.message);
+    const v = await gql(VISIT);
+    return gateFor(v.data && v.data.linkVisit, (v.error && v.error.message) || error.message);
+  }
+
   async function load() {
-    const r = await api("/api/view?" + query());
-    if (r.status !== 200) return gateFor(r.body);
+    const r = await gql(REPORT, { report: state.report });
+    if (r.error) return refused(r.error);
     gate.hidden = true;
-    state.view = r.body.view;
-    state.report = state.view.report_uid;
+    state.view = r.data.linkVisit.report;
+    state.report = state.view.reportId;
     const tabs = state.view.definition.tabs;
     if (embedTab) {
       const t = tabs.find((x) => x.id === embedTab || x.title === embedTab);
@@ -195,7 +235,7 @@
             syncUrl();
             load();
           },
-        }, v.reports.map(([id, name]) => el("option", { value: id, selected: id === v.report_uid }, name)))
+        }, v.reports.map((x) => el("option", { value: x.id, selected: x.id === v.reportId }, x.name)))
       : null;
     const filters = el("div", { class: "filters" }, v.definition.filters.map(drawFilter));
     const actions = el("div", { class: "actions" },
@@ -205,21 +245,22 @@
         // view; the URL is shown too, since the clipboard needs a secure context.
         onclick: async () => {
           const button = document.getElementById("copy-link");
-          const r = await post("/api/copy-link", { query: location.search });
-          if (r.status !== 200) {
-            button.textContent = (r.body.error && r.body.error.message) || "Cannot copy the link";
+          const r = await gql(COPY, { query: location.search });
+          if (r.error) {
+            button.textContent = r.error.message || "Cannot copy the link";
             return;
           }
-          const shown = el("input", { id: "copied-url", readonly: true, value: r.body.url, size: 40 });
+          const url = r.data.copyLinkView;
+          const shown = el("input", { id: "copied-url", readonly: true, value: url, size: 40 });
           button.replaceWith(shown);
           shown.select();
           try {
-            await navigator.clipboard.writeText(r.body.url);
+            await navigator.clipboard.writeText(url);
           } catch (_) {}
         },
       }, "Copy link"),
       v.rights.edit ? el("button", { id: "edit-toggle", onclick: toggleEdit }, state.editing ? "Stop editing" : "Edit") : null,
-      v.kind === "recipients" ? el("button", {
+      v.kind === "RECIPIENTS" ? el("button", {
         id: "sign-out",
         onclick: async () => {
           await post("/api/sign-out");
@@ -227,8 +268,8 @@
         },
       }, "Sign out") : null);
     toolbar.replaceChildren(
-      el("div", { class: "title" }, el("h1", {}, v.report_name), el("span", { class: "muted" }, v.project_name + (v.own_copy ? " · your copy" : "") +
-        (v.pinned_at ? " · version of " + new Date(v.pinned_at).toLocaleString() : ""))),
+      el("div", { class: "title" }, el("h1", {}, v.reportName), el("span", { class: "muted" }, v.projectName + (v.ownCopy ? " · your copy" : "") +
+        (v.pinnedAt ? " · version of " + new Date(v.pinnedAt).toLocaleString() : ""))),
       reports, tabs, filters, actions);
   }
 
@@ -245,8 +286,8 @@
         drawTab();
       },
     });
-    api("/api/filter-values?" + query({ filter: f.id })).then((r) => {
-      for (const v of (r.body.values || [])) {
+    gql(FILTER_VALUES, { report: state.report, filter: f.id }).then((r) => {
+      for (const v of (r.data ? r.data.linkVisit.filterValues : [])) {
         const key = JSON.stringify(v);
         select.appendChild(el("option", { value: key, selected: chosen.some((c) => JSON.stringify(c) === key) }, v === null ? "(empty)" : String(v)));
       }
@@ -262,13 +303,17 @@
       content.replaceChildren(el("p", { class: "muted" }, "This report has no tabs yet."));
       return;
     }
-    const r = await api("/api/tiles?" + query());
-    if (r.status !== 200) {
-      if (r.body.state || r.status === 410) return gateFor(r.body);
-      content.replaceChildren(el("p", { class: "error", role: "alert" }, (r.body.error && r.body.error.message) || "the tiles could not be loaded"));
+    const r = await gql(TILES, { report: state.report, tab: state.tab, filters: filterInput() });
+    if (r.error) {
+      if (r.error.code === "UNAUTHENTICATED" || r.error.code === "LINK_NOT_VALID") return refused(r.error);
+      content.replaceChildren(el("p", { class: "error", role: "alert" }, r.error.message || "the tiles could not be loaded"));
       return;
     }
-    const results = new Map(r.body.tiles.map((t) => [t.id, t]));
+    const results = new Map(r.data.linkVisit.tiles.map((t) => [t.tileId, {
+      columns: t.result.columns,
+      truncated: t.result.truncated,
+      rows: JSON.parse(t.result.rowsJson),
+    }]));
     content.replaceChildren(el("section", { class: "grid", "data-tab": tab.id },
       tab.tiles.map((tile) => drawTile(tile, results.get(tile.id)))));
     // Says which state is on screen, for embedding pages and tests that wait for it.
@@ -299,9 +344,9 @@
       for (const t of def.tabs) {
         t.tiles = t.tiles.flatMap((x) => (x.id === tile.id ? mutate(x) : [x]));
       }
-      const r = await post("/api/report", { report: state.report, definition: def }, "PUT");
-      if (r.status !== 200) {
-        alert((r.body.error && r.body.error.message) || "the edit was not saved");
+      const r = await gql(SAVE, { report: state.report, definition: def });
+      if (r.error) {
+        alert(r.error.message || "the edit was not saved");
         return;
       }
       await load();

@@ -115,6 +115,8 @@ fn body_limit(path: &str, content_type: &str, graphql_body: usize) -> usize {
             vitrine_api::services::MAX_UPLOAD_BYTES + graphql_body
         }
         "/graphql" => graphql_body,
+        // A share link's viewer API (`/s/v/LINK/graphql`) takes GraphQL like `/graphql`.
+        p if p.starts_with("/s/v/") && p.ends_with("/graphql") => graphql_body,
         "/api/bundles/import" | "/wc/api/push" => {
             vitrine_api::services::bundles::format::BundleLimits::default().max_bytes as usize
         }
@@ -321,6 +323,10 @@ mod tests {
         );
         assert_eq!(body_limit("/s/v/x/api/sign-in", "", 1 << 20), SMALL_BODY);
         assert_eq!(body_limit("/graphql", "application/json", 1 << 20), 1 << 20);
+        assert_eq!(
+            body_limit("/s/v/x/graphql", "application/json", 1 << 20),
+            1 << 20
+        );
         assert!(body_limit("/graphql", "multipart/form-data; boundary=x", 1 << 20) > 1 << 20);
         assert!(body_limit("/wc/api/push", "", 1 << 20) > 1 << 20);
     }

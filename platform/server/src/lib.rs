@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use poem::listener::TcpAcceptor;
-use poem::{EndpointExt, Route, Server, get, post, put};
+use poem::{EndpointExt, Route, Server, get, post};
 use vitrine_api::services::App;
 use vitrine_api::{Services, VitrineSchema, build_schema};
 
@@ -87,13 +87,7 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
         .at("/s/v/:link", get(routes::share::page))
         .at("/s/v/:link/:file", get(routes::share::link_qr))
         .at("/s/v/:link/download", get(routes::share::download))
-        .at("/s/v/:link/api/view", get(routes::share::view))
-        .at("/s/v/:link/api/tiles", get(routes::share::tiles))
-        .at(
-            "/s/v/:link/api/filter-values",
-            get(routes::share::filter_values),
-        )
-        .at("/s/v/:link/api/drill", post(routes::share::drill))
+        .at("/s/v/:link/graphql", post(routes::share::graphql))
         .at(
             "/s/v/:link/api/sign-in",
             post(routes::share_session::sign_in),
@@ -106,8 +100,6 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
             "/s/v/:link/api/sign-out",
             post(routes::share_session::sign_out),
         )
-        .at("/s/v/:link/api/copy-link", post(routes::share::copy_link))
-        .at("/s/v/:link/api/report", put(routes::share::edit))
         .at("/healthz", get(routes::health::healthz))
         .at("/readyz", get(routes::health::readyz))
         .data(state)

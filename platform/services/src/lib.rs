@@ -75,8 +75,8 @@ pub use reports::TileDownload;
 pub use security::{AccessRule, BoostTarget, DataSecurity};
 pub use sharing::{
     CreatedShareLink, Invitation, LOCK_AFTER_FAILURES, LinkOp, NewRecipient, NewShareLink,
-    ShareAccess, ShareLinkChange, ShareOpened, SharePage, SharePolicy, ShareView, link_path,
-    link_state,
+    ShareAccess, ShareLinkChange, ShareOpened, SharePage, SharePolicy, ShareView, link_gone_error,
+    link_path, link_state,
 };
 pub use tasks::{
     DEFAULT_MIN_TASK_INTERVAL, MAIL_DEFAULT_FROM, MailConfig, TaskInput, TaskJobs, TaskRunView,

@@ -183,10 +183,12 @@ async fn one_recipients_success_never_reopens_guessing_and_the_lock_comes_at_ten
         data(&sw.op("unlockShareLink", &id).await)["unlockShareLink"]["state"],
         "PAUSED"
     );
-    let r = Visitor::new(s)
-        .get(&format!("{}/api/view", page_of(&id)))
-        .await;
-    assert_ne!(r.status, 200, "a paused link must not open: {}", r.text);
+    let r = Visitor::new(s).view(&id, None).await;
+    assert_eq!(
+        r.status, "LINK_NOT_VALID",
+        "a paused link must not open: {}",
+        r.text
+    );
 }
 
 async fn sign_in_fresh(s: &TestServer, id: &str, i: i64) -> u16 {

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::sharing::{Visitor, page_of, share_world};
+use crate::sharing::{Visitor, share_world};
 use crate::support::*;
 
 fn doubling_fragments(n: usize) -> String {
@@ -80,14 +80,9 @@ async fn public_drills_and_saved_definitions_of_many_conditions_are_bounded() {
     let values: Vec<_> = (0..60)
         .map(|i| json!(["region", format!("R{i}")]))
         .collect();
-    let r = v
-        .post(
-            &format!("{}/api/drill", page_of(&id)),
-            json!({"tile": "by_region", "values": values}),
-        )
-        .await;
+    let r = v.drill(&id, "by_region", json!(values)).await;
     assert!(
-        r.status == 400 || r.status == 403 || r.status == 404,
+        ["INVALID_INPUT", "FORBIDDEN", "NOT_FOUND"].contains(&r.status.as_str()),
         "{} {}",
         r.status,
         r.text

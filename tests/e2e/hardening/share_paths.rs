@@ -32,24 +32,35 @@ async fn read_only_tokens_cannot_edit_through_a_private_link() {
         }
     };
     let definition = crate::data::report_definition();
-    let put = |token: String| {
-        let url = format!("{}{}/api/report", s.url, page_of(&id));
-        let definition = definition.clone();
-        async move {
-            reqwest::Client::new()
-                .put(url)
+    let put =
+        |token: String| {
+            let url = format!("{}{}/graphql", s.url, page_of(&id));
+            let definition = definition.clone();
+            async move {
+                let r: serde_json::Value = reqwest::Client::new()
+                .post(url)
                 .bearer_auth(token)
                 .header("x-vitrine-share", "1")
-                .json(&json!({"definition": definition}))
+                .json(&json!({"query": "mutation($d:JSON!){saveLinkReport(definition:$d){synced}}",
+                    "variables": {"d": definition}}))
                 .send()
                 .await
                 .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
-    assert_eq!(put(mint(true).await).await, 403, "a read-only token wrote");
-    assert_eq!(put(mint(false).await).await, 200);
+                .json()
+                .await
+                .unwrap();
+                match r["errors"][0]["extensions"]["code"].as_str() {
+                    Some(c) => c.to_owned(),
+                    None => "OK".to_owned(),
+                }
+            }
+        };
+    assert_eq!(
+        put(mint(true).await).await,
+        "FORBIDDEN",
+        "a read-only token wrote"
+    );
+    assert_eq!(put(mint(false).await).await, "OK");
 }
 
 #[tokio::test]
@@ -61,15 +72,9 @@ async fn drill_on_a_link_follows_the_member_rules() {
         .await;
     let v = Visitor::new(s);
     v.open(&url).await;
-    let drill_url = format!("{}/api/drill", page_of(&id));
-    let drill = || {
-        v.post(
-            &drill_url,
-            json!({"tile": "by_region", "values": [["region", "West"]]}),
-        )
-    };
+    let drill = || v.drill(&id, "by_region", json!([["region", "West"]]));
     let r = drill().await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.status, "OK", "{}", r.text);
 
     // The project's drill ability off: refused here as for members.
     let ability = |on: bool| {
@@ -81,7 +86,7 @@ async fn drill_on_a_link_follows_the_member_rules() {
     };
     data(&ability(false).await);
     let r = drill().await;
-    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(r.status, "FORBIDDEN", "{}", r.text);
     data(&ability(true).await);
 
     // The link's owner may only view through their connection: no row-level drill, and
@@ -103,7 +108,7 @@ async fn drill_on_a_link_follows_the_member_rules() {
         .await,
     );
     let r = drill().await;
-    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(r.status, "FORBIDDEN", "{}", r.text);
     assert!(r.text.contains("restricted_querier"), "{}", r.text);
 }
 

@@ -119,9 +119,9 @@ async fn private_and_authenticated_links_follow_the_visitors_own_permissions() {
     // Anonymous visitors are asked to sign in.
     let anon = Visitor::new(s);
     for id in [&private_id, &auth_id] {
-        let r = anon.get(&format!("{}/api/view", page_of(id))).await;
-        assert_eq!(r.status, 401);
-        assert_eq!(r.json()["state"], "sign_in_user");
+        assert_eq!(anon.view(id, None).await.status, "UNAUTHENTICATED");
+        let r = anon.visit(id).await;
+        assert_eq!(r.json()["state"], "SIGN_IN_USER", "{}", r.text);
     }
 
     // A member (west, viewer) opens both, and sees their own rows.
@@ -133,7 +133,7 @@ async fn private_and_authenticated_links_follow_the_visitors_own_permissions() {
     };
     for id in [&private_id, &auth_id] {
         let t = tiles(&wv, id, "overview").await;
-        assert_eq!(t.status, 200, "{}", t.text);
+        assert_eq!(t.status, "OK", "{}", t.text);
         assert_eq!(regions(&t.json()), ["West"]);
     }
 
@@ -144,7 +144,7 @@ async fn private_and_authenticated_links_follow_the_visitors_own_permissions() {
         base: s.url.clone(),
     };
     for id in [&private_id, &auth_id] {
-        assert_eq!(tiles(&ov, id, "overview").await.status, 403);
+        assert_eq!(tiles(&ov, id, "overview").await.status, "FORBIDDEN");
     }
     // … until the shared-report-viewer permission lets them follow authenticated links
     // (never private ones), with their own attributes selecting rows.
@@ -157,9 +157,12 @@ async fn private_and_authenticated_links_follow_the_visitors_own_permissions() {
         .await,
     );
     let t = tiles(&ov, &auth_id, "overview").await;
-    assert_eq!(t.status, 200, "{}", t.text);
+    assert_eq!(t.status, "OK", "{}", t.text);
     assert_eq!(regions(&t.json()), ["East"]);
-    assert_eq!(tiles(&ov, &private_id, "overview").await.status, 403);
+    assert_eq!(
+        tiles(&ov, &private_id, "overview").await.status,
+        "FORBIDDEN"
+    );
     assert_eq!(
         ov.get(&format!("{}/download?tile=by_region", page_of(&auth_id)))
             .await
@@ -168,9 +171,9 @@ async fn private_and_authenticated_links_follow_the_visitors_own_permissions() {
     );
     // The project link (authenticated) opens the project's reports.
     let (pid, _, _) = sw.link(json!({"kind": "AUTHENTICATED"})).await;
-    let v = wv.get(&format!("{}/api/view", page_of(&pid))).await;
-    assert_eq!(v.status, 200, "{}", v.text);
-    assert_eq!(v.json()["view"]["reports"][0][0], sw.report);
+    let v = wv.view(&pid, None).await;
+    assert_eq!(v.status, "OK", "{}", v.text);
+    assert_eq!(v.json()["reports"][0]["id"], sw.report);
 }
 
 #[tokio::test]
@@ -182,16 +185,13 @@ async fn a_tab_link_shows_that_tab_only() {
         .await;
     let v = Visitor::new(s);
     v.open(&url).await;
-    let view = v.get(&format!("{}/api/view", page_of(&id))).await.json();
-    let tabs = view["view"]["definition"]["tabs"]
-        .as_array()
-        .unwrap()
-        .clone();
+    let view = v.view(&id, None).await.json();
+    let tabs = view["definition"]["tabs"].as_array().unwrap().clone();
     assert_eq!(tabs.len(), 1);
     assert_eq!(tabs[0]["id"], "detail");
-    assert_eq!(tiles(&v, &id, "detail").await.status, 200);
+    assert_eq!(tiles(&v, &id, "detail").await.status, "OK");
     // The other tab does not exist through this link.
-    assert_eq!(tiles(&v, &id, "overview").await.status, 404);
+    assert_eq!(tiles(&v, &id, "overview").await.status, "NOT_FOUND");
     assert_eq!(
         v.get(&format!("{}/download?tile=by_region", page_of(&id)))
             .await

@@ -231,9 +231,156 @@ pub fn page_of(id: &str) -> String {
     format!("/s/v/{id}")
 }
 
-/// One view of a tab: the tiles' JSON.
-pub async fn tiles(v: &Visitor, id: &str, tab: &str) -> Reply {
-    v.get(&format!("{}/api/tiles?tab={tab}", page_of(id))).await
+/// An answer of a link's viewer API (`POST /s/v/LINK/graphql`).
+pub struct LinkAnswer {
+    /// "OK", or the first error's code.
+    pub status: String,
+    /// The field asked for (`linkVisit.FIELD` or the mutation's), null on errors.
+    pub data: Value,
+    /// The whole response, for assertion messages.
+    pub text: String,
+}
+
+impl LinkAnswer {
+    pub fn json(&self) -> Value {
+        self.data.clone()
+    }
+}
+
+const LINK_REPORT: &str = "query($r:ID){linkVisit{report(reportId:$r){kind reportId reportName \
+    projectName definition ownCopy pinnedAt visitor rights{download edit syncEdits drill} \
+    reports{id name}}}}";
+
+impl Visitor {
+    /// Runs one operation at the link's viewer API, as the viewer page does; `path` picks
+    /// the answer out of `data` (e.g. `["linkVisit", "report"]`).
+    pub async fn link_gql(&self, id: &str, query: &str, vars: Value, path: &[&str]) -> LinkAnswer {
+        let r = self
+            .post(
+                &format!("{}/graphql", page_of(id)),
+                json!({"query": query, "variables": vars}),
+            )
+            .await;
+        let body = r.json();
+        let status = match body["errors"][0]["extensions"]["code"].as_str() {
+            Some(code) => code.to_owned(),
+            None if r.status == 200 => "OK".to_owned(),
+            None => format!("HTTP {}", r.status),
+        };
+        let mut data = body["data"].clone();
+        for p in path {
+            data = data[*p].clone();
+        }
+        LinkAnswer {
+            status,
+            data,
+            text: r.text,
+        }
+    }
+
+    /// The report a link's visitor sees (`reportId` for a project link's other reports).
+    pub async fn view(&self, id: &str, report: Option<&str>) -> LinkAnswer {
+        self.link_gql(
+            id,
+            LINK_REPORT,
+            json!({ "r": report }),
+            &["linkVisit", "report"],
+        )
+        .await
+    }
+
+    /// Where the visit stands: state, locked, recipientName.
+    pub async fn visit(&self, id: &str) -> LinkAnswer {
+        self.link_gql(
+            id,
+            "{linkVisit{state locked recipientName passwordRule}}",
+            json!({}),
+            &["linkVisit"],
+        )
+        .await
+    }
+
+    /// The rows behind a value of a tile.
+    pub async fn drill(&self, id: &str, tile: &str, values: Value) -> LinkAnswer {
+        let values: Vec<Value> = values
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| json!({"column": v[0], "value": v[1]}))
+            .collect();
+        self.link_gql(
+            id,
+            "query($t:String!,$v:[DrillValueInput!]!){linkVisit{drillDown(tileId:$t,values:$v){rows truncated}}}",
+            json!({"t": tile, "v": values}),
+            &["linkVisit", "drillDown"],
+        )
+        .await
+    }
+
+    /// The choices of a filter control.
+    pub async fn filter_values(&self, id: &str, filter: &str) -> LinkAnswer {
+        self.link_gql(
+            id,
+            "query($f:String!){linkVisit{filterValues(filterId:$f)}}",
+            json!({ "f": filter }),
+            &["linkVisit", "filterValues"],
+        )
+        .await
+    }
+
+    /// A URL to the view `query` describes.
+    pub async fn copy_link(&self, id: &str, query: &str) -> LinkAnswer {
+        self.link_gql(
+            id,
+            "mutation($q:String!){copyLinkView(query:$q)}",
+            json!({ "q": query }),
+            &["copyLinkView"],
+        )
+        .await
+    }
+
+    /// Saves an edit of the report through the link.
+    pub async fn save_report(&self, id: &str, definition: Value) -> LinkAnswer {
+        self.link_gql(
+            id,
+            "mutation($d:JSON!){saveLinkReport(definition:$d){definition synced}}",
+            json!({ "d": definition }),
+            &["saveLinkReport"],
+        )
+        .await
+    }
+}
+
+/// One view of a tab, in the shape tests read: `{"tiles": [{id, columns, rows,
+/// truncated}]}`. `rows` comes from `rowsJson`, as the viewer page reads it, and must
+/// equal the structured `rows`.
+pub async fn tiles(v: &Visitor, id: &str, tab: &str) -> LinkAnswer {
+    let mut a = v
+        .link_gql(
+            id,
+            "query($t:String,$f:[FilterValueInput!]){linkVisit{tiles(tabId:$t,filters:$f){\
+             tileId result{columns{name type} rows rowsJson truncated}}}}",
+            json!({ "t": tab }),
+            &["linkVisit", "tiles"],
+        )
+        .await;
+    if a.status == "OK" {
+        let list: Vec<Value> = a
+            .data
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                let r = &t["result"];
+                let rows: Value = serde_json::from_str(r["rowsJson"].as_str().unwrap()).unwrap();
+                assert_eq!(rows, r["rows"], "rowsJson and rows differ");
+                json!({"id": t["tileId"], "columns": r["columns"], "rows": rows,
+                    "truncated": r["truncated"]})
+            })
+            .collect();
+        a.data = json!({ "tiles": list });
+    }
+    a
 }
 
 /// Region labels of the `by_region` tile in a tiles answer.

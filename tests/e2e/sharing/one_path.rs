@@ -81,19 +81,14 @@ async fn member_answers(sw: &ShareWorld, who: &Actor) -> [Answer; 3] {
 /// The same three through a link's page.
 async fn link_answers(v: &Visitor, id: &str) -> [Answer; 3] {
     let t = tiles(v, id, "overview").await;
-    let tile = match t.status {
-        200 => Answer::Rows(json!(regions(&t.json()))),
-        st => from_status(st, &t.text),
+    let tile = match t.status.as_str() {
+        "OK" => Answer::Rows(json!(regions(&t.json()))),
+        code => from_code(code),
     };
-    let d = v
-        .post(
-            &format!("{}/api/drill", page_of(id)),
-            json!({"tile": "by_region", "values": [["region", "West"]]}),
-        )
-        .await;
-    let drill = match d.status {
-        200 => Answer::Rows(json!(d.json()["rows"].as_array().unwrap().len())),
-        st => from_status(st, &d.text),
+    let d = v.drill(id, "by_region", json!([["region", "West"]])).await;
+    let drill = match d.status.as_str() {
+        "OK" => Answer::Rows(json!(d.json()["rows"].as_array().unwrap().len())),
+        code => from_code(code),
     };
     let f = v
         .get(&format!("{}/download?tile=by_region", page_of(id)))

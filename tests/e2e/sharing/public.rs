@@ -30,21 +30,19 @@ async fn public_link_from_first_visit_to_revocation() {
         page.header("content-security-policy")
             .contains("script-src 'self'")
     );
-    let view = v.get(&format!("{}/api/view", page_of(&id))).await;
-    assert_eq!(view.status, 200, "{}", view.text);
+    let view = v.view(&id, None).await;
+    assert_eq!(view.status, "OK", "{}", view.text);
     let view = view.json();
-    assert_eq!(view["view"]["kind"], "public");
-    assert_eq!(
-        view["view"]["definition"]["tabs"].as_array().unwrap().len(),
-        2
-    );
-    assert_eq!(view["view"]["rights"]["download"], true);
-    assert_eq!(view["view"]["rights"]["edit"], false);
+    assert_eq!(view["kind"], "PUBLIC");
+    assert_eq!(view["visitor"], "public");
+    assert_eq!(view["definition"]["tabs"].as_array().unwrap().len(), 2);
+    assert_eq!(view["rights"]["download"], true);
+    assert_eq!(view["rights"]["edit"], false);
 
     // The access filter applies with the creator's attributes: West only, although the
     // dataset holds four regions and the link is public.
     let t = tiles(&v, &id, "overview").await;
-    assert_eq!(t.status, 200, "{}", t.text);
+    assert_eq!(t.status, "OK", "{}", t.text);
     assert_eq!(regions(&t.json()), ["West"]);
     let rows = t.json()["tiles"]
         .as_array()
@@ -54,30 +52,24 @@ async fn public_link_from_first_visit_to_revocation() {
         .unwrap()["rows"]
         .clone();
     assert!(rows.as_array().unwrap().iter().all(|r| r[1] == "West"));
-    // The report's filter state travels as JSON; unknown filters are refused by name.
-    let filtered = v
-        .get(&format!(
-            "{}/api/tiles?tab=overview&filters=%7B%22segment%22%3A%5B%22Consumer%22%5D%7D",
-            page_of(&id)
-        ))
-        .await;
-    assert_eq!(filtered.status, 200, "{}", filtered.text);
-    let bad = v
-        .get(&format!(
-            "{}/api/tiles?filters=%7B%22nope%22%3A%5B1%5D%7D",
-            page_of(&id)
-        ))
-        .await;
-    assert_eq!(bad.status, 400);
+    // The report's filter state is a list of filter values; unknown filters are refused
+    // by name.
+    let filtered_tiles = |filters: Value| {
+        v.link_gql(
+            &id,
+            "query($f:[FilterValueInput!]){linkVisit{tiles(tabId:\"overview\",filters:$f){tileId}}}",
+            json!({ "f": filters }),
+            &["linkVisit", "tiles"],
+        )
+    };
+    let filtered = filtered_tiles(json!([{"filter": "segment", "values": ["Consumer"]}])).await;
+    assert_eq!(filtered.status, "OK", "{}", filtered.text);
+    let bad = filtered_tiles(json!([{"filter": "nope", "values": [1]}])).await;
+    assert_eq!(bad.status, "INVALID_INPUT", "{}", bad.text);
     assert!(bad.text.contains("nope"), "{}", bad.text);
-    let values = v
-        .get(&format!(
-            "{}/api/filter-values?filter=segment",
-            page_of(&id)
-        ))
-        .await;
-    assert_eq!(values.status, 200);
-    assert!(!values.json()["values"].as_array().unwrap().is_empty());
+    let values = v.filter_values(&id, "segment").await;
+    assert_eq!(values.status, "OK", "{}", values.text);
+    assert!(!values.json().as_array().unwrap().is_empty());
 
     // CSV download: granted, and scoped like the view.
     let csv = v
@@ -87,12 +79,49 @@ async fn public_link_from_first_visit_to_revocation() {
     assert!(csv.header("content-type").starts_with("text/csv"));
     assert_eq!(csv.text.lines().count(), 2, "{}", csv.text);
     assert!(csv.text.contains("West") && !csv.text.contains("East"));
+    // The viewer API names the download URL of a tile under a filter state.
+    let url = v
+        .link_gql(
+            &id,
+            "{linkVisit{downloadUrl(tileId:\"by_region\",filters:[{filter:\"segment\",values:[\"Consumer\"]}])}}",
+            json!({}),
+            &["linkVisit", "downloadUrl"],
+        )
+        .await;
+    let url = url.json().as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with(&format!("{}{}/download?", s.url, page_of(&id))),
+        "{url}"
+    );
+    let csv = v.get(&url).await;
+    assert_eq!(csv.status, 200, "{}", csv.text);
+    assert!(csv.text.contains("West") && !csv.text.contains("East"));
+
+    // The viewer API answers link visits only: without the share header (what a
+    // cross-site page would send) it refuses, member fields are not reachable through it,
+    // and `linkVisit` is not reachable at the member endpoint.
+    let r = v
+        .send(
+            reqwest::Method::POST,
+            &format!("{}/graphql", page_of(&id)),
+            json!({"query": "{linkVisit{state}}"}),
+            false,
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(r.json()["errors"][0]["extensions"]["code"], "CSRF_REJECTED");
+    let me = v
+        .link_gql(&id, "{projects{edges{node{id}}}}", json!({}), &[])
+        .await;
+    assert_eq!(me.status, "UNAUTHENTICATED", "{}", me.text);
+    let member = s.gql(&sw.mona.auth, "{linkVisit{state}}", json!({})).await;
+    assert_eq!(code(&member), "UNAUTHENTICATED");
 
     // A copied viewer URL in a fresh browser has no cookie: it must ask for the link.
     let fresh = Visitor::new(s);
-    let r = fresh.get(&format!("{}/api/view", page_of(&id))).await;
-    assert_eq!(r.status, 401);
-    assert_eq!(r.json()["state"], "needs_token");
+    assert_eq!(fresh.view(&id, None).await.status, "UNAUTHENTICATED");
+    let r = fresh.visit(&id).await;
+    assert_eq!(r.json()["state"], "NEEDS_TOKEN", "{}", r.text);
     // A made-up token and a made-up link say the same as a revoked one.
     assert_eq!(fresh.get("/s/vts_madeup").await.status, 410);
     assert_eq!(fresh.get(&page_of("nope")).await.status, 410);
@@ -138,8 +167,7 @@ async fn public_link_from_first_visit_to_revocation() {
     // Revocation acts on the very next request, on every route.
     data(&sw.op("revokeShareLink", &id).await);
     let t = tiles(&v, &id, "overview").await;
-    assert_eq!(t.status, 410);
-    assert_eq!(t.json()["error"]["code"], "LINK_NOT_VALID");
+    assert_eq!(t.status, "LINK_NOT_VALID", "{}", t.text);
     let page = v.get(&page_of(&id)).await;
     assert_eq!(page.status, 410);
     assert!(page.text.contains("no longer valid"));
@@ -191,11 +219,11 @@ async fn download_right_pause_and_expiry() {
         "PAUSED"
     );
     let t = tiles(&v, &id, "overview").await;
-    assert_eq!(t.status, 410);
+    assert_eq!(t.status, "LINK_NOT_VALID");
     assert!(t.text.contains("paused"), "{}", t.text);
     assert!(v.get(&page_of(&id)).await.text.contains("paused"));
     data(&sw.op("resumeShareLink", &id).await);
-    assert_eq!(tiles(&v, &id, "overview").await.status, 200);
+    assert_eq!(tiles(&v, &id, "overview").await.status, "OK");
 
     // Expiry: a link that expires in a moment stops on the next request after it.
     let soon = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
@@ -204,10 +232,10 @@ async fn download_right_pause_and_expiry() {
         .await;
     let ev = Visitor::new(s);
     ev.open(&eurl).await;
-    assert_eq!(tiles(&ev, &eid, "overview").await.status, 200);
+    assert_eq!(tiles(&ev, &eid, "overview").await.status, "OK");
     tokio::time::sleep(std::time::Duration::from_millis(1700)).await;
     let t = tiles(&ev, &eid, "overview").await;
-    assert_eq!(t.status, 410);
+    assert_eq!(t.status, "LINK_NOT_VALID");
     assert_eq!(sw.link_state(&eid).await["state"], "EXPIRED");
     assert!(ev.get(&page_of(&eid)).await.text.contains("expired"));
     // An expiry in the past is refused when set.
@@ -231,16 +259,20 @@ async fn a_copied_view_opens_in_a_fresh_browser_until_the_link_is_revoked() {
         .await;
     let v = Visitor::new(s);
     v.open(&url).await;
-    let copy = format!("{}/api/copy-link", page_of(&id));
     let state = "?tab=detail&filters=%7B%22segment%22%3A%5B%22Consumer%22%5D%7D&next=https%3A%2F%2Fevil.example";
     // The write guard applies: a cross-site form cannot mint tokens.
     let r = v
-        .send(reqwest::Method::POST, &copy, json!({"query": state}), false)
+        .send(
+            reqwest::Method::POST,
+            &format!("{}/graphql", page_of(&id)),
+            json!({"query": "mutation($q:String!){copyLinkView(query:$q)}", "variables": {"q": state}}),
+            false,
+        )
         .await;
     assert_eq!(r.status, 403, "{}", r.text);
-    let r = v.post(&copy, json!({"query": state})).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let copied = r.json()["url"].as_str().unwrap().to_owned();
+    let r = v.copy_link(&id, state).await;
+    assert_eq!(r.status, "OK", "{}", r.text);
+    let copied = r.json().as_str().unwrap().to_owned();
     let token = url.rsplit('/').next().unwrap();
     assert!(
         copied.starts_with(&format!("{}/s/vts_", s.url)) && !copied.contains(token),
@@ -262,7 +294,7 @@ async fn a_copied_view_opens_in_a_fresh_browser_until_the_link_is_revoked() {
     );
     assert!(location.contains("tab=detail"), "{location}");
     let t = tiles(&fresh, &id, "detail").await;
-    assert_eq!(t.status, 200, "{}", t.text);
+    assert_eq!(t.status, "OK", "{}", t.text);
 
     // A recipients link's copy is its page, which asks for a sign-in: no new credential.
     let (rid, _, created) = sw
@@ -277,30 +309,21 @@ async fn a_copied_view_opens_in_a_fresh_browser_until_the_link_is_revoked() {
         json!({"password": "Orchard#2026"}),
     )
     .await;
-    let r = rv
-        .post(
-            &format!("{}/api/copy-link", page_of(&rid)),
-            json!({"query": "?tab=overview"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(
-        r.json()["url"],
-        format!("{}{}?tab=overview", s.url, page_of(&rid))
-    );
+    let r = rv.copy_link(&rid, "?tab=overview").await;
+    assert_eq!(r.status, "OK", "{}", r.text);
+    assert_eq!(r.json(), format!("{}{}?tab=overview", s.url, page_of(&rid)));
 
     // Minting is rate-limited per visitor.
     let mut limited = None;
     for _ in 0..40 {
-        let r = v.post(&copy, json!({"query": ""})).await;
-        if r.status != 200 {
+        let r = v.copy_link(&id, "").await;
+        if r.status != "OK" {
             limited = Some(r);
             break;
         }
     }
     let limited = limited.expect("copies are rate-limited");
-    assert_eq!(limited.status, 429);
-    assert_eq!(limited.json()["error"]["code"], "RATE_LIMITED");
+    assert_eq!(limited.status, "RATE_LIMITED", "{}", limited.text);
 
     // Revoking the link ends the copied tokens with it.
     data(&sw.op("revokeShareLink", &id).await);

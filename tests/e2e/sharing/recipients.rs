@@ -58,11 +58,17 @@ async fn recipients_set_a_password_sign_in_and_are_locked_out_by_guessing() {
     // Ann's first visit: her invitation becomes a cookie; she must choose a password.
     let ann = Visitor::new(s);
     ann.open(&invitation(&created, "ann@example.org")).await;
-    let r = ann.get(&format!("{}/api/view", page_of(&id))).await;
-    assert_eq!(r.status, 401);
-    assert_eq!(r.json()["state"], "set_password");
-    assert_eq!(r.json()["name"], "Ann Archer");
-    assert_eq!(tiles(&ann, &id, "overview").await.status, 401);
+    assert_eq!(ann.view(&id, None).await.status, "UNAUTHENTICATED");
+    let r = ann.visit(&id).await;
+    assert_eq!(r.json()["state"], "SET_PASSWORD", "{}", r.text);
+    assert_eq!(r.json()["recipientName"], "Ann Archer");
+    assert!(
+        r.json()["passwordRule"]
+            .as_str()
+            .unwrap()
+            .contains("a letter, a digit")
+    );
+    assert_eq!(tiles(&ann, &id, "overview").await.status, "UNAUTHENTICATED");
     // The rule is spelled out when a password breaks it.
     for bad in ["short1!", "longenough!", "12345678#", "password123"] {
         let r = ann
@@ -97,7 +103,7 @@ async fn recipients_set_a_password_sign_in_and_are_locked_out_by_guessing() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let t = tiles(&ann, &id, "overview").await;
-    assert_eq!(t.status, 200, "{}", t.text);
+    assert_eq!(t.status, "OK", "{}", t.text);
     assert_eq!(regions(&t.json()), ["West"]);
     // A second password cannot be set over the first.
     let r = ann
@@ -110,8 +116,9 @@ async fn recipients_set_a_password_sign_in_and_are_locked_out_by_guessing() {
 
     // In a fresh browser the link's page asks for e-mail and password.
     let fresh = Visitor::new(s);
-    let r = fresh.get(&format!("{}/api/view", page_of(&id))).await;
-    assert_eq!(r.json()["state"], "sign_in");
+    let r = fresh.visit(&id).await;
+    assert_eq!(r.json()["state"], "SIGN_IN", "{}", r.text);
+    assert_eq!(r.json()["locked"], false);
     let wrong = sign_in(&fresh, &id, "ann@example.org", "Wrong#2026").await;
     let unknown = sign_in(&fresh, &id, "nobody@example.org", PASSWORD_OK).await;
     assert_eq!(wrong.status, 401);
@@ -123,7 +130,7 @@ async fn recipients_set_a_password_sign_in_and_are_locked_out_by_guessing() {
     let ok = sign_in(&fresh, &id, "ann@example.org", PASSWORD_OK).await;
     assert_eq!(ok.status, 200, "{}", ok.text);
     assert!(ok.header("set-cookie").contains("HttpOnly"));
-    assert_eq!(tiles(&fresh, &id, "overview").await.status, 200);
+    assert_eq!(tiles(&fresh, &id, "overview").await.status, "OK");
     // A sign-in does not wipe the failures others caused (one recipient's success must
     // not reopen the guessing of another's password).
     assert_eq!(sw.link_state(&id).await["failedPasswords"], 2);
@@ -149,11 +156,9 @@ async fn recipients_set_a_password_sign_in_and_are_locked_out_by_guessing() {
     assert!(!st["lockedAt"].is_null());
     let r = sign_in(&Visitor::new(s), &id, "ann@example.org", PASSWORD_OK).await;
     assert!(r.status == 423 || r.status == 429, "{}", r.text);
-    let r = Visitor::new(s)
-        .get(&format!("{}/api/view", page_of(&id)))
-        .await;
-    assert_eq!(r.json()["locked"], true);
-    assert_eq!(tiles(&fresh, &id, "overview").await.status, 200);
+    let r = Visitor::new(s).visit(&id).await;
+    assert_eq!(r.json()["locked"], true, "{}", r.text);
+    assert_eq!(tiles(&fresh, &id, "overview").await.status, "OK");
     // Only a manager unlocks.
     assert_eq!(
         code(
@@ -222,29 +227,21 @@ async fn recipients_cannot_reshare_edit_into_their_own_copy_and_revocation_ends_
     );
 
     // Bob edits: his own copy (no sync right); the master report is unchanged.
-    let view = bob.get(&format!("{}/api/view", page_of(&id))).await.json();
-    let mut def = view["view"]["definition"].clone();
+    let view = bob.view(&id, None).await.json();
+    let mut def = view["definition"].clone();
     def["tabs"][0]["tiles"][0]["title"] = json!("Bob's regions");
     let edit = |def: Value| {
         let bob = &bob;
         let id = id.clone();
-        async move {
-            bob.send(
-                reqwest::Method::PUT,
-                &format!("{}/api/report", page_of(&id)),
-                json!({"definition": def}),
-                true,
-            )
-            .await
-        }
+        async move { bob.save_report(&id, def).await }
     };
     let r = edit(def.clone()).await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.status, "OK", "{}", r.text);
     assert_eq!(r.json()["synced"], false);
-    let view = bob.get(&format!("{}/api/view", page_of(&id))).await.json();
-    assert_eq!(view["view"]["own_copy"], true);
+    let view = bob.view(&id, None).await.json();
+    assert_eq!(view["ownCopy"], true);
     assert_eq!(
-        view["view"]["definition"]["tabs"][0]["tiles"][0]["title"],
+        view["definition"]["tabs"][0]["tiles"][0]["title"],
         "Bob's regions"
     );
     let master = s
@@ -262,14 +259,14 @@ async fn recipients_cannot_reshare_edit_into_their_own_copy_and_revocation_ends_
     let mut wider = def.clone();
     wider["tabs"][0]["tiles"][0]["query"]["dataset"] = json!("regions");
     let r = edit(wider).await;
-    assert_eq!(r.status, 403);
+    assert_eq!(r.status, "FORBIDDEN", "{}", r.text);
     assert!(r.text.contains("regions"), "{}", r.text);
     // A malformed definition is refused by field; the copy stays as it was.
     let r = edit(json!({"tabs": "nope"})).await;
-    assert_eq!(r.status, 400, "{}", r.text);
-    let view = bob.get(&format!("{}/api/view", page_of(&id))).await.json();
+    assert_eq!(r.status, "INVALID_INPUT", "{}", r.text);
+    let view = bob.view(&id, None).await.json();
     assert_eq!(
-        view["view"]["definition"]["tabs"][0]["tiles"][0]["title"],
+        view["definition"]["tabs"][0]["tiles"][0]["title"],
         "Bob's regions"
     );
     // Ann (a viewer) may not edit at all.
@@ -280,15 +277,28 @@ async fn recipients_cannot_reshare_edit_into_their_own_copy_and_revocation_ends_
         json!({"password": PASSWORD_OK}),
     )
     .await;
-    let r = ann
-        .send(
-            reqwest::Method::PUT,
-            &format!("{}/api/report", page_of(&id)),
-            json!({"definition": def}),
-            true,
+    let r = ann.save_report(&id, def.clone()).await;
+    assert_eq!(r.status, "FORBIDDEN", "{}", r.text);
+    // The refusal is audited like a member's refused mutation, named by the visitor.
+    let audit = s
+        .gql(
+            &sw.w.admin.auth,
+            "{auditEvents(filter:{object:\"mutation:saveLinkReport\"},first:20){edges{node{actorName outcome detail}}}}",
+            json!({}),
         )
         .await;
-    assert_eq!(r.status, 403);
+    let refused = data(&audit)["auditEvents"]["edges"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        refused
+            .iter()
+            .any(|e| e["node"]["actorName"] == "recipient:ann@example.org"
+                && e["node"]["outcome"] == "FORBIDDEN"
+                && e["node"]["detail"].as_str().unwrap().contains(&id)),
+        "{refused:?}"
+    );
 
     // Revoking Bob ends his session on the next request; the deliveries choice is kept.
     let bob_uid = created["invitations"]
@@ -322,15 +332,15 @@ async fn recipients_cannot_reshare_edit_into_their_own_copy_and_revocation_ends_
         "TRANSFER_TO_OWNER"
     );
     let t = tiles(&bob, &id, "overview").await;
-    assert_eq!(t.status, 401);
-    assert_eq!(t.json()["state"], "sign_in");
+    assert_eq!(t.status, "UNAUTHENTICATED", "{}", t.text);
+    assert_eq!(bob.visit(&id).await.json()["state"], "SIGN_IN");
     assert_eq!(
         sign_in(&bob, &id, "bob@example.org", PASSWORD_OK)
             .await
             .status,
         401
     );
-    assert_eq!(tiles(&ann, &id, "overview").await.status, 200);
+    assert_eq!(tiles(&ann, &id, "overview").await.status, "OK");
     let st = sw.link_state(&id).await;
     let bob_row = st["recipients"]
         .as_array()
@@ -384,8 +394,5 @@ async fn recipients_cannot_reshare_edit_into_their_own_copy_and_revocation_ends_
     );
     let ann2 = Visitor::new(s);
     ann2.open(&again).await;
-    assert_eq!(
-        ann2.get(&format!("{}/api/view", page_of(&id))).await.json()["state"],
-        "set_password"
-    );
+    assert_eq!(ann2.visit(&id).await.json()["state"], "SET_PASSWORD");
 }

@@ -9,8 +9,8 @@ use vitrine_engine::{BlockResult, ColumnInfo, QueryResult, RunEvent};
 use vitrine_storage::{DatasetRecord, LocationRecord, ReportRecord, RunRecord, UploadRecord};
 
 use super::types::time;
-use crate::GqlResult;
 use crate::services::{DataSecurity, WorkflowView};
+use crate::{ApiError, GqlResult};
 
 /// What a user may query from data.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -365,11 +365,19 @@ impl TileResult {
     }
     /// Rows as arrays in column order.
     async fn rows(&self) -> async_graphql::Result<Json<Value>> {
-        let rows = self
-            .0
-            .json_rows()
-            .map_err(|e| async_graphql::Error::new(e.to_string()))?;
-        Ok(Json(serde_json::to_value(rows).unwrap_or(Value::Null)))
+        // Parsed from the result's JSON text, which a cached result keeps.
+        let text = self.0.json_rows_text().map_err(ApiError::from).gql()?;
+        serde_json::from_str(&text)
+            .map(Json)
+            .map_err(|e| ApiError::internal("tile rows", e))
+            .gql()
+    }
+    /// The same rows as JSON text: what `rows` holds, unparsed. The cheapest form for
+    /// large tiles (a cached result keeps the text, so the server only copies it); the
+    /// viewer page reads this.
+    async fn rows_json(&self) -> async_graphql::Result<String> {
+        let text = self.0.json_rows_text().map_err(ApiError::from).gql()?;
+        Ok(text.to_string())
     }
     async fn row_count(&self) -> usize {
         self.0.rows()

@@ -8,6 +8,7 @@ mod copies;
 mod data;
 mod data_types;
 mod limits;
+mod link;
 mod mutation;
 mod pagination;
 mod plugins;
@@ -28,7 +29,7 @@ use vitrine_core::ErrorCode;
 pub use limits::{IntrospectionAllowed, Limits, STANDARD_INTROSPECTION_QUERY};
 pub use sharing_types::PublicUrl;
 
-use crate::services::Services;
+use crate::services::{Services, SharePage};
 use crate::{ApiError, ApiResult};
 use crate::{Caller, RequestMeta};
 
@@ -43,6 +44,7 @@ pub struct QueryRoot(
     revisions::RevisionQuery,
     copies::CopyQuery,
     tasks::TaskQuery,
+    link::LinkQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -55,6 +57,7 @@ pub struct MutationRoot(
     revisions::RevisionMutation,
     copies::CopyMutation,
     tasks::TaskMutation,
+    link::LinkMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -68,6 +71,10 @@ pub type VitrineSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 pub enum AuthState {
     Anonymous,
     Caller(Box<Caller>),
+    /// A share link's visit, at the link's own endpoint (`/s/v/LINK/graphql`): what the
+    /// link lets the visitor see, or the step they must take first. Only `linkVisit` and
+    /// the link mutations answer it; every member field is UNAUTHENTICATED.
+    Link(Box<SharePage>),
     /// Credentials were sent but refused (revoked token, ended session, disabled user):
     /// the request fails with that reason rather than running as anonymous.
     Rejected(ApiError),
@@ -145,6 +152,10 @@ pub(crate) fn caller<'a>(ctx: &async_graphql::Context<'a>) -> ApiResult<&'a Call
     match ctx.data_opt::<AuthState>() {
         Some(AuthState::Caller(c)) => Ok(c),
         Some(AuthState::Rejected(e)) => Err(e.clone()),
+        Some(AuthState::Link(_)) => Err(ApiError::new(
+            ErrorCode::Unauthenticated,
+            "a share link's visit reads only `linkVisit`; sign in to Vitrine for the rest",
+        )),
         _ => Err(ApiError::unauthenticated()),
     }
 }

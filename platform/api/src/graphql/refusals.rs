@@ -11,7 +11,7 @@ use async_graphql::{ServerResult, Value};
 
 use super::AuthState;
 use crate::RequestMeta;
-use crate::services::Services;
+use crate::services::{Services, SharePage};
 
 pub(crate) struct AuditRefusals;
 
@@ -45,13 +45,22 @@ impl Extension for AuditRefusalsExt {
                 .map(|v| v.to_string().trim_matches('"').to_owned())
                 .unwrap_or_else(|| "ERROR".into());
             let meta = ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default();
-            let caller = match ctx.data_opt::<AuthState>() {
-                Some(AuthState::Caller(c)) => Some(&**c),
-                _ => None,
-            };
-            services
-                .audit_refusal(caller, &meta, &field, &code, &e.message)
-                .await;
+            match ctx.data_opt::<AuthState>() {
+                Some(AuthState::Link(page)) if let SharePage::Ready(a) = &**page => {
+                    services
+                        .audit_link_refusal(a, &field, &code, &e.message)
+                        .await;
+                }
+                auth => {
+                    let caller = match auth {
+                        Some(AuthState::Caller(c)) => Some(&**c),
+                        _ => None,
+                    };
+                    services
+                        .audit_refusal(caller, &meta, &field, &code, &e.message)
+                        .await;
+                }
+            }
         }
         result
     }

@@ -19,7 +19,7 @@ use crate::services::{
 #[derive(Debug, Clone)]
 pub struct PublicUrl(pub String);
 
-fn url(ctx: &Context<'_>, path: &str) -> String {
+pub(super) fn url(ctx: &Context<'_>, path: &str) -> String {
     let base = ctx
         .data_opt::<PublicUrl>()
         .map(|p| p.0.trim_end_matches('/').to_owned())

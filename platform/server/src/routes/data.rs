@@ -36,7 +36,7 @@ pub(crate) async fn caller_of(state: &AppState, req: &Request) -> Result<Caller,
     match authenticate(&state.services, req, &meta).await {
         AuthState::Caller(c) => Ok(*c),
         AuthState::Rejected(e) => Err(e),
-        AuthState::Anonymous => Err(ApiError::unauthenticated()),
+        AuthState::Anonymous | AuthState::Link(_) => Err(ApiError::unauthenticated()),
     }
 }
 

@@ -70,17 +70,38 @@ fn is_json(content_type: &str) -> bool {
 
 #[handler]
 pub async fn execute(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Response {
-    let limits = state.config.limits();
     let content_type = req.content_type().unwrap_or_default().to_owned();
     if content_type.starts_with("multipart/form-data") {
         return execute_multipart(req, body, &content_type, &state).await;
     }
-    if !is_json(&content_type) {
-        return body_error(
-            ErrorCode::InvalidInput,
-            "send GraphQL requests as `content-type: application/json` (or multipart/form-data for uploads)",
-        );
+    if let Err(refused) = check_json(req) {
+        return refused;
     }
+    let meta = request_meta(req);
+    let auth = authenticate(&state.services, req, &meta).await;
+    execute_json(req, body, auth, &state).await
+}
+
+/// Refuses a body that is not JSON, before anything is read.
+pub(super) fn check_json(req: &Request) -> Result<(), Response> {
+    if is_json(req.content_type().unwrap_or_default()) {
+        return Ok(());
+    }
+    Err(body_error(
+        ErrorCode::InvalidInput,
+        "send GraphQL requests as `content-type: application/json` (or multipart/form-data for uploads)",
+    ))
+}
+
+/// Reads a JSON body (one operation or a bounded batch) under the size limit and runs it
+/// as `auth`, who was established from the headers first.
+pub(super) async fn execute_json(
+    req: &Request,
+    body: Body,
+    auth: AuthState,
+    state: &AppState,
+) -> Response {
+    let limits = state.config.limits();
     let bytes = match body.into_bytes_limit(limits.max_body_bytes).await {
         Ok(b) => b,
         Err(poem::error::ReadBodyError::PayloadTooLarge) => {
@@ -129,9 +150,7 @@ pub async fn execute(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> 
             }
         }
     }
-    let meta = request_meta(req);
-    let auth = authenticate(&state.services, req, &meta).await;
-    run_requests(req, auth, requests, batch, &state).await
+    run_requests(req, auth, requests, batch, state).await
 }
 
 /// A body that broke off: too large (the guard's limit, for bodies without a length) or
@@ -150,7 +169,7 @@ async fn execute_multipart(
         AuthState::Rejected(e) => {
             return body_error(e.code, e.message.clone());
         }
-        AuthState::Anonymous => {
+        AuthState::Anonymous | AuthState::Link(_) => {
             return body_error(
                 ErrorCode::Unauthenticated,
                 "uploads need a signed-in caller; send a bearer token or the session cookie",

@@ -10,16 +10,16 @@ use std::sync::Arc;
 
 use poem::http::StatusCode;
 use poem::web::{Data, Json, Path, Query};
-use poem::{Request, Response, handler};
+use poem::{Body, Request, Response, handler};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use vitrine_api::graphql::AuthState;
 use vitrine_api::services::FilterState;
 use vitrine_api::services::{ShareAccess, SharePage, link_path};
 use vitrine_api::{ApiError, Caller, RequestMeta};
-use vitrine_core::{ErrorCode, RecipientPassword};
+use vitrine_core::ErrorCode;
 
-use super::graphql::authenticate;
+use super::graphql::{authenticate, body_error, check_json, execute_json};
 use super::viewer::{gone_page, viewer_page};
 use super::{error_response, json_response, request_meta};
 use crate::AppState;
@@ -79,43 +79,14 @@ async fn page_for(state: &AppState, req: &Request, link: &str) -> Result<SharePa
         .await
 }
 
-fn gone_error(reason: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::LinkNotValid,
-        match reason {
-            "paused" => "this link is paused; ask the person who shared it",
-            _ => "this link is no longer valid",
-        },
-    )
-}
-
 /// Resolves a request to a visitor who may see the link, or the answer to give instead.
 async fn access(state: &AppState, req: &Request, link: &str) -> Result<ShareAccess, Response> {
-    let answer = |status: StatusCode, body: Value| private(json_response(status, &body));
     match page_for(state, req, link).await {
         Ok(SharePage::Ready(a)) => Ok(*a),
-        Ok(SharePage::Gone { reason }) => Err(private(error_response(&gone_error(reason)))),
-        Ok(SharePage::NeedsToken) => Err(answer(
-            StatusCode::UNAUTHORIZED,
-            json!({"state": "needs_token", "error": {"code": "UNAUTHENTICATED",
-                "message": "open the link you were given to see this report"}}),
+        Ok(other) => Err(fail(
+            &other.refusal().unwrap_or_else(ApiError::unauthenticated),
         )),
-        Ok(SharePage::SignIn { locked }) => Err(answer(
-            StatusCode::UNAUTHORIZED,
-            json!({"state": "sign_in", "locked": locked, "error": {"code": "UNAUTHENTICATED",
-                "message": "sign in with your e-mail address and password"}}),
-        )),
-        Ok(SharePage::SetPassword { name }) => Err(answer(
-            StatusCode::UNAUTHORIZED,
-            json!({"state": "set_password", "name": name, "rule": RecipientPassword::RULE,
-                "error": {"code": "UNAUTHENTICATED", "message": "choose a password first"}}),
-        )),
-        Ok(SharePage::SignInUser) => Err(answer(
-            StatusCode::UNAUTHORIZED,
-            json!({"state": "sign_in_user", "error": {"code": "UNAUTHENTICATED",
-                "message": "sign in to Vitrine to open this link"}}),
-        )),
-        Err(e) => Err(private(error_response(&e))),
+        Err(e) => Err(fail(&e)),
     }
 }
 
@@ -174,12 +145,10 @@ pub async fn page(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ViewParams {
+pub struct DownloadParams {
     report: Option<String>,
-    tab: Option<String>,
-    filters: Option<String>,
     tile: Option<String>,
-    filter: Option<String>,
+    filters: Option<String>,
 }
 
 fn filters_of(raw: Option<&str>) -> Result<FilterState, ApiError> {
@@ -199,101 +168,13 @@ pub(super) fn fail(e: &ApiError) -> Response {
     private(error_response(e))
 }
 
-/// `GET /s/v/LINK/api/view?report=ID`: what the page draws: report, tabs, filters, rights.
-#[handler]
-pub async fn view(
-    req: &Request,
-    Path(link): Path<String>,
-    Query(p): Query<ViewParams>,
-    state: Data<&Arc<AppState>>,
-) -> Response {
-    let a = match access(&state, req, &link).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    match state.services.share_view(&a, p.report.as_deref()).await {
-        Ok(v) => ok(json!({"state": "ready", "view": v})),
-        Err(e) => fail(&e),
-    }
-}
-
-/// `GET /s/v/LINK/api/tiles?report=ID&tab=ID&filters=JSON`: one view — every tile of a
-/// tab, as columns and rows.
-#[handler]
-pub async fn tiles(
-    req: &Request,
-    Path(link): Path<String>,
-    Query(p): Query<ViewParams>,
-    state: Data<&Arc<AppState>>,
-) -> Response {
-    let a = match access(&state, req, &link).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let result = async {
-        let filters = filters_of(p.filters.as_deref())?;
-        let tiles = state
-            .services
-            .share_tiles(&a, p.report.as_deref(), p.tab.as_deref(), &filters)
-            .await?;
-        // Each cached result keeps its rows' JSON text, so a view only stitches texts.
-        let mut parts = Vec::with_capacity(tiles.len());
-        for (id, r) in &tiles {
-            parts.push(format!(
-                "{{\"id\":{},\"columns\":{},\"truncated\":{},\"rows\":{}}}",
-                Value::from(id.as_str()),
-                json!(r.columns()),
-                r.truncated,
-                r.json_rows_text().map_err(ApiError::from)?
-            ));
-        }
-        let body = format!("{{\"tiles\":[{}]}}", parts.join(","));
-        Ok::<_, ApiError>(body)
-    }
-    .await;
-    match result {
-        Ok(body) => private(
-            Response::builder()
-                .status(StatusCode::OK)
-                .content_type("application/json")
-                .body(body),
-        ),
-        Err(e) => fail(&e),
-    }
-}
-
-/// `GET /s/v/LINK/api/filter-values?report=ID&filter=ID`: the choices of a filter control.
-#[handler]
-pub async fn filter_values(
-    req: &Request,
-    Path(link): Path<String>,
-    Query(p): Query<ViewParams>,
-    state: Data<&Arc<AppState>>,
-) -> Response {
-    let a = match access(&state, req, &link).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let Some(filter) = p.filter.as_deref() else {
-        return fail(&ApiError::invalid("filter: required"));
-    };
-    match state
-        .services
-        .share_filter_values(&a, p.report.as_deref(), filter)
-        .await
-    {
-        Ok(v) => ok(json!({ "values": v })),
-        Err(e) => fail(&e),
-    }
-}
-
 /// `GET /s/v/LINK/download?report=ID&tile=ID&filters=JSON`: a tile as CSV, when the link
 /// grants downloads.
 #[handler]
 pub async fn download(
     req: &Request,
     Path(link): Path<String>,
-    Query(p): Query<ViewParams>,
+    Query(p): Query<DownloadParams>,
     state: Data<&Arc<AppState>>,
 ) -> Response {
     let a = match access(&state, req, &link).await {
@@ -349,111 +230,29 @@ pub(super) fn write_body<T>(
         .map_err(|_| ApiError::invalid(format!("the body must be JSON {shape}")))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct DrillBody {
-    report: Option<String>,
-    tile: String,
-    values: Vec<(String, Value)>,
-    #[serde(default)]
-    filters: FilterState,
-}
-
-/// `POST /s/v/LINK/api/drill {tile, values, filters}`: rows behind a value (drill right).
+/// `POST /s/v/LINK/graphql`: the viewer's API, GraphQL run as the link's visit (see
+/// `vitrine_api::graphql`'s link module). The visit is resolved from the cookies before the
+/// body is read; every request must carry the share write header, so no cross-site page
+/// can read or change through a visitor's session.
 #[handler]
-pub async fn drill(
+pub async fn graphql(
     req: &Request,
     Path(link): Path<String>,
-    body: Result<Json<DrillBody>, poem::Error>,
+    body: Body,
     state: Data<&Arc<AppState>>,
 ) -> Response {
-    let b = match write_body(
-        req,
-        body,
-        "{\"tile\": …, \"values\": [[column, value]], \"filters\": {…}}",
-    ) {
-        Ok(b) => b,
-        Err(e) => return fail(&e),
-    };
-    let a = match access(&state, req, &link).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let result = async {
-        let r = state
-            .services
-            .share_drill(&a, b.report.as_deref(), &b.tile, b.values, &b.filters)
-            .await?;
-        Ok::<_, ApiError>(json!({
-            "columns": r.columns(),
-            "rows": r.json_rows().map_err(ApiError::from)?,
-            "truncated": r.truncated,
-        }))
+    if let Err(e) = require_write_header(req) {
+        return private(body_error(e.code, e.message));
     }
-    .await;
-    result.map(ok).unwrap_or_else(|e| fail(&e))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CopyLinkBody {
-    /// The viewer's query string: report, tab and filters.
-    #[serde(default)]
-    query: String,
-}
-
-/// `POST /s/v/LINK/api/copy-link {query}`: a URL to exactly this view that opens in a
-/// fresh browser: for a public link with a newly minted token, else the link's page.
-#[handler]
-pub async fn copy_link(
-    req: &Request,
-    Path(link): Path<String>,
-    body: Result<Json<CopyLinkBody>, poem::Error>,
-    state: Data<&Arc<AppState>>,
-) -> Response {
-    let b = match write_body(req, body, "{\"query\": …}") {
-        Ok(b) => b,
-        Err(e) => return fail(&e),
-    };
-    let a = match access(&state, req, &link).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    match state.services.share_copy_link(&a, &b.query).await {
-        Ok(path) => ok(json!({ "url": format!("{}{path}", base(&state)) })),
-        Err(e) => fail(&e),
+    if let Err(refused) = check_json(req) {
+        return private(refused);
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct EditBody {
-    report: Option<String>,
-    definition: Value,
-}
-
-/// `PUT /s/v/LINK/api/report {definition}`: saves an edit (edit right): into the master
-/// report with the sync right, else into the visitor's own copy.
-#[handler]
-pub async fn edit(
-    req: &Request,
-    Path(link): Path<String>,
-    body: Result<Json<EditBody>, poem::Error>,
-    state: Data<&Arc<AppState>>,
-) -> Response {
-    let b = match write_body(req, body, "{\"definition\": {tabs, filters}}") {
-        Ok(b) => b,
-        Err(e) => return fail(&e),
+    let visit = match page_for(&state, req, &link).await {
+        Ok(p) => p,
+        Err(e) => return private(body_error(e.code, e.message)),
     };
-    let a = match access(&state, req, &link).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    match state
-        .services
-        .share_save(&a, b.report.as_deref(), &b.definition)
-        .await
-    {
-        Ok(def) => ok(json!({"ok": true, "definition": def, "synced": a.rights.sync_edits})),
-        Err(e) => fail(&e),
-    }
+    let auth = AuthState::Link(Box::new(visit));
+    private(execute_json(req, body, auth, &state).await)
 }
 
 fn qr_response(url: &str, png: bool) -> Response {

@@ -28,7 +28,7 @@ pub use access_log::AccessLog;
 pub use recipients::NewRecipient;
 use recipients::new_recipient;
 pub use view::ShareView;
-pub use visit::{ShareAccess, ShareOpened, SharePage};
+pub use visit::{ShareAccess, ShareOpened, SharePage, link_gone_error};
 pub use warnings::SharePolicy;
 
 use super::Services;

@@ -95,6 +95,39 @@ fn gone(reason: &'static str) -> SharePage {
     SharePage::Gone { reason }
 }
 
+impl SharePage {
+    /// Why a request at this page gets no data: `None` when the visitor may see it. The
+    /// codes are the ones a member gets: LINK_NOT_VALID for a link that is gone, else
+    /// UNAUTHENTICATED with the step the visitor must take in the message.
+    pub fn refusal(&self) -> Option<ApiError> {
+        let unauthenticated = |m: &str| Some(ApiError::new(ErrorCode::Unauthenticated, m));
+        match self {
+            SharePage::Ready(_) => None,
+            SharePage::Gone { reason } => Some(link_gone_error(reason)),
+            SharePage::NeedsToken => {
+                unauthenticated("open the link you were given to see this report")
+            }
+            SharePage::SignIn { .. } => {
+                unauthenticated("sign in with your e-mail address and password")
+            }
+            SharePage::SetPassword { .. } => unauthenticated("choose a password first"),
+            SharePage::SignInUser => unauthenticated("sign in to Vitrine to open this link"),
+        }
+    }
+}
+
+/// The error of a link that is revoked, expired, paused or unknown; a paused link says
+/// so, since its visitors can ask for it to be resumed.
+pub fn link_gone_error(reason: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::LinkNotValid,
+        match reason {
+            "paused" => "this link is paused; ask the person who shared it",
+            _ => "this link is no longer valid",
+        },
+    )
+}
+
 impl Services {
     /// `GET /s/TOKEN`: a public link's token or a recipient's invitation becomes a session.
     pub async fn open_share_token(
@@ -202,6 +235,29 @@ impl Services {
     ) -> ApiResult<()> {
         let event = share_event(link, recipient, action, meta, actor);
         self.audit.append(event).await
+    }
+
+    /// Records a change a link visitor asked for and was refused (the member path's
+    /// `MUTATION_REFUSED`), named by the visitor and the link. Best-effort like every
+    /// refusal record: the refusal itself is the answer.
+    pub async fn audit_link_refusal(
+        &self,
+        a: &ShareAccess,
+        field: &str,
+        code: &str,
+        message: &str,
+    ) {
+        let mut event = share_event(
+            &a.link,
+            a.recipient.as_ref(),
+            AuditAction::MutationRefused,
+            &a.meta,
+            a.who(),
+        );
+        event.object = format!("mutation:{field}");
+        event.outcome = code.to_owned();
+        event.detail = format!("share_link:{} {} {message}", a.link.uid, event.detail);
+        let _ = self.audit.append(event).await;
     }
 
     /// Decides what a request to `/s/v/LINK` may see. Reads the link, session, recipient
