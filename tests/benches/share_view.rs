@@ -1,7 +1,8 @@
 //! Benchmark (issue 5): views of a warmed public report of 8 tiles through its share link,
 //! 64 concurrent visitors over loopback, against the real `vitrine` binary. One view is
-//! what the viewer page fetches to draw a tab: `GET /s/v/LINK/api/tiles?tab=…`, every
-//! tile's rows as JSON. Beside it, in the same run: a static file served by the same
+//! what the viewer page fetches to draw a tab: the `SharedTiles` query at the link's viewer
+//! API (`POST /s/v/LINK/graphql`), every tile's columns and rows (as `rowsJson`, the form
+//! the page reads). Beside it, in the same run: a static file served by the same
 //! server (the ceiling), and the same views while a flood of wrong passwords hits another
 //! link, a recipients link. Targets: ≥ 3,000 views/s, p99 ≤ 25 ms; under the flood the
 //! view p99 may rise at most 2×. A last phase goes beyond the issue: the flood comes from
@@ -46,6 +47,39 @@ fn report() -> Value {
                 "dimensions": ["order_date"], "measures": sum("sales"), "sort": [{"column": "order_date"}]}}
         ]}],
         "filters": [{"id": "region", "label": "Region", "column": "region", "default": []}]
+    })
+}
+
+/// The query the viewer page sends to draw a tab.
+fn tiles_query() -> Value {
+    json!({
+        "query": "query SharedTiles($report: ID, $tab: String, $filters: [FilterValueInput!]) { linkVisit { tiles(reportId: $report, tabId: $tab, filters: $filters) { tileId result { columns { name type } truncated rowsJson } } } }",
+        "variables": {"tab": "main", "filters": []}
+    })
+}
+
+/// One GraphQL request for every tile of the bench report's tab, as a member's client
+/// draws it (`rows`, which servers before the viewer API also answer).
+fn member_tiles_query(report: &str) -> Value {
+    let ids = [
+        "sales",
+        "profit",
+        "by_region",
+        "by_segment",
+        "by_category",
+        "by_sub_category",
+        "by_ship_mode",
+        "by_month",
+    ];
+    let fields: Vec<String> = ids
+        .iter()
+        .map(|t| {
+            format!("{t}: tileResult(reportId: $r, tileId: \"{t}\") {{ columns {{ name type }} truncated rows }}")
+        })
+        .collect();
+    json!({
+        "query": format!("query MemberTiles($r: ID!) {{ {} }}", fields.join(" ")),
+        "variables": {"r": report}
     })
 }
 
@@ -139,19 +173,24 @@ async fn main() {
     for _ in 0..CLIENTS {
         sessions.push(open(&public).await);
     }
-    let tiles_url = format!("{url}{}/api/tiles?tab=main", sessions[0].1);
     let first: Value = reqwest::Client::new()
-        .get(&tiles_url)
+        .post(format!("{url}{}/graphql", sessions[0].1))
         .header("cookie", &sessions[0].0)
+        .header("x-vitrine-share", "1")
+        .json(&tiles_query())
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let tiles = first["tiles"].as_array().expect("tiles");
+    let tiles = first["data"]["linkVisit"]["tiles"]
+        .as_array()
+        .expect("tiles");
     assert_eq!(tiles.len(), 8, "{first}");
-    let regions: Vec<&str> = tiles[2]["rows"]
+    let rows: Value =
+        serde_json::from_str(tiles[2]["result"]["rowsJson"].as_str().unwrap()).unwrap();
+    let regions: Vec<&str> = rows
         .as_array()
         .unwrap()
         .iter()
@@ -165,28 +204,54 @@ async fn main() {
 
     let sessions = Arc::new(sessions);
     let view: MakeRequest = {
-        let (sessions, url) = (sessions.clone(), url.clone());
+        let (sessions, url, body) = (sessions.clone(), url.clone(), tiles_query());
         Arc::new(move |c, i| {
             let (cookie, page) = &sessions[i];
-            c.get(format!("{url}{page}/api/tiles?tab=main"))
+            c.post(format!("{url}{page}/graphql"))
                 .header("cookie", cookie)
+                .header("x-vitrine-share", "1")
+                .json(&body)
         })
     };
     let css_url = format!("{url}/assets/viewer.css");
     let css: MakeRequest = Arc::new(move |c, _| c.get(&css_url));
 
     println!("warming up…");
-    load(view.clone(), CLIENTS, "\"tiles\"", 2).await;
+    load(view.clone(), CLIENTS, "\"rowsJson\"", 2).await;
     load(css.clone(), CLIENTS, "{", 1).await;
     load(css, CLIENTS, "{", secs)
         .await
         .report("ceiling: static file (viewer.css)", CLIENTS);
-    let calm = load(view.clone(), CLIENTS, "\"tiles\"", secs).await;
+    let calm = load(view.clone(), CLIENTS, "\"rowsJson\"", secs).await;
     calm.report("views: warmed public report, 8 tiles", CLIENTS);
+
+    // The member path beside it: the same 8 tiles through `/graphql` as the link's
+    // creator (an API token), each a `tileResult`, from the same warm-up cache.
+    let token = admin
+        .gql(
+            "mutation{createApiToken(name:\"bench\",readOnly:true){token}}",
+            json!({}),
+        )
+        .await["createApiToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let member: MakeRequest = {
+        let (url, body) = (url.clone(), member_tiles_query(&report));
+        Arc::new(move |c, _| {
+            c.post(format!("{url}/graphql"))
+                .bearer_auth(&token)
+                .json(&body)
+        })
+    };
+    load(member.clone(), CLIENTS, "\"truncated\"", 2).await;
+    load(member, CLIENTS, "\"truncated\"", secs)
+        .await
+        .report("member view: the same 8 tiles as tileResult", CLIENTS);
 
     // The flood: guessers post wrong passwords to the recipients link for the whole phase.
     let flood = Flood::start(&url, std::slice::from_ref(&guarded), false, secs);
-    let flooded = load(view.clone(), CLIENTS, "\"tiles\"", secs).await;
+    let flooded = load(view.clone(), CLIENTS, "\"rowsJson\"", secs).await;
     let statuses = flood.finish().await;
     flooded.report("views: same, during a wrong-password flood", CLIENTS);
     report_flood(&statuses, secs);
@@ -214,7 +279,7 @@ async fn main() {
         );
     }
     let flood = Flood::start(&url, &spread, true, secs);
-    let hashed = load(view, CLIENTS, "\"tiles\"", secs).await;
+    let hashed = load(view, CLIENTS, "\"rowsJson\"", secs).await;
     let statuses = flood.finish().await;
     hashed.report("views: during a flood spread to be hashed", CLIENTS);
     report_flood(&statuses, secs);
