@@ -38,6 +38,8 @@ pub use run::{
 };
 pub use types::{ColumnInfo, ColumnType, describe};
 pub use vitrine_plugins::HostLimits;
+/// What a plugin declares about itself, as the engine's callers show it.
+pub use vitrine_plugins::{InputFormat, PluginInfo, PortInfo};
 
 /// Sizes and limits of the engine.
 #[derive(Debug, Clone)]

@@ -63,6 +63,29 @@ pub mod config {
     pub use vitrine_engine::{EngineLimits, HostLimits};
     pub use vitrine_queue::{Backend, QueueConfig};
 }
+/// The records the services answer with, under the names the API shapes them by. The API
+/// reaches storage only through these: what it may see of storage is chosen here.
+pub mod records {
+    pub use vitrine_storage::{
+        ApiTokenRecord, AuditFilter, AuditRecord, DatasetRecord, ExportRecord, GroupRecord,
+        LocationRecord, PluginRecord, PolicyLine, ReportRecord, RevisionRecord, RunCounts,
+        RunRecord, ShareLinkRecord, ShareRecipientRecord, ShareWarning, TaskRecord,
+        TaskRunProjectRecord, UploadRecord, UserKind, UserRecord, VirtualRootRecord,
+        WorkingCopyLinkRecord, now_ms,
+    };
+}
+
+/// Values of the data engine, the plugin host and the policy engine the services answer
+/// with (results, columns, run events, plugin descriptions, role explanations).
+pub mod values {
+    pub use vitrine_authz::{Explanation, InstanceSettings};
+    pub use vitrine_engine::locations::{Access, LocationKind};
+    pub use vitrine_engine::report::WarmUpSummary;
+    pub use vitrine_engine::{
+        BlockResult, ColumnInfo, FileFormat, InputFormat, KINDS, PluginInfo, PortInfo, QueryResult,
+        RunEvent,
+    };
+}
 pub use audit::Audit;
 pub use auth::{LoginOutcome, NewApiToken, SESSION_TTL};
 pub use directory::{FolderView, ProjectView};

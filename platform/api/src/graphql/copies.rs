@@ -3,9 +3,9 @@
 //! revoke such links, export a project bundle, a dataset or a report file for download,
 //! and import a bundle as a new project.
 
+use crate::services::records::{ExportRecord, WorkingCopyLinkRecord};
 use async_graphql::{Context, Enum, ID, Object, SimpleObject, Upload};
 use chrono::{DateTime, Utc};
-use vitrine_storage::{ExportRecord, WorkingCopyLinkRecord};
 
 use super::types::{Project, time};
 use super::{caller, services};
@@ -352,9 +352,9 @@ impl CopyMutation {
     ) -> R<ExportFile> {
         let c = caller(ctx).gql()?;
         let format = match format {
-            DataFileFormat::Arrow => vitrine_engine::FileFormat::Arrow,
-            DataFileFormat::Csv => vitrine_engine::FileFormat::Csv,
-            DataFileFormat::Parquet => vitrine_engine::FileFormat::Parquet,
+            DataFileFormat::Arrow => crate::services::values::FileFormat::Arrow,
+            DataFileFormat::Csv => crate::services::values::FileFormat::Csv,
+            DataFileFormat::Parquet => crate::services::values::FileFormat::Parquet,
         };
         let e = services(ctx)
             .export_dataset(c, &project_id, &dataset, format)

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::services::FilterState;
+use crate::services::values::Access;
 use async_graphql::{Context, ID, Json, Object, Subscription, Upload as UploadScalar};
 use futures::Stream;
 use serde_json::Value;
-use vitrine_engine::locations::Access;
-use vitrine_engine::report::FilterState;
 
 use super::data_types::*;
 use super::{caller, services};
@@ -66,7 +66,7 @@ impl DataQuery {
 
     /// The block kinds a workflow may use.
     async fn block_kinds(&self) -> Vec<&'static str> {
-        vitrine_engine::KINDS.to_vec()
+        crate::services::values::KINDS.to_vec()
     }
 
     /// A project's workflow (editors; viewers when the project lets them).

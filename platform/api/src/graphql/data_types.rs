@@ -1,12 +1,14 @@
 //! GraphQL types of the data engine: locations, workflows, runs, datasets, reports.
 
+use crate::services::records::{
+    DatasetRecord, LocationRecord, ReportRecord, RunRecord, UploadRecord,
+};
+use crate::services::values::LocationKind;
+use crate::services::values::WarmUpSummary;
+use crate::services::values::{BlockResult, ColumnInfo, QueryResult, RunEvent};
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use vitrine_engine::locations::LocationKind;
-use vitrine_engine::report::WarmUpSummary;
-use vitrine_engine::{BlockResult, ColumnInfo, QueryResult, RunEvent};
-use vitrine_storage::{DatasetRecord, LocationRecord, ReportRecord, RunRecord, UploadRecord};
 
 use super::types::time;
 use crate::services::{DataSecurity, WorkflowView};

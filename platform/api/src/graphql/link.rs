@@ -6,11 +6,11 @@
 //! Signing in, choosing a password and signing out stay HTTP routes (they move the session
 //! cookie), and so do CSV downloads (files) and QR codes (images).
 
+use crate::services::FilterState;
 use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use vitrine_core::RecipientPassword;
-use vitrine_engine::report::FilterState;
 
 use super::data_types::{DrillValueInput, FilterValueInput, TileResult};
 use super::sharing_types::{ShareLinkKind, ShareRights, url};

@@ -1,10 +1,10 @@
 //! Relay cursors: opaque to clients, a uid inside.
 
+use crate::services::PageRequest;
 use async_graphql::OutputType;
 use async_graphql::connection::{Connection, Edge};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use vitrine_storage::PageRequest;
 
 use crate::{ApiError, ApiResult};
 

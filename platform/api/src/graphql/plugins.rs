@@ -1,10 +1,10 @@
 //! Resolvers and types of the plugin registry.
 
+use crate::services::records::PluginRecord;
+use crate::services::values::{InputFormat, PluginInfo, PortInfo};
 use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject, Upload as UploadScalar};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use vitrine_plugins::{InputFormat, PluginInfo, PortInfo};
-use vitrine_storage::PluginRecord;
 
 use super::types::time;
 use super::{caller, services};
@@ -13,7 +13,7 @@ use crate::{ApiError, GqlResult};
 
 /// How a plugin block takes its input tables.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(remote = "vitrine_plugins::InputFormat")]
+#[graphql(remote = "vitrine_services::values::InputFormat")]
 pub enum PluginInputFormat {
     /// Typed columns in plain WIT types.
     Columns,

@@ -1,6 +1,6 @@
+use crate::services::records::AuditFilter;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object};
-use vitrine_storage::AuditFilter;
 
 use super::pagination::{connection, page, page_ahead};
 use super::types::*;
@@ -192,7 +192,7 @@ impl QueryRoot {
             .and_then(|a| a.parse::<usize>().ok())
             .map(|i| i + 1)
             .unwrap_or(0);
-        let rows: Vec<(usize, vitrine_storage::PolicyLine)> = lines
+        let rows: Vec<(usize, crate::services::records::PolicyLine)> = lines
             .into_iter()
             .enumerate()
             .skip(start)

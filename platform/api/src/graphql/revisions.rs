@@ -1,11 +1,11 @@
 //! Version history in GraphQL: a project's revisions, one revision with what it changed,
 //! and the structural diff between any two.
 
+use crate::services::records::RevisionRecord;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use vitrine_core::Change;
-use vitrine_storage::RevisionRecord;
 
 use super::pagination::{connection, page_ahead};
 use super::types::{Project, time};

@@ -1,10 +1,10 @@
 //! GraphQL types of share links, recipients, rights and access warnings, built from the
 //! sharing records; the resolvers are in [`super::sharing`].
 
+use crate::services::records::{ShareLinkRecord, ShareRecipientRecord, ShareWarning};
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use vitrine_core::{LinkKind, LinkRights, RecipientRole as CoreRecipientRole};
-use vitrine_storage::{ShareLinkRecord, ShareRecipientRecord, ShareWarning};
 
 use super::services;
 use super::types::time;
@@ -199,7 +199,7 @@ impl ShareLink {
         self.0.kind.into()
     }
     async fn state(&self) -> ShareLinkState {
-        link_state(&self.0, vitrine_storage::now_ms()).into()
+        link_state(&self.0, crate::services::records::now_ms()).into()
     }
     async fn label(&self) -> &str {
         &self.0.label

@@ -8,10 +8,10 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object, SimpleObject, Subscription};
 
 use super::data_types::TaskRunStatus;
+use crate::services::records::{TaskRecord, TaskRunProjectRecord};
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use vitrine_core::task::{Action, Target, Trigger};
-use vitrine_storage::{TaskRecord, TaskRunProjectRecord};
 
 use super::pagination::{connection, page};
 use super::task_inputs::{TaskActionKind, TaskEvent, TaskInput};
@@ -285,7 +285,7 @@ impl TaskRun {
         self.0
             .run
             .finished_ms
-            .unwrap_or_else(vitrine_storage::now_ms)
+            .unwrap_or_else(crate::services::records::now_ms)
             - self.0.run.created_ms
     }
     /// Per-project results, by project name.
@@ -459,7 +459,10 @@ impl TaskSubscription {
         let c = caller(ctx).gql()?.clone();
         let first = services.task_run(&c, &id).await.gql()?;
         // `seen`: the status and counts last sent; a new event only when they change.
-        type Seen = Option<(vitrine_core::TaskRunStatus, vitrine_storage::RunCounts)>;
+        type Seen = Option<(
+            vitrine_core::TaskRunStatus,
+            crate::services::records::RunCounts,
+        )>;
         let state = (services, c, id.0, Some(first), None as Seen);
         Ok(futures::stream::unfold(
             state,

@@ -1,10 +1,10 @@
 //! GraphQL object types over the service layer's records. Names follow the glossary.
 
-use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, TimeZone, Utc};
-use vitrine_storage::{
+use crate::services::records::{
     ApiTokenRecord, AuditRecord, GroupRecord, PolicyLine, UserRecord, VirtualRootRecord,
 };
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, TimeZone, Utc};
 
 use super::{caller, services};
 use crate::GqlResult;
@@ -48,7 +48,7 @@ pub enum Ability {
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(remote = "vitrine_storage::UserKind")]
+#[graphql(remote = "vitrine_services::records::UserKind")]
 pub enum UserKind {
     Person,
     Service,
@@ -390,8 +390,8 @@ pub struct Explanation {
     pub reason: String,
 }
 
-impl From<vitrine_authz::Explanation> for Explanation {
-    fn from(e: vitrine_authz::Explanation) -> Self {
+impl From<crate::services::values::Explanation> for Explanation {
+    fn from(e: crate::services::values::Explanation) -> Self {
         Explanation {
             allowed: e.allowed,
             required_role: e.required_role.into(),
@@ -427,8 +427,8 @@ pub struct InstanceSettings {
     pub abilities: Vec<AbilitySetting>,
 }
 
-impl From<vitrine_authz::InstanceSettings> for InstanceSettings {
-    fn from(s: vitrine_authz::InstanceSettings) -> Self {
+impl From<crate::services::values::InstanceSettings> for InstanceSettings {
+    fn from(s: crate::services::values::InstanceSettings) -> Self {
         InstanceSettings {
             default_role: s.default_role.into(),
             abilities: vitrine_core::Ability::ALL
