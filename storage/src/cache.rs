@@ -232,7 +232,20 @@ mod store_tests {
             created_ms: 0,
             updated_ms: 0,
         };
-        store.insert_project(&p).await.unwrap();
+        let new = crate::NewProject {
+            project: p,
+            policies: Vec::new(),
+            audit: crate::NewAuditEvent {
+                actor_uid: None,
+                actor_name: "test".into(),
+                action: vitrine_core::AuditAction::ProjectCreate,
+                object: "project:p1".into(),
+                outcome: "ok".into(),
+                address: None,
+                detail: String::new(),
+            },
+        };
+        store.insert_project(&new).await.unwrap();
         assert_eq!(
             store.project_by_slug("one").await.unwrap().unwrap().0.name,
             "One"

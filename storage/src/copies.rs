@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::{
-    BlockStateRecord, DatasetRecord, ReportRecord, RevisionRecord, StorageResult, Store,
-    WorkflowRecord,
+    BlockStateRecord, DatasetRecord, NewAuditEvent, NewProject, ReportRecord, RevisionRecord,
+    StorageResult, Store, WorkflowRecord,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -98,6 +98,11 @@ pub struct Replacement {
     /// Fault injection for crash tests: sleep this long inside the transaction, after
     /// the old content is deleted and before anything new is written.
     pub pause_ms: u64,
+    /// The project is created in the same transaction (an import, a working copy, a copy
+    /// of a revision): it exists only with its content.
+    pub new_project: Option<NewProject>,
+    /// The audit event of the operation, written in the same transaction.
+    pub audit: Option<NewAuditEvent>,
 }
 
 impl Store {
@@ -212,8 +217,41 @@ impl Store {
     pub async fn replace_project(&self, r: &Replacement) -> StorageResult<()> {
         let keep: Vec<&str> = r.reports.iter().map(|x| x.uid.as_str()).collect();
         let pause = format!("{}ms", r.pause_ms);
-        self.exec(
-            r#"BEGIN;
+        let create = match &r.new_project {
+            Some(_) => NewProject::statements(),
+            None => String::new(),
+        };
+        let script = format!("BEGIN; {create} {REPLACE}");
+        let mut vars = json!({
+            "p": r.project_uid,
+            "expect_latest": r.expect_latest,
+            "expect_version": r.expect_version,
+            "keep": keep,
+            "pause": pause,
+            "w": r.workflow,
+            "reports": r.reports,
+            "datasets": r.datasets,
+            "states": r.block_states,
+            "revisions": r.revisions,
+            "wc": r.working_copy,
+            "audit": r.audit.clone().map(|a| a.into_record(crate::now_ms())),
+        });
+        if let (Some(n), Some(v)) = (&r.new_project, vars.as_object_mut())
+            && let serde_json::Value::Object(more) = n.vars()
+        {
+            v.extend(more);
+        }
+        let result = self.exec(&script, vars).await;
+        if r.new_project.is_some() {
+            self.projects_written();
+        }
+        result
+    }
+}
+
+/// The replacement itself, after the optional project creation (see
+/// [`Store::replace_project`]).
+const REPLACE: &str = r#"
             LET $latest = (SELECT VALUE number FROM revision WHERE project_uid = $p ORDER BY number DESC LIMIT 1)[0] ?? 0;
             IF $expect_latest != NULL AND $expect_latest != NONE AND $latest != $expect_latest {
                 THROW "vitrine-conflict: the project moved on since revision " + <string>$expect_latest + "; it is now at revision " + <string>$latest
@@ -233,21 +271,107 @@ impl Store {
             FOR $x IN $states { CREATE block_state CONTENT $x; };
             FOR $x IN $revisions { CREATE revision CONTENT $x; };
             IF $wc { DELETE working_copy WHERE copy_uid = $wc.copy_uid; CREATE working_copy CONTENT $wc; };
-            COMMIT;"#,
-            json!({
-                "p": r.project_uid,
-                "expect_latest": r.expect_latest,
-                "expect_version": r.expect_version,
-                "keep": keep,
-                "pause": pause,
-                "w": r.workflow,
-                "reports": r.reports,
-                "datasets": r.datasets,
-                "states": r.block_states,
-                "revisions": r.revisions,
-                "wc": r.working_copy,
+            IF $audit { CREATE audit_event CONTENT $audit; };
+            COMMIT;"#;
+
+#[cfg(test)]
+mod tests {
+    use vitrine_core::AuditAction;
+
+    use crate::{
+        FolderRecord, NewAuditEvent, NewProject, PolicyLine, ProjectRecord, Replacement, Store,
+        WorkflowRecord,
+    };
+
+    fn event(action: AuditAction) -> NewAuditEvent {
+        NewAuditEvent {
+            actor_uid: None,
+            actor_name: "test".into(),
+            action,
+            object: "project:born".into(),
+            outcome: "ok".into(),
+            address: None,
+            detail: String::new(),
+        }
+    }
+
+    /// A project born with content (an import, a working copy) is created by the same
+    /// transaction as its content: when the content is refused, the project, its policy
+    /// lines and its audit events are not there either.
+    #[tokio::test]
+    async fn a_project_born_with_its_content_is_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("surrealkv://{}", dir.path().join("db").display());
+        let store = Store::open(&url, &dir.path().join("a")).await.unwrap();
+        store
+            .insert_folder(&FolderRecord {
+                uid: "f".into(),
+                name: "F".into(),
+                parent_uid: None,
+                created_ms: 0,
+            })
+            .await
+            .unwrap();
+        let replacement = |expect_latest: i64| Replacement {
+            project_uid: "born".into(),
+            expect_latest: Some(expect_latest),
+            expect_version: 0,
+            workflow: WorkflowRecord {
+                project_uid: "born".into(),
+                definition: serde_json::json!({"blocks": []}),
+                parameters: Default::default(),
+                version: 1,
+                updated_ms: 1,
+                updated_by: None,
+            },
+            reports: Vec::new(),
+            datasets: Vec::new(),
+            block_states: Vec::new(),
+            revisions: Vec::new(),
+            working_copy: None,
+            pause_ms: 0,
+            new_project: Some(NewProject {
+                project: ProjectRecord {
+                    uid: "born".into(),
+                    name: "Born".into(),
+                    slug: "born".into(),
+                    folder_uid: "f".into(),
+                    description: String::new(),
+                    abilities: Default::default(),
+                    created_ms: 1,
+                    updated_ms: 1,
+                },
+                policies: vec![PolicyLine::new("g2", "project:born", "folder:f", "")],
+                audit: event(AuditAction::ProjectCreate),
             }),
-        )
-        .await
+            audit: Some(event(AuditAction::BundleImport)),
+        };
+        let audits = |store: &Store| {
+            let store = store.clone();
+            async move {
+                let page = crate::PageRequest {
+                    after: None,
+                    first: 50,
+                };
+                store
+                    .audit_page(&Default::default(), &page)
+                    .await
+                    .unwrap()
+                    .len()
+            }
+        };
+        // The content is refused inside the transaction (a revision it did not expect).
+        let refused = store.replace_project(&replacement(7)).await;
+        assert!(refused.is_err(), "{refused:?}");
+        assert!(store.project("born").await.unwrap().is_none());
+        assert!(store.workflow("born").await.unwrap().is_none());
+        assert!(store.policy_lines().await.unwrap().is_empty());
+        assert_eq!(audits(&store).await, 0);
+        // Accepted: everything at once.
+        store.replace_project(&replacement(0)).await.unwrap();
+        assert_eq!(store.project("born").await.unwrap().unwrap().slug, "born");
+        assert_eq!(store.workflow("born").await.unwrap().unwrap().version, 1);
+        assert_eq!(store.policy_lines().await.unwrap().len(), 1);
+        assert_eq!(audits(&store).await, 2);
     }
 }

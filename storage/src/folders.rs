@@ -3,8 +3,8 @@
 use serde_json::json;
 
 use crate::{
-    FolderRecord, PageRequest, ProjectRecord, StorageError, StorageResult, Store,
-    VirtualRootRecord, now_ms,
+    FolderRecord, NewAuditEvent, PageRequest, PolicyLine, ProjectRecord, StorageError,
+    StorageResult, Store, VirtualRootRecord, now_ms,
 };
 
 /// A slug is free for `project_uid` when no other project uses it and no other project
@@ -23,10 +23,44 @@ const FOLDER_STILL_THERE: &str = r#"
     IF array::len($folder_row) = 0 { THROW "vitrine-conflict: the folder was deleted meanwhile" };
 "#;
 
+/// A project to create inside a transaction: the record, its policy lines (its place in
+/// the folder tree, its owner) and the audit event of its creation. Written alone by
+/// [`Store::insert_project`], or as the first part of a content replacement
+/// ([`crate::Replacement::new_project`]) when a project is born with content (an import, a
+/// working copy, a copy of a revision): then nobody ever sees it empty or half-written.
+#[derive(Debug, Clone)]
+pub struct NewProject {
+    pub project: ProjectRecord,
+    pub policies: Vec<PolicyLine>,
+    pub audit: NewAuditEvent,
+}
+
+impl NewProject {
+    /// The statements, inside a caller's BEGIN … COMMIT, over [`NewProject::vars`]. The
+    /// folder is written too, not only read: a concurrent deletion of it then conflicts
+    /// with this transaction (snapshot isolation catches two writes to one record, not a
+    /// read beside a write), and the retry finds it gone.
+    pub(crate) fn statements() -> String {
+        format!(
+            "{SLUG_FREE_CHECK} {FOLDER_STILL_THERE}
+            CREATE project CONTENT $new_project;
+            FOR $l IN $new_policies {{ CREATE policy CONTENT $l; }};
+            CREATE audit_event CONTENT $new_audit;"
+        )
+    }
+
+    pub(crate) fn vars(&self) -> serde_json::Value {
+        let p = &self.project;
+        json!({ "new_project": p, "slug": p.slug, "uid": p.uid, "folder": p.folder_uid,
+                "now": p.created_ms, "new_policies": self.policies,
+                "new_audit": self.audit.clone().into_record(p.created_ms) })
+    }
+}
+
 impl Store {
     /// After every write touching projects, succeeded or not: the project cache (present
     /// only on an exclusive store) must not outlive it.
-    fn projects_written(&self) {
+    pub(crate) fn projects_written(&self) {
         if let Some(c) = &self.projects {
             c.invalidate();
         }
@@ -139,20 +173,11 @@ impl Store {
 
     // ---- projects -----------------------------------------------------------------
 
-    pub async fn insert_project(&self, project: &ProjectRecord) -> StorageResult<()> {
+    /// Creates a project with its policy lines and audit event, all or nothing.
+    pub async fn insert_project(&self, new: &NewProject) -> StorageResult<()> {
         let result = async {
-            // The folder is written too, not only read: a concurrent deletion of it then
-            // conflicts with this transaction (snapshot isolation catches two writes to
-            // one record, not a read beside a write), and the retry finds it gone.
-            let script = format!(
-                "BEGIN; {SLUG_FREE_CHECK} {FOLDER_STILL_THERE} CREATE project CONTENT $p; COMMIT;"
-            );
-            self.exec(
-                &script,
-                json!({ "p": project, "slug": project.slug, "uid": project.uid,
-                        "folder": project.folder_uid, "now": project.created_ms }),
-            )
-            .await
+            let script = format!("BEGIN; {} COMMIT;", NewProject::statements());
+            self.exec(&script, new.vars()).await
         }
         .await;
         self.projects_written();

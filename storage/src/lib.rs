@@ -33,6 +33,7 @@ pub use data::{
 };
 pub use db::Store;
 pub use error::{StorageError, StorageResult};
+pub use folders::NewProject;
 pub use plugins::PluginRecord;
 pub use policies::PolicyLine;
 pub use records::{

@@ -337,6 +337,46 @@ impl Authz {
         Ok(())
     }
 
+    /// The policy lines of a new project, for storage to write in the transaction that
+    /// creates it: its place under `parent` and, unless the creator is an administrator
+    /// (who may do everything anyway), the creator as its owner.
+    pub fn new_project_lines(
+        &self,
+        project: &Object,
+        parent: &Object,
+        creator: &str,
+    ) -> Vec<PolicyLine> {
+        let obj = project.to_string();
+        let mut lines = vec![PolicyLine::new("g2", &obj, &parent.to_string(), "")];
+        if !self.is_admin(creator) {
+            let owner = Subject::User(creator.to_owned()).to_string();
+            lines.push(PolicyLine::new("p", &owner, &obj, &Role::Owner.to_string()));
+        }
+        lines
+    }
+
+    /// Mirrors lines that storage already wrote (see [`Authz::new_project_lines`]) into
+    /// the in-memory policies, without writing them again.
+    pub async fn lines_written(&self, lines: &[PolicyLine]) -> AuthzResult<()> {
+        let mut enforcer = self.enforcer.lock().await;
+        enforcer.enable_auto_save(false);
+        let mut result = Ok(());
+        for l in lines {
+            let added = match l.ptype.as_str() {
+                "p" => enforcer.add_policy(l.values()).await,
+                other => enforcer.add_named_grouping_policy(other, l.values()).await,
+            };
+            if let Err(e) = added {
+                result = Err(e);
+                break;
+            }
+        }
+        enforcer.enable_auto_save(true);
+        result?;
+        self.rebuild(&enforcer);
+        Ok(())
+    }
+
     /// Re-reads every line from the database; used after deletes that removed policy lines
     /// in the same transaction as the objects they named.
     pub async fn reload(&self) -> AuthzResult<()> {

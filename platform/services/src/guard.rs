@@ -116,6 +116,16 @@ impl Services {
         Ok(Authorized::new(p.record))
     }
 
+    /// A project being created with its first content, in one transaction: the plan
+    /// exists only once the caller was found allowed to create it, and its creator owns
+    /// it (or is an administrator).
+    pub(crate) fn authorize_planned(
+        &self,
+        plan: &crate::projects::ProjectPlan,
+    ) -> Authorized<ProjectRecord, Edit> {
+        Authorized::new(plan.record().clone())
+    }
+
     /// The project a share link shows, if the link's rights let its visitors edit it in
     /// place (the edit and sync-edits rights).
     pub(crate) fn authorize_link_edit(

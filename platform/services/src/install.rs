@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use vitrine_core::{ErrorCode, RevisionContent};
 use vitrine_engine::report::ReportDefinition;
 use vitrine_storage::{
-    BlockStateRecord, DatasetRecord, ProjectRecord, PushedFrom, Replacement, ReportRecord,
-    RevisionRecord, StorageError, WorkflowRecord, WorkingCopyRecord, new_uid, now_ms,
+    BlockStateRecord, DatasetRecord, NewAuditEvent, NewProject, ProjectRecord, PushedFrom,
+    Replacement, ReportRecord, RevisionRecord, StorageError, WorkflowRecord, WorkingCopyRecord,
+    new_uid, now_ms,
 };
 
 use super::Services;
@@ -50,6 +51,12 @@ pub(crate) struct Install {
     pub pause_ms: u64,
     /// What the content is, in errors ("revision 3"); "the incoming content" if unset.
     pub label: Option<String>,
+    /// The target is created in the same transaction (from a [`ProjectPlan`]).
+    ///
+    /// [`ProjectPlan`]: crate::projects::ProjectPlan
+    pub creating: Option<NewProject>,
+    /// The operation's audit event, written in the same transaction.
+    pub audit: Option<NewAuditEvent>,
 }
 
 /// What an install did.
@@ -58,8 +65,6 @@ pub(crate) struct Installed {
     /// The target's newest revision number afterwards.
     pub head: i64,
     pub appended: usize,
-    /// The final report uid map (payload → target).
-    pub report_map: BTreeMap<String, String>,
 }
 
 impl Payload {
@@ -283,7 +288,8 @@ impl Services {
             working_copy: how.working_copy.take().map(|mut w| {
                 if w.copy_uid == target_uid {
                     w.base_copy_number = head_number;
-                    if w.origin_url.is_none() {
+                    // A copy being created records its pairs whatever its origin.
+                    if w.origin_url.is_none() || how.creating.is_some() {
                         w.report_map = how
                             .report_map
                             .iter()
@@ -298,6 +304,8 @@ impl Services {
                 w
             }),
             pause_ms: how.pause_ms,
+            new_project: how.creating.take(),
+            audit: how.audit.take(),
         };
         let appended = replacement.revisions.len();
         match self.store.replace_project(&replacement).await {
@@ -315,7 +323,6 @@ impl Services {
         Ok(Installed {
             head: head_number,
             appended,
-            report_map: how.report_map,
         })
     }
 }

@@ -1,16 +1,45 @@
 //! Projects (slugs, moves, abilities) and virtual roots, each read and write checked
 //! against the caller's effective role.
 
-use vitrine_authz::{Action, Subject};
+use vitrine_authz::Action;
 use vitrine_core::AuditAction;
 use vitrine_core::{Ability, Name, Role, ServerPermission, Slug};
-use vitrine_storage::{PageRequest, ProjectRecord, VirtualRootRecord, new_uid, now_ms};
+use vitrine_storage::{NewProject, PageRequest, ProjectRecord, VirtualRootRecord, new_uid, now_ms};
 
 use super::Services;
 use super::directory::ProjectView;
 use super::scan_visible;
+use crate::Audit;
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
+
+/// A project a caller was found allowed to create, planned but not yet written: by
+/// [`Services::create_project`] alone, or inside the transaction of its first content (an
+/// import, a working copy, a copy of a revision). Only this module makes one, after the
+/// checks; the guard turns it into the proof that first content write needs.
+#[derive(Debug)]
+pub(crate) struct ProjectPlan {
+    new: NewProject,
+    explicit: Option<Slug>,
+    base: Slug,
+    suffix: u32,
+}
+
+impl ProjectPlan {
+    pub(crate) fn record(&self) -> &ProjectRecord {
+        &self.new.project
+    }
+
+    /// What storage writes.
+    pub(crate) fn new_project(&self) -> &NewProject {
+        &self.new
+    }
+
+    fn next_suffix(&mut self) {
+        self.suffix += 1;
+        self.new.project.slug = self.base.with_suffix(self.suffix).into_inner();
+    }
+}
 
 impl Services {
     // ---- projects -----------------------------------------------------------------
@@ -55,7 +84,8 @@ impl Services {
     }
 
     /// Creates a project in a folder; the creator becomes its owner. Needs editor on the
-    /// folder and the `project_editor` server permission.
+    /// folder and the `project_editor` server permission. The project, its policy lines
+    /// and the audit event are one transaction.
     pub async fn create_project(
         &self,
         caller: &Caller,
@@ -63,6 +93,37 @@ impl Services {
         name: &str,
         slug: Option<&str>,
     ) -> ApiResult<ProjectView> {
+        let mut plan = self
+            .plan_project(caller, folder, name, slug, AuditAction::ProjectCreate, "")
+            .await?;
+        // A derived slug taken meanwhile moves on to the next free suffix.
+        loop {
+            match self.store.insert_project(&plan.new).await {
+                Ok(()) => break,
+                Err(vitrine_storage::StorageError::Conflict(msg))
+                    if plan.explicit.is_none() && plan.suffix < 100 =>
+                {
+                    tracing::debug!(slug = %plan.new.project.slug, %msg, "slug taken, trying the next suffix");
+                    plan.next_suffix();
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.project_planned(caller, plan).await
+    }
+
+    /// Checks that `caller` may create a project named `name` in `folder` and plans it:
+    /// the record (with the first free slug, for a derived one), its policy lines and the
+    /// audit event `action` (with `detail`; the slug when empty). Nothing is written.
+    pub(crate) async fn plan_project(
+        &self,
+        caller: &Caller,
+        folder: &str,
+        name: &str,
+        slug: Option<&str>,
+        action: AuditAction,
+        detail: &str,
+    ) -> ApiResult<ProjectPlan> {
         caller.require_write()?;
         let name = Name::parse("name", name)?;
         self.load_folder(caller, folder, Action::Edit).await?;
@@ -73,8 +134,10 @@ impl Services {
             .clone()
             .unwrap_or_else(|| Slug::derive(name.as_str()));
         let now = now_ms();
-        let mut record = ProjectRecord {
-            uid: new_uid(),
+        let uid = new_uid();
+        let obj = Self::project_obj(&uid);
+        let record = ProjectRecord {
+            uid,
             name: name.into_inner(),
             slug: base.as_str().to_owned(),
             folder_uid: folder.to_owned(),
@@ -83,40 +146,51 @@ impl Services {
             created_ms: now,
             updated_ms: now,
         };
-        // An explicit slug must be free; a derived one takes the first free suffix.
-        let mut n = 1;
-        loop {
-            match self.store.insert_project(&record).await {
-                Ok(()) => break,
-                Err(vitrine_storage::StorageError::Conflict(msg))
-                    if explicit.is_none() && n < 100 =>
-                {
-                    tracing::debug!(slug = %record.slug, %msg, "slug taken, trying the next suffix");
-                    n += 1;
-                    record.slug = base.with_suffix(n).into_inner();
-                }
-                Err(e) => return Err(e.into()),
-            }
+        let policies = self
+            .authz
+            .new_project_lines(&obj, &Self::folder_obj(folder), caller.uid());
+        let detail = if detail.is_empty() {
+            &record.slug
+        } else {
+            detail
+        };
+        let audit = Audit::event(caller, action, &obj.to_string(), detail);
+        let mut plan = ProjectPlan {
+            new: NewProject {
+                project: record,
+                policies,
+                audit,
+            },
+            explicit,
+            base,
+            suffix: 1,
+        };
+        // A derived slug starts at the first suffix free now; the writing transaction
+        // checks again.
+        while plan.explicit.is_none()
+            && plan.suffix < 100
+            && self
+                .store
+                .project_by_slug(&plan.new.project.slug)
+                .await?
+                .is_some()
+        {
+            plan.next_suffix();
         }
-        let obj = Self::project_obj(&record.uid);
-        self.authz
-            .set_parent(&obj, Some(&Self::folder_obj(folder)))
-            .await?;
-        if !self.authz.is_admin(caller.uid()) {
-            self.authz
-                .grant_role(&Subject::User(caller.uid().to_owned()), &obj, Role::Owner)
-                .await?;
-        }
-        self.audit
-            .record(
-                caller,
-                AuditAction::ProjectCreate,
-                &obj.to_string(),
-                "ok",
-                &record.slug,
-            )
-            .await?;
-        let role = self.authz.effective_role(caller.uid(), &obj);
+        Ok(plan)
+    }
+
+    /// Mirrors a planned project that storage wrote into the policies and answers it.
+    pub(crate) async fn project_planned(
+        &self,
+        caller: &Caller,
+        plan: ProjectPlan,
+    ) -> ApiResult<ProjectView> {
+        self.authz.lines_written(&plan.new.policies).await?;
+        let record = plan.new.project;
+        let role = self
+            .authz
+            .effective_role(caller.uid(), &Self::project_obj(&record.uid));
         Ok(ProjectView { record, role })
     }
 

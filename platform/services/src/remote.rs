@@ -306,9 +306,11 @@ impl Services {
         )
         .await?;
         let (payload, pinned) = self.payload_of_bundle(&bundle).await?;
-        let created = self.create_project(caller, folder, name, slug).await;
-        let copy = match created {
-            Ok(c) => c,
+        let planned = self
+            .plan_project(caller, folder, name, slug, AuditAction::ProjectCreate, "")
+            .await;
+        let plan = match planned {
+            Ok(p) => p,
             Err(e) => {
                 self.engine.datasets.unpin(&pinned);
                 return Err(e);
@@ -317,7 +319,7 @@ impl Services {
         let m = &bundle.manifest;
         let record = WorkingCopyRecord {
             uid: new_uid(),
-            copy_uid: copy.record.uid.clone(),
+            copy_uid: plan.record().uid.clone(),
             origin_project_uid: m.project.uid.clone().unwrap_or_default(),
             origin_name: m.project.name.clone(),
             origin_url: Some(url.clone()),
@@ -334,10 +336,10 @@ impl Services {
             m.project.name, m.head
         );
         let started = self
-            .start_copy(caller, &copy, record, &payload, &message)
+            .start_copy(caller, plan, record, &payload, &message)
             .await;
         self.engine.datasets.unpin(&pinned);
-        started?;
+        let copy = started?;
         Ok(copy)
     }
 }

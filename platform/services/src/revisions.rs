@@ -15,6 +15,7 @@ use vitrine_storage::{PageRequest, RevisionRecord};
 
 use super::Services;
 use super::install::{Install, Payload, content_of};
+use crate::Audit;
 use crate::caller::Caller;
 use crate::guard::Edit;
 use crate::{ApiError, ApiResult};
@@ -227,8 +228,11 @@ impl Services {
             .await?
             .map(|p| p.name)
             .unwrap_or_default();
-        let project = self.create_project(caller, folder, name, slug).await?;
+        let plan = self
+            .plan_project(caller, folder, name, slug, AuditAction::ProjectCreate, "")
+            .await?;
         let message = format!("copied from {origin} {label}");
+        let object = format!("project:{}", plan.record().uid);
         let how = Install {
             expect_latest: Some(0),
             label: Some(label),
@@ -237,29 +241,20 @@ impl Services {
                 caller.user().username.clone(),
                 message.clone(),
             )),
-            ..Install::default()
-        };
-        let installed = match self.authorize::<Edit>(caller, &project.record.uid).await {
-            Ok(target) => {
-                self.install(&target, &payload, how, caller.as_author())
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        if let Err(e) = installed {
-            self.remove_failed_project(&project.record.uid).await;
-            return Err(e);
-        }
-        self.audit
-            .record(
+            creating: Some(plan.new_project().clone()),
+            audit: Some(Audit::event(
                 caller,
                 AuditAction::RevisionCopy,
-                &format!("project:{}", project.record.uid),
-                "ok",
+                &object,
                 &message,
-            )
+            )),
+            ..Install::default()
+        };
+        // The project, its content and history and the audit events: one transaction.
+        let target = self.authorize_planned(&plan);
+        self.install(&target, &payload, how, caller.as_author())
             .await?;
-        Ok(project)
+        self.project_planned(caller, plan).await
     }
 }
 

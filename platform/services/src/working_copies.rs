@@ -21,8 +21,10 @@ use super::Services;
 use super::directory::ProjectView;
 use super::install::{Install, Payload, SyncOutcome, content_of, moved};
 use super::remote::RemoteOrigin;
+use crate::Audit;
 use crate::caller::Caller;
 use crate::guard::{Edit, Manage, View};
+use crate::projects::ProjectPlan;
 use crate::{ApiError, ApiResult};
 
 /// A working copy's link to its origin, as its editors see it.
@@ -82,10 +84,12 @@ impl Services {
         // Validated before the copy exists, so a refusal leaves nothing behind.
         self.restorable(&payload.head, &format!("revision {number}"))
             .await?;
-        let copy = self.create_project(caller, folder, name, slug).await?;
+        let plan = self
+            .plan_project(caller, folder, name, slug, AuditAction::ProjectCreate, "")
+            .await?;
         let record = WorkingCopyRecord {
             uid: new_uid(),
-            copy_uid: copy.record.uid.clone(),
+            copy_uid: plan.record().uid.clone(),
             origin_project_uid: origin_uid.to_owned(),
             origin_name: origin.record.name.clone(),
             origin_url: None,
@@ -98,21 +102,22 @@ impl Services {
             synced_ms: 0,
         };
         let message = format!("working copy of {} revision {number}", origin.record.name);
-        self.start_copy(caller, &copy, record, &payload, &message)
-            .await?;
-        Ok(copy)
+        self.start_copy(caller, plan, record, &payload, &message)
+            .await
     }
 
-    /// Fills a freshly created copy and writes its link; removes the copy on failure.
+    /// Creates the planned copy with its content, its link and its audit event, in one
+    /// transaction: a refusal leaves nothing behind.
     pub(crate) async fn start_copy(
         &self,
         caller: &Caller,
-        copy: &ProjectView,
-        mut record: WorkingCopyRecord,
+        plan: ProjectPlan,
+        record: WorkingCopyRecord,
         payload: &Payload,
         message: &str,
-    ) -> ApiResult<()> {
+    ) -> ApiResult<ProjectView> {
         let remote = record.origin_url.is_some();
+        let object = format!("project:{}", plan.record().uid);
         let how = Install {
             expect_latest: Some(0),
             keep_report_uids: remote,
@@ -121,55 +126,20 @@ impl Services {
                 caller.user().username.clone(),
                 message.to_owned(),
             )),
-            ..Install::default()
-        };
-        let installed = match self.authorize::<Edit>(caller, &copy.record.uid).await {
-            Ok(target) => {
-                self.install(&target, payload, how, caller.as_author())
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        let installed = match installed {
-            Ok(i) => i,
-            Err(e) => {
-                self.remove_failed_project(&copy.record.uid).await;
-                return Err(e);
-            }
-        };
-        // Same instance: the map turns the copy's report uids back into the origin's.
-        record.report_map = installed
-            .report_map
-            .into_iter()
-            .map(|(origin, copy)| (copy, origin))
-            .collect();
-        record.base_copy_number = installed.head;
-        record.synced_ms = now_ms();
-        if let Err(e) = self.store.put_working_copy(&record).await {
-            self.remove_failed_project(&copy.record.uid).await;
-            return Err(e.into());
-        }
-        self.audit
-            .record(
+            working_copy: Some(record),
+            creating: Some(plan.new_project().clone()),
+            audit: Some(Audit::event(
                 caller,
                 AuditAction::WorkingCopyCreate,
-                &format!("project:{}", copy.record.uid),
-                "ok",
+                &object,
                 message,
-            )
+            )),
+            ..Install::default()
+        };
+        let target = self.authorize_planned(&plan);
+        self.install(&target, payload, how, caller.as_author())
             .await?;
-        Ok(())
-    }
-
-    /// Removes a project created for content that was then refused, so a refusal leaves
-    /// nothing behind.
-    pub(crate) async fn remove_failed_project(&self, uid: &str) {
-        if let Err(e) = self.store.delete_project(uid).await {
-            tracing::error!(project = uid, error = %e, "refused project not removed");
-        }
-        if let Err(e) = self.authz.reload().await {
-            tracing::error!(error = %e, "policies not reloaded");
-        }
+        self.project_planned(caller, plan).await
     }
 
     /// The working-copy link of `project_uid`, for its editors (none for an ordinary

@@ -74,7 +74,7 @@ pub async fn execute(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> 
     if content_type.starts_with("multipart/form-data") {
         return execute_multipart(req, body, &content_type, &state).await;
     }
-    if let Err(refused) = check_json(req) {
+    if let Some(refused) = not_json(req) {
         return refused;
     }
     let meta = request_meta(req);
@@ -82,12 +82,12 @@ pub async fn execute(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> 
     execute_json(req, body, auth, &state).await
 }
 
-/// Refuses a body that is not JSON, before anything is read.
-pub(super) fn check_json(req: &Request) -> Result<(), Response> {
+/// The refusal of a body that is not JSON, given before anything is read.
+pub(super) fn not_json(req: &Request) -> Option<Response> {
     if is_json(req.content_type().unwrap_or_default()) {
-        return Ok(());
+        return None;
     }
-    Err(body_error(
+    Some(body_error(
         ErrorCode::InvalidInput,
         "send GraphQL requests as `content-type: application/json` (or multipart/form-data for uploads)",
     ))

@@ -19,7 +19,7 @@ use vitrine_api::services::{ShareAccess, SharePage, link_path};
 use vitrine_api::{ApiError, Caller, RequestMeta};
 use vitrine_core::ErrorCode;
 
-use super::graphql::{authenticate, body_error, check_json, execute_json};
+use super::graphql::{authenticate, body_error, execute_json, not_json};
 use super::viewer::{gone_page, viewer_page};
 use super::{error_response, json_response, request_meta};
 use crate::AppState;
@@ -244,7 +244,7 @@ pub async fn graphql(
     if let Err(e) = require_write_header(req) {
         return private(body_error(e.code, e.message));
     }
-    if let Err(refused) = check_json(req) {
+    if let Some(refused) = not_json(req) {
         return private(refused);
     }
     let visit = match page_for(&state, req, &link).await {

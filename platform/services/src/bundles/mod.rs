@@ -20,8 +20,8 @@ use self::format::{
 use super::Services;
 use super::directory::ProjectView;
 use super::install::{Install, Payload};
+use crate::Audit;
 use crate::caller::Caller;
-use crate::guard::Edit;
 use crate::{ApiError, ApiResult};
 
 /// Where a bundle file is: small ones (an origin's answer) in memory, uploads and request
@@ -299,49 +299,48 @@ impl Services {
             .await?;
         let (payload, pinned) = self.payload_of_bundle(&bundle).await?;
         let name = name.unwrap_or(&bundle.manifest.project.name);
-        let created = self.create_project(caller, folder, name, slug).await;
-        let project = match created {
+        // The project is born with its content: one transaction writes the project, its
+        // policies, the content, the history and both audit events, so a failure leaves
+        // nothing behind and nobody ever sees the project empty.
+        let planned = self
+            .plan_project(caller, folder, name, slug, AuditAction::ProjectCreate, "")
+            .await;
+        let plan = match planned {
             Ok(p) => p,
             Err(e) => {
                 self.engine.datasets.unpin(&pinned);
                 return Err(e);
             }
         };
+        let object = format!("project:{}", plan.record().uid);
+        let detail = format!(
+            "{} revisions, {} datasets",
+            bundle.revisions.len(),
+            bundle.manifest.datasets.len()
+        );
         let how = Install {
             expect_latest: Some(0),
-            ..Install::default()
-        };
-        let target = self.authorize::<Edit>(caller, &project.record.uid).await;
-        let installed = match target {
-            Ok(target) => {
-                self.install(
-                    &target,
-                    &payload,
-                    how,
-                    (Some(caller.uid()), &caller.user().username),
-                )
-                .await
-            }
-            Err(e) => Err(e),
-        };
-        self.engine.datasets.unpin(&pinned);
-        if let Err(e) = installed {
-            self.remove_failed_project(&project.record.uid).await;
-            return Err(e);
-        }
-        self.audit
-            .record(
+            creating: Some(plan.new_project().clone()),
+            audit: Some(Audit::event(
                 caller,
                 AuditAction::BundleImport,
-                &format!("project:{}", project.record.uid),
-                "ok",
-                &format!(
-                    "{} revisions, {} datasets",
-                    bundle.revisions.len(),
-                    bundle.manifest.datasets.len()
-                ),
+                &object,
+                &detail,
+            )),
+            ..Install::default()
+        };
+        let target = self.authorize_planned(&plan);
+        let installed = self
+            .install(
+                &target,
+                &payload,
+                how,
+                (Some(caller.uid()), &caller.user().username),
             )
-            .await?;
+            .await;
+        self.engine.datasets.unpin(&pinned);
+        installed?;
+        let project = self.project_planned(caller, plan).await?;
         self.emit(
             vitrine_core::task::EventKind::BundleImported,
             Some(&project.record.uid),
