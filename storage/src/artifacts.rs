@@ -1,4 +1,4 @@
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use opendal::Operator;
 use opendal::services::Fs;
@@ -69,24 +69,62 @@ fn fan(hash: &str) -> &str {
     hash.get(..2).unwrap_or("__")
 }
 
+/// What a node keeps for itself beside the shared artifacts: caches derived from them,
+/// never shared between nodes (compiled plugin code is valid only for the engine build
+/// and CPU that made it), so they live on the node's own disk whatever holds the
+/// artifacts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeCache {
+    /// Plugins compiled to native code, keyed by component hash and engine.
+    CompiledPlugins,
+}
+
+/// Where the artifacts and this node's caches live.
+#[derive(Debug, Clone)]
+pub struct ArtifactConfig {
+    /// The artifacts' root directory (the local file system store).
+    pub root: PathBuf,
+    /// The directory this node's caches go under.
+    pub node_dir: PathBuf,
+}
+
+impl ArtifactConfig {
+    /// The layout of a data directory: `artifacts/`, and the node's caches beside it.
+    pub fn in_data_dir(dir: &Path) -> ArtifactConfig {
+        ArtifactConfig {
+            root: dir.join("artifacts"),
+            node_dir: dir.to_path_buf(),
+        }
+    }
+}
+
 /// Artifacts behind opendal, so the same code runs on a local directory or an object
-/// store.
+/// store; and the place of the node's own caches ([`NodeCache`]).
 #[derive(Clone)]
 pub struct ArtifactStore {
     op: Operator,
     /// The directory behind `op` when it is the local file system: whole-file reads of
     /// large artifacts go straight to it in one read instead of opendal's chunked reads
     /// and the copy that joins them.
-    local_root: Option<std::path::PathBuf>,
+    local_root: Option<PathBuf>,
+    node_dir: PathBuf,
 }
 
 impl ArtifactStore {
-    pub fn local(root: &Path) -> StorageResult<ArtifactStore> {
-        let builder = Fs::default().root(&root.to_string_lossy());
+    pub fn open(config: &ArtifactConfig) -> StorageResult<ArtifactStore> {
+        let builder = Fs::default().root(&config.root.to_string_lossy());
         Ok(ArtifactStore {
             op: Operator::new(builder)?,
-            local_root: Some(root.to_path_buf()),
+            local_root: Some(config.root.clone()),
+            node_dir: config.node_dir.clone(),
         })
+    }
+
+    /// The directory of one of this node's caches (created by whoever fills it).
+    pub fn node_cache(&self, cache: NodeCache) -> PathBuf {
+        match cache {
+            NodeCache::CompiledPlugins => self.node_dir.join("plugin-cache"),
+        }
     }
 
     pub async fn put(&self, a: Artifact<'_>, bytes: Vec<u8>) -> StorageResult<()> {

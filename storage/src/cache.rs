@@ -211,7 +211,9 @@ mod store_tests {
     async fn reads_after_writes_see_the_write() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("surrealkv://{}", dir.path().join("db").display());
-        let store = Store::open(&url, &dir.path().join("a")).await.unwrap();
+        let store = Store::open(&url, &crate::ArtifactConfig::in_data_dir(dir.path()))
+            .await
+            .unwrap();
         assert!(store.is_exclusive());
         store
             .insert_folder(&FolderRecord {

@@ -302,7 +302,9 @@ mod tests {
     async fn a_project_born_with_its_content_is_all_or_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("surrealkv://{}", dir.path().join("db").display());
-        let store = Store::open(&url, &dir.path().join("a")).await.unwrap();
+        let store = Store::open(&url, &crate::ArtifactConfig::in_data_dir(dir.path()))
+            .await
+            .unwrap();
         store
             .insert_folder(&FolderRecord {
                 uid: "f".into(),

@@ -1,11 +1,9 @@
-use std::path::Path;
-
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use surrealdb::Surreal;
 use surrealdb::engine::any::{self, Any};
 
-use crate::{ArtifactStore, StorageError, StorageResult, now_ms};
+use crate::{ArtifactConfig, ArtifactStore, StorageError, StorageResult, now_ms};
 
 /// Ordered migrations, embedded at build time from schema/surql.
 const MIGRATIONS: &[(u32, &str)] = &[
@@ -36,10 +34,10 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the database named by `url` and the artifact store under `artifacts_root`,
+    /// Opens the database named by `url` and the artifact store `artifacts` describes,
     /// then applies pending migrations. `url` is `surrealkv://PATH` (embedded, synced to
     /// disk on every commit) or `ws://HOST:PORT` / `wss://…` (a remote server).
-    pub async fn open(url: &str, artifacts_root: &Path) -> StorageResult<Store> {
+    pub async fn open(url: &str, artifacts: &ArtifactConfig) -> StorageResult<Store> {
         let endpoint = durable_endpoint(url);
         let open_err = |e: surrealdb::Error| StorageError::Open {
             url: url.to_owned(),
@@ -55,7 +53,7 @@ impl Store {
             projects: url.starts_with("surrealkv://").then(Default::default),
             reads: url.starts_with("surrealkv://").then(Default::default),
             db,
-            artifacts: ArtifactStore::local(artifacts_root)?,
+            artifacts: ArtifactStore::open(artifacts)?,
         };
         store.migrate().await?;
         Ok(store)
@@ -240,7 +238,7 @@ mod tests {
     async fn duplicate_task_names_are_renamed_then_refused() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("surrealkv://{}", dir.path().join("db").display());
-        let store = Store::open(&url, &dir.path().join("artifacts"))
+        let store = Store::open(&url, &crate::ArtifactConfig::in_data_dir(dir.path()))
             .await
             .unwrap();
         store

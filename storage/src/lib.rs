@@ -23,7 +23,7 @@ mod settings;
 mod sharing;
 mod tasks;
 
-pub use artifacts::{Artifact, ArtifactKind, ArtifactStore};
+pub use artifacts::{Artifact, ArtifactConfig, ArtifactKind, ArtifactStore, NodeCache};
 pub use audit::{AuditFilter, NewAuditEvent};
 pub use content::{ContentCommit, ContentWrite};
 pub use copies::{ExportRecord, Replacement, WorkingCopyLinkRecord, WorkingCopyRecord};

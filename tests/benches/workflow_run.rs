@@ -52,9 +52,12 @@ async fn main() {
     let csv = orders_csv(rows);
     std::fs::write(files.path().join("orders.csv"), &csv).unwrap();
     let url = format!("surrealkv://{}", dir.path().join("db").display());
-    let store = Store::open(&url, &dir.path().join("artifacts"))
-        .await
-        .unwrap();
+    let store = Store::open(
+        &url,
+        &vitrine_storage::ArtifactConfig::in_data_dir(dir.path()),
+    )
+    .await
+    .unwrap();
     let engine = Engine::new(store.clone(), EngineLimits::default());
     let folder = new_uid();
     let project = new_uid();

@@ -25,7 +25,7 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(
         &format!("surrealkv://{}", dir.path().join("db").display()),
-        &dir.path().join("artifacts"),
+        &vitrine_storage::ArtifactConfig::in_data_dir(dir.path()),
     )
     .await
     .unwrap();

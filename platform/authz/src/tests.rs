@@ -11,9 +11,12 @@ async fn store() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("surrealkv://{}", dir.path().join("db").display());
     (
-        Store::open(&url, &dir.path().join("artifacts"))
-            .await
-            .unwrap(),
+        Store::open(
+            &url,
+            &vitrine_storage::ArtifactConfig::in_data_dir(dir.path()),
+        )
+        .await
+        .unwrap(),
         dir,
     )
 }

@@ -25,9 +25,12 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("surrealkv://{}", dir.path().join("db").display());
-    let store = Store::open(&url, &dir.path().join("artifacts"))
-        .await
-        .unwrap();
+    let store = Store::open(
+        &url,
+        &vitrine_storage::ArtifactConfig::in_data_dir(dir.path()),
+    )
+    .await
+    .unwrap();
     let engine = Engine::new(store.clone(), EngineLimits::default());
     let files = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -10,7 +10,7 @@ use std::time::Duration;
 use vitrine_authz::Authz;
 use vitrine_core::ErrorCode;
 use vitrine_queue::{ClockConfig, JobHandler, Queue, QueueConfig};
-use vitrine_storage::Store;
+use vitrine_storage::{ArtifactConfig, NodeCache, Store};
 
 use crate::outbound::OutboundPolicy;
 use crate::{ApiError, ApiResult, MailConfig, Services, TaskJobs};
@@ -53,14 +53,14 @@ impl App {
                 e,
             )
         })?;
-        let store = Store::open(&config.database_url, &dir.join("artifacts")).await?;
+        let store = Store::open(&config.database_url, &ArtifactConfig::in_data_dir(dir)).await?;
         let authz = Authz::load(store.clone()).await?;
         let queue = Queue::open(config.queue)
             .await
             .map_err(|e| unavailable("cannot open the job queue", e))?;
         let engine = vitrine_engine::EngineLimits {
-            // Compiled plugins survive restarts beside the data they serve.
-            plugin_cache: Some(dir.join("plugin-cache")),
+            // Compiled plugins survive restarts, on this node's own disk.
+            plugin_cache: Some(store.artifacts().node_cache(NodeCache::CompiledPlugins)),
             ..config.engine
         };
         let services = Services::new(store, authz, engine, config.outbound).await;
