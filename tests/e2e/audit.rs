@@ -38,6 +38,34 @@ async fn logins_failures_and_mutations_are_audited_for_admins() {
         (Some("eve"), Some("FORBIDDEN"), Some("MUTATION_REFUSED")),
         "{r}"
     );
+    // An alias does not hide which field was refused, and a named operation among
+    // others is recognised as the mutation it is.
+    let sneak = reqwest::Client::new()
+        .post(format!("{}/graphql", s.url))
+        .bearer_auth(match &eve.auth {
+            Auth::Bearer(t) => t.clone(),
+            _ => unreachable!("eve carries a token"),
+        })
+        .json(&json!({"query": "query Look{viewer{username}} mutation Sneak{harmless:createFolder(name:\"Mine\"){id}}", "operationName": "Sneak"}))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(code(&sneak), "FORBIDDEN", "{sneak}");
+    let r = s
+        .gql(
+            &admin.auth,
+            q,
+            json!({"f": {"actions": ["MUTATION_REFUSED"], "object": "mutation:createFolder"}}),
+        )
+        .await;
+    assert_eq!(
+        data(&r)["auditEvents"]["edges"].as_array().unwrap().len(),
+        2,
+        "{r}"
+    );
 
     let r = s
         .gql(
