@@ -33,6 +33,8 @@ pub struct AppState {
     /// public URL, else the bound address. Never the request's Host header, which the
     /// client chooses.
     pub public_url: String,
+    /// GraphQL documents already parsed, by query text.
+    pub parsed: routes::parsed::ParsedDocuments,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +140,7 @@ pub async fn run(
         schema,
         config,
         public_url: public,
+        parsed: Default::default(),
     });
     tracing::info!("listening on http://{addr}");
     Server::new_with_acceptor(TcpAcceptor::from_tokio(listener)?)

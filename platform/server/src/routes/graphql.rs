@@ -220,9 +220,14 @@ pub(super) async fn run_requests(
     let introspection =
         state.config.server.anonymous_introspection || matches!(auth, AuthState::Caller(_));
     let mut responses = Vec::with_capacity(requests.len());
-    for r in requests {
+    let last = requests.len().saturating_sub(1);
+    let mut auth = Some(auth);
+    for (i, mut r) in requests.into_iter().enumerate() {
+        state.parsed.prepare(&mut r);
+        // The last request takes the caller; only a batch's others need copies of it.
+        let auth = if i == last { auth.take() } else { auth.clone() };
         let mut r = r
-            .data(auth.clone())
+            .data(auth.unwrap_or(AuthState::Anonymous))
             .data(meta.clone())
             .data(vitrine_api::graphql::IntrospectionAllowed(introspection));
         if !introspection {

@@ -5,6 +5,7 @@ pub mod graphql;
 pub mod health;
 pub mod multipart;
 pub mod pages;
+pub mod parsed;
 pub mod share;
 pub mod share_session;
 pub mod viewer;
