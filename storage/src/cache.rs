@@ -205,25 +205,13 @@ mod tests {
 
 #[cfg(test)]
 mod store_tests {
-    use crate::{FolderRecord, ProjectRecord, Store};
+    use crate::ProjectRecord;
 
     #[tokio::test]
     async fn reads_after_writes_see_the_write() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("surrealkv://{}", dir.path().join("db").display());
-        let store = Store::open(&url, &crate::ArtifactConfig::in_data_dir(dir.path()))
-            .await
-            .unwrap();
+        let store = crate::testing::store_with_folder(dir.path()).await;
         assert!(store.is_exclusive());
-        store
-            .insert_folder(&FolderRecord {
-                uid: "f".into(),
-                name: "F".into(),
-                parent_uid: None,
-                created_ms: 0,
-            })
-            .await
-            .unwrap();
         let p = ProjectRecord {
             uid: "p1".into(),
             name: "One".into(),
@@ -237,15 +225,7 @@ mod store_tests {
         let new = crate::NewProject {
             project: p,
             policies: Vec::new(),
-            audit: crate::NewAuditEvent {
-                actor_uid: None,
-                actor_name: "test".into(),
-                action: vitrine_core::AuditAction::ProjectCreate,
-                object: "project:p1".into(),
-                outcome: "ok".into(),
-                address: None,
-                detail: String::new(),
-            },
+            audit: crate::testing::event(vitrine_core::AuditAction::ProjectCreate, "project:p1"),
         };
         store.insert_project(&new).await.unwrap();
         assert_eq!(

@@ -278,22 +278,8 @@ const REPLACE: &str = r#"
 mod tests {
     use vitrine_core::AuditAction;
 
-    use crate::{
-        FolderRecord, NewAuditEvent, NewProject, PolicyLine, ProjectRecord, Replacement, Store,
-        WorkflowRecord,
-    };
-
-    fn event(action: AuditAction) -> NewAuditEvent {
-        NewAuditEvent {
-            actor_uid: None,
-            actor_name: "test".into(),
-            action,
-            object: "project:born".into(),
-            outcome: "ok".into(),
-            address: None,
-            detail: String::new(),
-        }
-    }
+    use crate::testing::event;
+    use crate::{NewProject, PolicyLine, ProjectRecord, Replacement, Store, WorkflowRecord};
 
     /// A project born with content (an import, a working copy) is created by the same
     /// transaction as its content: when the content is refused, the project, its policy
@@ -301,19 +287,7 @@ mod tests {
     #[tokio::test]
     async fn a_project_born_with_its_content_is_all_or_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("surrealkv://{}", dir.path().join("db").display());
-        let store = Store::open(&url, &crate::ArtifactConfig::in_data_dir(dir.path()))
-            .await
-            .unwrap();
-        store
-            .insert_folder(&FolderRecord {
-                uid: "f".into(),
-                name: "F".into(),
-                parent_uid: None,
-                created_ms: 0,
-            })
-            .await
-            .unwrap();
+        let store = crate::testing::store_with_folder(dir.path()).await;
         let replacement = |expect_latest: i64| Replacement {
             project_uid: "born".into(),
             expect_latest: Some(expect_latest),
@@ -344,9 +318,9 @@ mod tests {
                     updated_ms: 1,
                 },
                 policies: vec![PolicyLine::new("g2", "project:born", "folder:f", "")],
-                audit: event(AuditAction::ProjectCreate),
+                audit: event(AuditAction::ProjectCreate, "project:born"),
             }),
-            audit: Some(event(AuditAction::BundleImport)),
+            audit: Some(event(AuditAction::BundleImport, "project:born")),
         };
         let audits = |store: &Store| {
             let store = store.clone();

@@ -237,10 +237,7 @@ mod tests {
     #[tokio::test]
     async fn duplicate_task_names_are_renamed_then_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("surrealkv://{}", dir.path().join("db").display());
-        let store = Store::open(&url, &crate::ArtifactConfig::in_data_dir(dir.path()))
-            .await
-            .unwrap();
+        let store = crate::testing::store(dir.path()).await;
         store
             .exec(
                 "REMOVE INDEX task_name ON task; DELETE migration WHERE version = 8;",

@@ -22,6 +22,8 @@ mod revisions;
 mod settings;
 mod sharing;
 mod tasks;
+#[cfg(test)]
+mod testing;
 
 pub use artifacts::{Artifact, ArtifactConfig, ArtifactKind, ArtifactStore, NodeCache};
 pub use audit::{AuditFilter, NewAuditEvent};

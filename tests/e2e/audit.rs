@@ -40,19 +40,13 @@ async fn logins_failures_and_mutations_are_audited_for_admins() {
     );
     // An alias does not hide which field was refused, and a named operation among
     // others is recognised as the mutation it is.
-    let sneak = reqwest::Client::new()
-        .post(format!("{}/graphql", s.url))
-        .bearer_auth(match &eve.auth {
-            Auth::Bearer(t) => t.clone(),
-            _ => unreachable!("eve carries a token"),
-        })
-        .json(&json!({"query": "query Look{viewer{username}} mutation Sneak{harmless:createFolder(name:\"Mine\"){id}}", "operationName": "Sneak"}))
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    let (_, sneak) = s
+        .post_json(
+            "/graphql",
+            &eve.auth,
+            &json!({"query": "query Look{viewer{username}} mutation Sneak{harmless:createFolder(name:\"Mine\"){id}}", "operationName": "Sneak"}),
+        )
+        .await;
     assert_eq!(code(&sneak), "FORBIDDEN", "{sneak}");
     let r = s
         .gql(

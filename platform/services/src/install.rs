@@ -246,6 +246,7 @@ impl Services {
         let stored = self.store.workflow(target_uid).await?;
         let expect_version = stored.as_ref().map_or(0, |w| w.version);
         let head_number = latest_number + revisions.len() as i64;
+        let creating = how.creating.take();
         let replacement = Replacement {
             project_uid: target_uid.to_owned(),
             expect_latest: Some(latest_number),
@@ -289,7 +290,7 @@ impl Services {
                 if w.copy_uid == target_uid {
                     w.base_copy_number = head_number;
                     // A copy being created records its pairs whatever its origin.
-                    if w.origin_url.is_none() || how.creating.is_some() {
+                    if w.origin_url.is_none() || creating.is_some() {
                         w.report_map = how
                             .report_map
                             .iter()
@@ -304,7 +305,7 @@ impl Services {
                 w
             }),
             pause_ms: how.pause_ms,
-            new_project: how.creating.take(),
+            new_project: creating,
             audit: how.audit.take(),
         };
         let appended = replacement.revisions.len();

@@ -153,15 +153,7 @@ impl Services {
         } else {
             "created from the shell"
         };
-        self.audit
-            .system(
-                AuditAction::UserCreate,
-                &format!("user:{}", user.uid),
-                "ok",
-                &RequestMeta::default(),
-                detail,
-            )
-            .await?;
+        self.audit_user_created(&user, detail).await?;
         Ok(user)
     }
 
@@ -180,16 +172,22 @@ impl Services {
         let user = self
             .create_local_user(username, display_name, &password, None)
             .await?;
+        self.audit_user_created(&user, reason).await?;
+        Ok(user)
+    }
+
+    /// Records that the instance itself created `user` (from the shell, or to act as), a
+    /// system action with no request behind it.
+    async fn audit_user_created(&self, user: &UserRecord, detail: &str) -> ApiResult<()> {
         self.audit
             .system(
                 AuditAction::UserCreate,
                 &format!("user:{}", user.uid),
                 "ok",
                 &RequestMeta::default(),
-                reason,
+                detail,
             )
-            .await?;
-        Ok(user)
+            .await
     }
 
     /// Creates a local user with a validated username and password; no permission check

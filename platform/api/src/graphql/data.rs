@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::services::FilterState;
 use crate::services::values::Access;
 use async_graphql::{Context, ID, Json, Object, Subscription, Upload as UploadScalar};
 use futures::Stream;
@@ -13,14 +12,6 @@ use super::data_types::*;
 use super::{caller, services};
 use crate::services::{BoostTarget, MAX_UPLOAD_BYTES};
 use crate::{ApiError, GqlResult};
-
-fn state(filters: Option<Vec<FilterValueInput>>) -> FilterState {
-    filters
-        .unwrap_or_default()
-        .into_iter()
-        .map(|f| (f.filter, f.values.0))
-        .collect()
-}
 
 fn params(list: Vec<ParameterInput>) -> async_graphql::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
@@ -139,7 +130,12 @@ impl DataQuery {
         filters: Option<Vec<FilterValueInput>>,
     ) -> async_graphql::Result<TileResult> {
         let r = services(ctx)
-            .tile_result(caller(ctx).gql()?, &report_id, &tile_id, &state(filters))
+            .tile_result(
+                caller(ctx).gql()?,
+                &report_id,
+                &tile_id,
+                &filter_state(filters),
+            )
             .await
             .gql()?;
         Ok(TileResult(r))
@@ -154,14 +150,14 @@ impl DataQuery {
         values: Vec<DrillValueInput>,
         filters: Option<Vec<FilterValueInput>>,
     ) -> async_graphql::Result<TileResult> {
-        let values = values.into_iter().map(|v| (v.column, v.value.0)).collect();
+        let values = drill_values(values);
         let r = services(ctx)
             .drill(
                 caller(ctx).gql()?,
                 &report_id,
                 &tile_id,
                 values,
-                &state(filters),
+                &filter_state(filters),
             )
             .await
             .gql()?;

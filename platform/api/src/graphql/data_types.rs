@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::types::time;
-use crate::services::{DataSecurity, WorkflowView};
+use crate::services::{DataSecurity, FilterState, WorkflowView};
 use crate::{ApiError, GqlResult};
 
 /// What a user may query from data.
@@ -401,6 +401,20 @@ pub struct FilterValueInput {
 pub struct DrillValueInput {
     pub column: String,
     pub value: Json<Value>,
+}
+
+/// A filter state from its GraphQL input: defaults for the filters left out.
+pub fn filter_state(filters: Option<Vec<FilterValueInput>>) -> FilterState {
+    filters
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| (f.filter, f.values.0))
+        .collect()
+}
+
+/// The (column, value) pairs of a drill-down.
+pub fn drill_values(values: Vec<DrillValueInput>) -> Vec<(String, Value)> {
+    values.into_iter().map(|v| (v.column, v.value.0)).collect()
 }
 
 #[derive(SimpleObject, InputObject, Clone)]

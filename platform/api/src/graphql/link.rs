@@ -6,13 +6,14 @@
 //! Signing in, choosing a password and signing out stay HTTP routes (they move the session
 //! cookie), and so do CSV downloads (files) and QR codes (images).
 
-use crate::services::FilterState;
 use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use vitrine_core::RecipientPassword;
 
-use super::data_types::{DrillValueInput, FilterValueInput, TileResult};
+use super::data_types::{
+    DrillValueInput, FilterValueInput, TileResult, drill_values, filter_state,
+};
 use super::sharing_types::{ShareLinkKind, ShareRights, url};
 use super::types::time;
 use super::{AuthState, services};
@@ -40,14 +41,6 @@ pub(crate) fn link_access<'a>(ctx: &Context<'a>) -> ApiResult<&'a ShareAccess> {
         SharePage::Ready(a) => Ok(a),
         other => Err(other.refusal().unwrap_or_else(ApiError::unauthenticated)),
     }
-}
-
-fn state(filters: Option<Vec<FilterValueInput>>) -> FilterState {
-    filters
-        .unwrap_or_default()
-        .into_iter()
-        .map(|f| (f.filter, f.values.0))
-        .collect()
 }
 
 /// Where a visit stands: the page shows the report only when READY, else the step named.
@@ -147,7 +140,7 @@ impl LinkVisit {
                 a,
                 report_id.as_ref().map(|r| r.as_str()),
                 tab_id.as_deref(),
-                &state(filters),
+                &filter_state(filters),
             )
             .await
             .gql()?;
@@ -186,14 +179,14 @@ impl LinkVisit {
         filters: Option<Vec<FilterValueInput>>,
     ) -> R<TileResult> {
         let a = link_access(ctx).gql()?;
-        let values = values.into_iter().map(|v| (v.column, v.value.0)).collect();
+        let values = drill_values(values);
         let r = services(ctx)
             .share_drill(
                 a,
                 report_id.as_ref().map(|r| r.as_str()),
                 &tile_id,
                 values,
-                &state(filters),
+                &filter_state(filters),
             )
             .await
             .gql()?;
@@ -218,7 +211,7 @@ impl LinkVisit {
             q.append_pair("report", r);
         }
         q.append_pair("tile", &tile_id);
-        let filters = state(filters);
+        let filters = filter_state(filters);
         if !filters.is_empty() {
             let text = serde_json::to_string(&filters)
                 .map_err(|e| ApiError::internal("filters", e))
