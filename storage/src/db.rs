@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use surrealdb::Surreal;
@@ -24,13 +26,16 @@ const MIGRATIONS: &[(u32, &str)] = &[
 /// artifact store. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pub(crate) db: Surreal<Any>,
+    /// Shared, never cloned: cloning a `Surreal` handle opens a new session on the engine
+    /// (three concurrent maps, queued through one task), so a clone per request piled up
+    /// sessions faster than the engine retired them and memory grew under load.
+    pub(crate) db: Arc<Surreal<Any>>,
     artifacts: ArtifactStore,
     embedded: bool,
     /// Present only when the database is exclusive to this process.
-    pub(crate) projects: Option<std::sync::Arc<crate::cache::ProjectCache>>,
+    pub(crate) projects: Option<Arc<crate::cache::ProjectCache>>,
     /// Present only when the database is exclusive to this process.
-    reads: Option<std::sync::Arc<crate::cache::ReadCache>>,
+    reads: Option<Arc<crate::cache::ReadCache>>,
 }
 
 impl Store {
@@ -52,7 +57,7 @@ impl Store {
             embedded: url.starts_with("surrealkv://"),
             projects: url.starts_with("surrealkv://").then(Default::default),
             reads: url.starts_with("surrealkv://").then(Default::default),
-            db,
+            db: Arc::new(db),
             artifacts: ArtifactStore::open(artifacts)?,
         };
         store.migrate().await?;

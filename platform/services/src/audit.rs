@@ -9,16 +9,19 @@ use vitrine_storage::{AuditFilter, AuditRecord, NewAuditEvent, PageRequest, Stor
 
 use super::Services;
 use crate::caller::{Caller, RequestMeta};
+use crate::sharing::AccessLog;
 use crate::{ApiError, ApiResult};
 
 #[derive(Clone)]
 pub struct Audit {
     store: Store,
+    /// Where views are batched: the same log as shared views, so one flush writes both.
+    views: AccessLog,
 }
 
 impl Audit {
-    pub fn new(store: Store) -> Self {
-        Audit { store }
+    pub fn new(store: Store, views: AccessLog) -> Self {
+        Audit { store, views }
     }
 
     async fn write(&self, event: NewAuditEvent) -> ApiResult<()> {
@@ -70,21 +73,12 @@ impl Audit {
     }
 
     /// Records a read (a tile view) off the request path: views are frequent, and a
-    /// synced write per view would cost more than the cached answer it describes.
+    /// synced write per view would cost more than the cached answer it describes. The
+    /// event joins the access log's batch (written within a second, and before the audit
+    /// log is read).
     pub fn record_view(&self, caller: &Caller, action: AuditAction, object: &str, detail: &str) {
-        let audit = self.clone();
-        let user = caller.user().clone();
-        let meta = RequestMeta {
-            address: caller.address().map(str::to_owned),
-            user_agent: None,
-        };
-        let (object, detail) = (object.to_owned(), detail.to_owned());
-        // Logged by `write` when it fails; the view it describes has been answered.
-        tokio::spawn(async move {
-            let _ = audit
-                .record_as(&user, action, &object, "ok", &meta, &detail)
-                .await;
-        });
+        self.views
+            .queue_event(Audit::event(caller, action, object, detail));
     }
 
     pub async fn record_as(
@@ -182,6 +176,8 @@ impl Services {
     ) -> ApiResult<Vec<AuditRecord>> {
         self.authz
             .require_permission(caller.uid(), ServerPermission::Admin)?;
+        // Views still in the batch are part of the answer.
+        self.access_log.flush().await;
         Ok(self.store.audit_page(filter, page).await?)
     }
 }

@@ -254,9 +254,10 @@ impl Services {
         outbound: crate::outbound::OutboundPolicy,
     ) -> Arc<Services> {
         let exclusive = store.is_exclusive();
+        let access_log = sharing::AccessLog::new(store.clone());
         let services = Services {
-            access_log: sharing::AccessLog::new(store.clone()),
-            audit: Audit::new(store.clone()),
+            audit: Audit::new(store.clone(), access_log.clone()),
+            access_log,
             engine: vitrine_engine::Engine::new(store.clone(), engine_limits),
             store,
             authz,
