@@ -192,7 +192,7 @@ async fn run_cli() -> anyhow::Result<()> {
                 let path = vitrine_server::demo::prepare(&services).await?;
                 tracing::info!(url = %format!("{public}{path}"), "demo report ready");
                 println!("demo: open {public}{path} to see the example report");
-            } else if services.setup_required() {
+            } else if services.identity().setup_required() {
                 println!(
                     "tip: `vitrine serve --demo` loads an example project and prints a link to its report"
                 );
@@ -259,6 +259,7 @@ async fn run_cli() -> anyhow::Result<()> {
                 .context("cannot read the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']);
             let user = services
+                .identity()
                 .create_user_from_shell(
                     &username,
                     display_name.as_deref().unwrap_or(&username),

@@ -61,10 +61,12 @@ fn fail(step: &str, e: ApiError) -> ServerError {
 /// to its report (`/s/TOKEN`).
 pub async fn prepare(services: &Arc<Services>) -> Result<String, ServerError> {
     let owner = services
+        .identity()
         .instance_user(OWNER, "Demo owner", "owner of the demo project")
         .await
         .map_err(|e| fail("create the demo owner", e))?;
     let caller = services
+        .identity()
         .system_caller(&owner.uid, "seed the demo project")
         .await
         .map_err(|e| fail("act as the demo owner", e))?;

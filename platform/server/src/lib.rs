@@ -124,7 +124,7 @@ pub async fn run(
         .unwrap_or_else(|| format!("http://{addr}"));
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let schema = build_schema(services.clone(), &config.limits(), &public);
-    if let Some(token) = services.setup_token() {
+    if let Some(token) = services.identity().setup_token() {
         // The token rides in the fragment so it never reaches access logs or referrers,
         // and it goes to the terminal only: log sinks are read by more people than the
         // one who started the server.

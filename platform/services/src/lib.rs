@@ -17,8 +17,6 @@ mod ratelimit;
 pub mod secrets;
 
 mod audit;
-mod auth;
-mod auth_cache;
 pub mod bundles;
 mod commits;
 mod directory;
@@ -27,7 +25,6 @@ mod install;
 mod plugins;
 mod policy;
 mod projects;
-mod provisioning;
 mod remote;
 mod report_file;
 mod reports;
@@ -35,15 +32,14 @@ mod revisions;
 mod security;
 mod sharing;
 mod tasks;
+mod users;
 mod viewer;
 mod workflows;
 mod working_copies;
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use parking_lot::Mutex;
 use vitrine_authz::Authz;
 use vitrine_storage::Store;
 
@@ -87,12 +83,11 @@ pub mod values {
     };
 }
 pub use audit::Audit;
-pub use auth::{LoginOutcome, NewApiToken, SESSION_TTL};
 pub use directory::{FolderView, ProjectView};
+pub use identity::{Identity, LoginOutcome, NewApiToken, SESSION_TTL, SETUP_TOKEN_TTL};
 pub use install::SyncOutcome;
 pub use plugins::MAX_PLUGIN_BYTES;
 pub use policy::PolicyKnown;
-pub use provisioning::SETUP_TOKEN_TTL;
 pub use remote::{CopyLinkRights, MAX_LINK_HOURS, NewCopyLink, RemoteHead};
 pub use reports::TileDownload;
 pub use security::{AccessRule, BoostTarget, DataSecurity};
@@ -109,7 +104,6 @@ pub use workflows::{MAX_UPLOAD_BYTES, WorkflowView};
 pub use working_copies::WorkingCopyStatus;
 
 use crate::ratelimit::{AttemptLimiter, LimitPolicy};
-use crate::secrets::PasswordHasherPool;
 
 /// Everything the API needs, built once at start-up and shared.
 pub struct Services {
@@ -119,18 +113,8 @@ pub struct Services {
     pub(crate) authz: Arc<Authz>,
     pub(crate) engine: Arc<vitrine_engine::Engine>,
     pub(crate) audit: Audit,
-    hasher: PasswordHasherPool,
-    /// Password checks per client address, and per account and address (see
-    /// [`crate::ratelimit`]): reserved before hashing, given back on success.
-    login_by_address: AttemptLimiter,
-    login_by_account: AttemptLimiter,
-    /// The one-time setup token, present until the first administrator exists.
-    /// With when it was minted: it expires after [`SETUP_TOKEN_TTL`].
-    setup_token: Mutex<Option<(String, Instant)>>,
-    /// When each API token's `last_used` was last written: at most once a minute, off the
-    /// request path, so reads never wait for a synced write.
-    token_touched: Mutex<HashMap<String, Instant>>,
-    auth_cache: auth_cache::AuthCache,
+    /// Who is calling: sign-in, sessions, tokens, setup and system callers.
+    pub(crate) identity: Identity,
     /// Shared views, counted and audited off the request path.
     access_log: sharing::AccessLog,
     /// Recipient password checks per address, per (link, recipient) and per link,
@@ -209,37 +193,15 @@ where
     }
 }
 
-/// How password checks are limited (see [`crate::ratelimit`]).
-mod limits {
-    use std::time::Duration;
-
-    use crate::ratelimit::LimitPolicy;
-
-    /// One account from one address: five tries, then 1 s, 2 s, 4 s … up to 15 minutes
-    /// between tries. Its owner, elsewhere, is not slowed at all.
-    pub const PER_ACCOUNT: LimitPolicy = LimitPolicy {
-        free: 5,
-        base_delay: Duration::from_secs(1),
-        max_delay: Duration::from_secs(900),
-        forget_after: Duration::from_secs(3600),
-        capacity: 100_000,
-    };
-    /// One address over all accounts (credential stuffing).
-    pub const PER_ADDRESS: LimitPolicy = LimitPolicy {
-        free: 20,
-        ..PER_ACCOUNT
-    };
-    /// Looser per address on share links: many recipients may share one office address.
-    pub const SHARE_PER_ADDRESS: LimitPolicy = LimitPolicy {
-        free: 30,
-        ..PER_ACCOUNT
-    };
-}
-
 /// How far a filtered listing reads ahead per round trip.
 pub(crate) const SCAN_BATCH: usize = 200;
 
 impl Services {
+    /// Who is calling: sign-in, sessions, API tokens, setup and system callers.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
     /// Whether this process can serve: the database answers and the artifact store is
     /// writable (`/readyz`).
     pub async fn ready(&self) -> ApiResult<()> {
@@ -253,22 +215,17 @@ impl Services {
         engine_limits: vitrine_engine::EngineLimits,
         outbound: crate::outbound::OutboundPolicy,
     ) -> Arc<Services> {
-        let exclusive = store.is_exclusive();
         let access_log = sharing::AccessLog::new(store.clone());
+        let audit = Audit::new(store.clone(), access_log.clone());
         let services = Services {
-            audit: Audit::new(store.clone(), access_log.clone()),
+            identity: Identity::new(store.clone(), authz.clone(), audit.clone()),
+            audit,
             access_log,
             engine: vitrine_engine::Engine::new(store.clone(), engine_limits),
             store,
             authz,
-            hasher: PasswordHasherPool::new(),
-            login_by_address: AttemptLimiter::new(limits::PER_ADDRESS),
-            login_by_account: AttemptLimiter::new(limits::PER_ACCOUNT),
-            setup_token: Mutex::new(None),
-            token_touched: Mutex::new(HashMap::new()),
-            auth_cache: auth_cache::AuthCache::new(exclusive),
-            share_by_address: AttemptLimiter::new(limits::SHARE_PER_ADDRESS),
-            share_by_recipient: AttemptLimiter::new(limits::PER_ACCOUNT),
+            share_by_address: AttemptLimiter::new(identity::limits::SHARE_PER_ADDRESS),
+            share_by_recipient: AttemptLimiter::new(identity::limits::PER_ACCOUNT),
             share_by_link: AttemptLimiter::new(LimitPolicy::fixed(
                 LOCK_AFTER_FAILURES as u32,
                 Duration::from_secs(24 * 3600),

@@ -82,7 +82,7 @@ impl Services {
         caller.require_write()?;
         self.require_admin_caller(caller)?;
         self.store.set_connection_role(user_uid, role).await?;
-        self.auth_cache.forget_user(user_uid);
+        self.identity.forget_user(user_uid);
         self.audit
             .record(
                 caller,

@@ -55,6 +55,16 @@ async fn anonymous_query_shapes_are_refused_with_a_code_and_the_server_keeps_ser
     );
     let r = ask(deep, json!({})).await;
     assert_eq!(code(&r), "QUERY_TOO_LARGE", "{r}");
+    // The same, short enough for the server's parsed-document cache (8 KiB), which must
+    // not hand it to the parser either.
+    let deep = format!(
+        "{{ setupRequired(x: {}1{}) }}",
+        "[".repeat(3000),
+        "]".repeat(3000)
+    );
+    assert!(deep.len() < 8 * 1024);
+    let r = ask(deep, json!({})).await;
+    assert_eq!(code(&r), "QUERY_TOO_LARGE", "{r}");
     // The same in a variable (the JSON body itself allows 128 levels).
     let mut v = json!(1);
     for _ in 0..100 {

@@ -213,6 +213,13 @@ fn introspects(doc: &ExecutableDocument) -> bool {
         .any(|(_, op)| in_set(&op.node.selection_set.node, doc, 0))
 }
 
+/// Whether a query text is safe to hand to the parser: its brackets nest at most
+/// [`MAX_NESTING`] deep. Whoever parses a query outside the schema (the server's document
+/// cache) asks this first, as the schema's own parse hook does.
+pub fn parser_safe(query: &str) -> bool {
+    text_nesting(query, MAX_NESTING) <= MAX_NESTING
+}
+
 /// The deepest bracket nesting of a query text, skipping strings and comments; stops
 /// counting once past `max`.
 fn text_nesting(query: &str, max: usize) -> usize {

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use async_graphql::{MergedObject, MergedSubscription, Schema};
 use vitrine_core::ErrorCode;
 
-pub use limits::{IntrospectionAllowed, Limits, STANDARD_INTROSPECTION_QUERY};
+pub use limits::{IntrospectionAllowed, Limits, STANDARD_INTROSPECTION_QUERY, parser_safe};
 pub use sharing_types::PublicUrl;
 
 use crate::services::{Services, SharePage};

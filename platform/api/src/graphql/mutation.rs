@@ -20,6 +20,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<User> {
         Ok(User(
             services(ctx)
+                .identity()
                 .complete_setup(&token, &username, &password, &meta(ctx))
                 .await
                 .gql()?,
@@ -34,6 +35,7 @@ impl MutationRoot {
         new_password: String,
     ) -> async_graphql::Result<bool> {
         services(ctx)
+            .identity()
             .change_password(caller(ctx).gql()?, &current_password, &new_password)
             .await
             .gql()?;
@@ -182,6 +184,7 @@ impl MutationRoot {
         user_id: Option<ID>,
     ) -> async_graphql::Result<CreatedApiToken> {
         let t = services(ctx)
+            .identity()
             .create_api_token(
                 caller(ctx).gql()?,
                 user_id.as_ref().map(|i| i.as_str()),
@@ -199,6 +202,7 @@ impl MutationRoot {
 
     async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ApiToken> {
         Ok(services(ctx)
+            .identity()
             .revoke_api_token(caller(ctx).gql()?, &id)
             .await
             .gql()?

@@ -14,7 +14,7 @@ pub struct QueryRoot;
 impl QueryRoot {
     /// True until the first administrator exists (see the setup URL in the server log).
     async fn setup_required(&self, ctx: &Context<'_>) -> bool {
-        services(ctx).setup_required()
+        services(ctx).identity().setup_required()
     }
 
     /// The signed-in user, or null.
@@ -166,6 +166,7 @@ impl QueryRoot {
         user_id: Option<ID>,
     ) -> async_graphql::Result<Vec<ApiToken>> {
         Ok(services(ctx)
+            .identity()
             .api_tokens(caller(ctx).gql()?, user_id.as_ref().map(|i| i.as_str()))
             .await
             .gql()?

@@ -42,6 +42,7 @@ pub async fn login(
     let meta = request_meta(req);
     match state
         .services
+        .identity()
         .login(&body.username, &body.password, &meta)
         .await
     {
@@ -77,6 +78,7 @@ pub async fn csrf(req: &Request, state: Data<&Arc<AppState>>) -> Response {
     };
     match state
         .services
+        .identity()
         .session_csrf(&token, &request_meta(req))
         .await
     {
@@ -96,7 +98,11 @@ pub async fn csrf(req: &Request, state: Data<&Arc<AppState>>) -> Response {
 #[handler]
 pub async fn logout(req: &Request, state: Data<&Arc<AppState>>) -> Response {
     if let Some(token) = session_cookie(req)
-        && let Err(e) = state.services.logout(&token, &request_meta(req)).await
+        && let Err(e) = state
+            .services
+            .identity()
+            .logout(&token, &request_meta(req))
+            .await
     {
         return error_response(&e);
     }

@@ -130,7 +130,7 @@ pub async fn subscriptions(
                         .and_then(|v| v.strip_prefix("Bearer "))
                         .map(str::to_owned);
                     let auth = match token {
-                        Some(t) => match services.authenticate_token(&t, &meta).await {
+                        Some(t) => match services.identity().authenticate_token(&t, &meta).await {
                             Ok(c) => AuthState::Caller(Box::new(c)),
                             Err(e) => AuthState::Rejected(e),
                         },

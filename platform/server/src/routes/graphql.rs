@@ -33,7 +33,7 @@ pub async fn authenticate(services: &Services, req: &Request, meta: &RequestMeta
     if let Some(h) = req.header("authorization") {
         return match h.strip_prefix("Bearer ").map(str::trim) {
             Some(token) if !token.is_empty() => {
-                match services.authenticate_token(token, meta).await {
+                match services.identity().authenticate_token(token, meta).await {
                     Ok(c) => AuthState::Caller(Box::new(c)),
                     Err(e) => AuthState::Rejected(e),
                 }
@@ -46,6 +46,7 @@ pub async fn authenticate(services: &Services, req: &Request, meta: &RequestMeta
     }
     if let Some(session) = session_cookie(req) {
         return match services
+            .identity()
             .authenticate_session(&session, req.header("x-csrf-token"), meta)
             .await
         {

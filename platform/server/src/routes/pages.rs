@@ -9,7 +9,7 @@ use crate::AppState;
 
 #[handler]
 pub async fn index(state: Data<&Arc<AppState>>) -> Html<String> {
-    let notice = if state.services.setup_required() {
+    let notice = if state.services.identity().setup_required() {
         "<p>This instance has no administrator yet: open the setup URL printed in the server log.</p>"
     } else {
         ""
@@ -24,7 +24,7 @@ pub async fn index(state: Data<&Arc<AppState>>) -> Html<String> {
 /// the browser); the script posts it with the new administrator's name and password.
 #[handler]
 pub async fn setup(state: Data<&Arc<AppState>>) -> Html<String> {
-    if !state.services.setup_required() {
+    if !state.services.identity().setup_required() {
         return Html("<!doctype html><html><body><h1>Setup is closed</h1><p>This instance has an administrator.</p></body></html>".into());
     }
     Html(SETUP_PAGE.to_owned())

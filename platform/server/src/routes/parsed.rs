@@ -22,7 +22,8 @@ pub struct ParsedDocuments {
 
 impl ParsedDocuments {
     /// Gives `request` its parsed document: from the cache, or parsed now and kept when it
-    /// parses. A query that does not parse is left to the schema, which reports why.
+    /// parses. A query that does not parse, or that nests too deep to parse safely (the
+    /// parser recurses per level), is left to the schema, which refuses it and says why.
     pub fn prepare(&self, request: &mut async_graphql::Request) {
         if request.query.len() > MAX_QUERY_BYTES {
             return;
@@ -35,6 +36,9 @@ impl ParsedDocuments {
             .cloned();
         if let Some(doc) = cached {
             request.set_parsed_query(doc);
+            return;
+        }
+        if !vitrine_api::graphql::parser_safe(&request.query) {
             return;
         }
         let Ok(doc) = request.parsed_query() else {
@@ -71,5 +75,16 @@ mod tests {
             cache.prepare(&mut async_graphql::Request::new(format!("{{ a{i} }}")));
         }
         assert!(cache.docs.lock().unwrap().len() <= MAX_DOCUMENTS);
+    }
+
+    #[test]
+    fn a_query_nested_too_deep_to_parse_safely_is_left_to_the_schema() {
+        let cache = ParsedDocuments::default();
+        // Under the size the cache keeps, but deeper than the parser may recurse.
+        let deep = format!("{{ a(x: {}1{}) }}", "[".repeat(3000), "]".repeat(3000));
+        assert!(deep.len() <= MAX_QUERY_BYTES);
+        let mut r = async_graphql::Request::new(deep);
+        cache.prepare(&mut r);
+        assert!(cache.docs.lock().unwrap().is_empty());
     }
 }

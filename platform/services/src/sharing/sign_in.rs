@@ -66,7 +66,7 @@ impl Services {
         }
         let hashed = {
             let _permit = self.share_check_permit().await?;
-            self.hasher.hash(password.expose()).await?
+            self.identity.hasher().hash(password.expose()).await?
         };
         if !self.store.set_recipient_password(&rec.uid, &hashed).await? {
             return Err(ApiError::new(
@@ -156,7 +156,11 @@ impl Services {
                 .await?
                 .filter(|r| r.revoked_ms.is_none());
             let stored = rec.as_ref().and_then(|r| r.password_hash.clone());
-            let ok = self.hasher.verify(password, stored.as_deref()).await?;
+            let ok = self
+                .identity
+                .hasher()
+                .verify(password, stored.as_deref())
+                .await?;
             Ok::<_, ApiError>((link, rec.filter(|_| ok)))
         }
         .await;

@@ -16,7 +16,7 @@ const MAX_ATTRIBUTE_KEYS: usize = 64;
 const MAX_ATTRIBUTE_VALUES: usize = 256;
 
 /// A new local account (issuer `local`, subject = its own uid).
-pub(super) fn local_user(
+pub(crate) fn local_user(
     username: Username,
     display: Name,
     kind: UserKind,
@@ -65,6 +65,7 @@ impl Services {
         caller.require_write()?;
         self.require_admin(caller)?;
         let user = self
+            .identity
             .create_local_user(username, display_name.unwrap_or(username), password, email)
             .await?;
         self.audit
@@ -131,7 +132,7 @@ impl Services {
             return Err(ApiError::invalid("id: you cannot disable your own account"));
         }
         self.store.set_user_disabled(uid, disabled).await?;
-        self.auth_cache.forget_user(uid);
+        self.identity.forget_user(uid);
         let action = if disabled {
             AuditAction::UserDisable
         } else {
@@ -179,7 +180,7 @@ impl Services {
             }
         }
         self.store.set_user_attributes(uid, &map).await?;
-        self.auth_cache.forget_user(uid);
+        self.identity.forget_user(uid);
         self.audit
             .record(
                 caller,

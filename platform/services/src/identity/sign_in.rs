@@ -1,11 +1,11 @@
 //! Sign-in, sessions and API tokens. How accounts come to exist outside the admin API
-//! (setup, the shell, the instance's own users) is in [`crate::provisioning`].
+//! (setup, the shell, the instance's own users) is in [`super::setup`].
 
 use vitrine_core::AuditAction;
 use vitrine_core::{ErrorCode, Name, Password, ServerPermission};
 use vitrine_storage::{ApiTokenRecord, SessionRecord, UserKind, UserRecord, new_uid, now_ms};
 
-use super::Services;
+use super::Identity;
 use crate::caller::{Caller, Credential, RequestMeta};
 use crate::ratelimit::{give_back_all, reserve_all};
 use crate::secrets::{new_token, token_hash};
@@ -37,7 +37,7 @@ pub struct NewApiToken {
     pub token: String,
 }
 
-impl Services {
+impl Identity {
     /// Signs in with a local password. Failures say the same thing whether the user exists
     /// or not. An attempt is reserved per address and per account-and-address before any
     /// hashing and given back only on success, so concurrent guesses cannot outrun the
@@ -115,7 +115,7 @@ impl Services {
         let hash = token_hash(session_token);
         if let Some(s) = self.store.session_by_hash(&hash).await? {
             self.store.delete_session(&hash).await?;
-            self.auth_cache.forget_session(&hash);
+            self.cache.forget_session(&hash);
             if let Some(u) = self.store.user(&s.user_uid).await? {
                 self.audit
                     .record_as(
@@ -153,19 +153,19 @@ impl Services {
         meta: &RequestMeta,
     ) -> ApiResult<Caller> {
         let hash = token_hash(session_token);
-        let (session, user) = match self.auth_cache.session(&hash) {
+        let (session, user) = match self.cache.session(&hash) {
             Some(hit) => hit,
             None => {
-                let seen = self.auth_cache.generation();
+                let seen = self.cache.generation();
                 let session = self.store.session_by_hash(&hash).await?.ok_or_else(ended)?;
                 let user = self.active_user(&session.user_uid).await?;
-                self.auth_cache
+                self.cache
                     .put_session(seen, hash.clone(), (session.clone(), user.clone()));
                 (session, user)
             }
         };
         if session.expires_ms <= now_ms() {
-            self.auth_cache.forget_session(&hash);
+            self.cache.forget_session(&hash);
             return Err(ended());
         }
         if user.disabled {
@@ -190,16 +190,16 @@ impl Services {
     /// Resolves `Authorization: Bearer …`.
     pub async fn authenticate_token(&self, token: &str, meta: &RequestMeta) -> ApiResult<Caller> {
         let hash = token_hash(token);
-        let (record, user) = match self.auth_cache.token(&hash) {
+        let (record, user) = match self.cache.token(&hash) {
             Some(hit) => hit,
             None => {
-                let seen = self.auth_cache.generation();
+                let seen = self.cache.generation();
                 let record =
                     self.store.api_token_by_hash(&hash).await?.ok_or_else(|| {
                         ApiError::new(ErrorCode::TokenRejected, "unknown API token")
                     })?;
                 let user = self.active_user(&record.user_uid).await?;
-                self.auth_cache
+                self.cache
                     .put_token(seen, hash, (record.clone(), user.clone()));
                 (record, user)
             }
@@ -312,7 +312,7 @@ impl Services {
             | Credential::System { .. } => None,
         };
         self.store.delete_sessions_of(caller.uid(), keep).await?;
-        self.auth_cache.forget_user(caller.uid());
+        self.cache.forget_user(caller.uid());
         self.audit
             .record(
                 caller,
@@ -424,7 +424,7 @@ impl Services {
             return Err(ApiError::not_found("API token"));
         }
         self.store.revoke_api_token(token_uid).await?;
-        self.auth_cache.forget_token(token_uid);
+        self.cache.forget_token(token_uid);
         self.audit
             .record(
                 caller,

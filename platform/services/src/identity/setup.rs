@@ -7,16 +7,16 @@ use vitrine_core::AuditAction;
 use vitrine_core::{ErrorCode, Name, Password, ServerPermission, Username};
 use vitrine_storage::{UserKind, UserRecord};
 
-use super::Services;
-use super::identity::local_user;
+use super::Identity;
 use crate::caller::{Caller, Credential, RequestMeta};
 use crate::secrets::new_token;
+use crate::users::local_user;
 use crate::{ApiError, ApiResult};
 
 /// How long the one-time setup token works; a restart prints a fresh one.
 pub const SETUP_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
-impl Services {
+impl Identity {
     /// On a fresh instance (no administrator), returns the one-time setup token, minting it
     /// on first call. `None` once an administrator exists.
     pub fn setup_token(&self) -> Option<String> {

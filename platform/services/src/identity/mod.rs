@@ -1,0 +1,101 @@
+//! The identity service: who is calling. Sign-in, sessions and API tokens
+//! ([`sign_in`]), the first administrator, shell-made users and the instance's own
+//! audited system callers ([`setup`]), and the credentials already checked ([`cache`]).
+//!
+//! A [`Caller`](crate::Caller) made from a credential is made here and nowhere else: the
+//! rest of the services receive callers, they never build them from a cookie or a token.
+//! The identity service owns what that takes — the password hasher, the sign-in limits,
+//! the setup token and the credential cache — and the rest of the services reach those
+//! only through the few crate-private methods below.
+
+mod cache;
+mod setup;
+mod sign_in;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use vitrine_authz::Authz;
+use vitrine_storage::Store;
+
+use crate::audit::Audit;
+use crate::ratelimit::{AttemptLimiter, LimitPolicy};
+use crate::secrets::PasswordHasherPool;
+
+pub use setup::SETUP_TOKEN_TTL;
+pub use sign_in::{LoginOutcome, NewApiToken, SESSION_TTL};
+
+pub struct Identity {
+    store: Store,
+    authz: Arc<Authz>,
+    audit: Audit,
+    hasher: PasswordHasherPool,
+    /// Password checks per client address, and per account and address (see
+    /// [`crate::ratelimit`]): reserved before hashing, given back on success.
+    login_by_address: AttemptLimiter,
+    login_by_account: AttemptLimiter,
+    /// The one-time setup token, present until the first administrator exists.
+    /// With when it was minted: it expires after [`SETUP_TOKEN_TTL`].
+    setup_token: Mutex<Option<(String, Instant)>>,
+    /// When each API token's `last_used` was last written: at most once a minute, off the
+    /// request path, so reads never wait for a synced write.
+    token_touched: Mutex<HashMap<String, Instant>>,
+    cache: cache::AuthCache,
+}
+
+impl Identity {
+    pub(crate) fn new(store: Store, authz: Arc<Authz>, audit: Audit) -> Identity {
+        Identity {
+            cache: cache::AuthCache::new(store.is_exclusive()),
+            store,
+            authz,
+            audit,
+            hasher: PasswordHasherPool::new(),
+            login_by_address: AttemptLimiter::new(limits::PER_ADDRESS),
+            login_by_account: AttemptLimiter::new(limits::PER_ACCOUNT),
+            setup_token: Mutex::new(None),
+            token_touched: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The one pool every password hash and check runs on (share-link recipients' too),
+    /// so hashing never takes more than its share of the cores.
+    pub(crate) fn hasher(&self) -> &PasswordHasherPool {
+        &self.hasher
+    }
+
+    /// Drops every credential of `user_uid` already checked, so a change to the user
+    /// (disabled, new attributes or roles) acts on their very next request.
+    pub(crate) fn forget_user(&self, user_uid: &str) {
+        self.cache.forget_user(user_uid);
+    }
+}
+
+/// How password checks are limited (see [`crate::ratelimit`]).
+pub(crate) mod limits {
+    use std::time::Duration;
+
+    use super::LimitPolicy;
+
+    /// One account from one address: five tries, then 1 s, 2 s, 4 s … up to 15 minutes
+    /// between tries. Its owner, elsewhere, is not slowed at all.
+    pub const PER_ACCOUNT: LimitPolicy = LimitPolicy {
+        free: 5,
+        base_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(900),
+        forget_after: Duration::from_secs(3600),
+        capacity: 100_000,
+    };
+    /// One address over all accounts (credential stuffing).
+    pub const PER_ADDRESS: LimitPolicy = LimitPolicy {
+        free: 20,
+        ..PER_ACCOUNT
+    };
+    /// Looser per address on share links: many recipients may share one office address.
+    pub const SHARE_PER_ADDRESS: LimitPolicy = LimitPolicy {
+        free: 30,
+        ..PER_ACCOUNT
+    };
+}
