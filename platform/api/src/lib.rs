@@ -13,7 +13,7 @@ mod error;
 pub mod graphql;
 
 pub use error::GqlResult;
-pub use graphql::{Limits, VitrineSchema, build_schema};
+pub use graphql::{Limits, PreparedSchema, VitrineSchema};
 // The service layer, under the names resolvers and the server have always used.
 pub use vitrine_services::{
     self as services, ApiError, ApiResult, Caller, Credential, RequestMeta, Services, assets,

@@ -17,7 +17,7 @@ use std::time::Duration;
 use poem::listener::TcpAcceptor;
 use poem::{EndpointExt, Route, Server, get, post};
 use vitrine_api::services::App;
-use vitrine_api::{Services, VitrineSchema, build_schema};
+use vitrine_api::{PreparedSchema, Services};
 
 pub use config::{Config, ConfigError};
 
@@ -27,14 +27,13 @@ pub const SESSION_COOKIE: &str = "vitrine_session";
 /// Everything the routes share.
 pub struct AppState {
     pub services: Arc<Services>,
-    pub schema: VitrineSchema,
+    /// The GraphQL schema, as requests run it: documents checked once, then executed.
+    pub graphql: PreparedSchema,
     pub config: Config,
     /// The base of every URL the server hands out (share links, QR codes): the configured
     /// public URL, else the bound address. Never the request's Host header, which the
     /// client chooses.
     pub public_url: String,
-    /// GraphQL documents already parsed, by query text.
-    pub parsed: routes::parsed::ParsedDocuments,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +122,7 @@ pub async fn run(
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let schema = build_schema(services.clone(), &config.limits(), &public);
+    let graphql = PreparedSchema::new(services.clone(), &config.limits(), &public);
     if let Some(token) = services.identity().setup_token() {
         // The token rides in the fragment so it never reaches access logs or referrers,
         // and it goes to the terminal only: log sinks are read by more people than the
@@ -137,10 +136,9 @@ pub async fn run(
     }
     let state = Arc::new(AppState {
         services,
-        schema,
+        graphql,
         config,
         public_url: public,
-        parsed: Default::default(),
     });
     tracing::info!("listening on http://{addr}");
     Server::new_with_acceptor(TcpAcceptor::from_tokio(listener)?)

@@ -160,7 +160,7 @@ fn too_large(message: String) -> ServerError {
 }
 
 /// The document's largest expanded operation, or why it is refused.
-fn check_shape(doc: &ExecutableDocument, max_aliases: usize) -> Result<(), String> {
+pub(crate) fn check_shape(doc: &ExecutableDocument, max_aliases: usize) -> Result<(), String> {
     if doc.fragments.len() > MAX_FRAGMENTS {
         return Err(format!(
             "the query defines {} fragments; the limit is {MAX_FRAGMENTS}",
@@ -194,7 +194,7 @@ fn check_shape(doc: &ExecutableDocument, max_aliases: usize) -> Result<(), Strin
 pub struct IntrospectionAllowed(pub bool);
 
 /// Whether an operation asks for the schema itself (`__schema`, `__type`) at its top.
-fn introspects(doc: &ExecutableDocument) -> bool {
+pub(crate) fn introspects(doc: &ExecutableDocument) -> bool {
     fn in_set(set: &SelectionSet, doc: &ExecutableDocument, depth: usize) -> bool {
         depth < 8
             && set.items.iter().any(|s| match &s.node {
@@ -214,9 +214,9 @@ fn introspects(doc: &ExecutableDocument) -> bool {
 }
 
 /// Whether a query text is safe to hand to the parser: its brackets nest at most
-/// [`MAX_NESTING`] deep. Whoever parses a query outside the schema (the server's document
-/// cache) asks this first, as the schema's own parse hook does.
-pub fn parser_safe(query: &str) -> bool {
+/// [`MAX_NESTING`] deep. Whoever parses a query outside the schema
+/// ([`super::PreparedSchema`]) asks this first, as the schema's own parse hook does.
+pub(crate) fn parser_safe(query: &str) -> bool {
     text_nesting(query, MAX_NESTING) <= MAX_NESTING
 }
 
@@ -258,6 +258,13 @@ fn text_nesting(query: &str, max: usize) -> usize {
         i += 1;
     }
     deepest
+}
+
+/// Whether every variable nests at most [`MAX_NESTING`] deep.
+pub(crate) fn variables_within_nesting(variables: &Variables) -> bool {
+    variables
+        .iter()
+        .all(|(_, v)| value_nesting(v, MAX_NESTING) <= MAX_NESTING)
 }
 
 /// The deepest nesting of a variable value (lists and objects), iteratively.

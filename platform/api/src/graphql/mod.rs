@@ -12,6 +12,7 @@ mod link;
 mod mutation;
 mod pagination;
 mod plugins;
+mod prepared;
 mod query;
 mod refusals;
 mod revisions;
@@ -26,7 +27,8 @@ use std::sync::Arc;
 use async_graphql::{MergedObject, MergedSubscription, Schema};
 use vitrine_core::ErrorCode;
 
-pub use limits::{IntrospectionAllowed, Limits, STANDARD_INTROSPECTION_QUERY, parser_safe};
+pub use limits::{IntrospectionAllowed, Limits, STANDARD_INTROSPECTION_QUERY};
+pub use prepared::PreparedSchema;
 pub use sharing_types::PublicUrl;
 
 use crate::services::{Services, SharePage};
@@ -81,8 +83,10 @@ pub enum AuthState {
 }
 
 /// `public_url` is the server's base URL as browsers reach it; share-link URLs start with it.
-pub fn build_schema(services: Arc<Services>, limits: &Limits, public_url: &str) -> VitrineSchema {
-    Schema::build(
+/// With `hooks`, the schema checks each document's shape as it is parsed and audits
+/// refused mutations; without, it is [`PreparedSchema`]'s fast copy.
+fn build(services: Arc<Services>, limits: &Limits, public_url: &str, hooks: bool) -> VitrineSchema {
+    let builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
         SubscriptionRoot::default(),
@@ -91,12 +95,18 @@ pub fn build_schema(services: Arc<Services>, limits: &Limits, public_url: &str) 
     .data(PublicUrl(public_url.to_owned()))
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
-    .limit_recursive_depth(limits.max_depth * 2)
-    .extension(limits::ShapeLimit {
-        max_aliases: limits.max_aliases,
-    })
-    .extension(refusals::AuditRefusals)
-    .finish()
+    .limit_recursive_depth(limits.max_depth * 2);
+    if !hooks {
+        // Only [`PreparedSchema`] builds this one, and runs it only on documents that
+        // passed the hooks' checks.
+        return builder.finish();
+    }
+    builder
+        .extension(limits::ShapeLimit {
+            max_aliases: limits.max_aliases,
+        })
+        .extension(refusals::AuditRefusals)
+        .finish()
 }
 
 /// The SDL committed at schema/graphql/vitrine.graphql.

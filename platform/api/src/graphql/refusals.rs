@@ -30,7 +30,85 @@ impl ExtensionFactory for AuditRefusals {
 
 /// One operation of a request's document: its name and, for a mutation, its fields by
 /// response key (an alias must not hide which field was refused).
-type Operation = (Option<String>, Option<HashMap<String, String>>);
+pub(crate) type Operation = (Option<String>, Option<HashMap<String, String>>);
+
+/// A document's operations, as [`audit`] needs them.
+pub(crate) fn operations(doc: &ExecutableDocument) -> Vec<Operation> {
+    doc.operations
+        .iter()
+        .map(|(name, op)| {
+            let fields = (op.node.ty == OperationType::Mutation).then(|| {
+                op.node
+                    .selection_set
+                    .node
+                    .items
+                    .iter()
+                    .filter_map(|s| match &s.node {
+                        Selection::Field(f) => Some((
+                            f.node.response_key().node.to_string(),
+                            f.node.name.node.to_string(),
+                        )),
+                        _ => None,
+                    })
+                    .collect()
+            });
+            (name.map(|n| n.to_string()), fields)
+        })
+        .collect()
+}
+
+/// The executed operation's mutation fields by response key; `None` for a query.
+pub(crate) fn mutation_fields<'a>(
+    ops: &'a [Operation],
+    operation_name: Option<&str>,
+) -> Option<&'a HashMap<String, String>> {
+    let op = match operation_name {
+        Some(name) => ops.iter().find(|(n, _)| n.as_deref() == Some(name)),
+        None if ops.len() == 1 => ops.first(),
+        None => None,
+    };
+    op.and_then(|(_, fields)| fields.as_ref())
+}
+
+/// Records every refused field of a mutation's response, under the field's real name.
+pub(crate) async fn audit(
+    services: &Services,
+    auth: Option<&AuthState>,
+    meta: &RequestMeta,
+    fields: &HashMap<String, String>,
+    response: &Response,
+) {
+    for e in &response.errors {
+        // A resolver's error names its field first; errors before execution have no
+        // path and were never a write.
+        let Some(PathSegment::Field(key)) = e.path.first() else {
+            continue;
+        };
+        let field = fields.get(key).unwrap_or(key);
+        let code = e
+            .extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .map(|v| v.to_string().trim_matches('"').to_owned())
+            .unwrap_or_else(|| "ERROR".into());
+        match auth {
+            Some(AuthState::Link(page)) if let SharePage::Ready(a) = &**page => {
+                services
+                    .audit_link_refusal(a, field, &code, &e.message)
+                    .await;
+            }
+            auth => {
+                let caller = match auth {
+                    Some(AuthState::Caller(c)) => Some(&**c),
+                    _ => None,
+                };
+                services
+                    .audit_refusal(caller, meta, field, &code, &e.message)
+                    .await;
+            }
+        }
+    }
+}
 
 /// One request's operations, read when its document is parsed.
 #[derive(Default)]
@@ -39,15 +117,9 @@ struct AuditRefusalsExt {
 }
 
 impl AuditRefusalsExt {
-    /// The executed operation's mutation fields by response key; `None` for a query.
     fn mutation_fields(&self, operation_name: Option<&str>) -> Option<HashMap<String, String>> {
         let ops = self.operations.lock().unwrap_or_else(|e| e.into_inner());
-        let op = match operation_name {
-            Some(name) => ops.iter().find(|(n, _)| n.as_deref() == Some(name)),
-            None if ops.len() == 1 => ops.first(),
-            None => None,
-        };
-        op.and_then(|(_, fields)| fields.clone())
+        mutation_fields(&ops, operation_name).cloned()
     }
 }
 
@@ -61,28 +133,7 @@ impl Extension for AuditRefusalsExt {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
-        let ops = doc
-            .operations
-            .iter()
-            .map(|(name, op)| {
-                let fields = (op.node.ty == OperationType::Mutation).then(|| {
-                    op.node
-                        .selection_set
-                        .node
-                        .items
-                        .iter()
-                        .filter_map(|s| match &s.node {
-                            Selection::Field(f) => Some((
-                                f.node.response_key().node.to_string(),
-                                f.node.name.node.to_string(),
-                            )),
-                            _ => None,
-                        })
-                        .collect()
-                });
-                (name.map(|n| n.to_string()), fields)
-            })
-            .collect();
+        let ops = operations(&doc);
         *self.operations.lock().unwrap_or_else(|e| e.into_inner()) = ops;
         Ok(doc)
     }
@@ -104,36 +155,14 @@ impl Extension for AuditRefusalsExt {
             return response;
         };
         let meta = ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default();
-        for e in &response.errors {
-            // A resolver's error names its field first; errors before execution have no
-            // path and were never a write.
-            let Some(PathSegment::Field(key)) = e.path.first() else {
-                continue;
-            };
-            let field = fields.get(key).unwrap_or(key);
-            let code = e
-                .extensions
-                .as_ref()
-                .and_then(|x| x.get("code"))
-                .map(|v| v.to_string().trim_matches('"').to_owned())
-                .unwrap_or_else(|| "ERROR".into());
-            match ctx.data_opt::<AuthState>() {
-                Some(AuthState::Link(page)) if let SharePage::Ready(a) = &**page => {
-                    services
-                        .audit_link_refusal(a, field, &code, &e.message)
-                        .await;
-                }
-                auth => {
-                    let caller = match auth {
-                        Some(AuthState::Caller(c)) => Some(&**c),
-                        _ => None,
-                    };
-                    services
-                        .audit_refusal(caller, &meta, field, &code, &e.message)
-                        .await;
-                }
-            }
-        }
+        audit(
+            services,
+            ctx.data_opt::<AuthState>(),
+            &meta,
+            &fields,
+            &response,
+        )
+        .await;
         response
     }
 }

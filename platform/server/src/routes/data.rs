@@ -118,7 +118,7 @@ pub async fn subscriptions(
         ));
     }
     let auth = authenticate(&state.services, req, &meta).await;
-    let schema = state.schema.clone();
+    let schema = state.graphql.schema().clone();
     let services = state.services.clone();
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |stream| {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use poem::http::StatusCode;
 use poem::web::{Data, Html};
 use poem::{Body, Request, Response, handler};
-use vitrine_api::graphql::{AuthState, finish_response};
+use vitrine_api::graphql::AuthState;
 use vitrine_api::{ApiError, RequestMeta, Services};
 use vitrine_core::ErrorCode;
 
@@ -223,20 +223,16 @@ pub(super) async fn run_requests(
     let mut responses = Vec::with_capacity(requests.len());
     let last = requests.len().saturating_sub(1);
     let mut auth = Some(auth);
-    for (i, mut r) in requests.into_iter().enumerate() {
-        state.parsed.prepare(&mut r);
+    for (i, r) in requests.into_iter().enumerate() {
         // The last request takes the caller; only a batch's others need copies of it.
         let auth = if i == last { auth.take() } else { auth.clone() };
-        let mut r = r
-            .data(auth.unwrap_or(AuthState::Anonymous))
-            .data(meta.clone())
-            .data(vitrine_api::graphql::IntrospectionAllowed(introspection));
-        if !introspection {
-            // The schema is no secret (it is published), but answering it costs the
-            // server far more than the request costs an anonymous client.
-            r = r.disable_introspection();
-        }
-        responses.push(finish_response(state.schema.execute(r).await));
+        let auth = auth.unwrap_or(AuthState::Anonymous);
+        responses.push(
+            state
+                .graphql
+                .execute(r, auth, meta.clone(), introspection)
+                .await,
+        );
     }
     // Straight to bytes: a JSON value in between would copy every result once more.
     let body = if batch {

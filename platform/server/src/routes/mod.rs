@@ -5,7 +5,6 @@ pub mod graphql;
 pub mod health;
 pub mod multipart;
 pub mod pages;
-pub mod parsed;
 pub mod share;
 pub mod share_session;
 pub mod viewer;
