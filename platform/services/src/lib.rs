@@ -8,7 +8,6 @@
 
 mod app;
 pub mod assets;
-mod caller;
 mod error;
 mod guard;
 pub mod outbound;
@@ -43,9 +42,11 @@ use std::time::Duration;
 use vitrine_authz::Authz;
 use vitrine_storage::Store;
 
-pub use caller::{Caller, Credential, RequestMeta};
 pub use error::{ApiError, ApiResult};
 pub use guard::{Authorized, Edit, Manage, Permit, View};
+/// Where [`Caller`] lives, under the name the rest of the crate imports it by.
+pub(crate) use identity::caller;
+pub use identity::caller::{Caller, Credential, RequestMeta};
 /// Cursor paging, as every list method takes it.
 pub use vitrine_storage::PageRequest;
 

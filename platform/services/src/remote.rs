@@ -15,7 +15,7 @@ use super::Services;
 use super::directory::ProjectView;
 use super::install::Install;
 use super::install::SyncOutcome;
-use crate::caller::{Caller, Credential};
+use crate::caller::Caller;
 use crate::guard::Manage;
 use crate::secrets::{new_token, token_hash};
 use crate::{ApiError, ApiResult};
@@ -139,35 +139,11 @@ impl Services {
         token: &str,
         address: Option<String>,
     ) -> ApiResult<(ProjectView, Caller, WorkingCopyLinkRecord)> {
-        let refused = || {
-            ApiError::new(
-                ErrorCode::LinkNotValid,
-                "this working-copy link is unknown, revoked or expired",
-            )
-        };
-        let link = self
-            .store
-            .working_copy_link_by_hash(&token_hash(token))
-            .await?
-            .filter(|l| !l.revoked && l.expires_ms > now_ms())
-            .ok_or_else(refused)?;
-        let user = self
-            .store
-            .user(&link.created_by)
-            .await?
-            .filter(|u| !u.disabled)
-            .ok_or_else(refused)?;
-        let caller = Caller::new(
-            user,
-            Credential::CopyLink {
-                link_uid: link.uid.clone(),
-            },
-            address,
-        );
+        let (caller, link) = self.identity.copy_link_caller(token, address).await?;
         let project = self
             .project_for(&caller, &link.project_uid, Action::Manage)
             .await
-            .map_err(|_| refused())?;
+            .map_err(|_| crate::identity::copy_link_refused())?;
         self.store
             .touch_working_copy_link(&link.uid, now_ms())
             .await?;

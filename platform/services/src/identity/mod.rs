@@ -9,6 +9,7 @@
 //! only through the few crate-private methods below.
 
 mod cache;
+pub(crate) mod caller;
 mod setup;
 mod sign_in;
 
@@ -18,11 +19,14 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 use vitrine_authz::Authz;
-use vitrine_storage::Store;
+use vitrine_core::ErrorCode;
+use vitrine_storage::{Store, UserRecord, WorkingCopyLinkRecord, now_ms};
 
 use crate::audit::Audit;
 use crate::ratelimit::{AttemptLimiter, LimitPolicy};
 use crate::secrets::PasswordHasherPool;
+use crate::secrets::token_hash;
+use crate::{ApiError, ApiResult, Caller, Credential};
 
 pub use setup::SETUP_TOKEN_TTL;
 pub use sign_in::{LoginOutcome, NewApiToken, SESSION_TTL};
@@ -66,11 +70,60 @@ impl Identity {
         &self.hasher
     }
 
+    /// The caller a working-copy link's token acts as: the link's creator, for that link
+    /// only. Unknown, revoked and expired links, and disabled creators, get one answer.
+    pub(crate) async fn copy_link_caller(
+        &self,
+        token: &str,
+        address: Option<String>,
+    ) -> ApiResult<(Caller, WorkingCopyLinkRecord)> {
+        let link = self
+            .store
+            .working_copy_link_by_hash(&token_hash(token))
+            .await?
+            .filter(|l| !l.revoked && l.expires_ms > now_ms())
+            .ok_or_else(copy_link_refused)?;
+        let user = self
+            .store
+            .user(&link.created_by)
+            .await?
+            .filter(|u| !u.disabled)
+            .ok_or_else(copy_link_refused)?;
+        let credential = Credential::CopyLink {
+            link_uid: link.uid.clone(),
+        };
+        Ok((Caller::new(user, credential, address), link))
+    }
+
+    /// The caller a task's run acts as: `user` (the task's identity, whom the runner
+    /// has loaded and checked), during run `run_uid`, fired through `chain`.
+    pub(crate) fn task_caller(
+        user: UserRecord,
+        task_uid: &str,
+        run_uid: &str,
+        chain: Vec<String>,
+    ) -> Caller {
+        let credential = Credential::Task {
+            task_uid: task_uid.to_owned(),
+            run_uid: run_uid.to_owned(),
+            chain,
+        };
+        Caller::new(user, credential, None)
+    }
+
     /// Drops every credential of `user_uid` already checked, so a change to the user
     /// (disabled, new attributes or roles) acts on their very next request.
     pub(crate) fn forget_user(&self, user_uid: &str) {
         self.cache.forget_user(user_uid);
     }
+}
+
+/// What every refused working-copy link is told, whatever the reason.
+pub(crate) fn copy_link_refused() -> ApiError {
+    ApiError::new(
+        ErrorCode::LinkNotValid,
+        "this working-copy link is unknown, revoked or expired",
+    )
 }
 
 /// How password checks are limited (see [`crate::ratelimit`]).

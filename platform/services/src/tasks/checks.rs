@@ -10,7 +10,8 @@ use vitrine_core::{Ability, Role};
 use vitrine_engine::locations::Access;
 use vitrine_storage::{TaskRecord, now_ms};
 
-use super::{TaskInput, task_caller};
+use super::TaskInput;
+use crate::Identity;
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
 use crate::{ProjectView, Services};
@@ -53,7 +54,7 @@ impl Services {
             None => (None, caller.clone()),
             Some(token) => {
                 let (uid, user) = self.service_identity(token).await?;
-                (Some(uid), task_caller(user, "", "", Vec::new()))
+                (Some(uid), Identity::task_caller(user, "", "", Vec::new()))
             }
         };
         match &resolved.trigger {

@@ -348,24 +348,6 @@ fn identity_usable(
     Ok(())
 }
 
-/// The caller a task's run acts as.
-pub(crate) fn task_caller(
-    user: UserRecord,
-    task_uid: &str,
-    run_uid: &str,
-    chain: Vec<String>,
-) -> Caller {
-    Caller::new(
-        user,
-        crate::caller::Credential::Task {
-            task_uid: task_uid.to_owned(),
-            run_uid: run_uid.to_owned(),
-            chain,
-        },
-        None,
-    )
-}
-
 /// A write refused by the unique index on task names: another request took the name
 /// between our check and our write.
 fn name_taken(e: vitrine_storage::StorageError, name: &str) -> ApiError {

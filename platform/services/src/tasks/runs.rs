@@ -19,7 +19,7 @@ use vitrine_storage::{
     PageRequest, RunCounts, RunLogLine, TaskRecord, TaskRunProjectRecord, TaskRunRecord, now_ms,
 };
 
-use super::task_caller;
+use crate::Identity;
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
 use crate::{ProjectView, Services};
@@ -177,7 +177,7 @@ impl Services {
             }
         };
         self.store.set_run_spec(&run.uid, &spec, &user.uid).await?;
-        let who = task_caller(user, &task.uid, &run.uid, run.chain.clone());
+        let who = Identity::task_caller(user, &task.uid, &run.uid, run.chain.clone());
         let projects = match self.target_projects(&who, &spec, event_project).await {
             Ok(p) => p,
             Err(e) => {
@@ -434,7 +434,7 @@ impl Services {
             .map_err(|why| ApiError::forbidden(format!("not run: {why}")))?;
         let mut chain = run.chain.clone();
         chain.push(task.uid.clone());
-        let who = task_caller(user, &task.uid, &run.uid, chain);
+        let who = Identity::task_caller(user, &task.uid, &run.uid, chain);
         let p = self
             .project_for(&who, &record.project_uid, vitrine_authz::Action::View)
             .await?;

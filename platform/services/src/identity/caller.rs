@@ -47,7 +47,7 @@ pub enum Credential {
         chain: Vec<String>,
     },
     /// The instance acting on its own, as `user`, for `reason` (seeding the demo, say);
-    /// made only by [`crate::Services::system_caller`], which audits it.
+    /// made only by [`crate::Identity::system_caller`], which audits it.
     System {
         reason: String,
     },
@@ -61,9 +61,9 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Made by the credential checks only: sign-in and token checks (`auth`), working-copy
-    /// links (`remote`), a task's run (`tasks`) and [`crate::Services::system_caller`].
-    pub(crate) fn new(user: UserRecord, credential: Credential, address: Option<String>) -> Caller {
+    /// Made by the identity service only (the compiler holds to it): sign-in and token
+    /// checks, working-copy links, a task's run and [`crate::Identity::system_caller`].
+    pub(super) fn new(user: UserRecord, credential: Credential, address: Option<String>) -> Caller {
         Caller {
             user,
             credential,
