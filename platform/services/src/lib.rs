@@ -87,8 +87,8 @@ pub use audit::Audit;
 pub use directory::{FolderView, ProjectView};
 pub use identity::{Identity, LoginOutcome, NewApiToken, SESSION_TTL, SETUP_TOKEN_TTL};
 pub use install::SyncOutcome;
-pub use plugins::MAX_PLUGIN_BYTES;
-pub use policy::PolicyKnown;
+pub use plugins::{MAX_PLUGIN_BYTES, PluginRegistry};
+pub use policy::{Policy, PolicyKnown};
 pub use remote::{CopyLinkRights, MAX_LINK_HOURS, NewCopyLink, RemoteHead};
 pub use reports::TileDownload;
 pub use security::{AccessRule, BoostTarget, DataSecurity};
@@ -116,6 +116,8 @@ pub struct Services {
     pub(crate) audit: Audit,
     /// Who is calling: sign-in, sessions, tokens, setup and system callers.
     pub(crate) identity: Identity,
+    policy: Policy,
+    plugin_registry: PluginRegistry,
     /// Shared views, counted and audited off the request path.
     access_log: sharing::AccessLog,
     /// Recipient password checks per address, per (link, recipient) and per link,
@@ -203,6 +205,16 @@ impl Services {
         &self.identity
     }
 
+    /// Role grants, server permissions, the policy file and instance settings.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Publishing, listing, enabling and disabling plugin versions.
+    pub fn plugin_registry(&self) -> &PluginRegistry {
+        &self.plugin_registry
+    }
+
     /// Whether this process can serve: the database answers and the artifact store is
     /// writable (`/readyz`).
     pub async fn ready(&self) -> ApiResult<()> {
@@ -218,11 +230,19 @@ impl Services {
     ) -> Arc<Services> {
         let access_log = sharing::AccessLog::new(store.clone());
         let audit = Audit::new(store.clone(), access_log.clone());
+        let engine = vitrine_engine::Engine::new(store.clone(), engine_limits);
         let services = Services {
             identity: Identity::new(store.clone(), authz.clone(), audit.clone()),
+            policy: Policy::new(store.clone(), authz.clone(), audit.clone()),
+            plugin_registry: PluginRegistry::new(
+                store.clone(),
+                authz.clone(),
+                engine.clone(),
+                audit.clone(),
+            ),
             audit,
             access_log,
-            engine: vitrine_engine::Engine::new(store.clone(), engine_limits),
+            engine,
             store,
             authz,
             share_by_address: AttemptLimiter::new(identity::limits::SHARE_PER_ADDRESS),

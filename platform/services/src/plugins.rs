@@ -5,14 +5,43 @@ use vitrine_core::AuditAction;
 use vitrine_core::{ErrorCode, ServerPermission};
 use vitrine_storage::PluginRecord;
 
-use super::Services;
+use std::sync::Arc;
+
+use vitrine_authz::Authz;
+use vitrine_engine::Engine;
+use vitrine_storage::Store;
+
+use crate::audit::Audit;
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
 
 /// The largest component file accepted for publishing.
 pub const MAX_PLUGIN_BYTES: usize = 64 << 20;
 
-impl Services {
+/// The plugin registry service: publishing, listing, enabling and disabling plugin
+/// versions. Owns nothing but its handles; every method takes the caller.
+pub struct PluginRegistry {
+    store: Store,
+    authz: Arc<Authz>,
+    engine: Arc<Engine>,
+    audit: Audit,
+}
+
+impl PluginRegistry {
+    pub(crate) fn new(
+        store: Store,
+        authz: Arc<Authz>,
+        engine: Arc<Engine>,
+        audit: Audit,
+    ) -> PluginRegistry {
+        PluginRegistry {
+            store,
+            authz,
+            engine,
+            audit,
+        }
+    }
+
     fn require_plugin_publisher(&self, caller: &Caller) -> ApiResult<()> {
         Ok(self
             .authz

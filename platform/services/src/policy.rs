@@ -9,7 +9,13 @@ use vitrine_authz::{
 use vitrine_core::{Ability, Role, ServerPermission};
 use vitrine_storage::PolicyLine;
 
-use super::{Services, all_uids};
+use std::sync::Arc;
+
+use vitrine_authz::Authz;
+use vitrine_storage::Store;
+
+use super::all_uids;
+use crate::audit::Audit;
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
 
@@ -39,7 +45,24 @@ impl KnownIds for PolicyKnown {
     }
 }
 
-impl Services {
+/// The policy service: role grants on folders and projects, server permissions, the
+/// policy file (import and export), explanations of effective roles and the instance's
+/// settings. Owns nothing but its handles; every method takes the caller.
+pub struct Policy {
+    store: Store,
+    authz: Arc<Authz>,
+    audit: Audit,
+}
+
+impl Policy {
+    pub(crate) fn new(store: Store, authz: Arc<Authz>, audit: Audit) -> Policy {
+        Policy {
+            store,
+            authz,
+            audit,
+        }
+    }
+
     pub fn parse_subject(&self, raw: &str) -> ApiResult<Subject> {
         Subject::parse(raw).ok_or_else(|| {
             ApiError::invalid(format!("subject: `{raw}` is not user:ID or group:ID"))

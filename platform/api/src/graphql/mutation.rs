@@ -394,6 +394,7 @@ impl MutationRoot {
         role: Role,
     ) -> async_graphql::Result<bool> {
         services(ctx)
+            .policy()
             .grant_role(caller(ctx).gql()?, &subject, &object, role.into())
             .await
             .gql()?;
@@ -408,6 +409,7 @@ impl MutationRoot {
         object: String,
     ) -> async_graphql::Result<bool> {
         services(ctx)
+            .policy()
             .revoke_role(caller(ctx).gql()?, &subject, &object)
             .await
             .gql()
@@ -420,6 +422,7 @@ impl MutationRoot {
         permission: ServerPermission,
     ) -> async_graphql::Result<bool> {
         services(ctx)
+            .policy()
             .set_server_permission(caller(ctx).gql()?, &subject, permission.into(), true)
             .await
             .gql()
@@ -432,6 +435,7 @@ impl MutationRoot {
         permission: ServerPermission,
     ) -> async_graphql::Result<bool> {
         services(ctx)
+            .policy()
             .set_server_permission(caller(ctx).gql()?, &subject, permission.into(), false)
             .await
             .gql()
@@ -445,6 +449,7 @@ impl MutationRoot {
         csv: String,
     ) -> async_graphql::Result<PolicyImportResult> {
         let s = services(ctx)
+            .policy()
             .import_policies(caller(ctx).gql()?, &csv)
             .await
             .gql()?;
@@ -460,6 +465,7 @@ impl MutationRoot {
         role: Role,
     ) -> async_graphql::Result<InstanceSettings> {
         Ok(services(ctx)
+            .policy()
             .set_default_role(caller(ctx).gql()?, role.into())
             .await
             .gql()?
@@ -475,6 +481,7 @@ impl MutationRoot {
         disabled: Option<bool>,
     ) -> async_graphql::Result<InstanceSettings> {
         Ok(services(ctx)
+            .policy()
             .set_ability_setting(
                 caller(ctx).gql()?,
                 ability.into(),

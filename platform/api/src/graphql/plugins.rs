@@ -148,12 +148,20 @@ pub struct PluginQuery;
 impl PluginQuery {
     /// Every published plugin version, by name.
     async fn plugins(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Plugin>> {
-        let list = services(ctx).plugins(caller(ctx).gql()?).await.gql()?;
+        let list = services(ctx)
+            .plugin_registry()
+            .plugins(caller(ctx).gql()?)
+            .await
+            .gql()?;
         Ok(list.into_iter().map(Plugin::new).collect())
     }
 
     async fn plugin(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Plugin> {
-        let p = services(ctx).plugin(caller(ctx).gql()?, &id).await.gql()?;
+        let p = services(ctx)
+            .plugin_registry()
+            .plugin(caller(ctx).gql()?, &id)
+            .await
+            .gql()?;
         Ok(Plugin::new(p))
     }
 }
@@ -181,7 +189,11 @@ impl PluginMutation {
             .read_to_end(&mut bytes)
             .map_err(|e| ApiError::internal("plugin upload", e))
             .gql()?;
-        let p = services(ctx).publish_plugin(caller, bytes).await.gql()?;
+        let p = services(ctx)
+            .plugin_registry()
+            .publish_plugin(caller, bytes)
+            .await
+            .gql()?;
         Ok(Plugin::new(p))
     }
 
@@ -193,6 +205,7 @@ impl PluginMutation {
         enabled: bool,
     ) -> async_graphql::Result<Plugin> {
         let p = services(ctx)
+            .plugin_registry()
             .set_plugin_enabled(caller(ctx).gql()?, &id, enabled)
             .await
             .gql()?;

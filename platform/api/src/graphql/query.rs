@@ -185,7 +185,7 @@ impl QueryRoot {
     ) -> async_graphql::Result<Connection<String, PolicyRule>> {
         let c = caller(ctx).gql()?;
         let p = page(first, after.clone()).gql()?;
-        let lines = services(ctx).policy_lines(c).gql()?;
+        let lines = services(ctx).policy().policy_lines(c).gql()?;
         // Lines are sorted; the cursor carries the position.
         let start = p
             .after
@@ -211,7 +211,10 @@ impl QueryRoot {
 
     /// Grants and memberships as casbin CSV (admins).
     async fn export_policies(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        services(ctx).export_policies(caller(ctx).gql()?).gql()
+        services(ctx)
+            .policy()
+            .export_policies(caller(ctx).gql()?)
+            .gql()
     }
 
     /// May `userId` (default: you) do `action` on `object` (`folder:ID` or `project:ID`),
@@ -224,6 +227,7 @@ impl QueryRoot {
         object: String,
     ) -> async_graphql::Result<Explanation> {
         let e = services(ctx)
+            .policy()
             .explain(
                 caller(ctx).gql()?,
                 user_id.as_ref().map(|i| i.as_str()),
@@ -240,7 +244,7 @@ impl QueryRoot {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<InstanceSettings> {
         caller(ctx).gql()?;
-        Ok(services(ctx).instance_settings().into())
+        Ok(services(ctx).policy().instance_settings().into())
     }
 
     /// The audit trail, newest first (admins).

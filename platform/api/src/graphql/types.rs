@@ -245,7 +245,7 @@ impl Project {
     }
     /// Abilities in effect (instance defaults, the project's own values, admin switches).
     async fn abilities(&self, ctx: &Context<'_>) -> Vec<AbilityState> {
-        let settings = services(ctx).instance_settings();
+        let settings = services(ctx).policy().instance_settings();
         vitrine_core::Ability::ALL
             .iter()
             .map(|a| AbilityState {
