@@ -7,21 +7,30 @@ use vitrine_core::AuditAction;
 use vitrine_core::ServerPermission;
 use vitrine_storage::{AuditFilter, AuditRecord, NewAuditEvent, PageRequest, Store, UserRecord};
 
-use super::Services;
+use std::sync::Arc;
+
 use crate::caller::{Caller, RequestMeta};
 use crate::sharing::AccessLog;
 use crate::{ApiError, ApiResult};
+use vitrine_authz::Authz;
 
+/// The audit service: writes every event (an action's own, a refusal's, a view's in
+/// the batch) and lets administrators read the log.
 #[derive(Clone)]
 pub struct Audit {
     store: Store,
+    authz: Arc<Authz>,
     /// Where views are batched: the same log as shared views, so one flush writes both.
     views: AccessLog,
 }
 
 impl Audit {
-    pub fn new(store: Store, views: AccessLog) -> Self {
-        Audit { store, views }
+    pub(crate) fn new(store: Store, authz: Arc<Authz>, views: AccessLog) -> Self {
+        Audit {
+            store,
+            authz,
+            views,
+        }
     }
 
     async fn write(&self, event: NewAuditEvent) -> ApiResult<()> {
@@ -142,13 +151,11 @@ impl Audit {
         })
         .await
     }
-}
 
-impl Services {
     /// Records a refused mutation (`field` names it, `code` is the error code), by the
     /// caller when there is one, else as anonymous. The answer is already the refusal,
     /// so an event that cannot be written is only logged.
-    pub async fn audit_refusal(
+    pub async fn record_refusal(
         &self,
         caller: Option<&Caller>,
         meta: &RequestMeta,
@@ -159,16 +166,12 @@ impl Services {
         let object = format!("mutation:{field}");
         let action = AuditAction::MutationRefused;
         let _ = match caller {
-            Some(c) => self.audit.record(c, action, &object, code, message).await,
-            None => {
-                self.audit
-                    .system(action, &object, code, meta, message)
-                    .await
-            }
+            Some(c) => self.record(c, action, &object, code, message).await,
+            None => self.system(action, &object, code, meta, message).await,
         };
     }
 
-    pub async fn audit_events(
+    pub async fn events(
         &self,
         caller: &Caller,
         filter: &AuditFilter,
@@ -177,7 +180,7 @@ impl Services {
         self.authz
             .require_permission(caller.uid(), ServerPermission::Admin)?;
         // Views still in the batch are part of the answer.
-        self.access_log.flush().await;
+        self.views.flush().await;
         Ok(self.store.audit_page(filter, page).await?)
     }
 }

@@ -205,6 +205,11 @@ impl Services {
         &self.identity
     }
 
+    /// The audit log: refusals recorded, events read.
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
     /// Role grants, server permissions, the policy file and instance settings.
     pub fn policy(&self) -> &Policy {
         &self.policy
@@ -229,7 +234,7 @@ impl Services {
         outbound: crate::outbound::OutboundPolicy,
     ) -> Arc<Services> {
         let access_log = sharing::AccessLog::new(store.clone());
-        let audit = Audit::new(store.clone(), access_log.clone());
+        let audit = Audit::new(store.clone(), authz.clone(), access_log.clone());
         let engine = vitrine_engine::Engine::new(store.clone(), engine_limits);
         let services = Services {
             identity: Identity::new(store.clone(), authz.clone(), audit.clone()),

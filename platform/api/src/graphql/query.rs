@@ -272,7 +272,11 @@ impl QueryRoot {
             since_ms: f.since.map(|t| t.timestamp_millis()),
             until_ms: f.until.map(|t| t.timestamp_millis()),
         };
-        let rows = services(ctx).audit_events(c, &filter, &p).await.gql()?;
+        let rows = services(ctx)
+            .audit()
+            .events(c, &filter, &p)
+            .await
+            .gql()?;
         Ok(connection(
             rows,
             n,

@@ -103,7 +103,8 @@ pub(crate) async fn audit(
                     _ => None,
                 };
                 services
-                    .audit_refusal(caller, meta, field, &code, &e.message)
+                    .audit()
+                    .record_refusal(caller, meta, field, &code, &e.message)
                     .await;
             }
         }
