@@ -70,7 +70,7 @@ pub async fn prepare(services: &Arc<Services>) -> Result<String, ServerError> {
         .system_caller(&owner.uid, "seed the demo project")
         .await
         .map_err(|e| fail("act as the demo owner", e))?;
-    let project = match services.project_by_slug(&caller, SLUG).await {
+    let project = match services.directory().project_by_slug(&caller, SLUG).await {
         Ok(p) => p.record.uid,
         Err(e) if e.code == vitrine_core::ErrorCode::NotFound => seed(services, &caller).await?,
         Err(e) => return Err(fail("read projects", e)),
@@ -127,11 +127,13 @@ pub async fn prepare(services: &Arc<Services>) -> Result<String, ServerError> {
 
 async fn seed(services: &Arc<Services>, caller: &Caller) -> Result<String, ServerError> {
     let folder = services
+        .directory()
         .create_instance_folder(caller, "Demo")
         .await
         .map_err(|e| fail("create the demo folder", e))?
         .record;
     let project = services
+        .directory()
         .create_project(caller, &folder.uid, "Superstore demo", Some(SLUG))
         .await
         .map_err(|e| fail("create the demo project", e))?

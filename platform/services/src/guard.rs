@@ -112,7 +112,7 @@ impl Services {
         if A::ACTION != Action::View {
             caller.require_write()?;
         }
-        let p = self.project_for(caller, uid, A::ACTION).await?;
+        let p = self.directory.project_for(caller, uid, A::ACTION).await?;
         Ok(Authorized::new(p.record))
     }
 

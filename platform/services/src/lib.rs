@@ -19,11 +19,12 @@ mod audit;
 pub mod bundles;
 mod commits;
 mod directory;
+/// The directory's projects and users, under the names the rest of the crate uses.
+pub(crate) use directory::{projects, users};
 mod identity;
 mod install;
 mod plugins;
 mod policy;
-mod projects;
 mod remote;
 mod report_file;
 mod reports;
@@ -31,7 +32,6 @@ mod revisions;
 mod security;
 mod sharing;
 mod tasks;
-mod users;
 mod viewer;
 mod workflows;
 mod working_copies;
@@ -84,7 +84,7 @@ pub mod values {
     };
 }
 pub use audit::Audit;
-pub use directory::{FolderView, ProjectView};
+pub use directory::{Directory, FolderView, ProjectView};
 pub use identity::{Identity, LoginOutcome, NewApiToken, SESSION_TTL, SETUP_TOKEN_TTL};
 pub use install::SyncOutcome;
 pub use plugins::{MAX_PLUGIN_BYTES, PluginRegistry};
@@ -115,7 +115,9 @@ pub struct Services {
     pub(crate) engine: Arc<vitrine_engine::Engine>,
     pub(crate) audit: Audit,
     /// Who is calling: sign-in, sessions, tokens, setup and system callers.
-    pub(crate) identity: Identity,
+    pub(crate) identity: Arc<Identity>,
+    /// Folders, projects, users and groups, and who may see which.
+    pub(crate) directory: Directory,
     policy: Policy,
     plugin_registry: PluginRegistry,
     /// Shared views, counted and audited off the request path.
@@ -205,6 +207,11 @@ impl Services {
         &self.identity
     }
 
+    /// Folders, projects, virtual roots, users, service accounts and groups.
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
     /// The audit log: refusals recorded, events read.
     pub fn audit(&self) -> &Audit {
         &self.audit
@@ -236,8 +243,15 @@ impl Services {
         let access_log = sharing::AccessLog::new(store.clone());
         let audit = Audit::new(store.clone(), authz.clone(), access_log.clone());
         let engine = vitrine_engine::Engine::new(store.clone(), engine_limits);
+        let identity = Arc::new(Identity::new(store.clone(), authz.clone(), audit.clone()));
         let services = Services {
-            identity: Identity::new(store.clone(), authz.clone(), audit.clone()),
+            directory: Directory::new(
+                store.clone(),
+                authz.clone(),
+                audit.clone(),
+                identity.clone(),
+            ),
+            identity,
             policy: Policy::new(store.clone(), authz.clone(), audit.clone()),
             plugin_registry: PluginRegistry::new(
                 store.clone(),

@@ -59,7 +59,8 @@ impl Services {
                 "allowForce: a link that may force a push must allow pushing",
             ));
         }
-        self.project_for(caller, project_uid, Action::Manage)
+        self.directory
+            .project_for(caller, project_uid, Action::Manage)
             .await?;
         let token = new_token("vwc");
         let now = now_ms();
@@ -100,7 +101,8 @@ impl Services {
         caller: &Caller,
         project_uid: &str,
     ) -> ApiResult<Vec<WorkingCopyLinkRecord>> {
-        self.project_for(caller, project_uid, Action::Manage)
+        self.directory
+            .project_for(caller, project_uid, Action::Manage)
             .await?;
         Ok(self.store.working_copy_links(project_uid).await?)
     }
@@ -112,7 +114,8 @@ impl Services {
         link_uid: &str,
     ) -> ApiResult<()> {
         caller.require_write()?;
-        self.project_for(caller, project_uid, Action::Manage)
+        self.directory
+            .project_for(caller, project_uid, Action::Manage)
             .await?;
         let links = self.store.working_copy_links(project_uid).await?;
         if !links.iter().any(|l| l.uid == link_uid) {
@@ -141,6 +144,7 @@ impl Services {
     ) -> ApiResult<(ProjectView, Caller, WorkingCopyLinkRecord)> {
         let (caller, link) = self.identity.copy_link_caller(token, address).await?;
         let project = self
+            .directory
             .project_for(&caller, &link.project_uid, Action::Manage)
             .await
             .map_err(|_| crate::identity::copy_link_refused())?;
@@ -268,7 +272,8 @@ impl Services {
         slug: Option<&str>,
     ) -> ApiResult<ProjectView> {
         caller.require_write()?;
-        self.load_folder(caller, folder, vitrine_authz::Action::Edit)
+        self.directory
+            .load_folder(caller, folder, vitrine_authz::Action::Edit)
             .await?;
         let (url, token) = RemoteOrigin::parse_link(link)?;
         let origin = RemoteOrigin::new(&self.outbound, &url, &token)?;
@@ -283,6 +288,7 @@ impl Services {
         .await?;
         let (payload, pinned) = self.payload_of_bundle(&bundle).await?;
         let planned = self
+            .directory
             .plan_project(caller, folder, name, slug, AuditAction::ProjectCreate, "")
             .await;
         let plan = match planned {

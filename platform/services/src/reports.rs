@@ -35,7 +35,9 @@ impl Services {
         caller: &Caller,
         project_uid: &str,
     ) -> ApiResult<Vec<ReportRecord>> {
-        self.project_for(caller, project_uid, Action::View).await?;
+        self.directory
+            .project_for(caller, project_uid, Action::View)
+            .await?;
         Ok(self.store.reports(project_uid).await?)
     }
 
@@ -50,6 +52,7 @@ impl Services {
             .await?
             .ok_or_else(|| ApiError::not_found("report"))?;
         let p = self
+            .directory
             .project_for(caller, &r.project_uid, Action::View)
             .await
             .map_err(|_| ApiError::not_found("report"))?;
@@ -292,7 +295,9 @@ impl Services {
     /// have, so they open reports from the cache (editors).
     pub async fn warm_up(&self, caller: &Caller, project_uid: &str) -> ApiResult<WarmUpSummary> {
         caller.require_write()?;
-        self.project_for(caller, project_uid, Action::Edit).await?;
+        self.directory
+            .project_for(caller, project_uid, Action::Edit)
+            .await?;
         let summary = self.warm_up_project(project_uid).await?;
         self.audit
             .record(

@@ -63,7 +63,9 @@ impl Services {
         project_uid: &str,
         page: &PageRequest,
     ) -> ApiResult<Vec<RevisionRecord>> {
-        self.project_for(caller, project_uid, Action::Edit).await?;
+        self.directory
+            .project_for(caller, project_uid, Action::Edit)
+            .await?;
         Ok(self.store.revisions_page(project_uid, page).await?)
     }
 
@@ -74,7 +76,8 @@ impl Services {
             .revision(uid)
             .await?
             .ok_or_else(|| ApiError::not_found("revision"))?;
-        self.project_for(caller, &r.project_uid, Action::Edit)
+        self.directory
+            .project_for(caller, &r.project_uid, Action::Edit)
             .await
             .map_err(|_| ApiError::not_found("revision"))?;
         Ok(r)
@@ -229,6 +232,7 @@ impl Services {
             .map(|p| p.name)
             .unwrap_or_default();
         let plan = self
+            .directory
             .plan_project(caller, folder, name, slug, AuditAction::ProjectCreate, "")
             .await?;
         let message = format!("copied from {origin} {label}");
@@ -254,7 +258,7 @@ impl Services {
         let target = self.authorize_planned(&plan);
         self.install(&target, &payload, how, caller.as_author())
             .await?;
-        self.project_planned(caller, plan).await
+        self.directory.project_planned(caller, plan).await
     }
 }
 

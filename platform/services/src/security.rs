@@ -138,11 +138,15 @@ impl Services {
                 "instance".to_owned()
             }
             BoostTarget::Folder(f) => {
-                self.load_folder(caller, f, Action::Manage).await?;
+                self.directory
+                    .load_folder(caller, f, Action::Manage)
+                    .await?;
                 format!("folder:{f}")
             }
             BoostTarget::Project(p) => {
-                self.project_for(caller, p, Action::Manage).await?;
+                self.directory
+                    .project_for(caller, p, Action::Manage)
+                    .await?;
                 format!("project:{p}")
             }
         };
@@ -186,7 +190,9 @@ impl Services {
         caller: &Caller,
         project_uid: &str,
     ) -> ApiResult<BTreeMap<String, Vec<AccessRule>>> {
-        self.project_for(caller, project_uid, Action::Edit).await?;
+        self.directory
+            .project_for(caller, project_uid, Action::Edit)
+            .await?;
         self.rules_of(project_uid).await
     }
 
@@ -212,7 +218,8 @@ impl Services {
         rules: Vec<AccessRule>,
     ) -> ApiResult<Vec<AccessRule>> {
         caller.require_write()?;
-        self.project_for(caller, project_uid, Action::Manage)
+        self.directory
+            .project_for(caller, project_uid, Action::Manage)
             .await?;
         vitrine_engine::workflow::check_ident(dataset)
             .map_err(|r| ApiError::invalid(format!("dataset: {r}")))?;

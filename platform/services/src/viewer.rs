@@ -116,7 +116,10 @@ impl Services {
         let settings = self.authz.settings();
         match viewer {
             Viewer::Member(caller) => {
-                let p = self.project_for(caller, project_uid, Action::View).await?;
+                let p = self
+                    .directory
+                    .project_for(caller, project_uid, Action::View)
+                    .await?;
                 let download = settings.ability(&p.record.abilities, Ability::Download);
                 let drill = settings.ability(&p.record.abilities, Ability::Drill);
                 Ok(Grant {

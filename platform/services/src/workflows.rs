@@ -197,7 +197,10 @@ impl Services {
 
     /// Editors see the workflow; viewers too when the project lets them.
     pub async fn workflow(&self, caller: &Caller, project_uid: &str) -> ApiResult<WorkflowView> {
-        let p = self.project_for(caller, project_uid, Action::View).await?;
+        let p = self
+            .directory
+            .project_for(caller, project_uid, Action::View)
+            .await?;
         if p.role < Role::Editor && !self.ability_on(&p, Ability::ViewersSeeWorkflow) {
             return Err(ApiError::forbidden(
                 "viewers of this project do not see its workflow",
@@ -303,7 +306,9 @@ impl Services {
         wait: bool,
     ) -> ApiResult<RunRecord> {
         caller.require_write()?;
-        self.project_for(caller, project_uid, Action::Edit).await?;
+        self.directory
+            .project_for(caller, project_uid, Action::Edit)
+            .await?;
         let run = self
             .engine
             .start_run(RunRequest {
@@ -354,7 +359,8 @@ impl Services {
             .workflow_run(run_uid)
             .await?
             .ok_or_else(|| ApiError::not_found("run"))?;
-        self.project_for(caller, &run.project_uid, Action::Edit)
+        self.directory
+            .project_for(caller, &run.project_uid, Action::Edit)
             .await?;
         let stopped = self.engine.cancel(run_uid);
         self.audit
@@ -375,7 +381,8 @@ impl Services {
             .workflow_run(run_uid)
             .await?
             .ok_or_else(|| ApiError::not_found("run"))?;
-        self.project_for(caller, &run.project_uid, Action::Edit)
+        self.directory
+            .project_for(caller, &run.project_uid, Action::Edit)
             .await
             .map_err(|_| ApiError::not_found("run"))?;
         Ok(run)
@@ -387,7 +394,9 @@ impl Services {
         project_uid: &str,
         limit: usize,
     ) -> ApiResult<Vec<RunRecord>> {
-        self.project_for(caller, project_uid, Action::Edit).await?;
+        self.directory
+            .project_for(caller, project_uid, Action::Edit)
+            .await?;
         Ok(self
             .store
             .workflow_runs(project_uid, limit.min(200))
@@ -415,7 +424,9 @@ impl Services {
         bytes: Vec<u8>,
     ) -> ApiResult<UploadRecord> {
         caller.require_write()?;
-        self.project_for(caller, project_uid, Action::Edit).await?;
+        self.directory
+            .project_for(caller, project_uid, Action::Edit)
+            .await?;
         if bytes.len() > MAX_UPLOAD_BYTES {
             return Err(ApiError::new(
                 ErrorCode::QueryTooLarge,
@@ -456,7 +467,9 @@ impl Services {
         caller: &Caller,
         project_uid: &str,
     ) -> ApiResult<Vec<DatasetRecord>> {
-        self.project_for(caller, project_uid, Action::View).await?;
+        self.directory
+            .project_for(caller, project_uid, Action::View)
+            .await?;
         Ok(self.store.datasets(project_uid).await?)
     }
 }

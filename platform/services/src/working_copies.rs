@@ -67,8 +67,13 @@ impl Services {
         from_revision: Option<&str>,
     ) -> ApiResult<ProjectView> {
         caller.require_write()?;
-        let origin = self.project_for(caller, origin_uid, Action::Manage).await?;
-        self.load_folder(caller, folder, Action::Edit).await?;
+        let origin = self
+            .directory
+            .project_for(caller, origin_uid, Action::Manage)
+            .await?;
+        self.directory
+            .load_folder(caller, folder, Action::Edit)
+            .await?;
         let mut number = self.head_number(caller, origin_uid).await?;
         let mut payload = self.payload_of(origin_uid, number).await?;
         if let Some(uid) = from_revision {
@@ -85,6 +90,7 @@ impl Services {
         self.restorable(&payload.head, &format!("revision {number}"))
             .await?;
         let plan = self
+            .directory
             .plan_project(caller, folder, name, slug, AuditAction::ProjectCreate, "")
             .await?;
         let record = WorkingCopyRecord {
@@ -139,7 +145,7 @@ impl Services {
         let target = self.authorize_planned(&plan);
         self.install(&target, payload, how, caller.as_author())
             .await?;
-        self.project_planned(caller, plan).await
+        self.directory.project_planned(caller, plan).await
     }
 
     /// The working-copy link of `project_uid`, for its editors (none for an ordinary
@@ -149,7 +155,9 @@ impl Services {
         caller: &Caller,
         project_uid: &str,
     ) -> ApiResult<Option<WorkingCopyStatus>> {
-        self.project_for(caller, project_uid, Action::Edit).await?;
+        self.directory
+            .project_for(caller, project_uid, Action::Edit)
+            .await?;
         let Some(record) = self.store.working_copy_of(project_uid).await? else {
             return Ok(None);
         };
@@ -186,11 +194,14 @@ impl Services {
         caller: &Caller,
         origin_uid: &str,
     ) -> ApiResult<Vec<(WorkingCopyRecord, Option<ProjectRecord>)>> {
-        self.project_for(caller, origin_uid, Action::Manage).await?;
+        self.directory
+            .project_for(caller, origin_uid, Action::Manage)
+            .await?;
         let mut out = Vec::new();
         for w in self.store.working_copies_of_origin(origin_uid).await? {
             // The copy's name only for those who may see the copy itself.
             let p = self
+                .directory
                 .project_for(caller, &w.copy_uid, Action::View)
                 .await
                 .ok()
@@ -206,7 +217,10 @@ impl Services {
         caller: &Caller,
         copy_uid: &str,
     ) -> ApiResult<(ProjectView, WorkingCopyRecord)> {
-        let copy = self.project_for(caller, copy_uid, Action::Edit).await?;
+        let copy = self
+            .directory
+            .project_for(caller, copy_uid, Action::Edit)
+            .await?;
         let link =
             self.store.working_copy_of(copy_uid).await?.ok_or_else(|| {
                 ApiError::invalid("projectId: this project is not a working copy")
@@ -234,7 +248,7 @@ impl Services {
         let outcome = if link.origin_url.is_some() {
             // The origin knows the link, not the person: publishing through it is for the
             // copy's managers, as making the link was for the origin's.
-            self.project_for(caller, copy_uid, Action::Manage)
+            self.directory.project_for(caller, copy_uid, Action::Manage)
                 .await
                 .map_err(|e| {
                     ApiError::new(
@@ -336,7 +350,8 @@ impl Services {
         }
         let (payload, origin_head, pinned) = match &link.origin_url {
             None => {
-                self.project_for(caller, &link.origin_project_uid, Action::View)
+                self.directory
+                    .project_for(caller, &link.origin_project_uid, Action::View)
                     .await?;
                 let n = self.head_number(caller, &link.origin_project_uid).await?;
                 (
@@ -417,17 +432,21 @@ impl Services {
                 ApiError::invalid("projectId: this project is not a working copy")
             })?;
         let by_copy = self
+            .directory
             .project_for(caller, copy_uid, Action::Edit)
             .await
             .is_ok();
         let by_origin = link.origin_url.is_none()
             && self
+                .directory
                 .project_for(caller, &link.origin_project_uid, Action::Manage)
                 .await
                 .is_ok();
         if !by_copy && !by_origin {
             // Whoever sees neither side learns nothing about the link.
-            self.project_for(caller, copy_uid, Action::Edit).await?;
+            self.directory
+                .project_for(caller, copy_uid, Action::Edit)
+                .await?;
         }
         self.store.delete_working_copy(copy_uid).await?;
         self.audit

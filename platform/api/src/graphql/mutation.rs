@@ -53,6 +53,7 @@ impl MutationRoot {
         email: Option<String>,
     ) -> async_graphql::Result<User> {
         let u = services(ctx)
+            .directory()
             .create_user(
                 caller(ctx).gql()?,
                 &username,
@@ -74,6 +75,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<User> {
         Ok(User(
             services(ctx)
+                .directory()
                 .create_service_account(caller(ctx).gql()?, &username, display_name.as_deref())
                 .await
                 .gql()?,
@@ -89,6 +91,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<User> {
         Ok(User(
             services(ctx)
+                .directory()
                 .set_user_disabled(caller(ctx).gql()?, &id, disabled)
                 .await
                 .gql()?,
@@ -105,6 +108,7 @@ impl MutationRoot {
         let attrs = attributes.into_iter().map(|a| (a.key, a.values)).collect();
         Ok(User(
             services(ctx)
+                .directory()
                 .set_user_attributes(caller(ctx).gql()?, &id, attrs)
                 .await
                 .gql()?,
@@ -114,6 +118,7 @@ impl MutationRoot {
     async fn create_group(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<Group> {
         Ok(Group(
             services(ctx)
+                .directory()
                 .create_group(caller(ctx).gql()?, &name)
                 .await
                 .gql()?,
@@ -128,6 +133,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<Group> {
         Ok(Group(
             services(ctx)
+                .directory()
                 .rename_group(caller(ctx).gql()?, &id, &name)
                 .await
                 .gql()?,
@@ -137,6 +143,7 @@ impl MutationRoot {
     /// Deletes a group with its grants and memberships.
     async fn delete_group(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         services(ctx)
+            .directory()
             .delete_group(caller(ctx).gql()?, &id)
             .await
             .gql()?;
@@ -151,6 +158,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<Group> {
         Ok(Group(
             services(ctx)
+                .directory()
                 .set_group_member(caller(ctx).gql()?, &group_id, &user_id, true)
                 .await
                 .gql()?,
@@ -165,6 +173,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<Group> {
         Ok(Group(
             services(ctx)
+                .directory()
                 .set_group_member(caller(ctx).gql()?, &group_id, &user_id, false)
                 .await
                 .gql()?,
@@ -220,6 +229,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<Folder> {
         Ok(Folder(
             services(ctx)
+                .directory()
                 .create_folder(
                     caller(ctx).gql()?,
                     parent_id.as_ref().map(|i| i.as_str()),
@@ -238,6 +248,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<Folder> {
         Ok(Folder(
             services(ctx)
+                .directory()
                 .rename_folder(caller(ctx).gql()?, &id, &name)
                 .await
                 .gql()?,
@@ -253,6 +264,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<Folder> {
         Ok(Folder(
             services(ctx)
+                .directory()
                 .move_folder(
                     caller(ctx).gql()?,
                     &id,
@@ -271,6 +283,7 @@ impl MutationRoot {
         recursive: Option<bool>,
     ) -> async_graphql::Result<bool> {
         services(ctx)
+            .directory()
             .delete_folder(caller(ctx).gql()?, &id, recursive.unwrap_or(false))
             .await
             .gql()?;
@@ -287,6 +300,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<Project> {
         Ok(Project(
             services(ctx)
+                .directory()
                 .create_project(caller(ctx).gql()?, &folder_id, &name, slug.as_deref())
                 .await
                 .gql()?,
@@ -301,6 +315,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<Project> {
         Ok(Project(
             services(ctx)
+                .directory()
                 .rename_project(caller(ctx).gql()?, &id, &name)
                 .await
                 .gql()?,
@@ -316,6 +331,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<Project> {
         Ok(Project(
             services(ctx)
+                .directory()
                 .change_project_slug(caller(ctx).gql()?, &id, &slug)
                 .await
                 .gql()?,
@@ -330,6 +346,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<Project> {
         Ok(Project(
             services(ctx)
+                .directory()
                 .move_project(caller(ctx).gql()?, &id, &folder_id)
                 .await
                 .gql()?,
@@ -338,6 +355,7 @@ impl MutationRoot {
 
     async fn delete_project(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         services(ctx)
+            .directory()
             .delete_project(caller(ctx).gql()?, &id)
             .await
             .gql()?;
@@ -354,6 +372,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<Project> {
         Ok(Project(
             services(ctx)
+                .directory()
                 .set_project_ability(caller(ctx).gql()?, &id, ability.into(), enabled)
                 .await
                 .gql()?,
@@ -368,6 +387,7 @@ impl MutationRoot {
         position: Option<i64>,
     ) -> async_graphql::Result<VirtualRoot> {
         Ok(services(ctx)
+            .directory()
             .create_virtual_root(caller(ctx).gql()?, &name, &folder_id, position.unwrap_or(0))
             .await
             .gql()?
@@ -376,6 +396,7 @@ impl MutationRoot {
 
     async fn delete_virtual_root(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         services(ctx)
+            .directory()
             .delete_virtual_root(caller(ctx).gql()?, &id)
             .await
             .gql()?;

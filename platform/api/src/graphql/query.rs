@@ -25,7 +25,11 @@ impl QueryRoot {
     /// A user: yourself, or anyone for admins and holders of `LIST_DIRECTORY`.
     async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<User> {
         Ok(User(
-            services(ctx).user(caller(ctx).gql()?, &id).await.gql()?,
+            services(ctx)
+                .directory()
+                .user(caller(ctx).gql()?, &id)
+                .await
+                .gql()?,
         ))
     }
 
@@ -38,7 +42,7 @@ impl QueryRoot {
     ) -> async_graphql::Result<Connection<String, User>> {
         let c = caller(ctx).gql()?;
         let (p, n) = page_ahead(first, after.clone()).gql()?;
-        let rows = services(ctx).users(c, &p).await.gql()?;
+        let rows = services(ctx).directory().users(c, &p).await.gql()?;
         Ok(connection(
             rows,
             n,
@@ -51,7 +55,11 @@ impl QueryRoot {
 
     async fn group(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Group> {
         Ok(Group(
-            services(ctx).group(caller(ctx).gql()?, &id).await.gql()?,
+            services(ctx)
+                .directory()
+                .group(caller(ctx).gql()?, &id)
+                .await
+                .gql()?,
         ))
     }
 
@@ -64,7 +72,7 @@ impl QueryRoot {
     ) -> async_graphql::Result<Connection<String, Group>> {
         let c = caller(ctx).gql()?;
         let (p, n) = page_ahead(first, after.clone()).gql()?;
-        let rows = services(ctx).groups(c, &p).await.gql()?;
+        let rows = services(ctx).directory().groups(c, &p).await.gql()?;
         Ok(connection(
             rows,
             n,
@@ -77,7 +85,11 @@ impl QueryRoot {
 
     async fn folder(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Folder> {
         Ok(Folder(
-            services(ctx).folder(caller(ctx).gql()?, &id).await.gql()?,
+            services(ctx)
+                .directory()
+                .folder(caller(ctx).gql()?, &id)
+                .await
+                .gql()?,
         ))
     }
 
@@ -93,6 +105,7 @@ impl QueryRoot {
         let c = caller(ctx).gql()?;
         let p = page(first, after.clone()).gql()?;
         let (rows, more) = services(ctx)
+            .directory()
             .folders(c, parent_id.as_ref().map(|i| i.as_str()), &p)
             .await
             .gql()?;
@@ -116,8 +129,8 @@ impl QueryRoot {
         let c = caller(ctx).gql()?;
         let s = services(ctx);
         let view = match (id, slug) {
-            (Some(id), None) => s.project(c, &id).await,
-            (None, Some(slug)) => s.project_by_slug(c, &slug).await,
+            (Some(id), None) => s.directory().project(c, &id).await,
+            (None, Some(slug)) => s.directory().project_by_slug(c, &slug).await,
             _ => Err(ApiError::invalid("give exactly one of id and slug")),
         };
         Ok(Project(view.gql()?))
@@ -135,6 +148,7 @@ impl QueryRoot {
         let c = caller(ctx).gql()?;
         let p = page(first, after.clone()).gql()?;
         let (rows, more) = services(ctx)
+            .directory()
             .projects(c, folder_id.as_ref().map(|i| i.as_str()), &p)
             .await
             .gql()?;
@@ -151,6 +165,7 @@ impl QueryRoot {
     /// Admin-defined shortcuts to folders, shown at the top of the project list.
     async fn virtual_roots(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<VirtualRoot>> {
         Ok(services(ctx)
+            .directory()
             .virtual_roots(caller(ctx).gql()?)
             .await
             .gql()?
@@ -272,11 +287,7 @@ impl QueryRoot {
             since_ms: f.since.map(|t| t.timestamp_millis()),
             until_ms: f.until.map(|t| t.timestamp_millis()),
         };
-        let rows = services(ctx)
-            .audit()
-            .events(c, &filter, &p)
-            .await
-            .gql()?;
+        let rows = services(ctx).audit().events(c, &filter, &p).await.gql()?;
         Ok(connection(
             rows,
             n,

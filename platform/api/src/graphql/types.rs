@@ -131,13 +131,18 @@ impl User {
     }
     async fn permissions(&self, ctx: &Context<'_>) -> Vec<ServerPermission> {
         services(ctx)
+            .directory()
             .permissions_of(&self.0.uid)
             .into_iter()
             .map(Into::into)
             .collect()
     }
     async fn groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Group>> {
-        let groups = services(ctx).group_records_of(&self.0.uid).await.gql()?;
+        let groups = services(ctx)
+            .directory()
+            .group_records_of(&self.0.uid)
+            .await
+            .gql()?;
         Ok(groups.into_iter().map(Group).collect())
     }
 }
@@ -161,6 +166,7 @@ impl Group {
     }
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
         Ok(services(ctx)
+            .directory()
             .group_members(&self.0.uid)
             .await
             .gql()?
@@ -198,6 +204,7 @@ impl Folder {
     async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Folder>> {
         match &self.0.record.parent_uid {
             Some(p) => Ok(services(ctx)
+                .directory()
                 .folder(caller(ctx).gql()?, p)
                 .await
                 .ok()
@@ -227,13 +234,18 @@ impl Project {
     }
     /// Earlier slugs that still redirect here and stay reserved for this project.
     async fn old_slugs(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
-        services(ctx).old_slugs(&self.0.record.uid).await.gql()
+        services(ctx)
+            .directory()
+            .old_slugs(&self.0.record.uid)
+            .await
+            .gql()
     }
     async fn folder_id(&self) -> ID {
         ID(self.0.record.folder_uid.clone())
     }
     async fn folder(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Folder>> {
         Ok(services(ctx)
+            .directory()
             .folder(caller(ctx).gql()?, &self.0.record.folder_uid)
             .await
             .ok()
@@ -286,6 +298,7 @@ pub struct VirtualRoot {
 impl VirtualRoot {
     async fn folder(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Folder>> {
         Ok(services(ctx)
+            .directory()
             .folder(caller(ctx).gql()?, &self.folder_id)
             .await
             .ok()

@@ -99,6 +99,7 @@ impl Services {
         project_uid: &str,
     ) -> ApiResult<ExportRecord> {
         let project = self
+            .directory
             .project_for(caller, project_uid, Action::Manage)
             .await?;
         let bundle = self.bundle_of(&project.record, 0).await?;
@@ -292,7 +293,9 @@ impl Services {
         slug: Option<&str>,
     ) -> ApiResult<ProjectView> {
         caller.require_write()?;
-        self.load_folder(caller, folder, Action::Edit).await?;
+        self.directory
+            .load_folder(caller, folder, Action::Edit)
+            .await?;
         let bundle = self.read_bundle(body.await?).await?;
         // The workflow must be runnable here before anything is written.
         self.restorable(&bundle.head, "the bundle's content")
@@ -303,6 +306,7 @@ impl Services {
         // policies, the content, the history and both audit events, so a failure leaves
         // nothing behind and nobody ever sees the project empty.
         let planned = self
+            .directory
             .plan_project(caller, folder, name, slug, AuditAction::ProjectCreate, "")
             .await;
         let plan = match planned {
@@ -340,7 +344,7 @@ impl Services {
             .await;
         self.engine.datasets.unpin(&pinned);
         installed?;
-        let project = self.project_planned(caller, plan).await?;
+        let project = self.directory.project_planned(caller, plan).await?;
         self.emit(
             vitrine_core::task::EventKind::BundleImported,
             Some(&project.record.uid),
@@ -364,7 +368,10 @@ impl Services {
         dataset: &str,
         format: vitrine_engine::FileFormat,
     ) -> ApiResult<ExportRecord> {
-        let project = self.project_for(caller, project_uid, Action::Edit).await?;
+        let project = self
+            .directory
+            .project_for(caller, project_uid, Action::Edit)
+            .await?;
         let d = self
             .store
             .dataset(project_uid, dataset)

@@ -143,7 +143,8 @@ impl Services {
             .share_link(uid)
             .await?
             .ok_or_else(|| ApiError::not_found("share link"))?;
-        self.project_for(caller, &link.project_uid, Action::Manage)
+        self.directory
+            .project_for(caller, &link.project_uid, Action::Manage)
             .await
             .map_err(|e| match e.code {
                 ErrorCode::NotFound => ApiError::not_found("share link"),
@@ -181,7 +182,8 @@ impl Services {
         new: NewShareLink,
     ) -> ApiResult<CreatedShareLink> {
         caller.require_write()?;
-        self.project_for(caller, &new.project_uid, Action::Manage)
+        self.directory
+            .project_for(caller, &new.project_uid, Action::Manage)
             .await?;
         let target = match (&new.report_uid, &new.tab) {
             (None, Some(_)) => return Err(ApiError::invalid("tab: needs reportId")),
@@ -436,7 +438,9 @@ impl Services {
     ) -> ApiResult<(Vec<ShareLinkRecord>, bool)> {
         self.access_log.flush().await;
         if let Some(p) = project_uid {
-            self.project_for(caller, p, Action::Manage).await?;
+            self.directory
+                .project_for(caller, p, Action::Manage)
+                .await?;
         }
         let admin = self
             .authz
@@ -450,7 +454,7 @@ impl Services {
                 (admin
                     || self
                         .authz
-                        .effective_role(&uid, &Services::project_obj(&l.project_uid))
+                        .effective_role(&uid, &crate::directory::project_obj(&l.project_uid))
                         >= vitrine_core::Role::Manager)
                     .then_some(l)
             },

@@ -309,7 +309,7 @@ impl Services {
                 };
                 let role = self
                     .authz
-                    .effective_role(caller.uid(), &Services::project_obj(&project.uid));
+                    .effective_role(caller.uid(), &crate::directory::project_obj(&project.uid));
                 let role = if role >= Role::Viewer {
                     role
                 } else if link.kind == LinkKind::Authenticated
@@ -399,7 +399,7 @@ impl Services {
         };
         let role = self
             .authz
-            .effective_role(&u.uid, &Services::project_obj(&link.project_uid));
+            .effective_role(&u.uid, &crate::directory::project_obj(&link.project_uid));
         Ok((!u.disabled && role >= Role::Viewer).then_some(u))
     }
 

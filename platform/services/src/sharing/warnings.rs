@@ -42,7 +42,8 @@ impl Services {
         caller: &Caller,
         project_uid: &str,
     ) -> ApiResult<SharePolicy> {
-        self.project_for(caller, project_uid, Action::Manage)
+        self.directory
+            .project_for(caller, project_uid, Action::Manage)
             .await?;
         self.share_policy(project_uid).await
     }
@@ -54,7 +55,8 @@ impl Services {
         policy: SharePolicy,
     ) -> ApiResult<SharePolicy> {
         caller.require_write()?;
-        self.project_for(caller, project_uid, Action::Manage)
+        self.directory
+            .project_for(caller, project_uid, Action::Manage)
             .await?;
         self.store
             .put_setting(&share_policy_key(project_uid), &policy)
@@ -82,6 +84,7 @@ impl Services {
         report: &ReportRecord,
     ) -> ApiResult<Vec<ShareWarning>> {
         if self
+            .directory
             .project_for(caller, &report.project_uid, Action::Edit)
             .await
             .is_err()

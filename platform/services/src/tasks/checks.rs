@@ -183,12 +183,14 @@ impl Services {
     async fn check_task_target(&self, who: &Caller, spec: &TaskSpec) -> ApiResult<()> {
         match &spec.target {
             Target::Folder { folder, .. } => {
-                self.load_folder(who, folder, AuthzAction::Edit)
+                self.directory
+                    .load_folder(who, folder, AuthzAction::Edit)
                     .await
                     .map_err(|e| relabel("target.folder", e))?;
             }
             Target::Project { project } => {
                 let p = self
+                    .directory
                     .project_for(who, project, AuthzAction::View)
                     .await
                     .map_err(|e| relabel("target.project", e))?;

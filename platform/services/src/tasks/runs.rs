@@ -265,6 +265,7 @@ impl Services {
         let mut out = Vec::new();
         for uid in uids {
             match self
+                .directory
                 .project_for(who, &uid, vitrine_authz::Action::View)
                 .await
             {
@@ -436,6 +437,7 @@ impl Services {
         chain.push(task.uid.clone());
         let who = Identity::task_caller(user, &task.uid, &run.uid, chain);
         let p = self
+            .directory
             .project_for(&who, &record.project_uid, vitrine_authz::Action::View)
             .await?;
         for (i, action) in run.spec.actions.iter().enumerate() {

@@ -6,15 +6,14 @@ use vitrine_core::AuditAction;
 use vitrine_core::{Ability, Name, Role, ServerPermission, Slug};
 use vitrine_storage::{NewProject, PageRequest, ProjectRecord, VirtualRootRecord, new_uid, now_ms};
 
-use super::Services;
-use super::directory::ProjectView;
-use super::scan_visible;
+use super::{Directory, ProjectView, folder_obj, project_obj};
 use crate::Audit;
 use crate::caller::Caller;
+use crate::scan_visible;
 use crate::{ApiError, ApiResult};
 
 /// A project a caller was found allowed to create, planned but not yet written: by
-/// [`Services::create_project`] alone, or inside the transaction of its first content (an
+/// [`Directory::create_project`] alone, or inside the transaction of its first content (an
 /// import, a working copy, a copy of a revision). Only this module makes one, after the
 /// checks; the guard turns it into the proof that first content write needs.
 #[derive(Debug)]
@@ -41,7 +40,7 @@ impl ProjectPlan {
     }
 }
 
-impl Services {
+impl Directory {
     // ---- projects -----------------------------------------------------------------
 
     pub async fn project(&self, caller: &Caller, uid: &str) -> ApiResult<ProjectView> {
@@ -76,7 +75,7 @@ impl Services {
             |p| {
                 let role = self
                     .authz
-                    .effective_role(caller.uid(), &Self::project_obj(&p.uid));
+                    .effective_role(caller.uid(), &project_obj(&p.uid));
                 (role >= Role::Viewer).then_some(ProjectView { record: p, role })
             },
         )
@@ -135,7 +134,7 @@ impl Services {
             .unwrap_or_else(|| Slug::derive(name.as_str()));
         let now = now_ms();
         let uid = new_uid();
-        let obj = Self::project_obj(&uid);
+        let obj = project_obj(&uid);
         let record = ProjectRecord {
             uid,
             name: name.into_inner(),
@@ -148,7 +147,7 @@ impl Services {
         };
         let policies = self
             .authz
-            .new_project_lines(&obj, &Self::folder_obj(folder), caller.uid());
+            .new_project_lines(&obj, &folder_obj(folder), caller.uid());
         let detail = if detail.is_empty() {
             &record.slug
         } else {
@@ -190,7 +189,7 @@ impl Services {
         let record = plan.new.project;
         let role = self
             .authz
-            .effective_role(caller.uid(), &Self::project_obj(&record.uid));
+            .effective_role(caller.uid(), &project_obj(&record.uid));
         Ok(ProjectView { record, role })
     }
 
@@ -261,7 +260,7 @@ impl Services {
         self.store.move_project(uid, folder, &audit).await?;
         if let Err(e) = self
             .authz
-            .parent_written(&Self::project_obj(uid), &Self::folder_obj(folder))
+            .parent_written(&project_obj(uid), &folder_obj(folder))
             .await
         {
             // The move is stored; the policies in memory catch up from the database.
@@ -313,7 +312,7 @@ impl Services {
         self.project(caller, uid).await
     }
 
-    pub(super) async fn project_for(
+    pub(crate) async fn project_for(
         &self,
         caller: &Caller,
         uid: &str,
@@ -385,10 +384,7 @@ impl Services {
         let all = self.store.virtual_roots().await?;
         Ok(all
             .into_iter()
-            .filter(|r| {
-                self.visible(caller, &Self::folder_obj(&r.folder_uid))
-                    .is_some()
-            })
+            .filter(|r| self.visible(caller, &folder_obj(&r.folder_uid)).is_some())
             .collect())
     }
 }

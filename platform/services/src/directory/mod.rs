@@ -1,14 +1,24 @@
-//! Folders, and the visibility rules shared with projects: every read and write is
-//! checked against the caller's effective role.
+//! The directory service: folders (here), projects and virtual roots ([`projects`]),
+//! users, service accounts and groups ([`users`]), and the visibility rules shared by all
+//! of them: every read and write is checked against the caller's effective role.
+
+pub(crate) mod projects;
+pub(crate) mod users;
 
 use vitrine_authz::{Action, MAX_DEPTH, Object, Subject};
 use vitrine_core::AuditAction;
 use vitrine_core::{Name, Role, ServerPermission};
 use vitrine_storage::{FolderRecord, PageRequest, ProjectRecord, new_uid, now_ms};
 
-use super::{Services, scan_visible};
+use std::sync::Arc;
+
+use vitrine_authz::Authz;
+use vitrine_storage::Store;
+
 use crate::caller::{Caller, Credential};
+use crate::scan_visible;
 use crate::{ApiError, ApiResult};
+use crate::{Audit, Identity};
 
 #[derive(Debug, Clone)]
 pub struct FolderView {
@@ -24,16 +34,46 @@ pub struct ProjectView {
     pub role: Role,
 }
 
-impl Services {
-    pub(super) fn folder_obj(uid: &str) -> Object {
-        Object::Folder(uid.to_owned())
-    }
-    pub(super) fn project_obj(uid: &str) -> Object {
-        Object::Project(uid.to_owned())
+/// A folder as the policy engine names it.
+pub(crate) fn folder_obj(uid: &str) -> Object {
+    Object::Folder(uid.to_owned())
+}
+
+/// A project as the policy engine names it.
+pub(crate) fn project_obj(uid: &str) -> Object {
+    Object::Project(uid.to_owned())
+}
+
+/// The directory service: folders, projects, virtual roots, users, service accounts and
+/// groups, and the visibility rules every other service asks before it reads or writes a
+/// project ([`Directory::project_for`]).
+#[derive(Clone)]
+pub struct Directory {
+    store: Store,
+    authz: Arc<Authz>,
+    audit: Audit,
+    /// Changes to users reach the credentials already checked (a disabled user's next
+    /// request is refused), and local accounts are made with its password hasher.
+    identity: Arc<Identity>,
+}
+
+impl Directory {
+    pub(crate) fn new(
+        store: Store,
+        authz: Arc<Authz>,
+        audit: Audit,
+        identity: Arc<Identity>,
+    ) -> Directory {
+        Directory {
+            store,
+            authz,
+            audit,
+            identity,
+        }
     }
 
     /// Visible: any role on the object, or a grant somewhere below it.
-    pub(super) fn visible(&self, caller: &Caller, object: &Object) -> Option<Role> {
+    pub(crate) fn visible(&self, caller: &Caller, object: &Object) -> Option<Role> {
         let role = self.authz.effective_role(caller.uid(), object);
         if role >= Role::Viewer || self.authz.has_grant_below(caller.uid(), object) {
             Some(role)
@@ -44,7 +84,7 @@ impl Services {
 
     /// Not-found rather than forbidden for objects the caller cannot see: their existence
     /// is not the caller's business.
-    pub(super) async fn load_folder(
+    pub(crate) async fn load_folder(
         &self,
         caller: &Caller,
         uid: &str,
@@ -55,7 +95,7 @@ impl Services {
             .folder(uid)
             .await?
             .ok_or_else(|| ApiError::not_found("folder"))?;
-        let obj = Self::folder_obj(uid);
+        let obj = folder_obj(uid);
         let Some(role) = self.visible(caller, &obj) else {
             return Err(ApiError::not_found("folder"));
         };
@@ -71,14 +111,14 @@ impl Services {
         Ok(FolderView { record, role })
     }
 
-    pub(super) async fn load_project(
+    pub(crate) async fn load_project(
         &self,
         caller: &Caller,
         record: Option<ProjectRecord>,
         action: Action,
     ) -> ApiResult<ProjectView> {
         let record = record.ok_or_else(|| ApiError::not_found("project"))?;
-        let obj = Self::project_obj(&record.uid);
+        let obj = project_obj(&record.uid);
         let role = self.authz.effective_role(caller.uid(), &obj);
         if role < Role::Viewer {
             return Err(ApiError::not_found("project"));
@@ -107,7 +147,7 @@ impl Services {
             |p| async move { Ok(self.store.folders_page(parent, &p).await?) },
             |f| &f.uid,
             |f| {
-                let role = self.visible(caller, &Self::folder_obj(&f.uid))?;
+                let role = self.visible(caller, &folder_obj(&f.uid))?;
                 Some(FolderView { record: f, role })
             },
         )
@@ -138,7 +178,7 @@ impl Services {
         let record = self.insert_folder(caller, name, parent).await?;
         let role = self
             .authz
-            .effective_role(caller.uid(), &Self::folder_obj(&record.uid));
+            .effective_role(caller.uid(), &folder_obj(&record.uid));
         Ok(FolderView { record, role })
     }
 
@@ -160,7 +200,7 @@ impl Services {
             .await?;
         let user = Subject::User(caller.uid().to_owned());
         self.authz
-            .grant_role(&user, &Self::folder_obj(&record.uid), Role::Manager)
+            .grant_role(&user, &folder_obj(&record.uid), Role::Manager)
             .await?;
         self.authz
             .grant_permission(&user, ServerPermission::ProjectEditor)
@@ -187,10 +227,7 @@ impl Services {
         };
         self.store.insert_folder(&record).await?;
         self.authz
-            .set_parent(
-                &Self::folder_obj(&record.uid),
-                parent.map(Self::folder_obj).as_ref(),
-            )
+            .set_parent(&folder_obj(&record.uid), parent.map(folder_obj).as_ref())
             .await?;
         self.audit
             .record(
@@ -258,10 +295,7 @@ impl Services {
             .move_folder(uid, new_parent, &view.record.name)
             .await?;
         self.authz
-            .set_parent(
-                &Self::folder_obj(uid),
-                new_parent.map(Self::folder_obj).as_ref(),
-            )
+            .set_parent(&folder_obj(uid), new_parent.map(folder_obj).as_ref())
             .await?;
         self.audit
             .record(

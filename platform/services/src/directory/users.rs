@@ -7,7 +7,7 @@ use vitrine_authz::Subject;
 use vitrine_core::{AttributeKey, Name, ServerPermission, Username};
 use vitrine_storage::{GroupRecord, PageRequest, UserKind, UserRecord, new_uid, now_ms};
 
-use super::Services;
+use super::Directory;
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
 
@@ -40,7 +40,7 @@ pub(crate) fn local_user(
     }
 }
 
-impl Services {
+impl Directory {
     fn require_admin(&self, caller: &Caller) -> ApiResult<()> {
         Ok(self
             .authz
