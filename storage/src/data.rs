@@ -11,8 +11,8 @@ use crate::{StorageError, StorageResult, Store};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LocationGrant {
     pub folder_uid: String,
-    /// `read` or `write` (write includes read).
-    pub access: String,
+    /// Write includes read.
+    pub access: vitrine_core::LocationAccess,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -68,7 +68,7 @@ async fn main() {
             definition: json!({"kind": "fs", "root": files.path().to_string_lossy()}),
             grants: vec![LocationGrant {
                 folder_uid: folder.clone(),
-                access: "read".into(),
+                access: vitrine_core::LocationAccess::Read,
             }],
             created_ms: now_ms(),
         })

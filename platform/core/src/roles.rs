@@ -141,3 +141,32 @@ mod tests {
         assert_eq!(floor_violation(Role::NoAccess, Role::Viewer), None);
     }
 }
+
+/// What a folder's grant on a resource location allows its workflows: read files there,
+/// or also write them (write includes read). Stored as `read` / `write`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationAccess {
+    Read,
+    Write,
+}
+
+impl LocationAccess {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LocationAccess::Read => "read",
+            LocationAccess::Write => "write",
+        }
+    }
+}
+
+impl FromStr for LocationAccess {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "read" => Ok(LocationAccess::Read),
+            "write" => Ok(LocationAccess::Write),
+            other => Err(format!("unknown access `{other}`; expected read or write")),
+        }
+    }
+}

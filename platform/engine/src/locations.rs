@@ -81,21 +81,8 @@ impl LocationKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Access {
-    Read,
-    Write,
-}
-
-impl Access {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Access::Read => "read",
-            Access::Write => "write",
-        }
-    }
-}
+/// A grant's access, as the engine calls it (the core type).
+pub use vitrine_core::LocationAccess as Access;
 
 /// What a source needs to know about a file before reading it: enough to tell whether it
 /// changed since the last run without reading it.
@@ -152,9 +139,10 @@ impl Location {
     /// May a project whose folder chain (own folder first, then ancestors) is `folders`
     /// use this location for `access`? A write grant includes reading.
     pub fn granted(&self, folders: &[String], access: Access) -> bool {
-        self.record.grants.iter().any(|g: &LocationGrant| {
-            folders.contains(&g.folder_uid) && g.access.parse::<Access>().is_ok_and(|a| a >= access)
-        })
+        self.record
+            .grants
+            .iter()
+            .any(|g: &LocationGrant| folders.contains(&g.folder_uid) && g.access >= access)
     }
 
     pub async fn stat(&self, path: &str) -> EngineResult<Fingerprint> {
@@ -230,17 +218,6 @@ impl Location {
             })?;
         }
         Ok(clean)
-    }
-}
-
-impl std::str::FromStr for Access {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "read" => Ok(Access::Read),
-            "write" => Ok(Access::Write),
-            other => Err(format!("unknown access `{other}`; expected read or write")),
-        }
     }
 }
 

@@ -46,7 +46,7 @@ async fn fixture() -> Fixture {
             definition: json!({"kind": "fs", "root": files.path().to_string_lossy()}),
             grants: vec![LocationGrant {
                 folder_uid: folder.clone(),
-                access: "write".into(),
+                access: vitrine_core::LocationAccess::Write,
             }],
             created_ms: now_ms(),
         })

@@ -115,7 +115,7 @@ impl Services {
         }
         let grant = access.map(|a| LocationGrant {
             folder_uid: folder_uid.to_owned(),
-            access: a.as_str().to_owned(),
+            access: a,
         });
         let record = self
             .store

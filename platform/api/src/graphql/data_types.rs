@@ -32,6 +32,15 @@ pub enum LocationAccess {
     None,
 }
 
+impl From<vitrine_core::LocationAccess> for LocationAccess {
+    fn from(a: vitrine_core::LocationAccess) -> Self {
+        match a {
+            vitrine_core::LocationAccess::Read => LocationAccess::Read,
+            vitrine_core::LocationAccess::Write => LocationAccess::Write,
+        }
+    }
+}
+
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum BoostScope {
     Instance,
@@ -42,7 +51,8 @@ pub enum BoostScope {
 #[derive(SimpleObject)]
 pub struct LocationGrant {
     pub folder_id: ID,
-    pub access: String,
+    /// `READ` or `WRITE` (write includes read); a revoked grant is not listed.
+    pub access: LocationAccess,
 }
 
 pub struct ResourceLocation(pub LocationRecord);
@@ -69,7 +79,7 @@ impl ResourceLocation {
             .iter()
             .map(|g| LocationGrant {
                 folder_id: ID(g.folder_uid.clone()),
-                access: g.access.clone(),
+                access: g.access.into(),
             })
             .collect()
     }

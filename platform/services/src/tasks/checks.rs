@@ -283,10 +283,10 @@ impl Services {
                         ))
                     })?;
                 let chain = self.folder_chain(&p.record.uid);
-                let granted = loc.grants.iter().any(|g| {
-                    chain.contains(&g.folder_uid)
-                        && g.access.parse::<Access>().is_ok_and(|x| x >= Access::Write)
-                });
+                let granted = loc
+                    .grants
+                    .iter()
+                    .any(|g| chain.contains(&g.folder_uid) && g.access >= Access::Write);
                 if !granted {
                     return Err(ApiError::forbidden(format!(
                         "actions[{i}].location: `{location}` is not granted for writing to `{}`",
