@@ -12,8 +12,7 @@ use crate::{PageRequest, StorageError, StorageResult, Store};
 /// An access warning raised when a report edit widens what a link shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShareWarning {
-    /// `new_dataset`, `unfiltered_dataset`, `new_columns`, `wider_filter`.
-    pub kind: String,
+    pub kind: vitrine_core::WarningKind,
     pub message: String,
     pub report_uid: String,
     pub at_ms: i64,

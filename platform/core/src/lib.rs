@@ -26,7 +26,7 @@ pub use revision::{Change, ChangeKind, ChangeObject, ReportContent, RevisionCont
 pub use roles::{LocationAccess, Role, floor_violation, may_query};
 pub use sharing::{
     DeliveriesOnRevoke, LinkKind, LinkRights, LinkState, LinkTarget, RECIPIENT_PASSWORD_SPECIALS,
-    RecipientPassword, RecipientRole, check_email, check_kind_target,
+    RecipientPassword, RecipientRole, WarningKind, check_email, check_kind_target,
 };
 pub use status::{RunStatus, TaskRunStatus};
 

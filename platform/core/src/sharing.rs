@@ -9,6 +9,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::CoreError;
 
+/// Why an edit raised an access warning on a link that reaches outsiders: what the
+/// link's audience can now see that it could not before. Stored in snake case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    /// A tile now shows a dataset the link did not show.
+    NewDataset,
+    /// That dataset has no access filter: every row reaches the audience.
+    UnfilteredDataset,
+    /// A tile now shows columns the link did not show.
+    NewColumns,
+    /// A tile or report filter was dropped or loosened.
+    WiderFilter,
+}
+
 /// Who may follow a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -130,7 +130,7 @@ async fn a_pinned_link_keeps_its_version_until_unpinned() {
         .iter()
         .map(|w| w["kind"].as_str().unwrap())
         .collect();
-    assert!(kinds.contains(&"unfiltered_dataset"), "{kinds:?}");
+    assert!(kinds.contains(&"UNFILTERED_DATASET"), "{kinds:?}");
     assert_eq!(first_title(&view_of(&v, &pinned).await), "Regions");
 }
 

@@ -54,9 +54,9 @@ async fn widening_edits_are_flagged_or_refused() {
         .iter()
         .map(|w| w["kind"].as_str().unwrap().to_owned())
         .collect();
-    assert!(kinds.contains(&"new_dataset".to_owned()), "{kinds:?}");
+    assert!(kinds.contains(&"NEW_DATASET".to_owned()), "{kinds:?}");
     assert!(
-        kinds.contains(&"unfiltered_dataset".to_owned()),
+        kinds.contains(&"UNFILTERED_DATASET".to_owned()),
         "{kinds:?}"
     );
     let link = sw.link_state(&id).await;

@@ -120,17 +120,41 @@ impl From<ShareRightsInput> for LinkRights {
 /// Raised when a report edit widens what a public or recipients link shows.
 #[derive(SimpleObject, Clone)]
 pub struct AccessWarning {
-    /// new_dataset, unfiltered_dataset, new_columns or wider_filter.
-    pub kind: String,
+    pub kind: AccessWarningKind,
     pub message: String,
     pub report_id: ID,
     pub at: DateTime<Utc>,
 }
 
+/// What a link's audience can now see that it could not before.
+#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum AccessWarningKind {
+    /// A tile now shows a dataset the link did not show.
+    NewDataset,
+    /// That dataset has no access filter: every row reaches the audience.
+    UnfilteredDataset,
+    /// A tile now shows columns the link did not show.
+    NewColumns,
+    /// A tile or report filter was dropped or loosened.
+    WiderFilter,
+}
+
+impl From<vitrine_core::WarningKind> for AccessWarningKind {
+    fn from(k: vitrine_core::WarningKind) -> Self {
+        use vitrine_core::WarningKind as K;
+        match k {
+            K::NewDataset => AccessWarningKind::NewDataset,
+            K::UnfilteredDataset => AccessWarningKind::UnfilteredDataset,
+            K::NewColumns => AccessWarningKind::NewColumns,
+            K::WiderFilter => AccessWarningKind::WiderFilter,
+        }
+    }
+}
+
 impl From<&ShareWarning> for AccessWarning {
     fn from(w: &ShareWarning) -> Self {
         AccessWarning {
-            kind: w.kind.clone(),
+            kind: w.kind.into(),
             message: w.message.clone(),
             report_id: ID(w.report_uid.clone()),
             at: time(w.at_ms),

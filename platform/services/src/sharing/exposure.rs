@@ -4,12 +4,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use vitrine_core::WarningKind;
 use vitrine_engine::report::{Condition, ReportDefinition, Tile};
 
 /// One way an edit widens what a link shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exposure {
-    pub kind: &'static str,
+    pub kind: WarningKind,
     pub message: String,
 }
 
@@ -46,7 +47,7 @@ pub fn widening(
     for (dataset, tiles) in tiles_by_dataset(new) {
         let Some(old_tiles) = before.get(dataset) else {
             out.push(Exposure {
-                kind: "new_dataset",
+                kind: WarningKind::NewDataset,
                 message: format!(
                     "tile `{}` shows dataset `{dataset}`, which the link did not show before",
                     tiles[0].id
@@ -54,7 +55,7 @@ pub fn widening(
             });
             if !filtered.contains(dataset) {
                 out.push(Exposure {
-                    kind: "unfiltered_dataset",
+                    kind: WarningKind::UnfilteredDataset,
                     message: format!(
                         "dataset `{dataset}` has no access filter: every row is visible to the link's audience"
                     ),
@@ -67,7 +68,7 @@ pub fn widening(
             let new_cols: Vec<String> = columns_of(t).difference(&seen).cloned().collect();
             if !new_cols.is_empty() {
                 out.push(Exposure {
-                    kind: "new_columns",
+                    kind: WarningKind::NewColumns,
                     message: format!(
                         "tile `{}` shows column(s) {} of `{dataset}` that the link did not show before",
                         t.id,
@@ -79,7 +80,7 @@ pub fn widening(
                 let now: BTreeSet<String> = t.query.filters.iter().map(key).collect();
                 if prev.query.filters.iter().any(|c| !now.contains(&key(c))) {
                     out.push(Exposure {
-                        kind: "wider_filter",
+                        kind: WarningKind::WiderFilter,
                         message: format!(
                             "tile `{}` dropped or changed a filter, so it may show rows it did not show before",
                             t.id
@@ -100,7 +101,7 @@ pub fn widening(
         };
         if widened {
             out.push(Exposure {
-                kind: "wider_filter",
+                kind: WarningKind::WiderFilter,
                 message: format!(
                     "report filter `{}` changed its default or was removed, so viewers may see rows they did not see before",
                     f.id
@@ -138,17 +139,17 @@ mod tests {
             tile("a", "sales", "customer", json!([])),
             tile("b", "salaries", "name", json!([]))
         ]}]}));
-        let kinds: Vec<&str> = widening(&old, &new, &filtered)
+        let kinds: Vec<WarningKind> = widening(&old, &new, &filtered)
             .iter()
             .map(|e| e.kind)
             .collect();
         for k in [
-            "new_dataset",
-            "unfiltered_dataset",
-            "new_columns",
-            "wider_filter",
+            WarningKind::NewDataset,
+            WarningKind::UnfilteredDataset,
+            WarningKind::NewColumns,
+            WarningKind::WiderFilter,
         ] {
-            assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+            assert!(kinds.contains(&k), "{k:?} missing from {kinds:?}");
         }
 
         let narrower = def(json!({"tabs": [{"id": "t", "title": "T", "tiles": []}],

@@ -277,7 +277,7 @@ impl Services {
                 let warnings = exposures
                     .into_iter()
                     .map(|e| ShareWarning {
-                        kind: e.kind.to_owned(),
+                        kind: e.kind,
                         message: e.message,
                         report_uid: report_uid.to_owned(),
                         at_ms: now,
