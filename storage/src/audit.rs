@@ -48,21 +48,21 @@ pub struct AuditFilter {
 impl Store {
     pub async fn append_audit(&self, event: NewAuditEvent) -> StorageResult<AuditRecord> {
         let record = event.into_record(now_ms());
-        self.exec("CREATE audit_event CONTENT $e", json!({ "e": record }))
+        self.append_to_audit_log("CREATE audit_event CONTENT $e", json!({ "e": record }))
             .await?;
         Ok(record)
     }
 
-    /// Newest first: the cursor is the last uid seen, and uids are time-ordered.
     /// Appends many events in one transaction: shared views arrive by the thousand, and
     /// one synced commit per view would cost more than the view.
     pub async fn append_audit_batch(&self, events: Vec<NewAuditEvent>) -> StorageResult<()> {
         let at = now_ms();
         let records: Vec<AuditRecord> = events.into_iter().map(|e| e.into_record(at)).collect();
-        self.exec("INSERT INTO audit_event $e", json!({ "e": records }))
+        self.append_to_audit_log("INSERT INTO audit_event $e", json!({ "e": records }))
             .await
     }
 
+    /// Newest first: the cursor is the last uid seen, and uids are time-ordered.
     pub async fn audit_page(
         &self,
         filter: &AuditFilter,

@@ -107,10 +107,21 @@ impl Store {
     /// failed transaction every statement errs, most with a generic "not executed" note,
     /// so a uniqueness conflict is looked for among all of them.
     async fn run(&self, sql: &str, vars: Value) -> StorageResult<surrealdb::IndexedResults> {
+        self.run_with(sql, vars, crate::cache::may_write(sql)).await
+    }
+
+    /// [`Store::run`], clearing the read cache around it only when `clears` (a write to
+    /// something a cached read may have returned).
+    async fn run_with(
+        &self,
+        sql: &str,
+        vars: Value,
+        clears: bool,
+    ) -> StorageResult<surrealdb::IndexedResults> {
         let _in_flight = self
             .reads
             .as_ref()
-            .filter(|_| crate::cache::may_write(sql))
+            .filter(|_| clears)
             .map(|reads| reads.begin_write());
         let mut attempt = 0;
         // The guard above is dropped (clearing the cache again) once this loop answers.
@@ -215,6 +226,15 @@ impl Store {
         self.run(sql, vars).await.map(drop)
     }
 
+    /// Appends to the audit log, which only ever grows and is never read through the
+    /// read cache: the cache stays as it is. (Clearing it for the batch of a second's
+    /// shared views made every view in flight read the database again at once, a burst
+    /// that showed in the views' p99.)
+    pub(crate) async fn append_to_audit_log(&self, sql: &str, vars: Value) -> StorageResult<()> {
+        debug_assert!(sql.contains("audit_event") && !sql.contains(';'));
+        self.run_with(sql, vars, false).await.map(drop)
+    }
+
     /// Runs a statement and returns how many rows it produced (e.g. changed rows).
     pub(crate) async fn count(&self, sql: &str, vars: Value) -> StorageResult<usize> {
         let rows: Vec<Value> = self.rows(sql, vars).await?;
@@ -236,6 +256,40 @@ fn durable_endpoint(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Appending to the audit log keeps what was read; a write to a read table drops it.
+    #[tokio::test]
+    async fn audit_appends_keep_the_read_cache_and_other_writes_clear_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::testing::store_with_folder(dir.path()).await;
+        let generation = || store.reads.as_ref().unwrap().generation();
+        let before = generation();
+        let event = || crate::testing::event(vitrine_core::AuditAction::ShareView, "x");
+        store.append_audit(event()).await.unwrap();
+        store
+            .append_audit_batch(vec![event(), event()])
+            .await
+            .unwrap();
+        assert_eq!(
+            generation(),
+            before,
+            "an audit append cleared the read cache"
+        );
+        let page = crate::PageRequest {
+            after: None,
+            first: 10,
+        };
+        let filter = crate::AuditFilter::default();
+        assert_eq!(store.audit_page(&filter, &page).await.unwrap().len(), 3);
+        store
+            .exec("UPDATE folder SET name = 'renamed'", serde_json::json!({}))
+            .await
+            .unwrap();
+        assert!(
+            generation() > before,
+            "a write to a read table kept the cache"
+        );
+    }
 
     /// Migration 8 renames tasks an earlier version let share a name (the oldest keeps
     /// it), then makes names unique.
