@@ -6,7 +6,7 @@ use vitrine_core::AuditAction;
 use crate::{AuditRecord, PageRequest, StorageResult, Store, new_uid, now_ms};
 
 /// What a caller knows when recording an event; time and id are added here.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NewAuditEvent {
     pub actor_uid: Option<String>,
     pub actor_name: String,
