@@ -3,16 +3,15 @@
 //! same transaction, see [`crate::commits`]). Views are the exception: they are recorded
 //! off the request path, in batches ([`Audit::record_view`]).
 
-use vitrine_core::AuditAction;
-use vitrine_core::ServerPermission;
-use vitrine_storage::{AuditFilter, AuditRecord, NewAuditEvent, PageRequest, Store, UserRecord};
-
 use std::sync::Arc;
+
+use vitrine_authz::Authz;
+use vitrine_core::{AuditAction, ServerPermission};
+use vitrine_storage::{AuditFilter, AuditRecord, NewAuditEvent, PageRequest, Store, UserRecord};
 
 use crate::caller::{Caller, RequestMeta};
 use crate::sharing::AccessLog;
 use crate::{ApiError, ApiResult};
-use vitrine_authz::Authz;
 
 /// The audit service: writes every event (an action's own, a refusal's, a view's in
 /// the batch) and lets administrators read the log.

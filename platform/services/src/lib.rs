@@ -264,8 +264,8 @@ impl Services {
             engine,
             store,
             authz,
-            share_by_address: AttemptLimiter::new(identity::limits::SHARE_PER_ADDRESS),
-            share_by_recipient: AttemptLimiter::new(identity::limits::PER_ACCOUNT),
+            share_by_address: AttemptLimiter::new(ratelimit::limits::SHARE_PER_ADDRESS),
+            share_by_recipient: AttemptLimiter::new(ratelimit::limits::PER_ACCOUNT),
             share_by_link: AttemptLimiter::new(LimitPolicy::fixed(
                 LOCK_AFTER_FAILURES as u32,
                 Duration::from_secs(24 * 3600),

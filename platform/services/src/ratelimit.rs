@@ -212,6 +212,34 @@ pub fn give_back_all(pairs: &[(&AttemptLimiter, &str)]) {
     }
 }
 
+/// How password checks are limited: sign-in (the identity service) and share-link
+/// recipients (sharing).
+pub(crate) mod limits {
+    use std::time::Duration;
+
+    use super::LimitPolicy;
+
+    /// One account from one address: five tries, then 1 s, 2 s, 4 s … up to 15 minutes
+    /// between tries. Its owner, elsewhere, is not slowed at all.
+    pub const PER_ACCOUNT: LimitPolicy = LimitPolicy {
+        free: 5,
+        base_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(900),
+        forget_after: Duration::from_secs(3600),
+        capacity: 100_000,
+    };
+    /// One address over all accounts (credential stuffing).
+    pub const PER_ADDRESS: LimitPolicy = LimitPolicy {
+        free: 20,
+        ..PER_ACCOUNT
+    };
+    /// Looser per address on share links: many recipients may share one office address.
+    pub const SHARE_PER_ADDRESS: LimitPolicy = LimitPolicy {
+        free: 30,
+        ..PER_ACCOUNT
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -213,11 +213,29 @@ pub(crate) fn introspects(doc: &ExecutableDocument) -> bool {
         .any(|(_, op)| in_set(&op.node.selection_set.node, doc, 0))
 }
 
-/// Whether a query text is safe to hand to the parser: its brackets nest at most
-/// [`MAX_NESTING`] deep. Whoever parses a query outside the schema
-/// ([`super::PreparedSchema`]) asks this first, as the schema's own parse hook does.
-pub(crate) fn parser_safe(query: &str) -> bool {
-    text_nesting(query, MAX_NESTING) <= MAX_NESTING
+/// What must hold before a query text is handed to the parser, which recurses per
+/// bracket: it nests at most [`MAX_NESTING`] deep. The schema's parse hook and
+/// [`super::PreparedSchema`] both ask this first.
+pub(crate) fn check_text_nesting(query: &str) -> Result<(), String> {
+    if text_nesting(query, MAX_NESTING) > MAX_NESTING {
+        return Err(format!(
+            "the query nests brackets more than {MAX_NESTING} deep"
+        ));
+    }
+    Ok(())
+}
+
+/// Every variable nests at most [`MAX_NESTING`] deep (checked per request: variables
+/// change where the document does not).
+pub(crate) fn check_variable_nesting(variables: &Variables) -> Result<(), String> {
+    for (name, value) in variables.iter() {
+        if value_nesting(value, MAX_NESTING) > MAX_NESTING {
+            return Err(format!(
+                "variable `{name}` nests more than {MAX_NESTING} deep"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The deepest bracket nesting of a query text, skipping strings and comments; stops
@@ -260,13 +278,6 @@ fn text_nesting(query: &str, max: usize) -> usize {
     deepest
 }
 
-/// Whether every variable nests at most [`MAX_NESTING`] deep.
-pub(crate) fn variables_within_nesting(variables: &Variables) -> bool {
-    variables
-        .iter()
-        .all(|(_, v)| value_nesting(v, MAX_NESTING) <= MAX_NESTING)
-}
-
 /// The deepest nesting of a variable value (lists and objects), iteratively.
 fn value_nesting(v: &async_graphql::Value, max: usize) -> usize {
     let mut stack = vec![(v, 1usize)];
@@ -294,18 +305,8 @@ impl Extension for ShapeLimitExt {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        if text_nesting(query, MAX_NESTING) > MAX_NESTING {
-            return Err(too_large(format!(
-                "the query nests brackets more than {MAX_NESTING} deep"
-            )));
-        }
-        for (name, value) in variables.iter() {
-            if value_nesting(value, MAX_NESTING) > MAX_NESTING {
-                return Err(too_large(format!(
-                    "variable `{name}` nests more than {MAX_NESTING} deep"
-                )));
-            }
-        }
+        check_text_nesting(query).map_err(too_large)?;
+        check_variable_nesting(variables).map_err(too_large)?;
         let doc = next.run(ctx, query, variables).await?;
         check_shape(&doc, self.0).map_err(too_large)?;
         if ctx.data_opt::<IntrospectionAllowed>().is_some_and(|a| !a.0) && introspects(&doc) {

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use async_graphql::Response;
 use async_graphql::parser::types::ExecutableDocument;
 
-use super::limits::{check_shape, introspects, parser_safe, variables_within_nesting};
+use super::limits::{check_shape, check_text_nesting, check_variable_nesting, introspects};
 use super::refusals::{self, Operation};
 use super::{AuthState, IntrospectionAllowed, Limits, VitrineSchema, build, finish_response};
 use crate::RequestMeta;
@@ -125,17 +125,16 @@ impl Documents {
         request: &async_graphql::Request,
         max_aliases: usize,
     ) -> Option<Arc<Checked>> {
-        if request.query.len() > MAX_QUERY_BYTES || !variables_within_nesting(&request.variables) {
+        if request.query.len() > MAX_QUERY_BYTES
+            || check_variable_nesting(&request.variables).is_err()
+        {
             return None;
         }
         let docs = || self.0.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(hit) = docs().get(&request.query) {
             return Some(hit.clone());
         }
-        // The parser recurses per bracket: the text is measured before it is parsed.
-        if !parser_safe(&request.query) {
-            return None;
-        }
+        check_text_nesting(&request.query).ok()?;
         let doc = async_graphql::parser::parse_query(&request.query).ok()?;
         check_shape(&doc, max_aliases).ok()?;
         let checked = Arc::new(Checked {

@@ -1,6 +1,7 @@
-//! Every mutation is audited. Services record what they did; this extension records what
+//! Every mutation is audited. Services record what they did; this module records what
 //! was refused — by a permission check, validation or a limit — with the error code, in
-//! one place, so no refused write goes unrecorded.
+//! one place, so no refused write goes unrecorded: as an extension of the schema with
+//! hooks, and through [`audit`] for [`super::PreparedSchema`]'s fast path.
 //!
 //! It looks at the whole response once, after execution, rather than wrapping every
 //! field's resolver: a wrapper per field costs every query (a view of eight tiles

@@ -23,7 +23,7 @@ use vitrine_core::ErrorCode;
 use vitrine_storage::{Store, UserRecord, WorkingCopyLinkRecord, now_ms};
 
 use crate::audit::Audit;
-use crate::ratelimit::{AttemptLimiter, LimitPolicy};
+use crate::ratelimit::{AttemptLimiter, limits};
 use crate::secrets::PasswordHasherPool;
 use crate::secrets::token_hash;
 use crate::{ApiError, ApiResult, Caller, Credential};
@@ -124,31 +124,4 @@ pub(crate) fn copy_link_refused() -> ApiError {
         ErrorCode::LinkNotValid,
         "this working-copy link is unknown, revoked or expired",
     )
-}
-
-/// How password checks are limited (see [`crate::ratelimit`]).
-pub(crate) mod limits {
-    use std::time::Duration;
-
-    use super::LimitPolicy;
-
-    /// One account from one address: five tries, then 1 s, 2 s, 4 s … up to 15 minutes
-    /// between tries. Its owner, elsewhere, is not slowed at all.
-    pub const PER_ACCOUNT: LimitPolicy = LimitPolicy {
-        free: 5,
-        base_delay: Duration::from_secs(1),
-        max_delay: Duration::from_secs(900),
-        forget_after: Duration::from_secs(3600),
-        capacity: 100_000,
-    };
-    /// One address over all accounts (credential stuffing).
-    pub const PER_ADDRESS: LimitPolicy = LimitPolicy {
-        free: 20,
-        ..PER_ACCOUNT
-    };
-    /// Looser per address on share links: many recipients may share one office address.
-    pub const SHARE_PER_ADDRESS: LimitPolicy = LimitPolicy {
-        free: 30,
-        ..PER_ACCOUNT
-    };
 }

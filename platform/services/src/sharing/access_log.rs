@@ -89,7 +89,8 @@ impl AccessLog {
         }
     }
 
-    /// Queues an audit event that counts no access (a refused sign-in).
+    /// Queues an audit event that counts no link access: a refused recipient sign-in, a
+    /// member's tile view.
     pub fn queue_event(&self, event: NewAuditEvent) {
         *self.pending.lock().events.entry(event).or_default() += 1;
     }
