@@ -4,8 +4,10 @@
 //! - [`ProjectCache`]: project rows, cleared by writes that touch projects.
 //! - [`ReadCache`]: the rows of the reads a shared view repeats on every request (link,
 //!   session, creator, report, datasets, access filters, settings), cleared by *every*
-//!   write. Views write only once a second (their counters), so a view almost always
-//!   finds its rows here, and no write can leave a stale row behind.
+//!   write, so no write can leave a stale row behind. The one write views cause, their
+//!   counters once a second, clears only the reads that name the counted tables
+//!   ([`Writes::Tables`]): clearing everything made every view in flight read its
+//!   datasets and settings again at the same moment, a herd that showed in the p99.
 //!
 //! A generation counter closes the race between a reader and a writer: a reader notes
 //! the generation before it queries and caches its rows only if no write finished since —
@@ -85,9 +87,10 @@ impl ReadCache {
     }
 
     /// Called before a statement that may write is sent; when the guard drops (the write
-    /// answered, failed or was cancelled) the cache is cleared.
-    pub fn begin_write(&self) -> WriteInFlight<'_> {
-        WriteInFlight(self)
+    /// answered, failed or was cancelled) the cache is cleared: all of it, or the reads
+    /// of the tables the write names.
+    pub fn begin_write(&self, writes: Writes) -> WriteInFlight<'_> {
+        WriteInFlight(self, writes)
     }
 
     /// Caches rows read at generation `seen`, unless a write has finished since.
@@ -103,20 +106,53 @@ impl ReadCache {
         map.insert(key, Arc::new(rows));
     }
 
-    fn invalidate(&self) {
+    /// Bumping the generation keeps any read begun before the write from being cached
+    /// after it, whatever it read: reads only lose a chance to be cached, never freshness.
+    fn invalidate(&self, writes: Writes) {
         let mut guard = self.inner.lock();
         guard.0 += 1;
-        guard.1.clear();
+        match writes {
+            Writes::Any => guard.1.clear(),
+            Writes::Tables(tables) => guard
+                .1
+                .retain(|key, _| !names_any(key_statement(key), tables)),
+        }
     }
 }
 
+/// What a write may have changed, as far as the read cache is concerned.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Writes {
+    /// Anything: the whole cache goes.
+    Any,
+    /// Only rows of these tables (the statement's author vouches for it): cached reads
+    /// whose statement names one of them go.
+    Tables(&'static [&'static str]),
+}
+
 /// A write in flight; see [`ReadCache::begin_write`].
-pub(crate) struct WriteInFlight<'a>(&'a ReadCache);
+pub(crate) struct WriteInFlight<'a>(&'a ReadCache, Writes);
 
 impl Drop for WriteInFlight<'_> {
     fn drop(&mut self) {
-        self.0.invalidate();
+        self.0.invalidate(self.1);
     }
+}
+
+/// The cache key of a read: its row type, statement and variables, `\0`-separated.
+pub(crate) fn read_key(type_name: &str, sql: &str, vars: &serde_json::Value) -> String {
+    format!("{type_name}\u{0}{sql}\u{0}{vars}")
+}
+
+fn key_statement(key: &str) -> &str {
+    key.split('\u{0}').nth(1).unwrap_or(key)
+}
+
+/// Whether a statement names one of `tables` as a word (so `share_link` does not match
+/// `share_link_x`).
+fn names_any(sql: &str, tables: &[&str]) -> bool {
+    sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|w| tables.contains(&w))
 }
 
 /// Whether a SurrealQL text may change data: it names a writing statement. Errs on the
@@ -158,7 +194,7 @@ mod tests {
         assert_eq!(c.get::<u32>("k"), Some(vec![1]));
         // A wrong type is a miss, not a panic.
         assert_eq!(c.get::<String>("k"), None);
-        drop(c.begin_write());
+        drop(c.begin_write(Writes::Any));
         assert_eq!(c.get::<u32>("k"), None);
         // A read that began before the write may not be cached after it.
         c.put(seen, "k".into(), vec![1u32]);
@@ -170,9 +206,33 @@ mod tests {
         let c = ReadCache::default();
         let seen = c.generation();
         c.put(seen, "k".into(), vec![1u32]);
-        let write = c.begin_write();
+        let write = c.begin_write(Writes::Any);
         drop(write);
         assert_eq!(c.get::<u32>("k"), None);
+    }
+
+    #[test]
+    fn a_write_to_some_tables_drops_only_the_reads_that_name_them() {
+        let c = ReadCache::default();
+        let vars = serde_json::json!({ "u": "a" });
+        let link = read_key("L", "SELECT * FROM share_link WHERE uid = $u", &vars);
+        let recipient = read_key("R", "SELECT * FROM share_recipient WHERE uid = $u", &vars);
+        let dataset = read_key("D", "SELECT * FROM dataset WHERE uid = $u", &vars);
+        // A table whose name only starts like a counted one is another table.
+        let lookalike = read_key("X", "SELECT * FROM share_link_x WHERE uid = $u", &vars);
+        let seen = c.generation();
+        for key in [&link, &recipient, &dataset, &lookalike] {
+            c.put(seen, key.clone(), vec![1u32]);
+        }
+        let in_flight = c.generation();
+        drop(c.begin_write(Writes::Tables(&["share_link", "share_recipient"])));
+        assert_eq!(c.get::<u32>(&link), None);
+        assert_eq!(c.get::<u32>(&recipient), None);
+        assert_eq!(c.get::<u32>(&dataset), Some(vec![1]));
+        assert_eq!(c.get::<u32>(&lookalike), Some(vec![1]));
+        // A link read begun before the counters were written is not cached after them.
+        c.put(in_flight, link.clone(), vec![2u32]);
+        assert_eq!(c.get::<u32>(&link), None);
     }
 
     fn project(uid: &str, slug: &str, name: &str) -> ProjectRecord {

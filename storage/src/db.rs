@@ -5,6 +5,7 @@ use serde_json::Value;
 use surrealdb::Surreal;
 use surrealdb::engine::any::{self, Any};
 
+use crate::cache::Writes;
 use crate::{ArtifactConfig, ArtifactStore, StorageError, StorageResult, now_ms};
 
 /// Ordered migrations, embedded at build time from schema/surql.
@@ -107,22 +108,23 @@ impl Store {
     /// failed transaction every statement errs, most with a generic "not executed" note,
     /// so a uniqueness conflict is looked for among all of them.
     async fn run(&self, sql: &str, vars: Value) -> StorageResult<surrealdb::IndexedResults> {
-        self.run_with(sql, vars, crate::cache::may_write(sql)).await
+        let writes = crate::cache::may_write(sql).then_some(Writes::Any);
+        self.run_with(sql, vars, writes).await
     }
 
-    /// [`Store::run`], clearing the read cache around it only when `clears` (a write to
-    /// something a cached read may have returned).
+    /// [`Store::run`], clearing what `writes` says of the read cache around it (nothing
+    /// when `None`: the statement changes nothing a cached read may have returned).
     async fn run_with(
         &self,
         sql: &str,
         vars: Value,
-        clears: bool,
+        writes: Option<Writes>,
     ) -> StorageResult<surrealdb::IndexedResults> {
         let _in_flight = self
             .reads
             .as_ref()
-            .filter(|_| clears)
-            .map(|reads| reads.begin_write());
+            .zip(writes)
+            .map(|(reads, writes)| reads.begin_write(writes));
         let mut attempt = 0;
         // The guard above is dropped (clearing the cache again) once this loop answers.
         loop {
@@ -194,7 +196,7 @@ impl Store {
         let Some(reads) = &self.reads else {
             return self.rows(sql, vars).await;
         };
-        let key = format!("{}\u{0}{sql}\u{0}{vars}", std::any::type_name::<T>());
+        let key = crate::cache::read_key(std::any::type_name::<T>(), sql, &vars);
         if let Some(rows) = reads.get::<T>(&key) {
             return Ok(rows);
         }
@@ -232,7 +234,20 @@ impl Store {
     /// that showed in the views' p99.)
     pub(crate) async fn append_to_audit_log(&self, sql: &str, vars: Value) -> StorageResult<()> {
         debug_assert!(sql.contains("audit_event") && !sql.contains(';'));
-        self.run_with(sql, vars, false).await.map(drop)
+        self.run_with(sql, vars, None).await.map(drop)
+    }
+
+    /// Runs statements that write only to `tables` (the caller vouches for it), clearing
+    /// from the read cache only the reads of those tables.
+    pub(crate) async fn exec_touching(
+        &self,
+        sql: &str,
+        vars: Value,
+        tables: &'static [&'static str],
+    ) -> StorageResult<()> {
+        self.run_with(sql, vars, Some(Writes::Tables(tables)))
+            .await
+            .map(drop)
     }
 
     /// Runs a statement and returns how many rows it produced (e.g. changed rows).
@@ -289,6 +304,63 @@ mod tests {
             generation() > before,
             "a write to a read table kept the cache"
         );
+    }
+
+    /// The access counters written once a second under view load drop only the cached
+    /// reads of links and recipients: the views' other reads stay cached, and a link read
+    /// afterwards shows the new count.
+    #[tokio::test]
+    async fn access_counters_keep_other_cached_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::testing::store_with_folder(dir.path()).await;
+        let link = crate::ShareLinkRecord {
+            uid: "l1".into(),
+            project_uid: "p1".into(),
+            kind: vitrine_core::LinkKind::Public,
+            report_uid: None,
+            tab: None,
+            label: "board".into(),
+            rights: Default::default(),
+            expires_ms: None,
+            token_hash: Some("h".into()),
+            created_by: "u".into(),
+            created_ms: 0,
+            updated_ms: 0,
+            paused: false,
+            revoked_ms: None,
+            locked_ms: None,
+            failures: 0,
+            last_access_ms: None,
+            access_count: 0,
+            warnings: Vec::new(),
+            pinned: None,
+        };
+        store.insert_share_link(&link, &[]).await.unwrap();
+        store.put_setting("probe", &1u32).await.unwrap();
+        assert_eq!(store.setting::<u32>("probe").await.unwrap(), Some(1));
+        assert_eq!(
+            store.share_link("l1").await.unwrap().unwrap().access_count,
+            0
+        );
+        let reads = store.reads.as_ref().unwrap();
+        let cached = |sql: &str, vars: Value| {
+            let key = crate::cache::read_key(std::any::type_name::<Value>(), sql, &vars);
+            reads.get::<Value>(&key).is_some()
+        };
+        let setting = || {
+            cached(
+                "SELECT data FROM setting WHERE name = $k",
+                serde_json::json!({ "k": "probe" }),
+            )
+        };
+        assert!(setting(), "the setting read was not cached");
+        store
+            .add_share_accesses(&[("l1".into(), 3, 42)], &[])
+            .await
+            .unwrap();
+        assert!(setting(), "counting link accesses dropped a settings read");
+        let after = store.share_link("l1").await.unwrap().unwrap();
+        assert_eq!((after.access_count, after.last_access_ms), (3, Some(42)));
     }
 
     /// Migration 8 renames tasks an earlier version let share a name (the oldest keeps

@@ -317,18 +317,21 @@ impl Store {
         self.share_link(uid).await
     }
 
-    /// Adds accesses counted in memory since the last flush.
+    /// Adds accesses counted in memory since the last flush. Only reads of links and
+    /// recipients leave the read cache: this runs once a second under view load, and the
+    /// views' other reads (datasets, settings, filters) stay valid across it.
     pub async fn add_share_accesses(
         &self,
         links: &[(String, i64, i64)],
         recipients: &[(String, i64, i64)],
     ) -> StorageResult<()> {
-        self.exec(
+        self.exec_touching(
             "BEGIN; \
              FOR $a IN $ls { UPDATE share_link SET access_count += $a[1], last_access_ms = $a[2] WHERE uid = $a[0]; }; \
              FOR $a IN $rs { UPDATE share_recipient SET access_count += $a[1], last_access_ms = $a[2] WHERE uid = $a[0]; }; \
              COMMIT;",
             json!({ "ls": links, "rs": recipients }),
+            &["share_link", "share_recipient"],
         )
         .await
     }
