@@ -8,7 +8,7 @@ use async_graphql::{Context, Enum, ID, Object, SimpleObject, Upload};
 use chrono::{DateTime, Utc};
 
 use super::types::{Project, time};
-use super::{caller, services};
+use super::{caller, member, services};
 use crate::services::{SyncOutcome, WorkingCopyStatus};
 use crate::{ApiError, GqlResult};
 
@@ -269,8 +269,8 @@ impl CopyMutation {
         project_id: ID,
         discard_changes: Option<bool>,
     ) -> R<SyncResult> {
-        let c = caller(ctx).gql()?;
-        let o = services(ctx)
+        let (s, c) = member(ctx)?;
+        let o = s
             .pull_working_copy(c, &project_id, discard_changes.unwrap_or(false))
             .await
             .gql()?;
@@ -280,11 +280,8 @@ impl CopyMutation {
     /// Cuts the link between a working copy and its origin; the copy stays as an
     /// ordinary project.
     async fn detach_working_copy(&self, ctx: &Context<'_>, project_id: ID) -> R<bool> {
-        let c = caller(ctx).gql()?;
-        services(ctx)
-            .detach_working_copy(c, &project_id)
-            .await
-            .gql()?;
+        let (s, c) = member(ctx)?;
+        s.detach_working_copy(c, &project_id).await.gql()?;
         Ok(true)
     }
 
@@ -299,12 +296,12 @@ impl CopyMutation {
         #[graphql(default = false)] allow_push: bool,
         #[graphql(default = false)] allow_force: bool,
     ) -> R<CreatedWorkingCopyLink> {
-        let c = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
         let base = ctx
             .data_opt::<super::PublicUrl>()
             .map(|p| p.0.clone())
             .unwrap_or_default();
-        let l = services(ctx)
+        let l = s
             .create_working_copy_link(
                 c,
                 &project_id,
@@ -373,8 +370,8 @@ impl CopyMutation {
         report_id: ID,
         password: Option<String>,
     ) -> R<ExportFile> {
-        let c = caller(ctx).gql()?;
-        let e = services(ctx)
+        let (s, c) = member(ctx)?;
+        let e = s
             .export_report_file(c, &report_id, password.as_deref())
             .await
             .gql()?;
@@ -391,11 +388,11 @@ impl CopyMutation {
         name: Option<String>,
         slug: Option<String>,
     ) -> R<Project> {
-        let c = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
         let value = file.value(ctx)?;
         // The upload is a temporary file, read only once the import is allowed.
         let body = async move { Ok(crate::services::bundles::BundleSource::File(value.content)) };
-        let p = services(ctx)
+        let p = s
             .import_bundle(c, body, &folder_id, name.as_deref(), slug.as_deref())
             .await
             .gql()?;

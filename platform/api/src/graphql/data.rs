@@ -9,7 +9,7 @@ use futures::Stream;
 use serde_json::Value;
 
 use super::data_types::*;
-use super::{caller, services};
+use super::{caller, member, services};
 use crate::services::{BoostTarget, MAX_UPLOAD_BYTES};
 use crate::{ApiError, GqlResult};
 
@@ -37,7 +37,8 @@ impl DataQuery {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<ResourceLocation>> {
-        let list = services(ctx).locations(caller(ctx).gql()?).await.gql()?;
+        let (s, c) = member(ctx)?;
+        let list = s.locations(c).await.gql()?;
         Ok(list.into_iter().map(ResourceLocation).collect())
     }
 
@@ -46,10 +47,8 @@ impl DataQuery {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<Parameter>> {
-        let p = services(ctx)
-            .instance_parameters(caller(ctx).gql()?)
-            .await
-            .gql()?;
+        let (s, c) = member(ctx)?;
+        let p = s.instance_parameters(c).await.gql()?;
         Ok(p.into_iter()
             .map(|(name, value)| Parameter { name, value })
             .collect())
@@ -62,12 +61,8 @@ impl DataQuery {
 
     /// A project's workflow (editors; viewers when the project lets them).
     async fn workflow(&self, ctx: &Context<'_>, project_id: ID) -> async_graphql::Result<Workflow> {
-        Ok(Workflow(
-            services(ctx)
-                .workflow(caller(ctx).gql()?, &project_id)
-                .await
-                .gql()?,
-        ))
+        let (s, c) = member(ctx)?;
+        Ok(Workflow(s.workflow(c, &project_id).await.gql()?))
     }
 
     async fn workflow_run(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<WorkflowRun> {
@@ -83,10 +78,8 @@ impl DataQuery {
         project_id: ID,
         #[graphql(default = 20, validator(minimum = 1, maximum = 200))] last: usize,
     ) -> async_graphql::Result<Vec<WorkflowRun>> {
-        let runs = services(ctx)
-            .runs(caller(ctx).gql()?, &project_id, last)
-            .await
-            .gql()?;
+        let (s, c) = member(ctx)?;
+        let runs = s.runs(c, &project_id, last).await.gql()?;
         Ok(runs.into_iter().map(WorkflowRun).collect())
     }
 
@@ -95,10 +88,8 @@ impl DataQuery {
         ctx: &Context<'_>,
         project_id: ID,
     ) -> async_graphql::Result<Vec<Dataset>> {
-        let list = services(ctx)
-            .datasets(caller(ctx).gql()?, &project_id)
-            .await
-            .gql()?;
+        let (s, c) = member(ctx)?;
+        let list = s.datasets(c, &project_id).await.gql()?;
         Ok(list.into_iter().map(Dataset).collect())
     }
 
@@ -107,10 +98,8 @@ impl DataQuery {
         ctx: &Context<'_>,
         project_id: ID,
     ) -> async_graphql::Result<Vec<Report>> {
-        let list = services(ctx)
-            .reports(caller(ctx).gql()?, &project_id)
-            .await
-            .gql()?;
+        let (s, c) = member(ctx)?;
+        let list = s.reports(c, &project_id).await.gql()?;
         Ok(list.into_iter().map(Report).collect())
     }
 
@@ -129,13 +118,9 @@ impl DataQuery {
         tile_id: String,
         filters: Option<Vec<FilterValueInput>>,
     ) -> async_graphql::Result<TileResult> {
-        let r = services(ctx)
-            .tile_result(
-                caller(ctx).gql()?,
-                &report_id,
-                &tile_id,
-                &filter_state(filters),
-            )
+        let (s, c) = member(ctx)?;
+        let r = s
+            .tile_result(c, &report_id, &tile_id, &filter_state(filters))
             .await
             .gql()?;
         Ok(TileResult(r))
@@ -150,15 +135,10 @@ impl DataQuery {
         values: Vec<DrillValueInput>,
         filters: Option<Vec<FilterValueInput>>,
     ) -> async_graphql::Result<TileResult> {
+        let (s, c) = member(ctx)?;
         let values = drill_values(values);
-        let r = services(ctx)
-            .drill(
-                caller(ctx).gql()?,
-                &report_id,
-                &tile_id,
-                values,
-                &filter_state(filters),
-            )
+        let r = s
+            .drill(c, &report_id, &tile_id, values, &filter_state(filters))
             .await
             .gql()?;
         Ok(TileResult(r))
@@ -171,11 +151,9 @@ impl DataQuery {
         report_id: ID,
         filter_id: String,
     ) -> async_graphql::Result<Json<Vec<Value>>> {
+        let (s, c) = member(ctx)?;
         Ok(Json(
-            services(ctx)
-                .filter_values(caller(ctx).gql()?, &report_id, &filter_id)
-                .await
-                .gql()?,
+            s.filter_values(c, &report_id, &filter_id).await.gql()?,
         ))
     }
 
@@ -184,10 +162,8 @@ impl DataQuery {
         ctx: &Context<'_>,
         project_id: ID,
     ) -> async_graphql::Result<Vec<AccessFilter>> {
-        let map = services(ctx)
-            .access_filters(caller(ctx).gql()?, &project_id)
-            .await
-            .gql()?;
+        let (s, c) = member(ctx)?;
+        let map = s.access_filters(c, &project_id).await.gql()?;
         Ok(map
             .into_iter()
             .map(|(dataset, rules)| AccessFilter {
@@ -208,10 +184,9 @@ impl DataQuery {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<DataSecuritySettings> {
-        services(ctx)
-            .require_admin_caller(caller(ctx).gql()?)
-            .gql()?;
-        Ok(services(ctx).data_security().await.gql()?.into())
+        let (s, c) = member(ctx)?;
+        s.require_admin_caller(c).gql()?;
+        Ok(s.data_security().await.gql()?.into())
     }
 }
 
@@ -229,10 +204,8 @@ impl DataMutation {
         name: String,
         definition: Json<Value>,
     ) -> async_graphql::Result<ResourceLocation> {
-        let l = services(ctx)
-            .create_location(caller(ctx).gql()?, &name, definition.0)
-            .await
-            .gql()?;
+        let (s, c) = member(ctx)?;
+        let l = s.create_location(c, &name, definition.0).await.gql()?;
         Ok(ResourceLocation(l))
     }
 
@@ -244,15 +217,13 @@ impl DataMutation {
         folder_id: ID,
         access: LocationAccess,
     ) -> async_graphql::Result<ResourceLocation> {
+        let (s, c) = member(ctx)?;
         let access = match access {
             LocationAccess::Read => Some(Access::Read),
             LocationAccess::Write => Some(Access::Write),
             LocationAccess::None => None,
         };
-        let l = services(ctx)
-            .grant_location(caller(ctx).gql()?, &id, &folder_id, access)
-            .await
-            .gql()?;
+        let l = s.grant_location(c, &id, &folder_id, access).await.gql()?;
         Ok(ResourceLocation(l))
     }
 
@@ -261,10 +232,8 @@ impl DataMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<bool> {
-        services(ctx)
-            .delete_location(caller(ctx).gql()?, &id)
-            .await
-            .gql()
+        let (s, c) = member(ctx)?;
+        s.delete_location(c, &id).await.gql()
     }
 
     async fn set_instance_parameters(
@@ -295,10 +264,11 @@ impl DataMutation {
         expected_version: Option<i64>,
         message: Option<String>,
     ) -> async_graphql::Result<Workflow> {
+        let (s, c) = member(ctx)?;
         let parameters = parameters.map(params).transpose()?;
-        let w = services(ctx)
+        let w = s
             .save_workflow(
-                caller(ctx).gql()?,
+                c,
                 &project_id,
                 workflow.0,
                 parameters,
@@ -320,18 +290,17 @@ impl DataMutation {
         #[graphql(default = false)] force: bool,
         #[graphql(default = false)] wait: bool,
     ) -> async_graphql::Result<WorkflowRun> {
-        let r = services(ctx)
-            .run_workflow(caller(ctx).gql()?, &project_id, from_block, force, wait)
+        let (s, c) = member(ctx)?;
+        let r = s
+            .run_workflow(c, &project_id, from_block, force, wait)
             .await
             .gql()?;
         Ok(WorkflowRun(r))
     }
 
     async fn cancel_workflow_run(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        services(ctx)
-            .cancel_run(caller(ctx).gql()?, &id)
-            .await
-            .gql()
+        let (s, c) = member(ctx)?;
+        s.cancel_run(c, &id).await.gql()
     }
 
     /// Uploads a file (GraphQL multipart request) for `upload_source` blocks.
@@ -341,7 +310,8 @@ impl DataMutation {
         project_id: ID,
         file: UploadScalar,
     ) -> async_graphql::Result<Upload> {
-        let caller = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
+        let caller = c;
         let value = file.value(ctx)?;
         let filename = value.filename.clone();
         let mut bytes = Vec::new();
@@ -352,7 +322,7 @@ impl DataMutation {
             .read_to_end(&mut bytes)
             .map_err(|e| ApiError::internal("upload", e))
             .gql()?;
-        let u = services(ctx)
+        let u = s
             .upload_file(caller, &project_id, &filename, bytes)
             .await
             .gql()?;
@@ -366,8 +336,9 @@ impl DataMutation {
         name: String,
         definition: Json<Value>,
     ) -> async_graphql::Result<Report> {
-        let r = services(ctx)
-            .create_report(caller(ctx).gql()?, &project_id, &name, definition.0)
+        let (s, c) = member(ctx)?;
+        let r = s
+            .create_report(c, &project_id, &name, definition.0)
             .await
             .gql()?;
         Ok(Report(r))
@@ -380,23 +351,17 @@ impl DataMutation {
         name: Option<String>,
         definition: Option<Json<Value>>,
     ) -> async_graphql::Result<Report> {
-        let r = services(ctx)
-            .update_report(
-                caller(ctx).gql()?,
-                &id,
-                name.as_deref(),
-                definition.map(|d| d.0),
-            )
+        let (s, c) = member(ctx)?;
+        let r = s
+            .update_report(c, &id, name.as_deref(), definition.map(|d| d.0))
             .await
             .gql()?;
         Ok(Report(r))
     }
 
     async fn delete_report(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        services(ctx)
-            .delete_report(caller(ctx).gql()?, &id)
-            .await
-            .gql()
+        let (s, c) = member(ctx)?;
+        s.delete_report(c, &id).await.gql()
     }
 
     /// Row-level rules for a dataset (managers); an empty list removes the filter.
@@ -437,8 +402,8 @@ impl DataMutation {
         user_id: ID,
         role: Option<ConnectionRole>,
     ) -> async_graphql::Result<bool> {
-        services(ctx)
-            .set_connection_role(caller(ctx).gql()?, &user_id, role.map(Into::into))
+        let (s, c) = member(ctx)?;
+        s.set_connection_role(c, &user_id, role.map(Into::into))
             .await
             .gql()?;
         Ok(true)
@@ -449,8 +414,8 @@ impl DataMutation {
         ctx: &Context<'_>,
         role: ConnectionRole,
     ) -> async_graphql::Result<DataSecuritySettings> {
-        Ok(services(ctx)
-            .set_default_connection_role(caller(ctx).gql()?, role.into())
+        let (s, c) = member(ctx)?;
+        Ok(s.set_default_connection_role(c, role.into())
             .await
             .gql()?
             .into())
@@ -490,11 +455,8 @@ impl DataMutation {
         ctx: &Context<'_>,
         project_id: ID,
     ) -> async_graphql::Result<WarmUp> {
-        Ok(services(ctx)
-            .warm_up(caller(ctx).gql()?, &project_id)
-            .await
-            .gql()?
-            .into())
+        let (s, c) = member(ctx)?;
+        Ok(s.warm_up(c, &project_id).await.gql()?.into())
     }
 }
 
@@ -510,8 +472,9 @@ impl DataSubscription {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<impl Stream<Item = RunProgress> + use<>> {
-        let services = services(ctx);
-        let caller = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
+        let services = s;
+        let caller = c;
         let rx = services.run_events(caller, &id).await.gql()?;
         let finished = services.run(caller, &id).await.gql()?;
         Ok(futures::stream::unfold(

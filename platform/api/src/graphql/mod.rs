@@ -154,6 +154,14 @@ pub(crate) fn services<'a>(ctx: &async_graphql::Context<'a>) -> &'a Services {
     ctx.data_unchecked::<Arc<Services>>()
 }
 
+/// The services and the signed-in caller, as a member's resolver starts: refused before
+/// any argument is looked at when nobody (or only a link session) is signed in.
+pub(crate) fn member<'a>(
+    ctx: &async_graphql::Context<'a>,
+) -> async_graphql::Result<(&'a Services, &'a Caller)> {
+    Ok((services(ctx), crate::GqlResult::gql(caller(ctx))?))
+}
+
 pub(crate) fn meta(ctx: &async_graphql::Context<'_>) -> RequestMeta {
     ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default()
 }

@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
 use super::types::*;
-use super::{caller, meta, services};
+use super::{caller, member, meta, services};
 use crate::GqlResult;
 
 #[derive(Default)]
@@ -34,9 +34,9 @@ impl MutationRoot {
         current_password: String,
         new_password: String,
     ) -> async_graphql::Result<bool> {
-        services(ctx)
-            .identity()
-            .change_password(caller(ctx).gql()?, &current_password, &new_password)
+        let (s, c) = member(ctx)?;
+        s.identity()
+            .change_password(c, &current_password, &new_password)
             .await
             .gql()?;
         Ok(true)
@@ -52,15 +52,10 @@ impl MutationRoot {
         password: String,
         email: Option<String>,
     ) -> async_graphql::Result<User> {
-        let u = services(ctx)
+        let (s, c) = member(ctx)?;
+        let u = s
             .directory()
-            .create_user(
-                caller(ctx).gql()?,
-                &username,
-                display_name.as_deref(),
-                &password,
-                email,
-            )
+            .create_user(c, &username, display_name.as_deref(), &password, email)
             .await
             .gql()?;
         Ok(User(u))
@@ -105,24 +100,19 @@ impl MutationRoot {
         id: ID,
         attributes: Vec<UserAttributeInput>,
     ) -> async_graphql::Result<User> {
+        let (s, c) = member(ctx)?;
         let attrs = attributes.into_iter().map(|a| (a.key, a.values)).collect();
         Ok(User(
-            services(ctx)
-                .directory()
-                .set_user_attributes(caller(ctx).gql()?, &id, attrs)
+            s.directory()
+                .set_user_attributes(c, &id, attrs)
                 .await
                 .gql()?,
         ))
     }
 
     async fn create_group(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<Group> {
-        Ok(Group(
-            services(ctx)
-                .directory()
-                .create_group(caller(ctx).gql()?, &name)
-                .await
-                .gql()?,
-        ))
+        let (s, c) = member(ctx)?;
+        Ok(Group(s.directory().create_group(c, &name).await.gql()?))
     }
 
     async fn rename_group(
@@ -131,22 +121,16 @@ impl MutationRoot {
         id: ID,
         name: String,
     ) -> async_graphql::Result<Group> {
+        let (s, c) = member(ctx)?;
         Ok(Group(
-            services(ctx)
-                .directory()
-                .rename_group(caller(ctx).gql()?, &id, &name)
-                .await
-                .gql()?,
+            s.directory().rename_group(c, &id, &name).await.gql()?,
         ))
     }
 
     /// Deletes a group with its grants and memberships.
     async fn delete_group(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        services(ctx)
-            .directory()
-            .delete_group(caller(ctx).gql()?, &id)
-            .await
-            .gql()?;
+        let (s, c) = member(ctx)?;
+        s.directory().delete_group(c, &id).await.gql()?;
         Ok(true)
     }
 
@@ -156,10 +140,10 @@ impl MutationRoot {
         group_id: ID,
         user_id: ID,
     ) -> async_graphql::Result<Group> {
+        let (s, c) = member(ctx)?;
         Ok(Group(
-            services(ctx)
-                .directory()
-                .set_group_member(caller(ctx).gql()?, &group_id, &user_id, true)
+            s.directory()
+                .set_group_member(c, &group_id, &user_id, true)
                 .await
                 .gql()?,
         ))
@@ -171,10 +155,10 @@ impl MutationRoot {
         group_id: ID,
         user_id: ID,
     ) -> async_graphql::Result<Group> {
+        let (s, c) = member(ctx)?;
         Ok(Group(
-            services(ctx)
-                .directory()
-                .set_group_member(caller(ctx).gql()?, &group_id, &user_id, false)
+            s.directory()
+                .set_group_member(c, &group_id, &user_id, false)
                 .await
                 .gql()?,
         ))
@@ -192,10 +176,11 @@ impl MutationRoot {
         expires_at: Option<DateTime<Utc>>,
         user_id: Option<ID>,
     ) -> async_graphql::Result<CreatedApiToken> {
-        let t = services(ctx)
+        let (s, c) = member(ctx)?;
+        let t = s
             .identity()
             .create_api_token(
-                caller(ctx).gql()?,
+                c,
                 user_id.as_ref().map(|i| i.as_str()),
                 &name,
                 read_only.unwrap_or(false),
@@ -210,12 +195,8 @@ impl MutationRoot {
     }
 
     async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ApiToken> {
-        Ok(services(ctx)
-            .identity()
-            .revoke_api_token(caller(ctx).gql()?, &id)
-            .await
-            .gql()?
-            .into())
+        let (s, c) = member(ctx)?;
+        Ok(s.identity().revoke_api_token(c, &id).await.gql()?.into())
     }
 
     // ---- folders and projects -----------------------------------------------------
@@ -227,14 +208,10 @@ impl MutationRoot {
         parent_id: Option<ID>,
         name: String,
     ) -> async_graphql::Result<Folder> {
+        let (s, c) = member(ctx)?;
         Ok(Folder(
-            services(ctx)
-                .directory()
-                .create_folder(
-                    caller(ctx).gql()?,
-                    parent_id.as_ref().map(|i| i.as_str()),
-                    &name,
-                )
+            s.directory()
+                .create_folder(c, parent_id.as_ref().map(|i| i.as_str()), &name)
                 .await
                 .gql()?,
         ))
@@ -246,12 +223,9 @@ impl MutationRoot {
         id: ID,
         name: String,
     ) -> async_graphql::Result<Folder> {
+        let (s, c) = member(ctx)?;
         Ok(Folder(
-            services(ctx)
-                .directory()
-                .rename_folder(caller(ctx).gql()?, &id, &name)
-                .await
-                .gql()?,
+            s.directory().rename_folder(c, &id, &name).await.gql()?,
         ))
     }
 
@@ -262,14 +236,10 @@ impl MutationRoot {
         id: ID,
         parent_id: Option<ID>,
     ) -> async_graphql::Result<Folder> {
+        let (s, c) = member(ctx)?;
         Ok(Folder(
-            services(ctx)
-                .directory()
-                .move_folder(
-                    caller(ctx).gql()?,
-                    &id,
-                    parent_id.as_ref().map(|i| i.as_str()),
-                )
+            s.directory()
+                .move_folder(c, &id, parent_id.as_ref().map(|i| i.as_str()))
                 .await
                 .gql()?,
         ))
@@ -282,9 +252,9 @@ impl MutationRoot {
         id: ID,
         recursive: Option<bool>,
     ) -> async_graphql::Result<bool> {
-        services(ctx)
-            .directory()
-            .delete_folder(caller(ctx).gql()?, &id, recursive.unwrap_or(false))
+        let (s, c) = member(ctx)?;
+        s.directory()
+            .delete_folder(c, &id, recursive.unwrap_or(false))
             .await
             .gql()?;
         Ok(true)
@@ -298,10 +268,10 @@ impl MutationRoot {
         name: String,
         slug: Option<String>,
     ) -> async_graphql::Result<Project> {
+        let (s, c) = member(ctx)?;
         Ok(Project(
-            services(ctx)
-                .directory()
-                .create_project(caller(ctx).gql()?, &folder_id, &name, slug.as_deref())
+            s.directory()
+                .create_project(c, &folder_id, &name, slug.as_deref())
                 .await
                 .gql()?,
         ))
@@ -313,12 +283,9 @@ impl MutationRoot {
         id: ID,
         name: String,
     ) -> async_graphql::Result<Project> {
+        let (s, c) = member(ctx)?;
         Ok(Project(
-            services(ctx)
-                .directory()
-                .rename_project(caller(ctx).gql()?, &id, &name)
-                .await
-                .gql()?,
+            s.directory().rename_project(c, &id, &name).await.gql()?,
         ))
     }
 
@@ -329,10 +296,10 @@ impl MutationRoot {
         id: ID,
         slug: String,
     ) -> async_graphql::Result<Project> {
+        let (s, c) = member(ctx)?;
         Ok(Project(
-            services(ctx)
-                .directory()
-                .change_project_slug(caller(ctx).gql()?, &id, &slug)
+            s.directory()
+                .change_project_slug(c, &id, &slug)
                 .await
                 .gql()?,
         ))
@@ -344,12 +311,9 @@ impl MutationRoot {
         id: ID,
         folder_id: ID,
     ) -> async_graphql::Result<Project> {
+        let (s, c) = member(ctx)?;
         Ok(Project(
-            services(ctx)
-                .directory()
-                .move_project(caller(ctx).gql()?, &id, &folder_id)
-                .await
-                .gql()?,
+            s.directory().move_project(c, &id, &folder_id).await.gql()?,
         ))
     }
 
@@ -370,10 +334,10 @@ impl MutationRoot {
         ability: Ability,
         enabled: Option<bool>,
     ) -> async_graphql::Result<Project> {
+        let (s, c) = member(ctx)?;
         Ok(Project(
-            services(ctx)
-                .directory()
-                .set_project_ability(caller(ctx).gql()?, &id, ability.into(), enabled)
+            s.directory()
+                .set_project_ability(c, &id, ability.into(), enabled)
                 .await
                 .gql()?,
         ))
@@ -386,20 +350,17 @@ impl MutationRoot {
         folder_id: ID,
         position: Option<i64>,
     ) -> async_graphql::Result<VirtualRoot> {
-        Ok(services(ctx)
-            .directory()
-            .create_virtual_root(caller(ctx).gql()?, &name, &folder_id, position.unwrap_or(0))
+        let (s, c) = member(ctx)?;
+        Ok(s.directory()
+            .create_virtual_root(c, &name, &folder_id, position.unwrap_or(0))
             .await
             .gql()?
             .into())
     }
 
     async fn delete_virtual_root(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        services(ctx)
-            .directory()
-            .delete_virtual_root(caller(ctx).gql()?, &id)
-            .await
-            .gql()?;
+        let (s, c) = member(ctx)?;
+        s.directory().delete_virtual_root(c, &id).await.gql()?;
         Ok(true)
     }
 
@@ -429,11 +390,8 @@ impl MutationRoot {
         subject: String,
         object: String,
     ) -> async_graphql::Result<bool> {
-        services(ctx)
-            .policy()
-            .revoke_role(caller(ctx).gql()?, &subject, &object)
-            .await
-            .gql()
+        let (s, c) = member(ctx)?;
+        s.policy().revoke_role(c, &subject, &object).await.gql()
     }
 
     async fn grant_server_permission(
@@ -442,9 +400,9 @@ impl MutationRoot {
         subject: String,
         permission: ServerPermission,
     ) -> async_graphql::Result<bool> {
-        services(ctx)
-            .policy()
-            .set_server_permission(caller(ctx).gql()?, &subject, permission.into(), true)
+        let (s, c) = member(ctx)?;
+        s.policy()
+            .set_server_permission(c, &subject, permission.into(), true)
             .await
             .gql()
     }
@@ -455,9 +413,9 @@ impl MutationRoot {
         subject: String,
         permission: ServerPermission,
     ) -> async_graphql::Result<bool> {
-        services(ctx)
-            .policy()
-            .set_server_permission(caller(ctx).gql()?, &subject, permission.into(), false)
+        let (s, c) = member(ctx)?;
+        s.policy()
+            .set_server_permission(c, &subject, permission.into(), false)
             .await
             .gql()
     }
@@ -501,14 +459,9 @@ impl MutationRoot {
         default_enabled: Option<bool>,
         disabled: Option<bool>,
     ) -> async_graphql::Result<InstanceSettings> {
-        Ok(services(ctx)
-            .policy()
-            .set_ability_setting(
-                caller(ctx).gql()?,
-                ability.into(),
-                default_enabled,
-                disabled,
-            )
+        let (s, c) = member(ctx)?;
+        Ok(s.policy()
+            .set_ability_setting(c, ability.into(), default_enabled, disabled)
             .await
             .gql()?
             .into())

@@ -6,8 +6,8 @@ use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject, Upload as Upl
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::member;
 use super::types::time;
-use super::{caller, services};
 use crate::services::MAX_PLUGIN_BYTES;
 use crate::{ApiError, GqlResult};
 
@@ -148,20 +148,14 @@ pub struct PluginQuery;
 impl PluginQuery {
     /// Every published plugin version, by name.
     async fn plugins(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Plugin>> {
-        let list = services(ctx)
-            .plugin_registry()
-            .plugins(caller(ctx).gql()?)
-            .await
-            .gql()?;
+        let (s, c) = member(ctx)?;
+        let list = s.plugin_registry().plugins(c).await.gql()?;
         Ok(list.into_iter().map(Plugin::new).collect())
     }
 
     async fn plugin(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Plugin> {
-        let p = services(ctx)
-            .plugin_registry()
-            .plugin(caller(ctx).gql()?, &id)
-            .await
-            .gql()?;
+        let (s, c) = member(ctx)?;
+        let p = s.plugin_registry().plugin(c, &id).await.gql()?;
         Ok(Plugin::new(p))
     }
 }
@@ -179,7 +173,8 @@ impl PluginMutation {
         ctx: &Context<'_>,
         file: UploadScalar,
     ) -> async_graphql::Result<Plugin> {
-        let caller = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
+        let caller = c;
         let value = file.value(ctx)?;
         let mut bytes = Vec::new();
         use std::io::Read;
@@ -189,7 +184,7 @@ impl PluginMutation {
             .read_to_end(&mut bytes)
             .map_err(|e| ApiError::internal("plugin upload", e))
             .gql()?;
-        let p = services(ctx)
+        let p = s
             .plugin_registry()
             .publish_plugin(caller, bytes)
             .await
@@ -204,9 +199,10 @@ impl PluginMutation {
         id: ID,
         enabled: bool,
     ) -> async_graphql::Result<Plugin> {
-        let p = services(ctx)
+        let (s, c) = member(ctx)?;
+        let p = s
             .plugin_registry()
-            .set_plugin_enabled(caller(ctx).gql()?, &id, enabled)
+            .set_plugin_enabled(c, &id, enabled)
             .await
             .gql()?;
         Ok(Plugin::new(p))

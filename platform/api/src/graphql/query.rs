@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object};
 
 use super::pagination::{connection, page, page_ahead};
 use super::types::*;
-use super::{caller, optional_caller, services};
+use super::{caller, member, optional_caller, services};
 use crate::{ApiError, GqlResult};
 
 #[derive(Default)]
@@ -24,13 +24,8 @@ impl QueryRoot {
 
     /// A user: yourself, or anyone for admins and holders of `LIST_DIRECTORY`.
     async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<User> {
-        Ok(User(
-            services(ctx)
-                .directory()
-                .user(caller(ctx).gql()?, &id)
-                .await
-                .gql()?,
-        ))
+        let (s, c) = member(ctx)?;
+        Ok(User(s.directory().user(c, &id).await.gql()?))
     }
 
     #[graphql(complexity = "crate::graphql::pagination::list_cost(first, child_complexity)")]
@@ -40,9 +35,9 @@ impl QueryRoot {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, User>> {
-        let c = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
         let (p, n) = page_ahead(first, after.clone()).gql()?;
-        let rows = services(ctx).directory().users(c, &p).await.gql()?;
+        let rows = s.directory().users(c, &p).await.gql()?;
         Ok(connection(
             rows,
             n,
@@ -54,13 +49,8 @@ impl QueryRoot {
     }
 
     async fn group(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Group> {
-        Ok(Group(
-            services(ctx)
-                .directory()
-                .group(caller(ctx).gql()?, &id)
-                .await
-                .gql()?,
-        ))
+        let (s, c) = member(ctx)?;
+        Ok(Group(s.directory().group(c, &id).await.gql()?))
     }
 
     #[graphql(complexity = "crate::graphql::pagination::list_cost(first, child_complexity)")]
@@ -70,9 +60,9 @@ impl QueryRoot {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Group>> {
-        let c = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
         let (p, n) = page_ahead(first, after.clone()).gql()?;
-        let rows = services(ctx).directory().groups(c, &p).await.gql()?;
+        let rows = s.directory().groups(c, &p).await.gql()?;
         Ok(connection(
             rows,
             n,
@@ -84,13 +74,8 @@ impl QueryRoot {
     }
 
     async fn folder(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Folder> {
-        Ok(Folder(
-            services(ctx)
-                .directory()
-                .folder(caller(ctx).gql()?, &id)
-                .await
-                .gql()?,
-        ))
+        let (s, c) = member(ctx)?;
+        Ok(Folder(s.directory().folder(c, &id).await.gql()?))
     }
 
     /// Folders inside `parentId` (top-level folders when omitted) that you can see.
@@ -102,9 +87,9 @@ impl QueryRoot {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Folder>> {
-        let c = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
         let p = page(first, after.clone()).gql()?;
-        let (rows, more) = services(ctx)
+        let (rows, more) = s
             .directory()
             .folders(c, parent_id.as_ref().map(|i| i.as_str()), &p)
             .await
@@ -145,9 +130,9 @@ impl QueryRoot {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Project>> {
-        let c = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
         let p = page(first, after.clone()).gql()?;
-        let (rows, more) = services(ctx)
+        let (rows, more) = s
             .directory()
             .projects(c, folder_id.as_ref().map(|i| i.as_str()), &p)
             .await
@@ -180,9 +165,9 @@ impl QueryRoot {
         ctx: &Context<'_>,
         user_id: Option<ID>,
     ) -> async_graphql::Result<Vec<ApiToken>> {
-        Ok(services(ctx)
-            .identity()
-            .api_tokens(caller(ctx).gql()?, user_id.as_ref().map(|i| i.as_str()))
+        let (s, c) = member(ctx)?;
+        Ok(s.identity()
+            .api_tokens(c, user_id.as_ref().map(|i| i.as_str()))
             .await
             .gql()?
             .into_iter()
@@ -198,9 +183,9 @@ impl QueryRoot {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, PolicyRule>> {
-        let c = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
         let p = page(first, after.clone()).gql()?;
-        let lines = services(ctx).policy().policy_lines(c).gql()?;
+        let lines = s.policy().policy_lines(c).gql()?;
         // Lines are sorted; the cursor carries the position.
         let start = p
             .after
@@ -226,10 +211,8 @@ impl QueryRoot {
 
     /// Grants and memberships as casbin CSV (admins).
     async fn export_policies(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        services(ctx)
-            .policy()
-            .export_policies(caller(ctx).gql()?)
-            .gql()
+        let (s, c) = member(ctx)?;
+        s.policy().export_policies(c).gql()
     }
 
     /// May `userId` (default: you) do `action` on `object` (`folder:ID` or `project:ID`),
@@ -241,10 +224,11 @@ impl QueryRoot {
         action: AccessAction,
         object: String,
     ) -> async_graphql::Result<Explanation> {
-        let e = services(ctx)
+        let (s, c) = member(ctx)?;
+        let e = s
             .policy()
             .explain(
-                caller(ctx).gql()?,
+                c,
                 user_id.as_ref().map(|i| i.as_str()),
                 action.as_str(),
                 &object,
@@ -258,8 +242,9 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<InstanceSettings> {
-        caller(ctx).gql()?;
-        Ok(services(ctx).policy().instance_settings().into())
+        // Any signed-in member may read them.
+        let (s, _) = member(ctx)?;
+        Ok(s.policy().instance_settings().into())
     }
 
     /// The audit trail, newest first (admins).
@@ -271,7 +256,7 @@ impl QueryRoot {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, AuditEvent>> {
-        let c = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
         let (p, n) = page_ahead(first, after.clone()).gql()?;
         let f = filter.unwrap_or_default();
         let filter = AuditFilter {
@@ -287,7 +272,7 @@ impl QueryRoot {
             since_ms: f.since.map(|t| t.timestamp_millis()),
             until_ms: f.until.map(|t| t.timestamp_millis()),
         };
-        let rows = services(ctx).audit().events(c, &filter, &p).await.gql()?;
+        let rows = s.audit().events(c, &filter, &p).await.gql()?;
         Ok(connection(
             rows,
             n,

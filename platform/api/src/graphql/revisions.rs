@@ -9,7 +9,7 @@ use vitrine_core::Change;
 
 use super::pagination::{connection, page_ahead};
 use super::types::{Project, time};
-use super::{caller, services};
+use super::{caller, member, services};
 use crate::GqlResult;
 
 type R<T> = async_graphql::Result<T>;
@@ -129,9 +129,9 @@ impl RevisionQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> R<Connection<String, Revision>> {
-        let c = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
         let (p, n) = page_ahead(first, after.clone()).gql()?;
-        let rows = services(ctx).revisions(c, &project_id, &p).await.gql()?;
+        let rows = s.revisions(c, &project_id, &p).await.gql()?;
         Ok(connection(
             rows,
             n,
@@ -143,8 +143,8 @@ impl RevisionQuery {
     }
 
     async fn revision(&self, ctx: &Context<'_>, id: ID) -> R<Revision> {
-        let c = caller(ctx).gql()?;
-        Ok(Revision(services(ctx).revision(c, &id).await.gql()?))
+        let (s, c) = member(ctx)?;
+        Ok(Revision(s.revision(c, &id).await.gql()?))
     }
 
     /// What turns revision `fromId` into revision `toId` (of one project): blocks,
@@ -178,10 +178,9 @@ impl RevisionMutation {
         id: ID,
         message: Option<String>,
     ) -> R<Revision> {
-        let c = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
         Ok(Revision(
-            services(ctx)
-                .revert_to_revision(c, &id, message.as_deref())
+            s.revert_to_revision(c, &id, message.as_deref())
                 .await
                 .gql()?,
         ))
@@ -198,10 +197,9 @@ impl RevisionMutation {
         name: String,
         slug: Option<String>,
     ) -> R<Project> {
-        let c = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
         Ok(Project(
-            services(ctx)
-                .create_project_from_revision(c, &id, &folder_id, &name, slug.as_deref())
+            s.create_project_from_revision(c, &id, &folder_id, &name, slug.as_deref())
                 .await
                 .gql()?,
         ))

@@ -8,7 +8,7 @@ use async_graphql::connection::Connection;
 
 use super::pagination::{connection, page};
 use super::sharing_types::*;
-use super::{caller, services};
+use super::{caller, member, services};
 use crate::GqlResult;
 
 type R<T> = async_graphql::Result<T>;
@@ -21,8 +21,8 @@ pub struct SharingQuery;
 impl SharingQuery {
     /// One share link (managers of its project).
     async fn share_link(&self, ctx: &Context<'_>, id: ID) -> R<ShareLink> {
-        let c = caller(ctx).gql()?;
-        Ok(ShareLink(services(ctx).share_link_for(c, &id).await.gql()?))
+        let (s, c) = member(ctx)?;
+        Ok(ShareLink(s.share_link_for(c, &id).await.gql()?))
     }
 
     /// The share ledger: every link and recipient, with kind, rights, expiry, last access
@@ -35,10 +35,10 @@ impl SharingQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> R<Connection<String, ShareLink>> {
-        let c = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
         let p = page(first, after.clone()).gql()?;
         let n = p.first;
-        let (rows, more) = services(ctx)
+        let (rows, more) = s
             .share_ledger(c, project_id.as_ref().map(|i| i.as_str()), &p)
             .await
             .gql()?;
@@ -81,8 +81,8 @@ impl SharingMutation {
         ctx: &Context<'_>,
         input: CreateShareLinkInput,
     ) -> R<ShareLinkCreated> {
-        let c = caller(ctx).gql()?;
-        let created = services(ctx)
+        let (s, c) = member(ctx)?;
+        let created = s
             .create_share_link(
                 c,
                 NewShareLink {
@@ -109,27 +109,26 @@ impl SharingMutation {
         id: ID,
         input: UpdateShareLinkInput,
     ) -> R<ShareLink> {
-        let c = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
         let expires_ms = if input.clear_expiry {
             Some(None)
         } else {
             input.expires_at.map(|t| Some(t.timestamp_millis()))
         };
         Ok(ShareLink(
-            services(ctx)
-                .update_share_link(
-                    c,
-                    &id,
-                    ShareLinkChange {
-                        label: input.label,
-                        rights: input.rights.map(Into::into),
-                        expires_ms,
-                        pinned: input.pinned,
-                        pinned_revision: input.pinned_revision_id.map(|r| r.0),
-                    },
-                )
-                .await
-                .gql()?,
+            s.update_share_link(
+                c,
+                &id,
+                ShareLinkChange {
+                    label: input.label,
+                    rights: input.rights.map(Into::into),
+                    expires_ms,
+                    pinned: input.pinned,
+                    pinned_revision: input.pinned_revision_id.map(|r| r.0),
+                },
+            )
+            .await
+            .gql()?,
         ))
     }
 
@@ -149,10 +148,9 @@ impl SharingMutation {
 
     /// Revokes many links (the ledger's bulk action); nothing changes if one is refused.
     async fn revoke_share_links(&self, ctx: &Context<'_>, ids: Vec<ID>) -> R<Vec<ShareLink>> {
-        let c = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
         let ids: Vec<String> = ids.into_iter().map(|i| i.0).collect();
-        Ok(services(ctx)
-            .revoke_share_links(c, &ids)
+        Ok(s.revoke_share_links(c, &ids)
             .await
             .gql()?
             .into_iter()
@@ -167,13 +165,8 @@ impl SharingMutation {
 
     /// Clears a link's access warnings once someone has looked at them.
     async fn acknowledge_access_warnings(&self, ctx: &Context<'_>, id: ID) -> R<ShareLink> {
-        let c = caller(ctx).gql()?;
-        Ok(ShareLink(
-            services(ctx)
-                .acknowledge_share_warnings(c, &id)
-                .await
-                .gql()?,
-        ))
+        let (s, c) = member(ctx)?;
+        Ok(ShareLink(s.acknowledge_share_warnings(c, &id).await.gql()?))
     }
 
     async fn add_recipient(
@@ -241,8 +234,8 @@ impl SharingMutation {
         project_id: ID,
         refuse_exposing_edits: bool,
     ) -> R<SharePolicy> {
-        let c = caller(ctx).gql()?;
-        let p = services(ctx)
+        let (s, c) = member(ctx)?;
+        let p = s
             .set_share_policy(
                 c,
                 &project_id,

@@ -128,6 +128,7 @@ pub struct AccessWarning {
 
 /// What a link's audience can now see that it could not before.
 #[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "vitrine_core::WarningKind")]
 pub enum AccessWarningKind {
     /// A tile now shows a dataset the link did not show.
     NewDataset,
@@ -137,18 +138,6 @@ pub enum AccessWarningKind {
     NewColumns,
     /// A tile or report filter was dropped or loosened.
     WiderFilter,
-}
-
-impl From<vitrine_core::WarningKind> for AccessWarningKind {
-    fn from(k: vitrine_core::WarningKind) -> Self {
-        use vitrine_core::WarningKind as K;
-        match k {
-            K::NewDataset => AccessWarningKind::NewDataset,
-            K::UnfilteredDataset => AccessWarningKind::UnfilteredDataset,
-            K::NewColumns => AccessWarningKind::NewColumns,
-            K::WiderFilter => AccessWarningKind::WiderFilter,
-        }
-    }
 }
 
 impl From<&ShareWarning> for AccessWarning {

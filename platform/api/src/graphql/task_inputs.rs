@@ -9,34 +9,18 @@ use vitrine_core::task::{Action, EventKind, Notify, Target, TaskSpec, Trigger};
 use crate::services::TaskInput as ServiceInput;
 use crate::{ApiError, ApiResult};
 
+/// What an event-triggered task follows.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "EventKind")]
 pub enum TaskEvent {
+    /// A workflow run of the project succeeded.
     ProjectRefreshed,
+    /// A working copy pushed into the project.
     ProjectPushed,
+    /// The project was created from a bundle.
     BundleImported,
+    /// Another task's run finished (whatever its outcome).
     TaskFinished,
-}
-
-impl From<TaskEvent> for EventKind {
-    fn from(e: TaskEvent) -> Self {
-        match e {
-            TaskEvent::ProjectRefreshed => EventKind::ProjectRefreshed,
-            TaskEvent::ProjectPushed => EventKind::ProjectPushed,
-            TaskEvent::BundleImported => EventKind::BundleImported,
-            TaskEvent::TaskFinished => EventKind::TaskFinished,
-        }
-    }
-}
-
-impl From<EventKind> for TaskEvent {
-    fn from(e: EventKind) -> Self {
-        match e {
-            EventKind::ProjectRefreshed => TaskEvent::ProjectRefreshed,
-            EventKind::ProjectPushed => TaskEvent::ProjectPushed,
-            EventKind::BundleImported => TaskEvent::BundleImported,
-            EventKind::TaskFinished => TaskEvent::TaskFinished,
-        }
-    }
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]

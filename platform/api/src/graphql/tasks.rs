@@ -16,7 +16,7 @@ use vitrine_core::task::{Action, Target, Trigger};
 use super::pagination::{connection, page};
 use super::task_inputs::{TaskActionKind, TaskEvent, TaskInput};
 use super::types::time;
-use super::{caller, services};
+use super::{caller, member, services};
 use crate::GqlResult;
 use crate::services::TaskRunView;
 
@@ -209,14 +209,11 @@ impl Task {
         first: Option<i32>,
         after: Option<String>,
     ) -> R<Connection<String, TaskRun>> {
-        let c = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
         let p = page(first, after.clone()).gql()?;
         let mut ahead = p.clone();
         ahead.first += 1;
-        let rows = services(ctx)
-            .task_runs(c, &self.0.uid, &ahead)
-            .await
-            .gql()?;
+        let rows = s.task_runs(c, &self.0.uid, &ahead).await.gql()?;
         Ok(connection(
             rows,
             p.first,
@@ -363,9 +360,9 @@ impl TaskQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> R<Connection<String, Task>> {
-        let c = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
         let p = page(first, after.clone()).gql()?;
-        let (rows, more) = services(ctx).tasks(c, &p).await.gql()?;
+        let (rows, more) = s.tasks(c, &p).await.gql()?;
         Ok(connection(
             rows,
             p.first,
@@ -377,8 +374,8 @@ impl TaskQuery {
     }
 
     async fn task(&self, ctx: &Context<'_>, id: ID) -> R<Task> {
-        let c = caller(ctx).gql()?;
-        Ok(Task(services(ctx).task(c, &id).await.gql()?))
+        let (s, c) = member(ctx)?;
+        Ok(Task(s.task(c, &id).await.gql()?))
     }
 
     async fn task_run(&self, ctx: &Context<'_>, id: ID) -> R<TaskRun> {
@@ -395,42 +392,38 @@ impl TaskMutation {
     /// Saves a new task. Every field is checked now: the schedule, the target (and
     /// your and the identity's rights on it), each action's fit, `${name}` references.
     async fn create_task(&self, ctx: &Context<'_>, input: TaskInput) -> R<Task> {
-        let c = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
         let input = input.into_service().gql()?;
-        Ok(Task(services(ctx).create_task(c, input).await.gql()?))
+        Ok(Task(s.create_task(c, input).await.gql()?))
     }
 
     async fn update_task(&self, ctx: &Context<'_>, id: ID, input: TaskInput) -> R<Task> {
-        let c = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
         let input = input.into_service().gql()?;
-        Ok(Task(services(ctx).update_task(c, &id, input).await.gql()?))
+        Ok(Task(s.update_task(c, &id, input).await.gql()?))
     }
 
     /// Deletes a task and its run history.
     async fn delete_task(&self, ctx: &Context<'_>, id: ID) -> R<bool> {
-        let c = caller(ctx).gql()?;
-        services(ctx).delete_task(c, &id).await.gql()?;
+        let (s, c) = member(ctx)?;
+        s.delete_task(c, &id).await.gql()?;
         Ok(true)
     }
 
     async fn pause_task(&self, ctx: &Context<'_>, id: ID) -> R<Task> {
-        let c = caller(ctx).gql()?;
-        Ok(Task(
-            services(ctx).set_task_paused(c, &id, true).await.gql()?,
-        ))
+        let (s, c) = member(ctx)?;
+        Ok(Task(s.set_task_paused(c, &id, true).await.gql()?))
     }
 
     async fn resume_task(&self, ctx: &Context<'_>, id: ID) -> R<Task> {
-        let c = caller(ctx).gql()?;
-        Ok(Task(
-            services(ctx).set_task_paused(c, &id, false).await.gql()?,
-        ))
+        let (s, c) = member(ctx)?;
+        Ok(Task(s.set_task_paused(c, &id, false).await.gql()?))
     }
 
     /// Starts a run now (paused tasks too); returns it at once, queued.
     async fn run_task_now(&self, ctx: &Context<'_>, id: ID) -> R<TaskRun> {
-        let c = caller(ctx).gql()?;
-        Ok(TaskRun(services(ctx).run_task_now(c, &id).await.gql()?))
+        let (s, c) = member(ctx)?;
+        Ok(TaskRun(s.run_task_now(c, &id).await.gql()?))
     }
 
     /// Cancels a run: queued projects at once, running ones after their current action.

@@ -6,7 +6,7 @@ use crate::services::records::{
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::{caller, services};
+use super::{caller, member, services};
 use crate::GqlResult;
 use crate::services::{FolderView, ProjectView};
 
@@ -202,13 +202,9 @@ impl Folder {
         time(self.0.record.created_ms)
     }
     async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Folder>> {
+        let (s, c) = member(ctx)?;
         match &self.0.record.parent_uid {
-            Some(p) => Ok(services(ctx)
-                .directory()
-                .folder(caller(ctx).gql()?, p)
-                .await
-                .ok()
-                .map(Folder)),
+            Some(p) => Ok(s.directory().folder(c, p).await.ok().map(Folder)),
             None => Ok(None),
         }
     }
@@ -297,9 +293,9 @@ pub struct VirtualRoot {
 #[ComplexObject]
 impl VirtualRoot {
     async fn folder(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Folder>> {
-        Ok(services(ctx)
-            .directory()
-            .folder(caller(ctx).gql()?, &self.folder_id)
+        let (s, c) = member(ctx)?;
+        Ok(s.directory()
+            .folder(c, &self.folder_id)
             .await
             .ok()
             .map(Folder))
