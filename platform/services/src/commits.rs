@@ -1,5 +1,5 @@
 //! Saving a project's content as one unit of work. Every change to a workflow, its
-//! parameters or a report goes through [`Services::commit_content`]: the change, the
+//! parameters or a report goes through [`Commits::commit_content`]: the change, the
 //! revision recording it, the share-link warnings it raised and its audit event land in
 //! one storage transaction, or none of them do.
 //!
@@ -8,18 +8,22 @@
 //! revision was recorded since, and the commit is then computed again from a fresh read.
 //! So concurrent saves each get their own revision, in order, and none describes content
 //! that never existed.
+//!
+//! A component below the capabilities that change content (data, sharing's synced
+//! edits, versions): it needs only the store, and holds no rights of its own — each
+//! commit takes the proof that the caller may edit the project.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 use vitrine_core::AuditAction;
 
 use vitrine_core::revision::diff;
-use vitrine_core::{ErrorCode, ReportContent, RevisionContent};
+use vitrine_core::{Change, ChangeKind, ErrorCode, ReportContent, RevisionContent};
 use vitrine_storage::{
     ContentCommit, ContentWrite, NewAuditEvent, ProjectRecord, RevisionRecord, ShareWarning,
-    StorageError, new_uid, now_ms,
+    StorageError, Store, new_uid, now_ms,
 };
 
-use super::Services;
 use crate::Audit;
 use crate::caller::Caller;
 use crate::guard::{Authorized, Edit, View};
@@ -29,6 +33,9 @@ use crate::{ApiError, ApiResult};
 /// Each loss means another save landed, so this only runs out under a flood of saves to
 /// one project.
 const STALE_RETRIES: u32 = 16;
+
+/// Changes named in a generated message before it says "and N more".
+const MESSAGE_CHANGES: usize = 3;
 
 /// One change to a project's content, with what records it.
 pub(crate) struct Commit<'a> {
@@ -41,7 +48,49 @@ pub(crate) struct Commit<'a> {
     pub audit: NewAuditEvent,
 }
 
-impl Services {
+/// Content changes with their revisions, one transaction each.
+#[derive(Clone)]
+pub(crate) struct Commits {
+    store: Store,
+}
+
+impl Commits {
+    pub(crate) fn new(store: Store) -> Self {
+        Commits { store }
+    }
+
+    /// The project's content as it is now, read past the storage cache: revisions are
+    /// computed from it.
+    pub(crate) async fn current_content(&self, project_uid: &str) -> ApiResult<RevisionContent> {
+        let workflow = self.store.workflow(project_uid).await?;
+        let (workflow, parameters) = match workflow {
+            Some(w) => (
+                w.definition,
+                w.parameters
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::String(v)))
+                    .collect(),
+            ),
+            None => (serde_json::json!({"blocks": []}), BTreeMap::new()),
+        };
+        let reports = self
+            .store
+            .reports_uncached(project_uid)
+            .await?
+            .into_iter()
+            .map(|r| ReportContent {
+                uid: r.uid,
+                name: r.name,
+                definition: r.definition,
+            })
+            .collect();
+        Ok(RevisionContent {
+            workflow,
+            reports,
+            parameters,
+        })
+    }
+
     /// Writes a content change with its revision, warnings and audit event in one
     /// transaction (see the module documentation).
     pub(crate) async fn commit_content(
@@ -114,7 +163,7 @@ impl Services {
     }
 }
 
-/// The content after `write`, as [`Services::current_content`] would read it back.
+/// The content after `write`, as [`Commits::current_content`] would read it back.
 fn apply(content: &mut RevisionContent, write: &ContentWrite<'_>) {
     match *write {
         ContentWrite::Nothing => {}
@@ -171,7 +220,7 @@ fn revision_for(
     }
     let message = match c.message.map(str::trim).filter(|m| !m.is_empty()) {
         Some(m) => m.chars().take(500).collect(),
-        None => super::revisions::describe(&changes),
+        None => describe(&changes),
     };
     let (author_uid, author_name) = c.author;
     Ok(Some(RevisionRecord {
@@ -186,4 +235,31 @@ fn revision_for(
         content: serde_json::to_value(content).map_err(|e| ApiError::internal("revision", e))?,
         pushed_from: None,
     }))
+}
+
+/// A message made from the changes: "changed block orders, added tile Sales/t4".
+pub(crate) fn describe(changes: &[Change]) -> String {
+    if changes.is_empty() {
+        return "created the project".into();
+    }
+    let mut parts: Vec<String> = changes
+        .iter()
+        .take(MESSAGE_CHANGES)
+        .map(|c| {
+            let verb = match c.kind {
+                ChangeKind::Added => "added",
+                ChangeKind::Removed => "removed",
+                ChangeKind::Changed => "changed",
+            };
+            let object = serde_json::to_value(c.object)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            format!("{verb} {object} {}", c.path)
+        })
+        .collect();
+    if changes.len() > MESSAGE_CHANGES {
+        parts.push(format!("and {} more", changes.len() - MESSAGE_CHANGES));
+    }
+    parts.join(", ")
 }

@@ -84,7 +84,7 @@ impl Services {
     /// A project's own content as a payload: its head, its revisions numbered above
     /// `since`, its datasets and block results.
     pub(crate) async fn payload_of(&self, project_uid: &str, since: i64) -> ApiResult<Payload> {
-        let head = self.current_content(project_uid).await?;
+        let head = self.commits.current_content(project_uid).await?;
         let revisions = self
             .store
             .revisions_after(project_uid, since)

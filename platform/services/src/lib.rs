@@ -118,6 +118,8 @@ pub struct Services {
     pub(crate) identity: Arc<Identity>,
     /// Folders, projects, users and groups, and who may see which.
     pub(crate) directory: Directory,
+    /// Content changes with their revisions, one transaction each.
+    pub(crate) commits: commits::Commits,
     policy: Policy,
     plugin_registry: PluginRegistry,
     /// Shared views, counted and audited off the request path.
@@ -252,6 +254,7 @@ impl Services {
                 identity.clone(),
             ),
             identity,
+            commits: commits::Commits::new(store.clone()),
             policy: Policy::new(store.clone(), authz.clone(), audit.clone()),
             plugin_registry: PluginRegistry::new(
                 store.clone(),

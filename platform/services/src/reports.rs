@@ -90,7 +90,7 @@ impl Services {
                 &r.name,
             ),
         };
-        self.commit_content(&project, commit).await?;
+        self.commits.commit_content(&project, commit).await?;
         Ok(r)
     }
 
@@ -133,7 +133,7 @@ impl Services {
                 name.as_deref().unwrap_or(&r.name),
             ),
         };
-        self.commit_content(&project, commit).await?;
+        self.commits.commit_content(&project, commit).await?;
         self.store
             .report(uid)
             .await?
@@ -155,7 +155,7 @@ impl Services {
                 &r.name,
             ),
         };
-        self.commit_content(&project, commit).await?;
+        self.commits.commit_content(&project, commit).await?;
         Ok(true)
     }
 

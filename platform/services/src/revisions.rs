@@ -8,7 +8,7 @@ use vitrine_core::AuditAction;
 
 use vitrine_authz::Action;
 use vitrine_core::revision::diff;
-use vitrine_core::{Change, ChangeKind, ReportContent, RevisionContent};
+use vitrine_core::{Change, RevisionContent};
 use vitrine_engine::report::ReportDefinition;
 use vitrine_engine::workflow::{Workflow, validate};
 use vitrine_storage::{PageRequest, RevisionRecord};
@@ -20,42 +20,7 @@ use crate::caller::Caller;
 use crate::guard::Edit;
 use crate::{ApiError, ApiResult};
 
-/// Changes named in a generated message before it says "and N more".
-const MESSAGE_CHANGES: usize = 3;
-
 impl Services {
-    /// The project's content as it is now, read past the storage cache: revisions are
-    /// computed from it.
-    pub(crate) async fn current_content(&self, project_uid: &str) -> ApiResult<RevisionContent> {
-        let workflow = self.store.workflow(project_uid).await?;
-        let (workflow, parameters) = match workflow {
-            Some(w) => (
-                w.definition,
-                w.parameters
-                    .into_iter()
-                    .map(|(k, v)| (k, serde_json::Value::String(v)))
-                    .collect(),
-            ),
-            None => (serde_json::json!({"blocks": []}), BTreeMap::new()),
-        };
-        let reports = self
-            .store
-            .reports_uncached(project_uid)
-            .await?
-            .into_iter()
-            .map(|r| ReportContent {
-                uid: r.uid,
-                name: r.name,
-                definition: r.definition,
-            })
-            .collect();
-        Ok(RevisionContent {
-            workflow,
-            reports,
-            parameters,
-        })
-    }
-
     /// A project's history, newest first (editors).
     pub async fn revisions(
         &self,
@@ -260,31 +225,4 @@ impl Services {
             .await?;
         self.directory.project_planned(caller, plan).await
     }
-}
-
-/// A message made from the changes: "changed block orders, added tile Sales/t4".
-pub(crate) fn describe(changes: &[Change]) -> String {
-    if changes.is_empty() {
-        return "created the project".into();
-    }
-    let mut parts: Vec<String> = changes
-        .iter()
-        .take(MESSAGE_CHANGES)
-        .map(|c| {
-            let verb = match c.kind {
-                ChangeKind::Added => "added",
-                ChangeKind::Removed => "removed",
-                ChangeKind::Changed => "changed",
-            };
-            let object = serde_json::to_value(c.object)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            format!("{verb} {object} {}", c.path)
-        })
-        .collect();
-    if changes.len() > MESSAGE_CHANGES {
-        parts.push(format!("and {} more", changes.len() - MESSAGE_CHANGES));
-    }
-    parts.join(", ")
 }

@@ -284,7 +284,7 @@ impl Services {
             warnings: Vec::new(),
             audit,
         };
-        self.commit_content(&project, commit).await?;
+        self.commits.commit_content(&project, commit).await?;
         Ok(WorkflowView {
             project_uid: project_uid.to_owned(),
             workflow: wf,

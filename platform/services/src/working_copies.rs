@@ -45,7 +45,7 @@ impl Services {
             return Ok(l.number);
         }
         let project = self.authorize::<View>(caller, project_uid).await?;
-        self.record_first_revision(&project, caller).await?;
+        self.commits.record_first_revision(&project, caller).await?;
         Ok(self
             .store
             .latest_revision(project_uid)

@@ -303,7 +303,7 @@ impl Services {
                 ),
             };
             let project = self.authorize_link_edit(&a.project, &a.rights)?;
-            self.commit_content(&project, commit).await?;
+            self.commits.commit_content(&project, commit).await?;
         } else {
             let owner = a.copy_owner().ok_or_else(|| {
                 ApiError::forbidden("this visit has no session to keep a copy in")
