@@ -76,6 +76,7 @@ pub async fn prepare(services: &Arc<Services>) -> Result<String, ServerError> {
         Err(e) => return Err(fail("read projects", e)),
     };
     let report = services
+        .data()
         .reports(&caller, &project)
         .await
         .map_err(|e| fail("read reports", e))?
@@ -140,6 +141,7 @@ async fn seed(services: &Arc<Services>, caller: &Caller) -> Result<String, Serve
         .record
         .uid;
     let upload = services
+        .data()
         .upload_file(
             caller,
             &project,
@@ -149,10 +151,12 @@ async fn seed(services: &Arc<Services>, caller: &Caller) -> Result<String, Serve
         .await
         .map_err(|e| fail("upload the sample orders", e))?;
     services
+        .data()
         .save_workflow(caller, &project, workflow(&upload.uid), None, Some(0), None)
         .await
         .map_err(|e| fail("save the workflow", e))?;
     let run = services
+        .data()
         .run_workflow(caller, &project, None, false, true)
         .await
         .map_err(|e| fail("run the workflow", e))?;
@@ -163,10 +167,12 @@ async fn seed(services: &Arc<Services>, caller: &Caller) -> Result<String, Serve
         )));
     }
     services
+        .data()
         .create_report(caller, &project, "Superstore sales", report())
         .await
         .map_err(|e| fail("create the report", e))?;
     services
+        .data()
         .warm_up(caller, &project)
         .await
         .map_err(|e| fail("warm up the report", e))?;

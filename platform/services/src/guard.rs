@@ -1,8 +1,8 @@
 //! Proofs of authorization. A write of a project's content or history takes an
 //! [`Authorized<ProjectRecord, A>`](Authorized): the project, together with the fact that
 //! the caller may do `A` on it. Only this module makes one, and only after the check
-//! passed — for a member by their effective role ([`Services::authorize`]), for a share
-//! link's visitor by the link's rights ([`Services::authorize_link_edit`]) — so a write
+//! passed — for a member by their effective role ([`Directory::authorize`]), for a share
+//! link's visitor by the link's rights ([`Directory::authorize_link_edit`]) — so a write
 //! path that skipped the check does not compile. The model is meilisearch's
 //! `GuardedData<ActionPolicy<…>>`.
 //!
@@ -36,7 +36,7 @@ use vitrine_core::LinkRights;
 use vitrine_storage::ProjectRecord;
 
 use crate::caller::Caller;
-use crate::{ApiError, ApiResult, Services};
+use crate::{ApiError, ApiResult, Directory};
 
 /// `value`, which the caller was found allowed to act on with `A`.
 #[derive(Debug)]
@@ -101,7 +101,9 @@ impl<T> From<Authorized<T, Manage>> for Authorized<T, Edit> {
     }
 }
 
-impl Services {
+/// The checks that mint proofs belong to the directory, which knows who may do what;
+/// they are written here because only this module can make an [`Authorized`].
+impl Directory {
     /// The project `uid`, if `caller` may do `A` on it (by role, abilities and, for
     /// writes, a credential that may write).
     pub(crate) async fn authorize<A: Permit>(
@@ -112,7 +114,7 @@ impl Services {
         if A::ACTION != Action::View {
             caller.require_write()?;
         }
-        let p = self.directory.project_for(caller, uid, A::ACTION).await?;
+        let p = self.project_for(caller, uid, A::ACTION).await?;
         Ok(Authorized::new(p.record))
     }
 

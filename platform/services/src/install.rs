@@ -156,7 +156,7 @@ impl Services {
                 .map_err(|e| ApiError::new(e.code(), format!("report `{}`: {e}", r.name)))?;
             let existing = current.iter().find(|c| c.uid == r.uid);
             if let Some(e) = existing {
-                exposures.push((e.uid.clone(), self.check_exposure(e, &def).await?));
+                exposures.push((e.uid.clone(), self.exposure.check_exposure(e, &def).await?));
             }
             reports.push(ReportRecord {
                 uid: r.uid.clone(),
@@ -319,7 +319,7 @@ impl Services {
             other => other?,
         }
         for (report_uid, found) in exposures {
-            self.record_exposure(&report_uid, found).await?;
+            self.exposure.record_exposure(&report_uid, found).await?;
         }
         Ok(Installed {
             head: head_number,

@@ -18,7 +18,11 @@ pub mod secrets;
 mod audit;
 pub mod bundles;
 mod commits;
+mod data;
+/// The data service's parts, under the names the rest of the crate uses.
+pub(crate) use data::{reports, security, viewer, workflows};
 mod directory;
+mod exposure;
 /// The directory's projects and users, under the names the rest of the crate uses.
 pub(crate) use directory::{projects, users};
 mod identity;
@@ -27,13 +31,9 @@ mod plugins;
 mod policy;
 mod remote;
 mod report_file;
-mod reports;
 mod revisions;
-mod security;
 mod sharing;
 mod tasks;
-mod viewer;
-mod workflows;
 mod working_copies;
 
 use std::sync::Arc;
@@ -84,6 +84,7 @@ pub mod values {
     };
 }
 pub use audit::Audit;
+pub use data::Data;
 pub use directory::{Directory, FolderView, ProjectView};
 pub use identity::{Identity, LoginOutcome, NewApiToken, SESSION_TTL, SETUP_TOKEN_TTL};
 pub use install::SyncOutcome;
@@ -120,6 +121,10 @@ pub struct Services {
     pub(crate) directory: Directory,
     /// Content changes with their revisions, one transaction each.
     pub(crate) commits: commits::Commits,
+    /// What edits newly show the audiences of links, and the warnings that raises.
+    pub(crate) exposure: exposure::Exposures,
+    /// Workflows, datasets, reports, tiles and data security.
+    pub(crate) data: Data,
     policy: Policy,
     plugin_registry: PluginRegistry,
     /// Shared views, counted and audited off the request path.
@@ -219,6 +224,12 @@ impl Services {
         &self.audit
     }
 
+    /// Workflows and runs, datasets, reports and tiles, locations, app parameters and data
+    /// security.
+    pub fn data(&self) -> &Data {
+        &self.data
+    }
+
     /// Role grants, server permissions, the policy file and instance settings.
     pub fn policy(&self) -> &Policy {
         &self.policy
@@ -246,15 +257,30 @@ impl Services {
         let audit = Audit::new(store.clone(), authz.clone(), access_log.clone());
         let engine = vitrine_engine::Engine::new(store.clone(), engine_limits);
         let identity = Arc::new(Identity::new(store.clone(), authz.clone(), audit.clone()));
+        let commits = commits::Commits::new(store.clone());
+        let exposure = exposure::Exposures::new(store.clone());
+        let directory = Directory::new(
+            store.clone(),
+            authz.clone(),
+            audit.clone(),
+            identity.clone(),
+        );
+        let data = Data::new(
+            store.clone(),
+            authz.clone(),
+            engine.clone(),
+            audit.clone(),
+            identity.clone(),
+            directory.clone(),
+            commits.clone(),
+            exposure.clone(),
+        );
         let services = Services {
-            directory: Directory::new(
-                store.clone(),
-                authz.clone(),
-                audit.clone(),
-                identity.clone(),
-            ),
+            data,
+            directory,
             identity,
-            commits: commits::Commits::new(store.clone()),
+            commits,
+            exposure,
             policy: Policy::new(store.clone(), authz.clone(), audit.clone()),
             plugin_registry: PluginRegistry::new(
                 store.clone(),

@@ -227,7 +227,10 @@ impl Services {
             pause_ms: self.fault_pause_ms(),
             ..Install::default()
         };
-        let target = self.authorize::<Manage>(&caller, &origin_uid).await;
+        let target = self
+            .directory
+            .authorize::<Manage>(&caller, &origin_uid)
+            .await;
         let installed = match target {
             Ok(target) => {
                 self.install(&target.into(), &payload, how, caller.as_author())

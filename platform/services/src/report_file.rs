@@ -45,8 +45,8 @@ impl Services {
         let password = password
             .map(|p| Password::parse("password", p))
             .transpose()?;
-        let (r, p) = self.report(caller, report_uid).await?;
-        if !self.ability_on(&p, Ability::Download) {
+        let (r, p) = self.data.report(caller, report_uid).await?;
+        if !self.data.ability_on(&p, Ability::Download) {
             return Err(ApiError::forbidden(
                 "downloads are switched off for this project",
             ));
@@ -55,7 +55,11 @@ impl Services {
         let state = FilterState::new();
         let mut tiles = serde_json::Map::new();
         for tile in def.tabs.iter().flat_map(|t| t.tiles.iter()) {
-            let value = match self.tile_result(caller, report_uid, &tile.id, &state).await {
+            let value = match self
+                .data
+                .tile_result(caller, report_uid, &tile.id, &state)
+                .await
+            {
                 Ok(res) => json!({
                     "columns": res.columns(),
                     "rows": res.json_rows()?,

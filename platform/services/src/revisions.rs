@@ -111,7 +111,10 @@ impl Services {
                 )),
                 ..Install::default()
             };
-            let target = self.authorize::<Edit>(caller, &project_uid).await?;
+            let target = self
+                .directory
+                .authorize::<Edit>(caller, &project_uid)
+                .await?;
             self.install(&target, &payload, how, caller.as_author())
                 .await?;
         }
@@ -220,7 +223,7 @@ impl Services {
             ..Install::default()
         };
         // The project, its content and history and the audit events: one transaction.
-        let target = self.authorize_planned(&plan);
+        let target = self.directory.authorize_planned(&plan);
         self.install(&target, &payload, how, caller.as_author())
             .await?;
         self.directory.project_planned(caller, plan).await

@@ -44,7 +44,10 @@ impl Services {
         if let Some(l) = self.store.latest_revision(project_uid).await? {
             return Ok(l.number);
         }
-        let project = self.authorize::<View>(caller, project_uid).await?;
+        let project = self
+            .directory
+            .authorize::<View>(caller, project_uid)
+            .await?;
         self.commits.record_first_revision(&project, caller).await?;
         Ok(self
             .store
@@ -142,7 +145,7 @@ impl Services {
             )),
             ..Install::default()
         };
-        let target = self.authorize_planned(&plan);
+        let target = self.directory.authorize_planned(&plan);
         self.install(&target, payload, how, caller.as_author())
             .await?;
         self.directory.project_planned(caller, plan).await
@@ -274,6 +277,7 @@ impl Services {
         } else {
             let origin_uid = link.origin_project_uid.clone();
             let origin = self
+                .directory
                 .authorize::<Manage>(caller, &origin_uid)
                 .await
                 .map_err(|e| {
@@ -403,7 +407,7 @@ impl Services {
             working_copy: Some(next),
             ..Install::default()
         };
-        let installed = match self.authorize::<Edit>(caller, copy_uid).await {
+        let installed = match self.directory.authorize::<Edit>(caller, copy_uid).await {
             Ok(target) => {
                 self.install(&target, &payload, how, caller.as_author())
                     .await

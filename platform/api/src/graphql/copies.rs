@@ -171,11 +171,8 @@ impl CopyQuery {
 
     /// Working copies of the project on this instance (its managers).
     async fn working_copies(&self, ctx: &Context<'_>, project_id: ID) -> R<Vec<WorkingCopyOf>> {
-        let c = caller(ctx).gql()?;
-        let list = services(ctx)
-            .working_copies_of(c, &project_id)
-            .await
-            .gql()?;
+        let (s, c) = member(ctx)?;
+        let list = s.working_copies_of(c, &project_id).await.gql()?;
         Ok(list
             .into_iter()
             .map(|(w, p)| WorkingCopyOf {
@@ -193,11 +190,8 @@ impl CopyQuery {
         ctx: &Context<'_>,
         project_id: ID,
     ) -> R<Vec<WorkingCopyLink>> {
-        let c = caller(ctx).gql()?;
-        let list = services(ctx)
-            .working_copy_links(c, &project_id)
-            .await
-            .gql()?;
+        let (s, c) = member(ctx)?;
+        let list = s.working_copy_links(c, &project_id).await.gql()?;
         Ok(list.into_iter().map(Into::into).collect())
     }
 }
@@ -253,8 +247,8 @@ impl CopyMutation {
         project_id: ID,
         force: Option<bool>,
     ) -> R<SyncResult> {
-        let c = caller(ctx).gql()?;
-        let o = services(ctx)
+        let (s, c) = member(ctx)?;
+        let o = s
             .push_working_copy(c, &project_id, force.unwrap_or(false))
             .await
             .gql()?;
@@ -321,9 +315,8 @@ impl CopyMutation {
     }
 
     async fn revoke_working_copy_link(&self, ctx: &Context<'_>, project_id: ID, id: ID) -> R<bool> {
-        let c = caller(ctx).gql()?;
-        services(ctx)
-            .revoke_working_copy_link(c, &project_id, &id)
+        let (s, c) = member(ctx)?;
+        s.revoke_working_copy_link(c, &project_id, &id)
             .await
             .gql()?;
         Ok(true)
@@ -332,8 +325,8 @@ impl CopyMutation {
     /// Packs the project — head content, whole history, datasets, parameters, never
     /// secrets — into a bundle file to download (the project's managers).
     async fn export_project_bundle(&self, ctx: &Context<'_>, project_id: ID) -> R<ExportFile> {
-        let c = caller(ctx).gql()?;
-        let e = services(ctx).export_bundle(c, &project_id).await.gql()?;
+        let (s, c) = member(ctx)?;
+        let e = s.export_bundle(c, &project_id).await.gql()?;
         Ok(e.into())
     }
 
@@ -347,13 +340,13 @@ impl CopyMutation {
         dataset: String,
         #[graphql(default_with = "DataFileFormat::Arrow")] format: DataFileFormat,
     ) -> R<ExportFile> {
-        let c = caller(ctx).gql()?;
+        let (s, c) = member(ctx)?;
         let format = match format {
             DataFileFormat::Arrow => crate::services::values::FileFormat::Arrow,
             DataFileFormat::Csv => crate::services::values::FileFormat::Csv,
             DataFileFormat::Parquet => crate::services::values::FileFormat::Parquet,
         };
-        let e = services(ctx)
+        let e = s
             .export_dataset(c, &project_id, &dataset, format)
             .await
             .gql()?;

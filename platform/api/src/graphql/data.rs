@@ -9,7 +9,7 @@ use futures::Stream;
 use serde_json::Value;
 
 use super::data_types::*;
-use super::{caller, member, services};
+use super::member;
 use crate::services::{BoostTarget, MAX_UPLOAD_BYTES};
 use crate::{ApiError, GqlResult};
 
@@ -38,7 +38,7 @@ impl DataQuery {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<ResourceLocation>> {
         let (s, c) = member(ctx)?;
-        let list = s.locations(c).await.gql()?;
+        let list = s.data().locations(c).await.gql()?;
         Ok(list.into_iter().map(ResourceLocation).collect())
     }
 
@@ -48,7 +48,7 @@ impl DataQuery {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<Parameter>> {
         let (s, c) = member(ctx)?;
-        let p = s.instance_parameters(c).await.gql()?;
+        let p = s.data().instance_parameters(c).await.gql()?;
         Ok(p.into_iter()
             .map(|(name, value)| Parameter { name, value })
             .collect())
@@ -62,13 +62,12 @@ impl DataQuery {
     /// A project's workflow (editors; viewers when the project lets them).
     async fn workflow(&self, ctx: &Context<'_>, project_id: ID) -> async_graphql::Result<Workflow> {
         let (s, c) = member(ctx)?;
-        Ok(Workflow(s.workflow(c, &project_id).await.gql()?))
+        Ok(Workflow(s.data().workflow(c, &project_id).await.gql()?))
     }
 
     async fn workflow_run(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<WorkflowRun> {
-        Ok(WorkflowRun(
-            services(ctx).run(caller(ctx).gql()?, &id).await.gql()?,
-        ))
+        let (s, c) = member(ctx)?;
+        Ok(WorkflowRun(s.data().run(c, &id).await.gql()?))
     }
 
     /// A project's most recent runs, newest first.
@@ -79,7 +78,7 @@ impl DataQuery {
         #[graphql(default = 20, validator(minimum = 1, maximum = 200))] last: usize,
     ) -> async_graphql::Result<Vec<WorkflowRun>> {
         let (s, c) = member(ctx)?;
-        let runs = s.runs(c, &project_id, last).await.gql()?;
+        let runs = s.data().runs(c, &project_id, last).await.gql()?;
         Ok(runs.into_iter().map(WorkflowRun).collect())
     }
 
@@ -89,7 +88,7 @@ impl DataQuery {
         project_id: ID,
     ) -> async_graphql::Result<Vec<Dataset>> {
         let (s, c) = member(ctx)?;
-        let list = s.datasets(c, &project_id).await.gql()?;
+        let list = s.data().datasets(c, &project_id).await.gql()?;
         Ok(list.into_iter().map(Dataset).collect())
     }
 
@@ -99,14 +98,13 @@ impl DataQuery {
         project_id: ID,
     ) -> async_graphql::Result<Vec<Report>> {
         let (s, c) = member(ctx)?;
-        let list = s.reports(c, &project_id).await.gql()?;
+        let list = s.data().reports(c, &project_id).await.gql()?;
         Ok(list.into_iter().map(Report).collect())
     }
 
     async fn report(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Report> {
-        Ok(Report(
-            services(ctx).report(caller(ctx).gql()?, &id).await.gql()?.0,
-        ))
+        let (s, c) = member(ctx)?;
+        Ok(Report(s.data().report(c, &id).await.gql()?.0))
     }
 
     /// A tile's data under the given report filter values (defaults for filters left
@@ -120,6 +118,7 @@ impl DataQuery {
     ) -> async_graphql::Result<TileResult> {
         let (s, c) = member(ctx)?;
         let r = s
+            .data()
             .tile_result(c, &report_id, &tile_id, &filter_state(filters))
             .await
             .gql()?;
@@ -138,6 +137,7 @@ impl DataQuery {
         let (s, c) = member(ctx)?;
         let values = drill_values(values);
         let r = s
+            .data()
             .drill(c, &report_id, &tile_id, values, &filter_state(filters))
             .await
             .gql()?;
@@ -153,7 +153,10 @@ impl DataQuery {
     ) -> async_graphql::Result<Json<Vec<Value>>> {
         let (s, c) = member(ctx)?;
         Ok(Json(
-            s.filter_values(c, &report_id, &filter_id).await.gql()?,
+            s.data()
+                .filter_values(c, &report_id, &filter_id)
+                .await
+                .gql()?,
         ))
     }
 
@@ -163,7 +166,7 @@ impl DataQuery {
         project_id: ID,
     ) -> async_graphql::Result<Vec<AccessFilter>> {
         let (s, c) = member(ctx)?;
-        let map = s.access_filters(c, &project_id).await.gql()?;
+        let map = s.data().access_filters(c, &project_id).await.gql()?;
         Ok(map
             .into_iter()
             .map(|(dataset, rules)| AccessFilter {
@@ -185,8 +188,8 @@ impl DataQuery {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<DataSecuritySettings> {
         let (s, c) = member(ctx)?;
-        s.require_admin_caller(c).gql()?;
-        Ok(s.data_security().await.gql()?.into())
+        s.data().require_admin_caller(c).gql()?;
+        Ok(s.data().data_security().await.gql()?.into())
     }
 }
 
@@ -205,7 +208,11 @@ impl DataMutation {
         definition: Json<Value>,
     ) -> async_graphql::Result<ResourceLocation> {
         let (s, c) = member(ctx)?;
-        let l = s.create_location(c, &name, definition.0).await.gql()?;
+        let l = s
+            .data()
+            .create_location(c, &name, definition.0)
+            .await
+            .gql()?;
         Ok(ResourceLocation(l))
     }
 
@@ -223,7 +230,11 @@ impl DataMutation {
             LocationAccess::Write => Some(Access::Write),
             LocationAccess::None => None,
         };
-        let l = s.grant_location(c, &id, &folder_id, access).await.gql()?;
+        let l = s
+            .data()
+            .grant_location(c, &id, &folder_id, access)
+            .await
+            .gql()?;
         Ok(ResourceLocation(l))
     }
 
@@ -233,7 +244,7 @@ impl DataMutation {
         id: ID,
     ) -> async_graphql::Result<bool> {
         let (s, c) = member(ctx)?;
-        s.delete_location(c, &id).await.gql()
+        s.data().delete_location(c, &id).await.gql()
     }
 
     async fn set_instance_parameters(
@@ -241,8 +252,10 @@ impl DataMutation {
         ctx: &Context<'_>,
         parameters: Vec<ParameterInput>,
     ) -> async_graphql::Result<Vec<Parameter>> {
-        let saved = services(ctx)
-            .set_instance_parameters(caller(ctx).gql()?, params(parameters)?)
+        let (s, c) = member(ctx)?;
+        let saved = s
+            .data()
+            .set_instance_parameters(c, params(parameters)?)
             .await
             .gql()?;
         Ok(saved
@@ -267,6 +280,7 @@ impl DataMutation {
         let (s, c) = member(ctx)?;
         let parameters = parameters.map(params).transpose()?;
         let w = s
+            .data()
             .save_workflow(
                 c,
                 &project_id,
@@ -292,6 +306,7 @@ impl DataMutation {
     ) -> async_graphql::Result<WorkflowRun> {
         let (s, c) = member(ctx)?;
         let r = s
+            .data()
             .run_workflow(c, &project_id, from_block, force, wait)
             .await
             .gql()?;
@@ -300,7 +315,7 @@ impl DataMutation {
 
     async fn cancel_workflow_run(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         let (s, c) = member(ctx)?;
-        s.cancel_run(c, &id).await.gql()
+        s.data().cancel_run(c, &id).await.gql()
     }
 
     /// Uploads a file (GraphQL multipart request) for `upload_source` blocks.
@@ -323,6 +338,7 @@ impl DataMutation {
             .map_err(|e| ApiError::internal("upload", e))
             .gql()?;
         let u = s
+            .data()
             .upload_file(caller, &project_id, &filename, bytes)
             .await
             .gql()?;
@@ -338,6 +354,7 @@ impl DataMutation {
     ) -> async_graphql::Result<Report> {
         let (s, c) = member(ctx)?;
         let r = s
+            .data()
             .create_report(c, &project_id, &name, definition.0)
             .await
             .gql()?;
@@ -353,6 +370,7 @@ impl DataMutation {
     ) -> async_graphql::Result<Report> {
         let (s, c) = member(ctx)?;
         let r = s
+            .data()
             .update_report(c, &id, name.as_deref(), definition.map(|d| d.0))
             .await
             .gql()?;
@@ -361,7 +379,7 @@ impl DataMutation {
 
     async fn delete_report(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         let (s, c) = member(ctx)?;
-        s.delete_report(c, &id).await.gql()
+        s.data().delete_report(c, &id).await.gql()
     }
 
     /// Row-level rules for a dataset (managers); an empty list removes the filter.
@@ -372,6 +390,7 @@ impl DataMutation {
         dataset: String,
         rules: Vec<AccessRule>,
     ) -> async_graphql::Result<AccessFilter> {
+        let (s, c) = member(ctx)?;
         let rules = rules
             .into_iter()
             .map(|r| crate::services::AccessRule {
@@ -379,8 +398,9 @@ impl DataMutation {
                 attribute: r.attribute,
             })
             .collect();
-        let saved = services(ctx)
-            .set_access_filter(caller(ctx).gql()?, &project_id, &dataset, rules)
+        let saved = s
+            .data()
+            .set_access_filter(c, &project_id, &dataset, rules)
             .await
             .gql()?;
         Ok(AccessFilter {
@@ -403,7 +423,8 @@ impl DataMutation {
         role: Option<ConnectionRole>,
     ) -> async_graphql::Result<bool> {
         let (s, c) = member(ctx)?;
-        s.set_connection_role(c, &user_id, role.map(Into::into))
+        s.data()
+            .set_connection_role(c, &user_id, role.map(Into::into))
             .await
             .gql()?;
         Ok(true)
@@ -415,7 +436,8 @@ impl DataMutation {
         role: ConnectionRole,
     ) -> async_graphql::Result<DataSecuritySettings> {
         let (s, c) = member(ctx)?;
-        Ok(s.set_default_connection_role(c, role.into())
+        Ok(s.data()
+            .set_default_connection_role(c, role.into())
             .await
             .gql()?
             .into())
@@ -430,6 +452,7 @@ impl DataMutation {
         id: Option<ID>,
         enabled: bool,
     ) -> async_graphql::Result<DataSecuritySettings> {
+        let (s, c) = member(ctx)?;
         let target = match (scope, id) {
             (BoostScope::Instance, _) => BoostTarget::Instance,
             (BoostScope::Folder, Some(id)) => BoostTarget::Folder(id.0),
@@ -441,8 +464,8 @@ impl DataMutation {
                 .gql();
             }
         };
-        Ok(services(ctx)
-            .set_access_boost(caller(ctx).gql()?, target, enabled)
+        Ok(s.data()
+            .set_access_boost(c, target, enabled)
             .await
             .gql()?
             .into())
@@ -456,7 +479,7 @@ impl DataMutation {
         project_id: ID,
     ) -> async_graphql::Result<WarmUp> {
         let (s, c) = member(ctx)?;
-        Ok(s.warm_up(c, &project_id).await.gql()?.into())
+        Ok(s.data().warm_up(c, &project_id).await.gql()?.into())
     }
 }
 
@@ -475,8 +498,8 @@ impl DataSubscription {
         let (s, c) = member(ctx)?;
         let services = s;
         let caller = c;
-        let rx = services.run_events(caller, &id).await.gql()?;
-        let finished = services.run(caller, &id).await.gql()?;
+        let rx = services.data().run_events(caller, &id).await.gql()?;
+        let finished = services.data().run(caller, &id).await.gql()?;
         Ok(futures::stream::unfold(
             (rx, Some(finished)),
             |(rx, finished)| async move {

@@ -68,10 +68,10 @@ impl MutationRoot {
         username: String,
         display_name: Option<String>,
     ) -> async_graphql::Result<User> {
+        let (s, c) = member(ctx)?;
         Ok(User(
-            services(ctx)
-                .directory()
-                .create_service_account(caller(ctx).gql()?, &username, display_name.as_deref())
+            s.directory()
+                .create_service_account(c, &username, display_name.as_deref())
                 .await
                 .gql()?,
         ))
@@ -84,10 +84,10 @@ impl MutationRoot {
         id: ID,
         disabled: bool,
     ) -> async_graphql::Result<User> {
+        let (s, c) = member(ctx)?;
         Ok(User(
-            services(ctx)
-                .directory()
-                .set_user_disabled(caller(ctx).gql()?, &id, disabled)
+            s.directory()
+                .set_user_disabled(c, &id, disabled)
                 .await
                 .gql()?,
         ))
@@ -318,11 +318,8 @@ impl MutationRoot {
     }
 
     async fn delete_project(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        services(ctx)
-            .directory()
-            .delete_project(caller(ctx).gql()?, &id)
-            .await
-            .gql()?;
+        let (s, c) = member(ctx)?;
+        s.directory().delete_project(c, &id).await.gql()?;
         Ok(true)
     }
 
@@ -375,9 +372,9 @@ impl MutationRoot {
         object: String,
         role: Role,
     ) -> async_graphql::Result<bool> {
-        services(ctx)
-            .policy()
-            .grant_role(caller(ctx).gql()?, &subject, &object, role.into())
+        let (s, c) = member(ctx)?;
+        s.policy()
+            .grant_role(c, &subject, &object, role.into())
             .await
             .gql()?;
         Ok(true)
@@ -443,9 +440,9 @@ impl MutationRoot {
         ctx: &Context<'_>,
         role: Role,
     ) -> async_graphql::Result<InstanceSettings> {
-        Ok(services(ctx)
-            .policy()
-            .set_default_role(caller(ctx).gql()?, role.into())
+        let (s, c) = member(ctx)?;
+        Ok(s.policy()
+            .set_default_role(c, role.into())
             .await
             .gql()?
             .into())

@@ -149,9 +149,9 @@ impl QueryRoot {
 
     /// Admin-defined shortcuts to folders, shown at the top of the project list.
     async fn virtual_roots(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<VirtualRoot>> {
-        Ok(services(ctx)
-            .directory()
-            .virtual_roots(caller(ctx).gql()?)
+        let (s, c) = member(ctx)?;
+        Ok(s.directory()
+            .virtual_roots(c)
             .await
             .gql()?
             .into_iter()

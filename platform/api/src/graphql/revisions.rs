@@ -9,7 +9,7 @@ use vitrine_core::Change;
 
 use super::pagination::{connection, page_ahead};
 use super::types::{Project, time};
-use super::{caller, member, services};
+use super::{member, services};
 use crate::GqlResult;
 
 type R<T> = async_graphql::Result<T>;
@@ -155,11 +155,8 @@ impl RevisionQuery {
         from_id: ID,
         to_id: ID,
     ) -> R<Vec<RevisionChange>> {
-        let c = caller(ctx).gql()?;
-        let changes = services(ctx)
-            .revision_diff(c, &from_id, &to_id)
-            .await
-            .gql()?;
+        let (s, c) = member(ctx)?;
+        let changes = s.revision_diff(c, &from_id, &to_id).await.gql()?;
         Ok(changes.into_iter().map(Into::into).collect())
     }
 }

@@ -379,8 +379,8 @@ impl TaskQuery {
     }
 
     async fn task_run(&self, ctx: &Context<'_>, id: ID) -> R<TaskRun> {
-        let c = caller(ctx).gql()?;
-        Ok(TaskRun(services(ctx).task_run(c, &id).await.gql()?))
+        let (s, c) = member(ctx)?;
+        Ok(TaskRun(s.task_run(c, &id).await.gql()?))
     }
 }
 
@@ -428,8 +428,8 @@ impl TaskMutation {
 
     /// Cancels a run: queued projects at once, running ones after their current action.
     async fn cancel_task_run(&self, ctx: &Context<'_>, id: ID) -> R<TaskRun> {
-        let c = caller(ctx).gql()?;
-        Ok(TaskRun(services(ctx).cancel_task_run(c, &id).await.gql()?))
+        let (s, c) = member(ctx)?;
+        Ok(TaskRun(s.cancel_task_run(c, &id).await.gql()?))
     }
 }
 

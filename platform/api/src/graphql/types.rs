@@ -6,7 +6,7 @@ use crate::services::records::{
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::{caller, member, services};
+use super::{member, services};
 use crate::GqlResult;
 use crate::services::{FolderView, ProjectView};
 
@@ -240,9 +240,9 @@ impl Project {
         ID(self.0.record.folder_uid.clone())
     }
     async fn folder(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Folder>> {
-        Ok(services(ctx)
-            .directory()
-            .folder(caller(ctx).gql()?, &self.0.record.folder_uid)
+        let (s, c) = member(ctx)?;
+        Ok(s.directory()
+            .folder(c, &self.0.record.folder_uid)
             .await
             .ok()
             .map(Folder))

@@ -67,6 +67,7 @@ pub async fn tile_download(
         };
         let d = state
             .services
+            .data()
             .tile_download(&caller, &p.report, &p.tile, &filters)
             .await?;
         let (bytes, mime, ext) = if arrow {

@@ -333,7 +333,7 @@ impl Services {
             )),
             ..Install::default()
         };
-        let target = self.authorize_planned(&plan);
+        let target = self.directory.authorize_planned(&plan);
         let installed = self
             .install(
                 &target,

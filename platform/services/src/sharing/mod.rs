@@ -7,7 +7,6 @@
 //! so nothing here can be reached with a recipient's session: they can never reshare.
 
 mod access_log;
-mod exposure;
 mod recipients;
 mod sign_in;
 mod view;
@@ -24,12 +23,12 @@ use vitrine_core::{
 use vitrine_engine::report::ReportDefinition;
 use vitrine_storage::{PageRequest, ShareLinkRecord, ShareRecipientRecord, new_uid, now_ms};
 
+pub use crate::exposure::SharePolicy;
 pub use access_log::AccessLog;
 pub use recipients::NewRecipient;
 use recipients::new_recipient;
 pub use view::ShareView;
 pub use visit::{ShareAccess, ShareOpened, SharePage, link_gone_error};
-pub use warnings::SharePolicy;
 
 use super::Services;
 use crate::caller::Caller;
@@ -338,7 +337,10 @@ impl Services {
                 None
             };
             let after = self.link_definition(&link).await?;
-            exposures = self.check_link_change(&link, &before, &after).await?;
+            exposures = self
+                .exposure
+                .check_link_change(&link, &before, &after)
+                .await?;
         }
         link.updated_ms = now_ms();
         if !self.store.update_share_link(&link).await? {
@@ -346,7 +348,8 @@ impl Services {
         }
         if !exposures.is_empty() {
             let report = link.report_uid.clone().unwrap_or_default();
-            self.record_exposure(&report, vec![(link.clone(), exposures)])
+            self.exposure
+                .record_exposure(&report, vec![(link.clone(), exposures)])
                 .await?;
             link = self.managed_link(caller, uid).await?;
         }

@@ -121,8 +121,9 @@ impl Services {
 
     /// What the visitor may see and do, with what the project's tiles need.
     async fn link_grant(&self, a: &ShareAccess) -> ApiResult<(Grant, TileContext)> {
-        let ctx = self.tile_context(&a.project.uid).await?;
+        let ctx = self.data.tile_context(&a.project.uid).await?;
         let grant = self
+            .data
             .grant(Viewer::Link(a), &a.project.uid, &ctx.security)
             .await?;
         Ok((grant, ctx))
@@ -150,6 +151,7 @@ impl Services {
         let mut out = Vec::with_capacity(tab.tiles.len());
         for tile in &tab.tiles {
             let r = self
+                .data
                 .answer_tile(&grant, &ctx, &report.uid, &def, tile, state, None)
                 .await?;
             out.push((tile.id.clone(), r));
@@ -183,7 +185,8 @@ impl Services {
     ) -> ApiResult<Vec<Value>> {
         let (_, def, _) = self.shared_report(a, report_uid).await?;
         let (grant, ctx) = self.link_grant(a).await?;
-        self.answer_filter_values(&grant, &ctx, &def, filter_id)
+        self.data
+            .answer_filter_values(&grant, &ctx, &def, filter_id)
             .await
     }
 
@@ -249,6 +252,7 @@ impl Services {
             .tile(tile_id)
             .ok_or_else(|| ApiError::not_found("tile"))?;
         let result = self
+            .data
             .answer_tile(&grant, &ctx, &report.uid, &def, tile, state, drill)
             .await?;
         Ok((report, result))
@@ -281,7 +285,7 @@ impl Services {
             )));
         }
         if a.rights.sync_edits {
-            let found = self.check_exposure(&report, &def).await?;
+            let found = self.exposure.check_exposure(&report, &def).await?;
             let stored = serde_json::to_value(&def).map_err(|e| ApiError::internal("report", e))?;
             let who = a.who();
             let commit = Commit {
@@ -293,7 +297,7 @@ impl Services {
                     definition: Some(&stored),
                     updated_ms: now_ms(),
                 },
-                warnings: self.exposure_warnings(&report.uid, found),
+                warnings: self.exposure.exposure_warnings(&report.uid, found),
                 audit: share_event(
                     &a.link,
                     a.recipient.as_ref(),
@@ -302,7 +306,7 @@ impl Services {
                     who.clone(),
                 ),
             };
-            let project = self.authorize_link_edit(&a.project, &a.rights)?;
+            let project = self.directory.authorize_link_edit(&a.project, &a.rights)?;
             self.commits.commit_content(&project, commit).await?;
         } else {
             let owner = a.copy_owner().ok_or_else(|| {

@@ -40,7 +40,7 @@ impl Services {
         match action {
             Action::Refresh { force } => self.refresh(who, uid, record_uid, *force).await,
             Action::WarmUp => {
-                let s = self.warm_up(who, uid).await?;
+                let s = self.data.warm_up(who, uid).await?;
                 if let Some(first) = s.failures.first() {
                     return Err(ApiError::new(
                         ErrorCode::QueryFailed,
@@ -123,6 +123,7 @@ impl Services {
         let mut waits = 0;
         let started = loop {
             match self
+                .data
                 .run_workflow(who, project_uid, None, force, false)
                 .await
             {
@@ -131,7 +132,7 @@ impl Services {
                     waits += 1;
                     match self.engine.active_run(project_uid) {
                         Some(other) => {
-                            let _ = self.wait_for_run(&other).await;
+                            let _ = self.data.wait_for_run(&other).await;
                         }
                         // It ended between the refusal and the look.
                         None => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
@@ -141,7 +142,7 @@ impl Services {
             }
         };
         self.track_engine_run(record_uid, Some(&started.uid));
-        let run = self.wait_for_run(&started.uid).await;
+        let run = self.data.wait_for_run(&started.uid).await;
         self.track_engine_run(record_uid, None);
         let run = run?;
         match run.status {
@@ -189,7 +190,7 @@ impl Services {
             .ok_or_else(|| ApiError::invalid(format!("no resource location named `{location}`")))?;
         let loc = Location::open(record)?;
         if !loc.granted(
-            &self.folder_chain(&p.record.uid),
+            &self.data.folder_chain(&p.record.uid),
             vitrine_engine::locations::Access::Write,
         ) {
             return Err(ApiError::forbidden(format!(
@@ -245,7 +246,10 @@ impl Services {
             let def = ReportDefinition::parse(&r.definition)?;
             let state = FilterState::new();
             for tile in def.tabs.iter().flat_map(|t| t.tiles.iter()) {
-                let d = self.tile_download(who, &r.uid, &tile.id, &state).await?;
+                let d = self
+                    .data
+                    .tile_download(who, &r.uid, &tile.id, &state)
+                    .await?;
                 attachments.push(Attachment {
                     filename: format!("{}.csv", d.filename.trim_end_matches(".csv")),
                     content_type: "text/csv; charset=utf-8".into(),

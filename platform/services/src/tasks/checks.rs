@@ -194,7 +194,7 @@ impl Services {
                     .project_for(who, project, AuthzAction::View)
                     .await
                     .map_err(|e| relabel("target.project", e))?;
-                if !self.ability_on(&p, Ability::Schedule) {
+                if !self.data.ability_on(&p, Ability::Schedule) {
                     return Err(ApiError::forbidden(
                         "target.project: the schedule ability is off for this project",
                     ));
@@ -265,7 +265,7 @@ impl Services {
                         p.record.name
                     )));
                 }
-                if *csv && !self.ability_on(p, Ability::Download) {
+                if *csv && !self.data.ability_on(p, Ability::Download) {
                     return Err(ApiError::forbidden(format!(
                         "actions[{i}].csv: downloads are switched off for `{}`",
                         p.record.name
@@ -282,7 +282,7 @@ impl Services {
                             "actions[{i}].location: no resource location named `{location}`"
                         ))
                     })?;
-                let chain = self.folder_chain(&p.record.uid);
+                let chain = self.data.folder_chain(&p.record.uid);
                 let granted = loc
                     .grants
                     .iter()

@@ -99,7 +99,7 @@ impl Services {
         match &spec.target {
             Target::Project { project } => project == project_uid,
             Target::Folder { folder, recursive } => {
-                let chain = self.folder_chain(project_uid);
+                let chain = self.data.folder_chain(project_uid);
                 match chain.first() {
                     Some(own) if own == folder => true,
                     _ => *recursive && chain.contains(folder),

@@ -329,7 +329,7 @@ impl Services {
         p: &ProjectView,
         spec: &TaskSpec,
     ) -> ApiResult<Option<String>> {
-        if !self.ability_on(p, Ability::Schedule) {
+        if !self.data.ability_on(p, Ability::Schedule) {
             return Ok(Some("the schedule ability is off for this project".into()));
         }
         for (i, a) in spec.actions.iter().enumerate() {

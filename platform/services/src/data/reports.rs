@@ -12,11 +12,11 @@ use vitrine_engine::report::{FilterState, ReportDefinition, WarmUpSummary, check
 use vitrine_engine::{QueryResult, Scope};
 use vitrine_storage::{ContentWrite, PageRequest, ReportRecord, new_uid, now_ms};
 
-use super::Services;
-use super::commits::Commit;
-use super::directory::ProjectView;
+use super::Data;
 use crate::Audit;
 use crate::caller::Caller;
+use crate::commits::Commit;
+use crate::directory::ProjectView;
 use crate::guard::Edit;
 use crate::security::scope_of;
 use crate::viewer::{Grant, TileContext, Viewer};
@@ -27,7 +27,7 @@ pub struct TileDownload {
     pub result: Arc<QueryResult>,
     pub filename: String,
 }
-impl Services {
+impl Data {
     // ---- reports --------------------------------------------------------------------
 
     pub async fn reports(
@@ -66,7 +66,10 @@ impl Services {
         name: &str,
         definition: Value,
     ) -> ApiResult<ReportRecord> {
-        let project = self.authorize::<Edit>(caller, project_uid).await?;
+        let project = self
+            .directory
+            .authorize::<Edit>(caller, project_uid)
+            .await?;
         let name = vitrine_core::Name::parse("name", name)?.into_inner();
         let def = ReportDefinition::parse(&definition)?;
         let now = now_ms();
@@ -102,7 +105,10 @@ impl Services {
         definition: Option<Value>,
     ) -> ApiResult<ReportRecord> {
         let (r, _) = self.report(caller, uid).await?;
-        let project = self.authorize::<Edit>(caller, &r.project_uid).await?;
+        let project = self
+            .directory
+            .authorize::<Edit>(caller, &r.project_uid)
+            .await?;
         let name = name
             .map(|n| vitrine_core::Name::parse("name", n).map(|n| n.into_inner()))
             .transpose()?;
@@ -111,7 +117,7 @@ impl Services {
         if let Some(d) = definition {
             let def = ReportDefinition::parse(&d)?;
             // Refused here, before anything is written, when the project says so.
-            exposure = self.check_exposure(&r, &def).await?;
+            exposure = self.exposure.check_exposure(&r, &def).await?;
             stored = Some(serde_json::to_value(&def).map_err(|e| ApiError::internal("report", e))?);
         }
         // Only what this call changes is written, so a concurrent edit of the other field
@@ -125,7 +131,7 @@ impl Services {
                 definition: stored.as_ref(),
                 updated_ms: now_ms(),
             },
-            warnings: self.exposure_warnings(uid, exposure),
+            warnings: self.exposure.exposure_warnings(uid, exposure),
             audit: Audit::event(
                 caller,
                 AuditAction::ReportUpdate,
@@ -142,7 +148,10 @@ impl Services {
 
     pub async fn delete_report(&self, caller: &Caller, uid: &str) -> ApiResult<bool> {
         let (r, _) = self.report(caller, uid).await?;
-        let project = self.authorize::<Edit>(caller, &r.project_uid).await?;
+        let project = self
+            .directory
+            .authorize::<Edit>(caller, &r.project_uid)
+            .await?;
         let commit = Commit {
             author: caller.as_author(),
             message: None,
@@ -355,7 +364,7 @@ impl Services {
             let done = page.len() < 500;
             for l in page {
                 if l.kind.reaches_outsiders()
-                    && !super::link_state(&l, now).is_final()
+                    && !l.state(now).is_final()
                     && !viewers.iter().any(|v| v.uid == l.created_by)
                     && let Some(u) = self.store.user(&l.created_by).await?
                 {

@@ -15,11 +15,11 @@ use vitrine_storage::{
     WorkflowRecord, new_uid, now_ms,
 };
 
-use super::Services;
-use super::commits::Commit;
-use super::directory::ProjectView;
+use super::Data;
 use crate::Audit;
 use crate::caller::Caller;
+use crate::commits::Commit;
+use crate::directory::ProjectView;
 use crate::guard::Edit;
 use crate::{ApiError, ApiResult};
 
@@ -46,7 +46,7 @@ pub struct WorkflowView {
 pub const MAX_UPLOAD_BYTES: usize = 256 << 20;
 const MAX_PARAMETERS: usize = 100;
 
-impl Services {
+impl Data {
     pub fn require_admin_caller(&self, caller: &Caller) -> ApiResult<()> {
         self.authz
             .require_permission(caller.uid(), ServerPermission::Admin)
@@ -54,7 +54,7 @@ impl Services {
     }
 
     /// The project's folder first, then its ancestors.
-    pub(super) fn folder_chain(&self, project_uid: &str) -> Vec<String> {
+    pub(crate) fn folder_chain(&self, project_uid: &str) -> Vec<String> {
         let obj = Object::Project(project_uid.to_owned()).to_string();
         self.authz
             .snapshot()
@@ -226,7 +226,7 @@ impl Services {
         })
     }
 
-    pub(super) fn ability_on(&self, p: &ProjectView, ability: Ability) -> bool {
+    pub(crate) fn ability_on(&self, p: &ProjectView, ability: Ability) -> bool {
         self.authz.settings().ability(&p.record.abilities, ability)
     }
 
@@ -241,7 +241,10 @@ impl Services {
         expected_version: Option<i64>,
         message: Option<&str>,
     ) -> ApiResult<WorkflowView> {
-        let project = self.authorize::<Edit>(caller, project_uid).await?;
+        let project = self
+            .directory
+            .authorize::<Edit>(caller, project_uid)
+            .await?;
         vitrine_core::shape::check_definition_depth("workflow", &workflow)
             .map_err(|e| ApiError::new(ErrorCode::InvalidWorkflow, e.to_string()))?;
         let wf: Workflow = serde_json::from_value(workflow)

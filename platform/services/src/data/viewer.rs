@@ -17,10 +17,11 @@ use vitrine_engine::report::{FilterState, ReportDefinition, Tile, tile_condition
 use vitrine_engine::{QueryResult, QuerySpec, Scope};
 use vitrine_storage::{DatasetRecord, NewAuditEvent, ProjectRecord, UserRecord};
 
+use super::Data;
 use crate::caller::Caller;
 use crate::security::{AccessRule, DataSecurity, has_column, scope_of};
 use crate::sharing::visit::ShareAccess;
-use crate::{ApiError, ApiResult, Services};
+use crate::{ApiError, ApiResult};
 
 /// Who is looking at a report.
 #[derive(Clone, Copy)]
@@ -91,7 +92,7 @@ pub(crate) struct TileContext {
     pub datasets: HashMap<String, DatasetRecord>,
 }
 
-impl Services {
+impl Data {
     pub(crate) async fn tile_context(&self, project_uid: &str) -> ApiResult<TileContext> {
         let (security, rules, datasets) =
             tokio::try_join!(self.data_security(), self.rules_of(project_uid), async {

@@ -11,7 +11,7 @@ use vitrine_core::ConnectionRole;
 use vitrine_engine::Scope;
 use vitrine_storage::{AccessFilterRecord, DatasetRecord, UserRecord, now_ms};
 
-use super::Services;
+use super::Data;
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
 
@@ -55,7 +55,7 @@ pub enum BoostTarget {
     Project(String),
 }
 
-impl Services {
+impl Data {
     pub async fn data_security(&self) -> ApiResult<DataSecurity> {
         Ok(self.store.setting(DATA_SECURITY).await?.unwrap_or_default())
     }

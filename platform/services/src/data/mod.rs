@@ -1,0 +1,62 @@
+//! The data service: a project's workflow and runs, its datasets and uploads, its reports
+//! and tiles, resource locations, app parameters, and data security (access filters,
+//! connection roles, access boost). [`viewer`] answers what any viewer — a member or a
+//! link session — may see of a report and each tile of it; sharing asks it too.
+//!
+//! Saving content goes through [`Commits`], and an edit of a report checks first what it
+//! would newly show the audiences of its links ([`Exposures`]).
+
+pub(crate) mod reports;
+pub(crate) mod security;
+pub(crate) mod viewer;
+pub(crate) mod workflows;
+
+use std::sync::Arc;
+
+use vitrine_authz::Authz;
+use vitrine_engine::Engine;
+use vitrine_storage::Store;
+
+use crate::commits::Commits;
+use crate::exposure::Exposures;
+use crate::{Audit, Directory, Identity};
+
+/// Workflows, datasets, reports, tiles and data security, each method checking the
+/// caller's role on the project first.
+#[derive(Clone)]
+pub struct Data {
+    store: Store,
+    authz: Arc<Authz>,
+    engine: Arc<Engine>,
+    audit: Audit,
+    /// A changed connection role or boost reaches the credentials already checked.
+    identity: Arc<Identity>,
+    directory: Directory,
+    commits: Commits,
+    exposure: Exposures,
+}
+
+impl Data {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        store: Store,
+        authz: Arc<Authz>,
+        engine: Arc<Engine>,
+        audit: Audit,
+        identity: Arc<Identity>,
+        directory: Directory,
+        commits: Commits,
+        exposure: Exposures,
+    ) -> Self {
+        Data {
+            store,
+            authz,
+            engine,
+            audit,
+            identity,
+            directory,
+            commits,
+            exposure,
+        }
+    }
+}
