@@ -85,6 +85,7 @@ pub async fn prepare(services: &Arc<Services>) -> Result<String, ServerError> {
         .ok_or_else(|| ServerError::Demo("the demo project has no report".into()))?;
     // Earlier demo links are revoked: one printed URL works at a time.
     let (links, _) = services
+        .sharing()
         .share_ledger(
             &caller,
             Some(&project),
@@ -97,11 +98,13 @@ pub async fn prepare(services: &Arc<Services>) -> Result<String, ServerError> {
         .map_err(|e| fail("list demo links", e))?;
     for l in links.iter().filter(|l| l.revoked_ms.is_none()) {
         services
+            .sharing()
             .set_share_link_state(&caller, &l.uid, LinkOp::Revoke)
             .await
             .map_err(|e| fail("revoke an old demo link", e))?;
     }
     let created = services
+        .sharing()
         .create_share_link(
             &caller,
             NewShareLink {

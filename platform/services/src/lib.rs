@@ -37,7 +37,6 @@ mod tasks;
 mod working_copies;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use vitrine_authz::Authz;
 use vitrine_storage::Store;
@@ -95,8 +94,8 @@ pub use reports::TileDownload;
 pub use security::{AccessRule, BoostTarget, DataSecurity};
 pub use sharing::{
     CreatedShareLink, Invitation, LOCK_AFTER_FAILURES, LinkOp, NewRecipient, NewShareLink,
-    ShareAccess, ShareLinkChange, ShareOpened, SharePage, SharePolicy, ShareView, link_gone_error,
-    link_path, link_state,
+    ShareAccess, ShareLinkChange, ShareOpened, SharePage, SharePolicy, ShareView, Sharing,
+    link_gone_error, link_path, link_state,
 };
 pub use tasks::{
     DEFAULT_MIN_TASK_INTERVAL, MAIL_DEFAULT_FROM, MailConfig, TaskInput, TaskJobs, TaskRunView,
@@ -104,8 +103,6 @@ pub use tasks::{
 pub use viewer::{Grant, Viewer};
 pub use workflows::{MAX_UPLOAD_BYTES, WorkflowView};
 pub use working_copies::WorkingCopyStatus;
-
-use crate::ratelimit::{AttemptLimiter, LimitPolicy};
 
 /// Everything the API needs, built once at start-up and shared.
 pub struct Services {
@@ -127,18 +124,8 @@ pub struct Services {
     pub(crate) data: Data,
     policy: Policy,
     plugin_registry: PluginRegistry,
-    /// Shared views, counted and audited off the request path.
-    access_log: sharing::AccessLog,
-    /// Recipient password checks per address, per (link, recipient) and per link,
-    /// reserved before any hashing; the link-wide lock itself is stored on the link.
-    share_by_address: AttemptLimiter,
-    share_by_recipient: AttemptLimiter,
-    share_by_link: AttemptLimiter,
-    /// Fresh public-link tokens minted by "copy link", per visitor.
-    copied_links: AttemptLimiter,
-    /// Recipient password checks in flight: at most half the cores, so a flood of
-    /// guesses can never take the CPU that views need.
-    share_checks: Arc<tokio::sync::Semaphore>,
+    /// Links, recipients, visits and what visitors see.
+    pub(crate) sharing: Sharing,
     /// Scheduled tasks: the queue, mail, and what runs in this process.
     tasks: tasks::TaskRuntime,
     /// Requests to other hosts (working-copy origins, webhooks).
@@ -230,6 +217,11 @@ impl Services {
         &self.data
     }
 
+    /// Share links, recipients, the ledger, and a visitor's side of a link.
+    pub fn sharing(&self) -> &Sharing {
+        &self.sharing
+    }
+
     /// Role grants, server permissions, the policy file and instance settings.
     pub fn policy(&self) -> &Policy {
         &self.policy
@@ -275,7 +267,19 @@ impl Services {
             commits.clone(),
             exposure.clone(),
         );
+        let sharing = Sharing::new(
+            store.clone(),
+            authz.clone(),
+            audit.clone(),
+            identity.clone(),
+            directory.clone(),
+            data.clone(),
+            commits.clone(),
+            exposure.clone(),
+            access_log,
+        );
         let services = Services {
+            sharing,
             data,
             directory,
             identity,
@@ -289,20 +293,9 @@ impl Services {
                 audit.clone(),
             ),
             audit,
-            access_log,
             engine,
             store,
             authz,
-            share_by_address: AttemptLimiter::new(ratelimit::limits::SHARE_PER_ADDRESS),
-            share_by_recipient: AttemptLimiter::new(ratelimit::limits::PER_ACCOUNT),
-            share_by_link: AttemptLimiter::new(LimitPolicy::fixed(
-                LOCK_AFTER_FAILURES as u32,
-                Duration::from_secs(24 * 3600),
-            )),
-            copied_links: AttemptLimiter::new(LimitPolicy::fixed(30, Duration::from_secs(300))),
-            share_checks: Arc::new(tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
-            )),
             tasks: tasks::TaskRuntime::default(),
             outbound: crate::outbound::Outbound::new(outbound),
         };

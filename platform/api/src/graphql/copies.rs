@@ -216,8 +216,7 @@ impl CopyMutation {
         slug: Option<String>,
         revision_id: Option<ID>,
     ) -> R<Project> {
-        let c = caller(ctx).gql()?;
-        let s = services(ctx);
+        let (s, c) = member(ctx)?;
         let revision = revision_id.as_ref().map(|r| r.as_str());
         let p = match (project_id, link) {
             (Some(p), None) => {

@@ -9,8 +9,8 @@ use futures::Stream;
 use serde_json::Value;
 
 use super::data_types::*;
-use super::member;
-use crate::services::{BoostTarget, MAX_UPLOAD_BYTES};
+use super::{member, on};
+use crate::services::{BoostTarget, MAX_UPLOAD_BYTES, Services};
 use crate::{ApiError, GqlResult};
 
 fn params(list: Vec<ParameterInput>) -> async_graphql::Result<BTreeMap<String, String>> {
@@ -37,8 +37,8 @@ impl DataQuery {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<ResourceLocation>> {
-        let (s, c) = member(ctx)?;
-        let list = s.data().locations(c).await.gql()?;
+        let (s, c) = on(ctx, Services::data)?;
+        let list = s.locations(c).await.gql()?;
         Ok(list.into_iter().map(ResourceLocation).collect())
     }
 
@@ -47,8 +47,8 @@ impl DataQuery {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<Parameter>> {
-        let (s, c) = member(ctx)?;
-        let p = s.data().instance_parameters(c).await.gql()?;
+        let (s, c) = on(ctx, Services::data)?;
+        let p = s.instance_parameters(c).await.gql()?;
         Ok(p.into_iter()
             .map(|(name, value)| Parameter { name, value })
             .collect())
@@ -61,8 +61,8 @@ impl DataQuery {
 
     /// A project's workflow (editors; viewers when the project lets them).
     async fn workflow(&self, ctx: &Context<'_>, project_id: ID) -> async_graphql::Result<Workflow> {
-        let (s, c) = member(ctx)?;
-        Ok(Workflow(s.data().workflow(c, &project_id).await.gql()?))
+        let (s, c) = on(ctx, Services::data)?;
+        Ok(Workflow(s.workflow(c, &project_id).await.gql()?))
     }
 
     async fn workflow_run(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<WorkflowRun> {
@@ -77,8 +77,8 @@ impl DataQuery {
         project_id: ID,
         #[graphql(default = 20, validator(minimum = 1, maximum = 200))] last: usize,
     ) -> async_graphql::Result<Vec<WorkflowRun>> {
-        let (s, c) = member(ctx)?;
-        let runs = s.data().runs(c, &project_id, last).await.gql()?;
+        let (s, c) = on(ctx, Services::data)?;
+        let runs = s.runs(c, &project_id, last).await.gql()?;
         Ok(runs.into_iter().map(WorkflowRun).collect())
     }
 
@@ -87,8 +87,8 @@ impl DataQuery {
         ctx: &Context<'_>,
         project_id: ID,
     ) -> async_graphql::Result<Vec<Dataset>> {
-        let (s, c) = member(ctx)?;
-        let list = s.data().datasets(c, &project_id).await.gql()?;
+        let (s, c) = on(ctx, Services::data)?;
+        let list = s.datasets(c, &project_id).await.gql()?;
         Ok(list.into_iter().map(Dataset).collect())
     }
 
@@ -97,8 +97,8 @@ impl DataQuery {
         ctx: &Context<'_>,
         project_id: ID,
     ) -> async_graphql::Result<Vec<Report>> {
-        let (s, c) = member(ctx)?;
-        let list = s.data().reports(c, &project_id).await.gql()?;
+        let (s, c) = on(ctx, Services::data)?;
+        let list = s.reports(c, &project_id).await.gql()?;
         Ok(list.into_iter().map(Report).collect())
     }
 
@@ -116,9 +116,8 @@ impl DataQuery {
         tile_id: String,
         filters: Option<Vec<FilterValueInput>>,
     ) -> async_graphql::Result<TileResult> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::data)?;
         let r = s
-            .data()
             .tile_result(c, &report_id, &tile_id, &filter_state(filters))
             .await
             .gql()?;
@@ -134,10 +133,9 @@ impl DataQuery {
         values: Vec<DrillValueInput>,
         filters: Option<Vec<FilterValueInput>>,
     ) -> async_graphql::Result<TileResult> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::data)?;
         let values = drill_values(values);
         let r = s
-            .data()
             .drill(c, &report_id, &tile_id, values, &filter_state(filters))
             .await
             .gql()?;
@@ -151,12 +149,9 @@ impl DataQuery {
         report_id: ID,
         filter_id: String,
     ) -> async_graphql::Result<Json<Vec<Value>>> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::data)?;
         Ok(Json(
-            s.data()
-                .filter_values(c, &report_id, &filter_id)
-                .await
-                .gql()?,
+            s.filter_values(c, &report_id, &filter_id).await.gql()?,
         ))
     }
 
@@ -165,8 +160,8 @@ impl DataQuery {
         ctx: &Context<'_>,
         project_id: ID,
     ) -> async_graphql::Result<Vec<AccessFilter>> {
-        let (s, c) = member(ctx)?;
-        let map = s.data().access_filters(c, &project_id).await.gql()?;
+        let (s, c) = on(ctx, Services::data)?;
+        let map = s.access_filters(c, &project_id).await.gql()?;
         Ok(map
             .into_iter()
             .map(|(dataset, rules)| AccessFilter {
@@ -187,9 +182,9 @@ impl DataQuery {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<DataSecuritySettings> {
-        let (s, c) = member(ctx)?;
-        s.data().require_admin_caller(c).gql()?;
-        Ok(s.data().data_security().await.gql()?.into())
+        let (s, c) = on(ctx, Services::data)?;
+        s.require_admin_caller(c).gql()?;
+        Ok(s.data_security().await.gql()?.into())
     }
 }
 
@@ -207,12 +202,8 @@ impl DataMutation {
         name: String,
         definition: Json<Value>,
     ) -> async_graphql::Result<ResourceLocation> {
-        let (s, c) = member(ctx)?;
-        let l = s
-            .data()
-            .create_location(c, &name, definition.0)
-            .await
-            .gql()?;
+        let (s, c) = on(ctx, Services::data)?;
+        let l = s.create_location(c, &name, definition.0).await.gql()?;
         Ok(ResourceLocation(l))
     }
 
@@ -224,17 +215,13 @@ impl DataMutation {
         folder_id: ID,
         access: LocationAccess,
     ) -> async_graphql::Result<ResourceLocation> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::data)?;
         let access = match access {
             LocationAccess::Read => Some(Access::Read),
             LocationAccess::Write => Some(Access::Write),
             LocationAccess::None => None,
         };
-        let l = s
-            .data()
-            .grant_location(c, &id, &folder_id, access)
-            .await
-            .gql()?;
+        let l = s.grant_location(c, &id, &folder_id, access).await.gql()?;
         Ok(ResourceLocation(l))
     }
 
@@ -243,8 +230,8 @@ impl DataMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<bool> {
-        let (s, c) = member(ctx)?;
-        s.data().delete_location(c, &id).await.gql()
+        let (s, c) = on(ctx, Services::data)?;
+        s.delete_location(c, &id).await.gql()
     }
 
     async fn set_instance_parameters(
@@ -277,10 +264,9 @@ impl DataMutation {
         expected_version: Option<i64>,
         message: Option<String>,
     ) -> async_graphql::Result<Workflow> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::data)?;
         let parameters = parameters.map(params).transpose()?;
         let w = s
-            .data()
             .save_workflow(
                 c,
                 &project_id,
@@ -304,9 +290,8 @@ impl DataMutation {
         #[graphql(default = false)] force: bool,
         #[graphql(default = false)] wait: bool,
     ) -> async_graphql::Result<WorkflowRun> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::data)?;
         let r = s
-            .data()
             .run_workflow(c, &project_id, from_block, force, wait)
             .await
             .gql()?;
@@ -314,8 +299,8 @@ impl DataMutation {
     }
 
     async fn cancel_workflow_run(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        let (s, c) = member(ctx)?;
-        s.data().cancel_run(c, &id).await.gql()
+        let (s, c) = on(ctx, Services::data)?;
+        s.cancel_run(c, &id).await.gql()
     }
 
     /// Uploads a file (GraphQL multipart request) for `upload_source` blocks.
@@ -325,7 +310,7 @@ impl DataMutation {
         project_id: ID,
         file: UploadScalar,
     ) -> async_graphql::Result<Upload> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::data)?;
         let caller = c;
         let value = file.value(ctx)?;
         let filename = value.filename.clone();
@@ -338,7 +323,6 @@ impl DataMutation {
             .map_err(|e| ApiError::internal("upload", e))
             .gql()?;
         let u = s
-            .data()
             .upload_file(caller, &project_id, &filename, bytes)
             .await
             .gql()?;
@@ -352,9 +336,8 @@ impl DataMutation {
         name: String,
         definition: Json<Value>,
     ) -> async_graphql::Result<Report> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::data)?;
         let r = s
-            .data()
             .create_report(c, &project_id, &name, definition.0)
             .await
             .gql()?;
@@ -368,9 +351,8 @@ impl DataMutation {
         name: Option<String>,
         definition: Option<Json<Value>>,
     ) -> async_graphql::Result<Report> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::data)?;
         let r = s
-            .data()
             .update_report(c, &id, name.as_deref(), definition.map(|d| d.0))
             .await
             .gql()?;
@@ -378,8 +360,8 @@ impl DataMutation {
     }
 
     async fn delete_report(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        let (s, c) = member(ctx)?;
-        s.data().delete_report(c, &id).await.gql()
+        let (s, c) = on(ctx, Services::data)?;
+        s.delete_report(c, &id).await.gql()
     }
 
     /// Row-level rules for a dataset (managers); an empty list removes the filter.
@@ -422,9 +404,8 @@ impl DataMutation {
         user_id: ID,
         role: Option<ConnectionRole>,
     ) -> async_graphql::Result<bool> {
-        let (s, c) = member(ctx)?;
-        s.data()
-            .set_connection_role(c, &user_id, role.map(Into::into))
+        let (s, c) = on(ctx, Services::data)?;
+        s.set_connection_role(c, &user_id, role.map(Into::into))
             .await
             .gql()?;
         Ok(true)
@@ -435,9 +416,8 @@ impl DataMutation {
         ctx: &Context<'_>,
         role: ConnectionRole,
     ) -> async_graphql::Result<DataSecuritySettings> {
-        let (s, c) = member(ctx)?;
-        Ok(s.data()
-            .set_default_connection_role(c, role.into())
+        let (s, c) = on(ctx, Services::data)?;
+        Ok(s.set_default_connection_role(c, role.into())
             .await
             .gql()?
             .into())
@@ -478,8 +458,8 @@ impl DataMutation {
         ctx: &Context<'_>,
         project_id: ID,
     ) -> async_graphql::Result<WarmUp> {
-        let (s, c) = member(ctx)?;
-        Ok(s.data().warm_up(c, &project_id).await.gql()?.into())
+        let (s, c) = on(ctx, Services::data)?;
+        Ok(s.warm_up(c, &project_id).await.gql()?.into())
     }
 }
 

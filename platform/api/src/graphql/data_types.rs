@@ -363,7 +363,7 @@ impl Report {
     ) -> async_graphql::Result<Vec<super::sharing_types::AccessWarning>> {
         let s = super::services(ctx);
         let c = super::caller(ctx).gql()?;
-        let list = s.report_access_warnings(c, &self.0).await.gql()?;
+        let list = s.sharing().report_access_warnings(c, &self.0).await.gql()?;
         Ok(super::sharing_types::warnings(&list))
     }
 }

@@ -119,6 +119,7 @@ impl LinkVisit {
     async fn report(&self, ctx: &Context<'_>, report_id: Option<ID>) -> R<SharedReport> {
         let a = link_access(ctx).gql()?;
         let v = services(ctx)
+            .sharing()
             .share_view(a, report_id.as_ref().map(|r| r.as_str()))
             .await
             .gql()?;
@@ -136,6 +137,7 @@ impl LinkVisit {
     ) -> R<Vec<SharedTile>> {
         let a = link_access(ctx).gql()?;
         let tiles = services(ctx)
+            .sharing()
             .share_tiles(
                 a,
                 report_id.as_ref().map(|r| r.as_str()),
@@ -162,6 +164,7 @@ impl LinkVisit {
     ) -> R<Json<Vec<Value>>> {
         let a = link_access(ctx).gql()?;
         let v = services(ctx)
+            .sharing()
             .share_filter_values(a, report_id.as_ref().map(|r| r.as_str()), &filter_id)
             .await
             .gql()?;
@@ -181,6 +184,7 @@ impl LinkVisit {
         let a = link_access(ctx).gql()?;
         let values = drill_values(values);
         let r = services(ctx)
+            .sharing()
             .share_drill(
                 a,
                 report_id.as_ref().map(|r| r.as_str()),
@@ -309,7 +313,11 @@ impl LinkMutation {
     /// in. At `POST /s/v/LINK/graphql` only.
     async fn copy_link_view(&self, ctx: &Context<'_>, query: String) -> R<String> {
         let a = link_access(ctx).gql()?;
-        let path = services(ctx).share_copy_link(a, &query).await.gql()?;
+        let path = services(ctx)
+            .sharing()
+            .share_copy_link(a, &query)
+            .await
+            .gql()?;
         Ok(url(ctx, &path))
     }
 
@@ -324,6 +332,7 @@ impl LinkMutation {
     ) -> R<SavedLinkReport> {
         let a = link_access(ctx).gql()?;
         let def = services(ctx)
+            .sharing()
             .share_save(a, report_id.as_ref().map(|r| r.as_str()), &definition.0)
             .await
             .gql()?;

@@ -162,6 +162,15 @@ pub(crate) fn member<'a>(
     Ok((services(ctx), crate::GqlResult::gql(caller(ctx))?))
 }
 
+/// One service and the signed-in caller, as `member` gives them: `on(ctx, Services::data)`.
+pub(crate) fn on<'a, T>(
+    ctx: &async_graphql::Context<'a>,
+    service: fn(&'a Services) -> &'a T,
+) -> async_graphql::Result<(&'a T, &'a Caller)> {
+    let (s, c) = member(ctx)?;
+    Ok((service(s), c))
+}
+
 pub(crate) fn meta(ctx: &async_graphql::Context<'_>) -> RequestMeta {
     ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default()
 }

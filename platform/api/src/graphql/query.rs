@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object};
 
 use super::pagination::{connection, page, page_ahead};
 use super::types::*;
-use super::{caller, member, optional_caller, services};
+use super::{member, optional_caller, services};
 use crate::{ApiError, GqlResult};
 
 #[derive(Default)]
@@ -111,8 +111,7 @@ impl QueryRoot {
         id: Option<ID>,
         slug: Option<String>,
     ) -> async_graphql::Result<Project> {
-        let c = caller(ctx).gql()?;
-        let s = services(ctx);
+        let (s, c) = member(ctx)?;
         let view = match (id, slug) {
             (Some(id), None) => s.directory().project(c, &id).await,
             (None, Some(slug)) => s.directory().project_by_slug(c, &slug).await,

@@ -95,6 +95,7 @@ pub(crate) async fn audit(
         match auth {
             Some(AuthState::Link(page)) if let SharePage::Ready(a) = &**page => {
                 services
+                    .sharing()
                     .audit_link_refusal(a, field, &code, &e.message)
                     .await;
             }

@@ -8,11 +8,13 @@ use async_graphql::connection::Connection;
 
 use super::pagination::{connection, page};
 use super::sharing_types::*;
-use super::{caller, member, services};
+use super::{caller, member, on, services};
 use crate::GqlResult;
 
 type R<T> = async_graphql::Result<T>;
-use crate::services::{LinkOp, NewShareLink, ShareLinkChange, SharePolicy as ServicePolicy};
+use crate::services::{
+    LinkOp, NewShareLink, Services, ShareLinkChange, SharePolicy as ServicePolicy,
+};
 
 #[derive(Default)]
 pub struct SharingQuery;
@@ -21,7 +23,7 @@ pub struct SharingQuery;
 impl SharingQuery {
     /// One share link (managers of its project).
     async fn share_link(&self, ctx: &Context<'_>, id: ID) -> R<ShareLink> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::sharing)?;
         Ok(ShareLink(s.share_link_for(c, &id).await.gql()?))
     }
 
@@ -35,7 +37,7 @@ impl SharingQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> R<Connection<String, ShareLink>> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::sharing)?;
         let p = page(first, after.clone()).gql()?;
         let n = p.first;
         let (rows, more) = s
@@ -53,8 +55,7 @@ impl SharingQuery {
     }
 
     async fn share_policy(&self, ctx: &Context<'_>, project_id: ID) -> R<SharePolicy> {
-        let c = caller(ctx).gql()?;
-        let s = services(ctx);
+        let (s, c) = on(ctx, Services::sharing)?;
         let p = s.share_policy_for(c, &project_id).await.gql()?;
         Ok(SharePolicy {
             refuse_exposing_edits: p.refuse_exposing_edits,
@@ -68,7 +69,11 @@ pub struct SharingMutation;
 async fn link_op(ctx: &Context<'_>, id: ID, op: LinkOp) -> R<ShareLink> {
     let c = caller(ctx).gql()?;
     Ok(ShareLink(
-        services(ctx).set_share_link_state(c, &id, op).await.gql()?,
+        services(ctx)
+            .sharing()
+            .set_share_link_state(c, &id, op)
+            .await
+            .gql()?,
     ))
 }
 
@@ -81,7 +86,7 @@ impl SharingMutation {
         ctx: &Context<'_>,
         input: CreateShareLinkInput,
     ) -> R<ShareLinkCreated> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::sharing)?;
         let created = s
             .create_share_link(
                 c,
@@ -109,7 +114,7 @@ impl SharingMutation {
         id: ID,
         input: UpdateShareLinkInput,
     ) -> R<ShareLink> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::sharing)?;
         let expires_ms = if input.clear_expiry {
             Some(None)
         } else {
@@ -148,7 +153,7 @@ impl SharingMutation {
 
     /// Revokes many links (the ledger's bulk action); nothing changes if one is refused.
     async fn revoke_share_links(&self, ctx: &Context<'_>, ids: Vec<ID>) -> R<Vec<ShareLink>> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::sharing)?;
         let ids: Vec<String> = ids.into_iter().map(|i| i.0).collect();
         Ok(s.revoke_share_links(c, &ids)
             .await
@@ -165,7 +170,7 @@ impl SharingMutation {
 
     /// Clears a link's access warnings once someone has looked at them.
     async fn acknowledge_access_warnings(&self, ctx: &Context<'_>, id: ID) -> R<ShareLink> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::sharing)?;
         Ok(ShareLink(s.acknowledge_share_warnings(c, &id).await.gql()?))
     }
 
@@ -175,8 +180,7 @@ impl SharingMutation {
         link_id: ID,
         input: RecipientInput,
     ) -> R<Invitation> {
-        let c = caller(ctx).gql()?;
-        let s = services(ctx);
+        let (s, c) = on(ctx, Services::sharing)?;
         let inner = s
             .add_share_recipient(c, &link_id, input.into())
             .await
@@ -191,15 +195,18 @@ impl SharingMutation {
     /// A new invitation for a recipient; the old one stops working and their password
     /// is cleared, to be chosen again.
     async fn reissue_invitation(&self, ctx: &Context<'_>, recipient_id: ID) -> R<Invitation> {
-        let c = caller(ctx).gql()?;
-        let s = services(ctx);
-        let inner = s.reissue_invitation(c, &recipient_id).await.gql()?;
+        let (s, c) = member(ctx)?;
+        let inner = s
+            .sharing()
+            .reissue_invitation(c, &recipient_id)
+            .await
+            .gql()?;
         let link_uid = inner
             .recipient
             .as_ref()
             .map(|r| r.link_uid.clone())
             .unwrap_or_default();
-        let link = s.share_link_for(c, &link_uid).await.gql()?;
+        let link = s.sharing().share_link_for(c, &link_uid).await.gql()?;
         Ok(Invitation {
             inner,
             link_rights: link.rights,
@@ -214,8 +221,7 @@ impl SharingMutation {
         id: ID,
         deliveries: DeliveriesOnRevoke,
     ) -> R<Recipient> {
-        let c = caller(ctx).gql()?;
-        let s = services(ctx);
+        let (s, c) = on(ctx, Services::sharing)?;
         let record = s
             .revoke_share_recipient(c, &id, deliveries.into())
             .await
@@ -234,7 +240,7 @@ impl SharingMutation {
         project_id: ID,
         refuse_exposing_edits: bool,
     ) -> R<SharePolicy> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::sharing)?;
         let p = s
             .set_share_policy(
                 c,

@@ -278,7 +278,11 @@ impl ShareLink {
         warnings(&self.0.warnings)
     }
     async fn recipients(&self, ctx: &Context<'_>) -> R<Vec<Recipient>> {
-        let list = services(ctx).share_recipients_of(&self.0.uid).await.gql()?;
+        let list = services(ctx)
+            .sharing()
+            .share_recipients_of(&self.0.uid)
+            .await
+            .gql()?;
         Ok(list
             .into_iter()
             .map(|record| Recipient {
@@ -289,7 +293,11 @@ impl ShareLink {
     }
     /// The datasets whose data the link shows.
     async fn exposed_datasets(&self, ctx: &Context<'_>) -> R<Vec<String>> {
-        Ok(services(ctx).exposed_datasets(&self.0).await.gql()?)
+        Ok(services(ctx)
+            .sharing()
+            .exposed_datasets(&self.0)
+            .await
+            .gql()?)
     }
 }
 

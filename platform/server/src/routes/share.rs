@@ -75,6 +75,7 @@ async fn page_for(state: &AppState, req: &Request, link: &str) -> Result<SharePa
     let user = user_of(state, req, &meta).await;
     state
         .services
+        .sharing()
         .share_page(link, share_cookie(req).as_deref(), user.as_ref(), &meta)
         .await
 }
@@ -99,7 +100,12 @@ pub async fn open(
     state: Data<&Arc<AppState>>,
 ) -> Response {
     let meta = request_meta(req);
-    match state.services.open_share_token(&token, &meta).await {
+    match state
+        .services
+        .sharing()
+        .open_share_token(&token, &meta)
+        .await
+    {
         Ok(opened) => {
             let mut target = link_path(&opened.link_uid);
             if let Some(q) = req.uri().query() {
@@ -136,6 +142,7 @@ pub async fn page(
         _ => {
             let embeddable = state
                 .services
+                .sharing()
                 .share_link_embeddable(&link)
                 .await
                 .unwrap_or(false);
@@ -189,6 +196,7 @@ pub async fn download(
         let filters = filters_of(p.filters.as_deref())?;
         let d = state
             .services
+            .sharing()
             .share_download(&a, p.report.as_deref(), tile, &filters)
             .await?;
         let bytes = d.result.csv().map_err(ApiError::from)?;
@@ -285,7 +293,7 @@ pub async fn token_qr(
         "qr.svg" => false,
         _ => return fail(&ApiError::not_found("file")),
     };
-    match state.services.share_token_valid(&token).await {
+    match state.services.sharing().share_token_valid(&token).await {
         Ok(true) => qr_response(&format!("{}/s/{token}", base(&state)), png),
         Ok(false) => private(gone_page("revoked")),
         Err(e) => fail(&e),

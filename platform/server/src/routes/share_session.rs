@@ -37,6 +37,7 @@ pub async fn sign_in(
     let meta = request_meta(req);
     match state
         .services
+        .sharing()
         .share_sign_in(
             &link,
             share_cookie(req).as_deref(),
@@ -81,6 +82,7 @@ pub async fn set_password(
     };
     match state
         .services
+        .sharing()
         .share_set_password(&link, &session, &b.password, &request_meta(req))
         .await
     {
@@ -100,7 +102,7 @@ pub async fn sign_out(
         return fail(&e);
     }
     if let Some(s) = share_cookie(req)
-        && let Err(e) = state.services.share_sign_out(&s).await
+        && let Err(e) = state.services.sharing().share_sign_out(&s).await
     {
         return fail(&e);
     }

@@ -30,13 +30,86 @@ use recipients::new_recipient;
 pub use view::ShareView;
 pub use visit::{ShareAccess, ShareOpened, SharePage, link_gone_error};
 
-use super::Services;
+use std::sync::Arc;
+use std::time::Duration;
+
+use vitrine_authz::Authz;
+use vitrine_storage::Store;
+
 use crate::caller::Caller;
+use crate::commits::Commits;
+use crate::exposure::Exposures;
+use crate::ratelimit::{AttemptLimiter, LimitPolicy, limits};
 use crate::secrets::{new_token, token_hash};
-use crate::{ApiError, ApiResult};
+use crate::{ApiError, ApiResult, Audit, Data, Directory, Identity};
 
 /// Wrong passwords after which a recipients link locks until a manager unlocks it.
 pub const LOCK_AFTER_FAILURES: i64 = 10;
+
+/// The sharing service: links and their ledger, recipients, visits and what visitors see.
+pub struct Sharing {
+    store: Store,
+    /// Whether a link's creator still holds the role the link relies on.
+    authz: Arc<Authz>,
+    audit: Audit,
+    /// A visit's caller is made by the identity service, like every other caller.
+    identity: Arc<Identity>,
+    directory: Directory,
+    /// What a visitor sees is answered by the one viewer path, as for members.
+    data: Data,
+    /// Edits a link lets through are saved as members' are.
+    commits: Commits,
+    exposure: Exposures,
+    /// Shared views, counted and audited off the request path.
+    access_log: AccessLog,
+    /// Recipient password checks per address, per (link, recipient) and per link,
+    /// reserved before any hashing; the link-wide lock itself is stored on the link.
+    share_by_address: AttemptLimiter,
+    share_by_recipient: AttemptLimiter,
+    share_by_link: AttemptLimiter,
+    /// Fresh public-link tokens minted by "copy link", per visitor.
+    copied_links: AttemptLimiter,
+    /// Recipient password checks in flight: at most half the cores, so a flood of
+    /// guesses can never take the CPU that views need.
+    share_checks: Arc<tokio::sync::Semaphore>,
+}
+
+impl Sharing {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        store: Store,
+        authz: Arc<Authz>,
+        audit: Audit,
+        identity: Arc<Identity>,
+        directory: Directory,
+        data: Data,
+        commits: Commits,
+        exposure: Exposures,
+        access_log: AccessLog,
+    ) -> Self {
+        Sharing {
+            store,
+            authz,
+            audit,
+            identity,
+            directory,
+            data,
+            commits,
+            exposure,
+            access_log,
+            share_by_address: AttemptLimiter::new(limits::SHARE_PER_ADDRESS),
+            share_by_recipient: AttemptLimiter::new(limits::PER_ACCOUNT),
+            share_by_link: AttemptLimiter::new(LimitPolicy::fixed(
+                LOCK_AFTER_FAILURES as u32,
+                Duration::from_secs(24 * 3600),
+            )),
+            copied_links: AttemptLimiter::new(LimitPolicy::fixed(30, Duration::from_secs(300))),
+            share_checks: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+            )),
+        }
+    }
+}
 
 /// A new link as a manager asks for it.
 #[derive(Debug, Clone)]
@@ -134,7 +207,7 @@ fn check_expiry(expires_ms: Option<i64>) -> ApiResult<()> {
     Ok(())
 }
 
-impl Services {
+impl Sharing {
     /// A link's project, checked for the manage action: managers and admins only.
     async fn managed_link(&self, caller: &Caller, uid: &str) -> ApiResult<ShareLinkRecord> {
         let link = self

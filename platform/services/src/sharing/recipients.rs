@@ -8,8 +8,8 @@ use vitrine_core::{
 };
 use vitrine_storage::{ShareRecipientRecord, new_uid, now_ms};
 
+use super::Sharing;
 use super::{Invitation, link_state};
-use crate::Services;
 use crate::caller::Caller;
 use crate::secrets::{new_token, token_hash};
 use crate::{ApiError, ApiResult};
@@ -52,7 +52,7 @@ pub(super) fn new_recipient(
     ))
 }
 
-impl Services {
+impl Sharing {
     pub async fn add_share_recipient(
         &self,
         caller: &Caller,

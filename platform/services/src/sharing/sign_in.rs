@@ -6,9 +6,9 @@ use vitrine_core::AuditAction;
 use vitrine_core::{ErrorCode, LinkKind, LinkState, RecipientPassword, check_email};
 use vitrine_storage::{NewAuditEvent, ShareLinkRecord, ShareSessionRecord, now_ms};
 
+use super::Sharing;
 use super::visit::SHARE_SESSION_TTL_MS;
 use super::{LOCK_AFTER_FAILURES, link_state};
-use crate::Services;
 use crate::caller::RequestMeta;
 use crate::ratelimit::{give_back_all, reserve_all};
 use crate::secrets::{new_token, token_hash};
@@ -24,7 +24,7 @@ fn wrong_password() -> ApiError {
     )
 }
 
-impl Services {
+impl Sharing {
     /// Sets a recipient's first password (from their invitation session) and signs them in.
     pub async fn share_set_password(
         &self,

@@ -17,11 +17,12 @@ use vitrine_engine::QueryResult;
 use vitrine_engine::report::{FilterState, ReportDefinition, check_state};
 use vitrine_storage::{ContentWrite, NewAuditEvent, ReportRecord, ShareCopyRecord, now_ms};
 
+use super::Sharing;
 use super::visit::{ShareAccess, share_detail, share_event};
+use crate::TileDownload;
 use crate::commits::Commit;
 use crate::viewer::{Grant, TileContext, Viewer};
 use crate::{ApiError, ApiResult};
-use crate::{Services, TileDownload};
 
 /// The report as the viewer page draws it.
 #[derive(Debug, Clone, Serialize)]
@@ -42,7 +43,7 @@ pub struct ShareView {
     pub reports: Vec<(String, String)>,
 }
 
-impl Services {
+impl Sharing {
     /// The report a visitor sees: their own copy when they edited one, only the linked
     /// tab for a tab link.
     async fn shared_report(

@@ -17,7 +17,7 @@ use vitrine_storage::{
     UserRecord, now_ms,
 };
 
-use crate::Services;
+use super::Sharing;
 use crate::caller::{Caller, RequestMeta};
 use crate::secrets::{new_token, token_hash};
 use crate::{ApiError, ApiResult};
@@ -128,7 +128,7 @@ pub fn link_gone_error(reason: &str) -> ApiError {
     )
 }
 
-impl Services {
+impl Sharing {
     /// `GET /s/TOKEN`: a public link's token or a recipient's invitation becomes a session.
     pub async fn open_share_token(
         &self,

@@ -9,12 +9,12 @@ use vitrine_authz::Action;
 use vitrine_engine::report::ReportDefinition;
 use vitrine_storage::{PinnedReport, ReportRecord, ShareLinkRecord, ShareWarning, now_ms};
 
-use crate::Services;
+use super::Sharing;
 use crate::caller::Caller;
 use crate::exposure::{SharePolicy, share_policy_key};
 use crate::{ApiError, ApiResult};
 
-impl Services {
+impl Sharing {
     /// The project's share policy, for its managers.
     pub async fn share_policy_for(
         &self,
