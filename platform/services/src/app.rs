@@ -63,11 +63,20 @@ impl App {
             plugin_cache: Some(store.artifacts().node_cache(NodeCache::CompiledPlugins)),
             ..config.engine
         };
-        let services = Services::new(store, authz, engine, config.outbound).await;
-        services.set_min_task_interval(config.min_task_interval);
-        services.attach_queue(queue.clone(), config.mail);
-        // Workflow runs of this process announce themselves to event tasks.
-        services.watch_refreshes();
+        let services = Services::new(
+            store,
+            authz,
+            engine,
+            config.outbound,
+            queue.clone(),
+            config.mail,
+        )
+        .await;
+        services
+            .tasks
+            .set_min_task_interval(config.min_task_interval);
+        // Workflow runs of this process, pushes and imports fire event tasks.
+        services.tasks.watch_events();
         if let Err(e) = services.engine.recover().await {
             tracing::warn!(error = %e, "cannot mark interrupted runs");
         }
@@ -85,7 +94,7 @@ impl App {
         &self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> ApiResult<()> {
-        let handler: Arc<dyn JobHandler> = Arc::new(TaskJobs(self.services.clone()));
+        let handler: Arc<dyn JobHandler> = Arc::new(TaskJobs(self.services.tasks.clone()));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let clock = {
             let mut rx = stop_rx.clone();

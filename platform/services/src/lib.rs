@@ -16,25 +16,24 @@ mod ratelimit;
 pub mod secrets;
 
 mod audit;
-pub mod bundles;
 mod commits;
 mod data;
 /// The data service's parts, under the names the rest of the crate uses.
 pub(crate) use data::{reports, security, viewer, workflows};
 mod directory;
+mod events;
 mod exposure;
 /// The directory's projects and users, under the names the rest of the crate uses.
 pub(crate) use directory::{projects, users};
 mod identity;
-mod install;
 mod plugins;
 mod policy;
-mod remote;
-mod report_file;
-mod revisions;
 mod sharing;
 mod tasks;
-mod working_copies;
+mod versions;
+/// The versions service's parts, under the names the rest of the crate uses.
+pub use versions::bundles;
+pub(crate) use versions::{install, remote, working_copies};
 
 use std::sync::Arc;
 
@@ -99,7 +98,9 @@ pub use sharing::{
 };
 pub use tasks::{
     DEFAULT_MIN_TASK_INTERVAL, MAIL_DEFAULT_FROM, MailConfig, TaskInput, TaskJobs, TaskRunView,
+    Tasks,
 };
+pub use versions::Versions;
 pub use viewer::{Grant, Viewer};
 pub use workflows::{MAX_UPLOAD_BYTES, WorkflowView};
 pub use working_copies::WorkingCopyStatus;
@@ -109,27 +110,22 @@ pub struct Services {
     // Private: everything outside reaches storage, policies, the engine and the audit
     // trail only through methods that take the caller.
     pub(crate) store: Store,
-    pub(crate) authz: Arc<Authz>,
     pub(crate) engine: Arc<vitrine_engine::Engine>,
     pub(crate) audit: Audit,
     /// Who is calling: sign-in, sessions, tokens, setup and system callers.
     pub(crate) identity: Arc<Identity>,
     /// Folders, projects, users and groups, and who may see which.
     pub(crate) directory: Directory,
-    /// Content changes with their revisions, one transaction each.
-    pub(crate) commits: commits::Commits,
-    /// What edits newly show the audiences of links, and the warnings that raises.
-    pub(crate) exposure: exposure::Exposures,
     /// Workflows, datasets, reports, tiles and data security.
     pub(crate) data: Data,
     policy: Policy,
     plugin_registry: PluginRegistry,
     /// Links, recipients, visits and what visitors see.
     pub(crate) sharing: Sharing,
-    /// Scheduled tasks: the queue, mail, and what runs in this process.
-    tasks: tasks::TaskRuntime,
-    /// Requests to other hosts (working-copy origins, webhooks).
-    pub(crate) outbound: crate::outbound::Outbound,
+    /// History, working copies and portable files.
+    pub(crate) versions: Versions,
+    /// Scheduled and event tasks and their runs.
+    pub(crate) tasks: Arc<Tasks>,
 }
 
 /// Reads uid-ordered rows `SCAN_BATCH` at a time from `after`, keeping those `keep` turns
@@ -222,6 +218,16 @@ impl Services {
         &self.sharing
     }
 
+    /// History, working copies, bundles, data files and report files.
+    pub fn versions(&self) -> &Versions {
+        &self.versions
+    }
+
+    /// Scheduled and event tasks, their runs, and app-wide parameters.
+    pub fn tasks(&self) -> &Tasks {
+        &self.tasks
+    }
+
     /// Role grants, server permissions, the policy file and instance settings.
     pub fn policy(&self) -> &Policy {
         &self.policy
@@ -244,6 +250,8 @@ impl Services {
         authz: Arc<Authz>,
         engine_limits: vitrine_engine::EngineLimits,
         outbound: crate::outbound::OutboundPolicy,
+        queue: vitrine_queue::Queue,
+        mail: MailConfig,
     ) -> Arc<Services> {
         let access_log = sharing::AccessLog::new(store.clone());
         let audit = Audit::new(store.clone(), authz.clone(), access_log.clone());
@@ -278,13 +286,40 @@ impl Services {
             exposure.clone(),
             access_log,
         );
+        let events = events::Events::new();
+        let outbound = crate::outbound::Outbound::new(outbound);
+        let versions = Versions::new(versions::VersionsParts {
+            store: store.clone(),
+            engine: engine.clone(),
+            audit: audit.clone(),
+            identity: identity.clone(),
+            directory: directory.clone(),
+            data: data.clone(),
+            commits: commits.clone(),
+            exposure: exposure.clone(),
+            events: events.clone(),
+            outbound: outbound.clone(),
+        });
+        let tasks = Arc::new(Tasks::new(tasks::TasksParts {
+            store: store.clone(),
+            authz: authz.clone(),
+            engine: engine.clone(),
+            audit: audit.clone(),
+            directory: directory.clone(),
+            data: data.clone(),
+            versions: versions.clone(),
+            events,
+            outbound,
+            queue,
+            mail,
+        }));
         let services = Services {
+            tasks,
+            versions,
             sharing,
             data,
             directory,
             identity,
-            commits,
-            exposure,
             policy: Policy::new(store.clone(), authz.clone(), audit.clone()),
             plugin_registry: PluginRegistry::new(
                 store.clone(),
@@ -295,9 +330,6 @@ impl Services {
             audit,
             engine,
             store,
-            authz,
-            tasks: tasks::TaskRuntime::default(),
-            outbound: crate::outbound::Outbound::new(outbound),
         };
         Arc::new(services)
     }

@@ -8,8 +8,8 @@ use async_graphql::{Context, Enum, ID, Object, SimpleObject, Upload};
 use chrono::{DateTime, Utc};
 
 use super::types::{Project, time};
-use super::{caller, member, services};
-use crate::services::{SyncOutcome, WorkingCopyStatus};
+use super::{member, on};
+use crate::services::{Services, SyncOutcome, WorkingCopyStatus};
 use crate::{ApiError, GqlResult};
 
 type R<T> = async_graphql::Result<T>;
@@ -161,18 +161,15 @@ pub struct CopyQuery;
 impl CopyQuery {
     /// The project's link to its origin, if it is a working copy (editors).
     async fn working_copy(&self, ctx: &Context<'_>, project_id: ID) -> R<Option<WorkingCopy>> {
-        let c = caller(ctx).gql()?;
-        let s = services(ctx)
-            .working_copy_status(c, &project_id)
-            .await
-            .gql()?;
-        Ok(s.map(WorkingCopy))
+        let (s, c) = on(ctx, Services::versions)?;
+        let status = s.working_copy_status(c, &project_id).await.gql()?;
+        Ok(status.map(WorkingCopy))
     }
 
     /// Working copies of the project on this instance (its managers).
     async fn working_copies(&self, ctx: &Context<'_>, project_id: ID) -> R<Vec<WorkingCopyOf>> {
         let (s, c) = member(ctx)?;
-        let list = s.working_copies_of(c, &project_id).await.gql()?;
+        let list = s.versions().working_copies_of(c, &project_id).await.gql()?;
         Ok(list
             .into_iter()
             .map(|(w, p)| WorkingCopyOf {
@@ -191,7 +188,11 @@ impl CopyQuery {
         project_id: ID,
     ) -> R<Vec<WorkingCopyLink>> {
         let (s, c) = member(ctx)?;
-        let list = s.working_copy_links(c, &project_id).await.gql()?;
+        let list = s
+            .versions()
+            .working_copy_links(c, &project_id)
+            .await
+            .gql()?;
         Ok(list.into_iter().map(Into::into).collect())
     }
 }
@@ -220,14 +221,16 @@ impl CopyMutation {
         let revision = revision_id.as_ref().map(|r| r.as_str());
         let p = match (project_id, link) {
             (Some(p), None) => {
-                s.create_working_copy(c, &p, &folder_id, &name, slug.as_deref(), revision)
+                s.versions()
+                    .create_working_copy(c, &p, &folder_id, &name, slug.as_deref(), revision)
                     .await
             }
             (None, Some(_)) if revision.is_some() => Err(ApiError::invalid(
                 "revisionId: a copy from another instance starts from the origin's latest revision",
             )),
             (None, Some(l)) => {
-                s.create_working_copy_from_link(c, &l, &folder_id, &name, slug.as_deref())
+                s.versions()
+                    .create_working_copy_from_link(c, &l, &folder_id, &name, slug.as_deref())
                     .await
             }
             _ => Err(ApiError::invalid(
@@ -248,6 +251,7 @@ impl CopyMutation {
     ) -> R<SyncResult> {
         let (s, c) = member(ctx)?;
         let o = s
+            .versions()
             .push_working_copy(c, &project_id, force.unwrap_or(false))
             .await
             .gql()?;
@@ -262,7 +266,7 @@ impl CopyMutation {
         project_id: ID,
         discard_changes: Option<bool>,
     ) -> R<SyncResult> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::versions)?;
         let o = s
             .pull_working_copy(c, &project_id, discard_changes.unwrap_or(false))
             .await
@@ -273,7 +277,7 @@ impl CopyMutation {
     /// Cuts the link between a working copy and its origin; the copy stays as an
     /// ordinary project.
     async fn detach_working_copy(&self, ctx: &Context<'_>, project_id: ID) -> R<bool> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::versions)?;
         s.detach_working_copy(c, &project_id).await.gql()?;
         Ok(true)
     }
@@ -289,7 +293,7 @@ impl CopyMutation {
         #[graphql(default = false)] allow_push: bool,
         #[graphql(default = false)] allow_force: bool,
     ) -> R<CreatedWorkingCopyLink> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::versions)?;
         let base = ctx
             .data_opt::<super::PublicUrl>()
             .map(|p| p.0.clone())
@@ -315,7 +319,8 @@ impl CopyMutation {
 
     async fn revoke_working_copy_link(&self, ctx: &Context<'_>, project_id: ID, id: ID) -> R<bool> {
         let (s, c) = member(ctx)?;
-        s.revoke_working_copy_link(c, &project_id, &id)
+        s.versions()
+            .revoke_working_copy_link(c, &project_id, &id)
             .await
             .gql()?;
         Ok(true)
@@ -325,7 +330,7 @@ impl CopyMutation {
     /// secrets — into a bundle file to download (the project's managers).
     async fn export_project_bundle(&self, ctx: &Context<'_>, project_id: ID) -> R<ExportFile> {
         let (s, c) = member(ctx)?;
-        let e = s.export_bundle(c, &project_id).await.gql()?;
+        let e = s.versions().export_bundle(c, &project_id).await.gql()?;
         Ok(e.into())
     }
 
@@ -346,6 +351,7 @@ impl CopyMutation {
             DataFileFormat::Parquet => crate::services::values::FileFormat::Parquet,
         };
         let e = s
+            .versions()
             .export_dataset(c, &project_id, &dataset, format)
             .await
             .gql()?;
@@ -362,7 +368,7 @@ impl CopyMutation {
         report_id: ID,
         password: Option<String>,
     ) -> R<ExportFile> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::versions)?;
         let e = s
             .export_report_file(c, &report_id, password.as_deref())
             .await
@@ -380,7 +386,7 @@ impl CopyMutation {
         name: Option<String>,
         slug: Option<String>,
     ) -> R<Project> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::versions)?;
         let value = file.value(ctx)?;
         // The upload is a temporary file, read only once the import is allowed.
         let body = async move { Ok(crate::services::bundles::BundleSource::File(value.content)) };

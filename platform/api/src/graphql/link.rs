@@ -17,7 +17,7 @@ use super::data_types::{
 use super::sharing_types::{ShareLinkKind, ShareRights, url};
 use super::types::time;
 use super::{AuthState, services};
-use crate::services::{ShareAccess, SharePage, ShareView, link_path};
+use crate::services::{ShareAccess, SharePage, ShareView, Sharing, link_path};
 use crate::{ApiError, ApiResult, GqlResult};
 
 type R<T> = async_graphql::Result<T>;
@@ -41,6 +41,11 @@ pub(crate) fn link_access<'a>(ctx: &Context<'a>) -> ApiResult<&'a ShareAccess> {
         SharePage::Ready(a) => Ok(a),
         other => Err(other.refusal().unwrap_or_else(ApiError::unauthenticated)),
     }
+}
+
+/// The sharing service, which answers every visitor.
+fn visits<'a>(ctx: &Context<'a>) -> &'a Sharing {
+    services(ctx).sharing()
 }
 
 /// Where a visit stands: the page shows the report only when READY, else the step named.
@@ -118,8 +123,7 @@ impl LinkVisit {
     /// tab link shows its tab only; a pinned link its pinned version.
     async fn report(&self, ctx: &Context<'_>, report_id: Option<ID>) -> R<SharedReport> {
         let a = link_access(ctx).gql()?;
-        let v = services(ctx)
-            .sharing()
+        let v = visits(ctx)
             .share_view(a, report_id.as_ref().map(|r| r.as_str()))
             .await
             .gql()?;
@@ -136,8 +140,7 @@ impl LinkVisit {
         filters: Option<Vec<FilterValueInput>>,
     ) -> R<Vec<SharedTile>> {
         let a = link_access(ctx).gql()?;
-        let tiles = services(ctx)
-            .sharing()
+        let tiles = visits(ctx)
             .share_tiles(
                 a,
                 report_id.as_ref().map(|r| r.as_str()),
@@ -163,8 +166,7 @@ impl LinkVisit {
         filter_id: String,
     ) -> R<Json<Vec<Value>>> {
         let a = link_access(ctx).gql()?;
-        let v = services(ctx)
-            .sharing()
+        let v = visits(ctx)
             .share_filter_values(a, report_id.as_ref().map(|r| r.as_str()), &filter_id)
             .await
             .gql()?;
@@ -183,8 +185,7 @@ impl LinkVisit {
     ) -> R<TileResult> {
         let a = link_access(ctx).gql()?;
         let values = drill_values(values);
-        let r = services(ctx)
-            .sharing()
+        let r = visits(ctx)
             .share_drill(
                 a,
                 report_id.as_ref().map(|r| r.as_str()),
@@ -313,11 +314,7 @@ impl LinkMutation {
     /// in. At `POST /s/v/LINK/graphql` only.
     async fn copy_link_view(&self, ctx: &Context<'_>, query: String) -> R<String> {
         let a = link_access(ctx).gql()?;
-        let path = services(ctx)
-            .sharing()
-            .share_copy_link(a, &query)
-            .await
-            .gql()?;
+        let path = visits(ctx).share_copy_link(a, &query).await.gql()?;
         Ok(url(ctx, &path))
     }
 
@@ -331,8 +328,7 @@ impl LinkMutation {
         definition: Json<Value>,
     ) -> R<SavedLinkReport> {
         let a = link_access(ctx).gql()?;
-        let def = services(ctx)
-            .sharing()
+        let def = visits(ctx)
             .share_save(a, report_id.as_ref().map(|r| r.as_str()), &definition.0)
             .await
             .gql()?;

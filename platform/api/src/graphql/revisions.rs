@@ -9,8 +9,9 @@ use vitrine_core::Change;
 
 use super::pagination::{connection, page_ahead};
 use super::types::{Project, time};
-use super::{member, services};
+use super::{member, on, services};
 use crate::GqlResult;
+use crate::services::Services;
 
 type R<T> = async_graphql::Result<T>;
 
@@ -110,7 +111,11 @@ impl Revision {
     }
     /// What this revision changed from its parent (everything, for the first).
     async fn changes(&self, ctx: &Context<'_>) -> R<Vec<RevisionChange>> {
-        let changes = services(ctx).revision_changes(&self.0).await.gql()?;
+        let changes = services(ctx)
+            .versions()
+            .revision_changes(&self.0)
+            .await
+            .gql()?;
         Ok(changes.into_iter().map(Into::into).collect())
     }
 }
@@ -129,7 +134,7 @@ impl RevisionQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> R<Connection<String, Revision>> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::versions)?;
         let (p, n) = page_ahead(first, after.clone()).gql()?;
         let rows = s.revisions(c, &project_id, &p).await.gql()?;
         Ok(connection(
@@ -143,7 +148,7 @@ impl RevisionQuery {
     }
 
     async fn revision(&self, ctx: &Context<'_>, id: ID) -> R<Revision> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::versions)?;
         Ok(Revision(s.revision(c, &id).await.gql()?))
     }
 
@@ -156,7 +161,11 @@ impl RevisionQuery {
         to_id: ID,
     ) -> R<Vec<RevisionChange>> {
         let (s, c) = member(ctx)?;
-        let changes = s.revision_diff(c, &from_id, &to_id).await.gql()?;
+        let changes = s
+            .versions()
+            .revision_diff(c, &from_id, &to_id)
+            .await
+            .gql()?;
         Ok(changes.into_iter().map(Into::into).collect())
     }
 }
@@ -175,7 +184,7 @@ impl RevisionMutation {
         id: ID,
         message: Option<String>,
     ) -> R<Revision> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::versions)?;
         Ok(Revision(
             s.revert_to_revision(c, &id, message.as_deref())
                 .await
@@ -194,7 +203,7 @@ impl RevisionMutation {
         name: String,
         slug: Option<String>,
     ) -> R<Project> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::versions)?;
         Ok(Project(
             s.create_project_from_revision(c, &id, &folder_id, &name, slug.as_deref())
                 .await

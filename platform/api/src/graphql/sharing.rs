@@ -8,7 +8,7 @@ use async_graphql::connection::Connection;
 
 use super::pagination::{connection, page};
 use super::sharing_types::*;
-use super::{caller, member, on, services};
+use super::{member, on};
 use crate::GqlResult;
 
 type R<T> = async_graphql::Result<T>;
@@ -67,14 +67,8 @@ impl SharingQuery {
 pub struct SharingMutation;
 
 async fn link_op(ctx: &Context<'_>, id: ID, op: LinkOp) -> R<ShareLink> {
-    let c = caller(ctx).gql()?;
-    Ok(ShareLink(
-        services(ctx)
-            .sharing()
-            .set_share_link_state(c, &id, op)
-            .await
-            .gql()?,
-    ))
+    let (s, c) = on(ctx, Services::sharing)?;
+    Ok(ShareLink(s.set_share_link_state(c, &id, op).await.gql()?))
 }
 
 #[Object]

@@ -16,9 +16,9 @@ use vitrine_core::task::{Action, Target, Trigger};
 use super::pagination::{connection, page};
 use super::task_inputs::{TaskActionKind, TaskEvent, TaskInput};
 use super::types::time;
-use super::{caller, member, services};
+use super::{caller, member, on, services};
 use crate::GqlResult;
-use crate::services::TaskRunView;
+use crate::services::{Services, TaskRunView};
 
 type R<T> = async_graphql::Result<T>;
 
@@ -209,7 +209,7 @@ impl Task {
         first: Option<i32>,
         after: Option<String>,
     ) -> R<Connection<String, TaskRun>> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::tasks)?;
         let p = page(first, after.clone()).gql()?;
         let mut ahead = p.clone();
         ahead.first += 1;
@@ -288,6 +288,7 @@ impl TaskRun {
     /// Per-project results, by project name.
     async fn projects(&self, ctx: &Context<'_>) -> R<Vec<TaskRunProject>> {
         Ok(services(ctx)
+            .tasks()
             .task_run_projects(&self.0.run.uid)
             .await
             .gql()?
@@ -360,7 +361,7 @@ impl TaskQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> R<Connection<String, Task>> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::tasks)?;
         let p = page(first, after.clone()).gql()?;
         let (rows, more) = s.tasks(c, &p).await.gql()?;
         Ok(connection(
@@ -374,13 +375,13 @@ impl TaskQuery {
     }
 
     async fn task(&self, ctx: &Context<'_>, id: ID) -> R<Task> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::tasks)?;
         Ok(Task(s.task(c, &id).await.gql()?))
     }
 
     async fn task_run(&self, ctx: &Context<'_>, id: ID) -> R<TaskRun> {
         let (s, c) = member(ctx)?;
-        Ok(TaskRun(s.task_run(c, &id).await.gql()?))
+        Ok(TaskRun(s.tasks().task_run(c, &id).await.gql()?))
     }
 }
 
@@ -392,44 +393,44 @@ impl TaskMutation {
     /// Saves a new task. Every field is checked now: the schedule, the target (and
     /// your and the identity's rights on it), each action's fit, `${name}` references.
     async fn create_task(&self, ctx: &Context<'_>, input: TaskInput) -> R<Task> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::tasks)?;
         let input = input.into_service().gql()?;
         Ok(Task(s.create_task(c, input).await.gql()?))
     }
 
     async fn update_task(&self, ctx: &Context<'_>, id: ID, input: TaskInput) -> R<Task> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::tasks)?;
         let input = input.into_service().gql()?;
         Ok(Task(s.update_task(c, &id, input).await.gql()?))
     }
 
     /// Deletes a task and its run history.
     async fn delete_task(&self, ctx: &Context<'_>, id: ID) -> R<bool> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::tasks)?;
         s.delete_task(c, &id).await.gql()?;
         Ok(true)
     }
 
     async fn pause_task(&self, ctx: &Context<'_>, id: ID) -> R<Task> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::tasks)?;
         Ok(Task(s.set_task_paused(c, &id, true).await.gql()?))
     }
 
     async fn resume_task(&self, ctx: &Context<'_>, id: ID) -> R<Task> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::tasks)?;
         Ok(Task(s.set_task_paused(c, &id, false).await.gql()?))
     }
 
     /// Starts a run now (paused tasks too); returns it at once, queued.
     async fn run_task_now(&self, ctx: &Context<'_>, id: ID) -> R<TaskRun> {
-        let (s, c) = member(ctx)?;
+        let (s, c) = on(ctx, Services::tasks)?;
         Ok(TaskRun(s.run_task_now(c, &id).await.gql()?))
     }
 
     /// Cancels a run: queued projects at once, running ones after their current action.
     async fn cancel_task_run(&self, ctx: &Context<'_>, id: ID) -> R<TaskRun> {
         let (s, c) = member(ctx)?;
-        Ok(TaskRun(s.cancel_task_run(c, &id).await.gql()?))
+        Ok(TaskRun(s.tasks().cancel_task_run(c, &id).await.gql()?))
     }
 }
 
@@ -450,7 +451,7 @@ impl TaskSubscription {
             .data_unchecked::<std::sync::Arc<crate::services::Services>>()
             .clone();
         let c = caller(ctx).gql()?.clone();
-        let first = services.task_run(&c, &id).await.gql()?;
+        let first = services.tasks().task_run(&c, &id).await.gql()?;
         // `seen`: the status and counts last sent; a new event only when they change.
         type Seen = Option<(
             vitrine_core::TaskRunStatus,
@@ -468,7 +469,7 @@ impl TaskSubscription {
                                 return None;
                             }
                             tokio::time::sleep(Duration::from_millis(250)).await;
-                            s.task_run(&c, &id).await.ok()?
+                            s.tasks().task_run(&c, &id).await.ok()?
                         }
                     };
                     let now = Some((view.run.status, view.counts));

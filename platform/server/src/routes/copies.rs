@@ -31,7 +31,7 @@ pub async fn export_download(
 ) -> Response {
     let result = async {
         let caller = caller_of(&state, req).await?;
-        let (record, bytes) = state.services.export_file(&caller, &uid).await?;
+        let (record, bytes) = state.services.versions().export_file(&caller, &uid).await?;
         Ok::<_, ApiError>(
             Response::builder()
                 .status(StatusCode::OK)
@@ -103,6 +103,7 @@ pub async fn import_bundle(
         let caller = caller_of(&state, req).await?;
         let project = state
             .services
+            .versions()
             .import_bundle(
                 &caller,
                 bundle_body(body),
@@ -142,6 +143,7 @@ pub async fn head(req: &Request, state: Data<&Arc<AppState>>) -> Response {
         let token = link_token(req)?;
         let head = state
             .services
+            .versions()
             .origin_head(&token, request_meta(req).address)
             .await?;
         Ok::<_, ApiError>(json_response(
@@ -159,6 +161,7 @@ pub async fn bundle(req: &Request, state: Data<&Arc<AppState>>) -> Response {
         let token = link_token(req)?;
         let bytes = state
             .services
+            .versions()
             .origin_bundle(&token, request_meta(req).address)
             .await?;
         Ok::<_, ApiError>(
@@ -192,6 +195,7 @@ pub async fn push(
         let instance = meta.address.clone().map(|a| format!("instance at {a}"));
         let outcome = state
             .services
+            .versions()
             .origin_push(
                 &token,
                 meta.address,

@@ -15,16 +15,17 @@ use vitrine_engine::locations::Location;
 use vitrine_engine::report::{FilterState, ReportDefinition};
 use vitrine_storage::TaskRunRecord;
 
+use super::Tasks;
 use super::notify::{Attachment, Mail};
+use crate::ProjectView;
 use crate::bundles::format;
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
-use crate::{ProjectView, Services};
 
 /// How many runs of the same project a refresh waits out before giving up.
 const MAX_RUN_WAITS: usize = 64;
 
-impl Services {
+impl Tasks {
     /// Applies `action` (index `i` of the run's actions) to one project; returns a line
     /// for the run's log.
     pub(super) async fn apply_action(
@@ -57,7 +58,7 @@ impl Services {
             }
             Action::Push { force } => {
                 // A copy with nothing new pushes nothing (the push itself checks).
-                let out = self.push_working_copy(who, uid, *force).await?;
+                let out = self.versions.push_working_copy(who, uid, *force).await?;
                 if out.revisions == 0 && !force {
                     return Ok("nothing to push".into());
                 }
@@ -67,11 +68,11 @@ impl Services {
                 ))
             }
             Action::Pull { discard } => {
-                let status = self.working_copy_status(who, uid).await?;
+                let status = self.versions.working_copy_status(who, uid).await?;
                 if status.as_ref().is_some_and(|s| s.behind == Some(0)) {
                     return Ok("already up to date".into());
                 }
-                let out = self.pull_working_copy(who, uid, *discard).await?;
+                let out = self.versions.pull_working_copy(who, uid, *discard).await?;
                 Ok(format!(
                     "pulled {} revision(s); copy at {}",
                     out.revisions, out.head
@@ -81,7 +82,7 @@ impl Services {
                 if self.store.working_copy_of(uid).await?.is_none() {
                     return Ok("already detached".into());
                 }
-                self.detach_working_copy(who, uid).await?;
+                self.versions.detach_working_copy(who, uid).await?;
                 Ok("detached from its origin".into())
             }
             Action::Backup { location, path } => self.backup(p, run, location, path).await,
@@ -115,7 +116,7 @@ impl Services {
         record_uid: &str,
         force: bool,
     ) -> ApiResult<String> {
-        self.mark_refreshing(project_uid, Self::event_chain(who));
+        self.mark_refreshing(project_uid, crate::events::event_chain(who));
         // A project runs one workflow at a time. A refresh that finds another run going
         // (a person's, or another task's) waits for it and then runs: overlapping
         // refreshes queue up instead of failing, and the later one reuses what the
@@ -203,7 +204,7 @@ impl Services {
         let path = path
             .replace("{project}", &p.record.slug)
             .replace("{date}", &date);
-        let bundle = self.bundle_of(&p.record, 0).await?;
+        let bundle = self.versions.bundle_of(&p.record, 0).await?;
         let bytes = tokio::task::spawn_blocking(move || format::write(&bundle))
             .await
             .map_err(|e| ApiError::internal("bundle writer", e))??;
@@ -225,13 +226,13 @@ impl Services {
         csv: bool,
         subject: Option<&str>,
     ) -> ApiResult<String> {
-        let mail = self.mail_config()?;
+        let mail = &self.runtime.mail;
         let r = self
             .report_named(&p.record.uid, report)
             .await?
             .ok_or_else(|| ApiError::invalid(format!("no report `{report}`")))?;
         // The report file is made for the task's identity: its access filters apply.
-        let file = self.export_report_file(who, &r.uid, None).await?;
+        let file = self.versions.export_report_file(who, &r.uid, None).await?;
         let html = self
             .store
             .artifacts()

@@ -11,12 +11,13 @@ use vitrine_engine::locations::Access;
 use vitrine_storage::{TaskRecord, now_ms};
 
 use super::TaskInput;
+use super::Tasks;
 use crate::Identity;
+use crate::ProjectView;
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
-use crate::{ProjectView, Services};
 
-impl Services {
+impl Tasks {
     /// Every check a task can pass before it runs. Returns the run-as token's uid.
     pub(super) async fn check_task(
         &self,
@@ -212,14 +213,14 @@ impl Services {
 
     /// The shortest time between two firings of a cron task, in ms.
     fn min_task_interval_ms(&self) -> i64 {
-        self.tasks
+        self.runtime
             .min_interval_ms
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Sets the shortest time between two firings of a cron task (from the config).
     pub(crate) fn set_min_task_interval(&self, every: std::time::Duration) {
-        self.tasks.min_interval_ms.store(
+        self.runtime.min_interval_ms.store(
             every.as_millis().min(i64::MAX as u128) as i64,
             std::sync::atomic::Ordering::Relaxed,
         );

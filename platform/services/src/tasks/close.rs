@@ -10,11 +10,11 @@ use vitrine_queue::Job;
 use vitrine_storage::{RunCounts, now_ms};
 
 use super::TaskRunView;
-use crate::Services;
+use super::Tasks;
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
 
-impl Services {
+impl Tasks {
     /// Closes the run if none of its projects is still open.
     pub(crate) async fn maybe_close_run(&self, run_uid: &str) -> ApiResult<()> {
         let counts = self.store.run_counts(run_uid).await?;
@@ -45,7 +45,7 @@ impl Services {
         {
             return Ok(());
         }
-        self.tasks.limits.lock().remove(run_uid);
+        self.runtime.limits.lock().remove(run_uid);
         tracing::info!(run = %run_uid, task = %run.task_uid, %status, %message, "task run finished");
         let run = self.store.task_run(run_uid).await?.unwrap_or(run);
         if matches!(status, TaskRunStatus::Failed | TaskRunStatus::Partial) {
@@ -93,7 +93,7 @@ impl Services {
         self.store.cancel_run_projects(run_uid, now).await?;
         self.store.cancel_running_projects(run_uid, now).await?;
         let stopping: Vec<String> = {
-            let runs = self.tasks.engine_runs.lock();
+            let runs = self.runtime.engine_runs.lock();
             runs.iter()
                 .filter(|(record, _)| record.starts_with(&format!("{run_uid}/")))
                 .map(|(_, engine_run)| engine_run.clone())
@@ -128,7 +128,7 @@ impl Services {
     /// under the same key, so a job still waiting is not doubled).
     pub(super) async fn housekeeping(&self, now: i64) -> ApiResult<()> {
         let repush = {
-            let mut last = self.tasks.last_repush_ms.lock();
+            let mut last = self.runtime.last_repush_ms.lock();
             let due = now - *last >= 15_000;
             if due {
                 *last = now;

@@ -5,16 +5,17 @@
 
 use std::sync::Arc;
 
+use tokio::sync::broadcast;
+
 use vitrine_core::task::{EventKind, Target, Trigger};
 use vitrine_queue::Job;
 use vitrine_storage::TaskRecord;
 
 use super::MAX_EVENT_CHAIN;
+use super::Tasks;
 use crate::ApiResult;
-use crate::Services;
-use crate::caller::{Caller, Credential};
 
-impl Services {
+impl Tasks {
     /// Something happened that event tasks may wait for. Fires each matching task once
     /// per event (`id` makes the fire key), never one already in `chain`.
     pub(crate) async fn emit(
@@ -25,7 +26,7 @@ impl Services {
         id: &str,
         chain: Vec<String>,
     ) {
-        if self.tasks.queue.get().is_none() || chain.len() >= MAX_EVENT_CHAIN {
+        if chain.len() >= MAX_EVENT_CHAIN {
             return;
         }
         let tasks = match self.store.tasks_for_event(kind.as_str()).await {
@@ -108,33 +109,18 @@ impl Services {
         }
     }
 
-    /// The event chain of the caller's task run, this task last (empty for people).
-    pub(crate) fn event_chain(caller: &Caller) -> Vec<String> {
-        match &caller.credential() {
-            Credential::Task { chain, .. } => chain.clone(),
-            _ => Vec::new(),
-        }
-    }
-
-    /// Starts listening for the engine's finished runs, turning successful ones into
-    /// `project_refreshed` events. Call once per process that runs workflows.
-    pub(crate) fn watch_refreshes(self: &Arc<Self>) {
-        let mut rx = self.engine.finished_runs();
-        let services = Arc::downgrade(self);
+    /// Starts following what fires event tasks: the engine's successful runs (as
+    /// `project_refreshed`) and the project events other services announce (pushes,
+    /// imports). Called once per process, by [`crate::App::open`].
+    pub(crate) fn watch_events(self: &Arc<Self>) {
+        let mut runs = self.engine.finished_runs();
+        let tasks = Arc::downgrade(self);
         tokio::spawn(async move {
-            loop {
-                let run = match rx.recv().await {
-                    Ok(r) => r,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(missed = n, "refresh events dropped");
-                        continue;
-                    }
-                    Err(_) => break,
-                };
-                let Some(s) = services.upgrade() else { break };
-                let chain = s.tasks.refreshing.lock().remove(&run.project_uid);
+            while let Some(run) = next(&mut runs, "refresh").await {
+                let Some(t) = tasks.upgrade() else { break };
+                let chain = t.runtime.refreshing.lock().remove(&run.project_uid);
                 if run.status == vitrine_core::RunStatus::Succeeded {
-                    s.emit(
+                    t.emit(
                         EventKind::ProjectRefreshed,
                         Some(&run.project_uid),
                         None,
@@ -145,5 +131,28 @@ impl Services {
                 }
             }
         });
+        let mut events = self.events.subscribe();
+        let tasks = Arc::downgrade(self);
+        tokio::spawn(async move {
+            while let Some(e) = next(&mut events, "project").await {
+                let Some(t) = tasks.upgrade() else { break };
+                t.emit(e.kind, Some(&e.project_uid), None, &e.id, e.chain)
+                    .await;
+            }
+        });
+    }
+}
+
+/// The next value of a broadcast, past any it had to drop (which are logged); `None`
+/// once nobody can send any more.
+async fn next<T: Clone>(rx: &mut broadcast::Receiver<T>, what: &str) -> Option<T> {
+    loop {
+        match rx.recv().await {
+            Ok(v) => return Some(v),
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(missed = n, what, "events dropped");
+            }
+            Err(broadcast::error::RecvError::Closed) => return None,
+        }
     }
 }

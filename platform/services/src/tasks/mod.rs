@@ -11,7 +11,7 @@ mod notify;
 mod runs;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use vitrine_core::AuditAction;
 
 use parking_lot::Mutex;
@@ -22,10 +22,17 @@ use vitrine_engine::INSTANCE_PARAMETERS;
 use vitrine_queue::Queue;
 use vitrine_storage::{PageRequest, TaskRecord, UserKind, UserRecord, new_uid, now_ms};
 
-use super::{Services, scan_visible};
+use crate::scan_visible;
+use vitrine_authz::Authz;
+use vitrine_engine::Engine;
+use vitrine_storage::Store;
+
 use crate::caller::Caller;
+use crate::events::Events;
+use crate::outbound::Outbound;
 use crate::secrets::token_hash;
 use crate::{ApiError, ApiResult};
+use crate::{Audit, Data, Directory, Versions};
 
 pub use notify::{MAIL_DEFAULT_FROM, MailConfig};
 pub use runs::{TaskJobs, TaskRunView};
@@ -46,8 +53,8 @@ pub const DEFAULT_MIN_TASK_INTERVAL: std::time::Duration = std::time::Duration::
 pub(crate) struct TaskRuntime {
     /// The shortest time between two firings of a cron task, in ms.
     min_interval_ms: std::sync::atomic::AtomicI64,
-    queue: OnceLock<Queue>,
-    mail: OnceLock<MailConfig>,
+    queue: Queue,
+    mail: MailConfig,
     /// Per-run limits of projects worked on at once (a task's `concurrency`).
     limits: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     /// Projects a task is refreshing, with the event chain of that task's run: a
@@ -61,14 +68,14 @@ pub(crate) struct TaskRuntime {
     last_repush_ms: Mutex<i64>,
 }
 
-impl Default for TaskRuntime {
-    fn default() -> Self {
+impl TaskRuntime {
+    pub(crate) fn new(queue: Queue, mail: MailConfig) -> Self {
         TaskRuntime {
             min_interval_ms: std::sync::atomic::AtomicI64::new(
                 DEFAULT_MIN_TASK_INTERVAL.as_millis() as i64,
             ),
-            queue: OnceLock::new(),
-            mail: OnceLock::new(),
+            queue,
+            mail,
             limits: Mutex::default(),
             refreshing: Mutex::default(),
             engine_runs: Mutex::default(),
@@ -80,20 +87,56 @@ impl Default for TaskRuntime {
 /// The longest chain of tasks triggering tasks through events.
 pub const MAX_EVENT_CHAIN: usize = 8;
 
-impl Services {
-    /// Lets tasks run: jobs go to `queue`; deliveries and notices use `mail`.
-    pub(crate) fn attach_queue(&self, queue: Queue, mail: MailConfig) {
-        let _ = self.tasks.queue.set(queue);
-        let _ = self.tasks.mail.set(mail);
+/// The task service: scheduled and event tasks, their runs over one project or a whole
+/// folder, and the actions they apply through the data and versions services.
+pub struct Tasks {
+    store: Store,
+    authz: Arc<Authz>,
+    engine: Arc<Engine>,
+    audit: Audit,
+    directory: Directory,
+    data: Data,
+    versions: Versions,
+    /// Project events (pushes, imports) that event tasks follow.
+    events: Events,
+    /// Webhooks of task notices.
+    outbound: Outbound,
+    runtime: TaskRuntime,
+}
+
+/// What [`Tasks`] is built from.
+pub(crate) struct TasksParts {
+    pub store: Store,
+    pub authz: Arc<Authz>,
+    pub engine: Arc<Engine>,
+    pub audit: Audit,
+    pub directory: Directory,
+    pub data: Data,
+    pub versions: Versions,
+    pub events: Events,
+    pub outbound: Outbound,
+    pub queue: Queue,
+    pub mail: MailConfig,
+}
+
+impl Tasks {
+    pub(crate) fn new(p: TasksParts) -> Self {
+        Tasks {
+            store: p.store,
+            authz: p.authz,
+            engine: p.engine,
+            audit: p.audit,
+            directory: p.directory,
+            data: p.data,
+            versions: p.versions,
+            events: p.events,
+            outbound: p.outbound,
+            runtime: TaskRuntime::new(p.queue, p.mail),
+        }
     }
 
-    pub(crate) fn queue(&self) -> ApiResult<&Queue> {
-        self.tasks.queue.get().ok_or_else(|| {
-            ApiError::new(
-                vitrine_core::ErrorCode::Unavailable,
-                "this process has no job queue configured",
-            )
-        })
+    pub(crate) fn queue(&self) -> &Queue {
+        &self.runtime.queue
     }
 
     /// Pushes a job (see `vitrine_queue::Queue::push`: a key pushed before is dropped).
@@ -102,7 +145,7 @@ impl Services {
         job: vitrine_queue::Job,
         delay: Option<std::time::Duration>,
     ) -> ApiResult<()> {
-        self.queue()?
+        self.queue()
             .push(job, delay)
             .await
             .map_err(|e| ApiError::new(e.code(), e.to_string()))

@@ -8,7 +8,7 @@ use vitrine_core::ErrorCode;
 use vitrine_core::TaskRunStatus;
 use vitrine_storage::{RunCounts, TaskRunRecord};
 
-use crate::Services;
+use super::Tasks;
 use crate::{ApiError, ApiResult};
 
 /// The sender when none is configured.
@@ -79,13 +79,7 @@ impl MailConfig {
     }
 }
 
-impl Services {
-    pub(super) fn mail_config(&self) -> ApiResult<&MailConfig> {
-        self.tasks.mail.get().ok_or_else(|| {
-            ApiError::new(ErrorCode::Unavailable, "mail: this process sends no mail")
-        })
-    }
-
+impl Tasks {
     /// Tells the task's notice list that a run ended with failures. Best effort: a
     /// notice that cannot be sent is logged, never retried into a loop.
     pub(super) async fn notify_failure(&self, run: &TaskRunRecord, counts: &RunCounts) {
@@ -131,29 +125,24 @@ impl Services {
             }
         }
         if !notify.emails.is_empty() {
-            let sent = match self.mail_config() {
-                Ok(mail) => {
-                    mail.send(Mail {
-                        to: notify.emails.clone(),
-                        subject: format!(
-                            "Task \"{}\" {}: {}",
-                            run.task_name, run.status, run.message
-                        ),
-                        body: format!(
-                            "The run of task \"{}\" ({}) ended {}.\n{}\n\n{}\n",
-                            run.task_name,
-                            run.cause,
-                            run.status,
-                            run.message,
-                            failed.join("\n")
-                        ),
-                        attachments: Vec::new(),
-                        message_id: format!("<failure.{}@vitrine>", run.uid),
-                    })
-                    .await
-                }
-                Err(e) => Err(e),
-            };
+            let sent = self
+                .runtime
+                .mail
+                .send(Mail {
+                    to: notify.emails.clone(),
+                    subject: format!("Task \"{}\" {}: {}", run.task_name, run.status, run.message),
+                    body: format!(
+                        "The run of task \"{}\" ({}) ended {}.\n{}\n\n{}\n",
+                        run.task_name,
+                        run.cause,
+                        run.status,
+                        run.message,
+                        failed.join("\n")
+                    ),
+                    attachments: Vec::new(),
+                    message_id: format!("<failure.{}@vitrine>", run.uid),
+                })
+                .await;
             if let Err(e) = sent {
                 tracing::warn!(run = %run.uid, error = %e.message, "failure notice not sent");
             }

@@ -19,10 +19,11 @@ use vitrine_storage::{
     PageRequest, RunCounts, RunLogLine, TaskRecord, TaskRunProjectRecord, TaskRunRecord, now_ms,
 };
 
+use super::Tasks;
 use crate::Identity;
+use crate::ProjectView;
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
-use crate::{ProjectView, Services};
 
 /// A run with its per-project records, as clients see it.
 #[derive(Debug, Clone)]
@@ -31,8 +32,8 @@ pub struct TaskRunView {
     pub counts: RunCounts,
 }
 
-/// The queue's [`JobHandler`]: every job goes through the services.
-pub struct TaskJobs(pub Arc<Services>);
+/// The queue's [`JobHandler`]: every job goes through the task service.
+pub struct TaskJobs(pub Arc<Tasks>);
 
 #[async_trait::async_trait]
 impl JobHandler for TaskJobs {
@@ -85,7 +86,7 @@ fn retry_delay(attempt: u32) -> Duration {
     Duration::from_millis((base << (attempt.saturating_sub(1)).min(10)).min(15 * 60 * 1000))
 }
 
-impl Services {
+impl Tasks {
     // ---- starting runs ----------------------------------------------------------------
 
     /// Runs a task now (its owner or an administrator), paused or not.
@@ -467,7 +468,7 @@ impl Services {
 
     fn run_limit(&self, run: &TaskRunRecord) -> Option<Arc<tokio::sync::Semaphore>> {
         let n = run.spec.concurrency? as usize;
-        let mut limits = self.tasks.limits.lock();
+        let mut limits = self.runtime.limits.lock();
         Some(
             limits
                 .entry(run.uid.clone())
@@ -515,14 +516,14 @@ impl Services {
 
     /// Remembers that a task's job is refreshing `project_uid` (see `refreshing`).
     pub(crate) fn mark_refreshing(&self, project_uid: &str, chain: Vec<String>) {
-        self.tasks
+        self.runtime
             .refreshing
             .lock()
             .insert(project_uid.to_owned(), chain);
     }
 
     pub(crate) fn track_engine_run(&self, record_uid: &str, engine_run: Option<&str>) {
-        let mut runs = self.tasks.engine_runs.lock();
+        let mut runs = self.runtime.engine_runs.lock();
         match engine_run {
             Some(r) => runs.insert(record_uid.to_owned(), r.to_owned()),
             None => runs.remove(record_uid),

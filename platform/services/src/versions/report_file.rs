@@ -20,7 +20,7 @@ use vitrine_core::{Ability, Password};
 use vitrine_engine::report::{FilterState, ReportDefinition};
 use vitrine_storage::{ExportRecord, now_ms};
 
-use super::Services;
+use super::Versions;
 use super::bundles::safe_name;
 use crate::assets::{ARGON2_JS, CHART_JS, REPORT_FILE_JS, TILES_JS, VIEWER_CSS};
 use crate::caller::Caller;
@@ -33,7 +33,7 @@ const KDF_PASSES: u32 = 2;
 /// Bound to the ciphertext, so a file of another kind cannot be passed off as this one.
 const AAD: &str = "vitrine-report-file v1";
 
-impl Services {
+impl Versions {
     /// Builds the report file of `report_uid` for the caller (who needs the project's
     /// download ability) and keeps it for download.
     pub async fn export_report_file(

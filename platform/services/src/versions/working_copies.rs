@@ -17,12 +17,12 @@ use vitrine_authz::Action;
 use vitrine_core::ErrorCode;
 use vitrine_storage::{ProjectRecord, WorkingCopyRecord, new_uid, now_ms};
 
-use super::Services;
-use super::directory::ProjectView;
+use super::Versions;
 use super::install::{Install, Payload, SyncOutcome, content_of, moved};
 use super::remote::RemoteOrigin;
 use crate::Audit;
 use crate::caller::Caller;
+use crate::directory::ProjectView;
 use crate::guard::{Edit, Manage, View};
 use crate::projects::ProjectPlan;
 use crate::{ApiError, ApiResult};
@@ -37,7 +37,7 @@ pub struct WorkingCopyStatus {
     pub behind: Option<i64>,
 }
 
-impl Services {
+impl Versions {
     /// The project's latest revision number, recording one first for a project saved
     /// before history existed, so there is always a revision to be in step with.
     pub(crate) async fn head_number(&self, caller: &Caller, project_uid: &str) -> ApiResult<i64> {
@@ -320,14 +320,12 @@ impl Services {
             .await?;
         // A remote origin announces its own push to its own tasks.
         if link.origin_url.is_none() {
-            self.emit(
+            self.events.publish(
                 vitrine_core::task::EventKind::ProjectPushed,
-                Some(&link.origin_project_uid),
-                None,
+                &link.origin_project_uid,
                 &format!("{}:{}", link.origin_project_uid, outcome.head),
-                Self::event_chain(caller),
-            )
-            .await;
+                crate::events::event_chain(caller),
+            );
         }
         Ok(outcome)
     }

@@ -17,11 +17,11 @@ use self::format::{
     Bundle, BundleData, BundleDataset, BundleLimits, BundleProject, FORMAT, Manifest, VERSION,
     dataset_entry,
 };
-use super::Services;
-use super::directory::ProjectView;
+use super::Versions;
 use super::install::{Install, Payload};
 use crate::Audit;
 use crate::caller::Caller;
+use crate::directory::ProjectView;
 use crate::{ApiError, ApiResult};
 
 /// Where a bundle file is: small ones (an origin's answer) in memory, uploads and request
@@ -35,7 +35,7 @@ pub enum BundleSource {
 /// How long an exported file waits to be downloaded.
 pub const EXPORT_TTL_MS: i64 = 60 * 60 * 1000;
 
-impl Services {
+impl Versions {
     /// A project as a bundle: its head, its revisions numbered above `since` (0: the
     /// whole history; the head revision is always included) and its datasets.
     pub(crate) async fn bundle_of(&self, project: &ProjectRecord, since: i64) -> ApiResult<Bundle> {
@@ -345,19 +345,17 @@ impl Services {
         self.engine.datasets.unpin(&pinned);
         installed?;
         let project = self.directory.project_planned(caller, plan).await?;
-        self.emit(
+        self.events.publish(
             vitrine_core::task::EventKind::BundleImported,
-            Some(&project.record.uid),
-            None,
             &project.record.uid,
-            Self::event_chain(caller),
-        )
-        .await;
+            &project.record.uid,
+            crate::events::event_chain(caller),
+        );
         Ok(project)
     }
 }
 
-impl Services {
+impl Versions {
     /// One dataset as a file to download: Arrow IPC (the stored artifact as is), CSV or
     /// Parquet; any of them reads back through a source block. For the project's editors,
     /// who see its data unfiltered; viewers download tiles, under their access filters.

@@ -14,7 +14,7 @@ use vitrine_storage::{
     new_uid, now_ms,
 };
 
-use super::Services;
+use super::Versions;
 use super::bundles::format::BundleRevision;
 use crate::guard::{Authorized, Edit};
 use crate::{ApiError, ApiResult};
@@ -80,7 +80,7 @@ impl Payload {
     }
 }
 
-impl Services {
+impl Versions {
     /// A project's own content as a payload: its head, its revisions numbered above
     /// `since`, its datasets and block results.
     pub(crate) async fn payload_of(&self, project_uid: &str, since: i64) -> ApiResult<Payload> {

@@ -11,11 +11,11 @@ use vitrine_authz::Action;
 use vitrine_core::ErrorCode;
 use vitrine_storage::{WorkingCopyLinkRecord, WorkingCopyRecord, new_uid, now_ms};
 
-use super::Services;
-use super::directory::ProjectView;
+use super::Versions;
 use super::install::Install;
 use super::install::SyncOutcome;
 use crate::caller::Caller;
+use crate::directory::ProjectView;
 use crate::guard::Manage;
 use crate::secrets::{new_token, token_hash};
 use crate::{ApiError, ApiResult};
@@ -38,7 +38,7 @@ pub struct NewCopyLink {
     pub record: WorkingCopyLinkRecord,
 }
 
-impl Services {
+impl Versions {
     /// Issues a working-copy link for `project_uid` (its managers).
     pub async fn create_working_copy_link(
         &self,
@@ -254,14 +254,12 @@ impl Services {
                 ),
             )
             .await?;
-        self.emit(
+        self.events.publish(
             vitrine_core::task::EventKind::ProjectPushed,
-            Some(&origin_uid),
-            None,
+            &origin_uid,
             &format!("{origin_uid}:{}", installed.head),
             Vec::new(),
-        )
-        .await;
+        );
         Ok(installed.into())
     }
 

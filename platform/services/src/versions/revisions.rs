@@ -13,14 +13,14 @@ use vitrine_engine::report::ReportDefinition;
 use vitrine_engine::workflow::{Workflow, validate};
 use vitrine_storage::{PageRequest, RevisionRecord};
 
-use super::Services;
+use super::Versions;
 use super::install::{Install, Payload, content_of};
 use crate::Audit;
 use crate::caller::Caller;
 use crate::guard::Edit;
 use crate::{ApiError, ApiResult};
 
-impl Services {
+impl Versions {
     /// A project's history, newest first (editors).
     pub async fn revisions(
         &self,
@@ -178,7 +178,7 @@ impl Services {
         folder: &str,
         name: &str,
         slug: Option<&str>,
-    ) -> ApiResult<super::directory::ProjectView> {
+    ) -> ApiResult<crate::directory::ProjectView> {
         caller.require_write()?;
         let source = self.revision(caller, uid).await?;
         let label = format!("revision {}", source.number);
