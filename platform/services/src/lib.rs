@@ -265,27 +265,27 @@ impl Services {
             audit.clone(),
             identity.clone(),
         );
-        let data = Data::new(
-            store.clone(),
-            authz.clone(),
-            engine.clone(),
-            audit.clone(),
-            identity.clone(),
-            directory.clone(),
-            commits.clone(),
-            exposure.clone(),
-        );
-        let sharing = Sharing::new(
-            store.clone(),
-            authz.clone(),
-            audit.clone(),
-            identity.clone(),
-            directory.clone(),
-            data.clone(),
-            commits.clone(),
-            exposure.clone(),
+        let data = Data::new(data::DataParts {
+            store: store.clone(),
+            authz: authz.clone(),
+            engine: engine.clone(),
+            audit: audit.clone(),
+            identity: identity.clone(),
+            directory: directory.clone(),
+            commits: commits.clone(),
+            exposure: exposure.clone(),
+        });
+        let sharing = Sharing::new(sharing::SharingParts {
+            store: store.clone(),
+            authz: authz.clone(),
+            audit: audit.clone(),
+            identity: identity.clone(),
+            directory: directory.clone(),
+            data: data.clone(),
+            commits: commits.clone(),
+            exposure: exposure.clone(),
             access_log,
-        );
+        });
         let events = events::Events::new();
         let outbound = crate::outbound::Outbound::new(outbound);
         let versions = Versions::new(versions::VersionsParts {

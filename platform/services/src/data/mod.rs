@@ -36,27 +36,29 @@ pub struct Data {
     exposure: Exposures,
 }
 
+/// What [`Data`] is built from.
+pub(crate) struct DataParts {
+    pub store: Store,
+    pub authz: Arc<Authz>,
+    pub engine: Arc<Engine>,
+    pub audit: Audit,
+    pub identity: Arc<Identity>,
+    pub directory: Directory,
+    pub commits: Commits,
+    pub exposure: Exposures,
+}
+
 impl Data {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        store: Store,
-        authz: Arc<Authz>,
-        engine: Arc<Engine>,
-        audit: Audit,
-        identity: Arc<Identity>,
-        directory: Directory,
-        commits: Commits,
-        exposure: Exposures,
-    ) -> Self {
+    pub(crate) fn new(p: DataParts) -> Self {
         Data {
-            store,
-            authz,
-            engine,
-            audit,
-            identity,
-            directory,
-            commits,
-            exposure,
+            store: p.store,
+            authz: p.authz,
+            engine: p.engine,
+            audit: p.audit,
+            identity: p.identity,
+            directory: p.directory,
+            commits: p.commits,
+            exposure: p.exposure,
         }
     }
 }

@@ -74,29 +74,31 @@ pub struct Sharing {
     share_checks: Arc<tokio::sync::Semaphore>,
 }
 
+/// What [`Sharing`] is built from; it makes its own limiters.
+pub(crate) struct SharingParts {
+    pub store: Store,
+    pub authz: Arc<Authz>,
+    pub audit: Audit,
+    pub identity: Arc<Identity>,
+    pub directory: Directory,
+    pub data: Data,
+    pub commits: Commits,
+    pub exposure: Exposures,
+    pub access_log: AccessLog,
+}
+
 impl Sharing {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        store: Store,
-        authz: Arc<Authz>,
-        audit: Audit,
-        identity: Arc<Identity>,
-        directory: Directory,
-        data: Data,
-        commits: Commits,
-        exposure: Exposures,
-        access_log: AccessLog,
-    ) -> Self {
+    pub(crate) fn new(p: SharingParts) -> Self {
         Sharing {
-            store,
-            authz,
-            audit,
-            identity,
-            directory,
-            data,
-            commits,
-            exposure,
-            access_log,
+            store: p.store,
+            authz: p.authz,
+            audit: p.audit,
+            identity: p.identity,
+            directory: p.directory,
+            data: p.data,
+            commits: p.commits,
+            exposure: p.exposure,
+            access_log: p.access_log,
             share_by_address: AttemptLimiter::new(limits::SHARE_PER_ADDRESS),
             share_by_recipient: AttemptLimiter::new(limits::PER_ACCOUNT),
             share_by_link: AttemptLimiter::new(LimitPolicy::fixed(
