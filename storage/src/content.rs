@@ -3,7 +3,7 @@
 //! event are written in one transaction, so a successful save always has its revision and
 //! its audit row, and a failed one leaves none of them.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::audit::NewAuditEvent;
 use crate::{ReportRecord, RevisionRecord, ShareWarning, StorageResult, Store, WorkflowRecord};
@@ -26,7 +26,7 @@ pub enum ContentWrite<'a> {
     ReportFields {
         uid: &'a str,
         name: Option<&'a str>,
-        definition: Option<&'a Value>,
+        definition: Option<&'a vitrine_core::report::ReportDefinition>,
         updated_ms: i64,
     },
     DeleteReport {

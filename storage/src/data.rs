@@ -108,8 +108,8 @@ pub struct ReportRecord {
     pub uid: String,
     pub project_uid: String,
     pub name: String,
-    /// Tabs, tiles and report filters.
-    pub definition: Value,
+    /// Tabs, tiles and report filters, validated on the way in.
+    pub definition: vitrine_core::report::ReportDefinition,
     pub created_ms: i64,
     pub updated_ms: i64,
 }

@@ -55,7 +55,7 @@ pub struct ShareLinkRecord {
 /// names a revision instead.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PinnedReport {
-    pub definition: serde_json::Value,
+    pub definition: vitrine_core::report::ReportDefinition,
     pub at_ms: i64,
     /// The revision the definition was taken from, when pinned to a past one.
     #[serde(default)]

@@ -9,6 +9,7 @@
 mod audit_action;
 mod error;
 mod names;
+pub mod report;
 pub mod revision;
 mod roles;
 pub mod schedule;

@@ -115,7 +115,8 @@ pub fn diff(old: &RevisionContent, new: &RevisionContent) -> Vec<Change> {
             ));
         }
         let prefix = format!("{}/", n.name);
-        let (old_tabs, new_tabs) = (items(&o.definition, "tabs"), items(&n.definition, "tabs"));
+        let (od, nd) = (normalized(&o.definition), normalized(&n.definition));
+        let (old_tabs, new_tabs) = (items(&od, "tabs"), items(&nd, "tabs"));
         // Tabs compare without their tiles: tiles are compared on their own, across tabs,
         // so a tile moved to another tab is one change of its `tab` field.
         by_id(
@@ -136,11 +137,21 @@ pub fn diff(old: &RevisionContent, new: &RevisionContent) -> Vec<Change> {
             &mut out,
             ChangeObject::Filter,
             &prefix,
-            &items(&o.definition, "filters"),
-            &items(&n.definition, "filters"),
+            &items(&od, "filters"),
+            &items(&nd, "filters"),
         );
     }
     out
+}
+
+/// A report definition as records hold it (defaults written out), so a snapshot taken
+/// from raw JSON (a bundle, an older version) and one taken from a record compare equal
+/// when they mean the same report. One that does not parse is compared as it is.
+fn normalized(definition: &Value) -> std::borrow::Cow<'_, Value> {
+    match crate::report::ReportDefinition::parse(definition) {
+        Ok(d) => std::borrow::Cow::Owned(d.to_json()),
+        Err(_) => std::borrow::Cow::Borrowed(definition),
+    }
 }
 
 fn change(kind: ChangeKind, object: ChangeObject, path: &str, fields: Vec<String>) -> Change {
@@ -265,6 +276,35 @@ mod tests {
 
     fn tile(id: &str, dim: &str) -> Value {
         json!({"id": id, "title": id, "kind": "bar", "query": {"dataset": "orders", "dimensions": [dim]}})
+    }
+
+    /// A report written out in full (as records hold it) and the same report with its
+    /// defaults left out (as a bundle may carry it) are one report; a real edit still shows.
+    #[test]
+    fn defaults_written_out_are_no_change() {
+        let raw = json!({"tabs": [{"id": "main", "title": "Main", "tiles": [{
+            "id": "t1", "title": "By region", "kind": "bar",
+            "query": {"dataset": "orders", "dimensions": ["region"],
+                      "measures": [{"column": "sales", "function": "sum"}]}}]}]});
+        let full = crate::report::ReportDefinition::parse(&raw)
+            .unwrap()
+            .to_json();
+        assert_ne!(raw, full, "the test needs defaults to write out");
+        let with = |definition: Value| RevisionContent {
+            workflow: json!({"blocks": []}),
+            reports: vec![ReportContent {
+                uid: "r1".into(),
+                name: "Sales".into(),
+                definition,
+            }],
+            parameters: Default::default(),
+        };
+        assert_eq!(diff(&with(raw.clone()), &with(full.clone())), vec![]);
+        let mut edited = full;
+        edited["tabs"][0]["tiles"][0]["title"] = json!("Sales by region");
+        let changes = diff(&with(raw), &with(edited));
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].object, ChangeObject::Tile);
     }
 
     #[test]

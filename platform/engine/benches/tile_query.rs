@@ -226,7 +226,7 @@ async fn main() {
         })
         .collect();
     let def = json!({"tabs": [{"id": "main", "title": "Main", "tiles": tiles}]});
-    ReportDefinition::parse(&def).unwrap();
+    let def = ReportDefinition::parse(&def).unwrap();
     store
         .insert_report(&ReportRecord {
             uid: new_uid(),

@@ -74,6 +74,13 @@ impl EngineError {
     }
 }
 
+/// A definition's shape rule, checked in core: the same field and reason.
+impl From<vitrine_core::CoreError> for EngineError {
+    fn from(e: vitrine_core::CoreError) -> Self {
+        EngineError::invalid(e.field, e.reason)
+    }
+}
+
 impl From<vitrine_plugins::PluginError> for EngineError {
     fn from(e: vitrine_plugins::PluginError) -> Self {
         EngineError::Plugin(e.to_string(), e.code())

@@ -6,21 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-/// Block ids and port names become SQL table names: keep them plain identifiers.
-pub fn check_ident(s: &str) -> Result<(), String> {
-    let ok = !s.is_empty()
-        && s.len() <= 63
-        && s.starts_with(|c: char| c.is_ascii_lowercase())
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{s}` must be 1-63 characters of a-z, 0-9 and _, starting with a letter"
-        ))
-    }
-}
+pub use vitrine_core::report::check_ident;
 
 /// Replaces `${name}` in every string of `v` with the parameter's value; `$${` stands for
 /// a literal `${`. An unknown name is an error naming the field that uses it.

@@ -81,7 +81,7 @@ impl Commits {
             .map(|r| ReportContent {
                 uid: r.uid,
                 name: r.name,
-                definition: r.definition,
+                definition: r.definition.to_json(),
             })
             .collect();
         Ok(RevisionContent {
@@ -179,7 +179,7 @@ fn apply(content: &mut RevisionContent, write: &ContentWrite<'_>) {
             content.reports.push(ReportContent {
                 uid: r.uid.clone(),
                 name: r.name.clone(),
-                definition: r.definition.clone(),
+                definition: r.definition.to_json(),
             });
             content.reports.sort_by(|a, b| a.uid.cmp(&b.uid));
         }
@@ -194,7 +194,7 @@ fn apply(content: &mut RevisionContent, write: &ContentWrite<'_>) {
                     r.name = n.to_owned();
                 }
                 if let Some(d) = definition {
-                    r.definition = d.clone();
+                    r.definition = d.to_json();
                 }
             }
         }

@@ -347,7 +347,7 @@ impl Report {
     }
     /// Tabs, tiles and report filters, in the shape `createReport` takes.
     async fn definition(&self) -> Json<Value> {
-        Json(self.0.definition.clone())
+        Json(self.0.definition.to_json())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         time(self.0.created_ms)

@@ -312,14 +312,7 @@ pub(crate) fn measure_expr(schema: &Schema, m: &AggMeasure, field: &str) -> Engi
 }
 
 pub fn fn_label(f: AggFunction) -> &'static str {
-    match f {
-        AggFunction::Sum => "sum",
-        AggFunction::Avg => "avg",
-        AggFunction::Min => "min",
-        AggFunction::Max => "max",
-        AggFunction::Count => "count",
-        AggFunction::CountDistinct => "count_distinct",
-    }
+    f.label()
 }
 
 fn union_compatible(a_port: &str, a: &Schema, b_port: &str, b: &Schema) -> EngineResult<()> {

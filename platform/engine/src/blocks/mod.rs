@@ -247,16 +247,7 @@ fn inner() -> JoinHow {
     JoinHow::Inner
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AggFunction {
-    Sum,
-    Avg,
-    Min,
-    Max,
-    Count,
-    CountDistinct,
-}
+pub use vitrine_core::report::AggFunction;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

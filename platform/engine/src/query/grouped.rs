@@ -20,7 +20,7 @@ use datafusion::physical_expr::PhysicalExpr;
 
 use crate::blocks::AggFunction;
 use crate::datasets::Table;
-use crate::report::model::Measure;
+use crate::report::Measure;
 use crate::{EngineError, EngineResult};
 
 /// Beyond this many key combinations the accumulators would outweigh a hash table.

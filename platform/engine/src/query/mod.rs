@@ -18,7 +18,7 @@ use vitrine_storage::DatasetRecord;
 use crate::blocks::exec::{has_column, measure_expr};
 use crate::blocks::{AggMeasure, encode_file};
 use crate::datasets::Table;
-use crate::report::model::{Condition, DEFAULT_TABLE_ROWS, FilterOp, MAX_TILE_ROWS, TileQuery};
+use crate::report::{Condition, DEFAULT_TABLE_ROWS, FilterOp, MAX_TILE_ROWS, TileQuery};
 use crate::types::{ColumnInfo, describe};
 use crate::{Engine, EngineError, EngineResult};
 
@@ -333,13 +333,13 @@ impl Engine {
         let q = TileQuery {
             dataset: dataset.name.clone(),
             dimensions: vec![column.to_owned()],
-            measures: vec![crate::report::model::Measure {
+            measures: vec![crate::report::Measure {
                 column: None,
                 function: crate::blocks::AggFunction::Count,
                 name: Some("rows".into()),
             }],
             filters: vec![],
-            sort: vec![crate::report::model::OrderBy {
+            sort: vec![crate::report::OrderBy {
                 column: column.to_owned(),
                 descending: false,
             }],

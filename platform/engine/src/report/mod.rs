@@ -1,8 +1,6 @@
 //! Reports, tiles and their queries; warm-up of every tile's default result.
 
-pub(crate) mod model;
-
-pub use model::*;
+pub use vitrine_core::report::*;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -104,7 +102,7 @@ impl Engine {
         let mut seen_scopes = std::collections::HashSet::new();
         for r in &reports {
             summary.reports += 1;
-            let def = ReportDefinition::parse(&r.definition)?;
+            let def = r.definition.clone();
             let state = FilterState::new();
             for tile in def.tiles() {
                 summary.tiles += 1;

@@ -77,7 +77,7 @@ impl Data {
             uid: new_uid(),
             project_uid: project_uid.to_owned(),
             name,
-            definition: serde_json::to_value(&def).map_err(|e| ApiError::internal("report", e))?,
+            definition: def,
             created_ms: now,
             updated_ms: now,
         };
@@ -118,7 +118,7 @@ impl Data {
             let def = ReportDefinition::parse(&d)?;
             // Refused here, before anything is written, when the project says so.
             exposure = self.exposure.check_exposure(&r, &def).await?;
-            stored = Some(serde_json::to_value(&def).map_err(|e| ApiError::internal("report", e))?);
+            stored = Some(def);
         }
         // Only what this call changes is written, so a concurrent edit of the other field
         // (or a push) survives; the answer is the report as stored after both.
@@ -179,7 +179,7 @@ impl Data {
         state: &FilterState,
     ) -> ApiResult<(ReportRecord, ReportDefinition, Grant, TileContext)> {
         let (r, _) = self.report(caller, report_uid).await?;
-        let def = ReportDefinition::parse(&r.definition)?;
+        let def = r.definition.clone();
         check_state(&def, state)?;
         let ctx = self.tile_context(&r.project_uid).await?;
         let grant = self

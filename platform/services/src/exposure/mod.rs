@@ -71,7 +71,7 @@ impl Exposures {
         if links.is_empty() {
             return Ok(Vec::new());
         }
-        let old = ReportDefinition::parse(&report.definition)?;
+        let old = report.definition.clone();
         let filtered = self.filtered_datasets(&report.project_uid).await?;
         let mut out = Vec::new();
         for link in links {

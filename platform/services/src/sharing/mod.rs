@@ -20,7 +20,6 @@ use vitrine_authz::Action;
 use vitrine_core::{
     ErrorCode, LinkKind, LinkRights, LinkState, LinkTarget, ServerPermission, check_kind_target,
 };
-use vitrine_engine::report::ReportDefinition;
 use vitrine_storage::{PageRequest, ShareLinkRecord, ShareRecipientRecord, new_uid, now_ms};
 
 pub use crate::exposure::SharePolicy;
@@ -239,7 +238,7 @@ impl Sharing {
             .filter(|r| r.project_uid == project_uid)
             .ok_or_else(|| ApiError::invalid("reportId: no such report in this project"))?;
         if let Some(tab) = target.tab() {
-            let def = ReportDefinition::parse(&report.definition)?;
+            let def = report.definition.clone();
             if !def.tabs.iter().any(|t| t.id == tab) {
                 return Err(ApiError::invalid(format!(
                     "tab: report `{}` has no tab `{tab}`",
@@ -547,7 +546,7 @@ impl Sharing {
             None => {
                 let mut out = Vec::new();
                 for r in self.store.reports(&link.project_uid).await? {
-                    out.push(ReportDefinition::parse(&r.definition)?);
+                    out.push(r.definition.clone());
                 }
                 out
             }

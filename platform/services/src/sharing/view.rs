@@ -72,8 +72,8 @@ impl Sharing {
         let mut own = false;
         // A pinned link shows its pinned version; it carries no edit right, so no copy.
         let mut def = match &a.link.pinned {
-            Some(p) => ReportDefinition::parse(&p.definition)?,
-            None => ReportDefinition::parse(&report.definition)?,
+            Some(p) => p.definition.clone(),
+            None => report.definition.clone(),
         };
         if let Some(owner) = a
             .copy_owner()
@@ -272,7 +272,7 @@ impl Sharing {
             return Err(ApiError::forbidden("this link does not allow edits"));
         }
         let (report, _, _) = self.shared_report(a, report_uid).await?;
-        let master = ReportDefinition::parse(&report.definition)?;
+        let master = report.definition.clone();
         let def = ReportDefinition::parse(definition)?;
         let allowed: std::collections::BTreeSet<&str> =
             master.tiles().map(|t| t.query.dataset.as_str()).collect();
@@ -287,7 +287,6 @@ impl Sharing {
         }
         if a.rights.sync_edits {
             let found = self.exposure.check_exposure(&report, &def).await?;
-            let stored = serde_json::to_value(&def).map_err(|e| ApiError::internal("report", e))?;
             let who = a.who();
             let commit = Commit {
                 author: (a.user.as_ref().map(|u| u.uid.as_str()), who.as_str()),
@@ -295,7 +294,7 @@ impl Sharing {
                 write: ContentWrite::ReportFields {
                     uid: &report.uid,
                     name: None,
-                    definition: Some(&stored),
+                    definition: Some(&def),
                     updated_ms: now_ms(),
                 },
                 warnings: self.exposure.exposure_warnings(&report.uid, found),

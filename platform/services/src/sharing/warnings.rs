@@ -101,7 +101,7 @@ impl Sharing {
         link: &ShareLinkRecord,
     ) -> ApiResult<ReportDefinition> {
         if let Some(p) = &link.pinned {
-            return Ok(ReportDefinition::parse(&p.definition)?);
+            return Ok(p.definition.clone());
         }
         let report = link
             .report_uid
@@ -112,7 +112,7 @@ impl Sharing {
             .report(report)
             .await?
             .ok_or_else(|| ApiError::not_found("report"))?;
-        Ok(ReportDefinition::parse(&r.definition)?)
+        Ok(r.definition.clone())
     }
 
     /// The report's definition as it is now, to pin a link to.
@@ -154,9 +154,8 @@ impl Sharing {
                     rev.number
                 ))
             })?;
-        vitrine_engine::report::ReportDefinition::parse(&old.definition)?;
         Ok(PinnedReport {
-            definition: old.definition,
+            definition: ReportDefinition::parse(&old.definition)?,
             at_ms: rev.created_ms,
             revision: Some(rev.number),
         })

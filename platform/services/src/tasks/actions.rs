@@ -12,7 +12,7 @@ use vitrine_core::ErrorCode;
 use vitrine_core::RunStatus;
 use vitrine_core::task::Action;
 use vitrine_engine::locations::Location;
-use vitrine_engine::report::{FilterState, ReportDefinition};
+use vitrine_engine::report::FilterState;
 use vitrine_storage::TaskRunRecord;
 
 use super::Tasks;
@@ -244,7 +244,7 @@ impl Tasks {
             bytes: html.to_vec(),
         }];
         if csv {
-            let def = ReportDefinition::parse(&r.definition)?;
+            let def = r.definition.clone();
             let state = FilterState::new();
             for tile in def.tabs.iter().flat_map(|t| t.tiles.iter()) {
                 let d = self

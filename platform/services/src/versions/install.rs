@@ -162,7 +162,7 @@ impl Versions {
                 uid: r.uid.clone(),
                 project_uid: target_uid.to_owned(),
                 name: r.name.clone(),
-                definition: r.definition.clone(),
+                definition: def.clone(),
                 created_ms: existing.map_or(now, |e| e.created_ms),
                 updated_ms: now,
             });

@@ -1,14 +1,64 @@
-//! Reports: tabs of tiles, each tile a query over one dataset, plus report filters that
-//! apply to every tile whose dataset has the filtered column.
+//! Report definitions: tabs of tiles, each tile a query over one dataset, plus report
+//! filters that apply to every tile whose dataset has the filtered column. The shape
+//! rules that need no data are here, so a definition is validated once, on the way in,
+//! and records hold it typed; running the queries is the engine's.
 
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::blocks::AggFunction;
-use crate::text::check_ident;
-use crate::{EngineError, EngineResult};
+use crate::CoreError;
+
+type Checked<T> = Result<T, CoreError>;
+
+/// The field and reason of a definition that breaks a shape rule.
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> CoreError {
+    CoreError::new(field.into(), reason)
+}
+
+/// Block ids, port names, dataset names, tab, tile and filter ids become SQL table names
+/// or keys: keep them plain identifiers.
+pub fn check_ident(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.len() <= 63
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{s}` must be 1-63 characters of a-z, 0-9 and _, starting with a letter"
+        ))
+    }
+}
+
+/// An aggregate function, of a tile's measure or an aggregate block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggFunction {
+    Sum,
+    Avg,
+    Min,
+    Max,
+    Count,
+    CountDistinct,
+}
+
+impl AggFunction {
+    /// Its name in output column names (`sum_sales`) and SQL.
+    pub fn label(self) -> &'static str {
+        match self {
+            AggFunction::Sum => "sum",
+            AggFunction::Avg => "avg",
+            AggFunction::Min => "min",
+            AggFunction::Max => "max",
+            AggFunction::Count => "count",
+            AggFunction::CountDistinct => "count_distinct",
+        }
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,7 +113,7 @@ pub struct Measure {
 impl Measure {
     pub fn output_name(&self) -> String {
         self.name.clone().unwrap_or_else(|| match &self.column {
-            Some(c) => format!("{}_{c}", crate::blocks::fn_label(self.function)),
+            Some(c) => format!("{}_{c}", self.function.label()),
             None => "count".into(),
         })
     }
@@ -160,13 +210,18 @@ pub const MAX_TILE_ROWS: usize = 100_000;
 pub const DEFAULT_TABLE_ROWS: usize = 1_000;
 
 impl ReportDefinition {
-    pub fn parse(v: &Value) -> EngineResult<ReportDefinition> {
-        vitrine_core::shape::check_definition_depth("definition", v)
-            .map_err(|e| EngineError::invalid("definition", e.reason))?;
-        let d: ReportDefinition = serde_json::from_value(v.clone())
-            .map_err(|e| EngineError::invalid("definition", e.to_string()))?;
+    pub fn parse(v: &Value) -> Checked<ReportDefinition> {
+        crate::shape::check_definition_depth("definition", v)?;
+        let d: ReportDefinition =
+            serde_json::from_value(v.clone()).map_err(|e| invalid("definition", e.to_string()))?;
         d.validate()?;
         Ok(d)
+    }
+
+    /// As JSON, for revisions (whose snapshots are JSON) and clients.
+    pub fn to_json(&self) -> Value {
+        // Plain data with string keys: serialising cannot fail.
+        serde_json::to_value(self).expect("a report definition serialises")
     }
 
     pub fn tile(&self, id: &str) -> Option<&Tile> {
@@ -179,22 +234,22 @@ impl ReportDefinition {
 
     /// Shape rules (which need no data): unique ids, each tile kind's dimensions and
     /// measures, operators with the right number of values.
-    pub fn validate(&self) -> EngineResult<()> {
+    pub fn validate(&self) -> Checked<()> {
         let mut ids = HashSet::new();
         for (ti, tab) in self.tabs.iter().enumerate() {
             let f = format!("tabs[{ti}]");
-            check_ident(&tab.id).map_err(|r| EngineError::invalid(format!("{f}.id"), r))?;
+            check_ident(&tab.id).map_err(|r| invalid(format!("{f}.id"), r))?;
             if !ids.insert(tab.id.clone()) {
-                return Err(EngineError::invalid(
+                return Err(invalid(
                     format!("{f}.id"),
                     format!("id `{}` is used twice", tab.id),
                 ));
             }
             for (i, tile) in tab.tiles.iter().enumerate() {
                 let f = format!("{f}.tiles[{i}]");
-                check_ident(&tile.id).map_err(|r| EngineError::invalid(format!("{f}.id"), r))?;
+                check_ident(&tile.id).map_err(|r| invalid(format!("{f}.id"), r))?;
                 if !ids.insert(tile.id.clone()) {
-                    return Err(EngineError::invalid(
+                    return Err(invalid(
                         format!("{f}.id"),
                         format!("id `{}` is used twice", tile.id),
                     ));
@@ -203,7 +258,7 @@ impl ReportDefinition {
             }
         }
         if self.filters.len() > MAX_REPORT_FILTERS {
-            return Err(EngineError::invalid(
+            return Err(invalid(
                 "filters",
                 format!("a report has at most {MAX_REPORT_FILTERS} filters"),
             ));
@@ -211,21 +266,21 @@ impl ReportDefinition {
         for (i, rf) in self.filters.iter().enumerate() {
             let f = format!("filters[{i}]");
             check_values(&rf.default, &format!("{f}.default"))?;
-            check_ident(&rf.id).map_err(|r| EngineError::invalid(format!("{f}.id"), r))?;
+            check_ident(&rf.id).map_err(|r| invalid(format!("{f}.id"), r))?;
             if !ids.insert(rf.id.clone()) {
-                return Err(EngineError::invalid(
+                return Err(invalid(
                     format!("{f}.id"),
                     format!("id `{}` is used twice", rf.id),
                 ));
             }
             if !matches!(rf.op, FilterOp::In | FilterOp::Between) {
-                return Err(EngineError::invalid(
+                return Err(invalid(
                     format!("{f}.op"),
                     "report filters use `in` or `between`",
                 ));
             }
             if rf.op == FilterOp::Between && !rf.default.is_empty() && rf.default.len() != 2 {
-                return Err(EngineError::invalid(
+                return Err(invalid(
                     format!("{f}.default"),
                     "`between` takes two values",
                 ));
@@ -235,15 +290,15 @@ impl ReportDefinition {
     }
 }
 
-pub fn validate_tile(tile: &Tile, f: &str) -> EngineResult<()> {
+pub fn validate_tile(tile: &Tile, f: &str) -> Checked<()> {
     let q = &tile.query;
-    check_ident(&q.dataset).map_err(|r| EngineError::invalid(format!("{f}.query.dataset"), r))?;
+    check_ident(&q.dataset).map_err(|r| invalid(format!("{f}.query.dataset"), r))?;
     let (dims, meas) = (q.dimensions.len(), q.measures.len());
     let need = |ok: bool, what: &str| {
         if ok {
             Ok(())
         } else {
-            Err(EngineError::invalid(
+            Err(invalid(
                 format!("{f}.query"),
                 format!("a {:?} tile needs {what}", tile.kind).to_lowercase(),
             ))
@@ -263,14 +318,14 @@ pub fn validate_tile(tile: &Tile, f: &str) -> EngineResult<()> {
     }?;
     for (i, m) in q.measures.iter().enumerate() {
         if m.column.is_none() && m.function != AggFunction::Count {
-            return Err(EngineError::invalid(
+            return Err(invalid(
                 format!("{f}.query.measures[{i}].column"),
                 "only `count` may omit the column",
             ));
         }
     }
     if q.filters.len() > MAX_CONDITIONS {
-        return Err(EngineError::invalid(
+        return Err(invalid(
             format!("{f}.query.filters"),
             format!("a tile has at most {MAX_CONDITIONS} conditions"),
         ));
@@ -281,7 +336,7 @@ pub fn validate_tile(tile: &Tile, f: &str) -> EngineResult<()> {
     if let Some(l) = q.limit
         && (l == 0 || l > MAX_TILE_ROWS)
     {
-        return Err(EngineError::invalid(
+        return Err(invalid(
             format!("{f}.query.limit"),
             format!("must be between 1 and {MAX_TILE_ROWS}"),
         ));
@@ -289,7 +344,7 @@ pub fn validate_tile(tile: &Tile, f: &str) -> EngineResult<()> {
     Ok(())
 }
 
-pub fn check_condition(c: &Condition, f: &str) -> EngineResult<()> {
+pub fn check_condition(c: &Condition, f: &str) -> Checked<()> {
     let n = c.values.len();
     let ok = match c.op {
         FilterOp::IsNull | FilterOp::NotNull => n == 0,
@@ -298,7 +353,7 @@ pub fn check_condition(c: &Condition, f: &str) -> EngineResult<()> {
         _ => n == 1,
     };
     if !ok {
-        return Err(EngineError::invalid(
+        return Err(invalid(
             format!("{f}.values"),
             format!(
                 "`{:?}` takes {}",
@@ -317,18 +372,12 @@ pub fn check_condition(c: &Condition, f: &str) -> EngineResult<()> {
 }
 
 /// Filter values: scalars only, and not too many of them.
-pub fn check_values(values: &[Value], f: &str) -> EngineResult<()> {
+pub fn check_values(values: &[Value], f: &str) -> Checked<()> {
     if values.len() > MAX_VALUES {
-        return Err(EngineError::invalid(
-            f,
-            format!("at most {MAX_VALUES} values"),
-        ));
+        return Err(invalid(f, format!("at most {MAX_VALUES} values")));
     }
     if values.iter().any(|v| v.is_object() || v.is_array()) {
-        return Err(EngineError::invalid(
-            f,
-            "values are strings, numbers, booleans or null",
-        ));
+        return Err(invalid(f, "values are strings, numbers, booleans or null"));
     }
     Ok(())
 }
