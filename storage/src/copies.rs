@@ -294,7 +294,7 @@ mod tests {
             expect_version: 0,
             workflow: WorkflowRecord {
                 project_uid: "born".into(),
-                definition: serde_json::json!({"blocks": []}),
+                definition: Default::default(),
                 parameters: Default::default(),
                 version: 1,
                 updated_ms: 1,

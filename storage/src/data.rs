@@ -31,7 +31,7 @@ pub struct LocationRecord {
 pub struct WorkflowRecord {
     pub project_uid: String,
     /// The workflow graph (`{"blocks": […]}`).
-    pub definition: Value,
+    pub definition: vitrine_core::workflow::Workflow,
     /// Project parameters, `${name}` in block configuration.
     #[serde(default)]
     pub parameters: std::collections::BTreeMap<String, String>,

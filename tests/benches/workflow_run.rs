@@ -89,7 +89,7 @@ async fn main() {
         .save_workflow(
             &WorkflowRecord {
                 project_uid: project.clone(),
-                definition: json!({ "blocks": blocks }),
+                definition: serde_json::from_value(json!({ "blocks": blocks })).unwrap(),
                 parameters: BTreeMap::new(),
                 version: 1,
                 updated_ms: now_ms(),

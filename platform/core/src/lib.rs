@@ -17,6 +17,7 @@ pub mod shape;
 mod sharing;
 mod status;
 pub mod task;
+pub mod workflow;
 
 pub use audit_action::AuditAction;
 pub use error::{CoreError, ErrorCode};

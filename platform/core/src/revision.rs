@@ -65,12 +65,13 @@ pub struct Change {
 /// each report with its tabs, tiles and filters.
 pub fn diff(old: &RevisionContent, new: &RevisionContent) -> Vec<Change> {
     let mut out = Vec::new();
+    let (old_workflow, new_workflow) = (workflow(&old.workflow), workflow(&new.workflow));
     by_id(
         &mut out,
         ChangeObject::Block,
         "",
-        &items(&old.workflow, "blocks"),
-        &items(&new.workflow, "blocks"),
+        &items(&old_workflow, "blocks"),
+        &items(&new_workflow, "blocks"),
     );
     let old_params: BTreeMap<String, Map<String, Value>> = wrap(&old.parameters);
     let new_params: BTreeMap<String, Map<String, Value>> = wrap(&new.parameters);
@@ -142,6 +143,15 @@ pub fn diff(old: &RevisionContent, new: &RevisionContent) -> Vec<Change> {
         );
     }
     out
+}
+
+/// A workflow as records hold it (a block's empty inputs written out), for the same
+/// reason as [`normalized`].
+fn workflow(definition: &Value) -> std::borrow::Cow<'_, Value> {
+    match serde_json::from_value::<crate::workflow::Workflow>(definition.clone()) {
+        Ok(w) => std::borrow::Cow::Owned(w.to_json()),
+        Err(_) => std::borrow::Cow::Borrowed(definition),
+    }
 }
 
 /// A report definition as records hold it (defaults written out), so a snapshot taken
@@ -305,6 +315,16 @@ mod tests {
         let changes = diff(&with(raw), &with(edited));
         assert_eq!(changes.len(), 1, "{changes:?}");
         assert_eq!(changes[0].object, ChangeObject::Tile);
+        // A block without inputs, written with and without them.
+        let block = |b: Value| RevisionContent {
+            workflow: json!({ "blocks": [b] }),
+            reports: Vec::new(),
+            parameters: Default::default(),
+        };
+        let bare = json!({"id": "src", "kind": "csv_source", "config": {"path": "a.csv"}});
+        let mut written = bare.clone();
+        written["inputs"] = json!({});
+        assert_eq!(diff(&block(bare), &block(written)), vec![]);
     }
 
     #[test]

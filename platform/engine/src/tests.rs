@@ -75,7 +75,7 @@ impl Fixture {
             .save_workflow(
                 &WorkflowRecord {
                     project_uid: self.project.clone(),
-                    definition: json!({ "blocks": blocks }),
+                    definition: serde_json::from_value(json!({ "blocks": blocks })).unwrap(),
                     parameters: BTreeMap::from([("dir".to_owned(), "sales".to_owned())]),
                     version: current + 1,
                     updated_ms: now_ms(),

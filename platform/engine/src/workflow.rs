@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::blocks::{BlockConfig, Ports};
@@ -11,25 +10,7 @@ use crate::plugins::{PluginCatalog, PluginEntry, entry};
 pub use crate::text::{check_ident, substitute};
 use crate::{EngineError, EngineResult};
 
-/// Blocks as saved, in the order the author listed them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Workflow {
-    #[serde(default)]
-    pub blocks: Vec<Block>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Block {
-    /// Unique within the workflow; other blocks name it in their inputs.
-    pub id: String,
-    pub kind: String,
-    #[serde(default)]
-    pub config: Value,
-    /// Input port → `block` or `block.port` (without a port: the block's first output,
-    /// which is `out` for built-in blocks).
-    #[serde(default)]
-    pub inputs: BTreeMap<String, String>,
-}
+pub use vitrine_core::workflow::{Block, Workflow};
 
 /// Where an input port reads from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

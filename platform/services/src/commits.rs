@@ -65,7 +65,7 @@ impl Commits {
         let workflow = self.store.workflow(project_uid).await?;
         let (workflow, parameters) = match workflow {
             Some(w) => (
-                w.definition,
+                w.definition.to_json(),
                 w.parameters
                     .into_iter()
                     .map(|(k, v)| (k, serde_json::Value::String(v)))
@@ -168,7 +168,7 @@ fn apply(content: &mut RevisionContent, write: &ContentWrite<'_>) {
     match *write {
         ContentWrite::Nothing => {}
         ContentWrite::Workflow { record, .. } => {
-            content.workflow = record.definition.clone();
+            content.workflow = record.definition.to_json();
             content.parameters = record
                 .parameters
                 .iter()

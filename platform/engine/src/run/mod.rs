@@ -202,12 +202,7 @@ impl Engine {
     pub async fn plan(&self, project_uid: &str) -> EngineResult<(Plan, BTreeMap<String, String>)> {
         let record = self.store.workflow(project_uid).await?;
         let (wf, params) = match record {
-            Some(r) => (
-                serde_json::from_value::<Workflow>(r.definition).map_err(|e| {
-                    EngineError::Internal(format!("stored workflow unreadable: {e}"))
-                })?,
-                r.parameters,
-            ),
+            Some(r) => (r.definition, r.parameters),
             None => (Workflow::default(), BTreeMap::new()),
         };
         let params = self.parameters(params).await?;

@@ -210,8 +210,7 @@ impl Data {
         Ok(match record {
             Some(r) => WorkflowView {
                 project_uid: r.project_uid,
-                workflow: serde_json::from_value(r.definition)
-                    .map_err(|e| ApiError::internal("workflow", e))?,
+                workflow: r.definition,
                 parameters: r.parameters,
                 version: r.version,
                 updated_ms: r.updated_ms,
@@ -265,7 +264,7 @@ impl Data {
         let expected = expected_version.unwrap_or(stored);
         let record = WorkflowRecord {
             project_uid: project_uid.to_owned(),
-            definition: serde_json::to_value(&wf).map_err(|e| ApiError::internal("workflow", e))?,
+            definition: wf,
             parameters: parameters.clone(),
             version: expected + 1,
             updated_ms: now_ms(),
@@ -289,8 +288,8 @@ impl Data {
         };
         self.commits.commit_content(&project, commit).await?;
         Ok(WorkflowView {
-            project_uid: project_uid.to_owned(),
-            workflow: wf,
+            project_uid: record.project_uid,
+            workflow: record.definition,
             parameters,
             version: record.version,
             updated_ms: record.updated_ms,

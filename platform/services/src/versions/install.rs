@@ -253,8 +253,7 @@ impl Versions {
             expect_version,
             workflow: WorkflowRecord {
                 project_uid: target_uid.to_owned(),
-                definition: serde_json::to_value(&wf)
-                    .map_err(|e| ApiError::internal("workflow", e))?,
+                definition: wf,
                 parameters,
                 version: expect_version + 1,
                 updated_ms: now,
