@@ -20,8 +20,8 @@ use datafusion::physical_expr::PhysicalExpr;
 
 use crate::blocks::AggFunction;
 use crate::datasets::Table;
-use crate::report::Measure;
 use crate::{EngineError, EngineResult};
+use vitrine_core::report::Measure;
 
 /// Beyond this many key combinations the accumulators would outweigh a hash table.
 const MAX_SLOTS: usize = 1 << 20;

@@ -18,9 +18,9 @@ use vitrine_storage::DatasetRecord;
 use crate::blocks::exec::{has_column, measure_expr};
 use crate::blocks::{AggMeasure, encode_file};
 use crate::datasets::Table;
-use crate::report::{Condition, DEFAULT_TABLE_ROWS, FilterOp, MAX_TILE_ROWS, TileQuery};
 use crate::types::{ColumnInfo, describe};
 use crate::{Engine, EngineError, EngineResult};
+use vitrine_core::report::{Condition, DEFAULT_TABLE_ROWS, FilterOp, MAX_TILE_ROWS, TileQuery};
 
 mod grouped;
 
@@ -333,13 +333,13 @@ impl Engine {
         let q = TileQuery {
             dataset: dataset.name.clone(),
             dimensions: vec![column.to_owned()],
-            measures: vec![crate::report::Measure {
+            measures: vec![vitrine_core::report::Measure {
                 column: None,
                 function: crate::blocks::AggFunction::Count,
                 name: Some("rows".into()),
             }],
             filters: vec![],
-            sort: vec![crate::report::OrderBy {
+            sort: vec![vitrine_core::report::OrderBy {
                 column: column.to_owned(),
                 descending: false,
             }],

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{QuerySpec, Scope, grouped::Grouped, run_query_by};
 use crate::datasets::{Table, dictionary_encode};
-use crate::report::{Condition, TileQuery};
+use vitrine_core::report::{Condition, TileQuery};
 
 /// Twelve thousand rows over three batches, with nulls in keys and values.
 fn table() -> Table {
