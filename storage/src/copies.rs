@@ -19,7 +19,7 @@ pub struct WorkingCopyRecord {
     /// The copy: a project of this instance.
     pub copy_uid: String,
     /// The origin project's uid, on this instance or on `origin_url`'s.
-    pub origin_project_uid: String,
+    pub origin_project_uid: vitrine_core::ProjectId,
     pub origin_name: String,
     /// Base URL of the origin's instance; none when it is this one.
     #[serde(default)]
@@ -46,7 +46,7 @@ pub struct WorkingCopyRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkingCopyLinkRecord {
     pub uid: String,
-    pub project_uid: String,
+    pub project_uid: vitrine_core::ProjectId,
     pub token_hash: String,
     pub created_by: String,
     pub created_ms: i64,
@@ -69,7 +69,7 @@ pub struct WorkingCopyLinkRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExportRecord {
     pub uid: String,
-    pub project_uid: String,
+    pub project_uid: vitrine_core::ProjectId,
     pub requested_by: String,
     pub path: String,
     pub filename: String,
@@ -82,7 +82,7 @@ pub struct ExportRecord {
 /// Everything that replaces a project's content in one transaction.
 #[derive(Debug, Clone)]
 pub struct Replacement {
-    pub project_uid: String,
+    pub project_uid: vitrine_core::ProjectId,
     /// Refused unless the project's latest revision number is still this (none: forced).
     pub expect_latest: Option<i64>,
     /// The stored workflow version the new one replaces.

@@ -29,7 +29,7 @@ pub struct LocationRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkflowRecord {
-    pub project_uid: String,
+    pub project_uid: vitrine_core::ProjectId,
     /// The workflow graph (`{"blocks": […]}`).
     pub definition: vitrine_core::workflow::Workflow,
     /// Project parameters, `${name}` in block configuration.
@@ -44,7 +44,7 @@ pub struct WorkflowRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BlockStateRecord {
-    pub project_uid: String,
+    pub project_uid: vitrine_core::ProjectId,
     pub block_id: String,
     /// Hash of the block's kind, resolved configuration and input contents.
     pub key: String,
@@ -76,7 +76,7 @@ pub struct PortStateRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DatasetRecord {
     pub uid: String,
-    pub project_uid: String,
+    pub project_uid: vitrine_core::ProjectId,
     pub name: String,
     pub block_id: String,
     pub content_hash: String,
@@ -89,7 +89,7 @@ pub struct DatasetRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
     pub uid: String,
-    pub project_uid: String,
+    pub project_uid: vitrine_core::ProjectId,
     pub status: RunStatus,
     #[serde(default)]
     pub requested_by: Option<String>,
@@ -106,7 +106,7 @@ pub struct RunRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReportRecord {
     pub uid: String,
-    pub project_uid: String,
+    pub project_uid: vitrine_core::ProjectId,
     pub name: String,
     /// Tabs, tiles and report filters, validated on the way in.
     pub definition: vitrine_core::report::ReportDefinition,
@@ -116,7 +116,7 @@ pub struct ReportRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessFilterRecord {
-    pub project_uid: String,
+    pub project_uid: vitrine_core::ProjectId,
     pub dataset: String,
     /// Rules (`[{"column": …, "attribute": …}]`), all of which a row must pass.
     pub rules: Value,
@@ -126,7 +126,7 @@ pub struct AccessFilterRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UploadRecord {
     pub uid: String,
-    pub project_uid: String,
+    pub project_uid: vitrine_core::ProjectId,
     pub filename: String,
     pub content_hash: String,
     pub bytes: i64,

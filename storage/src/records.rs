@@ -79,7 +79,7 @@ pub struct FolderRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProjectRecord {
-    pub uid: String,
+    pub uid: vitrine_core::ProjectId,
     pub name: String,
     pub slug: String,
     pub folder_uid: String,

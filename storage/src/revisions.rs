@@ -9,7 +9,7 @@ use crate::{PageRequest, StorageResult, Store};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RevisionRecord {
     pub uid: String,
-    pub project_uid: String,
+    pub project_uid: vitrine_core::ProjectId,
     /// 1 for a project's first revision, then one more for each.
     pub number: i64,
     /// The revision this one was made from; none for the first.
@@ -28,7 +28,7 @@ pub struct RevisionRecord {
 /// The working copy a pushed revision came from.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PushedFrom {
-    pub project_uid: String,
+    pub project_uid: vitrine_core::ProjectId,
     pub project_name: String,
     /// The copy's instance, when it is another one.
     #[serde(default)]

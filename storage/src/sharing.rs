@@ -21,7 +21,7 @@ pub struct ShareWarning {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShareLinkRecord {
     pub uid: String,
-    pub project_uid: String,
+    pub project_uid: vitrine_core::ProjectId,
     pub kind: LinkKind,
     /// Null for a link to the whole project.
     pub report_uid: Option<String>,

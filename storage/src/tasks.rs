@@ -67,7 +67,7 @@ pub struct TaskRunProjectRecord {
     /// `RUN/PROJECT`: unique, so fanning out twice creates nothing new.
     pub uid: String,
     pub run_uid: String,
-    pub project_uid: String,
+    pub project_uid: vitrine_core::ProjectId,
     pub project_name: String,
     pub status: TaskRunStatus,
     #[serde(default)]

@@ -88,7 +88,7 @@ async fn main() {
     store
         .save_workflow(
             &WorkflowRecord {
-                project_uid: project.clone(),
+                project_uid: project.clone().into(),
                 definition: serde_json::from_value(json!({ "blocks": blocks })).unwrap(),
                 parameters: BTreeMap::new(),
                 version: 1,

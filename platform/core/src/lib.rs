@@ -8,6 +8,7 @@
 
 mod audit_action;
 mod error;
+pub mod ids;
 mod names;
 pub mod report;
 pub mod revision;
@@ -21,6 +22,7 @@ pub mod workflow;
 
 pub use audit_action::AuditAction;
 pub use error::{CoreError, ErrorCode};
+pub use ids::ProjectId;
 pub use names::{
     Ability, AttributeKey, ConnectionRole, Name, Password, ServerPermission, Slug, Username,
 };

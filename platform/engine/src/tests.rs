@@ -74,7 +74,7 @@ impl Fixture {
         self.store
             .save_workflow(
                 &WorkflowRecord {
-                    project_uid: self.project.clone(),
+                    project_uid: self.project.clone().into(),
                     definition: serde_json::from_value(json!({ "blocks": blocks })).unwrap(),
                     parameters: BTreeMap::from([("dir".to_owned(), "sales".to_owned())]),
                     version: current + 1,

@@ -71,7 +71,7 @@ pub async fn prepare(services: &Arc<Services>) -> Result<String, ServerError> {
         .await
         .map_err(|e| fail("act as the demo owner", e))?;
     let project = match services.directory().project_by_slug(&caller, SLUG).await {
-        Ok(p) => p.record.uid,
+        Ok(p) => p.record.uid.into_string(),
         Err(e) if e.code == vitrine_core::ErrorCode::NotFound => seed(services, &caller).await?,
         Err(e) => return Err(fail("read projects", e)),
     };
@@ -179,5 +179,5 @@ async fn seed(services: &Arc<Services>, caller: &Caller) -> Result<String, Serve
         .warm_up(caller, &project)
         .await
         .map_err(|e| fail("warm up the report", e))?;
-    Ok(project)
+    Ok(project.into())
 }

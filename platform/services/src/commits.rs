@@ -225,7 +225,7 @@ fn revision_for(
     let (author_uid, author_name) = c.author;
     Ok(Some(RevisionRecord {
         uid: new_uid(),
-        project_uid: project_uid.to_owned(),
+        project_uid: project_uid.into(),
         number: latest.map_or(1, |l| l.number + 1),
         parent_uid: latest.map(|l| l.uid.clone()),
         author_uid: author_uid.map(str::to_owned),

@@ -24,7 +24,7 @@ impl WorkingCopy {
         ID(self.0.record.copy_uid.clone())
     }
     async fn origin_id(&self) -> ID {
-        ID(self.0.record.origin_project_uid.clone())
+        ID(self.0.record.origin_project_uid.clone().into())
     }
     async fn origin_name(&self) -> &str {
         &self.0.record.origin_name
@@ -86,7 +86,7 @@ impl From<WorkingCopyLinkRecord> for WorkingCopyLink {
     fn from(l: WorkingCopyLinkRecord) -> Self {
         WorkingCopyLink {
             id: ID(l.uid),
-            project_id: ID(l.project_uid),
+            project_id: ID(l.project_uid.into()),
             created_at: time(l.created_ms),
             expires_at: time(l.expires_ms),
             revoked: l.revoked,

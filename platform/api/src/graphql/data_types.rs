@@ -236,7 +236,7 @@ impl WorkflowRun {
         ID(self.0.uid.clone())
     }
     async fn project_id(&self) -> ID {
-        ID(self.0.project_uid.clone())
+        ID(self.0.project_uid.clone().into())
     }
     async fn status(&self) -> RunStatus {
         self.0.status.into()
@@ -340,7 +340,7 @@ impl Report {
         ID(self.0.uid.clone())
     }
     async fn project_id(&self) -> ID {
-        ID(self.0.project_uid.clone())
+        ID(self.0.project_uid.clone().into())
     }
     async fn name(&self) -> &str {
         &self.0.name

@@ -141,7 +141,7 @@ impl QueryRoot {
             p.first,
             Some(more),
             after.is_some(),
-            |v| v.record.uid.clone(),
+            |v| v.record.uid.clone().into(),
             Project,
         ))
     }

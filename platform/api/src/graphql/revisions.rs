@@ -77,7 +77,7 @@ impl Revision {
         ID(self.0.uid.clone())
     }
     async fn project_id(&self) -> ID {
-        ID(self.0.project_uid.clone())
+        ID(self.0.project_uid.clone().into())
     }
     /// 1 for the project's first revision, then one more for each.
     async fn number(&self) -> i64 {
@@ -103,7 +103,7 @@ impl Revision {
     /// number.
     async fn pushed_from(&self) -> Option<PushedFrom> {
         self.0.pushed_from.clone().map(|p| PushedFrom {
-            project_id: ID(p.project_uid),
+            project_id: ID(p.project_uid.into()),
             project_name: p.project_name,
             instance: p.instance,
             number: p.number,

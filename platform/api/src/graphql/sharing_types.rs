@@ -218,7 +218,7 @@ impl ShareLink {
         &self.0.label
     }
     async fn project_id(&self) -> ID {
-        ID(self.0.project_uid.clone())
+        ID(self.0.project_uid.clone().into())
     }
     /// Null for a link to the whole project.
     async fn report_id(&self) -> Option<ID> {

@@ -309,7 +309,7 @@ pub struct TaskRunLogLine {
 #[Object]
 impl TaskRunProject {
     async fn project_id(&self) -> ID {
-        ID(self.0.project_uid.clone())
+        ID(self.0.project_uid.clone().into())
     }
     async fn project_name(&self) -> &str {
         &self.0.project_name

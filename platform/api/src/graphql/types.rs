@@ -215,7 +215,7 @@ pub struct Project(pub ProjectView);
 #[Object]
 impl Project {
     async fn id(&self) -> ID {
-        ID(self.0.record.uid.clone())
+        ID(self.0.record.uid.clone().into())
     }
     /// The name policies use for this project: `project:ID`.
     async fn object(&self) -> String {

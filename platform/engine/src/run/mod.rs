@@ -104,7 +104,7 @@ impl Engine {
         let (events, _) = broadcast::channel(1024);
         let record = RunRecord {
             uid: new_uid(),
-            project_uid: req.project_uid.clone(),
+            project_uid: req.project_uid.clone().into(),
             status: RunStatus::Running,
             requested_by: req.requested_by.clone(),
             from_block: req.from_block.clone(),

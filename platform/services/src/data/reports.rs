@@ -75,7 +75,7 @@ impl Data {
         let now = now_ms();
         let r = ReportRecord {
             uid: new_uid(),
-            project_uid: project_uid.to_owned(),
+            project_uid: project_uid.into(),
             name,
             definition: def,
             created_ms: now,

@@ -244,7 +244,7 @@ impl Data {
         }
         self.store
             .put_access_filter(&AccessFilterRecord {
-                project_uid: project_uid.to_owned(),
+                project_uid: project_uid.into(),
                 dataset: dataset.to_owned(),
                 rules: serde_json::to_value(&rules)
                     .map_err(|e| ApiError::internal("access filter", e))?,

@@ -209,7 +209,7 @@ impl Data {
         let record = self.store.workflow(project_uid).await?;
         Ok(match record {
             Some(r) => WorkflowView {
-                project_uid: r.project_uid,
+                project_uid: r.project_uid.into(),
                 workflow: r.definition,
                 parameters: r.parameters,
                 version: r.version,
@@ -263,7 +263,7 @@ impl Data {
         let stored = current.as_ref().map(|c| c.version).unwrap_or(0);
         let expected = expected_version.unwrap_or(stored);
         let record = WorkflowRecord {
-            project_uid: project_uid.to_owned(),
+            project_uid: project_uid.into(),
             definition: wf,
             parameters: parameters.clone(),
             version: expected + 1,
@@ -288,7 +288,7 @@ impl Data {
         };
         self.commits.commit_content(&project, commit).await?;
         Ok(WorkflowView {
-            project_uid: record.project_uid,
+            project_uid: record.project_uid.into(),
             workflow: record.definition,
             parameters,
             version: record.version,
@@ -444,7 +444,7 @@ impl Data {
             .await?;
         let record = UploadRecord {
             uid: new_uid(),
-            project_uid: project_uid.to_owned(),
+            project_uid: project_uid.into(),
             filename,
             content_hash: hash,
             bytes: size,

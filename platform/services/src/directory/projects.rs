@@ -136,7 +136,7 @@ impl Directory {
         let uid = new_uid();
         let obj = project_obj(&uid);
         let record = ProjectRecord {
-            uid,
+            uid: uid.into(),
             name: name.into_inner(),
             slug: base.as_str().to_owned(),
             folder_uid: folder.to_owned(),

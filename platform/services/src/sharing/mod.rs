@@ -309,7 +309,7 @@ impl Sharing {
         let now = now_ms();
         let link = ShareLinkRecord {
             uid: uid.clone(),
-            project_uid: new.project_uid.clone(),
+            project_uid: new.project_uid.clone().into(),
             kind: new.kind,
             report_uid: new.report_uid.clone(),
             tab: new.tab.clone(),

@@ -313,9 +313,9 @@ impl Tasks {
                         },
                     )
                     .await?;
-                after = page.last().map(|p| p.uid.clone());
+                after = page.last().map(|p| p.uid.clone()).map(Into::into);
                 let done = page.len() < super::super::SCAN_BATCH;
-                out.extend(page.into_iter().map(|p| p.uid));
+                out.extend(page.into_iter().map(|p| p.uid.into_string()));
                 if done {
                     break;
                 }

@@ -160,7 +160,7 @@ impl Versions {
             }
             reports.push(ReportRecord {
                 uid: r.uid.clone(),
-                project_uid: target_uid.to_owned(),
+                project_uid: target_uid.into(),
                 name: r.name.clone(),
                 definition: def.clone(),
                 created_ms: existing.map_or(now, |e| e.created_ms),
@@ -187,7 +187,7 @@ impl Versions {
             let uid = new_uid();
             revisions.push(RevisionRecord {
                 uid: uid.clone(),
-                project_uid: target_uid.to_owned(),
+                project_uid: target_uid.into(),
                 number: latest_number + revisions.len() as i64 + 1,
                 parent_uid: parent.replace(uid),
                 author_uid,
@@ -209,7 +209,7 @@ impl Versions {
                     // Pushed revisions name the copy; imported ones keep what they had.
                     let from = match &how.pushed_from {
                         Some((project_uid, project_name, instance)) => Some(PushedFrom {
-                            project_uid: project_uid.clone(),
+                            project_uid: project_uid.clone().into(),
                             project_name: project_name.clone(),
                             instance: instance.clone(),
                             number: r.number,
@@ -248,11 +248,11 @@ impl Versions {
         let head_number = latest_number + revisions.len() as i64;
         let creating = how.creating.take();
         let replacement = Replacement {
-            project_uid: target_uid.to_owned(),
+            project_uid: target_uid.into(),
             expect_latest: Some(latest_number),
             expect_version,
             workflow: WorkflowRecord {
-                project_uid: target_uid.to_owned(),
+                project_uid: target_uid.into(),
                 definition: wf,
                 parameters,
                 version: expect_version + 1,
@@ -270,7 +270,7 @@ impl Versions {
                     } else {
                         new_uid()
                     },
-                    project_uid: target_uid.to_owned(),
+                    project_uid: target_uid.into(),
                     ..d.clone()
                 })
                 .collect(),
@@ -278,7 +278,7 @@ impl Versions {
                 .block_states
                 .iter()
                 .map(|s| BlockStateRecord {
-                    project_uid: target_uid.to_owned(),
+                    project_uid: target_uid.into(),
                     ..s.clone()
                 })
                 .collect(),

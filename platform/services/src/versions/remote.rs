@@ -66,7 +66,7 @@ impl Versions {
         let now = now_ms();
         let record = WorkingCopyLinkRecord {
             uid: new_uid(),
-            project_uid: project_uid.to_owned(),
+            project_uid: project_uid.into(),
             token_hash: token_hash(&token),
             created_by: caller.uid().to_owned(),
             created_ms: now,
@@ -159,7 +159,7 @@ impl Versions {
         let (project, caller, _) = self.open_copy_link(token, address).await?;
         Ok(RemoteHead {
             head: self.head_number(&caller, &project.record.uid).await?,
-            project_uid: project.record.uid,
+            project_uid: project.record.uid.into(),
             name: project.record.name,
         })
     }
@@ -302,8 +302,8 @@ impl Versions {
         let m = &bundle.manifest;
         let record = WorkingCopyRecord {
             uid: new_uid(),
-            copy_uid: plan.record().uid.clone(),
-            origin_project_uid: m.project.uid.clone().unwrap_or_default(),
+            copy_uid: plan.record().uid.clone().into(),
+            origin_project_uid: m.project.uid.clone().unwrap_or_default().into(),
             origin_name: m.project.name.clone(),
             origin_url: Some(url.clone()),
             origin_token: Some(token),

@@ -98,8 +98,8 @@ impl Versions {
             .await?;
         let record = WorkingCopyRecord {
             uid: new_uid(),
-            copy_uid: plan.record().uid.clone(),
-            origin_project_uid: origin_uid.to_owned(),
+            copy_uid: plan.record().uid.clone().into(),
+            origin_project_uid: origin_uid.into(),
             origin_name: origin.record.name.clone(),
             origin_url: None,
             origin_token: None,

@@ -78,7 +78,7 @@ impl Versions {
                     name: project.name.clone(),
                     slug: project.slug.clone(),
                     description: project.description.clone(),
-                    uid: Some(project.uid.clone()),
+                    uid: Some(project.uid.clone().into()),
                 },
                 head,
                 history_from: if head == 0 { 0 } else { since + 1 },
@@ -146,7 +146,7 @@ impl Versions {
         let record = ExportRecord {
             path: Artifact::Export(&uid).path(),
             uid,
-            project_uid: project_uid.to_owned(),
+            project_uid: project_uid.into(),
             requested_by: caller.uid().to_owned(),
             filename: filename.to_owned(),
             content_type: content_type.to_owned(),
@@ -258,7 +258,7 @@ impl Versions {
             }
             datasets.push(DatasetRecord {
                 uid: new_uid(),
-                project_uid: String::new(),
+                project_uid: Default::default(),
                 name: d.name.clone(),
                 block_id: d.block_id.clone(),
                 content_hash: hash,
