@@ -72,7 +72,7 @@ async fn fire(store: &Store, queue: &Queue, task: &TaskRecord, now: i64) -> Queu
     queue
         .push(
             Job::Fire {
-                task_uid: task.uid.clone(),
+                task_uid: task.uid.clone().into(),
                 fire_key: format!("cron:{}:{seen}", task.uid),
                 cause: format!("cron firing of {}", fire_time(seen)),
                 event_project: None,

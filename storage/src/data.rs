@@ -10,7 +10,7 @@ use crate::{StorageError, StorageResult, Store};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LocationGrant {
-    pub folder_uid: String,
+    pub folder_uid: vitrine_core::FolderId,
     /// Write includes read.
     pub access: vitrine_core::LocationAccess,
 }
@@ -105,7 +105,7 @@ pub struct RunRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReportRecord {
-    pub uid: String,
+    pub uid: vitrine_core::ReportId,
     pub project_uid: vitrine_core::ProjectId,
     pub name: String,
     /// Tabs, tiles and report filters, validated on the way in.

@@ -70,10 +70,10 @@ pub struct ApiTokenRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FolderRecord {
-    pub uid: String,
+    pub uid: vitrine_core::FolderId,
     pub name: String,
     #[serde(default)]
-    pub parent_uid: Option<String>,
+    pub parent_uid: Option<vitrine_core::FolderId>,
     pub created_ms: i64,
 }
 
@@ -82,7 +82,7 @@ pub struct ProjectRecord {
     pub uid: vitrine_core::ProjectId,
     pub name: String,
     pub slug: String,
-    pub folder_uid: String,
+    pub folder_uid: vitrine_core::FolderId,
     #[serde(default)]
     pub description: String,
     /// Abilities this project sets explicitly; the rest follow the instance defaults.
@@ -96,7 +96,7 @@ pub struct ProjectRecord {
 pub struct VirtualRootRecord {
     pub uid: String,
     pub name: String,
-    pub folder_uid: String,
+    pub folder_uid: vitrine_core::FolderId,
     pub position: i64,
 }
 

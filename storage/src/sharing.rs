@@ -14,17 +14,17 @@ use crate::{PageRequest, StorageError, StorageResult, Store};
 pub struct ShareWarning {
     pub kind: vitrine_core::WarningKind,
     pub message: String,
-    pub report_uid: String,
+    pub report_uid: vitrine_core::ReportId,
     pub at_ms: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShareLinkRecord {
-    pub uid: String,
+    pub uid: vitrine_core::LinkId,
     pub project_uid: vitrine_core::ProjectId,
     pub kind: LinkKind,
     /// Null for a link to the whole project.
-    pub report_uid: Option<String>,
+    pub report_uid: Option<vitrine_core::ReportId>,
     /// Set for a link to one tab.
     pub tab: Option<String>,
     pub label: String,
@@ -66,9 +66,11 @@ impl ShareLinkRecord {
     pub fn target(&self) -> LinkTarget {
         match (&self.report_uid, &self.tab) {
             (None, _) => LinkTarget::Project,
-            (Some(r), None) => LinkTarget::Report { report: r.clone() },
+            (Some(r), None) => LinkTarget::Report {
+                report: r.clone().into(),
+            },
             (Some(r), Some(t)) => LinkTarget::Tab {
-                report: r.clone(),
+                report: r.clone().into(),
                 tab: t.clone(),
             },
         }
@@ -78,7 +80,7 @@ impl ShareLinkRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShareRecipientRecord {
     pub uid: String,
-    pub link_uid: String,
+    pub link_uid: vitrine_core::LinkId,
     pub name: String,
     pub email: String,
     pub role: RecipientRole,
@@ -98,7 +100,7 @@ pub struct ShareRecipientRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShareSessionRecord {
     pub hash: String,
-    pub link_uid: String,
+    pub link_uid: vitrine_core::LinkId,
     /// Known from a personal invitation, or after signing in.
     pub recipient_uid: Option<String>,
     /// True once the recipient proved their password (always true for public links).
@@ -109,10 +111,10 @@ pub struct ShareSessionRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShareCopyRecord {
-    pub link_uid: String,
+    pub link_uid: vitrine_core::LinkId,
     /// `recipient:UID` or `session:HASH`.
     pub owner: String,
-    pub report_uid: String,
+    pub report_uid: vitrine_core::ReportId,
     pub definition: Value,
     pub updated_ms: i64,
 }

@@ -11,7 +11,7 @@ use crate::{PageRequest, StorageError, StorageResult, Store};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskRecord {
-    pub uid: String,
+    pub uid: vitrine_core::TaskId,
     pub name: String,
     pub owner_uid: String,
     /// Runs as the service account behind this API token; none: as the owner.
@@ -33,7 +33,7 @@ pub struct TaskRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskRunRecord {
     pub uid: String,
-    pub task_uid: String,
+    pub task_uid: vitrine_core::TaskId,
     pub task_name: String,
     /// Why the run exists: `cron:TASK:MS`, `event:KIND:ID:TASK`, `manual:UID`. Unique.
     pub fire_key: String,

@@ -67,7 +67,7 @@ async fn main() {
             name: "files".into(),
             definition: json!({"kind": "fs", "root": files.path().to_string_lossy()}),
             grants: vec![LocationGrant {
-                folder_uid: folder.clone(),
+                folder_uid: folder.clone().into(),
                 access: vitrine_core::LocationAccess::Read,
             }],
             created_ms: now_ms(),

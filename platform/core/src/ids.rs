@@ -115,6 +115,22 @@ record_id!(
     /// A project's id.
     ProjectId
 );
+record_id!(
+    /// A folder's id.
+    FolderId
+);
+record_id!(
+    /// A report's id.
+    ReportId
+);
+record_id!(
+    /// A share link's id.
+    LinkId
+);
+record_id!(
+    /// A scheduled task's id.
+    TaskId
+);
 
 #[cfg(test)]
 mod tests {

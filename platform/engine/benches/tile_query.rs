@@ -229,7 +229,7 @@ async fn main() {
     let def = ReportDefinition::parse(&def).unwrap();
     store
         .insert_report(&ReportRecord {
-            uid: new_uid(),
+            uid: new_uid().into(),
             project_uid: project.clone(),
             name: "Bench".into(),
             definition: def,

@@ -139,10 +139,9 @@ impl Location {
     /// May a project whose folder chain (own folder first, then ancestors) is `folders`
     /// use this location for `access`? A write grant includes reading.
     pub fn granted(&self, folders: &[String], access: Access) -> bool {
-        self.record
-            .grants
-            .iter()
-            .any(|g: &LocationGrant| folders.contains(&g.folder_uid) && g.access >= access)
+        self.record.grants.iter().any(|g: &LocationGrant| {
+            folders.iter().any(|f| *f == g.folder_uid) && g.access >= access
+        })
     }
 
     pub async fn stat(&self, path: &str) -> EngineResult<Fingerprint> {

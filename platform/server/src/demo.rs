@@ -109,7 +109,7 @@ pub async fn prepare(services: &Arc<Services>) -> Result<String, ServerError> {
             &caller,
             NewShareLink {
                 project_uid: project,
-                report_uid: Some(report.uid),
+                report_uid: Some(report.uid.into()),
                 tab: None,
                 kind: LinkKind::Public,
                 label: Some("Demo".into()),

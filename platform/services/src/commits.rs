@@ -79,7 +79,7 @@ impl Commits {
             .await?
             .into_iter()
             .map(|r| ReportContent {
-                uid: r.uid,
+                uid: r.uid.into(),
                 name: r.name,
                 definition: r.definition.to_json(),
             })
@@ -177,7 +177,7 @@ fn apply(content: &mut RevisionContent, write: &ContentWrite<'_>) {
         }
         ContentWrite::NewReport(r) => {
             content.reports.push(ReportContent {
-                uid: r.uid.clone(),
+                uid: r.uid.clone().into(),
                 name: r.name.clone(),
                 definition: r.definition.to_json(),
             });

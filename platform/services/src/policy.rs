@@ -250,7 +250,7 @@ impl Policy {
                 .all_folders()
                 .await?
                 .into_iter()
-                .map(|f| f.uid)
+                .map(|f| f.uid.into_string())
                 .collect(),
             projects: all_uids(
                 |p| async move { Ok(store.projects_page(None, &p).await?) },

@@ -78,7 +78,7 @@ impl ResourceLocation {
             .grants
             .iter()
             .map(|g| LocationGrant {
-                folder_id: ID(g.folder_uid.clone()),
+                folder_id: ID(g.folder_uid.clone().into()),
                 access: g.access.into(),
             })
             .collect()
@@ -337,7 +337,7 @@ pub struct Report(pub ReportRecord);
 #[Object]
 impl Report {
     async fn id(&self) -> ID {
-        ID(self.0.uid.clone())
+        ID(self.0.uid.clone().into())
     }
     async fn project_id(&self) -> ID {
         ID(self.0.project_uid.clone().into())

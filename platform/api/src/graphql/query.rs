@@ -99,7 +99,7 @@ impl QueryRoot {
             p.first,
             Some(more),
             after.is_some(),
-            |f| f.record.uid.clone(),
+            |f| f.record.uid.clone().into(),
             Folder,
         ))
     }

@@ -49,7 +49,7 @@ impl SharingQuery {
             n,
             Some(more),
             after.is_some(),
-            |l| l.uid.clone(),
+            |l| l.uid.clone().into(),
             ShareLink,
         ))
     }

@@ -145,7 +145,7 @@ impl From<&ShareWarning> for AccessWarning {
         AccessWarning {
             kind: w.kind.into(),
             message: w.message.clone(),
-            report_id: ID(w.report_uid.clone()),
+            report_id: ID(w.report_uid.clone().into()),
             at: time(w.at_ms),
         }
     }
@@ -206,7 +206,7 @@ pub struct ShareLink(pub ShareLinkRecord);
 #[Object]
 impl ShareLink {
     async fn id(&self) -> ID {
-        ID(self.0.uid.clone())
+        ID(self.0.uid.clone().into())
     }
     async fn kind(&self) -> ShareLinkKind {
         self.0.kind.into()
@@ -222,7 +222,7 @@ impl ShareLink {
     }
     /// Null for a link to the whole project.
     async fn report_id(&self) -> Option<ID> {
-        self.0.report_uid.clone().map(ID)
+        self.0.report_uid.as_deref().map(ID::from)
     }
     /// Set for a link to one tab.
     async fn tab(&self) -> Option<&str> {

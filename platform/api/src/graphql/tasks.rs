@@ -117,7 +117,7 @@ pub struct TaskNotify {
 #[Object]
 impl Task {
     async fn id(&self) -> ID {
-        ID(self.0.uid.clone())
+        ID(self.0.uid.clone().into())
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -234,7 +234,7 @@ impl TaskRun {
         ID(self.0.run.uid.clone())
     }
     async fn task_id(&self) -> ID {
-        ID(self.0.run.task_uid.clone())
+        ID(self.0.run.task_uid.clone().into())
     }
     async fn task_name(&self) -> &str {
         &self.0.run.task_name
@@ -369,7 +369,7 @@ impl TaskQuery {
             p.first,
             Some(more),
             after.is_some(),
-            |t| t.uid.clone(),
+            |t| t.uid.clone().into(),
             Task,
         ))
     }

@@ -181,7 +181,7 @@ pub struct Folder(pub FolderView);
 #[Object]
 impl Folder {
     async fn id(&self) -> ID {
-        ID(self.0.record.uid.clone())
+        ID(self.0.record.uid.clone().into())
     }
     /// The name policies use for this folder: `folder:ID`.
     async fn object(&self) -> String {
@@ -191,7 +191,7 @@ impl Folder {
         &self.0.record.name
     }
     async fn parent_id(&self) -> Option<ID> {
-        self.0.record.parent_uid.clone().map(ID)
+        self.0.record.parent_uid.as_deref().map(ID::from)
     }
     /// The caller's effective role here (`NO_ACCESS` when the folder is listed only because
     /// something inside it is shared with the caller).
@@ -237,7 +237,7 @@ impl Project {
             .gql()
     }
     async fn folder_id(&self) -> ID {
-        ID(self.0.record.folder_uid.clone())
+        ID(self.0.record.folder_uid.clone().into())
     }
     async fn folder(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Folder>> {
         let (s, c) = member(ctx)?;
@@ -307,7 +307,7 @@ impl From<VirtualRootRecord> for VirtualRoot {
         VirtualRoot {
             id: ID(r.uid),
             name: r.name,
-            folder_id: ID(r.folder_uid),
+            folder_id: ID(r.folder_uid.into()),
             position: r.position,
         }
     }

@@ -74,7 +74,7 @@ impl Data {
         let def = ReportDefinition::parse(&definition)?;
         let now = now_ms();
         let r = ReportRecord {
-            uid: new_uid(),
+            uid: new_uid().into(),
             project_uid: project_uid.into(),
             name,
             definition: def,
@@ -360,7 +360,7 @@ impl Data {
                     },
                 )
                 .await?;
-            after = page.last().map(|l| l.uid.clone());
+            after = page.last().map(|l| l.uid.clone()).map(Into::into);
             let done = page.len() < 500;
             for l in page {
                 if l.kind.reaches_outsiders()

@@ -114,7 +114,7 @@ impl Data {
             return Err(ApiError::not_found("folder"));
         }
         let grant = access.map(|a| LocationGrant {
-            folder_uid: folder_uid.to_owned(),
+            folder_uid: folder_uid.into(),
             access: a,
         });
         let record = self

@@ -220,9 +220,9 @@ impl Directory {
         parent: Option<&str>,
     ) -> ApiResult<FolderRecord> {
         let record = FolderRecord {
-            uid: new_uid(),
+            uid: new_uid().into(),
             name: name.into_inner(),
-            parent_uid: parent.map(str::to_owned),
+            parent_uid: parent.map(str::to_owned).map(Into::into),
             created_ms: now_ms(),
         };
         self.store.insert_folder(&record).await?;
@@ -333,7 +333,7 @@ impl Directory {
                 doomed.extend(
                     all.iter()
                         .filter(|f| f.parent_uid.as_deref() == Some(&parent))
-                        .map(|f| f.uid.clone()),
+                        .map(|f| f.uid.to_string()),
                 );
                 i += 1;
             }

@@ -139,7 +139,7 @@ impl Directory {
             uid: uid.into(),
             name: name.into_inner(),
             slug: base.as_str().to_owned(),
-            folder_uid: folder.to_owned(),
+            folder_uid: folder.into(),
             description: String::new(),
             abilities: Default::default(),
             created_ms: now,
@@ -346,7 +346,7 @@ impl Directory {
         let root = VirtualRootRecord {
             uid: new_uid(),
             name: name.into_inner(),
-            folder_uid: folder.to_owned(),
+            folder_uid: folder.into(),
             position,
         };
         self.store.insert_virtual_root(&root).await?;

@@ -152,11 +152,11 @@ impl Exposures {
                     .map(|e| ShareWarning {
                         kind: e.kind,
                         message: e.message,
-                        report_uid: report_uid.to_owned(),
+                        report_uid: report_uid.into(),
                         at_ms: now,
                     })
                     .collect();
-                (link.uid, warnings)
+                (link.uid.into_string(), warnings)
             })
             .collect()
     }

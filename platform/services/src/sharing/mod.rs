@@ -308,10 +308,10 @@ impl Sharing {
         let public_token = (new.kind == LinkKind::Public).then(|| new_token("vts"));
         let now = now_ms();
         let link = ShareLinkRecord {
-            uid: uid.clone(),
+            uid: uid.clone().into(),
             project_uid: new.project_uid.clone().into(),
             kind: new.kind,
-            report_uid: new.report_uid.clone(),
+            report_uid: new.report_uid.clone().map(Into::into),
             tab: new.tab.clone(),
             label: check_label(new.label.as_deref())?,
             rights: new.rights,

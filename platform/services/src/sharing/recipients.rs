@@ -35,7 +35,7 @@ pub(super) fn new_recipient(
     Ok((
         ShareRecipientRecord {
             uid: new_uid(),
-            link_uid: link_uid.to_owned(),
+            link_uid: link_uid.into(),
             name: name.into_inner(),
             email,
             role: r.role,

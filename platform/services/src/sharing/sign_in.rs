@@ -207,7 +207,7 @@ impl Sharing {
         self.store
             .insert_share_session(&ShareSessionRecord {
                 hash: token_hash(&token),
-                link_uid: link_uid.to_owned(),
+                link_uid: link_uid.into(),
                 recipient_uid: Some(rec.uid.clone()),
                 signed_in: true,
                 created_ms: now,

@@ -51,9 +51,9 @@ impl Sharing {
         a: &ShareAccess,
         report_uid: Option<&str>,
     ) -> ApiResult<(ReportRecord, ReportDefinition, bool)> {
-        let uid = match (&a.link.report_uid, report_uid) {
+        let uid: vitrine_core::ReportId = match (&a.link.report_uid, report_uid) {
             (Some(r), _) => r.clone(),
-            (None, Some(r)) => r.to_owned(),
+            (None, Some(r)) => r.into(),
             (None, None) => self
                 .store
                 .reports(&a.project.uid)
@@ -103,12 +103,12 @@ impl Sharing {
                 .reports(&a.project.uid)
                 .await?
                 .into_iter()
-                .map(|r| (r.uid, r.name))
+                .map(|r| (r.uid.into_string(), r.name))
                 .collect(),
         };
         Ok(ShareView {
             kind: a.link.kind,
-            report_uid: report.uid,
+            report_uid: report.uid.into(),
             report_name: report.name,
             project_name: a.project.name.clone(),
             definition,

@@ -166,7 +166,7 @@ impl Sharing {
         )
         .await?;
         Ok(ShareOpened {
-            link_uid: link.uid,
+            link_uid: link.uid.into(),
             session_token,
         })
     }

@@ -127,7 +127,7 @@ impl Tasks {
         loop {
             let batch = self.store.tasks(&page).await?;
             let done = batch.len() < crate::SCAN_BATCH;
-            page.after = batch.last().map(|t| t.uid.clone());
+            page.after = batch.last().map(|t| t.uid.clone()).map(Into::into);
             all.extend(batch);
             if done {
                 break;
@@ -161,7 +161,7 @@ impl Tasks {
             out.extend(
                 all.iter()
                     .filter(|t| t.uid != updating && follows(&t.spec))
-                    .map(|t| t.uid.clone()),
+                    .map(|t| t.uid.to_string()),
             );
             out
         };
@@ -287,7 +287,7 @@ impl Tasks {
                 let granted = loc
                     .grants
                     .iter()
-                    .any(|g| chain.contains(&g.folder_uid) && g.access >= Access::Write);
+                    .any(|g| chain.iter().any(|f| *f == g.folder_uid) && g.access >= Access::Write);
                 if !granted {
                     return Err(ApiError::forbidden(format!(
                         "actions[{i}].location: `{location}` is not granted for writing to `{}`",

@@ -52,7 +52,7 @@ impl Tasks {
             self.notify_failure(&run, &counts).await;
         }
         let mut chain = run.chain.clone();
-        chain.push(run.task_uid.clone());
+        chain.push(run.task_uid.clone().into());
         // `run_task` actions start once every project is done, in their order.
         for (i, a) in run.spec.actions.iter().enumerate() {
             if let Action::RunTask { task } = a

@@ -37,7 +37,7 @@ impl Tasks {
             }
         };
         for task in tasks {
-            if chain.contains(&task.uid) {
+            if chain.iter().any(|t| *t == task.uid) {
                 continue;
             }
             let matches = match (&task.spec.trigger, project_uid, task_uid) {

@@ -166,7 +166,7 @@ impl Tasks {
         let run_as = self.check_task(caller, &input, None).await?;
         let now = now_ms();
         let mut task = TaskRecord {
-            uid: new_uid(),
+            uid: new_uid().into(),
             name,
             owner_uid: caller.uid().to_owned(),
             run_as_token_uid: run_as,

@@ -294,7 +294,7 @@ impl Tasks {
                 folders.extend(
                     all.iter()
                         .filter(|f| f.parent_uid.as_deref() == Some(parent.as_str()))
-                        .map(|f| f.uid.clone()),
+                        .map(|f| f.uid.to_string()),
                 );
                 i += 1;
             }
@@ -435,7 +435,7 @@ impl Tasks {
             .await?
             .map_err(|why| ApiError::forbidden(format!("not run: {why}")))?;
         let mut chain = run.chain.clone();
-        chain.push(task.uid.clone());
+        chain.push(task.uid.clone().into());
         let who = Identity::task_caller(user, &task.uid, &run.uid, chain);
         let p = self
             .directory

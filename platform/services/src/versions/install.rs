@@ -159,7 +159,7 @@ impl Versions {
                 exposures.push((e.uid.clone(), self.exposure.check_exposure(e, &def).await?));
             }
             reports.push(ReportRecord {
-                uid: r.uid.clone(),
+                uid: r.uid.clone().into(),
                 project_uid: target_uid.into(),
                 name: r.name.clone(),
                 definition: def.clone(),
