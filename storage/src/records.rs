@@ -14,7 +14,7 @@ pub enum UserKind {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserRecord {
-    pub uid: String,
+    pub uid: vitrine_core::UserId,
     pub username: String,
     pub display_name: String,
     pub kind: UserKind,
@@ -46,7 +46,7 @@ pub struct GroupRecord {
 pub struct SessionRecord {
     pub uid: String,
     pub token_hash: String,
-    pub user_uid: String,
+    pub user_uid: vitrine_core::UserId,
     pub csrf_token: String,
     pub created_ms: i64,
     pub expires_ms: i64,
@@ -56,7 +56,7 @@ pub struct SessionRecord {
 pub struct ApiTokenRecord {
     pub uid: String,
     pub token_hash: String,
-    pub user_uid: String,
+    pub user_uid: vitrine_core::UserId,
     pub name: String,
     pub read_only: bool,
     pub created_ms: i64,

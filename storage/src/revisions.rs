@@ -8,13 +8,13 @@ use crate::{PageRequest, StorageResult, Store};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RevisionRecord {
-    pub uid: String,
+    pub uid: vitrine_core::RevisionId,
     pub project_uid: vitrine_core::ProjectId,
     /// 1 for a project's first revision, then one more for each.
     pub number: i64,
     /// The revision this one was made from; none for the first.
-    pub parent_uid: Option<String>,
-    pub author_uid: Option<String>,
+    pub parent_uid: Option<vitrine_core::RevisionId>,
+    pub author_uid: Option<vitrine_core::UserId>,
     pub author_name: String,
     pub message: String,
     pub created_ms: i64,

@@ -79,7 +79,7 @@ impl ShareLinkRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShareRecipientRecord {
-    pub uid: String,
+    pub uid: vitrine_core::RecipientId,
     pub link_uid: vitrine_core::LinkId,
     pub name: String,
     pub email: String,
@@ -102,7 +102,7 @@ pub struct ShareSessionRecord {
     pub hash: String,
     pub link_uid: vitrine_core::LinkId,
     /// Known from a personal invitation, or after signing in.
-    pub recipient_uid: Option<String>,
+    pub recipient_uid: Option<vitrine_core::RecipientId>,
     /// True once the recipient proved their password (always true for public links).
     pub signed_in: bool,
     pub created_ms: i64,

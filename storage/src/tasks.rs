@@ -13,7 +13,7 @@ use crate::{PageRequest, StorageError, StorageResult, Store};
 pub struct TaskRecord {
     pub uid: vitrine_core::TaskId,
     pub name: String,
-    pub owner_uid: String,
+    pub owner_uid: vitrine_core::UserId,
     /// Runs as the service account behind this API token; none: as the owner.
     #[serde(default)]
     pub run_as_token_uid: Option<String>,

@@ -131,6 +131,18 @@ record_id!(
     /// A scheduled task's id.
     TaskId
 );
+record_id!(
+    /// A user's (or service account's) id.
+    UserId
+);
+record_id!(
+    /// A revision's id.
+    RevisionId
+);
+record_id!(
+    /// A recipient's id, on one recipients link.
+    RecipientId
+);
 
 #[cfg(test)]
 mod tests {

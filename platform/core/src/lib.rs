@@ -22,7 +22,7 @@ pub mod workflow;
 
 pub use audit_action::AuditAction;
 pub use error::{CoreError, ErrorCode};
-pub use ids::{FolderId, LinkId, ProjectId, ReportId, TaskId};
+pub use ids::{FolderId, LinkId, ProjectId, RecipientId, ReportId, RevisionId, TaskId, UserId};
 pub use names::{
     Ability, AttributeKey, ConnectionRole, Name, Password, ServerPermission, Slug, Username,
 };

@@ -224,11 +224,11 @@ fn revision_for(
     };
     let (author_uid, author_name) = c.author;
     Ok(Some(RevisionRecord {
-        uid: new_uid(),
+        uid: new_uid().into(),
         project_uid: project_uid.into(),
         number: latest.map_or(1, |l| l.number + 1),
         parent_uid: latest.map(|l| l.uid.clone()),
-        author_uid: author_uid.map(str::to_owned),
+        author_uid: author_uid.map(str::to_owned).map(Into::into),
         author_name: author_name.to_owned(),
         message,
         created_ms: now_ms(),

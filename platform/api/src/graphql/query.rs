@@ -43,7 +43,7 @@ impl QueryRoot {
             n,
             None,
             after.is_some(),
-            |u| u.uid.clone(),
+            |u| u.uid.clone().into(),
             User,
         ))
     }

@@ -74,7 +74,7 @@ pub struct Revision(pub RevisionRecord);
 #[Object]
 impl Revision {
     async fn id(&self) -> ID {
-        ID(self.0.uid.clone())
+        ID(self.0.uid.clone().into())
     }
     async fn project_id(&self) -> ID {
         ID(self.0.project_uid.clone().into())
@@ -84,10 +84,10 @@ impl Revision {
         self.0.number
     }
     async fn parent_id(&self) -> Option<ID> {
-        self.0.parent_uid.clone().map(ID)
+        self.0.parent_uid.as_deref().map(ID::from)
     }
     async fn author_id(&self) -> Option<ID> {
-        self.0.author_uid.clone().map(ID)
+        self.0.author_uid.as_deref().map(ID::from)
     }
     /// The author's username, or who edited through a share link.
     async fn author_name(&self) -> &str {
@@ -142,7 +142,7 @@ impl RevisionQuery {
             n,
             None,
             after.is_some(),
-            |r| r.uid.clone(),
+            |r| r.uid.clone().into(),
             Revision,
         ))
     }

@@ -164,7 +164,7 @@ pub struct Recipient {
 #[Object]
 impl Recipient {
     async fn id(&self) -> ID {
-        ID(self.record.uid.clone())
+        ID(self.record.uid.clone().into())
     }
     async fn name(&self) -> &str {
         &self.record.name

@@ -123,7 +123,7 @@ impl Task {
         &self.0.name
     }
     async fn owner_id(&self) -> ID {
-        ID(self.0.owner_uid.clone())
+        ID(self.0.owner_uid.clone().into())
     }
     /// True when the task runs as a service account (through an API token).
     async fn runs_as_service_account(&self) -> bool {

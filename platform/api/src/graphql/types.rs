@@ -91,7 +91,7 @@ pub struct User(pub UserRecord);
 #[Object]
 impl User {
     async fn id(&self) -> ID {
-        ID(self.0.uid.clone())
+        ID(self.0.uid.clone().into())
     }
     /// The name policies use for this user: `user:ID`.
     async fn subject(&self) -> String {
@@ -330,7 +330,7 @@ impl From<ApiTokenRecord> for ApiToken {
         ApiToken {
             id: ID(r.uid),
             name: r.name,
-            user_id: ID(r.user_uid),
+            user_id: ID(r.user_uid.into()),
             read_only: r.read_only,
             created_at: time(r.created_ms),
             expires_at: r.expires_ms.map(time),

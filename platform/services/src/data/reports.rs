@@ -337,7 +337,7 @@ impl Data {
                     first: 500,
                 })
                 .await?;
-            after = page.last().map(|u| u.uid.clone());
+            after = page.last().map(|u| u.uid.clone()).map(Into::into);
             let done = page.len() < 500;
             viewers.extend(page.into_iter().filter(|u| {
                 !u.disabled && self.authz.effective_role(&u.uid, &obj) == Role::Viewer

@@ -134,7 +134,7 @@ impl Data {
                         .then_some("drill-down is switched off for this project"),
                     scope_user: caller.user().clone(),
                     actor: (
-                        Some(caller.user().uid.clone()),
+                        Some(caller.user().uid.clone().into()),
                         caller.user().username.clone(),
                         caller.address().map(str::to_owned),
                     ),
@@ -172,7 +172,7 @@ impl Data {
                     drill_refused,
                     scope_user: a.scope_user.clone(),
                     actor: (
-                        a.user.as_ref().map(|u| u.uid.clone()),
+                        a.user.as_ref().map(|u| u.uid.clone()).map(Into::into),
                         a.who(),
                         a.meta.address.clone(),
                     ),

@@ -26,7 +26,7 @@ pub(crate) fn local_user(
     let uid = new_uid();
     UserRecord {
         subject: uid.clone(),
-        uid,
+        uid: uid.into(),
         username: username.into_inner(),
         display_name: display.into_inner(),
         kind,

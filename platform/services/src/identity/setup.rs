@@ -81,7 +81,7 @@ impl Identity {
             .await?;
         self.authz
             .grant_permission(
-                &vitrine_authz::Subject::User(user.uid.clone()),
+                &vitrine_authz::Subject::User(user.uid.clone().into()),
                 ServerPermission::Admin,
             )
             .await?;
@@ -143,7 +143,7 @@ impl Identity {
         if admin {
             self.authz
                 .grant_permission(
-                    &vitrine_authz::Subject::User(user.uid.clone()),
+                    &vitrine_authz::Subject::User(user.uid.clone().into()),
                     ServerPermission::Admin,
                 )
                 .await?;

@@ -34,7 +34,7 @@ pub(super) fn new_recipient(
     let token = new_token("vtr");
     Ok((
         ShareRecipientRecord {
-            uid: new_uid(),
+            uid: new_uid().into(),
             link_uid: link_uid.into(),
             name: name.into_inner(),
             email,

@@ -168,7 +168,7 @@ impl Tasks {
         let mut task = TaskRecord {
             uid: new_uid().into(),
             name,
-            owner_uid: caller.uid().to_owned(),
+            owner_uid: caller.uid().into(),
             run_as_token_uid: run_as,
             spec: input.spec,
             paused: false,

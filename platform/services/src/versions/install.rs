@@ -186,11 +186,11 @@ impl Versions {
          -> ApiResult<()> {
             let uid = new_uid();
             revisions.push(RevisionRecord {
-                uid: uid.clone(),
+                uid: uid.clone().into(),
                 project_uid: target_uid.into(),
                 number: latest_number + revisions.len() as i64 + 1,
-                parent_uid: parent.replace(uid),
-                author_uid,
+                parent_uid: parent.replace(uid.into()),
+                author_uid: author_uid.map(Into::into),
                 author_name,
                 message,
                 created_ms,
