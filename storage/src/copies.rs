@@ -15,7 +15,7 @@ use crate::{
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkingCopyRecord {
-    pub uid: String,
+    pub uid: vitrine_core::CopyId,
     /// The copy: a project of this instance.
     pub copy_uid: String,
     /// The origin project's uid, on this instance or on `origin_url`'s.
@@ -36,7 +36,7 @@ pub struct WorkingCopyRecord {
     /// point at instead of replacing them.
     #[serde(default)]
     pub report_map: BTreeMap<String, String>,
-    pub created_by: String,
+    pub created_by: vitrine_core::UserId,
     pub created_ms: i64,
     pub synced_ms: i64,
 }
@@ -45,10 +45,10 @@ pub struct WorkingCopyRecord {
 /// copy over HTTP. Acts for `created_by`, whose rights are checked at every use.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkingCopyLinkRecord {
-    pub uid: String,
+    pub uid: vitrine_core::CopyLinkId,
     pub project_uid: vitrine_core::ProjectId,
     pub token_hash: String,
-    pub created_by: String,
+    pub created_by: vitrine_core::UserId,
     pub created_ms: i64,
     pub expires_ms: i64,
     #[serde(default)]
@@ -68,9 +68,9 @@ pub struct WorkingCopyLinkRecord {
 /// artifact at `path`, downloadable by whoever asked for it until `expires_ms`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExportRecord {
-    pub uid: String,
+    pub uid: vitrine_core::ExportId,
     pub project_uid: vitrine_core::ProjectId,
-    pub requested_by: String,
+    pub requested_by: vitrine_core::UserId,
     pub path: String,
     pub filename: String,
     pub content_type: String,

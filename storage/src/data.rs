@@ -17,7 +17,7 @@ pub struct LocationGrant {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LocationRecord {
-    pub uid: String,
+    pub uid: vitrine_core::LocationId,
     pub name: String,
     /// Kind and settings (`{"kind": "fs", "root": …}`), secrets included: never returned
     /// to clients as is.
@@ -39,7 +39,7 @@ pub struct WorkflowRecord {
     pub version: i64,
     pub updated_ms: i64,
     #[serde(default)]
-    pub updated_by: Option<String>,
+    pub updated_by: Option<vitrine_core::UserId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,7 +75,7 @@ pub struct PortStateRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DatasetRecord {
-    pub uid: String,
+    pub uid: vitrine_core::DatasetId,
     pub project_uid: vitrine_core::ProjectId,
     pub name: String,
     pub block_id: String,
@@ -88,11 +88,11 @@ pub struct DatasetRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
-    pub uid: String,
+    pub uid: vitrine_core::RunId,
     pub project_uid: vitrine_core::ProjectId,
     pub status: RunStatus,
     #[serde(default)]
-    pub requested_by: Option<String>,
+    pub requested_by: Option<vitrine_core::UserId>,
     #[serde(default)]
     pub from_block: Option<String>,
     pub started_ms: i64,
@@ -125,12 +125,12 @@ pub struct AccessFilterRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UploadRecord {
-    pub uid: String,
+    pub uid: vitrine_core::UploadId,
     pub project_uid: vitrine_core::ProjectId,
     pub filename: String,
     pub content_hash: String,
     pub bytes: i64,
-    pub uploaded_by: String,
+    pub uploaded_by: vitrine_core::UserId,
     pub created_ms: i64,
 }
 

@@ -9,7 +9,7 @@ use crate::{StorageError, StorageResult, Store};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PluginRecord {
-    pub uid: String,
+    pub uid: vitrine_core::PluginId,
     pub name: String,
     /// Semantic version, as the plugin describes itself.
     pub version: String,
@@ -20,7 +20,7 @@ pub struct PluginRecord {
     /// The host's checked description: ports, configuration schema, contract, SDK.
     pub info: Value,
     pub enabled: bool,
-    pub published_by: String,
+    pub published_by: vitrine_core::UserId,
     pub published_ms: i64,
 }
 

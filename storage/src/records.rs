@@ -37,7 +37,7 @@ pub struct UserRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GroupRecord {
-    pub uid: String,
+    pub uid: vitrine_core::GroupId,
     pub name: String,
     pub created_ms: i64,
 }
@@ -54,7 +54,7 @@ pub struct SessionRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiTokenRecord {
-    pub uid: String,
+    pub uid: vitrine_core::TokenId,
     pub token_hash: String,
     pub user_uid: vitrine_core::UserId,
     pub name: String,

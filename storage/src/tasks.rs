@@ -16,7 +16,7 @@ pub struct TaskRecord {
     pub owner_uid: vitrine_core::UserId,
     /// Runs as the service account behind this API token; none: as the owner.
     #[serde(default)]
-    pub run_as_token_uid: Option<String>,
+    pub run_as_token_uid: Option<vitrine_core::TokenId>,
     pub spec: TaskSpec,
     #[serde(default)]
     pub paused: bool,
@@ -32,7 +32,7 @@ pub struct TaskRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskRunRecord {
-    pub uid: String,
+    pub uid: vitrine_core::TaskRunId,
     pub task_uid: vitrine_core::TaskId,
     pub task_name: String,
     /// Why the run exists: `cron:TASK:MS`, `event:KIND:ID:TASK`, `manual:UID`. Unique.
@@ -43,7 +43,7 @@ pub struct TaskRunRecord {
     /// parameter affects the next run, never one in flight.
     pub spec: TaskSpec,
     /// The user the run acts as (the owner, or the service account).
-    pub run_as_uid: String,
+    pub run_as_uid: vitrine_core::UserId,
     pub status: TaskRunStatus,
     pub total: i64,
     #[serde(default)]
@@ -66,7 +66,7 @@ pub struct RunLogLine {
 pub struct TaskRunProjectRecord {
     /// `RUN/PROJECT`: unique, so fanning out twice creates nothing new.
     pub uid: String,
-    pub run_uid: String,
+    pub run_uid: vitrine_core::TaskRunId,
     pub project_uid: vitrine_core::ProjectId,
     pub project_name: String,
     pub status: TaskRunStatus,

@@ -63,7 +63,7 @@ async fn main() {
     let project = new_uid();
     store
         .insert_location(&LocationRecord {
-            uid: new_uid(),
+            uid: new_uid().into(),
             name: "files".into(),
             definition: json!({"kind": "fs", "root": files.path().to_string_lossy()}),
             grants: vec![LocationGrant {

@@ -144,6 +144,55 @@ record_id!(
     RecipientId
 );
 
+record_id!(
+    /// A group's id.
+    GroupId
+);
+record_id!(
+    /// A resource location's id.
+    LocationId
+);
+record_id!(
+    /// A dataset's id.
+    DatasetId
+);
+record_id!(
+    /// A workflow run's id.
+    RunId
+);
+record_id!(
+    /// An uploaded file's id.
+    UploadId
+);
+record_id!(
+    /// An API token's id.
+    TokenId
+);
+record_id!(
+    /// A published plugin version's id.
+    PluginId
+);
+record_id!(
+    /// A working copy's link to its origin.
+    CopyId
+);
+record_id!(
+    /// A working-copy link's id (issued by an origin).
+    CopyLinkId
+);
+record_id!(
+    /// A kept export's id (bundle, data or report file).
+    ExportId
+);
+record_id!(
+    /// A task run's id.
+    TaskRunId
+);
+record_id!(
+    /// One project's part of a task run.
+    TaskRunProjectId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

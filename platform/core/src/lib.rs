@@ -22,7 +22,11 @@ pub mod workflow;
 
 pub use audit_action::AuditAction;
 pub use error::{CoreError, ErrorCode};
-pub use ids::{FolderId, LinkId, ProjectId, RecipientId, ReportId, RevisionId, TaskId, UserId};
+pub use ids::{
+    CopyId, CopyLinkId, DatasetId, ExportId, FolderId, GroupId, LinkId, LocationId, PluginId,
+    ProjectId, RecipientId, ReportId, RevisionId, RunId, TaskId, TaskRunId, TaskRunProjectId,
+    TokenId, UploadId, UserId,
+};
 pub use names::{
     Ability, AttributeKey, ConnectionRole, Name, Password, ServerPermission, Slug, Username,
 };

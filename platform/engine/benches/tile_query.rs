@@ -325,7 +325,7 @@ async fn main() {
 
 fn dataset(hash: &str, rows: usize, size: usize) -> DatasetRecord {
     DatasetRecord {
-        uid: new_uid(),
+        uid: new_uid().into(),
         project_uid: "bench".into(),
         name: "facts".into(),
         block_id: "publish".into(),

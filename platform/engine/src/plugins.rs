@@ -87,7 +87,7 @@ impl Engine {
             self.store.artifacts().put(path, bytes.clone()).await?;
         }
         let record = PluginRecord {
-            uid: new_uid(),
+            uid: new_uid().into(),
             name: info.name.clone(),
             version,
             description: info.description.clone(),
@@ -95,7 +95,7 @@ impl Engine {
             bytes: bytes.len() as i64,
             info: serde_json::to_value(info).expect("plugin info serializes"),
             enabled: true,
-            published_by: by.to_owned(),
+            published_by: by.into(),
             published_ms: now_ms(),
         };
         self.store.insert_plugin(&record).await?;

@@ -41,7 +41,7 @@ async fn fixture() -> Fixture {
     let folder = new_uid();
     store
         .insert_location(&LocationRecord {
-            uid: new_uid(),
+            uid: new_uid().into(),
             name: "files".into(),
             definition: json!({"kind": "fs", "root": files.path().to_string_lossy()}),
             grants: vec![LocationGrant {

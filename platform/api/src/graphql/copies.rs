@@ -85,7 +85,7 @@ pub struct WorkingCopyLink {
 impl From<WorkingCopyLinkRecord> for WorkingCopyLink {
     fn from(l: WorkingCopyLinkRecord) -> Self {
         WorkingCopyLink {
-            id: ID(l.uid),
+            id: ID(l.uid.into()),
             project_id: ID(l.project_uid.into()),
             created_at: time(l.created_ms),
             expires_at: time(l.expires_ms),
@@ -137,7 +137,7 @@ impl From<ExportRecord> for ExportFile {
     fn from(e: ExportRecord) -> Self {
         ExportFile {
             url: format!("/download/export/{}", e.uid),
-            id: ID(e.uid),
+            id: ID(e.uid.into()),
             filename: e.filename,
             bytes: e.bytes,
             expires_at: time(e.expires_ms),

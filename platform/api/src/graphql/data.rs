@@ -488,7 +488,7 @@ impl DataSubscription {
                         let f = finished?;
                         Some((
                             RunProgress {
-                                run_id: ID(f.uid.clone()),
+                                run_id: ID(f.uid.clone().into()),
                                 block: None,
                                 run_status: f.status.into(),
                             },

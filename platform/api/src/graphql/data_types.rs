@@ -60,7 +60,7 @@ pub struct ResourceLocation(pub LocationRecord);
 #[Object]
 impl ResourceLocation {
     async fn id(&self) -> ID {
-        ID(self.0.uid.clone())
+        ID(self.0.uid.clone().into())
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -233,7 +233,7 @@ pub struct WorkflowRun(pub RunRecord);
 #[Object]
 impl WorkflowRun {
     async fn id(&self) -> ID {
-        ID(self.0.uid.clone())
+        ID(self.0.uid.clone().into())
     }
     async fn project_id(&self) -> ID {
         ID(self.0.project_uid.clone().into())
@@ -246,7 +246,7 @@ impl WorkflowRun {
     }
     /// The user who started it (for a scheduled task: the task's identity).
     async fn requested_by_id(&self) -> Option<ID> {
-        self.0.requested_by.clone().map(ID)
+        self.0.requested_by.as_deref().map(ID::from)
     }
     async fn started_at(&self) -> DateTime<Utc> {
         time(self.0.started_ms)
@@ -303,7 +303,7 @@ pub struct Dataset(pub DatasetRecord);
 #[Object]
 impl Dataset {
     async fn id(&self) -> ID {
-        ID(self.0.uid.clone())
+        ID(self.0.uid.clone().into())
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -474,7 +474,7 @@ pub struct Upload(pub UploadRecord);
 impl Upload {
     /// Name it in an `upload_source` block's `upload` field.
     async fn id(&self) -> ID {
-        ID(self.0.uid.clone())
+        ID(self.0.uid.clone().into())
     }
     async fn filename(&self) -> &str {
         &self.0.filename

@@ -74,7 +74,7 @@ impl Plugin {
 #[Object]
 impl Plugin {
     async fn id(&self) -> ID {
-        ID(self.record.uid.clone())
+        ID(self.record.uid.clone().into())
     }
     async fn name(&self) -> &str {
         &self.record.name
@@ -134,7 +134,7 @@ impl Plugin {
         &self.record.content_hash
     }
     async fn published_by(&self) -> ID {
-        ID(self.record.published_by.clone())
+        ID(self.record.published_by.clone().into())
     }
     async fn published_at(&self) -> DateTime<Utc> {
         time(self.record.published_ms)

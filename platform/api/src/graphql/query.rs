@@ -68,7 +68,7 @@ impl QueryRoot {
             n,
             None,
             after.is_some(),
-            |g| g.uid.clone(),
+            |g| g.uid.clone().into(),
             Group,
         ))
     }

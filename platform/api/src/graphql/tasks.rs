@@ -219,7 +219,7 @@ impl Task {
             p.first,
             None,
             after.is_some(),
-            |r| r.run.uid.clone(),
+            |r| r.run.uid.clone().into(),
             TaskRun,
         ))
     }
@@ -231,7 +231,7 @@ pub struct TaskRun(pub TaskRunView);
 #[Object]
 impl TaskRun {
     async fn id(&self) -> ID {
-        ID(self.0.run.uid.clone())
+        ID(self.0.run.uid.clone().into())
     }
     async fn task_id(&self) -> ID {
         ID(self.0.run.task_uid.clone().into())

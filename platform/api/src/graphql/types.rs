@@ -152,7 +152,7 @@ pub struct Group(pub GroupRecord);
 #[Object]
 impl Group {
     async fn id(&self) -> ID {
-        ID(self.0.uid.clone())
+        ID(self.0.uid.clone().into())
     }
     /// The name policies use for this group: `group:ID`.
     async fn subject(&self) -> String {
@@ -328,7 +328,7 @@ pub struct ApiToken {
 impl From<ApiTokenRecord> for ApiToken {
     fn from(r: ApiTokenRecord) -> Self {
         ApiToken {
-            id: ID(r.uid),
+            id: ID(r.uid.into()),
             name: r.name,
             user_id: ID(r.user_uid.into()),
             read_only: r.read_only,

@@ -103,10 +103,10 @@ impl Engine {
         let (cancel, cancel_rx) = watch::channel(false);
         let (events, _) = broadcast::channel(1024);
         let record = RunRecord {
-            uid: new_uid(),
+            uid: new_uid().into(),
             project_uid: req.project_uid.clone().into(),
             status: RunStatus::Running,
-            requested_by: req.requested_by.clone(),
+            requested_by: req.requested_by.clone().map(Into::into),
             from_block: req.from_block.clone(),
             started_ms: now_ms(),
             finished_ms: None,
@@ -123,7 +123,7 @@ impl Engine {
             active.insert(
                 req.project_uid.clone(),
                 ActiveRun {
-                    run_uid: record.uid.clone(),
+                    run_uid: record.uid.clone().into(),
                     cancel,
                     events: events.clone(),
                 },
@@ -154,7 +154,7 @@ impl Engine {
             };
             // Nobody listening is fine.
             let _ = engine.finished.send(FinishedRun {
-                run_uid,
+                run_uid: run_uid.into(),
                 project_uid: project,
                 status,
             });
@@ -424,7 +424,7 @@ impl Engine {
         record.blocks = serde_json::to_value(ordered(&order, &results)).expect("results serialize");
         self.store.update_run(&record).await?;
         let _ = events.send(RunEvent {
-            run: record.uid.clone(),
+            run: record.uid.clone().into(),
             block: None,
             run_status: status,
         });
@@ -442,7 +442,7 @@ impl Engine {
     ) {
         // No subscriber is normal; the run record holds the same facts.
         let _ = events.send(RunEvent {
-            run: record.uid.clone(),
+            run: record.uid.clone().into(),
             block: Some(r),
             run_status: status,
         });

@@ -172,7 +172,7 @@ impl Engine {
             }
             self.store
                 .put_dataset(&DatasetRecord {
-                    uid: new_uid(),
+                    uid: new_uid().into(),
                     project_uid: req.project_uid.clone().into(),
                     name: c.dataset.clone(),
                     block_id: p.block.id.clone(),

@@ -81,7 +81,7 @@ impl Data {
         let name = vitrine_core::Name::parse("name", name)?.into_inner();
         LocationKind::parse(&definition)?;
         let record = LocationRecord {
-            uid: new_uid(),
+            uid: new_uid().into(),
             name,
             definition,
             grants: vec![],
@@ -268,7 +268,7 @@ impl Data {
             parameters: parameters.clone(),
             version: expected + 1,
             updated_ms: now_ms(),
-            updated_by: Some(caller.uid().to_owned()),
+            updated_by: Some(caller.uid().into()),
         };
         let audit = Audit::event(
             caller,
@@ -443,12 +443,12 @@ impl Data {
             .put(vitrine_storage::Artifact::Upload(&hash), bytes)
             .await?;
         let record = UploadRecord {
-            uid: new_uid(),
+            uid: new_uid().into(),
             project_uid: project_uid.into(),
             filename,
             content_hash: hash,
             bytes: size,
-            uploaded_by: caller.uid().to_owned(),
+            uploaded_by: caller.uid().into(),
             created_ms: now_ms(),
         };
         self.store.insert_upload(&record).await?;

@@ -202,7 +202,7 @@ impl Directory {
         caller.require_write()?;
         self.require_admin(caller)?;
         let group = GroupRecord {
-            uid: new_uid(),
+            uid: new_uid().into(),
             name: Name::parse("name", name)?.into_inner(),
             created_ms: now_ms(),
         };

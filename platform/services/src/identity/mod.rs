@@ -90,7 +90,7 @@ impl Identity {
             .filter(|u| !u.disabled)
             .ok_or_else(copy_link_refused)?;
         let credential = Credential::CopyLink {
-            link_uid: link.uid.clone(),
+            link_uid: link.uid.clone().into(),
         };
         Ok((Caller::new(user, credential, address), link))
     }

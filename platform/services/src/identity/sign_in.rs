@@ -226,7 +226,7 @@ impl Identity {
         Ok(Caller::new(
             user,
             Credential::ApiToken {
-                token_uid: record.uid,
+                token_uid: record.uid.into(),
                 read_only: record.read_only,
             },
             meta.address.clone(),
@@ -373,7 +373,7 @@ impl Identity {
         }
         let token = new_token("vit");
         let record = ApiTokenRecord {
-            uid: new_uid(),
+            uid: new_uid().into(),
             token_hash: token_hash(&token),
             user_uid: owner.uid.clone(),
             name: name.into_inner(),

@@ -145,7 +145,7 @@ impl Tasks {
                     if r.status == TaskRunStatus::Queued {
                         self.push_job(
                             Job::Project {
-                                run_uid: run.uid.clone(),
+                                run_uid: run.uid.clone().into(),
                                 record_uid: r.uid.clone(),
                                 attempt: r.attempts + 1,
                             },

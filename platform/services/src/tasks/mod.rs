@@ -169,7 +169,7 @@ impl Tasks {
             uid: new_uid().into(),
             name,
             owner_uid: caller.uid().into(),
-            run_as_token_uid: run_as,
+            run_as_token_uid: run_as.map(Into::into),
             spec: input.spec,
             paused: false,
             next_fire_ms: None,
@@ -206,7 +206,7 @@ impl Tasks {
         let run_as = self.check_task(caller, &input, Some(uid)).await?;
         task.name = name;
         task.spec = input.spec;
-        task.run_as_token_uid = run_as;
+        task.run_as_token_uid = run_as.map(Into::into);
         task.updated_ms = now_ms();
         let now = task.updated_ms;
         schedule(&mut task, now);
@@ -348,7 +348,7 @@ impl Tasks {
             ));
         }
         identity_usable(&user, Some(&record)).map_err(|e| refused(&e))?;
-        Ok((record.uid, user))
+        Ok((record.uid.into(), user))
     }
 
     /// The user a task acts as right now, or why it cannot act at all.

@@ -120,13 +120,13 @@ impl Tasks {
         chain: Vec<String>,
     ) -> ApiResult<(TaskRunRecord, bool)> {
         let record = TaskRunRecord {
-            uid: vitrine_storage::new_uid(),
+            uid: vitrine_storage::new_uid().into(),
             task_uid: task.uid.clone(),
             task_name: task.name.clone(),
             fire_key: fire_key.to_owned(),
             cause: cause.to_owned(),
             spec: task.spec.clone(),
-            run_as_uid: String::new(),
+            run_as_uid: String::new().into(),
             status: TaskRunStatus::Queued,
             total: 0,
             message: String::new(),
@@ -224,7 +224,7 @@ impl Tasks {
             if skip.is_none() {
                 self.push_job(
                     Job::Project {
-                        run_uid: run.uid.clone(),
+                        run_uid: run.uid.clone().into(),
                         record_uid: r.uid.clone(),
                         attempt: 1,
                     },
@@ -471,7 +471,7 @@ impl Tasks {
         let mut limits = self.runtime.limits.lock();
         Some(
             limits
-                .entry(run.uid.clone())
+                .entry(run.uid.clone().into())
                 .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(n)))
                 .clone(),
         )

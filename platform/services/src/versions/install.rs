@@ -257,7 +257,7 @@ impl Versions {
                 parameters,
                 version: expect_version + 1,
                 updated_ms: now,
-                updated_by: author_uid.map(str::to_owned),
+                updated_by: author_uid.map(str::to_owned).map(Into::into),
             },
             reports,
             datasets: payload
@@ -268,7 +268,7 @@ impl Versions {
                     uid: if d.project_uid == target_uid {
                         d.uid.clone()
                     } else {
-                        new_uid()
+                        new_uid().into()
                     },
                     project_uid: target_uid.into(),
                     ..d.clone()

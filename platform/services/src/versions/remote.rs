@@ -65,10 +65,10 @@ impl Versions {
         let token = new_token("vwc");
         let now = now_ms();
         let record = WorkingCopyLinkRecord {
-            uid: new_uid(),
+            uid: new_uid().into(),
             project_uid: project_uid.into(),
             token_hash: token_hash(&token),
-            created_by: caller.uid().to_owned(),
+            created_by: caller.uid().into(),
             created_ms: now,
             expires_ms: now + hours * 3_600_000,
             revoked: false,
@@ -301,7 +301,7 @@ impl Versions {
         };
         let m = &bundle.manifest;
         let record = WorkingCopyRecord {
-            uid: new_uid(),
+            uid: new_uid().into(),
             copy_uid: plan.record().uid.clone().into(),
             origin_project_uid: m.project.uid.clone().unwrap_or_default().into(),
             origin_name: m.project.name.clone(),
@@ -310,7 +310,7 @@ impl Versions {
             base_origin_number: m.head,
             base_copy_number: 0,
             report_map: Default::default(),
-            created_by: caller.uid().to_owned(),
+            created_by: caller.uid().into(),
             created_ms: now_ms(),
             synced_ms: 0,
         };

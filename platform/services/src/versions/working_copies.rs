@@ -97,7 +97,7 @@ impl Versions {
             .plan_project(caller, folder, name, slug, AuditAction::ProjectCreate, "")
             .await?;
         let record = WorkingCopyRecord {
-            uid: new_uid(),
+            uid: new_uid().into(),
             copy_uid: plan.record().uid.clone().into(),
             origin_project_uid: origin_uid.into(),
             origin_name: origin.record.name.clone(),
@@ -106,7 +106,7 @@ impl Versions {
             base_origin_number: number,
             base_copy_number: 0,
             report_map: BTreeMap::new(),
-            created_by: caller.uid().to_owned(),
+            created_by: caller.uid().into(),
             created_ms: now_ms(),
             synced_ms: 0,
         };

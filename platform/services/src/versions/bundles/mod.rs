@@ -145,9 +145,9 @@ impl Versions {
         let uid = new_uid();
         let record = ExportRecord {
             path: Artifact::Export(&uid).path(),
-            uid,
+            uid: uid.into(),
             project_uid: project_uid.into(),
-            requested_by: caller.uid().to_owned(),
+            requested_by: caller.uid().into(),
             filename: filename.to_owned(),
             content_type: content_type.to_owned(),
             bytes: bytes.len() as i64,
@@ -257,7 +257,7 @@ impl Versions {
                 ));
             }
             datasets.push(DatasetRecord {
-                uid: new_uid(),
+                uid: new_uid().into(),
                 project_uid: Default::default(),
                 name: d.name.clone(),
                 block_id: d.block_id.clone(),
