@@ -8,7 +8,7 @@ use crate::{AuditRecord, PageRequest, StorageResult, Store, new_uid, now_ms};
 /// What a caller knows when recording an event; time and id are added here.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NewAuditEvent {
-    pub actor_uid: Option<String>,
+    pub actor_uid: Option<vitrine_core::UserId>,
     pub actor_name: String,
     pub action: AuditAction,
     pub object: String,
@@ -21,7 +21,7 @@ impl NewAuditEvent {
     /// The stored row, stamped now: an id and a time are all the store adds.
     pub(crate) fn into_record(self, at_ms: i64) -> AuditRecord {
         AuditRecord {
-            uid: new_uid(),
+            uid: new_uid().into(),
             at_ms,
             actor_uid: self.actor_uid,
             actor_name: self.actor_name,
@@ -36,7 +36,7 @@ impl NewAuditEvent {
 
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
-    pub actor_uid: Option<String>,
+    pub actor_uid: Option<vitrine_core::UserId>,
     pub action_prefix: Option<String>,
     /// Any of these actions (empty: any action).
     pub actions: Vec<AuditAction>,

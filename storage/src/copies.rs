@@ -17,7 +17,7 @@ use crate::{
 pub struct WorkingCopyRecord {
     pub uid: vitrine_core::CopyId,
     /// The copy: a project of this instance.
-    pub copy_uid: String,
+    pub copy_uid: vitrine_core::ProjectId,
     /// The origin project's uid, on this instance or on `origin_url`'s.
     pub origin_project_uid: vitrine_core::ProjectId,
     pub origin_name: String,

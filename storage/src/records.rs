@@ -44,7 +44,7 @@ pub struct GroupRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionRecord {
-    pub uid: String,
+    pub uid: vitrine_core::SessionId,
     pub token_hash: String,
     pub user_uid: vitrine_core::UserId,
     pub csrf_token: String,
@@ -94,7 +94,7 @@ pub struct ProjectRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VirtualRootRecord {
-    pub uid: String,
+    pub uid: vitrine_core::VirtualRootId,
     pub name: String,
     pub folder_uid: vitrine_core::FolderId,
     pub position: i64,
@@ -102,10 +102,10 @@ pub struct VirtualRootRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditRecord {
-    pub uid: String,
+    pub uid: vitrine_core::AuditEventId,
     pub at_ms: i64,
     #[serde(default)]
-    pub actor_uid: Option<String>,
+    pub actor_uid: Option<vitrine_core::UserId>,
     pub actor_name: String,
     pub action: String,
     pub object: String,

@@ -32,7 +32,7 @@ pub struct ShareLinkRecord {
     pub expires_ms: Option<i64>,
     /// SHA-256 of the link's token; recipients links also carry one (the sign-in page).
     pub token_hash: Option<String>,
-    pub created_by: String,
+    pub created_by: vitrine_core::UserId,
     pub created_ms: i64,
     pub updated_ms: i64,
     pub paused: bool,

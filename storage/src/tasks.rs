@@ -65,7 +65,7 @@ pub struct RunLogLine {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskRunProjectRecord {
     /// `RUN/PROJECT`: unique, so fanning out twice creates nothing new.
-    pub uid: String,
+    pub uid: vitrine_core::TaskRunProjectId,
     pub run_uid: vitrine_core::TaskRunId,
     pub project_uid: vitrine_core::ProjectId,
     pub project_name: String,

@@ -193,6 +193,19 @@ record_id!(
     TaskRunProjectId
 );
 
+record_id!(
+    /// A sign-in session's id.
+    SessionId
+);
+record_id!(
+    /// A virtual root's id.
+    VirtualRootId
+);
+record_id!(
+    /// An audit event's id.
+    AuditEventId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,9 +23,9 @@ pub mod workflow;
 pub use audit_action::AuditAction;
 pub use error::{CoreError, ErrorCode};
 pub use ids::{
-    CopyId, CopyLinkId, DatasetId, ExportId, FolderId, GroupId, LinkId, LocationId, PluginId,
-    ProjectId, RecipientId, ReportId, RevisionId, RunId, TaskId, TaskRunId, TaskRunProjectId,
-    TokenId, UploadId, UserId,
+    AuditEventId, CopyId, CopyLinkId, DatasetId, ExportId, FolderId, GroupId, LinkId, LocationId,
+    PluginId, ProjectId, RecipientId, ReportId, RevisionId, RunId, SessionId, TaskId, TaskRunId,
+    TaskRunProjectId, TokenId, UploadId, UserId, VirtualRootId,
 };
 pub use names::{
     Ability, AttributeKey, ConnectionRole, Name, Password, ServerPermission, Slug, Username,

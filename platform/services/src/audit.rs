@@ -70,7 +70,7 @@ impl Audit {
         detail: &str,
     ) -> NewAuditEvent {
         NewAuditEvent {
-            actor_uid: Some(caller.user().uid.clone().into()),
+            actor_uid: Some(caller.user().uid.clone()),
             actor_name: caller.user().username.clone(),
             action,
             object: object.into(),
@@ -99,7 +99,7 @@ impl Audit {
         detail: &str,
     ) -> ApiResult<()> {
         self.write(NewAuditEvent {
-            actor_uid: Some(user.uid.clone().into()),
+            actor_uid: Some(user.uid.clone()),
             actor_name: user.username.clone(),
             action,
             object: object.into(),
@@ -118,7 +118,7 @@ impl Audit {
         meta: &RequestMeta,
     ) -> ApiResult<()> {
         self.write(NewAuditEvent {
-            actor_uid: user.map(|u| u.uid.clone()).map(Into::into),
+            actor_uid: user.map(|u| u.uid.clone()),
             actor_name: attempted.into(),
             action: AuditAction::AuthLogin,
             object: user

@@ -21,7 +21,7 @@ pub struct WorkingCopy(pub WorkingCopyStatus);
 impl WorkingCopy {
     /// The copy.
     async fn project_id(&self) -> ID {
-        ID(self.0.record.copy_uid.clone())
+        ID(self.0.record.copy_uid.clone().into())
     }
     async fn origin_id(&self) -> ID {
         ID(self.0.record.origin_project_uid.clone().into())
@@ -173,7 +173,7 @@ impl CopyQuery {
         Ok(list
             .into_iter()
             .map(|(w, p)| WorkingCopyOf {
-                project_id: ID(w.copy_uid),
+                project_id: ID(w.copy_uid.into()),
                 name: p.map(|p| p.name),
                 base_origin_revision: w.base_origin_number,
                 synced_at: time(w.synced_ms),

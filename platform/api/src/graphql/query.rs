@@ -259,7 +259,7 @@ impl QueryRoot {
         let (p, n) = page_ahead(first, after.clone()).gql()?;
         let f = filter.unwrap_or_default();
         let filter = AuditFilter {
-            actor_uid: f.actor_id.map(|i| i.0),
+            actor_uid: f.actor_id.map(|i| i.0).map(Into::into),
             action_prefix: f.action_prefix,
             actions: f
                 .actions
@@ -277,7 +277,7 @@ impl QueryRoot {
             n,
             None,
             after.is_some(),
-            |e| e.uid.clone(),
+            |e| e.uid.clone().into(),
             AuditEvent::from,
         ))
     }

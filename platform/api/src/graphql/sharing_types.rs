@@ -249,7 +249,7 @@ impl ShareLink {
         (self.0.kind != LinkKind::Public).then(|| url(ctx, &link_path(&self.0.uid)))
     }
     async fn created_by(&self) -> ID {
-        ID(self.0.created_by.clone())
+        ID(self.0.created_by.clone().into())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         time(self.0.created_ms)

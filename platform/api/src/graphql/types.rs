@@ -305,7 +305,7 @@ impl VirtualRoot {
 impl From<VirtualRootRecord> for VirtualRoot {
     fn from(r: VirtualRootRecord) -> Self {
         VirtualRoot {
-            id: ID(r.uid),
+            id: ID(r.uid.into()),
             name: r.name,
             folder_id: ID(r.folder_uid.into()),
             position: r.position,
@@ -472,9 +472,9 @@ pub struct AuditEvent {
 impl From<AuditRecord> for AuditEvent {
     fn from(r: AuditRecord) -> Self {
         AuditEvent {
-            id: ID(r.uid),
+            id: ID(r.uid.into()),
             at: time(r.at_ms),
-            actor_id: r.actor_uid.map(ID),
+            actor_id: r.actor_uid.map(|u| ID(u.into())),
             actor_name: r.actor_name,
             action: vitrine_core::AuditAction::parse(&r.action).into(),
             action_name: r.action,

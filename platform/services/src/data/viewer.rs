@@ -74,7 +74,7 @@ impl Grant {
     ) -> NewAuditEvent {
         let (uid, name, address) = self.actor.clone();
         NewAuditEvent {
-            actor_uid: uid,
+            actor_uid: uid.map(Into::into),
             actor_name: name,
             action,
             object: object.into(),

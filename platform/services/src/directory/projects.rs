@@ -344,7 +344,7 @@ impl Directory {
             .await?
             .ok_or_else(|| ApiError::not_found("folder"))?;
         let root = VirtualRootRecord {
-            uid: new_uid(),
+            uid: new_uid().into(),
             name: name.into_inner(),
             folder_uid: folder.into(),
             position,

@@ -95,7 +95,7 @@ impl Identity {
         let now = now_ms();
         self.store
             .insert_session(&SessionRecord {
-                uid: new_uid(),
+                uid: new_uid().into(),
                 token_hash: token_hash(&session_token),
                 user_uid: user.uid.clone(),
                 csrf_token: csrf_token.clone(),

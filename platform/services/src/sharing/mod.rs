@@ -317,7 +317,7 @@ impl Sharing {
             rights: new.rights,
             expires_ms: new.expires_ms,
             token_hash: public_token.as_deref().map(token_hash),
-            created_by: caller.uid().to_owned(),
+            created_by: caller.uid().into(),
             created_ms: now,
             updated_ms: now,
             paused: false,

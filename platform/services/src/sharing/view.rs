@@ -161,7 +161,7 @@ impl Sharing {
             &a.link.uid,
             a.recipient.as_ref().map(|r| r.uid.as_str()),
             NewAuditEvent {
-                actor_uid: a.user.as_ref().map(|u| u.uid.clone()).map(Into::into),
+                actor_uid: a.user.as_ref().map(|u| u.uid.clone()),
                 actor_name: a.who(),
                 action: AuditAction::ShareView,
                 object: format!("share_link:{}", a.link.uid),

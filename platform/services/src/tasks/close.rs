@@ -146,7 +146,7 @@ impl Tasks {
                         self.push_job(
                             Job::Project {
                                 run_uid: run.uid.clone().into(),
-                                record_uid: r.uid.clone(),
+                                record_uid: r.uid.clone().into(),
                                 attempt: r.attempts + 1,
                             },
                             None,

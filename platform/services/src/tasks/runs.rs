@@ -192,7 +192,7 @@ impl Tasks {
             let skip = self.project_skip_reason(p, &spec).await?;
             records.push((
                 TaskRunProjectRecord {
-                    uid: format!("{}/{}", run.uid, p.record.uid),
+                    uid: format!("{}/{}", run.uid, p.record.uid).into(),
                     run_uid: run.uid.clone(),
                     project_uid: p.record.uid.clone(),
                     project_name: p.record.name.clone(),
@@ -225,7 +225,7 @@ impl Tasks {
                 self.push_job(
                     Job::Project {
                         run_uid: run.uid.clone().into(),
-                        record_uid: r.uid.clone(),
+                        record_uid: r.uid.clone().into(),
                         attempt: 1,
                     },
                     None,

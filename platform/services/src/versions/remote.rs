@@ -302,7 +302,7 @@ impl Versions {
         let m = &bundle.manifest;
         let record = WorkingCopyRecord {
             uid: new_uid().into(),
-            copy_uid: plan.record().uid.clone().into(),
+            copy_uid: plan.record().uid.clone(),
             origin_project_uid: m.project.uid.clone().unwrap_or_default().into(),
             origin_name: m.project.name.clone(),
             origin_url: Some(url.clone()),

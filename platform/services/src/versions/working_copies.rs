@@ -98,7 +98,7 @@ impl Versions {
             .await?;
         let record = WorkingCopyRecord {
             uid: new_uid().into(),
-            copy_uid: plan.record().uid.clone().into(),
+            copy_uid: plan.record().uid.clone(),
             origin_project_uid: origin_uid.into(),
             origin_name: origin.record.name.clone(),
             origin_url: None,
