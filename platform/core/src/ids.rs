@@ -2,6 +2,20 @@
 //! expected. Stored and sent as the plain string they wrap (`serde(transparent)`); they
 //! read as `&str` wherever text is wanted (`Deref`), so logs, paths and queries need no
 //! conversion.
+//!
+//! One table's id is not another's:
+//!
+//! ```compile_fail
+//! let report = vitrine_core::ReportId::from("r1");
+//! let project: vitrine_core::ProjectId = report;
+//! ```
+//!
+//! while text becomes an id only when said so:
+//!
+//! ```
+//! let project = vitrine_core::ProjectId::from("p1");
+//! assert_eq!(format!("project:{project}"), "project:p1");
+//! ```
 
 /// Declares an id type for one table.
 macro_rules! record_id {
