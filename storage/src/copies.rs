@@ -165,7 +165,7 @@ impl Store {
 
     pub async fn working_copy_links(
         &self,
-        project_uid: &str,
+        project_uid: &vitrine_core::ProjectId,
     ) -> StorageResult<Vec<WorkingCopyLinkRecord>> {
         self.rows(
             "SELECT * FROM working_copy_link WHERE project_uid = $p ORDER BY uid",
@@ -340,13 +340,27 @@ mod tests {
         let refused = store.replace_project(&replacement(7)).await;
         assert!(refused.is_err(), "{refused:?}");
         assert!(store.project("born").await.unwrap().is_none());
-        assert!(store.workflow("born").await.unwrap().is_none());
+        assert!(
+            store
+                .workflow(&vitrine_core::ProjectId::from("born"))
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(store.policy_lines().await.unwrap().is_empty());
         assert_eq!(audits(&store).await, 0);
         // Accepted: everything at once.
         store.replace_project(&replacement(0)).await.unwrap();
         assert_eq!(store.project("born").await.unwrap().unwrap().slug, "born");
-        assert_eq!(store.workflow("born").await.unwrap().unwrap().version, 1);
+        assert_eq!(
+            store
+                .workflow(&vitrine_core::ProjectId::from("born"))
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
+            1
+        );
         assert_eq!(store.policy_lines().await.unwrap().len(), 1);
         assert_eq!(audits(&store).await, 2);
     }

@@ -204,7 +204,10 @@ impl Store {
 
     // ---- workflows ----------------------------------------------------------------
 
-    pub async fn workflow(&self, project_uid: &str) -> StorageResult<Option<WorkflowRecord>> {
+    pub async fn workflow(
+        &self,
+        project_uid: &vitrine_core::ProjectId,
+    ) -> StorageResult<Option<WorkflowRecord>> {
         self.first(
             "SELECT * FROM workflow WHERE project_uid = $p",
             json!({ "p": project_uid }),
@@ -229,7 +232,10 @@ impl Store {
 
     // ---- block results ------------------------------------------------------------
 
-    pub async fn block_states(&self, project_uid: &str) -> StorageResult<Vec<BlockStateRecord>> {
+    pub async fn block_states(
+        &self,
+        project_uid: &vitrine_core::ProjectId,
+    ) -> StorageResult<Vec<BlockStateRecord>> {
         self.rows(
             "SELECT * FROM block_state WHERE project_uid = $p",
             json!({ "p": project_uid }),
@@ -251,7 +257,7 @@ impl Store {
     /// Forgets results of blocks no longer in the workflow.
     pub async fn retain_block_states(
         &self,
-        project_uid: &str,
+        project_uid: &vitrine_core::ProjectId,
         keep: &[String],
     ) -> StorageResult<()> {
         self.exec(
@@ -263,7 +269,10 @@ impl Store {
 
     // ---- datasets -----------------------------------------------------------------
 
-    pub async fn datasets(&self, project_uid: &str) -> StorageResult<Vec<DatasetRecord>> {
+    pub async fn datasets(
+        &self,
+        project_uid: &vitrine_core::ProjectId,
+    ) -> StorageResult<Vec<DatasetRecord>> {
         self.cached_rows(
             "SELECT * FROM dataset WHERE project_uid = $p ORDER BY name",
             json!({ "p": project_uid }),
@@ -273,7 +282,7 @@ impl Store {
 
     pub async fn dataset(
         &self,
-        project_uid: &str,
+        project_uid: &vitrine_core::ProjectId,
         name: &str,
     ) -> StorageResult<Option<DatasetRecord>> {
         self.first(
@@ -295,7 +304,11 @@ impl Store {
     }
 
     /// Drops datasets no publish block produces any more.
-    pub async fn retain_datasets(&self, project_uid: &str, keep: &[String]) -> StorageResult<()> {
+    pub async fn retain_datasets(
+        &self,
+        project_uid: &vitrine_core::ProjectId,
+        keep: &[String],
+    ) -> StorageResult<()> {
         self.exec(
             "DELETE dataset WHERE project_uid = $p AND name NOTINSIDE $keep",
             json!({ "p": project_uid, "keep": keep }),
@@ -352,7 +365,7 @@ impl Store {
     /// A project's runs, newest first.
     pub async fn workflow_runs(
         &self,
-        project_uid: &str,
+        project_uid: &vitrine_core::ProjectId,
         limit: usize,
     ) -> StorageResult<Vec<RunRecord>> {
         self.rows(
@@ -385,7 +398,10 @@ impl Store {
 
     /// A project's reports read past the cache, for computing a write from them (a
     /// cached row may predate a commit that has not cleared the cache yet).
-    pub async fn reports_uncached(&self, project_uid: &str) -> StorageResult<Vec<ReportRecord>> {
+    pub async fn reports_uncached(
+        &self,
+        project_uid: &vitrine_core::ProjectId,
+    ) -> StorageResult<Vec<ReportRecord>> {
         self.rows(
             "SELECT * FROM report WHERE project_uid = $p ORDER BY uid",
             json!({ "p": project_uid }),
@@ -393,7 +409,10 @@ impl Store {
         .await
     }
 
-    pub async fn reports(&self, project_uid: &str) -> StorageResult<Vec<ReportRecord>> {
+    pub async fn reports(
+        &self,
+        project_uid: &vitrine_core::ProjectId,
+    ) -> StorageResult<Vec<ReportRecord>> {
         self.cached_rows(
             "SELECT * FROM report WHERE project_uid = $p ORDER BY uid",
             json!({ "p": project_uid }),
@@ -405,7 +424,7 @@ impl Store {
 
     pub async fn access_filters(
         &self,
-        project_uid: &str,
+        project_uid: &vitrine_core::ProjectId,
     ) -> StorageResult<Vec<AccessFilterRecord>> {
         self.cached_rows(
             "SELECT * FROM access_filter WHERE project_uid = $p ORDER BY dataset",

@@ -252,7 +252,10 @@ impl Store {
         .await
     }
 
-    pub async fn slug_aliases(&self, project_uid: &str) -> StorageResult<Vec<String>> {
+    pub async fn slug_aliases(
+        &self,
+        project_uid: &vitrine_core::ProjectId,
+    ) -> StorageResult<Vec<String>> {
         self.rows(
             "SELECT VALUE slug FROM slug_alias WHERE project_uid = $p ORDER BY created_ms",
             json!({ "p": project_uid }),

@@ -45,7 +45,7 @@ impl Store {
 
     pub async fn latest_revision(
         &self,
-        project_uid: &str,
+        project_uid: &vitrine_core::ProjectId,
     ) -> StorageResult<Option<RevisionRecord>> {
         self.first(
             "SELECT * FROM revision WHERE project_uid = $p ORDER BY number DESC LIMIT 1",
@@ -57,7 +57,7 @@ impl Store {
     /// A project's revisions numbered above `after`, oldest first.
     pub async fn revisions_after(
         &self,
-        project_uid: &str,
+        project_uid: &vitrine_core::ProjectId,
         after: i64,
     ) -> StorageResult<Vec<RevisionRecord>> {
         self.rows(
@@ -70,7 +70,7 @@ impl Store {
     /// A project's revisions newest first; `page.after` is the uid of the last one seen.
     pub async fn revisions_page(
         &self,
-        project_uid: &str,
+        project_uid: &vitrine_core::ProjectId,
         page: &PageRequest,
     ) -> StorageResult<Vec<RevisionRecord>> {
         self.rows(

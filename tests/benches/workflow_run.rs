@@ -111,7 +111,7 @@ async fn main() {
         let started = Instant::now();
         let run = engine
             .start_run(RunRequest {
-                project_uid: project.clone(),
+                project_uid: project.clone().into(),
                 folders: vec![folder.clone()],
                 requested_by: None,
                 from_block: None,
@@ -126,7 +126,7 @@ async fn main() {
         let record = store.workflow_run(&run.uid).await.unwrap().unwrap();
         assert_eq!(record.status.as_str(), "succeeded", "{:?}", record.blocks);
         let mut hashes: Vec<(String, String)> = store
-            .block_states(&project)
+            .block_states(&vitrine_core::ProjectId::from(&project))
             .await
             .unwrap()
             .into_iter()

@@ -3,6 +3,12 @@
 //! read as `&str` wherever text is wanted (`Deref`), so logs, paths and queries need no
 //! conversion.
 //!
+//! Text from a client becomes an id once, where it enters: a service's public method
+//! names it (`let project_uid = &ProjectId::from(project_uid)`), and below that the
+//! services' own methods, the engine and storage take `&ProjectId`, so a report's or a
+//! folder's id cannot reach a project lookup. (Project ids are typed this far; the other
+//! tables' ids are typed in records, and their methods still take `&str`.)
+//!
 //! One table's id is not another's:
 //!
 //! ```compile_fail
@@ -78,6 +84,18 @@ macro_rules! record_id {
         impl From<&String> for $name {
             fn from(s: &String) -> Self {
                 $name(s.clone())
+            }
+        }
+
+        impl From<&$name> for $name {
+            fn from(id: &$name) -> Self {
+                id.clone()
+            }
+        }
+
+        impl PartialEq<&$name> for $name {
+            fn eq(&self, other: &&$name) -> bool {
+                self.0 == other.0
             }
         }
 

@@ -79,7 +79,7 @@ pub struct Engine {
     store: Store,
     pub datasets: Arc<Datasets>,
     results: Mutex<cache::Lru<QueryResult>>,
-    active: Mutex<HashMap<String, run::ActiveRun>>,
+    active: Mutex<HashMap<vitrine_core::ProjectId, run::ActiveRun>>,
     /// Every run's end, for whoever reacts to refreshes (event-triggered tasks).
     finished: tokio::sync::broadcast::Sender<run::FinishedRun>,
     limits: EngineLimits,

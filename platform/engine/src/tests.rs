@@ -18,7 +18,7 @@ struct Fixture {
     files: tempfile::TempDir,
     store: Store,
     engine: Arc<Engine>,
-    project: String,
+    project: vitrine_core::ProjectId,
     folder: String,
 }
 
@@ -57,7 +57,7 @@ async fn fixture() -> Fixture {
         files,
         store,
         engine,
-        project: new_uid(),
+        project: new_uid().into(),
         folder,
     }
 }
@@ -74,7 +74,7 @@ impl Fixture {
         self.store
             .save_workflow(
                 &WorkflowRecord {
-                    project_uid: self.project.clone().into(),
+                    project_uid: self.project.clone(),
                     definition: serde_json::from_value(json!({ "blocks": blocks })).unwrap(),
                     parameters: BTreeMap::from([("dir".to_owned(), "sales".to_owned())]),
                     version: current + 1,

@@ -61,7 +61,10 @@ impl Commits {
 
     /// The project's content as it is now, read past the storage cache: revisions are
     /// computed from it.
-    pub(crate) async fn current_content(&self, project_uid: &str) -> ApiResult<RevisionContent> {
+    pub(crate) async fn current_content(
+        &self,
+        project_uid: &vitrine_core::ProjectId,
+    ) -> ApiResult<RevisionContent> {
         let workflow = self.store.workflow(project_uid).await?;
         let (workflow, parameters) = match workflow {
             Some(w) => (
@@ -125,7 +128,7 @@ impl Commits {
         self.commit(uid, commit).await
     }
 
-    async fn commit(&self, project_uid: &str, c: Commit<'_>) -> ApiResult<()> {
+    async fn commit(&self, project_uid: &vitrine_core::ProjectId, c: Commit<'_>) -> ApiResult<()> {
         for attempt in 0..STALE_RETRIES {
             // The latest revision first: content read after it can only be newer, and a
             // newer content comes with a newer revision, which makes the commit stale.
@@ -144,7 +147,7 @@ impl Commits {
             match self.store.commit_content(&commit).await {
                 Err(StorageError::Stale(why)) => {
                     tracing::debug!(
-                        project = project_uid,
+                        project = %project_uid,
                         attempt,
                         why,
                         "content commit is stale; reading again"
@@ -205,7 +208,7 @@ fn apply(content: &mut RevisionContent, write: &ContentWrite<'_>) {
 /// The revision recording `content`, or none when it equals the latest revision's.
 fn revision_for(
     c: &Commit<'_>,
-    project_uid: &str,
+    project_uid: &vitrine_core::ProjectId,
     content: &RevisionContent,
     latest: Option<&RevisionRecord>,
 ) -> ApiResult<Option<RevisionRecord>> {

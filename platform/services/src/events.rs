@@ -40,10 +40,16 @@ impl Events {
 
     /// Announces an event. With nobody listening (a process that runs no tasks) it is
     /// dropped, as it would have fired nothing.
-    pub(crate) fn publish(&self, kind: EventKind, project_uid: &str, id: &str, chain: Vec<String>) {
+    pub(crate) fn publish(
+        &self,
+        kind: EventKind,
+        project_uid: &vitrine_core::ProjectId,
+        id: &str,
+        chain: Vec<String>,
+    ) {
         let _ = self.tx.send(ProjectEvent {
             kind,
-            project_uid: project_uid.to_owned(),
+            project_uid: project_uid.to_owned().into(),
             id: id.to_owned(),
             chain,
         });

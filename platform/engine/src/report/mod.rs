@@ -86,7 +86,7 @@ impl Engine {
     /// given (`scopes` maps a dataset name to the scopes its viewers have).
     pub async fn warm_up(
         &self,
-        project_uid: &str,
+        project_uid: &vitrine_core::ProjectId,
         scopes: &(dyn Fn(&str) -> Vec<Scope> + Send + Sync),
     ) -> EngineResult<WarmUpSummary> {
         let started = Instant::now();

@@ -66,13 +66,13 @@ pub struct RunEvent {
 #[derive(Debug, Clone)]
 pub struct FinishedRun {
     pub run_uid: String,
-    pub project_uid: String,
+    pub project_uid: vitrine_core::ProjectId,
     pub status: RunStatus,
 }
 
 #[derive(Debug, Clone)]
 pub struct RunRequest {
-    pub project_uid: String,
+    pub project_uid: vitrine_core::ProjectId,
     /// The project's folder, then its ancestors: decides which locations it may use.
     pub folders: Vec<String>,
     pub requested_by: Option<String>,
@@ -104,7 +104,7 @@ impl Engine {
         let (events, _) = broadcast::channel(1024);
         let record = RunRecord {
             uid: new_uid().into(),
-            project_uid: req.project_uid.clone().into(),
+            project_uid: req.project_uid.clone(),
             status: RunStatus::Running,
             requested_by: req.requested_by.clone().map(Into::into),
             from_block: req.from_block.clone(),
@@ -187,7 +187,7 @@ impl Engine {
     }
 
     /// The run of `project_uid` going on in this process, if any.
-    pub fn active_run(&self, project_uid: &str) -> Option<String> {
+    pub fn active_run(&self, project_uid: &vitrine_core::ProjectId) -> Option<String> {
         self.active
             .lock()
             .get(project_uid)
@@ -199,7 +199,10 @@ impl Engine {
     }
 
     /// The project's validated workflow and resolved parameters.
-    pub async fn plan(&self, project_uid: &str) -> EngineResult<(Plan, BTreeMap<String, String>)> {
+    pub async fn plan(
+        &self,
+        project_uid: &vitrine_core::ProjectId,
+    ) -> EngineResult<(Plan, BTreeMap<String, String>)> {
         let record = self.store.workflow(project_uid).await?;
         let (wf, params) = match record {
             Some(r) => (r.definition, r.parameters),

@@ -123,7 +123,7 @@ impl Engine {
             });
         }
         let s = BlockStateRecord {
-            project_uid: req.project_uid.clone().into(),
+            project_uid: req.project_uid.clone(),
             block_id: id.clone(),
             key,
             content_hash: hash.clone(),
@@ -173,7 +173,7 @@ impl Engine {
             self.store
                 .put_dataset(&DatasetRecord {
                     uid: new_uid().into(),
-                    project_uid: req.project_uid.clone().into(),
+                    project_uid: req.project_uid.clone(),
                     name: c.dataset.clone(),
                     block_id: p.block.id.clone(),
                     content_hash: s.content_hash.clone(),

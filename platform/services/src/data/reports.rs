@@ -35,6 +35,7 @@ impl Data {
         caller: &Caller,
         project_uid: &str,
     ) -> ApiResult<Vec<ReportRecord>> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         self.directory
             .project_for(caller, project_uid, Action::View)
             .await?;
@@ -66,6 +67,7 @@ impl Data {
         name: &str,
         definition: Value,
     ) -> ApiResult<ReportRecord> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         let project = self
             .directory
             .authorize::<Edit>(caller, project_uid)
@@ -303,6 +305,7 @@ impl Data {
     /// Computes every tile's default result for each access scope the project's viewers
     /// have, so they open reports from the cache (editors).
     pub async fn warm_up(&self, caller: &Caller, project_uid: &str) -> ApiResult<WarmUpSummary> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         caller.require_write()?;
         self.directory
             .project_for(caller, project_uid, Action::Edit)
@@ -323,10 +326,11 @@ impl Data {
     /// The warm-up itself, with no caller: the scheduler runs it as the task's identity
     /// after checking that identity itself.
     pub async fn warm_up_project(&self, project_uid: &str) -> ApiResult<WarmUpSummary> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         let rules = self.rules_of(project_uid).await?;
         // Scopes: unrestricted (editors and above), plus one per distinct attribute set
         // among users who see the project as viewers.
-        let obj = Object::Project(project_uid.to_owned());
+        let obj = Object::Project(project_uid.to_owned().into());
         let mut viewers = Vec::new();
         let mut after = None;
         loop {

@@ -64,9 +64,13 @@ impl Data {
         user.connection_role.unwrap_or(sec.default_connection_role)
     }
 
-    pub(super) fn boosted(&self, project_uid: &str, sec: &DataSecurity) -> bool {
+    pub(super) fn boosted(
+        &self,
+        project_uid: &vitrine_core::ProjectId,
+        sec: &DataSecurity,
+    ) -> bool {
         sec.instance_boost
-            || sec.boosted_projects.contains(project_uid)
+            || sec.boosted_projects.contains(project_uid.as_str())
             || self
                 .folder_chain(project_uid)
                 .iter()
@@ -190,6 +194,7 @@ impl Data {
         caller: &Caller,
         project_uid: &str,
     ) -> ApiResult<BTreeMap<String, Vec<AccessRule>>> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         self.directory
             .project_for(caller, project_uid, Action::Edit)
             .await?;
@@ -198,7 +203,7 @@ impl Data {
 
     pub(super) async fn rules_of(
         &self,
-        project_uid: &str,
+        project_uid: &vitrine_core::ProjectId,
     ) -> ApiResult<BTreeMap<String, Vec<AccessRule>>> {
         let mut out = BTreeMap::new();
         for f in self.store.access_filters(project_uid).await? {
@@ -217,6 +222,7 @@ impl Data {
         dataset: &str,
         rules: Vec<AccessRule>,
     ) -> ApiResult<Vec<AccessRule>> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         caller.require_write()?;
         self.directory
             .project_for(caller, project_uid, Action::Manage)

@@ -93,7 +93,10 @@ pub(crate) struct TileContext {
 }
 
 impl Data {
-    pub(crate) async fn tile_context(&self, project_uid: &str) -> ApiResult<TileContext> {
+    pub(crate) async fn tile_context(
+        &self,
+        project_uid: &vitrine_core::ProjectId,
+    ) -> ApiResult<TileContext> {
         let (security, rules, datasets) =
             tokio::try_join!(self.data_security(), self.rules_of(project_uid), async {
                 Ok::<_, ApiError>(self.store.datasets(project_uid).await?)
@@ -114,6 +117,7 @@ impl Data {
         project_uid: &str,
         security: &DataSecurity,
     ) -> ApiResult<Grant> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         let settings = self.authz.settings();
         match viewer {
             Viewer::Member(caller) => {

@@ -54,8 +54,8 @@ impl Data {
     }
 
     /// The project's folder first, then its ancestors.
-    pub(crate) fn folder_chain(&self, project_uid: &str) -> Vec<String> {
-        let obj = Object::Project(project_uid.to_owned()).to_string();
+    pub(crate) fn folder_chain(&self, project_uid: &vitrine_core::ProjectId) -> Vec<String> {
+        let obj = Object::Project(project_uid.to_owned().into()).to_string();
         self.authz
             .snapshot()
             .chain(&obj)
@@ -197,6 +197,7 @@ impl Data {
 
     /// Editors see the workflow; viewers too when the project lets them.
     pub async fn workflow(&self, caller: &Caller, project_uid: &str) -> ApiResult<WorkflowView> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         let p = self
             .directory
             .project_for(caller, project_uid, Action::View)
@@ -216,7 +217,7 @@ impl Data {
                 updated_ms: r.updated_ms,
             },
             None => WorkflowView {
-                project_uid: project_uid.to_owned(),
+                project_uid: project_uid.to_owned().into(),
                 workflow: Workflow::default(),
                 parameters: BTreeMap::new(),
                 version: 0,
@@ -240,6 +241,7 @@ impl Data {
         expected_version: Option<i64>,
         message: Option<&str>,
     ) -> ApiResult<WorkflowView> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         let project = self
             .directory
             .authorize::<Edit>(caller, project_uid)
@@ -307,6 +309,7 @@ impl Data {
         force: bool,
         wait: bool,
     ) -> ApiResult<RunRecord> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         caller.require_write()?;
         self.directory
             .project_for(caller, project_uid, Action::Edit)
@@ -396,6 +399,7 @@ impl Data {
         project_uid: &str,
         limit: usize,
     ) -> ApiResult<Vec<RunRecord>> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         self.directory
             .project_for(caller, project_uid, Action::Edit)
             .await?;
@@ -425,6 +429,7 @@ impl Data {
         filename: &str,
         bytes: Vec<u8>,
     ) -> ApiResult<UploadRecord> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         caller.require_write()?;
         self.directory
             .project_for(caller, project_uid, Action::Edit)
@@ -469,6 +474,7 @@ impl Data {
         caller: &Caller,
         project_uid: &str,
     ) -> ApiResult<Vec<DatasetRecord>> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         self.directory
             .project_for(caller, project_uid, Action::View)
             .await?;

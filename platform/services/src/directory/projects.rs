@@ -323,6 +323,7 @@ impl Directory {
     }
 
     pub async fn old_slugs(&self, project_uid: &str) -> ApiResult<Vec<String>> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         Ok(self.store.slug_aliases(project_uid).await?)
     }
 

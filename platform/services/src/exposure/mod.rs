@@ -25,7 +25,7 @@ pub struct SharePolicy {
     pub refuse_exposing_edits: bool,
 }
 
-pub(crate) fn share_policy_key(project_uid: &str) -> String {
+pub(crate) fn share_policy_key(project_uid: &vitrine_core::ProjectId) -> String {
     format!("share_policy:{project_uid}")
 }
 
@@ -41,7 +41,10 @@ impl Exposures {
     }
 
     /// The project's share policy (the default when none was set).
-    pub(crate) async fn share_policy(&self, project_uid: &str) -> ApiResult<SharePolicy> {
+    pub(crate) async fn share_policy(
+        &self,
+        project_uid: &vitrine_core::ProjectId,
+    ) -> ApiResult<SharePolicy> {
         Ok(self
             .store
             .setting(&share_policy_key(project_uid))
@@ -103,7 +106,10 @@ impl Exposures {
     }
 
     /// The datasets with an access filter: what they show differs per viewer.
-    async fn filtered_datasets(&self, project_uid: &str) -> ApiResult<BTreeSet<String>> {
+    async fn filtered_datasets(
+        &self,
+        project_uid: &vitrine_core::ProjectId,
+    ) -> ApiResult<BTreeSet<String>> {
         Ok(self
             .store
             .access_filters(project_uid)
@@ -115,7 +121,7 @@ impl Exposures {
 
     async fn refuse_if_policy(
         &self,
-        project_uid: &str,
+        project_uid: &vitrine_core::ProjectId,
         found: &[(ShareLinkRecord, Vec<Exposure>)],
     ) -> ApiResult<()> {
         let widened: Vec<_> = found.iter().filter(|(_, f)| !f.is_empty()).collect();

@@ -227,7 +227,11 @@ impl Sharing {
     }
 
     /// Checks that the report (and tab) belong to the project.
-    async fn check_target(&self, project_uid: &str, target: &LinkTarget) -> ApiResult<()> {
+    async fn check_target(
+        &self,
+        project_uid: &vitrine_core::ProjectId,
+        target: &LinkTarget,
+    ) -> ApiResult<()> {
         let Some(report_uid) = target.report() else {
             return Ok(());
         };
@@ -272,7 +276,8 @@ impl Sharing {
         check_expiry(new.expires_ms)?;
         let pin = new.pinned || new.pinned_revision.is_some();
         check_pin(pin, &target, &new.rights)?;
-        self.check_target(&new.project_uid, &target).await?;
+        self.check_target(&vitrine_core::ProjectId::from(&new.project_uid), &target)
+            .await?;
         match (new.kind, new.recipients.is_empty()) {
             (LinkKind::Recipients, true) => {
                 return Err(ApiError::invalid(

@@ -21,6 +21,7 @@ impl Sharing {
         caller: &Caller,
         project_uid: &str,
     ) -> ApiResult<SharePolicy> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         self.directory
             .project_for(caller, project_uid, Action::Manage)
             .await?;
@@ -33,6 +34,7 @@ impl Sharing {
         project_uid: &str,
         policy: SharePolicy,
     ) -> ApiResult<SharePolicy> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         caller.require_write()?;
         self.directory
             .project_for(caller, project_uid, Action::Manage)

@@ -112,7 +112,7 @@ impl Tasks {
     async fn refresh(
         &self,
         who: &Caller,
-        project_uid: &str,
+        project_uid: &vitrine_core::ProjectId,
         record_uid: &str,
         force: bool,
     ) -> ApiResult<String> {

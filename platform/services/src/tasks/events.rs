@@ -48,7 +48,10 @@ impl Tasks {
                     _,
                     Some(done),
                 ) => t == done,
-                (Trigger::Event { .. }, Some(p), None) => self.target_holds(&task, p).await,
+                (Trigger::Event { .. }, Some(p), None) => {
+                    self.target_holds(&task, &vitrine_core::ProjectId::from(p))
+                        .await
+                }
                 _ => false,
             };
             if !matches {
@@ -90,7 +93,7 @@ impl Tasks {
     }
 
     /// Is `project_uid` in the task's target (with today's app parameters)?
-    async fn target_holds(&self, task: &TaskRecord, project_uid: &str) -> bool {
+    async fn target_holds(&self, task: &TaskRecord, project_uid: &vitrine_core::ProjectId) -> bool {
         let Ok(params) = self.app_parameters().await else {
             return false;
         };
@@ -118,7 +121,7 @@ impl Tasks {
         tokio::spawn(async move {
             while let Some(run) = next(&mut runs, "refresh").await {
                 let Some(t) = tasks.upgrade() else { break };
-                let chain = t.runtime.refreshing.lock().remove(&run.project_uid);
+                let chain = t.runtime.refreshing.lock().remove(run.project_uid.as_str());
                 if run.status == vitrine_core::RunStatus::Succeeded {
                     t.emit(
                         EventKind::ProjectRefreshed,

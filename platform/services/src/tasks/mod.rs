@@ -318,7 +318,7 @@ impl Tasks {
 
     pub(crate) async fn report_named(
         &self,
-        project_uid: &str,
+        project_uid: &vitrine_core::ProjectId,
         name_or_uid: &str,
     ) -> ApiResult<Option<vitrine_storage::ReportRecord>> {
         Ok(self

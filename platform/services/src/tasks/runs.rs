@@ -515,11 +515,15 @@ impl Tasks {
     }
 
     /// Remembers that a task's job is refreshing `project_uid` (see `refreshing`).
-    pub(crate) fn mark_refreshing(&self, project_uid: &str, chain: Vec<String>) {
+    pub(crate) fn mark_refreshing(
+        &self,
+        project_uid: &vitrine_core::ProjectId,
+        chain: Vec<String>,
+    ) {
         self.runtime
             .refreshing
             .lock()
-            .insert(project_uid.to_owned(), chain);
+            .insert(project_uid.to_owned().into(), chain);
     }
 
     pub(crate) fn track_engine_run(&self, record_uid: &str, engine_run: Option<&str>) {

@@ -83,7 +83,11 @@ impl Payload {
 impl Versions {
     /// A project's own content as a payload: its head, its revisions numbered above
     /// `since`, its datasets and block results.
-    pub(crate) async fn payload_of(&self, project_uid: &str, since: i64) -> ApiResult<Payload> {
+    pub(crate) async fn payload_of(
+        &self,
+        project_uid: &vitrine_core::ProjectId,
+        since: i64,
+    ) -> ApiResult<Payload> {
         let head = self.commits.current_content(project_uid).await?;
         let revisions = self
             .store
@@ -148,7 +152,10 @@ impl Versions {
         let label = how.label.as_deref().unwrap_or("the incoming content");
         let (wf, parameters) = self.restorable(&head, label).await?;
         let now = now_ms();
-        let current = self.store.reports(target_uid).await?;
+        let current = self
+            .store
+            .reports(&vitrine_core::ProjectId::from(target_uid))
+            .await?;
         let mut reports = Vec::new();
         let mut exposures = Vec::new();
         for r in &head.reports {
@@ -167,7 +174,10 @@ impl Versions {
                 updated_ms: now,
             });
         }
-        let latest = self.store.latest_revision(target_uid).await?;
+        let latest = self
+            .store
+            .latest_revision(&vitrine_core::ProjectId::from(target_uid))
+            .await?;
         let latest_number = latest.as_ref().map_or(0, |l| l.number);
         if let Some(expected) = how.expect_latest
             && expected != latest_number
@@ -243,7 +253,10 @@ impl Versions {
                 }
             }
         }
-        let stored = self.store.workflow(target_uid).await?;
+        let stored = self
+            .store
+            .workflow(&vitrine_core::ProjectId::from(target_uid))
+            .await?;
         let expect_version = stored.as_ref().map_or(0, |w| w.version);
         let head_number = latest_number + revisions.len() as i64;
         let creating = how.creating.take();

@@ -48,6 +48,7 @@ impl Versions {
         public_base: &str,
         rights: CopyLinkRights,
     ) -> ApiResult<NewCopyLink> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         caller.require_write()?;
         if !(1..=MAX_LINK_HOURS).contains(&hours) {
             return Err(ApiError::invalid(format!(
@@ -101,6 +102,7 @@ impl Versions {
         caller: &Caller,
         project_uid: &str,
     ) -> ApiResult<Vec<WorkingCopyLinkRecord>> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         self.directory
             .project_for(caller, project_uid, Action::Manage)
             .await?;
@@ -113,6 +115,7 @@ impl Versions {
         project_uid: &str,
         link_uid: &str,
     ) -> ApiResult<()> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         caller.require_write()?;
         self.directory
             .project_for(caller, project_uid, Action::Manage)

@@ -28,6 +28,7 @@ impl Versions {
         project_uid: &str,
         page: &PageRequest,
     ) -> ApiResult<Vec<RevisionRecord>> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         self.directory
             .project_for(caller, project_uid, Action::Edit)
             .await?;

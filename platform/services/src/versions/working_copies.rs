@@ -40,7 +40,11 @@ pub struct WorkingCopyStatus {
 impl Versions {
     /// The project's latest revision number, recording one first for a project saved
     /// before history existed, so there is always a revision to be in step with.
-    pub(crate) async fn head_number(&self, caller: &Caller, project_uid: &str) -> ApiResult<i64> {
+    pub(crate) async fn head_number(
+        &self,
+        caller: &Caller,
+        project_uid: &vitrine_core::ProjectId,
+    ) -> ApiResult<i64> {
         if let Some(l) = self.store.latest_revision(project_uid).await? {
             return Ok(l.number);
         }
@@ -77,8 +81,12 @@ impl Versions {
         self.directory
             .load_folder(caller, folder, Action::Edit)
             .await?;
-        let mut number = self.head_number(caller, origin_uid).await?;
-        let mut payload = self.payload_of(origin_uid, number).await?;
+        let mut number = self
+            .head_number(caller, &vitrine_core::ProjectId::from(origin_uid))
+            .await?;
+        let mut payload = self
+            .payload_of(&vitrine_core::ProjectId::from(origin_uid), number)
+            .await?;
         if let Some(uid) = from_revision {
             let r = self.revision(caller, uid).await?;
             if r.project_uid != origin_uid {
@@ -158,6 +166,7 @@ impl Versions {
         caller: &Caller,
         project_uid: &str,
     ) -> ApiResult<Option<WorkingCopyStatus>> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         self.directory
             .project_for(caller, project_uid, Action::Edit)
             .await?;
@@ -178,7 +187,7 @@ impl Versions {
             Some(_) => match RemoteOrigin::of(&self.outbound, &record)?.head().await {
                 Ok(h) => Some(h.head - record.base_origin_number),
                 Err(e) => {
-                    tracing::warn!(project = project_uid, error = %e.message, "origin not reachable");
+                    tracing::warn!(project = %project_uid, error = %e.message, "origin not reachable");
                     None
                 }
             },
@@ -240,7 +249,9 @@ impl Versions {
     ) -> ApiResult<SyncOutcome> {
         caller.require_write()?;
         let (copy, mut link) = self.link_of(caller, copy_uid).await?;
-        let copy_head = self.head_number(caller, copy_uid).await?;
+        let copy_head = self
+            .head_number(caller, &vitrine_core::ProjectId::from(copy_uid))
+            .await?;
         if copy_head == link.base_copy_number && !force {
             return Ok(SyncOutcome {
                 head: link.base_origin_number,
@@ -289,7 +300,9 @@ impl Versions {
                         ),
                     )
                 })?;
-            let payload = self.payload_of(copy_uid, since).await?;
+            let payload = self
+                .payload_of(&vitrine_core::ProjectId::from(copy_uid), since)
+                .await?;
             let mut next = link.clone();
             next.base_copy_number = copy_head;
             let how = Install {
@@ -339,7 +352,9 @@ impl Versions {
     ) -> ApiResult<SyncOutcome> {
         caller.require_write()?;
         let (_, link) = self.link_of(caller, copy_uid).await?;
-        let copy_head = self.head_number(caller, copy_uid).await?;
+        let copy_head = self
+            .head_number(caller, &vitrine_core::ProjectId::from(copy_uid))
+            .await?;
         let unpushed = copy_head - link.base_copy_number;
         if unpushed > 0 && !discard {
             return Err(ApiError::new(

@@ -98,6 +98,7 @@ impl Versions {
         caller: &Caller,
         project_uid: &str,
     ) -> ApiResult<ExportRecord> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         let project = self
             .directory
             .project_for(caller, project_uid, Action::Manage)
@@ -126,7 +127,7 @@ impl Versions {
     pub(crate) async fn keep_export(
         &self,
         caller: &Caller,
-        project_uid: &str,
+        project_uid: &vitrine_core::ProjectId,
         filename: &str,
         content_type: &str,
         bytes: Vec<u8>,
@@ -366,6 +367,7 @@ impl Versions {
         dataset: &str,
         format: vitrine_engine::FileFormat,
     ) -> ApiResult<ExportRecord> {
+        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         let project = self
             .directory
             .project_for(caller, project_uid, Action::Edit)
