@@ -162,7 +162,7 @@ impl Store {
     pub async fn set_location_grant(
         &self,
         uid: &str,
-        folder_uid: &str,
+        folder_uid: &vitrine_core::FolderId,
         grant: Option<&LocationGrant>,
     ) -> StorageResult<Option<LocationRecord>> {
         let add: Vec<&LocationGrant> = grant.into_iter().collect();

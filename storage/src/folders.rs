@@ -124,7 +124,7 @@ impl Store {
         .map_err(|e| sibling_conflict(e, name))
     }
 
-    pub async fn child_count(&self, folder_uid: &str) -> StorageResult<usize> {
+    pub async fn child_count(&self, folder_uid: &vitrine_core::FolderId) -> StorageResult<usize> {
         let folders = self
             .count(
                 "SELECT uid FROM folder WHERE parent_key = $f LIMIT 1",
@@ -286,7 +286,7 @@ impl Store {
     pub async fn move_project(
         &self,
         uid: &str,
-        folder_uid: &str,
+        folder_uid: &vitrine_core::FolderId,
         audit: &crate::NewAuditEvent,
     ) -> StorageResult<()> {
         let result = async {

@@ -172,7 +172,7 @@ impl Store {
     pub async fn insert_share_view_token(
         &self,
         hash: &str,
-        link_uid: &str,
+        link_uid: &vitrine_core::LinkId,
         now_ms: i64,
     ) -> StorageResult<()> {
         self.exec(
@@ -284,7 +284,7 @@ impl Store {
 
     pub async fn share_links_of_report(
         &self,
-        report_uid: &str,
+        report_uid: &vitrine_core::ReportId,
     ) -> StorageResult<Vec<ShareLinkRecord>> {
         self.rows(
             "SELECT * FROM share_link WHERE report_uid = $r AND !revoked_ms",
@@ -373,7 +373,7 @@ impl Store {
 
     pub async fn share_recipient_by_email(
         &self,
-        link_uid: &str,
+        link_uid: &vitrine_core::LinkId,
         email: &str,
     ) -> StorageResult<Option<ShareRecipientRecord>> {
         self.first(
@@ -385,7 +385,7 @@ impl Store {
 
     pub async fn share_recipients(
         &self,
-        link_uid: &str,
+        link_uid: &vitrine_core::LinkId,
     ) -> StorageResult<Vec<ShareRecipientRecord>> {
         self.rows(
             "SELECT * FROM share_recipient WHERE link_uid = $l ORDER BY uid",
@@ -466,7 +466,7 @@ impl Store {
     /// Ends every session of a link, or of one recipient on it.
     pub async fn delete_share_sessions(
         &self,
-        link_uid: &str,
+        link_uid: &vitrine_core::LinkId,
         recipient_uid: Option<&str>,
     ) -> StorageResult<()> {
         self.exec(
@@ -480,7 +480,7 @@ impl Store {
 
     pub async fn share_copy(
         &self,
-        link_uid: &str,
+        link_uid: &vitrine_core::LinkId,
         owner: &str,
     ) -> StorageResult<Option<ShareCopyRecord>> {
         self.cached_first(

@@ -225,7 +225,7 @@ impl Store {
     /// A task's runs, newest first.
     pub async fn task_runs(
         &self,
-        task_uid: &str,
+        task_uid: &vitrine_core::TaskId,
         page: &PageRequest,
     ) -> StorageResult<Vec<TaskRunRecord>> {
         self.rows(

@@ -133,7 +133,9 @@ impl Data {
                 definition: stored.as_ref(),
                 updated_ms: now_ms(),
             },
-            warnings: self.exposure.exposure_warnings(uid, exposure),
+            warnings: self
+                .exposure
+                .exposure_warnings(&vitrine_core::ReportId::from(uid), exposure),
             audit: Audit::event(
                 caller,
                 AuditAction::ReportUpdate,
@@ -177,7 +179,7 @@ impl Data {
     async fn member_view(
         &self,
         caller: &Caller,
-        report_uid: &str,
+        report_uid: &vitrine_core::ReportId,
         state: &FilterState,
     ) -> ApiResult<(ReportRecord, ReportDefinition, Grant, TileContext)> {
         let (r, _) = self.report(caller, report_uid).await?;
@@ -194,7 +196,7 @@ impl Data {
     async fn member_tile(
         &self,
         caller: &Caller,
-        report_uid: &str,
+        report_uid: &vitrine_core::ReportId,
         tile_id: &str,
         state: &FilterState,
         drill: Option<&[(String, Value)]>,
@@ -218,6 +220,7 @@ impl Data {
         tile_id: &str,
         state: &FilterState,
     ) -> ApiResult<Arc<QueryResult>> {
+        let report_uid = &vitrine_core::ReportId::from(report_uid);
         let (_, _, result) = self
             .member_tile(caller, report_uid, tile_id, state, None)
             .await?;
@@ -240,6 +243,7 @@ impl Data {
         values: Vec<(String, Value)>,
         state: &FilterState,
     ) -> ApiResult<Arc<QueryResult>> {
+        let report_uid = &vitrine_core::ReportId::from(report_uid);
         let (_, _, result) = self
             .member_tile(caller, report_uid, tile_id, state, Some(&values))
             .await?;
@@ -263,6 +267,7 @@ impl Data {
         tile_id: &str,
         state: &FilterState,
     ) -> ApiResult<TileDownload> {
+        let report_uid = &vitrine_core::ReportId::from(report_uid);
         let (r, def, grant, ctx) = self.member_view(caller, report_uid, state).await?;
         if let Some(why) = grant.download_refused {
             return Err(ApiError::forbidden(why));
@@ -295,6 +300,7 @@ impl Data {
         report_uid: &str,
         filter_id: &str,
     ) -> ApiResult<Vec<Value>> {
+        let report_uid = &vitrine_core::ReportId::from(report_uid);
         let (_, def, grant, ctx) = self
             .member_view(caller, report_uid, &FilterState::new())
             .await?;

@@ -192,7 +192,7 @@ impl Data {
         &self,
         grant: &Grant,
         ctx: &TileContext,
-        report_uid: &str,
+        report_uid: &vitrine_core::ReportId,
         def: &ReportDefinition,
         tile: &Tile,
         state: &FilterState,

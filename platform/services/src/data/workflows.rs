@@ -108,6 +108,7 @@ impl Data {
         folder_uid: &str,
         access: Option<Access>,
     ) -> ApiResult<LocationRecord> {
+        let folder_uid = &vitrine_core::FolderId::from(folder_uid);
         caller.require_write()?;
         self.require_admin_caller(caller)?;
         if self.store.folder(folder_uid).await?.is_none() {

@@ -319,7 +319,12 @@ impl Directory {
         caller.require_write()?;
         self.load_folder(caller, uid, Action::Delete).await?;
         let mut doomed = vec![uid.to_owned()];
-        if self.store.child_count(uid).await? > 0 {
+        if self
+            .store
+            .child_count(&vitrine_core::FolderId::from(uid))
+            .await?
+            > 0
+        {
             if !recursive {
                 return Err(ApiError::new(
                     vitrine_core::ErrorCode::NotEmpty,

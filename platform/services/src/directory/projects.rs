@@ -257,7 +257,9 @@ impl Directory {
             &format!("project:{uid}"),
             &format!("folder:{folder}"),
         );
-        self.store.move_project(uid, folder, &audit).await?;
+        self.store
+            .move_project(uid, &vitrine_core::FolderId::from(folder), &audit)
+            .await?;
         if let Err(e) = self
             .authz
             .parent_written(&project_obj(uid), &folder_obj(folder))

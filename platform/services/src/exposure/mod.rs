@@ -145,7 +145,7 @@ impl Exposures {
     /// raised them.
     pub(crate) fn exposure_warnings(
         &self,
-        report_uid: &str,
+        report_uid: &vitrine_core::ReportId,
         found: Vec<(ShareLinkRecord, Vec<Exposure>)>,
     ) -> Vec<(String, Vec<ShareWarning>)> {
         let now = now_ms();
@@ -171,7 +171,7 @@ impl Exposures {
     /// edit of a link keeps both).
     pub(crate) async fn record_exposure(
         &self,
-        report_uid: &str,
+        report_uid: &vitrine_core::ReportId,
         found: Vec<(ShareLinkRecord, Vec<Exposure>)>,
     ) -> ApiResult<()> {
         let warnings = self.exposure_warnings(report_uid, found);

@@ -99,12 +99,12 @@ impl Identity {
     /// has loaded and checked), during run `run_uid`, fired through `chain`.
     pub(crate) fn task_caller(
         user: UserRecord,
-        task_uid: &str,
+        task_uid: &vitrine_core::TaskId,
         run_uid: &str,
         chain: Vec<String>,
     ) -> Caller {
         let credential = Credential::Task {
-            task_uid: task_uid.to_owned(),
+            task_uid: task_uid.to_owned().into(),
             run_uid: run_uid.to_owned(),
             chain,
         };

@@ -69,10 +69,14 @@ impl AccessLog {
 
     /// Counts one access to a link (and recipient) and queues its audit event.
     pub fn record(&self, link_uid: &str, recipient_uid: Option<&str>, event: NewAuditEvent) {
+        let link_uid = &vitrine_core::LinkId::from(link_uid);
         let now = now_ms();
         let eager = {
             let mut p = self.pending.lock();
-            let e = p.links.entry(link_uid.to_owned()).or_insert((0, now));
+            let e = p
+                .links
+                .entry(link_uid.to_owned().into())
+                .or_insert((0, now));
             e.0 += 1;
             e.1 = now;
             if let Some(r) = recipient_uid {

@@ -296,7 +296,7 @@ impl Sharing {
         let mut tokens = Vec::new();
         let mut emails = BTreeSet::new();
         for (i, r) in new.recipients.iter().enumerate() {
-            let (rec, token) = new_recipient(&uid, r, i)?;
+            let (rec, token) = new_recipient(&vitrine_core::LinkId::from(&uid), r, i)?;
             if !emails.insert(rec.email.clone()) {
                 return Err(ApiError::invalid(format!(
                     "recipients[{i}].email: {} is listed twice",
@@ -307,7 +307,13 @@ impl Sharing {
             tokens.push(token);
         }
         let pinned = match (&new.report_uid, pin) {
-            (Some(r), true) => Some(self.pin_report(r, new.pinned_revision.as_deref()).await?),
+            (Some(r), true) => Some(
+                self.pin_report(
+                    &vitrine_core::ReportId::from(r),
+                    new.pinned_revision.as_deref(),
+                )
+                .await?,
+            ),
             _ => None,
         };
         let public_token = (new.kind == LinkKind::Public).then(|| new_token("vts"));
@@ -481,7 +487,9 @@ impl Sharing {
         }
         link = self.managed_link(caller, uid).await?;
         if op == LinkOp::Revoke {
-            self.store.delete_share_sessions(uid, None).await?;
+            self.store
+                .delete_share_sessions(&vitrine_core::LinkId::from(uid), None)
+                .await?;
         }
         self.audit
             .record(caller, op.action(), &format!("share_link:{uid}"), "ok", "")

@@ -23,7 +23,7 @@ pub struct NewRecipient {
 }
 
 pub(super) fn new_recipient(
-    link_uid: &str,
+    link_uid: &vitrine_core::LinkId,
     r: &NewRecipient,
     i: usize,
 ) -> ApiResult<(ShareRecipientRecord, String)> {
@@ -59,6 +59,7 @@ impl Sharing {
         link_uid: &str,
         new: NewRecipient,
     ) -> ApiResult<Invitation> {
+        let link_uid = &vitrine_core::LinkId::from(link_uid);
         caller.require_write()?;
         let link = self.managed_link(caller, link_uid).await?;
         if link.kind != LinkKind::Recipients {
@@ -188,6 +189,7 @@ impl Sharing {
         &self,
         link_uid: &str,
     ) -> ApiResult<Vec<ShareRecipientRecord>> {
+        let link_uid = &vitrine_core::LinkId::from(link_uid);
         Ok(self.store.share_recipients(link_uid).await?)
     }
 }

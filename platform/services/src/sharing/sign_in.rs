@@ -33,6 +33,7 @@ impl Sharing {
         password: &str,
         meta: &RequestMeta,
     ) -> ApiResult<()> {
+        let link_uid = &vitrine_core::LinkId::from(link_uid);
         let hash = token_hash(session_token);
         let session = self
             .store
@@ -99,7 +100,7 @@ impl Sharing {
         }
     }
 
-    async fn usable_link(&self, link_uid: &str) -> ApiResult<ShareLinkRecord> {
+    async fn usable_link(&self, link_uid: &vitrine_core::LinkId) -> ApiResult<ShareLinkRecord> {
         let link = self.store.share_link(link_uid).await?.ok_or_else(|| {
             ApiError::new(ErrorCode::LinkNotValid, "this link is no longer valid")
         })?;
@@ -128,6 +129,7 @@ impl Sharing {
         password: &str,
         meta: &RequestMeta,
     ) -> ApiResult<String> {
+        let link_uid = &vitrine_core::LinkId::from(link_uid);
         let email = check_email(email).unwrap_or_default();
         let address = meta.address.as_deref().unwrap_or("unknown");
         let by_recipient = format!("{link_uid}:{email}");
@@ -189,7 +191,7 @@ impl Sharing {
             self.access_log.queue_event(event);
             if after.is_some_and(|l| l.locked_ms.is_some()) {
                 tracing::warn!(
-                    link = link_uid,
+                    link = %link_uid,
                     "share link locked after repeated wrong passwords"
                 );
                 return Err(locked());

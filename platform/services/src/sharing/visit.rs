@@ -269,6 +269,7 @@ impl Sharing {
         user: Option<&Caller>,
         meta: &RequestMeta,
     ) -> ApiResult<SharePage> {
+        let link_uid = &vitrine_core::LinkId::from(link_uid);
         let now = now_ms();
         let Some(link) = self.store.share_link(link_uid).await? else {
             return Ok(gone("unknown"));
@@ -406,6 +407,7 @@ impl Sharing {
     /// Whether a link's page may be framed by other sites: links made for one tab are the
     /// product's embeds; everything else is framed by this instance only.
     pub async fn share_link_embeddable(&self, link_uid: &str) -> ApiResult<bool> {
+        let link_uid = &vitrine_core::LinkId::from(link_uid);
         Ok(self
             .store
             .share_link(link_uid)

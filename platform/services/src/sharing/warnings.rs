@@ -122,7 +122,7 @@ impl Sharing {
     /// held it.
     pub(crate) async fn pin_report(
         &self,
-        report_uid: &str,
+        report_uid: &vitrine_core::ReportId,
         revision: Option<&str>,
     ) -> ApiResult<PinnedReport> {
         let r = self
@@ -149,7 +149,7 @@ impl Sharing {
         let old = content
             .reports
             .into_iter()
-            .find(|x| x.uid == report_uid)
+            .find(|x| x.uid == report_uid.as_str())
             .ok_or_else(|| {
                 ApiError::invalid(format!(
                     "pinnedRevisionId: revision {} does not hold this report",

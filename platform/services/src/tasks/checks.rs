@@ -55,7 +55,10 @@ impl Tasks {
             None => (None, caller.clone()),
             Some(token) => {
                 let (uid, user) = self.service_identity(token).await?;
-                (Some(uid), Identity::task_caller(user, "", "", Vec::new()))
+                (
+                    Some(uid),
+                    Identity::task_caller(user, &vitrine_core::TaskId::from(""), "", Vec::new()),
+                )
             }
         };
         match &resolved.trigger {

@@ -59,7 +59,7 @@ impl Tasks {
                 && status != TaskRunStatus::Cancelled
             {
                 self.push_fire(
-                    task,
+                    &vitrine_core::TaskId::from(task),
                     &format!("after:{run_uid}:{i}"),
                     &format!("after {}", run.task_name),
                     None,

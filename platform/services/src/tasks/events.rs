@@ -73,7 +73,7 @@ impl Tasks {
 
     pub(super) async fn push_fire(
         &self,
-        task_uid: &str,
+        task_uid: &vitrine_core::TaskId,
         fire_key: &str,
         cause: &str,
         event_project: Option<&str>,
@@ -81,7 +81,7 @@ impl Tasks {
     ) -> ApiResult<()> {
         self.push_job(
             Job::Fire {
-                task_uid: task_uid.to_owned(),
+                task_uid: task_uid.to_owned().into(),
                 fire_key: fire_key.to_owned(),
                 cause: cause.to_owned(),
                 event_project: event_project.map(str::to_owned),

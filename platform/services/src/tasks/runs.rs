@@ -48,7 +48,7 @@ impl JobHandler for TaskJobs {
                 chain,
             } => {
                 s.fire(
-                    &task_uid,
+                    &vitrine_core::TaskId::from(&task_uid),
                     &fire_key,
                     &cause,
                     event_project.as_deref(),
@@ -140,7 +140,7 @@ impl Tasks {
     /// A firing: make the run, decide its projects, push their jobs.
     async fn fire(
         &self,
-        task_uid: &str,
+        task_uid: &vitrine_core::TaskId,
         fire_key: &str,
         cause: &str,
         event_project: Option<&str>,
@@ -485,6 +485,7 @@ impl Tasks {
         task_uid: &str,
         page: &PageRequest,
     ) -> ApiResult<Vec<TaskRunView>> {
+        let task_uid = &vitrine_core::TaskId::from(task_uid);
         self.task_for(caller, task_uid).await?;
         let mut out = Vec::new();
         for r in self.store.task_runs(task_uid, page).await? {

@@ -115,6 +115,7 @@ impl Versions {
         project_uid: &str,
         link_uid: &str,
     ) -> ApiResult<()> {
+        let link_uid = &vitrine_core::CopyLinkId::from(link_uid);
         let project_uid = &vitrine_core::ProjectId::from(project_uid);
         caller.require_write()?;
         self.directory

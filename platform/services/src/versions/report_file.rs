@@ -42,6 +42,7 @@ impl Versions {
         report_uid: &str,
         password: Option<&str>,
     ) -> ApiResult<ExportRecord> {
+        let report_uid = &vitrine_core::ReportId::from(report_uid);
         let password = password
             .map(|p| Password::parse("password", p))
             .transpose()?;
