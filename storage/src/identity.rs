@@ -176,7 +176,7 @@ impl Store {
 
     pub async fn delete_sessions_of(
         &self,
-        user_uid: &str,
+        user_uid: &vitrine_core::UserId,
         except_hash: Option<&str>,
     ) -> StorageResult<()> {
         self.exec(
@@ -209,7 +209,10 @@ impl Store {
         .await
     }
 
-    pub async fn api_tokens_of(&self, user_uid: &str) -> StorageResult<Vec<ApiTokenRecord>> {
+    pub async fn api_tokens_of(
+        &self,
+        user_uid: &vitrine_core::UserId,
+    ) -> StorageResult<Vec<ApiTokenRecord>> {
         self.rows(
             "SELECT * FROM api_token WHERE user_uid = $uid ORDER BY uid",
             json!({ "uid": user_uid }),

@@ -449,7 +449,7 @@ impl Store {
     pub async fn sign_in_share_session(
         &self,
         hash: &str,
-        recipient_uid: &str,
+        recipient_uid: &vitrine_core::RecipientId,
     ) -> StorageResult<()> {
         self.exec(
             "UPDATE share_session SET signed_in = true, recipient_uid = $r WHERE hash = $h",

@@ -83,6 +83,7 @@ impl Data {
         user_uid: &str,
         role: Option<ConnectionRole>,
     ) -> ApiResult<UserRecord> {
+        let user_uid = &vitrine_core::UserId::from(user_uid);
         caller.require_write()?;
         self.require_admin_caller(caller)?;
         self.store.set_connection_role(user_uid, role).await?;

@@ -132,7 +132,7 @@ impl Directory {
             return Err(ApiError::invalid("id: you cannot disable your own account"));
         }
         self.store.set_user_disabled(uid, disabled).await?;
-        self.identity.forget_user(uid);
+        self.identity.forget_user(&vitrine_core::UserId::from(uid));
         let action = if disabled {
             AuditAction::UserDisable
         } else {
@@ -180,7 +180,7 @@ impl Directory {
             }
         }
         self.store.set_user_attributes(uid, &map).await?;
-        self.identity.forget_user(uid);
+        self.identity.forget_user(&vitrine_core::UserId::from(uid));
         self.audit
             .record(
                 caller,
@@ -284,6 +284,7 @@ impl Directory {
         user_uid: &str,
         member: bool,
     ) -> ApiResult<GroupRecord> {
+        let user_uid = &vitrine_core::UserId::from(user_uid);
         caller.require_write()?;
         self.require_admin(caller)?;
         let group = self
@@ -328,6 +329,7 @@ impl Directory {
     }
 
     pub fn groups_of(&self, user_uid: &str) -> Vec<String> {
+        let user_uid = &vitrine_core::UserId::from(user_uid);
         self.authz
             .snapshot()
             .groups_of(&format!("user:{user_uid}"))
@@ -338,6 +340,7 @@ impl Directory {
 
     /// The groups a user is in, as records (groups deleted meanwhile are left out).
     pub async fn group_records_of(&self, user_uid: &str) -> ApiResult<Vec<GroupRecord>> {
+        let user_uid = &vitrine_core::UserId::from(user_uid);
         let mut out = Vec::new();
         for g in self.groups_of(user_uid) {
             if let Some(r) = self.store.group(&g).await? {
@@ -349,6 +352,7 @@ impl Directory {
 
     /// The server permissions granted to a user.
     pub fn permissions_of(&self, user_uid: &str) -> Vec<ServerPermission> {
+        let user_uid = &vitrine_core::UserId::from(user_uid);
         self.authz
             .snapshot()
             .permissions_of(&format!("user:{user_uid}"))

@@ -97,6 +97,7 @@ impl AuthCache {
 
     /// Drops everything cached for a user (disabled, attributes or password changed).
     pub fn forget_user(&self, user_uid: &str) {
+        let user_uid = &vitrine_core::UserId::from(user_uid);
         self.bump();
         self.tokens.lock().retain(|_, (_, u)| u.uid != user_uid);
         self.sessions.lock().retain(|_, (_, u)| u.uid != user_uid);

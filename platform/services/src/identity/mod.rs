@@ -113,7 +113,7 @@ impl Identity {
 
     /// Drops every credential of `user_uid` already checked, so a change to the user
     /// (disabled, new attributes or roles) acts on their very next request.
-    pub(crate) fn forget_user(&self, user_uid: &str) {
+    pub(crate) fn forget_user(&self, user_uid: &vitrine_core::UserId) {
         self.cache.forget_user(user_uid);
     }
 }

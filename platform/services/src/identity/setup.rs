@@ -102,6 +102,7 @@ impl Identity {
     /// `user_uid` (who must exist and be enabled), for `reason`. Every one is audited
     /// (`system.act`, with the reason), so nothing acts unseen.
     pub async fn system_caller(&self, user_uid: &str, reason: &str) -> ApiResult<Caller> {
+        let user_uid = &vitrine_core::UserId::from(user_uid);
         let user = self
             .store
             .user(user_uid)

@@ -311,7 +311,9 @@ impl Identity {
             | Credential::Task { .. }
             | Credential::System { .. } => None,
         };
-        self.store.delete_sessions_of(caller.uid(), keep).await?;
+        self.store
+            .delete_sessions_of(&vitrine_core::UserId::from(caller.uid()), keep)
+            .await?;
         self.cache.forget_user(caller.uid());
         self.audit
             .record(
@@ -406,7 +408,10 @@ impl Identity {
             self.authz
                 .require_permission(caller.uid(), ServerPermission::Admin)?;
         }
-        Ok(self.store.api_tokens_of(owner).await?)
+        Ok(self
+            .store
+            .api_tokens_of(&vitrine_core::UserId::from(owner))
+            .await?)
     }
 
     pub async fn revoke_api_token(

@@ -98,6 +98,7 @@ impl Sharing {
         caller: &Caller,
         recipient_uid: &str,
     ) -> ApiResult<Invitation> {
+        let recipient_uid = &vitrine_core::RecipientId::from(recipient_uid);
         caller.require_write()?;
         let mut rec = self.recipient_for(caller, recipient_uid).await?;
         if rec.revoked_ms.is_some() {
@@ -151,7 +152,7 @@ impl Sharing {
     async fn recipient_for(
         &self,
         caller: &Caller,
-        recipient_uid: &str,
+        recipient_uid: &vitrine_core::RecipientId,
     ) -> ApiResult<ShareRecipientRecord> {
         let rec = self
             .store
@@ -176,6 +177,7 @@ impl Sharing {
         recipient_uid: &str,
         deliveries: DeliveriesOnRevoke,
     ) -> ApiResult<ShareRecipientRecord> {
+        let recipient_uid = &vitrine_core::RecipientId::from(recipient_uid);
         caller.require_write()?;
         let mut rec = self.recipient_for(caller, recipient_uid).await?;
         rec.revoked_ms.get_or_insert(now_ms());
