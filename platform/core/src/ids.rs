@@ -7,8 +7,8 @@
 //! names it (`let project_uid = &ProjectId::from(project_uid)`), and below that the
 //! services' own methods, the engine and storage take `&ProjectId`, so a report's or a
 //! folder's id cannot reach a project lookup. Project, folder, report, share-link, task,
-//! user and recipient ids are typed this far; the other tables' ids are typed in records, and their methods
-//! still take `&str`.
+//! user and recipient ids are typed this far; the other tables' ids are typed in records,
+//! and their methods still take `&str`.
 //!
 //! One table's id is not another's:
 //!
