@@ -148,7 +148,8 @@ pub fn diff(old: &RevisionContent, new: &RevisionContent) -> Vec<Change> {
 /// A workflow as records hold it (a block's empty inputs written out), for the same
 /// reason as [`normalized`].
 fn workflow(definition: &Value) -> std::borrow::Cow<'_, Value> {
-    match serde_json::from_value::<crate::workflow::Workflow>(definition.clone()) {
+    // Read in place: a `&Value` deserialises without a copy.
+    match <crate::workflow::Workflow as serde::Deserialize>::deserialize(definition) {
         Ok(w) => std::borrow::Cow::Owned(w.to_json()),
         Err(_) => std::borrow::Cow::Borrowed(definition),
     }

@@ -294,7 +294,7 @@ pub(crate) fn measure_expr(schema: &Schema, m: &AggMeasure, field: &str) -> Engi
             if matches!(f, AggFunction::Sum | AggFunction::Avg) && !t.is_numeric() {
                 return Err(err(
                     format!("{field}.column"),
-                    format!("`{c}` is {}; {} needs a number", type_name(t), fn_label(f)),
+                    format!("`{c}` is {}; {} needs a number", type_name(t), f.label()),
                 ));
             }
             let c = ident(c);
@@ -309,10 +309,6 @@ pub(crate) fn measure_expr(schema: &Schema, m: &AggMeasure, field: &str) -> Engi
         }
     };
     Ok(e.alias(&m.name))
-}
-
-pub fn fn_label(f: AggFunction) -> &'static str {
-    f.label()
 }
 
 fn union_compatible(a_port: &str, a: &Schema, b_port: &str, b: &Schema) -> EngineResult<()> {

@@ -7,7 +7,7 @@ pub(crate) mod files;
 mod in_order;
 mod yielding;
 
-pub use exec::{BlockInput, BlockOutput, execute, fn_label};
+pub use exec::{BlockInput, BlockOutput, execute};
 pub use files::{FileFormat, decode_file, decode_ipc, encode_file};
 
 use serde::Deserialize;

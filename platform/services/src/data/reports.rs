@@ -336,7 +336,7 @@ impl Data {
         let rules = self.rules_of(project_uid).await?;
         // Scopes: unrestricted (editors and above), plus one per distinct attribute set
         // among users who see the project as viewers.
-        let obj = Object::Project(project_uid.to_owned().into());
+        let obj = Object::Project(project_uid.to_string());
         let mut viewers = Vec::new();
         let mut after = None;
         loop {
