@@ -15,45 +15,41 @@ use crate::{ApiError, GqlResult};
 type R<T> = async_graphql::Result<T>;
 
 /// A project's link to the origin it was copied from.
-pub struct WorkingCopy(pub WorkingCopyStatus);
-
-#[Object]
-impl WorkingCopy {
+#[derive(SimpleObject)]
+pub struct WorkingCopy {
     /// The copy.
-    async fn project_id(&self) -> ID {
-        ID(self.0.record.copy_uid.clone().into())
-    }
-    async fn origin_id(&self) -> ID {
-        ID(self.0.record.origin_project_uid.clone().into())
-    }
-    async fn origin_name(&self) -> &str {
-        &self.0.record.origin_name
-    }
+    pub project_id: ID,
+    pub origin_id: ID,
+    pub origin_name: String,
     /// The origin's instance, when it is another one.
-    async fn origin_url(&self) -> Option<&str> {
-        self.0.record.origin_url.as_deref()
-    }
+    pub origin_url: Option<String>,
     /// The origin's revision the copy was last in step with.
-    async fn base_origin_revision(&self) -> i64 {
-        self.0.record.base_origin_number
-    }
+    pub base_origin_revision: i64,
     /// The copy's revision at that moment.
-    async fn base_copy_revision(&self) -> i64 {
-        self.0.record.base_copy_number
-    }
+    pub base_copy_revision: i64,
     /// Revisions of the copy not pushed yet.
-    async fn ahead(&self) -> i64 {
-        self.0.ahead
-    }
+    pub ahead: i64,
     /// Revisions of the origin not pulled yet; null when the origin cannot be reached.
-    async fn behind(&self) -> Option<i64> {
-        self.0.behind
-    }
-    async fn synced_at(&self) -> DateTime<Utc> {
-        time(self.0.record.synced_ms)
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        time(self.0.record.created_ms)
+    pub behind: Option<i64>,
+    pub synced_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<WorkingCopyStatus> for WorkingCopy {
+    fn from(v: WorkingCopyStatus) -> Self {
+        let r = v.record;
+        WorkingCopy {
+            project_id: ID(r.copy_uid.into()),
+            origin_id: ID(r.origin_project_uid.into()),
+            origin_name: r.origin_name,
+            origin_url: r.origin_url,
+            base_origin_revision: r.base_origin_number,
+            base_copy_revision: r.base_copy_number,
+            ahead: v.ahead,
+            behind: v.behind,
+            synced_at: time(r.synced_ms),
+            created_at: time(r.created_ms),
+        }
     }
 }
 
@@ -163,7 +159,7 @@ impl CopyQuery {
     async fn working_copy(&self, ctx: &Context<'_>, project_id: ID) -> R<Option<WorkingCopy>> {
         let (s, c) = on(ctx, Services::versions)?;
         let status = s.working_copy_status(c, &project_id).await.gql()?;
-        Ok(status.map(WorkingCopy))
+        Ok(status.map(WorkingCopy::from))
     }
 
     /// Working copies of the project on this instance (its managers).
@@ -237,7 +233,7 @@ impl CopyMutation {
                 "projectId, link: give exactly one (a project here, or another instance's link)",
             )),
         };
-        Ok(Project(p.gql()?))
+        Ok(Project::from(p.gql()?))
     }
 
     /// Replaces the origin with the working copy `projectId` and appends the copy's new
@@ -394,6 +390,6 @@ impl CopyMutation {
             .import_bundle(c, body, &folder_id, name.as_deref(), slug.as_deref())
             .await
             .gql()?;
-        Ok(Project(p))
+        Ok(Project::from(p))
     }
 }

@@ -39,7 +39,7 @@ impl DataQuery {
     ) -> async_graphql::Result<Vec<ResourceLocation>> {
         let (s, c) = on(ctx, Services::data)?;
         let list = s.locations(c).await.gql()?;
-        Ok(list.into_iter().map(ResourceLocation).collect())
+        Ok(list.into_iter().map(ResourceLocation::from).collect())
     }
 
     /// Instance values overriding project parameters of the same name (admins).
@@ -67,7 +67,7 @@ impl DataQuery {
 
     async fn workflow_run(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<WorkflowRun> {
         let (s, c) = member(ctx)?;
-        Ok(WorkflowRun(s.data().run(c, &id).await.gql()?))
+        Ok(WorkflowRun::from(s.data().run(c, &id).await.gql()?))
     }
 
     /// A project's most recent runs, newest first.
@@ -79,7 +79,7 @@ impl DataQuery {
     ) -> async_graphql::Result<Vec<WorkflowRun>> {
         let (s, c) = on(ctx, Services::data)?;
         let runs = s.runs(c, &project_id, last).await.gql()?;
-        Ok(runs.into_iter().map(WorkflowRun).collect())
+        Ok(runs.into_iter().map(WorkflowRun::from).collect())
     }
 
     async fn datasets(
@@ -89,7 +89,7 @@ impl DataQuery {
     ) -> async_graphql::Result<Vec<Dataset>> {
         let (s, c) = on(ctx, Services::data)?;
         let list = s.datasets(c, &project_id).await.gql()?;
-        Ok(list.into_iter().map(Dataset).collect())
+        Ok(list.into_iter().map(Dataset::from).collect())
     }
 
     async fn reports(
@@ -99,12 +99,12 @@ impl DataQuery {
     ) -> async_graphql::Result<Vec<Report>> {
         let (s, c) = on(ctx, Services::data)?;
         let list = s.reports(c, &project_id).await.gql()?;
-        Ok(list.into_iter().map(Report).collect())
+        Ok(list.into_iter().map(Report::from).collect())
     }
 
     async fn report(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Report> {
         let (s, c) = member(ctx)?;
-        Ok(Report(s.data().report(c, &id).await.gql()?.0))
+        Ok(Report::from(s.data().report(c, &id).await.gql()?.0))
     }
 
     /// A tile's data under the given report filter values (defaults for filters left
@@ -204,7 +204,7 @@ impl DataMutation {
     ) -> async_graphql::Result<ResourceLocation> {
         let (s, c) = on(ctx, Services::data)?;
         let l = s.create_location(c, &name, definition.0).await.gql()?;
-        Ok(ResourceLocation(l))
+        Ok(ResourceLocation::from(l))
     }
 
     /// Lets the projects of a folder (and its subfolders) read or write a location.
@@ -222,7 +222,7 @@ impl DataMutation {
             LocationAccess::None => None,
         };
         let l = s.grant_location(c, &id, &folder_id, access).await.gql()?;
-        Ok(ResourceLocation(l))
+        Ok(ResourceLocation::from(l))
     }
 
     async fn delete_resource_location(
@@ -295,7 +295,7 @@ impl DataMutation {
             .run_workflow(c, &project_id, from_block, force, wait)
             .await
             .gql()?;
-        Ok(WorkflowRun(r))
+        Ok(WorkflowRun::from(r))
     }
 
     async fn cancel_workflow_run(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
@@ -326,7 +326,7 @@ impl DataMutation {
             .upload_file(caller, &project_id, &filename, bytes)
             .await
             .gql()?;
-        Ok(Upload(u))
+        Ok(Upload::from(u))
     }
 
     async fn create_report(
@@ -341,7 +341,7 @@ impl DataMutation {
             .create_report(c, &project_id, &name, definition.0)
             .await
             .gql()?;
-        Ok(Report(r))
+        Ok(Report::from(r))
     }
 
     async fn update_report(
@@ -356,7 +356,7 @@ impl DataMutation {
             .update_report(c, &id, name.as_deref(), definition.map(|d| d.0))
             .await
             .gql()?;
-        Ok(Report(r))
+        Ok(Report::from(r))
     }
 
     async fn delete_report(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {

@@ -6,7 +6,8 @@ use crate::services::records::{
 use crate::services::values::LocationKind;
 use crate::services::values::WarmUpSummary;
 use crate::services::values::{BlockResult, ColumnInfo, QueryResult, RunEvent};
-use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Json, Object, SimpleObject};
+use vitrine_core::{ProjectId, ReportId};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -55,36 +56,38 @@ pub struct LocationGrant {
     pub access: LocationAccess,
 }
 
-pub struct ResourceLocation(pub LocationRecord);
-
-#[Object]
-impl ResourceLocation {
-    async fn id(&self) -> ID {
-        ID(self.0.uid.clone().into())
-    }
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
+/// Where workflows read files from.
+#[derive(SimpleObject)]
+pub struct ResourceLocation {
+    pub id: ID,
+    pub name: String,
     /// The definition with secrets masked.
-    async fn definition(&self) -> Json<Value> {
-        Json(
-            LocationKind::parse(&self.0.definition)
-                .map(|k| k.public())
-                .unwrap_or(Value::Null),
-        )
-    }
-    async fn grants(&self) -> Vec<LocationGrant> {
-        self.0
-            .grants
-            .iter()
-            .map(|g| LocationGrant {
-                folder_id: ID(g.folder_uid.clone().into()),
-                access: g.access.into(),
-            })
-            .collect()
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        time(self.0.created_ms)
+    pub definition: Json<Value>,
+    pub grants: Vec<LocationGrant>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<LocationRecord> for ResourceLocation {
+    fn from(r: LocationRecord) -> Self {
+        ResourceLocation {
+            id: ID(r.uid.into()),
+            name: r.name,
+            // Parsed and re-rendered so secrets never reach a client.
+            definition: Json(
+                LocationKind::parse(&r.definition)
+                    .map(|k| k.public())
+                    .unwrap_or(Value::Null),
+            ),
+            grants: r
+                .grants
+                .into_iter()
+                .map(|g| LocationGrant {
+                    folder_id: ID(g.folder_uid.into()),
+                    access: g.access.into(),
+                })
+                .collect(),
+            created_at: time(r.created_ms),
+        }
     }
 }
 
@@ -228,36 +231,33 @@ impl From<&BlockResult> for BlockRun {
     }
 }
 
-pub struct WorkflowRun(pub RunRecord);
-
-#[Object]
-impl WorkflowRun {
-    async fn id(&self) -> ID {
-        ID(self.0.uid.clone().into())
-    }
-    async fn project_id(&self) -> ID {
-        ID(self.0.project_uid.clone().into())
-    }
-    async fn status(&self) -> RunStatus {
-        self.0.status.into()
-    }
-    async fn from_block(&self) -> Option<&str> {
-        self.0.from_block.as_deref()
-    }
+/// One run of a project's workflow.
+#[derive(SimpleObject)]
+pub struct WorkflowRun {
+    pub id: ID,
+    pub project_id: ID,
+    pub status: RunStatus,
+    pub from_block: Option<String>,
     /// The user who started it (for a scheduled task: the task's identity).
-    async fn requested_by_id(&self) -> Option<ID> {
-        self.0.requested_by.as_deref().map(ID::from)
-    }
-    async fn started_at(&self) -> DateTime<Utc> {
-        time(self.0.started_ms)
-    }
-    async fn finished_at(&self) -> Option<DateTime<Utc>> {
-        self.0.finished_ms.map(time)
-    }
-    async fn blocks(&self) -> Vec<BlockRun> {
-        let results: Vec<BlockResult> =
-            serde_json::from_value(self.0.blocks.clone()).unwrap_or_default();
-        results.iter().map(BlockRun::from).collect()
+    pub requested_by_id: Option<ID>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub blocks: Vec<BlockRun>,
+}
+
+impl From<RunRecord> for WorkflowRun {
+    fn from(r: RunRecord) -> Self {
+        let results: Vec<BlockResult> = serde_json::from_value(r.blocks).unwrap_or_default();
+        WorkflowRun {
+            id: ID(r.uid.into()),
+            project_id: ID(r.project_uid.into()),
+            status: r.status.into(),
+            from_block: r.from_block,
+            requested_by_id: r.requested_by.map(|u| ID(u.into())),
+            started_at: time(r.started_ms),
+            finished_at: r.finished_ms.map(time),
+            blocks: results.iter().map(BlockRun::from).collect(),
+        }
     }
 }
 
@@ -298,63 +298,71 @@ impl From<ColumnInfo> for DatasetColumn {
     }
 }
 
-pub struct Dataset(pub DatasetRecord);
-
-#[Object]
-impl Dataset {
-    async fn id(&self) -> ID {
-        ID(self.0.uid.clone().into())
-    }
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
+/// What a publish block wrote: a named table of the project.
+#[derive(SimpleObject)]
+pub struct Dataset {
+    pub id: ID,
+    pub name: String,
     /// The publish block that produces it.
-    async fn block(&self) -> &str {
-        &self.0.block_id
-    }
-    async fn rows(&self) -> i64 {
-        self.0.rows
-    }
-    async fn bytes(&self) -> i64 {
-        self.0.bytes
-    }
+    pub block: String,
+    pub rows: i64,
+    pub bytes: i64,
     /// SHA-256 of the Arrow IPC artifact: equal content, equal hash.
-    async fn content_hash(&self) -> &str {
-        &self.0.content_hash
-    }
-    async fn published_at(&self) -> DateTime<Utc> {
-        time(self.0.published_ms)
-    }
-    async fn columns(&self) -> Vec<DatasetColumn> {
-        let cols: Vec<ColumnInfo> =
-            serde_json::from_value(self.0.schema.clone()).unwrap_or_default();
-        cols.into_iter().map(Into::into).collect()
+    pub content_hash: String,
+    pub published_at: DateTime<Utc>,
+    pub columns: Vec<DatasetColumn>,
+}
+
+impl From<DatasetRecord> for Dataset {
+    fn from(r: DatasetRecord) -> Self {
+        let columns: Vec<ColumnInfo> = serde_json::from_value(r.schema).unwrap_or_default();
+        Dataset {
+            id: ID(r.uid.into()),
+            name: r.name,
+            block: r.block_id,
+            rows: r.rows,
+            bytes: r.bytes,
+            content_hash: r.content_hash,
+            published_at: time(r.published_ms),
+            columns: columns.into_iter().map(Into::into).collect(),
+        }
     }
 }
 
-pub struct Report(pub ReportRecord);
-
-#[Object]
-impl Report {
-    async fn id(&self) -> ID {
-        ID(self.0.uid.clone().into())
-    }
-    async fn project_id(&self) -> ID {
-        ID(self.0.project_uid.clone().into())
-    }
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
+/// Tabs of tiles over the project's datasets.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Report {
+    pub id: ID,
+    pub project_id: ID,
+    pub name: String,
     /// Tabs, tiles and report filters, in the shape `createReport` takes.
-    async fn definition(&self) -> Json<Value> {
-        Json(self.0.definition.to_json())
+    pub definition: Json<Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[graphql(skip)]
+    uid: ReportId,
+    #[graphql(skip)]
+    project: ProjectId,
+}
+
+impl From<ReportRecord> for Report {
+    fn from(r: ReportRecord) -> Self {
+        Report {
+            id: ID(r.uid.to_string()),
+            project_id: ID(r.project_uid.to_string()),
+            name: r.name,
+            definition: Json(r.definition.to_json()),
+            created_at: time(r.created_ms),
+            updated_at: time(r.updated_ms),
+            uid: r.uid,
+            project: r.project_uid,
+        }
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        time(self.0.created_ms)
-    }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        time(self.0.updated_ms)
-    }
+}
+
+#[ComplexObject]
+impl Report {
     /// Edits that widened what this report's public or recipients links show, until a
     /// manager acknowledges them on the link (visible to those who may edit the report).
     async fn access_warnings(
@@ -363,7 +371,11 @@ impl Report {
     ) -> async_graphql::Result<Vec<super::sharing_types::AccessWarning>> {
         let s = super::services(ctx);
         let c = super::caller(ctx).gql()?;
-        let list = s.sharing().report_access_warnings(c, &self.0).await.gql()?;
+        let list = s
+            .sharing()
+            .report_access_warnings(c, &self.project, &self.uid)
+            .await
+            .gql()?;
         Ok(super::sharing_types::warnings(&list))
     }
 }
@@ -468,22 +480,24 @@ impl From<WarmUpSummary> for WarmUp {
     }
 }
 
-pub struct Upload(pub UploadRecord);
-
-#[Object(name = "UploadedFile")]
-impl Upload {
+#[derive(SimpleObject)]
+#[graphql(name = "UploadedFile")]
+pub struct Upload {
     /// Name it in an `upload_source` block's `upload` field.
-    async fn id(&self) -> ID {
-        ID(self.0.uid.clone().into())
-    }
-    async fn filename(&self) -> &str {
-        &self.0.filename
-    }
-    async fn bytes(&self) -> i64 {
-        self.0.bytes
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        time(self.0.created_ms)
+    pub id: ID,
+    pub filename: String,
+    pub bytes: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<UploadRecord> for Upload {
+    fn from(r: UploadRecord) -> Self {
+        Upload {
+            id: ID(r.uid.into()),
+            filename: r.filename,
+            bytes: r.bytes,
+            created_at: time(r.created_ms),
+        }
     }
 }
 

@@ -18,7 +18,7 @@ impl MutationRoot {
         username: String,
         password: String,
     ) -> async_graphql::Result<User> {
-        Ok(User(
+        Ok(User::from(
             services(ctx)
                 .identity()
                 .complete_setup(&token, &username, &password, &meta(ctx))
@@ -58,7 +58,7 @@ impl MutationRoot {
             .create_user(c, &username, display_name.as_deref(), &password, email)
             .await
             .gql()?;
-        Ok(User(u))
+        Ok(User::from(u))
     }
 
     /// A non-human identity that authenticates only with API tokens (for scheduled work).
@@ -69,7 +69,7 @@ impl MutationRoot {
         display_name: Option<String>,
     ) -> async_graphql::Result<User> {
         let (s, c) = member(ctx)?;
-        Ok(User(
+        Ok(User::from(
             s.directory()
                 .create_service_account(c, &username, display_name.as_deref())
                 .await
@@ -85,7 +85,7 @@ impl MutationRoot {
         disabled: bool,
     ) -> async_graphql::Result<User> {
         let (s, c) = member(ctx)?;
-        Ok(User(
+        Ok(User::from(
             s.directory()
                 .set_user_disabled(c, &id, disabled)
                 .await
@@ -102,7 +102,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<User> {
         let (s, c) = member(ctx)?;
         let attrs = attributes.into_iter().map(|a| (a.key, a.values)).collect();
-        Ok(User(
+        Ok(User::from(
             s.directory()
                 .set_user_attributes(c, &id, attrs)
                 .await
@@ -112,7 +112,7 @@ impl MutationRoot {
 
     async fn create_group(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<Group> {
         let (s, c) = member(ctx)?;
-        Ok(Group(s.directory().create_group(c, &name).await.gql()?))
+        Ok(Group::from(s.directory().create_group(c, &name).await.gql()?))
     }
 
     async fn rename_group(
@@ -122,7 +122,7 @@ impl MutationRoot {
         name: String,
     ) -> async_graphql::Result<Group> {
         let (s, c) = member(ctx)?;
-        Ok(Group(
+        Ok(Group::from(
             s.directory().rename_group(c, &id, &name).await.gql()?,
         ))
     }
@@ -141,7 +141,7 @@ impl MutationRoot {
         user_id: ID,
     ) -> async_graphql::Result<Group> {
         let (s, c) = member(ctx)?;
-        Ok(Group(
+        Ok(Group::from(
             s.directory()
                 .set_group_member(c, &group_id, &user_id, true)
                 .await
@@ -156,7 +156,7 @@ impl MutationRoot {
         user_id: ID,
     ) -> async_graphql::Result<Group> {
         let (s, c) = member(ctx)?;
-        Ok(Group(
+        Ok(Group::from(
             s.directory()
                 .set_group_member(c, &group_id, &user_id, false)
                 .await
@@ -209,7 +209,7 @@ impl MutationRoot {
         name: String,
     ) -> async_graphql::Result<Folder> {
         let (s, c) = member(ctx)?;
-        Ok(Folder(
+        Ok(Folder::from(
             s.directory()
                 .create_folder(c, parent_id.as_ref().map(|i| i.as_str()), &name)
                 .await
@@ -224,7 +224,7 @@ impl MutationRoot {
         name: String,
     ) -> async_graphql::Result<Folder> {
         let (s, c) = member(ctx)?;
-        Ok(Folder(
+        Ok(Folder::from(
             s.directory().rename_folder(c, &id, &name).await.gql()?,
         ))
     }
@@ -237,7 +237,7 @@ impl MutationRoot {
         parent_id: Option<ID>,
     ) -> async_graphql::Result<Folder> {
         let (s, c) = member(ctx)?;
-        Ok(Folder(
+        Ok(Folder::from(
             s.directory()
                 .move_folder(c, &id, parent_id.as_ref().map(|i| i.as_str()))
                 .await
@@ -269,7 +269,7 @@ impl MutationRoot {
         slug: Option<String>,
     ) -> async_graphql::Result<Project> {
         let (s, c) = member(ctx)?;
-        Ok(Project(
+        Ok(Project::from(
             s.directory()
                 .create_project(c, &folder_id, &name, slug.as_deref())
                 .await
@@ -284,7 +284,7 @@ impl MutationRoot {
         name: String,
     ) -> async_graphql::Result<Project> {
         let (s, c) = member(ctx)?;
-        Ok(Project(
+        Ok(Project::from(
             s.directory().rename_project(c, &id, &name).await.gql()?,
         ))
     }
@@ -297,7 +297,7 @@ impl MutationRoot {
         slug: String,
     ) -> async_graphql::Result<Project> {
         let (s, c) = member(ctx)?;
-        Ok(Project(
+        Ok(Project::from(
             s.directory()
                 .change_project_slug(c, &id, &slug)
                 .await
@@ -312,7 +312,7 @@ impl MutationRoot {
         folder_id: ID,
     ) -> async_graphql::Result<Project> {
         let (s, c) = member(ctx)?;
-        Ok(Project(
+        Ok(Project::from(
             s.directory().move_project(c, &id, &folder_id).await.gql()?,
         ))
     }
@@ -332,7 +332,7 @@ impl MutationRoot {
         enabled: Option<bool>,
     ) -> async_graphql::Result<Project> {
         let (s, c) = member(ctx)?;
-        Ok(Project(
+        Ok(Project::from(
             s.directory()
                 .set_project_ability(c, &id, ability.into(), enabled)
                 .await

@@ -19,13 +19,13 @@ impl QueryRoot {
 
     /// The signed-in user, or null.
     async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        Ok(optional_caller(ctx).gql()?.map(|c| User(c.user().clone())))
+        Ok(optional_caller(ctx).gql()?.map(|c| User::from(c.user().clone())))
     }
 
     /// A user: yourself, or anyone for admins and holders of `LIST_DIRECTORY`.
     async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<User> {
         let (s, c) = member(ctx)?;
-        Ok(User(s.directory().user(c, &id).await.gql()?))
+        Ok(User::from(s.directory().user(c, &id).await.gql()?))
     }
 
     #[graphql(complexity = "crate::graphql::pagination::list_cost(first, child_complexity)")]
@@ -44,13 +44,13 @@ impl QueryRoot {
             None,
             after.is_some(),
             |u| u.uid.clone().into(),
-            User,
+            User::from,
         ))
     }
 
     async fn group(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Group> {
         let (s, c) = member(ctx)?;
-        Ok(Group(s.directory().group(c, &id).await.gql()?))
+        Ok(Group::from(s.directory().group(c, &id).await.gql()?))
     }
 
     #[graphql(complexity = "crate::graphql::pagination::list_cost(first, child_complexity)")]
@@ -69,13 +69,13 @@ impl QueryRoot {
             None,
             after.is_some(),
             |g| g.uid.clone().into(),
-            Group,
+            Group::from,
         ))
     }
 
     async fn folder(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Folder> {
         let (s, c) = member(ctx)?;
-        Ok(Folder(s.directory().folder(c, &id).await.gql()?))
+        Ok(Folder::from(s.directory().folder(c, &id).await.gql()?))
     }
 
     /// Folders inside `parentId` (top-level folders when omitted) that you can see.
@@ -100,7 +100,7 @@ impl QueryRoot {
             Some(more),
             after.is_some(),
             |f| f.record.uid.clone().into(),
-            Folder,
+            Folder::from,
         ))
     }
 
@@ -117,7 +117,7 @@ impl QueryRoot {
             (None, Some(slug)) => s.directory().project_by_slug(c, &slug).await,
             _ => Err(ApiError::invalid("give exactly one of id and slug")),
         };
-        Ok(Project(view.gql()?))
+        Ok(Project::from(view.gql()?))
     }
 
     /// Projects you can see, in one folder or everywhere.
@@ -142,7 +142,7 @@ impl QueryRoot {
             Some(more),
             after.is_some(),
             |v| v.record.uid.clone().into(),
-            Project,
+            Project::from,
         ))
     }
 

@@ -3,13 +3,13 @@
 
 use crate::services::records::RevisionRecord;
 use async_graphql::connection::Connection;
-use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use vitrine_core::Change;
 
 use super::pagination::{connection, page_ahead};
 use super::types::{Project, time};
-use super::{member, on, services};
+use super::{member, on};
 use crate::GqlResult;
 use crate::services::Services;
 
@@ -69,53 +69,51 @@ pub struct PushedFrom {
 }
 
 /// An immutable saved state of a project's workflow, reports and parameters.
-pub struct Revision(pub RevisionRecord);
-
-#[Object]
-impl Revision {
-    async fn id(&self) -> ID {
-        ID(self.0.uid.clone().into())
-    }
-    async fn project_id(&self) -> ID {
-        ID(self.0.project_uid.clone().into())
-    }
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Revision {
+    pub id: ID,
+    pub project_id: ID,
     /// 1 for the project's first revision, then one more for each.
-    async fn number(&self) -> i64 {
-        self.0.number
-    }
-    async fn parent_id(&self) -> Option<ID> {
-        self.0.parent_uid.as_deref().map(ID::from)
-    }
-    async fn author_id(&self) -> Option<ID> {
-        self.0.author_uid.as_deref().map(ID::from)
-    }
+    pub number: i64,
+    pub parent_id: Option<ID>,
+    pub author_id: Option<ID>,
     /// The author's username, or who edited through a share link.
-    async fn author_name(&self) -> &str {
-        &self.0.author_name
-    }
-    async fn message(&self) -> &str {
-        &self.0.message
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        time(self.0.created_ms)
-    }
+    pub author_name: String,
+    pub message: String,
+    pub created_at: DateTime<Utc>,
     /// Set when a working copy pushed this revision: the copy and its own revision
     /// number.
-    async fn pushed_from(&self) -> Option<PushedFrom> {
-        self.0.pushed_from.clone().map(|p| PushedFrom {
-            project_id: ID(p.project_uid.into()),
-            project_name: p.project_name,
-            instance: p.instance,
-            number: p.number,
-        })
+    pub pushed_from: Option<PushedFrom>,
+}
+
+impl From<RevisionRecord> for Revision {
+    fn from(r: RevisionRecord) -> Self {
+        Revision {
+            id: ID(r.uid.into()),
+            project_id: ID(r.project_uid.into()),
+            number: r.number,
+            parent_id: r.parent_uid.map(|p| ID(p.into())),
+            author_id: r.author_uid.map(|u| ID(u.into())),
+            author_name: r.author_name,
+            message: r.message,
+            created_at: time(r.created_ms),
+            pushed_from: r.pushed_from.map(|p| PushedFrom {
+                project_id: ID(p.project_uid.into()),
+                project_name: p.project_name,
+                instance: p.instance,
+                number: p.number,
+            }),
+        }
     }
+}
+
+#[ComplexObject]
+impl Revision {
     /// What this revision changed from its parent (everything, for the first).
     async fn changes(&self, ctx: &Context<'_>) -> R<Vec<RevisionChange>> {
-        let changes = services(ctx)
-            .versions()
-            .revision_changes(&self.0)
-            .await
-            .gql()?;
+        let (s, c) = on(ctx, Services::versions)?;
+        let changes = s.revision_changes(c, &self.id).await.gql()?;
         Ok(changes.into_iter().map(Into::into).collect())
     }
 }
@@ -143,13 +141,13 @@ impl RevisionQuery {
             None,
             after.is_some(),
             |r| r.uid.clone().into(),
-            Revision,
+            Revision::from,
         ))
     }
 
     async fn revision(&self, ctx: &Context<'_>, id: ID) -> R<Revision> {
         let (s, c) = on(ctx, Services::versions)?;
-        Ok(Revision(s.revision(c, &id).await.gql()?))
+        Ok(s.revision(c, &id).await.gql()?.into())
     }
 
     /// What turns revision `fromId` into revision `toId` (of one project): blocks,
@@ -185,11 +183,8 @@ impl RevisionMutation {
         message: Option<String>,
     ) -> R<Revision> {
         let (s, c) = on(ctx, Services::versions)?;
-        Ok(Revision(
-            s.revert_to_revision(c, &id, message.as_deref())
-                .await
-                .gql()?,
-        ))
+        let revision = s.revert_to_revision(c, &id, message.as_deref()).await;
+        Ok(revision.gql()?.into())
     }
 
     /// A new project in `folderId` holding what revision `id` held (editors of its
@@ -204,10 +199,7 @@ impl RevisionMutation {
         slug: Option<String>,
     ) -> R<Project> {
         let (s, c) = on(ctx, Services::versions)?;
-        Ok(Project(
-            s.create_project_from_revision(c, &id, &folder_id, &name, slug.as_deref())
-                .await
-                .gql()?,
-        ))
+        let project = s.create_project_from_revision(c, &id, &folder_id, &name, slug.as_deref());
+        Ok(project.await.gql()?.into())
     }
 }

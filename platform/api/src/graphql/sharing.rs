@@ -24,7 +24,7 @@ impl SharingQuery {
     /// One share link (managers of its project).
     async fn share_link(&self, ctx: &Context<'_>, id: ID) -> R<ShareLink> {
         let (s, c) = on(ctx, Services::sharing)?;
-        Ok(ShareLink(s.share_link_for(c, &id).await.gql()?))
+        Ok(s.share_link_for(c, &id).await.gql()?.into())
     }
 
     /// The share ledger: every link and recipient, with kind, rights, expiry, last access
@@ -50,7 +50,7 @@ impl SharingQuery {
             Some(more),
             after.is_some(),
             |l| l.uid.clone().into(),
-            ShareLink,
+            ShareLink::from,
         ))
     }
 
@@ -68,7 +68,7 @@ pub struct SharingMutation;
 
 async fn link_op(ctx: &Context<'_>, id: ID, op: LinkOp) -> R<ShareLink> {
     let (s, c) = on(ctx, Services::sharing)?;
-    Ok(ShareLink(s.set_share_link_state(c, &id, op).await.gql()?))
+    Ok(s.set_share_link_state(c, &id, op).await.gql()?.into())
 }
 
 #[Object]
@@ -114,21 +114,14 @@ impl SharingMutation {
         } else {
             input.expires_at.map(|t| Some(t.timestamp_millis()))
         };
-        Ok(ShareLink(
-            s.update_share_link(
-                c,
-                &id,
-                ShareLinkChange {
-                    label: input.label,
-                    rights: input.rights.map(Into::into),
-                    expires_ms,
-                    pinned: input.pinned,
-                    pinned_revision: input.pinned_revision_id.map(|r| r.0),
-                },
-            )
-            .await
-            .gql()?,
-        ))
+        let change = ShareLinkChange {
+            label: input.label,
+            rights: input.rights.map(Into::into),
+            expires_ms,
+            pinned: input.pinned,
+            pinned_revision: input.pinned_revision_id.map(|r| r.0),
+        };
+        Ok(s.update_share_link(c, &id, change).await.gql()?.into())
     }
 
     /// Stops a link from opening until it is resumed.
@@ -153,7 +146,7 @@ impl SharingMutation {
             .await
             .gql()?
             .into_iter()
-            .map(ShareLink)
+            .map(ShareLink::from)
             .collect())
     }
 
@@ -165,7 +158,7 @@ impl SharingMutation {
     /// Clears a link's access warnings once someone has looked at them.
     async fn acknowledge_access_warnings(&self, ctx: &Context<'_>, id: ID) -> R<ShareLink> {
         let (s, c) = on(ctx, Services::sharing)?;
-        Ok(ShareLink(s.acknowledge_share_warnings(c, &id).await.gql()?))
+        Ok(s.acknowledge_share_warnings(c, &id).await.gql()?.into())
     }
 
     async fn add_recipient(
@@ -221,10 +214,7 @@ impl SharingMutation {
             .await
             .gql()?;
         let link = s.share_link_for(c, &record.link_uid).await.gql()?;
-        Ok(Recipient {
-            record,
-            link_rights: link.rights,
-        })
+        Ok(Recipient::new(record, link.rights))
     }
 
     /// Whether edits that widen what outsiders' links show are refused (managers).

@@ -4,7 +4,7 @@
 use crate::services::records::{ShareLinkRecord, ShareRecipientRecord, ShareWarning};
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use vitrine_core::{LinkKind, LinkRights, RecipientRole as CoreRecipientRole};
+use vitrine_core::{LinkRights, RecipientRole as CoreRecipientRole};
 
 use super::services;
 use super::types::time;
@@ -156,146 +156,127 @@ pub fn warnings(list: &[ShareWarning]) -> Vec<AccessWarning> {
 }
 
 /// An external person on a recipients link.
+#[derive(SimpleObject)]
 pub struct Recipient {
-    pub(super) record: ShareRecipientRecord,
-    pub(super) link_rights: LinkRights,
+    pub id: ID,
+    pub name: String,
+    pub email: String,
+    pub role: RecipientRole,
+    /// What they may do: their own rights within the link's.
+    pub rights: ShareRights,
+    /// Whether they have chosen their password yet.
+    pub password_set: bool,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub deliveries_on_revoke: Option<DeliveriesOnRevoke>,
+    pub last_access_at: Option<DateTime<Utc>>,
+    pub access_count: i64,
 }
 
-#[Object]
 impl Recipient {
-    async fn id(&self) -> ID {
-        ID(self.record.uid.clone().into())
-    }
-    async fn name(&self) -> &str {
-        &self.record.name
-    }
-    async fn email(&self) -> &str {
-        &self.record.email
-    }
-    async fn role(&self) -> RecipientRole {
-        self.record.role.into()
-    }
-    /// What they may do: their own rights within the link's.
-    async fn rights(&self) -> ShareRights {
-        self.record
-            .role
-            .rights(self.link_rights, self.record.rights)
-            .into()
-    }
-    /// Whether they have chosen their password yet.
-    async fn password_set(&self) -> bool {
-        self.record.password_hash.is_some()
-    }
-    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
-        self.record.revoked_ms.map(time)
-    }
-    async fn deliveries_on_revoke(&self) -> Option<DeliveriesOnRevoke> {
-        self.record.deliveries_on_revoke.map(Into::into)
-    }
-    async fn last_access_at(&self) -> Option<DateTime<Utc>> {
-        self.record.last_access_ms.map(time)
-    }
-    async fn access_count(&self) -> i64 {
-        self.record.access_count
+    /// The recipient as the ledger shows them, on a link with these rights.
+    pub fn new(r: ShareRecipientRecord, link_rights: LinkRights) -> Self {
+        Recipient {
+            id: ID(r.uid.into()),
+            name: r.name,
+            email: r.email,
+            role: r.role.into(),
+            rights: r.role.rights(link_rights, r.rights).into(),
+            password_set: r.password_hash.is_some(),
+            revoked_at: r.revoked_ms.map(time),
+            deliveries_on_revoke: r.deliveries_on_revoke.map(Into::into),
+            last_access_at: r.last_access_ms.map(time),
+            access_count: r.access_count,
+        }
     }
 }
 
 /// A URL to a project, a report or one tab.
-pub struct ShareLink(pub ShareLinkRecord);
-
-#[Object]
-impl ShareLink {
-    async fn id(&self) -> ID {
-        ID(self.0.uid.clone().into())
-    }
-    async fn kind(&self) -> ShareLinkKind {
-        self.0.kind.into()
-    }
-    async fn state(&self) -> ShareLinkState {
-        link_state(&self.0, crate::services::records::now_ms()).into()
-    }
-    async fn label(&self) -> &str {
-        &self.0.label
-    }
-    async fn project_id(&self) -> ID {
-        ID(self.0.project_uid.clone().into())
-    }
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct ShareLink {
+    pub id: ID,
+    pub kind: ShareLinkKind,
+    pub state: ShareLinkState,
+    pub label: String,
+    pub project_id: ID,
     /// Null for a link to the whole project.
-    async fn report_id(&self) -> Option<ID> {
-        self.0.report_uid.as_deref().map(ID::from)
-    }
+    pub report_id: Option<ID>,
     /// Set for a link to one tab.
-    async fn tab(&self) -> Option<&str> {
-        self.0.tab.as_deref()
-    }
-    async fn rights(&self) -> ShareRights {
-        self.0.rights.into()
-    }
-    async fn expires_at(&self) -> Option<DateTime<Utc>> {
-        self.0.expires_ms.map(time)
-    }
+    pub tab: Option<String>,
+    pub rights: ShareRights,
+    pub expires_at: Option<DateTime<Utc>>,
     /// When the link was pinned to the report as it was then; null when it follows the
     /// report's latest version.
-    async fn pinned_at(&self) -> Option<DateTime<Utc>> {
-        self.0.pinned.as_ref().map(|p| time(p.at_ms))
-    }
+    pub pinned_at: Option<DateTime<Utc>>,
     /// The revision a pinned link shows, when it was pinned to a past one.
-    async fn pinned_revision(&self) -> Option<i64> {
-        self.0.pinned.as_ref().and_then(|p| p.revision)
+    pub pinned_revision: Option<i64>,
+    pub created_by: ID,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub locked_at: Option<DateTime<Utc>>,
+    /// Wrong passwords since the last right one.
+    pub failed_passwords: i64,
+    pub last_access_at: Option<DateTime<Utc>>,
+    pub access_count: i64,
+    /// Edits since the last acknowledgement that widened what this link shows.
+    pub access_warnings: Vec<AccessWarning>,
+    #[graphql(skip)]
+    link_rights: LinkRights,
+}
+
+impl From<ShareLinkRecord> for ShareLink {
+    fn from(r: ShareLinkRecord) -> Self {
+        let state = link_state(&r, crate::services::records::now_ms()).into();
+        ShareLink {
+            id: ID(r.uid.into()),
+            kind: r.kind.into(),
+            state,
+            label: r.label,
+            project_id: ID(r.project_uid.into()),
+            report_id: r.report_uid.map(|u| ID(u.into())),
+            tab: r.tab,
+            rights: r.rights.into(),
+            expires_at: r.expires_ms.map(time),
+            pinned_at: r.pinned.as_ref().map(|p| time(p.at_ms)),
+            pinned_revision: r.pinned.as_ref().and_then(|p| p.revision),
+            created_by: ID(r.created_by.into()),
+            created_at: time(r.created_ms),
+            updated_at: time(r.updated_ms),
+            revoked_at: r.revoked_ms.map(time),
+            locked_at: r.locked_ms.map(time),
+            failed_passwords: r.failures,
+            last_access_at: r.last_access_ms.map(time),
+            access_count: r.access_count,
+            access_warnings: warnings(&r.warnings),
+            link_rights: r.rights,
+        }
     }
+}
+
+#[ComplexObject]
+impl ShareLink {
     /// The link's page for private, authenticated and recipients links. A public link's
     /// URL holds its token and is shown only once, when it is created.
     async fn url(&self, ctx: &Context<'_>) -> Option<String> {
-        (self.0.kind != LinkKind::Public).then(|| url(ctx, &link_path(&self.0.uid)))
-    }
-    async fn created_by(&self) -> ID {
-        ID(self.0.created_by.clone().into())
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        time(self.0.created_ms)
-    }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        time(self.0.updated_ms)
-    }
-    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
-        self.0.revoked_ms.map(time)
-    }
-    async fn locked_at(&self) -> Option<DateTime<Utc>> {
-        self.0.locked_ms.map(time)
-    }
-    /// Wrong passwords since the last right one.
-    async fn failed_passwords(&self) -> i64 {
-        self.0.failures
-    }
-    async fn last_access_at(&self) -> Option<DateTime<Utc>> {
-        self.0.last_access_ms.map(time)
-    }
-    async fn access_count(&self) -> i64 {
-        self.0.access_count
-    }
-    /// Edits since the last acknowledgement that widened what this link shows.
-    async fn access_warnings(&self) -> Vec<AccessWarning> {
-        warnings(&self.0.warnings)
+        (self.kind != ShareLinkKind::Public).then(|| url(ctx, &link_path(&self.id)))
     }
     async fn recipients(&self, ctx: &Context<'_>) -> R<Vec<Recipient>> {
         let list = services(ctx)
             .sharing()
-            .share_recipients_of(&self.0.uid)
+            .share_recipients_of(&self.id)
             .await
             .gql()?;
         Ok(list
             .into_iter()
-            .map(|record| Recipient {
-                record,
-                link_rights: self.0.rights,
-            })
+            .map(|r| Recipient::new(r, self.link_rights))
             .collect())
     }
     /// The datasets whose data the link shows.
     async fn exposed_datasets(&self, ctx: &Context<'_>) -> R<Vec<String>> {
         Ok(services(ctx)
             .sharing()
-            .exposed_datasets(&self.0)
+            .exposed_datasets(&self.id)
             .await
             .gql()?)
     }
@@ -310,10 +291,8 @@ pub struct Invitation {
 #[Object]
 impl Invitation {
     async fn recipient(&self) -> Option<Recipient> {
-        self.inner.recipient.clone().map(|record| Recipient {
-            record,
-            link_rights: self.link_rights,
-        })
+        let recipient = self.inner.recipient.clone();
+        recipient.map(|r| Recipient::new(r, self.link_rights))
     }
     /// The personal URL: opening it moves the token into a cookie.
     async fn url(&self, ctx: &Context<'_>) -> String {
@@ -351,7 +330,7 @@ impl From<CreatedShareLink> for ShareLinkCreated {
     fn from(c: CreatedShareLink) -> Self {
         let rights = c.link.rights;
         ShareLinkCreated {
-            link: ShareLink(c.link),
+            link: c.link.into(),
             path: c.path,
             invitations: c
                 .invitations

@@ -5,12 +5,13 @@
 use std::time::Duration;
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, Object, SimpleObject, Subscription};
+use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject, Subscription};
 
 use super::data_types::TaskRunStatus;
 use crate::services::records::{TaskRecord, TaskRunProjectRecord};
 use chrono::{DateTime, Utc};
 use futures::Stream;
+use vitrine_core::TaskRunId;
 use vitrine_core::task::{Action, Target, Trigger};
 
 use super::pagination::{connection, page};
@@ -23,7 +24,27 @@ use crate::services::{Services, TaskRunView};
 type R<T> = async_graphql::Result<T>;
 
 /// A scheduled task.
-pub struct Task(pub TaskRecord);
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Task {
+    pub id: ID,
+    pub name: String,
+    pub owner_id: ID,
+    /// True when the task runs as a service account (through an API token).
+    pub runs_as_service_account: bool,
+    pub trigger: TaskTrigger,
+    /// As written: `${name}` references stay unresolved here.
+    pub target: TaskTarget,
+    pub actions: Vec<TaskAction>,
+    pub concurrency: Option<i32>,
+    pub max_attempts: i32,
+    pub notify: TaskNotify,
+    pub paused: bool,
+    /// The next cron firing; null for paused and non-cron tasks.
+    pub next_run_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
 
 #[derive(SimpleObject)]
 pub struct TaskTrigger {
@@ -114,93 +135,73 @@ pub struct TaskNotify {
     pub webhook: Option<String>,
 }
 
-#[Object]
+impl From<TaskRecord> for Task {
+    fn from(r: TaskRecord) -> Self {
+        let spec = r.spec;
+        Task {
+            id: ID(r.uid.into()),
+            name: r.name,
+            owner_id: ID(r.owner_uid.into()),
+            runs_as_service_account: r.run_as_token_uid.is_some(),
+            trigger: trigger(spec.trigger),
+            target: match spec.target {
+                Target::Project { project } => TaskTarget {
+                    project_id: Some(project),
+                    folder_id: None,
+                    recursive: false,
+                },
+                Target::Folder { folder, recursive } => TaskTarget {
+                    project_id: None,
+                    folder_id: Some(folder),
+                    recursive,
+                },
+            },
+            actions: spec.actions.iter().map(TaskAction::from).collect(),
+            concurrency: spec.concurrency.map(|c| c as i32),
+            max_attempts: spec.max_attempts as i32,
+            notify: TaskNotify {
+                emails: spec.notify.emails,
+                webhook: spec.notify.webhook,
+            },
+            paused: r.paused,
+            // A paused task keeps its schedule (resuming recomputes it) but will not fire.
+            next_run_at: (!r.paused).then_some(r.next_fire_ms).flatten().map(time),
+            created_at: time(r.created_ms),
+            updated_at: time(r.updated_ms),
+        }
+    }
+}
+
+fn trigger(t: Trigger) -> TaskTrigger {
+    let none = TaskTrigger {
+        kind: String::new(),
+        cron: None,
+        time_zone: None,
+        event: None,
+        task_id: None,
+    };
+    match t {
+        Trigger::Cron { cron, time_zone } => TaskTrigger {
+            kind: "cron".into(),
+            cron: Some(cron),
+            time_zone: Some(time_zone),
+            ..none
+        },
+        Trigger::Event { event, task_uid } => TaskTrigger {
+            kind: "event".into(),
+            event: Some(event.into()),
+            task_id: task_uid.map(ID),
+            ..none
+        },
+        Trigger::Manual => TaskTrigger {
+            kind: "manual".into(),
+            ..none
+        },
+    }
+}
+
+#[ComplexObject]
 impl Task {
-    async fn id(&self) -> ID {
-        ID(self.0.uid.clone().into())
-    }
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-    async fn owner_id(&self) -> ID {
-        ID(self.0.owner_uid.clone().into())
-    }
-    /// True when the task runs as a service account (through an API token).
-    async fn runs_as_service_account(&self) -> bool {
-        self.0.run_as_token_uid.is_some()
-    }
-    async fn trigger(&self) -> TaskTrigger {
-        match &self.0.spec.trigger {
-            Trigger::Cron { cron, time_zone } => TaskTrigger {
-                kind: "cron".into(),
-                cron: Some(cron.clone()),
-                time_zone: Some(time_zone.clone()),
-                event: None,
-                task_id: None,
-            },
-            Trigger::Event { event, task_uid } => TaskTrigger {
-                kind: "event".into(),
-                cron: None,
-                time_zone: None,
-                event: Some((*event).into()),
-                task_id: task_uid.clone().map(ID),
-            },
-            Trigger::Manual => TaskTrigger {
-                kind: "manual".into(),
-                cron: None,
-                time_zone: None,
-                event: None,
-                task_id: None,
-            },
-        }
-    }
-    /// As written: `${name}` references stay unresolved here.
-    async fn target(&self) -> TaskTarget {
-        match &self.0.spec.target {
-            Target::Project { project } => TaskTarget {
-                project_id: Some(project.clone()),
-                folder_id: None,
-                recursive: false,
-            },
-            Target::Folder { folder, recursive } => TaskTarget {
-                project_id: None,
-                folder_id: Some(folder.clone()),
-                recursive: *recursive,
-            },
-        }
-    }
-    async fn actions(&self) -> Vec<TaskAction> {
-        self.0.spec.actions.iter().map(TaskAction::from).collect()
-    }
-    async fn concurrency(&self) -> Option<i32> {
-        self.0.spec.concurrency.map(|c| c as i32)
-    }
-    async fn max_attempts(&self) -> i32 {
-        self.0.spec.max_attempts as i32
-    }
-    async fn notify(&self) -> TaskNotify {
-        TaskNotify {
-            emails: self.0.spec.notify.emails.clone(),
-            webhook: self.0.spec.notify.webhook.clone(),
-        }
-    }
-    async fn paused(&self) -> bool {
-        self.0.paused
-    }
-    /// The next cron firing; null for paused and non-cron tasks.
-    async fn next_run_at(&self) -> Option<DateTime<Utc>> {
-        // A paused task keeps its schedule (resuming recomputes it) but will not fire.
-        (!self.0.paused)
-            .then_some(self.0.next_fire_ms)
-            .flatten()
-            .map(time)
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        time(self.0.created_ms)
-    }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        time(self.0.updated_ms)
-    }
     /// Runs, newest first.
     #[graphql(complexity = "crate::graphql::pagination::list_cost(first, child_complexity)")]
     async fn runs(
@@ -213,92 +214,101 @@ impl Task {
         let p = page(first, after.clone()).gql()?;
         let mut ahead = p.clone();
         ahead.first += 1;
-        let rows = s.task_runs(c, &self.0.uid, &ahead).await.gql()?;
+        let rows = s.task_runs(c, &self.id, &ahead).await.gql()?;
         Ok(connection(
             rows,
             p.first,
             None,
             after.is_some(),
             |r| r.run.uid.clone().into(),
-            TaskRun,
+            TaskRun::from,
         ))
     }
 }
 
 /// One execution of a task.
-pub struct TaskRun(pub TaskRunView);
-
-#[Object]
-impl TaskRun {
-    async fn id(&self) -> ID {
-        ID(self.0.run.uid.clone().into())
-    }
-    async fn task_id(&self) -> ID {
-        ID(self.0.run.task_uid.clone().into())
-    }
-    async fn task_name(&self) -> &str {
-        &self.0.run.task_name
-    }
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct TaskRun {
+    pub id: ID,
+    pub task_id: ID,
+    pub task_name: String,
     /// Why it ran: a cron firing, an event, a person.
-    async fn cause(&self) -> &str {
-        &self.0.run.cause
-    }
-    async fn status(&self) -> TaskRunStatus {
-        self.0.run.status.into()
-    }
+    pub cause: String,
+    pub status: TaskRunStatus,
     /// The summary (or why the run could not start).
-    async fn message(&self) -> &str {
-        &self.0.run.message
-    }
-    async fn total(&self) -> i64 {
-        self.0.run.total
-    }
-    async fn queued(&self) -> i64 {
-        self.0.counts.queued
-    }
-    async fn running(&self) -> i64 {
-        self.0.counts.running
-    }
-    async fn succeeded(&self) -> i64 {
-        self.0.counts.succeeded
-    }
-    async fn failed(&self) -> i64 {
-        self.0.counts.failed
-    }
-    async fn skipped(&self) -> i64 {
-        self.0.counts.skipped
-    }
-    async fn cancelled(&self) -> i64 {
-        self.0.counts.cancelled
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        time(self.0.run.created_ms)
-    }
-    async fn finished_at(&self) -> Option<DateTime<Utc>> {
-        self.0.run.finished_ms.map(time)
-    }
+    pub message: String,
+    pub total: i64,
+    pub queued: i64,
+    pub running: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub skipped: i64,
+    pub cancelled: i64,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
     /// Wall time from start to end (so far, while running).
-    async fn duration_ms(&self) -> i64 {
-        self.0
-            .run
-            .finished_ms
-            .unwrap_or_else(crate::services::records::now_ms)
-            - self.0.run.created_ms
+    pub duration_ms: i64,
+    #[graphql(skip)]
+    uid: TaskRunId,
+}
+
+impl From<TaskRunView> for TaskRun {
+    fn from(v: TaskRunView) -> Self {
+        let (r, n) = (v.run, v.counts);
+        let end = r.finished_ms.unwrap_or_else(crate::services::records::now_ms);
+        TaskRun {
+            id: ID(r.uid.to_string()),
+            task_id: ID(r.task_uid.into()),
+            task_name: r.task_name,
+            cause: r.cause,
+            status: r.status.into(),
+            message: r.message,
+            total: r.total,
+            queued: n.queued,
+            running: n.running,
+            succeeded: n.succeeded,
+            failed: n.failed,
+            skipped: n.skipped,
+            cancelled: n.cancelled,
+            created_at: time(r.created_ms),
+            finished_at: r.finished_ms.map(time),
+            duration_ms: end - r.created_ms,
+            uid: r.uid,
+        }
     }
+}
+
+#[ComplexObject]
+impl TaskRun {
     /// Per-project results, by project name.
     async fn projects(&self, ctx: &Context<'_>) -> R<Vec<TaskRunProject>> {
         Ok(services(ctx)
             .tasks()
-            .task_run_projects(&self.0.run.uid)
+            .task_run_projects(&self.uid)
             .await
             .gql()?
             .into_iter()
-            .map(TaskRunProject)
+            .map(TaskRunProject::from)
             .collect())
     }
 }
 
-pub struct TaskRunProject(pub TaskRunProjectRecord);
+/// One project's part in a task run.
+#[derive(SimpleObject)]
+pub struct TaskRunProject {
+    pub project_id: ID,
+    pub project_name: String,
+    pub status: TaskRunStatus,
+    pub attempts: i32,
+    pub actions_done: i32,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Time spent in attempts, summed (waits between retries excluded).
+    pub duration_ms: i64,
+    pub error: Option<String>,
+    pub log: Vec<TaskRunLogLine>,
+}
 
 #[derive(SimpleObject)]
 pub struct TaskRunLogLine {
@@ -306,45 +316,27 @@ pub struct TaskRunLogLine {
     pub message: String,
 }
 
-#[Object]
-impl TaskRunProject {
-    async fn project_id(&self) -> ID {
-        ID(self.0.project_uid.clone().into())
-    }
-    async fn project_name(&self) -> &str {
-        &self.0.project_name
-    }
-    async fn status(&self) -> TaskRunStatus {
-        self.0.status.into()
-    }
-    async fn attempts(&self) -> i32 {
-        self.0.attempts as i32
-    }
-    async fn actions_done(&self) -> i32 {
-        self.0.actions_done as i32
-    }
-    async fn started_at(&self) -> Option<DateTime<Utc>> {
-        self.0.started_ms.map(time)
-    }
-    async fn finished_at(&self) -> Option<DateTime<Utc>> {
-        self.0.finished_ms.map(time)
-    }
-    /// Time spent in attempts, summed (waits between retries excluded).
-    async fn duration_ms(&self) -> i64 {
-        self.0.duration_ms
-    }
-    async fn error(&self) -> Option<&str> {
-        self.0.error.as_deref()
-    }
-    async fn log(&self) -> Vec<TaskRunLogLine> {
-        self.0
-            .log
-            .iter()
-            .map(|l| TaskRunLogLine {
-                at: time(l.at_ms),
-                message: l.message.clone(),
-            })
-            .collect()
+impl From<TaskRunProjectRecord> for TaskRunProject {
+    fn from(r: TaskRunProjectRecord) -> Self {
+        TaskRunProject {
+            project_id: ID(r.project_uid.into()),
+            project_name: r.project_name,
+            status: r.status.into(),
+            attempts: r.attempts as i32,
+            actions_done: r.actions_done as i32,
+            started_at: r.started_ms.map(time),
+            finished_at: r.finished_ms.map(time),
+            duration_ms: r.duration_ms,
+            error: r.error,
+            log: r
+                .log
+                .into_iter()
+                .map(|l| TaskRunLogLine {
+                    at: time(l.at_ms),
+                    message: l.message,
+                })
+                .collect(),
+        }
     }
 }
 
@@ -370,18 +362,18 @@ impl TaskQuery {
             Some(more),
             after.is_some(),
             |t| t.uid.clone().into(),
-            Task,
+            Task::from,
         ))
     }
 
     async fn task(&self, ctx: &Context<'_>, id: ID) -> R<Task> {
         let (s, c) = on(ctx, Services::tasks)?;
-        Ok(Task(s.task(c, &id).await.gql()?))
+        Ok(s.task(c, &id).await.gql()?.into())
     }
 
     async fn task_run(&self, ctx: &Context<'_>, id: ID) -> R<TaskRun> {
         let (s, c) = member(ctx)?;
-        Ok(TaskRun(s.tasks().task_run(c, &id).await.gql()?))
+        Ok(s.tasks().task_run(c, &id).await.gql()?.into())
     }
 }
 
@@ -395,13 +387,13 @@ impl TaskMutation {
     async fn create_task(&self, ctx: &Context<'_>, input: TaskInput) -> R<Task> {
         let (s, c) = on(ctx, Services::tasks)?;
         let input = input.into_service().gql()?;
-        Ok(Task(s.create_task(c, input).await.gql()?))
+        Ok(s.create_task(c, input).await.gql()?.into())
     }
 
     async fn update_task(&self, ctx: &Context<'_>, id: ID, input: TaskInput) -> R<Task> {
         let (s, c) = on(ctx, Services::tasks)?;
         let input = input.into_service().gql()?;
-        Ok(Task(s.update_task(c, &id, input).await.gql()?))
+        Ok(s.update_task(c, &id, input).await.gql()?.into())
     }
 
     /// Deletes a task and its run history.
@@ -413,24 +405,24 @@ impl TaskMutation {
 
     async fn pause_task(&self, ctx: &Context<'_>, id: ID) -> R<Task> {
         let (s, c) = on(ctx, Services::tasks)?;
-        Ok(Task(s.set_task_paused(c, &id, true).await.gql()?))
+        Ok(s.set_task_paused(c, &id, true).await.gql()?.into())
     }
 
     async fn resume_task(&self, ctx: &Context<'_>, id: ID) -> R<Task> {
         let (s, c) = on(ctx, Services::tasks)?;
-        Ok(Task(s.set_task_paused(c, &id, false).await.gql()?))
+        Ok(s.set_task_paused(c, &id, false).await.gql()?.into())
     }
 
     /// Starts a run now (paused tasks too); returns it at once, queued.
     async fn run_task_now(&self, ctx: &Context<'_>, id: ID) -> R<TaskRun> {
         let (s, c) = on(ctx, Services::tasks)?;
-        Ok(TaskRun(s.run_task_now(c, &id).await.gql()?))
+        Ok(s.run_task_now(c, &id).await.gql()?.into())
     }
 
     /// Cancels a run: queued projects at once, running ones after their current action.
     async fn cancel_task_run(&self, ctx: &Context<'_>, id: ID) -> R<TaskRun> {
         let (s, c) = member(ctx)?;
-        Ok(TaskRun(s.tasks().cancel_task_run(c, &id).await.gql()?))
+        Ok(s.tasks().cancel_task_run(c, &id).await.gql()?.into())
     }
 }
 
@@ -477,7 +469,7 @@ impl TaskSubscription {
                         continue;
                     }
                     seen = now;
-                    return Some((TaskRun(view), (s, c, id, None, seen)));
+                    return Some((TaskRun::from(view), (s, c, id, None, seen)));
                 }
             },
         ))

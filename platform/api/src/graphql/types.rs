@@ -3,8 +3,10 @@
 use crate::services::records::{
     ApiTokenRecord, AuditRecord, GroupRecord, PolicyLine, UserRecord, VirtualRootRecord,
 };
-use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, SimpleObject};
 use chrono::{DateTime, TimeZone, Utc};
+use std::collections::BTreeMap;
+use vitrine_core::{GroupId, ProjectId, UserId};
 
 use super::{member, services};
 use crate::GqlResult;
@@ -86,53 +88,54 @@ pub struct UserAttributeInput {
     pub values: Vec<String>,
 }
 
-pub struct User(pub UserRecord);
-
-#[Object]
-impl User {
-    async fn id(&self) -> ID {
-        ID(self.0.uid.clone().into())
-    }
+/// A person or a service account.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct User {
+    pub id: ID,
     /// The name policies use for this user: `user:ID`.
-    async fn subject(&self) -> String {
-        format!("user:{}", self.0.uid)
-    }
-    async fn username(&self) -> &str {
-        &self.0.username
-    }
-    async fn display_name(&self) -> &str {
-        &self.0.display_name
-    }
-    async fn email(&self) -> Option<&str> {
-        self.0.email.as_deref()
-    }
-    async fn kind(&self) -> UserKind {
-        self.0.kind.into()
-    }
+    pub subject: String,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub kind: UserKind,
     /// `local`, or the OpenID Connect issuer the user signs in with.
-    async fn issuer(&self) -> &str {
-        &self.0.issuer
+    pub issuer: String,
+    pub disabled: bool,
+    pub attributes: Vec<UserAttribute>,
+    pub created_at: DateTime<Utc>,
+    #[graphql(skip)]
+    uid: UserId,
+}
+
+impl From<UserRecord> for User {
+    fn from(r: UserRecord) -> Self {
+        User {
+            id: ID(r.uid.to_string()),
+            subject: format!("user:{}", r.uid),
+            username: r.username,
+            display_name: r.display_name,
+            email: r.email,
+            kind: r.kind.into(),
+            issuer: r.issuer,
+            disabled: r.disabled,
+            attributes: r
+                .attributes
+                .into_iter()
+                .map(|(key, values)| UserAttribute { key, values })
+                .collect(),
+            created_at: time(r.created_ms),
+            uid: r.uid,
+        }
     }
-    async fn disabled(&self) -> bool {
-        self.0.disabled
-    }
-    async fn attributes(&self) -> Vec<UserAttribute> {
-        self.0
-            .attributes
-            .iter()
-            .map(|(k, v)| UserAttribute {
-                key: k.clone(),
-                values: v.clone(),
-            })
-            .collect()
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        time(self.0.created_ms)
-    }
+}
+
+#[ComplexObject]
+impl User {
     async fn permissions(&self, ctx: &Context<'_>) -> Vec<ServerPermission> {
         services(ctx)
             .directory()
-            .permissions_of(&self.0.uid)
+            .permissions_of(&self.uid)
             .into_iter()
             .map(Into::into)
             .collect()
@@ -140,116 +143,141 @@ impl User {
     async fn groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Group>> {
         let groups = services(ctx)
             .directory()
-            .group_records_of(&self.0.uid)
+            .group_records_of(&self.uid)
             .await
             .gql()?;
-        Ok(groups.into_iter().map(Group).collect())
+        Ok(groups.into_iter().map(Group::from).collect())
     }
 }
 
-pub struct Group(pub GroupRecord);
-
-#[Object]
-impl Group {
-    async fn id(&self) -> ID {
-        ID(self.0.uid.clone().into())
-    }
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Group {
+    pub id: ID,
     /// The name policies use for this group: `group:ID`.
-    async fn subject(&self) -> String {
-        format!("group:{}", self.0.uid)
+    pub subject: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    #[graphql(skip)]
+    uid: GroupId,
+}
+
+impl From<GroupRecord> for Group {
+    fn from(r: GroupRecord) -> Self {
+        Group {
+            id: ID(r.uid.to_string()),
+            subject: format!("group:{}", r.uid),
+            name: r.name,
+            created_at: time(r.created_ms),
+            uid: r.uid,
+        }
     }
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        time(self.0.created_ms)
-    }
+}
+
+#[ComplexObject]
+impl Group {
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
         Ok(services(ctx)
             .directory()
-            .group_members(&self.0.uid)
+            .group_members(&self.uid)
             .await
             .gql()?
             .into_iter()
-            .map(User)
+            .map(User::from)
             .collect())
     }
 }
 
-pub struct Folder(pub FolderView);
-
-#[Object]
-impl Folder {
-    async fn id(&self) -> ID {
-        ID(self.0.record.uid.clone().into())
-    }
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Folder {
+    pub id: ID,
     /// The name policies use for this folder: `folder:ID`.
-    async fn object(&self) -> String {
-        format!("folder:{}", self.0.record.uid)
-    }
-    async fn name(&self) -> &str {
-        &self.0.record.name
-    }
-    async fn parent_id(&self) -> Option<ID> {
-        self.0.record.parent_uid.as_deref().map(ID::from)
-    }
+    pub object: String,
+    pub name: String,
+    pub parent_id: Option<ID>,
     /// The caller's effective role here (`NO_ACCESS` when the folder is listed only because
     /// something inside it is shared with the caller).
-    async fn role(&self) -> Role {
-        self.0.role.into()
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<FolderView> for Folder {
+    fn from(v: FolderView) -> Self {
+        let r = v.record;
+        Folder {
+            id: ID(r.uid.to_string()),
+            object: format!("folder:{}", r.uid),
+            name: r.name,
+            parent_id: r.parent_uid.map(|p| ID(p.into())),
+            role: v.role.into(),
+            created_at: time(r.created_ms),
+        }
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        time(self.0.record.created_ms)
-    }
+}
+
+#[ComplexObject]
+impl Folder {
     async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Folder>> {
         let (s, c) = member(ctx)?;
-        match &self.0.record.parent_uid {
-            Some(p) => Ok(s.directory().folder(c, p).await.ok().map(Folder)),
+        match &self.parent_id {
+            Some(p) => Ok(s.directory().folder(c, p).await.ok().map(Folder::from)),
             None => Ok(None),
         }
     }
 }
 
-pub struct Project(pub ProjectView);
-
-#[Object]
-impl Project {
-    async fn id(&self) -> ID {
-        ID(self.0.record.uid.clone().into())
-    }
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Project {
+    pub id: ID,
     /// The name policies use for this project: `project:ID`.
-    async fn object(&self) -> String {
-        format!("project:{}", self.0.record.uid)
-    }
-    async fn name(&self) -> &str {
-        &self.0.record.name
-    }
+    pub object: String,
+    pub name: String,
     /// The current slug. Lookups by an old slug answer with this project.
-    async fn slug(&self) -> &str {
-        &self.0.record.slug
+    pub slug: String,
+    pub folder_id: ID,
+    /// The caller's effective role on this project.
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[graphql(skip)]
+    uid: ProjectId,
+    #[graphql(skip)]
+    abilities: BTreeMap<String, bool>,
+}
+
+impl From<ProjectView> for Project {
+    fn from(v: ProjectView) -> Self {
+        let r = v.record;
+        Project {
+            id: ID(r.uid.to_string()),
+            object: format!("project:{}", r.uid),
+            name: r.name,
+            slug: r.slug,
+            folder_id: ID(r.folder_uid.into()),
+            role: v.role.into(),
+            created_at: time(r.created_ms),
+            updated_at: time(r.updated_ms),
+            uid: r.uid,
+            abilities: r.abilities,
+        }
     }
+}
+
+#[ComplexObject]
+impl Project {
     /// Earlier slugs that still redirect here and stay reserved for this project.
     async fn old_slugs(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
-        services(ctx)
-            .directory()
-            .old_slugs(&self.0.record.uid)
-            .await
-            .gql()
-    }
-    async fn folder_id(&self) -> ID {
-        ID(self.0.record.folder_uid.clone().into())
+        services(ctx).directory().old_slugs(&self.uid).await.gql()
     }
     async fn folder(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Folder>> {
         let (s, c) = member(ctx)?;
         Ok(s.directory()
-            .folder(c, &self.0.record.folder_uid)
+            .folder(c, &self.folder_id)
             .await
             .ok()
-            .map(Folder))
-    }
-    /// The caller's effective role on this project.
-    async fn role(&self) -> Role {
-        self.0.role.into()
+            .map(Folder::from))
     }
     /// Abilities in effect (instance defaults, the project's own values, admin switches).
     async fn abilities(&self, ctx: &Context<'_>) -> Vec<AbilityState> {
@@ -258,17 +286,11 @@ impl Project {
             .iter()
             .map(|a| AbilityState {
                 ability: (*a).into(),
-                enabled: settings.ability(&self.0.record.abilities, *a),
-                project_value: self.0.record.abilities.get(a.as_str()).copied(),
+                enabled: settings.ability(&self.abilities, *a),
+                project_value: self.abilities.get(a.as_str()).copied(),
                 disabled_by_admin: settings.disabled_abilities.contains(a),
             })
             .collect()
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        time(self.0.record.created_ms)
-    }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        time(self.0.record.updated_ms)
     }
 }
 
@@ -298,7 +320,7 @@ impl VirtualRoot {
             .folder(c, &self.folder_id)
             .await
             .ok()
-            .map(Folder))
+            .map(Folder::from))
     }
 }
 

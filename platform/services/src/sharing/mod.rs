@@ -553,7 +553,13 @@ impl Sharing {
     }
 
     /// The datasets a link shows: those its report's (or project's reports') tiles read.
-    pub async fn exposed_datasets(&self, link: &ShareLinkRecord) -> ApiResult<Vec<String>> {
+    /// Answered for a link the caller already holds (its ledger entry).
+    pub async fn exposed_datasets(&self, link_uid: &str) -> ApiResult<Vec<String>> {
+        let link = &self
+            .store
+            .share_link(link_uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("share link"))?;
         let definitions = match &link.report_uid {
             Some(_) => vec![self.link_definition(link).await?],
             None => {

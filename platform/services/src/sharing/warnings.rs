@@ -7,7 +7,7 @@ use vitrine_core::AuditAction;
 
 use vitrine_authz::Action;
 use vitrine_engine::report::ReportDefinition;
-use vitrine_storage::{PinnedReport, ReportRecord, ShareLinkRecord, ShareWarning, now_ms};
+use vitrine_storage::{PinnedReport, ShareLinkRecord, ShareWarning, now_ms};
 
 use super::Sharing;
 use crate::caller::Caller;
@@ -62,22 +62,23 @@ impl Sharing {
     pub async fn report_access_warnings(
         &self,
         caller: &Caller,
-        report: &ReportRecord,
+        project_uid: &vitrine_core::ProjectId,
+        report_uid: &vitrine_core::ReportId,
     ) -> ApiResult<Vec<ShareWarning>> {
         if self
             .directory
-            .project_for(caller, &report.project_uid, Action::Edit)
+            .project_for(caller, project_uid, Action::Edit)
             .await
             .is_err()
         {
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
-        for l in self.store.share_links_of_report(&report.uid).await? {
+        for l in self.store.share_links_of_report(report_uid).await? {
             out.extend(
                 l.warnings
                     .into_iter()
-                    .filter(|w| w.report_uid == report.uid),
+                    .filter(|w| &w.report_uid == report_uid),
             );
         }
         out.sort_by_key(|w| w.at_ms);

@@ -69,7 +69,8 @@ impl Versions {
     }
 
     /// What a revision changed from its parent (everything, for the first).
-    pub async fn revision_changes(&self, r: &RevisionRecord) -> ApiResult<Vec<Change>> {
+    pub async fn revision_changes(&self, caller: &Caller, uid: &str) -> ApiResult<Vec<Change>> {
+        let r = &self.revision(caller, uid).await?;
         let before = match &r.parent_uid {
             Some(p) => match self.store.revision(p).await? {
                 Some(parent) => content_of(&parent)?,
