@@ -292,17 +292,40 @@ mod store_tests {
             store.project_by_slug("one").await.unwrap().unwrap().0.name,
             "One"
         );
-        store.rename_project("p1", "Uno").await.unwrap();
-        assert_eq!(store.project("p1").await.unwrap().unwrap().name, "Uno");
+        store
+            .rename_project(&vitrine_core::ProjectId::from("p1"), "Uno")
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .project(&vitrine_core::ProjectId::from("p1"))
+                .await
+                .unwrap()
+                .unwrap()
+                .name,
+            "Uno"
+        );
         assert_eq!(
             store.project_by_slug("one").await.unwrap().unwrap().0.name,
             "Uno"
         );
-        store.change_slug("p1", "one", "uno").await.unwrap();
+        store
+            .change_slug(&vitrine_core::ProjectId::from("p1"), "one", "uno")
+            .await
+            .unwrap();
         let (found, redirected) = store.project_by_slug("one").await.unwrap().unwrap();
         assert_eq!((found.slug.as_str(), redirected), ("uno", true));
-        store.delete_project("p1").await.unwrap();
-        assert!(store.project("p1").await.unwrap().is_none());
+        store
+            .delete_project(&vitrine_core::ProjectId::from("p1"))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .project(&vitrine_core::ProjectId::from("p1"))
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(store.project_by_slug("uno").await.unwrap().is_none());
     }
 }

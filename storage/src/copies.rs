@@ -108,7 +108,7 @@ pub struct Replacement {
 impl Store {
     pub async fn working_copy_of(
         &self,
-        copy_uid: &str,
+        copy_uid: &vitrine_core::ProjectId,
     ) -> StorageResult<Option<WorkingCopyRecord>> {
         self.first(
             "SELECT * FROM working_copy WHERE copy_uid = $c",
@@ -120,7 +120,7 @@ impl Store {
     /// Working copies of `origin_uid` on this instance.
     pub async fn working_copies_of_origin(
         &self,
-        origin_uid: &str,
+        origin_uid: &vitrine_core::ProjectId,
     ) -> StorageResult<Vec<WorkingCopyRecord>> {
         self.rows(
             "SELECT * FROM working_copy WHERE origin_project_uid = $o AND !origin_url ORDER BY uid",
@@ -139,7 +139,10 @@ impl Store {
         .await
     }
 
-    pub async fn delete_working_copy(&self, copy_uid: &str) -> StorageResult<()> {
+    pub async fn delete_working_copy(
+        &self,
+        copy_uid: &vitrine_core::ProjectId,
+    ) -> StorageResult<()> {
         self.exec(
             "DELETE working_copy WHERE copy_uid = $c",
             json!({ "c": copy_uid }),
@@ -174,7 +177,10 @@ impl Store {
         .await
     }
 
-    pub async fn revoke_working_copy_link(&self, uid: &str) -> StorageResult<()> {
+    pub async fn revoke_working_copy_link(
+        &self,
+        uid: &vitrine_core::CopyLinkId,
+    ) -> StorageResult<()> {
         self.exec(
             "UPDATE working_copy_link SET revoked = true WHERE uid = $u",
             json!({ "u": uid }),
@@ -182,7 +188,11 @@ impl Store {
         .await
     }
 
-    pub async fn touch_working_copy_link(&self, uid: &str, at: i64) -> StorageResult<()> {
+    pub async fn touch_working_copy_link(
+        &self,
+        uid: &vitrine_core::CopyLinkId,
+        at: i64,
+    ) -> StorageResult<()> {
         self.exec(
             "UPDATE working_copy_link SET last_used_ms = $at WHERE uid = $u",
             json!({ "u": uid, "at": at }),
@@ -195,7 +205,10 @@ impl Store {
             .await
     }
 
-    pub async fn export(&self, uid: &str) -> StorageResult<Option<ExportRecord>> {
+    pub async fn export(
+        &self,
+        uid: &vitrine_core::ExportId,
+    ) -> StorageResult<Option<ExportRecord>> {
         self.first(
             "SELECT * FROM bundle_export WHERE uid = $u",
             json!({ "u": uid }),
@@ -339,7 +352,13 @@ mod tests {
         // The content is refused inside the transaction (a revision it did not expect).
         let refused = store.replace_project(&replacement(7)).await;
         assert!(refused.is_err(), "{refused:?}");
-        assert!(store.project("born").await.unwrap().is_none());
+        assert!(
+            store
+                .project(&vitrine_core::ProjectId::from("born"))
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(
             store
                 .workflow(&vitrine_core::ProjectId::from("born"))
@@ -351,7 +370,15 @@ mod tests {
         assert_eq!(audits(&store).await, 0);
         // Accepted: everything at once.
         store.replace_project(&replacement(0)).await.unwrap();
-        assert_eq!(store.project("born").await.unwrap().unwrap().slug, "born");
+        assert_eq!(
+            store
+                .project(&vitrine_core::ProjectId::from("born"))
+                .await
+                .unwrap()
+                .unwrap()
+                .slug,
+            "born"
+        );
         assert_eq!(
             store
                 .workflow(&vitrine_core::ProjectId::from("born"))

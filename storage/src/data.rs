@@ -161,7 +161,7 @@ impl Store {
     /// grants for different folders never overwrite each other. Returns the location.
     pub async fn set_location_grant(
         &self,
-        uid: &str,
+        uid: &vitrine_core::LocationId,
         folder_uid: &vitrine_core::FolderId,
         grant: Option<&LocationGrant>,
     ) -> StorageResult<Option<LocationRecord>> {
@@ -173,7 +173,10 @@ impl Store {
         .await
     }
 
-    pub async fn location(&self, uid: &str) -> StorageResult<Option<LocationRecord>> {
+    pub async fn location(
+        &self,
+        uid: &vitrine_core::LocationId,
+    ) -> StorageResult<Option<LocationRecord>> {
         self.first(
             "SELECT * FROM resource_location WHERE uid = $u",
             json!({ "u": uid }),
@@ -194,7 +197,7 @@ impl Store {
             .await
     }
 
-    pub async fn delete_location(&self, uid: &str) -> StorageResult<()> {
+    pub async fn delete_location(&self, uid: &vitrine_core::LocationId) -> StorageResult<()> {
         self.exec(
             "DELETE resource_location WHERE uid = $u",
             json!({ "u": uid }),
@@ -354,7 +357,10 @@ impl Store {
         .await
     }
 
-    pub async fn workflow_run(&self, uid: &str) -> StorageResult<Option<RunRecord>> {
+    pub async fn workflow_run(
+        &self,
+        uid: &vitrine_core::RunId,
+    ) -> StorageResult<Option<RunRecord>> {
         self.first(
             "SELECT * FROM workflow_run WHERE uid = $u",
             json!({ "u": uid }),
@@ -391,7 +397,10 @@ impl Store {
             .await
     }
 
-    pub async fn report(&self, uid: &str) -> StorageResult<Option<ReportRecord>> {
+    pub async fn report(
+        &self,
+        uid: &vitrine_core::ReportId,
+    ) -> StorageResult<Option<ReportRecord>> {
         self.cached_first("SELECT * FROM report WHERE uid = $u", json!({ "u": uid }))
             .await
     }
@@ -451,7 +460,10 @@ impl Store {
             .await
     }
 
-    pub async fn upload(&self, uid: &str) -> StorageResult<Option<UploadRecord>> {
+    pub async fn upload(
+        &self,
+        uid: &vitrine_core::UploadId,
+    ) -> StorageResult<Option<UploadRecord>> {
         self.first("SELECT * FROM upload WHERE uid = $u", json!({ "u": uid }))
             .await
     }

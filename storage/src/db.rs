@@ -339,7 +339,12 @@ mod tests {
         store.put_setting("probe", &1u32).await.unwrap();
         assert_eq!(store.setting::<u32>("probe").await.unwrap(), Some(1));
         assert_eq!(
-            store.share_link("l1").await.unwrap().unwrap().access_count,
+            store
+                .share_link(&vitrine_core::LinkId::from("l1"))
+                .await
+                .unwrap()
+                .unwrap()
+                .access_count,
             0
         );
         let reads = store.reads.as_ref().unwrap();
@@ -359,7 +364,11 @@ mod tests {
             .await
             .unwrap();
         assert!(setting(), "counting link accesses dropped a settings read");
-        let after = store.share_link("l1").await.unwrap().unwrap();
+        let after = store
+            .share_link(&vitrine_core::LinkId::from("l1"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((after.access_count, after.last_access_ms), (3, Some(42)));
     }
 

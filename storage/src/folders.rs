@@ -76,7 +76,10 @@ impl Store {
         .map_err(|e| sibling_conflict(e, &folder.name))
     }
 
-    pub async fn folder(&self, uid: &str) -> StorageResult<Option<FolderRecord>> {
+    pub async fn folder(
+        &self,
+        uid: &vitrine_core::FolderId,
+    ) -> StorageResult<Option<FolderRecord>> {
         self.first(
             "SELECT * FROM folder WHERE uid = $uid",
             json!({ "uid": uid }),
@@ -102,7 +105,11 @@ impl Store {
         .await
     }
 
-    pub async fn rename_folder(&self, uid: &str, name: &str) -> StorageResult<()> {
+    pub async fn rename_folder(
+        &self,
+        uid: &vitrine_core::FolderId,
+        name: &str,
+    ) -> StorageResult<()> {
         self.update_one("folder", uid, "name = $name", json!({ "name": name }))
             .await
             .map_err(|e| sibling_conflict(e, name))
@@ -110,7 +117,7 @@ impl Store {
 
     pub async fn move_folder(
         &self,
-        uid: &str,
+        uid: &vitrine_core::FolderId,
         parent: Option<&str>,
         name: &str,
     ) -> StorageResult<()> {
@@ -142,7 +149,10 @@ impl Store {
 
     /// Deletes the folders, the projects in them, their slug aliases, virtual roots and
     /// policy lines naming any of them, in one transaction.
-    pub async fn delete_folders(&self, folder_uids: &[String]) -> StorageResult<()> {
+    pub async fn delete_folders(
+        &self,
+        folder_uids: &[vitrine_core::FolderId],
+    ) -> StorageResult<()> {
         let result = async {
             let objects: Vec<String> = folder_uids.iter().map(|f| format!("folder:{f}")).collect();
             self.exec(
@@ -184,7 +194,10 @@ impl Store {
         result
     }
 
-    pub async fn project(&self, uid: &str) -> StorageResult<Option<ProjectRecord>> {
+    pub async fn project(
+        &self,
+        uid: &vitrine_core::ProjectId,
+    ) -> StorageResult<Option<ProjectRecord>> {
         if let Some(hit) = self.projects.as_ref().and_then(|c| c.by_uid(uid)) {
             return Ok(Some(hit));
         }
@@ -230,7 +243,10 @@ impl Store {
             )
             .await?;
         match alias.and_then(|a| a["project_uid"].as_str().map(str::to_owned)) {
-            Some(uid) => Ok(self.project(&uid).await?.map(|p| (p, true))),
+            Some(uid) => Ok(self
+                .project(&vitrine_core::ProjectId::from(&uid))
+                .await?
+                .map(|p| (p, true))),
             None => Ok(None),
         }
     }
@@ -263,7 +279,11 @@ impl Store {
         .await
     }
 
-    pub async fn rename_project(&self, uid: &str, name: &str) -> StorageResult<()> {
+    pub async fn rename_project(
+        &self,
+        uid: &vitrine_core::ProjectId,
+        name: &str,
+    ) -> StorageResult<()> {
         let result = async {
             self.update_one(
                 "project",
@@ -285,7 +305,7 @@ impl Store {
     /// caller mirrors the policy line into the in-memory policies afterwards.
     pub async fn move_project(
         &self,
-        uid: &str,
+        uid: &vitrine_core::ProjectId,
         folder_uid: &vitrine_core::FolderId,
         audit: &crate::NewAuditEvent,
     ) -> StorageResult<()> {
@@ -317,7 +337,7 @@ impl Store {
 
     pub async fn set_project_ability(
         &self,
-        uid: &str,
+        uid: &vitrine_core::ProjectId,
         ability: &str,
         enabled: Option<bool>,
     ) -> StorageResult<()> {
@@ -350,7 +370,12 @@ impl Store {
 
     /// Changes the slug; the old one becomes an alias that keeps redirecting and stays
     /// reserved for this project. Taking back one of its own old slugs removes that alias.
-    pub async fn change_slug(&self, uid: &str, old: &str, new: &str) -> StorageResult<()> {
+    pub async fn change_slug(
+        &self,
+        uid: &vitrine_core::ProjectId,
+        old: &str,
+        new: &str,
+    ) -> StorageResult<()> {
         let result = async {
             let script = format!(
                 "BEGIN; {SLUG_FREE_CHECK}
@@ -370,7 +395,7 @@ impl Store {
         result
     }
 
-    pub async fn delete_project(&self, uid: &str) -> StorageResult<()> {
+    pub async fn delete_project(&self, uid: &vitrine_core::ProjectId) -> StorageResult<()> {
         let result = async {
             let sql = format!(
                 r#"BEGIN;
@@ -410,7 +435,10 @@ impl Store {
         .await
     }
 
-    pub async fn delete_virtual_root(&self, uid: &str) -> StorageResult<()> {
+    pub async fn delete_virtual_root(
+        &self,
+        uid: &vitrine_core::VirtualRootId,
+    ) -> StorageResult<()> {
         let gone = self
             .count(
                 "DELETE virtual_root WHERE uid = $uid RETURN BEFORE",

@@ -21,7 +21,7 @@ impl Store {
             })
     }
 
-    pub async fn user(&self, uid: &str) -> StorageResult<Option<UserRecord>> {
+    pub async fn user(&self, uid: &vitrine_core::UserId) -> StorageResult<Option<UserRecord>> {
         self.cached_first("SELECT * FROM user WHERE uid = $uid", json!({ "uid": uid }))
             .await
     }
@@ -42,7 +42,11 @@ impl Store {
         .await
     }
 
-    pub async fn set_user_disabled(&self, uid: &str, disabled: bool) -> StorageResult<()> {
+    pub async fn set_user_disabled(
+        &self,
+        uid: &vitrine_core::UserId,
+        disabled: bool,
+    ) -> StorageResult<()> {
         self.update_one("user", uid, "disabled = $v", json!({ "v": disabled }))
             .await?;
         if disabled {
@@ -56,14 +60,18 @@ impl Store {
         Ok(())
     }
 
-    pub async fn set_password_hash(&self, uid: &str, hash: &str) -> StorageResult<()> {
+    pub async fn set_password_hash(
+        &self,
+        uid: &vitrine_core::UserId,
+        hash: &str,
+    ) -> StorageResult<()> {
         self.update_one("user", uid, "password_hash = $v", json!({ "v": hash }))
             .await
     }
 
     pub async fn set_user_attributes(
         &self,
-        uid: &str,
+        uid: &vitrine_core::UserId,
         attributes: &BTreeMap<String, Vec<String>>,
     ) -> StorageResult<()> {
         self.update_one("user", uid, "attributes = $v", json!({ "v": attributes }))
@@ -72,7 +80,7 @@ impl Store {
 
     pub async fn set_connection_role(
         &self,
-        uid: &str,
+        uid: &vitrine_core::UserId,
         role: Option<vitrine_core::ConnectionRole>,
     ) -> StorageResult<()> {
         self.update_one("user", uid, "connection_role = $v", json!({ "v": role }))
@@ -113,7 +121,7 @@ impl Store {
             })
     }
 
-    pub async fn group(&self, uid: &str) -> StorageResult<Option<GroupRecord>> {
+    pub async fn group(&self, uid: &vitrine_core::GroupId) -> StorageResult<Option<GroupRecord>> {
         self.first(
             "SELECT * FROM group WHERE uid = $uid",
             json!({ "uid": uid }),
@@ -129,7 +137,7 @@ impl Store {
         .await
     }
 
-    pub async fn rename_group(&self, uid: &str, name: &str) -> StorageResult<()> {
+    pub async fn rename_group(&self, uid: &vitrine_core::GroupId, name: &str) -> StorageResult<()> {
         self.update_one("group", uid, "name = $n", json!({ "n": name }))
             .await
             .map_err(|e| match e {
@@ -140,7 +148,7 @@ impl Store {
             })
     }
 
-    pub async fn delete_group(&self, uid: &str) -> StorageResult<()> {
+    pub async fn delete_group(&self, uid: &vitrine_core::GroupId) -> StorageResult<()> {
         let gone = self
             .count(
                 "DELETE group WHERE uid = $uid RETURN BEFORE",
@@ -201,7 +209,10 @@ impl Store {
         .await
     }
 
-    pub async fn api_token(&self, uid: &str) -> StorageResult<Option<ApiTokenRecord>> {
+    pub async fn api_token(
+        &self,
+        uid: &vitrine_core::TokenId,
+    ) -> StorageResult<Option<ApiTokenRecord>> {
         self.first(
             "SELECT * FROM api_token WHERE uid = $uid",
             json!({ "uid": uid }),
@@ -220,7 +231,7 @@ impl Store {
         .await
     }
 
-    pub async fn revoke_api_token(&self, uid: &str) -> StorageResult<()> {
+    pub async fn revoke_api_token(&self, uid: &vitrine_core::TokenId) -> StorageResult<()> {
         self.update_one(
             "api_token",
             uid,
@@ -230,7 +241,7 @@ impl Store {
         .await
     }
 
-    pub async fn touch_api_token(&self, uid: &str) -> StorageResult<()> {
+    pub async fn touch_api_token(&self, uid: &vitrine_core::TokenId) -> StorageResult<()> {
         self.update_one(
             "api_token",
             uid,

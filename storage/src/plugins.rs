@@ -45,7 +45,10 @@ impl Store {
         .await
     }
 
-    pub async fn plugin_by_uid(&self, uid: &str) -> StorageResult<Option<PluginRecord>> {
+    pub async fn plugin_by_uid(
+        &self,
+        uid: &vitrine_core::PluginId,
+    ) -> StorageResult<Option<PluginRecord>> {
         self.first("SELECT * FROM plugin WHERE uid = $u", json!({ "u": uid }))
             .await
     }
@@ -59,7 +62,11 @@ impl Store {
         .await
     }
 
-    pub async fn set_plugin_enabled(&self, uid: &str, enabled: bool) -> StorageResult<()> {
+    pub async fn set_plugin_enabled(
+        &self,
+        uid: &vitrine_core::PluginId,
+        enabled: bool,
+    ) -> StorageResult<()> {
         self.exec(
             "UPDATE plugin SET enabled = $e WHERE uid = $u",
             json!({ "u": uid, "e": enabled }),

@@ -38,7 +38,10 @@ pub struct PushedFrom {
 }
 
 impl Store {
-    pub async fn revision(&self, uid: &str) -> StorageResult<Option<RevisionRecord>> {
+    pub async fn revision(
+        &self,
+        uid: &vitrine_core::RevisionId,
+    ) -> StorageResult<Option<RevisionRecord>> {
         self.first("SELECT * FROM revision WHERE uid = $u", json!({ "u": uid }))
             .await
     }

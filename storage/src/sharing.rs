@@ -152,7 +152,10 @@ impl Store {
         .await
     }
 
-    pub async fn share_link(&self, uid: &str) -> StorageResult<Option<ShareLinkRecord>> {
+    pub async fn share_link(
+        &self,
+        uid: &vitrine_core::LinkId,
+    ) -> StorageResult<Option<ShareLinkRecord>> {
         self.cached_first(
             "SELECT * FROM share_link WHERE uid = $u",
             json!({ "u": uid }),
@@ -212,7 +215,11 @@ impl Store {
 
     /// Drops a link's access warnings raised at or before `up_to_ms` (acknowledged);
     /// any raised since stay.
-    pub async fn clear_share_warnings(&self, uid: &str, up_to_ms: i64) -> StorageResult<()> {
+    pub async fn clear_share_warnings(
+        &self,
+        uid: &vitrine_core::LinkId,
+        up_to_ms: i64,
+    ) -> StorageResult<()> {
         self.exec(
             "UPDATE share_link SET warnings = (warnings ?? [])[WHERE at_ms > $at], updated_ms = $now WHERE uid = $u",
             json!({ "u": uid, "at": up_to_ms, "now": crate::now_ms() }),
@@ -236,7 +243,7 @@ impl Store {
     /// Pauses or resumes a link that is not revoked; false when it is.
     pub async fn set_share_link_paused(
         &self,
-        uid: &str,
+        uid: &vitrine_core::LinkId,
         paused: bool,
         now: i64,
     ) -> StorageResult<bool> {
@@ -250,7 +257,11 @@ impl Store {
     }
 
     /// Lifts a link's lock and its failure count; false when the link is revoked.
-    pub async fn unlock_share_link(&self, uid: &str, now: i64) -> StorageResult<bool> {
+    pub async fn unlock_share_link(
+        &self,
+        uid: &vitrine_core::LinkId,
+        now: i64,
+    ) -> StorageResult<bool> {
         Ok(self
             .count(
                 "UPDATE share_link SET locked_ms = NONE, failures = 0, updated_ms = $now WHERE uid = $u AND !revoked_ms RETURN AFTER",
@@ -261,7 +272,11 @@ impl Store {
     }
 
     /// Revokes a link (a revoked link keeps its first revocation time).
-    pub async fn revoke_share_link(&self, uid: &str, now: i64) -> StorageResult<()> {
+    pub async fn revoke_share_link(
+        &self,
+        uid: &vitrine_core::LinkId,
+        now: i64,
+    ) -> StorageResult<()> {
         self.exec(
             "UPDATE share_link SET revoked_ms = $now, updated_ms = $now WHERE uid = $u AND !revoked_ms",
             json!({ "u": uid, "now": now }),
@@ -300,7 +315,7 @@ impl Store {
     /// recipient's success must not clear what protects the other recipients.
     pub async fn share_link_failure(
         &self,
-        uid: &str,
+        uid: &vitrine_core::LinkId,
         lock_at: i64,
         now: i64,
     ) -> StorageResult<Option<ShareLinkRecord>> {
@@ -352,7 +367,10 @@ impl Store {
             })
     }
 
-    pub async fn share_recipient(&self, uid: &str) -> StorageResult<Option<ShareRecipientRecord>> {
+    pub async fn share_recipient(
+        &self,
+        uid: &vitrine_core::RecipientId,
+    ) -> StorageResult<Option<ShareRecipientRecord>> {
         self.cached_first(
             "SELECT * FROM share_recipient WHERE uid = $u",
             json!({ "u": uid }),
@@ -421,7 +439,11 @@ impl Store {
 
     /// Sets a first password only if none is set yet: two tabs racing to set it cannot
     /// overwrite each other. Returns whether this call set it.
-    pub async fn set_recipient_password(&self, uid: &str, hash: &str) -> StorageResult<bool> {
+    pub async fn set_recipient_password(
+        &self,
+        uid: &vitrine_core::RecipientId,
+        hash: &str,
+    ) -> StorageResult<bool> {
         Ok(self
             .count(
                 "UPDATE share_recipient SET password_hash = $h WHERE uid = $u AND !password_hash RETURN AFTER",

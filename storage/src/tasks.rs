@@ -128,7 +128,7 @@ impl Store {
     /// Answers the task after, or `None` when it is gone.
     pub async fn set_task_paused(
         &self,
-        uid: &str,
+        uid: &vitrine_core::TaskId,
         paused: bool,
         next_fire_ms: Option<i64>,
         now: i64,
@@ -143,7 +143,7 @@ impl Store {
             .await
     }
 
-    pub async fn delete_task(&self, uid: &str) -> StorageResult<()> {
+    pub async fn delete_task(&self, uid: &vitrine_core::TaskId) -> StorageResult<()> {
         self.exec(
             "BEGIN; DELETE task_run_project WHERE run_uid IN (SELECT VALUE uid FROM task_run WHERE task_uid = $u); DELETE task_run WHERE task_uid = $u; DELETE task WHERE uid = $u; COMMIT;",
             json!({ "u": uid }),
@@ -151,7 +151,7 @@ impl Store {
         .await
     }
 
-    pub async fn task(&self, uid: &str) -> StorageResult<Option<TaskRecord>> {
+    pub async fn task(&self, uid: &vitrine_core::TaskId) -> StorageResult<Option<TaskRecord>> {
         self.first("SELECT * FROM task WHERE uid = $u", json!({ "u": uid }))
             .await
     }
@@ -177,7 +177,7 @@ impl Store {
     /// it first (then that process starts the run).
     pub async fn claim_firing(
         &self,
-        uid: &str,
+        uid: &vitrine_core::TaskId,
         seen: i64,
         next: Option<i64>,
     ) -> StorageResult<bool> {
@@ -217,7 +217,10 @@ impl Store {
         }
     }
 
-    pub async fn task_run(&self, uid: &str) -> StorageResult<Option<TaskRunRecord>> {
+    pub async fn task_run(
+        &self,
+        uid: &vitrine_core::TaskRunId,
+    ) -> StorageResult<Option<TaskRunRecord>> {
         self.first("SELECT * FROM task_run WHERE uid = $u", json!({ "u": uid }))
             .await
     }
@@ -239,9 +242,9 @@ impl Store {
     /// substituted and the identity it acts as.
     pub async fn set_run_spec(
         &self,
-        uid: &str,
+        uid: &vitrine_core::TaskRunId,
         spec: &TaskSpec,
-        run_as_uid: &str,
+        run_as_uid: &vitrine_core::UserId,
     ) -> StorageResult<()> {
         self.exec(
             "UPDATE task_run SET spec = $s, run_as_uid = $a WHERE uid = $u",
@@ -250,7 +253,11 @@ impl Store {
         .await
     }
 
-    pub async fn set_run_total(&self, uid: &str, total: i64) -> StorageResult<()> {
+    pub async fn set_run_total(
+        &self,
+        uid: &vitrine_core::TaskRunId,
+        total: i64,
+    ) -> StorageResult<()> {
         self.exec(
             "UPDATE task_run SET total = $n, status = IF status = 'queued' THEN 'running' ELSE status END WHERE uid = $u",
             json!({ "u": uid, "n": total }),
@@ -261,7 +268,7 @@ impl Store {
     /// Ends a run once; false when it had ended already.
     pub async fn finish_run(
         &self,
-        uid: &str,
+        uid: &vitrine_core::TaskRunId,
         status: TaskRunStatus,
         message: &str,
         at_ms: i64,
@@ -289,7 +296,10 @@ impl Store {
         Ok(())
     }
 
-    pub async fn run_project(&self, uid: &str) -> StorageResult<Option<TaskRunProjectRecord>> {
+    pub async fn run_project(
+        &self,
+        uid: &vitrine_core::TaskRunProjectId,
+    ) -> StorageResult<Option<TaskRunProjectRecord>> {
         self.first(
             "SELECT * FROM task_run_project WHERE uid = $u",
             json!({ "u": uid }),
@@ -297,7 +307,10 @@ impl Store {
         .await
     }
 
-    pub async fn run_projects(&self, run_uid: &str) -> StorageResult<Vec<TaskRunProjectRecord>> {
+    pub async fn run_projects(
+        &self,
+        run_uid: &vitrine_core::TaskRunId,
+    ) -> StorageResult<Vec<TaskRunProjectRecord>> {
         self.rows(
             "SELECT * FROM task_run_project WHERE run_uid = $r ORDER BY project_name, uid",
             json!({ "r": run_uid }),
@@ -310,7 +323,7 @@ impl Store {
     /// taken, or none when it has ended already.
     pub async fn take_run_project(
         &self,
-        uid: &str,
+        uid: &vitrine_core::TaskRunProjectId,
         at_ms: i64,
     ) -> StorageResult<Option<TaskRunProjectRecord>> {
         self.first(
@@ -323,7 +336,7 @@ impl Store {
     /// Records one finished action of an attempt.
     pub async fn run_project_progress(
         &self,
-        uid: &str,
+        uid: &vitrine_core::TaskRunProjectId,
         actions_done: u32,
         line: &RunLogLine,
     ) -> StorageResult<()> {
@@ -334,7 +347,11 @@ impl Store {
         .await
     }
 
-    pub async fn log_run_project(&self, uid: &str, line: &RunLogLine) -> StorageResult<()> {
+    pub async fn log_run_project(
+        &self,
+        uid: &vitrine_core::TaskRunProjectId,
+        line: &RunLogLine,
+    ) -> StorageResult<()> {
         self.exec(
             "UPDATE task_run_project SET log += $l WHERE uid = $u",
             json!({ "u": uid, "l": line }),
@@ -346,7 +363,7 @@ impl Store {
     /// retry. Only a running record changes (a cancelled one stays cancelled).
     pub async fn end_attempt(
         &self,
-        uid: &str,
+        uid: &vitrine_core::TaskRunProjectId,
         status: TaskRunStatus,
         error: Option<&str>,
         spent_ms: i64,
@@ -364,7 +381,7 @@ impl Store {
     /// Ends a record that never started (skipped, or cancelled while queued).
     pub async fn settle_run_project(
         &self,
-        uid: &str,
+        uid: &vitrine_core::TaskRunProjectId,
         status: TaskRunStatus,
         reason: &str,
         at_ms: i64,
@@ -380,7 +397,11 @@ impl Store {
 
     /// Cancels every project of a run still queued; running ones stop at their next
     /// action boundary.
-    pub async fn cancel_run_projects(&self, run_uid: &str, at_ms: i64) -> StorageResult<()> {
+    pub async fn cancel_run_projects(
+        &self,
+        run_uid: &vitrine_core::TaskRunId,
+        at_ms: i64,
+    ) -> StorageResult<()> {
         self.exec(
             "UPDATE task_run_project SET status = 'cancelled', finished_ms = $at, error = 'cancelled' WHERE run_uid = $r AND status = 'queued'",
             json!({ "r": run_uid, "at": at_ms }),
@@ -389,7 +410,11 @@ impl Store {
     }
 
     /// Marks running projects of a run cancelled; their jobs stop at the next action.
-    pub async fn cancel_running_projects(&self, run_uid: &str, at_ms: i64) -> StorageResult<()> {
+    pub async fn cancel_running_projects(
+        &self,
+        run_uid: &vitrine_core::TaskRunId,
+        at_ms: i64,
+    ) -> StorageResult<()> {
         self.exec(
             "UPDATE task_run_project SET status = 'cancelled', finished_ms = $at, error = 'cancelled while running' WHERE run_uid = $r AND status = 'running'",
             json!({ "r": run_uid, "at": at_ms }),
@@ -397,7 +422,7 @@ impl Store {
         .await
     }
 
-    pub async fn run_counts(&self, run_uid: &str) -> StorageResult<RunCounts> {
+    pub async fn run_counts(&self, run_uid: &vitrine_core::TaskRunId) -> StorageResult<RunCounts> {
         #[derive(Deserialize)]
         struct Row {
             status: TaskRunStatus,

@@ -5,10 +5,10 @@
 //!
 //! Text from a client becomes an id once, where it enters: a service's public method
 //! names it (`let project_uid = &ProjectId::from(project_uid)`), and below that the
-//! services' own methods, the engine and storage take `&ProjectId`, so a report's or a
-//! folder's id cannot reach a project lookup. Project, folder, report, share-link, task,
-//! user and recipient ids are typed this far; the other tables' ids are typed in records,
-//! and their methods still take `&str`.
+//! services' own methods, the engine and storage take the table's id type, so a report's
+//! or a folder's id cannot reach a project lookup. The few other places text becomes an id
+//! are boundaries too: a queued job's payload, a policy line's subject, a block's
+//! configuration naming an upload.
 //!
 //! One table's id is not another's:
 //!

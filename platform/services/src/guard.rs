@@ -114,7 +114,9 @@ impl Directory {
         if A::ACTION != Action::View {
             caller.require_write()?;
         }
-        let p = self.project_for(caller, uid, A::ACTION).await?;
+        let p = self
+            .project_for(caller, &vitrine_core::ProjectId::from(uid), A::ACTION)
+            .await?;
         Ok(Authorized::new(p.record))
     }
 

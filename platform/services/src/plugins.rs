@@ -82,6 +82,7 @@ impl PluginRegistry {
     }
 
     pub async fn plugin(&self, _caller: &Caller, uid: &str) -> ApiResult<PluginRecord> {
+        let uid = &vitrine_core::PluginId::from(uid);
         self.store
             .plugin_by_uid(uid)
             .await?
@@ -96,6 +97,7 @@ impl PluginRegistry {
         uid: &str,
         enabled: bool,
     ) -> ApiResult<PluginRecord> {
+        let uid = &vitrine_core::PluginId::from(uid);
         caller.require_write()?;
         self.require_plugin_publisher(caller)?;
         let mut p = self.plugin(caller, uid).await?;

@@ -79,8 +79,16 @@ impl Policy {
 
     async fn subject_exists(&self, subject: &Subject) -> ApiResult<()> {
         let found = match subject {
-            Subject::User(u) => self.store.user(u).await?.is_some(),
-            Subject::Group(g) => self.store.group(g).await?.is_some(),
+            Subject::User(u) => self
+                .store
+                .user(&vitrine_core::UserId::from(u))
+                .await?
+                .is_some(),
+            Subject::Group(g) => self
+                .store
+                .group(&vitrine_core::GroupId::from(g))
+                .await?
+                .is_some(),
         };
         if found {
             Ok(())
@@ -92,8 +100,16 @@ impl Policy {
     async fn object_exists(&self, object: &Object) -> ApiResult<()> {
         let found = match object {
             Object::Instance => true,
-            Object::Folder(f) => self.store.folder(f).await?.is_some(),
-            Object::Project(p) => self.store.project(p).await?.is_some(),
+            Object::Folder(f) => self
+                .store
+                .folder(&vitrine_core::FolderId::from(f))
+                .await?
+                .is_some(),
+            Object::Project(p) => self
+                .store
+                .project(&vitrine_core::ProjectId::from(p))
+                .await?
+                .is_some(),
         };
         if found {
             Ok(())
@@ -274,7 +290,7 @@ impl Policy {
                 .require_permission(caller.uid(), ServerPermission::Admin)?;
         }
         self.store
-            .user(user)
+            .user(&vitrine_core::UserId::from(user))
             .await?
             .ok_or_else(|| ApiError::not_found("user"))?;
         let action = Action::parse(action).ok_or_else(|| {

@@ -7,9 +7,9 @@ use crate::services::values::LocationKind;
 use crate::services::values::WarmUpSummary;
 use crate::services::values::{BlockResult, ColumnInfo, QueryResult, RunEvent};
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Json, Object, SimpleObject};
-use vitrine_core::{ProjectId, ReportId};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use vitrine_core::{ProjectId, ReportId};
 
 use super::types::time;
 use crate::services::{DataSecurity, FilterState, WorkflowView};

@@ -112,7 +112,9 @@ impl MutationRoot {
 
     async fn create_group(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<Group> {
         let (s, c) = member(ctx)?;
-        Ok(Group::from(s.directory().create_group(c, &name).await.gql()?))
+        Ok(Group::from(
+            s.directory().create_group(c, &name).await.gql()?,
+        ))
     }
 
     async fn rename_group(

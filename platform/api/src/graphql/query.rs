@@ -19,7 +19,9 @@ impl QueryRoot {
 
     /// The signed-in user, or null.
     async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        Ok(optional_caller(ctx).gql()?.map(|c| User::from(c.user().clone())))
+        Ok(optional_caller(ctx)
+            .gql()?
+            .map(|c| User::from(c.user().clone())))
     }
 
     /// A user: yourself, or anyone for admins and holders of `LIST_DIRECTORY`.

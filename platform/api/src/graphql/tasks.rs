@@ -256,7 +256,9 @@ pub struct TaskRun {
 impl From<TaskRunView> for TaskRun {
     fn from(v: TaskRunView) -> Self {
         let (r, n) = (v.run, v.counts);
-        let end = r.finished_ms.unwrap_or_else(crate::services::records::now_ms);
+        let end = r
+            .finished_ms
+            .unwrap_or_else(crate::services::records::now_ms);
         TaskRun {
             id: ID(r.uid.to_string()),
             task_id: ID(r.task_uid.into()),

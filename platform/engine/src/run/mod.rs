@@ -65,7 +65,7 @@ pub struct RunEvent {
 /// A run's end, as announced to [`Engine::finished_runs`] subscribers.
 #[derive(Debug, Clone)]
 pub struct FinishedRun {
-    pub run_uid: String,
+    pub run_uid: vitrine_core::RunId,
     pub project_uid: vitrine_core::ProjectId,
     pub status: RunStatus,
 }
@@ -82,7 +82,7 @@ pub struct RunRequest {
 }
 
 pub(crate) struct ActiveRun {
-    pub run_uid: String,
+    pub run_uid: vitrine_core::RunId,
     pub cancel: watch::Sender<bool>,
     pub events: broadcast::Sender<RunEvent>,
 }
@@ -123,7 +123,7 @@ impl Engine {
             active.insert(
                 req.project_uid.clone(),
                 ActiveRun {
-                    run_uid: record.uid.clone().into(),
+                    run_uid: record.uid.clone(),
                     cancel,
                     events: events.clone(),
                 },
@@ -154,7 +154,7 @@ impl Engine {
             };
             // Nobody listening is fine.
             let _ = engine.finished.send(FinishedRun {
-                run_uid: run_uid.into(),
+                run_uid,
                 project_uid: project,
                 status,
             });
@@ -163,11 +163,14 @@ impl Engine {
     }
 
     /// Progress of a run still going; `None` once it has finished.
-    pub fn subscribe(&self, run_uid: &str) -> Option<broadcast::Receiver<RunEvent>> {
+    pub fn subscribe(
+        &self,
+        run_uid: &vitrine_core::RunId,
+    ) -> Option<broadcast::Receiver<RunEvent>> {
         self.active
             .lock()
             .values()
-            .find(|a| a.run_uid == run_uid)
+            .find(|a| a.run_uid == *run_uid)
             .map(|a| a.events.subscribe())
     }
 
@@ -177,25 +180,25 @@ impl Engine {
     }
 
     /// Asks a run to stop; true when it was still going.
-    pub fn cancel(&self, run_uid: &str) -> bool {
+    pub fn cancel(&self, run_uid: &vitrine_core::RunId) -> bool {
         self.active
             .lock()
             .values()
-            .find(|a| a.run_uid == run_uid)
+            .find(|a| a.run_uid == *run_uid)
             .map(|a| a.cancel.send(true).is_ok())
             .unwrap_or(false)
     }
 
     /// The run of `project_uid` going on in this process, if any.
-    pub fn active_run(&self, project_uid: &vitrine_core::ProjectId) -> Option<String> {
+    pub fn active_run(&self, project_uid: &vitrine_core::ProjectId) -> Option<vitrine_core::RunId> {
         self.active
             .lock()
             .get(project_uid)
             .map(|a| a.run_uid.clone())
     }
 
-    pub fn is_running(&self, run_uid: &str) -> bool {
-        self.active.lock().values().any(|a| a.run_uid == run_uid)
+    pub fn is_running(&self, run_uid: &vitrine_core::RunId) -> bool {
+        self.active.lock().values().any(|a| a.run_uid == *run_uid)
     }
 
     /// The project's validated workflow and resolved parameters.

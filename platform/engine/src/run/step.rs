@@ -41,7 +41,7 @@ impl Engine {
         if let BlockConfig::UploadSource(u) = &p.config {
             let up = self
                 .store
-                .upload(&u.upload)
+                .upload(&vitrine_core::UploadId::from(&u.upload))
                 .await?
                 .filter(|x| x.project_uid == req.project_uid)
                 .ok_or_else(|| {

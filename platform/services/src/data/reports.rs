@@ -47,6 +47,7 @@ impl Data {
         caller: &Caller,
         uid: &str,
     ) -> ApiResult<(ReportRecord, ProjectView)> {
+        let uid = &vitrine_core::ReportId::from(uid);
         let r = self
             .store
             .report(uid)
@@ -106,6 +107,7 @@ impl Data {
         name: Option<&str>,
         definition: Option<Value>,
     ) -> ApiResult<ReportRecord> {
+        let uid = &vitrine_core::ReportId::from(uid);
         let (r, _) = self.report(caller, uid).await?;
         let project = self
             .directory
@@ -133,9 +135,7 @@ impl Data {
                 definition: stored.as_ref(),
                 updated_ms: now_ms(),
             },
-            warnings: self
-                .exposure
-                .exposure_warnings(&vitrine_core::ReportId::from(uid), exposure),
+            warnings: self.exposure.exposure_warnings(uid, exposure),
             audit: Audit::event(
                 caller,
                 AuditAction::ReportUpdate,

@@ -144,13 +144,13 @@ impl Data {
             }
             BoostTarget::Folder(f) => {
                 self.directory
-                    .load_folder(caller, f, Action::Manage)
+                    .load_folder(caller, &vitrine_core::FolderId::from(f), Action::Manage)
                     .await?;
                 format!("folder:{f}")
             }
             BoostTarget::Project(p) => {
                 self.directory
-                    .project_for(caller, p, Action::Manage)
+                    .project_for(caller, &vitrine_core::ProjectId::from(p), Action::Manage)
                     .await?;
                 format!("project:{p}")
             }

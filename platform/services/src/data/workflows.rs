@@ -109,6 +109,7 @@ impl Data {
         access: Option<Access>,
     ) -> ApiResult<LocationRecord> {
         let folder_uid = &vitrine_core::FolderId::from(folder_uid);
+        let uid = &vitrine_core::LocationId::from(uid);
         caller.require_write()?;
         self.require_admin_caller(caller)?;
         if self.store.folder(folder_uid).await?.is_none() {
@@ -139,6 +140,7 @@ impl Data {
     }
 
     pub async fn delete_location(&self, caller: &Caller, uid: &str) -> ApiResult<bool> {
+        let uid = &vitrine_core::LocationId::from(uid);
         caller.require_write()?;
         self.require_admin_caller(caller)?;
         self.store
@@ -342,6 +344,7 @@ impl Data {
 
     /// Waits until the run has ended and its record is final.
     pub async fn wait_for_run(&self, run_uid: &str) -> ApiResult<RunRecord> {
+        let run_uid = &vitrine_core::RunId::from(run_uid);
         // Listen before looking, so an end between the two is not missed. A run leaves
         // the active set after its final record is written, then its end is announced.
         let mut ends = self.engine.finished_runs();
@@ -359,6 +362,7 @@ impl Data {
     }
 
     pub async fn cancel_run(&self, caller: &Caller, run_uid: &str) -> ApiResult<bool> {
+        let run_uid = &vitrine_core::RunId::from(run_uid);
         caller.require_write()?;
         let run = self
             .store
@@ -382,6 +386,7 @@ impl Data {
     }
 
     pub async fn run(&self, caller: &Caller, run_uid: &str) -> ApiResult<RunRecord> {
+        let run_uid = &vitrine_core::RunId::from(run_uid);
         let run = self
             .store
             .workflow_run(run_uid)
@@ -416,6 +421,7 @@ impl Data {
         caller: &Caller,
         run_uid: &str,
     ) -> ApiResult<Option<tokio::sync::broadcast::Receiver<vitrine_engine::RunEvent>>> {
+        let run_uid = &vitrine_core::RunId::from(run_uid);
         self.run(caller, run_uid).await?;
         Ok(self.engine.subscribe(run_uid))
     }

@@ -87,7 +87,7 @@ impl Directory {
     pub(crate) async fn load_folder(
         &self,
         caller: &Caller,
-        uid: &str,
+        uid: &vitrine_core::FolderId,
         action: Action,
     ) -> ApiResult<FolderView> {
         let record = self
@@ -128,7 +128,8 @@ impl Directory {
     }
 
     pub async fn folder(&self, caller: &Caller, uid: &str) -> ApiResult<FolderView> {
-        self.load_folder(caller, uid, Action::View).await
+        self.load_folder(caller, &vitrine_core::FolderId::from(uid), Action::View)
+            .await
     }
 
     /// Children of a folder (or the top level), filtered to what the caller may see.
@@ -140,7 +141,8 @@ impl Directory {
         page: &PageRequest,
     ) -> ApiResult<(Vec<FolderView>, bool)> {
         if let Some(p) = parent {
-            self.load_folder(caller, p, Action::View).await?;
+            self.load_folder(caller, &vitrine_core::FolderId::from(p), Action::View)
+                .await?;
         }
         scan_visible(
             page,
@@ -164,7 +166,8 @@ impl Directory {
         let name = Name::parse("name", name)?;
         match parent {
             Some(p) => {
-                self.load_folder(caller, p, Action::Manage).await?;
+                self.load_folder(caller, &vitrine_core::FolderId::from(p), Action::Manage)
+                    .await?;
                 if self.authz.snapshot().chain(&format!("folder:{p}")).count() >= MAX_DEPTH {
                     return Err(ApiError::invalid(format!(
                         "parentId: folders nest at most {MAX_DEPTH} deep"
@@ -247,6 +250,7 @@ impl Directory {
         uid: &str,
         name: &str,
     ) -> ApiResult<FolderView> {
+        let uid = &vitrine_core::FolderId::from(uid);
         caller.require_write()?;
         let name = Name::parse("name", name)?;
         self.load_folder(caller, uid, Action::Manage).await?;
@@ -270,11 +274,13 @@ impl Directory {
         uid: &str,
         new_parent: Option<&str>,
     ) -> ApiResult<FolderView> {
+        let uid = &vitrine_core::FolderId::from(uid);
         caller.require_write()?;
         let view = self.load_folder(caller, uid, Action::Manage).await?;
         match new_parent {
             Some(p) => {
-                self.load_folder(caller, p, Action::Manage).await?;
+                self.load_folder(caller, &vitrine_core::FolderId::from(p), Action::Manage)
+                    .await?;
                 let me = format!("folder:{uid}");
                 if self
                     .authz
@@ -316,15 +322,11 @@ impl Directory {
         uid: &str,
         recursive: bool,
     ) -> ApiResult<()> {
+        let uid = &vitrine_core::FolderId::from(uid);
         caller.require_write()?;
         self.load_folder(caller, uid, Action::Delete).await?;
         let mut doomed = vec![uid.to_owned()];
-        if self
-            .store
-            .child_count(&vitrine_core::FolderId::from(uid))
-            .await?
-            > 0
-        {
+        if self.store.child_count(uid).await? > 0 {
             if !recursive {
                 return Err(ApiError::new(
                     vitrine_core::ErrorCode::NotEmpty,
@@ -337,8 +339,8 @@ impl Directory {
                 let parent = doomed[i].clone();
                 doomed.extend(
                     all.iter()
-                        .filter(|f| f.parent_uid.as_deref() == Some(&parent))
-                        .map(|f| f.uid.to_string()),
+                        .filter(|f| f.parent_uid.as_ref() == Some(&parent))
+                        .map(|f| f.uid.clone()),
                 );
                 i += 1;
             }

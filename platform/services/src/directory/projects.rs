@@ -44,6 +44,7 @@ impl Directory {
     // ---- projects -----------------------------------------------------------------
 
     pub async fn project(&self, caller: &Caller, uid: &str) -> ApiResult<ProjectView> {
+        let uid = &vitrine_core::ProjectId::from(uid);
         let record = self.store.project(uid).await?;
         self.load_project(caller, record, Action::View).await
     }
@@ -66,7 +67,8 @@ impl Directory {
         page: &PageRequest,
     ) -> ApiResult<(Vec<ProjectView>, bool)> {
         if let Some(f) = folder {
-            self.load_folder(caller, f, Action::View).await?;
+            self.load_folder(caller, &vitrine_core::FolderId::from(f), Action::View)
+                .await?;
         }
         scan_visible(
             page,
@@ -125,7 +127,8 @@ impl Directory {
     ) -> ApiResult<ProjectPlan> {
         caller.require_write()?;
         let name = Name::parse("name", name)?;
-        self.load_folder(caller, folder, Action::Edit).await?;
+        self.load_folder(caller, &vitrine_core::FolderId::from(folder), Action::Edit)
+            .await?;
         self.authz
             .require_permission(caller.uid(), ServerPermission::ProjectEditor)?;
         let explicit = slug.map(Slug::parse).transpose()?;
@@ -199,6 +202,7 @@ impl Directory {
         uid: &str,
         name: &str,
     ) -> ApiResult<ProjectView> {
+        let uid = &vitrine_core::ProjectId::from(uid);
         caller.require_write()?;
         let name = Name::parse("name", name)?;
         self.project_for(caller, uid, Action::Edit).await?;
@@ -221,6 +225,7 @@ impl Directory {
         uid: &str,
         slug: &str,
     ) -> ApiResult<ProjectView> {
+        let uid = &vitrine_core::ProjectId::from(uid);
         caller.require_write()?;
         let slug = Slug::parse(slug)?;
         let view = self.project_for(caller, uid, Action::Manage).await?;
@@ -248,6 +253,9 @@ impl Directory {
         uid: &str,
         folder: &str,
     ) -> ApiResult<ProjectView> {
+        let uid = &vitrine_core::ProjectId::from(uid);
+
+        let folder = &vitrine_core::FolderId::from(folder);
         caller.require_write()?;
         self.project_for(caller, uid, Action::Manage).await?;
         self.load_folder(caller, folder, Action::Edit).await?;
@@ -257,22 +265,21 @@ impl Directory {
             &format!("project:{uid}"),
             &format!("folder:{folder}"),
         );
-        self.store
-            .move_project(uid, &vitrine_core::FolderId::from(folder), &audit)
-            .await?;
+        self.store.move_project(uid, folder, &audit).await?;
         if let Err(e) = self
             .authz
             .parent_written(&project_obj(uid), &folder_obj(folder))
             .await
         {
             // The move is stored; the policies in memory catch up from the database.
-            tracing::warn!(project = uid, error = %e, "policies re-read after a move");
+            tracing::warn!(project = %uid, error = %e, "policies re-read after a move");
             self.authz.reload().await?;
         }
         self.project(caller, uid).await
     }
 
     pub async fn delete_project(&self, caller: &Caller, uid: &str) -> ApiResult<()> {
+        let uid = &vitrine_core::ProjectId::from(uid);
         caller.require_write()?;
         self.project_for(caller, uid, Action::Delete).await?;
         self.store.delete_project(uid).await?;
@@ -297,6 +304,7 @@ impl Directory {
         ability: Ability,
         enabled: Option<bool>,
     ) -> ApiResult<ProjectView> {
+        let uid = &vitrine_core::ProjectId::from(uid);
         caller.require_write()?;
         self.project_for(caller, uid, Action::Manage).await?;
         self.store
@@ -317,7 +325,7 @@ impl Directory {
     pub(crate) async fn project_for(
         &self,
         caller: &Caller,
-        uid: &str,
+        uid: &vitrine_core::ProjectId,
         action: Action,
     ) -> ApiResult<ProjectView> {
         let record = self.store.project(uid).await?;
@@ -338,6 +346,7 @@ impl Directory {
         folder: &str,
         position: i64,
     ) -> ApiResult<VirtualRootRecord> {
+        let folder = &vitrine_core::FolderId::from(folder);
         caller.require_write()?;
         self.authz
             .require_permission(caller.uid(), ServerPermission::Admin)?;
@@ -366,6 +375,7 @@ impl Directory {
     }
 
     pub async fn delete_virtual_root(&self, caller: &Caller, uid: &str) -> ApiResult<()> {
+        let uid = &vitrine_core::VirtualRootId::from(uid);
         caller.require_write()?;
         self.authz
             .require_permission(caller.uid(), ServerPermission::Admin)?;

@@ -105,6 +105,7 @@ impl Directory {
     }
 
     pub async fn user(&self, caller: &Caller, uid: &str) -> ApiResult<UserRecord> {
+        let uid = &vitrine_core::UserId::from(uid);
         if uid != caller.uid() {
             self.require_directory(caller)?;
         }
@@ -126,13 +127,14 @@ impl Directory {
         uid: &str,
         disabled: bool,
     ) -> ApiResult<UserRecord> {
+        let uid = &vitrine_core::UserId::from(uid);
         caller.require_write()?;
         self.require_admin(caller)?;
         if disabled && uid == caller.uid() {
             return Err(ApiError::invalid("id: you cannot disable your own account"));
         }
         self.store.set_user_disabled(uid, disabled).await?;
-        self.identity.forget_user(&vitrine_core::UserId::from(uid));
+        self.identity.forget_user(uid);
         let action = if disabled {
             AuditAction::UserDisable
         } else {
@@ -154,6 +156,7 @@ impl Directory {
         uid: &str,
         attributes: Vec<(String, Vec<String>)>,
     ) -> ApiResult<UserRecord> {
+        let uid = &vitrine_core::UserId::from(uid);
         caller.require_write()?;
         self.require_admin(caller)?;
         if attributes.len() > MAX_ATTRIBUTE_KEYS {
@@ -180,7 +183,7 @@ impl Directory {
             }
         }
         self.store.set_user_attributes(uid, &map).await?;
-        self.identity.forget_user(&vitrine_core::UserId::from(uid));
+        self.identity.forget_user(uid);
         self.audit
             .record(
                 caller,
@@ -225,6 +228,7 @@ impl Directory {
         uid: &str,
         name: &str,
     ) -> ApiResult<GroupRecord> {
+        let uid = &vitrine_core::GroupId::from(uid);
         caller.require_write()?;
         self.require_admin(caller)?;
         let name = Name::parse("name", name)?;
@@ -250,6 +254,7 @@ impl Directory {
     }
 
     pub async fn group(&self, caller: &Caller, uid: &str) -> ApiResult<GroupRecord> {
+        let uid = &vitrine_core::GroupId::from(uid);
         self.require_directory(caller)?;
         self.store
             .group(uid)
@@ -258,6 +263,7 @@ impl Directory {
     }
 
     pub async fn delete_group(&self, caller: &Caller, uid: &str) -> ApiResult<()> {
+        let uid = &vitrine_core::GroupId::from(uid);
         caller.require_write()?;
         self.require_admin(caller)?;
         self.store
@@ -267,7 +273,7 @@ impl Directory {
         // Grants and memberships go first: if that is refused (the group holds the last
         // admin permission), the group is left whole.
         self.authz
-            .remove_subject(&Subject::Group(uid.to_owned()))
+            .remove_subject(&Subject::Group(uid.to_owned().into()))
             .await?;
         self.store.delete_group(uid).await?;
         let obj = format!("group:{uid}");
@@ -285,6 +291,8 @@ impl Directory {
         member: bool,
     ) -> ApiResult<GroupRecord> {
         let user_uid = &vitrine_core::UserId::from(user_uid);
+
+        let group_uid = &vitrine_core::GroupId::from(group_uid);
         caller.require_write()?;
         self.require_admin(caller)?;
         let group = self
@@ -321,7 +329,7 @@ impl Directory {
     pub async fn group_members(&self, group_uid: &str) -> ApiResult<Vec<UserRecord>> {
         let mut out = Vec::new();
         for uid in self.authz.members(group_uid).await {
-            if let Some(u) = self.store.user(&uid).await? {
+            if let Some(u) = self.store.user(&vitrine_core::UserId::from(&uid)).await? {
                 out.push(u);
             }
         }
@@ -343,7 +351,7 @@ impl Directory {
         let user_uid = &vitrine_core::UserId::from(user_uid);
         let mut out = Vec::new();
         for g in self.groups_of(user_uid) {
-            if let Some(r) = self.store.group(&g).await? {
+            if let Some(r) = self.store.group(&vitrine_core::GroupId::from(&g)).await? {
                 out.push(r);
             }
         }

@@ -247,13 +247,16 @@ impl Identity {
         }
         let (store, uid) = (self.store.clone(), token_uid.to_owned());
         tokio::spawn(async move {
-            if let Err(e) = store.touch_api_token(&uid).await {
+            if let Err(e) = store
+                .touch_api_token(&vitrine_core::TokenId::from(&uid))
+                .await
+            {
                 tracing::warn!(token = %uid, error = %e, "cannot record token use");
             }
         });
     }
 
-    async fn active_user(&self, uid: &str) -> ApiResult<UserRecord> {
+    async fn active_user(&self, uid: &vitrine_core::UserId) -> ApiResult<UserRecord> {
         let user = self.store.user(uid).await?.ok_or_else(|| {
             ApiError::new(ErrorCode::Unauthenticated, "the account no longer exists")
         })?;
@@ -303,7 +306,9 @@ impl Identity {
         }
         self.login_by_account.clear(&key);
         let hash = self.hasher.hash(new.expose()).await?;
-        self.store.set_password_hash(caller.uid(), &hash).await?;
+        self.store
+            .set_password_hash(&vitrine_core::UserId::from(caller.uid()), &hash)
+            .await?;
         let keep = match &caller.credential() {
             Credential::Session { session_hash, .. } => Some(session_hash.as_str()),
             Credential::ApiToken { .. }
@@ -357,7 +362,7 @@ impl Identity {
                     .require_permission(caller.uid(), ServerPermission::Admin)?;
                 let u = self
                     .store
-                    .user(uid)
+                    .user(&vitrine_core::UserId::from(uid))
                     .await?
                     .ok_or_else(|| ApiError::not_found("user"))?;
                 if u.kind != UserKind::Service {
@@ -419,6 +424,7 @@ impl Identity {
         caller: &Caller,
         token_uid: &str,
     ) -> ApiResult<ApiTokenRecord> {
+        let token_uid = &vitrine_core::TokenId::from(token_uid);
         caller.require_write()?;
         let record = self
             .store

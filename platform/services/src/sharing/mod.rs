@@ -210,7 +210,11 @@ fn check_expiry(expires_ms: Option<i64>) -> ApiResult<()> {
 
 impl Sharing {
     /// A link's project, checked for the manage action: managers and admins only.
-    async fn managed_link(&self, caller: &Caller, uid: &str) -> ApiResult<ShareLinkRecord> {
+    async fn managed_link(
+        &self,
+        caller: &Caller,
+        uid: &vitrine_core::LinkId,
+    ) -> ApiResult<ShareLinkRecord> {
         let link = self
             .store
             .share_link(uid)
@@ -237,7 +241,7 @@ impl Sharing {
         };
         let report = self
             .store
-            .report(report_uid)
+            .report(&vitrine_core::ReportId::from(report_uid))
             .await?
             .filter(|r| r.project_uid == project_uid)
             .ok_or_else(|| ApiError::invalid("reportId: no such report in this project"))?;
@@ -260,7 +264,11 @@ impl Sharing {
     ) -> ApiResult<CreatedShareLink> {
         caller.require_write()?;
         self.directory
-            .project_for(caller, &new.project_uid, Action::Manage)
+            .project_for(
+                caller,
+                &vitrine_core::ProjectId::from(&new.project_uid),
+                Action::Manage,
+            )
             .await?;
         let target = match (&new.report_uid, &new.tab) {
             (None, Some(_)) => return Err(ApiError::invalid("tab: needs reportId")),
@@ -371,7 +379,8 @@ impl Sharing {
 
     pub async fn share_link_for(&self, caller: &Caller, uid: &str) -> ApiResult<ShareLinkRecord> {
         self.access_log.flush().await;
-        self.managed_link(caller, uid).await
+        self.managed_link(caller, &vitrine_core::LinkId::from(uid))
+            .await
     }
 
     pub async fn update_share_link(
@@ -381,7 +390,9 @@ impl Sharing {
         change: ShareLinkChange,
     ) -> ApiResult<ShareLinkRecord> {
         caller.require_write()?;
-        let mut link = self.managed_link(caller, uid).await?;
+        let mut link = self
+            .managed_link(caller, &vitrine_core::LinkId::from(uid))
+            .await?;
         if link_state(&link, now_ms()) == LinkState::Revoked {
             return Err(ApiError::new(
                 ErrorCode::LinkNotValid,
@@ -436,7 +447,9 @@ impl Sharing {
             self.exposure
                 .record_exposure(&report, vec![(link.clone(), exposures)])
                 .await?;
-            link = self.managed_link(caller, uid).await?;
+            link = self
+                .managed_link(caller, &vitrine_core::LinkId::from(uid))
+                .await?;
         }
         self.audit
             .record(
@@ -458,6 +471,7 @@ impl Sharing {
         uid: &str,
         op: LinkOp,
     ) -> ApiResult<ShareLinkRecord> {
+        let uid = &vitrine_core::LinkId::from(uid);
         caller.require_write()?;
         let mut link = self.managed_link(caller, uid).await?;
         let now = now_ms();
@@ -487,9 +501,7 @@ impl Sharing {
         }
         link = self.managed_link(caller, uid).await?;
         if op == LinkOp::Revoke {
-            self.store
-                .delete_share_sessions(&vitrine_core::LinkId::from(uid), None)
-                .await?;
+            self.store.delete_share_sessions(uid, None).await?;
         }
         self.audit
             .record(caller, op.action(), &format!("share_link:{uid}"), "ok", "")
@@ -506,7 +518,8 @@ impl Sharing {
     ) -> ApiResult<Vec<ShareLinkRecord>> {
         caller.require_write()?;
         for uid in uids {
-            self.managed_link(caller, uid).await?;
+            self.managed_link(caller, &vitrine_core::LinkId::from(uid))
+                .await?;
         }
         let mut out = Vec::new();
         for uid in uids {
@@ -529,7 +542,7 @@ impl Sharing {
         self.access_log.flush().await;
         if let Some(p) = project_uid {
             self.directory
-                .project_for(caller, p, Action::Manage)
+                .project_for(caller, &vitrine_core::ProjectId::from(p), Action::Manage)
                 .await?;
         }
         let admin = self
@@ -555,6 +568,7 @@ impl Sharing {
     /// The datasets a link shows: those its report's (or project's reports') tiles read.
     /// Answered for a link the caller already holds (its ledger entry).
     pub async fn exposed_datasets(&self, link_uid: &str) -> ApiResult<Vec<String>> {
+        let link_uid = &vitrine_core::LinkId::from(link_uid);
         let link = &self
             .store
             .share_link(link_uid)

@@ -78,7 +78,7 @@ impl Sharing {
             out.extend(
                 l.warnings
                     .into_iter()
-                    .filter(|w| &w.report_uid == report_uid),
+                    .filter(|w| w.report_uid == *report_uid),
             );
         }
         out.sort_by_key(|w| w.at_ms);
@@ -90,6 +90,7 @@ impl Sharing {
         caller: &Caller,
         uid: &str,
     ) -> ApiResult<ShareLinkRecord> {
+        let uid = &vitrine_core::LinkId::from(uid);
         caller.require_write()?;
         let seen = self.managed_link(caller, uid).await?;
         // What the manager saw is acknowledged; a warning raised meanwhile stays.
@@ -112,7 +113,7 @@ impl Sharing {
             .ok_or_else(|| ApiError::invalid("a project link shows every report"))?;
         let r = self
             .store
-            .report(report)
+            .report(&vitrine_core::ReportId::from(report))
             .await?
             .ok_or_else(|| ApiError::not_found("report"))?;
         Ok(r.definition.clone())
@@ -140,7 +141,7 @@ impl Sharing {
         };
         let rev = self
             .store
-            .revision(revision)
+            .revision(&vitrine_core::RevisionId::from(revision))
             .await?
             .filter(|x| x.project_uid == r.project_uid)
             .ok_or_else(|| {

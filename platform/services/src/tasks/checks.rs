@@ -66,9 +66,12 @@ impl Tasks {
                 task_uid: Some(t),
                 event: EventKind::TaskFinished,
             } => {
-                let followed = self.task_for(caller, t).await.map_err(|_| {
-                    ApiError::invalid(format!("trigger.taskId: no task `{t}` you may see"))
-                })?;
+                let followed = self
+                    .task_for(caller, &vitrine_core::TaskId::from(t))
+                    .await
+                    .map_err(|_| {
+                        ApiError::invalid(format!("trigger.taskId: no task `{t}` you may see"))
+                    })?;
                 if Some(followed.uid.as_str()) == updating {
                     return Err(ApiError::invalid(
                         "trigger.taskId: a task cannot follow itself",
@@ -86,9 +89,14 @@ impl Tasks {
         }
         for (i, a) in resolved.actions.iter().enumerate() {
             if let Action::RunTask { task } = a {
-                let other = self.task_for(caller, task).await.map_err(|_| {
-                    ApiError::invalid(format!("actions[{i}].task: no task `{task}` you may see"))
-                })?;
+                let other = self
+                    .task_for(caller, &vitrine_core::TaskId::from(task))
+                    .await
+                    .map_err(|_| {
+                        ApiError::invalid(format!(
+                            "actions[{i}].task: no task `{task}` you may see"
+                        ))
+                    })?;
                 if Some(other.uid.as_str()) == updating {
                     return Err(ApiError::invalid(format!(
                         "actions[{i}].task: a task cannot run itself"
@@ -188,14 +196,22 @@ impl Tasks {
         match &spec.target {
             Target::Folder { folder, .. } => {
                 self.directory
-                    .load_folder(who, folder, AuthzAction::Edit)
+                    .load_folder(
+                        who,
+                        &vitrine_core::FolderId::from(folder),
+                        AuthzAction::Edit,
+                    )
                     .await
                     .map_err(|e| relabel("target.folder", e))?;
             }
             Target::Project { project } => {
                 let p = self
                     .directory
-                    .project_for(who, project, AuthzAction::View)
+                    .project_for(
+                        who,
+                        &vitrine_core::ProjectId::from(project),
+                        AuthzAction::View,
+                    )
                     .await
                     .map_err(|e| relabel("target.project", e))?;
                 if !self.data.ability_on(&p, Ability::Schedule) {

@@ -16,7 +16,7 @@ use crate::{ApiError, ApiResult};
 
 impl Tasks {
     /// Closes the run if none of its projects is still open.
-    pub(crate) async fn maybe_close_run(&self, run_uid: &str) -> ApiResult<()> {
+    pub(crate) async fn maybe_close_run(&self, run_uid: &vitrine_core::TaskRunId) -> ApiResult<()> {
         let counts = self.store.run_counts(run_uid).await?;
         if counts.open() == 0 {
             self.close_run(run_uid, None).await?;
@@ -27,7 +27,7 @@ impl Tasks {
     /// Ends a run with its summary (or the given status and message), once.
     pub(super) async fn close_run(
         &self,
-        run_uid: &str,
+        run_uid: &vitrine_core::TaskRunId,
         forced: Option<(TaskRunStatus, String)>,
     ) -> ApiResult<()> {
         let Some(run) = self.store.task_run(run_uid).await? else {
@@ -45,7 +45,7 @@ impl Tasks {
         {
             return Ok(());
         }
-        self.runtime.limits.lock().remove(run_uid);
+        self.runtime.limits.lock().remove(run_uid.as_str());
         tracing::info!(run = %run_uid, task = %run.task_uid, %status, %message, "task run finished");
         let run = self.store.task_run(run_uid).await?.unwrap_or(run);
         if matches!(status, TaskRunStatus::Failed | TaskRunStatus::Partial) {
@@ -82,6 +82,7 @@ impl Tasks {
     /// Cancels a run: queued projects are cancelled at once, running ones stop after
     /// their current action (a workflow run in progress is stopped).
     pub async fn cancel_task_run(&self, caller: &Caller, run_uid: &str) -> ApiResult<TaskRunView> {
+        let run_uid = &vitrine_core::TaskRunId::from(run_uid);
         caller.require_write()?;
         let run = self
             .store
@@ -100,7 +101,7 @@ impl Tasks {
                 .collect()
         };
         for r in stopping {
-            self.engine.cancel(&r);
+            self.engine.cancel(&vitrine_core::RunId::from(&r));
         }
         self.close_run(
             run_uid,

@@ -200,6 +200,7 @@ impl Tasks {
         uid: &str,
         input: TaskInput,
     ) -> ApiResult<TaskRecord> {
+        let uid = &vitrine_core::TaskId::from(uid);
         caller.require_write()?;
         let mut task = self.task_for(caller, uid).await?;
         let name = Name::parse("name", &input.name)?.into_inner();
@@ -229,6 +230,7 @@ impl Tasks {
     }
 
     pub async fn delete_task(&self, caller: &Caller, uid: &str) -> ApiResult<()> {
+        let uid = &vitrine_core::TaskId::from(uid);
         caller.require_write()?;
         self.task_for(caller, uid).await?;
         self.store.delete_task(uid).await?;
@@ -252,6 +254,7 @@ impl Tasks {
         uid: &str,
         paused: bool,
     ) -> ApiResult<TaskRecord> {
+        let uid = &vitrine_core::TaskId::from(uid);
         caller.require_write()?;
         let mut task = self.task_for(caller, uid).await?;
         let now = now_ms();
@@ -278,7 +281,8 @@ impl Tasks {
     }
 
     pub async fn task(&self, caller: &Caller, uid: &str) -> ApiResult<TaskRecord> {
-        self.task_for(caller, uid).await
+        self.task_for(caller, &vitrine_core::TaskId::from(uid))
+            .await
     }
 
     /// Tasks the caller owns; every task for administrators.
@@ -304,7 +308,11 @@ impl Tasks {
     }
 
     /// A task its owner or an administrator asks for; anyone else learns nothing.
-    pub(crate) async fn task_for(&self, caller: &Caller, uid: &str) -> ApiResult<TaskRecord> {
+    pub(crate) async fn task_for(
+        &self,
+        caller: &Caller,
+        uid: &vitrine_core::TaskId,
+    ) -> ApiResult<TaskRecord> {
         let task = self
             .store
             .task(uid)

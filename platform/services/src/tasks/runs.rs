@@ -62,7 +62,11 @@ impl JobHandler for TaskJobs {
                 run_uid,
                 record_uid,
                 ..
-            } => s.run_project_job(&run_uid, &record_uid).await,
+            } => {
+                let run_uid = vitrine_core::TaskRunId::from(run_uid);
+                let record_uid = vitrine_core::TaskRunProjectId::from(record_uid);
+                s.run_project_job(&run_uid, &record_uid).await
+            }
             Job::Noop { .. } => Ok(()),
         };
         // Only infrastructure errors reach here (work failures are recorded as such):
@@ -92,7 +96,9 @@ impl Tasks {
     /// Runs a task now (its owner or an administrator), paused or not.
     pub async fn run_task_now(&self, caller: &Caller, uid: &str) -> ApiResult<TaskRunView> {
         caller.require_write()?;
-        let task = self.task_for(caller, uid).await?;
+        let task = self
+            .task_for(caller, &vitrine_core::TaskId::from(uid))
+            .await?;
         let fire_key = format!("manual:{}", vitrine_storage::new_uid());
         let cause = format!("run now by {}", caller.user().username);
         // The run record exists before its job, so the caller gets its id at once.
@@ -257,7 +263,7 @@ impl Tasks {
             (Target::Project { project }, None) => vec![project.clone()],
             (Target::Folder { folder, recursive }, None) => {
                 self.store
-                    .folder(folder)
+                    .folder(&vitrine_core::FolderId::from(folder))
                     .await?
                     .ok_or_else(|| ApiError::not_found("target folder"))?;
                 self.folder_projects(folder, *recursive).await?
@@ -267,7 +273,11 @@ impl Tasks {
         for uid in uids {
             match self
                 .directory
-                .project_for(who, &uid, vitrine_authz::Action::View)
+                .project_for(
+                    who,
+                    &vitrine_core::ProjectId::from(&uid),
+                    vitrine_authz::Action::View,
+                )
                 .await
             {
                 Ok(p) => out.push(p),
@@ -343,7 +353,11 @@ impl Tasks {
 
     // ---- one project's job -------------------------------------------------------------
 
-    async fn run_project_job(&self, run_uid: &str, record_uid: &str) -> ApiResult<()> {
+    async fn run_project_job(
+        &self,
+        run_uid: &vitrine_core::TaskRunId,
+        record_uid: &vitrine_core::TaskRunProjectId,
+    ) -> ApiResult<()> {
         let Some(run) = self.store.task_run(run_uid).await? else {
             return Ok(());
         };
@@ -394,8 +408,8 @@ impl Tasks {
                         let delay = retry_delay(record.attempts);
                         self.push_job(
                             Job::Project {
-                                run_uid: run_uid.to_owned(),
-                                record_uid: record_uid.to_owned(),
+                                run_uid: run_uid.to_owned().into(),
+                                record_uid: record_uid.to_owned().into(),
                                 attempt: record.attempts + 1,
                             },
                             Some(delay),
@@ -495,6 +509,7 @@ impl Tasks {
     }
 
     pub async fn task_run(&self, caller: &Caller, run_uid: &str) -> ApiResult<TaskRunView> {
+        let run_uid = &vitrine_core::TaskRunId::from(run_uid);
         let run = self
             .store
             .task_run(run_uid)
@@ -507,6 +522,7 @@ impl Tasks {
     }
 
     pub async fn task_run_projects(&self, run_uid: &str) -> ApiResult<Vec<TaskRunProjectRecord>> {
+        let run_uid = &vitrine_core::TaskRunId::from(run_uid);
         Ok(self.store.run_projects(run_uid).await?)
     }
 

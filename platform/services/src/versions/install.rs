@@ -142,7 +142,7 @@ impl Versions {
             let keep = how.keep_report_uids
                 && self
                     .store
-                    .report(&uid)
+                    .report(&vitrine_core::ReportId::from(&uid))
                     .await?
                     .is_none_or(|r| r.project_uid == target_uid);
             let to = if keep { uid.clone() } else { new_uid() };

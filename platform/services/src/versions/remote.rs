@@ -116,6 +116,7 @@ impl Versions {
         link_uid: &str,
     ) -> ApiResult<()> {
         let link_uid = &vitrine_core::CopyLinkId::from(link_uid);
+
         let project_uid = &vitrine_core::ProjectId::from(project_uid);
         caller.require_write()?;
         self.directory
@@ -278,7 +279,11 @@ impl Versions {
     ) -> ApiResult<ProjectView> {
         caller.require_write()?;
         self.directory
-            .load_folder(caller, folder, vitrine_authz::Action::Edit)
+            .load_folder(
+                caller,
+                &vitrine_core::FolderId::from(folder),
+                vitrine_authz::Action::Edit,
+            )
             .await?;
         let (url, token) = RemoteOrigin::parse_link(link)?;
         let origin = RemoteOrigin::new(&self.outbound, &url, &token)?;

@@ -37,6 +37,7 @@ impl Versions {
 
     /// One revision, for editors of its project; anyone else is told it does not exist.
     pub async fn revision(&self, caller: &Caller, uid: &str) -> ApiResult<RevisionRecord> {
+        let uid = &vitrine_core::RevisionId::from(uid);
         let r = self
             .store
             .revision(uid)

@@ -73,20 +73,17 @@ impl Versions {
         slug: Option<&str>,
         from_revision: Option<&str>,
     ) -> ApiResult<ProjectView> {
+        let origin_uid = &vitrine_core::ProjectId::from(origin_uid);
         caller.require_write()?;
         let origin = self
             .directory
             .project_for(caller, origin_uid, Action::Manage)
             .await?;
         self.directory
-            .load_folder(caller, folder, Action::Edit)
+            .load_folder(caller, &vitrine_core::FolderId::from(folder), Action::Edit)
             .await?;
-        let mut number = self
-            .head_number(caller, &vitrine_core::ProjectId::from(origin_uid))
-            .await?;
-        let mut payload = self
-            .payload_of(&vitrine_core::ProjectId::from(origin_uid), number)
-            .await?;
+        let mut number = self.head_number(caller, origin_uid).await?;
+        let mut payload = self.payload_of(origin_uid, number).await?;
         if let Some(uid) = from_revision {
             let r = self.revision(caller, uid).await?;
             if r.project_uid != origin_uid {
@@ -206,6 +203,7 @@ impl Versions {
         caller: &Caller,
         origin_uid: &str,
     ) -> ApiResult<Vec<(WorkingCopyRecord, Option<ProjectRecord>)>> {
+        let origin_uid = &vitrine_core::ProjectId::from(origin_uid);
         self.directory
             .project_for(caller, origin_uid, Action::Manage)
             .await?;
@@ -227,7 +225,7 @@ impl Versions {
     async fn link_of(
         &self,
         caller: &Caller,
-        copy_uid: &str,
+        copy_uid: &vitrine_core::ProjectId,
     ) -> ApiResult<(ProjectView, WorkingCopyRecord)> {
         let copy = self
             .directory
@@ -247,11 +245,10 @@ impl Versions {
         copy_uid: &str,
         force: bool,
     ) -> ApiResult<SyncOutcome> {
+        let copy_uid = &vitrine_core::ProjectId::from(copy_uid);
         caller.require_write()?;
         let (copy, mut link) = self.link_of(caller, copy_uid).await?;
-        let copy_head = self
-            .head_number(caller, &vitrine_core::ProjectId::from(copy_uid))
-            .await?;
+        let copy_head = self.head_number(caller, copy_uid).await?;
         if copy_head == link.base_copy_number && !force {
             return Ok(SyncOutcome {
                 head: link.base_origin_number,
@@ -300,15 +297,13 @@ impl Versions {
                         ),
                     )
                 })?;
-            let payload = self
-                .payload_of(&vitrine_core::ProjectId::from(copy_uid), since)
-                .await?;
+            let payload = self.payload_of(copy_uid, since).await?;
             let mut next = link.clone();
             next.base_copy_number = copy_head;
             let how = Install {
                 expect_latest: (!force).then_some(link.base_origin_number),
                 report_map: link.report_map.clone(),
-                pushed_from: Some((copy_uid.to_owned(), copy.record.name.clone(), None)),
+                pushed_from: Some((copy_uid.to_owned().into(), copy.record.name.clone(), None)),
                 working_copy: Some(next),
                 pause_ms: self.fault_pause_ms(),
                 ..Install::default()
@@ -350,11 +345,10 @@ impl Versions {
         copy_uid: &str,
         discard: bool,
     ) -> ApiResult<SyncOutcome> {
+        let copy_uid = &vitrine_core::ProjectId::from(copy_uid);
         caller.require_write()?;
         let (_, link) = self.link_of(caller, copy_uid).await?;
-        let copy_head = self
-            .head_number(caller, &vitrine_core::ProjectId::from(copy_uid))
-            .await?;
+        let copy_head = self.head_number(caller, copy_uid).await?;
         let unpushed = copy_head - link.base_copy_number;
         if unpushed > 0 && !discard {
             return Err(ApiError::new(
@@ -443,6 +437,7 @@ impl Versions {
 
     /// Cuts a copy's link to its origin: its editors, or the origin's managers.
     pub async fn detach_working_copy(&self, caller: &Caller, copy_uid: &str) -> ApiResult<()> {
+        let copy_uid = &vitrine_core::ProjectId::from(copy_uid);
         caller.require_write()?;
         let link =
             self.store.working_copy_of(copy_uid).await?.ok_or_else(|| {

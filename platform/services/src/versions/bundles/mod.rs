@@ -169,6 +169,7 @@ impl Versions {
         caller: &Caller,
         uid: &str,
     ) -> ApiResult<(ExportRecord, bytes::Bytes)> {
+        let uid = &vitrine_core::ExportId::from(uid);
         let record = self
             .store
             .export(uid)
@@ -295,7 +296,7 @@ impl Versions {
     ) -> ApiResult<ProjectView> {
         caller.require_write()?;
         self.directory
-            .load_folder(caller, folder, Action::Edit)
+            .load_folder(caller, &vitrine_core::FolderId::from(folder), Action::Edit)
             .await?;
         let bundle = self.read_bundle(body.await?).await?;
         // The workflow must be runnable here before anything is written.
