@@ -1,12 +1,14 @@
-//! Share links as their managers see them: create, change, pin, pause, revoke, unlock,
-//! and list them in the share ledger. Beside this module: [`recipients`] (a recipients
-//! link's people), [`warnings`] (access warnings and the share policy), [`visit`] (who a
-//! visitor is: tokens, sessions, passwords) and [`view`] (what a visitor sees).
+//! Share links as their managers see them: create, change, pin, pause, revoke and unlock
+//! them. Beside this module: [`ledger`] (the share ledger and what each link shows),
+//! [`recipients`] (a recipients link's people), [`warnings`] (access warnings and the
+//! share policy), [`visit`] (who a visitor is: tokens, sessions, passwords) and [`view`]
+//! (what a visitor sees).
 //!
 //! Only project managers (and admins) touch links. Recipients hold no account at all,
 //! so nothing here can be reached with a recipient's session: they can never reshare.
 
 mod access_log;
+mod ledger;
 mod recipients;
 mod sign_in;
 mod view;
@@ -17,10 +19,8 @@ use std::collections::BTreeSet;
 use vitrine_core::AuditAction;
 
 use vitrine_authz::Action;
-use vitrine_core::{
-    ErrorCode, LinkKind, LinkRights, LinkState, LinkTarget, ServerPermission, check_kind_target,
-};
-use vitrine_storage::{PageRequest, ShareLinkRecord, ShareRecipientRecord, new_uid, now_ms};
+use vitrine_core::{ErrorCode, LinkKind, LinkRights, LinkState, LinkTarget, check_kind_target};
+use vitrine_storage::{ShareLinkRecord, ShareRecipientRecord, new_uid, now_ms};
 
 pub use crate::exposure::SharePolicy;
 pub use access_log::AccessLog;
@@ -529,72 +529,6 @@ impl Sharing {
             );
         }
         Ok(out)
-    }
-
-    /// The share ledger: every link of `project` (its managers) or of the instance
-    /// (admins; non-admins see the links of projects they manage).
-    pub async fn share_ledger(
-        &self,
-        caller: &Caller,
-        project_uid: Option<&str>,
-        page: &PageRequest,
-    ) -> ApiResult<(Vec<ShareLinkRecord>, bool)> {
-        self.access_log.flush().await;
-        if let Some(p) = project_uid {
-            self.directory
-                .project_for(caller, &vitrine_core::ProjectId::from(p), Action::Manage)
-                .await?;
-        }
-        let admin = self
-            .authz
-            .has_permission(caller.uid(), ServerPermission::Admin);
-        let uid = caller.uid().to_owned();
-        super::scan_visible(
-            page,
-            |req| async move { Ok(self.store.share_links_page(project_uid, &req).await?) },
-            |l: &ShareLinkRecord| &l.uid,
-            |l| {
-                (admin
-                    || self
-                        .authz
-                        .effective_role(&uid, &crate::directory::project_obj(&l.project_uid))
-                        >= vitrine_core::Role::Manager)
-                    .then_some(l)
-            },
-        )
-        .await
-    }
-
-    /// The datasets a link shows: those its report's (or project's reports') tiles read.
-    /// Answered for a link the caller already holds (its ledger entry).
-    pub async fn exposed_datasets(&self, link_uid: &str) -> ApiResult<Vec<String>> {
-        let link_uid = &vitrine_core::LinkId::from(link_uid);
-        let link = &self
-            .store
-            .share_link(link_uid)
-            .await?
-            .ok_or_else(|| ApiError::not_found("share link"))?;
-        let definitions = match &link.report_uid {
-            Some(_) => vec![self.link_definition(link).await?],
-            None => {
-                let mut out = Vec::new();
-                for r in self.store.reports(&link.project_uid).await? {
-                    out.push(r.definition.clone());
-                }
-                out
-            }
-        };
-        let mut out = BTreeSet::new();
-        for def in definitions {
-            for tab in def
-                .tabs
-                .iter()
-                .filter(|t| link.tab.as_ref().is_none_or(|x| *x == t.id))
-            {
-                out.extend(tab.tiles.iter().map(|t| t.query.dataset.clone()));
-            }
-        }
-        Ok(out.into_iter().collect())
     }
 }
 
