@@ -72,6 +72,7 @@ impl From<surrealdb::Error> for StorageError {
             StorageError::NotFound(match kind.as_str() {
                 "report" => "report",
                 "workflow" => "workflow",
+                "recipient" => "recipient",
                 _ => "record",
             })
         } else if text.contains("already contains") && text.contains("revision_number") {

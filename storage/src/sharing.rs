@@ -7,7 +7,7 @@ use vitrine_core::{
     DeliveriesOnRevoke, LinkKind, LinkRights, LinkState, LinkTarget, RecipientRole,
 };
 
-use crate::{PageRequest, StorageError, StorageResult, Store};
+use crate::{NewAuditEvent, PageRequest, StorageError, StorageResult, Store};
 
 /// An access warning raised when a report edit widens what a link shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -416,25 +416,32 @@ impl Store {
     /// any other change applies only to a recipient not revoked, so a concurrent reissue
     /// or edit can never bring a revoked recipient back. Returns false when the change
     /// found the recipient revoked.
-    pub async fn update_share_recipient(&self, r: &ShareRecipientRecord) -> StorageResult<bool> {
-        if let Some(at) = r.revoked_ms {
-            self.exec(
-                "UPDATE share_recipient SET revoked_ms = $at, deliveries_on_revoke = $r.deliveries_on_revoke \
-                 WHERE uid = $r.uid AND !revoked_ms",
-                json!({ "r": r, "at": at }),
-            )
-            .await?;
-            return Ok(true);
-        }
-        Ok(self
-            .count(
-                "UPDATE share_recipient SET name = $r.name, role = $r.role, rights = $r.rights, \
-                 token_hash = $r.token_hash, password_hash = $r.password_hash \
-                 WHERE uid = $r.uid AND !revoked_ms RETURN AFTER",
-                json!({ "r": r }),
-            )
-            .await?
-            > 0)
+    /// Saves a change to a recipient, ends their share sessions and appends `audit`, in
+    /// one transaction: a change is never without its audit row, and no session outlives
+    /// a revocation. A revocation keeps the first revocation time and its choice for the
+    /// deliveries; any other change to a revoked recipient fails as
+    /// `NotFound("recipient")` and writes nothing.
+    pub async fn save_share_recipient(
+        &self,
+        r: &ShareRecipientRecord,
+        audit: &NewAuditEvent,
+    ) -> StorageResult<()> {
+        let change = if r.revoked_ms.is_some() {
+            "UPDATE share_recipient SET revoked_ms = $r.revoked_ms, \
+             deliveries_on_revoke = $r.deliveries_on_revoke WHERE uid = $r.uid AND !revoked_ms;"
+        } else {
+            "LET $n = (UPDATE share_recipient SET name = $r.name, role = $r.role, \
+             rights = $r.rights, token_hash = $r.token_hash, password_hash = $r.password_hash \
+             WHERE uid = $r.uid AND !revoked_ms RETURN AFTER);
+             IF array::len($n) = 0 { THROW \"vitrine-gone: recipient\" };"
+        };
+        let sql = format!(
+            "BEGIN; {change} \
+             DELETE share_session WHERE link_uid = $r.link_uid AND recipient_uid = $r.uid; \
+             CREATE audit_event CONTENT $audit; COMMIT;"
+        );
+        let audit = audit.clone().into_record(crate::now_ms());
+        self.exec(&sql, json!({ "r": r, "audit": audit })).await
     }
 
     /// Sets a first password only if none is set yet: two tabs racing to set it cannot
@@ -520,3 +527,7 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+#[path = "sharing_tests.rs"]
+mod tests;

@@ -12,7 +12,7 @@ use super::Sharing;
 use super::{Invitation, link_state};
 use crate::caller::Caller;
 use crate::secrets::{new_token, token_hash};
-use crate::{ApiError, ApiResult};
+use crate::{ApiError, ApiResult, Audit};
 
 #[derive(Debug, Clone)]
 pub struct NewRecipient {
@@ -118,35 +118,23 @@ impl Sharing {
         })
     }
 
-    /// Stores a changed recipient and ends their sessions at once (a new invitation or a
-    /// revocation must not leave an old session open), then audits `action`.
+    /// Stores a changed recipient, ends their sessions (a new invitation or a revocation
+    /// must not leave an old session open) and audits `action`, in one transaction.
     async fn save_recipient_ending_sessions(
         &self,
         caller: &Caller,
         rec: &ShareRecipientRecord,
         action: AuditAction,
     ) -> ApiResult<()> {
-        let stored = self.store.update_share_recipient(rec).await?;
-        // Sessions end either way: a revoke that won the race must not leave one open.
-        self.store
-            .delete_share_sessions(&rec.link_uid, Some(&rec.uid))
-            .await?;
-        if !stored {
-            return Err(ApiError::new(
+        let object = format!("share_link:{}", rec.link_uid);
+        let audit = Audit::event(caller, action, &object, &rec.email);
+        match self.store.save_share_recipient(rec, &audit).await {
+            Err(vitrine_storage::StorageError::NotFound("recipient")) => Err(ApiError::new(
                 ErrorCode::LinkNotValid,
                 "this recipient is revoked; add them again",
-            ));
+            )),
+            other => Ok(other?),
         }
-        self.audit
-            .record(
-                caller,
-                action,
-                &format!("share_link:{}", rec.link_uid),
-                "ok",
-                &rec.email,
-            )
-            .await?;
-        Ok(())
     }
 
     async fn recipient_for(

@@ -1,0 +1,80 @@
+//! The share tables' writes that touch several records at once.
+
+use super::*;
+use crate::testing::{event, store};
+use vitrine_core::{AuditAction, DeliveriesOnRevoke, RecipientRole};
+
+fn recipient() -> ShareRecipientRecord {
+    ShareRecipientRecord {
+        uid: "r1".into(),
+        link_uid: "l1".into(),
+        name: "Ann".into(),
+        email: "ann@example.com".into(),
+        role: RecipientRole::Viewer,
+        rights: None,
+        token_hash: "t".into(),
+        password_hash: None,
+        created_ms: 1,
+        revoked_ms: None,
+        deliveries_on_revoke: None,
+        last_access_ms: None,
+        access_count: 0,
+    }
+}
+
+async fn sessions_and_audits(store: &Store) -> (bool, usize) {
+    let session = store.share_session("s1").await.unwrap();
+    let page = PageRequest {
+        after: None,
+        first: 50,
+    };
+    let audits = store.audit_page(&Default::default(), &page).await.unwrap();
+    (session.is_some(), audits.len())
+}
+
+/// A revocation stores the deliveries choice, ends the recipient's sessions and writes
+/// its audit row together; a later change to the revoked recipient writes nothing at all.
+#[tokio::test]
+async fn revoking_a_recipient_ends_sessions_and_audits_in_one_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path()).await;
+    let mut r = recipient();
+    store.insert_share_recipient(&r).await.unwrap();
+    store
+        .insert_share_session(&ShareSessionRecord {
+            hash: "s1".into(),
+            link_uid: "l1".into(),
+            recipient_uid: Some("r1".into()),
+            signed_in: true,
+            created_ms: 1,
+            expires_ms: i64::MAX,
+        })
+        .await
+        .unwrap();
+    assert_eq!(sessions_and_audits(&store).await, (true, 0));
+
+    r.revoked_ms = Some(5);
+    r.deliveries_on_revoke = Some(DeliveriesOnRevoke::TransferToOwner);
+    let revoke = event(AuditAction::ShareRecipientRevoke, "share_link:l1");
+    store.save_share_recipient(&r, &revoke).await.unwrap();
+    assert_eq!(sessions_and_audits(&store).await, (false, 1));
+    let stored = store.share_recipient(&r.uid).await.unwrap().unwrap();
+    assert_eq!(stored.revoked_ms, Some(5));
+    assert_eq!(
+        stored.deliveries_on_revoke,
+        Some(DeliveriesOnRevoke::TransferToOwner)
+    );
+
+    // Renaming the revoked recipient (a stale read of it) is refused whole.
+    let mut stale = recipient();
+    stale.name = "Bea".into();
+    let rename = event(AuditAction::ShareRecipientReissue, "share_link:l1");
+    let err = store
+        .save_share_recipient(&stale, &rename)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StorageError::NotFound("recipient")), "{err}");
+    assert_eq!(sessions_and_audits(&store).await, (false, 1));
+    let stored = store.share_recipient(&r.uid).await.unwrap().unwrap();
+    assert_eq!(stored.name, "Ann");
+}
