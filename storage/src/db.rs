@@ -21,6 +21,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     ),
     (7, include_str!("../../schema/surql/0007_tasks.surql")),
     (8, include_str!("../../schema/surql/0008_task_names.surql")),
+    (9, include_str!("../../schema/surql/0009_oidc.surql")),
 ];
 
 /// The handle every repository method hangs off: one SurrealDB connection and the

@@ -15,6 +15,7 @@ mod db;
 mod error;
 mod folders;
 mod identity;
+mod oidc;
 mod plugins;
 mod policies;
 mod records;
@@ -36,6 +37,7 @@ pub use data::{
 pub use db::Store;
 pub use error::{StorageError, StorageResult};
 pub use folders::NewProject;
+pub use oidc::OidcLoginRecord;
 pub use plugins::PluginRecord;
 pub use policies::PolicyLine;
 pub use records::{

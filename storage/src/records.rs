@@ -32,6 +32,10 @@ pub struct UserRecord {
     /// What the user may query from data; the instance default when unset.
     #[serde(default)]
     pub connection_role: Option<vitrine_core::ConnectionRole>,
+    /// The groups an identity provider's groups claim put the user in at the last
+    /// sign-in (so a sync can leave memberships given by hand alone).
+    #[serde(default)]
+    pub provider_groups: Vec<vitrine_core::GroupId>,
     pub created_ms: i64,
 }
 
@@ -50,6 +54,10 @@ pub struct SessionRecord {
     pub csrf_token: String,
     pub created_ms: i64,
     pub expires_ms: i64,
+    /// The identity provider's logout URL for this session's sign-in, when it has one:
+    /// signing out here sends the browser there too.
+    #[serde(default)]
+    pub logout_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -102,6 +102,25 @@ enum AdminCommand {
         #[arg(long)]
         admin: bool,
     },
+    /// Set a local account's password (the break-glass administrator's when local
+    /// accounts are off) and end its sessions; the password is read from the first line
+    /// of standard input.
+    ResetPassword {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        username: String,
+    },
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password() -> anyhow::Result<String> {
+    let mut password = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut password)
+        .context("cannot read the password from standard input")?;
+    Ok(password.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 fn load_config(common: &Common) -> anyhow::Result<Config> {
@@ -252,18 +271,13 @@ async fn run_cli() -> anyhow::Result<()> {
                 .await
                 .map(|app| app.services)
                 .context("cannot open the database (an embedded database cannot be opened while `vitrine serve` runs on it; stop the server or use the setup URL)")?;
-            let mut password = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut password)
-                .context("cannot read the password from standard input")?;
-            let password = password.trim_end_matches(['\r', '\n']);
+            let password = read_password()?;
             let user = services
                 .identity()
                 .create_user_from_shell(
                     &username,
                     display_name.as_deref().unwrap_or(&username),
-                    password,
+                    &password,
                     admin,
                 )
                 .await
@@ -273,6 +287,25 @@ async fn run_cli() -> anyhow::Result<()> {
                 user.username,
                 user.uid,
                 if admin { " with admin" } else { "" }
+            );
+        }
+        Command::Admin {
+            command: AdminCommand::ResetPassword { common, username },
+        } => {
+            let config = load_config(&common)?;
+            let services = vitrine_server::open_app(&config)
+                .await
+                .map(|app| app.services)
+                .context("cannot open the database (stop `vitrine serve` first when it runs on an embedded database)")?;
+            let password = read_password()?;
+            let user = services
+                .identity()
+                .reset_password_from_shell(&username, &password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            println!(
+                "password of {} (id {}) set; its sessions ended",
+                user.username, user.uid
             );
         }
         Command::Schema => print!("{}", vitrine_api::graphql::sdl()),

@@ -82,10 +82,14 @@ pub enum ErrorCode {
     /// An outbound request (webhook, working-copy origin) was refused: its address is
     /// loopback, private or link-local and no admin allowed that host.
     OutboundRefused,
+    /// An identity provider's sign-in answer was refused: unknown, used or expired state,
+    /// wrong issuer, audience or nonce, a bad or expired signature, or a user the
+    /// provider's provisioning rule does not admit.
+    SignInRefused,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 36] = [
+    pub const ALL: [ErrorCode; 37] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -122,6 +126,7 @@ impl ErrorCode {
         ErrorCode::UnpushedChanges,
         ErrorCode::RemoteFailed,
         ErrorCode::OutboundRefused,
+        ErrorCode::SignInRefused,
     ];
 
     /// The stable wire form.
@@ -163,6 +168,7 @@ impl ErrorCode {
             ErrorCode::UnpushedChanges => "UNPUSHED_CHANGES",
             ErrorCode::RemoteFailed => "REMOTE_FAILED",
             ErrorCode::OutboundRefused => "OUTBOUND_REFUSED",
+            ErrorCode::SignInRefused => "SIGN_IN_REFUSED",
         }
     }
 
@@ -171,6 +177,7 @@ impl ErrorCode {
         match self {
             ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials => 401,
             ErrorCode::TokenRejected | ErrorCode::AccountDisabled => 401,
+            ErrorCode::SignInRefused => 401,
             ErrorCode::Forbidden | ErrorCode::CsrfRejected => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict | ErrorCode::NotEmpty | ErrorCode::SetupState => 409,

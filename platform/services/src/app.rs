@@ -30,6 +30,8 @@ pub struct AppConfig {
     pub mail: MailConfig,
     /// The shortest interval a task's trigger may have.
     pub min_task_interval: Duration,
+    /// Local accounts and identity providers.
+    pub auth: crate::AuthConfig,
 }
 
 /// An open instance: its services and the queue their jobs go to.
@@ -46,6 +48,8 @@ impl App {
     /// Opens the data directory, the database, the policies and the queue, and marks runs
     /// a previous process left unfinished.
     pub async fn open(config: AppConfig) -> ApiResult<App> {
+        // A provider named twice or with a broken issuer URL stops the start, with why.
+        let oidc = crate::identity::Providers::new(config.auth)?;
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir.join("artifacts")).map_err(|e| {
             unavailable(
@@ -70,6 +74,7 @@ impl App {
             config.outbound,
             queue.clone(),
             config.mail,
+            oidc,
         )
         .await;
         services

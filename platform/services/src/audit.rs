@@ -110,6 +110,27 @@ impl Audit {
         .await
     }
 
+    /// A sign-in refused before any user was known (an identity provider's answer that
+    /// did not hold up): `attempted` names the provider, `why` the reason.
+    pub async fn login_refused(
+        &self,
+        attempted: &str,
+        outcome: &str,
+        why: &str,
+        meta: &RequestMeta,
+    ) -> ApiResult<()> {
+        self.write(NewAuditEvent {
+            actor_uid: None,
+            actor_name: attempted.into(),
+            action: AuditAction::AuthLogin,
+            object: "user:unknown".into(),
+            outcome: outcome.into(),
+            address: meta.address.clone(),
+            detail: why.chars().take(500).collect(),
+        })
+        .await
+    }
+
     pub async fn login(
         &self,
         user: Option<&UserRecord>,

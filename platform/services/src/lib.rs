@@ -84,7 +84,10 @@ pub mod values {
 pub use audit::Audit;
 pub use data::Data;
 pub use directory::{Directory, FolderView, ProjectView};
-pub use identity::{Identity, LoginOutcome, NewApiToken, SESSION_TTL, SETUP_TOKEN_TTL};
+pub use identity::{
+    AuthConfig, AuthProvider, Identity, LoginOutcome, NewApiToken, OidcProviderConfig,
+    OidcSignedIn, OidcStart, Provisioning, SESSION_TTL, SETUP_TOKEN_TTL,
+};
 pub use install::SyncOutcome;
 pub use plugins::{MAX_PLUGIN_BYTES, PluginRegistry};
 pub use policy::{Policy, PolicyKnown};
@@ -252,11 +255,17 @@ impl Services {
         outbound: crate::outbound::OutboundPolicy,
         queue: vitrine_queue::Queue,
         mail: MailConfig,
+        oidc: identity::Providers,
     ) -> Arc<Services> {
         let access_log = sharing::AccessLog::new(store.clone());
         let audit = Audit::new(store.clone(), authz.clone(), access_log.clone());
         let engine = vitrine_engine::Engine::new(store.clone(), engine_limits);
-        let identity = Arc::new(Identity::new(store.clone(), authz.clone(), audit.clone()));
+        let identity = Arc::new(Identity::new(
+            store.clone(),
+            authz.clone(),
+            audit.clone(),
+            oidc,
+        ));
         let commits = commits::Commits::new(store.clone());
         let exposure = exposure::Exposures::new(store.clone());
         let directory = Directory::new(

@@ -17,6 +17,19 @@ impl QueryRoot {
         services(ctx).identity().setup_required()
     }
 
+    /// The identity providers people sign in through (open to anyone: the sign-in page
+    /// lists them), with the path that starts a sign-in at each.
+    async fn auth_providers(&self, ctx: &Context<'_>) -> Vec<super::types::AuthProvider> {
+        let list = services(ctx).identity().auth_providers();
+        list.into_iter()
+            .map(|p| super::types::AuthProvider {
+                name: p.name,
+                label: p.label,
+                start_path: p.start_path,
+            })
+            .collect()
+    }
+
     /// The signed-in user, or null.
     async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         Ok(optional_caller(ctx)

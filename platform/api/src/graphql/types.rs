@@ -294,6 +294,17 @@ impl Project {
     }
 }
 
+/// An OpenID Connect provider of this instance.
+#[derive(SimpleObject)]
+pub struct AuthProvider {
+    /// The provider's name in URLs.
+    pub name: String,
+    /// The sign-in button's text.
+    pub label: String,
+    /// Open it in a browser to sign in (`?return_to=/path` to come back elsewhere).
+    pub start_path: String,
+}
+
 #[derive(SimpleObject)]
 pub struct AbilityState {
     pub ability: Ability,

@@ -19,7 +19,7 @@ pub struct LoginBody {
     password: String,
 }
 
-fn cookie(value: &str, max_age: u64, secure: bool) -> String {
+pub(super) fn cookie(value: &str, max_age: u64, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
     format!(
         "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
@@ -97,16 +97,24 @@ pub async fn csrf(req: &Request, state: Data<&Arc<AppState>>) -> Response {
 /// `POST /auth/logout` ends the session and clears the cookie.
 #[handler]
 pub async fn logout(req: &Request, state: Data<&Arc<AppState>>) -> Response {
-    if let Some(token) = session_cookie(req)
-        && let Err(e) = state
+    let mut provider_logout = None;
+    if let Some(token) = session_cookie(req) {
+        match state
             .services
             .identity()
             .logout(&token, &request_meta(req))
             .await
-    {
-        return error_response(&e);
+        {
+            Ok(url) => provider_logout = url,
+            Err(e) => return error_response(&e),
+        }
     }
-    let mut resp = json_response(StatusCode::OK, &serde_json::json!({ "ok": true }));
+    // A session from an identity provider that offers RP-initiated logout names where
+    // the browser goes next to end the provider's session too.
+    let mut resp = json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "ok": true, "providerLogoutUrl": provider_logout }),
+    );
     if let Ok(v) = cookie("", 0, state.config.secure_cookies()).parse() {
         resp.headers_mut().insert("set-cookie", v);
     }

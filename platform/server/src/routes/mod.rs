@@ -4,6 +4,7 @@ pub mod data;
 pub mod graphql;
 pub mod health;
 pub mod multipart;
+pub mod oidc;
 pub mod pages;
 pub mod share;
 pub mod share_session;

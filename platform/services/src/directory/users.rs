@@ -36,6 +36,7 @@ pub(crate) fn local_user(
         disabled: false,
         attributes: BTreeMap::new(),
         connection_role: None,
+        provider_groups: Vec::new(),
         created_ms: now_ms(),
     }
 }

@@ -1,6 +1,7 @@
 //! The identity service: who is calling. Sign-in, sessions and API tokens
 //! ([`sign_in`]), the first administrator, shell-made users and the instance's own
-//! audited system callers ([`setup`]), and the credentials already checked ([`cache`]).
+//! audited system callers ([`setup`]), the credentials already checked ([`cache`]), and
+//! sign-in through OpenID Connect providers ([`oidc`]).
 //!
 //! A [`Caller`](crate::Caller) made from a credential is made here and nowhere else: the
 //! rest of the services receive callers, they never build them from a cookie or a token.
@@ -10,6 +11,7 @@
 
 mod cache;
 pub(crate) mod caller;
+mod oidc;
 mod setup;
 mod sign_in;
 
@@ -28,6 +30,10 @@ use crate::secrets::PasswordHasherPool;
 use crate::secrets::token_hash;
 use crate::{ApiError, ApiResult, Caller, Credential};
 
+pub(crate) use oidc::Providers;
+pub use oidc::{
+    AuthConfig, AuthProvider, OidcProviderConfig, OidcSignedIn, OidcStart, Provisioning,
+};
 pub use setup::SETUP_TOKEN_TTL;
 pub use sign_in::{LoginOutcome, NewApiToken, SESSION_TTL};
 
@@ -47,10 +53,12 @@ pub struct Identity {
     /// request path, so reads never wait for a synced write.
     token_touched: Mutex<HashMap<String, Instant>>,
     cache: cache::AuthCache,
+    /// The identity providers people sign in through, and whether local passwords work.
+    oidc: Providers,
 }
 
 impl Identity {
-    pub(crate) fn new(store: Store, authz: Arc<Authz>, audit: Audit) -> Identity {
+    pub(crate) fn new(store: Store, authz: Arc<Authz>, audit: Audit, oidc: Providers) -> Identity {
         Identity {
             cache: cache::AuthCache::new(store.is_exclusive()),
             store,
@@ -61,6 +69,7 @@ impl Identity {
             login_by_account: AttemptLimiter::new(limits::PER_ACCOUNT),
             setup_token: Mutex::new(None),
             token_touched: Mutex::new(HashMap::new()),
+            oidc,
         }
     }
 

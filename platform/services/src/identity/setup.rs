@@ -158,6 +158,43 @@ impl Identity {
         Ok(user)
     }
 
+    /// Sets a local account's password from the shell (the break-glass administrator's,
+    /// when local accounts are off) and ends its sessions. Accounts that sign in through
+    /// an identity provider, and service accounts, have no password to set.
+    pub async fn reset_password_from_shell(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> ApiResult<UserRecord> {
+        let name = username.trim().to_lowercase();
+        let user = self
+            .store
+            .user_by_username(&name)
+            .await?
+            .filter(|u| u.issuer == "local" && u.kind == UserKind::Person)
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::NotFound,
+                    format!("no local person account is named `{name}`"),
+                )
+            })?;
+        let password = Password::parse("password", password)?;
+        let hash = self.hasher.hash(password.expose()).await?;
+        self.store.set_password_hash(&user.uid, &hash).await?;
+        self.store.delete_sessions_of(&user.uid, None).await?;
+        self.forget_user(&user.uid);
+        self.audit
+            .system(
+                AuditAction::UserChangePassword,
+                &format!("user:{}", user.uid),
+                "ok",
+                &RequestMeta::default(),
+                "reset from the shell",
+            )
+            .await?;
+        Ok(user)
+    }
+
     /// The local user `username` that the instance acts as for `reason` (the demo's
     /// owner), created with a random password nobody knows when missing.
     pub async fn instance_user(

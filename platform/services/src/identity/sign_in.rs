@@ -49,6 +49,12 @@ impl Identity {
         meta: &RequestMeta,
     ) -> ApiResult<LoginOutcome> {
         let name_key = username.trim().to_lowercase();
+        if !self.oidc.allows_local(&name_key) {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "local accounts are switched off here; sign in through your organisation's identity provider",
+            ));
+        }
         let addr = meta.address.as_deref().unwrap_or("unknown");
         let account_key = format!("{name_key}@{addr}");
         let keys = [
@@ -90,6 +96,19 @@ impl Identity {
                 "this account is disabled",
             ));
         }
+        let out = self.open_session(user, None).await?;
+        self.audit
+            .login(Some(&out.user), &name_key, "ok", meta)
+            .await?;
+        Ok(out)
+    }
+
+    /// A new browser session for `user`, who has just proved who they are.
+    pub(super) async fn open_session(
+        &self,
+        user: UserRecord,
+        logout_url: Option<String>,
+    ) -> ApiResult<LoginOutcome> {
         let session_token = new_token("vss");
         let csrf_token = new_token("csrf");
         let now = now_ms();
@@ -101,9 +120,9 @@ impl Identity {
                 csrf_token: csrf_token.clone(),
                 created_ms: now,
                 expires_ms: now + SESSION_TTL.as_millis() as i64,
+                logout_url,
             })
             .await?;
-        self.audit.login(Some(&user), &name_key, "ok", meta).await?;
         Ok(LoginOutcome {
             user,
             session_token,
@@ -111,9 +130,18 @@ impl Identity {
         })
     }
 
-    pub async fn logout(&self, session_token: &str, meta: &RequestMeta) -> ApiResult<()> {
+    /// Ends a session. Answers the identity provider's logout URL when the session came
+    /// from a provider that offers one (the browser goes there next, to end the
+    /// provider's session too).
+    pub async fn logout(
+        &self,
+        session_token: &str,
+        meta: &RequestMeta,
+    ) -> ApiResult<Option<String>> {
         let hash = token_hash(session_token);
+        let mut logout_url = None;
         if let Some(s) = self.store.session_by_hash(&hash).await? {
+            logout_url = s.logout_url.clone();
             self.store.delete_session(&hash).await?;
             self.cache.forget_session(&hash);
             if let Some(u) = self.store.user(&s.user_uid).await? {
@@ -129,7 +157,7 @@ impl Identity {
                     .await?;
             }
         }
-        Ok(())
+        Ok(logout_url)
     }
 
     /// The CSRF token of a live session, for the instance's own pages (GraphiQL) to send

@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use vitrine_api::Limits;
 
+mod auth;
+pub use auth::{AuthSection, OidcSection};
+
 /// The config file format this build reads.
 pub const CONFIG_VERSION: u32 = 1;
 
@@ -21,6 +24,7 @@ pub struct Config {
     pub queue: QueueSection,
     pub mail: MailSection,
     pub outbound: OutboundSection,
+    pub auth: AuthSection,
 }
 
 /// Requests the server makes to other hosts (working-copy origins, task webhooks).
@@ -183,6 +187,7 @@ impl Default for Config {
             queue: QueueSection::default(),
             mail: MailSection::default(),
             outbound: OutboundSection::default(),
+            auth: AuthSection::default(),
         }
     }
 }
@@ -375,6 +380,7 @@ impl Config {
                 from: self.mail.from.clone(),
             },
             min_task_interval: std::time::Duration::from_secs(self.queue.min_task_interval_secs),
+            auth: self.auth.resolve(|k| std::env::var(k).ok())?,
         })
     }
 
@@ -457,7 +463,7 @@ mod tests {
 
     #[test]
     fn reference_file_parses_and_matches_defaults() {
-        let text = include_str!("../../../deploy/vitrine.toml");
+        let text = include_str!("../../../../deploy/vitrine.toml");
         let c: Config = toml::from_str(text).unwrap();
         let d = Config::default();
         assert_eq!(c.server.listen, d.server.listen);
@@ -471,6 +477,8 @@ mod tests {
             d.plugins.compile_timeout_secs
         );
         assert_eq!(c.queue.backend, d.queue.backend);
+        assert_eq!(c.auth.local_accounts, d.auth.local_accounts);
+        assert!(c.auth.oidc.is_empty());
         assert_eq!(c.queue.concurrency, d.queue.concurrency);
         assert_eq!(c.queue.workers, d.queue.workers);
         assert_eq!(c.queue.heartbeat_secs, d.queue.heartbeat_secs);
