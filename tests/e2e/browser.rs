@@ -13,13 +13,13 @@ use crate::support::*;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-fn browser_dir() -> PathBuf {
+pub(crate) fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
 }
 
 /// Installs Chromium (Debian package) and playwright-core (npm, from the lock file) the
 /// first time; later runs find them.
-fn ensure_browser() {
+pub(crate) fn ensure_browser() {
     ensure_debian_package(CHROMIUM, "chromium");
     let dir = browser_dir();
     if !dir.join("node_modules/playwright-core").exists() {
@@ -34,7 +34,7 @@ fn ensure_browser() {
 
 /// Runs a script of tests/browser with `env`; it must succeed. Answers what it printed
 /// (one `ok - ` line per check).
-async fn run_script(script: &str, env: &[(&str, &str)]) -> String {
+pub(crate) async fn run_script(script: &str, env: &[(&str, &str)]) -> String {
     let out = tokio::process::Command::new("node")
         .arg(browser_dir().join(script))
         .envs(env.iter().copied())

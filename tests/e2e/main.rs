@@ -14,6 +14,7 @@ mod hardening;
 mod identity;
 mod limits;
 mod module_cycles;
+mod oidc;
 mod permissions;
 mod plugins;
 mod policies;

@@ -18,7 +18,7 @@ pub struct TestServer {
     pub setup_token: Option<String>,
     /// What the server printed on standard output before it listened.
     pub printed: Vec<String>,
-    _tmp: Option<tempfile::TempDir>,
+    pub(crate) _tmp: Option<tempfile::TempDir>,
 }
 
 /// How a request authenticates.

@@ -44,7 +44,14 @@ pub async fn data_world() -> DataWorld {
 
 /// [`data_world`] on a server started with extra environment variables.
 pub async fn data_world_env(envs: &[(&str, &str)]) -> DataWorld {
-    let s = TestServer::start_env(envs).await;
+    data_world_full(&[], envs).await
+}
+
+/// [`data_world`] on a server started with extra arguments and environment variables.
+pub async fn data_world_full(args: &[&str], envs: &[(&str, &str)]) -> DataWorld {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut s = TestServer::start_full(&tmp.path().join("data"), args, envs).await;
+    s._tmp = Some(tmp);
     let admin = s.admin().await;
     let folder = s.folder(&admin, None, "Sales").await;
     let (project, _) = s.project(&admin, &folder, "Superstore").await;

@@ -326,8 +326,9 @@ impl Provider {
             .additional_metadata()
             .end_session_endpoint
             .as_ref()
-            .map(|u| u.url().to_string());
-        let issuer = metadata.issuer().url().to_string();
+            .map(|u| u.to_string());
+        // As the provider spells it: the `iss` of its tokens, and the key of its users.
+        let issuer = metadata.issuer().to_string();
         let client = OidcClient::from_provider_metadata(
             metadata,
             ClientId::new(self.config.client_id.clone()),
