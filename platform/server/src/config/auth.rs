@@ -61,6 +61,9 @@ pub struct OidcSection {
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
     pub timeout_secs: Option<u64>,
+    /// The least seconds between two fetches of the provider's keys when a token names
+    /// an unknown one (providers rotate keys); 30 when unset.
+    pub key_refetch_secs: Option<u64>,
 }
 
 impl AuthSection {
@@ -123,6 +126,9 @@ impl AuthSection {
             p.groups_claim = o.groups_claim.clone();
             p.keep_manual_groups = o.keep_manual_groups;
             p.attribute_claims = o.attributes.clone();
+            if let Some(t) = o.key_refetch_secs {
+                p.key_refetch_interval = Duration::from_secs(t);
+            }
             if let Some(t) = o.timeout_secs {
                 p.timeout = Duration::from_secs(t.max(1));
             }

@@ -43,9 +43,6 @@ use crate::{ApiError, ApiResult};
 
 /// How long a started sign-in may take at the provider.
 const SIGN_IN_TTL: Duration = Duration::from_secs(600);
-/// The least time between two fetches of a provider's keys on an unknown key id: a flood
-/// of forged tokens must not become a flood of requests to the provider.
-const REDISCOVER_AFTER: Duration = Duration::from_secs(30);
 /// Provider metadata and keys are fetched again after this long.
 const METADATA_TTL: Duration = Duration::from_secs(3600);
 /// The most groups one sign-in may bring.
@@ -106,6 +103,9 @@ pub struct OidcProviderConfig {
     pub attribute_claims: BTreeMap<String, String>,
     /// Deadline of each call to the provider.
     pub timeout: Duration,
+    /// The least time between two fetches of the provider's keys on an unknown key id:
+    /// a flood of forged tokens must not become a flood of requests to the provider.
+    pub key_refetch_interval: Duration,
 }
 
 impl OidcProviderConfig {
@@ -125,6 +125,7 @@ impl OidcProviderConfig {
             keep_manual_groups: false,
             attribute_claims: BTreeMap::new(),
             timeout: Duration::from_secs(10),
+            key_refetch_interval: Duration::from_secs(30),
         }
     }
 }
@@ -307,12 +308,12 @@ impl Provider {
     }
 
     /// The provider's metadata and keys; fetched again when `stale_keys` says a token
-    /// named a key they lack (at most every [`REDISCOVER_AFTER`]).
+    /// named a key they lack (at most every `key_refetch_interval`).
     async fn discovered(&self, stale_keys: bool) -> ApiResult<Arc<Discovered>> {
         let mut slot = self.discovered.lock().await;
         if let Some(d) = slot.as_ref() {
             let age = d.at.elapsed();
-            if age < METADATA_TTL && !(stale_keys && age >= REDISCOVER_AFTER) {
+            if age < METADATA_TTL && !(stale_keys && age >= self.config.key_refetch_interval) {
                 return Ok(d.clone());
             }
         }
