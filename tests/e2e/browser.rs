@@ -17,12 +17,15 @@ pub(crate) fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
 }
 
-/// Installs Chromium (Debian package) and playwright-core (npm, from the lock file) the
-/// first time; later runs find them.
+/// Installs Chromium (Debian package), playwright-core and oidc-provider (npm, from the
+/// lock file) the first time; later runs find them.
 pub(crate) fn ensure_browser() {
     ensure_debian_package(CHROMIUM, "chromium");
     let dir = browser_dir();
-    if !dir.join("node_modules/playwright-core").exists() {
+    let installed = ["playwright-core", "oidc-provider"]
+        .iter()
+        .all(|m| dir.join("node_modules").join(m).exists());
+    if !installed {
         run_checked(
             Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund"])

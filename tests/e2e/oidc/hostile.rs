@@ -22,10 +22,10 @@ use std::sync::Mutex;
 use super::{SECRET, config_file};
 use crate::support::*;
 
-const KEY1: &str = include_str!("key1.pem");
+pub(super) const KEY1: &str = include_str!("key1.pem");
 const KEY2: &str = include_str!("key2.pem");
 
-fn key(pem: &str) -> RsaPrivateKey {
+pub(super) fn key(pem: &str) -> RsaPrivateKey {
     RsaPrivateKey::from_pkcs8_pem(pem).unwrap()
 }
 
@@ -39,7 +39,7 @@ fn b64json(v: &Value) -> String {
 }
 
 /// `header.claims` signed with RS256 by `k`.
-fn rs256(k: &RsaPrivateKey, kid: &str, claims: &Value) -> String {
+pub(super) fn rs256(k: &RsaPrivateKey, kid: &str, claims: &Value) -> String {
     let head = b64json(&json!({"alg": "RS256", "typ": "JWT", "kid": kid}));
     let input = format!("{head}.{}", b64json(claims));
     let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(k.clone());
@@ -49,16 +49,16 @@ fn rs256(k: &RsaPrivateKey, kid: &str, claims: &Value) -> String {
 
 /// What the test tells the provider to answer next.
 #[derive(Default)]
-struct Script {
-    id_token: Option<String>,
+pub(super) struct Script {
+    pub id_token: Option<String>,
     delay: Option<Duration>,
     keys: Vec<Value>,
 }
 
 #[derive(Clone)]
-struct Hostile {
-    issuer: Arc<Mutex<String>>,
-    script: Arc<Mutex<Script>>,
+pub(super) struct Hostile {
+    pub issuer: Arc<Mutex<String>>,
+    pub script: Arc<Mutex<Script>>,
     key_fetches: Arc<AtomicUsize>,
 }
 
@@ -94,7 +94,7 @@ async fn token(h: Data<&Hostile>) -> Json<Value> {
     Json(json!({"access_token": "opaque", "token_type": "Bearer", "id_token": id_token}))
 }
 
-async fn start_hostile() -> Hostile {
+pub(super) async fn start_hostile() -> Hostile {
     let h = Hostile {
         issuer: Arc::default(),
         script: Arc::default(),
@@ -114,7 +114,7 @@ async fn start_hostile() -> Hostile {
 }
 
 /// A sign-in's start: the state and nonce Vitrine sent to the provider.
-async fn begin(s: &TestServer, client: &reqwest::Client) -> (String, String) {
+pub(super) async fn begin(s: &TestServer, client: &reqwest::Client) -> (String, String) {
     let r = client
         .get(format!("{}/auth/oidc/test/start?return_to=/", s.url))
         .send()
@@ -135,7 +135,11 @@ async fn begin(s: &TestServer, client: &reqwest::Client) -> (String, String) {
     (q("state"), q("nonce"))
 }
 
-async fn callback(s: &TestServer, client: &reqwest::Client, query: &str) -> (u16, String) {
+pub(super) async fn callback(
+    s: &TestServer,
+    client: &reqwest::Client,
+    query: &str,
+) -> (u16, String) {
     let r = client
         .get(format!("{}/auth/oidc/test/callback?{query}", s.url))
         .send()

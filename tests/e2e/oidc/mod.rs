@@ -1,8 +1,10 @@
 //! Sign-in through OpenID Connect. [`real`]: a certified provider (npm `oidc-provider`)
 //! and headless Chromium through the whole code flow. [`hostile`]: a provider this test
 //! controls, answering what an attacker would, each answer refused with a clear error and
-//! nothing created.
+//! nothing created. [`accounts`]: disabled users, "OIDC only" with a break-glass
+//! administrator, and the shell's password reset.
 
+mod accounts;
 mod hostile;
 mod real;
 

@@ -1,0 +1,133 @@
+//! What the instance's own switches do to sign-in: a user disabled here cannot come back
+//! through the provider, and their session ends at once; with local accounts off only the
+//! break-glass administrator signs in with a password, and `vitrine admin reset-password`
+//! gives them a new one.
+
+use std::io::Write;
+
+use serde_json::json;
+
+use super::hostile::{KEY1, begin, callback, key, rs256, start_hostile};
+use super::{SECRET, config_file};
+use crate::support::*;
+
+#[tokio::test]
+async fn disabled_users_and_oidc_only_sign_in() {
+    let h = start_hostile().await;
+    let issuer = h.issuer.lock().unwrap().clone();
+    let conf = tempfile::tempdir().unwrap();
+    let config = config_file(
+        conf.path(),
+        &issuer,
+        "local_accounts = false\nbreak_glass_admin = \"admin\"",
+        "",
+    );
+    let dir = conf.path().join("data");
+    let envs = [("VITRINE_TEST_OIDC_SECRET", SECRET)];
+    let s = TestServer::start_full(&dir, &["--config", &config], &envs).await;
+    // The break-glass administrator still signs in with a password.
+    let admin = s.admin().await;
+    let k1 = key(KEY1);
+    let sign_in = |client: reqwest::Client| {
+        let (s, h, k1, issuer) = (&s, &h, k1.clone(), issuer.clone());
+        async move {
+            let (state, nonce) = begin(s, &client).await;
+            let now = chrono::Utc::now().timestamp();
+            let claims = json!({"iss": issuer, "aud": "vitrine", "sub": "pat-7", "iat": now,
+                "exp": now + 300, "nonce": nonce, "preferred_username": "pat"});
+            h.script.lock().unwrap().id_token = Some(rs256(&k1, "k1", &claims));
+            let (status, page) = callback(s, &client, &format!("code=c&state={state}")).await;
+            (status, page, client)
+        }
+    };
+    let (status, page, pat) = sign_in(TestServer::client()).await;
+    assert_eq!(status, 200, "{page}");
+    let viewer = |client: reqwest::Client| {
+        let url = format!("{}/graphql", s.url);
+        async move {
+            let r: serde_json::Value = client
+                .post(url)
+                .json(&json!({"query": "{viewer{id username}}"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r
+        }
+    };
+    let me = viewer(pat.clone()).await;
+    assert_eq!(me["data"]["viewer"]["username"], "pat", "{me}");
+    let pat_id = me["data"]["viewer"]["id"].as_str().unwrap().to_owned();
+
+    // Local passwords are refused for everyone else, whatever the password.
+    data(
+        &s.gql(
+            &admin.auth,
+            "mutation($p:String!){createUser(username:\"lou\",password:$p){id}}",
+            json!({"p": ADMIN_PASSWORD}),
+        )
+        .await,
+    );
+    let (status, body, _) = s.login("lou", ADMIN_PASSWORD).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "FORBIDDEN");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("local accounts are switched off"),
+        "{body}"
+    );
+
+    // Disabled here: the session ends on its next request, and the provider cannot sign
+    // the user in again.
+    data(
+        &s.gql(
+            &admin.auth,
+            "mutation($u:ID!){setUserDisabled(id:$u,disabled:true){id}}",
+            json!({"u": pat_id}),
+        )
+        .await,
+    );
+    let me = viewer(pat).await;
+    assert!(me["data"]["viewer"].is_null(), "{me}");
+    let (status, page, _) = sign_in(TestServer::client()).await;
+    assert_eq!(status, 401, "{page}");
+    assert!(page.contains("ACCOUNT_DISABLED"), "{page}");
+
+    // The shell resets the break-glass administrator's password (server stopped: the
+    // embedded database has one process at a time).
+    let (_, tmp) = s.stop().await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args([
+            "admin",
+            "reset-password",
+            "--username",
+            "admin",
+            "--data-dir",
+        ])
+        .arg(&dir)
+        .args(["--config", &config])
+        .envs(envs)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a-brand-new-passphrase\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("password of admin"));
+    let s = TestServer::start_full(&dir, &["--config", &config], &envs).await;
+    let (status, body, _) = s.login("admin", ADMIN_PASSWORD).await;
+    assert_eq!(status, 401, "the old password is gone: {body}");
+    let (status, body, _) = s.login("admin", "a-brand-new-passphrase").await;
+    assert_eq!(status, 200, "{body}");
+    drop(tmp);
+}
