@@ -2,9 +2,11 @@
 //! and headless Chromium through the whole code flow. [`hostile`]: a provider this test
 //! controls, answering what an attacker would, each answer refused with a clear error and
 //! nothing created. [`accounts`]: disabled users, "OIDC only" with a break-glass
-//! administrator, and the shell's password reset.
+//! administrator, and the shell's password reset. [`api_tokens`]: the provider's access
+//! tokens as API credentials.
 
 mod accounts;
+mod api_tokens;
 mod hostile;
 mod real;
 

@@ -64,6 +64,8 @@ pub struct OidcSection {
     /// The least seconds between two fetches of the provider's keys when a token names
     /// an unknown one (providers rotate keys); 30 when unset.
     pub key_refetch_secs: Option<u64>,
+    /// Accept access tokens this provider issues for this audience as API credentials.
+    pub api_audience: Option<String>,
 }
 
 impl AuthSection {
@@ -126,6 +128,7 @@ impl AuthSection {
             p.groups_claim = o.groups_claim.clone();
             p.keep_manual_groups = o.keep_manual_groups;
             p.attribute_claims = o.attributes.clone();
+            p.api_audience = o.api_audience.clone();
             if let Some(t) = o.key_refetch_secs {
                 p.key_refetch_interval = Duration::from_secs(t);
             }

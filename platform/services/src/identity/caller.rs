@@ -33,6 +33,10 @@ pub enum Credential {
         token_uid: String,
         read_only: bool,
     },
+    /// An access token an identity provider issued for this instance's API audience.
+    ProviderToken {
+        provider: String,
+    },
     /// Another instance holding a working-copy link, acting for the link's creator on
     /// the link's project only.
     CopyLink {

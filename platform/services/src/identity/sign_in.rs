@@ -217,6 +217,9 @@ impl Identity {
 
     /// Resolves `Authorization: Bearer …`.
     pub async fn authenticate_token(&self, token: &str, meta: &RequestMeta) -> ApiResult<Caller> {
+        if self.is_provider_token(token) {
+            return self.authenticate_provider_token(token, meta).await;
+        }
         let hash = token_hash(token);
         let (record, user) = match self.cache.token(&hash) {
             Some(hit) => hit,
@@ -305,6 +308,14 @@ impl Identity {
         new: &str,
     ) -> ApiResult<()> {
         caller.require_write()?;
+        // A provider's user has no password here; giving them one would open a second
+        // way in that the provider (and "OIDC only") knows nothing of.
+        if caller.user().issuer != "local" {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "this account signs in through its identity provider and has no password here",
+            ));
+        }
         let key = format!("pw:{}", caller.uid());
         let new = Password::parse("newPassword", new)?;
         if let Err(r) = self.login_by_account.reserve(&[&key]) {
@@ -340,6 +351,7 @@ impl Identity {
         let keep = match &caller.credential() {
             Credential::Session { session_hash, .. } => Some(session_hash.as_str()),
             Credential::ApiToken { .. }
+            | Credential::ProviderToken { .. }
             | Credential::CopyLink { .. }
             | Credential::Task { .. }
             | Credential::System { .. } => None,

@@ -8,10 +8,12 @@
 //! one of the provider's keys, fetched again once when the key is unknown: providers rotate
 //! them) and signs the user in. Users are keyed on (issuer, subject), never on e-mail.
 
+mod access;
 mod claims;
+mod config;
 mod http;
+mod users;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,13 +32,14 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::Mutex;
-use vitrine_core::{ErrorCode, Name};
-use vitrine_storage::{
-    GroupRecord, OidcLoginRecord, StorageError, UserKind, UserRecord, new_uid, now_ms,
+use vitrine_core::ErrorCode;
+use vitrine_storage::{OidcLoginRecord, now_ms};
+
+pub use config::{
+    AuthConfig, AuthProvider, OidcProviderConfig, OidcSignedIn, OidcStart, Provisioning,
 };
 
 use super::Identity;
-use super::sign_in::LoginOutcome;
 use crate::caller::RequestMeta;
 use crate::secrets::token_hash;
 use crate::{ApiError, ApiResult};
@@ -45,8 +48,6 @@ use crate::{ApiError, ApiResult};
 const SIGN_IN_TTL: Duration = Duration::from_secs(600);
 /// Provider metadata and keys are fetched again after this long.
 const METADATA_TTL: Duration = Duration::from_secs(3600);
-/// The most groups one sign-in may bring.
-const MAX_GROUPS: usize = 200;
 
 /// The ID token signatures accepted: asymmetric only. `none` is never accepted, and a
 /// symmetric algorithm would let anyone who knows a public key (or the client secret)
@@ -62,117 +63,6 @@ const SIGNING_ALGS: [CoreJwsSigningAlgorithm; 9] = [
     CoreJwsSigningAlgorithm::EcdsaP384Sha384,
     CoreJwsSigningAlgorithm::EdDsa,
 ];
-
-/// Who may become a user through a provider on their first sign-in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Provisioning {
-    /// Anyone the provider signs in.
-    #[default]
-    Open,
-    /// Only people whose verified e-mail address is in one of `allowed_domains`.
-    AllowedDomains,
-    /// Nobody: an administrator creates the user (with the provider's issuer and subject)
-    /// first.
-    PreProvisioned,
-}
-
-/// One identity provider, as the configuration names it.
-#[derive(Debug, Clone)]
-pub struct OidcProviderConfig {
-    /// In URLs (`/auth/oidc/NAME/start`); letters, digits, `-` and `_`.
-    pub name: String,
-    /// The sign-in button's text.
-    pub label: String,
-    pub issuer: String,
-    pub client_id: String,
-    pub client_secret: Option<String>,
-    /// Asked for besides `openid`.
-    pub scopes: Vec<String>,
-    /// Also read the userinfo endpoint (its claims win over the ID token's).
-    pub userinfo: bool,
-    pub provisioning: Provisioning,
-    pub allowed_domains: Vec<String>,
-    /// The claim a new user's username is made from.
-    pub username_claim: String,
-    /// The claim listing the user's groups; unset, group memberships are left alone.
-    pub groups_claim: Option<String>,
-    /// Leave memberships an administrator gave by hand: a sign-in then only adds and
-    /// removes the groups the provider itself gave.
-    pub keep_manual_groups: bool,
-    /// Vitrine user attribute → the claim it is read from, at every sign-in.
-    pub attribute_claims: BTreeMap<String, String>,
-    /// Deadline of each call to the provider.
-    pub timeout: Duration,
-    /// The least time between two fetches of the provider's keys on an unknown key id:
-    /// a flood of forged tokens must not become a flood of requests to the provider.
-    pub key_refetch_interval: Duration,
-}
-
-impl OidcProviderConfig {
-    pub fn new(name: &str, issuer: &str, client_id: &str) -> OidcProviderConfig {
-        OidcProviderConfig {
-            name: name.into(),
-            label: format!("Sign in with {name}"),
-            issuer: issuer.into(),
-            client_id: client_id.into(),
-            client_secret: None,
-            scopes: vec!["email".into(), "profile".into()],
-            userinfo: false,
-            provisioning: Provisioning::Open,
-            allowed_domains: Vec::new(),
-            username_claim: "preferred_username".into(),
-            groups_claim: None,
-            keep_manual_groups: false,
-            attribute_claims: BTreeMap::new(),
-            timeout: Duration::from_secs(10),
-            key_refetch_interval: Duration::from_secs(30),
-        }
-    }
-}
-
-/// How people sign in here.
-#[derive(Debug, Clone)]
-pub struct AuthConfig {
-    /// Local accounts sign in with a password. Off ("OIDC only"), only
-    /// `break_glass_admin` still may, so an outage at the provider locks nobody out.
-    pub local_accounts: bool,
-    pub break_glass_admin: Option<String>,
-    pub providers: Vec<OidcProviderConfig>,
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        AuthConfig {
-            local_accounts: true,
-            break_glass_admin: None,
-            providers: Vec::new(),
-        }
-    }
-}
-
-/// A provider as the sign-in page lists it.
-#[derive(Debug, Clone)]
-pub struct AuthProvider {
-    pub name: String,
-    pub label: String,
-    /// Where the sign-in button leads (a path of this server).
-    pub start_path: String,
-}
-
-/// Where to send the browser, and the state the callback must bring back (it goes into a
-/// cookie too, so a callback is only taken in the browser that started the sign-in).
-#[derive(Debug, Clone)]
-pub struct OidcStart {
-    pub redirect_url: String,
-    pub state: String,
-}
-
-/// A finished sign-in: the session, and where the browser goes now.
-#[derive(Debug, Clone)]
-pub struct OidcSignedIn {
-    pub login: LoginOutcome,
-    pub return_to: String,
-}
 
 /// Claims beyond the standard ones, kept as JSON: groups and mapped attributes are read
 /// from here by name.
@@ -213,6 +103,8 @@ type OidcClient = Client<
 /// What discovery found, kept for [`METADATA_TTL`].
 struct Discovered {
     client: OidcClient,
+    /// The signing keys, also for API access tokens (checked for another audience).
+    keys: openidconnect::core::CoreJsonWebKeySet,
     issuer: String,
     end_session: Option<String>,
     at: Instant,
@@ -330,6 +222,7 @@ impl Provider {
             .map(|u| u.to_string());
         // As the provider spells it: the `iss` of its tokens, and the key of its users.
         let issuer = metadata.issuer().to_string();
+        let keys = metadata.jwks().clone();
         let client = OidcClient::from_provider_metadata(
             metadata,
             ClientId::new(self.config.client_id.clone()),
@@ -337,6 +230,7 @@ impl Provider {
         );
         let d = Arc::new(Discovered {
             client,
+            keys,
             issuer,
             end_session,
             at: Instant::now(),
@@ -611,151 +505,6 @@ impl Identity {
             profile.groups = merged.groups;
         }
         profile.attributes.extend(merged.attributes);
-        Ok(())
-    }
-
-    /// The user `profile` signs in as: found by (issuer, subject) and refreshed, or made
-    /// now when the provider's provisioning rule allows. Group memberships and mapped
-    /// attributes follow the claims.
-    async fn oidc_user(&self, p: &Provider, profile: &claims::Profile) -> ApiResult<UserRecord> {
-        let issuer = p.discovered(false).await?.issuer.clone();
-        let mut user = match self
-            .store
-            .user_by_identity(&issuer, &profile.subject)
-            .await?
-        {
-            Some(mut u) => {
-                u.email = profile.email.clone();
-                u.display_name = profile.display_name.clone();
-                u
-            }
-            None => {
-                claims::may_provision(&p.config, profile).map_err(refused)?;
-                self.provision(&issuer, p, profile).await?
-            }
-        };
-        if user.disabled {
-            return Ok(user);
-        }
-        for attribute in p.config.attribute_claims.keys() {
-            match profile.attributes.get(attribute) {
-                Some(values) => user.attributes.insert(attribute.clone(), values.clone()),
-                // A claim the provider no longer sends takes its values away.
-                None => user.attributes.remove(attribute),
-            };
-        }
-        if let Some(names) = &profile.groups {
-            self.sync_groups(&mut user, names, p.config.keep_manual_groups)
-                .await?;
-        }
-        self.store.refresh_oidc_user(&user).await?;
-        self.forget_user(&user.uid);
-        Ok(user)
-    }
-
-    async fn provision(
-        &self,
-        issuer: &str,
-        p: &Provider,
-        profile: &claims::Profile,
-    ) -> ApiResult<UserRecord> {
-        let display = Name::parse("displayName", &profile.display_name)
-            .map(Name::into_inner)
-            .unwrap_or_else(|_| profile.username.clone());
-        for username in claims::username_candidates(profile, &p.config.name) {
-            let user = UserRecord {
-                uid: new_uid().into(),
-                username,
-                display_name: display.clone(),
-                kind: UserKind::Person,
-                issuer: issuer.to_owned(),
-                subject: profile.subject.clone(),
-                email: profile.email.clone(),
-                password_hash: None,
-                disabled: false,
-                attributes: BTreeMap::new(),
-                connection_role: None,
-                provider_groups: Vec::new(),
-                created_ms: now_ms(),
-            };
-            match self.store.insert_user(&user).await {
-                Ok(()) => return Ok(user),
-                // Another sign-in of the same person won the race: use theirs.
-                Err(StorageError::Conflict(_)) => {
-                    if let Some(u) = self
-                        .store
-                        .user_by_identity(issuer, &profile.subject)
-                        .await?
-                    {
-                        return Ok(u);
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(refused(format!(
-            "no free username for `{}`; an administrator must create the user",
-            profile.username
-        )))
-    }
-
-    /// Makes `user`'s memberships follow the groups claim: groups are matched by name
-    /// (made when missing); memberships the claim no longer names are dropped — only the
-    /// ones the provider gave, when `keep_manual` is set.
-    async fn sync_groups(
-        &self,
-        user: &mut UserRecord,
-        names: &[String],
-        keep_manual: bool,
-    ) -> ApiResult<()> {
-        let mut wanted: Vec<vitrine_core::GroupId> = Vec::new();
-        for name in names.iter().take(MAX_GROUPS) {
-            let Ok(name) = Name::parse("group", name) else {
-                continue;
-            };
-            let group = match self.store.group_by_name(name.as_str()).await? {
-                Some(g) => g,
-                None => {
-                    let g = GroupRecord {
-                        uid: new_uid().into(),
-                        name: name.into_inner(),
-                        created_ms: now_ms(),
-                    };
-                    match self.store.insert_group(&g).await {
-                        Ok(()) => g,
-                        Err(StorageError::Conflict(_)) => self
-                            .store
-                            .group_by_name(&g.name)
-                            .await?
-                            .ok_or_else(|| ApiError::not_found("group"))?,
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-            };
-            if !wanted.contains(&group.uid) {
-                wanted.push(group.uid);
-            }
-        }
-        let subject = format!("user:{}", user.uid);
-        let current: Vec<vitrine_core::GroupId> = self
-            .authz
-            .snapshot()
-            .groups_of(&subject)
-            .iter()
-            .filter_map(|g| g.strip_prefix("group:").map(vitrine_core::GroupId::from))
-            .collect();
-        let removable = if keep_manual {
-            user.provider_groups.clone()
-        } else {
-            current.clone()
-        };
-        for g in removable.iter().filter(|g| !wanted.contains(g)) {
-            self.authz.remove_member(&user.uid, g).await?;
-        }
-        for g in wanted.iter().filter(|g| !current.contains(g)) {
-            self.authz.add_member(&user.uid, g).await?;
-        }
-        user.provider_groups = wanted;
         Ok(())
     }
 
