@@ -61,7 +61,8 @@ async fn provider_access_tokens_act_for_their_user_and_nothing_else() {
         .await;
     assert_eq!(code(&r), "FORBIDDEN", "{r}");
 
-    let refused: [(&str, &dyn Fn(&mut Value)); 4] = [
+    type Change<'a> = &'a dyn Fn(&mut Value);
+    let refused: [(&str, Change<'_>); 4] = [
         ("the sign-in client's audience", &|c| {
             c["aud"] = json!("vitrine")
         }),
