@@ -42,7 +42,8 @@ pub struct WorkingCopyRecord {
 }
 
 /// A link the origin hands to another instance so that it can make and sync a working
-/// copy over HTTP. Acts for `created_by`, whose rights are checked at every use.
+/// copy over HTTP. Acts for `acts_as` (a service account) or else `created_by`, whose
+/// rights are checked at every use.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkingCopyLinkRecord {
     pub uid: vitrine_core::CopyLinkId,
@@ -62,6 +63,10 @@ pub struct WorkingCopyLinkRecord {
     pub allow_push: bool,
     #[serde(default)]
     pub allow_force: bool,
+    /// The service account the link acts as, whose own roles are checked at every use;
+    /// none: the link acts as its creator.
+    #[serde(default)]
+    pub acts_as: Option<vitrine_core::UserId>,
 }
 
 /// A file made for download (a project bundle, a report file): the bytes are an

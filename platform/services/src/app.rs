@@ -32,6 +32,9 @@ pub struct AppConfig {
     pub min_task_interval: Duration,
     /// Local accounts and identity providers.
     pub auth: crate::AuthConfig,
+    /// The key that seals stored secrets (base64 of 32 bytes); from `secret.key` in the
+    /// data directory when unset.
+    pub secret_key: Option<String>,
 }
 
 /// An open instance: its services and the queue their jobs go to.
@@ -57,6 +60,7 @@ impl App {
                 e,
             )
         })?;
+        let secrets = crate::secret_box::SecretBox::open(dir, config.secret_key.as_deref())?;
         let store = Store::open(&config.database_url, &ArtifactConfig::in_data_dir(dir)).await?;
         let authz = Authz::load(store.clone()).await?;
         let queue = Queue::open(config.queue)
@@ -75,6 +79,7 @@ impl App {
             queue.clone(),
             config.mail,
             oidc,
+            secrets,
         )
         .await;
         services

@@ -13,6 +13,7 @@ mod guard;
 pub mod outbound;
 pub mod qr;
 mod ratelimit;
+pub mod secret_box;
 pub mod secrets;
 
 mod audit;
@@ -256,6 +257,7 @@ impl Services {
         queue: vitrine_queue::Queue,
         mail: MailConfig,
         oidc: identity::Providers,
+        secrets: secret_box::SecretBox,
     ) -> Arc<Services> {
         let access_log = sharing::AccessLog::new(store.clone());
         let audit = Audit::new(store.clone(), authz.clone(), access_log.clone());
@@ -308,6 +310,7 @@ impl Services {
             exposure: exposure.clone(),
             events: events.clone(),
             outbound: outbound.clone(),
+            secrets: Arc::new(secrets),
         });
         let tasks = Arc::new(Tasks::new(tasks::TasksParts {
             store: store.clone(),

@@ -3,11 +3,13 @@
 //! controls, answering what an attacker would, each answer refused with a clear error and
 //! nothing created. [`accounts`]: disabled users, "OIDC only" with a break-glass
 //! administrator, and the shell's password reset. [`api_tokens`]: the provider's access
-//! tokens as API credentials.
+//! tokens as API credentials. [`instance_trust`]: scheduled sync between two OIDC-only
+//! instances under a service account.
 
 mod accounts;
 mod api_tokens;
 mod hostile;
+mod instance_trust;
 mod real;
 
 use std::path::Path;

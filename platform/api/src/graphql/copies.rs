@@ -76,6 +76,8 @@ pub struct WorkingCopyLink {
     pub allow_push: bool,
     /// The copy may force a push past changes made here meanwhile.
     pub allow_force: bool,
+    /// The service account the link acts as; null: its creator.
+    pub service_account_id: Option<ID>,
 }
 
 impl From<WorkingCopyLinkRecord> for WorkingCopyLink {
@@ -89,6 +91,7 @@ impl From<WorkingCopyLinkRecord> for WorkingCopyLink {
             last_used_at: l.last_used_ms.map(time),
             allow_push: l.allow_push,
             allow_force: l.allow_force,
+            service_account_id: l.acts_as.map(|u| ID(u.into())),
         }
     }
 }
@@ -280,7 +283,9 @@ impl CopyMutation {
 
     /// A link another instance uses to make and sync a working copy of this project
     /// (its managers), valid `expiresInHours` (1 to 2160). It reads only, unless
-    /// `allowPush` (and `allowForce`, for pushes past changes made here meanwhile).
+    /// `allowPush` (and `allowForce`, for pushes past changes made here meanwhile). With
+    /// `serviceAccountId` it acts as that service account, with its roles (disable the
+    /// account to stop every copy using it); otherwise as you.
     async fn create_working_copy_link(
         &self,
         ctx: &Context<'_>,
@@ -288,6 +293,7 @@ impl CopyMutation {
         #[graphql(default = 24)] expires_in_hours: i64,
         #[graphql(default = false)] allow_push: bool,
         #[graphql(default = false)] allow_force: bool,
+        service_account_id: Option<ID>,
     ) -> R<CreatedWorkingCopyLink> {
         let (s, c) = on(ctx, Services::versions)?;
         let base = ctx
@@ -304,6 +310,7 @@ impl CopyMutation {
                     push: allow_push,
                     force: allow_force,
                 },
+                service_account_id.as_deref().map(String::as_str),
             )
             .await
             .gql()?;

@@ -381,6 +381,8 @@ impl Config {
             },
             min_task_interval: std::time::Duration::from_secs(self.queue.min_task_interval_secs),
             auth: self.auth.resolve(|k| std::env::var(k).ok())?,
+            // Never in the file: every node of a cluster is given the same one.
+            secret_key: std::env::var("VITRINE_SECRET_KEY").ok(),
         })
     }
 

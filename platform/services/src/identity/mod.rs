@@ -79,8 +79,8 @@ impl Identity {
         &self.hasher
     }
 
-    /// The caller a working-copy link's token acts as: the link's creator, for that link
-    /// only. Unknown, revoked and expired links, and disabled creators, get one answer.
+    /// The caller a working-copy link's token acts as: the link's service account, or else
+    /// its creator, for that link only. Unknown, revoked and expired links, and disabled creators, get one answer.
     pub(crate) async fn copy_link_caller(
         &self,
         token: &str,
@@ -92,9 +92,12 @@ impl Identity {
             .await?
             .filter(|l| !l.revoked && l.expires_ms > now_ms())
             .ok_or_else(copy_link_refused)?;
+        // A service account the link names acts with its own roles; disabling it at the
+        // origin stops every copy that syncs through it at once.
+        let acts_as = link.acts_as.as_ref().unwrap_or(&link.created_by);
         let user = self
             .store
-            .user(&link.created_by)
+            .user(acts_as)
             .await?
             .filter(|u| !u.disabled)
             .ok_or_else(copy_link_refused)?;

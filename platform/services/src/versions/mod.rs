@@ -40,6 +40,8 @@ pub struct Versions {
     events: Events,
     /// Requests to other instances (working-copy origins).
     outbound: Outbound,
+    /// Seals the link tokens of working copies of other instances' projects.
+    secrets: Arc<crate::secret_box::SecretBox>,
 }
 
 /// What [`Versions`] is built from.
@@ -54,6 +56,7 @@ pub(crate) struct VersionsParts {
     pub exposure: Exposures,
     pub events: Events,
     pub outbound: Outbound,
+    pub secrets: Arc<crate::secret_box::SecretBox>,
 }
 
 impl Versions {
@@ -69,6 +72,7 @@ impl Versions {
             exposure: p.exposure,
             events: p.events,
             outbound: p.outbound,
+            secrets: p.secrets,
         }
     }
 }

@@ -16,7 +16,7 @@ use super::install::Install;
 use super::install::SyncOutcome;
 use crate::caller::Caller;
 use crate::directory::ProjectView;
-use crate::guard::Manage;
+use crate::guard::{Edit, Manage};
 use crate::secrets::{new_token, token_hash};
 use crate::{ApiError, ApiResult};
 
@@ -47,6 +47,7 @@ impl Versions {
         hours: i64,
         public_base: &str,
         rights: CopyLinkRights,
+        service_account: Option<&str>,
     ) -> ApiResult<NewCopyLink> {
         let project_uid = &vitrine_core::ProjectId::from(project_uid);
         caller.require_write()?;
@@ -63,6 +64,10 @@ impl Versions {
         self.directory
             .project_for(caller, project_uid, Action::Manage)
             .await?;
+        let acts_as = match service_account {
+            Some(uid) => Some(self.link_identity(uid).await?),
+            None => None,
+        };
         let token = new_token("vwc");
         let now = now_ms();
         let record = WorkingCopyLinkRecord {
@@ -76,6 +81,7 @@ impl Versions {
             last_used_ms: None,
             allow_push: rights.push,
             allow_force: rights.force,
+            acts_as: acts_as.clone(),
         };
         self.store.insert_working_copy_link(&record).await?;
         self.audit
@@ -85,9 +91,13 @@ impl Versions {
                 &format!("project:{project_uid}"),
                 "ok",
                 &format!(
-                    "expires in {hours} h{}{}",
+                    "expires in {hours} h{}{}{}",
                     if rights.push { ", push" } else { "" },
-                    if rights.force { ", force" } else { "" }
+                    if rights.force { ", force" } else { "" },
+                    acts_as
+                        .as_ref()
+                        .map(|u| format!(", as service account user:{u}"))
+                        .unwrap_or_default()
                 ),
             )
             .await?;
@@ -95,6 +105,20 @@ impl Versions {
             url: format!("{}/wc/{token}", public_base.trim_end_matches('/')),
             record,
         })
+    }
+
+    /// The service account a link may act as: an existing, enabled service account.
+    /// What it may then do on the project is what its own roles allow, checked at every
+    /// use of the link.
+    async fn link_identity(&self, uid: &str) -> ApiResult<vitrine_core::UserId> {
+        let uid = vitrine_core::UserId::from(uid);
+        match self.store.user(&uid).await? {
+            Some(u) if u.kind == vitrine_storage::UserKind::Service && !u.disabled => Ok(uid),
+            Some(_) => Err(ApiError::invalid(
+                "serviceAccountId: must name an enabled service account",
+            )),
+            None => Err(ApiError::not_found("service account")),
+        }
     }
 
     pub async fn working_copy_links(
@@ -139,18 +163,26 @@ impl Versions {
         Ok(())
     }
 
-    /// The project a working-copy link opens and a caller acting for its creator.
-    /// Unknown, revoked and expired links, and creators who lost the manager role or
-    /// were disabled, all get the same answer.
+    /// The project a working-copy link opens and a caller acting as the link's identity.
+    /// A link that acts as a service account needs that account's own role for `need`
+    /// (view to pull, edit to push); a link that acts as its creator needs the creator to
+    /// be a manager still. Unknown, revoked and expired links, and identities that lost
+    /// the role or were disabled, all get the same answer.
     pub async fn open_copy_link(
         &self,
         token: &str,
         address: Option<String>,
+        need: Action,
     ) -> ApiResult<(ProjectView, Caller, WorkingCopyLinkRecord)> {
         let (caller, link) = self.identity.copy_link_caller(token, address).await?;
+        let need = if link.acts_as.is_some() {
+            need
+        } else {
+            Action::Manage
+        };
         let project = self
             .directory
-            .project_for(&caller, &link.project_uid, Action::Manage)
+            .project_for(&caller, &link.project_uid, need)
             .await
             .map_err(|_| crate::identity::copy_link_refused())?;
         self.store
@@ -161,7 +193,7 @@ impl Versions {
 
     /// Origin side: the head a link's project is at.
     pub async fn origin_head(&self, token: &str, address: Option<String>) -> ApiResult<RemoteHead> {
-        let (project, caller, _) = self.open_copy_link(token, address).await?;
+        let (project, caller, _) = self.open_copy_link(token, address, Action::View).await?;
         Ok(RemoteHead {
             head: self.head_number(&caller, &project.record.uid).await?,
             project_uid: project.record.uid.into(),
@@ -171,7 +203,7 @@ impl Versions {
 
     /// Origin side: the link's project as a bundle holding its head revision.
     pub async fn origin_bundle(&self, token: &str, address: Option<String>) -> ApiResult<Vec<u8>> {
-        let (project, caller, _) = self.open_copy_link(token, address).await?;
+        let (project, caller, _) = self.open_copy_link(token, address, Action::View).await?;
         let head = self.head_number(&caller, &project.record.uid).await?;
         let bundle = self.bundle_of(&project.record, head).await?;
         let bytes = tokio::task::spawn_blocking(move || super::bundles::format::write(&bundle))
@@ -202,8 +234,8 @@ impl Versions {
         force: bool,
         instance: Option<String>,
     ) -> ApiResult<SyncOutcome> {
-        let (project, caller, link) = self.open_copy_link(token, address).await?;
-        // The link is a credential scoped to what its creator allowed; the creator's
+        let (project, caller, link) = self.open_copy_link(token, address, Action::Edit).await?;
+        // The link is a credential scoped to what its creator allowed; its identity's
         // own role is checked afresh by `open_copy_link` on every request.
         if !link.allow_push {
             return Err(ApiError::forbidden(
@@ -232,13 +264,16 @@ impl Versions {
             pause_ms: self.fault_pause_ms(),
             ..Install::default()
         };
-        let target = self
-            .directory
-            .authorize::<Manage>(&caller, &origin_uid)
-            .await;
+        // A service account pushes with its editor role; a person's link, as a manager.
+        let target = if link.acts_as.is_some() {
+            self.directory.authorize::<Edit>(&caller, &origin_uid).await
+        } else {
+            let managed = self.directory.authorize::<Manage>(&caller, &origin_uid);
+            managed.await.map(Into::into)
+        };
         let installed = match target {
             Ok(target) => {
-                self.install(&target.into(), &payload, how, caller.as_author())
+                self.install(&target, &payload, how, caller.as_author())
                     .await
             }
             Err(e) => Err(e),
@@ -315,7 +350,8 @@ impl Versions {
             origin_project_uid: m.project.uid.clone().unwrap_or_default().into(),
             origin_name: m.project.name.clone(),
             origin_url: Some(url.clone()),
-            origin_token: Some(token),
+            // Sealed: a copy of the database must not hold a usable credential.
+            origin_token: Some(self.secrets.seal(&token)?),
             base_origin_number: m.head,
             base_copy_number: 0,
             report_map: Default::default(),
@@ -412,10 +448,11 @@ impl RemoteOrigin {
 
     pub fn of(
         client: &crate::outbound::Outbound,
+        secrets: &crate::secret_box::SecretBox,
         w: &WorkingCopyRecord,
     ) -> ApiResult<RemoteOrigin> {
         match (&w.origin_url, &w.origin_token) {
-            (Some(u), Some(t)) => RemoteOrigin::new(client, u, t),
+            (Some(u), Some(t)) => RemoteOrigin::new(client, u, &secrets.unseal(t)?),
             _ => Err(ApiError::internal(
                 "working copy",
                 "remote origin without a link",
@@ -462,6 +499,16 @@ impl RemoteOrigin {
                 )
             });
         Err(match code {
+            // Said in our own words: what the copy's managers can do about it.
+            Some(ErrorCode::LinkNotValid) => ApiError::new(
+                ErrorCode::LinkNotValid,
+                format!(
+                    "the origin no longer accepts this working copy's link ({}, LINK_NOT_VALID): \
+                     it was revoked or expired, or the identity it acts as was disabled or \
+                     lost its role there; ask the origin's managers for a new link",
+                    status.as_u16()
+                ),
+            ),
             Some(c) => ApiError::new(
                 c,
                 format!(

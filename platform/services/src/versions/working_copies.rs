@@ -181,7 +181,10 @@ impl Versions {
                 .latest_revision(&record.origin_project_uid)
                 .await?
                 .map(|l| l.number - record.base_origin_number),
-            Some(_) => match RemoteOrigin::of(&self.outbound, &record)?.head().await {
+            Some(_) => match RemoteOrigin::of(&self.outbound, &self.secrets, &record)?
+                .head()
+                .await
+            {
                 Ok(h) => Some(h.head - record.base_origin_number),
                 Err(e) => {
                     tracing::warn!(project = %project_uid, error = %e.message, "origin not reachable");
@@ -274,7 +277,7 @@ impl Versions {
             let bytes = tokio::task::spawn_blocking(move || super::bundles::format::write(&bundle))
                 .await
                 .map_err(|e| ApiError::internal("bundle writer", e))??;
-            let pushed = RemoteOrigin::of(&self.outbound, &link)?
+            let pushed = RemoteOrigin::of(&self.outbound, &self.secrets, &link)?
                 .push(bytes, link.base_origin_number, force)
                 .await?;
             link.base_origin_number = pushed.head;
@@ -372,7 +375,9 @@ impl Versions {
                 )
             }
             Some(_) => {
-                let bytes = RemoteOrigin::of(&self.outbound, &link)?.bundle().await?;
+                let bytes = RemoteOrigin::of(&self.outbound, &self.secrets, &link)?
+                    .bundle()
+                    .await?;
                 let bundle = self
                     .read_bundle(super::bundles::BundleSource::Memory(bytes))
                     .await?;
