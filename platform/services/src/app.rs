@@ -71,17 +71,14 @@ impl App {
             plugin_cache: Some(store.artifacts().node_cache(NodeCache::CompiledPlugins)),
             ..config.engine
         };
-        let services = Services::new(
-            store,
-            authz,
-            engine,
-            config.outbound,
-            queue.clone(),
-            config.mail,
+        let settings = crate::Settings {
+            engine_limits: engine,
+            outbound: config.outbound,
+            mail: config.mail,
             oidc,
             secrets,
-        )
-        .await;
+        };
+        let services = Services::new(store, authz, queue.clone(), settings).await;
         services
             .tasks
             .set_min_task_interval(config.min_task_interval);

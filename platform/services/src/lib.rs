@@ -252,13 +252,16 @@ impl Services {
     pub(crate) async fn new(
         store: Store,
         authz: Arc<Authz>,
-        engine_limits: vitrine_engine::EngineLimits,
-        outbound: crate::outbound::OutboundPolicy,
         queue: vitrine_queue::Queue,
-        mail: MailConfig,
-        oidc: identity::Providers,
-        secrets: secret_box::SecretBox,
+        settings: Settings,
     ) -> Arc<Services> {
+        let Settings {
+            engine_limits,
+            outbound,
+            mail,
+            oidc,
+            secrets,
+        } = settings;
         let access_log = sharing::AccessLog::new(store.clone());
         let audit = Audit::new(store.clone(), authz.clone(), access_log.clone());
         let engine = vitrine_engine::Engine::new(store.clone(), engine_limits);
@@ -345,4 +348,14 @@ impl Services {
         };
         Arc::new(services)
     }
+}
+
+/// What the services are built from besides the store, the policies and the queue: the
+/// parts of the configuration each service keeps.
+pub(crate) struct Settings {
+    pub engine_limits: vitrine_engine::EngineLimits,
+    pub outbound: crate::outbound::OutboundPolicy,
+    pub mail: MailConfig,
+    pub oidc: identity::Providers,
+    pub secrets: secret_box::SecretBox,
 }
