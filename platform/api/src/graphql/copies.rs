@@ -296,10 +296,7 @@ impl CopyMutation {
         service_account_id: Option<ID>,
     ) -> R<CreatedWorkingCopyLink> {
         let (s, c) = on(ctx, Services::versions)?;
-        let base = ctx
-            .data_opt::<super::PublicUrl>()
-            .map(|p| p.0.clone())
-            .unwrap_or_default();
+        let base = super::sharing_types::url(ctx, "");
         let l = s
             .create_working_copy_link(
                 c,

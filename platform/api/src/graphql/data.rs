@@ -62,7 +62,7 @@ impl DataQuery {
     /// A project's workflow (editors; viewers when the project lets them).
     async fn workflow(&self, ctx: &Context<'_>, project_id: ID) -> async_graphql::Result<Workflow> {
         let (s, c) = on(ctx, Services::data)?;
-        Ok(Workflow(s.workflow(c, &project_id).await.gql()?))
+        Ok(s.workflow(c, &project_id).await.gql()?.into())
     }
 
     async fn workflow_run(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<WorkflowRun> {
@@ -277,7 +277,7 @@ impl DataMutation {
             )
             .await
             .gql()?;
-        Ok(Workflow(w))
+        Ok(w.into())
     }
 
     /// Runs the workflow, or `fromBlock` and what depends on it. Unchanged blocks are

@@ -118,53 +118,40 @@ pub struct Block {
     pub inputs: Vec<BlockInputPort>,
 }
 
-pub struct Workflow(pub WorkflowView);
-
-#[Object]
-impl Workflow {
-    async fn project_id(&self) -> ID {
-        ID(self.0.project_uid.clone())
-    }
+/// A project's workflow: its blocks and parameters, as last saved.
+#[derive(SimpleObject)]
+pub struct Workflow {
+    pub project_id: ID,
     /// Bumped by every save; pass it back as `expectedVersion` to detect concurrent edits.
-    async fn version(&self) -> i64 {
-        self.0.version
-    }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        time(self.0.updated_ms)
-    }
-    async fn blocks(&self) -> Vec<Block> {
-        self.0
-            .workflow
-            .blocks
-            .iter()
-            .map(|b| Block {
-                id: b.id.clone(),
-                kind: b.kind.clone(),
-                config: Json(b.config.clone()),
-                inputs: b
-                    .inputs
-                    .iter()
-                    .map(|(p, s)| BlockInputPort {
-                        port: p.clone(),
-                        source: s.clone(),
-                    })
-                    .collect(),
-            })
-            .collect()
-    }
+    pub version: i64,
+    pub updated_at: DateTime<Utc>,
+    pub blocks: Vec<Block>,
     /// The whole graph as saved, in the shape `saveWorkflow` takes.
-    async fn definition(&self) -> Json<Value> {
-        Json(serde_json::to_value(&self.0.workflow).unwrap_or(Value::Null))
-    }
-    async fn parameters(&self) -> Vec<Parameter> {
-        self.0
-            .parameters
-            .iter()
-            .map(|(k, v)| Parameter {
-                name: k.clone(),
-                value: v.clone(),
-            })
-            .collect()
+    pub definition: Json<Value>,
+    pub parameters: Vec<Parameter>,
+}
+
+impl From<WorkflowView> for Workflow {
+    fn from(v: WorkflowView) -> Self {
+        let definition = Json(v.workflow.to_json());
+        let blocks = v.workflow.blocks.into_iter().map(|b| Block {
+            id: b.id,
+            kind: b.kind,
+            config: Json(b.config),
+            inputs: (b.inputs.into_iter())
+                .map(|(port, source)| BlockInputPort { port, source })
+                .collect(),
+        });
+        Workflow {
+            project_id: ID(v.project_uid),
+            version: v.version,
+            updated_at: time(v.updated_ms),
+            blocks: blocks.collect(),
+            definition,
+            parameters: (v.parameters.into_iter())
+                .map(|(name, value)| Parameter { name, value })
+                .collect(),
+        }
     }
 }
 
