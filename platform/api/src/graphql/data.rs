@@ -444,11 +444,8 @@ impl DataMutation {
                 .gql();
             }
         };
-        Ok(s.data()
-            .set_access_boost(c, target, enabled)
-            .await
-            .gql()?
-            .into())
+        let r = s.data().set_access_boost(c, target, enabled).await;
+        Ok(r.gql()?.into())
     }
 
     /// Computes and caches every tile of every report for the default filters and for

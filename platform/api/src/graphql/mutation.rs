@@ -69,12 +69,11 @@ impl MutationRoot {
         display_name: Option<String>,
     ) -> async_graphql::Result<User> {
         let (s, c) = member(ctx)?;
-        Ok(User::from(
-            s.directory()
-                .create_service_account(c, &username, display_name.as_deref())
-                .await
-                .gql()?,
-        ))
+        let r = s
+            .directory()
+            .create_service_account(c, &username, display_name.as_deref())
+            .await;
+        Ok(r.gql()?.into())
     }
 
     /// Disabling ends the user's sessions and tokens on their next request.
@@ -85,12 +84,8 @@ impl MutationRoot {
         disabled: bool,
     ) -> async_graphql::Result<User> {
         let (s, c) = member(ctx)?;
-        Ok(User::from(
-            s.directory()
-                .set_user_disabled(c, &id, disabled)
-                .await
-                .gql()?,
-        ))
+        let r = s.directory().set_user_disabled(c, &id, disabled).await;
+        Ok(r.gql()?.into())
     }
 
     /// Replaces the user's attributes (used by access filters).
@@ -102,19 +97,13 @@ impl MutationRoot {
     ) -> async_graphql::Result<User> {
         let (s, c) = member(ctx)?;
         let attrs = attributes.into_iter().map(|a| (a.key, a.values)).collect();
-        Ok(User::from(
-            s.directory()
-                .set_user_attributes(c, &id, attrs)
-                .await
-                .gql()?,
-        ))
+        let r = s.directory().set_user_attributes(c, &id, attrs).await;
+        Ok(r.gql()?.into())
     }
 
     async fn create_group(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<Group> {
         let (s, c) = member(ctx)?;
-        Ok(Group::from(
-            s.directory().create_group(c, &name).await.gql()?,
-        ))
+        Ok(s.directory().create_group(c, &name).await.gql()?.into())
     }
 
     async fn rename_group(
@@ -124,9 +113,8 @@ impl MutationRoot {
         name: String,
     ) -> async_graphql::Result<Group> {
         let (s, c) = member(ctx)?;
-        Ok(Group::from(
-            s.directory().rename_group(c, &id, &name).await.gql()?,
-        ))
+        let r = s.directory().rename_group(c, &id, &name).await;
+        Ok(r.gql()?.into())
     }
 
     /// Deletes a group with its grants and memberships.
@@ -143,12 +131,11 @@ impl MutationRoot {
         user_id: ID,
     ) -> async_graphql::Result<Group> {
         let (s, c) = member(ctx)?;
-        Ok(Group::from(
-            s.directory()
-                .set_group_member(c, &group_id, &user_id, true)
-                .await
-                .gql()?,
-        ))
+        let r = s
+            .directory()
+            .set_group_member(c, &group_id, &user_id, true)
+            .await;
+        Ok(r.gql()?.into())
     }
 
     async fn remove_group_member(
@@ -158,12 +145,11 @@ impl MutationRoot {
         user_id: ID,
     ) -> async_graphql::Result<Group> {
         let (s, c) = member(ctx)?;
-        Ok(Group::from(
-            s.directory()
-                .set_group_member(c, &group_id, &user_id, false)
-                .await
-                .gql()?,
-        ))
+        let r = s
+            .directory()
+            .set_group_member(c, &group_id, &user_id, false)
+            .await;
+        Ok(r.gql()?.into())
     }
 
     // ---- API tokens ---------------------------------------------------------------
@@ -211,12 +197,11 @@ impl MutationRoot {
         name: String,
     ) -> async_graphql::Result<Folder> {
         let (s, c) = member(ctx)?;
-        Ok(Folder::from(
-            s.directory()
-                .create_folder(c, parent_id.as_ref().map(|i| i.as_str()), &name)
-                .await
-                .gql()?,
-        ))
+        let r = s
+            .directory()
+            .create_folder(c, parent_id.as_ref().map(|i| i.as_str()), &name)
+            .await;
+        Ok(r.gql()?.into())
     }
 
     async fn rename_folder(
@@ -226,9 +211,8 @@ impl MutationRoot {
         name: String,
     ) -> async_graphql::Result<Folder> {
         let (s, c) = member(ctx)?;
-        Ok(Folder::from(
-            s.directory().rename_folder(c, &id, &name).await.gql()?,
-        ))
+        let r = s.directory().rename_folder(c, &id, &name).await;
+        Ok(r.gql()?.into())
     }
 
     /// Moves a folder into `parentId`, or to the top when omitted (admins).
@@ -239,12 +223,11 @@ impl MutationRoot {
         parent_id: Option<ID>,
     ) -> async_graphql::Result<Folder> {
         let (s, c) = member(ctx)?;
-        Ok(Folder::from(
-            s.directory()
-                .move_folder(c, &id, parent_id.as_ref().map(|i| i.as_str()))
-                .await
-                .gql()?,
-        ))
+        let r = s
+            .directory()
+            .move_folder(c, &id, parent_id.as_ref().map(|i| i.as_str()))
+            .await;
+        Ok(r.gql()?.into())
     }
 
     /// Refused while the folder holds anything, unless `recursive` is true.
@@ -271,12 +254,11 @@ impl MutationRoot {
         slug: Option<String>,
     ) -> async_graphql::Result<Project> {
         let (s, c) = member(ctx)?;
-        Ok(Project::from(
-            s.directory()
-                .create_project(c, &folder_id, &name, slug.as_deref())
-                .await
-                .gql()?,
-        ))
+        let r = s
+            .directory()
+            .create_project(c, &folder_id, &name, slug.as_deref())
+            .await;
+        Ok(r.gql()?.into())
     }
 
     async fn rename_project(
@@ -286,9 +268,8 @@ impl MutationRoot {
         name: String,
     ) -> async_graphql::Result<Project> {
         let (s, c) = member(ctx)?;
-        Ok(Project::from(
-            s.directory().rename_project(c, &id, &name).await.gql()?,
-        ))
+        let r = s.directory().rename_project(c, &id, &name).await;
+        Ok(r.gql()?.into())
     }
 
     /// Changes the slug. The old slug keeps redirecting and stays reserved for this project.
@@ -299,12 +280,8 @@ impl MutationRoot {
         slug: String,
     ) -> async_graphql::Result<Project> {
         let (s, c) = member(ctx)?;
-        Ok(Project::from(
-            s.directory()
-                .change_project_slug(c, &id, &slug)
-                .await
-                .gql()?,
-        ))
+        let r = s.directory().change_project_slug(c, &id, &slug).await;
+        Ok(r.gql()?.into())
     }
 
     async fn move_project(
@@ -314,9 +291,8 @@ impl MutationRoot {
         folder_id: ID,
     ) -> async_graphql::Result<Project> {
         let (s, c) = member(ctx)?;
-        Ok(Project::from(
-            s.directory().move_project(c, &id, &folder_id).await.gql()?,
-        ))
+        let r = s.directory().move_project(c, &id, &folder_id).await;
+        Ok(r.gql()?.into())
     }
 
     async fn delete_project(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
@@ -334,12 +310,11 @@ impl MutationRoot {
         enabled: Option<bool>,
     ) -> async_graphql::Result<Project> {
         let (s, c) = member(ctx)?;
-        Ok(Project::from(
-            s.directory()
-                .set_project_ability(c, &id, ability.into(), enabled)
-                .await
-                .gql()?,
-        ))
+        let r = s
+            .directory()
+            .set_project_ability(c, &id, ability.into(), enabled)
+            .await;
+        Ok(r.gql()?.into())
     }
 
     async fn create_virtual_root(
@@ -350,11 +325,11 @@ impl MutationRoot {
         position: Option<i64>,
     ) -> async_graphql::Result<VirtualRoot> {
         let (s, c) = member(ctx)?;
-        Ok(s.directory()
+        let r = s
+            .directory()
             .create_virtual_root(c, &name, &folder_id, position.unwrap_or(0))
-            .await
-            .gql()?
-            .into())
+            .await;
+        Ok(r.gql()?.into())
     }
 
     async fn delete_virtual_root(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
@@ -443,11 +418,8 @@ impl MutationRoot {
         role: Role,
     ) -> async_graphql::Result<InstanceSettings> {
         let (s, c) = member(ctx)?;
-        Ok(s.policy()
-            .set_default_role(c, role.into())
-            .await
-            .gql()?
-            .into())
+        let r = s.policy().set_default_role(c, role.into()).await;
+        Ok(r.gql()?.into())
     }
 
     /// Sets an ability's instance default and/or disables it everywhere.
@@ -459,10 +431,10 @@ impl MutationRoot {
         disabled: Option<bool>,
     ) -> async_graphql::Result<InstanceSettings> {
         let (s, c) = member(ctx)?;
-        Ok(s.policy()
+        let r = s
+            .policy()
             .set_ability_setting(c, ability.into(), default_enabled, disabled)
-            .await
-            .gql()?
-            .into())
+            .await;
+        Ok(r.gql()?.into())
     }
 }
