@@ -131,3 +131,73 @@ async fn disabled_users_and_oidc_only_sign_in() {
     assert_eq!(status, 200, "{body}");
     drop(tmp);
 }
+
+/// With `provisioning = "pre_provisioned"`, only people an administrator linked to the
+/// provider's subject get in; they keep the username the administrator chose.
+#[tokio::test]
+async fn pre_provisioned_providers_admit_only_linked_users() {
+    let h = start_hostile().await;
+    let issuer = h.issuer.lock().unwrap().clone();
+    let conf = tempfile::tempdir().unwrap();
+    let config = config_file(
+        conf.path(),
+        &issuer,
+        "",
+        "provisioning = \"pre_provisioned\"",
+    );
+    let s = TestServer::start_full(
+        &conf.path().join("data"),
+        &["--config", &config],
+        &[("VITRINE_TEST_OIDC_SECRET", SECRET)],
+    )
+    .await;
+    let admin = s.admin().await;
+    let k1 = key(KEY1);
+    let sign_in = || async {
+        let client = TestServer::client();
+        let (state, nonce) = begin(&s, &client).await;
+        let now = chrono::Utc::now().timestamp();
+        let claims = json!({"iss": issuer, "aud": "vitrine", "sub": "rita-5", "iat": now,
+            "exp": now + 300, "nonce": nonce, "preferred_username": "rita"});
+        h.script.lock().unwrap().id_token = Some(rs256(&k1, "k1", &claims));
+        callback(&s, &client, &format!("code=c&state={state}")).await
+    };
+    let (status, page) = sign_in().await;
+    assert_eq!(status, 401, "{page}");
+    assert!(
+        page.contains("an administrator must create it first"),
+        "{page}"
+    );
+
+    let link = "mutation($s:String!,$u:String!){createProviderUser(provider:\"test\",subject:$s,username:$u){username issuer}}";
+    // Not an administrator's to do for anyone else.
+    let someone = s.user(&admin, "sam").await;
+    let r = s
+        .gql(&someone.auth, link, json!({"s": "rita-5", "u": "r.jones"}))
+        .await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    let r = s
+        .gql(&admin.auth, link, json!({"s": "rita-5", "u": "r.jones"}))
+        .await;
+    assert_eq!(
+        data(&r)["createProviderUser"],
+        json!({"username": "r.jones", "issuer": issuer})
+    );
+    // One user per subject; unknown providers are named as such.
+    let r = s
+        .gql(&admin.auth, link, json!({"s": "rita-5", "u": "rita2"}))
+        .await;
+    assert_eq!(code(&r), "CONFLICT", "{r}");
+    let r = s
+        .gql(
+            &admin.auth,
+            "mutation{createProviderUser(provider:\"nope\",subject:\"x\",username:\"xyz\"){id}}",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&r), "NOT_FOUND", "{r}");
+
+    let (status, page) = sign_in().await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Signed in as r.jones"), "{page}");
+}

@@ -61,6 +61,23 @@ impl MutationRoot {
         Ok(User::from(u))
     }
 
+    /// A user who signs in through identity provider `provider` (its name in the
+    /// configuration) as `subject` (the provider's `sub` claim); for providers that admit
+    /// pre-provisioned users only. Admins only.
+    async fn create_provider_user(
+        &self,
+        ctx: &Context<'_>,
+        provider: String,
+        subject: String,
+        username: String,
+        email: Option<String>,
+    ) -> async_graphql::Result<User> {
+        let (s, c) = member(ctx)?;
+        let u = s.directory();
+        let u = u.create_provider_user(c, &provider, &subject, &username, email);
+        Ok(u.await.gql()?.into())
+    }
+
     /// A non-human identity that authenticates only with API tokens (for scheduled work).
     async fn create_service_account(
         &self,

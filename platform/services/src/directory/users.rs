@@ -81,6 +81,53 @@ impl Directory {
         Ok(user)
     }
 
+    /// A user who will sign in through identity provider `provider` as `subject` (its
+    /// `sub` claim): how people get in through a provider that admits pre-provisioned
+    /// users only. Admins only; the user has no password here.
+    pub async fn create_provider_user(
+        &self,
+        caller: &Caller,
+        provider: &str,
+        subject: &str,
+        username: &str,
+        email: Option<String>,
+    ) -> ApiResult<UserRecord> {
+        caller.require_write()?;
+        self.require_admin(caller)?;
+        let subject = subject.trim();
+        if subject.is_empty() || subject.len() > 255 {
+            return Err(ApiError::invalid("subject: must be 1 to 255 characters"));
+        }
+        let username = Username::parse(username)?;
+        let issuer = self.identity.provider_issuer(provider).await?;
+        if self
+            .store
+            .user_by_identity(&issuer, subject)
+            .await?
+            .is_some()
+        {
+            return Err(ApiError::new(
+                vitrine_core::ErrorCode::Conflict,
+                format!("a user is already linked to subject `{subject}` of `{provider}`"),
+            ));
+        }
+        let display = Name::parse("displayName", username.as_str())?;
+        let mut user = local_user(username, display, UserKind::Person, None, email);
+        user.issuer = issuer;
+        user.subject = subject.to_owned();
+        self.store.insert_user(&user).await?;
+        self.audit
+            .record(
+                caller,
+                AuditAction::UserCreate,
+                &format!("user:{}", user.uid),
+                "ok",
+                &format!("{} through {provider} as {subject}", user.username),
+            )
+            .await?;
+        Ok(user)
+    }
+
     pub async fn create_service_account(
         &self,
         caller: &Caller,

@@ -272,6 +272,11 @@ impl Identity {
             .collect()
     }
 
+    /// The issuer of provider `name` as its tokens spell it (its users are keyed on it).
+    pub(crate) async fn provider_issuer(&self, name: &str) -> ApiResult<String> {
+        Ok(self.oidc.get(name)?.discovered(false).await?.issuer.clone())
+    }
+
     /// Whether local accounts sign in with passwords here.
     pub fn local_accounts(&self) -> bool {
         self.oidc.local_accounts
