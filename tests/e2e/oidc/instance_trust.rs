@@ -184,13 +184,13 @@ async fn scheduled_sync_between_oidc_only_instances_runs_as_a_service_account() 
     let r = a
         .gql(
             &admin_a.auth,
-            "{auditEvents(first:20, filter:{actionPrefix:\"working_copy.push\"}){edges{node{actorName outcome}}}}",
+            "{auditEvents(first:20, filter:{actionPrefix:\"working_copy.push\"}){edges{node{actorName actorKind outcome}}}}",
             json!({}),
         )
         .await;
     assert_eq!(
         data(&r)["auditEvents"]["edges"][0]["node"],
-        json!({"actorName": "deployer", "outcome": "ok"}),
+        json!({"actorName": "deployer", "actorKind": "SERVICE", "outcome": "ok"}),
         "{r}"
     );
 

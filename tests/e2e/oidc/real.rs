@@ -204,15 +204,15 @@ async fn sign_in_through_a_real_provider_in_chromium() {
     let r = s
         .gql(
             &w.admin.auth,
-            "{auditEvents(first:50, filter:{actionPrefix:\"auth.login\"}){edges{node{actorName outcome detail}}}}",
+            "{auditEvents(first:50, filter:{actionPrefix:\"auth.login\"}){edges{node{actorName actorKind outcome detail}}}}",
             json!({}),
         )
         .await;
     let events = data(&r)["auditEvents"]["edges"].as_array().unwrap().clone();
     assert!(
-        events
-            .iter()
-            .any(|e| e["node"]["actorName"] == "oidc:test" && e["node"]["outcome"] == "ok"),
+        events.iter().any(|e| e["node"]["actorName"] == "oidc:test"
+            && e["node"]["outcome"] == "ok"
+            && e["node"]["actorKind"] == "PERSON"),
         "{events:?}"
     );
 }

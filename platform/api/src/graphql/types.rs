@@ -486,6 +486,7 @@ impl From<crate::services::values::InstanceSettings> for InstanceSettings {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct AuditEvent {
     pub id: ID,
     pub at: DateTime<Utc>,
@@ -516,6 +517,19 @@ impl From<AuditRecord> for AuditEvent {
             address: r.address,
             detail: r.detail,
         }
+    }
+}
+
+#[ComplexObject]
+impl AuditEvent {
+    /// `SERVICE` when a service account acted (its tokens, scheduled work, working-copy
+    /// links); null for events without a known actor.
+    async fn actor_kind(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserKind>> {
+        let Some(id) = &self.actor_id else {
+            return Ok(None);
+        };
+        let kind = services(ctx).directory().user_kind(id).await.gql()?;
+        Ok(kind.map(Into::into))
     }
 }
 

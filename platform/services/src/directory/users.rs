@@ -406,6 +406,12 @@ impl Directory {
         Ok(out)
     }
 
+    /// Whether `user_uid` is a person or a service account (the audit log says which).
+    pub async fn user_kind(&self, user_uid: &str) -> ApiResult<Option<UserKind>> {
+        let user_uid = &vitrine_core::UserId::from(user_uid);
+        Ok(self.store.user(user_uid).await?.map(|u| u.kind))
+    }
+
     /// The server permissions granted to a user.
     pub fn permissions_of(&self, user_uid: &str) -> Vec<ServerPermission> {
         let user_uid = &vitrine_core::UserId::from(user_uid);
