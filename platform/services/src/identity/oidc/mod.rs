@@ -46,6 +46,9 @@ use crate::{ApiError, ApiResult};
 
 /// How long a started sign-in may take at the provider.
 const SIGN_IN_TTL: Duration = Duration::from_secs(600);
+/// The most sign-ins in progress at once: starting one is open to anyone, so the rows it
+/// keeps are bounded.
+const MAX_PENDING: i64 = 10_000;
 /// Provider metadata and keys are fetched again after this long.
 const METADATA_TTL: Duration = Duration::from_secs(3600);
 
@@ -292,6 +295,12 @@ impl Identity {
     ) -> ApiResult<OidcStart> {
         let p = self.oidc.get(provider)?;
         let redirect = p.redirect_uri(public_url)?;
+        if self.store.oidc_logins_pending().await? >= MAX_PENDING {
+            return Err(ApiError::new(
+                ErrorCode::RateLimited,
+                "too many sign-ins are in progress; try again in a few minutes",
+            ));
+        }
         let d = p.discovered(false).await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = d.client.authorize_url(
