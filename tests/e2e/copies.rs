@@ -83,25 +83,7 @@ pub async fn order_count(s: &TestServer, who: &Actor, project: &str) -> i64 {
 /// A project with a saved, run workflow and one report: revisions 1 and 2.
 pub async fn published_world() -> DataWorld {
     let w = data_world().await;
-    let s = &w.s;
-    data(
-        &s.gql(
-            &w.editor.auth,
-            SAVE,
-            json!({"p": w.project, "w": pipeline(0.0)}),
-        )
-        .await,
-    );
-    let run = s.gql(&w.editor.auth, RUN, json!({"p": w.project})).await;
-    assert_eq!(data(&run)["runWorkflow"]["status"], "succeeded", "{run}");
-    data(
-        &s.gql(
-            &w.editor.auth,
-            REPORT,
-            json!({"p": w.project, "d": report_definition()}),
-        )
-        .await,
-    );
+    publish(&w.s, &w.editor, &w.project).await;
     w
 }
 

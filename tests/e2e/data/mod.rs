@@ -113,6 +113,25 @@ pub async fn data_world_full(args: &[&str], envs: &[(&str, &str)]) -> DataWorld 
     }
 }
 
+/// Saves [`pipeline`] in `project`, runs it (which must succeed) and creates the report
+/// of [`report_definition`]; answers the report's id.
+pub async fn publish(s: &TestServer, who: &Actor, project: &str) -> String {
+    data(
+        &s.gql(&who.auth, SAVE, json!({"p": project, "w": pipeline(0.0)}))
+            .await,
+    );
+    let run = s.gql(&who.auth, RUN, json!({"p": project})).await;
+    assert_eq!(data(&run)["runWorkflow"]["status"], "succeeded", "{run}");
+    let r = s
+        .gql(
+            &who.auth,
+            REPORT,
+            json!({"p": project, "d": report_definition()}),
+        )
+        .await;
+    data(&r)["createReport"]["id"].as_str().unwrap().to_owned()
+}
+
 pub fn pipeline(min_sales: f64) -> Value {
     json!({"blocks": [
         {"id": "orders", "kind": "csv_source", "config": {"location": "files", "path": "${input}"}},

@@ -7,40 +7,17 @@ use std::io::Write;
 
 use serde_json::json;
 
-use super::hostile::{KEY1, begin, callback, key, rs256, start_hostile};
-use super::{SECRET, config_file};
+use super::hostile::{ENV, HostileWorld, hostile_world, sign_in_as};
 use crate::support::*;
 
 #[tokio::test]
 async fn disabled_users_and_oidc_only_sign_in() {
-    let h = start_hostile().await;
-    let issuer = h.issuer.lock().unwrap().clone();
-    let conf = tempfile::tempdir().unwrap();
-    let config = config_file(
-        conf.path(),
-        &issuer,
-        "local_accounts = false\nbreak_glass_admin = \"admin\"",
-        "",
-    );
-    let dir = conf.path().join("data");
-    let envs = [("VITRINE_TEST_OIDC_SECRET", SECRET)];
-    let s = TestServer::start_full(&dir, &["--config", &config], &envs).await;
+    let w = hostile_world("local_accounts = false\nbreak_glass_admin = \"admin\"", "").await;
+    let s = &w.s;
     // The break-glass administrator still signs in with a password.
     let admin = s.admin().await;
-    let k1 = key(KEY1);
-    let sign_in = |client: reqwest::Client| {
-        let (s, h, k1, issuer) = (&s, &h, k1.clone(), issuer.clone());
-        async move {
-            let (state, nonce) = begin(s, &client).await;
-            let now = chrono::Utc::now().timestamp();
-            let claims = json!({"iss": issuer, "aud": "vitrine", "sub": "pat-7", "iat": now,
-                "exp": now + 300, "nonce": nonce, "preferred_username": "pat"});
-            h.script.lock().unwrap().id_token = Some(rs256(&k1, "k1", &claims));
-            let (status, page) = callback(s, &client, &format!("code=c&state={state}")).await;
-            (status, page, client)
-        }
-    };
-    let (status, page, pat) = sign_in(TestServer::client()).await;
+    let pat = TestServer::client();
+    let (status, page) = sign_in_as(&w, &pat, "pat-7", "pat").await;
     assert_eq!(status, 200, "{page}");
     let viewer = |client: reqwest::Client| {
         let url = format!("{}/graphql", s.url);
@@ -93,12 +70,13 @@ async fn disabled_users_and_oidc_only_sign_in() {
     );
     let me = viewer(pat).await;
     assert!(me["data"]["viewer"].is_null(), "{me}");
-    let (status, page, _) = sign_in(TestServer::client()).await;
+    let (status, page) = sign_in_as(&w, &TestServer::client(), "pat-7", "pat").await;
     assert_eq!(status, 401, "{page}");
     assert!(page.contains("ACCOUNT_DISABLED"), "{page}");
 
     // The shell resets the break-glass administrator's password (server stopped: the
     // embedded database has one process at a time).
+    let HostileWorld { s, dir, config, .. } = w;
     let (_, tmp) = s.stop().await;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
         .args([
@@ -110,7 +88,7 @@ async fn disabled_users_and_oidc_only_sign_in() {
         ])
         .arg(&dir)
         .args(["--config", &config])
-        .envs(envs)
+        .envs(ENV)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -124,7 +102,7 @@ async fn disabled_users_and_oidc_only_sign_in() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("password of admin"));
-    let s = TestServer::start_full(&dir, &["--config", &config], &envs).await;
+    let s = TestServer::start_full(&dir, &["--config", &config], &ENV).await;
     let (status, body, _) = s.login("admin", ADMIN_PASSWORD).await;
     assert_eq!(status, 401, "the old password is gone: {body}");
     let (status, body, _) = s.login("admin", "a-brand-new-passphrase").await;
@@ -136,32 +114,11 @@ async fn disabled_users_and_oidc_only_sign_in() {
 /// provider's subject get in; they keep the username the administrator chose.
 #[tokio::test]
 async fn pre_provisioned_providers_admit_only_linked_users() {
-    let h = start_hostile().await;
-    let issuer = h.issuer.lock().unwrap().clone();
-    let conf = tempfile::tempdir().unwrap();
-    let config = config_file(
-        conf.path(),
-        &issuer,
-        "",
-        "provisioning = \"pre_provisioned\"",
-    );
-    let s = TestServer::start_full(
-        &conf.path().join("data"),
-        &["--config", &config],
-        &[("VITRINE_TEST_OIDC_SECRET", SECRET)],
-    )
-    .await;
+    let w = hostile_world("", "provisioning = \"pre_provisioned\"").await;
+    let (s, issuer) = (&w.s, &w.issuer);
     let admin = s.admin().await;
-    let k1 = key(KEY1);
-    let sign_in = || async {
-        let client = TestServer::client();
-        let (state, nonce) = begin(&s, &client).await;
-        let now = chrono::Utc::now().timestamp();
-        let claims = json!({"iss": issuer, "aud": "vitrine", "sub": "rita-5", "iat": now,
-            "exp": now + 300, "nonce": nonce, "preferred_username": "rita"});
-        h.script.lock().unwrap().id_token = Some(rs256(&k1, "k1", &claims));
-        callback(&s, &client, &format!("code=c&state={state}")).await
-    };
+    let client = TestServer::client();
+    let sign_in = || sign_in_as(&w, &client, "rita-5", "rita");
     let (status, page) = sign_in().await;
     assert_eq!(status, 401, "{page}");
     assert!(

@@ -5,22 +5,13 @@
 
 use serde_json::{Value, json};
 
-use super::hostile::{KEY1, begin, callback, key, rs256, start_hostile};
-use super::{SECRET, config_file};
+use super::hostile::{KEY1, hostile_world, key, rs256, sign_in_as};
 use crate::support::*;
 
 #[tokio::test]
 async fn provider_access_tokens_act_for_their_user_and_nothing_else() {
-    let h = start_hostile().await;
-    let issuer = h.issuer.lock().unwrap().clone();
-    let conf = tempfile::tempdir().unwrap();
-    let config = config_file(conf.path(), &issuer, "", "api_audience = \"vitrine-api\"");
-    let s = TestServer::start_full(
-        &conf.path().join("data"),
-        &["--config", &config],
-        &[("VITRINE_TEST_OIDC_SECRET", SECRET)],
-    )
-    .await;
+    let w = hostile_world("", "api_audience = \"vitrine-api\"").await;
+    let (s, issuer) = (&w.s, &w.issuer);
     let admin = s.admin().await;
     let k1 = key(KEY1);
     let now = chrono::Utc::now().timestamp();
@@ -38,12 +29,7 @@ async fn provider_access_tokens_act_for_their_user_and_nothing_else() {
         .await;
     assert_eq!(code(&r), "TOKEN_REJECTED", "{r}");
 
-    let client = TestServer::client();
-    let (state, nonce) = begin(&s, &client).await;
-    let id = json!({"iss": issuer, "aud": "vitrine", "sub": "quinn-3", "iat": now,
-        "exp": now + 300, "nonce": nonce, "preferred_username": "quinn"});
-    h.script.lock().unwrap().id_token = Some(rs256(&k1, "k1", &id));
-    let (status, page) = callback(&s, &client, &format!("code=c&state={state}")).await;
+    let (status, page) = sign_in_as(&w, &TestServer::client(), "quinn-3", "quinn").await;
     assert_eq!(status, 200, "{page}");
 
     let r = s

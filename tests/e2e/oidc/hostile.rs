@@ -148,23 +148,58 @@ pub(super) async fn callback(
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-#[tokio::test]
-async fn forged_replayed_and_slow_answers_are_refused_and_create_nothing() {
+/// A server whose provider `test` is a fresh hostile provider: `auth` lines go into
+/// `[auth]`, `extra` lines into the provider's block.
+pub(super) struct HostileWorld {
+    pub h: Hostile,
+    pub issuer: String,
+    pub s: TestServer,
+    /// The server's data directory and config file, to start it again.
+    pub dir: std::path::PathBuf,
+    pub config: String,
+    _conf: tempfile::TempDir,
+}
+
+pub(super) async fn hostile_world(auth: &str, extra: &str) -> HostileWorld {
     let h = start_hostile().await;
     let issuer = h.issuer.lock().unwrap().clone();
     let conf = tempfile::tempdir().unwrap();
-    let config = config_file(
-        conf.path(),
-        &issuer,
-        "",
-        "timeout_secs = 1\nkey_refetch_secs = 0",
-    );
-    let s = TestServer::start_full(
-        &conf.path().join("data"),
-        &["--config", &config],
-        &[("VITRINE_TEST_OIDC_SECRET", SECRET)],
-    )
-    .await;
+    let config = config_file(conf.path(), &issuer, auth, extra);
+    let dir = conf.path().join("data");
+    let s = TestServer::start_full(&dir, &["--config", &config], &ENV).await;
+    HostileWorld {
+        h,
+        issuer,
+        s,
+        dir,
+        config,
+        _conf: conf,
+    }
+}
+
+/// The client secret, as every test server of these tests is given it.
+pub(super) const ENV: [(&str, &str); 1] = [("VITRINE_TEST_OIDC_SECRET", SECRET)];
+
+/// Signs `subject` in through the hostile provider in `client`, with a valid ID token
+/// naming `username`; answers the callback's status and page.
+pub(super) async fn sign_in_as(
+    w: &HostileWorld,
+    client: &reqwest::Client,
+    subject: &str,
+    username: &str,
+) -> (u16, String) {
+    let (state, nonce) = begin(&w.s, client).await;
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"iss": w.issuer, "aud": "vitrine", "sub": subject, "iat": now,
+        "exp": now + 300, "nonce": nonce, "preferred_username": username});
+    w.h.script.lock().unwrap().id_token = Some(rs256(&key(KEY1), "k1", &claims));
+    callback(&w.s, client, &format!("code=c&state={state}")).await
+}
+
+#[tokio::test]
+async fn forged_replayed_and_slow_answers_are_refused_and_create_nothing() {
+    let w = hostile_world("", "timeout_secs = 1\nkey_refetch_secs = 0").await;
+    let (h, issuer, s) = (&w.h, w.issuer.clone(), &w.s);
     let admin = s.admin().await;
     let k1 = key(KEY1);
     let now = chrono::Utc::now().timestamp();
@@ -256,10 +291,10 @@ async fn forged_replayed_and_slow_answers_are_refused_and_create_nothing() {
     ];
     let client = TestServer::client();
     for (what, forge, says) in &cases {
-        let (state, nonce) = begin(&s, &client).await;
+        let (state, nonce) = begin(s, &client).await;
         h.script.lock().unwrap().id_token = Some(forge(&nonce));
         let fetched = h.key_fetches.load(Ordering::SeqCst);
-        let (status, page) = callback(&s, &client, &format!("code=c&state={state}")).await;
+        let (status, page) = callback(s, &client, &format!("code=c&state={state}")).await;
         assert_eq!(status, 401, "{what}: {page}");
         assert!(page.contains("SIGN_IN_REFUSED"), "{what}: {page}");
         assert!(page.contains(says), "{what}: `{says}` not in {page}");
@@ -270,27 +305,27 @@ async fn forged_replayed_and_slow_answers_are_refused_and_create_nothing() {
     }
 
     // The callback's state must be the one this browser started with, and once only.
-    let (state, nonce) = begin(&s, &client).await;
-    let (status, page) = callback(&s, &client, "code=c").await;
+    let (state, nonce) = begin(s, &client).await;
+    let (status, page) = callback(s, &client, "code=c").await;
     assert_eq!(status, 401, "{page}");
     assert!(page.contains("no code or no state"), "{page}");
     let stranger = TestServer::client();
-    let (status, page) = callback(&s, &stranger, &format!("code=c&state={state}")).await;
+    let (status, page) = callback(s, &stranger, &format!("code=c&state={state}")).await;
     assert_eq!(status, 401, "{page}");
     assert!(page.contains("not started in this browser"), "{page}");
     h.script.lock().unwrap().id_token = Some(rs256(&k1, "k1", &claims(&nonce)));
-    let (status, page) = callback(&s, &client, &format!("code=c&state={state}")).await;
+    let (status, page) = callback(s, &client, &format!("code=c&state={state}")).await;
     assert_eq!(status, 401, "a state the cookie no longer holds: {page}");
 
     // A real sign-in works, once: replaying its callback (same code, same state) fails.
-    let (state, nonce) = begin(&s, &client).await;
+    let (state, nonce) = begin(s, &client).await;
     h.script.lock().unwrap().id_token = Some(rs256(&k1, "k1", &claims(&nonce)));
     let query = format!("code=c&state={state}");
-    let (status, page) = callback(&s, &client, &query).await;
+    let (status, page) = callback(s, &client, &query).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Signed in as mallory"), "{page}");
     let replay = TestServer::client();
-    let _ = begin(&s, &replay).await;
+    let _ = begin(s, &replay).await;
     let cookie_state = state.clone();
     let (status, page) = replay
         .get(format!("{}/auth/oidc/test/callback?{query}", s.url))
@@ -305,19 +340,19 @@ async fn forged_replayed_and_slow_answers_are_refused_and_create_nothing() {
 
     // Keys rotated at the provider: a token signed by the new key is taken.
     h.script.lock().unwrap().keys.push(jwk(&key(KEY2), "k2"));
-    let (state, nonce) = begin(&s, &client).await;
+    let (state, nonce) = begin(s, &client).await;
     h.script.lock().unwrap().id_token = Some(rs256(&key(KEY2), "k2", &claims(&nonce)));
-    let (status, page) = callback(&s, &client, &format!("code=c&state={state}")).await;
+    let (status, page) = callback(s, &client, &format!("code=c&state={state}")).await;
     assert_eq!(status, 200, "after rotation: {page}");
 
     // A provider that does not answer in time.
-    let (state, nonce) = begin(&s, &client).await;
+    let (state, nonce) = begin(s, &client).await;
     {
         let mut script = h.script.lock().unwrap();
         script.id_token = Some(rs256(&k1, "k1", &claims(&nonce)));
         script.delay = Some(Duration::from_secs(3));
     }
-    let (status, page) = callback(&s, &client, &format!("code=c&state={state}")).await;
+    let (status, page) = callback(s, &client, &format!("code=c&state={state}")).await;
     assert_eq!(status, 503, "{page}");
     assert!(page.contains("did not answer within 1 s"), "{page}");
 

@@ -9,101 +9,45 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::hostile::start_hostile;
-use super::{SECRET, config_file};
+use super::config_file;
+use super::hostile::{ENV, hostile_world};
 use crate::copies::{PUSH, STATUS, first_report, set_title, title_of};
 use crate::data::*;
 use crate::support::*;
-use crate::tasks::{create_task, run_now, wait_run};
+use crate::tasks::{create_task, location, run_now, wait_run};
 
 /// The origin's published project: a location with the orders file, a workflow run and a
-/// report, all set up by the administrator.
+/// report, all set up by the administrator (the one local account there).
 async fn origin(s: &TestServer, files: &std::path::Path) -> (Actor, String) {
     let admin = s.admin().await;
     let folder = s.folder(&admin, None, "Sales").await;
     let (project, _) = s.project(&admin, &folder, "Superstore").await;
-    let r = s
-        .gql(
-            &admin.auth,
-            "mutation($d:JSON!){createResourceLocation(name:\"files\",definition:$d){id}}",
-            json!({"d": {"kind": "fs", "root": files}}),
-        )
-        .await;
-    let loc = data(&r)["createResourceLocation"]["id"].clone();
-    data(
-        &s.gql(
-            &admin.auth,
-            "mutation($l:ID!,$f:ID!){grantResourceLocation(id:$l,folderId:$f,access:WRITE){id}}",
-            json!({"l": loc, "f": folder}),
-        )
-        .await,
-    );
-    data(
-        &s.gql(&admin.auth, SAVE, json!({"p": project, "w": pipeline(0.0)}))
-            .await,
-    );
-    let run = s.gql(&admin.auth, RUN, json!({"p": project})).await;
-    assert_eq!(data(&run)["runWorkflow"]["status"], "succeeded", "{run}");
-    data(
-        &s.gql(
-            &admin.auth,
-            REPORT,
-            json!({"p": project, "d": report_definition()}),
-        )
-        .await,
-    );
+    location(s, &admin, "files", files, &folder).await;
+    publish(s, &admin, &project).await;
     (admin, project)
 }
 
 #[tokio::test]
 async fn scheduled_sync_between_oidc_only_instances_runs_as_a_service_account() {
-    let h = start_hostile().await;
-    let issuer = h.issuer.lock().unwrap().clone();
     let oidc_only = "local_accounts = false\nbreak_glass_admin = \"admin\"";
-    let conf_a = tempfile::tempdir().unwrap();
-    let config_a = config_file(conf_a.path(), &issuer, oidc_only, "");
-    let conf_b = tempfile::tempdir().unwrap();
-    let config_b = config_file(conf_b.path(), &issuer, oidc_only, "");
-    let secret = [("VITRINE_TEST_OIDC_SECRET", SECRET)];
     // Only the break-glass administrators sign in locally; they set up both sides.
-    let a = TestServer::start_full(
-        &conf_a.path().join("data"),
-        &["--config", &config_a],
-        &secret,
-    )
-    .await;
+    let wa = hostile_world(oidc_only, "").await;
+    let conf_b = tempfile::tempdir().unwrap();
+    let config_b = config_file(conf_b.path(), &wa.issuer, oidc_only, "");
     let files = tempfile::tempdir().unwrap();
     std::fs::create_dir(files.path().join("in")).unwrap();
     std::fs::write(files.path().join("in/superstore.csv"), SUPERSTORE).unwrap();
-    let (admin_a, project) = origin(&a, files.path()).await;
-    let a = &a;
+    let a = &wa.s;
+    let (admin_a, project) = origin(a, files.path()).await;
     let b = TestServer::start_full(
         &conf_b.path().join("data"),
         &["--config", &config_b],
-        &[
-            ("VITRINE_TEST_OIDC_SECRET", SECRET),
-            ("VITRINE_OUTBOUND_ALLOWED_HOSTS", "127.0.0.1"),
-        ],
+        &[ENV[0], ("VITRINE_OUTBOUND_ALLOWED_HOSTS", "127.0.0.1")],
     )
     .await;
     let b_admin = b.admin().await;
     let b_folder = b.folder(&b_admin, None, "Staging").await;
-    let r = b
-        .gql(
-            &b_admin.auth,
-            "mutation($d:JSON!){createResourceLocation(name:\"files\",definition:$d){id}}",
-            json!({"d": {"kind": "fs", "root": files.path()}}),
-        )
-        .await;
-    let loc = data(&r)["createResourceLocation"]["id"].clone();
-    data(
-        &b.gql(
-            &b_admin.auth,
-            "mutation($l:ID!,$f:ID!){grantResourceLocation(id:$l,folderId:$f,access:WRITE){id}}",
-            json!({"l": loc, "f": b_folder}),
-        )
-        .await,
-    );
+    location(&b, &b_admin, "files", files.path(), &b_folder).await;
 
     // At the origin: a service account with the editor role on the project, and a link
     // that acts as it. A person is no valid target.

@@ -117,29 +117,7 @@ async fn sign_in_through_a_real_provider_in_chromium() {
 
     // The project's data, and a group named as the provider names it, with viewer rights:
     // the sign-in matches the group by name and the access filter reads the region claim.
-    data(
-        &s.gql(
-            &w.editor.auth,
-            SAVE,
-            json!({"p": w.project, "w": pipeline(0.0), "v": 0}),
-        )
-        .await,
-    );
-    assert_eq!(
-        data(&s.gql(&w.editor.auth, RUN, json!({"p": w.project})).await)["runWorkflow"]["status"],
-        "succeeded"
-    );
-    let report = data(
-        &s.gql(
-            &w.editor.auth,
-            REPORT,
-            json!({"p": w.project, "d": report_definition()}),
-        )
-        .await,
-    )["createReport"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let report = publish(s, &w.editor, &w.project).await;
     data(
         &s.gql(
             &w.admin.auth,

@@ -323,10 +323,11 @@ pub struct Report {
     pub id: ID,
     pub project_id: ID,
     pub name: String,
-    /// Tabs, tiles and report filters, in the shape `createReport` takes.
-    pub definition: Json<Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Rendered as JSON only when asked for (lists of reports rarely are).
+    #[graphql(skip)]
+    spec: vitrine_core::report::ReportDefinition,
     #[graphql(skip)]
     uid: ReportId,
     #[graphql(skip)]
@@ -339,7 +340,7 @@ impl From<ReportRecord> for Report {
             id: ID(r.uid.to_string()),
             project_id: ID(r.project_uid.to_string()),
             name: r.name,
-            definition: Json(r.definition.to_json()),
+            spec: r.definition,
             created_at: time(r.created_ms),
             updated_at: time(r.updated_ms),
             uid: r.uid,
@@ -350,6 +351,10 @@ impl From<ReportRecord> for Report {
 
 #[ComplexObject]
 impl Report {
+    /// Tabs, tiles and report filters, in the shape `createReport` takes.
+    async fn definition(&self) -> Json<Value> {
+        Json(self.spec.to_json())
+    }
     /// Edits that widened what this report's public or recipients links show, until a
     /// manager acknowledges them on the link (visible to those who may edit the report).
     async fn access_warnings(

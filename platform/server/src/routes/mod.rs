@@ -55,12 +55,15 @@ pub fn cookie_value(req: &Request, name: &str) -> Option<String> {
 /// The one place non-GraphQL routes turn an error into an HTTP answer:
 /// `{"error": {"code": …, "message": …}}` with the code's status.
 pub fn error_response(e: &ApiError) -> Response {
-    let status =
-        StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json_response(
-        status,
+        status_of(e),
         &serde_json::json!({ "error": { "code": e.code.as_str(), "message": e.message } }),
     )
+}
+
+/// The HTTP status an error's code stands for.
+pub fn status_of(e: &ApiError) -> StatusCode {
+    StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {

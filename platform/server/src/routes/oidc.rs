@@ -41,10 +41,8 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 
 /// A refused sign-in, said in the page and with its stable code.
 fn refusal(e: &ApiError) -> Response {
-    let status =
-        StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     page(
-        status,
+        super::status_of(e),
         "Sign-in failed",
         &format!(
             "<p id=\"error\" data-code=\"{}\">{}</p><p><a href=\"/signin\">Try again</a></p>",

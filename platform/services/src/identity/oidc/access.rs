@@ -85,13 +85,9 @@ impl Identity {
             let claims = jwt.claims(&verifier, |_: Option<&Nonce>| Ok(()))?;
             Ok(claims.subject().to_string())
         };
-        let subject = match check(&d) {
-            Err(openidconnect::ClaimsVerificationError::SignatureVerification(
-                openidconnect::SignatureVerificationError::NoMatchingKey,
-            )) => check(p.discovered(true).await?.as_ref()),
-            other => other,
-        }
-        .map_err(|e| rejected(format!("the access token is not valid: {e}")))?;
+        let (checked, d) = p.with_current_keys(d, check).await?;
+        let subject =
+            checked.map_err(|e| rejected(format!("the access token is not valid: {e}")))?;
         let user = self
             .store
             .user_by_identity(&d.issuer, &subject)

@@ -191,6 +191,28 @@ impl Providers {
 }
 
 impl Provider {
+    /// Runs `check` against the keys on hand and, when the token names a key they lack,
+    /// once more against freshly fetched ones (providers rotate their keys). Answers the
+    /// outcome and the metadata it was checked against.
+    async fn with_current_keys<T>(
+        &self,
+        d: Arc<Discovered>,
+        check: impl Fn(&Discovered) -> Result<T, openidconnect::ClaimsVerificationError>,
+    ) -> ApiResult<(
+        Result<T, openidconnect::ClaimsVerificationError>,
+        Arc<Discovered>,
+    )> {
+        match check(&d) {
+            Err(openidconnect::ClaimsVerificationError::SignatureVerification(
+                openidconnect::SignatureVerificationError::NoMatchingKey,
+            )) => {
+                let fresh = self.discovered(true).await?;
+                Ok((check(&fresh), fresh))
+            }
+            other => Ok((other, d)),
+        }
+    }
+
     /// Where the provider sends the browser back: registered with the provider as
     /// `PUBLIC_URL/auth/oidc/NAME/callback`.
     fn redirect_uri(&self, public_url: &str) -> ApiResult<RedirectUrl> {
@@ -255,10 +277,25 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// What a verified sign-in says of the user.
+/// What a verified sign-in says of the user, and the provider's keys and metadata it
+/// was checked against.
 struct Verified {
     profile: claims::Profile,
     id_token: String,
+    discovered: Arc<Discovered>,
+}
+
+/// The provider's RP-initiated logout URL for this sign-in, when it has one.
+fn provider_logout_url(p: &Provider, v: &Verified, public_url: &str) -> Option<String> {
+    let mut url = openidconnect::url::Url::parse(v.discovered.end_session.as_deref()?).ok()?;
+    url.query_pairs_mut()
+        .append_pair("id_token_hint", &v.id_token)
+        .append_pair("client_id", &p.config.client_id)
+        .append_pair(
+            "post_logout_redirect_uri",
+            &format!("{}/", public_url.trim_end_matches('/')),
+        );
+    Some(url.to_string())
 }
 
 impl Identity {
@@ -343,18 +380,13 @@ impl Identity {
     ) -> ApiResult<OidcSignedIn> {
         let p = self.oidc.get(provider)?;
         let attempted = format!("oidc:{provider}");
-        let result = self.verify_sign_in(p, public_url, code, state).await;
-        let (verified, return_to) = match result {
-            Ok(v) => v,
-            Err(e) => {
-                self.audit
-                    .login_refused(&attempted, "refused", &e.message, meta)
-                    .await?;
-                return Err(e);
-            }
+        let outcome = async {
+            let (verified, return_to) = self.verify_sign_in(p, public_url, code, state).await?;
+            let user = self.oidc_user(p, &verified).await?;
+            Ok::<_, ApiError>((verified, return_to, user))
         };
-        let user = match self.oidc_user(p, &verified.profile).await {
-            Ok(u) => u,
+        let (verified, return_to, user) = match outcome.await {
+            Ok(v) => v,
             Err(e) => {
                 self.audit
                     .login_refused(&attempted, "refused", &e.message, meta)
@@ -371,9 +403,7 @@ impl Identity {
                 "this account is disabled",
             ));
         }
-        let logout_url = self
-            .provider_logout_url(p, public_url, &verified.id_token)
-            .await;
+        let logout_url = provider_logout_url(p, &verified, public_url);
         let login = self.open_session(user, logout_url).await?;
         self.audit
             .login(Some(&login.user), &attempted, "ok", meta)
@@ -455,22 +485,19 @@ impl Identity {
                     &c.additional_claims().rest,
                 ))
             };
-        let mut profile = match check(&d) {
-            Err(openidconnect::ClaimsVerificationError::SignatureVerification(
-                openidconnect::SignatureVerificationError::NoMatchingKey,
-            )) => {
-                // The provider may have rotated its keys since they were fetched.
-                let fresh = p.discovered(true).await?;
-                check(&fresh)
-            }
-            other => other,
-        }
-        .map_err(|e| refused(format!("the ID token is not valid: {e}")))?;
+        let (checked, discovered) = p.with_current_keys(d, check).await?;
+        let mut profile =
+            checked.map_err(|e| refused(format!("the ID token is not valid: {e}")))?;
         if p.config.userinfo {
-            self.merge_userinfo(p, &d, &token, &mut profile).await?;
+            self.merge_userinfo(p, &discovered, &token, &mut profile)
+                .await?;
         }
-        let id_token = id_token.to_string();
-        Ok((Verified { profile, id_token }, login.return_to))
+        let verified = Verified {
+            profile,
+            id_token: id_token.to_string(),
+            discovered,
+        };
+        Ok((verified, login.return_to))
     }
 
     /// Reads the userinfo endpoint; its claims win over the ID token's, for the same
@@ -520,24 +547,5 @@ impl Identity {
         }
         profile.attributes.extend(merged.attributes);
         Ok(())
-    }
-
-    /// The provider's RP-initiated logout URL for this sign-in, when it has one.
-    async fn provider_logout_url(
-        &self,
-        p: &Provider,
-        public_url: &str,
-        id_token: &str,
-    ) -> Option<String> {
-        let d = p.discovered(false).await.ok()?;
-        let mut url = openidconnect::url::Url::parse(d.end_session.as_deref()?).ok()?;
-        url.query_pairs_mut()
-            .append_pair("id_token_hint", id_token)
-            .append_pair("client_id", &p.config.client_id)
-            .append_pair(
-                "post_logout_redirect_uri",
-                &format!("{}/", public_url.trim_end_matches('/')),
-            );
-        Some(url.to_string())
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use vitrine_core::Name;
 use vitrine_storage::{GroupRecord, StorageError, UserKind, UserRecord, new_uid, now_ms};
 
-use super::{Provider, claims, refused};
+use super::{Provider, Verified, claims, refused};
 use crate::identity::Identity;
 use crate::{ApiError, ApiResult};
 
@@ -17,15 +17,11 @@ impl Identity {
     /// The user `profile` signs in as: found by (issuer, subject) and refreshed, or made
     /// now when the provider's provisioning rule allows. Group memberships and mapped
     /// attributes follow the claims.
-    pub(super) async fn oidc_user(
-        &self,
-        p: &Provider,
-        profile: &claims::Profile,
-    ) -> ApiResult<UserRecord> {
-        let issuer = p.discovered(false).await?.issuer.clone();
+    pub(super) async fn oidc_user(&self, p: &Provider, v: &Verified) -> ApiResult<UserRecord> {
+        let (profile, issuer) = (&v.profile, &v.discovered.issuer);
         let mut user = match self
             .store
-            .user_by_identity(&issuer, &profile.subject)
+            .user_by_identity(issuer, &profile.subject)
             .await?
         {
             Some(mut u) => {
@@ -35,7 +31,7 @@ impl Identity {
             }
             None => {
                 claims::may_provision(&p.config, profile).map_err(refused)?;
-                self.provision(&issuer, p, profile).await?
+                self.provision(issuer, p, profile).await?
             }
         };
         if user.disabled {
