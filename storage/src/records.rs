@@ -74,6 +74,9 @@ pub struct ApiTokenRecord {
     pub revoked_ms: Option<i64>,
     #[serde(default)]
     pub last_used_ms: Option<i64>,
+    /// The one project or folder the token reaches; `None`: all its owner may.
+    #[serde(default)]
+    pub scope: Option<vitrine_core::TokenScope>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -21,6 +21,7 @@ mod policies;
 mod remote_copies;
 mod revisions;
 mod schema;
+mod scoped_tokens;
 mod setup;
 mod sharing;
 mod support;

@@ -13,6 +13,7 @@ mod explain;
 mod import;
 mod index;
 mod model;
+mod principal;
 mod settings;
 #[cfg(test)]
 mod tests;
@@ -29,6 +30,7 @@ pub use explain::Explanation;
 pub use import::{ImportSummary, KnownIds, MAX_IMPORT_LINES};
 pub use index::{Contribution, Index, MAX_DEPTH};
 pub use model::{Action, Grant, MODEL_CONF, Object, Subject};
+pub use principal::Principal;
 pub use settings::InstanceSettings;
 
 /// The authorization service. One per process; cheap to share behind an `Arc`.
@@ -75,23 +77,35 @@ impl Authz {
         self.settings.read().clone()
     }
 
-    pub fn is_admin(&self, user_uid: &str) -> bool {
-        self.snapshot().has_permission(
-            &Subject::User(user_uid.to_owned()).to_string(),
-            ServerPermission::Admin,
-        )
+    /// Is the principal an administrator? Never through a scoped credential.
+    pub fn is_admin<'a>(&self, who: impl Into<Principal<'a>>) -> bool {
+        self.has_permission(who, ServerPermission::Admin)
     }
 
-    pub fn has_permission(&self, user_uid: &str, permission: ServerPermission) -> bool {
-        self.snapshot()
-            .has_permission(&Subject::User(user_uid.to_owned()).to_string(), permission)
+    /// Does the principal hold the server permission (admins hold them all)? A scoped
+    /// credential holds none.
+    pub fn has_permission<'a>(
+        &self,
+        who: impl Into<Principal<'a>>,
+        permission: ServerPermission,
+    ) -> bool {
+        let who = who.into();
+        who.scope.is_none()
+            && self
+                .snapshot()
+                .has_permission(&Subject::User(who.uid.to_owned()).to_string(), permission)
     }
 
-    /// The caller's role on a folder or project: owner for admins, otherwise the highest of
-    /// the instance default role and every grant on the object or a folder above it.
-    pub fn effective_role(&self, user_uid: &str, object: &Object) -> Role {
+    /// The principal's role on a folder or project: owner for admins, otherwise the
+    /// highest of the instance default role and every grant on the object or a folder
+    /// above it. Outside a scoped credential's scope: no access.
+    pub fn effective_role<'a>(&self, who: impl Into<Principal<'a>>, object: &Object) -> Role {
+        let who = who.into();
         let index = self.snapshot();
-        let user = Subject::User(user_uid.to_owned()).to_string();
+        if !who.reaches(&index, object) {
+            return Role::NoAccess;
+        }
+        let user = Subject::User(who.uid.to_owned()).to_string();
         if index.has_permission(&user, ServerPermission::Admin) {
             return Role::Owner;
         }
@@ -101,20 +115,41 @@ impl Authz {
             .max(default)
     }
 
-    /// Is something below `object` shared with the user? Such folders are listed (with no
-    /// role) so the path to what is shared stays navigable.
-    pub fn has_grant_below(&self, user_uid: &str, object: &Object) -> bool {
-        self.snapshot().has_grant_below(
-            &Subject::User(user_uid.to_owned()).to_string(),
-            &object.to_string(),
-        )
+    /// Is something below `object` shared with the principal? Such folders are listed
+    /// (with no role) so the path to what is shared stays navigable. For a scoped
+    /// credential: is its scope below `object`, and may its user see the scope?
+    pub fn has_grant_below<'a>(&self, who: impl Into<Principal<'a>>, object: &Object) -> bool {
+        let who = who.into();
+        let index = self.snapshot();
+        match who.scope {
+            Some(scope) => {
+                who.scope_below(&index, object)
+                    && self.effective_role(who.uid, scope) >= Role::Viewer
+            }
+            None => index.has_grant_below(
+                &Subject::User(who.uid.to_owned()).to_string(),
+                &object.to_string(),
+            ),
+        }
     }
 
-    /// Refuses with `Forbidden` unless the caller's role suffices for the action.
-    pub fn check(&self, user_uid: &str, action: Action, object: &Object) -> AuthzResult<Role> {
-        let role = self.effective_role(user_uid, object);
+    /// Refuses with `Forbidden` unless the principal's role suffices for the action.
+    pub fn check<'a>(
+        &self,
+        who: impl Into<Principal<'a>>,
+        action: Action,
+        object: &Object,
+    ) -> AuthzResult<Role> {
+        let who = who.into();
+        let role = self.effective_role(who, object);
         if role >= action.required_role() {
             Ok(role)
+        } else if !who.reaches(&self.snapshot(), object) {
+            Err(AuthzError::Forbidden(format!(
+                "{} on {object}: this credential is scoped to {} and reaches nothing outside it",
+                action.as_str(),
+                who.scope.map(ToString::to_string).unwrap_or_default()
+            )))
         } else {
             Err(AuthzError::Forbidden(format!(
                 "{} on {object} needs role {}; you have {role}",
@@ -124,13 +159,18 @@ impl Authz {
         }
     }
 
-    pub fn require_permission(
+    pub fn require_permission<'a>(
         &self,
-        user_uid: &str,
+        who: impl Into<Principal<'a>>,
         permission: ServerPermission,
     ) -> AuthzResult<()> {
-        if self.has_permission(user_uid, permission) {
+        let who = who.into();
+        if self.has_permission(who, permission) {
             Ok(())
+        } else if let Some(scope) = who.scope {
+            Err(AuthzError::Forbidden(format!(
+                "needs the server permission {permission}, which a credential scoped to {scope} never carries"
+            )))
         } else {
             Err(AuthzError::Forbidden(format!(
                 "needs the server permission {permission}"

@@ -137,3 +137,45 @@ async fn grants_survive_a_reload_and_the_last_admin_stays() {
     );
     assert!(again.is_admin("alice"));
 }
+
+/// A scoped principal answers its user's role on the scope and below, nothing elsewhere,
+/// and holds no server permission, on every object of random policy sets.
+#[tokio::test]
+async fn a_scoped_principal_holds_its_roles_inside_the_scope_only() {
+    use crate::Principal;
+    for seed in 0..4u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let (store, _dir) = store().await;
+        let (mut lines, users, objects) = random_lines(&mut rng);
+        lines.push(PolicyLine::new("p", &users[0], "instance", "admin"));
+        store.add_policy_lines(&lines).await.unwrap();
+        let authz = Authz::load(store).await.unwrap();
+        let index = authz.snapshot();
+        for u in &users {
+            let uid = u.trim_start_matches("user:");
+            for s in &objects {
+                let scope = Object::parse(s).unwrap();
+                let who = Principal::scoped(uid, Some(&scope));
+                assert!(!authz.is_admin(who), "seed {seed}: {u} scoped to {s}");
+                for o in &objects {
+                    let object = Object::parse(o).unwrap();
+                    let inside = index.chain(o).any(|a| a == s);
+                    let expected = if inside {
+                        authz.effective_role(uid, &object)
+                    } else {
+                        Role::NoAccess
+                    };
+                    assert_eq!(
+                        authz.effective_role(who, &object),
+                        expected,
+                        "seed {seed}: {u} scoped to {s}, on {o}"
+                    );
+                    let below = o != s && index.chain(s).any(|a| a == o);
+                    let listed = below && authz.effective_role(uid, &scope) >= Role::Viewer;
+                    assert_eq!(authz.has_grant_below(who, &object), listed);
+                }
+            }
+        }
+        assert!(authz.is_admin(users[0].trim_start_matches("user:")));
+    }
+}

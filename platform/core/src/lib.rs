@@ -31,7 +31,7 @@ pub use names::{
     Ability, AttributeKey, ConnectionRole, Name, Password, ServerPermission, Slug, Username,
 };
 pub use revision::{Change, ChangeKind, ChangeObject, ReportContent, RevisionContent};
-pub use roles::{LocationAccess, Role, floor_violation, may_query};
+pub use roles::{LocationAccess, Role, TokenScope, floor_violation, may_query};
 pub use sharing::{
     DeliveriesOnRevoke, LinkKind, LinkRights, LinkState, LinkTarget, RECIPIENT_PASSWORD_SPECIALS,
     RecipientPassword, RecipientRole, WarningKind, check_email, check_kind_target,

@@ -170,3 +170,22 @@ impl FromStr for LocationAccess {
         }
     }
 }
+
+/// What a scoped credential (an API token, say) may reach: one project, or one folder and
+/// everything inside it. Inside its scope the credential holds its owner's roles; outside
+/// it, nothing — and never a server permission, so an admin's scoped token is no admin.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenScope {
+    Project(crate::ProjectId),
+    Folder(crate::FolderId),
+}
+
+impl fmt::Display for TokenScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenScope::Project(p) => write!(f, "project:{p}"),
+            TokenScope::Folder(d) => write!(f, "folder:{d}"),
+        }
+    }
+}

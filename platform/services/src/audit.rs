@@ -198,7 +198,7 @@ impl Audit {
         page: &PageRequest,
     ) -> ApiResult<Vec<AuditRecord>> {
         self.authz
-            .require_permission(caller.uid(), ServerPermission::Admin)?;
+            .require_permission(caller, ServerPermission::Admin)?;
         // Views still in the batch are part of the answer.
         self.views.flush().await;
         Ok(self.store.audit_page(filter, page).await?)

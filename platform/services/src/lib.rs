@@ -87,7 +87,7 @@ pub use data::Data;
 pub use directory::{Directory, FolderView, ProjectView};
 pub use identity::{
     AuthConfig, AuthProvider, Identity, LoginOutcome, NewApiToken, OidcProviderConfig,
-    OidcSignedIn, OidcStart, Provisioning, SESSION_TTL, SETUP_TOKEN_TTL,
+    OidcSignedIn, OidcStart, Provisioning, SESSION_TTL, SETUP_TOKEN_TTL, TokenRequest,
 };
 pub use install::SyncOutcome;
 pub use plugins::{MAX_PLUGIN_BYTES, PluginRegistry};

@@ -45,7 +45,7 @@ impl PluginRegistry {
     fn require_plugin_publisher(&self, caller: &Caller) -> ApiResult<()> {
         Ok(self
             .authz
-            .require_permission(caller.uid(), ServerPermission::PluginPublisher)?)
+            .require_permission(caller, ServerPermission::PluginPublisher)?)
     }
 
     /// Checks and publishes a component as a new plugin version.

@@ -129,7 +129,7 @@ impl Policy {
         caller.require_write()?;
         let (subject, object) = (self.parse_subject(subject)?, self.parse_object(object)?);
         self.object_exists(&object).await?;
-        let mine = self.authz.check(caller.uid(), Action::Manage, &object)?;
+        let mine = self.authz.check(caller, Action::Manage, &object)?;
         if role > mine {
             return Err(ApiError::forbidden(format!(
                 "you have {mine} on {object} and cannot grant more ({role})"
@@ -157,7 +157,7 @@ impl Policy {
     ) -> ApiResult<bool> {
         caller.require_write()?;
         let (subject, object) = (self.parse_subject(subject)?, self.parse_object(object)?);
-        self.authz.check(caller.uid(), Action::Manage, &object)?;
+        self.authz.check(caller, Action::Manage, &object)?;
         let removed = self.authz.revoke_role(&subject, &object).await?;
         self.audit
             .record(
@@ -180,7 +180,7 @@ impl Policy {
     ) -> ApiResult<bool> {
         caller.require_write()?;
         self.authz
-            .require_permission(caller.uid(), ServerPermission::Admin)?;
+            .require_permission(caller, ServerPermission::Admin)?;
         let subject = self.parse_subject(subject)?;
         self.subject_exists(&subject).await?;
         let changed = if granted {
@@ -208,20 +208,20 @@ impl Policy {
 
     pub fn policy_lines(&self, caller: &Caller) -> ApiResult<Vec<PolicyLine>> {
         self.authz
-            .require_permission(caller.uid(), ServerPermission::Admin)?;
+            .require_permission(caller, ServerPermission::Admin)?;
         Ok(self.authz.policy_lines())
     }
 
     pub fn export_policies(&self, caller: &Caller) -> ApiResult<String> {
         self.authz
-            .require_permission(caller.uid(), ServerPermission::Admin)?;
+            .require_permission(caller, ServerPermission::Admin)?;
         Ok(self.authz.export_csv())
     }
 
     pub async fn import_policies(&self, caller: &Caller, csv: &str) -> ApiResult<ImportSummary> {
         caller.require_write()?;
         self.authz
-            .require_permission(caller.uid(), ServerPermission::Admin)?;
+            .require_permission(caller, ServerPermission::Admin)?;
         if csv.len() > MAX_IMPORT_BYTES {
             return Err(ApiError::new(
                 vitrine_core::ErrorCode::InvalidPolicy,
@@ -287,7 +287,7 @@ impl Policy {
         let user = user_uid.unwrap_or(caller.uid());
         if user != caller.uid() {
             self.authz
-                .require_permission(caller.uid(), ServerPermission::Admin)?;
+                .require_permission(caller, ServerPermission::Admin)?;
         }
         self.store
             .user(&vitrine_core::UserId::from(user))
@@ -306,8 +306,8 @@ impl Policy {
         }
         // A caller who may not see the object hears the same "not found" as from any
         // other read, whether it exists or not.
-        if !self.authz.is_admin(caller.uid())
-            && self.authz.effective_role(caller.uid(), &object) < Role::Viewer
+        if !self.authz.is_admin(caller)
+            && self.authz.effective_role(caller, &object) < Role::Viewer
         {
             return Err(ApiError::not_found(&object.to_string()));
         }
@@ -326,7 +326,7 @@ impl Policy {
     ) -> ApiResult<InstanceSettings> {
         caller.require_write()?;
         self.authz
-            .require_permission(caller.uid(), ServerPermission::Admin)?;
+            .require_permission(caller, ServerPermission::Admin)?;
         let s = self
             .authz
             .update_settings(|s| s.default_role = role)
@@ -352,7 +352,7 @@ impl Policy {
     ) -> ApiResult<InstanceSettings> {
         caller.require_write()?;
         self.authz
-            .require_permission(caller.uid(), ServerPermission::Admin)?;
+            .require_permission(caller, ServerPermission::Admin)?;
         let s = self
             .authz
             .update_settings(|s| {

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use super::types::*;
 use super::{caller, member, meta, services};
 use crate::GqlResult;
+use crate::services::TokenRequest;
 
 #[derive(Default)]
 pub struct MutationRoot;
@@ -18,13 +19,9 @@ impl MutationRoot {
         username: String,
         password: String,
     ) -> async_graphql::Result<User> {
-        Ok(User::from(
-            services(ctx)
-                .identity()
-                .complete_setup(&token, &username, &password, &meta(ctx))
-                .await
-                .gql()?,
-        ))
+        let (r, m) = (services(ctx).identity(), meta(ctx));
+        let r = r.complete_setup(&token, &username, &password, &m);
+        Ok(r.await.gql()?.into())
     }
 
     /// Changes your own password; your other sessions end.
@@ -53,12 +50,9 @@ impl MutationRoot {
         email: Option<String>,
     ) -> async_graphql::Result<User> {
         let (s, c) = member(ctx)?;
-        let u = s
-            .directory()
-            .create_user(c, &username, display_name.as_deref(), &password, email)
-            .await
-            .gql()?;
-        Ok(User::from(u))
+        let u = s.directory();
+        let u = u.create_user(c, &username, display_name.as_deref(), &password, email);
+        Ok(u.await.gql()?.into())
     }
 
     /// A user who signs in through identity provider `provider` (its name in the
@@ -172,7 +166,8 @@ impl MutationRoot {
     // ---- API tokens ---------------------------------------------------------------
 
     /// Issues an API token for yourself, or for a service account (admins). The secret is
-    /// in the answer only.
+    /// in the answer only. `scope` (`project:ID` or `folder:ID`) limits the token to that
+    /// project, or that folder and everything inside it, with no server permission.
     async fn create_api_token(
         &self,
         ctx: &Context<'_>,
@@ -180,19 +175,17 @@ impl MutationRoot {
         read_only: Option<bool>,
         expires_at: Option<DateTime<Utc>>,
         user_id: Option<ID>,
+        scope: Option<String>,
     ) -> async_graphql::Result<CreatedApiToken> {
         let (s, c) = member(ctx)?;
-        let t = s
-            .identity()
-            .create_api_token(
-                c,
-                user_id.as_ref().map(|i| i.as_str()),
-                &name,
-                read_only.unwrap_or(false),
-                expires_at.map(|t| t.timestamp_millis()),
-            )
-            .await
-            .gql()?;
+        let request = TokenRequest {
+            owner_uid: user_id.as_ref().map(|i| i.as_str()),
+            name: &name,
+            read_only: read_only.unwrap_or(false),
+            expires_ms: expires_at.map(|t| t.timestamp_millis()),
+            scope: scope.as_deref(),
+        };
+        let t = s.identity().create_api_token(c, request).await.gql()?;
         Ok(CreatedApiToken {
             token: t.token,
             api_token: t.record.into(),

@@ -356,6 +356,8 @@ pub struct ApiToken {
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// `project:ID` or `folder:ID` for a token that reaches that part only.
+    pub scope: Option<String>,
 }
 
 impl From<ApiTokenRecord> for ApiToken {
@@ -369,6 +371,7 @@ impl From<ApiTokenRecord> for ApiToken {
             expires_at: r.expires_ms.map(time),
             revoked_at: r.revoked_ms.map(time),
             last_used_at: r.last_used_ms.map(time),
+            scope: r.scope.map(|s| s.to_string()),
         }
     }
 }

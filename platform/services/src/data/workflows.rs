@@ -49,7 +49,7 @@ const MAX_PARAMETERS: usize = 100;
 impl Data {
     pub fn require_admin_caller(&self, caller: &Caller) -> ApiResult<()> {
         self.authz
-            .require_permission(caller.uid(), ServerPermission::Admin)
+            .require_permission(caller, ServerPermission::Admin)
             .map_err(Into::into)
     }
 

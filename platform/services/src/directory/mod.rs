@@ -74,8 +74,8 @@ impl Directory {
 
     /// Visible: any role on the object, or a grant somewhere below it.
     pub(crate) fn visible(&self, caller: &Caller, object: &Object) -> Option<Role> {
-        let role = self.authz.effective_role(caller.uid(), object);
-        if role >= Role::Viewer || self.authz.has_grant_below(caller.uid(), object) {
+        let role = self.authz.effective_role(caller, object);
+        if role >= Role::Viewer || self.authz.has_grant_below(caller, object) {
             Some(role)
         } else {
             None
@@ -100,7 +100,7 @@ impl Directory {
             return Err(ApiError::not_found("folder"));
         };
         if action != Action::View || role < Role::Viewer {
-            self.authz.check(caller.uid(), action, &obj).map_err(|e| {
+            self.authz.check(caller, action, &obj).map_err(|e| {
                 if action == Action::View {
                     ApiError::not_found("folder")
                 } else {
@@ -119,11 +119,11 @@ impl Directory {
     ) -> ApiResult<ProjectView> {
         let record = record.ok_or_else(|| ApiError::not_found("project"))?;
         let obj = project_obj(&record.uid);
-        let role = self.authz.effective_role(caller.uid(), &obj);
+        let role = self.authz.effective_role(caller, &obj);
         if role < Role::Viewer {
             return Err(ApiError::not_found("project"));
         }
-        self.authz.check(caller.uid(), action, &obj)?;
+        self.authz.check(caller, action, &obj)?;
         Ok(ProjectView { record, role })
     }
 
@@ -176,12 +176,12 @@ impl Directory {
             }
             None => self
                 .authz
-                .require_permission(caller.uid(), ServerPermission::Admin)?,
+                .require_permission(caller, ServerPermission::Admin)?,
         }
         let record = self.insert_folder(caller, name, parent).await?;
         let role = self
             .authz
-            .effective_role(caller.uid(), &folder_obj(&record.uid));
+            .effective_role(caller, &folder_obj(&record.uid));
         Ok(FolderView { record, role })
     }
 
@@ -295,7 +295,7 @@ impl Directory {
             }
             None => self
                 .authz
-                .require_permission(caller.uid(), ServerPermission::Admin)?,
+                .require_permission(caller, ServerPermission::Admin)?,
         }
         self.store
             .move_folder(uid, new_parent, &view.record.name)

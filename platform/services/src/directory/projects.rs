@@ -77,7 +77,7 @@ impl Directory {
             |p| {
                 let role = self
                     .authz
-                    .effective_role(caller.uid(), &project_obj(&p.uid));
+                    .effective_role(caller, &project_obj(&p.uid));
                 (role >= Role::Viewer).then_some(ProjectView { record: p, role })
             },
         )
@@ -130,7 +130,7 @@ impl Directory {
         self.load_folder(caller, &vitrine_core::FolderId::from(folder), Action::Edit)
             .await?;
         self.authz
-            .require_permission(caller.uid(), ServerPermission::ProjectEditor)?;
+            .require_permission(caller, ServerPermission::ProjectEditor)?;
         let explicit = slug.map(Slug::parse).transpose()?;
         let base = explicit
             .clone()
@@ -192,7 +192,7 @@ impl Directory {
         let record = plan.new.project;
         let role = self
             .authz
-            .effective_role(caller.uid(), &project_obj(&record.uid));
+            .effective_role(caller, &project_obj(&record.uid));
         Ok(ProjectView { record, role })
     }
 
@@ -349,7 +349,7 @@ impl Directory {
         let folder = &vitrine_core::FolderId::from(folder);
         caller.require_write()?;
         self.authz
-            .require_permission(caller.uid(), ServerPermission::Admin)?;
+            .require_permission(caller, ServerPermission::Admin)?;
         let name = Name::parse("name", name)?;
         self.store
             .folder(folder)
@@ -378,7 +378,7 @@ impl Directory {
         let uid = &vitrine_core::VirtualRootId::from(uid);
         caller.require_write()?;
         self.authz
-            .require_permission(caller.uid(), ServerPermission::Admin)?;
+            .require_permission(caller, ServerPermission::Admin)?;
         self.store.delete_virtual_root(uid).await?;
         self.audit
             .record(

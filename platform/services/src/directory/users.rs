@@ -45,14 +45,14 @@ impl Directory {
     fn require_admin(&self, caller: &Caller) -> ApiResult<()> {
         Ok(self
             .authz
-            .require_permission(caller.uid(), ServerPermission::Admin)?)
+            .require_permission(caller, ServerPermission::Admin)?)
     }
 
     /// Users and groups are listed for admins and holders of `list_directory`.
     fn require_directory(&self, caller: &Caller) -> ApiResult<()> {
         Ok(self
             .authz
-            .require_permission(caller.uid(), ServerPermission::ListDirectory)?)
+            .require_permission(caller, ServerPermission::ListDirectory)?)
     }
 
     pub async fn create_user(

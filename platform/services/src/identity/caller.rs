@@ -20,6 +20,13 @@ use vitrine_core::ErrorCode;
 use vitrine_storage::UserRecord;
 
 use crate::{ApiError, ApiResult};
+use vitrine_authz::{Object, Principal};
+
+impl<'a> From<&'a Caller> for Principal<'a> {
+    fn from(caller: &'a Caller) -> Self {
+        Principal::scoped(caller.uid(), caller.scope.as_ref())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
@@ -62,6 +69,8 @@ pub struct Caller {
     user: UserRecord,
     credential: Credential,
     address: Option<String>,
+    /// The one folder or project a scoped credential reaches; see [`vitrine_core::TokenScope`].
+    scope: Option<Object>,
 }
 
 impl Caller {
@@ -72,6 +81,31 @@ impl Caller {
             user,
             credential,
             address,
+            scope: None,
+        }
+    }
+
+    /// The same caller, reaching `scope` only (nothing when `None` is given, which leaves
+    /// it unscoped). Every authorization check the caller meets honours it: see
+    /// [`vitrine_authz::Principal`].
+    pub(super) fn scoped_to(mut self, scope: Option<Object>) -> Caller {
+        self.scope = scope;
+        self
+    }
+
+    /// The folder or project the caller's credential is scoped to, if any.
+    pub fn scope(&self) -> Option<&Object> {
+        self.scope.as_ref()
+    }
+
+    /// Refuses a scoped credential for what is not inside any folder or project: the
+    /// account itself (password, tokens), scheduled tasks, instance settings.
+    pub fn require_unscoped(&self, what: &str) -> ApiResult<()> {
+        match &self.scope {
+            Some(scope) => Err(ApiError::forbidden(format!(
+                "{what}: this credential is scoped to {scope} and cannot act outside it"
+            ))),
+            None => Ok(()),
         }
     }
 

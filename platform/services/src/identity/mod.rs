@@ -14,6 +14,7 @@ pub(crate) mod caller;
 mod oidc;
 mod setup;
 mod sign_in;
+mod tokens;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,7 +36,8 @@ pub use oidc::{
     AuthConfig, AuthProvider, OidcProviderConfig, OidcSignedIn, OidcStart, Provisioning,
 };
 pub use setup::SETUP_TOKEN_TTL;
-pub use sign_in::{LoginOutcome, NewApiToken, SESSION_TTL};
+pub use sign_in::{LoginOutcome, SESSION_TTL};
+pub use tokens::{NewApiToken, TokenRequest};
 
 pub struct Identity {
     store: Store,
@@ -104,7 +106,10 @@ impl Identity {
         let credential = Credential::CopyLink {
             link_uid: link.uid.clone().into(),
         };
-        Ok((Caller::new(user, credential, address), link))
+        // The link reaches its project and nothing else, whatever its identity may do.
+        let scope = vitrine_authz::Object::Project(link.project_uid.to_string());
+        let caller = Caller::new(user, credential, address).scoped_to(Some(scope));
+        Ok((caller, link))
     }
 
     /// The caller a task's run acts as: `user` (the task's identity, whom the runner

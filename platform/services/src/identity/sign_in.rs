@@ -2,8 +2,8 @@
 //! (setup, the shell, the instance's own users) is in [`super::setup`].
 
 use vitrine_core::AuditAction;
-use vitrine_core::{ErrorCode, Name, Password, ServerPermission};
-use vitrine_storage::{ApiTokenRecord, SessionRecord, UserKind, UserRecord, new_uid, now_ms};
+use vitrine_core::{ErrorCode, Password};
+use vitrine_storage::{SessionRecord, UserRecord, new_uid, now_ms};
 
 use super::Identity;
 use crate::caller::{Caller, Credential, RequestMeta};
@@ -28,13 +28,6 @@ pub struct LoginOutcome {
     pub session_token: String,
     /// Must accompany cookie-authenticated mutations as `X-CSRF-Token`.
     pub csrf_token: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewApiToken {
-    pub record: ApiTokenRecord,
-    /// The secret, shown once.
-    pub token: String,
 }
 
 impl Identity {
@@ -254,14 +247,12 @@ impl Identity {
             ));
         }
         self.touch_token(&record.uid);
-        Ok(Caller::new(
-            user,
-            Credential::ApiToken {
-                token_uid: record.uid.into(),
-                read_only: record.read_only,
-            },
-            meta.address.clone(),
-        ))
+        let scope = record.scope.as_ref().map(super::tokens::scope_object);
+        let credential = Credential::ApiToken {
+            token_uid: record.uid.into(),
+            read_only: record.read_only,
+        };
+        Ok(Caller::new(user, credential, meta.address.clone()).scoped_to(scope))
     }
 
     fn touch_token(&self, token_uid: &str) {
@@ -308,6 +299,7 @@ impl Identity {
         new: &str,
     ) -> ApiResult<()> {
         caller.require_write()?;
+        caller.require_unscoped("password")?;
         // A provider's user has no password here; giving them one would open a second
         // way in that the provider (and "OIDC only") knows nothing of.
         if caller.user().issuer != "local" {
@@ -370,121 +362,5 @@ impl Identity {
             )
             .await?;
         Ok(())
-    }
-
-    /// Issues an API token for the caller, or for a service account (admins only).
-    pub async fn create_api_token(
-        &self,
-        caller: &Caller,
-        owner_uid: Option<&str>,
-        name: &str,
-        read_only: bool,
-        expires_ms: Option<i64>,
-    ) -> ApiResult<NewApiToken> {
-        caller.require_write()?;
-        if matches!(
-            caller.credential(),
-            Credential::ApiToken { .. }
-                | Credential::CopyLink { .. }
-                | Credential::Task { .. }
-                | Credential::System { .. }
-        ) {
-            return Err(ApiError::forbidden(
-                "API tokens cannot mint further tokens; sign in to create one",
-            ));
-        }
-        let name = Name::parse("name", name)?;
-        let owner = match owner_uid {
-            None => caller.user().clone(),
-            Some(uid) if uid == caller.uid() => caller.user().clone(),
-            Some(uid) => {
-                self.authz
-                    .require_permission(caller.uid(), ServerPermission::Admin)?;
-                let u = self
-                    .store
-                    .user(&vitrine_core::UserId::from(uid))
-                    .await?
-                    .ok_or_else(|| ApiError::not_found("user"))?;
-                if u.kind != UserKind::Service {
-                    return Err(ApiError::forbidden(
-                        "tokens for other people cannot be issued; only for service accounts",
-                    ));
-                }
-                u
-            }
-        };
-        if let Some(e) = expires_ms
-            && e <= now_ms()
-        {
-            return Err(ApiError::invalid("expiresAt: must be in the future"));
-        }
-        let token = new_token("vit");
-        let record = ApiTokenRecord {
-            uid: new_uid().into(),
-            token_hash: token_hash(&token),
-            user_uid: owner.uid.clone(),
-            name: name.into_inner(),
-            read_only,
-            created_ms: now_ms(),
-            expires_ms,
-            revoked_ms: None,
-            last_used_ms: None,
-        };
-        self.store.insert_api_token(&record).await?;
-        self.audit
-            .record(
-                caller,
-                AuditAction::TokenCreate,
-                &format!("token:{}", record.uid),
-                "ok",
-                &format!("owner user:{}", owner.uid),
-            )
-            .await?;
-        Ok(NewApiToken { record, token })
-    }
-
-    pub async fn api_tokens(
-        &self,
-        caller: &Caller,
-        owner_uid: Option<&str>,
-    ) -> ApiResult<Vec<ApiTokenRecord>> {
-        let owner = owner_uid.unwrap_or(caller.uid());
-        if owner != caller.uid() {
-            self.authz
-                .require_permission(caller.uid(), ServerPermission::Admin)?;
-        }
-        Ok(self
-            .store
-            .api_tokens_of(&vitrine_core::UserId::from(owner))
-            .await?)
-    }
-
-    pub async fn revoke_api_token(
-        &self,
-        caller: &Caller,
-        token_uid: &str,
-    ) -> ApiResult<ApiTokenRecord> {
-        let token_uid = &vitrine_core::TokenId::from(token_uid);
-        caller.require_write()?;
-        let record = self
-            .store
-            .api_token(token_uid)
-            .await?
-            .ok_or_else(|| ApiError::not_found("API token"))?;
-        if record.user_uid != caller.uid() && !self.authz.is_admin(caller.uid()) {
-            return Err(ApiError::not_found("API token"));
-        }
-        self.store.revoke_api_token(token_uid).await?;
-        self.cache.forget_token(token_uid);
-        self.audit
-            .record(
-                caller,
-                AuditAction::TokenRevoke,
-                &format!("token:{token_uid}"),
-                "ok",
-                "",
-            )
-            .await?;
-        Ok(self.store.api_token(token_uid).await?.unwrap_or(record))
     }
 }

@@ -27,8 +27,7 @@ impl Sharing {
         }
         let admin = self
             .authz
-            .has_permission(caller.uid(), ServerPermission::Admin);
-        let uid = caller.uid().to_owned();
+            .has_permission(caller, ServerPermission::Admin);
         crate::scan_visible(
             page,
             |req| async move { Ok(self.store.share_links_page(project_uid, &req).await?) },
@@ -37,7 +36,7 @@ impl Sharing {
                 (admin
                     || self
                         .authz
-                        .effective_role(&uid, &crate::directory::project_obj(&l.project_uid))
+                        .effective_role(caller, &crate::directory::project_obj(&l.project_uid))
                         >= vitrine_core::Role::Manager)
                     .then_some(l)
             },

@@ -310,14 +310,14 @@ impl Sharing {
                 };
                 let role = self
                     .authz
-                    .effective_role(caller.uid(), &crate::directory::project_obj(&project.uid));
+                    .effective_role(caller, &crate::directory::project_obj(&project.uid));
                 let role = if role >= Role::Viewer {
                     role
                 } else if link.kind == LinkKind::Authenticated
                     && link.report_uid.is_some()
                     && self
                         .authz
-                        .has_permission(caller.uid(), ServerPermission::SharedReportViewer)
+                        .has_permission(caller, ServerPermission::SharedReportViewer)
                 {
                     Role::Viewer
                 } else {

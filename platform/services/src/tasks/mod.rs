@@ -161,6 +161,8 @@ impl Tasks {
 
     pub async fn create_task(&self, caller: &Caller, input: TaskInput) -> ApiResult<TaskRecord> {
         caller.require_write()?;
+        // A task runs as its owner, unscoped: a scoped token must not start one.
+        caller.require_unscoped("tasks")?;
         // Uniqueness is the index's: the write reports a taken name (see `name_taken`).
         let name = Name::parse("name", &input.name)?.into_inner();
         let run_as = self.check_task(caller, &input, None).await?;
@@ -291,6 +293,7 @@ impl Tasks {
         caller: &Caller,
         page: &PageRequest,
     ) -> ApiResult<(Vec<TaskRecord>, bool)> {
+        caller.require_unscoped("tasks")?;
         let admin = self.is_admin(caller);
         scan_visible(
             page,
@@ -303,7 +306,7 @@ impl Tasks {
 
     fn is_admin(&self, caller: &Caller) -> bool {
         self.authz
-            .require_permission(caller.uid(), ServerPermission::Admin)
+            .require_permission(caller, ServerPermission::Admin)
             .is_ok()
     }
 
@@ -313,6 +316,7 @@ impl Tasks {
         caller: &Caller,
         uid: &vitrine_core::TaskId,
     ) -> ApiResult<TaskRecord> {
+        caller.require_unscoped("tasks")?;
         let task = self
             .store
             .task(uid)

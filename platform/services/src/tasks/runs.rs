@@ -510,6 +510,7 @@ impl Tasks {
 
     pub async fn task_run(&self, caller: &Caller, run_uid: &str) -> ApiResult<TaskRunView> {
         let run_uid = &vitrine_core::TaskRunId::from(run_uid);
+        caller.require_unscoped("tasks")?;
         let run = self
             .store
             .task_run(run_uid)

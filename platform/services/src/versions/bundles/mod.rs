@@ -175,6 +175,11 @@ impl Versions {
             .export(uid)
             .await?
             .filter(|r| r.requested_by == caller.uid() && r.expires_ms > now_ms())
+            // A scoped token of the same user fetches only its scope's exports.
+            .filter(|r| {
+                let project = crate::directory::project_obj(&r.project_uid);
+                self.directory.visible(caller, &project) >= Some(vitrine_core::Role::Viewer)
+            })
             .ok_or_else(|| ApiError::not_found("export"))?;
         let bytes = self
             .store
