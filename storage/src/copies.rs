@@ -47,7 +47,12 @@ pub struct WorkingCopyRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkingCopyLinkRecord {
     pub uid: vitrine_core::CopyLinkId,
+    /// The project the link opens; empty for a folder's link (see `folder_uid`).
     pub project_uid: vitrine_core::ProjectId,
+    /// A folder's link opens any project inside the folder that its identity may reach;
+    /// the copy names the project on each request.
+    #[serde(default)]
+    pub folder_uid: Option<vitrine_core::FolderId>,
     pub token_hash: String,
     pub created_by: vitrine_core::UserId,
     pub created_ms: i64,
@@ -67,6 +72,16 @@ pub struct WorkingCopyLinkRecord {
     /// none: the link acts as its creator.
     #[serde(default)]
     pub acts_as: Option<vitrine_core::UserId>,
+}
+
+impl WorkingCopyLinkRecord {
+    /// What the link reaches: its project, or its folder and everything inside it.
+    pub fn scope(&self) -> vitrine_core::TokenScope {
+        match &self.folder_uid {
+            Some(f) => vitrine_core::TokenScope::Folder(f.clone()),
+            None => vitrine_core::TokenScope::Project(self.project_uid.clone()),
+        }
+    }
 }
 
 /// A file made for download (a project bundle, a report file): the bytes are an
@@ -171,15 +186,22 @@ impl Store {
         .await
     }
 
+    /// The links of one project, or of one folder (not its projects' own links).
     pub async fn working_copy_links(
         &self,
-        project_uid: &vitrine_core::ProjectId,
+        scope: &vitrine_core::TokenScope,
     ) -> StorageResult<Vec<WorkingCopyLinkRecord>> {
-        self.rows(
-            "SELECT * FROM working_copy_link WHERE project_uid = $p ORDER BY uid",
-            json!({ "p": project_uid }),
-        )
-        .await
+        let (sql, id) = match scope {
+            vitrine_core::TokenScope::Project(p) => (
+                "SELECT * FROM working_copy_link WHERE project_uid = $id ORDER BY uid",
+                p.as_str(),
+            ),
+            vitrine_core::TokenScope::Folder(f) => (
+                "SELECT * FROM working_copy_link WHERE folder_uid = $id ORDER BY uid",
+                f.as_str(),
+            ),
+        };
+        self.rows(sql, json!({ "id": id })).await
     }
 
     pub async fn revoke_working_copy_link(

@@ -171,6 +171,7 @@ impl Store {
                 DELETE report WHERE project_uid IN $pids;
                 DELETE access_filter WHERE project_uid IN $pids;
                 DELETE upload WHERE project_uid IN $pids;
+                DELETE working_copy_link WHERE project_uid IN $pids OR folder_uid IN $fids;
                 COMMIT;"#,
                 json!({ "fids": folder_uids, "objs": objects }),
             )

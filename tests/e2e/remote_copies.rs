@@ -268,3 +268,148 @@ async fn a_working_copy_on_another_instance_syncs_through_a_link() {
     assert_eq!(code(&r), "LINK_NOT_VALID", "{r}");
     assert_eq!(title_of(a, &w.admin, &w.project).await, "Tested on staging");
 }
+
+const FOLDER_LINK: &str = "mutation($f:ID,$p:ID,$s:ID){createWorkingCopyLink(folderId:$f,projectId:$p,allowPush:true,serviceAccountId:$s){url link{id projectId folderId}}}";
+
+#[tokio::test]
+async fn a_folders_link_opens_the_projects_inside_it_and_none_beside_it() {
+    let w = published_world().await;
+    let a = &w.s;
+    let (b, b_admin, b_folder) = second_instance(w.files.path()).await;
+    let elsewhere = a.folder(&w.admin, None, "Elsewhere").await;
+    let (outside, _) = a.project(&w.admin, &elsewhere, "Outside").await;
+    let r = a
+        .gql(
+            &w.admin.auth,
+            "mutation{createServiceAccount(username:\"deployer\"){id}}",
+            json!({}),
+        )
+        .await;
+    let deployer = data(&r)["createServiceAccount"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The account could edit both folders; the link reaches one.
+    for folder in [&w.folder, &elsewhere] {
+        let (who, on) = (format!("user:{deployer}"), format!("folder:{folder}"));
+        data(&a.grant(&w.admin, &who, &on, "EDITOR").await);
+    }
+
+    // Exactly one of projectId and folderId, from the folder's managers only.
+    for vars in [
+        json!({"s": deployer}),
+        json!({"f": w.folder, "p": w.project, "s": deployer}),
+    ] {
+        let r = a.gql(&w.admin.auth, FOLDER_LINK, vars).await;
+        assert_eq!(code(&r), "INVALID_INPUT", "{r}");
+    }
+    let r = a
+        .gql(
+            &w.editor.auth,
+            FOLDER_LINK,
+            json!({"f": w.folder, "s": deployer}),
+        )
+        .await;
+    assert!(
+        ["FORBIDDEN", "NOT_FOUND"].contains(&code(&r).as_str()),
+        "{r}"
+    );
+    let r = a
+        .gql(
+            &w.admin.auth,
+            FOLDER_LINK,
+            json!({"f": w.folder, "s": deployer}),
+        )
+        .await;
+    let made = &data(&r)["createWorkingCopyLink"];
+    assert_eq!(made["link"]["folderId"], w.folder.as_str());
+    assert!(made["link"]["projectId"].is_null());
+    let link_id = made["link"]["id"].clone();
+    let link = made["url"].as_str().unwrap().to_owned();
+    // Listed with its folder, not with the folder's projects.
+    let list = "query($f:ID,$p:ID){workingCopyLinks(folderId:$f,projectId:$p){id folderId}}";
+    let r = a.gql(&w.admin.auth, list, json!({"f": w.folder})).await;
+    assert_eq!(data(&r)["workingCopyLinks"].as_array().unwrap().len(), 1);
+    let r = a.gql(&w.admin.auth, list, json!({"p": w.project})).await;
+    assert_eq!(data(&r)["workingCopyLinks"], json!([]));
+
+    // The copy names the project. Without one, with a malformed one, or with one beside
+    // the folder, nothing is made.
+    let copies = || async {
+        let q = "query($f:ID){projects(folderId:$f){nodes{id}}}";
+        let r = b.gql(&b_admin.auth, q, json!({"f": b_folder})).await;
+        data(&r)["projects"]["nodes"].as_array().unwrap().len()
+    };
+    let attempt = |l: String| {
+        let vars = json!({"l": l, "f": b_folder, "n": "Attempt"});
+        let (b, who) = (&b, &b_admin);
+        async move { b.gql(&who.auth, COPY, vars).await }
+    };
+    let r = attempt(link.clone()).await;
+    assert_eq!(code(&r), "INVALID_INPUT", "{r}");
+    assert!(message(&r).contains("?project="), "{r}");
+    let r = attempt(format!("{link}?proj={}", w.project)).await;
+    assert_eq!(code(&r), "INVALID_INPUT", "{r}");
+    let r = attempt(format!("{link}?project={outside}")).await;
+    assert_eq!(code(&r), "LINK_NOT_VALID", "{r}");
+    // A project's link opens its project only, whatever the copy names.
+    let r = a
+        .gql(&w.admin.auth, PULL_LINK, json!({"p": w.project}))
+        .await;
+    let project_link = data(&r)["createWorkingCopyLink"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = attempt(format!("{project_link}?project={outside}")).await;
+    assert_eq!(code(&r), "LINK_NOT_VALID", "{r}");
+    assert_eq!(copies().await, 0);
+
+    // A project inside: copied, pushed to and pulled from through the folder's link.
+    let vars =
+        json!({"l": format!("{link}?project={}", w.project), "f": b_folder, "n": "Via folder"});
+    let copy = working_copy(&b, &b_admin, vars).await;
+    assert_eq!(
+        order_count(&b, &b_admin, &copy).await,
+        order_count(a, &w.admin, &w.project).await
+    );
+    let (report, def) = first_report(&b, &b_admin, &copy).await;
+    set_title(&b, &b_admin, &report, &def, "Through the folder").await;
+    let r = b.gql(&b_admin.auth, PUSH, json!({"p": copy})).await;
+    assert_eq!(data(&r)["pushWorkingCopy"]["revisions"], 1, "{r}");
+    assert_eq!(
+        title_of(a, &w.admin, &w.project).await,
+        "Through the folder"
+    );
+    let (report, def) = first_report(a, &w.admin, &w.project).await;
+    set_title(a, &w.admin, &report, &def, "Changed at the origin").await;
+    let r = b.gql(&b_admin.auth, PULL, json!({"p": copy})).await;
+    assert!(data(&r)["pullWorkingCopy"]["head"].is_number(), "{r}");
+    assert_eq!(title_of(&b, &b_admin, &copy).await, "Changed at the origin");
+    // The origin audited the push on the project, as the service account.
+    let r = a
+        .gql(
+            &w.admin.auth,
+            "{auditEvents(first:5, filter:{actionPrefix:\"working_copy.push\"}){nodes{actorName object}}}",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data(&r)["auditEvents"]["nodes"][0],
+        json!({"actorName": "deployer", "object": format!("project:{}", w.project)})
+    );
+
+    // Revoking the folder's link ends every copy made through it.
+    let m = "mutation($f:ID,$i:ID!){revokeWorkingCopyLink(folderId:$f,id:$i)}";
+    let r = a
+        .gql(&w.admin.auth, m, json!({"f": w.folder, "i": link_id}))
+        .await;
+    assert_eq!(data(&r)["revokeWorkingCopyLink"], true);
+    let (report, def) = first_report(&b, &b_admin, &copy).await;
+    set_title(&b, &b_admin, &report, &def, "Too late").await;
+    let r = b.gql(&b_admin.auth, PUSH, json!({"p": copy})).await;
+    assert_eq!(code(&r), "LINK_NOT_VALID", "{r}");
+    assert_eq!(
+        title_of(a, &w.admin, &w.project).await,
+        "Changed at the origin"
+    );
+}

@@ -81,7 +81,11 @@ async fn a_scoped_token_reaches_its_project_or_folder_and_nothing_else() {
         "{refused}"
     );
     let r = s
-        .gql(&one, "query($i:ID){project(id:$i){name}}", json!({"i": fleet}))
+        .gql(
+            &one,
+            "query($i:ID){project(id:$i){name}}",
+            json!({"i": fleet}),
+        )
         .await;
     assert_eq!(code(&r), "NOT_FOUND");
     // The folder above the project stays navigable, its sibling does not show.
@@ -99,18 +103,23 @@ async fn a_scoped_token_reaches_its_project_or_folder_and_nothing_else() {
 
     // Scoped to a folder: everything inside it, nothing beside it.
     let folder_token = bearer(&mint(&s, &session, &format!("folder:{sales}"), None).await);
-    assert_eq!(
-        project_names(&s, &folder_token).await,
-        ["North 2", "South"]
-    );
+    assert_eq!(project_names(&s, &folder_token).await, ["North 2", "South"]);
     let r = rename(&s, &folder_token, &south, "South 2").await;
     assert_eq!(data(&r)["renameProject"]["name"], "South 2");
     let refused = rename(&s, &folder_token, &fleet, "Fleet 2").await;
     assert!(refused.get("errors").is_some(), "{refused}");
     let r = s
-        .gql(&ria.auth, "query($i:ID){project(id:$i){name}}", json!({"i": fleet}))
+        .gql(
+            &ria.auth,
+            "query($i:ID){project(id:$i){name}}",
+            json!({"i": fleet}),
+        )
         .await;
-    assert_eq!(data(&r)["project"]["name"], "Fleet", "the refusal changed nothing");
+    assert_eq!(
+        data(&r)["project"]["name"],
+        "Fleet",
+        "the refusal changed nothing"
+    );
 
     // Revoking the scoped token ends it like any other.
     let list = s.gql(&session, "{apiTokens{id scope}}", json!({})).await;
@@ -143,21 +152,33 @@ async fn a_scoped_token_carries_no_server_permission_and_cannot_touch_the_accoun
     for (query, what) in [
         ("{users{nodes{id}}}", "the user directory"),
         ("{auditEvents{nodes{action}}}", "the audit log"),
-        ("mutation{createFolder(name:\"Root\"){id}}", "a folder at the top"),
-        ("mutation{createServiceAccount(username:\"bot\"){id}}", "a service account"),
+        (
+            "mutation{createFolder(name:\"Root\"){id}}",
+            "a folder at the top",
+        ),
+        (
+            "mutation{createServiceAccount(username:\"bot\"){id}}",
+            "a service account",
+        ),
         ("{tasks{nodes{id}}}", "tasks"),
         ("{apiTokens{id}}", "the account's tokens"),
         (
             "mutation{changePassword(currentPassword:\"x\",newPassword:\"another long password\")}",
             "the password",
         ),
-        ("mutation{createApiToken(name:\"more\"){token}}", "a further token"),
+        (
+            "mutation{createApiToken(name:\"more\"){token}}",
+            "a further token",
+        ),
     ] {
         let r = s.gql(&scoped, query, json!({})).await;
         assert_eq!(code(&r), "FORBIDDEN", "{what}: {r}");
     }
     let r = s.gql(&scoped, "{users{nodes{id}}}", json!({})).await;
-    assert!(message(&r).contains("scoped to"), "the refusal says why: {r}");
+    assert!(
+        message(&r).contains("scoped to"),
+        "the refusal says why: {r}"
+    );
     // The unscoped session still has all of it.
     let r = s.gql(&session, "{users{nodes{id}}}", json!({})).await;
     assert!(data(&r)["users"]["nodes"].is_array());
@@ -203,9 +224,16 @@ async fn scopes_are_checked_when_the_token_is_issued() {
     // Admins issue scoped tokens to service accounts, which then hold the account's own
     // roles inside the scope only.
     let r = s
-        .gql(&admin.auth, "mutation{createServiceAccount(username:\"nightly\"){id}}", json!({}))
+        .gql(
+            &admin.auth,
+            "mutation{createServiceAccount(username:\"nightly\"){id}}",
+            json!({}),
+        )
         .await;
-    let bot = data(&r)["createServiceAccount"]["id"].as_str().unwrap().to_owned();
+    let bot = data(&r)["createServiceAccount"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     for folder in [&open, &closed] {
         on_folder(&s, &admin, &bot, folder, "EDITOR").await;
     }
@@ -230,5 +258,8 @@ async fn scopes_are_checked_when_the_token_is_issued() {
         )
         .await;
     let details = data(&r)["auditEvents"]["nodes"].to_string();
-    assert!(details.contains(&format!("scoped to folder:{open}")), "{details}");
+    assert!(
+        details.contains(&format!("scoped to folder:{open}")),
+        "{details}"
+    );
 }

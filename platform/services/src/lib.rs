@@ -92,7 +92,9 @@ pub use identity::{
 pub use install::SyncOutcome;
 pub use plugins::{MAX_PLUGIN_BYTES, PluginRegistry};
 pub use policy::{Policy, PolicyKnown};
-pub use remote::{CopyLinkRights, MAX_LINK_HOURS, NewCopyLink, RemoteHead};
+pub use remote::{
+    CopyLinkRights, LinkUse, MAX_LINK_HOURS, NewCopyLink, RemoteHead, copy_link_scope,
+};
 pub use reports::TileDownload;
 pub use security::{AccessRule, BoostTarget, DataSecurity};
 pub use sharing::{

@@ -306,8 +306,7 @@ impl Policy {
         }
         // A caller who may not see the object hears the same "not found" as from any
         // other read, whether it exists or not.
-        if !self.authz.is_admin(caller)
-            && self.authz.effective_role(caller, &object) < Role::Viewer
+        if !self.authz.is_admin(caller) && self.authz.effective_role(caller, &object) < Role::Viewer
         {
             return Err(ApiError::not_found(&object.to_string()));
         }

@@ -63,11 +63,13 @@ pub struct WorkingCopyOf {
     pub synced_at: DateTime<Utc>,
 }
 
-/// A working-copy link of a project (the token is shown once, at creation).
+/// A working-copy link of a project, or of a folder's projects (the token is shown once,
+/// at creation). Exactly one of `projectId` and `folderId` is set.
 #[derive(SimpleObject)]
 pub struct WorkingCopyLink {
     pub id: ID,
-    pub project_id: ID,
+    pub project_id: Option<ID>,
+    pub folder_id: Option<ID>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub revoked: bool,
@@ -84,7 +86,8 @@ impl From<WorkingCopyLinkRecord> for WorkingCopyLink {
     fn from(l: WorkingCopyLinkRecord) -> Self {
         WorkingCopyLink {
             id: ID(l.uid.into()),
-            project_id: ID(l.project_uid.into()),
+            project_id: l.folder_uid.is_none().then(|| ID(l.project_uid.into())),
+            folder_id: l.folder_uid.map(|f| ID(f.into())),
             created_at: time(l.created_ms),
             expires_at: time(l.expires_ms),
             revoked: l.revoked,
@@ -180,18 +183,15 @@ impl CopyQuery {
             .collect())
     }
 
-    /// The project's working-copy links (its managers).
+    /// The working-copy links of a project, or of a folder (its managers).
     async fn working_copy_links(
         &self,
         ctx: &Context<'_>,
-        project_id: ID,
+        project_id: Option<ID>,
+        folder_id: Option<ID>,
     ) -> R<Vec<WorkingCopyLink>> {
-        let (s, c) = member(ctx)?;
-        let list = s
-            .versions()
-            .working_copy_links(c, &project_id)
-            .await
-            .gql()?;
+        let ((s, c), on) = (member(ctx)?, link_scope(project_id, folder_id)?);
+        let list = s.versions().working_copy_links(c, &on).await.gql()?;
         Ok(list.into_iter().map(Into::into).collect())
     }
 }
@@ -281,15 +281,18 @@ impl CopyMutation {
         Ok(true)
     }
 
-    /// A link another instance uses to make and sync a working copy of this project
-    /// (its managers), valid `expiresInHours` (1 to 2160). It reads only, unless
+    /// A link another instance uses to make and sync a working copy of project
+    /// `projectId`, or of any project inside folder `folderId` that the link's identity
+    /// may reach (the copy names it: `URL?project=ID`), for their managers. Valid
+    /// `expiresInHours` (1 to 2160). It reads only, unless
     /// `allowPush` (and `allowForce`, for pushes past changes made here meanwhile). With
     /// `serviceAccountId` it acts as that service account, with its roles (disable the
     /// account to stop every copy using it); otherwise as you.
     async fn create_working_copy_link(
         &self,
         ctx: &Context<'_>,
-        project_id: ID,
+        project_id: Option<ID>,
+        folder_id: Option<ID>,
         #[graphql(default = 24)] expires_in_hours: i64,
         #[graphql(default = false)] allow_push: bool,
         #[graphql(default = false)] allow_force: bool,
@@ -297,33 +300,29 @@ impl CopyMutation {
     ) -> R<CreatedWorkingCopyLink> {
         let (s, c) = on(ctx, Services::versions)?;
         let base = super::sharing_types::url(ctx, "");
-        let l = s
-            .create_working_copy_link(
-                c,
-                &project_id,
-                expires_in_hours,
-                &base,
-                crate::services::CopyLinkRights {
-                    push: allow_push,
-                    force: allow_force,
-                },
-                service_account_id.as_deref().map(String::as_str),
-            )
-            .await
-            .gql()?;
+        let (push, force) = (allow_push, allow_force);
+        let rights = crate::services::CopyLinkRights { push, force };
+        let (on, who) = (link_scope(project_id, folder_id)?, service_account_id);
+        let who = who.as_ref().map(|i| i.as_str());
+        let l = s.create_working_copy_link(c, on, expires_in_hours, &base, rights, who);
+        let l = l.await.gql()?;
         Ok(CreatedWorkingCopyLink {
             link: l.record.into(),
             url: l.url,
         })
     }
 
-    async fn revoke_working_copy_link(&self, ctx: &Context<'_>, project_id: ID, id: ID) -> R<bool> {
-        let (s, c) = member(ctx)?;
-        s.versions()
-            .revoke_working_copy_link(c, &project_id, &id)
-            .await
-            .gql()?;
-        Ok(true)
+    /// Revokes link `id` of project `projectId` or folder `folderId`.
+    async fn revoke_working_copy_link(
+        &self,
+        ctx: &Context<'_>,
+        project_id: Option<ID>,
+        folder_id: Option<ID>,
+        id: ID,
+    ) -> R<bool> {
+        let ((s, c), on) = (member(ctx)?, link_scope(project_id, folder_id)?);
+        let done = s.versions().revoke_working_copy_link(c, &on, &id).await;
+        done.gql().map(|()| true)
     }
 
     /// Packs the project — head content, whole history, datasets, parameters, never
@@ -396,4 +395,9 @@ impl CopyMutation {
             .gql()?;
         Ok(Project::from(p))
     }
+}
+
+/// The project or folder a working-copy link is for: exactly one of the two.
+fn link_scope(project: Option<ID>, folder: Option<ID>) -> R<vitrine_core::TokenScope> {
+    Ok(crate::services::copy_link_scope(project.map(|i| i.0), folder.map(|i| i.0)).gql()?)
 }

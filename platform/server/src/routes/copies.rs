@@ -6,7 +6,8 @@
 //!   for bundles beyond GraphQL's upload limit (up to the bundle limit, 2 GiB);
 //! - `GET /wc/api/head`, `GET /wc/api/bundle`, `POST /wc/api/push?base=N&force=B`: the
 //!   origin's side of working copies on other instances, authenticated by the
-//!   working-copy link's token as a bearer token.
+//!   working-copy link's token as a bearer token; `project=ID` names the project of a
+//!   folder's link.
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use poem::web::{Data, Path, Query};
 use poem::{Body, Request, Response, handler};
 use serde::Deserialize;
 use vitrine_api::ApiError;
+use vitrine_api::services::LinkUse;
 use vitrine_api::services::bundles::BundleSource;
 use vitrine_api::services::bundles::format::BundleLimits;
 use vitrine_core::ErrorCode;
@@ -125,8 +127,11 @@ pub async fn import_bundle(
     result.unwrap_or_else(|e| error_response(&e))
 }
 
-fn link_token(req: &Request) -> Result<String, ApiError> {
-    req.header("authorization")
+/// The link's token (as a bearer token), the caller's address and the project a folder's
+/// link names (`?project=ID`).
+fn link_use(req: &Request, project: Option<String>) -> Result<LinkUse, ApiError> {
+    let token = req
+        .header("authorization")
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned)
         .ok_or_else(|| {
@@ -134,18 +139,29 @@ fn link_token(req: &Request) -> Result<String, ApiError> {
                 ErrorCode::LinkNotValid,
                 "send the working-copy link's token as `Authorization: Bearer TOKEN`",
             )
-        })
+        })?;
+    Ok(LinkUse {
+        token,
+        address: request_meta(req).address,
+        project,
+    })
+}
+
+/// The project a request through a folder's link is about.
+#[derive(Debug, Deserialize)]
+pub struct LinkProject {
+    project: Option<String>,
 }
 
 #[handler]
-pub async fn head(req: &Request, state: Data<&Arc<AppState>>) -> Response {
+pub async fn head(
+    req: &Request,
+    Query(p): Query<LinkProject>,
+    state: Data<&Arc<AppState>>,
+) -> Response {
     let result = async {
-        let token = link_token(req)?;
-        let head = state
-            .services
-            .versions()
-            .origin_head(&token, request_meta(req).address)
-            .await?;
+        let link_use = link_use(req, p.project)?;
+        let head = state.services.versions().origin_head(&link_use).await?;
         Ok::<_, ApiError>(json_response(
             StatusCode::OK,
             &serde_json::to_value(head).unwrap_or_default(),
@@ -156,14 +172,14 @@ pub async fn head(req: &Request, state: Data<&Arc<AppState>>) -> Response {
 }
 
 #[handler]
-pub async fn bundle(req: &Request, state: Data<&Arc<AppState>>) -> Response {
+pub async fn bundle(
+    req: &Request,
+    Query(p): Query<LinkProject>,
+    state: Data<&Arc<AppState>>,
+) -> Response {
     let result = async {
-        let token = link_token(req)?;
-        let bytes = state
-            .services
-            .versions()
-            .origin_bundle(&token, request_meta(req).address)
-            .await?;
+        let link_use = link_use(req, p.project)?;
+        let bytes = state.services.versions().origin_bundle(&link_use).await?;
         Ok::<_, ApiError>(
             Response::builder()
                 .content_type("application/zip")
@@ -180,6 +196,7 @@ pub struct PushParams {
     base: i64,
     #[serde(default)]
     force: bool,
+    project: Option<String>,
 }
 
 #[handler]
@@ -190,20 +207,12 @@ pub async fn push(
     state: Data<&Arc<AppState>>,
 ) -> Response {
     let result = async {
-        let token = link_token(req)?;
-        let meta = request_meta(req);
-        let instance = meta.address.clone().map(|a| format!("instance at {a}"));
+        let link_use = link_use(req, p.project)?;
+        let instance = (link_use.address.clone()).map(|a| format!("instance at {a}"));
         let outcome = state
             .services
             .versions()
-            .origin_push(
-                &token,
-                meta.address,
-                bundle_body(body),
-                p.base,
-                p.force,
-                instance,
-            )
+            .origin_push(&link_use, bundle_body(body), p.base, p.force, instance)
             .await?;
         Ok::<_, ApiError>(json_response(
             StatusCode::OK,

@@ -179,9 +179,7 @@ impl Directory {
                 .require_permission(caller, ServerPermission::Admin)?,
         }
         let record = self.insert_folder(caller, name, parent).await?;
-        let role = self
-            .authz
-            .effective_role(caller, &folder_obj(&record.uid));
+        let role = self.authz.effective_role(caller, &folder_obj(&record.uid));
         Ok(FolderView { record, role })
     }
 

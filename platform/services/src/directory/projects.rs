@@ -75,9 +75,7 @@ impl Directory {
             |pr| async move { Ok(self.store.projects_page(folder, &pr).await?) },
             |p| &p.uid,
             |p| {
-                let role = self
-                    .authz
-                    .effective_role(caller, &project_obj(&p.uid));
+                let role = self.authz.effective_role(caller, &project_obj(&p.uid));
                 (role >= Role::Viewer).then_some(ProjectView { record: p, role })
             },
         )
@@ -190,9 +188,7 @@ impl Directory {
     ) -> ApiResult<ProjectView> {
         self.authz.lines_written(&plan.new.policies).await?;
         let record = plan.new.project;
-        let role = self
-            .authz
-            .effective_role(caller, &project_obj(&record.uid));
+        let role = self.authz.effective_role(caller, &project_obj(&record.uid));
         Ok(ProjectView { record, role })
     }
 

@@ -22,6 +22,14 @@ use vitrine_storage::UserRecord;
 use crate::{ApiError, ApiResult};
 use vitrine_authz::{Object, Principal};
 
+/// The authorization object a token scope stands for.
+pub(crate) fn scope_object(scope: &vitrine_core::TokenScope) -> Object {
+    match scope {
+        vitrine_core::TokenScope::Project(p) => Object::Project(p.to_string()),
+        vitrine_core::TokenScope::Folder(f) => Object::Folder(f.to_string()),
+    }
+}
+
 impl<'a> From<&'a Caller> for Principal<'a> {
     fn from(caller: &'a Caller) -> Self {
         Principal::scoped(caller.uid(), caller.scope.as_ref())

@@ -106,8 +106,9 @@ impl Identity {
         let credential = Credential::CopyLink {
             link_uid: link.uid.clone().into(),
         };
-        // The link reaches its project and nothing else, whatever its identity may do.
-        let scope = vitrine_authz::Object::Project(link.project_uid.to_string());
+        // The link reaches its project or folder and nothing else, whatever its identity
+        // may do elsewhere.
+        let scope = caller::scope_object(&link.scope());
         let caller = Caller::new(user, credential, address).scoped_to(Some(scope));
         Ok((caller, link))
     }

@@ -247,7 +247,7 @@ impl Identity {
             ));
         }
         self.touch_token(&record.uid);
-        let scope = record.scope.as_ref().map(super::tokens::scope_object);
+        let scope = record.scope.as_ref().map(crate::caller::scope_object);
         let credential = Credential::ApiToken {
             token_uid: record.uid.into(),
             read_only: record.read_only,

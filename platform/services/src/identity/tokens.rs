@@ -7,7 +7,7 @@ use vitrine_core::{AuditAction, Name, Role, ServerPermission, TokenScope};
 use vitrine_storage::{ApiTokenRecord, UserKind, new_uid, now_ms};
 
 use super::Identity;
-use crate::caller::{Caller, Credential};
+use crate::caller::{Caller, Credential, scope_object};
 use crate::secrets::{new_token, token_hash};
 use crate::{ApiError, ApiResult};
 
@@ -28,14 +28,6 @@ pub struct TokenRequest<'a> {
     pub expires_ms: Option<i64>,
     /// `project:ID` or `folder:ID`: the only part of the instance the token reaches.
     pub scope: Option<&'a str>,
-}
-
-/// The authorization object a token scope stands for.
-pub(crate) fn scope_object(scope: &TokenScope) -> Object {
-    match scope {
-        TokenScope::Project(p) => Object::Project(p.to_string()),
-        TokenScope::Folder(f) => Object::Folder(f.to_string()),
-    }
 }
 
 impl Identity {

@@ -25,9 +25,7 @@ impl Sharing {
                 .project_for(caller, &vitrine_core::ProjectId::from(p), Action::Manage)
                 .await?;
         }
-        let admin = self
-            .authz
-            .has_permission(caller, ServerPermission::Admin);
+        let admin = self.authz.has_permission(caller, ServerPermission::Admin);
         crate::scan_visible(
             page,
             |req| async move { Ok(self.store.share_links_page(project_uid, &req).await?) },

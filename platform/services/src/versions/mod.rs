@@ -8,6 +8,7 @@
 
 pub mod bundles;
 pub(crate) mod install;
+pub(crate) mod origin;
 pub(crate) mod remote;
 pub(crate) mod report_file;
 pub(crate) mod revisions;

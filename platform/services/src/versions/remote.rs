@@ -4,16 +4,16 @@
 //! asks for the origin's head, over HTTPS (plain HTTP only to a loopback address).
 //! The link acts for its creator, whose manager role is checked at every use.
 
-use std::time::Duration;
 use vitrine_core::AuditAction;
 
 use vitrine_authz::Action;
-use vitrine_core::ErrorCode;
+use vitrine_core::TokenScope;
 use vitrine_storage::{WorkingCopyLinkRecord, WorkingCopyRecord, new_uid, now_ms};
 
 use super::Versions;
 use super::install::Install;
 use super::install::SyncOutcome;
+use super::origin::RemoteOrigin;
 use crate::caller::Caller;
 use crate::directory::ProjectView;
 use crate::guard::{Edit, Manage};
@@ -38,18 +38,39 @@ pub struct NewCopyLink {
     pub record: WorkingCopyLinkRecord,
 }
 
+/// One request another instance makes through a working-copy link: the link's token,
+/// where it came from, and the project it names (required for a folder's link).
+#[derive(Debug, Clone, Default)]
+pub struct LinkUse {
+    pub token: String,
+    pub address: Option<String>,
+    pub project: Option<String>,
+}
+
+/// The project or the folder a working-copy link is made for, listed on or revoked on:
+/// exactly one of the two ids.
+pub fn copy_link_scope(project: Option<String>, folder: Option<String>) -> ApiResult<TokenScope> {
+    match (project, folder) {
+        (Some(p), None) => Ok(TokenScope::Project(p.into())),
+        (None, Some(f)) => Ok(TokenScope::Folder(f.into())),
+        _ => Err(ApiError::invalid(
+            "projectId, folderId: give exactly one (a link for one project, or for every project in a folder)",
+        )),
+    }
+}
+
 impl Versions {
-    /// Issues a working-copy link for `project_uid` (its managers).
+    /// Issues a working-copy link for one project or for the projects of one folder (the
+    /// managers of that project or folder).
     pub async fn create_working_copy_link(
         &self,
         caller: &Caller,
-        project_uid: &str,
+        scope: TokenScope,
         hours: i64,
         public_base: &str,
         rights: CopyLinkRights,
         service_account: Option<&str>,
     ) -> ApiResult<NewCopyLink> {
-        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         caller.require_write()?;
         if !(1..=MAX_LINK_HOURS).contains(&hours) {
             return Err(ApiError::invalid(format!(
@@ -61,18 +82,21 @@ impl Versions {
                 "allowForce: a link that may force a push must allow pushing",
             ));
         }
-        self.directory
-            .project_for(caller, project_uid, Action::Manage)
-            .await?;
+        self.manage_link_scope(caller, &scope).await?;
         let acts_as = match service_account {
             Some(uid) => Some(self.link_identity(uid).await?),
             None => None,
         };
         let token = new_token("vwc");
         let now = now_ms();
+        let (project_uid, folder_uid) = match &scope {
+            TokenScope::Project(p) => (p.clone(), None),
+            TokenScope::Folder(f) => (Default::default(), Some(f.clone())),
+        };
         let record = WorkingCopyLinkRecord {
             uid: new_uid().into(),
-            project_uid: project_uid.into(),
+            project_uid,
+            folder_uid,
             token_hash: token_hash(&token),
             created_by: caller.uid().into(),
             created_ms: now,
@@ -88,7 +112,7 @@ impl Versions {
             .record(
                 caller,
                 AuditAction::WorkingCopyLink,
-                &format!("project:{project_uid}"),
+                &scope.to_string(),
                 "ok",
                 &format!(
                     "expires in {hours} h{}{}{}",
@@ -105,6 +129,23 @@ impl Versions {
             url: format!("{}/wc/{token}", public_base.trim_end_matches('/')),
             record,
         })
+    }
+
+    /// Refuses unless the caller manages the link's project or folder.
+    async fn manage_link_scope(&self, caller: &Caller, scope: &TokenScope) -> ApiResult<()> {
+        match scope {
+            TokenScope::Project(p) => {
+                self.directory
+                    .project_for(caller, p, Action::Manage)
+                    .await?;
+            }
+            TokenScope::Folder(f) => {
+                self.directory
+                    .load_folder(caller, f, Action::Manage)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// The service account a link may act as: an existing, enabled service account.
@@ -124,29 +165,22 @@ impl Versions {
     pub async fn working_copy_links(
         &self,
         caller: &Caller,
-        project_uid: &str,
+        scope: &TokenScope,
     ) -> ApiResult<Vec<WorkingCopyLinkRecord>> {
-        let project_uid = &vitrine_core::ProjectId::from(project_uid);
-        self.directory
-            .project_for(caller, project_uid, Action::Manage)
-            .await?;
-        Ok(self.store.working_copy_links(project_uid).await?)
+        self.manage_link_scope(caller, scope).await?;
+        Ok(self.store.working_copy_links(scope).await?)
     }
 
     pub async fn revoke_working_copy_link(
         &self,
         caller: &Caller,
-        project_uid: &str,
+        scope: &TokenScope,
         link_uid: &str,
     ) -> ApiResult<()> {
         let link_uid = &vitrine_core::CopyLinkId::from(link_uid);
-
-        let project_uid = &vitrine_core::ProjectId::from(project_uid);
         caller.require_write()?;
-        self.directory
-            .project_for(caller, project_uid, Action::Manage)
-            .await?;
-        let links = self.store.working_copy_links(project_uid).await?;
+        self.manage_link_scope(caller, scope).await?;
+        let links = self.store.working_copy_links(scope).await?;
         if !links.iter().any(|l| l.uid == link_uid) {
             return Err(ApiError::not_found("working-copy link"));
         }
@@ -155,7 +189,7 @@ impl Versions {
             .record(
                 caller,
                 AuditAction::WorkingCopyLinkRevoke,
-                &format!("project:{project_uid}"),
+                &scope.to_string(),
                 "ok",
                 link_uid,
             )
@@ -163,18 +197,33 @@ impl Versions {
         Ok(())
     }
 
-    /// The project a working-copy link opens and a caller acting as the link's identity.
-    /// A link that acts as a service account needs that account's own role for `need`
-    /// (view to pull, edit to push); a link that acts as its creator needs the creator to
-    /// be a manager still. Unknown, revoked and expired links, and identities that lost
-    /// the role or were disabled, all get the same answer.
+    /// The project a working-copy link opens and a caller acting as the link's identity,
+    /// reaching the link's project or folder only. A folder's link opens the project the
+    /// request names, when it is inside the folder. A link that acts as a service account
+    /// needs that account's own role for `need` (view to pull, edit to push); a link that
+    /// acts as its creator needs the creator to be a manager still. Unknown, revoked and
+    /// expired links, projects outside the link, and identities that lost the role or
+    /// were disabled, all get the same answer.
     pub async fn open_copy_link(
         &self,
-        token: &str,
-        address: Option<String>,
+        link_use: &LinkUse,
         need: Action,
     ) -> ApiResult<(ProjectView, Caller, WorkingCopyLinkRecord)> {
-        let (caller, link) = self.identity.copy_link_caller(token, address).await?;
+        let (caller, link) = self
+            .identity
+            .copy_link_caller(&link_use.token, link_use.address.clone())
+            .await?;
+        let refused = crate::identity::copy_link_refused;
+        let target = match (&link.folder_uid, &link_use.project) {
+            (Some(_), Some(p)) => vitrine_core::ProjectId::from(p.as_str()),
+            (Some(_), None) => {
+                return Err(ApiError::invalid(
+                    "project: this working-copy link is a folder's; name the project (BASE/wc/TOKEN?project=ID)",
+                ));
+            }
+            (None, Some(p)) if *p != link.project_uid => return Err(refused()),
+            (None, _) => link.project_uid.clone(),
+        };
         let need = if link.acts_as.is_some() {
             need
         } else {
@@ -182,9 +231,9 @@ impl Versions {
         };
         let project = self
             .directory
-            .project_for(&caller, &link.project_uid, need)
+            .project_for(&caller, &target, need)
             .await
-            .map_err(|_| crate::identity::copy_link_refused())?;
+            .map_err(|_| refused())?;
         self.store
             .touch_working_copy_link(&link.uid, now_ms())
             .await?;
@@ -192,8 +241,8 @@ impl Versions {
     }
 
     /// Origin side: the head a link's project is at.
-    pub async fn origin_head(&self, token: &str, address: Option<String>) -> ApiResult<RemoteHead> {
-        let (project, caller, _) = self.open_copy_link(token, address, Action::View).await?;
+    pub async fn origin_head(&self, link_use: &LinkUse) -> ApiResult<RemoteHead> {
+        let (project, caller, _) = self.open_copy_link(link_use, Action::View).await?;
         Ok(RemoteHead {
             head: self.head_number(&caller, &project.record.uid).await?,
             project_uid: project.record.uid.into(),
@@ -202,8 +251,8 @@ impl Versions {
     }
 
     /// Origin side: the link's project as a bundle holding its head revision.
-    pub async fn origin_bundle(&self, token: &str, address: Option<String>) -> ApiResult<Vec<u8>> {
-        let (project, caller, _) = self.open_copy_link(token, address, Action::View).await?;
+    pub async fn origin_bundle(&self, link_use: &LinkUse) -> ApiResult<Vec<u8>> {
+        let (project, caller, _) = self.open_copy_link(link_use, Action::View).await?;
         let head = self.head_number(&caller, &project.record.uid).await?;
         let bundle = self.bundle_of(&project.record, head).await?;
         let bytes = tokio::task::spawn_blocking(move || super::bundles::format::write(&bundle))
@@ -227,14 +276,13 @@ impl Versions {
     /// is known good and the push could apply.
     pub async fn origin_push(
         &self,
-        token: &str,
-        address: Option<String>,
+        link_use: &LinkUse,
         body: impl Future<Output = ApiResult<super::bundles::BundleSource>>,
         base: i64,
         force: bool,
         instance: Option<String>,
     ) -> ApiResult<SyncOutcome> {
-        let (project, caller, link) = self.open_copy_link(token, address, Action::Edit).await?;
+        let (project, caller, link) = self.open_copy_link(link_use, Action::Edit).await?;
         // The link is a credential scoped to what its creator allowed; its identity's
         // own role is checked afresh by `open_copy_link` on every request.
         if !link.allow_push {
@@ -320,8 +368,8 @@ impl Versions {
                 vitrine_authz::Action::Edit,
             )
             .await?;
-        let (url, token) = RemoteOrigin::parse_link(link)?;
-        let origin = RemoteOrigin::new(&self.outbound, &url, &token)?;
+        let (url, token, project) = RemoteOrigin::parse_link(link)?;
+        let origin = RemoteOrigin::new(&self.outbound, &url, &token, project)?;
         let bytes = origin.bundle().await?;
         let bundle = self
             .read_bundle(super::bundles::BundleSource::Memory(bytes))
@@ -377,194 +425,4 @@ impl Versions {
 pub struct CopyLinkRights {
     pub push: bool,
     pub force: bool,
-}
-
-/// The HTTP client side of a remote origin, over the server's one outbound client (see
-/// [`crate::outbound`]): the origin's address is checked after resolution and on every
-/// redirect, answers are bounded, and the origin's own words never reach the caller.
-pub(crate) struct RemoteOrigin {
-    base: String,
-    token: String,
-    client: crate::outbound::Outbound,
-}
-
-/// The most a working-copy origin's answer may weigh (its bundle).
-fn max_answer() -> usize {
-    super::bundles::format::BundleLimits::default().max_bytes as usize
-}
-
-/// How long one exchange with an origin may take (a bundle can be large).
-const ORIGIN_TIMEOUT: Duration = Duration::from_secs(600);
-
-impl RemoteOrigin {
-    /// Splits `BASE/wc/TOKEN` and checks the base is HTTPS (or HTTP to loopback).
-    pub fn parse_link(link: &str) -> ApiResult<(String, String)> {
-        let bad = |why: &str| ApiError::invalid(format!("link: {why}"));
-        let (base, token) = link
-            .trim()
-            .rsplit_once("/wc/")
-            .ok_or_else(|| bad("not a working-copy link (expected BASE/wc/TOKEN)"))?;
-        if !token.starts_with("vwc_") || token.contains('/') {
-            return Err(bad("not a working-copy link (expected BASE/wc/TOKEN)"));
-        }
-        Self::check_base(base)?;
-        Ok((base.to_owned(), token.to_owned()))
-    }
-
-    fn check_base(base: &str) -> ApiResult<()> {
-        let bad = |why: &str| ApiError::invalid(format!("link: {why}"));
-        if base.starts_with("https://") {
-            return Ok(());
-        }
-        let rest = base
-            .strip_prefix("http://")
-            .ok_or_else(|| bad("the origin's address must start with https://"))?;
-        let host = rest.split('/').next().unwrap_or_default();
-        let host = match host.rsplit_once(':') {
-            Some((h, port)) if port.bytes().all(|c| c.is_ascii_digit()) => h,
-            _ => host,
-        };
-        if matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
-            Ok(())
-        } else {
-            Err(bad(
-                "plain http:// is only allowed to this machine; use https://",
-            ))
-        }
-    }
-
-    pub fn new(
-        client: &crate::outbound::Outbound,
-        base: &str,
-        token: &str,
-    ) -> ApiResult<RemoteOrigin> {
-        Self::check_base(base)?;
-        Ok(RemoteOrigin {
-            base: base.trim_end_matches('/').to_owned(),
-            token: token.to_owned(),
-            client: client.clone(),
-        })
-    }
-
-    pub fn of(
-        client: &crate::outbound::Outbound,
-        secrets: &crate::secret_box::SecretBox,
-        w: &WorkingCopyRecord,
-    ) -> ApiResult<RemoteOrigin> {
-        match (&w.origin_url, &w.origin_token) {
-            (Some(u), Some(t)) => RemoteOrigin::new(client, u, &secrets.unseal(t)?),
-            _ => Err(ApiError::internal(
-                "working copy",
-                "remote origin without a link",
-            )),
-        }
-    }
-
-    fn request(&self, method: reqwest::Method, path: &str) -> ApiResult<reqwest::RequestBuilder> {
-        Ok(self
-            .client
-            .request(method, &format!("{}{path}", self.base), ORIGIN_TIMEOUT)?
-            .bearer_auth(&self.token))
-    }
-
-    async fn send(&self, req: reqwest::RequestBuilder) -> ApiResult<reqwest::Response> {
-        let what = format!("the origin at {}", self.base);
-        let resp = self.client.send(req, &what).await?;
-        if resp.status().is_success() {
-            return Ok(resp);
-        }
-        let status = resp.status();
-        // Only the error code is read from the answer (bounded): the origin is a URL a
-        // user typed, and its words are not repeated to the caller.
-        let body = crate::outbound::read_limited(resp, 64 * 1024, &what)
-            .await
-            .unwrap_or_default();
-        let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-        let code = body["error"]["code"].as_str().unwrap_or_default();
-        // Refusals the caller can act on keep their code; anything else is the remote's
-        // failure.
-        let code = ErrorCode::ALL
-            .into_iter()
-            .find(|c| c.as_str() == code)
-            .filter(|c| {
-                matches!(
-                    c,
-                    ErrorCode::OriginMoved
-                        | ErrorCode::Forbidden
-                        | ErrorCode::LinkNotValid
-                        | ErrorCode::InvalidBundle
-                        | ErrorCode::InvalidWorkflow
-                        | ErrorCode::ExposureRefused
-                        | ErrorCode::Conflict
-                )
-            });
-        Err(match code {
-            // Said in our own words: what the copy's managers can do about it.
-            Some(ErrorCode::LinkNotValid) => ApiError::new(
-                ErrorCode::LinkNotValid,
-                format!(
-                    "the origin no longer accepts this working copy's link ({}, LINK_NOT_VALID): \
-                     it was revoked or expired, or the identity it acts as was disabled or \
-                     lost its role there; ask the origin's managers for a new link",
-                    status.as_u16()
-                ),
-            ),
-            Some(c) => ApiError::new(
-                c,
-                format!(
-                    "the origin refused the request ({}, {})",
-                    status.as_u16(),
-                    c.as_str()
-                ),
-            ),
-            None => ApiError::new(
-                ErrorCode::RemoteFailed,
-                format!("the origin answered {}", status.as_u16()),
-            ),
-        })
-    }
-
-    pub async fn head(&self) -> ApiResult<RemoteHead> {
-        let resp = self
-            .send(self.request(reqwest::Method::GET, "/wc/api/head")?)
-            .await?;
-        let body = crate::outbound::read_limited(resp, 64 * 1024, "the origin's head").await?;
-        serde_json::from_slice(&body).map_err(|_| {
-            ApiError::new(
-                ErrorCode::RemoteFailed,
-                "the origin's answer is not a working-copy head",
-            )
-        })
-    }
-
-    pub async fn bundle(&self) -> ApiResult<bytes::Bytes> {
-        let resp = self
-            .send(self.request(reqwest::Method::GET, "/wc/api/bundle")?)
-            .await?;
-        crate::outbound::read_limited(resp, max_answer(), "the origin's bundle").await
-    }
-
-    pub async fn push(&self, bundle: Vec<u8>, base: i64, force: bool) -> ApiResult<SyncOutcome> {
-        let resp = self
-            .send(
-                self.request(
-                    reqwest::Method::POST,
-                    &format!("/wc/api/push?base={base}&force={force}"),
-                )?
-                .header("content-type", "application/zip")
-                .body(bundle),
-            )
-            .await?;
-        let body = crate::outbound::read_limited(resp, 64 * 1024, "the origin's answer").await?;
-        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
-            ApiError::new(
-                ErrorCode::RemoteFailed,
-                "the origin's answer to a push is not JSON",
-            )
-        })?;
-        Ok(SyncOutcome {
-            head: v["head"].as_i64().unwrap_or_default(),
-            revisions: v["revisions"].as_u64().unwrap_or_default() as usize,
-        })
-    }
 }

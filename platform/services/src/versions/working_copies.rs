@@ -19,7 +19,7 @@ use vitrine_storage::{ProjectRecord, WorkingCopyRecord, new_uid, now_ms};
 
 use super::Versions;
 use super::install::{Install, Payload, SyncOutcome, content_of, moved};
-use super::remote::RemoteOrigin;
+use super::origin::RemoteOrigin;
 use crate::Audit;
 use crate::caller::Caller;
 use crate::directory::ProjectView;
