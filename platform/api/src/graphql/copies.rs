@@ -288,6 +288,7 @@ impl CopyMutation {
     /// `allowPush` (and `allowForce`, for pushes past changes made here meanwhile). With
     /// `serviceAccountId` it acts as that service account, with its roles (disable the
     /// account to stop every copy using it); otherwise as you.
+    #[allow(clippy::too_many_arguments)]
     async fn create_working_copy_link(
         &self,
         ctx: &Context<'_>,
@@ -300,8 +301,7 @@ impl CopyMutation {
     ) -> R<CreatedWorkingCopyLink> {
         let (s, c) = on(ctx, Services::versions)?;
         let base = super::sharing_types::url(ctx, "");
-        let (push, force) = (allow_push, allow_force);
-        let rights = crate::services::CopyLinkRights { push, force };
+        let rights = crate::services::CopyLinkRights::new(allow_push, allow_force);
         let (on, who) = (link_scope(project_id, folder_id)?, service_account_id);
         let who = who.as_ref().map(|i| i.as_str());
         let l = s.create_working_copy_link(c, on, expires_in_hours, &base, rights, who);
@@ -399,5 +399,5 @@ impl CopyMutation {
 
 /// The project or folder a working-copy link is for: exactly one of the two.
 fn link_scope(project: Option<ID>, folder: Option<ID>) -> R<vitrine_core::TokenScope> {
-    Ok(crate::services::copy_link_scope(project.map(|i| i.0), folder.map(|i| i.0)).gql()?)
+    crate::services::copy_link_scope(project.map(|i| i.0), folder.map(|i| i.0)).gql()
 }

@@ -426,3 +426,9 @@ pub struct CopyLinkRights {
     pub push: bool,
     pub force: bool,
 }
+
+impl CopyLinkRights {
+    pub fn new(push: bool, force: bool) -> CopyLinkRights {
+        CopyLinkRights { push, force }
+    }
+}
