@@ -34,7 +34,7 @@ mod tasks;
 mod versions;
 /// The versions service's parts, under the names the rest of the crate uses.
 pub use versions::bundles;
-pub(crate) use versions::{install, remote, working_copies};
+pub(crate) use versions::{install, origin, remote, working_copies};
 
 use std::sync::Arc;
 
@@ -90,11 +90,10 @@ pub use identity::{
     OidcSignedIn, OidcStart, Provisioning, SESSION_TTL, SETUP_TOKEN_TTL, TokenRequest,
 };
 pub use install::SyncOutcome;
+pub use origin::RemoteHead;
 pub use plugins::{MAX_PLUGIN_BYTES, PluginRegistry};
 pub use policy::{Policy, PolicyKnown};
-pub use remote::{
-    CopyLinkRights, LinkUse, MAX_LINK_HOURS, NewCopyLink, RemoteHead, copy_link_scope,
-};
+pub use remote::{CopyLinkRights, LinkUse, MAX_LINK_HOURS, NewCopyLink, copy_link_scope};
 pub use reports::TileDownload;
 pub use security::{AccessRule, BoostTarget, DataSecurity};
 pub use sharing::{

@@ -7,7 +7,6 @@ use vitrine_core::ErrorCode;
 use vitrine_storage::WorkingCopyRecord;
 
 use super::install::SyncOutcome;
-use super::remote::RemoteHead;
 use crate::{ApiError, ApiResult};
 
 /// The HTTP client side of a remote origin, over the server's one outbound client (see
@@ -19,6 +18,14 @@ pub(crate) struct RemoteOrigin {
     /// The origin project, named on every request (a folder's link needs it).
     project: Option<String>,
     client: crate::outbound::Outbound,
+}
+
+/// The origin's head as it reports it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RemoteHead {
+    pub project_uid: String,
+    pub name: String,
+    pub head: i64,
 }
 
 /// The most a working-copy origin's answer may weigh (its bundle).

@@ -13,7 +13,7 @@ use vitrine_storage::{WorkingCopyLinkRecord, WorkingCopyRecord, new_uid, now_ms}
 use super::Versions;
 use super::install::Install;
 use super::install::SyncOutcome;
-use super::origin::RemoteOrigin;
+use super::origin::{RemoteHead, RemoteOrigin};
 use crate::caller::Caller;
 use crate::directory::ProjectView;
 use crate::guard::{Edit, Manage};
@@ -22,14 +22,6 @@ use crate::{ApiError, ApiResult};
 
 /// Longest a working-copy link may live.
 pub const MAX_LINK_HOURS: i64 = 24 * 90;
-
-/// The origin's head as it reports it.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct RemoteHead {
-    pub project_uid: String,
-    pub name: String,
-    pub head: i64,
-}
 
 /// A new working-copy link; the token is shown once.
 #[derive(Debug, Clone)]
