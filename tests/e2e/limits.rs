@@ -109,3 +109,81 @@ async fn the_standard_introspection_query_passes_the_limits() {
         assert!(types.iter().any(|t| t["name"] == name), "{name} missing");
     }
 }
+
+/// A query's shape is bounded before the parser's recursion and the validator's work:
+/// fragments that double, aliases multiplied by spreads, fragment cycles and floods, and
+/// bracket nesting in the text and in variables. Brackets inside strings and comments are
+/// text, not nesting.
+#[tokio::test]
+async fn query_shapes_are_bounded_before_validation() {
+    let s = TestServer::start().await;
+    let admin = s.admin().await;
+    let refused = |r: &serde_json::Value, why: &str| {
+        assert_eq!(code(r), "QUERY_TOO_LARGE", "{r}");
+        assert!(message(r).contains(why), "{why}: {r}");
+    };
+
+    let mut doubling = String::from("query { ...F0 }\n");
+    for i in 0..24 {
+        let next = i + 1;
+        doubling.push_str(&format!(
+            "fragment F{i} on Query {{ ...F{next} ...F{next} }}\n"
+        ));
+    }
+    doubling.push_str("fragment F24 on Query { setupRequired }\n");
+    refused(&s.gql(&admin.auth, &doubling, json!({})).await, "more than");
+
+    let aliases: String = (0..10).map(|i| format!("a{i}: setupRequired ")).collect();
+    let four = format!("query {{ ...A ...A ...A ...A }} fragment A on Query {{ {aliases} }}");
+    refused(&s.gql(&admin.auth, &four, json!({})).await, "40 aliases");
+    let one = format!("query {{ ...A }} fragment A on Query {{ {aliases} }}");
+    let r = s.gql(&admin.auth, &one, json!({})).await;
+    assert_eq!(data(&r)["a9"], false, "{r}");
+
+    let mut flood = String::from("query { setupRequired }");
+    for i in 0..=200 {
+        flood.push_str(&format!(" fragment F{i} on Query {{ setupRequired }}"));
+    }
+    refused(&s.gql(&admin.auth, &flood, json!({})).await, "fragments");
+
+    // A cycle of spreads is refused (by the shape check or by the parser's own depth
+    // limit, whichever comes first), and so is text nested 5,000 deep.
+    let cycle = "query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }";
+    let deep = format!(
+        "{{project(slug:{}1{}){{id}}}}",
+        "{x:".repeat(5000),
+        "}".repeat(5000)
+    );
+    for query in [cycle, deep.as_str()] {
+        let r = s.gql(&admin.auth, query, json!({})).await;
+        let c = code(&r);
+        assert!(c == "QUERY_TOO_LARGE" || c == "INVALID_INPUT", "{r}");
+    }
+    let r = s.gql(&admin.auth, "{setupRequired}", json!({})).await;
+    assert_eq!(data(&r)["setupRequired"], false, "still serving");
+    let mut nested = json!(1);
+    for _ in 0..100 {
+        nested = json!([nested]);
+    }
+    let r = s
+        .gql(
+            &admin.auth,
+            "query($v:JSON){setupRequired}",
+            json!({"v": nested}),
+        )
+        .await;
+    refused(&r, "variable `v`");
+
+    // Brackets in strings, block strings, escapes and comments are not nesting: these
+    // reach the resolver (which refuses the slug).
+    let many = "{[(".repeat(40);
+    for text in [
+        format!("{{project(slug:\"{many}\"){{id}}}}"),
+        format!("{{project(slug:\"\"\"{many}\n{many}\"\"\"){{id}}}}"),
+        format!("{{project(slug:\"\\\"{many}\"){{id}}}}"),
+        format!("# {many}\n{{project(slug:\"x\"){{id}}}}"),
+    ] {
+        let r = s.gql(&admin.auth, &text, json!({})).await;
+        assert_eq!(r["errors"][0]["path"], json!(["project"]), "{text}: {r}");
+    }
+}
