@@ -22,6 +22,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (7, include_str!("../../schema/surql/0007_tasks.surql")),
     (8, include_str!("../../schema/surql/0008_task_names.surql")),
     (9, include_str!("../../schema/surql/0009_oidc.surql")),
+    (
+        10,
+        include_str!("../../schema/surql/0010_link_audience.surql"),
+    ),
 ];
 
 /// The handle every repository method hangs off: one SurrealDB connection and the

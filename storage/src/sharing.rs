@@ -1,6 +1,8 @@
 //! Share links, recipients, share sessions and viewers' own report copies. Tokens and
 //! passwords arrive here already hashed; nothing in these tables can open a link.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use vitrine_core::{
@@ -48,6 +50,12 @@ pub struct ShareLinkRecord {
     /// version.
     #[serde(default)]
     pub pinned: Option<PinnedReport>,
+    /// The attribute values access filters select rows with for a public or recipients
+    /// link's audience: the creator's when the link was made unless given, changed only
+    /// on the link itself. Null for private and authenticated links (members see what
+    /// their own attributes allow).
+    #[serde(default)]
+    pub attributes: Option<BTreeMap<String, Vec<String>>>,
 }
 
 /// The report definition a pinned link keeps showing, whatever later edits do. Until
@@ -94,6 +102,9 @@ pub struct ShareRecipientRecord {
     pub deliveries_on_revoke: Option<DeliveriesOnRevoke>,
     pub last_access_ms: Option<i64>,
     pub access_count: i64,
+    /// This recipient's own attribute values; null: the link's.
+    #[serde(default)]
+    pub attributes: Option<BTreeMap<String, Vec<String>>>,
 }
 
 /// A visitor's session on one link, held in an HttpOnly cookie once the token left the URL.
@@ -205,7 +216,7 @@ impl Store {
         Ok(self
             .count(
                 "UPDATE share_link SET label = $l.label, rights = $l.rights, expires_ms = $l.expires_ms, \
-                 pinned = $l.pinned, updated_ms = $l.updated_ms \
+                 pinned = $l.pinned, attributes = $l.attributes, updated_ms = $l.updated_ms \
                  WHERE uid = $l.uid AND !revoked_ms RETURN AFTER",
                 json!({ "l": link }),
             )
@@ -412,10 +423,6 @@ impl Store {
         .await
     }
 
-    /// Stores a changed recipient. A revocation is a conditional statement of its own, and
-    /// any other change applies only to a recipient not revoked, so a concurrent reissue
-    /// or edit can never bring a revoked recipient back. Returns false when the change
-    /// found the recipient revoked.
     /// Saves a change to a recipient, ends their share sessions and appends `audit`, in
     /// one transaction: a change is never without its audit row, and no session outlives
     /// a revocation. A revocation keeps the first revocation time and its choice for the
@@ -431,8 +438,8 @@ impl Store {
              deliveries_on_revoke = $r.deliveries_on_revoke WHERE uid = $r.uid AND !revoked_ms;"
         } else {
             "LET $n = (UPDATE share_recipient SET name = $r.name, role = $r.role, \
-             rights = $r.rights, token_hash = $r.token_hash, password_hash = $r.password_hash \
-             WHERE uid = $r.uid AND !revoked_ms RETURN AFTER);
+             rights = $r.rights, token_hash = $r.token_hash, password_hash = $r.password_hash, \
+             attributes = $r.attributes WHERE uid = $r.uid AND !revoked_ms RETURN AFTER);
              IF array::len($n) = 0 { THROW \"vitrine-gone: recipient\" };"
         };
         let sql = format!(

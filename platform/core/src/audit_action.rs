@@ -73,6 +73,7 @@ macro_rules! for_each_audit_action {
             ShareRecipientAdd = "share_recipient.add",
             ShareRecipientReissue = "share_recipient.reissue",
             ShareRecipientRevoke = "share_recipient.revoke",
+            ShareRecipientUpdate = "share_recipient.update",
             SystemAct = "system.act",
             TaskCancelRun = "task.cancel_run",
             TaskCreate = "task.create",

@@ -108,6 +108,7 @@ pub async fn prepare(services: &Arc<Services>) -> Result<String, ServerError> {
         .create_share_link(
             &caller,
             NewShareLink {
+                attributes: None,
                 project_uid: project,
                 report_uid: Some(report.uid.into()),
                 tab: None,

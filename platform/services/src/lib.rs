@@ -97,9 +97,9 @@ pub use remote::{CopyLinkRights, LinkUse, MAX_LINK_HOURS, NewCopyLink, copy_link
 pub use reports::TileDownload;
 pub use security::{AccessRule, BoostTarget, DataSecurity};
 pub use sharing::{
-    CreatedShareLink, Invitation, LOCK_AFTER_FAILURES, LinkOp, NewRecipient, NewShareLink,
-    ShareAccess, ShareLinkChange, ShareOpened, SharePage, SharePolicy, ShareView, Sharing,
-    link_gone_error, link_path, link_state,
+    AttributeInput, CreatedShareLink, FilterInForce, Invitation, LOCK_AFTER_FAILURES, LinkOp,
+    NewRecipient, NewShareLink, ShareAccess, ShareLinkChange, ShareOpened, SharePage, SharePolicy,
+    ShareView, Sharing, link_gone_error, link_path, link_state,
 };
 pub use tasks::{
     DEFAULT_MIN_TASK_INTERVAL, MAIL_DEFAULT_FROM, MailConfig, TaskInput, TaskJobs, TaskRunView,

@@ -107,7 +107,7 @@ impl MutationRoot {
         attributes: Vec<UserAttributeInput>,
     ) -> async_graphql::Result<User> {
         let (s, c) = member(ctx)?;
-        let attrs = attributes.into_iter().map(|a| (a.key, a.values)).collect();
+        let attrs = attribute_input(attributes);
         let r = s.directory().set_user_attributes(c, &id, attrs).await;
         Ok(r.gql()?.into())
     }

@@ -8,6 +8,7 @@ use async_graphql::connection::Connection;
 
 use super::pagination::{connection, page};
 use super::sharing_types::*;
+use super::types::{UserAttributeInput, attribute_input};
 use super::{member, on};
 use crate::GqlResult;
 
@@ -95,6 +96,7 @@ impl SharingMutation {
                     recipients: input.recipients.into_iter().map(Into::into).collect(),
                     pinned: input.pinned,
                     pinned_revision: input.pinned_revision_id.map(|r| r.0),
+                    attributes: input.attributes.map(attribute_input),
                 },
             )
             .await
@@ -120,6 +122,7 @@ impl SharingMutation {
             expires_ms,
             pinned: input.pinned,
             pinned_revision: input.pinned_revision_id.map(|r| r.0),
+            attributes: input.attributes.map(attribute_input),
         };
         Ok(s.update_share_link(c, &id, change).await.gql()?.into())
     }
@@ -198,6 +201,21 @@ impl SharingMutation {
             inner,
             link_rights: link.rights,
         })
+    }
+
+    /// Gives a recipient attribute values of their own for access filters; null makes
+    /// them see what the link's values allow again.
+    async fn set_recipient_attributes(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        attributes: Option<Vec<UserAttributeInput>>,
+    ) -> R<Recipient> {
+        let (s, c) = on(ctx, Services::sharing)?;
+        let attributes = attributes.map(attribute_input);
+        let r = s.set_recipient_attributes(c, &id, attributes).await.gql()?;
+        let link = s.share_link_for(c, &r.link_uid).await.gql()?;
+        Ok(Recipient::new(r, link.rights))
     }
 
     /// Revokes one recipient; their sessions end at once. `deliveries` says whether their

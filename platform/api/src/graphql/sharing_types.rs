@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use vitrine_core::{LinkRights, RecipientRole as CoreRecipientRole};
 
 use super::services;
-use super::types::time;
+use super::types::{UserAttribute, UserAttributeInput, attribute_input, attribute_list, time};
 use crate::GqlResult;
 
 type R<T> = async_graphql::Result<T>;
@@ -170,6 +170,8 @@ pub struct Recipient {
     pub deliveries_on_revoke: Option<DeliveriesOnRevoke>,
     pub last_access_at: Option<DateTime<Utc>>,
     pub access_count: i64,
+    /// Their own attribute values for access filters; null: the link's.
+    pub attributes: Option<Vec<UserAttribute>>,
 }
 
 impl Recipient {
@@ -186,6 +188,7 @@ impl Recipient {
             deliveries_on_revoke: r.deliveries_on_revoke.map(Into::into),
             last_access_at: r.last_access_ms.map(time),
             access_count: r.access_count,
+            attributes: r.attributes.map(attribute_list),
         }
     }
 }
@@ -221,6 +224,10 @@ pub struct ShareLink {
     pub access_count: i64,
     /// Edits since the last acknowledgement that widened what this link shows.
     pub access_warnings: Vec<AccessWarning>,
+    /// The attribute values access filters select its audience's rows with (public and
+    /// recipients links; set when made, from the creator's unless given, and changed only
+    /// here). Null for members' links: each member sees what their own allow.
+    pub attributes: Option<Vec<UserAttribute>>,
     #[graphql(skip)]
     link_rights: LinkRights,
 }
@@ -249,6 +256,7 @@ impl From<ShareLinkRecord> for ShareLink {
             last_access_at: r.last_access_ms.map(time),
             access_count: r.access_count,
             access_warnings: warnings(&r.warnings),
+            attributes: r.attributes.map(attribute_list),
             link_rights: r.rights,
         }
     }
@@ -272,6 +280,18 @@ impl ShareLink {
             .map(|r| Recipient::new(r, self.link_rights))
             .collect())
     }
+    /// Each access filter of the project as it applies to the link's audience: the
+    /// values in force. Empty for members' links.
+    async fn filters_in_force(&self, ctx: &Context<'_>) -> R<Vec<FilterInForce>> {
+        let list = services(ctx).sharing().filters_in_force(&self.id).await;
+        let shown = |f: crate::services::FilterInForce| FilterInForce {
+            dataset: f.dataset,
+            column: f.column,
+            attribute: f.attribute,
+            values: f.values,
+        };
+        Ok(list.gql()?.into_iter().map(shown).collect())
+    }
     /// The datasets whose data the link shows.
     async fn exposed_datasets(&self, ctx: &Context<'_>) -> R<Vec<String>> {
         Ok(services(ctx)
@@ -280,6 +300,16 @@ impl ShareLink {
             .await
             .gql()?)
     }
+}
+
+/// Rows of `dataset` whose `column` holds one of `values` (none: no rows), from the
+/// link's value of `attribute`.
+#[derive(SimpleObject)]
+pub struct FilterInForce {
+    pub dataset: String,
+    pub column: String,
+    pub attribute: String,
+    pub values: Vec<String>,
 }
 
 /// A secret URL, shown once.
@@ -351,6 +381,8 @@ pub struct RecipientInput {
     pub role: RecipientRole,
     /// Their own rights, within the link's; the link's when absent.
     pub rights: Option<ShareRightsInput>,
+    /// Their own attribute values for access filters; the link's when absent.
+    pub attributes: Option<Vec<UserAttributeInput>>,
 }
 
 impl From<RecipientInput> for NewRecipient {
@@ -360,6 +392,7 @@ impl From<RecipientInput> for NewRecipient {
             email: r.email,
             role: CoreRecipientRole::from(r.role),
             rights: r.rights.map(Into::into),
+            attributes: r.attributes.map(attribute_input),
         }
     }
 }
@@ -377,6 +410,9 @@ pub struct CreateShareLinkInput {
     pub expires_at: Option<DateTime<Utc>>,
     #[graphql(default)]
     pub recipients: Vec<RecipientInput>,
+    /// Public and recipients links: the attribute values access filters select the
+    /// audience's rows with; yours when absent.
+    pub attributes: Option<Vec<UserAttributeInput>>,
     /// Show the report as it is now, whatever later edits do (report and tab links;
     /// not with the edit right). By default a link follows the latest version.
     #[graphql(default)]
@@ -398,6 +434,8 @@ pub struct UpdateShareLinkInput {
     pub pinned: Option<bool>,
     /// Pins the link to the report as this revision of the project held it.
     pub pinned_revision_id: Option<ID>,
+    /// Replaces the attribute values the audience's rows are selected with.
+    pub attributes: Option<Vec<UserAttributeInput>>,
 }
 
 #[derive(SimpleObject)]

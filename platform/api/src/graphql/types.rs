@@ -88,6 +88,17 @@ pub struct UserAttributeInput {
     pub values: Vec<String>,
 }
 
+/// Attribute values as the services take them.
+pub fn attribute_input(list: Vec<UserAttributeInput>) -> crate::services::AttributeInput {
+    list.into_iter().map(|a| (a.key, a.values)).collect()
+}
+
+/// Attribute values as the API shows them, keys in order.
+pub fn attribute_list(map: BTreeMap<String, Vec<String>>) -> Vec<UserAttribute> {
+    let attribute = |(key, values)| UserAttribute { key, values };
+    map.into_iter().map(attribute).collect()
+}
+
 /// A person or a service account.
 #[derive(SimpleObject)]
 #[graphql(complex)]
@@ -119,11 +130,7 @@ impl From<UserRecord> for User {
             kind: r.kind.into(),
             issuer: r.issuer,
             disabled: r.disabled,
-            attributes: r
-                .attributes
-                .into_iter()
-                .map(|(key, values)| UserAttribute { key, values })
-                .collect(),
+            attributes: attribute_list(r.attributes),
             created_at: time(r.created_ms),
             uid: r.uid,
         }

@@ -338,6 +338,7 @@ impl Data {
         // among users who see the project as viewers.
         let obj = Object::Project(project_uid.to_string());
         let mut viewers = Vec::new();
+        let mut audiences = Vec::new();
         let mut after = None;
         loop {
             let page = self
@@ -356,7 +357,8 @@ impl Data {
                 break;
             }
         }
-        // Public and recipients links show what their creator sees as a viewer.
+        // Public and recipients links select rows with their own attribute values, and
+        // recipients with their own when they have some.
         let now = now_ms();
         let mut after = None;
         loop {
@@ -373,12 +375,12 @@ impl Data {
             after = page.last().map(|l| l.uid.clone()).map(Into::into);
             let done = page.len() < 500;
             for l in page {
-                if l.kind.reaches_outsiders()
-                    && !l.state(now).is_final()
-                    && !viewers.iter().any(|v| v.uid == l.created_by)
-                    && let Some(u) = self.store.user(&l.created_by).await?
-                {
-                    viewers.push(u);
+                if l.kind.reaches_outsiders() && !l.state(now).is_final() {
+                    audiences.push(l.attributes.clone().unwrap_or_default());
+                    if l.kind == vitrine_core::LinkKind::Recipients {
+                        let recipients = self.store.share_recipients(&l.uid).await?;
+                        audiences.extend(recipients.into_iter().filter_map(|r| r.attributes));
+                    }
                 }
             }
             if done {
@@ -388,8 +390,9 @@ impl Data {
         let scopes = move |dataset: &str| -> Vec<Scope> {
             let mut set = vec![Scope::unrestricted()];
             if let Some(r) = rules.get(dataset) {
-                for u in &viewers {
-                    let s = scope_of(u, Some(r));
+                let members = viewers.iter().map(|u| &u.attributes);
+                for attributes in members.chain(audiences.iter()) {
+                    let s = scope_of(attributes, Some(r));
                     if !set.contains(&s) {
                         set.push(s);
                     }

@@ -202,7 +202,7 @@ impl Data {
         self.rules_of(project_uid).await
     }
 
-    pub(super) async fn rules_of(
+    pub(crate) async fn rules_of(
         &self,
         project_uid: &vitrine_core::ProjectId,
     ) -> ApiResult<BTreeMap<String, Vec<AccessRule>>> {
@@ -277,7 +277,10 @@ pub(super) fn has_column(ds: &DatasetRecord, column: &str) -> bool {
         .is_some_and(|c| c.iter().any(|x| x["name"] == column))
 }
 
-pub(super) fn scope_of(user: &UserRecord, rules: Option<&Vec<AccessRule>>) -> Scope {
+pub(super) fn scope_of(
+    attributes: &BTreeMap<String, Vec<String>>,
+    rules: Option<&Vec<AccessRule>>,
+) -> Scope {
     match rules {
         None => Scope::unrestricted(),
         Some(rules) => Scope {
@@ -285,11 +288,7 @@ pub(super) fn scope_of(user: &UserRecord, rules: Option<&Vec<AccessRule>>) -> Sc
                 rules
                     .iter()
                     .map(|r| {
-                        let mut values = user
-                            .attributes
-                            .get(&r.attribute)
-                            .cloned()
-                            .unwrap_or_default();
+                        let mut values = attributes.get(&r.attribute).cloned().unwrap_or_default();
                         values.sort();
                         (r.column.clone(), values)
                     })

@@ -60,7 +60,7 @@ impl Grant {
         if self.all_rows {
             Scope::unrestricted()
         } else {
-            scope_of(&self.scope_user, rules.get(dataset))
+            scope_of(&self.scope_user.attributes, rules.get(dataset))
         }
     }
 

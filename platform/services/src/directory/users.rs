@@ -207,29 +207,7 @@ impl Directory {
         let uid = &vitrine_core::UserId::from(uid);
         caller.require_write()?;
         self.require_admin(caller)?;
-        if attributes.len() > MAX_ATTRIBUTE_KEYS {
-            return Err(ApiError::invalid(format!(
-                "attributes: at most {MAX_ATTRIBUTE_KEYS} keys"
-            )));
-        }
-        let mut map = BTreeMap::new();
-        for (k, values) in attributes {
-            let key = AttributeKey::parse(&k)?;
-            if values.len() > MAX_ATTRIBUTE_VALUES {
-                return Err(ApiError::invalid(format!(
-                    "attributes.{key}: at most {MAX_ATTRIBUTE_VALUES} values"
-                )));
-            }
-            let values: Vec<String> = values
-                .iter()
-                .map(|v| Name::parse("attributes.value", v).map(Name::into_inner))
-                .collect::<Result<_, _>>()?;
-            if map.insert(key.as_str().to_owned(), values).is_some() {
-                return Err(ApiError::invalid(format!(
-                    "attributes: key `{key}` is given twice"
-                )));
-            }
-        }
+        let map = parse_attributes("attributes", attributes)?;
         self.store.set_user_attributes(uid, &map).await?;
         self.identity.forget_user(uid);
         self.audit
@@ -421,4 +399,42 @@ impl Directory {
             .into_iter()
             .collect()
     }
+}
+
+/// Attribute values as access filters read them (a user's, a link's, a recipient's):
+/// at most [`MAX_ATTRIBUTE_KEYS`] distinct keys of [`MAX_ATTRIBUTE_VALUES`] values each.
+/// `field` names the input in errors.
+pub(crate) fn parse_attributes(
+    field: &str,
+    attributes: Vec<(String, Vec<String>)>,
+) -> ApiResult<BTreeMap<String, Vec<String>>> {
+    if attributes.len() > MAX_ATTRIBUTE_KEYS {
+        return Err(ApiError::invalid(format!(
+            "{field}: at most {MAX_ATTRIBUTE_KEYS} keys"
+        )));
+    }
+    let mut map = BTreeMap::new();
+    for (k, values) in attributes {
+        let key = AttributeKey::parse(&k)
+            .map_err(|e| ApiError::invalid(format!("{field}: {}", e.reason)))?;
+        if values.len() > MAX_ATTRIBUTE_VALUES {
+            return Err(ApiError::invalid(format!(
+                "{field}.{key}: at most {MAX_ATTRIBUTE_VALUES} values"
+            )));
+        }
+        let values: Vec<String> = values
+            .iter()
+            .map(|v| {
+                Name::parse("value", v)
+                    .map(Name::into_inner)
+                    .map_err(|e| ApiError::invalid(format!("{field}.{key}: {}", e.reason)))
+            })
+            .collect::<Result<_, _>>()?;
+        if map.insert(key.as_str().to_owned(), values).is_some() {
+            return Err(ApiError::invalid(format!(
+                "{field}: key `{key}` is given twice"
+            )));
+        }
+    }
+    Ok(map)
 }

@@ -8,6 +8,7 @@
 //! so nothing here can be reached with a recipient's session: they can never reshare.
 
 mod access_log;
+mod audience;
 mod ledger;
 mod recipients;
 mod sign_in;
@@ -24,6 +25,7 @@ use vitrine_storage::{ShareLinkRecord, ShareRecipientRecord, new_uid, now_ms};
 
 pub use crate::exposure::SharePolicy;
 pub use access_log::AccessLog;
+pub use audience::{AttributeInput, FilterInForce};
 pub use recipients::NewRecipient;
 use recipients::new_recipient;
 pub use view::ShareView;
@@ -127,6 +129,9 @@ pub struct NewShareLink {
     pub pinned: bool,
     /// Show the report as this revision (uid) held it; implies `pinned`.
     pub pinned_revision: Option<String>,
+    /// The attribute values the audience's rows are selected with (public and recipients
+    /// links); the creator's when absent.
+    pub attributes: Option<audience::AttributeInput>,
 }
 
 /// A change to a link; `None` leaves a field alone.
@@ -141,6 +146,8 @@ pub struct ShareLinkChange {
     pub pinned: Option<bool>,
     /// Pins the link to the report as this revision (uid) held it.
     pub pinned_revision: Option<String>,
+    /// Replaces the attribute values the audience's rows are selected with.
+    pub attributes: Option<audience::AttributeInput>,
 }
 
 /// A secret URL, shown once: a public link's, or one recipient's invitation.
@@ -324,6 +331,7 @@ impl Sharing {
             ),
             _ => None,
         };
+        let attributes = audience::new_link_attributes(new.kind, new.attributes, caller.user())?;
         let public_token = (new.kind == LinkKind::Public).then(|| new_token("vts"));
         let now = now_ms();
         let link = ShareLinkRecord {
@@ -347,6 +355,7 @@ impl Sharing {
             access_count: 0,
             warnings: Vec::new(),
             pinned,
+            attributes,
         };
         self.store.insert_share_link(&link, &recipients).await?;
         self.audit
@@ -409,6 +418,9 @@ impl Sharing {
         if let Some(e) = change.expires_ms {
             check_expiry(e)?;
             link.expires_ms = e;
+        }
+        if let Some(a) = change.attributes {
+            Self::change_link_attributes(&mut link, a)?;
         }
         if change.pinned == Some(false) && change.pinned_revision.is_some() {
             return Err(ApiError::invalid(

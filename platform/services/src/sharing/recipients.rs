@@ -11,6 +11,7 @@ use vitrine_storage::{ShareRecipientRecord, new_uid, now_ms};
 use super::Sharing;
 use super::{Invitation, link_state};
 use crate::caller::Caller;
+use crate::directory::users::parse_attributes;
 use crate::secrets::{new_token, token_hash};
 use crate::{ApiError, ApiResult, Audit};
 
@@ -20,6 +21,8 @@ pub struct NewRecipient {
     pub email: String,
     pub role: RecipientRole,
     pub rights: Option<LinkRights>,
+    /// Their own attribute values for access filters; the link's when absent.
+    pub attributes: Option<super::AttributeInput>,
 }
 
 pub(super) fn new_recipient(
@@ -31,6 +34,10 @@ pub(super) fn new_recipient(
         .map_err(|e| ApiError::invalid(format!("recipients[{i}].name: {}", e.reason)))?;
     let email = check_email(&r.email)
         .map_err(|e| ApiError::invalid(format!("recipients[{i}].email: {}", e.reason)))?;
+    let attributes = match r.attributes.clone() {
+        Some(a) => Some(parse_attributes(&format!("recipients[{i}].attributes"), a)?),
+        None => None,
+    };
     let token = new_token("vtr");
     Ok((
         ShareRecipientRecord {
@@ -47,6 +54,7 @@ pub(super) fn new_recipient(
             deliveries_on_revoke: None,
             last_access_ms: None,
             access_count: 0,
+            attributes,
         },
         token,
     ))

@@ -5,8 +5,9 @@
 //!
 //! Whose rows a view shows: visitors of private and authenticated links are users and see
 //! what their own role and attributes allow. Public and recipients links show what their
-//! creator would see as a viewer (access filters resolved with the creator's attributes),
-//! never more, whatever the creator's own role.
+//! creator could see as a viewer, never more whatever the creator's own role, with access
+//! filters resolved with the attribute values the link (or the recipient) carries: see
+//! [`super::audience`].
 
 use vitrine_core::AuditAction;
 use vitrine_core::{
@@ -18,6 +19,7 @@ use vitrine_storage::{
 };
 
 use super::Sharing;
+use super::audience::audience_of;
 use crate::caller::{Caller, RequestMeta};
 use crate::secrets::{new_token, token_hash};
 use crate::{ApiError, ApiResult};
@@ -352,9 +354,11 @@ impl Sharing {
                 let Some(_) = session else {
                     return Ok(SharePage::NeedsToken);
                 };
-                let Some(creator) = self.live_creator(&link).await? else {
+                let Some(mut creator) = self.live_creator(&link).await? else {
                     return Ok(gone("owner"));
                 };
+                // Rows are selected with the link's own values, never the creator's today.
+                creator.attributes = audience_of(&link, None);
                 Ok(SharePage::Ready(Box::new(base(
                     creator,
                     Role::Viewer,
@@ -373,9 +377,10 @@ impl Sharing {
                 let signed_in = session.as_ref().is_some_and(|s| s.signed_in);
                 match recipient {
                     Some(r) if signed_in => {
-                        let Some(creator) = self.live_creator(&link).await? else {
+                        let Some(mut creator) = self.live_creator(&link).await? else {
                             return Ok(gone("owner"));
                         };
+                        creator.attributes = audience_of(&link, Some(&r));
                         let rights = r.role.rights(link.rights, r.rights);
                         let mut a = base(creator, Role::Viewer, rights);
                         a.recipient = Some(r);
