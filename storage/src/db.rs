@@ -277,6 +277,53 @@ fn durable_endpoint(url: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Migration 0010 gives outsiders' links made before it their creator's values as
+    /// they are then, leaves members' links and links that have values alone, and a link
+    /// whose creator is gone gets none.
+    #[tokio::test]
+    async fn links_made_before_0010_keep_their_creators_values_of_that_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::testing::store(dir.path()).await;
+        let script = MIGRATIONS.iter().find(|(v, _)| *v == 10).unwrap().1;
+        store
+            .db
+            .query(
+                "CREATE user CONTENT { uid: 'mona', username: 'mona', attributes: { region: ['West'] } };
+                 CREATE share_link CONTENT { uid: 'old', kind: 'public', created_by: 'mona' };
+                 CREATE share_link CONTENT { uid: 'mine', kind: 'private', created_by: 'mona' };
+                 CREATE share_link CONTENT { uid: 'set', kind: 'recipients', created_by: 'mona', attributes: { region: ['East'] } };
+                 CREATE share_link CONTENT { uid: 'orphan', kind: 'public', created_by: 'gone' };",
+            )
+            .await
+            .unwrap()
+            .check()
+            .unwrap();
+        store.db.query(script).await.unwrap().check().unwrap();
+        let attributes = |uid: &'static str| {
+            let store = store.clone();
+            async move {
+                let rows: Vec<Value> = store
+                    .rows(
+                        "SELECT VALUE attributes FROM share_link WHERE uid = $u",
+                        serde_json::json!({ "u": uid }),
+                    )
+                    .await
+                    .unwrap();
+                rows.into_iter().next().unwrap_or_default()
+            }
+        };
+        assert_eq!(
+            attributes("old").await,
+            serde_json::json!({"region": ["West"]})
+        );
+        assert_eq!(attributes("mine").await, Value::Null);
+        assert_eq!(
+            attributes("set").await,
+            serde_json::json!({"region": ["East"]})
+        );
+        assert_eq!(attributes("orphan").await, serde_json::json!({}));
+    }
+
     /// Appending to the audit log keeps what was read; a write to a read table drops it.
     #[tokio::test]
     async fn audit_appends_keep_the_read_cache_and_other_writes_clear_it() {
@@ -339,6 +386,7 @@ mod tests {
             access_count: 0,
             warnings: Vec::new(),
             pinned: None,
+            attributes: None,
         };
         store.insert_share_link(&link, &[]).await.unwrap();
         store.put_setting("probe", &1u32).await.unwrap();

@@ -19,6 +19,7 @@ fn recipient() -> ShareRecipientRecord {
         deliveries_on_revoke: None,
         last_access_ms: None,
         access_count: 0,
+        attributes: None,
     }
 }
 

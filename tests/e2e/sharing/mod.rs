@@ -3,6 +3,7 @@
 //! world is the data engine's (orders with a region access filter) plus a manager, Mona,
 //! whose region is West: what her outsider links show is what West may see.
 
+mod audience;
 mod kinds;
 mod one_path;
 mod pinned;
