@@ -286,6 +286,8 @@ mod store_tests {
             project: p,
             policies: Vec::new(),
             audit: crate::testing::event(vitrine_core::AuditAction::ProjectCreate, "project:p1"),
+            access_filters: Vec::new(),
+            settings: Vec::new(),
         };
         store.insert_project(&new).await.unwrap();
         assert_eq!(

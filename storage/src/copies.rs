@@ -359,6 +359,16 @@ mod tests {
                 },
                 policies: vec![PolicyLine::new("g2", "project:born", "folder:f", "")],
                 audit: event(AuditAction::ProjectCreate, "project:born"),
+                access_filters: vec![crate::AccessFilterRecord {
+                    project_uid: "born".into(),
+                    dataset: "orders".into(),
+                    rules: serde_json::json!([{"column": "region", "attribute": "region"}]),
+                    updated_ms: 1,
+                }],
+                settings: vec![(
+                    "share_policy:born".into(),
+                    serde_json::json!({"refuse_exposing_edits": true}),
+                )],
             }),
             audit: Some(event(AuditAction::BundleImport, "project:born")),
         };
@@ -394,6 +404,10 @@ mod tests {
                 .is_none()
         );
         assert!(store.policy_lines().await.unwrap().is_empty());
+        let born = vitrine_core::ProjectId::from("born");
+        assert!(store.access_filters(&born).await.unwrap().is_empty());
+        let policy = || store.setting::<serde_json::Value>("share_policy:born");
+        assert_eq!(policy().await.unwrap(), None);
         assert_eq!(audits(&store).await, 0);
         // Accepted: everything at once.
         store.replace_project(&replacement(0)).await.unwrap();
@@ -416,6 +430,11 @@ mod tests {
             1
         );
         assert_eq!(store.policy_lines().await.unwrap().len(), 1);
+        assert_eq!(store.access_filters(&born).await.unwrap().len(), 1);
+        assert_eq!(
+            policy().await.unwrap(),
+            Some(serde_json::json!({"refuse_exposing_edits": true}))
+        );
         assert_eq!(audits(&store).await, 2);
     }
 }

@@ -33,6 +33,11 @@ pub struct NewProject {
     pub project: ProjectRecord,
     pub policies: Vec<PolicyLine>,
     pub audit: NewAuditEvent,
+    /// The access filters it is born with: a project made from another (an import, a
+    /// working copy) keeps its origin's, so it never shows more rows than the origin.
+    pub access_filters: Vec<crate::AccessFilterRecord>,
+    /// Settings it is born with (`name`, value): its share policy.
+    pub settings: Vec<(String, serde_json::Value)>,
 }
 
 impl NewProject {
@@ -45,6 +50,8 @@ impl NewProject {
             "{SLUG_FREE_CHECK} {FOLDER_STILL_THERE}
             CREATE project CONTENT $new_project;
             FOR $l IN $new_policies {{ CREATE policy CONTENT $l; }};
+            FOR $f IN $new_filters {{ CREATE access_filter CONTENT $f; }};
+            FOR $s IN $new_settings {{ CREATE setting CONTENT {{ name: $s[0], data: $s[1], rev: 1 }}; }};
             CREATE audit_event CONTENT $new_audit;"
         )
     }
@@ -53,6 +60,7 @@ impl NewProject {
         let p = &self.project;
         json!({ "new_project": p, "slug": p.slug, "uid": p.uid, "folder": p.folder_uid,
                 "now": p.created_ms, "new_policies": self.policies,
+                "new_filters": self.access_filters, "new_settings": self.settings,
                 "new_audit": self.audit.clone().into_record(p.created_ms) })
     }
 }

@@ -34,6 +34,17 @@ impl Store {
         .await
     }
 
+    /// Does any user carry a value (or an empty list) for attribute `key`?
+    pub async fn any_user_with_attribute(&self, key: &str) -> StorageResult<bool> {
+        let hit: Vec<serde_json::Value> = self
+            .rows(
+                "SELECT uid FROM user WHERE object::keys(attributes ?? {}) CONTAINS $k LIMIT 1",
+                json!({ "k": key }),
+            )
+            .await?;
+        Ok(!hit.is_empty())
+    }
+
     pub async fn users_page(&self, page: &PageRequest) -> StorageResult<Vec<UserRecord>> {
         self.rows(
             "SELECT * FROM user WHERE uid > $after ORDER BY uid LIMIT $limit",

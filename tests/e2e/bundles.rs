@@ -66,7 +66,7 @@ async fn projects_in(s: &TestServer, auth: &Auth, folder: &str) -> usize {
 }
 
 /// A bundle's entries, rewritten by `edit` (name, bytes) → entries to write instead.
-fn rezip(bundle: &[u8], edit: impl Fn(&str, Vec<u8>) -> Vec<(String, Vec<u8>)>) -> Vec<u8> {
+pub fn rezip(bundle: &[u8], edit: impl Fn(&str, Vec<u8>) -> Vec<(String, Vec<u8>)>) -> Vec<u8> {
     let mut z = zip::ZipArchive::new(Cursor::new(bundle)).unwrap();
     let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
     for i in 0..z.len() {

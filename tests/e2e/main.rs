@@ -5,6 +5,7 @@ mod architecture;
 mod audit;
 mod auth;
 mod browser;
+mod bundle_security;
 mod bundles;
 mod concurrency;
 mod copies;

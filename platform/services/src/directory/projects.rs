@@ -34,6 +34,19 @@ impl ProjectPlan {
         &self.new
     }
 
+    /// The project to be born with the access filters, abilities and share policy of the
+    /// project it is made from (see `versions::bundles::security`).
+    pub(crate) fn governed_by(
+        &mut self,
+        access_filters: Vec<vitrine_storage::AccessFilterRecord>,
+        abilities: std::collections::BTreeMap<String, bool>,
+        settings: Vec<(String, serde_json::Value)>,
+    ) {
+        self.new.access_filters = access_filters;
+        self.new.project.abilities = abilities;
+        self.new.settings = settings;
+    }
+
     fn next_suffix(&mut self) {
         self.suffix += 1;
         self.new.project.slug = self.base.with_suffix(self.suffix).into_inner();
@@ -160,6 +173,8 @@ impl Directory {
                 project: record,
                 policies,
                 audit,
+                access_filters: Vec::new(),
+                settings: Vec::new(),
             },
             explicit,
             base,

@@ -10,7 +10,7 @@ use vitrine_core::{AuditAction, LinkKind};
 use vitrine_storage::{ShareLinkRecord, ShareRecipientRecord, UserRecord};
 
 use super::Sharing;
-use crate::audit::Audit;
+use crate::Audit;
 use crate::caller::Caller;
 use crate::directory::users::parse_attributes;
 use crate::{ApiError, ApiResult};

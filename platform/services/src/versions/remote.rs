@@ -384,6 +384,7 @@ impl Versions {
             }
         };
         let m = &bundle.manifest;
+        let security = m.security.clone().unwrap_or_default();
         let record = WorkingCopyRecord {
             uid: new_uid().into(),
             copy_uid: plan.record().uid.clone(),
@@ -404,7 +405,7 @@ impl Versions {
             m.project.name, m.head
         );
         let started = self
-            .start_copy(caller, plan, record, &payload, &message)
+            .start_copy(caller, plan, record, &payload, &message, &security)
             .await;
         self.engine.datasets.unpin(&pinned);
         let copy = started?;

@@ -196,16 +196,17 @@ impl Versions {
         for r in &payload.head.reports {
             ReportDefinition::parse(&r.definition)?;
         }
-        let origin = self
-            .store
-            .project(&source.project_uid)
-            .await?
-            .map(|p| p.name)
-            .unwrap_or_default();
-        let plan = self
+        let origin = self.store.project(&source.project_uid).await?;
+        let mut plan = self
             .directory
             .plan_project(caller, folder, name, slug, AuditAction::ProjectCreate, "")
             .await?;
+        // The copy holds the origin's data: it is born with the origin's filters.
+        if let Some(origin) = &origin {
+            let security = self.security_of(origin).await?;
+            self.govern(&mut plan, &security).await?;
+        }
+        let origin = origin.map(|p| p.name).unwrap_or_default();
         let message = format!("copied from {origin} {label}");
         let object = format!("project:{}", plan.record().uid);
         let how = Install {

@@ -116,7 +116,8 @@ impl Versions {
             synced_ms: 0,
         };
         let message = format!("working copy of {} revision {number}", origin.record.name);
-        self.start_copy(caller, plan, record, &payload, &message)
+        let security = self.security_of(&origin.record).await?;
+        self.start_copy(caller, plan, record, &payload, &message, &security)
             .await
     }
 
@@ -125,13 +126,20 @@ impl Versions {
     pub(crate) async fn start_copy(
         &self,
         caller: &Caller,
-        plan: ProjectPlan,
+        mut plan: ProjectPlan,
         record: WorkingCopyRecord,
         payload: &Payload,
         message: &str,
+        security: &super::bundles::format::BundleSecurity,
     ) -> ApiResult<ProjectView> {
         let remote = record.origin_url.is_some();
         let object = format!("project:{}", plan.record().uid);
+        // The copy shows no more rows than its origin: it is born with its filters.
+        let unknown = self.govern(&mut plan, security).await?;
+        let mut detail = message.to_owned();
+        if !unknown.is_empty() {
+            detail.push_str(&super::bundles::unknown_attributes_warning(&unknown));
+        }
         let how = Install {
             expect_latest: Some(0),
             keep_report_uids: remote,
@@ -146,7 +154,7 @@ impl Versions {
                 caller,
                 AuditAction::WorkingCopyCreate,
                 &object,
-                message,
+                &detail,
             )),
             ..Install::default()
         };

@@ -5,6 +5,7 @@
 //! live) are referred to by name and must exist on the importing instance.
 
 pub mod format;
+mod security;
 
 use std::collections::HashSet;
 use vitrine_core::AuditAction;
@@ -83,6 +84,7 @@ impl Versions {
                 head,
                 history_from: if head == 0 { 0 } else { since + 1 },
                 datasets,
+                security: Some(self.security_of(project).await?),
             },
             head: head_content,
             revisions: payload.revisions,
@@ -316,7 +318,15 @@ impl Versions {
             .directory
             .plan_project(caller, folder, name, slug, AuditAction::ProjectCreate, "")
             .await;
-        let plan = match planned {
+        let security = bundle.manifest.security.clone().unwrap_or_default();
+        let planned = match planned {
+            Ok(mut p) => self
+                .govern(&mut p, &security)
+                .await
+                .map(|unknown| (p, unknown)),
+            Err(e) => Err(e),
+        };
+        let (plan, unknown) = match planned {
             Ok(p) => p,
             Err(e) => {
                 self.engine.datasets.unpin(&pinned);
@@ -324,11 +334,19 @@ impl Versions {
             }
         };
         let object = format!("project:{}", plan.record().uid);
-        let detail = format!(
-            "{} revisions, {} datasets",
+        let mut detail = format!(
+            "{} revisions, {} datasets, {} access filters",
             bundle.revisions.len(),
-            bundle.manifest.datasets.len()
+            bundle.manifest.datasets.len(),
+            security.access_filters.len()
         );
+        if bundle.manifest.security.is_none() {
+            detail.push_str("; made before bundles carried access filters: set them again");
+        }
+        if !unknown.is_empty() {
+            detail.push_str(&unknown_attributes_warning(&unknown));
+            tracing::warn!(project = %plan.record().uid, attributes = ?unknown, "imported access filters read attributes no user carries");
+        }
         let how = Install {
             expect_latest: Some(0),
             creating: Some(plan.new_project().clone()),
@@ -436,4 +454,13 @@ pub(crate) fn safe_name(name: &str) -> String {
             }
         })
         .collect()
+}
+
+/// What an import's or a copy's audit event says when its filters read attributes no user
+/// here carries.
+pub(crate) fn unknown_attributes_warning(unknown: &[String]) -> String {
+    format!(
+        "; warning: access filters read {}, which no user here carries: those rows show to nobody until users are given values",
+        unknown.join(", ")
+    )
 }

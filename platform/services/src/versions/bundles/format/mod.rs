@@ -1,6 +1,7 @@
 //! The project bundle file: a zip archive (entries compressed with zstd) holding
 //!
-//! - `manifest.json`: format name and version, the project, the datasets;
+//! - `manifest.json`: format name and version, the project, the datasets, and (from
+//!   version 2) what governs who sees what: access filters, abilities, share policy;
 //! - `content.json`: the head content (workflow, reports, parameters);
 //! - `revisions.jsonl`: the history, one revision per line, oldest first;
 //! - `datasets/N.arrow`: each dataset as an Arrow IPC file.
@@ -14,6 +15,7 @@
 //! refused; every reference (dataset entries, checksums, revision numbers and parents, the
 //! head) must hold. Nothing here writes anywhere but temporary files.
 
+use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Seek, Write};
 
 use serde::{Deserialize, Serialize};
@@ -28,8 +30,14 @@ mod read;
 pub use read::{read, read_from};
 
 pub const FORMAT: &str = "vitrine-bundle";
-/// The format version this build writes and the newest it reads.
-pub const VERSION: u32 = 1;
+/// The format version this build writes and the newest it reads. Version 2 carries the
+/// project's access filters: a build that reads only version 1 refuses such a bundle
+/// rather than import its data without them.
+pub const VERSION: u32 = 2;
+
+/// Access filters one bundle may carry, and rules per filter.
+pub const MAX_BUNDLE_FILTERS: usize = 1_000;
+pub const MAX_FILTER_RULES: usize = 32;
 
 pub(super) const MANIFEST: &str = "manifest.json";
 pub(super) const CONTENT: &str = "content.json";
@@ -79,6 +87,76 @@ pub struct Manifest {
     /// The number of the oldest revision included (1 for a whole history).
     pub history_from: i64,
     pub datasets: Vec<BundleDataset>,
+    /// Absent from version 1 bundles, which were made before it travelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<BundleSecurity>,
+}
+
+/// What governs who sees what in the project. It travels with the data, so a project made
+/// from a bundle (or a working copy) never shows more rows than its origin did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct BundleSecurity {
+    #[serde(default)]
+    pub access_filters: Vec<BundleAccessFilter>,
+    /// Abilities the project sets itself (the rest follow the instance's defaults).
+    #[serde(default)]
+    pub abilities: BTreeMap<String, bool>,
+    #[serde(default)]
+    pub refuse_exposing_edits: bool,
+}
+
+/// One dataset's access filter: a row shows when every rule's column holds one of the
+/// viewer's values of the rule's attribute.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BundleAccessFilter {
+    pub dataset: String,
+    pub rules: Vec<BundleRule>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BundleRule {
+    pub column: String,
+    pub attribute: String,
+}
+
+impl BundleSecurity {
+    /// Refuses what this instance could not store as the project's own settings.
+    pub(super) fn check(&self) -> ApiResult<()> {
+        let at = |what: String| invalid(format!("{MANIFEST}: security.{what}"));
+        if self.access_filters.len() > MAX_BUNDLE_FILTERS {
+            return Err(at(format!(
+                "access_filters: more than {MAX_BUNDLE_FILTERS}"
+            )));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, f) in self.access_filters.iter().enumerate() {
+            let here = |why: String| at(format!("access_filters[{i}]: {why}"));
+            vitrine_engine::workflow::check_ident(&f.dataset).map_err(here)?;
+            if !seen.insert(f.dataset.as_str()) {
+                return Err(here(format!("dataset `{}` has two filters", f.dataset)));
+            }
+            if f.rules.is_empty() || f.rules.len() > MAX_FILTER_RULES {
+                return Err(here(format!("needs 1 to {MAX_FILTER_RULES} rules")));
+            }
+            for r in &f.rules {
+                vitrine_core::AttributeKey::parse(&r.attribute).map_err(|e| here(e.reason))?;
+                if r.column.is_empty() || r.column.len() > 256 {
+                    return Err(here("a rule's column must be 1 to 256 characters".into()));
+                }
+            }
+        }
+        for name in self.abilities.keys() {
+            name.parse::<vitrine_core::Ability>()
+                .map_err(|e| at(format!("abilities: {}", e.reason)))?;
+        }
+        Ok(())
+    }
+
+    /// The attributes the filters select rows with.
+    pub fn attributes(&self) -> std::collections::BTreeSet<&str> {
+        let rules = self.access_filters.iter().flat_map(|f| &f.rules);
+        rules.map(|r| r.attribute.as_str()).collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -254,6 +332,7 @@ mod tests {
                     bytes: data.len() as i64,
                     schema: serde_json::Value::Null,
                 }],
+                security: Some(BundleSecurity::default()),
             },
             revisions: vec![BundleRevision {
                 number: 1,

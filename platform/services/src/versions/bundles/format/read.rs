@@ -205,6 +205,9 @@ pub fn read_from<R: Read + Seek>(
             manifest.version, manifest.made_by
         )));
     }
+    if let Some(security) = &manifest.security {
+        security.check()?;
+    }
     let head: RevisionContent = parse_json(CONTENT, &take(&mut entries, CONTENT)?)?;
     let lines = take(&mut entries, REVISIONS)?;
     let mut revisions: Vec<BundleRevision> = Vec::new();
