@@ -505,3 +505,94 @@ async fn default_role_abilities_and_creation_rights() {
         "FORBIDDEN"
     );
 }
+
+/// A project's managers set the organisation's role on it, above or below the instance
+/// default; grants still apply on top; editors may not; more than EDITOR is refused.
+#[tokio::test]
+async fn a_projects_managers_set_the_organisations_role_on_it() {
+    let w = world().await;
+    let s = &w.s;
+    let read = "query($i:ID!){project(id:$i){role defaultRole}}";
+    let set = "mutation($i:ID!,$r:Role){setProjectDefaultRole(id:$i,role:$r){defaultRole}}";
+    let outsider = &w.outsider.auth;
+    let outsider_sees = |p: &str| {
+        let vars = json!({"i": p});
+        async move { s.gql(outsider, read, vars).await }
+    };
+    assert_eq!(code(&outsider_sees(&w.project).await), "NOT_FOUND");
+    for who in [&w.editor, &w.viewer] {
+        let r = s
+            .gql(&who.auth, set, json!({"i": w.project, "r": "VIEWER"}))
+            .await;
+        assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    }
+    let r = s
+        .gql(
+            &w.manager.auth,
+            set,
+            json!({"i": w.project, "r": "MANAGER"}),
+        )
+        .await;
+    assert_eq!(code(&r), "INVALID_INPUT", "{r}");
+    let r = s
+        .gql(&w.manager.auth, set, json!({"i": w.project, "r": "EDITOR"}))
+        .await;
+    assert_eq!(data(&r)["setProjectDefaultRole"]["defaultRole"], "EDITOR");
+    assert_eq!(
+        data(&outsider_sees(&w.project).await)["project"],
+        json!({"role": "EDITOR", "defaultRole": "EDITOR"})
+    );
+    let (other, _) = s.project(&w.admin, &w.folder, "Retention").await;
+    let r = outsider_sees(&other).await;
+    assert_eq!(code(&r), "NOT_FOUND", "that project only");
+    // Lower than the instance default: closed to everyone without a grant.
+    let m = "mutation{setDefaultRole(role:VIEWER){defaultRole}}";
+    data(&s.gql(&w.admin.auth, m, json!({})).await);
+    let r = s
+        .gql(
+            &w.manager.auth,
+            set,
+            json!({"i": w.project, "r": "NO_ACCESS"}),
+        )
+        .await;
+    assert_eq!(
+        data(&r)["setProjectDefaultRole"]["defaultRole"],
+        "NO_ACCESS"
+    );
+    assert_eq!(code(&outsider_sees(&w.project).await), "NOT_FOUND");
+    assert_eq!(
+        data(&outsider_sees(&other).await)["project"]["role"],
+        "VIEWER"
+    );
+    let r = s.gql(&w.editor.auth, read, json!({"i": w.project})).await;
+    assert_eq!(
+        data(&r)["project"]["role"],
+        "EDITOR",
+        "a grant still applies"
+    );
+    // A folder's grant stays the floor for whoever holds it.
+    let (who, on) = (
+        format!("user:{}", w.outsider.id),
+        format!("folder:{}", w.folder),
+    );
+    data(&s.grant(&w.admin, &who, &on, "VIEWER").await);
+    assert_eq!(
+        data(&outsider_sees(&w.project).await)["project"]["role"],
+        "VIEWER"
+    );
+
+    // Null follows the instance default again.
+    let r = s
+        .gql(&w.manager.auth, set, json!({"i": w.project, "r": null}))
+        .await;
+    assert!(data(&r)["setProjectDefaultRole"]["defaultRole"].is_null());
+    let q = "{auditEvents(filter:{actionPrefix:\"project.set_default_role\"}){nodes{actorName detail}}}";
+    let r = s.gql(&w.admin.auth, q, json!({})).await;
+    let details: Vec<&str> = data(&r)["auditEvents"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["detail"].as_str().unwrap())
+        .collect();
+    assert_eq!(details, ["the instance default", "no_access", "editor"]);
+}

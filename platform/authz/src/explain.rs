@@ -29,7 +29,7 @@ impl Authz {
         let index = self.snapshot();
         let user = Subject::User(user_uid.to_owned()).to_string();
         let is_admin = index.has_permission(&user, ServerPermission::Admin);
-        let default_role = self.settings().default_role;
+        let default_role = self.settings().default_role_on(object);
         let grants = index.contributions(&user, &object.to_string());
         let effective_role = self.effective_role(user_uid, object);
         let required_role = action.required_role();
@@ -59,7 +59,7 @@ impl Authz {
             )
         } else if default_role > Role::NoAccess {
             format!(
-                "{}: no grant above the instance default role {default_role}; {} needs {required_role}",
+                "{}: no grant above the default role everyone has here, {default_role}; {} needs {required_role}",
                 if allowed { "allowed" } else { "refused" },
                 action.as_str()
             )

@@ -109,7 +109,7 @@ impl Authz {
         if index.has_permission(&user, ServerPermission::Admin) {
             return Role::Owner;
         }
-        let default = self.settings.read().default_role;
+        let default = self.settings.read().default_role_on(object);
         index
             .effective_role(&user, &object.to_string())
             .max(default)

@@ -18,6 +18,11 @@ pub struct InstanceSettings {
     pub ability_defaults: BTreeMap<Ability, bool>,
     /// Abilities an admin switched off everywhere, whatever projects say.
     pub disabled_abilities: BTreeSet<Ability>,
+    /// Projects whose managers set the organisation's role on them (project id → role),
+    /// higher or lower than `default_role`. Grants on the project and on the folders above
+    /// it still apply on top: a folder's role stays the floor for whoever holds it.
+    #[serde(default)]
+    pub project_default_roles: BTreeMap<String, Role>,
 }
 
 impl Default for InstanceSettings {
@@ -33,11 +38,25 @@ impl Default for InstanceSettings {
             .into_iter()
             .collect(),
             disabled_abilities: BTreeSet::new(),
+            project_default_roles: BTreeMap::new(),
         }
     }
 }
 
 impl InstanceSettings {
+    /// The role everyone signed in has on `object` before any grant: the project's own
+    /// organisation role when its managers set one, else the instance default.
+    pub fn default_role_on(&self, object: &crate::Object) -> Role {
+        match object {
+            crate::Object::Project(p) => self
+                .project_default_roles
+                .get(p)
+                .copied()
+                .unwrap_or(self.default_role),
+            _ => self.default_role,
+        }
+    }
+
     /// Is `ability` on for a project that sets `overrides`? A disabled ability is off
     /// everywhere; otherwise the project's own value wins over the default.
     pub fn ability(&self, overrides: &BTreeMap<String, bool>, ability: Ability) -> bool {
@@ -86,5 +105,24 @@ mod tests {
         assert!(!s.ability(&BTreeMap::new(), Ability::ViewersSeeWorkflow));
         let off: BTreeMap<String, bool> = [("download".to_owned(), false)].into_iter().collect();
         assert!(!s.ability(&off, Ability::Download));
+    }
+
+    #[test]
+    fn a_projects_organisation_role_replaces_the_default_there_only() {
+        let mut s = InstanceSettings {
+            default_role: Role::Viewer,
+            ..InstanceSettings::default()
+        };
+        let (p, q) = (
+            crate::Object::Project("p".into()),
+            crate::Object::Project("q".into()),
+        );
+        s.project_default_roles.insert("p".into(), Role::NoAccess);
+        assert_eq!(s.default_role_on(&p), Role::NoAccess);
+        assert_eq!(s.default_role_on(&q), Role::Viewer);
+        assert_eq!(
+            s.default_role_on(&crate::Object::Folder("p".into())),
+            Role::Viewer
+        );
     }
 }

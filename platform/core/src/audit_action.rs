@@ -44,6 +44,7 @@ macro_rules! for_each_audit_action {
             ProjectMove = "project.move",
             ProjectRename = "project.rename",
             ProjectSetAbility = "project.set_ability",
+            ProjectSetDefaultRole = "project.set_default_role",
             ReportCreate = "report.create",
             ReportDelete = "report.delete",
             ReportExportFile = "report.export_file",

@@ -80,10 +80,8 @@ impl MutationRoot {
         display_name: Option<String>,
     ) -> async_graphql::Result<User> {
         let (s, c) = member(ctx)?;
-        let r = s
-            .directory()
-            .create_service_account(c, &username, display_name.as_deref())
-            .await;
+        let (d, name) = (s.directory(), display_name.as_deref());
+        let r = d.create_service_account(c, &username, name).await;
         Ok(r.gql()?.into())
     }
 
@@ -142,10 +140,8 @@ impl MutationRoot {
         user_id: ID,
     ) -> async_graphql::Result<Group> {
         let (s, c) = member(ctx)?;
-        let r = s
-            .directory()
-            .set_group_member(c, &group_id, &user_id, true)
-            .await;
+        let d = s.directory();
+        let r = d.set_group_member(c, &group_id, &user_id, true).await;
         Ok(r.gql()?.into())
     }
 
@@ -156,10 +152,8 @@ impl MutationRoot {
         user_id: ID,
     ) -> async_graphql::Result<Group> {
         let (s, c) = member(ctx)?;
-        let r = s
-            .directory()
-            .set_group_member(c, &group_id, &user_id, false)
-            .await;
+        let d = s.directory();
+        let r = d.set_group_member(c, &group_id, &user_id, false).await;
         Ok(r.gql()?.into())
     }
 
@@ -207,10 +201,8 @@ impl MutationRoot {
         name: String,
     ) -> async_graphql::Result<Folder> {
         let (s, c) = member(ctx)?;
-        let r = s
-            .directory()
-            .create_folder(c, parent_id.as_ref().map(|i| i.as_str()), &name)
-            .await;
+        let (d, parent) = (s.directory(), parent_id.as_ref().map(|i| i.as_str()));
+        let r = d.create_folder(c, parent, &name).await;
         Ok(r.gql()?.into())
     }
 
@@ -233,10 +225,8 @@ impl MutationRoot {
         parent_id: Option<ID>,
     ) -> async_graphql::Result<Folder> {
         let (s, c) = member(ctx)?;
-        let r = s
-            .directory()
-            .move_folder(c, &id, parent_id.as_ref().map(|i| i.as_str()))
-            .await;
+        let (d, parent) = (s.directory(), parent_id.as_ref().map(|i| i.as_str()));
+        let r = d.move_folder(c, &id, parent).await;
         Ok(r.gql()?.into())
     }
 
@@ -264,10 +254,8 @@ impl MutationRoot {
         slug: Option<String>,
     ) -> async_graphql::Result<Project> {
         let (s, c) = member(ctx)?;
-        let r = s
-            .directory()
-            .create_project(c, &folder_id, &name, slug.as_deref())
-            .await;
+        let (d, slug) = (s.directory(), slug.as_deref());
+        let r = d.create_project(c, &folder_id, &name, slug).await;
         Ok(r.gql()?.into())
     }
 
@@ -312,6 +300,20 @@ impl MutationRoot {
     }
 
     /// Sets the project's own value of an ability; null returns it to the instance default.
+    /// Sets the organisation's role on one project, higher or lower than the instance
+    /// default (its managers; at most EDITOR); null follows the instance default again.
+    async fn set_project_default_role(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        role: Option<Role>,
+    ) -> async_graphql::Result<Project> {
+        let (s, c) = member(ctx)?;
+        let (d, role) = (s.directory(), role.map(Into::into));
+        let r = d.set_project_default_role(c, &id, role).await;
+        Ok(r.gql()?.into())
+    }
+
     async fn set_project_ability(
         &self,
         ctx: &Context<'_>,
@@ -320,10 +322,8 @@ impl MutationRoot {
         enabled: Option<bool>,
     ) -> async_graphql::Result<Project> {
         let (s, c) = member(ctx)?;
-        let r = s
-            .directory()
-            .set_project_ability(c, &id, ability.into(), enabled)
-            .await;
+        let d = s.directory();
+        let r = d.set_project_ability(c, &id, ability.into(), enabled).await;
         Ok(r.gql()?.into())
     }
 
@@ -335,10 +335,8 @@ impl MutationRoot {
         position: Option<i64>,
     ) -> async_graphql::Result<VirtualRoot> {
         let (s, c) = member(ctx)?;
-        let r = s
-            .directory()
-            .create_virtual_root(c, &name, &folder_id, position.unwrap_or(0))
-            .await;
+        let (d, position) = (s.directory(), position.unwrap_or(0));
+        let r = d.create_virtual_root(c, &name, &folder_id, position).await;
         Ok(r.gql()?.into())
     }
 
@@ -441,9 +439,9 @@ impl MutationRoot {
         disabled: Option<bool>,
     ) -> async_graphql::Result<InstanceSettings> {
         let (s, c) = member(ctx)?;
-        let r = s
-            .policy()
-            .set_ability_setting(c, ability.into(), default_enabled, disabled)
+        let (p, ability) = (s.policy(), ability.into());
+        let r = p
+            .set_ability_setting(c, ability, default_enabled, disabled)
             .await;
         Ok(r.gql()?.into())
     }

@@ -274,6 +274,14 @@ impl From<ProjectView> for Project {
 
 #[ComplexObject]
 impl Project {
+    /// The organisation's role here (what everyone signed in holds before any grant);
+    /// null: the instance default.
+    async fn default_role(&self, ctx: &Context<'_>) -> Option<Role> {
+        let s = services(ctx).policy().instance_settings();
+        s.project_default_roles
+            .get(self.uid.as_str())
+            .map(|r| (*r).into())
+    }
     /// Earlier slugs that still redirect here and stay reserved for this project.
     async fn old_slugs(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
         services(ctx).directory().old_slugs(&self.uid).await.gql()

@@ -295,6 +295,19 @@ impl Directory {
         self.project_for(caller, uid, Action::Delete).await?;
         self.store.delete_project(uid).await?;
         self.authz.reload().await?;
+        if self
+            .authz
+            .settings()
+            .project_default_roles
+            .contains_key(uid.as_str())
+        {
+            let key = uid.to_string();
+            self.authz
+                .update_settings(|s| {
+                    s.project_default_roles.remove(&key);
+                })
+                .await?;
+        }
         self.audit
             .record(
                 caller,
@@ -305,6 +318,48 @@ impl Directory {
             )
             .await?;
         Ok(())
+    }
+
+    /// Sets (or with `None` clears) the organisation's role on one project: what every
+    /// signed-in user holds there before any grant, instead of the instance default. Its
+    /// managers only; at most editor, so a manager never hands everyone the right to
+    /// manage. Grants on the project and the folders above still apply on top.
+    pub async fn set_project_default_role(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        role: Option<Role>,
+    ) -> ApiResult<ProjectView> {
+        let uid = &vitrine_core::ProjectId::from(uid);
+        caller.require_write()?;
+        self.project_for(caller, uid, Action::Manage).await?;
+        if role.is_some_and(|r| r > Role::Editor) {
+            return Err(ApiError::invalid(
+                "role: the organisation's role on a project is at most EDITOR; grant more to people or groups",
+            ));
+        }
+        let key = uid.to_string();
+        self.authz
+            .update_settings(|s| match role {
+                Some(r) => {
+                    s.project_default_roles.insert(key, r);
+                }
+                None => {
+                    s.project_default_roles.remove(&key);
+                }
+            })
+            .await?;
+        let detail = role.map_or("the instance default".into(), |r| r.to_string());
+        self.audit
+            .record(
+                caller,
+                AuditAction::ProjectSetDefaultRole,
+                &format!("project:{uid}"),
+                "ok",
+                &detail,
+            )
+            .await?;
+        self.project_for(caller, uid, Action::View).await
     }
 
     /// Sets (or with `None` clears) a project's own value for an ability.
