@@ -7,6 +7,7 @@ mod auth;
 mod browser;
 mod bundle_security;
 mod bundles;
+mod claims;
 mod concurrency;
 mod copies;
 mod data;
