@@ -1,6 +1,6 @@
 //! Relay cursors: opaque to clients, a uid inside.
 
-use crate::services::PageRequest;
+use crate::services::{PageRequest, records};
 use async_graphql::OutputType;
 use async_graphql::connection::{Connection, Edge};
 use base64::Engine;
@@ -58,9 +58,47 @@ pub fn page_ahead(first: Option<i32>, after: Option<String>) -> ApiResult<(PageR
     Ok((p, n))
 }
 
+/// A row a connection lists: its cursor is made from its id.
+pub trait Keyed {
+    fn key(&self) -> String;
+}
+
+macro_rules! keyed {
+    ($($row:ty => $($field:ident).+;)*) => {
+        $(impl Keyed for $row {
+            fn key(&self) -> String {
+                self.$($field).+.to_string()
+            }
+        })*
+    };
+}
+
+keyed! {
+    records::UserRecord => uid;
+    records::GroupRecord => uid;
+    records::RevisionRecord => uid;
+    records::TaskRecord => uid;
+    records::AuditRecord => uid;
+    records::ShareLinkRecord => uid;
+    crate::services::FolderView => record.uid;
+    crate::services::ProjectView => record.uid;
+    crate::services::TaskRunView => run.uid;
+}
+
+/// Builds a connection of [`Keyed`] rows; see [`connection_by`].
+pub fn connection<T: Keyed, N: OutputType>(
+    rows: Vec<T>,
+    first: usize,
+    more: Option<bool>,
+    has_previous: bool,
+    node: impl Fn(T) -> N,
+) -> Connection<String, N> {
+    connection_by(rows, first, more, has_previous, T::key, node)
+}
+
 /// Builds a connection from rows fetched one past the page (`first + 1`) or with an
-/// explicit "more follow" flag.
-pub fn connection<T, N: OutputType>(
+/// explicit "more follow" flag, their cursors made by `uid`.
+pub fn connection_by<T, N: OutputType>(
     rows: Vec<T>,
     first: usize,
     more: Option<bool>,

@@ -2,7 +2,7 @@ use crate::services::records::AuditFilter;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object};
 
-use super::pagination::{connection, page, page_ahead};
+use super::pagination::{connection, connection_by, page, page_ahead};
 use super::types::*;
 use super::{member, optional_caller, services};
 use crate::{ApiError, GqlResult};
@@ -53,14 +53,7 @@ impl QueryRoot {
         let (s, c) = member(ctx)?;
         let (p, n) = page_ahead(first, after.clone()).gql()?;
         let rows = s.directory().users(c, &p).await.gql()?;
-        Ok(connection(
-            rows,
-            n,
-            None,
-            after.is_some(),
-            |u| u.uid.clone().into(),
-            User::from,
-        ))
+        Ok(connection(rows, n, None, after.is_some(), User::from))
     }
 
     async fn group(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Group> {
@@ -78,14 +71,7 @@ impl QueryRoot {
         let (s, c) = member(ctx)?;
         let (p, n) = page_ahead(first, after.clone()).gql()?;
         let rows = s.directory().groups(c, &p).await.gql()?;
-        Ok(connection(
-            rows,
-            n,
-            None,
-            after.is_some(),
-            |g| g.uid.clone().into(),
-            Group::from,
-        ))
+        Ok(connection(rows, n, None, after.is_some(), Group::from))
     }
 
     async fn folder(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Folder> {
@@ -109,14 +95,8 @@ impl QueryRoot {
             .folders(c, parent_id.as_ref().map(|i| i.as_str()), &p)
             .await
             .gql()?;
-        Ok(connection(
-            rows,
-            p.first,
-            Some(more),
-            after.is_some(),
-            |f| f.record.uid.clone().into(),
-            Folder::from,
-        ))
+        let prev = after.is_some();
+        Ok(connection(rows, p.first, Some(more), prev, Folder::from))
     }
 
     /// A project by id or by slug (current or old). Exactly one of the two.
@@ -151,14 +131,8 @@ impl QueryRoot {
             .projects(c, folder_id.as_ref().map(|i| i.as_str()), &p)
             .await
             .gql()?;
-        Ok(connection(
-            rows,
-            p.first,
-            Some(more),
-            after.is_some(),
-            |v| v.record.uid.clone().into(),
-            Project::from,
-        ))
+        let prev = after.is_some();
+        Ok(connection(rows, p.first, Some(more), prev, Project::from))
     }
 
     /// Admin-defined shortcuts to folders, shown at the top of the project list.
@@ -213,7 +187,7 @@ impl QueryRoot {
             .skip(start)
             .take(p.first + 1)
             .collect();
-        Ok(connection(
+        Ok(connection_by(
             rows,
             p.first,
             None,
@@ -287,13 +261,6 @@ impl QueryRoot {
             until_ms: f.until.map(|t| t.timestamp_millis()),
         };
         let rows = s.audit().events(c, &filter, &p).await.gql()?;
-        Ok(connection(
-            rows,
-            n,
-            None,
-            after.is_some(),
-            |e| e.uid.clone().into(),
-            AuditEvent::from,
-        ))
+        Ok(connection(rows, n, None, after.is_some(), AuditEvent::from))
     }
 }

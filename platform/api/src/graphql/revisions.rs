@@ -135,14 +135,7 @@ impl RevisionQuery {
         let (s, c) = on(ctx, Services::versions)?;
         let (p, n) = page_ahead(first, after.clone()).gql()?;
         let rows = s.revisions(c, &project_id, &p).await.gql()?;
-        Ok(connection(
-            rows,
-            n,
-            None,
-            after.is_some(),
-            |r| r.uid.clone().into(),
-            Revision::from,
-        ))
+        Ok(connection(rows, n, None, after.is_some(), Revision::from))
     }
 
     async fn revision(&self, ctx: &Context<'_>, id: ID) -> R<Revision> {

@@ -45,14 +45,8 @@ impl SharingQuery {
             .share_ledger(c, project_id.as_ref().map(|i| i.as_str()), &p)
             .await
             .gql()?;
-        Ok(connection(
-            rows,
-            n,
-            Some(more),
-            after.is_some(),
-            |l| l.uid.clone().into(),
-            ShareLink::from,
-        ))
+        let prev = after.is_some();
+        Ok(connection(rows, n, Some(more), prev, ShareLink::from))
     }
 
     async fn share_policy(&self, ctx: &Context<'_>, project_id: ID) -> R<SharePolicy> {

@@ -215,14 +215,8 @@ impl Task {
         let mut ahead = p.clone();
         ahead.first += 1;
         let rows = s.task_runs(c, &self.id, &ahead).await.gql()?;
-        Ok(connection(
-            rows,
-            p.first,
-            None,
-            after.is_some(),
-            |r| r.run.uid.clone().into(),
-            TaskRun::from,
-        ))
+        let prev = after.is_some();
+        Ok(connection(rows, p.first, None, prev, TaskRun::from))
     }
 }
 
@@ -358,14 +352,8 @@ impl TaskQuery {
         let (s, c) = on(ctx, Services::tasks)?;
         let p = page(first, after.clone()).gql()?;
         let (rows, more) = s.tasks(c, &p).await.gql()?;
-        Ok(connection(
-            rows,
-            p.first,
-            Some(more),
-            after.is_some(),
-            |t| t.uid.clone().into(),
-            Task::from,
-        ))
+        let prev = after.is_some();
+        Ok(connection(rows, p.first, Some(more), prev, Task::from))
     }
 
     async fn task(&self, ctx: &Context<'_>, id: ID) -> R<Task> {
