@@ -284,3 +284,58 @@ async fn virtual_roots_are_admin_shortcuts_shown_to_who_can_see_them() {
     let r = s.gql(&admin.auth, "{virtualRoots{name}}", json!({})).await;
     assert_eq!(data(&r)["virtualRoots"].as_array().unwrap().len(), 2);
 }
+
+/// Folders at the top are admins' unless an admin opens them to everyone; each maker then
+/// manages the folder it made, which others do not see.
+#[tokio::test]
+async fn root_folders_are_for_admins_unless_an_admin_opens_them() {
+    let s = TestServer::start().await;
+    let admin = s.admin().await;
+    let ria = s.user(&admin, "ria").await;
+    let otto = s.user(&admin, "otto").await;
+    let make = "mutation($n:String!){createFolder(name:$n){id role}}";
+    let open = "mutation($o:Boolean!){setRootFolderCreation(open:$o){membersCreateRootFolders}}";
+    let r = s.gql(&ria.auth, make, json!({"n": "Mine"})).await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    let r = s.gql(&ria.auth, open, json!({"o": true})).await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+
+    let r = s.gql(&admin.auth, open, json!({"o": true})).await;
+    assert_eq!(
+        data(&r)["setRootFolderCreation"]["membersCreateRootFolders"],
+        true
+    );
+    let r = s.gql(&ria.auth, make, json!({"n": "Mine"})).await;
+    assert_eq!(data(&r)["createFolder"]["role"], "MANAGER", "{r}");
+    let mine = data(&r)["createFolder"]["id"].as_str().unwrap().to_owned();
+    s.folder(&ria, Some(&mine), "Inside").await;
+    let r = s.gql(&otto.auth, "{folders{nodes{name}}}", json!({})).await;
+    assert_eq!(
+        data(&r)["folders"]["nodes"],
+        json!([]),
+        "not shared with otto"
+    );
+    // A token scoped to ria's folder reaches nothing at the top.
+    let session = s.session("ria", PASSWORD).await;
+    let m = "mutation($s:String){createApiToken(name:\"scoped\",scope:$s){token}}";
+    let r = s
+        .gql(&session, m, json!({"s": format!("folder:{mine}")}))
+        .await;
+    let scoped = Auth::Bearer(data(&r)["createApiToken"]["token"].as_str().unwrap().into());
+    let r = s.gql(&scoped, make, json!({"n": "Escape"})).await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+
+    let r = s.gql(&admin.auth, open, json!({"o": false})).await;
+    assert_eq!(
+        data(&r)["setRootFolderCreation"]["membersCreateRootFolders"],
+        false
+    );
+    let r = s.gql(&ria.auth, make, json!({"n": "Another"})).await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    let q = "{auditEvents(filter:{actionPrefix:\"settings.root_folders\"}){nodes{detail}}}";
+    let r = s.gql(&admin.auth, q, json!({})).await;
+    assert_eq!(
+        data(&r)["auditEvents"]["nodes"],
+        json!([{"detail": "admins only"}, {"detail": "everyone"}])
+    );
+}

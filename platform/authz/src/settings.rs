@@ -23,6 +23,10 @@ pub struct InstanceSettings {
     /// it still apply on top: a folder's role stays the floor for whoever holds it.
     #[serde(default)]
     pub project_default_roles: BTreeMap<String, Role>,
+    /// Whether signed-in users (not only admins) may create folders at the top; each then
+    /// manages the folder it made.
+    #[serde(default)]
+    pub members_create_root_folders: bool,
 }
 
 impl Default for InstanceSettings {
@@ -39,6 +43,7 @@ impl Default for InstanceSettings {
             .collect(),
             disabled_abilities: BTreeSet::new(),
             project_default_roles: BTreeMap::new(),
+            members_create_root_folders: false,
         }
     }
 }

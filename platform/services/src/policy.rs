@@ -342,6 +342,32 @@ impl Policy {
         Ok(s)
     }
 
+    /// Opens (or closes) creating folders at the top to every signed-in user. Admins only.
+    pub async fn set_root_folder_creation(
+        &self,
+        caller: &Caller,
+        open: bool,
+    ) -> ApiResult<InstanceSettings> {
+        caller.require_write()?;
+        self.authz
+            .require_permission(caller, ServerPermission::Admin)?;
+        let s = self
+            .authz
+            .update_settings(|s| s.members_create_root_folders = open)
+            .await?;
+        let detail = if open { "everyone" } else { "admins only" };
+        self.audit
+            .record(
+                caller,
+                AuditAction::SettingsRootFolders,
+                "instance",
+                "ok",
+                detail,
+            )
+            .await?;
+        Ok(s)
+    }
+
     pub async fn set_ability_setting(
         &self,
         caller: &Caller,

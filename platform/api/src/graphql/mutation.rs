@@ -193,7 +193,8 @@ impl MutationRoot {
 
     // ---- folders and projects -----------------------------------------------------
 
-    /// Creates a folder inside `parentId` (managers of it) or at the top (admins).
+    /// Creates a folder inside `parentId` (managers of it) or at the top (admins, or everyone
+    /// when `setRootFolderCreation(open: true)`: the maker then manages it).
     async fn create_folder(
         &self,
         ctx: &Context<'_>,
@@ -427,6 +428,18 @@ impl MutationRoot {
     ) -> async_graphql::Result<InstanceSettings> {
         let (s, c) = member(ctx)?;
         let r = s.policy().set_default_role(c, role.into()).await;
+        Ok(r.gql()?.into())
+    }
+
+    /// Lets every signed-in user create folders at the top (each manages its own), or
+    /// only admins again. Admins only.
+    async fn set_root_folder_creation(
+        &self,
+        ctx: &Context<'_>,
+        open: bool,
+    ) -> async_graphql::Result<InstanceSettings> {
+        let (s, c) = member(ctx)?;
+        let r = s.policy().set_root_folder_creation(c, open).await;
         Ok(r.gql()?.into())
     }
 

@@ -485,12 +485,15 @@ pub struct AbilitySetting {
 pub struct InstanceSettings {
     pub default_role: Role,
     pub abilities: Vec<AbilitySetting>,
+    /// Whether every signed-in user may create folders at the top (else admins only).
+    pub members_create_root_folders: bool,
 }
 
 impl From<crate::services::values::InstanceSettings> for InstanceSettings {
     fn from(s: crate::services::values::InstanceSettings) -> Self {
         InstanceSettings {
             default_role: s.default_role.into(),
+            members_create_root_folders: s.members_create_root_folders,
             abilities: vitrine_core::Ability::ALL
                 .iter()
                 .map(|a| AbilitySetting {

@@ -174,11 +174,21 @@ impl Directory {
                     )));
                 }
             }
+            // At the top: admins, and everyone when an admin opened it (never through a
+            // scoped credential, which reaches nothing at the top).
+            None if self.authz.settings().members_create_root_folders
+                && caller.scope().is_none() => {}
             None => self
                 .authz
                 .require_permission(caller, ServerPermission::Admin)?,
         }
         let record = self.insert_folder(caller, name, parent).await?;
+        if parent.is_none() && !self.authz.is_admin(caller) {
+            let user = Subject::User(caller.uid().to_owned());
+            self.authz
+                .grant_role(&user, &folder_obj(&record.uid), Role::Manager)
+                .await?;
+        }
         let role = self.authz.effective_role(caller, &folder_obj(&record.uid));
         Ok(FolderView { record, role })
     }
