@@ -20,6 +20,14 @@ async fn ledger(sw: &ShareWorld, id: &str) -> Value {
     data(&r)["shareLink"].clone()
 }
 
+/// A fresh visitor of the link a `createShareLink` answer made: (link id, visitor).
+async fn visit(s: &TestServer, created: &Value) -> (String, Visitor) {
+    let made = &data(created)["createShareLink"];
+    let v = Visitor::new(s);
+    v.open(made["url"].as_str().unwrap()).await;
+    (made["link"]["id"].as_str().unwrap().to_owned(), v)
+}
+
 /// The regions of the overview a visitor of link `id` sees.
 async fn seen(v: &Visitor, id: &str) -> Vec<String> {
     let t = tiles(v, id, "overview").await;
@@ -131,22 +139,11 @@ async fn links_made_by_an_admin_show_what_their_values_allow() {
             json!({"reportId": sw.report, "kind": "PUBLIC"}),
         )
         .await;
-    let (id, url) = (
-        data(&r)["createShareLink"]["link"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        data(&r)["createShareLink"]["url"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-    );
+    let (id, v) = visit(s, &r).await;
     assert_eq!(
         ledger(&sw, &id).await["filtersInForce"][0]["values"],
         json!([])
     );
-    let v = Visitor::new(s);
-    v.open(&url).await;
     assert!(seen(&v, &id).await.is_empty());
     // Given values, the audience is explicit.
     let r = sw
@@ -155,18 +152,7 @@ async fn links_made_by_an_admin_show_what_their_values_allow() {
             json!({"reportId": sw.report, "kind": "PUBLIC", "attributes": region(&["South"])}),
         )
         .await;
-    let (id, url) = (
-        data(&r)["createShareLink"]["link"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        data(&r)["createShareLink"]["url"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-    );
-    let v = Visitor::new(s);
-    v.open(&url).await;
+    let (id, v) = visit(s, &r).await;
     assert_eq!(seen(&v, &id).await, ["South"]);
 
     // Members' links carry none: each member sees what their own values allow.
