@@ -312,17 +312,29 @@ impl Store {
     /// Moves a project into a folder, with the policy line that makes the folder its
     /// parent (its floor of roles) and the move's audit event, in one transaction. The
     /// caller mirrors the policy line into the in-memory policies afterwards.
+    /// Moves a project into `folder_uid`; with `new_owner` (`user:ID`), that user becomes
+    /// its one direct owner, replacing whoever held the owner role on it directly.
     pub async fn move_project(
         &self,
         uid: &vitrine_core::ProjectId,
         folder_uid: &vitrine_core::FolderId,
+        new_owner: Option<&str>,
         audit: &crate::NewAuditEvent,
     ) -> StorageResult<()> {
         let result = async {
+            let owners: Vec<crate::PolicyLine> = new_owner
+                .map(|o| crate::PolicyLine::new("p", o, &format!("project:{uid}"), "owner"))
+                .into_iter()
+                .collect();
             let script = format!(
                 "BEGIN; {FOLDER_STILL_THERE} UPDATE project SET folder_uid = $folder, updated_ms = $now WHERE uid = $uid;
                 DELETE policy WHERE ptype = 'g2' AND v0 = $child;
                 CREATE policy CONTENT $parent;
+                IF array::len($owners) > 0 {{
+                    DELETE policy WHERE ptype = 'p' AND v1 = $child AND v0 = $owners[0].v0;
+                    DELETE policy WHERE ptype = 'p' AND v1 = $child AND v2 = 'owner';
+                    CREATE policy CONTENT $owners[0];
+                }};
                 CREATE audit_event CONTENT $audit;
                 COMMIT;"
             );
@@ -334,6 +346,7 @@ impl Store {
                     "now": now_ms(),
                     "child": format!("project:{uid}"),
                     "parent": crate::PolicyLine::new("g2", &format!("project:{uid}"), &format!("folder:{folder_uid}"), ""),
+                    "owners": owners,
                     "audit": audit.clone().into_record(now_ms()),
                 }),
             )

@@ -339,3 +339,76 @@ async fn root_folders_are_for_admins_unless_an_admin_opens_them() {
         json!([{"detail": "admins only"}, {"detail": "everyone"}])
     );
 }
+
+/// A project moved into another team's folder belongs to that folder's manager from then
+/// on (audited); into a folder only admins manage, it keeps its owner.
+#[tokio::test]
+async fn a_moved_project_belongs_to_its_new_folders_manager() {
+    let s = TestServer::start().await;
+    let admin = s.admin().await;
+    let (mona, bob) = (s.user(&admin, "mona").await, s.user(&admin, "bob").await);
+    let (sales, ops) = (
+        s.folder(&admin, None, "Sales").await,
+        s.folder(&admin, None, "Ops").await,
+    );
+    let archive = s.folder(&admin, None, "Archive").await;
+    for (who, folder) in [(&mona, &sales), (&bob, &ops)] {
+        let (subject, object) = (format!("user:{}", who.id), format!("folder:{folder}"));
+        data(&s.grant(&admin, &subject, &object, "MANAGER").await);
+    }
+    // Mona makes a project in her folder: she owns it.
+    let m = "mutation($s:String!){grantServerPermission(subject:$s,permission:PROJECT_EDITOR)}";
+    let r = s
+        .gql(&admin.auth, m, json!({"s": format!("user:{}", mona.id)}))
+        .await;
+    data(&r);
+    let (project, _) = s.project(&mona, &sales, "Forecast").await;
+    let role = |who: &Actor| {
+        let vars = json!({"p": project});
+        let auth = who.auth.clone();
+        let s = &s;
+        async move {
+            let r = s
+                .gql(&auth, "query($p:ID!){project(id:$p){role}}", vars)
+                .await;
+            r["data"]["project"]["role"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| code(&r))
+        }
+    };
+    assert_eq!(role(&mona).await, "OWNER");
+    // Mona may not move it into Ops, which she cannot edit.
+    let mv = "mutation($p:ID!,$f:ID!){moveProject(id:$p,folderId:$f){folderId role}}";
+    let r = s.gql(&mona.auth, mv, json!({"p": project, "f": ops})).await;
+    assert!(
+        ["FORBIDDEN", "NOT_FOUND"].contains(&code(&r).as_str()),
+        "{r}"
+    );
+    assert_eq!(role(&bob).await, "NOT_FOUND");
+
+    // Moved into Ops by an admin: Bob, who manages Ops, owns it; Mona kept no role there.
+    let r = s
+        .gql(&admin.auth, mv, json!({"p": project, "f": ops}))
+        .await;
+    assert_eq!(data(&r)["moveProject"]["folderId"], ops.as_str(), "{r}");
+    assert_eq!(role(&bob).await, "OWNER");
+    assert_eq!(role(&mona).await, "NOT_FOUND");
+    let q = "{auditEvents(first:1,filter:{actionPrefix:\"project.move\"}){nodes{detail}}}";
+    let r = s.gql(&admin.auth, q, json!({})).await;
+    let detail = data(&r)["auditEvents"]["nodes"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        detail.contains(&format!("owner now user:{}", bob.id)),
+        "{detail}"
+    );
+
+    // Into a folder only admins manage: Bob stays its owner.
+    let r = s
+        .gql(&admin.auth, mv, json!({"p": project, "f": archive}))
+        .await;
+    assert_eq!(data(&r)["moveProject"]["folderId"], archive.as_str(), "{r}");
+    assert_eq!(role(&bob).await, "OWNER");
+}

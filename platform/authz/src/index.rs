@@ -167,6 +167,21 @@ impl Index {
             .unwrap_or(Role::NoAccess)
     }
 
+    /// Users holding at least `min` directly on `object` (not through groups), highest
+    /// role first, then by id.
+    pub fn users_holding(&self, object: &str, min: Role) -> Vec<(String, Role)> {
+        let mut out: Vec<(String, Role)> = self
+            .roles
+            .get(object)
+            .into_iter()
+            .flatten()
+            .filter(|(s, r)| s.starts_with("user:") && **r >= min)
+            .map(|(s, r)| (s.clone(), *r))
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out
+    }
+
     pub fn direct_role(&self, subject: &str, object: &str) -> Option<Role> {
         self.roles.get(object).and_then(|g| g.get(subject)).copied()
     }

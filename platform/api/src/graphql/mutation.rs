@@ -283,6 +283,8 @@ impl MutationRoot {
         Ok(r.gql()?.into())
     }
 
+    /// Moves a project (its managers) into a folder you may edit. The user who manages
+    /// that folder becomes its owner (you, when you are one of them); audited.
     async fn move_project(
         &self,
         ctx: &Context<'_>,

@@ -268,25 +268,61 @@ impl Directory {
 
         let folder = &vitrine_core::FolderId::from(folder);
         caller.require_write()?;
-        self.project_for(caller, uid, Action::Manage).await?;
+        let before = self.project_for(caller, uid, Action::Manage).await?;
         self.load_folder(caller, folder, Action::Edit).await?;
+        let owner = (before.record.folder_uid != *folder)
+            .then(|| self.folder_manager(caller, folder))
+            .flatten();
+        let detail = match &owner {
+            Some(o) => format!("folder:{folder}; owner now {o}, who manages it"),
+            None => format!("folder:{folder}"),
+        };
         let audit = crate::Audit::event(
             caller,
             AuditAction::ProjectMove,
             &format!("project:{uid}"),
-            &format!("folder:{folder}"),
+            &detail,
         );
-        self.store.move_project(uid, folder, &audit).await?;
-        if let Err(e) = self
-            .authz
-            .parent_written(&project_obj(uid), &folder_obj(folder))
-            .await
-        {
+        self.store
+            .move_project(uid, folder, owner.as_deref(), &audit)
+            .await?;
+        let mirrored = match owner {
+            // Owner lines changed in the same transaction: read them all back.
+            Some(_) => self.authz.reload().await,
+            None => {
+                let (p, f) = (project_obj(uid), folder_obj(folder));
+                self.authz.parent_written(&p, &f).await
+            }
+        };
+        if let Err(e) = mirrored {
             // The move is stored; the policies in memory catch up from the database.
             tracing::warn!(project = %uid, error = %e, "policies re-read after a move");
             self.authz.reload().await?;
         }
-        self.project(caller, uid).await
+        // The mover may have handed the project on and kept no role on it.
+        match self.project_for(caller, uid, Action::View).await {
+            Ok(view) => Ok(view),
+            Err(_) => Ok(ProjectView {
+                record: self.store.project(uid).await?.unwrap_or(before.record),
+                role: Role::NoAccess,
+            }),
+        }
+    }
+
+    /// Who becomes a project's owner when it moves into `folder`: the user who manages the
+    /// folder (a direct manager or owner grant on it, or else on the nearest folder above
+    /// with one); the mover when they are one of several, else the highest role, then the
+    /// lowest id. None when only admins manage it: the project keeps its owners.
+    fn folder_manager(&self, caller: &Caller, folder: &vitrine_core::FolderId) -> Option<String> {
+        let index = self.authz.snapshot();
+        let start = folder_obj(folder).to_string();
+        let me = format!("user:{}", caller.uid());
+        index.chain(&start).find_map(|node| {
+            let managers = index.users_holding(node, Role::Manager);
+            let mine = managers.iter().any(|(u, _)| *u == me);
+            let first = managers.into_iter().next().map(|(u, _)| u);
+            if mine { Some(me.clone()) } else { first }
+        })
     }
 
     pub async fn delete_project(&self, caller: &Caller, uid: &str) -> ApiResult<()> {
