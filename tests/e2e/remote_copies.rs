@@ -278,17 +278,7 @@ async fn a_folders_link_opens_the_projects_inside_it_and_none_beside_it() {
     let (b, b_admin, b_folder) = second_instance(w.files.path()).await;
     let elsewhere = a.folder(&w.admin, None, "Elsewhere").await;
     let (outside, _) = a.project(&w.admin, &elsewhere, "Outside").await;
-    let r = a
-        .gql(
-            &w.admin.auth,
-            "mutation{createServiceAccount(username:\"deployer\"){id}}",
-            json!({}),
-        )
-        .await;
-    let deployer = data(&r)["createServiceAccount"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let deployer = a.service_account(&w.admin, "deployer").await;
     // The account could edit both folders; the link reaches one.
     for folder in [&w.folder, &elsewhere] {
         let (who, on) = (format!("user:{deployer}"), format!("folder:{folder}"));

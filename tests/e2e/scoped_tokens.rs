@@ -223,17 +223,7 @@ async fn scopes_are_checked_when_the_token_is_issued() {
 
     // Admins issue scoped tokens to service accounts, which then hold the account's own
     // roles inside the scope only.
-    let r = s
-        .gql(
-            &admin.auth,
-            "mutation{createServiceAccount(username:\"nightly\"){id}}",
-            json!({}),
-        )
-        .await;
-    let bot = data(&r)["createServiceAccount"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let bot = s.service_account(&admin, "nightly").await;
     for folder in [&open, &closed] {
         on_folder(&s, &admin, &bot, folder, "EDITOR").await;
     }

@@ -338,6 +338,16 @@ impl TestServer {
         )
     }
 
+    /// A service account `username` made by `admin`, which must succeed; answers its id.
+    pub async fn service_account(&self, admin: &Actor, username: &str) -> String {
+        let m = "mutation($u:String!){createServiceAccount(username:$u){id}}";
+        let r = self.gql(&admin.auth, m, json!({ "u": username })).await;
+        data(&r)["createServiceAccount"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("createServiceAccount: {r}"))
+            .to_owned()
+    }
+
     pub async fn grant(&self, actor: &Actor, subject: &str, object: &str, role: &str) -> Value {
         self.gql(
             &actor.auth,

@@ -329,17 +329,7 @@ async fn a_task_runs_as_a_service_account_until_its_token_is_revoked() {
     let s = &f.s;
     let (p1, _) = &f.projects[0];
     let (p2, _) = &f.projects[1];
-    let r = s
-        .gql(
-            &f.admin.auth,
-            "mutation{createServiceAccount(username:\"robot\"){id}}",
-            json!({}),
-        )
-        .await;
-    let robot = data(&r)["createServiceAccount"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let robot = s.service_account(&f.admin, "robot").await;
     let admin_session = s.session("admin", ADMIN_PASSWORD).await;
     let r = s
         .gql(
