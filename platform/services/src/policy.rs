@@ -323,23 +323,9 @@ impl Policy {
         caller: &Caller,
         role: Role,
     ) -> ApiResult<InstanceSettings> {
-        caller.require_write()?;
-        self.authz
-            .require_permission(caller, ServerPermission::Admin)?;
-        let s = self
-            .authz
-            .update_settings(|s| s.default_role = role)
-            .await?;
-        self.audit
-            .record(
-                caller,
-                AuditAction::SettingsDefaultRole,
-                "instance",
-                "ok",
-                role.as_str(),
-            )
-            .await?;
-        Ok(s)
+        let action = AuditAction::SettingsDefaultRole;
+        self.change_instance(caller, action, role.as_str(), |s| s.default_role = role)
+            .await
     }
 
     /// Opens (or closes) creating folders at the top to every signed-in user. Admins only.
@@ -348,24 +334,12 @@ impl Policy {
         caller: &Caller,
         open: bool,
     ) -> ApiResult<InstanceSettings> {
-        caller.require_write()?;
-        self.authz
-            .require_permission(caller, ServerPermission::Admin)?;
-        let s = self
-            .authz
-            .update_settings(|s| s.members_create_root_folders = open)
-            .await?;
         let detail = if open { "everyone" } else { "admins only" };
-        self.audit
-            .record(
-                caller,
-                AuditAction::SettingsRootFolders,
-                "instance",
-                "ok",
-                detail,
-            )
-            .await?;
-        Ok(s)
+        let action = AuditAction::SettingsRootFolders;
+        self.change_instance(caller, action, detail, |s| {
+            s.members_create_root_folders = open
+        })
+        .await
     }
 
     pub async fn set_ability_setting(
@@ -375,34 +349,39 @@ impl Policy {
         default: Option<bool>,
         disabled: Option<bool>,
     ) -> ApiResult<InstanceSettings> {
+        let detail = format!("{ability} default={default:?} disabled={disabled:?}");
+        let action = AuditAction::SettingsAbility;
+        self.change_instance(caller, action, &detail, |s| {
+            if let Some(d) = default {
+                s.ability_defaults.insert(ability, d);
+            }
+            match disabled {
+                Some(true) => {
+                    s.disabled_abilities.insert(ability);
+                }
+                Some(false) => {
+                    s.disabled_abilities.remove(&ability);
+                }
+                None => {}
+            }
+        })
+        .await
+    }
+
+    /// An admin's change to the instance settings, stored, then audited as `action`.
+    async fn change_instance(
+        &self,
+        caller: &Caller,
+        action: AuditAction,
+        detail: &str,
+        change: impl FnOnce(&mut InstanceSettings),
+    ) -> ApiResult<InstanceSettings> {
         caller.require_write()?;
         self.authz
             .require_permission(caller, ServerPermission::Admin)?;
-        let s = self
-            .authz
-            .update_settings(|s| {
-                if let Some(d) = default {
-                    s.ability_defaults.insert(ability, d);
-                }
-                match disabled {
-                    Some(true) => {
-                        s.disabled_abilities.insert(ability);
-                    }
-                    Some(false) => {
-                        s.disabled_abilities.remove(&ability);
-                    }
-                    None => {}
-                }
-            })
-            .await?;
+        let s = self.authz.update_settings(change).await?;
         self.audit
-            .record(
-                caller,
-                AuditAction::SettingsAbility,
-                "instance",
-                "ok",
-                &format!("{ability} default={default:?} disabled={disabled:?}"),
-            )
+            .record(caller, action, "instance", "ok", detail)
             .await?;
         Ok(s)
     }
