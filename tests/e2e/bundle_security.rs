@@ -63,15 +63,19 @@ async fn import_detail(s: &TestServer, admin: &Actor) -> String {
         .to_owned()
 }
 
+/// A published project whose orders are filtered by region, and a staging folder.
+async fn filtered_world() -> (crate::data::DataWorld, String) {
+    let w = published_world().await;
+    let target = staging(&w).await;
+    let vars = json!({"p": w.project, "a": "region"});
+    data(&w.s.gql(&w.admin.auth, FILTER, vars).await);
+    (w, target)
+}
+
 #[tokio::test]
 async fn imported_and_copied_projects_keep_their_origins_access_filters() {
-    let w = published_world().await;
+    let (w, target) = filtered_world().await;
     let (s, admin) = (&w.s, &w.admin);
-    let target = staging(&w).await;
-    data(
-        &s.gql(&admin.auth, FILTER, json!({"p": w.project, "a": "region"}))
-            .await,
-    );
     let m = "mutation($p:ID!){setSharePolicy(projectId:$p,refuseExposingEdits:true){refuseExposingEdits}}";
     data(&s.gql(&admin.auth, m, json!({"p": w.project})).await);
     let m = "mutation($p:ID!){setProjectAbility(id:$p,ability:DOWNLOAD,enabled:false){id}}";
@@ -140,13 +144,8 @@ async fn imported_and_copied_projects_keep_their_origins_access_filters() {
 
 #[tokio::test]
 async fn a_bundle_with_unreadable_governance_is_refused_whole() {
-    let w = published_world().await;
+    let (w, target) = filtered_world().await;
     let (s, admin) = (&w.s, &w.admin);
-    let target = staging(&w).await;
-    data(
-        &s.gql(&admin.auth, FILTER, json!({"p": w.project, "a": "region"}))
-            .await,
-    );
     let bundle = bundle_of(s, admin, &w.project).await;
     let projects = || async {
         let q = "query($f:ID!){projects(folderId:$f){nodes{id}}}";

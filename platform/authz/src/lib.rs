@@ -40,7 +40,8 @@ pub struct Authz {
     enforcer: tokio::sync::Mutex<Enforcer>,
     /// Readers clone the `Arc` and never wait for a writer for longer than that clone.
     index: RwLock<Arc<Index>>,
-    settings: RwLock<InstanceSettings>,
+    /// Shared, not copied, with every request that reads it (the viewer path does).
+    settings: RwLock<Arc<InstanceSettings>>,
 }
 
 impl Authz {
@@ -63,7 +64,7 @@ impl Authz {
             store,
             index: RwLock::new(Arc::new(Index::build(&lines_of(&enforcer)))),
             enforcer: tokio::sync::Mutex::new(enforcer),
-            settings: RwLock::new(settings),
+            settings: RwLock::new(Arc::new(settings)),
         };
         Ok(Arc::new(authz))
     }
@@ -73,7 +74,7 @@ impl Authz {
         self.index.read().clone()
     }
 
-    pub fn settings(&self) -> InstanceSettings {
+    pub fn settings(&self) -> Arc<InstanceSettings> {
         self.settings.read().clone()
     }
 

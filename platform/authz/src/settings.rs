@@ -88,10 +88,10 @@ impl Authz {
         change: impl FnOnce(&mut InstanceSettings),
     ) -> AuthzResult<InstanceSettings> {
         let _serialize = self.enforcer.lock().await;
-        let mut next = self.settings();
+        let mut next = InstanceSettings::clone(&self.settings());
         change(&mut next);
         self.store.put_setting(KEY, &next).await?;
-        *self.settings.write() = next.clone();
+        *self.settings.write() = std::sync::Arc::new(next.clone());
         Ok(next)
     }
 }

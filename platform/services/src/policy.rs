@@ -314,7 +314,7 @@ impl Policy {
         Ok(self.authz.explain(user, action, &object).await?)
     }
 
-    pub fn instance_settings(&self) -> InstanceSettings {
+    pub fn instance_settings(&self) -> std::sync::Arc<InstanceSettings> {
         self.authz.settings()
     }
 

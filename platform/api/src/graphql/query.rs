@@ -232,7 +232,7 @@ impl QueryRoot {
     ) -> async_graphql::Result<InstanceSettings> {
         // Any signed-in member may read them.
         let (s, _) = member(ctx)?;
-        Ok(s.policy().instance_settings().into())
+        Ok((*s.policy().instance_settings()).clone().into())
     }
 
     /// The audit trail, newest first (admins).

@@ -69,14 +69,22 @@ impl Directory {
             .identity
             .create_local_user(username, display_name.unwrap_or(username), password, email)
             .await?;
+        let detail = user.username.clone();
+        self.audit_created(caller, user, AuditAction::UserCreate, &detail)
+            .await
+    }
+
+    /// Audits a user just created and answers it.
+    async fn audit_created(
+        &self,
+        caller: &Caller,
+        user: UserRecord,
+        action: AuditAction,
+        detail: &str,
+    ) -> ApiResult<UserRecord> {
+        let object = format!("user:{}", user.uid);
         self.audit
-            .record(
-                caller,
-                AuditAction::UserCreate,
-                &format!("user:{}", user.uid),
-                "ok",
-                &user.username,
-            )
+            .record(caller, action, &object, "ok", detail)
             .await?;
         Ok(user)
     }
@@ -116,16 +124,9 @@ impl Directory {
         user.issuer = issuer;
         user.subject = subject.to_owned();
         self.store.insert_user(&user).await?;
-        self.audit
-            .record(
-                caller,
-                AuditAction::UserCreate,
-                &format!("user:{}", user.uid),
-                "ok",
-                &format!("{} through {provider} as {subject}", user.username),
-            )
-            .await?;
-        Ok(user)
+        let detail = format!("{} through {provider} as {subject}", user.username);
+        self.audit_created(caller, user, AuditAction::UserCreate, &detail)
+            .await
     }
 
     pub async fn create_service_account(
@@ -140,16 +141,9 @@ impl Directory {
         let display = Name::parse("displayName", display_name.unwrap_or(username.as_str()))?;
         let user = local_user(username, display, UserKind::Service, None, None);
         self.store.insert_user(&user).await?;
-        self.audit
-            .record(
-                caller,
-                AuditAction::UserCreateServiceAccount,
-                &format!("user:{}", user.uid),
-                "ok",
-                &user.username,
-            )
-            .await?;
-        Ok(user)
+        let detail = user.username.clone();
+        self.audit_created(caller, user, AuditAction::UserCreateServiceAccount, &detail)
+            .await
     }
 
     pub async fn user(&self, caller: &Caller, uid: &str) -> ApiResult<UserRecord> {
