@@ -5,7 +5,7 @@ use std::collections::HashMap;
 /// (crate, the workspace crates it may depend on, frameworks it must never use). An
 /// allowlist: a new edge between workspace crates fails here until it is added on
 /// purpose. The direction is core ← storage, authz, plugins ← engine ← queue ← services
-/// ← api ← server ← cli.
+/// ← api (with query-limits) ← server ← cli.
 const ALLOWED: &[(&str, &[&str], &[&str])] = &[
     (
         "vitrine-core",
@@ -48,11 +48,24 @@ const ALLOWED: &[(&str, &[&str], &[&str])] = &[
         ],
         &["poem", "async-graphql"],
     ),
+    // Request-shape limits know GraphQL, never Vitrine's services or storage.
+    (
+        "vitrine-query-limits",
+        &["vitrine-core"],
+        &[
+            "poem",
+            "surrealdb",
+            "casbin",
+            "datafusion",
+            "wasmtime",
+            "tokio",
+        ],
+    ),
     // The API reaches storage, the engine and the policy engine only through the names
     // the services re-export (`records`, `values`).
     (
         "vitrine-api",
-        &["vitrine-core", "vitrine-services"],
+        &["vitrine-core", "vitrine-services", "vitrine-query-limits"],
         &["poem", "surrealdb", "casbin", "datafusion", "wasmtime"],
     ),
     ("vitrine-server", &["vitrine-core", "vitrine-api"], &[]),

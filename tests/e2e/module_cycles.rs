@@ -243,6 +243,7 @@ fn no_file_of_a_crate_imports_in_a_cycle() {
         "platform/engine",
         "platform/services",
         "platform/api",
+        "platform/query-limits",
         "platform/server",
         "platform/cli",
         "storage",

@@ -7,7 +7,6 @@
 mod copies;
 mod data;
 mod data_types;
-mod limits;
 mod link;
 mod mutation;
 mod pagination;
@@ -27,9 +26,9 @@ use std::sync::Arc;
 use async_graphql::{MergedObject, MergedSubscription, Schema};
 use vitrine_core::ErrorCode;
 
-pub use limits::{IntrospectionAllowed, Limits, STANDARD_INTROSPECTION_QUERY};
 pub use prepared::PreparedSchema;
 pub use sharing_types::PublicUrl;
+pub use vitrine_query_limits::{IntrospectionAllowed, Limits, STANDARD_INTROSPECTION_QUERY};
 
 use crate::services::{Services, SharePage};
 use crate::{ApiError, ApiResult};
@@ -102,7 +101,7 @@ fn build(services: Arc<Services>, limits: &Limits, public_url: &str, hooks: bool
         return builder.finish();
     }
     builder
-        .extension(limits::ShapeLimit {
+        .extension(vitrine_query_limits::ShapeLimit {
             max_aliases: limits.max_aliases,
         })
         .extension(refusals::AuditRefusals)

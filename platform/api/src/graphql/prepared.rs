@@ -1,7 +1,7 @@
 //! How the HTTP endpoints run GraphQL: documents parsed and checked once, then executed
 //! by a schema without per-field hooks.
 //!
-//! The schema's extensions ([`super::limits::ShapeLimit`], [`super::refusals`]) do their
+//! The schema's extensions ([`vitrine_query_limits::ShapeLimit`], [`super::refusals`]) do their
 //! work when a document is parsed and after it has run, but their mere presence makes
 //! async-graphql route every field's resolution through the extension chain (a boxed
 //! future per extension and two registry lookups per field). A view of eight tiles
@@ -22,11 +22,11 @@ use std::sync::{Arc, Mutex};
 use async_graphql::Response;
 use async_graphql::parser::types::ExecutableDocument;
 
-use super::limits::{check_shape, check_text_nesting, check_variable_nesting, introspects};
 use super::refusals::{self, Operation};
 use super::{AuthState, IntrospectionAllowed, Limits, VitrineSchema, build, finish_response};
 use crate::RequestMeta;
 use crate::services::Services;
+use vitrine_query_limits::{check_shape, check_text_nesting, check_variable_nesting, introspects};
 
 /// Documents kept at most; past it the cache starts over, so a client sending endless
 /// distinct queries costs memory bounded by this.

@@ -1,4 +1,9 @@
-//! Request limits. Depth and complexity are async-graphql's own; aliases are counted
+//! `vitrine-query-limits`: bounds on a GraphQL request's shape, checked before
+//! async-graphql validates it. Sits beside `vitrine-api`, which installs [`ShapeLimit`] on
+//! its schema and uses the checks for its prepared-query cache; nothing here knows
+//! Vitrine's schema.
+//!
+//! Depth and complexity are async-graphql's own; aliases are counted
 //! here (a query of a thousand aliases of one expensive field is a cheap denial of
 //! service otherwise). Batch and body size are the HTTP layer's.
 
@@ -71,7 +76,7 @@ pub const MAX_FRAGMENTS: usize = 200;
 /// (fragments that each spread the next twice double the work per fragment). Each
 /// fragment is counted once and its count reused, so the check itself is linear in the
 /// document's size.
-pub(crate) struct ShapeLimit {
+pub struct ShapeLimit {
     pub max_aliases: usize,
 }
 
@@ -160,7 +165,7 @@ fn too_large(message: String) -> ServerError {
 }
 
 /// The document's largest expanded operation, or why it is refused.
-pub(crate) fn check_shape(doc: &ExecutableDocument, max_aliases: usize) -> Result<(), String> {
+pub fn check_shape(doc: &ExecutableDocument, max_aliases: usize) -> Result<(), String> {
     if doc.fragments.len() > MAX_FRAGMENTS {
         return Err(format!(
             "the query defines {} fragments; the limit is {MAX_FRAGMENTS}",
@@ -194,7 +199,7 @@ pub(crate) fn check_shape(doc: &ExecutableDocument, max_aliases: usize) -> Resul
 pub struct IntrospectionAllowed(pub bool);
 
 /// Whether an operation asks for the schema itself (`__schema`, `__type`) at its top.
-pub(crate) fn introspects(doc: &ExecutableDocument) -> bool {
+pub fn introspects(doc: &ExecutableDocument) -> bool {
     fn in_set(set: &SelectionSet, doc: &ExecutableDocument, depth: usize) -> bool {
         depth < 8
             && set.items.iter().any(|s| match &s.node {
@@ -216,7 +221,7 @@ pub(crate) fn introspects(doc: &ExecutableDocument) -> bool {
 /// What must hold before a query text is handed to the parser, which recurses per
 /// bracket: it nests at most [`MAX_NESTING`] deep. The schema's parse hook and
 /// [`super::PreparedSchema`] both ask this first.
-pub(crate) fn check_text_nesting(query: &str) -> Result<(), String> {
+pub fn check_text_nesting(query: &str) -> Result<(), String> {
     if text_nesting(query, MAX_NESTING) > MAX_NESTING {
         return Err(format!(
             "the query nests brackets more than {MAX_NESTING} deep"
@@ -227,7 +232,7 @@ pub(crate) fn check_text_nesting(query: &str) -> Result<(), String> {
 
 /// Every variable nests at most [`MAX_NESTING`] deep (checked per request: variables
 /// change where the document does not).
-pub(crate) fn check_variable_nesting(variables: &Variables) -> Result<(), String> {
+pub fn check_variable_nesting(variables: &Variables) -> Result<(), String> {
     for (name, value) in variables.iter() {
         if value_nesting(value, MAX_NESTING) > MAX_NESTING {
             return Err(format!(
