@@ -82,6 +82,14 @@ async fn edits_through_a_link_that_syncs_reach_the_master_report_as_a_revision()
     assert_eq!(r.status, "INVALID_INPUT", "{}", r.text);
     assert_eq!(master_title().await, "Synced by Sam");
 
+    // On a production instance (Project Editor off) a synced edit is a direct edit too.
+    let editing = "mutation($e:Boolean!){setProjectEditing(enabled:$e){projectEditing}}";
+    data(&s.gql(&sw.w.admin.auth, editing, json!({"e": false})).await);
+    let r = sam.save_report(&id, titled("Synced on production")).await;
+    assert_eq!(r.status, "EDITING_OFF", "{}", r.text);
+    assert_eq!(master_title().await, "Synced by Sam");
+    data(&s.gql(&sw.w.admin.auth, editing, json!({"e": true})).await);
+
     // Once the link is revoked, nothing more reaches the master.
     data(&sw.op("revokeShareLink", &id).await);
     let r = sam.save_report(&id, titled("Too late")).await;

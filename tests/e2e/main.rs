@@ -20,6 +20,7 @@ mod oidc;
 mod permissions;
 mod plugins;
 mod policies;
+mod publishing;
 mod remote_copies;
 mod revisions;
 mod schema;

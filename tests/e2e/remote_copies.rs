@@ -12,7 +12,7 @@ use crate::support::*;
 
 /// A second instance with the same resource location name, as staging and production
 /// would have: an admin and a folder allowed to read the test files.
-async fn second_instance(files: &std::path::Path) -> (TestServer, Actor, String) {
+pub(crate) async fn second_instance(files: &std::path::Path) -> (TestServer, Actor, String) {
     // Its origin listens on this machine: outbound requests reach it only when allowed.
     let s = TestServer::start_env(&[("VITRINE_OUTBOUND_ALLOWED_HOSTS", "127.0.0.1")]).await;
     let admin = s.admin().await;

@@ -84,13 +84,17 @@ impl Authz {
     }
 
     /// Does the principal hold the server permission (admins hold them all)? A scoped
-    /// credential holds none.
+    /// credential holds none, and nobody holds `project_editor` while the instance's
+    /// Project Editor switch is off.
     pub fn has_permission<'a>(
         &self,
         who: impl Into<Principal<'a>>,
         permission: ServerPermission,
     ) -> bool {
         let who = who.into();
+        if permission == ServerPermission::ProjectEditor && !self.settings.read().project_editing {
+            return false;
+        }
         who.scope.is_none()
             && self
                 .snapshot()
@@ -168,6 +172,13 @@ impl Authz {
         let who = who.into();
         if self.has_permission(who, permission) {
             Ok(())
+        } else if permission == ServerPermission::ProjectEditor
+            && !self.settings.read().project_editing
+        {
+            Err(AuthzError::Forbidden(format!(
+                "the {permission} permission is switched off on this instance: projects arrive and change only through working copies pushed by managers and holders of {}",
+                ServerPermission::ProjectPublisher
+            )))
         } else if let Some(scope) = who.scope {
             Err(AuthzError::Forbidden(format!(
                 "needs the server permission {permission}, which a credential scoped to {scope} never carries"

@@ -27,6 +27,16 @@ pub struct InstanceSettings {
     /// manages the folder it made.
     #[serde(default)]
     pub members_create_root_folders: bool,
+    /// The Project Editor switch. Off on a production instance: nobody holds the
+    /// `project_editor` permission (admins included) and a project's content — workflow,
+    /// reports, revisions — changes only through a working-copy push, which managers and
+    /// holders of `project_publisher` make. Working copies themselves stay editable.
+    #[serde(default = "switched_on")]
+    pub project_editing: bool,
+}
+
+fn switched_on() -> bool {
+    true
 }
 
 impl Default for InstanceSettings {
@@ -44,6 +54,7 @@ impl Default for InstanceSettings {
             disabled_abilities: BTreeSet::new(),
             project_default_roles: BTreeMap::new(),
             members_create_root_folders: false,
+            project_editing: true,
         }
     }
 }

@@ -55,6 +55,7 @@ macro_rules! for_each_audit_action {
             RevisionRevert = "revision.revert",
             SettingsAbility = "settings.ability",
             SettingsDefaultRole = "settings.default_role",
+            SettingsProjectEditing = "settings.project_editing",
             SettingsRootFolders = "settings.root_folders",
             SetupComplete = "setup.complete",
             ShareCopyLink = "share.copy_link",

@@ -86,10 +86,13 @@ pub enum ErrorCode {
     /// wrong issuer, audience or nonce, a bad or expired signature, or a user the
     /// provider's provisioning rule does not admit.
     SignInRefused,
+    /// The instance takes changes to this project's content only through a working-copy
+    /// push: its Project Editor switch is off (a production instance).
+    EditingOff,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 37] = [
+    pub const ALL: [ErrorCode; 38] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -127,6 +130,7 @@ impl ErrorCode {
         ErrorCode::RemoteFailed,
         ErrorCode::OutboundRefused,
         ErrorCode::SignInRefused,
+        ErrorCode::EditingOff,
     ];
 
     /// The stable wire form.
@@ -169,6 +173,7 @@ impl ErrorCode {
             ErrorCode::RemoteFailed => "REMOTE_FAILED",
             ErrorCode::OutboundRefused => "OUTBOUND_REFUSED",
             ErrorCode::SignInRefused => "SIGN_IN_REFUSED",
+            ErrorCode::EditingOff => "EDITING_OFF",
         }
     }
 
@@ -196,7 +201,7 @@ impl ErrorCode {
             ErrorCode::InvalidBundle => 400,
             ErrorCode::OriginMoved | ErrorCode::UnpushedChanges => 409,
             ErrorCode::RemoteFailed => 502,
-            ErrorCode::OutboundRefused => 403,
+            ErrorCode::OutboundRefused | ErrorCode::EditingOff => 403,
             ErrorCode::QueryTooLarge => 413,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,

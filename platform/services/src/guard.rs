@@ -68,7 +68,7 @@ pub struct View;
 /// Changing a project's content: workflow, parameters, reports.
 #[derive(Debug)]
 pub struct Edit;
-/// Managing a project: sharing, working copies, replacing its content from elsewhere.
+/// Managing a project: sharing, its settings, its working copies.
 #[derive(Debug)]
 pub struct Manage;
 
@@ -94,18 +94,12 @@ mod sealed {
     impl Sealed for super::Manage {}
 }
 
-/// Who may manage may edit.
-impl<T> From<Authorized<T, Manage>> for Authorized<T, Edit> {
-    fn from(p: Authorized<T, Manage>) -> Self {
-        Authorized::new(p.value)
-    }
-}
-
 /// The checks that mint proofs belong to the directory, which knows who may do what;
 /// they are written here because only this module can make an [`Authorized`].
 impl Directory {
     /// The project `uid`, if `caller` may do `A` on it (by role, abilities and, for
-    /// writes, a credential that may write).
+    /// writes, a credential that may write). Editing is a direct change of content, which
+    /// the instance's Project Editor switch may have turned off.
     pub(crate) async fn authorize<A: Permit>(
         &self,
         caller: &Caller,
@@ -117,7 +111,31 @@ impl Directory {
         let p = self
             .project_for(caller, &vitrine_core::ProjectId::from(uid), A::ACTION)
             .await?;
+        if A::ACTION == Action::Edit {
+            self.require_direct_editing(&p.record.uid).await?;
+        }
         Ok(Authorized::new(p.record))
+    }
+
+    /// The origin project a working copy's push replaces the content of. Pushing is how
+    /// content reaches a project whose instance switched direct editing off, so the
+    /// switch does not apply here. Managers push, and editors holding
+    /// `project_publisher`; so does a service account with the editor role behind a
+    /// link whose creator allowed pushing (`link_allows`).
+    pub(crate) async fn authorize_push(
+        &self,
+        caller: &Caller,
+        uid: &vitrine_core::ProjectId,
+        link_allows: bool,
+    ) -> ApiResult<Authorized<ProjectRecord, Edit>> {
+        caller.require_write()?;
+        let view = if link_allows {
+            self.project_for(caller, uid, Action::Edit).await?
+        } else {
+            self.project_to_publish(caller, uid, "pushing to the origin")
+                .await?
+        };
+        Ok(Authorized::new(view.record))
     }
 
     /// A project being created with its first content, in one transaction: the plan
@@ -132,7 +150,7 @@ impl Directory {
 
     /// The project a share link shows, if the link's rights let its visitors edit it in
     /// place (the edit and sync-edits rights).
-    pub(crate) fn authorize_link_edit(
+    pub(crate) async fn authorize_link_edit(
         &self,
         project: &ProjectRecord,
         rights: &LinkRights,
@@ -142,6 +160,7 @@ impl Directory {
                 "this link does not let edits reach the report",
             ));
         }
+        self.require_direct_editing(&project.uid).await?;
         Ok(Authorized::new(project.clone()))
     }
 }

@@ -342,6 +342,23 @@ impl Policy {
         .await
     }
 
+    /// Turns the Project Editor switch on or off (see
+    /// [`InstanceSettings::project_editing`]). Admins only; the next request sees it.
+    pub async fn set_project_editing(
+        &self,
+        caller: &Caller,
+        on: bool,
+    ) -> ApiResult<InstanceSettings> {
+        let detail = if on {
+            "on"
+        } else {
+            "off: content changes only through pushes"
+        };
+        let action = AuditAction::SettingsProjectEditing;
+        self.change_instance(caller, action, detail, |s| s.project_editing = on)
+            .await
+    }
+
     pub async fn set_ability_setting(
         &self,
         caller: &Caller,

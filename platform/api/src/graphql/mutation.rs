@@ -445,6 +445,18 @@ impl MutationRoot {
         Ok(r.gql()?.into())
     }
 
+    /// Turns direct editing of projects on or off (see `InstanceSettings.projectEditing`).
+    /// Admins only.
+    async fn set_project_editing(
+        &self,
+        ctx: &Context<'_>,
+        enabled: bool,
+    ) -> async_graphql::Result<InstanceSettings> {
+        let (s, c) = member(ctx)?;
+        let r = s.policy().set_project_editing(c, enabled).await;
+        Ok(r.gql()?.into())
+    }
+
     /// Sets an ability's instance default and/or disables it everywhere.
     async fn set_ability_setting(
         &self,

@@ -32,7 +32,10 @@ pub enum Role {
 #[graphql(remote = "vitrine_core::ServerPermission")]
 pub enum ServerPermission {
     Admin,
+    /// May make working copies of the projects it edits, issue links to copy them, and
+    /// push into them; managers may without it.
     ProjectPublisher,
+    /// May create projects. Nobody holds it while `InstanceSettings.projectEditing` is off.
     ProjectEditor,
     ListDirectory,
     SharedReportViewer,
@@ -487,6 +490,10 @@ pub struct InstanceSettings {
     pub abilities: Vec<AbilitySetting>,
     /// Whether every signed-in user may create folders at the top (else admins only).
     pub members_create_root_folders: bool,
+    /// The Project Editor switch. Off on a production instance: projects' content (workflow,
+    /// reports, revisions) changes only through working-copy pushes (EDITING_OFF
+    /// otherwise), nobody holds PROJECT_EDITOR, and working copies stay editable.
+    pub project_editing: bool,
 }
 
 impl From<crate::services::values::InstanceSettings> for InstanceSettings {
@@ -494,6 +501,7 @@ impl From<crate::services::values::InstanceSettings> for InstanceSettings {
         InstanceSettings {
             default_role: s.default_role.into(),
             members_create_root_folders: s.members_create_root_folders,
+            project_editing: s.project_editing,
             abilities: vitrine_core::Ability::ALL
                 .iter()
                 .map(|a| AbilitySetting {

@@ -3,6 +3,7 @@
 //! of them: every read and write is checked against the caller's effective role.
 
 pub(crate) mod projects;
+mod publishing;
 pub(crate) mod users;
 
 use vitrine_authz::{Action, MAX_DEPTH, Object, Subject};
@@ -19,6 +20,8 @@ use crate::caller::{Caller, Credential};
 use crate::scan_visible;
 use crate::{ApiError, ApiResult};
 use crate::{Audit, Identity};
+
+pub(crate) use publishing::Creation;
 
 #[derive(Debug, Clone)]
 pub struct FolderView {

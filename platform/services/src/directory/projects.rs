@@ -6,7 +6,7 @@ use vitrine_core::AuditAction;
 use vitrine_core::{Ability, Name, Role, ServerPermission, Slug};
 use vitrine_storage::{NewProject, PageRequest, ProjectRecord, VirtualRootRecord, new_uid, now_ms};
 
-use super::{Directory, ProjectView, folder_obj, project_obj};
+use super::{Creation, Directory, ProjectView, folder_obj, project_obj};
 use crate::Audit;
 use crate::caller::Caller;
 use crate::scan_visible;
@@ -96,7 +96,7 @@ impl Directory {
     }
 
     /// Creates a project in a folder; the creator becomes its owner. Needs editor on the
-    /// folder and the `project_editor` server permission. The project, its policy lines
+    /// folder and the `project_editor` server permission (see [`Creation::Authored`]). The project, its policy lines
     /// and the audit event are one transaction.
     pub async fn create_project(
         &self,
@@ -106,7 +106,7 @@ impl Directory {
         slug: Option<&str>,
     ) -> ApiResult<ProjectView> {
         let mut plan = self
-            .plan_project(caller, folder, name, slug, AuditAction::ProjectCreate, "")
+            .plan_project(caller, folder, name, slug, Creation::Authored)
             .await?;
         // A derived slug taken meanwhile moves on to the next free suffix.
         loop {
@@ -125,23 +125,21 @@ impl Directory {
     }
 
     /// Checks that `caller` may create a project named `name` in `folder` and plans it:
-    /// the record (with the first free slug, for a derived one), its policy lines and the
-    /// audit event `action` (with `detail`; the slug when empty). Nothing is written.
+    /// the record (with the first free slug, for a derived one), its policy lines and its
+    /// audit event. Arriving `how` decides the server permission needed. Nothing is written.
     pub(crate) async fn plan_project(
         &self,
         caller: &Caller,
         folder: &str,
         name: &str,
         slug: Option<&str>,
-        action: AuditAction,
-        detail: &str,
+        how: Creation,
     ) -> ApiResult<ProjectPlan> {
         caller.require_write()?;
         let name = Name::parse("name", name)?;
         self.load_folder(caller, &vitrine_core::FolderId::from(folder), Action::Edit)
             .await?;
-        self.authz
-            .require_permission(caller, ServerPermission::ProjectEditor)?;
+        self.require_creation(caller, how)?;
         let explicit = slug.map(Slug::parse).transpose()?;
         let base = explicit
             .clone()
@@ -162,12 +160,8 @@ impl Directory {
         let policies = self
             .authz
             .new_project_lines(&obj, &folder_obj(folder), caller.uid());
-        let detail = if detail.is_empty() {
-            &record.slug
-        } else {
-            detail
-        };
-        let audit = Audit::event(caller, action, &obj.to_string(), detail);
+        let action = AuditAction::ProjectCreate;
+        let audit = Audit::event(caller, action, &obj.to_string(), &record.slug);
         let mut plan = ProjectPlan {
             new: NewProject {
                 project: record,

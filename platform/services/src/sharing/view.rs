@@ -306,7 +306,10 @@ impl Sharing {
                     who.clone(),
                 ),
             };
-            let project = self.directory.authorize_link_edit(&a.project, &a.rights)?;
+            let project = self
+                .directory
+                .authorize_link_edit(&a.project, &a.rights)
+                .await?;
             self.commits.commit_content(&project, commit).await?;
         } else {
             let owner = a.copy_owner().ok_or_else(|| {

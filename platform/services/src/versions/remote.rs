@@ -15,8 +15,8 @@ use super::install::Install;
 use super::install::SyncOutcome;
 use super::origin::{RemoteHead, RemoteOrigin};
 use crate::caller::Caller;
+use crate::directory::Creation;
 use crate::directory::ProjectView;
-use crate::guard::{Edit, Manage};
 use crate::secrets::{new_token, token_hash};
 use crate::{ApiError, ApiResult};
 
@@ -52,8 +52,8 @@ pub fn copy_link_scope(project: Option<String>, folder: Option<String>) -> ApiRe
 }
 
 impl Versions {
-    /// Issues a working-copy link for one project or for the projects of one folder (the
-    /// managers of that project or folder).
+    /// Issues a working-copy link for one project (its managers, and its editors holding
+    /// `project_publisher`) or for the projects of one folder (the folder's managers).
     pub async fn create_working_copy_link(
         &self,
         caller: &Caller,
@@ -123,13 +123,13 @@ impl Versions {
         })
     }
 
-    /// Refuses unless the caller manages the link's project or folder.
+    /// Refuses unless the caller may publish into the link's project, or manages its
+    /// folder.
     async fn manage_link_scope(&self, caller: &Caller, scope: &TokenScope) -> ApiResult<()> {
         match scope {
             TokenScope::Project(p) => {
-                self.directory
-                    .project_for(caller, p, Action::Manage)
-                    .await?;
+                let what = "a project's working-copy link";
+                self.directory.project_to_publish(caller, p, what).await?;
             }
             TokenScope::Folder(f) => {
                 self.directory
@@ -193,7 +193,7 @@ impl Versions {
     /// reaching the link's project or folder only. A folder's link opens the project the
     /// request names, when it is inside the folder. A link that acts as a service account
     /// needs that account's own role for `need` (view to pull, edit to push); a link that
-    /// acts as its creator needs the creator to be a manager still. Unknown, revoked and
+    /// acts as its creator needs the creator still to be one who may publish into it. Unknown, revoked and
     /// expired links, projects outside the link, and identities that lost the role or
     /// were disabled, all get the same answer.
     pub async fn open_copy_link(
@@ -216,16 +216,17 @@ impl Versions {
             (None, Some(p)) if *p != link.project_uid => return Err(refused()),
             (None, _) => link.project_uid.clone(),
         };
-        let need = if link.acts_as.is_some() {
-            need
+        // A service account needs its own role for `need`; a link acting as its creator
+        // needs the creator still to be one who may publish into the project.
+        let project = if link.acts_as.is_some() {
+            self.directory.project_for(&caller, &target, need).await
         } else {
-            Action::Manage
+            let what = "a working-copy link";
+            self.directory
+                .project_to_publish(&caller, &target, what)
+                .await
         };
-        let project = self
-            .directory
-            .project_for(&caller, &target, need)
-            .await
-            .map_err(|_| refused())?;
+        let project = project.map_err(|_| refused())?;
         self.store
             .touch_working_copy_link(&link.uid, now_ms())
             .await?;
@@ -304,13 +305,12 @@ impl Versions {
             pause_ms: self.fault_pause_ms(),
             ..Install::default()
         };
-        // A service account pushes with its editor role; a person's link, as a manager.
-        let target = if link.acts_as.is_some() {
-            self.directory.authorize::<Edit>(&caller, &origin_uid).await
-        } else {
-            let managed = self.directory.authorize::<Manage>(&caller, &origin_uid);
-            managed.await.map(Into::into)
-        };
+        // A service account pushes with its editor role; a person's link, as someone who
+        // may publish into the project.
+        let target = self
+            .directory
+            .authorize_push(&caller, &origin_uid, link.acts_as.is_some())
+            .await;
         let installed = match target {
             Ok(target) => {
                 self.install(&target, &payload, how, caller.as_author())
@@ -374,7 +374,7 @@ impl Versions {
         let (payload, pinned) = self.payload_of_bundle(&bundle).await?;
         let planned = self
             .directory
-            .plan_project(caller, folder, name, slug, AuditAction::ProjectCreate, "")
+            .plan_project(caller, folder, name, slug, Creation::Published)
             .await;
         let plan = match planned {
             Ok(p) => p,

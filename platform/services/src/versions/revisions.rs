@@ -17,6 +17,7 @@ use super::Versions;
 use super::install::{Install, Payload, content_of};
 use crate::Audit;
 use crate::caller::Caller;
+use crate::directory::Creation;
 use crate::guard::Edit;
 use crate::{ApiError, ApiResult};
 
@@ -199,7 +200,7 @@ impl Versions {
         let origin = self.store.project(&source.project_uid).await?;
         let mut plan = self
             .directory
-            .plan_project(caller, folder, name, slug, AuditAction::ProjectCreate, "")
+            .plan_project(caller, folder, name, slug, Creation::Authored)
             .await?;
         // The copy holds the origin's data: it is born with the origin's filters.
         if let Some(origin) = &origin {

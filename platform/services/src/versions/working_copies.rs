@@ -2,7 +2,8 @@
 //! checked away from what viewers see, then pushed. The origin is on this instance, or
 //! on another one that issued a working-copy link (see [`remote`](super::remote)).
 //!
-//! - **Create**: the origin's managers (its publishers) copy it into a folder.
+//! - **Create**: the origin's managers, and its editors holding `project_publisher`,
+//!   copy it into a folder (see [`crate::directory`]'s publishing rules).
 //! - **Push**: the copy's content replaces the origin's and the copy's new revisions are
 //!   appended to the origin's history, marked as pushed; all in one transaction. Refused
 //!   when the origin has revisions the copy has not pulled, unless forced.
@@ -22,8 +23,9 @@ use super::install::{Install, Payload, SyncOutcome, content_of, moved};
 use super::origin::RemoteOrigin;
 use crate::Audit;
 use crate::caller::Caller;
+use crate::directory::Creation;
 use crate::directory::ProjectView;
-use crate::guard::{Edit, Manage, View};
+use crate::guard::{Edit, View};
 use crate::projects::ProjectPlan;
 use crate::{ApiError, ApiResult};
 
@@ -77,7 +79,7 @@ impl Versions {
         caller.require_write()?;
         let origin = self
             .directory
-            .project_for(caller, origin_uid, Action::Manage)
+            .project_to_publish(caller, origin_uid, "making a working copy")
             .await?;
         self.directory
             .load_folder(caller, &vitrine_core::FolderId::from(folder), Action::Edit)
@@ -99,7 +101,7 @@ impl Versions {
             .await?;
         let plan = self
             .directory
-            .plan_project(caller, folder, name, slug, AuditAction::ProjectCreate, "")
+            .plan_project(caller, folder, name, slug, Creation::Published)
             .await?;
         let record = WorkingCopyRecord {
             uid: new_uid().into(),
@@ -297,17 +299,8 @@ impl Versions {
             let origin_uid = link.origin_project_uid.clone();
             let origin = self
                 .directory
-                .authorize::<Manage>(caller, &origin_uid)
-                .await
-                .map_err(|e| {
-                    ApiError::new(
-                        e.code,
-                        format!(
-                            "pushing needs the manager role on the origin: {}",
-                            e.message
-                        ),
-                    )
-                })?;
+                .authorize_push(caller, &origin_uid, false)
+                .await?;
             let payload = self.payload_of(copy_uid, since).await?;
             let mut next = link.clone();
             next.base_copy_number = copy_head;
@@ -320,7 +313,7 @@ impl Versions {
                 ..Install::default()
             };
             // The new report pairs are written with the push, in its transaction.
-            self.install(&origin.into(), &payload, how, caller.as_author())
+            self.install(&origin, &payload, how, caller.as_author())
                 .await?
                 .into()
         };

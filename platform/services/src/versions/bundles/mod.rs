@@ -22,6 +22,7 @@ use super::Versions;
 use super::install::{Install, Payload};
 use crate::Audit;
 use crate::caller::Caller;
+use crate::directory::Creation;
 use crate::directory::ProjectView;
 use crate::{ApiError, ApiResult};
 
@@ -316,7 +317,7 @@ impl Versions {
         // nothing behind and nobody ever sees the project empty.
         let planned = self
             .directory
-            .plan_project(caller, folder, name, slug, AuditAction::ProjectCreate, "")
+            .plan_project(caller, folder, name, slug, Creation::Published)
             .await;
         let security = bundle.manifest.security.clone().unwrap_or_default();
         let planned = match planned {
