@@ -245,6 +245,8 @@ mod tests {
             abilities: Default::default(),
             created_ms: 0,
             updated_ms: 0,
+            template: false,
+            template_origin: None,
         }
     }
 
@@ -281,6 +283,8 @@ mod store_tests {
             abilities: Default::default(),
             created_ms: 0,
             updated_ms: 0,
+            template: false,
+            template_origin: None,
         };
         let new = crate::NewProject {
             project: p,

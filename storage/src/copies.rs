@@ -356,6 +356,8 @@ mod tests {
                     abilities: Default::default(),
                     created_ms: 1,
                     updated_ms: 1,
+                    template: false,
+                    template_origin: None,
                 },
                 policies: vec![PolicyLine::new("g2", "project:born", "folder:f", "")],
                 audit: event(AuditAction::ProjectCreate, "project:born"),
@@ -364,6 +366,8 @@ mod tests {
                     dataset: "orders".into(),
                     rules: serde_json::json!([{"column": "region", "attribute": "region"}]),
                     updated_ms: 1,
+                    template: false,
+                    template_origin: None,
                 }],
                 settings: vec![(
                     "share_policy:born".into(),

@@ -390,6 +390,35 @@ impl Store {
         result
     }
 
+    /// Marks a project as a template, or not, with the change's audit event, in one
+    /// transaction.
+    pub async fn set_project_template(
+        &self,
+        uid: &vitrine_core::ProjectId,
+        template: bool,
+        audit: &crate::NewAuditEvent,
+    ) -> StorageResult<()> {
+        let result = self
+            .exec(
+                "BEGIN; UPDATE project SET template = $t, updated_ms = $now WHERE uid = $uid;
+                CREATE audit_event CONTENT $audit; COMMIT;",
+                json!({ "uid": uid, "t": template, "now": now_ms(),
+                    "audit": audit.clone().into_record(now_ms()) }),
+            )
+            .await;
+        self.projects_written();
+        result
+    }
+
+    /// Every project marked as a template, by name (the caller filters what it may see).
+    pub async fn template_projects(&self) -> StorageResult<Vec<ProjectRecord>> {
+        self.rows(
+            "SELECT * FROM project WHERE template = true ORDER BY name",
+            json!({}),
+        )
+        .await
+    }
+
     /// Changes the slug; the old one becomes an alias that keeps redirecting and stays
     /// reserved for this project. Taking back one of its own old slugs removes that alias.
     pub async fn change_slug(

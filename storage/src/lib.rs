@@ -41,8 +41,8 @@ pub use oidc::OidcLoginRecord;
 pub use plugins::PluginRecord;
 pub use policies::PolicyLine;
 pub use records::{
-    ApiTokenRecord, AuditRecord, FolderRecord, GroupRecord, ProjectRecord, SessionRecord, UserKind,
-    UserRecord, VirtualRootRecord,
+    ApiTokenRecord, AuditRecord, FolderRecord, GroupRecord, ProjectRecord, SessionRecord,
+    TemplateOrigin, UserKind, UserRecord, VirtualRootRecord,
 };
 pub use revisions::{PushedFrom, RevisionRecord};
 pub use sharing::{

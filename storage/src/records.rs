@@ -101,6 +101,21 @@ pub struct ProjectRecord {
     pub abilities: BTreeMap<String, bool>,
     pub created_ms: i64,
     pub updated_ms: i64,
+    /// A template: others start projects from its workflow, reports and parameters.
+    #[serde(default)]
+    pub template: bool,
+    /// The template, and its revision, this project was started from.
+    #[serde(default)]
+    pub template_origin: Option<TemplateOrigin>,
+}
+
+/// Where a project started from a template came from; kept when the template changes,
+/// moves or goes away.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateOrigin {
+    pub project_uid: vitrine_core::ProjectId,
+    pub project_name: String,
+    pub revision: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

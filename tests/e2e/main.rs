@@ -29,3 +29,4 @@ mod setup;
 mod sharing;
 mod support;
 mod tasks;
+mod templates;

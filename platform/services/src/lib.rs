@@ -66,8 +66,8 @@ pub mod records {
         ApiTokenRecord, AuditFilter, AuditRecord, DatasetRecord, ExportRecord, GroupRecord,
         LocationRecord, PluginRecord, PolicyLine, ReportRecord, RevisionRecord, RunCounts,
         RunRecord, ShareLinkRecord, ShareRecipientRecord, ShareWarning, TaskRecord,
-        TaskRunProjectRecord, UploadRecord, UserKind, UserRecord, VirtualRootRecord,
-        WorkingCopyLinkRecord, now_ms,
+        TaskRunProjectRecord, TemplateOrigin, UploadRecord, UserKind, UserRecord,
+        VirtualRootRecord, WorkingCopyLinkRecord, now_ms,
     };
 }
 

@@ -19,6 +19,7 @@ mod sharing;
 mod sharing_types;
 mod task_inputs;
 mod tasks;
+mod templates;
 mod types;
 
 use std::sync::Arc;
@@ -46,6 +47,7 @@ pub struct QueryRoot(
     copies::CopyQuery,
     tasks::TaskQuery,
     link::LinkQuery,
+    templates::TemplateQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -59,6 +61,7 @@ pub struct MutationRoot(
     copies::CopyMutation,
     tasks::TaskMutation,
     link::LinkMutation,
+    templates::TemplateMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -251,6 +251,10 @@ pub struct Project {
     pub role: Role,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Whether others start projects from this one (`setProjectTemplate`).
+    pub is_template: bool,
+    /// The template this project was started from, if any.
+    pub template_origin: Option<super::templates::TemplateOrigin>,
     #[graphql(skip)]
     uid: ProjectId,
     #[graphql(skip)]
@@ -269,6 +273,8 @@ impl From<ProjectView> for Project {
             role: v.role.into(),
             created_at: time(r.created_ms),
             updated_at: time(r.updated_ms),
+            is_template: r.template,
+            template_origin: r.template_origin.map(Into::into),
             uid: r.uid,
             abilities: r.abilities,
         }

@@ -47,6 +47,11 @@ impl ProjectPlan {
         self.new.settings = settings;
     }
 
+    /// The project to be born remembering the template it starts from.
+    pub(crate) fn started_from(&mut self, origin: vitrine_storage::TemplateOrigin) {
+        self.new.project.template_origin = Some(origin);
+    }
+
     fn next_suffix(&mut self) {
         self.suffix += 1;
         self.new.project.slug = self.base.with_suffix(self.suffix).into_inner();
@@ -156,6 +161,8 @@ impl Directory {
             abilities: Default::default(),
             created_ms: now,
             updated_ms: now,
+            template: false,
+            template_origin: None,
         };
         let policies = self
             .authz

@@ -1,5 +1,5 @@
 //! The versions service: a project's history (revisions, diffs, revert, copy from a
-//! revision), working copies on this instance or another (push, pull, detach, links),
+//! revision), templates, working copies on this instance or another (push, pull, detach, links),
 //! and its portable files (bundles, data files, report files). Installing a pushed or
 //! imported content is one transaction ([`install`]).
 //!
@@ -12,6 +12,7 @@ pub(crate) mod origin;
 pub(crate) mod remote;
 pub(crate) mod report_file;
 pub(crate) mod revisions;
+pub(crate) mod templates;
 pub(crate) mod working_copies;
 
 use std::sync::Arc;

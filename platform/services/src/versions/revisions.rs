@@ -9,13 +9,12 @@ use vitrine_core::AuditAction;
 use vitrine_authz::Action;
 use vitrine_core::revision::diff;
 use vitrine_core::{Change, RevisionContent};
-use vitrine_engine::report::ReportDefinition;
 use vitrine_engine::workflow::{Workflow, validate};
 use vitrine_storage::{PageRequest, RevisionRecord};
 
 use super::Versions;
 use super::install::{Install, Payload, content_of};
-use crate::Audit;
+use super::templates::Start;
 use crate::caller::Caller;
 use crate::directory::Creation;
 use crate::guard::Edit;
@@ -192,11 +191,6 @@ impl Versions {
             datasets: Vec::new(),
             block_states: Vec::new(),
         };
-        // Everything is checked before the project exists, so a refusal leaves nothing.
-        self.restorable(&payload.head, &label).await?;
-        for r in &payload.head.reports {
-            ReportDefinition::parse(&r.definition)?;
-        }
         let origin = self.store.project(&source.project_uid).await?;
         let mut plan = self
             .directory
@@ -208,29 +202,11 @@ impl Versions {
             self.govern(&mut plan, &security).await?;
         }
         let origin = origin.map(|p| p.name).unwrap_or_default();
-        let message = format!("copied from {origin} {label}");
-        let object = format!("project:{}", plan.record().uid);
-        let how = Install {
-            expect_latest: Some(0),
-            label: Some(label),
-            one_revision: Some((
-                Some(caller.uid().to_owned()),
-                caller.user().username.clone(),
-                message.clone(),
-            )),
-            creating: Some(plan.new_project().clone()),
-            audit: Some(Audit::event(
-                caller,
-                AuditAction::RevisionCopy,
-                &object,
-                &message,
-            )),
-            ..Install::default()
+        let start = Start {
+            message: format!("copied from {origin} {label}"),
+            label,
+            action: AuditAction::RevisionCopy,
         };
-        // The project, its content and history and the audit events: one transaction.
-        let target = self.directory.authorize_planned(&plan);
-        self.install(&target, &payload, how, caller.as_author())
-            .await?;
-        self.directory.project_planned(caller, plan).await
+        self.start_project(caller, plan, &payload, start).await
     }
 }
