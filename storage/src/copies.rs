@@ -366,8 +366,6 @@ mod tests {
                     dataset: "orders".into(),
                     rules: serde_json::json!([{"column": "region", "attribute": "region"}]),
                     updated_ms: 1,
-                    template: false,
-                    template_origin: None,
                 }],
                 settings: vec![(
                     "share_policy:born".into(),
