@@ -343,6 +343,36 @@ fn topological(wf: &Workflow, planned: &HashMap<&str, Planned>) -> EngineResult<
     Ok(order)
 }
 
+/// The resource locations whose files end up in `dataset`: those read by the source
+/// blocks upstream of the blocks publishing it. Access boost follows them (each location
+/// has a boost default, as a data connection would).
+pub fn locations_feeding(wf: &Workflow, dataset: &str) -> std::collections::BTreeSet<String> {
+    let by_id: HashMap<&str, &Block> = wf.blocks.iter().map(|b| (b.id.as_str(), b)).collect();
+    let mut todo: Vec<&Block> = wf
+        .blocks
+        .iter()
+        .filter(|b| b.kind == "publish" && b.config.get("dataset") == Some(&Value::from(dataset)))
+        .collect();
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut out = std::collections::BTreeSet::new();
+    while let Some(b) = todo.pop() {
+        if !seen.insert(b.id.as_str()) {
+            continue;
+        }
+        if b.inputs.is_empty()
+            && let Some(loc) = b.config.get("location").and_then(Value::as_str)
+        {
+            out.insert(loc.to_owned());
+        }
+        for from in b.inputs.values() {
+            if let Some(up) = by_id.get(PortRef::parse(from).block.as_str()) {
+                todo.push(up);
+            }
+        }
+    }
+    out
+}
+
 impl crate::Engine {
     /// The published versions `wf`'s plugin blocks name (unresolved names are looked up
     /// after parameter substitution by validation, which reports what is missing).
@@ -436,6 +466,23 @@ mod tests {
         assert!(err(&unknown).starts_with("block `a`, kind: unknown block kind `teleport`"));
         let bad = wf(json!([{"id": "a", "kind": "sql", "config": {"qeury": "select 1"}}]));
         assert!(err(&bad).starts_with("block `a`, config"), "{}", err(&bad));
+    }
+
+    #[test]
+    fn a_dataset_is_fed_by_the_locations_upstream_of_its_publish_blocks() {
+        let w = wf(json!([
+            {"id": "a", "kind": "csv_source", "config": {"location": "sales", "path": "a.csv"}},
+            {"id": "b", "kind": "csv_source", "config": {"location": "hr", "path": "b.csv"}},
+            {"id": "c", "kind": "csv_source", "config": {"location": "other", "path": "c.csv"}},
+            {"id": "j", "kind": "join", "config": {}, "inputs": {"left": "a", "right": "b.out"}},
+            {"id": "p", "kind": "publish", "config": {"dataset": "joined"}, "inputs": {"in": "j"}},
+            {"id": "q", "kind": "publish", "config": {"dataset": "other"}, "inputs": {"in": "c"}},
+            {"id": "w", "kind": "write_file", "config": {"location": "out", "path": "x"}, "inputs": {"in": "j"}},
+        ]));
+        let names = |d: &str| locations_feeding(&w, d).into_iter().collect::<Vec<_>>();
+        assert_eq!(names("joined"), ["hr", "sales"]);
+        assert_eq!(names("other"), ["other"]);
+        assert!(names("nothing").is_empty());
     }
 
     #[test]

@@ -84,6 +84,7 @@ pub mod values {
 }
 pub use audit::Audit;
 pub use data::Data;
+pub use data::boost::{BoostSettings, BoostTarget};
 pub use directory::{Directory, FolderView, ProjectView};
 pub use identity::{
     AuthConfig, AuthProvider, Identity, LoginOutcome, NewApiToken, OidcProviderConfig,
@@ -95,7 +96,7 @@ pub use plugins::{MAX_PLUGIN_BYTES, PluginRegistry};
 pub use policy::{Policy, PolicyKnown};
 pub use remote::{CopyLinkRights, LinkUse, MAX_LINK_HOURS, NewCopyLink, copy_link_scope};
 pub use reports::TileDownload;
-pub use security::{AccessRule, BoostTarget, DataSecurity};
+pub use security::{AccessRule, DataSecurity};
 pub use sharing::{
     AttributeInput, CreatedShareLink, FilterInForce, Invitation, LOCK_AFTER_FAILURES, LinkOp,
     NewRecipient, NewShareLink, ShareAccess, ShareLinkChange, ShareOpened, SharePage, SharePolicy,

@@ -4,6 +4,7 @@
 //! the shared world (a server, a location with the file, users with region attributes).
 
 mod bad_input;
+mod boost;
 mod locations;
 mod runs;
 mod security;

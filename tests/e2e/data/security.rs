@@ -123,8 +123,9 @@ async fn access_filters_connection_roles_and_boost() {
         "FORBIDDEN"
     );
 
-    // Boost opens the report's tiles without widening the rows.
-    let boost = "mutation($p:ID,$on:Boolean!){setAccessBoost(scope:PROJECT,id:$p,enabled:$on){boostedProjects}}";
+    // Boost opens the report's tiles without widening the rows, once an admin allows it
+    // and a manager switches it on (the model's details are tested in `data::boost`).
+    let boost = "mutation($p:ID,$on:Boolean){setAccessBoost(scope:PROJECT,id:$p,enabled:$on){boostedProjects}}";
     assert_eq!(
         code(
             &s.gql(&w.editor.auth, boost, json!({"p": w.project, "on": true}))
@@ -132,6 +133,8 @@ async fn access_filters_connection_roles_and_boost() {
         ),
         "FORBIDDEN"
     );
+    let allow = "mutation{setAccessBoost(scope:INSTANCE,enabled:true){instanceBoost}}";
+    data(&s.gql(&w.admin.auth, allow, json!({})).await);
     data(
         &s.gql(&w.admin.auth, boost, json!({"p": w.project, "on": true}))
             .await,

@@ -127,6 +127,8 @@ async fn revocations_win_over_concurrent_edits() {
             json!({"id": id, "on": on}),
         )
     };
+    let allow = "mutation{setAccessBoost(scope:INSTANCE,enabled:true){instanceBoost}}";
+    data(&s.gql(&admin.auth, allow, json!({})).await);
     let mut lost = 0;
     for _ in 0..ROUNDS {
         data(&boost(sw.w.project.clone(), true).await);

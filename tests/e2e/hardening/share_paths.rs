@@ -99,6 +99,8 @@ async fn drill_on_a_link_follows_the_member_rules() {
         )
         .await,
     );
+    let allow = "mutation{setAccessBoost(scope:INSTANCE,enabled:true){instanceBoost}}";
+    data(&s.gql(&sw.w.admin.auth, allow, json!({})).await);
     data(
         &s.gql(
             &sw.w.admin.auth,

@@ -423,23 +423,28 @@ impl DataMutation {
             .into())
     }
 
-    /// Lets viewers see reports above their connection role, on the instance (admins), a
-    /// folder or a project (their managers). Access filters still apply.
+    /// Access boost lets viewers see a report's tiles above their connection role (never
+    /// drill-down, never past access filters). `INSTANCE` (admins) allows it, or stops
+    /// every boost; `FOLDER` and `PROJECT` (their managers, once allowed) switch it on or
+    /// off, or with `enabled: null` inherit again (the project wins, then the nearest
+    /// folder); `LOCATION` (admins; `id` is the location's name) sets the default for
+    /// datasets read from that resource location where nothing is switched.
     async fn set_access_boost(
         &self,
         ctx: &Context<'_>,
         scope: BoostScope,
         id: Option<ID>,
-        enabled: bool,
+        enabled: Option<bool>,
     ) -> async_graphql::Result<DataSecuritySettings> {
         let (s, c) = member(ctx)?;
         let target = match (scope, id) {
             (BoostScope::Instance, _) => BoostTarget::Instance,
             (BoostScope::Folder, Some(id)) => BoostTarget::Folder(id.0),
             (BoostScope::Project, Some(id)) => BoostTarget::Project(id.0),
+            (BoostScope::Location, Some(id)) => BoostTarget::Location(id.0),
             _ => {
                 return Err(ApiError::invalid(
-                    "id: a folder or project boost needs its id",
+                    "id: a folder, project or location boost needs its id",
                 ))
                 .gql();
             }

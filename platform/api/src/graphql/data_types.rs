@@ -47,6 +47,8 @@ pub enum BoostScope {
     Instance,
     Folder,
     Project,
+    /// A resource location's default.
+    Location,
 }
 
 #[derive(SimpleObject)]
@@ -496,18 +498,29 @@ impl From<UploadRecord> for Upload {
 #[derive(SimpleObject)]
 pub struct DataSecuritySettings {
     pub default_connection_role: ConnectionRole,
+    /// Whether access boost is allowed: managers may switch it on, and any switch applies.
     pub instance_boost: bool,
     pub boosted_folders: Vec<ID>,
     pub boosted_projects: Vec<ID>,
+    /// Folders and projects switched off explicitly.
+    pub unboosted_folders: Vec<ID>,
+    pub unboosted_projects: Vec<ID>,
+    /// Resource locations (by name) whose datasets are boosted where nothing is switched.
+    pub boosted_locations: Vec<String>,
 }
 
 impl From<DataSecurity> for DataSecuritySettings {
     fn from(s: DataSecurity) -> Self {
+        let b = s.boost;
+        let ids = |v: std::collections::BTreeSet<String>| v.into_iter().map(ID).collect();
         DataSecuritySettings {
             default_connection_role: s.default_connection_role.into(),
-            instance_boost: s.instance_boost,
-            boosted_folders: s.boosted_folders.into_iter().map(ID).collect(),
-            boosted_projects: s.boosted_projects.into_iter().map(ID).collect(),
+            instance_boost: b.allowed,
+            boosted_folders: ids(b.boosted_folders),
+            boosted_projects: ids(b.boosted_projects),
+            unboosted_folders: ids(b.unboosted_folders),
+            unboosted_projects: ids(b.unboosted_projects),
+            boosted_locations: b.boosted_locations.into_iter().collect(),
         }
     }
 }

@@ -11,6 +11,7 @@ mod link;
 mod mutation;
 mod pagination;
 mod plugins;
+mod policy_types;
 mod prepared;
 mod query;
 mod refusals;

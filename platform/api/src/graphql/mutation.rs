@@ -1,6 +1,7 @@
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
+use super::policy_types::*;
 use super::types::*;
 use super::{caller, member, meta, services};
 use crate::GqlResult;

@@ -3,6 +3,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object};
 
 use super::pagination::{connection, connection_by, page, page_ahead};
+use super::policy_types::*;
 use super::types::*;
 use super::{member, optional_caller, services};
 use crate::{ApiError, GqlResult};

@@ -1,7 +1,7 @@
 //! Project templates in GraphQL: marking a project as one, listing them, and starting a
 //! project from one (see `vitrine_services::versions::templates`).
 
-use async_graphql::{Context, ID, Object, SimpleObject};
+use async_graphql::{Context, ID, Object};
 
 use super::types::Project;
 use super::{member, on};
@@ -9,25 +9,6 @@ use crate::GqlResult;
 use crate::services::Services;
 
 type R<T> = async_graphql::Result<T>;
-
-/// The template, and its revision, a project was started from.
-#[derive(SimpleObject)]
-pub struct TemplateOrigin {
-    /// The template project (it may since have been deleted or hidden from the caller).
-    pub project_id: ID,
-    pub project_name: String,
-    pub revision: i64,
-}
-
-impl From<crate::services::records::TemplateOrigin> for TemplateOrigin {
-    fn from(o: crate::services::records::TemplateOrigin) -> Self {
-        TemplateOrigin {
-            project_id: ID(o.project_uid.into()),
-            project_name: o.project_name,
-            revision: o.revision,
-        }
-    }
-}
 
 #[derive(Default)]
 pub struct TemplateQuery;

@@ -6,6 +6,7 @@
 //! Saving content goes through [`Commits`], and an edit of a report checks first what it
 //! would newly show the audiences of its links ([`Exposures`]).
 
+pub(crate) mod boost;
 pub(crate) mod reports;
 pub(crate) mod security;
 pub(crate) mod viewer;

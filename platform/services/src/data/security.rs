@@ -1,8 +1,9 @@
-//! Data security around tile queries: access filters (which rows), connection roles
-//! (whether a viewer may run a query at all) and access boost (which lets viewers see a
-//! report's tiles above their connection role, and never touches access filters).
+//! Data security around tile queries: access filters (which rows) and connection roles
+//! (whether a viewer may run a query at all). Access boost, which lets viewers see a
+//! report's tiles above their connection role and never touches access filters, is
+//! [`super::boost`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use vitrine_core::AuditAction;
 
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ use vitrine_engine::Scope;
 use vitrine_storage::{AccessFilterRecord, DatasetRecord, UserRecord, now_ms};
 
 use super::Data;
+use super::boost::{BoostSettings, DATA_SECURITY};
 use crate::caller::Caller;
 use crate::{ApiError, ApiResult};
 
@@ -19,25 +21,19 @@ use crate::{ApiError, ApiResult};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DataSecurity {
     pub default_connection_role: ConnectionRole,
-    pub instance_boost: bool,
-    #[serde(default)]
-    pub boosted_folders: BTreeSet<String>,
-    #[serde(default)]
-    pub boosted_projects: BTreeSet<String>,
+    /// Access boost: where it is allowed and switched (see [`super::boost`]).
+    #[serde(flatten)]
+    pub boost: BoostSettings,
 }
 
 impl Default for DataSecurity {
     fn default() -> Self {
         DataSecurity {
             default_connection_role: ConnectionRole::Querier,
-            instance_boost: false,
-            boosted_folders: BTreeSet::new(),
-            boosted_projects: BTreeSet::new(),
+            boost: BoostSettings::default(),
         }
     }
 }
-
-const DATA_SECURITY: &str = "data_security";
 
 /// One access-filter rule: the dataset's `column` must equal one of the viewer's values
 /// of `attribute`.
@@ -47,14 +43,6 @@ pub struct AccessRule {
     pub attribute: String,
 }
 
-/// Where access boost is switched.
-#[derive(Debug, Clone)]
-pub enum BoostTarget {
-    Instance,
-    Folder(String),
-    Project(String),
-}
-
 impl Data {
     pub async fn data_security(&self) -> ApiResult<DataSecurity> {
         Ok(self.store.setting(DATA_SECURITY).await?.unwrap_or_default())
@@ -62,19 +50,6 @@ impl Data {
 
     pub(super) fn connection_role(&self, user: &UserRecord, sec: &DataSecurity) -> ConnectionRole {
         user.connection_role.unwrap_or(sec.default_connection_role)
-    }
-
-    pub(super) fn boosted(
-        &self,
-        project_uid: &vitrine_core::ProjectId,
-        sec: &DataSecurity,
-    ) -> bool {
-        sec.instance_boost
-            || sec.boosted_projects.contains(project_uid.as_str())
-            || self
-                .folder_chain(project_uid)
-                .iter()
-                .any(|f| sec.boosted_folders.contains(f))
     }
 
     pub async fn set_connection_role(
@@ -124,65 +99,6 @@ impl Data {
                 "instance",
                 "ok",
                 role.as_str(),
-            )
-            .await?;
-        Ok(sec)
-    }
-
-    /// Switches access boost: the instance needs an admin, a folder or project its manager.
-    pub async fn set_access_boost(
-        &self,
-        caller: &Caller,
-        target: BoostTarget,
-        on: bool,
-    ) -> ApiResult<DataSecurity> {
-        caller.require_write()?;
-        let object = match &target {
-            BoostTarget::Instance => {
-                self.require_admin_caller(caller)?;
-                "instance".to_owned()
-            }
-            BoostTarget::Folder(f) => {
-                self.directory
-                    .load_folder(caller, &vitrine_core::FolderId::from(f), Action::Manage)
-                    .await?;
-                format!("folder:{f}")
-            }
-            BoostTarget::Project(p) => {
-                self.directory
-                    .project_for(caller, &vitrine_core::ProjectId::from(p), Action::Manage)
-                    .await?;
-                format!("project:{p}")
-            }
-        };
-        // One conditional read-modify-write: switching boost on one project can never
-        // undo a concurrent switch on another.
-        let sec = self
-            .store
-            .update_setting(DATA_SECURITY, |sec: Option<DataSecurity>| {
-                let mut sec = sec.unwrap_or_default();
-                let set = |s: &mut BTreeSet<String>, x: &String| {
-                    if on {
-                        s.insert(x.clone());
-                    } else {
-                        s.remove(x);
-                    }
-                };
-                match &target {
-                    BoostTarget::Instance => sec.instance_boost = on,
-                    BoostTarget::Folder(f) => set(&mut sec.boosted_folders, f),
-                    BoostTarget::Project(p) => set(&mut sec.boosted_projects, p),
-                }
-                sec
-            })
-            .await?;
-        self.audit
-            .record(
-                caller,
-                AuditAction::AccessBoostSet,
-                &object,
-                "ok",
-                if on { "on" } else { "off" },
             )
             .await?;
         Ok(sec)

@@ -39,9 +39,9 @@ pub struct Grant {
     pub role: Role,
     /// The connection role: which kinds of query the viewer may run.
     pub connection: ConnectionRole,
-    /// Access boost is on for the project: viewers may query as if they were queriers
+    /// Where access boost is on: viewers may see those tiles as if they were queriers
     /// (never for drill-down, and never past access filters).
-    pub boosted: bool,
+    pub boost: super::boost::Boost,
     /// Every row, past access filters: a signed-in member with an editing role.
     pub all_rows: bool,
     /// Why a download is refused, when it is.
@@ -128,7 +128,7 @@ impl Data {
                 let download = settings.ability(&p.record.abilities, Ability::Download);
                 let drill = settings.ability(&p.record.abilities, Ability::Drill);
                 Ok(Grant {
-                    boosted: self.boosted(project_uid, security),
+                    boost: self.boost_in(project_uid, security).await?,
                     connection: self.connection_role(caller.user(), security),
                     role: p.role,
                     all_rows: p.role >= Role::Editor,
@@ -168,7 +168,7 @@ impl Data {
                     project: a.project.clone(),
                     role: a.role,
                     connection: self.connection_role(&a.scope_user, security),
-                    boosted: self.boosted(project_uid, security),
+                    boost: self.boost_in(project_uid, security).await?,
                     // Only a signed-in member's own role lifts access filters; a link's
                     // creator's role never does for the link's audience.
                     all_rows: a.user.is_some() && a.role >= Role::Editor,
@@ -212,8 +212,8 @@ impl Data {
         } else {
             ConnectionRole::RestrictedQuerier
         };
-        // Boost lets viewers run queries of queriers; it never widens drill-down.
-        let boost = grant.boosted && drill.is_none();
+        // Boost lets viewers see a report's tiles; it never widens drill-down.
+        let boost = grant.boost.applies(&tile.query.dataset) && drill.is_none();
         if !may_query(grant.role, grant.connection, needed, boost) {
             self.audit
                 .append(grant.event(AuditAction::TileQuery, &object, "refused", &tile.id))

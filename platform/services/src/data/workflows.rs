@@ -143,11 +143,13 @@ impl Data {
         let uid = &vitrine_core::LocationId::from(uid);
         caller.require_write()?;
         self.require_admin_caller(caller)?;
-        self.store
+        let location = self
+            .store
             .location(uid)
             .await?
             .ok_or_else(|| ApiError::not_found("resource location"))?;
         self.store.delete_location(uid).await?;
+        self.forget_location_boost(&location.name).await?;
         self.audit
             .record(
                 caller,
