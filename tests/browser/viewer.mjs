@@ -78,6 +78,14 @@ try {
   assert.ok(!(await tileIds(page)).includes("sales"));
   check("switching tabs puts the tab in the URL");
 
+  // The table lists rows, which viewers below restricted querier cannot see: a marker
+  // says so, with the reason in its title; the chart beside it carries none.
+  const note = page.locator(".tile[data-tile=top] .access-note[data-kind=ROW_LEVEL]");
+  assert.equal(await note.count(), 1);
+  assert.match(await note.getAttribute("title"), /restricted_querier/);
+  assert.equal(await page.locator(".tile[data-tile=by_category] .access-note").count(), 0);
+  check("a tile some viewers see less of carries a marker saying why");
+
   await page.waitForSelector("select[data-filter=region] option[value='\"West\"']", { state: "attached" });
   const tilesLoaded = page.waitForResponse((r) => tilesOf(r, "West"));
   await page.selectOption("select[data-filter=region]", '"West"');

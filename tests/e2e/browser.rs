@@ -104,7 +104,7 @@ async fn viewer_in_headless_chromium() {
         ],
     )
     .await;
-    assert_eq!(stdout.matches("ok - ").count(), 12, "{stdout}");
+    assert_eq!(stdout.matches("ok - ").count(), 13, "{stdout}");
 }
 
 /// `serve --demo` on an empty data directory: a public link to a warmed report, printed;

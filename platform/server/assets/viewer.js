@@ -81,11 +81,12 @@
   const REPORT = `query SharedReport($report: ID) {
     linkVisit { report(reportId: $report) {
       kind reportId reportName projectName definition ownCopy pinnedAt
-      rights { download edit syncEdits drill } reports { id name } } } }`;
+      rights { download edit syncEdits drill } reports { id name }
+      tileNotes { tileId kind message } } } }`;
   const VISIT = "query LinkVisit { linkVisit { state locked recipientName passwordRule } }";
   const TILES = `query SharedTiles($report: ID, $tab: String, $filters: [FilterValueInput!]) {
     linkVisit { tiles(reportId: $report, tabId: $tab, filters: $filters) {
-      tileId result { columns { name type } truncated rowsJson } } } }`;
+      tileId result { columns { name type } truncated rowsJson } error { code message } } } }`;
   const FILTER_VALUES = `query SharedFilterValues($report: ID, $filter: String!) {
     linkVisit { filterValues(reportId: $report, filterId: $filter) } }`;
   const COPY = "mutation CopyLinkView($query: String!) { copyLinkView(query: $query) }";
@@ -309,11 +310,12 @@
       content.replaceChildren(el("p", { class: "error", role: "alert" }, r.error.message || "the tiles could not be loaded"));
       return;
     }
-    const results = new Map(r.data.linkVisit.tiles.map((t) => [t.tileId, {
+    // A tile that cannot be shown says why; the others are drawn.
+    const results = new Map(r.data.linkVisit.tiles.map((t) => [t.tileId, t.result ? {
       columns: t.result.columns,
       truncated: t.result.truncated,
       rows: JSON.parse(t.result.rowsJson),
-    }]));
+    } : { error: t.error.message }]));
     content.replaceChildren(el("section", { class: "grid", "data-tab": tab.id },
       tab.tiles.map((tile) => drawTile(tile, results.get(tile.id)))));
     // Says which state is on screen, for embedding pages and tests that wait for it.
@@ -322,6 +324,10 @@
 
   function drawTile(tile, result) {
     const extra = [];
+    // Access notes: this tile shows some viewers less than others, and why.
+    for (const n of state.view.tileNotes.filter((x) => x.tileId === tile.id)) {
+      extra.push(el("span", { class: "access-note", "data-kind": n.kind, title: n.message, "aria-label": n.message, role: "note" }, "\u26A0"));
+    }
     if (state.view.rights.download) {
       extra.push(el("a", { class: "download", "data-tile": tile.id, href: base + "/download?" + query({ tile: tile.id }), download: "" }, "CSV"));
     }

@@ -85,6 +85,7 @@ pub mod values {
 pub use audit::Audit;
 pub use data::Data;
 pub use data::boost::{BoostSettings, BoostTarget};
+pub use data::notes::{TileNote, TileNoteKind};
 pub use directory::{Directory, FolderView, ProjectView};
 pub use identity::{
     AuthConfig, AuthProvider, Identity, LoginOutcome, NewApiToken, OidcProviderConfig,

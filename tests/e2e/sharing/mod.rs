@@ -5,6 +5,7 @@
 
 mod audience;
 mod kinds;
+mod notes;
 mod one_path;
 mod pinned;
 mod public;
@@ -354,17 +355,27 @@ impl Visitor {
 
 /// One view of a tab, in the shape tests read: `{"tiles": [{id, columns, rows,
 /// truncated}]}`. `rows` comes from `rowsJson`, as the viewer page reads it, and must
-/// equal the structured `rows`.
+/// equal the structured `rows`. A tile refused makes its code the answer's status (the
+/// raw tiles stay in `data`).
 pub async fn tiles(v: &Visitor, id: &str, tab: &str) -> LinkAnswer {
     let mut a = v
         .link_gql(
             id,
             "query($t:String,$f:[FilterValueInput!]){linkVisit{tiles(tabId:$t,filters:$f){\
-             tileId result{columns{name type} rows rowsJson truncated}}}}",
+             tileId result{columns{name type} rows rowsJson truncated} error{code message}}}}",
             json!({ "t": tab }),
             &["linkVisit", "tiles"],
         )
         .await;
+    // One refused tile leaves the others drawn; tests read its code as the answer's.
+    let refused = a.data.as_array().and_then(|l| {
+        l.iter()
+            .find_map(|t| t["error"]["code"].as_str().map(str::to_owned))
+    });
+    if let Some(code) = refused {
+        a.status = code;
+        return a;
+    }
     if a.status == "OK" {
         let list: Vec<Value> = a
             .data

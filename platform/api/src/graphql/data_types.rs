@@ -357,6 +357,14 @@ impl Report {
     async fn definition(&self) -> Json<Value> {
         Json(self.spec.to_json())
     }
+    /// Markers on the tiles some of this report's viewers see less of, with the reason:
+    /// for everyone who may view the report.
+    async fn tile_notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TileNote>> {
+        let c = super::caller(ctx).gql()?;
+        let data = super::services(ctx).data();
+        let notes = data.report_tile_notes(c, &self.uid).await.gql()?;
+        Ok(tile_notes(&notes))
+    }
     /// Edits that widened what this report's public or recipients links show, until a
     /// manager acknowledges them on the link (visible to those who may edit the report).
     async fn access_warnings(
@@ -372,6 +380,34 @@ impl Report {
             .gql()?;
         Ok(super::sharing_types::warnings(&list))
     }
+}
+
+/// Why some viewers see less of a tile.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "crate::services::TileNoteKind")]
+pub enum TileNoteKind {
+    /// Rows are filtered by each viewer's attribute values (none without a value).
+    FilteredRows,
+    /// The tile lists rows: viewers below the restricted querier connection role cannot
+    /// see it (unless access boost applies).
+    RowLevel,
+}
+
+/// A marker on a tile some of its viewers see less of, and why.
+#[derive(SimpleObject)]
+pub struct TileNote {
+    pub tile_id: String,
+    pub kind: TileNoteKind,
+    pub message: String,
+}
+
+pub fn tile_notes(notes: &[crate::services::TileNote]) -> Vec<TileNote> {
+    let note = |n: &crate::services::TileNote| TileNote {
+        tile_id: n.tile_id.clone(),
+        kind: n.kind.into(),
+        message: n.message.clone(),
+    };
+    notes.iter().map(note).collect()
 }
 
 pub struct TileResult(pub std::sync::Arc<QueryResult>);

@@ -151,9 +151,20 @@ impl LinkVisit {
             .gql()?;
         Ok(tiles
             .into_iter()
-            .map(|(tile_id, r)| SharedTile {
-                tile_id,
-                result: TileResult(r),
+            .map(|(tile_id, r)| match r {
+                Ok(r) => SharedTile {
+                    tile_id,
+                    result: Some(TileResult(r)),
+                    error: None,
+                },
+                Err(e) => SharedTile {
+                    tile_id,
+                    result: None,
+                    error: Some(TileError {
+                        code: e.code.as_str().to_owned(),
+                        message: e.message,
+                    }),
+                },
             })
             .collect())
     }
@@ -267,6 +278,10 @@ impl SharedReport {
     async fn visitor(&self) -> &str {
         &self.0.visitor
     }
+    /// Markers on the tiles some viewers see less of, with the reason.
+    async fn tile_notes(&self) -> Vec<super::data_types::TileNote> {
+        super::data_types::tile_notes(&self.0.notes)
+    }
     /// The reports a project link opens (empty for a report or tab link).
     async fn reports(&self) -> Vec<SharedReportEntry> {
         self.0
@@ -286,11 +301,20 @@ pub struct SharedReportEntry {
     pub name: String,
 }
 
-/// One tile of a view.
+/// One tile of a view: its result, or why it cannot be shown.
 #[derive(SimpleObject)]
 pub struct SharedTile {
     pub tile_id: String,
-    pub result: TileResult,
+    pub result: Option<TileResult>,
+    pub error: Option<TileError>,
+}
+
+/// Why one tile of a view cannot be shown; the others are.
+#[derive(SimpleObject)]
+pub struct TileError {
+    /// The stable error code (FORBIDDEN, NOT_FOUND, QUERY_FAILED…).
+    pub code: String,
+    pub message: String,
 }
 
 /// A saved visitor edit.

@@ -120,6 +120,15 @@ impl Boost {
     pub fn applies(&self, dataset: &str) -> bool {
         self.all.unwrap_or_else(|| self.datasets.contains(dataset))
     }
+
+    /// Boost on for every dataset (tests of what depends on it).
+    #[cfg(test)]
+    pub(crate) fn everywhere() -> Boost {
+        Boost {
+            all: Some(true),
+            datasets: BTreeSet::new(),
+        }
+    }
 }
 
 impl Data {

@@ -7,6 +7,7 @@
 //! would newly show the audiences of its links ([`Exposures`]).
 
 pub(crate) mod boost;
+pub(crate) mod notes;
 pub(crate) mod reports;
 pub(crate) mod security;
 pub(crate) mod viewer;

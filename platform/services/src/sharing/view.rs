@@ -21,6 +21,7 @@ use super::Sharing;
 use super::visit::{ShareAccess, share_detail, share_event};
 use crate::TileDownload;
 use crate::commits::Commit;
+use crate::data::notes::{TileNote, tile_notes};
 use crate::viewer::{Grant, TileContext, Viewer};
 use crate::{ApiError, ApiResult};
 
@@ -41,6 +42,8 @@ pub struct ShareView {
     pub visitor: String,
     /// Reports a project link opens.
     pub reports: Vec<(String, String)>,
+    /// Why some viewers see less of some tiles (see [`crate::data::notes`]).
+    pub notes: Vec<TileNote>,
 }
 
 impl Sharing {
@@ -106,7 +109,10 @@ impl Sharing {
                 .map(|r| (r.uid.into_string(), r.name))
                 .collect(),
         };
+        let (grant, ctx) = self.link_grant(a).await?;
+        let notes = tile_notes(&definition, &ctx.rules, &grant.boost);
         Ok(ShareView {
+            notes,
             kind: a.link.kind,
             report_uid: report.uid.into(),
             report_name: report.name,
@@ -130,14 +136,15 @@ impl Sharing {
         Ok((grant, ctx))
     }
 
-    /// One view: every tile of one tab under the filter state. Counted and audited.
+    /// One view: every tile of one tab under the filter state, each its result or why it
+    /// cannot be shown (one refused tile leaves the others drawn). Counted and audited.
     pub async fn share_tiles(
         &self,
         a: &ShareAccess,
         report_uid: Option<&str>,
         tab: Option<&str>,
         state: &FilterState,
-    ) -> ApiResult<Vec<(String, Arc<QueryResult>)>> {
+    ) -> ApiResult<Vec<(String, ApiResult<Arc<QueryResult>>)>> {
         let (report, def, _) = self.shared_report(a, report_uid).await?;
         check_state(&def, state)?;
         let tab = match tab {
@@ -154,7 +161,7 @@ impl Sharing {
             let r = self
                 .data
                 .answer_tile(&grant, &ctx, &report.uid, &def, tile, state, None)
-                .await?;
+                .await;
             out.push((tile.id.clone(), r));
         }
         self.access_log.record(
