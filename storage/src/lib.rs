@@ -15,6 +15,7 @@ mod db;
 mod error;
 mod folders;
 mod identity;
+mod invitations;
 mod oidc;
 mod plugins;
 mod policies;
@@ -37,6 +38,7 @@ pub use data::{
 pub use db::Store;
 pub use error::{StorageError, StorageResult};
 pub use folders::NewProject;
+pub use invitations::InvitationLog;
 pub use oidc::OidcLoginRecord;
 pub use plugins::PluginRecord;
 pub use policies::PolicyLine;

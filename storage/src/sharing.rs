@@ -105,6 +105,9 @@ pub struct ShareRecipientRecord {
     /// This recipient's own attribute values; null: the link's.
     #[serde(default)]
     pub attributes: Option<BTreeMap<String, Vec<String>>>,
+    /// Their invitation e-mail: sent, opened, asked for again.
+    #[serde(default)]
+    pub invitation: crate::InvitationLog,
 }
 
 /// A visitor's session on one link, held in an HttpOnly cookie once the token left the URL.

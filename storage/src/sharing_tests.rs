@@ -20,6 +20,7 @@ fn recipient() -> ShareRecipientRecord {
         last_access_ms: None,
         access_count: 0,
         attributes: None,
+        invitation: Default::default(),
     }
 }
 
@@ -78,4 +79,45 @@ async fn revoking_a_recipient_ends_sessions_and_audits_in_one_write() {
     assert_eq!(sessions_and_audits(&store).await, (false, 1));
     let stored = store.share_recipient(&r.uid).await.unwrap().unwrap();
     assert_eq!(stored.name, "Ann");
+}
+
+#[tokio::test]
+async fn an_invitations_log_follows_its_current_token_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path()).await;
+    let r = recipient();
+    store.insert_share_recipient(&r).await.unwrap();
+    let log = |s: &Store| {
+        let s = s.clone();
+        async move {
+            let uid = vitrine_core::RecipientId::from("r1");
+            s.share_recipient(&uid).await.unwrap().unwrap().invitation
+        }
+    };
+    assert_eq!(log(&store).await, crate::InvitationLog::default());
+    // A request, then no second one within the gap.
+    assert!(store.invitation_requested(&r.uid, 10, 100).await.unwrap());
+    assert!(!store.invitation_requested(&r.uid, 20, 100).await.unwrap());
+    assert_eq!(log(&store).await.requested_ms, Some(10));
+    // A failure, then a success for the current token: the request is answered.
+    store
+        .invitation_mailed(&r.uid, "t", 30, Some("no SMTP server"))
+        .await
+        .unwrap();
+    assert_eq!(log(&store).await.error.as_deref(), Some("no SMTP server"));
+    store
+        .invitation_mailed(&r.uid, "t", 40, None)
+        .await
+        .unwrap();
+    let l = log(&store).await;
+    assert_eq!((l.sent_ms, l.error, l.requested_ms), (Some(40), None, None));
+    // An old token's late outcome changes nothing.
+    store
+        .invitation_mailed(&r.uid, "old", 50, None)
+        .await
+        .unwrap();
+    assert_eq!(log(&store).await.sent_ms, Some(40));
+    store.invitation_opened(&r.uid, 60).await.unwrap();
+    store.invitation_opened(&r.uid, 70).await.unwrap();
+    assert_eq!(log(&store).await.opened_ms, Some(60));
 }

@@ -77,6 +77,8 @@ macro_rules! for_each_audit_action {
             SharePolicySet = "share_policy.set",
             ShareRecipientAdd = "share_recipient.add",
             ShareRecipientReissue = "share_recipient.reissue",
+            ShareRecipientRequest = "share_recipient.request",
+            ShareRecipientResend = "share_recipient.resend",
             ShareRecipientRevoke = "share_recipient.revoke",
             ShareRecipientUpdate = "share_recipient.update",
             SystemAct = "system.act",

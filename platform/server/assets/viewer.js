@@ -112,6 +112,26 @@
     return el("p", { id: id || "gate-error", class: "error", role: "alert" });
   }
 
+  // "Lost your invitation or password?": asks the link's managers for a new one. The
+  // answer is the same whether the address is a recipient's or not.
+  function lostInvitation() {
+    const email = el("input", { id: "lost-email", type: "email", autocomplete: "email", required: true });
+    const said = el("p", { id: "lost-said", role: "status" });
+    return el("details", { id: "lost" },
+      el("summary", {}, "Lost your invitation or your password?"),
+      el("form", {
+        id: "lost-form",
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          const r = await post("/api/invitation", { email: email.value });
+          said.textContent = r.status === 200
+            ? "If this address is one of the link's recipients, the people who shared it were asked to send you a new invitation."
+            : (r.body.error && r.body.error.message) || "something went wrong";
+        },
+      }, el("label", {}, "E-mail ", email), el("button", { id: "lost-submit" }, "Ask for a new invitation")),
+      said);
+  }
+
   // What to show instead of the report: `visit` is the link visit's state, null when the
   // link is gone (`message` says why).
   function gateFor(visit, message) {
@@ -153,6 +173,7 @@
             },
           }, el("label", {}, "E-mail ", email), el("label", {}, "Password ", pw), el("button", { id: "signin-submit" }, "Sign in")),
           err,
+          lostInvitation(),
         );
       }
       case "SIGN_IN_USER": {

@@ -101,6 +101,10 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
             post(routes::share_session::set_password),
         )
         .at(
+            "/s/v/:link/api/invitation",
+            post(routes::share_session::request_invitation),
+        )
+        .at(
             "/s/v/:link/api/sign-out",
             post(routes::share_session::sign_out),
         )
@@ -126,6 +130,7 @@ pub async fn run(
         .unwrap_or_else(|| format!("http://{addr}"));
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let graphql = PreparedSchema::new(services.clone(), &config.limits(), &public);
+    services.mailer().set_public_url(&public);
     if let Some(token) = services.identity().setup_token() {
         // The token rides in the fragment so it never reaches access logs or referrers,
         // and it goes to the terminal only: log sinks are read by more people than the

@@ -27,6 +27,7 @@ mod exposure;
 /// The directory's projects and users, under the names the rest of the crate uses.
 pub(crate) use directory::{projects, users};
 mod identity;
+pub mod mail;
 mod plugins;
 mod policy;
 mod sharing;
@@ -133,6 +134,8 @@ pub struct Services {
     pub(crate) versions: Versions,
     /// Scheduled and event tasks and their runs.
     pub(crate) tasks: Arc<Tasks>,
+    /// Outgoing mail, and the public URL the links in it start with.
+    mailer: mail::Mailer,
 }
 
 /// Reads uid-ordered rows `SCAN_BATCH` at a time from `after`, keeping those `keep` turns
@@ -245,6 +248,11 @@ impl Services {
         &self.plugin_registry
     }
 
+    /// Outgoing mail; the server tells it the public URL mailed links start with.
+    pub fn mailer(&self) -> &mail::Mailer {
+        &self.mailer
+    }
+
     /// Whether this process can serve: the database answers and the artifact store is
     /// writable (`/readyz`).
     pub async fn ready(&self) -> ApiResult<()> {
@@ -292,7 +300,9 @@ impl Services {
             commits: commits.clone(),
             exposure: exposure.clone(),
         });
+        let mailer = mail::Mailer::new(mail.clone());
         let sharing = Sharing::new(sharing::SharingParts {
+            mailer: mailer.clone(),
             store: store.clone(),
             authz: authz.clone(),
             audit: audit.clone(),
@@ -332,6 +342,7 @@ impl Services {
             mail,
         }));
         let services = Services {
+            mailer,
             tasks,
             versions,
             sharing,

@@ -4,6 +4,7 @@
 //! whose region is West: what her outsider links show is what West may see.
 
 mod audience;
+mod invitations;
 mod kinds;
 mod notes;
 mod one_path;

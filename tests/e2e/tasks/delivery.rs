@@ -34,7 +34,7 @@ async fn wait_port(port: u16, what: &str) {
 }
 
 /// An SMTP server on 127.0.0.1 storing every message in `maildir`.
-async fn smtp_sink(maildir: &Path) -> (tokio::process::Child, u16) {
+pub(crate) async fn smtp_sink(maildir: &Path) -> (tokio::process::Child, u16) {
     let have = std::process::Command::new("python3")
         .args(["-c", "import aiosmtpd"])
         .status()
@@ -63,7 +63,7 @@ async fn smtp_sink(maildir: &Path) -> (tokio::process::Child, u16) {
 
 /// The messages of a Maildir, parsed by Python's `email` package: subject, recipients,
 /// Message-ID and each attachment's name, type and (text) content.
-fn read_mail(maildir: &Path) -> Vec<Value> {
+pub(crate) fn read_mail(maildir: &Path) -> Vec<Value> {
     let script = r#"
 import json, mailbox, sys
 out = []
@@ -93,7 +93,7 @@ print(json.dumps(out))
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-async fn wait_mail(maildir: &Path, n: usize) -> Vec<Value> {
+pub(crate) async fn wait_mail(maildir: &Path, n: usize) -> Vec<Value> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let mail = if maildir.join("new").exists() {

@@ -3,7 +3,7 @@
 //! deliveries to a real SMTP server, the Redis backend, and a worker killed mid-run.
 //! This module holds the shared world: a folder of projects that read one CSV.
 
-mod delivery;
+pub(crate) mod delivery;
 mod events;
 mod inputs;
 mod runs;

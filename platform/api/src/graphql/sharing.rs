@@ -176,6 +176,26 @@ impl SharingMutation {
         })
     }
 
+    /// E-mails a recipient a new invitation (the link's managers): the old one stops
+    /// working once this one is sent; with `resetPassword` they choose a new password.
+    /// UNAVAILABLE, and nothing changed, when the mail cannot be sent.
+    async fn resend_share_invitation(
+        &self,
+        ctx: &Context<'_>,
+        recipient_id: ID,
+        reset_password: Option<bool>,
+    ) -> R<Recipient> {
+        let (s, c) = member(ctx)?;
+        let reset = reset_password.unwrap_or(false);
+        let sharing = s.sharing();
+        let rec = sharing
+            .resend_invitation(c, &recipient_id, reset)
+            .await
+            .gql()?;
+        let link = sharing.share_link_for(c, &rec.link_uid).await.gql()?;
+        Ok(Recipient::new(rec, link.rights))
+    }
+
     /// A new invitation for a recipient; the old one stops working and their password
     /// is cleared, to be chosen again.
     async fn reissue_invitation(&self, ctx: &Context<'_>, recipient_id: ID) -> R<Invitation> {

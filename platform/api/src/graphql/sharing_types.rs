@@ -172,6 +172,21 @@ pub struct Recipient {
     pub access_count: i64,
     /// Their own attribute values for access filters; null: the link's.
     pub attributes: Option<Vec<UserAttribute>>,
+    /// What became of their invitation e-mail.
+    pub invitation: InvitationStatus,
+}
+
+/// A recipient's invitation e-mail, as the ledger shows it.
+#[derive(SimpleObject)]
+pub struct InvitationStatus {
+    /// When the current invitation was e-mailed; null: not (yet) sent.
+    pub sent_at: Option<DateTime<Utc>>,
+    /// Why the last attempt to e-mail it failed.
+    pub error: Option<String>,
+    /// When the current invitation was first opened.
+    pub opened_at: Option<DateTime<Utc>>,
+    /// When the recipient last asked for a new one (answered by a resend).
+    pub requested_at: Option<DateTime<Utc>>,
 }
 
 impl Recipient {
@@ -189,6 +204,12 @@ impl Recipient {
             last_access_at: r.last_access_ms.map(time),
             access_count: r.access_count,
             attributes: r.attributes.map(attribute_list),
+            invitation: InvitationStatus {
+                sent_at: r.invitation.sent_ms.map(time),
+                error: r.invitation.error,
+                opened_at: r.invitation.opened_ms.map(time),
+                requested_at: r.invitation.requested_ms.map(time),
+            },
         }
     }
 }

@@ -57,6 +57,33 @@ pub async fn sign_in(
 }
 
 #[derive(Debug, Deserialize)]
+pub struct InvitationBody {
+    email: String,
+}
+
+/// `POST /s/v/LINK/api/invitation {email}`: someone who lost their invitation (or
+/// password) asks the link's managers for a new one. The answer is the same whether the
+/// address is a recipient's or not.
+#[handler]
+pub async fn request_invitation(
+    req: &Request,
+    Path(link): Path<String>,
+    body: Result<Json<InvitationBody>, poem::Error>,
+    state: Data<&Arc<AppState>>,
+) -> Response {
+    let b = match write_body(req, body, "{\"email\": …}") {
+        Ok(b) => b,
+        Err(e) => return fail(&e),
+    };
+    let meta = request_meta(req);
+    let sharing = state.services.sharing();
+    match sharing.request_invitation(&link, &b.email, &meta).await {
+        Ok(()) => ok(json!({"ok": true})),
+        Err(e) => fail(&e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
 pub struct PasswordBody {
     password: String,
 }

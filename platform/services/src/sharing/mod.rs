@@ -9,6 +9,7 @@
 
 mod access_log;
 mod audience;
+mod invites;
 mod ledger;
 mod recipients;
 mod sign_in;
@@ -73,6 +74,11 @@ pub struct Sharing {
     /// Recipient password checks in flight: at most half the cores, so a flood of
     /// guesses can never take the CPU that views need.
     share_checks: Arc<tokio::sync::Semaphore>,
+    /// Invitations e-mailed to recipients, and notices to links' managers.
+    mailer: crate::mail::Mailer,
+    /// Requests for a new invitation, per address: a page that mails people is not a
+    /// free mail cannon.
+    invitation_requests: AttemptLimiter,
 }
 
 /// What [`Sharing`] is built from; it makes its own limiters.
@@ -86,6 +92,7 @@ pub(crate) struct SharingParts {
     pub commits: Commits,
     pub exposure: Exposures,
     pub access_log: AccessLog,
+    pub mailer: crate::mail::Mailer,
 }
 
 impl Sharing {
@@ -100,6 +107,11 @@ impl Sharing {
             commits: p.commits,
             exposure: p.exposure,
             access_log: p.access_log,
+            mailer: p.mailer,
+            invitation_requests: AttemptLimiter::new(LimitPolicy::fixed(
+                10,
+                Duration::from_secs(3600),
+            )),
             share_by_address: AttemptLimiter::new(limits::SHARE_PER_ADDRESS),
             share_by_recipient: AttemptLimiter::new(limits::PER_ACCOUNT),
             share_by_link: AttemptLimiter::new(LimitPolicy::fixed(
@@ -366,6 +378,9 @@ impl Sharing {
                 "ok",
                 &format!("{} link, {} recipient(s)", link.kind, recipients.len()),
             )
+            .await?;
+        let invites = recipients.iter().cloned().zip(tokens.iter().cloned());
+        self.send_invitations(caller, &link, invites.collect())
             .await?;
         let path = match &public_token {
             Some(t) => format!("/s/{t}"),

@@ -55,6 +55,7 @@ pub(super) fn new_recipient(
             last_access_ms: None,
             access_count: 0,
             attributes,
+            invitation: Default::default(),
         },
         token,
     ))
@@ -84,6 +85,8 @@ impl Sharing {
         let (rec, token) = new_recipient(link_uid, &new, 0)
             .map_err(|e| ApiError::new(e.code, e.message.replace("recipients[0].", "")))?;
         self.store.insert_share_recipient(&rec).await?;
+        let invite = vec![(rec.clone(), token.clone())];
+        self.send_invitations(caller, &link, invite).await?;
         self.audit
             .record(
                 caller,
@@ -128,7 +131,7 @@ impl Sharing {
 
     /// Stores a changed recipient, ends their sessions (a new invitation or a revocation
     /// must not leave an old session open) and audits `action`, in one transaction.
-    async fn save_recipient_ending_sessions(
+    pub(super) async fn save_recipient_ending_sessions(
         &self,
         caller: &Caller,
         rec: &ShareRecipientRecord,
@@ -145,7 +148,7 @@ impl Sharing {
         }
     }
 
-    async fn recipient_for(
+    pub(super) async fn recipient_for(
         &self,
         caller: &Caller,
         recipient_uid: &vitrine_core::RecipientId,

@@ -100,7 +100,10 @@ impl Sharing {
         }
     }
 
-    async fn usable_link(&self, link_uid: &vitrine_core::LinkId) -> ApiResult<ShareLinkRecord> {
+    pub(super) async fn usable_link(
+        &self,
+        link_uid: &vitrine_core::LinkId,
+    ) -> ApiResult<ShareLinkRecord> {
         let link = self.store.share_link(link_uid).await?.ok_or_else(|| {
             ApiError::new(ErrorCode::LinkNotValid, "this link is no longer valid")
         })?;

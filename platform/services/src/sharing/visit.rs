@@ -145,6 +145,9 @@ impl Sharing {
             LinkState::Active | LinkState::Locked => {}
             _ => return Err(not_valid()),
         }
+        if let Some(r) = &recipient {
+            self.store.invitation_opened(&r.uid, now).await?;
+        }
         let session_token = new_token("vss");
         self.store
             .insert_share_session(&ShareSessionRecord {

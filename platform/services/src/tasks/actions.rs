@@ -16,10 +16,10 @@ use vitrine_engine::report::FilterState;
 use vitrine_storage::TaskRunRecord;
 
 use super::Tasks;
-use super::notify::{Attachment, Mail};
 use crate::ProjectView;
 use crate::bundles::format;
 use crate::caller::Caller;
+use crate::mail::{Attachment, Mail};
 use crate::{ApiError, ApiResult};
 
 /// How many runs of the same project a refresh waits out before giving up.

@@ -34,7 +34,7 @@ use crate::secrets::token_hash;
 use crate::{ApiError, ApiResult};
 use crate::{Audit, Data, Directory, Versions};
 
-pub use notify::{MAIL_DEFAULT_FROM, MailConfig};
+pub use crate::mail::{MAIL_DEFAULT_FROM, MailConfig};
 pub use runs::{TaskJobs, TaskRunView};
 
 /// Everything a task owner sends when saving a task.
