@@ -26,6 +26,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         10,
         include_str!("../../schema/surql/0010_link_audience.surql"),
     ),
+    (
+        11,
+        include_str!("../../schema/surql/0011_user_invitations.surql"),
+    ),
 ];
 
 /// The handle every repository method hangs off: one SurrealDB connection and the

@@ -73,6 +73,7 @@ impl From<surrealdb::Error> for StorageError {
                 "report" => "report",
                 "workflow" => "workflow",
                 "recipient" => "recipient",
+                "invitation" => "invitation",
                 _ => "record",
             })
         } else if text.contains("already contains") && text.contains("revision_number") {

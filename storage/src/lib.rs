@@ -26,6 +26,7 @@ mod sharing;
 mod tasks;
 #[cfg(test)]
 mod testing;
+mod user_invitations;
 
 pub use artifacts::{Artifact, ArtifactConfig, ArtifactKind, ArtifactStore, NodeCache};
 pub use audit::{AuditFilter, NewAuditEvent};
@@ -52,6 +53,7 @@ pub use sharing::{
     ShareWarning,
 };
 pub use tasks::{RunCounts, RunLogLine, TaskRecord, TaskRunProjectRecord, TaskRunRecord};
+pub use user_invitations::UserInvitationRecord;
 
 /// A page request over a uid-ordered table: up to `first` rows after the `after` uid.
 #[derive(Debug, Clone, Default)]

@@ -121,3 +121,37 @@ async fn an_invitations_log_follows_its_current_token_only() {
     store.invitation_opened(&r.uid, 70).await.unwrap();
     assert_eq!(log(&store).await.opened_ms, Some(60));
 }
+
+#[tokio::test]
+async fn a_user_invitation_is_accepted_once_before_it_expires_and_never_when_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path()).await;
+    let invite = |hash: &str, expires_ms| crate::UserInvitationRecord {
+        user_uid: "u1".into(),
+        token_hash: hash.into(),
+        created_ms: 1,
+        expires_ms,
+        sent_ms: None,
+        error: None,
+        accepted_ms: None,
+    };
+    store
+        .put_user_invitation(&invite("old", 100))
+        .await
+        .unwrap();
+    store
+        .put_user_invitation(&invite("new", 100))
+        .await
+        .unwrap();
+    let gone = |r: StorageResult<vitrine_core::UserId>| {
+        matches!(r, Err(StorageError::NotFound("invitation")))
+    };
+    assert!(gone(store.accept_user_invitation("old", "h", 10).await));
+    assert!(gone(store.accept_user_invitation("new", "h", 100).await));
+    let uid = store.accept_user_invitation("new", "h", 10).await.unwrap();
+    assert_eq!(uid.as_str(), "u1");
+    assert!(gone(store.accept_user_invitation("new", "h2", 11).await));
+    let u = vitrine_core::UserId::from("u1");
+    let stored = store.user_invitation(&u).await.unwrap().unwrap();
+    assert_eq!(stored.accepted_ms, Some(10));
+}

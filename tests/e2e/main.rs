@@ -30,3 +30,4 @@ mod sharing;
 mod support;
 mod tasks;
 mod templates;
+mod user_invitations;

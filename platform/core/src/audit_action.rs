@@ -100,6 +100,8 @@ macro_rules! for_each_audit_action {
             UserChangePassword = "user.change_password",
             UserConnectionRole = "user.connection_role",
             UserCreate = "user.create",
+            UserInvitationAccept = "user.invitation_accept",
+            UserInvite = "user.invite",
             UserCreateServiceAccount = "user.create_service_account",
             UserDisable = "user.disable",
             UserEnable = "user.enable",

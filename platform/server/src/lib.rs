@@ -85,6 +85,8 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
         .at("/auth/oidc/:name/start", get(routes::oidc::start))
         .at("/auth/oidc/:name/callback", get(routes::oidc::callback))
         .at("/setup", get(routes::pages::setup))
+        .at("/invite", get(routes::pages::invite))
+        .at("/auth/invitation", post(routes::auth::accept_invitation))
         .at("/assets/:name", get(routes::viewer::asset))
         .at("/s/:token", get(routes::share::open))
         .at("/s/:token/:file", get(routes::share::token_qr))

@@ -67,8 +67,8 @@ pub mod records {
         ApiTokenRecord, AuditFilter, AuditRecord, DatasetRecord, ExportRecord, GroupRecord,
         LocationRecord, PluginRecord, PolicyLine, ReportRecord, RevisionRecord, RunCounts,
         RunRecord, ShareLinkRecord, ShareRecipientRecord, ShareWarning, TaskRecord,
-        TaskRunProjectRecord, TemplateOrigin, UploadRecord, UserKind, UserRecord,
-        VirtualRootRecord, WorkingCopyLinkRecord, now_ms,
+        TaskRunProjectRecord, TemplateOrigin, UploadRecord, UserInvitationRecord, UserKind,
+        UserRecord, VirtualRootRecord, WorkingCopyLinkRecord, now_ms,
     };
 }
 
@@ -276,11 +276,13 @@ impl Services {
         let access_log = sharing::AccessLog::new(store.clone());
         let audit = Audit::new(store.clone(), authz.clone(), access_log.clone());
         let engine = vitrine_engine::Engine::new(store.clone(), engine_limits);
+        let mailer = mail::Mailer::new(mail.clone());
         let identity = Arc::new(Identity::new(
             store.clone(),
             authz.clone(),
             audit.clone(),
             oidc,
+            mailer.clone(),
         ));
         let commits = commits::Commits::new(store.clone());
         let exposure = exposure::Exposures::new(store.clone());
@@ -300,7 +302,6 @@ impl Services {
             commits: commits.clone(),
             exposure: exposure.clone(),
         });
-        let mailer = mail::Mailer::new(mail.clone());
         let sharing = Sharing::new(sharing::SharingParts {
             mailer: mailer.clone(),
             store: store.clone(),

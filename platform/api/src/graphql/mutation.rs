@@ -42,18 +42,37 @@ impl MutationRoot {
 
     // ---- users and groups (admins) ------------------------------------------------
 
+    /// A local user (admins). With `invite: true` (and an `email`), Vitrine mails them a
+    /// link to choose their own password, and `password` may be left out; the outcome
+    /// shows in `User.invitation`.
     async fn create_user(
         &self,
         ctx: &Context<'_>,
         username: String,
         display_name: Option<String>,
-        password: String,
+        password: Option<String>,
         email: Option<String>,
+        invite: Option<bool>,
     ) -> async_graphql::Result<User> {
         let (s, c) = member(ctx)?;
+        let (name, pw) = (display_name.as_deref(), password.as_deref());
+        let invite = invite.unwrap_or(false);
         let u = s.directory();
-        let u = u.create_user(c, &username, display_name.as_deref(), &password, email);
+        let u = u.create_user(c, &username, name, pw, email, invite);
         Ok(u.await.gql()?.into())
+    }
+
+    /// Mails a local user a new invitation to choose their password (admins): the old
+    /// one stops working once this one is sent; UNAVAILABLE, and nothing changed, when
+    /// the mail cannot be sent.
+    async fn resend_user_invitation(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+    ) -> async_graphql::Result<UserInvitation> {
+        let (s, c) = member(ctx)?;
+        let r = s.directory().resend_user_invitation(c, &user_id).await;
+        Ok(r.gql()?.into())
     }
 
     /// A user who signs in through identity provider `provider` (its name in the

@@ -150,6 +150,12 @@ impl User {
             .map(Into::into)
             .collect()
     }
+    /// Their last invitation to choose a password (admins; null: never invited).
+    async fn invitation(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserInvitation>> {
+        let (s, c) = member(ctx)?;
+        let i = s.directory().user_invitation(c, &self.uid).await.gql()?;
+        Ok(i.map(Into::into))
+    }
     async fn groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Group>> {
         let groups = services(ctx)
             .directory()
@@ -496,6 +502,31 @@ impl From<crate::services::records::TemplateOrigin> for TemplateOrigin {
             project_id: ID(o.project_uid.into()),
             project_name: o.project_name,
             revision: o.revision,
+        }
+    }
+}
+
+/// An invitation of a local user to choose their password.
+#[derive(SimpleObject)]
+pub struct UserInvitation {
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// When it was mailed; null: not (yet) sent.
+    pub sent_at: Option<DateTime<Utc>>,
+    /// Why mailing it failed.
+    pub error: Option<String>,
+    /// When its owner chose their password with it.
+    pub accepted_at: Option<DateTime<Utc>>,
+}
+
+impl From<crate::services::records::UserInvitationRecord> for UserInvitation {
+    fn from(r: crate::services::records::UserInvitationRecord) -> Self {
+        UserInvitation {
+            created_at: time(r.created_ms),
+            expires_at: time(r.expires_ms),
+            sent_at: r.sent_ms.map(time),
+            error: r.error,
+            accepted_at: r.accepted_ms.map(time),
         }
     }
 }

@@ -120,3 +120,37 @@ pub async fn logout(req: &Request, state: Data<&Arc<AppState>>) -> Response {
     }
     resp
 }
+
+#[derive(Debug, Deserialize)]
+pub struct InvitationBody {
+    token: String,
+    password: String,
+}
+
+/// `POST /auth/invitation {"token", "password"}`: an invited user chooses their password
+/// (the token came in their mail, in the `/invite` page's fragment). Answers the
+/// username to sign in with.
+#[handler]
+pub async fn accept_invitation(
+    req: &Request,
+    body: Result<Json<InvitationBody>, poem::Error>,
+    state: Data<&Arc<AppState>>,
+) -> Response {
+    let Ok(Json(body)) = body else {
+        return error_response(&ApiError::invalid(
+            "the body must be JSON {\"token\": …, \"password\": …}",
+        ));
+    };
+    let meta = request_meta(req);
+    let identity = state.services.identity();
+    match identity
+        .accept_user_invitation(&body.token, &body.password, &meta)
+        .await
+    {
+        Ok(username) => json_response(
+            StatusCode::OK,
+            &serde_json::json!({ "ok": true, "username": username }),
+        ),
+        Err(e) => error_response(&e),
+    }
+}

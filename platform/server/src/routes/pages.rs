@@ -1,4 +1,5 @@
-//! Minimal HTML pages: the landing page and the first-administrator setup form.
+//! Minimal HTML pages: the landing page, the first-administrator setup form and the
+//! invited user's password form.
 
 use std::sync::Arc;
 
@@ -41,4 +42,24 @@ const SETUP_PAGE: &str = r#"<!doctype html>
 </form>
 <p id="out"></p>
 <script src="/assets/setup.js"></script>
+</body></html>"#;
+
+/// An invited user's form to choose their password. The token arrives in the URL
+/// fragment; the script posts it to `/auth/invitation`.
+#[handler]
+pub async fn invite() -> Html<&'static str> {
+    Html(INVITE_PAGE)
+}
+
+const INVITE_PAGE: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>Vitrine: choose your password</title>
+<meta name="referrer" content="no-referrer"></head>
+<body>
+<h1>Choose your Vitrine password</h1>
+<form id="f">
+  <label>Password (12 characters or more) <input name="password" type="password" autocomplete="new-password" required minlength="12"></label><br>
+  <button>Save</button>
+</form>
+<p id="out" role="status"></p>
+<script src="/assets/invite.js"></script>
 </body></html>"#;

@@ -20,6 +20,7 @@ const REACT_JS: &str = include_str!("../../assets/vendor/react.production.min.js
 const REACT_DOM_JS: &str = include_str!("../../assets/vendor/react-dom.production.min.js");
 const SETUP_JS: &str = include_str!("../../assets/setup.js");
 const SIGNIN_JS: &str = include_str!("../../assets/signin.js");
+const INVITE_JS: &str = include_str!("../../assets/invite.js");
 const GRAPHIQL_BOOT_JS: &str = include_str!("../../assets/graphiql-boot.js");
 pub const GRAPHIQL_HTML: &str = include_str!("../../assets/graphiql.html");
 
@@ -84,6 +85,7 @@ pub fn asset(Path(name): Path<String>) -> Response {
         "graphiql-boot.js" => (GRAPHIQL_BOOT_JS, "text/javascript; charset=utf-8"),
         "setup.js" => (SETUP_JS, "text/javascript; charset=utf-8"),
         "signin.js" => (SIGNIN_JS, "text/javascript; charset=utf-8"),
+        "invite.js" => (INVITE_JS, "text/javascript; charset=utf-8"),
         _ => {
             return Response::builder()
                 .status(StatusCode::NOT_FOUND)

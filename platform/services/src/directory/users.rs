@@ -60,18 +60,64 @@ impl Directory {
         caller: &Caller,
         username: &str,
         display_name: Option<&str>,
-        password: &str,
+        password: Option<&str>,
         email: Option<String>,
+        invite: bool,
     ) -> ApiResult<UserRecord> {
         caller.require_write()?;
         self.require_admin(caller)?;
+        if password.is_none() && !invite {
+            return Err(ApiError::invalid(
+                "password: give one, or invite the user to choose theirs (invite: true)",
+            ));
+        }
+        if invite && email.is_none() {
+            return Err(ApiError::invalid(
+                "email: an invitation is mailed; give the user an address",
+            ));
+        }
+        let display = display_name.unwrap_or(username);
         let user = self
             .identity
-            .create_local_user(username, display_name.unwrap_or(username), password, email)
+            .create_local_user(username, display, password, email)
             .await?;
         let detail = user.username.clone();
-        self.audit_created(caller, user, AuditAction::UserCreate, &detail)
-            .await
+        let user = self
+            .audit_created(caller, user, AuditAction::UserCreate, &detail)
+            .await?;
+        if invite {
+            self.identity.invite_user(caller, &user, false).await?;
+        }
+        Ok(user)
+    }
+
+    /// Mails a local user a new invitation to choose their password (admins); the old
+    /// one stops working once this one is sent. UNAVAILABLE, and nothing changed, when
+    /// the mail cannot be sent.
+    pub async fn resend_user_invitation(
+        &self,
+        caller: &Caller,
+        user_uid: &str,
+    ) -> ApiResult<vitrine_storage::UserInvitationRecord> {
+        caller.require_write()?;
+        self.require_admin(caller)?;
+        let user = self
+            .store
+            .user(&vitrine_core::UserId::from(user_uid))
+            .await?
+            .ok_or_else(|| ApiError::not_found("user"))?;
+        self.identity.invite_user(caller, &user, true).await
+    }
+
+    /// A user's last invitation (admins).
+    pub async fn user_invitation(
+        &self,
+        caller: &Caller,
+        user_uid: &str,
+    ) -> ApiResult<Option<vitrine_storage::UserInvitationRecord>> {
+        self.require_admin(caller)?;
+        let uid = vitrine_core::UserId::from(user_uid);
+        Ok(self.store.user_invitation(&uid).await?)
     }
 
     /// Audits a user just created and answers it.

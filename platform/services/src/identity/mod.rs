@@ -11,6 +11,7 @@
 
 mod cache;
 pub(crate) mod caller;
+mod invitations;
 mod oidc;
 mod setup;
 mod sign_in;
@@ -57,11 +58,20 @@ pub struct Identity {
     cache: cache::AuthCache,
     /// The identity providers people sign in through, and whether local passwords work.
     oidc: Providers,
+    /// Mails invitations of local users.
+    mailer: crate::mail::Mailer,
 }
 
 impl Identity {
-    pub(crate) fn new(store: Store, authz: Arc<Authz>, audit: Audit, oidc: Providers) -> Identity {
+    pub(crate) fn new(
+        store: Store,
+        authz: Arc<Authz>,
+        audit: Audit,
+        oidc: Providers,
+        mailer: crate::mail::Mailer,
+    ) -> Identity {
         Identity {
+            mailer,
             cache: cache::AuthCache::new(store.is_exclusive()),
             store,
             authz,

@@ -208,7 +208,7 @@ impl Identity {
         }
         let password = crate::secrets::new_token("instance");
         let user = self
-            .create_local_user(username, display_name, &password, None)
+            .create_local_user(username, display_name, password.as_str(), None)
             .await?;
         self.audit_user_created(&user, reason).await?;
         Ok(user)
@@ -234,14 +234,20 @@ impl Identity {
         &self,
         username: &str,
         display_name: &str,
-        password: &str,
+        password: impl Into<Option<&str>>,
         email: Option<String>,
     ) -> ApiResult<UserRecord> {
         let username = Username::parse(username)?;
         let display = Name::parse("displayName", display_name)?;
-        let password = Password::parse("password", password)?;
-        let hash = self.hasher.hash(password.expose()).await?;
-        let user = local_user(username, display, UserKind::Person, Some(hash), email);
+        // Without one, the account signs in once its owner chose it (an invitation).
+        let hash = match password.into() {
+            Some(p) => {
+                let password = Password::parse("password", p)?;
+                Some(self.hasher.hash(password.expose()).await?)
+            }
+            None => None,
+        };
+        let user = local_user(username, display, UserKind::Person, hash, email);
         self.store.insert_user(&user).await?;
         Ok(user)
     }
