@@ -11,6 +11,7 @@ pub mod assets;
 mod error;
 mod guard;
 pub mod outbound;
+pub mod paging;
 pub mod qr;
 mod ratelimit;
 pub mod secret_box;
