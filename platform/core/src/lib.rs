@@ -6,6 +6,7 @@
 //! revision diff, cron schedules). Nothing here knows about HTTP, GraphQL, SurrealDB or
 //! casbin; every other crate may depend on this one.
 
+pub mod alert;
 mod audit_action;
 mod error;
 pub mod ids;

@@ -32,6 +32,9 @@ pub enum Trigger {
     },
     /// Only when someone runs it (run-now, or a `run_task` action of another task).
     Manual,
+    /// After a refresh of a project in the target, when a tile's value crossed a
+    /// threshold (see [`crate::alert`]).
+    Threshold(crate::alert::Threshold),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -181,6 +184,9 @@ impl TaskSpec {
                 "a task_finished trigger names the task it follows",
             ));
         }
+        if let Trigger::Threshold(t) = &self.trigger {
+            t.check_shape()?;
+        }
         if self.actions.is_empty() {
             return Err(CoreError::new(
                 "actions",
@@ -291,6 +297,10 @@ impl TaskSpec {
         if let Trigger::Cron { cron, time_zone } = &mut self.trigger {
             f("trigger.cron", cron);
             f("trigger.timeZone", time_zone);
+        }
+        if let Trigger::Threshold(t) = &mut self.trigger {
+            f("trigger.threshold.report", &mut t.report);
+            f("trigger.threshold.tile", &mut t.tile);
         }
         match &mut self.target {
             Target::Project { project } => f("target.project", project),

@@ -3,6 +3,7 @@
 //! deliveries to a real SMTP server, the Redis backend, and a worker killed mid-run.
 //! This module holds the shared world: a folder of projects that read one CSV.
 
+mod alerts;
 pub(crate) mod delivery;
 mod events;
 mod inputs;

@@ -3,7 +3,8 @@
 //! field that does not belong to the chosen kind is refused by name rather than ignored,
 //! so a typo never silently changes what a task does.
 
-use async_graphql::{Enum, ID, InputObject};
+use async_graphql::{Enum, ID, InputObject, SimpleObject};
+use vitrine_core::alert::{Limit, Threshold};
 use vitrine_core::task::{Action, EventKind, Notify, Target, TaskSpec, Trigger};
 
 use crate::services::TaskInput as ServiceInput;
@@ -35,8 +36,58 @@ pub enum TaskActionKind {
     RunTask,
 }
 
-/// When a task runs: `cron` (with `timeZone`), or `event`, or neither (only when run
-/// by hand or by another task).
+/// Which way an alert's value crosses its threshold.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "vitrine_core::alert::Crossing")]
+pub enum ThresholdCrossing {
+    Above,
+    Below,
+}
+
+/// An alert: the task fires when a tile's value crosses a threshold, checked after each
+/// refresh of a project in its target as the task's identity (once per crossing).
+#[derive(SimpleObject, InputObject, Clone, Debug)]
+#[graphql(input_name = "TaskThresholdInput")]
+pub struct TaskThreshold {
+    /// The report, by name or id.
+    pub report: String,
+    pub tile: String,
+    /// The column read from the tile's first row; default: its last column.
+    pub column: Option<String>,
+    pub crossing: ThresholdCrossing,
+    pub value: f64,
+}
+
+impl From<TaskThreshold> for Threshold {
+    fn from(t: TaskThreshold) -> Self {
+        let (report, tile, column) = (t.report, t.tile, t.column);
+        let (crossing, value) = (t.crossing.into(), Limit(t.value));
+        Threshold {
+            report,
+            tile,
+            column,
+            crossing,
+            value,
+        }
+    }
+}
+
+impl From<Threshold> for TaskThreshold {
+    fn from(t: Threshold) -> Self {
+        let (report, tile, column) = (t.report, t.tile, t.column);
+        let (crossing, value) = (t.crossing.into(), t.value.0);
+        TaskThreshold {
+            report,
+            tile,
+            column,
+            crossing,
+            value,
+        }
+    }
+}
+
+/// When a task runs: `cron` (with `timeZone`), `event`, `threshold`, or none of them
+/// (only when run by hand or by another task).
 #[derive(InputObject)]
 pub struct TaskTriggerInput {
     /// Five fields (`30 6 * * 1-5`), six with seconds first, or `@daily` and friends.
@@ -47,6 +98,7 @@ pub struct TaskTriggerInput {
     pub event: Option<TaskEvent>,
     /// The task whose runs a `TASK_FINISHED` trigger follows.
     pub task_id: Option<ID>,
+    pub threshold: Option<TaskThreshold>,
 }
 
 /// What a task acts on: one project, or every project of a folder the task's identity
@@ -109,7 +161,18 @@ pub struct TaskInput {
 
 impl TaskInput {
     pub(super) fn into_service(self) -> ApiResult<ServiceInput> {
+        let threshold = self.trigger.threshold.map(Threshold::from);
+        if threshold.is_some() && self.trigger.task_id.is_some() {
+            return Err(ApiError::invalid(
+                "trigger.taskId: only a TASK_FINISHED trigger names a task",
+            ));
+        }
         let trigger = match (self.trigger.cron, self.trigger.event) {
+            (c, e) if threshold.is_some() && (c.is_some() || e.is_some()) => {
+                return Err(ApiError::invalid(
+                    "trigger: give one of cron, event or threshold",
+                ));
+            }
             (Some(_), Some(_)) => {
                 return Err(ApiError::invalid(
                     "trigger: give either cron or event, not both",
@@ -130,7 +193,7 @@ impl TaskInput {
                 event: event.into(),
                 task_uid: self.trigger.task_id.map(|i| i.0),
             },
-            (None, None) => Trigger::Manual,
+            (None, None) => threshold.map_or(Trigger::Manual, Trigger::Threshold),
         };
         let target = match (self.target.project_id, self.target.folder_id) {
             (Some(project), None) => {

@@ -48,12 +48,13 @@ pub struct Task {
 
 #[derive(SimpleObject)]
 pub struct TaskTrigger {
-    /// `cron`, `event` or `manual`.
+    /// `cron`, `event`, `threshold` or `manual`.
     pub kind: String,
     pub cron: Option<String>,
     pub time_zone: Option<String>,
     pub event: Option<TaskEvent>,
     pub task_id: Option<ID>,
+    pub threshold: Option<super::task_inputs::TaskThreshold>,
 }
 
 #[derive(SimpleObject)]
@@ -179,6 +180,7 @@ fn trigger(t: Trigger) -> TaskTrigger {
         time_zone: None,
         event: None,
         task_id: None,
+        threshold: None,
     };
     match t {
         Trigger::Cron { cron, time_zone } => TaskTrigger {
@@ -195,6 +197,11 @@ fn trigger(t: Trigger) -> TaskTrigger {
         },
         Trigger::Manual => TaskTrigger {
             kind: "manual".into(),
+            ..none
+        },
+        Trigger::Threshold(t) => TaskTrigger {
+            kind: "threshold".into(),
+            threshold: Some(t.into()),
             ..none
         },
     }

@@ -265,8 +265,15 @@ impl Tasks {
             to: recipients.to_vec(),
             subject,
             body: format!(
-                "{} from {}, delivered by the task \"{}\".\n\nOpen the attached file in a browser; it needs no connection.\n",
-                r.name, p.record.name, run.task_name
+                "{} from {}, delivered by the task \"{}\".{}\n\nOpen the attached file in a browser; it needs no connection.\n",
+                r.name,
+                p.record.name,
+                run.task_name,
+                // An alert says what crossed.
+                run.cause
+                    .strip_prefix("threshold: ")
+                    .map(|why| format!("\nAlert: {why}."))
+                    .unwrap_or_default()
             ),
             attachments,
             // Stable across repeats of this delivery, so mail systems can tell.

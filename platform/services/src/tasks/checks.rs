@@ -225,7 +225,35 @@ impl Tasks {
                 for (i, a) in spec.actions.iter().enumerate() {
                     self.check_fit(&p, i, a).await?;
                 }
+                if let Trigger::Threshold(rule) = &spec.trigger {
+                    self.check_threshold(&p, rule).await?;
+                }
             }
+        }
+        Ok(())
+    }
+
+    /// Does an alert's tile exist in the project? (A folder's projects are checked at
+    /// each refresh instead, and one without the tile is logged, never alerting.)
+    async fn check_threshold(
+        &self,
+        p: &ProjectView,
+        rule: &vitrine_core::alert::Threshold,
+    ) -> ApiResult<()> {
+        let report = self
+            .report_named(&p.record.uid, &rule.report)
+            .await?
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "trigger.threshold.report: `{}` has no report `{}`",
+                    p.record.name, rule.report
+                ))
+            })?;
+        if report.definition.tile(&rule.tile).is_none() {
+            return Err(ApiError::invalid(format!(
+                "trigger.threshold.tile: report `{}` has no tile `{}`",
+                report.name, rule.tile
+            )));
         }
         Ok(())
     }

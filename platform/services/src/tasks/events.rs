@@ -40,28 +40,35 @@ impl Tasks {
             if chain.iter().any(|t| *t == task.uid) {
                 continue;
             }
-            let matches = match (&task.spec.trigger, project_uid, task_uid) {
+            let plain = || match project_uid {
+                Some(p) => format!("{} ({p})", kind.as_str()),
+                None => kind.as_str().to_owned(),
+            };
+            let cause = match (&task.spec.trigger, project_uid, task_uid) {
                 (
                     Trigger::Event {
                         task_uid: Some(t), ..
                     },
                     _,
                     Some(done),
-                ) => t == done,
-                (Trigger::Event { .. }, Some(p), None) => {
-                    self.target_holds(&task, &vitrine_core::ProjectId::from(p))
-                        .await
+                ) => (t == done).then(plain),
+                (Trigger::Event { .. }, Some(p), None) => self
+                    .target_holds(&task, &vitrine_core::ProjectId::from(p))
+                    .await
+                    .then(plain),
+                (Trigger::Threshold(rule), Some(p), None)
+                    if self
+                        .target_holds(&task, &vitrine_core::ProjectId::from(p))
+                        .await =>
+                {
+                    self.threshold_crossed(&task, rule, p).await
                 }
-                _ => false,
+                _ => None,
             };
-            if !matches {
+            let Some(cause) = cause else {
                 continue;
-            }
-            let key = format!("event:{}:{id}:{}", kind.as_str(), task.uid);
-            let cause = match project_uid {
-                Some(p) => format!("{} ({p})", kind.as_str()),
-                None => kind.as_str().to_owned(),
             };
+            let key = format!("event:{}:{id}:{}", kind.as_str(), task.uid);
             if let Err(e) = self
                 .push_fire(&task.uid, &key, &cause, project_uid, chain.clone())
                 .await

@@ -4,6 +4,7 @@
 //! jobs is `vitrine-queue`.
 
 mod actions;
+mod alerts;
 mod checks;
 mod close;
 mod events;
@@ -16,7 +17,7 @@ use vitrine_core::AuditAction;
 
 use parking_lot::Mutex;
 use vitrine_core::schedule::CronSchedule;
-use vitrine_core::task::{TaskSpec, Trigger};
+use vitrine_core::task::{EventKind, TaskSpec, Trigger};
 use vitrine_core::{Name, ServerPermission};
 use vitrine_engine::INSTANCE_PARAMETERS;
 use vitrine_queue::Queue;
@@ -421,6 +422,8 @@ fn name_taken(e: vitrine_storage::StorageError, name: &str) -> ApiError {
 fn schedule(task: &mut TaskRecord, now: i64) {
     task.event_kind = match &task.spec.trigger {
         Trigger::Event { event, .. } => Some(event.as_str().to_owned()),
+        // Checked after each refresh.
+        Trigger::Threshold(_) => Some(EventKind::ProjectRefreshed.as_str().to_owned()),
         _ => None,
     };
     task.next_fire_ms = match &task.spec.trigger {
