@@ -108,3 +108,81 @@ impl Store {
         .await
     }
 }
+
+impl Store {
+    /// Audit events since `since_ms`, oldest first, as the `instance_log` block reads
+    /// them (no uid, no actor id).
+    pub async fn audit_rows_since(
+        &self,
+        since_ms: i64,
+        limit: usize,
+    ) -> StorageResult<Vec<serde_json::Value>> {
+        self.rows(
+            "SELECT at_ms, actor_name AS actor, action, object, outcome, address, detail \
+             FROM audit_event WHERE at_ms >= $since ORDER BY at_ms LIMIT $limit",
+            json!({ "since": since_ms, "limit": limit }),
+        )
+        .await
+    }
+
+    /// Task runs started since `since_ms`, oldest first, for the `instance_log` block.
+    pub async fn task_run_rows_since(
+        &self,
+        since_ms: i64,
+        limit: usize,
+    ) -> StorageResult<Vec<serde_json::Value>> {
+        let mut rows: Vec<serde_json::Value> = self
+            .rows(
+                "SELECT created_ms AS at_ms, finished_ms, task_name AS task, status, cause, \
+                 message, total AS projects FROM task_run WHERE created_ms >= $since \
+                 ORDER BY created_ms LIMIT $limit",
+                json!({ "since": since_ms, "limit": limit }),
+            )
+            .await?;
+        for r in &mut rows {
+            let took = r["finished_ms"].as_i64().zip(r["at_ms"].as_i64());
+            r["duration_ms"] = json!(took.map(|(f, s)| f - s));
+            if let Some(o) = r.as_object_mut() {
+                o.remove("finished_ms");
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Deletes audit events older than `before_ms` (the configured retention); answers
+    /// how many went.
+    pub async fn prune_audit(&self, before_ms: i64) -> StorageResult<usize> {
+        self.count(
+            "DELETE audit_event WHERE at_ms < $before RETURN BEFORE",
+            json!({ "before": before_ms }),
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::store;
+
+    #[tokio::test]
+    async fn retention_deletes_only_what_is_older_and_rows_read_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        for (uid, at) in [("a", 1_000), ("b", 5_000), ("c", 9_000)] {
+            store
+                .exec(
+                    "CREATE audit_event CONTENT { uid: $u, at_ms: $at, actor_name: 'ann', \
+                     action: 'auth.login', object: 'user:1', outcome: 'ok', detail: '' }",
+                    serde_json::json!({ "u": uid, "at": at }),
+                )
+                .await
+                .unwrap();
+        }
+        let rows = store.audit_rows_since(2_000, 10).await.unwrap();
+        let at: Vec<i64> = rows.iter().map(|r| r["at_ms"].as_i64().unwrap()).collect();
+        assert_eq!(at, [5_000, 9_000]);
+        assert_eq!(rows[0]["actor"], "ann");
+        assert_eq!(store.prune_audit(6_000).await.unwrap(), 2);
+        assert_eq!(store.audit_rows_since(0, 10).await.unwrap().len(), 1);
+    }
+}

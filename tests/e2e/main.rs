@@ -3,6 +3,7 @@
 
 mod architecture;
 mod audit;
+mod audit_data;
 mod auth;
 mod browser;
 mod bundle_security;

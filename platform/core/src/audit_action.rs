@@ -10,6 +10,7 @@ macro_rules! for_each_audit_action {
         $m! {
             AccessBoostSet = "access_boost.set",
             AccessFilterSet = "access_filter.set",
+            AuditPrune = "audit.prune",
             AuthLogin = "auth.login",
             AuthLogout = "auth.logout",
             BundleExport = "bundle.export",

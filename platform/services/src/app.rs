@@ -35,6 +35,8 @@ pub struct AppConfig {
     /// The key that seals stored secrets (base64 of 32 bytes); from `secret.key` in the
     /// data directory when unset.
     pub secret_key: Option<String>,
+    /// Audit events older than this many days are deleted (hourly); none: kept for ever.
+    pub audit_retention_days: Option<u32>,
 }
 
 /// An open instance: its services and the queue their jobs go to.
@@ -84,6 +86,9 @@ impl App {
             .set_min_task_interval(config.min_task_interval);
         // Workflow runs of this process, pushes and imports fire event tasks.
         services.tasks.watch_events();
+        if let Some(days) = config.audit_retention_days {
+            services.audit.keep_for(days);
+        }
         if let Err(e) = services.engine.recover().await {
             tracing::warn!(error = %e, "cannot mark interrupted runs");
         }

@@ -40,6 +40,40 @@ impl Audit {
         })
     }
 
+    /// Deletes events older than `days` now and every hour after (the configured
+    /// retention), off the request path. Each deletion that removed something is itself
+    /// audited, so the trail says what it no longer holds.
+    pub(crate) fn keep_for(&self, days: u32) {
+        let this = self.clone();
+        let span = i64::from(days.max(1)) * 86_400_000;
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                let before = vitrine_storage::now_ms() - span;
+                match this.store.prune_audit(before).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        let detail = format!("{n} events older than {days} days deleted");
+                        let event = NewAuditEvent {
+                            actor_uid: None,
+                            actor_name: "system".into(),
+                            action: AuditAction::AuditPrune,
+                            object: "instance".into(),
+                            outcome: "ok".into(),
+                            address: None,
+                            detail,
+                        };
+                        if let Err(e) = this.write(event).await {
+                            tracing::warn!(error = %e.message, "audit prune not recorded");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "audit events not pruned"),
+                }
+            }
+        });
+    }
+
     /// Writes a prepared event.
     pub(crate) async fn append(&self, event: NewAuditEvent) -> ApiResult<()> {
         self.write(event).await

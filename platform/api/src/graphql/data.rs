@@ -9,6 +9,7 @@ use futures::Stream;
 use serde_json::Value;
 
 use super::data_types::*;
+use super::types::Project;
 use super::{member, on};
 use crate::services::{BoostTarget, MAX_UPLOAD_BYTES, Services};
 use crate::{ApiError, GqlResult};
@@ -451,6 +452,15 @@ impl DataMutation {
         };
         let r = s.data().set_access_boost(c, target, enabled).await;
         Ok(r.gql()?.into())
+    }
+
+    /// Installs the built-in "Instance activity" project (admins): the audit log and task
+    /// runs as datasets, with a report of views, shared-link usage, sign-ins and task
+    /// runs. Answers the installed project when it exists already.
+    async fn install_instance_activity(&self, ctx: &Context<'_>) -> async_graphql::Result<Project> {
+        let (s, c) = member(ctx)?;
+        let p = s.data().install_instance_activity(c).await;
+        Ok(p.gql()?.into())
     }
 
     /// Computes and caches every tile of every report for the default filters and for

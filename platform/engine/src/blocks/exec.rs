@@ -52,6 +52,9 @@ pub async fn execute(
     max_rows: usize,
 ) -> EngineResult<BlockOutput> {
     let plain = |df: DataFrame| async move { collect(df, vec![], max_rows).await };
+    if let (BlockConfig::InstanceLog(c), Some(bytes)) = (config, &source) {
+        return super::instance_log::decode(c, bytes);
+    }
     if let Some(bytes) = source {
         let (format, csv) = match config {
             BlockConfig::UploadSource(u) => (u.format, u.csv.clone()),
@@ -201,7 +204,8 @@ pub async fn execute(
         | BlockConfig::JsonlSource(_)
         | BlockConfig::ParquetSource(_)
         | BlockConfig::ArrowSource(_)
-        | BlockConfig::UploadSource(_) => Err(EngineError::Internal(
+        | BlockConfig::UploadSource(_)
+        | BlockConfig::InstanceLog(_) => Err(EngineError::Internal(
             "a source ran without its file".into(),
         )),
         BlockConfig::Plugin(_) => Err(EngineError::Internal(

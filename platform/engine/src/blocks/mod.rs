@@ -5,6 +5,7 @@ pub(crate) mod bounded;
 pub(crate) mod exec;
 pub(crate) mod files;
 mod in_order;
+pub mod instance_log;
 mod yielding;
 
 pub use exec::{BlockInput, BlockOutput, execute};
@@ -37,6 +38,8 @@ pub enum BlockConfig {
     ArrowSource(FileSource),
     UploadSource(UploadSource),
     InlineRows(InlineRows),
+    /// The instance's audit log or task runs (admins only; see [`instance_log`]).
+    InstanceLog(instance_log::InstanceLog),
     Sql(Sql),
     Filter(Filter),
     Select(Select),
@@ -58,6 +61,7 @@ pub const KINDS: &[&str] = &[
     "arrow_source",
     "upload_source",
     "inline_rows",
+    "instance_log",
     "sql",
     "filter",
     "select",
@@ -367,6 +371,11 @@ impl BlockConfig {
                 }
                 BlockConfig::InlineRows(c)
             }
+            "instance_log" => {
+                let c: instance_log::InstanceLog = parse(v)?;
+                c.check()?;
+                BlockConfig::InstanceLog(c)
+            }
             "sql" => {
                 let c: Sql = parse(v)?;
                 nonempty("query", &c.query)?;
@@ -461,7 +470,8 @@ impl BlockConfig {
             | BlockConfig::ParquetSource(_)
             | BlockConfig::ArrowSource(_)
             | BlockConfig::UploadSource(_)
-            | BlockConfig::InlineRows(_) => Ports::None,
+            | BlockConfig::InlineRows(_)
+            | BlockConfig::InstanceLog(_) => Ports::None,
             BlockConfig::Sql(_) => Ports::Named { min: 1 },
             BlockConfig::Union(_) => Ports::Named { min: 2 },
             BlockConfig::Join(_) => Ports::Fixed(&["left", "right"]),

@@ -50,6 +50,22 @@ impl Engine {
             extra = up.content_hash.clone();
             source = Some(Source::Upload(up.content_hash));
         }
+        // The instance's own log: its rows are the source, and what it depends on.
+        if let BlockConfig::InstanceLog(c) = &p.config {
+            let since = now_ms() - i64::from(c.days) * 86_400_000;
+            let limit = crate::blocks::instance_log::MAX_ROWS.min(self.limits.block_max_rows);
+            let rows = match c.log {
+                crate::blocks::instance_log::LogKind::Audit => {
+                    self.store.audit_rows_since(since, limit).await?
+                }
+                crate::blocks::instance_log::LogKind::TaskRuns => {
+                    self.store.task_run_rows_since(since, limit).await?
+                }
+            };
+            let bytes = crate::blocks::instance_log::rows(rows);
+            extra = hex::encode(Sha256::digest(&bytes));
+            source = Some(Source::Bytes(bytes));
+        }
         // A plugin block's result also depends on the component that computes it.
         if let Some(e) = &p.plugin {
             extra = e.record.content_hash.clone();
@@ -70,6 +86,7 @@ impl Engine {
         }
         let bytes: Option<Bytes> = match &source {
             Some(Source::File(l, path)) => Some(l.read(path, self.limits.max_source_bytes).await?),
+            Some(Source::Bytes(b)) => Some(b.clone()),
             Some(Source::Upload(hash)) => Some(
                 self.store
                     .artifacts()
@@ -217,6 +234,8 @@ impl Engine {
 enum Source {
     File(Box<Location>, String),
     Upload(String),
+    /// Made here (the instance's log).
+    Bytes(Bytes),
 }
 
 pub(super) struct Done {

@@ -25,6 +25,15 @@ pub struct Config {
     pub mail: MailSection,
     pub outbound: OutboundSection,
     pub auth: AuthSection,
+    pub audit: AuditSection,
+}
+
+/// The audit trail.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSection {
+    /// Events older than this many days are deleted, hourly; unset: kept for ever.
+    pub retention_days: Option<u32>,
 }
 
 /// Requests the server makes to other hosts (working-copy origins, task webhooks).
@@ -186,6 +195,7 @@ impl Default for Config {
             plugins: PluginsConfig::default(),
             queue: QueueSection::default(),
             mail: MailSection::default(),
+            audit: AuditSection::default(),
             outbound: OutboundSection::default(),
             auth: AuthSection::default(),
         }
@@ -356,6 +366,17 @@ impl Config {
         if let Some(v) = var("VITRINE_MAIL_FROM") {
             self.mail.from = v;
         }
+        if let Some(v) = var("VITRINE_AUDIT_RETENTION_DAYS") {
+            let days = v
+                .parse()
+                .ok()
+                .filter(|d| *d > 0)
+                .ok_or_else(|| ConfigError::Env {
+                    var: "VITRINE_AUDIT_RETENTION_DAYS",
+                    message: format!("`{v}` is not a positive number of days"),
+                })?;
+            self.audit.retention_days = Some(days);
+        }
         Ok(())
     }
 
@@ -383,6 +404,7 @@ impl Config {
             auth: self.auth.resolve(|k| std::env::var(k).ok())?,
             // Never in the file: every node of a cluster is given the same one.
             secret_key: std::env::var("VITRINE_SECRET_KEY").ok(),
+            audit_retention_days: self.audit.retention_days,
         })
     }
 
@@ -543,6 +565,16 @@ mod tests {
             .apply_env(|k| (k == "VITRINE_LISTEN").then(|| "nope".into()))
             .unwrap_err();
         assert!(err.to_string().starts_with("VITRINE_LISTEN"));
+        let days = |v: &'static str| {
+            let mut c = Config::default();
+            c.apply_env(|k| (k == "VITRINE_AUDIT_RETENTION_DAYS").then(|| v.into()))
+                .map(|()| c.audit.retention_days)
+        };
+        assert_eq!(days("30").unwrap(), Some(30));
+        for bad in ["0", "-1", "a week"] {
+            let err = days(bad).unwrap_err().to_string();
+            assert!(err.starts_with("VITRINE_AUDIT_RETENTION_DAYS"), "{err}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! Saving content goes through [`Commits`], and an edit of a report checks first what it
 //! would newly show the audiences of its links ([`Exposures`]).
 
+pub(crate) mod activity;
 pub(crate) mod boost;
 pub(crate) mod notes;
 pub(crate) mod reports;

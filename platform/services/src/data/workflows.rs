@@ -255,6 +255,7 @@ impl Data {
             .map_err(|e| ApiError::new(ErrorCode::InvalidWorkflow, e.to_string()))?;
         let wf: Workflow = serde_json::from_value(workflow)
             .map_err(|e| ApiError::new(ErrorCode::InvalidWorkflow, format!("workflow: {e}")))?;
+        self.require_log_reader(caller, &wf)?;
         let current = self.store.workflow(project_uid).await?;
         let parameters = match parameters {
             Some(p) => p,
@@ -319,6 +320,9 @@ impl Data {
         self.directory
             .project_for(caller, project_uid, Action::Edit)
             .await?;
+        if let Some(w) = self.store.workflow(project_uid).await? {
+            self.require_log_reader(caller, &w.definition)?;
+        }
         let run = self
             .engine
             .start_run(RunRequest {
