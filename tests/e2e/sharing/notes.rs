@@ -64,14 +64,12 @@ async fn viewers_and_visitors_see_which_tiles_hide_something_and_why() {
         .await;
     let v = Visitor::new(s);
     v.open(&url).await;
-    let a = v
-        .link_gql(
-            &id,
-            NOTES_OF_LINK,
-            json!({}),
-            &["linkVisit", "report", "tileNotes"],
-        )
-        .await;
+    let link_notes = || {
+        let path = ["linkVisit", "report", "tileNotes"];
+        let (v, id) = (&v, id.clone());
+        async move { v.link_gql(&id, NOTES_OF_LINK, json!({}), &path).await }
+    };
+    let a = link_notes().await;
     assert_eq!(a.status, "OK", "{}", a.text);
     assert_eq!(kinds(&a.data), every);
 
@@ -111,15 +109,7 @@ async fn viewers_and_visitors_see_which_tiles_hide_something_and_why() {
         .collect();
     let r = s.gql(&w.west.auth, NOTES, json!({"r": sw.report})).await;
     assert_eq!(kinds(&data(&r)["report"]["tileNotes"]), boosted);
-    let a = v
-        .link_gql(
-            &id,
-            NOTES_OF_LINK,
-            json!({}),
-            &["linkVisit", "report", "tileNotes"],
-        )
-        .await;
-    assert_eq!(kinds(&a.data), boosted);
+    assert_eq!(kinds(&link_notes().await.data), boosted);
     let a = v
         .link_gql(&id, TILES, json!({}), &["linkVisit", "tiles"])
         .await;

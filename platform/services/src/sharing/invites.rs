@@ -110,15 +110,8 @@ impl Sharing {
         recipient_uid: &str,
         reset_password: bool,
     ) -> ApiResult<ShareRecipientRecord> {
-        let recipient_uid = &vitrine_core::RecipientId::from(recipient_uid);
         caller.require_write()?;
-        let mut rec = self.recipient_for(caller, recipient_uid).await?;
-        if rec.revoked_ms.is_some() {
-            return Err(ApiError::new(
-                ErrorCode::LinkNotValid,
-                "this recipient is revoked; add them again",
-            ));
-        }
+        let mut rec = self.live_recipient_for(caller, recipient_uid).await?;
         let link = self
             .store
             .share_link(&rec.link_uid)

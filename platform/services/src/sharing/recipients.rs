@@ -109,15 +109,8 @@ impl Sharing {
         caller: &Caller,
         recipient_uid: &str,
     ) -> ApiResult<Invitation> {
-        let recipient_uid = &vitrine_core::RecipientId::from(recipient_uid);
         caller.require_write()?;
-        let mut rec = self.recipient_for(caller, recipient_uid).await?;
-        if rec.revoked_ms.is_some() {
-            return Err(ApiError::new(
-                ErrorCode::LinkNotValid,
-                "this recipient is revoked; add them again",
-            ));
-        }
+        let mut rec = self.live_recipient_for(caller, recipient_uid).await?;
         let token = new_token("vtr");
         rec.token_hash = token_hash(&token);
         rec.password_hash = None;
@@ -146,6 +139,23 @@ impl Sharing {
             )),
             other => Ok(other?),
         }
+    }
+
+    /// A recipient of a link the caller manages, who is not revoked.
+    pub(super) async fn live_recipient_for(
+        &self,
+        caller: &Caller,
+        recipient_uid: &str,
+    ) -> ApiResult<ShareRecipientRecord> {
+        let uid = vitrine_core::RecipientId::from(recipient_uid);
+        let rec = self.recipient_for(caller, &uid).await?;
+        if rec.revoked_ms.is_some() {
+            return Err(ApiError::new(
+                ErrorCode::LinkNotValid,
+                "this recipient is revoked; add them again",
+            ));
+        }
+        Ok(rec)
     }
 
     pub(super) async fn recipient_for(
