@@ -450,6 +450,30 @@ impl Store {
     }
 
     /// Runs not ended, oldest first: what a restarted scheduler checks for completion.
+    /// Task runs started since `since_ms`, oldest first, for the `instance_log` block.
+    pub async fn task_run_rows_since(
+        &self,
+        since_ms: i64,
+        limit: usize,
+    ) -> StorageResult<Vec<serde_json::Value>> {
+        let mut rows: Vec<serde_json::Value> = self
+            .rows(
+                "SELECT created_ms AS at_ms, finished_ms, task_name AS task, status, cause, \
+                 message, total AS projects FROM task_run WHERE created_ms >= $since \
+                 ORDER BY created_ms LIMIT $limit",
+                json!({ "since": since_ms, "limit": limit }),
+            )
+            .await?;
+        for r in &mut rows {
+            let took = r["finished_ms"].as_i64().zip(r["at_ms"].as_i64());
+            r["duration_ms"] = json!(took.map(|(f, s)| f - s));
+            if let Some(o) = r.as_object_mut() {
+                o.remove("finished_ms");
+            }
+        }
+        Ok(rows)
+    }
+
     pub async fn open_runs(&self) -> StorageResult<Vec<TaskRunRecord>> {
         self.rows(
             "SELECT * FROM task_run WHERE status IN ['queued', 'running'] ORDER BY created_ms LIMIT 200",

@@ -277,7 +277,7 @@ impl Services {
         let access_log = sharing::AccessLog::new(store.clone());
         let audit = Audit::new(store.clone(), authz.clone(), access_log.clone());
         let engine = vitrine_engine::Engine::new(store.clone(), engine_limits);
-        let mailer = mail::Mailer::new(mail.clone());
+        let mailer = mail::Mailer::new(mail);
         let identity = Arc::new(Identity::new(
             store.clone(),
             authz.clone(),
@@ -341,7 +341,7 @@ impl Services {
             events,
             outbound,
             queue,
-            mail,
+            mail: mailer.clone(),
         }));
         let services = Services {
             mailer,

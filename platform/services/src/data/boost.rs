@@ -22,6 +22,7 @@ use vitrine_core::AuditAction;
 use super::Data;
 use crate::DataSecurity;
 use crate::caller::Caller;
+use crate::viewer::TileContext;
 use crate::{ApiError, ApiResult};
 
 /// The setting holding [`DataSecurity`], boost switches included.
@@ -132,14 +133,15 @@ impl Boost {
 }
 
 impl Data {
-    /// How boost applies in `project_uid` (see the module docs). The workflow is read
-    /// only when a location's default could decide.
+    /// How boost applies in `project_uid` (see the module docs), for the datasets the
+    /// request's context read already. The workflow is read only when a location's
+    /// default could decide.
     pub(super) async fn boost_in(
         &self,
         project_uid: &vitrine_core::ProjectId,
-        sec: &DataSecurity,
+        ctx: &TileContext,
     ) -> ApiResult<Boost> {
-        let b = &sec.boost;
+        let b = &ctx.security.boost;
         let all = if !b.allowed {
             Some(false)
         } else {
@@ -155,15 +157,15 @@ impl Data {
         let Some(wf) = self.store.workflow(project_uid).await? else {
             return Ok(Boost::default());
         };
-        let published = self.store.datasets(project_uid).await?;
-        let datasets = published
-            .into_iter()
-            .map(|d| d.name)
+        let datasets = ctx
+            .datasets
+            .keys()
             .filter(|d| {
                 vitrine_engine::workflow::locations_feeding(&wf.definition, d)
                     .iter()
                     .any(|l| b.boosted_locations.contains(l))
             })
+            .cloned()
             .collect();
         Ok(Boost { all, datasets })
     }
@@ -216,16 +218,7 @@ impl Data {
                 "access boost is not allowed on this instance; an admin allows it first (setAccessBoost(scope: INSTANCE, enabled: true))",
             ));
         }
-        // One conditional read-modify-write: switching boost on one project can never
-        // undo a concurrent switch on another.
-        let sec = self
-            .store
-            .update_setting(DATA_SECURITY, |sec: Option<DataSecurity>| {
-                let mut sec = sec.unwrap_or_default();
-                sec.boost.set(&target, on);
-                sec
-            })
-            .await?;
+        let sec = self.switch_boost(&target, on).await?;
         let detail = match on {
             Some(true) if matches!(target, BoostTarget::Instance) => "allowed",
             Some(false) if matches!(target, BoostTarget::Instance) => "off everywhere",
@@ -243,14 +236,24 @@ impl Data {
     /// does not inherit it.
     pub(super) async fn forget_location_boost(&self, name: &str) -> ApiResult<()> {
         let target = BoostTarget::Location(name.to_owned());
-        self.store
+        self.switch_boost(&target, None).await.map(drop)
+    }
+
+    /// Stores one switch in one conditional read-modify-write: switching boost on one
+    /// project can never undo a concurrent switch on another.
+    async fn switch_boost(
+        &self,
+        target: &BoostTarget,
+        on: Option<bool>,
+    ) -> ApiResult<DataSecurity> {
+        Ok(self
+            .store
             .update_setting(DATA_SECURITY, |sec: Option<DataSecurity>| {
                 let mut sec = sec.unwrap_or_default();
-                sec.boost.set(&target, None);
+                sec.boost.set(target, on);
                 sec
             })
-            .await?;
-        Ok(())
+            .await?)
     }
 }
 

@@ -18,10 +18,9 @@ use vitrine_engine::report::ReportDefinition;
 
 use super::Data;
 use super::boost::Boost;
+use crate::ApiResult;
 use crate::caller::Caller;
 use crate::security::AccessRule;
-use crate::viewer::Viewer;
-use crate::{ApiError, ApiResult};
 
 /// Why some viewers see less of a tile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -85,16 +84,9 @@ impl Data {
         report_uid: &str,
     ) -> ApiResult<Vec<TileNote>> {
         let report_uid = &vitrine_core::ReportId::from(report_uid);
-        let r = self
-            .store
-            .report(report_uid)
-            .await?
-            .ok_or_else(|| ApiError::not_found("report"))?;
-        let ctx = self.tile_context(&r.project_uid).await?;
-        let grant = self
-            .grant(Viewer::Member(caller), &r.project_uid, &ctx.security)
-            .await?;
-        Ok(tile_notes(&r.definition, &ctx.rules, &grant.boost))
+        let state = vitrine_engine::report::FilterState::new();
+        let (_, def, grant, ctx) = self.member_view(caller, report_uid, &state).await?;
+        Ok(tile_notes(&def, &ctx.rules, &grant.boost))
     }
 }
 

@@ -176,7 +176,7 @@ impl Data {
 
     /// A report `caller` may view, its parsed definition, what the caller may do there,
     /// and what its tiles need, read once.
-    async fn member_view(
+    pub(super) async fn member_view(
         &self,
         caller: &Caller,
         report_uid: &vitrine_core::ReportId,
@@ -187,7 +187,7 @@ impl Data {
         check_state(&def, state)?;
         let ctx = self.tile_context(&r.project_uid).await?;
         let grant = self
-            .grant(Viewer::Member(caller), &r.project_uid, &ctx.security)
+            .grant(Viewer::Member(caller), &r.project_uid, &ctx)
             .await?;
         Ok((r, def, grant, ctx))
     }

@@ -30,7 +30,7 @@ pub enum Viewer<'a> {
     Link(&'a ShareAccess),
 }
 
-/// What one viewer may see and do in one project: made only by [`Services::grant`].
+/// What one viewer may see and do in one project: made only by [`Data::grant`].
 #[derive(Debug, Clone)]
 pub struct Grant {
     pub project: ProjectRecord,
@@ -111,13 +111,14 @@ impl Data {
     /// What `viewer` may see and do in project `project_uid`. A member must be able to
     /// view the project; a link's visitor only reaches the link's own project. Anything
     /// else is "not found", as for a project that does not exist.
-    pub async fn grant(
+    pub(crate) async fn grant(
         &self,
         viewer: Viewer<'_>,
         project_uid: &str,
-        security: &DataSecurity,
+        ctx: &TileContext,
     ) -> ApiResult<Grant> {
         let project_uid = &vitrine_core::ProjectId::from(project_uid);
+        let security = &ctx.security;
         let settings = self.authz.settings();
         match viewer {
             Viewer::Member(caller) => {
@@ -128,7 +129,7 @@ impl Data {
                 let download = settings.ability(&p.record.abilities, Ability::Download);
                 let drill = settings.ability(&p.record.abilities, Ability::Drill);
                 Ok(Grant {
-                    boost: self.boost_in(project_uid, security).await?,
+                    boost: self.boost_in(project_uid, ctx).await?,
                     connection: self.connection_role(caller.user(), security),
                     role: p.role,
                     all_rows: p.role >= Role::Editor,
@@ -168,7 +169,7 @@ impl Data {
                     project: a.project.clone(),
                     role: a.role,
                     connection: self.connection_role(&a.scope_user, security),
-                    boost: self.boost_in(project_uid, security).await?,
+                    boost: self.boost_in(project_uid, ctx).await?,
                     // Only a signed-in member's own role lifts access filters; a link's
                     // creator's role never does for the link's audience.
                     all_rows: a.user.is_some() && a.role >= Role::Editor,

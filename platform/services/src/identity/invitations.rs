@@ -120,19 +120,27 @@ impl Identity {
             ));
         }
         let password = Password::parse("password", password)?;
+        let gone = || {
+            ApiError::new(
+                ErrorCode::LinkNotValid,
+                "this invitation is no longer valid (used, replaced or expired); ask an administrator for a new one",
+            )
+        };
+        // A token that opens nothing costs a read, never a password hash; the write
+        // below checks again, atomically.
+        let hashed = token_hash(token);
+        let open = self.store.user_invitation_by_token(&hashed).await?;
+        if !open.is_some_and(|r| r.accepted_ms.is_none() && r.expires_ms > now_ms()) {
+            return Err(gone());
+        }
         let hash = self.hasher.hash(password.expose()).await?;
         let uid = match self
             .store
-            .accept_user_invitation(&token_hash(token), &hash, now_ms())
+            .accept_user_invitation(&hashed, &hash, now_ms())
             .await
         {
             Ok(uid) => uid,
-            Err(vitrine_storage::StorageError::NotFound(_)) => {
-                return Err(ApiError::new(
-                    ErrorCode::LinkNotValid,
-                    "this invitation is no longer valid (used, replaced or expired); ask an administrator for a new one",
-                ));
-            }
+            Err(vitrine_storage::StorageError::NotFound(_)) => return Err(gone()),
             Err(e) => return Err(e.into()),
         };
         self.login_by_address.give_back(&[address]);

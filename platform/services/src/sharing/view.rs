@@ -131,7 +131,7 @@ impl Sharing {
         let ctx = self.data.tile_context(&a.project.uid).await?;
         let grant = self
             .data
-            .grant(Viewer::Link(a), &a.project.uid, &ctx.security)
+            .grant(Viewer::Link(a), &a.project.uid, &ctx)
             .await?;
         Ok((grant, ctx))
     }

@@ -271,7 +271,7 @@ impl Tasks {
                 run.task_name,
                 // An alert says what crossed.
                 run.cause
-                    .strip_prefix("threshold: ")
+                    .strip_prefix(super::alerts::ALERT_CAUSE)
                     .map(|why| format!("\nAlert: {why}."))
                     .unwrap_or_default()
             ),

@@ -23,6 +23,9 @@ struct LastCheck {
     at_ms: i64,
 }
 
+/// How an alert's run cause starts; a delivery it runs quotes the rest.
+pub(super) const ALERT_CAUSE: &str = "threshold: ";
+
 fn state_key(task: &TaskRecord, project_uid: &str) -> String {
     format!("alert:{}:{project_uid}", task.uid)
 }
@@ -65,7 +68,7 @@ impl Tasks {
             .map(|v| format!(", was {v}"))
             .unwrap_or_default();
         Some(format!(
-            "threshold: tile `{}` of report `{}` is {} ({} {}{was})",
+            "{ALERT_CAUSE}tile `{}` of report `{}` is {} ({} {}{was})",
             rule.tile,
             rule.report,
             value,

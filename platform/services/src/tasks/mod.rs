@@ -55,7 +55,7 @@ pub(crate) struct TaskRuntime {
     /// The shortest time between two firings of a cron task, in ms.
     min_interval_ms: std::sync::atomic::AtomicI64,
     queue: Queue,
-    mail: MailConfig,
+    mail: crate::mail::Mailer,
     /// Per-run limits of projects worked on at once (a task's `concurrency`).
     limits: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     /// Projects a task is refreshing, with the event chain of that task's run: a
@@ -70,7 +70,7 @@ pub(crate) struct TaskRuntime {
 }
 
 impl TaskRuntime {
-    pub(crate) fn new(queue: Queue, mail: MailConfig) -> Self {
+    pub(crate) fn new(queue: Queue, mail: crate::mail::Mailer) -> Self {
         TaskRuntime {
             min_interval_ms: std::sync::atomic::AtomicI64::new(
                 DEFAULT_MIN_TASK_INTERVAL.as_millis() as i64,
@@ -117,7 +117,7 @@ pub(crate) struct TasksParts {
     pub events: Events,
     pub outbound: Outbound,
     pub queue: Queue,
-    pub mail: MailConfig,
+    pub mail: crate::mail::Mailer,
 }
 
 impl Tasks {
