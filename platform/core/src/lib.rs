@@ -19,6 +19,7 @@ pub mod shape;
 mod sharing;
 mod status;
 pub mod task;
+pub mod task_form;
 pub mod workflow;
 
 pub use audit_action::AuditAction;

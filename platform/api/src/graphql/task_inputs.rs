@@ -5,7 +5,8 @@
 
 use async_graphql::{Enum, ID, InputObject, SimpleObject};
 use vitrine_core::alert::{Limit, Threshold};
-use vitrine_core::task::{Action, EventKind, Notify, Target, TaskSpec, Trigger};
+use vitrine_core::task::{EventKind, Notify, TaskSpec};
+use vitrine_core::task_form::{ActionForm, ActionKind, TargetForm, TriggerForm};
 
 use crate::services::TaskInput as ServiceInput;
 use crate::{ApiError, ApiResult};
@@ -25,6 +26,7 @@ pub enum TaskEvent {
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "ActionKind")]
 pub enum TaskActionKind {
     Refresh,
     WarmUp,
@@ -159,67 +161,51 @@ pub struct TaskInput {
     pub run_as_token: Option<String>,
 }
 
+impl From<TaskActionInput> for ActionForm {
+    fn from(a: TaskActionInput) -> Self {
+        ActionForm {
+            kind: a.kind.into(),
+            force: a.force,
+            discard: a.discard,
+            location: a.location,
+            path: a.path,
+            report: a.report,
+            recipients: a.recipients,
+            csv: a.csv,
+            subject: a.subject,
+            task: a.task_id.map(|t| t.0),
+        }
+    }
+}
+
 impl TaskInput {
     pub(super) fn into_service(self) -> ApiResult<ServiceInput> {
-        let threshold = self.trigger.threshold.map(Threshold::from);
-        if threshold.is_some() && self.trigger.task_id.is_some() {
-            return Err(ApiError::invalid(
-                "trigger.taskId: only a TASK_FINISHED trigger names a task",
-            ));
+        let t = self.trigger;
+        let trigger = TriggerForm {
+            cron: t.cron,
+            time_zone: t.time_zone,
+            event: t.event.map(Into::into),
+            task: t.task_id.map(|i| i.0),
+            threshold: t.threshold.map(Threshold::from),
         }
-        let trigger = match (self.trigger.cron, self.trigger.event) {
-            (c, e) if threshold.is_some() && (c.is_some() || e.is_some()) => {
-                return Err(ApiError::invalid(
-                    "trigger: give one of cron, event or threshold",
-                ));
-            }
-            (Some(_), Some(_)) => {
-                return Err(ApiError::invalid(
-                    "trigger: give either cron or event, not both",
-                ));
-            }
-            (Some(cron), None) => {
-                if self.trigger.task_id.is_some() {
-                    return Err(ApiError::invalid(
-                        "trigger.taskId: only a TASK_FINISHED trigger names a task",
-                    ));
-                }
-                Trigger::Cron {
-                    cron,
-                    time_zone: self.trigger.time_zone,
-                }
-            }
-            (None, Some(event)) => Trigger::Event {
-                event: event.into(),
-                task_uid: self.trigger.task_id.map(|i| i.0),
-            },
-            (None, None) => threshold.map_or(Trigger::Manual, Trigger::Threshold),
-        };
-        let target = match (self.target.project_id, self.target.folder_id) {
-            (Some(project), None) => {
-                if self.target.recursive {
-                    return Err(ApiError::invalid(
-                        "target.recursive: only folder targets recurse",
-                    ));
-                }
-                Target::Project { project }
-            }
-            (None, Some(folder)) => Target::Folder {
-                folder,
-                recursive: self.target.recursive,
-            },
-            _ => {
-                return Err(ApiError::invalid(
-                    "target: give exactly one of projectId and folderId",
-                ));
-            }
-        };
+        .into_trigger()?;
+        let (project, folder, recursive) = (
+            self.target.project_id,
+            self.target.folder_id,
+            self.target.recursive,
+        );
+        let target = TargetForm {
+            project,
+            folder,
+            recursive,
+        }
+        .into_target()?;
         let actions = self
             .actions
             .into_iter()
             .enumerate()
-            .map(|(i, a)| action(i, a))
-            .collect::<ApiResult<Vec<_>>>()?;
+            .map(|(i, a)| ActionForm::from(a).into_action(i))
+            .collect::<Result<Vec<_>, _>>()?;
         let notify = self.notify.map_or_else(Notify::default, |n| Notify {
             emails: n.emails,
             webhook: n.webhook,
@@ -245,80 +231,4 @@ impl TaskInput {
             run_as_token: self.run_as_token,
         })
     }
-}
-
-/// One action input into its spec, refusing fields of other kinds by name.
-fn action(i: usize, a: TaskActionInput) -> ApiResult<Action> {
-    let kind = a.kind;
-    let set = [
-        (
-            "force",
-            a.force.is_some(),
-            matches!(kind, TaskActionKind::Refresh | TaskActionKind::Push),
-        ),
-        ("discard", a.discard.is_some(), kind == TaskActionKind::Pull),
-        (
-            "location",
-            a.location.is_some(),
-            kind == TaskActionKind::Backup,
-        ),
-        ("path", a.path.is_some(), kind == TaskActionKind::Backup),
-        (
-            "report",
-            a.report.is_some(),
-            kind == TaskActionKind::Deliver,
-        ),
-        (
-            "recipients",
-            a.recipients.is_some(),
-            kind == TaskActionKind::Deliver,
-        ),
-        ("csv", a.csv.is_some(), kind == TaskActionKind::Deliver),
-        (
-            "subject",
-            a.subject.is_some(),
-            kind == TaskActionKind::Deliver,
-        ),
-        (
-            "taskId",
-            a.task_id.is_some(),
-            kind == TaskActionKind::RunTask,
-        ),
-    ];
-    if let Some((field, _, _)) = set.iter().find(|(_, given, allowed)| *given && !allowed) {
-        return Err(ApiError::invalid(format!(
-            "actions[{i}].{field}: a {kind:?} action takes no {field}"
-        )));
-    }
-    let need = |v: Option<String>, field: &str| {
-        v.ok_or_else(|| ApiError::invalid(format!("actions[{i}].{field}: required for {kind:?}")))
-    };
-    Ok(match kind {
-        TaskActionKind::Refresh => Action::Refresh {
-            force: a.force.unwrap_or(false),
-        },
-        TaskActionKind::WarmUp => Action::WarmUp,
-        TaskActionKind::Push => Action::Push {
-            force: a.force.unwrap_or(false),
-        },
-        TaskActionKind::Pull => Action::Pull {
-            discard: a.discard.unwrap_or(false),
-        },
-        TaskActionKind::Detach => Action::Detach,
-        TaskActionKind::Backup => Action::Backup {
-            location: need(a.location, "location")?,
-            path: need(a.path, "path")?,
-        },
-        TaskActionKind::Deliver => Action::Deliver {
-            report: need(a.report, "report")?,
-            recipients: a.recipients.ok_or_else(|| {
-                ApiError::invalid(format!("actions[{i}].recipients: required for Deliver"))
-            })?,
-            csv: a.csv.unwrap_or(false),
-            subject: a.subject,
-        },
-        TaskActionKind::RunTask => Action::RunTask {
-            task: need(a.task_id.map(|t| t.0), "taskId")?,
-        },
-    })
 }

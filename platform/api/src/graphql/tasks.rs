@@ -12,7 +12,8 @@ use crate::services::records::{TaskRecord, TaskRunProjectRecord};
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use vitrine_core::TaskRunId;
-use vitrine_core::task::{Action, Target, Trigger};
+use vitrine_core::task::{Action, Trigger};
+use vitrine_core::task_form::{ActionForm, TargetForm, TriggerForm};
 
 use super::pagination::{connection, page};
 use super::task_inputs::{TaskActionKind, TaskEvent, TaskInput};
@@ -80,53 +81,19 @@ pub struct TaskAction {
 
 impl From<&Action> for TaskAction {
     fn from(a: &Action) -> Self {
-        let mut out = TaskAction {
-            kind: TaskActionKind::Refresh,
-            force: None,
-            discard: None,
-            location: None,
-            path: None,
-            report: None,
-            recipients: None,
-            csv: None,
-            subject: None,
-            task_id: None,
-        };
-        match a {
-            Action::Refresh { force } => out.force = Some(*force),
-            Action::WarmUp => out.kind = TaskActionKind::WarmUp,
-            Action::Push { force } => {
-                out.kind = TaskActionKind::Push;
-                out.force = Some(*force);
-            }
-            Action::Pull { discard } => {
-                out.kind = TaskActionKind::Pull;
-                out.discard = Some(*discard);
-            }
-            Action::Detach => out.kind = TaskActionKind::Detach,
-            Action::Backup { location, path } => {
-                out.kind = TaskActionKind::Backup;
-                out.location = Some(location.clone());
-                out.path = Some(path.clone());
-            }
-            Action::Deliver {
-                report,
-                recipients,
-                csv,
-                subject,
-            } => {
-                out.kind = TaskActionKind::Deliver;
-                out.report = Some(report.clone());
-                out.recipients = Some(recipients.clone());
-                out.csv = Some(*csv);
-                out.subject = subject.clone();
-            }
-            Action::RunTask { task } => {
-                out.kind = TaskActionKind::RunTask;
-                out.task_id = Some(ID(task.clone()));
-            }
+        let f = ActionForm::from(a);
+        TaskAction {
+            kind: f.kind.into(),
+            force: f.force,
+            discard: f.discard,
+            location: f.location,
+            path: f.path,
+            report: f.report,
+            recipients: f.recipients,
+            csv: f.csv,
+            subject: f.subject,
+            task_id: f.task.map(ID),
         }
-        out
     }
 }
 
@@ -145,17 +112,14 @@ impl From<TaskRecord> for Task {
             owner_id: ID(r.owner_uid.into()),
             runs_as_service_account: r.run_as_token_uid.is_some(),
             trigger: trigger(spec.trigger),
-            target: match spec.target {
-                Target::Project { project } => TaskTarget {
-                    project_id: Some(project),
-                    folder_id: None,
-                    recursive: false,
-                },
-                Target::Folder { folder, recursive } => TaskTarget {
-                    project_id: None,
-                    folder_id: Some(folder),
+            target: {
+                let t = TargetForm::from(spec.target);
+                let (project_id, folder_id, recursive) = (t.project, t.folder, t.recursive);
+                TaskTarget {
+                    project_id,
+                    folder_id,
                     recursive,
-                },
+                }
             },
             actions: spec.actions.iter().map(TaskAction::from).collect(),
             concurrency: spec.concurrency.map(|c| c as i32),
@@ -174,36 +138,15 @@ impl From<TaskRecord> for Task {
 }
 
 fn trigger(t: Trigger) -> TaskTrigger {
-    let none = TaskTrigger {
-        kind: String::new(),
-        cron: None,
-        time_zone: None,
-        event: None,
-        task_id: None,
-        threshold: None,
-    };
-    match t {
-        Trigger::Cron { cron, time_zone } => TaskTrigger {
-            kind: "cron".into(),
-            cron: Some(cron),
-            time_zone: Some(time_zone),
-            ..none
-        },
-        Trigger::Event { event, task_uid } => TaskTrigger {
-            kind: "event".into(),
-            event: Some(event.into()),
-            task_id: task_uid.map(ID),
-            ..none
-        },
-        Trigger::Manual => TaskTrigger {
-            kind: "manual".into(),
-            ..none
-        },
-        Trigger::Threshold(t) => TaskTrigger {
-            kind: "threshold".into(),
-            threshold: Some(t.into()),
-            ..none
-        },
+    let (kind, f) = TriggerForm::of(t);
+    let time_zone = f.cron.is_some().then_some(f.time_zone);
+    TaskTrigger {
+        kind: kind.into(),
+        cron: f.cron,
+        time_zone,
+        event: f.event.map(Into::into),
+        task_id: f.task.map(ID),
+        threshold: f.threshold.map(Into::into),
     }
 }
 
