@@ -30,6 +30,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         11,
         include_str!("../../schema/surql/0011_user_invitations.surql"),
     ),
+    (
+        12,
+        include_str!("../../schema/surql/0012_recipient_deliveries.surql"),
+    ),
 ];
 
 /// The handle every repository method hangs off: one SurrealDB connection and the

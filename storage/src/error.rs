@@ -74,6 +74,7 @@ impl From<surrealdb::Error> for StorageError {
                 "workflow" => "workflow",
                 "recipient" => "recipient",
                 "invitation" => "invitation",
+                "owner address" => "owner address",
                 _ => "record",
             })
         } else if text.contains("already contains") && text.contains("revision_number") {

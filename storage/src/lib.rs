@@ -12,6 +12,7 @@ mod content;
 mod copies;
 mod data;
 mod db;
+mod deliveries;
 mod error;
 mod folders;
 mod identity;

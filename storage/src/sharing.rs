@@ -291,8 +291,16 @@ impl Store {
         uid: &vitrine_core::LinkId,
         now: i64,
     ) -> StorageResult<()> {
+        // Deliveries its recipients set up can never run again: they go with the link.
         self.exec(
-            "UPDATE share_link SET revoked_ms = $now, updated_ms = $now WHERE uid = $u AND !revoked_ms",
+            "BEGIN;
+             UPDATE share_link SET revoked_ms = $now, updated_ms = $now WHERE uid = $u AND !revoked_ms;
+             LET $mine = (SELECT VALUE uid FROM task WHERE recipient_uid IN
+                 (SELECT VALUE uid FROM share_recipient WHERE link_uid = $u));
+             DELETE task_run_project WHERE run_uid IN (SELECT VALUE uid FROM task_run WHERE task_uid IN $mine);
+             DELETE task_run WHERE task_uid IN $mine;
+             DELETE task WHERE uid IN $mine;
+             COMMIT;",
             json!({ "u": uid, "now": now }),
         )
         .await
@@ -429,7 +437,8 @@ impl Store {
     /// Saves a change to a recipient, ends their share sessions and appends `audit`, in
     /// one transaction: a change is never without its audit row, and no session outlives
     /// a revocation. A revocation keeps the first revocation time and its choice for the
-    /// deliveries; any other change to a revoked recipient fails as
+    /// deliveries, and applies that choice to the deliveries they set up (see
+    /// [`crate::deliveries::SETTLE_DELIVERIES`]); any other change to a revoked recipient fails as
     /// `NotFound("recipient")` and writes nothing.
     pub async fn save_share_recipient(
         &self,
@@ -445,13 +454,16 @@ impl Store {
              attributes = $r.attributes WHERE uid = $r.uid AND !revoked_ms RETURN AFTER);
              IF array::len($n) = 0 { THROW \"vitrine-gone: recipient\" };"
         };
+        let settle = crate::deliveries::SETTLE_DELIVERIES;
         let sql = format!(
             "BEGIN; {change} \
              DELETE share_session WHERE link_uid = $r.link_uid AND recipient_uid = $r.uid; \
-             CREATE audit_event CONTENT $audit; COMMIT;"
+             {settle} CREATE audit_event CONTENT $audit; COMMIT;"
         );
-        let audit = audit.clone().into_record(crate::now_ms());
-        self.exec(&sql, json!({ "r": r, "audit": audit })).await
+        let now = crate::now_ms();
+        let audit = audit.clone().into_record(now);
+        self.exec(&sql, json!({ "r": r, "audit": audit, "now": now }))
+            .await
     }
 
     /// Sets a first password only if none is set yet: two tabs racing to set it cannot

@@ -155,3 +155,124 @@ async fn a_user_invitation_is_accepted_once_before_it_expires_and_never_when_rep
     let stored = store.user_invitation(&u).await.unwrap().unwrap();
     assert_eq!(stored.accepted_ms, Some(10));
 }
+
+fn delivery(uid: &str, recipient: &str) -> crate::TaskRecord {
+    use vitrine_core::task::{Action, Notify, Target, TaskSpec, Trigger};
+    crate::TaskRecord {
+        uid: uid.into(),
+        name: format!("delivery {uid}"),
+        owner_uid: "owner".into(),
+        run_as_token_uid: None,
+        spec: TaskSpec {
+            trigger: Trigger::Manual,
+            target: Target::Project {
+                project: "p".into(),
+            },
+            actions: vec![
+                Action::WarmUp,
+                Action::Deliver {
+                    report: "r".into(),
+                    recipients: vec!["ann@example.com".into()],
+                    csv: false,
+                    subject: None,
+                },
+            ],
+            concurrency: None,
+            max_attempts: 1,
+            notify: Notify::default(),
+        },
+        paused: false,
+        next_fire_ms: None,
+        event_kind: None,
+        created_ms: 1,
+        updated_ms: 1,
+        recipient_uid: Some(recipient.into()),
+        transferred_from: None,
+    }
+}
+
+/// A revocation settles the recipient's deliveries in its own transaction: cancelled, or
+/// handed to the link's owner, who becomes their only addressee. A delivery saved for a
+/// revoked recipient is refused.
+#[tokio::test]
+async fn revoking_a_recipient_settles_their_deliveries() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path()).await;
+    store
+        .exec(
+            "CREATE user CONTENT { uid: 'owner', username: 'olga', email: 'olga@example.com' };
+             CREATE share_link CONTENT { uid: 'l1', created_by: 'owner' };",
+            json!({}),
+        )
+        .await
+        .unwrap();
+    let mut ann = recipient();
+    let mut bea = ShareRecipientRecord {
+        uid: "r2".into(),
+        email: "bea@example.com".into(),
+        token_hash: "t2".into(),
+        ..recipient()
+    };
+    store.insert_share_recipient(&ann).await.unwrap();
+    store.insert_share_recipient(&bea).await.unwrap();
+    store
+        .insert_recipient_task(&delivery("t1", "r1"))
+        .await
+        .unwrap();
+    store
+        .insert_recipient_task(&delivery("t2", "r2"))
+        .await
+        .unwrap();
+
+    ann.revoked_ms = Some(5);
+    ann.deliveries_on_revoke = Some(DeliveriesOnRevoke::TransferToOwner);
+    let revoke = event(AuditAction::ShareRecipientRevoke, "share_link:l1");
+    store.save_share_recipient(&ann, &revoke).await.unwrap();
+    let moved = store.task(&"t1".into()).await.unwrap().unwrap();
+    assert_eq!(moved.recipient_uid, None);
+    assert_eq!(moved.owner_uid, "owner");
+    assert_eq!(moved.transferred_from.as_deref(), Some("ann@example.com"));
+    match &moved.spec.actions[1] {
+        vitrine_core::task::Action::Deliver { recipients, .. } => {
+            assert_eq!(recipients, &vec!["olga@example.com".to_owned()])
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(moved.spec.actions[0], vitrine_core::task::Action::WarmUp);
+
+    bea.revoked_ms = Some(6);
+    bea.deliveries_on_revoke = Some(DeliveriesOnRevoke::Cancel);
+    store.save_share_recipient(&bea, &revoke).await.unwrap();
+    assert!(store.task(&"t2".into()).await.unwrap().is_none());
+    assert!(store.task(&"t1".into()).await.unwrap().is_some());
+
+    let err = store
+        .insert_recipient_task(&delivery("t3", "r2"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StorageError::NotFound("recipient")), "{err}");
+    assert!(
+        store
+            .recipient_tasks(&"r2".into())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Revoking the whole link takes its recipients' deliveries with it; a delivery
+    // handed to the owner is hers and stays.
+    let cy = ShareRecipientRecord {
+        uid: "r3".into(),
+        email: "cy@example.com".into(),
+        token_hash: "t3".into(),
+        ..recipient()
+    };
+    store.insert_share_recipient(&cy).await.unwrap();
+    store
+        .insert_recipient_task(&delivery("t4", "r3"))
+        .await
+        .unwrap();
+    store.revoke_share_link(&"l1".into(), 7).await.unwrap();
+    assert!(store.task(&"t4".into()).await.unwrap().is_none());
+    assert!(store.task(&"t1".into()).await.unwrap().is_some());
+}

@@ -28,6 +28,13 @@ pub struct TaskRecord {
     pub event_kind: Option<String>,
     pub created_ms: i64,
     pub updated_ms: i64,
+    /// The share-link recipient who set this delivery up through their link; it runs as
+    /// what their link shows and mails them only (see `deliveries`).
+    #[serde(default)]
+    pub recipient_uid: Option<vitrine_core::RecipientId>,
+    /// The recipient address a delivery was handed over from when they were revoked.
+    #[serde(default)]
+    pub transferred_from: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 // prepares the server and passes everything through the environment:
 //   BASE            the server's URL
 //   PUBLIC_URL      a public link to the report (download right)
-//   INVITE_URL      a recipient's invitation (recipients link)
+//   INVITE_URL      a recipient's invitation (recipients link, download and schedule)
 //   RECIPIENT_EMAIL the recipient's e-mail
 //   MANAGER_TOKEN   an API token of the links' manager, to revoke the public link
 // Prints one line per check and exits non-zero on the first failure.
@@ -153,6 +153,19 @@ try {
   await rp.click("#password-submit");
   await rp.waitForSelector(".tile[data-tile=by_region] canvas");
   check("the recipient sets a password and sees the report");
+
+  // Their own deliveries (the link's schedule right): schedule one, see it, cancel it.
+  await rp.click("#deliveries-toggle");
+  await rp.waitForSelector("#delivery-cron");
+  await rp.selectOption("#delivery-cron", "0 7 * * MON");
+  await rp.check("#delivery-csv");
+  await rp.click("#schedule-delivery");
+  await rp.waitForSelector("#delivery-list li");
+  assert.match(await rp.textContent("#delivery-list li"), /Every Monday at 07:00 .*with CSV · next /);
+  await rp.click("#delivery-list li .cancel-delivery");
+  await rp.waitForFunction(() => document.querySelectorAll("#delivery-list li").length === 0);
+  await rp.click("#deliveries-toggle");
+  check("the recipient schedules a delivery to their own address and cancels it");
 
   await rp.click(".tab-button[data-tab=products]");
   await rp.waitForSelector(".tile[data-tile=by_category]");

@@ -83,6 +83,7 @@ async fn viewer_in_headless_chromium() {
             &admin.auth,
             CREATE,
             json!({"i": {"projectId": node["projectId"], "reportId": node["reportId"], "kind": "RECIPIENTS",
+                "rights": {"download": true, "schedule": true},
                 "recipients": [{"name": "Ann Archer", "email": "ann@example.org", "role": "VIEWER"}]}}),
         )
         .await;
@@ -104,7 +105,7 @@ async fn viewer_in_headless_chromium() {
         ],
     )
     .await;
-    assert_eq!(stdout.matches("ok - ").count(), 13, "{stdout}");
+    assert_eq!(stdout.matches("ok - ").count(), 14, "{stdout}");
 }
 
 /// `serve --demo` on an empty data directory: a public link to a warmed report, printed;

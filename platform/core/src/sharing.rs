@@ -120,6 +120,10 @@ pub struct LinkRights {
     pub sync_edits: bool,
     /// Open the rows behind a value.
     pub drill: bool,
+    /// Recipients set up their own scheduled deliveries of what the link shows, to
+    /// their own address (recipients links only; needs `download`, since a delivery
+    /// carries the data).
+    pub schedule: bool,
 }
 
 impl LinkRights {
@@ -135,6 +139,18 @@ impl LinkRights {
             return Err(CoreError::new(
                 "rights.syncEdits",
                 "syncing edits back needs the edit right",
+            ));
+        }
+        if self.schedule && kind != LinkKind::Recipients {
+            return Err(CoreError::new(
+                "rights.schedule",
+                "only recipients of a recipients link schedule their own deliveries: they are delivered to the recipient's address",
+            ));
+        }
+        if self.schedule && !self.download {
+            return Err(CoreError::new(
+                "rights.schedule",
+                "a scheduled delivery carries the report's data; it needs the download right",
             ));
         }
         if self.edit && target.tab().is_some() {
@@ -153,6 +169,7 @@ impl LinkRights {
             edit: self.edit && other.edit,
             sync_edits: self.sync_edits && other.sync_edits,
             drill: self.drill && other.drill,
+            schedule: self.schedule && other.schedule,
         }
     }
 }
@@ -398,6 +415,20 @@ mod tests {
             edit: true,
             sync_edits: true,
             drill: true,
+            schedule: true,
+        };
+        assert!(all.check(LinkKind::Recipients, &report).is_ok());
+        let e = all.check(LinkKind::Public, &report).unwrap_err();
+        assert_eq!(e.field, "rights.schedule");
+        let blind = LinkRights {
+            download: false,
+            ..all
+        };
+        let e = blind.check(LinkKind::Recipients, &report).unwrap_err();
+        assert!(e.reason.contains("download right"), "{}", e.reason);
+        let all = LinkRights {
+            schedule: false,
+            ..all
         };
         assert!(all.check(LinkKind::Public, &report).is_ok());
         assert!(all.check(LinkKind::Private, &report).is_err());

@@ -81,7 +81,7 @@
   const REPORT = `query SharedReport($report: ID) {
     linkVisit { report(reportId: $report) {
       kind reportId reportName projectName definition ownCopy pinnedAt
-      rights { download edit syncEdits drill } reports { id name }
+      rights { download edit syncEdits drill schedule } reports { id name }
       tileNotes { tileId kind message } } } }`;
   const VISIT = "query LinkVisit { linkVisit { state locked recipientName passwordRule } }";
   const TILES = `query SharedTiles($report: ID, $tab: String, $filters: [FilterValueInput!]) {
@@ -90,6 +90,16 @@
   const FILTER_VALUES = `query SharedFilterValues($report: ID, $filter: String!) {
     linkVisit { filterValues(reportId: $report, filterId: $filter) } }`;
   const COPY = "mutation CopyLinkView($query: String!) { copyLinkView(query: $query) }";
+  const DELIVERIES = "query LinkDeliveries { linkVisit { deliveries { id cron timeZone csv nextRunAt } } }";
+  const SCHEDULE = `mutation ScheduleLinkDelivery($input: LinkDeliveryInput!) {
+    scheduleLinkDelivery(input: $input) { id } }`;
+  const CANCEL = "mutation CancelLinkDelivery($id: ID!) { cancelLinkDelivery(id: $id) }";
+  // What a recipient picks from; any cron expression works through the API.
+  const SCHEDULES = [
+    ["0 7 * * *", "Every day at 07:00"],
+    ["0 7 * * MON", "Every Monday at 07:00"],
+    ["0 7 1 * *", "On the 1st of each month at 07:00"],
+  ];
   const SAVE = `mutation SaveLinkReport($report: ID, $definition: JSON!) {
     saveLinkReport(reportId: $report, definition: $definition) { synced } }`;
 
@@ -282,6 +292,7 @@
         },
       }, "Copy link"),
       v.rights.edit ? el("button", { id: "edit-toggle", onclick: toggleEdit }, state.editing ? "Stop editing" : "Edit") : null,
+      v.rights.schedule ? el("button", { id: "deliveries-toggle", onclick: toggleDeliveries }, "Deliveries") : null,
       v.kind === "RECIPIENTS" ? el("button", {
         id: "sign-out",
         onclick: async () => {
@@ -292,7 +303,51 @@
     toolbar.replaceChildren(
       el("div", { class: "title" }, el("h1", {}, v.reportName), el("span", { class: "muted" }, v.projectName + (v.ownCopy ? " · your copy" : "") +
         (v.pinnedAt ? " · version of " + new Date(v.pinnedAt).toLocaleString() : ""))),
-      reports, tabs, filters, actions);
+      reports, tabs, filters, actions, el("section", { id: "deliveries", hidden: true }));
+  }
+
+  // A recipient's own scheduled deliveries of this report, to their own address.
+  async function toggleDeliveries() {
+    const panel = document.getElementById("deliveries");
+    panel.hidden = !panel.hidden;
+    if (!panel.hidden) await drawDeliveries();
+  }
+
+  async function drawDeliveries() {
+    const panel = document.getElementById("deliveries");
+    const r = await gql(DELIVERIES);
+    if (r.error) {
+      panel.replaceChildren(el("p", { class: "error" }, r.error.message));
+      return;
+    }
+    const label = (cron) => (SCHEDULES.find(([c]) => c === cron) || [cron, cron])[1];
+    const list = el("ul", { id: "delivery-list" }, r.data.linkVisit.deliveries.map((d) => el("li", { "data-delivery": d.id },
+      label(d.cron) + " (" + d.timeZone + ")" + (d.csv ? ", with CSV" : "") +
+        (d.nextRunAt ? " · next " + new Date(d.nextRunAt).toLocaleString() : ""),
+      el("button", {
+        class: "cancel-delivery",
+        onclick: async () => {
+          const c = await gql(CANCEL, { id: d.id });
+          if (c.error) error.textContent = c.error.message;
+          else await drawDeliveries();
+        },
+      }, "Cancel"))));
+    const when = el("select", { id: "delivery-cron" }, SCHEDULES.map(([c, text]) => el("option", { value: c }, text)));
+    const csv = el("input", { id: "delivery-csv", type: "checkbox" });
+    const error = el("p", { class: "error", id: "delivery-error" });
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+    const add = el("button", {
+      id: "schedule-delivery",
+      onclick: async () => {
+        const input = { cron: when.value, timeZone: zone, csv: csv.checked, reportId: state.view.reportId };
+        const s = await gql(SCHEDULE, { input });
+        if (s.error) error.textContent = s.error.message;
+        else await drawDeliveries();
+      },
+    }, "Schedule");
+    panel.replaceChildren(
+      el("h2", {}, "Deliveries to your address"),
+      list, el("div", { class: "delivery-form" }, when, el("label", {}, csv, " attach CSV"), add), error);
   }
 
   function drawFilter(f) {

@@ -103,11 +103,11 @@ pub use security::{AccessRule, DataSecurity};
 pub use sharing::{
     AttributeInput, CreatedShareLink, FilterInForce, Invitation, LOCK_AFTER_FAILURES, LinkOp,
     NewRecipient, NewShareLink, ShareAccess, ShareLinkChange, ShareOpened, SharePage, SharePolicy,
-    ShareView, Sharing, link_gone_error, link_path, link_state,
+    ShareView, SharedFile, Sharing, link_gone_error, link_path, link_state,
 };
 pub use tasks::{
-    DEFAULT_MIN_TASK_INTERVAL, MAIL_DEFAULT_FROM, MailConfig, TaskInput, TaskJobs, TaskRunView,
-    Tasks,
+    DEFAULT_MIN_TASK_INTERVAL, MAIL_DEFAULT_FROM, MAX_DELIVERIES_PER_RECIPIENT, MailConfig,
+    NewLinkDelivery, TaskInput, TaskJobs, TaskRunView, Tasks,
 };
 pub use versions::Versions;
 pub use viewer::{Grant, Viewer};
@@ -130,7 +130,7 @@ pub struct Services {
     policy: Policy,
     plugin_registry: PluginRegistry,
     /// Links, recipients, visits and what visitors see.
-    pub(crate) sharing: Sharing,
+    pub(crate) sharing: Arc<Sharing>,
     /// History, working copies and portable files.
     pub(crate) versions: Versions,
     /// Scheduled and event tasks and their runs.
@@ -303,7 +303,7 @@ impl Services {
             commits: commits.clone(),
             exposure: exposure.clone(),
         });
-        let sharing = Sharing::new(sharing::SharingParts {
+        let sharing = Arc::new(Sharing::new(sharing::SharingParts {
             mailer: mailer.clone(),
             store: store.clone(),
             authz: authz.clone(),
@@ -314,7 +314,7 @@ impl Services {
             commits: commits.clone(),
             exposure: exposure.clone(),
             access_log,
-        });
+        }));
         let events = events::Events::new();
         let outbound = crate::outbound::Outbound::new(outbound);
         let versions = Versions::new(versions::VersionsParts {
@@ -342,6 +342,7 @@ impl Services {
             outbound,
             queue,
             mail: mailer.clone(),
+            sharing: sharing.clone(),
         }));
         let services = Services {
             mailer,

@@ -4,6 +4,7 @@
 //! whose region is West: what her outsider links show is what West may see.
 
 mod audience;
+mod deliveries;
 mod invitations;
 mod kinds;
 mod notes;
@@ -25,7 +26,12 @@ pub struct ShareWorld {
 }
 
 pub async fn share_world() -> ShareWorld {
-    let w = data_world().await;
+    share_world_env(&[]).await
+}
+
+/// [`share_world`] on a server started with extra environment variables.
+pub async fn share_world_env(envs: &[(&str, &str)]) -> ShareWorld {
+    let w = data_world_env(envs).await;
     let s = &w.s;
     data(
         &s.gql(

@@ -113,6 +113,14 @@ impl LinkVisit {
         })
     }
 
+    /// The deliveries the signed-in recipient scheduled through this link (empty for
+    /// other visitors); see `scheduleLinkDelivery`.
+    async fn deliveries(&self, ctx: &Context<'_>) -> R<Vec<super::sharing_types::LinkDelivery>> {
+        let a = link_access(ctx).gql()?;
+        let list = services(ctx).tasks().link_deliveries(a).await.gql()?;
+        Ok(list.into_iter().map(Into::into).collect())
+    }
+
     /// What a recipient's password must satisfy.
     async fn password_rule(&self) -> &'static str {
         RecipientPassword::RULE

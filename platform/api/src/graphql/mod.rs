@@ -8,6 +8,7 @@ mod copies;
 mod data;
 mod data_types;
 mod link;
+mod link_deliveries;
 mod mutation;
 mod pagination;
 mod plugins;
@@ -62,6 +63,7 @@ pub struct MutationRoot(
     copies::CopyMutation,
     tasks::TaskMutation,
     link::LinkMutation,
+    link_deliveries::LinkDeliveryMutation,
     templates::TemplateMutation,
 );
 

@@ -81,6 +81,8 @@ pub struct ShareRights {
     pub sync_edits: bool,
     /// Open the rows behind a value.
     pub drill: bool,
+    /// Schedule their own deliveries of what the link shows (recipients).
+    pub schedule: bool,
 }
 
 impl From<LinkRights> for ShareRights {
@@ -90,6 +92,7 @@ impl From<LinkRights> for ShareRights {
             edit: r.edit,
             sync_edits: r.sync_edits,
             drill: r.drill,
+            schedule: r.schedule,
         }
     }
 }
@@ -104,6 +107,9 @@ pub struct ShareRightsInput {
     pub sync_edits: bool,
     #[graphql(default)]
     pub drill: bool,
+    /// Recipients schedule their own deliveries (recipients links; needs download).
+    #[graphql(default)]
+    pub schedule: bool,
 }
 
 impl From<ShareRightsInput> for LinkRights {
@@ -113,6 +119,7 @@ impl From<ShareRightsInput> for LinkRights {
             edit: r.edit,
             sync_edits: r.sync_edits,
             drill: r.drill,
+            schedule: r.schedule,
         }
     }
 }
@@ -463,4 +470,48 @@ pub struct UpdateShareLinkInput {
 pub struct SharePolicy {
     /// Edits that widen what public or recipients links show fail instead of warning.
     pub refuse_exposing_edits: bool,
+}
+
+/// A delivery a recipient scheduled through their link.
+#[derive(SimpleObject)]
+pub struct LinkDelivery {
+    pub id: ID,
+    pub report_id: ID,
+    pub cron: String,
+    pub time_zone: String,
+    /// Each tile's data attached as CSV.
+    pub csv: bool,
+    pub subject: Option<String>,
+    /// The next firing; null while the link's owner has it paused.
+    pub next_run_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<crate::services::records::TaskRecord> for LinkDelivery {
+    fn from(t: crate::services::records::TaskRecord) -> Self {
+        use vitrine_core::task::{Action, Trigger};
+        let (cron, time_zone) = match t.spec.trigger {
+            Trigger::Cron { cron, time_zone } => (cron, time_zone),
+            _ => Default::default(),
+        };
+        let (report, csv, subject) = match t.spec.actions.into_iter().next() {
+            Some(Action::Deliver {
+                report,
+                csv,
+                subject,
+                ..
+            }) => (report, csv, subject),
+            _ => Default::default(),
+        };
+        LinkDelivery {
+            id: ID(t.uid.into()),
+            report_id: ID(report),
+            cron,
+            time_zone,
+            csv,
+            subject,
+            next_run_at: (!t.paused).then_some(t.next_fire_ms).flatten().map(time),
+            created_at: time(t.created_ms),
+        }
+    }
 }

@@ -33,6 +33,11 @@ pub struct Task {
     pub owner_id: ID,
     /// True when the task runs as a service account (through an API token).
     pub runs_as_service_account: bool,
+    /// The share-link recipient who scheduled this delivery through their link; they
+    /// change it there, the owner may pause or delete it.
+    pub recipient_id: Option<ID>,
+    /// The recipient address this delivery was handed over from when they were revoked.
+    pub transferred_from: Option<String>,
     pub trigger: TaskTrigger,
     /// As written: `${name}` references stay unresolved here.
     pub target: TaskTarget,
@@ -111,6 +116,8 @@ impl From<TaskRecord> for Task {
             name: r.name,
             owner_id: ID(r.owner_uid.into()),
             runs_as_service_account: r.run_as_token_uid.is_some(),
+            recipient_id: r.recipient_uid.map(|u| ID(u.into())),
+            transferred_from: r.transferred_from,
             trigger: trigger(spec.trigger),
             target: {
                 let t = TargetForm::from(spec.target);

@@ -9,6 +9,7 @@
 
 mod access_log;
 mod audience;
+mod files;
 mod invites;
 mod ledger;
 mod recipients;
@@ -27,6 +28,7 @@ use vitrine_storage::{ShareLinkRecord, ShareRecipientRecord, new_uid, now_ms};
 pub use crate::exposure::SharePolicy;
 pub use access_log::AccessLog;
 pub use audience::{AttributeInput, FilterInForce};
+pub use files::SharedFile;
 pub use recipients::NewRecipient;
 use recipients::new_recipient;
 pub use view::ShareView;

@@ -189,11 +189,43 @@ impl Sharing {
         let recipient_uid = &vitrine_core::RecipientId::from(recipient_uid);
         caller.require_write()?;
         let mut rec = self.recipient_for(caller, recipient_uid).await?;
+        let scheduled = self.store.recipient_tasks(recipient_uid).await?.len();
+        if deliveries == DeliveriesOnRevoke::TransferToOwner && scheduled > 0 {
+            self.check_owner_address(&rec).await?;
+        }
         rec.revoked_ms.get_or_insert(now_ms());
         rec.deliveries_on_revoke = Some(deliveries);
-        self.save_recipient_ending_sessions(caller, &rec, AuditAction::ShareRecipientRevoke)
-            .await?;
+        let object = format!("share_link:{}", rec.link_uid);
+        let detail = format!(
+            "{} ({scheduled} scheduled deliveries {})",
+            rec.email,
+            match deliveries {
+                DeliveriesOnRevoke::Cancel => "cancelled",
+                DeliveriesOnRevoke::TransferToOwner => "transferred to the link's owner",
+            }
+        );
+        let audit = Audit::event(caller, AuditAction::ShareRecipientRevoke, &object, &detail);
+        match self.store.save_share_recipient(&rec, &audit).await {
+            Err(vitrine_storage::StorageError::NotFound("owner address")) => {
+                return Err(no_owner_address());
+            }
+            other => other?,
+        }
         Ok(rec)
+    }
+
+    /// The link's owner must have an address for a revoked recipient's deliveries to
+    /// go to.
+    async fn check_owner_address(&self, rec: &ShareRecipientRecord) -> ApiResult<()> {
+        let link = self.store.share_link(&rec.link_uid).await?;
+        let owner = match link {
+            Some(l) => self.store.user(&l.created_by).await?,
+            None => None,
+        };
+        match owner.and_then(|u| u.email) {
+            Some(_) => Ok(()),
+            None => Err(no_owner_address()),
+        }
     }
 
     pub async fn share_recipients_of(
@@ -203,4 +235,10 @@ impl Sharing {
         let link_uid = &vitrine_core::LinkId::from(link_uid);
         Ok(self.store.share_recipients(link_uid).await?)
     }
+}
+
+fn no_owner_address() -> ApiError {
+    ApiError::invalid(
+        "deliveries: the link's owner has no e-mail address to receive the recipient's deliveries; choose CANCEL, or give the owner an address first",
+    )
 }

@@ -49,7 +49,7 @@ pub struct ShareView {
 impl Sharing {
     /// The report a visitor sees: their own copy when they edited one, only the linked
     /// tab for a tab link.
-    async fn shared_report(
+    pub(super) async fn shared_report(
         &self,
         a: &ShareAccess,
         report_uid: Option<&str>,
@@ -127,7 +127,7 @@ impl Sharing {
     }
 
     /// What the visitor may see and do, with what the project's tiles need.
-    async fn link_grant(&self, a: &ShareAccess) -> ApiResult<(Grant, TileContext)> {
+    pub(super) async fn link_grant(&self, a: &ShareAccess) -> ApiResult<(Grant, TileContext)> {
         let ctx = self.data.tile_context(&a.project.uid).await?;
         let grant = self
             .data

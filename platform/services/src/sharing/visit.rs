@@ -341,6 +341,8 @@ impl Sharing {
                         edit: role >= Role::Editor && may_write,
                         sync_edits: role >= Role::Editor && may_write,
                         drill: true,
+                        // Members schedule deliveries as tasks of their own.
+                        schedule: false,
                     }
                 } else {
                     LinkRights {
@@ -402,7 +404,10 @@ impl Sharing {
 
     /// The link's creator, if they can still see the project: a link never outlives its
     /// creator's own access.
-    async fn live_creator(&self, link: &ShareLinkRecord) -> ApiResult<Option<UserRecord>> {
+    pub(super) async fn live_creator(
+        &self,
+        link: &ShareLinkRecord,
+    ) -> ApiResult<Option<UserRecord>> {
         let Some(u) = self.store.user(&link.created_by).await? else {
             return Ok(None);
         };

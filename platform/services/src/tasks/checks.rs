@@ -36,16 +36,7 @@ impl Tasks {
         }
         if let Trigger::Cron { cron, time_zone } = &spec.trigger {
             let min = self.min_task_interval_ms();
-            let gap = CronSchedule::parse("trigger", cron, time_zone)?
-                .shortest_gap_ms(now_ms(), 120)
-                .unwrap_or(i64::MAX);
-            if gap < min {
-                return Err(ApiError::invalid(format!(
-                    "trigger.cron: `{cron}` fires every {} s; this instance runs tasks at most every {} s",
-                    (gap / 1000).max(0),
-                    min / 1000
-                )));
-            }
+            self.check_cron_interval("trigger.cron", cron, time_zone, min)?;
         }
         let params = self.app_parameters().await?;
         let resolved = spec.resolve(&params)?;
@@ -258,8 +249,29 @@ impl Tasks {
         Ok(())
     }
 
+    /// Refuses a schedule that fires more often than this instance runs tasks.
+    pub(super) fn check_cron_interval(
+        &self,
+        field: &'static str,
+        cron: &str,
+        time_zone: &str,
+        min: i64,
+    ) -> ApiResult<()> {
+        let gap = CronSchedule::parse(field, cron, time_zone)?
+            .shortest_gap_ms(now_ms(), 120)
+            .unwrap_or(i64::MAX);
+        if gap < min {
+            return Err(ApiError::invalid(format!(
+                "{field}: `{cron}` fires every {} s; at most every {} s here",
+                (gap / 1000).max(0),
+                min / 1000
+            )));
+        }
+        Ok(())
+    }
+
     /// The shortest time between two firings of a cron task, in ms.
-    fn min_task_interval_ms(&self) -> i64 {
+    pub(super) fn min_task_interval_ms(&self) -> i64 {
         self.runtime
             .min_interval_ms
             .load(std::sync::atomic::Ordering::Relaxed)

@@ -7,6 +7,7 @@ mod actions;
 mod alerts;
 mod checks;
 mod close;
+mod deliveries;
 mod events;
 mod notify;
 mod runs;
@@ -36,6 +37,7 @@ use crate::{ApiError, ApiResult};
 use crate::{Audit, Data, Directory, Versions};
 
 pub use crate::mail::{MAIL_DEFAULT_FROM, MailConfig};
+pub use deliveries::{MAX_DELIVERIES_PER_RECIPIENT, NewLinkDelivery};
 pub use runs::{TaskJobs, TaskRunView};
 
 /// Everything a task owner sends when saving a task.
@@ -102,6 +104,8 @@ pub struct Tasks {
     events: Events,
     /// Webhooks of task notices.
     outbound: Outbound,
+    /// Recipients' own deliveries are made through their link, as they see it.
+    sharing: Arc<crate::Sharing>,
     runtime: TaskRuntime,
 }
 
@@ -118,6 +122,7 @@ pub(crate) struct TasksParts {
     pub outbound: Outbound,
     pub queue: Queue,
     pub mail: crate::mail::Mailer,
+    pub sharing: Arc<crate::Sharing>,
 }
 
 impl Tasks {
@@ -132,6 +137,7 @@ impl Tasks {
             versions: p.versions,
             events: p.events,
             outbound: p.outbound,
+            sharing: p.sharing,
             runtime: TaskRuntime::new(p.queue, p.mail),
         }
     }
@@ -179,6 +185,8 @@ impl Tasks {
             event_kind: None,
             created_ms: now,
             updated_ms: now,
+            recipient_uid: None,
+            transferred_from: None,
         };
         schedule(&mut task, now);
         self.store
@@ -206,6 +214,11 @@ impl Tasks {
         let uid = &vitrine_core::TaskId::from(uid);
         caller.require_write()?;
         let mut task = self.task_for(caller, uid).await?;
+        if task.recipient_uid.is_some() {
+            return Err(ApiError::invalid(
+                "id: this delivery belongs to a share-link recipient, who changes it through their link; pause or delete it here, or revoke the recipient",
+            ));
+        }
         let name = Name::parse("name", &input.name)?.into_inner();
         let run_as = self.check_task(caller, &input, Some(uid)).await?;
         task.name = name;

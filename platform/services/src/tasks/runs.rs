@@ -155,6 +155,9 @@ impl Tasks {
         let Some(task) = self.store.task(task_uid).await? else {
             return Ok(()); // deleted since
         };
+        if self.settle_if_revoked(&task).await? {
+            return Ok(()); // a revoked recipient's: cancelled or handed over now
+        }
         let manual = fire_key.starts_with("manual:") || fire_key.starts_with("after:");
         if task.paused && !manual {
             return Ok(());
@@ -468,9 +471,14 @@ impl Tasks {
                 return Ok(false);
             }
             let t = Instant::now();
-            let done = self
-                .apply_action(&who, &p, run, &record.uid, i, action)
-                .await
+            let done = if task.recipient_uid.is_some() {
+                self.deliver_for_recipient(&task, &p, run, &record.uid, i, action)
+                    .await
+            } else {
+                self.apply_action(&who, &p, run, &record.uid, i, action)
+                    .await
+            };
+            let done = done
                 .map_err(|e| ApiError::new(e.code, format!("{}: {}", action.kind(), e.message)))?;
             let line = format!("{} ({} ms): {done}", action.kind(), t.elapsed().as_millis());
             self.store

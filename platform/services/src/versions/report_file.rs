@@ -15,9 +15,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use rand::TryRngCore;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use vitrine_core::AuditAction;
 use vitrine_core::{Ability, Password};
-use vitrine_engine::report::FilterState;
+use vitrine_engine::QueryResult;
+use vitrine_engine::report::{FilterState, ReportDefinition};
 use vitrine_storage::{ExportRecord, now_ms};
 
 use super::Versions;
@@ -56,61 +58,21 @@ impl Versions {
         let state = FilterState::new();
         let mut tiles = serde_json::Map::new();
         for tile in def.tabs.iter().flat_map(|t| t.tiles.iter()) {
-            let value = match self
+            let result = self
                 .data
                 .tile_result(caller, report_uid, &tile.id, &state)
-                .await
-            {
-                Ok(res) => json!({
-                    "columns": res.columns(),
-                    "rows": res.json_rows()?,
-                    "truncated": res.truncated,
-                }),
-                // One tile without data (not run yet, or refused) does not sink the file.
-                Err(e) => json!({ "error": e.message }),
-            };
-            tiles.insert(tile.id.clone(), value);
+                .await;
+            tiles.insert(tile.id.clone(), tile_entry(result)?);
         }
-        let filters: Vec<String> = def
-            .filters
-            .iter()
-            .map(|f| {
-                if f.default.is_empty() {
-                    format!("{}: all", f.label)
-                } else {
-                    let values: Vec<String> = f
-                        .default
-                        .iter()
-                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-                        .collect();
-                    format!("{}: {}", f.label, values.join(", "))
-                }
-            })
-            .collect();
-        let report = json!({
-            "report_name": r.name,
-            "project_name": p.record.name,
-            "created_ms": now_ms(),
-            "created_by": caller.user().username,
-            "definition": def,
-            "filters": filters,
-            "tiles": tiles,
-        });
-        let sealed = match &password {
-            None => json!({ "title": r.name, "report": report }),
-            Some(pw) => {
-                let pw = pw.expose().to_owned();
-                tokio::task::spawn_blocking(move || seal(&report, &pw))
-                    .await
-                    .map_err(|e| ApiError::internal("report file", e))??
-            }
+        let content = FileContent {
+            report_name: &r.name,
+            project_name: &p.record.name,
+            made_for: &caller.user().username,
+            definition: &def,
+            tiles,
         };
-        let title = if password.is_some() {
-            "Protected report".to_owned()
-        } else {
-            r.name.clone()
-        };
-        let html = page(&title, &sealed, password.is_some());
+        let protected = password.is_some();
+        let html = report_file_page(content, password).await?;
         let filename = format!("{}.html", safe_name(&r.name));
         let record = self
             .keep_export(
@@ -127,7 +89,7 @@ impl Versions {
                 AuditAction::ReportExportFile,
                 &format!("report:{report_uid}"),
                 "ok",
-                if password.is_some() {
+                if protected {
                     "password-protected"
                 } else {
                     "plain"
@@ -136,6 +98,78 @@ impl Versions {
             .await?;
         Ok(record)
     }
+}
+
+/// What a report file holds: the report's definition and, per tile, its rows (or why
+/// there are none), computed for whoever the file is made for.
+pub(crate) struct FileContent<'a> {
+    pub report_name: &'a str,
+    pub project_name: &'a str,
+    /// Whose view the tiles show: a user's name, or a link recipient's.
+    pub made_for: &'a str,
+    pub definition: &'a ReportDefinition,
+    pub tiles: serde_json::Map<String, Value>,
+}
+
+/// One tile's entry in a report file: its rows, or the reason it has none (one tile
+/// without data — not run yet, or refused — does not sink the file).
+pub(crate) fn tile_entry(result: ApiResult<Arc<QueryResult>>) -> ApiResult<Value> {
+    Ok(match result {
+        Ok(res) => json!({
+            "columns": res.columns(),
+            "rows": res.json_rows()?,
+            "truncated": res.truncated,
+        }),
+        Err(e) => json!({ "error": e.message }),
+    })
+}
+
+/// The HTML page of a report file, sealed under `password` when one is given.
+pub(crate) async fn report_file_page(
+    c: FileContent<'_>,
+    password: Option<Password>,
+) -> ApiResult<String> {
+    let def = c.definition;
+    let filters: Vec<String> = def
+        .filters
+        .iter()
+        .map(|f| {
+            if f.default.is_empty() {
+                format!("{}: all", f.label)
+            } else {
+                let values: Vec<String> = f
+                    .default
+                    .iter()
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                    .collect();
+                format!("{}: {}", f.label, values.join(", "))
+            }
+        })
+        .collect();
+    let report = json!({
+        "report_name": c.report_name,
+        "project_name": c.project_name,
+        "created_ms": now_ms(),
+        "created_by": c.made_for,
+        "definition": def,
+        "filters": filters,
+        "tiles": c.tiles,
+    });
+    let sealed = match &password {
+        None => json!({ "title": c.report_name, "report": report }),
+        Some(pw) => {
+            let pw = pw.expose().to_owned();
+            tokio::task::spawn_blocking(move || seal(&report, &pw))
+                .await
+                .map_err(|e| ApiError::internal("report file", e))??
+        }
+    };
+    let title = if password.is_some() {
+        "Protected report"
+    } else {
+        c.report_name
+    };
+    Ok(page(title, &sealed, password.is_some()))
 }
 
 fn random<const N: usize>() -> [u8; N] {
