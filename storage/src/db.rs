@@ -395,6 +395,9 @@ mod tests {
             warnings: Vec::new(),
             pinned: None,
             attributes: None,
+            projects: Vec::new(),
+            folder: None,
+            content: None,
         };
         store.insert_share_link(&link, &[]).await.unwrap();
         store.put_setting("probe", &1u32).await.unwrap();

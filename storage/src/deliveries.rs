@@ -42,6 +42,16 @@ impl Store {
         .await
     }
 
+    /// Owners' tasks (not recipients') that are not paused and deliver a report: what a
+    /// link sharing projects' delivered files offers.
+    pub async fn delivering_tasks(&self) -> StorageResult<Vec<TaskRecord>> {
+        self.rows(
+            "SELECT * FROM task WHERE !recipient_uid AND !paused AND 'deliver' IN spec.actions.kind ORDER BY uid",
+            json!({}),
+        )
+        .await
+    }
+
     /// Stores a recipient's delivery if the recipient is still live, in one transaction
     /// with that check: a delivery saved during a revocation either is settled by it or
     /// is refused (`NotFound("recipient")`).

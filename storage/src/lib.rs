@@ -50,8 +50,8 @@ pub use records::{
 };
 pub use revisions::{PushedFrom, RevisionRecord};
 pub use sharing::{
-    PinnedReport, ShareCopyRecord, ShareLinkRecord, ShareRecipientRecord, ShareSessionRecord,
-    ShareWarning,
+    LinkFolder, PinnedReport, ShareCopyRecord, ShareLinkRecord, ShareRecipientRecord,
+    ShareSessionRecord, ShareWarning,
 };
 pub use tasks::{RunCounts, RunLogLine, TaskRecord, TaskRunProjectRecord, TaskRunRecord};
 pub use user_invitations::UserInvitationRecord;

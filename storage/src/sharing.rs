@@ -56,6 +56,24 @@ pub struct ShareLinkRecord {
     /// their own attributes allow).
     #[serde(default)]
     pub attributes: Option<BTreeMap<String, Vec<String>>>,
+    /// A link to several projects: all of them, `project_uid` first. Empty for a link to
+    /// one project (or a folder).
+    #[serde(default)]
+    pub projects: Vec<vitrine_core::ProjectId>,
+    /// A link to every project of a folder (and its sub-folders when `recursive`), read
+    /// at each visit; `project_uid` is then empty.
+    #[serde(default)]
+    pub folder: Option<LinkFolder>,
+    /// What a link to whole projects shows outsiders (see [`vitrine_core::LinkContent`]).
+    #[serde(default)]
+    pub content: Option<vitrine_core::LinkContent>,
+}
+
+/// The folder a link covers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LinkFolder {
+    pub uid: vitrine_core::FolderId,
+    pub recursive: bool,
 }
 
 /// The report definition a pinned link keeps showing, whatever later edits do. Until
@@ -313,8 +331,23 @@ impl Store {
         page: &PageRequest,
     ) -> StorageResult<Vec<ShareLinkRecord>> {
         self.rows(
-            "SELECT * FROM share_link WHERE (!$p OR project_uid = $p) AND uid > $after ORDER BY uid LIMIT $n",
+            "SELECT * FROM share_link WHERE (!$p OR project_uid = $p OR $p IN projects) AND uid > $after ORDER BY uid LIMIT $n",
             json!({ "p": project_uid, "after": page.after.clone().unwrap_or_default(), "n": page.first }),
+        )
+        .await
+    }
+
+    /// Live links whose dashboard shows the project: listing it, or covering a folder of
+    /// `folders` (the project's folder and its ancestors; the caller checks `recursive`).
+    pub async fn dashboard_links_of(
+        &self,
+        project_uid: &vitrine_core::ProjectId,
+        folders: &[vitrine_core::FolderId],
+    ) -> StorageResult<Vec<ShareLinkRecord>> {
+        self.rows(
+            "SELECT * FROM share_link WHERE !revoked_ms AND content.dashboard = true \
+             AND (project_uid = $p OR $p IN projects OR folder.uid IN $f)",
+            json!({ "p": project_uid, "f": folders }),
         )
         .await
     }

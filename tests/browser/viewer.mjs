@@ -6,6 +6,8 @@
 //   INVITE_URL      a recipient's invitation (recipients link, download and schedule)
 //   RECIPIENT_EMAIL the recipient's e-mail
 //   MANAGER_TOKEN   an API token of the links' manager, to revoke the public link
+//   FOLDER_URL      a public link to the demo's folder (dashboard and delivered files)
+//   FILES_URL       a public link to the demo project's delivered files only
 // Prints one line per check and exits non-zero on the first failure.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
@@ -20,6 +22,8 @@ const PUBLIC_URL = env("PUBLIC_URL");
 const INVITE_URL = env("INVITE_URL");
 const EMAIL = env("RECIPIENT_EMAIL");
 const TOKEN = env("MANAGER_TOKEN");
+const FOLDER_URL = env("FOLDER_URL");
+const FILES_URL = env("FILES_URL");
 const PASSWORD = "Orchard#2026";
 
 const browser = await chromium.launch({
@@ -198,6 +202,26 @@ try {
   const rowsAfter = await fp.$$eval(".tile[data-tile=top] tbody tr", (rs) => rs.map((r) => r.textContent));
   assert.deepEqual(rowsAfter, rowsBefore);
   check("the copied URL shows the same tab, filter and rows in a fresh browser");
+
+  // ---- links to whole projects -----------------------------------------------------
+  const wc = await browser.newContext({ acceptDownloads: true });
+  const wp = await wc.newPage();
+  await wp.goto(FOLDER_URL);
+  await wp.waitForSelector(".tile[data-tile=by_region] canvas");
+  await wp.click("#files-toggle");
+  await wp.waitForSelector("#files a.delivered-file");
+  const fileLink = await wp.getAttribute("#files a.delivered-file", "href");
+  const fileRes = await wp.request.get(fileLink);
+  assert.equal(fileRes.status(), 200);
+  assert.match(await fileRes.text(), /<html/i);
+  check("a folder's link opens its projects' reports and lists their delivered files");
+  const fc = await browser.newContext();
+  const fpage = await fc.newPage();
+  await fpage.goto(FILES_URL);
+  await fpage.waitForSelector("#files a.delivered-file");
+  assert.equal(await fpage.$$eval(".tile", (t) => t.length), 0);
+  assert.match(await fpage.textContent("h1"), /Shared files/);
+  check("a files-only link shows the delivered files and no dashboard");
 
   // ---- revocation --------------------------------------------------------------------
   const linkId = viewerUrl.split("/s/v/")[1];

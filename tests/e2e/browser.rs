@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::sharing::*;
 use crate::support::*;
@@ -91,6 +91,32 @@ async fn viewer_in_headless_chromium() {
         .as_str()
         .unwrap()
         .to_owned();
+    // The demo's folder as a public link (dashboard and delivered files), and its
+    // project's delivered files alone, once a task delivers the report.
+    let q = "query($p:ID!){project(id:$p){folderId}}";
+    let folder =
+        data(&s.gql(&admin.auth, q, json!({"p": node["projectId"]})).await)["project"]["folderId"]
+            .clone();
+    let task = json!({"name": "Weekly", "trigger": {"cron": "0 7 * * MON"},
+        "target": {"projectId": node["projectId"]},
+        "actions": [{"kind": "DELIVER", "report": node["reportId"], "recipients": ["board@example.org"]}]});
+    crate::tasks::create_task(&s, &admin, task).await;
+    let content_link = |input: Value| {
+        let (s, admin) = (&s, &admin);
+        async move {
+            let r = s.gql(&admin.auth, CREATE, json!({ "i": input })).await;
+            data(&r)["createShareLink"]["url"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let folder_url = content_link(json!({"folderId": folder, "kind": "PUBLIC",
+        "content": {"dashboard": true, "files": true}}))
+    .await;
+    let files_url = content_link(json!({"projectId": node["projectId"], "kind": "PUBLIC",
+        "content": {"files": true}}))
+    .await;
     let Auth::Bearer(token) = &admin.auth else {
         unreachable!("actors carry API tokens")
     };
@@ -102,10 +128,12 @@ async fn viewer_in_headless_chromium() {
             ("INVITE_URL", &invite),
             ("RECIPIENT_EMAIL", "ann@example.org"),
             ("MANAGER_TOKEN", token),
+            ("FOLDER_URL", &folder_url),
+            ("FILES_URL", &files_url),
         ],
     )
     .await;
-    assert_eq!(stdout.matches("ok - ").count(), 14, "{stdout}");
+    assert_eq!(stdout.matches("ok - ").count(), 16, "{stdout}");
 }
 
 /// `serve --demo` on an empty data directory: a public link to a warmed report, printed;

@@ -35,8 +35,9 @@ pub use names::{
 pub use revision::{Change, ChangeKind, ChangeObject, ReportContent, RevisionContent};
 pub use roles::{LocationAccess, Role, TokenScope, floor_violation, may_query};
 pub use sharing::{
-    DeliveriesOnRevoke, LinkKind, LinkRights, LinkState, LinkTarget, RECIPIENT_PASSWORD_SPECIALS,
-    RecipientPassword, RecipientRole, WarningKind, check_email, check_kind_target,
+    DeliveriesOnRevoke, LinkContent, LinkKind, LinkRights, LinkState, LinkTarget,
+    RECIPIENT_PASSWORD_SPECIALS, RecipientPassword, RecipientRole, WarningKind, check_email,
+    check_kind_target,
 };
 pub use status::{RunStatus, TaskRunStatus};
 

@@ -174,12 +174,65 @@ impl LinkRights {
     }
 }
 
-/// Checks a kind against a target: the project's workflow is never shown outside.
-pub fn check_kind_target(kind: LinkKind, target: &LinkTarget) -> Result<(), CoreError> {
-    if matches!(target, LinkTarget::Project) && kind.reaches_outsiders() {
+/// What a link to whole projects shows outsiders (public and recipients links): the
+/// projects' reports to explore, the report files their scheduled deliveries send, or
+/// both. Never the workflow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LinkContent {
+    /// Every report of the projects, interactively.
+    pub dashboard: bool,
+    /// The report files of the reports scheduled tasks deliver.
+    pub files: bool,
+}
+
+impl LinkContent {
+    /// The rules of a link to whole projects for outsiders.
+    pub fn check(
+        &self,
+        kind: LinkKind,
+        target: &LinkTarget,
+        rights: &LinkRights,
+    ) -> Result<(), CoreError> {
+        if !self.dashboard && !self.files {
+            return Err(CoreError::new(
+                "content",
+                "choose the dashboard, the delivered files or both",
+            ));
+        }
+        if !kind.reaches_outsiders() {
+            return Err(CoreError::new(
+                "content",
+                "private and authenticated links show members the whole project already; leave content out",
+            ));
+        }
+        if *target != LinkTarget::Project {
+            return Err(CoreError::new(
+                "content",
+                "a link to one report shows that report; leave content out, or leave reportId out",
+            ));
+        }
+        if rights.edit {
+            return Err(CoreError::new(
+                "rights.edit",
+                "a link to whole projects shows their reports as they are; link one report to let its audience edit",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks a kind against a target: the project's workflow is never shown outside, so a
+/// whole project reaches outsiders only as [`LinkContent`].
+pub fn check_kind_target(
+    kind: LinkKind,
+    target: &LinkTarget,
+    content: Option<&LinkContent>,
+) -> Result<(), CoreError> {
+    if matches!(target, LinkTarget::Project) && kind.reaches_outsiders() && content.is_none() {
         return Err(CoreError::new(
             "kind",
-            "a link to a whole project shows its workflow, so only signed-in users may follow it: use private or authenticated, or link a report",
+            "a link to a whole project shows its workflow, so only signed-in users may follow it: use private or authenticated, link a report, or share the project's content (dashboard, delivered files)",
         ));
     }
     Ok(())
@@ -438,9 +491,25 @@ mod tests {
             ..Default::default()
         };
         assert!(sync_only.check(LinkKind::Public, &report).is_err());
-        assert!(check_kind_target(LinkKind::Public, &LinkTarget::Project).is_err());
-        assert!(check_kind_target(LinkKind::Recipients, &LinkTarget::Project).is_err());
-        assert!(check_kind_target(LinkKind::Authenticated, &LinkTarget::Project).is_ok());
+        let project = LinkTarget::Project;
+        assert!(check_kind_target(LinkKind::Public, &project, None).is_err());
+        assert!(check_kind_target(LinkKind::Recipients, &project, None).is_err());
+        assert!(check_kind_target(LinkKind::Authenticated, &project, None).is_ok());
+        let both = LinkContent {
+            dashboard: true,
+            files: true,
+        };
+        assert!(check_kind_target(LinkKind::Public, &project, Some(&both)).is_ok());
+        let none = LinkRights::default();
+        assert!(both.check(LinkKind::Public, &project, &none).is_ok());
+        assert!(both.check(LinkKind::Private, &project, &none).is_err());
+        assert!(both.check(LinkKind::Public, &report, &none).is_err());
+        let e = LinkContent::default()
+            .check(LinkKind::Public, &project, &none)
+            .unwrap_err();
+        assert_eq!(e.field, "content");
+        let edit = LinkRights { edit: true, ..none };
+        assert!(both.check(LinkKind::Recipients, &project, &edit).is_err());
 
         let viewer = RecipientRole::Viewer.rights(all, None);
         assert!(viewer.download && !viewer.edit && !viewer.sync_edits);

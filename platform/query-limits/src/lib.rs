@@ -5,7 +5,10 @@
 //!
 //! Depth and complexity are async-graphql's own; aliases are counted
 //! here (a query of a thousand aliases of one expensive field is a cheap denial of
-//! service otherwise). Batch and body size are the HTTP layer's.
+//! service otherwise). Batch and body size are the HTTP layer's. [`operations`] reads
+//! what a document asks for, for the audit of refused writes.
+
+mod operations;
 
 use std::sync::Arc;
 
@@ -13,6 +16,8 @@ use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, N
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ServerError, ServerResult, Variables};
 use vitrine_core::ErrorCode;
+
+pub use operations::{Operation, mutation_fields, operations};
 
 #[derive(Debug, Clone)]
 pub struct Limits {

@@ -90,6 +90,8 @@
   const FILTER_VALUES = `query SharedFilterValues($report: ID, $filter: String!) {
     linkVisit { filterValues(reportId: $report, filterId: $filter) } }`;
   const COPY = "mutation CopyLinkView($query: String!) { copyLinkView(query: $query) }";
+  const CONTENT = `query LinkContent { linkVisit { kind content { dashboard files }
+    projects { id name reports { id name } files { reportId reportName url } } } }`;
   const DELIVERIES = "query LinkDeliveries { linkVisit { deliveries { id cron timeZone csv nextRunAt } } }";
   const SCHEDULE = `mutation ScheduleLinkDelivery($input: LinkDeliveryInput!) {
     scheduleLinkDelivery(input: $input) { id } }`;
@@ -221,6 +223,18 @@
   }
 
   async function load() {
+    // A link to whole projects: its projects, their reports and delivered files.
+    const c = await gql(CONTENT);
+    if (c.error) return refused(c.error);
+    state.kind = c.data.linkVisit.kind;
+    state.content = c.data.linkVisit.content;
+    state.projects = c.data.linkVisit.projects;
+    if (state.content && !state.content.dashboard) return drawFilesOnly();
+    if (state.content && !state.report) {
+      const first = state.projects.find((p) => p.reports.length);
+      if (!first) return drawFilesOnly();
+      state.report = first.reports[0].id;
+    }
     const r = await gql(REPORT, { report: state.report });
     if (r.error) return refused(r.error);
     gate.hidden = true;
@@ -234,6 +248,34 @@
     if (!state.tab || !tabs.some((t) => t.id === state.tab)) state.tab = tabs.length ? tabs[0].id : null;
     drawToolbar();
     await drawTab();
+  }
+
+  // The delivered files of a link to whole projects, per project.
+  function filesList() {
+    return el("section", { id: "files" }, el("h2", {}, "Delivered files"),
+      state.projects.filter((p) => p.files.length).map((p) => el("div", { class: "files-project" },
+        el("h3", {}, p.name),
+        el("ul", {}, p.files.map((f) => el("li", {},
+          el("a", { class: "delivered-file", "data-report": f.reportId, href: f.url, download: "" }, f.reportName)))))));
+  }
+
+  function drawFilesOnly() {
+    gate.hidden = true;
+    toolbar.hidden = false;
+    toolbar.replaceChildren(el("div", { class: "title" }, el("h1", {}, "Shared files")),
+      el("div", { class: "actions" }, state.kind === "RECIPIENTS" ? signOutButton() : null));
+    content.replaceChildren(filesList());
+    content.dataset.drawn = "files";
+  }
+
+  function signOutButton() {
+    return el("button", {
+      id: "sign-out",
+      onclick: async () => {
+        await post("/api/sign-out");
+        load();
+      },
+    }, "Sign out");
   }
 
   function drawToolbar() {
@@ -269,6 +311,20 @@
           },
         }, v.reports.map((x) => el("option", { value: x.id, selected: x.id === v.reportId }, x.name)))
       : null;
+    const withReports = (state.projects || []).filter((p) => p.reports.length);
+    const projects = withReports.length > 1
+      ? el("select", {
+          id: "project-select",
+          onchange: (ev) => {
+            const p = withReports.find((x) => x.id === ev.target.value);
+            state.report = p.reports[0].id;
+            state.tab = null;
+            state.filters = {};
+            syncUrl();
+            load();
+          },
+        }, withReports.map((p) => el("option", { value: p.id, selected: p.reports.some((x) => x.id === v.reportId) }, p.name)))
+      : null;
     const filters = el("div", { class: "filters" }, v.definition.filters.map(drawFilter));
     const actions = el("div", { class: "actions" },
       el("button", {
@@ -293,17 +349,19 @@
       }, "Copy link"),
       v.rights.edit ? el("button", { id: "edit-toggle", onclick: toggleEdit }, state.editing ? "Stop editing" : "Edit") : null,
       v.rights.schedule ? el("button", { id: "deliveries-toggle", onclick: toggleDeliveries }, "Deliveries") : null,
-      v.kind === "RECIPIENTS" ? el("button", {
-        id: "sign-out",
-        onclick: async () => {
-          await post("/api/sign-out");
-          load();
+      state.content && state.content.files ? el("button", {
+        id: "files-toggle",
+        onclick: () => {
+          const shown = document.getElementById("files");
+          if (shown) shown.remove();
+          else content.prepend(filesList());
         },
-      }, "Sign out") : null);
+      }, "Files") : null,
+      v.kind === "RECIPIENTS" ? signOutButton() : null);
     toolbar.replaceChildren(
       el("div", { class: "title" }, el("h1", {}, v.reportName), el("span", { class: "muted" }, v.projectName + (v.ownCopy ? " · your copy" : "") +
         (v.pinnedAt ? " · version of " + new Date(v.pinnedAt).toLocaleString() : ""))),
-      reports, tabs, filters, actions, el("section", { id: "deliveries", hidden: true }));
+      projects, reports, tabs, filters, actions, el("section", { id: "deliveries", hidden: true }));
   }
 
   // A recipient's own scheduled deliveries of this report, to their own address.

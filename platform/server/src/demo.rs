@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use vitrine_api::services::{LinkOp, NewShareLink, PageRequest};
+use vitrine_api::services::{LinkOp, NewCoverage, NewShareLink, PageRequest};
 use vitrine_api::{ApiError, Caller, Services};
 use vitrine_core::{LinkKind, LinkRights};
 
@@ -109,7 +109,8 @@ pub async fn prepare(services: &Arc<Services>) -> Result<String, ServerError> {
             &caller,
             NewShareLink {
                 attributes: None,
-                project_uid: project,
+                coverage: NewCoverage::Project(project),
+                content: None,
                 report_uid: Some(report.uid.into()),
                 tab: None,
                 kind: LinkKind::Public,

@@ -93,6 +93,7 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
         .at("/s/v/:link", get(routes::share::page))
         .at("/s/v/:link/:file", get(routes::share::link_qr))
         .at("/s/v/:link/download", get(routes::share::download))
+        .at("/s/v/:link/file", get(routes::share::delivered_file))
         .at("/s/v/:link/graphql", post(routes::share::graphql))
         .at(
             "/s/v/:link/api/sign-in",

@@ -88,6 +88,7 @@ pub use audit::Audit;
 pub use data::Data;
 pub use data::boost::{BoostSettings, BoostTarget};
 pub use data::notes::{TileNote, TileNoteKind};
+pub use data::workflows::parameter_map;
 pub use directory::{Directory, FolderView, ProjectView};
 pub use identity::{
     AuthConfig, AuthProvider, Identity, LoginOutcome, NewApiToken, OidcProviderConfig,
@@ -102,12 +103,13 @@ pub use reports::TileDownload;
 pub use security::{AccessRule, DataSecurity};
 pub use sharing::{
     AttributeInput, CreatedShareLink, FilterInForce, Invitation, LOCK_AFTER_FAILURES, LinkOp,
-    NewRecipient, NewShareLink, ShareAccess, ShareLinkChange, ShareOpened, SharePage, SharePolicy,
-    ShareView, SharedFile, Sharing, link_gone_error, link_path, link_state,
+    MAX_LINK_PROJECTS, NewCoverage, NewRecipient, NewShareLink, ShareAccess, ShareLinkChange,
+    ShareOpened, SharePage, SharePolicy, ShareView, SharedFile, SharedProject, Sharing,
+    link_gone_error, link_path, link_state,
 };
 pub use tasks::{
-    DEFAULT_MIN_TASK_INTERVAL, MAIL_DEFAULT_FROM, MAX_DELIVERIES_PER_RECIPIENT, MailConfig,
-    NewLinkDelivery, TaskInput, TaskJobs, TaskRunView, Tasks,
+    DEFAULT_MIN_TASK_INTERVAL, LinkDeliveryView, MAIL_DEFAULT_FROM, MAX_DELIVERIES_PER_RECIPIENT,
+    MailConfig, NewLinkDelivery, TaskInput, TaskJobs, TaskRunView, Tasks,
 };
 pub use versions::Versions;
 pub use viewer::{Grant, Viewer};

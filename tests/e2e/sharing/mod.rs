@@ -10,6 +10,7 @@ mod kinds;
 mod notes;
 mod one_path;
 mod pinned;
+mod projects;
 mod public;
 mod recipients;
 mod warnings;

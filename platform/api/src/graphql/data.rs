@@ -15,17 +15,7 @@ use crate::services::{BoostTarget, MAX_UPLOAD_BYTES, Services};
 use crate::{ApiError, GqlResult};
 
 fn params(list: Vec<ParameterInput>) -> async_graphql::Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for p in list {
-        if out.insert(p.name.clone(), p.value).is_some() {
-            return Err(ApiError::invalid(format!(
-                "parameters: `{}` is given twice",
-                p.name
-            )))
-            .gql();
-        }
-    }
-    Ok(out)
+    crate::services::parameter_map(list.into_iter().map(|p| (p.name, p.value)).collect()).gql()
 }
 
 #[derive(Default)]

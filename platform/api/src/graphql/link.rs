@@ -121,6 +121,42 @@ impl LinkVisit {
         Ok(list.into_iter().map(Into::into).collect())
     }
 
+    /// Who may follow the link (state READY only).
+    async fn kind(&self, ctx: &Context<'_>) -> R<ShareLinkKind> {
+        Ok(link_access(ctx).gql()?.link.kind.into())
+    }
+
+    /// What a link to whole projects shows (null for a link to one report or tab).
+    async fn content(&self, ctx: &Context<'_>) -> R<Option<super::sharing_types::LinkContent>> {
+        Ok(link_access(ctx).gql()?.link.content.map(Into::into))
+    }
+
+    /// The projects a link to whole projects covers now, each with the reports its
+    /// dashboard opens and the delivered files it offers (empty for other links).
+    async fn projects(&self, ctx: &Context<'_>) -> R<Vec<SharedProject>> {
+        let a = link_access(ctx).gql()?;
+        let list = visits(ctx).link_contents(a).await.gql()?;
+        let page = link_path(&a.link.uid);
+        let entry = |(id, name): (String, String)| SharedReportEntry { id: ID(id), name };
+        Ok(list
+            .into_iter()
+            .map(|p| SharedProject {
+                id: ID(p.uid),
+                name: p.name,
+                reports: p.reports.into_iter().map(entry).collect(),
+                files: p
+                    .files
+                    .into_iter()
+                    .map(|(id, name)| SharedFileEntry {
+                        url: url(ctx, &format!("{page}/file?report={id}")),
+                        report_id: ID(id),
+                        report_name: name,
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+
     /// What a recipient's password must satisfy.
     async fn password_rule(&self) -> &'static str {
         RecipientPassword::RULE
@@ -301,6 +337,26 @@ impl SharedReport {
             })
             .collect()
     }
+}
+
+/// A project a link to whole projects covers.
+#[derive(SimpleObject)]
+pub struct SharedProject {
+    pub id: ID,
+    pub name: String,
+    /// Its reports, when the link shares the dashboard.
+    pub reports: Vec<SharedReportEntry>,
+    /// The report files its scheduled tasks deliver, when the link shares them.
+    pub files: Vec<SharedFileEntry>,
+}
+
+/// A delivered file: the report file, made as the link's audience sees the report.
+#[derive(SimpleObject)]
+pub struct SharedFileEntry {
+    pub report_id: ID,
+    pub report_name: String,
+    /// `GET` it with the link's session (`/s/v/LINK/file?report=ID`).
+    pub url: String,
 }
 
 #[derive(SimpleObject)]

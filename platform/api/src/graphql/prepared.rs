@@ -22,10 +22,11 @@ use std::sync::{Arc, Mutex};
 use async_graphql::Response;
 use async_graphql::parser::types::ExecutableDocument;
 
-use super::refusals::{self, Operation};
+use super::refusals;
 use super::{AuthState, IntrospectionAllowed, Limits, VitrineSchema, build, finish_response};
 use crate::RequestMeta;
 use crate::services::Services;
+use vitrine_query_limits::Operation;
 use vitrine_query_limits::{check_shape, check_text_nesting, check_variable_nesting, introspects};
 
 /// Documents kept at most; past it the cache starts over, so a client sending endless
@@ -87,7 +88,7 @@ impl PreparedSchema {
         // A mutation's refusals are audited after it ran, as the caller who asked: only
         // then are the caller and the request's origin kept for it.
         let audit_as = checked.as_ref().and_then(|c| {
-            refusals::mutation_fields(&c.operations, request.operation_name.as_deref())
+            vitrine_query_limits::mutation_fields(&c.operations, request.operation_name.as_deref())
                 .map(|fields| (fields.clone(), auth.clone(), meta.clone()))
         });
         let mut request = request
@@ -139,7 +140,7 @@ impl Documents {
         check_shape(&doc, max_aliases).ok()?;
         let checked = Arc::new(Checked {
             introspects: introspects(&doc),
-            operations: refusals::operations(&doc),
+            operations: vitrine_query_limits::operations(&doc),
             doc,
         });
         let mut docs = docs();

@@ -14,7 +14,7 @@ use crate::GqlResult;
 
 type R<T> = async_graphql::Result<T>;
 use crate::services::{
-    LinkOp, NewShareLink, Services, ShareLinkChange, SharePolicy as ServicePolicy,
+    LinkOp, NewCoverage, NewShareLink, Services, ShareLinkChange, SharePolicy as ServicePolicy,
 };
 
 #[derive(Default)]
@@ -76,11 +76,20 @@ impl SharingMutation {
         input: CreateShareLinkInput,
     ) -> R<ShareLinkCreated> {
         let (s, c) = on(ctx, Services::sharing)?;
+        let ids = |l: Vec<ID>| l.into_iter().map(|i| i.0).collect();
+        let coverage = NewCoverage::from_parts(
+            input.project_id.map(|p| p.0),
+            input.project_ids.map(ids),
+            input.folder_id.map(|f| f.0),
+            input.recursive,
+        )
+        .gql()?;
         let created = s
             .create_share_link(
                 c,
                 NewShareLink {
-                    project_uid: input.project_id.0,
+                    coverage,
+                    content: input.content.map(Into::into),
                     report_uid: input.report_id.map(|r| r.0),
                     tab: input.tab,
                     kind: LinkKind::from(input.kind),

@@ -229,7 +229,15 @@ pub struct ShareLink {
     pub kind: ShareLinkKind,
     pub state: ShareLinkState,
     pub label: String,
-    pub project_id: ID,
+    /// The link's project (the first of several); null for a folder's link.
+    pub project_id: Option<ID>,
+    /// Every project a link to several projects lists.
+    pub project_ids: Vec<ID>,
+    /// The folder whose projects the link shows.
+    pub folder_id: Option<ID>,
+    pub recursive: bool,
+    /// What a link to whole projects shows outsiders.
+    pub content: Option<LinkContent>,
     /// Null for a link to the whole project.
     pub report_id: Option<ID>,
     /// Set for a link to one tab.
@@ -268,7 +276,11 @@ impl From<ShareLinkRecord> for ShareLink {
             kind: r.kind.into(),
             state,
             label: r.label,
-            project_id: ID(r.project_uid.into()),
+            project_id: (!r.project_uid.is_empty()).then(|| ID(r.project_uid.into())),
+            project_ids: r.projects.into_iter().map(|p| ID(p.into())).collect(),
+            recursive: r.folder.as_ref().is_some_and(|f| f.recursive),
+            folder_id: r.folder.map(|f| ID(f.uid.into())),
+            content: r.content.map(Into::into),
             report_id: r.report_uid.map(|u| ID(u.into())),
             tab: r.tab,
             rights: r.rights.into(),
@@ -427,7 +439,18 @@ impl From<RecipientInput> for NewRecipient {
 
 #[derive(InputObject)]
 pub struct CreateShareLinkInput {
-    pub project_id: ID,
+    /// The project; or `projectIds` (several), or `folderId` (every project in it).
+    pub project_id: Option<ID>,
+    /// Several projects (public and recipients links with `content`).
+    pub project_ids: Option<Vec<ID>>,
+    /// Every project of a folder, read at each visit (with `content`).
+    pub folder_id: Option<ID>,
+    /// With `folderId`: its sub-folders' projects too.
+    #[graphql(default)]
+    pub recursive: bool,
+    /// What a public or recipients link to whole projects shows: their dashboard, their
+    /// delivered files, or both (never their workflow).
+    pub content: Option<LinkContent>,
     /// Link one report; absent, the link opens the whole project.
     pub report_id: Option<ID>,
     /// Link one tab of the report.
@@ -487,31 +510,45 @@ pub struct LinkDelivery {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<crate::services::records::TaskRecord> for LinkDelivery {
-    fn from(t: crate::services::records::TaskRecord) -> Self {
-        use vitrine_core::task::{Action, Trigger};
-        let (cron, time_zone) = match t.spec.trigger {
-            Trigger::Cron { cron, time_zone } => (cron, time_zone),
-            _ => Default::default(),
-        };
-        let (report, csv, subject) = match t.spec.actions.into_iter().next() {
-            Some(Action::Deliver {
-                report,
-                csv,
-                subject,
-                ..
-            }) => (report, csv, subject),
-            _ => Default::default(),
-        };
+impl From<crate::services::LinkDeliveryView> for LinkDelivery {
+    fn from(d: crate::services::LinkDeliveryView) -> Self {
+        let (id, report_id) = (ID(d.uid), ID(d.report_uid));
+        let (cron, time_zone, csv, subject) = (d.cron, d.time_zone, d.csv, d.subject);
         LinkDelivery {
-            id: ID(t.uid.into()),
-            report_id: ID(report),
+            id,
+            report_id,
             cron,
             time_zone,
             csv,
             subject,
-            next_run_at: (!t.paused).then_some(t.next_fire_ms).flatten().map(time),
-            created_at: time(t.created_ms),
+            next_run_at: d.next_fire_ms.map(time),
+            created_at: time(d.created_ms),
         }
+    }
+}
+
+/// What a public or recipients link to whole projects shows.
+#[derive(SimpleObject, InputObject, Clone, Copy)]
+#[graphql(input_name = "LinkContentInput")]
+pub struct LinkContent {
+    /// Every report of the projects, interactively.
+    #[graphql(default)]
+    pub dashboard: bool,
+    /// The report files of the reports their scheduled tasks deliver.
+    #[graphql(default)]
+    pub files: bool,
+}
+
+impl From<vitrine_core::LinkContent> for LinkContent {
+    fn from(c: vitrine_core::LinkContent) -> Self {
+        let (dashboard, files) = (c.dashboard, c.files);
+        LinkContent { dashboard, files }
+    }
+}
+
+impl From<LinkContent> for vitrine_core::LinkContent {
+    fn from(c: LinkContent) -> Self {
+        let (dashboard, files) = (c.dashboard, c.files);
+        vitrine_core::LinkContent { dashboard, files }
     }
 }

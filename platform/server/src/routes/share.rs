@@ -215,6 +215,40 @@ pub async fn download(
     result.map(private).unwrap_or_else(|e| fail(&e))
 }
 
+#[derive(Debug, Deserialize)]
+pub struct FileParams {
+    report: String,
+}
+
+/// `GET /s/v/LINK/file?report=ID`: a delivered file of a link sharing projects'
+/// delivered files, made as the link's audience sees the report.
+#[handler]
+pub async fn delivered_file(
+    req: &Request,
+    Path(link): Path<String>,
+    Query(p): Query<FileParams>,
+    state: Data<&Arc<AppState>>,
+) -> Response {
+    let a = match access(&state, req, &link).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let sharing = state.services.sharing();
+    match sharing.share_delivered_file(&a, &p.report).await {
+        Ok(f) => private(
+            Response::builder()
+                .status(StatusCode::OK)
+                .content_type("text/html; charset=utf-8")
+                .header(
+                    "content-disposition",
+                    format!("attachment; filename=\"{}\"", f.filename),
+                )
+                .body(f.html),
+        ),
+        Err(e) => fail(&e),
+    }
+}
+
 pub(super) fn require_write_header(req: &Request) -> Result<(), ApiError> {
     if req.header(SHARE_WRITE_HEADER) == Some("1") {
         Ok(())

@@ -495,6 +495,20 @@ impl Data {
     }
 }
 
+/// Parameters as a client lists them, each name once.
+pub fn parameter_map(list: Vec<(String, String)>) -> ApiResult<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (name, value) in list {
+        if out.contains_key(&name) {
+            return Err(ApiError::invalid(format!(
+                "parameters: `{name}` is given twice"
+            )));
+        }
+        out.insert(name, value);
+    }
+    Ok(out)
+}
+
 fn check_parameters(values: &BTreeMap<String, String>) -> ApiResult<()> {
     if values.len() > MAX_PARAMETERS {
         return Err(ApiError::invalid(format!(

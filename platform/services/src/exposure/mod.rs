@@ -62,10 +62,9 @@ impl Exposures {
     ) -> ApiResult<Vec<(ShareLinkRecord, Vec<Exposure>)>> {
         let now = now_ms();
         // Pinned links keep showing their pinned version: an edit does not reach them.
-        let links: Vec<ShareLinkRecord> = self
-            .store
-            .share_links_of_report(&report.uid)
-            .await?
+        let mut links = self.store.share_links_of_report(&report.uid).await?;
+        links.extend(self.dashboard_links(&report.project_uid).await?);
+        let links: Vec<ShareLinkRecord> = links
             .into_iter()
             .filter(|l| {
                 l.kind.reaches_outsiders() && !l.state(now).is_final() && l.pinned.is_none()
@@ -85,6 +84,34 @@ impl Exposures {
         }
         self.refuse_if_policy(&report.project_uid, &out).await?;
         Ok(out)
+    }
+
+    /// Links to whole projects whose dashboard shows the project's reports.
+    async fn dashboard_links(
+        &self,
+        project_uid: &vitrine_core::ProjectId,
+    ) -> ApiResult<Vec<ShareLinkRecord>> {
+        let Some(project) = self.store.project(project_uid).await? else {
+            return Ok(Vec::new());
+        };
+        let mut chain = vec![project.folder_uid.clone()];
+        while let Some(parent) = match chain.last() {
+            Some(f) => self.store.folder(f).await?.and_then(|f| f.parent_uid),
+            None => None,
+        } {
+            if chain.contains(&parent) || chain.len() > 64 {
+                break;
+            }
+            chain.push(parent);
+        }
+        let links = self.store.dashboard_links_of(project_uid, &chain).await?;
+        Ok(links
+            .into_iter()
+            .filter(|l| match &l.folder {
+                Some(f) => f.recursive || f.uid == project.folder_uid,
+                None => true,
+            })
+            .collect())
     }
 
     /// The same check for a change of the link itself (pinning it anew, or letting it

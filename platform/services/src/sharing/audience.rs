@@ -116,18 +116,25 @@ impl Sharing {
         let Some(values) = &link.attributes else {
             return Ok(Vec::new());
         };
-        let rules = self.data.rules_of(&link.project_uid).await?;
-        Ok(rules
-            .into_iter()
-            .flat_map(|(dataset, rules)| {
+        let mut out = Vec::new();
+        for p in self.visit_projects(&link).await? {
+            let rules = self.data.rules_of(&p.uid).await?;
+            let filters = rules.into_iter().flat_map(|(dataset, rules)| {
                 rules.into_iter().map(move |r| FilterInForce {
                     dataset: dataset.clone(),
                     values: values.get(&r.attribute).cloned().unwrap_or_default(),
                     column: r.column,
                     attribute: r.attribute,
                 })
-            })
-            .collect())
+            });
+            // Projects sharing a dataset name and rule show it once.
+            for f in filters {
+                if !out.contains(&f) {
+                    out.push(f);
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

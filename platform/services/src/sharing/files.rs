@@ -52,10 +52,10 @@ impl Sharing {
             LinkState::Active | LinkState::Locked => {}
             other => return Err(gone(&format!("the link is {}", other.as_str()))),
         }
-        let project = self
-            .store
-            .project(&link.project_uid)
-            .await?
+        let projects = self.visit_projects(&link).await?;
+        let project = projects
+            .first()
+            .cloned()
             .ok_or_else(|| gone("the project no longer exists"))?;
         let mut creator = self
             .live_creator(&link)
@@ -71,6 +71,7 @@ impl Sharing {
         Ok(ShareAccess {
             link,
             project,
+            projects,
             recipient: Some(r),
             session_hash: None,
             user: None,
@@ -84,13 +85,14 @@ impl Sharing {
         })
     }
 
-    /// The report a visit shows (the link's own, or `report_uid` of a project link) by
-    /// uid and name.
+    /// The report a visit shows: the link's own, or `report_uid` among those a link to
+    /// whole projects covers.
     pub async fn shared_report_of(
         &self,
         a: &ShareAccess,
         report_uid: Option<&str>,
-    ) -> ApiResult<(vitrine_core::ReportId, String)> {
+    ) -> ApiResult<vitrine_storage::ReportRecord> {
+        let a = &*self.rebase(a, report_uid).await?;
         if let (Some(own), Some(asked)) = (&a.link.report_uid, report_uid)
             && own != asked
         {
@@ -99,7 +101,7 @@ impl Sharing {
             ));
         }
         let (report, _, _) = self.shared_report(a, report_uid).await?;
-        Ok((report.uid, report.name))
+        Ok(report)
     }
 
     /// The report file of a shared report as the visitor sees it (filters at their
@@ -112,7 +114,49 @@ impl Sharing {
         csv: bool,
         password: Option<Password>,
     ) -> ApiResult<SharedFile> {
+        let a = &*self.rebase(a, report_uid).await?;
         let (report, def, _) = self.shared_report(a, report_uid).await?;
+        let action = AuditAction::ShareDeliverySend;
+        self.report_file_for(a, report, def, csv, password, action)
+            .await
+    }
+
+    /// A delivered file of a link sharing projects' delivered files: the report file of
+    /// a report scheduled tasks deliver, made as the link's audience sees it. The link's
+    /// content is the right to it; the project's download ability still applies.
+    pub async fn share_delivered_file(
+        &self,
+        a: &ShareAccess,
+        report_uid: &str,
+    ) -> ApiResult<SharedFile> {
+        let a = self.rebase(a, Some(report_uid)).await?;
+        if !a.link.content.is_some_and(|c| c.files) {
+            return Err(ApiError::forbidden(
+                "this link does not share delivered files",
+            ));
+        }
+        let report = self
+            .scheduled_reports(&a.project)
+            .await?
+            .into_iter()
+            .find(|r| r.uid == report_uid)
+            .ok_or_else(|| ApiError::not_found("delivered file"))?;
+        let mut a = a.into_owned();
+        a.rights.download = true;
+        let def = report.definition.clone();
+        self.report_file_for(&a, report, def, false, None, AuditAction::ShareDownload)
+            .await
+    }
+
+    async fn report_file_for(
+        &self,
+        a: &ShareAccess,
+        report: vitrine_storage::ReportRecord,
+        def: vitrine_engine::report::ReportDefinition,
+        csv: bool,
+        password: Option<Password>,
+        action: AuditAction,
+    ) -> ApiResult<SharedFile> {
         let (grant, ctx) = self.link_grant(a).await?;
         if !a.rights.download {
             return Err(ApiError::forbidden("this link does not allow downloads"));
@@ -143,13 +187,7 @@ impl Sharing {
             tiles,
         };
         let html = report_file_page(content, password).await?;
-        let mut event = share_event(
-            &a.link,
-            a.recipient.as_ref(),
-            AuditAction::ShareDeliverySend,
-            &a.meta,
-            who,
-        );
+        let mut event = share_event(&a.link, a.recipient.as_ref(), action, &a.meta, who);
         event.detail = format!("report:{} {}", report.uid, event.detail);
         self.audit.append(event).await?;
         Ok(SharedFile {

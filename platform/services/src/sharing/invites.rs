@@ -55,6 +55,16 @@ impl Sharing {
         {
             return Ok(report.name);
         }
+        if let Some(f) = &link.folder {
+            let folder = self.store.folder(&f.uid).await?;
+            return Ok(folder.map_or_else(
+                || "a folder".into(),
+                |f| format!("the projects of {}", f.name),
+            ));
+        }
+        if link.projects.len() > 1 {
+            return Ok(format!("{} projects", link.projects.len()));
+        }
         let project = self.store.project(&link.project_uid).await?;
         Ok(project.map(|p| p.name).unwrap_or_else(|| "a report".into()))
     }

@@ -32,9 +32,7 @@ impl Sharing {
             |l: &ShareLinkRecord| &l.uid,
             |l| {
                 (admin
-                    || self
-                        .authz
-                        .effective_role(caller, &crate::directory::project_obj(&l.project_uid))
+                    || self.authz.effective_role(caller, &Self::managed_object(&l))
                         >= vitrine_core::Role::Manager)
                     .then_some(l)
             },
@@ -55,8 +53,10 @@ impl Sharing {
             Some(_) => vec![self.link_definition(link).await?],
             None => {
                 let mut out = Vec::new();
-                for r in self.store.reports(&link.project_uid).await? {
-                    out.push(r.definition.clone());
+                for p in self.visit_projects(link).await? {
+                    for r in self.store.reports(&p.uid).await? {
+                        out.push(r.definition.clone());
+                    }
                 }
                 out
             }

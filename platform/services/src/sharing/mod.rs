@@ -9,6 +9,8 @@
 
 mod access_log;
 mod audience;
+mod coverage;
+mod create;
 mod files;
 mod invites;
 mod ledger;
@@ -18,19 +20,18 @@ mod view;
 pub(crate) mod visit;
 mod warnings;
 
-use std::collections::BTreeSet;
 use vitrine_core::AuditAction;
 
-use vitrine_authz::Action;
-use vitrine_core::{ErrorCode, LinkKind, LinkRights, LinkState, LinkTarget, check_kind_target};
-use vitrine_storage::{ShareLinkRecord, ShareRecipientRecord, new_uid, now_ms};
+use vitrine_core::{ErrorCode, LinkRights, LinkState, LinkTarget};
+use vitrine_storage::{ShareLinkRecord, ShareRecipientRecord, now_ms};
 
 pub use crate::exposure::SharePolicy;
 pub use access_log::AccessLog;
 pub use audience::{AttributeInput, FilterInForce};
+pub use coverage::{MAX_LINK_PROJECTS, NewCoverage, SharedProject};
+pub use create::NewShareLink;
 pub use files::SharedFile;
 pub use recipients::NewRecipient;
-use recipients::new_recipient;
 pub use view::ShareView;
 pub use visit::{ShareAccess, ShareOpened, SharePage, link_gone_error};
 
@@ -44,7 +45,6 @@ use crate::caller::Caller;
 use crate::commits::Commits;
 use crate::exposure::Exposures;
 use crate::ratelimit::{AttemptLimiter, LimitPolicy, limits};
-use crate::secrets::{new_token, token_hash};
 use crate::{ApiError, ApiResult, Audit, Data, Directory, Identity};
 
 /// Wrong passwords after which a recipients link locks until a manager unlocks it.
@@ -128,26 +128,6 @@ impl Sharing {
     }
 }
 
-/// A new link as a manager asks for it.
-#[derive(Debug, Clone)]
-pub struct NewShareLink {
-    pub project_uid: String,
-    pub report_uid: Option<String>,
-    pub tab: Option<String>,
-    pub kind: LinkKind,
-    pub label: Option<String>,
-    pub rights: LinkRights,
-    pub expires_ms: Option<i64>,
-    pub recipients: Vec<NewRecipient>,
-    /// Show the report as it is now, not its later versions.
-    pub pinned: bool,
-    /// Show the report as this revision (uid) held it; implies `pinned`.
-    pub pinned_revision: Option<String>,
-    /// The attribute values the audience's rows are selected with (public and recipients
-    /// links); the creator's when absent.
-    pub attributes: Option<audience::AttributeInput>,
-}
-
 /// A change to a link; `None` leaves a field alone.
 #[derive(Debug, Clone, Default)]
 pub struct ShareLinkChange {
@@ -196,7 +176,7 @@ pub fn link_state(l: &ShareLinkRecord, now: i64) -> LinkState {
     l.state(now)
 }
 
-fn check_label(raw: Option<&str>) -> ApiResult<String> {
+pub(super) fn check_label(raw: Option<&str>) -> ApiResult<String> {
     match raw.map(str::trim) {
         None | Some("") => Ok(String::new()),
         Some(l) => Ok(vitrine_core::Name::parse("label", l)?.into_inner()),
@@ -205,7 +185,7 @@ fn check_label(raw: Option<&str>) -> ApiResult<String> {
 
 /// A pinned link shows a fixed version of one report, so it opens a report or a tab and
 /// carries no edit right (an edit could not be shown through it).
-fn check_pin(pinned: bool, target: &LinkTarget, rights: &LinkRights) -> ApiResult<()> {
+pub(super) fn check_pin(pinned: bool, target: &LinkTarget, rights: &LinkRights) -> ApiResult<()> {
     if !pinned {
         return Ok(());
     }
@@ -222,7 +202,7 @@ fn check_pin(pinned: bool, target: &LinkTarget, rights: &LinkRights) -> ApiResul
     Ok(())
 }
 
-fn check_expiry(expires_ms: Option<i64>) -> ApiResult<()> {
+pub(super) fn check_expiry(expires_ms: Option<i64>) -> ApiResult<()> {
     if expires_ms.is_some_and(|e| e <= now_ms()) {
         return Err(ApiError::invalid("expiresAt: must be in the future"));
     }
@@ -241,166 +221,13 @@ impl Sharing {
             .share_link(uid)
             .await?
             .ok_or_else(|| ApiError::not_found("share link"))?;
-        self.directory
-            .project_for(caller, &link.project_uid, Action::Manage)
+        self.check_manages(caller, &link)
             .await
             .map_err(|e| match e.code {
                 ErrorCode::NotFound => ApiError::not_found("share link"),
                 _ => e,
             })?;
         Ok(link)
-    }
-
-    /// Checks that the report (and tab) belong to the project.
-    async fn check_target(
-        &self,
-        project_uid: &vitrine_core::ProjectId,
-        target: &LinkTarget,
-    ) -> ApiResult<()> {
-        let Some(report_uid) = target.report() else {
-            return Ok(());
-        };
-        let report = self
-            .store
-            .report(&vitrine_core::ReportId::from(report_uid))
-            .await?
-            .filter(|r| r.project_uid == project_uid)
-            .ok_or_else(|| ApiError::invalid("reportId: no such report in this project"))?;
-        if let Some(tab) = target.tab() {
-            let def = report.definition.clone();
-            if !def.tabs.iter().any(|t| t.id == tab) {
-                return Err(ApiError::invalid(format!(
-                    "tab: report `{}` has no tab `{tab}`",
-                    report.name
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    pub async fn create_share_link(
-        &self,
-        caller: &Caller,
-        new: NewShareLink,
-    ) -> ApiResult<CreatedShareLink> {
-        caller.require_write()?;
-        self.directory
-            .project_for(
-                caller,
-                &vitrine_core::ProjectId::from(&new.project_uid),
-                Action::Manage,
-            )
-            .await?;
-        let target = match (&new.report_uid, &new.tab) {
-            (None, Some(_)) => return Err(ApiError::invalid("tab: needs reportId")),
-            (None, None) => LinkTarget::Project,
-            (Some(r), None) => LinkTarget::Report { report: r.clone() },
-            (Some(r), Some(t)) => LinkTarget::Tab {
-                report: r.clone(),
-                tab: t.clone(),
-            },
-        };
-        check_kind_target(new.kind, &target)?;
-        new.rights.check(new.kind, &target)?;
-        check_expiry(new.expires_ms)?;
-        let pin = new.pinned || new.pinned_revision.is_some();
-        check_pin(pin, &target, &new.rights)?;
-        self.check_target(&vitrine_core::ProjectId::from(&new.project_uid), &target)
-            .await?;
-        match (new.kind, new.recipients.is_empty()) {
-            (LinkKind::Recipients, true) => {
-                return Err(ApiError::invalid(
-                    "recipients: a recipients link needs at least one recipient",
-                ));
-            }
-            (LinkKind::Recipients, false) | (_, true) => {}
-            (_, false) => {
-                return Err(ApiError::invalid(
-                    "recipients: only a recipients link has recipients",
-                ));
-            }
-        }
-        let uid = new_uid();
-        let mut recipients = Vec::new();
-        let mut tokens = Vec::new();
-        let mut emails = BTreeSet::new();
-        for (i, r) in new.recipients.iter().enumerate() {
-            let (rec, token) = new_recipient(&vitrine_core::LinkId::from(&uid), r, i)?;
-            if !emails.insert(rec.email.clone()) {
-                return Err(ApiError::invalid(format!(
-                    "recipients[{i}].email: {} is listed twice",
-                    rec.email
-                )));
-            }
-            recipients.push(rec);
-            tokens.push(token);
-        }
-        let pinned = match (&new.report_uid, pin) {
-            (Some(r), true) => Some(
-                self.pin_report(
-                    &vitrine_core::ReportId::from(r),
-                    new.pinned_revision.as_deref(),
-                )
-                .await?,
-            ),
-            _ => None,
-        };
-        let attributes = audience::new_link_attributes(new.kind, new.attributes, caller.user())?;
-        let public_token = (new.kind == LinkKind::Public).then(|| new_token("vts"));
-        let now = now_ms();
-        let link = ShareLinkRecord {
-            uid: uid.clone().into(),
-            project_uid: new.project_uid.clone().into(),
-            kind: new.kind,
-            report_uid: new.report_uid.clone().map(Into::into),
-            tab: new.tab.clone(),
-            label: check_label(new.label.as_deref())?,
-            rights: new.rights,
-            expires_ms: new.expires_ms,
-            token_hash: public_token.as_deref().map(token_hash),
-            created_by: caller.uid().into(),
-            created_ms: now,
-            updated_ms: now,
-            paused: false,
-            revoked_ms: None,
-            locked_ms: None,
-            failures: 0,
-            last_access_ms: None,
-            access_count: 0,
-            warnings: Vec::new(),
-            pinned,
-            attributes,
-        };
-        self.store.insert_share_link(&link, &recipients).await?;
-        self.audit
-            .record(
-                caller,
-                AuditAction::ShareLinkCreate,
-                &format!("share_link:{uid}"),
-                "ok",
-                &format!("{} link, {} recipient(s)", link.kind, recipients.len()),
-            )
-            .await?;
-        let invites = recipients.iter().cloned().zip(tokens.iter().cloned());
-        self.send_invitations(caller, &link, invites.collect())
-            .await?;
-        let path = match &public_token {
-            Some(t) => format!("/s/{t}"),
-            None => link_path(&uid),
-        };
-        let invitations = recipients
-            .into_iter()
-            .zip(tokens)
-            .map(|(r, t)| Invitation {
-                recipient: Some(r),
-                path: format!("/s/{t}"),
-            })
-            .collect();
-        Ok(CreatedShareLink {
-            link,
-            path,
-            invitations,
-        })
     }
 
     pub async fn share_link_for(&self, caller: &Caller, uid: &str) -> ApiResult<ShareLinkRecord> {

@@ -54,6 +54,11 @@ impl Sharing {
         a: &ShareAccess,
         report_uid: Option<&str>,
     ) -> ApiResult<(ReportRecord, ReportDefinition, bool)> {
+        if a.link.content.is_some_and(|c| !c.dashboard) {
+            return Err(ApiError::forbidden(
+                "this link shares delivered files only; download them from its list",
+            ));
+        }
         let uid: vitrine_core::ReportId = match (&a.link.report_uid, report_uid) {
             (Some(r), _) => r.clone(),
             (None, Some(r)) => r.into(),
@@ -98,6 +103,7 @@ impl Sharing {
         a: &ShareAccess,
         report_uid: Option<&str>,
     ) -> ApiResult<ShareView> {
+        let a = &*self.rebase(a, report_uid).await?;
         let (report, definition, own_copy) = self.shared_report(a, report_uid).await?;
         let reports = match a.link.report_uid {
             Some(_) => Vec::new(),
@@ -145,6 +151,7 @@ impl Sharing {
         tab: Option<&str>,
         state: &FilterState,
     ) -> ApiResult<Vec<(String, ApiResult<Arc<QueryResult>>)>> {
+        let a = &*self.rebase(a, report_uid).await?;
         let (report, def, _) = self.shared_report(a, report_uid).await?;
         check_state(&def, state)?;
         let tab = match tab {
@@ -191,6 +198,7 @@ impl Sharing {
         report_uid: Option<&str>,
         filter_id: &str,
     ) -> ApiResult<Vec<Value>> {
+        let a = &*self.rebase(a, report_uid).await?;
         let (_, def, _) = self.shared_report(a, report_uid).await?;
         let (grant, ctx) = self.link_grant(a).await?;
         self.data
@@ -249,6 +257,7 @@ impl Sharing {
         drill: Option<&[(String, Value)]>,
         download: bool,
     ) -> ApiResult<(ReportRecord, Arc<QueryResult>)> {
+        let a = &*self.rebase(a, report_uid).await?;
         let (report, def, _) = self.shared_report(a, report_uid).await?;
         check_state(&def, state)?;
         // Refused before the tile is looked up, so a refusal tells nothing about it.

@@ -60,7 +60,11 @@ pub enum SharePage {
 #[derive(Debug, Clone)]
 pub struct ShareAccess {
     pub link: ShareLinkRecord,
+    /// The project the visit stands on: the link's, or (links to whole projects) one of
+    /// those it covers.
     pub project: ProjectRecord,
+    /// Every project the link covers that its creator can still see.
+    pub projects: Vec<ProjectRecord>,
     pub recipient: Option<ShareRecipientRecord>,
     pub session_hash: Option<String>,
     /// The signed-in user (private and authenticated links).
@@ -286,7 +290,10 @@ impl Sharing {
             LinkState::Paused => return Ok(gone("paused")),
             LinkState::Active | LinkState::Locked => {}
         }
-        let Some(project) = self.store.project(&link.project_uid).await? else {
+        // A link to whole projects stands on the first one it covers; each view moves it
+        // to the project of the report asked for (see `coverage`).
+        let projects = self.visit_projects(&link).await?;
+        let Some(project) = projects.first().cloned() else {
             return Ok(gone("unknown"));
         };
         let session = match session_token {
@@ -300,6 +307,7 @@ impl Sharing {
         let base = |scope_user: UserRecord, role: Role, rights: LinkRights| ShareAccess {
             link: link.clone(),
             project: project.clone(),
+            projects: projects.clone(),
             recipient: None,
             session_hash: session.as_ref().map(|s| s.hash.clone()),
             user: None,
@@ -411,6 +419,10 @@ impl Sharing {
         let Some(u) = self.store.user(&link.created_by).await? else {
             return Ok(None);
         };
+        if link.content.is_some() {
+            // Each covered project was checked against the creator's role already.
+            return Ok((!u.disabled).then_some(u));
+        }
         let role = self
             .authz
             .effective_role(&u.uid, &crate::directory::project_obj(&link.project_uid));

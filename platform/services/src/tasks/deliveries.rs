@@ -37,6 +37,48 @@ pub struct NewLinkDelivery {
     pub subject: Option<String>,
 }
 
+/// A recipient's delivery as they see it.
+#[derive(Debug, Clone)]
+pub struct LinkDeliveryView {
+    pub uid: String,
+    pub report_uid: String,
+    pub cron: String,
+    pub time_zone: String,
+    pub csv: bool,
+    pub subject: Option<String>,
+    /// The next firing; none while the link's owner has it paused.
+    pub next_fire_ms: Option<i64>,
+    pub created_ms: i64,
+}
+
+impl From<TaskRecord> for LinkDeliveryView {
+    fn from(t: TaskRecord) -> Self {
+        let (cron, time_zone) = match t.spec.trigger {
+            Trigger::Cron { cron, time_zone } => (cron, time_zone),
+            _ => Default::default(),
+        };
+        let (report_uid, csv, subject) = match t.spec.actions.into_iter().next() {
+            Some(Action::Deliver {
+                report,
+                csv,
+                subject,
+                ..
+            }) => (report, csv, subject),
+            _ => Default::default(),
+        };
+        LinkDeliveryView {
+            uid: t.uid.into(),
+            report_uid,
+            cron,
+            time_zone,
+            csv,
+            subject,
+            next_fire_ms: (!t.paused).then_some(t.next_fire_ms).flatten(),
+            created_ms: t.created_ms,
+        }
+    }
+}
+
 /// The recipient of a visit that may schedule deliveries.
 fn scheduling_recipient(a: &ShareAccess) -> ApiResult<&ShareRecipientRecord> {
     match &a.recipient {
@@ -53,19 +95,21 @@ impl Tasks {
         &self,
         a: &ShareAccess,
         new: NewLinkDelivery,
-    ) -> ApiResult<TaskRecord> {
+    ) -> ApiResult<LinkDeliveryView> {
         let r = scheduling_recipient(a)?;
-        let (report_uid, report_name) = self
+        let report = self
             .sharing
             .shared_report_of(a, new.report_uid.as_deref())
             .await?;
+        let (report_uid, report_name) = (report.uid, report.name);
         let spec = TaskSpec {
             trigger: Trigger::Cron {
                 cron: new.cron,
                 time_zone: new.time_zone,
             },
+            // The report's own project: a link to several projects covers it.
             target: Target::Project {
-                project: a.project.uid.to_string(),
+                project: report.project_uid.to_string(),
             },
             actions: vec![Action::Deliver {
                 report: report_uid.to_string(),
@@ -128,11 +172,16 @@ impl Tasks {
         }
         self.audit_link_delivery(a, AuditAction::ShareDeliveryCreate, &task)
             .await?;
-        Ok(task)
+        Ok(task.into())
     }
 
     /// The deliveries the visiting recipient scheduled (none for other visitors).
-    pub async fn link_deliveries(&self, a: &ShareAccess) -> ApiResult<Vec<TaskRecord>> {
+    pub async fn link_deliveries(&self, a: &ShareAccess) -> ApiResult<Vec<LinkDeliveryView>> {
+        let list = self.recipient_deliveries(a).await?;
+        Ok(list.into_iter().map(Into::into).collect())
+    }
+
+    async fn recipient_deliveries(&self, a: &ShareAccess) -> ApiResult<Vec<TaskRecord>> {
         match &a.recipient {
             Some(r) => Ok(self.store.recipient_tasks(&r.uid).await?),
             None => Ok(Vec::new()),
@@ -141,7 +190,7 @@ impl Tasks {
 
     /// Cancels one of the visiting recipient's deliveries; another's is not found.
     pub async fn cancel_link_delivery(&self, a: &ShareAccess, uid: &str) -> ApiResult<()> {
-        let mine = self.link_deliveries(a).await?;
+        let mine = self.recipient_deliveries(a).await?;
         let task = mine
             .into_iter()
             .find(|t| t.uid == uid)
@@ -209,10 +258,8 @@ impl Tasks {
         else {
             return Err(ApiError::invalid("a recipient's task only delivers"));
         };
+        // The link must still cover the report's project (checked when the file is made).
         let a = self.sharing.recipient_access(recipient_uid).await?;
-        if a.project.uid != p.record.uid {
-            return Err(ApiError::forbidden("the link no longer shows this project"));
-        }
         let file = self
             .sharing
             .share_report_file(&a, Some(report), *csv, None::<Password>)

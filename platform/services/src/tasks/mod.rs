@@ -37,7 +37,7 @@ use crate::{ApiError, ApiResult};
 use crate::{Audit, Data, Directory, Versions};
 
 pub use crate::mail::{MAIL_DEFAULT_FROM, MailConfig};
-pub use deliveries::{MAX_DELIVERIES_PER_RECIPIENT, NewLinkDelivery};
+pub use deliveries::{LinkDeliveryView, MAX_DELIVERIES_PER_RECIPIENT, NewLinkDelivery};
 pub use runs::{TaskJobs, TaskRunView};
 
 /// Everything a task owner sends when saving a task.

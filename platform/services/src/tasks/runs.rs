@@ -269,7 +269,7 @@ impl Tasks {
                     .folder(&vitrine_core::FolderId::from(folder))
                     .await?
                     .ok_or_else(|| ApiError::not_found("target folder"))?;
-                self.folder_projects(folder, *recursive).await?
+                self.directory.folder_projects(folder, *recursive).await?
             }
         };
         let mut out = Vec::new();
@@ -289,51 +289,6 @@ impl Tasks {
             }
         }
         out.sort_by(|a, b| a.record.name.cmp(&b.record.name));
-        Ok(out)
-    }
-
-    /// Uids of the projects in a folder, and in its sub-folders when `recursive`.
-    pub(crate) async fn folder_projects(
-        &self,
-        folder: &str,
-        recursive: bool,
-    ) -> ApiResult<Vec<String>> {
-        let mut folders = vec![folder.to_owned()];
-        if recursive {
-            let all = self.store.all_folders().await?;
-            let mut i = 0;
-            while i < folders.len() {
-                let parent = folders[i].clone();
-                folders.extend(
-                    all.iter()
-                        .filter(|f| f.parent_uid.as_deref() == Some(parent.as_str()))
-                        .map(|f| f.uid.to_string()),
-                );
-                i += 1;
-            }
-        }
-        let mut out = Vec::new();
-        for f in &folders {
-            let mut after = None;
-            loop {
-                let page = self
-                    .store
-                    .projects_page(
-                        Some(f),
-                        &PageRequest {
-                            after: after.clone(),
-                            first: super::super::SCAN_BATCH,
-                        },
-                    )
-                    .await?;
-                after = page.last().map(|p| p.uid.clone()).map(Into::into);
-                let done = page.len() < super::super::SCAN_BATCH;
-                out.extend(page.into_iter().map(|p| p.uid.into_string()));
-                if done {
-                    break;
-                }
-            }
-        }
         Ok(out)
     }
 
