@@ -186,6 +186,12 @@ async fn a_folder_link_shares_every_projects_dashboard_and_delivered_files() {
     let outside = format!("{}/file?report={outside_report}", page_of(&id));
     assert_eq!(v.get(&outside).await.status, 404);
 
+    // Its rights cannot grow into edits later either.
+    let update = "mutation($id:ID!,$i:UpdateShareLinkInput!){updateShareLink(id:$id,input:$i){id}}";
+    let vars = json!({"id": id, "i": {"rights": {"edit": true}}});
+    let r = s.gql(&sw.mona.auth, update, vars).await;
+    assert_eq!(code(&r), "INVALID_INPUT", "{r}");
+
     // The ledger says what the link covers and shows.
     let l = data(&s.gql(&sw.mona.auth, LEDGER, json!({"id": id})).await)["shareLink"].clone();
     assert_eq!(l["projectId"], Value::Null);

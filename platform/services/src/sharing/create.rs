@@ -170,7 +170,12 @@ impl Sharing {
                 AuditAction::ShareLinkCreate,
                 &format!("share_link:{uid}"),
                 "ok",
-                &format!("{} link, {} recipient(s)", link.kind, recipients.len()),
+                &format!(
+                    "{} link, {} recipient(s){}",
+                    link.kind,
+                    recipients.len(),
+                    covers(&link)
+                ),
             )
             .await?;
         let invites = recipients.iter().cloned().zip(tokens.iter().cloned());
@@ -194,4 +199,23 @@ impl Sharing {
             invitations,
         })
     }
+}
+
+/// What a link to whole projects covers and shows, for its audit event.
+fn covers(link: &ShareLinkRecord) -> String {
+    let Some(c) = &link.content else {
+        return String::new();
+    };
+    let scope = match (&link.folder, link.projects.len()) {
+        (Some(f), _) if f.recursive => format!("folder:{} and sub-folders", f.uid),
+        (Some(f), _) => format!("folder:{}", f.uid),
+        (None, 0) => format!("project:{}", link.project_uid),
+        (None, n) => format!("{n} projects"),
+    };
+    let what = match (c.dashboard, c.files) {
+        (true, true) => "dashboard and delivered files",
+        (true, false) => "dashboard",
+        _ => "delivered files",
+    };
+    format!(", {scope}: {what}")
 }

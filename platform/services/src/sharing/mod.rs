@@ -257,6 +257,9 @@ impl Sharing {
         }
         if let Some(r) = change.rights {
             r.check(link.kind, &link.target())?;
+            if let Some(c) = &link.content {
+                c.check(link.kind, &link.target(), &r)?;
+            }
             link.rights = r;
         }
         if let Some(e) = change.expires_ms {
