@@ -27,6 +27,10 @@ async fn admins_read_the_instance_log_as_a_project_and_nobody_else_does() {
     let id = project["id"].as_str().unwrap().to_owned();
     let again = s.gql(&admin.auth, INSTALL, json!({})).await;
     assert_eq!(data(&again)["installInstanceActivity"]["id"], id.as_str());
+    // Installing ran the workflow once: every dataset the report reads is published.
+    let q = "query($p:ID!){workflowRuns(projectId:$p,last:1){status blocks{block status error{message}}}}";
+    let first = data(&s.gql(&admin.auth, q, json!({"p": id})).await)["workflowRuns"][0].clone();
+    assert_eq!(first["status"], "succeeded", "{first}");
 
     // Some activity: a failed sign-in, and a task run.
     assert_eq!(s.login("eddy", "not the password").await.0, 401);

@@ -24,6 +24,14 @@ async fn more_projects(sw: &ShareWorld) -> (String, String, String) {
     (returns, returns_report, outside_report)
 }
 
+/// The names of the projects a `linkVisit` answer lists.
+fn names(visit: &Value) -> Vec<String> {
+    let list = visit["projects"].as_array().unwrap();
+    list.iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 async fn project_link(sw: &ShareWorld, who: &Actor, input: Value) -> Value {
     sw.s().gql(&who.auth, CREATE, json!({"i": input})).await
 }
@@ -107,13 +115,7 @@ async fn a_folder_link_shares_every_projects_dashboard_and_delivered_files() {
     v.open(made["url"].as_str().unwrap()).await;
     let visit = v.link_gql(&id, PROJECTS, json!({}), &["linkVisit"]).await;
     assert_eq!(visit.status, "OK", "{}", visit.text);
-    let names: Vec<&str> = visit.data["projects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["Returns", "Superstore"]);
+    assert_eq!(names(&visit.data), ["Returns", "Superstore"]);
     assert_eq!(
         visit.data["projects"][0]["reports"][0]["id"],
         returns_report
@@ -290,11 +292,5 @@ async fn a_files_link_to_several_projects_opens_no_dashboard() {
     let vars = json!({"s": mona_subject, "o": returns_subject});
     data(&s.gql(&sw.w.admin.auth, revoke, vars).await);
     let visit = ann.link_gql(&id, PROJECTS, json!({}), &["linkVisit"]).await;
-    let names: Vec<&str> = visit.data["projects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["Superstore"]);
+    assert_eq!(names(&visit.data), ["Superstore"]);
 }
