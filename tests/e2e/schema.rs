@@ -19,6 +19,43 @@ fn committed_sdl_matches_the_code() {
     );
 }
 
+/// docs/errors.md is the error-code catalogue, generated like the SDL: every code the
+/// API can answer, its HTTP status and meaning. Regenerate with `cargo run -- errors >
+/// docs/errors.md`.
+#[test]
+fn committed_error_catalogue_matches_the_code() {
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/errors.md"
+    ))
+    .expect("committed docs/errors.md");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .arg("errors")
+        .output()
+        .expect("run vitrine errors");
+    assert!(out.status.success());
+    let generated = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        committed == generated,
+        "docs/errors.md is out of date: run `cargo run -- errors > docs/errors.md`"
+    );
+    for code in vitrine_core::ErrorCode::ALL {
+        assert!(committed.contains(&format!("| `{}` |", code.as_str())));
+    }
+    // The schema names them all too, each with its meaning.
+    let sdl = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schema/graphql/vitrine.graphql"
+    ))
+    .unwrap();
+    let start = sdl.find("enum ErrorCode {").expect("ErrorCode in the SDL");
+    let block = &sdl[start..start + sdl[start..].find('}').unwrap()];
+    for code in vitrine_core::ErrorCode::ALL {
+        assert!(block.contains(&format!("\t{}\n", code.as_str())), "{code}");
+    }
+    assert!(block.contains("The caller is known but may not do this."));
+}
+
 /// Released versions of the plugin contract, with the SHA-256 of their frozen WIT. A
 /// released contract never changes (blocks built against it must keep running); a change
 /// belongs in a new version directory, added here when it is released.

@@ -1,182 +1,135 @@
 use std::fmt;
 
-/// The one catalogue of stable error codes. Clients match on these strings (GraphQL
-/// `extensions.code`, JSON `code` of HTTP routes); renaming one is a breaking change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    /// The request carries no valid credentials.
-    Unauthenticated,
-    /// The caller is known but may not do this.
-    Forbidden,
-    /// The object does not exist, or the caller may not know that it exists.
-    NotFound,
-    /// A field failed validation; the message names the field.
-    InvalidInput,
-    /// The object exists already (a slug, a username, a group name).
-    Conflict,
-    /// The change would break a rule of the permission model (the folder floor).
-    PolicyViolation,
-    /// An imported policy file is malformed or contradicts itself.
-    InvalidPolicy,
-    /// A folder still holds something and the caller did not ask to recurse.
-    NotEmpty,
-    /// Username or password is wrong (deliberately not saying which).
-    InvalidCredentials,
-    /// Too many attempts; retry later.
-    RateLimited,
-    /// A cookie-authenticated mutation without a matching CSRF token.
-    CsrfRejected,
-    /// The account is disabled.
-    AccountDisabled,
-    /// The API token was revoked or expired, or is read-only and the request writes.
-    TokenRejected,
-    /// The instance has no administrator yet, or has one already (setup flow).
-    SetupState,
-    /// A GraphQL request exceeds depth, complexity, alias, batch or size limits.
-    QueryTooLarge,
-    /// Something failed inside Vitrine; details are in the server log only.
-    Internal,
-    /// A dependency (database, artifact store) is not reachable.
-    Unavailable,
-    /// A workflow does not hold together: a cycle, a dangling input, an unknown block kind
-    /// or bad block configuration. The message names the block and the field.
-    InvalidWorkflow,
-    /// Input data cannot be read as declared (a malformed CSV line, a type mismatch).
-    InvalidData,
-    /// A query (SQL, a tile query, a filter expression) was refused by the query engine.
-    QueryFailed,
-    /// A path escapes its resource location, or names a location that was not granted.
-    PathRefused,
-    /// The work was cancelled before it finished.
-    Cancelled,
-    /// An uploaded plugin is not a component implementing `vitrine:block`, asks for
-    /// something plugins are not given, or describes itself wrongly.
-    InvalidPlugin,
-    /// A plugin block ran past its time limit and was stopped.
-    PluginTimeout,
-    /// A plugin block tried to use more memory than its limit.
-    PluginMemory,
-    /// A plugin block trapped: a panic, a stack overflow, an invalid operation.
-    PluginCrashed,
-    /// A plugin block returned output that breaks the contract or its declared schema.
-    PluginBadOutput,
-    /// A plugin block declined or failed, with its own message.
-    PluginFailed,
-    /// A share link (or one recipient's access) is unknown, revoked, expired or paused.
-    LinkNotValid,
-    /// A share link is locked after repeated wrong passwords, until its manager unlocks it.
-    LinkLocked,
-    /// A report edit would show a share link's audience data it could not see before, and
-    /// the project refuses such edits.
-    ExposureRefused,
-    /// A project bundle or report file is malformed, hostile, of an unknown format
-    /// version, or refers to something it does not contain.
-    InvalidBundle,
-    /// A push was refused: the origin has revisions the working copy has not pulled.
-    OriginMoved,
-    /// A pull was refused: the working copy has changes not pushed to its origin.
-    UnpushedChanges,
-    /// Another Vitrine instance (a working copy's origin) could not be reached or
-    /// answered with an error.
-    RemoteFailed,
-    /// An outbound request (webhook, working-copy origin) was refused: its address is
-    /// loopback, private or link-local and no admin allowed that host.
-    OutboundRefused,
-    /// An identity provider's sign-in answer was refused: unknown, used or expired state,
-    /// wrong issuer, audience or nonce, a bad or expired signature, or a user the
-    /// provider's provisioning rule does not admit.
-    SignInRefused,
-    /// The instance takes changes to this project's content only through a working-copy
-    /// push: its Project Editor switch is off (a production instance).
-    EditingOff,
+/// Calls `$m!` with the catalogue of error codes (doc lines, then `Variant = "WIRE_NAME",`),
+/// so the Rust enum here, the GraphQL enum in `vitrine-api` and the docs page are made
+/// from one list.
+#[macro_export]
+macro_rules! for_each_error_code {
+    ($m:ident) => {
+        $m! {
+            /// The request carries no valid credentials.
+            Unauthenticated = "UNAUTHENTICATED",
+            /// The caller is known but may not do this.
+            Forbidden = "FORBIDDEN",
+            /// The object does not exist, or the caller may not know that it exists.
+            NotFound = "NOT_FOUND",
+            /// A field failed validation; the message names the field.
+            InvalidInput = "INVALID_INPUT",
+            /// The object exists already (a slug, a username, a group name).
+            Conflict = "CONFLICT",
+            /// The change would break a rule of the permission model (the folder floor).
+            PolicyViolation = "POLICY_VIOLATION",
+            /// An imported policy file is malformed or contradicts itself.
+            InvalidPolicy = "INVALID_POLICY",
+            /// A folder still holds something and the caller did not ask to recurse.
+            NotEmpty = "NOT_EMPTY",
+            /// Username or password is wrong (deliberately not saying which).
+            InvalidCredentials = "INVALID_CREDENTIALS",
+            /// Too many attempts; retry later.
+            RateLimited = "RATE_LIMITED",
+            /// A cookie-authenticated mutation without a matching CSRF token.
+            CsrfRejected = "CSRF_REJECTED",
+            /// The account is disabled.
+            AccountDisabled = "ACCOUNT_DISABLED",
+            /// The API token was revoked or expired, or is read-only and the request writes.
+            TokenRejected = "TOKEN_REJECTED",
+            /// The instance has no administrator yet, or has one already (setup flow).
+            SetupState = "SETUP_STATE",
+            /// A GraphQL request exceeds depth, complexity, alias, batch or size limits.
+            QueryTooLarge = "QUERY_TOO_LARGE",
+            /// Something failed inside Vitrine; details are in the server log only.
+            Internal = "INTERNAL",
+            /// A dependency (database, artifact store) is not reachable.
+            Unavailable = "UNAVAILABLE",
+            /// A workflow does not hold together: a cycle, a dangling input, an unknown block kind
+            /// or bad block configuration. The message names the block and the field.
+            InvalidWorkflow = "INVALID_WORKFLOW",
+            /// Input data cannot be read as declared (a malformed CSV line, a type mismatch).
+            InvalidData = "INVALID_DATA",
+            /// A query (SQL, a tile query, a filter expression) was refused by the query engine.
+            QueryFailed = "QUERY_FAILED",
+            /// A path escapes its resource location, or names a location that was not granted.
+            PathRefused = "PATH_REFUSED",
+            /// The work was cancelled before it finished.
+            Cancelled = "CANCELLED",
+            /// An uploaded plugin is not a component implementing `vitrine:block`, asks for
+            /// something plugins are not given, or describes itself wrongly.
+            InvalidPlugin = "INVALID_PLUGIN",
+            /// A plugin block ran past its time limit and was stopped.
+            PluginTimeout = "PLUGIN_TIMEOUT",
+            /// A plugin block tried to use more memory than its limit.
+            PluginMemory = "PLUGIN_MEMORY",
+            /// A plugin block trapped: a panic, a stack overflow, an invalid operation.
+            PluginCrashed = "PLUGIN_CRASHED",
+            /// A plugin block returned output that breaks the contract or its declared schema.
+            PluginBadOutput = "PLUGIN_BAD_OUTPUT",
+            /// A plugin block declined or failed, with its own message.
+            PluginFailed = "PLUGIN_FAILED",
+            /// A share link (or one recipient's access) is unknown, revoked, expired or paused.
+            LinkNotValid = "LINK_NOT_VALID",
+            /// A share link is locked after repeated wrong passwords, until its manager unlocks it.
+            LinkLocked = "LINK_LOCKED",
+            /// A report edit would show a share link's audience data it could not see before, and
+            /// the project refuses such edits.
+            ExposureRefused = "EXPOSURE_REFUSED",
+            /// A project bundle or report file is malformed, hostile, of an unknown format
+            /// version, or refers to something it does not contain.
+            InvalidBundle = "INVALID_BUNDLE",
+            /// A push was refused: the origin has revisions the working copy has not pulled.
+            OriginMoved = "ORIGIN_MOVED",
+            /// A pull was refused: the working copy has changes not pushed to its origin.
+            UnpushedChanges = "UNPUSHED_CHANGES",
+            /// Another Vitrine instance (a working copy's origin) could not be reached or
+            /// answered with an error.
+            RemoteFailed = "REMOTE_FAILED",
+            /// An outbound request (webhook, working-copy origin) was refused: its address is
+            /// loopback, private or link-local and no admin allowed that host.
+            OutboundRefused = "OUTBOUND_REFUSED",
+            /// An identity provider's sign-in answer was refused: unknown, used or expired state,
+            /// wrong issuer, audience or nonce, a bad or expired signature, or a user the
+            /// provider's provisioning rule does not admit.
+            SignInRefused = "SIGN_IN_REFUSED",
+            /// The instance takes changes to this project's content only through a working-copy
+            /// push: its Project Editor switch is off (a production instance).
+            EditingOff = "EDITING_OFF",
+        }
+    };
 }
 
-impl ErrorCode {
-    pub const ALL: [ErrorCode; 38] = [
-        ErrorCode::Unauthenticated,
-        ErrorCode::Forbidden,
-        ErrorCode::NotFound,
-        ErrorCode::InvalidInput,
-        ErrorCode::Conflict,
-        ErrorCode::PolicyViolation,
-        ErrorCode::InvalidPolicy,
-        ErrorCode::NotEmpty,
-        ErrorCode::InvalidCredentials,
-        ErrorCode::RateLimited,
-        ErrorCode::CsrfRejected,
-        ErrorCode::AccountDisabled,
-        ErrorCode::TokenRejected,
-        ErrorCode::SetupState,
-        ErrorCode::QueryTooLarge,
-        ErrorCode::Internal,
-        ErrorCode::Unavailable,
-        ErrorCode::InvalidWorkflow,
-        ErrorCode::InvalidData,
-        ErrorCode::QueryFailed,
-        ErrorCode::PathRefused,
-        ErrorCode::Cancelled,
-        ErrorCode::InvalidPlugin,
-        ErrorCode::PluginTimeout,
-        ErrorCode::PluginMemory,
-        ErrorCode::PluginCrashed,
-        ErrorCode::PluginBadOutput,
-        ErrorCode::PluginFailed,
-        ErrorCode::LinkNotValid,
-        ErrorCode::LinkLocked,
-        ErrorCode::ExposureRefused,
-        ErrorCode::InvalidBundle,
-        ErrorCode::OriginMoved,
-        ErrorCode::UnpushedChanges,
-        ErrorCode::RemoteFailed,
-        ErrorCode::OutboundRefused,
-        ErrorCode::SignInRefused,
-        ErrorCode::EditingOff,
-    ];
-
-    /// The stable wire form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
-            ErrorCode::Forbidden => "FORBIDDEN",
-            ErrorCode::NotFound => "NOT_FOUND",
-            ErrorCode::InvalidInput => "INVALID_INPUT",
-            ErrorCode::Conflict => "CONFLICT",
-            ErrorCode::PolicyViolation => "POLICY_VIOLATION",
-            ErrorCode::InvalidPolicy => "INVALID_POLICY",
-            ErrorCode::NotEmpty => "NOT_EMPTY",
-            ErrorCode::InvalidCredentials => "INVALID_CREDENTIALS",
-            ErrorCode::RateLimited => "RATE_LIMITED",
-            ErrorCode::CsrfRejected => "CSRF_REJECTED",
-            ErrorCode::AccountDisabled => "ACCOUNT_DISABLED",
-            ErrorCode::TokenRejected => "TOKEN_REJECTED",
-            ErrorCode::SetupState => "SETUP_STATE",
-            ErrorCode::QueryTooLarge => "QUERY_TOO_LARGE",
-            ErrorCode::Internal => "INTERNAL",
-            ErrorCode::Unavailable => "UNAVAILABLE",
-            ErrorCode::InvalidWorkflow => "INVALID_WORKFLOW",
-            ErrorCode::InvalidData => "INVALID_DATA",
-            ErrorCode::QueryFailed => "QUERY_FAILED",
-            ErrorCode::PathRefused => "PATH_REFUSED",
-            ErrorCode::Cancelled => "CANCELLED",
-            ErrorCode::InvalidPlugin => "INVALID_PLUGIN",
-            ErrorCode::PluginTimeout => "PLUGIN_TIMEOUT",
-            ErrorCode::PluginMemory => "PLUGIN_MEMORY",
-            ErrorCode::PluginCrashed => "PLUGIN_CRASHED",
-            ErrorCode::PluginBadOutput => "PLUGIN_BAD_OUTPUT",
-            ErrorCode::PluginFailed => "PLUGIN_FAILED",
-            ErrorCode::LinkNotValid => "LINK_NOT_VALID",
-            ErrorCode::LinkLocked => "LINK_LOCKED",
-            ErrorCode::ExposureRefused => "EXPOSURE_REFUSED",
-            ErrorCode::InvalidBundle => "INVALID_BUNDLE",
-            ErrorCode::OriginMoved => "ORIGIN_MOVED",
-            ErrorCode::UnpushedChanges => "UNPUSHED_CHANGES",
-            ErrorCode::RemoteFailed => "REMOTE_FAILED",
-            ErrorCode::OutboundRefused => "OUTBOUND_REFUSED",
-            ErrorCode::SignInRefused => "SIGN_IN_REFUSED",
-            ErrorCode::EditingOff => "EDITING_OFF",
+macro_rules! define_error_code {
+    ($($(#[doc = $doc:literal])* $variant:ident = $code:literal,)*) => {
+        /// The one catalogue of stable error codes. Clients match on these strings (GraphQL
+        /// `extensions.code`, JSON `code` of HTTP routes); renaming one is a breaking change.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* $variant,)*
         }
-    }
 
+        impl ErrorCode {
+            /// Every code, in catalogue order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The stable wire form.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)*
+                }
+            }
+
+            /// What the code means, from the catalogue's own words.
+            pub fn description(self) -> String {
+                let lines: &[&str] = match self {
+                    $(ErrorCode::$variant => &[$($doc),*],)*
+                };
+                lines.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ")
+            }
+        }
+    };
+}
+
+for_each_error_code!(define_error_code);
+
+impl ErrorCode {
     /// The HTTP status used when this code is the whole answer of a non-GraphQL route.
     pub fn http_status(self) -> u16 {
         match self {

@@ -205,7 +205,7 @@ impl LinkVisit {
                     tile_id,
                     result: None,
                     error: Some(TileError {
-                        code: e.code.as_str().to_owned(),
+                        code: e.code.into(),
                         message: e.message,
                     }),
                 },
@@ -263,23 +263,10 @@ impl LinkVisit {
         filters: Option<Vec<FilterValueInput>>,
     ) -> R<Option<String>> {
         let a = link_access(ctx).gql()?;
-        if !a.rights.download {
-            return Ok(None);
-        }
-        let mut q = form_urlencoded::Serializer::new(String::new());
-        if let Some(r) = &report_id {
-            q.append_pair("report", r);
-        }
-        q.append_pair("tile", &tile_id);
+        let report = report_id.as_ref().map(|r| r.as_str());
         let filters = filter_state(filters);
-        if !filters.is_empty() {
-            let text = serde_json::to_string(&filters)
-                .map_err(|e| ApiError::internal("filters", e))
-                .gql()?;
-            q.append_pair("filters", &text);
-        }
-        let path = format!("{}/download?{}", link_path(&a.link.uid), q.finish());
-        Ok(Some(url(ctx, &path)))
+        let path = visits(ctx).share_download_path(a, report, &tile_id, &filters);
+        Ok(path.gql()?.map(|p| url(ctx, &p)))
     }
 }
 
@@ -376,8 +363,8 @@ pub struct SharedTile {
 /// Why one tile of a view cannot be shown; the others are.
 #[derive(SimpleObject)]
 pub struct TileError {
-    /// The stable error code (FORBIDDEN, NOT_FOUND, QUERY_FAILED…).
-    pub code: String,
+    /// Why: FORBIDDEN, NOT_FOUND, QUERY_FAILED…
+    pub code: super::types::ErrorCode,
     pub message: String,
 }
 

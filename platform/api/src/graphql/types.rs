@@ -487,6 +487,20 @@ macro_rules! audit_action_enum {
 
 vitrine_core::for_each_audit_action!(audit_action_enum);
 
+macro_rules! error_code_enum {
+    ($($(#[doc = $doc:literal])* $variant:ident = $code:literal,)*) => {
+        /// The stable code of an error: `extensions.code` of GraphQL errors, `code` of
+        /// the JSON bodies of HTTP routes (docs/errors.md lists them).
+        #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+        #[graphql(remote = "vitrine_core::ErrorCode")]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* #[graphql(name = $code)] $variant,)*
+        }
+    };
+}
+
+vitrine_core::for_each_error_code!(error_code_enum);
+
 /// The template, and its revision, a project was started from.
 #[derive(SimpleObject)]
 pub struct TemplateOrigin {

@@ -232,6 +232,32 @@ impl Sharing {
         })
     }
 
+    /// Where a tile's rows download as CSV under the filter state (`GET` with the link's
+    /// session), when the link grants downloads.
+    pub fn share_download_path(
+        &self,
+        a: &ShareAccess,
+        report_uid: Option<&str>,
+        tile_id: &str,
+        state: &FilterState,
+    ) -> ApiResult<Option<String>> {
+        if !a.rights.download {
+            return Ok(None);
+        }
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        if let Some(r) = report_uid {
+            q.append_pair("report", r);
+        }
+        q.append_pair("tile", tile_id);
+        if !state.is_empty() {
+            let text =
+                serde_json::to_string(state).map_err(|e| ApiError::internal("filters", e))?;
+            q.append_pair("filters", &text);
+        }
+        let page = super::link_path(&a.link.uid);
+        Ok(Some(format!("{page}/download?{}", q.finish())))
+    }
+
     /// The rows behind one value of a tile: needs the link's drill right.
     pub async fn share_drill(
         &self,

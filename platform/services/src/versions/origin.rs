@@ -150,7 +150,8 @@ impl RemoteOrigin {
         // Refusals the caller can act on keep their code; anything else is the remote's
         // failure.
         let code = ErrorCode::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|c| c.as_str() == code)
             .filter(|c| {
                 matches!(
