@@ -17,12 +17,17 @@ pub(crate) fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
 }
 
-/// Installs Chromium (Debian package), playwright-core and oidc-provider (npm, from the
-/// lock file) the first time; later runs find them.
+/// Installs Chromium (Debian package), playwright-core, oidc-provider and graphql (npm,
+/// from the lock file) the first time; later runs find them.
 pub(crate) fn ensure_browser() {
     ensure_debian_package(CHROMIUM, "chromium");
+    ensure_node_packages();
+}
+
+/// Installs the npm packages of tests/browser (from the lock file) the first time.
+pub(crate) fn ensure_node_packages() {
     let dir = browser_dir();
-    let installed = ["playwright-core", "oidc-provider"]
+    let installed = ["playwright-core", "oidc-provider", "graphql"]
         .iter()
         .all(|m| dir.join("node_modules").join(m).exists());
     if !installed {

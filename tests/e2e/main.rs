@@ -13,6 +13,7 @@ mod concurrency;
 mod copies;
 mod data;
 mod directory;
+mod docs;
 mod hardening;
 mod identity;
 mod limits;

@@ -24,11 +24,9 @@ fn committed_sdl_matches_the_code() {
 /// docs/errors.md`.
 #[test]
 fn committed_error_catalogue_matches_the_code() {
-    let committed = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../docs/errors.md"
-    ))
-    .expect("committed docs/errors.md");
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/errors.md"))
+            .expect("committed docs/errors.md");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
         .arg("errors")
         .output()
