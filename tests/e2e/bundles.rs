@@ -174,7 +174,14 @@ async fn a_bundle_round_trip_equals_the_original_and_hostile_bundles_change_noth
     .unwrap();
     bomb.write_all(&vec![b' '; 200 << 20]).unwrap();
     let bomb = bomb.finish().unwrap().into_inner();
+    let mut deflate_bomb = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    deflate_bomb.start_file("content.json", deflated).unwrap();
+    deflate_bomb.write_all(&vec![b' '; 200 << 20]).unwrap();
+    let deflate_bomb = deflate_bomb.finish().unwrap().into_inner();
     for (what, bytes, says) in [
+        ("deflate bomb", deflate_bomb, "bomb"),
         ("zip slip", slip, "could escape"),
         ("future version", future, "newer Vitrine"),
         ("deep JSON", deep, "nested too deeply"),
@@ -188,6 +195,95 @@ async fn a_bundle_round_trip_equals_the_original_and_hostile_bundles_change_noth
         assert!(message(&r).contains(says), "{what}: {r}");
     }
     assert_eq!(projects_in(s, &w.admin.auth, &target).await, count);
+}
+
+/// A bundle is an ordinary zip: `unzip` lists it and Python's `zipfile` reads every entry
+/// (deflate), its data entries are Arrow IPC files; a bundle written by an earlier build
+/// (zstd entries) still imports.
+#[tokio::test]
+async fn a_bundle_opens_with_standard_zip_tools() {
+    let w = published_world().await;
+    let s = &w.s;
+    let r = s.gql(&w.admin.auth, EXPORT, json!({"p": w.project})).await;
+    let url = data(&r)["exportProjectBundle"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, bundle) = download(s, &w.admin.auth, &url).await;
+    assert_eq!(status, 200);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("superstore.vitrine");
+    std::fs::write(&file, &bundle).unwrap();
+
+    tokio::task::spawn_blocking(|| ensure_debian_package("/usr/bin/unzip", "unzip"))
+        .await
+        .unwrap();
+    let out = std::process::Command::new("unzip")
+        .arg("-l")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{listing}");
+    for entry in [
+        "manifest.json",
+        "content.json",
+        "revisions.jsonl",
+        "datasets/0.arrow",
+    ] {
+        assert!(listing.contains(entry), "{listing}");
+    }
+    let script = "import json, sys, zipfile\n\
+        z = zipfile.ZipFile(sys.argv[1])\n\
+        assert z.testzip() is None\n\
+        print(json.loads(z.read('manifest.json'))['format'])\n\
+        print(sorted({i.compress_type for i in z.infolist()}))\n\
+        print(z.read('datasets/0.arrow')[:6].decode())\n";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        text, "vitrine-bundle\n[8]\nARROW1\n",
+        "deflate (8) throughout"
+    );
+
+    // Written by an earlier build: zstd entries, still a bundle.
+    let old = {
+        let mut z = zip::ZipArchive::new(Cursor::new(&bundle)).unwrap();
+        let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let zstd = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Zstd);
+        for i in 0..z.len() {
+            let mut f = z.by_index(i).unwrap();
+            let name = f.name().unwrap().into_owned();
+            let mut bytes = Vec::new();
+            f.read_to_end(&mut bytes).unwrap();
+            out.start_file(name, zstd).unwrap();
+            out.write_all(&bytes).unwrap();
+        }
+        out.finish().unwrap().into_inner()
+    };
+    let target = staging(&w).await;
+    let r = import(
+        s,
+        &w.admin.auth,
+        &target,
+        old,
+        Some("From an earlier build"),
+    )
+    .await;
+    assert_eq!(
+        data(&r)["importProjectBundle"]["name"],
+        "From an earlier build"
+    );
 }
 
 #[tokio::test]

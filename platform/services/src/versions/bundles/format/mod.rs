@@ -1,4 +1,6 @@
-//! The project bundle file: a zip archive (entries compressed with zstd) holding
+//! The project bundle file: a zip archive (entries compressed with deflate, so `unzip`
+//! and every zip library open it; bundles written before read with zstd entries too)
+//! holding
 //!
 //! - `manifest.json`: format name and version, the project, the datasets, and (from
 //!   version 2) what governs who sees what: access filters, abilities, share policy;
@@ -253,14 +255,14 @@ pub(super) fn invalid(msg: impl Into<String>) -> ApiError {
 }
 
 /// Packs a bundle. JSON entries are compressed well, data entries fast (Arrow IPC of
-/// real data gains little from harder work).
+/// real data gains little from harder work). Deflate, the method every zip tool reads.
 pub fn write(b: &Bundle) -> ApiResult<Vec<u8>> {
     let json = SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Zstd)
+        .compression_method(CompressionMethod::Deflated)
         .compression_level(Some(9))
         .large_file(true);
     let data = SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Zstd)
+        .compression_method(CompressionMethod::Deflated)
         .compression_level(Some(1))
         .large_file(true);
     let fail = |e: &dyn std::fmt::Display| ApiError::internal("bundle writer", e.to_string());

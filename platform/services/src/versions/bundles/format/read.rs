@@ -116,10 +116,10 @@ pub fn read_from<R: Read + Seek>(
         }
         if !matches!(
             f.compression(),
-            CompressionMethod::Zstd | CompressionMethod::Stored
+            CompressionMethod::Deflated | CompressionMethod::Stored | CompressionMethod::Zstd
         ) {
             return Err(invalid(format!(
-                "entry `{name}` uses compression {:?}; bundles use zstd",
+                "entry `{name}` uses compression {:?}; bundles use deflate (or zstd, as earlier builds wrote)",
                 f.compression()
             )));
         }
