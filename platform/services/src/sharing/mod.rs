@@ -1,10 +1,12 @@
-//! Share links as their managers see them: create, change, pin, pause, revoke and unlock
-//! them. Beside this module: [`ledger`] (the share ledger and what each link shows),
-//! [`recipients`] (a recipients link's people), [`warnings`] (access warnings and the
-//! share policy), [`visit`] (who a visitor is: tokens, sessions, passwords) and [`view`]
-//! (what a visitor sees).
+//! Share links as their managers see them: change, pin, pause, revoke and unlock them.
+//! Beside this module: [`create`] (a new link, checked whole), [`coverage`] (links to
+//! several projects or a folder, and what they offer), [`ledger`] (the share ledger and
+//! what each link shows), [`recipients`] (a recipients link's people), [`warnings`]
+//! (access warnings and the share policy), [`visit`] (who a visitor is: tokens, sessions,
+//! passwords), [`view`] (what a visitor sees) and [`files`] (report files made for a
+//! link's audience: deliveries and delivered files).
 //!
-//! Only project managers (and admins) touch links. Recipients hold no account at all,
+//! Only managers of what a link covers (and admins) touch links. Recipients hold no account at all,
 //! so nothing here can be reached with a recipient's session: they can never reshare.
 
 mod access_log;
