@@ -1,6 +1,7 @@
 //! Vitrine end-to-end tests: the real `vitrine` binary on 127.0.0.1 port 0, a fresh data
 //! directory per test, real HTTP.
 
+mod admin_cli;
 mod architecture;
 mod audit;
 mod audit_data;

@@ -1,20 +1,20 @@
 //! `vitrine`: the command at the top of the dependency graph.
 //!
 //! `vitrine serve` runs the server (and, by default, the job workers and the cron clock);
-//! `vitrine worker` runs only the job workers and the clock; `vitrine admin create-user` creates users from the
-//! shell (the server must be stopped when the database is embedded); `vitrine schema`
+//! `vitrine worker` runs only the job workers and the clock; `vitrine admin …` manages
+//! users, administrators, locked links and the setup link from the shell (see [`admin`]); `vitrine schema`
 //! prints the GraphQL SDL that schema/graphql/vitrine.graphql holds, `vitrine errors` the
 //! error-code catalogue of docs/errors.md; `vitrine plugin
 //! check|run` tries a plugin block on local files; `vitrine bundle export|import|inspect`
 //! moves projects as bundle files.
 
-use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+mod admin;
 mod bundle;
 mod plugin;
 
@@ -41,7 +41,7 @@ struct Cli {
 }
 
 #[derive(Args, Clone)]
-struct Common {
+pub(crate) struct Common {
     /// Configuration file (see deploy/vitrine.toml).
     #[arg(long, env = "VITRINE_CONFIG")]
     config: Option<PathBuf>,
@@ -73,7 +73,7 @@ enum Command {
     /// Administration from the shell.
     Admin {
         #[command(subcommand)]
-        command: AdminCommand,
+        command: admin::AdminCommand,
     },
     /// Print the GraphQL schema (SDL).
     Schema,
@@ -91,42 +91,7 @@ enum Command {
     },
 }
 
-#[derive(Subcommand)]
-enum AdminCommand {
-    /// Create a local user; the password is read from the first line of standard input.
-    CreateUser {
-        #[command(flatten)]
-        common: Common,
-        #[arg(long)]
-        username: String,
-        #[arg(long)]
-        display_name: Option<String>,
-        /// Make the user an administrator.
-        #[arg(long)]
-        admin: bool,
-    },
-    /// Set a local account's password (the break-glass administrator's when local
-    /// accounts are off) and end its sessions; the password is read from the first line
-    /// of standard input.
-    ResetPassword {
-        #[command(flatten)]
-        common: Common,
-        #[arg(long)]
-        username: String,
-    },
-}
-
-/// The first line of standard input, without its line ending.
-fn read_password() -> anyhow::Result<String> {
-    let mut password = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut password)
-        .context("cannot read the password from standard input")?;
-    Ok(password.trim_end_matches(['\r', '\n']).to_owned())
-}
-
-fn load_config(common: &Common) -> anyhow::Result<Config> {
+pub(crate) fn load_config(common: &Common) -> anyhow::Result<Config> {
     let mut config = Config::load(common.config.as_deref())?;
     if let Some(d) = &common.data_dir {
         config.storage.data_dir = d.clone();
@@ -260,57 +225,7 @@ async fn run_cli() -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
         }
-        Command::Admin {
-            command:
-                AdminCommand::CreateUser {
-                    common,
-                    username,
-                    display_name,
-                    admin,
-                },
-        } => {
-            let config = load_config(&common)?;
-            let services = vitrine_server::open_app(&config)
-                .await
-                .map(|app| app.services)
-                .context("cannot open the database (an embedded database cannot be opened while `vitrine serve` runs on it; stop the server or use the setup URL)")?;
-            let password = read_password()?;
-            let user = services
-                .identity()
-                .create_user_from_shell(
-                    &username,
-                    display_name.as_deref().unwrap_or(&username),
-                    &password,
-                    admin,
-                )
-                .await
-                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
-            println!(
-                "created user {} (id {}){}",
-                user.username,
-                user.uid,
-                if admin { " with admin" } else { "" }
-            );
-        }
-        Command::Admin {
-            command: AdminCommand::ResetPassword { common, username },
-        } => {
-            let config = load_config(&common)?;
-            let services = vitrine_server::open_app(&config)
-                .await
-                .map(|app| app.services)
-                .context("cannot open the database (stop `vitrine serve` first when it runs on an embedded database)")?;
-            let password = read_password()?;
-            let user = services
-                .identity()
-                .reset_password_from_shell(&username, &password)
-                .await
-                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
-            println!(
-                "password of {} (id {}) set; its sessions ended",
-                user.username, user.uid
-            );
-        }
+        Command::Admin { command } => admin::run(command).await?,
         Command::Schema => print!("{}", vitrine_api::graphql::sdl()),
         Command::Errors => print!("{}", error_catalogue()),
         Command::Plugin { command } => plugin::run(command)?,

@@ -144,6 +144,9 @@ pub async fn run(
             "setup: open {url} to create the first administrator (valid for {} hours, until one exists)",
             vitrine_api::services::SETUP_TOKEN_TTL.as_secs() / 3600
         );
+        keep_setup_url(&services, &config.storage.data_dir, &url);
+    } else {
+        let _ = std::fs::remove_file(config.storage.data_dir.join(SETUP_URL_FILE));
     }
     let state = Arc::new(AppState {
         services,
@@ -182,4 +185,33 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => tracing::info!("ctrl-c received, shutting down"),
         _ = term => tracing::info!("sigterm received, shutting down"),
     }
+}
+
+/// Where the server leaves the setup URL for `vitrine admin setup-link` (readable by the
+/// data directory's owner only), until an administrator exists.
+pub const SETUP_URL_FILE: &str = "setup-url";
+
+/// Writes the setup URL beside the data, owner-only, and removes it once setup is done:
+/// an operator who lost the terminal finds it with `vitrine admin setup-link`.
+fn keep_setup_url(services: &Arc<Services>, data_dir: &std::path::Path, url: &str) {
+    let path = data_dir.join(SETUP_URL_FILE);
+    let written = (|| -> std::io::Result<()> {
+        use std::io::Write;
+        let mut open = std::fs::OpenOptions::new();
+        open.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+        open.open(&path)?.write_all(format!("{url}\n").as_bytes())
+    })();
+    if let Err(e) = written {
+        tracing::warn!(error = %e, "setup url not written to the data directory");
+        return;
+    }
+    let services = services.clone();
+    tokio::spawn(async move {
+        while services.identity().setup_required() {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        let _ = std::fs::remove_file(&path);
+    });
 }

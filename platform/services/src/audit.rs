@@ -186,6 +186,26 @@ impl Audit {
         .await
     }
 
+    /// An action taken from the machine's shell (`vitrine admin …`), whose access to the
+    /// data directory is the authority: named `shell` in the trail.
+    pub(crate) async fn shell(
+        &self,
+        action: AuditAction,
+        object: &str,
+        detail: &str,
+    ) -> ApiResult<()> {
+        self.write(NewAuditEvent {
+            actor_uid: None,
+            actor_name: "shell".into(),
+            action,
+            object: object.into(),
+            outcome: "ok".into(),
+            address: None,
+            detail: detail.into(),
+        })
+        .await
+    }
+
     pub async fn system(
         &self,
         action: AuditAction,

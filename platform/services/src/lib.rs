@@ -92,7 +92,7 @@ pub use data::workflows::parameter_map;
 pub use directory::{Directory, FolderView, ProjectView};
 pub use identity::{
     AuthConfig, AuthProvider, Identity, LoginOutcome, NewApiToken, OidcProviderConfig,
-    OidcSignedIn, OidcStart, Provisioning, SESSION_TTL, SETUP_TOKEN_TTL, TokenRequest,
+    OidcSignedIn, OidcStart, Provisioning, SESSION_TTL, SETUP_TOKEN_TTL, ShellUser, TokenRequest,
 };
 pub use install::SyncOutcome;
 pub use origin::RemoteHead;

@@ -14,6 +14,7 @@ pub(crate) mod caller;
 mod invitations;
 mod oidc;
 mod setup;
+mod shell;
 mod sign_in;
 mod tokens;
 
@@ -37,6 +38,7 @@ pub use oidc::{
     AuthConfig, AuthProvider, OidcProviderConfig, OidcSignedIn, OidcStart, Provisioning,
 };
 pub use setup::SETUP_TOKEN_TTL;
+pub use shell::ShellUser;
 pub use sign_in::{LoginOutcome, SESSION_TTL};
 pub use tokens::{NewApiToken, TokenRequest};
 

@@ -370,6 +370,26 @@ impl Sharing {
         Ok(link)
     }
 
+    /// Unlocks a link from the machine's shell (`vitrine admin unlock-link`), for an
+    /// operator whose managers cannot: the wrong-password count starts again.
+    pub async fn unlock_link_from_shell(&self, uid: &str) -> ApiResult<ShareLinkRecord> {
+        let uid = &vitrine_core::LinkId::from(uid);
+        let link = self
+            .store
+            .share_link(uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("share link"))?;
+        if !self.store.unlock_share_link(uid, now_ms()).await? {
+            return Err(revoked_link());
+        }
+        self.share_by_link.clear(uid);
+        let object = format!("share_link:{uid}");
+        self.audit
+            .shell(AuditAction::ShareLinkUnlock, &object, "from the shell")
+            .await?;
+        Ok(link)
+    }
+
     /// Revokes many links at once (the ledger's bulk action). Each is checked on its own;
     /// the first refusal stops before anything else changes.
     pub async fn revoke_share_links(
