@@ -10,6 +10,7 @@ pub mod alert;
 mod audit_action;
 mod error;
 pub mod ids;
+mod json_words;
 mod names;
 pub mod report;
 pub mod revision;
@@ -29,6 +30,7 @@ pub use ids::{
     PluginId, ProjectId, RecipientId, ReportId, RevisionId, RunId, SessionId, TaskId, TaskRunId,
     TaskRunProjectId, TokenId, UploadId, UserId, VirtualRootId,
 };
+pub use json_words::json_words;
 pub use names::{
     Ability, AttributeKey, ConnectionRole, Name, Password, ServerPermission, Slug, Username,
 };

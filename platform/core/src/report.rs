@@ -212,8 +212,8 @@ pub const DEFAULT_TABLE_ROWS: usize = 1_000;
 impl ReportDefinition {
     pub fn parse(v: &Value) -> Checked<ReportDefinition> {
         crate::shape::check_definition_depth("definition", v)?;
-        let d: ReportDefinition =
-            serde_json::from_value(v.clone()).map_err(|e| invalid("definition", e.to_string()))?;
+        let d: ReportDefinition = serde_json::from_value(v.clone())
+            .map_err(|e| invalid("definition", crate::json_words(&e)))?;
         d.validate()?;
         Ok(d)
     }

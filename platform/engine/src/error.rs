@@ -100,7 +100,7 @@ impl From<datafusion::error::DataFusionError> for EngineError {
         match e.find_root() {
             D::ArrowError(a, _) => EngineError::Data(a.to_string()),
             D::ResourcesExhausted(m) => EngineError::Query(format!("resources exhausted: {m}")),
-            root => EngineError::Query(strip_df_prefix(&root.to_string())),
+            root => EngineError::Query(without_dumps(&strip_df_prefix(&root.to_string()))),
         }
     }
 }
@@ -113,12 +113,81 @@ impl From<datafusion::arrow::error::ArrowError> for EngineError {
 
 impl From<opendal::Error> for EngineError {
     fn from(e: opendal::Error) -> Self {
-        if e.kind() == opendal::ErrorKind::NotFound {
-            EngineError::NotFound(format!("file `{}`", e.message()))
-        } else {
-            EngineError::Storage(e.to_string(), ErrorCode::Unavailable)
+        let what = format!("`{}`", e.message());
+        store_error(e, &what)
+    }
+}
+
+/// A store's failure about `what` (a file a block names): missing, unreadable, or a
+/// directory is the workflow author's to fix; only a store that fails is UNAVAILABLE. The
+/// message never carries the store's context, which names the server's paths and
+/// services.
+pub(crate) fn store_error(e: opendal::Error, what: &str) -> EngineError {
+    use opendal::ErrorKind as K;
+    use std::io::ErrorKind as Io;
+    // The fs service reports some of these as "unexpected", with the OS error as source.
+    let io = std::error::Error::source(&e)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind);
+    match (e.kind(), io) {
+        (K::NotFound, _) | (_, Some(Io::NotFound)) => EngineError::NotFound(format!("file {what}")),
+        (K::PermissionDenied, _) | (_, Some(Io::PermissionDenied)) => {
+            EngineError::Path(format!("{what} may not be read (permission denied)"))
+        }
+        (K::IsADirectory, _) | (_, Some(Io::IsADirectory)) => EngineError::Invalid {
+            field: "path".into(),
+            reason: format!("{what} is a directory; name a file"),
+        },
+        (K::NotADirectory, _) | (_, Some(Io::NotADirectory)) => EngineError::Invalid {
+            field: "path".into(),
+            reason: format!("{what}: a part of the path is a file, not a directory"),
+        },
+        (K::ConfigInvalid | K::Unsupported, _) => EngineError::Invalid {
+            field: "definition".into(),
+            reason: format!("the location cannot serve {what}: {}", e.message()),
+        },
+        _ => EngineError::Storage(
+            format!("the location's storage failed on {what}: {}", e.message()),
+            ErrorCode::Unavailable,
+        ),
+    }
+}
+
+/// DataFusion puts debug dumps of its plan in some messages (`AggregateFunction { func:
+/// AggregateUDF { … } }`): each `Name { … }` group becomes `Name`, so the sentence stays
+/// and the engine's internals go.
+fn without_dumps(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(open) = rest.find(" { ") {
+        let before = &rest[..open];
+        let named = before
+            .rsplit(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .next()
+            .is_some_and(|w| w.starts_with(|c: char| c.is_ascii_uppercase()));
+        // The matching close brace of the group.
+        let mut depth = 0;
+        let close = rest[open + 1..].char_indices().find_map(|(i, c)| {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                _ => {}
+            }
+            (depth == 0).then_some(open + 1 + i)
+        });
+        match (named, close) {
+            (true, Some(close)) => {
+                out.push_str(before);
+                rest = &rest[close + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..open + 3]);
+                rest = &rest[open + 3..];
+            }
         }
     }
+    out.push_str(rest);
+    out
 }
 
 /// DataFusion prefixes messages with the error class ("Error during planning: "); users
@@ -136,4 +205,24 @@ fn strip_df_prefix(s: &str) -> String {
         }
     }
     s.to_owned()
+}
+
+#[cfg(test)]
+mod words {
+    use super::without_dumps;
+
+    #[test]
+    fn plan_dumps_leave_the_sentence() {
+        assert_eq!(
+            without_dumps(
+                "Failed to coerce arguments of AggregateFunction { func: AggregateUDF { inner: Sum { signature: Signature { volatility: Immutable } } }, params: [] } for sum(Utf8)"
+            ),
+            "Failed to coerce arguments of AggregateFunction for sum(Utf8)"
+        );
+        assert_eq!(
+            without_dumps("column `x` not found"),
+            "column `x` not found"
+        );
+        assert_eq!(without_dumps("a { b } c"), "a { b } c");
+    }
 }

@@ -40,7 +40,7 @@ fn default_region() -> String {
 impl LocationKind {
     pub fn parse(v: &serde_json::Value) -> EngineResult<LocationKind> {
         let k: LocationKind = serde_json::from_value(v.clone())
-            .map_err(|e| EngineError::invalid("definition", e.to_string()))?;
+            .map_err(|e| EngineError::invalid("definition", vitrine_core::json_words(&e)))?;
         match &k {
             LocationKind::Fs { root } => {
                 let p = Path::new(root);
@@ -189,14 +189,8 @@ impl Location {
     }
 
     fn file_error(&self, path: &str, e: opendal::Error) -> EngineError {
-        if e.kind() == opendal::ErrorKind::NotFound {
-            EngineError::NotFound(format!("file `{path}` in location `{}`", self.record.name))
-        } else {
-            EngineError::Storage(
-                format!("location `{}`, `{path}`: {e}", self.record.name),
-                vitrine_core::ErrorCode::Unavailable,
-            )
-        }
+        let what = format!("`{path}` in location `{}`", self.record.name);
+        crate::error::store_error(e, &what)
     }
 
     /// The path, once it is proven to stay inside the location: relative, no `..`, and on

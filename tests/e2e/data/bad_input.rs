@@ -241,3 +241,62 @@ async fn bad_workflows_and_data_get_clear_errors() {
     );
     let _ = &w.folder;
 }
+
+/// Errors speak the API's words: what shape was expected (never a Rust type), and a file
+/// a block names that is a directory is the author's mistake, not an unavailable store
+/// (the store's context, with the server's paths, never shows).
+#[tokio::test]
+async fn errors_name_what_the_api_expects_not_rust_types() {
+    let w = data_world().await;
+    let s = &w.s;
+    let save = "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}";
+    let message = |r: &Value| r["errors"][0]["message"].as_str().unwrap_or("").to_owned();
+    let internals = [
+        "struct",
+        "enum",
+        "usize",
+        "Workflow",
+        "LocationKind",
+        "context:",
+        "service:",
+    ];
+    let plain = |m: &str| {
+        let leaked: Vec<&&str> = internals.iter().filter(|w| m.contains(**w)).collect();
+        assert!(leaked.is_empty(), "{m} shows {leaked:?}");
+    };
+    let r = s
+        .gql(&w.admin.auth, save, json!({"p": w.project, "w": 5}))
+        .await;
+    assert_eq!(code(&r), "INVALID_WORKFLOW", "{r}");
+    assert!(message(&r).contains("expected an object"), "{r}");
+    plain(&message(&r));
+    let sort = json!({"blocks": [
+        {"id": "a", "kind": "csv_source", "config": {"location": "files", "path": "in/superstore.csv"}},
+        {"id": "b", "kind": "sort", "config": {"by": [{"column": "sales"}], "limit": -1}, "inputs": {"in": "a"}}]});
+    let r = s
+        .gql(&w.admin.auth, save, json!({"p": w.project, "w": sort}))
+        .await;
+    assert!(
+        message(&r).contains("expected a whole number, 0 or more"),
+        "{r}"
+    );
+    plain(&message(&r));
+    let location = "mutation($d:JSON!){createResourceLocation(name:\"more\",definition:$d){id}}";
+    let r = s.gql(&w.admin.auth, location, json!({"d": "fs"})).await;
+    assert_eq!(code(&r), "INVALID_INPUT", "{r}");
+    assert!(message(&r).contains("an object with a `kind`"), "{r}");
+    plain(&message(&r));
+
+    // A path naming a directory: the run says so, as the author's mistake.
+    let dir = json!({"blocks": [
+        {"id": "a", "kind": "csv_source", "config": {"location": "files", "path": "in"}},
+        {"id": "p", "kind": "publish", "config": {"dataset": "x"}, "inputs": {"in": "a"}}]});
+    data(
+        &s.gql(&w.admin.auth, save, json!({"p": w.project, "w": dir}))
+            .await,
+    );
+    let run = s.gql(&w.admin.auth, RUN, json!({"p": w.project})).await;
+    let block = data(&run)["runWorkflow"]["blocks"][0]["error"].clone();
+    assert_ne!(block["code"], "UNAVAILABLE", "{run}");
+    plain(block["message"].as_str().unwrap());
+}

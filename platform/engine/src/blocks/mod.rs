@@ -323,7 +323,7 @@ fn parse<T: DeserializeOwned>(v: &Value) -> Result<T, FieldError> {
     } else {
         v.clone()
     };
-    serde_json::from_value(v).map_err(|e| ("config".to_owned(), e.to_string()))
+    serde_json::from_value(v).map_err(|e| ("config".to_owned(), vitrine_core::json_words(&e)))
 }
 
 fn nonempty(field: &str, s: &str) -> Result<(), FieldError> {

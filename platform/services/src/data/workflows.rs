@@ -253,8 +253,10 @@ impl Data {
             .await?;
         vitrine_core::shape::check_definition_depth("workflow", &workflow)
             .map_err(|e| ApiError::new(ErrorCode::InvalidWorkflow, e.to_string()))?;
-        let wf: Workflow = serde_json::from_value(workflow)
-            .map_err(|e| ApiError::new(ErrorCode::InvalidWorkflow, format!("workflow: {e}")))?;
+        let wf: Workflow = serde_json::from_value(workflow).map_err(|e| {
+            let why = vitrine_core::json_words(&e);
+            ApiError::new(ErrorCode::InvalidWorkflow, format!("workflow: {why}"))
+        })?;
         self.require_log_reader(caller, &wf)?;
         let current = self.store.workflow(project_uid).await?;
         let parameters = match parameters {
