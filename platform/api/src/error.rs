@@ -1,11 +1,17 @@
-//! GraphQL errors: the one place a service error gets its `extensions.code`.
+//! GraphQL errors: the one place a service error gets its `extensions.code` (and, for a
+//! validation error, the input field it is about as `extensions.path`).
 
 use async_graphql::ErrorExtensions;
 use vitrine_services::{ApiError, ApiResult};
 
 fn into_graphql(e: ApiError) -> async_graphql::Error {
-    let code = e.code.as_str();
-    async_graphql::Error::new(e.message).extend_with(|_, ext| ext.set("code", code))
+    let (code, path) = (e.code.as_str(), e.field_path());
+    async_graphql::Error::new(e.message).extend_with(|_, ext| {
+        ext.set("code", code);
+        if let Some(p) = &path {
+            ext.set("path", p.as_str());
+        }
+    })
 }
 
 /// `result.gql()?` in resolvers: converts with the code kept.

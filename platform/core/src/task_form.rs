@@ -5,7 +5,7 @@
 
 use crate::CoreError;
 use crate::alert::Threshold;
-use crate::task::{Action, EventKind, Target, Trigger};
+use crate::task::{Action, EventKind, Notify, Target, TaskSpec, Trigger};
 
 /// The kinds of [`Action`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,6 +274,42 @@ impl From<Target> for TargetForm {
                 ..Default::default()
             },
         }
+    }
+}
+
+/// A whole task as a form, its counts signed as clients send them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskForm {
+    pub trigger: TriggerForm,
+    pub target: TargetForm,
+    pub actions: Vec<ActionForm>,
+    pub concurrency: Option<i64>,
+    pub max_attempts: i64,
+    pub notify: Notify,
+}
+
+impl TaskForm {
+    /// The spec, each part checked by name (the spec's own rules are
+    /// [`TaskSpec::check_shape`]'s).
+    pub fn into_spec(self) -> Result<TaskSpec, CoreError> {
+        let actions = self.actions.into_iter().enumerate();
+        let concurrency = self
+            .concurrency
+            .map(|c| {
+                u32::try_from(c).map_err(|_| CoreError::new("concurrency", "between 1 and 64"))
+            })
+            .transpose()?;
+        Ok(TaskSpec {
+            trigger: self.trigger.into_trigger()?,
+            target: self.target.into_target()?,
+            actions: actions
+                .map(|(i, a)| a.into_action(i))
+                .collect::<Result<_, _>>()?,
+            concurrency,
+            max_attempts: u32::try_from(self.max_attempts)
+                .map_err(|_| CoreError::new("maxAttempts", "between 1 and 10"))?,
+            notify: self.notify,
+        })
     }
 }
 

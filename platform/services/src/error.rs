@@ -17,6 +17,39 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
+    /// The input field a validation error is about, as its message names it first
+    /// (`actions[1].recipients: …` → `actions[1].recipients`; a workflow's `block `a`,
+    /// config.limit: …` → `blocks[a].config.limit`): GraphQL's `extensions.path`.
+    pub fn field_path(&self) -> Option<String> {
+        if !matches!(
+            self.code,
+            ErrorCode::InvalidInput | ErrorCode::InvalidWorkflow | ErrorCode::InvalidPolicy
+        ) {
+            return None;
+        }
+        let (head, _) = self.message.split_once(": ")?;
+        let (head, block) = match head
+            .strip_prefix("workflow: ")
+            .unwrap_or(head)
+            .strip_prefix("block `")
+        {
+            Some(rest) => {
+                let (id, field) = rest.split_once("`, ")?;
+                (field, Some(id))
+            }
+            None => (head, None),
+        };
+        let path_char = |c: char| c.is_ascii_alphanumeric() || "_.[]".contains(c);
+        let first = head.chars().next()?;
+        if !(first.is_ascii_alphabetic() && head.chars().all(path_char)) {
+            return None;
+        }
+        Some(match block {
+            Some(id) => format!("blocks[{id}].{head}"),
+            None => head.to_owned(),
+        })
+    }
+
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
             code,
@@ -63,5 +96,31 @@ impl From<AuthzError> for ApiError {
 impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
         ApiError::new(e.code(), e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod paths {
+    use super::*;
+
+    #[test]
+    fn validation_errors_name_their_field() {
+        let path = |code, m: &str| ApiError::new(code, m).field_path();
+        let invalid = ErrorCode::InvalidInput;
+        assert_eq!(
+            path(invalid, "actions[1].recipients: not an address").as_deref(),
+            Some("actions[1].recipients")
+        );
+        assert_eq!(
+            path(
+                ErrorCode::InvalidWorkflow,
+                "block `b`, config.limit: expected a number"
+            )
+            .as_deref(),
+            Some("blocks[b].config.limit")
+        );
+        assert_eq!(path(invalid, "the password is too short"), None);
+        assert_eq!(path(invalid, "a b: c"), None);
+        assert_eq!(path(ErrorCode::Forbidden, "rights.edit: no"), None);
     }
 }

@@ -185,6 +185,12 @@ async fn malformed_and_misfitting_tasks_are_refused_by_field_and_nothing_is_stor
             message(&r).starts_with(want_message),
             "{input}: expected `{want_message}`, got {r}"
         );
+        // A validation error names its field for clients too, as the message does.
+        let field = want_message.split(':').next().unwrap();
+        let path = &r["errors"][0]["extensions"]["path"];
+        if want_code == "INVALID_INPUT" && !field.contains(' ') {
+            assert_eq!(path, field, "{input}: {r}");
+        }
     }
     // A kind GraphQL does not know is refused by the schema itself.
     let r = s

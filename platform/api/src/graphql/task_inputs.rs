@@ -5,11 +5,11 @@
 
 use async_graphql::{Enum, ID, InputObject, SimpleObject};
 use vitrine_core::alert::{Limit, Threshold};
-use vitrine_core::task::{EventKind, Notify, TaskSpec};
-use vitrine_core::task_form::{ActionForm, ActionKind, TargetForm, TriggerForm};
+use vitrine_core::task::{EventKind, Notify};
+use vitrine_core::task_form::{ActionForm, ActionKind, TargetForm, TaskForm, TriggerForm};
 
+use crate::ApiResult;
 use crate::services::TaskInput as ServiceInput;
-use crate::{ApiError, ApiResult};
 
 /// What an event-triggered task follows.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -180,55 +180,34 @@ impl From<TaskActionInput> for ActionForm {
 
 impl TaskInput {
     pub(super) fn into_service(self) -> ApiResult<ServiceInput> {
-        let t = self.trigger;
-        let trigger = TriggerForm {
-            cron: t.cron,
-            time_zone: t.time_zone,
-            event: t.event.map(Into::into),
-            task: t.task_id.map(|i| i.0),
-            threshold: t.threshold.map(Threshold::from),
-        }
-        .into_trigger()?;
-        let (project, folder, recursive) = (
-            self.target.project_id,
-            self.target.folder_id,
-            self.target.recursive,
-        );
-        let target = TargetForm {
-            project,
-            folder,
-            recursive,
-        }
-        .into_target()?;
-        let actions = self
-            .actions
-            .into_iter()
-            .enumerate()
-            .map(|(i, a)| ActionForm::from(a).into_action(i))
-            .collect::<Result<Vec<_>, _>>()?;
-        let notify = self.notify.map_or_else(Notify::default, |n| Notify {
-            emails: n.emails,
-            webhook: n.webhook,
-        });
-        let concurrency = self
-            .concurrency
-            .map(|c| {
-                u32::try_from(c).map_err(|_| ApiError::invalid("concurrency: between 1 and 64"))
-            })
-            .transpose()?;
-        let max_attempts = u32::try_from(self.max_attempts)
-            .map_err(|_| ApiError::invalid("maxAttempts: between 1 and 10"))?;
-        Ok(ServiceInput {
-            name: self.name,
-            spec: TaskSpec {
-                trigger,
-                target,
-                actions,
-                concurrency,
-                max_attempts,
-                notify,
+        let (t, target) = (self.trigger, self.target);
+        let form = TaskForm {
+            trigger: TriggerForm {
+                cron: t.cron,
+                time_zone: t.time_zone,
+                event: t.event.map(Into::into),
+                task: t.task_id.map(|i| i.0),
+                threshold: t.threshold.map(Threshold::from),
             },
-            run_as_token: self.run_as_token,
+            target: TargetForm {
+                project: target.project_id,
+                folder: target.folder_id,
+                recursive: target.recursive,
+            },
+            actions: self.actions.into_iter().map(ActionForm::from).collect(),
+            concurrency: self.concurrency.map(i64::from),
+            max_attempts: self.max_attempts.into(),
+            notify: self.notify.map_or_else(Notify::default, |n| Notify {
+                emails: n.emails,
+                webhook: n.webhook,
+            }),
+        };
+        let (name, run_as_token) = (self.name, self.run_as_token);
+        let spec = form.into_spec()?;
+        Ok(ServiceInput {
+            name,
+            spec,
+            run_as_token,
         })
     }
 }
