@@ -12,7 +12,7 @@ use crate::sharing::*;
 use crate::support::*;
 
 /// `vitrine admin ARGS --data-dir DIR`, with `stdin` as its standard input.
-async fn admin(dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
+pub(crate) async fn admin(dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
         .arg("admin")
         .args(args)

@@ -120,26 +120,8 @@ async fn create_user_cli(
     args: &[&str],
     password: &str,
 ) -> std::process::Output {
-    use tokio::io::AsyncWriteExt;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
-        .args(["admin", "create-user", "--data-dir"])
-        .arg(dir)
-        .args(args)
-        .env("VITRINE_LOG", "error")
-        .env("RUST_BACKTRACE", "0")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .await
-        .unwrap();
-    child.wait_with_output().await.unwrap()
+    let args = [&["create-user"], args].concat();
+    crate::admin_cli::admin(dir, &args, &format!("{password}\n")).await
 }
 
 #[tokio::test]
