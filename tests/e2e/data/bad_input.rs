@@ -287,6 +287,51 @@ async fn errors_name_what_the_api_expects_not_rust_types() {
     assert!(message(&r).contains("an object with a `kind`"), "{r}");
     plain(&message(&r));
 
+    // A report over a dataset the project does not have, or a column its dataset lacks,
+    // is refused when saved, by field.
+    publish(s, &w.editor, &w.project).await;
+    let report =
+        "mutation($p:ID!,$d:JSON!){createReport(projectId:$p,name:\"R\",definition:$d){id}}";
+    let tile = |dataset: &str, dimension: &str| {
+        json!({"tabs": [{"id": "t", "title": "T", "tiles": [{"id": "x", "title": "X", "kind": "table",
+            "query": {"dataset": dataset, "dimensions": [dimension]}}]}]})
+    };
+    let r = s
+        .gql(
+            &w.editor.auth,
+            report,
+            json!({"p": w.project, "d": tile("nope", "region")}),
+        )
+        .await;
+    assert_eq!(code(&r), "INVALID_INPUT", "{r}");
+    assert_eq!(
+        r["errors"][0]["extensions"]["path"],
+        "definition.tabs[0].tiles[0].query.dataset"
+    );
+    assert!(
+        message(&r).contains("has no dataset `nope` (it has: orders, regions)"),
+        "{r}"
+    );
+    let r = s
+        .gql(
+            &w.editor.auth,
+            report,
+            json!({"p": w.project, "d": tile("orders", "galaxy")}),
+        )
+        .await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["path"], "definition.tabs[0].tiles[0].query.dimensions[0]",
+        "{r}"
+    );
+    let r = s
+        .gql(
+            &w.editor.auth,
+            report,
+            json!({"p": w.project, "d": tile("orders", "region")}),
+        )
+        .await;
+    data(&r);
+
     // A path naming a directory: the run says so, as the author's mistake.
     let dir = json!({"blocks": [
         {"id": "a", "kind": "csv_source", "config": {"location": "files", "path": "in"}},

@@ -9,6 +9,7 @@
 pub(crate) mod activity;
 pub(crate) mod boost;
 pub(crate) mod notes;
+mod report_check;
 pub(crate) mod reports;
 pub(crate) mod security;
 pub(crate) mod viewer;

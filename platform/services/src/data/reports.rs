@@ -75,6 +75,7 @@ impl Data {
             .await?;
         let name = vitrine_core::Name::parse("name", name)?.into_inner();
         let def = ReportDefinition::parse(&definition)?;
+        self.check_report_data(project_uid, &def).await?;
         let now = now_ms();
         let r = ReportRecord {
             uid: new_uid().into(),
@@ -120,6 +121,7 @@ impl Data {
         let mut stored = None;
         if let Some(d) = definition {
             let def = ReportDefinition::parse(&d)?;
+            self.check_report_data(&r.project_uid, &def).await?;
             // Refused here, before anything is written, when the project says so.
             exposure = self.exposure.check_exposure(&r, &def).await?;
             stored = Some(def);
