@@ -15,10 +15,13 @@ const EXPORT: &str =
 const IMPORT: &str = "mutation($f:ID!,$file:Upload!,$n:String){importProjectBundle(folderId:$f,file:$file,name:$n){id name}}";
 const SNAPSHOT: &str = "query($p:ID!){workflow(projectId:$p){definition parameters{name value}} reports(projectId:$p){name definition} datasets(projectId:$p){name rows contentHash} revisions(projectId:$p,first:100){edges{node{number message authorName}}}}";
 
-pub async fn download(s: &TestServer, auth: &Auth, path: &str) -> (u16, Vec<u8>) {
+/// Downloads an export's `url`, which the API answers absolute (from the server's
+/// public URL).
+pub async fn download(s: &TestServer, auth: &Auth, url: &str) -> (u16, Vec<u8>) {
     let Auth::Bearer(t) = auth else { panic!() };
+    assert!(url.starts_with(&s.url), "{url} is not absolute");
     let resp = reqwest::Client::new()
-        .get(format!("{}{path}", s.url))
+        .get(url)
         .bearer_auth(t)
         .send()
         .await

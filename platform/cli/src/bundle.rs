@@ -67,8 +67,11 @@ pub async fn run(command: BundleCommand) -> anyhow::Result<()> {
             let url = r["exportProjectBundle"]["url"]
                 .as_str()
                 .context("the server's answer has no download url")?;
+            // The answer is absolute, from the server's public URL; fetched here from the
+            // address this command reached, which a proxy's public URL may not be.
+            let path = url.find("/download/").map_or(url, |i| &url[i..]);
             let resp = client()?
-                .get(format!("{}{url}", remote.server.trim_end_matches('/')))
+                .get(format!("{}{path}", remote.server.trim_end_matches('/')))
                 .bearer_auth(&remote.token)
                 .send()
                 .await?;

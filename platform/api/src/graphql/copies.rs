@@ -127,18 +127,25 @@ impl From<SyncOutcome> for SyncResult {
 
 /// A file ready to download from `url` with the same credentials, until `expiresAt`.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct ExportFile {
     pub id: ID,
     pub filename: String,
     pub bytes: i64,
-    pub url: String,
     pub expires_at: DateTime<Utc>,
+}
+
+#[async_graphql::ComplexObject]
+impl ExportFile {
+    /// Where to download it: an absolute URL, built from the server's public URL.
+    async fn url(&self, ctx: &Context<'_>) -> String {
+        super::sharing_types::url(ctx, &format!("/download/export/{}", self.id.as_str()))
+    }
 }
 
 impl From<ExportRecord> for ExportFile {
     fn from(e: ExportRecord) -> Self {
         ExportFile {
-            url: format!("/download/export/{}", e.uid),
             id: ID(e.uid.into()),
             filename: e.filename,
             bytes: e.bytes,
