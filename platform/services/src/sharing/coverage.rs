@@ -240,11 +240,13 @@ impl Sharing {
         Ok(Cow::Owned(moved))
     }
 
-    /// The reports of `project` that scheduled tasks deliver: owners' tasks that are not
-    /// paused, whose target is the project or a folder holding it.
+    /// The reports of `project` that `tasks` (owners' delivering tasks, see
+    /// `Store::delivering_tasks`, read once per answer) deliver: those whose target is the
+    /// project or a folder holding it.
     pub(crate) async fn scheduled_reports(
         &self,
         project: &ProjectRecord,
+        tasks: &[vitrine_storage::TaskRecord],
     ) -> ApiResult<Vec<ReportRecord>> {
         let chain = self.data.folder_chain(&project.uid);
         let covers = |t: &Target| match t {
@@ -258,7 +260,7 @@ impl Sharing {
             }
         };
         let mut names = BTreeSet::new();
-        for task in self.store.delivering_tasks().await? {
+        for task in tasks {
             if !covers(&task.spec.target) {
                 continue;
             }
@@ -281,6 +283,10 @@ impl Sharing {
         let Some(content) = a.link.content else {
             return Ok(Vec::new());
         };
+        let tasks = match content.files {
+            true => self.store.delivering_tasks().await?,
+            false => Vec::new(),
+        };
         let mut out = Vec::new();
         for p in &a.projects {
             let reports = match content.dashboard {
@@ -288,7 +294,7 @@ impl Sharing {
                 false => Vec::new(),
             };
             let files = match content.files {
-                true => self.scheduled_reports(p).await?,
+                true => self.scheduled_reports(p, &tasks).await?,
                 false => Vec::new(),
             };
             let pairs = |list: Vec<ReportRecord>| {

@@ -11,7 +11,6 @@ use vitrine_core::{AuditAction, ErrorCode, LinkState, Password};
 use vitrine_engine::report::FilterState;
 
 use super::Sharing;
-use super::audience::audience_of;
 use super::visit::{ShareAccess, share_event};
 use crate::caller::RequestMeta;
 use crate::versions::report_file::{FileContent, report_file_page, tile_entry};
@@ -53,36 +52,23 @@ impl Sharing {
             other => return Err(gone(&format!("the link is {}", other.as_str()))),
         }
         let projects = self.visit_projects(&link).await?;
-        let project = projects
-            .first()
-            .cloned()
-            .ok_or_else(|| gone("the project no longer exists"))?;
-        let mut creator = self
-            .live_creator(&link)
+        if projects.is_empty() {
+            return Err(gone("the project no longer exists"));
+        }
+        let meta = RequestMeta {
+            user_agent: Some("scheduled delivery".into()),
+            ..Default::default()
+        };
+        let a = self
+            .recipient_visit(&link, &projects, r, None, &meta)
             .await?
             .ok_or_else(|| gone("the link's owner can no longer see the project"))?;
-        creator.attributes = audience_of(&link, Some(&r));
-        let rights = r.role.rights(link.rights, r.rights);
-        if !rights.schedule {
+        if !a.rights.schedule {
             return Err(ApiError::forbidden(
                 "the link no longer lets its recipients schedule deliveries",
             ));
         }
-        Ok(ShareAccess {
-            link,
-            project,
-            projects,
-            recipient: Some(r),
-            session_hash: None,
-            user: None,
-            scope_user: creator,
-            role: vitrine_core::Role::Viewer,
-            rights,
-            meta: RequestMeta {
-                user_agent: Some("scheduled delivery".into()),
-                ..Default::default()
-            },
-        })
+        Ok(a)
     }
 
     /// The report a visit shows: the link's own, or `report_uid` among those a link to
@@ -135,8 +121,9 @@ impl Sharing {
                 "this link does not share delivered files",
             ));
         }
+        let tasks = self.store.delivering_tasks().await?;
         let report = self
-            .scheduled_reports(&a.project)
+            .scheduled_reports(&a.project, &tasks)
             .await?
             .into_iter()
             .find(|r| r.uid == report_uid)

@@ -390,14 +390,11 @@ impl Sharing {
                 let signed_in = session.as_ref().is_some_and(|s| s.signed_in);
                 match recipient {
                     Some(r) if signed_in => {
-                        let Some(mut creator) = self.live_creator(&link).await? else {
-                            return Ok(gone("owner"));
-                        };
-                        creator.attributes = audience_of(&link, Some(&r));
-                        let rights = r.role.rights(link.rights, r.rights);
-                        let mut a = base(creator, Role::Viewer, rights);
-                        a.recipient = Some(r);
-                        Ok(SharePage::Ready(Box::new(a)))
+                        let hash = session.as_ref().map(|s| s.hash.clone());
+                        let visit = self
+                            .recipient_visit(&link, &projects, r, hash, meta)
+                            .await?;
+                        Ok(visit.map_or(gone("owner"), |a| SharePage::Ready(Box::new(a))))
                     }
                     Some(r) if r.password_hash.is_none() => {
                         Ok(SharePage::SetPassword { name: r.name })
@@ -408,6 +405,37 @@ impl Sharing {
                 }
             }
         }
+    }
+
+    /// A recipient's visit of `link`: rows selected with their own (or the link's)
+    /// attribute values, never the creator's, within the link's rights. `None` once the
+    /// link's creator can no longer see what it shares.
+    pub(super) async fn recipient_visit(
+        &self,
+        link: &ShareLinkRecord,
+        projects: &[ProjectRecord],
+        r: ShareRecipientRecord,
+        session_hash: Option<String>,
+        meta: &RequestMeta,
+    ) -> ApiResult<Option<ShareAccess>> {
+        let (Some(mut creator), Some(project)) =
+            (self.live_creator(link).await?, projects.first().cloned())
+        else {
+            return Ok(None);
+        };
+        creator.attributes = audience_of(link, Some(&r));
+        Ok(Some(ShareAccess {
+            link: link.clone(),
+            project,
+            projects: projects.to_vec(),
+            rights: r.role.rights(link.rights, r.rights),
+            recipient: Some(r),
+            session_hash,
+            user: None,
+            scope_user: creator,
+            role: Role::Viewer,
+            meta: meta.clone(),
+        }))
     }
 
     /// The link's creator, if they can still see the project: a link never outlives its
