@@ -156,12 +156,8 @@ async fn a_locked_link_is_unlocked_and_the_setup_link_shown_again_from_the_shell
             "recipients": [{"name": "Ann Archer", "email": "ann@example.org", "role": "VIEWER"}]}))
         .await;
     let ann = Visitor::new(sw.s());
-    ann.open(&invitation(&created, "ann@example.org")).await;
-    let password = json!({"password": "Orchard#2026"});
-    let r = ann
-        .post(&format!("{}/api/password", page_of(&id)), password)
+    ann.accept_invitation(&created, &id, "ann@example.org")
         .await;
-    assert_eq!(r.status, 200, "{}", r.text);
     let guesser = Visitor::new(sw.s());
     for i in 0..12 {
         let body =

@@ -21,14 +21,7 @@ const REVOKE: &str =
 /// A recipient of `created` (a `createShareLink` answer) with their password set.
 async fn recipient(s: &TestServer, created: &Value, id: &str, email: &str) -> Visitor {
     let v = Visitor::new(s);
-    v.open(&invitation(created, email)).await;
-    let r = v
-        .post(
-            &format!("{}/api/password", page_of(id)),
-            json!({"password": "Orchard#2026"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    v.accept_invitation(created, id, email).await;
     v
 }
 

@@ -299,6 +299,17 @@ impl Visitor {
         .await
     }
 
+    /// Opens `email`'s invitation of the `created` link `id` and chooses their first
+    /// password (`Orchard#2026`), which must be accepted.
+    pub async fn accept_invitation(&self, created: &Value, id: &str, email: &str) {
+        self.open(&invitation(created, email)).await;
+        let password = json!({"password": "Orchard#2026"});
+        let r = self
+            .post(&format!("{}/api/password", page_of(id)), password)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+
     /// Where the visit stands: state, locked, recipientName.
     pub async fn visit(&self, id: &str) -> LinkAnswer {
         self.link_gql(

@@ -259,14 +259,7 @@ async fn a_files_link_to_several_projects_opens_no_dashboard() {
             .status,
         "UNAUTHENTICATED"
     );
-    ann.open(&invitation(&made, "ann@example.org")).await;
-    let r = ann
-        .post(
-            &format!("{}/api/password", page_of(&id)),
-            json!({"password": "Orchard#2026"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    ann.accept_invitation(&made, &id, "ann@example.org").await;
     let visit = ann.link_gql(&id, PROJECTS, json!({}), &["linkVisit"]).await;
     let projects = visit.data["projects"].as_array().unwrap().clone();
     assert!(
