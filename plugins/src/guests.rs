@@ -1,6 +1,8 @@
 //! Builds guest blocks from source for tests and benchmarks: the fixtures under
-//! `plugins/guests` and the examples under `examples/plugins`. Installs the
-//! wasm32-wasip2 target first, so a fresh machine needs nothing by hand.
+//! `plugins/guests` and the examples under `examples/plugins`, in Rust, Python and
+//! JavaScript. Installs what each needs first (the wasm32-wasip2 target; componentize-py
+//! from PyPI in a virtual environment; componentize-js from npm), under the guest target
+//! directory, so a fresh machine needs nothing by hand.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -79,4 +81,108 @@ pub fn example(name: &str) -> PathBuf {
 pub fn fixture(name: &str) -> PathBuf {
     build("plugins/guests").unwrap_or_else(|e| panic!("{e}"));
     component(name)
+}
+
+/// An empty component importing the interface `import` (e.g. `acme:db/query@1.0.0`):
+/// enough to test how the host treats an import.
+pub fn importing(import: &str) -> Vec<u8> {
+    use wasm_encoder::{
+        Component, ComponentImportSection, ComponentTypeRef, ComponentTypeSection, InstanceType,
+    };
+    let mut types = ComponentTypeSection::new();
+    types.instance(&InstanceType::new());
+    let mut imports = ComponentImportSection::new();
+    imports.import(import, ComponentTypeRef::Instance(0));
+    let mut component = Component::new();
+    component.section(&types).section(&imports);
+    component.finish()
+}
+
+/// The Python toolchain, pinned: the version the docs and examples are written against.
+pub const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
+/// The JavaScript toolchain, pinned likewise.
+pub const COMPONENTIZE_JS: &str = "@bytecodealliance/componentize-js@0.23.0";
+
+static TOOLCHAINS: Mutex<()> = Mutex::new(());
+
+fn run(command: &mut Command, what: &str) -> Result<(), String> {
+    let out = command.output().map_err(|e| format!("{what}: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{what} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
+
+/// `componentize-py`, installed once into a virtual environment.
+fn componentize_py() -> Result<PathBuf, String> {
+    let _once = TOOLCHAINS.lock().unwrap_or_else(|e| e.into_inner());
+    let venv = target_dir().join("toolchains/python");
+    let program = venv.join("bin/componentize-py");
+    if !program.exists() {
+        run(
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+            "python3 -m venv",
+        )?;
+        run(
+            Command::new(venv.join("bin/pip")).args(["install", "--quiet", COMPONENTIZE_PY]),
+            "pip install componentize-py",
+        )?;
+    }
+    Ok(program)
+}
+
+/// `componentize-js`, installed once with npm.
+fn componentize_js() -> Result<PathBuf, String> {
+    let _once = TOOLCHAINS.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = target_dir().join("toolchains/js");
+    let program = dir.join("node_modules/.bin/componentize-js");
+    if !program.exists() {
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::write(dir.join("package.json"), "{\"private\": true}\n")
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        run(
+            Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", COMPONENTIZE_JS])
+                .current_dir(&dir),
+            "npm install componentize-js",
+        )?;
+    }
+    Ok(program)
+}
+
+/// Builds the Python example `examples/plugins/<name>` (an `app.py` beside a `wit`
+/// link) with componentize-py's default command; returns the component.
+pub fn python_example(name: &str) -> Result<PathBuf, String> {
+    let program = componentize_py()?;
+    let out = target_dir().join(format!("{name}.wasm"));
+    run(
+        Command::new(program)
+            .args(["-d", "wit", "-w", "plugin", "componentize", "app", "-o"])
+            .arg(&out)
+            // Bytecode caches would land in the source tree.
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .current_dir(repo().join("examples/plugins").join(name)),
+        "componentize-py",
+    )?;
+    Ok(out)
+}
+
+/// Builds the JavaScript example `examples/plugins/<name>` (`<source>` beside a `wit`
+/// link) with componentize-js's default command; returns the component.
+pub fn js_example(name: &str, source: &str) -> Result<PathBuf, String> {
+    let program = componentize_js()?;
+    let out = target_dir().join(format!("{name}.wasm"));
+    run(
+        Command::new(program)
+            .arg(source)
+            .args(["--wit", "wit", "--world-name", "plugin", "-o"])
+            .arg(&out)
+            .current_dir(repo().join("examples/plugins").join(name)),
+        "componentize-js",
+    )?;
+    Ok(out)
 }

@@ -12,12 +12,15 @@
 
 mod cache;
 mod compiler;
+mod crash;
 mod error;
 #[cfg(any(test, feature = "testing"))]
 pub mod guests;
 mod metadata;
 mod sandbox;
 mod tables;
+mod toolchain;
+mod wasi;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -212,9 +215,9 @@ impl Host {
         let pre = self.sandbox.prepare(&component)?;
         let metadata = {
             let _slot = self.slots.take();
-            self.sandbox.describe(&pre, &self.limits)?
+            self.sandbox.describe(&pre, &self.limits, &hash)?
         };
-        let info = metadata::check(metadata, sandbox::sdk_version(bytes))?;
+        let info = metadata::check(metadata, toolchain::marks(bytes))?;
         let validator = metadata::validator(&info)?;
         let plugin = Arc::new(Plugin {
             hash,

@@ -45,6 +45,9 @@ pub struct PluginInfo {
     pub contract: String,
     /// The SDK version stamped into the component, when it was built with the SDK.
     pub sdk_version: Option<String>,
+    /// What built the component, as its marks say: language, version, tool.
+    #[serde(default)]
+    pub toolchain: Option<String>,
 }
 
 impl PluginInfo {
@@ -116,7 +119,7 @@ fn ports(what: &str, ports: Vec<wit::Port>) -> PluginResult<Vec<PortInfo>> {
 }
 
 /// Checks what `describe` returned.
-pub(crate) fn check(m: wit::Metadata, sdk_version: Option<String>) -> PluginResult<PluginInfo> {
+pub(crate) fn check(m: wit::Metadata, marks: crate::toolchain::Marks) -> PluginResult<PluginInfo> {
     check_name("name", &m.name, true)?;
     let version = semver::Version::parse(&m.version).map_err(|e| {
         invalid(format!(
@@ -148,7 +151,8 @@ pub(crate) fn check(m: wit::Metadata, sdk_version: Option<String>) -> PluginResu
             wit::DataFormat::ArrowIpc => InputFormat::ArrowIpc,
         },
         contract: crate::CONTRACT_VERSION.to_owned(),
-        sdk_version,
+        sdk_version: marks.sdk_version,
+        toolchain: marks.toolchain,
     })
 }
 

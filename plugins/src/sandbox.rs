@@ -1,15 +1,6 @@
 //! The sandbox: the wasmtime engine and linker every plugin shares, and the fresh store
-//! each call gets, with its memory limit, deadline, log and nothing else.
-//!
-//! Guests built by standard toolchains import parts of WASI even when they use none of
-//! it (Rust's standard library links stdio, environment and random numbers). Those
-//! imports are satisfied with nothing behind them: an empty environment, no arguments,
-//! stdout and stderr captured into the block's log. Interfaces that reach outside — file
-//! systems, sockets, name lookup, HTTP — and the clocks are refused when a component is
-//! loaded, with the imports named. Clocks are out not only because blocks get no clock:
-//! WASI's sleep blocks the host thread in real time, where the epoch deadline cannot
-//! stop it. (The context still carries frozen clocks, in case a linked interface ever
-//! reads one.)
+//! each call gets, with its memory limit, deadline, log and the denied WASI of
+//! [`crate::wasi`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,29 +24,6 @@ const MAX_LOG_LINES: usize = 1000;
 const MAX_LOG_LINE: usize = 4096;
 /// Bytes of stdout and stderr kept per call.
 const MAX_STDIO: usize = 64 << 10;
-
-/// WASI interfaces a plugin may import (by name, without version). All of them are
-/// backed by nothing: see the module comment.
-const GIVEN: &[&str] = &[
-    "wasi:cli/environment",
-    "wasi:cli/exit",
-    "wasi:cli/stdin",
-    "wasi:cli/stdout",
-    "wasi:cli/stderr",
-    "wasi:cli/terminal-input",
-    "wasi:cli/terminal-output",
-    "wasi:cli/terminal-stdin",
-    "wasi:cli/terminal-stdout",
-    "wasi:cli/terminal-stderr",
-    "wasi:io/error",
-    "wasi:io/poll",
-    "wasi:io/streams",
-    "wasi:random/random",
-    "wasi:random/insecure",
-    "wasi:random/insecure-seed",
-    "vitrine:block/host",
-    "vitrine:block/types",
-];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,27 +50,6 @@ impl LogLevel {
 pub struct LogLine {
     pub level: LogLevel,
     pub message: String,
-}
-
-/// A clock that always says the same time: blocks get no clock from the host.
-struct Frozen;
-
-impl wasmtime_wasi::HostWallClock for Frozen {
-    fn resolution(&self) -> Duration {
-        Duration::from_secs(1)
-    }
-    fn now(&self) -> Duration {
-        Duration::ZERO
-    }
-}
-
-impl wasmtime_wasi::HostMonotonicClock for Frozen {
-    fn resolution(&self) -> u64 {
-        1_000_000_000
-    }
-    fn now(&self) -> u64 {
-        0
-    }
 }
 
 /// What one call's store holds.
@@ -272,7 +219,7 @@ impl Sandbox {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(internal)?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(internal)?;
+        crate::wasi::link(&mut linker).map_err(internal)?;
         v0_1::Plugin::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
             .map_err(internal)?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -297,18 +244,7 @@ impl Sandbox {
     /// given and exports the block interface.
     pub(crate) fn prepare(&self, component: &Component) -> PluginResult<v0_1::PluginPre<State>> {
         let ty = component.component_type();
-        let refused: Vec<String> = ty
-            .imports(&self.engine)
-            .map(|(name, _)| name)
-            .filter(|name| !GIVEN.contains(&name.split('@').next().unwrap_or(name)))
-            .map(|name| format!("`{name}`"))
-            .collect();
-        if !refused.is_empty() {
-            return Err(PluginError::Invalid(format!(
-                "the plugin imports {}, which plugins are not given: blocks get no file system, network, environment or clock, only their inputs and the `vitrine:block/host` calls",
-                refused.join(", ")
-            )));
-        }
+        let imports = crate::wasi::check_imports(component, &self.engine)?;
         let exports: Vec<String> = ty
             .exports(&self.engine)
             .map(|(n, _)| n.to_owned())
@@ -326,10 +262,21 @@ impl Sandbox {
                 }
             )));
         }
-        let pre = self
-            .linker
+        // A component importing WASI the host does not implement gets its own linker,
+        // with those interfaces failing when called.
+        let stubbed;
+        let linker = if imports.stubbed.is_empty() {
+            &self.linker
+        } else {
+            let mut own = self.linker.clone();
+            crate::wasi::link_stubs(&mut own, component, &self.engine, &imports.stubbed)
+                .map_err(|e| PluginError::Invalid(format!("the plugin cannot be linked: {e:#}")))?;
+            stubbed = own;
+            &stubbed
+        };
+        let pre = linker
             .instantiate_pre(component)
-            .map_err(|e| PluginError::Invalid(format!("the plugin cannot be linked: {e}")))?;
+            .map_err(|e| PluginError::Invalid(format!("the plugin cannot be linked: {e:#}")))?;
         v0_1::PluginPre::new(pre).map_err(|e| {
             PluginError::Invalid(format!(
                 "the component does not implement vitrine:block@{}: {e}",
@@ -338,15 +285,11 @@ impl Sandbox {
         })
     }
 
-    fn store(&self, limits: &HostLimits, deadline: Duration) -> Store<State> {
+    /// A store for one call of the component with content hash `hash`.
+    fn store(&self, limits: &HostLimits, deadline: Duration, hash: &str) -> Store<State> {
         let stdout = MemoryOutputPipe::new(MAX_STDIO);
         let stderr = MemoryOutputPipe::new(MAX_STDIO);
-        let wasi = WasiCtx::builder()
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .wall_clock(Frozen)
-            .monotonic_clock(Frozen)
-            .build();
+        let wasi = crate::wasi::context(&stdout, &stderr, crate::wasi::seed(hash));
         let mut store = Store::new(
             &self.engine,
             State {
@@ -372,9 +315,10 @@ impl Sandbox {
         &self,
         pre: &v0_1::PluginPre<State>,
         limits: &HostLimits,
+        hash: &str,
     ) -> PluginResult<wit::Metadata> {
         let limit = limits.time_limit.min(Duration::from_secs(10));
-        let mut store = self.store(limits, limit);
+        let mut store = self.store(limits, limit, hash);
         let result = pre
             .instantiate(&mut store)
             .and_then(|p| p.vitrine_block_block().call_describe(&mut store));
@@ -407,7 +351,7 @@ impl Sandbox {
                 })
             })
             .collect::<PluginResult<Vec<_>>>()?;
-        let mut store = self.store(limits, time_limit);
+        let mut store = self.store(limits, time_limit, &plugin.hash);
         store.data_mut().progress = progress;
         let config = config.to_string();
         let result = plugin.pre.instantiate(&mut store).and_then(|p| {
@@ -427,14 +371,11 @@ impl Sandbox {
             }
             Err(e) => {
                 let mut err = classify(e, &mut store, time_limit, limits);
-                // A Rust panic prints where and why to stderr before it aborts.
+                // Language runtimes say why on stderr before they stop.
                 if let PluginError::Crashed(m) = &mut err
-                    && let Some(at) = log.iter().position(|l| l.message.contains("panicked"))
+                    && let Some(said) = crate::crash::guest_said(&log)
                 {
-                    let why = log.get(at + 1).map(|l| l.message.as_str()).unwrap_or("");
-                    *m = format!("{m}: {} {why}", log[at].message)
-                        .trim_end()
-                        .to_owned();
+                    *m = said;
                 }
                 return Err(err);
             }
@@ -506,12 +447,16 @@ fn classify(
             PluginError::Crashed("it stopped on an unreachable instruction (a panic or an abort)".into())
         }
         Some(t) => PluginError::Crashed(t.to_string()),
-        None => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
-            Some(code) => PluginError::Crashed(format!("it exited with status {}", code.0)),
-            None => PluginError::Crashed(
-                e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": "),
-            ),
-        },
+        None => {
+            if let Some(denied) = e.downcast_ref::<crate::wasi::Denied>() {
+                return PluginError::Crashed(denied.to_string());
+            }
+            match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                Some(code) => PluginError::Crashed(format!("it exited with status {}", code.0)),
+                // The cause alone: the rest is wasmtime's backtrace of the guest.
+                None => PluginError::Crashed(e.root_cause().to_string()),
+            }
+        }
     }
 }
 
@@ -529,19 +474,4 @@ pub(crate) fn check_is_component(bytes: &[u8]) -> PluginResult<()> {
         ));
     }
     Ok(())
-}
-
-/// The SDK version stamped into the component's `vitrine-sdk` custom section, if any.
-pub(crate) fn sdk_version(bytes: &[u8]) -> Option<String> {
-    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        if let Ok(wasmparser::Payload::CustomSection(c)) = payload
-            && c.name() == "vitrine-sdk"
-        {
-            let v = String::from_utf8_lossy(c.data()).into_owned();
-            if !v.is_empty() && v.len() <= 64 {
-                return Some(v);
-            }
-        }
-    }
-    None
 }

@@ -228,7 +228,11 @@ async fn run_cli() -> anyhow::Result<()> {
         Command::Admin { command } => admin::run(command).await?,
         Command::Schema => print!("{}", vitrine_api::graphql::sdl()),
         Command::Errors => print!("{}", error_catalogue()),
-        Command::Plugin { command } => plugin::run(command)?,
+        // Blocks may call WASI, whose blocking calls drive the runtime from the calling
+        // thread: run them on a thread that may block, as the server does.
+        Command::Plugin { command } => tokio::task::spawn_blocking(move || plugin::run(command))
+            .await
+            .context("the plugin command stopped")??,
         Command::Bundle { command } => bundle::run(command).await?,
     }
     Ok(())

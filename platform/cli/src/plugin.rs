@@ -16,6 +16,8 @@ pub enum PluginCommand {
     Check {
         /// The component (.wasm), e.g. target/wasm32-wasip2/release/my_block.wasm.
         file: PathBuf,
+        #[command(flatten)]
+        cache: CacheArgs,
     },
     /// Run a block over local files and print its first output as CSV.
     Run {
@@ -36,7 +38,52 @@ pub enum PluginCommand {
         /// Memory limit of the call, in MiB.
         #[arg(long, default_value_t = 512)]
         memory_mib: usize,
+        #[command(flatten)]
+        cache: CacheArgs,
     },
+}
+
+/// Where compiled components are kept between runs: compiling a Python or JavaScript
+/// block takes seconds, loading it compiled a few milliseconds.
+#[derive(clap::Args)]
+pub struct CacheArgs {
+    /// The directory of compiled components [default: $XDG_CACHE_HOME/vitrine/plugins,
+    /// else ~/.cache/vitrine/plugins].
+    #[arg(long, env = "VITRINE_PLUGIN_CACHE")]
+    cache_dir: Option<PathBuf>,
+    /// Compile afresh and keep nothing.
+    #[arg(long, conflicts_with = "cache_dir")]
+    no_cache: bool,
+}
+
+impl CacheArgs {
+    fn dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            return None;
+        }
+        self.cache_dir.clone().or_else(|| {
+            let base = std::env::var_os("XDG_CACHE_HOME")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+            Some(base.join("vitrine").join("plugins"))
+        })
+    }
+
+    /// A host keeping its compiled code in the cache directory; one that cannot be
+    /// created is said and passed over, as the cache only saves time.
+    fn host(&self, limits: HostLimits) -> anyhow::Result<Host> {
+        if let Some(dir) = self.dir() {
+            match Host::new(limits.clone(), Some(dir.clone())) {
+                Ok(host) => return Ok(host),
+                Err(e) => eprintln!(
+                    "note: compiled components are not kept ({}: {e}); pass --cache-dir or --no-cache",
+                    dir.display()
+                ),
+            }
+        }
+        Host::new(limits, None).map_err(plugin_error)
+    }
 }
 
 fn plugin_error(e: PluginError) -> anyhow::Error {
@@ -64,10 +111,10 @@ fn format_of(path: &Path) -> anyhow::Result<FileFormat> {
 
 pub fn run(command: PluginCommand) -> anyhow::Result<()> {
     match command {
-        PluginCommand::Check { file } => {
+        PluginCommand::Check { file, cache } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let host = Host::new(HostLimits::default(), None).map_err(plugin_error)?;
+            let host = cache.host(HostLimits::default())?;
             let plugin = host.load(&bytes).map_err(plugin_error)?;
             let info = serde_json::to_string_pretty(&plugin.info)?;
             println!("{info}");
@@ -83,6 +130,7 @@ pub fn run(command: PluginCommand) -> anyhow::Result<()> {
             output_dir,
             time_limit_ms,
             memory_mib,
+            cache,
         } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -91,7 +139,7 @@ pub fn run(command: PluginCommand) -> anyhow::Result<()> {
                 memory_bytes: memory_mib << 20,
                 ..HostLimits::default()
             };
-            let host = Host::new(limits, None).map_err(plugin_error)?;
+            let host = cache.host(limits)?;
             let plugin = host.load(&bytes).map_err(plugin_error)?;
             let settings: serde_json::Value = match config {
                 None => serde_json::json!({}),

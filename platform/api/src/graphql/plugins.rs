@@ -121,6 +121,10 @@ impl Plugin {
     async fn sdk_version(&self) -> Option<&str> {
         self.info.as_ref().and_then(|i| i.sdk_version.as_deref())
     }
+    /// What built the component, e.g. `Python 3.14 (componentize-py)`.
+    async fn toolchain(&self) -> Option<&str> {
+        self.info.as_ref().and_then(|i| i.toolchain.as_deref())
+    }
     /// Disabled versions cannot be used by workflows.
     async fn enabled(&self) -> bool {
         self.record.enabled
