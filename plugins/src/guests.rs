@@ -117,6 +117,13 @@ fn run(command: &mut Command, what: &str) -> Result<(), String> {
     ))
 }
 
+/// Where the component built from `dir` goes.
+fn output(dir: &str) -> PathBuf {
+    let components = target_dir().join("components");
+    let _ = std::fs::create_dir_all(&components);
+    components.join(format!("{}.wasm", dir.replace('/', "-")))
+}
+
 /// `componentize-py`, installed once into a virtual environment.
 fn componentize_py() -> Result<PathBuf, String> {
     let _once = TOOLCHAINS.lock().unwrap_or_else(|e| e.into_inner());
@@ -154,34 +161,34 @@ fn componentize_js() -> Result<PathBuf, String> {
     Ok(program)
 }
 
-/// Builds the Python example `examples/plugins/<name>` (an `app.py` beside a `wit`
-/// link) with componentize-py's default command; returns the component.
-pub fn python_example(name: &str) -> Result<PathBuf, String> {
+/// Builds the Python block in `dir` (relative to the repository: an `app.py` beside a
+/// `wit` link) with componentize-py's default command; returns the component.
+pub fn python(dir: &str) -> Result<PathBuf, String> {
     let program = componentize_py()?;
-    let out = target_dir().join(format!("{name}.wasm"));
+    let out = output(dir);
     run(
         Command::new(program)
             .args(["-d", "wit", "-w", "plugin", "componentize", "app", "-o"])
             .arg(&out)
             // Bytecode caches would land in the source tree.
             .env("PYTHONDONTWRITEBYTECODE", "1")
-            .current_dir(repo().join("examples/plugins").join(name)),
+            .current_dir(repo().join(dir)),
         "componentize-py",
     )?;
     Ok(out)
 }
 
-/// Builds the JavaScript example `examples/plugins/<name>` (`<source>` beside a `wit`
-/// link) with componentize-js's default command; returns the component.
-pub fn js_example(name: &str, source: &str) -> Result<PathBuf, String> {
+/// Builds the JavaScript block in `dir` (relative to the repository: `source` beside a
+/// `wit` link) with componentize-js's default command; returns the component.
+pub fn javascript(dir: &str, source: &str) -> Result<PathBuf, String> {
     let program = componentize_js()?;
-    let out = target_dir().join(format!("{name}.wasm"));
+    let out = output(dir);
     run(
         Command::new(program)
             .arg(source)
             .args(["--wit", "wit", "--world-name", "plugin", "-o"])
             .arg(&out)
-            .current_dir(repo().join("examples/plugins").join(name)),
+            .current_dir(repo().join(dir)),
         "componentize-js",
     )?;
     Ok(out)

@@ -314,3 +314,5 @@ fn imports_beyond_wasi_are_refused_by_name_and_unimplemented_wasi_is_linked() {
         "{err}"
     );
 }
+
+mod languages;

@@ -214,9 +214,26 @@ fn plugin_check_and_run_work_without_a_server() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("in.csv");
     std::fs::write(&csv, "name,amount\na,1\nb,2\nc,3\nd,100\ne,2.5\n").unwrap();
-    let vitrine = env!("CARGO_BIN_EXE_vitrine");
+    let cache = dir.path().join("compiled");
+    // Every command keeps compiled code in the test's own cache directory.
+    let vitrine = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vitrine"));
+        c.env("VITRINE_PLUGIN_CACHE", &cache);
+        c
+    };
+    let cached = || -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+        std::fs::read_dir(&cache)
+            .map(|d| {
+                d.map(|e| {
+                    let e = e.unwrap();
+                    (e.path(), e.metadata().unwrap().modified().unwrap())
+                })
+                .collect()
+            })
+            .unwrap_or_default()
+    };
 
-    let out = Command::new(vitrine)
+    let out = vitrine()
         .args(["plugin", "check"])
         .arg(&zscore)
         .output()
@@ -229,8 +246,17 @@ fn plugin_check_and_run_work_without_a_server() {
     let info: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(info["name"], "zscore");
     assert_eq!(info["sdk_version"], "0.1.0");
+    assert!(
+        info["toolchain"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Rust (vitrine-sdk 0.1.0")),
+        "{info}"
+    );
+    // The check compiled the component once and kept the code.
+    let kept = cached();
+    assert_eq!(kept.len(), 1, "{kept:?}");
 
-    let out = Command::new(vitrine)
+    let out = vitrine()
         .args(["plugin", "run"])
         .arg(&zscore)
         .arg("--input")
@@ -243,6 +269,8 @@ fn plugin_check_and_run_work_without_a_server() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The run loaded the kept code: nothing compiled, nothing rewritten.
+    assert_eq!(cached(), kept);
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().next(), Some("name,amount,zscore,anomaly"));
     assert!(
@@ -251,8 +279,18 @@ fn plugin_check_and_run_work_without_a_server() {
         "{text}"
     );
 
+    // --no-cache keeps nothing.
+    std::fs::remove_dir_all(&cache).unwrap();
+    let out = vitrine()
+        .args(["plugin", "check", "--no-cache"])
+        .arg(&zscore)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!cache.exists(), "--no-cache wrote {:?}", cached());
+
     // Bad settings and a non-component fail with their codes.
-    let out = Command::new(vitrine)
+    let out = vitrine()
         .args(["plugin", "run"])
         .arg(&zscore)
         .arg("--input")
@@ -262,7 +300,7 @@ fn plugin_check_and_run_work_without_a_server() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("INVALID_WORKFLOW"));
-    let out = Command::new(vitrine)
+    let out = vitrine()
         .args(["plugin", "check"])
         .arg(&csv)
         .output()

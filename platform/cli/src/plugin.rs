@@ -51,8 +51,8 @@ pub struct CacheArgs {
     /// else ~/.cache/vitrine/plugins].
     #[arg(long, env = "VITRINE_PLUGIN_CACHE")]
     cache_dir: Option<PathBuf>,
-    /// Compile afresh and keep nothing.
-    #[arg(long, conflicts_with = "cache_dir")]
+    /// Compile afresh and keep nothing (over any cache directory given).
+    #[arg(long)]
     no_cache: bool,
 }
 
