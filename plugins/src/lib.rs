@@ -6,7 +6,8 @@
 //! are not given, compiles it once under a time limit, caches the compiled code by
 //! content hash and engine build, and runs every call in a fresh store taken from a
 //! pooling allocator, with a memory limit and a deadline enforced by epoch interruption.
-//! Guests see no files, sockets, environment or clock; stdout and stderr go to the
+//! Guests get WASI with everything denied (see [`wasi`]): no files, sockets or
+//! environment, frozen clocks, seeded random numbers; stdout and stderr go to the
 //! block's log. A block that overruns, crashes or misbehaves fails its own run with a
 //! coded [`PluginError`]; the host carries on.
 

@@ -9,7 +9,8 @@ import { buildSchema, parse, validate } from "graphql";
 const root = process.env.ROOT;
 if (!root) throw new Error("ROOT is not set");
 const schema = buildSchema(readFileSync(join(root, "schema/graphql/vitrine.graphql"), "utf8"));
-const files = ["README.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => join("docs", f))];
+const markdown = (dir) => readdirSync(join(root, dir)).filter((f) => f.endsWith(".md")).map((f) => join(dir, f));
+const files = ["README.md", ...markdown("docs"), ...markdown("docs/plugins")];
 const failures = [];
 let fences = 0;
 for (const file of files) {
