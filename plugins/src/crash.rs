@@ -3,7 +3,7 @@
 //! message, a Python traceback, a JavaScript error). That text, found in the captured
 //! log, is what the workflow's author needs to read.
 
-use crate::sandbox::LogLine;
+use crate::LogLine;
 
 /// Longest reason quoted from a guest.
 const MAX_REASON: usize = 1000;
@@ -94,7 +94,7 @@ fn js_error(lines: &[&str]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::LogLevel;
+    use crate::LogLevel;
 
     fn log(text: &str) -> Vec<LogLine> {
         text.lines()

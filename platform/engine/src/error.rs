@@ -98,6 +98,10 @@ impl From<datafusion::error::DataFusionError> for EngineError {
         use datafusion::error::DataFusionError as D;
         // Arrow decode failures inside a query are data problems; the rest is the query's.
         match e.find_root() {
+            // A regular expression in the query that does not compile is the query's.
+            D::ArrowError(a, _) if a.to_string().contains(REGEX_FAILED) => {
+                EngineError::Query(regex_words(&a.to_string()))
+            }
             D::ArrowError(a, _) => EngineError::Data(a.to_string()),
             D::ResourcesExhausted(m) => EngineError::Query(format!("resources exhausted: {m}")),
             root => EngineError::Query(without_dumps(&strip_df_prefix(&root.to_string()))),
@@ -190,6 +194,36 @@ fn without_dumps(s: &str) -> String {
     out
 }
 
+/// How DataFusion's regular expression functions begin a failure to compile.
+const REGEX_FAILED: &str = "Regular expression did not compile: ";
+
+/// DataFusion reports a regular expression that does not compile with the regex
+/// crate's debug form (`CompiledTooBig(10485760)`, `Syntax("regex parse error:\n …")`):
+/// said here in words.
+fn regex_words(s: &str) -> String {
+    let Some(at) = s.find(REGEX_FAILED) else {
+        return s.to_owned();
+    };
+    let dump = &s[at + REGEX_FAILED.len()..];
+    let words = if let Some(limit) = dump
+        .strip_prefix("CompiledTooBig(")
+        .and_then(|r| r.split(')').next())
+    {
+        format!(
+            "it is too large once compiled (more than {limit} bytes); use fewer or smaller repetitions"
+        )
+    } else if let Some((message, _)) = dump
+        .strip_prefix("Syntax(\"")
+        .and_then(|r| r.rsplit_once("\")"))
+    {
+        let message = message.replace("\\n", " ").replace("\\\"", "\"");
+        message.split_whitespace().collect::<Vec<_>>().join(" ")
+    } else {
+        dump.to_owned()
+    };
+    format!("a regular expression does not compile: {words}")
+}
+
 /// DataFusion prefixes messages with the error class ("Error during planning: "); users
 /// want the sentence, the class is already in the code.
 fn strip_df_prefix(s: &str) -> String {
@@ -209,7 +243,23 @@ fn strip_df_prefix(s: &str) -> String {
 
 #[cfg(test)]
 mod words {
-    use super::without_dumps;
+    use super::{regex_words, without_dumps};
+
+    #[test]
+    fn regular_expressions_that_do_not_compile_are_said_in_words() {
+        assert_eq!(
+            regex_words(
+                "Compute error: Regular expression did not compile: CompiledTooBig(10485760)"
+            ),
+            "a regular expression does not compile: it is too large once compiled (more than 10485760 bytes); use fewer or smaller repetitions"
+        );
+        assert_eq!(
+            regex_words(
+                r#"Compute error: Regular expression did not compile: Syntax("regex parse error:\n    (a\n    ^\nerror: unclosed group")"#
+            ),
+            "a regular expression does not compile: regex parse error: (a ^ error: unclosed group"
+        );
+    }
 
     #[test]
     fn plan_dumps_leave_the_sentence() {
