@@ -14,7 +14,7 @@ fn example(name: &str) -> Vec<u8> {
     std::fs::read(guests::example(name)).unwrap()
 }
 
-const PUBLISH: &str = "mutation($f:Upload!){publishPlugin(file:$f){id name version enabled contract sdkVersion inputFormat configSchema outputs{name columns{name type}}}}";
+const PUBLISH: &str = "mutation($f:Upload!){publishPlugin(file:$f){id name version enabled contract sdkVersion toolchain inputFormat configSchema outputs{name columns{name type}}}}";
 
 async fn publish(s: &TestServer, auth: &Auth, bytes: Vec<u8>) -> Value {
     let ops = json!({"query": PUBLISH, "variables": {"f": null}});
@@ -206,6 +206,83 @@ async fn plugins_are_published_used_in_workflows_and_refused_when_hostile() {
         .unwrap();
     assert_eq!(spin["error"]["code"], "PLUGIN_TIMEOUT");
     assert_eq!(plugin_count(&w).await, 3);
+}
+
+/// A Python and a JavaScript block, built with their tools' default commands, publish
+/// through the server (compiled in its compiler child) and run in a workflow beside the
+/// Rust block they translate, giving its values row for row.
+#[tokio::test]
+async fn python_and_javascript_blocks_run_in_a_workflow_like_the_rust_one() {
+    let built = |b: Result<std::path::PathBuf, String>| match b {
+        Ok(path) => Some(std::fs::read(path).unwrap()),
+        Err(e) if std::env::var_os("VITRINE_REQUIRE_TOOLCHAINS").is_none() => {
+            eprintln!("skipped: the toolchain is not available here: {e}");
+            None
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let Some(python) = built(guests::python("examples/plugins/zscore-py")) else {
+        return;
+    };
+    let Some(javascript) = built(guests::javascript(
+        "examples/plugins/zscore-js",
+        "zscore.js",
+    )) else {
+        return;
+    };
+    let w = data_world().await;
+    for (bytes, name, toolchain) in [
+        (example("zscore"), "zscore", "Rust (vitrine-sdk 0.1.0"),
+        (python, "zscore-py", "Python 3."),
+        (javascript, "zscore-js", "JavaScript (ComponentizeJS"),
+    ] {
+        let r = publish(&w.s, &w.admin.auth, bytes).await;
+        let p = &data(&r)["publishPlugin"];
+        assert_eq!(p["name"], name, "{r}");
+        assert!(
+            p["toolchain"].as_str().unwrap().starts_with(toolchain),
+            "{r}"
+        );
+    }
+    let score = |id: &str, plugin: &str| {
+        json!({"id": id, "kind": "plugin", "inputs": {"in": "orders"},
+               "config": {"plugin": plugin, "version": "1.0.0",
+                          "settings": {"column": "sales", "threshold": 2}}})
+    };
+    let wf = json!({"blocks": [
+        {"id": "orders", "kind": "csv_source", "config": {"location": "files", "path": "in/superstore.csv"}},
+        score("rs", "zscore"),
+        score("py", "zscore-py"),
+        score("js", "zscore-js"),
+        {"id": "differ", "kind": "sql", "inputs": {"r": "rs", "p": "py", "j": "js"},
+         "config": {"query": "SELECT r.order_id FROM r JOIN p ON r.order_id = p.order_id JOIN j ON r.order_id = j.order_id WHERE (r.zscore IS DISTINCT FROM p.zscore) OR (r.zscore IS DISTINCT FROM j.zscore) OR (r.anomaly IS DISTINCT FROM p.anomaly) OR (r.anomaly IS DISTINCT FROM j.anomaly)"}},
+        {"id": "same", "kind": "sql", "inputs": {"r": "rs", "p": "py", "j": "js"},
+         "config": {"query": "SELECT r.order_id FROM r JOIN p ON r.order_id = p.order_id JOIN j ON r.order_id = j.order_id WHERE r.anomaly AND p.anomaly AND j.anomaly"}},
+        {"id": "publish_differ", "kind": "publish", "config": {"dataset": "differ"}, "inputs": {"in": "differ"}},
+        {"id": "publish_same", "kind": "publish", "config": {"dataset": "same"}, "inputs": {"in": "same"}},
+    ]});
+    data(&save(&w, &wf).await);
+    let run = run_to_end(&w).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let ds =
+        w.s.gql(
+            &w.editor.auth,
+            "query($p:ID!){datasets(projectId:$p){name rows}}",
+            json!({"p": w.project}),
+        )
+        .await;
+    let rows = |name: &str| {
+        data(&ds)["datasets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == name)
+            .unwrap()["rows"]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!(rows("differ"), 0, "{ds}");
+    assert!(rows("same") >= 1, "the three agree on some anomalies: {ds}");
 }
 
 #[test]
