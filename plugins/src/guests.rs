@@ -193,3 +193,19 @@ pub fn javascript(dir: &str, source: &str) -> Result<PathBuf, String> {
     )?;
     Ok(out)
 }
+
+/// The bytes of a component built by a Python or JavaScript toolchain, or `None` (said
+/// on stderr) when the toolchain cannot be installed here. With
+/// `VITRINE_REQUIRE_TOOLCHAINS` set, as CI sets it, a missing toolchain panics instead.
+pub fn built_or_skip(component: Result<PathBuf, String>) -> Option<Vec<u8>> {
+    match component {
+        Ok(path) => {
+            Some(std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        }
+        Err(e) if std::env::var_os("VITRINE_REQUIRE_TOOLCHAINS").is_none() => {
+            eprintln!("skipped: the toolchain is not available here: {e}");
+            None
+        }
+        Err(e) => panic!("{e}"),
+    }
+}

@@ -213,18 +213,10 @@ async fn plugins_are_published_used_in_workflows_and_refused_when_hostile() {
 /// Rust block they translate, giving its values row for row.
 #[tokio::test]
 async fn python_and_javascript_blocks_run_in_a_workflow_like_the_rust_one() {
-    let built = |b: Result<std::path::PathBuf, String>| match b {
-        Ok(path) => Some(std::fs::read(path).unwrap()),
-        Err(e) if std::env::var_os("VITRINE_REQUIRE_TOOLCHAINS").is_none() => {
-            eprintln!("skipped: the toolchain is not available here: {e}");
-            None
-        }
-        Err(e) => panic!("{e}"),
-    };
-    let Some(python) = built(guests::python("examples/plugins/zscore-py")) else {
+    let Some(python) = guests::built_or_skip(guests::python("examples/plugins/zscore-py")) else {
         return;
     };
-    let Some(javascript) = built(guests::javascript(
+    let Some(javascript) = guests::built_or_skip(guests::javascript(
         "examples/plugins/zscore-js",
         "zscore.js",
     )) else {

@@ -6,7 +6,6 @@
 //! cannot be, these tests say so and pass, unless `VITRINE_REQUIRE_TOOLCHAINS` is set,
 //! as CI sets it.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray};
@@ -15,18 +14,6 @@ use serde_json::{Value, json};
 
 use crate::guests;
 use crate::{Host, HostLimits, PortTable, RunOptions};
-
-/// The component, or `None` (said on stderr) when the toolchain cannot be had here.
-fn built(component: Result<PathBuf, String>) -> Option<Vec<u8>> {
-    match component {
-        Ok(path) => Some(std::fs::read(path).unwrap()),
-        Err(e) if std::env::var_os("VITRINE_REQUIRE_TOOLCHAINS").is_none() => {
-            eprintln!("skipped: the toolchain is not available here: {e}");
-            None
-        }
-        Err(e) => panic!("{e}"),
-    }
-}
 
 fn host() -> Host {
     Host::new(
@@ -83,10 +70,10 @@ fn run(host: &Host, bytes: &[u8], settings: Value) -> Result<(PortTable, Vec<Str
 
 #[test]
 fn python_and_javascript_blocks_give_the_rust_example_s_output() {
-    let Some(python) = built(guests::python("examples/plugins/zscore-py")) else {
+    let Some(python) = guests::built_or_skip(guests::python("examples/plugins/zscore-py")) else {
         return;
     };
-    let Some(javascript) = built(guests::javascript(
+    let Some(javascript) = guests::built_or_skip(guests::javascript(
         "examples/plugins/zscore-js",
         "zscore.js",
     )) else {
@@ -138,10 +125,11 @@ fn python_and_javascript_blocks_give_the_rust_example_s_output() {
 
 #[test]
 fn python_and_javascript_crashes_and_denials_are_told_in_the_guest_s_words() {
-    let Some(python) = built(guests::python("plugins/guests/python")) else {
+    let Some(python) = guests::built_or_skip(guests::python("plugins/guests/python")) else {
         return;
     };
-    let Some(javascript) = built(guests::javascript("plugins/guests/javascript", "block.js"))
+    let Some(javascript) =
+        guests::built_or_skip(guests::javascript("plugins/guests/javascript", "block.js"))
     else {
         return;
     };
