@@ -360,9 +360,9 @@ async fn dictionary_encoded_results_flow_through_every_block() {
     f.save(json!([
         {"id": "one", "kind": "inline_rows", "config": {"columns": [{"name": "x", "type": "int64"}], "rows": [[1]]}},
         {"id": "big", "kind": "sql", "config": {"query": "SELECT CASE WHEN value % 2 = 0 THEN 'West' ELSE 'East' END AS region, value AS n FROM range(0, 10000) CROSS JOIN one"}, "inputs": {"one": "one"}},
-        {"id": "names", "kind": "inline_rows", "config": {"columns": [{"name": "region", "type": "string"}, {"name": "manager", "type": "string"}], "rows": [["West", "Wendy"], ["East", "Earl"]]}},
+        {"id": "names", "kind": "inline_rows", "config": {"columns": [{"name": "region", "type": "text"}, {"name": "manager", "type": "text"}], "rows": [["West", "Wendy"], ["East", "Earl"]]}},
         {"id": "joined", "kind": "join", "config": {"on": [{"left": "region", "right": "region"}]}, "inputs": {"left": "big", "right": "names"}},
-        {"id": "extra", "kind": "inline_rows", "config": {"columns": [{"name": "region", "type": "string"}, {"name": "n", "type": "int64"}], "rows": [["North", 1]]}},
+        {"id": "extra", "kind": "inline_rows", "config": {"columns": [{"name": "region", "type": "text"}, {"name": "n", "type": "int64"}], "rows": [["North", 1]]}},
         {"id": "all", "kind": "union", "inputs": {"a": "big", "b": "extra"}},
         {"id": "west", "kind": "filter", "config": {"condition": "region = 'West'"}, "inputs": {"in": "all"}},
         {"id": "by_manager", "kind": "aggregate", "config": {"group_by": ["manager"], "measures": [{"function": "count", "name": "rows"}]}, "inputs": {"in": "joined"}},
@@ -376,7 +376,7 @@ async fn dictionary_encoded_results_flow_through_every_block() {
     assert_eq!(run.status.as_str(), "succeeded", "{:?}", run.blocks);
     let west = f.store.dataset(&f.project, "west").await.unwrap().unwrap();
     assert_eq!(west.rows, 5000);
-    assert_eq!(west.schema[0]["type"], "string");
+    assert_eq!(west.schema[0]["type"], "text");
     let csv = std::fs::read_to_string(f.files.path().join("out/joined.csv")).unwrap();
     assert!(csv.starts_with("region,n,manager\n"), "{}", &csv[..40]);
     assert!(csv.contains("West,0,Wendy\n"));

@@ -174,7 +174,7 @@ async fn bad_workflows_and_data_get_clear_errors() {
         mixed["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("column `id` is string here but integer"),
+            .contains("column `id` is text here but int64 in input `a`"),
         "{mixed}"
     );
     for id in ["escape", "via_link", "ungranted"] {
@@ -186,6 +186,15 @@ async fn bad_workflows_and_data_get_clear_errors() {
             .as_str()
             .unwrap()
             .contains("link")
+    );
+    // The API's words: grantResourceLocation takes READ or WRITE.
+    assert!(
+        block("ungranted")["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not granted with READ access"),
+        "{}",
+        block("ungranted")
     );
     assert_eq!(block("good")["status"], "succeeded");
 

@@ -89,7 +89,7 @@ async fn workflow_runs_incrementally_and_feeds_reports() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|c| c["name"] == "sales" && c["type"] == "float")
+            .any(|c| c["name"] == "sales" && c["type"] == "float64")
     );
 
     // A report over the dataset: sums match the file.

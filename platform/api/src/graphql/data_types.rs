@@ -272,6 +272,7 @@ impl From<RunEvent> for RunProgress {
 #[derive(SimpleObject, Clone)]
 pub struct DatasetColumn {
     pub name: String,
+    /// `text`, `int64`, `float64`, `boolean`, `date`, `timestamp`, or another type's exact name (`int32`, `decimal`).
     #[graphql(name = "type")]
     pub ty: String,
     pub nullable: bool,

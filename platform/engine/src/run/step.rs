@@ -213,8 +213,8 @@ impl Engine {
     ) -> EngineResult<Location> {
         let refused = || {
             EngineError::Path(format!(
-                "resource location `{name}` is not granted for {} to this project's folder",
-                access.as_str()
+                "resource location `{name}` is not granted with {} access to this project's folder (grantResourceLocation)",
+                access.as_str().to_uppercase()
             ))
         };
         let record = self

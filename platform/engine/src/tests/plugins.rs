@@ -20,7 +20,7 @@ async fn publish(f: &super::Fixture, name: &str) -> vitrine_storage::PluginRecor
 
 fn rows() -> serde_json::Value {
     json!({"id": "rows", "kind": "inline_rows", "config": {
-        "columns": [{"name": "email", "type": "string"}, {"name": "amount", "type": "float64"}],
+        "columns": [{"name": "email", "type": "text"}, {"name": "amount", "type": "float64"}],
         "rows": [["ann@example.com", 10.0], ["bob@example.org", 11.0], ["not an email", 9.0],
                  ["cy@example.com", 10.5], ["dee@example.com", 95.0], [null, 10.0]]}})
 }

@@ -195,7 +195,7 @@ impl Tasks {
             vitrine_engine::locations::Access::Write,
         ) {
             return Err(ApiError::forbidden(format!(
-                "`{location}` is not granted for writing to this project's folder"
+                "`{location}` is not granted with WRITE access to this project's folder"
             )));
         }
         let date = chrono::DateTime::from_timestamp_millis(run.created_ms)

@@ -349,7 +349,7 @@ impl Tasks {
                     .any(|g| chain.iter().any(|f| *f == g.folder_uid) && g.access >= Access::Write);
                 if !granted {
                     return Err(ApiError::forbidden(format!(
-                        "actions[{i}].location: `{location}` is not granted for writing to `{}`",
+                        "actions[{i}].location: `{location}` is not granted with WRITE access to `{}`",
                         p.record.name
                     )));
                 }
