@@ -35,7 +35,7 @@ pub fn check_ident(s: &str) -> Result<(), String> {
 }
 
 /// An aggregate function, of a tile's measure or an aggregate block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AggFunction {
     Sum,

@@ -9,7 +9,7 @@
 use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ColumnType {
     /// Written `text`; `string` is read too, deprecated.

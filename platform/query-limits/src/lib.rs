@@ -1,13 +1,14 @@
 //! `vitrine-query-limits`: bounds on a GraphQL request's shape, checked before
 //! async-graphql validates it. Sits beside `vitrine-api`, which installs [`ShapeLimit`] on
-//! its schema and uses the checks for its prepared-query cache; nothing here knows
-//! Vitrine's schema.
+//! its schema and keeps its prepared queries in a [`CheckedDocuments`]; nothing here
+//! knows Vitrine's schema.
 //!
 //! Depth and complexity are async-graphql's own; aliases are counted
 //! here (a query of a thousand aliases of one expensive field is a cheap denial of
 //! service otherwise). Batch and body size are the HTTP layer's. [`operations`] reads
 //! what a document asks for, for the audit of refused writes.
 
+mod documents;
 mod operations;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ServerError, ServerResult, Variables};
 use vitrine_core::ErrorCode;
 
+pub use documents::{Checked, CheckedDocuments};
 pub use operations::{Operation, mutation_fields, operations};
 
 #[derive(Debug, Clone)]

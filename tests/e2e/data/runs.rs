@@ -150,3 +150,52 @@ async fn workflow_runs_incrementally_and_feeds_reports() {
         .clone();
     assert_eq!(values, json!(["Consumer", "Corporate", "Home Office"]));
 }
+
+/// Every built-in kind is discoverable with its ports and a JSON Schema of its `config`;
+/// the schema tells a client what saving will refuse, before it saves.
+#[tokio::test]
+async fn block_kinds_describe_their_ports_and_configuration() {
+    let w = data_world().await;
+    let r =
+        w.s.gql(
+            &w.editor.auth,
+            "{ blockKinds { name description inputs namedInputs configSchema } }",
+            json!({}),
+        )
+        .await;
+    let kinds = data(&r)["blockKinds"].as_array().unwrap().clone();
+    assert_eq!(kinds.len(), 18, "{r}");
+    let kind = |name: &str| kinds.iter().find(|k| k["name"] == name).unwrap().clone();
+    let csv = kind("csv_source");
+    assert_eq!(csv["inputs"], json!([]));
+    let schema = &csv["configSchema"];
+    assert_eq!(schema["additionalProperties"], false, "{schema}");
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        required.contains(&"location") && required.contains(&"path"),
+        "{schema}"
+    );
+    // Column types in the schema are the one vocabulary.
+    assert!(schema.to_string().contains("\"int64\"") && schema.to_string().contains("\"text\""));
+    assert_eq!(kind("join")["inputs"], json!(["left", "right"]));
+    assert_eq!(kind("sql")["namedInputs"], 1);
+    assert_eq!(kind("union")["namedInputs"], 2);
+    assert_eq!(kind("filter")["inputs"], json!(["in"]));
+    // What the schema forbids, saving refuses, naming the field.
+    let wf = json!({"blocks": [
+        {"id": "a", "kind": "csv_source", "config": {"location": "files", "path": "in/superstore.csv", "delimter": ";"}}]});
+    let r =
+        w.s.gql(
+            &w.editor.auth,
+            "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}",
+            json!({"p": w.project, "w": wf}),
+        )
+        .await;
+    assert_eq!(code(&r), "INVALID_WORKFLOW", "{r}");
+    assert!(message(&r).contains("delimter"), "{r}");
+}

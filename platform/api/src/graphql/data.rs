@@ -45,9 +45,13 @@ impl DataQuery {
             .collect())
     }
 
-    /// The block kinds a workflow may use.
-    async fn block_kinds(&self) -> Vec<&'static str> {
-        crate::services::values::KINDS.to_vec()
+    /// The built-in block kinds a workflow may use, with their ports and the JSON Schema
+    /// of their `config` (plugins: `plugins { configSchema }` gives each one's settings).
+    async fn block_kinds(&self) -> Vec<BlockKind> {
+        crate::services::values::block_kinds()
+            .into_iter()
+            .map(BlockKind)
+            .collect()
     }
 
     /// A project's workflow (editors; viewers when the project lets them).

@@ -5,7 +5,7 @@ use crate::services::records::{
 };
 use crate::services::values::LocationKind;
 use crate::services::values::WarmUpSummary;
-use crate::services::values::{BlockResult, ColumnInfo, QueryResult, RunEvent};
+use crate::services::values::{BlockResult, ColumnInfo, KindInfo, Ports, QueryResult, RunEvent};
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -266,6 +266,39 @@ impl From<RunEvent> for RunProgress {
             block: e.block.as_ref().map(BlockRun::from),
             run_status: e.run_status.into(),
         }
+    }
+}
+
+/// A built-in block kind.
+pub struct BlockKind(pub KindInfo);
+
+#[Object]
+impl BlockKind {
+    /// As a workflow's block writes it in `kind`.
+    async fn name(&self) -> &str {
+        self.0.name
+    }
+    async fn description(&self) -> &str {
+        self.0.description
+    }
+    /// Fixed input ports (`in`; `left` and `right`); empty for sources and for kinds
+    /// whose ports are named by the author (`namedInputs`) or by the plugin.
+    async fn inputs(&self) -> Vec<&'static str> {
+        match self.0.inputs {
+            Ports::Fixed(names) => names.to_vec(),
+            _ => Vec::new(),
+        }
+    }
+    /// When the author names the ports (each a table in SQL): the least number.
+    async fn named_inputs(&self) -> Option<i32> {
+        match self.0.inputs {
+            Ports::Named { min } => Some(min as i32),
+            _ => None,
+        }
+    }
+    /// JSON Schema (draft 2020-12) of the block's `config`.
+    async fn config_schema(&self) -> Json<&Value> {
+        Json(&self.0.config_schema)
     }
 }
 

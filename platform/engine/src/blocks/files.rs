@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::{CsvOptions, OnError};
 use crate::{EngineError, EngineResult};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FileFormat {
     Csv,

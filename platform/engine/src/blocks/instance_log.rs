@@ -20,7 +20,7 @@ pub const MAX_DAYS: u32 = 366;
 pub const MAX_ROWS: usize = 1_000_000;
 
 /// Which log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LogKind {
     /// Every audit event: who did what to which object, with its outcome.
@@ -29,12 +29,13 @@ pub enum LogKind {
     TaskRuns,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstanceLog {
     pub log: LogKind,
     /// How far back, in days (default 30).
     #[serde(default = "thirty")]
+    #[schemars(range(min = 1, max = 366))]
     pub days: u32,
 }
 

@@ -2,6 +2,7 @@
 //! error naming it) and their execution over DataFusion.
 
 pub(crate) mod bounded;
+pub mod catalogue;
 pub(crate) mod exec;
 pub(crate) mod files;
 mod in_order;
@@ -11,6 +12,7 @@ mod yielding;
 pub use exec::{BlockInput, BlockOutput, execute};
 pub use files::{FileFormat, decode_file, decode_ipc, encode_file};
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -75,7 +77,7 @@ pub const KINDS: &[&str] = &[
     "plugin",
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnError {
     /// Stop at the first bad line and say which.
@@ -85,7 +87,7 @@ pub enum OnError {
     Skip,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnDecl {
     pub name: String,
@@ -93,7 +95,7 @@ pub struct ColumnDecl {
     pub ty: ColumnType,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CsvOptions {
     #[serde(default = "yes")]
@@ -125,7 +127,7 @@ fn comma() -> String {
     ",".into()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CsvSource {
     pub location: String,
@@ -151,14 +153,14 @@ impl CsvSource {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileSource {
     pub location: String,
     pub path: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UploadSource {
     /// The id `uploadFile` returned.
@@ -170,7 +172,7 @@ pub struct UploadSource {
 
 /// A custom block: a published plugin, pinned to one version so publishing a newer one
 /// never changes what a workflow does.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PluginBlock {
     pub plugin: String,
@@ -187,27 +189,27 @@ fn empty_object() -> Value {
     Value::Object(Default::default())
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InlineRows {
     pub columns: Vec<ColumnDecl>,
     pub rows: Vec<Vec<Value>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sql {
     pub query: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
     /// A SQL boolean expression over the input's columns.
     pub condition: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SelectColumn {
     pub column: String,
@@ -217,13 +219,13 @@ pub struct SelectColumn {
     pub cast: Option<ColumnType>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Select {
     pub columns: Vec<SelectColumn>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JoinHow {
     Inner,
@@ -232,14 +234,14 @@ pub enum JoinHow {
     Full,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JoinKey {
     pub left: String,
     pub right: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Join {
     #[serde(default = "inner")]
@@ -253,7 +255,7 @@ fn inner() -> JoinHow {
 
 pub use vitrine_core::report::AggFunction;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AggMeasure {
     /// Absent only for `count` (count of rows).
@@ -263,7 +265,7 @@ pub struct AggMeasure {
     pub name: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Aggregate {
     #[serde(default)]
@@ -271,7 +273,7 @@ pub struct Aggregate {
     pub measures: Vec<AggMeasure>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SortKey {
     pub column: String,
@@ -279,7 +281,7 @@ pub struct SortKey {
     pub descending: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sort {
     pub by: Vec<SortKey>,
@@ -287,27 +289,27 @@ pub struct Sort {
     pub limit: Option<usize>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Union {
     #[serde(default)]
     pub distinct: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Formula {
     pub name: String,
     pub expression: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Publish {
     pub dataset: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WriteFile {
     pub location: String,
@@ -464,19 +466,30 @@ impl BlockConfig {
     }
 
     pub fn input_ports(&self) -> Ports {
+        catalogue::ports_of(self.kind()).unwrap_or(Ports::None)
+    }
+
+    /// The kind's name, as a workflow writes it.
+    pub fn kind(&self) -> &'static str {
         match self {
-            BlockConfig::CsvSource(_)
-            | BlockConfig::JsonlSource(_)
-            | BlockConfig::ParquetSource(_)
-            | BlockConfig::ArrowSource(_)
-            | BlockConfig::UploadSource(_)
-            | BlockConfig::InlineRows(_)
-            | BlockConfig::InstanceLog(_) => Ports::None,
-            BlockConfig::Sql(_) => Ports::Named { min: 1 },
-            BlockConfig::Union(_) => Ports::Named { min: 2 },
-            BlockConfig::Join(_) => Ports::Fixed(&["left", "right"]),
-            BlockConfig::Plugin(_) => Ports::Plugin,
-            _ => Ports::Fixed(&["in"]),
+            BlockConfig::CsvSource(_) => "csv_source",
+            BlockConfig::JsonlSource(_) => "jsonl_source",
+            BlockConfig::ParquetSource(_) => "parquet_source",
+            BlockConfig::ArrowSource(_) => "arrow_source",
+            BlockConfig::UploadSource(_) => "upload_source",
+            BlockConfig::InlineRows(_) => "inline_rows",
+            BlockConfig::InstanceLog(_) => "instance_log",
+            BlockConfig::Sql(_) => "sql",
+            BlockConfig::Filter(_) => "filter",
+            BlockConfig::Select(_) => "select",
+            BlockConfig::Join(_) => "join",
+            BlockConfig::Aggregate(_) => "aggregate",
+            BlockConfig::Sort(_) => "sort",
+            BlockConfig::Union(_) => "union",
+            BlockConfig::Formula(_) => "formula",
+            BlockConfig::Publish(_) => "publish",
+            BlockConfig::WriteFile(_) => "write_file",
+            BlockConfig::Plugin(_) => "plugin",
         }
     }
 
