@@ -112,12 +112,18 @@ pub struct RunOutput {
 /// Receives a block's progress reports (done, total).
 pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
 
+/// Receives the log of a call that failed (a call that succeeds returns its log in
+/// [`RunOutput`]).
+pub type FailureLog = Arc<parking_lot::Mutex<Vec<LogLine>>>;
+
 /// Options of one block call.
 #[derive(Default)]
 pub struct RunOptions {
     /// Shorter than the host's limit, for this call.
     pub time_limit: Option<Duration>,
     pub progress: Option<Progress>,
+    /// Filled with the block's log when the call fails.
+    pub failure_log: Option<FailureLog>,
 }
 
 /// The plugin host: one wasmtime engine, its linker, and the compiled-code cache.
@@ -264,14 +270,9 @@ impl Host {
             .min(self.limits.time_limit);
         let _slot = self.slots.take();
         let start = Instant::now();
-        let (outputs, log) = self.sandbox.transform(
-            plugin,
-            config,
-            inputs,
-            time_limit,
-            &self.limits,
-            options.progress,
-        )?;
+        let (outputs, log) =
+            self.sandbox
+                .transform(plugin, config, inputs, time_limit, &self.limits, options)?;
         Ok(RunOutput {
             outputs,
             log,

@@ -337,7 +337,7 @@ impl Sandbox {
         inputs: Vec<PortTable>,
         time_limit: Duration,
         limits: &HostLimits,
-        progress: Option<crate::Progress>,
+        options: crate::RunOptions,
     ) -> PluginResult<(Vec<PortTable>, Vec<crate::LogLine>)> {
         let inputs = inputs
             .iter()
@@ -352,7 +352,7 @@ impl Sandbox {
             })
             .collect::<PluginResult<Vec<_>>>()?;
         let mut store = self.store(limits, time_limit, &plugin.hash);
-        store.data_mut().progress = progress;
+        store.data_mut().progress = options.progress;
         let config = config.to_string();
         let result = plugin.pre.instantiate(&mut store).and_then(|p| {
             p.vitrine_block_block()
@@ -360,9 +360,16 @@ impl Sandbox {
         });
         store.data_mut().progress = None;
         let log = store.data_mut().finish_log();
+        // A failed call's log goes to whoever asked for it: it is what explains the failure.
+        let keep_log = |log: &[crate::LogLine]| {
+            if let Some(sink) = &options.failure_log {
+                *sink.lock() = log.to_vec();
+            }
+        };
         let returned = match result {
             Ok(Ok(out)) => out,
             Ok(Err(e)) => {
+                keep_log(&log);
                 return Err(PluginError::Failed(match e {
                     wit::BlockError::InvalidConfig(m) => format!("invalid configuration: {m}"),
                     wit::BlockError::InvalidInput(m) => format!("invalid input: {m}"),
@@ -377,10 +384,17 @@ impl Sandbox {
                 {
                     *m = said;
                 }
+                keep_log(&log);
                 return Err(err);
             }
         };
-        check_outputs(plugin, returned).map(|o| (o, log))
+        match check_outputs(plugin, returned) {
+            Ok(outputs) => Ok((outputs, log)),
+            Err(e) => {
+                keep_log(&log);
+                Err(e)
+            }
+        }
     }
 }
 

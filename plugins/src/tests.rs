@@ -315,4 +315,30 @@ fn imports_beyond_wasi_are_refused_by_name_and_unimplemented_wasi_is_linked() {
     );
 }
 
+#[test]
+fn a_failed_call_hands_its_log_to_whoever_asked() {
+    let host = host();
+    let panic = load(&host, "hostile-panic").unwrap();
+    let sink = crate::FailureLog::default();
+    let err = host
+        .run(
+            &panic,
+            &json!({}),
+            vec![sample()],
+            RunOptions {
+                failure_log: Some(sink.clone()),
+                ..RunOptions::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), vitrine_core::ErrorCode::PluginCrashed);
+    let lines = sink.lock();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.level == crate::LogLevel::Warn && l.message.contains("panicked at")),
+        "{lines:?}"
+    );
+}
+
 mod languages;

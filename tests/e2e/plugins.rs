@@ -57,7 +57,7 @@ async fn run_to_end(w: &DataWorld) -> Value {
         .s
         .gql(
             &w.editor.auth,
-            "mutation($p:ID!){runWorkflow(projectId:$p,wait:true){id status blocks{block status error{code message}}}}",
+            "mutation($p:ID!){runWorkflow(projectId:$p,wait:true){id status blocks{block status notes error{code message}}}}",
             json!({"p": w.project}),
         )
         .await;
@@ -206,6 +206,43 @@ async fn plugins_are_published_used_in_workflows_and_refused_when_hostile() {
         .unwrap();
     assert_eq!(spin["error"]["code"], "PLUGIN_TIMEOUT");
     assert_eq!(plugin_count(&w).await, 3);
+
+    // A block that crashes says why in its error, and what it printed stays on the run.
+    let panic = std::fs::read(guests::fixture("hostile-panic")).unwrap();
+    data(&publish(s, &w.admin.auth, panic).await);
+    let mut crashing = wf.clone();
+    crashing["blocks"].as_array_mut().unwrap().push(json!(
+        {"id": "crash", "kind": "plugin", "inputs": {"in": "orders"},
+         "config": {"plugin": "panic", "version": "1.0.0"}}));
+    data(&save(&w, &crashing).await);
+    let run = run_to_end(&w).await;
+    let crash = run["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["block"] == "crash")
+        .unwrap()
+        .clone();
+    assert_eq!(crash["error"]["code"], "PLUGIN_CRASHED", "{crash}");
+    assert!(
+        crash["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("/src/lib.rs:16:9: the block gave up"),
+        "{crash}"
+    );
+    let notes: Vec<&str> = crash["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("warn: ") && n.contains("panicked at")),
+        "{crash}"
+    );
 }
 
 /// A Python and a JavaScript block, built with their tools' default commands, publish

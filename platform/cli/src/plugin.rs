@@ -175,22 +175,28 @@ pub fn run(command: PluginCommand) -> anyhow::Result<()> {
                     batches: decoded.batches,
                 });
             }
-            let out = host
-                .run(
-                    &plugin,
-                    &settings,
-                    tables,
-                    RunOptions {
-                        time_limit: None,
-                        progress: Some(std::sync::Arc::new(|done, total| {
-                            eprintln!("progress: {done}/{total}")
-                        })),
-                    },
-                )
-                .map_err(plugin_error)?;
-            for line in &out.log {
+            let failure_log = vitrine_plugins::FailureLog::default();
+            let out = host.run(
+                &plugin,
+                &settings,
+                tables,
+                RunOptions {
+                    time_limit: None,
+                    progress: Some(std::sync::Arc::new(|done, total| {
+                        eprintln!("progress: {done}/{total}")
+                    })),
+                    failure_log: Some(failure_log.clone()),
+                },
+            );
+            // The block's log first, then the outcome: on a failure it says why.
+            let log = match &out {
+                Ok(out) => out.log.clone(),
+                Err(_) => failure_log.lock().clone(),
+            };
+            for line in &log {
                 eprintln!("{}: {}", line.level.as_str(), line.message);
             }
+            let out = out.map_err(plugin_error)?;
             let csv = |t: &PortTable| {
                 encode_file(FileFormat::Csv, &t.schema, &t.batches)
                     .map_err(|e| anyhow::anyhow!("output `{}`: {e}", t.port))

@@ -35,6 +35,13 @@ pub enum EngineError {
     /// A plugin was refused, or a plugin block failed; the code says how.
     #[error("{0}")]
     Plugin(String, ErrorCode),
+    /// A plugin block's call failed; `notes` hold the first lines of its log.
+    #[error("{message}")]
+    PluginRun {
+        message: String,
+        code: ErrorCode,
+        notes: Vec<String>,
+    },
     /// A bug or an environment failure; details are for the log.
     #[error("{0}")]
     Internal(String),
@@ -68,7 +75,9 @@ impl EngineError {
             EngineError::NotFound(_) => ErrorCode::NotFound,
             EngineError::Conflict(_) => ErrorCode::Conflict,
             EngineError::Cancelled => ErrorCode::Cancelled,
-            EngineError::Storage(_, code) | EngineError::Plugin(_, code) => *code,
+            EngineError::Storage(_, code)
+            | EngineError::Plugin(_, code)
+            | EngineError::PluginRun { code, .. } => *code,
             EngineError::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use vitrine_plugins::{Host, PluginInfo, PortTable, RunOptions};
+use vitrine_plugins::{FailureLog, Host, LogLine, PluginInfo, PortTable, RunOptions};
+
+/// Lines of a plugin block's log kept as notes on its run.
+const MAX_NOTES: usize = 20;
 use vitrine_storage::{Artifact, PluginRecord, new_uid, now_ms};
 
 use crate::blocks::{BlockInput, BlockOutput, PluginBlock};
@@ -137,6 +140,8 @@ impl Engine {
             .collect();
         let settings = block.settings.clone();
         let time_limit = block.time_limit_ms.map(Duration::from_millis);
+        let failure_log = FailureLog::default();
+        let sink = failure_log.clone();
         let out = tokio::task::spawn_blocking(move || {
             host.run(
                 &plugin,
@@ -145,17 +150,31 @@ impl Engine {
                 RunOptions {
                     time_limit,
                     progress: None,
+                    failure_log: Some(sink),
                 },
             )
         })
         .await
-        .map_err(|e| EngineError::Internal(format!("plugin task: {e}")))??;
-        let notes: Vec<String> = out
-            .log
-            .iter()
-            .take(20)
-            .map(|l| format!("{}: {}", l.level.as_str(), l.message))
-            .collect();
+        .map_err(|e| EngineError::Internal(format!("plugin task: {e}")))?;
+        // The block's own lines (what it logged and printed) become the run's notes on the
+        // block, whether it succeeded or failed: they are what explains a failure.
+        let notes = |log: &[LogLine]| -> Vec<String> {
+            log.iter()
+                .take(MAX_NOTES)
+                .map(|l| format!("{}: {}", l.level.as_str(), l.message))
+                .collect()
+        };
+        let out = match out {
+            Ok(out) => out,
+            Err(e) => {
+                return Err(EngineError::PluginRun {
+                    message: e.to_string(),
+                    code: e.code(),
+                    notes: notes(&failure_log.lock()),
+                });
+            }
+        };
+        let notes = notes(&out.log);
         let mut tables = out.outputs;
         let mut ordered = Vec::with_capacity(tables.len());
         for port in &entry.info.outputs {

@@ -135,6 +135,24 @@ fn python_and_javascript_crashes_and_denials_are_told_in_the_guest_s_words() {
     };
     let host = host();
     let err = run(&host, &python, json!({"do": "raise"})).unwrap_err();
+    // The whole traceback is in the failed call's log.
+    let plugin = host.load(&python).unwrap();
+    let sink = crate::FailureLog::default();
+    let options = RunOptions {
+        failure_log: Some(sink.clone()),
+        ..RunOptions::default()
+    };
+    assert!(
+        host.run(&plugin, &json!({"do": "raise"}), vec![sales()], options)
+            .is_err()
+    );
+    assert!(
+        sink.lock()
+            .iter()
+            .any(|l| l.message.starts_with("Traceback (most recent call last)")),
+        "{:?}",
+        sink.lock()
+    );
     assert!(
         err.starts_with(
             "PLUGIN_CRASHED: the block crashed: ValueError: the fixture was asked to fail (File"

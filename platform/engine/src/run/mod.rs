@@ -398,6 +398,9 @@ impl Engine {
                             code: e.code().as_str().to_owned(),
                             message: e.to_string(),
                         });
+                        if let EngineError::PluginRun { notes, .. } = e {
+                            r.notes = notes;
+                        }
                         r
                     }
                 };
