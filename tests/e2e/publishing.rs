@@ -51,7 +51,10 @@ async fn editors_holding_project_publisher_copy_and_push_like_managers() {
     // An editor without the permission neither copies nor issues links.
     let r = s.gql(&w.editor.auth, COPY, copy_vars.clone()).await;
     assert_eq!(code(&r), "FORBIDDEN", "{r}");
-    assert!(message(&r).contains("project_publisher"), "{r}");
+    assert!(
+        message(&r).contains("the PROJECT_PUBLISHER permission; you have EDITOR"),
+        "{r}"
+    );
     let r = s.gql(&w.editor.auth, LINK, json!({"p": w.project})).await;
     assert_eq!(code(&r), "FORBIDDEN", "{r}");
     // A viewer holding it may not either: publishing needs the editor role.

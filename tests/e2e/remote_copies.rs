@@ -115,7 +115,7 @@ async fn a_remote_origin_takes_pushes_only_as_far_as_its_link_allows() {
         .gql(&ed.auth, crate::tasks::CREATE, json!({"i": task}))
         .await;
     assert_eq!(code(&r), "FORBIDDEN", "{r}");
-    assert!(message(&r).contains("manager role"), "{r}");
+    assert!(message(&r).contains("needs the MANAGER role"), "{r}");
     crate::tasks::create_task(&b, &b_admin, task).await;
     // A forced push needs a link that allows forcing.
     let r = b

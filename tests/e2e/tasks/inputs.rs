@@ -251,7 +251,7 @@ async fn only_editors_schedule_and_tasks_are_private_to_their_owner() {
     // A viewer may not schedule a refresh of the project, nor anything over the folder.
     let r = s.gql(&vic.auth, CREATE, json!({"i": base(p)})).await;
     assert_eq!(code(&r), "FORBIDDEN", "{r}");
-    assert!(message(&r).contains("refresh needs the editor role"), "{r}");
+    assert!(message(&r).contains("refresh needs the EDITOR role"), "{r}");
     let r = s
         .gql(
             &vic.auth,

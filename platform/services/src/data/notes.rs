@@ -68,7 +68,7 @@ pub(crate) fn tile_notes(
                 kind: TileNoteKind::RowLevel,
                 message: format!(
                     "this tile lists rows of `{dataset}`: viewers whose connection role is below {} cannot see it",
-                    ConnectionRole::RestrictedQuerier.as_str()
+                    ConnectionRole::RestrictedQuerier.as_str().to_uppercase()
                 ),
             });
         }

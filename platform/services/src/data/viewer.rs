@@ -221,9 +221,9 @@ impl Data {
                 .await?;
             return Err(ApiError::forbidden(format!(
                 "the connection role ({}) does not allow this query of dataset `{}`; it needs {}",
-                grant.connection.as_str(),
+                grant.connection.as_str().to_uppercase(),
                 tile.query.dataset,
-                needed.as_str()
+                needed.as_str().to_uppercase()
             )));
         }
         let ds = ctx.datasets.get(&tile.query.dataset).ok_or_else(|| {

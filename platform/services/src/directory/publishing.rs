@@ -50,7 +50,7 @@ impl Directory {
         }
         Err(ApiError::new(
             ErrorCode::EditingOff,
-            "project editing is switched off on this instance: change a working copy of this project and push it (pushing needs the manager role, or the editor role and the project_publisher permission)",
+            "project editing is switched off on this instance: change a working copy of this project and push it (pushing needs the MANAGER role, or the EDITOR role and the PROJECT_PUBLISHER permission)",
         ))
     }
 
@@ -82,9 +82,9 @@ impl Directory {
             return Ok(view);
         }
         Err(ApiError::forbidden(format!(
-            "{what} needs the manager role on the project, or the editor role and the {} permission; you have {}",
-            ServerPermission::ProjectPublisher,
-            view.role
+            "{what} needs the MANAGER role on the project, or the EDITOR role and the {} permission; you have {}",
+            ServerPermission::ProjectPublisher.as_str().to_uppercase(),
+            view.role.as_str().to_uppercase()
         )))
     }
 }

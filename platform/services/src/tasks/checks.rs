@@ -293,7 +293,7 @@ impl Tasks {
             return Err(ApiError::forbidden(format!(
                 "actions[{i}]: {} needs the {} role on `{}`",
                 a.kind(),
-                need.as_str(),
+                need.as_str().to_uppercase(),
                 p.record.name
             )));
         }
@@ -313,7 +313,7 @@ impl Tasks {
                     && p.role < Role::Manager
                 {
                     return Err(ApiError::forbidden(format!(
-                        "actions[{i}]: pushing `{}` to a remote origin needs the manager role on it",
+                        "actions[{i}]: pushing `{}` to a remote origin needs the MANAGER role on it",
                         p.record.name
                     )));
                 }
@@ -394,7 +394,7 @@ fn own_addresses_only(who: &Caller, spec: &TaskSpec) -> ApiResult<()> {
     }
     if spec.notify.webhook.is_some() {
         return Err(ApiError::forbidden(
-            "notify.webhook: webhooks need the editor role on the project",
+            "notify.webhook: webhooks need the EDITOR role on the project",
         ));
     }
     Ok(())

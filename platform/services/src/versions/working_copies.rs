@@ -278,7 +278,7 @@ impl Versions {
                     ApiError::new(
                         e.code,
                         format!(
-                            "pushing to a remote origin needs the manager role on the working copy: {}",
+                            "pushing to a remote origin needs the MANAGER role on the working copy: {}",
                             e.message
                         ),
                     )
