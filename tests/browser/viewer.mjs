@@ -86,7 +86,7 @@ try {
   // says so, with the reason in its title; the chart beside it carries none.
   const note = page.locator(".tile[data-tile=top] .access-note[data-kind=ROW_LEVEL]");
   assert.equal(await note.count(), 1);
-  assert.match(await note.getAttribute("title"), /restricted_querier/);
+  assert.match(await note.getAttribute("title"), /RESTRICTED_QUERIER/);
   assert.equal(await page.locator(".tile[data-tile=by_category] .access-note").count(), 0);
   check("a tile some viewers see less of carries a marker saying why");
 

@@ -111,7 +111,7 @@ async fn drill_on_a_link_follows_the_member_rules() {
     );
     let r = drill().await;
     assert_eq!(r.status, "FORBIDDEN", "{}", r.text);
-    assert!(r.text.contains("restricted_querier"), "{}", r.text);
+    assert!(r.text.contains("RESTRICTED_QUERIER"), "{}", r.text);
 }
 
 #[tokio::test]

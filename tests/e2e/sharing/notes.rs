@@ -52,7 +52,7 @@ async fn viewers_and_visitors_see_which_tiles_hide_something_and_why() {
         notes[3]["message"]
             .as_str()
             .unwrap()
-            .contains("restricted_querier")
+            .contains("RESTRICTED_QUERIER")
     );
     let stranger = s.user(&w.admin, "stranger").await;
     let r = s.gql(&stranger.auth, NOTES, json!({"r": sw.report})).await;
