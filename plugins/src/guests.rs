@@ -209,3 +209,12 @@ pub fn built_or_skip(component: Result<PathBuf, String>) -> Option<Vec<u8>> {
         Err(e) => panic!("{e}"),
     }
 }
+
+/// The Python and JavaScript translations of the Rust `zscore` example
+/// (`examples/plugins/zscore-py`, `zscore-js`), built; `None` when a toolchain cannot be
+/// had here (see [`built_or_skip`]).
+pub fn zscore_translations() -> Option<(Vec<u8>, Vec<u8>)> {
+    let python = built_or_skip(python("examples/plugins/zscore-py"))?;
+    let javascript = built_or_skip(javascript("examples/plugins/zscore-js", "zscore.js"))?;
+    Some((python, javascript))
+}

@@ -250,13 +250,7 @@ async fn plugins_are_published_used_in_workflows_and_refused_when_hostile() {
 /// Rust block they translate, giving its values row for row.
 #[tokio::test]
 async fn python_and_javascript_blocks_run_in_a_workflow_like_the_rust_one() {
-    let Some(python) = guests::built_or_skip(guests::python("examples/plugins/zscore-py")) else {
-        return;
-    };
-    let Some(javascript) = guests::built_or_skip(guests::javascript(
-        "examples/plugins/zscore-js",
-        "zscore.js",
-    )) else {
+    let Some((python, javascript)) = guests::zscore_translations() else {
         return;
     };
     let w = data_world().await;

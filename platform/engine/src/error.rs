@@ -107,11 +107,15 @@ impl From<datafusion::error::DataFusionError> for EngineError {
         use datafusion::error::DataFusionError as D;
         // Arrow decode failures inside a query are data problems; the rest is the query's.
         match e.find_root() {
-            // A regular expression in the query that does not compile is the query's.
-            D::ArrowError(a, _) if a.to_string().contains(REGEX_FAILED) => {
-                EngineError::Query(regex_words(&a.to_string()))
+            D::ArrowError(a, _) => {
+                let message = a.to_string();
+                // A regular expression in the query that does not compile is the query's.
+                if message.contains(REGEX_FAILED) {
+                    EngineError::Query(regex_words(&message))
+                } else {
+                    EngineError::Data(message)
+                }
             }
-            D::ArrowError(a, _) => EngineError::Data(a.to_string()),
             D::ResourcesExhausted(m) => EngineError::Query(format!("resources exhausted: {m}")),
             root => EngineError::Query(without_dumps(&strip_df_prefix(&root.to_string()))),
         }

@@ -70,13 +70,7 @@ fn run(host: &Host, bytes: &[u8], settings: Value) -> Result<(PortTable, Vec<Str
 
 #[test]
 fn python_and_javascript_blocks_give_the_rust_example_s_output() {
-    let Some(python) = guests::built_or_skip(guests::python("examples/plugins/zscore-py")) else {
-        return;
-    };
-    let Some(javascript) = guests::built_or_skip(guests::javascript(
-        "examples/plugins/zscore-js",
-        "zscore.js",
-    )) else {
+    let Some((python, javascript)) = guests::zscore_translations() else {
         return;
     };
     let rust = std::fs::read(guests::example("zscore")).unwrap();
