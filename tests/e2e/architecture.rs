@@ -5,7 +5,7 @@ use std::collections::HashMap;
 /// (crate, the workspace crates it may depend on, frameworks it must never use). An
 /// allowlist: a new edge between workspace crates fails here until it is added on
 /// purpose. The direction is core ← storage, authz, plugins ← engine ← queue ← services
-/// ← api (with query-limits) ← server ← cli.
+/// ← api (with query-limits and definitions) ← server ← cli.
 const ALLOWED: &[(&str, &[&str], &[&str])] = &[
     (
         "vitrine-core",
@@ -61,11 +61,23 @@ const ALLOWED: &[(&str, &[&str], &[&str])] = &[
             "tokio",
         ],
     ),
+    // The typed definitions (reports, workflows, blocks) know the services' errors and
+    // the block parser they re-export; types only, no HTTP, no storage.
+    (
+        "vitrine-definitions",
+        &["vitrine-core", "vitrine-services"],
+        &["poem", "surrealdb", "casbin", "datafusion", "wasmtime"],
+    ),
     // The API reaches storage, the engine and the policy engine only through the names
     // the services re-export (`records`, `values`).
     (
         "vitrine-api",
-        &["vitrine-core", "vitrine-services", "vitrine-query-limits"],
+        &[
+            "vitrine-core",
+            "vitrine-services",
+            "vitrine-query-limits",
+            "vitrine-definitions",
+        ],
         &["poem", "surrealdb", "casbin", "datafusion", "wasmtime"],
     ),
     ("vitrine-server", &["vitrine-core", "vitrine-api"], &[]),

@@ -244,6 +244,7 @@ fn no_file_of_a_crate_imports_in_a_cycle() {
         "platform/services",
         "platform/api",
         "platform/query-limits",
+        "platform/definitions",
         "platform/server",
         "platform/cli",
         "storage",

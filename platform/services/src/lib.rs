@@ -77,8 +77,8 @@ pub mod records {
 /// with (results, columns, run events, plugin descriptions, role explanations).
 pub mod values {
     pub use vitrine_authz::{Explanation, InstanceSettings};
-    pub use vitrine_engine::blocks::Ports;
     pub use vitrine_engine::blocks::catalogue::{KindInfo, kinds as block_kinds};
+    pub use vitrine_engine::blocks::{BlockConfig, KINDS as BLOCK_KINDS, Ports};
     pub use vitrine_engine::locations::{Access, LocationKind};
     pub use vitrine_engine::report::WarmUpSummary;
     pub use vitrine_engine::{

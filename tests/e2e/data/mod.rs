@@ -8,6 +8,7 @@ mod boost;
 mod locations;
 mod runs;
 mod security;
+mod typed;
 mod uploads;
 
 use std::collections::BTreeMap;

@@ -269,6 +269,40 @@ async fn recipients_cannot_reshare_edit_into_their_own_copy_and_revocation_ends_
         view["definition"]["tabs"][0]["tiles"][0]["title"],
         "Bob's regions"
     );
+    // The same edit, typed: Bob reads `tabs` and `filters` and sends back the tabs
+    // alone; the filters stay as he sees them.
+    let typed_view = "query{linkVisit{report{tabs{id title tiles{id title kind query{dataset dimensions \
+        measures{column function name} filters{column op values} sort{column descending} limit}}} \
+        filters{id label column dataset op default}}}}";
+    let typed = bob
+        .link_gql(&id, typed_view, json!({}), &["linkVisit", "report"])
+        .await;
+    assert_eq!(typed.status, "OK", "{}", typed.text);
+    let mut tabs = typed.json()["tabs"].clone();
+    assert_eq!(tabs[0]["tiles"][0]["kind"], "BAR");
+    tabs[0]["tiles"][0]["title"] = json!("Bob's typed regions");
+    let save_tabs =
+        "mutation($t:[TabInput!]){saveLinkReport(tabs:$t){synced tabs{tiles{title}} filters{id}}}";
+    let r = bob
+        .link_gql(&id, save_tabs, json!({"t": tabs}), &["saveLinkReport"])
+        .await;
+    assert_eq!(r.status, "OK", "{}", r.text);
+    assert_eq!(
+        r.json()["tabs"][0]["tiles"][0]["title"],
+        "Bob's typed regions"
+    );
+    assert_eq!(
+        r.json()["filters"][0]["id"],
+        typed.json()["filters"][0]["id"]
+    );
+    assert_eq!(r.json()["filters"].as_array().unwrap().len(), 1);
+    // Both forms at once are refused.
+    let both = "mutation($t:[TabInput!],$d:JSON){saveLinkReport(tabs:$t,definition:$d){synced}}";
+    let r = bob
+        .link_gql(&id, both, json!({"t": tabs, "d": def}), &["saveLinkReport"])
+        .await;
+    assert_eq!(r.status, "INVALID_INPUT", "{}", r.text);
+
     // Ann (a viewer) may not edit at all.
     let ann = Visitor::new(s);
     ann.open(&invitation(&created, "ann@example.org")).await;
@@ -278,6 +312,10 @@ async fn recipients_cannot_reshare_edit_into_their_own_copy_and_revocation_ends_
     )
     .await;
     let r = ann.save_report(&id, def.clone()).await;
+    assert_eq!(r.status, "FORBIDDEN", "{}", r.text);
+    let r = ann
+        .link_gql(&id, save_tabs, json!({"t": tabs}), &["saveLinkReport"])
+        .await;
     assert_eq!(r.status, "FORBIDDEN", "{}", r.text);
     // The refusal is audited like a member's refused mutation, named by the visitor.
     let audit = s

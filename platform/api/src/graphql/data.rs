@@ -13,6 +13,9 @@ use super::types::Project;
 use super::{member, on};
 use crate::services::{BoostTarget, MAX_UPLOAD_BYTES, Services};
 use crate::{ApiError, GqlResult};
+use vitrine_definitions::kinds::BlockKind;
+use vitrine_definitions::report::{ReportFilter, Tab, definition_argument};
+use vitrine_definitions::workflow::{BlockInput, in_typed_terms, workflow_argument};
 
 fn params(list: Vec<ParameterInput>) -> async_graphql::Result<BTreeMap<String, String>> {
     crate::services::parameter_map(list.into_iter().map(|p| (p.name, p.value)).collect()).gql()
@@ -48,10 +51,7 @@ impl DataQuery {
     /// The built-in block kinds a workflow may use, with their ports and the JSON Schema
     /// of their `config` (plugins: `plugins { configSchema }` gives each one's settings).
     async fn block_kinds(&self) -> Vec<BlockKind> {
-        crate::services::values::block_kinds()
-            .into_iter()
-            .map(BlockKind)
-            .collect()
+        vitrine_definitions::kinds::block_kinds()
     }
 
     /// A project's workflow (editors; viewers when the project lets them).
@@ -246,31 +246,39 @@ impl DataMutation {
             .collect())
     }
 
-    /// Saves the whole workflow graph (`{"blocks": [{"id", "kind", "config", "inputs"}]}`)
+    /// Saves the whole workflow: `blocks`, each with its kind's typed configuration,
     /// after validating it; `parameters` replaces the project's parameters when given.
     /// The save adds a revision to the project's history, with `message` or one made
-    /// from the change.
+    /// from the change. The deprecated `workflow` takes the graph as JSON instead
+    /// (`{"blocks": [{"id", "kind", "config", "inputs"}]}`); give one of the two.
+    #[allow(clippy::too_many_arguments)]
     async fn save_workflow(
         &self,
         ctx: &Context<'_>,
         project_id: ID,
-        workflow: Json<Value>,
+        blocks: Option<Vec<BlockInput>>,
+        #[graphql(deprecation = "pass `blocks`, typed")] workflow: Option<Json<Value>>,
         parameters: Option<Vec<ParameterInput>>,
         expected_version: Option<i64>,
         message: Option<String>,
     ) -> async_graphql::Result<Workflow> {
         let (s, c) = on(ctx, Services::data)?;
+        let (workflow, typed) = workflow_argument(blocks, workflow).gql()?;
         let parameters = parameters.map(params).transpose()?;
         let w = s
             .save_workflow(
                 c,
                 &project_id,
-                workflow.0,
+                workflow,
                 parameters,
                 expected_version,
                 message.as_deref(),
             )
             .await
+            .map_err(|e| match &typed {
+                Some(kinds) => in_typed_terms(e, kinds),
+                None => e,
+            })
             .gql()?;
         Ok(w.into())
     }
@@ -324,31 +332,53 @@ impl DataMutation {
         Ok(Upload::from(u))
     }
 
+    /// A report of `tabs` and `filters` (none when left out); saving refuses a dataset or
+    /// column the project's workflow does not publish. The deprecated `definition` takes
+    /// both as JSON instead (`{"tabs": […], "filters": […]}`).
     async fn create_report(
         &self,
         ctx: &Context<'_>,
         project_id: ID,
         name: String,
-        definition: Json<Value>,
+        tabs: Option<Vec<Tab>>,
+        filters: Option<Vec<ReportFilter>>,
+        #[graphql(deprecation = "pass `tabs` and `filters`, typed")] definition: Option<
+            Json<Value>,
+        >,
     ) -> async_graphql::Result<Report> {
         let (s, c) = on(ctx, Services::data)?;
+        let empty = async { Ok(Default::default()) };
+        let definition = definition_argument(tabs, filters, definition, empty)
+            .await
+            .gql()?
+            .unwrap_or_else(|| serde_json::json!({}));
         let r = s
-            .create_report(c, &project_id, &name, definition.0)
+            .create_report(c, &project_id, &name, definition)
             .await
             .gql()?;
         Ok(Report::from(r))
     }
 
+    /// Renames the report, replaces its `tabs`, its `filters`, or any of them; what is
+    /// left out stays as it is. The deprecated `definition` replaces both, as JSON.
     async fn update_report(
         &self,
         ctx: &Context<'_>,
         id: ID,
         name: Option<String>,
-        definition: Option<Json<Value>>,
+        tabs: Option<Vec<Tab>>,
+        filters: Option<Vec<ReportFilter>>,
+        #[graphql(deprecation = "pass `tabs` and `filters`, typed")] definition: Option<
+            Json<Value>,
+        >,
     ) -> async_graphql::Result<Report> {
         let (s, c) = on(ctx, Services::data)?;
+        let current = async { Ok(s.report(c, &id).await?.0.definition) };
+        let definition = definition_argument(tabs, filters, definition, current)
+            .await
+            .gql()?;
         let r = s
-            .update_report(c, &id, name.as_deref(), definition.map(|d| d.0))
+            .update_report(c, &id, name.as_deref(), definition)
             .await
             .gql()?;
         Ok(Report::from(r))

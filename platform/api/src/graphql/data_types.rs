@@ -5,7 +5,7 @@ use crate::services::records::{
 };
 use crate::services::values::LocationKind;
 use crate::services::values::WarmUpSummary;
-use crate::services::values::{BlockResult, ColumnInfo, KindInfo, Ports, QueryResult, RunEvent};
+use crate::services::values::{BlockResult, ColumnInfo, QueryResult, RunEvent};
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -14,6 +14,8 @@ use vitrine_core::{ProjectId, ReportId};
 use super::types::time;
 use crate::services::{DataSecurity, FilterState, WorkflowView};
 use crate::{ApiError, GqlResult};
+use vitrine_definitions::blocks::BlockConfiguration;
+use vitrine_definitions::report::{ReportFilter, Tab, filters_of, tabs_of};
 
 /// What a user may query from data.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -113,11 +115,24 @@ pub struct BlockInputPort {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Block {
     pub id: String,
+    /// As `blockKinds` names it (`csv_source`).
     pub kind: String,
+    /// The configuration as saved, untyped.
+    #[graphql(deprecation = "read `configuration`, typed per kind")]
     pub config: Json<Value>,
     pub inputs: Vec<BlockInputPort>,
+}
+
+#[ComplexObject]
+impl Block {
+    /// The kind's configuration, typed, with every default written out: the field named
+    /// after the kind is set (`filter { condition }`), in the shape `saveWorkflow` takes.
+    async fn configuration(&self) -> async_graphql::Result<BlockConfiguration> {
+        BlockConfiguration::of(&self.kind, &self.config.0).gql()
+    }
 }
 
 /// A project's workflow: its blocks and parameters, as last saved.
@@ -128,7 +143,9 @@ pub struct Workflow {
     pub version: i64,
     pub updated_at: DateTime<Utc>,
     pub blocks: Vec<Block>,
-    /// The whole graph as saved, in the shape `saveWorkflow` takes.
+    /// The whole graph as saved, in the shape the deprecated `saveWorkflow(workflow:)`
+    /// takes.
+    #[graphql(deprecation = "read `blocks`, whose `configuration` is typed")]
     pub definition: Json<Value>,
     pub parameters: Vec<Parameter>,
 }
@@ -269,39 +286,6 @@ impl From<RunEvent> for RunProgress {
     }
 }
 
-/// A built-in block kind.
-pub struct BlockKind(pub KindInfo);
-
-#[Object]
-impl BlockKind {
-    /// As a workflow's block writes it in `kind`.
-    async fn name(&self) -> &str {
-        self.0.name
-    }
-    async fn description(&self) -> &str {
-        self.0.description
-    }
-    /// Fixed input ports (`in`; `left` and `right`); empty for sources and for kinds
-    /// whose ports are named by the author (`namedInputs`) or by the plugin.
-    async fn inputs(&self) -> Vec<&'static str> {
-        match self.0.inputs {
-            Ports::Fixed(names) => names.to_vec(),
-            _ => Vec::new(),
-        }
-    }
-    /// When the author names the ports (each a table in SQL): the least number.
-    async fn named_inputs(&self) -> Option<i32> {
-        match self.0.inputs {
-            Ports::Named { min } => Some(min as i32),
-            _ => None,
-        }
-    }
-    /// JSON Schema (draft 2020-12) of the block's `config`.
-    async fn config_schema(&self) -> Json<&Value> {
-        Json(&self.0.config_schema)
-    }
-}
-
 #[derive(SimpleObject, Clone)]
 pub struct DatasetColumn {
     pub name: String,
@@ -387,9 +371,19 @@ impl From<ReportRecord> for Report {
 
 #[ComplexObject]
 impl Report {
-    /// Tabs, tiles and report filters, in the shape `createReport` takes.
+    /// Tabs, tiles and report filters as JSON, in the shape the deprecated
+    /// `definition` argument of `createReport` takes.
+    #[graphql(deprecation = "read `tabs` and `filters`, typed")]
     async fn definition(&self) -> Json<Value> {
         Json(self.spec.to_json())
+    }
+    /// The report's tabs and their tiles.
+    async fn tabs(&self) -> async_graphql::Result<Vec<Tab>> {
+        tabs_of(&self.spec).gql()
+    }
+    /// The report's filter controls.
+    async fn filters(&self) -> async_graphql::Result<Vec<ReportFilter>> {
+        filters_of(&self.spec).gql()
     }
     /// Markers on the tiles some of this report's viewers see less of, with the reason:
     /// for everyone who may view the report.

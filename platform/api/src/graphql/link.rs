@@ -19,6 +19,7 @@ use super::types::time;
 use super::{AuthState, services};
 use crate::services::{ShareAccess, SharePage, ShareView, Sharing, link_path};
 use crate::{ApiError, ApiResult, GqlResult};
+use vitrine_definitions::report::{ReportFilter, Tab, definition_argument, filters_of, tabs_of};
 
 type R<T> = async_graphql::Result<T>;
 
@@ -287,12 +288,21 @@ impl SharedReport {
     async fn project_name(&self) -> &str {
         &self.0.project_name
     }
-    /// Tabs, tiles and filters (only the linked tab for a tab link).
+    /// Tabs, tiles and filters as JSON (only the linked tab for a tab link).
+    #[graphql(deprecation = "read `tabs` and `filters`, typed")]
     async fn definition(&self) -> R<Json<Value>> {
         let v = serde_json::to_value(&self.0.definition)
             .map_err(|e| ApiError::internal("report", e))
             .gql()?;
         Ok(Json(v))
+    }
+    /// The tabs and their tiles (only the linked tab for a tab link).
+    async fn tabs(&self) -> R<Vec<Tab>> {
+        tabs_of(&self.0.definition).gql()
+    }
+    /// The report's filter controls.
+    async fn filters(&self) -> R<Vec<ReportFilter>> {
+        filters_of(&self.0.definition).gql()
     }
     async fn rights(&self) -> ShareRights {
         self.0.rights.into()
@@ -371,8 +381,13 @@ pub struct TileError {
 /// A saved visitor edit.
 #[derive(SimpleObject)]
 pub struct SavedLinkReport {
-    /// The definition as saved.
+    /// The definition as saved, as JSON.
+    #[graphql(deprecation = "read `tabs` and `filters`, typed")]
     pub definition: Json<Value>,
+    /// The tabs as saved.
+    pub tabs: Vec<Tab>,
+    /// The filters as saved.
+    pub filters: Vec<ReportFilter>,
     /// The edit replaced the master report (the link's sync right); otherwise it is the
     /// visitor's own copy.
     pub synced: bool,
@@ -396,15 +411,27 @@ impl LinkMutation {
     /// Saves a visitor's edit of the report (the link's edit right): into the master
     /// report with the sync right, else into the visitor's own copy. An edit may only use
     /// datasets the report already shows. At `POST /s/v/LINK/graphql` only.
+    /// `tabs` or `filters` left out stay as the visitor sees them.
     async fn save_link_report(
         &self,
         ctx: &Context<'_>,
         report_id: Option<ID>,
-        definition: Json<Value>,
+        tabs: Option<Vec<Tab>>,
+        filters: Option<Vec<ReportFilter>>,
+        #[graphql(deprecation = "pass `tabs` and `filters`, typed")] definition: Option<
+            Json<Value>,
+        >,
     ) -> R<SavedLinkReport> {
         let a = link_access(ctx).gql()?;
+        let report_id = report_id.as_ref().map(|r| r.as_str());
+        let current = async { Ok(visits(ctx).share_view(a, report_id).await?.definition) };
+        let definition = definition_argument(tabs, filters, definition, current)
+            .await
+            .gql()?
+            .ok_or_else(|| ApiError::invalid("tabs: give the edited report's `tabs` and `filters`"))
+            .gql()?;
         let def = visits(ctx)
-            .share_save(a, report_id.as_ref().map(|r| r.as_str()), &definition.0)
+            .share_save(a, report_id, &definition)
             .await
             .gql()?;
         let saved = serde_json::to_value(&def)
@@ -412,6 +439,8 @@ impl LinkMutation {
             .gql()?;
         Ok(SavedLinkReport {
             definition: Json(saved),
+            tabs: tabs_of(&def).gql()?,
+            filters: filters_of(&def).gql()?,
             synced: a.rights.sync_edits,
         })
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::BlockOutput;
@@ -20,7 +20,7 @@ pub const MAX_DAYS: u32 = 366;
 pub const MAX_ROWS: usize = 1_000_000;
 
 /// Which log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LogKind {
     /// Every audit event: who did what to which object, with its outcome.
@@ -29,7 +29,7 @@ pub enum LogKind {
     TaskRuns,
 }
 
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstanceLog {
     pub log: LogKind,

@@ -13,8 +13,8 @@ pub use exec::{BlockInput, BlockOutput, execute};
 pub use files::{FileFormat, decode_file, decode_ipc, encode_file};
 
 use schemars::JsonSchema;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::types::ColumnType;
@@ -32,7 +32,10 @@ pub enum Ports {
     },
 }
 
-#[derive(Debug, Clone)]
+/// A block's configuration, parsed for its kind. Serialised (untagged) it is the
+/// configuration with every default filled in: what the API shows a client.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
 pub enum BlockConfig {
     CsvSource(CsvSource),
     JsonlSource(FileSource),
@@ -77,7 +80,7 @@ pub const KINDS: &[&str] = &[
     "plugin",
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnError {
     /// Stop at the first bad line and say which.
@@ -87,7 +90,7 @@ pub enum OnError {
     Skip,
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnDecl {
     pub name: String,
@@ -95,7 +98,7 @@ pub struct ColumnDecl {
     pub ty: ColumnType,
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CsvOptions {
     #[serde(default = "yes")]
@@ -127,7 +130,7 @@ fn comma() -> String {
     ",".into()
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CsvSource {
     pub location: String,
@@ -153,14 +156,14 @@ impl CsvSource {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileSource {
     pub location: String,
     pub path: String,
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UploadSource {
     /// The id `uploadFile` returned.
@@ -172,7 +175,7 @@ pub struct UploadSource {
 
 /// A custom block: a published plugin, pinned to one version so publishing a newer one
 /// never changes what a workflow does.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PluginBlock {
     pub plugin: String,
@@ -189,27 +192,27 @@ fn empty_object() -> Value {
     Value::Object(Default::default())
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InlineRows {
     pub columns: Vec<ColumnDecl>,
     pub rows: Vec<Vec<Value>>,
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sql {
     pub query: String,
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
     /// A SQL boolean expression over the input's columns.
     pub condition: String,
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SelectColumn {
     pub column: String,
@@ -219,13 +222,13 @@ pub struct SelectColumn {
     pub cast: Option<ColumnType>,
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Select {
     pub columns: Vec<SelectColumn>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JoinHow {
     Inner,
@@ -234,14 +237,14 @@ pub enum JoinHow {
     Full,
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JoinKey {
     pub left: String,
     pub right: String,
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Join {
     #[serde(default = "inner")]
@@ -255,7 +258,7 @@ fn inner() -> JoinHow {
 
 pub use vitrine_core::report::AggFunction;
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AggMeasure {
     /// Absent only for `count` (count of rows).
@@ -265,7 +268,7 @@ pub struct AggMeasure {
     pub name: String,
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Aggregate {
     #[serde(default)]
@@ -273,7 +276,7 @@ pub struct Aggregate {
     pub measures: Vec<AggMeasure>,
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SortKey {
     pub column: String,
@@ -281,7 +284,7 @@ pub struct SortKey {
     pub descending: bool,
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sort {
     pub by: Vec<SortKey>,
@@ -289,27 +292,27 @@ pub struct Sort {
     pub limit: Option<usize>,
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Union {
     #[serde(default)]
     pub distinct: bool,
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Formula {
     pub name: String,
     pub expression: String,
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Publish {
     pub dataset: String,
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WriteFile {
     pub location: String,
@@ -463,6 +466,13 @@ impl BlockConfig {
             }
         };
         Ok(c)
+    }
+
+    /// The configuration as JSON with every default written out (`header: true`), in
+    /// today's words (`text`, never the older `string`).
+    pub fn to_json(&self) -> Value {
+        // Plain data with string keys: serialising cannot fail.
+        serde_json::to_value(self).expect("a block configuration serialises")
     }
 
     pub fn input_ports(&self) -> Ports {
