@@ -33,4 +33,5 @@ mod sharing;
 mod support;
 mod tasks;
 mod templates;
+mod typed_client;
 mod user_invitations;

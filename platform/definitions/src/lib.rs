@@ -56,6 +56,24 @@ impl ScalarType for CellValue {
     }
 }
 
+/// Values as cells (a JSON null is a null cell).
+pub fn cells(values: Vec<Value>) -> Vec<Option<CellValue>> {
+    values
+        .into_iter()
+        .map(|v| (!v.is_null()).then_some(CellValue(v)))
+        .collect()
+}
+
+/// Cells as values, for the services.
+pub fn values(cells: Vec<Option<CellValue>>) -> Vec<Value> {
+    cells.into_iter().map(value).collect()
+}
+
+/// One cell as a value.
+pub fn value(cell: Option<CellValue>) -> Value {
+    cell.map_or(Value::Null, |c| c.0)
+}
+
 /// Reads a typed output from the JSON a record holds. The JSON was produced by the
 /// record's own serialiser, so a failure is this crate's bug, reported as internal.
 fn from_json<T: DeserializeOwned>(what: &str, v: Value) -> Result<T, ApiError> {

@@ -13,6 +13,7 @@ use super::types::Project;
 use super::{member, on};
 use crate::services::{BoostTarget, MAX_UPLOAD_BYTES, Services};
 use crate::{ApiError, GqlResult};
+use vitrine_definitions::CellValue;
 use vitrine_definitions::kinds::BlockKind;
 use vitrine_definitions::report::{ReportFilter, Tab, definition_argument};
 use vitrine_definitions::workflow::{BlockInput, in_typed_terms, workflow_argument};
@@ -143,11 +144,10 @@ impl DataQuery {
         ctx: &Context<'_>,
         report_id: ID,
         filter_id: String,
-    ) -> async_graphql::Result<Json<Vec<Value>>> {
+    ) -> async_graphql::Result<Vec<Option<CellValue>>> {
         let (s, c) = on(ctx, Services::data)?;
-        Ok(Json(
-            s.filter_values(c, &report_id, &filter_id).await.gql()?,
-        ))
+        let values = s.filter_values(c, &report_id, &filter_id).await.gql()?;
+        Ok(vitrine_definitions::cells(values))
     }
 
     async fn access_filters(

@@ -14,6 +14,7 @@ use vitrine_core::{ProjectId, ReportId};
 use super::types::time;
 use crate::services::{DataSecurity, FilterState, WorkflowView};
 use crate::{ApiError, GqlResult};
+use vitrine_definitions::CellValue;
 use vitrine_definitions::blocks::BlockConfiguration;
 use vitrine_definitions::report::{ReportFilter, Tab, filters_of, tabs_of};
 
@@ -474,13 +475,14 @@ impl TileResult {
 #[derive(InputObject)]
 pub struct FilterValueInput {
     pub filter: String,
-    pub values: Json<Vec<Value>>,
+    /// The picked values (two for a BETWEEN filter: the range).
+    pub values: Vec<Option<CellValue>>,
 }
 
 #[derive(InputObject)]
 pub struct DrillValueInput {
     pub column: String,
-    pub value: Json<Value>,
+    pub value: Option<CellValue>,
 }
 
 /// A filter state from its GraphQL input: defaults for the filters left out.
@@ -488,13 +490,15 @@ pub fn filter_state(filters: Option<Vec<FilterValueInput>>) -> FilterState {
     filters
         .unwrap_or_default()
         .into_iter()
-        .map(|f| (f.filter, f.values.0))
+        .map(|f| (f.filter, vitrine_definitions::values(f.values)))
         .collect()
 }
 
 /// The (column, value) pairs of a drill-down.
 pub fn drill_values(values: Vec<DrillValueInput>) -> Vec<(String, Value)> {
-    values.into_iter().map(|v| (v.column, v.value.0)).collect()
+    (values.into_iter())
+        .map(|v| (v.column, vitrine_definitions::value(v.value)))
+        .collect()
 }
 
 #[derive(SimpleObject, InputObject, Clone)]

@@ -19,6 +19,7 @@ use super::types::time;
 use super::{AuthState, services};
 use crate::services::{ShareAccess, SharePage, ShareView, Sharing, link_path};
 use crate::{ApiError, ApiResult, GqlResult};
+use vitrine_definitions::CellValue;
 use vitrine_definitions::report::{ReportFilter, Tab, definition_argument, filters_of, tabs_of};
 
 type R<T> = async_graphql::Result<T>;
@@ -220,13 +221,13 @@ impl LinkVisit {
         ctx: &Context<'_>,
         report_id: Option<ID>,
         filter_id: String,
-    ) -> R<Json<Vec<Value>>> {
+    ) -> R<Vec<Option<CellValue>>> {
         let a = link_access(ctx).gql()?;
         let v = visits(ctx)
             .share_filter_values(a, report_id.as_ref().map(|r| r.as_str()), &filter_id)
             .await
             .gql()?;
-        Ok(Json(v))
+        Ok(vitrine_definitions::cells(v))
     }
 
     /// The rows behind one value of a tile (needs the link's drill right and the
