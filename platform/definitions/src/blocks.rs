@@ -4,313 +4,20 @@
 //! and parsed by [`BlockConfig::parse`], the one set of rules. What a client reads back is
 //! [`BlockConfig::to_json`], every default written out.
 
-use async_graphql::{Enum, InputObject, Json, OneofObject, OutputType, SimpleObject};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use async_graphql::{OneofObject, OutputType, SimpleObject};
+use serde_json::Value;
 
-use crate::report::AggregateFunction;
-use crate::{CellValue, from_json, to_json};
+pub use crate::configs::*;
+use crate::{from_json, to_json};
 use vitrine_services::values::BlockConfig;
 use vitrine_services::{ApiError, ApiResult};
 
-/// A column type, as declared in a source or cast to by `select`.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ColumnType {
-    Text,
-    #[graphql(name = "INT64")]
-    Int64,
-    #[graphql(name = "FLOAT64")]
-    Float64,
-    Boolean,
-    Date,
-    /// Microseconds, without a time zone.
-    Timestamp,
-}
-
-/// The format of a file a block reads or writes.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FileFormat {
-    Csv,
-    /// JSON Lines: one object per line.
-    Jsonl,
-    Parquet,
-    /// Arrow IPC file.
-    Arrow,
-}
-
-/// What reading a CSV file does with a line that does not fit the columns.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OnError {
-    /// Stop at the first bad line and say which.
-    Fail,
-    /// Leave bad lines out and report how many (and the first few) in the block's notes.
-    Skip,
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JoinHow {
-    Inner,
-    Left,
-    Right,
-    Full,
-}
-
-/// Which of the instance's own logs an `instance_log` block reads.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InstanceLogKind {
-    /// Every audit event: who did what to which object, with its outcome.
-    Audit,
-    /// Every run of a scheduled task: its task, status, cause and duration.
-    TaskRuns,
-}
-
-/// A column and its type.
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "DeclaredColumnInput")]
-pub struct DeclaredColumn {
-    pub name: String,
-    #[graphql(name = "type")]
-    #[serde(rename = "type")]
-    pub ty: ColumnType,
-}
-
-/// How a CSV file is read.
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "CsvOptionsInput")]
-pub struct CsvOptions {
-    #[graphql(default = true)]
-    pub header: bool,
-    /// One ASCII character.
-    #[graphql(default_with = "\",\".to_owned()")]
-    pub delimiter: String,
-    #[graphql(default_with = "OnError::Fail")]
-    pub on_error: OnError,
-    /// Declared column types; without them, types are inferred from the first rows.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub columns: Option<Vec<DeclaredColumn>>,
-}
-
-/// `csv_source`: a CSV file of a resource location granted to the project's folder.
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "CsvSourceConfigInput")]
-pub struct CsvSourceConfig {
-    /// The resource location's name.
-    pub location: String,
-    /// The file, relative to the location's root.
-    pub path: String,
-    #[graphql(default = true)]
-    pub header: bool,
-    /// One ASCII character.
-    #[graphql(default_with = "\",\".to_owned()")]
-    pub delimiter: String,
-    #[graphql(default_with = "OnError::Fail")]
-    pub on_error: OnError,
-    /// Declared column types; without them, types are inferred from the first rows.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub columns: Option<Vec<DeclaredColumn>>,
-}
-
-/// `jsonl_source`, `parquet_source` and `arrow_source`: a file of a resource location.
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "FileSourceConfigInput")]
-pub struct FileSourceConfig {
-    /// The resource location's name.
-    pub location: String,
-    /// The file, relative to the location's root.
-    pub path: String,
-}
-
-/// `upload_source`: a file uploaded with `uploadFile`.
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "UploadSourceConfigInput")]
-pub struct UploadSourceConfig {
-    /// The id `uploadFile` returned.
-    pub upload: String,
-    pub format: FileFormat,
-    /// For a CSV file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub csv: Option<CsvOptions>,
-}
-
-/// `inline_rows`: a small table written in the workflow.
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "InlineRowsConfigInput")]
-pub struct InlineRowsConfig {
-    /// At least one.
-    pub columns: Vec<DeclaredColumn>,
-    /// Each row has one value per column.
-    pub rows: Vec<Vec<Option<CellValue>>>,
-}
-
-/// `instance_log`: the instance's audit log or task runs (admins only).
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "InstanceLogConfigInput")]
-pub struct InstanceLogConfig {
-    pub log: InstanceLogKind,
-    /// How far back, in days (1 to 366).
-    #[graphql(default = 30)]
-    pub days: u32,
-}
-
-/// `sql`: a query in which each input is a table named by its port.
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "SqlConfigInput")]
-pub struct SqlConfig {
-    pub query: String,
-}
-
-/// `filter`: keeps the rows a SQL boolean expression holds for.
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "FilterConfigInput")]
-pub struct FilterConfig {
-    /// A SQL boolean expression over the input's columns.
-    pub condition: String,
-}
-
-/// One column `select` keeps.
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "SelectColumnInput")]
-pub struct SelectColumn {
-    pub column: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rename: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cast: Option<ColumnType>,
-}
-
-/// `select`: keeps, renames and casts columns.
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "SelectConfigInput")]
-pub struct SelectConfig {
-    /// At least one.
-    pub columns: Vec<SelectColumn>,
-}
-
-/// A pair of key columns, one from each side.
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "JoinKeyInput")]
-pub struct JoinKey {
-    pub left: String,
-    pub right: String,
-}
-
-/// `join`: joins the `left` and `right` inputs on key columns.
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "JoinConfigInput")]
-pub struct JoinConfig {
-    #[graphql(default_with = "JoinHow::Inner")]
-    pub how: JoinHow,
-    /// At least one pair.
-    pub on: Vec<JoinKey>,
-}
-
-/// One measure of an `aggregate` block.
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "AggregateMeasureInput")]
-pub struct AggregateMeasure {
-    /// Left out only for COUNT, which then counts rows.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub column: Option<String>,
-    pub function: AggregateFunction,
-    /// The output column.
-    pub name: String,
-}
-
-/// `aggregate`: groups rows and computes measures (a group or a measure at least).
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "AggregateConfigInput")]
-pub struct AggregateConfig {
-    #[graphql(default)]
-    #[serde(default)]
-    pub group_by: Vec<String>,
-    pub measures: Vec<AggregateMeasure>,
-}
-
-/// One sort key of a `sort` block.
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "SortKeyInput")]
-pub struct SortKey {
-    pub column: String,
-    #[graphql(default)]
-    #[serde(default)]
-    pub descending: bool,
-}
-
-/// `sort`: orders rows, optionally keeping the first `limit`.
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "SortConfigInput")]
-pub struct SortConfig {
-    /// At least one key.
-    pub by: Vec<SortKey>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<u64>,
-}
-
-/// `union`: the rows of every input (two or more, with the same columns).
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "UnionConfigInput")]
-pub struct UnionConfig {
-    /// Drop repeated rows.
-    #[graphql(default)]
-    #[serde(default)]
-    pub distinct: bool,
-}
-
-/// `formula`: adds a column computed by a SQL expression.
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "FormulaConfigInput")]
-pub struct FormulaConfig {
-    /// The new column.
-    pub name: String,
-    /// A SQL expression over the input's columns.
-    pub expression: String,
-}
-
-/// `publish`: makes the input a dataset reports can show.
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "PublishConfigInput")]
-pub struct PublishConfig {
-    /// The dataset's name: a-z, 0-9 and _, starting with a letter.
-    pub dataset: String,
-}
-
-/// `write_file`: writes the input to a file of a resource location the project may write.
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "WriteFileConfigInput")]
-pub struct WriteFileConfig {
-    pub location: String,
-    pub path: String,
-    pub format: FileFormat,
-}
-
-/// `plugin`: a published custom block, pinned to one version.
-#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
-#[graphql(input_name = "PluginConfigInput")]
-pub struct PluginConfig {
-    /// The plugin's name.
-    pub plugin: String,
-    /// An exact published version (`1.2.0`), so publishing a newer one never changes
-    /// what the workflow does.
-    pub version: String,
-    /// The plugin's own settings: free-form by design, checked against the JSON Schema
-    /// the plugin declares (`Plugin.configSchema`).
-    #[graphql(default_with = "Json(json!({}))")]
-    pub settings: Json<Value>,
-    /// A shorter time limit than the instance's, for this block.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time_limit_ms: Option<u64>,
-}
-
 /// The kinds, each with its field of [`BlockConfiguration`] and
-/// [`BlockConfigurationInput`] and its type; the output struct, the one-of input and the
+/// [`BlockConfigurationInput`] and its output and input types (one type serves as both
+/// but for `plugin`); the output struct, the one-of input and the
 /// conversions are generated from this one list, so they cannot disagree.
 macro_rules! configurations {
-    ($($kind:literal => $variant:ident($ty:ty), $field:ident;)*) => {
+    ($($kind:literal => $variant:ident($ty:ty, $input:ty), $field:ident;)*) => {
         /// A block's configuration: exactly one field is set, the block's kind's.
         #[derive(SimpleObject, Default, Debug)]
         pub struct BlockConfiguration {
@@ -321,7 +28,7 @@ macro_rules! configurations {
         /// (`csvSource` for `csv_source`).
         #[derive(OneofObject)]
         pub enum BlockConfigurationInput {
-            $($variant($ty),)*
+            $($variant($input),)*
         }
 
         impl BlockConfigurationInput {
@@ -376,24 +83,24 @@ macro_rules! configurations {
 }
 
 configurations! {
-    "csv_source" => CsvSource(CsvSourceConfig), csv_source;
-    "jsonl_source" => JsonlSource(FileSourceConfig), jsonl_source;
-    "parquet_source" => ParquetSource(FileSourceConfig), parquet_source;
-    "arrow_source" => ArrowSource(FileSourceConfig), arrow_source;
-    "upload_source" => UploadSource(UploadSourceConfig), upload_source;
-    "inline_rows" => InlineRows(InlineRowsConfig), inline_rows;
-    "instance_log" => InstanceLog(InstanceLogConfig), instance_log;
-    "sql" => Sql(SqlConfig), sql;
-    "filter" => Filter(FilterConfig), filter;
-    "select" => Select(SelectConfig), select;
-    "join" => Join(JoinConfig), join;
-    "aggregate" => Aggregate(AggregateConfig), aggregate;
-    "sort" => Sort(SortConfig), sort;
-    "union" => Union(UnionConfig), union;
-    "formula" => Formula(FormulaConfig), formula;
-    "publish" => Publish(PublishConfig), publish;
-    "write_file" => WriteFile(WriteFileConfig), write_file;
-    "plugin" => Plugin(PluginConfig), plugin;
+    "csv_source" => CsvSource(CsvSourceConfig, CsvSourceConfig), csv_source;
+    "jsonl_source" => JsonlSource(FileSourceConfig, FileSourceConfig), jsonl_source;
+    "parquet_source" => ParquetSource(FileSourceConfig, FileSourceConfig), parquet_source;
+    "arrow_source" => ArrowSource(FileSourceConfig, FileSourceConfig), arrow_source;
+    "upload_source" => UploadSource(UploadSourceConfig, UploadSourceConfig), upload_source;
+    "inline_rows" => InlineRows(InlineRowsConfig, InlineRowsConfig), inline_rows;
+    "instance_log" => InstanceLog(InstanceLogConfig, InstanceLogConfig), instance_log;
+    "sql" => Sql(SqlConfig, SqlConfig), sql;
+    "filter" => Filter(FilterConfig, FilterConfig), filter;
+    "select" => Select(SelectConfig, SelectConfig), select;
+    "join" => Join(JoinConfig, JoinConfig), join;
+    "aggregate" => Aggregate(AggregateConfig, AggregateConfig), aggregate;
+    "sort" => Sort(SortConfig, SortConfig), sort;
+    "union" => Union(UnionConfig, UnionConfig), union;
+    "formula" => Formula(FormulaConfig, FormulaConfig), formula;
+    "publish" => Publish(PublishConfig, PublishConfig), publish;
+    "write_file" => WriteFile(WriteFileConfig, WriteFileConfig), write_file;
+    "plugin" => Plugin(PluginConfig, PluginConfigInput), plugin;
 }
 
 impl BlockConfiguration {
@@ -429,6 +136,7 @@ pub(super) fn camel(snake: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use vitrine_services::values::BLOCK_KINDS;
 
     /// One configuration per built-in kind, written as a JSON client would, leaving
@@ -536,6 +244,24 @@ mod tests {
             ColumnType::Text,
             "`string` reads as TEXT"
         );
+    }
+
+    #[test]
+    fn a_plugin_block_sent_without_settings_gets_empty_ones() {
+        let input = BlockConfigurationInput::Plugin(PluginConfigInput {
+            plugin: "zscore".into(),
+            version: "1.0.0".into(),
+            settings: None,
+            time_limit_ms: None,
+        });
+        let (kind, config) = input.into_parts().unwrap();
+        assert_eq!(config, json!({"plugin": "zscore", "version": "1.0.0"}));
+        let read = BlockConfiguration::of(kind, &config)
+            .unwrap()
+            .plugin
+            .unwrap();
+        assert_eq!(read.settings.0, json!({}));
+        assert_eq!(read.time_limit_ms, None);
     }
 
     #[test]

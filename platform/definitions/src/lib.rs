@@ -16,7 +16,9 @@
 //! [`BlockConfig`]: vitrine_services::values::BlockConfig
 
 pub mod blocks;
+mod configs;
 pub mod kinds;
+pub mod locations;
 pub mod report;
 pub mod workflow;
 

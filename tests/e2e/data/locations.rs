@@ -111,12 +111,18 @@ async fn s3_locations_are_written_and_read_through_opendal() {
     );
     let w = data_world().await;
     let s = &w.s;
-    let def = json!({"kind": "s3", "bucket": "vitrine-data", "endpoint": moto.url, "region": "us-east-1",
-                     "access_key_id": "test", "secret_access_key": "not-a-real-secret"});
-    let r = s.gql(&w.admin.auth, "mutation($d:JSON!){createResourceLocation(name:\"lake\",definition:$d){id definition}}", json!({"d": def})).await;
+    let storage = json!({"s3": {"bucket": "vitrine-data", "endpoint": moto.url,
+                     "accessKeyId": "test", "secretAccessKey": "not-a-real-secret"}});
+    let r = s.gql(&w.admin.auth, "mutation($s:LocationStorageInput!){createResourceLocation(name:\"lake\",storage:$s)\
+        {id definition storage{fs{root} s3{bucket endpoint region root accessKeyId hasSecretAccessKey}}}}", json!({"s": storage})).await;
     let created = &data(&r)["createResourceLocation"];
-    // The secret never comes back.
+    // The secret never comes back; that one is set is said.
     assert_eq!(created["definition"]["secret_access_key"], "********");
+    assert_eq!(
+        created["storage"],
+        json!({"fs": null, "s3": {"bucket": "vitrine-data", "endpoint": moto.url,
+               "region": "us-east-1", "root": null, "accessKeyId": "test", "hasSecretAccessKey": true}})
+    );
     assert!(!r.to_string().contains("not-a-real-secret"));
     data(
         &s.gql(

@@ -319,3 +319,83 @@ async fn bad_typed_definitions_are_refused_by_field() {
         .await;
     assert_eq!(data(&r)["reports"], json!([]), "no report was created");
 }
+
+/// A resource location written typed (`storage: {fs: {root}}`): read back typed, bad input
+/// refused by the typed field, admins only.
+#[tokio::test]
+async fn resource_locations_are_written_and_read_typed() {
+    let w = data_world().await;
+    let s = &w.s;
+    let dir = tempfile::tempdir().unwrap();
+    let create = "mutation($n:String!,$s:LocationStorageInput,$d:JSON){createResourceLocation(name:$n,\
+        storage:$s,definition:$d){name storage{fs{root} s3{bucket}}}}";
+    let root = dir.path().to_str().unwrap();
+    let r = s
+        .gql(
+            &w.admin.auth,
+            create,
+            json!({"n": "typed", "s": {"fs": {"root": root}}}),
+        )
+        .await;
+    assert_eq!(
+        data(&r)["createResourceLocation"]["storage"],
+        json!({"fs": {"root": root}, "s3": null})
+    );
+    // Read back the same way as a location made from JSON (data_world's `files`).
+    let r = s
+        .gql(
+            &w.admin.auth,
+            "{resourceLocations{name storage{fs{root}}}}",
+            json!({}),
+        )
+        .await;
+    let all = data(&r)["resourceLocations"].as_array().unwrap().clone();
+    assert!(
+        all.iter()
+            .any(|l| l["name"] == "files" && l["storage"]["fs"]["root"].is_string()),
+        "{all:?}"
+    );
+
+    let path = |r: &Value| r["errors"][0]["extensions"]["path"].clone();
+    let r = s
+        .gql(
+            &w.admin.auth,
+            create,
+            json!({"n": "relative", "s": {"fs": {"root": "data/here"}}}),
+        )
+        .await;
+    assert_eq!(
+        (code(&r), path(&r)),
+        ("INVALID_INPUT".into(), json!("storage.fs.root")),
+        "{r}"
+    );
+    let r = s
+        .gql(
+            &w.admin.auth,
+            create,
+            json!({"n": "both", "s": {"fs": {"root": root}}, "d": {"kind": "fs", "root": root}}),
+        )
+        .await;
+    assert_eq!(
+        (code(&r), path(&r)),
+        ("INVALID_INPUT".into(), json!("storage")),
+        "{r}"
+    );
+    let r = s
+        .gql(
+            &w.admin.auth,
+            create,
+            json!({"n": "two", "s": {"fs": {"root": root}, "s3": {"bucket": "b"}}}),
+        )
+        .await;
+    assert_eq!(code(&r), "INVALID_INPUT", "{r}");
+    // Editors may not define locations.
+    let r = s
+        .gql(
+            &w.editor.auth,
+            create,
+            json!({"n": "mine", "s": {"fs": {"root": root}}}),
+        )
+        .await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+}

@@ -15,6 +15,9 @@ use crate::services::{BoostTarget, MAX_UPLOAD_BYTES, Services};
 use crate::{ApiError, GqlResult};
 use vitrine_definitions::CellValue;
 use vitrine_definitions::kinds::BlockKind;
+use vitrine_definitions::locations::{
+    LocationStorageInput, location_argument, location_in_typed_terms,
+};
 use vitrine_definitions::report::{ReportFilter, Tab, definition_argument};
 use vitrine_definitions::workflow::{BlockInput, in_typed_terms, workflow_argument};
 
@@ -188,17 +191,21 @@ pub struct DataMutation;
 
 #[Object]
 impl DataMutation {
-    /// Defines a storage place: `{"kind": "fs", "root": "/abs/dir"}` or
-    /// `{"kind": "s3", "bucket": …, "endpoint": …, "region": …, "access_key_id": …,
-    /// "secret_access_key": …}` (admins).
+    /// Defines a storage place (admins): `storage: {fs: {root: "/abs/dir"}}` or
+    /// `{s3: {bucket, endpoint, region, accessKeyId, secretAccessKey}}`. The deprecated
+    /// `definition` takes `{"kind": "fs", "root": …}` as JSON instead.
     async fn create_resource_location(
         &self,
         ctx: &Context<'_>,
         name: String,
-        definition: Json<Value>,
+        storage: Option<LocationStorageInput>,
+        #[graphql(deprecation = "pass `storage`, typed")] definition: Option<Json<Value>>,
     ) -> async_graphql::Result<ResourceLocation> {
         let (s, c) = on(ctx, Services::data)?;
-        let l = s.create_location(c, &name, definition.0).await.gql()?;
+        let (definition, kind) = location_argument(storage, definition).gql()?;
+        let l = (s.create_location(c, &name, definition).await)
+            .map_err(|e| location_in_typed_terms(e, kind))
+            .gql()?;
         Ok(ResourceLocation::from(l))
     }
 

@@ -16,6 +16,7 @@ use crate::services::{DataSecurity, FilterState, WorkflowView};
 use crate::{ApiError, GqlResult};
 use vitrine_definitions::CellValue;
 use vitrine_definitions::blocks::BlockConfiguration;
+use vitrine_definitions::locations::LocationStorage;
 use vitrine_definitions::report::{ReportFilter, Tab, filters_of, tabs_of};
 
 /// What a user may query from data.
@@ -66,8 +67,11 @@ pub struct LocationGrant {
 pub struct ResourceLocation {
     pub id: ID,
     pub name: String,
-    /// The definition with secrets masked.
+    /// The definition with secrets masked, as JSON.
+    #[graphql(deprecation = "read `storage`, typed")]
     pub definition: Json<Value>,
+    /// Where the files are; the secret key is never answered.
+    pub storage: LocationStorage,
     pub grants: Vec<LocationGrant>,
     pub created_at: DateTime<Utc>,
 }
@@ -83,6 +87,7 @@ impl From<LocationRecord> for ResourceLocation {
                     .map(|k| k.public())
                     .unwrap_or(Value::Null),
             ),
+            storage: LocationStorage::of(&r.definition).unwrap_or_default(),
             grants: r
                 .grants
                 .into_iter()
