@@ -270,9 +270,18 @@ impl Host {
             .min(self.limits.time_limit);
         let _slot = self.slots.take();
         let start = Instant::now();
-        let (outputs, log) =
-            self.sandbox
-                .transform(plugin, config, inputs, time_limit, &self.limits, options)?;
+        let ran =
+            (self.sandbox).transform(plugin, config, inputs, time_limit, &self.limits, options);
+        // For `/metrics`: run time, and which runs ended how (limit hits among them).
+        let outcome = match &ran {
+            Ok(_) => "ok",
+            Err(PluginError::Timeout(_)) => "time_limit",
+            Err(PluginError::Memory(_)) => "memory_limit",
+            Err(_) => "failed",
+        };
+        metrics::counter!("vitrine_plugin_runs_total", "outcome" => outcome).increment(1);
+        metrics::histogram!("vitrine_plugin_run_duration_seconds").record(start.elapsed());
+        let (outputs, log) = ran?;
         Ok(RunOutput {
             outputs,
             log,

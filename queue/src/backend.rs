@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use apalis::prelude::{TaskBuilder, TaskSink};
+use apalis::prelude::{Metrics, TaskBuilder, TaskSink};
 use apalis_redis::RedisStorage;
 use apalis_sqlite::{SqlitePool, SqliteStorage};
 
@@ -53,6 +53,13 @@ const IDEMPOTENCY_TTL: Duration = Duration::from_secs(14 * 24 * 3600);
 
 /// Missed heartbeats after which a worker's jobs are handed to others.
 pub(crate) const MISSED_HEARTBEATS: usize = 3;
+
+/// How many jobs wait and run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub pending: u64,
+    pub running: u64,
+}
 
 /// A handle to push jobs; cheap to clone.
 #[derive(Clone)]
@@ -118,6 +125,26 @@ impl Queue {
             Inner::Sqlite(_) => "sqlite",
             Inner::Redis(_) => "redis",
         }
+    }
+
+    /// Jobs waiting and jobs running in this queue, as the backend counts them (for
+    /// `/metrics`; every process sharing the backend sees the same numbers).
+    pub async fn depth(&self) -> QueueResult<QueueDepth> {
+        let stats = match &self.inner {
+            Inner::Sqlite(s) => s.fetch_by_queue().await.map_err(QueueError::sqlite)?,
+            Inner::Redis(s) => s.fetch_by_queue().await.map_err(QueueError::redis)?,
+        };
+        let find = |title: &str| {
+            stats
+                .iter()
+                .find(|s| s.title.eq_ignore_ascii_case(title))
+                .and_then(|s| s.value.parse::<f64>().ok())
+                .map_or(0, |v| v as u64)
+        };
+        Ok(QueueDepth {
+            pending: find("PENDING_JOBS"),
+            running: find("RUNNING_JOBS"),
+        })
     }
 
     /// Pushes `job` to run after `delay`. A job whose key was pushed before is dropped

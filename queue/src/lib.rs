@@ -20,7 +20,7 @@ mod error;
 mod job;
 mod worker;
 
-pub use backend::{Backend, Queue, QueueConfig};
+pub use backend::{Backend, Queue, QueueConfig, QueueDepth};
 pub use clock::{ClockConfig, run_clock};
 pub use error::{QueueError, QueueResult};
 pub use job::Job;

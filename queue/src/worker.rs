@@ -38,7 +38,18 @@ async fn handle(job: Job, ctx: Data<Context>) -> Result<(), BoxDynError> {
     // A job fetched ahead waits here for a slot: it starts the moment one frees, instead
     // of after the previous job's acknowledgement and the next fetch round trip.
     let _slot = ctx.slots.acquire().await.map_err(BoxDynError::from)?;
-    ctx.handler.handle(job).await.map_err(BoxDynError::from)
+    let kind = match &job {
+        Job::Fire { .. } => "fire",
+        Job::Project { .. } => "project",
+        Job::Noop { .. } => "noop",
+    };
+    let started = std::time::Instant::now();
+    let handled = ctx.handler.handle(job).await;
+    // For `/metrics`: jobs by kind, whether they were handled, and how long they took.
+    let outcome = if handled.is_ok() { "handled" } else { "retry" };
+    metrics::counter!("vitrine_jobs_total", "kind" => kind, "outcome" => outcome).increment(1);
+    metrics::histogram!("vitrine_job_duration_seconds", "kind" => kind).record(started.elapsed());
+    handled.map_err(BoxDynError::from)
 }
 
 /// Works on jobs, `concurrency` at a time, until `shutdown` resolves. As many more are

@@ -18,6 +18,7 @@ mod docs;
 mod hardening;
 mod identity;
 mod limits;
+mod metrics;
 mod module_cycles;
 mod oidc;
 mod permissions;

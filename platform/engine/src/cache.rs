@@ -1,10 +1,13 @@
 //! A small least-recently-used map bounded by total size, shared by the decoded-table
-//! cache and the query-result cache.
+//! cache and the query-result cache. Each lookup is also counted for `/metrics`
+//! (`vitrine_cache_lookups_total{cache, result}`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 pub struct Lru<V> {
+    /// The `cache` label of its lookups.
+    name: &'static str,
     capacity: usize,
     used: usize,
     entries: HashMap<String, (Arc<V>, usize)>,
@@ -14,8 +17,9 @@ pub struct Lru<V> {
 }
 
 impl<V> Lru<V> {
-    pub fn new(capacity: usize) -> Lru<V> {
+    pub fn new(name: &'static str, capacity: usize) -> Lru<V> {
         Lru {
+            name,
             capacity,
             used: 0,
             entries: HashMap::new(),
@@ -28,10 +32,14 @@ impl<V> Lru<V> {
     pub fn get(&mut self, key: &str) -> Option<Arc<V>> {
         let Some((v, _)) = self.entries.get(key) else {
             self.misses += 1;
+            metrics::counter!("vitrine_cache_lookups_total", "cache" => self.name, "result" => "miss")
+                .increment(1);
             return None;
         };
         let v = v.clone();
         self.hits += 1;
+        metrics::counter!("vitrine_cache_lookups_total", "cache" => self.name, "result" => "hit")
+            .increment(1);
         // Recency is refreshed lazily: moving a key in a long queue costs O(n), so only
         // the back half of the queue is spared the move.
         if let Some(i) = self.order.iter().rposition(|k| k == key)
@@ -78,7 +86,7 @@ mod tests {
 
     #[test]
     fn evicts_oldest_beyond_capacity() {
-        let mut c = Lru::new(10);
+        let mut c = Lru::new("test", 10);
         c.insert("a".into(), Arc::new(1), 4);
         c.insert("b".into(), Arc::new(2), 4);
         c.insert("c".into(), Arc::new(3), 4);

@@ -71,7 +71,7 @@ impl Datasets {
     pub fn new(store: Store, cache_bytes: usize) -> Datasets {
         Datasets {
             store,
-            cache: Mutex::new(Lru::new(cache_bytes)),
+            cache: Mutex::new(Lru::new("tables", cache_bytes)),
             pins: Mutex::new(Pins::default()),
             artifact_lock: tokio::sync::RwLock::new(()),
         }

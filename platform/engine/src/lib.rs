@@ -97,7 +97,7 @@ impl Engine {
     pub fn new(store: Store, limits: EngineLimits) -> Arc<Engine> {
         Arc::new(Engine {
             datasets: Arc::new(Datasets::new(store.clone(), limits.table_cache_bytes)),
-            results: Mutex::new(cache::Lru::new(limits.result_cache_bytes)),
+            results: Mutex::new(cache::Lru::new("tile_results", limits.result_cache_bytes)),
             active: Mutex::new(HashMap::new()),
             finished: tokio::sync::broadcast::channel(256).0,
             store,

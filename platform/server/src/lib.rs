@@ -8,6 +8,7 @@
 pub mod config;
 pub mod demo;
 pub mod guard;
+mod metrics;
 mod routes;
 
 use std::future::Future;
@@ -113,8 +114,10 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
         )
         .at("/healthz", get(routes::health::healthz))
         .at("/readyz", get(routes::health::readyz))
+        .at("/metrics", get(metrics::public))
         .data(state)
         .with(guard)
+        .around(metrics::observe)
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish for the
@@ -154,12 +157,41 @@ pub async fn run(
         config,
         public_url: public,
     });
+    metrics::handle();
+    let metrics_server = match state.config.metrics.listen {
+        Some(at) => Some(serve_metrics(at, state.clone()).await?),
+        None => None,
+    };
     tracing::info!("listening on http://{addr}");
-    Server::new_with_acceptor(TcpAcceptor::from_tokio(listener)?)
+    let served = Server::new_with_acceptor(TcpAcceptor::from_tokio(listener)?)
         .run_with_graceful_shutdown(app(state), shutdown, Some(grace))
-        .await?;
+        .await;
+    if let Some(m) = metrics_server {
+        m.abort();
+    }
+    served?;
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// `/metrics` alone on its own address (`[metrics] listen`), until the main server stops.
+async fn serve_metrics(
+    at: std::net::SocketAddr,
+    state: Arc<AppState>,
+) -> Result<tokio::task::JoinHandle<()>, ServerError> {
+    let listener = tokio::net::TcpListener::bind(at).await?;
+    let bound = listener.local_addr()?;
+    // Logged like the main address, so operators and tests learn a port the OS chose.
+    tracing::info!("metrics on http://{bound}/metrics");
+    let acceptor = TcpAcceptor::from_tokio(listener)?;
+    let app = Route::new()
+        .at("/metrics", get(metrics::private))
+        .data(state);
+    Ok(tokio::spawn(async move {
+        if let Err(e) = Server::new_with_acceptor(acceptor).run(app).await {
+            tracing::error!(error = %e, "metrics listener stopped");
+        }
+    }))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -153,6 +153,7 @@ impl Audit {
         why: &str,
         meta: &RequestMeta,
     ) -> ApiResult<()> {
+        count_sign_in(outcome);
         self.write(NewAuditEvent {
             actor_uid: None,
             actor_name: attempted.into(),
@@ -172,6 +173,7 @@ impl Audit {
         outcome: &str,
         meta: &RequestMeta,
     ) -> ApiResult<()> {
+        count_sign_in(outcome);
         self.write(NewAuditEvent {
             actor_uid: user.map(|u| u.uid.clone()),
             actor_name: attempted.into(),
@@ -257,4 +259,17 @@ impl Audit {
         self.views.flush().await;
         Ok(self.store.audit_page(filter, page).await?)
     }
+}
+
+/// `vitrine_sign_ins_total{outcome}` for `/metrics`: failures and lockouts
+/// (`rate_limited`) among them. Outcomes outside the known set count as `other`.
+fn count_sign_in(outcome: &str) {
+    let outcome = match outcome {
+        "ok" => "ok",
+        "failed" => "failed",
+        "rate_limited" => "rate_limited",
+        "disabled" => "disabled",
+        _ => "other",
+    };
+    metrics::counter!("vitrine_sign_ins_total", "outcome" => outcome).increment(1);
 }

@@ -258,10 +258,16 @@ impl Services {
         &self.mailer
     }
 
-    /// Whether this process can serve: the database answers and the artifact store is
-    /// writable (`/readyz`).
+    /// Whether this process can serve: the database answers, the artifact store is
+    /// writable and the job queue answers (`/readyz`).
     pub async fn ready(&self) -> ApiResult<()> {
-        Ok(self.store.ping().await?)
+        self.store.ping().await?;
+        self.queue_depth().await.map(|_| ())
+    }
+
+    /// Jobs waiting and running in the queue (`/metrics`, `/readyz`).
+    pub async fn queue_depth(&self) -> ApiResult<vitrine_queue::QueueDepth> {
+        (self.tasks.queue().depth().await).map_err(|e| ApiError::new(e.code(), e.to_string()))
     }
 
     /// Only [`App::open`] builds the services, so every process wires them the same way.

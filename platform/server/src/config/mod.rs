@@ -8,7 +8,9 @@ use serde::Deserialize;
 use vitrine_api::Limits;
 
 mod auth;
+mod metrics;
 pub use auth::{AuthSection, OidcSection};
+pub use metrics::MetricsSection;
 
 /// The config file format this build reads.
 pub const CONFIG_VERSION: u32 = 1;
@@ -26,6 +28,7 @@ pub struct Config {
     pub outbound: OutboundSection,
     pub auth: AuthSection,
     pub audit: AuditSection,
+    pub metrics: MetricsSection,
 }
 
 /// The audit trail.
@@ -198,6 +201,7 @@ impl Default for Config {
             audit: AuditSection::default(),
             outbound: OutboundSection::default(),
             auth: AuthSection::default(),
+            metrics: MetricsSection::default(),
         }
     }
 }
@@ -282,6 +286,10 @@ impl Config {
             None => Config::default(),
         };
         config.apply_env(|k| std::env::var(k).ok())?;
+        (config.metrics.check()).map_err(|message| ConfigError::Invalid {
+            key: "metrics.token",
+            message,
+        })?;
         Ok(config)
     }
 
@@ -377,7 +385,7 @@ impl Config {
                 })?;
             self.audit.retention_days = Some(days);
         }
-        Ok(())
+        self.metrics.apply_env(&var)
     }
 
     /// What the services need to open the instance.

@@ -227,12 +227,15 @@ pub(super) async fn run_requests(
         // The last request takes the caller; only a batch's others need copies of it.
         let auth = if i == last { auth.take() } else { auth.clone() };
         let auth = auth.unwrap_or(AuthState::Anonymous);
-        responses.push(
-            state
-                .graphql
-                .execute(r, auth, meta.clone(), introspection)
-                .await,
-        );
+        let name = crate::metrics::operation_name(r.operation_name.as_deref(), &r.query)
+            .map(str::to_owned);
+        let started = std::time::Instant::now();
+        let response = (state.graphql)
+            .execute(r, auth, meta.clone(), introspection)
+            .await;
+        let failed = response.is_err();
+        crate::metrics::graphql_operation(name.as_deref(), failed, started.elapsed());
+        responses.push(response);
     }
     // Straight to bytes: a JSON value in between would copy every result once more.
     let body = if batch {

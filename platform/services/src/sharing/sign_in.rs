@@ -192,7 +192,10 @@ impl Sharing {
                 detail: meta.user_agent.clone().unwrap_or_default(),
             };
             self.access_log.queue_event(event);
-            if after.is_some_and(|l| l.locked_ms.is_some()) {
+            let locked_now = after.is_some_and(|l| l.locked_ms.is_some());
+            let outcome = if locked_now { "locked" } else { "denied" };
+            metrics::counter!("vitrine_share_sign_ins_total", "outcome" => outcome).increment(1);
+            if locked_now {
                 tracing::warn!(
                     link = %link_uid,
                     "share link locked after repeated wrong passwords"

@@ -171,6 +171,7 @@ impl Sharing {
                 .await;
             out.push((tile.id.clone(), r));
         }
+        metrics::counter!("vitrine_share_link_views_total").increment(1);
         self.access_log.record(
             &a.link.uid,
             a.recipient.as_ref().map(|r| r.uid.as_str()),

@@ -1,0 +1,239 @@
+//! `/metrics` in Prometheus text format, and the HTTP-level measurements: requests and
+//! their latency per route (the route's pattern, never the raw path, so link tokens and
+//! ids stay out of the labels), and GraphQL operations by name. Measurements deeper in
+//! (tile cache, queue jobs, plugin runs, sign-ins, share-link views) are made where they
+//! happen, through the `metrics` facade; this module installs the one recorder that
+//! collects them all and renders it.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem::{Endpoint, IntoResponse, Request, Response, handler};
+use subtle::ConstantTimeEq;
+
+use crate::AppState;
+
+/// Latency buckets, in seconds: from a cached tile (sub-millisecond) to a long import.
+const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Distinct GraphQL operation names kept as labels; later ones count as `other`, so a
+/// client inventing names cannot grow the series without bound.
+const MAX_OPERATION_NAMES: usize = 200;
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The process's recorder, installed on first use. `None` when another recorder was
+/// installed first (only in tests embedding several servers): measurements then go there.
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+                .ok()?;
+            match builder.install_recorder() {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics recorder not installed");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// The text format, with the queue's depth read now (it lives in the backend, shared by
+/// every process).
+async fn render(state: &AppState) -> Response {
+    match state.services.queue_depth().await {
+        Ok(d) => {
+            metrics::gauge!("vitrine_queue_jobs", "state" => "pending").set(d.pending as f64);
+            metrics::gauge!("vitrine_queue_jobs", "state" => "running").set(d.running as f64);
+        }
+        Err(e) => tracing::warn!(code = %e.code, error = e.message, "queue depth unknown"),
+    }
+    match handle() {
+        Some(h) => Response::builder()
+            .content_type("text/plain; version=0.0.4")
+            .body(h.render()),
+        None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+/// `GET /metrics` on the public listener: only with `[metrics] token`, sent as a bearer
+/// token (compared in constant time); not found when no token is configured.
+#[handler]
+pub async fn public(req: &Request, state: Data<&Arc<AppState>>) -> Response {
+    let Some(token) = &state.config.metrics.token else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let sent = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if bool::from(sent.as_bytes().ct_eq(token.as_bytes())) {
+        render(&state).await
+    } else {
+        Response::builder()
+            .status(StatusCode::UNAUTHORIZED)
+            .header("www-authenticate", "Bearer")
+            .body("send the metrics token as `Authorization: Bearer TOKEN`")
+    }
+}
+
+/// `GET /metrics` on the metrics listener, which serves nothing else.
+#[handler]
+pub async fn private(state: Data<&Arc<AppState>>) -> Response {
+    render(&state).await
+}
+
+/// Counts each request and times it, labelled by route pattern and status class.
+pub async fn observe<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    let route = route_of(req.uri().path());
+    let started = Instant::now();
+    let resp = ep.get_response(req).await;
+    let status = match resp.status().as_u16() {
+        s @ 100..=599 => ["1xx", "2xx", "3xx", "4xx", "5xx"][(s / 100 - 1) as usize],
+        _ => "other",
+    };
+    metrics::counter!("vitrine_http_requests_total", "route" => route, "status" => status)
+        .increment(1);
+    metrics::histogram!("vitrine_http_request_duration_seconds", "route" => route)
+        .record(started.elapsed());
+    Ok(resp)
+}
+
+/// The name a request runs under: its `operationName`, else the name of the document's
+/// first operation (`query Tiles(…)` → `Tiles`), read without parsing the document.
+pub fn operation_name<'a>(operation_name: Option<&'a str>, query: &'a str) -> Option<&'a str> {
+    if operation_name.is_some() {
+        return operation_name;
+    }
+    let mut rest = query.trim_start();
+    while let Some(comment) = rest.strip_prefix('#') {
+        rest = comment.split_once('\n').map_or("", |(_, r)| r).trim_start();
+    }
+    let rest = ["query", "mutation", "subscription"]
+        .iter()
+        .find_map(|k| rest.strip_prefix(k))?;
+    if rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+        return None; // `queryX`: not the keyword
+    }
+    let rest = rest.trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    (end > 0).then(|| &rest[..end])
+}
+
+/// One GraphQL operation: counted and timed by its name (bounded) and outcome.
+pub fn graphql_operation(name: Option<&str>, failed: bool, took: Duration) {
+    let name = operation_label(name);
+    let outcome = if failed { "error" } else { "ok" };
+    metrics::counter!("vitrine_graphql_operations_total", "operation" => name.clone(), "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("vitrine_graphql_operation_duration_seconds", "operation" => name)
+        .record(took);
+}
+
+fn operation_label(name: Option<&str>) -> String {
+    static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    let Some(name) = name.filter(|n| {
+        !n.is_empty() && n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    }) else {
+        return "anonymous".into();
+    };
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    let seen = seen.get_or_insert_with(HashSet::new);
+    if seen.contains(name) || seen.len() < MAX_OPERATION_NAMES {
+        seen.insert(name.to_owned());
+        name.to_owned()
+    } else {
+        "other".into()
+    }
+}
+
+/// The route pattern a path was served by (`/s/v/:link/graphql`); `other` for paths no
+/// route serves, so scanners do not add series.
+pub fn route_of(path: &str) -> &'static str {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        [""] => "/",
+        ["graphql"] => "/graphql",
+        ["graphql", "ws"] => "/graphql/ws",
+        ["download", "tile"] => "/download/tile",
+        ["download", "export", _] => "/download/export/:uid",
+        ["api", "bundles", "import"] => "/api/bundles/import",
+        ["wc", "api", "head"] => "/wc/api/head",
+        ["wc", "api", "bundle"] => "/wc/api/bundle",
+        ["wc", "api", "push"] => "/wc/api/push",
+        ["auth", "login"] => "/auth/login",
+        ["auth", "logout"] => "/auth/logout",
+        ["auth", "csrf"] => "/auth/csrf",
+        ["auth", "invitation"] => "/auth/invitation",
+        ["auth", "oidc", _, "start"] => "/auth/oidc/:name/start",
+        ["auth", "oidc", _, "callback"] => "/auth/oidc/:name/callback",
+        ["signin"] => "/signin",
+        ["setup"] => "/setup",
+        ["invite"] => "/invite",
+        ["assets", _] => "/assets/:name",
+        ["s", "v", _] => "/s/v/:link",
+        ["s", "v", _, "download"] => "/s/v/:link/download",
+        ["s", "v", _, "file"] => "/s/v/:link/file",
+        ["s", "v", _, "graphql"] => "/s/v/:link/graphql",
+        ["s", "v", _, "api", _] => "/s/v/:link/api",
+        ["s", "v", _, _] => "/s/v/:link/:file",
+        ["s", _] => "/s/:token",
+        ["s", _, _] => "/s/:token/:file",
+        ["healthz"] => "/healthz",
+        ["readyz"] => "/readyz",
+        ["metrics"] => "/metrics",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_carry_patterns_never_tokens() {
+        assert_eq!(route_of("/s/abc123secret"), "/s/:token");
+        assert_eq!(route_of("/s/v/L1/graphql"), "/s/v/:link/graphql");
+        assert_eq!(route_of("/s/v/L1/qr.svg"), "/s/v/:link/:file");
+        assert_eq!(route_of("/s/v/L1/api/sign-in"), "/s/v/:link/api");
+        assert_eq!(route_of("/download/export/x"), "/download/export/:uid");
+        assert_eq!(route_of("/"), "/");
+        assert_eq!(route_of("/wp-admin/login.php"), "other");
+    }
+
+    #[test]
+    fn operations_are_named_by_the_request_or_the_document() {
+        assert_eq!(operation_name(Some("A"), "query B { x }"), Some("A"));
+        assert_eq!(
+            operation_name(None, "  # c\n query Tiles($r: ID) { x }"),
+            Some("Tiles")
+        );
+        assert_eq!(operation_name(None, "mutation Save{ x }"), Some("Save"));
+        assert_eq!(operation_name(None, "query($r: ID) { x }"), None);
+        assert_eq!(operation_name(None, "{ x }"), None);
+        assert_eq!(operation_name(None, "queryX { x }"), None);
+    }
+
+    #[test]
+    fn operation_names_are_bounded() {
+        assert_eq!(operation_label(None), "anonymous");
+        assert_eq!(operation_label(Some("a b")), "anonymous");
+        assert_eq!(operation_label(Some("SharedTiles")), "SharedTiles");
+        for i in 0..MAX_OPERATION_NAMES {
+            operation_label(Some(&format!("Op{i}")));
+        }
+        assert_eq!(operation_label(Some("OneTooMany")), "other");
+        assert_eq!(operation_label(Some("SharedTiles")), "SharedTiles", "kept");
+    }
+}
