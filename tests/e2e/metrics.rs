@@ -1,4 +1,4 @@
-//! `/metrics` through the real binary: off by default, behind a bearer token on the
+//! Observability through the real binary: JSON logs, and `/metrics`, off by default, behind a bearer token on the
 //! public listener, or alone on a listener of its own; the counters move with what the
 //! server does (requests per route, GraphQL operations by name, tile cache lookups,
 //! share-link views, sign-in failures, jobs, queue depth).
@@ -116,4 +116,62 @@ async fn a_short_metrics_token_is_refused_at_start() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("metrics.token"), "{err}");
+}
+
+/// `VITRINE_LOG_FORMAT=json`: the log is one JSON object per line (level, target,
+/// timestamp, message and fields); only the terminal's notices (the setup URL, a tip)
+/// are not.
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("VITRINE_LOG_FORMAT", "json")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut objects = Vec::new();
+    let listening = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if !line.starts_with('{') {
+                let notice = ["setup: open ", "tip: "]
+                    .iter()
+                    .any(|p| line.starts_with(p));
+                assert!(notice, "not JSON: {line}");
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            objects.push(v.clone());
+            if v["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("listening on http://"))
+            {
+                return v;
+            }
+        }
+        panic!("the server stopped before listening: {objects:?}")
+    })
+    .await
+    .expect("the server listens");
+    assert_eq!(listening["level"], "INFO");
+    assert!(listening["timestamp"].is_string() && listening["target"].is_string());
+    child.kill().await.unwrap();
+
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("VITRINE_LOG_FORMAT", "yaml")
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("VITRINE_LOG_FORMAT"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -143,13 +143,29 @@ fn main() -> anyhow::Result<()> {
         .block_on(run_cli())
 }
 
+/// The log on standard output: `VITRINE_LOG` filters it, `VITRINE_LOG_FORMAT` picks
+/// `text` (the default, for people) or `json` (one object per line, for log shippers).
+/// Set before any configuration file is read, so the file's own errors are logged too.
+fn init_log() -> anyhow::Result<()> {
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("VITRINE_LOG")
+            .unwrap_or_else(|_| DEFAULT_LOG.into())
+    };
+    match std::env::var("VITRINE_LOG_FORMAT").as_deref() {
+        Ok("json") => tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_env_filter(filter())
+            .init(),
+        Ok("text") | Ok("") | Err(_) => tracing_subscriber::fmt().with_env_filter(filter()).init(),
+        Ok(other) => anyhow::bail!("VITRINE_LOG_FORMAT: `{other}` is neither `text` nor `json`"),
+    }
+    Ok(())
+}
+
 async fn run_cli() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("VITRINE_LOG")
-                .unwrap_or_else(|_| DEFAULT_LOG.into()),
-        )
-        .init();
+    init_log()?;
     match Cli::parse().command {
         Command::Serve {
             common,
