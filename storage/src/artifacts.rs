@@ -98,6 +98,10 @@ impl ArtifactConfig {
     }
 }
 
+/// Where writes in progress live, inside the root (so the final rename stays on one file
+/// system); no artifact kind lists it.
+const PARTIAL_DIR: &str = ".partial";
+
 /// Artifacts behind opendal, so the same code runs on a local directory or an object
 /// store; and the place of the node's own caches ([`NodeCache`]).
 #[derive(Clone)]
@@ -112,7 +116,14 @@ pub struct ArtifactStore {
 
 impl ArtifactStore {
     pub fn open(config: &ArtifactConfig) -> StorageResult<ArtifactStore> {
-        let builder = Fs::default().root(&config.root.to_string_lossy());
+        // Every write goes to a file of its own under `.partial/` and is renamed into
+        // place when whole. Two blocks that produce equal data write the same
+        // content-addressed artifact at once; written in place, one truncated the file
+        // under the other, which then failed, and a crash could leave a torn artifact.
+        let partial = config.root.join(PARTIAL_DIR);
+        let builder = Fs::default()
+            .root(&config.root.to_string_lossy())
+            .atomic_write_dir(&partial.to_string_lossy());
         Ok(ArtifactStore {
             op: Operator::new(builder)?,
             local_root: Some(config.root.clone()),
@@ -267,5 +278,34 @@ mod path_tests {
         }
         assert_eq!(Artifact::Dataset(hash).path(), "datasets/ab/ab12cd.arrow");
         assert_eq!(ArtifactKind::Dataset.key_of("datasets/ab/notes.txt"), None);
+    }
+}
+
+#[cfg(test)]
+mod write_tests {
+    use super::*;
+
+    /// Two blocks producing equal data write the same content-addressed artifact at the
+    /// same moment. Each write must succeed and the artifact must be whole: a writer that
+    /// truncated the file under another made that one fail ("writer got too much data").
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_writes_of_one_artifact_all_succeed_and_leave_it_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ArtifactStore::open(&ArtifactConfig::in_data_dir(dir.path())).unwrap();
+        let bytes: Vec<u8> = (0..(256 * 1024)).map(|i| (i % 251) as u8).collect();
+        for round in 0..20 {
+            let hash = format!("ab{round:04}");
+            let writers: Vec<_> = (0..8)
+                .map(|_| {
+                    let (store, bytes, hash) = (store.clone(), bytes.clone(), hash.clone());
+                    tokio::spawn(async move { store.put(Artifact::Dataset(&hash), bytes).await })
+                })
+                .collect();
+            for w in writers {
+                w.await.unwrap().unwrap();
+            }
+            assert_eq!(store.get(Artifact::Dataset(&hash)).await.unwrap(), bytes);
+        }
+        assert_eq!(store.list(ArtifactKind::Dataset).await.unwrap().len(), 20);
     }
 }
