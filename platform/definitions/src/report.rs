@@ -170,19 +170,14 @@ pub struct ReportFilter {
     pub default: Vec<Option<CellValue>>,
 }
 
-/// A report's content as typed outputs.
+/// A report's tabs as typed outputs (only the tabs are serialised, not the report).
 pub fn tabs_of(def: &ReportDefinition) -> ApiResult<Vec<Tab>> {
-    let Value::Object(mut v) = def.to_json() else {
-        return Ok(Vec::new());
-    };
-    from_json("report tabs", v.remove("tabs").unwrap_or_default())
+    from_json("report tabs", to_json("report tabs", &def.tabs)?)
 }
 
+/// A report's filters as typed outputs.
 pub fn filters_of(def: &ReportDefinition) -> ApiResult<Vec<ReportFilter>> {
-    let Value::Object(mut v) = def.to_json() else {
-        return Ok(Vec::new());
-    };
-    from_json("report filters", v.remove("filters").unwrap_or_default())
+    from_json("report filters", to_json("report filters", &def.filters)?)
 }
 
 /// What a mutation was given for a report's content: the typed lists, or the
@@ -207,14 +202,14 @@ pub async fn definition_argument(
         (None, None) => return Ok(None),
         (Some(t), Some(f)) => (to_json("report tabs", &t)?, to_json("report filters", &f)?),
         (t, f) => {
-            let current = current.await?.to_json();
+            let current = current.await?;
             let tabs = match t {
                 Some(t) => to_json("report tabs", &t)?,
-                None => current["tabs"].clone(),
+                None => to_json("report tabs", &current.tabs)?,
             };
             let filters = match f {
                 Some(f) => to_json("report filters", &f)?,
-                None => current["filters"].clone(),
+                None => to_json("report filters", &current.filters)?,
             };
             (tabs, filters)
         }

@@ -6,7 +6,7 @@
 //! collects them all and renders it.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -142,13 +142,19 @@ pub fn graphql_operation(name: Option<&str>, failed: bool, took: Duration) {
 }
 
 fn operation_label(name: Option<&str>) -> String {
-    static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    // Read-locked on every operation, write-locked only for a name not seen yet.
+    static SEEN: RwLock<Option<HashSet<String>>> = RwLock::new(None);
     let Some(name) = name.filter(|n| {
         !n.is_empty() && n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     }) else {
         return "anonymous".into();
     };
-    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    let known = SEEN.read().unwrap_or_else(|e| e.into_inner());
+    if known.as_ref().is_some_and(|s| s.contains(name)) {
+        return name.to_owned();
+    }
+    drop(known);
+    let mut seen = SEEN.write().unwrap_or_else(|e| e.into_inner());
     let seen = seen.get_or_insert_with(HashSet::new);
     if seen.contains(name) || seen.len() < MAX_OPERATION_NAMES {
         seen.insert(name.to_owned());
@@ -161,8 +167,18 @@ fn operation_label(name: Option<&str>) -> String {
 /// The route pattern a path was served by (`/s/v/:link/graphql`); `other` for paths no
 /// route serves, so scanners do not add series.
 pub fn route_of(path: &str) -> &'static str {
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match segments.as_slice() {
+    // No route has more than five segments: a fixed array spares an allocation per
+    // request.
+    let mut segments = [""; 6];
+    let mut n = 0;
+    for part in path.trim_start_matches('/').split('/') {
+        if n == segments.len() {
+            return "other";
+        }
+        segments[n] = part;
+        n += 1;
+    }
+    match &segments[..n] {
         [""] => "/",
         ["graphql"] => "/graphql",
         ["graphql", "ws"] => "/graphql/ws",
@@ -210,6 +226,7 @@ mod tests {
         assert_eq!(route_of("/download/export/x"), "/download/export/:uid");
         assert_eq!(route_of("/"), "/");
         assert_eq!(route_of("/wp-admin/login.php"), "other");
+        assert_eq!(route_of("/s/v/a/b/c/d/e/f"), "other");
     }
 
     #[test]
