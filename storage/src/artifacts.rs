@@ -82,17 +82,58 @@ pub enum NodeCache {
 /// Where the artifacts and this node's caches live.
 #[derive(Debug, Clone)]
 pub struct ArtifactConfig {
-    /// The artifacts' root directory (the local file system store).
-    pub root: PathBuf,
+    /// What holds the artifacts every node shares.
+    pub backend: ArtifactBackend,
     /// The directory this node's caches go under.
     pub node_dir: PathBuf,
+}
+
+/// What holds the shared artifacts.
+#[derive(Debug, Clone)]
+pub enum ArtifactBackend {
+    /// A local directory (one machine, or a shared file system).
+    Fs { root: PathBuf },
+    /// An S3-compatible object store.
+    S3(S3Artifacts),
+}
+
+/// An S3 bucket (or a prefix in one). Credentials left unset are taken the way AWS
+/// tools take them: the `AWS_…` variables, the shared config files, an instance role.
+#[derive(Clone)]
+pub struct S3Artifacts {
+    pub bucket: String,
+    /// A prefix inside the bucket, e.g. `vitrine/` (empty: the bucket's root).
+    pub prefix: String,
+    pub region: String,
+    /// The store's URL for S3-compatible servers (MinIO, Ceph, …); unset: AWS.
+    pub endpoint: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+}
+
+impl std::fmt::Debug for S3Artifacts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Artifacts")
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 impl ArtifactConfig {
     /// The layout of a data directory: `artifacts/`, and the node's caches beside it.
     pub fn in_data_dir(dir: &Path) -> ArtifactConfig {
         ArtifactConfig {
-            root: dir.join("artifacts"),
+            backend: ArtifactBackend::Fs {
+                root: dir.join("artifacts"),
+            },
             node_dir: dir.to_path_buf(),
         }
     }
@@ -116,17 +157,25 @@ pub struct ArtifactStore {
 
 impl ArtifactStore {
     pub fn open(config: &ArtifactConfig) -> StorageResult<ArtifactStore> {
-        // Every write goes to a file of its own under `.partial/` and is renamed into
-        // place when whole. Two blocks that produce equal data write the same
-        // content-addressed artifact at once; written in place, one truncated the file
-        // under the other, which then failed, and a crash could leave a torn artifact.
-        let partial = config.root.join(PARTIAL_DIR);
-        let builder = Fs::default()
-            .root(&config.root.to_string_lossy())
-            .atomic_write_dir(&partial.to_string_lossy());
+        let (op, local_root) = match &config.backend {
+            ArtifactBackend::Fs { root } => {
+                // Every write goes to a file of its own under `.partial/` and is renamed
+                // into place when whole. Two blocks that produce equal data write the
+                // same content-addressed artifact at once; written in place, one
+                // truncated the file under the other, which then failed, and a crash
+                // could leave a torn artifact.
+                let partial = root.join(PARTIAL_DIR);
+                let builder = Fs::default()
+                    .root(&root.to_string_lossy())
+                    .atomic_write_dir(&partial.to_string_lossy());
+                (Operator::new(builder)?, Some(root.clone()))
+            }
+            // An object appears whole or not at all: S3 needs no `.partial` dance.
+            ArtifactBackend::S3(s3) => (Operator::new(s3_builder(s3))?, None),
+        };
         Ok(ArtifactStore {
-            op: Operator::new(builder)?,
-            local_root: Some(config.root.clone()),
+            op,
+            local_root,
             node_dir: config.node_dir.clone(),
         })
     }
@@ -220,6 +269,23 @@ impl ArtifactStore {
         }
         Ok(())
     }
+}
+
+fn s3_builder(s3: &S3Artifacts) -> opendal::services::S3 {
+    // opendal's HTTP transport for object stores is installed process-wide; installing
+    // it again is harmless.
+    opendal::install_default();
+    let mut b = opendal::services::S3::default()
+        .bucket(&s3.bucket)
+        .region(&s3.region)
+        .root(&format!("/{}", s3.prefix.trim_matches('/')));
+    if let Some(e) = &s3.endpoint {
+        b = b.endpoint(e);
+    }
+    if let (Some(k), Some(secret)) = (&s3.access_key_id, &s3.secret_access_key) {
+        b = b.access_key_id(k).secret_access_key(secret);
+    }
+    b
 }
 
 /// Reads a whole file with one thread per core, each filling its own part of the buffer.

@@ -3,38 +3,10 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use surrealdb::Surreal;
-use surrealdb::engine::any::{self, Any};
+use surrealdb::engine::any::Any;
 
 use crate::cache::Writes;
-use crate::{ArtifactConfig, ArtifactStore, StorageError, StorageResult, now_ms};
-
-/// Ordered migrations, embedded at build time from schema/surql.
-const MIGRATIONS: &[(u32, &str)] = &[
-    (1, include_str!("../../schema/surql/0001_init.surql")),
-    (2, include_str!("../../schema/surql/0002_data.surql")),
-    (3, include_str!("../../schema/surql/0003_plugins.surql")),
-    (4, include_str!("../../schema/surql/0004_sharing.surql")),
-    (5, include_str!("../../schema/surql/0005_revisions.surql")),
-    (
-        6,
-        include_str!("../../schema/surql/0006_working_copies.surql"),
-    ),
-    (7, include_str!("../../schema/surql/0007_tasks.surql")),
-    (8, include_str!("../../schema/surql/0008_task_names.surql")),
-    (9, include_str!("../../schema/surql/0009_oidc.surql")),
-    (
-        10,
-        include_str!("../../schema/surql/0010_link_audience.surql"),
-    ),
-    (
-        11,
-        include_str!("../../schema/surql/0011_user_invitations.surql"),
-    ),
-    (
-        12,
-        include_str!("../../schema/surql/0012_recipient_deliveries.surql"),
-    ),
-];
+use crate::{ArtifactConfig, ArtifactStore, DatabaseConfig, StorageError, StorageResult};
 
 /// The handle every repository method hangs off: one SurrealDB connection and the
 /// artifact store. Cheap to clone.
@@ -53,24 +25,24 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the database named by `url` and the artifact store `artifacts` describes,
-    /// then applies pending migrations. `url` is `surrealkv://PATH` (embedded, synced to
-    /// disk on every commit) or `ws://HOST:PORT` / `wss://…` (a remote server).
+    /// Opens the database at `url` (Vitrine's default namespace and database, no
+    /// sign-in) and the artifact store `artifacts` describes; see [`Store::connect`].
     pub async fn open(url: &str, artifacts: &ArtifactConfig) -> StorageResult<Store> {
-        let endpoint = durable_endpoint(url);
-        let open_err = |e: surrealdb::Error| StorageError::Open {
-            url: url.to_owned(),
-            reason: e.to_string(),
-        };
-        let db = any::connect(endpoint).await.map_err(open_err)?;
-        db.use_ns("vitrine")
-            .use_db("main")
-            .await
-            .map_err(open_err)?;
+        Store::connect(&DatabaseConfig::at(url), artifacts).await
+    }
+
+    /// Opens the database `database` describes and the artifact store, then applies
+    /// pending migrations (once, however many nodes start together).
+    pub async fn connect(
+        database: &DatabaseConfig,
+        artifacts: &ArtifactConfig,
+    ) -> StorageResult<Store> {
+        let db = database.connect().await?;
+        let embedded = database.is_embedded();
         let store = Store {
-            embedded: url.starts_with("surrealkv://"),
-            projects: url.starts_with("surrealkv://").then(Default::default),
-            reads: url.starts_with("surrealkv://").then(Default::default),
+            embedded,
+            projects: embedded.then(Default::default),
+            reads: embedded.then(Default::default),
             db: Arc::new(db),
             artifacts: ArtifactStore::open(artifacts)?,
         };
@@ -86,29 +58,6 @@ impl Store {
 
     pub fn artifacts(&self) -> &ArtifactStore {
         &self.artifacts
-    }
-
-    async fn migrate(&self) -> StorageResult<()> {
-        for (version, script) in MIGRATIONS {
-            let applied: Vec<Value> = self
-                .rows(
-                    "SELECT version FROM migration WHERE version = $v",
-                    serde_json::json!({"v": version}),
-                )
-                .await
-                .unwrap_or_default();
-            if !applied.is_empty() {
-                continue;
-            }
-            self.db.query(*script).await?.check()?;
-            self.exec(
-                "CREATE migration CONTENT { version: $v, applied_ms: $at }",
-                serde_json::json!({"v": version, "at": now_ms()}),
-            )
-            .await?;
-            tracing::info!(version, "applied migration");
-        }
-        Ok(())
     }
 
     /// A cheap round trip used by `/readyz`.
@@ -270,17 +219,6 @@ impl Store {
     }
 }
 
-/// Embedded SurrealKV commits are synced on every transaction: a write is on disk before
-/// it is acknowledged. Remote URLs are left as given.
-fn durable_endpoint(url: &str) -> String {
-    if url.starts_with("surrealkv://") && !url.contains("sync=") {
-        let sep = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{sep}sync=every")
-    } else {
-        url.to_owned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,7 +230,11 @@ mod tests {
     async fn links_made_before_0010_keep_their_creators_values_of_that_day() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::testing::store(dir.path()).await;
-        let script = MIGRATIONS.iter().find(|(v, _)| *v == 10).unwrap().1;
+        let script = crate::migrations::MIGRATIONS
+            .iter()
+            .find(|(v, _)| *v == 10)
+            .unwrap()
+            .1;
         store
             .db
             .query(
@@ -475,21 +417,5 @@ mod tests {
             )
             .await;
         assert!(matches!(again, Err(StorageError::Conflict(_))), "{again:?}");
-    }
-
-    #[test]
-    fn embedded_urls_are_synced() {
-        assert_eq!(
-            durable_endpoint("surrealkv:///d/db"),
-            "surrealkv:///d/db?sync=every"
-        );
-        assert_eq!(
-            durable_endpoint("surrealkv:///d/db?sync=never"),
-            "surrealkv:///d/db?sync=never"
-        );
-        assert_eq!(
-            durable_endpoint("ws://127.0.0.1:8000"),
-            "ws://127.0.0.1:8000"
-        );
     }
 }

@@ -11,12 +11,14 @@ mod cache;
 mod content;
 mod copies;
 mod data;
+mod database;
 mod db;
 mod deliveries;
 mod error;
 mod folders;
 mod identity;
 mod invitations;
+mod migrations;
 mod oidc;
 mod plugins;
 mod policies;
@@ -29,7 +31,9 @@ mod tasks;
 mod testing;
 mod user_invitations;
 
-pub use artifacts::{Artifact, ArtifactConfig, ArtifactKind, ArtifactStore, NodeCache};
+pub use artifacts::{
+    Artifact, ArtifactBackend, ArtifactConfig, ArtifactKind, ArtifactStore, NodeCache, S3Artifacts,
+};
 pub use audit::{AuditFilter, NewAuditEvent};
 pub use content::{ContentCommit, ContentWrite};
 pub use copies::{ExportRecord, Replacement, WorkingCopyLinkRecord, WorkingCopyRecord};
@@ -37,6 +41,7 @@ pub use data::{
     AccessFilterRecord, BlockStateRecord, DatasetRecord, LocationGrant, LocationRecord,
     PortStateRecord, ReportRecord, RunRecord, UploadRecord, WorkflowRecord,
 };
+pub use database::{AuthLevel, DatabaseConfig, DatabaseCredentials};
 pub use db::Store;
 pub use error::{StorageError, StorageResult};
 pub use folders::NewProject;

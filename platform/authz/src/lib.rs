@@ -42,6 +42,18 @@ pub struct Authz {
     index: RwLock<Arc<Index>>,
     /// Shared, not copied, with every request that reads it (the viewer path does).
     settings: RwLock<Arc<InstanceSettings>>,
+    /// Told of every change made through this process, so the other nodes of a cluster
+    /// can [`refresh`](Authz::refresh) what they hold.
+    announce: std::sync::OnceLock<Box<dyn Fn(Change) + Send + Sync>>,
+}
+
+/// What changed in the policies or the settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Grants, memberships, the folder tree.
+    Policies,
+    /// The instance settings.
+    Settings,
 }
 
 impl Authz {
@@ -65,6 +77,7 @@ impl Authz {
             index: RwLock::new(Arc::new(Index::build(&lines_of(&enforcer)))),
             enforcer: tokio::sync::Mutex::new(enforcer),
             settings: RwLock::new(Arc::new(settings)),
+            announce: std::sync::OnceLock::new(),
         };
         Ok(Arc::new(authz))
     }
@@ -451,8 +464,37 @@ impl Authz {
         lines
     }
 
+    /// Installs the index of what `enforcer` now holds, after a change made here.
     fn rebuild(&self, enforcer: &Enforcer) {
         *self.index.write() = Arc::new(Index::build(&lines_of(enforcer)));
+        self.announced(Change::Policies);
+    }
+
+    /// Has `f` told of every change made through this process (set once).
+    pub fn on_change(&self, f: impl Fn(Change) + Send + Sync + 'static) {
+        let _ = self.announce.set(Box::new(f));
+    }
+
+    fn announced(&self, change: Change) {
+        if let Some(f) = self.announce.get() {
+            f(change);
+        }
+    }
+
+    /// Reads again what another process changed. Announces nothing: that process did.
+    pub async fn refresh(&self, change: Change) -> AuthzResult<()> {
+        match change {
+            Change::Policies => {
+                let mut enforcer = self.enforcer.lock().await;
+                enforcer.load_policy().await?;
+                *self.index.write() = Arc::new(Index::build(&lines_of(&enforcer)));
+            }
+            Change::Settings => {
+                let _serialize = self.enforcer.lock().await;
+                *self.settings.write() = Arc::new(settings::load(&self.store).await?);
+            }
+        }
+        Ok(())
     }
 
     /// Asks casbin itself (a full scan of the policy lines). Used by `explain` and the

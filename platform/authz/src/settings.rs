@@ -99,10 +99,13 @@ impl Authz {
         change: impl FnOnce(&mut InstanceSettings),
     ) -> AuthzResult<InstanceSettings> {
         let _serialize = self.enforcer.lock().await;
-        let mut next = InstanceSettings::clone(&self.settings());
+        // From the database, not from memory: another node may have changed them since
+        // this one last heard.
+        let mut next = load(&self.store).await?;
         change(&mut next);
         self.store.put_setting(KEY, &next).await?;
         *self.settings.write() = std::sync::Arc::new(next.clone());
+        self.announced(crate::Change::Settings);
         Ok(next)
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use vitrine_authz::Authz;
 use vitrine_core::ErrorCode;
 use vitrine_queue::{ClockConfig, JobHandler, Queue, QueueConfig};
-use vitrine_storage::{ArtifactConfig, NodeCache, Store};
+use vitrine_storage::{ArtifactBackend, ArtifactConfig, DatabaseConfig, NodeCache, Store};
 
 use crate::outbound::OutboundPolicy;
 use crate::{ApiError, ApiResult, MailConfig, Services, TaskJobs};
@@ -19,10 +19,15 @@ use crate::{ApiError, ApiResult, MailConfig, Services, TaskJobs};
 /// `VITRINE_…` variables) is read into this by `vitrine-server`.
 #[derive(Debug, Clone)]
 pub struct AppConfig {
-    /// Holds the embedded database (when `database_url` points inside it), artifacts and
-    /// the compiled-plugin cache.
+    /// Holds the embedded database (when `database` points inside it), the artifacts
+    /// (unless `artifacts` puts them elsewhere) and this node's compiled-plugin cache.
     pub data_dir: PathBuf,
-    pub database_url: String,
+    pub database: DatabaseConfig,
+    /// Where the shared artifacts live; `None`: `artifacts/` in the data directory.
+    pub artifacts: Option<ArtifactBackend>,
+    /// Redis for what the nodes of a cluster share beyond the queue: attempt limits and
+    /// the cache-invalidation channel. `None`: this process keeps both to itself.
+    pub cluster_redis_url: Option<String>,
     /// Engine limits; the compiled-plugin cache is placed in the data directory.
     pub engine: vitrine_engine::EngineLimits,
     pub outbound: OutboundPolicy,
@@ -63,7 +68,11 @@ impl App {
             )
         })?;
         let secrets = crate::secret_box::SecretBox::open(dir, config.secret_key.as_deref())?;
-        let store = Store::open(&config.database_url, &ArtifactConfig::in_data_dir(dir)).await?;
+        let mut artifacts = ArtifactConfig::in_data_dir(dir);
+        if let Some(backend) = config.artifacts {
+            artifacts.backend = backend;
+        }
+        let store = Store::connect(&config.database, &artifacts).await?;
         let authz = Authz::load(store.clone()).await?;
         let queue = Queue::open(config.queue)
             .await
@@ -73,7 +82,13 @@ impl App {
             plugin_cache: Some(store.artifacts().node_cache(NodeCache::CompiledPlugins)),
             ..config.engine
         };
+        // With Redis for the cluster, attempt limits and announcements go through it.
+        let cluster = match &config.cluster_redis_url {
+            Some(url) => Some(crate::cluster::Cluster::connect(url).await?),
+            None => None,
+        };
         let settings = crate::Settings {
+            cluster,
             engine_limits: engine,
             outbound: config.outbound,
             mail: config.mail,

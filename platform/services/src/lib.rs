@@ -8,6 +8,7 @@
 
 mod app;
 pub mod assets;
+mod cluster;
 mod error;
 mod guard;
 pub mod outbound;
@@ -60,6 +61,9 @@ pub use vitrine_engine::report::FilterState;
 pub mod config {
     pub use vitrine_engine::{EngineLimits, HostLimits};
     pub use vitrine_queue::{Backend, QueueConfig};
+    pub use vitrine_storage::{
+        ArtifactBackend, AuthLevel, DatabaseConfig, DatabaseCredentials, S3Artifacts,
+    };
 }
 /// The records the services answer with, under the names the API shapes them by. The API
 /// reaches storage only through these: what it may see of storage is chosen here.
@@ -278,12 +282,17 @@ impl Services {
         settings: Settings,
     ) -> Arc<Services> {
         let Settings {
+            cluster,
             engine_limits,
             outbound,
             mail,
             oidc,
             secrets,
         } = settings;
+        let shared_limits = cluster.as_ref().map(|c| c.limits());
+        if let Some(cluster) = &cluster {
+            cluster.join(&authz);
+        }
         let access_log = sharing::AccessLog::new(store.clone());
         let audit = Audit::new(store.clone(), authz.clone(), access_log.clone());
         let engine = vitrine_engine::Engine::new(store.clone(), engine_limits);
@@ -294,6 +303,7 @@ impl Services {
             audit.clone(),
             oidc,
             mailer.clone(),
+            shared_limits.as_ref(),
         ));
         let commits = commits::Commits::new(store.clone());
         let exposure = exposure::Exposures::new(store.clone());
@@ -324,6 +334,7 @@ impl Services {
             commits: commits.clone(),
             exposure: exposure.clone(),
             access_log,
+            shared_limits,
         }));
         let events = events::Events::new();
         let outbound = crate::outbound::Outbound::new(outbound);
@@ -380,6 +391,8 @@ impl Services {
 /// What the services are built from besides the store, the policies and the queue: the
 /// parts of the configuration each service keeps.
 pub(crate) struct Settings {
+    /// In a cluster: the link to the other nodes (shared attempt limits, announcements).
+    pub cluster: Option<Arc<cluster::Cluster>>,
     pub engine_limits: vitrine_engine::EngineLimits,
     pub outbound: crate::outbound::OutboundPolicy,
     pub mail: MailConfig,

@@ -9,8 +9,12 @@ use vitrine_api::Limits;
 
 mod auth;
 mod metrics;
+mod storage;
+#[cfg(test)]
+mod tests;
 pub use auth::{AuthSection, OidcSection};
 pub use metrics::MetricsSection;
+pub use storage::{ArtifactsSection, ClusterSection, StorageConfig};
 
 /// The config file format this build reads.
 pub const CONFIG_VERSION: u32 = 1;
@@ -21,6 +25,8 @@ pub struct Config {
     pub version: u32,
     pub server: ServerConfig,
     pub storage: StorageConfig,
+    pub artifacts: ArtifactsSection,
+    pub cluster: ClusterSection,
     pub limits: LimitsConfig,
     pub plugins: PluginsConfig,
     pub queue: QueueSection,
@@ -167,15 +173,6 @@ pub struct ServerConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct StorageConfig {
-    pub data_dir: PathBuf,
-    /// `surrealkv://PATH` (embedded) or `ws://HOST:PORT` (remote). Empty: embedded under
-    /// `data_dir/db`.
-    pub database_url: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
     pub graphql_max_depth: usize,
     pub graphql_max_complexity: usize,
@@ -194,6 +191,8 @@ impl Default for Config {
             version: CONFIG_VERSION,
             server: ServerConfig::default(),
             storage: StorageConfig::default(),
+            artifacts: ArtifactsSection::default(),
+            cluster: ClusterSection::default(),
             limits: LimitsConfig::default(),
             plugins: PluginsConfig::default(),
             queue: QueueSection::default(),
@@ -215,15 +214,6 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             anonymous_introspection: false,
             shutdown_grace_secs: 10,
-        }
-    }
-}
-
-impl Default for StorageConfig {
-    fn default() -> Self {
-        StorageConfig {
-            data_dir: PathBuf::from("./vitrine-data"),
-            database_url: None,
         }
     }
 }
@@ -321,12 +311,6 @@ impl Config {
                     message,
                 })?;
         }
-        if let Some(v) = var("VITRINE_DATA_DIR") {
-            self.storage.data_dir = PathBuf::from(v);
-        }
-        if let Some(v) = var("VITRINE_DATABASE_URL") {
-            self.storage.database_url = Some(v);
-        }
         if let Some(v) = var("VITRINE_QUEUE_BACKEND") {
             self.queue.backend = v;
         }
@@ -385,6 +369,7 @@ impl Config {
                 })?;
             self.audit.retention_days = Some(days);
         }
+        storage::apply_env(self, &var)?;
         self.metrics.apply_env(&var)
     }
 
@@ -400,7 +385,9 @@ impl Config {
         };
         Ok(vitrine_api::services::AppConfig {
             data_dir: self.storage.data_dir.clone(),
-            database_url: self.database_url(),
+            database: self.database(|k| std::env::var(k).ok())?,
+            artifacts: self.artifacts(|k| std::env::var(k).ok())?,
+            cluster_redis_url: self.cluster_redis_url(),
             engine,
             outbound: self.outbound(),
             queue: self.queue()?,
@@ -439,18 +426,6 @@ impl Config {
             .collect()
     }
 
-    /// The database URL in effect.
-    pub fn database_url(&self) -> String {
-        match &self.storage.database_url {
-            Some(u) if !u.is_empty() => u.clone(),
-            _ => {
-                let dir = std::path::absolute(self.storage.data_dir.join("db"))
-                    .unwrap_or_else(|_| self.storage.data_dir.join("db"));
-                format!("surrealkv://{}", dir.display())
-            }
-        }
-    }
-
     /// The job queue this configuration asks for, or why it is not one.
     pub fn queue(&self) -> Result<vitrine_api::services::config::QueueConfig, ConfigError> {
         let backend = match self.queue.backend.as_str() {
@@ -486,114 +461,5 @@ impl Config {
             max_batch: self.limits.graphql_max_batch,
             max_body_bytes: self.limits.request_max_bytes,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reference_file_parses_and_matches_defaults() {
-        let text = include_str!("../../../../deploy/vitrine.toml");
-        let c: Config = toml::from_str(text).unwrap();
-        let d = Config::default();
-        assert_eq!(c.server.listen, d.server.listen);
-        assert_eq!(c.storage.data_dir, d.storage.data_dir);
-        assert_eq!(c.limits.graphql_max_aliases, d.limits.graphql_max_aliases);
-        assert_eq!(c.plugins.time_limit_secs, d.plugins.time_limit_secs);
-        assert_eq!(c.plugins.memory_mib, d.plugins.memory_mib);
-        assert_eq!(c.plugins.concurrent_calls, d.plugins.concurrent_calls);
-        assert_eq!(
-            c.plugins.compile_timeout_secs,
-            d.plugins.compile_timeout_secs
-        );
-        assert_eq!(c.queue.backend, d.queue.backend);
-        assert_eq!(c.auth.local_accounts, d.auth.local_accounts);
-        assert!(c.auth.oidc.is_empty());
-        assert_eq!(c.queue.concurrency, d.queue.concurrency);
-        assert_eq!(c.queue.workers, d.queue.workers);
-        assert_eq!(c.queue.heartbeat_secs, d.queue.heartbeat_secs);
-        assert_eq!(c.mail.from, d.mail.from);
-    }
-
-    #[test]
-    fn queue_backends_are_checked() {
-        let mut c = Config::default();
-        c.queue.backend = "kafka".into();
-        assert!(
-            c.queue()
-                .unwrap_err()
-                .to_string()
-                .starts_with("queue.backend")
-        );
-        c.queue.backend = "redis".into();
-        assert!(
-            c.queue()
-                .unwrap_err()
-                .to_string()
-                .starts_with("queue.redis_url")
-        );
-        c.queue.redis_url = Some("redis://127.0.0.1:1/0".into());
-        assert!(matches!(
-            c.queue().unwrap().backend,
-            vitrine_api::services::config::Backend::Redis { .. }
-        ));
-    }
-
-    #[test]
-    fn env_overrides_and_errors_name_the_variable() {
-        let mut c = Config::default();
-        c.apply_env(|k| match k {
-            "VITRINE_LISTEN" => Some("127.0.0.1:0".into()),
-            "VITRINE_DATA_DIR" => Some("/tmp/x".into()),
-            _ => None,
-        })
-        .unwrap();
-        assert_eq!(c.server.listen.port(), 0);
-        // Loopback listeners default to plain cookies, anything else to Secure ones.
-        assert!(!c.secure_cookies());
-        c.server.listen = "0.0.0.0:8080".parse().unwrap();
-        assert!(c.secure_cookies());
-        c.apply_env(|k| (k == "VITRINE_SECURE_COOKIES").then(|| "false".into()))
-            .unwrap();
-        assert!(!c.secure_cookies());
-        c.apply_env(|k| (k == "VITRINE_TRUSTED_PROXIES").then(|| "10.0.0.0/8, ::1".into()))
-            .unwrap();
-        assert_eq!(c.trusted_proxies().len(), 2);
-        let err = c
-            .apply_env(|k| (k == "VITRINE_TRUSTED_PROXIES").then(|| "10.0.0.0/40".into()))
-            .unwrap_err();
-        assert!(
-            err.to_string().starts_with("server.trusted_proxies"),
-            "{err}"
-        );
-        assert!(c.database_url().starts_with("surrealkv:///tmp/x/db"));
-        let err = c
-            .apply_env(|k| (k == "VITRINE_LISTEN").then(|| "nope".into()))
-            .unwrap_err();
-        assert!(err.to_string().starts_with("VITRINE_LISTEN"));
-        let days = |v: &'static str| {
-            let mut c = Config::default();
-            c.apply_env(|k| (k == "VITRINE_AUDIT_RETENTION_DAYS").then(|| v.into()))
-                .map(|()| c.audit.retention_days)
-        };
-        assert_eq!(days("30").unwrap(), Some(30));
-        for bad in ["0", "-1", "a week"] {
-            let err = days(bad).unwrap_err().to_string();
-            assert!(err.starts_with("VITRINE_AUDIT_RETENTION_DAYS"), "{err}");
-        }
-    }
-
-    #[test]
-    fn unknown_keys_and_versions_are_refused() {
-        assert!(toml::from_str::<Config>("[server]\nlisten_on = \"x\"").is_err());
-        let dir = std::env::temp_dir().join(format!("vitrine-cfg-{}", std::process::id()));
-        std::fs::write(&dir, "version = 2\n").unwrap();
-        assert!(matches!(
-            Config::load(Some(&dir)),
-            Err(ConfigError::Version { found: 2, .. })
-        ));
-        let _ = std::fs::remove_file(dir);
     }
 }

@@ -113,7 +113,7 @@ impl Identity {
         meta: &RequestMeta,
     ) -> ApiResult<String> {
         let address = meta.address.as_deref().unwrap_or("unknown");
-        if let Err(r) = self.login_by_address.reserve(&[address]) {
+        if let Err(r) = self.login_by_address.reserve(&[address]).await {
             return Err(ApiError::new(
                 ErrorCode::RateLimited,
                 format!("too many attempts; try again in {} s", r.seconds()),
@@ -143,7 +143,7 @@ impl Identity {
             Err(vitrine_storage::StorageError::NotFound(_)) => return Err(gone()),
             Err(e) => return Err(e.into()),
         };
-        self.login_by_address.give_back(&[address]);
+        self.login_by_address.give_back(&[address]).await;
         self.forget_user(&uid);
         let user = self
             .store

@@ -71,6 +71,7 @@ impl Identity {
         audit: Audit,
         oidc: Providers,
         mailer: crate::mail::Mailer,
+        shared_limits: Option<&crate::ratelimit::RedisLimits>,
     ) -> Identity {
         Identity {
             mailer,
@@ -79,8 +80,16 @@ impl Identity {
             authz,
             audit,
             hasher: PasswordHasherPool::new(),
-            login_by_address: AttemptLimiter::new(limits::PER_ADDRESS),
-            login_by_account: AttemptLimiter::new(limits::PER_ACCOUNT),
+            login_by_address: AttemptLimiter::shared(
+                "login_by_address",
+                limits::PER_ADDRESS,
+                shared_limits,
+            ),
+            login_by_account: AttemptLimiter::shared(
+                "login_by_account",
+                limits::PER_ACCOUNT,
+                shared_limits,
+            ),
             setup_token: Mutex::new(None),
             token_touched: Mutex::new(HashMap::new()),
             oidc,

@@ -54,7 +54,7 @@ impl Identity {
             (&self.login_by_address, addr),
             (&self.login_by_account, account_key.as_str()),
         ];
-        if let Err(r) = reserve_all(&keys) {
+        if let Err(r) = reserve_all(&keys).await {
             self.audit
                 .login(None, &name_key, "rate_limited", meta)
                 .await?;
@@ -78,8 +78,8 @@ impl Identity {
                 ));
             }
         };
-        give_back_all(&keys);
-        self.login_by_account.clear(&account_key);
+        give_back_all(&keys).await;
+        self.login_by_account.clear(&account_key).await;
         if user.disabled {
             self.audit
                 .login(Some(&user), &name_key, "disabled", meta)
@@ -310,7 +310,7 @@ impl Identity {
         }
         let key = format!("pw:{}", caller.uid());
         let new = Password::parse("newPassword", new)?;
-        if let Err(r) = self.login_by_account.reserve(&[&key]) {
+        if let Err(r) = self.login_by_account.reserve(&[&key]).await {
             return Err(ApiError::new(
                 ErrorCode::RateLimited,
                 format!("too many wrong passwords; retry in {} s", r.seconds()),
@@ -335,7 +335,7 @@ impl Identity {
                 "the current password is wrong",
             ));
         }
-        self.login_by_account.clear(&key);
+        self.login_by_account.clear(&key).await;
         let hash = self.hasher.hash(new.expose()).await?;
         self.store
             .set_password_hash(&vitrine_core::UserId::from(caller.uid()), &hash)

@@ -156,7 +156,7 @@ impl Sharing {
     ) -> ApiResult<()> {
         let link_uid = &vitrine_core::LinkId::from(link_uid);
         let address = meta.address.as_deref().unwrap_or("unknown");
-        if let Err(r) = self.invitation_requests.reserve(&[address]) {
+        if let Err(r) = self.invitation_requests.reserve(&[address]).await {
             return Err(ApiError::new(
                 ErrorCode::RateLimited,
                 format!("too many requests; try again in {} s", r.seconds()),

@@ -97,10 +97,13 @@ pub(crate) struct SharingParts {
     pub exposure: Exposures,
     pub access_log: AccessLog,
     pub mailer: crate::mail::Mailer,
+    /// In a cluster, where every node's attempt counts are kept.
+    pub shared_limits: Option<crate::ratelimit::RedisLimits>,
 }
 
 impl Sharing {
     pub(crate) fn new(p: SharingParts) -> Self {
+        let shared = p.shared_limits.as_ref();
         Sharing {
             store: p.store,
             authz: p.authz,
@@ -112,17 +115,31 @@ impl Sharing {
             exposure: p.exposure,
             access_log: p.access_log,
             mailer: p.mailer,
-            invitation_requests: AttemptLimiter::new(LimitPolicy::fixed(
-                10,
-                Duration::from_secs(3600),
-            )),
-            share_by_address: AttemptLimiter::new(limits::SHARE_PER_ADDRESS),
-            share_by_recipient: AttemptLimiter::new(limits::PER_ACCOUNT),
-            share_by_link: AttemptLimiter::new(LimitPolicy::fixed(
-                LOCK_AFTER_FAILURES as u32,
-                Duration::from_secs(24 * 3600),
-            )),
-            copied_links: AttemptLimiter::new(LimitPolicy::fixed(30, Duration::from_secs(300))),
+            invitation_requests: AttemptLimiter::shared(
+                "invitation_requests",
+                LimitPolicy::fixed(10, Duration::from_secs(3600)),
+                shared,
+            ),
+            share_by_address: AttemptLimiter::shared(
+                "share_by_address",
+                limits::SHARE_PER_ADDRESS,
+                shared,
+            ),
+            share_by_recipient: AttemptLimiter::shared(
+                "share_by_recipient",
+                limits::PER_ACCOUNT,
+                shared,
+            ),
+            share_by_link: AttemptLimiter::shared(
+                "share_by_link",
+                LimitPolicy::fixed(LOCK_AFTER_FAILURES as u32, Duration::from_secs(24 * 3600)),
+                shared,
+            ),
+            copied_links: AttemptLimiter::shared(
+                "copied_links",
+                LimitPolicy::fixed(30, Duration::from_secs(300)),
+                shared,
+            ),
             share_checks: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
             )),
@@ -349,7 +366,7 @@ impl Sharing {
             LinkOp::Resume => self.store.set_share_link_paused(uid, false, now).await?,
             LinkOp::Unlock => {
                 let done = self.store.unlock_share_link(uid, now).await?;
-                self.share_by_link.clear(uid);
+                self.share_by_link.clear(uid).await;
                 done
             }
             LinkOp::Revoke => {
@@ -382,7 +399,7 @@ impl Sharing {
         if !self.store.unlock_share_link(uid, now_ms()).await? {
             return Err(revoked_link());
         }
-        self.share_by_link.clear(uid);
+        self.share_by_link.clear(uid).await;
         let object = format!("share_link:{uid}");
         self.audit
             .shell(AuditAction::ShareLinkUnlock, &object, "from the shell")

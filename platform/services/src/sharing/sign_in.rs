@@ -145,7 +145,7 @@ impl Sharing {
         if link.kind != LinkKind::Recipients {
             return Err(ApiError::invalid("this link has no recipients to sign in"));
         }
-        reserve_all(&keys).map_err(|r| {
+        reserve_all(&keys).await.map_err(|r| {
             ApiError::new(
                 ErrorCode::RateLimited,
                 format!("too many wrong passwords; try again in {} s", r.seconds()),
@@ -173,7 +173,7 @@ impl Sharing {
             Ok(v) => v,
             Err(e) => {
                 // Nothing was checked (busy, locked meanwhile): the attempt is not a guess.
-                give_back_all(&keys);
+                give_back_all(&keys).await;
                 return Err(e);
             }
         };
@@ -204,8 +204,8 @@ impl Sharing {
             }
             return Err(wrong_password());
         };
-        give_back_all(&keys);
-        self.share_by_recipient.clear(&by_recipient);
+        give_back_all(&keys).await;
+        self.share_by_recipient.clear(&by_recipient).await;
         // A fresh session on every sign-in: a session fixed before sign-in is never promoted.
         if let Some(t) = session_token {
             self.store.delete_share_session(&token_hash(t)).await?;

@@ -219,7 +219,7 @@ impl Sharing {
             return Ok(format!("{}{query}", super::link_path(&a.link.uid)));
         }
         let who = a.session_hash.as_deref().unwrap_or("none");
-        if let Err(r) = self.copied_links.reserve(&[who]) {
+        if let Err(r) = self.copied_links.reserve(&[who]).await {
             return Err(ApiError::new(
                 ErrorCode::RateLimited,
                 format!("too many copied links; try again in {} s", r.seconds()),

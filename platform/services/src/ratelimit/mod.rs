@@ -9,6 +9,14 @@
 //! the attacker slows down, and an owner who mistyped waits seconds, not a lockout.
 //! Memory is bounded: when the table is full the least recently used key is dropped,
 //! never the whole table.
+//!
+//! In a cluster the counts live in Redis ([`RedisLimits`]) so that guesses spread over
+//! the nodes add up; should Redis not answer, the node counts in its own table meanwhile
+//! rather than let every guess through (or refuse every owner).
+
+mod shared;
+
+pub use shared::RedisLimits;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -98,6 +106,8 @@ impl Table {
 pub struct AttemptLimiter {
     policy: LimitPolicy,
     table: Mutex<Table>,
+    /// In a cluster: the counts every node shares, under this limiter's name.
+    shared: Option<(&'static str, RedisLimits)>,
 }
 
 /// Why an attempt was refused: how long to wait.
@@ -118,7 +128,52 @@ impl AttemptLimiter {
         AttemptLimiter {
             policy,
             table: Mutex::new(Table::default()),
+            shared: None,
         }
+    }
+
+    /// A limiter whose counts every node of the cluster shares when `shared` is given
+    /// (`name` keeps its keys apart from other limiters'), else this process's own.
+    pub fn shared(name: &'static str, policy: LimitPolicy, shared: Option<&RedisLimits>) -> Self {
+        AttemptLimiter {
+            shared: shared.map(|r| (name, r.clone())),
+            ..AttemptLimiter::new(policy)
+        }
+    }
+
+    /// Takes one attempt against every key, or none when any key must wait.
+    pub async fn reserve(&self, keys: &[&str]) -> Result<(), Refused> {
+        if let Some((name, redis)) = &self.shared {
+            match redis.reserve(name, &self.policy, keys).await {
+                Ok(None) => return Ok(()),
+                Ok(Some(retry_after)) => return Err(Refused { retry_after }),
+                Err(e) => shared_unavailable(name, &e),
+            }
+        }
+        self.reserve_here(keys)
+    }
+
+    /// Gives back an attempt taken by [`reserve`](Self::reserve) after the check passed.
+    pub async fn give_back(&self, keys: &[&str]) {
+        if let Some((name, redis)) = &self.shared {
+            match redis.give_back(name, keys).await {
+                Ok(()) => return,
+                Err(e) => shared_unavailable(name, &e),
+            }
+        }
+        self.give_back_here(keys)
+    }
+
+    /// Forgets `key` (a manager unlocked what it protects, or its owner proved who they
+    /// are).
+    pub async fn clear(&self, key: &str) {
+        if let Some((name, redis)) = &self.shared
+            && let Err(e) = redis.clear(name, key).await
+        {
+            shared_unavailable(name, &e);
+        }
+        // The local table too: it may hold counts from a time Redis did not answer.
+        self.clear_here(key)
     }
 
     fn wait_for(&self, e: &Entry, now: Instant) -> Option<Duration> {
@@ -139,8 +194,8 @@ impl AttemptLimiter {
             .map(|retry_after| Refused { retry_after })
     }
 
-    /// Takes one attempt against every key, or none when any key must wait.
-    pub fn reserve(&self, keys: &[&str]) -> Result<(), Refused> {
+    /// [`reserve`](Self::reserve) in this process's table.
+    fn reserve_here(&self, keys: &[&str]) -> Result<(), Refused> {
         let now = Instant::now();
         let mut t = self.table.lock();
         let mut longest = None::<Duration>;
@@ -166,8 +221,7 @@ impl AttemptLimiter {
         Ok(())
     }
 
-    /// Gives back an attempt taken by [`reserve`](Self::reserve) after the check passed.
-    pub fn give_back(&self, keys: &[&str]) {
+    fn give_back_here(&self, keys: &[&str]) {
         let mut t = self.table.lock();
         for key in keys {
             if let Some(e) = t.entries.get_mut(*key) {
@@ -176,9 +230,7 @@ impl AttemptLimiter {
         }
     }
 
-    /// Forgets `key` (a manager unlocked what it protects, or its owner proved who they
-    /// are).
-    pub fn clear(&self, key: &str) {
+    fn clear_here(&self, key: &str) {
         let mut t = self.table.lock();
         if let Some(e) = t.entries.remove(key) {
             t.recency.remove(&e.seq);
@@ -193,11 +245,11 @@ impl AttemptLimiter {
 
 /// Takes one attempt from each limiter for its key, or none: a refusal by a later one
 /// gives back what the earlier ones took.
-pub fn reserve_all(pairs: &[(&AttemptLimiter, &str)]) -> Result<(), Refused> {
+pub async fn reserve_all(pairs: &[(&AttemptLimiter, &str)]) -> Result<(), Refused> {
     for (i, (limiter, key)) in pairs.iter().enumerate() {
-        if let Err(r) = limiter.reserve(&[key]) {
+        if let Err(r) = limiter.reserve(&[key]).await {
             for (l, k) in &pairs[..i] {
-                l.give_back(&[k]);
+                l.give_back(&[k]).await;
             }
             return Err(r);
         }
@@ -206,9 +258,19 @@ pub fn reserve_all(pairs: &[(&AttemptLimiter, &str)]) -> Result<(), Refused> {
 }
 
 /// Gives back what [`reserve_all`] took.
-pub fn give_back_all(pairs: &[(&AttemptLimiter, &str)]) {
+pub async fn give_back_all(pairs: &[(&AttemptLimiter, &str)]) {
     for (l, k) in pairs {
-        l.give_back(&[k]);
+        l.give_back(&[k]).await;
+    }
+}
+
+/// Logs, at most once a minute, that Redis did not answer and this node counts alone.
+fn shared_unavailable(limiter: &str, e: &redis::RedisError) {
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    let mut last = LAST.lock();
+    if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+        *last = Some(Instant::now());
+        tracing::warn!(limiter, error = %e, "shared attempt limits unavailable; counting on this node");
     }
 }
 
@@ -258,21 +320,21 @@ mod tests {
     fn a_reservation_counts_at_once_and_success_gives_it_back() {
         let l = AttemptLimiter::new(policy(3));
         for _ in 0..3 {
-            l.reserve(&["k"]).unwrap();
+            l.reserve_here(&["k"]).unwrap();
         }
         // Three checks in flight: the fourth is refused before any of them ends.
-        assert!(l.reserve(&["k"]).is_err());
-        l.give_back(&["k"]);
-        assert!(l.reserve(&["k"]).is_ok());
+        assert!(l.reserve_here(&["k"]).is_err());
+        l.give_back_here(&["k"]);
+        assert!(l.reserve_here(&["k"]).is_ok());
     }
 
     #[test]
     fn all_keys_or_none() {
         let l = AttemptLimiter::new(policy(1));
-        l.reserve(&["a"]).unwrap();
-        assert!(l.reserve(&["b", "a"]).is_err());
+        l.reserve_here(&["a"]).unwrap();
+        assert!(l.reserve_here(&["b", "a"]).is_err());
         // `b` was not charged by the refused attempt.
-        assert!(l.reserve(&["b"]).is_ok());
+        assert!(l.reserve_here(&["b"]).is_ok());
     }
 
     #[test]
@@ -296,10 +358,10 @@ mod tests {
             ..policy(1)
         });
         for k in ["a", "b", "c"] {
-            l.reserve(&[k]).unwrap();
+            l.reserve_here(&[k]).unwrap();
         }
         assert_eq!(l.len(), 3);
-        l.reserve(&["d"]).unwrap();
+        l.reserve_here(&["d"]).unwrap();
         assert_eq!(l.len(), 3);
         // `a` was the oldest and is forgotten; `b` and `c` are still limited.
         assert!(l.blocked_for("a").is_none());
@@ -311,9 +373,9 @@ mod tests {
     #[test]
     fn clear_forgets_one_key() {
         let l = AttemptLimiter::new(policy(1));
-        l.reserve(&["a"]).unwrap();
-        l.reserve(&["b"]).unwrap();
-        l.clear("a");
+        l.reserve_here(&["a"]).unwrap();
+        l.reserve_here(&["b"]).unwrap();
+        l.clear_here("a");
         assert!(l.blocked_for("a").is_none());
         assert!(l.blocked_for("b").is_some());
     }
@@ -327,7 +389,7 @@ mod tests {
                 let (l, granted) = (l.clone(), granted.clone());
                 std::thread::spawn(move || {
                     for _ in 0..20 {
-                        if l.reserve(&["k"]).is_ok() {
+                        if l.reserve_here(&["k"]).is_ok() {
                             granted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         }
                     }
