@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::servers::start_moto;
 use crate::support::*;
 
 #[tokio::test]
@@ -42,58 +43,6 @@ async fn instance_parameters_point_a_project_at_this_instance_data() {
         )
         .await;
     assert_eq!(code(&bad), "INVALID_INPUT");
-}
-
-/// A real S3-compatible server (moto, from PyPI) on 127.0.0.1; installed when missing.
-struct Moto {
-    child: tokio::process::Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-async fn start_moto() -> Moto {
-    let has = std::process::Command::new("python3")
-        .args(["-c", "import moto.server"])
-        .status();
-    if !has.is_ok_and(|s| s.success()) {
-        let ok = std::process::Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "moto[server]"])
-            .status()
-            .expect("pip");
-        assert!(ok.success(), "pip install moto[server] failed");
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = tokio::process::Command::new("python3")
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start moto");
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..200 {
-        if reqwest::get(&url).await.is_ok() {
-            return Moto { child, url };
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("moto did not start on {url}");
 }
 
 #[tokio::test]

@@ -164,6 +164,14 @@ impl Visitor {
         }
     }
 
+    /// The same visitor (its cookies) at another server, e.g. another node of a cluster.
+    pub fn at(&self, s: &TestServer) -> Visitor {
+        Visitor {
+            http: self.http.clone(),
+            base: s.url.clone(),
+        }
+    }
+
     fn abs(&self, url: &str) -> String {
         if url.starts_with("http") {
             url.to_owned()

@@ -9,29 +9,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::servers::{free_port, wait_port};
 use crate::support::*;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn wait_port(port: u16, what: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what} did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// An SMTP server on 127.0.0.1 storing every message in `maildir`.
 pub(crate) async fn smtp_sink(maildir: &Path) -> (tokio::process::Child, u16) {
@@ -246,26 +225,8 @@ async fn a_delivery_without_an_smtp_server_fails_with_a_clear_error() {
 
 #[tokio::test]
 async fn tasks_run_on_the_redis_backend() {
-    ensure_debian_package("/usr/bin/redis-server", "redis-server");
-    let port = free_port();
-    let _redis = tokio::process::Command::new("/usr/bin/redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start redis-server");
-    wait_port(port, "redis-server").await;
-    let url = format!("redis://127.0.0.1:{port}/0");
+    let redis = crate::servers::start_redis().await;
+    let (port, url) = (redis.port, redis.url.clone());
     let tmp = tempfile::tempdir().unwrap();
     let s = TestServer::start_full(
         &tmp.path().join("data"),

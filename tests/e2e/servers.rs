@@ -1,0 +1,240 @@
+//! Real servers the tests start on 127.0.0.1 and stop when dropped: Redis (Debian's
+//! `redis-server`), an S3-compatible store (moto, from PyPI) and SurrealDB (the
+//! `tests/surreal-server` wrapper of the published server library, built on first use).
+//! Each is installed or built when missing, so a fresh machine needs nothing by hand.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+use crate::support::ensure_debian_package;
+
+/// A port nobody listens on now (the server binds it a moment later).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something accepts connections on `port`.
+pub async fn wait_port(port: u16, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `redis-server` with no persistence.
+pub struct Redis {
+    _child: Child,
+    pub port: u16,
+    pub url: String,
+}
+
+pub async fn start_redis() -> Redis {
+    ensure_debian_package("/usr/bin/redis-server", "redis-server");
+    let port = free_port();
+    let child = Command::new("/usr/bin/redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start redis-server");
+    wait_port(port, "redis-server").await;
+    Redis {
+        _child: child,
+        port,
+        url: format!("redis://127.0.0.1:{port}/0"),
+    }
+}
+
+/// A real S3-compatible server (moto); buckets must be created first.
+pub struct Moto {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+impl Moto {
+    /// Creates `bucket`.
+    pub async fn bucket(&self, bucket: &str) {
+        let r = reqwest::Client::new()
+            .put(format!("{}/{bucket}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "create bucket: {}", r.status());
+    }
+
+    /// The keys under `prefix` in `bucket` (the first thousand).
+    pub async fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let body = reqwest::get(format!("{}/{bucket}?list-type=2&prefix={prefix}", self.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        body.split("<Key>")
+            .skip(1)
+            .filter_map(|p| p.split("</Key>").next())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+pub async fn start_moto() -> Moto {
+    let has = std::process::Command::new("python3")
+        .args(["-c", "import moto.server"])
+        .status();
+    if !has.is_ok_and(|s| s.success()) {
+        let ok = std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "moto[server]"])
+            .status()
+            .expect("pip");
+        assert!(ok.success(), "pip install moto[server] failed");
+    }
+    let port = free_port();
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start moto");
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..400 {
+        if reqwest::get(&url).await.is_ok() {
+            return Moto { child, url };
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("moto did not start on {url}");
+}
+
+/// The root user every test SurrealDB server starts with.
+pub const SURREAL_ROOT_PASSWORD: &str = "root-password-for-tests";
+
+/// A SurrealDB server process.
+pub struct Surreal {
+    child: Child,
+    pub port: u16,
+    pub url: String,
+    /// Where it keeps its data (`None`: in memory).
+    store: Option<PathBuf>,
+}
+
+impl Surreal {
+    /// Runs SurrealQL as root in `ns`/`db` over the HTTP endpoint; answers the results.
+    pub async fn sql(&self, ns: &str, db: &str, query: &str) -> serde_json::Value {
+        let r = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{}/sql", self.port))
+            .basic_auth("root", Some(SURREAL_ROOT_PASSWORD))
+            .header("Accept", "application/json")
+            .header("Surreal-NS", ns)
+            .header("Surreal-DB", db)
+            .body(query.to_owned())
+            .send()
+            .await
+            .expect("surreal /sql");
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.expect("surreal /sql json");
+        assert!(status.is_success(), "surreal /sql {status}: {body}");
+        body
+    }
+
+    /// SIGKILL, then the same server again on the same port and data.
+    pub async fn restart(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+        self.child = spawn_surreal(self.port, self.store.as_deref());
+        wait_port(self.port, "surreal").await;
+    }
+}
+
+/// Builds the server (once; minutes on a fresh machine) and answers its binary.
+fn surreal_binary() -> PathBuf {
+    static BUILT: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(b) = &*built {
+        return b.clone();
+    }
+    // The e2e binary belongs to platform/cli; the repository is two levels up.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => PathBuf::from(d).join("surreal-server"),
+        None => root.join("target").join("surreal-server"),
+    };
+    let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--manifest-path"])
+        .arg(root.join("tests/surreal-server/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_INCREMENTAL", "0")
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("cargo");
+    assert!(
+        out.status.success(),
+        "building tests/surreal-server failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let binary = target.join("debug/surreal");
+    *built = Some(binary.clone());
+    binary
+}
+
+fn spawn_surreal(port: u16, store: Option<&Path>) -> Child {
+    let path = match store {
+        Some(dir) => format!("surrealkv://{}", dir.display()),
+        None => "memory".into(),
+    };
+    Command::new(surreal_binary())
+        .args(["start", "--bind", &format!("127.0.0.1:{port}")])
+        .args(["--user", "root", "--pass", SURREAL_ROOT_PASSWORD])
+        .arg("--no-banner")
+        .arg(path)
+        .env("SURREAL_ONLINE_VERSION_CHECK", "false")
+        .env("SURREAL_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start surreal")
+}
+
+/// A SurrealDB server with a root user, keeping its data in `store` (`None`: memory).
+pub async fn start_surreal(store: Option<&Path>) -> Surreal {
+    let port = free_port();
+    let child = spawn_surreal(port, store);
+    wait_port(port, "surreal").await;
+    Surreal {
+        child,
+        port,
+        url: format!("ws://127.0.0.1:{port}"),
+        store: store.map(Path::to_owned),
+    }
+}
