@@ -132,7 +132,7 @@ impl Queue {
     pub async fn depth(&self) -> QueueResult<QueueDepth> {
         let stats = match &self.inner {
             Inner::Sqlite(s) => s.fetch_by_queue().await.map_err(QueueError::sqlite)?,
-            Inner::Redis(s) => s.fetch_by_queue().await.map_err(QueueError::redis)?,
+            Inner::Redis(s) => return redis_depth(s).await,
         };
         let find = |title: &str| {
             stats
@@ -163,4 +163,30 @@ impl Queue {
             Inner::Redis(s) => s.clone().push_task(task).await.map_err(QueueError::redis),
         }
     }
+}
+
+/// Counts one queue's jobs in Redis in one script (atomic, one round trip): waiting
+/// (ready or scheduled) and in flight on any live worker. apalis-redis 1.0's own
+/// `fetch_by_queue` fails (its script reads a timestamp it is never given).
+const REDIS_DEPTH: &str = r"
+local pending = redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2])
+local running = 0
+for _, w in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+  running = running + redis.call('SCARD', ARGV[1] .. ':' .. w)
+end
+return {pending, running}
+";
+
+async fn redis_depth(storage: &RedisStorage<Job>) -> QueueResult<QueueDepth> {
+    let c = storage.get_config();
+    let mut conn = storage.clone().get_connection().clone();
+    let (pending, running): (u64, u64) = redis::Script::new(REDIS_DEPTH)
+        .key(c.active_jobs_list())
+        .key(c.scheduled_jobs_set())
+        .key(c.workers_set())
+        .arg(c.inflight_jobs_set())
+        .invoke_async(&mut conn)
+        .await
+        .map_err(QueueError::redis)?;
+    Ok(QueueDepth { pending, running })
 }

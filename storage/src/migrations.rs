@@ -103,6 +103,12 @@ impl Store {
     /// Waits for the migration lease and returns this holder's name.
     async fn take_migration_lease(&self) -> StorageResult<String> {
         let holder = crate::new_uid();
+        // SurrealDB refuses to delete from a table that was never defined.
+        self.exec(
+            "DEFINE TABLE IF NOT EXISTS migration_lease SCHEMALESS",
+            json!({}),
+        )
+        .await?;
         let mut waited = false;
         loop {
             let now = now_ms();

@@ -184,7 +184,10 @@ fn surreal_binary() -> PathBuf {
         return b.clone();
     }
     // The e2e binary belongs to platform/cli; the repository is two levels up.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root");
     let target = match std::env::var_os("CARGO_TARGET_DIR") {
         Some(d) => PathBuf::from(d).join("surreal-server"),
         None => root.join("target").join("surreal-server"),

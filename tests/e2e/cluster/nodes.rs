@@ -120,18 +120,21 @@ async fn what_one_node_writes_the_other_serves() {
         .gql(
             &admin.auth,
             crate::sharing::CREATE,
-            json!({"i": {"reportId": report, "kind": "PUBLIC"}}),
+            json!({"i": {"projectId": project, "reportId": report, "kind": "PUBLIC"}}),
         )
         .await;
     let public = data(&created)["createShareLink"]["link"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
+    // The link's address on node A; the same path opens it on any node.
+    let public_url = data(&created)["createShareLink"]["url"].as_str().unwrap();
+    let public_path = public_url[public_url.find("/s/").expect("a share path")..].to_owned();
     let created = a
         .gql(
             &admin.auth,
             crate::sharing::CREATE,
-            json!({"i": {"reportId": report, "kind": "RECIPIENTS", "recipients": [
+            json!({"i": {"projectId": project, "reportId": report, "kind": "RECIPIENTS", "recipients": [
                 {"name": "Ann Archer", "email": "ann@example.org", "role": "VIEWER"}]}}),
         )
         .await;
@@ -157,6 +160,7 @@ async fn what_one_node_writes_the_other_serves() {
     assert_eq!(data(&on_b)["tileResult"], data(&on_a)["tileResult"]);
     assert_eq!(data(&on_b)["tileResult"]["rowCount"], 4, "{on_b}");
     let stranger = Visitor::new(&b);
+    stranger.open(&public_path).await;
     let seen = stranger.view(&public, None).await;
     assert_eq!(seen.status, "OK", "{}", seen.text);
     assert_eq!(seen.data["reportName"], "Sales");
