@@ -179,7 +179,10 @@ fn deploy_files_use_only_documented_settings() {
     ] {
         let used = variables_in(&deploy_file(file));
         let unknown: Vec<_> = used.difference(&read).collect();
-        assert!(unknown.is_empty(), "{file} passes unknown variables: {unknown:?}");
+        assert!(
+            unknown.is_empty(),
+            "{file} passes unknown variables: {unknown:?}"
+        );
     }
     // A drifted name is caught.
     assert!(!read.contains("VITRINE_DATABASE_PASS"));
@@ -190,7 +193,9 @@ fn deploy_files_use_only_documented_settings() {
 #[test]
 fn the_kubernetes_config_file_is_valid_and_documented() {
     let manifests = deploy_file("kubernetes/vitrine.yaml");
-    let start = manifests.find("vitrine.toml: |").expect("a vitrine.toml in the ConfigMap");
+    let start = manifests
+        .find("vitrine.toml: |")
+        .expect("a vitrine.toml in the ConfigMap");
     let embedded: String = manifests[start..]
         .lines()
         .skip(1)
@@ -200,7 +205,9 @@ fn the_kubernetes_config_file_is_valid_and_documented() {
         .join("\n");
     let config: Config = toml::from_str(&embedded).expect("the ConfigMap's vitrine.toml parses");
     assert_eq!(config.artifacts.kind, "s3");
-    config.database(|_| Some("pw".into())).expect("its database settings are valid");
+    config
+        .database(|_| Some("pw".into()))
+        .expect("its database settings are valid");
     let reference = deploy_file("vitrine.toml");
     let table: toml::Table = toml::from_str(&embedded).unwrap();
     for (section, keys) in &table {
