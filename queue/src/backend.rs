@@ -26,6 +26,11 @@ pub struct QueueConfig {
     pub heartbeat: Duration,
     /// Queue name, so several instances can share one Redis.
     pub name: String,
+    /// At shutdown, how long jobs in flight get to finish. Jobs still running then are
+    /// left to the queue: it delivers them again, to another worker, once this one's
+    /// heartbeats stop (three intervals later); their handler resumes from the progress
+    /// it recorded.
+    pub shutdown_grace: Duration,
 }
 
 impl QueueConfig {
@@ -35,6 +40,7 @@ impl QueueConfig {
             concurrency: default_concurrency(),
             heartbeat: Duration::from_secs(2),
             name: "vitrine-jobs".into(),
+            shutdown_grace: Duration::from_secs(60),
         }
     }
 }

@@ -44,6 +44,9 @@ async fn handle(job: Job, ctx: Data<Context>) -> Result<(), BoxDynError> {
         Job::Noop { .. } => "noop",
     };
     let started = std::time::Instant::now();
+    if matches!(job, Job::Project { .. }) {
+        fault_pause().await;
+    }
     let handled = ctx.handler.handle(job).await;
     // For `/metrics`: jobs by kind, whether they were handled, and how long they took.
     let outcome = if handled.is_ok() { "handled" } else { "retry" };
@@ -52,10 +55,26 @@ async fn handle(job: Job, ctx: Data<Context>) -> Result<(), BoxDynError> {
     handled.map_err(BoxDynError::from)
 }
 
+/// Shutdown tests set `VITRINE_FAULT_JOB_PAUSE_MS` to make every project job last that
+/// long, so that one is surely running when the worker is told to stop.
+async fn fault_pause() {
+    static PAUSE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let ms = *PAUSE.get_or_init(|| {
+        std::env::var("VITRINE_FAULT_JOB_PAUSE_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    });
+    if ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+}
+
 /// Works on jobs, `concurrency` at a time, until `shutdown` resolves. As many more are
 /// fetched ahead and wait for a slot, so a slot never idles through a fetch. Jobs this
-/// process holds at shutdown (running or fetched ahead) are finished first; a process
-/// killed instead has its jobs re-delivered once its heartbeats stop.
+/// process holds at shutdown (running or fetched ahead) get `shutdown_grace` to finish;
+/// those still running then, like those of a process killed outright, are delivered
+/// again once its heartbeats stop.
 pub async fn run_workers(
     queue: &Queue,
     handler: Arc<dyn JobHandler>,
@@ -75,26 +94,48 @@ pub async fn run_workers(
         handler,
         slots: Arc::new(tokio::sync::Semaphore::new(concurrency)),
     };
+    let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
+        let _ = stopping_tx.send(());
         Ok::<(), std::io::Error>(())
     };
-    // The same worker over either backend (their types differ, so no shared binding).
+    // The same worker over either backend (their types differ, so no shared binding;
+    // apalis worker futures are not `Send`, hence a local box).
     macro_rules! work {
         ($backend:expr) => {
-            WorkerBuilder::new(name.as_str())
-                .backend($backend.poll_with_interval(IDLE_POLL))
-                .data(context)
-                .concurrency(concurrency * 2)
-                .parallelize(tokio::spawn)
-                .build(handle)
-                .run_until(signal)
-                .await
+            Box::pin(
+                WorkerBuilder::new(name.as_str())
+                    .backend($backend.poll_with_interval(IDLE_POLL))
+                    .data(context)
+                    .concurrency(concurrency * 2)
+                    .parallelize(tokio::spawn)
+                    .build(handle)
+                    .run_until(signal),
+            ) as std::pin::Pin<Box<dyn Future<Output = Result<(), WorkerError>>>>
         };
     }
-    let result = match queue.inner.clone() {
+    let mut working = match queue.inner.clone() {
         Inner::Sqlite(b) => work!(b),
         Inner::Redis(b) => work!(b),
+    };
+    let grace = queue.config.shutdown_grace;
+    let result = tokio::select! {
+        r = &mut working => r,
+        _ = async {
+            if stopping.await.is_err() {
+                // The worker ended on its own: nothing to time.
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!(
+                worker = %name,
+                grace_secs = grace.as_secs(),
+                "jobs still running at the end of the shutdown grace; the queue delivers them again"
+            );
+            Ok(())
+        }
     };
     tracing::info!(worker = %name, "queue worker stopped");
     result.map_err(|e| QueueError::Backend {

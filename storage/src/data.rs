@@ -101,6 +101,9 @@ pub struct RunRecord {
     /// Per-block results, in execution order.
     #[serde(default)]
     pub blocks: Value,
+    /// The process running it (runs of older versions have none).
+    #[serde(default)]
+    pub node: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -388,6 +391,53 @@ impl Store {
             json!({ "now": now }),
         )
         .await
+    }
+
+    /// Records that process `node` is alive at `now`.
+    pub async fn node_beat(&self, node: &str, now: i64) -> StorageResult<()> {
+        let updated = self
+            .count(
+                "UPDATE node_seen SET seen_ms = $now WHERE node = $n RETURN node",
+                json!({ "n": node, "now": now }),
+            )
+            .await?;
+        if updated == 0 {
+            self.exec(
+                "CREATE node_seen CONTENT { node: $n, seen_ms: $now }",
+                json!({ "n": node, "now": now }),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Marks as interrupted the runs whose process has not beaten since `cutoff` (or
+    /// never recorded itself: runs of older versions); forgets such processes. Runs of
+    /// live processes are theirs to finish.
+    pub async fn interrupt_runs_of_dead_nodes(
+        &self,
+        now: i64,
+        cutoff: i64,
+    ) -> StorageResult<usize> {
+        let live: Vec<String> = self
+            .rows(
+                "SELECT VALUE node FROM node_seen WHERE seen_ms >= $cutoff",
+                json!({ "cutoff": cutoff }),
+            )
+            .await?;
+        let n = self
+            .count(
+                "UPDATE workflow_run SET status = 'interrupted', finished_ms = $now \
+                 WHERE status = 'running' AND (node = NONE OR node NOTINSIDE $live) RETURN uid",
+                json!({ "now": now, "live": live }),
+            )
+            .await?;
+        self.exec(
+            "DELETE node_seen WHERE seen_ms < $cutoff",
+            json!({ "cutoff": cutoff }),
+        )
+        .await?;
+        Ok(n)
     }
 
     // ---- reports ------------------------------------------------------------------

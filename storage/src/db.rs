@@ -418,4 +418,48 @@ mod tests {
             .await;
         assert!(matches!(again, Err(StorageError::Conflict(_))), "{again:?}");
     }
+
+    /// A shared database: runs of a process that stopped beating (and runs that name no
+    /// process) are interrupted; runs of a live one are left to it.
+    #[tokio::test]
+    async fn only_runs_of_silent_processes_are_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::testing::store(dir.path()).await;
+        let run = |uid: &str, node: Option<&str>| crate::RunRecord {
+            uid: uid.to_owned().into(),
+            project_uid: "p".to_owned().into(),
+            status: vitrine_core::RunStatus::Running,
+            requested_by: None,
+            from_block: None,
+            started_ms: 1,
+            finished_ms: None,
+            blocks: serde_json::json!([]),
+            node: node.map(str::to_owned),
+        };
+        for (uid, node) in [("r1", Some("alive")), ("r2", Some("gone")), ("r3", None)] {
+            store.insert_run(&run(uid, node)).await.unwrap();
+        }
+        store.node_beat("gone", 1_000).await.unwrap();
+        store.node_beat("alive", 1_000).await.unwrap();
+        store.node_beat("alive", 50_000).await.unwrap();
+        let n = store
+            .interrupt_runs_of_dead_nodes(60_000, 30_000)
+            .await
+            .unwrap();
+        assert_eq!(n, 2);
+        let status = |uid: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .workflow_run(&uid.to_owned().into())
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .status
+            }
+        };
+        assert_eq!(status("r1").await, vitrine_core::RunStatus::Running);
+        assert_eq!(status("r2").await, vitrine_core::RunStatus::Interrupted);
+        assert_eq!(status("r3").await, vitrine_core::RunStatus::Interrupted);
+    }
 }

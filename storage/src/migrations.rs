@@ -35,6 +35,7 @@ pub(crate) const MIGRATIONS: &[(u32, &str)] = &[
         12,
         include_str!("../../schema/surql/0012_recipient_deliveries.surql"),
     ),
+    (13, include_str!("../../schema/surql/0013_nodes.surql")),
 ];
 
 /// How long a lease lasts without being given back (a node killed mid-migration).

@@ -86,7 +86,15 @@ pub struct Engine {
     plugin_host: OnceLock<Result<Arc<vitrine_plugins::Host>, String>>,
     /// Wakes the background collector of unreferenced artifacts (started on first use).
     gc: OnceLock<Arc<tokio::sync::Notify>>,
+    /// This process, as its runs name it; with a shared database it beats in
+    /// `node_seen` so other processes know its runs are alive.
+    node: String,
 }
+
+/// How often a process sharing its database says it is alive.
+const NODE_BEAT: std::time::Duration = std::time::Duration::from_secs(5);
+/// A process silent this long is gone, and its runs are marked interrupted.
+const NODE_GONE_MS: i64 = 30_000;
 
 /// Least time between two collection passes. A pass reads every block state and lists
 /// every artifact, so it must not run once per workflow run: a task refreshing a
@@ -104,19 +112,60 @@ impl Engine {
             limits,
             plugin_host: OnceLock::new(),
             gc: OnceLock::new(),
+            node: vitrine_storage::new_uid(),
         })
     }
 
-    /// Marks runs a previous process left unfinished; call once at start-up.
-    pub async fn recover(&self) -> EngineResult<usize> {
-        let n = self
-            .store
-            .interrupt_stale_runs(vitrine_storage::now_ms())
-            .await?;
+    /// Marks runs a previous process left unfinished; call once at start-up. With the
+    /// embedded database every running run is this process's predecessor's. With a
+    /// shared one, other live processes may be mid-run: only runs of processes that
+    /// stopped beating are marked, now and from then on every few seconds.
+    pub async fn recover(self: &Arc<Self>) -> EngineResult<usize> {
+        let now = vitrine_storage::now_ms();
+        let n = if self.store.is_exclusive() {
+            self.store.interrupt_stale_runs(now).await?
+        } else {
+            self.store.node_beat(&self.node, now).await?;
+            let n = self
+                .store
+                .interrupt_runs_of_dead_nodes(now, now - NODE_GONE_MS)
+                .await?;
+            self.beat();
+            n
+        };
         if n > 0 {
-            tracing::warn!(runs = n, "marked runs of a previous process as interrupted");
+            tracing::warn!(runs = n, "marked runs of a stopped process as interrupted");
         }
         Ok(n)
+    }
+
+    /// Beats for this process and marks runs of silent ones, until the engine is dropped.
+    fn beat(self: &Arc<Self>) {
+        let engine = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(NODE_BEAT).await;
+                let Some(e) = engine.upgrade() else { break };
+                let now = vitrine_storage::now_ms();
+                let beat = match e.store.node_beat(&e.node, now).await {
+                    Ok(()) => {
+                        e.store
+                            .interrupt_runs_of_dead_nodes(now, now - NODE_GONE_MS)
+                            .await
+                    }
+                    Err(err) => Err(err),
+                };
+                match beat {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::warn!(runs = n, "marked runs of a stopped process as interrupted")
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot record that this process is alive")
+                    }
+                }
+            }
+        });
     }
 
     /// With a database shared between processes, another one may be mid-run: leave fresh

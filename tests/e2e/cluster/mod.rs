@@ -29,6 +29,16 @@ pub struct Cluster {
 
 pub const BUCKET: &str = "vitrine-artifacts";
 
+/// What a process logged, as it logs it.
+#[derive(Clone, Default)]
+pub struct Log(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Log {
+    pub fn contains(&self, text: &str) -> bool {
+        self.0.lock().unwrap().iter().any(|l| l.contains(text))
+    }
+}
+
 impl Cluster {
     pub async fn start() -> Cluster {
         let (surreal, redis, s3) = tokio::join!(start_surreal(None), start_redis(), start_moto());
@@ -78,29 +88,46 @@ impl Cluster {
 
     /// A `vitrine worker` node, once it says it works.
     pub async fn worker(&self, name: &str) -> Child {
+        self.worker_with(name, &[]).await.0
+    }
+
+    /// A worker with extra environment variables, and the lines it logs from then on.
+    pub async fn worker_with(&self, name: &str, extra: &[(&str, &str)]) -> (Child, Log) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vitrine"))
             .args(["worker", "--data-dir"])
             .arg(self.dir(name))
             .envs(self.env())
+            .envs(extra.iter().copied())
             .env("VITRINE_TASK_RETRY_BASE_MS", "200")
             .env("VITRINE_LOG", "warn")
+            .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .expect("start worker");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .expect("worker start timed out")
-            .expect("read")
-            .expect("worker exited before working");
-        assert!(
-            first.starts_with("worker: working on redis jobs"),
-            "{first}"
-        );
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        child
+        let log = Log::default();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let line = tokio::time::timeout_at(deadline, lines.next_line())
+                .await
+                .expect("worker start timed out")
+                .expect("read")
+                .expect("worker exited before working");
+            if line.starts_with("worker: working on") {
+                assert!(line.starts_with("worker: working on redis jobs"), "{line}");
+                break;
+            }
+            log.0.lock().unwrap().push(line);
+        }
+        let kept = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                kept.0.lock().unwrap().push(line);
+            }
+        });
+        (child, log)
     }
 
     /// The artifact keys of one kind (`datasets/`, `uploads/`) in the shared bucket.

@@ -111,6 +111,7 @@ impl Engine {
             started_ms: now_ms(),
             finished_ms: None,
             blocks: serde_json::Value::Array(vec![]),
+            node: Some(self.node.clone()),
         };
         {
             let mut active = self.active.lock();

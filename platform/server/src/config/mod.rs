@@ -72,6 +72,9 @@ pub struct QueueSection {
     /// Seconds between a worker's heartbeats; after three missed ones its jobs are
     /// handed to other workers.
     pub heartbeat_secs: u64,
+    /// Seconds jobs in flight get to finish at shutdown; those still running then are
+    /// delivered again to another worker.
+    pub shutdown_grace_secs: u64,
     /// The shortest time between two firings of a cron task; schedules that fire more
     /// often are refused when saved.
     pub min_task_interval_secs: u64,
@@ -85,6 +88,7 @@ impl Default for QueueSection {
             concurrency: 0,
             workers: true,
             heartbeat_secs: 2,
+            shutdown_grace_secs: 60,
             min_task_interval_secs: vitrine_api::services::DEFAULT_MIN_TASK_INTERVAL.as_secs(),
         }
     }
@@ -323,6 +327,12 @@ impl Config {
                 message: format!("`{v}` is not a number ({e})"),
             })?;
         }
+        if let Some(v) = var("VITRINE_QUEUE_SHUTDOWN_GRACE_SECS") {
+            self.queue.shutdown_grace_secs = v.parse().map_err(|e| ConfigError::Env {
+                var: "VITRINE_QUEUE_SHUTDOWN_GRACE_SECS",
+                message: format!("`{v}` is not a number of seconds ({e})"),
+            })?;
+        }
         if let Some(v) = var("VITRINE_MIN_TASK_INTERVAL_SECS") {
             self.queue.min_task_interval_secs = v.parse().map_err(|e| ConfigError::Env {
                 var: "VITRINE_MIN_TASK_INTERVAL_SECS",
@@ -450,6 +460,7 @@ impl Config {
             q.concurrency = self.queue.concurrency;
         }
         q.heartbeat = std::time::Duration::from_secs(self.queue.heartbeat_secs.max(1));
+        q.shutdown_grace = std::time::Duration::from_secs(self.queue.shutdown_grace_secs);
         Ok(q)
     }
 

@@ -23,6 +23,7 @@ fn reference_file_parses_and_matches_defaults() {
     assert_eq!(c.queue.concurrency, d.queue.concurrency);
     assert_eq!(c.queue.workers, d.queue.workers);
     assert_eq!(c.queue.heartbeat_secs, d.queue.heartbeat_secs);
+    assert_eq!(c.queue.shutdown_grace_secs, d.queue.shutdown_grace_secs);
     assert_eq!(c.mail.from, d.mail.from);
 }
 
