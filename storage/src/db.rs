@@ -376,6 +376,17 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((after.access_count, after.last_access_ms), (3, Some(42)));
+        // Another node flushing an older second adds its views but keeps the later time.
+        store
+            .add_share_accesses(&[("l1".into(), 2, 41)], &[])
+            .await
+            .unwrap();
+        let after = store
+            .share_link(&vitrine_core::LinkId::from("l1"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((after.access_count, after.last_access_ms), (5, Some(42)));
     }
 
     /// Migration 8 renames tasks an earlier version let share a name (the oldest keeps

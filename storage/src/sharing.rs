@@ -397,10 +397,12 @@ impl Store {
         links: &[(String, i64, i64)],
         recipients: &[(String, i64, i64)],
     ) -> StorageResult<()> {
+        // Counts add up; the last access only moves forward, whichever node of a cluster
+        // flushes its second of views last.
         self.exec_touching(
             "BEGIN; \
-             FOR $a IN $ls { UPDATE share_link SET access_count += $a[1], last_access_ms = $a[2] WHERE uid = $a[0]; }; \
-             FOR $a IN $rs { UPDATE share_recipient SET access_count += $a[1], last_access_ms = $a[2] WHERE uid = $a[0]; }; \
+             FOR $a IN $ls { UPDATE share_link SET access_count += $a[1], last_access_ms = math::max([last_access_ms OR 0, $a[2]]) WHERE uid = $a[0]; }; \
+             FOR $a IN $rs { UPDATE share_recipient SET access_count += $a[1], last_access_ms = math::max([last_access_ms OR 0, $a[2]]) WHERE uid = $a[0]; }; \
              COMMIT;",
             json!({ "ls": links, "rs": recipients }),
             &["share_link", "share_recipient"],
