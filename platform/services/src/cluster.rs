@@ -89,23 +89,24 @@ impl Cluster {
     }
 }
 
-/// Subscribes, reads everything once (what it may have missed), then applies each
-/// announcement; after a lost connection, waits a second and does it all again.
+/// Subscribes, reads everything once (what it may have missed before subscribing), then
+/// applies each announcement; after a lost connection, waits a second and does it all
+/// again.
 async fn listen(cluster: Arc<Cluster>, authz: Weak<Authz>) {
-    let mut first = true;
     loop {
         match cluster.client.get_async_pubsub().await {
             Ok(mut pubsub) => match pubsub.subscribe(CHANNEL).await {
                 Ok(()) => {
-                    if !first {
-                        tracing::info!("cluster channel back; reading policies and settings again");
-                        for change in [Change::Policies, Change::Settings] {
-                            if !refresh(&authz, change).await {
-                                return;
-                            }
+                    // Also the first time: a change announced between this node loading
+                    // the policies and subscribing would otherwise wait for the next one.
+                    tracing::debug!(
+                        "listening on the cluster channel; reading policies and settings"
+                    );
+                    for change in [Change::Policies, Change::Settings] {
+                        if !refresh(&authz, change).await {
+                            return;
                         }
                     }
-                    first = false;
                     let mut messages = pubsub.on_message();
                     while let Some(msg) = messages.next().await {
                         let Ok(text) = msg.get_payload::<String>() else {
