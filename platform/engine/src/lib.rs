@@ -125,11 +125,7 @@ impl Engine {
         let n = if self.store.is_exclusive() {
             self.store.interrupt_stale_runs(now).await?
         } else {
-            self.store.node_beat(&self.node, now).await?;
-            let n = self
-                .store
-                .interrupt_runs_of_dead_nodes(now, now - NODE_GONE_MS)
-                .await?;
+            let n = self.beat_once(now).await?;
             self.beat();
             n
         };
@@ -139,6 +135,15 @@ impl Engine {
         Ok(n)
     }
 
+    /// Records this process as alive at `now` and marks the runs of silent ones.
+    async fn beat_once(&self, now: i64) -> EngineResult<usize> {
+        self.store.node_beat(&self.node, now).await?;
+        Ok(self
+            .store
+            .interrupt_runs_of_dead_nodes(now, now - NODE_GONE_MS)
+            .await?)
+    }
+
     /// Beats for this process and marks runs of silent ones, until the engine is dropped.
     fn beat(self: &Arc<Self>) {
         let engine = Arc::downgrade(self);
@@ -146,15 +151,7 @@ impl Engine {
             loop {
                 tokio::time::sleep(NODE_BEAT).await;
                 let Some(e) = engine.upgrade() else { break };
-                let now = vitrine_storage::now_ms();
-                let beat = match e.store.node_beat(&e.node, now).await {
-                    Ok(()) => {
-                        e.store
-                            .interrupt_runs_of_dead_nodes(now, now - NODE_GONE_MS)
-                            .await
-                    }
-                    Err(err) => Err(err),
-                };
+                let beat = e.beat_once(vitrine_storage::now_ms()).await;
                 match beat {
                     Ok(0) => {}
                     Ok(n) => {
