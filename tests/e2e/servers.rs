@@ -192,12 +192,24 @@ fn surreal_binary() -> PathBuf {
         Some(d) => PathBuf::from(d).join("surreal-server"),
         None => root.join("target").join("surreal-server"),
     };
-    let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let mut build =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // `cargo test` gives this process its package's variables (CARGO_MANIFEST_DIR, …).
+    // Build scripts that read one (ring does) would then see the build as changed and
+    // rebuild the whole server beside the one `.ci/run` built from a plain shell.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if (name.starts_with("CARGO_") && name != "CARGO_HOME") || name == "OUT_DIR" {
+            build.env_remove(&*name);
+        }
+    }
+    let out = build
         .args(["build", "--manifest-path"])
         .arg(root.join("tests/surreal-server/Cargo.toml"))
         .env("CARGO_TARGET_DIR", &target)
         .env("CARGO_INCREMENTAL", "0")
         .env_remove("RUSTFLAGS")
+        .env_remove("LD_LIBRARY_PATH")
         .output()
         .expect("cargo");
     assert!(

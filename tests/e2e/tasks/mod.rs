@@ -209,6 +209,56 @@ pub async fn wait_runs(
     }
 }
 
+/// How a project's data was computed across all its workflow runs, whatever became of
+/// them: for each block, the number of runs in which it computed (`succeeded`, rather
+/// than finding itself `up_to_date`), and the number of runs that succeeded.
+///
+/// A process killed mid-job leaves a run that never succeeded but may have computed some
+/// blocks; the job is delivered again and its new run finds those blocks up to date. Once
+/// in effect means every block computed exactly once across all runs.
+pub async fn computations(
+    s: &TestServer,
+    who: &Actor,
+    project: &str,
+) -> (std::collections::BTreeMap<String, usize>, usize) {
+    let r = s
+        .gql(
+            &who.auth,
+            "query($p:ID!){workflowRuns(projectId:$p,last:200){status blocks{block status}}}",
+            json!({"p": project}),
+        )
+        .await;
+    let runs = data(&r)["workflowRuns"].as_array().unwrap().clone();
+    let mut blocks = std::collections::BTreeMap::new();
+    for block in runs.iter().flat_map(|r| r["blocks"].as_array().unwrap()) {
+        let n = blocks
+            .entry(block["block"].as_str().unwrap().to_owned())
+            .or_insert(0);
+        if block["status"] == "succeeded" {
+            *n += 1;
+        }
+    }
+    let succeeded = runs.iter().filter(|r| r["status"] == "succeeded").count();
+    (blocks, succeeded)
+}
+
+/// Asserts that every block of a project computed exactly once across its runs and that
+/// one run, or two when a job was cut off after its run succeeded, succeeded.
+pub async fn assert_computed_once(s: &TestServer, who: &Actor, project: &str, slug: &str) {
+    let (blocks, succeeded) = computations(s, who, project).await;
+    assert!(!blocks.is_empty(), "{slug}: no block ran");
+    for (block, n) in &blocks {
+        assert_eq!(
+            *n, 1,
+            "{slug}: block {block} computed {n} times: {blocks:?}"
+        );
+    }
+    assert!(
+        (1..=2).contains(&succeeded),
+        "{slug}: {succeeded} successful runs"
+    );
+}
+
 /// Succeeded workflow runs of a project.
 pub async fn refreshes(s: &TestServer, who: &Actor, project: &str) -> usize {
     let r = s
