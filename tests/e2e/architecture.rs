@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 /// (crate, the workspace crates it may depend on, frameworks it must never use). An
 /// allowlist: a new edge between workspace crates fails here until it is added on
-/// purpose. The direction is core ← storage, authz, plugins ← engine ← queue ← services
+/// purpose. The direction is core ← storage, authz, plugins, sources ← engine ← queue ← services
 /// ← api (with query-limits and definitions) ← server ← cli.
 const ALLOWED: &[(&str, &[&str], &[&str])] = &[
     (
@@ -26,6 +26,19 @@ const ALLOWED: &[(&str, &[&str], &[&str])] = &[
         "vitrine-plugins",
         &["vitrine-core"],
         &["poem", "async-graphql", "casbin", "surrealdb", "datafusion"],
+    ),
+    // Outside databases read into Arrow: no storage of its own, no framework above it.
+    (
+        "vitrine-sources",
+        &["vitrine-core"],
+        &[
+            "poem",
+            "async-graphql",
+            "casbin",
+            "surrealdb",
+            "datafusion",
+            "wasmtime",
+        ],
     ),
     (
         "vitrine-engine",

@@ -33,6 +33,7 @@ mod scoped_tokens;
 mod servers;
 mod setup;
 mod sharing;
+mod sources;
 mod support;
 mod tasks;
 mod templates;

@@ -1,6 +1,7 @@
 //! Real servers the tests start on 127.0.0.1 and stop when dropped: Redis (Debian's
 //! `redis-server`), an S3-compatible store (moto, from PyPI) and SurrealDB (the
-//! `tests/surreal-server` wrapper of the published server library, built on first use).
+//! `tests/surreal-server` wrapper of the published server library, built on first use)
+//! and PostgreSQL (Debian's `postgresql`).
 //! Each is installed or built when missing, so a fresh machine needs nothing by hand.
 
 use std::path::{Path, PathBuf};
@@ -251,5 +252,124 @@ pub async fn start_surreal(store: Option<&Path>) -> Surreal {
         port,
         url: format!("ws://127.0.0.1:{port}"),
         store: store.map(Path::to_owned),
+    }
+}
+
+/// A PostgreSQL server (Debian's `postgresql`) in a temporary directory, run as the
+/// `postgres` user when the tests run as root (initdb refuses root). Password sign-in
+/// over TCP (scram-sha-256) for the superuser `admin`, so wrong passwords are refused as
+/// in production; fsync off.
+pub struct Postgres {
+    dir: tempfile::TempDir,
+    /// The server's programs (`psql`, `pg_ctl`, …).
+    pub bin: PathBuf,
+    owner: Option<(u32, u32)>,
+    pub port: u16,
+    pub admin_password: String,
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let mut stop = std::process::Command::new(self.bin.join("pg_ctl"));
+        stop.args(["-D"])
+            .arg(self.dir.path().join("data"))
+            .args(["-m", "immediate", "-w", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some((uid, gid)) = self.owner {
+            use std::os::unix::process::CommandExt;
+            stop.uid(uid).gid(gid);
+        }
+        let _ = stop.status();
+    }
+}
+
+/// The directory of `initdb`, `pg_ctl` and `postgres`, installing the package if needed.
+fn postgres_bin() -> PathBuf {
+    let find = || {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join("bin"))
+            .filter(|b| b.join("initdb").exists())
+            .collect();
+        dirs.sort();
+        dirs.pop()
+    };
+    if let Some(bin) = find() {
+        return bin;
+    }
+    ensure_debian_package("/usr/lib/postgresql", "postgresql");
+    find().expect("postgresql installed but no initdb under /usr/lib/postgresql")
+}
+
+/// The `postgres` user's ids when this process is root; `None` otherwise.
+fn postgres_owner() -> Option<(u32, u32)> {
+    let id = |flag: &str, user: Option<&str>| {
+        let out = std::process::Command::new("id")
+            .arg(flag)
+            .args(user)
+            .output()
+            .expect("id");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<u32>()
+            .expect("numeric id")
+    };
+    (id("-u", None) == 0).then(|| (id("-u", Some("postgres")), id("-g", Some("postgres"))))
+}
+
+pub async fn start_postgres() -> Postgres {
+    let bin = postgres_bin();
+    let owner = postgres_owner();
+    let dir = tempfile::tempdir().unwrap();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let admin_password = format!("pg-{}-{nanos:x}", std::process::id());
+    std::fs::write(dir.path().join("pw"), &admin_password).unwrap();
+    let as_owner = |c: &mut std::process::Command| {
+        if let Some((uid, gid)) = owner {
+            use std::os::unix::process::CommandExt;
+            c.uid(uid).gid(gid);
+        }
+    };
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
+        std::os::unix::fs::chown(dir.path().join("pw"), Some(uid), Some(gid)).unwrap();
+    }
+    let data = dir.path().join("data");
+    let mut init = std::process::Command::new(bin.join("initdb"));
+    init.arg("-D")
+        .arg(&data)
+        .args(["-U", "admin", "-E", "UTF8", "--no-locale"])
+        .args(["--auth-host=scram-sha-256", "--auth-local=trust"])
+        .arg(format!("--pwfile={}", dir.path().join("pw").display()));
+    as_owner(&mut init);
+    crate::support::run_checked(&mut init, "initdb");
+    let port = free_port();
+    let mut start = std::process::Command::new(bin.join("pg_ctl"));
+    start
+        .arg("-D")
+        .arg(&data)
+        .arg("-l")
+        .arg(dir.path().join("log"))
+        .arg("-o")
+        .arg(format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50",
+            dir.path().display()
+        ))
+        .args(["-w", "start"]);
+    as_owner(&mut start);
+    crate::support::run_checked(&mut start, "pg_ctl start");
+    wait_port(port, "postgres").await;
+    Postgres {
+        dir,
+        bin,
+        owner,
+        port,
+        admin_password,
     }
 }

@@ -92,6 +92,17 @@ macro_rules! for_each_error_code {
             /// The instance takes changes to this project's content only through a working-copy
             /// push: its Project Editor switch is off (a production instance).
             EditingOff = "EDITING_OFF",
+            /// A data connection's database could not be reached, refused TLS, or refused
+            /// the connection's user; the message says which, and never holds the password.
+            SourceConnectFailed = "SOURCE_CONNECT_FAILED",
+            /// A data connection's database refused or failed a query; the message is the
+            /// database's own, with its SQLSTATE.
+            SourceQueryFailed = "SOURCE_QUERY_FAILED",
+            /// A column read from a data connection has a type with no faithful Arrow form;
+            /// the message names the column and the cast that reads it (`::text`).
+            SourceTypeUnsupported = "SOURCE_TYPE_UNSUPPORTED",
+            /// A read from a data connection passed its row or time limit and was stopped.
+            SourceLimit = "SOURCE_LIMIT",
         }
     };
 }
@@ -153,7 +164,9 @@ impl ErrorCode {
             ErrorCode::ExposureRefused => 409,
             ErrorCode::InvalidBundle => 400,
             ErrorCode::OriginMoved | ErrorCode::UnpushedChanges => 409,
-            ErrorCode::RemoteFailed => 502,
+            ErrorCode::RemoteFailed | ErrorCode::SourceConnectFailed => 502,
+            ErrorCode::SourceQueryFailed | ErrorCode::SourceTypeUnsupported => 422,
+            ErrorCode::SourceLimit => 422,
             ErrorCode::OutboundRefused | ErrorCode::EditingOff => 403,
             ErrorCode::QueryTooLarge => 413,
             ErrorCode::RateLimited => 429,
