@@ -210,17 +210,14 @@ pub async fn wait_runs(
 }
 
 /// How a project's data was computed across all its workflow runs, whatever became of
-/// them: for each block, the number of runs in which it computed (`succeeded`, rather
-/// than finding itself `up_to_date`), and the number of runs that succeeded.
-///
-/// A process killed mid-job leaves a run that never succeeded but may have computed some
-/// blocks; the job is delivered again and its new run finds those blocks up to date. Once
-/// in effect means every block computed exactly once across all runs.
+/// them: for each block, the number of runs that recorded it computed (`succeeded`,
+/// rather than `up_to_date`); the number of runs that succeeded; and whether some run
+/// never finished (its process was killed).
 pub async fn computations(
     s: &TestServer,
     who: &Actor,
     project: &str,
-) -> (std::collections::BTreeMap<String, usize>, usize) {
+) -> (std::collections::BTreeMap<String, usize>, usize, bool) {
     let r = s
         .gql(
             &who.auth,
@@ -239,17 +236,21 @@ pub async fn computations(
         }
     }
     let succeeded = runs.iter().filter(|r| r["status"] == "succeeded").count();
-    (blocks, succeeded)
+    let cut_off = runs.iter().any(|r| r["status"] != "succeeded");
+    (blocks, succeeded, cut_off)
 }
 
-/// Asserts that every block of a project computed exactly once across its runs and that
-/// one run, or two when a job was cut off after its run succeeded, succeeded.
+/// Asserts that a project's data was computed once in effect: no block computed twice,
+/// one successful run (two when a job was cut off after its run succeeded and ran again,
+/// finding everything up to date). A block may show no computation at all only when a
+/// run was cut off: the killed process stored its output before recording the block,
+/// and the next run found that output up to date.
 pub async fn assert_computed_once(s: &TestServer, who: &Actor, project: &str, slug: &str) {
-    let (blocks, succeeded) = computations(s, who, project).await;
+    let (blocks, succeeded, cut_off) = computations(s, who, project).await;
     assert!(!blocks.is_empty(), "{slug}: no block ran");
     for (block, n) in &blocks {
-        assert_eq!(
-            *n, 1,
+        assert!(
+            *n == 1 || (*n == 0 && cut_off),
             "{slug}: block {block} computed {n} times: {blocks:?}"
         );
     }
