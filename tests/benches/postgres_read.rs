@@ -53,7 +53,7 @@ async fn main() {
              SELECT g::bigint AS id,
                     'customer-' || (g % 1000) AS customer,
                     (ARRAY['West', 'East', 'Central', 'South'])[1 + g % 4] AS region,
-                    ((g * 7919) % 100000 / 100.0)::numeric(12, 2) AS amount,
+                    ((g::bigint * 7919) % 100000 / 100.0)::numeric(12, 2) AS amount,
                     timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second' AS at
              FROM generate_series(1, {rows}) g;
              VACUUM ANALYZE facts;"
