@@ -55,11 +55,12 @@ async fn main() {
                     (ARRAY['West', 'East', 'Central', 'South'])[1 + g % 4] AS region,
                     ((g::bigint * 7919) % 100000 / 100.0)::numeric(12, 2) AS amount,
                     timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second' AS at
-             FROM generate_series(1, {rows}) g;
-             VACUUM ANALYZE facts;"
+             FROM generate_series(1, {rows}) g"
         ))
         .await
         .unwrap();
+    // VACUUM cannot share a batch with other statements (an implicit transaction).
+    client.batch_execute("VACUUM ANALYZE facts").await.unwrap();
     println!(
         "seeded {rows} rows in {:.1} s",
         seeding.elapsed().as_secs_f64()
