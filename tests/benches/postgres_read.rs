@@ -36,16 +36,7 @@ async fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(10_000_000);
     let pg = servers::start_postgres().await;
-    let (client, connection) = tokio_postgres::Config::new()
-        .host("127.0.0.1")
-        .port(pg.port)
-        .user("admin")
-        .password(&pg.admin_password)
-        .dbname("postgres")
-        .connect(tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = pg.admin("postgres").await;
     let seeding = Instant::now();
     client
         .batch_execute(&format!(

@@ -268,6 +268,23 @@ pub struct Postgres {
     pub admin_password: String,
 }
 
+impl Postgres {
+    /// A client signed in as the superuser `admin` to `database`.
+    pub async fn admin(&self, database: &str) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::Config::new()
+            .host("127.0.0.1")
+            .port(self.port)
+            .user("admin")
+            .password(&self.admin_password)
+            .dbname(database)
+            .connect(tokio_postgres::NoTls)
+            .await
+            .expect("connect as admin");
+        tokio::spawn(connection);
+        client
+    }
+}
+
 impl Drop for Postgres {
     fn drop(&mut self) {
         let mut stop = std::process::Command::new(self.bin.join("pg_ctl"));

@@ -39,16 +39,7 @@ impl World {
 
     /// Runs `sql` as the superuser in `database`.
     pub async fn sql(&self, database: &str, sql: &str) {
-        let (client, connection) = tokio_postgres::Config::new()
-            .host("127.0.0.1")
-            .port(self.pg.port)
-            .user("admin")
-            .password(&self.pg.admin_password)
-            .dbname(database)
-            .connect(tokio_postgres::NoTls)
-            .await
-            .expect("connect as admin");
-        tokio::spawn(connection);
+        let client = self.pg.admin(database).await;
         client.batch_execute(sql).await.expect(sql);
     }
 

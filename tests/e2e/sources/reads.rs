@@ -306,16 +306,7 @@ async fn bad_settings_and_queries_fail_with_their_codes_and_never_the_password()
 
 /// Queries of `application_name = 'vitrine'` still running on the server.
 async fn running(w: &World) -> i64 {
-    let (client, connection) = tokio_postgres::Config::new()
-        .host("127.0.0.1")
-        .port(w.pg.port)
-        .user("admin")
-        .password(&w.pg.admin_password)
-        .dbname("postgres")
-        .connect(tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = w.pg.admin("postgres").await;
     client
         .query_one(
             "SELECT count(*) FROM pg_stat_activity
