@@ -84,6 +84,9 @@ pub struct DatasetRecord {
     pub rows: i64,
     pub bytes: i64,
     pub published_ms: i64,
+    /// The data connections its rows were read through (connection roles apply to it).
+    #[serde(default)]
+    pub connections: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -8,6 +8,7 @@
 mod artifacts;
 mod audit;
 mod cache;
+mod connections;
 mod content;
 mod copies;
 mod data;
@@ -35,6 +36,7 @@ pub use artifacts::{
     Artifact, ArtifactBackend, ArtifactConfig, ArtifactKind, ArtifactStore, NodeCache, S3Artifacts,
 };
 pub use audit::{AuditFilter, NewAuditEvent};
+pub use connections::{ConnectionGrant, ConnectionRecord};
 pub use content::{ContentCommit, ContentWrite};
 pub use copies::{ExportRecord, Replacement, WorkingCopyLinkRecord, WorkingCopyRecord};
 pub use data::{

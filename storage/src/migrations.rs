@@ -36,6 +36,10 @@ pub(crate) const MIGRATIONS: &[(u32, &str)] = &[
         include_str!("../../schema/surql/0012_recipient_deliveries.surql"),
     ),
     (13, include_str!("../../schema/surql/0013_nodes.surql")),
+    (
+        14,
+        include_str!("../../schema/surql/0014_connections.surql"),
+    ),
 ];
 
 /// How long a lease lasts without being given back (a node killed mid-migration).

@@ -42,7 +42,12 @@ const ALLOWED: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "vitrine-engine",
-        &["vitrine-core", "vitrine-storage", "vitrine-plugins"],
+        &[
+            "vitrine-core",
+            "vitrine-storage",
+            "vitrine-plugins",
+            "vitrine-sources",
+        ],
         &["poem", "async-graphql", "casbin"],
     ),
     (
@@ -58,6 +63,7 @@ const ALLOWED: &[(&str, &[&str], &[&str])] = &[
             "vitrine-authz",
             "vitrine-engine",
             "vitrine-queue",
+            "vitrine-sources",
         ],
         &["poem", "async-graphql"],
     ),

@@ -186,6 +186,10 @@ record_id!(
     LocationId
 );
 record_id!(
+    /// A data connection's id (an outside database).
+    ConnectionId
+);
+record_id!(
     /// A dataset's id.
     DatasetId
 );

@@ -26,9 +26,9 @@ pub mod workflow;
 pub use audit_action::AuditAction;
 pub use error::{CoreError, ErrorCode};
 pub use ids::{
-    AuditEventId, CopyId, CopyLinkId, DatasetId, ExportId, FolderId, GroupId, LinkId, LocationId,
-    PluginId, ProjectId, RecipientId, ReportId, RevisionId, RunId, SessionId, TaskId, TaskRunId,
-    TaskRunProjectId, TokenId, UploadId, UserId, VirtualRootId,
+    AuditEventId, ConnectionId, CopyId, CopyLinkId, DatasetId, ExportId, FolderId, GroupId, LinkId,
+    LocationId, PluginId, ProjectId, RecipientId, ReportId, RevisionId, RunId, SessionId, TaskId,
+    TaskRunId, TaskRunProjectId, TokenId, UploadId, UserId, VirtualRootId,
 };
 pub use json_words::json_words;
 pub use names::{

@@ -90,6 +90,7 @@ configurations! {
     "upload_source" => UploadSource(UploadSourceConfig, UploadSourceConfig), upload_source;
     "inline_rows" => InlineRows(InlineRowsConfig, InlineRowsConfig), inline_rows;
     "instance_log" => InstanceLog(InstanceLogConfig, InstanceLogConfig), instance_log;
+    "database_source" => DatabaseSource(DatabaseSourceConfig, DatabaseSourceConfig), database_source;
     "sql" => Sql(SqlConfig, SqlConfig), sql;
     "filter" => Filter(FilterConfig, FilterConfig), filter;
     "select" => Select(SelectConfig, SelectConfig), select;
@@ -171,6 +172,10 @@ mod tests {
                 {"name": "s", "type": "text"}], "rows": [[1, "a"], [null, "b"]]}),
             ),
             ("instance_log", json!({"log": "task_runs"})),
+            (
+                "database_source",
+                json!({"connection": "${db}", "query": "select 1", "max_rows": 10}),
+            ),
             ("sql", json!({"query": "select * from a"})),
             ("filter", json!({"condition": "x > 1"})),
             (

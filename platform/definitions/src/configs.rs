@@ -154,6 +154,24 @@ pub struct InstanceLogConfig {
     pub days: u32,
 }
 
+/// `database_source`: a table or a query of a data connection. Give `table` or `query`.
+#[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
+#[graphql(input_name = "DatabaseSourceConfigInput")]
+pub struct DatabaseSourceConfig {
+    /// The connection's name, often `${parameter}` so each instance picks its own.
+    pub connection: String,
+    /// `name` or `schema.name`, read whole (RESTRICTED_QUERIER connection role).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// One SQL statement returning rows, run read-only (QUERIER connection role).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rows: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+}
+
 /// `sql`: a query in which each input is a table named by its port.
 #[derive(SimpleObject, InputObject, Clone, Debug, Serialize, Deserialize)]
 #[graphql(input_name = "SqlConfigInput")]

@@ -17,6 +17,8 @@
 
 pub mod blocks;
 mod configs;
+pub mod connections;
+pub mod datasets;
 pub mod kinds;
 pub mod locations;
 pub mod report;

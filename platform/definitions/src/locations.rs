@@ -3,9 +3,11 @@
 //! parses (with its checks: an absolute path to an existing directory); an output is
 //! read from the stored definition with the secret key left out, only said to be set.
 
-use async_graphql::{InputObject, OneofObject, SimpleObject};
+use async_graphql::{Enum, ID, InputObject, Json, OneofObject, SimpleObject};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use vitrine_services::records::LocationRecord;
 use vitrine_services::values::LocationKind;
 use vitrine_services::{ApiError, ApiResult};
 
@@ -181,5 +183,77 @@ mod tests {
             root: "/srv".into(),
         });
         assert_eq!(fs.to_json().unwrap(), json!({"kind": "fs", "root": "/srv"}));
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum LocationAccess {
+    Read,
+    Write,
+    /// Revokes the folder's grant.
+    None,
+}
+
+impl From<vitrine_core::LocationAccess> for LocationAccess {
+    fn from(a: vitrine_core::LocationAccess) -> Self {
+        match a {
+            vitrine_core::LocationAccess::Read => LocationAccess::Read,
+            vitrine_core::LocationAccess::Write => LocationAccess::Write,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum BoostScope {
+    Instance,
+    Folder,
+    Project,
+    /// A resource location's default.
+    Location,
+}
+
+#[derive(SimpleObject)]
+pub struct LocationGrant {
+    pub folder_id: ID,
+    /// `READ` or `WRITE` (write includes read); a revoked grant is not listed.
+    pub access: LocationAccess,
+}
+
+/// Where workflows read files from.
+#[derive(SimpleObject)]
+pub struct ResourceLocation {
+    pub id: ID,
+    pub name: String,
+    /// The definition with secrets masked, as JSON.
+    #[graphql(deprecation = "read `storage`, typed")]
+    pub definition: Json<Value>,
+    /// Where the files are; the secret key is never answered.
+    pub storage: LocationStorage,
+    pub grants: Vec<LocationGrant>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<LocationRecord> for ResourceLocation {
+    fn from(r: LocationRecord) -> Self {
+        ResourceLocation {
+            id: ID(r.uid.into()),
+            name: r.name,
+            // Parsed and re-rendered so secrets never reach a client.
+            definition: Json(
+                LocationKind::parse(&r.definition)
+                    .map(|k| k.public())
+                    .unwrap_or(Value::Null),
+            ),
+            storage: LocationStorage::of(&r.definition).unwrap_or_default(),
+            grants: r
+                .grants
+                .into_iter()
+                .map(|g| LocationGrant {
+                    folder_id: ID(g.folder_uid.into()),
+                    access: g.access.into(),
+                })
+                .collect(),
+            created_at: crate::connections::time(r.created_ms),
+        }
     }
 }

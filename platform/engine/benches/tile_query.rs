@@ -334,5 +334,6 @@ fn dataset(hash: &str, rows: usize, size: usize) -> DatasetRecord {
         rows: rows as i64,
         bytes: size as i64,
         published_ms: now_ms(),
+        connections: vec![],
     }
 }

@@ -32,6 +32,9 @@ pub enum EngineError {
     Cancelled,
     #[error("{0}")]
     Storage(String, ErrorCode),
+    /// An outside database refused the connection or the read; the code says how.
+    #[error("{0}")]
+    Source(String, ErrorCode),
     /// A plugin was refused, or a plugin block failed; the code says how.
     #[error("{0}")]
     Plugin(String, ErrorCode),
@@ -76,6 +79,7 @@ impl EngineError {
             EngineError::Conflict(_) => ErrorCode::Conflict,
             EngineError::Cancelled => ErrorCode::Cancelled,
             EngineError::Storage(_, code)
+            | EngineError::Source(_, code)
             | EngineError::Plugin(_, code)
             | EngineError::PluginRun { code, .. } => *code,
             EngineError::Internal(_) => ErrorCode::Internal,

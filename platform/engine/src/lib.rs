@@ -8,6 +8,7 @@
 
 pub mod blocks;
 mod cache;
+pub mod connections;
 mod datasets;
 mod error;
 pub mod locations;
@@ -89,6 +90,8 @@ pub struct Engine {
     /// This process, as its runs name it; with a shared database it beats in
     /// `node_seen` so other processes know its runs are alive.
     node: String,
+    /// The instance's data connections, as the services open them (set once at start).
+    connections: OnceLock<Arc<dyn connections::Connections>>,
 }
 
 /// How often a process sharing its database says it is alive.
@@ -113,7 +116,13 @@ impl Engine {
             plugin_host: OnceLock::new(),
             gc: OnceLock::new(),
             node: vitrine_storage::new_uid(),
+            connections: OnceLock::new(),
         })
+    }
+
+    /// Gives the engine the way to open data connections (the services, at start).
+    pub fn use_connections(&self, c: Arc<dyn connections::Connections>) {
+        let _ = self.connections.set(c);
     }
 
     /// Marks runs a previous process left unfinished; call once at start-up. With the

@@ -47,6 +47,10 @@ pub struct Planned {
     pub outputs: Vec<String>,
     /// For plugin blocks: the published version the block pins.
     pub plugin: Option<PluginEntry>,
+    /// The data connections (resolved names) whose rows reach this block: its own
+    /// `database_source` read and every one upstream. A published dataset keeps them, so
+    /// viewers' connection roles apply to it.
+    pub connections: std::collections::BTreeSet<String>,
 }
 
 /// A validated workflow: blocks in a topological order.
@@ -243,19 +247,33 @@ pub fn validate(
                 inputs,
                 outputs: outputs_of(&b.id),
                 plugin,
+                connections: Default::default(),
             },
         );
     }
     let order = topological(wf, &planned)?;
-    let blocks: Vec<Planned> = order
+    let mut blocks: Vec<Planned> = order
         .into_iter()
         .map(|id| planned.remove(id.as_str()).expect("planned block"))
         .collect();
-    let index = blocks
+    let index: HashMap<String, usize> = blocks
         .iter()
         .enumerate()
         .map(|(i, p)| (p.block.id.clone(), i))
         .collect();
+    // In topological order every block's inputs already know their connections.
+    for i in 0..blocks.len() {
+        let mut fed: std::collections::BTreeSet<String> = blocks[i]
+            .inputs
+            .values()
+            .filter_map(|r| index.get(r.block.as_str()))
+            .flat_map(|&j| blocks[j].connections.iter().cloned())
+            .collect();
+        if let BlockConfig::DatabaseSource(c) = &blocks[i].config {
+            fed.insert(c.connection.clone());
+        }
+        blocks[i].connections = fed;
+    }
     Ok(Plan { blocks, index })
 }
 
@@ -343,10 +361,8 @@ fn topological(wf: &Workflow, planned: &HashMap<&str, Planned>) -> EngineResult<
     Ok(order)
 }
 
-/// The resource locations whose files end up in `dataset`: those read by the source
-/// blocks upstream of the blocks publishing it. Access boost follows them (each location
-/// has a boost default, as a data connection would).
-pub fn locations_feeding(wf: &Workflow, dataset: &str) -> std::collections::BTreeSet<String> {
+/// The blocks upstream of (and including) the blocks publishing `dataset`.
+fn feeding<'a>(wf: &'a Workflow, dataset: &str) -> Vec<&'a Block> {
     let by_id: HashMap<&str, &Block> = wf.blocks.iter().map(|b| (b.id.as_str(), b)).collect();
     let mut todo: Vec<&Block> = wf
         .blocks
@@ -354,16 +370,12 @@ pub fn locations_feeding(wf: &Workflow, dataset: &str) -> std::collections::BTre
         .filter(|b| b.kind == "publish" && b.config.get("dataset") == Some(&Value::from(dataset)))
         .collect();
     let mut seen: HashSet<&str> = HashSet::new();
-    let mut out = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
     while let Some(b) = todo.pop() {
         if !seen.insert(b.id.as_str()) {
             continue;
         }
-        if b.inputs.is_empty()
-            && let Some(loc) = b.config.get("location").and_then(Value::as_str)
-        {
-            out.insert(loc.to_owned());
-        }
+        out.push(b);
         for from in b.inputs.values() {
             if let Some(up) = by_id.get(PortRef::parse(from).block.as_str()) {
                 todo.push(up);
@@ -371,6 +383,57 @@ pub fn locations_feeding(wf: &Workflow, dataset: &str) -> std::collections::BTre
         }
     }
     out
+}
+
+/// The resource locations whose files end up in `dataset`: those read by the source
+/// blocks upstream of the blocks publishing it. Access boost follows them (each location
+/// has a boost default, as a data connection would).
+pub fn locations_feeding(wf: &Workflow, dataset: &str) -> std::collections::BTreeSet<String> {
+    feeding(wf, dataset)
+        .into_iter()
+        .filter(|b| b.inputs.is_empty())
+        .filter_map(|b| b.config.get("location").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The data connections (names after `params` are substituted; as written when they do
+/// not substitute) whose rows end up in `dataset`. A run records the same on the
+/// datasets it publishes; this answers for content that has not run here yet (an
+/// imported bundle's datasets).
+pub fn connections_feeding(
+    wf: &Workflow,
+    dataset: &str,
+    params: &BTreeMap<String, String>,
+) -> std::collections::BTreeSet<String> {
+    feeding(wf, dataset)
+        .into_iter()
+        .filter(|b| b.kind == "database_source")
+        .filter_map(|b| b.config.get("connection"))
+        .filter_map(|c| {
+            substitute(c, params, "connection")
+                .ok()
+                .or_else(|| Some(c.clone()))
+                .and_then(|v| v.as_str().map(str::to_owned))
+        })
+        .collect()
+}
+
+/// The parameters that choose a data connection: those a `database_source` block's
+/// `connection` is written as (`${name}`). Each instance keeps its own value of them:
+/// a working copy's push or pull never carries one over.
+pub fn connection_parameters(wf: &Workflow) -> std::collections::BTreeSet<String> {
+    wf.blocks
+        .iter()
+        .filter(|b| b.kind == "database_source")
+        .filter_map(|b| b.config.get("connection").and_then(Value::as_str))
+        .filter_map(|c| {
+            c.trim()
+                .strip_prefix("${")
+                .and_then(|r| r.strip_suffix('}'))
+                .map(str::to_owned)
+        })
+        .collect()
 }
 
 impl crate::Engine {

@@ -40,6 +40,8 @@ pub struct AppConfig {
     /// The key that seals stored secrets (base64 of 32 bytes); from `secret.key` in the
     /// data directory when unset.
     pub secret_key: Option<String>,
+    /// Keys stored secrets may still be sealed under while a rotation is under way.
+    pub previous_secret_keys: Vec<String>,
     /// Audit events older than this many days are deleted (hourly); none: kept for ever.
     pub audit_retention_days: Option<u32>,
 }
@@ -67,7 +69,11 @@ impl App {
                 e,
             )
         })?;
-        let secrets = crate::secret_box::SecretBox::open(dir, config.secret_key.as_deref())?;
+        let secrets = crate::secret_box::SecretBox::open_rotated(
+            dir,
+            config.secret_key.as_deref(),
+            &config.previous_secret_keys,
+        )?;
         let mut artifacts = ArtifactConfig::in_data_dir(dir);
         if let Some(backend) = config.artifacts {
             artifacts.backend = backend;

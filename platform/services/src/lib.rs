@@ -69,11 +69,11 @@ pub mod config {
 /// reaches storage only through these: what it may see of storage is chosen here.
 pub mod records {
     pub use vitrine_storage::{
-        ApiTokenRecord, AuditFilter, AuditRecord, DatasetRecord, ExportRecord, GroupRecord,
-        LocationRecord, PluginRecord, PolicyLine, ReportRecord, RevisionRecord, RunCounts,
-        RunRecord, ShareLinkRecord, ShareRecipientRecord, ShareWarning, TaskRecord,
-        TaskRunProjectRecord, TemplateOrigin, UploadRecord, UserInvitationRecord, UserKind,
-        UserRecord, VirtualRootRecord, WorkingCopyLinkRecord, now_ms,
+        ApiTokenRecord, AuditFilter, AuditRecord, ConnectionGrant, ConnectionRecord, DatasetRecord,
+        ExportRecord, GroupRecord, LocationRecord, PluginRecord, PolicyLine, ReportRecord,
+        RevisionRecord, RunCounts, RunRecord, ShareLinkRecord, ShareRecipientRecord, ShareWarning,
+        TaskRecord, TaskRunProjectRecord, TemplateOrigin, UploadRecord, UserInvitationRecord,
+        UserKind, UserRecord, VirtualRootRecord, WorkingCopyLinkRecord, now_ms,
     };
 }
 
@@ -89,10 +89,13 @@ pub mod values {
         BlockResult, ColumnInfo, FileFormat, InputFormat, PluginInfo, PortInfo, QueryResult,
         RunEvent,
     };
+    pub use vitrine_sources::ServerInfo;
 }
 pub use audit::Audit;
 pub use data::Data;
 pub use data::boost::{BoostSettings, BoostTarget};
+pub use data::connection_roles::RoleSubject;
+pub use data::connections::{ConnectionInput, ConnectionSettings};
 pub use data::notes::{TileNote, TileNoteKind};
 pub use data::workflows::parameter_map;
 pub use directory::{Directory, FolderView, ProjectView};
@@ -289,6 +292,7 @@ impl Services {
             oidc,
             secrets,
         } = settings;
+        let secrets = Arc::new(secrets);
         let shared_limits = cluster.as_ref().map(|c| c.limits());
         if let Some(cluster) = &cluster {
             cluster.join(&authz);
@@ -322,7 +326,9 @@ impl Services {
             directory: directory.clone(),
             commits: commits.clone(),
             exposure: exposure.clone(),
+            secrets: secrets.clone(),
         });
+        engine.use_connections(data.connection_opener());
         let sharing = Arc::new(Sharing::new(sharing::SharingParts {
             mailer: mailer.clone(),
             store: store.clone(),
@@ -349,7 +355,7 @@ impl Services {
             exposure: exposure.clone(),
             events: events.clone(),
             outbound: outbound.clone(),
-            secrets: Arc::new(secrets),
+            secrets,
         });
         let tasks = Arc::new(Tasks::new(tasks::TasksParts {
             store: store.clone(),

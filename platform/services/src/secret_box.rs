@@ -6,6 +6,11 @@
 //! The key comes from `VITRINE_SECRET_KEY` (32 bytes, base64) when set — every node of a
 //! cluster must be given the same one — or else from `secret.key` in the data directory,
 //! made on first start with permissions 0600.
+//!
+//! Rotating the key: start every node with the new key in `VITRINE_SECRET_KEY` and the
+//! old one in `VITRINE_SECRET_KEY_PREVIOUS` (several, comma-separated). Values sealed
+//! under a previous key still open; `resealSecrets` (admins) seals every stored secret
+//! again under the current key, after which the previous key can be dropped.
 
 use std::path::Path;
 
@@ -23,6 +28,15 @@ const SEALED: &str = "sealed:v1:";
 
 pub struct SecretBox {
     cipher: Aes256Gcm,
+    /// Keys values may still be sealed under, tried after the current one.
+    previous: Vec<Aes256Gcm>,
+}
+
+fn cipher_of(key: &[u8]) -> ApiResult<Aes256Gcm> {
+    if key.len() != 32 {
+        return Err(key_error("must be 32 bytes"));
+    }
+    Aes256Gcm::new_from_slice(key).map_err(key_error)
 }
 
 fn key_error(why: impl std::fmt::Display) -> ApiError {
@@ -33,6 +47,15 @@ impl SecretBox {
     /// The box of this instance: the key from `key_base64`, or from (or made in)
     /// `data_dir/secret.key`.
     pub fn open(data_dir: &Path, key_base64: Option<&str>) -> ApiResult<SecretBox> {
+        Self::open_rotated(data_dir, key_base64, &[])
+    }
+
+    /// As [`SecretBox::open`], also opening values sealed under `previous` keys (base64).
+    pub fn open_rotated(
+        data_dir: &Path,
+        key_base64: Option<&str>,
+        previous: &[String],
+    ) -> ApiResult<SecretBox> {
         let key = match key_base64 {
             Some(k) => STANDARD.decode(k.trim()).map_err(key_error)?,
             None => {
@@ -51,11 +74,18 @@ impl SecretBox {
                 }
             }
         };
-        if key.len() != 32 {
-            return Err(key_error("must be 32 bytes"));
-        }
-        let cipher = Aes256Gcm::new_from_slice(&key).map_err(key_error)?;
-        Ok(SecretBox { cipher })
+        let cipher = cipher_of(&key)?;
+        let previous = previous
+            .iter()
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| {
+                let bytes = STANDARD
+                    .decode(k.trim())
+                    .map_err(|e| key_error(format!("a previous key: {e}")))?;
+                cipher_of(&bytes)
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
+        Ok(SecretBox { cipher, previous })
     }
 
     /// `plain`, sealed under a fresh nonce.
@@ -89,11 +119,28 @@ impl SecretBox {
             return Err(cannot());
         }
         let (nonce, sealed) = bytes.split_at(12);
-        let plain = self
-            .cipher
-            .decrypt(Nonce::from_slice(nonce), sealed)
-            .map_err(|_| cannot())?;
+        let plain = std::iter::once(&self.cipher)
+            .chain(&self.previous)
+            .find_map(|c| c.decrypt(Nonce::from_slice(nonce), sealed).ok())
+            .ok_or_else(cannot)?;
         String::from_utf8(plain).map_err(|_| cannot())
+    }
+
+    /// Whether `stored` must be sealed again to be under the current key: sealed under a
+    /// previous key, or stored before sealing existed.
+    pub fn needs_reseal(&self, stored: &str) -> bool {
+        let Some(b64) = stored.strip_prefix(SEALED) else {
+            return true;
+        };
+        let Ok(bytes) = STANDARD.decode(b64) else {
+            return false;
+        };
+        bytes.len() < 12 || {
+            let (nonce, sealed) = bytes.split_at(12);
+            self.cipher
+                .decrypt(Nonce::from_slice(nonce), sealed)
+                .is_err()
+        }
     }
 }
 
@@ -132,5 +179,27 @@ mod tests {
             ErrorCode::Unavailable
         );
         assert!(SecretBox::open(dir.path(), Some("c2hvcnQ=")).is_err());
+    }
+
+    #[test]
+    fn a_rotated_key_still_opens_what_the_previous_one_sealed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = (STANDARD.encode([1u8; 32]), STANDARD.encode([2u8; 32]));
+        let before = SecretBox::open(dir.path(), Some(&old)).unwrap();
+        let sealed = before.seal("pg-password").unwrap();
+        assert!(!before.needs_reseal(&sealed));
+        let rotated = SecretBox::open_rotated(dir.path(), Some(&new), &[old.clone()]).unwrap();
+        assert_eq!(rotated.unseal(&sealed).unwrap(), "pg-password");
+        assert!(rotated.needs_reseal(&sealed) && rotated.needs_reseal("plain"));
+        let resealed = rotated.seal("pg-password").unwrap();
+        assert!(!rotated.needs_reseal(&resealed));
+        // Once the previous key is dropped, only what was sealed again opens.
+        let after = SecretBox::open(dir.path(), Some(&new)).unwrap();
+        assert_eq!(after.unseal(&resealed).unwrap(), "pg-password");
+        assert_eq!(
+            after.unseal(&sealed).unwrap_err().code,
+            ErrorCode::Unavailable
+        );
+        assert!(SecretBox::open_rotated(dir.path(), Some(&new), &["c2hvcnQ=".into()]).is_err());
     }
 }

@@ -1,11 +1,8 @@
 //! GraphQL types of the data engine: locations, workflows, runs, datasets, reports.
 
-use crate::services::records::{
-    DatasetRecord, LocationRecord, ReportRecord, RunRecord, UploadRecord,
-};
-use crate::services::values::LocationKind;
+use crate::services::records::{ReportRecord, RunRecord, UploadRecord};
 use crate::services::values::WarmUpSummary;
-use crate::services::values::{BlockResult, ColumnInfo, QueryResult, RunEvent};
+use crate::services::values::{BlockResult, QueryResult, RunEvent};
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -16,90 +13,10 @@ use crate::services::{DataSecurity, FilterState, WorkflowView};
 use crate::{ApiError, GqlResult};
 use vitrine_definitions::CellValue;
 use vitrine_definitions::blocks::BlockConfiguration;
-use vitrine_definitions::locations::LocationStorage;
+pub use vitrine_definitions::connections::ConnectionRole;
 use vitrine_definitions::report::{ReportFilter, Tab, filters_of, tabs_of};
 
-/// What a user may query from data.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(remote = "vitrine_core::ConnectionRole")]
-pub enum ConnectionRole {
-    NoAccess,
-    Viewer,
-    RestrictedQuerier,
-    Querier,
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum LocationAccess {
-    Read,
-    Write,
-    /// Revokes the folder's grant.
-    None,
-}
-
-impl From<vitrine_core::LocationAccess> for LocationAccess {
-    fn from(a: vitrine_core::LocationAccess) -> Self {
-        match a {
-            vitrine_core::LocationAccess::Read => LocationAccess::Read,
-            vitrine_core::LocationAccess::Write => LocationAccess::Write,
-        }
-    }
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum BoostScope {
-    Instance,
-    Folder,
-    Project,
-    /// A resource location's default.
-    Location,
-}
-
-#[derive(SimpleObject)]
-pub struct LocationGrant {
-    pub folder_id: ID,
-    /// `READ` or `WRITE` (write includes read); a revoked grant is not listed.
-    pub access: LocationAccess,
-}
-
-/// Where workflows read files from.
-#[derive(SimpleObject)]
-pub struct ResourceLocation {
-    pub id: ID,
-    pub name: String,
-    /// The definition with secrets masked, as JSON.
-    #[graphql(deprecation = "read `storage`, typed")]
-    pub definition: Json<Value>,
-    /// Where the files are; the secret key is never answered.
-    pub storage: LocationStorage,
-    pub grants: Vec<LocationGrant>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<LocationRecord> for ResourceLocation {
-    fn from(r: LocationRecord) -> Self {
-        ResourceLocation {
-            id: ID(r.uid.into()),
-            name: r.name,
-            // Parsed and re-rendered so secrets never reach a client.
-            definition: Json(
-                LocationKind::parse(&r.definition)
-                    .map(|k| k.public())
-                    .unwrap_or(Value::Null),
-            ),
-            storage: LocationStorage::of(&r.definition).unwrap_or_default(),
-            grants: r
-                .grants
-                .into_iter()
-                .map(|g| LocationGrant {
-                    folder_id: ID(g.folder_uid.into()),
-                    access: g.access.into(),
-                })
-                .collect(),
-            created_at: time(r.created_ms),
-        }
-    }
-}
+pub use vitrine_definitions::locations::{BoostScope, LocationAccess, ResourceLocation};
 
 #[derive(SimpleObject, Clone)]
 pub struct Parameter {
@@ -292,55 +209,7 @@ impl From<RunEvent> for RunProgress {
     }
 }
 
-#[derive(SimpleObject, Clone)]
-pub struct DatasetColumn {
-    pub name: String,
-    /// `text`, `int64`, `float64`, `boolean`, `date`, `timestamp`, or another type's exact name (`int32`, `decimal`).
-    #[graphql(name = "type")]
-    pub ty: String,
-    pub nullable: bool,
-}
-
-impl From<ColumnInfo> for DatasetColumn {
-    fn from(c: ColumnInfo) -> Self {
-        DatasetColumn {
-            name: c.name,
-            ty: c.ty,
-            nullable: c.nullable,
-        }
-    }
-}
-
-/// What a publish block wrote: a named table of the project.
-#[derive(SimpleObject)]
-pub struct Dataset {
-    pub id: ID,
-    pub name: String,
-    /// The publish block that produces it.
-    pub block: String,
-    pub rows: i64,
-    pub bytes: i64,
-    /// SHA-256 of the Arrow IPC artifact: equal content, equal hash.
-    pub content_hash: String,
-    pub published_at: DateTime<Utc>,
-    pub columns: Vec<DatasetColumn>,
-}
-
-impl From<DatasetRecord> for Dataset {
-    fn from(r: DatasetRecord) -> Self {
-        let columns: Vec<ColumnInfo> = serde_json::from_value(r.schema).unwrap_or_default();
-        Dataset {
-            id: ID(r.uid.into()),
-            name: r.name,
-            block: r.block_id,
-            rows: r.rows,
-            bytes: r.bytes,
-            content_hash: r.content_hash,
-            published_at: time(r.published_ms),
-            columns: columns.into_iter().map(Into::into).collect(),
-        }
-    }
-}
+pub use vitrine_definitions::datasets::{Dataset, DatasetColumn};
 
 /// Tabs of tiles over the project's datasets.
 #[derive(SimpleObject)]

@@ -4,6 +4,7 @@
 //! Every error carries `extensions.code` from the core catalogue; errors produced by
 //! async-graphql itself (parse, validation, limits) get theirs in [`finish_response`].
 
+mod connections;
 mod copies;
 mod data;
 mod data_types;
@@ -50,6 +51,7 @@ pub struct QueryRoot(
     tasks::TaskQuery,
     link::LinkQuery,
     templates::TemplateQuery,
+    connections::ConnectionQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -65,6 +67,7 @@ pub struct MutationRoot(
     link::LinkMutation,
     link_deliveries::LinkDeliveryMutation,
     templates::TemplateMutation,
+    connections::ConnectionMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use super::{
     Aggregate, CsvSource, FileSource, Filter, Formula, InlineRows, Join, PluginBlock, Ports,
-    Publish, Select, Sort, Sql, Union, UploadSource, WriteFile, instance_log::InstanceLog,
+    Publish, Select, Sort, Sql, Union, UploadSource, WriteFile, database::DatabaseSource,
+    instance_log::InstanceLog,
 };
 
 /// One built-in kind, as the API lists it.
@@ -31,7 +32,7 @@ fn schema<T: JsonSchema>() -> Value {
 pub fn ports_of(kind: &str) -> Option<Ports> {
     Some(match kind {
         "csv_source" | "jsonl_source" | "parquet_source" | "arrow_source" | "upload_source"
-        | "inline_rows" | "instance_log" => Ports::None,
+        | "inline_rows" | "instance_log" | "database_source" => Ports::None,
         "sql" => Ports::Named { min: 1 },
         "union" => Ports::Named { min: 2 },
         "join" => Ports::Fixed(&["left", "right"]),
@@ -86,6 +87,11 @@ pub fn kinds() -> Vec<KindInfo> {
             "instance_log",
             "The instance's audit log or task runs as a table (admins only).",
             schema::<InstanceLog>(),
+        ),
+        kind(
+            "database_source",
+            "Reads a table (`table`, RESTRICTED_QUERIER connection role) or a query (`query`, QUERIER) of a data connection, usually named through a `${parameter}`. Give one of the two. Read again at every run.",
+            schema::<DatabaseSource>(),
         ),
         kind(
             "sql",
@@ -189,6 +195,10 @@ mod tests {
             (
                 "instance_log",
                 serde_json::json!({"log": "task_runs", "days": 7}),
+            ),
+            (
+                "database_source",
+                serde_json::json!({"connection": "${db}", "table": "public.orders", "max_rows": 1000}),
             ),
         ] {
             assert!(BlockConfig::parse(kind, &config).is_ok(), "{kind}");

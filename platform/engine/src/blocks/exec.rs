@@ -205,7 +205,8 @@ pub async fn execute(
         | BlockConfig::ParquetSource(_)
         | BlockConfig::ArrowSource(_)
         | BlockConfig::UploadSource(_)
-        | BlockConfig::InstanceLog(_) => Err(EngineError::Internal(
+        | BlockConfig::InstanceLog(_)
+        | BlockConfig::DatabaseSource(_) => Err(EngineError::Internal(
             "a source ran without its file".into(),
         )),
         BlockConfig::Plugin(_) => Err(EngineError::Internal(

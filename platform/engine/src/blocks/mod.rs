@@ -3,6 +3,7 @@
 
 pub(crate) mod bounded;
 pub mod catalogue;
+pub mod database;
 pub(crate) mod exec;
 pub(crate) mod files;
 mod in_order;
@@ -45,6 +46,8 @@ pub enum BlockConfig {
     InlineRows(InlineRows),
     /// The instance's audit log or task runs (admins only; see [`instance_log`]).
     InstanceLog(instance_log::InstanceLog),
+    /// A table or query of an outside database (see [`database`]).
+    DatabaseSource(database::DatabaseSource),
     Sql(Sql),
     Filter(Filter),
     Select(Select),
@@ -67,6 +70,7 @@ pub const KINDS: &[&str] = &[
     "upload_source",
     "inline_rows",
     "instance_log",
+    "database_source",
     "sql",
     "filter",
     "select",
@@ -381,6 +385,11 @@ impl BlockConfig {
                 c.check()?;
                 BlockConfig::InstanceLog(c)
             }
+            "database_source" => {
+                let c: database::DatabaseSource = parse(v)?;
+                c.check()?;
+                BlockConfig::DatabaseSource(c)
+            }
             "sql" => {
                 let c: Sql = parse(v)?;
                 nonempty("query", &c.query)?;
@@ -489,6 +498,7 @@ impl BlockConfig {
             BlockConfig::UploadSource(_) => "upload_source",
             BlockConfig::InlineRows(_) => "inline_rows",
             BlockConfig::InstanceLog(_) => "instance_log",
+            BlockConfig::DatabaseSource(_) => "database_source",
             BlockConfig::Sql(_) => "sql",
             BlockConfig::Filter(_) => "filter",
             BlockConfig::Select(_) => "select",

@@ -66,6 +66,12 @@ impl Engine {
             extra = hex::encode(Sha256::digest(&bytes));
             source = Some(Source::Bytes(bytes));
         }
+        // A database may change at any time: its read is never taken as up to date. What
+        // comes after it still is, when the rows read are the same (inputs are keyed by
+        // content).
+        if matches!(p.config, BlockConfig::DatabaseSource(_)) {
+            extra = new_uid();
+        }
         // A plugin block's result also depends on the component that computes it.
         if let Some(e) = &p.plugin {
             extra = e.record.content_hash.clone();
@@ -108,6 +114,9 @@ impl Engine {
         }
         let mut outs: Vec<(String, BlockOutput)> = match (&p.config, &p.plugin) {
             (BlockConfig::Plugin(c), Some(e)) => self.run_plugin(e, c, tables).await?,
+            (BlockConfig::DatabaseSource(c), _) => {
+                vec![("out".to_owned(), self.read_database(req, c).await?)]
+            }
             _ => vec![(
                 "out".to_owned(),
                 execute_apart(p.config.clone(), tables, bytes, &self.limits)
@@ -181,9 +190,10 @@ impl Engine {
     ) -> EngineResult<()> {
         if let BlockConfig::Publish(c) = &p.config {
             let current = self.store.dataset(&req.project_uid, &c.dataset).await?;
+            let connections: Vec<String> = p.connections.iter().cloned().collect();
             if current
                 .as_ref()
-                .is_some_and(|d| d.content_hash == s.content_hash)
+                .is_some_and(|d| d.content_hash == s.content_hash && d.connections == connections)
             {
                 return Ok(());
             }
@@ -198,10 +208,31 @@ impl Engine {
                     rows: s.rows,
                     bytes: s.bytes,
                     published_ms: now_ms(),
+                    connections,
                 })
                 .await?;
         }
         Ok(())
+    }
+
+    /// Reads a `database_source` block through the connection it names, if the run's
+    /// requester may make that use of it.
+    async fn read_database(
+        &self,
+        req: &RunRequest,
+        c: &crate::blocks::database::DatabaseSource,
+    ) -> EngineResult<BlockOutput> {
+        let connections = self.connections.get().ok_or_else(|| {
+            EngineError::Internal("the engine was given no data connections".into())
+        })?;
+        let spec = connections
+            .open(crate::connections::ConnectionUse {
+                name: &c.connection,
+                run_by: req.requested_by.as_deref(),
+                free_sql: c.is_free_sql(),
+            })
+            .await?;
+        crate::blocks::database::read(c, &spec, &self.limits).await
     }
 
     /// A location by name, if it is granted to the project for `access`.

@@ -409,6 +409,9 @@ impl Config {
             auth: self.auth.resolve(|k| std::env::var(k).ok())?,
             // Never in the file: every node of a cluster is given the same one.
             secret_key: std::env::var("VITRINE_SECRET_KEY").ok(),
+            previous_secret_keys: std::env::var("VITRINE_SECRET_KEY_PREVIOUS")
+                .map(|v| v.split(',').map(str::to_owned).collect())
+                .unwrap_or_default(),
             audit_retention_days: self.audit.retention_days,
         })
     }

@@ -114,6 +114,7 @@ const PROCESS_VARIABLES: &[&str] = &[
     "VITRINE_LOG",
     "VITRINE_LOG_FORMAT",
     "VITRINE_SECRET_KEY",
+    "VITRINE_SECRET_KEY_PREVIOUS",
 ];
 
 /// Every `VITRINE_…` variable the configuration reads, asked of the code itself.

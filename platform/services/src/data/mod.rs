@@ -8,6 +8,8 @@
 
 pub(crate) mod activity;
 pub(crate) mod boost;
+pub(crate) mod connection_roles;
+pub(crate) mod connections;
 pub(crate) mod notes;
 mod report_check;
 pub(crate) mod reports;
@@ -38,6 +40,8 @@ pub struct Data {
     directory: Directory,
     commits: Commits,
     exposure: Exposures,
+    /// Seals data connections' passwords.
+    secrets: Arc<crate::secret_box::SecretBox>,
 }
 
 /// What [`Data`] is built from.
@@ -50,6 +54,7 @@ pub(crate) struct DataParts {
     pub directory: Directory,
     pub commits: Commits,
     pub exposure: Exposures,
+    pub secrets: Arc<crate::secret_box::SecretBox>,
 }
 
 impl Data {
@@ -63,6 +68,7 @@ impl Data {
             directory: p.directory,
             commits: p.commits,
             exposure: p.exposure,
+            secrets: p.secrets,
         }
     }
 }

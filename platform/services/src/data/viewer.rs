@@ -39,6 +39,9 @@ pub struct Grant {
     pub role: Role,
     /// The connection role: which kinds of query the viewer may run.
     pub connection: ConnectionRole,
+    /// The viewer's role on each data connection the project's datasets were read
+    /// through; such a dataset is queried with the lowest of its connections' roles.
+    pub by_connection: BTreeMap<String, ConnectionRole>,
     /// Where access boost is on: viewers may see those tiles as if they were queriers
     /// (never for drill-down, and never past access filters).
     pub boost: super::boost::Boost,
@@ -55,6 +58,25 @@ pub struct Grant {
 }
 
 impl Grant {
+    /// The connection role queries of `dataset` run with, and whether a data connection
+    /// it was read through refuses this viewer everything (NO_ACCESS there).
+    fn connection_for(&self, dataset: &DatasetRecord) -> (ConnectionRole, bool) {
+        let on: Vec<ConnectionRole> = dataset
+            .connections
+            .iter()
+            .map(|c| {
+                self.by_connection
+                    .get(c)
+                    .copied()
+                    .unwrap_or(ConnectionRole::NoAccess)
+            })
+            .collect();
+        match on.iter().min() {
+            Some(&lowest) => (lowest, lowest == ConnectionRole::NoAccess),
+            None => (self.connection, false),
+        }
+    }
+
     /// The rows of `dataset` this viewer sees.
     pub fn scope(&self, rules: &BTreeMap<String, Vec<AccessRule>>, dataset: &str) -> Scope {
         if self.all_rows {
@@ -131,6 +153,9 @@ impl Data {
                 Ok(Grant {
                     boost: self.boost_in(project_uid, ctx).await?,
                     connection: self.connection_role(caller.user(), security),
+                    by_connection: self
+                        .roles_on_connections(caller.user(), ctx.datasets.values(), security)
+                        .await?,
                     role: p.role,
                     all_rows: p.role >= Role::Editor,
                     download_refused: (!download)
@@ -169,6 +194,9 @@ impl Data {
                     project: a.project.clone(),
                     role: a.role,
                     connection: self.connection_role(&a.scope_user, security),
+                    by_connection: self
+                        .roles_on_connections(&a.scope_user, ctx.datasets.values(), security)
+                        .await?,
                     boost: self.boost_in(project_uid, ctx).await?,
                     // Only a signed-in member's own role lifts access filters; a link's
                     // creator's role never does for the link's audience.
@@ -208,6 +236,12 @@ impl Data {
                 .await?;
             return Err(ApiError::forbidden(why));
         }
+        let ds = ctx.datasets.get(&tile.query.dataset).ok_or_else(|| {
+            ApiError::not_found(&format!(
+                "dataset `{}` (run the workflow first)",
+                tile.query.dataset
+            ))
+        })?;
         let needed = if tile.query.is_aggregate() && drill.is_none() {
             ConnectionRole::Viewer
         } else {
@@ -215,23 +249,19 @@ impl Data {
         };
         // Boost lets viewers see a report's tiles; it never widens drill-down.
         let boost = grant.boost.applies(&tile.query.dataset) && drill.is_none();
-        if !may_query(grant.role, grant.connection, needed, boost) {
+        let (connection, shut_out) = grant.connection_for(ds);
+        let boosted_viewer = boost && grant.role == Role::Viewer;
+        if (shut_out && !boosted_viewer) || !may_query(grant.role, connection, needed, boost) {
             self.audit
                 .append(grant.event(AuditAction::TileQuery, &object, "refused", &tile.id))
                 .await?;
             return Err(ApiError::forbidden(format!(
                 "the connection role ({}) does not allow this query of dataset `{}`; it needs {}",
-                grant.connection.as_str().to_uppercase(),
+                connection.as_str().to_uppercase(),
                 tile.query.dataset,
                 needed.as_str().to_uppercase()
             )));
         }
-        let ds = ctx.datasets.get(&tile.query.dataset).ok_or_else(|| {
-            ApiError::not_found(&format!(
-                "dataset `{}` (run the workflow first)",
-                tile.query.dataset
-            ))
-        })?;
         let conditions = tile_conditions(def, ds, state);
         let scope = grant.scope(&ctx.rules, &ds.name);
         Ok(self

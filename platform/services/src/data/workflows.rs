@@ -270,6 +270,7 @@ impl Data {
         let resolved = self.engine.parameters(parameters.clone()).await?;
         let plugins = self.engine.plugin_catalog(&wf, &resolved).await?;
         validate(&wf, &resolved, &plugins)?;
+        self.require_connection_uses(caller, &wf, &resolved).await?;
         let stored = current.as_ref().map(|c| c.version).unwrap_or(0);
         let expected = expected_version.unwrap_or(stored);
         let record = WorkflowRecord {
@@ -324,6 +325,9 @@ impl Data {
             .await?;
         if let Some(w) = self.store.workflow(project_uid).await? {
             self.require_log_reader(caller, &w.definition)?;
+            let resolved = self.engine.parameters(w.parameters.clone()).await?;
+            self.require_connection_uses(caller, &w.definition, &resolved)
+                .await?;
         }
         let run = self
             .engine

@@ -57,6 +57,10 @@ pub(crate) struct Install {
     pub creating: Option<NewProject>,
     /// The operation's audit event, written in the same transaction.
     pub audit: Option<NewAuditEvent>,
+    /// A working copy's push or pull: the target keeps its own values of the parameters
+    /// choosing data connections, and its own datasets read through them (see
+    /// [`connections`](super::connections)).
+    pub keep_connection_choices: bool,
 }
 
 /// What an install did.
@@ -148,7 +152,15 @@ impl Versions {
             let to = if keep { uid.clone() } else { new_uid() };
             how.report_map.insert(uid, to);
         }
-        let head = Payload::remap(&payload.head, &how.report_map);
+        let kept = if how.keep_connection_choices {
+            self.connection_choices(target_uid, &payload.head).await?
+        } else {
+            Default::default()
+        };
+        let with_kept = |c: &RevisionContent| {
+            super::connections::with_parameters(Payload::remap(c, &how.report_map), &kept)
+        };
+        let head = with_kept(&payload.head);
         let label = how.label.as_deref().unwrap_or("the incoming content");
         let (wf, parameters) = self.restorable(&head, label).await?;
         let now = now_ms();
@@ -232,7 +244,7 @@ impl Versions {
                         r.author_name.clone(),
                         r.message.clone(),
                         r.created_ms,
-                        &Payload::remap(&r.content, &how.report_map),
+                        &with_kept(&r.content),
                     )?;
                 }
                 // The last appended revision must be the head; when the sender had no
@@ -240,7 +252,7 @@ impl Versions {
                 let last_is_head = payload
                     .revisions
                     .last()
-                    .is_some_and(|r| Payload::remap(&r.content, &how.report_map) == head);
+                    .is_some_and(|r| with_kept(&r.content) == head);
                 if !last_is_head {
                     push(
                         None,
@@ -273,8 +285,9 @@ impl Versions {
                 updated_by: author_uid.map(str::to_owned).map(Into::into),
             },
             reports,
-            datasets: payload
-                .datasets
+            datasets: self
+                .datasets_to_install(target_uid, &payload.datasets, how.keep_connection_choices)
+                .await?
                 .iter()
                 .map(|d| DatasetRecord {
                     // A project's own datasets put back (a revert) keep their ids.

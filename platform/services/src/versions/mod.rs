@@ -7,6 +7,7 @@
 //! the task service, above this one, fires the event tasks that follow it.
 
 pub mod bundles;
+pub(crate) mod connections;
 pub(crate) mod install;
 pub(crate) mod origin;
 pub(crate) mod remote;

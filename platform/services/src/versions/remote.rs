@@ -303,6 +303,7 @@ impl Versions {
                 instance,
             )),
             pause_ms: self.fault_pause_ms(),
+            keep_connection_choices: true,
             ..Install::default()
         };
         // A service account pushes with its editor role; a person's link, as someone who

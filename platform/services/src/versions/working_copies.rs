@@ -308,6 +308,7 @@ impl Versions {
                 expect_latest: (!force).then_some(link.base_origin_number),
                 report_map: link.report_map.clone(),
                 pushed_from: Some((copy_uid.to_owned().into(), copy.record.name.clone(), None)),
+                keep_connection_choices: true,
                 working_copy: Some(next),
                 pause_ms: self.fault_pause_ms(),
                 ..Install::default()
@@ -418,6 +419,7 @@ impl Versions {
                 message.clone(),
             )),
             working_copy: Some(next),
+            keep_connection_choices: true,
             ..Install::default()
         };
         let installed = match self.directory.authorize::<Edit>(caller, copy_uid).await {

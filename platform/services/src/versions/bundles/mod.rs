@@ -106,6 +106,9 @@ impl Versions {
             .directory
             .project_for(caller, project_uid, Action::Manage)
             .await?;
+        self.data
+            .require_rows_of(caller, &self.store.datasets(project_uid).await?)
+            .await?;
         let bundle = self.bundle_of(&project.record, 0).await?;
         let bytes = tokio::task::spawn_blocking(move || format::write(&bundle))
             .await
@@ -232,6 +235,26 @@ impl Versions {
             }
         }
         let now = now_ms();
+        // Datasets read through a data connection stay under its connection roles here:
+        // the connection the workflow names on this instance (the bundle's rows came
+        // from the exporter's; whoever may not see this one's does not see those).
+        let wf: vitrine_engine::workflow::Workflow =
+            serde_json::from_value(b.head.workflow.clone()).unwrap_or_default();
+        let params = self
+            .engine
+            .parameters(
+                b.head
+                    .parameters
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                        )
+                    })
+                    .collect(),
+            )
+            .await?;
         let mut datasets = Vec::new();
         let mut pinned = Vec::new();
         for (d, entry) in b.manifest.datasets.iter().zip(&b.data) {
@@ -276,6 +299,9 @@ impl Versions {
                 rows: d.rows,
                 bytes: size as i64,
                 published_ms: now,
+                connections: vitrine_engine::workflow::connections_feeding(&wf, &d.name, &params)
+                    .into_iter()
+                    .collect(),
             });
         }
         Ok((
@@ -402,6 +428,9 @@ impl Versions {
             .dataset(project_uid, dataset)
             .await?
             .ok_or_else(|| ApiError::not_found(&format!("dataset `{dataset}`")))?;
+        self.data
+            .require_rows_of(caller, std::slice::from_ref(&d))
+            .await?;
         let (bytes, ext, mime) = match format {
             vitrine_engine::FileFormat::Arrow => (
                 self.store
