@@ -188,7 +188,8 @@ mod tests {
         let before = SecretBox::open(dir.path(), Some(&old)).unwrap();
         let sealed = before.seal("pg-password").unwrap();
         assert!(!before.needs_reseal(&sealed));
-        let rotated = SecretBox::open_rotated(dir.path(), Some(&new), &[old.clone()]).unwrap();
+        let rotated =
+            SecretBox::open_rotated(dir.path(), Some(&new), std::slice::from_ref(&old)).unwrap();
         assert_eq!(rotated.unseal(&sealed).unwrap(), "pg-password");
         assert!(rotated.needs_reseal(&sealed) && rotated.needs_reseal("plain"));
         let resealed = rotated.seal("pg-password").unwrap();
