@@ -127,7 +127,7 @@ async fn a_typescript_client_generated_from_the_sdl_compiles_and_runs() {
         String::from_utf8_lossy(&out.stderr)
     );
     let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
-    assert_eq!(summary["kinds"], 18, "{summary}");
+    assert_eq!(summary["kinds"], 19, "{summary}");
     assert_eq!(summary["filterField"], "filter");
     assert_eq!(summary["versions"], serde_json::json!([1, 2]));
     assert_eq!(

@@ -164,7 +164,7 @@ async fn block_kinds_describe_their_ports_and_configuration() {
         )
         .await;
     let kinds = data(&r)["blockKinds"].as_array().unwrap().clone();
-    assert_eq!(kinds.len(), 18, "{r}");
+    assert_eq!(kinds.len(), 19, "{r}");
     let kind = |name: &str| kinds.iter().find(|k| k["name"] == name).unwrap().clone();
     let csv = kind("csv_source");
     assert_eq!(csv["inputs"], json!([]));
