@@ -117,38 +117,6 @@ impl Store {
         self.exec("DELETE data_connection WHERE uid = $u", json!({ "u": uid }))
             .await
     }
-
-    /// Working copies holding a sealed link token, for key rotation: (uid, token).
-    pub async fn sealed_origin_tokens(&self) -> StorageResult<Vec<(String, String)>> {
-        #[derive(Deserialize)]
-        struct Row {
-            uid: String,
-            origin_token: String,
-        }
-        let rows: Vec<Row> = self
-            .rows(
-                "SELECT uid, origin_token FROM working_copy WHERE origin_token != NONE AND origin_token != NULL",
-                json!({}),
-            )
-            .await?;
-        Ok(rows.into_iter().map(|r| (r.uid, r.origin_token)).collect())
-    }
-
-    /// Seals a working copy's link token again, only if it is still the one read.
-    pub async fn reseal_origin_token(
-        &self,
-        uid: &str,
-        read: &str,
-        sealed: &str,
-    ) -> StorageResult<bool> {
-        let changed: Option<Value> = self
-            .first(
-                "UPDATE working_copy SET origin_token = $s WHERE uid = $u AND origin_token = $r RETURN AFTER",
-                json!({ "u": uid, "r": read, "s": sealed }),
-            )
-            .await?;
-        Ok(changed.is_some())
-    }
 }
 
 fn name_taken(e: StorageError, name: &str) -> StorageError {

@@ -3,7 +3,9 @@
 //! out: [`DataConnection`] says only whether one is set.
 
 use async_graphql::{Enum, ID, InputObject, SimpleObject};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
+
+use crate::time;
 use vitrine_services::records::ConnectionRecord;
 use vitrine_services::values::ServerInfo;
 use vitrine_services::{ApiResult, ConnectionInput, ConnectionSettings, RoleSubject};
@@ -53,10 +55,6 @@ pub struct DataConnection {
     pub grants: Vec<ConnectionRoleGrant>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-pub(crate) fn time(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
 impl DataConnection {

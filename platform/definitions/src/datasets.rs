@@ -51,7 +51,7 @@ impl From<DatasetRecord> for Dataset {
             rows: r.rows,
             bytes: r.bytes,
             content_hash: r.content_hash,
-            published_at: crate::connections::time(r.published_ms),
+            published_at: crate::time(r.published_ms),
             columns: columns.into_iter().map(Into::into).collect(),
             connections: r.connections,
         }

@@ -31,6 +31,15 @@ use serde_json::Value;
 
 use vitrine_services::ApiError;
 
+/// A stored time (milliseconds since the epoch) as GraphQL shows it.
+pub fn time(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc
+        .timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_default()
+}
+
 /// One value of a column: a string, a number, a boolean or null. Dates and timestamps
 /// are ISO 8601 text (`2024-03-31`, `2024-03-31T12:00:00Z`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

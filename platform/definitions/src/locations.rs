@@ -253,7 +253,7 @@ impl From<LocationRecord> for ResourceLocation {
                     access: g.access.into(),
                 })
                 .collect(),
-            created_at: crate::connections::time(r.created_ms),
+            created_at: crate::time(r.created_ms),
         }
     }
 }

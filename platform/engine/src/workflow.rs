@@ -411,10 +411,8 @@ pub fn connections_feeding(
         .filter(|b| b.kind == "database_source")
         .filter_map(|b| b.config.get("connection"))
         .filter_map(|c| {
-            substitute(c, params, "connection")
-                .ok()
-                .or_else(|| Some(c.clone()))
-                .and_then(|v| v.as_str().map(str::to_owned))
+            let name = substitute(c, params, "connection").unwrap_or_else(|_| c.clone());
+            name.as_str().map(str::to_owned)
         })
         .collect()
 }

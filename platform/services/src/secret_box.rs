@@ -114,34 +114,34 @@ impl SecretBox {
                 "a stored secret cannot be opened with this instance's secret key (was VITRINE_SECRET_KEY changed?)",
             )
         };
-        let bytes = STANDARD.decode(b64).map_err(|_| cannot())?;
-        if bytes.len() < 12 {
-            return Err(cannot());
-        }
-        let (nonce, sealed) = bytes.split_at(12);
+        let bytes = decoded(b64).ok_or_else(cannot)?;
         let plain = std::iter::once(&self.cipher)
             .chain(&self.previous)
-            .find_map(|c| c.decrypt(Nonce::from_slice(nonce), sealed).ok())
+            .find_map(|c| open_with(c, &bytes))
             .ok_or_else(cannot)?;
         String::from_utf8(plain).map_err(|_| cannot())
     }
 
     /// Whether `stored` must be sealed again to be under the current key: sealed under a
-    /// previous key, or stored before sealing existed.
+    /// previous key, stored before sealing existed, or unreadable (so that resealing
+    /// reports it rather than skipping it).
     pub fn needs_reseal(&self, stored: &str) -> bool {
         let Some(b64) = stored.strip_prefix(SEALED) else {
             return true;
         };
-        let Ok(bytes) = STANDARD.decode(b64) else {
-            return false;
-        };
-        bytes.len() < 12 || {
-            let (nonce, sealed) = bytes.split_at(12);
-            self.cipher
-                .decrypt(Nonce::from_slice(nonce), sealed)
-                .is_err()
-        }
+        decoded(b64).is_none_or(|bytes| open_with(&self.cipher, &bytes).is_none())
     }
+}
+
+/// A sealed value's bytes (nonce, then ciphertext), if it has that shape.
+fn decoded(b64: &str) -> Option<Vec<u8>> {
+    STANDARD.decode(b64).ok().filter(|b| b.len() >= 12)
+}
+
+/// The plain bytes of a sealed value's `bytes`, if `cipher`'s key sealed them.
+fn open_with(cipher: &Aes256Gcm, bytes: &[u8]) -> Option<Vec<u8>> {
+    let (nonce, sealed) = bytes.split_at(12);
+    cipher.decrypt(Nonce::from_slice(nonce), sealed).ok()
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -4,7 +4,7 @@ use crate::services::records::{
     ApiTokenRecord, AuditRecord, GroupRecord, UserRecord, VirtualRootRecord,
 };
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, SimpleObject};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use vitrine_core::{GroupId, ProjectId, UserId};
 
@@ -12,9 +12,7 @@ use super::{member, services};
 use crate::GqlResult;
 use crate::services::{FolderView, ProjectView};
 
-pub fn time(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
-}
+pub use vitrine_definitions::time;
 
 /// Roles on folders and projects, lowest first.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]

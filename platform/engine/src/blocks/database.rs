@@ -66,11 +66,11 @@ impl DatabaseSource {
         self.query.is_some()
     }
 
+    /// The query when given, else the table (`check` makes sure one is).
     pub fn target(&self) -> ReadTarget {
-        match (&self.table, &self.query) {
-            (_, Some(q)) => ReadTarget::Query(q.clone()),
-            (Some(t), None) => ReadTarget::Table(t.clone()),
-            (None, None) => ReadTarget::Table(String::new()),
+        match &self.query {
+            Some(q) => ReadTarget::Query(q.clone()),
+            None => ReadTarget::Table(self.table.clone().unwrap_or_default()),
         }
     }
 }

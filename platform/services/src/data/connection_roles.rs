@@ -19,15 +19,16 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use vitrine_core::{AuditAction, ConnectionRole};
 use vitrine_engine::EngineError;
+use vitrine_engine::blocks::BlockConfig;
+use vitrine_engine::blocks::database::DatabaseSource;
 use vitrine_engine::connections::{ConnectionUse, Connections};
-use vitrine_engine::workflow::{Workflow, substitute};
+use vitrine_engine::workflow::Plan;
 use vitrine_sources::ConnectionSpec;
-use vitrine_storage::{ConnectionRecord, Store, UserRecord};
+use vitrine_storage::{ConnectionRecord, UserRecord};
 
 use super::Data;
 use super::connections::spec_of;
 use crate::caller::Caller;
-use crate::secret_box::SecretBox;
 use crate::security::DataSecurity;
 use crate::{ApiError, ApiResult};
 
@@ -72,20 +73,46 @@ fn refusal(name: &str, role: ConnectionRole, free_sql: bool) -> String {
     )
 }
 
-impl Data {
-    /// `user`'s role on connection `c` (see the module docs).
-    pub(crate) fn role_on(
-        &self,
-        user: &UserRecord,
-        c: &ConnectionRecord,
-        sec: &DataSecurity,
-    ) -> ConnectionRole {
-        let uid = user.uid.as_str();
-        if self.authz.is_admin(&user.uid) {
+/// One user's roles on connections, resolved once per request: whether they are an
+/// admin, their groups and their instance-wide role are looked up a single time.
+pub(crate) struct RolesOf {
+    admin: bool,
+    uid: String,
+    groups: Vec<String>,
+    /// The user's instance-wide role: where a connection grants them nothing.
+    fallback: ConnectionRole,
+}
+
+impl RolesOf {
+    /// The user's role on connection `c` (see the module docs).
+    pub fn on(&self, c: &ConnectionRecord) -> ConnectionRole {
+        if self.admin {
             return ConnectionRole::Querier;
         }
-        granted(c, uid, &self.directory.groups_of(uid))
-            .unwrap_or_else(|| self.connection_role(user, sec))
+        granted(c, &self.uid, &self.groups).unwrap_or(self.fallback)
+    }
+
+    /// The role on the connection named `name`, among `all`; a connection deleted since
+    /// the run that read through it leaves its rows to admins.
+    fn on_named(&self, all: &[ConnectionRecord], name: &str) -> ConnectionRole {
+        match all.iter().find(|c| c.name == name) {
+            Some(c) => self.on(c),
+            None if self.admin => ConnectionRole::Querier,
+            None => ConnectionRole::NoAccess,
+        }
+    }
+}
+
+impl Data {
+    /// `user`'s roles on connections (see the module docs).
+    pub(crate) fn roles_of(&self, user: &UserRecord, sec: &DataSecurity) -> RolesOf {
+        let uid = user.uid.as_str();
+        RolesOf {
+            admin: self.authz.is_admin(&user.uid),
+            uid: uid.to_owned(),
+            groups: self.directory.groups_of(uid),
+            fallback: self.connection_role(user, sec),
+        }
     }
 
     /// Grants `role` on a connection to a user or a group, or with `None` removes the
@@ -134,42 +161,37 @@ impl Data {
     }
 
     /// Refuses a workflow whose `database_source` blocks `caller` may not write (see the
-    /// module docs); `params` are the resolved parameters.
+    /// module docs), from its validated plan (connection names substituted).
     pub(crate) async fn require_connection_uses(
         &self,
         caller: &Caller,
-        wf: &Workflow,
-        params: &BTreeMap<String, String>,
+        plan: &Plan,
     ) -> ApiResult<()> {
-        let uses: Vec<(String, String, bool)> = wf
+        let uses: Vec<(&String, &DatabaseSource)> = plan
             .blocks
             .iter()
-            .filter(|b| b.kind == "database_source")
-            .filter_map(|b| {
-                let name = substitute(b.config.get("connection")?, params, "connection").ok()?;
-                Some((
-                    b.id.clone(),
-                    name.as_str()?.to_owned(),
-                    b.config.get("query").is_some_and(|q| !q.is_null()),
-                ))
+            .filter_map(|p| match &p.config {
+                BlockConfig::DatabaseSource(c) => Some((&p.block.id, c)),
+                _ => None,
             })
             .collect();
         if uses.is_empty() {
             return Ok(());
         }
-        let sec = self.data_security().await?;
-        for (block, name, free_sql) in uses {
-            let c = self.store.connection_by_name(&name).await?.ok_or_else(|| {
+        let roles = self.roles_of(caller.user(), &self.data_security().await?);
+        for (block, c) in uses {
+            let name = &c.connection;
+            let record = self.store.connection_by_name(name).await?.ok_or_else(|| {
                 ApiError::new(
                     vitrine_core::ErrorCode::InvalidWorkflow,
                     format!("block `{block}`, config.connection: no data connection is named `{name}` on this instance"),
                 )
             })?;
-            let role = self.role_on(caller.user(), &c, &sec);
-            if role < needed(free_sql) {
+            let role = roles.on(&record);
+            if role < needed(c.is_free_sql()) {
                 return Err(ApiError::forbidden(format!(
                     "block `{block}`: {}",
-                    refusal(&name, role, free_sql)
+                    refusal(name, role, c.is_free_sql())
                 )));
             }
         }
@@ -215,45 +237,26 @@ impl Data {
             return Ok(BTreeMap::new());
         }
         let all = self.store.connections().await?;
+        let roles = self.roles_of(user, sec);
         Ok(names
             .into_iter()
-            .map(|n| {
-                // A connection deleted since the run: nobody but admins reads its rows.
-                let role = all.iter().find(|c| &c.name == n).map_or_else(
-                    || {
-                        if self.authz.is_admin(&user.uid) {
-                            ConnectionRole::Querier
-                        } else {
-                            ConnectionRole::NoAccess
-                        }
-                    },
-                    |c| self.role_on(user, c, sec),
-                );
-                (n.clone(), role)
-            })
+            .map(|n| (n.clone(), roles.on_named(&all, n)))
             .collect())
     }
 
     /// What the engine opens connections with (given to it at start).
     pub(crate) fn connection_opener(&self) -> Arc<dyn Connections> {
-        Arc::new(Opener {
-            data: self.clone(),
-            store: self.store.clone(),
-            secrets: self.secrets.clone(),
-        })
+        Arc::new(Opener(self.clone()))
     }
 }
 
 /// Opens connections for the engine's runs, checking the requester's role each time.
-struct Opener {
-    data: Data,
-    store: Store,
-    secrets: Arc<SecretBox>,
-}
+struct Opener(Data);
 
 impl Opener {
     async fn open_checked(&self, u: ConnectionUse<'_>) -> ApiResult<ConnectionSpec> {
-        let c = self
+        let data = &self.0;
+        let c = data
             .store
             .connection_by_name(u.name)
             .await?
@@ -264,13 +267,13 @@ impl Opener {
                 )
             })?;
         if let Some(uid) = u.run_by {
-            let user = self
+            let user = data
                 .store
                 .user(&vitrine_core::UserId::from(uid))
                 .await?
                 .ok_or_else(|| ApiError::forbidden("the run's requester no longer exists"))?;
-            let sec = self.data.data_security().await?;
-            let role = self.data.role_on(&user, &c, &sec);
+            let sec = data.data_security().await?;
+            let role = data.roles_of(&user, &sec).on(&c);
             if role < needed(u.free_sql) {
                 return Err(ApiError::forbidden(format!(
                     "{} (for {}, who asked for this run)",
@@ -279,7 +282,7 @@ impl Opener {
                 )));
             }
         }
-        spec_of(&c, &self.secrets)
+        spec_of(&c, &data.secrets)
     }
 }
 

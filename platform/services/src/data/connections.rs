@@ -119,10 +119,10 @@ impl Data {
         if self.authz.is_admin(caller) {
             return Ok(all);
         }
-        let sec = self.data_security().await?;
+        let roles = self.roles_of(caller.user(), &self.data_security().await?);
         Ok(all
             .into_iter()
-            .filter(|c| self.role_on(caller.user(), c, &sec) >= ConnectionRole::RestrictedQuerier)
+            .filter(|c| roles.on(c) >= ConnectionRole::RestrictedQuerier)
             .collect())
     }
 

@@ -269,8 +269,8 @@ impl Data {
         check_parameters(&parameters)?;
         let resolved = self.engine.parameters(parameters.clone()).await?;
         let plugins = self.engine.plugin_catalog(&wf, &resolved).await?;
-        validate(&wf, &resolved, &plugins)?;
-        self.require_connection_uses(caller, &wf, &resolved).await?;
+        let plan = validate(&wf, &resolved, &plugins)?;
+        self.require_connection_uses(caller, &plan).await?;
         let stored = current.as_ref().map(|c| c.version).unwrap_or(0);
         let expected = expected_version.unwrap_or(stored);
         let record = WorkflowRecord {
@@ -325,9 +325,15 @@ impl Data {
             .await?;
         if let Some(w) = self.store.workflow(project_uid).await? {
             self.require_log_reader(caller, &w.definition)?;
-            let resolved = self.engine.parameters(w.parameters.clone()).await?;
-            self.require_connection_uses(caller, &w.definition, &resolved)
-                .await?;
+            // Refused here rather than as a failed block, so a lowered role answers at once.
+            if w.definition
+                .blocks
+                .iter()
+                .any(|b| b.kind == "database_source")
+            {
+                let (plan, _) = self.engine.plan(project_uid).await?;
+                self.require_connection_uses(caller, &plan).await?;
+            }
         }
         let run = self
             .engine

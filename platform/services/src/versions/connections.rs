@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use vitrine_core::revision::RevisionContent;
 use vitrine_engine::workflow::{Workflow, connection_parameters};
-use vitrine_storage::DatasetRecord;
+use vitrine_storage::{DatasetRecord, WorkflowRecord};
 
 use super::Versions;
 use crate::ApiResult;
@@ -25,34 +25,25 @@ pub(crate) fn with_parameters(
     content
 }
 
-impl Versions {
-    /// The target's own values of the parameters choosing connections, in its current
-    /// workflow or the incoming one.
-    pub(crate) async fn connection_choices(
-        &self,
-        target_uid: &str,
-        incoming: &RevisionContent,
-    ) -> ApiResult<BTreeMap<String, Value>> {
-        let Some(current) = self
-            .store
-            .workflow(&vitrine_core::ProjectId::from(target_uid))
-            .await?
-        else {
-            return Ok(BTreeMap::new());
-        };
-        let incoming: Workflow =
-            serde_json::from_value(incoming.workflow.clone()).unwrap_or_default();
-        let mut names = connection_parameters(&current.definition);
-        names.extend(connection_parameters(&incoming));
-        Ok(names
-            .into_iter()
-            .filter_map(|n| {
-                let v = current.parameters.get(&n)?;
-                Some((n, Value::String(v.clone())))
-            })
-            .collect())
-    }
+/// The target's own values of the parameters choosing connections, in its current
+/// workflow or the incoming one.
+pub(crate) fn connection_choices(
+    current: &WorkflowRecord,
+    incoming: &RevisionContent,
+) -> BTreeMap<String, Value> {
+    let incoming: Workflow = serde_json::from_value(incoming.workflow.clone()).unwrap_or_default();
+    let mut names = connection_parameters(&current.definition);
+    names.extend(connection_parameters(&incoming));
+    names
+        .into_iter()
+        .filter_map(|n| {
+            let v = current.parameters.get(&n)?;
+            Some((n, Value::String(v.clone())))
+        })
+        .collect()
+}
 
+impl Versions {
     /// The datasets an install writes: the incoming ones, except that with `keep` a
     /// dataset read through a data connection stays the target's own (or is left out
     /// until the target's next run, when the target has none).

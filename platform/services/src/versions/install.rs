@@ -152,10 +152,17 @@ impl Versions {
             let to = if keep { uid.clone() } else { new_uid() };
             how.report_map.insert(uid, to);
         }
-        let kept = if how.keep_connection_choices {
-            self.connection_choices(target_uid, &payload.head).await?
-        } else {
-            Default::default()
+        // The target's workflow as it stands: its version guards the write, and its values
+        // of connection parameters are kept on a push or pull.
+        let stored = self
+            .store
+            .workflow(&vitrine_core::ProjectId::from(target_uid))
+            .await?;
+        let kept = match &stored {
+            Some(current) if how.keep_connection_choices => {
+                super::connections::connection_choices(current, &payload.head)
+            }
+            _ => Default::default(),
         };
         let with_kept = |c: &RevisionContent| {
             super::connections::with_parameters(Payload::remap(c, &how.report_map), &kept)
@@ -265,10 +272,6 @@ impl Versions {
                 }
             }
         }
-        let stored = self
-            .store
-            .workflow(&vitrine_core::ProjectId::from(target_uid))
-            .await?;
         let expect_version = stored.as_ref().map_or(0, |w| w.version);
         let head_number = latest_number + revisions.len() as i64;
         let creating = how.creating.take();

@@ -144,16 +144,7 @@ impl Versions {
         content: &RevisionContent,
         label: &str,
     ) -> ApiResult<(Workflow, BTreeMap<String, String>)> {
-        let parameters: BTreeMap<String, String> = content
-            .parameters
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                )
-            })
-            .collect();
+        let parameters = parameter_strings(content);
         let wf: Workflow = serde_json::from_value(content.workflow.clone()).map_err(|e| {
             ApiError::new(
                 vitrine_core::ErrorCode::InvalidWorkflow,
@@ -209,4 +200,19 @@ impl Versions {
         };
         self.start_project(caller, plan, &payload, start).await
     }
+}
+
+/// A content's parameters as the workflow uses them: text (a value stored as another
+/// JSON type, by an older version, as its JSON text).
+pub(crate) fn parameter_strings(content: &RevisionContent) -> BTreeMap<String, String> {
+    content
+        .parameters
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+            )
+        })
+        .collect()
 }

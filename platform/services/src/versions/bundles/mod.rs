@@ -242,18 +242,7 @@ impl Versions {
             serde_json::from_value(b.head.workflow.clone()).unwrap_or_default();
         let params = self
             .engine
-            .parameters(
-                b.head
-                    .parameters
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                        )
-                    })
-                    .collect(),
-            )
+            .parameters(super::revisions::parameter_strings(&b.head))
             .await?;
         let mut datasets = Vec::new();
         let mut pinned = Vec::new();
