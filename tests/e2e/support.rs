@@ -11,6 +11,8 @@ use tokio::process::{Child, Command};
 
 pub const ADMIN_PASSWORD: &str = "correct horse battery";
 pub const PASSWORD: &str = "staple paper clip tower";
+/// How much of a test server's log is kept for `TestServer::log` (load tests log a lot).
+const LOG_KEPT: usize = 16 << 20;
 
 pub struct TestServer {
     child: Child,
@@ -18,6 +20,8 @@ pub struct TestServer {
     pub setup_token: Option<String>,
     /// What the server printed on standard output before it listened.
     pub printed: Vec<String>,
+    /// Everything it printed (its log), up to `LOG_KEPT` bytes.
+    log: std::sync::Arc<std::sync::Mutex<String>>,
     pub(crate) _tmp: Option<tempfile::TempDir>,
 }
 
@@ -79,11 +83,12 @@ impl TestServer {
             .env("VITRINE_TASK_RETRY_BASE_MS", "200")
             // Cron tests fire every second or two; the one-minute floor has its own test.
             .env("VITRINE_MIN_TASK_INTERVAL_SECS", "1")
-            .envs(envs.iter().copied())
             .env(
                 "VITRINE_LOG",
                 "info,surrealdb=warn,surrealkv=warn,surrealdb_core=warn",
             )
+            // After the defaults, so a test may raise the log level.
+            .envs(envs.iter().copied())
             .env("NO_COLOR", "1")
             .env_remove("VITRINE_CONFIG")
             .stdout(Stdio::piped())
@@ -113,10 +118,17 @@ impl TestServer {
         // Keep draining the server's output so its pipe never fills and blocks it.
         // `VITRINE_TEST_LOG=1` shows it, to see why a test failed.
         let show = std::env::var_os("VITRINE_TEST_LOG").is_some();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(printed.join("\n")));
+        let kept = log.clone();
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
                 if show {
                     eprintln!("server: {line}");
+                }
+                let mut kept = kept.lock().unwrap();
+                if kept.len() + line.len() < LOG_KEPT {
+                    kept.push('\n');
+                    kept.push_str(&line);
                 }
             }
         });
@@ -125,8 +137,14 @@ impl TestServer {
             url: url.unwrap(),
             setup_token,
             printed,
+            log,
             _tmp: None,
         }
+    }
+
+    /// What the server has logged so far (standard output, up to 16 MiB).
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
     }
 
     /// The server's resident memory in bytes, from /proc.

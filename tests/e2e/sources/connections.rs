@@ -11,21 +11,23 @@ use crate::bundles::download;
 use crate::copies::{PULL, PUSH, working_copy};
 use crate::support::*;
 
-const PASSWORD: &str = "reader-pw";
-const CREATE: &str = "mutation($i:DataConnectionInput!){createDataConnection(input:$i){id name host port database user tls hasPassword grants{subjectKind subjectId role}}}";
+pub(super) const PASSWORD: &str = "reader-pw";
+pub(super) const CREATE: &str = "mutation($i:DataConnectionInput!){createDataConnection(input:$i){id name host port database user tls hasPassword grants{subjectKind subjectId role}}}";
 const UPDATE: &str = "mutation($id:ID!,$i:DataConnectionInput!){updateDataConnection(id:$id,input:$i){id hasPassword}}";
 const TEST: &str = "mutation($id:ID!){testDataConnection(id:$id){version tls}}";
-const ROLE: &str = "mutation($id:ID!,$u:ID!,$r:ConnectionRole){setDataConnectionRole(id:$id,subjectKind:USER,subjectId:$u,role:$r){grants{subjectId role}}}";
-const SAVE: &str = "mutation($p:ID!,$w:JSON!,$db:String!){saveWorkflow(projectId:$p,workflow:$w,parameters:[{name:\"db\",value:$db}]){version}}";
-const RUN: &str = "mutation($p:ID!){runWorkflow(projectId:$p,wait:true){status blocks{block status rows error{code message}}}}";
-const DATASETS: &str = "query($p:ID!){datasets(projectId:$p){name rows connections}}";
+pub(super) const ROLE: &str = "mutation($id:ID!,$u:ID!,$r:ConnectionRole){setDataConnectionRole(id:$id,subjectKind:USER,subjectId:$u,role:$r){grants{subjectId role}}}";
+pub(super) const SAVE: &str = "mutation($p:ID!,$w:JSON!,$db:String!){saveWorkflow(projectId:$p,workflow:$w,parameters:[{name:\"db\",value:$db}]){version}}";
+pub(super) const RUN: &str = "mutation($p:ID!){runWorkflow(projectId:$p,wait:true){status blocks{block status rows error{code message}}}}";
+pub(super) const DATASETS: &str = "query($p:ID!){datasets(projectId:$p){name rows connections}}";
 const WORKFLOW: &str = "query($p:ID!){workflow(projectId:$p){parameters{name value}}}";
-const REPORT: &str =
+pub(super) const REPORT: &str =
     "mutation($p:ID!,$d:JSON!){createReport(projectId:$p,name:\"Orders\",definition:$d){id}}";
-const TILE: &str = "query($r:ID!,$t:String!){tileResult(reportId:$r,tileId:$t){rows}}";
+/// Everything at debug level but the embedded database's own storage engine.
+const DEBUG_LOG: &str = "debug,surrealdb=warn,surrealkv=warn,surrealdb_core=warn";
+pub(super) const TILE: &str = "query($r:ID!,$t:String!){tileResult(reportId:$r,tileId:$t){rows}}";
 
 /// A `shop`-like database `name` with `orders` of `rows` rows (region East or West).
-async fn orders_db(w: &World, name: &str, rows: u32) {
+pub(super) async fn orders_db(w: &World, name: &str, rows: u32) {
     w.sql("postgres", &format!("CREATE DATABASE {name}")).await;
     w.sql(
         name,
@@ -40,19 +42,19 @@ async fn orders_db(w: &World, name: &str, rows: u32) {
     .await;
 }
 
-fn connection_input(w: &World, name: &str, database: &str, password: &str) -> Value {
+pub(super) fn connection_input(w: &World, name: &str, database: &str, password: &str) -> Value {
     json!({"name": name, "host": "127.0.0.1", "port": w.pg.port, "database": database,
            "user": "reader", "password": password, "tls": "disable"})
 }
 
-async fn create(s: &TestServer, admin: &Actor, input: Value) -> Value {
+pub(super) async fn create(s: &TestServer, admin: &Actor, input: Value) -> Value {
     let r = s.gql(&admin.auth, CREATE, json!({"i": input})).await;
     data(&r)["createDataConnection"].clone()
 }
 
 /// A workflow reading `orders` through the connection parameter `db`, by table or by
 /// query, and publishing it.
-fn workflow(read: Value) -> Value {
+pub(super) fn workflow(read: Value) -> Value {
     let mut config = json!({"connection": "${db}"});
     config
         .as_object_mut()
@@ -64,11 +66,11 @@ fn workflow(read: Value) -> Value {
     ]})
 }
 
-fn table() -> Value {
+pub(super) fn table() -> Value {
     json!({"table": "public.orders"})
 }
 
-fn report() -> Value {
+pub(super) fn report() -> Value {
     json!({"tabs": [{"id": "t", "title": "Orders", "tiles": [
         {"id": "by_region", "title": "By region", "kind": "bar",
          "query": {"dataset": "orders", "dimensions": ["region"], "measures": [{"column": "sales", "function": "sum", "name": "sales"}]}},
@@ -77,7 +79,7 @@ fn report() -> Value {
     ]}]})
 }
 
-async fn orders(s: &TestServer, who: &Actor, project: &str) -> Value {
+pub(super) async fn orders(s: &TestServer, who: &Actor, project: &str) -> Value {
     let r = s.gql(&who.auth, DATASETS, json!({"p": project})).await;
     data(&r)["datasets"]
         .as_array()
@@ -88,11 +90,11 @@ async fn orders(s: &TestServer, who: &Actor, project: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-async fn run(s: &TestServer, who: &Actor, project: &str) -> Value {
+pub(super) async fn run(s: &TestServer, who: &Actor, project: &str) -> Value {
     s.gql(&who.auth, RUN, json!({"p": project})).await
 }
 
-fn block_error(run: &Value) -> String {
+pub(super) fn block_error(run: &Value) -> String {
     data(run)["runWorkflow"]["blocks"][0]["error"]["code"]
         .as_str()
         .unwrap_or_default()
@@ -103,7 +105,8 @@ fn block_error(run: &Value) -> String {
 async fn connection_roles_decide_who_writes_runs_and_sees_and_the_password_never_shows() {
     let w = World::start().await;
     orders_db(&w, "sales", 6).await;
-    let s = TestServer::start().await;
+    // At debug level, so the log check below covers what is logged in detail too.
+    let s = TestServer::start_env(&[("VITRINE_LOG", DEBUG_LOG)]).await;
     let admin = s.admin().await;
     let folder = s.folder(&admin, None, "Data").await;
     let (project, _) = s.project(&admin, &folder, "Orders").await;
@@ -343,6 +346,19 @@ async fn connection_roles_decide_who_writes_runs_and_sees_and_the_password_never
         ("the bundle", String::from_utf8_lossy(&bundle).into_owned()),
     ] {
         assert!(!text.contains(PASSWORD), "{what} shows the password");
+    }
+    // Nor the server's log, at debug level, where the failed reads above were logged
+    // with the connection's user and host.
+    let log = s.log();
+    assert!(
+        log.contains("block failed") && log.contains("reader"),
+        "the failed reads were not logged:\n{log}"
+    );
+    for password in [PASSWORD, "not-the-password", "wrong-password-1"] {
+        assert!(
+            !log.contains(password),
+            "the log shows a password ({password})"
+        );
     }
     // Nor the data directory: the database keeps it sealed.
     let (_, dir) = s.stop().await;

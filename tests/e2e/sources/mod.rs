@@ -3,6 +3,7 @@
 //! own codes and without the password, and row and time limits stop a read and cancel
 //! its query on the server.
 
+mod app_wide;
 mod connections;
 mod reads;
 
