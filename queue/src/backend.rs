@@ -54,6 +54,18 @@ fn default_concurrency() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get()) + 1
 }
 
+/// Jobs fetched per SQLite round trip. apalis sizes both the fetch and the buffer of
+/// lock and acknowledgement writes by it, and each fetch is a write transaction: with one
+/// round of slots (3 on 2 cores) no-op jobs went through at 0.63-0.72x raw apalis-sqlite,
+/// with apalis's own default of 10 at 0.95-1.02x (`cargo bench --workspace --bench
+/// throughput`, issue 26). The price: a process holds up to this many jobs beyond its
+/// running ones, which only matters when several processes share one SQLite file (one
+/// machine) and then only at the end of a run; Redis, the backend for several machines,
+/// keeps fetching one round of slots.
+fn sqlite_fetch_batch(concurrency: usize) -> usize {
+    concurrency.max(10)
+}
+
 /// How long Redis remembers a pushed key (SQLite keeps them in the jobs table).
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(14 * 24 * 3600);
 
@@ -99,10 +111,9 @@ impl Queue {
                     .queue(&config.name)
                     .heartbeat_interval(config.heartbeat)
                     .missed_heartbeats(MISSED_HEARTBEATS)
-                    // Fetched jobs are locked to this process: fetch no more than one
-                    // round of its slots (the worker holds at most twice that), so
-                    // idle processes get the rest.
-                    .batch_size(config.concurrency.max(1));
+                    // See `sqlite_fetch_batch` for the trade between throughput and
+                    // how many jobs one process holds.
+                    .batch_size(sqlite_fetch_batch(config.concurrency));
                 Inner::Sqlite(SqliteStorage::new(&pool).with_config(c))
             }
             Backend::Redis { url } => {

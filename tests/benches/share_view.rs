@@ -219,11 +219,15 @@ async fn main() {
     println!("warming up…");
     load(view.clone(), CLIENTS, "\"rowsJson\"", 2).await;
     load(css.clone(), CLIENTS, "{", 1).await;
-    load(css, CLIENTS, "{", secs)
-        .await
-        .report("ceiling: static file (viewer.css)", CLIENTS);
+    let ceiling = load(css, CLIENTS, "{", secs).await;
+    ceiling.report("ceiling: static file (viewer.css)", CLIENTS);
     let calm = load(view.clone(), CLIENTS, "\"rowsJson\"", secs).await;
     calm.report("views: warmed public report, 8 tiles", CLIENTS);
+    println!(
+        "ratio (views / static file): {:.2}x (target >= 0.3x), p99 {:.2} ms (target <= 25 ms)",
+        calm.per_second() / ceiling.per_second(),
+        calm.quantile_ms(0.99)
+    );
 
     // The flood: guessers post wrong passwords to the recipients link for the whole phase.
     let flood = Flood::start(&url, std::slice::from_ref(&guarded), false, secs);

@@ -187,3 +187,36 @@ async fn query_shapes_are_bounded_before_validation() {
         assert_eq!(r["errors"][0]["path"], json!(["project"]), "{text}: {r}");
     }
 }
+
+/// A query document is fully validated once and then runs validating only what depends
+/// on the request: each request's variables are still checked, for their type and for
+/// the complexity they give the query.
+#[tokio::test]
+async fn a_query_validated_once_still_checks_each_requests_variables() {
+    let s = TestServer::start().await;
+    let admin = s.admin().await;
+    let folder = s.folder(&admin, None, "Data").await;
+    s.project(&admin, &folder, "Orders").await;
+    let list = "projects(first:$n){edges{node{id name slug role}}}";
+    let q = format!("query($n:Int){{a:{list} b:{list} c:{list} d:{list}}}");
+    for _ in 0..3 {
+        let r = s.gql(&admin.auth, &q, json!({"n": 1})).await;
+        assert_eq!(data(&r)["a"]["edges"].as_array().map(Vec::len), Some(1));
+    }
+    // The same document with a variable of the wrong type: refused, nothing answered.
+    let r = s.gql(&admin.auth, &q, json!({"n": "many"})).await;
+    assert_eq!(code(&r), "INVALID_INPUT", "{r}");
+    assert!(r["data"]["a"].is_null(), "{r}");
+    // With 100 per list, four lists cost more than the complexity limit (2,000).
+    let r = s.gql(&admin.auth, &q, json!({"n": 100})).await;
+    assert_eq!(code(&r), "QUERY_TOO_LARGE", "{r}");
+    // And a wrong type on a document never validated before is refused the same way.
+    let r = s
+        .gql(
+            &admin.auth,
+            "query($n:Int){projects(first:$n){edges{cursor}}}",
+            json!({"n": "many"}),
+        )
+        .await;
+    assert_eq!(code(&r), "INVALID_INPUT", "{r}");
+}

@@ -3,9 +3,10 @@
 //! what every caller may be told (introspection is marked, decided per caller).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
 
 use crate::{Operation, check_shape, check_text_nesting, check_variable_nesting, introspects};
 
@@ -22,6 +23,24 @@ pub struct Checked {
     /// Asks for the schema itself: only callers allowed to introspect may run it here.
     pub introspects: bool,
     pub operations: Vec<Operation>,
+    /// Every operation is a query: running one changes nothing, so a field refused at
+    /// run time rather than before leaves nothing half done.
+    pub queries_only: bool,
+    /// Passed the schema's full validation once (see [`Checked::mark_validated`]).
+    validated: AtomicBool,
+}
+
+impl Checked {
+    /// Records that a request with this document passed the schema's full validation.
+    /// Every rule of it but one depends on the document alone; the exception, variable
+    /// values against argument types, is checked again as each field reads its arguments.
+    pub fn mark_validated(&self) {
+        self.validated.store(true, Ordering::Relaxed);
+    }
+
+    pub fn validated(&self) -> bool {
+        self.validated.load(Ordering::Relaxed)
+    }
 }
 
 /// Checked documents by query text, bounded.
@@ -51,6 +70,11 @@ impl CheckedDocuments {
         let checked = Arc::new(Checked {
             introspects: introspects(&doc),
             operations: crate::operations(&doc),
+            queries_only: doc
+                .operations
+                .iter()
+                .all(|(_, op)| op.node.ty == OperationType::Query),
+            validated: AtomicBool::new(false),
             doc,
         });
         let mut docs = docs();

@@ -90,10 +90,26 @@ pub enum AuthState {
     Rejected(ApiError),
 }
 
+/// Which of the schema's own checks a copy of it makes (see [`PreparedSchema`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hooks {
+    /// The shape checks as each document is parsed, the audit of refused mutations, and
+    /// the full validation.
+    All,
+    /// The full validation only: for documents that passed the shape checks.
+    None,
+    /// Only the validation that depends on the request: for query documents that passed
+    /// the shape checks and the full validation.
+    Validated,
+}
+
 /// `public_url` is the server's base URL as browsers reach it; share-link URLs start with it.
-/// With `hooks`, the schema checks each document's shape as it is parsed and audits
-/// refused mutations; without, it is [`PreparedSchema`]'s fast copy.
-fn build(services: Arc<Services>, limits: &Limits, public_url: &str, hooks: bool) -> VitrineSchema {
+fn build(
+    services: Arc<Services>,
+    limits: &Limits,
+    public_url: &str,
+    hooks: Hooks,
+) -> VitrineSchema {
     let builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
@@ -104,17 +120,20 @@ fn build(services: Arc<Services>, limits: &Limits, public_url: &str, hooks: bool
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(limits.max_depth * 2);
-    if !hooks {
-        // Only [`PreparedSchema`] builds this one, and runs it only on documents that
+    match hooks {
+        // Only [`PreparedSchema`] builds these, and runs them only on documents that
         // passed the hooks' checks.
-        return builder.finish();
+        Hooks::None => builder.finish(),
+        Hooks::Validated => builder
+            .validation_mode(async_graphql::ValidationMode::Fast)
+            .finish(),
+        Hooks::All => builder
+            .extension(vitrine_query_limits::ShapeLimit {
+                max_aliases: limits.max_aliases,
+            })
+            .extension(refusals::AuditRefusals)
+            .finish(),
     }
-    builder
-        .extension(vitrine_query_limits::ShapeLimit {
-            max_aliases: limits.max_aliases,
-        })
-        .extension(refusals::AuditRefusals)
-        .finish()
 }
 
 /// The SDL committed at schema/graphql/vitrine.graphql.

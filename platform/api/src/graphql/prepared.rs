@@ -10,6 +10,13 @@
 //! executes on a copy of the schema built without extensions. That copy is private to
 //! this module: nothing can run a request on it without the checks.
 //!
+//! Validation is the other per-request cost that depends on the document alone: a
+//! query document that has passed the schema's full validation once runs from then on
+//! on a third copy that validates only what depends on the request (complexity and
+//! depth with its variables, upload variables, fragment cycles). A variable of the wrong
+//! type is still refused, by the field that reads it, as `INVALID_INPUT`. Mutations are
+//! always validated in full: a refusal must come before any of their fields has run.
+//!
 //! Whatever the checks would refuse (a query nested too deep to parse safely, variables
 //! nested too deep, a document that does not parse, too many aliases or expanded
 //! selections, introspection the caller may not make) goes to the schema with the
@@ -21,7 +28,9 @@ use std::sync::Arc;
 use async_graphql::Response;
 
 use super::refusals;
-use super::{AuthState, IntrospectionAllowed, Limits, VitrineSchema, build, finish_response};
+use super::{
+    AuthState, Hooks, IntrospectionAllowed, Limits, VitrineSchema, build, finish_response,
+};
 use crate::RequestMeta;
 use crate::services::Services;
 use vitrine_query_limits::CheckedDocuments;
@@ -32,6 +41,9 @@ pub struct PreparedSchema {
     checked: VitrineSchema,
     /// Without them: runs only documents that passed the checks.
     fast: VitrineSchema,
+    /// Without them and validating only what depends on the request: runs only query
+    /// documents that passed the checks and, once, the full validation.
+    validated: VitrineSchema,
     services: Arc<Services>,
     max_aliases: usize,
     docs: CheckedDocuments,
@@ -40,8 +52,9 @@ pub struct PreparedSchema {
 impl PreparedSchema {
     pub fn new(services: Arc<Services>, limits: &Limits, public_url: &str) -> PreparedSchema {
         PreparedSchema {
-            checked: build(services.clone(), limits, public_url, true),
-            fast: build(services.clone(), limits, public_url, false),
+            checked: build(services.clone(), limits, public_url, Hooks::All),
+            fast: build(services.clone(), limits, public_url, Hooks::None),
+            validated: build(services.clone(), limits, public_url, Hooks::Validated),
             services,
             max_aliases: limits.max_aliases,
             docs: CheckedDocuments::default(),
@@ -86,7 +99,13 @@ impl PreparedSchema {
             return finish_response(self.checked.execute(request).await);
         };
         request.set_parsed_query(checked.doc.clone());
+        if checked.queries_only && checked.validated() {
+            return finish_response(self.validated.execute(request).await);
+        }
         let response = self.fast.execute(request).await;
+        if checked.queries_only && response.errors.is_empty() {
+            checked.mark_validated();
+        }
         if !response.errors.is_empty()
             && let Some((fields, auth, meta)) = audit_as
         {
