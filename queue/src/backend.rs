@@ -19,7 +19,8 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct QueueConfig {
     pub backend: Backend,
-    /// Jobs one process works on at once (it holds as many more, fetched ahead).
+    /// Jobs one process works on at once (it holds more, fetched ahead: as many again on
+    /// Redis, up to `sqlite_fetch_batch` more on SQLite).
     pub concurrency: usize,
     /// How often a worker tells the backend it is alive. A worker silent for three
     /// intervals is dead and its jobs go to the others.
