@@ -93,13 +93,11 @@ pub enum AuthState {
 /// Which of the schema's own checks a copy of it makes (see [`PreparedSchema`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Hooks {
-    /// The shape checks as each document is parsed, the audit of refused mutations, and
-    /// the full validation.
+    /// Shape checks as a document is parsed, audit of refused mutations, full validation.
     All,
-    /// The full validation only: for documents that passed the shape checks.
+    /// Full validation only: for documents that passed the shape checks.
     None,
-    /// Only the validation that depends on the request: for query documents that passed
-    /// the shape checks and the full validation.
+    /// Only the validation that depends on the request: for query documents validated once.
     Validated,
 }
 

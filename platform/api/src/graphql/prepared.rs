@@ -10,12 +10,10 @@
 //! executes on a copy of the schema built without extensions. That copy is private to
 //! this module: nothing can run a request on it without the checks.
 //!
-//! Validation is the other per-request cost that depends on the document alone: a
-//! query document that has passed the schema's full validation once runs from then on
-//! on a third copy that validates only what depends on the request (complexity and
-//! depth with its variables, upload variables, fragment cycles). A variable of the wrong
-//! type is still refused, by the field that reads it, as `INVALID_INPUT`. Mutations are
-//! always validated in full: a refusal must come before any of their fields has run.
+//! Likewise validation: a query document validated in full once runs from then on on a
+//! copy that validates only what depends on the request (complexity and depth with its
+//! variables); a variable of the wrong type is refused by the field reading it. Mutations
+//! are always validated in full, so a refusal comes before any of their fields ran.
 //!
 //! Whatever the checks would refuse (a query nested too deep to parse safely, variables
 //! nested too deep, a document that does not parse, too many aliases or expanded
@@ -41,8 +39,7 @@ pub struct PreparedSchema {
     checked: VitrineSchema,
     /// Without them: runs only documents that passed the checks.
     fast: VitrineSchema,
-    /// Without them and validating only what depends on the request: runs only query
-    /// documents that passed the checks and, once, the full validation.
+    /// Validating only what depends on the request: for query documents validated once.
     validated: VitrineSchema,
     services: Arc<Services>,
     max_aliases: usize,
