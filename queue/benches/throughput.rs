@@ -52,15 +52,8 @@ async fn measure(name: &str, backend: Backend, jobs: u64) -> (Duration, Duration
         .await
         .expect("workers");
     let worked = t.elapsed();
-    println!(
-        "{name:7} {jobs} jobs  push {:>7.1} ms ({:>6.0}/s)  work {:>7.1} ms ({:>6.0}/s, {:.2} ms/job)  concurrency {}",
-        pushed.as_secs_f64() * 1e3,
-        jobs as f64 / pushed.as_secs_f64(),
-        worked.as_secs_f64() * 1e3,
-        jobs as f64 / worked.as_secs_f64(),
-        worked.as_secs_f64() * 1e3 / jobs as f64,
-        queue.config().concurrency,
-    );
+    let concurrency = format!("concurrency {}", queue.config().concurrency);
+    print_times(name, jobs, pushed, worked, &concurrency);
     (pushed, worked)
 }
 
@@ -101,16 +94,19 @@ async fn raw_apalis(path: &std::path::Path, jobs: u64) -> (Duration, Duration) {
         .await
         .unwrap();
     let worked = t.elapsed();
+    print_times("apalis", jobs, pushed, worked, "(the peer)");
+    (pushed, worked)
+}
+
+fn print_times(name: &str, jobs: u64, pushed: Duration, worked: Duration, note: &str) {
     println!(
-        "{:7} {jobs} jobs  push {:>7.1} ms ({:>6.0}/s)  work {:>7.1} ms ({:>6.0}/s, {:.2} ms/job)  (the peer)",
-        "apalis",
+        "{name:7} {jobs} jobs  push {:>7.1} ms ({:>6.0}/s)  work {:>7.1} ms ({:>6.0}/s, {:.2} ms/job)  {note}",
         pushed.as_secs_f64() * 1e3,
         jobs as f64 / pushed.as_secs_f64(),
         worked.as_secs_f64() * 1e3,
         jobs as f64 / worked.as_secs_f64(),
         worked.as_secs_f64() * 1e3 / jobs as f64,
     );
-    (pushed, worked)
 }
 
 #[tokio::main]
