@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use super::World;
 use super::connections::{
-    PASSWORD, ROLE, SAVE, block_error, connection_input, create, orders, orders_db, run, table,
-    workflow,
+    PASSWORD, ROLE, block_error, connection_input, create, orders, orders_db, run, run_succeeds,
+    save_workflow, table, workflow,
 };
 use crate::support::*;
 
@@ -53,16 +53,8 @@ async fn an_app_wide_parameter_chooses_the_connection_and_its_roles_are_the_ones
         )
         .await,
     );
-    data(
-        &s.gql(
-            &admin.auth,
-            SAVE,
-            json!({"p": project, "w": workflow(table()), "db": "sales_db"}),
-        )
-        .await,
-    );
-    let r = run(&s, &editor, &project).await;
-    assert_eq!(data(&r)["runWorkflow"]["status"], "succeeded", "{r}");
+    data(&save_workflow(&s, &admin, &project, &workflow(table()), "sales_db").await);
+    run_succeeds(&s, &editor, &project).await;
     assert_eq!(orders(&s, &admin, &project).await["rows"], 6);
 
     // Only admins set app-wide parameters.
@@ -71,8 +63,7 @@ async fn an_app_wide_parameter_chooses_the_connection_and_its_roles_are_the_ones
 
     // The app-wide `db` wins over the project's: the run reads the archive.
     data(&set_instance(&s, &admin, json!([{"name": "db", "value": "archive_db"}])).await);
-    let r = run(&s, &editor, &project).await;
-    assert_eq!(data(&r)["runWorkflow"]["status"], "succeeded", "{r}");
+    run_succeeds(&s, &editor, &project).await;
     let d = orders(&s, &admin, &project).await;
     assert_eq!(
         (d["rows"].clone(), d["connections"].clone()),
@@ -92,13 +83,7 @@ async fn an_app_wide_parameter_chooses_the_connection_and_its_roles_are_the_ones
     let r = run(&s, &editor, &project).await;
     assert_eq!(code(&r), "FORBIDDEN", "{r}");
     assert!(message(&r).contains("archive_db"), "{r}");
-    let r = s
-        .gql(
-            &editor.auth,
-            SAVE,
-            json!({"p": project, "w": workflow(table()), "db": "sales_db"}),
-        )
-        .await;
+    let r = save_workflow(&s, &editor, &project, &workflow(table()), "sales_db").await;
     assert_eq!(code(&r), "FORBIDDEN", "{r}");
     assert_eq!(orders(&s, &admin, &project).await["rows"], 4);
 
@@ -111,8 +96,7 @@ async fn an_app_wide_parameter_chooses_the_connection_and_its_roles_are_the_ones
 
     // Without the app-wide value the project's own choice applies again.
     data(&set_instance(&s, &admin, json!([])).await);
-    let r = run(&s, &editor, &project).await;
-    assert_eq!(data(&r)["runWorkflow"]["status"], "succeeded", "{r}");
+    let r = run_succeeds(&s, &editor, &project).await;
     assert_eq!(block_error(&r), "");
     let d = orders(&s, &admin, &project).await;
     assert_eq!(

@@ -94,6 +94,25 @@ pub(super) async fn run(s: &TestServer, who: &Actor, project: &str) -> Value {
     s.gql(&who.auth, RUN, json!({"p": project})).await
 }
 
+/// Runs the project's workflow, which must succeed; the whole answer.
+pub(super) async fn run_succeeds(s: &TestServer, who: &Actor, project: &str) -> Value {
+    let r = run(s, who, project).await;
+    assert_eq!(data(&r)["runWorkflow"]["status"], "succeeded", "{r}");
+    r
+}
+
+/// Saves `wf` with the connection parameter `db`; the whole answer.
+pub(super) async fn save_workflow(
+    s: &TestServer,
+    who: &Actor,
+    project: &str,
+    wf: &Value,
+    db: &str,
+) -> Value {
+    s.gql(&who.auth, SAVE, json!({"p": project, "w": wf, "db": db}))
+        .await
+}
+
 pub(super) fn block_error(run: &Value) -> String {
     data(run)["runWorkflow"]["blocks"][0]["error"]["code"]
         .as_str()
@@ -184,10 +203,8 @@ async fn connection_roles_decide_who_writes_runs_and_sees_and_the_password_never
         async move { data(&s.gql(&admin.auth, ROLE, vars).await).clone() }
     };
     let save = |read: Value| {
-        let vars = json!({"p": project, "w": workflow(read), "db": "sales_db"});
-        let s = &s;
-        let editor = &editor;
-        async move { s.gql(&editor.auth, SAVE, vars).await }
+        let (s, editor, project) = (&s, &editor, &project);
+        async move { save_workflow(s, editor, project, &workflow(read), "sales_db").await }
     };
     role(&editor, Some("VIEWER")).await;
     let r = save(table()).await;
@@ -199,18 +216,11 @@ async fn connection_roles_decide_who_writes_runs_and_sees_and_the_password_never
     let r = save(free_sql.clone()).await;
     assert_eq!(code(&r), "FORBIDDEN", "{r}");
     assert!(message(&r).contains("free SQL"), "{r}");
-    let r = s
-        .gql(
-            &editor.auth,
-            SAVE,
-            json!({"p": project, "w": workflow(table()), "db": "no_such_db"}),
-        )
-        .await;
+    let r = save_workflow(&s, &editor, &project, &workflow(table()), "no_such_db").await;
     assert_eq!(code(&r), "INVALID_WORKFLOW", "{r}");
     role(&editor, Some("QUERIER")).await;
     data(&save(free_sql).await);
-    let r = run(&s, &editor, &project).await;
-    assert_eq!(data(&r)["runWorkflow"]["status"], "succeeded", "{r}");
+    run_succeeds(&s, &editor, &project).await;
     let d = orders(&s, &admin, &project).await;
     assert_eq!(d["rows"], 6);
     assert_eq!(d["connections"], json!(["sales_db"]));
@@ -308,8 +318,7 @@ async fn connection_roles_decide_who_writes_runs_and_sees_and_the_password_never
         .gql(&admin.auth, UPDATE, json!({"id": id, "i": input}))
         .await;
     assert_eq!(data(&r)["updateDataConnection"]["hasPassword"], true);
-    let r = run(&s, &editor, &project).await;
-    assert_eq!(data(&r)["runWorkflow"]["status"], "succeeded", "{r}");
+    run_succeeds(&s, &editor, &project).await;
 
     // The password is nowhere a client, an auditor or a bundle sees.
     let listed = s
@@ -415,18 +424,8 @@ async fn a_working_copy_on_a_second_instance_reads_its_own_database_and_push_kee
     let folder = a.folder(&a_admin, None, "Sales").await;
     let (project, _) = a.project(&a_admin, &folder, "Orders").await;
     let wf = workflow(table());
-    data(
-        &a.gql(
-            &a_admin.auth,
-            SAVE,
-            json!({"p": project, "w": wf, "db": "prod_db"}),
-        )
-        .await,
-    );
-    assert_eq!(
-        data(&run(&a, &a_admin, &project).await)["runWorkflow"]["status"],
-        "succeeded"
-    );
+    data(&save_workflow(&a, &a_admin, &project, &wf, "prod_db").await);
+    run_succeeds(&a, &a_admin, &project).await;
     assert_eq!(orders(&a, &a_admin, &project).await["rows"], 8);
 
     // Test instance: its own connection to the test database, a working copy.
@@ -458,18 +457,8 @@ async fn a_working_copy_on_a_second_instance_reads_its_own_database_and_push_kee
     .await;
     // The copy chooses the test database, and changes the workflow.
     let changed = workflow(json!({"query": "SELECT * FROM orders WHERE sales > 2"}));
-    data(
-        &b.gql(
-            &b_admin.auth,
-            SAVE,
-            json!({"p": copy, "w": changed, "db": "test_db"}),
-        )
-        .await,
-    );
-    assert_eq!(
-        data(&run(&b, &b_admin, &copy).await)["runWorkflow"]["status"],
-        "succeeded"
-    );
+    data(&save_workflow(&b, &b_admin, &copy, &changed, "test_db").await);
+    run_succeeds(&b, &b_admin, &copy).await;
     let d = orders(&b, &b_admin, &copy).await;
     assert_eq!(
         (d["rows"].clone(), d["connections"].clone()),
@@ -490,28 +479,15 @@ async fn a_working_copy_on_a_second_instance_reads_its_own_database_and_push_kee
         (json!(8), json!(["prod_db"]))
     );
     // Its next run reads production with the pushed query (sales > 2 leaves 7 of 8).
-    assert_eq!(
-        data(&run(&a, &a_admin, &project).await)["runWorkflow"]["status"],
-        "succeeded"
-    );
+    run_succeeds(&a, &a_admin, &project).await;
     assert_eq!(orders(&a, &a_admin, &project).await["rows"], 7);
 
     // Pull: the copy takes production's latest and keeps the test database.
-    data(
-        &a.gql(
-            &a_admin.auth,
-            SAVE,
-            json!({"p": project, "w": wf, "db": "prod_db"}),
-        )
-        .await,
-    );
+    data(&save_workflow(&a, &a_admin, &project, &wf, "prod_db").await);
     let r = b.gql(&b_admin.auth, PULL, json!({"p": copy})).await;
     data(&r);
     let params = b.gql(&b_admin.auth, WORKFLOW, json!({"p": copy})).await;
     assert_eq!(parameter(&params, "db"), "test_db");
-    assert_eq!(
-        data(&run(&b, &b_admin, &copy).await)["runWorkflow"]["status"],
-        "succeeded"
-    );
+    run_succeeds(&b, &b_admin, &copy).await;
     assert_eq!(orders(&b, &b_admin, &copy).await["rows"], 3);
 }
