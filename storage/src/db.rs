@@ -76,7 +76,7 @@ impl Store {
 
     /// [`Store::run`], clearing what `writes` says of the read cache around it (nothing
     /// when `None`: the statement changes nothing a cached read may have returned).
-    async fn run_with(
+    pub(crate) async fn run_with(
         &self,
         sql: &str,
         vars: Value,
@@ -210,6 +210,23 @@ impl Store {
         self.run_with(sql, vars, Some(Writes::Tables(tables)))
             .await
             .map(drop)
+    }
+
+    /// [`rows`](Self::rows) of a statement that writes only to `tables` (the caller
+    /// vouches for it), clearing from the read cache only the reads of those tables.
+    pub(crate) async fn rows_touching<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        vars: Value,
+        tables: &'static [&'static str],
+    ) -> StorageResult<Vec<T>> {
+        let mut response = self
+            .run_with(sql, vars, Some(Writes::Tables(tables)))
+            .await?;
+        let raw: Vec<Value> = response.take(0)?;
+        raw.into_iter()
+            .map(|v| serde_json::from_value(v).map_err(StorageError::from))
+            .collect()
     }
 
     /// Runs a statement and returns how many rows it produced (e.g. changed rows).

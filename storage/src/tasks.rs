@@ -7,6 +7,7 @@ use serde_json::json;
 use vitrine_core::TaskRunStatus;
 use vitrine_core::task::TaskSpec;
 
+use crate::cache::Writes;
 use crate::{PageRequest, StorageError, StorageResult, Store};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,6 +111,36 @@ impl RunCounts {
     pub fn open(&self) -> i64 {
         self.queued + self.running
     }
+}
+
+/// The one table a project job's bookkeeping writes: its writes clear only the cached
+/// reads that name it (none today), not every cached read a shared view repeats.
+const RUN_PROJECTS: &[&str] = &["task_run_project"];
+
+/// A run's project records counted by status (`$r`: the run).
+const RUN_COUNTS: &str =
+    "SELECT status, count() AS n FROM task_run_project WHERE run_uid = $r GROUP BY status";
+
+#[derive(Deserialize)]
+struct CountRow {
+    status: TaskRunStatus,
+    n: i64,
+}
+
+fn counts_of(rows: Vec<CountRow>) -> RunCounts {
+    let mut c = RunCounts::default();
+    for r in rows {
+        match r.status {
+            TaskRunStatus::Queued => c.queued = r.n,
+            TaskRunStatus::Running => c.running = r.n,
+            TaskRunStatus::Succeeded => c.succeeded = r.n,
+            TaskRunStatus::Failed => c.failed = r.n,
+            TaskRunStatus::Skipped => c.skipped = r.n,
+            TaskRunStatus::Cancelled => c.cancelled = r.n,
+            _ => {}
+        }
+    }
+    c
 }
 
 impl Store {
@@ -333,25 +364,38 @@ impl Store {
         uid: &vitrine_core::TaskRunProjectId,
         at_ms: i64,
     ) -> StorageResult<Option<TaskRunProjectRecord>> {
-        self.first(
-            "UPDATE task_run_project SET status = 'running', attempts += 1, started_ms = started_ms ?? $at WHERE uid = $u AND status IN ['queued', 'running'] RETURN AFTER",
-            json!({ "u": uid, "at": at_ms }),
-        )
-        .await
+        Ok(self
+            .rows_touching(
+                "UPDATE task_run_project SET status = 'running', attempts += 1, started_ms = started_ms ?? $at WHERE uid = $u AND status IN ['queued', 'running'] RETURN AFTER",
+                json!({ "u": uid, "at": at_ms }),
+                RUN_PROJECTS,
+            )
+            .await?
+            .into_iter()
+            .next())
     }
 
-    /// Records one finished action of an attempt.
+    /// Records one finished action of an attempt; returns the record's status after it
+    /// (none when the record is gone), which tells whether the next action may start: a
+    /// cancel in between has set it. One round trip for both.
     pub async fn run_project_progress(
         &self,
         uid: &vitrine_core::TaskRunProjectId,
         actions_done: u32,
         line: &RunLogLine,
-    ) -> StorageResult<()> {
-        self.exec(
-            "UPDATE task_run_project SET actions_done = $d, log += $l WHERE uid = $u",
-            json!({ "u": uid, "d": actions_done, "l": line }),
-        )
-        .await
+    ) -> StorageResult<Option<TaskRunStatus>> {
+        #[derive(Deserialize)]
+        struct Row {
+            status: TaskRunStatus,
+        }
+        let rows: Vec<Row> = self
+            .rows_touching(
+                "UPDATE task_run_project SET actions_done = $d, log += $l WHERE uid = $u RETURN status",
+                json!({ "u": uid, "d": actions_done, "l": line }),
+                RUN_PROJECTS,
+            )
+            .await?;
+        Ok(rows.into_iter().next().map(|r| r.status))
     }
 
     pub async fn log_run_project(
@@ -359,30 +403,42 @@ impl Store {
         uid: &vitrine_core::TaskRunProjectId,
         line: &RunLogLine,
     ) -> StorageResult<()> {
-        self.exec(
+        self.exec_touching(
             "UPDATE task_run_project SET log += $l WHERE uid = $u",
             json!({ "u": uid, "l": line }),
+            RUN_PROJECTS,
         )
         .await
     }
 
     /// Ends an attempt. A final `status` ends the project; `queued` puts it back for a
-    /// retry. Only a running record changes (a cancelled one stays cancelled).
+    /// retry. Only a running record changes (a cancelled one stays cancelled). Returns
+    /// whether it changed, and the run's counts just after, read in the same round trip
+    /// (whoever sees no project open closes the run).
     pub async fn end_attempt(
         &self,
+        run_uid: &vitrine_core::TaskRunId,
         uid: &vitrine_core::TaskRunProjectId,
         status: TaskRunStatus,
         error: Option<&str>,
         spent_ms: i64,
         at_ms: i64,
-    ) -> StorageResult<bool> {
-        Ok(self
-            .count(
-                "UPDATE task_run_project SET status = $s, error = $e, duration_ms += $d, finished_ms = IF $s = 'queued' THEN NONE ELSE $at END WHERE uid = $u AND status = 'running' RETURN AFTER",
-                json!({ "u": uid, "s": status, "e": error, "d": spent_ms, "at": at_ms }),
-            )
-            .await?
-            > 0)
+    ) -> StorageResult<(bool, RunCounts)> {
+        let sql = format!(
+            "UPDATE task_run_project SET status = $s, error = $e, duration_ms += $d, finished_ms = IF $s = 'queued' THEN NONE ELSE $at END WHERE uid = $u AND status = 'running' RETURN uid; {RUN_COUNTS}"
+        );
+        let vars =
+            json!({ "u": uid, "r": run_uid, "s": status, "e": error, "d": spent_ms, "at": at_ms });
+        let mut response = self
+            .run_with(&sql, vars, Some(Writes::Tables(RUN_PROJECTS)))
+            .await?;
+        let changed: Vec<serde_json::Value> = response.take(0)?;
+        let counts: Vec<serde_json::Value> = response.take(1)?;
+        let counts = counts
+            .into_iter()
+            .map(serde_json::from_value)
+            .collect::<Result<Vec<CountRow>, _>>()?;
+        Ok((!changed.is_empty(), counts_of(counts)))
     }
 
     /// Ends a record that never started (skipped, or cancelled while queued).
@@ -430,30 +486,9 @@ impl Store {
     }
 
     pub async fn run_counts(&self, run_uid: &vitrine_core::TaskRunId) -> StorageResult<RunCounts> {
-        #[derive(Deserialize)]
-        struct Row {
-            status: TaskRunStatus,
-            n: i64,
-        }
-        let rows: Vec<Row> = self
-            .rows(
-                "SELECT status, count() AS n FROM task_run_project WHERE run_uid = $r GROUP BY status",
-                json!({ "r": run_uid }),
-            )
-            .await?;
-        let mut c = RunCounts::default();
-        for r in rows {
-            match r.status {
-                TaskRunStatus::Queued => c.queued = r.n,
-                TaskRunStatus::Running => c.running = r.n,
-                TaskRunStatus::Succeeded => c.succeeded = r.n,
-                TaskRunStatus::Failed => c.failed = r.n,
-                TaskRunStatus::Skipped => c.skipped = r.n,
-                TaskRunStatus::Cancelled => c.cancelled = r.n,
-                _ => {}
-            }
-        }
-        Ok(c)
+        Ok(counts_of(
+            self.rows(RUN_COUNTS, json!({ "r": run_uid })).await?,
+        ))
     }
 
     /// Runs not ended, oldest first: what a restarted scheduler checks for completion.

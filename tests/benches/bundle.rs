@@ -1,7 +1,10 @@
 //! Project bundles at size: a project with a ~100 MB dataset and 1,000 revisions is
-//! exported (GraphQL + download) and imported (GraphQL upload) through the real binary,
-//! and compared with copying the raw files (the dataset's artifact, and the whole data
-//! directory). `cargo bench -p vitrine --bench bundle`; `VITRINE_BENCH_ROWS` and
+//! exported (GraphQL + download) and imported (GraphQL upload) through the real binary.
+//! The peer (issue 26), in the same run: the bundle's own entries (manifest, content,
+//! history, dataset) unpacked to files, then `tar | zstd -3` and `unzstd | tar -x` of
+//! them; the ratios compare time and size. Copying the raw files (the dataset's artifact,
+//! the whole data directory) is printed too, as a floor.
+//! `cargo bench --workspace --bench bundle`; `VITRINE_BENCH_ROWS` and
 //! `VITRINE_BENCH_REVISIONS` change the size.
 
 mod common;
@@ -41,6 +44,43 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(e.path(), target).unwrap();
         }
     }
+}
+
+/// Runs a shell pipeline over `dir` and returns how long it took.
+fn timed_shell(dir: &std::path::Path, script: &str) -> std::time::Duration {
+    let t = Instant::now();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{script}");
+    t.elapsed()
+}
+
+/// The peer: the bundle's entries as plain files, packed by `tar | zstd -3` and unpacked
+/// by `unzstd | tar -x`. Returns (pack time, unpack time, packed bytes).
+fn tar_zstd_peer(bundle: &[u8]) -> (std::time::Duration, std::time::Duration, u64) {
+    let work = tempfile::tempdir().unwrap();
+    let files = work.path().join("files");
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bundle)).unwrap();
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).unwrap();
+        let path = files.join(entry.enclosed_name().unwrap());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::io::copy(&mut entry, &mut std::fs::File::create(path).unwrap()).unwrap();
+    }
+    let pack = timed_shell(
+        work.path(),
+        "tar -cf - files | zstd -3 -q -T1 -o files.tar.zst",
+    );
+    let packed = std::fs::metadata(work.path().join("files.tar.zst"))
+        .unwrap()
+        .len();
+    std::fs::create_dir(work.path().join("out")).unwrap();
+    let unpack = timed_shell(work.path(), "unzstd -q -c files.tar.zst | tar -xf - -C out");
+    (pack, unpack, packed)
 }
 
 fn mb(bytes: u64) -> f64 {
@@ -163,9 +203,15 @@ async fn main() {
         .await["exportProjectBundle"]
         .clone();
     let packed = t.elapsed();
+    // The URL is absolute (the server's public URL); older servers answered a path.
+    let url = file["url"].as_str().unwrap();
+    let url = match url.starts_with("http") {
+        true => url.to_owned(),
+        false => format!("{}{url}", server.url),
+    };
     let bundle = admin
         .http
-        .get(format!("{}{}", server.url, file["url"].as_str().unwrap()))
+        .get(url)
         .send()
         .await
         .unwrap()
@@ -211,7 +257,9 @@ async fn main() {
         revisions as i64
     );
 
-    // The baseline: copying the raw files.
+    let (tar_pack, tar_unpack, tar_bytes) = tar_zstd_peer(&bundle);
+
+    // The floor: copying the raw files.
     let hash = dataset["contentHash"].as_str().unwrap();
     let data_dir = server.data_dir();
     let artifact = data_dir
@@ -241,6 +289,19 @@ async fn main() {
     println!(
         "import: {:.2} s (upload, checks, data and {revisions} revisions written)",
         imported.as_secs_f64()
+    );
+    println!(
+        "peer: tar | zstd -3 of the same entries {:.2} s, {:.1} MB; unzstd | tar -x {:.2} s",
+        tar_pack.as_secs_f64(),
+        mb(tar_bytes),
+        tar_unpack.as_secs_f64()
+    );
+    println!(
+        "ratio: export / tar+zstd {:.2}x (packing alone {:.2}x), import / untar {:.2}x, size / tar.zst {:.2}x (targets <= 1.0x, no bigger)",
+        exported.as_secs_f64() / tar_pack.as_secs_f64(),
+        packed.as_secs_f64() / tar_pack.as_secs_f64(),
+        imported.as_secs_f64() / tar_unpack.as_secs_f64(),
+        bundle.len() as f64 / tar_bytes as f64
     );
     println!(
         "raw copy of the dataset's artifact: {:.2} s, {:.1} MB",

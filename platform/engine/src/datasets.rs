@@ -36,7 +36,7 @@ impl Table {
 /// Stored artifacts and the cache of decoded ones.
 pub struct Datasets {
     store: Store,
-    cache: Mutex<Lru<Table>>,
+    cache: Mutex<Lru<String, Table>>,
     /// Artifacts written by runs still in flight, which GC must not touch even though no
     /// record points at them yet.
     pins: Mutex<Pins>,
@@ -131,6 +131,11 @@ impl Datasets {
             .artifacts()
             .exists(Artifact::Dataset(hash))
             .await?)
+    }
+
+    /// The decoded-table cache's lookups so far.
+    pub(crate) fn cache_stats(&self) -> crate::CacheStats {
+        self.cache.lock().stats()
     }
 
     /// The decoded table behind `hash`, from the cache or the artifact store.

@@ -8,6 +8,7 @@
 
 pub mod blocks;
 mod cache;
+pub use cache::CacheStats;
 pub mod connections;
 mod datasets;
 mod error;
@@ -79,7 +80,7 @@ impl Default for EngineLimits {
 pub struct Engine {
     store: Store,
     pub datasets: Arc<Datasets>,
-    results: Mutex<cache::Lru<QueryResult>>,
+    results: Mutex<cache::Lru<[u8; 32], QueryResult>>,
     active: Mutex<HashMap<vitrine_core::ProjectId, run::ActiveRun>>,
     /// Every run's end, for whoever reacts to refreshes (event-triggered tasks).
     finished: tokio::sync::broadcast::Sender<run::FinishedRun>,

@@ -270,9 +270,11 @@ async fn tile_queries_respect_scope_and_cache() {
         r.json_rows().unwrap(),
         vec![vec![json!("West"), json!(10.0)]]
     );
-    let (_, hits_before, _) = f.engine.result_cache_stats();
+    let [before, _] = f.engine.cache_stats();
     f.engine.query(&ds, &q(&west)).await.unwrap();
-    assert_eq!(f.engine.result_cache_stats().1, hits_before + 1);
+    let [after, _] = f.engine.cache_stats();
+    assert_eq!(after.name, "tile_results");
+    assert_eq!((after.hits, after.misses), (before.hits + 1, before.misses));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,10 +5,11 @@
 //! happen, through the `metrics` facade; this module installs the one recorder that
 //! collects them all and renders it.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use poem::http::StatusCode;
 use poem::web::Data;
@@ -48,7 +49,7 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 }
 
 /// The text format, with the queue's depth read now (it lives in the backend, shared by
-/// every process).
+/// every process), and the engine caches' lookups.
 async fn render(state: &AppState) -> Response {
     match state.services.queue_depth().await {
         Ok(d) => {
@@ -56,6 +57,13 @@ async fn render(state: &AppState) -> Response {
             metrics::gauge!("vitrine_queue_jobs", "state" => "running").set(d.running as f64);
         }
         Err(e) => tracing::warn!(code = %e.code, error = e.message, "queue depth unknown"),
+    }
+    // Counted by the caches themselves (a lookup costs no recorder lookup), read now.
+    for c in state.services.cache_stats() {
+        for (result, n) in [("hit", c.hits), ("miss", c.misses)] {
+            metrics::counter!("vitrine_cache_lookups_total", "cache" => c.name, "result" => result)
+                .absolute(n);
+        }
     }
     match handle() {
         Some(h) => Response::builder()
@@ -101,11 +109,38 @@ pub async fn observe<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Resp
         s @ 100..=599 => ["1xx", "2xx", "3xx", "4xx", "5xx"][(s / 100 - 1) as usize],
         _ => "other",
     };
-    metrics::counter!("vitrine_http_requests_total", "route" => route, "status" => status)
-        .increment(1);
-    metrics::histogram!("vitrine_http_request_duration_seconds", "route" => route)
-        .record(started.elapsed());
+    let (count, took) = http_series(route, status);
+    count.increment(1);
+    took.record(started.elapsed());
     Ok(resp)
+}
+
+/// A label set's handles, made once: `counter!` with labels builds its key and looks it
+/// up in the recorder's registry on every call, which every request paid for four
+/// series. A handle belongs to the recorder installed when it was made; [`run`] installs
+/// it before the first request, and only requests reach these.
+///
+/// [`run`]: crate::run
+fn http_series(route: &'static str, status: &'static str) -> (Counter, Histogram) {
+    type Series = HashMap<(&'static str, &'static str), (Counter, Histogram)>;
+    static SERIES: RwLock<Option<Series>> = RwLock::new(None);
+    let known = SERIES.read().unwrap_or_else(|e| e.into_inner());
+    if let Some(s) = known.as_ref().and_then(|m| m.get(&(route, status))) {
+        return s.clone();
+    }
+    drop(known);
+    // Routes and status classes are fixed sets: the map stays small.
+    let mut series = SERIES.write().unwrap_or_else(|e| e.into_inner());
+    series
+        .get_or_insert_with(HashMap::new)
+        .entry((route, status))
+        .or_insert_with(|| {
+            (
+                metrics::counter!("vitrine_http_requests_total", "route" => route, "status" => status),
+                metrics::histogram!("vitrine_http_request_duration_seconds", "route" => route),
+            )
+        })
+        .clone()
 }
 
 /// The name a request runs under: its `operationName`, else the name of the document's
@@ -133,35 +168,65 @@ pub fn operation_name<'a>(operation_name: Option<&'a str>, query: &'a str) -> Op
 
 /// One GraphQL operation: counted and timed by its name (bounded) and outcome.
 pub fn graphql_operation(name: Option<&str>, failed: bool, took: Duration) {
-    let name = operation_label(name);
-    let outcome = if failed { "error" } else { "ok" };
-    metrics::counter!("vitrine_graphql_operations_total", "operation" => name.clone(), "outcome" => outcome)
-        .increment(1);
-    metrics::histogram!("vitrine_graphql_operation_duration_seconds", "operation" => name)
-        .record(took);
+    let series = operation_series(name);
+    if failed { &series.error } else { &series.ok }.increment(1);
+    series.took.record(took);
 }
 
-fn operation_label(name: Option<&str>) -> String {
-    // Read-locked on every operation, write-locked only for a name not seen yet.
-    static SEEN: RwLock<Option<HashSet<String>>> = RwLock::new(None);
-    let Some(name) = name.filter(|n| {
-        !n.is_empty() && n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    }) else {
-        return "anonymous".into();
-    };
+/// The series of one operation label, made when the label is first seen (see
+/// [`http_series`] for why handles are kept).
+struct OperationSeries {
+    ok: Counter,
+    error: Counter,
+    took: Histogram,
+}
+
+impl OperationSeries {
+    fn new(label: &str) -> OperationSeries {
+        let counter = |outcome: &'static str| metrics::counter!("vitrine_graphql_operations_total", "operation" => label.to_owned(), "outcome" => outcome);
+        OperationSeries {
+            ok: counter("ok"),
+            error: counter("error"),
+            took: metrics::histogram!("vitrine_graphql_operation_duration_seconds", "operation" => label.to_owned()),
+        }
+    }
+}
+
+/// Labels that never count against [`MAX_OPERATION_NAMES`].
+const ANONYMOUS: &str = "anonymous";
+const OTHER: &str = "other";
+
+fn operation_series(name: Option<&str>) -> Arc<OperationSeries> {
+    // Read-locked on every operation, write-locked only for a label not seen yet.
+    static SEEN: RwLock<Option<HashMap<String, Arc<OperationSeries>>>> = RwLock::new(None);
+    let name = name
+        .filter(|n| {
+            !n.is_empty()
+                && n.len() <= 64
+                && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+        .unwrap_or(ANONYMOUS);
     let known = SEEN.read().unwrap_or_else(|e| e.into_inner());
-    if known.as_ref().is_some_and(|s| s.contains(name)) {
-        return name.to_owned();
+    if let Some(s) = known.as_ref().and_then(|m| m.get(name)) {
+        return s.clone();
     }
     drop(known);
     let mut seen = SEEN.write().unwrap_or_else(|e| e.into_inner());
-    let seen = seen.get_or_insert_with(HashSet::new);
-    if seen.contains(name) || seen.len() < MAX_OPERATION_NAMES {
-        seen.insert(name.to_owned());
-        name.to_owned()
-    } else {
-        "other".into()
+    let seen = seen.get_or_insert_with(HashMap::new);
+    if let Some(s) = seen.get(name) {
+        return s.clone();
     }
+    let names = seen.len()
+        - usize::from(seen.contains_key(ANONYMOUS))
+        - usize::from(seen.contains_key(OTHER));
+    let label = if name == ANONYMOUS || names < MAX_OPERATION_NAMES {
+        name
+    } else {
+        OTHER
+    };
+    seen.entry(label.to_owned())
+        .or_insert_with(|| Arc::new(OperationSeries::new(label)))
+        .clone()
 }
 
 /// The route pattern a path was served by (`/s/v/:link/graphql`); `other` for paths no
@@ -244,13 +309,22 @@ mod tests {
 
     #[test]
     fn operation_names_are_bounded() {
-        assert_eq!(operation_label(None), "anonymous");
-        assert_eq!(operation_label(Some("a b")), "anonymous");
-        assert_eq!(operation_label(Some("SharedTiles")), "SharedTiles");
-        for i in 0..MAX_OPERATION_NAMES {
-            operation_label(Some(&format!("Op{i}")));
+        // Series are told apart by identity: the same label gives the same handles.
+        let same = |a: Option<&str>, b: Option<&str>| {
+            Arc::ptr_eq(&operation_series(a), &operation_series(b))
+        };
+        assert!(same(None, Some("anonymous")));
+        assert!(same(Some("a b"), None));
+        let tiles = operation_series(Some("SharedTiles"));
+        assert!(!same(Some("SharedTiles"), None));
+        for i in 0..MAX_OPERATION_NAMES - 1 {
+            assert!(!same(Some(&format!("Op{i}")), Some("other")), "Op{i}");
         }
-        assert_eq!(operation_label(Some("OneTooMany")), "other");
-        assert_eq!(operation_label(Some("SharedTiles")), "SharedTiles", "kept");
+        assert!(same(Some("OneTooMany"), Some("other")));
+        assert!(same(Some("AnotherOne"), Some("other")));
+        assert!(
+            Arc::ptr_eq(&tiles, &operation_series(Some("SharedTiles"))),
+            "kept"
+        );
     }
 }

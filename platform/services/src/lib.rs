@@ -277,6 +277,11 @@ impl Services {
         (self.tasks.queue().depth().await).map_err(|e| ApiError::new(e.code(), e.to_string()))
     }
 
+    /// The engine's caches and their lookups so far (`/metrics`).
+    pub fn cache_stats(&self) -> [vitrine_engine::CacheStats; 2] {
+        self.engine.cache_stats()
+    }
+
     /// Only [`App::open`] builds the services, so every process wires them the same way.
     pub(crate) async fn new(
         store: Store,

@@ -318,7 +318,7 @@ pub struct TileResult(pub std::sync::Arc<QueryResult>);
 #[Object]
 impl TileResult {
     async fn columns(&self) -> Vec<DatasetColumn> {
-        self.0.columns().into_iter().map(Into::into).collect()
+        self.0.columns().iter().cloned().map(Into::into).collect()
     }
     /// Rows as arrays in column order.
     async fn rows(&self) -> async_graphql::Result<Json<Value>> {

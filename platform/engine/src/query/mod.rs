@@ -17,6 +17,7 @@ use vitrine_storage::DatasetRecord;
 
 use crate::blocks::exec::{has_column, measure_expr};
 use crate::blocks::{AggMeasure, encode_file};
+use crate::cache::CacheStats;
 use crate::datasets::Table;
 use crate::types::{ColumnInfo, describe};
 use crate::{Engine, EngineError, EngineResult};
@@ -46,11 +47,13 @@ pub struct QueryResult {
     /// The rows as JSON text, made on first use: a cached result serves many views,
     /// and encoding it once instead of per view is most of a warmed view's cost.
     json_text: std::sync::OnceLock<Arc<str>>,
+    /// The columns, described on first use, for the same reason.
+    columns: std::sync::OnceLock<Vec<ColumnInfo>>,
 }
 
 impl QueryResult {
-    pub fn columns(&self) -> Vec<ColumnInfo> {
-        describe(&self.schema)
+    pub fn columns(&self) -> &[ColumnInfo] {
+        self.columns.get_or_init(|| describe(&self.schema))
     }
 
     pub fn rows(&self) -> usize {
@@ -63,6 +66,7 @@ impl QueryResult {
             batches,
             truncated,
             json_text: std::sync::OnceLock::new(),
+            columns: std::sync::OnceLock::new(),
         }
     }
 
@@ -295,12 +299,26 @@ pub struct QuerySpec<'a> {
 }
 
 impl QuerySpec<'_> {
-    fn cache_key(&self, dataset_hash: &str) -> String {
-        let mut h = Sha256::new();
-        h.update(dataset_hash);
-        h.update([0]);
-        h.update(serde_json::to_vec(self).expect("query spec serializes"));
-        hex::encode(h.finalize())
+    /// The result cache's key: a digest of the dataset's content and the whole spec, so
+    /// results never cross scopes. Computed for every tile of every view, into a buffer
+    /// each thread keeps (no allocation per tile), and kept as bytes (no hex).
+    fn cache_key(&self, dataset_hash: &str) -> [u8; 32] {
+        thread_local! {
+            static SPEC: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        SPEC.with_borrow_mut(|buf| {
+            buf.clear();
+            serde_json::to_writer(&mut *buf, self).expect("query spec serializes");
+            let mut h = Sha256::new();
+            h.update(dataset_hash);
+            h.update([0]);
+            h.update(&buf[..]);
+            if buf.capacity() > 1 << 20 {
+                // A drill with huge values should not pin a megabyte per thread.
+                *buf = Vec::new();
+            }
+            h.finalize().into()
+        })
     }
 }
 
@@ -357,10 +375,9 @@ impl Engine {
         .await
     }
 
-    /// How many results the cache holds, and its hit and miss counts.
-    pub fn result_cache_stats(&self) -> (usize, u64, u64) {
-        let c = self.results.lock();
-        (c.len(), c.hits, c.misses)
+    /// The lookups of the result cache and the decoded-table cache so far (`/metrics`).
+    pub fn cache_stats(&self) -> [CacheStats; 2] {
+        [self.results.lock().stats(), self.datasets.cache_stats()]
     }
 }
 

@@ -227,12 +227,13 @@ impl Data {
         state: &FilterState,
         drill: Option<&[(String, Value)]>,
     ) -> ApiResult<Arc<QueryResult>> {
-        let object = format!("report:{report_uid}");
+        // Only refusals are audited; a served tile builds no audit text.
+        let object = || format!("report:{report_uid}");
         if drill.is_some()
             && let Some(why) = grant.drill_refused
         {
             self.audit
-                .append(grant.event(AuditAction::TileDrill, &object, "refused", &tile.id))
+                .append(grant.event(AuditAction::TileDrill, &object(), "refused", &tile.id))
                 .await?;
             return Err(ApiError::forbidden(why));
         }
@@ -253,7 +254,7 @@ impl Data {
         let boosted_viewer = boost && grant.role == Role::Viewer;
         if (shut_out && !boosted_viewer) || !may_query(grant.role, connection, needed, boost) {
             self.audit
-                .append(grant.event(AuditAction::TileQuery, &object, "refused", &tile.id))
+                .append(grant.event(AuditAction::TileQuery, &object(), "refused", &tile.id))
                 .await?;
             return Err(ApiError::forbidden(format!(
                 "the connection role ({}) does not allow this query of dataset `{}`; it needs {}",

@@ -114,7 +114,7 @@ impl Tasks {
             .tile_result(&who, &report.uid, &rule.tile, &state)
             .await
             .map_err(|e| e.message)?;
-        let columns: Vec<String> = result.columns().into_iter().map(|c| c.name).collect();
+        let columns: Vec<String> = result.columns().iter().map(|c| c.name.clone()).collect();
         let rows = result.json_rows().map_err(|e| e.to_string())?;
         rule.value_in(&columns, rows.first().map(Vec::as_slice))
             .map(Some)

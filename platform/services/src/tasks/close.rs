@@ -46,6 +46,7 @@ impl Tasks {
             return Ok(());
         }
         self.runtime.limits.lock().remove(run_uid.as_str());
+        self.runtime.runs.lock().remove(run_uid.as_str());
         tracing::info!(run = %run_uid, task = %run.task_uid, %status, %message, "task run finished");
         let run = self.store.task_run(run_uid).await?.unwrap_or(run);
         if matches!(status, TaskRunStatus::Failed | TaskRunStatus::Partial) {

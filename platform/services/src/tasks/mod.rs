@@ -60,6 +60,10 @@ pub(crate) struct TaskRuntime {
     mail: crate::mail::Mailer,
     /// Per-run limits of projects worked on at once (a task's `concurrency`).
     limits: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    /// Run records as their project jobs read them: what a job reads of its run (spec,
+    /// chain, task) is fixed before the first project is queued, so each process reads a
+    /// run once instead of once per project. Dropped when the run closes.
+    runs: Mutex<HashMap<String, Arc<vitrine_storage::TaskRunRecord>>>,
     /// Projects a task is refreshing, with the event chain of that task's run: a
     /// project runs one workflow at a time, so the refresh event it ends with is
     /// attributed to the task without a race.
@@ -80,6 +84,7 @@ impl TaskRuntime {
             queue,
             mail,
             limits: Mutex::default(),
+            runs: Mutex::default(),
             refreshing: Mutex::default(),
             engine_runs: Mutex::default(),
             last_repush_ms: Mutex::default(),

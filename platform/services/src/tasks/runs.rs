@@ -316,7 +316,7 @@ impl Tasks {
         run_uid: &vitrine_core::TaskRunId,
         record_uid: &vitrine_core::TaskRunProjectId,
     ) -> ApiResult<()> {
-        let Some(run) = self.store.task_run(run_uid).await? else {
+        let Some(run) = self.job_run(run_uid).await? else {
             return Ok(());
         };
         let limit = self.run_limit(&run);
@@ -336,14 +336,24 @@ impl Tasks {
         let outcome = self.apply_actions(&run, &record).await;
         let spent = started.elapsed().as_millis() as i64;
         let now = now_ms();
-        match outcome {
+        // The counts come back with the attempt's end, in the same round trip.
+        let counts = match outcome {
             Ok(true) => {
                 self.store
-                    .end_attempt(record_uid, TaskRunStatus::Succeeded, None, spent, now)
-                    .await?;
+                    .end_attempt(
+                        run_uid,
+                        record_uid,
+                        TaskRunStatus::Succeeded,
+                        None,
+                        spent,
+                        now,
+                    )
+                    .await?
+                    .1
             }
             Ok(false) => {
                 // Cancelled between two actions: the record is cancelled already.
+                return self.maybe_close_run(run_uid).await;
             }
             Err(e) => {
                 let retry = record.attempts < run.spec.max_attempts && retryable(&e);
@@ -352,17 +362,18 @@ impl Tasks {
                     .log_run_project(record_uid, &log_line(line))
                     .await?;
                 if retry {
-                    if self
+                    let (requeued, counts) = self
                         .store
                         .end_attempt(
+                            run_uid,
                             record_uid,
                             TaskRunStatus::Queued,
                             Some(&e.message),
                             spent,
                             now,
                         )
-                        .await?
-                    {
+                        .await?;
+                    if requeued {
                         let delay = retry_delay(record.attempts);
                         self.push_job(
                             Job::Project {
@@ -374,20 +385,26 @@ impl Tasks {
                         )
                         .await?;
                     }
+                    counts
                 } else {
                     self.store
                         .end_attempt(
+                            run_uid,
                             record_uid,
                             TaskRunStatus::Failed,
                             Some(&e.message),
                             spent,
                             now,
                         )
-                        .await?;
+                        .await?
+                        .1
                 }
             }
+        };
+        if counts.open() == 0 {
+            self.close_run(run_uid, None).await?;
         }
-        self.maybe_close_run(run_uid).await
+        Ok(())
     }
 
     /// Applies the actions the record has not finished yet. `Ok(false)`: the run was
@@ -413,17 +430,17 @@ impl Tasks {
             .directory
             .project_for(&who, &record.project_uid, vitrine_authz::Action::View)
             .await?;
+        // The record was just taken (running); after each action, its status comes back
+        // with the progress written, so a cancel in between stops the next action.
+        let mut status = Some(record.status);
         for (i, action) in run.spec.actions.iter().enumerate() {
             if (i as u32) < record.actions_done || !action.per_project() {
                 continue;
             }
-            let current = self
-                .store
-                .run_project(&record.uid)
-                .await?
-                .ok_or_else(|| ApiError::not_found("run record"))?;
-            if current.status != TaskRunStatus::Running {
-                return Ok(false);
+            match status {
+                Some(TaskRunStatus::Running) => {}
+                Some(_) => return Ok(false),
+                None => return Err(ApiError::not_found("run record")),
             }
             let t = Instant::now();
             let done = if task.recipient_uid.is_some() {
@@ -436,11 +453,33 @@ impl Tasks {
             let done = done
                 .map_err(|e| ApiError::new(e.code, format!("{}: {}", action.kind(), e.message)))?;
             let line = format!("{} ({} ms): {done}", action.kind(), t.elapsed().as_millis());
-            self.store
+            status = self
+                .store
                 .run_project_progress(&record.uid, i as u32 + 1, &log_line(line))
                 .await?;
         }
         Ok(true)
+    }
+
+    /// The run a project job belongs to, read once per process (see `TaskRuntime::runs`).
+    async fn job_run(
+        &self,
+        run_uid: &vitrine_core::TaskRunId,
+    ) -> ApiResult<Option<Arc<TaskRunRecord>>> {
+        if let Some(run) = self.runtime.runs.lock().get(run_uid.as_str()) {
+            return Ok(Some(run.clone()));
+        }
+        let Some(run) = self.store.task_run(run_uid).await? else {
+            return Ok(None);
+        };
+        let run = Arc::new(run);
+        let mut runs = self.runtime.runs.lock();
+        // Runs another process closed are never dropped here: a crude bound.
+        if runs.len() >= 1_000 {
+            runs.clear();
+        }
+        runs.insert(run_uid.as_str().to_owned(), run.clone());
+        Ok(Some(run))
     }
 
     fn run_limit(&self, run: &TaskRunRecord) -> Option<Arc<tokio::sync::Semaphore>> {
