@@ -17,6 +17,7 @@ mod crash;
 mod error;
 #[cfg(any(test, feature = "testing"))]
 pub mod guests;
+mod ipc_bounds;
 mod metadata;
 mod sandbox;
 mod tables;
@@ -31,6 +32,7 @@ use serde_json::Value;
 
 pub use compiler::{COMPILE_ARG, child_main as compiler_main};
 pub use error::{PluginError, PluginResult};
+pub use ipc_bounds::{check_ipc, inflate_bound};
 pub use metadata::{ColumnSpec, InputFormat, PluginInfo, PortInfo, check_config};
 pub use sandbox::{LogLevel, LogLine};
 pub use tables::PortTable;

@@ -246,6 +246,9 @@ pub(crate) fn from_ipc(port: &str, bytes: Vec<u8>) -> PluginResult<PortTable> {
     let not_ipc = |e: arrow_schema::ArrowError| {
         bad(format!("output `{port}` is not an Arrow IPC stream: {e}"))
     };
+    // Before the decoder allocates what compressed buffers claim (see `ipc_bounds`).
+    crate::check_ipc(&bytes, crate::inflate_bound(bytes.len()))
+        .map_err(|e| bad(format!("output `{port}` is refused: {e}")))?;
     let mut buffer = arrow_buffer::Buffer::from_vec(bytes);
     let mut decoder = arrow_ipc::reader::StreamDecoder::new();
     let mut batches = Vec::new();

@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod boost;
+mod forged_ipc;
 mod locations;
 mod runs;
 mod security;

@@ -82,6 +82,10 @@ pub fn decode_ipc(bytes: Bytes) -> EngineResult<(SchemaRef, Vec<RecordBatch>)> {
     let bad = |e: datafusion::arrow::error::ArrowError| {
         EngineError::Data(format!("not a readable Arrow IPC file: {e}"))
     };
+    // Compressed buffers claim what they inflate to, and the reader allocates that
+    // before inflating: checked first, so a forged claim is an error, not an abort.
+    vitrine_plugins::check_ipc(&bytes, vitrine_plugins::inflate_bound(bytes.len()))
+        .map_err(|e| EngineError::Data(format!("Arrow IPC file refused: {e}")))?;
     if bytes.starts_with(b"ARROW1") {
         let reader = ipc::reader::FileReader::try_new(Cursor::new(bytes), None).map_err(bad)?;
         let schema = reader.schema();
