@@ -27,15 +27,16 @@ pub const MIN_INFLATED: u64 = 64 << 20;
 pub const MAX_INFLATED: u64 = 8 << 30;
 
 /// Checks that the compressed buffers of `bytes` (Arrow IPC, file or stream framing)
-/// claim at most `max_inflated` bytes together. Uncompressed input passes whatever its
-/// size. What this cannot read is left to the decoder, which refuses it.
-pub fn check_ipc(bytes: &[u8], max_inflated: u64) -> Result<(), String> {
-    let mut claimed = 0u64;
+/// claim at most `max_inflated` bytes together; returns whether any buffer is
+/// compressed. Uncompressed input passes whatever its size. What this cannot read is left
+/// to the decoder, which refuses it.
+pub fn check_ipc(bytes: &[u8], max_inflated: u64) -> Result<bool, String> {
+    let mut claimed = Claimed::default();
     if bytes.starts_with(b"ARROW1") {
         for (offset, body) in file_blocks(bytes)? {
             check_message(bytes, offset, Some(body), &mut claimed, max_inflated)?;
         }
-        return Ok(());
+        return Ok(claimed.compressed);
     }
     let mut at = 0usize;
     while at < bytes.len() {
@@ -44,7 +45,14 @@ pub fn check_ipc(bytes: &[u8], max_inflated: u64) -> Result<(), String> {
             None => break,
         }
     }
-    Ok(())
+    Ok(claimed.compressed)
+}
+
+/// What the compressed buffers seen so far claim.
+#[derive(Default)]
+struct Claimed {
+    bytes: u64,
+    compressed: bool,
 }
 
 /// The message offsets and metadata lengths the file's footer lists: what a file reader
@@ -87,7 +95,7 @@ fn check_message(
     bytes: &[u8],
     at: usize,
     block_meta: Option<usize>,
-    claimed: &mut u64,
+    claimed: &mut Claimed,
     max: u64,
 ) -> Result<Option<usize>, String> {
     let word = |i: usize| -> Option<u32> {
@@ -130,12 +138,13 @@ fn check_message(
 fn check_batch(
     batch: &RecordBatch,
     body: &[u8],
-    claimed: &mut u64,
+    claimed: &mut Claimed,
     max: u64,
 ) -> Result<(), String> {
     if batch.compression().is_none() {
         return Ok(());
     }
+    claimed.compressed = true;
     for b in batch.buffers().into_iter().flatten() {
         if b.length() == 0 {
             continue;
@@ -147,8 +156,8 @@ fn check_batch(
         let inflated = i64::from_le_bytes(prefix.try_into().expect("8 bytes"));
         // -1: stored as is; 0: empty.
         if inflated > 0 {
-            *claimed = claimed.saturating_add(inflated as u64);
-            if *claimed > max {
+            claimed.bytes = claimed.bytes.saturating_add(inflated as u64);
+            if claimed.bytes > max {
                 return Err(format!(
                     "its compressed buffers claim more than {max} bytes once inflated"
                 ));
@@ -215,7 +224,10 @@ mod tests {
     #[test]
     fn honest_compressed_files_and_streams_pass() {
         for bytes in [file(), stream()] {
-            check_ipc(&bytes, inflate_bound(bytes.len())).unwrap();
+            assert!(
+                check_ipc(&bytes, inflate_bound(bytes.len())).unwrap(),
+                "compressed"
+            );
             // And the bound is what decides.
             assert!(check_ipc(&bytes, 100).is_err());
         }
@@ -246,10 +258,10 @@ mod tests {
         w.write(&b).unwrap();
         w.finish().unwrap();
         drop(w);
-        check_ipc(&plain, 1).unwrap();
-        check_ipc(b"not arrow at all", 1).unwrap();
-        check_ipc(b"ARROW1\0\0", 1).unwrap();
-        check_ipc(&[], 1).unwrap();
+        assert!(!check_ipc(&plain, 1).unwrap(), "not compressed");
+        assert!(!check_ipc(b"not arrow at all", 1).unwrap());
+        assert!(!check_ipc(b"ARROW1\0\0", 1).unwrap());
+        assert!(!check_ipc(&[], 1).unwrap());
     }
 
     #[test]

@@ -201,8 +201,8 @@ async fn a_bundle_round_trip_equals_the_original_and_hostile_bundles_change_noth
 }
 
 /// A bundle is an ordinary zip: `unzip` lists it and Python's `zipfile` reads every entry
-/// (deflate), its data entries are Arrow IPC files; a bundle written by an earlier build
-/// (zstd entries) still imports.
+/// (JSON deflated, data stored), its data entries are Arrow IPC files with compressed
+/// buffers; a bundle written by an earlier build (zstd entries) still imports.
 #[tokio::test]
 async fn a_bundle_opens_with_standard_zip_tools() {
     let w = published_world().await;
@@ -254,9 +254,24 @@ async fn a_bundle_opens_with_standard_zip_tools() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(
-        text, "vitrine-bundle\n[8]\nARROW1\n",
-        "deflate (8) throughout"
+        text, "vitrine-bundle\n[0, 8]\nARROW1\n",
+        "JSON deflated (8), data stored (0)"
     );
+    // The data entry is Arrow IPC compressed inside, and any Arrow reader reads it whole.
+    let entry = {
+        let mut z = zip::ZipArchive::new(Cursor::new(&bundle)).unwrap();
+        let mut f = z.by_name("datasets/0.arrow").unwrap();
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).unwrap();
+        bytes
+    };
+    assert!(
+        vitrine_plugins::check_ipc(&entry, u64::MAX).unwrap(),
+        "zstd buffers"
+    );
+    let reader = arrow_ipc::reader::FileReader::try_new(Cursor::new(entry), None).unwrap();
+    let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
+    assert!(rows > 0);
 
     // Written by an earlier build: zstd entries, still a bundle.
     let old = {

@@ -106,12 +106,19 @@ impl Datasets {
 
     /// Stores an Arrow IPC file that came from outside (a bundle, a working copy's
     /// origin) under its own hash, once it decodes; returns the hash and its row count.
-    /// The hash is computed here, never taken from the sender. The artifact is pinned
-    /// until the caller's records point at it ([`unpin`](Self::unpin)).
+    /// The hash is computed here, never taken from the sender. A file with compressed
+    /// buffers (how bundles carry data) is written again in the artifact form first, so a
+    /// dataset keeps one content hash however it travelled. The artifact is pinned until
+    /// the caller's records point at it ([`unpin`](Self::unpin)).
     pub async fn put_ipc(&self, bytes: bytes::Bytes) -> EngineResult<(String, usize)> {
         let (hash, rows, bytes) = tokio::task::spawn_blocking(move || {
-            let (_, batches) = crate::blocks::decode_ipc(bytes.clone())?;
+            let compressed = crate::blocks::files::check_ipc(&bytes)?;
+            let (schema, batches) = crate::blocks::decode_ipc(bytes.clone())?;
             let rows = batches.iter().map(|b| b.num_rows()).sum::<usize>();
+            let bytes = match compressed {
+                true => bytes::Bytes::from(crate::blocks::files::encode_ipc(&schema, &batches)?),
+                false => bytes,
+            };
             Ok::<_, EngineError>((hex::encode(Sha256::digest(&bytes)), rows, bytes))
         })
         .await

@@ -77,6 +77,13 @@ pub fn decode_file(
     }
 }
 
+/// Refuses IPC whose compressed buffers claim too much once inflated; returns whether
+/// any buffer is compressed.
+pub(crate) fn check_ipc(bytes: &[u8]) -> EngineResult<bool> {
+    vitrine_plugins::check_ipc(bytes, vitrine_plugins::inflate_bound(bytes.len()))
+        .map_err(|e| EngineError::Data(format!("Arrow IPC file refused: {e}")))
+}
+
 /// Arrow IPC in either framing: the file format (magic `ARROW1`) or a bare stream.
 pub fn decode_ipc(bytes: Bytes) -> EngineResult<(SchemaRef, Vec<RecordBatch>)> {
     let bad = |e: datafusion::arrow::error::ArrowError| {
@@ -84,8 +91,7 @@ pub fn decode_ipc(bytes: Bytes) -> EngineResult<(SchemaRef, Vec<RecordBatch>)> {
     };
     // Compressed buffers claim what they inflate to, and the reader allocates that
     // before inflating: checked first, so a forged claim is an error, not an abort.
-    vitrine_plugins::check_ipc(&bytes, vitrine_plugins::inflate_bound(bytes.len()))
-        .map_err(|e| EngineError::Data(format!("Arrow IPC file refused: {e}")))?;
+    check_ipc(&bytes)?;
     if bytes.starts_with(b"ARROW1") {
         let reader = ipc::reader::FileReader::try_new(Cursor::new(bytes), None).map_err(bad)?;
         let schema = reader.schema();
@@ -145,6 +151,24 @@ pub fn encode_ipc(schema: &SchemaRef, batches: &[RecordBatch]) -> EngineResult<V
     let mut out = Vec::new();
     let mut w = ipc::writer::FileWriter::try_new(&mut out, schema)?;
     for b in batches {
+        w.write(b)?;
+    }
+    w.finish()?;
+    drop(w);
+    Ok(out)
+}
+
+/// An Arrow IPC file with its buffers compressed by zstd (level 3): how a bundle carries
+/// a dataset, so that its zip entry is stored as is (any zip tool opens it) and any Arrow
+/// reader with zstd still reads it. [`crate::Datasets::put_ipc`] stores such a file in
+/// the artifact form again.
+pub fn compress_ipc(bytes: Bytes) -> EngineResult<Vec<u8>> {
+    let (schema, batches) = decode_ipc(bytes)?;
+    let options = ipc::writer::IpcWriteOptions::default()
+        .try_with_compression(Some(ipc::CompressionType::ZSTD))?;
+    let mut out = Vec::new();
+    let mut w = ipc::writer::FileWriter::try_new_with_options(&mut out, &schema, options)?;
+    for b in &batches {
         w.write(b)?;
     }
     w.finish()?;

@@ -11,7 +11,7 @@ pub mod instance_log;
 mod yielding;
 
 pub use exec::{BlockInput, BlockOutput, execute};
-pub use files::{FileFormat, decode_file, decode_ipc, encode_file};
+pub use files::{FileFormat, compress_ipc, decode_file, decode_ipc, encode_file};
 
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;

@@ -1,12 +1,13 @@
-//! The project bundle file: a zip archive (entries compressed with deflate, so `unzip`
-//! and every zip library open it; bundles written before read with zstd entries too)
-//! holding
+//! The project bundle file: a zip archive (JSON entries compressed with deflate, dataset
+//! entries stored, so `unzip` and every zip library open it; bundles written before read
+//! with zstd or deflate dataset entries too) holding
 //!
 //! - `manifest.json`: format name and version, the project, the datasets, and (from
 //!   version 2) what governs who sees what: access filters, abilities, share policy;
 //! - `content.json`: the head content (workflow, reports, parameters);
 //! - `revisions.jsonl`: the history, one revision per line, oldest first;
-//! - `datasets/N.arrow`: each dataset as an Arrow IPC file.
+//! - `datasets/N.arrow`: each dataset as an Arrow IPC file, its buffers compressed with
+//!   zstd (any Arrow reader opens it; importing writes it back uncompressed).
 //!
 //! Reading trusts nothing: the archive's size, entry count, the bytes each entry and all
 //! of them actually produce (counted while inflating, never taken from headers) and the
@@ -254,16 +255,16 @@ pub(super) fn invalid(msg: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidBundle, msg)
 }
 
-/// Packs a bundle. JSON entries are compressed well, data entries fast (Arrow IPC of
-/// real data gains little from harder work). Deflate, the method every zip tool reads.
+/// Packs a bundle. JSON entries are compressed with deflate, the method every zip tool
+/// reads. Data entries are stored as they come: Arrow IPC files whose buffers are
+/// compressed already (see `Versions::bundle_of`), which deflate would only slow down.
 pub fn write(b: &Bundle) -> ApiResult<Vec<u8>> {
     let json = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
         .compression_level(Some(9))
         .large_file(true);
     let data = SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .compression_level(Some(1))
+        .compression_method(CompressionMethod::Stored)
         .large_file(true);
     let fail = |e: &dyn std::fmt::Display| ApiError::internal("bundle writer", e.to_string());
     let mut z = ZipWriter::new(Cursor::new(Vec::new()));
