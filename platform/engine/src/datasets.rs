@@ -415,6 +415,49 @@ mod tests {
     use datafusion::arrow::array::{Array, AsArray, Int64Array, StringArray};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
+    /// A dataset as a bundle carries it (compressed buffers) and back in the artifact
+    /// form is the artifact, byte for byte, dictionaries over several batches included:
+    /// an imported project keeps its content hashes.
+    #[test]
+    fn compressed_ipc_comes_back_as_the_same_artifact_bytes() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("region", DataType::Utf8, false),
+        ]));
+        let batch = |start: i64| {
+            let ids = start..start + 5000;
+            let regions = ids
+                .clone()
+                .map(|i| ["West", "East", "Central"][(i % 3) as usize]);
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(Int64Array::from_iter_values(ids)),
+                    Arc::new(StringArray::from_iter_values(regions)),
+                ],
+            )
+            .unwrap()
+        };
+        let (schema, batches) = dictionary_encode(&schema, &[batch(0), batch(5000)]);
+        let artifact = crate::blocks::files::encode_ipc(&schema, &batches).unwrap();
+        let packed = crate::blocks::compress_ipc(bytes::Bytes::from(artifact.clone())).unwrap();
+        assert!(
+            packed.len() * 3 < artifact.len(),
+            "{} of {}",
+            packed.len(),
+            artifact.len()
+        );
+        assert!(
+            crate::blocks::files::check_ipc(&packed).unwrap(),
+            "compressed"
+        );
+        let (schema, batches) = crate::blocks::decode_ipc(bytes::Bytes::from(packed)).unwrap();
+        assert_eq!(
+            crate::blocks::files::encode_ipc(&schema, &batches).unwrap(),
+            artifact
+        );
+    }
+
     #[test]
     fn low_cardinality_text_is_dictionary_encoded_and_round_trips() {
         let schema = Arc::new(Schema::new(vec![

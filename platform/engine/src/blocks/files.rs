@@ -191,7 +191,11 @@ pub fn shared_dictionaries(
                 .iter()
                 .map(|b| b.column(i).as_any_dictionary().values().clone())
                 .collect();
-            if values.windows(2).any(|w| !Arc::ptr_eq(&w[0], &w[1])) {
+            // The same array, or (as a file reader hands out) new handles on the same
+            // buffers: either way one dictionary, and re-encoding read data keeps it.
+            let same =
+                |a: &ArrayRef, b: &ArrayRef| Arc::ptr_eq(a, b) || a.to_data().ptr_eq(&b.to_data());
+            if values.windows(2).any(|w| !same(&w[0], &w[1])) {
                 plain.push(i);
             }
         }
