@@ -129,15 +129,7 @@ async fn bad_workflows_and_data_get_clear_errors() {
     let run =
         data(&s.gql(&w.editor.auth, RUN, json!({"p": w.project})).await)["runWorkflow"].clone();
     assert_eq!(run["status"], "failed");
-    let block = |id: &str| {
-        run["blocks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|b| b["block"] == id)
-            .unwrap()
-            .clone()
-    };
+    let block = |id: &str| run_block(&run, id);
     let broken = block("broken");
     assert_eq!(broken["error"]["code"], "INVALID_DATA");
     assert!(

@@ -67,15 +67,7 @@ async fn an_arrow_file_claiming_to_inflate_to_a_terabyte_fails_its_block_not_the
     );
     let run =
         data(&s.gql(&w.editor.auth, RUN, json!({"p": w.project})).await)["runWorkflow"].clone();
-    let block = |id: &str| {
-        run["blocks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|b| b["block"] == id)
-            .unwrap()
-            .clone()
-    };
+    let block = |id: &str| run_block(&run, id);
     let forged = block("forged");
     assert_eq!(forged["status"], "failed", "{run}");
     assert_eq!(forged["error"]["code"], "INVALID_DATA", "{forged}");

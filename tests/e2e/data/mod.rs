@@ -147,6 +147,17 @@ pub fn pipeline(min_sales: f64) -> Value {
 }
 
 pub const SAVE: &str = "mutation($p:ID!,$w:JSON!,$v:Int){saveWorkflow(projectId:$p,workflow:$w,parameters:[{name:\"input\",value:\"in/superstore.csv\"}],expectedVersion:$v){version blocks{id}}}";
+/// One block's result in a run answered by [`RUN`].
+pub fn run_block(run: &Value, id: &str) -> Value {
+    run["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["block"] == id)
+        .unwrap_or_else(|| panic!("no block {id} in {run}"))
+        .clone()
+}
+
 pub const RUN: &str = "mutation($p:ID!,$b:String){runWorkflow(projectId:$p,fromBlock:$b,wait:true){id status blocks{block status rows error{code message} notes}}}";
 
 pub fn statuses(run: &Value) -> BTreeMap<String, String> {
