@@ -167,59 +167,68 @@ fn check_batch(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
+/// Compressed IPC for tests, honest or forged (unit tests here, the e2e suite).
+#[cfg(any(test, feature = "testing"))]
+pub mod samples {
     use std::sync::Arc;
 
-    use arrow_array::{Int64Array, RecordBatch as Batch};
+    use arrow_array::{Int64Array, RecordBatch};
     use arrow_ipc::CompressionType;
     use arrow_ipc::writer::{FileWriter, IpcWriteOptions, StreamWriter};
     use arrow_schema::{DataType, Field, Schema};
 
-    use super::*;
-
-    fn batch() -> Batch {
+    /// 1,000 rows of one int64 column.
+    pub fn batch() -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
         let values = Int64Array::from_iter_values((0..1000).map(|i| i % 7));
-        Batch::try_new(schema, vec![Arc::new(values)]).unwrap()
+        RecordBatch::try_new(schema, vec![Arc::new(values)]).unwrap()
     }
 
-    fn options() -> IpcWriteOptions {
+    fn zstd() -> IpcWriteOptions {
         IpcWriteOptions::default()
             .try_with_compression(Some(CompressionType::ZSTD))
             .unwrap()
     }
 
-    fn file() -> Vec<u8> {
+    /// [`batch`] as an IPC file, buffers compressed with zstd.
+    pub fn compressed_file() -> Vec<u8> {
         let b = batch();
         let mut out = Vec::new();
-        let mut w = FileWriter::try_new_with_options(&mut out, &b.schema(), options()).unwrap();
+        let mut w = FileWriter::try_new_with_options(&mut out, &b.schema(), zstd()).unwrap();
         w.write(&b).unwrap();
         w.finish().unwrap();
         drop(w);
         out
     }
 
-    fn stream() -> Vec<u8> {
+    /// [`batch`] as an IPC stream, buffers compressed with zstd.
+    pub fn compressed_stream() -> Vec<u8> {
         let b = batch();
         let mut out = Vec::new();
-        let mut w = StreamWriter::try_new_with_options(&mut out, &b.schema(), options()).unwrap();
+        let mut w = StreamWriter::try_new_with_options(&mut out, &b.schema(), zstd()).unwrap();
         w.write(&b).unwrap();
         w.finish().unwrap();
         drop(w);
         out
     }
 
-    /// The values buffer claims 8,000 bytes (1,000 i64); the claim is rewritten.
-    fn claiming(mut bytes: Vec<u8>, claim: i64) -> Vec<u8> {
-        let real = 8000i64.to_le_bytes();
+    /// The same input, its values buffer claiming `claim` bytes instead of 8,000.
+    pub fn claiming(mut bytes: Vec<u8>, claim: i64) -> Vec<u8> {
         let at = bytes
             .windows(8)
-            .position(|w| w == real)
+            .position(|w| w == 8000i64.to_le_bytes())
             .expect("the values buffer's length prefix");
         bytes[at..at + 8].copy_from_slice(&claim.to_le_bytes());
         bytes
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_ipc::writer::StreamWriter;
+
+    use super::samples::{batch, claiming, compressed_file as file, compressed_stream as stream};
+    use super::*;
 
     #[test]
     fn honest_compressed_files_and_streams_pass() {

@@ -32,6 +32,8 @@ use serde_json::Value;
 
 pub use compiler::{COMPILE_ARG, child_main as compiler_main};
 pub use error::{PluginError, PluginResult};
+#[cfg(any(test, feature = "testing"))]
+pub use ipc_bounds::samples as ipc_samples;
 pub use ipc_bounds::{check_ipc, inflate_bound};
 pub use metadata::{ColumnSpec, InputFormat, PluginInfo, PortInfo, check_config};
 pub use sandbox::{LogLevel, LogLine};

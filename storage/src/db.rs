@@ -142,10 +142,7 @@ impl Store {
         vars: Value,
     ) -> StorageResult<Vec<T>> {
         let mut response = self.run(sql, vars).await?;
-        let raw: Vec<Value> = response.take(0)?;
-        raw.into_iter()
-            .map(|v| serde_json::from_value(v).map_err(StorageError::from))
-            .collect()
+        decode(&mut response, 0)
     }
 
     /// [`rows`](Self::rows) through the read cache, for reads every shared view repeats.
@@ -223,10 +220,7 @@ impl Store {
         let mut response = self
             .run_with(sql, vars, Some(Writes::Tables(tables)))
             .await?;
-        let raw: Vec<Value> = response.take(0)?;
-        raw.into_iter()
-            .map(|v| serde_json::from_value(v).map_err(StorageError::from))
-            .collect()
+        decode(&mut response, 0)
     }
 
     /// Runs a statement and returns how many rows it produced (e.g. changed rows).
@@ -234,6 +228,17 @@ impl Store {
         let rows: Vec<Value> = self.rows(sql, vars).await?;
         Ok(rows.len())
     }
+}
+
+/// The rows of statement `index` of a response, decoded.
+pub(crate) fn decode<T: DeserializeOwned>(
+    response: &mut surrealdb::IndexedResults,
+    index: usize,
+) -> StorageResult<Vec<T>> {
+    let raw: Vec<Value> = response.take(index)?;
+    raw.into_iter()
+        .map(|v| serde_json::from_value(v).map_err(StorageError::from))
+        .collect()
 }
 
 #[cfg(test)]

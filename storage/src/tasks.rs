@@ -432,13 +432,11 @@ impl Store {
         let mut response = self
             .run_with(&sql, vars, Some(Writes::Tables(RUN_PROJECTS)))
             .await?;
-        let changed: Vec<serde_json::Value> = response.take(0)?;
-        let counts: Vec<serde_json::Value> = response.take(1)?;
-        let counts = counts
-            .into_iter()
-            .map(serde_json::from_value)
-            .collect::<Result<Vec<CountRow>, _>>()?;
-        Ok((!changed.is_empty(), counts_of(counts)))
+        let changed: Vec<serde_json::Value> = crate::db::decode(&mut response, 0)?;
+        Ok((
+            !changed.is_empty(),
+            counts_of(crate::db::decode(&mut response, 1)?),
+        ))
     }
 
     /// Ends a record that never started (skipped, or cancelled while queued).

@@ -112,11 +112,13 @@ impl Datasets {
     /// the caller's records point at it ([`unpin`](Self::unpin)).
     pub async fn put_ipc(&self, bytes: bytes::Bytes) -> EngineResult<(String, usize)> {
         let (hash, rows, bytes) = tokio::task::spawn_blocking(move || {
-            let compressed = crate::blocks::files::check_ipc(&bytes)?;
-            let (schema, batches) = crate::blocks::decode_ipc(bytes.clone())?;
-            let rows = batches.iter().map(|b| b.num_rows()).sum::<usize>();
-            let bytes = match compressed {
-                true => bytes::Bytes::from(crate::blocks::files::encode_ipc(&schema, &batches)?),
+            let read = crate::blocks::files::decode_ipc_checked(bytes.clone())?;
+            let rows = read.batches.iter().map(|b| b.num_rows()).sum::<usize>();
+            let bytes = match read.compressed {
+                true => bytes::Bytes::from(crate::blocks::files::encode_ipc(
+                    &read.schema,
+                    &read.batches,
+                )?),
                 false => bytes,
             };
             Ok::<_, EngineError>((hex::encode(Sha256::digest(&bytes)), rows, bytes))

@@ -4,42 +4,11 @@
 //! before anything inflates. The block fails with `INVALID_DATA`, the server keeps
 //! serving, and honest compressed files still read.
 
-use std::sync::Arc;
-
-use arrow_array::{Int64Array, RecordBatch};
-use arrow_ipc::CompressionType;
-use arrow_ipc::writer::{FileWriter, IpcWriteOptions};
-use arrow_schema::{DataType, Field, Schema};
 use serde_json::json;
+use vitrine_plugins::ipc_samples::{claiming, compressed_file};
 
 use super::*;
 use crate::support::*;
-
-/// 1,000 rows of one int64 column, buffers compressed with zstd.
-fn compressed_file() -> Vec<u8> {
-    let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
-    let values = Int64Array::from_iter_values((0..1000).map(|i| i % 7));
-    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).unwrap();
-    let options = IpcWriteOptions::default()
-        .try_with_compression(Some(CompressionType::ZSTD))
-        .unwrap();
-    let mut out = Vec::new();
-    let mut w = FileWriter::try_new_with_options(&mut out, &schema, options).unwrap();
-    w.write(&batch).unwrap();
-    w.finish().unwrap();
-    drop(w);
-    out
-}
-
-/// The same file, its values buffer claiming `claim` bytes instead of 8,000.
-fn claiming(mut bytes: Vec<u8>, claim: i64) -> Vec<u8> {
-    let at = bytes
-        .windows(8)
-        .position(|w| w == 8000i64.to_le_bytes())
-        .expect("the values buffer's length prefix");
-    bytes[at..at + 8].copy_from_slice(&claim.to_le_bytes());
-    bytes
-}
 
 #[tokio::test]
 async fn an_arrow_file_claiming_to_inflate_to_a_terabyte_fails_its_block_not_the_server() {

@@ -86,23 +86,39 @@ pub(crate) fn check_ipc(bytes: &[u8]) -> EngineResult<bool> {
 
 /// Arrow IPC in either framing: the file format (magic `ARROW1`) or a bare stream.
 pub fn decode_ipc(bytes: Bytes) -> EngineResult<(SchemaRef, Vec<RecordBatch>)> {
+    decode_ipc_checked(bytes).map(|d| (d.schema, d.batches))
+}
+
+/// What [`decode_ipc_checked`] read.
+pub(crate) struct DecodedIpc {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    /// Some buffer was compressed.
+    pub compressed: bool,
+}
+
+/// [`decode_ipc`], also telling whether the input had compressed buffers.
+pub(crate) fn decode_ipc_checked(bytes: Bytes) -> EngineResult<DecodedIpc> {
     let bad = |e: datafusion::arrow::error::ArrowError| {
         EngineError::Data(format!("not a readable Arrow IPC file: {e}"))
     };
     // Compressed buffers claim what they inflate to, and the reader allocates that
     // before inflating: checked first, so a forged claim is an error, not an abort.
-    check_ipc(&bytes)?;
-    if bytes.starts_with(b"ARROW1") {
+    let compressed = check_ipc(&bytes)?;
+    let (schema, batches) = if bytes.starts_with(b"ARROW1") {
         let reader = ipc::reader::FileReader::try_new(Cursor::new(bytes), None).map_err(bad)?;
         let schema = reader.schema();
-        let batches = reader.collect::<Result<Vec<_>, _>>().map_err(bad)?;
-        Ok((schema, batches))
+        (schema, reader.collect::<Result<Vec<_>, _>>().map_err(bad)?)
     } else {
         let reader = ipc::reader::StreamReader::try_new(Cursor::new(bytes), None).map_err(bad)?;
         let schema = reader.schema();
-        let batches = reader.collect::<Result<Vec<_>, _>>().map_err(bad)?;
-        Ok((schema, batches))
-    }
+        (schema, reader.collect::<Result<Vec<_>, _>>().map_err(bad)?)
+    };
+    Ok(DecodedIpc {
+        schema,
+        batches,
+        compressed,
+    })
 }
 
 pub fn encode_file(
@@ -147,9 +163,16 @@ pub fn encode_file(
 /// is a memory copy rather than a decode.
 pub fn encode_ipc(schema: &SchemaRef, batches: &[RecordBatch]) -> EngineResult<Vec<u8>> {
     let (schema, batches) = shared_dictionaries(schema, batches)?;
-    let (schema, batches) = (&schema, &batches[..]);
+    write_ipc_file(&schema, &batches, ipc::writer::IpcWriteOptions::default())
+}
+
+fn write_ipc_file(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    options: ipc::writer::IpcWriteOptions,
+) -> EngineResult<Vec<u8>> {
     let mut out = Vec::new();
-    let mut w = ipc::writer::FileWriter::try_new(&mut out, schema)?;
+    let mut w = ipc::writer::FileWriter::try_new_with_options(&mut out, schema, options)?;
     for b in batches {
         w.write(b)?;
     }
@@ -166,14 +189,7 @@ pub fn compress_ipc(bytes: Bytes) -> EngineResult<Vec<u8>> {
     let (schema, batches) = decode_ipc(bytes)?;
     let options = ipc::writer::IpcWriteOptions::default()
         .try_with_compression(Some(ipc::CompressionType::ZSTD))?;
-    let mut out = Vec::new();
-    let mut w = ipc::writer::FileWriter::try_new_with_options(&mut out, &schema, options)?;
-    for b in &batches {
-        w.write(b)?;
-    }
-    w.finish()?;
-    drop(w);
-    Ok(out)
+    write_ipc_file(&schema, &batches, options)
 }
 
 /// The IPC file format allows one dictionary per column across all batches. Dictionary

@@ -401,10 +401,7 @@ impl Tasks {
                 }
             }
         };
-        if counts.open() == 0 {
-            self.close_run(run_uid, None).await?;
-        }
-        Ok(())
+        self.close_if_done(run_uid, &counts).await
     }
 
     /// Applies the actions the record has not finished yet. `Ok(false)`: the run was
