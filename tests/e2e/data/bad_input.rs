@@ -9,7 +9,7 @@ use crate::support::*;
 async fn bad_workflows_and_data_get_clear_errors() {
     let w = data_world().await;
     let s = &w.s;
-    let save = "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}";
+    let save = SAVE_WORKFLOW;
     let refused = |w: Value, code_: &str, needle: &str, r: Value| {
         assert_eq!(code(&r), code_, "{w}: {r}");
         let msg = r["errors"][0]["message"].as_str().unwrap().to_owned();
@@ -250,7 +250,7 @@ async fn bad_workflows_and_data_get_clear_errors() {
 async fn errors_name_what_the_api_expects_not_rust_types() {
     let w = data_world().await;
     let s = &w.s;
-    let save = "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}";
+    let save = SAVE_WORKFLOW;
     let message = |r: &Value| r["errors"][0]["message"].as_str().unwrap_or("").to_owned();
     let internals = [
         "struct",

@@ -29,7 +29,7 @@ async fn an_arrow_file_claiming_to_inflate_to_a_terabyte_fails_its_block_not_the
     data(
         &s.gql(
             &w.editor.auth,
-            "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}",
+            SAVE_WORKFLOW,
             json!({"p": w.project, "w": wf}),
         )
         .await,

@@ -81,7 +81,7 @@ async fn s3_locations_are_written_and_read_through_opendal() {
         )
         .await,
     );
-    let save = "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}";
+    let save = SAVE_WORKFLOW;
     let write = json!({"blocks": [
         {"id": "orders", "kind": "csv_source", "config": {"location": "files", "path": "in/superstore.csv"}},
         {"id": "to_lake", "kind": "write_file", "config": {"location": "lake", "path": "exports/orders.parquet", "format": "parquet"}, "inputs": {"in": "orders"}},

@@ -147,6 +147,10 @@ pub fn pipeline(min_sales: f64) -> Value {
 }
 
 pub const SAVE: &str = "mutation($p:ID!,$w:JSON!,$v:Int){saveWorkflow(projectId:$p,workflow:$w,parameters:[{name:\"input\",value:\"in/superstore.csv\"}],expectedVersion:$v){version blocks{id}}}";
+/// Saves a workflow (`$p`, `$w`) without parameters or an expected version.
+pub const SAVE_WORKFLOW: &str =
+    "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}";
+
 /// One block's result in a run answered by [`RUN`].
 pub fn run_block(run: &Value, id: &str) -> Value {
     run["blocks"]

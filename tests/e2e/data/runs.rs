@@ -192,7 +192,7 @@ async fn block_kinds_describe_their_ports_and_configuration() {
     let r =
         w.s.gql(
             &w.editor.auth,
-            "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}",
+            SAVE_WORKFLOW,
             json!({"p": w.project, "w": wf}),
         )
         .await;

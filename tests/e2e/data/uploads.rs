@@ -40,7 +40,7 @@ async fn uploads_and_run_progress_over_websocket() {
     data(
         &s.gql(
             &w.editor.auth,
-            "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}",
+            SAVE_WORKFLOW,
             json!({"p": w.project, "w": wf}),
         )
         .await,
