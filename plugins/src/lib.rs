@@ -19,6 +19,8 @@ mod error;
 pub mod guests;
 mod ipc_bounds;
 mod metadata;
+#[cfg(any(test, feature = "testing"))]
+pub mod peer;
 mod sandbox;
 mod tables;
 mod toolchain;

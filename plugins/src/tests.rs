@@ -244,6 +244,37 @@ fn more_calls_than_pool_slots_wait_for_a_slot_instead_of_failing() {
     });
 }
 
+/// Pooled memory is kept resident between calls and reset in place (see
+/// `Sandbox::new`): no call may see what an earlier one left, whether it reuses the same
+/// slot right after or runs beside others.
+#[test]
+fn a_call_sees_nothing_an_earlier_call_left_in_memory() {
+    let host = host();
+    let residue = load(&host, "residue").unwrap();
+    let run = || {
+        let out = host
+            .run(&residue, &json!({}), vec![sample()], RunOptions::default())
+            .unwrap();
+        let b = &out.outputs[0].batches[0];
+        let cell = |name: &str| {
+            let c = b.column(b.schema().index_of(name).unwrap());
+            c.as_any().downcast_ref::<Int64Array>().unwrap().value(0)
+        };
+        (cell("earlier_calls"), cell("marked_bytes"))
+    };
+    for _ in 0..20 {
+        assert_eq!(run(), (0, 0));
+    }
+    std::thread::scope(|s| {
+        let threads: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| (0..10).map(|_| run()).collect::<Vec<_>>()))
+            .collect();
+        for t in threads {
+            assert!(t.join().unwrap().iter().all(|r| *r == (0, 0)));
+        }
+    });
+}
+
 #[test]
 fn blocks_get_wasi_with_everything_denied_and_deterministic() {
     let host = host();

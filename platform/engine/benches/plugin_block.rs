@@ -1,11 +1,13 @@
 //! Plugin host benchmark, in one run:
 //! (a) instantiating and running a trivial block (`echo` over one row) with a warm
-//!     compiled cache: p50 and p99 over many calls;
+//!     compiled cache: p50 and p99 over many calls, against the floor of instantiating
+//!     and calling an empty component from the same pool;
 //! (b) a pass-through block over 1 million rows, as Arrow IPC and as typed columns,
 //!     against the built-in select block on the same data;
 //! (c) compile time of the example plugins, cold and from the compiled cache.
 //!
-//! `cargo bench -p vitrine-engine --bench plugin_block` (builds the guests first).
+//! `cargo bench --workspace --bench plugin_block` (builds the guests first); add
+//! `-- trivial` to run (a) alone, e.g. under a profiler.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use serde_json::json;
 use vitrine_engine::blocks::{BlockConfig, BlockInput, execute};
 use vitrine_engine::{Engine, EngineLimits};
+use vitrine_plugins::peer::EmptyCall;
 use vitrine_plugins::{Host, HostLimits, PortTable, RunOptions, guests};
 use vitrine_storage::Store;
 
@@ -64,29 +67,57 @@ fn millis(d: Duration) -> f64 {
 async fn main() {
     let host = Host::new(HostLimits::default(), None).unwrap();
 
-    // (a) A trivial block, compiled once, instantiated fresh for every call.
+    // (a) A trivial block, compiled once, instantiated fresh for every call; against the
+    // floor of an empty component instantiated from the same pool and called.
     let echo = host
         .load(&std::fs::read(guests::fixture("echo")).unwrap())
         .unwrap();
+    let peer = EmptyCall::new(&host).unwrap();
     let (schema, batches) = table(1);
     let one = PortTable {
         port: "in".into(),
         schema,
         batches,
     };
-    for _ in 0..200 {
+    let calls_wanted = 20_000;
+    for _ in 0..500 {
         host.run(&echo, &json!({}), vec![one.clone()], RunOptions::default())
             .unwrap();
+        peer.call().unwrap();
     }
-    let mut calls = Vec::with_capacity(5000);
-    for _ in 0..5000 {
+    let mut calls = Vec::with_capacity(calls_wanted);
+    let mut floor = Vec::with_capacity(calls_wanted);
+    for _ in 0..calls_wanted {
         let t = Instant::now();
         host.run(&echo, &json!({}), vec![one.clone()], RunOptions::default())
             .unwrap();
         calls.push(t.elapsed());
+        let t = Instant::now();
+        peer.call().unwrap();
+        floor.push(t.elapsed());
     }
-    let p50 = percentile(&mut calls, 0.5);
-    let p99 = percentile(&mut calls, 0.99);
+    let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    let (p50, p99) = (
+        micros(percentile(&mut calls, 0.5)),
+        micros(percentile(&mut calls, 0.99)),
+    );
+    let (floor50, floor99) = (
+        micros(percentile(&mut floor, 0.5)),
+        micros(percentile(&mut floor, 0.99)),
+    );
+    println!("\n== (a) trivial block (echo, 1 row), warm compiled cache, {calls_wanted} calls ==");
+    println!("instantiate + run: p50 {p50:.1} µs, p99 {p99:.1} µs");
+    println!(
+        "empty component, instantiate + call (the floor): p50 {floor50:.1} µs, p99 {floor99:.1} µs"
+    );
+    println!(
+        "the host's own work per call: p50 {:.1} µs ({:.1}x the floor)",
+        p50 - floor50,
+        p50 / floor50
+    );
+    if std::env::args().any(|a| a == "trivial") {
+        return;
+    }
 
     // (b) One million rows through a pass-through block and through the built-in select.
     let rows = 1_000_000;
@@ -194,12 +225,6 @@ async fn main() {
         compile.push((name, bytes.len(), cold, t.elapsed()));
     }
 
-    println!("\n== (a) trivial block (echo, 1 row), warm compiled cache, 5000 calls ==");
-    println!(
-        "instantiate + run: p50 {:.1} µs, p99 {:.1} µs",
-        p50.as_secs_f64() * 1e6,
-        p99.as_secs_f64() * 1e6
-    );
     println!(
         "\n== (b) pass-through over {rows} rows (int64, text, float64 with nulls), median of 5 =="
     );
