@@ -98,6 +98,22 @@ pub fn importing(import: &str) -> Vec<u8> {
     component.finish()
 }
 
+/// A component exporting an empty instance named `export` (e.g.
+/// `vitrine:block/block@9.0.0`): enough to test how the host reads a block's contract
+/// version.
+pub fn exporting(export: &str) -> Vec<u8> {
+    use wasm_encoder::{
+        Component, ComponentExportKind, ComponentExportSection, ComponentInstanceSection,
+    };
+    let mut instances = ComponentInstanceSection::new();
+    instances.export_items::<&str, _>([]);
+    let mut exports = ComponentExportSection::new();
+    exports.export(export, ComponentExportKind::Instance, 0, None);
+    let mut component = Component::new();
+    component.section(&instances).section(&exports);
+    component.finish()
+}
+
 /// The Python toolchain, pinned: the version the docs and examples are written against.
 pub const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
 /// The JavaScript toolchain, pinned likewise.

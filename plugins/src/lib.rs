@@ -13,6 +13,7 @@
 
 mod cache;
 mod compiler;
+mod contract;
 mod crash;
 mod error;
 #[cfg(any(test, feature = "testing"))]
@@ -41,16 +42,7 @@ pub use metadata::{ColumnSpec, InputFormat, PluginInfo, PortInfo, check_config};
 pub use sandbox::{LogLevel, LogLine};
 pub use tables::PortTable;
 
-/// The contract versions this host runs, newest last.
-pub const CONTRACT_VERSION: &str = "0.1.0";
-
-/// Bindings for `vitrine:block@0.1.0`, generated from its frozen copy.
-mod v0_1 {
-    wasmtime::component::bindgen!({
-        world: "plugin",
-        path: "../schema/wit/deps/vitrine-block-0.1.0",
-    });
-}
+pub use contract::{NEWEST as CONTRACT_VERSION, VERSIONS as CONTRACT_VERSIONS};
 
 /// What plugins may use. Each run may ask for less time than `time_limit`, never more.
 #[derive(Debug, Clone)]
@@ -92,7 +84,7 @@ pub struct Plugin {
     /// SHA-256 of the component file.
     pub hash: String,
     pub info: PluginInfo,
-    pre: v0_1::PluginPre<sandbox::State>,
+    pre: contract::Linked,
     /// The configuration schema, compiled once.
     validator: jsonschema::Validator,
 }
@@ -230,7 +222,7 @@ impl Host {
             let _slot = self.slots.take();
             self.sandbox.describe(&pre, &self.limits, &hash)?
         };
-        let info = metadata::check(metadata, toolchain::marks(bytes))?;
+        let info = metadata::check(metadata, pre.version(), toolchain::marks(bytes))?;
         let validator = metadata::validator(&info)?;
         let plugin = Arc::new(Plugin {
             hash,

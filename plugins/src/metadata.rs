@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::contract::wit;
 use crate::tables::type_label;
-use crate::v0_1::vitrine::block::types as wit;
 use crate::{PluginError, PluginResult};
 
 /// How a block wants its inputs.
@@ -119,7 +119,11 @@ fn ports(what: &str, ports: Vec<wit::Port>) -> PluginResult<Vec<PortInfo>> {
 }
 
 /// Checks what `describe` returned.
-pub(crate) fn check(m: wit::Metadata, marks: crate::toolchain::Marks) -> PluginResult<PluginInfo> {
+pub(crate) fn check(
+    m: wit::Metadata,
+    contract: &str,
+    marks: crate::toolchain::Marks,
+) -> PluginResult<PluginInfo> {
     check_name("name", &m.name, true)?;
     let version = semver::Version::parse(&m.version).map_err(|e| {
         invalid(format!(
@@ -150,7 +154,7 @@ pub(crate) fn check(m: wit::Metadata, marks: crate::toolchain::Marks) -> PluginR
             wit::DataFormat::Columns => InputFormat::Columns,
             wit::DataFormat::ArrowIpc => InputFormat::ArrowIpc,
         },
-        contract: crate::CONTRACT_VERSION.to_owned(),
+        contract: contract.to_owned(),
         sdk_version: marks.sdk_version,
         toolchain: marks.toolchain,
     })

@@ -6,15 +6,19 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::types::{
+    ArrowPrimitiveType, Date32Type, Float64Type, Int64Type, TimestampMicrosecondType,
+};
 use arrow_array::{
     Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
-use arrow_buffer::NullBuffer;
+use arrow_buffer::{
+    BooleanBuffer, BooleanBufferBuilder, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer,
+};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
-use crate::v0_1::vitrine::block::types as wit;
+use crate::contract::wit;
 use crate::{PluginError, PluginResult};
 
 /// A table on one port, host side.
@@ -68,15 +72,12 @@ pub(crate) fn type_label(t: wit::ColumnType) -> &'static str {
     }
 }
 
-fn one_batch(t: &PortTable) -> PluginResult<RecordBatch> {
-    Ok(arrow_select::concat::concat_batches(&t.schema, &t.batches)?)
-}
-
-/// An input as typed columns.
+/// An input as typed columns: each column's buffers from every batch, laid end to end
+/// (one copy, no batch concatenated first).
 pub(crate) fn to_columns(t: &PortTable) -> PluginResult<wit::Table> {
-    let batch = one_batch(t)?;
-    let mut columns = Vec::with_capacity(batch.num_columns());
-    for (field, array) in t.schema.fields().iter().zip(batch.columns()) {
+    let rows = t.rows();
+    let mut columns = Vec::with_capacity(t.schema.fields().len());
+    for (i, field) in t.schema.fields().iter().enumerate() {
         let Some((kind, target)) = contract_type(field.data_type()) else {
             return Err(PluginError::InvalidConfig(format!(
                 "input `{}`, column `{}` is {}, which plugin blocks cannot take; cast or drop it first",
@@ -85,68 +86,97 @@ pub(crate) fn to_columns(t: &PortTable) -> PluginResult<wit::Table> {
                 field.data_type()
             )));
         };
-        let a = arrow_cast::cast::cast_with_options(
-            array,
-            &target,
-            &arrow_cast::CastOptions {
-                safe: false,
-                ..Default::default()
-            },
-        )
-        .map_err(|e| {
-            PluginError::InvalidConfig(format!(
-                "input `{}`, column `{}`: {e}",
-                t.port,
-                field.name()
-            ))
-        })?;
-        let validity = a
-            .logical_nulls()
-            .filter(|n| n.null_count() > 0)
-            .map(|n| n.iter().collect());
+        let cast = |a: &ArrayRef| {
+            arrow_cast::cast::cast_with_options(
+                a,
+                &target,
+                &arrow_cast::CastOptions {
+                    safe: false,
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| {
+                PluginError::InvalidConfig(format!(
+                    "input `{}`, column `{}`: {e}",
+                    t.port,
+                    field.name()
+                ))
+            })
+        };
+        let parts = (t.batches.iter())
+            .map(|b| cast(b.column(i)))
+            .collect::<PluginResult<Vec<ArrayRef>>>()?;
         let values = match kind {
-            wit::ColumnType::Boolean => {
-                wit::ColumnValues::Boolean(a.as_boolean().values().iter().collect())
-            }
-            wit::ColumnType::Int64 => {
-                wit::ColumnValues::Int64(a.as_primitive::<Int64Type>().values().to_vec())
-            }
-            wit::ColumnType::Float64 => {
-                wit::ColumnValues::Float64(a.as_primitive::<Float64Type>().values().to_vec())
-            }
-            wit::ColumnType::Text => {
-                let s = a.as_string::<i32>();
-                wit::ColumnValues::Text(
-                    (0..s.len())
-                        .map(|i| {
-                            if s.is_valid(i) {
-                                s.value(i).to_owned()
-                            } else {
-                                String::new()
-                            }
-                        })
-                        .collect(),
-                )
-            }
-            wit::ColumnType::Date => {
-                wit::ColumnValues::Date(a.as_primitive::<Date32Type>().values().to_vec())
-            }
-            wit::ColumnType::Timestamp => wit::ColumnValues::Timestamp(
-                a.as_primitive::<TimestampMicrosecondType>()
-                    .values()
-                    .to_vec(),
+            wit::ColumnType::Boolean => wit::ColumnValues::Boolean(
+                parts
+                    .iter()
+                    .flat_map(|a| a.as_boolean().values().iter())
+                    .collect(),
             ),
+            wit::ColumnType::Int64 => wit::ColumnValues::Int64(primitive::<Int64Type>(&parts)),
+            wit::ColumnType::Float64 => {
+                wit::ColumnValues::Float64(primitive::<Float64Type>(&parts))
+            }
+            wit::ColumnType::Text => wit::ColumnValues::Text(text_values(&parts)),
+            wit::ColumnType::Date => wit::ColumnValues::Date(primitive::<Date32Type>(&parts)),
+            wit::ColumnType::Timestamp => {
+                wit::ColumnValues::Timestamp(primitive::<TimestampMicrosecondType>(&parts))
+            }
         };
         columns.push(wit::Column {
             name: field.name().clone(),
             values,
-            validity,
+            validity: validity(&parts, rows),
         });
     }
     Ok(wit::Table {
-        rows: batch.num_rows() as u64,
+        rows: rows as u64,
         columns,
     })
+}
+
+fn primitive<T: ArrowPrimitiveType>(parts: &[ArrayRef]) -> Vec<T::Native> {
+    let mut values = Vec::with_capacity(parts.iter().map(|a| a.len()).sum());
+    for a in parts {
+        values.extend_from_slice(a.as_primitive::<T>().values());
+    }
+    values
+}
+
+/// The contract's validity bitmap (Arrow's layout, from bit 0) of a column in parts, or
+/// `None` when no row is null.
+fn validity(parts: &[ArrayRef], rows: usize) -> Option<Vec<u8>> {
+    if parts.iter().all(|a| a.logical_null_count() == 0) {
+        return None;
+    }
+    let mut bits = BooleanBufferBuilder::new(rows);
+    for a in parts {
+        match a.logical_nulls() {
+            Some(n) => bits.append_buffer(n.inner()),
+            None => bits.append_n(a.len(), true),
+        }
+    }
+    Some(bits.finish().values()[..rows.div_ceil(8)].to_vec())
+}
+
+/// Text columns in parts as the contract lays them out: their bytes end to end, and
+/// offsets from 0 (an array may start further into its buffer).
+fn text_values(parts: &[ArrayRef]) -> wit::TextValues {
+    let rows: usize = parts.iter().map(|a| a.len()).sum();
+    let mut data = Vec::new();
+    let mut offsets = Vec::with_capacity(rows + 1);
+    offsets.push(0u32);
+    for a in parts {
+        let s = a.as_string::<i32>();
+        let o = s.value_offsets();
+        let (start, end) = (o[0] as usize, o[o.len() - 1] as usize);
+        let base = data.len() as i64 - start as i64;
+        data.extend_from_slice(&s.values()[start..end]);
+        // Arrow's offsets never decrease from `start`, and a host column stays far below
+        // 4 GiB (a block's memory could not take more).
+        offsets.extend(o[1..].iter().map(|&x| (x as i64 + base) as u32));
+    }
+    wit::TextValues { data, offsets }
 }
 
 /// An input as an Arrow IPC stream.
@@ -159,6 +189,34 @@ pub(crate) fn to_ipc(t: &PortTable) -> PluginResult<Vec<u8>> {
     w.finish()?;
     drop(w);
     Ok(out)
+}
+
+/// A block's text values as an Arrow string array, after checking the offsets (one more
+/// than the values, from 0 to the end of the data, never decreasing) and that every
+/// value is UTF-8: the block's word is not taken for any of it.
+fn string_array(v: wit::TextValues, nulls: Option<NullBuffer>) -> Result<StringArray, String> {
+    if v.offsets.first() != Some(&0) {
+        return Err("its text offsets do not start at 0".into());
+    }
+    if v.offsets.last().map(|&o| o as usize) != Some(v.data.len()) {
+        return Err(format!(
+            "its text offsets end at {}, not at the end of its {} bytes of text",
+            v.offsets.last().copied().unwrap_or(0),
+            v.data.len()
+        ));
+    }
+    let offsets = v
+        .offsets
+        .iter()
+        .map(|&o| i32::try_from(o))
+        .collect::<Result<Vec<i32>, _>>()
+        .map_err(|_| "it has more than 2 GiB of text in one column".to_owned())?;
+    if offsets.windows(2).any(|w| w[0] > w[1]) {
+        return Err("its text offsets decrease".into());
+    }
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+    // Checks each value is UTF-8 and starts on a character boundary.
+    StringArray::try_new(offsets, Buffer::from_vec(v.data), nulls).map_err(|e| e.to_string())
 }
 
 fn bad(msg: String) -> PluginError {
@@ -179,21 +237,26 @@ pub(crate) fn from_columns(port: &str, t: wit::Table) -> PluginResult<PortTable>
             )));
         }
         let nulls = match c.validity {
-            Some(v) if v.len() != rows => {
+            Some(v) if v.len() != rows.div_ceil(8) => {
                 return Err(bad(format!(
-                    "output `{port}`, column `{}` has {} validity flags for {rows} rows",
+                    "output `{port}`, column `{}` has {} bytes of validity for {rows} rows ({} expected)",
                     c.name,
-                    v.len()
+                    v.len(),
+                    rows.div_ceil(8)
                 )));
             }
-            Some(v) => Some(NullBuffer::from(v)),
+            Some(v) => Some(NullBuffer::new(BooleanBuffer::new(
+                Buffer::from_vec(v),
+                0,
+                rows,
+            ))),
             None => None,
         };
         let len = match &c.values {
             wit::ColumnValues::Boolean(v) => v.len(),
             wit::ColumnValues::Int64(v) | wit::ColumnValues::Timestamp(v) => v.len(),
             wit::ColumnValues::Float64(v) => v.len(),
-            wit::ColumnValues::Text(v) => v.len(),
+            wit::ColumnValues::Text(v) => v.offsets.len().saturating_sub(1),
             wit::ColumnValues::Date(v) => v.len(),
         };
         if len != rows {
@@ -206,15 +269,10 @@ pub(crate) fn from_columns(port: &str, t: wit::Table) -> PluginResult<PortTable>
             wit::ColumnValues::Boolean(v) => Arc::new(BooleanArray::new(v.into(), nulls)),
             wit::ColumnValues::Int64(v) => Arc::new(Int64Array::new(v.into(), nulls)),
             wit::ColumnValues::Float64(v) => Arc::new(Float64Array::new(v.into(), nulls)),
-            wit::ColumnValues::Text(v) => {
-                let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
-                Arc::new(
-                    v.iter()
-                        .enumerate()
-                        .map(|(i, s)| valid(i).then_some(s.as_str()))
-                        .collect::<StringArray>(),
-                )
-            }
+            wit::ColumnValues::Text(v) => Arc::new(
+                string_array(v, nulls)
+                    .map_err(|e| bad(format!("output `{port}`, column `{}`: {e}", c.name)))?,
+            ),
             wit::ColumnValues::Date(v) => Arc::new(Date32Array::new(v.into(), nulls)),
             wit::ColumnValues::Timestamp(v) => {
                 Arc::new(TimestampMicrosecondArray::new(v.into(), nulls))
@@ -322,7 +380,7 @@ pub(crate) fn check_declared(t: &PortTable, declared: &[crate::ColumnSpec]) -> P
 mod tests {
     use super::*;
 
-    fn column(name: &str, values: wit::ColumnValues, validity: Option<Vec<bool>>) -> wit::Column {
+    fn column(name: &str, values: wit::ColumnValues, validity: Option<Vec<u8>>) -> wit::Column {
         wit::Column {
             name: name.into(),
             values,
@@ -351,10 +409,13 @@ mod tests {
             t(vec![column(
                 "a",
                 wit::ColumnValues::Int64(vec![1, 2]),
-                Some(vec![true]),
+                Some(vec![0b11, 0]),
             )]),
         ));
-        assert!(m.contains("1 validity flags for 2 rows"), "{m}");
+        assert!(
+            m.contains("2 bytes of validity for 2 rows (1 expected)"),
+            "{m}"
+        );
         let m = refused(from_columns(
             "out",
             t(vec![
@@ -363,6 +424,32 @@ mod tests {
             ]),
         ));
         assert!(m.contains("repeated column name `a`"), "{m}");
+        // Text whose offsets or bytes do not hold up.
+        let text = |data: &[u8], offsets: Vec<u32>| {
+            refused(from_columns(
+                "out",
+                t(vec![column(
+                    "s",
+                    wit::ColumnValues::Text(wit::TextValues {
+                        data: data.to_vec(),
+                        offsets,
+                    }),
+                    None,
+                )]),
+            ))
+        };
+        let m = text(b"ab", vec![1, 2, 2]);
+        assert!(m.contains("do not start at 0"), "{m}");
+        let m = text(b"ab", vec![0, 1, 9]);
+        assert!(m.contains("end at 9, not at the end of its 2 bytes"), "{m}");
+        let m = text(b"ab", vec![0, 2, 1, 2]);
+        assert!(m.contains("has 3 values for 2 rows"), "{m}");
+        let m = text(b"abc", vec![0, 5, 3]);
+        assert!(m.contains("offsets decrease"), "{m}");
+        let m = text("zü".as_bytes(), vec![0, 2, 3]);
+        assert!(m.contains("column `s`"), "{m}");
+        let m = text(&[b'a', 0xff], vec![0, 1, 2]);
+        assert!(m.contains("column `s`"), "{m}");
         let m = refused(from_ipc("out", b"not arrow at all".to_vec()));
         assert!(m.contains("not an Arrow IPC stream"), "{m}");
         let m = refused(from_ipc("out", Vec::new()));
@@ -378,8 +465,11 @@ mod tests {
                 columns: vec![
                     column(
                         "t",
-                        wit::ColumnValues::Text(vec!["x".into(), String::new(), "z".into()]),
-                        Some(vec![true, false, true]),
+                        wit::ColumnValues::Text(wit::TextValues {
+                            data: b"xz".to_vec(),
+                            offsets: vec![0, 1, 1, 2],
+                        }),
+                        Some(vec![0b101]),
                     ),
                     column("d", wit::ColumnValues::Date(vec![0, 1, 2]), None),
                 ],
@@ -392,6 +482,48 @@ mod tests {
         assert_eq!(back.batches[0], table.batches[0]);
         let cols = to_columns(&back).unwrap();
         assert_eq!(cols.rows, 3);
-        assert_eq!(cols.columns[0].validity, Some(vec![true, false, true]));
+        assert_eq!(cols.columns[0].validity, Some(vec![0b101]));
+    }
+
+    /// Batches, slices and nulls across a batch boundary: the columns are laid end to end
+    /// with each value and validity bit where it belongs, and come back as they were.
+    #[test]
+    fn columns_of_several_batches_and_slices_are_laid_end_to_end() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("s", DataType::Utf8, true),
+            Field::new("n", DataType::Int64, true),
+        ]));
+        let texts = StringArray::from(vec![Some("a"), None, Some("bc"), Some("d")]);
+        let numbers = Int64Array::from(vec![Some(0), None, Some(2), Some(3)]);
+        let first = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(texts.slice(1, 3)), Arc::new(numbers.slice(1, 3))],
+        )
+        .unwrap();
+        let second = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec![Some("e"), None])),
+                Arc::new(Int64Array::from(vec![Some(4), Some(5)])),
+            ],
+        )
+        .unwrap();
+        let table = PortTable {
+            port: "in".into(),
+            schema: schema.clone(),
+            batches: vec![first, second],
+        };
+        let cols = to_columns(&table).unwrap();
+        assert_eq!(cols.rows, 5);
+        let wit::ColumnValues::Text(t) = &cols.columns[0].values else {
+            panic!("text expected")
+        };
+        assert_eq!(t.data, b"bcde");
+        assert_eq!(t.offsets, [0, 0, 2, 3, 4, 4]);
+        assert_eq!(cols.columns[0].validity, Some(vec![0b01110]));
+        assert_eq!(cols.columns[1].validity, Some(vec![0b11110]));
+        let back = from_columns("out", cols).unwrap();
+        let whole = arrow_select::concat::concat_batches(&schema, &table.batches).unwrap();
+        assert_eq!(back.batches[0], whole);
     }
 }

@@ -53,7 +53,8 @@ fn echo_round_trips_a_table_through_typed_columns() {
     let host = host();
     let echo = load(&host, "echo").unwrap();
     assert_eq!(echo.info.name, "echo");
-    assert_eq!(echo.info.sdk_version.as_deref(), Some("0.1.0"));
+    assert_eq!(echo.info.sdk_version.as_deref(), Some("0.2.0"));
+    assert_eq!(echo.info.contract, "0.2.0");
     let out = host
         .run(&echo, &json!({}), vec![sample()], RunOptions::default())
         .unwrap();
@@ -144,6 +145,14 @@ fn files_that_are_not_block_components_are_refused() {
     assert!(refused(b"\0asm\x01\0\0\0").contains("core WebAssembly module"));
     // An empty component: well formed, but it implements nothing.
     assert!(refused(b"\0asm\x0d\0\x01\0").contains("does not implement `vitrine:block/block`"));
+    // A block of a contract version this host does not run.
+    let m = refused(&crate::guests::exporting("vitrine:block/block@9.0.0"));
+    assert!(
+        m.contains(
+            "implements vitrine:block@9.0.0, which this host does not run (it runs 0.1.0, 0.2.0)"
+        ),
+        "{m}"
+    );
     // A truncated component.
     let echo = std::fs::read(fixture("echo")).unwrap();
     assert!(refused(&echo[..echo.len() / 2]).contains("not a valid WebAssembly component"));

@@ -11,7 +11,7 @@ pub(crate) struct Marks {
     /// The SDK version stamped by `vitrine_sdk::export_block!`.
     pub(crate) sdk_version: Option<String>,
     /// A short description such as `Python 3.14 (componentize-py)`,
-    /// `JavaScript (ComponentizeJS 0.23.0)` or `Rust (vitrine-sdk 0.1.0, rustc 1.95.0)`.
+    /// `JavaScript (ComponentizeJS 0.23.0)` or `Rust (vitrine-sdk 0.2.0, rustc 1.95.0)`.
     pub(crate) toolchain: Option<String>,
 }
 

@@ -48,9 +48,7 @@ pub fn to_batch(t: &Table) -> Result<RecordBatch, Error> {
             Values::Float64(v) => {
                 Arc::new(nullable(c, v.iter().copied()).collect::<Float64Array>())
             }
-            Values::Text(v) => {
-                Arc::new(nullable(c, v.iter().map(String::as_str)).collect::<StringArray>())
-            }
+            Values::Text(v) => Arc::new(nullable(c, v.iter()).collect::<StringArray>()),
             Values::Date(v) => Arc::new(nullable(c, v.iter().copied()).collect::<Date32Array>()),
             Values::Timestamp(v) => {
                 Arc::new(nullable(c, v.iter().copied()).collect::<TimestampMicrosecondArray>())

@@ -1,7 +1,9 @@
 //! Between the SDK's types and the generated bindings.
 
 use crate::bindings::vitrine::block::types as wit;
-use crate::{Block, Column, ColumnType, Error, Format, Input, Inputs, Metadata, Table, Values};
+use crate::{
+    Block, Column, ColumnType, Error, Format, Input, Inputs, Metadata, Table, Texts, Values,
+};
 
 fn column_type(t: ColumnType) -> wit::ColumnType {
     match t {
@@ -46,14 +48,18 @@ pub fn describe<B: Block>() -> wit::Metadata {
     }
 }
 
-fn table_from(t: wit::Table) -> Table {
-    let mut out = Table::new(t.rows as usize);
+fn table_from(t: wit::Table) -> Result<Table, Error> {
+    let rows = t.rows as usize;
+    let mut out = Table::new(rows);
     for c in t.columns {
         let values = match c.values {
             wit::ColumnValues::Boolean(v) => Values::Boolean(v),
             wit::ColumnValues::Int64(v) => Values::Int64(v),
             wit::ColumnValues::Float64(v) => Values::Float64(v),
-            wit::ColumnValues::Text(v) => Values::Text(v),
+            wit::ColumnValues::Text(t) => Values::Text(
+                Texts::from_parts(t.data, t.offsets)
+                    .map_err(|e| Error::InvalidInput(format!("column `{}`: {e}", c.name)))?,
+            ),
             wit::ColumnValues::Date(v) => Values::Date(v),
             wit::ColumnValues::Timestamp(v) => Values::Timestamp(v),
         };
@@ -62,11 +68,11 @@ fn table_from(t: wit::Table) -> Table {
             .with_column(Column {
                 name: c.name,
                 values,
-                validity: c.validity,
+                validity: c.validity.map(|bits| flags(&bits, rows)),
             })
             .expect("the host sends whole columns");
     }
-    out
+    Ok(out)
 }
 
 fn table_into(t: Table) -> wit::Table {
@@ -81,14 +87,42 @@ fn table_into(t: Table) -> wit::Table {
                     Values::Boolean(v) => wit::ColumnValues::Boolean(v),
                     Values::Int64(v) => wit::ColumnValues::Int64(v),
                     Values::Float64(v) => wit::ColumnValues::Float64(v),
-                    Values::Text(v) => wit::ColumnValues::Text(v),
+                    Values::Text(v) => {
+                        let (data, offsets) = v.into_parts();
+                        wit::ColumnValues::Text(wit::TextValues { data, offsets })
+                    }
                     Values::Date(v) => wit::ColumnValues::Date(v),
                     Values::Timestamp(v) => wit::ColumnValues::Timestamp(v),
                 },
-                validity: c.validity,
+                validity: c.validity.as_deref().map(bitmap),
             })
             .collect(),
     }
+}
+
+/// The contract's validity bitmap (bit i % 8 of byte i / 8 set where row i is valid) as
+/// one flag per row. The host sends (rows + 7) / 8 bytes.
+fn flags(bits: &[u8], rows: usize) -> Vec<bool> {
+    (0..rows)
+        .map(|i| bits.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0))
+        .collect()
+}
+
+/// One flag per row as the contract's validity bitmap.
+fn bitmap(flags: &[bool]) -> Vec<u8> {
+    let mut bits = vec![0u8; flags.len().div_ceil(8)];
+    for (i, valid) in flags.iter().enumerate() {
+        bits[i / 8] |= u8::from(*valid) << (i % 8);
+    }
+    bits
+}
+
+#[cfg(test)]
+#[test]
+fn validity_flags_and_bitmaps_agree() {
+    let v = [true, false, true, true, true, true, true, true, false, true];
+    assert_eq!(bitmap(&v), [0b1111_1101, 0b10]);
+    assert_eq!(flags(&bitmap(&v), v.len()), v);
 }
 
 fn error_into(e: Error) -> wit::BlockError {
@@ -110,12 +144,13 @@ pub fn transform<B: Block>(
             .into_iter()
             .map(|n| {
                 let input = match n.data {
-                    wit::TableData::Columns(t) => Input::Table(table_from(t)),
+                    wit::TableData::Columns(t) => Input::Table(table_from(t)?),
                     wit::TableData::ArrowIpc(b) => Input::ArrowIpc(b),
                 };
-                (n.port, input)
+                Ok((n.port, input))
             })
-            .collect(),
+            .collect::<Result<_, Error>>()
+            .map_err(error_into)?,
     };
     let outputs = B::transform(config, inputs).map_err(error_into)?;
     Ok(outputs

@@ -50,9 +50,11 @@
 #[cfg(feature = "arrow")]
 mod arrow;
 mod table;
+mod texts;
 
 pub use serde_json::{self, Value, json};
 pub use table::{Column, ColumnType, Table, Values};
+pub use texts::Texts;
 
 /// The SDK's version, stamped into every block built with it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,6 +1,6 @@
 //! Tables as the host hands them over: typed columns with validity, no Arrow needed.
 
-use crate::Error;
+use crate::{Error, Texts};
 
 /// The type of a column's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub enum Values {
     Boolean(Vec<bool>),
     Int64(Vec<i64>),
     Float64(Vec<f64>),
-    Text(Vec<String>),
+    Text(Texts),
     Date(Vec<i32>),
     Timestamp(Vec<i64>),
 }
@@ -101,14 +101,13 @@ impl Column {
         name: impl Into<String>,
         values: impl IntoIterator<Item = Option<S>>,
     ) -> Column {
-        let (v, valid): (Vec<String>, Vec<bool>) = values
-            .into_iter()
-            .map(|x| match x {
-                Some(s) => (s.into(), true),
-                None => (String::new(), false),
-            })
-            .unzip();
-        Column::with_validity(name, Values::Text(v), valid)
+        let mut texts = Texts::new();
+        let mut valid = Vec::new();
+        for x in values {
+            valid.push(x.is_some());
+            texts.push(x.map(Into::into).as_deref().unwrap_or(""));
+        }
+        Column::with_validity(name, Values::Text(texts), valid)
     }
 
     /// A boolean column from optional values; `None` is null.
@@ -175,7 +174,7 @@ impl Column {
             Values::Text(v) => Ok(v
                 .iter()
                 .enumerate()
-                .map(|(i, s)| self.is_valid(i).then_some(s.as_str()))
+                .map(|(i, s)| self.is_valid(i).then_some(s))
                 .collect()),
             other => Err(Error::InvalidConfig(format!(
                 "column `{}` is {}, not text",

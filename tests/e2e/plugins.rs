@@ -86,8 +86,8 @@ async fn plugins_are_published_used_in_workflows_and_refused_when_hostile() {
     let z = data(&z)["publishPlugin"].clone();
     assert_eq!(z["name"], "zscore");
     assert_eq!(z["version"], "1.0.0");
-    assert_eq!(z["contract"], "0.1.0");
-    assert_eq!(z["sdkVersion"], "0.1.0");
+    assert_eq!(z["contract"], "0.2.0");
+    assert_eq!(z["sdkVersion"], "0.2.0");
     assert_eq!(z["inputFormat"], "COLUMNS");
     assert_eq!(z["configSchema"]["required"], json!(["column"]));
     let r = publish(s, &w.admin.auth, example("regex-extract")).await;
@@ -255,7 +255,7 @@ async fn python_and_javascript_blocks_run_in_a_workflow_like_the_rust_one() {
     };
     let w = data_world().await;
     for (bytes, name, toolchain) in [
-        (example("zscore"), "zscore", "Rust (vitrine-sdk 0.1.0"),
+        (example("zscore"), "zscore", "Rust (vitrine-sdk 0.2.0"),
         (python, "zscore-py", "Python 3."),
         (javascript, "zscore-js", "JavaScript (ComponentizeJS"),
     ] {
@@ -345,11 +345,11 @@ fn plugin_check_and_run_work_without_a_server() {
     );
     let info: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(info["name"], "zscore");
-    assert_eq!(info["sdk_version"], "0.1.0");
+    assert_eq!(info["sdk_version"], "0.2.0");
     assert!(
         info["toolchain"]
             .as_str()
-            .is_some_and(|t| t.starts_with("Rust (vitrine-sdk 0.1.0")),
+            .is_some_and(|t| t.starts_with("Rust (vitrine-sdk 0.2.0")),
         "{info}"
     );
     // The check compiled the component once and kept the code.

@@ -57,10 +57,16 @@ fn committed_error_catalogue_matches_the_code() {
 /// Released versions of the plugin contract, with the SHA-256 of their frozen WIT. A
 /// released contract never changes (blocks built against it must keep running); a change
 /// belongs in a new version directory, added here when it is released.
-const RELEASED_WIT: &[(&str, &str)] = &[(
-    "vitrine-block-0.1.0/block.wit",
-    "37f0b4e17cdd0784b43993c45b779aaab526f69bcbb523b7b1f3fb003498356a",
-)];
+const RELEASED_WIT: &[(&str, &str)] = &[
+    (
+        "vitrine-block-0.1.0/block.wit",
+        "37f0b4e17cdd0784b43993c45b779aaab526f69bcbb523b7b1f3fb003498356a",
+    ),
+    (
+        "vitrine-block-0.2.0/block.wit",
+        "3d69d034cd944905d8d5a9e25b87db9aec0cca3c094984fc3f15a519556ea3b2",
+    ),
+];
 
 #[test]
 fn released_plugin_contracts_are_frozen() {
@@ -78,4 +84,11 @@ fn released_plugin_contracts_are_frozen() {
     let sdk = std::fs::read_link(concat!(env!("CARGO_MANIFEST_DIR"), "/../../sdk/wit")).unwrap();
     let newest = RELEASED_WIT.last().unwrap().0.split('/').next().unwrap();
     assert!(sdk.ends_with(newest), "sdk/wit points at {}", sdk.display());
+    // The host runs every released version, the newest as its own.
+    let released: Vec<&str> = RELEASED_WIT
+        .iter()
+        .map(|(file, _)| &file["vitrine-block-".len()..file.find('/').unwrap()])
+        .collect();
+    assert_eq!(released, vitrine_plugins::CONTRACT_VERSIONS);
+    assert_eq!(Some(&vitrine_plugins::CONTRACT_VERSION), released.last());
 }

@@ -3,7 +3,9 @@
 //!     compiled cache: p50 and p99 over many calls, against the floor of instantiating
 //!     and calling an empty component from the same pool;
 //! (b) a pass-through block over 1 million rows, as Arrow IPC and as typed columns,
-//!     against the built-in select block on the same data;
+//!     against the built-in select block on the same data, alone (where the select,
+//!     sharing its input's buffers, costs next to nothing) and as workflow steps, whose
+//!     result is stored;
 //! (c) compile time of the example plugins, cold and from the compiled cache.
 //!
 //! `cargo bench --workspace --bench plugin_block` (builds the guests first); add
@@ -21,6 +23,11 @@ use vitrine_engine::{Engine, EngineLimits};
 use vitrine_plugins::peer::EmptyCall;
 use vitrine_plugins::{Host, HostLimits, PortTable, RunOptions, guests};
 use vitrine_storage::Store;
+
+/// The server's allocator: with glibc's, every large column would be a fresh mapping
+/// faulted in page by page, which the server never pays.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn percentile(v: &mut [Duration], p: f64) -> Duration {
     v.sort();
@@ -186,6 +193,7 @@ async fn main() {
     let engine = Engine::new(store, EngineLimits::default());
     let mut step_builtin = Vec::new();
     let mut step_ipc = Vec::new();
+    let mut step_columns = Vec::new();
     for _ in 0..5 {
         let inputs = select_inputs();
         let t = Instant::now();
@@ -203,9 +211,22 @@ async fn main() {
         let t0 = &out.outputs[0];
         engine.datasets.put(&t0.schema, &t0.batches).await.unwrap();
         step_ipc.push(t.elapsed());
+        let t = Instant::now();
+        let out = host
+            .run(
+                &echo,
+                &json!({}),
+                vec![input.clone()],
+                RunOptions::default(),
+            )
+            .unwrap();
+        let t0 = &out.outputs[0];
+        engine.datasets.put(&t0.schema, &t0.batches).await.unwrap();
+        step_columns.push(t.elapsed());
     }
     let step_builtin_ms = millis(percentile(&mut step_builtin, 0.5));
     let step_ipc_ms = millis(percentile(&mut step_ipc, 0.5));
+    let step_columns_ms = millis(percentile(&mut step_columns, 0.5));
     let ipc_ms = millis(percentile(&mut via_ipc, 0.5));
     let columns_ms = millis(percentile(&mut via_columns, 0.5));
     let builtin_ms = millis(percentile(&mut builtin, 0.5));
@@ -242,6 +263,10 @@ async fn main() {
     println!(
         "plugin, Arrow IPC:                {step_ipc_ms:.1} ms ({:.2}x)",
         step_ipc_ms / step_builtin_ms
+    );
+    println!(
+        "plugin, typed columns:            {step_columns_ms:.1} ms ({:.2}x)",
+        step_columns_ms / step_builtin_ms
     );
     println!("\n== (c) compile time of the example plugins ==");
     for (name, size, cold, cached) in compile {

@@ -1,6 +1,8 @@
 //! Blocks written in Python (componentize-py) and JavaScript (componentize-js), built
 //! with each tool's default command: they load under the denied WASI, give the Rust
-//! example's output bit for bit, and crash in their own words.
+//! example's output bit for bit (they implement contract 0.1.0, the Rust one the newest,
+//! so this is also what proves older contracts are still served), and crash in their
+//! own words.
 //!
 //! The tools are installed from PyPI and npm on first use (see `guests`). Where they
 //! cannot be, these tests say so and pass, unless `VITRINE_REQUIRE_TOOLCHAINS` is set,
@@ -75,6 +77,12 @@ fn python_and_javascript_blocks_give_the_rust_example_s_output() {
     };
     let rust = std::fs::read(guests::example("zscore")).unwrap();
     let host = host();
+    // The Rust block is built against the newest contract, the Python and JavaScript ones
+    // against 0.1.0 (their `wit` link): the host serves both, with the same tables.
+    let contract = |bytes: &[u8]| host.load(bytes).unwrap().info.contract.clone();
+    assert_eq!(contract(&rust), crate::CONTRACT_VERSION);
+    assert_eq!(contract(&python), "0.1.0");
+    assert_eq!(contract(&javascript), "0.1.0");
     for settings in [
         json!({"column": "amount"}),
         json!({"column": "units", "threshold": 1.5, "prefix": "u_"}),
@@ -111,7 +119,7 @@ fn python_and_javascript_blocks_give_the_rust_example_s_output() {
     );
     assert_eq!(toolchain(&javascript), "JavaScript (ComponentizeJS 0.23.0)");
     assert!(
-        toolchain(&rust).starts_with("Rust (vitrine-sdk 0.1.0"),
+        toolchain(&rust).starts_with("Rust (vitrine-sdk 0.2.0"),
         "{}",
         toolchain(&rust)
     );

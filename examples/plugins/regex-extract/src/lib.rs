@@ -79,7 +79,7 @@ fn take(table: &Table, rows: &[usize]) -> Result<Table, Error> {
             Values::Boolean(v) => Values::Boolean(rows.iter().map(|&r| v[r]).collect()),
             Values::Int64(v) => Values::Int64(rows.iter().map(|&r| v[r]).collect()),
             Values::Float64(v) => Values::Float64(rows.iter().map(|&r| v[r]).collect()),
-            Values::Text(v) => Values::Text(rows.iter().map(|&r| v[r].clone()).collect()),
+            Values::Text(v) => Values::Text(rows.iter().map(|&r| &v[r]).collect()),
             Values::Date(v) => Values::Date(rows.iter().map(|&r| v[r]).collect()),
             Values::Timestamp(v) => Values::Timestamp(rows.iter().map(|&r| v[r]).collect()),
         };
