@@ -6,8 +6,6 @@
 use wasmtime::Store;
 use wasmtime::component::{HasSelf, InstancePre, Linker};
 
-use crate::sandbox::State;
-
 /// The contract versions this host runs, oldest first.
 pub const VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
 
@@ -37,18 +35,19 @@ pub(crate) use v0_2::vitrine::block::types as wit;
 
 use v0_1::vitrine::block::types as old;
 
-/// A component linked against the version of the contract it implements.
-pub(crate) enum Linked {
-    V0_1(v0_1::PluginPre<State>),
-    V0_2(v0_2::PluginPre<State>),
+/// A component linked against the version of the contract it implements, for stores
+/// holding `T` (the sandbox's state, which implements every version's host interface).
+pub(crate) enum Linked<T: 'static> {
+    V0_1(v0_1::PluginPre<T>),
+    V0_2(v0_2::PluginPre<T>),
 }
 
 /// The result of a block's `transform`, in the newest version's types.
 pub(crate) type Transformed = Result<Vec<wit::NamedTable>, wit::BlockError>;
 
-impl Linked {
+impl<T: 'static> Linked<T> {
     /// Links a component exporting `vitrine:block/block@{version}`, one of [`VERSIONS`].
-    pub(crate) fn new(version: &str, pre: InstancePre<State>) -> Result<Linked, String> {
+    pub(crate) fn new(version: &str, pre: InstancePre<T>) -> Result<Linked<T>, String> {
         match version {
             "0.1.0" => v0_1::PluginPre::new(pre)
                 .map(Linked::V0_1)
@@ -69,7 +68,7 @@ impl Linked {
     }
 
     /// Instantiates the block in `store` and asks it to describe itself.
-    pub(crate) fn describe(&self, store: &mut Store<State>) -> wasmtime::Result<wit::Metadata> {
+    pub(crate) fn describe(&self, store: &mut Store<T>) -> wasmtime::Result<wit::Metadata> {
         match self {
             Linked::V0_1(pre) => {
                 let block = pre.instantiate(&mut *store)?;
@@ -86,7 +85,7 @@ impl Linked {
     /// Instantiates the block in `store` and calls `transform`.
     pub(crate) fn transform(
         &self,
-        store: &mut Store<State>,
+        store: &mut Store<T>,
         config: &str,
         inputs: Vec<wit::NamedTable>,
     ) -> wasmtime::Result<Transformed> {
@@ -120,33 +119,25 @@ impl Linked {
     }
 }
 
-/// Gives blocks of every version the host interface.
-pub(crate) fn link(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-    v0_1::Plugin::add_to_linker::<State, HasSelf<State>>(linker, |s| s)?;
-    v0_2::Plugin::add_to_linker::<State, HasSelf<State>>(linker, |s| s)
+/// Gives blocks of every version the host interface, as `T` implements it.
+pub(crate) fn link<T>(linker: &mut Linker<T>) -> wasmtime::Result<()>
+where
+    T: v0_1::vitrine::block::host::Host + old::Host + host::Host + wit::Host + 'static,
+{
+    v0_1::Plugin::add_to_linker::<T, HasSelf<T>>(linker, |s| s)?;
+    v0_2::Plugin::add_to_linker::<T, HasSelf<T>>(linker, |s| s)
 }
 
-impl v0_1::vitrine::block::host::Host for State {
-    fn log(&mut self, level: v0_1::vitrine::block::host::Level, message: String) {
-        use v0_1::vitrine::block::host::Level as L;
-        host::Host::log(
-            self,
-            match level {
-                L::Debug => host::Level::Debug,
-                L::Info => host::Level::Info,
-                L::Warn => host::Level::Warn,
-                L::Error => host::Level::Error,
-            },
-            message,
-        );
-    }
-
-    fn progress(&mut self, done: u64, total: u64) {
-        host::Host::progress(self, done, total);
+/// 0.1.0's log level as the newest version's.
+pub(crate) fn level(level: v0_1::vitrine::block::host::Level) -> host::Level {
+    use v0_1::vitrine::block::host::Level as L;
+    match level {
+        L::Debug => host::Level::Debug,
+        L::Info => host::Level::Info,
+        L::Warn => host::Level::Warn,
+        L::Error => host::Level::Error,
     }
 }
-
-impl old::Host for State {}
 
 fn metadata(m: old::Metadata) -> wit::Metadata {
     let port = |p: old::Port| wit::Port {

@@ -84,7 +84,7 @@ pub struct Plugin {
     /// SHA-256 of the component file.
     pub hash: String,
     pub info: PluginInfo,
-    pre: contract::Linked,
+    pre: contract::Linked<sandbox::State>,
     /// The configuration schema, compiled once.
     validator: jsonschema::Validator,
 }

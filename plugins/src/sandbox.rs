@@ -185,6 +185,19 @@ impl host::Host for State {
 
 impl wit::Host for State {}
 
+/// Blocks built against 0.1.0 call the same host.
+impl contract::v0_1::vitrine::block::host::Host for State {
+    fn log(&mut self, level: contract::v0_1::vitrine::block::host::Level, message: String) {
+        host::Host::log(self, contract::level(level), message);
+    }
+
+    fn progress(&mut self, done: u64, total: u64) {
+        host::Host::progress(self, done, total);
+    }
+}
+
+impl contract::v0_1::vitrine::block::types::Host for State {}
+
 /// The settings that shape compiled code, shared by the sandbox and compiler children
 /// (whose engines must agree, or wasmtime refuses the code they hand back). Runtime
 /// settings (stack, allocator) are added by [`Sandbox::new`] alone.
@@ -259,7 +272,7 @@ impl Sandbox {
 
     /// Links a compiled component, after checking it asks only for what plugins are
     /// given and exports the block interface.
-    pub(crate) fn prepare(&self, component: &Component) -> PluginResult<Linked> {
+    pub(crate) fn prepare(&self, component: &Component) -> PluginResult<Linked<State>> {
         let ty = component.component_type();
         let imports = crate::wasi::check_imports(component, &self.engine)?;
         let exports: Vec<String> = ty
@@ -335,7 +348,7 @@ impl Sandbox {
 
     pub(crate) fn describe(
         &self,
-        pre: &Linked,
+        pre: &Linked<State>,
         limits: &HostLimits,
         hash: &str,
     ) -> PluginResult<wit::Metadata> {
