@@ -168,17 +168,35 @@ impl Queue {
     /// Pushes `job` to run after `delay`. A job whose key was pushed before is dropped
     /// (the backend keeps keys), so pushing again after a crash is always safe.
     pub async fn push(&self, job: Job, delay: Option<Duration>) -> QueueResult<()> {
-        let key = job.key();
-        let mut task = TaskBuilder::new(job).idempotency_key(key);
-        if let Some(d) = delay {
-            task = task.run_after(d);
-        }
-        // Retries are the handler's business (it backs off per project); the backend's
-        // own re-delivery covers dead workers and infrastructure errors.
-        let task = task.max_attempts(5).build();
+        self.push_all(vec![(job, delay)]).await
+    }
+
+    /// Pushes jobs in one go: one transaction in SQLite, one pipeline in Redis, rather
+    /// than one per job (a run's fan-out over a folder pushes one per project). Keys
+    /// pushed before are dropped, as in [`Queue::push`].
+    pub async fn push_all(&self, jobs: Vec<(Job, Option<Duration>)>) -> QueueResult<()> {
+        let tasks = jobs.into_iter().map(|(job, delay)| {
+            let key = job.key();
+            let mut task = TaskBuilder::new(job).idempotency_key(key);
+            if let Some(d) = delay {
+                task = task.run_after(d);
+            }
+            // Retries are the handler's business (it backs off per project); the
+            // backend's own re-delivery covers dead workers and infrastructure errors.
+            task.max_attempts(5).build()
+        });
+        let mut tasks = futures::stream::iter(tasks);
         match &self.inner {
-            Inner::Sqlite(s) => s.clone().push_task(task).await.map_err(QueueError::sqlite),
-            Inner::Redis(s) => s.clone().push_task(task).await.map_err(QueueError::redis),
+            Inner::Sqlite(s) => s
+                .clone()
+                .push_all(&mut tasks)
+                .await
+                .map_err(QueueError::sqlite),
+            Inner::Redis(s) => s
+                .clone()
+                .push_all(&mut tasks)
+                .await
+                .map_err(QueueError::redis),
         }
     }
 }
@@ -207,4 +225,28 @@ async fn redis_depth(storage: &RedisStorage<Job>) -> QueueResult<QueueDepth> {
         .await
         .map_err(QueueError::redis)?;
     Ok(QueueDepth { pending, running })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Backend;
+
+    /// A batch is stored whole, with keys pushed before (inside or outside the batch)
+    /// dropped as a single push drops them.
+    #[tokio::test]
+    async fn jobs_pushed_together_are_stored_once_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = Queue::open(QueueConfig::new(Backend::Sqlite {
+            path: dir.path().join("queue.db"),
+        }))
+        .await
+        .unwrap();
+        queue.push(Job::Noop { n: 1 }, None).await.unwrap();
+        let batch = [1, 2, 3, 3].map(|n| (Job::Noop { n }, None)).to_vec();
+        queue.push_all(batch).await.unwrap();
+        assert_eq!(queue.depth().await.unwrap().pending, 3);
+        queue.push_all(Vec::new()).await.unwrap();
+        assert_eq!(queue.depth().await.unwrap().pending, 3);
+    }
 }

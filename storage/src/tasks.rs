@@ -412,30 +412,48 @@ impl Store {
     }
 
     /// Ends an attempt. A final `status` ends the project; `queued` puts it back for a
-    /// retry. Only a running record changes (a cancelled one stays cancelled). Returns
-    /// whether it changed, and the run's counts just after, read in the same round trip
-    /// (whoever sees no project open closes the run).
+    /// retry. Only a running record changes (a cancelled one stays cancelled). With
+    /// `progress`, the attempt's last action is recorded first, whatever the status (as
+    /// [`Store::run_project_progress`] would, without a round trip of its own). Returns
+    /// whether the status changed, and the run's counts just after, read in the same
+    /// round trip (whoever sees no project open closes the run).
+    #[allow(clippy::too_many_arguments)]
     pub async fn end_attempt(
         &self,
         run_uid: &vitrine_core::TaskRunId,
         uid: &vitrine_core::TaskRunProjectId,
         status: TaskRunStatus,
         error: Option<&str>,
+        progress: Option<(u32, &RunLogLine)>,
         spent_ms: i64,
         at_ms: i64,
     ) -> StorageResult<(bool, RunCounts)> {
+        let (first, done, line) = match progress {
+            Some((d, l)) => (
+                "UPDATE task_run_project SET actions_done = $done, log += $line WHERE uid = $u; ",
+                Some(d),
+                Some(l),
+            ),
+            None => ("", None, None),
+        };
         let sql = format!(
-            "UPDATE task_run_project SET status = $s, error = $e, duration_ms += $d, finished_ms = IF $s = 'queued' THEN NONE ELSE $at END WHERE uid = $u AND status = 'running' RETURN uid; {RUN_COUNTS}"
+            "{first}UPDATE task_run_project SET status = $s, error = $e, duration_ms += $d, finished_ms = IF $s = 'queued' THEN NONE ELSE $at END WHERE uid = $u AND status = 'running' RETURN uid; {RUN_COUNTS}"
         );
-        let vars =
-            json!({ "u": uid, "r": run_uid, "s": status, "e": error, "d": spent_ms, "at": at_ms });
+        let vars = json!({
+            "u": uid, "r": run_uid, "s": status, "e": error, "d": spent_ms, "at": at_ms,
+            "done": done, "line": line,
+        });
         let mut response = self
             .run_with(&sql, vars, Some(Writes::Tables(RUN_PROJECTS)))
             .await?;
-        let changed: Vec<serde_json::Value> = crate::db::decode(&mut response, 0)?;
+        let at = usize::from(progress.is_some());
+        if at == 1 {
+            let _: Vec<serde_json::Value> = crate::db::decode(&mut response, 0)?;
+        }
+        let changed: Vec<serde_json::Value> = crate::db::decode(&mut response, at)?;
         Ok((
             !changed.is_empty(),
-            counts_of(crate::db::decode(&mut response, 1)?),
+            counts_of(crate::db::decode(&mut response, at + 1)?),
         ))
     }
 
