@@ -117,6 +117,10 @@ impl RunCounts {
 /// reads that name it (none today), not every cached read a shared view repeats.
 const RUN_PROJECTS: &[&str] = &["task_run_project"];
 
+/// Whether any project record of a run (`$r`) is still open: the first found ends the
+/// scan, where counting would read every record of the run.
+const RUN_ANY_OPEN: &str = "SELECT uid FROM task_run_project WHERE run_uid = $r AND status IN ['queued', 'running'] LIMIT 1";
+
 /// A run's project records counted by status (`$r`: the run).
 const RUN_COUNTS: &str =
     "SELECT status, count() AS n FROM task_run_project WHERE run_uid = $r GROUP BY status";
@@ -415,8 +419,8 @@ impl Store {
     /// retry. Only a running record changes (a cancelled one stays cancelled). With
     /// `progress`, the attempt's last action is recorded first, whatever the status (as
     /// [`Store::run_project_progress`] would, without a round trip of its own). Returns
-    /// whether the status changed, and the run's counts just after, read in the same
-    /// round trip (whoever sees no project open closes the run).
+    /// whether the status changed, and whether any project of the run is open just
+    /// after, read in the same round trip (whoever sees none open closes the run).
     #[allow(clippy::too_many_arguments)]
     pub async fn end_attempt(
         &self,
@@ -427,7 +431,7 @@ impl Store {
         progress: Option<(u32, &RunLogLine)>,
         spent_ms: i64,
         at_ms: i64,
-    ) -> StorageResult<(bool, RunCounts)> {
+    ) -> StorageResult<(bool, bool)> {
         let (first, done, line) = match progress {
             Some((d, l)) => (
                 "UPDATE task_run_project SET actions_done = $done, log += $line WHERE uid = $u; ",
@@ -437,7 +441,7 @@ impl Store {
             None => ("", None, None),
         };
         let sql = format!(
-            "{first}UPDATE task_run_project SET status = $s, error = $e, duration_ms += $d, finished_ms = IF $s = 'queued' THEN NONE ELSE $at END WHERE uid = $u AND status = 'running' RETURN uid; {RUN_COUNTS}"
+            "{first}UPDATE task_run_project SET status = $s, error = $e, duration_ms += $d, finished_ms = IF $s = 'queued' THEN NONE ELSE $at END WHERE uid = $u AND status = 'running' RETURN uid; {RUN_ANY_OPEN}"
         );
         let vars = json!({
             "u": uid, "r": run_uid, "s": status, "e": error, "d": spent_ms, "at": at_ms,
@@ -451,10 +455,8 @@ impl Store {
             let _: Vec<serde_json::Value> = crate::db::decode(&mut response, 0)?;
         }
         let changed: Vec<serde_json::Value> = crate::db::decode(&mut response, at)?;
-        Ok((
-            !changed.is_empty(),
-            counts_of(crate::db::decode(&mut response, at + 1)?),
-        ))
+        let open: Vec<serde_json::Value> = crate::db::decode(&mut response, at + 1)?;
+        Ok((!changed.is_empty(), !open.is_empty()))
     }
 
     /// Ends a record that never started (skipped, or cancelled while queued).

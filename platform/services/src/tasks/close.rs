@@ -18,16 +18,16 @@ impl Tasks {
     /// Closes the run if none of its projects is still open.
     pub(crate) async fn maybe_close_run(&self, run_uid: &vitrine_core::TaskRunId) -> ApiResult<()> {
         let counts = self.store.run_counts(run_uid).await?;
-        self.close_if_done(run_uid, &counts).await
+        self.close_if_done(run_uid, counts.open() > 0).await
     }
 
-    /// Closes the run when `counts`, read just now, show none of its projects open.
+    /// Closes the run when none of its projects is `open`, as read just now.
     pub(crate) async fn close_if_done(
         &self,
         run_uid: &vitrine_core::TaskRunId,
-        counts: &RunCounts,
+        open: bool,
     ) -> ApiResult<()> {
-        if counts.open() == 0 {
+        if !open {
             self.close_run(run_uid, None).await?;
         }
         Ok(())

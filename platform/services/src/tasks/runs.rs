@@ -350,8 +350,9 @@ impl Tasks {
         // millisecond short on average, which the tasks bench counted as queue cost.
         let spent = ((started.elapsed().as_micros() + 500) / 1000) as i64;
         let now = now_ms();
-        // The counts come back with the attempt's end, in the same round trip.
-        let counts = match outcome {
+        // Whether any project is open comes back with the attempt's end, in the same
+        // round trip.
+        let open = match outcome {
             Ok(Applied::Done(last)) => {
                 self.store
                     .end_attempt(
@@ -377,7 +378,7 @@ impl Tasks {
                     .log_run_project(record_uid, &log_line(line))
                     .await?;
                 if retry {
-                    let (requeued, counts) = self
+                    let (requeued, open) = self
                         .store
                         .end_attempt(
                             run_uid,
@@ -401,7 +402,7 @@ impl Tasks {
                         )
                         .await?;
                     }
-                    counts
+                    open
                 } else {
                     self.store
                         .end_attempt(
@@ -418,7 +419,7 @@ impl Tasks {
                 }
             }
         };
-        self.close_if_done(run_uid, &counts).await
+        self.close_if_done(run_uid, open).await
     }
 
     /// Applies the actions the record has not finished yet, recording each one's
