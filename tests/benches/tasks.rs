@@ -2,7 +2,8 @@
 //! folder, through the real binary. Compares the default concurrency (one job per core,
 //! plus one) with one project at a time, and derives the queue's own cost per project:
 //! the run's wall time minus the time spent inside the projects' actions, over 100, when
-//! one project runs at a time.
+//! one project runs at a time, and where it goes: the fan-out before the first project,
+//! the time between projects, the close after the last.
 //!
 //! `cargo bench -p vitrine --bench tasks`; `VITRINE_BENCH_PROJECTS` changes the count,
 //! `VITRINE_BENCH_ROWS` the rows each project reads (the example file's 400 rows,
@@ -48,18 +49,26 @@ async fn wait(admin: &common::Admin, run: &str) -> Value {
     }
     admin
         .gql(
-            "query($r:ID!){taskRun(id:$r){status total succeeded durationMs finishedAt projects{durationMs log{message}}}}",
+            "query($r:ID!){taskRun(id:$r){status total succeeded durationMs createdAt finishedAt projects{durationMs startedAt finishedAt log{message}}}}",
             json!({"r": run}),
         )
         .await["taskRun"]
         .clone()
 }
 
-/// One run's figures: wall time, time inside the projects' actions (summed), and the
-/// mean time of each action ("refresh (12 ms): …" log lines).
+/// One run's figures: wall time, time inside the projects' actions (summed), where the
+/// rest went, and the mean time of each action ("refresh (12 ms): …" log lines).
 struct Figures {
     wall: f64,
     inside: f64,
+    /// From the run's creation to its first project's start (listing the projects,
+    /// writing their records, pushing their jobs, fetching the first).
+    fan_out: f64,
+    /// Mean time from one project's finish to the next one's start (meaningful one at a
+    /// time: ending the attempt, handing over to the next job).
+    between: f64,
+    /// From the last project's finish to the run's end.
+    close: f64,
     actions: Vec<(String, f64)>,
 }
 
@@ -72,6 +81,17 @@ async fn run(admin: &common::Admin, task: &str) -> Figures {
         .await;
     let r = wait(admin, d["runTaskNow"]["id"].as_str().unwrap()).await;
     assert_eq!(r["status"], "succeeded", "{r}");
+    let at = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .timestamp_millis()
+    };
+    // Each project's start and finish, in the order they started.
+    let mut spans: Vec<(i64, i64)> = (r["projects"].as_array().unwrap().iter())
+        .map(|p| (at(&p["startedAt"]), at(&p["finishedAt"])))
+        .collect();
+    spans.sort();
+    let gaps: i64 = spans.windows(2).map(|w| w[1].0 - w[0].1).sum();
     let inside: i64 = r["projects"]
         .as_array()
         .unwrap()
@@ -103,6 +123,9 @@ async fn run(admin: &common::Admin, task: &str) -> Figures {
     Figures {
         wall: r["durationMs"].as_f64().unwrap(),
         inside: inside as f64,
+        fan_out: (spans[0].0 - at(&r["createdAt"])) as f64,
+        between: gaps as f64 / (spans.len() - 1).max(1) as f64,
+        close: (at(&r["finishedAt"]) - spans[spans.len() - 1].1) as f64,
         actions: actions
             .into_iter()
             .map(|(n, s, c)| (n, s / c as f64))
@@ -211,6 +234,10 @@ async fn main() {
             par.wall,
             one.wall / par.wall,
             (one.wall - one.inside) / n as f64
+        );
+        println!(
+            "         queue cost, one at a time: fan-out {:.0} ms, {:.2} ms between projects, close {:.0} ms",
+            one.fan_out, one.between, one.close
         );
         // In flight: projects being worked on at an average moment of the run (time
         // inside projects over wall time); below the concurrency, slots idled.

@@ -137,24 +137,25 @@ async fn main() {
     let ipc = host
         .load(&std::fs::read(guests::fixture("passthrough-ipc")).unwrap())
         .unwrap();
+    // One call of a pass-through block over the million rows.
+    let pass = |plugin: &vitrine_plugins::Plugin| {
+        host.run(
+            plugin,
+            &json!({}),
+            vec![input.clone()],
+            RunOptions::default(),
+        )
+        .unwrap()
+    };
     let mut via_ipc = Vec::new();
     let mut via_columns = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let out = host
-            .run(&ipc, &json!({}), vec![input.clone()], RunOptions::default())
-            .unwrap();
+        let out = pass(&ipc);
         via_ipc.push(t.elapsed());
         assert_eq!(out.outputs[0].rows(), rows);
         let t = Instant::now();
-        let out = host
-            .run(
-                &echo,
-                &json!({}),
-                vec![input.clone()],
-                RunOptions::default(),
-            )
-            .unwrap();
+        let out = pass(&echo);
         via_columns.push(t.elapsed());
         assert_eq!(out.outputs[0].rows(), rows);
     }
@@ -205,21 +206,12 @@ async fn main() {
             .unwrap();
         step_builtin.push(t.elapsed());
         let t = Instant::now();
-        let out = host
-            .run(&ipc, &json!({}), vec![input.clone()], RunOptions::default())
-            .unwrap();
+        let out = pass(&ipc);
         let t0 = &out.outputs[0];
         engine.datasets.put(&t0.schema, &t0.batches).await.unwrap();
         step_ipc.push(t.elapsed());
         let t = Instant::now();
-        let out = host
-            .run(
-                &echo,
-                &json!({}),
-                vec![input.clone()],
-                RunOptions::default(),
-            )
-            .unwrap();
+        let out = pass(&echo);
         let t0 = &out.outputs[0];
         engine.datasets.put(&t0.schema, &t0.batches).await.unwrap();
         step_columns.push(t.elapsed());
