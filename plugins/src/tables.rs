@@ -117,7 +117,15 @@ pub(crate) fn to_columns(t: &PortTable) -> PluginResult<wit::Table> {
             wit::ColumnType::Float64 => {
                 wit::ColumnValues::Float64(primitive::<Float64Type>(&parts))
             }
-            wit::ColumnType::Text => wit::ColumnValues::Text(text_values(&parts)),
+            wit::ColumnType::Text => wit::ColumnValues::Text(text_values(&parts).ok_or_else(
+                || {
+                    PluginError::InvalidConfig(format!(
+                        "input `{}`, column `{}` holds more than 4 GiB of text, more than a block can take",
+                        t.port,
+                        field.name()
+                    ))
+                },
+            )?),
             wit::ColumnType::Date => wit::ColumnValues::Date(primitive::<Date32Type>(&parts)),
             wit::ColumnType::Timestamp => {
                 wit::ColumnValues::Timestamp(primitive::<TimestampMicrosecondType>(&parts))
@@ -160,8 +168,9 @@ fn validity(parts: &[ArrayRef], rows: usize) -> Option<Vec<u8>> {
 }
 
 /// Text columns in parts as the contract lays them out: their bytes end to end, and
-/// offsets from 0 (an array may start further into its buffer).
-fn text_values(parts: &[ArrayRef]) -> wit::TextValues {
+/// offsets from 0 (an array may start further into its buffer). `None` past the 4 GiB
+/// the contract's offsets can address.
+fn text_values(parts: &[ArrayRef]) -> Option<wit::TextValues> {
     let rows: usize = parts.iter().map(|a| a.len()).sum();
     let mut data = Vec::new();
     let mut offsets = Vec::with_capacity(rows + 1);
@@ -172,11 +181,11 @@ fn text_values(parts: &[ArrayRef]) -> wit::TextValues {
         let (start, end) = (o[0] as usize, o[o.len() - 1] as usize);
         let base = data.len() as i64 - start as i64;
         data.extend_from_slice(&s.values()[start..end]);
-        // Arrow's offsets never decrease from `start`, and a host column stays far below
-        // 4 GiB (a block's memory could not take more).
+        u32::try_from(data.len()).ok()?;
+        // Arrow's offsets never decrease from `start`, so each lands in 0..=data.len().
         offsets.extend(o[1..].iter().map(|&x| (x as i64 + base) as u32));
     }
-    wit::TextValues { data, offsets }
+    Some(wit::TextValues { data, offsets })
 }
 
 /// An input as an Arrow IPC stream.
