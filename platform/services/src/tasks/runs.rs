@@ -332,6 +332,7 @@ impl Tasks {
             return Ok(());
         };
         let limit = self.run_limit(&run);
+        let delivered = Instant::now();
         let _permit = match &limit {
             Some(sem) => Some(
                 sem.acquire()
@@ -346,6 +347,7 @@ impl Tasks {
             return self.maybe_close_run(run_uid).await;
         };
         let outcome = self.apply_actions(&run, &record).await;
+        let ending = Instant::now();
         // To the nearest millisecond: truncating made every project's time read half a
         // millisecond short on average, which the tasks bench counted as queue cost.
         let spent = ((started.elapsed().as_micros() + 500) / 1000) as i64;
@@ -419,7 +421,16 @@ impl Tasks {
                 }
             }
         };
-        self.close_if_done(run_uid, open).await
+        self.close_if_done(run_uid, open).await?;
+        // Where a job's time goes outside its actions (the tasks bench's queue cost).
+        tracing::debug!(
+            run = %run_uid,
+            record = %record_uid,
+            waited_us = started.duration_since(delivered).as_micros() as u64,
+            ending_us = ending.elapsed().as_micros() as u64,
+            "project job done"
+        );
+        Ok(())
     }
 
     /// Applies the actions the record has not finished yet, recording each one's
