@@ -16,10 +16,11 @@ use vitrine_core::task::{Target, TaskSpec};
 use vitrine_core::{Ability, ErrorCode};
 use vitrine_queue::{Job, JobHandler};
 use vitrine_storage::{
-    PageRequest, RunCounts, RunLogLine, TaskRecord, TaskRunProjectRecord, TaskRunRecord, now_ms,
+    PageRequest, RunCounts, TaskRecord, TaskRunProjectRecord, TaskRunRecord, now_ms,
 };
 
 use super::Tasks;
+use super::actions::{Applied, log_line};
 use crate::Identity;
 use crate::ProjectView;
 use crate::caller::Caller;
@@ -30,15 +31,6 @@ use crate::{ApiError, ApiResult};
 pub struct TaskRunView {
     pub run: TaskRunRecord,
     pub counts: RunCounts,
-}
-
-/// How a project's actions ended.
-enum Applied {
-    /// All done; the last one's progress (actions done, log line), when it ran in this
-    /// attempt, is written with the attempt's end.
-    Done(Option<(u32, RunLogLine)>),
-    /// The run was cancelled in between.
-    Cancelled,
 }
 
 /// The queue's [`JobHandler`]: every job goes through the task service.
@@ -433,65 +425,6 @@ impl Tasks {
         Ok(())
     }
 
-    /// Applies the actions the record has not finished yet, recording each one's
-    /// progress, but for the last, whose progress is written with the attempt's end.
-    async fn apply_actions(
-        &self,
-        run: &TaskRunRecord,
-        record: &TaskRunProjectRecord,
-    ) -> ApiResult<Applied> {
-        let task = self
-            .store
-            .task(&run.task_uid)
-            .await?
-            .ok_or_else(|| ApiError::not_found("task"))?;
-        let user = self
-            .task_identity(&task)
-            .await?
-            .map_err(|why| ApiError::forbidden(format!("not run: {why}")))?;
-        let mut chain = run.chain.clone();
-        chain.push(task.uid.clone().into());
-        let who = Identity::task_caller(user, &task.uid, &run.uid, chain);
-        let p = self
-            .directory
-            .project_for(&who, &record.project_uid, vitrine_authz::Action::View)
-            .await?;
-        // The record was just taken (running); after each action, its status comes back
-        // with the progress written, so a cancel in between stops the next action.
-        let mut status = Some(record.status);
-        let last = (run.spec.actions.iter().enumerate())
-            .rposition(|(i, a)| (i as u32) >= record.actions_done && a.per_project());
-        for (i, action) in run.spec.actions.iter().enumerate() {
-            if (i as u32) < record.actions_done || !action.per_project() {
-                continue;
-            }
-            match status {
-                Some(TaskRunStatus::Running) => {}
-                Some(_) => return Ok(Applied::Cancelled),
-                None => return Err(ApiError::not_found("run record")),
-            }
-            let t = Instant::now();
-            let done = if task.recipient_uid.is_some() {
-                self.deliver_for_recipient(&task, &p, run, &record.uid, i, action)
-                    .await
-            } else {
-                self.apply_action(&who, &p, run, &record.uid, i, action)
-                    .await
-            };
-            let done = done
-                .map_err(|e| ApiError::new(e.code, format!("{}: {}", action.kind(), e.message)))?;
-            let line = format!("{} ({} ms): {done}", action.kind(), t.elapsed().as_millis());
-            if Some(i) == last {
-                return Ok(Applied::Done(Some((i as u32 + 1, log_line(line)))));
-            }
-            status = self
-                .store
-                .run_project_progress(&record.uid, i as u32 + 1, &log_line(line))
-                .await?;
-        }
-        Ok(Applied::Done(None))
-    }
-
     /// The run a project job belongs to, read once per process (see `TaskRuntime::runs`).
     async fn job_run(
         &self,
@@ -604,11 +537,4 @@ fn retryable(e: &ApiError) -> bool {
             | ErrorCode::OriginMoved
             | ErrorCode::UnpushedChanges
     )
-}
-
-fn log_line(message: String) -> RunLogLine {
-    RunLogLine {
-        at_ms: now_ms(),
-        message,
-    }
 }
