@@ -26,14 +26,7 @@ async fn an_arrow_file_claiming_to_inflate_to_a_terabyte_fails_its_block_not_the
         {"id": "honest", "kind": "arrow_source", "config": {"location": "files", "path": "in/honest.arrow"}},
         {"id": "publish", "kind": "publish", "config": {"dataset": "numbers"}, "inputs": {"in": "honest"}},
     ]});
-    data(
-        &s.gql(
-            &w.editor.auth,
-            SAVE_WORKFLOW,
-            json!({"p": w.project, "w": wf}),
-        )
-        .await,
-    );
+    w.save_workflow(wf).await;
     let run =
         data(&s.gql(&w.editor.auth, RUN, json!({"p": w.project})).await)["runWorkflow"].clone();
     let block = |id: &str| run_block(&run, id);

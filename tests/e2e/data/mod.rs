@@ -41,6 +41,14 @@ pub struct DataWorld {
     pub files: tempfile::TempDir,
 }
 
+impl DataWorld {
+    /// Saves `workflow` to the world's project as its editor.
+    pub async fn save_workflow(&self, workflow: Value) {
+        let vars = json!({"p": self.project, "w": workflow});
+        data(&self.s.gql(&self.editor.auth, SAVE_WORKFLOW, vars).await);
+    }
+}
+
 pub async fn data_world() -> DataWorld {
     data_world_env(&[]).await
 }

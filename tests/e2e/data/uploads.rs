@@ -37,14 +37,7 @@ async fn uploads_and_run_progress_over_websocket() {
         {"id": "sums", "kind": "sql", "config": {"query": "SELECT sum(x) AS sx, sum(y) AS sy FROM p"}, "inputs": {"p": "points"}},
         {"id": "publish", "kind": "publish", "config": {"dataset": "sums"}, "inputs": {"in": "sums"}},
     ]});
-    data(
-        &s.gql(
-            &w.editor.auth,
-            SAVE_WORKFLOW,
-            json!({"p": w.project, "w": wf}),
-        )
-        .await,
-    );
+    w.save_workflow(wf).await;
 
     // Start a run, then follow it over graphql-transport-ws.
     let started = s
