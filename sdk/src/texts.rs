@@ -68,8 +68,8 @@ impl Texts {
     /// boundary of UTF-8 text.
     pub(crate) fn from_parts(data: Vec<u8>, offsets: Vec<u32>) -> Result<Texts, String> {
         let data = String::from_utf8(data).map_err(|e| format!("text is not UTF-8: {e}"))?;
-        let ends_well = offsets.first() == Some(&0)
-            && offsets.last().map(|&o| o as usize) == Some(data.len());
+        let ends_well =
+            offsets.first() == Some(&0) && offsets.last().map(|&o| o as usize) == Some(data.len());
         if !ends_well
             || offsets
                 .windows(2)

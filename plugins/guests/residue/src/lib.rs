@@ -21,9 +21,13 @@ struct Residue;
 
 impl Block for Residue {
     fn describe() -> Metadata {
-        Metadata::new("residue", "1.0.0", "Reports what earlier calls left in memory")
-            .input(Port::new("in", "any table"))
-            .output(Port::new("out", "one row: earlier_calls, marked_bytes"))
+        Metadata::new(
+            "residue",
+            "1.0.0",
+            "Reports what earlier calls left in memory",
+        )
+        .input(Port::new("in", "any table"))
+        .output(Port::new("out", "one row: earlier_calls, marked_bytes"))
     }
 
     fn transform(_config: Value, _inputs: Inputs) -> Result<Outputs, Error> {
@@ -42,8 +46,14 @@ impl Block for Residue {
             marked as i64
         };
         let table = Table::new(1)
-            .with_column(Column::new("earlier_calls", Values::Int64(vec![earlier_calls])))?
-            .with_column(Column::new("marked_bytes", Values::Int64(vec![marked_bytes])))?;
+            .with_column(Column::new(
+                "earlier_calls",
+                Values::Int64(vec![earlier_calls]),
+            ))?
+            .with_column(Column::new(
+                "marked_bytes",
+                Values::Int64(vec![marked_bytes]),
+            ))?;
         Ok(Outputs::new().table("out", table))
     }
 }
