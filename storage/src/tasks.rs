@@ -440,8 +440,12 @@ impl Store {
             ),
             None => ("", None, None),
         };
+        // The writes touch only this project's record, so they commit together (one sync
+        // to disk instead of two) without conflicting with the run's other jobs. The open
+        // check reads every record of the run; inside the transaction it would conflict
+        // with each job ending beside this one, so it reads after the commit.
         let sql = format!(
-            "{first}UPDATE task_run_project SET status = $s, error = $e, duration_ms += $d, finished_ms = IF $s = 'queued' THEN NONE ELSE $at END WHERE uid = $u AND status = 'running' RETURN uid; {RUN_ANY_OPEN}"
+            "BEGIN; {first}UPDATE task_run_project SET status = $s, error = $e, duration_ms += $d, finished_ms = IF $s = 'queued' THEN NONE ELSE $at END WHERE uid = $u AND status = 'running' RETURN uid; COMMIT; {RUN_ANY_OPEN}"
         );
         let vars = json!({
             "u": uid, "r": run_uid, "s": status, "e": error, "d": spent_ms, "at": at_ms,
@@ -450,12 +454,11 @@ impl Store {
         let mut response = self
             .run_with(&sql, vars, Some(Writes::Tables(RUN_PROJECTS)))
             .await?;
-        let at = usize::from(progress.is_some());
-        if at == 1 {
-            let _: Vec<serde_json::Value> = crate::db::decode(&mut response, 0)?;
-        }
-        let changed: Vec<serde_json::Value> = crate::db::decode(&mut response, at)?;
-        let open: Vec<serde_json::Value> = crate::db::decode(&mut response, at + 1)?;
+        // Every statement answers, BEGIN and COMMIT included: the status update is the
+        // third from the end, the open check the last.
+        let last = response.num_statements() - 1;
+        let changed: Vec<serde_json::Value> = crate::db::decode(&mut response, last - 2)?;
+        let open: Vec<serde_json::Value> = crate::db::decode(&mut response, last)?;
         Ok((!changed.is_empty(), !open.is_empty()))
     }
 
@@ -542,3 +545,7 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+#[path = "tasks_tests.rs"]
+mod tests;

@@ -1,0 +1,126 @@
+//! How a project job's attempt ends: what it records, and what the run learns from it.
+
+use super::*;
+use crate::testing::store;
+
+fn project(run: &str, name: &str) -> TaskRunProjectRecord {
+    TaskRunProjectRecord {
+        uid: format!("{run}/{name}").into(),
+        run_uid: run.into(),
+        project_uid: name.into(),
+        project_name: name.into(),
+        status: TaskRunStatus::Queued,
+        attempts: 0,
+        actions_done: 0,
+        started_ms: None,
+        finished_ms: None,
+        duration_ms: 0,
+        error: None,
+        log: Vec::new(),
+    }
+}
+
+fn line(message: &str) -> RunLogLine {
+    RunLogLine {
+        at_ms: 5,
+        message: message.into(),
+    }
+}
+
+/// The last action and the end commit together; the run hears that a project is open
+/// until its last project ends; an attempt that ends after a cancel changes nothing but
+/// still leaves its last action in the log.
+#[tokio::test]
+async fn an_attempt_ends_with_its_last_action_and_tells_whether_the_run_is_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path()).await;
+    let run: vitrine_core::TaskRunId = "run1".into();
+    let (a, b) = (project("run1", "a"), project("run1", "b"));
+    store
+        .add_run_projects(&[a.clone(), b.clone()])
+        .await
+        .unwrap();
+
+    assert!(store.take_run_project(&a.uid, 1).await.unwrap().is_some());
+    let ended = store
+        .end_attempt(
+            &run,
+            &a.uid,
+            TaskRunStatus::Succeeded,
+            None,
+            Some((2, &line("warmed"))),
+            7,
+            9,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ended, (true, true), "b is still queued");
+    let stored = store.run_project(&a.uid).await.unwrap().unwrap();
+    assert_eq!(stored.status, TaskRunStatus::Succeeded);
+    assert_eq!(
+        (stored.actions_done, stored.duration_ms, stored.finished_ms),
+        (2, 7, Some(9))
+    );
+    assert_eq!(stored.log.len(), 1);
+
+    // Cancelled while running: the attempt's end changes nothing, its last action is kept.
+    assert!(store.take_run_project(&b.uid, 1).await.unwrap().is_some());
+    store.cancel_running_projects(&run, 2).await.unwrap();
+    let ended = store
+        .end_attempt(
+            &run,
+            &b.uid,
+            TaskRunStatus::Failed,
+            Some("late"),
+            Some((1, &line("refreshed"))),
+            3,
+            4,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ended,
+        (false, false),
+        "nothing changed, and nothing is open"
+    );
+    let stored = store.run_project(&b.uid).await.unwrap().unwrap();
+    assert_eq!(stored.status, TaskRunStatus::Cancelled);
+    assert_eq!(stored.actions_done, 1);
+    assert_eq!(stored.error.as_deref(), Some("cancelled while running"));
+    assert_eq!(stored.log.len(), 1);
+}
+
+/// A retry puts the project back in the queue: it is open again, without a finish time,
+/// and an end without a last action records nothing else.
+#[tokio::test]
+async fn an_attempt_put_back_for_a_retry_keeps_the_run_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path()).await;
+    let run: vitrine_core::TaskRunId = "run2".into();
+    let a = project("run2", "a");
+    store
+        .add_run_projects(std::slice::from_ref(&a))
+        .await
+        .unwrap();
+    assert!(store.take_run_project(&a.uid, 1).await.unwrap().is_some());
+    let ended = store
+        .end_attempt(
+            &run,
+            &a.uid,
+            TaskRunStatus::Queued,
+            Some("busy"),
+            None,
+            2,
+            3,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ended, (true, true));
+    let stored = store.run_project(&a.uid).await.unwrap().unwrap();
+    assert_eq!(stored.status, TaskRunStatus::Queued);
+    assert_eq!(
+        (stored.finished_ms, stored.actions_done, stored.log.len()),
+        (None, 0, 0)
+    );
+    assert_eq!(stored.error.as_deref(), Some("busy"));
+}
