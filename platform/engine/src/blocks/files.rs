@@ -105,7 +105,10 @@ pub(crate) fn decode_ipc_checked(bytes: Bytes) -> EngineResult<DecodedIpc> {
     // Compressed buffers claim what they inflate to, and the reader allocates that
     // before inflating: checked first, so a forged claim is an error, not an abort.
     let compressed = check_ipc(&bytes)?;
-    let (schema, batches) = if bytes.starts_with(b"ARROW1") {
+    let (schema, batches) = if bytes.starts_with(b"ARROW1") && compressed {
+        // Inflating is the work: every core takes a share of the batches.
+        super::ipc_threads::read_file(bytes).map_err(bad)?
+    } else if bytes.starts_with(b"ARROW1") {
         let reader = ipc::reader::FileReader::try_new(Cursor::new(bytes), None).map_err(bad)?;
         let schema = reader.schema();
         (schema, reader.collect::<Result<Vec<_>, _>>().map_err(bad)?)
@@ -189,7 +192,8 @@ pub fn compress_ipc(bytes: Bytes) -> EngineResult<Vec<u8>> {
     let (schema, batches) = decode_ipc(bytes)?;
     let options = ipc::writer::IpcWriteOptions::default()
         .try_with_compression(Some(ipc::CompressionType::ZSTD))?;
-    write_ipc_file(&schema, &batches, options)
+    // Compressing is the work: every core takes a share of the batches.
+    Ok(super::ipc_threads::write_file(&schema, &batches, options)?)
 }
 
 /// The IPC file format allows one dictionary per column across all batches. Dictionary
