@@ -96,6 +96,30 @@ pub struct TaskRunProjectRecord {
     pub log: Vec<RunLogLine>,
 }
 
+impl TaskRunProjectRecord {
+    /// A project of a run, waiting for its job (`RUN/PROJECT` as its uid).
+    pub fn queued(
+        run_uid: &vitrine_core::TaskRunId,
+        project_uid: &vitrine_core::ProjectId,
+        project_name: &str,
+    ) -> TaskRunProjectRecord {
+        TaskRunProjectRecord {
+            uid: format!("{run_uid}/{project_uid}").into(),
+            run_uid: run_uid.clone(),
+            project_uid: project_uid.clone(),
+            project_name: project_name.to_owned(),
+            status: TaskRunStatus::Queued,
+            attempts: 0,
+            actions_done: 0,
+            started_ms: None,
+            finished_ms: None,
+            duration_ms: 0,
+            error: None,
+            log: Vec::new(),
+        }
+    }
+}
+
 /// Counts of a run's projects by state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunCounts {

@@ -3,21 +3,25 @@
 use super::*;
 use crate::testing::store;
 
-fn project(run: &str, name: &str) -> TaskRunProjectRecord {
-    TaskRunProjectRecord {
-        uid: format!("{run}/{name}").into(),
-        run_uid: run.into(),
-        project_uid: name.into(),
-        project_name: name.into(),
-        status: TaskRunStatus::Queued,
-        attempts: 0,
-        actions_done: 0,
-        started_ms: None,
-        finished_ms: None,
-        duration_ms: 0,
-        error: None,
-        log: Vec::new(),
-    }
+/// A store holding a run of the projects `names`, the first taken by its job.
+async fn a_run_with_one_taken(
+    names: &[&str],
+) -> (
+    tempfile::TempDir,
+    Store,
+    vitrine_core::TaskRunId,
+    Vec<TaskRunProjectRecord>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path()).await;
+    let run: vitrine_core::TaskRunId = "run".into();
+    let projects: Vec<TaskRunProjectRecord> = (names.iter())
+        .map(|n| TaskRunProjectRecord::queued(&run, &(*n).into(), n))
+        .collect();
+    store.add_run_projects(&projects).await.unwrap();
+    let taken = store.take_run_project(&projects[0].uid, 1).await.unwrap();
+    assert!(taken.is_some());
+    (dir, store, run, projects)
 }
 
 fn line(message: &str) -> RunLogLine {
@@ -32,16 +36,8 @@ fn line(message: &str) -> RunLogLine {
 /// still leaves its last action in the log.
 #[tokio::test]
 async fn an_attempt_ends_with_its_last_action_and_tells_whether_the_run_is_done() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(dir.path()).await;
-    let run: vitrine_core::TaskRunId = "run1".into();
-    let (a, b) = (project("run1", "a"), project("run1", "b"));
-    store
-        .add_run_projects(&[a.clone(), b.clone()])
-        .await
-        .unwrap();
-
-    assert!(store.take_run_project(&a.uid, 1).await.unwrap().is_some());
+    let (_dir, store, run, projects) = a_run_with_one_taken(&["a", "b"]).await;
+    let (a, b) = (&projects[0], &projects[1]);
     let ended = store
         .end_attempt(
             &run,
@@ -94,15 +90,8 @@ async fn an_attempt_ends_with_its_last_action_and_tells_whether_the_run_is_done(
 /// and an end without a last action records nothing else.
 #[tokio::test]
 async fn an_attempt_put_back_for_a_retry_keeps_the_run_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(dir.path()).await;
-    let run: vitrine_core::TaskRunId = "run2".into();
-    let a = project("run2", "a");
-    store
-        .add_run_projects(std::slice::from_ref(&a))
-        .await
-        .unwrap();
-    assert!(store.take_run_project(&a.uid, 1).await.unwrap().is_some());
+    let (_dir, store, run, projects) = a_run_with_one_taken(&["a"]).await;
+    let a = &projects[0];
     let ended = store
         .end_attempt(
             &run,

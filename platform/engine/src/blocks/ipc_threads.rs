@@ -95,28 +95,12 @@ pub(crate) fn write_file(
         drop(w);
         return Ok(out);
     }
-    let mut encoded: Vec<(usize, EncodedData)> = std::thread::scope(|s| {
-        let shares: Vec<_> = (0..threads)
-            .map(|t| {
-                let options = &options;
-                s.spawn(move || encode_share(batches, t, threads, options))
-            })
-            .collect();
-        let mut all = Vec::with_capacity(batches.len());
-        for share in shares {
-            let share = share
-                .join()
-                .map_err(|_| ArrowError::ComputeError("an IPC encoding thread panicked".into()))?;
-            all.extend(share?);
-        }
-        Ok::<_, ArrowError>(all)
-    })?;
-    encoded.sort_unstable_by_key(|(i, _)| *i);
+    let encoded = on_threads(threads, |t| encode_share(batches, t, threads, &options))?;
 
     // Framed as FileWriter frames it: padded magic, the schema, the batches, the end of
     // stream, and a footer that says where each batch starts.
     let body: usize = (encoded.iter())
-        .map(|(_, d)| d.ipc_message.len() + d.arrow_data.len() + 16)
+        .map(|d| d.ipc_message.len() + d.arrow_data.len() + 16)
         .sum();
     let mut out = Vec::with_capacity(body + 4096);
     out.extend_from_slice(MAGIC);
@@ -127,7 +111,7 @@ pub(crate) fn write_file(
         generator.schema_to_bytes_with_dictionary_tracker(schema, &mut tracker, &options);
     write_message(&mut out, schema_message, &options)?;
     let mut blocks = Vec::with_capacity(encoded.len());
-    for (_, data) in encoded {
+    for data in encoded {
         let offset = out.len();
         let (header, body) = write_message(&mut out, data, &options)?;
         blocks.push(ipc::Block::new(offset as i64, header as i32, body as i64));
@@ -171,35 +155,53 @@ pub(crate) fn read_file(bytes: Bytes) -> Result<(SchemaRef, Vec<RecordBatch>), A
         return Ok((schema, reader.collect::<Result<Vec<_>, _>>()?));
     }
     drop(reader);
-    let mut batches: Vec<(usize, RecordBatch)> = std::thread::scope(|s| {
-        let shares: Vec<_> = (0..threads)
+    let batches = on_threads(threads, |t| read_share(&bytes, t, threads, count))?;
+    Ok((schema, batches))
+}
+
+/// One thread's share of a file's `count` batches: every `threads`-th from `first`, read
+/// through a reader of its own.
+fn read_share(
+    bytes: &Bytes,
+    first: usize,
+    threads: usize,
+    count: usize,
+) -> Result<Vec<(usize, RecordBatch)>, ArrowError> {
+    let mut reader = ipc::reader::FileReader::try_new(Cursor::new(bytes.clone()), None)?;
+    let mut share = Vec::new();
+    for i in (first..count).step_by(threads) {
+        reader.set_index(i)?;
+        let batch = reader
+            .next()
+            .ok_or_else(|| ArrowError::IpcError(format!("batch {i} of {count} is missing")))??;
+        share.push((i, batch));
+    }
+    Ok(share)
+}
+
+/// Runs `share(t)` for each `t` below `threads`, each on a thread of its own, and puts
+/// the numbered items they return back in order.
+fn on_threads<T: Send>(
+    threads: usize,
+    share: impl Fn(usize) -> Result<Vec<(usize, T)>, ArrowError> + Sync,
+) -> Result<Vec<T>, ArrowError> {
+    let mut all = std::thread::scope(|s| {
+        let running: Vec<_> = (0..threads)
             .map(|t| {
-                let bytes = bytes.clone();
-                s.spawn(move || {
-                    let mut reader = ipc::reader::FileReader::try_new(Cursor::new(bytes), None)?;
-                    let mut share = Vec::new();
-                    for i in (t..count).step_by(threads) {
-                        reader.set_index(i)?;
-                        let batch = reader.next().ok_or_else(|| {
-                            ArrowError::IpcError(format!("batch {i} of {count} is missing"))
-                        })??;
-                        share.push((i, batch));
-                    }
-                    Ok::<_, ArrowError>(share)
-                })
+                let share = &share;
+                s.spawn(move || share(t))
             })
             .collect();
-        let mut all = Vec::with_capacity(count);
-        for share in shares {
-            let share = share
-                .join()
-                .map_err(|_| ArrowError::ComputeError("an IPC decoding thread panicked".into()))?;
-            all.extend(share?);
+        let mut all = Vec::new();
+        for thread in running {
+            let part = (thread.join())
+                .map_err(|_| ArrowError::ComputeError("an IPC thread panicked".into()))?;
+            all.extend(part?);
         }
         Ok::<_, ArrowError>(all)
     })?;
-    batches.sort_unstable_by_key(|(i, _)| *i);
-    Ok((schema, batches.into_iter().map(|(_, b)| b).collect()))
+    all.sort_unstable_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, item)| item).collect())
 }
 
 #[cfg(test)]

@@ -201,20 +201,7 @@ impl Tasks {
         for p in &projects {
             let skip = self.project_skip_reason(p, &spec).await?;
             records.push((
-                TaskRunProjectRecord {
-                    uid: format!("{}/{}", run.uid, p.record.uid).into(),
-                    run_uid: run.uid.clone(),
-                    project_uid: p.record.uid.clone(),
-                    project_name: p.record.name.clone(),
-                    status: TaskRunStatus::Queued,
-                    attempts: 0,
-                    actions_done: 0,
-                    started_ms: None,
-                    finished_ms: None,
-                    duration_ms: 0,
-                    error: None,
-                    log: Vec::new(),
-                },
+                TaskRunProjectRecord::queued(&run.uid, &p.record.uid, &p.record.name),
                 skip,
             ));
         }
