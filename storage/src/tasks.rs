@@ -530,6 +530,15 @@ impl Store {
         .await
     }
 
+    /// Whether any project of the run is still queued or running.
+    pub async fn run_has_open_projects(
+        &self,
+        run_uid: &vitrine_core::TaskRunId,
+    ) -> StorageResult<bool> {
+        let open: Vec<serde_json::Value> = self.rows(RUN_ANY_OPEN, json!({ "r": run_uid })).await?;
+        Ok(!open.is_empty())
+    }
+
     pub async fn run_counts(&self, run_uid: &vitrine_core::TaskRunId) -> StorageResult<RunCounts> {
         Ok(counts_of(
             self.rows(RUN_COUNTS, json!({ "r": run_uid })).await?,

@@ -105,13 +105,9 @@ pub(crate) fn decode_ipc_checked(bytes: Bytes) -> EngineResult<DecodedIpc> {
     // Compressed buffers claim what they inflate to, and the reader allocates that
     // before inflating: checked first, so a forged claim is an error, not an abort.
     let compressed = check_ipc(&bytes)?;
-    let (schema, batches) = if bytes.starts_with(b"ARROW1") && compressed {
+    let (schema, batches) = if bytes.starts_with(b"ARROW1") {
         // Inflating is the work: every core takes a share of the batches.
-        super::ipc_threads::read_file(bytes).map_err(bad)?
-    } else if bytes.starts_with(b"ARROW1") {
-        let reader = ipc::reader::FileReader::try_new(Cursor::new(bytes), None).map_err(bad)?;
-        let schema = reader.schema();
-        (schema, reader.collect::<Result<Vec<_>, _>>().map_err(bad)?)
+        super::ipc_threads::read_file(bytes, compressed).map_err(bad)?
     } else {
         let reader = ipc::reader::StreamReader::try_new(Cursor::new(bytes), None).map_err(bad)?;
         let schema = reader.schema();
@@ -166,22 +162,10 @@ pub fn encode_file(
 /// is a memory copy rather than a decode.
 pub fn encode_ipc(schema: &SchemaRef, batches: &[RecordBatch]) -> EngineResult<Vec<u8>> {
     let (schema, batches) = shared_dictionaries(schema, batches)?;
-    write_ipc_file(&schema, &batches, ipc::writer::IpcWriteOptions::default())
-}
-
-fn write_ipc_file(
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
-    options: ipc::writer::IpcWriteOptions,
-) -> EngineResult<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut w = ipc::writer::FileWriter::try_new_with_options(&mut out, schema, options)?;
-    for b in batches {
-        w.write(b)?;
-    }
-    w.finish()?;
-    drop(w);
-    Ok(out)
+    let options = ipc::writer::IpcWriteOptions::default();
+    Ok(super::ipc_threads::write_one_thread(
+        &schema, &batches, options,
+    )?)
 }
 
 /// An Arrow IPC file with its buffers compressed by zstd (level 3): how a bundle carries

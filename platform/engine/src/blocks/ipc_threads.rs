@@ -37,6 +37,13 @@ fn threads_for(batches: usize) -> usize {
     cores.min(8).min(batches)
 }
 
+fn has_dictionaries(schema: &SchemaRef) -> bool {
+    schema
+        .fields()
+        .iter()
+        .any(|f| has_dictionary(f.data_type()))
+}
+
 fn has_dictionary(t: &DataType) -> bool {
     match t {
         DataType::Dictionary(..) => true,
@@ -74,26 +81,32 @@ fn encode_share(
         .collect()
 }
 
-/// An IPC file of `batches` written with `options` (compression, typically).
+/// An IPC file of `batches` written by arrow's own writer, on this thread.
+pub(crate) fn write_one_thread(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    options: IpcWriteOptions,
+) -> Result<Vec<u8>, ArrowError> {
+    let mut out = Vec::new();
+    let mut w = FileWriter::try_new_with_options(&mut out, schema, options)?;
+    for b in batches {
+        w.write(b)?;
+    }
+    w.finish()?;
+    drop(w);
+    Ok(out)
+}
+
+/// An IPC file of `batches` written with `options` (compression, typically), on every
+/// core.
 pub(crate) fn write_file(
     schema: &SchemaRef,
     batches: &[RecordBatch],
     options: IpcWriteOptions,
 ) -> Result<Vec<u8>, ArrowError> {
     let threads = threads_for(batches.len());
-    let dictionaries = schema
-        .fields()
-        .iter()
-        .any(|f| has_dictionary(f.data_type()));
-    if threads < 2 || dictionaries {
-        let mut out = Vec::new();
-        let mut w = FileWriter::try_new_with_options(&mut out, schema, options)?;
-        for b in batches {
-            w.write(b)?;
-        }
-        w.finish()?;
-        drop(w);
-        return Ok(out);
+    if threads < 2 || has_dictionaries(schema) {
+        return write_one_thread(schema, batches, options);
     }
     let encoded = on_threads(threads, |t| encode_share(batches, t, threads, &options))?;
 
@@ -141,17 +154,18 @@ pub(crate) fn write_file(
     Ok(out)
 }
 
-/// The batches of an IPC file, each thread reading (and inflating) every n-th.
-pub(crate) fn read_file(bytes: Bytes) -> Result<(SchemaRef, Vec<RecordBatch>), ArrowError> {
+/// The batches of an IPC file. With `inflate`, the file has compressed buffers and each
+/// thread reads (and inflates) every n-th batch; otherwise reading is cheap and stays on
+/// this thread.
+pub(crate) fn read_file(
+    bytes: Bytes,
+    inflate: bool,
+) -> Result<(SchemaRef, Vec<RecordBatch>), ArrowError> {
     let reader = ipc::reader::FileReader::try_new(Cursor::new(bytes.clone()), None)?;
     let schema = reader.schema();
     let count = reader.num_batches();
-    let threads = threads_for(count);
-    let dictionaries = schema
-        .fields()
-        .iter()
-        .any(|f| has_dictionary(f.data_type()));
-    if threads < 2 || dictionaries {
+    let threads = if inflate { threads_for(count) } else { 1 };
+    if threads < 2 || has_dictionaries(&schema) {
         return Ok((schema, reader.collect::<Result<Vec<_>, _>>()?));
     }
     drop(reader);
@@ -243,15 +257,12 @@ mod tests {
             .unwrap()
     }
 
+    fn read_file_on_threads(bytes: Bytes) -> Result<(SchemaRef, Vec<RecordBatch>), ArrowError> {
+        read_file(bytes, true)
+    }
+
     fn one_thread(schema: &SchemaRef, batches: &[RecordBatch]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut w = FileWriter::try_new_with_options(&mut out, schema, zstd()).unwrap();
-        for b in batches {
-            w.write(b).unwrap();
-        }
-        w.finish().unwrap();
-        drop(w);
-        out
+        write_one_thread(schema, batches, zstd()).unwrap()
     }
 
     /// Several threads frame the file exactly as arrow's writer does, and reading on
@@ -262,14 +273,17 @@ mod tests {
             let (schema, input) = batches(n, rows);
             let written = write_file(&schema, &input, zstd()).unwrap();
             assert_eq!(written, one_thread(&schema, &input), "{n} batches");
-            let (read_schema, read) = read_file(Bytes::from(written)).unwrap();
+            let (read_schema, read) = read_file_on_threads(Bytes::from(written)).unwrap();
             assert_eq!(read_schema, schema);
             assert_eq!(read, input, "{n} batches");
         }
         // No batches at all.
         let (schema, _) = batches(0, 0);
         let written = write_file(&schema, &[], zstd()).unwrap();
-        assert_eq!(read_file(Bytes::from(written)).unwrap().1.len(), 0);
+        assert_eq!(
+            read_file_on_threads(Bytes::from(written)).unwrap().1.len(),
+            0
+        );
     }
 
     /// A dictionary column is written and read on one thread: its dictionary comes
@@ -292,7 +306,7 @@ mod tests {
             .collect();
         let written = write_file(&schema, &input, zstd()).unwrap();
         assert_eq!(written, one_thread(&schema, &input));
-        let (_, read) = read_file(Bytes::from(written)).unwrap();
+        let (_, read) = read_file_on_threads(Bytes::from(written)).unwrap();
         assert_eq!(read, input);
         let data: Vec<_> = read.iter().map(|b| b.column(0).to_data()).collect();
         assert!(
@@ -308,10 +322,10 @@ mod tests {
     fn a_damaged_file_is_an_error() {
         let (schema, input) = batches(6, 500);
         let written = write_file(&schema, &input, zstd()).unwrap();
-        assert!(read_file(Bytes::from(written[..written.len() / 2].to_vec())).is_err());
+        assert!(read_file_on_threads(Bytes::from(written[..written.len() / 2].to_vec())).is_err());
         let mut bad = written.clone();
         let at = bad.len() - 10;
         bad[at] ^= 0xff;
-        assert!(read_file(Bytes::from(bad)).is_err());
+        assert!(read_file_on_threads(Bytes::from(bad)).is_err());
     }
 }

@@ -65,12 +65,10 @@ impl Tasks {
         // The record was just taken (running); after each action, its status comes back
         // with the progress written, so a cancel in between stops the next action.
         let mut status = Some(record.status);
-        let last = (run.spec.actions.iter().enumerate())
-            .rposition(|(i, a)| (i as u32) >= record.actions_done && a.per_project());
-        for (i, action) in run.spec.actions.iter().enumerate() {
-            if (i as u32) < record.actions_done || !action.per_project() {
-                continue;
-            }
+        let pending: Vec<(usize, &Action)> = (run.spec.actions.iter().enumerate())
+            .filter(|(i, a)| (*i as u32) >= record.actions_done && a.per_project())
+            .collect();
+        for (n, &(i, action)) in pending.iter().enumerate() {
             match status {
                 Some(TaskRunStatus::Running) => {}
                 Some(_) => return Ok(Applied::Cancelled),
@@ -87,7 +85,7 @@ impl Tasks {
             let done = done
                 .map_err(|e| ApiError::new(e.code, format!("{}: {}", action.kind(), e.message)))?;
             let line = format!("{} ({} ms): {done}", action.kind(), t.elapsed().as_millis());
-            if Some(i) == last {
+            if n + 1 == pending.len() {
                 return Ok(Applied::Done(Some((i as u32 + 1, log_line(line)))));
             }
             status = self

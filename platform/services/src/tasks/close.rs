@@ -17,8 +17,8 @@ use crate::{ApiError, ApiResult};
 impl Tasks {
     /// Closes the run if none of its projects is still open.
     pub(crate) async fn maybe_close_run(&self, run_uid: &vitrine_core::TaskRunId) -> ApiResult<()> {
-        let counts = self.store.run_counts(run_uid).await?;
-        self.close_if_done(run_uid, counts.open() > 0).await
+        let open = self.store.run_has_open_projects(run_uid).await?;
+        self.close_if_done(run_uid, open).await
     }
 
     /// Closes the run when none of its projects is `open`, as read just now.

@@ -157,8 +157,16 @@ impl Tasks {
         job: vitrine_queue::Job,
         delay: Option<std::time::Duration>,
     ) -> ApiResult<()> {
+        self.push_jobs(vec![(job, delay)]).await
+    }
+
+    /// Pushes jobs in one go (one transaction, not one per job).
+    pub(crate) async fn push_jobs(
+        &self,
+        jobs: Vec<(vitrine_queue::Job, Option<std::time::Duration>)>,
+    ) -> ApiResult<()> {
         self.queue()
-            .push(job, delay)
+            .push_all(jobs)
             .await
             .map_err(|e| ApiError::new(e.code(), e.to_string()))
     }

@@ -229,10 +229,7 @@ impl Tasks {
                 (job, None)
             })
             .collect();
-        self.queue()
-            .push_all(jobs)
-            .await
-            .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
+        self.push_jobs(jobs).await?;
         tracing::info!(
             task = %task.uid,
             run = %run.uid,
