@@ -187,11 +187,13 @@ impl ArtifactStore {
         }
     }
 
-    pub async fn put(&self, a: Artifact<'_>, bytes: Vec<u8>) -> StorageResult<()> {
-        self.put_at(&a.path(), bytes).await
+    /// Writes an artifact whole. Shared bytes (`bytes::Bytes`) are written as they are,
+    /// without a copy: a dataset is hundreds of megabytes.
+    pub async fn put(&self, a: Artifact<'_>, bytes: impl Into<bytes::Bytes>) -> StorageResult<()> {
+        self.put_at(&a.path(), bytes.into()).await
     }
 
-    async fn put_at(&self, path: &str, bytes: Vec<u8>) -> StorageResult<()> {
+    async fn put_at(&self, path: &str, bytes: bytes::Bytes) -> StorageResult<()> {
         self.op.write(path, bytes).await?;
         Ok(())
     }
@@ -259,7 +261,8 @@ impl ArtifactStore {
     /// Writes, reads back and deletes a probe object: proves the store is writable.
     pub async fn ping(&self) -> StorageResult<()> {
         let probe = format!(".probe/{}", crate::new_uid());
-        self.put_at(&probe, b"ok".to_vec()).await?;
+        self.put_at(&probe, bytes::Bytes::from_static(b"ok"))
+            .await?;
         let back = self.get_at(&probe).await?;
         self.delete_at(&probe).await?;
         if back != b"ok" {

@@ -40,6 +40,10 @@ pub(crate) const MIGRATIONS: &[(u32, &str)] = &[
         14,
         include_str!("../../schema/surql/0014_connections.surql"),
     ),
+    (
+        15,
+        include_str!("../../schema/surql/0015_task_run_open.surql"),
+    ),
 ];
 
 /// How long a lease lasts without being given back (a node killed mid-migration).

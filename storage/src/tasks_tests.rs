@@ -113,3 +113,44 @@ async fn an_attempt_put_back_for_a_retry_keeps_the_run_open() {
     );
     assert_eq!(stored.error.as_deref(), Some("busy"));
 }
+
+/// Each job's end asks whether its run has an open project; the answer is read from the
+/// index of runs and statuses, not from every project record of the run.
+#[tokio::test]
+async fn whether_a_run_is_open_is_read_from_its_index() {
+    let (_dir, store, run, projects) = a_run_with_one_taken(&["a", "b", "c"]).await;
+    for lookup in OPEN_LOOKUPS {
+        let plan: Vec<serde_json::Value> = store
+            .rows(&format!("{lookup} EXPLAIN"), json!({ "r": run }))
+            .await
+            .unwrap();
+        let scan = &plan[0]["children"][0];
+        assert_eq!(scan["operator"], "IndexScan", "{lookup}: {plan:?}");
+        assert_eq!(
+            scan["attributes"]["index"], "task_run_project_open",
+            "{lookup}: {plan:?}"
+        );
+    }
+    // Open while any record is queued or running, closed once none is.
+    assert!(store.run_has_open_projects(&run).await.unwrap());
+    store.cancel_run_projects(&run, 2).await.unwrap();
+    assert!(
+        store.run_has_open_projects(&run).await.unwrap(),
+        "`a` still runs"
+    );
+    store
+        .end_attempt(
+            &run,
+            &projects[0].uid,
+            TaskRunStatus::Succeeded,
+            None,
+            None,
+            1,
+            3,
+        )
+        .await
+        .unwrap();
+    assert!(!store.run_has_open_projects(&run).await.unwrap());
+    let other: vitrine_core::TaskRunId = "other".into();
+    assert!(!store.run_has_open_projects(&other).await.unwrap());
+}

@@ -129,7 +129,7 @@ impl Datasets {
         let _writing = self.artifact_lock.read().await;
         self.pin(&hash);
         if !self.store.artifacts().exists(path).await? {
-            self.store.artifacts().put(path, bytes.to_vec()).await?;
+            self.store.artifacts().put(path, bytes).await?;
         }
         Ok((hash, rows))
     }
