@@ -25,6 +25,7 @@ mod plugins;
 mod policies;
 mod records;
 mod revisions;
+mod run_projects;
 mod settings;
 mod sharing;
 mod tasks;
@@ -56,11 +57,12 @@ pub use records::{
     TemplateOrigin, UserKind, UserRecord, VirtualRootRecord,
 };
 pub use revisions::{PushedFrom, RevisionRecord};
+pub use run_projects::{RunCounts, RunLogLine, TaskRunProjectRecord};
 pub use sharing::{
     LinkFolder, PinnedReport, ShareCopyRecord, ShareLinkRecord, ShareRecipientRecord,
     ShareSessionRecord, ShareWarning,
 };
-pub use tasks::{RunCounts, RunLogLine, TaskRecord, TaskRunProjectRecord, TaskRunRecord};
+pub use tasks::{TaskRecord, TaskRunRecord};
 pub use user_invitations::UserInvitationRecord;
 
 /// A page request over a uid-ordered table: up to `first` rows after the `after` uid.

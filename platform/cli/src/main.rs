@@ -15,14 +15,10 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 mod admin;
+mod allocator;
 mod bundle;
 mod plugin;
 
-/// mimalloc instead of the system allocator: a shared view is mostly short-lived
-/// allocations on many threads, where glibc's malloc spent a third of the CPU (and kept
-/// returning pages to the kernel only to fault them back in).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use vitrine_server::Config;
 
 /// Vitrine's own events at info; the embedded database only when something is wrong.
@@ -128,6 +124,7 @@ async fn until(mut stop: tokio::sync::watch::Receiver<bool>) {
 const THREAD_STACK_BYTES: usize = 16 << 20;
 
 fn main() -> anyhow::Result<()> {
+    allocator::tune();
     // A plugin compiler child (see `vitrine_plugins::compiler_main`): no runtime, no log.
     if std::env::args_os()
         .nth(1)

@@ -154,3 +154,43 @@ async fn whether_a_run_is_open_is_read_from_its_index() {
     let other: vitrine_core::TaskRunId = "other".into();
     assert!(!store.run_has_open_projects(&other).await.unwrap());
 }
+
+/// A run's records are written together; fanning out again creates only what is
+/// missing (a project added to the target in between) and duplicates nothing.
+#[tokio::test]
+async fn fanning_out_twice_adds_only_the_missing_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path()).await;
+    let run: vitrine_core::TaskRunId = "run".into();
+    let records = |names: &[&str]| -> Vec<TaskRunProjectRecord> {
+        (names.iter())
+            .map(|n| TaskRunProjectRecord::queued(&run, &(*n).into(), n))
+            .collect()
+    };
+    store.add_run_projects(&records(&["a", "b"])).await.unwrap();
+    assert!(
+        store
+            .take_run_project(&records(&["a"])[0].uid, 1)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    store.add_run_projects(&records(&["a", "b"])).await.unwrap();
+    store
+        .add_run_projects(&records(&["a", "b", "c"]))
+        .await
+        .unwrap();
+    let stored = store.run_projects(&run).await.unwrap();
+    let names: Vec<(&str, TaskRunStatus)> = (stored.iter())
+        .map(|r| (r.project_name.as_str(), r.status))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("a", TaskRunStatus::Running),
+            ("b", TaskRunStatus::Queued),
+            ("c", TaskRunStatus::Queued)
+        ],
+        "a fan-out again leaves a taken record as it is"
+    );
+}
