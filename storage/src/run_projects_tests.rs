@@ -1,7 +1,15 @@
-//! How a project job's attempt ends: what it records, and what the run learns from it.
+//! A run's project records: how they are written at fan-out, how a project job's attempt
+//! ends, and what the run learns from them.
 
 use super::*;
 use crate::testing::store;
+
+/// Queued records of the projects `names` in `run`.
+fn queued(run: &vitrine_core::TaskRunId, names: &[&str]) -> Vec<TaskRunProjectRecord> {
+    (names.iter())
+        .map(|n| TaskRunProjectRecord::queued(run, &(*n).into(), n))
+        .collect()
+}
 
 /// A store holding a run of the projects `names`, the first taken by its job.
 async fn a_run_with_one_taken(
@@ -15,9 +23,7 @@ async fn a_run_with_one_taken(
     let dir = tempfile::tempdir().unwrap();
     let store = store(dir.path()).await;
     let run: vitrine_core::TaskRunId = "run".into();
-    let projects: Vec<TaskRunProjectRecord> = (names.iter())
-        .map(|n| TaskRunProjectRecord::queued(&run, &(*n).into(), n))
-        .collect();
+    let projects = queued(&run, names);
     store.add_run_projects(&projects).await.unwrap();
     let taken = store.take_run_project(&projects[0].uid, 1).await.unwrap();
     assert!(taken.is_some());
@@ -159,25 +165,13 @@ async fn whether_a_run_is_open_is_read_from_its_index() {
 /// missing (a project added to the target in between) and duplicates nothing.
 #[tokio::test]
 async fn fanning_out_twice_adds_only_the_missing_records() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(dir.path()).await;
-    let run: vitrine_core::TaskRunId = "run".into();
-    let records = |names: &[&str]| -> Vec<TaskRunProjectRecord> {
-        (names.iter())
-            .map(|n| TaskRunProjectRecord::queued(&run, &(*n).into(), n))
-            .collect()
-    };
-    store.add_run_projects(&records(&["a", "b"])).await.unwrap();
-    assert!(
-        store
-            .take_run_project(&records(&["a"])[0].uid, 1)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    store.add_run_projects(&records(&["a", "b"])).await.unwrap();
+    let (_dir, store, run, _) = a_run_with_one_taken(&["a", "b"]).await;
     store
-        .add_run_projects(&records(&["a", "b", "c"]))
+        .add_run_projects(&queued(&run, &["a", "b"]))
+        .await
+        .unwrap();
+    store
+        .add_run_projects(&queued(&run, &["a", "b", "c"]))
         .await
         .unwrap();
     let stored = store.run_projects(&run).await.unwrap();
