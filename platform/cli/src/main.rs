@@ -203,7 +203,7 @@ async fn run_cli() -> anyhow::Result<()> {
             // every lifetime, so they are not spawned).
             let jobs = async {
                 if workers {
-                    app.run_jobs(until(stop.clone()))
+                    app.run_jobs(Box::pin(until(stop.clone())))
                         .await
                         .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))
                 } else {
@@ -211,9 +211,13 @@ async fn run_cli() -> anyhow::Result<()> {
                 }
             };
             let http = async {
-                let r =
-                    vitrine_server::run(listener, services.clone(), config, until(stop.clone()))
-                        .await;
+                let r = vitrine_server::run(
+                    listener,
+                    services.clone(),
+                    config,
+                    Box::pin(until(stop.clone())),
+                )
+                .await;
                 // The server stopped (or failed): the workers stop too.
                 let _ = stop_tx.send(true);
                 r
@@ -234,7 +238,7 @@ async fn run_cli() -> anyhow::Result<()> {
                 "worker: working on {} jobs; ctrl-c stops",
                 app.queue.backend_name()
             );
-            app.run_jobs(until(stop_on_signal().1))
+            app.run_jobs(Box::pin(until(stop_on_signal().1)))
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
         }

@@ -11,7 +11,6 @@ pub mod guard;
 mod metrics;
 mod routes;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -122,11 +121,24 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish for the
 /// configured grace period. Logs `listening on http://HOST:PORT` once bound.
-pub async fn run(
+///
+/// The future comes boxed, and `shutdown` is not generic, so that the server's request
+/// loop is compiled here, beside the code of the API crate, instead of in the binary that
+/// polls it: the binary is the last step of a build, which nothing runs beside.
+pub fn run(
     listener: tokio::net::TcpListener,
     services: Arc<Services>,
     config: Config,
-    shutdown: impl Future<Output = ()>,
+    shutdown: futures::future::BoxFuture<'static, ()>,
+) -> futures::future::BoxFuture<'static, Result<(), ServerError>> {
+    Box::pin(serve(listener, services, config, shutdown))
+}
+
+async fn serve(
+    listener: tokio::net::TcpListener,
+    services: Arc<Services>,
+    config: Config,
+    shutdown: futures::future::BoxFuture<'static, ()>,
 ) -> Result<(), ServerError> {
     let addr = listener.local_addr()?;
     let public = config

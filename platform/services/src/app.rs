@@ -2,7 +2,6 @@
 //! and the services from one [`AppConfig`], the same way for `vitrine serve`, `vitrine
 //! worker` and every CLI command, so no process assembles the parts its own way.
 
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -123,9 +122,20 @@ impl App {
 
     /// Works on jobs and starts due cron firings until `shutdown` resolves; jobs in flight
     /// finish first.
-    pub async fn run_jobs(
+    ///
+    /// Boxed, with a boxed `shutdown`, so that the workers' loops are compiled in this
+    /// crate rather than in the binary that polls them (see `vitrine_server::run`).
+    pub fn run_jobs(
         &self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
+        shutdown: futures::future::BoxFuture<'static, ()>,
+    ) -> futures::future::LocalBoxFuture<'_, ApiResult<()>> {
+        // Not `Send`: apalis's worker futures are not.
+        Box::pin(self.work_on_jobs(shutdown))
+    }
+
+    async fn work_on_jobs(
+        &self,
+        shutdown: futures::future::BoxFuture<'static, ()>,
     ) -> ApiResult<()> {
         let handler: Arc<dyn JobHandler> = Arc::new(TaskJobs(self.services.tasks.clone()));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
