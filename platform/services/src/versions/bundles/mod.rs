@@ -49,6 +49,7 @@ impl Versions {
         let mut datasets = Vec::new();
         let mut data = Vec::new();
         for (i, d) in payload.datasets.iter().enumerate() {
+            let started = std::time::Instant::now();
             let bytes = self
                 .store
                 .artifacts()
@@ -56,9 +57,19 @@ impl Versions {
                 .await?;
             // Carried with zstd-compressed buffers: about as small as `tar | zstd -3` of
             // the artifact, while the zip entry stays stored as is (no deflate over it).
+            let read_ms = started.elapsed().as_millis() as u64;
             let (bytes, sha256) = tokio::task::spawn_blocking(move || {
+                let started = std::time::Instant::now();
                 let packed = vitrine_engine::blocks::compress_ipc(bytes)?;
+                let packed_at = started.elapsed();
                 let sha256 = hex::encode(Sha256::digest(&packed));
+                tracing::debug!(
+                    read_ms,
+                    compress_ms = packed_at.as_millis() as u64,
+                    hash_ms = (started.elapsed() - packed_at).as_millis() as u64,
+                    bytes = packed.len(),
+                    "dataset packed for a bundle"
+                );
                 Ok::<_, vitrine_engine::EngineError>((bytes::Bytes::from(packed), sha256))
             })
             .await
@@ -118,14 +129,25 @@ impl Versions {
         self.data
             .require_rows_of(caller, &self.store.datasets(project_uid).await?)
             .await?;
+        let started = std::time::Instant::now();
         let bundle = self.bundle_of(&project.record, 0).await?;
+        let gathered = started.elapsed();
         let bytes = tokio::task::spawn_blocking(move || format::write(&bundle))
             .await
             .map_err(|e| ApiError::internal("bundle writer", e))??;
+        let written = started.elapsed();
         let filename = format!("{}.vitrine", project.record.slug);
         let record = self
             .keep_export(caller, project_uid, &filename, "application/zip", bytes)
             .await?;
+        // Where an export's time goes (the bundle bench reads it with a debug log).
+        tracing::debug!(
+            gather_ms = gathered.as_millis() as u64,
+            zip_ms = (written - gathered).as_millis() as u64,
+            keep_ms = (started.elapsed() - written).as_millis() as u64,
+            bytes = record.bytes,
+            "bundle exported"
+        );
         self.audit
             .record(
                 caller,
