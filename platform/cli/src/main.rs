@@ -113,8 +113,13 @@ fn stop_on_signal() -> (
     (tx, rx)
 }
 
-async fn until(mut stop: tokio::sync::watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
+/// Resolves once `stop` turns true; boxed, as `vitrine_server::run` and `App::run_jobs` take it.
+fn until(
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let _ = stop.wait_for(|s| *s).await;
+    })
 }
 
 /// Stack of every runtime thread. Query planning and evaluation recurse over the shape of
@@ -203,7 +208,7 @@ async fn run_cli() -> anyhow::Result<()> {
             // every lifetime, so they are not spawned).
             let jobs = async {
                 if workers {
-                    app.run_jobs(Box::pin(until(stop.clone())))
+                    app.run_jobs(until(stop.clone()))
                         .await
                         .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))
                 } else {
@@ -211,13 +216,9 @@ async fn run_cli() -> anyhow::Result<()> {
                 }
             };
             let http = async {
-                let r = vitrine_server::run(
-                    listener,
-                    services.clone(),
-                    config,
-                    Box::pin(until(stop.clone())),
-                )
-                .await;
+                let r =
+                    vitrine_server::run(listener, services.clone(), config, until(stop.clone()))
+                        .await;
                 // The server stopped (or failed): the workers stop too.
                 let _ = stop_tx.send(true);
                 r
@@ -238,7 +239,7 @@ async fn run_cli() -> anyhow::Result<()> {
                 "worker: working on {} jobs; ctrl-c stops",
                 app.queue.backend_name()
             );
-            app.run_jobs(Box::pin(until(stop_on_signal().1)))
+            app.run_jobs(until(stop_on_signal().1))
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
         }

@@ -123,8 +123,8 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
 /// configured grace period. Logs `listening on http://HOST:PORT` once bound.
 ///
 /// The future comes boxed, and `shutdown` is not generic, so that the server's request
-/// loop is compiled here, beside the code of the API crate, instead of in the binary that
-/// polls it: the binary is the last step of a build, which nothing runs beside.
+/// loop is compiled here at full optimisation instead of in the binary that polls it: the
+/// binary, the last step of every build, stays small and builds at opt-level 1.
 pub fn run(
     listener: tokio::net::TcpListener,
     services: Arc<Services>,

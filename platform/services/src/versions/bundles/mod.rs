@@ -55,9 +55,9 @@ impl Versions {
                 .artifacts()
                 .get_bytes(Artifact::Dataset(&d.content_hash))
                 .await?;
+            let read_ms = started.elapsed().as_millis() as u64;
             // Carried with zstd-compressed buffers: about as small as `tar | zstd -3` of
             // the artifact, while the zip entry stays stored as is (no deflate over it).
-            let read_ms = started.elapsed().as_millis() as u64;
             let (bytes, sha256) = tokio::task::spawn_blocking(move || {
                 let started = std::time::Instant::now();
                 let packed = vitrine_engine::blocks::compress_ipc(bytes)?;
