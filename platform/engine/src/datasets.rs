@@ -136,7 +136,8 @@ impl Datasets {
         if !self.store.artifacts().exists(path).await? {
             self.store.artifacts().put(path, bytes).await?;
         }
-        // Where storing an outside file's time goes (the bundle bench reads it).
+        // Where storing an outside file's time goes: the bundle bench shows it with
+        // `VITRINE_BENCH_LOG=vitrine_engine=debug`.
         tracing::debug!(
             bytes = size,
             decode_ms = steps[0].as_millis() as u64,

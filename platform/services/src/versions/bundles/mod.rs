@@ -140,7 +140,8 @@ impl Versions {
         let record = self
             .keep_export(caller, project_uid, &filename, "application/zip", bytes)
             .await?;
-        // Where an export's time goes (the bundle bench reads it with a debug log).
+        // Where an export's time goes: the bundle bench shows it with
+        // `VITRINE_BENCH_LOG=vitrine_services=debug`.
         tracing::debug!(
             gather_ms = gathered.as_millis() as u64,
             zip_ms = (written - gathered).as_millis() as u64,
@@ -420,7 +421,8 @@ impl Versions {
             .await;
         self.engine.datasets.unpin(&pinned);
         installed?;
-        // Where an import's time goes (the bundle bench reads it with a debug log).
+        // Where an import's time goes: the bundle bench shows it with
+        // `VITRINE_BENCH_LOG=vitrine_services=debug`.
         tracing::debug!(
             read_ms = read.as_millis() as u64,
             datasets_ms = (stored - read).as_millis() as u64,
