@@ -5,22 +5,25 @@
 //! batch and the file is framed in batch order: the output is byte for byte what the
 //! one-thread [`FileWriter`] writes.
 //!
-//! Dictionary columns are the exception: a file holds one dictionary per column, which
-//! the writer emits before the first batch that needs it, and one reader hands the same
-//! dictionary to every batch (several readers would each make their own copy, and the
-//! batches would no longer share it). Such files are written and read on one thread.
+//! Dictionary columns (stored artifacts encode text with few distinct values so) hold one
+//! dictionary per column for the whole file, which the writer emits before the first
+//! batch. Every writing thread knows the first batch's dictionaries from the start, so
+//! only that batch carries them and a batch with another dictionary is refused, as
+//! arrow's writer refuses it. Every reading thread decodes the dictionaries itself; the
+//! batches read are then given the first reader's, so they share one dictionary as one
+//! reader's batches do. Dictionaries nested inside other types stay on one thread.
 
 use std::io::{Cursor, Write};
 
 use bytes::Bytes;
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::ipc;
 use datafusion::arrow::ipc::convert::IpcSchemaEncoder;
 use datafusion::arrow::ipc::writer::{
-    DictionaryTracker, EncodedData, FileWriter, IpcDataGenerator, IpcWriteContext, IpcWriteOptions,
-    write_message,
+    DictionaryHandling, DictionaryTracker, EncodedData, FileWriter, IpcDataGenerator,
+    IpcWriteContext, IpcWriteOptions, write_message,
 };
 
 /// The file format's magic, at both ends of a file.
@@ -37,11 +40,21 @@ fn threads_for(batches: usize) -> usize {
     cores.min(8).min(batches)
 }
 
-fn has_dictionaries(schema: &SchemaRef) -> bool {
-    schema
-        .fields()
-        .iter()
-        .any(|f| has_dictionary(f.data_type()))
+/// Whether threads can share a file's batches: a dictionary is fine as a whole column
+/// (its values plain), not nested inside another type.
+fn threadable(schema: &SchemaRef) -> bool {
+    schema.fields().iter().all(|f| match f.data_type() {
+        DataType::Dictionary(_, values) => !has_dictionary(values),
+        t => !has_dictionary(t),
+    })
+}
+
+/// The indices of a schema's dictionary columns.
+fn dictionary_columns(schema: &SchemaRef) -> Vec<usize> {
+    (schema.fields().iter().enumerate())
+        .filter(|(_, f)| matches!(f.data_type(), DataType::Dictionary(..)))
+        .map(|(i, _)| i)
+        .collect()
 }
 
 fn has_dictionary(t: &DataType) -> bool {
@@ -62,22 +75,32 @@ fn has_dictionary(t: &DataType) -> bool {
     }
 }
 
+/// A batch encoded, with the dictionaries that go before it (the first batch's only).
+type Encoded = (Vec<EncodedData>, EncodedData);
+
 /// One thread's share of the batches: every `threads`-th from `first`, encoded.
 fn encode_share(
+    schema: &SchemaRef,
     batches: &[RecordBatch],
     first: usize,
     threads: usize,
     options: &IpcWriteOptions,
-) -> Result<Vec<(usize, EncodedData)>, ArrowError> {
+) -> Result<Vec<(usize, Encoded)>, ArrowError> {
     let generator = IpcDataGenerator::default();
-    // No dictionaries reach here, so each thread's tracker stays empty.
+    // The dictionary ids, numbered as the file's schema message numbers them; the tracker
+    // refuses a dictionary that differs from the one it knows, as arrow's writer does.
     let mut tracker = DictionaryTracker::new(true);
+    generator.schema_to_bytes_with_dictionary_tracker(schema, &mut tracker, options);
+    if first > 0 {
+        // The file's dictionaries are the first batch's, which another thread emits.
+        let ids = tracker.dict_id().to_vec();
+        for (column, id) in dictionary_columns(schema).into_iter().zip(ids) {
+            tracker.insert_column(id, batches[0].column(column), DictionaryHandling::Resend)?;
+        }
+    }
     let mut context = IpcWriteContext::default();
     (batches.iter().enumerate().skip(first).step_by(threads))
-        .map(|(i, b)| {
-            let (_, data) = generator.encode(b, &mut tracker, options, &mut context)?;
-            Ok((i, data))
-        })
+        .map(|(i, b)| Ok((i, generator.encode(b, &mut tracker, options, &mut context)?)))
         .collect()
 }
 
@@ -98,21 +121,25 @@ pub(crate) fn write_one_thread(
 }
 
 /// An IPC file of `batches` written with `options` (compression, typically), on every
-/// core.
+/// core. Dictionaries are handled as `options` have them by default: one per column,
+/// a different one refused (the only way the file format allows).
 pub(crate) fn write_file(
     schema: &SchemaRef,
     batches: &[RecordBatch],
     options: IpcWriteOptions,
 ) -> Result<Vec<u8>, ArrowError> {
     let threads = threads_for(batches.len());
-    if threads < 2 || has_dictionaries(schema) {
+    if threads < 2 || !threadable(schema) {
         return write_one_thread(schema, batches, options);
     }
-    let encoded = on_threads(threads, |t| encode_share(batches, t, threads, &options))?;
+    let encoded = on_threads(threads, |t| {
+        encode_share(schema, batches, t, threads, &options)
+    })?;
 
     // Framed as FileWriter frames it: padded magic, the schema, the batches, the end of
     // stream, and a footer that says where each batch starts.
     let body: usize = (encoded.iter())
+        .flat_map(|(dictionaries, batch)| dictionaries.iter().chain([batch]))
         .map(|d| d.ipc_message.len() + d.arrow_data.len() + 16)
         .sum();
     let mut out = Vec::with_capacity(body + 4096);
@@ -123,8 +150,14 @@ pub(crate) fn write_file(
     let schema_message =
         generator.schema_to_bytes_with_dictionary_tracker(schema, &mut tracker, &options);
     write_message(&mut out, schema_message, &options)?;
+    let mut dictionary_blocks = Vec::new();
     let mut blocks = Vec::with_capacity(encoded.len());
-    for data in encoded {
+    for (dictionaries, data) in encoded {
+        for dictionary in dictionaries {
+            let offset = out.len();
+            let (header, body) = write_message(&mut out, dictionary, &options)?;
+            dictionary_blocks.push(ipc::Block::new(offset as i64, header as i32, body as i64));
+        }
         let offset = out.len();
         let (header, body) = write_message(&mut out, data, &options)?;
         blocks.push(ipc::Block::new(offset as i64, header as i32, body as i64));
@@ -132,7 +165,7 @@ pub(crate) fn write_file(
     out.write_all(&EOS)?;
 
     let mut fbb = flatbuffers::FlatBufferBuilder::new();
-    let dictionaries = fbb.create_vector::<ipc::Block>(&[]);
+    let dictionaries = fbb.create_vector(&dictionary_blocks);
     let records = fbb.create_vector(&blocks);
     tracker.clear();
     let schema_fb = IpcSchemaEncoder::new()
@@ -165,12 +198,39 @@ pub(crate) fn read_file(
     let schema = reader.schema();
     let count = reader.num_batches();
     let threads = if inflate { threads_for(count) } else { 1 };
-    if threads < 2 || has_dictionaries(&schema) {
+    if threads < 2 || !threadable(&schema) {
         return Ok((schema, reader.collect::<Result<Vec<_>, _>>()?));
     }
     drop(reader);
-    let batches = on_threads(threads, |t| read_share(&bytes, t, threads, count))?;
+    let mut batches = on_threads(threads, |t| read_share(&bytes, t, threads, count))?;
+    share_dictionaries(&schema, &mut batches)?;
     Ok((schema, batches))
+}
+
+/// Gives every batch the first batch's dictionaries. Each thread's reader decoded the
+/// file's one dictionary per column for itself, so they hold the same values, and keys
+/// that index one index the other.
+fn share_dictionaries(schema: &SchemaRef, batches: &mut [RecordBatch]) -> Result<(), ArrowError> {
+    let columns = dictionary_columns(schema);
+    let Some(first) = batches.first().cloned() else {
+        return Ok(());
+    };
+    for batch in batches.iter_mut().skip(1) {
+        let mut arrays = batch.columns().to_vec();
+        for &c in &columns {
+            let shared = first.column(c).as_any_dictionary().values();
+            let own = arrays[c].as_any_dictionary();
+            if own.values().len() != shared.len() || own.values().data_type() != shared.data_type()
+            {
+                return Err(ArrowError::IpcError(format!(
+                    "column {c}: the file's dictionary read differently by two readers"
+                )));
+            }
+            arrays[c] = own.with_values(shared.clone());
+        }
+        *batch = RecordBatch::try_new(batch.schema(), arrays)?;
+    }
+    Ok(())
 }
 
 /// One thread's share of a file's `count` batches: every `threads`-th from `first`, read
@@ -224,7 +284,7 @@ mod tests {
     use datafusion::arrow::array::{
         ArrayRef, DictionaryArray, Float64Array, Int64Array, StringArray,
     };
-    use datafusion::arrow::datatypes::{Field, Int32Type, Schema};
+    use datafusion::arrow::datatypes::{Field, Int8Type, Int32Type, Schema};
     use std::sync::Arc;
 
     fn batches(n: usize, rows: usize) -> (SchemaRef, Vec<RecordBatch>) {
@@ -286,34 +346,136 @@ mod tests {
         );
     }
 
-    /// A dictionary column is written and read on one thread: its dictionary comes
-    /// first, and every batch read back shares it.
-    #[test]
-    fn dictionary_columns_are_written_as_arrow_writes_them() {
-        let values = Arc::new(StringArray::from(vec!["East", "West"]));
-        let schema = Arc::new(Schema::new(vec![Field::new(
-            "region",
-            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-            false,
-        )]));
-        let input: Vec<RecordBatch> = (0..4)
+    /// Batches keyed into one shared dictionary per column: `region` (Int8 keys) and
+    /// `segment` (Int32 keys), beside plain columns.
+    fn dictionary_batches(n: usize, rows: usize) -> (SchemaRef, Vec<RecordBatch>) {
+        let dict = |key: DataType| DataType::Dictionary(Box::new(key), Box::new(DataType::Utf8));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("region", dict(DataType::Int8), false),
+            Field::new("name", DataType::Utf8, true),
+            Field::new("segment", dict(DataType::Int32), true),
+        ]));
+        let regions: ArrayRef = Arc::new(StringArray::from(vec!["East", "West", "North"]));
+        let segments: ArrayRef = Arc::new(StringArray::from_iter_values(
+            (0..500).map(|s| format!("segment-{s:03}")),
+        ));
+        let out = (0..n)
             .map(|b| {
-                let keys = (0..100).map(|r| (r + b) % 2).collect::<Vec<i32>>();
-                let dict =
-                    DictionaryArray::<Int32Type>::try_new(keys.into(), values.clone()).unwrap();
-                RecordBatch::try_new(schema.clone(), vec![Arc::new(dict)]).unwrap()
+                let base = b * rows;
+                let region: Vec<i8> = (0..rows).map(|r| ((r + b) % 3) as i8).collect();
+                let segment: Vec<Option<i32>> = (0..rows)
+                    .map(|r| (r % 11 != 0).then_some(((r * 7 + b) % 500) as i32))
+                    .collect();
+                let cols: Vec<ArrayRef> = vec![
+                    Arc::new(Int64Array::from_iter_values(
+                        (base..base + rows).map(|i| i as i64),
+                    )),
+                    Arc::new(
+                        DictionaryArray::<Int8Type>::try_new(region.into(), regions.clone())
+                            .unwrap(),
+                    ),
+                    Arc::new(StringArray::from_iter_values(
+                        (0..rows).map(|r| format!("name-{}", (r * 13) % 997)),
+                    )),
+                    Arc::new(
+                        DictionaryArray::<Int32Type>::try_new(segment.into(), segments.clone())
+                            .unwrap(),
+                    ),
+                ];
+                RecordBatch::try_new(schema.clone(), cols).unwrap()
             })
             .collect();
+        (schema, out)
+    }
+
+    fn share_one_dictionary(batches: &[RecordBatch], column: usize) -> bool {
+        let data: Vec<_> = batches.iter().map(|b| b.column(column).to_data()).collect();
+        data.windows(2)
+            .all(|w| w[0].child_data()[0].ptr_eq(&w[1].child_data()[0]))
+    }
+
+    /// Dictionary columns go on threads too: the file is what arrow's writer writes (the
+    /// dictionaries once, before the first batch), and every batch read back shares the
+    /// one dictionary of its column, as one reader's batches do.
+    #[test]
+    fn dictionary_columns_are_written_as_arrow_writes_them() {
+        for (n, rows) in [(2, 100), (4, 100), (9, 700)] {
+            let (schema, input) = dictionary_batches(n, rows);
+            let written = write_file(&schema, &input, zstd()).unwrap();
+            assert_eq!(written, one_thread(&schema, &input), "{n} batches");
+            let (_, read) = read_file_on_threads(Bytes::from(written)).unwrap();
+            assert_eq!(read, input, "{n} batches");
+            for column in [1, 3] {
+                assert!(share_one_dictionary(&read, column), "column {column}");
+            }
+        }
+    }
+
+    /// A batch whose dictionary differs from the first batch's is refused on threads as
+    /// arrow's writer refuses it (a file holds one dictionary per column), whichever
+    /// thread encodes it.
+    #[test]
+    fn a_second_dictionary_is_refused_as_arrow_refuses_it() {
+        let (schema, mut input) = dictionary_batches(6, 50);
+        for replaced in [1, 4] {
+            let mut cols = input[replaced].columns().to_vec();
+            let other: ArrayRef = Arc::new(StringArray::from(vec!["Up", "Down", "Side"]));
+            cols[1] = cols[1].as_any_dictionary().with_values(other);
+            let original = std::mem::replace(
+                &mut input[replaced],
+                RecordBatch::try_new(schema.clone(), cols).unwrap(),
+            );
+            let threaded = write_file(&schema, &input, zstd()).unwrap_err().to_string();
+            let single = write_one_thread(&schema, &input, zstd())
+                .unwrap_err()
+                .to_string();
+            assert!(threaded.contains("Dictionary replacement"), "{threaded}");
+            assert_eq!(threaded, single);
+            input[replaced] = original;
+        }
+        // Equal values behind another array are the same dictionary, as for arrow.
+        let mut cols = input[3].columns().to_vec();
+        let copy: ArrayRef = Arc::new(StringArray::from(vec!["East", "West", "North"]));
+        cols[1] = cols[1].as_any_dictionary().with_values(copy);
+        input[3] = RecordBatch::try_new(schema.clone(), cols).unwrap();
+        assert_eq!(
+            write_file(&schema, &input, zstd()).unwrap(),
+            one_thread(&schema, &input)
+        );
+    }
+
+    /// A dictionary nested in a list stays on one thread and still round-trips.
+    #[test]
+    fn nested_dictionaries_are_written_and_read_on_one_thread() {
+        use datafusion::arrow::array::{ListArray, StringDictionaryBuilder};
+        let item = Field::new(
+            "item",
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            true,
+        );
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "tags",
+            DataType::List(Arc::new(item.clone())),
+            true,
+        )]));
+        assert!(!threadable(&schema));
+        let mut values = StringDictionaryBuilder::<Int32Type>::new();
+        for i in 0..40 {
+            values.append_value(["a", "b"][i % 2]);
+        }
+        let values = values.finish();
+        let list = ListArray::new(
+            Arc::new(item),
+            datafusion::arrow::buffer::OffsetBuffer::from_lengths([2; 20]),
+            Arc::new(values),
+            None,
+        );
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(list)]).unwrap();
+        let input = vec![batch.clone(), batch];
         let written = write_file(&schema, &input, zstd()).unwrap();
         assert_eq!(written, one_thread(&schema, &input));
-        let (_, read) = read_file_on_threads(Bytes::from(written)).unwrap();
-        assert_eq!(read, input);
-        let data: Vec<_> = read.iter().map(|b| b.column(0).to_data()).collect();
-        assert!(
-            data.windows(2)
-                .all(|w| w[0].child_data()[0].ptr_eq(&w[1].child_data()[0])),
-            "every batch shares the one dictionary"
-        );
+        assert_eq!(read_file_on_threads(Bytes::from(written)).unwrap().1, input);
     }
 
     /// A file cut short or with a bad footer is an error from every thread's reader,
