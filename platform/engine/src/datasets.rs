@@ -6,11 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::buffer::Buffer;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::ipc::convert::fb_to_schema;
-use datafusion::arrow::ipc::reader::{FileDecoder, read_footer_length};
-use datafusion::arrow::ipc::root_as_footer;
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 use vitrine_storage::{Artifact, ArtifactKind, Store};
@@ -258,43 +254,11 @@ impl Datasets {
     }
 }
 
-/// Decodes an IPC file whose arrays point into `bytes` instead of copies of it: reading
+/// Decodes an artifact whose arrays point into `bytes` instead of copies of it: reading
 /// a dataset back costs little more than reading the file.
 fn decode_zero_copy(bytes: Bytes) -> EngineResult<(SchemaRef, Vec<RecordBatch>)> {
-    let corrupt =
-        |why: String| EngineError::Internal(format!("dataset artifact is unreadable: {why}"));
-    let buffer = Buffer::from(bytes);
-    if buffer.len() < 10 {
-        return Err(corrupt("too short".into()));
-    }
-    let trailer_start = buffer.len() - 10;
-    let footer_len = read_footer_length(buffer[trailer_start..].try_into().expect("10 bytes"))
-        .map_err(|e| corrupt(e.to_string()))?;
-    let footer = root_as_footer(&buffer[trailer_start - footer_len..trailer_start])
-        .map_err(|e| corrupt(e.to_string()))?;
-    let schema = Arc::new(fb_to_schema(
-        footer.schema().ok_or_else(|| corrupt("no schema".into()))?,
-    ));
-    let mut decoder = FileDecoder::new(schema.clone(), footer.version());
-    for block in footer.dictionaries().iter().flatten() {
-        let len = block.bodyLength() as usize + block.metaDataLength() as usize;
-        let data = buffer.slice_with_length(block.offset() as usize, len);
-        decoder
-            .read_dictionary(block, &data)
-            .map_err(|e| corrupt(e.to_string()))?;
-    }
-    let mut batches = Vec::new();
-    for block in footer.recordBatches().iter().flatten() {
-        let len = block.bodyLength() as usize + block.metaDataLength() as usize;
-        let data = buffer.slice_with_length(block.offset() as usize, len);
-        if let Some(b) = decoder
-            .read_record_batch(block, &data)
-            .map_err(|e| corrupt(e.to_string()))?
-        {
-            batches.push(b);
-        }
-    }
-    Ok((schema, batches))
+    crate::blocks::ipc_threads::read_in_place(bytes)
+        .map_err(|e| EngineError::Internal(format!("dataset artifact is unreadable: {e}")))
 }
 
 /// Text columns with few distinct values are stored dictionary-encoded: an artifact of

@@ -8,7 +8,7 @@ pub(crate) mod exec;
 pub(crate) mod files;
 mod in_order;
 pub mod instance_log;
-mod ipc_threads;
+pub(crate) mod ipc_threads;
 mod yielding;
 
 pub use exec::{BlockInput, BlockOutput, execute};
