@@ -193,9 +193,10 @@ impl Versions {
             created_ms: now,
             expires_ms: now + EXPORT_TTL_MS,
         };
+        // Made again on request, so not forced to disk before the answer.
         self.store
             .artifacts()
-            .put(Artifact::Export(&record.uid), bytes)
+            .put_transient(Artifact::Export(&record.uid), bytes)
             .await?;
         self.store.insert_export(&record).await?;
         Ok(record)
