@@ -42,49 +42,24 @@ impl Versions {
     /// A project as a bundle: its head, its revisions numbered above `since` (0: the
     /// whole history; the head revision is always included) and its datasets.
     pub(crate) async fn bundle_of(&self, project: &ProjectRecord, since: i64) -> ApiResult<Bundle> {
-        let latest = self.store.latest_revision(&project.uid).await?;
-        let head = latest.as_ref().map_or(0, |l| l.number);
-        let since = since.min((head - 1).max(0));
-        let payload = self.payload_of(&project.uid, since).await?;
-        let mut datasets = Vec::new();
-        let mut data = Vec::new();
-        for (i, d) in payload.datasets.iter().enumerate() {
-            let started = std::time::Instant::now();
-            let bytes = self
-                .store
-                .artifacts()
-                .get_bytes(Artifact::Dataset(&d.content_hash))
-                .await?;
-            let read_ms = started.elapsed().as_millis() as u64;
-            // Carried with zstd-compressed buffers: about as small as `tar | zstd -3` of
-            // the artifact, while the zip entry stays stored as is (no deflate over it).
-            let (bytes, sha256) = tokio::task::spawn_blocking(move || {
-                let started = std::time::Instant::now();
-                let packed = vitrine_engine::blocks::compress_ipc(bytes)?;
-                let packed_at = started.elapsed();
-                let sha256 = hex::encode(Sha256::digest(&packed));
-                tracing::debug!(
-                    read_ms,
-                    compress_ms = packed_at.as_millis() as u64,
-                    hash_ms = (started.elapsed() - packed_at).as_millis() as u64,
-                    bytes = packed.len(),
-                    "dataset packed for a bundle"
-                );
-                Ok::<_, vitrine_engine::EngineError>((bytes::Bytes::from(packed), sha256))
-            })
-            .await
-            .map_err(|e| ApiError::internal("bundle writer", e))??;
-            datasets.push(BundleDataset {
-                name: d.name.clone(),
-                block_id: d.block_id.clone(),
-                entry: dataset_entry(i),
-                sha256,
-                rows: d.rows,
-                bytes: d.bytes,
-                schema: d.schema.clone(),
-            });
-            data.push(BundleData::Memory(bytes));
-        }
+        // The datasets are packed while the history is read from the database, not after
+        // it; one after the other, as each takes every core and its artifact's memory.
+        let records = self.store.datasets(&project.uid).await?;
+        let packing = async {
+            let mut packed = Vec::with_capacity(records.len());
+            for (i, d) in records.iter().enumerate() {
+                packed.push(self.pack_dataset(i, d).await?);
+            }
+            Ok::<_, ApiError>(packed)
+        };
+        let history = async {
+            let latest = self.store.latest_revision(&project.uid).await?;
+            let head = latest.as_ref().map_or(0, |l| l.number);
+            let since = since.min((head - 1).max(0));
+            Ok::<_, ApiError>((head, since, self.payload_of(&project.uid, since).await?))
+        };
+        let ((head, since, payload), packed) = tokio::try_join!(history, packing)?;
+        let (datasets, data) = packed.into_iter().unzip();
         // A project saved before history existed has content but no revision yet.
         let head_content = match payload.revisions.last() {
             Some(r) => r.content.clone(),
@@ -111,6 +86,49 @@ impl Versions {
             revisions: payload.revisions,
             data,
         })
+    }
+
+    /// One dataset as a bundle carries it: its artifact with zstd-compressed buffers,
+    /// about as small as `tar | zstd -3` of the artifact, while the zip entry stays
+    /// stored as is (no deflate over it).
+    async fn pack_dataset(
+        &self,
+        i: usize,
+        d: &DatasetRecord,
+    ) -> ApiResult<(BundleDataset, BundleData)> {
+        let started = std::time::Instant::now();
+        let bytes = self
+            .store
+            .artifacts()
+            .get_bytes(Artifact::Dataset(&d.content_hash))
+            .await?;
+        let read_ms = started.elapsed().as_millis() as u64;
+        let (bytes, sha256) = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let packed = vitrine_engine::blocks::compress_ipc(bytes)?;
+            let packed_at = started.elapsed();
+            let sha256 = hex::encode(Sha256::digest(&packed));
+            tracing::debug!(
+                read_ms,
+                compress_ms = packed_at.as_millis() as u64,
+                hash_ms = (started.elapsed() - packed_at).as_millis() as u64,
+                bytes = packed.len(),
+                "dataset packed for a bundle"
+            );
+            Ok::<_, vitrine_engine::EngineError>((bytes::Bytes::from(packed), sha256))
+        })
+        .await
+        .map_err(|e| ApiError::internal("bundle writer", e))??;
+        let dataset = BundleDataset {
+            name: d.name.clone(),
+            block_id: d.block_id.clone(),
+            entry: dataset_entry(i),
+            sha256,
+            rows: d.rows,
+            bytes: d.bytes,
+            schema: d.schema.clone(),
+        };
+        Ok((dataset, BundleData::Memory(bytes)))
     }
 
     /// Packs a project into a bundle file kept for an hour for the caller to download
@@ -170,6 +188,7 @@ impl Versions {
         content_type: &str,
         bytes: Vec<u8>,
     ) -> ApiResult<ExportRecord> {
+        let started = std::time::Instant::now();
         let now = now_ms();
         for old in self.store.take_expired_exports(now).await? {
             if let Err(e) = self
@@ -193,12 +212,20 @@ impl Versions {
             created_ms: now,
             expires_ms: now + EXPORT_TTL_MS,
         };
+        let cleared = started.elapsed();
         // Made again on request, so not forced to disk before the answer.
         self.store
             .artifacts()
             .put_transient(Artifact::Export(&record.uid), bytes)
             .await?;
+        let written = started.elapsed();
         self.store.insert_export(&record).await?;
+        tracing::debug!(
+            clear_ms = cleared.as_millis() as u64,
+            write_ms = (written - cleared).as_millis() as u64,
+            record_ms = (started.elapsed() - written).as_millis() as u64,
+            "export kept"
+        );
         Ok(record)
     }
 
