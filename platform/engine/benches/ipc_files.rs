@@ -1,7 +1,9 @@
 //! A dataset as a bundle carries it: an Arrow IPC file with zstd-compressed buffers,
 //! written (export) and read back (import) by Vitrine on every core, against arrow's own
-//! writer and reader on one, in the same run. The data is the bundle bench's: 1.4M rows
-//! of ids, customer and product names and amounts, in batches of 8,192 rows.
+//! writer and reader on one, in the same run. The data is the bundle bench's as a stored
+//! artifact holds it: 1.4M rows of ids, customer and product names, a region with four
+//! values (dictionary-encoded, as datasets store text with few values) and amounts, in
+//! batches of 8,192 rows.
 //! `cargo bench --workspace --bench ipc_files`.
 
 use std::io::Cursor;
@@ -9,8 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::array::{
+    ArrayRef, DictionaryArray, Float64Array, Int8Array, Int64Array, RecordBatch, StringArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Int8Type, Schema};
 use datafusion::arrow::ipc;
 
 #[global_allocator]
@@ -32,8 +36,14 @@ fn main() {
         Field::new("order_id", DataType::Int64, false),
         Field::new("customer", DataType::Utf8, false),
         Field::new("product", DataType::Utf8, false),
+        Field::new(
+            "region",
+            DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::Utf8)),
+            false,
+        ),
         Field::new("sales", DataType::Float64, false),
     ]));
+    let regions: ArrayRef = Arc::new(StringArray::from(vec!["West", "East", "Central", "South"]));
     let batches: Vec<RecordBatch> = (0..171)
         .map(|b| {
             let rows = (b * 8192)..(b * 8192 + 8192);
@@ -46,6 +56,13 @@ fn main() {
                 Arc::new(StringArray::from_iter_values(rows.clone().map(|i| {
                     format!("product-{:06}-{:04}", (i * 31) % 100_000, i % 9973)
                 }))),
+                Arc::new(
+                    DictionaryArray::<Int8Type>::try_new(
+                        Int8Array::from_iter_values(rows.clone().map(|i| (i % 4) as i8)),
+                        regions.clone(),
+                    )
+                    .unwrap(),
+                ),
                 Arc::new(Float64Array::from_iter_values(
                     rows.map(|i| (i % 10_000) as f64 * 1.37),
                 )),
