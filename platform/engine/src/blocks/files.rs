@@ -162,7 +162,10 @@ pub fn encode_file(
 /// is a memory copy rather than a decode.
 pub fn encode_ipc(schema: &SchemaRef, batches: &[RecordBatch]) -> EngineResult<Vec<u8>> {
     let (schema, batches) = shared_dictionaries(schema, batches)?;
-    Ok(super::ipc_threads::write_uncompressed(&schema, &batches)?)
+    let options = ipc::writer::IpcWriteOptions::default();
+    Ok(super::ipc_threads::write_one_thread(
+        &schema, &batches, options,
+    )?)
 }
 
 /// An Arrow IPC file with its buffers compressed by zstd (level 3): how a bundle carries

@@ -112,29 +112,7 @@ pub(crate) fn write_one_thread(
     batches: &[RecordBatch],
     options: IpcWriteOptions,
 ) -> Result<Vec<u8>, ArrowError> {
-    write_into(Vec::new(), schema, batches, options)
-}
-
-/// An IPC file of `batches` without compression, as datasets are stored, written into
-/// a buffer of its size: grown by doubling, a 100 MB artifact was copied again at every
-/// step, into fresh pages each time.
-pub(crate) fn write_uncompressed(
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
-) -> Result<Vec<u8>, ArrowError> {
-    let data: usize = (batches.iter().flat_map(|b| b.columns()))
-        .map(|c| c.to_data().get_slice_memory_size().unwrap_or(0))
-        .sum();
-    let out = Vec::with_capacity(data + 4096);
-    write_into(out, schema, batches, IpcWriteOptions::default())
-}
-
-fn write_into(
-    mut out: Vec<u8>,
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
-    options: IpcWriteOptions,
-) -> Result<Vec<u8>, ArrowError> {
+    let mut out = Vec::new();
     let mut w = FileWriter::try_new_with_options(&mut out, schema, options)?;
     for b in batches {
         w.write(b)?;
@@ -145,8 +123,9 @@ fn write_into(
 }
 
 /// An IPC file of `batches` written with `options` (compression, typically), on every
-/// core. Dictionaries are handled as `options` have them by default: one per column,
-/// a different one refused (the only way the file format allows).
+/// core. Dictionaries are handled as arrow's default options handle them (one per
+/// column for the whole file, another one refused: the file format allows no other), so
+/// `options` keep the default dictionary handling.
 pub(crate) fn write_file(
     schema: &SchemaRef,
     batches: &[RecordBatch],
@@ -276,7 +255,7 @@ fn share_dictionaries(schema: &SchemaRef, batches: &mut [RecordBatch]) -> Result
 
 /// The batches of an IPC file without compressed buffers, their arrays pointing into
 /// `bytes` instead of copies of it: arrow's reader copies every message into a zeroed
-/// buffer first, which cost three times the checks themselves on a 100 MB dataset. The
+/// buffer first, 45-65 ms against 14 ms for the checks alone on a 100 MB dataset. The
 /// arrays are checked as the reader checks them; the footer's blocks must lie within
 /// the file.
 pub(crate) fn read_in_place(bytes: Bytes) -> Result<(SchemaRef, Vec<RecordBatch>), ArrowError> {

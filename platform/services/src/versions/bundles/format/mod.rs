@@ -267,11 +267,7 @@ pub fn write(b: &Bundle) -> ApiResult<Vec<u8>> {
         .compression_method(CompressionMethod::Stored)
         .large_file(true);
     let fail = |e: &dyn std::fmt::Display| ApiError::internal("bundle writer", e.to_string());
-    // Sized for the datasets (stored as they are) and a margin for the JSON entries: a
-    // buffer grown by doubling copied a 17 MB bundle several times over.
-    let data_bytes: u64 = b.data.iter().map(BundleData::len).sum();
-    let out = Vec::with_capacity(data_bytes as usize + (1 << 20));
-    let mut z = ZipWriter::new(Cursor::new(out));
+    let mut z = ZipWriter::new(Cursor::new(Vec::new()));
     let mut put = |name: &str, opts: SimpleFileOptions, bytes: &[u8]| -> ApiResult<()> {
         z.start_file(name, opts).map_err(|e| fail(&e))?;
         z.write_all(bytes).map_err(|e| fail(&e))
