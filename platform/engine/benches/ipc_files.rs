@@ -44,7 +44,7 @@ fn main() {
         Field::new("sales", DataType::Float64, false),
     ]));
     let regions: ArrayRef = Arc::new(StringArray::from(vec!["West", "East", "Central", "South"]));
-    let batches: Vec<RecordBatch> = (0..171)
+    let batches: Vec<RecordBatch> = (0..171usize)
         .map(|b| {
             let rows = (b * 8192)..(b * 8192 + 8192);
             let cols: Vec<ArrayRef> = vec![
