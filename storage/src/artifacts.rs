@@ -209,15 +209,11 @@ impl ArtifactStore {
         bytes: impl Into<bytes::Bytes>,
     ) -> StorageResult<()> {
         let (path, bytes) = (a.path(), bytes.into());
-        let Some(root) = self.local_root.clone() else {
+        let (Some(root), Some(target)) = (self.local_root.clone(), self.local_path(&path)) else {
             // An object store makes the object whole and durable in one request.
             return self.put_at(&path, bytes).await;
         };
-        if path.split('/').any(|p| p == ".." || p.is_empty()) {
-            return self.put_at(&path, bytes).await;
-        }
         let write = move || -> std::io::Result<()> {
-            let target = root.join(&path);
             let partial = root.join(PARTIAL_DIR);
             std::fs::create_dir_all(&partial)?;
             if let Some(parent) = target.parent() {
@@ -236,7 +232,7 @@ impl ArtifactStore {
         let failed = |why: String| {
             crate::StorageError::Artifacts(opendal::Error::new(
                 opendal::ErrorKind::Unexpected,
-                format!("writing artifact {}: {why}", a.path()),
+                format!("writing artifact {path}: {why}"),
             ))
         };
         tokio::task::spawn_blocking(write)
@@ -256,10 +252,7 @@ impl ArtifactStore {
     /// The artifact's bytes without a copy into a fresh vector.
     pub async fn get_bytes(&self, a: Artifact<'_>) -> StorageResult<bytes::Bytes> {
         let path = &a.path();
-        if let Some(root) = &self.local_root
-            && !path.split('/').any(|p| p == ".." || p.is_empty())
-        {
-            let full = root.join(path);
+        if let Some(full) = self.local_path(path) {
             return match tokio::task::spawn_blocking(move || read_parallel(&full)).await {
                 Ok(Ok(v)) => Ok(bytes::Bytes::from(v)),
                 Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -274,6 +267,13 @@ impl ArtifactStore {
             };
         }
         Ok(self.op.read(path).await?.to_bytes())
+    }
+
+    /// Where `path` lies on the local file system, when the store is a local directory
+    /// and the path stays inside it.
+    fn local_path(&self, path: &str) -> Option<PathBuf> {
+        let root = self.local_root.as_ref()?;
+        (!path.split('/').any(|p| p == ".." || p.is_empty())).then(|| root.join(path))
     }
 
     pub async fn exists(&self, a: Artifact<'_>) -> StorageResult<bool> {

@@ -257,7 +257,7 @@ impl Datasets {
 /// Decodes an artifact whose arrays point into `bytes` instead of copies of it: reading
 /// a dataset back costs little more than reading the file.
 fn decode_zero_copy(bytes: Bytes) -> EngineResult<(SchemaRef, Vec<RecordBatch>)> {
-    crate::blocks::ipc_threads::read_in_place(bytes)
+    crate::blocks::ipc_threads::read_file(bytes, false)
         .map_err(|e| EngineError::Internal(format!("dataset artifact is unreadable: {e}")))
 }
 

@@ -1,6 +1,7 @@
 //! The threaded IPC paths against arrow's own one-thread writer and reader.
 
 use super::*;
+use datafusion::arrow::array::AsArray;
 use datafusion::arrow::array::{ArrayRef, DictionaryArray, Float64Array, Int64Array, StringArray};
 use datafusion::arrow::datatypes::{Field, Int8Type, Int32Type, Schema};
 
@@ -220,12 +221,12 @@ fn an_uncompressed_file_is_read_in_place_and_its_footer_checked() {
     assert!(share_one_dictionary(&read, 1));
     let bytes = Bytes::from(written.clone());
     let file = bytes.as_ptr() as usize..bytes.as_ptr() as usize + bytes.len();
-    let (_, in_place) = read_in_place(bytes.clone()).unwrap();
+    let (_, in_place) = read_file(bytes.clone(), false).unwrap();
     let values = in_place[2].column(0).to_data().buffers()[0].as_ptr() as usize;
     assert!(file.contains(&values), "the arrays point into the file");
     for cut in [0, 9, 10, 100, written.len() / 2, written.len() - 1] {
         assert!(
-            read_in_place(Bytes::from(written[..cut].to_vec())).is_err(),
+            read_file(Bytes::from(written[..cut].to_vec()), false).is_err(),
             "cut at {cut}"
         );
     }
@@ -234,6 +235,6 @@ fn an_uncompressed_file_is_read_in_place_and_its_footer_checked() {
     for i in written.len().saturating_sub(400)..written.len() {
         let mut forged = written.clone();
         forged[i] ^= 0x5a;
-        let _ = read_in_place(Bytes::from(forged));
+        let _ = read_file(Bytes::from(forged), false);
     }
 }

@@ -92,6 +92,22 @@ impl Versions {
         project_uid: &vitrine_core::ProjectId,
         since: i64,
     ) -> ApiResult<Payload> {
+        let (head, revisions) = self.history_of(project_uid, since).await?;
+        Ok(Payload {
+            head,
+            revisions,
+            datasets: self.store.datasets(project_uid).await?,
+            block_states: self.store.block_states(project_uid).await?,
+        })
+    }
+
+    /// A project's head content and its revisions numbered above `since`, oldest first:
+    /// a payload without its data.
+    pub(crate) async fn history_of(
+        &self,
+        project_uid: &vitrine_core::ProjectId,
+        since: i64,
+    ) -> ApiResult<(RevisionContent, Vec<BundleRevision>)> {
         let head = self.commits.current_content(project_uid).await?;
         let revisions = self
             .store
@@ -110,12 +126,7 @@ impl Versions {
                 })
             })
             .collect::<ApiResult<Vec<_>>>()?;
-        Ok(Payload {
-            head,
-            revisions,
-            datasets: self.store.datasets(project_uid).await?,
-            block_states: self.store.block_states(project_uid).await?,
-        })
+        Ok((head, revisions))
     }
 
     /// Checks `payload` against the target project and writes it there in one

@@ -56,14 +56,14 @@ impl Versions {
             let latest = self.store.latest_revision(&project.uid).await?;
             let head = latest.as_ref().map_or(0, |l| l.number);
             let since = since.min((head - 1).max(0));
-            Ok::<_, ApiError>((head, since, self.payload_of(&project.uid, since).await?))
+            Ok::<_, ApiError>((head, since, self.history_of(&project.uid, since).await?))
         };
-        let ((head, since, payload), packed) = tokio::try_join!(history, packing)?;
+        let ((head, since, (current, revisions)), packed) = tokio::try_join!(history, packing)?;
         let (datasets, data) = packed.into_iter().unzip();
         // A project saved before history existed has content but no revision yet.
-        let head_content = match payload.revisions.last() {
+        let head_content = match revisions.last() {
             Some(r) => r.content.clone(),
-            None => payload.head.clone(),
+            None => current,
         };
         Ok(Bundle {
             manifest: Manifest {
@@ -83,7 +83,7 @@ impl Versions {
                 security: Some(self.security_of(project).await?),
             },
             head: head_content,
-            revisions: payload.revisions,
+            revisions,
             data,
         })
     }
