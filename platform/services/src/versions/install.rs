@@ -138,6 +138,7 @@ impl Versions {
         mut how: Install,
         author: (Option<&str>, &str),
     ) -> ApiResult<Installed> {
+        let started = std::time::Instant::now();
         let target_uid = target.get().uid.as_str();
         // Every report uid the payload mentions, in its head or its history, gets its
         // target uid now, so history and head agree after the move.
@@ -348,6 +349,7 @@ impl Versions {
             audit: how.audit.take(),
         };
         let appended = replacement.revisions.len();
+        let checked = started.elapsed();
         match self.store.replace_project(&replacement).await {
             Err(StorageError::Conflict(msg)) => {
                 return Err(ApiError::new(
@@ -357,6 +359,15 @@ impl Versions {
             }
             other => other?,
         }
+        // Checking against writing: the bundle bench shows it with
+        // `VITRINE_BENCH_LOG=vitrine_services=debug`.
+        tracing::debug!(
+            project = target_uid,
+            revisions = appended,
+            checks_ms = checked.as_millis() as u64,
+            write_ms = (started.elapsed() - checked).as_millis() as u64,
+            "content installed"
+        );
         for (report_uid, found) in exposures {
             self.exposure.record_exposure(&report_uid, found).await?;
         }
