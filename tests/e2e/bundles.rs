@@ -426,6 +426,21 @@ async fn a_dataset_exports_as_arrow_csv_and_parquet_and_reads_back_as_a_source()
         .await;
     assert_eq!(code(&r), "NOT_FOUND", "{r}");
 
+    // An Arrow download is the artifact itself, so its BLAKE3 is the dataset's hash.
+    let hashes = s
+        .gql(
+            &w.editor.auth,
+            "query($p:ID!){datasets(projectId:$p){name contentHash}}",
+            json!({"p": w.project}),
+        )
+        .await;
+    let hash = data(&hashes)["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "orders")
+        .unwrap()["contentHash"]
+        .clone();
     let mut blocks = Vec::new();
     for (format, kind, ext) in [
         ("ARROW", "arrow_source", "arrow"),
@@ -443,6 +458,9 @@ async fn a_dataset_exports_as_arrow_csv_and_parquet_and_reads_back_as_a_source()
         assert_eq!(file["filename"], format!("superstore-orders.{ext}"));
         let (status, bytes) = download(s, &w.editor.auth, file["url"].as_str().unwrap()).await;
         assert_eq!(status, 200);
+        if ext == "arrow" {
+            assert_eq!(hash, blake3::hash(&bytes).to_hex().as_str(), "{hashes}");
+        }
         std::fs::write(w.files.path().join(format!("in/orders.{ext}")), bytes).unwrap();
         blocks.push(json!({"id": format!("read_{ext}"), "kind": kind, "config": {"location": "files", "path": format!("in/orders.{ext}")}}));
         blocks.push(json!({"id": format!("publish_{ext}"), "kind": "publish", "config": {"dataset": ext}, "inputs": {"in": format!("read_{ext}")}}));

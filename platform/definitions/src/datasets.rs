@@ -33,7 +33,8 @@ pub struct Dataset {
     pub block: String,
     pub rows: i64,
     pub bytes: i64,
-    /// SHA-256 of the Arrow IPC artifact: equal content, equal hash.
+    /// BLAKE3 of the Arrow IPC artifact (what `b3sum` prints for its Arrow download):
+    /// equal content, equal hash. Datasets stored before BLAKE3 carry their SHA-256.
     pub content_hash: String,
     pub published_at: DateTime<Utc>,
     pub columns: Vec<DatasetColumn>,

@@ -8,7 +8,6 @@ use bytes::Bytes;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use parking_lot::Mutex;
-use sha2::{Digest, Sha256};
 use vitrine_storage::{Artifact, ArtifactKind, Store};
 
 use crate::blocks::files::encode_ipc;
@@ -63,6 +62,15 @@ impl Pins {
     }
 }
 
+/// An artifact's name: the BLAKE3 of its bytes, in hex (what `b3sum` prints for the
+/// file). Every block output and dataset is hashed once, on the path of each run and
+/// import, so the hash is the fast one; it is still a cryptographic hash, because equal
+/// names are taken for equal content (an import stores nothing new when the name exists).
+/// Artifacts written before this carry their SHA-256 and are still read by that name.
+fn content_hash(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
 impl Datasets {
     pub fn new(store: Store, cache_bytes: usize) -> Datasets {
         Datasets {
@@ -85,7 +93,7 @@ impl Datasets {
         let (hash, bytes) = tokio::task::spawn_blocking(move || {
             let (schema, batches) = dictionary_encode(&schema, &batches);
             let bytes = encode_ipc(&schema, &batches)?;
-            let hash = hex::encode(Sha256::digest(&bytes));
+            let hash = content_hash(&bytes);
             Ok::<_, EngineError>((hash, bytes))
         })
         .await
@@ -120,7 +128,7 @@ impl Datasets {
                 false => bytes,
             };
             let encoded = started.elapsed();
-            let hash = hex::encode(Sha256::digest(&bytes));
+            let hash = content_hash(&bytes);
             Ok::<_, EngineError>((hash, rows, bytes, [decoded, encoded, started.elapsed()]))
         })
         .await
