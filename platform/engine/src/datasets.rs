@@ -10,7 +10,8 @@ use datafusion::arrow::datatypes::SchemaRef;
 use parking_lot::Mutex;
 use vitrine_storage::{Artifact, ArtifactKind, Store};
 
-use crate::blocks::files::encode_ipc;
+use crate::blocks::files::encode_ipc_parts;
+use crate::blocks::ipc_parts::FileParts;
 use crate::cache::Lru;
 use crate::{EngineError, EngineResult};
 
@@ -67,8 +68,12 @@ impl Pins {
 /// import, so the hash is the fast one; it is still a cryptographic hash, because equal
 /// names are taken for equal content (an import stores nothing new when the name exists).
 /// Artifacts written before this carry their SHA-256 and are still read by that name.
-fn content_hash(bytes: &[u8]) -> String {
-    blake3::hash(bytes).to_hex().to_string()
+fn content_hash(file: &FileParts) -> String {
+    let mut h = blake3::Hasher::new();
+    for part in &file.parts {
+        h.update(part);
+    }
+    h.finalize().to_hex().to_string()
 }
 
 impl Datasets {
@@ -90,20 +95,20 @@ impl Datasets {
     ) -> EngineResult<(String, usize)> {
         let schema = schema.clone();
         let batches = batches.to_vec();
-        let (hash, bytes) = tokio::task::spawn_blocking(move || {
+        let (hash, file) = tokio::task::spawn_blocking(move || {
             let (schema, batches) = dictionary_encode(&schema, &batches);
-            let bytes = encode_ipc(&schema, &batches)?;
-            let hash = content_hash(&bytes);
-            Ok::<_, EngineError>((hash, bytes))
+            let file = encode_ipc_parts(&schema, &batches)?;
+            let hash = content_hash(&file);
+            Ok::<_, EngineError>((hash, file))
         })
         .await
         .map_err(|e| EngineError::Internal(format!("encoder task: {e}")))??;
-        let size = bytes.len();
+        let size = file.size();
         let path = Artifact::Dataset(&hash);
         let _writing = self.artifact_lock.read().await;
         self.pin(&hash);
         if !self.store.artifacts().exists(path).await? {
-            self.store.artifacts().put(path, bytes).await?;
+            self.store.artifacts().put_parts(path, file.parts).await?;
         }
         Ok((hash, size))
     }
@@ -116,29 +121,26 @@ impl Datasets {
     /// the caller's records point at it ([`unpin`](Self::unpin)).
     pub async fn put_ipc(&self, bytes: bytes::Bytes) -> EngineResult<(String, usize)> {
         let started = std::time::Instant::now();
-        let (hash, rows, bytes, steps) = tokio::task::spawn_blocking(move || {
+        let (hash, rows, file, steps) = tokio::task::spawn_blocking(move || {
             let read = crate::blocks::files::decode_ipc_checked(bytes.clone())?;
             let decoded = started.elapsed();
             let rows = read.batches.iter().map(|b| b.num_rows()).sum::<usize>();
-            let bytes = match read.compressed {
-                true => bytes::Bytes::from(crate::blocks::files::encode_ipc(
-                    &read.schema,
-                    &read.batches,
-                )?),
-                false => bytes,
+            let file = match read.compressed {
+                true => encode_ipc_parts(&read.schema, &read.batches)?,
+                false => FileParts::from(bytes),
             };
             let encoded = started.elapsed();
-            let hash = content_hash(&bytes);
-            Ok::<_, EngineError>((hash, rows, bytes, [decoded, encoded, started.elapsed()]))
+            let hash = content_hash(&file);
+            Ok::<_, EngineError>((hash, rows, file, [decoded, encoded, started.elapsed()]))
         })
         .await
         .map_err(|e| EngineError::Internal(format!("decoder task: {e}")))??;
         let path = Artifact::Dataset(&hash);
         let _writing = self.artifact_lock.read().await;
         self.pin(&hash);
-        let size = bytes.len();
+        let size = file.size();
         if !self.store.artifacts().exists(path).await? {
-            self.store.artifacts().put(path, bytes).await?;
+            self.store.artifacts().put_parts(path, file.parts).await?;
         }
         // Where storing an outside file's time goes: the bundle bench shows it with
         // `VITRINE_BENCH_LOG=vitrine_engine=debug`.
@@ -486,7 +488,7 @@ mod tests {
             &DataType::Utf8,
             "unique ids stay plain"
         );
-        let bytes = encode_ipc(&enc_schema, &enc).unwrap();
+        let bytes = crate::blocks::files::encode_ipc(&enc_schema, &enc).unwrap();
         let (_, back) = decode_zero_copy(Bytes::from(bytes)).unwrap();
         let text = datafusion::arrow::compute::cast(back[1].column(0), &DataType::Utf8).unwrap();
         let orig = batches[1].column(0).as_string::<i32>();

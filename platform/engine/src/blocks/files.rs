@@ -168,6 +168,16 @@ pub fn encode_ipc(schema: &SchemaRef, batches: &[RecordBatch]) -> EngineResult<V
     )?)
 }
 
+/// [`encode_ipc`]'s file as its parts (the arrays' own buffers and the framing between
+/// them), for hashing and storing without copying the data into one piece first.
+pub(crate) fn encode_ipc_parts(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> EngineResult<super::ipc_parts::FileParts> {
+    let (schema, batches) = shared_dictionaries(schema, batches)?;
+    Ok(super::ipc_parts::write_parts(&schema, &batches)?)
+}
+
 /// An Arrow IPC file with its buffers compressed by zstd (level 3): how a bundle carries
 /// a dataset, so that its zip entry is stored as is (any zip tool opens it) and any Arrow
 /// reader with zstd still reads it. [`crate::Datasets::put_ipc`] stores such a file in

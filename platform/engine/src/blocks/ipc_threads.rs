@@ -29,9 +29,9 @@ use datafusion::arrow::ipc::writer::{
 };
 
 /// The file format's magic, at both ends of a file.
-const MAGIC: &[u8; 6] = b"ARROW1";
+pub(super) const MAGIC: &[u8; 6] = b"ARROW1";
 /// The writer's default alignment, which the header is padded to.
-const ALIGNMENT: usize = 64;
+pub(super) const ALIGNMENT: usize = 64;
 /// End of stream: the continuation marker and a zero length.
 const EOS: [u8; 8] = [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
 
@@ -149,9 +149,11 @@ pub(crate) fn write_file(
     out.extend_from_slice(MAGIC);
     out.resize(ALIGNMENT, 0);
     let mut tracker = DictionaryTracker::new(true);
-    let generator = IpcDataGenerator::default();
-    let schema_message =
-        generator.schema_to_bytes_with_dictionary_tracker(schema, &mut tracker, &options);
+    let schema_message = IpcDataGenerator::default().schema_to_bytes_with_dictionary_tracker(
+        schema,
+        &mut tracker,
+        &options,
+    );
     write_message(&mut out, schema_message, &options)?;
     let mut dictionary_blocks = Vec::new();
     let mut blocks = Vec::with_capacity(encoded.len());
@@ -166,11 +168,28 @@ pub(crate) fn write_file(
         blocks.push(ipc::Block::new(offset as i64, header as i32, body as i64));
     }
     out.write_all(&EOS)?;
+    out.write_all(&footer(schema, &dictionary_blocks, &blocks))?;
+    Ok(out)
+}
 
-    let mut fbb = flatbuffers::FlatBufferBuilder::new();
-    let dictionaries = fbb.create_vector(&dictionary_blocks);
-    let records = fbb.create_vector(&blocks);
+/// The end of an IPC file whose messages lie at `dictionaries` and `records`: the footer,
+/// its length and the magic, as arrow's `FileWriter` writes them (the schema's dictionary
+/// ids numbered as its schema message numbers them).
+pub(super) fn footer(
+    schema: &SchemaRef,
+    dictionaries: &[ipc::Block],
+    records: &[ipc::Block],
+) -> Vec<u8> {
+    let mut tracker = DictionaryTracker::new(true);
+    IpcDataGenerator::default().schema_to_bytes_with_dictionary_tracker(
+        schema,
+        &mut tracker,
+        &IpcWriteOptions::default(),
+    );
     tracker.clear();
+    let mut fbb = flatbuffers::FlatBufferBuilder::new();
+    let dictionaries = fbb.create_vector(dictionaries);
+    let records = fbb.create_vector(records);
     let schema_fb = IpcSchemaEncoder::new()
         .with_dictionary_tracker(&mut tracker)
         .schema_to_fb_offset(&mut fbb, schema);
@@ -184,10 +203,11 @@ pub(crate) fn write_file(
     };
     fbb.finish(root, None);
     let footer = fbb.finished_data();
-    out.write_all(footer)?;
-    out.write_all(&(footer.len() as i32).to_le_bytes())?;
-    out.write_all(MAGIC)?;
-    Ok(out)
+    let mut out = Vec::with_capacity(footer.len() + 10);
+    out.extend_from_slice(footer);
+    out.extend_from_slice(&(footer.len() as i32).to_le_bytes());
+    out.extend_from_slice(MAGIC);
+    out
 }
 
 /// The batches of an IPC file, their arrays pointing into `bytes` wherever a buffer is
@@ -297,4 +317,4 @@ fn on_threads<T: Send>(
 
 #[cfg(test)]
 #[path = "ipc_threads_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -5,7 +5,7 @@ use datafusion::arrow::array::AsArray;
 use datafusion::arrow::array::{ArrayRef, DictionaryArray, Float64Array, Int64Array, StringArray};
 use datafusion::arrow::datatypes::{Field, Int8Type, Int32Type, Schema};
 
-fn batches(n: usize, rows: usize) -> (SchemaRef, Vec<RecordBatch>) {
+pub(crate) fn batches(n: usize, rows: usize) -> (SchemaRef, Vec<RecordBatch>) {
     let schema = Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, false),
         Field::new("name", DataType::Utf8, true),
@@ -66,7 +66,7 @@ fn threads_write_what_one_writer_writes_and_read_it_back_in_order() {
 
 /// Batches keyed into one shared dictionary per column: `region` (Int8 keys) and
 /// `segment` (Int32 keys), beside plain columns.
-fn dictionary_batches(n: usize, rows: usize) -> (SchemaRef, Vec<RecordBatch>) {
+pub(crate) fn dictionary_batches(n: usize, rows: usize) -> (SchemaRef, Vec<RecordBatch>) {
     let dict = |key: DataType| DataType::Dictionary(Box::new(key), Box::new(DataType::Utf8));
     let schema = Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, false),

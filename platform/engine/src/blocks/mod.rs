@@ -8,6 +8,7 @@ pub(crate) mod exec;
 pub(crate) mod files;
 mod in_order;
 pub mod instance_log;
+pub(crate) mod ipc_parts;
 pub(crate) mod ipc_threads;
 mod yielding;
 
