@@ -139,6 +139,8 @@ struct Reader<'a> {
     /// The buffer being read, and how far into it.
     index: usize,
     within: usize,
+    /// The bytes not read yet.
+    left: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -147,12 +149,12 @@ impl<'a> Reader<'a> {
             buffers,
             index: 0,
             within: 0,
+            left: buffers.iter().map(Buffer::len).sum(),
         }
     }
 
-    fn is_at_end(&mut self) -> bool {
-        self.settle();
-        self.index == self.buffers.len()
+    fn is_at_end(&self) -> bool {
+        self.left == 0
     }
 
     /// Moves past exhausted buffers.
@@ -165,6 +167,10 @@ impl<'a> Reader<'a> {
 
     /// The next `n` bytes, copied.
     fn take(&mut self, n: usize) -> Result<Vec<u8>, ArrowError> {
+        if n > self.left {
+            // Checked before anything is allocated for a length read from the stream.
+            return Err(malformed("a length past the end of the stream"));
+        }
         let mut out = Vec::with_capacity(n);
         while out.len() < n {
             self.settle();
@@ -174,12 +180,16 @@ impl<'a> Reader<'a> {
             let k = (n - out.len()).min(b.len() - self.within);
             out.extend_from_slice(&b.as_slice()[self.within..self.within + k]);
             self.within += k;
+            self.left -= k;
         }
         Ok(out)
     }
 
     /// Moves past the next `n` bytes.
     fn skip(&mut self, mut n: usize) -> Result<(), ArrowError> {
+        if n > self.left {
+            return Err(malformed("a body past the end of the stream"));
+        }
         while n > 0 {
             self.settle();
             let Some(b) = self.buffers.get(self.index) else {
@@ -187,6 +197,7 @@ impl<'a> Reader<'a> {
             };
             let k = n.min(b.len() - self.within);
             self.within += k;
+            self.left -= k;
             n -= k;
         }
         Ok(())

@@ -125,6 +125,10 @@ fn a_stream_cut_short_is_an_error() {
         let short = [Buffer::from(&whole[..cut])];
         assert!(blocks_of(&short, 64).is_err(), "cut at {cut}");
     }
+    // A length near i32::MAX is refused before anything that size is allocated.
+    let mut huge = vec![0xff, 0xff, 0xff, 0xff];
+    huge.extend_from_slice(&i32::MAX.to_le_bytes());
+    assert!(blocks_of(&[Buffer::from(huge.as_slice())], 64).is_err());
     let mut longer = whole.clone();
     longer.extend_from_slice(&[0; 8]);
     assert!(blocks_of(&[Buffer::from(longer.as_slice())], 64).is_err());
