@@ -236,17 +236,17 @@ impl ArtifactStore {
         }
     }
 
-    /// Writes an artifact whole. Shared bytes (`bytes::Bytes`) are written as they are,
-    /// without a copy: a dataset is hundreds of megabytes.
+    /// Writes an artifact whole and synced to disk. Shared bytes (`bytes::Bytes`) are
+    /// written as they are, without a copy: a dataset is hundreds of megabytes.
     pub async fn put(&self, a: Artifact<'_>, bytes: impl Into<bytes::Bytes>) -> StorageResult<()> {
-        self.put_at(&a.path(), bytes.into()).await
+        self.put_parts(a, vec![bytes.into()]).await
     }
 
     /// Writes a file given as its parts in order (a dataset whose parts are its arrays'
-    /// own buffers), whole and synced to disk as [`put`](Self::put) writes it, without
-    /// joining the parts first. On a local directory the parts go to the file in a few
-    /// vectored writes; through opendal's file writer each part, thousands for a large
-    /// dataset, would be a write of its own.
+    /// own buffers), as [`put`](Self::put) writes it, without joining the parts first. On
+    /// a local directory the parts go to the file in a few vectored writes; through
+    /// opendal's file writer each part, thousands for a large dataset, would be a write
+    /// of its own.
     pub async fn put_parts(&self, a: Artifact<'_>, parts: Vec<bytes::Bytes>) -> StorageResult<()> {
         self.put_local_or(a, parts, Durability::Synced).await
     }
@@ -258,9 +258,9 @@ impl ArtifactStore {
 
     /// Writes a file that can be made again (an export waiting for its download): whole
     /// or not at all, as [`put`](Self::put) writes, but not forced to disk before the
-    /// answer. [`put`](Self::put) syncs every file, which for a 17 MB bundle was a fifth
-    /// of its export; a file lost to a crash is asked for again, while a dataset or a
-    /// plugin that records point at must survive one.
+    /// answer. Syncing a 17 MB bundle was a fifth of its export; a file lost to a crash
+    /// is asked for again, while a dataset or a plugin that records point at must
+    /// survive one.
     pub async fn put_transient(
         &self,
         a: Artifact<'_>,

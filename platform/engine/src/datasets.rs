@@ -104,13 +104,20 @@ impl Datasets {
         .await
         .map_err(|e| EngineError::Internal(format!("encoder task: {e}")))??;
         let size = file.size();
-        let path = Artifact::Dataset(&hash);
+        self.keep(&hash, file).await?;
+        Ok((hash, size))
+    }
+
+    /// Stores `file` under its hash unless that artifact exists, pinned until the
+    /// caller's records point at it.
+    async fn keep(&self, hash: &str, file: FileParts) -> EngineResult<()> {
+        let path = Artifact::Dataset(hash);
         let _writing = self.artifact_lock.read().await;
-        self.pin(&hash);
+        self.pin(hash);
         if !self.store.artifacts().exists(path).await? {
             self.store.artifacts().put_parts(path, file.parts).await?;
         }
-        Ok((hash, size))
+        Ok(())
     }
 
     /// Stores an Arrow IPC file that came from outside (a bundle, a working copy's
@@ -135,13 +142,8 @@ impl Datasets {
         })
         .await
         .map_err(|e| EngineError::Internal(format!("decoder task: {e}")))??;
-        let path = Artifact::Dataset(&hash);
-        let _writing = self.artifact_lock.read().await;
-        self.pin(&hash);
         let size = file.size();
-        if !self.store.artifacts().exists(path).await? {
-            self.store.artifacts().put_parts(path, file.parts).await?;
-        }
+        self.keep(&hash, file).await?;
         // Where storing an outside file's time goes: the bundle bench shows it with
         // `VITRINE_BENCH_LOG=vitrine_engine=debug`.
         tracing::debug!(

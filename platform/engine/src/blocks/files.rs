@@ -160,12 +160,14 @@ pub fn encode_file(
 
 /// The dataset artifact format: Arrow IPC file framing, uncompressed so reading it back
 /// is a memory copy rather than a decode.
+/// The file in one piece: its parts (see [`encode_ipc_parts`]) joined.
 pub fn encode_ipc(schema: &SchemaRef, batches: &[RecordBatch]) -> EngineResult<Vec<u8>> {
-    let (schema, batches) = shared_dictionaries(schema, batches)?;
-    let options = ipc::writer::IpcWriteOptions::default();
-    Ok(super::ipc_threads::write_one_thread(
-        &schema, &batches, options,
-    )?)
+    let file = encode_ipc_parts(schema, batches)?;
+    let mut out = Vec::with_capacity(file.size());
+    for part in &file.parts {
+        out.extend_from_slice(part);
+    }
+    Ok(out)
 }
 
 /// [`encode_ipc`]'s file as its parts (the arrays' own buffers and the framing between
