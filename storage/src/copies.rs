@@ -1,17 +1,12 @@
-//! Working copies and whole-project replacement. A push, a pull and a bundle import all
-//! end the same way: one project's workflow, reports, datasets and block results are
-//! replaced and revisions appended, in a single transaction, so readers see all-old or
-//! all-new and a process that dies midway leaves the old content in place.
+//! Working copies, their links, and exported files waiting to be downloaded. What a push,
+//! a pull or an import writes into a project is in [`replace`](crate::replace).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::{
-    BlockStateRecord, DatasetRecord, NewAuditEvent, NewProject, ReportRecord, RevisionRecord,
-    StorageResult, Store, WorkflowRecord,
-};
+use crate::{StorageResult, Store};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkingCopyRecord {
@@ -97,32 +92,6 @@ pub struct ExportRecord {
     pub bytes: i64,
     pub created_ms: i64,
     pub expires_ms: i64,
-}
-
-/// Everything that replaces a project's content in one transaction.
-#[derive(Debug, Clone)]
-pub struct Replacement {
-    pub project_uid: vitrine_core::ProjectId,
-    /// Refused unless the project's latest revision number is still this (none: forced).
-    pub expect_latest: Option<i64>,
-    /// The stored workflow version the new one replaces.
-    pub expect_version: i64,
-    pub workflow: WorkflowRecord,
-    pub reports: Vec<ReportRecord>,
-    pub datasets: Vec<DatasetRecord>,
-    pub block_states: Vec<BlockStateRecord>,
-    /// Appended to the project's history (numbers already assigned).
-    pub revisions: Vec<RevisionRecord>,
-    /// The working-copy link to write along (created or updated).
-    pub working_copy: Option<WorkingCopyRecord>,
-    /// Fault injection for crash tests: sleep this long inside the transaction, after
-    /// the old content is deleted and before anything new is written.
-    pub pause_ms: u64,
-    /// The project is created in the same transaction (an import, a working copy, a copy
-    /// of a revision): it exists only with its content.
-    pub new_project: Option<NewProject>,
-    /// The audit event of the operation, written in the same transaction.
-    pub audit: Option<NewAuditEvent>,
 }
 
 impl Store {
@@ -282,193 +251,5 @@ impl Store {
             json!({ "now": now }),
         )
         .await
-    }
-
-    /// Replaces a project's content as `r` says, all or nothing (see the module docs).
-    /// Access filters, share links and roles are the project's own and stay.
-    pub async fn replace_project(&self, r: &Replacement) -> StorageResult<()> {
-        let keep: Vec<&str> = r.reports.iter().map(|x| x.uid.as_str()).collect();
-        let pause = format!("{}ms", r.pause_ms);
-        let create = match &r.new_project {
-            Some(_) => NewProject::statements(),
-            None => String::new(),
-        };
-        let script = format!("BEGIN; {create} {REPLACE}");
-        let mut vars = json!({
-            "p": r.project_uid,
-            "expect_latest": r.expect_latest,
-            "expect_version": r.expect_version,
-            "keep": keep,
-            "pause": pause,
-            "w": r.workflow,
-            "reports": r.reports,
-            "datasets": r.datasets,
-            "states": r.block_states,
-            "revisions": r.revisions,
-            "wc": r.working_copy,
-            "audit": r.audit.clone().map(|a| a.into_record(crate::now_ms())),
-        });
-        if let (Some(n), Some(v)) = (&r.new_project, vars.as_object_mut())
-            && let serde_json::Value::Object(more) = n.vars()
-        {
-            v.extend(more);
-        }
-        let result = self.exec(&script, vars).await;
-        if r.new_project.is_some() {
-            self.projects_written();
-        }
-        result
-    }
-}
-
-/// The replacement itself, after the optional project creation (see
-/// [`Store::replace_project`]).
-const REPLACE: &str = r#"
-            LET $latest = (SELECT VALUE number FROM revision WHERE project_uid = $p ORDER BY number DESC LIMIT 1)[0] ?? 0;
-            IF $expect_latest != NULL AND $expect_latest != NONE AND $latest != $expect_latest {
-                THROW "vitrine-conflict: the project moved on since revision " + <string>$expect_latest + "; it is now at revision " + <string>$latest
-            };
-            LET $cur = (SELECT VALUE version FROM workflow WHERE project_uid = $p)[0] ?? 0;
-            IF $cur != $expect_version {
-                THROW "vitrine-conflict: the workflow changed since version " + <string>$expect_version + "; it is now at version " + <string>$cur
-            };
-            DELETE workflow WHERE project_uid = $p;
-            DELETE report WHERE project_uid = $p AND uid NOTINSIDE $keep;
-            DELETE dataset WHERE project_uid = $p;
-            DELETE block_state WHERE project_uid = $p;
-            IF $pause != "0ms" { sleep(<duration>$pause) };
-            CREATE workflow CONTENT $w;
-            FOR $x IN $reports { DELETE report WHERE uid = $x.uid AND project_uid = $p; CREATE report CONTENT $x; };
-            FOR $x IN $datasets { CREATE dataset CONTENT $x; };
-            FOR $x IN $states { CREATE block_state CONTENT $x; };
-            FOR $x IN $revisions { CREATE revision CONTENT $x; };
-            IF $wc { DELETE working_copy WHERE copy_uid = $wc.copy_uid; CREATE working_copy CONTENT $wc; };
-            IF $audit { CREATE audit_event CONTENT $audit; };
-            COMMIT;"#;
-
-#[cfg(test)]
-mod tests {
-    use vitrine_core::AuditAction;
-
-    use crate::testing::event;
-    use crate::{NewProject, PolicyLine, ProjectRecord, Replacement, Store, WorkflowRecord};
-
-    /// A project born with content (an import, a working copy) is created by the same
-    /// transaction as its content: when the content is refused, the project, its policy
-    /// lines and its audit events are not there either.
-    #[tokio::test]
-    async fn a_project_born_with_its_content_is_all_or_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::testing::store_with_folder(dir.path()).await;
-        let replacement = |expect_latest: i64| Replacement {
-            project_uid: "born".into(),
-            expect_latest: Some(expect_latest),
-            expect_version: 0,
-            workflow: WorkflowRecord {
-                project_uid: "born".into(),
-                definition: Default::default(),
-                parameters: Default::default(),
-                version: 1,
-                updated_ms: 1,
-                updated_by: None,
-            },
-            reports: Vec::new(),
-            datasets: Vec::new(),
-            block_states: Vec::new(),
-            revisions: Vec::new(),
-            working_copy: None,
-            pause_ms: 0,
-            new_project: Some(NewProject {
-                project: ProjectRecord {
-                    uid: "born".into(),
-                    name: "Born".into(),
-                    slug: "born".into(),
-                    folder_uid: "f".into(),
-                    description: String::new(),
-                    abilities: Default::default(),
-                    created_ms: 1,
-                    updated_ms: 1,
-                    template: false,
-                    template_origin: None,
-                },
-                policies: vec![PolicyLine::new("g2", "project:born", "folder:f", "")],
-                audit: event(AuditAction::ProjectCreate, "project:born"),
-                access_filters: vec![crate::AccessFilterRecord {
-                    project_uid: "born".into(),
-                    dataset: "orders".into(),
-                    rules: serde_json::json!([{"column": "region", "attribute": "region"}]),
-                    updated_ms: 1,
-                }],
-                settings: vec![(
-                    "share_policy:born".into(),
-                    serde_json::json!({"refuse_exposing_edits": true}),
-                )],
-            }),
-            audit: Some(event(AuditAction::BundleImport, "project:born")),
-        };
-        let audits = |store: &Store| {
-            let store = store.clone();
-            async move {
-                let page = crate::PageRequest {
-                    after: None,
-                    first: 50,
-                };
-                store
-                    .audit_page(&Default::default(), &page)
-                    .await
-                    .unwrap()
-                    .len()
-            }
-        };
-        // The content is refused inside the transaction (a revision it did not expect).
-        let refused = store.replace_project(&replacement(7)).await;
-        assert!(refused.is_err(), "{refused:?}");
-        assert!(
-            store
-                .project(&vitrine_core::ProjectId::from("born"))
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            store
-                .workflow(&vitrine_core::ProjectId::from("born"))
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert!(store.policy_lines().await.unwrap().is_empty());
-        let born = vitrine_core::ProjectId::from("born");
-        assert!(store.access_filters(&born).await.unwrap().is_empty());
-        let policy = || store.setting::<serde_json::Value>("share_policy:born");
-        assert_eq!(policy().await.unwrap(), None);
-        assert_eq!(audits(&store).await, 0);
-        // Accepted: everything at once.
-        store.replace_project(&replacement(0)).await.unwrap();
-        assert_eq!(
-            store
-                .project(&vitrine_core::ProjectId::from("born"))
-                .await
-                .unwrap()
-                .unwrap()
-                .slug,
-            "born"
-        );
-        assert_eq!(
-            store
-                .workflow(&vitrine_core::ProjectId::from("born"))
-                .await
-                .unwrap()
-                .unwrap()
-                .version,
-            1
-        );
-        assert_eq!(store.policy_lines().await.unwrap().len(), 1);
-        assert_eq!(store.access_filters(&born).await.unwrap().len(), 1);
-        assert_eq!(
-            policy().await.unwrap(),
-            Some(serde_json::json!({"refuse_exposing_edits": true}))
-        );
-        assert_eq!(audits(&store).await, 2);
     }
 }

@@ -103,7 +103,7 @@ impl Store {
 
     async fn run_once(&self, sql: &str, vars: Value) -> StorageResult<surrealdb::IndexedResults> {
         let started = std::time::Instant::now();
-        let mut response = self.db.query(sql).bind(vars).await?;
+        let response = self.db.query(sql).bind(vars).await?;
         // Off unless asked for (`VITRINE_LOG=vitrine_storage::query=debug`): the cost and
         // count of each statement is what tells where a request's time goes.
         tracing::debug!(
@@ -112,27 +112,21 @@ impl Store {
             sql = sql.split_whitespace().collect::<Vec<_>>().join(" "),
             "query"
         );
-        let errors = response.take_errors();
-        if errors.is_empty() {
-            return Ok(response);
-        }
-        let mut errors: Vec<(usize, surrealdb::Error)> = errors.into_iter().collect();
-        errors.sort_by_key(|(i, _)| *i);
-        let mapped: Vec<StorageError> = errors
-            .into_iter()
-            .map(|(_, e)| StorageError::from(e))
-            .collect();
-        let conflict = mapped.iter().position(|e| {
-            matches!(
-                e,
-                StorageError::Conflict(_) | StorageError::Stale(_) | StorageError::NotFound(_)
-            ) || e.is_retryable()
-        });
-        let telling = mapped
-            .iter()
-            .position(|e| !e.to_string().contains("failed transaction"));
-        let pick = conflict.or(telling).unwrap_or(0);
-        Err(mapped.into_iter().nth(pick).expect("at least one error"))
+        checked(response)
+    }
+
+    /// Begins an interactive transaction on its own session (a handle's clone: the
+    /// transaction belongs to the handle that opened it), clearing the read cache once
+    /// the returned guard drops, after the transaction has ended.
+    pub(crate) async fn begin(
+        &self,
+    ) -> StorageResult<(
+        surrealdb::method::Transaction<Any>,
+        Option<crate::cache::WriteInFlight<'_>>,
+    )> {
+        let in_flight = self.reads.as_ref().map(|r| r.begin_write(Writes::Any));
+        let tx = (*self.db).clone().begin().await?;
+        Ok((tx, in_flight))
     }
 
     /// Runs one statement and decodes its rows.
@@ -239,6 +233,35 @@ pub(crate) fn decode<T: DeserializeOwned>(
     raw.into_iter()
         .map(|v| serde_json::from_value(v).map_err(StorageError::from))
         .collect()
+}
+
+/// A response as a result: when any statement failed, the most telling error. In a
+/// failed transaction every statement errs, most with a generic "not executed" note, so
+/// a uniqueness conflict is looked for among all of them.
+pub(crate) fn checked(
+    mut response: surrealdb::IndexedResults,
+) -> StorageResult<surrealdb::IndexedResults> {
+    let errors = response.take_errors();
+    if errors.is_empty() {
+        return Ok(response);
+    }
+    let mut errors: Vec<(usize, surrealdb::Error)> = errors.into_iter().collect();
+    errors.sort_by_key(|(i, _)| *i);
+    let mapped: Vec<StorageError> = errors
+        .into_iter()
+        .map(|(_, e)| StorageError::from(e))
+        .collect();
+    let conflict = mapped.iter().position(|e| {
+        matches!(
+            e,
+            StorageError::Conflict(_) | StorageError::Stale(_) | StorageError::NotFound(_)
+        ) || e.is_retryable()
+    });
+    let telling = mapped
+        .iter()
+        .position(|e| !e.to_string().contains("failed transaction"));
+    let pick = conflict.or(telling).unwrap_or(0);
+    Err(mapped.into_iter().nth(pick).expect("at least one error"))
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ mod oidc;
 mod plugins;
 mod policies;
 mod records;
+mod replace;
 mod revisions;
 mod run_projects;
 mod settings;
@@ -39,7 +40,7 @@ pub use artifacts::{
 pub use audit::{AuditFilter, NewAuditEvent};
 pub use connections::{ConnectionGrant, ConnectionRecord};
 pub use content::{ContentCommit, ContentWrite};
-pub use copies::{ExportRecord, Replacement, WorkingCopyLinkRecord, WorkingCopyRecord};
+pub use copies::{ExportRecord, WorkingCopyLinkRecord, WorkingCopyRecord};
 pub use data::{
     AccessFilterRecord, BlockStateRecord, DatasetRecord, LocationGrant, LocationRecord,
     PortStateRecord, ReportRecord, RunRecord, UploadRecord, WorkflowRecord,
@@ -56,6 +57,7 @@ pub use records::{
     ApiTokenRecord, AuditRecord, FolderRecord, GroupRecord, ProjectRecord, SessionRecord,
     TemplateOrigin, UserKind, UserRecord, VirtualRootRecord,
 };
+pub use replace::Replacement;
 pub use revisions::{PushedFrom, RevisionRecord};
 pub use run_projects::{RunCounts, RunLogLine, TaskRunProjectRecord};
 pub use sharing::{
