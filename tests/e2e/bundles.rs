@@ -13,7 +13,7 @@ use crate::support::*;
 const EXPORT: &str =
     "mutation($p:ID!){exportProjectBundle(projectId:$p){id filename bytes url expiresAt}}";
 const IMPORT: &str = "mutation($f:ID!,$file:Upload!,$n:String){importProjectBundle(folderId:$f,file:$file,name:$n){id name}}";
-const SNAPSHOT: &str = "query($p:ID!){workflow(projectId:$p){definition parameters{name value}} reports(projectId:$p){name definition} datasets(projectId:$p){name rows contentHash} revisions(projectId:$p,first:100){edges{node{number message authorName}}}}";
+const SNAPSHOT: &str = "query($p:ID!){workflow(projectId:$p){definition parameters{name value}} reports(projectId:$p){name definition} datasets(projectId:$p){name rows bytes contentHash} revisions(projectId:$p,first:100){edges{node{number message authorName}}}}";
 
 /// Downloads an export's `url`, which the API answers absolute (from the server's
 /// public URL).

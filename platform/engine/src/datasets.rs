@@ -121,12 +121,13 @@ impl Datasets {
     }
 
     /// Stores an Arrow IPC file that came from outside (a bundle, a working copy's
-    /// origin) under its own hash, once it decodes; returns the hash and its row count.
+    /// origin) under its own hash, once it decodes; returns the hash, its row count and
+    /// the stored artifact's size.
     /// The hash is computed here, never taken from the sender. A file with compressed
     /// buffers (how bundles carry data) is written again in the artifact form first, so a
     /// dataset keeps one content hash however it travelled. The artifact is pinned until
     /// the caller's records point at it ([`unpin`](Self::unpin)).
-    pub async fn put_ipc(&self, bytes: bytes::Bytes) -> EngineResult<(String, usize)> {
+    pub async fn put_ipc(&self, bytes: bytes::Bytes) -> EngineResult<(String, usize, u64)> {
         let started = std::time::Instant::now();
         let (hash, rows, file, steps) = tokio::task::spawn_blocking(move || {
             let read = crate::blocks::files::decode_ipc_checked(bytes.clone())?;
@@ -154,7 +155,7 @@ impl Datasets {
             write_ms = (started.elapsed() - steps[2]).as_millis() as u64,
             "ipc file stored"
         );
-        Ok((hash, rows))
+        Ok((hash, rows, size as u64))
     }
 
     pub async fn exists(&self, hash: &str) -> EngineResult<bool> {

@@ -2,7 +2,9 @@
 //! working copy's creation and a bundle import all end in. What arrives (a [`Payload`])
 //! is checked first — the workflow must validate here, report definitions must parse,
 //! share links must not widen unless the project allows it — and then written in one
-//! transaction ([`vitrine_storage::Store::replace_project`]).
+//! transaction ([`vitrine_storage::Store::replace_project`]). An import's datasets may
+//! still be in the making while that transaction is written; their records go in last,
+//! before the commit ([`Versions::install_while`]).
 
 use std::collections::BTreeMap;
 
@@ -135,8 +137,22 @@ impl Versions {
         &self,
         target: &Authorized<ProjectRecord, Edit>,
         payload: &Payload,
+        how: Install,
+        author: (Option<&str>, &str),
+    ) -> ApiResult<Installed> {
+        self.install_while(target, payload, how, author, None).await
+    }
+
+    /// [`install`](Self::install), with more datasets still being made by `later`: they
+    /// are checked like the payload's and go in last, in the same transaction, which is
+    /// written meanwhile (an import's). When `later` fails, nothing is written.
+    pub(crate) async fn install_while(
+        &self,
+        target: &Authorized<ProjectRecord, Edit>,
+        payload: &Payload,
         mut how: Install,
         author: (Option<&str>, &str),
+        later: Option<Later<'_>>,
     ) -> ApiResult<Installed> {
         let started = std::time::Instant::now();
         let target_uid = target.get().uid.as_str();
@@ -304,16 +320,7 @@ impl Versions {
                 .datasets_to_install(target_uid, &payload.datasets, how.keep_connection_choices)
                 .await?
                 .iter()
-                .map(|d| DatasetRecord {
-                    // A project's own datasets put back (a revert) keep their ids.
-                    uid: if d.project_uid == target_uid {
-                        d.uid.clone()
-                    } else {
-                        new_uid().into()
-                    },
-                    project_uid: target_uid.into(),
-                    ..d.clone()
-                })
+                .map(|d| owned_by(target_uid, d))
                 .collect(),
             block_states: payload
                 .block_states
@@ -350,14 +357,30 @@ impl Versions {
         };
         let appended = replacement.revisions.len();
         let checked = started.elapsed();
-        match self.store.replace_project(&replacement).await {
+        let keep = how.keep_connection_choices;
+        let written = match later {
+            None => self
+                .store
+                .replace_project(&replacement)
+                .await
+                .map(Ok::<_, ApiError>),
+            Some(later) => {
+                let more = async {
+                    let made = later.await?;
+                    let made = self.datasets_to_install(target_uid, &made, keep).await?;
+                    Ok(made.iter().map(|d| owned_by(target_uid, d)).collect())
+                };
+                self.store.replace_project_while(&replacement, more).await
+            }
+        };
+        match written {
             Err(StorageError::Conflict(msg)) => {
                 return Err(ApiError::new(
                     ErrorCode::Conflict,
                     format!("the project changed while this was being written; try again ({msg})"),
                 ));
             }
-            other => other?,
+            other => other??,
         }
         // Checking against writing: the bundle bench shows it with
         // `VITRINE_BENCH_LOG=vitrine_services=debug`.
@@ -375,6 +398,24 @@ impl Versions {
             head: head_number,
             appended,
         })
+    }
+}
+
+/// Datasets an install is still making (see [`Versions::install_while`]).
+pub(crate) type Later<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = ApiResult<Vec<DatasetRecord>>> + Send + 'a>>;
+
+/// A dataset record as the target's own. A project's own datasets put back (a revert)
+/// keep their ids.
+fn owned_by(target_uid: &str, d: &DatasetRecord) -> DatasetRecord {
+    DatasetRecord {
+        uid: if d.project_uid == target_uid {
+            d.uid.clone()
+        } else {
+            new_uid().into()
+        },
+        project_uid: target_uid.into(),
+        ..d.clone()
     }
 }
 

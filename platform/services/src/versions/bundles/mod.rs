@@ -260,14 +260,22 @@ impl Versions {
         tokio::task::spawn_blocking(move || {
             let limits = BundleLimits::default();
             match source {
-                BundleSource::Memory(bytes) => format::read(&bytes, &limits),
+                BundleSource::Memory(bytes) => {
+                    let len = bytes.len() as u64;
+                    let archive = format::Archive::Memory(bytes.clone());
+                    format::read_from(std::io::Cursor::new(&bytes[..]), len, &limits, &archive)
+                }
                 BundleSource::File(mut file) => {
                     use std::io::Seek;
                     let len = file
                         .seek(std::io::SeekFrom::End(0))
                         .and_then(|n| file.rewind().map(|_| n))
                         .map_err(|e| ApiError::internal("bundle reader", e))?;
-                    format::read_from(std::io::BufReader::new(file), len, &limits)
+                    let archive = format::Archive::File(
+                        file.try_clone()
+                            .map_err(|e| ApiError::internal("bundle reader", e))?,
+                    );
+                    format::read_from(std::io::BufReader::new(file), len, &limits, &archive)
                 }
             }
         })
@@ -279,21 +287,23 @@ impl Versions {
     /// (content-addressed, so nothing existing changes) and stay pinned against garbage
     /// collection until the returned hashes are unpinned.
     pub(crate) async fn payload_of_bundle(&self, b: &Bundle) -> ApiResult<(Payload, Vec<String>)> {
-        let blocks: HashSet<&str> = b.head.workflow["blocks"]
-            .as_array()
-            .map(|bs| bs.iter().filter_map(|x| x["id"].as_str()).collect())
-            .unwrap_or_default();
-        for d in &b.manifest.datasets {
-            if !blocks.contains(d.block_id.as_str()) {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidBundle,
-                    format!(
-                        "dataset `{}` comes from block `{}`, which the workflow does not have",
-                        d.name, d.block_id
-                    ),
-                ));
-            }
-        }
+        datasets_have_blocks(b)?;
+        let (datasets, pinned) = self.bundle_datasets(b).await?;
+        Ok((
+            Payload {
+                head: b.head.clone(),
+                revisions: b.revisions.clone(),
+                datasets,
+                block_states: Vec::new(),
+            },
+            pinned,
+        ))
+    }
+
+    /// A checked bundle's datasets, decoded, checked and stored as artifacts, as records
+    /// (not yet any project's), with the hashes pinned until the caller unpins them. On
+    /// an error nothing stays pinned.
+    async fn bundle_datasets(&self, b: &Bundle) -> ApiResult<(Vec<DatasetRecord>, Vec<String>)> {
         let now = now_ms();
         // Datasets read through a data connection stay under its connection roles here:
         // the connection the workflow names on this instance (the bundle's rows came
@@ -315,9 +325,8 @@ impl Versions {
                     return Err(ApiError::internal("bundle reader", e));
                 }
             };
-            let size = bytes.len();
             let stored = self.engine.datasets.put_ipc(bytes).await;
-            let (hash, rows) = match stored {
+            let (hash, rows, size) = match stored {
                 Ok(x) => x,
                 Err(e) => {
                     self.engine.datasets.unpin(&pinned);
@@ -353,15 +362,7 @@ impl Versions {
                     .collect(),
             });
         }
-        Ok((
-            Payload {
-                head: b.head.clone(),
-                revisions: b.revisions.clone(),
-                datasets,
-                block_states: Vec::new(),
-            },
-            pinned,
-        ))
+        Ok((datasets, pinned))
     }
 
     /// A new project in `folder` from a bundle file: head content, the whole history
@@ -388,8 +389,7 @@ impl Versions {
         // The workflow must be runnable here before anything is written.
         self.restorable(&bundle.head, "the bundle's content")
             .await?;
-        let (payload, pinned) = self.payload_of_bundle(&bundle).await?;
-        let stored = started.elapsed();
+        datasets_have_blocks(&bundle)?;
         let name = name.unwrap_or(&bundle.manifest.project.name);
         // The project is born with its content: one transaction writes the project, its
         // policies, the content, the history and both audit events, so a failure leaves
@@ -406,13 +406,7 @@ impl Versions {
                 .map(|unknown| (p, unknown)),
             Err(e) => Err(e),
         };
-        let (plan, unknown) = match planned {
-            Ok(p) => p,
-            Err(e) => {
-                self.engine.datasets.unpin(&pinned);
-                return Err(e);
-            }
-        };
+        let (plan, unknown) = planned?;
         let object = format!("project:{}", plan.record().uid);
         let mut detail = format!(
             "{} revisions, {} datasets, {} access filters",
@@ -439,22 +433,40 @@ impl Versions {
             ..Install::default()
         };
         let target = self.directory.authorize_planned(&plan);
+        let payload = Payload {
+            head: bundle.head.clone(),
+            revisions: bundle.revisions.clone(),
+            datasets: Vec::new(),
+            block_states: Vec::new(),
+        };
+        // The datasets are inflated, checked and stored while the project and its history
+        // are written in an open transaction; their records go in last, before the commit
+        // (see `Store::replace_project_while`). Their hashes stay pinned until then.
+        let made = parking_lot::Mutex::new((Vec::new(), std::time::Duration::ZERO));
+        let datasets = async {
+            let (records, pinned) = self.bundle_datasets(&bundle).await?;
+            *made.lock() = (pinned, started.elapsed());
+            Ok(records)
+        };
         let installed = self
-            .install(
+            .install_while(
                 &target,
                 &payload,
                 how,
                 (Some(caller.uid()), &caller.user().username),
+                Some(Box::pin(datasets)),
             )
             .await;
+        let (pinned, stored) = made.into_inner();
         self.engine.datasets.unpin(&pinned);
         installed?;
         // Where an import's time goes: the bundle bench shows it with
-        // `VITRINE_BENCH_LOG=vitrine_services=debug`.
+        // `VITRINE_BENCH_LOG=vitrine_services=debug`. The datasets are made while the
+        // install writes, so the two overlap.
         tracing::debug!(
             read_ms = read.as_millis() as u64,
-            datasets_ms = (stored - read).as_millis() as u64,
-            install_ms = (started.elapsed() - stored).as_millis() as u64,
+            datasets_done_ms = stored.as_millis() as u64,
+            install_ms = (started.elapsed() - read).as_millis() as u64,
             revisions = payload.revisions.len(),
             "bundle imported"
         );
@@ -555,4 +567,24 @@ pub(crate) fn unknown_attributes_warning(unknown: &[String]) -> String {
         "; warning: access filters read {}, which no user here carries: those rows show to nobody until users are given values",
         unknown.join(", ")
     )
+}
+
+/// Every dataset of a bundle comes from a block its workflow has.
+fn datasets_have_blocks(b: &Bundle) -> ApiResult<()> {
+    let blocks: HashSet<&str> = b.head.workflow["blocks"]
+        .as_array()
+        .map(|bs| bs.iter().filter_map(|x| x["id"].as_str()).collect())
+        .unwrap_or_default();
+    for d in &b.manifest.datasets {
+        if !blocks.contains(d.block_id.as_str()) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidBundle,
+                format!(
+                    "dataset `{}` comes from block `{}`, which the workflow does not have",
+                    d.name, d.block_id
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

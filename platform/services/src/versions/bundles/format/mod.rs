@@ -19,7 +19,7 @@
 //! head) must hold. Nothing here writes anywhere but temporary files.
 
 use std::collections::BTreeMap;
-use std::io::{Cursor, Read, Seek, Write};
+use std::io::{Cursor, Write};
 
 use serde::{Deserialize, Serialize};
 use vitrine_core::{ErrorCode, RevisionContent};
@@ -30,7 +30,7 @@ use zip::{CompressionMethod, ZipWriter};
 use crate::{ApiError, ApiResult};
 
 mod read;
-pub use read::{read, read_from};
+pub use read::{Archive, read, read_from};
 
 pub const FORMAT: &str = "vitrine-bundle";
 /// The format version this build writes and the newest it reads. Version 2 carries the
@@ -206,12 +206,17 @@ pub struct BundleRevision {
 /// compress better than any ratio a real dataset reaches.
 pub const RATIO_FLOOR: u64 = 64 << 20;
 
-/// One dataset's bytes: in memory (a bundle being written), or in a temporary file (a
-/// bundle read), loaded one at a time when it is stored.
+/// One dataset's bytes: in memory (a bundle being written, or read from memory), or in
+/// a file (a bundle read: `len` bytes at `offset` of the uploaded archive itself, or of
+/// a temporary file), loaded one at a time when it is stored.
 #[derive(Debug)]
 pub enum BundleData {
     Memory(bytes::Bytes),
-    Spooled { file: std::fs::File, len: u64 },
+    Spooled {
+        file: std::fs::File,
+        offset: u64,
+        len: u64,
+    },
 }
 
 impl BundleData {
@@ -226,15 +231,16 @@ impl BundleData {
         self.len() == 0
     }
 
-    /// The bytes, read from the temporary file when spooled.
+    /// The bytes, read from their file when spooled: at their offset, without moving
+    /// the file's cursor, which its other handles share.
     pub fn load(&self) -> std::io::Result<bytes::Bytes> {
+        use std::os::unix::fs::FileExt;
         match self {
             BundleData::Memory(b) => Ok(b.clone()),
-            BundleData::Spooled { file, len } => {
-                let mut f = file.try_clone()?;
-                f.rewind()?;
-                let mut out = Vec::with_capacity(*len as usize);
-                f.take(*len).read_to_end(&mut out)?;
+            BundleData::Spooled { file, offset, len } => {
+                let len = usize::try_from(*len).map_err(std::io::Error::other)?;
+                let mut out = vec![0; len];
+                file.read_exact_at(&mut out, *offset)?;
                 Ok(out.into())
             }
         }
@@ -466,5 +472,72 @@ mod tests {
             ("revisions.jsonl", b""),
         ]);
         assert!(refusal(&bytes, &l).contains("nested too deeply"));
+    }
+
+    /// A stored dataset entry (how bundles are written) is kept as its place in the
+    /// archive, a slice of it in memory or an offset in its file, never copied out; one
+    /// compressed by another tool is still copied out to a temporary file. Either loads
+    /// as the entry's bytes.
+    #[test]
+    fn stored_datasets_are_read_in_place_and_others_copied_out() {
+        let b = sample();
+        let want = b.data[0].load().unwrap();
+        let archive = bytes::Bytes::from(write(&b).unwrap());
+        let l = BundleLimits::default();
+        let len = archive.len() as u64;
+        let from_memory = read_from(
+            Cursor::new(&archive[..]),
+            len,
+            &l,
+            &Archive::Memory(archive.clone()),
+        )
+        .unwrap();
+        let BundleData::Memory(slice) = &from_memory.data[0] else {
+            panic!("a stored entry read from memory is a slice of it")
+        };
+        assert_eq!(slice, &want);
+        assert!(archive.as_ptr_range().contains(&slice.as_ptr()));
+
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&archive).unwrap();
+        let from_file = |file: &std::fs::File| {
+            let mut reader = file.try_clone().unwrap();
+            std::io::Seek::rewind(&mut reader).unwrap();
+            let len = reader.metadata().unwrap().len();
+            let archive = Archive::File(file.try_clone().unwrap());
+            read_from(std::io::BufReader::new(reader), len, &l, &archive).unwrap()
+        };
+        let read = from_file(&file);
+        let BundleData::Spooled { offset, len, .. } = &read.data[0] else {
+            panic!("a stored entry read from a file stays in it")
+        };
+        assert!(*offset > 0 && *len == want.len() as u64, "{offset} {len}");
+        assert_eq!(read.data[0].load().unwrap(), want);
+        // Loading twice reads the same bytes: the file's shared cursor is not used.
+        assert_eq!(read.data[0].load().unwrap(), want);
+
+        let deflated = {
+            let mut z = zip::ZipArchive::new(Cursor::new(&archive[..])).unwrap();
+            let mut out = ZipWriter::new(Cursor::new(Vec::new()));
+            for i in 0..z.len() {
+                let mut f = z.by_index(i).unwrap();
+                let name = f.name().unwrap().into_owned();
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut f, &mut bytes).unwrap();
+                let options =
+                    SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+                out.start_file(name, options).unwrap();
+                out.write_all(&bytes).unwrap();
+            }
+            out.finish().unwrap().into_inner()
+        };
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&deflated).unwrap();
+        let read = from_file(&file);
+        let BundleData::Spooled { offset, .. } = &read.data[0] else {
+            panic!("a compressed entry is copied out")
+        };
+        assert_eq!(*offset, 0);
+        assert_eq!(read.data[0].load().unwrap(), want);
     }
 }

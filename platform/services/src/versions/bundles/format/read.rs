@@ -22,33 +22,46 @@ fn allowed(name: &str) -> bool {
             .is_some_and(|n| !n.is_empty() && n.len() <= 6 && n.bytes().all(|c| c.is_ascii_digit()))
 }
 
-/// Counts what passes through, and hashes it.
 struct Counting<W> {
     inner: W,
     written: u64,
     hash: Sha256,
 }
 
-impl<W: Write> Write for Counting<W> {
+/// Counts and hashes what passes through, writing it on to `inner` when there is one.
+impl<W: Write> Write for Counting<Option<W>> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
+        let n = match &mut self.inner {
+            Some(w) => w.write(buf)?,
+            None => buf.len(),
+        };
         self.written += n as u64;
         self.hash.update(&buf[..n]);
         Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
+        self.inner.as_mut().map_or(Ok(()), Write::flush)
     }
 }
 
-/// An entry as read: JSON in memory, a dataset in a temporary file with its SHA-256.
+/// An entry as read: JSON in memory, a dataset with its SHA-256 (where it is kept).
 enum Entry {
     Json(Vec<u8>),
-    Data {
-        file: std::fs::File,
-        len: u64,
-        sha256: String,
-    },
+    Data { data: BundleData, sha256: String },
+}
+
+/// Where the archive being read is, so that a dataset entry stored without compression
+/// (as bundles store them) is read again in place when it is loaded, not first copied
+/// out into a temporary file: for a large upload that copy was a second write of every
+/// byte.
+pub enum Archive {
+    /// In memory: entries become slices of it.
+    Memory(bytes::Bytes),
+    /// A file of this process's own (an upload's temporary file): entries are kept as
+    /// their place in it.
+    File(std::fs::File),
+    /// Entries are copied out.
+    Elsewhere,
 }
 
 fn is_json(name: &str) -> bool {
@@ -58,14 +71,21 @@ fn is_json(name: &str) -> bool {
 /// Unpacks and checks a bundle of `archive_len` bytes (see the module docs). Runs in a
 /// blocking thread.
 pub fn read(bytes: &[u8], limits: &BundleLimits) -> ApiResult<Bundle> {
-    read_from(Cursor::new(bytes), bytes.len() as u64, limits)
+    read_from(
+        Cursor::new(bytes),
+        bytes.len() as u64,
+        limits,
+        &Archive::Elsewhere,
+    )
 }
 
-/// [`read`] from a file or anything else that seeks, `archive_len` bytes long.
+/// [`read`] from a file or anything else that seeks, `archive_len` bytes long, which is
+/// also at `archive` (see [`Archive`]).
 pub fn read_from<R: Read + Seek>(
     src: R,
     archive_len: u64,
     limits: &BundleLimits,
+    archive: &Archive,
 ) -> ApiResult<Bundle> {
     if archive_len > limits.max_bytes {
         return Err(invalid(format!(
@@ -165,10 +185,22 @@ pub fn read_from<R: Read + Seek>(
             unpacked += out.len() as u64;
             Entry::Json(out)
         } else {
-            let file = tempfile::tempfile()
-                .map_err(|e| ApiError::internal("bundle reader: temporary file", e))?;
+            // Where a stored entry's bytes are in the archive: read through the zip reader
+            // all the same (hashed, and its CRC checked at the end), but not copied out.
+            let place = match (f.compression(), f.data_start(), archive) {
+                (CompressionMethod::Stored, Some(at), Archive::Memory(_) | Archive::File(_)) => {
+                    Some(at)
+                }
+                _ => None,
+            };
+            let spool = match place {
+                Some(_) => None,
+                None => Some(std::io::BufWriter::new(tempfile::tempfile().map_err(
+                    |e| ApiError::internal("bundle reader: temporary file", e),
+                )?)),
+            };
             let mut sink = Counting {
-                inner: std::io::BufWriter::new(file),
+                inner: spool,
                 written: 0,
                 hash: Sha256::new(),
             };
@@ -180,11 +212,34 @@ pub fn read_from<R: Read + Seek>(
             unpacked += sink.written;
             let len = sink.written;
             let sha256 = hex::encode(sink.hash.finalize());
-            let file = sink
-                .inner
-                .into_inner()
-                .map_err(|e| ApiError::internal("bundle reader: temporary file", e.error()))?;
-            Entry::Data { file, len, sha256 }
+            let data = match (place, sink.inner, archive) {
+                (Some(at), _, Archive::Memory(bytes)) => {
+                    let range = usize::try_from(at)
+                        .ok()
+                        .zip(usize::try_from(at + len).ok())
+                        .filter(|(_, end)| *end <= bytes.len())
+                        .ok_or_else(|| {
+                            invalid(format!("entry `{name}` lies outside the archive"))
+                        })?;
+                    BundleData::Memory(bytes.slice(range.0..range.1))
+                }
+                (Some(at), _, Archive::File(file)) => BundleData::Spooled {
+                    file: file
+                        .try_clone()
+                        .map_err(|e| ApiError::internal("bundle reader", e))?,
+                    offset: at,
+                    len,
+                },
+                (_, Some(spool), _) => BundleData::Spooled {
+                    file: spool.into_inner().map_err(|e| {
+                        ApiError::internal("bundle reader: temporary file", e.error())
+                    })?,
+                    offset: 0,
+                    len,
+                },
+                _ => unreachable!("an entry is either in place or spooled"),
+            };
+            Entry::Data { data, sha256 }
         };
         entries.insert(name, entry);
     }
@@ -233,7 +288,11 @@ pub fn read_from<R: Read + Seek>(
                 d.name
             )));
         }
-        let Some(Entry::Data { file, len, sha256 }) = entries.remove(&d.entry) else {
+        let Some(Entry::Data {
+            data: entry,
+            sha256,
+        }) = entries.remove(&d.entry)
+        else {
             return Err(invalid(format!(
                 "{MANIFEST}: dataset `{}` refers to `{}`, which the bundle does not hold",
                 d.name, d.entry
@@ -245,7 +304,7 @@ pub fn read_from<R: Read + Seek>(
                 d.name, d.entry
             )));
         }
-        data.push(BundleData::Spooled { file, len });
+        data.push(entry);
     }
     if let Some(extra) = entries.keys().next() {
         return Err(invalid(format!(
