@@ -103,7 +103,7 @@ impl Store {
             self.projects_written();
         }
         match result {
-            Err(Retry(e, more)) if e.is_retryable() => {
+            Err(Retry(e, Some(more))) if e.is_retryable() => {
                 tracing::debug!(error = %e, "replacing again after a transaction conflict");
                 let mut all = r.clone();
                 all.datasets.extend(more);
@@ -119,10 +119,9 @@ impl Store {
         r: &Replacement,
         datasets: impl Future<Output = Result<Vec<DatasetRecord>, E>>,
     ) -> Result<Result<(), E>, Retry> {
-        let failed = |e: StorageError| Retry(e, Vec::new());
         let (script, vars) = r.script();
         // The read cache is cleared again when this guard drops: after the commit.
-        let (tx, _in_flight) = self.begin().await.map_err(failed)?;
+        let (tx, _in_flight) = self.begin().await.map_err(|e| Retry(e, None))?;
         let tx = Open(Some(tx));
         // The statements run on a task of their own: they hold a core for as long as they
         // run, and `datasets` must go on meanwhile.
@@ -134,20 +133,25 @@ impl Store {
             (tx, written.and_then(checked).map(drop))
         });
         let made = datasets.await;
-        let (mut tx, written) = first
-            .await
-            .map_err(|e| failed(StorageError::Database(format!("replacement task: {e}"))))?;
-        let more = match (written, made) {
-            (Err(e), _) => {
-                tx.cancel().await;
-                return Err(failed(e));
-            }
-            (Ok(()), Err(e)) => {
+        let (mut tx, written) = first.await.map_err(|e| {
+            Retry(
+                StorageError::Database(format!("replacement task: {e}")),
+                None,
+            )
+        })?;
+        // Datasets that failed are the answer whatever the statements did: nothing is
+        // written either way.
+        let more = match made {
+            Err(e) => {
                 tx.cancel().await;
                 return Ok(Err(e));
             }
-            (Ok(()), Ok(more)) => more,
+            Ok(more) => more,
         };
+        if let Err(e) = written {
+            tx.cancel().await;
+            return Err(Retry(e, Some(more)));
+        }
         let t = tx.0.take().expect("an open transaction");
         let inserted = t
             .query("INSERT INTO dataset $datasets RETURN NONE")
@@ -157,18 +161,18 @@ impl Store {
             .and_then(checked);
         if let Err(e) = inserted {
             t.cancel().await.ok();
-            return Err(Retry(e, more));
+            return Err(Retry(e, Some(more)));
         }
         match t.commit().await {
             Ok(_) => Ok(Ok(())),
-            Err(e) => Err(Retry(e.into(), more)),
+            Err(e) => Err(Retry(e.into(), Some(more))),
         }
     }
 }
 
-/// A failed overlapped replacement, with the datasets it had been given (written again
-/// when the failure was a conflict).
-struct Retry(StorageError, Vec<DatasetRecord>);
+/// A failed overlapped replacement, with the datasets it had been given once they were
+/// made (written again the plain way when the failure was a conflict).
+struct Retry(StorageError, Option<Vec<DatasetRecord>>);
 
 /// An interactive transaction that is cancelled if dropped unfinished (a request given
 /// up half-way): none may stay open on the engine.

@@ -42,6 +42,32 @@ async fn upload(s: &TestServer, who: &Actor, project: &str, bytes: &[u8]) -> Str
     data(&body)["uploadFile"]["id"].as_str().unwrap().to_owned()
 }
 
+/// Uploads the Superstore CSV to `project` through `s` and publishes it as the dataset
+/// `orders` (a workflow of two blocks, run once).
+async fn publish_superstore(s: &TestServer, who: &Actor, project: &str) {
+    let upload = upload(s, who, project, SUPERSTORE.as_bytes()).await;
+    let workflow = json!({"blocks": [
+        {"id": "orders", "kind": "upload_source", "config": {"upload": upload, "format": "csv"}},
+        {"id": "publish", "kind": "publish", "config": {"dataset": "orders"}, "inputs": {"in": "orders"}},
+    ]});
+    data(
+        &s.gql(
+            &who.auth,
+            "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}",
+            json!({"p": project, "w": workflow}),
+        )
+        .await,
+    );
+    let run = s
+        .gql(
+            &who.auth,
+            "mutation($p:ID!){runWorkflow(projectId:$p,wait:true){status}}",
+            json!({"p": project}),
+        )
+        .await;
+    assert_eq!(data(&run)["runWorkflow"]["status"], "succeeded", "{run}");
+}
+
 /// Polls `f` on `s` until it answers `want`, for at most `limit`; answers how long it took.
 async fn within(limit: Duration, mut f: impl AsyncFnMut() -> bool) -> Duration {
     let started = Instant::now();
@@ -76,27 +102,7 @@ async fn what_one_node_writes_the_other_serves() {
     let admin = a.admin().await;
     let folder = a.folder(&admin, None, "Sales").await;
     let (project, slug) = a.project(&admin, &folder, "Superstore").await;
-    let upload = upload(&a, &admin, &project, SUPERSTORE.as_bytes()).await;
-    let workflow = json!({"blocks": [
-        {"id": "orders", "kind": "upload_source", "config": {"upload": upload, "format": "csv"}},
-        {"id": "publish", "kind": "publish", "config": {"dataset": "orders"}, "inputs": {"in": "orders"}},
-    ]});
-    data(
-        &a.gql(
-            &admin.auth,
-            "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}",
-            json!({"p": project, "w": workflow}),
-        )
-        .await,
-    );
-    let run = a
-        .gql(
-            &admin.auth,
-            "mutation($p:ID!){runWorkflow(projectId:$p,wait:true){status}}",
-            json!({"p": project}),
-        )
-        .await;
-    assert_eq!(data(&run)["runWorkflow"]["status"], "succeeded", "{run}");
+    publish_superstore(&a, &admin, &project).await;
     let r = a
         .gql(
             &admin.auth,
@@ -256,27 +262,7 @@ async fn a_bundle_exported_on_one_node_imports_on_the_other() {
     let admin = a.admin().await;
     let folder = a.folder(&admin, None, "Sales").await;
     let (project, _) = a.project(&admin, &folder, "Superstore").await;
-    let upload = upload(&a, &admin, &project, SUPERSTORE.as_bytes()).await;
-    let workflow = json!({"blocks": [
-        {"id": "orders", "kind": "upload_source", "config": {"upload": upload, "format": "csv"}},
-        {"id": "publish", "kind": "publish", "config": {"dataset": "orders"}, "inputs": {"in": "orders"}},
-    ]});
-    data(
-        &a.gql(
-            &admin.auth,
-            "mutation($p:ID!,$w:JSON!){saveWorkflow(projectId:$p,workflow:$w){version}}",
-            json!({"p": project, "w": workflow}),
-        )
-        .await,
-    );
-    let run = a
-        .gql(
-            &admin.auth,
-            "mutation($p:ID!){runWorkflow(projectId:$p,wait:true){status}}",
-            json!({"p": project}),
-        )
-        .await;
-    assert_eq!(data(&run)["runWorkflow"]["status"], "succeeded", "{run}");
+    publish_superstore(&a, &admin, &project).await;
     let r = a
         .gql(
             &admin.auth,

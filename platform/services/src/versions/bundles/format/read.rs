@@ -216,7 +216,10 @@ pub fn read_from<R: Read + Seek>(
                 (Some(at), _, Archive::Memory(bytes)) => {
                     let range = usize::try_from(at)
                         .ok()
-                        .zip(usize::try_from(at + len).ok())
+                        .zip(
+                            at.checked_add(len)
+                                .and_then(|end| usize::try_from(end).ok()),
+                        )
                         .filter(|(_, end)| *end <= bytes.len())
                         .ok_or_else(|| {
                             invalid(format!("entry `{name}` lies outside the archive"))
