@@ -292,7 +292,6 @@ impl Versions {
         let latest = self.head_number(&caller, &origin_uid).await?;
         Self::check_base(latest, base, force)?;
         let bundle = self.read_bundle(body.await?).await?;
-        let (payload, pinned) = self.payload_of_bundle(&bundle).await?;
         let copy = &bundle.manifest.project;
         let how = Install {
             expect_latest: (!force).then_some(base),
@@ -312,15 +311,10 @@ impl Versions {
             .directory
             .authorize_push(&caller, &origin_uid, link.acts_as.is_some())
             .await;
-        let installed = match target {
-            Ok(target) => {
-                self.install(&target, &payload, how, caller.as_author())
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        self.engine.datasets.unpin(&pinned);
-        let installed = installed?;
+        // The pushed datasets are checked and stored while the rest is written.
+        let installed = self
+            .install_bundle(&target?, &bundle, how, caller.as_author())
+            .await?;
         self.audit
             .record(
                 &caller,
