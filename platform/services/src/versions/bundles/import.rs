@@ -55,10 +55,8 @@ impl Versions {
         let (datasets, pinned) = self.bundle_datasets(b).await?;
         Ok((
             Payload {
-                head: b.head.clone(),
-                revisions: b.revisions.clone(),
                 datasets,
-                block_states: Vec::new(),
+                ..history_of(b)
             },
             pinned,
         ))
@@ -80,51 +78,51 @@ impl Versions {
             .await?;
         let mut datasets = Vec::new();
         let mut pinned = Vec::new();
-        for (d, entry) in b.manifest.datasets.iter().zip(&b.data) {
-            // One dataset in memory at a time, read from its temporary file.
-            let bytes = match entry.load() {
-                Ok(b) => b,
-                Err(e) => {
-                    self.engine.datasets.unpin(&pinned);
-                    return Err(ApiError::internal("bundle reader", e));
-                }
-            };
-            let stored = self.engine.datasets.put_ipc(bytes).await;
-            let (hash, rows, size) = match stored {
-                Ok(x) => x,
-                Err(e) => {
-                    self.engine.datasets.unpin(&pinned);
+        let made = async {
+            for (d, entry) in b.manifest.datasets.iter().zip(&b.data) {
+                // One dataset in memory at a time, read from where the bundle keeps it.
+                let bytes = entry
+                    .load()
+                    .map_err(|e| ApiError::internal("bundle reader", e))?;
+                let (hash, rows, size) =
+                    self.engine.datasets.put_ipc(bytes).await.map_err(|e| {
+                        ApiError::new(
+                            ErrorCode::InvalidBundle,
+                            format!("dataset `{}`: {e}", d.name),
+                        )
+                    })?;
+                pinned.push(hash.clone());
+                if rows as i64 != d.rows {
                     return Err(ApiError::new(
                         ErrorCode::InvalidBundle,
-                        format!("dataset `{}`: {e}", d.name),
+                        format!(
+                            "dataset `{}` holds {rows} rows; the manifest says {}",
+                            d.name, d.rows
+                        ),
                     ));
                 }
-            };
-            pinned.push(hash.clone());
-            if rows as i64 != d.rows {
-                self.engine.datasets.unpin(&pinned);
-                return Err(ApiError::new(
-                    ErrorCode::InvalidBundle,
-                    format!(
-                        "dataset `{}` holds {rows} rows; the manifest says {}",
-                        d.name, d.rows
-                    ),
-                ));
-            }
-            datasets.push(DatasetRecord {
-                uid: new_uid().into(),
-                project_uid: Default::default(),
-                name: d.name.clone(),
-                block_id: d.block_id.clone(),
-                content_hash: hash,
-                schema: d.schema.clone(),
-                rows: d.rows,
-                bytes: size as i64,
-                published_ms: now,
-                connections: vitrine_engine::workflow::connections_feeding(&wf, &d.name, &params)
+                datasets.push(DatasetRecord {
+                    uid: new_uid().into(),
+                    project_uid: Default::default(),
+                    name: d.name.clone(),
+                    block_id: d.block_id.clone(),
+                    content_hash: hash,
+                    schema: d.schema.clone(),
+                    rows: d.rows,
+                    bytes: size as i64,
+                    published_ms: now,
+                    connections: vitrine_engine::workflow::connections_feeding(
+                        &wf, &d.name, &params,
+                    )
                     .into_iter()
                     .collect(),
-            });
+                });
+            }
+            Ok(())
+        };
+        if let Err(e) = made.await {
+            self.engine.datasets.unpin(&pinned);
+            return Err(e);
         }
         Ok((datasets, pinned))
     }
@@ -141,12 +139,7 @@ impl Versions {
         author: (Option<&str>, &str),
     ) -> ApiResult<Installed> {
         datasets_have_blocks(bundle)?;
-        let payload = Payload {
-            head: bundle.head.clone(),
-            revisions: bundle.revisions.clone(),
-            datasets: Vec::new(),
-            block_states: Vec::new(),
-        };
+        let payload = history_of(bundle);
         let made = parking_lot::Mutex::new((Vec::new(), std::time::Duration::ZERO));
         let started = std::time::Instant::now();
         let datasets = async {
@@ -261,6 +254,16 @@ impl Versions {
             crate::events::event_chain(caller),
         );
         Ok(project)
+    }
+}
+
+/// A bundle's head and history as a payload, without its data.
+fn history_of(b: &Bundle) -> Payload {
+    Payload {
+        head: b.head.clone(),
+        revisions: b.revisions.clone(),
+        datasets: Vec::new(),
+        block_states: Vec::new(),
     }
 }
 

@@ -64,6 +64,33 @@ pub enum Archive {
     Elsewhere,
 }
 
+impl Archive {
+    /// The entry `name` of `len` bytes at `offset`, kept where it is.
+    fn entry(&self, name: &str, offset: u64, len: u64) -> ApiResult<BundleData> {
+        match self {
+            Archive::Memory(bytes) => {
+                let end = offset
+                    .checked_add(len)
+                    .and_then(|end| usize::try_from(end).ok())
+                    .filter(|end| *end <= bytes.len())
+                    .ok_or_else(|| invalid(format!("entry `{name}` lies outside the archive")))?;
+                Ok(BundleData::Memory(bytes.slice(offset as usize..end)))
+            }
+            Archive::File(file) => Ok(BundleData::Spooled {
+                file: file
+                    .try_clone()
+                    .map_err(|e| ApiError::internal("bundle reader", e))?,
+                offset,
+                len,
+            }),
+            Archive::Elsewhere => Err(ApiError::internal(
+                "bundle reader",
+                format!("entry `{name}` has no archive to be kept in"),
+            )),
+        }
+    }
+}
+
 fn is_json(name: &str) -> bool {
     matches!(name, MANIFEST | CONTENT | REVISIONS)
 }
@@ -187,10 +214,9 @@ pub fn read_from<R: Read + Seek>(
         } else {
             // Where a stored entry's bytes are in the archive: read through the zip reader
             // all the same (hashed, and its CRC checked at the end), but not copied out.
-            let place = match (f.compression(), f.data_start(), archive) {
-                (CompressionMethod::Stored, Some(at), Archive::Memory(_) | Archive::File(_)) => {
-                    Some(at)
-                }
+            let place = match (f.compression(), archive) {
+                (_, Archive::Elsewhere) => None,
+                (CompressionMethod::Stored, _) => f.data_start(),
                 _ => None,
             };
             let spool = match place {
@@ -212,35 +238,18 @@ pub fn read_from<R: Read + Seek>(
             unpacked += sink.written;
             let len = sink.written;
             let sha256 = hex::encode(sink.hash.finalize());
-            let data = match (place, sink.inner, archive) {
-                (Some(at), _, Archive::Memory(bytes)) => {
-                    let range = usize::try_from(at)
-                        .ok()
-                        .zip(
-                            at.checked_add(len)
-                                .and_then(|end| usize::try_from(end).ok()),
-                        )
-                        .filter(|(_, end)| *end <= bytes.len())
-                        .ok_or_else(|| {
-                            invalid(format!("entry `{name}` lies outside the archive"))
-                        })?;
-                    BundleData::Memory(bytes.slice(range.0..range.1))
-                }
-                (Some(at), _, Archive::File(file)) => BundleData::Spooled {
-                    file: file
-                        .try_clone()
-                        .map_err(|e| ApiError::internal("bundle reader", e))?,
-                    offset: at,
-                    len,
-                },
-                (_, Some(spool), _) => BundleData::Spooled {
-                    file: spool.into_inner().map_err(|e| {
-                        ApiError::internal("bundle reader: temporary file", e.error())
-                    })?,
+            let data = match (place, sink.inner) {
+                (Some(at), _) => archive.entry(&name, at, len)?,
+                (None, spool) => BundleData::Spooled {
+                    file: spool
+                        .expect("an entry not kept in place is spooled")
+                        .into_inner()
+                        .map_err(|e| {
+                            ApiError::internal("bundle reader: temporary file", e.error())
+                        })?,
                     offset: 0,
                     len,
                 },
-                _ => unreachable!("an entry is either in place or spooled"),
             };
             Entry::Data { data, sha256 }
         };
