@@ -69,11 +69,7 @@ impl Pins {
 /// names are taken for equal content (an import stores nothing new when the name exists).
 /// Artifacts written before this carry their SHA-256 and are still read by that name.
 fn content_hash(file: &FileParts) -> String {
-    let mut h = blake3::Hasher::new();
-    for part in &file.parts {
-        h.update(part);
-    }
-    h.finalize().to_hex().to_string()
+    crate::content_hash::content_hash(&file.parts)
 }
 
 impl Datasets {
@@ -204,6 +200,11 @@ impl Datasets {
 
     pub fn pin(&self, hash: &str) {
         *self.pins.lock().counts.entry(hash.to_owned()).or_default() += 1;
+    }
+
+    /// How many holds keep `hash` from collection now.
+    pub fn pins_of(&self, hash: &str) -> usize {
+        self.pins.lock().counts.get(hash).copied().unwrap_or(0)
     }
 
     pub fn unpin(&self, hashes: &[String]) {

@@ -10,6 +10,7 @@ pub mod blocks;
 mod cache;
 pub use cache::CacheStats;
 pub mod connections;
+mod content_hash;
 mod datasets;
 mod error;
 pub mod locations;

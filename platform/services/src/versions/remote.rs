@@ -291,8 +291,8 @@ impl Versions {
         let origin_uid = project.record.uid.clone();
         let latest = self.head_number(&caller, &origin_uid).await?;
         Self::check_base(latest, base, force)?;
-        let bundle = self.read_bundle(body.await?).await?;
-        let copy = &bundle.manifest.project;
+        let mut bundle = self.read_bundle(body.await?).await?;
+        let copy = bundle.manifest.project.clone();
         let how = Install {
             expect_latest: (!force).then_some(base),
             keep_report_uids: true,
@@ -310,10 +310,11 @@ impl Versions {
         let target = self
             .directory
             .authorize_push(&caller, &origin_uid, link.acts_as.is_some())
-            .await;
+            .await?;
         // The pushed datasets are checked and stored while the rest is written.
+        let making = self.start_datasets(&mut bundle)?;
         let installed = self
-            .install_bundle(&target?, &bundle, how, caller.as_author())
+            .install_bundle(&target, bundle, making, how, caller.as_author())
             .await?;
         self.audit
             .record(

@@ -10,10 +10,12 @@
 //!   zstd (any Arrow reader opens it; importing writes it back uncompressed).
 //!
 //! Reading trusts nothing: the archive's size, entry count, the bytes each entry and all
-//! of them actually produce (counted while inflating, never taken from headers) and the
-//! compression ratio are bounded; the JSON entries are read into memory under a limit of
-//! their own, dataset entries are spooled to temporary files (checksummed on the way), so
-//! memory stays bounded whatever the archive claims. Only the names above are accepted, so
+//! of them actually produce (counted while inflating, never taken from headers; a stored
+//! entry's size is its packed size, which must lie inside the archive, and its CRC-32 is
+//! checked over exactly those bytes) and the compression ratio are bounded; the JSON
+//! entries are read into memory under a limit of their own, stored dataset entries stay
+//! where they lie and compressed ones are spooled to temporary files (checksummed on the
+//! way), so memory stays bounded whatever the archive claims. Only the names above are accepted, so
 //! no path can escape and no link is followed; unknown or future format versions are
 //! refused; every reference (dataset entries, checksums, revision numbers and parents, the
 //! head) must hold. Nothing here writes anywhere but temporary files.
@@ -515,6 +517,27 @@ mod tests {
         assert_eq!(read.data[0].load().unwrap(), want);
         // Loading twice reads the same bytes: the file's shared cursor is not used.
         assert_eq!(read.data[0].load().unwrap(), want);
+
+        // A byte of the kept entry damaged in place fails its CRC-32, in memory or a file.
+        let at = slice.as_ptr() as usize - archive.as_ptr() as usize + want.len() / 2;
+        let mut damaged = archive.to_vec();
+        damaged[at] ^= 0x01;
+        let damaged = bytes::Bytes::from(damaged);
+        let e = read_from(
+            Cursor::new(&damaged[..]),
+            damaged.len() as u64,
+            &l,
+            &Archive::Memory(damaged.clone()),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("CRC-32"), "{}", e.message);
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&damaged).unwrap();
+        let mut reader = file.try_clone().unwrap();
+        std::io::Seek::rewind(&mut reader).unwrap();
+        let whole = damaged.len() as u64;
+        let e = read_from(reader, whole, &l, &Archive::File(file)).unwrap_err();
+        assert!(e.message.contains("CRC-32"), "{}", e.message);
 
         let deflated = {
             let mut z = zip::ZipArchive::new(Cursor::new(&archive[..])).unwrap();

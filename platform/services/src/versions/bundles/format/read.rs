@@ -1,5 +1,7 @@
 //! Reading a bundle, trusting nothing (see the parent module's docs): entries counted
-//! while they inflate, datasets spooled to temporary files, then every reference checked.
+//! while they inflate, stored datasets kept where they lie in the archive (their
+//! checksums taken while the history is read) and compressed ones spooled to temporary
+//! files, then every reference checked.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Cursor, Read, Seek, Write};
@@ -28,26 +30,74 @@ struct Counting<W> {
     hash: Sha256,
 }
 
-/// Counts and hashes what passes through, writing it on to `inner` when there is one.
-impl<W: Write> Write for Counting<Option<W>> {
+/// Counts and hashes what passes through on its way to `inner`.
+impl<W: Write> Write for Counting<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = match &mut self.inner {
-            Some(w) => w.write(buf)?,
-            None => buf.len(),
-        };
+        let n = self.inner.write(buf)?;
         self.written += n as u64;
         self.hash.update(&buf[..n]);
         Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.as_mut().map_or(Ok(()), Write::flush)
+        self.inner.flush()
     }
 }
 
 /// An entry as read: JSON in memory, a dataset with its SHA-256 (where it is kept).
 enum Entry {
     Json(Vec<u8>),
-    Data { data: BundleData, sha256: String },
+    Data {
+        data: BundleData,
+        sha256: String,
+    },
+    /// Kept in place, its checksums still to be taken (an [`InPlace`]).
+    Kept,
+}
+
+/// A stored dataset entry kept in place, not yet read: its checksums are taken on a
+/// thread of their own while the JSON entries are parsed (for a large dataset, hashing
+/// it was half of reading a bundle, with the other core idle).
+struct InPlace {
+    name: String,
+    data: BundleData,
+    /// The CRC-32 the archive's directory gives.
+    crc32: u32,
+}
+
+impl InPlace {
+    /// The entry's SHA-256, once its CRC-32 matches the directory's.
+    fn checksum(&self) -> ApiResult<String> {
+        let mut sha = Sha256::new();
+        let mut crc = crc32fast::Hasher::new();
+        let damaged =
+            |e: std::io::Error| invalid(format!("entry `{}` cannot be read: {e}", self.name));
+        match &self.data {
+            BundleData::Memory(bytes) => {
+                sha.update(bytes);
+                crc.update(bytes);
+            }
+            BundleData::Spooled { file, offset, len } => {
+                use std::os::unix::fs::FileExt;
+                let mut block = vec![0; 1 << 20];
+                let mut done = 0u64;
+                while done < *len {
+                    let n = (*len - done).min(block.len() as u64) as usize;
+                    file.read_exact_at(&mut block[..n], offset + done)
+                        .map_err(damaged)?;
+                    sha.update(&block[..n]);
+                    crc.update(&block[..n]);
+                    done += n as u64;
+                }
+            }
+        }
+        if crc.finalize() != self.crc32 {
+            return Err(invalid(format!(
+                "entry `{}` does not match its CRC-32 checksum (the file was damaged)",
+                self.name
+            )));
+        }
+        Ok(hex::encode(sha.finalize()))
+    }
 }
 
 /// Where the archive being read is, so that a dataset entry stored without compression
@@ -139,6 +189,7 @@ pub fn read_from<R: Read + Seek>(
             .max(RATIO_FLOOR),
     );
     let mut entries: HashMap<String, Entry> = HashMap::new();
+    let mut kept = Vec::new();
     let mut unpacked = 0u64;
     for i in 0..zip.len() {
         let mut f = zip
@@ -200,6 +251,32 @@ pub fn read_from<R: Read + Seek>(
                 ))
             }
         };
+        let in_place = match (f.compression(), archive) {
+            (_, Archive::Elsewhere) => None,
+            (CompressionMethod::Stored, _) if !is_json(&name) => f.data_start(),
+            _ => None,
+        };
+        if let Some(at) = in_place {
+            // Stored: what it unpacks to is what it packs, as the directory says.
+            let len = f.size();
+            if f.compressed_size() != len {
+                return Err(invalid(format!(
+                    "entry `{name}` is stored, yet its sizes differ"
+                )));
+            }
+            if len > budget {
+                return Err(too_much(len));
+            }
+            unpacked += len;
+            let data = archive.entry(&name, at, len)?;
+            entries.insert(name.clone(), Entry::Kept);
+            kept.push(InPlace {
+                name,
+                data,
+                crc32: f.crc32(),
+            });
+            continue;
+        }
         let entry = if is_json(&name) {
             let mut out = Vec::new();
             (&mut f)
@@ -212,19 +289,12 @@ pub fn read_from<R: Read + Seek>(
             unpacked += out.len() as u64;
             Entry::Json(out)
         } else {
-            // Where a stored entry's bytes are in the archive: read through the zip reader
-            // all the same (hashed, and its CRC checked at the end), but not copied out.
-            let place = match (f.compression(), archive) {
-                (_, Archive::Elsewhere) => None,
-                (CompressionMethod::Stored, _) => f.data_start(),
-                _ => None,
-            };
-            let spool = match place {
-                Some(_) => None,
-                None => Some(std::io::BufWriter::new(tempfile::tempfile().map_err(
-                    |e| ApiError::internal("bundle reader: temporary file", e),
-                )?)),
-            };
+            // A compressed dataset entry (or any, when the archive is not ours to keep
+            // entries in) is inflated into a temporary file, hashed on the way.
+            let spool = std::io::BufWriter::new(
+                tempfile::tempfile()
+                    .map_err(|e| ApiError::internal("bundle reader: temporary file", e))?,
+            );
             let mut sink = Counting {
                 inner: spool,
                 written: 0,
@@ -238,59 +308,36 @@ pub fn read_from<R: Read + Seek>(
             unpacked += sink.written;
             let len = sink.written;
             let sha256 = hex::encode(sink.hash.finalize());
-            let data = match (place, sink.inner) {
-                (Some(at), _) => archive.entry(&name, at, len)?,
-                (None, spool) => BundleData::Spooled {
-                    file: spool
-                        .expect("an entry not kept in place is spooled")
-                        .into_inner()
-                        .map_err(|e| {
-                            ApiError::internal("bundle reader: temporary file", e.error())
-                        })?,
-                    offset: 0,
-                    len,
-                },
+            let file = sink
+                .inner
+                .into_inner()
+                .map_err(|e| ApiError::internal("bundle reader: temporary file", e.error()))?;
+            let data = BundleData::Spooled {
+                file,
+                offset: 0,
+                len,
             };
             Entry::Data { data, sha256 }
         };
         entries.insert(name, entry);
     }
-    let take = |entries: &mut HashMap<String, Entry>, name: &str| match entries.remove(name) {
-        Some(Entry::Json(b)) => Ok(b),
-        _ => Err(invalid(format!("the bundle has no `{name}`"))),
-    };
-    let manifest: Manifest = parse_json(MANIFEST, &take(&mut entries, MANIFEST)?)?;
-    if manifest.format != FORMAT {
-        return Err(invalid(format!(
-            "{MANIFEST}: format is `{}`, not `{FORMAT}`",
-            manifest.format
-        )));
+    // The entries kept in place are checked on another thread while the history is read.
+    let (checksums, history) = std::thread::scope(|s| {
+        let checksums = s.spawn(|| {
+            (kept.iter())
+                .map(InPlace::checksum)
+                .collect::<ApiResult<Vec<_>>>()
+        });
+        let history = read_history(&mut entries, limits);
+        (checksums.join(), history)
+    });
+    let checksums = checksums
+        .map_err(|_| ApiError::internal("bundle reader", "the checksum thread panicked"))?;
+    let (manifest, head, revisions) = history?;
+    for (k, sha256) in kept.into_iter().zip(checksums?) {
+        let data = k.data;
+        entries.insert(k.name, Entry::Data { data, sha256 });
     }
-    if manifest.version > VERSION || manifest.version == 0 {
-        return Err(invalid(format!(
-            "{MANIFEST}: format version {} was written by a newer Vitrine ({}); this instance reads versions up to {VERSION}",
-            manifest.version, manifest.made_by
-        )));
-    }
-    if let Some(security) = &manifest.security {
-        security.check()?;
-    }
-    let head: RevisionContent = parse_json(CONTENT, &take(&mut entries, CONTENT)?)?;
-    let lines = take(&mut entries, REVISIONS)?;
-    let mut revisions: Vec<BundleRevision> = Vec::new();
-    for (n, line) in lines.split(|c| *c == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        if revisions.len() >= limits.max_revisions {
-            return Err(invalid(format!(
-                "{REVISIONS}: more than {} revisions",
-                limits.max_revisions
-            )));
-        }
-        revisions.push(parse_json(&format!("{REVISIONS} line {}", n + 1), line)?);
-    }
-    check_history(&manifest, &head, &revisions)?;
     let mut data = Vec::with_capacity(manifest.datasets.len());
     let mut names = BTreeMap::new();
     for d in &manifest.datasets {
@@ -329,6 +376,51 @@ pub fn read_from<R: Read + Seek>(
         revisions,
         data,
     })
+}
+
+/// The manifest, head content and history of a bundle's JSON entries (taken out of
+/// `entries`), checked against each other.
+fn read_history(
+    entries: &mut HashMap<String, Entry>,
+    limits: &BundleLimits,
+) -> ApiResult<(Manifest, RevisionContent, Vec<BundleRevision>)> {
+    let take = |entries: &mut HashMap<String, Entry>, name: &str| match entries.remove(name) {
+        Some(Entry::Json(b)) => Ok(b),
+        _ => Err(invalid(format!("the bundle has no `{name}`"))),
+    };
+    let manifest: Manifest = parse_json(MANIFEST, &take(&mut *entries, MANIFEST)?)?;
+    if manifest.format != FORMAT {
+        return Err(invalid(format!(
+            "{MANIFEST}: format is `{}`, not `{FORMAT}`",
+            manifest.format
+        )));
+    }
+    if manifest.version > VERSION || manifest.version == 0 {
+        return Err(invalid(format!(
+            "{MANIFEST}: format version {} was written by a newer Vitrine ({}); this instance reads versions up to {VERSION}",
+            manifest.version, manifest.made_by
+        )));
+    }
+    if let Some(security) = &manifest.security {
+        security.check()?;
+    }
+    let head: RevisionContent = parse_json(CONTENT, &take(&mut *entries, CONTENT)?)?;
+    let lines = take(&mut *entries, REVISIONS)?;
+    let mut revisions: Vec<BundleRevision> = Vec::new();
+    for (n, line) in lines.split(|c| *c == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if revisions.len() >= limits.max_revisions {
+            return Err(invalid(format!(
+                "{REVISIONS}: more than {} revisions",
+                limits.max_revisions
+            )));
+        }
+        revisions.push(parse_json(&format!("{REVISIONS} line {}", n + 1), line)?);
+    }
+    check_history(&manifest, &head, &revisions)?;
+    Ok((manifest, head, revisions))
 }
 
 /// Revisions run `history_from..=head` without gaps, each parent is the one before,
