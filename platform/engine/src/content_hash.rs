@@ -19,10 +19,14 @@ const ONE_THREAD: u64 = 4 << 20;
 /// The BLAKE3 of `parts` taken as one input, in hex (what `b3sum` prints for the file).
 pub(crate) fn content_hash(parts: &[Bytes]) -> String {
     let len: u64 = parts.iter().map(|p| p.len() as u64).sum();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
     // Subtrees of about a core's share, two per core so that BLAKE3's uneven splits (a
-    // power of two on the left) still keep every core busy.
-    let leaf = (len / (2 * cores).max(1)).max(ONE_THREAD);
+    // power of two on the left) still keep every core busy. Small inputs (most block
+    // outputs) never ask how many cores there are: on Linux that reads cgroup files.
+    let leaf = if len > ONE_THREAD {
+        (len / (2 * cores())).max(ONE_THREAD)
+    } else {
+        ONE_THREAD
+    };
     let input = Parts { parts };
     let hash = if len <= leaf {
         let mut h = Hasher::new();
@@ -33,6 +37,12 @@ pub(crate) fn content_hash(parts: &[Bytes]) -> String {
         blake3::hazmat::merge_subtrees_root(&left, &right, Mode::Hash)
     };
     hash.to_hex().to_string()
+}
+
+/// The cores this process may use, asked once.
+fn cores() -> u64 {
+    static CORES: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u64))
 }
 
 /// Byte ranges of parts laid end to end.
