@@ -12,7 +12,7 @@ use vitrine_core::{AuditAction, ErrorCode, RevisionContent};
 use vitrine_engine::Engine;
 use vitrine_storage::{DatasetRecord, ProjectRecord, new_uid, now_ms};
 
-use super::format::{self, Bundle, BundleData, BundleDataset, BundleLimits};
+use super::format::{self, Bundle, BundleData, BundleDataset, BundleLimits, BundleRevision};
 use super::{BundleSource, unknown_attributes_warning};
 use crate::Audit;
 use crate::caller::Caller;
@@ -66,7 +66,7 @@ impl Versions {
         Ok((
             Payload {
                 datasets,
-                ..history_of(b)
+                ..history(b.head.clone(), b.revisions.clone())
             },
             pinned,
         ))
@@ -103,12 +103,7 @@ impl Versions {
         how: Install,
         author: (Option<&str>, &str),
     ) -> ApiResult<Installed> {
-        let payload = Payload {
-            head: bundle.head,
-            revisions: bundle.revisions,
-            datasets: Vec::new(),
-            block_states: Vec::new(),
-        };
+        let payload = history(bundle.head, bundle.revisions);
         let made = parking_lot::Mutex::new((Vec::new(), std::time::Duration::ZERO));
         let started = std::time::Instant::now();
         let datasets = async {
@@ -231,10 +226,10 @@ impl Versions {
 }
 
 /// A bundle's head and history as a payload, without its data.
-fn history_of(b: &Bundle) -> Payload {
+fn history(head: RevisionContent, revisions: Vec<BundleRevision>) -> Payload {
     Payload {
-        head: b.head.clone(),
-        revisions: b.revisions.clone(),
+        head,
+        revisions,
         datasets: Vec::new(),
         block_states: Vec::new(),
     }
