@@ -119,10 +119,24 @@ impl DatabaseConfig {
                 reason: format!("signing in as {} failed: {e}", c.user),
             })?;
         }
-        db.use_ns(&self.namespace)
-            .use_db(&self.database)
-            .await
-            .map_err(open_err)?;
+        // `USE` creates the namespace and the database the first time they are named, in
+        // a write transaction of its own: nodes starting together on a fresh server race
+        // to create them, and the losers are told to retry.
+        crate::error::retrying(|| async {
+            db.use_ns(&self.namespace)
+                .use_db(&self.database)
+                .await
+                .map(drop)
+                .map_err(StorageError::from)
+        })
+        .await
+        .map_err(|e| StorageError::Open {
+            url: self.url.clone(),
+            reason: match e {
+                StorageError::Database(text) => text,
+                e => e.to_string(),
+            },
+        })?;
         Ok(db)
     }
 }

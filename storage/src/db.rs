@@ -87,18 +87,8 @@ impl Store {
             .as_ref()
             .zip(writes)
             .map(|(reads, writes)| reads.begin_write(writes));
-        let mut attempt = 0;
-        // The guard above is dropped (clearing the cache again) once this loop answers.
-        loop {
-            match self.run_once(sql, vars.clone()).await {
-                Err(e) if e.is_retryable() && attempt < 5 => {
-                    attempt += 1;
-                    tracing::debug!(attempt, error = %e, "retrying after a transaction conflict");
-                    tokio::time::sleep(std::time::Duration::from_millis(2 << attempt)).await;
-                }
-                other => break other,
-            }
-        }
+        // The guard above is dropped (clearing the cache again) once the retries answer.
+        crate::error::retrying(|| self.run_once(sql, vars.clone())).await
     }
 
     async fn run_once(&self, sql: &str, vars: Value) -> StorageResult<surrealdb::IndexedResults> {

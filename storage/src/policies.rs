@@ -84,3 +84,35 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Nodes starting together each add the default lines they find missing; every one
+    /// of them must start, and each line must be stored once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_same_lines_added_at_once_by_several_callers_are_stored_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::testing::store(dir.path()).await;
+        let lines: Vec<PolicyLine> = (0..20)
+            .map(|i| PolicyLine::new("g3", &format!("role:{i}"), "ability", ""))
+            .collect();
+        let mut adds = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (store, lines) = (store.clone(), lines.clone());
+            adds.spawn(async move { store.add_policy_lines(&lines).await });
+        }
+        while let Some(added) = adds.join_next().await {
+            added
+                .unwrap()
+                .expect("an add beside another of the same lines");
+        }
+        let mut stored = store.policy_lines().await.unwrap();
+        stored.retain(|l| l.ptype == "g3" && l.v1 == "ability");
+        stored.sort();
+        let mut expected = lines.clone();
+        expected.sort();
+        assert_eq!(stored, expected);
+    }
+}

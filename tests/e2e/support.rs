@@ -42,6 +42,32 @@ pub struct Actor {
     pub auth: Auth,
 }
 
+/// Keeps the last 64 KiB a child writes on standard error, so a failed start can say why,
+/// and so the pipe never fills and blocks the child.
+pub fn drain_stderr(
+    stderr: tokio::process::ChildStderr,
+) -> std::sync::Arc<std::sync::Mutex<String>> {
+    const KEPT: usize = 64 << 10;
+    let kept = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let into = kept.clone();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut into = into.lock().unwrap();
+            if into.len() + line.len() > KEPT {
+                let cut = into.len().min(line.len() + 1);
+                let at = (cut..=into.len())
+                    .find(|&i| into.is_char_boundary(i))
+                    .unwrap();
+                into.drain(..at);
+            }
+            into.push_str(&line);
+            into.push('\n');
+        }
+    });
+    kept
+}
+
 impl TestServer {
     pub async fn start() -> TestServer {
         TestServer::start_with(&[]).await
@@ -92,10 +118,11 @@ impl TestServer {
             .env("NO_COLOR", "1")
             .env_remove("VITRINE_CONFIG")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("start vitrine");
+        let stderr = drain_stderr(child.stderr.take().unwrap());
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut url = None;
         let mut setup_token = None;
@@ -105,8 +132,17 @@ impl TestServer {
             let line = tokio::time::timeout_at(deadline, lines.next_line())
                 .await
                 .expect("server start timed out")
-                .expect("read")
-                .expect("server exited before listening");
+                .expect("read");
+            let Some(line) = line else {
+                // Say why: a start that fails in CI is otherwise a bare "exited".
+                let status = child.wait().await.expect("wait");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                panic!(
+                    "server exited before listening ({status}); it printed:\n{}\nand on stderr:\n{}",
+                    printed.join("\n"),
+                    stderr.lock().unwrap()
+                );
+            };
             if let Some(i) = line.find("#token=") {
                 setup_token = Some(line[i + 7..].split_whitespace().next().unwrap().to_owned());
             }

@@ -121,3 +121,55 @@ async fn a_database_user_signs_in_and_a_server_restart_loses_no_acknowledged_wri
     let health = reqwest::get(format!("{}/readyz", s.url)).await.unwrap();
     assert_eq!(health.status(), 200);
 }
+
+/// Nodes started together on a database nobody has used yet: selecting the namespace and
+/// database creates them, and those first writes race; every node must still open, and
+/// the migrations must be applied once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_opening_a_fresh_database_together_all_open_and_migrate_it_once() {
+    use vitrine_storage::{ArtifactConfig, DatabaseConfig, DatabaseCredentials, Store};
+    let surreal = start_surreal(None).await;
+    let dirs = tempfile::tempdir().unwrap();
+    for round in 0..6 {
+        let database = DatabaseConfig {
+            namespace: format!("fresh{round}"),
+            database: "vitrine".into(),
+            credentials: Some(DatabaseCredentials {
+                level: vitrine_storage::AuthLevel::Root,
+                user: "root".into(),
+                password: crate::servers::SURREAL_ROOT_PASSWORD.into(),
+            }),
+            ..DatabaseConfig::at(&surreal.url)
+        };
+        let mut opens = tokio::task::JoinSet::new();
+        for node in 0..12 {
+            let database = database.clone();
+            let artifacts =
+                ArtifactConfig::in_data_dir(&dirs.path().join(format!("{round}-{node}")));
+            opens.spawn(async move { Store::connect(&database, &artifacts).await.map(drop) });
+        }
+        while let Some(opened) = opens.join_next().await {
+            opened.unwrap().expect("a node opening beside others");
+        }
+        let applied = surreal
+            .sql(
+                &database.namespace,
+                "vitrine",
+                "SELECT version, count() AS n FROM migration GROUP BY version",
+            )
+            .await;
+        let applied = applied[0]["result"].as_array().unwrap();
+        // Every version from the first on, each once (15 when this test was written).
+        let versions: Vec<u64> = applied
+            .iter()
+            .map(|m| m["version"].as_u64().unwrap())
+            .collect();
+        assert!(versions.len() >= 15, "{applied:?}");
+        assert_eq!(
+            versions,
+            (1..=versions.len() as u64).collect::<Vec<_>>(),
+            "{applied:?}"
+        );
+        assert!(applied.iter().all(|m| m["n"] == 1), "{applied:?}");
+    }
+}
