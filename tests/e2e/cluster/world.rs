@@ -97,10 +97,11 @@ impl Cluster {
             .env("VITRINE_LOG", "warn")
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("start worker");
+        let stderr = crate::support::drain_stderr(child.stderr.take().unwrap());
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let log = Log::default();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -108,8 +109,15 @@ impl Cluster {
             let line = tokio::time::timeout_at(deadline, lines.next_line())
                 .await
                 .expect("worker start timed out")
-                .expect("read")
-                .expect("worker exited before working");
+                .expect("read");
+            let Some(line) = line else {
+                let status = child.wait().await.expect("wait");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                panic!(
+                    "worker exited before working ({status}); on stderr:\n{}",
+                    stderr.lock().unwrap()
+                );
+            };
             if line.starts_with("worker: working on") {
                 assert!(line.starts_with("worker: working on redis jobs"), "{line}");
                 break;
