@@ -42,30 +42,42 @@ pub struct Actor {
     pub auth: Auth,
 }
 
-/// Keeps the last 64 KiB a child writes on standard error, so a failed start can say why,
-/// and so the pipe never fills and blocks the child.
-pub fn drain_stderr(
-    stderr: tokio::process::ChildStderr,
-) -> std::sync::Arc<std::sync::Mutex<String>> {
-    const KEPT: usize = 64 << 10;
-    let kept = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let into = kept.clone();
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let mut into = into.lock().unwrap();
-            if into.len() + line.len() > KEPT {
-                let cut = into.len().min(line.len() + 1);
-                let at = (cut..=into.len())
-                    .find(|&i| into.is_char_boundary(i))
-                    .unwrap();
-                into.drain(..at);
+/// The last 64 KiB a child wrote on standard error, read as it writes, so that a failed
+/// start can say why and the pipe never fills and blocks the child.
+pub struct Stderr(tokio::task::JoinHandle<std::collections::VecDeque<String>>);
+
+impl Stderr {
+    pub fn drain(stderr: tokio::process::ChildStderr) -> Stderr {
+        const KEPT: usize = 64 << 10;
+        Stderr(tokio::spawn(async move {
+            let (mut kept, mut bytes) = (std::collections::VecDeque::new(), 0);
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                bytes += line.len();
+                kept.push_back(line);
+                while bytes > KEPT {
+                    bytes -= kept.pop_front().map_or(0, |l| l.len());
+                }
             }
-            into.push_str(&line);
-            into.push('\n');
-        }
-    });
-    kept
+            kept
+        }))
+    }
+
+    /// Once `child` has closed its output: its exit status and what it wrote here.
+    pub async fn after_exit(self, child: &mut Child) -> String {
+        let status = child.wait().await.expect("wait");
+        // The pipe closes when the child exits; the bound is for a grandchild holding it.
+        let kept = tokio::time::timeout(Duration::from_secs(5), self.0)
+            .await
+            .map(|lines| {
+                lines
+                    .expect("stderr reader")
+                    .into_iter()
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        format!("{status}; on stderr:\n{}", kept.join("\n"))
+    }
 }
 
 impl TestServer {
@@ -122,7 +134,7 @@ impl TestServer {
             .kill_on_drop(true)
             .spawn()
             .expect("start vitrine");
-        let stderr = drain_stderr(child.stderr.take().unwrap());
+        let stderr = Stderr::drain(child.stderr.take().unwrap());
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut url = None;
         let mut setup_token = None;
@@ -135,12 +147,10 @@ impl TestServer {
                 .expect("read");
             let Some(line) = line else {
                 // Say why: a start that fails in CI is otherwise a bare "exited".
-                let status = child.wait().await.expect("wait");
-                tokio::time::sleep(Duration::from_millis(100)).await;
                 panic!(
-                    "server exited before listening ({status}); it printed:\n{}\nand on stderr:\n{}",
+                    "server exited before listening: {}\nit printed:\n{}",
+                    stderr.after_exit(&mut child).await,
                     printed.join("\n"),
-                    stderr.lock().unwrap()
                 );
             };
             if let Some(i) = line.find("#token=") {

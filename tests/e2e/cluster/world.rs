@@ -10,7 +10,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::servers::{Moto, Redis, Surreal, start_moto, start_redis, start_surreal};
-use crate::support::TestServer;
+use crate::support::{Stderr, TestServer};
 
 /// The shared servers and the settings every node of the cluster is started with.
 pub struct Cluster {
@@ -101,7 +101,7 @@ impl Cluster {
             .kill_on_drop(true)
             .spawn()
             .expect("start worker");
-        let stderr = crate::support::drain_stderr(child.stderr.take().unwrap());
+        let stderr = Stderr::drain(child.stderr.take().unwrap());
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let log = Log::default();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -111,11 +111,9 @@ impl Cluster {
                 .expect("worker start timed out")
                 .expect("read");
             let Some(line) = line else {
-                let status = child.wait().await.expect("wait");
-                tokio::time::sleep(Duration::from_millis(100)).await;
                 panic!(
-                    "worker exited before working ({status}); on stderr:\n{}",
-                    stderr.lock().unwrap()
+                    "worker exited before working: {}",
+                    stderr.after_exit(&mut child).await
                 );
             };
             if line.starts_with("worker: working on") {
